@@ -1,0 +1,234 @@
+// Package engine holds didrouter's domain: workspaces, activities, workers,
+// task queues, workflows, tasks, reservations, events and timers, the Store
+// contract that persists them, and the routing state machine that moves a
+// task through its workflow (TaskRouter semantics).
+//
+// The store is the single source of truth shared by every instance; the
+// engine keeps an in-memory worker index (routing.Index) that is rebuilt from
+// the store on start and kept current from the store's change feed.
+package engine
+
+import "time"
+
+// Sid prefixes, as TaskRouter writes them (two letters + 32 hex digits).
+const (
+	PrefixWorkspace   = "WS"
+	PrefixActivity    = "WA"
+	PrefixWorker      = "WK"
+	PrefixTaskQueue   = "WQ"
+	PrefixWorkflow    = "WW"
+	PrefixTask        = "WT"
+	PrefixReservation = "WR"
+	PrefixEvent       = "EV"
+	PrefixTimer       = "TM" // didrouter's own; never shown over the TaskRouter API
+)
+
+// Workspace is a TaskRouter workspace: the container of everything else.
+type Workspace struct {
+	SID                string
+	FriendlyName       string
+	DefaultActivitySID string // activity of a newly created worker
+	TimeoutActivitySID string // activity a worker is moved to when a reservation times out ("" = stay)
+	DefaultWorkflowSID string // workflow for calls to numbers without their own binding
+	EventCallbackURL   string
+	Greeting           string // said before ringing anyone
+	HoldMessage        string // said while a caller waits in the queue
+	DateCreated        time.Time
+	DateUpdated        time.Time
+}
+
+// Activity is a worker state such as Available or Offline.
+type Activity struct {
+	SID          string
+	WorkspaceSID string
+	FriendlyName string
+	Available    bool
+	DateCreated  time.Time
+	DateUpdated  time.Time
+}
+
+// Worker is an agent. PhoneNumber is the worker's DID, the E.164 form of the
+// "phone_number" attribute ("" when the worker has none); it is unique within
+// a workspace. ContactURI is the "contact_uri" attribute (how to ring them).
+type Worker struct {
+	SID               string
+	WorkspaceSID      string
+	FriendlyName      string
+	Attributes        string // JSON object, as given (phone_number rewritten to E.164)
+	ActivitySID       string
+	ActivityName      string
+	Available         bool // the activity's availability
+	Capacity          int  // voice capacity; 1 unless set
+	Busy              int  // pending reservations + assigned/wrapping tasks
+	PhoneNumber       string
+	DateStatusChanged time.Time // when the worker last changed activity or finished a task: "idle since"
+	DateCreated       time.Time
+	DateUpdated       time.Time
+	Version           int64 // bumped by every write; the index ignores stale versions
+}
+
+// Task orders for a TaskQueue.
+const (
+	TaskOrderFIFO = "FIFO"
+	TaskOrderLIFO = "LIFO"
+)
+
+// TaskQueue groups workers by a target_workers expression.
+type TaskQueue struct {
+	SID                string
+	WorkspaceSID       string
+	FriendlyName       string
+	TargetWorkers      string // expression over worker attributes; "1==1" = everyone
+	TaskOrder          string
+	MaxReservedWorkers int
+	DateCreated        time.Time
+	DateUpdated        time.Time
+}
+
+// Workflow routes tasks into queues (TaskRouter configuration JSON).
+type Workflow struct {
+	SID                           string
+	WorkspaceSID                  string
+	FriendlyName                  string
+	Configuration                 string // TaskRouter workflow configuration JSON
+	TaskReservationTimeout        int    // seconds a reservation may stay pending
+	AssignmentCallbackURL         string
+	FallbackAssignmentCallbackURL string
+	DateCreated                   time.Time
+	DateUpdated                   time.Time
+}
+
+// Task assignment statuses (TaskRouter names).
+const (
+	TaskPending   = "pending"
+	TaskReserved  = "reserved"
+	TaskAssigned  = "assigned"
+	TaskWrapping  = "wrapping"
+	TaskCompleted = "completed"
+	TaskCanceled  = "canceled"
+)
+
+// Task is a unit of work (a call) routed by a workflow.
+type Task struct {
+	SID              string
+	WorkspaceSID     string
+	WorkflowSID      string
+	Attributes       string // JSON object
+	AssignmentStatus string
+	Priority         int
+	Timeout          int    // seconds the task may live unassigned before it is canceled
+	TaskChannel      string // "voice" for calls
+	CallSID          string // the Twilio CallSid of the inbound call; unique per workspace when set
+	Reason           string
+	// Routing position: the matched filter (-1 = default filter), the target
+	// within it, the queue of that target and when the task entered it.
+	FilterIndex     int
+	TargetIndex     int
+	TaskQueueSID    string
+	StepEnteredAt   time.Time
+	RejectedWorkers []string // workers who rejected or let this task time out; never offered it again
+	DateCreated     time.Time
+	DateUpdated     time.Time
+	Version         int64
+}
+
+// Reservation statuses (TaskRouter names).
+const (
+	ReservationPending   = "pending"
+	ReservationAccepted  = "accepted"
+	ReservationRejected  = "rejected"
+	ReservationTimeout   = "timeout"
+	ReservationCanceled  = "canceled"
+	ReservationRescinded = "rescinded"
+	ReservationWrapping  = "wrapping"
+	ReservationCompleted = "completed"
+)
+
+// Reservation offers a task to one worker.
+type Reservation struct {
+	SID          string
+	WorkspaceSID string
+	TaskSID      string
+	WorkerSID    string
+	Status       string
+	Timeout      int // seconds it may stay pending
+	DateCreated  time.Time
+	DateUpdated  time.Time
+}
+
+// Event types, as TaskRouter names them.
+const (
+	EventTaskCreated            = "task.created"
+	EventTaskUpdated            = "task.updated"
+	EventTaskCanceled           = "task.canceled"
+	EventTaskCompleted          = "task.completed"
+	EventTaskWrapup             = "task.wrapup"
+	EventTaskDeleted            = "task.deleted"
+	EventTaskTransferred        = "task.transfer-initiated"
+	EventTaskQueueEntered       = "task-queue.entered"
+	EventTaskQueueMoved         = "task-queue.moved"
+	EventTaskQueueTimeout       = "task-queue.timeout"
+	EventWorkflowTargetMatched  = "workflow.target-matched"
+	EventWorkflowEntered        = "workflow.entered"
+	EventWorkflowSkipped        = "workflow.skipped"
+	EventWorkflowTimeout        = "workflow.timeout"
+	EventReservationCreated     = "reservation.created"
+	EventReservationAccepted    = "reservation.accepted"
+	EventReservationRejected    = "reservation.rejected"
+	EventReservationTimeout     = "reservation.timeout"
+	EventReservationCanceled    = "reservation.canceled"
+	EventReservationRescinded   = "reservation.rescinded"
+	EventReservationCompleted   = "reservation.completed"
+	EventReservationWrapup      = "reservation.wrapup"
+	EventWorkerCreated          = "worker.created"
+	EventWorkerActivityUpdate   = "worker.activity.update"
+	EventWorkerAttributesUpdate = "worker.attributes.update"
+	EventWorkerCapacityUpdate   = "worker.capacity.update"
+	EventWorkerDeleted          = "worker.deleted"
+)
+
+// Event is one recorded transition.
+type Event struct {
+	SID            string
+	WorkspaceSID   string
+	EventType      string
+	ResourceType   string // "task", "reservation", "worker", "workflow", "taskqueue"
+	ResourceSID    string
+	Description    string
+	TaskSID        string
+	WorkerSID      string
+	ReservationSID string
+	Data           string // JSON object with the event's details
+	Date           time.Time
+}
+
+// Timer kinds. Timer deadlines live in the store so that any instance can
+// fire a timer set by another one.
+const (
+	TimerStep        = "step"        // a workflow target's timeout: move the task on
+	TimerReservation = "reservation" // a pending reservation's timeout
+	TimerTask        = "task"        // the task's own timeout: cancel it
+	TimerWrapup      = "wrapup"      // end of a worker's wrap-up time
+)
+
+// Timer is a stored deadline. Key identifies what it guards (a task or
+// reservation sid); Version lets a fired timer be ignored when the task has
+// moved on since the timer was set.
+type Timer struct {
+	SID            string
+	WorkspaceSID   string
+	Kind           string
+	TaskSID        string
+	ReservationSID string
+	WorkerSID      string
+	TaskVersion    int64
+	FireAt         time.Time
+}
+
+// PhoneNumberBinding binds a dialed number to a workflow other than the
+// workspace default.
+type PhoneNumberBinding struct {
+	PhoneNumber  string // E.164
+	WorkspaceSID string
+	WorkflowSID  string
+}

@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists the domain. Two implementations exist (store/postgres and
+// store/sqlite) and one contract test suite (store/storetest) runs against
+// both. Errors are *Error values where a caller can act on them (ENOTFOUND,
+// ECONFLICT); anything else is wrapped with %w.
+//
+// Several didrouter instances may share one Postgres store: every decision
+// that must be unique (a worker's capacity, a task's single pending
+// reservation, a claimed timer) is taken inside Tx with row locks or
+// conditional updates, never from in-memory state alone.
+type Store interface {
+	Reader
+
+	// Tx runs fn in one transaction and commits when fn returns nil. A
+	// deadlock, serialization failure or busy database is retried a few
+	// times, so fn must be safe to run again. Change notifications written in
+	// fn are delivered to subscribers (of every instance) only after commit.
+	Tx(ctx context.Context, fn func(Tx) error) error
+
+	// Subscribe delivers committed changes from every instance sharing the
+	// store until ctx ends. A change only wakes the receiver, who re-reads
+	// what it needs; on a lost connection Subscribe sends a Change with
+	// Kind ChangeResync, and the receiver must reload its state.
+	Subscribe(ctx context.Context) (<-chan Change, error)
+
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+	Close()
+}
+
+// Change kinds.
+const (
+	ChangeWorker    = "worker"
+	ChangeTaskQueue = "taskqueue"
+	ChangeWorkflow  = "workflow"
+	ChangeActivity  = "activity"
+	ChangeTask      = "task"  // a task became pending (waiting for a worker) or left that state
+	ChangeTimer     = "timer" // a timer was set: timer loops may want to wake earlier
+	ChangeResync    = "resync"
+)
+
+// Change names a committed change.
+type Change struct {
+	Kind         string
+	WorkspaceSID string
+	SID          string
+}
+
+// Page asks for one page of a list, ordered by date created then sid.
+// After is the sid of the last item of the previous page ("" = first page).
+// Size 0 means 50; the store caps it at 1000.
+type Page struct {
+	Size  int
+	After string
+}
+
+// WorkerFilter narrows ListWorkers. Empty fields do not filter.
+type WorkerFilter struct {
+	Page
+	ActivitySID  string
+	ActivityName string
+	Available    *bool
+	FriendlyName string
+}
+
+// TaskFilter narrows ListTasks. Empty fields do not filter.
+type TaskFilter struct {
+	Page
+	AssignmentStatus []string
+	WorkflowSID      string
+	TaskQueueSID     string
+	Newest           bool // order by date created descending
+}
+
+// ReservationFilter narrows ListReservations. Empty fields do not filter.
+type ReservationFilter struct {
+	Page
+	TaskSID   string
+	WorkerSID string
+	Status    string
+}
+
+// EventFilter narrows ListEvents. Zero fields do not filter.
+type EventFilter struct {
+	Page
+	EventType      string
+	ResourceSID    string
+	TaskSID        string
+	WorkerSID      string
+	ReservationSID string
+	StartDate      time.Time
+	EndDate        time.Time
+}
+
+// Reader reads committed state. Get* return an ENOTFOUND *Error when the row
+// does not exist (also when it exists in another workspace).
+type Reader interface {
+	GetWorkspace(ctx context.Context, sid string) (Workspace, error)
+	ListWorkspaces(ctx context.Context) ([]Workspace, error)
+
+	GetActivity(ctx context.Context, workspaceSID, sid string) (Activity, error)
+	ListActivities(ctx context.Context, workspaceSID string) ([]Activity, error)
+
+	GetWorker(ctx context.Context, workspaceSID, sid string) (Worker, error)
+	// WorkerByPhoneNumber finds the owner of an E.164 DID.
+	WorkerByPhoneNumber(ctx context.Context, workspaceSID, e164 string) (Worker, error)
+	ListWorkers(ctx context.Context, workspaceSID string, f WorkerFilter) ([]Worker, error)
+	// EachWorker streams every worker of a workspace (for building the index).
+	EachWorker(ctx context.Context, workspaceSID string, fn func(Worker) error) error
+
+	GetTaskQueue(ctx context.Context, workspaceSID, sid string) (TaskQueue, error)
+	ListTaskQueues(ctx context.Context, workspaceSID string) ([]TaskQueue, error)
+
+	GetWorkflow(ctx context.Context, workspaceSID, sid string) (Workflow, error)
+	ListWorkflows(ctx context.Context, workspaceSID string) ([]Workflow, error)
+
+	GetTask(ctx context.Context, workspaceSID, sid string) (Task, error)
+	TaskByCallSID(ctx context.Context, workspaceSID, callSID string) (Task, error)
+	ListTasks(ctx context.Context, workspaceSID string, f TaskFilter) ([]Task, error)
+	// WaitingTasks lists pending tasks in service order: priority descending,
+	// then date created ascending.
+	WaitingTasks(ctx context.Context, workspaceSID string, limit int) ([]Task, error)
+
+	GetReservation(ctx context.Context, workspaceSID, sid string) (Reservation, error)
+	ListReservations(ctx context.Context, workspaceSID string, f ReservationFilter) ([]Reservation, error)
+
+	ListEvents(ctx context.Context, workspaceSID string, f EventFilter) ([]Event, error)
+
+	GetBinding(ctx context.Context, e164 string) (PhoneNumberBinding, error)
+	ListBindings(ctx context.Context, workspaceSID string) ([]PhoneNumberBinding, error)
+}
+
+// Tx is one transaction. Its Get* methods lock the row they return (SELECT
+// … FOR UPDATE on Postgres) so that a read-modify-write on one task or
+// worker is serialized across instances. Lock order is task, then
+// reservation, then worker, to avoid deadlocks.
+type Tx interface {
+	Reader
+
+	InsertWorkspace(ctx context.Context, w Workspace) error
+	UpdateWorkspace(ctx context.Context, w Workspace) error
+
+	InsertActivity(ctx context.Context, a Activity) error
+	UpdateActivity(ctx context.Context, a Activity) error
+	// DeleteActivity fails with ECONFLICT when a worker or the workspace uses it.
+	DeleteActivity(ctx context.Context, workspaceSID, sid string) error
+
+	// InsertWorker fails with ECONFLICT when PhoneNumber is owned by another worker.
+	InsertWorker(ctx context.Context, w Worker) error
+	// UpdateWorker writes FriendlyName, Attributes, ActivitySID, ActivityName,
+	// Available, Capacity, PhoneNumber, DateStatusChanged and DateUpdated, and
+	// bumps Version. ECONFLICT when PhoneNumber is owned by another worker.
+	// It never writes Busy: only the two methods below do.
+	UpdateWorker(ctx context.Context, w Worker) error
+	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
+	// ClaimWorker adds one to the worker's Busy count if, and only if, the
+	// worker is available and Busy < Capacity; it reports whether it did.
+	// This is the single place where "never two calls at once" is decided.
+	ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (bool, error)
+	// ReleaseWorker subtracts one from Busy (never below zero) and sets
+	// DateStatusChanged to idleSince when Busy reaches zero.
+	ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) error
+
+	InsertTaskQueue(ctx context.Context, q TaskQueue) error
+	UpdateTaskQueue(ctx context.Context, q TaskQueue) error
+	DeleteTaskQueue(ctx context.Context, workspaceSID, sid string) error
+
+	InsertWorkflow(ctx context.Context, w Workflow) error
+	UpdateWorkflow(ctx context.Context, w Workflow) error
+	DeleteWorkflow(ctx context.Context, workspaceSID, sid string) error
+
+	// InsertTask inserts t. When t.CallSID is set and a task with that CallSID
+	// already exists in the workspace, nothing is written and the existing
+	// task is returned with created=false.
+	InsertTask(ctx context.Context, t Task) (existing Task, created bool, err error)
+	// UpdateTask writes every mutable field of t and sets Version to
+	// t.Version+1; ECONFLICT when the stored version is not t.Version.
+	UpdateTask(ctx context.Context, t Task) (Task, error)
+	DeleteTask(ctx context.Context, workspaceSID, sid string) error
+
+	// InsertReservation fails with ECONFLICT when the task already has a
+	// pending or accepted reservation.
+	InsertReservation(ctx context.Context, r Reservation) error
+	// UpdateReservation writes Status and DateUpdated.
+	UpdateReservation(ctx context.Context, r Reservation) error
+
+	InsertEvent(ctx context.Context, e Event) error
+
+	// SetTimer inserts a timer, replacing any timer of the same Kind for the
+	// same TaskSID (Kind reservation: the same ReservationSID; Kind wrapup:
+	// the same WorkerSID).
+	SetTimer(ctx context.Context, t Timer) error
+	// ClearTimers deletes the task's timers of the given kinds (all kinds when none given).
+	ClearTimers(ctx context.Context, workspaceSID, taskSID string, kinds ...string) error
+	// ClaimDueTimers deletes and returns up to limit timers with FireAt <= now,
+	// skipping timers locked by another transaction. If the transaction rolls
+	// back, the timers come back.
+	ClaimDueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error)
+	// NextTimer returns the earliest FireAt of any timer (zero when none).
+	NextTimer(ctx context.Context) (time.Time, error)
+
+	PutBinding(ctx context.Context, b PhoneNumberBinding) error
+	DeleteBinding(ctx context.Context, e164 string) error
+
+	// Notify queues a change to be delivered to subscribers after commit.
+	// Write methods above notify on their own where it matters (workers,
+	// queues, workflows, activities); the engine calls Notify for tasks and
+	// timers.
+	Notify(ctx context.Context, c Change) error
+}
