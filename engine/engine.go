@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// Default durations and limits of the state machine.
+const (
+	DefaultTimerPoll          = time.Second
+	DefaultReservationTimeout = 120   // seconds, TaskRouter's default
+	DefaultTaskTimeout        = 86400 // seconds, TaskRouter's default task TTL
+	MaxTaskTimeout            = 365 * 86400
+	DefaultTaskChannel        = "voice"
+
+	// candidatesPerRound bounds how many index candidates one reservation
+	// attempt tries before asking the index again.
+	candidatesPerRound = 8
+	// waitingScan bounds how many waiting tasks a freed worker looks at.
+	waitingScan = 200
+	// timersPerRun bounds one RunDueTimers call so a storm cannot starve callers.
+	timersPerRun = 1000
+)
+
+// Config configures an Engine. Store and Clock are required.
+type Config struct {
+	Store      Store
+	Clock      Clock
+	Logger     *slog.Logger
+	Normalizer *routing.Normalizer // nil: a US normalizer
+	InstanceID string              // names this instance in logs
+	TimerPoll  time.Duration       // backstop poll of the timer loop; 0 = 1 s
+	WrapUp     time.Duration       // wrap-up time after a task is completed; 0 = none
+}
+
+// Engine is the routing state machine. Its methods are safe for concurrent use.
+type Engine struct {
+	store  Store
+	clock  Clock
+	log    *slog.Logger
+	norm   *routing.Normalizer
+	id     string
+	poll   time.Duration
+	wrapUp time.Duration
+
+	mu         sync.Mutex
+	workspaces map[string]*wsIndex // loaded worker indexes by workspace sid
+
+	wfMu  sync.Mutex
+	flows map[string]cachedWorkflow // parsed workflows by sid
+
+	ready atomic.Bool
+	wake  chan struct{} // nudges the timer loop (a timer was set)
+}
+
+// New checks cfg and returns an Engine. Call Start to load the index and run
+// the timer loop; without Start the engine loads each workspace's index on
+// first use, and timers fire only when RunDueTimers is called.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("engine: Config.Store is required")
+	}
+	if cfg.Clock == nil {
+		return nil, errors.New("engine: Config.Clock is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Normalizer == nil {
+		n, err := routing.NewNormalizer("US")
+		if err != nil {
+			return nil, fmt.Errorf("engine: default normalizer: %w", err)
+		}
+		cfg.Normalizer = n
+	}
+	if cfg.TimerPoll <= 0 {
+		cfg.TimerPoll = DefaultTimerPoll
+	}
+	if cfg.WrapUp < 0 {
+		return nil, errors.New("engine: Config.WrapUp must not be negative")
+	}
+	return &Engine{
+		store:      cfg.Store,
+		clock:      cfg.Clock,
+		log:        cfg.Logger.With("instance", cfg.InstanceID),
+		norm:       cfg.Normalizer,
+		id:         cfg.InstanceID,
+		poll:       cfg.TimerPoll,
+		wrapUp:     cfg.WrapUp,
+		workspaces: make(map[string]*wsIndex),
+		flows:      make(map[string]cachedWorkflow),
+		wake:       make(chan struct{}, 1),
+	}, nil
+}
+
+// Ready reports whether Start has loaded the index of every workspace.
+func (e *Engine) Ready() bool { return e.ready.Load() }
+
+// Start subscribes to the store's changes, loads the index of every
+// workspace, then applies changes and fires timers until ctx ends. It
+// returns ctx's error when ctx ends, or the error that stopped it.
+func (e *Engine) Start(ctx context.Context) error {
+	// Subscribe before loading so that no change committed during the load is missed.
+	changes, err := e.store.Subscribe(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: subscribe to store changes: %w", err)
+	}
+	if err := e.reloadAll(ctx); err != nil {
+		return fmt.Errorf("engine: load worker index: %w", err)
+	}
+	e.ready.Store(true)
+	defer e.ready.Store(false)
+
+	timerDone := make(chan error, 1)
+	go func() { timerDone <- e.timerLoop(ctx) }()
+
+	for {
+		select {
+		case <-ctx.Done():
+			<-timerDone
+			return ctx.Err()
+		case err := <-timerDone:
+			return err
+		case c, ok := <-changes:
+			if !ok {
+				if ctx.Err() != nil {
+					<-timerDone
+					return ctx.Err()
+				}
+				// The feed ended without ctx ending: resubscribe and reload,
+				// so that nothing committed meanwhile is missed.
+				changes, err = e.store.Subscribe(ctx)
+				if err != nil {
+					return fmt.Errorf("engine: resubscribe to store changes: %w", err)
+				}
+				c = Change{Kind: ChangeResync}
+			}
+			if err := e.applyChange(ctx, c); err != nil && ctx.Err() == nil {
+				// The index may now be stale: a full reload repairs it.
+				e.log.WarnContext(ctx, "applying a store change failed; reloading the index",
+					"kind", c.Kind, "sid", c.SID, "err", err)
+				if err := e.reloadAll(ctx); err != nil && ctx.Err() == nil {
+					e.log.ErrorContext(ctx, "reloading the worker index failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Sync reloads the worker index of every workspace from the store now, so
+// that changes made by other instances are seen without waiting for the
+// change feed (tests with two engines call it).
+func (e *Engine) Sync(ctx context.Context) error {
+	if err := e.reloadAll(ctx); err != nil {
+		return fmt.Errorf("engine: sync: %w", err)
+	}
+	return nil
+}
+
+// nudge wakes the timer loop without blocking.
+func (e *Engine) nudge() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// wsIndex is one workspace's worker index: a cache of the store's workers
+// and queues, used to pick candidates. Decisions are never taken from it
+// alone: ClaimWorker in a store transaction has the last word.
+type wsIndex struct {
+	mu sync.RWMutex
+	ix *routing.Index
+}
+
+func workerInfo(w Worker) (routing.WorkerInfo, error) {
+	attrs, err := routing.ParseAttributes([]byte(orEmptyObject(w.Attributes)))
+	if err != nil {
+		return routing.WorkerInfo{}, fmt.Errorf("worker %s attributes: %w", w.SID, err)
+	}
+	return routing.WorkerInfo{
+		SID:          w.SID,
+		FriendlyName: w.FriendlyName,
+		Attributes:   attrs,
+		Available:    w.Available,
+		Capacity:     w.Capacity,
+		Busy:         w.Busy,
+		IdleSince:    w.DateStatusChanged,
+		Version:      w.Version,
+		ActivitySID:  w.ActivitySID,
+		ActivityName: w.ActivityName,
+	}, nil
+}
+
+func orEmptyObject(s string) string {
+	if s == "" {
+		return "{}"
+	}
+	return s
+}
+
+// index returns the workspace's index, loading it from the store on first use.
+func (e *Engine) index(ctx context.Context, workspaceSID string) (*wsIndex, error) {
+	e.mu.Lock()
+	wi := e.workspaces[workspaceSID]
+	e.mu.Unlock()
+	if wi != nil {
+		return wi, nil
+	}
+	return e.reloadWorkspace(ctx, workspaceSID)
+}
+
+// buildIndex reads a workspace's queues and workers into a fresh index.
+func (e *Engine) buildIndex(ctx context.Context, workspaceSID string) (*routing.Index, error) {
+	ix := routing.NewIndex()
+	queues, err := e.store.ListTaskQueues(ctx, workspaceSID)
+	if err != nil {
+		return nil, fmt.Errorf("list task queues of %s: %w", workspaceSID, err)
+	}
+	for _, q := range queues {
+		expr, err := routing.Compile(q.TargetWorkers, routing.ScopeWorker)
+		if err != nil {
+			// A stored queue that no longer compiles matches nobody rather
+			// than stopping the whole index.
+			e.log.WarnContext(ctx, "task queue target_workers does not compile; it matches no worker",
+				"workspace", workspaceSID, "queue", q.SID, "err", err)
+			expr = nil
+		}
+		ix.SetQueue(q.SID, expr)
+	}
+	err = e.store.EachWorker(ctx, workspaceSID, func(w Worker) error {
+		info, err := workerInfo(w)
+		if err != nil {
+			e.log.WarnContext(ctx, "worker attributes do not parse; indexed without attributes",
+				"workspace", workspaceSID, "worker", w.SID, "err", err)
+			info, _ = workerInfo(Worker{SID: w.SID, FriendlyName: w.FriendlyName, Available: w.Available,
+				Capacity: w.Capacity, Busy: w.Busy, DateStatusChanged: w.DateStatusChanged, Version: w.Version})
+		}
+		ix.UpsertWorker(info)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read workers of %s: %w", workspaceSID, err)
+	}
+	return ix, nil
+}
+
+// reloadWorkspace rebuilds one workspace's index and swaps it in.
+func (e *Engine) reloadWorkspace(ctx context.Context, workspaceSID string) (*wsIndex, error) {
+	ix, err := e.buildIndex(ctx, workspaceSID)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	wi := e.workspaces[workspaceSID]
+	if wi == nil {
+		wi = &wsIndex{ix: ix}
+		e.workspaces[workspaceSID] = wi
+		return wi, nil
+	}
+	wi.mu.Lock()
+	wi.ix = ix
+	wi.mu.Unlock()
+	return wi, nil
+}
+
+// reloadAll rebuilds the index of every workspace and forgets parsed workflows.
+func (e *Engine) reloadAll(ctx context.Context) error {
+	list, err := e.store.ListWorkspaces(ctx)
+	if err != nil {
+		return fmt.Errorf("list workspaces: %w", err)
+	}
+	e.forgetWorkflows()
+	for _, ws := range list {
+		if _, err := e.reloadWorkspace(ctx, ws.SID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteWorker puts a freshly read worker row into the index (the index
+// ignores it when it already holds a newer version).
+func (e *Engine) noteWorker(ctx context.Context, w Worker) {
+	wi, err := e.index(ctx, w.WorkspaceSID)
+	if err != nil {
+		e.log.WarnContext(ctx, "index unavailable; worker change not cached", "worker", w.SID, "err", err)
+		return
+	}
+	info, err := workerInfo(w)
+	if err != nil {
+		e.log.WarnContext(ctx, "worker attributes do not parse; not cached", "worker", w.SID, "err", err)
+		return
+	}
+	wi.mu.Lock()
+	wi.ix.UpsertWorker(info)
+	wi.mu.Unlock()
+}
+
+func (e *Engine) forgetWorker(ctx context.Context, workspaceSID, sid string) {
+	wi, err := e.index(ctx, workspaceSID)
+	if err != nil {
+		return
+	}
+	wi.mu.Lock()
+	wi.ix.RemoveWorker(sid)
+	wi.mu.Unlock()
+}
+
+// refreshWorker re-reads a worker from the store into the index (after a
+// failed claim showed the index was stale, or after another instance's change).
+func (e *Engine) refreshWorker(ctx context.Context, workspaceSID, sid string) (Worker, bool, error) {
+	w, err := e.store.GetWorker(ctx, workspaceSID, sid)
+	if ErrorCode(err) == ENOTFOUND {
+		e.forgetWorker(ctx, workspaceSID, sid)
+		return Worker{}, false, nil
+	}
+	if err != nil {
+		return Worker{}, false, fmt.Errorf("read worker %s: %w", sid, err)
+	}
+	e.noteWorker(ctx, w)
+	return w, true, nil
+}
+
+// setQueue compiles a queue's target_workers into the index.
+func (e *Engine) setQueue(ctx context.Context, q TaskQueue) error {
+	expr, err := routing.Compile(q.TargetWorkers, routing.ScopeWorker)
+	if err != nil {
+		return Errorf(EINVALID, "target_workers: %v", err)
+	}
+	wi, err := e.index(ctx, q.WorkspaceSID)
+	if err != nil {
+		return err
+	}
+	wi.mu.Lock()
+	wi.ix.SetQueue(q.SID, expr)
+	wi.mu.Unlock()
+	return nil
+}
+
+// applyChange brings the index up to date with one committed change, and
+// serves waiting work the change may have made possible (another instance
+// may have freed a worker or left a task pending that this instance's
+// fresher index can place). It returns only errors that leave the index
+// stale; routing failures here have no caller to report to and are logged.
+func (e *Engine) applyChange(ctx context.Context, c Change) error {
+	switch c.Kind {
+	case ChangeResync:
+		return e.reloadAll(ctx)
+	case ChangeWorker:
+		w, found, err := e.refreshWorker(ctx, c.WorkspaceSID, c.SID)
+		if err != nil || !found {
+			return err
+		}
+		if w.Available && w.Busy < w.Capacity {
+			if _, err := e.serveWorker(ctx, c.WorkspaceSID, c.SID); err != nil {
+				e.log.WarnContext(ctx, "serving waiting tasks after a worker change failed",
+					"worker", c.SID, "err", err)
+			}
+		}
+	case ChangeTaskQueue:
+		q, err := e.store.GetTaskQueue(ctx, c.WorkspaceSID, c.SID)
+		switch {
+		case ErrorCode(err) == ENOTFOUND:
+			wi, err := e.index(ctx, c.WorkspaceSID)
+			if err != nil {
+				return err
+			}
+			wi.mu.Lock()
+			wi.ix.RemoveQueue(c.SID)
+			wi.mu.Unlock()
+		case err != nil:
+			return fmt.Errorf("read task queue %s: %w", c.SID, err)
+		default:
+			if err := e.setQueue(ctx, q); err != nil {
+				e.log.WarnContext(ctx, "stored task queue does not compile", "queue", q.SID, "err", err)
+			}
+		}
+		e.serveWaitingLogged(ctx, c.WorkspaceSID)
+	case ChangeWorkflow:
+		e.forgetWorkflow(c.SID)
+	case ChangeActivity:
+		// An activity's availability may have changed under many workers.
+		if _, err := e.reloadWorkspace(ctx, c.WorkspaceSID); err != nil {
+			return err
+		}
+		e.serveWaitingLogged(ctx, c.WorkspaceSID)
+	case ChangeTask:
+		if c.SID == "" {
+			return nil
+		}
+		if _, err := e.route(ctx, c.WorkspaceSID, c.SID); err != nil && ErrorCode(err) != ENOTFOUND {
+			e.log.WarnContext(ctx, "routing a task announced by the store failed", "task", c.SID, "err", err)
+		}
+	case ChangeTimer:
+		e.nudge()
+	}
+	return nil
+}

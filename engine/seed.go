@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
+// What Seed creates: the workspace the Flex set-up expects, with the DID
+// workflow of the flex-did project.
+const (
+	SeedWorkspaceName = "Flex Task Assignment"
+	SeedQueueName     = "Everyone"
+	SeedWorkflowName  = "Direct Inward Dial"
+	SeedFilterName    = "Match By Worker Phone Number"
+	SeedGreeting      = "We are connecting you to your specialist now. If they are not available, we will connect you with the next available specialist."
+	SeedHoldMessage   = "All of our specialists are busy. Please stay on the line and you will be connected to the next available specialist."
+	SeedOwnerTimeout  = 60 // seconds a call waits for the number's owner
+)
+
+// seedWorkspaceSID is fixed, so that two instances seeding one empty store
+// at the same moment collide on the primary key instead of creating two
+// workspaces; the loser reads the winner's.
+var seedWorkspaceSID = PrefixWorkspace + hashHex("didrouter seed workspace")
+
+func hashHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}
+
+// DIDWorkflowConfig returns the flex-did workflow configuration for a queue:
+// the number's owner first (skipped at once when not reservable, else up to
+// 60 s), then anyone in the queue.
+func DIDWorkflowConfig(queueSID string) string {
+	target := func(extra map[string]any) map[string]any {
+		m := map[string]any{"queue": queueSID}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	cfg := map[string]any{"task_routing": map[string]any{
+		"filters": []any{map[string]any{
+			"filter_friendly_name": SeedFilterName,
+			"expression":           "1==1",
+			"targets": []any{
+				target(map[string]any{
+					"expression": "task.phone_number CONTAINS worker.phone_number",
+					"timeout":    SeedOwnerTimeout,
+					"skip_if":    "1==1",
+				}),
+				target(nil),
+			},
+		}},
+		"default_filter": target(nil),
+	}}
+	b, _ := json.Marshal(cfg) // maps of strings and ints always encode
+	return string(b)
+}
+
+// Seed makes the store hold the Flex DID set-up: on an empty store it creates
+// the workspace "Flex Task Assignment" with the activities Offline (the
+// default), Available and Unavailable, the queue "Everyone" (every worker,
+// FIFO) and the workflow "Direct Inward Dial" (reservation timeout 120 s) as
+// the workspace's default workflow. On a store that already has workspaces it
+// creates nothing and returns the seeded one (or the oldest). It is safe when
+// several instances start at once.
+func Seed(ctx context.Context, s Store, clock Clock) (Workspace, error) {
+	if ws, ok, err := existingWorkspace(ctx, s); err != nil || ok {
+		return ws, err
+	}
+	var out Workspace
+	err := s.Tx(ctx, func(tx Tx) error {
+		now := clock.Now()
+		ws := Workspace{SID: seedWorkspaceSID, FriendlyName: SeedWorkspaceName,
+			Greeting: SeedGreeting, HoldMessage: SeedHoldMessage, DateCreated: now, DateUpdated: now}
+		// The workspace goes first: a concurrent seeder blocks on it and
+		// then fails, before writing anything else.
+		if err := tx.InsertWorkspace(ctx, ws); err != nil {
+			return fmt.Errorf("insert workspace: %w", err)
+		}
+		acts := []Activity{
+			{FriendlyName: "Offline", Available: false},
+			{FriendlyName: "Available", Available: true},
+			{FriendlyName: "Unavailable", Available: false},
+		}
+		for i := range acts {
+			acts[i].SID, acts[i].WorkspaceSID = NewSID(PrefixActivity), ws.SID
+			acts[i].DateCreated, acts[i].DateUpdated = now, now
+			if err := tx.InsertActivity(ctx, acts[i]); err != nil {
+				return fmt.Errorf("insert activity %s: %w", acts[i].FriendlyName, err)
+			}
+		}
+		q := TaskQueue{SID: NewSID(PrefixTaskQueue), WorkspaceSID: ws.SID, FriendlyName: SeedQueueName,
+			TargetWorkers: "1==1", TaskOrder: TaskOrderFIFO, MaxReservedWorkers: 1, DateCreated: now, DateUpdated: now}
+		if err := tx.InsertTaskQueue(ctx, q); err != nil {
+			return fmt.Errorf("insert task queue: %w", err)
+		}
+		wf := Workflow{SID: NewSID(PrefixWorkflow), WorkspaceSID: ws.SID, FriendlyName: SeedWorkflowName,
+			Configuration: DIDWorkflowConfig(q.SID), TaskReservationTimeout: DefaultReservationTimeout,
+			DateCreated: now, DateUpdated: now}
+		if err := tx.InsertWorkflow(ctx, wf); err != nil {
+			return fmt.Errorf("insert workflow: %w", err)
+		}
+		ws.DefaultActivitySID = acts[0].SID
+		ws.DefaultWorkflowSID = wf.SID
+		if err := tx.UpdateWorkspace(ctx, ws); err != nil {
+			return fmt.Errorf("set workspace defaults: %w", err)
+		}
+		out = ws
+		return nil
+	})
+	if err != nil {
+		// Another instance may have seeded meanwhile (ECONFLICT on the
+		// workspace, or a store that words a duplicate key differently).
+		if ws, ok, rerr := existingWorkspace(ctx, s); rerr == nil && ok {
+			return ws, nil
+		}
+		return Workspace{}, fmt.Errorf("seed: %w", err)
+	}
+	return out, nil
+}
+
+// existingWorkspace returns the seeded workspace, else the oldest one.
+func existingWorkspace(ctx context.Context, s Store) (Workspace, bool, error) {
+	ws, err := s.GetWorkspace(ctx, seedWorkspaceSID)
+	if err == nil {
+		return ws, true, nil
+	}
+	if ErrorCode(err) != ENOTFOUND {
+		return Workspace{}, false, fmt.Errorf("seed: read workspace: %w", err)
+	}
+	list, err := s.ListWorkspaces(ctx)
+	if err != nil {
+		return Workspace{}, false, fmt.Errorf("seed: list workspaces: %w", err)
+	}
+	if len(list) == 0 {
+		return Workspace{}, false, nil
+	}
+	oldest := list[0]
+	for _, w := range list[1:] {
+		if w.FriendlyName == SeedWorkspaceName && oldest.FriendlyName != SeedWorkspaceName ||
+			w.DateCreated.Before(oldest.DateCreated) && (w.FriendlyName == SeedWorkspaceName) == (oldest.FriendlyName == SeedWorkspaceName) {
+			oldest = w
+		}
+	}
+	return oldest, true, nil
+}
+

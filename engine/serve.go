@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// serveWorker gives a worker that may have spare capacity the first waiting
+// task, in service order (priority, then age), whose current target the
+// worker is eligible for. It returns the reservation made, if any.
+func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string) (*reserved, error) {
+	wi, err := e.index(ctx, workspaceSID)
+	if err != nil {
+		return nil, err
+	}
+	free := func() bool {
+		wi.mu.RLock()
+		info, ok := wi.ix.Worker(workerSID)
+		wi.mu.RUnlock()
+		return ok && info.Available && info.Busy < info.Capacity
+	}
+	if !free() {
+		return nil, nil
+	}
+	tasks, err := e.store.WaitingTasks(ctx, workspaceSID, waitingScan)
+	if err != nil {
+		return nil, fmt.Errorf("list waiting tasks: %w", err)
+	}
+	var (
+		first    *reserved
+		firstErr error
+	)
+	onlyThis := func(sid string) bool { return sid != workerSID }
+	for _, t := range tasks {
+		if slices.Contains(t.RejectedWorkers, workerSID) {
+			continue
+		}
+		wfRow, wf, err := e.workflow(ctx, workspaceSID, t.WorkflowSID)
+		if err != nil {
+			firstErr = keepFirst(firstErr, err)
+			continue // one broken workflow must not block other tasks
+		}
+		tgt, ok := targetAt(wf, t.FilterIndex, t.TargetIndex)
+		if !ok {
+			continue // its route call repositions it
+		}
+		attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
+		if err != nil {
+			continue
+		}
+		wi.mu.RLock()
+		fits := len(wi.ix.Eligible(&tgt, attrs, onlyThis, 1)) > 0
+		wi.mu.RUnlock()
+		if !fits {
+			continue
+		}
+		r, err := e.reserve(ctx, wfRow, t, workerSID)
+		switch {
+		case err == nil:
+			if first == nil {
+				first = r
+			}
+			if !free() {
+				return first, nil
+			}
+		case errors.Is(err, errTaskMoved):
+			continue
+		case errors.Is(err, errWorkerTaken):
+			if _, _, err := e.refreshWorker(ctx, workspaceSID, workerSID); err != nil {
+				return first, err
+			}
+			return first, nil
+		default:
+			return first, err
+		}
+	}
+	return first, firstErr
+}
+
+func keepFirst(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// serveWaiting routes every waiting task again (after a change that can
+// alter who is eligible: a queue, a workflow, an activity).
+func (e *Engine) serveWaiting(ctx context.Context, workspaceSID string) error {
+	tasks, err := e.store.WaitingTasks(ctx, workspaceSID, waitingScan)
+	if err != nil {
+		return fmt.Errorf("list waiting tasks: %w", err)
+	}
+	var firstErr error
+	for _, t := range tasks {
+		if _, err := e.route(ctx, workspaceSID, t.SID); err != nil {
+			firstErr = keepFirst(firstErr, err)
+		}
+	}
+	return firstErr
+}
+
+// serveWaitingLogged is serveWaiting for callers whose own operation already
+// succeeded: a routing failure is reported in the log, and the tasks wait
+// for the next trigger.
+func (e *Engine) serveWaitingLogged(ctx context.Context, workspaceSID string) {
+	if err := e.serveWaiting(ctx, workspaceSID); err != nil {
+		e.log.WarnContext(ctx, "serving waiting tasks failed", "workspace", workspaceSID, "err", err)
+	}
+}

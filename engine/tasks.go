@@ -1,0 +1,586 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// NewTask is the input of CreateTask.
+type NewTask struct {
+	WorkspaceSID string
+	WorkflowSID  string // "" = the workspace's default workflow
+	Attributes   string // JSON object; "" = {}
+	Priority     int
+	Timeout      int    // seconds the task may stay unassigned; 0 = 86400
+	TaskChannel  string // "" = voice
+	CallSID      string // makes CreateTask idempotent per call
+}
+
+// TaskResult is a task and, when it has one, its live reservation.
+type TaskResult struct {
+	Task        Task
+	Reservation *Reservation
+	Worker      *Worker
+	Created     bool
+}
+
+// CreateTask creates a task in its workflow and routes it at once. With a
+// CallSID that already has a task, it creates nothing and returns that task
+// with its live reservation (Created false). When routing fails after the
+// task was stored, the result still carries the task (Created true) along
+// with the error; the task then waits like any pending task.
+func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) {
+	ws, err := e.store.GetWorkspace(ctx, n.WorkspaceSID)
+	if err != nil {
+		return TaskResult{}, fmt.Errorf("create task: read workspace %s: %w", n.WorkspaceSID, err)
+	}
+	if n.CallSID != "" {
+		t, err := e.store.TaskByCallSID(ctx, ws.SID, n.CallSID)
+		if err == nil {
+			return e.existing(ctx, t)
+		}
+		if ErrorCode(err) != ENOTFOUND {
+			return TaskResult{}, fmt.Errorf("create task: look up call %s: %w", n.CallSID, err)
+		}
+	}
+	wfSID := n.WorkflowSID
+	if wfSID == "" {
+		wfSID = ws.DefaultWorkflowSID
+	}
+	if wfSID == "" {
+		return TaskResult{}, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
+	}
+	_, wf, err := e.workflow(ctx, ws.SID, wfSID)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return TaskResult{}, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
+		}
+		return TaskResult{}, fmt.Errorf("create task: %w", err)
+	}
+	raw := strings.TrimSpace(n.Attributes)
+	if raw == "" {
+		raw = "{}"
+	}
+	attrs, err := routing.ParseAttributes([]byte(raw))
+	if err != nil {
+		return TaskResult{}, Errorf(EINVALID, "attributes: %v", err)
+	}
+	filter, ok := firstPosition(wf, attrs)
+	if !ok {
+		return TaskResult{}, Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfSID)
+	}
+	timeout := n.Timeout
+	if timeout == 0 {
+		timeout = DefaultTaskTimeout
+	}
+	if timeout < 1 || timeout > MaxTaskTimeout {
+		return TaskResult{}, Errorf(EINVALID, "timeout must be between 1 and %d seconds, not %d", MaxTaskTimeout, n.Timeout)
+	}
+	if n.Priority < 0 {
+		return TaskResult{}, Errorf(EINVALID, "priority must not be negative, not %d", n.Priority)
+	}
+	channel := n.TaskChannel
+	if channel == "" {
+		channel = DefaultTaskChannel
+	}
+
+	var (
+		task    Task
+		created bool
+	)
+	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+		now := e.clock.Now()
+		first, _ := targetAt(wf, filter, 0)
+		t := Task{
+			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfSID, Attributes: raw,
+			AssignmentStatus: TaskPending, Priority: n.Priority, Timeout: timeout, TaskChannel: channel,
+			CallSID: n.CallSID, FilterIndex: filter, TargetIndex: 0, TaskQueueSID: first.Queue,
+			StepEnteredAt: now, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now,
+		}
+		if first.Priority != nil {
+			t.Priority = *first.Priority
+		}
+		existing, ok, err := tx.InsertTask(ctx, t)
+		if err != nil {
+			return fmt.Errorf("insert task: %w", err)
+		}
+		created = ok
+		if !ok {
+			task = existing // the same call raced us: nothing to write
+			return nil
+		}
+		if t, err = tx.GetTask(ctx, ws.SID, t.SID); err != nil {
+			return fmt.Errorf("read new task: %w", err)
+		}
+		if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created", t.SID)),
+			map[string]any{"workflow_sid": wfSID, "task_priority": t.Priority, "call_sid": t.CallSID}); err != nil {
+			return err
+		}
+		// Same position and time as inserted: this only adds the events and the step timer.
+		if err := e.enterTarget(ctx, tx, fx, wf, &t, filter, 0, now); err != nil {
+			return err
+		}
+		if err := tx.SetTimer(ctx, Timer{
+			SID: NewSID(PrefixTimer), WorkspaceSID: ws.SID, Kind: TimerTask, TaskSID: t.SID,
+			TaskVersion: t.Version, FireAt: now.Add(time.Duration(timeout) * time.Second),
+		}); err != nil {
+			return fmt.Errorf("set task timeout: %w", err)
+		}
+		fx.timers = true
+		if err := tx.Notify(ctx, Change{Kind: ChangeTask, WorkspaceSID: ws.SID, SID: t.SID}); err != nil {
+			return fmt.Errorf("notify task change: %w", err)
+		}
+		task = t
+		return nil
+	})
+	if err != nil {
+		return TaskResult{}, fmt.Errorf("create task: %w", err)
+	}
+	if !created {
+		return e.existing(ctx, task)
+	}
+	res := TaskResult{Task: task, Created: true}
+	r, err := e.route(ctx, ws.SID, task.SID)
+	if err != nil {
+		return res, fmt.Errorf("create task: task %s stored but not routed: %w", task.SID, err)
+	}
+	if r != nil {
+		res.Task, res.Reservation, res.Worker = r.task, &r.reservation, &r.worker
+		return res, nil
+	}
+	if res.Task, err = e.store.GetTask(ctx, ws.SID, task.SID); err != nil {
+		return res, fmt.Errorf("create task: re-read task %s: %w", task.SID, err)
+	}
+	return res, nil
+}
+
+// existing is CreateTask's answer for a call that already has a task.
+func (e *Engine) existing(ctx context.Context, t Task) (TaskResult, error) {
+	r, w, err := e.LiveReservation(ctx, t.WorkspaceSID, t.SID)
+	if err != nil {
+		return TaskResult{}, err
+	}
+	return TaskResult{Task: t, Reservation: r, Worker: w}, nil
+}
+
+// LiveReservation returns the task's pending or accepted reservation and its
+// worker, or nils when it has none.
+func (e *Engine) LiveReservation(ctx context.Context, workspaceSID, taskSID string) (*Reservation, *Worker, error) {
+	list, err := e.store.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: taskSID})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list reservations of task %s: %w", taskSID, err)
+	}
+	var live *Reservation
+	for i := range list {
+		r := list[i]
+		if (r.Status == ReservationPending || r.Status == ReservationAccepted) &&
+			(live == nil || !r.DateCreated.Before(live.DateCreated)) {
+			live = &r
+		}
+	}
+	if live == nil {
+		return nil, nil, nil
+	}
+	w, err := e.store.GetWorker(ctx, workspaceSID, live.WorkerSID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read worker %s of reservation %s: %w", live.WorkerSID, live.SID, err)
+	}
+	return live, &w, nil
+}
+
+// lockReservation reads a reservation's task and then the reservation
+// itself inside tx, in the store's lock order (task, then reservation).
+func lockReservation(ctx context.Context, tx Tx, workspaceSID string, r0 Reservation) (Task, Reservation, error) {
+	t, err := tx.GetTask(ctx, workspaceSID, r0.TaskSID)
+	if err != nil {
+		return Task{}, Reservation{}, fmt.Errorf("read task %s: %w", r0.TaskSID, err)
+	}
+	r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
+	if err != nil {
+		return Task{}, Reservation{}, fmt.Errorf("read reservation %s: %w", r0.SID, err)
+	}
+	return t, r, nil
+}
+
+// AcceptReservation accepts a pending reservation: the task is assigned and
+// its step, reservation and task timers stop.
+func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (Reservation, error) {
+	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
+	if err != nil {
+		return Reservation{}, fmt.Errorf("accept reservation: %w", err)
+	}
+	var out Reservation
+	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+		now := e.clock.Now()
+		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
+		if err != nil {
+			return err
+		}
+		if r.Status != ReservationPending || t.AssignmentStatus != TaskReserved {
+			return Errorf(EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
+		}
+		r.Status, r.DateUpdated = ReservationAccepted, now
+		if err := tx.UpdateReservation(ctx, r); err != nil {
+			return fmt.Errorf("update reservation: %w", err)
+		}
+		t.AssignmentStatus, t.DateUpdated = TaskAssigned, now
+		if _, err := tx.UpdateTask(ctx, t); err != nil {
+			return fmt.Errorf("update task %s: %w", t.SID, err)
+		}
+		if err := tx.ClearTimers(ctx, workspaceSID, t.SID, TimerStep, TimerReservation, TimerTask); err != nil {
+			return fmt.Errorf("clear timers: %w", err)
+		}
+		out = r
+		return e.event(ctx, tx, reservationEvent(r, EventReservationAccepted,
+			fmt.Sprintf("Reservation %s accepted", r.SID)), map[string]any{"task_queue_sid": t.TaskQueueSID})
+	})
+	if err != nil {
+		return Reservation{}, fmt.Errorf("accept reservation: %w", err)
+	}
+	return out, nil
+}
+
+// RejectReservation ends a pending reservation as rejected (the worker
+// declined) or timeout (nobody answered). The worker is freed and never
+// offered this task again; after a timeout the worker moves to the
+// workspace's timeout activity when one is set. The task is routed again at
+// once at its current target: another eligible worker gets it, or, when
+// nobody is reservable, skip_if decides whether it moves on.
+func (e *Engine) RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (TaskResult, error) {
+	if status != ReservationRejected && status != ReservationTimeout {
+		return TaskResult{}, Errorf(EINVALID, "status must be %s or %s, not %q", ReservationRejected, ReservationTimeout, status)
+	}
+	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
+	if err != nil {
+		return TaskResult{}, fmt.Errorf("reject reservation: %w", err)
+	}
+	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
+		if err != nil {
+			return err
+		}
+		if r.Status != ReservationPending {
+			return Errorf(EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
+		}
+		return e.rejectInTx(ctx, tx, fx, t, r, status)
+	})
+	if err != nil {
+		return TaskResult{}, fmt.Errorf("reject reservation: %w", err)
+	}
+	res, w, err := e.after(ctx, workspaceSID, fx, r0.TaskSID)
+	out := TaskResult{Reservation: res, Worker: w}
+	t, terr := e.store.GetTask(ctx, workspaceSID, r0.TaskSID)
+	if terr != nil {
+		return out, errors.Join(err, fmt.Errorf("re-read task %s: %w", r0.TaskSID, terr))
+	}
+	out.Task = t
+	if err != nil {
+		return out, fmt.Errorf("reject reservation: re-route: %w", err)
+	}
+	return out, nil
+}
+
+// rejectInTx ends the locked pending reservation r of the locked task t as
+// rejected or timeout, frees its worker and puts the task back to pending.
+func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r Reservation, status string) error {
+	now := e.clock.Now()
+	if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
+		return err
+	}
+	if status == ReservationTimeout {
+		if err := e.moveToTimeoutActivity(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
+			return err
+		}
+	}
+	if !slices.Contains(t.RejectedWorkers, r.WorkerSID) {
+		t.RejectedWorkers = append(t.RejectedWorkers, r.WorkerSID)
+	}
+	t.AssignmentStatus, t.DateUpdated = TaskPending, now
+	if _, err := tx.UpdateTask(ctx, t); err != nil {
+		return fmt.Errorf("update task %s: %w", t.SID, err)
+	}
+	if err := tx.Notify(ctx, Change{Kind: ChangeTask, WorkspaceSID: t.WorkspaceSID, SID: t.SID}); err != nil {
+		return fmt.Errorf("notify task change: %w", err)
+	}
+	fx.routeTask(t.SID)
+	return nil
+}
+
+var reservationEventTypes = map[string]string{
+	ReservationRejected:  EventReservationRejected,
+	ReservationTimeout:   EventReservationTimeout,
+	ReservationCanceled:  EventReservationCanceled,
+	ReservationRescinded: EventReservationRescinded,
+	ReservationCompleted: EventReservationCompleted,
+}
+
+// endReservation gives the locked reservation r a final status, records the
+// event, stops its timer and frees its worker.
+func (e *Engine) endReservation(ctx context.Context, tx Tx, fx *effects, r Reservation, status string, now time.Time) error {
+	r.Status, r.DateUpdated = status, now
+	if err := tx.UpdateReservation(ctx, r); err != nil {
+		return fmt.Errorf("update reservation %s: %w", r.SID, err)
+	}
+	if err := e.event(ctx, tx, reservationEvent(r, reservationEventTypes[status],
+		fmt.Sprintf("Reservation %s %s", r.SID, status)), nil); err != nil {
+		return err
+	}
+	if err := tx.ClearTimers(ctx, r.WorkspaceSID, r.TaskSID, TimerReservation); err != nil {
+		return fmt.Errorf("clear reservation timer: %w", err)
+	}
+	return e.releaseWorker(ctx, tx, fx, r.WorkspaceSID, r.WorkerSID, now)
+}
+
+// endPendingReservation ends the task's pending reservation, if any, with
+// status; notAnswering also bars its worker from the task. t is updated in
+// memory (the caller writes it).
+func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, t *Task, status string, notAnswering bool) error {
+	list, err := tx.ListReservations(ctx, t.WorkspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: t.SID, Status: ReservationPending})
+	if err != nil {
+		return fmt.Errorf("list pending reservations of task %s: %w", t.SID, err)
+	}
+	now := e.clock.Now()
+	for _, r0 := range list {
+		r, err := tx.GetReservation(ctx, t.WorkspaceSID, r0.SID)
+		if err != nil {
+			return fmt.Errorf("read reservation %s: %w", r0.SID, err)
+		}
+		if r.Status != ReservationPending {
+			continue
+		}
+		if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
+			return err
+		}
+		if notAnswering && !slices.Contains(t.RejectedWorkers, r.WorkerSID) {
+			t.RejectedWorkers = append(t.RejectedWorkers, r.WorkerSID)
+		}
+	}
+	return nil
+}
+
+// releaseWorker frees one unit of the worker's capacity and schedules it to
+// serve waiting tasks after commit.
+func (e *Engine) releaseWorker(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
+	if err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, now); err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return nil // deleted meanwhile: nothing to free
+		}
+		return fmt.Errorf("release worker %s: %w", workerSID, err)
+	}
+	w, err := tx.GetWorker(ctx, workspaceSID, workerSID)
+	if err != nil {
+		return fmt.Errorf("read worker %s: %w", workerSID, err)
+	}
+	fx.noteWorker(w)
+	fx.serveWorker(workerSID)
+	return nil
+}
+
+// moveToTimeoutActivity moves a worker whose reservation timed out to the
+// workspace's timeout activity, when the workspace has one.
+func (e *Engine) moveToTimeoutActivity(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
+	ws, err := tx.GetWorkspace(ctx, workspaceSID)
+	if err != nil {
+		return fmt.Errorf("read workspace %s: %w", workspaceSID, err)
+	}
+	if ws.TimeoutActivitySID == "" {
+		return nil
+	}
+	w, err := tx.GetWorker(ctx, workspaceSID, workerSID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read worker %s: %w", workerSID, err)
+	}
+	if w.ActivitySID == ws.TimeoutActivitySID {
+		return nil
+	}
+	a, err := tx.GetActivity(ctx, workspaceSID, ws.TimeoutActivitySID)
+	if err != nil {
+		return fmt.Errorf("read timeout activity %s: %w", ws.TimeoutActivitySID, err)
+	}
+	return e.setActivity(ctx, tx, fx, w, a, now)
+}
+
+// setActivity writes a worker's new activity with its event.
+func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, a Activity, now time.Time) error {
+	prev := w.ActivityName
+	w.ActivitySID, w.ActivityName, w.Available = a.SID, a.FriendlyName, a.Available
+	w.DateStatusChanged, w.DateUpdated = now, now
+	if err := tx.UpdateWorker(ctx, w); err != nil {
+		return fmt.Errorf("update worker %s: %w", w.SID, err)
+	}
+	w, err := tx.GetWorker(ctx, w.WorkspaceSID, w.SID)
+	if err != nil {
+		return fmt.Errorf("read worker %s: %w", w.SID, err)
+	}
+	fx.noteWorker(w)
+	if w.Available {
+		fx.serveWorker(w.SID)
+	}
+	return e.event(ctx, tx, workerEvent(w, EventWorkerActivityUpdate,
+		fmt.Sprintf("Worker %s updated to %s", w.FriendlyName, a.FriendlyName)),
+		map[string]any{"worker_previous_activity": prev, "worker_activity_sid": a.SID, "worker_activity_name": a.FriendlyName})
+}
+
+// CompleteTask finishes an assigned (or wrapping) task. With a wrap-up time
+// configured, an assigned task first goes to wrapping and completes when the
+// wrap-up timer fires (or on a second CompleteTask); the worker is freed on
+// completion and serves the next waiting task. Completing a completed task
+// returns it unchanged.
+func (e *Engine) CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
+	var out Task
+	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		t, err := tx.GetTask(ctx, workspaceSID, taskSID)
+		if err != nil {
+			return fmt.Errorf("read task %s: %w", taskSID, err)
+		}
+		switch t.AssignmentStatus {
+		case TaskCompleted:
+			out = t
+			return nil
+		case TaskAssigned, TaskWrapping:
+		default:
+			return Errorf(EUNAVAILABLE, "task %s is %s; only an assigned or wrapping task can be completed", t.SID, t.AssignmentStatus)
+		}
+		out, err = e.completeInTx(ctx, tx, fx, t, reason, t.AssignmentStatus == TaskAssigned && e.wrapUp > 0)
+		return err
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("complete task: %w", err)
+	}
+	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
+		return out, fmt.Errorf("complete task: serve waiting tasks: %w", err)
+	}
+	return out, nil
+}
+
+// completeInTx moves the locked task t to wrapping (wrap true) or completed,
+// with its reservation.
+func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, reason string, wrap bool) (Task, error) {
+	now := e.clock.Now()
+	list, err := tx.ListReservations(ctx, t.WorkspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: t.SID})
+	if err != nil {
+		return Task{}, fmt.Errorf("list reservations of task %s: %w", t.SID, err)
+	}
+	var live []Reservation
+	for _, r0 := range list {
+		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
+			continue
+		}
+		r, err := tx.GetReservation(ctx, t.WorkspaceSID, r0.SID)
+		if err != nil {
+			return Task{}, fmt.Errorf("read reservation %s: %w", r0.SID, err)
+		}
+		live = append(live, r)
+	}
+	if reason != "" {
+		t.Reason = reason
+	}
+	t.DateUpdated = now
+	if wrap {
+		t.AssignmentStatus = TaskWrapping
+		if err := e.event(ctx, tx, taskEvent(t, EventTaskWrapup, fmt.Sprintf("Task %s wrapping up", t.SID)),
+			map[string]any{"reason": t.Reason}); err != nil {
+			return Task{}, err
+		}
+		for _, r := range live {
+			r.Status, r.DateUpdated = ReservationWrapping, now
+			if err := tx.UpdateReservation(ctx, r); err != nil {
+				return Task{}, fmt.Errorf("update reservation %s: %w", r.SID, err)
+			}
+			if err := e.event(ctx, tx, reservationEvent(r, EventReservationWrapup,
+				fmt.Sprintf("Reservation %s wrapping up", r.SID)), nil); err != nil {
+				return Task{}, err
+			}
+			if err := tx.SetTimer(ctx, Timer{
+				SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerWrapup, TaskSID: t.SID,
+				ReservationSID: r.SID, WorkerSID: r.WorkerSID, TaskVersion: t.Version + 1, FireAt: now.Add(e.wrapUp),
+			}); err != nil {
+				return Task{}, fmt.Errorf("set wrap-up timer: %w", err)
+			}
+			fx.timers = true
+		}
+	} else {
+		t.AssignmentStatus = TaskCompleted
+		if err := e.event(ctx, tx, taskEvent(t, EventTaskCompleted, fmt.Sprintf("Task %s completed", t.SID)),
+			map[string]any{"reason": t.Reason}); err != nil {
+			return Task{}, err
+		}
+		for _, r := range live {
+			if err := e.endReservation(ctx, tx, fx, r, ReservationCompleted, now); err != nil {
+				return Task{}, err
+			}
+		}
+		if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
+			return Task{}, fmt.Errorf("clear timers: %w", err)
+		}
+	}
+	updated, err := tx.UpdateTask(ctx, t)
+	if err != nil {
+		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
+	}
+	return updated, nil
+}
+
+// CancelTask cancels a pending or reserved task: a pending reservation is
+// canceled and its worker freed (and served). Canceling a canceled task
+// returns it unchanged; an assigned task must be completed instead.
+func (e *Engine) CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
+	var out Task
+	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		t, err := tx.GetTask(ctx, workspaceSID, taskSID)
+		if err != nil {
+			return fmt.Errorf("read task %s: %w", taskSID, err)
+		}
+		switch t.AssignmentStatus {
+		case TaskCanceled:
+			out = t
+			return nil
+		case TaskPending, TaskReserved:
+		default:
+			return Errorf(EUNAVAILABLE, "task %s is %s; only a pending or reserved task can be canceled", t.SID, t.AssignmentStatus)
+		}
+		out, err = e.cancelInTx(ctx, tx, fx, t, reason)
+		return err
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("cancel task: %w", err)
+	}
+	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
+		return out, fmt.Errorf("cancel task: serve waiting tasks: %w", err)
+	}
+	return out, nil
+}
+
+// cancelInTx cancels the locked task t.
+func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, reason string) (Task, error) {
+	if t.AssignmentStatus == TaskReserved {
+		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationCanceled, false); err != nil {
+			return Task{}, err
+		}
+	}
+	t.AssignmentStatus, t.DateUpdated = TaskCanceled, e.clock.Now()
+	if reason != "" {
+		t.Reason = reason
+	}
+	if err := e.event(ctx, tx, taskEvent(t, EventTaskCanceled, fmt.Sprintf("Task %s canceled", t.SID)),
+		map[string]any{"reason": t.Reason, "task_queue_sid": t.TaskQueueSID}); err != nil {
+		return Task{}, err
+	}
+	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
+		return Task{}, fmt.Errorf("clear timers: %w", err)
+	}
+	updated, err := tx.UpdateTask(ctx, t)
+	if err != nil {
+		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
+	}
+	return updated, nil
+}

@@ -1,0 +1,358 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// cachedWorkflow is a parsed workflow configuration, valid while the stored
+// row's DateUpdated is unchanged.
+type cachedWorkflow struct {
+	updated time.Time
+	row     Workflow
+	parsed  *routing.Workflow
+}
+
+// workflow returns the stored workflow and its parsed configuration.
+func (e *Engine) workflow(ctx context.Context, workspaceSID, sid string) (Workflow, *routing.Workflow, error) {
+	return e.workflowIn(ctx, e.store, workspaceSID, sid)
+}
+
+// workflowIn is workflow reading through r: inside a transaction r must be
+// the Tx (a second connection could wait for the transaction's own locks).
+func (e *Engine) workflowIn(ctx context.Context, r Reader, workspaceSID, sid string) (Workflow, *routing.Workflow, error) {
+	row, err := r.GetWorkflow(ctx, workspaceSID, sid)
+	if err != nil {
+		return Workflow{}, nil, fmt.Errorf("read workflow %s: %w", sid, err)
+	}
+	e.wfMu.Lock()
+	c, ok := e.flows[sid]
+	e.wfMu.Unlock()
+	if ok && c.updated.Equal(row.DateUpdated) {
+		return row, c.parsed, nil
+	}
+	parsed, err := routing.ParseWorkflow([]byte(row.Configuration), queueExists(ctx, r, workspaceSID))
+	if err != nil {
+		// A stored workflow that no longer parses (a queue was deleted)
+		// cannot route: say which and why.
+		return Workflow{}, nil, Errorf(EINVALID, "workflow %s configuration: %v", sid, err)
+	}
+	e.wfMu.Lock()
+	e.flows[sid] = cachedWorkflow{updated: row.DateUpdated, row: row, parsed: parsed}
+	e.wfMu.Unlock()
+	return row, parsed, nil
+}
+
+func (e *Engine) forgetWorkflow(sid string) {
+	e.wfMu.Lock()
+	delete(e.flows, sid)
+	e.wfMu.Unlock()
+}
+
+func (e *Engine) forgetWorkflows() {
+	e.wfMu.Lock()
+	clear(e.flows)
+	e.wfMu.Unlock()
+}
+
+func queueExists(ctx context.Context, r Reader, workspaceSID string) func(string) bool {
+	return func(sid string) bool {
+		_, err := r.GetTaskQueue(ctx, workspaceSID, sid)
+		return err == nil
+	}
+}
+
+// NewTaskQueue is the input of CreateTaskQueue.
+type NewTaskQueue struct {
+	FriendlyName       string
+	TargetWorkers      string // "" = "1==1" (every worker)
+	TaskOrder          string // "" = FIFO
+	MaxReservedWorkers int    // 0 = 1
+}
+
+// TaskQueueUpdate is the input of UpdateTaskQueue; nil fields are unchanged.
+type TaskQueueUpdate struct {
+	FriendlyName       *string
+	TargetWorkers      *string
+	TaskOrder          *string
+	MaxReservedWorkers *int
+}
+
+func validateTaskQueue(q *TaskQueue) error {
+	q.FriendlyName = strings.TrimSpace(q.FriendlyName)
+	if q.FriendlyName == "" {
+		return Errorf(EINVALID, "friendly_name is required")
+	}
+	if strings.TrimSpace(q.TargetWorkers) == "" {
+		q.TargetWorkers = "1==1"
+	}
+	if _, err := routing.Compile(q.TargetWorkers, routing.ScopeWorker); err != nil {
+		return Errorf(EINVALID, "target_workers: %v", err)
+	}
+	switch strings.ToUpper(q.TaskOrder) {
+	case "", TaskOrderFIFO:
+		q.TaskOrder = TaskOrderFIFO
+	case TaskOrderLIFO:
+		q.TaskOrder = TaskOrderLIFO
+	default:
+		return Errorf(EINVALID, "task_order must be FIFO or LIFO, not %q", q.TaskOrder)
+	}
+	if q.MaxReservedWorkers == 0 {
+		q.MaxReservedWorkers = 1
+	}
+	if q.MaxReservedWorkers < 1 || q.MaxReservedWorkers > 50 {
+		return Errorf(EINVALID, "max_reserved_workers must be between 1 and 50, not %d", q.MaxReservedWorkers)
+	}
+	return nil
+}
+
+// CreateTaskQueue validates and stores a task queue and adds it to the index.
+func (e *Engine) CreateTaskQueue(ctx context.Context, workspaceSID string, n NewTaskQueue) (TaskQueue, error) {
+	now := e.clock.Now()
+	q := TaskQueue{
+		SID:                NewSID(PrefixTaskQueue),
+		WorkspaceSID:       workspaceSID,
+		FriendlyName:       n.FriendlyName,
+		TargetWorkers:      n.TargetWorkers,
+		TaskOrder:          n.TaskOrder,
+		MaxReservedWorkers: n.MaxReservedWorkers,
+		DateCreated:        now,
+		DateUpdated:        now,
+	}
+	if err := validateTaskQueue(&q); err != nil {
+		return TaskQueue{}, err
+	}
+	err := e.store.Tx(ctx, func(tx Tx) error {
+		if _, err := tx.GetWorkspace(ctx, workspaceSID); err != nil {
+			return fmt.Errorf("read workspace %s: %w", workspaceSID, err)
+		}
+		if err := tx.InsertTaskQueue(ctx, q); err != nil {
+			return fmt.Errorf("insert task queue: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return TaskQueue{}, fmt.Errorf("create task queue: %w", err)
+	}
+	if err := e.setQueue(ctx, q); err != nil {
+		return TaskQueue{}, err
+	}
+	e.serveWaitingLogged(ctx, workspaceSID)
+	return q, nil
+}
+
+// UpdateTaskQueue validates and applies u, then re-serves waiting tasks:
+// the queue's members may have changed.
+func (e *Engine) UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, u TaskQueueUpdate) (TaskQueue, error) {
+	var q TaskQueue
+	err := e.store.Tx(ctx, func(tx Tx) error {
+		var err error
+		q, err = tx.GetTaskQueue(ctx, workspaceSID, sid)
+		if err != nil {
+			return fmt.Errorf("read task queue %s: %w", sid, err)
+		}
+		if u.FriendlyName != nil {
+			q.FriendlyName = *u.FriendlyName
+		}
+		if u.TargetWorkers != nil {
+			q.TargetWorkers = *u.TargetWorkers
+		}
+		if u.TaskOrder != nil {
+			q.TaskOrder = *u.TaskOrder
+		}
+		if u.MaxReservedWorkers != nil {
+			q.MaxReservedWorkers = *u.MaxReservedWorkers
+		}
+		if err := validateTaskQueue(&q); err != nil {
+			return err
+		}
+		q.DateUpdated = e.clock.Now()
+		if err := tx.UpdateTaskQueue(ctx, q); err != nil {
+			return fmt.Errorf("update task queue %s: %w", sid, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return TaskQueue{}, fmt.Errorf("update task queue: %w", err)
+	}
+	if err := e.setQueue(ctx, q); err != nil {
+		return TaskQueue{}, err
+	}
+	e.serveWaitingLogged(ctx, workspaceSID)
+	return q, nil
+}
+
+// DeleteTaskQueue deletes a queue that no workflow of the workspace targets.
+func (e *Engine) DeleteTaskQueue(ctx context.Context, workspaceSID, sid string) error {
+	flows, err := e.store.ListWorkflows(ctx, workspaceSID)
+	if err != nil {
+		return fmt.Errorf("list workflows: %w", err)
+	}
+	for _, wf := range flows {
+		if strings.Contains(wf.Configuration, sid) {
+			return Errorf(ECONFLICT, "task queue %s is used by workflow %s (%s)", sid, wf.SID, wf.FriendlyName)
+		}
+	}
+	err = e.store.Tx(ctx, func(tx Tx) error {
+		if err := tx.DeleteTaskQueue(ctx, workspaceSID, sid); err != nil {
+			return fmt.Errorf("delete task queue %s: %w", sid, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete task queue: %w", err)
+	}
+	if wi, err := e.index(ctx, workspaceSID); err == nil {
+		wi.mu.Lock()
+		wi.ix.RemoveQueue(sid)
+		wi.mu.Unlock()
+	}
+	return nil
+}
+
+// NewWorkflow is the input of CreateWorkflow.
+type NewWorkflow struct {
+	FriendlyName                  string
+	Configuration                 string // TaskRouter workflow configuration JSON
+	TaskReservationTimeout        int    // seconds; 0 = 120
+	AssignmentCallbackURL         string
+	FallbackAssignmentCallbackURL string
+}
+
+// WorkflowUpdate is the input of UpdateWorkflow; nil fields are unchanged.
+type WorkflowUpdate struct {
+	FriendlyName                  *string
+	Configuration                 *string
+	TaskReservationTimeout        *int
+	AssignmentCallbackURL         *string
+	FallbackAssignmentCallbackURL *string
+}
+
+func (e *Engine) validateWorkflow(ctx context.Context, r Reader, w *Workflow) error {
+	w.FriendlyName = strings.TrimSpace(w.FriendlyName)
+	if w.FriendlyName == "" {
+		return Errorf(EINVALID, "friendly_name is required")
+	}
+	if w.TaskReservationTimeout == 0 {
+		w.TaskReservationTimeout = DefaultReservationTimeout
+	}
+	if w.TaskReservationTimeout < 1 || w.TaskReservationTimeout > 86400 {
+		return Errorf(EINVALID, "task_reservation_timeout must be between 1 and 86400 seconds, not %d", w.TaskReservationTimeout)
+	}
+	if strings.TrimSpace(w.Configuration) == "" {
+		return Errorf(EINVALID, "configuration is required")
+	}
+	if _, err := routing.ParseWorkflow([]byte(w.Configuration), queueExists(ctx, r, w.WorkspaceSID)); err != nil {
+		return Errorf(EINVALID, "configuration: %v", err)
+	}
+	return nil
+}
+
+// CreateWorkflow validates and stores a workflow.
+func (e *Engine) CreateWorkflow(ctx context.Context, workspaceSID string, n NewWorkflow) (Workflow, error) {
+	now := e.clock.Now()
+	w := Workflow{
+		SID:                           NewSID(PrefixWorkflow),
+		WorkspaceSID:                  workspaceSID,
+		FriendlyName:                  n.FriendlyName,
+		Configuration:                 n.Configuration,
+		TaskReservationTimeout:        n.TaskReservationTimeout,
+		AssignmentCallbackURL:         n.AssignmentCallbackURL,
+		FallbackAssignmentCallbackURL: n.FallbackAssignmentCallbackURL,
+		DateCreated:                   now,
+		DateUpdated:                   now,
+	}
+	if _, err := e.store.GetWorkspace(ctx, workspaceSID); err != nil {
+		return Workflow{}, fmt.Errorf("create workflow: read workspace %s: %w", workspaceSID, err)
+	}
+	if err := e.validateWorkflow(ctx, e.store, &w); err != nil {
+		return Workflow{}, err
+	}
+	err := e.store.Tx(ctx, func(tx Tx) error {
+		if err := tx.InsertWorkflow(ctx, w); err != nil {
+			return fmt.Errorf("insert workflow: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Workflow{}, fmt.Errorf("create workflow: %w", err)
+	}
+	return w, nil
+}
+
+// UpdateWorkflow validates and applies u. Tasks already in the workflow keep
+// their position; they follow the new configuration from their next step on.
+func (e *Engine) UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u WorkflowUpdate) (Workflow, error) {
+	var w Workflow
+	err := e.store.Tx(ctx, func(tx Tx) error {
+		var err error
+		w, err = tx.GetWorkflow(ctx, workspaceSID, sid)
+		if err != nil {
+			return fmt.Errorf("read workflow %s: %w", sid, err)
+		}
+		if u.FriendlyName != nil {
+			w.FriendlyName = *u.FriendlyName
+		}
+		if u.Configuration != nil {
+			w.Configuration = *u.Configuration
+		}
+		if u.TaskReservationTimeout != nil {
+			w.TaskReservationTimeout = *u.TaskReservationTimeout
+		}
+		if u.AssignmentCallbackURL != nil {
+			w.AssignmentCallbackURL = *u.AssignmentCallbackURL
+		}
+		if u.FallbackAssignmentCallbackURL != nil {
+			w.FallbackAssignmentCallbackURL = *u.FallbackAssignmentCallbackURL
+		}
+		if err := e.validateWorkflow(ctx, tx, &w); err != nil {
+			return err
+		}
+		w.DateUpdated = e.clock.Now()
+		if err := tx.UpdateWorkflow(ctx, w); err != nil {
+			return fmt.Errorf("update workflow %s: %w", sid, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Workflow{}, fmt.Errorf("update workflow: %w", err)
+	}
+	e.forgetWorkflow(sid)
+	e.serveWaitingLogged(ctx, workspaceSID)
+	return w, nil
+}
+
+// DeleteWorkflow deletes a workflow that is not the workspace default and
+// has no unfinished task.
+func (e *Engine) DeleteWorkflow(ctx context.Context, workspaceSID, sid string) error {
+	ws, err := e.store.GetWorkspace(ctx, workspaceSID)
+	if err != nil {
+		return fmt.Errorf("delete workflow: read workspace: %w", err)
+	}
+	if ws.DefaultWorkflowSID == sid {
+		return Errorf(ECONFLICT, "workflow %s is the workspace's default workflow", sid)
+	}
+	live, err := e.store.ListTasks(ctx, workspaceSID, TaskFilter{Page: Page{Size: 1}, WorkflowSID: sid,
+		AssignmentStatus: []string{TaskPending, TaskReserved, TaskAssigned, TaskWrapping}})
+	if err != nil {
+		return fmt.Errorf("delete workflow: list its tasks: %w", err)
+	}
+	if len(live) > 0 {
+		return Errorf(ECONFLICT, "workflow %s still has unfinished tasks (for example %s)", sid, live[0].SID)
+	}
+	err = e.store.Tx(ctx, func(tx Tx) error {
+		if err := tx.DeleteWorkflow(ctx, workspaceSID, sid); err != nil {
+			return fmt.Errorf("delete workflow %s: %w", sid, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete workflow: %w", err)
+	}
+	e.forgetWorkflow(sid)
+	return nil
+}
