@@ -1,0 +1,118 @@
+// Package postgres is the Postgres engine.Store: pgx's native pool, row
+// locks and conditional updates for every decision several instances could
+// race on, and LISTEN/NOTIFY for the change feed. Times keep microsecond
+// precision (timestamptz).
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/migrations"
+	"github.com/didrouter/didrouter/store/sqlstore"
+)
+
+// defaultMaxConns replaces pgx's default pool size (4 on a small machine)
+// unless the URL sets pool_max_conns: a transaction holds a connection while
+// the engine waits on row locks, so a few busy calls must not starve the rest.
+const defaultMaxConns = 16
+
+// Store is the Postgres engine.Store. Its Reader methods read committed
+// state through the pool.
+type Store struct {
+	*sqlstore.Queries
+	pool    *pgxpool.Pool
+	dialect *sqlstore.Dialect
+	logger  *slog.Logger
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// Open connects to databaseURL (a postgres:// URL or key=value string; pgxpool
+// settings such as pool_max_conns are honoured) and checks the connection.
+// It does not migrate: call Migrate or the package-level Migrate first.
+func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect to %s: %w", describe(cfg), err)
+	}
+	d := newDialect()
+	return &Store{
+		Queries: sqlstore.NewReader(pgxDB{pool}, d),
+		pool:    pool,
+		dialect: d,
+		logger:  logger,
+	}, nil
+}
+
+// describe names the server and database without the password.
+func describe(cfg *pgxpool.Config) string {
+	c := cfg.ConnConfig
+	return fmt.Sprintf("%s:%d/%s as %s", c.Host, c.Port, c.Database, c.User)
+}
+
+// Migrate applies the pending migrations to databaseURL. Several instances
+// may run it at once: goose's session lock lets one apply them.
+func Migrate(ctx context.Context, databaseURL string, logger *slog.Logger) error {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	defer db.Close()
+	return migrate(ctx, db, logger)
+}
+
+// Migrate applies the pending migrations through the store's pool.
+func (s *Store) Migrate(ctx context.Context) error {
+	db := stdlib.OpenDBFromPool(s.pool)
+	defer db.Close()
+	return migrate(ctx, db, s.logger)
+}
+
+func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
+	if err := migrations.Up(ctx, db, migrations.DialectPostgres, migrations.WithLogger(logger)); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool. Subscriptions have their own connections and end
+// with their contexts.
+func (s *Store) Close() { s.pool.Close() }
+
+// ConnString is the URL the store was opened with (tests open a second
+// instance on the same database with it).
+func (s *Store) ConnString() string { return s.pool.Config().ConnString() }
+
+// Pool exposes the pgx pool for benchmarks and tools.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }

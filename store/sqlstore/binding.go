@@ -1,0 +1,48 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+const bindingCols = `phone_number, workspace_sid, workflow_sid`
+
+func scanBinding(r Row) (engine.PhoneNumberBinding, error) {
+	var b engine.PhoneNumberBinding
+	err := r.Scan(&b.PhoneNumber, &b.WorkspaceSID, &b.WorkflowSID)
+	return b, err
+}
+
+func (q *Queries) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
+	return get(ctx, q, scanBinding, "binding for phone number", e164,
+		`SELECT `+bindingCols+` FROM phone_number_bindings WHERE phone_number = $1`, e164)
+}
+
+func (q *Queries) ListBindings(ctx context.Context, workspaceSID string) ([]engine.PhoneNumberBinding, error) {
+	return list(ctx, q, scanBinding, "bindings",
+		`SELECT `+bindingCols+` FROM phone_number_bindings WHERE workspace_sid = $1 ORDER BY phone_number`, workspaceSID)
+}
+
+// PutBinding creates or replaces the binding of b.PhoneNumber; ECONFLICT when
+// the number is bound in another workspace.
+func (t *Tx) PutBinding(ctx context.Context, b engine.PhoneNumberBinding) error {
+	if b.PhoneNumber == "" {
+		return engine.Errorf(engine.EINVALID, "a binding needs a phone number")
+	}
+	n, err := t.db.Exec(ctx, `INSERT INTO phone_number_bindings (`+bindingCols+`) VALUES ($1, $2, $3)
+		ON CONFLICT (phone_number) DO UPDATE SET workflow_sid = excluded.workflow_sid
+		WHERE phone_number_bindings.workspace_sid = excluded.workspace_sid`,
+		b.PhoneNumber, b.WorkspaceSID, b.WorkflowSID)
+	if err != nil {
+		return t.insertError(err, "binding for phone number", b.PhoneNumber, b.WorkspaceSID)
+	}
+	if n == 0 {
+		return engine.Errorf(engine.ECONFLICT, "phone number %s is bound in another workspace", b.PhoneNumber)
+	}
+	return nil
+}
+
+func (t *Tx) DeleteBinding(ctx context.Context, e164 string) error {
+	return t.execOne(ctx, "binding for phone number", e164, `DELETE FROM phone_number_bindings WHERE phone_number = $1`, e164)
+}

@@ -1,0 +1,11 @@
+// Package sqlstore is the SQL shared by store/postgres and store/sqlite: one
+// implementation of engine.Reader and engine.Tx written against a tiny query
+// interface (DB) and a Dialect that holds the few differences (row locks,
+// time encoding, how a unique violation looks). Both dialects accept $N
+// placeholders, ON CONFLICT and RETURNING, so the statements are shared
+// verbatim.
+//
+// Times are stored in UTC, truncated to the microsecond: Postgres keeps
+// microseconds, and truncating in both stores makes a value read back
+// compare equal to the value written (after the same truncation).
+package sqlstore

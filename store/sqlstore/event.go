@@ -1,0 +1,55 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+const eventCols = `sid, workspace_sid, event_type, resource_type, resource_sid, description, task_sid, worker_sid,
+	reservation_sid, data, date`
+
+func scanEvent(r Row) (engine.Event, error) {
+	var e engine.Event
+	err := r.Scan(&e.SID, &e.WorkspaceSID, &e.EventType, &e.ResourceType, &e.ResourceSID, &e.Description, &e.TaskSID,
+		&e.WorkerSID, &e.ReservationSID, &e.Data, scanTime(&e.Date))
+	return e, err
+}
+
+// ListEvents orders by Date then sid; StartDate and EndDate are inclusive.
+func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.EventFilter) ([]engine.Event, error) {
+	var a args
+	var b strings.Builder
+	b.WriteString(`SELECT ` + eventCols + ` FROM events WHERE workspace_sid = ` + a.add(workspaceSID))
+	for _, c := range []struct{ col, val string }{
+		{"event_type", f.EventType},
+		{"resource_sid", f.ResourceSID},
+		{"task_sid", f.TaskSID},
+		{"worker_sid", f.WorkerSID},
+		{"reservation_sid", f.ReservationSID},
+	} {
+		if c.val != "" {
+			b.WriteString(` AND ` + c.col + ` = ` + a.add(c.val))
+		}
+	}
+	if !f.StartDate.IsZero() {
+		b.WriteString(` AND date >= ` + a.add(q.timeArg(f.StartDate)))
+	}
+	if !f.EndDate.IsZero() {
+		b.WriteString(` AND date <= ` + a.add(q.timeArg(f.EndDate)))
+	}
+	b.WriteString(pageClause(&a, "events", "date", f.Page, false))
+	page, err := list(ctx, q, scanEvent, "events", b.String(), a...)
+	if err != nil {
+		return nil, err
+	}
+	return checkCursor(ctx, q, page, "events", f.After)
+}
+
+func (t *Tx) InsertEvent(ctx context.Context, e engine.Event) error {
+	return t.insert(ctx, "event", e.SID, e.WorkspaceSID, `INSERT INTO events (`+eventCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		e.SID, e.WorkspaceSID, e.EventType, e.ResourceType, e.ResourceSID, e.Description, e.TaskSID, e.WorkerSID,
+		e.ReservationSID, e.Data, t.timeArg(e.Date))
+}

@@ -1,0 +1,83 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+const reservationCols = `sid, workspace_sid, task_sid, worker_sid, status, timeout, date_created, date_updated`
+
+func scanReservation(r Row) (engine.Reservation, error) {
+	var v engine.Reservation
+	err := r.Scan(&v.SID, &v.WorkspaceSID, &v.TaskSID, &v.WorkerSID, &v.Status, &v.Timeout,
+		scanTime(&v.DateCreated), scanTime(&v.DateUpdated))
+	return v, err
+}
+
+func (q *Queries) GetReservation(ctx context.Context, workspaceSID, sid string) (engine.Reservation, error) {
+	return get(ctx, q, scanReservation, "reservation", sid,
+		`SELECT `+reservationCols+` FROM reservations WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid)
+}
+
+func (q *Queries) ListReservations(ctx context.Context, workspaceSID string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+	var a args
+	var b strings.Builder
+	b.WriteString(`SELECT ` + reservationCols + ` FROM reservations WHERE workspace_sid = ` + a.add(workspaceSID))
+	if f.TaskSID != "" {
+		b.WriteString(` AND task_sid = ` + a.add(f.TaskSID))
+	}
+	if f.WorkerSID != "" {
+		b.WriteString(` AND worker_sid = ` + a.add(f.WorkerSID))
+	}
+	if f.Status != "" {
+		b.WriteString(` AND status = ` + a.add(f.Status))
+	}
+	b.WriteString(pageClause(&a, "reservations", "date_created", f.Page, false))
+	page, err := list(ctx, q, scanReservation, "reservations", b.String(), a...)
+	if err != nil {
+		return nil, err
+	}
+	return checkCursor(ctx, q, page, "reservations", f.After)
+}
+
+// reservationWriteError names the task when the one-active-reservation
+// index refused the write.
+func (t *Tx) reservationWriteError(err error, r engine.Reservation) error {
+	if detail, ok := t.d.UniqueViolation(err); ok && strings.Contains(detail, "task_sid") {
+		return engine.Errorf(engine.ECONFLICT, "task %s already has a pending or accepted reservation", r.TaskSID)
+	}
+	return nil
+}
+
+func (t *Tx) InsertReservation(ctx context.Context, r engine.Reservation) error {
+	_, err := t.db.Exec(ctx, `INSERT INTO reservations (`+reservationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		r.SID, r.WorkspaceSID, r.TaskSID, r.WorkerSID, r.Status, r.Timeout, t.timeArg(r.DateCreated), t.timeArg(r.DateUpdated))
+	if err == nil {
+		return nil
+	}
+	if cerr := t.reservationWriteError(err, r); cerr != nil {
+		return cerr
+	}
+	if t.d.ForeignKeyViolation(err) {
+		return engine.Errorf(engine.ENOTFOUND, "cannot add reservation %s: task %s or workspace %s not found",
+			r.SID, r.TaskSID, r.WorkspaceSID)
+	}
+	return t.insertError(err, "reservation", r.SID, r.WorkspaceSID)
+}
+
+func (t *Tx) UpdateReservation(ctx context.Context, r engine.Reservation) error {
+	n, err := t.db.Exec(ctx, `UPDATE reservations SET status = $3, date_updated = $4 WHERE workspace_sid = $1 AND sid = $2`,
+		r.WorkspaceSID, r.SID, r.Status, t.timeArg(r.DateUpdated))
+	if err != nil {
+		if cerr := t.reservationWriteError(err, r); cerr != nil {
+			return cerr
+		}
+		return t.wrap(err, "update reservation %s", r.SID)
+	}
+	if n == 0 {
+		return engine.Errorf(engine.ENOTFOUND, "reservation %s not found", r.SID)
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+const workspaceCols = `sid, friendly_name, default_activity_sid, timeout_activity_sid, default_workflow_sid,
+	event_callback_url, greeting, hold_message, date_created, date_updated`
+
+func scanWorkspace(r Row) (engine.Workspace, error) {
+	var w engine.Workspace
+	err := r.Scan(&w.SID, &w.FriendlyName, &w.DefaultActivitySID, &w.TimeoutActivitySID, &w.DefaultWorkflowSID,
+		&w.EventCallbackURL, &w.Greeting, &w.HoldMessage, scanTime(&w.DateCreated), scanTime(&w.DateUpdated))
+	return w, err
+}
+
+func (q *Queries) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+	return get(ctx, q, scanWorkspace, "workspace", sid,
+		`SELECT `+workspaceCols+` FROM workspaces WHERE sid = $1`, sid)
+}
+
+func (q *Queries) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
+	return list(ctx, q, scanWorkspace, "workspaces",
+		`SELECT `+workspaceCols+` FROM workspaces ORDER BY date_created, sid`)
+}
+
+func (t *Tx) InsertWorkspace(ctx context.Context, w engine.Workspace) error {
+	return t.insert(ctx, "workspace", w.SID, w.SID, `INSERT INTO workspaces (`+workspaceCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		w.SID, w.FriendlyName, w.DefaultActivitySID, w.TimeoutActivitySID, w.DefaultWorkflowSID,
+		w.EventCallbackURL, w.Greeting, w.HoldMessage, t.timeArg(w.DateCreated), t.timeArg(w.DateUpdated))
+}
+
+func (t *Tx) UpdateWorkspace(ctx context.Context, w engine.Workspace) error {
+	return t.execOne(ctx, "workspace", w.SID, `UPDATE workspaces SET friendly_name = $2,
+		default_activity_sid = $3, timeout_activity_sid = $4, default_workflow_sid = $5,
+		event_callback_url = $6, greeting = $7, hold_message = $8, date_updated = $9
+		WHERE sid = $1`,
+		w.SID, w.FriendlyName, w.DefaultActivitySID, w.TimeoutActivitySID, w.DefaultWorkflowSID,
+		w.EventCallbackURL, w.Greeting, w.HoldMessage, t.timeArg(w.DateUpdated))
+}
