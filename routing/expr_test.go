@@ -60,7 +60,7 @@ func TestEvalTaskScope(t *testing.T) {
 		{"langs HAS true", true},
 		{"'en' IN langs", true}, {"'fr' IN langs", false},
 		{"langs == 'en'", false}, {"langs != 'en'", false}, // scalar operators on arrays are false
-		{"langs IN ['en']", false},                          // array operators need a scalar on the other side
+		{"langs IN ['en']", false}, // array operators need a scalar on the other side
 		{"type HAS 't'", false},
 		{"object.attr == 'bar'", true},
 		{"object.array[2] == 'c'", true},
