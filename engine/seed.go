@@ -148,4 +148,3 @@ func existingWorkspace(ctx context.Context, s Store) (Workspace, bool, error) {
 	}
 	return oldest, true, nil
 }
-
