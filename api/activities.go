@@ -1,0 +1,87 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+func (h *Handler) activityRoutes(r chi.Router) {
+	r.Get("/Activities", h.listActivities)
+	r.Get("/Activities/{sid}", h.getActivity)
+}
+
+type activityJSON struct {
+	AccountSID   *string           `json:"account_sid"`
+	Available    bool              `json:"available"`
+	DateCreated  *string           `json:"date_created"`
+	DateUpdated  *string           `json:"date_updated"`
+	FriendlyName string            `json:"friendly_name"`
+	SID          string            `json:"sid"`
+	WorkspaceSID string            `json:"workspace_sid"`
+	URL          string            `json:"url"`
+	Links        map[string]string `json:"links"`
+}
+
+func (h *Handler) activityJSON(r *http.Request, a engine.Activity) activityJSON {
+	ws := h.workspaceURL(r, a.WorkspaceSID)
+	return activityJSON{
+		AccountSID:   nullable(h.account),
+		Available:    a.Available,
+		DateCreated:  isoTime(a.DateCreated),
+		DateUpdated:  isoTime(a.DateUpdated),
+		FriendlyName: a.FriendlyName,
+		SID:          a.SID,
+		WorkspaceSID: a.WorkspaceSID,
+		URL:          ws + "/Activities/" + a.SID,
+		Links:        map[string]string{"workspace": ws},
+	}
+}
+
+func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := parsePage(q)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	all, err := h.store.ListActivities(r.Context(), workspaceOf(r).SID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var available *bool
+	if s := q.Get("Available"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Available must be true or false, not %q", s))
+			return
+		}
+		available = &b
+	}
+	name := q.Get("FriendlyName")
+	kept := all[:0:0]
+	for _, a := range all {
+		if (name == "" || a.FriendlyName == name) && (available == nil || a.Available == *available) {
+			kept = append(kept, a)
+		}
+	}
+	page, next := pageOf(kept, p, func(a engine.Activity) string { return a.SID })
+	out := make([]activityJSON, 0, len(page))
+	for _, a := range page {
+		out = append(out, h.activityJSON(r, a))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"activities": out, "meta": h.listMeta(r, "activities", p, next)})
+}
+
+func (h *Handler) getActivity(w http.ResponseWriter, r *http.Request) {
+	a, err := h.store.GetActivity(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.activityJSON(r, a))
+}

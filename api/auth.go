@@ -1,0 +1,41 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+)
+
+// credentials holds digests of the expected key and secret, so the check
+// compares fixed-length values in constant time and leaks neither content
+// nor length.
+type credentials struct {
+	key, secret [sha256.Size]byte
+}
+
+func newCredentials(key, secret string) credentials {
+	return credentials{key: sha256.Sum256([]byte(key)), secret: sha256.Sum256([]byte(secret))}
+}
+
+func (c credentials) match(key, secret string) bool {
+	k := sha256.Sum256([]byte(key))
+	s := sha256.Sum256([]byte(secret))
+	// Both comparisons always run: no early exit on a wrong key.
+	okKey := subtle.ConstantTimeCompare(k[:], c.key[:])
+	okSecret := subtle.ConstantTimeCompare(s[:], c.secret[:])
+	return okKey&okSecret == 1
+}
+
+// authenticate requires HTTP Basic auth with the API key and secret, as
+// Twilio's clients send their account or API key credentials.
+func (h *Handler) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, secret, ok := r.BasicAuth()
+		if !ok || !h.auth.match(key, secret) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="didrouter"`)
+			writeTwilioError(w, http.StatusUnauthorized, 20003, "Authentication Error - invalid username")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

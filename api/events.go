@@ -1,0 +1,121 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+func (h *Handler) eventRoutes(r chi.Router) {
+	r.Get("/Events", h.listEvents)
+}
+
+type eventJSON struct {
+	AccountSID   *string         `json:"account_sid"`
+	ActorSID     *string         `json:"actor_sid"`
+	ActorType    *string         `json:"actor_type"`
+	ActorURL     *string         `json:"actor_url"`
+	Description  string          `json:"description"`
+	EventData    json.RawMessage `json:"event_data"`
+	EventDate    *string         `json:"event_date"`
+	EventDateMs  int64           `json:"event_date_ms"`
+	EventType    string          `json:"event_type"`
+	ResourceSID  string          `json:"resource_sid"`
+	ResourceType string          `json:"resource_type"`
+	ResourceURL  *string         `json:"resource_url"`
+	SID          string          `json:"sid"`
+	Source       string          `json:"source"`
+	URL          string          `json:"url"`
+	WorkspaceSID string          `json:"workspace_sid"`
+}
+
+// resourcePaths maps an event's resource type to its collection.
+var resourcePaths = map[string]string{
+	"task":        "/Tasks/",
+	"worker":      "/Workers/",
+	"workflow":    "/Workflows/",
+	"taskqueue":   "/TaskQueues/",
+	"reservation": "/Tasks/",
+}
+
+func (h *Handler) eventJSON(r *http.Request, e engine.Event) eventJSON {
+	ws := h.workspaceURL(r, e.WorkspaceSID)
+	data := json.RawMessage(e.Data)
+	if !json.Valid(data) {
+		data = json.RawMessage("{}")
+	}
+	out := eventJSON{
+		AccountSID:   nullable(h.account),
+		Description:  e.Description,
+		EventData:    data,
+		EventDate:    isoTime(e.Date),
+		EventDateMs:  e.Date.UnixMilli(),
+		EventType:    e.EventType,
+		ResourceSID:  e.ResourceSID,
+		ResourceType: e.ResourceType,
+		SID:          e.SID,
+		Source:       "didrouter",
+		URL:          ws + "/Events/" + e.SID,
+		WorkspaceSID: e.WorkspaceSID,
+	}
+	if p, ok := resourcePaths[e.ResourceType]; ok {
+		u := ws + p + e.ResourceSID
+		if e.ResourceType == "reservation" && e.TaskSID != "" {
+			u = ws + "/Tasks/" + e.TaskSID + "/Reservations/" + e.ResourceSID
+		}
+		out.ResourceURL = &u
+	}
+	if e.WorkerSID != "" {
+		actor, typ := ws+"/Workers/"+e.WorkerSID, "worker"
+		out.ActorSID, out.ActorType, out.ActorURL = &e.WorkerSID, &typ, &actor
+	}
+	return out
+}
+
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := parsePage(q)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	for _, n := range []string{"TaskQueueSid", "WorkflowSid", "TaskChannel", "Sid"} {
+		if q.Get(n) != "" {
+			h.writeError(w, r, engine.Errorf(engine.EINVALID, "filter %s is not supported by didrouter", n))
+			return
+		}
+	}
+	f := engine.EventFilter{
+		Page:           p.storePage(),
+		EventType:      q.Get("EventType"),
+		ResourceSID:    q.Get("ResourceSid"),
+		TaskSID:        q.Get("TaskSid"),
+		WorkerSID:      q.Get("WorkerSid"),
+		ReservationSID: q.Get("ReservationSid"),
+	}
+	for name, dst := range map[string]*time.Time{"StartDate": &f.StartDate, "EndDate": &f.EndDate} {
+		if s := q.Get(name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				h.writeError(w, r, engine.Errorf(engine.EINVALID, "%s must be an ISO 8601 date such as 2024-01-02T15:04:05Z, not %q", name, s))
+				return
+			}
+			*dst = t.UTC()
+		}
+	}
+	rows, err := h.store.ListEvents(r.Context(), workspaceOf(r).SID, f)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	page, next := cut(rows, p, func(e engine.Event) string { return e.SID })
+	out := make([]eventJSON, 0, len(page))
+	for _, e := range page {
+		out = append(out, h.eventJSON(r, e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out, "meta": h.listMeta(r, "events", p, next)})
+}

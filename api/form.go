@@ -1,0 +1,76 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// form is a parsed form-encoded request body, as Twilio's clients send
+// create and update parameters.
+type form struct {
+	values map[string][]string
+}
+
+func parseForm(r *http.Request) (form, error) {
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return form{}, engine.Errorf(engine.EINVALID, "request body is too large")
+		}
+		return form{}, engine.Errorf(engine.EINVALID, "malformed form body: %v", err)
+	}
+	return form{values: r.PostForm}, nil
+}
+
+// str returns a parameter and whether it was sent.
+func (f form) str(name string) (string, bool) {
+	v, ok := f.values[name]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// get returns a parameter, "" when absent.
+func (f form) get(name string) string {
+	v, _ := f.str(name)
+	return v
+}
+
+// ptr returns a pointer to a parameter that was sent, nil otherwise (an
+// update then leaves the field unchanged).
+func (f form) ptr(name string) *string {
+	if v, ok := f.str(name); ok {
+		return &v
+	}
+	return nil
+}
+
+// intPtr parses an integer parameter that was sent.
+func (f form) intPtr(name string) (*int, error) {
+	v, ok := f.str(name)
+	if !ok {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return nil, engine.Errorf(engine.EINVALID, "%s must be an integer, not %q", name, v)
+	}
+	return &n, nil
+}
+
+// unsupported fails when any of the named TaskRouter parameters was sent:
+// didrouter does not implement them yet, and silently ignoring them would
+// do something other than the client asked.
+func (f form) unsupported(names ...string) error {
+	for _, n := range names {
+		if v, ok := f.str(n); ok && v != "" {
+			return engine.Errorf(engine.EINVALID, "parameter %s is not supported by didrouter", n)
+		}
+	}
+	return nil
+}

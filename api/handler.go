@@ -1,0 +1,140 @@
+// Package api is didrouter's admin REST API. It speaks TaskRouter v1 (paths,
+// form-encoded parameters, JSON field names, pagination and error bodies)
+// so that Twilio's own clients and tools can manage didrouter's workers,
+// queues and workflows. Each resource type lives in a file of its own, so
+// the rest of TaskRouter's API can be added one resource at a time.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// DefaultMaxBody caps a request body.
+const DefaultMaxBody = 1 << 20
+
+// Engine is what the API needs from the routing engine (*engine.Engine):
+// every write goes through it so that the routing index stays current.
+// Reads go straight to the store.
+type Engine interface {
+	CreateWorker(ctx context.Context, workspaceSID string, w engine.NewWorker) (engine.Worker, error)
+	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (engine.Worker, error)
+	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
+	CreateTaskQueue(ctx context.Context, workspaceSID string, q engine.NewTaskQueue) (engine.TaskQueue, error)
+	UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, u engine.TaskQueueUpdate) (engine.TaskQueue, error)
+	CreateWorkflow(ctx context.Context, workspaceSID string, w engine.NewWorkflow) (engine.Workflow, error)
+	UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u engine.WorkflowUpdate) (engine.Workflow, error)
+}
+
+// Config configures the API. Engine, Store, APIKey and APISecret are required.
+type Config struct {
+	Engine Engine
+	Store  engine.Reader
+	Clock  engine.Clock // for a task's age; nil = the system clock
+	Logger *slog.Logger
+
+	// HTTP Basic credentials every request must carry.
+	APIKey    string
+	APISecret string
+
+	AccountSID string // shown as account_sid (TWILIO_ACCOUNT_SID); may be empty
+	// BaseURL prefixes the url fields and page links, e.g.
+	// https://didrouter.example.com; "" = the scheme and host of the request.
+	BaseURL string
+	MaxBody int64 // bytes; 0 = DefaultMaxBody
+}
+
+// Handler serves the API.
+type Handler struct {
+	eng     Engine
+	store   engine.Reader
+	clock   engine.Clock
+	log     *slog.Logger
+	auth    credentials
+	account string
+	base    string
+	maxBody int64
+	router  chi.Router
+}
+
+// NewHandler checks cfg and returns the API handler.
+func NewHandler(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Engine == nil:
+		return nil, errors.New("api: Config.Engine is required")
+	case cfg.Store == nil:
+		return nil, errors.New("api: Config.Store is required")
+	case cfg.APIKey == "" || cfg.APISecret == "":
+		return nil, errors.New("api: Config.APIKey and Config.APISecret are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = engine.SystemClock{}
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	h := &Handler{
+		eng:     cfg.Engine,
+		store:   cfg.Store,
+		clock:   cfg.Clock,
+		log:     cfg.Logger,
+		auth:    newCredentials(cfg.APIKey, cfg.APISecret),
+		account: cfg.AccountSID,
+		base:    strings.TrimRight(cfg.BaseURL, "/"),
+		maxBody: cfg.MaxBody,
+	}
+	r := chi.NewRouter()
+	r.NotFound(h.notFound)
+	r.MethodNotAllowed(h.methodNotAllowed)
+	h.Mount(r)
+	h.router = r
+	return h, nil
+}
+
+// Mount registers the API under /v1 on r.
+func (h *Handler) Mount(r chi.Router) {
+	r.Route("/v1", func(r chi.Router) {
+		r.Use(h.authenticate, h.limitBody)
+		r.NotFound(h.notFound)
+		r.MethodNotAllowed(h.methodNotAllowed)
+		r.Get("/Workspaces", h.listWorkspaces)
+		r.Route("/Workspaces/{workspace}", func(r chi.Router) {
+			r.Use(h.loadWorkspace)
+			r.Get("/", h.getWorkspace)
+			h.activityRoutes(r)
+			h.workerRoutes(r)
+			h.taskQueueRoutes(r)
+			h.workflowRoutes(r)
+			h.taskRoutes(r)
+			h.eventRoutes(r)
+		})
+	})
+}
+
+// ServeHTTP serves the API on its own.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+func (h *Handler) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.writeError(w, r, engine.Errorf(engine.ENOTFOUND, "The requested resource %s was not found", r.URL.Path))
+}
+
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeTwilioError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Page sizes, as TaskRouter allows them.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+// pageRequest is a list request's paging: PageSize, Page (the index shown
+// in meta) and PageToken (the sid of the previous page's last item; keyset
+// paging stays correct while rows are added).
+type pageRequest struct {
+	Size  int
+	Index int
+	Token string
+}
+
+func parsePage(q url.Values) (pageRequest, error) {
+	p := pageRequest{Size: defaultPageSize}
+	if s := q.Get("PageSize"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPageSize {
+			return p, engine.Errorf(engine.EINVALID, "PageSize must be between 1 and %d, not %q", maxPageSize, s)
+		}
+		p.Size = n
+	}
+	if s := q.Get("Page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return p, engine.Errorf(engine.EINVALID, "Page must be a number from 0, not %q", s)
+		}
+		p.Index = n
+	}
+	p.Token = q.Get("PageToken")
+	if p.Token != "" && !isSID(p.Token) {
+		return p, engine.Errorf(engine.EINVALID, "PageToken %q is not valid", p.Token)
+	}
+	if p.Token == "" && p.Index > 0 {
+		return p, engine.Errorf(engine.EINVALID, "Page %d needs the PageToken of the page before it", p.Index)
+	}
+	return p, nil
+}
+
+// storePage is what to ask the store for: one row more than the page, to
+// learn whether a next page exists.
+func (p pageRequest) storePage() engine.Page {
+	return engine.Page{Size: p.Size + 1, After: p.Token}
+}
+
+// cut trims rows fetched with storePage to the page and returns the token
+// of the next page ("" when this is the last page). The store caps a page
+// at maxPageSize rows, so a full page of that size may have a successor.
+func cut[T any](rows []T, p pageRequest, sid func(T) string) ([]T, string) {
+	if len(rows) > p.Size || (p.Size >= maxPageSize && len(rows) == p.Size) {
+		rows = rows[:p.Size]
+		return rows, sid(rows[len(rows)-1])
+	}
+	return rows, ""
+}
+
+// pageOf pages a complete list in memory, the same way the store pages.
+func pageOf[T any](all []T, p pageRequest, sid func(T) string) ([]T, string) {
+	start := 0
+	if p.Token != "" {
+		start = len(all)
+		for i, v := range all {
+			if sid(v) == p.Token {
+				start = i + 1
+				break
+			}
+		}
+	}
+	rest := all[start:]
+	if len(rest) > p.Size {
+		return rest[:p.Size], sid(rest[p.Size-1])
+	}
+	return rest, ""
+}
+
+// meta is a list's paging block.
+type meta struct {
+	Page            int     `json:"page"`
+	PageSize        int     `json:"page_size"`
+	FirstPageURL    string  `json:"first_page_url"`
+	PreviousPageURL *string `json:"previous_page_url"`
+	NextPageURL     *string `json:"next_page_url"`
+	URL             string  `json:"url"`
+	Key             string  `json:"key"`
+}
+
+// listMeta builds meta for a page of the list at r's path; filters in the
+// query are kept in every link. Keyset tokens only lead forward, so
+// previous_page_url is always null.
+func (h *Handler) listMeta(r *http.Request, key string, p pageRequest, next string) meta {
+	link := func(index int, token string) string {
+		q := url.Values{}
+		for k, v := range r.URL.Query() {
+			if k != "Page" && k != "PageToken" && k != "PageSize" {
+				q[k] = v
+			}
+		}
+		q.Set("PageSize", strconv.Itoa(p.Size))
+		q.Set("Page", strconv.Itoa(index))
+		if token != "" {
+			q.Set("PageToken", token)
+		}
+		return h.baseURL(r) + r.URL.Path + "?" + q.Encode()
+	}
+	m := meta{
+		Page:         p.Index,
+		PageSize:     p.Size,
+		FirstPageURL: link(0, ""),
+		URL:          link(p.Index, p.Token),
+		Key:          key,
+	}
+	if next != "" {
+		n := link(p.Index+1, next)
+		m.NextPageURL = &n
+	}
+	return m
+}
+
+// isSID reports whether s looks like a sid: two letters and 32 hex digits.
+func isSID(s string) bool {
+	if len(s) != 34 {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0
+}

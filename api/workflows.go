@@ -1,0 +1,140 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+func (h *Handler) workflowRoutes(r chi.Router) {
+	r.Get("/Workflows", h.listWorkflows)
+	r.Post("/Workflows", h.createWorkflow)
+	r.Get("/Workflows/{sid}", h.getWorkflow)
+	r.Post("/Workflows/{sid}", h.updateWorkflow)
+}
+
+type workflowJSON struct {
+	AccountSID                    *string           `json:"account_sid"`
+	AssignmentCallbackURL         *string           `json:"assignment_callback_url"`
+	Configuration                 string            `json:"configuration"`
+	DateCreated                   *string           `json:"date_created"`
+	DateUpdated                   *string           `json:"date_updated"`
+	DocumentContentType           string            `json:"document_content_type"`
+	FallbackAssignmentCallbackURL *string           `json:"fallback_assignment_callback_url"`
+	FriendlyName                  string            `json:"friendly_name"`
+	SID                           string            `json:"sid"`
+	TaskReservationTimeout        int               `json:"task_reservation_timeout"`
+	WorkspaceSID                  string            `json:"workspace_sid"`
+	URL                           string            `json:"url"`
+	Links                         map[string]string `json:"links"`
+}
+
+func (h *Handler) workflowJSON(r *http.Request, wf engine.Workflow) workflowJSON {
+	ws := h.workspaceURL(r, wf.WorkspaceSID)
+	return workflowJSON{
+		AccountSID:                    nullable(h.account),
+		AssignmentCallbackURL:         nullable(wf.AssignmentCallbackURL),
+		Configuration:                 wf.Configuration,
+		DateCreated:                   isoTime(wf.DateCreated),
+		DateUpdated:                   isoTime(wf.DateUpdated),
+		DocumentContentType:           "application/json",
+		FallbackAssignmentCallbackURL: nullable(wf.FallbackAssignmentCallbackURL),
+		FriendlyName:                  wf.FriendlyName,
+		SID:                           wf.SID,
+		TaskReservationTimeout:        wf.TaskReservationTimeout,
+		WorkspaceSID:                  wf.WorkspaceSID,
+		URL:                           ws + "/Workflows/" + wf.SID,
+		Links:                         map[string]string{"workspace": ws},
+	}
+}
+
+func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := parsePage(q)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	all, err := h.store.ListWorkflows(r.Context(), workspaceOf(r).SID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	name := q.Get("FriendlyName")
+	kept := all[:0:0]
+	for _, wf := range all {
+		if name == "" || wf.FriendlyName == name {
+			kept = append(kept, wf)
+		}
+	}
+	page, next := pageOf(kept, p, func(wf engine.Workflow) string { return wf.SID })
+	out := make([]workflowJSON, 0, len(page))
+	for _, wf := range page {
+		out = append(out, h.workflowJSON(r, wf))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workflows": out, "meta": h.listMeta(r, "workflows", p, next)})
+}
+
+func (h *Handler) getWorkflow(w http.ResponseWriter, r *http.Request) {
+	wf, err := h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
+}
+
+// createWorkflow validates the configuration in the engine; a bad one is a
+// 400 whose message names the JSON path of the fault.
+func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(r)
+	var timeout *int
+	if err == nil {
+		timeout, err = f.intPtr("TaskReservationTimeout")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	n := engine.NewWorkflow{
+		FriendlyName:                  f.get("FriendlyName"),
+		Configuration:                 f.get("Configuration"),
+		AssignmentCallbackURL:         f.get("AssignmentCallbackUrl"),
+		FallbackAssignmentCallbackURL: f.get("FallbackAssignmentCallbackUrl"),
+	}
+	if timeout != nil {
+		n.TaskReservationTimeout = *timeout
+	}
+	wf, err := h.eng.CreateWorkflow(r.Context(), workspaceOf(r).SID, n)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, h.workflowJSON(r, wf))
+}
+
+func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(r)
+	var timeout *int
+	if err == nil {
+		timeout, err = f.intPtr("TaskReservationTimeout")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	wf, err := h.eng.UpdateWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"), engine.WorkflowUpdate{
+		FriendlyName:                  f.ptr("FriendlyName"),
+		Configuration:                 f.ptr("Configuration"),
+		TaskReservationTimeout:        timeout,
+		AssignmentCallbackURL:         f.ptr("AssignmentCallbackUrl"),
+		FallbackAssignmentCallbackURL: f.ptr("FallbackAssignmentCallbackUrl"),
+	})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+type ctxKey int
+
+const workspaceKey ctxKey = iota
+
+// loadWorkspace reads the {workspace} of the path once for every resource
+// below it: an unknown workspace is a 404 for all of them.
+func (h *Handler) loadWorkspace(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sid := chi.URLParam(r, "workspace")
+		ws, err := h.store.GetWorkspace(r.Context(), sid)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), workspaceKey, ws)))
+	})
+}
+
+func workspaceOf(r *http.Request) engine.Workspace {
+	ws, _ := r.Context().Value(workspaceKey).(engine.Workspace)
+	return ws
+}
+
+type workspaceJSON struct {
+	AccountSID           *string           `json:"account_sid"`
+	DateCreated          *string           `json:"date_created"`
+	DateUpdated          *string           `json:"date_updated"`
+	DefaultActivityName  *string           `json:"default_activity_name"`
+	DefaultActivitySID   *string           `json:"default_activity_sid"`
+	EventCallbackURL     *string           `json:"event_callback_url"`
+	EventsFilter         *string           `json:"events_filter"`
+	FriendlyName         string            `json:"friendly_name"`
+	MultiTaskEnabled     bool              `json:"multi_task_enabled"`
+	PrioritizeQueueOrder string            `json:"prioritize_queue_order"`
+	SID                  string            `json:"sid"`
+	TimeoutActivityName  *string           `json:"timeout_activity_name"`
+	TimeoutActivitySID   *string           `json:"timeout_activity_sid"`
+	URL                  string            `json:"url"`
+	Links                map[string]string `json:"links"`
+}
+
+func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws engine.Workspace) workspaceJSON {
+	u := h.workspaceURL(r, ws.SID)
+	return workspaceJSON{
+		AccountSID:           nullable(h.account),
+		DateCreated:          isoTime(ws.DateCreated),
+		DateUpdated:          isoTime(ws.DateUpdated),
+		DefaultActivityName:  h.activityName(ctx, ws.SID, ws.DefaultActivitySID),
+		DefaultActivitySID:   nullable(ws.DefaultActivitySID),
+		EventCallbackURL:     nullable(ws.EventCallbackURL),
+		FriendlyName:         ws.FriendlyName,
+		MultiTaskEnabled:     false,
+		PrioritizeQueueOrder: "FIFO",
+		SID:                  ws.SID,
+		TimeoutActivityName:  h.activityName(ctx, ws.SID, ws.TimeoutActivitySID),
+		TimeoutActivitySID:   nullable(ws.TimeoutActivitySID),
+		URL:                  u,
+		Links: map[string]string{
+			"activities":  u + "/Activities",
+			"workers":     u + "/Workers",
+			"task_queues": u + "/TaskQueues",
+			"workflows":   u + "/Workflows",
+			"tasks":       u + "/Tasks",
+			"events":      u + "/Events",
+		},
+	}
+}
+
+// activityName is the friendly name of an activity, nil when unset or gone.
+func (h *Handler) activityName(ctx context.Context, ws, sid string) *string {
+	if sid == "" {
+		return nil
+	}
+	a, err := h.store.GetActivity(ctx, ws, sid)
+	if err != nil {
+		return nil
+	}
+	return &a.FriendlyName
+}
+
+func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) {
+	p, err := parsePage(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	all, err := h.store.ListWorkspaces(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if name := r.URL.Query().Get("FriendlyName"); name != "" {
+		kept := all[:0:0]
+		for _, ws := range all {
+			if ws.FriendlyName == name {
+				kept = append(kept, ws)
+			}
+		}
+		all = kept
+	}
+	page, next := pageOf(all, p, func(ws engine.Workspace) string { return ws.SID })
+	out := make([]workspaceJSON, 0, len(page))
+	for _, ws := range page {
+		out = append(out, h.workspaceJSON(r.Context(), r, ws))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workspaces": out, "meta": h.listMeta(r, "workspaces", p, next)})
+}
+
+func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, h.workspaceJSON(r.Context(), r, workspaceOf(r)))
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := parseConfig("serve", nil, envOf(map[string]string{
+		"TWILIO_AUTH_TOKEN":    "tok",
+		"DIDROUTER_PUBLIC_URL": "https://calls.example.com/",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DataPath != "./didrouter.db" || c.Region != "US" || c.WrapUp != 0 ||
+		c.LogLevel != slog.LevelInfo || c.LogFormat != "json" || c.Shutdown != defaultShutdown {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.PublicURL != "https://calls.example.com" {
+		t.Errorf("public URL keeps its trailing slash: %q", c.PublicURL)
+	}
+	if c.usesPostgres() || c.apiEnabled() || c.SkipSig {
+		t.Errorf("defaults: postgres=%v api=%v skip=%v", c.usesPostgres(), c.apiEnabled(), c.SkipSig)
+	}
+}
+
+func TestParseConfigFlagsOverrideEnvironment(t *testing.T) {
+	c, err := parseConfig("serve", []string{"-addr", "127.0.0.1:9000", "-wrapup", "45s", "-region", "gb"}, envOf(map[string]string{
+		"TWILIO_AUTH_TOKEN":    "tok",
+		"DIDROUTER_PUBLIC_URL": "https://calls.example.com",
+		"DIDROUTER_ADDR":       ":7000",
+		"DIDROUTER_WRAPUP":     "10",
+		"DATABASE_URL":         "postgres://u@db/x",
+		"DIDROUTER_API_KEY":    "k",
+		"DIDROUTER_API_SECRET": "s",
+		"DIDROUTER_LOG_LEVEL":  "debug",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.WrapUp != 45*time.Second || c.Region != "GB" {
+		t.Errorf("flags did not win: %+v", c)
+	}
+	if !c.usesPostgres() || !c.apiEnabled() || c.LogLevel != slog.LevelDebug {
+		t.Errorf("environment ignored: %+v", c)
+	}
+}
+
+func TestParseConfigWrapUpSeconds(t *testing.T) {
+	c, err := parseConfig("serve", nil, envOf(map[string]string{
+		"TWILIO_AUTH_TOKEN": "tok", "DIDROUTER_PUBLIC_URL": "https://x.example", "DIDROUTER_WRAPUP": "30",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WrapUp != 30*time.Second {
+		t.Errorf("wrap-up %v, want 30s", c.WrapUp)
+	}
+}
+
+func TestParseConfigSkipSignatureNeedsNoPublicURL(t *testing.T) {
+	c, err := parseConfig("serve", []string{"-addr", ":9090"}, envOf(map[string]string{
+		"DIDROUTER_INSECURE_SKIP_SIGNATURE": "true",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.SkipSig || c.PublicURL != "http://127.0.0.1:9090" {
+		t.Errorf("skip=%v public=%q", c.SkipSig, c.PublicURL)
+	}
+}
+
+func TestParseConfigErrorsNameTheVariable(t *testing.T) {
+	base := map[string]string{"TWILIO_AUTH_TOKEN": "tok", "DIDROUTER_PUBLIC_URL": "https://x.example"}
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no token", map[string]string{"DIDROUTER_PUBLIC_URL": "https://x.example"}, "TWILIO_AUTH_TOKEN"},
+		{"no public URL", map[string]string{"TWILIO_AUTH_TOKEN": "tok"}, "DIDROUTER_PUBLIC_URL"},
+		{"relative public URL", map[string]string{"DIDROUTER_PUBLIC_URL": "calls.example.com"}, "DIDROUTER_PUBLIC_URL"},
+		{"mysql", map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		{"bad wrap-up", map[string]string{"DIDROUTER_WRAPUP": "soon"}, "DIDROUTER_WRAPUP"},
+		{"negative wrap-up", map[string]string{"DIDROUTER_WRAPUP": "-5s"}, "DIDROUTER_WRAPUP"},
+		{"bad level", map[string]string{"DIDROUTER_LOG_LEVEL": "loud"}, "DIDROUTER_LOG_LEVEL"},
+		{"bad format", map[string]string{"DIDROUTER_LOG_FORMAT": "xml"}, "DIDROUTER_LOG_FORMAT"},
+		{"bad addr", map[string]string{"DIDROUTER_ADDR": "8080"}, "DIDROUTER_ADDR"},
+		{"bad skip", map[string]string{"DIDROUTER_INSECURE_SKIP_SIGNATURE": "maybe"}, "DIDROUTER_INSECURE_SKIP_SIGNATURE"},
+		{"key without secret", map[string]string{"DIDROUTER_API_KEY": "k"}, "DIDROUTER_API_SECRET"},
+		{"bad region", map[string]string{"DIDROUTER_DEFAULT_REGION": "USA"}, "DIDROUTER_DEFAULT_REGION"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			if tc.name != "no token" && tc.name != "no public URL" {
+				for k, v := range base {
+					env[k] = v
+				}
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, err := parseConfig("serve", nil, envOf(env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseConfigMigrateNeedsOnlyTheStore(t *testing.T) {
+	c, err := parseConfig("migrate", nil, envOf(map[string]string{"DATABASE_URL": "postgres://u@db/x"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.usesPostgres() {
+		t.Error("migrate lost DATABASE_URL")
+	}
+	if _, err := parseConfig("migrate", []string{"extra"}, envOf(nil), io.Discard); err == nil {
+		t.Error("stray argument accepted")
+	}
+}

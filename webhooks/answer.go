@@ -1,0 +1,40 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// answer runs on the agent's leg when the agent picks up (the `url` of the
+// <Client>/<Sip>/<Number> noun). Accepting the reservation connects the
+// call (an empty <Response/>); when the reservation is no longer pending
+// (the caller hung up, the step timed out and the call went to someone
+// else) the agent's leg is hung up instead.
+func (h *Handler) answer(ctx context.Context, c *call) ([]twiml.Element, error) {
+	resSID := c.query("reservation")
+	if resSID == "" {
+		h.decision(ctx, c, c.taskSID, "", "hangup-agent", "answer without a reservation")
+		return []twiml.Element{hangup()}, nil
+	}
+	r, err := h.eng.AcceptReservation(ctx, c.ws, resSID)
+	switch engine.ErrorCode(err) {
+	case "":
+		h.decision(ctx, c, r.TaskSID, r.WorkerSID, "connect", "reservation "+r.SID+" accepted")
+		return nil, nil
+	case engine.EUNAVAILABLE, engine.ENOTFOUND:
+		h.decision(ctx, c, c.taskSID, "", "hangup-agent", "reservation "+resSID+" no longer pending: "+engine.ErrorMessage(err))
+		return []twiml.Element{hangup()}, nil
+	default:
+		return nil, fmt.Errorf("accept reservation %s: %w", resSID, err)
+	}
+}
+
+// agentFallback hangs up the agent's leg: the caller's <Dial> then ends,
+// and its action moves the call on.
+func agentFallback(context.Context, *call) ([]twiml.Element, error) {
+	return []twiml.Element{hangup()}, nil
+}

@@ -1,0 +1,95 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// dialAction runs when a <Dial> to a worker ends (DialCallStatus). An
+// answered call that ended completes the task; an unanswered one gives the
+// reservation back (no-answer = timeout, else rejected) and the caller rings
+// the next reserved worker or waits.
+func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, error) {
+	if c.taskSID == "" {
+		return nil, engine.Errorf(engine.EINVALID, "dial action without a task")
+	}
+	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	if err != nil {
+		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
+	}
+	if finished(t.AssignmentStatus) {
+		h.decision(ctx, c, t.SID, "", "hangup", "task is "+t.AssignmentStatus)
+		return []twiml.Element{hangup()}, nil
+	}
+	dialStatus := c.param("DialCallStatus")
+	resSID := c.query("reservation")
+	var r engine.Reservation
+	if resSID != "" {
+		if r, err = h.store.GetReservation(ctx, c.ws, resSID); err != nil && engine.ErrorCode(err) != engine.ENOTFOUND {
+			return nil, fmt.Errorf("read reservation %s: %w", resSID, err)
+		}
+	}
+	// Only an accepted reservation makes an answered dial a handled call: a
+	// pick-up whose answer webhook found the reservation gone was hung up.
+	answered := (dialStatus == "completed" || dialStatus == "answered") && r.SID != "" && r.TaskSID == t.SID &&
+		(r.Status == engine.ReservationAccepted || r.Status == engine.ReservationWrapping || r.Status == engine.ReservationCompleted)
+	if answered {
+		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return nil, fmt.Errorf("complete task %s: %w", t.SID, err)
+		}
+		h.decision(ctx, c, t.SID, r.WorkerSID, "complete", "dial "+dialStatus)
+		return []twiml.Element{hangup()}, nil
+	}
+	if callerGone(c.param("CallStatus")) {
+		return h.callerLeft(ctx, c, t)
+	}
+	res := engine.TaskResult{Task: t}
+	if r.SID != "" && r.TaskSID == t.SID && r.Status == engine.ReservationPending {
+		status := engine.ReservationRejected
+		if dialStatus == "no-answer" {
+			status = engine.ReservationTimeout
+		}
+		h.decision(ctx, c, t.SID, r.WorkerSID, "release", "dial "+dialStatus+": reservation "+status)
+		if res, err = h.reject(ctx, t, r.SID, status); err != nil {
+			return nil, err
+		}
+	} else if res, err = h.current(ctx, t.WorkspaceSID, t.SID); err != nil {
+		return nil, err
+	}
+	return h.connect(ctx, c, res)
+}
+
+// callerGone reports whether a CallStatus says the caller's call is over
+// (Twilio still requests the action URL, but plays nothing).
+func callerGone(callStatus string) bool {
+	switch callStatus {
+	case "completed", "canceled", "busy", "failed", "no-answer":
+		return true
+	}
+	return false
+}
+
+// callerLeft ends the task of a caller who hung up: canceled when nobody
+// took it, completed when a worker did.
+func (h *Handler) callerLeft(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, error) {
+	var err error
+	decision := "cancel"
+	switch t.AssignmentStatus {
+	case engine.TaskPending, engine.TaskReserved:
+		_, err = h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, "caller hung up")
+	case engine.TaskAssigned:
+		decision = "complete"
+		_, err = h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "call completed")
+	default:
+		decision = "none"
+	}
+	if err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		return nil, fmt.Errorf("%s task %s: %w", decision, t.SID, err)
+	}
+	h.decision(ctx, c, t.SID, "", decision, "caller hung up (task was "+t.AssignmentStatus+")")
+	return []twiml.Element{hangup()}, nil
+}

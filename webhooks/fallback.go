@@ -1,0 +1,60 @@
+package webhooks
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// maxIncomingAttempts bounds the fallback's redirects back to /incoming.
+const maxIncomingAttempts = 3
+
+const sorryHold = "We are sorry, we are having a technical problem. Please hold."
+
+// incomingFallback keeps a new caller when routing failed: if the call's
+// task exists it waits in the queue (the engine will reserve someone and the
+// wait poll picks that up); otherwise the call comes back to /incoming after
+// a short pause, a few times, before giving up.
+func (h *Handler) incomingFallback(ctx context.Context, c *call) ([]twiml.Element, error) {
+	if c.callSID != "" {
+		if t, err := h.taskByCall(ctx, c); err == nil && !finished(t.AssignmentStatus) {
+			h.decision(ctx, c, t.SID, "", "enqueue", "fallback after an error")
+			return append(say(sorryHold), h.hold(ctx, c, t, 0)...), nil
+		}
+	}
+	attempt, _ := strconv.Atoi(c.query("attempt"))
+	if attempt >= maxIncomingAttempts || c.callSID == "" {
+		h.decision(ctx, c, "", "", "hangup", "routing failed "+strconv.Itoa(attempt+1)+" times")
+		return lastResort, nil
+	}
+	q := url.Values{"attempt": {strconv.Itoa(attempt + 1)}}
+	if c.ws != h.ws {
+		q.Set("ws", c.ws)
+	}
+	h.decision(ctx, c, "", "", "retry", "routing failed; retrying")
+	return []twiml.Element{&twiml.VoiceSay{Message: sorryHold}, pause(2), redirect(h.url("/incoming", q))}, nil
+}
+
+// keepCallerFallback keeps a caller whose dial or queue step failed: back
+// into the queue of their task, where the wait poll picks up any
+// reservation the engine makes.
+func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Element, error) {
+	if c.taskSID == "" {
+		return lastResort, nil
+	}
+	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	if err != nil {
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			return lastResort, nil
+		}
+		return nil, err
+	}
+	if finished(t.AssignmentStatus) {
+		return []twiml.Element{hangup()}, nil
+	}
+	return append(say(sorryHold), h.hold(ctx, c, t, 0)...), nil
+}

@@ -1,0 +1,182 @@
+// Package webhooks is didrouter's Twilio-facing HTTP layer: it checks each
+// voice webhook's signature, turns the call into a TaskRouter task through
+// the engine, and answers TwiML that rings the reserved worker (<Dial>) or
+// holds the caller (<Enqueue> polled through waitUrl until <Leave/>).
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
+)
+
+// PathPrefix is where the voice webhooks live; Twilio numbers point their
+// voice URL at PathPrefix+"/incoming" and their status callback at
+// PathPrefix+"/status".
+const PathPrefix = "/webhooks/voice"
+
+// Defaults of Config's optional fields.
+const (
+	DefaultWaitPause      = 3 * time.Second  // between two waitUrl polls
+	DefaultRequestTimeout = 10 * time.Second // Twilio gives up on a webhook after 15 s
+)
+
+// Engine is what the webhooks need from the routing engine (*engine.Engine).
+type Engine interface {
+	CreateTask(ctx context.Context, t engine.NewTask) (engine.TaskResult, error)
+	LiveReservation(ctx context.Context, workspaceSID, taskSID string) (*engine.Reservation, *engine.Worker, error)
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
+	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+}
+
+// Config configures the webhooks. Engine, Store, Normalizer, Clock,
+// PublicURL, WorkspaceSID and either AuthToken or SkipSignature are required.
+type Config struct {
+	Engine     Engine
+	Store      engine.Reader
+	Normalizer *routing.Normalizer
+	Clock      engine.Clock
+	Logger     *slog.Logger
+
+	// PublicURL is the base URL Twilio calls (scheme, host, optional path
+	// prefix), used to check signatures and to build action URLs.
+	PublicURL     string
+	AuthToken     string
+	SkipSignature bool // local trials only: anyone can then create calls
+
+	// WorkspaceSID is the workspace of numbers without a binding of their own.
+	WorkspaceSID string
+
+	MaxBody        int64         // bytes; 0 = DefaultMaxBody
+	WaitPause      time.Duration // 0 = DefaultWaitPause
+	RequestTimeout time.Duration // 0 = DefaultRequestTimeout
+}
+
+// Handler serves the voice webhooks.
+type Handler struct {
+	eng       Engine
+	store     engine.Reader
+	norm      *routing.Normalizer
+	clock     engine.Clock
+	log       *slog.Logger
+	public    string
+	ws        string
+	waitPause int // seconds
+	timeout   time.Duration
+	verifier  *verifier
+	router    chi.Router
+}
+
+// NewHandler checks cfg and returns the webhook handler.
+func NewHandler(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Engine == nil:
+		return nil, errors.New("webhooks: Config.Engine is required")
+	case cfg.Store == nil:
+		return nil, errors.New("webhooks: Config.Store is required")
+	case cfg.Normalizer == nil:
+		return nil, errors.New("webhooks: Config.Normalizer is required")
+	case cfg.Clock == nil:
+		return nil, errors.New("webhooks: Config.Clock is required")
+	case cfg.WorkspaceSID == "":
+		return nil, errors.New("webhooks: Config.WorkspaceSID is required")
+	case cfg.AuthToken == "" && !cfg.SkipSignature:
+		return nil, errors.New("webhooks: Config.AuthToken is required unless SkipSignature is set")
+	}
+	public, err := checkPublicURL(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.WaitPause <= 0 {
+		cfg.WaitPause = DefaultWaitPause
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	pauseSeconds := int(cfg.WaitPause.Round(time.Second) / time.Second)
+	if pauseSeconds < 1 {
+		pauseSeconds = 1
+	}
+	h := &Handler{
+		eng:       cfg.Engine,
+		store:     cfg.Store,
+		norm:      cfg.Normalizer,
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		public:    public,
+		ws:        cfg.WorkspaceSID,
+		waitPause: pauseSeconds,
+		timeout:   cfg.RequestTimeout,
+		verifier: &verifier{
+			validator: client.NewRequestValidator(cfg.AuthToken),
+			publicURL: public,
+			skip:      cfg.SkipSignature,
+			maxBody:   cfg.MaxBody,
+			logger:    cfg.Logger,
+		},
+	}
+	r := chi.NewRouter()
+	h.Mount(r)
+	h.router = r
+	return h, nil
+}
+
+// Mount registers the webhook routes under PathPrefix on r.
+func (h *Handler) Mount(r chi.Router) {
+	r.Route(PathPrefix, func(r chi.Router) {
+		r.Use(h.verifier.middleware)
+		// Twilio numbers may be configured for GET or POST; the URLs
+		// didrouter writes into TwiML always ask for POST.
+		routes := map[string]http.HandlerFunc{
+			"/incoming": h.twimlRoute("incoming", h.incoming, h.incomingFallback),
+			"/answer":   h.twimlRoute("answer", h.answer, agentFallback),
+			"/dial":     h.twimlRoute("dial", h.dialAction, h.keepCallerFallback),
+			"/wait":     h.twimlRoute("wait", h.wait, h.waitFallback),
+			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback),
+			"/status":   h.status,
+		}
+		for path, fn := range routes {
+			r.Post(path, fn)
+			r.Get(path, fn)
+		}
+	})
+}
+
+// ServeHTTP serves the webhook routes on their own (tests, or a server
+// that only answers Twilio).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+func checkPublicURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("webhooks: Config.PublicURL must be an absolute http(s) URL without query, e.g. https://calls.example.com")
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// url builds an absolute URL of one of the webhook routes.
+func (h *Handler) url(route string, q url.Values) string {
+	s := h.public + PathPrefix + route
+	if len(q) > 0 {
+		s += "?" + q.Encode()
+	}
+	return s
+}

@@ -1,0 +1,99 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// incoming answers a new inbound call: the call becomes a task of the
+// workflow bound to the dialed number (else the workspace default), then the
+// caller hears the greeting and either rings the reserved worker or waits.
+// Twilio may send the same CallSid twice (a retry, or our own fallback
+// redirect): the engine returns the existing task, and the answer follows
+// its current state.
+func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error) {
+	if c.callSID == "" {
+		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")
+	}
+	to := c.param("To")
+	dialed := to
+	if n, err := h.norm.Normalize(to); err == nil {
+		dialed = n.E164
+	}
+	ws, workflowSID, err := h.workflowFor(ctx, dialed)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := json.Marshal(map[string]string{
+		"name":         h.callerName(c.param("From")),
+		"phone_number": dialed,
+		"type":         "inbound",
+		"direction":    "inbound",
+		"call_sid":     c.callSID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode task attributes: %w", err)
+	}
+	res, err := h.eng.CreateTask(ctx, engine.NewTask{
+		WorkspaceSID: ws.SID,
+		WorkflowSID:  workflowSID,
+		Attributes:   string(attrs),
+		TaskChannel:  engine.DefaultTaskChannel,
+		CallSID:      c.callSID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create task for call %s: %w", c.callSID, err)
+	}
+	c.taskSID = res.Task.SID
+	if !res.Created {
+		h.log.InfoContext(ctx, "incoming call already has a task", "call_sid", c.callSID, "task_sid", res.Task.SID)
+	}
+	next, err := h.connect(ctx, c, res)
+	if err != nil {
+		return nil, err
+	}
+	if c.query("attempt") != "" {
+		return next, nil // a retry after our own fallback: the greeting was said
+	}
+	return append(say(ws.Greeting), next...), nil
+}
+
+// workflowFor finds the workspace and workflow of a dialed number: its
+// binding, else the default workspace's default workflow (whose DID filter
+// finds the owner, or sends an unknown number to Everyone).
+func (h *Handler) workflowFor(ctx context.Context, dialed string) (engine.Workspace, string, error) {
+	wsSID, workflowSID := h.ws, ""
+	b, err := h.store.GetBinding(ctx, dialed)
+	switch {
+	case err == nil:
+		wsSID, workflowSID = b.WorkspaceSID, b.WorkflowSID
+	case engine.ErrorCode(err) != engine.ENOTFOUND:
+		return engine.Workspace{}, "", fmt.Errorf("look up binding of %s: %w", dialed, err)
+	}
+	ws, err := h.store.GetWorkspace(ctx, wsSID)
+	if err != nil {
+		return engine.Workspace{}, "", fmt.Errorf("read workspace %s: %w", wsSID, err)
+	}
+	if workflowSID == "" {
+		workflowSID = ws.DefaultWorkflowSID
+	}
+	if workflowSID == "" {
+		return engine.Workspace{}, "", fmt.Errorf("workspace %s has no default workflow", ws.SID)
+	}
+	return ws, workflowSID, nil
+}
+
+// callerName is the task's "name": the caller's number in E.164 when it is
+// one, else what Twilio sent (client:alice, sip:…, anonymous callers: the
+// normalizer refuses those).
+func (h *Handler) callerName(from string) string {
+	if n, err := h.norm.Normalize(from); err == nil {
+		return n.E164
+	}
+	return from
+}

@@ -1,0 +1,95 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// call is one verified webhook request.
+type call struct {
+	r       *http.Request
+	ws      string // workspace sid: the "ws" query parameter didrouter wrote, else the default
+	callSID string
+	taskSID string // "task" query parameter, when the route has one
+}
+
+// param returns a Twilio parameter (body first, then query).
+func (c *call) param(name string) string { return strings.TrimSpace(c.r.Form.Get(name)) }
+
+// query returns a parameter didrouter itself wrote into the URL.
+func (c *call) query(name string) string { return strings.TrimSpace(c.r.URL.Query().Get(name)) }
+
+// twimlFunc decides the TwiML of one webhook.
+type twimlFunc func(ctx context.Context, c *call) ([]twiml.Element, error)
+
+// twimlRoute runs fn and answers its TwiML. When fn fails or panics, the
+// error is logged with the CallSid and fallback answers TwiML that keeps the
+// call safe; Twilio never sees a 500 or a stack trace.
+func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := h.newCall(r)
+		// Finish a decision even if Twilio drops the connection: a half-made
+		// decision is worse than a late one. Bounded below Twilio's 15 s.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
+		defer cancel()
+		verbs, err := protect(ctx, c, fn)
+		if err != nil {
+			h.log.ErrorContext(ctx, "webhook failed; answering fallback TwiML",
+				"route", name, "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
+			verbs, err = protect(ctx, c, fallback)
+			if err != nil {
+				h.log.ErrorContext(ctx, "webhook fallback failed", "route", name, "call_sid", c.callSID, "err", err)
+				verbs = lastResort
+			}
+		}
+		if err := writeTwiML(w, verbs); err != nil {
+			h.log.ErrorContext(ctx, "writing TwiML failed", "route", name, "call_sid", c.callSID, "err", err)
+		}
+	}
+}
+
+// lastResort is answered when even a fallback failed.
+var lastResort = []twiml.Element{
+	&twiml.VoiceSay{Message: "We are sorry, we cannot take your call right now. Please call again later."},
+	&twiml.VoiceHangup{},
+}
+
+// protect runs fn, turning a panic into an error.
+func protect(ctx context.Context, c *call, fn twimlFunc) (verbs []twiml.Element, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(ctx, c)
+}
+
+func (h *Handler) newCall(r *http.Request) *call {
+	c := &call{r: r, ws: h.ws}
+	c.callSID = c.param("CallSid")
+	if ws := c.query("ws"); strings.HasPrefix(ws, engine.PrefixWorkspace) {
+		c.ws = ws
+	}
+	if t := c.query("task"); strings.HasPrefix(t, engine.PrefixTask) {
+		c.taskSID = t
+	}
+	return c
+}
+
+// taskQuery is the query of a follow-up URL about task t: its sid, and its
+// workspace when it is not the default one.
+func (h *Handler) taskQuery(t engine.Task) url.Values {
+	q := url.Values{"task": {t.SID}}
+	if t.WorkspaceSID != h.ws {
+		q.Set("ws", t.WorkspaceSID)
+	}
+	return q
+}

@@ -1,0 +1,66 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// status is the number's call status callback. When the caller's call ends
+// while the task still waits or rings someone, the task is canceled (its
+// reservation rescinded, the worker freed); a call that ends while assigned
+// completes its task. Twilio ignores the answer, so it is always an empty 204.
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	c := h.newCall(r)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.ErrorContext(ctx, "status callback panicked", "call_sid", c.callSID, "panic", p, "stack", string(debug.Stack()))
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}()
+	callStatus := c.param("CallStatus")
+	if c.callSID == "" || !callerGone(callStatus) {
+		return
+	}
+	t, err := h.taskByCall(ctx, c)
+	switch engine.ErrorCode(err) {
+	case "":
+	case engine.ENOTFOUND:
+		h.log.InfoContext(ctx, "status callback for a call without a task", "call_sid", c.callSID, "call_status", callStatus)
+		return
+	default:
+		h.log.ErrorContext(ctx, "status callback: reading the call's task failed", "call_sid", c.callSID, "err", err)
+		return
+	}
+	c.taskSID = t.SID
+	if _, err := h.callerLeft(ctx, c, t); err != nil {
+		h.log.ErrorContext(ctx, "status callback: ending the call's task failed", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+	}
+}
+
+// taskByCall finds the task of a CallSid: in the request's workspace, else
+// in any other workspace (a number bound to another workspace).
+func (h *Handler) taskByCall(ctx context.Context, c *call) (engine.Task, error) {
+	t, err := h.store.TaskByCallSID(ctx, c.ws, c.callSID)
+	if engine.ErrorCode(err) != engine.ENOTFOUND {
+		return t, err
+	}
+	all, lerr := h.store.ListWorkspaces(ctx)
+	if lerr != nil {
+		return engine.Task{}, fmt.Errorf("list workspaces: %w", lerr)
+	}
+	for _, ws := range all {
+		if ws.SID == c.ws {
+			continue
+		}
+		if t, err2 := h.store.TaskByCallSID(ctx, ws.SID, c.callSID); engine.ErrorCode(err2) != engine.ENOTFOUND {
+			return t, err2
+		}
+	}
+	return engine.Task{}, err
+}

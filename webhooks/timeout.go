@@ -1,0 +1,79 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Bounds of a <Dial timeout>: Twilio accepts 5–600 seconds.
+const (
+	minRing = 5
+	maxRing = 600
+)
+
+// dialTimeout is how long to ring the reserved worker: what is left of the
+// workflow step's timeout (the 60 s "owner" step of the DID workflow), and
+// never longer than what is left of the reservation. Ringing stops at about
+// the moment the engine moves the task on, so the caller does not hear an
+// agent ringing who can no longer take the call.
+func (h *Handler) dialTimeout(ctx context.Context, t engine.Task, r engine.Reservation) int {
+	now := h.clock.Now()
+	resTimeout := r.Timeout
+	if resTimeout <= 0 {
+		resTimeout = engine.DefaultReservationTimeout
+	}
+	ring := resTimeout - elapsedSeconds(now, r.DateCreated)
+	if step := h.stepTimeout(ctx, t); step > 0 {
+		if left := step - elapsedSeconds(now, t.StepEnteredAt); left < ring {
+			ring = left
+		}
+	}
+	return min(max(ring, minRing), maxRing)
+}
+
+func elapsedSeconds(now, since time.Time) int {
+	if since.IsZero() || now.Before(since) {
+		return 0
+	}
+	return int(now.Sub(since) / time.Second)
+}
+
+// stepTimeout reads the timeout of the workflow target the task is in (0
+// when it has none or the workflow cannot be read: then the reservation's
+// own timeout bounds the ringing).
+func (h *Handler) stepTimeout(ctx context.Context, t engine.Task) int {
+	wf, err := h.store.GetWorkflow(ctx, t.WorkspaceSID, t.WorkflowSID)
+	if err != nil {
+		h.log.WarnContext(ctx, "reading the task's workflow failed", "task_sid", t.SID, "err", err)
+		return 0
+	}
+	return targetTimeout(wf.Configuration, t.FilterIndex, t.TargetIndex)
+}
+
+// targetTimeout extracts task_routing.filters[f].targets[i].timeout (f = -1:
+// the default filter, which has no timeout).
+func targetTimeout(configuration string, filter, target int) int {
+	var cfg struct {
+		TaskRouting struct {
+			Filters []struct {
+				Targets []struct {
+					Timeout *int `json:"timeout"`
+				} `json:"targets"`
+			} `json:"filters"`
+		} `json:"task_routing"`
+	}
+	if err := json.Unmarshal([]byte(configuration), &cfg); err != nil {
+		return 0
+	}
+	filters := cfg.TaskRouting.Filters
+	if filter < 0 || filter >= len(filters) || target < 0 || target >= len(filters[filter].Targets) {
+		return 0
+	}
+	if to := filters[filter].Targets[target].Timeout; to != nil && *to > 0 {
+		return *to
+	}
+	return 0
+}

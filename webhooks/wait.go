@@ -1,0 +1,66 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// wait is the <Enqueue waitUrl>: Twilio requests it while the caller is in
+// the queue and again each time its TwiML has finished. When the engine has
+// reserved a worker for the task meanwhile, <Leave/> takes the caller out of
+// the queue (Twilio then requests the Enqueue action, /dequeued, which rings
+// that worker). Otherwise the caller hears the hold message once, then a
+// short <Pause> so the next poll comes a few seconds later.
+//
+// Why polling instead of redirecting the call through Twilio's REST API:
+// see /work/team/webhooks-design.md (no outbound credentials, works when
+// Twilio's REST API is unreachable; costs up to one pause of extra wait).
+func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
+	if c.taskSID == "" {
+		return nil, engine.Errorf(engine.EINVALID, "wait without a task")
+	}
+	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	if err != nil {
+		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
+	}
+	if finished(t.AssignmentStatus) {
+		h.decision(ctx, c, t.SID, "", "hangup", "task is "+t.AssignmentStatus+" while the caller waits")
+		return append(say(sorryNobody), hangup()), nil
+	}
+	r, _, err := h.eng.LiveReservation(ctx, t.WorkspaceSID, t.SID)
+	if err != nil {
+		return nil, fmt.Errorf("live reservation of task %s: %w", t.SID, err)
+	}
+	if r != nil && r.Status == engine.ReservationPending {
+		h.decision(ctx, c, t.SID, r.WorkerSID, "leave", "reservation "+r.SID+" made while the caller waited")
+		return []twiml.Element{leave()}, nil
+	}
+	var verbs []twiml.Element
+	if h.firstPoll(c) {
+		ws, err := h.store.GetWorkspace(ctx, t.WorkspaceSID)
+		if err != nil {
+			return nil, fmt.Errorf("read workspace %s: %w", t.WorkspaceSID, err)
+		}
+		verbs = say(ws.HoldMessage)
+	}
+	return append(verbs, pause(h.waitPause)), nil
+}
+
+// firstPoll tells the first request of a waitUrl from the later ones by the
+// seconds the caller has been in the queue (QueueTime).
+func (h *Handler) firstPoll(c *call) bool {
+	secs, err := strconv.Atoi(c.param("QueueTime"))
+	return err != nil || secs < h.waitPause
+}
+
+// waitFallback keeps the caller waiting; the next poll tries again.
+func (h *Handler) waitFallback(context.Context, *call) ([]twiml.Element, error) {
+	return []twiml.Element{pause(h.waitPause)}, nil
+}
+
+const sorryNobody = "We are sorry, nobody is available to take your call. Please call again later."
