@@ -54,6 +54,8 @@ type Index struct {
 	byName  map[string]*bucket // friendly name → workers (known_worker_friendly_name)
 	queues  map[string]*queueIdx
 	paths   map[string]*pathIdx // canonical worker key → value index
+
+	scanOnly bool // tests and benchmarks: answer every query by scanning
 }
 
 // NewIndex returns an empty index.

@@ -289,7 +289,7 @@ func (ix *Index) ensurePaths(e *Expr) {
 // plan narrows the workers an expression can hold for, given the task.
 // It never leaves out a worker for whom the expression holds.
 func (ix *Index) plan(e *Expr, task Attributes) cands {
-	if e == nil {
+	if e == nil || ix.scanOnly {
 		return cands{all: true}
 	}
 	return ix.planNode(e.root, task)
