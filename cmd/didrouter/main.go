@@ -1,0 +1,69 @@
+// Command didrouter is the didrouter binary: the routing server and its
+// admin tools, as subcommands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command runs one subcommand and returns the process exit code.
+type command func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+
+func main() {
+	// Every subcommand, by name. Add new subcommands here.
+	commands := map[string]command{
+		"serve":       runServe,
+		"migrate":     runMigrate,
+		"healthcheck": runHealthcheck,
+		"eval":        runEval,
+		"explain":     runExplain,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, commands, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// dispatch runs the subcommand named by args[0]; with no arguments it runs
+// "serve" when there is one.
+func dispatch(ctx context.Context, commands map[string]command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		if serve, ok := commands["serve"]; ok {
+			return serve(ctx, nil, stdin, stdout, stderr)
+		}
+		usage(stderr, commands)
+		return 2
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		usage(stdout, commands)
+		return 0
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "didrouter: unknown command %q\n\n", name)
+		usage(stderr, commands)
+		return 2
+	}
+	return cmd(ctx, args[1:], stdin, stdout, stderr)
+}
+
+func usage(w io.Writer, commands map[string]command) {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: didrouter <command> [arguments]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+	fmt.Fprintln(w, "\nRun \"didrouter <command> -h\" for a command's options.")
+}
