@@ -166,7 +166,6 @@ func (e *Engine) tryReserve(ctx context.Context, wfRow Workflow, t Task, tgt *ro
 func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID string) (*reserved, error) {
 	var out reserved
 	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
-		now := e.clock.Now()
 		cur, err := tx.GetTask(ctx, t.WorkspaceSID, t.SID)
 		if err != nil {
 			return fmt.Errorf("read task %s: %w", t.SID, err)
@@ -175,13 +174,20 @@ func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID 
 			cur.TargetIndex != t.TargetIndex || slices.Contains(cur.RejectedWorkers, workerSID) {
 			return errTaskMoved
 		}
-		ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, workerSID, now)
+		ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, workerSID, e.clock.Now())
+		if ErrorCode(err) == ENOTFOUND {
+			return errWorkerTaken // deleted: the refresh drops it from the index
+		}
 		if err != nil {
 			return fmt.Errorf("claim worker %s: %w", workerSID, err)
 		}
 		if !ok {
 			return errWorkerTaken
 		}
+		// Read the time after the claim, which waited for any transaction
+		// freeing this worker to commit: the reservation then starts after
+		// the previous one ended, also across instances.
+		now := e.clock.Now()
 		w, err := tx.GetWorker(ctx, t.WorkspaceSID, workerSID)
 		if err != nil {
 			return fmt.Errorf("read worker %s: %w", workerSID, err)
