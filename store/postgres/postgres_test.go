@@ -1,0 +1,23 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/store/postgres"
+	"github.com/didrouter/didrouter/store/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.RunContract(t,
+		func(t *testing.T) engine.Store { return storetest.Postgres(t) },
+		storetest.WithPeer(func(t *testing.T, s engine.Store) engine.Store {
+			peer, err := postgres.Open(context.Background(), s.(*postgres.Store).ConnString(), nil)
+			if err != nil {
+				t.Fatalf("open a second instance: %v", err)
+			}
+			t.Cleanup(peer.Close)
+			return peer
+		}))
+}

@@ -1,0 +1,222 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Option adjusts RunContract.
+type Option func(*contractOptions)
+
+type contractOptions struct {
+	peer func(t *testing.T, s engine.Store) engine.Store
+}
+
+// WithPeer declares that the store is shared by several instances: peer
+// opens a second instance on the same database as s. RunContract then also
+// checks cross-instance change delivery and runs the concurrency checks with
+// transactions truly in flight at once (row locks, SKIP LOCKED).
+func WithPeer(peer func(t *testing.T, s engine.Store) engine.Store) Option {
+	return func(o *contractOptions) { o.peer = peer }
+}
+
+// RunContract checks that the stores open returns honour engine.Store.
+// open must return a new, empty, migrated store each time it is called.
+func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Option) {
+	var o contractOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &contract{open: open, opts: o}
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, f *fixture)
+	}{
+		{"Workspaces", c.workspaces},
+		{"Activities", c.activities},
+		{"Workers", c.workers},
+		{"WorkerPhoneNumberConflict", c.workerPhoneConflict},
+		{"WorkerFilters", c.workerFilters},
+		{"ClaimAndReleaseWorker", c.claimRelease},
+		{"ClaimWorkerConcurrently", c.claimConcurrently},
+		{"TaskQueues", c.taskQueues},
+		{"Workflows", c.workflows},
+		{"Tasks", c.tasks},
+		{"InsertTaskIdempotentByCallSID", c.insertTaskIdempotent},
+		{"InsertTaskConcurrentlyByCallSID", c.insertTaskConcurrently},
+		{"UpdateTaskVersion", c.updateTaskVersion},
+		{"TxLocksRows", c.txLocksRows},
+		{"TaskFilters", c.taskFilters},
+		{"WaitingTasks", c.waitingTasks},
+		{"DeleteTask", c.deleteTask},
+		{"Reservations", c.reservations},
+		{"Events", c.events},
+		{"Timers", c.timers},
+		{"ClaimDueTimers", c.claimDueTimers},
+		{"ClaimDueTimersRollback", c.claimDueTimersRollback},
+		{"ClaimDueTimersConcurrently", c.claimDueTimersConcurrently},
+		{"Bindings", c.bindings},
+		{"Pagination", c.pagination},
+		{"TxRollback", c.txRollback},
+		{"Subscribe", c.subscribe},
+		{"SubscribeAcrossInstances", c.subscribeAcrossInstances},
+		{"PingClose", c.pingClose},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, c.fixture(t))
+		})
+	}
+}
+
+type contract struct {
+	open func(t *testing.T) engine.Store
+	opts contractOptions
+}
+
+// fixture is one store with one workspace.
+type fixture struct {
+	t   *testing.T
+	ctx context.Context
+	s   engine.Store
+	now time.Time // has nanoseconds and a zone: stores keep UTC microseconds
+	ws  engine.Workspace
+	seq int // orders rows created one after another
+}
+
+func (c *contract) fixture(t *testing.T) *fixture {
+	f := &fixture{
+		t:   t,
+		ctx: t.Context(),
+		s:   c.open(t),
+		now: time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("UTC+2", 2*3600)),
+	}
+	f.ws = f.workspace()
+	return f
+}
+
+// utc is what a store gives back for a time it was given.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func (f *fixture) tx(fn func(tx engine.Tx) error) error { return f.s.Tx(f.ctx, fn) }
+
+func (f *fixture) mustTx(fn func(tx engine.Tx) error) {
+	f.t.Helper()
+	if err := f.tx(fn); err != nil {
+		f.t.Fatalf("transaction: %v", err)
+	}
+}
+
+func (f *fixture) at(d time.Duration) time.Time { return f.now.Add(d) }
+
+func (f *fixture) workspace() engine.Workspace {
+	f.t.Helper()
+	ws := engine.Workspace{
+		SID: engine.NewSID(engine.PrefixWorkspace), FriendlyName: "Support",
+		Greeting: "Hello", HoldMessage: "Please hold", EventCallbackURL: "https://example.com/events",
+		DateCreated: f.now, DateUpdated: f.now,
+	}
+	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorkspace(f.ctx, ws) })
+	ws.DateCreated, ws.DateUpdated = utc(ws.DateCreated), utc(ws.DateUpdated)
+	return ws
+}
+
+func (f *fixture) activity(name string, available bool) engine.Activity {
+	f.t.Helper()
+	f.seq++
+	a := engine.Activity{SID: engine.NewSID(engine.PrefixActivity), WorkspaceSID: f.ws.SID, FriendlyName: name,
+		Available: available, DateCreated: f.at(time.Duration(f.seq) * time.Millisecond), DateUpdated: f.now}
+	f.mustTx(func(tx engine.Tx) error { return tx.InsertActivity(f.ctx, a) })
+	a.DateCreated, a.DateUpdated = utc(a.DateCreated), utc(a.DateUpdated)
+	return a
+}
+
+// newWorker returns an available capacity-1 worker (not stored).
+func (f *fixture) newWorker(name, phone string) engine.Worker {
+	return engine.Worker{
+		SID: engine.NewSID(engine.PrefixWorker), WorkspaceSID: f.ws.SID, FriendlyName: name,
+		Attributes: `{"contact_uri":"client:` + name + `", "skills": ["en"]}`, ActivitySID: "WAavailable",
+		ActivityName: "Available", Available: true, Capacity: 1, PhoneNumber: phone,
+		DateStatusChanged: f.now, DateCreated: f.now, DateUpdated: f.now, Version: 1,
+	}
+}
+
+func (f *fixture) insertWorker(w engine.Worker) engine.Worker {
+	f.t.Helper()
+	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, w) })
+	return normWorker(w)
+}
+
+func normWorker(w engine.Worker) engine.Worker {
+	w.DateStatusChanged, w.DateCreated, w.DateUpdated = utc(w.DateStatusChanged), utc(w.DateCreated), utc(w.DateUpdated)
+	return w
+}
+
+func (f *fixture) worker(name, phone string) engine.Worker {
+	f.t.Helper()
+	return f.insertWorker(f.newWorker(name, phone))
+}
+
+// newTask returns a pending task (not stored).
+func (f *fixture) newTask(callSID string) engine.Task {
+	return engine.Task{
+		SID: engine.NewSID(engine.PrefixTask), WorkspaceSID: f.ws.SID, WorkflowSID: "WWdefault",
+		Attributes: `{"from":"+15125550000","to":"+15125550100"}`, AssignmentStatus: engine.TaskPending,
+		Priority: 0, Timeout: 3600, TaskChannel: "voice", CallSID: callSID, FilterIndex: 0, TargetIndex: 0,
+		TaskQueueSID: "WQeveryone", StepEnteredAt: f.now, DateCreated: f.now, DateUpdated: f.now, Version: 1,
+	}
+}
+
+func normTask(t engine.Task) engine.Task {
+	t.StepEnteredAt, t.DateCreated, t.DateUpdated = utc(t.StepEnteredAt), utc(t.DateCreated), utc(t.DateUpdated)
+	if len(t.RejectedWorkers) == 0 {
+		t.RejectedWorkers = nil
+	}
+	return t
+}
+
+func (f *fixture) insertTask(task engine.Task) engine.Task {
+	f.t.Helper()
+	var stored engine.Task
+	f.mustTx(func(tx engine.Tx) error {
+		var err error
+		stored, _, err = tx.InsertTask(f.ctx, task)
+		return err
+	})
+	return stored
+}
+
+func (f *fixture) task(callSID string) engine.Task {
+	f.t.Helper()
+	return f.insertTask(f.newTask(callSID))
+}
+
+// wantCode fails the test unless err carries code (and, if given, a message
+// containing each of parts).
+func wantCode(t *testing.T, err error, code string, parts ...string) {
+	t.Helper()
+	if got := engine.ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+	msg := engine.ErrorMessage(err)
+	for _, p := range parts {
+		if !strings.Contains(msg, p) {
+			t.Errorf("error message %q does not mention %q", msg, p)
+		}
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// errSentinel is returned from transactions that must roll back.
+var errSentinel = errors.New("storetest: roll back")

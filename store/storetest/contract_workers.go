@@ -1,0 +1,266 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+func (c *contract) workers(t *testing.T, f *fixture) {
+	w := f.newWorker("alice", "+15125550100")
+	w.Busy, w.Capacity = 0, 2
+	w.DateStatusChanged = time.Time{} // never changed status: the zero time round-trips
+	w = f.insertWorker(w)
+	got, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	noErr(t, err)
+	equal(t, "worker", got, w)
+	got, err = f.s.WorkerByPhoneNumber(f.ctx, f.ws.SID, "+15125550100")
+	noErr(t, err)
+	equal(t, "worker by phone number", got, w)
+	_, err = f.s.WorkerByPhoneNumber(f.ctx, f.ws.SID, "+15125550999")
+	wantCode(t, err, engine.ENOTFOUND, "+15125550999")
+	_, err = f.s.WorkerByPhoneNumber(f.ctx, "WSother", "+15125550100")
+	wantCode(t, err, engine.ENOTFOUND)
+	_, err = f.s.GetWorker(f.ctx, "WSother", w.SID)
+	wantCode(t, err, engine.ENOTFOUND, w.SID)
+
+	// UpdateWorker writes everything but Busy and bumps Version.
+	f.mustTx(func(tx engine.Tx) error {
+		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+		return err
+	})
+	upd := w
+	upd.FriendlyName, upd.Attributes, upd.ActivitySID, upd.ActivityName = "Alice", `{"x":1}`, "WAoffline", "Offline"
+	upd.Available, upd.Capacity, upd.PhoneNumber = false, 3, "+15125550101"
+	upd.DateStatusChanged, upd.DateUpdated = f.at(time.Minute), f.at(time.Minute)
+	upd.Busy = 42
+	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorker(f.ctx, upd) })
+	got, err = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	noErr(t, err)
+	want := normWorker(upd)
+	want.Busy = 1
+	if got.Version <= w.Version+1 {
+		t.Errorf("version after claim and update = %d, want > %d", got.Version, w.Version+1)
+	}
+	want.Version = got.Version
+	equal(t, "updated worker", got, want)
+	_, err = f.s.WorkerByPhoneNumber(f.ctx, f.ws.SID, "+15125550100")
+	wantCode(t, err, engine.ENOTFOUND)
+
+	// Several workers without a phone number.
+	for i, name := range []string{"bob", "carol"} {
+		nw := f.newWorker(name, "")
+		nw.DateCreated = f.at(time.Duration(i+1) * time.Second)
+		f.insertWorker(nw)
+	}
+	var names []string
+	noErr(t, f.s.EachWorker(f.ctx, f.ws.SID, func(w engine.Worker) error {
+		names = append(names, w.FriendlyName)
+		return nil
+	}))
+	equal(t, "EachWorker", names, []string{"Alice", "bob", "carol"})
+
+	f.mustTx(func(tx engine.Tx) error { return tx.DeleteWorker(f.ctx, f.ws.SID, w.SID) })
+	_, err = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	wantCode(t, err, engine.ENOTFOUND, w.SID)
+	err = f.tx(func(tx engine.Tx) error { return tx.DeleteWorker(f.ctx, f.ws.SID, w.SID) })
+	wantCode(t, err, engine.ENOTFOUND, w.SID)
+	err = f.tx(func(tx engine.Tx) error { return tx.UpdateWorker(f.ctx, w) })
+	wantCode(t, err, engine.ENOTFOUND, w.SID)
+	err = f.tx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, f.newWorker("x", "")) })
+	noErr(t, err)
+	dup := f.newWorker("dup", "")
+	f.insertWorker(dup)
+	err = f.tx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, dup) })
+	wantCode(t, err, engine.ECONFLICT, dup.SID)
+	orphan := f.newWorker("orphan", "")
+	orphan.WorkspaceSID = "WSmissing"
+	err = f.tx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, orphan) })
+	wantCode(t, err, engine.ENOTFOUND, "WSmissing")
+}
+
+func (c *contract) workerPhoneConflict(t *testing.T, f *fixture) {
+	alice := f.worker("alice", "+15125550100")
+	bob := f.worker("bob", "+15125550101")
+	err := f.tx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, f.newWorker("carol", "+15125550100")) })
+	wantCode(t, err, engine.ECONFLICT, "+15125550100", alice.SID)
+	bob.PhoneNumber = "+15125550100"
+	err = f.tx(func(tx engine.Tx) error { return tx.UpdateWorker(f.ctx, bob) })
+	wantCode(t, err, engine.ECONFLICT, "+15125550100", alice.SID)
+	// Keeping one's own number is no conflict.
+	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorker(f.ctx, alice) })
+	// The same number in another workspace is no conflict either.
+	other := f.workspace()
+	w := f.newWorker("dave", "+15125550100")
+	w.WorkspaceSID = other.SID
+	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, w) })
+
+	// Two transactions racing for one number: exactly one wins, the other
+	// gets ECONFLICT (from the unique index, whoever checks first).
+	s2 := f.s
+	if c.opts.peer != nil {
+		s2 = c.opts.peer(t, f.s)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, s := range []engine.Store{f.s, s2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Tx(f.ctx, func(tx engine.Tx) error {
+				return tx.InsertWorker(f.ctx, f.newWorker("racer", "+15125550177"))
+			})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else {
+			wantCode(t, err, engine.ECONFLICT, "+15125550177")
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d racing inserts of one phone number succeeded, want 1 (errors %v)", ok, errs)
+	}
+}
+
+func (c *contract) workerFilters(t *testing.T, f *fixture) {
+	a := f.newWorker("alice", "")
+	b := f.newWorker("bob", "")
+	b.ActivitySID, b.ActivityName, b.Available = "WAoffline", "Offline", false
+	b.DateCreated = f.at(time.Second)
+	cw := f.newWorker("carol", "")
+	cw.DateCreated = f.at(2 * time.Second)
+	a, b, cw = f.insertWorker(a), f.insertWorker(b), f.insertWorker(cw)
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		f    engine.WorkerFilter
+		want []engine.Worker
+	}{
+		{"all", engine.WorkerFilter{}, []engine.Worker{a, b, cw}},
+		{"activity sid", engine.WorkerFilter{ActivitySID: "WAoffline"}, []engine.Worker{b}},
+		{"activity name", engine.WorkerFilter{ActivityName: "Available"}, []engine.Worker{a, cw}},
+		{"available", engine.WorkerFilter{Available: &yes}, []engine.Worker{a, cw}},
+		{"unavailable", engine.WorkerFilter{Available: &no}, []engine.Worker{b}},
+		{"friendly name", engine.WorkerFilter{FriendlyName: "carol"}, []engine.Worker{cw}},
+		{"combined", engine.WorkerFilter{Available: &yes, FriendlyName: "bob"}, nil},
+	} {
+		got, err := f.s.ListWorkers(f.ctx, f.ws.SID, tc.f)
+		noErr(t, err)
+		if len(got) == 0 {
+			got = nil
+		}
+		equal(t, tc.name, got, tc.want)
+	}
+}
+
+func (c *contract) claimRelease(t *testing.T, f *fixture) {
+	w := f.newWorker("alice", "")
+	w.Capacity = 2
+	w = f.insertWorker(w)
+	claim := func(sid string) (bool, error) {
+		var ok bool
+		err := f.tx(func(tx engine.Tx) error {
+			var err error
+			ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, f.at(time.Second))
+			return err
+		})
+		return ok, err
+	}
+	release := func(at time.Time) {
+		t.Helper()
+		f.mustTx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, at) })
+	}
+	for i, want := range []bool{true, true, false} {
+		ok, err := claim(w.SID)
+		noErr(t, err)
+		if ok != want {
+			t.Fatalf("claim %d = %v, want %v", i+1, ok, want)
+		}
+	}
+	got, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	noErr(t, err)
+	if got.Busy != 2 || got.Version <= w.Version {
+		t.Errorf("after two claims: busy %d version %d (was %d)", got.Busy, got.Version, w.Version)
+	}
+
+	// Idle since is set only when the last claim is released.
+	release(f.at(time.Minute))
+	got, _ = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	if got.Busy != 1 || !got.DateStatusChanged.Equal(w.DateStatusChanged) {
+		t.Errorf("after one release: busy %d, status changed %v (want 1, %v)", got.Busy, got.DateStatusChanged, w.DateStatusChanged)
+	}
+	release(f.at(2 * time.Minute))
+	got, _ = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	if got.Busy != 0 || !got.DateStatusChanged.Equal(utc(f.at(2*time.Minute))) {
+		t.Errorf("after two releases: busy %d, status changed %v (want 0, %v)", got.Busy, got.DateStatusChanged, f.at(2*time.Minute))
+	}
+	release(f.at(3 * time.Minute)) // floors at zero
+	got, _ = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	if got.Busy != 0 {
+		t.Errorf("release below zero: busy %d", got.Busy)
+	}
+
+	// An unavailable worker is not claimed.
+	off := f.newWorker("bob", "")
+	off.Available = false
+	off = f.insertWorker(off)
+	ok, err := claim(off.SID)
+	noErr(t, err)
+	if ok {
+		t.Error("claimed an unavailable worker")
+	}
+	_, err = claim("WKmissing")
+	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
+	err = f.tx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", f.now) })
+	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
+}
+
+// claimConcurrently: 20 transactions claim one capacity-1 worker at once;
+// exactly one may win.
+func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
+	w := f.worker("alice", "")
+	stores := []engine.Store{f.s}
+	if c.opts.peer != nil {
+		stores = append(stores, c.opts.peer(t, f.s))
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	won := make([]bool, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = stores[i%len(stores)].Tx(f.ctx, func(tx engine.Tx) error {
+				ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+				won[i] = ok
+				return err
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for i := range n {
+		noErr(t, errs[i])
+		if won[i] {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d concurrent claims won, want exactly 1", wins, n)
+	}
+	got, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	noErr(t, err)
+	if got.Busy != 1 {
+		t.Errorf("busy = %d after concurrent claims, want 1", got.Busy)
+	}
+}
