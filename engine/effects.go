@@ -3,7 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"sync"
+	"time"
 )
 
 // effects collects what a transaction's caller must do once it commits:
@@ -16,6 +19,18 @@ type effects struct {
 	route   []string // tasks that became pending and should be routed
 	serve   []string // workers that may now take a waiting task
 	timers  bool     // a timer was set: wake the timer loop
+	pending []string // tasks announced as pending (ChangeTask) by this transaction
+}
+
+// notifyTask announces that a task became pending, to every instance.
+func notifyTask(ctx context.Context, tx Tx, fx *effects, workspaceSID, sid string) error {
+	if err := tx.Notify(ctx, Change{Kind: ChangeTask, WorkspaceSID: workspaceSID, SID: sid}); err != nil {
+		return fmt.Errorf("notify task change: %w", err)
+	}
+	if !slices.Contains(fx.pending, sid) {
+		fx.pending = append(fx.pending, sid) // the store sends one change per sid per transaction
+	}
+	return nil
 }
 
 func (fx *effects) noteWorker(w Worker) {
@@ -55,6 +70,7 @@ func (e *Engine) tx(ctx context.Context, fn func(tx Tx, fx *effects) error) (*ef
 	if fx.timers {
 		e.nudge()
 	}
+	e.own.mark(fx.pending, e.clock.Now())
 	return fx, nil
 }
 
@@ -115,4 +131,82 @@ func reservationEvent(r Reservation, typ, desc string) Event {
 func workerEvent(w Worker, typ, desc string) Event {
 	return Event{WorkspaceSID: w.WorkspaceSID, EventType: typ, ResourceType: "worker", ResourceSID: w.SID,
 		Description: desc, WorkerSID: w.SID}
+}
+
+// ownChanges counts the task changes this instance announced and has not
+// yet heard back from the change feed. The instance already routed those
+// tasks itself, so their echo is skipped. Counting per commit keeps a change
+// from another instance for the same task from being lost: whichever of the
+// two arrives second is still handled, and handling re-reads the task.
+type ownChanges struct {
+	mu     sync.Mutex
+	active bool // only while subscribed: otherwise nothing would ever consume the marks
+	marks  map[string]ownMark
+}
+
+type ownMark struct {
+	n  int
+	at time.Time
+}
+
+// ownMarkTTL bounds how long an unheard mark is kept (a notification lost
+// with a broken connection is followed by a resync, which clears them all).
+const ownMarkTTL = time.Minute
+
+func (o *ownChanges) start() {
+	o.mu.Lock()
+	o.active, o.marks = true, make(map[string]ownMark)
+	o.mu.Unlock()
+}
+
+func (o *ownChanges) stop() {
+	o.mu.Lock()
+	o.active, o.marks = false, nil
+	o.mu.Unlock()
+}
+
+func (o *ownChanges) mark(sids []string, now time.Time) {
+	if len(sids) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.active {
+		return
+	}
+	if len(o.marks) > 10000 {
+		for sid, m := range o.marks {
+			if now.Sub(m.at) > ownMarkTTL {
+				delete(o.marks, sid)
+			}
+		}
+	}
+	for _, sid := range sids {
+		m := o.marks[sid]
+		o.marks[sid] = ownMark{n: m.n + 1, at: now}
+	}
+}
+
+// echo reports whether a task change is the echo of one of ours (and uses it up).
+func (o *ownChanges) echo(sid string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m, ok := o.marks[sid]
+	if !ok {
+		return false
+	}
+	if m.n <= 1 {
+		delete(o.marks, sid)
+	} else {
+		o.marks[sid] = ownMark{n: m.n - 1, at: m.at}
+	}
+	return true
+}
+
+func (o *ownChanges) clear() {
+	o.mu.Lock()
+	if o.active {
+		o.marks = make(map[string]ownMark)
+	}
+	o.mu.Unlock()
 }

@@ -56,6 +56,7 @@ type Engine struct {
 	wfMu  sync.Mutex
 	flows map[string]cachedWorkflow // parsed workflows by sid
 
+	own   ownChanges // echoes of this instance's task changes to skip
 	ready atomic.Bool
 	wake  chan struct{} // nudges the timer loop (a timer was set)
 }
@@ -112,6 +113,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: subscribe to store changes: %w", err)
 	}
+	e.own.start()
+	defer e.own.stop()
 	if err := e.reloadAll(ctx); err != nil {
 		return fmt.Errorf("engine: load worker index: %w", err)
 	}

@@ -190,6 +190,7 @@ func (e *Engine) setQueue(ctx context.Context, q TaskQueue) error {
 func (e *Engine) applyChange(ctx context.Context, c Change) error {
 	switch c.Kind {
 	case ChangeResync:
+		e.own.clear()
 		return e.reloadAll(ctx)
 	case ChangeWorker:
 		w, found, err := e.refreshWorker(ctx, c.WorkspaceSID, c.SID)
@@ -230,7 +231,7 @@ func (e *Engine) applyChange(ctx context.Context, c Change) error {
 		}
 		e.serveWaitingLogged(ctx, c.WorkspaceSID)
 	case ChangeTask:
-		if c.SID == "" {
+		if c.SID == "" || e.own.echo(c.SID) {
 			return nil
 		}
 		if _, err := e.route(ctx, c.WorkspaceSID, c.SID); err != nil && ErrorCode(err) != ENOTFOUND {

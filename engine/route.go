@@ -294,8 +294,8 @@ func (e *Engine) moveOn(ctx context.Context, tx Tx, fx *effects, wf *routing.Wor
 	if _, err := tx.UpdateTask(ctx, cur); err != nil {
 		return fmt.Errorf("update task %s: %w", cur.SID, err)
 	}
-	if err := tx.Notify(ctx, Change{Kind: ChangeTask, WorkspaceSID: cur.WorkspaceSID, SID: cur.SID}); err != nil {
-		return fmt.Errorf("notify task change: %w", err)
+	if err := notifyTask(ctx, tx, fx, cur.WorkspaceSID, cur.SID); err != nil {
+		return err
 	}
 	fx.routeTask(cur.SID)
 	return nil

@@ -133,8 +133,8 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 			return fmt.Errorf("set task timeout: %w", err)
 		}
 		fx.timers = true
-		if err := tx.Notify(ctx, Change{Kind: ChangeTask, WorkspaceSID: ws.SID, SID: t.SID}); err != nil {
-			return fmt.Errorf("notify task change: %w", err)
+		if err := notifyTask(ctx, tx, fx, ws.SID, t.SID); err != nil {
+			return err
 		}
 		task = t
 		return nil
@@ -305,8 +305,8 @@ func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r R
 	if _, err := tx.UpdateTask(ctx, t); err != nil {
 		return fmt.Errorf("update task %s: %w", t.SID, err)
 	}
-	if err := tx.Notify(ctx, Change{Kind: ChangeTask, WorkspaceSID: t.WorkspaceSID, SID: t.SID}); err != nil {
-		return fmt.Errorf("notify task change: %w", err)
+	if err := notifyTask(ctx, tx, fx, t.WorkspaceSID, t.SID); err != nil {
+		return err
 	}
 	fx.routeTask(t.SID)
 	return nil
