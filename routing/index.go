@@ -336,3 +336,39 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bo
 	}
 	return dst
 }
+
+// Workers returns every worker ordered by sid.
+func (ix *Index) Workers() []WorkerInfo {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make([]WorkerInfo, 0, len(ix.workers))
+	for _, r := range ix.workers {
+		out = append(out, r.info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
+	return out
+}
+
+// QueueExpr returns a queue's target_workers expression.
+func (ix *Index) QueueExpr(queueSID string) (*Expr, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	q, ok := ix.queues[queueSID]
+	if !ok {
+		return nil, false
+	}
+	return q.expr, true
+}
+
+// IsMember reports whether a worker is in a queue.
+func (ix *Index) IsMember(queueSID, workerSID string) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	q, ok := ix.queues[queueSID]
+	r, known := ix.workers[workerSID]
+	if !ok || !known {
+		return false
+	}
+	_, member := q.members[r]
+	return member
+}
