@@ -23,8 +23,9 @@ const (
 )
 
 func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
-	t.Run("postgres", func(t *testing.T) { fn(t, storetest.Postgres(t)) })
-	// TODO(sqlite): t.Run("sqlite", func(t *testing.T) { fn(t, storetest.SQLite(t)) })
+	t.Parallel()
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
+	// TODO(sqlite): t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
 }
 
 type server struct {

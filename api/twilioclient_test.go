@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"net/url"
+	"os"
 	"testing"
 
 	"github.com/twilio/twilio-go/client"
@@ -24,8 +25,9 @@ func (r rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
 // Twilio's own Go client manages workers through the API: the JSON shapes,
 // dates, pagination and errors are what it expects.
 func TestTwilioGoClient(t *testing.T) {
-	t.Setenv("TWILIO_EDGE", "")
-	t.Setenv("TWILIO_REGION", "")
+	if os.Getenv("TWILIO_EDGE") != "" || os.Getenv("TWILIO_REGION") != "" {
+		t.Skip("TWILIO_EDGE/TWILIO_REGION would send the client to a regional host name")
+	}
 	stores(t, func(t *testing.T, st engineStore) {
 		s := newServer(t, st)
 		target, _ := url.Parse(s.srv.URL)

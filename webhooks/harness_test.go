@@ -32,8 +32,9 @@ const (
 
 // stores runs fn against a fresh Postgres store and a fresh SQLite store.
 func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
-	t.Run("postgres", func(t *testing.T) { fn(t, storetest.Postgres(t)) })
-	// TODO(sqlite): t.Run("sqlite", func(t *testing.T) { fn(t, storetest.SQLite(t)) })
+	t.Parallel()
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
+	// TODO(sqlite): t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
 }
 
 // instance is one didrouter server: an engine with the webhooks and the

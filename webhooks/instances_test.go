@@ -17,6 +17,7 @@ import (
 // two calls, every worker gets at most one, and the calls nobody can take
 // wait in the queue.
 func TestTwoInstancesNeverDoubleBook(t *testing.T) {
+	t.Parallel()
 	dbURL := storetest.PostgresURL(t)
 	open := func() *postgres.Store {
 		st, err := postgres.Open(context.Background(), dbURL, nil)
