@@ -213,25 +213,18 @@ func explainStep(w *Workflow, ix *Index, task Attributes, filter, ti int, t *Tar
 		st.Reserve = eligible[0].SID
 		st.ReserveName = displayName(&eligible[0])
 	}
-	matches := map[string]bool{}
-	for _, m := range ix.Matches(t, task) {
+	matching := ix.Matches(t, task)
+	matches := make(map[string]bool, len(matching))
+	for _, m := range matching {
 		matches[m.SID] = true
 	}
-	st.Matching = len(matches)
-	all := ix.Workers()
-	focus := strings.TrimSpace(opt.Focus)
-	listed := 0
-	for i := range all {
-		wk := &all[i]
+	st.Matching = len(matching)
+	if stats, ok := ix.QueueStats(t.Queue); ok {
+		st.Members = stats.Available + stats.Unavailable
+	}
+	for _, wk := range listedWorkers(ix, t.Queue, eligible, matching, opt) {
+		wk := &wk
 		in := qok && ix.IsMember(t.Queue, wk.SID)
-		if in {
-			st.Members++
-		}
-		isFocus := focus != "" && (wk.SID == focus || strings.EqualFold(wk.FriendlyName, focus))
-		if listed >= opt.MaxWorkers && !isFocus {
-			continue
-		}
-		listed++
 		v := WorkerVerdict{SID: wk.SID, FriendlyName: wk.FriendlyName, InQueue: in, Matches: matches[wk.SID],
 			Free: wk.Available && wk.Busy < wk.Capacity, Rank: rank[wk.SID]}
 		switch {
@@ -272,6 +265,42 @@ func explainStep(w *Workflow, ix *Index, task Attributes, filter, ti int, t *Tar
 	return st
 }
 
+// listedWorkers picks the workers a step lists: everyone (by sid) in a
+// small workspace; otherwise the eligible ones in order, then the other
+// matching ones, then other members, up to MaxWorkers; plus the focused
+// worker.
+func listedWorkers(ix *Index, queue string, eligible, matching []WorkerInfo, opt ExplainOptions) []WorkerInfo {
+	focus := strings.TrimSpace(opt.Focus)
+	if ix.Len() <= opt.MaxWorkers {
+		return ix.Workers()
+	}
+	var out []WorkerInfo
+	seen := map[string]bool{}
+	add := func(w WorkerInfo) {
+		if !seen[w.SID] {
+			seen[w.SID] = true
+			out = append(out, w)
+		}
+	}
+	for _, list := range [][]WorkerInfo{eligible, matching, ix.someMembers(queue, opt.MaxWorkers)} {
+		for _, w := range list {
+			if len(out) >= opt.MaxWorkers {
+				break
+			}
+			add(w)
+		}
+	}
+	if focus != "" {
+		if w, ok := ix.Worker(focus); ok {
+			add(w)
+		}
+		for _, w := range ix.WorkersNamed(focus) {
+			add(w)
+		}
+	}
+	return out
+}
+
 func describeNext(st Step, t *Target, skipped, last bool, filter int, nextStep string) string {
 	var b strings.Builder
 	after := "moves on to " + nextStep
@@ -291,7 +320,11 @@ func describeNext(st Step, t *Target, skipped, last bool, filter int, nextStep s
 	case st.Reserve != "":
 		fmt.Fprintf(&b, "reserves %s", st.ReserveName)
 		if len(st.Eligible) > 1 {
-			fmt.Fprintf(&b, "; if they reject it or let the reservation time out, %s is offered it next", strings.Join(st.Eligible[1:min(len(st.Eligible), 4)], ", then "))
+			more := ""
+			if len(st.Eligible) > 4 {
+				more = fmt.Sprintf(" (and %d more)", len(st.Eligible)-4)
+			}
+			fmt.Fprintf(&b, "; if they reject it or let the reservation time out, it is offered next to %s%s", strings.Join(st.Eligible[1:min(len(st.Eligible), 4)], ", then "), more)
 		}
 		if t.Timeout != nil {
 			fmt.Fprintf(&b, ". If nobody accepts within %d s, the task %s", *t.Timeout, after)

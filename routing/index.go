@@ -2,6 +2,7 @@ package routing
 
 import (
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -371,4 +372,47 @@ func (ix *Index) IsMember(queueSID, workerSID string) bool {
 	}
 	_, member := q.members[r]
 	return member
+}
+
+// WorkersNamed returns the workers with a friendly name (compared without
+// regard to case when no name matches exactly), ordered by sid.
+func (ix *Index) WorkersNamed(name string) []WorkerInfo {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []WorkerInfo
+	if b := ix.byName[name]; b != nil {
+		for _, r := range b.ws {
+			out = append(out, r.info)
+		}
+	} else {
+		for n, b := range ix.byName {
+			if strings.EqualFold(n, name) {
+				for _, r := range b.ws {
+					out = append(out, r.info)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
+	return out
+}
+
+// someMembers returns up to n members of a queue, ordered by sid (which n
+// is unspecified when the queue has more).
+func (ix *Index) someMembers(queueSID string, n int) []WorkerInfo {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	q, ok := ix.queues[queueSID]
+	if !ok {
+		return nil
+	}
+	out := make([]WorkerInfo, 0, min(n, len(q.members)))
+	for r := range q.members {
+		if len(out) >= n {
+			break
+		}
+		out = append(out, r.info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
+	return out
 }

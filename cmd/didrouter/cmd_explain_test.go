@@ -119,10 +119,15 @@ func TestExplainFocusWorker(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	if !strings.Contains(out, "Zed (WKzzz): matches, but has no free capacity (1 of 1 in use)") {
-		t.Errorf("focused worker missing:\n%s", out)
+	if strings.Count(out, "Zed (WKzzz): matches, but has no free capacity (1 of 1 in use)") != 2 {
+		t.Errorf("focused worker not shown in both steps:\n%s", out)
 	}
-	if strings.Count(out, "    - ")+strings.Count(out, "    + ") != 8 { // 3 + Zed, in two steps
-		t.Errorf("expected 4 workers per step:\n%s", out)
+	// Step 1: Zed (the only match) and two other members; step 2: the
+	// first three in line, then Zed.
+	if n := strings.Count(out, "    - ") + strings.Count(out, "    + "); n != 7 {
+		t.Errorf("%d workers listed, want 7:\n%s", n, out)
+	}
+	if !strings.Contains(out, "+ WKa: matches and is free: offered the task first") {
+		t.Errorf("first in line missing:\n%s", out)
 	}
 }
