@@ -25,7 +25,7 @@ const (
 func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
-	// TODO(sqlite): t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
 }
 
 type server struct {

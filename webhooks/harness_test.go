@@ -34,7 +34,7 @@ const (
 func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
-	// TODO(sqlite): t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
 }
 
 // instance is one didrouter server: an engine with the webhooks and the

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
+	"github.com/didrouter/didrouter/webhooks"
+)
+
+// runServe runs the server: open and migrate the store, seed the Flex DID
+// set-up, start the engine, and answer Twilio's webhooks and the admin API
+// until SIGINT or SIGTERM; then stop accepting, finish in-flight requests
+// (bounded by DIDROUTER_SHUTDOWN_TIMEOUT) and stop the engine.
+func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) int {
+	cfg, err := parseConfig("serve", args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "didrouter serve: %v\n", err)
+		return 2
+	}
+	logger := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, logger, nil); err != nil {
+		logger.Error("didrouter stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the server until ctx ends. When listening is non-nil it
+// receives the bound address once the server accepts connections (tests
+// listen on port 0).
+func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<- string) error {
+	if cfg.SkipSig {
+		logger.Warn("INSECURE: Twilio signature checking is OFF (DIDROUTER_INSECURE_SKIP_SIGNATURE=true). " +
+			"Anyone who can reach this server can place fake calls. Use this for local trials only.")
+	}
+	clock := engine.SystemClock{}
+	st, kind, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ws, err := engine.Seed(ctx, st, clock)
+	if err != nil {
+		return fmt.Errorf("seed the Flex DID set-up: %w", err)
+	}
+	norm, err := routing.NewNormalizer(cfg.Region)
+	if err != nil {
+		return fmt.Errorf("DIDROUTER_DEFAULT_REGION: %w", err)
+	}
+	instance := cfg.InstanceID
+	if instance == "" {
+		instance, _ = os.Hostname()
+	}
+	eng, err := engine.New(engine.Config{
+		Store: st, Clock: clock, Logger: logger, Normalizer: norm, InstanceID: instance, WrapUp: cfg.WrapUp,
+	})
+	if err != nil {
+		return fmt.Errorf("start the engine: %w", err)
+	}
+	wh, err := webhooks.NewHandler(webhooks.Config{
+		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
+		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
+		WorkspaceSID: ws.SID,
+	})
+	if err != nil {
+		return err
+	}
+	var admin *api.Handler
+	if cfg.apiEnabled() {
+		admin, err = api.NewHandler(api.Config{
+			Engine: eng, Store: st, Clock: clock, Logger: logger,
+			APIKey: cfg.APIKey, APISecret: cfg.APISecret, AccountSID: cfg.AccountSID,
+		})
+		if err != nil {
+			return err
+		}
+		if !alphanumeric(cfg.APIKey) || !alphanumeric(cfg.APISecret) {
+			logger.Warn("DIDROUTER_API_KEY or DIDROUTER_API_SECRET has characters other than letters and digits: " +
+				"Twilio's Go helper library refuses such credentials before sending them (curl and most clients are fine)")
+		}
+	} else {
+		logger.Warn("admin API is off: set DIDROUTER_API_KEY and DIDROUTER_API_SECRET to manage workers over /v1")
+	}
+	ready := func(ctx context.Context) error {
+		if err := st.Ping(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if !eng.Ready() {
+			return errors.New("engine is loading its worker index")
+		}
+		return nil
+	}
+	srv := &http.Server{
+		Handler:           newRouter(wh, admin, ready, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("DIDROUTER_ADDR: listen on %s: %w", cfg.Addr, err)
+	}
+
+	// The engine outlives the HTTP server during shutdown, so that
+	// in-flight webhooks can still finish their decisions.
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engDone := make(chan error, 1)
+	go func() { engDone <- eng.Start(engCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+
+	logger.Info("didrouter listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
+		"store", kind, "workspace_sid", ws.SID, "instance", instance, "admin_api", cfg.apiEnabled())
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.Shutdown.String())
+	case err := <-serveDone:
+		runErr = fmt.Errorf("http server: %w", err)
+	case err := <-engDone:
+		engDone <- err // read again below
+		runErr = fmt.Errorf("engine stopped: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("in-flight requests did not finish in time", "err", err)
+		_ = srv.Close()
+	}
+	stopEngine()
+	if err := <-engDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+		runErr = fmt.Errorf("engine: %w", err)
+	}
+	logger.Info("didrouter stopped")
+	return runErr
+}
+
+func alphanumeric(s string) bool {
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}

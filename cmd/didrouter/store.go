@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/store/postgres"
+	"github.com/didrouter/didrouter/store/sqlite"
+)
+
+// migratingStore is a store that can apply its own migrations.
+type migratingStore interface {
+	engine.Store
+	Migrate(ctx context.Context) error
+}
+
+// openStore opens the configured store (Postgres when DATABASE_URL is set,
+// else SQLite at DIDROUTER_DATA) and applies pending migrations. kind
+// describes it for logs, without a password.
+func openStore(ctx context.Context, cfg config, logger *slog.Logger) (st engine.Store, kind string, err error) {
+	var s migratingStore
+	if cfg.usesPostgres() {
+		kind = "postgres"
+		pg, err := postgres.Open(ctx, cfg.DatabaseURL, logger)
+		if err != nil {
+			return nil, "", fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		s = pg
+	} else {
+		kind = "sqlite " + cfg.DataPath
+		lite, err := sqlite.Open(ctx, cfg.DataPath, logger)
+		if err != nil {
+			return nil, "", fmt.Errorf("DIDROUTER_DATA: open %s: %w", cfg.DataPath, err)
+		}
+		s = lite
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, "", fmt.Errorf("migrate the %s database: %w", kind, err)
+	}
+	return s, kind, nil
+}
