@@ -1,7 +1,9 @@
 package routing
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -292,5 +294,27 @@ func TestEvalDoesNotAllocate(t *testing.T) {
 	e := MustCompile("worker.sid NOT IN task.langs AND worker.friendly_name != 'x'", ScopeTarget)
 	if n := testing.AllocsPerRun(100, func() { e.evalRec(task, r) }); n != 0 {
 		t.Errorf("evalRec with worker fields: %v allocations", n)
+	}
+}
+
+func TestHandBuiltAttributes(t *testing.T) {
+	// Go values encoding/json would not produce still evaluate sensibly and
+	// never panic: integers and json.Number are numbers, other types NULL.
+	task := Attributes{"i": 5, "i64": int64(5), "n": json.Number("5"), "bad": json.Number("x"), "strs": []string{"a"},
+		"nested": Attributes{"x": "y"}, "ch": make(chan int), "nan": math.NaN()}
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{
+		{"i == 5", true}, {"i64 == 5.0", true}, {"n == 5", true}, {"i > 4", true},
+		{"bad == 'x'", false}, {"strs HAS 'a'", false}, {"nested.x == 'y'", true},
+		{"ch == 1", false}, {"ch != 1", false}, {"nan == nan", false}, {"nan != 1", false},
+	} {
+		if got := MustCompile(tc.expr, ScopeTask).Eval(task, nil); got != tc.want {
+			t.Errorf("%q = %v, want %v", tc.expr, got, tc.want)
+		}
+	}
+	if ScopeTask.String() != "task" || ScopeSkip.String() != "skip_if" || Scope(9).String() != "scope(9)" {
+		t.Error("Scope.String")
 	}
 }
