@@ -265,7 +265,9 @@ func (ix *Index) unlink(r *wrec) {
 // Eligible returns the members of t.Queue for whom t's expression (and
 // known worker) holds, who are available with Busy < Capacity and not
 // skipped, ordered by t.OrderBy, then longest idle first, then sid; at most
-// max of them (0 = all).
+// max of them (0 = all). skip runs while the index is read-locked: it must
+// not call the index's writing methods. The returned workers share their
+// Attributes maps with the index; do not modify them.
 func (ix *Index) Eligible(t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
 	return ix.EligibleAppend(nil, t, task, skip, max)
 }
