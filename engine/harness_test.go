@@ -26,7 +26,7 @@ var storeKinds = []struct {
 	open func(testing.TB) engine.Store
 }{
 	{"postgres", func(t testing.TB) engine.Store { return storetest.Postgres(t) }},
-	// TODO(engine): add {"sqlite", storetest.SQLite} once store/sqlite lands.
+	{"sqlite", func(t testing.TB) engine.Store { return storetest.SQLite(t) }},
 }
 
 // eachStore runs fn as a parallel subtest per store kind.

@@ -286,3 +286,35 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestStartRunsTimerLoop starts one engine per store kind: the timer loop,
+// not the test, moves an unanswered call on when the clock passes 60 s.
+func TestStartRunsTimerLoop(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx, cancel := context.WithCancel(h.ctx)
+		eng, err := engine.New(engine.Config{Store: h.store, Clock: h.clock, TimerPoll: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.eng = eng
+		done := make(chan error, 1)
+		go func() { done <- eng.Start(ctx) }()
+		eventually(t, "engine ready", eng.Ready)
+		owner := h.worker("owner", ownerDID, "Available")
+		other := h.worker("other", "", "Available")
+		res := h.call(ownerDID, 0)
+		h.wantReservedFor(res, owner)
+		h.clock.Advance(60 * time.Second)
+		eventually(t, "the call moves to the other worker", func() bool {
+			r := h.live(res.Task.SID)
+			return r != nil && r.WorkerSID == other.SID
+		})
+		cancel()
+		if err := <-done; err != context.Canceled {
+			t.Fatalf("Start returned %v", err)
+		}
+		if eng.Ready() {
+			t.Fatal("Ready after Start returned")
+		}
+	})
+}
