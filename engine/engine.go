@@ -56,8 +56,9 @@ type Engine struct {
 	wfMu  sync.Mutex
 	flows map[string]cachedWorkflow // parsed workflows by sid
 
-	own   ownChanges // echoes of this instance's task changes to skip
-	ready atomic.Bool
+	own        ownChanges  // echoes of this instance's task changes to skip
+	subscribed atomic.Bool // the change feed keeps caches current
+	ready      atomic.Bool
 	wake  chan struct{} // nudges the timer loop (a timer was set)
 }
 
@@ -115,6 +116,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.own.start()
 	defer e.own.stop()
+	e.subscribed.Store(true) // before reloadAll, which empties the caches
+	defer e.subscribed.Store(false)
 	if err := e.reloadAll(ctx); err != nil {
 		return fmt.Errorf("engine: load worker index: %w", err)
 	}

@@ -32,10 +32,20 @@ const maxRouteSteps = 64
 // holds, move to the next position and try again. It returns the
 // reservation made, or nil when the task waits (or is no longer pending).
 func (e *Engine) route(ctx context.Context, workspaceSID, taskSID string) (*reserved, error) {
+	return e.routeFrom(ctx, workspaceSID, taskSID, nil)
+}
+
+// routeFrom is route starting from a task just read or written (nil = read it).
+func (e *Engine) routeFrom(ctx context.Context, workspaceSID, taskSID string, known *Task) (*reserved, error) {
 	for range maxRouteSteps {
-		t, err := e.store.GetTask(ctx, workspaceSID, taskSID)
-		if err != nil {
-			return nil, fmt.Errorf("read task %s: %w", taskSID, err)
+		var t Task
+		if known != nil {
+			t, known = *known, nil
+		} else {
+			var err error
+			if t, err = e.store.GetTask(ctx, workspaceSID, taskSID); err != nil {
+				return nil, fmt.Errorf("read task %s: %w", taskSID, err)
+			}
 		}
 		if t.AssignmentStatus != TaskPending {
 			return nil, nil

@@ -35,11 +35,12 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 		firstErr error
 	)
 	onlyThis := func(sid string) bool { return sid != workerSID }
+	flows := workflowMemo{e: e, workspaceSID: workspaceSID}
 	for _, t := range tasks {
 		if slices.Contains(t.RejectedWorkers, workerSID) {
 			continue
 		}
-		wfRow, wf, err := e.workflow(ctx, workspaceSID, t.WorkflowSID)
+		wfRow, wf, err := flows.get(ctx, t.WorkflowSID)
 		if err != nil {
 			firstErr = keepFirst(firstErr, err)
 			continue // one broken workflow must not block other tasks
@@ -111,4 +112,32 @@ func (e *Engine) serveWaitingLogged(ctx context.Context, workspaceSID string) {
 	if err := e.serveWaiting(ctx, workspaceSID); err != nil {
 		e.log.WarnContext(ctx, "serving waiting tasks failed", "workspace", workspaceSID, "err", err)
 	}
+}
+
+// workflowMemo reads each workflow once for one pass over the waiting tasks.
+type workflowMemo struct {
+	e            *Engine
+	workspaceSID string
+	rows         map[string]Workflow
+	parsed       map[string]*routing.Workflow
+	errs         map[string]error
+}
+
+func (m *workflowMemo) get(ctx context.Context, sid string) (Workflow, *routing.Workflow, error) {
+	if err, ok := m.errs[sid]; ok {
+		return Workflow{}, nil, err
+	}
+	if p, ok := m.parsed[sid]; ok {
+		return m.rows[sid], p, nil
+	}
+	if m.rows == nil {
+		m.rows, m.parsed, m.errs = map[string]Workflow{}, map[string]*routing.Workflow{}, map[string]error{}
+	}
+	row, p, err := m.e.workflow(ctx, m.workspaceSID, sid)
+	if err != nil {
+		m.errs[sid] = err
+		return Workflow{}, nil, err
+	}
+	m.rows[sid], m.parsed[sid] = row, p
+	return row, p, nil
 }

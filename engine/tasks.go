@@ -146,7 +146,7 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 		return e.existing(ctx, task)
 	}
 	res := TaskResult{Task: task, Created: true}
-	r, err := e.route(ctx, ws.SID, task.SID)
+	r, err := e.routeFrom(ctx, ws.SID, task.SID, &task)
 	if err != nil {
 		return res, fmt.Errorf("create task: task %s stored but not routed: %w", task.SID, err)
 	}

@@ -109,13 +109,15 @@ func (e *Engine) CreateWorker(ctx context.Context, workspaceSID string, n NewWor
 	if err != nil {
 		return Worker{}, err
 	}
+	// Read outside the transaction: locking the workspace row here would
+	// order it before worker rows, the reverse of a reservation timeout.
+	ws, err := e.store.GetWorkspace(ctx, workspaceSID)
+	if err != nil {
+		return Worker{}, fmt.Errorf("create worker: read workspace %s: %w", workspaceSID, err)
+	}
 	var out Worker
 	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
 		now := e.clock.Now()
-		ws, err := tx.GetWorkspace(ctx, workspaceSID)
-		if err != nil {
-			return fmt.Errorf("read workspace %s: %w", workspaceSID, err)
-		}
 		actSID := n.ActivitySID
 		if actSID == "" {
 			actSID = ws.DefaultActivitySID

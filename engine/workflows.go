@@ -24,15 +24,22 @@ func (e *Engine) workflow(ctx context.Context, workspaceSID, sid string) (Workfl
 
 // workflowIn is workflow reading through r: inside a transaction r must be
 // the Tx (a second connection could wait for the transaction's own locks).
+//
+// While subscribed to the change feed the cache is trusted without a read:
+// a workflow change anywhere evicts it (ChangeWorkflow), and a lost feed
+// resyncs. Otherwise the row is read and the parse reused while unchanged.
 func (e *Engine) workflowIn(ctx context.Context, r Reader, workspaceSID, sid string) (Workflow, *routing.Workflow, error) {
+	e.wfMu.Lock()
+	c, ok := e.flows[sid]
+	e.wfMu.Unlock()
+	if ok && c.row.WorkspaceSID == workspaceSID && e.subscribed.Load() {
+		return c.row, c.parsed, nil
+	}
 	row, err := r.GetWorkflow(ctx, workspaceSID, sid)
 	if err != nil {
 		return Workflow{}, nil, fmt.Errorf("read workflow %s: %w", sid, err)
 	}
-	e.wfMu.Lock()
-	c, ok := e.flows[sid]
-	e.wfMu.Unlock()
-	if ok && c.updated.Equal(row.DateUpdated) {
+	if ok && c.updated.Equal(row.DateUpdated) && c.row.Configuration == row.Configuration {
 		return row, c.parsed, nil
 	}
 	parsed, err := routing.ParseWorkflow([]byte(row.Configuration), queueExists(ctx, r, workspaceSID))
@@ -126,10 +133,10 @@ func (e *Engine) CreateTaskQueue(ctx context.Context, workspaceSID string, n New
 	if err := validateTaskQueue(&q); err != nil {
 		return TaskQueue{}, err
 	}
+	if _, err := e.store.GetWorkspace(ctx, workspaceSID); err != nil {
+		return TaskQueue{}, fmt.Errorf("create task queue: read workspace %s: %w", workspaceSID, err)
+	}
 	err := e.store.Tx(ctx, func(tx Tx) error {
-		if _, err := tx.GetWorkspace(ctx, workspaceSID); err != nil {
-			return fmt.Errorf("read workspace %s: %w", workspaceSID, err)
-		}
 		if err := tx.InsertTaskQueue(ctx, q); err != nil {
 			return fmt.Errorf("insert task queue: %w", err)
 		}
