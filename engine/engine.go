@@ -59,7 +59,7 @@ type Engine struct {
 	own        ownChanges  // echoes of this instance's task changes to skip
 	subscribed atomic.Bool // the change feed keeps caches current
 	ready      atomic.Bool
-	wake  chan struct{} // nudges the timer loop (a timer was set)
+	wake       chan struct{} // nudges the timer loop (a timer was set)
 }
 
 // New checks cfg and returns an Engine. Call Start to load the index and run
