@@ -42,7 +42,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, h *harness)) {
 
 // harness is a seeded store with one engine on a fake clock.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	store   engine.Store
 	clock   *engine.FakeClock
@@ -53,7 +53,7 @@ type harness struct {
 	callSeq int
 }
 
-func newHarness(t *testing.T, s engine.Store) *harness {
+func newHarness(t testing.TB, s engine.Store) *harness {
 	t.Helper()
 	ctx := t.Context()
 	clock := engine.NewFakeClock(t0)

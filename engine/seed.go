@@ -139,10 +139,16 @@ func existingWorkspace(ctx context.Context, s Store) (Workspace, bool, error) {
 	if len(list) == 0 {
 		return Workspace{}, false, nil
 	}
+	// Prefer a workspace with the seeded name, then the oldest.
+	better := func(a, b Workspace) bool {
+		if (a.FriendlyName == SeedWorkspaceName) != (b.FriendlyName == SeedWorkspaceName) {
+			return a.FriendlyName == SeedWorkspaceName
+		}
+		return a.DateCreated.Before(b.DateCreated)
+	}
 	oldest := list[0]
 	for _, w := range list[1:] {
-		if w.FriendlyName == SeedWorkspaceName && oldest.FriendlyName != SeedWorkspaceName ||
-			w.DateCreated.Before(oldest.DateCreated) && (w.FriendlyName == SeedWorkspaceName) == (oldest.FriendlyName == SeedWorkspaceName) {
+		if better(w, oldest) {
 			oldest = w
 		}
 	}
