@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -104,7 +105,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 // Mount registers the API under /v1 on r.
 func (h *Handler) Mount(r chi.Router) {
 	r.Route("/v1", func(r chi.Router) {
-		r.Use(h.authenticate, h.limitBody)
+		r.Use(h.recoverer, h.authenticate, h.limitBody)
 		r.NotFound(h.notFound)
 		r.MethodNotAllowed(h.methodNotAllowed)
 		r.Get("/Workspaces", h.listWorkspaces)
@@ -123,6 +124,24 @@ func (h *Handler) Mount(r chi.Router) {
 
 // ServeHTTP serves the API on its own.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// recoverer turns a panic into Twilio's 500 error body; the stack goes to
+// the log only.
+func (h *Handler) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				h.log.ErrorContext(r.Context(), "api request panicked", "method", r.Method, "path", r.URL.Path,
+					"panic", p, "stack", string(debug.Stack()))
+				writeTwilioError(w, http.StatusInternalServerError, 20500, "Internal server error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
 
 func (h *Handler) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

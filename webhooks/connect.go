@@ -125,15 +125,11 @@ func (h *Handler) noun(ctx context.Context, t engine.Task, r *engine.Reservation
 // through /wait. retry counts consecutive failed enqueues (see dequeued).
 func (h *Handler) hold(ctx context.Context, c *call, t engine.Task, retry int) []twiml.Element {
 	h.decision(ctx, c, t.SID, "", "enqueue", "no worker reserved; caller waits")
-	q := h.taskQuery(t)
-	action := url.Values{}
-	for k, v := range q {
-		action[k] = v
-	}
+	action := h.taskQuery(t)
 	if retry > 0 {
 		action.Set("retry", fmt.Sprint(retry))
 	}
-	return []twiml.Element{enqueue(t.SID, h.url("/wait", q), h.url("/dequeued", action))}
+	return []twiml.Element{enqueue(t.SID, h.url("/wait", h.taskQuery(t)), h.url("/dequeued", action))}
 }
 
 func (h *Handler) reservationQuery(t engine.Task, reservationSID string) url.Values {

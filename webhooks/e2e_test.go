@@ -389,3 +389,57 @@ func TestRejectsBadRequests(t *testing.T) {
 		}
 	})
 }
+
+// A reserved worker who cannot be rung (no contact_uri, or one that is a
+// DID routed back into didrouter) is rejected at once and the call moves on.
+func TestWorkerWithoutContactIsSkipped(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := newInstance(t, st, newClock())
+		status, w := in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/Workers", url.Values{
+			"FriendlyName": {"nocontact"}, "Attributes": {`{"phone_number":"` + aliceDID + `"}`}, "ActivitySid": {in.activity("Available")},
+		})
+		if status != http.StatusCreated {
+			t.Fatalf("create: %d %v", status, w)
+		}
+		status, w = in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/Workers", url.Values{
+			"FriendlyName": {"loop"}, "Attributes": {`{"phone_number":"` + bobDID + `","contact_uri":"` + aliceDID + `"}`},
+			"ActivitySid": {in.activity("Available")},
+		})
+		if status != http.StatusCreated {
+			t.Fatalf("create: %d %v", status, w)
+		}
+		in.worker("carol", "", "Available")
+
+		c := newCall(aliceDID)
+		who, _ := dialed(t, in.incoming(c))
+		if who != "carol" {
+			t.Fatalf("rang %q, want carol (the owner has no contact_uri)", who)
+		}
+		c2 := newCall(bobDID)
+		doc := in.incoming(c2)
+		if doc.has("Dial") {
+			t.Fatalf("rang a worker whose contact_uri loops back into didrouter: %v", doc.verbs())
+		}
+		doc.only(t, "Enqueue") // carol is busy, the others cannot be rung
+	})
+}
+
+// A number configured for GET webhooks: the signature covers the URL
+// with its query and nothing else.
+func TestIncomingByGET(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := newInstance(t, st, newClock())
+		in.worker("alice", aliceDID, "Available")
+		c := newCall(aliceDID)
+		u := in.webhookURL("/incoming") + "?" + c.form().Encode()
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("X-Twilio-Signature", signFor(u, nil))
+		resp, body := in.do(req)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET incoming: %s %s", resp.Status, body)
+		}
+		if who, _ := dialed(t, parseTwiML(t, body)); who != "alice" {
+			t.Fatalf("rang %q", who)
+		}
+	})
+}

@@ -22,7 +22,6 @@ const sorryHold = "We are sorry, we are having a technical problem. Please hold.
 func (h *Handler) incomingFallback(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.callSID != "" {
 		if t, err := h.taskByCall(ctx, c); err == nil && !finished(t.AssignmentStatus) {
-			h.decision(ctx, c, t.SID, "", "enqueue", "fallback after an error")
 			return append(say(sorryHold), h.hold(ctx, c, t, 0)...), nil
 		}
 	}
