@@ -133,6 +133,9 @@ func (e *Engine) Start(ctx context.Context) error {
 			<-timerDone
 			return ctx.Err()
 		case err := <-timerDone:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return err
 		case c, ok := <-changes:
 			if !ok {
