@@ -25,6 +25,15 @@ func (h *Handler) connect(ctx context.Context, c *call, res engine.TaskResult) (
 			h.decision(ctx, c, t.SID, "", "hangup", "task is "+t.AssignmentStatus)
 			return []twiml.Element{hangup()}, nil
 		}
+		if res.Reservation == nil && t.AssignmentStatus == engine.TaskReserved {
+			// Another instance (or this one, in the background) reserved a
+			// worker for the task while this request routed it.
+			cur, err := h.current(ctx, t.WorkspaceSID, t.SID)
+			if err != nil {
+				return nil, err
+			}
+			res, t = cur, cur.Task
+		}
 		r := res.Reservation
 		if r == nil || r.Status != engine.ReservationPending {
 			return h.hold(ctx, c, t, 0), nil

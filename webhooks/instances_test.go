@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -33,11 +34,23 @@ func TestTwoInstancesNeverDoubleBook(t *testing.T) {
 	if a.ws.SID != b.ws.SID {
 		t.Fatalf("instances seeded two workspaces: %s and %s", a.ws.SID, b.ws.SID)
 	}
+	// Both engines run as in production: change feed (LISTEN/NOTIFY) and
+	// timer loop, concurrently with the calls.
+	for _, in := range []*instance{a, b} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- in.eng.Start(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	for !a.eng.Ready() || !b.eng.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
 	const workers, calls = 6, 16
 	for i := range workers {
 		a.worker(fmt.Sprintf("agent%d", i), fmt.Sprintf("+1512555%04d", 200+i), "Available")
 	}
-	// b learns of a's workers from the store (as the change feed would tell it).
+	// b hears of a's workers through the change feed; Sync makes sure it
+	// has before the calls start, so that the test does not race the feed.
 	if err := b.eng.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
