@@ -443,3 +443,34 @@ func TestIncomingByGET(t *testing.T) {
 		}
 	})
 }
+
+// contact_uri chooses the noun: a phone number rings <Number> in E.164, a
+// SIP address <Sip>; both carry the answer url.
+func TestContactNouns(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := newInstance(t, st, newClock())
+		for name, contact := range map[string]string{"dana": "(512) 555-0199", "erin": "sip:erin@pbx.example.com"} {
+			status, w := in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/Workers", url.Values{
+				"FriendlyName": {name}, "Attributes": {`{"contact_uri":"` + contact + `"}`}, "ActivitySid": {in.activity("Available")},
+			})
+			if status != http.StatusCreated {
+				t.Fatalf("create %s: %d %v", name, status, w)
+			}
+		}
+		seen := map[string]string{}
+		for range 2 {
+			d := in.incoming(newCall("+15125559999")).only(t, "Dial")
+			if len(d.Children) != 1 {
+				t.Fatalf("Dial rings %v", d.verbs())
+			}
+			n := d.Children[0]
+			if !strings.HasPrefix(n.attr("url"), in.webhookURL("/answer")) {
+				t.Errorf("<%s> url %q", n.name(), n.attr("url"))
+			}
+			seen[n.name()] = strings.TrimSpace(n.Text)
+		}
+		if seen["Number"] != "+15125550199" || seen["Sip"] != "sip:erin@pbx.example.com" {
+			t.Fatalf("nouns %v", seen)
+		}
+	})
+}
