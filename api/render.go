@@ -27,7 +27,9 @@ func nullable(s string) *string {
 	return &s
 }
 
-// baseURL is the absolute URL prefix of resource urls.
+// baseURL is the absolute URL prefix of resource urls: the configured one,
+// else the scheme and host the client used (so page links work wherever
+// the API is reached from).
 func (h *Handler) baseURL(r *http.Request) string {
 	if h.base != "" {
 		return h.base
@@ -35,6 +37,11 @@ func (h *Handler) baseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
+	}
+	// Behind a TLS-terminating proxy the links must say https, or Twilio's
+	// clients would follow next_page_url over plain http.
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
 	}
 	return scheme + "://" + r.Host
 }
