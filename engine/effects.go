@@ -20,6 +20,9 @@ type effects struct {
 	serve   []string // workers that may now take a waiting task
 	timers  bool     // a timer was set: wake the timer loop
 	pending []string // tasks announced as pending (ChangeTask) by this transaction
+
+	own *ownChanges // where announced task changes are marked as this instance's
+	now time.Time
 }
 
 // notifyTask announces that a task became pending, to every instance.
@@ -28,7 +31,12 @@ func notifyTask(ctx context.Context, tx Tx, fx *effects, workspaceSID, sid strin
 		return fmt.Errorf("notify task change: %w", err)
 	}
 	if !slices.Contains(fx.pending, sid) {
-		fx.pending = append(fx.pending, sid) // the store sends one change per sid per transaction
+		// The store sends one change per sid per transaction. Mark it now,
+		// before commit: the echo can arrive before Tx returns.
+		fx.pending = append(fx.pending, sid)
+		if fx.own != nil {
+			fx.own.mark([]string{sid}, fx.now)
+		}
 	}
 	return nil
 }
@@ -55,10 +63,16 @@ func (fx *effects) serveWorker(sid string) {
 func (e *Engine) tx(ctx context.Context, fn func(tx Tx, fx *effects) error) (*effects, error) {
 	var fx *effects
 	err := e.store.Tx(ctx, func(tx Tx) error {
-		fx = &effects{}
+		if fx != nil {
+			e.own.unmark(fx.pending) // the previous attempt rolled back
+		}
+		fx = &effects{own: &e.own, now: e.clock.Now()}
 		return fn(tx, fx)
 	})
 	if err != nil {
+		if fx != nil {
+			e.own.unmark(fx.pending)
+		}
 		return nil, err
 	}
 	for _, w := range fx.workers {
@@ -70,7 +84,6 @@ func (e *Engine) tx(ctx context.Context, fn func(tx Tx, fx *effects) error) (*ef
 	if fx.timers {
 		e.nudge()
 	}
-	e.own.mark(fx.pending, e.clock.Now())
 	return fx, nil
 }
 
@@ -184,6 +197,25 @@ func (o *ownChanges) mark(sids []string, now time.Time) {
 	for _, sid := range sids {
 		m := o.marks[sid]
 		o.marks[sid] = ownMark{n: m.n + 1, at: now}
+	}
+}
+
+// unmark takes back marks of a transaction that rolled back.
+func (o *ownChanges) unmark(sids []string) {
+	if len(sids) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, sid := range sids {
+		m, ok := o.marks[sid]
+		switch {
+		case !ok:
+		case m.n <= 1:
+			delete(o.marks, sid)
+		default:
+			o.marks[sid] = ownMark{n: m.n - 1, at: m.at}
+		}
 	}
 }
 

@@ -243,18 +243,24 @@ func TestStartFiresTimersAndFollowsOtherInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Engine 1 learns of the owner through the change feed.
+	// Engine 1 learns of the owner through the change feed: until it has,
+	// its calls skip the owner step (they are canceled and placed again).
 	var res engine.TaskResult
-	eventually(t, "engine 1 reserves the owner", func() bool {
-		if res.Task.SID == "" {
-			res, err = engs[1].CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID,
-				Attributes: `{"phone_number":"` + ownerDID + `"}`, CallSID: "CA-start"})
-			if err != nil {
-				t.Fatal(err)
-			}
+	attempt := 0
+	eventually(t, "engine 1 reserves the owner at the owner step", func() bool {
+		attempt++
+		res, err = engs[1].CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID,
+			Attributes: `{"phone_number":"` + ownerDID + `"}`, CallSID: fmt.Sprint("CA-start-", attempt)})
+		if err != nil {
+			t.Fatal(err)
 		}
-		r, _, _ := engs[1].LiveReservation(ctx, ws.SID, res.Task.SID)
-		return r != nil && r.WorkerSID == owner.SID
+		if res.Reservation != nil && res.Reservation.WorkerSID == owner.SID && res.Task.TargetIndex == 0 {
+			return true
+		}
+		if _, err := engs[1].CancelTask(ctx, ws.SID, res.Task.SID, "retry"); err != nil {
+			t.Fatal(err)
+		}
+		return false
 	})
 	// The other worker becomes available through engine 0; nobody answers
 	// the owner's phone; the timer loops move the call on after 60 s.
@@ -262,6 +268,25 @@ func TestStartFiresTimersAndFollowsOtherInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(60 * time.Second)
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		task, _ := sa.GetTask(ctx, ws.SID, res.Task.SID)
+		t.Logf("task: %s target %d rejected %v", task.AssignmentStatus, task.TargetIndex, task.RejectedWorkers)
+		rs, _ := sa.ListReservations(ctx, ws.SID, engine.ReservationFilter{})
+		for _, r := range rs {
+			t.Logf("reservation %s worker %s %s", r.SID, r.WorkerSID, r.Status)
+		}
+		for _, w := range []engine.Worker{owner, other} {
+			got, _ := sa.GetWorker(ctx, ws.SID, w.SID)
+			t.Logf("worker %s %s: available %v busy %d v%d", got.FriendlyName, got.SID, got.Available, got.Busy, got.Version)
+		}
+		evs, _ := sa.ListEvents(ctx, ws.SID, engine.EventFilter{Page: engine.Page{Size: 100}})
+		for _, e := range evs {
+			t.Logf("event %s %s", e.EventType, e.Description)
+		}
+	}()
 	eventually(t, "the call moves to the other worker", func() bool {
 		r, _, _ := engs[0].LiveReservation(ctx, ws.SID, res.Task.SID)
 		return r != nil && r.WorkerSID == other.SID

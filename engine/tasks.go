@@ -154,8 +154,15 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 		res.Task, res.Reservation, res.Worker = r.task, &r.reservation, &r.worker
 		return res, nil
 	}
+	// Not reserved by this call: maybe by a concurrent one (a worker freed
+	// meanwhile, or another instance): answer with the task as it is now.
 	if res.Task, err = e.store.GetTask(ctx, ws.SID, task.SID); err != nil {
 		return res, fmt.Errorf("create task: re-read task %s: %w", task.SID, err)
+	}
+	if res.Task.AssignmentStatus != TaskPending {
+		if res.Reservation, res.Worker, err = e.LiveReservation(ctx, ws.SID, task.SID); err != nil {
+			return res, fmt.Errorf("create task: %w", err)
+		}
 	}
 	return res, nil
 }
@@ -280,6 +287,12 @@ func (e *Engine) RejectReservation(ctx context.Context, workspaceSID, reservatio
 		return out, errors.Join(err, fmt.Errorf("re-read task %s: %w", r0.TaskSID, terr))
 	}
 	out.Task = t
+	if res == nil && t.AssignmentStatus == TaskReserved {
+		// Re-routed by a concurrent caller: report that reservation.
+		if out.Reservation, out.Worker, terr = e.LiveReservation(ctx, workspaceSID, t.SID); terr != nil {
+			return out, errors.Join(err, terr)
+		}
+	}
 	if err != nil {
 		return out, fmt.Errorf("reject reservation: re-route: %w", err)
 	}

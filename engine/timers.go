@@ -174,30 +174,35 @@ func (e *Engine) fireWrapup(ctx context.Context, tx Tx, fx *effects, tm Timer) e
 	return err
 }
 
-// timerLoop runs RunDueTimers when the next stored timer is due, when this
-// instance sets a timer, and at least every TimerPoll (timers set by other
-// instances are found by the poll).
+// timerLoop runs RunDueTimers when the next stored timer is due (by the
+// Clock), when this instance sets a timer, and at least every TimerPoll of
+// real time. The poll is only a look-around (timers set by other instances,
+// wake-ups lost between reading the clock and waiting on it); whether a timer
+// is due is always decided by the Clock, so a FakeClock still controls it.
 func (e *Engine) timerLoop(ctx context.Context) error {
+	poll := time.NewTicker(e.poll)
+	defer poll.Stop()
 	for {
 		if _, err := e.RunDueTimers(ctx); err != nil && ctx.Err() == nil {
 			e.log.WarnContext(ctx, "running due timers failed; retrying at the next poll", "err", err)
 		}
-		wait := e.poll
 		var next time.Time
 		err := e.store.Tx(ctx, func(tx Tx) error {
 			var err error
 			next, err = tx.NextTimer(ctx)
 			return err
 		})
+		var due <-chan time.Time // nil: wait for the poll or a nudge
 		if err == nil && !next.IsZero() {
-			if d := next.Sub(e.clock.Now()); d < wait {
-				wait = max(d, 0)
+			if d := next.Sub(e.clock.Now()); d < e.poll {
+				due = e.clock.After(max(d, 0))
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-e.clock.After(wait):
+		case <-due:
+		case <-poll.C:
 		case <-e.wake:
 		}
 	}
