@@ -36,7 +36,7 @@ type Config struct {
 	Logger     *slog.Logger
 	Normalizer *routing.Normalizer // nil: a US normalizer
 	InstanceID string              // names this instance in logs
-	TimerPoll  time.Duration       // backstop poll of the timer loop; 0 = 1 s
+	TimerPoll  time.Duration       // real-time backstop poll of the timer loop; 0 = 1 s
 	WrapUp     time.Duration       // wrap-up time after a task is completed; 0 = none
 }
 
