@@ -2,7 +2,8 @@
 //
 // The Engine follows TaskRouter's task lifecycle (pending → reserved →
 // assigned → wrapping → completed, or canceled) with one reservation at a
-// time per task and voice capacity 1 per worker. The choices below are where
+// time per task (a queue's MaxReservedWorkers is stored, not used) and voice
+// capacity 1 per worker. The choices below are where
 // TaskRouter's documentation leaves room, or where didrouter deliberately
 // differs.
 //
@@ -92,7 +93,8 @@
 // loop claims due timers one per transaction (ClaimDueTimers, SKIP LOCKED),
 // so each fires exactly once; every handler re-checks the task's state
 // against the clock, so a timer for a step or reservation that is over does
-// nothing. A handler that fails with a coded error drops its timer instead
+// nothing. The loop also polls every TimerPoll of real time; what is due is
+// always decided by Config.Clock. A handler that fails with a coded error drops its timer instead
 // of retrying it forever; a store failure leaves it for the next run.
 //
 // Errors are wrapped with %w and never logged and dropped on a caller's
