@@ -50,9 +50,20 @@ func OpenJournal(path string) (*Journal, []Entry, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open journal: %w", err)
+	}
+	// A crash mid-write leaves a line without its newline: end it, or the
+	// next entry would be glued to it and lost.
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte{'\n'}); err != nil {
+				f.Close()
+				return nil, nil, fmt.Errorf("repair journal %s: %w", path, err)
+			}
+		}
 	}
 	return &Journal{path: path, f: f}, entries, nil
 }
