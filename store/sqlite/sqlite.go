@@ -1,0 +1,122 @@
+// Package sqlite is the embedded engine.Store: one file, modernc.org/sqlite
+// (pure Go), WAL mode so that reads run while a write is in progress.
+//
+// A SQLite file belongs to one didrouter process: write transactions are
+// serialized in the process (and by BEGIN IMMEDIATE in the file), and the
+// change feed is delivered in-process only. Several instances sharing state
+// need the Postgres store.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/migrations"
+	"github.com/didrouter/didrouter/store/sqlstore"
+)
+
+// Connection settings: wait up to 10 s for a lock held by another
+// connection, enforce foreign keys, write-ahead log, and start every
+// transaction as a writer (BEGIN IMMEDIATE) so that it never has to upgrade
+// a read lock midway, which SQLite can only refuse.
+const dsnParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+
+// maxOpenConns bounds the pool: one writer at a time plus concurrent readers.
+const maxOpenConns = 8
+
+// Store is the SQLite engine.Store. Its Reader methods read committed state.
+type Store struct {
+	*sqlstore.Queries
+	db      *sql.DB
+	dialect *sqlstore.Dialect
+	logger  *slog.Logger
+	writer  chan struct{} // holds a token while a transaction runs
+	feed    *hub
+	closed  sync.Once
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and applies the
+// pending migrations: the file belongs to this process, so there is no
+// separate migration step.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case path == "":
+		return nil, fmt.Errorf("sqlite: no database file given")
+	case path == ":memory:" || strings.HasPrefix(path, "file::memory:"):
+		return nil, fmt.Errorf("sqlite: an in-memory database is not supported (each pooled connection would see its own); use a file")
+	case strings.ContainsRune(path, '?'):
+		return nil, fmt.Errorf("sqlite: database file %q: the name must not contain '?'", path)
+	}
+	db, err := sql.Open("sqlite", path+"?"+dsnParams)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxOpenConns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	d := newDialect()
+	s := &Store{
+		Queries: sqlstore.NewReader(sqlstore.StdDB(db), d),
+		db:      db,
+		dialect: d,
+		logger:  logger,
+		writer:  make(chan struct{}, 1),
+		feed:    newHub(),
+	}
+	if err := s.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate applies the pending migrations (Open already did).
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := migrations.Up(ctx, s.db, migrations.DialectSQLite, migrations.WithLogger(s.logger)); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database file is usable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database; calling it again does nothing.
+func (s *Store) Close() {
+	s.closed.Do(func() {
+		if err := s.db.Close(); err != nil {
+			s.logger.Warn("sqlite: close", "err", err)
+		}
+	})
+}
+
+// Subscribe delivers the changes committed through this Store until ctx
+// ends, then closes the channel. Changes queue up without bound while the
+// receiver is busy, so that a commit never waits for a reader.
+func (s *Store) Subscribe(ctx context.Context) (<-chan engine.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.feed.subscribe(ctx), nil
+}

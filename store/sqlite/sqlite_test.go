@@ -1,0 +1,12 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/store/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.RunContract(t, func(t *testing.T) engine.Store { return storetest.SQLite(t) })
+}
