@@ -55,4 +55,3 @@ func busy(err error) bool {
 	primary := e.Code() & 0xff
 	return primary == sqlite3.SQLITE_BUSY || primary == sqlite3.SQLITE_LOCKED
 }
-
