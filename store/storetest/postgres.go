@@ -46,6 +46,17 @@ func Postgres(t testing.TB) *postgres.Store {
 // ends, after the cleanups registered later (such as closing stores).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	return newDatabase(t, true)
+}
+
+// EmptyPostgresURL is PostgresURL without the migrations (for migration tests).
+func EmptyPostgresURL(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, false)
+}
+
+func newDatabase(t testing.TB, migrated bool) string {
+	t.Helper()
 	base := serverURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -54,13 +65,19 @@ func PostgresURL(t testing.TB) string {
 		t.Fatalf("storetest: connect to the test server: %v", err)
 	}
 	defer closeConn(admin)
-	tmpl, err := ensureTemplate(ctx, admin, base)
-	if err != nil {
-		t.Fatalf("storetest: prepare the template database: %v", err)
-	}
+	create := "CREATE DATABASE "
 	name := "t_" + randomHex(8)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tmpl); err != nil {
-		t.Fatalf("storetest: create test database from %s: %v", tmpl, err)
+	if migrated {
+		tmpl, err := ensureTemplate(ctx, admin, base)
+		if err != nil {
+			t.Fatalf("storetest: prepare the template database: %v", err)
+		}
+		create += name + " TEMPLATE " + tmpl
+	} else {
+		create += name
+	}
+	if _, err := admin.Exec(ctx, create); err != nil {
+		t.Fatalf("storetest: %s: %v", create, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
