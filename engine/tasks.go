@@ -513,6 +513,9 @@ func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, r
 				fmt.Sprintf("Reservation %s wrapping up", r.SID)), nil); err != nil {
 				return Task{}, err
 			}
+			if e.wrapUp <= 0 {
+				continue // wrapping until CompleteTask
+			}
 			if err := tx.SetTimer(ctx, Timer{
 				SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerWrapup, TaskSID: t.SID,
 				ReservationSID: r.SID, WorkerSID: r.WorkerSID, TaskVersion: t.Version + 1, FireAt: now.Add(e.wrapUp),

@@ -22,7 +22,11 @@ type WorkerUpdate struct {
 	FriendlyName *string
 	Attributes   *string
 	ActivitySID  *string
+	Capacity     *int // voice capacity, 0..MaxWorkerCapacity
 }
+
+// MaxWorkerCapacity bounds a worker's voice capacity.
+const MaxWorkerCapacity = 50
 
 // normalizeAttributes checks a worker's attributes JSON and normalizes its
 // "phone_number" (the worker's DID) to E.164. It returns the attributes to
@@ -183,6 +187,9 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 	if u.FriendlyName != nil && strings.TrimSpace(*u.FriendlyName) == "" {
 		return Worker{}, Errorf(EINVALID, "friendly_name must not be empty")
 	}
+	if u.Capacity != nil && (*u.Capacity < 0 || *u.Capacity > MaxWorkerCapacity) {
+		return Worker{}, Errorf(EINVALID, "capacity must be between 0 and %d", MaxWorkerCapacity)
+	}
 	var out Worker
 	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
 		now := e.clock.Now()
@@ -190,7 +197,10 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 		if err != nil {
 			return fmt.Errorf("read worker %s: %w", sid, err)
 		}
-		var events []Event
+		var (
+			events  []Event
+			capData map[string]any
+		)
 		changed := false
 		if u.FriendlyName != nil && strings.TrimSpace(*u.FriendlyName) != w.FriendlyName {
 			w.FriendlyName = strings.TrimSpace(*u.FriendlyName)
@@ -201,6 +211,15 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 			changed = true
 			events = append(events, workerEvent(w, EventWorkerAttributesUpdate,
 				fmt.Sprintf("Worker %s attributes updated", w.FriendlyName)))
+		}
+		if u.Capacity != nil && *u.Capacity != w.Capacity {
+			// Lowering it below Busy rescinds nothing: the worker just
+			// takes no new task until Busy drops under it.
+			events = append(events, workerEvent(w, EventWorkerCapacityUpdate,
+				fmt.Sprintf("Worker %s capacity %d -> %d", w.FriendlyName, w.Capacity, *u.Capacity)))
+			capData = map[string]any{"capacity": *u.Capacity, "previous": w.Capacity}
+			w.Capacity = *u.Capacity
+			changed = true
 		}
 		var act *Activity
 		if u.ActivitySID != nil && *u.ActivitySID != w.ActivitySID {
@@ -223,7 +242,11 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 			}
 		}
 		for _, ev := range events {
-			if err := e.event(ctx, tx, ev, nil); err != nil {
+			var data map[string]any
+			if ev.EventType == EventWorkerCapacityUpdate {
+				data = capData
+			}
+			if err := e.event(ctx, tx, ev, data); err != nil {
 				return err
 			}
 		}
@@ -236,7 +259,7 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 			return fmt.Errorf("read worker %s: %w", sid, err)
 		}
 		fx.noteWorker(out)
-		if changed && out.Available {
+		if changed && out.Available { // a no-op when it has no spare capacity
 			fx.serveWorker(sid)
 		}
 		return nil

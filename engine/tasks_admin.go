@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// TaskUpdate is the input of UpdateTask; nil fields are unchanged.
+type TaskUpdate struct {
+	Attributes *string
+	Priority   *int
+}
+
+// UpdateTask changes a live task's attributes or priority (event
+// task.updated). A pending task keeps its position while its filter still
+// matches the new attributes, else it enters the workflow afresh; either way
+// it is routed again, since who is eligible may have changed. A reserved or
+// assigned task keeps its reservation. Completed and canceled tasks are
+// EUNAVAILABLE.
+func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u TaskUpdate) (Task, error) {
+	var raw string
+	var attrs routing.Attributes
+	if u.Attributes != nil {
+		raw = strings.TrimSpace(*u.Attributes)
+		if raw == "" {
+			raw = "{}"
+		}
+		var err error
+		if attrs, err = routing.ParseAttributes([]byte(raw)); err != nil {
+			return Task{}, Errorf(EINVALID, "attributes: %v", err)
+		}
+	}
+	if u.Priority != nil && *u.Priority < 0 {
+		return Task{}, Errorf(EINVALID, "priority must not be negative, not %d", *u.Priority)
+	}
+	t0, err := e.store.GetTask(ctx, workspaceSID, sid)
+	if err != nil {
+		return Task{}, fmt.Errorf("update task: %w", err)
+	}
+	_, wf, err := e.workflow(ctx, workspaceSID, t0.WorkflowSID)
+	if err != nil {
+		return Task{}, fmt.Errorf("update task: %w", err)
+	}
+	var out Task
+	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		now := e.clock.Now()
+		t, err := tx.GetTask(ctx, workspaceSID, sid)
+		if err != nil {
+			return fmt.Errorf("read task %s: %w", sid, err)
+		}
+		if t.AssignmentStatus == TaskCompleted || t.AssignmentStatus == TaskCanceled {
+			return Errorf(EUNAVAILABLE, "task %s is %s and can no longer be updated", sid, t.AssignmentStatus)
+		}
+		data := map[string]any{}
+		if u.Attributes != nil {
+			t.Attributes = raw
+			data["attributes"] = true
+		}
+		if t.AssignmentStatus == TaskPending && u.Attributes != nil && t.FilterIndex >= 0 {
+			stillMatches := t.FilterIndex < len(wf.Filters) && wf.Filters[t.FilterIndex].Expr.Eval(attrs, nil)
+			if !stillMatches {
+				filter, ok := firstPosition(wf, attrs)
+				if !ok {
+					return Errorf(EINVALID, "with these attributes the task matches no filter of workflow %s, which has no default_filter", t.WorkflowSID)
+				}
+				from := t.TaskQueueSID
+				if err := e.enterTarget(ctx, tx, fx, wf, &t, filter, 0, now); err != nil {
+					return err
+				}
+				if err := e.moved(ctx, tx, t, from, "attributes changed"); err != nil {
+					return err
+				}
+			}
+		}
+		if u.Priority != nil {
+			t.Priority = *u.Priority // an explicit priority wins over a target's
+			data["priority"] = t.Priority
+		}
+		t.DateUpdated = now
+		if out, err = tx.UpdateTask(ctx, t); err != nil {
+			return fmt.Errorf("update task %s: %w", sid, err)
+		}
+		if err := e.event(ctx, tx, taskEvent(out, EventTaskUpdated, fmt.Sprintf("Task %s updated", sid)), data); err != nil {
+			return err
+		}
+		if out.AssignmentStatus == TaskPending {
+			if err := notifyTask(ctx, tx, fx, workspaceSID, sid); err != nil {
+				return err
+			}
+			fx.routeTask(sid)
+		}
+		return nil
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("update task: %w", err)
+	}
+	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
+		return out, fmt.Errorf("update task: re-route: %w", err)
+	}
+	return e.freshTask(ctx, out)
+}
+
+// freshTask re-reads a task after follow-up routing may have changed it.
+func (e *Engine) freshTask(ctx context.Context, t Task) (Task, error) {
+	got, err := e.store.GetTask(ctx, t.WorkspaceSID, t.SID)
+	if err != nil {
+		return t, fmt.Errorf("re-read task %s: %w", t.SID, err)
+	}
+	return got, nil
+}
+
+// WrapUpTask moves an assigned task to wrapping (TaskRouter's
+// AssignmentStatus=wrapping): the worker stays busy until CompleteTask, or
+// until the Config.WrapUp timer when one is set. A wrapping task is returned
+// unchanged; other statuses are EUNAVAILABLE.
+func (e *Engine) WrapUpTask(ctx context.Context, workspaceSID, sid, reason string) (Task, error) {
+	var out Task
+	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		t, err := tx.GetTask(ctx, workspaceSID, sid)
+		if err != nil {
+			return fmt.Errorf("read task %s: %w", sid, err)
+		}
+		switch t.AssignmentStatus {
+		case TaskWrapping:
+			out = t
+			return nil
+		case TaskAssigned:
+		default:
+			return Errorf(EUNAVAILABLE, "task %s is %s; only an assigned task can wrap up", sid, t.AssignmentStatus)
+		}
+		out, err = e.completeInTx(ctx, tx, fx, t, reason, true)
+		return err
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("wrap up task: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteTask deletes a task in any status. Its pending reservation is
+// canceled, an accepted or wrapping one completed; their workers are freed
+// and serve waiting tasks. Its events stay.
+func (e *Engine) DeleteTask(ctx context.Context, workspaceSID, sid string) error {
+	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		now := e.clock.Now()
+		t, err := tx.GetTask(ctx, workspaceSID, sid)
+		if err != nil {
+			return fmt.Errorf("read task %s: %w", sid, err)
+		}
+		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationCanceled, false); err != nil {
+			return err
+		}
+		list, err := tx.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: sid})
+		if err != nil {
+			return fmt.Errorf("list reservations of task %s: %w", sid, err)
+		}
+		for _, r0 := range list {
+			if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
+				continue
+			}
+			r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
+			if err != nil {
+				return fmt.Errorf("read reservation %s: %w", r0.SID, err)
+			}
+			if err := e.endReservation(ctx, tx, fx, r, ReservationCompleted, now); err != nil {
+				return err
+			}
+		}
+		if err := e.event(ctx, tx, taskEvent(t, EventTaskDeleted, fmt.Sprintf("Task %s deleted", sid)),
+			map[string]any{"assignment_status": t.AssignmentStatus}); err != nil {
+			return err
+		}
+		if err := tx.DeleteTask(ctx, workspaceSID, sid); err != nil {
+			return fmt.Errorf("delete task %s: %w", sid, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete task: %w", err)
+	}
+	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
+		return fmt.Errorf("delete task: serve waiting tasks: %w", err)
+	}
+	return nil
+}
