@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// everyoneQueue is a queue of the worker index that no store row backs: it
+// holds every worker, so that a lookup by attribute (below) is answered from
+// the index's hash indexes instead of a scan. Its sid cannot clash with a
+// TaskQueue's ("WQ…"), and no workflow can name it.
+const everyoneQueue = "didrouter:every-worker"
+
+// WorkerByContactURI returns the worker whose "contact_uri" attribute is
+// exactly uri (such as "client:alice"): how a softphone's outbound call is
+// tied to its agent. The worker index answers (a hash lookup, kept current
+// by the store's change feed on every instance); the row is then read from
+// the store, which has the last word. ENOTFOUND when no worker has that
+// contact_uri, ECONFLICT when several do.
+func (e *Engine) WorkerByContactURI(ctx context.Context, workspaceSID, uri string) (Worker, error) {
+	if strings.TrimSpace(uri) == "" {
+		return Worker{}, Errorf(EINVALID, "contact_uri is empty")
+	}
+	// Compiled per call: microseconds, next to the store read below.
+	everyone, err := routing.Compile("1==1", routing.ScopeWorker)
+	if err != nil {
+		return Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
+	}
+	match, err := routing.Compile("worker.contact_uri == task.contact_uri", routing.ScopeTarget)
+	if err != nil {
+		return Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
+	}
+	wi, err := e.index(ctx, workspaceSID)
+	if err != nil {
+		return Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
+	}
+	wi.mu.Lock()
+	ix := wi.ix
+	if !ix.HasQueue(everyoneQueue) { // a reload builds a fresh index without it
+		ix.SetQueue(everyoneQueue, everyone)
+	}
+	wi.mu.Unlock()
+
+	hits := ix.Matches(&routing.Target{Queue: everyoneQueue, Expr: match}, routing.Attributes{"contact_uri": uri})
+	switch {
+	case len(hits) == 0:
+		return Worker{}, Errorf(ENOTFOUND, "no worker has contact_uri %s", uri)
+	case len(hits) > 1:
+		names := make([]string, 0, len(hits))
+		for _, h := range hits {
+			names = append(names, h.SID+" ("+h.FriendlyName+")")
+		}
+		return Worker{}, Errorf(ECONFLICT, "contact_uri %s belongs to %d workers: %s", uri, len(hits), strings.Join(names, ", "))
+	}
+	w, err := e.store.GetWorker(ctx, workspaceSID, hits[0].SID)
+	if ErrorCode(err) == ENOTFOUND {
+		e.forgetWorker(ctx, workspaceSID, hits[0].SID) // deleted; the feed has not said so yet
+		return Worker{}, Errorf(ENOTFOUND, "no worker has contact_uri %s", uri)
+	}
+	if err != nil {
+		return Worker{}, fmt.Errorf("worker by contact_uri: read worker %s: %w", hits[0].SID, err)
+	}
+	if contactOf(w) != uri {
+		e.noteWorker(ctx, w) // changed meanwhile; the feed has not said so yet
+		return Worker{}, Errorf(ENOTFOUND, "no worker has contact_uri %s", uri)
+	}
+	return w, nil
+}
+
+// contactOf reads a worker's contact_uri attribute ("" when absent or not a string).
+func contactOf(w Worker) string {
+	attrs, err := routing.ParseAttributes([]byte(w.Attributes))
+	if err != nil {
+		return ""
+	}
+	s, _ := attrs["contact_uri"].(string)
+	return s
+}

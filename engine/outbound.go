@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// OutboundCall is the input of RecordOutboundCall.
+type OutboundCall struct {
+	WorkspaceSID string
+	WorkerSID    string // the agent placing the call
+	CallSID      string // required: makes recording idempotent per call
+	WorkflowSID  string // "" = the workspace's default workflow (for reports only: it is never evaluated)
+	Attributes   string // JSON object
+}
+
+// OutboundResult is a recorded outbound call.
+type OutboundResult struct {
+	Task    Task
+	Created bool // false: the CallSid already had a task, which is returned
+	// Claimed reports whether the call took one unit of the worker's
+	// capacity (an accepted reservation holds it until the task completes).
+	// A worker who is unavailable, or already busy, places the call without
+	// one: their state is left as it is.
+	Claimed bool
+}
+
+// RecordOutboundCall records a call an agent places as a task that is
+// assigned to that agent from the start: it is never routed, so nobody else
+// is offered it and nobody rings. When the worker is available with spare
+// capacity, the task also gets an accepted reservation that holds the
+// worker for the length of the call, so the engine does not offer them an
+// inbound call meanwhile; CompleteTask (the call's end) frees them as for
+// any call. A CallSid that already has a task creates nothing.
+func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (OutboundResult, error) {
+	if o.CallSID == "" {
+		return OutboundResult{}, Errorf(EINVALID, "call_sid is required to record an outbound call")
+	}
+	raw := strings.TrimSpace(o.Attributes)
+	if raw == "" {
+		raw = "{}"
+	}
+	if _, err := routing.ParseAttributes([]byte(raw)); err != nil {
+		return OutboundResult{}, Errorf(EINVALID, "attributes: %v", err)
+	}
+	ws, err := e.store.GetWorkspace(ctx, o.WorkspaceSID)
+	if err != nil {
+		return OutboundResult{}, fmt.Errorf("record outbound call: read workspace %s: %w", o.WorkspaceSID, err)
+	}
+	if t, err := e.store.TaskByCallSID(ctx, ws.SID, o.CallSID); err == nil {
+		return OutboundResult{Task: t}, nil
+	} else if ErrorCode(err) != ENOTFOUND {
+		return OutboundResult{}, fmt.Errorf("record outbound call: look up call %s: %w", o.CallSID, err)
+	}
+	wfSID := o.WorkflowSID
+	if wfSID == "" {
+		wfSID = ws.DefaultWorkflowSID
+	}
+	var out OutboundResult
+	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+		out = OutboundResult{}
+		now := e.clock.Now()
+		t := Task{
+			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfSID, Attributes: raw,
+			AssignmentStatus: TaskAssigned, Timeout: DefaultTaskTimeout, TaskChannel: DefaultTaskChannel,
+			CallSID: o.CallSID, FilterIndex: -1, StepEnteredAt: now, RejectedWorkers: []string{},
+			DateCreated: now, DateUpdated: now,
+		}
+		existing, created, err := tx.InsertTask(ctx, t)
+		if err != nil {
+			return fmt.Errorf("insert task: %w", err)
+		}
+		if !created {
+			out.Task = existing // the same call raced us
+			return nil
+		}
+		// Task before worker: the store's lock order.
+		claimed, err := tx.ClaimWorker(ctx, ws.SID, o.WorkerSID, now)
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(EINVALID, "worker %s does not exist in workspace %s", o.WorkerSID, ws.SID)
+		}
+		if err != nil {
+			return fmt.Errorf("claim worker %s: %w", o.WorkerSID, err)
+		}
+		if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Outbound task %s created", t.SID)),
+			map[string]any{"workflow_sid": wfSID, "call_sid": o.CallSID, "direction": "outbound", "worker_sid": o.WorkerSID}); err != nil {
+			return err
+		}
+		if claimed {
+			r := Reservation{
+				SID: NewSID(PrefixReservation), WorkspaceSID: ws.SID, TaskSID: t.SID, WorkerSID: o.WorkerSID,
+				Status: ReservationAccepted, DateCreated: now, DateUpdated: now,
+			}
+			if err := tx.InsertReservation(ctx, r); err != nil {
+				return fmt.Errorf("insert reservation: %w", err)
+			}
+			for _, ev := range []string{EventReservationCreated, EventReservationAccepted} {
+				if err := e.event(ctx, tx, reservationEvent(r, ev,
+					fmt.Sprintf("Reservation %s of outbound task %s", r.SID, t.SID)), map[string]any{"direction": "outbound"}); err != nil {
+					return err
+				}
+			}
+			w, err := tx.GetWorker(ctx, ws.SID, o.WorkerSID)
+			if err != nil {
+				return fmt.Errorf("read worker %s: %w", o.WorkerSID, err)
+			}
+			fx.noteWorker(w)
+		}
+		if out.Task, err = tx.GetTask(ctx, ws.SID, t.SID); err != nil {
+			return fmt.Errorf("read new task: %w", err)
+		}
+		out.Created, out.Claimed = true, claimed
+		return nil
+	})
+	if err != nil {
+		return OutboundResult{}, fmt.Errorf("record outbound call: %w", err)
+	}
+	return out, nil
+}
