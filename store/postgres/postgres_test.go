@@ -21,3 +21,7 @@ func TestContract(t *testing.T) {
 			return peer
 		}))
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.RunBenchmarks(b, func(b *testing.B) engine.Store { return storetest.Postgres(b) })
+}

@@ -10,3 +10,7 @@ import (
 func TestContract(t *testing.T) {
 	storetest.RunContract(t, func(t *testing.T) engine.Store { return storetest.SQLite(t) })
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.RunBenchmarks(b, func(b *testing.B) engine.Store { return storetest.SQLite(b) })
+}
