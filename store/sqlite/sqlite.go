@@ -5,6 +5,9 @@
 // serialized in the process (and by BEGIN IMMEDIATE in the file), and the
 // change feed is delivered in-process only. Several instances sharing state
 // need the Postgres store.
+//
+// Times are stored as unix microseconds, UTC: the precision Postgres keeps,
+// so both stores give back equal values for the same input.
 package sqlite
 
 import (

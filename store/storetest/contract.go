@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,3 +221,32 @@ func noErr(t *testing.T, err error) {
 
 // errSentinel is returned from transactions that must roll back.
 var errSentinel = errors.New("storetest: roll back")
+
+// instances returns the fixture's store and, when the store is shared
+// between instances, a second instance on the same database.
+func (c *contract) instances(t *testing.T, f *fixture) []engine.Store {
+	stores := []engine.Store{f.s}
+	if c.opts.peer != nil {
+		stores = append(stores, c.opts.peer(t, f.s))
+	}
+	return stores
+}
+
+// concurrently starts fn(i, store) for i in [0, n) at once, handing the
+// stores out in turn, and returns the errors by i.
+func concurrently(stores []engine.Store, n int, fn func(i int, s engine.Store) error) []error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i, stores[i%len(stores)])
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}

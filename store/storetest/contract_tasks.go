@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -99,30 +98,16 @@ func (c *contract) insertTaskIdempotent(t *testing.T, f *fixture) {
 // insertTaskConcurrently: a retried webhook races the first delivery; one
 // task is created and every caller gets it.
 func (c *contract) insertTaskConcurrently(t *testing.T, f *fixture) {
-	stores := []engine.Store{f.s}
-	if c.opts.peer != nil {
-		stores = append(stores, c.opts.peer(t, f.s))
-	}
 	const n = 10
-	var wg sync.WaitGroup
 	got := make([]engine.Task, n)
 	created := make([]bool, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = stores[i%len(stores)].Tx(f.ctx, func(tx engine.Tx) error {
-				var err error
-				got[i], created[i], err = tx.InsertTask(f.ctx, f.newTask("CA300"))
-				return err
-			})
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := concurrently(c.instances(t, f), n, func(i int, s engine.Store) error {
+		return s.Tx(f.ctx, func(tx engine.Tx) error {
+			var err error
+			got[i], created[i], err = tx.InsertTask(f.ctx, f.newTask("CA300"))
+			return err
+		})
+	})
 	wins := 0
 	for i := range n {
 		noErr(t, errs[i])
@@ -187,29 +172,18 @@ func (c *contract) updateTaskVersion(t *testing.T, f *fixture) {
 // update: GetTask inside Tx locks the row until commit.
 func (c *contract) txLocksRows(t *testing.T, f *fixture) {
 	task := f.task("CA500")
-	stores := []engine.Store{f.s}
-	if c.opts.peer != nil {
-		stores = append(stores, c.opts.peer(t, f.s))
-	}
 	const n = 10
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = stores[i%len(stores)].Tx(f.ctx, func(tx engine.Tx) error {
-				cur, err := tx.GetTask(f.ctx, f.ws.SID, task.SID)
-				if err != nil {
-					return err
-				}
-				cur.Priority++
-				_, err = tx.UpdateTask(f.ctx, cur)
+	errs := concurrently(c.instances(t, f), n, func(_ int, s engine.Store) error {
+		return s.Tx(f.ctx, func(tx engine.Tx) error {
+			cur, err := tx.GetTask(f.ctx, f.ws.SID, task.SID)
+			if err != nil {
 				return err
-			})
-		}()
-	}
-	wg.Wait()
+			}
+			cur.Priority++
+			_, err = tx.UpdateTask(f.ctx, cur)
+			return err
+		})
+	})
 	for _, err := range errs {
 		noErr(t, err)
 	}

@@ -152,42 +152,30 @@ func (c *contract) claimDueTimersConcurrently(t *testing.T, f *fixture) {
 		all = append(all, f.timer(engine.TimerStep, engine.NewSID(engine.PrefixTask), "", "", f.at(time.Duration(i)*time.Millisecond)))
 	}
 	f.setTimers(all...)
-	stores := []engine.Store{f.s}
-	if c.opts.peer != nil {
-		stores = append(stores, c.opts.peer(t, f.s))
+	stores := c.instances(t, f)
+	if len(stores) > 1 {
 		c.skipLocked(t, f, stores[1])
 	}
 	var mu sync.Mutex
 	seen := map[string]int{}
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				var got []engine.Timer
-				err := stores[i%len(stores)].Tx(f.ctx, func(tx engine.Tx) error {
-					var err error
-					got, err = tx.ClaimDueTimers(f.ctx, f.at(time.Hour), 3)
-					return err
-				})
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, tm := range got {
-					seen[tm.SID]++
-				}
-				mu.Unlock()
+	errs := concurrently(stores, 4, func(_ int, s engine.Store) error {
+		for {
+			var got []engine.Timer
+			err := s.Tx(f.ctx, func(tx engine.Tx) error {
+				var err error
+				got, err = tx.ClaimDueTimers(f.ctx, f.at(time.Hour), 3)
+				return err
+			})
+			if err != nil || len(got) == 0 {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
+			mu.Lock()
+			for _, tm := range got {
+				seen[tm.SID]++
+			}
+			mu.Unlock()
+		}
+	})
 	for _, err := range errs {
 		noErr(t, err)
 	}

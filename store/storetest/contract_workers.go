@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -99,22 +98,11 @@ func (c *contract) workerPhoneConflict(t *testing.T, f *fixture) {
 
 	// Two transactions racing for one number: exactly one wins, the other
 	// gets ECONFLICT (from the unique index, whoever checks first).
-	s2 := f.s
-	if c.opts.peer != nil {
-		s2 = c.opts.peer(t, f.s)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, s := range []engine.Store{f.s, s2} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.Tx(f.ctx, func(tx engine.Tx) error {
-				return tx.InsertWorker(f.ctx, f.newWorker("racer", "+15125550177"))
-			})
-		}()
-	}
-	wg.Wait()
+	errs := concurrently(c.instances(t, f), 2, func(_ int, s engine.Store) error {
+		return s.Tx(f.ctx, func(tx engine.Tx) error {
+			return tx.InsertWorker(f.ctx, f.newWorker("racer", "+15125550177"))
+		})
+	})
 	ok := 0
 	for _, err := range errs {
 		if err == nil {
@@ -225,29 +213,15 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 // exactly one may win.
 func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
 	w := f.worker("alice", "")
-	stores := []engine.Store{f.s}
-	if c.opts.peer != nil {
-		stores = append(stores, c.opts.peer(t, f.s))
-	}
 	const n = 20
-	var wg sync.WaitGroup
 	won := make([]bool, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = stores[i%len(stores)].Tx(f.ctx, func(tx engine.Tx) error {
-				ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
-				won[i] = ok
-				return err
-			})
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := concurrently(c.instances(t, f), n, func(i int, s engine.Store) error {
+		return s.Tx(f.ctx, func(tx engine.Tx) error {
+			ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+			won[i] = ok
+			return err
+		})
+	})
 	wins := 0
 	for i := range n {
 		noErr(t, errs[i])
