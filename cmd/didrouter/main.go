@@ -23,6 +23,7 @@ func main() {
 		"healthcheck": runHealthcheck,
 		"eval":        runEval,
 		"explain":     runExplain,
+		"numbers":     runNumbers,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, commands, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
