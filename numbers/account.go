@@ -163,6 +163,9 @@ func RESTError(err error) (*client.TwilioRestError, bool) {
 // Describe renders an error from Twilio for people: status, code and
 // message when Twilio answered, the cause otherwise.
 func Describe(err error) string {
+	if err == nil {
+		return "no error"
+	}
 	if e, ok := RESTError(err); ok {
 		return fmt.Sprintf("Twilio answered %d, error %d: %s", e.Status, e.Code, e.Message)
 	}

@@ -28,7 +28,7 @@ func (c numbersCommand) buy(ctx context.Context, args []string, stdin io.Reader,
 	kind := fs.String("type", "local", "number type: local, mobile or toll-free")
 	areaCode := fs.String("area-code", "", "area code (US and Canada), e.g. 512")
 	contains := fs.String("contains", "", "Twilio number pattern, * for any digit, e.g. 51255501**")
-	count := fs.Int("count", 0, "how many numbers the order has in all; numbers the journal records as bought for the same country, type and area code count toward it")
+	count := fs.Int("count", 0, "how many numbers the order has in all; numbers the journal records as bought for the same search (country, type, area code, pattern) count toward it")
 	def := c.defaultHooks()
 	voiceURL := fs.String("voice-url", def.VoiceURL, "voice URL of the new numbers (default from DIDROUTER_PUBLIC_URL)")
 	status := fs.String("status-callback", def.StatusCallback, "status callback URL of the new numbers (default from DIDROUTER_PUBLIC_URL)")
