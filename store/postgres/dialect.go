@@ -23,6 +23,7 @@ func newDialect() *sqlstore.Dialect {
 	return &sqlstore.Dialect{
 		Name:       "postgres",
 		ForUpdate:  " FOR UPDATE",
+		ForShare:   " FOR SHARE",
 		SkipLocked: " FOR UPDATE SKIP LOCKED",
 		Time:       func(t time.Time) any { return t },
 		UniqueViolation: func(err error) (string, bool) {

@@ -17,8 +17,10 @@ import (
 // fail to serialize.
 const maxAttempts = 5
 
-// Tx runs fn in a READ COMMITTED transaction. Its reads lock rows (FOR
-// UPDATE); on a deadlock or serialization failure the whole fn runs again,
+// Tx runs fn in a READ COMMITTED transaction. Its single-row reads lock the
+// row: FOR UPDATE for tasks, reservations and workers, FOR SHARE for
+// configuration (workspace, activity, queue, workflow, binding), which
+// concurrent calls read without modifying. On a deadlock or serialization failure the whole fn runs again,
 // up to maxAttempts times. Errors returned by fn come back unchanged.
 func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
 	var err error

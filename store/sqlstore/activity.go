@@ -15,7 +15,7 @@ func scanActivity(r Row) (engine.Activity, error) {
 }
 
 func (q *Queries) GetActivity(ctx context.Context, workspaceSID, sid string) (engine.Activity, error) {
-	return get(ctx, q, scanActivity, "activity", sid,
+	return getShared(ctx, q, scanActivity, "activity", sid,
 		`SELECT `+activityCols+` FROM activities WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid)
 }
 

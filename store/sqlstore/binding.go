@@ -15,7 +15,7 @@ func scanBinding(r Row) (engine.PhoneNumberBinding, error) {
 }
 
 func (q *Queries) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
-	return get(ctx, q, scanBinding, "binding for phone number", e164,
+	return getShared(ctx, q, scanBinding, "binding for phone number", e164,
 		`SELECT `+bindingCols+` FROM phone_number_bindings WHERE phone_number = $1`, e164)
 }
 

@@ -35,6 +35,9 @@ type Dialect struct {
 	// ForUpdate is appended to single-row reads inside a transaction
 	// (" FOR UPDATE" on Postgres; SQLite's write transactions are exclusive).
 	ForUpdate string
+	// ForShare is appended to reads of configuration rows inside a
+	// transaction (" FOR SHARE" on Postgres).
+	ForShare string
 	// SkipLocked is appended to the subquery choosing due timers
 	// (" FOR UPDATE SKIP LOCKED" on Postgres).
 	SkipLocked string

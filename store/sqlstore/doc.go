@@ -5,6 +5,10 @@
 // placeholders, ON CONFLICT and RETURNING, so the statements are shared
 // verbatim.
 //
+// Inside a transaction, single-row reads of tasks, reservations and workers
+// lock the row for update; reads of configuration rows take a shared lock,
+// so that concurrent calls reading one workspace or activity do not queue.
+//
 // Times are stored in UTC, truncated to the microsecond: Postgres keeps
 // microseconds, and truncating in both stores makes a value read back
 // compare equal to the value written (after the same truncation).

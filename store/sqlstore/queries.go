@@ -14,9 +14,10 @@ import (
 // Queries implements engine.Reader on a DB. Inside a transaction its
 // single-row reads lock the row they return.
 type Queries struct {
-	db   DB
-	d    *Dialect
-	lock string // appended to single-row reads
+	db    DB
+	d     *Dialect
+	lock  string // appended to single-row reads of tasks, reservations, workers
+	share string // appended to single-row reads of configuration rows
 }
 
 // NewReader returns the engine.Reader of committed state on db (a pool).
@@ -24,9 +25,23 @@ func NewReader(db DB, d *Dialect) *Queries { return &Queries{db: db, d: d} }
 
 var _ engine.Reader = (*Queries)(nil)
 
-// get runs a single-row query; ENOTFOUND names what and sid when there is no row.
+// get reads a row that a transaction may go on to modify (a task,
+// reservation or worker), locking it exclusively inside a transaction.
+// ENOTFOUND names what and sid when there is no row.
 func get[T any](ctx context.Context, q *Queries, scan func(Row) (T, error), what, sid, query string, args ...any) (T, error) {
-	v, err := scan(q.db.QueryRow(ctx, query+q.lock, args...))
+	return getRow(ctx, q, scan, what, sid, query+q.lock, args...)
+}
+
+// getShared reads a configuration row (workspace, activity, queue, workflow,
+// binding) with a shared lock inside a transaction: it cannot change or
+// vanish before commit, yet concurrent calls reading the same workspace or
+// activity do not queue behind each other.
+func getShared[T any](ctx context.Context, q *Queries, scan func(Row) (T, error), what, sid, query string, args ...any) (T, error) {
+	return getRow(ctx, q, scan, what, sid, query+q.share, args...)
+}
+
+func getRow[T any](ctx context.Context, q *Queries, scan func(Row) (T, error), what, sid, query string, args ...any) (T, error) {
+	v, err := scan(q.db.QueryRow(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		var zero T
 		return zero, engine.Errorf(engine.ENOTFOUND, "%s %s not found", what, sid)

@@ -17,7 +17,7 @@ func scanTaskQueue(r Row) (engine.TaskQueue, error) {
 }
 
 func (q *Queries) GetTaskQueue(ctx context.Context, workspaceSID, sid string) (engine.TaskQueue, error) {
-	return get(ctx, q, scanTaskQueue, "task queue", sid,
+	return getShared(ctx, q, scanTaskQueue, "task queue", sid,
 		`SELECT `+taskQueueCols+` FROM task_queues WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid)
 }
 

@@ -20,7 +20,7 @@ type Tx struct {
 // after commit (pg_notify inside the transaction on Postgres, an in-process
 // list on SQLite); each distinct change reaches it once.
 func NewTx(db DB, d *Dialect, notify func(ctx context.Context, c engine.Change) error) *Tx {
-	return &Tx{Queries: Queries{db: db, d: d, lock: d.ForUpdate}, notify: notify}
+	return &Tx{Queries: Queries{db: db, d: d, lock: d.ForUpdate, share: d.ForShare}, notify: notify}
 }
 
 var _ engine.Tx = (*Tx)(nil)

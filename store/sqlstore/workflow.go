@@ -17,7 +17,7 @@ func scanWorkflow(r Row) (engine.Workflow, error) {
 }
 
 func (q *Queries) GetWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error) {
-	return get(ctx, q, scanWorkflow, "workflow", sid,
+	return getShared(ctx, q, scanWorkflow, "workflow", sid,
 		`SELECT `+workflowCols+` FROM workflows WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid)
 }
 

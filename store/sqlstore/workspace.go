@@ -17,7 +17,7 @@ func scanWorkspace(r Row) (engine.Workspace, error) {
 }
 
 func (q *Queries) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
-	return get(ctx, q, scanWorkspace, "workspace", sid,
+	return getShared(ctx, q, scanWorkspace, "workspace", sid,
 		`SELECT `+workspaceCols+` FROM workspaces WHERE sid = $1`, sid)
 }
 

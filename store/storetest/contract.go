@@ -52,6 +52,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"InsertTaskConcurrentlyByCallSID", c.insertTaskConcurrently},
 		{"UpdateTaskVersion", c.updateTaskVersion},
 		{"TxLocksRows", c.txLocksRows},
+		{"ConfigurationReadsShared", c.configReadsShared},
 		{"TaskFilters", c.taskFilters},
 		{"WaitingTasks", c.waitingTasks},
 		{"DeleteTask", c.deleteTask},

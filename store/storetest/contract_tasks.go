@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -282,4 +283,35 @@ func (c *contract) deleteTask(t *testing.T, f *fixture) {
 	f.task("CA600")
 	err = f.tx(func(tx engine.Tx) error { return tx.DeleteTask(f.ctx, f.ws.SID, task.SID) })
 	wantCode(t, err, engine.ENOTFOUND, task.SID)
+}
+
+// configReadsShared: two instances' transactions reading one activity (as
+// every availability change does) do not wait for each other.
+func (c *contract) configReadsShared(t *testing.T, f *fixture) {
+	if c.opts.peer == nil {
+		t.Skip("one writer at a time: nothing runs concurrently")
+	}
+	a := f.activity("Available", true)
+	read, release := make(chan error), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- f.s.Tx(f.ctx, func(tx engine.Tx) error {
+			_, err := tx.GetActivity(f.ctx, f.ws.SID, a.SID)
+			read <- err
+			<-release
+			return nil
+		})
+	}()
+	noErr(t, <-read)
+	ctx, cancel := context.WithTimeout(f.ctx, 10*time.Second)
+	defer cancel()
+	err := c.opts.peer(t, f.s).Tx(ctx, func(tx engine.Tx) error {
+		_, err := tx.GetActivity(ctx, f.ws.SID, a.SID)
+		return err
+	})
+	close(release)
+	noErr(t, <-done)
+	if err != nil {
+		t.Fatalf("second reader of an activity, while the first transaction is open: %v", err)
+	}
 }
