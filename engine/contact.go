@@ -79,3 +79,7 @@ func contactOf(w Worker) string {
 	s, _ := attrs["contact_uri"].(string)
 	return s
 }
+
+// Normalizer returns the engine's phone number normalizer (its default
+// region), so that the layers above read and show numbers alike.
+func (e *Engine) Normalizer() *routing.Normalizer { return e.norm }

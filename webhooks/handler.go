@@ -62,6 +62,10 @@ type Config struct {
 	MaxBody        int64         // bytes; 0 = DefaultMaxBody
 	WaitPause      time.Duration // 0 = DefaultWaitPause
 	RequestTimeout time.Duration // 0 = DefaultRequestTimeout
+
+	// DefaultCallerID is the caller ID of outbound calls by agents without
+	// a DID (the main line); "" = such agents cannot call out.
+	DefaultCallerID string
 }
 
 // Handler serves the voice webhooks.
@@ -77,6 +81,7 @@ type Handler struct {
 	timeout   time.Duration
 	verifier  *verifier
 	router    chi.Router
+	callerID  string // E.164 default caller ID of outbound calls; "" = none
 }
 
 // NewHandler checks cfg and returns the webhook handler.
@@ -96,6 +101,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, errors.New("webhooks: Config.AuthToken is required unless SkipSignature is set")
 	}
 	public, err := checkPublicURL(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	callerID, err := checkCallerID(cfg.Normalizer, cfg.DefaultCallerID)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +134,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		ws:        cfg.WorkspaceSID,
 		waitPause: pauseSeconds,
 		timeout:   cfg.RequestTimeout,
+		callerID:  callerID,
 		verifier: &verifier{
 			validator: client.NewRequestValidator(cfg.AuthToken),
 			publicURL: public,
@@ -152,6 +162,7 @@ func (h *Handler) Mount(r chi.Router) {
 			"/wait":     h.twimlRoute("wait", h.wait, h.waitFallback),
 			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback),
 			"/status":   h.status,
+			"/outbound": h.twimlRoute("outbound", h.outbound, outboundFallback),
 		}
 		for path, fn := range routes {
 			r.Post(path, fn)

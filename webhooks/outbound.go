@@ -1,0 +1,181 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
+)
+
+// outboundEngine is what outbound calls need from the engine beyond Engine
+// (*engine.Engine has both).
+type outboundEngine interface {
+	WorkerByContactURI(ctx context.Context, workspaceSID, uri string) (engine.Worker, error)
+	RecordOutboundCall(ctx context.Context, o engine.OutboundCall) (engine.OutboundResult, error)
+}
+
+// What a softphone user hears when their call cannot be placed. They never
+// name the identity or the number: the agent knows what they dialed.
+const (
+	sayNotAnAgent   = "This phone is not linked to an agent, so the call cannot be placed."
+	sayTwoAgents    = "This phone is linked to more than one agent, so the call cannot be placed. Please ask your administrator."
+	sayBadNumber    = "The number you dialed is not a valid phone number. Please check it and try again."
+	sayNoCallerID   = "You have no direct number, and no default caller ID is set up, so the call cannot be placed. Please ask your administrator."
+	sayOutboundDown = "We are sorry, your call cannot be placed right now. Please try again later."
+)
+
+// checkCallerID normalizes the configured default caller ID ("" = none).
+func checkCallerID(n *routing.Normalizer, raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", nil
+	}
+	num, err := n.Normalize(raw)
+	if err != nil {
+		return "", fmt.Errorf("webhooks: Config.DefaultCallerID: %w", err)
+	}
+	return num.E164, nil
+}
+
+// outbound is the voice URL of the TwiML App the agents' softphones use:
+// Twilio asks it what to do when client:alice dials To. The answer dials To
+// (in E.164) with alice's DID as caller ID, or the default caller ID when
+// she has none, and the call is recorded as an outbound task assigned to
+// alice (see engine.RecordOutboundCall; once per CallSid). Whatever goes
+// wrong, the softphone hears why in a <Say>, never a Twilio error tone.
+//
+// The same route is the <Dial action>: Twilio requests it with ?task=WT…
+// when the dialed party's leg ends, and the task is completed (the status
+// callback would complete it too; whichever comes first wins).
+func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error) {
+	if c.taskSID != "" {
+		return h.outboundEnded(ctx, c)
+	}
+	if c.callSID == "" {
+		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")
+	}
+	oe, ok := h.eng.(outboundEngine)
+	if !ok {
+		return nil, errors.New("the engine cannot look up agents by contact_uri")
+	}
+	from := c.param("From")
+	if !strings.HasPrefix(strings.ToLower(from), "client:") || strings.TrimSpace(from[len("client:"):]) == "" {
+		h.decision(ctx, c, "", "", "refuse", "outbound call from "+from+", not a softphone (client:…)")
+		return spoken(sayNotAnAgent), nil
+	}
+	contact := "client:" + strings.TrimSpace(from[len("client:"):])
+	w, err := oe.WorkerByContactURI(ctx, c.ws, contact)
+	switch engine.ErrorCode(err) {
+	case "":
+	case engine.ENOTFOUND:
+		h.decision(ctx, c, "", "", "refuse", "no worker has contact_uri "+contact)
+		return spoken(sayNotAnAgent), nil
+	case engine.ECONFLICT:
+		h.decision(ctx, c, "", "", "refuse", engine.ErrorMessage(err))
+		return spoken(sayTwoAgents), nil
+	default:
+		return nil, fmt.Errorf("find the worker of %s: %w", contact, err)
+	}
+	to := c.param("To")
+	num, err := h.norm.Normalize(to)
+	if err != nil {
+		h.decision(ctx, c, "", w.SID, "refuse", "dialed "+to+": "+err.Error())
+		return spoken(sayBadNumber), nil
+	}
+	callerID := w.PhoneNumber
+	if callerID == "" {
+		callerID = h.callerID
+	}
+	if callerID == "" {
+		h.decision(ctx, c, "", w.SID, "refuse", "worker has no DID and DIDROUTER_DEFAULT_CALLER_ID is not set")
+		return spoken(sayNoCallerID), nil
+	}
+	attrs, err := json.Marshal(map[string]string{
+		"type":       "outbound",
+		"direction":  "outbound",
+		"from":       callerID,
+		"to":         num.E164,
+		"worker_sid": w.SID,
+		"call_sid":   c.callSID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode task attributes: %w", err)
+	}
+	d := &twiml.VoiceDial{
+		CallerId:       callerID,
+		AnswerOnBridge: "true", // the softphone hears the real ringing, not a connected silence
+		InnerElements:  []twiml.Element{&twiml.VoiceNumber{PhoneNumber: num.E164}},
+	}
+	// The call matters more than its record: when recording fails the agent
+	// still gets through, and the failure is logged for the reports.
+	res, err := oe.RecordOutboundCall(ctx, engine.OutboundCall{
+		WorkspaceSID: c.ws, WorkerSID: w.SID, CallSID: c.callSID, Attributes: string(attrs),
+	})
+	if err != nil {
+		h.log.ErrorContext(ctx, "outbound call not recorded as a task; dialing anyway",
+			"call_sid", c.callSID, "worker_sid", w.SID, "err", err)
+		h.decision(ctx, c, "", w.SID, "dial-outbound", "to "+num.E164+" from "+callerID+" (not recorded)")
+		return []twiml.Element{d}, nil
+	}
+	c.taskSID = res.Task.SID
+	q := url.Values{"task": {res.Task.SID}}
+	if c.ws != h.ws {
+		q.Set("ws", c.ws)
+	}
+	d.Action, d.Method = h.url("/outbound", q), http.MethodPost
+	why := "to " + num.E164 + " from " + callerID
+	if !res.Created {
+		why += " (task already recorded)"
+	}
+	h.decision(ctx, c, res.Task.SID, w.SID, "dial-outbound", why)
+	return []twiml.Element{d}, nil
+}
+
+// outboundEnded is the outbound <Dial action>: the dialed party's leg is
+// over, so the task completes (freeing the agent) and the softphone's leg
+// hangs up.
+func (h *Handler) outboundEnded(ctx context.Context, c *call) ([]twiml.Element, error) {
+	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	switch {
+	case engine.ErrorCode(err) == engine.ENOTFOUND:
+		return []twiml.Element{hangup()}, nil
+	case err != nil:
+		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
+	case t.CallSID != c.callSID:
+		// Only the call that made the task may end it.
+		h.decision(ctx, c, t.SID, "", "hangup", "dial action for a task of another call")
+		return []twiml.Element{hangup()}, nil
+	}
+	if t.AssignmentStatus == engine.TaskAssigned {
+		reason := "call completed"
+		if s := c.param("DialCallStatus"); s != "" {
+			reason += ": " + s
+		}
+		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return nil, fmt.Errorf("complete task %s: %w", t.SID, err)
+		}
+	}
+	h.decision(ctx, c, t.SID, "", "complete", "outbound dial ended: "+c.param("DialCallStatus"))
+	return []twiml.Element{hangup()}, nil
+}
+
+// outboundFallback answers when an outbound decision failed: the softphone
+// hears an apology (or, after the call, just hangs up).
+func outboundFallback(_ context.Context, c *call) ([]twiml.Element, error) {
+	if c.taskSID != "" {
+		return []twiml.Element{hangup()}, nil
+	}
+	return spoken(sayOutboundDown), nil
+}
+
+// spoken says text and hangs up.
+func spoken(text string) []twiml.Element {
+	return append(say(text), hangup())
+}
