@@ -11,7 +11,10 @@ import (
 
 func (h *Handler) activityRoutes(r chi.Router) {
 	r.Get("/Activities", h.listActivities)
+	r.Post("/Activities", h.createActivity)
 	r.Get("/Activities/{sid}", h.getActivity)
+	r.Post("/Activities/{sid}", h.updateActivity)
+	r.Delete("/Activities/{sid}", h.deleteActivity)
 }
 
 type activityJSON struct {
@@ -84,4 +87,58 @@ func (h *Handler) getActivity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, h.activityJSON(r, a))
+}
+
+// createActivity takes FriendlyName (unique in the workspace) and Available
+// (false unless sent; it cannot change later, as in TaskRouter).
+func (h *Handler) createActivity(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(r)
+	var available *bool
+	if err == nil {
+		available, err = f.boolPtr("Available")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	a, err := h.insertActivity(r.Context(), workspaceOf(r).SID, f.get("FriendlyName"), available != nil && *available)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, h.activityJSON(r, a))
+}
+
+// updateActivity renames an activity; its availability is fixed.
+func (h *Handler) updateActivity(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(r)
+	if err == nil {
+		err = f.unsupported("Available")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
+	var a engine.Activity
+	if name, ok := f.str("FriendlyName"); ok {
+		a, err = h.renameActivity(r.Context(), ws, sid, name)
+	} else {
+		a, err = h.store.GetActivity(r.Context(), ws, sid)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.activityJSON(r, a))
+}
+
+// deleteActivity refuses (409) an activity a worker is in or the workspace
+// uses as its default or timeout activity.
+func (h *Handler) deleteActivity(w http.ResponseWriter, r *http.Request) {
+	if err := h.removeActivity(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

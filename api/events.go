@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -96,6 +97,18 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 		TaskSID:        q.Get("TaskSid"),
 		WorkerSID:      q.Get("WorkerSid"),
 		ReservationSID: q.Get("ReservationSid"),
+	}
+	if m := q.Get("Minutes"); m != "" {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 1 {
+			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Minutes must be a whole number of minutes from 1, not %q", m))
+			return
+		}
+		if q.Get("StartDate") != "" {
+			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Minutes cannot be combined with StartDate"))
+			return
+		}
+		f.StartDate = h.clock.Now().Add(-time.Duration(n) * time.Minute)
 	}
 	for name, dst := range map[string]*time.Time{"StartDate": &f.StartDate, "EndDate": &f.EndDate} {
 		if s := q.Get(name); s != "" {

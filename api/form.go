@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -73,4 +74,70 @@ func (f form) unsupported(names ...string) error {
 		}
 	}
 	return nil
+}
+
+// onlyValues fails when the named parameter was sent with a value other than
+// the listed ones: the others select TaskRouter behaviour didrouter lacks.
+func (f form) onlyValues(name string, allowed ...string) error {
+	v, ok := f.str(name)
+	if !ok || v == "" {
+		return nil
+	}
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return engine.Errorf(engine.EINVALID, "%s=%s is not supported by didrouter (only %s)", name, v, strings.Join(allowed, ", "))
+}
+
+// boolPtr parses a boolean parameter that was sent ("true", "1", "yes"
+// and "false", "0", "no", as Twilio reads them).
+func (f form) boolPtr(name string) (*bool, error) {
+	v, ok := f.str(name)
+	if !ok || v == "" {
+		return nil, nil
+	}
+	b, err := parseBool(v)
+	if err != nil {
+		return nil, engine.Errorf(engine.EINVALID, "%s must be true or false, not %q", name, v)
+	}
+	return &b, nil
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes":
+		return true, nil
+	case "false", "0", "no":
+		return false, nil
+	}
+	return false, errors.New("not a boolean")
+}
+
+// only fails when a parameter other than the named ones was sent with a
+// value: for resources where TaskRouter has many parameters and didrouter
+// honours few, naming the first unsupported one beats ignoring it.
+func (f form) only(names ...string) error {
+	var extra []string
+	for k, v := range f.values {
+		if len(v) == 0 || v[0] == "" {
+			continue
+		}
+		known := false
+		for _, n := range names {
+			if k == n {
+				known = true
+				break
+			}
+		}
+		if !known {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	sort.Strings(extra)
+	return engine.Errorf(engine.EINVALID, "parameter %s is not supported by didrouter", extra[0])
 }

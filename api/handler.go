@@ -30,8 +30,24 @@ type Engine interface {
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
 	CreateTaskQueue(ctx context.Context, workspaceSID string, q engine.NewTaskQueue) (engine.TaskQueue, error)
 	UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, u engine.TaskQueueUpdate) (engine.TaskQueue, error)
+	DeleteTaskQueue(ctx context.Context, workspaceSID, sid string) error
 	CreateWorkflow(ctx context.Context, workspaceSID string, w engine.NewWorkflow) (engine.Workflow, error)
 	UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u engine.WorkflowUpdate) (engine.Workflow, error)
+	DeleteWorkflow(ctx context.Context, workspaceSID, sid string) error
+	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
+	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
+}
+
+// Writer runs store transactions. The API writes through it only what the
+// engine has no method for and the routing index does not hold, or learns
+// from the store's change feed (workspace settings, activities, task
+// attributes; see fallback.go). It is the Config.Store when that is an
+// engine.Store.
+type Writer interface {
+	Tx(ctx context.Context, fn func(engine.Tx) error) error
 }
 
 // Config configures the API. Engine, Store, APIKey and APISecret are required.
@@ -56,6 +72,7 @@ type Config struct {
 type Handler struct {
 	eng     Engine
 	store   engine.Reader
+	writer  Writer // nil: the endpoints that need it answer 400
 	clock   engine.Clock
 	log     *slog.Logger
 	auth    credentials
@@ -84,7 +101,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
+	writer, _ := cfg.Store.(Writer)
 	h := &Handler{
+		writer:  writer,
 		eng:     cfg.Engine,
 		store:   cfg.Store,
 		clock:   cfg.Clock,
@@ -112,12 +131,14 @@ func (h *Handler) Mount(r chi.Router) {
 		r.Route("/Workspaces/{workspace}", func(r chi.Router) {
 			r.Use(h.loadWorkspace)
 			r.Get("/", h.getWorkspace)
+			r.Post("/", h.updateWorkspace)
 			h.activityRoutes(r)
 			h.workerRoutes(r)
 			h.taskQueueRoutes(r)
 			h.workflowRoutes(r)
 			h.taskRoutes(r)
 			h.eventRoutes(r)
+			h.statisticsRoutes(r)
 		})
 	})
 }

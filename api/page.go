@@ -138,3 +138,32 @@ func isSID(s string) bool {
 		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
 	}) < 0
 }
+
+// scanPage collects one page of the rows keep accepts, reading rows after
+// the page token in chunks of the store's largest page. It serves filters
+// the store cannot apply (expressions over attributes) with the same keyset
+// tokens as store-filtered lists. A filter that matches little reads many
+// rows; each chunk is one indexed range read.
+func scanPage[T any](p pageRequest, fetch func(after string, n int) ([]T, error), keep func(T) bool, sid func(T) string) ([]T, string, error) {
+	out := make([]T, 0, min(p.Size, 64))
+	after := p.Token
+	for {
+		rows, err := fetch(after, maxPageSize)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, v := range rows {
+			if !keep(v) {
+				continue
+			}
+			if len(out) == p.Size {
+				return out, sid(out[len(out)-1]), nil
+			}
+			out = append(out, v)
+		}
+		if len(rows) < maxPageSize {
+			return out, "", nil
+		}
+		after = sid(rows[len(rows)-1])
+	}
+}

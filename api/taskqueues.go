@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
 )
 
 func (h *Handler) taskQueueRoutes(r chi.Router) {
@@ -13,6 +14,7 @@ func (h *Handler) taskQueueRoutes(r chi.Router) {
 	r.Post("/TaskQueues", h.createTaskQueue)
 	r.Get("/TaskQueues/{sid}", h.getTaskQueue)
 	r.Post("/TaskQueues/{sid}", h.updateTaskQueue)
+	r.Delete("/TaskQueues/{sid}", h.deleteTaskQueue)
 }
 
 type taskQueueJSON struct {
@@ -35,6 +37,7 @@ type taskQueueJSON struct {
 
 func (h *Handler) taskQueueJSON(r *http.Request, q engine.TaskQueue) taskQueueJSON {
 	ws := h.workspaceURL(r, q.WorkspaceSID)
+	u := ws + "/TaskQueues/" + q.SID
 	return taskQueueJSON{
 		AccountSID:         nullable(h.account),
 		DateCreated:        isoTime(q.DateCreated),
@@ -44,12 +47,21 @@ func (h *Handler) taskQueueJSON(r *http.Request, q engine.TaskQueue) taskQueueJS
 		SID:                q.SID,
 		TargetWorkers:      q.TargetWorkers,
 		TaskOrder:          q.TaskOrder,
-		URL:                ws + "/TaskQueues/" + q.SID,
+		URL:                u,
 		WorkspaceSID:       q.WorkspaceSID,
-		Links:              map[string]string{"workspace": ws},
+		Links: map[string]string{
+			"workspace":             ws,
+			"statistics":            u + "/Statistics",
+			"real_time_statistics":  u + "/RealTimeStatistics",
+			"cumulative_statistics": u + "/CumulativeStatistics",
+			"list_statistics":       ws + "/TaskQueues/Statistics",
+		},
 	}
 }
 
+// listTaskQueues filters by FriendlyName, EvaluateWorkerAttributes (the
+// queues whose target_workers a worker with these attributes matches) and
+// WorkerSid (the queues that worker is in).
 func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, err := parsePage(q)
@@ -57,17 +69,15 @@ func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	all, err := h.store.ListTaskQueues(r.Context(), workspaceOf(r).SID)
+	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
+		h.writeError(w, r, engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o))
+		return
+	}
+	ws := workspaceOf(r).SID
+	kept, err := h.filterQueues(r, ws)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
-	}
-	name := q.Get("FriendlyName")
-	kept := all[:0:0]
-	for _, tq := range all {
-		if name == "" || tq.FriendlyName == name {
-			kept = append(kept, tq)
-		}
 	}
 	page, next := pageOf(kept, p, func(q engine.TaskQueue) string { return q.SID })
 	out := make([]taskQueueJSON, 0, len(page))
@@ -75,6 +85,52 @@ func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) {
 		out = append(out, h.taskQueueJSON(r, tq))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task_queues": out, "meta": h.listMeta(r, "task_queues", p, next)})
+}
+
+// filterQueues returns the workspace's queues the list filters keep.
+func (h *Handler) filterQueues(r *http.Request, ws string) ([]engine.TaskQueue, error) {
+	q := r.URL.Query()
+	all, err := h.store.ListTaskQueues(r.Context(), ws)
+	if err != nil {
+		return nil, err
+	}
+	var member *routing.WorkerInfo
+	if raw := q.Get("EvaluateWorkerAttributes"); raw != "" {
+		attrs, err := routing.ParseAttributes([]byte(raw))
+		if err != nil {
+			return nil, engine.Errorf(engine.EINVALID, "EvaluateWorkerAttributes: %v", err)
+		}
+		member = &routing.WorkerInfo{Attributes: attrs}
+	}
+	var worker *routing.WorkerInfo
+	if sid := q.Get("WorkerSid"); sid != "" {
+		wk, err := h.store.GetWorker(r.Context(), ws, sid)
+		if err != nil {
+			if engine.ErrorCode(err) == engine.ENOTFOUND {
+				return nil, engine.Errorf(engine.EINVALID, "WorkerSid %s is not a worker of this workspace", sid)
+			}
+			return nil, err
+		}
+		worker = workerInfo(wk)
+	}
+	name := q.Get("FriendlyName")
+	kept := all[:0:0]
+	for _, tq := range all {
+		if name != "" && tq.FriendlyName != name {
+			continue
+		}
+		if member != nil || worker != nil {
+			e, err := routing.Compile(tq.TargetWorkers, routing.ScopeWorker)
+			if err != nil {
+				continue // a stored queue always compiles; a broken one has no members
+			}
+			if (member != nil && !e.EvalWorker(nil, member)) || (worker != nil && !e.EvalWorker(nil, worker)) {
+				continue
+			}
+		}
+		kept = append(kept, tq)
+	}
+	return kept, nil
 }
 
 func (h *Handler) getTaskQueue(w http.ResponseWriter, r *http.Request) {
@@ -143,4 +199,18 @@ func (h *Handler) updateTaskQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, h.taskQueueJSON(r, q))
+}
+
+// deleteTaskQueue refuses (409) a queue a workflow still targets.
+func (h *Handler) deleteTaskQueue(w http.ResponseWriter, r *http.Request) {
+	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
+	if _, err := h.store.GetTaskQueue(r.Context(), ws, sid); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.eng.DeleteTaskQueue(r.Context(), ws, sid); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -3,16 +3,22 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
 )
 
 func (h *Handler) taskRoutes(r chi.Router) {
 	r.Get("/Tasks", h.listTasks)
+	r.Post("/Tasks", h.createTask)
 	r.Get("/Tasks/{sid}", h.getTask)
+	r.Post("/Tasks/{sid}", h.updateTask)
+	r.Delete("/Tasks/{sid}", h.deleteTaskHandler)
+	h.taskReservationRoutes(r)
 }
 
 type taskJSON struct {
@@ -28,6 +34,7 @@ type taskJSON struct {
 	SID                   string            `json:"sid"`
 	TaskQueueSID          *string           `json:"task_queue_sid"`
 	TaskQueueFriendlyName *string           `json:"task_queue_friendly_name"`
+	TaskChannelSID        string            `json:"task_channel_sid"`
 	TaskChannelUniqueName string            `json:"task_channel_unique_name"`
 	Timeout               int               `json:"timeout"`
 	WorkflowSID           string            `json:"workflow_sid"`
@@ -90,6 +97,7 @@ func (h *Handler) taskJSON(r *http.Request, t engine.Task, n *names) taskJSON {
 		SID:                   t.SID,
 		TaskQueueSID:          nullable(t.TaskQueueSID),
 		TaskQueueFriendlyName: n.of(r.Context(), t.TaskQueueSID),
+		TaskChannelSID:        taskChannelSID(t.WorkspaceSID, t.TaskChannel),
 		TaskChannelUniqueName: t.TaskChannel,
 		Timeout:               t.Timeout,
 		WorkflowSID:           t.WorkflowSID,
@@ -97,12 +105,17 @@ func (h *Handler) taskJSON(r *http.Request, t engine.Task, n *names) taskJSON {
 		WorkspaceSID:          t.WorkspaceSID,
 		URL:                   ws + "/Tasks/" + t.SID,
 		Links: map[string]string{
-			"workflow":  ws + "/Workflows/" + t.WorkflowSID,
-			"workspace": ws,
+			"workflow":     ws + "/Workflows/" + t.WorkflowSID,
+			"workspace":    ws,
+			"reservations": ws + "/Tasks/" + t.SID + "/Reservations",
 		},
 	}
 }
 
+// listTasks filters by AssignmentStatus (several, or comma-separated),
+// WorkflowSid, WorkflowName, TaskQueueSid, TaskQueueName and Priority in the
+// store, and by EvaluateTaskAttributes (an expression over task attributes)
+// by evaluating it on each task.
 func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, err := parsePage(q)
@@ -110,17 +123,16 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	for _, n := range []string{"TaskQueueName", "WorkflowName", "EvaluateTaskAttributes", "HasAddons", "RoutingTarget"} {
-		if q.Get(n) != "" {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "filter %s is not supported by didrouter", n))
-			return
-		}
+	if q.Get("RoutingTarget") != "" {
+		h.writeError(w, r, engine.Errorf(engine.EINVALID, "filter RoutingTarget is not supported by didrouter"))
+		return
 	}
-	f := engine.TaskFilter{
-		Page:         p.storePage(),
-		WorkflowSID:  q.Get("WorkflowSid"),
-		TaskQueueSID: q.Get("TaskQueueSid"),
+	if s := q.Get("HasAddons"); s != "" && s != "false" {
+		h.writeError(w, r, engine.Errorf(engine.EINVALID, "HasAddons=%s is not supported: didrouter has no add-ons", s))
+		return
 	}
+	ws := workspaceOf(r).SID
+	f := engine.TaskFilter{WorkflowSID: q.Get("WorkflowSid"), TaskQueueSID: q.Get("TaskQueueSid")}
 	for _, v := range q["AssignmentStatus"] {
 		for _, s := range strings.Split(v, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -136,19 +148,99 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc or DateCreated:desc)", o))
 		return
 	}
-	ws := workspaceOf(r).SID
-	rows, err := h.store.ListTasks(r.Context(), ws, f)
+	var keep []func(engine.Task) bool
+	none := false
+	if name := q.Get("WorkflowName"); name != "" {
+		sids, err := h.workflowsNamed(r.Context(), ws, name)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		none = none || len(sids) == 0
+		keep = append(keep, func(t engine.Task) bool { return sids[t.WorkflowSID] })
+	}
+	if name := q.Get("TaskQueueName"); name != "" {
+		queues, err := h.queuesNamed(r.Context(), ws, name)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		sids := map[string]bool{}
+		for _, tq := range queues {
+			sids[tq.SID] = true
+		}
+		none = none || len(sids) == 0
+		keep = append(keep, func(t engine.Task) bool { return sids[t.TaskQueueSID] })
+	}
+	if s := q.Get("Priority"); s != "" {
+		prio, err := strconv.Atoi(s)
+		if err != nil {
+			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Priority must be an integer, not %q", s))
+			return
+		}
+		keep = append(keep, func(t engine.Task) bool { return t.Priority == prio })
+	}
+	if src := q.Get("EvaluateTaskAttributes"); src != "" {
+		e, err := compileFilter("EvaluateTaskAttributes", src, routing.ScopeTask)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		keep = append(keep, func(t engine.Task) bool {
+			attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
+			return err == nil && e.Eval(attrs, nil)
+		})
+	}
+	var (
+		page []engine.Task
+		next string
+	)
+	switch {
+	case none:
+	case len(keep) == 0:
+		f.Page = p.storePage()
+		var rows []engine.Task
+		if rows, err = h.store.ListTasks(r.Context(), ws, f); err == nil {
+			page, next = cut(rows, p, func(t engine.Task) string { return t.SID })
+		}
+	default:
+		page, next, err = scanPage(p, func(after string, n int) ([]engine.Task, error) {
+			f.Page = engine.Page{Size: n, After: after}
+			return h.store.ListTasks(r.Context(), ws, f)
+		}, func(t engine.Task) bool {
+			for _, k := range keep {
+				if !k(t) {
+					return false
+				}
+			}
+			return true
+		}, func(t engine.Task) string { return t.SID })
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	page, next := cut(rows, p, func(t engine.Task) string { return t.SID })
 	n := &names{h: h, ws: ws, cache: map[string]*string{}}
 	out := make([]taskJSON, 0, len(page))
 	for _, t := range page {
 		out = append(out, h.taskJSON(r, t, n))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": out, "meta": h.listMeta(r, "tasks", p, next)})
+}
+
+// workflowsNamed returns the sids of the workflows with a friendly name.
+func (h *Handler) workflowsNamed(ctx context.Context, ws, name string) (map[string]bool, error) {
+	all, err := h.store.ListWorkflows(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, wf := range all {
+		if strings.EqualFold(wf.FriendlyName, name) {
+			out[wf.SID] = true
+		}
+	}
+	return out, nil
 }
 
 func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) {
@@ -159,4 +251,133 @@ func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, h.taskJSON(r, t, &names{h: h, ws: ws, cache: map[string]*string{}}))
+}
+
+// createTask takes Attributes, WorkflowSid (default: the workspace's default
+// workflow), Priority, Timeout and TaskChannel (a unique name such as
+// "voice" or "chat", or its sid). The engine routes it at once, like the
+// task of a call.
+func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(r)
+	if err == nil {
+		err = f.only("Attributes", "WorkflowSid", "Priority", "Timeout", "TaskChannel")
+	}
+	var priority, timeout *int
+	if err == nil {
+		priority, err = f.intPtr("Priority")
+	}
+	if err == nil {
+		timeout, err = f.intPtr("Timeout")
+	}
+	ws := workspaceOf(r).SID
+	var channel string
+	if err == nil {
+		channel, err = taskChannelName(ws, f.get("TaskChannel"))
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	n := engine.NewTask{WorkspaceSID: ws, WorkflowSID: f.get("WorkflowSid"), Attributes: f.get("Attributes"), TaskChannel: channel}
+	if priority != nil {
+		n.Priority = *priority
+	}
+	if timeout != nil {
+		if *timeout == 0 {
+			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Timeout must be between 1 and %d seconds, not 0", engine.MaxTaskTimeout))
+			return
+		}
+		n.Timeout = *timeout
+	}
+	res, err := h.eng.CreateTask(r.Context(), n)
+	if err != nil && !res.Created {
+		h.writeError(w, r, err)
+		return
+	}
+	if err != nil {
+		// Stored but not routed yet: it waits like any pending task.
+		h.log.WarnContext(r.Context(), "task created but not routed", "task", res.Task.SID, "err", err)
+	}
+	writeJSON(w, http.StatusCreated, h.taskJSON(r, res.Task, &names{h: h, ws: ws, cache: map[string]*string{}}))
+}
+
+// taskChannelName reads a TaskChannel parameter: a unique name, or the sid
+// the API shows for one.
+func taskChannelName(ws, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return "", nil
+	case isSID(v) && strings.HasPrefix(v, "TC"):
+		for _, name := range []string{"voice", "default", "chat", "sms", "video", "email"} {
+			if taskChannelSID(ws, name) == v {
+				return name, nil
+			}
+		}
+		return "", engine.Errorf(engine.EINVALID, "TaskChannel %s is not a task channel of this workspace", v)
+	case len(v) > 64 || strings.ContainsFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}):
+		return "", engine.Errorf(engine.EINVALID, "TaskChannel %q is not a task channel name", v)
+	}
+	return strings.ToLower(v), nil
+}
+
+// updateTask takes Attributes and Priority (a pending task is routed again
+// with them), and AssignmentStatus canceled (pending or reserved task),
+// wrapping or completed (assigned task) with an optional Reason.
+func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(r)
+	if err == nil {
+		err = f.only("Attributes", "Priority", "AssignmentStatus", "Reason")
+	}
+	var priority *int
+	if err == nil {
+		priority, err = f.intPtr("Priority")
+	}
+	status, reason := f.get("AssignmentStatus"), f.get("Reason")
+	if err == nil && reason != "" && status == "" {
+		err = engine.Errorf(engine.EINVALID, "Reason goes with AssignmentStatus canceled, wrapping or completed")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ctx, ws, sid := r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")
+	t, err := h.store.GetTask(ctx, ws, sid)
+	if err == nil {
+		if attrs := f.ptr("Attributes"); attrs != nil || priority != nil {
+			t, err = h.updateTaskFields(ctx, ws, sid, attrs, priority)
+		}
+	}
+	if err == nil {
+		switch status {
+		case "":
+		case engine.TaskCanceled:
+			t, err = h.eng.CancelTask(ctx, ws, sid, reason)
+		case engine.TaskWrapping:
+			t, err = h.wrapUpTask(ctx, ws, sid, reason)
+		case engine.TaskCompleted:
+			if err = h.completeAll(ctx, ws, sid, reason); err == nil {
+				t, err = h.store.GetTask(ctx, ws, sid)
+			}
+		default:
+			err = engine.Errorf(engine.EINVALID, "AssignmentStatus must be canceled, wrapping or completed, not %q", status)
+		}
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.taskJSON(r, t, &names{h: h, ws: ws, cache: map[string]*string{}}))
+}
+
+// deleteTaskHandler deletes a task in any state: a reservation it holds
+// ends first and its worker is freed.
+func (h *Handler) deleteTaskHandler(w http.ResponseWriter, r *http.Request) {
+	if err := h.deleteTask(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -2,11 +2,11 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
 )
 
 func (h *Handler) workerRoutes(r chi.Router) {
@@ -15,6 +15,8 @@ func (h *Handler) workerRoutes(r chi.Router) {
 	r.Get("/Workers/{sid}", h.getWorker)
 	r.Post("/Workers/{sid}", h.updateWorker)
 	r.Delete("/Workers/{sid}", h.deleteWorker)
+	h.workerChannelRoutes(r)
+	h.workerReservationRoutes(r)
 }
 
 type workerJSON struct {
@@ -50,8 +52,10 @@ func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
 		WorkspaceSID:      w.WorkspaceSID,
 		URL:               u,
 		Links: map[string]string{
-			"activity":  ws + "/Activities/" + w.ActivitySID,
-			"workspace": ws,
+			"activity":     ws + "/Activities/" + w.ActivitySID,
+			"workspace":    ws,
+			"channels":     u + "/Channels",
+			"reservations": u + "/Reservations",
 		},
 	}
 }
@@ -63,6 +67,10 @@ func orEmptyObject(s string) string {
 	return s
 }
 
+// listWorkers filters by ActivitySid, ActivityName, Available and
+// FriendlyName in the store, and by TargetWorkersExpression and queue
+// membership (TaskQueueSid, TaskQueueName: the queue's target_workers) by
+// evaluating the expressions on each worker.
 func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, err := parsePage(q)
@@ -70,37 +78,98 @@ func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	for _, n := range []string{"TargetWorkersExpression", "TaskQueueName", "TaskQueueSid"} {
-		if q.Get(n) != "" {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "filter %s is not supported by didrouter", n))
-			return
-		}
+	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
+		h.writeError(w, r, engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o))
+		return
 	}
+	ws := workspaceOf(r).SID
 	f := engine.WorkerFilter{
-		Page:         p.storePage(),
 		ActivitySID:  q.Get("ActivitySid"),
 		ActivityName: q.Get("ActivityName"),
 		FriendlyName: q.Get("FriendlyName"),
 	}
 	if s := q.Get("Available"); s != "" {
-		b, err := strconv.ParseBool(s)
+		b, err := parseBool(s)
 		if err != nil {
 			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Available must be true or false, not %q", s))
 			return
 		}
 		f.Available = &b
 	}
-	rows, err := h.store.ListWorkers(r.Context(), workspaceOf(r).SID, f)
+	exprs, none, err := h.workerExprs(r, ws)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	page, next := cut(rows, p, func(w engine.Worker) string { return w.SID })
+	var (
+		page []engine.Worker
+		next string
+	)
+	switch {
+	case none:
+	case len(exprs) == 0:
+		f.Page = p.storePage()
+		var rows []engine.Worker
+		if rows, err = h.store.ListWorkers(r.Context(), ws, f); err == nil {
+			page, next = cut(rows, p, func(w engine.Worker) string { return w.SID })
+		}
+	default:
+		page, next, err = scanPage(p, func(after string, n int) ([]engine.Worker, error) {
+			f.Page = engine.Page{Size: n, After: after}
+			return h.store.ListWorkers(r.Context(), ws, f)
+		}, func(w engine.Worker) bool { return workerMatches(w, exprs) }, func(w engine.Worker) string { return w.SID })
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	out := make([]workerJSON, 0, len(page))
 	for _, wk := range page {
 		out = append(out, h.workerJSON(r, wk))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workers": out, "meta": h.listMeta(r, "workers", p, next)})
+}
+
+// workerExprs compiles the expression filters of a worker list. none is
+// true when a named queue does not exist: nothing can match.
+func (h *Handler) workerExprs(r *http.Request, ws string) (exprs []*routing.Expr, none bool, err error) {
+	q := r.URL.Query()
+	if src := q.Get("TargetWorkersExpression"); src != "" {
+		e, err := compileFilter("TargetWorkersExpression", src, routing.ScopeWorker)
+		if err != nil {
+			return nil, false, err
+		}
+		exprs = append(exprs, e)
+	}
+	var queues []engine.TaskQueue
+	if sid := q.Get("TaskQueueSid"); sid != "" {
+		tq, err := h.store.GetTaskQueue(r.Context(), ws, sid)
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			return nil, true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		queues = append(queues, tq)
+	}
+	if name := q.Get("TaskQueueName"); name != "" {
+		named, err := h.queuesNamed(r.Context(), ws, name)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(named) == 0 {
+			return nil, true, nil
+		}
+		queues = append(queues, named[0])
+	}
+	for _, tq := range queues {
+		e, err := compileFilter("target_workers of "+tq.SID, tq.TargetWorkers, routing.ScopeWorker)
+		if err != nil {
+			return nil, false, err
+		}
+		exprs = append(exprs, e)
+	}
+	return exprs, false, nil
 }
 
 func (h *Handler) getWorker(w http.ResponseWriter, r *http.Request) {
@@ -136,6 +205,11 @@ func (h *Handler) createWorker(w http.ResponseWriter, r *http.Request) {
 // updateWorker changes the parameters that were sent and leaves the others.
 func (h *Handler) updateWorker(w http.ResponseWriter, r *http.Request) {
 	f, err := parseForm(r)
+	if err == nil {
+		// The engine always gives up a worker's pending reservations when
+		// it moves to an unavailable activity.
+		err = f.onlyValues("RejectPendingReservations", "true", "True")
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -13,6 +13,7 @@ func (h *Handler) workflowRoutes(r chi.Router) {
 	r.Post("/Workflows", h.createWorkflow)
 	r.Get("/Workflows/{sid}", h.getWorkflow)
 	r.Post("/Workflows/{sid}", h.updateWorkflow)
+	r.Delete("/Workflows/{sid}", h.deleteWorkflow)
 }
 
 type workflowJSON struct {
@@ -94,6 +95,9 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		timeout, err = f.intPtr("TaskReservationTimeout")
 	}
+	if err == nil {
+		err = checkCallbackURLs(f)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -121,6 +125,9 @@ func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		timeout, err = f.intPtr("TaskReservationTimeout")
 	}
+	if err == nil {
+		err = checkCallbackURLs(f)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -137,4 +144,31 @@ func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
+}
+
+// deleteWorkflow refuses (409) the workspace's default workflow (the one
+// calls use) and a workflow with unfinished tasks.
+func (h *Handler) deleteWorkflow(w http.ResponseWriter, r *http.Request) {
+	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
+	if _, err := h.store.GetWorkflow(r.Context(), ws, sid); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.eng.DeleteWorkflow(r.Context(), ws, sid); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// checkCallbackURLs accepts empty (no callback) or absolute http(s) URLs.
+func checkCallbackURLs(f form) error {
+	for _, p := range []string{"AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl"} {
+		if v := f.get(p); v != "" {
+			if err := checkCallbackURL(p, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

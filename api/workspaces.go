@@ -67,12 +67,15 @@ func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws engine.
 		TimeoutActivitySID:   nullable(ws.TimeoutActivitySID),
 		URL:                  u,
 		Links: map[string]string{
-			"activities":  u + "/Activities",
-			"workers":     u + "/Workers",
-			"task_queues": u + "/TaskQueues",
-			"workflows":   u + "/Workflows",
-			"tasks":       u + "/Tasks",
-			"events":      u + "/Events",
+			"activities":            u + "/Activities",
+			"workers":               u + "/Workers",
+			"task_queues":           u + "/TaskQueues",
+			"workflows":             u + "/Workflows",
+			"tasks":                 u + "/Tasks",
+			"events":                u + "/Events",
+			"statistics":            u + "/Statistics",
+			"real_time_statistics":  u + "/RealTimeStatistics",
+			"cumulative_statistics": u + "/CumulativeStatistics",
 		},
 	}
 }
@@ -119,4 +122,35 @@ func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.workspaceJSON(r.Context(), r, workspaceOf(r)))
+}
+
+// updateWorkspace changes FriendlyName, DefaultActivitySid,
+// TimeoutActivitySid (empty clears it) and EventCallbackUrl (stored and
+// shown; didrouter does not POST events to it).
+func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(r)
+	if err == nil {
+		err = f.unsupported("EventsFilter")
+	}
+	if err == nil {
+		err = f.onlyValues("MultiTaskEnabled", "false", "False")
+	}
+	if err == nil {
+		err = f.onlyValues("PrioritizeQueueOrder", "FIFO")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ws, err := h.writeWorkspace(r.Context(), workspaceOf(r).SID, workspaceUpdate{
+		FriendlyName:       f.ptr("FriendlyName"),
+		DefaultActivitySID: f.ptr("DefaultActivitySid"),
+		TimeoutActivitySID: f.ptr("TimeoutActivitySid"),
+		EventCallbackURL:   f.ptr("EventCallbackUrl"),
+	})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.workspaceJSON(r.Context(), r, ws))
 }

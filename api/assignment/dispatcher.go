@@ -1,0 +1,355 @@
+package assignment
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Defaults of a Dispatcher.
+const (
+	DefaultAttempts   = 2
+	DefaultRetryDelay = time.Second
+	DefaultQueue      = 1000
+	DefaultWorkers    = 4
+	// maxBody bounds how much of an answer is read.
+	maxBody = 64 << 10
+)
+
+// Engine is what the dispatcher needs from the engine to carry out an
+// instruction.
+type Engine interface {
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
+	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (engine.Worker, error)
+}
+
+// Config configures a Dispatcher. Engine, Store and Client are required.
+type Config struct {
+	Engine Engine
+	Store  engine.Reader
+	// Client sends the callbacks; its Timeout bounds each request (Twilio
+	// gives an assignment callback 5 seconds).
+	Client *http.Client
+	Clock  engine.Clock // nil = the system clock
+	Logger *slog.Logger
+
+	AccountSID string // the AccountSid parameter
+	// AuthToken, when set, signs each request with X-Twilio-Signature the
+	// way Twilio signs its webhooks, so receivers that validate Twilio's
+	// signature accept didrouter's callbacks.
+	AuthToken string
+
+	Attempts   int           // tries per URL on a network error or a 5xx/429 answer; 0 = 2
+	RetryDelay time.Duration // pause between tries; 0 = 1 s
+	Queue      int           // callbacks waiting to be sent; 0 = 1000 (more are dropped, with a warning)
+	Workers    int           // callbacks sent at once; 0 = 4
+}
+
+// Dispatcher sends assignment callbacks in the background.
+type Dispatcher struct {
+	cfg   Config
+	log   *slog.Logger
+	queue chan engine.Reservation
+}
+
+// New checks cfg and returns a Dispatcher; call Run to send.
+func New(cfg Config) (*Dispatcher, error) {
+	switch {
+	case cfg.Engine == nil:
+		return nil, errors.New("assignment: Config.Engine is required")
+	case cfg.Store == nil:
+		return nil, errors.New("assignment: Config.Store is required")
+	case cfg.Client == nil:
+		return nil, errors.New("assignment: Config.Client is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = engine.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = DefaultAttempts
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: make(chan engine.Reservation, cfg.Queue)}, nil
+}
+
+// Notify queues a committed reservation's callback without blocking. It is
+// safe on a nil Dispatcher (callbacks off).
+func (d *Dispatcher) Notify(r engine.Reservation) {
+	if d == nil {
+		return
+	}
+	select {
+	case d.queue <- r:
+	default:
+		d.log.Warn("assignment callback dropped: too many waiting", "reservation", r.SID, "task", r.TaskSID)
+	}
+}
+
+// Run sends queued callbacks until ctx ends; callbacks still queued then
+// are not sent (the reservations time out, or are handled over the API).
+func (d *Dispatcher) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	for range d.cfg.Workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case r := <-d.queue:
+					d.handle(ctx, r)
+				}
+			}
+		}()
+	}
+	for range d.cfg.Workers {
+		<-done
+	}
+	return ctx.Err()
+}
+
+// Instruction is an application's answer to an assignment callback.
+type Instruction struct {
+	Instruction string `json:"instruction"`
+	ActivitySID string `json:"activity_sid"` // reject: the worker's activity afterwards
+	// PostWorkActivitySID and To are read to tell apart a dequeue didrouter
+	// performs as asked from one whose options it would ignore.
+	PostWorkActivitySID string `json:"post_work_activity_sid"`
+	To                  string `json:"to"`
+	From                string `json:"from"`
+}
+
+// handle sends one callback and carries out its answer. Errors are logged:
+// there is no caller to return them to, and the reservation's own timeout
+// still applies.
+func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
+	log := d.log.With("reservation", r.SID, "task", r.TaskSID, "worker", r.WorkerSID)
+	params, wf, err := d.params(ctx, r)
+	if err != nil {
+		if engine.ErrorCode(err) != engine.ENOTFOUND {
+			log.WarnContext(ctx, "assignment callback not sent: reading its reservation failed", "err", err)
+		}
+		return
+	}
+	if wf.AssignmentCallbackURL == "" {
+		return
+	}
+	ins, used, err := d.post(ctx, wf.AssignmentCallbackURL, params)
+	if err != nil && wf.FallbackAssignmentCallbackURL != "" {
+		log.WarnContext(ctx, "assignment callback failed; trying the fallback URL", "url", wf.AssignmentCallbackURL, "err", err)
+		ins, used, err = d.post(ctx, wf.FallbackAssignmentCallbackURL, params)
+	}
+	if err != nil {
+		log.WarnContext(ctx, "assignment callback failed; the reservation stays pending until it is handled over the API or times out",
+			"url", used, "err", err)
+		return
+	}
+	if err := d.apply(ctx, r, ins); err != nil {
+		log.WarnContext(ctx, "assignment callback instruction not carried out", "url", used,
+			"instruction", ins.Instruction, "err", err)
+		return
+	}
+	log.InfoContext(ctx, "assignment callback", "url", used, "instruction", ins.Instruction)
+}
+
+// params reads what the callback reports and the workflow that names its URLs.
+func (d *Dispatcher) params(ctx context.Context, r engine.Reservation) (url.Values, engine.Workflow, error) {
+	t, err := d.cfg.Store.GetTask(ctx, r.WorkspaceSID, r.TaskSID)
+	if err != nil {
+		return nil, engine.Workflow{}, err
+	}
+	wf, err := d.cfg.Store.GetWorkflow(ctx, r.WorkspaceSID, t.WorkflowSID)
+	if err != nil {
+		return nil, engine.Workflow{}, err
+	}
+	w, err := d.cfg.Store.GetWorker(ctx, r.WorkspaceSID, r.WorkerSID)
+	if err != nil {
+		return nil, engine.Workflow{}, err
+	}
+	now := d.cfg.Clock.Now()
+	v := url.Values{}
+	v.Set("AccountSid", d.cfg.AccountSID)
+	v.Set("WorkspaceSid", r.WorkspaceSID)
+	v.Set("WorkflowSid", t.WorkflowSID)
+	v.Set("TaskQueueSid", t.TaskQueueSID)
+	v.Set("TaskSid", t.SID)
+	v.Set("TaskAttributes", orEmptyObject(t.Attributes))
+	v.Set("TaskAge", strconv.Itoa(max(int(now.Sub(t.DateCreated).Seconds()), 0)))
+	v.Set("TaskPriority", strconv.Itoa(t.Priority))
+	v.Set("TaskChannelUniqueName", t.TaskChannel)
+	v.Set("WorkerSid", w.SID)
+	v.Set("WorkerName", w.FriendlyName)
+	v.Set("WorkerAttributes", orEmptyObject(w.Attributes))
+	v.Set("ReservationSid", r.SID)
+	v.Set("Timestamp", strconv.FormatInt(r.DateCreated.Unix(), 10))
+	return v, wf, nil
+}
+
+func orEmptyObject(s string) string {
+	if s == "" {
+		return "{}"
+	}
+	return s
+}
+
+// errFinal marks an answer that retrying the same URL will not change.
+var errFinal = errors.New("final answer")
+
+// post sends the callback to u, retrying network errors and 5xx/429
+// answers, and decodes the instruction of a 2xx answer.
+func (d *Dispatcher) post(ctx context.Context, u string, params url.Values) (Instruction, string, error) {
+	var err error
+	for attempt := range d.cfg.Attempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return Instruction{}, u, ctx.Err()
+			case <-d.cfg.Clock.After(d.cfg.RetryDelay):
+			}
+		}
+		var ins Instruction
+		ins, err = d.postOnce(ctx, u, params)
+		if err == nil {
+			return ins, u, nil
+		}
+		if errors.Is(err, errFinal) || ctx.Err() != nil {
+			break
+		}
+	}
+	return Instruction{}, u, err
+}
+
+func (d *Dispatcher) postOnce(ctx context.Context, u string, params url.Values) (Instruction, error) {
+	body := params.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(body))
+	if err != nil {
+		return Instruction{}, fmt.Errorf("%w: %v", errFinal, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "didrouter-assignment-callback")
+	if d.cfg.AuthToken != "" {
+		req.Header.Set("X-Twilio-Signature", Sign(d.cfg.AuthToken, u, params))
+	}
+	resp, err := d.cfg.Client.Do(req)
+	if err != nil {
+		return Instruction{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return Instruction{}, fmt.Errorf("read the answer: %w", err)
+	}
+	switch {
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return Instruction{}, fmt.Errorf("answered %s", resp.Status)
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return Instruction{}, fmt.Errorf("%w: answered %s", errFinal, resp.Status)
+	}
+	return decodeInstruction(raw)
+}
+
+// decodeInstruction reads a 2xx answer: empty means "no instruction" (the
+// application will act over the REST API), as in TaskRouter; anything else
+// must be a JSON object.
+func decodeInstruction(raw []byte) (Instruction, error) {
+	if strings.TrimSpace(string(raw)) == "" {
+		return Instruction{}, nil
+	}
+	var ins Instruction
+	if err := json.Unmarshal(raw, &ins); err != nil {
+		return Instruction{}, fmt.Errorf("%w: the answer is not a JSON instruction: %v", errFinal, err)
+	}
+	ins.Instruction = strings.ToLower(strings.TrimSpace(ins.Instruction))
+	return ins, nil
+}
+
+// apply carries out an instruction. accept and reject (with activity_sid)
+// are done by the engine. dequeue of a call's task is what didrouter's
+// voice flow does by itself (the caller leaves the queue and the worker's
+// contact_uri is rung; answering accepts), so it needs nothing more; its
+// to/from/post_work_activity_sid options are not applied. call, redirect
+// and conference need Twilio's voice API, which didrouter does not call.
+func (d *Dispatcher) apply(ctx context.Context, r engine.Reservation, ins Instruction) error {
+	switch ins.Instruction {
+	case "":
+		return nil
+	case "accept":
+		_, err := d.cfg.Engine.AcceptReservation(ctx, r.WorkspaceSID, r.SID)
+		return err
+	case "reject":
+		if _, err := d.cfg.Engine.RejectReservation(ctx, r.WorkspaceSID, r.SID, engine.ReservationRejected); err != nil {
+			return err
+		}
+		if ins.ActivitySID != "" {
+			act := ins.ActivitySID
+			_, err := d.cfg.Engine.UpdateWorker(ctx, r.WorkspaceSID, r.WorkerSID, engine.WorkerUpdate{ActivitySID: &act})
+			return err
+		}
+		return nil
+	case "dequeue":
+		t, err := d.cfg.Store.GetTask(ctx, r.WorkspaceSID, r.TaskSID)
+		if err != nil {
+			return err
+		}
+		if t.CallSID == "" {
+			return fmt.Errorf("dequeue: task %s is not a call", t.SID)
+		}
+		if ins.To != "" || ins.From != "" || ins.PostWorkActivitySID != "" {
+			d.log.WarnContext(ctx, "dequeue options to, from and post_work_activity_sid are not applied: "+
+				"the voice flow rings the worker's contact_uri", "reservation", r.SID)
+		}
+		return nil
+	case "call", "redirect", "conference":
+		return fmt.Errorf("instruction %q is not supported: it needs Twilio's voice API, which didrouter does not call", ins.Instruction)
+	default:
+		return fmt.Errorf("unknown instruction %q", ins.Instruction)
+	}
+}
+
+// Sign computes X-Twilio-Signature for a form POST to u: the base64
+// HMAC-SHA1, keyed with the auth token, of u followed by each parameter's
+// name and value in name order.
+func Sign(authToken, u string, params url.Values) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(u)
+	for _, k := range keys {
+		for _, v := range params[k] {
+			b.WriteString(k)
+			b.WriteString(v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}

@@ -1,0 +1,60 @@
+// Package assignment implements TaskRouter's assignment callback: when the
+// engine reserves a worker for a task whose workflow has an
+// AssignmentCallbackUrl, the reservation's details are POSTed there (then
+// to the FallbackAssignmentCallbackUrl if that fails) after the reservation
+// is committed, and the instruction the application answers (accept,
+// reject, dequeue) is carried out through the engine.
+package assignment
+
+import (
+	"context"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Observe returns a Store that is st, except that after each committed
+// transaction that inserted reservations it calls notify with each of them.
+// notify runs after commit, outside any transaction, on the committing
+// goroutine: it must not block (Dispatcher.Notify only queues).
+//
+// Watching the store rather than the engine catches every reservation the
+// engine makes (a new task, a freed worker, a timer moving a task on) with
+// no hook in the state machine, and only once: a transaction the store
+// retries reports the reservations of its committed attempt alone.
+func Observe(st engine.Store, notify func(engine.Reservation)) engine.Store {
+	return &observed{Store: st, notify: notify}
+}
+
+type observed struct {
+	engine.Store
+	notify func(engine.Reservation)
+}
+
+func (o *observed) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+	var made []engine.Reservation
+	err := o.Store.Tx(ctx, func(tx engine.Tx) error {
+		made = made[:0] // a retried attempt starts afresh
+		return fn(&recordingTx{Tx: tx, made: &made})
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range made {
+		o.notify(r)
+	}
+	return nil
+}
+
+// recordingTx remembers the reservations a transaction inserts.
+type recordingTx struct {
+	engine.Tx
+	made *[]engine.Reservation
+}
+
+func (t *recordingTx) InsertReservation(ctx context.Context, r engine.Reservation) error {
+	if err := t.Tx.InsertReservation(ctx, r); err != nil {
+		return err
+	}
+	*t.made = append(*t.made, r)
+	return nil
+}

@@ -1,0 +1,75 @@
+package api
+
+import (
+	"context"
+	"strings"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
+)
+
+// Expressions in list filters (TargetWorkersExpression, EvaluateTaskAttributes,
+// a queue's target_workers) are TaskRouter expressions, compiled and
+// evaluated by the routing package exactly as routing does.
+
+func compileFilter(param, src string, scope routing.Scope) (*routing.Expr, error) {
+	e, err := routing.Compile(src, scope)
+	if err != nil {
+		return nil, engine.Errorf(engine.EINVALID, "%s: %v", param, err)
+	}
+	return e, nil
+}
+
+// workerInfo is what an expression over workers sees of w: its attributes
+// and its sid, friendly name and activity. Unparseable attributes (never
+// stored by the engine) read as none.
+func workerInfo(w engine.Worker) *routing.WorkerInfo {
+	attrs, err := routing.ParseAttributes([]byte(orEmptyObject(w.Attributes)))
+	if err != nil {
+		attrs = routing.Attributes{}
+	}
+	return &routing.WorkerInfo{
+		SID: w.SID, FriendlyName: w.FriendlyName, Attributes: attrs, Available: w.Available,
+		Capacity: w.Capacity, Busy: w.Busy, ActivitySID: w.ActivitySID, ActivityName: w.ActivityName,
+		Version: w.Version,
+	}
+}
+
+// workerMatches reports whether w satisfies every expression.
+func workerMatches(w engine.Worker, exprs []*routing.Expr) bool {
+	if len(exprs) == 0 {
+		return true
+	}
+	info := workerInfo(w)
+	for _, e := range exprs {
+		if !e.EvalWorker(nil, info) {
+			return false
+		}
+	}
+	return true
+}
+
+// queuesNamed returns the queues with the given friendly name (any case).
+func (h *Handler) queuesNamed(ctx context.Context, ws, name string) ([]engine.TaskQueue, error) {
+	all, err := h.store.ListTaskQueues(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	var out []engine.TaskQueue
+	for _, q := range all {
+		if strings.EqualFold(q.FriendlyName, name) {
+			out = append(out, q)
+		}
+	}
+	return out, nil
+}
+
+// allWorkers reads every worker of a workspace.
+func (h *Handler) allWorkers(ctx context.Context, ws string) ([]engine.Worker, error) {
+	var out []engine.Worker
+	err := h.store.EachWorker(ctx, ws, func(w engine.Worker) error {
+		out = append(out, w)
+		return nil
+	})
+	return out, err
+}

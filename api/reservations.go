@@ -1,0 +1,326 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Reservations are served under their task (/Tasks/{WT}/Reservations) and
+// under their worker (/Workers/{WK}/Reservations), as in TaskRouter.
+
+func (h *Handler) taskReservationRoutes(r chi.Router) {
+	r.Get("/Tasks/{task}/Reservations", h.listReservations(byTask))
+	r.Get("/Tasks/{task}/Reservations/{sid}", h.getReservation(byTask))
+	r.Post("/Tasks/{task}/Reservations/{sid}", h.updateReservation(byTask))
+}
+
+func (h *Handler) workerReservationRoutes(r chi.Router) {
+	r.Get("/Workers/{worker}/Reservations", h.listReservations(byWorker))
+	r.Get("/Workers/{worker}/Reservations/{sid}", h.getReservation(byWorker))
+	r.Post("/Workers/{worker}/Reservations/{sid}", h.updateReservation(byWorker))
+}
+
+// parent says which path a reservation is reached through.
+type parent int
+
+const (
+	byTask parent = iota
+	byWorker
+)
+
+type reservationJSON struct {
+	AccountSID        *string           `json:"account_sid"`
+	DateCreated       *string           `json:"date_created"`
+	DateUpdated       *string           `json:"date_updated"`
+	ReservationStatus string            `json:"reservation_status"`
+	SID               string            `json:"sid"`
+	TaskSID           string            `json:"task_sid"`
+	WorkerName        string            `json:"worker_name"`
+	WorkerSID         string            `json:"worker_sid"`
+	WorkspaceSID      string            `json:"workspace_sid"`
+	URL               string            `json:"url"`
+	Links             map[string]string `json:"links"`
+}
+
+// workerNames caches worker names within one request.
+type workerNames struct {
+	h     *Handler
+	ws    string
+	cache map[string]string
+}
+
+func (n *workerNames) of(ctx context.Context, sid string) string {
+	if v, ok := n.cache[sid]; ok {
+		return v
+	}
+	name := ""
+	if w, err := n.h.store.GetWorker(ctx, n.ws, sid); err == nil {
+		name = w.FriendlyName
+	}
+	n.cache[sid] = name
+	return name
+}
+
+func (h *Handler) reservationJSON(r *http.Request, res engine.Reservation, via parent, names *workerNames) reservationJSON {
+	ws := h.workspaceURL(r, res.WorkspaceSID)
+	u := ws + "/Tasks/" + res.TaskSID + "/Reservations/" + res.SID
+	if via == byWorker {
+		u = ws + "/Workers/" + res.WorkerSID + "/Reservations/" + res.SID
+	}
+	return reservationJSON{
+		AccountSID:        nullable(h.account),
+		DateCreated:       isoTime(res.DateCreated),
+		DateUpdated:       isoTime(res.DateUpdated),
+		ReservationStatus: res.Status,
+		SID:               res.SID,
+		TaskSID:           res.TaskSID,
+		WorkerName:        names.of(r.Context(), res.WorkerSID),
+		WorkerSID:         res.WorkerSID,
+		WorkspaceSID:      res.WorkspaceSID,
+		URL:               u,
+		Links: map[string]string{
+			"task":      ws + "/Tasks/" + res.TaskSID,
+			"worker":    ws + "/Workers/" + res.WorkerSID,
+			"workspace": ws,
+		},
+	}
+}
+
+// parentFilter checks that the task or worker of the path exists and
+// returns the filter of its reservations.
+func (h *Handler) parentFilter(r *http.Request, via parent) (engine.ReservationFilter, error) {
+	ws := workspaceOf(r).SID
+	var f engine.ReservationFilter
+	if via == byTask {
+		t, err := h.store.GetTask(r.Context(), ws, chi.URLParam(r, "task"))
+		if err != nil {
+			return f, err
+		}
+		f.TaskSID = t.SID
+		return f, nil
+	}
+	wk, err := h.store.GetWorker(r.Context(), ws, chi.URLParam(r, "worker"))
+	if err != nil {
+		return f, err
+	}
+	f.WorkerSID = wk.SID
+	return f, nil
+}
+
+var reservationStatuses = map[string]bool{
+	engine.ReservationPending: true, engine.ReservationAccepted: true, engine.ReservationRejected: true,
+	engine.ReservationTimeout: true, engine.ReservationCanceled: true, engine.ReservationRescinded: true,
+	engine.ReservationWrapping: true, engine.ReservationCompleted: true,
+}
+
+// listReservations filters by ReservationStatus (and WorkerSid under a task).
+func (h *Handler) listReservations(via parent) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		p, err := parsePage(q)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		f, err := h.parentFilter(r, via)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if s := q.Get("ReservationStatus"); s != "" {
+			if !reservationStatuses[s] {
+				h.writeError(w, r, engine.Errorf(engine.EINVALID, "ReservationStatus %q is not a reservation status", s))
+				return
+			}
+			f.Status = s
+		}
+		if via == byTask {
+			f.WorkerSID = q.Get("WorkerSid")
+		}
+		f.Page = p.storePage()
+		ws := workspaceOf(r).SID
+		rows, err := h.store.ListReservations(r.Context(), ws, f)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		page, next := cut(rows, p, func(r engine.Reservation) string { return r.SID })
+		names := &workerNames{h: h, ws: ws, cache: map[string]string{}}
+		out := make([]reservationJSON, 0, len(page))
+		for _, res := range page {
+			out = append(out, h.reservationJSON(r, res, via, names))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"reservations": out, "meta": h.listMeta(r, "reservations", p, next)})
+	}
+}
+
+// pathReservation reads the reservation of the path; one of another task or
+// worker is not found there.
+func (h *Handler) pathReservation(r *http.Request, via parent) (engine.Reservation, error) {
+	f, err := h.parentFilter(r, via)
+	if err != nil {
+		return engine.Reservation{}, err
+	}
+	sid := chi.URLParam(r, "sid")
+	res, err := h.store.GetReservation(r.Context(), workspaceOf(r).SID, sid)
+	if err != nil {
+		return engine.Reservation{}, err
+	}
+	if (f.TaskSID != "" && res.TaskSID != f.TaskSID) || (f.WorkerSID != "" && res.WorkerSID != f.WorkerSID) {
+		return engine.Reservation{}, engine.Errorf(engine.ENOTFOUND, "reservation %s not found", sid)
+	}
+	return res, nil
+}
+
+func (h *Handler) getReservation(via parent) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		res, err := h.pathReservation(r, via)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		names := &workerNames{h: h, ws: res.WorkspaceSID, cache: map[string]string{}}
+		writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, names))
+	}
+}
+
+// updateReservation takes ReservationStatus (accepted, rejected, wrapping,
+// completed) or Instruction (accept, reject; dequeue for a call's task,
+// which didrouter's voice flow does by itself), and WorkerActivitySid (the
+// worker's activity afterwards). TaskRouter's other instructions (call,
+// redirect, conference) drive Twilio's voice API, which didrouter does not
+// use: they, and their parameters, answer 400.
+func (h *Handler) updateReservation(via parent) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, err := parseForm(r)
+		if err == nil {
+			err = f.only("ReservationStatus", "Instruction", "WorkerActivitySid")
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		res, err := h.pathReservation(r, via)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		res, err = h.applyReservationUpdate(r.Context(), res, f.get("ReservationStatus"), f.get("Instruction"), f.ptr("WorkerActivitySid"))
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		names := &workerNames{h: h, ws: res.WorkspaceSID, cache: map[string]string{}}
+		writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, names))
+	}
+}
+
+// reservationAction maps a ReservationStatus or an Instruction to what to do.
+func reservationAction(status, instruction string) (string, error) {
+	switch {
+	case status != "" && instruction != "":
+		return "", engine.Errorf(engine.EINVALID, "send ReservationStatus or Instruction, not both")
+	case status == "" && instruction == "":
+		return "", engine.Errorf(engine.EINVALID, "ReservationStatus or Instruction is required")
+	}
+	switch status {
+	case "":
+	case engine.ReservationAccepted, engine.ReservationRejected, engine.ReservationWrapping, engine.ReservationCompleted:
+		return status, nil
+	default:
+		return "", engine.Errorf(engine.EINVALID, "ReservationStatus must be accepted, rejected, wrapping or completed, not %q", status)
+	}
+	switch instruction {
+	case "accept":
+		return engine.ReservationAccepted, nil
+	case "reject":
+		return engine.ReservationRejected, nil
+	case "dequeue":
+		return "dequeue", nil
+	case "call", "redirect", "conference":
+		return "", engine.Errorf(engine.EINVALID,
+			"Instruction %s is not supported by didrouter: it needs Twilio's voice API, which didrouter does not call", instruction)
+	default:
+		return "", engine.Errorf(engine.EINVALID, "Instruction must be accept, reject or dequeue, not %q", instruction)
+	}
+}
+
+// applyReservationUpdate performs a reservation status change through the
+// engine and then moves the worker to activitySID when given.
+func (h *Handler) applyReservationUpdate(ctx context.Context, res engine.Reservation, status, instruction string, activitySID *string) (engine.Reservation, error) {
+	action, err := reservationAction(status, instruction)
+	if err != nil {
+		return res, err
+	}
+	ws := res.WorkspaceSID
+	switch action {
+	case engine.ReservationAccepted:
+		_, err = h.eng.AcceptReservation(ctx, ws, res.SID)
+	case engine.ReservationRejected:
+		_, err = h.eng.RejectReservation(ctx, ws, res.SID, engine.ReservationRejected)
+	case engine.ReservationWrapping:
+		if err = liveAssignment(res); err == nil {
+			_, err = h.wrapUpTask(ctx, ws, res.TaskSID, "")
+		}
+	case engine.ReservationCompleted:
+		if err = liveAssignment(res); err == nil {
+			err = h.completeAll(ctx, ws, res.TaskSID, "")
+		}
+	case "dequeue":
+		err = h.dequeue(ctx, res)
+	}
+	if err != nil {
+		return res, err
+	}
+	if activitySID != nil && *activitySID != "" {
+		if _, err := h.eng.UpdateWorker(ctx, ws, res.WorkerSID, engine.WorkerUpdate{ActivitySID: activitySID}); err != nil {
+			return res, err
+		}
+	}
+	return h.store.GetReservation(ctx, ws, res.SID)
+}
+
+// liveAssignment refuses to wrap up or complete through a reservation that
+// was never accepted (or has ended).
+func liveAssignment(res engine.Reservation) error {
+	if res.Status != engine.ReservationAccepted && res.Status != engine.ReservationWrapping {
+		return engine.Errorf(engine.EUNAVAILABLE, "reservation %s is %s; only an accepted reservation can be wrapped up or completed",
+			res.SID, res.Status)
+	}
+	return nil
+}
+
+// completeAll completes a task, past wrapping when the engine's wrap-up
+// time sends a completion there first: asking for completed means completed.
+func (h *Handler) completeAll(ctx context.Context, ws, taskSID, reason string) error {
+	for range 2 {
+		t, err := h.eng.CompleteTask(ctx, ws, taskSID, reason)
+		if err != nil || t.AssignmentStatus == engine.TaskCompleted {
+			return err
+		}
+	}
+	return nil
+}
+
+// dequeue is TaskRouter's "connect the waiting call to the worker". For the
+// task of a call, didrouter's voice flow does exactly that once a worker is
+// reserved (the caller leaves the queue and the worker's contact_uri is
+// rung; answering accepts), so the instruction asks for nothing more. A task
+// without a call has nothing to dequeue.
+func (h *Handler) dequeue(ctx context.Context, res engine.Reservation) error {
+	t, err := h.store.GetTask(ctx, res.WorkspaceSID, res.TaskSID)
+	if err != nil {
+		return err
+	}
+	if t.CallSID == "" {
+		return engine.Errorf(engine.EINVALID, "task %s is not a call: there is nothing to dequeue", t.SID)
+	}
+	if res.Status != engine.ReservationPending {
+		return engine.Errorf(engine.EUNAVAILABLE, "reservation %s is %s, no longer pending", res.SID, res.Status)
+	}
+	return nil
+}
