@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -221,7 +220,11 @@ func noErr(t *testing.T, err error) {
 }
 
 // errSentinel is returned from transactions that must roll back.
-var errSentinel = errors.New("storetest: roll back")
+const errSentinel = sentinelError("storetest: roll back")
+
+type sentinelError string
+
+func (e sentinelError) Error() string { return string(e) }
 
 // instances returns the fixture's store and, when the store is shared
 // between instances, a second instance on the same database.
