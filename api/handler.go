@@ -139,8 +139,10 @@ func (h *Handler) Mount(r chi.Router) {
 			h.taskRoutes(r)
 			h.eventRoutes(r)
 			h.statisticsRoutes(r)
+			h.didRoutes(r)
 		})
 	})
+	h.agentRoutes(r) // outside /v1: its own credentials (admin or an agent token)
 }
 
 // ServeHTTP serves the API on its own.

@@ -33,6 +33,9 @@ type workerJSON struct {
 	WorkspaceSID      string            `json:"workspace_sid"`
 	URL               string            `json:"url"`
 	Links             map[string]string `json:"links"`
+
+	// PhoneNumberDisplay is didrouter's own: the DID as people write it.
+	PhoneNumberDisplay *string `json:"phone_number_display"`
 }
 
 func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
@@ -57,6 +60,7 @@ func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
 			"channels":     u + "/Channels",
 			"reservations": u + "/Reservations",
 		},
+		PhoneNumberDisplay: h.numberDisplay(w.PhoneNumber),
 	}
 }
 
