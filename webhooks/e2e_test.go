@@ -219,6 +219,11 @@ func TestQueueWaitLeaveDial(t *testing.T) {
 		if p := doc.only(t, "Pause").attr("length"); p != "2" {
 			t.Errorf("pause %q s, want the configured 2", p)
 		}
+		// A long wait hears the hold message again, not only silence.
+		doc = in.twiml(wait, c.form("QueueTime", "46", "CallStatus", "in-progress"))
+		if got := doc.verbs(); len(got) != 2 || got[0] != "Say" || got[1] != "Pause" {
+			t.Fatalf("poll after 46 s %v, want [Say Pause]", got)
+		}
 
 		in.setActivity(bob, "Available")
 		doc = in.twiml(wait, c.form("QueueTime", "14", "CallStatus", "in-progress"))

@@ -14,11 +14,12 @@ import (
 // the queue and again each time its TwiML has finished. When the engine has
 // reserved a worker for the task meanwhile, <Leave/> takes the caller out of
 // the queue (Twilio then requests the Enqueue action, /dequeued, which rings
-// that worker). Otherwise the caller hears the hold message once, then a
-// short <Pause> so the next poll comes a few seconds later.
+// that worker). Otherwise the caller hears the hold message on the first
+// poll and again about every holdRepeat seconds, with a short <Pause> between
+// polls so the next one comes a few seconds later.
 //
 // Why polling instead of redirecting the call through Twilio's REST API:
-// see /work/team/webhooks-design.md (no outbound credentials, works when
+// see "Waiting callers" in README.md (no outbound credentials, works when
 // Twilio's REST API is unreachable; costs up to one pause of extra wait).
 func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.taskSID == "" {
@@ -41,7 +42,7 @@ func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 		return []twiml.Element{leave()}, nil
 	}
 	var verbs []twiml.Element
-	if h.firstPoll(c) {
+	if h.sayHold(c) {
 		ws, err := h.store.GetWorkspace(ctx, t.WorkspaceSID)
 		if err != nil {
 			return nil, fmt.Errorf("read workspace %s: %w", t.WorkspaceSID, err)
@@ -51,11 +52,20 @@ func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 	return append(verbs, pause(h.waitPause)), nil
 }
 
-// firstPoll tells the first request of a waitUrl from the later ones by the
-// seconds the caller has been in the queue (QueueTime).
-func (h *Handler) firstPoll(c *call) bool {
+// holdRepeat is how often, in seconds of waiting, the hold message is said
+// again, so that a long wait is not silence.
+const holdRepeat = 45
+
+// sayHold tells the polls that should say the hold message by the seconds
+// the caller has been in the queue (QueueTime): the first one, then one in
+// each holdRepeat-second window. Polls come every waitPause seconds or so,
+// so a window one pause wide is rarely skipped.
+func (h *Handler) sayHold(c *call) bool {
 	secs, err := strconv.Atoi(c.param("QueueTime"))
-	return err != nil || secs < h.waitPause
+	if err != nil || secs < h.waitPause {
+		return true
+	}
+	return secs%holdRepeat < h.waitPause
 }
 
 // waitFallback keeps the caller waiting; the next poll tries again.
