@@ -169,4 +169,7 @@ func finished(assignmentStatus string) bool {
 func (h *Handler) decision(ctx context.Context, c *call, taskSID, workerSID, decision, why string) {
 	h.log.InfoContext(ctx, "call decision", "call_sid", c.callSID, "task_sid", taskSID,
 		"worker_sid", workerSID, "decision", decision, "why", why, "route", c.r.URL.Path)
+	if h.onDecide != nil {
+		h.onDecide(decision)
+	}
 }

@@ -66,6 +66,11 @@ type Config struct {
 	// DefaultCallerID is the caller ID of outbound calls by agents without
 	// a DID (the main line); "" = such agents cannot call out.
 	DefaultCallerID string
+
+	// OnDecision, when set, hears each call decision (the "decision" of
+	// the call decision log line: dial, enqueue, leave, ...), for metrics.
+	// It is called on the request's goroutine and must be quick.
+	OnDecision func(decision string)
 }
 
 // Handler serves the voice webhooks.
@@ -82,6 +87,7 @@ type Handler struct {
 	verifier  *verifier
 	router    chi.Router
 	callerID  string // E.164 default caller ID of outbound calls; "" = none
+	onDecide  func(decision string)
 }
 
 // NewHandler checks cfg and returns the webhook handler.
@@ -135,6 +141,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		waitPause: pauseSeconds,
 		timeout:   cfg.RequestTimeout,
 		callerID:  callerID,
+		onDecide:  cfg.OnDecision,
 		verifier: &verifier{
 			validator: client.NewRequestValidator(cfg.AuthToken),
 			publicURL: public,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/webhooks"
 )
@@ -52,11 +53,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 			"Anyone who can reach this server can place fake calls. Use this for local trials only.")
 	}
 	clock := engine.SystemClock{}
-	st, kind, err := openStore(ctx, cfg, logger)
+	raw, kind, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer raw.Close()
+	// Everything reads and writes through the instrumented store, so that
+	// store latency and the transitions it commits show in /metrics.
+	m := metrics.New()
+	st := m.Store(raw)
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		return fmt.Errorf("seed the Flex DID set-up: %w", err)
@@ -78,7 +83,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	wh, err := webhooks.NewHandler(webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
 		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
-		WorkspaceSID: ws.SID,
+		WorkspaceSID: ws.SID, OnDecision: m.Decision,
 	})
 	if err != nil {
 		return err
@@ -108,8 +113,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 		return nil
 	}
+	m.WatchIndex(eng.IndexSize)
+	m.WatchQueues(st, clock)
 	srv := &http.Server{
-		Handler:           newRouter(wh, admin, ready, logger),
+		Handler:           newRouter(wh, admin, ready, logger, m),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

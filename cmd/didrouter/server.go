@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/webhooks"
 )
 
@@ -18,10 +19,12 @@ const readyTimeout = 2 * time.Second
 // newRouter assembles the server's HTTP handler: the Twilio webhooks, the
 // admin API (nil = turned off), and the health endpoints. /healthz says the
 // process answers; /readyz says it can take calls (store reachable, worker
-// index loaded).
-func newRouter(wh *webhooks.Handler, admin *api.Handler, ready func(context.Context) error, logger *slog.Logger) http.Handler {
+// index loaded). /metrics serves m's registry (Prometheus text format);
+// every request is timed by route pattern and status.
+func newRouter(wh *webhooks.Handler, admin *api.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics) http.Handler {
 	r := chi.NewRouter()
-	r.Use(accessLog(logger))
+	r.Use(accessLog(logger), m.Middleware)
+	r.Method(http.MethodGet, "/metrics", m.Handler())
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

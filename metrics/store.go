@@ -1,0 +1,245 @@
+package metrics
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Store wraps st so that every read and every transaction is timed, store
+// failures are counted, and the transitions a committed transaction
+// recorded (its events, a task becoming assigned) feed the call and
+// reservation counters. Only committed work is counted: a transaction the
+// store retried or rolled back counts once or not at all.
+func (m *Metrics) Store(st engine.Store) engine.Store {
+	return &store{Store: st, m: m}
+}
+
+type store struct {
+	engine.Store
+	m *Metrics
+}
+
+// observe times one operation and counts its failure. A missing row or a
+// conflict is an answer, not a store failure.
+func (m *Metrics) observe(op string, start time.Time, err error) {
+	m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if err != nil {
+		switch engine.ErrorCode(err) {
+		case engine.ENOTFOUND, engine.ECONFLICT, engine.EINVALID, engine.EUNAVAILABLE:
+		default:
+			m.storeErrors.WithLabelValues(op).Inc()
+		}
+	}
+}
+
+func (s *store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+	start := time.Now()
+	var seen *txObserver
+	err := s.Store.Tx(ctx, func(tx engine.Tx) error {
+		seen = &txObserver{Tx: tx} // the store may run fn again: keep the last run only
+		return fn(seen)
+	})
+	s.m.observe("tx", start, err)
+	if err == nil && seen != nil {
+		s.m.committed(seen, time.Now())
+	}
+	return err
+}
+
+// txObserver notes the transitions written in one transaction.
+type txObserver struct {
+	engine.Tx
+	events   []string
+	assigned []engine.Task
+}
+
+func (t *txObserver) InsertEvent(ctx context.Context, e engine.Event) error {
+	err := t.Tx.InsertEvent(ctx, e)
+	if err == nil {
+		t.events = append(t.events, e.EventType)
+	}
+	return err
+}
+
+func (t *txObserver) UpdateTask(ctx context.Context, task engine.Task) (engine.Task, error) {
+	out, err := t.Tx.UpdateTask(ctx, task)
+	if err == nil && task.AssignmentStatus == engine.TaskAssigned {
+		t.assigned = append(t.assigned, task)
+	}
+	return out, err
+}
+
+// committed counts what a committed transaction did.
+func (m *Metrics) committed(t *txObserver, now time.Time) {
+	for _, typ := range t.events {
+		switch {
+		case strings.HasPrefix(typ, "reservation."):
+			m.reservations.WithLabelValues(strings.TrimPrefix(typ, "reservation.")).Inc()
+		case typ == engine.EventTaskCanceled:
+			m.calls.WithLabelValues(OutcomeAbandoned).Inc()
+		}
+	}
+	for _, task := range t.assigned {
+		// The first target of a matched filter is the task's first choice:
+		// the number's owner in the DID workflow.
+		owner := task.FilterIndex >= 0 && task.TargetIndex == 0
+		m.callAnswered(owner, now.Sub(task.DateCreated))
+	}
+}
+
+func (s *store) Ping(ctx context.Context) error {
+	start := time.Now()
+	err := s.Store.Ping(ctx)
+	s.m.observe("Ping", start, err)
+	return err
+}
+
+func (s *store) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+	start := time.Now()
+	v, err := s.Store.GetWorkspace(ctx, sid)
+	s.m.observe("GetWorkspace", start, err)
+	return v, err
+}
+
+func (s *store) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
+	start := time.Now()
+	v, err := s.Store.ListWorkspaces(ctx)
+	s.m.observe("ListWorkspaces", start, err)
+	return v, err
+}
+
+func (s *store) GetActivity(ctx context.Context, ws, sid string) (engine.Activity, error) {
+	start := time.Now()
+	v, err := s.Store.GetActivity(ctx, ws, sid)
+	s.m.observe("GetActivity", start, err)
+	return v, err
+}
+
+func (s *store) ListActivities(ctx context.Context, ws string) ([]engine.Activity, error) {
+	start := time.Now()
+	v, err := s.Store.ListActivities(ctx, ws)
+	s.m.observe("ListActivities", start, err)
+	return v, err
+}
+
+func (s *store) GetWorker(ctx context.Context, ws, sid string) (engine.Worker, error) {
+	start := time.Now()
+	v, err := s.Store.GetWorker(ctx, ws, sid)
+	s.m.observe("GetWorker", start, err)
+	return v, err
+}
+
+func (s *store) WorkerByPhoneNumber(ctx context.Context, ws, e164 string) (engine.Worker, error) {
+	start := time.Now()
+	v, err := s.Store.WorkerByPhoneNumber(ctx, ws, e164)
+	s.m.observe("WorkerByPhoneNumber", start, err)
+	return v, err
+}
+
+func (s *store) ListWorkers(ctx context.Context, ws string, f engine.WorkerFilter) ([]engine.Worker, error) {
+	start := time.Now()
+	v, err := s.Store.ListWorkers(ctx, ws, f)
+	s.m.observe("ListWorkers", start, err)
+	return v, err
+}
+
+func (s *store) EachWorker(ctx context.Context, ws string, fn func(engine.Worker) error) error {
+	start := time.Now()
+	err := s.Store.EachWorker(ctx, ws, fn)
+	s.m.observe("EachWorker", start, err)
+	return err
+}
+
+func (s *store) GetTaskQueue(ctx context.Context, ws, sid string) (engine.TaskQueue, error) {
+	start := time.Now()
+	v, err := s.Store.GetTaskQueue(ctx, ws, sid)
+	s.m.observe("GetTaskQueue", start, err)
+	return v, err
+}
+
+func (s *store) ListTaskQueues(ctx context.Context, ws string) ([]engine.TaskQueue, error) {
+	start := time.Now()
+	v, err := s.Store.ListTaskQueues(ctx, ws)
+	s.m.observe("ListTaskQueues", start, err)
+	return v, err
+}
+
+func (s *store) GetWorkflow(ctx context.Context, ws, sid string) (engine.Workflow, error) {
+	start := time.Now()
+	v, err := s.Store.GetWorkflow(ctx, ws, sid)
+	s.m.observe("GetWorkflow", start, err)
+	return v, err
+}
+
+func (s *store) ListWorkflows(ctx context.Context, ws string) ([]engine.Workflow, error) {
+	start := time.Now()
+	v, err := s.Store.ListWorkflows(ctx, ws)
+	s.m.observe("ListWorkflows", start, err)
+	return v, err
+}
+
+func (s *store) GetTask(ctx context.Context, ws, sid string) (engine.Task, error) {
+	start := time.Now()
+	v, err := s.Store.GetTask(ctx, ws, sid)
+	s.m.observe("GetTask", start, err)
+	return v, err
+}
+
+func (s *store) TaskByCallSID(ctx context.Context, ws, callSID string) (engine.Task, error) {
+	start := time.Now()
+	v, err := s.Store.TaskByCallSID(ctx, ws, callSID)
+	s.m.observe("TaskByCallSID", start, err)
+	return v, err
+}
+
+func (s *store) ListTasks(ctx context.Context, ws string, f engine.TaskFilter) ([]engine.Task, error) {
+	start := time.Now()
+	v, err := s.Store.ListTasks(ctx, ws, f)
+	s.m.observe("ListTasks", start, err)
+	return v, err
+}
+
+func (s *store) WaitingTasks(ctx context.Context, ws string, limit int) ([]engine.Task, error) {
+	start := time.Now()
+	v, err := s.Store.WaitingTasks(ctx, ws, limit)
+	s.m.observe("WaitingTasks", start, err)
+	return v, err
+}
+
+func (s *store) GetReservation(ctx context.Context, ws, sid string) (engine.Reservation, error) {
+	start := time.Now()
+	v, err := s.Store.GetReservation(ctx, ws, sid)
+	s.m.observe("GetReservation", start, err)
+	return v, err
+}
+
+func (s *store) ListReservations(ctx context.Context, ws string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+	start := time.Now()
+	v, err := s.Store.ListReservations(ctx, ws, f)
+	s.m.observe("ListReservations", start, err)
+	return v, err
+}
+
+func (s *store) ListEvents(ctx context.Context, ws string, f engine.EventFilter) ([]engine.Event, error) {
+	start := time.Now()
+	v, err := s.Store.ListEvents(ctx, ws, f)
+	s.m.observe("ListEvents", start, err)
+	return v, err
+}
+
+func (s *store) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
+	start := time.Now()
+	v, err := s.Store.GetBinding(ctx, e164)
+	s.m.observe("GetBinding", start, err)
+	return v, err
+}
+
+func (s *store) ListBindings(ctx context.Context, ws string) ([]engine.PhoneNumberBinding, error) {
+	start := time.Now()
+	v, err := s.Store.ListBindings(ctx, ws)
+	s.m.observe("ListBindings", start, err)
+	return v, err
+}
