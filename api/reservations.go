@@ -200,6 +200,9 @@ func (h *Handler) updateReservation(via parent) http.HandlerFunc {
 		if err == nil {
 			err = f.only("ReservationStatus", "Instruction", "WorkerActivitySid")
 		}
+		if err == nil {
+			_, err = reservationAction(f.get("ReservationStatus"), f.get("Instruction"))
+		}
 		if err != nil {
 			h.writeError(w, r, err)
 			return
