@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	wh, err := webhooks.NewHandler(webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
 		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
-		WorkspaceSID: ws.SID, OnDecision: m.Decision,
+		WorkspaceSID: ws.SID, OnDecision: m.Decision, DefaultCallerID: cfg.CallerID,
 	})
 	if err != nil {
 		return err

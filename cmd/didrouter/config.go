@@ -32,6 +32,10 @@ type config struct {
 	LogFormat   string        // DIDROUTER_LOG_FORMAT: json or text
 	InstanceID  string        // DIDROUTER_INSTANCE_ID
 	Shutdown    time.Duration // DIDROUTER_SHUTDOWN_TIMEOUT
+
+	// CallerID is the caller ID (E.164) of outbound calls by agents
+	// without a DID: the main line. "" = they cannot call out.
+	CallerID string // DIDROUTER_DEFAULT_CALLER_ID
 }
 
 // Defaults.
@@ -69,6 +73,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	level := fs.String("log-level", env("DIDROUTER_LOG_LEVEL", "info"), "debug, info, warn or error (DIDROUTER_LOG_LEVEL)")
 	format := fs.String("log-format", env("DIDROUTER_LOG_FORMAT", "json"), "json or text (DIDROUTER_LOG_FORMAT)")
 	instance := fs.String("instance-id", env("DIDROUTER_INSTANCE_ID", ""), "name of this instance in logs; default the host name (DIDROUTER_INSTANCE_ID)")
+	callerID := fs.String("default-caller-id", env("DIDROUTER_DEFAULT_CALLER_ID", ""), "caller ID of outbound calls by agents without a DID, e.g. the main line (DIDROUTER_DEFAULT_CALLER_ID)")
 	shutdown := fs.String("shutdown-timeout", env("DIDROUTER_SHUTDOWN_TIMEOUT", defaultShutdown.String()), "how long to finish in-flight requests on SIGTERM (DIDROUTER_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -141,6 +146,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if c.PublicURL != "" {
 			if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 				bad("DIDROUTER_PUBLIC_URL must be an absolute http(s) URL without query, such as https://calls.example.com, not %q", c.PublicURL)
+			}
+		}
+		if *callerID != "" && len(c.Region) == 2 {
+			if e164, err := normalizeCallerID(*callerID, c.Region); err != nil {
+				bad("DIDROUTER_DEFAULT_CALLER_ID must be a phone number such as +15127640580, not %q", *callerID)
+			} else {
+				c.CallerID = e164
 			}
 		}
 		if (c.APIKey == "") != (c.APISecret == "") {

@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/routing"
+)
+
+// runDids moves agents' DIDs in and out of a running didrouter in bulk:
+// import a CSV file (an HR or SSO export) in one transaction, export the
+// same format, and mint agent tokens for GET /agent/number.
+func runDids(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return didsCommand{getenv: os.Getenv, now: time.Now}.run(ctx, args, stdin, stdout, stderr)
+}
+
+// didsCommand holds what the subcommands take from outside (tests give their own).
+type didsCommand struct {
+	getenv func(string) string
+	now    func() time.Time
+	client *http.Client // nil: a client with a 2-minute timeout
+}
+
+// defaultDidrouterURL is where the CLI looks for the server without
+// --url or DIDROUTER_URL.
+const defaultDidrouterURL = "http://127.0.0.1:8080"
+
+func (c didsCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		didsUsage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "import":
+		return c.importFile(ctx, args[1:], stdin, stdout, stderr)
+	case "export":
+		return c.export(ctx, args[1:], stdout, stderr)
+	case "token":
+		return c.token(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		didsUsage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "dids: unknown subcommand %q\n\n", args[0])
+	didsUsage(stderr)
+	return 2
+}
+
+func didsUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: didrouter dids <subcommand> [options]
+
+Agents' direct numbers in bulk, through a running didrouter's admin API
+(--url or DIDROUTER_URL, default `+defaultDidrouterURL+`; credentials
+DIDROUTER_API_KEY and DIDROUTER_API_SECRET).
+
+subcommands:
+  import FILE.csv   create or update workers and their numbers, all or nothing
+                    (--dry-run shows what would change; FILE "-" reads stdin)
+  export            write every worker in the import format (-o FILE, else stdout)
+  token IDENTITY    print an agent token for GET /agent/number (--ttl, default 12h)
+
+Columns (header row, any order, case-insensitive): friendly_name (or name,
+worker, agent), email, phone_number (or phone, number, did), contact_uri
+(or contact). A friendly_name or an email column is required.
+`)
+}
+
+// didsFlags is a flag set that also takes flags after the positional
+// arguments ("import dids.csv --dry-run").
+type didsFlags struct {
+	*flag.FlagSet
+	synopsis string
+}
+
+func newDidsFlags(name, synopsis string, stderr io.Writer) didsFlags {
+	fs := flag.NewFlagSet("dids "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: didrouter dids %s\n\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return didsFlags{FlagSet: fs, synopsis: synopsis}
+}
+
+// parse returns the positional arguments; code is -1 to go on, else the
+// exit code (0 after -h).
+func (f didsFlags) parse(args []string) (positional []string, code int) {
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0
+			}
+			return nil, 2
+		}
+		rest := f.Args()
+		if len(rest) == 0 {
+			return positional, -1
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// adminClient talks to the admin API of a running didrouter.
+type adminClient struct {
+	base        string
+	key, secret string
+	http        *http.Client
+}
+
+// admin builds the client from --url / DIDROUTER_URL and the credentials.
+func (c didsCommand) admin(rawURL string) (*adminClient, error) {
+	if rawURL == "" {
+		rawURL = strings.TrimSpace(c.getenv("DIDROUTER_URL"))
+	}
+	if rawURL == "" {
+		rawURL = defaultDidrouterURL
+	}
+	u, err := url.Parse(strings.TrimRight(rawURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("--url / DIDROUTER_URL %q: want didrouter's base URL, such as %s", rawURL, defaultDidrouterURL)
+	}
+	key, secret := strings.TrimSpace(c.getenv("DIDROUTER_API_KEY")), strings.TrimSpace(c.getenv("DIDROUTER_API_SECRET"))
+	if key == "" || secret == "" {
+		return nil, errors.New("DIDROUTER_API_KEY and DIDROUTER_API_SECRET (the admin API's credentials) must be set in the environment")
+	}
+	hc := c.client
+	if hc == nil {
+		hc = &http.Client{Timeout: 2 * time.Minute}
+	}
+	return &adminClient{base: u.String(), key: key, secret: secret, http: hc}, nil
+}
+
+// apiError is an error answer of the admin API.
+type apiError struct {
+	Status  int    `json:"status"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Row     int    `json:"row"`
+}
+
+func (e *apiError) Error() string {
+	if e.Status == http.StatusUnauthorized {
+		return "the admin API refused the credentials: check DIDROUTER_API_KEY and DIDROUTER_API_SECRET"
+	}
+	if e.Message == "" {
+		return fmt.Sprintf("the admin API answered %d %s", e.Status, http.StatusText(e.Status))
+	}
+	return e.Message
+}
+
+// do sends one request and returns the body of a 2xx answer, else an *apiError.
+func (a *adminClient) do(ctx context.Context, method, path, contentType string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(a.key, a.secret)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach didrouter at %s: %w", a.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading didrouter's answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		e := &apiError{}
+		_ = json.Unmarshal(data, e) // a non-JSON answer keeps the status only
+		e.Status = resp.StatusCode
+		return nil, e
+	}
+	return data, nil
+}
+
+// workspace returns the sid given, else the only workspace's.
+func (a *adminClient) workspace(ctx context.Context, sid string) (string, error) {
+	if sid != "" {
+		return sid, nil
+	}
+	data, err := a.do(ctx, http.MethodGet, "/v1/Workspaces?PageSize=50", "", nil)
+	if err != nil {
+		return "", err
+	}
+	var list struct {
+		Workspaces []struct {
+			SID          string `json:"sid"`
+			FriendlyName string `json:"friendly_name"`
+		} `json:"workspaces"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		return "", fmt.Errorf("reading the workspace list: %w", err)
+	}
+	switch len(list.Workspaces) {
+	case 0:
+		return "", errors.New("didrouter has no workspace")
+	case 1:
+		return list.Workspaces[0].SID, nil
+	}
+	var names []string
+	for _, ws := range list.Workspaces {
+		names = append(names, ws.SID+" ("+ws.FriendlyName+")")
+	}
+	return "", fmt.Errorf("didrouter has %d workspaces: choose one with --workspace: %s", len(names), strings.Join(names, ", "))
+}
+
+// importAnswer is the JSON answer of POST …/DIDs/Import.
+type importAnswer struct {
+	DryRun    bool `json:"dry_run"`
+	Created   int  `json:"created"`
+	Updated   int  `json:"updated"`
+	Unchanged int  `json:"unchanged"`
+	Workers   []struct {
+		Row                 int      `json:"row"`
+		Action              string   `json:"action"`
+		FriendlyName        string   `json:"friendly_name"`
+		PhoneNumber         *string  `json:"phone_number"`
+		PreviousPhoneNumber *string  `json:"previous_phone_number"`
+		Changed             []string `json:"changed"`
+	} `json:"workers"`
+}
+
+func (c didsCommand) importFile(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f := newDidsFlags("import", "import [--dry-run] [--url URL] [--workspace WS…] FILE.csv", stderr)
+	dryRun := f.Bool("dry-run", false, "show what would change, write nothing")
+	rawURL := f.String("url", "", "didrouter's base URL (DIDROUTER_URL; default "+defaultDidrouterURL+")")
+	wsSID := f.String("workspace", "", "workspace sid (default: the only one)")
+	pos, code := f.parse(args)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "dids import: name one CSV file (or - for standard input)")
+		f.Usage()
+		return 2
+	}
+	name := pos[0]
+	var data []byte
+	var err error
+	if name == "-" {
+		name = "standard input"
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dids import: %v\n", err)
+		return 1
+	}
+	admin, err := c.admin(*rawURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids import: %v\n", err)
+		return 2
+	}
+	ws, err := admin.workspace(ctx, *wsSID)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids import: %v\n", err)
+		return 1
+	}
+	path := "/v1/Workspaces/" + url.PathEscape(ws) + "/DIDs/Import"
+	if *dryRun {
+		path += "?DryRun=true"
+	}
+	body, err := admin.do(ctx, http.MethodPost, path, "text/csv", data)
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Row > 0 {
+			// The server's message starts with "row N: ".
+			fmt.Fprintf(stderr, "dids import: %s %s\nnothing was changed\n", name, ae.Message)
+			return 1
+		}
+		fmt.Fprintf(stderr, "dids import: %s: %v\n", name, err)
+		return 1
+	}
+	var ans importAnswer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		fmt.Fprintf(stderr, "dids import: reading didrouter's answer: %v\n", err)
+		return 1
+	}
+	printImport(stdout, name, ans)
+	return 0
+}
+
+func printImport(w io.Writer, name string, ans importAnswer) {
+	for _, r := range ans.Workers {
+		switch r.Action {
+		case "created":
+			fmt.Fprintf(w, "row %-5d create  %s  %s\n", r.Row, r.FriendlyName, orNone(r.PhoneNumber))
+		case "updated":
+			line := fmt.Sprintf("row %-5d update  %s  %s", r.Row, r.FriendlyName, strings.Join(r.Changed, ", "))
+			if old, now := orNone(r.PreviousPhoneNumber), orNone(r.PhoneNumber); old != now {
+				line += fmt.Sprintf("  (number %s -> %s)", old, now)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	verb := "imported"
+	if ans.DryRun {
+		verb = "dry run, nothing written"
+	}
+	fmt.Fprintf(w, "%s (%s): %d created, %d updated, %d unchanged\n", name, verb, ans.Created, ans.Updated, ans.Unchanged)
+}
+
+func orNone(s *string) string {
+	if s == nil || *s == "" {
+		return "no number"
+	}
+	return *s
+}
+
+func (c didsCommand) export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newDidsFlags("export", "export [--url URL] [--workspace WS…] [-o FILE.csv]", stderr)
+	rawURL := f.String("url", "", "didrouter's base URL (DIDROUTER_URL; default "+defaultDidrouterURL+")")
+	wsSID := f.String("workspace", "", "workspace sid (default: the only one)")
+	out := f.String("o", "", "write to this file instead of standard output")
+	pos, code := f.parse(args)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "dids export: unexpected arguments %q (write to a file with -o FILE)\n", pos)
+		return 2
+	}
+	admin, err := c.admin(*rawURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids export: %v\n", err)
+		return 2
+	}
+	ws, err := admin.workspace(ctx, *wsSID)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids export: %v\n", err)
+		return 1
+	}
+	data, err := admin.do(ctx, http.MethodGet, "/v1/Workspaces/"+url.PathEscape(ws)+"/DIDs/Export", "", nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids export: %v\n", err)
+		return 1
+	}
+	if *out == "" {
+		if _, err := stdout.Write(data); err != nil {
+			fmt.Fprintf(stderr, "dids export: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	// Write beside, then rename: an interrupted export never leaves half a file.
+	tmp := *out + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		fmt.Fprintf(stderr, "dids export: %v\n", err)
+		return 1
+	}
+	if err := os.Rename(tmp, *out); err != nil {
+		_ = os.Remove(tmp)
+		fmt.Fprintf(stderr, "dids export: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "wrote %s\n", *out)
+	return 0
+}
+
+// token prints an agent token (api.AgentToken); it needs only the admin
+// API secret, not a running server.
+func (c didsCommand) token(args []string, stdout, stderr io.Writer) int {
+	f := newDidsFlags("token", "token [--ttl 12h] IDENTITY", stderr)
+	ttl := f.Duration("ttl", 12*time.Hour, "how long the token is valid")
+	pos, code := f.parse(args)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 || strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")) == "" {
+		fmt.Fprintln(stderr, "dids token: name one softphone identity (alice, or client:alice)")
+		f.Usage()
+		return 2
+	}
+	if *ttl <= 0 {
+		fmt.Fprintln(stderr, "dids token: --ttl must be positive")
+		return 2
+	}
+	secret := strings.TrimSpace(c.getenv("DIDROUTER_API_SECRET"))
+	if secret == "" {
+		fmt.Fprintln(stderr, "dids token: DIDROUTER_API_SECRET (the admin API's secret, which signs the token) must be set in the environment")
+		return 2
+	}
+	identity := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:"))
+	fmt.Fprintln(stdout, api.AgentToken(secret, identity, c.now().Add(*ttl)))
+	return 0
+}
+
+// normalizeCallerID reads DIDROUTER_DEFAULT_CALLER_ID in the configured region.
+func normalizeCallerID(raw, region string) (string, error) {
+	n, err := routing.NewNormalizer(region)
+	if err != nil {
+		return "", err
+	}
+	num, err := n.Normalize(raw)
+	if err != nil {
+		return "", err
+	}
+	return num.E164, nil
+}
