@@ -24,6 +24,7 @@ func main() {
 		"eval":        runEval,
 		"explain":     runExplain,
 		"numbers":     runNumbers,
+		"dids":        runDids,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, commands, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
