@@ -16,7 +16,6 @@ import (
 // worker's capacity and its assigned tasks the worker's busy count.
 const (
 	voiceChannel = "voice"
-	maxCapacity  = 50
 )
 
 // derivedSID returns a stable sid for something didrouter does not store as
@@ -137,7 +136,7 @@ func (h *Handler) updateWorkerChannel(w http.ResponseWriter, r *http.Request) {
 	}
 	wk, err := h.channelWorker(r)
 	if err == nil && capacity != nil {
-		wk, err = h.setCapacity(r.Context(), wk.WorkspaceSID, wk.SID, *capacity)
+		wk, err = h.eng.UpdateWorker(r.Context(), wk.WorkspaceSID, wk.SID, engine.WorkerUpdate{Capacity: capacity})
 	}
 	if err != nil {
 		h.writeError(w, r, err)

@@ -37,15 +37,17 @@ type Engine interface {
 	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
 	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
 	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (engine.Task, error)
+	WrapUpTask(ctx context.Context, workspaceSID, sid, reason string) (engine.Task, error)
+	DeleteTask(ctx context.Context, workspaceSID, sid string) error
 	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
 }
 
 // Writer runs store transactions. The API writes through it only what the
-// engine has no method for and the routing index does not hold, or learns
-// from the store's change feed (workspace settings, activities, task
-// attributes; see fallback.go). It is the Config.Store when that is an
-// engine.Store.
+// engine has no method for and routing does not depend on, or learns from
+// the store's change feed (workspace settings, activities; see
+// settings.go). It is the Config.Store when that is an engine.Store.
 type Writer interface {
 	Tx(ctx context.Context, fn func(engine.Tx) error) error
 }

@@ -267,7 +267,7 @@ func (h *Handler) applyReservationUpdate(ctx context.Context, res engine.Reserva
 		_, err = h.eng.RejectReservation(ctx, ws, res.SID, engine.ReservationRejected)
 	case engine.ReservationWrapping:
 		if err = liveAssignment(res); err == nil {
-			_, err = h.wrapUpTask(ctx, ws, res.TaskSID, "")
+			_, err = h.eng.WrapUpTask(ctx, ws, res.TaskSID, "")
 		}
 	case engine.ReservationCompleted:
 		if err = liveAssignment(res); err == nil {

@@ -313,7 +313,7 @@ func TestTRTaskChangesOverREST(t *testing.T) {
 			t.Errorf("carmen still busy after the task was deleted")
 		}
 		types := e.eventTypes((&taskrouter.ListEventParams{}).SetTaskSid(deref(t2.Sid)))
-		if !hasAll(types, "task.updated", "task.wrapup", "task.completed", "task.deleted") {
+		if !hasAll(types, "task.updated", "task.wrapup", "reservation.completed", "task.deleted") {
 			t.Errorf("events of the deleted task %v", types)
 		}
 		restError(t, e.tr.DeleteTask(e.ws.SID, deref(t2.Sid), nil), http.StatusNotFound, 20404)

@@ -347,7 +347,7 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) {
 	t, err := h.store.GetTask(ctx, ws, sid)
 	if err == nil {
 		if attrs := f.ptr("Attributes"); attrs != nil || priority != nil {
-			t, err = h.updateTaskFields(ctx, ws, sid, attrs, priority)
+			t, err = h.eng.UpdateTask(ctx, ws, sid, engine.TaskUpdate{Attributes: attrs, Priority: priority})
 		}
 	}
 	if err == nil {
@@ -356,7 +356,7 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		case engine.TaskCanceled:
 			t, err = h.eng.CancelTask(ctx, ws, sid, reason)
 		case engine.TaskWrapping:
-			t, err = h.wrapUpTask(ctx, ws, sid, reason)
+			t, err = h.eng.WrapUpTask(ctx, ws, sid, reason)
 		case engine.TaskCompleted:
 			if err = h.completeAll(ctx, ws, sid, reason); err == nil {
 				t, err = h.store.GetTask(ctx, ws, sid)
@@ -375,7 +375,7 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) {
 // deleteTaskHandler deletes a task in any state: a reservation it holds
 // ends first and its worker is freed.
 func (h *Handler) deleteTaskHandler(w http.ResponseWriter, r *http.Request) {
-	if err := h.deleteTask(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
+	if err := h.eng.DeleteTask(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

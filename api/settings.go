@@ -1,0 +1,178 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Workspace settings and activities are written here, in one store
+// transaction each, rather than through the engine: routing does not depend
+// on them (a renamed activity keeps its availability, which cannot change),
+// and the store's change feed has every engine reload what its index
+// keeps of them (the activity names its workers carry).
+
+// noWriter is the answer of an endpoint that needs the store's Tx.
+func noWriter(what string) error {
+	return engine.Errorf(engine.EINVALID, "%s is not available: the API was configured with a read-only store", what)
+}
+
+// workspaceUpdate is what POST /Workspaces/{WS} may change; nil = unchanged.
+type workspaceUpdate struct {
+	FriendlyName       *string
+	DefaultActivitySID *string
+	TimeoutActivitySID *string // "" clears it
+	EventCallbackURL   *string // "" clears it
+}
+
+func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpdate) (engine.Workspace, error) {
+	if h.writer == nil {
+		return engine.Workspace{}, noWriter("updating a workspace")
+	}
+	if u.EventCallbackURL != nil && *u.EventCallbackURL != "" {
+		if err := checkCallbackURL("EventCallbackUrl", *u.EventCallbackURL); err != nil {
+			return engine.Workspace{}, err
+		}
+	}
+	err := h.writer.Tx(ctx, func(tx engine.Tx) error {
+		ws, err := tx.GetWorkspace(ctx, sid)
+		if err != nil {
+			return err
+		}
+		if u.FriendlyName != nil {
+			name := strings.TrimSpace(*u.FriendlyName)
+			if name == "" {
+				return engine.Errorf(engine.EINVALID, "FriendlyName must not be empty")
+			}
+			ws.FriendlyName = name
+		}
+		for _, a := range []struct {
+			param string
+			sid   *string
+			dst   *string
+			may   bool // may be cleared
+		}{
+			{"DefaultActivitySid", u.DefaultActivitySID, &ws.DefaultActivitySID, false},
+			{"TimeoutActivitySid", u.TimeoutActivitySID, &ws.TimeoutActivitySID, true},
+		} {
+			if a.sid == nil {
+				continue
+			}
+			if *a.sid == "" && a.may {
+				*a.dst = ""
+				continue
+			}
+			if _, err := tx.GetActivity(ctx, sid, *a.sid); err != nil {
+				if engine.ErrorCode(err) == engine.ENOTFOUND {
+					return engine.Errorf(engine.EINVALID, "%s %q is not an activity of workspace %s", a.param, *a.sid, sid)
+				}
+				return err
+			}
+			*a.dst = *a.sid
+		}
+		if u.EventCallbackURL != nil {
+			ws.EventCallbackURL = *u.EventCallbackURL
+		}
+		ws.DateUpdated = h.clock.Now()
+		if err := tx.UpdateWorkspace(ctx, ws); err != nil {
+			return fmt.Errorf("update workspace %s: %w", sid, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return engine.Workspace{}, err
+	}
+	return h.store.GetWorkspace(ctx, sid)
+}
+
+// checkCallbackURL accepts an absolute http or https URL.
+func checkCallbackURL(param, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return engine.Errorf(engine.EINVALID, "%s must be an absolute http or https URL, not %q", param, raw)
+	}
+	return nil
+}
+
+func (h *Handler) insertActivity(ctx context.Context, ws, name string, available bool) (engine.Activity, error) {
+	if h.writer == nil {
+		return engine.Activity{}, noWriter("creating an activity")
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return engine.Activity{}, engine.Errorf(engine.EINVALID, "FriendlyName is required")
+	}
+	now := h.clock.Now()
+	a := engine.Activity{SID: engine.NewSID(engine.PrefixActivity), WorkspaceSID: ws, FriendlyName: name,
+		Available: available, DateCreated: now, DateUpdated: now}
+	err := h.writer.Tx(ctx, func(tx engine.Tx) error {
+		if err := uniqueActivityName(ctx, tx, ws, name, ""); err != nil {
+			return err
+		}
+		return tx.InsertActivity(ctx, a)
+	})
+	if err != nil {
+		return engine.Activity{}, err
+	}
+	return h.store.GetActivity(ctx, ws, a.SID)
+}
+
+// uniqueActivityName refuses a name another activity of the workspace has:
+// workers and skip_if expressions name activities by their friendly name.
+func uniqueActivityName(ctx context.Context, tx engine.Tx, ws, name, self string) error {
+	acts, err := tx.ListActivities(ctx, ws)
+	if err != nil {
+		return err
+	}
+	for _, a := range acts {
+		if a.SID != self && strings.EqualFold(a.FriendlyName, name) {
+			return engine.Errorf(engine.ECONFLICT, "activity %s is already named %q", a.SID, a.FriendlyName)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) renameActivity(ctx context.Context, ws, sid, name string) (engine.Activity, error) {
+	if h.writer == nil {
+		return engine.Activity{}, noWriter("updating an activity")
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return engine.Activity{}, engine.Errorf(engine.EINVALID, "FriendlyName must not be empty")
+	}
+	err := h.writer.Tx(ctx, func(tx engine.Tx) error {
+		a, err := tx.GetActivity(ctx, ws, sid)
+		if err != nil {
+			return err
+		}
+		if a.FriendlyName == name {
+			return nil
+		}
+		if err := uniqueActivityName(ctx, tx, ws, name, sid); err != nil {
+			return err
+		}
+		a.FriendlyName, a.DateUpdated = name, h.clock.Now()
+		// The store rewrites the activity name its workers carry, and the
+		// change feed has every engine reload them.
+		return tx.UpdateActivity(ctx, a)
+	})
+	if err != nil {
+		return engine.Activity{}, err
+	}
+	return h.store.GetActivity(ctx, ws, sid)
+}
+
+func (h *Handler) removeActivity(ctx context.Context, ws, sid string) error {
+	if h.writer == nil {
+		return noWriter("deleting an activity")
+	}
+	return h.writer.Tx(ctx, func(tx engine.Tx) error {
+		if _, err := tx.GetActivity(ctx, ws, sid); err != nil {
+			return err
+		}
+		return tx.DeleteActivity(ctx, ws, sid) // ECONFLICT while a worker or the workspace uses it
+	})
+}
