@@ -218,11 +218,17 @@ func (e *Engine) importInTx(ctx context.Context, tx Tx, fx *effects, ws Workspac
 	out := make([]ImportedWorker, 0, len(plan))
 	now := e.clock.Now()
 	// A number may move to a worker written before its old owner gives it
-	// up: first clear every number that changes hands or goes away.
+	// up: first clear every number that another row of the import takes.
 	if !dryRun {
+		taken := make(map[string]bool, len(plan))
+		for i := range plan {
+			if plan[i].finalPN != "" {
+				taken[plan[i].finalPN] = true
+			}
+		}
 		for i := range plan {
 			p := &plan[i]
-			if p.before == nil || p.before.PhoneNumber == "" || p.before.PhoneNumber == p.finalPN {
+			if p.before == nil || p.before.PhoneNumber == "" || p.before.PhoneNumber == p.finalPN || !taken[p.before.PhoneNumber] {
 				continue
 			}
 			w, err := tx.GetWorker(ctx, ws.SID, p.before.SID)
@@ -235,13 +241,21 @@ func (e *Engine) importInTx(ctx context.Context, tx Tx, fx *effects, ws Workspac
 			}
 		}
 	}
+	var act *Activity // new workers' activity, read once
 	for i := range plan {
 		p := &plan[i]
 		res := ImportedWorker{Row: p.in.Row, Change: p.change}
 		switch {
 		case p.before == nil:
 			res.Action = ImportCreated
-			w, err := e.importCreate(ctx, tx, fx, ws, p, now, dryRun)
+			if act == nil {
+				a, err := tx.GetActivity(ctx, ws.SID, ws.DefaultActivitySID)
+				if err != nil {
+					return nil, fmt.Errorf("read default activity %s: %w", ws.DefaultActivitySID, err)
+				}
+				act = &a
+			}
+			w, err := e.importCreate(ctx, tx, fx, *act, p, now, dryRun)
 			if err != nil {
 				return nil, err
 			}
@@ -311,27 +325,22 @@ func (p *plannedRow) merge(e *Engine) error {
 	return nil
 }
 
-func (e *Engine) importCreate(ctx context.Context, tx Tx, fx *effects, ws Workspace, p *plannedRow, now time.Time, dryRun bool) (Worker, error) {
-	act, err := tx.GetActivity(ctx, ws.SID, ws.DefaultActivitySID)
-	if err != nil {
-		return Worker{}, fmt.Errorf("read default activity %s: %w", ws.DefaultActivitySID, err)
-	}
+func (e *Engine) importCreate(ctx context.Context, tx Tx, fx *effects, act Activity, p *plannedRow, now time.Time, dryRun bool) (Worker, error) {
 	w := Worker{
-		WorkspaceSID: ws.SID, FriendlyName: p.name, Attributes: p.attrs,
+		WorkspaceSID: act.WorkspaceSID, FriendlyName: p.name, Attributes: p.attrs,
 		ActivitySID: act.SID, ActivityName: act.FriendlyName, Available: act.Available, Capacity: 1,
 		PhoneNumber: p.finalPN, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
 	}
 	if dryRun {
 		return w, nil
 	}
-	w.SID = NewSID(PrefixWorker)
+	w.SID, w.Version = NewSID(PrefixWorker), 1
 	if err := tx.InsertWorker(ctx, w); err != nil {
 		return Worker{}, &RowError{Row: p.in.Row, Err: didConflict(fmt.Errorf("insert worker %s: %w", p.name, err), w.PhoneNumber)}
 	}
-	out, err := tx.GetWorker(ctx, ws.SID, w.SID)
-	if err != nil {
-		return Worker{}, fmt.Errorf("read new worker: %w", err)
-	}
+	// The row is what was written (a store read per row would double an
+	// import's round trips).
+	out := w
 	fx.noteWorker(out)
 	return out, e.event(ctx, tx, workerEvent(out, EventWorkerCreated, fmt.Sprintf("Worker %s created (import)", out.FriendlyName)),
 		map[string]any{"worker_activity_sid": act.SID, "worker_activity_name": act.FriendlyName})
@@ -351,10 +360,10 @@ func (e *Engine) importUpdate(ctx context.Context, tx Tx, fx *effects, ws Worksp
 	if err := tx.UpdateWorker(ctx, w); err != nil {
 		return Worker{}, &RowError{Row: p.in.Row, Err: didConflict(fmt.Errorf("update worker %s: %w", w.SID, err), w.PhoneNumber)}
 	}
-	out, err := tx.GetWorker(ctx, ws.SID, w.SID)
-	if err != nil {
-		return Worker{}, fmt.Errorf("read worker %s: %w", w.SID, err)
-	}
+	// The locked row as written: UpdateWorker bumps the version by one
+	// and writes nothing else.
+	out := w
+	out.Version++
 	fx.noteWorker(out)
 	return out, e.event(ctx, tx, workerEvent(out, EventWorkerAttributesUpdate,
 		fmt.Sprintf("Worker %s attributes updated (import)", out.FriendlyName)), map[string]any{"changed": p.change})
