@@ -289,6 +289,11 @@ func (c didsCommand) importFile(ctx context.Context, args []string, stdin io.Rea
 			return 1
 		}
 		fmt.Fprintf(stderr, "dids import: %s: %v\n", name, err)
+		if !errors.As(err, &ae) && !*dryRun {
+			// No answer: the transaction committed or rolled back as a
+			// whole, and a dry run tells which.
+			fmt.Fprintln(stderr, "the import was applied entirely or not at all: run it again with --dry-run to see which")
+		}
 		return 1
 	}
 	var ans importAnswer
