@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/api/assignment"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/routing"
@@ -74,11 +75,22 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
+	// The engine's store reports each reservation it commits to the
+	// assignment callback dispatcher (workflows with an AssignmentCallbackUrl).
+	var callbacks *assignment.Dispatcher
+	engStore := assignment.Observe(st, func(r engine.Reservation) { callbacks.Notify(r) })
 	eng, err := engine.New(engine.Config{
-		Store: st, Clock: clock, Logger: logger, Normalizer: norm, InstanceID: instance, WrapUp: cfg.WrapUp,
+		Store: engStore, Clock: clock, Logger: logger, Normalizer: norm, InstanceID: instance, WrapUp: cfg.WrapUp,
 	})
 	if err != nil {
 		return fmt.Errorf("start the engine: %w", err)
+	}
+	callbacks, err = assignment.New(assignment.Config{
+		Engine: eng, Store: st, Client: &http.Client{Timeout: assignmentTimeout}, Clock: clock, Logger: logger,
+		AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken,
+	})
+	if err != nil {
+		return fmt.Errorf("assignment callbacks: %w", err)
 	}
 	wh, err := webhooks.NewHandler(webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
@@ -134,6 +146,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	defer stopEngine()
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Start(engCtx) }()
+	callbacksDone := make(chan struct{})
+	go func() { _ = callbacks.Run(engCtx); close(callbacksDone) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
@@ -160,12 +174,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		_ = srv.Close()
 	}
 	stopEngine()
+	<-callbacksDone
 	if err := <-engDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
 		runErr = fmt.Errorf("engine: %w", err)
 	}
 	logger.Info("didrouter stopped")
 	return runErr
 }
+
+// assignmentTimeout bounds one assignment callback request, as TaskRouter
+// gives the application 5 seconds to answer.
+const assignmentTimeout = 5 * time.Second
 
 func alphanumeric(s string) bool {
 	for _, r := range s {
