@@ -41,6 +41,8 @@ func TestTRWorkspaceAndActivities(t *testing.T) {
 		restError(t, err, http.StatusBadRequest, 20001)
 		_, err = e.tr.FetchWorkspace("WS00000000000000000000000000000000")
 		restError(t, err, http.StatusNotFound, 20404)
+		_, err = twilioClient(e.srv.URL, apiKey, "wrongsecret").FetchWorkspace(e.ws.SID)
+		restError(t, err, http.StatusUnauthorized, 20003)
 		list, err := e.tr.ListWorkspace((&taskrouter.ListWorkspaceParams{}).SetFriendlyName("Support"))
 		if err != nil || len(list) != 1 {
 			t.Fatalf("list workspaces by name: %v %d", err, len(list))
