@@ -8,8 +8,6 @@ import (
 	"time"
 
 	taskrouter "github.com/twilio/twilio-go/rest/taskrouter/v1"
-
-	"github.com/didrouter/didrouter/engine"
 )
 
 // supportFlow adds a "Support" queue (skills HAS "support") and a workflow
@@ -143,6 +141,10 @@ func TestTRTaskLifecycleOverREST(t *testing.T) {
 		types = e.eventTypes((&taskrouter.ListEventParams{}).SetReservationSid(resSID))
 		if !hasAll(types, "reservation.created", "reservation.accepted", "reservation.completed") {
 			t.Errorf("reservation events %v", types)
+		}
+		types = e.eventTypes((&taskrouter.ListEventParams{}).SetMinutes(1))
+		if !hasAll(types, "task.completed") || hasAll(types, "task.created") {
+			t.Errorf("events of the last minute: %v", types)
 		}
 		types = e.eventTypes((&taskrouter.ListEventParams{}).SetTaskSid(taskSID).
 			SetStartDate(e.origin.Add(time.Minute)).SetEndDate(e.origin.Add(3 * time.Minute)))
@@ -394,10 +396,22 @@ func TestTRTaskListFilters(t *testing.T) {
 		restError(t, err, http.StatusBadRequest, 20001)
 		_, err = e.tr.ListTask(e.ws.SID, (&taskrouter.ListTaskParams{}).SetEvaluateTaskAttributes(`type ==`))
 		restError(t, err, http.StatusBadRequest, 20001)
-		var tasks []engine.Task
-		tasks, _ = e.store.ListTasks(e.ctx, e.ws.SID, engine.TaskFilter{})
-		if len(tasks) != 5 {
-			t.Errorf("stored tasks %d", len(tasks))
+		// Nobody is there to take them: all five wait; the first is the oldest.
+		var first string
+		for sid, attrs := range made {
+			if strings.Contains(attrs, `"n":1`) {
+				first = sid
+			}
+		}
+		rt, err := e.tr.FetchWorkspaceRealTimeStatistics(e.ws.SID, nil)
+		if err != nil || deref(rt.LongestTaskWaitingSid) != first || rt.LongestTaskWaitingAge != 3 ||
+			fmt.Sprint(deref(rt.TasksByPriority)) != "map[0:3 1:2]" || rt.TotalTasks != 5 {
+			t.Fatalf("real-time statistics: %v %+v (first %s)", err, rt, first)
+		}
+		qrt, err := e.tr.FetchTaskQueueRealTimeStatistics(e.ws.SID, queueSID, nil)
+		if err != nil || deref(qrt.LongestTaskWaitingSid) != first || qrt.TotalTasks != 2 || qrt.TotalEligibleWorkers != 0 ||
+			fmt.Sprint(deref(qrt.TasksByStatus)) != "map[assigned:0 canceled:0 completed:0 pending:2 reserved:0 wrapping:0]" {
+			t.Fatalf("queue real-time statistics: %v %+v", err, qrt)
 		}
 	})
 }
