@@ -1,0 +1,231 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/replay"
+	"github.com/didrouter/didrouter/webhooks"
+)
+
+// smallBurst is a generated script that finishes in about a second at
+// speed 20: every outcome, owners available and not, numbers without owner.
+func smallBurst(t *testing.T, calls int, rate float64) *replay.Script {
+	t.Helper()
+	g := replay.DefaultGenerator()
+	g.Calls, g.Rate, g.DIDs, g.Workers, g.Seed = calls, rate, 12, 10, 7
+	g.RingS, g.TalkS, g.HangupAfterS = 1, 2, 3
+	g.Answered, g.NoAnswer, g.Busy, g.Hangup = 0.6, 0.15, 0.1, 0.15
+	s, err := g.Script()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func config(srv *httptest.Server) replay.Config {
+	return replay.Config{
+		Target: srv.URL, AuthToken: authToken, APIKey: apiKey, APISecret: apiSecret,
+		SeedWorkers: true, Speed: 20, Duration: 30 * time.Second,
+		FallbackAnswerAfter: 500 * time.Millisecond,
+	}
+}
+
+func check(t *testing.T, rep *replay.Report, name string) replay.Check {
+	t.Helper()
+	for _, c := range rep.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", name, rep.Checks)
+	return replay.Check{}
+}
+
+const (
+	checkOwner = "owner first, else Everyone"
+	checkOnce  = "no worker offered two calls at once"
+	checkTasks = "exactly one task record per call"
+)
+
+// A generated burst against a correct server: every call is played to its
+// end, no webhook fails, and every check passes having checked something.
+func TestReplayGenerated(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		srv := server(t, st, nil)
+		script := smallBurst(t, 60, 40)
+		rep, err := replay.Run(context.Background(), config(srv), script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text bytes.Buffer
+		if err := rep.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK {
+			t.Fatalf("run against a correct server failed:\n%s", text.String())
+		}
+		if rep.Placed != 60 || rep.Results["answered"] == 0 || rep.Results["abandoned"] == 0 {
+			t.Errorf("placed %d, results %v\n%s", rep.Placed, rep.Results, text.String())
+		}
+		for _, name := range []string{checkOwner, checkOnce, checkTasks} {
+			if c := check(t, rep, name); c.Checked == 0 {
+				t.Errorf("check %q checked nothing\n%s", name, text.String())
+			}
+		}
+		for _, kind := range []string{"incoming", "answer", "dial", "status"} {
+			if l := rep.Latency[kind]; l.Count == 0 || l.P50 <= 0 || l.Max < l.P99 {
+				t.Errorf("latency of %s: %+v", kind, l)
+			}
+		}
+		if !strings.Contains(text.String(), "p99.9 ms") {
+			t.Errorf("text report lacks the percentile table:\n%s", text.String())
+		}
+	})
+}
+
+// A JSONL script with its workers: the owner answers; a call to a number
+// whose owner is offline goes to the other worker; a caller hangs up in
+// the queue.
+func TestReplayScript(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		srv := server(t, st, nil)
+		script, err := replay.ReadScript(strings.NewReader(`
+# workers
+{"worker":"alice","did":"+15125550101","available":true}
+{"worker":"bob","did":"+15125550102","available":false}
+{"worker":"carol","available":true}
+{"offset_ms":0,"from":"+13125550100","to":"+15125550101","outcome":"answered","after_s":1,"talk_s":20}
+{"offset_ms":100,"from":"+13125550101","to":"+15125550102","outcome":"answered","after_s":1,"talk_s":20}
+{"offset_ms":200,"from":"+13125550102","to":"+15125550102","outcome":"hangup","after_s":30}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := replay.Run(context.Background(), config(srv), script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text bytes.Buffer
+		_ = rep.WriteText(&text)
+		if !rep.OK || rep.Results["answered"] != 2 || rep.Results["abandoned"] != 1 || rep.Offers["queue"] != 1 {
+			t.Fatalf("results %v, offers %v\n%s", rep.Results, rep.Offers, text.String())
+		}
+	})
+}
+
+// misrouter rejects the first reservation of every call before the caller
+// hears anything, so a call to an idle, available owner goes to Everyone.
+type misrouter struct {
+	webhooks.Engine
+}
+
+func (m misrouter) CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error) {
+	res, err := m.Engine.CreateTask(ctx, n)
+	if err != nil || !res.Created || res.Reservation == nil {
+		return res, err
+	}
+	return m.Engine.RejectReservation(ctx, res.Task.WorkspaceSID, res.Reservation.SID, engine.ReservationRejected)
+}
+
+// A server that passes over idle owners fails the routing check loudly,
+// naming the call and the owner.
+func TestReplayCatchesMisrouting(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		srv := server(t, st, func(e webhooks.Engine) webhooks.Engine { return misrouter{e} })
+		// Alice is available and on no other call: her calls must ring her.
+		script, err := replay.ReadScript(strings.NewReader(`
+{"worker":"alice","did":"+15125550101","available":true}
+{"worker":"carol","available":true}
+{"offset_ms":0,"from":"+13125550100","to":"+15125550101","outcome":"answered","after_s":0.2,"talk_s":0.2}
+{"offset_ms":2000,"from":"+13125550100","to":"+15125550101","outcome":"answered","after_s":0.2,"talk_s":0.2}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := config(srv)
+		cfg.Speed = 4
+		rep, err := replay.Run(context.Background(), cfg, script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text bytes.Buffer
+		_ = rep.WriteText(&text)
+		c := check(t, rep, checkOwner)
+		if rep.OK || c.Passed || c.Failed == 0 {
+			t.Fatalf("misrouting went unnoticed:\n%s", text.String())
+		}
+		if !strings.Contains(c.Examples[0], "although its owner") || !strings.Contains(text.String(), "FAIL  owner first") {
+			t.Errorf("failure does not say what went wrong:\n%s", text.String())
+		}
+		if !check(t, rep, checkOnce).Passed || !check(t, rep, checkTasks).Passed {
+			t.Errorf("only the routing check should fail:\n%s", text.String())
+		}
+	})
+}
+
+// A fake server that rings the same agent for every call, keeps no task
+// records and has no API: the one-call-at-a-time check fails.
+func TestReplayCatchesDoubleOffers(t *testing.T) {
+	t.Parallel()
+	var srv *httptest.Server
+	var calls atomic.Int64
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		switch r.URL.Path {
+		case webhooks.PathPrefix + "/incoming":
+			calls.Add(1)
+			_, _ = w.Write([]byte(`<Response><Dial timeout="30" action="` + srv.URL + webhooks.PathPrefix +
+				`/dial"><Client url="` + srv.URL + webhooks.PathPrefix + `/answer">rp0000000</Client></Dial></Response>`))
+		case webhooks.PathPrefix + "/answer":
+			_, _ = w.Write([]byte(`<Response/>`))
+		case webhooks.PathPrefix + "/status":
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			_, _ = w.Write([]byte(`<Response><Hangup/></Response>`))
+		}
+	}))
+	defer srv.Close()
+	g := replay.DefaultGenerator()
+	g.Calls, g.Rate, g.DIDs, g.Workers, g.OwnerAvailable = 10, 100, 2, 2, 1
+	g.Answered, g.NoAnswer, g.Busy, g.Hangup = 1, 0, 0, 0
+	g.RingS, g.TalkS = 1, 5
+	script, err := g.Script()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := replay.Run(context.Background(), replay.Config{Target: srv.URL, AuthToken: authToken, Speed: 10}, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	_ = rep.WriteText(&text)
+	if c := check(t, rep, checkOnce); c.Passed || c.Failed == 0 || !strings.Contains(c.Examples[0], "while still on call") {
+		t.Fatalf("double offers went unnoticed:\n%s", text.String())
+	}
+	if rep.OK || calls.Load() != 10 {
+		t.Errorf("ok %v, %d calls", rep.OK, calls.Load())
+	}
+	if c := check(t, rep, checkTasks); c.Skipped == "" {
+		t.Errorf("task check without API credentials: %+v", c)
+	}
+}
+
+// Only loopback targets, unless allowed.
+func TestReplayRefusesRemoteTargets(t *testing.T) {
+	t.Parallel()
+	s := &replay.Script{Calls: []replay.Call{{To: "+15125550101", From: "+13125550100", Outcome: "answered"}}}
+	for _, target := range []string{"http://10.1.2.3:8080", "https://calls.example.com", "http://[2001:db8::1]/"} {
+		_, err := replay.Run(context.Background(), replay.Config{Target: target, AuthToken: "x"}, s)
+		if err == nil || !strings.Contains(err.Error(), "allow-remote") {
+			t.Errorf("target %s: %v", target, err)
+		}
+	}
+}

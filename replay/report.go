@@ -1,0 +1,160 @@
+package replay
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Report is what a run saw.
+type Report struct {
+	Target      string  `json:"target"`
+	RunID       string  `json:"run_id"`
+	Calls       int     `json:"calls_scripted"`
+	Placed      int     `json:"calls_placed"`
+	Workers     int     `json:"workers"`
+	Speed       float64 `json:"speed"`
+	SeedSeconds float64 `json:"seed_seconds,omitempty"`
+
+	DurationS      float64 `json:"duration_s"`
+	CallsPerSec    float64 `json:"calls_per_s"`    // calls placed per second of the run
+	RequestsPerSec float64 `json:"requests_per_s"` // webhooks answered per second
+	Requests       int64   `json:"requests"`
+	ScheduleLagMS  float64 `json:"schedule_lag_max_ms"` // how late the latest call started (the generator keeping up)
+
+	Latency map[string]Latency `json:"latency"` // per webhook kind, and "all"
+	Errors  map[string]int64   `json:"errors"`  // "kind/reason"
+	Results map[string]int     `json:"results"` // answered, abandoned, ended, cut, error
+	Offers  map[string]int     `json:"first_offer"`
+
+	Checks   []Check  `json:"checks"`
+	Failures []string `json:"failed_calls,omitempty"` // timelines of a few calls that hit errors
+	OK       bool     `json:"ok"`
+}
+
+func (rep *Report) fill(r *runner, calls []*callRecord, elapsed time.Duration, lag time.Duration) {
+	rep.Placed = len(calls)
+	rep.DurationS = elapsed.Seconds()
+	rep.Requests = r.tw.stats.requests.Load()
+	if s := elapsed.Seconds(); s > 0 {
+		rep.CallsPerSec = float64(len(calls)) / s
+		rep.RequestsPerSec = float64(rep.Requests) / s
+	}
+	rep.ScheduleLagMS = float64(lag) / float64(time.Millisecond)
+	rep.Latency, rep.Errors = r.tw.stats.snapshot()
+	rep.Results, rep.Offers = map[string]int{}, map[string]int{}
+	for _, c := range calls {
+		rep.Results[c.Result]++
+		switch {
+		case c.FirstOffer == "":
+			rep.Offers["none"]++
+		case c.FirstOffer == "queue":
+			rep.Offers["queue"]++
+		default:
+			rep.Offers["rang a worker"]++
+		}
+		if len(c.Errors) > 0 && len(rep.Failures) < maxExamples {
+			rep.Failures = append(rep.Failures, strings.Join(c.Errors, "; ")+"\n  "+timeline(c))
+		}
+	}
+}
+
+// judge decides OK: no webhook errors and every check passed (a check
+// turned off on purpose does not count).
+func (rep *Report) judge(cfg Config) {
+	rep.OK = len(rep.Errors) == 0
+	for _, c := range rep.Checks {
+		if !c.Passed && !(c.Skipped == "turned off") {
+			rep.OK = false
+		}
+	}
+}
+
+// WriteJSON writes the report for machines.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// kindOrder is the order webhook kinds are listed in.
+var kindOrder = []string{kindIncoming, kindAnswer, kindDial, kindWait, kindDequeued, kindStatus, kindRedirect, "all"}
+
+// WriteText writes the report for people.
+func (rep *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "didrouter replay against %s (run %s, speed %gx)\n", rep.Target, rep.RunID, rep.Speed)
+	fmt.Fprintf(&b, "  calls: %d placed of %d scripted in %.1f s = %.1f calls/s; %d webhooks = %.1f req/s; %d workers",
+		rep.Placed, rep.Calls, rep.DurationS, rep.CallsPerSec, rep.Requests, rep.RequestsPerSec, rep.Workers)
+	if rep.SeedSeconds > 0 {
+		fmt.Fprintf(&b, " (seeded in %.1f s)", rep.SeedSeconds)
+	}
+	fmt.Fprintf(&b, "\n  generator lag (latest call start): %.1f ms\n", rep.ScheduleLagMS)
+	fmt.Fprintf(&b, "  results: %s; first offer: %s\n", counts(rep.Results), counts(rep.Offers))
+	fmt.Fprintf(&b, "\n  %-9s %9s %9s %9s %9s %9s %9s\n", "webhook", "count", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms")
+	for _, k := range kindOrder {
+		l, ok := rep.Latency[k]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "  %-9s %9d %9.2f %9.2f %9.2f %9.2f %9.2f\n", k, l.Count, l.P50, l.P90, l.P99, l.P999, l.Max)
+	}
+	if len(rep.Errors) == 0 {
+		b.WriteString("\n  errors: none\n")
+	} else {
+		b.WriteString("\n  errors:\n")
+		for _, k := range sortedKeys(rep.Errors) {
+			fmt.Fprintf(&b, "    %-28s %d\n", k, rep.Errors[k])
+		}
+	}
+	b.WriteString("\n  checks:\n")
+	for _, c := range rep.Checks {
+		verdict := "PASS"
+		switch {
+		case c.Skipped != "":
+			verdict = "SKIP"
+		case !c.Passed:
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(&b, "    %s  %s: %d checked, %d failed", verdict, c.Name, c.Checked, c.Failed)
+		if c.Unverifiable > 0 {
+			fmt.Fprintf(&b, ", %d undecidable from here", c.Unverifiable)
+		}
+		if c.Skipped != "" {
+			fmt.Fprintf(&b, " (%s)", c.Skipped)
+		}
+		b.WriteString("\n")
+		for _, ex := range c.Examples {
+			fmt.Fprintf(&b, "      - %s\n", strings.ReplaceAll(ex, "\n", "\n        "))
+		}
+	}
+	if len(rep.Failures) > 0 {
+		b.WriteString("\n  calls with errors (first few):\n")
+		for _, f := range rep.Failures {
+			fmt.Fprintf(&b, "    - %s\n", strings.ReplaceAll(f, "\n", "\n      "))
+		}
+	}
+	if rep.OK {
+		b.WriteString("\nOK\n")
+	} else {
+		b.WriteString("\nFAILED\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}

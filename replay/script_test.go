@@ -1,0 +1,78 @@
+package replay
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+func TestReadScriptErrorsNameTheLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"offset_ms":0,"from":"+1","to":"+2","outcome":"maybe"}`, "line 1: outcome"},
+		{"\n{\"offset_ms\":-1,\"from\":\"+1\",\"to\":\"+2\",\"outcome\":\"busy\"}", "line 2: offset_ms"},
+		{`{"offset_ms":0,"from":"+1","to":"+2","outcome":"busy","extra":1}`, "unknown field"},
+		{`{"worker":"a b"}`, "client identity"},
+		{`{"worker":"a","did":"+1"}` + "\n" + `{"worker":"b","did":"+1"}` + "\n" + `{"offset_ms":0,"from":"+1","to":"+2","outcome":"busy"}`, "both own"},
+		{`# nothing`, "no calls"},
+		{`{"offset_ms":0,"to":"+2","outcome":"busy"}`, `"from" is missing`},
+	} {
+		_, err := ReadScript(strings.NewReader(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestScriptRoundTrip(t *testing.T) {
+	g := DefaultGenerator()
+	g.Calls, g.Workers, g.DIDs = 50, 8, 10
+	s, err := g.Script()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteScript(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadScript(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Calls) != 50 || len(back.Workers) != 8 || back.Calls[49] != s.Calls[49] || back.Workers[7] != s.Workers[7] {
+		t.Fatalf("round trip changed the script")
+	}
+	again, _ := g.Script()
+	if again.Calls[30] != s.Calls[30] {
+		t.Error("the same seed gave another script")
+	}
+	for i := 1; i < len(s.Calls); i++ {
+		if s.Calls[i].OffsetMS < s.Calls[i-1].OffsetMS {
+			t.Fatal("calls out of order")
+		}
+	}
+}
+
+// Generated numbers are valid and distinct, up to the largest fleets.
+func TestGeneratedNumbersAreValid(t *testing.T) {
+	norm, err := routing.NewNormalizer("US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, i := range []int{0, 1, 9999, 10000, 99999, 100000, 719999, 720000, 999999, 1_000_000, maxDIDs - 1} {
+		d := DID(i)
+		n, err := norm.Normalize(d)
+		if err != nil || n.E164 != d {
+			t.Errorf("DID(%d) = %s: %v", i, d, err)
+		}
+		if seen[d] {
+			t.Errorf("DID(%d) = %s repeats", i, d)
+		}
+		seen[d] = true
+	}
+	if n, err := norm.Normalize(callerNumber(123456)); err != nil || seen[n.E164] {
+		t.Errorf("caller number %v: %v", n, err)
+	}
+}
