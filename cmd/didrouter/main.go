@@ -24,7 +24,9 @@ func main() {
 		"eval":        runEval,
 		"explain":     runExplain,
 		"numbers":     runNumbers,
+		"replay":      runReplay,
 		"dids":        runDids,
+		"setup":       runSetup,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, commands, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
