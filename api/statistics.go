@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
@@ -34,20 +35,29 @@ type realtime struct {
 	longestAge, longestRelAge int
 }
 
-// realtimeTasks counts a workspace's tasks (queueSID "") or a queue's.
+// realtimeTasks counts a workspace's tasks (queueSID "") or a queue's:
+// one aggregate query for the counts, and a read of the waiting tasks
+// (pending or reserved: few) for the longest waiting.
 func (h *Handler) realtimeTasks(ctx context.Context, ws, queueSID string) (realtime, error) {
 	rt := realtime{byStatus: map[string]int{}, byPriority: map[string]int{}}
 	for _, s := range append([]string{engine.TaskCompleted, engine.TaskCanceled}, liveStatuses...) {
 		rt.byStatus[s] = 0
 	}
+	counts, err := h.store.CountTasks(ctx, ws, engine.TaskCountFilter{TaskQueueSID: queueSID})
+	if err != nil {
+		return rt, err
+	}
+	for _, c := range counts {
+		rt.byStatus[c.Status] += c.N
+		rt.total += c.N
+		if slices.Contains(liveStatuses, c.Status) {
+			rt.byPriority[strconv.Itoa(c.Priority)] += c.N
+		}
+	}
 	now := h.clock.Now()
 	var oldest, oldestRel engine.Task
-	err := h.eachTask(ctx, ws, engine.TaskFilter{AssignmentStatus: liveStatuses, TaskQueueSID: queueSID}, func(t engine.Task) {
-		rt.byStatus[t.AssignmentStatus]++
-		rt.byPriority[strconv.Itoa(t.Priority)]++
-		if t.AssignmentStatus != engine.TaskPending && t.AssignmentStatus != engine.TaskReserved {
-			return
-		}
+	err = h.eachTask(ctx, ws, engine.TaskFilter{AssignmentStatus: []string{engine.TaskPending, engine.TaskReserved},
+		TaskQueueSID: queueSID}, func(t engine.Task) {
 		if oldest.SID == "" || t.DateCreated.Before(oldest.DateCreated) {
 			oldest = t
 		}
@@ -57,16 +67,6 @@ func (h *Handler) realtimeTasks(ctx context.Context, ws, queueSID string) (realt
 	})
 	if err != nil {
 		return rt, err
-	}
-	for _, s := range []string{engine.TaskCompleted, engine.TaskCanceled} {
-		err := h.eachTask(ctx, ws, engine.TaskFilter{AssignmentStatus: []string{s}, TaskQueueSID: queueSID},
-			func(engine.Task) { rt.byStatus[s]++ })
-		if err != nil {
-			return rt, err
-		}
-	}
-	for _, n := range rt.byStatus {
-		rt.total += n
 	}
 	if oldest.SID != "" {
 		rt.longestSID, rt.longestAge = oldest.SID, max(int(now.Sub(oldest.DateCreated).Seconds()), 0)

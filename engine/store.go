@@ -126,6 +126,9 @@ type Reader interface {
 	// WaitingTasks lists pending tasks in service order: priority descending,
 	// then date created ascending.
 	WaitingTasks(ctx context.Context, workspaceSID string, limit int) ([]Task, error)
+	// CountTasks counts the tasks f selects by status and priority (one
+	// aggregate query; only combinations that occur are returned).
+	CountTasks(ctx context.Context, workspaceSID string, f TaskCountFilter) ([]TaskCount, error)
 
 	GetReservation(ctx context.Context, workspaceSID, sid string) (Reservation, error)
 	ListReservations(ctx context.Context, workspaceSID string, f ReservationFilter) ([]Reservation, error)

@@ -54,6 +54,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"ConfigurationReadsShared", c.configReadsShared},
 		{"TaskFilters", c.taskFilters},
 		{"WaitingTasks", c.waitingTasks},
+		{"CountTasks", c.countTasks},
 		{"DeleteTask", c.deleteTask},
 		{"Reservations", c.reservations},
 		{"Events", c.events},
