@@ -46,13 +46,17 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 		return lastResort, nil
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
-	if err != nil {
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
-			return lastResort, nil
-		}
-		return nil, err
-	}
-	if finished(t.AssignmentStatus) {
+	switch {
+	case engine.ErrorCode(err) == engine.ENOTFOUND:
+		return lastResort, nil
+	case err != nil:
+		// Where the task stands is unknown (the store does not answer):
+		// keep the caller in the task's own queue rather than hang up;
+		// its wait poll picks the task up again once the store answers.
+		h.log.WarnContext(ctx, "store unavailable; holding the caller in the task's queue",
+			"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
+		return append(say(sorryHold), h.hold(ctx, c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), nil
+	case finished(t.AssignmentStatus):
 		return []twiml.Element{hangup()}, nil
 	}
 	return append(say(sorryHold), h.hold(ctx, c, t, 0)...), nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/outage"
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/sqlite"
 )
@@ -18,7 +19,8 @@ type migratingStore interface {
 
 // openStore opens the configured store (Postgres when DATABASE_URL is set,
 // else SQLite at DIDROUTER_DATA) and applies pending migrations. kind
-// describes it for logs, without a password.
+// describes it for logs, without a password. The store rides out short
+// outages of the database (outage.Store).
 func openStore(ctx context.Context, cfg config, logger *slog.Logger) (st engine.Store, kind string, err error) {
 	var s migratingStore
 	if cfg.usesPostgres() {
@@ -40,5 +42,7 @@ func openStore(ctx context.Context, cfg config, logger *slog.Logger) (st engine.
 		s.Close()
 		return nil, "", fmt.Errorf("migrate the %s database: %w", kind, err)
 	}
-	return s, kind, nil
+	// A database restart of a few seconds delays the calls it overlaps
+	// instead of failing them (see package outage).
+	return outage.New(s, outage.Config{Logger: logger}), kind, nil
 }

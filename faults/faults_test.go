@@ -1,0 +1,549 @@
+package faults
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/didrouter/didrouter/webhooks"
+)
+
+// scenario sizes one run.
+type scenario struct {
+	agents      int
+	step        time.Duration // the owner's ring step (60 s in production)
+	reservation time.Duration // reservation timeout (120 s in production)
+	ttl         time.Duration // TTL of the probe tasks
+	burstEvery  time.Duration
+	burstSize   int
+	loadFor     time.Duration // how long new calls arrive
+	killAt      time.Duration // SIGKILL instance 1
+	restartAt   time.Duration // start it again
+	dbAt        time.Duration // crash Postgres …
+	dbDown      time.Duration // … and start it again after this long
+	termAt      time.Duration // SIGTERM instance 2
+	shutdown    time.Duration // DIDROUTER_SHUTDOWN_TIMEOUT
+	slack       time.Duration // how late a timer may fire (poll 1 s + claim + load)
+	people      timing
+}
+
+func defaultScenario() scenario {
+	return scenario{
+		agents: 10, step: 5 * time.Second, reservation: 8 * time.Second, ttl: 3 * time.Second,
+		burstEvery: 1500 * time.Millisecond, burstSize: 2, loadFor: 28 * time.Second,
+		killAt: 7 * time.Second, restartAt: 12 * time.Second,
+		dbAt: 15 * time.Second, dbDown: 3 * time.Second,
+		termAt: 24 * time.Second, shutdown: 10 * time.Second, slack: 3 * time.Second,
+		people: timing{
+			lostDelay: 4 * time.Second, patience: 15 * time.Second, maxAnswer: 2 * time.Second,
+			maxTalk: 3 * time.Second, tolerance: time.Second, hangupRate: 0.05,
+		},
+	}
+}
+
+// longScenario is DIDROUTER_FAULTS_LONG=1: the production ring step, a
+// 30 s database outage, several minutes of calls.
+func longScenario() scenario {
+	s := defaultScenario()
+	s.agents, s.step, s.reservation = 12, 60*time.Second, 20*time.Second
+	s.burstEvery, s.burstSize, s.loadFor = time.Second, 3, 4*time.Minute
+	s.killAt, s.restartAt = 20*time.Second, 40*time.Second
+	s.dbAt, s.dbDown = 70*time.Second, 30*time.Second
+	s.termAt = 150 * time.Second
+	s.people.patience = 100 * time.Second
+	return s
+}
+
+// faultLog is the timeline of injected faults.
+type faultLog struct {
+	mu      sync.Mutex
+	start   time.Time
+	entries []string
+	outages []window
+	probes  map[string]bool // TTL probe tasks created on the instance then killed
+	drain   time.Duration   // SIGTERM → exit
+	exit    error
+	errs    []string
+}
+
+func (f *faultLog) note(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.entries = append(f.entries, fmt.Sprintf("%5.1fs ", time.Since(f.start).Seconds())+fmt.Sprintf(format, args...))
+}
+
+func (f *faultLog) fail(format string, args ...any) {
+	f.note("FAILED: "+format, args...)
+	f.mu.Lock()
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+	f.mu.Unlock()
+}
+
+// TestFaults runs three didrouter processes on one throwaway Postgres,
+// drives bursts of calls through a load balancer spread over all three,
+// and meanwhile SIGKILLs one instance, crashes and restarts Postgres, and
+// SIGTERMs another; then it checks the database for double-booked workers,
+// calls without exactly one task, late or lost timers, and counts 5xx answers.
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the fault scenario runs processes for about a minute")
+	}
+	sc := defaultScenario()
+	if os.Getenv("DIDROUTER_FAULTS_LONG") == "1" {
+		sc = longScenario()
+	}
+	pg := startCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), sc.loadFor+sc.people.patience+3*time.Minute)
+	defer cancel()
+	if err := pg.createDatabase(ctx, "didrouter"); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	tmp := t.TempDir()
+	set := settings{
+		bin: buildBinary(t, tmp), databaseURL: pg.url("didrouter"), publicURL: "https://lb.faults.test",
+		authToken: "faultsToken", apiKey: "faultsKey", apiSecret: "faultsSecret",
+		shutdown: sc.shutdown, logDir: tmp,
+	}
+	insts := []*instance{
+		newInstance("i1", freePort(t), set), newInstance("i2", freePort(t), set), newInstance("i3", freePort(t), set),
+	}
+	t.Cleanup(func() {
+		for _, in := range insts {
+			in.stop()
+		}
+		if t.Failed() {
+			for _, in := range insts {
+				t.Logf("log of %s (tail):\n%s", in.name, lastLines(in.logText(), 40))
+			}
+			t.Logf("postgres log (tail):\n%s", pg.logTail())
+		}
+	})
+	// The first instance migrates and seeds; the others join it.
+	if err := insts[0].start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := installAudit(ctx, pg.url("didrouter")); err != nil {
+		t.Fatalf("install the audit triggers: %v", err)
+	}
+	var wg sync.WaitGroup
+	for _, in := range insts[1:] {
+		wg.Go(func() {
+			if err := in.start(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	adm := newAdmin(insts[0].base(), set.apiKey, set.apiSecret)
+	s, err := adm.prepare(ctx, sc.agents, sc.step, sc.reservation)
+	if err != nil {
+		t.Fatalf("set up workers and workflows: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // the other instances hear of the workers through the change feed
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	balancer := newLB(set.publicURL, set.authToken, insts)
+	ph := &phones{busy: map[string]phoneUse{}}
+	flog := &faultLog{start: time.Now(), probes: map[string]bool{}}
+
+	var (
+		callsMu sync.Mutex
+		callIDs []string
+		results []callResult
+		callsWG sync.WaitGroup
+	)
+	place := func(spec callSpec, verbs []verb, answered bool) {
+		callsMu.Lock()
+		callIDs = append(callIDs, spec.sid)
+		callsMu.Unlock()
+		callsWG.Go(func() {
+			c := &caller{lb: balancer, phones: ph, tm: sc.people, spec: spec, rng: rand.New(rand.NewPCG(seed, spec.seed))}
+			var res callResult
+			if verbs != nil || answered {
+				c.begin()
+				res = c.follow(ctx, verbs, answered)
+			} else {
+				res = c.run(ctx)
+			}
+			callsMu.Lock()
+			results = append(results, res)
+			callsMu.Unlock()
+		})
+	}
+	rng := rand.New(rand.NewPCG(seed, 0))
+	n := 0
+	newSpec := func() callSpec {
+		n++
+		to := "+15125559999" // nobody's number: straight to Everyone
+		if rng.Float64() < 0.6 {
+			to = s.agents[rng.IntN(len(s.agents))].did
+		}
+		return callSpec{
+			sid: fmt.Sprintf("CA%08x%024x", seed&0xffffffff, n), from: fmt.Sprintf("+1737555%04d", rng.IntN(10000)),
+			to: to, duplicate: rng.Float64() < 0.05, seed: uint64(n),
+		}
+	}
+
+	// Faults, on their own timeline.
+	faultsDone := make(chan struct{})
+	go func() {
+		defer close(faultsDone)
+		injectFaults(ctx, t, sc, flog, pg, insts, adm, s, balancer, newSpec, place)
+	}()
+
+	// Calls: bursts until loadFor has passed.
+	tick := time.NewTicker(sc.burstEvery)
+	for time.Since(flog.start) < sc.loadFor {
+		for range sc.burstSize {
+			place(newSpec(), nil, false)
+		}
+		<-tick.C
+	}
+	tick.Stop()
+	<-faultsDone
+	callsWG.Wait()
+	flog.note("every call has ended")
+	time.Sleep(sc.slack) // let background routing and the last timers settle
+
+	conn, err := pgx.Connect(ctx, pg.url("didrouter"))
+	if err != nil {
+		t.Fatalf("connect for the checks: %v", err)
+	}
+	defer conn.Close(context.Background())
+	rep, err := checkDatabase(ctx, conn, callIDs, sc.step, sc.slack, flog.outages)
+	if err != nil {
+		t.Fatalf("checks: %v", err)
+	}
+	summary := summarize(sc, flog, balancer, ph, results, rep, insts)
+	t.Log("\n" + summary)
+	if path := os.Getenv("DIDROUTER_FAULTS_REPORT"); path != "" {
+		if err := os.WriteFile(path, []byte(summary), 0o644); err != nil {
+			t.Errorf("write %s: %v", path, err)
+		}
+	}
+
+	for _, e := range flog.errs {
+		t.Errorf("fault injection: %s", e)
+	}
+	for _, a := range rep.Anomalies {
+		t.Errorf("anomaly: %s", a)
+	}
+	if len(balancer.bad) > 0 {
+		t.Errorf("%d webhooks were not answered 2xx: %s", len(balancer.bad), strings.Join(first(balancer.bad, 10), "; "))
+	}
+	for _, c := range ph.conflicts {
+		t.Errorf("seen at Twilio: %s", c)
+	}
+	for _, r := range results {
+		if r.dropped != "" {
+			t.Errorf("call %s dropped: %s", r.sid, r.dropped)
+		}
+	}
+	if balancer.lastSorry > 0 {
+		t.Errorf("%d answers hung a caller up with the last-resort apology", balancer.lastSorry)
+	}
+	for _, in := range insts {
+		if strings.Contains(in.logText(), "panic") {
+			t.Errorf("%s logged a panic", in.name)
+		}
+	}
+}
+
+// injectFaults runs the fault timeline: SIGKILL, restart, Postgres crash,
+// SIGTERM with a request in flight.
+func injectFaults(ctx context.Context, t *testing.T, sc scenario, flog *faultLog, pg *cluster, insts []*instance,
+	adm *admin, s *setup, balancer *lb, newSpec func() callSpec, place func(callSpec, []verb, bool)) {
+	at := func(d time.Duration) bool { return sleepCtx(ctx, time.Until(flog.start.Add(d))) }
+	victim, drained := insts[0], insts[1]
+
+	// Timers set by an instance that then dies: TTL probes created on it
+	// shortly before the kill, due shortly after.
+	if !at(sc.killAt - sc.ttl + time.Second) {
+		return
+	}
+	for range 3 {
+		sid, err := adm.ttlProbe(ctx, s, sc.ttl)
+		if err != nil {
+			flog.fail("create a TTL probe on %s: %v", victim.name, err)
+			continue
+		}
+		flog.mu.Lock()
+		flog.probes[sid] = true
+		flog.mu.Unlock()
+	}
+	if !at(sc.killAt) {
+		return
+	}
+	if err := victim.signal(syscall.SIGKILL); err != nil {
+		flog.fail("SIGKILL %s: %v", victim.name, err)
+	}
+	victim.wait(5 * time.Second)
+	flog.note("SIGKILL %s", victim.name)
+
+	if !at(sc.restartAt) {
+		return
+	}
+	if err := victim.start(ctx); err != nil {
+		flog.fail("restart %s: %v", victim.name, err)
+	} else {
+		flog.note("%s restarted and ready", victim.name)
+	}
+
+	if !at(sc.dbAt) {
+		return
+	}
+	from := time.Now()
+	if err := pg.crash(ctx); err != nil {
+		flog.fail("crash Postgres: %v", err)
+		return
+	}
+	flog.note("Postgres stopped (immediate: like a crash)")
+	sleepCtx(ctx, sc.dbDown)
+	if err := pg.start(ctx); err != nil {
+		flog.fail("start Postgres again: %v", err)
+		return
+	}
+	to := time.Now()
+	flog.mu.Lock()
+	flog.outages = append(flog.outages, window{from, to})
+	flog.mu.Unlock()
+	flog.note("Postgres back after %.1f s", to.Sub(from).Seconds())
+
+	if !at(sc.termAt) {
+		return
+	}
+	// A webhook in flight when SIGTERM arrives: its body is still being
+	// sent. The instance must answer it before exiting.
+	spec := newSpec()
+	inflight, err := startSlowIncoming(drained.addr, balancer.public, balancer.token, spec)
+	if err != nil {
+		flog.fail("start a slow request to %s: %v", drained.name, err)
+	}
+	// Let the instance read the request's head: a connection still in the
+	// accept queue when the listener closes is refused, and the load
+	// balancer sends that request elsewhere (like any refused one).
+	sleepCtx(ctx, 300*time.Millisecond)
+	sent := time.Now()
+	if err := drained.signal(syscall.SIGTERM); err != nil {
+		flog.fail("SIGTERM %s: %v", drained.name, err)
+		return
+	}
+	flog.note("SIGTERM %s (one request in flight)", drained.name)
+	if inflight != nil {
+		sleepCtx(ctx, 500*time.Millisecond)
+		verbs, err := inflight.finish()
+		if err != nil {
+			flog.fail("the request in flight at SIGTERM was not answered: %v", err)
+			place(spec, nil, false) // Twilio would retry it elsewhere
+		} else {
+			flog.note("the request in flight at SIGTERM was answered with TwiML")
+			place(spec, verbs, true)
+		}
+	}
+	exited, exitErr := drained.wait(sc.shutdown + 10*time.Second)
+	flog.mu.Lock()
+	flog.drain, flog.exit = time.Since(sent), exitErr
+	flog.mu.Unlock()
+	switch {
+	case !exited:
+		flog.fail("%s did not exit within %s of SIGTERM", drained.name, sc.shutdown+10*time.Second)
+	case exitErr != nil:
+		flog.fail("%s exited with %v after SIGTERM", drained.name, exitErr)
+	default:
+		flog.note("%s exited 0, %.2f s after SIGTERM", drained.name, flog.drain.Seconds())
+	}
+}
+
+// slowRequest is an /incoming webhook whose body is sent in two halves.
+type slowRequest struct {
+	conn net.Conn
+	rest string
+}
+
+func startSlowIncoming(addr, public, token string, spec callSpec) (*slowRequest, error) {
+	form := url.Values{
+		"AccountSid": {"ACfaults00000000000000000000000000"}, "CallSid": {spec.sid}, "From": {spec.from},
+		"To": {spec.to}, "Direction": {"inbound"}, "CallStatus": {"ringing"}, "ApiVersion": {"2010-04-01"},
+	}
+	body := form.Encode()
+	sig := webhooks.Sign(token, public+webhooks.PathPrefix+"/incoming", form)
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	head := fmt.Sprintf("POST %s/incoming HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+		"X-Twilio-Signature: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", webhooks.PathPrefix, addr, sig, len(body))
+	half := len(body) / 2
+	if _, err := conn.Write([]byte(head + body[:half])); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &slowRequest{conn: conn, rest: body[half:]}, nil
+}
+
+func (s *slowRequest) finish() ([]verb, error) {
+	defer s.conn.Close()
+	_ = s.conn.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := s.conn.Write([]byte(s.rest)); err != nil {
+		return nil, fmt.Errorf("send the rest of the body: %w", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(s.conn), nil)
+	if err != nil {
+		return nil, fmt.Errorf("read the answer: %w", err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := bufio.NewReader(resp.Body).WriteTo(&b); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("answered %s: %s", resp.Status, b.String())
+	}
+	return parseTwiML([]byte(b.String()))
+}
+
+func installAudit(ctx context.Context, dbURL string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, auditSQL)
+	return err
+}
+
+// summarize writes the figures of one run.
+func summarize(sc scenario, flog *faultLog, balancer *lb, ph *phones, results []callResult, rep *report, insts []*instance) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Fault scenario (%d agents, owner step %s, reservation timeout %s, DB outage %s)\n\n",
+		sc.agents, sc.step, sc.reservation, sc.dbDown)
+	b.WriteString("Timeline:\n")
+	for _, e := range flog.entries {
+		b.WriteString("- " + e + "\n")
+	}
+	var connected, abandoned, hungUp, serverHangup, dropped, spread, rings, hooks int
+	for _, r := range results {
+		switch {
+		case r.dropped != "":
+			dropped++
+		case r.connected:
+			connected++
+		case r.abandoned:
+			abandoned++
+		case r.hungUp:
+			hungUp++
+		case r.serverHangup:
+			serverHangup++
+		}
+		if len(r.instances) > 1 {
+			spread++
+		}
+		rings += r.rings
+		hooks += r.webhooks
+	}
+	fmt.Fprintf(&b, "\nCalls: %d (connected to an agent %d, caller gave up waiting %d, caller hung up while ringing %d, "+
+		"ended by didrouter %d, dropped %d); %d calls had webhooks answered by more than one instance; %d rings.\n",
+		len(results), connected, abandoned, hungUp, serverHangup, dropped, spread, rings)
+	balancer.mu.Lock()
+	statuses := make([]string, 0, len(balancer.byStatus))
+	for code, n := range balancer.byStatus {
+		statuses = append(statuses, fmt.Sprintf("%d×%d", n, code))
+	}
+	insts2 := make([]string, 0, len(balancer.byInst))
+	for name, n := range balancer.byInst {
+		insts2 = append(insts2, fmt.Sprintf("%s %d", name, n))
+	}
+	bad := len(balancer.bad)
+	sorry := balancer.lastSorry
+	balancer.mu.Unlock()
+	sort.Strings(statuses)
+	sort.Strings(insts2)
+	fmt.Fprintf(&b, "Webhooks: %d sent (%s; by instance: %s); %d transport failures sent again to another instance, "+
+		"%d failed on every attempt; %d answers not 2xx; %d last-resort hang-ups.\n",
+		balancer.requests.Load(), strings.Join(statuses, ", "), strings.Join(insts2, ", "),
+		balancer.retried.Load(), balancer.failed.Load(), bad, sorry)
+	fallbacks := 0
+	var why []string
+	for _, in := range insts {
+		for _, line := range strings.Split(in.logText(), "\n") {
+			if strings.Contains(line, "answering fallback TwiML") {
+				fallbacks++
+				var e struct{ Route, Err string }
+				_ = json.Unmarshal([]byte(line), &e)
+				why = append(why, fmt.Sprintf("%s /%s: %.200s", in.name, e.Route, e.Err))
+			}
+		}
+	}
+	waits, backs := 0, 0
+	for _, in := range insts {
+		waits += strings.Count(in.logText(), "database unreachable; calls wait")
+		backs += strings.Count(in.logText(), "database reachable again")
+	}
+	fmt.Fprintf(&b, "Fallback TwiML answers (logged by the instances): %d. Instances that saw the database go away: %d, come back: %d. "+
+		"Slowest webhook %.2f s; %d webhooks took over 1 s.\n", fallbacks, waits, backs, balancer.slowest().Seconds(), balancer.slow.Load())
+	for _, w := range first(why, 10) {
+		b.WriteString("  - fallback on " + w + "\n")
+	}
+	fmt.Fprintf(&b, "Faults injected: 1 SIGKILL (+ restart), 1 Postgres crash/restart (%s down), 1 SIGTERM with a request in flight "+
+		"(exit after %.2f s, exit error %v).\n", sc.dbDown, flog.drain.Seconds(), flog.exit)
+	keys := make([]string, 0, len(rep.Records))
+	for k := range rep.Records {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b.WriteString("Records checked:")
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s %d;", k, rep.Records[k])
+	}
+	b.WriteString("\nTimer lateness (fired − deadline):\n")
+	kinds := make([]string, 0, len(rep.Lateness))
+	for k := range rep.Lateness {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		ls := slices.Clone(rep.Lateness[k])
+		slices.Sort(ls)
+		fmt.Fprintf(&b, "- %s: %d fired, median %.2f s, max %.2f s\n", k, len(ls),
+			ls[len(ls)/2].Seconds(), ls[len(ls)-1].Seconds())
+	}
+	fmt.Fprintf(&b, "Anomalies: %d database, %d seen at Twilio (agent rung while busy).\n", len(rep.Anomalies), len(ph.conflicts))
+	for _, a := range first(rep.Anomalies, 20) {
+		b.WriteString("- " + a + "\n")
+	}
+	return b.String()
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,207 @@
+package outage
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// DefaultMaxWait is how long one call waits for the database to come back.
+// Twilio gives a webhook 15 s and the webhooks bound their decisions at
+// 10 s: waiting 6 s leaves time for the fallback answer.
+const DefaultMaxWait = 6 * time.Second
+
+// Backoff between two attempts.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// Config configures a Store.
+type Config struct {
+	MaxWait time.Duration // 0 = DefaultMaxWait; negative = never retry
+	Logger  *slog.Logger
+	// Unreachable classifies errors; nil = the package's Unreachable.
+	Unreachable func(error) bool
+}
+
+// Store is an engine.Store that rides out short outages of the one it
+// wraps. Reads are tried again while the database is unreachable;
+// transactions only when the failure certainly changed nothing. Methods it
+// does not override (Subscribe, EachWorker, lists used by the admin API)
+// pass through unchanged.
+type Store struct {
+	engine.Store
+	maxWait     time.Duration
+	log         *slog.Logger
+	unreachable func(error) bool
+
+	downSince atomic.Int64 // unix nanoseconds of the first failure of the current outage; 0 = reachable
+	outages   atomic.Int64 // outages seen
+	retries   atomic.Int64 // calls tried again
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// New wraps s.
+func New(s engine.Store, cfg Config) *Store {
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Unreachable == nil {
+		cfg.Unreachable = Unreachable
+	}
+	return &Store{Store: s, maxWait: cfg.MaxWait, log: cfg.Logger, unreachable: cfg.Unreachable}
+}
+
+// Down reports since when the database has been unreachable (zero: it
+// answered the last call).
+func (s *Store) Down() time.Time {
+	if ns := s.downSince.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// Stats reports the outages seen and the calls tried again.
+func (s *Store) Stats() (outages, retries int64) { return s.outages.Load(), s.retries.Load() }
+
+// observe records whether the database answered.
+func (s *Store) observe(ctx context.Context, err error) {
+	switch {
+	case err == nil || !s.unreachable(err):
+		if since := s.downSince.Swap(0); since != 0 && (err == nil || ctx.Err() == nil) {
+			s.log.InfoContext(ctx, "database reachable again", "down_for", time.Since(time.Unix(0, since)).Round(time.Millisecond).String())
+		}
+	default:
+		if s.downSince.CompareAndSwap(0, time.Now().UnixNano()) {
+			s.outages.Add(1)
+			s.log.WarnContext(ctx, "database unreachable; calls wait for it (bounded) before falling back", "err", err)
+		}
+	}
+}
+
+// do runs call until it succeeds, fails for another reason than an
+// outage, retry says it may not be run again, or the wait is over.
+func (s *Store) do(ctx context.Context, retry func(error) bool, call func() error) error {
+	deadline := time.Now().Add(s.maxWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	wait := minBackoff
+	for {
+		err := call()
+		s.observe(ctx, err)
+		if err == nil || s.maxWait < 0 || !s.unreachable(err) || !retry(err) || ctx.Err() != nil {
+			return err
+		}
+		// Sleep with jitter so that waiting calls do not reconnect in step.
+		d := wait/2 + rand.N(wait/2+1)
+		if time.Now().Add(d).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		s.retries.Add(1)
+		wait = min(2*wait, maxBackoff)
+	}
+}
+
+func anyError(error) bool { return true }
+
+// read runs a read with retries.
+func read[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, error) {
+	var out T
+	err := s.do(ctx, anyError, func() error {
+		var err error
+		out, err = fn()
+		return err
+	})
+	return out, err
+}
+
+// Tx runs fn in a transaction of the wrapped store, trying again while the
+// database cannot be reached and nothing was sent.
+func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+	return s.do(ctx, retrySafe, func() error { return s.Store.Tx(ctx, fn) })
+}
+
+func (s *Store) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+	return read(ctx, s, func() (engine.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
+}
+
+func (s *Store) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
+	return read(ctx, s, func() ([]engine.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
+}
+
+func (s *Store) GetActivity(ctx context.Context, workspaceSID, sid string) (engine.Activity, error) {
+	return read(ctx, s, func() (engine.Activity, error) { return s.Store.GetActivity(ctx, workspaceSID, sid) })
+}
+
+func (s *Store) ListActivities(ctx context.Context, workspaceSID string) ([]engine.Activity, error) {
+	return read(ctx, s, func() ([]engine.Activity, error) { return s.Store.ListActivities(ctx, workspaceSID) })
+}
+
+func (s *Store) GetWorker(ctx context.Context, workspaceSID, sid string) (engine.Worker, error) {
+	return read(ctx, s, func() (engine.Worker, error) { return s.Store.GetWorker(ctx, workspaceSID, sid) })
+}
+
+func (s *Store) WorkerByPhoneNumber(ctx context.Context, workspaceSID, e164 string) (engine.Worker, error) {
+	return read(ctx, s, func() (engine.Worker, error) { return s.Store.WorkerByPhoneNumber(ctx, workspaceSID, e164) })
+}
+
+func (s *Store) GetTaskQueue(ctx context.Context, workspaceSID, sid string) (engine.TaskQueue, error) {
+	return read(ctx, s, func() (engine.TaskQueue, error) { return s.Store.GetTaskQueue(ctx, workspaceSID, sid) })
+}
+
+func (s *Store) ListTaskQueues(ctx context.Context, workspaceSID string) ([]engine.TaskQueue, error) {
+	return read(ctx, s, func() ([]engine.TaskQueue, error) { return s.Store.ListTaskQueues(ctx, workspaceSID) })
+}
+
+func (s *Store) GetWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error) {
+	return read(ctx, s, func() (engine.Workflow, error) { return s.Store.GetWorkflow(ctx, workspaceSID, sid) })
+}
+
+func (s *Store) ListWorkflows(ctx context.Context, workspaceSID string) ([]engine.Workflow, error) {
+	return read(ctx, s, func() ([]engine.Workflow, error) { return s.Store.ListWorkflows(ctx, workspaceSID) })
+}
+
+func (s *Store) GetTask(ctx context.Context, workspaceSID, sid string) (engine.Task, error) {
+	return read(ctx, s, func() (engine.Task, error) { return s.Store.GetTask(ctx, workspaceSID, sid) })
+}
+
+func (s *Store) TaskByCallSID(ctx context.Context, workspaceSID, callSID string) (engine.Task, error) {
+	return read(ctx, s, func() (engine.Task, error) { return s.Store.TaskByCallSID(ctx, workspaceSID, callSID) })
+}
+
+func (s *Store) WaitingTasks(ctx context.Context, workspaceSID string, limit int) ([]engine.Task, error) {
+	return read(ctx, s, func() ([]engine.Task, error) { return s.Store.WaitingTasks(ctx, workspaceSID, limit) })
+}
+
+func (s *Store) GetReservation(ctx context.Context, workspaceSID, sid string) (engine.Reservation, error) {
+	return read(ctx, s, func() (engine.Reservation, error) { return s.Store.GetReservation(ctx, workspaceSID, sid) })
+}
+
+func (s *Store) ListReservations(ctx context.Context, workspaceSID string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+	return read(ctx, s, func() ([]engine.Reservation, error) { return s.Store.ListReservations(ctx, workspaceSID, f) })
+}
+
+func (s *Store) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
+	return read(ctx, s, func() (engine.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
+}
+
+func (s *Store) ListBindings(ctx context.Context, workspaceSID string) ([]engine.PhoneNumberBinding, error) {
+	return read(ctx, s, func() ([]engine.PhoneNumberBinding, error) { return s.Store.ListBindings(ctx, workspaceSID) })
+}

@@ -1,0 +1,198 @@
+package outage_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/outage"
+	"github.com/didrouter/didrouter/store/postgres"
+	"github.com/didrouter/didrouter/store/storetest"
+)
+
+// openBehindProxy opens a fresh migrated test database through a proxy
+// the test can take down.
+func openBehindProxy(t *testing.T) (*postgres.Store, *proxy) {
+	t.Helper()
+	dbURL := storetest.PostgresURL(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, u.Host)
+	u.Host = p.addr()
+	st, err := postgres.Open(context.Background(), u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st, p
+}
+
+func seed(t *testing.T, s engine.Store) engine.Workspace {
+	t.Helper()
+	ws, err := engine.Seed(context.Background(), s, engine.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// A read and a transaction that start while the database is down wait for
+// it and succeed once it is back.
+func TestWaitsForTheDatabaseToComeBack(t *testing.T) {
+	pg, p := openBehindProxy(t)
+	st := outage.New(pg, outage.Config{MaxWait: 20 * time.Second})
+	ws := seed(t, st)
+
+	p.setDown(true)
+	type result struct {
+		ws  engine.Workspace
+		err error
+	}
+	readDone := make(chan result, 1)
+	go func() {
+		got, err := st.GetWorkspace(context.Background(), ws.SID)
+		readDone <- result{got, err}
+	}()
+	txRuns := 0
+	txDone := make(chan error, 1)
+	go func() {
+		txDone <- st.Tx(context.Background(), func(tx engine.Tx) error {
+			txRuns++
+			w, err := tx.GetWorkspace(context.Background(), ws.SID)
+			if err != nil {
+				return err
+			}
+			w.FriendlyName = "renamed during an outage"
+			return tx.UpdateWorkspace(context.Background(), w)
+		})
+	}()
+	// Both are waiting: the store knows it is down.
+	deadline := time.Now().Add(10 * time.Second)
+	for st.Down().IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("the store never noticed the outage")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case r := <-readDone:
+		t.Fatalf("the read returned during the outage: %+v", r)
+	case err := <-txDone:
+		t.Fatalf("the transaction returned during the outage: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	p.setDown(false)
+	if r := <-readDone; r.err != nil || r.ws.SID != ws.SID {
+		t.Fatalf("read after the outage: %+v", r)
+	}
+	if err := <-txDone; err != nil {
+		t.Fatalf("transaction after the outage: %v", err)
+	}
+	if txRuns != 1 {
+		t.Errorf("the transaction's function ran %d times; it may only run once the database answers", txRuns)
+	}
+	got, err := pg.GetWorkspace(context.Background(), ws.SID)
+	if err != nil || got.FriendlyName != "renamed during an outage" {
+		t.Fatalf("the transaction was not committed: %+v %v", got, err)
+	}
+	if !st.Down().IsZero() {
+		t.Error("the store still says the database is down")
+	}
+	if outages, retries := st.Stats(); outages != 1 || retries == 0 {
+		t.Errorf("stats: %d outages, %d retries; want 1 and some", outages, retries)
+	}
+}
+
+// A call gives up after MaxWait, with an error that says the database is
+// unreachable, and a caller's deadline shortens the wait.
+func TestGivesUpAfterMaxWait(t *testing.T) {
+	pg, p := openBehindProxy(t)
+	st := outage.New(pg, outage.Config{MaxWait: 300 * time.Millisecond})
+	ws := seed(t, st)
+	p.setDown(true)
+	ran := 0
+	err := st.Tx(context.Background(), func(engine.Tx) error { ran++; return nil })
+	if err == nil || !outage.Unreachable(err) {
+		t.Fatalf("Tx during an outage: %v, want an unreachable error", err)
+	}
+	if ran != 0 {
+		t.Errorf("fn ran %d times without a database", ran)
+	}
+	long := outage.New(pg, outage.Config{MaxWait: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := long.GetWorkspace(ctx, ws.SID); err == nil {
+		t.Fatal("a read succeeded without a database")
+	}
+}
+
+// Refusals are not outages: they come back at once, and fn runs once.
+func TestCodedErrorsAreNotRetried(t *testing.T) {
+	pg, _ := openBehindProxy(t)
+	st := outage.New(pg, outage.Config{})
+	ran := 0
+	want := engine.Errorf(engine.ECONFLICT, "no")
+	err := st.Tx(context.Background(), func(engine.Tx) error { ran++; return want })
+	if !errors.Is(err, want) || ran != 1 {
+		t.Fatalf("Tx: %v after %d runs, want the coded error after 1", err, ran)
+	}
+	if _, err := st.GetTask(context.Background(), "WSnone", "WTnone"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		t.Fatalf("GetTask of a missing task: %v", err)
+	}
+	if !st.Down().IsZero() {
+		t.Error("a refusal was taken for an outage")
+	}
+}
+
+// A connection cut in the middle of a transaction may have reached the
+// database: the transaction is not run again by the store.
+func TestCutMidTransactionIsNotRetried(t *testing.T) {
+	pg, p := openBehindProxy(t)
+	st := outage.New(pg, outage.Config{MaxWait: 5 * time.Second})
+	ws := seed(t, st)
+	ran := 0
+	err := st.Tx(context.Background(), func(tx engine.Tx) error {
+		ran++
+		if _, err := tx.GetWorkspace(context.Background(), ws.SID); err != nil {
+			return err
+		}
+		if ran == 1 {
+			p.setDown(true) // the server crashes under the open transaction
+			go func() { time.Sleep(200 * time.Millisecond); p.setDown(false) }()
+		}
+		_, err := tx.GetWorkspace(context.Background(), ws.SID)
+		return err
+	})
+	if err == nil || !outage.Unreachable(err) {
+		t.Fatalf("Tx cut in the middle: %v, want an unreachable error", err)
+	}
+	if ran != 1 {
+		t.Errorf("fn ran %d times; a transaction cut in the middle must not be run again here", ran)
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{context.Canceled, false},
+		{engine.Errorf(engine.ENOTFOUND, "x"), false},
+		{errors.New("some bug"), false},
+	} {
+		if got := outage.Unreachable(c.err); got != c.want {
+			t.Errorf("Unreachable(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+	// A real refused connection.
+	_, err := postgres.Open(context.Background(), "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2", nil)
+	if err == nil || !outage.Unreachable(err) {
+		t.Errorf("Unreachable(%v) = false for a refused connection", err)
+	}
+}
