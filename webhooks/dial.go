@@ -38,7 +38,7 @@ func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, err
 	answered := (dialStatus == "completed" || dialStatus == "answered") && r.SID != "" && r.TaskSID == t.SID &&
 		(r.Status == engine.ReservationAccepted || r.Status == engine.ReservationWrapping || r.Status == engine.ReservationCompleted)
 	if answered {
-		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
 			return nil, fmt.Errorf("complete task %s: %w", t.SID, err)
 		}
 		h.decision(ctx, c, t.SID, r.WorkerSID, "complete", "dial "+dialStatus)
@@ -83,7 +83,7 @@ func (h *Handler) callerLeft(ctx context.Context, c *call, t engine.Task) ([]twi
 		_, err = h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, "caller hung up")
 	case engine.TaskAssigned:
 		decision = "complete"
-		_, err = h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "call completed")
+		_, err = h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed")
 	default:
 		decision = "none"
 	}

@@ -1,0 +1,279 @@
+package engine_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// checkInvariants asserts what must hold between any two operations, on
+// the committed state: every worker's Busy equals its live reservations
+// (pending, accepted, wrapping); a reserved task has exactly one pending
+// reservation, an assigned one one accepted, a wrapping one one wrapping,
+// and a pending or finished task none of those.
+func (h *harness) checkInvariants() {
+	h.t.Helper()
+	rs, err := h.store.ListReservations(h.ctx, h.ws.SID, engine.ReservationFilter{Page: engine.Page{Size: 1000}})
+	if err != nil {
+		h.t.Fatalf("ListReservations: %v", err)
+	}
+	live := map[string]int{}              // worker -> live reservations
+	byTask := map[string]map[string]int{} // task -> status -> count
+	for _, r := range rs {
+		switch r.Status {
+		case engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping:
+			live[r.WorkerSID]++
+		}
+		if byTask[r.TaskSID] == nil {
+			byTask[r.TaskSID] = map[string]int{}
+		}
+		byTask[r.TaskSID][r.Status]++
+	}
+	ws, err := h.store.ListWorkers(h.ctx, h.ws.SID, engine.WorkerFilter{Page: engine.Page{Size: 1000}})
+	if err != nil {
+		h.t.Fatalf("ListWorkers: %v", err)
+	}
+	for _, w := range ws {
+		if w.Busy != live[w.SID] {
+			h.t.Errorf("worker %s busy %d, but it has %d live reservations", w.FriendlyName, w.Busy, live[w.SID])
+		}
+	}
+	tasks, err := h.store.ListTasks(h.ctx, h.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	if err != nil {
+		h.t.Fatalf("ListTasks: %v", err)
+	}
+	for _, t := range tasks {
+		c := byTask[t.SID]
+		want := map[string]int{}
+		switch t.AssignmentStatus {
+		case engine.TaskReserved:
+			want[engine.ReservationPending] = 1
+		case engine.TaskAssigned:
+			want[engine.ReservationAccepted] = 1
+		case engine.TaskWrapping:
+			want[engine.ReservationWrapping] = 1
+		}
+		for _, st := range []string{engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping} {
+			if c[st] != want[st] {
+				h.t.Errorf("task %s is %s with %d %s reservations, want %d", t.SID, t.AssignmentStatus, c[st], st, want[st])
+			}
+		}
+	}
+	if h.t.Failed() {
+		h.t.FailNow()
+	}
+}
+
+// TestReviewStepTimerRacesDialAction: at 60 s the step timer and Twilio's
+// Dial action (DialCallStatus=no-answer) arrive together; whichever wins,
+// the call goes to the next worker exactly once and nobody stays busy.
+func TestReviewStepTimerRacesDialAction(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		owner := h.worker("owner", ownerDID, "Available")
+		other := h.worker("other", "", "Available")
+		res := h.call(ownerDID, 0)
+		h.wantReserved(res, owner)
+		h.clock.Advance(60 * time.Second)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := h.eng.RunDueTimers(h.ctx); err != nil {
+				t.Errorf("RunDueTimers: %v", err)
+			}
+		})
+		wg.Go(func() {
+			_, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, engine.ReservationTimeout)
+			if err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+				t.Errorf("RejectReservation: %v", err)
+			}
+		})
+		wg.Wait()
+		h.checkInvariants()
+		r := h.live(res.Task.SID)
+		if r == nil || r.WorkerSID != other.SID {
+			t.Fatalf("live reservation %+v, want the other worker's", r)
+		}
+		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, r.SID); err != nil {
+			t.Fatal(err)
+		}
+		h.checkInvariants()
+		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, res.Task.SID, "done"); err != nil {
+			t.Fatal(err)
+		}
+		h.checkInvariants()
+	})
+}
+
+// TestReviewWaitingCallerHangsUpAfterReservation: a worker frees up while
+// two callers wait; the first waiting caller is reserved, then hangs up
+// before the dequeued request: the worker must be freed and serve the
+// second caller.
+func TestReviewWaitingCallerHangsUpAfterReservation(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		w := h.worker("w", "", "Available")
+		first := h.call(ownerDID, 0) // unknown DID: Everyone
+		h.wantReserved(first, w)
+		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, first.Reservation.SID); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Second)
+		a := h.call(ownerDID, 0)
+		h.clock.Advance(time.Second)
+		b := h.call(ownerDID, 0)
+		h.checkInvariants()
+		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, first.Task.SID, "done"); err != nil {
+			t.Fatal(err)
+		}
+		h.checkInvariants()
+		ra := h.live(a.Task.SID)
+		if ra == nil || ra.WorkerSID != w.SID {
+			t.Fatalf("waiting call a not reserved for w: %+v", ra)
+		}
+		if _, err := h.eng.CancelTask(h.ctx, h.ws.SID, a.Task.SID, "caller hung up"); err != nil {
+			t.Fatal(err)
+		}
+		h.checkInvariants()
+		rb := h.live(b.Task.SID)
+		if rb == nil || rb.WorkerSID != w.SID {
+			t.Fatalf("waiting call b not served after a hung up: %+v", rb)
+		}
+	})
+}
+
+// TestReviewWaitingReservationTimesOut: a reservation made for a waiting
+// caller whom Twilio never polls again times out after 120 s; the worker
+// is freed and serves the next waiting caller.
+func TestReviewWaitingReservationTimesOut(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		w := h.worker("w", "", "Offline")
+		a := h.call(ownerDID, 0)
+		h.clock.Advance(time.Second)
+		b := h.call(ownerDID, 0)
+		h.setActivity(w, "Available")
+		h.checkInvariants()
+		ra := h.live(a.Task.SID)
+		if ra == nil || ra.WorkerSID != w.SID {
+			t.Fatalf("a not reserved for w: %+v", ra)
+		}
+		h.advance(120 * time.Second)
+		h.checkInvariants()
+		if got := h.reservation(ra.SID).Status; got != engine.ReservationTimeout {
+			t.Fatalf("a's reservation %s, want timeout", got)
+		}
+		rb := h.live(b.Task.SID)
+		if rb == nil || rb.WorkerSID != w.SID {
+			t.Fatalf("b not served after a's reservation timed out: %+v", rb)
+		}
+	})
+}
+
+// TestReviewWorkerOfflineOrDeletedWhileRinging: the ringing owner goes
+// Offline (or is deleted): the call moves on at once and counts stay right.
+func TestReviewWorkerOfflineOrDeletedWhileRinging(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		owner := h.worker("owner", ownerDID, "Available")
+		other := h.worker("other", "", "Available")
+		res := h.call(ownerDID, 0)
+		h.wantReserved(res, owner)
+		h.setActivity(owner, "Offline")
+		h.checkInvariants()
+		r := h.live(res.Task.SID)
+		if r == nil || r.WorkerSID != other.SID {
+			t.Fatalf("after the owner went offline: %+v, want other", r)
+		}
+		third := h.worker("third", "", "Available")
+		res2 := h.call(ownerDID, 0)
+		h.wantReserved(res2, third)
+		if err := h.eng.DeleteWorker(h.ctx, h.ws.SID, third.SID); err != nil {
+			t.Fatal(err)
+		}
+		h.checkInvariants()
+		if got := h.task(res2.Task.SID).AssignmentStatus; got != engine.TaskPending {
+			t.Fatalf("task of the deleted worker's call is %s, want pending", got)
+		}
+		h.advance(5 * time.Minute)
+		h.checkInvariants()
+	})
+}
+
+// TestReviewLongestIdleAfterCall: the worker who just finished a call goes
+// behind the one who has been idle longer.
+func TestReviewLongestIdleAfterCall(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		a := h.worker("a", "", "Available")
+		b := h.worker("b", "", "Available")
+		for i, want := range []engine.Worker{a, b, a, b} {
+			h.clock.Advance(time.Second)
+			res := h.call("+15125550100", 0)
+			h.wantReserved(res, want)
+			if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, res.Reservation.SID); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Advance(time.Second)
+			if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, res.Task.SID, "done"); err != nil {
+				t.Fatal(err)
+			}
+			h.checkInvariants()
+			_ = i
+		}
+	})
+}
+
+// TestReviewTTLWhileReservedAndWrapUp: the task TTL cancels a reserved
+// task and frees its worker.
+func TestReviewTTLWhileReserved(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		w := h.worker("w", "", "Available")
+		attrs := `{"phone_number":"+15125550100"}`
+		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, Timeout: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.wantReserved(res, w)
+		h.advance(30 * time.Second)
+		h.checkInvariants()
+		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskCanceled {
+			t.Fatalf("task %s, want canceled", got)
+		}
+	})
+}
+
+// TestReviewEndCallOnce: the end of one call reported twice (the Dial
+// action and the status callback) wraps the task up once; only the wrap-up
+// timer (or an explicit CompleteTask) completes it.
+func TestReviewEndCallOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		eng, err := engine.New(engine.Config{Store: h.store, Clock: h.clock, WrapUp: 30 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := h.worker("w", "", "Available")
+		res := h.call(ownerDID, 0)
+		h.wantReserved(res, w)
+		if _, err := eng.EndCall(h.ctx, h.ws.SID, res.Task.SID, "call completed"); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			t.Fatalf("EndCall of a reserved task: %v, want EUNAVAILABLE", err)
+		}
+		if _, err := eng.AcceptReservation(h.ctx, h.ws.SID, res.Reservation.SID); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			got, err := eng.EndCall(h.ctx, h.ws.SID, res.Task.SID, "call completed")
+			if err != nil || got.AssignmentStatus != engine.TaskWrapping {
+				t.Fatalf("EndCall: %s %v, want wrapping", got.AssignmentStatus, err)
+			}
+			h.checkInvariants()
+		}
+		h.clock.Advance(30 * time.Second)
+		if _, err := eng.RunDueTimers(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskCompleted {
+			t.Fatalf("after the wrap-up: %s", got)
+		}
+		h.checkInvariants()
+		if got, err := eng.EndCall(h.ctx, h.ws.SID, res.Task.SID, ""); err != nil || got.AssignmentStatus != engine.TaskCompleted {
+			t.Fatalf("EndCall of a completed task: %s %v", got.AssignmentStatus, err)
+		}
+	})
+}

@@ -1,0 +1,139 @@
+package webhooks_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
+	"github.com/didrouter/didrouter/webhooks"
+)
+
+// newWrapUpInstance is newInstance with an engine that gives workers
+// wrapUp after each call.
+func newWrapUpInstance(t *testing.T, st engine.Store, clock *engine.FakeClock, wrapUp time.Duration) *instance {
+	t.Helper()
+	ws, err := engine.Seed(context.Background(), st, clock)
+	if err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	norm, err := routing.NewNormalizer("US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := testLogger(t)
+	eng, err := engine.New(engine.Config{Store: st, Clock: clock, Logger: logger, Normalizer: norm, WrapUp: wrapUp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	wh, err := webhooks.NewHandler(webhooks.Config{
+		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
+		PublicURL: srv.URL, AuthToken: authToken, WorkspaceSID: ws.SID, WaitPause: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := api.NewHandler(api.Config{Engine: eng, Store: st, Clock: clock, Logger: logger, APIKey: apiKey, APISecret: apiSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	wh.Mount(r)
+	admin.Mount(r)
+	handler = r
+	return &instance{t: t, store: st, clock: clock, eng: eng, ws: ws, srv: srv, client: srv.Client()}
+}
+
+// A retried answer webhook (Twilio retries per the URL's connection
+// overrides, or the first answer was lost on the way back) must not hang
+// up the agent of a reservation that the first request accepted: that
+// would drop a call that was just connected.
+func TestReviewAnswerRetried(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := newInstance(t, st, newClock())
+		in.worker("alice", aliceDID, "Available")
+		c := newCall(aliceDID)
+		_, dial := dialed(t, in.incoming(c))
+		answer := dial.Children[0].attr("url")
+		agentLeg := url.Values{"CallSid": {"CA" + strings.Repeat("c", 32)}, "ParentCallSid": {c.sid}, "CallStatus": {"in-progress"}}
+		if doc := in.twiml(answer, agentLeg); len(doc.Children) != 0 {
+			t.Fatalf("first answer gave %v, want an empty <Response/>", doc.verbs())
+		}
+		if doc := in.twiml(answer, agentLeg); len(doc.Children) != 0 {
+			t.Fatalf("retried answer gave %v, want an empty <Response/> (the call is connected)", doc.verbs())
+		}
+		if got := in.taskOf(c).AssignmentStatus; got != engine.TaskAssigned {
+			t.Fatalf("task %s, want assigned", got)
+		}
+	})
+}
+
+// When the caller hangs up during the conversation, Twilio sends both the
+// Dial action and the status callback, in either order or at once. Each
+// reports the end of the same call: the agent must get the configured
+// wrap-up once, not have it cut short by the second webhook.
+func TestReviewCallerHangsUpKeepsWrapUp(t *testing.T) {
+	for _, order := range []string{"status-first", "dial-first", "together"} {
+		t.Run(order, func(t *testing.T) {
+			stores(t, func(t *testing.T, st engine.Store) {
+				in := newWrapUpInstance(t, st, newClock(), 30*time.Second)
+				alice := in.worker("alice", aliceDID, "Available")
+				c := newCall(aliceDID)
+				_, dial := dialed(t, in.incoming(c))
+				agentLeg := url.Values{"CallSid": {"CA" + strings.Repeat("d", 32)}, "ParentCallSid": {c.sid}, "CallStatus": {"in-progress"}}
+				in.twiml(dial.Children[0].attr("url"), agentLeg)
+
+				status := func() {
+					resp, _ := in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed", "CallDuration", "40"))
+					if resp.StatusCode/100 != 2 {
+						t.Errorf("status: %s", resp.Status)
+					}
+				}
+				action := func() {
+					resp, _ := in.twilio(dial.attr("action"), c.form("CallStatus", "completed", "DialCallStatus", "completed"))
+					if resp.StatusCode != http.StatusOK {
+						t.Errorf("dial action: %s", resp.Status)
+					}
+				}
+				switch order {
+				case "status-first":
+					status()
+					action()
+				case "dial-first":
+					action()
+					status()
+				default:
+					var wg sync.WaitGroup
+					wg.Go(status)
+					wg.Go(action)
+					wg.Wait()
+				}
+				if got := in.taskOf(c).AssignmentStatus; got != engine.TaskWrapping {
+					t.Fatalf("task %s right after the call, want wrapping (30 s wrap-up)", got)
+				}
+				if w := in.workerRow(alice); w.Busy != 1 {
+					t.Fatalf("alice busy %d during wrap-up, want 1", w.Busy)
+				}
+				in.advance(30 * time.Second)
+				if got := in.taskOf(c).AssignmentStatus; got != engine.TaskCompleted {
+					t.Fatalf("task %s after the wrap-up, want completed", got)
+				}
+				if w := in.workerRow(alice); w.Busy != 0 {
+					t.Fatalf("alice busy %d after the wrap-up, want 0", w.Busy)
+				}
+			})
+		})
+	}
+}
