@@ -277,3 +277,50 @@ func TestReviewEndCallOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewWrapUpTwoTasksOneWorker: a worker with capacity 2 wraps up two
+// calls at once; each call's wrap-up timer completes its own task.
+func TestReviewWrapUpTwoTasksOneWorker(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		eng, err := engine.New(engine.Config{Store: h.store, Clock: h.clock, WrapUp: 30 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := h.worker("w", "", "Available")
+		two := 2
+		if _, err := eng.UpdateWorker(h.ctx, h.ws.SID, w.SID, engine.WorkerUpdate{Capacity: &two}); err != nil {
+			t.Fatal(err)
+		}
+		var tasks []string
+		for range 2 {
+			res := h.call(ownerDID, 0)
+			if res.Reservation == nil || res.Reservation.WorkerSID != w.SID {
+				t.Fatalf("call not reserved for w: %+v", res.Reservation)
+			}
+			if _, err := eng.AcceptReservation(h.ctx, h.ws.SID, res.Reservation.SID); err != nil {
+				t.Fatal(err)
+			}
+			tasks = append(tasks, res.Task.SID)
+		}
+		for _, sid := range tasks {
+			h.clock.Advance(time.Second)
+			if _, err := eng.CompleteTask(h.ctx, h.ws.SID, sid, "done"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.checkInvariants()
+		h.clock.Advance(time.Minute)
+		if _, err := eng.RunDueTimers(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, sid := range tasks {
+			if got := h.task(sid).AssignmentStatus; got != engine.TaskCompleted {
+				t.Errorf("task %s is %s a minute after its call, want completed", sid, got)
+			}
+		}
+		h.checkInvariants()
+		if got := h.getWorker(w.SID).Busy; got != 0 {
+			t.Fatalf("worker busy %d after both wrap-ups, want 0", got)
+		}
+	})
+}

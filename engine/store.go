@@ -196,8 +196,8 @@ type Tx interface {
 	InsertEvent(ctx context.Context, e Event) error
 
 	// SetTimer inserts a timer, replacing any timer of the same Kind for the
-	// same TaskSID (Kind reservation: the same ReservationSID; Kind wrapup:
-	// the same WorkerSID).
+	// same TaskSID (Kind reservation: the same ReservationSID). A worker with
+	// capacity > 1 may have several wrap-up timers, one per task.
 	SetTimer(ctx context.Context, t Timer) error
 	// ClearTimers deletes the task's timers of the given kinds (all kinds when none given).
 	ClearTimers(ctx context.Context, workspaceSID, taskSID string, kinds ...string) error

@@ -21,14 +21,14 @@ func scanTimer(r Row) (engine.Timer, error) {
 const DefaultTimerClaim = 100
 
 // timerGuard is the sid a timer of its kind guards: setting a timer replaces
-// the previous one with the same kind and guard.
+// the previous one with the same kind and guard. A wrap-up timer guards its
+// task, not its worker: a worker with capacity > 1 may wrap up two calls at
+// once, and each needs its own timer.
 func timerGuard(t engine.Timer) (string, error) {
 	var guard, field string
 	switch t.Kind {
 	case engine.TimerReservation:
 		guard, field = t.ReservationSID, "ReservationSID"
-	case engine.TimerWrapup:
-		guard, field = t.WorkerSID, "WorkerSID"
 	case "":
 		return "", engine.Errorf(engine.EINVALID, "timer %s has no kind", t.SID)
 	default:

@@ -71,16 +71,17 @@ func (c *contract) timers(t *testing.T, f *fixture) {
 	task1 := f.timer(engine.TimerTask, "WT1", "", "", f.at(30*time.Second))
 	res1 := f.timer(engine.TimerReservation, "WT1", "WR1", "WK1", f.at(5*time.Second))
 	res2 := f.timer(engine.TimerReservation, "WT1", "WR2", "WK2", f.at(6*time.Second)) // another reservation: kept
-	wrap1 := f.timer(engine.TimerWrapup, "WT1", "", "WK1", f.at(40*time.Second))
-	wrap2 := f.timer(engine.TimerWrapup, "WT2", "", "WK1", f.at(50*time.Second)) // same worker: replaces wrap1
+	wrap0 := f.timer(engine.TimerWrapup, "WT1", "", "WK1", f.at(35*time.Second))
+	wrap1 := f.timer(engine.TimerWrapup, "WT1", "", "WK1", f.at(40*time.Second)) // same task: replaces wrap0
+	wrap2 := f.timer(engine.TimerWrapup, "WT2", "", "WK1", f.at(50*time.Second)) // another task of the worker: kept
 	step3 := f.timer(engine.TimerStep, "WT2", "", "", f.at(60*time.Second))
-	f.setTimers(step1, step2, task1, res1, res2, wrap1, wrap2, step3)
+	f.setTimers(step1, step2, task1, res1, res2, wrap0, wrap1, wrap2, step3)
 	if next := f.nextTimer(); !next.Equal(utc(res1.FireAt)) {
 		t.Errorf("NextTimer = %v, want %v", next, res1.FireAt)
 	}
 	got := f.claimTimers(f.at(time.Hour), 0)
 	equal(t, "timers", got, []engine.Timer{normTimer(res1), normTimer(res2), normTimer(step2),
-		normTimer(task1), normTimer(wrap2), normTimer(step3)})
+		normTimer(task1), normTimer(wrap1), normTimer(wrap2), normTimer(step3)})
 
 	// ClearTimers: only the given kinds of the given task, or all of its kinds.
 	f.setTimers(step1, task1, res1, step3)
