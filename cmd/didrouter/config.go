@@ -32,6 +32,7 @@ type config struct {
 	LogFormat   string        // DIDROUTER_LOG_FORMAT: json or text
 	InstanceID  string        // DIDROUTER_INSTANCE_ID
 	Shutdown    time.Duration // DIDROUTER_SHUTDOWN_TIMEOUT
+	DrainDelay  time.Duration // DIDROUTER_DRAIN_DELAY
 
 	// CallerID is the caller ID (E.164) of outbound calls by agents
 	// without a DID: the main line. "" = they cannot call out.
@@ -75,6 +76,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	instance := fs.String("instance-id", env("DIDROUTER_INSTANCE_ID", ""), "name of this instance in logs; default the host name (DIDROUTER_INSTANCE_ID)")
 	callerID := fs.String("default-caller-id", env("DIDROUTER_DEFAULT_CALLER_ID", ""), "caller ID of outbound calls by agents without a DID, e.g. the main line (DIDROUTER_DEFAULT_CALLER_ID)")
 	shutdown := fs.String("shutdown-timeout", env("DIDROUTER_SHUTDOWN_TIMEOUT", defaultShutdown.String()), "how long to finish in-flight requests on SIGTERM (DIDROUTER_SHUTDOWN_TIMEOUT)")
+	drainDelay := fs.String("drain-delay", env("DIDROUTER_DRAIN_DELAY", "0"), "on SIGTERM, how long /readyz fails while requests are still answered, before the listener closes (DIDROUTER_DRAIN_DELAY)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -122,6 +124,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			bad("DIDROUTER_SHUTDOWN_TIMEOUT must be a positive duration such as 20s, not %q", *shutdown)
 		} else {
 			c.Shutdown = d
+		}
+		if d, err := parseSeconds(*drainDelay); err != nil || d < 0 {
+			bad("DIDROUTER_DRAIN_DELAY must be a duration such as 5s (0 = none), not %q", *drainDelay)
+		} else {
+			c.DrainDelay = d
 		}
 		if len(c.Region) != 2 {
 			bad("DIDROUTER_DEFAULT_REGION must be a two-letter region code such as US, not %q", *region)
