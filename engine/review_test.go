@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -321,6 +323,103 @@ func TestReviewWrapUpTwoTasksOneWorker(t *testing.T) {
 		h.checkInvariants()
 		if got := h.getWorker(w.SID).Busy; got != 0 {
 			t.Fatalf("worker busy %d after both wrap-ups, want 0", got)
+		}
+	})
+}
+
+// TestReviewConcurrentCallFlowKeepsCounts drives several calls at once
+// through the webhook-level operations in random interleavings (accept,
+// decline, no answer, caller hangs up, call ends, workers toggling their
+// activity, timers firing) and checks the invariants once all is quiet.
+func TestReviewConcurrentCallFlowKeepsCounts(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		var workers []engine.Worker
+		for i := range 4 {
+			did := ""
+			if i < 2 {
+				did = fmt.Sprintf("+1512764058%d", i)
+			}
+			workers = append(workers, h.worker(fmt.Sprintf("w%d", i), did, "Available"))
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for round := range 6 {
+			var calls []engine.TaskResult
+			for i := range 6 {
+				to := fmt.Sprintf("+1512764058%d", i%3)
+				calls = append(calls, h.callWith(fmt.Sprintf("CA%030d%02d", round, i), to, 0))
+			}
+			seeds := make([]uint64, len(calls))
+			for i := range seeds {
+				seeds[i] = rng.Uint64()
+			}
+			var wg sync.WaitGroup
+			for i, c := range calls {
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(seeds[i], 7))
+					for range 4 {
+						res, _, err := h.eng.LiveReservation(h.ctx, h.ws.SID, c.Task.SID)
+						if err != nil {
+							t.Errorf("LiveReservation: %v", err)
+							return
+						}
+						switch op := r.IntN(6); {
+						case op == 0 && res != nil:
+							_, err = h.eng.AcceptReservation(h.ctx, h.ws.SID, res.SID)
+						case op == 1 && res != nil:
+							_, err = h.eng.RejectReservation(h.ctx, h.ws.SID, res.SID, engine.ReservationRejected)
+						case op == 2 && res != nil:
+							_, err = h.eng.RejectReservation(h.ctx, h.ws.SID, res.SID, engine.ReservationTimeout)
+						case op == 3:
+							_, err = h.eng.CancelTask(h.ctx, h.ws.SID, c.Task.SID, "caller hung up")
+						case op == 4:
+							_, err = h.eng.EndCall(h.ctx, h.ws.SID, c.Task.SID, "call completed")
+						default:
+							w := workers[r.IntN(len(workers))]
+							act := h.acts["Available"]
+							if r.IntN(2) == 0 {
+								act = h.acts["Offline"]
+							}
+							_, err = h.eng.UpdateWorker(h.ctx, h.ws.SID, w.SID, engine.WorkerUpdate{ActivitySID: &act})
+						}
+						if err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE && engine.ErrorCode(err) != engine.ENOTFOUND {
+							t.Errorf("operation: %v", err)
+						}
+					}
+				})
+			}
+			wg.Go(func() {
+				for range 3 {
+					h.clock.Advance(30 * time.Second)
+					if _, err := h.eng.RunDueTimers(h.ctx); err != nil {
+						t.Errorf("RunDueTimers: %v", err)
+					}
+				}
+			})
+			wg.Wait()
+			h.checkInvariants()
+		}
+		// Everyone available again, every call ended: nobody stays busy.
+		for _, w := range workers {
+			h.setActivity(w, "Available")
+		}
+		tasks, _ := h.store.ListTasks(h.ctx, h.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+		for _, task := range tasks {
+			switch task.AssignmentStatus {
+			case engine.TaskPending, engine.TaskReserved:
+				if _, err := h.eng.CancelTask(h.ctx, h.ws.SID, task.SID, "end"); err != nil {
+					t.Fatal(err)
+				}
+			case engine.TaskAssigned, engine.TaskWrapping:
+				if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, task.SID, "end"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		h.checkInvariants()
+		for _, w := range workers {
+			if got := h.getWorker(w.SID); got.Busy != 0 {
+				t.Errorf("%s busy %d at the end", got.FriendlyName, got.Busy)
+			}
 		}
 	})
 }
