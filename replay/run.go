@@ -290,3 +290,32 @@ func (r *runner) progressLoop(start time.Time) (stop func()) {
 	}()
 	return func() { close(done); wg.Wait() }
 }
+
+// SeedWorkers creates or updates workers on the target through the admin
+// API (cfg.Target, APIKey, APISecret; Progress for progress lines).
+func SeedWorkers(ctx context.Context, cfg Config, workers []Worker) error {
+	target, err := checkTarget(cfg.Target, cfg.AllowRemote)
+	if err != nil {
+		return err
+	}
+	if cfg.APIKey == "" || cfg.APISecret == "" {
+		return errors.New("seeding workers needs the admin API credentials (DIDROUTER_API_KEY, DIDROUTER_API_SECRET)")
+	}
+	if cfg.SeedParallel <= 0 {
+		cfg.SeedParallel = 8
+	}
+	tr := newTransport(cfg.SeedParallel * 2)
+	defer tr.CloseIdleConnections()
+	r := &runner{cfg: cfg, api: &apiClient{client: &http.Client{Transport: tr, Timeout: time.Minute}, base: target, key: cfg.APIKey, secret: cfg.APISecret}}
+	ws, err := r.api.workspace(ctx)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	r.progressf("seeding %d workers through the API", len(workers))
+	if err := r.api.seedWorkers(ctx, ws, workers, cfg.SeedParallel, func(n int) { r.progressf("seeded %d workers", n) }); err != nil {
+		return err
+	}
+	r.progressf("seeded %d workers in %.1f s", len(workers), time.Since(t0).Seconds())
+	return nil
+}

@@ -71,6 +71,12 @@ type Config struct {
 	// the call decision log line: dial, enqueue, leave, ...), for metrics.
 	// It is called on the request's goroutine and must be quick.
 	OnDecision func(decision string)
+
+	// FloorRoute mounts POST /floor: the same middleware (body limit,
+	// signature check) answering a constant TwiML document without touching
+	// the engine or the store. Benchmarks only: it measures the floor the
+	// real webhooks are compared against.
+	FloorRoute bool
 }
 
 // Handler serves the voice webhooks.
@@ -88,6 +94,7 @@ type Handler struct {
 	router    chi.Router
 	callerID  string // E.164 default caller ID of outbound calls; "" = none
 	onDecide  func(decision string)
+	floor     bool
 }
 
 // NewHandler checks cfg and returns the webhook handler.
@@ -142,6 +149,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		timeout:   cfg.RequestTimeout,
 		callerID:  callerID,
 		onDecide:  cfg.OnDecision,
+		floor:     cfg.FloorRoute,
 		verifier: &verifier{
 			validator: client.NewRequestValidator(cfg.AuthToken),
 			publicURL: public,
@@ -174,6 +182,9 @@ func (h *Handler) Mount(r chi.Router) {
 		for path, fn := range routes {
 			r.Post(path, fn)
 			r.Get(path, fn)
+		}
+		if h.floor {
+			r.Post("/floor", serveFloor)
 		}
 	})
 }

@@ -45,12 +45,26 @@ func elapsedSeconds(now, since time.Time) int {
 // when it has none or the workflow cannot be read: then the reservation's
 // own timeout bounds the ringing).
 func (h *Handler) stepTimeout(ctx context.Context, t engine.Task) int {
-	wf, err := h.store.GetWorkflow(ctx, t.WorkspaceSID, t.WorkflowSID)
+	var (
+		wf  engine.Workflow
+		err error
+	)
+	if c, ok := h.eng.(workflowCache); ok {
+		wf, err = c.CachedWorkflow(ctx, t.WorkspaceSID, t.WorkflowSID)
+	} else {
+		wf, err = h.store.GetWorkflow(ctx, t.WorkspaceSID, t.WorkflowSID)
+	}
 	if err != nil {
 		h.log.WarnContext(ctx, "reading the task's workflow failed", "task_sid", t.SID, "err", err)
 		return 0
 	}
 	return targetTimeout(wf.Configuration, t.FilterIndex, t.TargetIndex)
+}
+
+// workflowCache is implemented by an engine that caches workflows
+// (*engine.Engine): the ring time is then decided without a store read.
+type workflowCache interface {
+	CachedWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error)
 }
 
 // targetTimeout extracts task_routing.filters[f].targets[i].timeout (f = -1:

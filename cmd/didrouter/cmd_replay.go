@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -63,6 +64,8 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 	maxConns := fs.Int("max-conns", 1024, "keep-alive connections kept open to the target")
 	jsonOut := fs.Bool("json", false, "write the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	bench := fs.String("bench", "", "closed-loop benchmark instead of a replay: floor (constant TwiML, needs DIDROUTER_BENCH_FLOOR=true on the server), incoming (the full incoming-call path, each available owner called once), or ratio (both, one after the other)")
+	concurrency := fs.Int("concurrency", 32, "--bench: requests in flight")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -110,6 +113,13 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		return 0
 	}
 
+	if *bench != "" {
+		return runBench(ctx, *bench, script, replay.BenchConfig{
+			Target: *target, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
+			Concurrency: *concurrency, Duration: *duration,
+		}, *seedWorkers, *jsonOut, stdout, stderr)
+	}
+
 	cfg := replay.Config{
 		Target: *target, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
 		APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"),
@@ -134,6 +144,77 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		return 2
 	}
 	if !rep.OK {
+		return 1
+	}
+	return 0
+}
+
+// runBench runs --bench: floor, incoming, or ratio (floor then incoming at
+// the same concurrency, with the incoming path's share of the floor).
+func runBench(ctx context.Context, mode string, script *replay.Script, cfg replay.BenchConfig, seed, jsonOut bool, stdout, stderr io.Writer) int {
+	var routes []string
+	switch mode {
+	case "floor":
+		routes = []string{replay.BenchFloor}
+	case "incoming":
+		routes = []string{replay.BenchIncoming}
+	case "ratio":
+		routes = []string{replay.BenchFloor, replay.BenchIncoming}
+	default:
+		fmt.Fprintf(stderr, "didrouter replay: --bench must be floor, incoming or ratio, not %q\n", mode)
+		return 2
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 10 * time.Second
+	}
+	for _, w := range script.Workers {
+		if w.DID != "" && w.Available {
+			cfg.DIDs = append(cfg.DIDs, w.DID)
+		}
+	}
+	if seed {
+		if err := replay.SeedWorkers(ctx, replay.Config{Target: cfg.Target, AllowRemote: cfg.AllowRemote,
+			APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"), Progress: stderr}, script.Workers); err != nil {
+			fmt.Fprintf(stderr, "didrouter replay: %v\n", err)
+			return 2
+		}
+	}
+	var results []replay.BenchResult
+	for _, route := range routes {
+		fmt.Fprintf(stderr, "replay: benchmark %s, %d in flight, %s\n", route, cfg.Concurrency, cfg.Duration)
+		r, err := replay.Bench(ctx, cfg, route)
+		if err != nil {
+			fmt.Fprintf(stderr, "didrouter replay: %v\n", err)
+			return 2
+		}
+		results = append(results, r)
+	}
+	ratio := 0.0
+	if len(results) == 2 && results[0].PerSec > 0 {
+		ratio = results[1].PerSec / results[0].PerSec
+	}
+	failed := false
+	for _, r := range results {
+		if len(r.Errors) > 0 {
+			failed = true
+		}
+	}
+	if jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"results": results, "incoming_to_floor": ratio})
+	} else {
+		fmt.Fprintf(stdout, "%-26s %5s %9s %10s %8s %8s %8s %9s %8s  %s\n", "route", "conc", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "answers / errors")
+		for _, r := range results {
+			fmt.Fprintf(stdout, "%-26s %5d %9d %10.1f %8.2f %8.2f %8.2f %9.2f %8.2f  dial %d, enqueue %d, errors %v\n",
+				r.Route, r.Concurrency, r.Requests, r.PerSec, r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max,
+				r.Dialed, r.Enqueued, r.Errors)
+		}
+		if ratio > 0 {
+			fmt.Fprintf(stdout, "incoming / floor throughput: %.1f%%\n", ratio*100)
+		}
+	}
+	if failed {
 		return 1
 	}
 	return 0
