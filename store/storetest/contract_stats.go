@@ -33,12 +33,12 @@ func (c *contract) countTasks(t *testing.T, f *fixture) {
 		want []engine.TaskCount
 	}{
 		{"all", engine.TaskCountFilter{}, []engine.TaskCount{
-			{engine.TaskCanceled, 5, 1}, {engine.TaskCompleted, 0, 1}, {engine.TaskPending, 0, 2}, {engine.TaskPending, 5, 1}}},
+			{Status: engine.TaskCanceled, Priority: 5, N: 1}, {Status: engine.TaskCompleted, Priority: 0, N: 1}, {Status: engine.TaskPending, Priority: 0, N: 2}, {Status: engine.TaskPending, Priority: 5, N: 1}}},
 		{"queue", engine.TaskCountFilter{TaskQueueSID: "WQ2"}, []engine.TaskCount{
-			{engine.TaskCanceled, 5, 1}, {engine.TaskPending, 5, 1}}},
+			{Status: engine.TaskCanceled, Priority: 5, N: 1}, {Status: engine.TaskPending, Priority: 5, N: 1}}},
 		{"workflow", engine.TaskCountFilter{WorkflowSID: "WW1"}, []engine.TaskCount{
-			{engine.TaskPending, 0, 2}, {engine.TaskPending, 5, 1}}},
-		{"channel", engine.TaskCountFilter{TaskChannel: "chat"}, []engine.TaskCount{{engine.TaskPending, 5, 1}}},
+			{Status: engine.TaskPending, Priority: 0, N: 2}, {Status: engine.TaskPending, Priority: 5, N: 1}}},
+		{"channel", engine.TaskCountFilter{TaskChannel: "chat"}, []engine.TaskCount{{Status: engine.TaskPending, Priority: 5, N: 1}}},
 		{"none", engine.TaskCountFilter{TaskQueueSID: "WQ9"}, nil},
 	} {
 		got, err := f.s.CountTasks(f.ctx, f.ws.SID, tc.f)
