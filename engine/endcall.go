@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/didrouter/didrouter/routing"
 )
 
 // EndCall ends the task of a call that is over, as the voice webhooks learn
@@ -36,6 +39,99 @@ func (e *Engine) EndCall(ctx context.Context, workspaceSID, taskSID, reason stri
 	}
 	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
 		return out, fmt.Errorf("end call: serve waiting tasks: %w", err)
+	}
+	return out, nil
+}
+
+// CancelCall records that the call n.CallSID ended before it was routed:
+// Twilio's status callback can overtake the incoming webhook when a caller
+// hangs up at once (the incoming webhook may still be running on this or
+// another instance). The call gets its task already canceled (task.created,
+// task.canceled, nothing reserved), so an incoming webhook that comes after
+// finds a finished task instead of holding a worker for a caller who is
+// gone. When the call has a task by then, a pending or reserved one is
+// canceled as CancelTask would; any other is returned unchanged.
+func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task, error) {
+	if n.CallSID == "" {
+		return Task{}, Errorf(EINVALID, "call_sid is required")
+	}
+	ws, err := e.store.GetWorkspace(ctx, n.WorkspaceSID)
+	if err != nil {
+		return Task{}, fmt.Errorf("cancel call: read workspace %s: %w", n.WorkspaceSID, err)
+	}
+	wfSID := n.WorkflowSID
+	if wfSID == "" {
+		wfSID = ws.DefaultWorkflowSID
+	}
+	if wfSID == "" {
+		return Task{}, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
+	}
+	_, wf, err := e.workflow(ctx, ws.SID, wfSID)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return Task{}, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
+		}
+		return Task{}, fmt.Errorf("cancel call: %w", err)
+	}
+	raw := strings.TrimSpace(n.Attributes)
+	if raw == "" {
+		raw = "{}"
+	}
+	attrs, err := routing.ParseAttributes([]byte(raw))
+	if err != nil {
+		return Task{}, Errorf(EINVALID, "attributes: %v", err)
+	}
+	// Where the call would have entered the workflow, for reports by queue.
+	filter, queue, priority := 0, "", n.Priority
+	if f, ok := firstPosition(wf, attrs); ok {
+		first, _ := targetAt(wf, f, 0)
+		filter, queue = f, first.Queue
+		if first.Priority != nil {
+			priority = *first.Priority
+		}
+	}
+	channel := n.TaskChannel
+	if channel == "" {
+		channel = DefaultTaskChannel
+	}
+	var out Task
+	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		now := e.clock.Now()
+		t := Task{
+			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfSID, Attributes: raw,
+			AssignmentStatus: TaskCanceled, Priority: priority, Timeout: DefaultTaskTimeout, TaskChannel: channel,
+			CallSID: n.CallSID, Reason: reason, FilterIndex: filter, TaskQueueSID: queue,
+			StepEnteredAt: now, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now,
+		}
+		existing, created, err := tx.InsertTask(ctx, t)
+		if err != nil {
+			return fmt.Errorf("insert task: %w", err)
+		}
+		if created {
+			out = existing
+			if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created", t.SID)),
+				map[string]any{"workflow_sid": wfSID, "task_priority": t.Priority, "call_sid": t.CallSID}); err != nil {
+				return err
+			}
+			return e.event(ctx, tx, taskEvent(t, EventTaskCanceled, fmt.Sprintf("Task %s canceled", t.SID)),
+				map[string]any{"reason": reason, "task_queue_sid": queue})
+		}
+		cur, err := tx.GetTask(ctx, ws.SID, existing.SID)
+		if err != nil {
+			return fmt.Errorf("read task %s: %w", existing.SID, err)
+		}
+		if cur.AssignmentStatus != TaskPending && cur.AssignmentStatus != TaskReserved {
+			out = cur
+			return nil
+		}
+		out, err = e.cancelInTx(ctx, tx, fx, cur, reason)
+		return err
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("cancel call: %w", err)
+	}
+	if _, _, err := e.after(ctx, ws.SID, fx, ""); err != nil {
+		return out, fmt.Errorf("cancel call: serve waiting tasks: %w", err)
 	}
 	return out, nil
 }

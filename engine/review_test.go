@@ -423,3 +423,39 @@ func TestReviewConcurrentCallFlowKeepsCounts(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewCancelCall: a call that ended before it was routed gets a
+// canceled task, whichever of CancelCall and CreateTask comes first.
+func TestReviewCancelCall(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		w := h.worker("w", ownerDID, "Available")
+		attrs := `{"phone_number":"` + ownerDID + `"}`
+		// Status callback first, then the incoming webhook.
+		got, err := h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA1"}, "caller hung up")
+		if err != nil || got.AssignmentStatus != engine.TaskCanceled {
+			t.Fatalf("CancelCall: %s %v", got.AssignmentStatus, err)
+		}
+		res := h.callWith("CA1", ownerDID, 0)
+		if res.Created || res.Task.SID != got.SID || res.Task.AssignmentStatus != engine.TaskCanceled || res.Reservation != nil {
+			t.Fatalf("CreateTask after CancelCall: created %v task %s %s reservation %v", res.Created, res.Task.SID,
+				res.Task.AssignmentStatus, res.Reservation)
+		}
+		wantContains(t, h.eventTypes(got.SID), engine.EventTaskCreated, engine.EventTaskCanceled)
+		h.checkInvariants()
+		// The incoming webhook first (the worker is reserved), then CancelCall.
+		res = h.callWith("CA2", ownerDID, 0)
+		h.wantReserved(res, w)
+		got, err = h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "caller hung up")
+		if err != nil || got.SID != res.Task.SID || got.AssignmentStatus != engine.TaskCanceled {
+			t.Fatalf("CancelCall of a reserved call: %s %s %v", got.SID, got.AssignmentStatus, err)
+		}
+		h.checkInvariants()
+		if b := h.getWorker(w.SID).Busy; b != 0 {
+			t.Fatalf("worker busy %d after the call was canceled", b)
+		}
+		// Again: unchanged.
+		if again, err := h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "x"); err != nil || again.Reason != "caller hung up" {
+			t.Fatalf("CancelCall twice: %+v %v", again, err)
+		}
+	})
+}

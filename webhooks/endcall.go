@@ -22,3 +22,30 @@ func (h *Handler) endCall(ctx context.Context, workspaceSID, taskSID, reason str
 	}
 	return h.eng.CompleteTask(ctx, workspaceSID, taskSID, reason)
 }
+
+// callCanceler is the engine's CancelCall (*engine.Engine has it).
+type callCanceler interface {
+	CancelCall(ctx context.Context, n engine.NewTask, reason string) (engine.Task, error)
+}
+
+// endedBeforeRouting handles a status callback that says an inbound call
+// ended before it had a task: the caller hung up while the incoming webhook
+// was still being answered (here or on another instance). The call gets its
+// task already canceled, so that incoming webhook finds it finished rather
+// than reserving a worker for a caller who is gone. Only the number's own
+// inbound calls count: a status callback of any other leg creates nothing.
+func (h *Handler) endedBeforeRouting(ctx context.Context, c *call) {
+	cc, ok := h.eng.(callCanceler)
+	if !ok || c.param("Direction") != "inbound" {
+		return
+	}
+	_, nt, err := h.callTask(ctx, c)
+	if err == nil {
+		var t engine.Task
+		if t, err = cc.CancelCall(ctx, nt, "caller hung up"); err == nil {
+			h.decision(ctx, c, t.SID, "", "cancel", "caller hung up before the call was routed")
+			return
+		}
+	}
+	h.log.ErrorContext(ctx, "status callback: recording the call that ended before routing failed", "call_sid", c.callSID, "err", err)
+}

@@ -20,32 +20,11 @@ func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error
 	if c.callSID == "" {
 		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")
 	}
-	to := c.param("To")
-	dialed := to
-	if n, err := h.norm.Normalize(to); err == nil {
-		dialed = n.E164
-	}
-	ws, workflowSID, err := h.workflowFor(ctx, dialed)
+	ws, nt, err := h.callTask(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := json.Marshal(map[string]string{
-		"name":         h.callerName(c.param("From")),
-		"phone_number": dialed,
-		"type":         "inbound",
-		"direction":    "inbound",
-		"call_sid":     c.callSID,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode task attributes: %w", err)
-	}
-	res, err := h.eng.CreateTask(ctx, engine.NewTask{
-		WorkspaceSID: ws.SID,
-		WorkflowSID:  workflowSID,
-		Attributes:   string(attrs),
-		TaskChannel:  engine.DefaultTaskChannel,
-		CallSID:      c.callSID,
-	})
+	res, err := h.eng.CreateTask(ctx, nt)
 	if err != nil {
 		return nil, fmt.Errorf("create task for call %s: %w", c.callSID, err)
 	}
@@ -61,6 +40,37 @@ func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error
 		return next, nil // a retry after our own fallback: the greeting was said
 	}
 	return append(say(ws.Greeting), next...), nil
+}
+
+// callTask is the task of an inbound call (the webhook's To, From and
+// CallSid), with its workspace.
+func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engine.NewTask, error) {
+	to := c.param("To")
+	dialed := to
+	if n, err := h.norm.Normalize(to); err == nil {
+		dialed = n.E164
+	}
+	ws, workflowSID, err := h.workflowFor(ctx, dialed)
+	if err != nil {
+		return engine.Workspace{}, engine.NewTask{}, err
+	}
+	attrs, err := json.Marshal(map[string]string{
+		"name":         h.callerName(c.param("From")),
+		"phone_number": dialed,
+		"type":         "inbound",
+		"direction":    "inbound",
+		"call_sid":     c.callSID,
+	})
+	if err != nil {
+		return engine.Workspace{}, engine.NewTask{}, fmt.Errorf("encode task attributes: %w", err)
+	}
+	return ws, engine.NewTask{
+		WorkspaceSID: ws.SID,
+		WorkflowSID:  workflowSID,
+		Attributes:   string(attrs),
+		TaskChannel:  engine.DefaultTaskChannel,
+		CallSID:      c.callSID,
+	}, nil
 }
 
 // workflowFor finds the workspace and workflow of a dialed number: its

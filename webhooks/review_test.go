@@ -137,3 +137,40 @@ func TestReviewCallerHangsUpKeepsWrapUp(t *testing.T) {
 		})
 	}
 }
+
+// The caller hangs up while the incoming webhook is still being answered
+// (on this or another instance): Twilio's status callback can then arrive
+// before the call has a task. The task the incoming webhook makes next
+// must not hold a worker for a caller who is gone (120 s per worker, one
+// worker after another).
+func TestReviewStatusCallbackBeforeIncoming(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := newInstance(t, st, newClock())
+		alice := in.worker("alice", aliceDID, "Available")
+		c := newCall(aliceDID)
+		resp, _ := in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed", "CallDuration", "0"))
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("status: %s", resp.Status)
+		}
+		doc := in.incoming(c)
+		if doc.has("Dial") || doc.has("Enqueue") {
+			t.Fatalf("incoming after the caller hung up gave %v, want no ringing and no queue", doc.verbs())
+		}
+		if got := in.taskOf(c).AssignmentStatus; got != engine.TaskCanceled {
+			t.Fatalf("task of a call that had ended is %s, want canceled", got)
+		}
+		if w := in.workerRow(alice); w.Busy != 0 {
+			t.Fatalf("alice busy %d for a caller who is gone", w.Busy)
+		}
+		// A status callback of a call that is not an inbound call to a
+		// number (an agent's outbound leg) creates nothing.
+		out := newCall(aliceDID)
+		resp, _ = in.twilio(in.webhookURL("/status"), out.form("CallStatus", "completed", "Direction", "outbound-dial"))
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("status: %s", resp.Status)
+		}
+		if _, err := in.store.TaskByCallSID(context.Background(), in.ws.SID, out.sid); engine.ErrorCode(err) != engine.ENOTFOUND {
+			t.Fatalf("status callback of an outbound leg: task lookup %v, want ENOTFOUND", err)
+		}
+	})
+}

@@ -32,6 +32,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	case "":
 	case engine.ENOTFOUND:
 		h.log.InfoContext(ctx, "status callback for a call without a task", "call_sid", c.callSID, "call_status", callStatus)
+		h.endedBeforeRouting(ctx, c)
 		return
 	default:
 		h.log.ErrorContext(ctx, "status callback: reading the call's task failed", "call_sid", c.callSID, "err", err)
