@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -38,6 +39,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal a second one stops the process at once
+	// (default signal handling), should draining take too long for the operator.
+	context.AfterFunc(ctx, stop)
 	if err := serve(ctx, cfg, logger, nil); err != nil {
 		logger.Error("didrouter stopped", "err", err)
 		return 1
@@ -95,7 +99,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	wh, err := webhooks.NewHandler(webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
 		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
-		WorkspaceSID: ws.SID, OnDecision: m.Decision, DefaultCallerID: cfg.CallerID,
+		WorkspaceSID: ws.SID, OnDecision: m.Decision, FloorRoute: benchFloor(), DefaultCallerID: cfg.CallerID,
 	})
 	if err != nil {
 		return err
@@ -116,7 +120,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	} else {
 		logger.Warn("admin API is off: set DIDROUTER_API_KEY and DIDROUTER_API_SECRET to manage workers over /v1")
 	}
+	var drain drainer
 	ready := func(ctx context.Context) error {
+		if err := drain.ready(); err != nil {
+			return err
+		}
 		if err := st.Ping(ctx); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
@@ -140,6 +148,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		return fmt.Errorf("DIDROUTER_ADDR: listen on %s: %w", cfg.Addr, err)
 	}
 
+	if addr := os.Getenv("DIDROUTER_PPROF_ADDR"); addr != "" {
+		stopProfiler, err := serveProfiler(addr, logger)
+		if err != nil {
+			return err
+		}
+		defer stopProfiler()
+	}
+
 	// The engine outlives the HTTP server during shutdown, so that
 	// in-flight webhooks can still finish their decisions.
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
@@ -160,23 +176,32 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	var runErr error
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.Shutdown.String())
+		logger.Info("signal received: draining")
 	case err := <-serveDone:
 		runErr = fmt.Errorf("http server: %w", err)
 	case err := <-engDone:
 		engDone <- err // read again below
 		runErr = fmt.Errorf("engine stopped: %w", err)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("in-flight requests did not finish in time", "err", err)
-		_ = srv.Close()
-	}
+	// Stop taking webhooks and answer those in flight (bounded), then stop
+	// the engine: its timers stay in the store for the other instances.
+	drainHTTP(srv, &drain, cfg.DrainDelay, cfg.Shutdown, logger)
 	stopEngine()
-	<-callbacksDone
-	if err := <-engDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
-		runErr = fmt.Errorf("engine: %w", err)
+	engStopped := make(chan struct{})
+	go func() {
+		if err := <-engDone; err != nil && !errors.Is(err, context.Canceled) {
+			engDone <- err
+		}
+		close(engStopped)
+	}()
+	if waitStopped(logger, callbacksDone, engStopped) {
+		select {
+		case err := <-engDone:
+			if runErr == nil {
+				runErr = fmt.Errorf("engine: %w", err)
+			}
+		default:
+		}
 	}
 	logger.Info("didrouter stopped")
 	return runErr
@@ -193,4 +218,12 @@ func alphanumeric(s string) bool {
 		}
 	}
 	return true
+}
+
+// benchFloor reports whether DIDROUTER_BENCH_FLOOR=true asks for the
+// constant-TwiML route /webhooks/voice/floor, which benchmarks compare the
+// real webhooks against (didrouter replay --bench ratio).
+func benchFloor() bool {
+	on, _ := strconv.ParseBool(os.Getenv("DIDROUTER_BENCH_FLOOR"))
+	return on
 }
