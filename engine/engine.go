@@ -126,6 +126,10 @@ func (e *Engine) Start(ctx context.Context) error {
 
 	timerDone := make(chan error, 1)
 	go func() { timerDone <- e.timerLoop(ctx) }()
+	// An instance that stopped between freeing a worker and serving the
+	// waiting calls (a crash, a kill) left callers waiting beside idle
+	// agents: place them now.
+	e.serveAllWaiting(ctx)
 
 	for {
 		select {

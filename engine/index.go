@@ -60,6 +60,7 @@ func (e *Engine) buildIndex(ctx context.Context, workspaceSID string) (*routing.
 	if err != nil {
 		return nil, fmt.Errorf("list task queues of %s: %w", workspaceSID, err)
 	}
+	known := make(map[string]bool, len(queues))
 	for _, q := range queues {
 		expr, err := routing.Compile(q.TargetWorkers, routing.ScopeWorker)
 		if err != nil {
@@ -70,19 +71,10 @@ func (e *Engine) buildIndex(ctx context.Context, workspaceSID string) (*routing.
 			expr = nil
 		}
 		ix.SetQueue(q.SID, expr)
+		known[q.SID] = true
 	}
-	err = e.store.EachWorker(ctx, workspaceSID, func(w Worker) error {
-		info, err := workerInfo(w)
-		if err != nil {
-			e.log.WarnContext(ctx, "worker attributes do not parse; indexed without attributes",
-				"workspace", workspaceSID, "worker", w.SID, "err", err)
-			info, _ = workerInfo(Worker{SID: w.SID, FriendlyName: w.FriendlyName, Available: w.Available,
-				Capacity: w.Capacity, Busy: w.Busy, DateStatusChanged: w.DateStatusChanged, Version: w.Version})
-		}
-		ix.UpsertWorker(info)
-		return nil
-	})
-	if err != nil {
+	e.warmPaths(ctx, ix, workspaceSID, known)
+	if err := e.loadWorkers(ctx, ix, workspaceSID); err != nil {
 		return nil, fmt.Errorf("read workers of %s: %w", workspaceSID, err)
 	}
 	return ix, nil
@@ -191,7 +183,12 @@ func (e *Engine) applyChange(ctx context.Context, c Change) error {
 	switch c.Kind {
 	case ChangeResync:
 		e.own.clear()
-		return e.reloadAll(ctx)
+		if err := e.reloadAll(ctx); err != nil {
+			return err
+		}
+		// Notifications were lost meanwhile: a worker freed or a task left
+		// waiting by another instance may be placeable now.
+		e.serveAllWaiting(ctx)
 	case ChangeWorker:
 		w, found, err := e.refreshWorker(ctx, c.WorkspaceSID, c.SID)
 		if err != nil || !found {
@@ -241,4 +238,17 @@ func (e *Engine) applyChange(ctx context.Context, c Change) error {
 		e.nudge()
 	}
 	return nil
+}
+
+// serveAllWaiting routes the waiting tasks of every workspace again, after
+// the index was reloaded because changes may have been missed.
+func (e *Engine) serveAllWaiting(ctx context.Context) {
+	list, err := e.store.ListWorkspaces(ctx)
+	if err != nil {
+		e.log.WarnContext(ctx, "listing workspaces to serve waiting tasks failed", "err", err)
+		return
+	}
+	for _, ws := range list {
+		e.serveWaitingLogged(ctx, ws.SID)
+	}
 }

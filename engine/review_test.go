@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -457,5 +458,102 @@ func TestReviewCancelCall(t *testing.T) {
 		if again, err := h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "x"); err != nil || again.Reason != "caller hung up" {
 			t.Fatalf("CancelCall twice: %+v %v", again, err)
 		}
+	})
+}
+
+// feedStore is a store whose change feed the test writes: notifications
+// "lost" with a broken connection are simply never sent.
+type feedStore struct {
+	engine.Store
+	feed chan engine.Change
+}
+
+func (s *feedStore) Subscribe(ctx context.Context) (<-chan engine.Change, error) { return s.feed, nil }
+
+// TestReviewResyncServesWaitingTasks: an instance whose change feed lost
+// notifications (its index still shows a worker busy whom another instance
+// freed) parks a new call in the queue; the resync that follows the
+// reconnect must place it, not only reload the index.
+func TestReviewResyncServesWaitingTasks(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ctx, cancel := context.WithCancel(h.ctx)
+		defer cancel()
+		w := h.worker("w", "", "Available")
+		fs := &feedStore{Store: h.store, feed: make(chan engine.Change, 16)}
+		a, err := engine.New(engine.Config{Store: fs, Clock: h.clock, InstanceID: "a", TimerPoll: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- a.Start(ctx) }()
+		defer func() { cancel(); <-done }()
+		eventually(t, "instance a ready", a.Ready)
+
+		first, err := a.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r1"})
+		if err != nil || first.Reservation == nil || first.Reservation.WorkerSID != w.SID {
+			t.Fatalf("first call: %+v %v", first.Reservation, err)
+		}
+		if _, err := a.AcceptReservation(h.ctx, h.ws.SID, first.Reservation.SID); err != nil {
+			t.Fatal(err)
+		}
+		// The call ends on the other instance; a never hears that w is free.
+		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, first.Task.SID, "done"); err != nil {
+			t.Fatal(err)
+		}
+		second, err := a.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.Reservation != nil {
+			t.Skip("instance a saw the worker free without the feed; nothing to resync")
+		}
+		fs.feed <- engine.Change{Kind: engine.ChangeResync}
+		eventually(t, "the waiting call is placed after the resync", func() bool {
+			r := h.live(second.Task.SID)
+			return r != nil && r.WorkerSID == w.SID
+		})
+		h.checkInvariants()
+	})
+}
+
+// TestReviewStartServesWaitingTasks: an instance that died between freeing
+// a worker and serving the waiting calls (here: the worker row is made
+// available behind the engine's back) leaves a caller waiting beside an
+// idle agent; the next instance to start must place the call.
+func TestReviewStartServesWaitingTasks(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		w := h.worker("w", "", "Offline")
+		res := h.call("+15125550100", 0)
+		if res.Reservation != nil {
+			t.Fatal("reserved an offline worker")
+		}
+		err := h.store.Tx(h.ctx, func(tx engine.Tx) error {
+			row, err := tx.GetWorker(h.ctx, h.ws.SID, w.SID)
+			if err != nil {
+				return err
+			}
+			act, err := tx.GetActivity(h.ctx, h.ws.SID, h.acts["Available"])
+			if err != nil {
+				return err
+			}
+			row.ActivitySID, row.ActivityName, row.Available = act.SID, act.FriendlyName, true
+			return tx.UpdateWorker(h.ctx, row)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(h.ctx)
+		a, err := engine.New(engine.Config{Store: h.store, Clock: h.clock, InstanceID: "restarted", TimerPoll: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- a.Start(ctx) }()
+		defer func() { cancel(); <-done }()
+		eventually(t, "the waiting call is placed when an instance starts", func() bool {
+			r := h.live(res.Task.SID)
+			return r != nil && r.WorkerSID == w.SID
+		})
+		h.checkInvariants()
 	})
 }
