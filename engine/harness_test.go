@@ -35,7 +35,15 @@ func eachStore(t *testing.T, fn func(t *testing.T, h *harness)) {
 	for _, k := range storeKinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, newHarness(t, k.open(t)))
+			h := newHarness(t, k.open(t))
+			// Whatever the scenario, it must leave Busy equal to the live
+			// reservations (see checkInvariants).
+			t.Cleanup(func() {
+				if !t.Failed() && !t.Skipped() {
+					h.checkInvariantsAt(context.Background())
+				}
+			})
+			fn(t, h)
 		})
 	}
 }

@@ -18,7 +18,14 @@ import (
 // and a pending or finished task none of those.
 func (h *harness) checkInvariants() {
 	h.t.Helper()
-	rs, err := h.store.ListReservations(h.ctx, h.ws.SID, engine.ReservationFilter{Page: engine.Page{Size: 1000}})
+	h.checkInvariantsAt(h.ctx)
+}
+
+// checkInvariantsAt is checkInvariants with its own context (test cleanups
+// run after the test's context is canceled).
+func (h *harness) checkInvariantsAt(ctx context.Context) {
+	h.t.Helper()
+	rs, err := h.store.ListReservations(ctx, h.ws.SID, engine.ReservationFilter{Page: engine.Page{Size: 1000}})
 	if err != nil {
 		h.t.Fatalf("ListReservations: %v", err)
 	}
@@ -34,7 +41,7 @@ func (h *harness) checkInvariants() {
 		}
 		byTask[r.TaskSID][r.Status]++
 	}
-	ws, err := h.store.ListWorkers(h.ctx, h.ws.SID, engine.WorkerFilter{Page: engine.Page{Size: 1000}})
+	ws, err := h.store.ListWorkers(ctx, h.ws.SID, engine.WorkerFilter{Page: engine.Page{Size: 1000}})
 	if err != nil {
 		h.t.Fatalf("ListWorkers: %v", err)
 	}
@@ -43,7 +50,7 @@ func (h *harness) checkInvariants() {
 			h.t.Errorf("worker %s busy %d, but it has %d live reservations", w.FriendlyName, w.Busy, live[w.SID])
 		}
 	}
-	tasks, err := h.store.ListTasks(h.ctx, h.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	tasks, err := h.store.ListTasks(ctx, h.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
 	if err != nil {
 		h.t.Fatalf("ListTasks: %v", err)
 	}
