@@ -101,6 +101,13 @@ func newInstance(t *testing.T, st engine.Store, clock *engine.FakeClock) *instan
 	wh.Mount(r)
 	admin.Mount(r)
 	handler = r
+	// Whatever the scenario, it must leave Busy equal to the live
+	// reservations (see checkCounts).
+	t.Cleanup(func() {
+		if !t.Failed() && !t.Skipped() {
+			checkCounts(t, st, ws.SID)
+		}
+	})
 	return &instance{t: t, store: st, clock: clock, eng: eng, ws: ws, srv: srv, client: srv.Client()}
 }
 

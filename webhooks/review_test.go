@@ -174,3 +174,50 @@ func TestReviewStatusCallbackBeforeIncoming(t *testing.T) {
 		}
 	})
 }
+
+// checkCounts asserts, on the committed state of st's workspace ws, that
+// every worker's Busy equals its live reservations (pending, accepted,
+// wrapping) and that each task has the live reservation its status implies.
+func checkCounts(t *testing.T, st engine.Store, ws string) {
+	t.Helper()
+	ctx := context.Background()
+	rs, err := st.ListReservations(ctx, ws, engine.ReservationFilter{Page: engine.Page{Size: 1000}})
+	if err != nil {
+		t.Fatalf("ListReservations: %v", err)
+	}
+	live := map[string]int{}
+	byTask := map[string]map[string]int{}
+	for _, r := range rs {
+		switch r.Status {
+		case engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping:
+			live[r.WorkerSID]++
+		}
+		if byTask[r.TaskSID] == nil {
+			byTask[r.TaskSID] = map[string]int{}
+		}
+		byTask[r.TaskSID][r.Status]++
+	}
+	workers, err := st.ListWorkers(ctx, ws, engine.WorkerFilter{Page: engine.Page{Size: 1000}})
+	if err != nil {
+		t.Fatalf("ListWorkers: %v", err)
+	}
+	for _, w := range workers {
+		if w.Busy != live[w.SID] {
+			t.Errorf("worker %s busy %d, but it has %d live reservations", w.FriendlyName, w.Busy, live[w.SID])
+		}
+	}
+	tasks, err := st.ListTasks(ctx, ws, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	if err != nil {
+		t.Fatalf("ListTasks: %v", err)
+	}
+	for _, task := range tasks {
+		want := map[string]string{engine.TaskReserved: engine.ReservationPending, engine.TaskAssigned: engine.ReservationAccepted,
+			engine.TaskWrapping: engine.ReservationWrapping}[task.AssignmentStatus]
+		for _, st := range []string{engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping} {
+			n := byTask[task.SID][st]
+			if (st == want && n != 1) || (st != want && n != 0) {
+				t.Errorf("task %s is %s with %d %s reservations", task.SID, task.AssignmentStatus, n, st)
+			}
+		}
+	}
+}
