@@ -1,0 +1,225 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/didrouter/didrouter/routing"
+)
+
+// Degraded mode: routing a call while the store cannot be reached.
+//
+// RouteDegraded takes the decision CreateTask would take, from what this
+// instance holds in memory only (the cached workflow, the worker index): the
+// task enters its workflow, the owner step is tried, skipped or not, and the
+// task is reserved for the best eligible worker that mayReserve allows, else
+// it waits. Nothing is written: the caller keeps the DegradedCall in a
+// durable journal and hands it to ImportDegraded once the store answers.
+//
+// The worker index is the only guard against offering one worker two calls
+// at once, and it is local: the reserved worker is counted busy here, but
+// other instances do not hear of it until the import. mayReserve is how a
+// caller bounds that risk (for example each instance only reserves its own
+// share of the workers while the store is down).
+
+// DegradedCall is one call routed without the store: the task as created,
+// the reservation made from the index (nil: the caller waits), the worker
+// as the index knew it, and the events, dated when they happened.
+type DegradedCall struct {
+	Task        Task
+	Reservation *Reservation `json:",omitempty"`
+	Worker      *Worker      `json:",omitempty"`
+	Events      []Event
+}
+
+// DegradedImportGrace is the least time an imported call's step and
+// reservation timers still run after the import, so that the other
+// instances can replay what they journaled about the same call (its answer,
+// its end) before a timer moves it on.
+const DegradedImportGrace = 30 * time.Second
+
+// RouteDegraded routes a new call without reading or writing the store.
+// ws is the workspace as last read; n.WorkflowSID must be set (the caller
+// knows the workspace's default). It fails with EUNAVAILABLE when the
+// workflow or the workspace's index is not in memory.
+func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, n NewTask, mayReserve func(workerSID string) bool) (DegradedCall, error) {
+	wfRow, wf, ok := e.cachedFlow(ws.SID, n.WorkflowSID)
+	if !ok {
+		return DegradedCall{}, Errorf(EUNAVAILABLE, "workflow %s is not in memory", n.WorkflowSID)
+	}
+	e.mu.Lock()
+	wi := e.workspaces[ws.SID]
+	e.mu.Unlock()
+	if wi == nil {
+		return DegradedCall{}, Errorf(EUNAVAILABLE, "the worker index of workspace %s is not loaded", ws.SID)
+	}
+	raw := strings.TrimSpace(n.Attributes)
+	if raw == "" {
+		raw = "{}"
+	}
+	attrs, err := routing.ParseAttributes([]byte(raw))
+	if err != nil {
+		return DegradedCall{}, Errorf(EINVALID, "attributes: %v", err)
+	}
+	filter, ok := firstPosition(wf, attrs)
+	if !ok {
+		return DegradedCall{}, Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfRow.SID)
+	}
+	timeout := n.Timeout
+	if timeout == 0 {
+		timeout = DefaultTaskTimeout
+	}
+	channel := n.TaskChannel
+	if channel == "" {
+		channel = DefaultTaskChannel
+	}
+	now := e.clock.Now()
+	t := Task{
+		SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfRow.SID, Attributes: raw,
+		AssignmentStatus: TaskPending, Priority: n.Priority, Timeout: timeout, TaskChannel: channel,
+		CallSID: n.CallSID, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now, Version: 1,
+	}
+	dc := DegradedCall{}
+	event := func(ev Event, data map[string]any) {
+		ev.SID, ev.Date = NewSID(PrefixEvent), now
+		b, _ := json.Marshal(data) // maps of strings and numbers always encode
+		ev.Data = string(b)
+		dc.Events = append(dc.Events, ev)
+	}
+	event(taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created (store unreachable)", t.SID)),
+		map[string]any{"workflow_sid": wfRow.SID, "task_priority": t.Priority, "call_sid": t.CallSID, "degraded": true})
+	enter := func(filter, target int) routing.Target {
+		tgt, _ := targetAt(wf, filter, target)
+		t.FilterIndex, t.TargetIndex, t.TaskQueueSID, t.StepEnteredAt = filter, target, tgt.Queue, now
+		if tgt.Priority != nil {
+			t.Priority = *tgt.Priority
+		}
+		event(taskEvent(t, EventWorkflowTargetMatched, fmt.Sprintf("Task %s matched target %d", t.SID, target)),
+			map[string]any{"filter": filter, "target": target, "task_queue_sid": tgt.Queue, "target_expression": tgt.ExprSrc})
+		event(taskEvent(t, EventTaskQueueEntered, fmt.Sprintf("Task %s entered queue %s", t.SID, tgt.Queue)),
+			map[string]any{"task_queue_sid": tgt.Queue, "task_priority": t.Priority})
+		return tgt
+	}
+	tgt := enter(filter, 0)
+	skip := func(sid string) bool { return mayReserve != nil && !mayReserve(sid) }
+	for range maxRouteSteps {
+		if w, ok := claimInIndex(wi, &tgt, attrs, skip, now); ok {
+			resTimeout := wfRow.TaskReservationTimeout
+			if resTimeout <= 0 {
+				resTimeout = DefaultReservationTimeout
+			}
+			r := Reservation{
+				SID: NewSID(PrefixReservation), WorkspaceSID: ws.SID, TaskSID: t.SID, WorkerSID: w.SID,
+				Status: ReservationPending, Timeout: resTimeout, DateCreated: now, DateUpdated: now,
+			}
+			t.AssignmentStatus = TaskReserved
+			event(reservationEvent(r, EventReservationCreated,
+				fmt.Sprintf("Reservation %s created for worker %s (store unreachable)", r.SID, w.FriendlyName)),
+				map[string]any{"task_queue_sid": t.TaskQueueSID, "task_priority": t.Priority, "degraded": true})
+			worker := degradedWorker(ws.SID, w)
+			dc.Reservation, dc.Worker = &r, &worker
+			break
+		}
+		wi.mu.RLock()
+		stats, _ := wi.ix.QueueStats(tgt.Queue)
+		wi.mu.RUnlock()
+		if !tgt.ShouldSkip(attrs, stats) {
+			break
+		}
+		nf, nt, ok := nextPosition(wf, t.FilterIndex, t.TargetIndex, attrs, true)
+		if !ok {
+			break
+		}
+		from := t.TaskQueueSID
+		event(taskEvent(t, EventWorkflowSkipped, fmt.Sprintf("Task %s skipped target %d of filter %d (queue %s)",
+			t.SID, t.TargetIndex, t.FilterIndex, from)),
+			map[string]any{"task_queue_sid": from, "filter": t.FilterIndex, "target": t.TargetIndex})
+		tgt = enter(nf, nt)
+		event(taskEvent(t, EventTaskQueueMoved, fmt.Sprintf("Task %s moved from queue %s to queue %s (skipped)", t.SID, from, t.TaskQueueSID)),
+			map[string]any{"previous_task_queue_sid": from, "task_queue_sid": t.TaskQueueSID, "reason": "skipped"})
+	}
+	dc.Task = t
+	return dc, nil
+}
+
+// claimInIndex counts the best eligible worker busy in the index (the local
+// stand-in for Tx.ClaimWorker) and returns it as it was before.
+func claimInIndex(wi *wsIndex, tgt *routing.Target, attrs routing.Attributes, skip func(string) bool, now time.Time) (routing.WorkerInfo, bool) {
+	wi.mu.Lock()
+	defer wi.mu.Unlock()
+	cands := wi.ix.Eligible(tgt, attrs, skip, 1)
+	if len(cands) == 0 {
+		return routing.WorkerInfo{}, false
+	}
+	w := cands[0]
+	busy := w
+	busy.Busy++
+	wi.ix.UpsertWorker(busy) // same version: applied, and the queue counts follow
+	return w, true
+}
+
+// degradedWorker is the Worker row as far as the index knows it (enough to
+// ring the worker: sid, name, attributes with contact_uri).
+func degradedWorker(workspaceSID string, w routing.WorkerInfo) Worker {
+	attrs, err := json.Marshal(w.Attributes)
+	if err != nil {
+		attrs = []byte("{}")
+	}
+	phone, _ := w.Attributes["phone_number"].(string)
+	return Worker{
+		SID: w.SID, WorkspaceSID: workspaceSID, FriendlyName: w.FriendlyName, Attributes: string(attrs),
+		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available,
+		Capacity: w.Capacity, Busy: w.Busy + 1, PhoneNumber: phone, DateStatusChanged: w.IdleSince, Version: w.Version,
+	}
+}
+
+// ReleaseDegraded gives back, in this instance's index, a worker that a
+// degraded reservation of this instance counted busy, once that call is
+// over (still without the store). The next index reload from the store
+// replaces the count with the stored one.
+func (e *Engine) ReleaseDegraded(workspaceSID, workerSID string) {
+	e.mu.Lock()
+	wi := e.workspaces[workspaceSID]
+	e.mu.Unlock()
+	if wi == nil {
+		return
+	}
+	wi.mu.Lock()
+	defer wi.mu.Unlock()
+	w, ok := wi.ix.Worker(workerSID)
+	if !ok || w.Busy == 0 {
+		return
+	}
+	w.Busy--
+	if w.Busy == 0 {
+		w.IdleSince = e.clock.Now()
+	}
+	wi.ix.UpsertWorker(w)
+}
+
+// cachedFlow returns a workflow from the cache without reading the store.
+func (e *Engine) cachedFlow(workspaceSID, sid string) (Workflow, *routing.Workflow, bool) {
+	e.wfMu.Lock()
+	defer e.wfMu.Unlock()
+	c, ok := e.flows[sid]
+	if !ok || c.row.WorkspaceSID != workspaceSID {
+		return Workflow{}, nil, false
+	}
+	return c.row, c.parsed, true
+}
+
+// WarmDegraded makes sure what RouteDegraded needs for the workflow is in
+// memory (the parsed workflow, the workspace's index), reading the store
+// while it answers.
+func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) error {
+	if _, err := e.index(ctx, workspaceSID); err != nil {
+		return err
+	}
+	if _, _, err := e.workflow(ctx, workspaceSID, workflowSID); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// degradedCall routes a call to `to` without the store.
+func (h *harness) degradedCall(to string, mayReserve func(string) bool) engine.DegradedCall {
+	h.t.Helper()
+	h.callSeq++
+	attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": to, "type": "inbound", "direction": "inbound"})
+	dc, err := h.eng.RouteDegraded(h.ctx, h.ws, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
+		Attributes: string(attrs), CallSID: fmt.Sprintf("CAdeg%029d", h.callSeq)}, mayReserve)
+	if err != nil {
+		h.t.Fatalf("RouteDegraded to %s: %v", to, err)
+	}
+	return dc
+}
+
+func (h *harness) warm() {
+	h.t.Helper()
+	if err := h.eng.WarmDegraded(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); err != nil {
+		h.t.Fatalf("WarmDegraded: %v", err)
+	}
+}
+
+func (h *harness) importDegraded(dc engine.DegradedCall) engine.DegradedImport {
+	h.t.Helper()
+	// Through JSON, as the journal keeps it.
+	b, err := json.Marshal(dc)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var back engine.DegradedCall
+	if err := json.Unmarshal(b, &back); err != nil {
+		h.t.Fatal(err)
+	}
+	got, err := h.eng.ImportDegraded(h.ctx, back)
+	if err != nil {
+		h.t.Fatalf("ImportDegraded: %v", err)
+	}
+	return got
+}
+
+// Without the store, calls follow the DID workflow from memory: the owner
+// first, Everyone when the owner is taken (the index counts the degraded
+// reservation), the queue when nobody is left; nothing is written until
+// the import, which stores them with their sids, events and claims, once.
+func TestDegradedRoutesFromMemoryAndImportsOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		other := h.worker("other", "", "Available")
+		owner := h.worker("owner", ownerDID, "Available")
+		h.warm()
+
+		first := h.degradedCall(ownerDID, nil)
+		if first.Reservation == nil || first.Reservation.WorkerSID != owner.SID || first.Task.TargetIndex != 0 {
+			t.Fatalf("first call: %+v, want the owner at target 0", first.Reservation)
+		}
+		if first.Worker == nil || first.Worker.Attributes == "" || first.Task.AssignmentStatus != engine.TaskReserved {
+			t.Fatalf("first call: worker %+v, task %s", first.Worker, first.Task.AssignmentStatus)
+		}
+		second := h.degradedCall(ownerDID, nil)
+		if second.Reservation == nil || second.Reservation.WorkerSID != other.SID || second.Task.TargetIndex != 1 {
+			t.Fatalf("second call: %+v at target %d, want the other worker in Everyone", second.Reservation, second.Task.TargetIndex)
+		}
+		third := h.degradedCall("+15125550000", nil)
+		if third.Reservation != nil || third.Task.AssignmentStatus != engine.TaskPending {
+			t.Fatalf("third call reserved %+v, want it waiting", third.Reservation)
+		}
+		// Nothing reached the store.
+		if _, err := h.store.TaskByCallSID(h.ctx, h.ws.SID, first.Task.CallSID); engine.ErrorCode(err) != engine.ENOTFOUND {
+			t.Fatalf("task in the store before the import: %v", err)
+		}
+		if h.getWorker(owner.SID).Busy != 0 {
+			t.Fatal("the owner was claimed in the store before the import")
+		}
+
+		for _, dc := range []engine.DegradedCall{first, second, third} {
+			got := h.importDegraded(dc)
+			if !got.Imported || got.TaskSID != dc.Task.SID || got.Conflict != "" {
+				t.Fatalf("import: %+v", got)
+			}
+		}
+		if got := h.task(first.Task.SID); got.AssignmentStatus != engine.TaskReserved || got.CallSID != first.Task.CallSID {
+			t.Fatalf("imported task: %+v", got)
+		}
+		if r := h.reservation(first.Reservation.SID); r.Status != engine.ReservationPending || r.WorkerSID != owner.SID {
+			t.Fatalf("imported reservation: %+v", r)
+		}
+		for _, w := range []engine.Worker{owner, other} {
+			if got := h.getWorker(w.SID).Busy; got != 1 {
+				t.Fatalf("%s busy %d after the import, want 1", w.FriendlyName, got)
+			}
+		}
+		wantContains(t, h.eventTypes(second.Task.SID), engine.EventTaskCreated, engine.EventWorkflowSkipped,
+			engine.EventTaskQueueMoved, engine.EventReservationCreated)
+		events := len(h.eventTypes(first.Task.SID))
+
+		// Again (a replay after a crash before the journal noted it): nothing changes.
+		for _, dc := range []engine.DegradedCall{first, second, third} {
+			if got := h.importDegraded(dc); got.Imported || got.TaskSID != dc.Task.SID {
+				t.Fatalf("second import: %+v", got)
+			}
+		}
+		if got := len(h.eventTypes(first.Task.SID)); got != events {
+			t.Fatalf("events after a second import: %d, want %d", got, events)
+		}
+		// The imported calls go on like any other: the owner answers.
+		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, first.Reservation.SID); err != nil {
+			t.Fatalf("accept an imported reservation: %v", err)
+		}
+		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, first.Task.SID, "done"); err != nil {
+			t.Fatalf("complete an imported task: %v", err)
+		}
+		// The owner is free again, and takes the waiting third call.
+		if r := h.live(third.Task.SID); r == nil || r.WorkerSID != owner.SID {
+			t.Fatalf("waiting imported call: %+v, want the freed owner", r)
+		}
+	})
+}
+
+// mayReserve bounds who a degraded call may be offered to.
+func TestDegradedRespectsMayReserve(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		other := h.worker("other", "", "Available")
+		owner := h.worker("owner", ownerDID, "Available")
+		h.warm()
+		dc := h.degradedCall(ownerDID, func(sid string) bool { return sid != owner.SID })
+		if dc.Reservation == nil || dc.Reservation.WorkerSID != other.SID {
+			t.Fatalf("reserved %+v, want the other worker (the owner is not ours to offer)", dc.Reservation)
+		}
+		none := h.degradedCall(ownerDID, func(string) bool { return false })
+		if none.Reservation != nil {
+			t.Fatalf("reserved %+v with nobody allowed", none.Reservation)
+		}
+		h.eng.ReleaseDegraded(h.ws.SID, other.SID)
+		again := h.degradedCall("+15125550000", func(sid string) bool { return sid == other.SID })
+		if again.Reservation == nil || again.Reservation.WorkerSID != other.SID {
+			t.Fatalf("after ReleaseDegraded: %+v, want the other worker again", again.Reservation)
+		}
+	})
+}
+
+// A worker another instance gave a call to while the store was down (here:
+// a second engine, online) is not booked twice on import: the degraded
+// reservation is kept canceled and the task routed again.
+func TestDegradedImportConflict(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		owner := h.worker("owner", ownerDID, "Available")
+		h.warm()
+		dc := h.degradedCall(ownerDID, nil)
+		if dc.Reservation == nil || dc.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("degraded call: %+v, want the owner", dc.Reservation)
+		}
+		peer, err := engine.New(engine.Config{Store: h.store, Clock: h.clock, InstanceID: "peer"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs, _ := json.Marshal(map[string]any{"phone_number": ownerDID})
+		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("online call: %+v %v, want the owner", online.Reservation, err)
+		}
+		got := h.importDegraded(dc)
+		if !got.Imported || got.Conflict == "" {
+			t.Fatalf("import: %+v, want a conflict", got)
+		}
+		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationCanceled {
+			t.Fatalf("degraded reservation after the conflict: %s, want canceled", r.Status)
+		}
+		if task := h.task(dc.Task.SID); task.AssignmentStatus != engine.TaskPending {
+			t.Fatalf("task after the conflict: %s, want pending", task.AssignmentStatus)
+		}
+		if w := h.getWorker(owner.SID); w.Busy != 1 {
+			t.Fatalf("owner busy %d, want 1 (the online call only)", w.Busy)
+		}
+	})
+}
+
+// Timers that fell due while the store was down do not fire the moment
+// the call is imported: other instances get DegradedImportGrace to replay
+// their part of the call.
+func TestDegradedImportGivesTimersGrace(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h.worker("other", "", "Available")
+		h.warm()
+		dc := h.degradedCall("+15125550000", nil)
+		if dc.Reservation == nil {
+			t.Fatal("no reservation")
+		}
+		h.clock.Advance(time.Duration(dc.Reservation.Timeout+60) * time.Second) // a long outage
+		h.importDegraded(dc)
+		h.advance(engine.DegradedImportGrace - time.Second)
+		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationPending {
+			t.Fatalf("reservation %s within the grace, want pending", r.Status)
+		}
+		h.advance(2 * time.Second)
+		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationTimeout {
+			t.Fatalf("reservation %s after the grace, want timeout", r.Status)
+		}
+	})
+}
