@@ -161,6 +161,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	engDone := make(chan error, 1)
+	relaxGCWhileLoading(engCtx, eng.Ready)
 	go func() { engDone <- eng.Start(engCtx) }()
 	callbacksDone := make(chan struct{})
 	go func() { _ = callbacks.Run(engCtx); close(callbacksDone) }()
