@@ -2,32 +2,26 @@ package assignment
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
 
 // Defaults of a Dispatcher.
 const (
-	DefaultAttempts   = 2
-	DefaultRetryDelay = time.Second
+	DefaultAttempts   = callback.DefaultAttempts
+	DefaultRetryDelay = callback.DefaultRetryDelay
 	DefaultQueue      = 1000
 	DefaultWorkers    = 4
-	// maxBody bounds how much of an answer is read.
-	maxBody = 64 << 10
 )
 
 // Engine is what the dispatcher needs from the engine to carry out an
@@ -62,9 +56,10 @@ type Config struct {
 
 // Dispatcher sends assignment callbacks in the background.
 type Dispatcher struct {
-	cfg   Config
-	log   *slog.Logger
-	queue chan engine.Reservation
+	cfg    Config
+	log    *slog.Logger
+	queue  chan engine.Reservation
+	sender callback.Sender
 }
 
 // New checks cfg and returns a Dispatcher; call Run to send.
@@ -95,7 +90,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
-	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: make(chan engine.Reservation, cfg.Queue)}, nil
+	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: make(chan engine.Reservation, cfg.Queue),
+		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, AuthToken: cfg.AuthToken,
+			UserAgent: "didrouter-assignment-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}, nil
 }
 
 // Notify queues a committed reservation's callback without blocking. It is
@@ -218,60 +215,15 @@ func orEmptyObject(s string) string {
 	return s
 }
 
-// errFinal marks an answer that retrying the same URL will not change.
-var errFinal = errors.New("final answer")
-
-// post sends the callback to u, retrying network errors and 5xx/429
-// answers, and decodes the instruction of a 2xx answer.
+// post sends the callback to u (see callback.Sender.Post for retries) and
+// decodes the instruction of its 2xx answer.
 func (d *Dispatcher) post(ctx context.Context, u string, params url.Values) (Instruction, string, error) {
-	var err error
-	for attempt := range d.cfg.Attempts {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return Instruction{}, u, ctx.Err()
-			case <-d.cfg.Clock.After(d.cfg.RetryDelay):
-			}
-		}
-		var ins Instruction
-		ins, err = d.postOnce(ctx, u, params)
-		if err == nil {
-			return ins, u, nil
-		}
-		if errors.Is(err, errFinal) || ctx.Err() != nil {
-			break
-		}
-	}
-	return Instruction{}, u, err
-}
-
-func (d *Dispatcher) postOnce(ctx context.Context, u string, params url.Values) (Instruction, error) {
-	body := params.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(body))
+	raw, err := d.sender.Post(ctx, u, params)
 	if err != nil {
-		return Instruction{}, fmt.Errorf("%w: %v", errFinal, err)
+		return Instruction{}, u, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "didrouter-assignment-callback")
-	if d.cfg.AuthToken != "" {
-		req.Header.Set("X-Twilio-Signature", Sign(d.cfg.AuthToken, u, params))
-	}
-	resp, err := d.cfg.Client.Do(req)
-	if err != nil {
-		return Instruction{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return Instruction{}, fmt.Errorf("read the answer: %w", err)
-	}
-	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return Instruction{}, fmt.Errorf("answered %s", resp.Status)
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return Instruction{}, fmt.Errorf("%w: answered %s", errFinal, resp.Status)
-	}
-	return decodeInstruction(raw)
+	ins, err := decodeInstruction(raw)
+	return ins, u, err
 }
 
 // decodeInstruction reads a 2xx answer: empty means "no instruction" (the
@@ -283,7 +235,7 @@ func decodeInstruction(raw []byte) (Instruction, error) {
 	}
 	var ins Instruction
 	if err := json.Unmarshal(raw, &ins); err != nil {
-		return Instruction{}, fmt.Errorf("%w: the answer is not a JSON instruction: %v", errFinal, err)
+		return Instruction{}, fmt.Errorf("%w: the answer is not a JSON instruction: %v", callback.ErrFinal, err)
 	}
 	ins.Instruction = strings.ToLower(strings.TrimSpace(ins.Instruction))
 	return ins, nil
@@ -332,24 +284,7 @@ func (d *Dispatcher) apply(ctx context.Context, r engine.Reservation, ins Instru
 	}
 }
 
-// Sign computes X-Twilio-Signature for a form POST to u: the base64
-// HMAC-SHA1, keyed with the auth token, of u followed by each parameter's
-// name and value in name order.
+// Sign computes X-Twilio-Signature for a form POST to u (callback.Sign).
 func Sign(authToken, u string, params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(u)
-	for _, k := range keys {
-		for _, v := range params[k] {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return callback.Sign(authToken, u, params)
 }
