@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -28,6 +29,10 @@ import (
 //
 //	go test ./faults -run '^$' -fuzz FuzzWebhooks -fuzztime 3m
 //	go test ./faults -run '^$' -fuzz FuzzAdminAPI -fuzztime 3m
+
+// maxRequestTime is how long one request may take before the fuzz target
+// calls it a hang (generous: the machine may be loaded).
+const maxRequestTime = 8 * time.Second
 
 const (
 	fuzzPublic = "https://calls.fuzz.test"
@@ -271,7 +276,11 @@ func FuzzWebhooks(f *testing.F) {
 		if query = cleanQuery(query); query != "" {
 			target += "?" + query
 		}
+		start := time.Now()
 		code, out := s.webhook(m, target, body, ct, signed)
+		if took := time.Since(start); took > maxRequestTime {
+			t.Fatalf("%s %s: took %s (a webhook must answer well within Twilio's 15 s)", m, target, took)
+		}
 		if p := s.logs.take(); len(p) > 0 {
 			t.Fatalf("%s %s: logged a panic: %s", m, target, p[0])
 		}
@@ -330,7 +339,11 @@ func FuzzAdminAPI(f *testing.F) {
 		if query = cleanQuery(query); query != "" {
 			target += "?" + query
 		}
+		start := time.Now()
 		code, out := s.admin(m, target, body, ct)
+		if took := time.Since(start); took > maxRequestTime {
+			t.Fatalf("%s %s: took %s", m, target, took)
+		}
 		if p := s.logs.take(); len(p) > 0 {
 			t.Fatalf("%s %s: logged a panic: %s", m, target, p[0])
 		}
