@@ -31,6 +31,7 @@ type Workspace struct {
 	TimeoutActivitySID string // activity a worker is moved to when a reservation times out ("" = stay)
 	DefaultWorkflowSID string // workflow for calls to numbers without their own binding
 	EventCallbackURL   string
+	EventsFilter       string // comma-separated event types sent to EventCallbackURL ("" = every event)
 	Greeting           string // said before ringing anyone
 	HoldMessage        string // said while a caller waits in the queue
 	DateCreated        time.Time

@@ -7,12 +7,13 @@ import (
 )
 
 const workspaceCols = `sid, friendly_name, default_activity_sid, timeout_activity_sid, default_workflow_sid,
-	event_callback_url, greeting, hold_message, date_created, date_updated`
+	event_callback_url, greeting, hold_message, date_created, date_updated, events_filter`
 
 func scanWorkspace(r Row) (engine.Workspace, error) {
 	var w engine.Workspace
 	err := r.Scan(&w.SID, &w.FriendlyName, &w.DefaultActivitySID, &w.TimeoutActivitySID, &w.DefaultWorkflowSID,
-		&w.EventCallbackURL, &w.Greeting, &w.HoldMessage, scanTime(&w.DateCreated), scanTime(&w.DateUpdated))
+		&w.EventCallbackURL, &w.Greeting, &w.HoldMessage, scanTime(&w.DateCreated), scanTime(&w.DateUpdated),
+		&w.EventsFilter)
 	return w, err
 }
 
@@ -28,16 +29,17 @@ func (q *Queries) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error
 
 func (t *Tx) InsertWorkspace(ctx context.Context, w engine.Workspace) error {
 	return t.insert(ctx, "workspace", w.SID, w.SID, `INSERT INTO workspaces (`+workspaceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		w.SID, w.FriendlyName, w.DefaultActivitySID, w.TimeoutActivitySID, w.DefaultWorkflowSID,
-		w.EventCallbackURL, w.Greeting, w.HoldMessage, t.timeArg(w.DateCreated), t.timeArg(w.DateUpdated))
+		w.EventCallbackURL, w.Greeting, w.HoldMessage, t.timeArg(w.DateCreated), t.timeArg(w.DateUpdated),
+		w.EventsFilter)
 }
 
 func (t *Tx) UpdateWorkspace(ctx context.Context, w engine.Workspace) error {
 	return t.execOne(ctx, "workspace", w.SID, `UPDATE workspaces SET friendly_name = $2,
 		default_activity_sid = $3, timeout_activity_sid = $4, default_workflow_sid = $5,
-		event_callback_url = $6, greeting = $7, hold_message = $8, date_updated = $9
+		event_callback_url = $6, greeting = $7, hold_message = $8, date_updated = $9, events_filter = $10
 		WHERE sid = $1`,
 		w.SID, w.FriendlyName, w.DefaultActivitySID, w.TimeoutActivitySID, w.DefaultWorkflowSID,
-		w.EventCallbackURL, w.Greeting, w.HoldMessage, t.timeArg(w.DateUpdated))
+		w.EventCallbackURL, w.Greeting, w.HoldMessage, t.timeArg(w.DateUpdated), w.EventsFilter)
 }

@@ -121,7 +121,8 @@ func (f *fixture) workspace() engine.Workspace {
 	ws := engine.Workspace{
 		SID: engine.NewSID(engine.PrefixWorkspace), FriendlyName: "Support",
 		Greeting: "Hello", HoldMessage: "Please hold", EventCallbackURL: "https://example.com/events",
-		DateCreated: f.now, DateUpdated: f.now,
+		EventsFilter: "task.created,task.completed",
+		DateCreated:  f.now, DateUpdated: f.now,
 	}
 	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorkspace(f.ctx, ws) })
 	ws.DateCreated, ws.DateUpdated = utc(ws.DateCreated), utc(ws.DateUpdated)

@@ -38,6 +38,7 @@ func (c *contract) workspaces(t *testing.T, f *fixture) {
 	upd := f.ws
 	upd.FriendlyName, upd.DefaultActivitySID, upd.TimeoutActivitySID = "Support 2", "WAa", "WAb"
 	upd.DefaultWorkflowSID, upd.Greeting, upd.HoldMessage, upd.EventCallbackURL = "WWw", "Hi", "Wait", ""
+	upd.EventsFilter = "reservation.created"
 	upd.DateUpdated = f.at(time.Minute)
 	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorkspace(f.ctx, upd) })
 	got, err = f.s.GetWorkspace(f.ctx, f.ws.SID)
