@@ -18,6 +18,9 @@ import (
 // constraint, a coded engine error, a bad query). A context that ended is
 // not an outage: the caller gave up.
 func Unreachable(err error) bool {
+	if errors.Is(err, errProbeTimeout) {
+		return true
+	}
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}

@@ -14,9 +14,10 @@ type proxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]bool
+	mu      sync.Mutex
+	down    bool
+	conns   map[net.Conn]bool
+	refused int // connections closed at once while down
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -35,6 +36,12 @@ func newProxy(t *testing.T, target string) *proxy {
 }
 
 func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) refusedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
+}
 
 func (p *proxy) setDown(down bool) {
 	p.mu.Lock()
@@ -59,6 +66,9 @@ func (p *proxy) serve() {
 		p.mu.Unlock()
 		if down {
 			c.Close()
+			p.mu.Lock()
+			p.refused++
+			p.mu.Unlock()
 			continue
 		}
 		go p.forward(c)

@@ -2,6 +2,8 @@ package outage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
@@ -88,16 +90,35 @@ func (s *Store) observe(ctx context.Context, err error) {
 	}
 }
 
+// probeTimeout bounds one attempt while the database is known to be down
+// (a host that drops packets would otherwise hold every call until its
+// deadline).
+const probeTimeout = time.Second
+
 // do runs call until it succeeds, fails for another reason than an
-// outage, retry says it may not be run again, or the wait is over.
-func (s *Store) do(ctx context.Context, retry func(error) bool, call func() error) error {
+// outage, retry says it may not be run again, or the wait is over. Once
+// the database has been down for longer than one wait, a call makes one
+// short attempt: waiting again would only delay every webhook while
+// degraded mode answers them.
+func (s *Store) do(ctx context.Context, retry func(error) bool, call func(context.Context) error) error {
+	if since := s.Down(); !since.IsZero() && time.Since(since) > s.maxWait {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		err := call(pctx)
+		if err != nil && ctx.Err() == nil && pctx.Err() != nil {
+			// The probe timed out, not the caller: still an outage.
+			err = fmt.Errorf("%w: %w", errProbeTimeout, err)
+		}
+		s.observe(ctx, err)
+		return err
+	}
 	deadline := time.Now().Add(s.maxWait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	wait := minBackoff
 	for {
-		err := call()
+		err := call(ctx)
 		s.observe(ctx, err)
 		if err == nil || s.maxWait < 0 || !s.unreachable(err) || !retry(err) || ctx.Err() != nil {
 			return err
@@ -121,12 +142,15 @@ func (s *Store) do(ctx context.Context, retry func(error) bool, call func() erro
 
 func anyError(error) bool { return true }
 
+// errProbeTimeout marks a one-shot attempt cut by probeTimeout.
+var errProbeTimeout = errors.New("database did not answer within the probe timeout")
+
 // read runs a read with retries.
-func read[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, error) {
+func read[T any](ctx context.Context, s *Store, fn func(context.Context) (T, error)) (T, error) {
 	var out T
-	err := s.do(ctx, anyError, func() error {
+	err := s.do(ctx, anyError, func(ctx context.Context) error {
 		var err error
-		out, err = fn()
+		out, err = fn(ctx)
 		return err
 	})
 	return out, err
@@ -135,73 +159,89 @@ func read[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, error)
 // Tx runs fn in a transaction of the wrapped store, trying again while the
 // database cannot be reached and nothing was sent.
 func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
-	return s.do(ctx, retrySafe, func() error { return s.Store.Tx(ctx, fn) })
+	return s.do(ctx, retrySafe, func(ctx context.Context) error { return s.Store.Tx(ctx, fn) })
 }
 
 func (s *Store) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
-	return read(ctx, s, func() (engine.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
+	return read(ctx, s, func(ctx context.Context) (engine.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
 }
 
 func (s *Store) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
-	return read(ctx, s, func() ([]engine.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
+	return read(ctx, s, func(ctx context.Context) ([]engine.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
 }
 
 func (s *Store) GetActivity(ctx context.Context, workspaceSID, sid string) (engine.Activity, error) {
-	return read(ctx, s, func() (engine.Activity, error) { return s.Store.GetActivity(ctx, workspaceSID, sid) })
+	return read(ctx, s, func(ctx context.Context) (engine.Activity, error) { return s.Store.GetActivity(ctx, workspaceSID, sid) })
 }
 
 func (s *Store) ListActivities(ctx context.Context, workspaceSID string) ([]engine.Activity, error) {
-	return read(ctx, s, func() ([]engine.Activity, error) { return s.Store.ListActivities(ctx, workspaceSID) })
+	return read(ctx, s, func(ctx context.Context) ([]engine.Activity, error) { return s.Store.ListActivities(ctx, workspaceSID) })
 }
 
 func (s *Store) GetWorker(ctx context.Context, workspaceSID, sid string) (engine.Worker, error) {
-	return read(ctx, s, func() (engine.Worker, error) { return s.Store.GetWorker(ctx, workspaceSID, sid) })
+	return read(ctx, s, func(ctx context.Context) (engine.Worker, error) { return s.Store.GetWorker(ctx, workspaceSID, sid) })
 }
 
 func (s *Store) WorkerByPhoneNumber(ctx context.Context, workspaceSID, e164 string) (engine.Worker, error) {
-	return read(ctx, s, func() (engine.Worker, error) { return s.Store.WorkerByPhoneNumber(ctx, workspaceSID, e164) })
+	return read(ctx, s, func(ctx context.Context) (engine.Worker, error) {
+		return s.Store.WorkerByPhoneNumber(ctx, workspaceSID, e164)
+	})
 }
 
 func (s *Store) GetTaskQueue(ctx context.Context, workspaceSID, sid string) (engine.TaskQueue, error) {
-	return read(ctx, s, func() (engine.TaskQueue, error) { return s.Store.GetTaskQueue(ctx, workspaceSID, sid) })
+	return read(ctx, s, func(ctx context.Context) (engine.TaskQueue, error) {
+		return s.Store.GetTaskQueue(ctx, workspaceSID, sid)
+	})
 }
 
 func (s *Store) ListTaskQueues(ctx context.Context, workspaceSID string) ([]engine.TaskQueue, error) {
-	return read(ctx, s, func() ([]engine.TaskQueue, error) { return s.Store.ListTaskQueues(ctx, workspaceSID) })
+	return read(ctx, s, func(ctx context.Context) ([]engine.TaskQueue, error) {
+		return s.Store.ListTaskQueues(ctx, workspaceSID)
+	})
 }
 
 func (s *Store) GetWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error) {
-	return read(ctx, s, func() (engine.Workflow, error) { return s.Store.GetWorkflow(ctx, workspaceSID, sid) })
+	return read(ctx, s, func(ctx context.Context) (engine.Workflow, error) { return s.Store.GetWorkflow(ctx, workspaceSID, sid) })
 }
 
 func (s *Store) ListWorkflows(ctx context.Context, workspaceSID string) ([]engine.Workflow, error) {
-	return read(ctx, s, func() ([]engine.Workflow, error) { return s.Store.ListWorkflows(ctx, workspaceSID) })
+	return read(ctx, s, func(ctx context.Context) ([]engine.Workflow, error) { return s.Store.ListWorkflows(ctx, workspaceSID) })
 }
 
 func (s *Store) GetTask(ctx context.Context, workspaceSID, sid string) (engine.Task, error) {
-	return read(ctx, s, func() (engine.Task, error) { return s.Store.GetTask(ctx, workspaceSID, sid) })
+	return read(ctx, s, func(ctx context.Context) (engine.Task, error) { return s.Store.GetTask(ctx, workspaceSID, sid) })
 }
 
 func (s *Store) TaskByCallSID(ctx context.Context, workspaceSID, callSID string) (engine.Task, error) {
-	return read(ctx, s, func() (engine.Task, error) { return s.Store.TaskByCallSID(ctx, workspaceSID, callSID) })
+	return read(ctx, s, func(ctx context.Context) (engine.Task, error) {
+		return s.Store.TaskByCallSID(ctx, workspaceSID, callSID)
+	})
 }
 
 func (s *Store) WaitingTasks(ctx context.Context, workspaceSID string, limit int) ([]engine.Task, error) {
-	return read(ctx, s, func() ([]engine.Task, error) { return s.Store.WaitingTasks(ctx, workspaceSID, limit) })
+	return read(ctx, s, func(ctx context.Context) ([]engine.Task, error) {
+		return s.Store.WaitingTasks(ctx, workspaceSID, limit)
+	})
 }
 
 func (s *Store) GetReservation(ctx context.Context, workspaceSID, sid string) (engine.Reservation, error) {
-	return read(ctx, s, func() (engine.Reservation, error) { return s.Store.GetReservation(ctx, workspaceSID, sid) })
+	return read(ctx, s, func(ctx context.Context) (engine.Reservation, error) {
+		return s.Store.GetReservation(ctx, workspaceSID, sid)
+	})
 }
 
 func (s *Store) ListReservations(ctx context.Context, workspaceSID string, f engine.ReservationFilter) ([]engine.Reservation, error) {
-	return read(ctx, s, func() ([]engine.Reservation, error) { return s.Store.ListReservations(ctx, workspaceSID, f) })
+	return read(ctx, s, func(ctx context.Context) ([]engine.Reservation, error) {
+		return s.Store.ListReservations(ctx, workspaceSID, f)
+	})
 }
 
 func (s *Store) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
-	return read(ctx, s, func() (engine.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
+	return read(ctx, s, func(ctx context.Context) (engine.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
 }
 
 func (s *Store) ListBindings(ctx context.Context, workspaceSID string) ([]engine.PhoneNumberBinding, error) {
-	return read(ctx, s, func() ([]engine.PhoneNumberBinding, error) { return s.Store.ListBindings(ctx, workspaceSID) })
+	return read(ctx, s, func(ctx context.Context) ([]engine.PhoneNumberBinding, error) {
+		return s.Store.ListBindings(ctx, workspaceSID)
+	})
 }

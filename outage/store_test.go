@@ -196,3 +196,35 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("Unreachable(%v) = false for a refused connection", err)
 	}
 }
+
+// Once the database has been down for longer than one wait, a call makes
+// a single attempt instead of waiting again: degraded mode answers, and
+// webhooks are not each held for MaxWait.
+func TestLongOutageCallsTryOnce(t *testing.T) {
+	pg, p := openBehindProxy(t)
+	st := outage.New(pg, outage.Config{MaxWait: 200 * time.Millisecond})
+	ws := seed(t, st)
+	p.setDown(true)
+	if _, err := st.GetWorkspace(context.Background(), ws.SID); err == nil {
+		t.Fatal("read succeeded without a database")
+	}
+	if p.refusedCount() < 2 {
+		t.Fatalf("%d attempts during the first wait, want retries", p.refusedCount())
+	}
+	time.Sleep(300 * time.Millisecond) // down for longer than MaxWait now
+	before := p.refusedCount()
+	_, err := st.GetWorkspace(context.Background(), ws.SID)
+	if err == nil || !outage.Unreachable(err) {
+		t.Fatalf("read during a long outage: %v", err)
+	}
+	if n := p.refusedCount() - before; n != 1 {
+		t.Fatalf("%d connection attempts during a long outage, want 1", n)
+	}
+	p.setDown(false)
+	if _, err := st.GetWorkspace(context.Background(), ws.SID); err != nil {
+		t.Fatalf("read after the outage: %v", err)
+	}
+	if !st.Down().IsZero() {
+		t.Fatal("still down after a successful read")
+	}
+}
