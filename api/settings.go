@@ -26,6 +26,7 @@ type workspaceUpdate struct {
 	DefaultActivitySID *string
 	TimeoutActivitySID *string // "" clears it
 	EventCallbackURL   *string // "" clears it
+	EventsFilter       *string // comma-separated event types; "" clears it (every event)
 }
 
 func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpdate) (engine.Workspace, error) {
@@ -76,6 +77,9 @@ func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpd
 		if u.EventCallbackURL != nil {
 			ws.EventCallbackURL = *u.EventCallbackURL
 		}
+		if u.EventsFilter != nil {
+			ws.EventsFilter = normalizeEventsFilter(*u.EventsFilter)
+		}
 		ws.DateUpdated = h.clock.Now()
 		if err := tx.UpdateWorkspace(ctx, ws); err != nil {
 			return fmt.Errorf("update workspace %s: %w", sid, err)
@@ -86,6 +90,18 @@ func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpd
 		return engine.Workspace{}, err
 	}
 	return h.store.GetWorkspace(ctx, sid)
+}
+
+// normalizeEventsFilter trims the event types of a comma-separated
+// EventsFilter and drops empty entries ("" or only commas = every event).
+func normalizeEventsFilter(raw string) string {
+	var kept []string
+	for _, f := range strings.Split(raw, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			kept = append(kept, f)
+		}
+	}
+	return strings.Join(kept, ",")
 }
 
 // checkCallbackURL accepts an absolute http or https URL.

@@ -59,6 +59,7 @@ func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws engine.
 		DefaultActivityName:  h.activityName(ctx, ws.SID, ws.DefaultActivitySID),
 		DefaultActivitySID:   nullable(ws.DefaultActivitySID),
 		EventCallbackURL:     nullable(ws.EventCallbackURL),
+		EventsFilter:         nullable(ws.EventsFilter),
 		FriendlyName:         ws.FriendlyName,
 		MultiTaskEnabled:     false,
 		PrioritizeQueueOrder: "FIFO",
@@ -125,13 +126,10 @@ func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) {
 }
 
 // updateWorkspace changes FriendlyName, DefaultActivitySid,
-// TimeoutActivitySid (empty clears it) and EventCallbackUrl (stored and
-// shown; didrouter does not POST events to it).
+// TimeoutActivitySid (empty clears it), EventCallbackUrl and EventsFilter
+// (empty clears them; events are POSTed there by package eventcallback).
 func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) {
 	f, err := parseForm(r)
-	if err == nil {
-		err = f.unsupported("EventsFilter")
-	}
 	if err == nil {
 		err = f.onlyValues("MultiTaskEnabled", "false", "False")
 	}
@@ -147,6 +145,7 @@ func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) {
 		DefaultActivitySID: f.ptr("DefaultActivitySid"),
 		TimeoutActivitySID: f.ptr("TimeoutActivitySid"),
 		EventCallbackURL:   f.ptr("EventCallbackUrl"),
+		EventsFilter:       f.ptr("EventsFilter"),
 	})
 	if err != nil {
 		h.writeError(w, r, err)

@@ -1,0 +1,156 @@
+// Package eventcallback implements TaskRouter's workspace event callbacks:
+// every event the engine commits in a workspace that has an
+// EventCallbackUrl (and whose EventsFilter, when set, lists the event's
+// type) is POSTed there with TaskRouter's parameters, form-encoded and
+// signed like Twilio's webhooks.
+//
+// Delivery is at most once, by the instance that committed the event,
+// after commit and outside any transaction: an event still queued when the
+// instance stops or dies is never sent, and a full queue drops events with
+// a warning. Events of one task (its reservations included), or of one
+// other resource, are sent in the order they were committed on that
+// instance; different resources are sent concurrently.
+package eventcallback
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/didrouter/didrouter/api/callback"
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Defaults of a Dispatcher.
+const (
+	DefaultQueue   = 10000
+	DefaultWorkers = 4
+)
+
+// Config configures a Dispatcher. Store and Client are required.
+type Config struct {
+	Store engine.Reader
+	// Client sends the callbacks; its Timeout bounds each request
+	// (TaskRouter expects an answer within 15 seconds).
+	Client *http.Client
+	Clock  engine.Clock // paces retries; nil = the system clock
+	Logger *slog.Logger
+
+	AccountSID string // the AccountSid parameter
+	// AuthToken, when set, signs each request with X-Twilio-Signature.
+	AuthToken string
+
+	Attempts   int           // tries per event on a network error or a 5xx/429 answer; 0 = 2
+	RetryDelay time.Duration // pause between tries; 0 = 1 s
+	Queue      int           // events waiting to be sent, all shards together; 0 = 10000
+	Workers    int           // events sent at once (one per shard); 0 = 4
+}
+
+// Dispatcher sends event callbacks in the background.
+type Dispatcher struct {
+	cfg    Config
+	log    *slog.Logger
+	shards []chan engine.Event
+	sender callback.Sender
+}
+
+// New checks cfg and returns a Dispatcher; call Run to send.
+func New(cfg Config) (*Dispatcher, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("eventcallback: Config.Store is required")
+	case cfg.Client == nil:
+		return nil, errors.New("eventcallback: Config.Client is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	d := &Dispatcher{cfg: cfg, log: cfg.Logger,
+		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, AuthToken: cfg.AuthToken,
+			UserAgent: "didrouter-event-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}
+	per := max(cfg.Queue/cfg.Workers, 1)
+	for range cfg.Workers {
+		d.shards = append(d.shards, make(chan engine.Event, per))
+	}
+	return d, nil
+}
+
+// Notify queues a committed event without blocking. It is safe on a nil
+// Dispatcher (event callbacks off).
+func (d *Dispatcher) Notify(e engine.Event) {
+	if d == nil {
+		return
+	}
+	select {
+	case d.shards[d.shard(e)] <- e:
+	default:
+		d.log.Warn("event callback dropped: too many waiting", "event", e.SID, "type", e.EventType, "resource", e.ResourceSID)
+	}
+}
+
+// shard keeps the events of one task (its reservations included) or of one
+// other resource on one sender, so they go out in commit order.
+func (d *Dispatcher) shard(e engine.Event) int {
+	key := e.TaskSID
+	if key == "" {
+		key = e.ResourceSID
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(len(d.shards)))
+}
+
+// Run sends queued events until ctx ends; events still queued then are not
+// sent.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	for _, q := range d.shards {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e := <-q:
+					d.handle(ctx, e)
+				}
+			}
+		}()
+	}
+	for range d.shards {
+		<-done
+	}
+	return ctx.Err()
+}
+
+// handle sends one event if its workspace wants it. Failures are logged:
+// there is no caller to return them to.
+func (d *Dispatcher) handle(ctx context.Context, e engine.Event) {
+	ws, err := d.cfg.Store.GetWorkspace(ctx, e.WorkspaceSID)
+	if err != nil {
+		if engine.ErrorCode(err) != engine.ENOTFOUND && ctx.Err() == nil {
+			d.log.WarnContext(ctx, "event callback not sent: reading its workspace failed", "event", e.SID, "err", err)
+		}
+		return
+	}
+	if ws.EventCallbackURL == "" || !Wanted(ws.EventsFilter, e.EventType) {
+		return
+	}
+	params := d.params(ctx, ws, e)
+	if _, err := d.sender.Post(ctx, ws.EventCallbackURL, params); err != nil {
+		if ctx.Err() == nil {
+			d.log.WarnContext(ctx, "event callback failed; the event is not sent again", "event", e.SID,
+				"type", e.EventType, "url", ws.EventCallbackURL, "err", err)
+		}
+		return
+	}
+}

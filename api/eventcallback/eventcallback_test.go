@@ -1,0 +1,348 @@
+package eventcallback_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/api/eventcallback"
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/store/storetest"
+)
+
+const (
+	token     = "authtoken0123"
+	apiKey    = "SKkey"
+	apiSecret = "secret0123"
+)
+
+func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+	t.Parallel()
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+}
+
+// receiver is the application's event callback endpoint.
+type receiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	got    []request
+	status int // answer; 0 = 204
+}
+
+type request struct {
+	form      url.Values
+	signature string
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		rc.mu.Lock()
+		rc.got = append(rc.got, request{form: form, signature: r.Header.Get("X-Twilio-Signature")})
+		status := rc.status
+		rc.mu.Unlock()
+		if status == 0 {
+			status = http.StatusNoContent
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) requests() []request {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]request(nil), rc.got...)
+}
+
+func (rc *receiver) types() []string {
+	var out []string
+	for _, r := range rc.requests() {
+		out = append(out, r.form.Get("EventType"))
+	}
+	return out
+}
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	store engine.Store
+	eng   *engine.Engine
+	ws    engine.Workspace
+	api   *httptest.Server
+}
+
+// newEnv wires the engine's store through Observe into a Dispatcher, and
+// serves the REST API, as serve does.
+func newEnv(t *testing.T, st engine.Store) *env {
+	ctx, cancel := context.WithCancel(context.Background())
+	clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+	ws, err := engine.Seed(ctx, st, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp, err := eventcallback.New(eventcallback.Config{Store: st, Client: &http.Client{Timeout: 5 * time.Second},
+		Clock: engine.SystemClock{}, AccountSID: "AC0123", AuthToken: token, RetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Store: eventcallback.Observe(st, disp.Notify), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.NewHandler(api.Config{Engine: eng, Store: st, Clock: clock, APIKey: apiKey, APISecret: apiSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	done := make(chan error, 1)
+	go func() { done <- disp.Run(ctx) }()
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	return &env{t: t, ctx: ctx, store: st, eng: eng, ws: ws, api: srv}
+}
+
+// post sends a form to the REST API and decodes the JSON answer.
+func (e *env) post(path string, form url.Values) map[string]any {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.api.URL+"/v1/Workspaces/"+e.ws.SID+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(apiKey, apiSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode/100 != 2 {
+		e.t.Fatalf("POST %s: %d %v %v", path, resp.StatusCode, out, err)
+	}
+	return out
+}
+
+// flow makes a queue, a workflow into it and an available worker.
+func (e *env) flow() (engine.Workflow, engine.Worker) {
+	e.t.Helper()
+	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.NewTaskQueue{FriendlyName: "Callbacks"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.NewWorkflow{FriendlyName: "Callbacks",
+		Configuration: `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var available string
+	acts, _ := e.store.ListActivities(e.ctx, e.ws.SID)
+	for _, a := range acts {
+		if a.Available {
+			available = a.SID
+		}
+	}
+	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.NewWorker{FriendlyName: "alice",
+		Attributes: `{"contact_uri":"client:alice","team":"blue"}`, ActivitySID: available})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return wf, w
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func params(f url.Values) map[string]string {
+	out := map[string]string{}
+	for k := range f {
+		out[k] = f.Get(k)
+	}
+	return out
+}
+
+// A task created, reserved, accepted and completed over the REST API: the
+// workspace's EventCallbackUrl receives the four events its EventsFilter
+// lists, in order, with TaskRouter's parameters and a signature Twilio's
+// own validator accepts; the other events (worker, queue, workflow) are
+// filtered out.
+func TestTaskLifecycleEvents(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		rc := newReceiver(t)
+		e := newEnv(t, st)
+		wf, w := e.flow()
+		got := e.post("", url.Values{"EventCallbackUrl": {rc.srv.URL + "/events"},
+			"EventsFilter": {" task.created, reservation.created,reservation.accepted ,task.completed,"}})
+		if got["events_filter"] != "task.created,reservation.created,reservation.accepted,task.completed" {
+			t.Errorf("events_filter %v", got["events_filter"])
+		}
+		task := e.post("/Tasks", url.Values{"WorkflowSid": {wf.SID}, "Attributes": {`{"type":"callback"}`},
+			"TaskChannel": {"chat"}, "Priority": {"3"}})
+		taskSID, _ := task["sid"].(string)
+		eventually(t, "reservation.created is sent", func() bool { return len(rc.requests()) >= 2 })
+		resSID := rc.requests()[1].form.Get("ReservationSid")
+		e.post("/Tasks/"+taskSID+"/Reservations/"+resSID, url.Values{"ReservationStatus": {"accepted"}})
+		e.post("/Tasks/"+taskSID, url.Values{"AssignmentStatus": {"completed"}, "Reason": {"done"}})
+		eventually(t, "four events are sent", func() bool { return len(rc.requests()) >= 4 })
+		time.Sleep(50 * time.Millisecond) // nothing else is coming
+		want := "task.created reservation.created reservation.accepted task.completed"
+		if g := strings.Join(rc.types(), " "); g != want {
+			t.Fatalf("events %q, want %q", g, want)
+		}
+		reqs := rc.requests()
+		common := map[string]string{"AccountSid": "AC0123", "WorkspaceSid": e.ws.SID, "WorkspaceName": e.ws.FriendlyName,
+			"TaskSid": taskSID, "TaskAttributes": `{"type":"callback"}`, "TaskPriority": "3",
+			"TaskChannelUniqueName": "chat", "WorkflowSid": wf.SID,
+			"Timestamp": "1740992400"}
+		for i, c := range []struct {
+			resourceType, resourceSID string
+			extra                     map[string]string
+		}{
+			{"Task", taskSID, nil},
+			{"Reservation", resSID, map[string]string{"ReservationSid": resSID, "WorkerSid": w.SID, "WorkerName": "alice"}},
+			{"Reservation", resSID, map[string]string{"ReservationSid": resSID, "WorkerSid": w.SID}},
+			{"Task", taskSID, map[string]string{"TaskCompletedReason": "done", "TaskAssignmentStatus": "completed"}},
+		} {
+			f := reqs[i].form
+			check := map[string]string{"ResourceType": c.resourceType, "ResourceSid": c.resourceSID}
+			for k, v := range common {
+				check[k] = v
+			}
+			for k, v := range c.extra {
+				check[k] = v
+			}
+			for k, v := range check {
+				if f.Get(k) != v {
+					t.Errorf("%s: %s = %q, want %q", f.Get("EventType"), k, f.Get(k), v)
+				}
+			}
+			if f.Get("EventDescription") == "" || f.Get("TaskQueueSid") == "" {
+				t.Errorf("%s: EventDescription %q TaskQueueSid %q", f.Get("EventType"), f.Get("EventDescription"), f.Get("TaskQueueSid"))
+			}
+			v := client.NewRequestValidator(token)
+			if !v.Validate(rc.srv.URL+"/events", params(f), reqs[i].signature) {
+				t.Errorf("%s: signature %q does not validate", f.Get("EventType"), reqs[i].signature)
+			}
+		}
+		if !strings.Contains(reqs[1].form.Get("WorkerAttributes"), `"team":"blue"`) {
+			t.Errorf("WorkerAttributes %q", reqs[1].form.Get("WorkerAttributes"))
+		}
+	})
+}
+
+// Without EventsFilter every event is sent, worker events included; a
+// failing receiver is tried a bounded number of times, then the event is
+// dropped; clearing EventCallbackUrl stops the callbacks.
+func TestEveryEventRetriesAndClearing(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		rc := newReceiver(t)
+		e := newEnv(t, st)
+		e.post("", url.Values{"EventCallbackUrl": {rc.srv.URL + "/events"}})
+		_, w := e.flow()
+		eventually(t, "worker.created is sent", func() bool {
+			for _, r := range rc.requests() {
+				if r.form.Get("EventType") == engine.EventWorkerCreated {
+					return r.form.Get("WorkerSid") == w.SID && r.form.Get("ResourceType") == "Worker" &&
+						r.form.Get("WorkerName") == "alice"
+				}
+			}
+			return false
+		})
+
+		time.Sleep(50 * time.Millisecond) // the set-up's other events are out
+		rc.mu.Lock()
+		rc.status, rc.got = http.StatusServiceUnavailable, nil
+		rc.mu.Unlock()
+		attrs := `{"team":"red"}`
+		if _, err := e.eng.UpdateWorker(e.ctx, e.ws.SID, w.SID, engine.WorkerUpdate{Attributes: &attrs}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the attributes update is tried twice", func() bool { return len(rc.requests()) >= 2 })
+		time.Sleep(50 * time.Millisecond)
+		if n := len(rc.requests()); n != 2 {
+			t.Errorf("%d tries of a failing event callback, want 2 (types %v)", n, rc.types())
+		}
+
+		e.post("", url.Values{"EventCallbackUrl": {""}})
+		rc.mu.Lock()
+		rc.status, rc.got = 0, nil
+		rc.mu.Unlock()
+		attrs = `{"team":"green"}`
+		if _, err := e.eng.UpdateWorker(e.ctx, e.ws.SID, w.SID, engine.WorkerUpdate{Attributes: &attrs}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if n := len(rc.requests()); n != 0 {
+			t.Errorf("%d event callbacks after EventCallbackUrl was cleared: %v", n, rc.types())
+		}
+	})
+}
+
+// Only committed events are reported: a transaction that rolls back after
+// inserting one reports nothing.
+func TestObserveReportsCommittedEventsOnly(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ctx := context.Background()
+		clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+		ws, err := engine.Seed(ctx, st, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		observed := eventcallback.Observe(st, func(ev engine.Event) { got = append(got, ev.SID) })
+		ev := engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: ws.SID, EventType: engine.EventTaskCreated,
+			ResourceType: "task", ResourceSID: "WTx", TaskSID: "WTx", Data: "{}", Date: clock.Now()}
+		rollback := errors.New("roll back")
+		err = observed.Tx(ctx, func(tx engine.Tx) error {
+			if err := tx.InsertEvent(ctx, ev); err != nil {
+				return err
+			}
+			return rollback
+		})
+		if !errors.Is(err, rollback) || len(got) != 0 {
+			t.Fatalf("rolled back: err %v, reported %v", err, got)
+		}
+		if err := observed.Tx(ctx, func(tx engine.Tx) error { return tx.InsertEvent(ctx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0] != ev.SID {
+			t.Fatalf("committed: reported %v", got)
+		}
+	})
+}
+
+func TestWanted(t *testing.T) {
+	for _, c := range []struct {
+		filter, typ string
+		want        bool
+	}{
+		{"", "task.created", true},
+		{"task.created,task.completed", "task.completed", true},
+		{" task.created , reservation.created", "reservation.created", true},
+		{"task.created", "task.canceled", false},
+		{"task", "task.created", false},
+	} {
+		if got := eventcallback.Wanted(c.filter, c.typ); got != c.want {
+			t.Errorf("Wanted(%q, %q) = %v, want %v", c.filter, c.typ, got, c.want)
+		}
+	}
+}
