@@ -17,6 +17,7 @@ import (
 
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/assignment"
+	"github.com/didrouter/didrouter/api/eventcallback"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/routing"
@@ -81,8 +82,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	}
 	// The engine's store reports each reservation it commits to the
 	// assignment callback dispatcher (workflows with an AssignmentCallbackUrl).
+	// It also reports each event it commits to the event callback
+	// dispatcher (workspaces with an EventCallbackUrl).
 	var callbacks *assignment.Dispatcher
-	engStore := assignment.Observe(st, func(r engine.Reservation) { callbacks.Notify(r) })
+	events, err := eventcallback.New(eventcallback.Config{
+		Store: st, Client: &http.Client{Timeout: eventCallbackTimeout}, Clock: clock, Logger: logger,
+		AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken,
+	})
+	if err != nil {
+		return fmt.Errorf("event callbacks: %w", err)
+	}
+	engStore := eventcallback.Observe(assignment.Observe(st, func(r engine.Reservation) { callbacks.Notify(r) }), events.Notify)
 	eng, err := engine.New(engine.Config{
 		Store: engStore, Clock: clock, Logger: logger, Normalizer: norm, InstanceID: instance, WrapUp: cfg.WrapUp,
 	})
@@ -165,6 +175,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	go func() { engDone <- eng.Start(engCtx) }()
 	callbacksDone := make(chan struct{})
 	go func() { _ = callbacks.Run(engCtx); close(callbacksDone) }()
+	eventsDone := make(chan struct{})
+	go func() { _ = events.Run(engCtx); close(eventsDone) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
@@ -195,7 +207,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 		close(engStopped)
 	}()
-	if waitStopped(logger, callbacksDone, engStopped) {
+	if waitStopped(logger, callbacksDone, eventsDone, engStopped) {
 		select {
 		case err := <-engDone:
 			if runErr == nil {
@@ -211,6 +223,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 // assignmentTimeout bounds one assignment callback request, as TaskRouter
 // gives the application 5 seconds to answer.
 const assignmentTimeout = 5 * time.Second
+
+// eventCallbackTimeout bounds one event callback request: TaskRouter
+// expects the workspace's EventCallbackUrl to answer within 15 seconds.
+const eventCallbackTimeout = 15 * time.Second
 
 func alphanumeric(s string) bool {
 	for _, r := range s {
