@@ -20,6 +20,12 @@ const sorryHold = "We are sorry, we are having a technical problem. Please hold.
 // wait poll picks that up); otherwise the call comes back to /incoming after
 // a short pause, a few times, before giving up.
 func (h *Handler) incomingFallback(ctx context.Context, c *call) ([]twiml.Element, error) {
+	if h.degradedActive() {
+		// The store is down: answer from memory (see degraded.go).
+		if verbs, ok := h.incomingDegraded(ctx, c); ok {
+			return verbs, nil
+		}
+	}
 	if c.callSID != "" {
 		if t, err := h.taskByCall(ctx, c); err == nil && !finished(t.AssignmentStatus) {
 			return append(say(sorryHold), h.hold(ctx, c, t, 0)...), nil
@@ -50,6 +56,9 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 	case engine.ErrorCode(err) == engine.ENOTFOUND:
 		return lastResort, nil
 	case err != nil:
+		if verbs, ok := h.keepCallerDegraded(ctx, c); ok {
+			return verbs, nil
+		}
 		// Where the task stands is unknown (the store does not answer):
 		// keep the caller in the task's own queue rather than hang up;
 		// its wait poll picks the task up again once the store answers.

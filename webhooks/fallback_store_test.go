@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/didrouter/didrouter/engine"
 )
@@ -64,4 +65,47 @@ func TestDialActionWithoutTheStoreHoldsTheCaller(t *testing.T) {
 			t.Fatalf("wait poll after the outage: %v, want Leave", doc.verbs())
 		}
 	})
+}
+
+func (d *downStore) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+	if d.down.Load() {
+		return engine.Workspace{}, errUnreachable
+	}
+	return d.Store.GetWorkspace(ctx, sid)
+}
+
+func (d *downStore) TaskByCallSID(ctx context.Context, ws, call string) (engine.Task, error) {
+	if d.down.Load() {
+		return engine.Task{}, errUnreachable
+	}
+	return d.Store.TaskByCallSID(ctx, ws, call)
+}
+
+func (d *downStore) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
+	if d.down.Load() {
+		return engine.PhoneNumberBinding{}, errUnreachable
+	}
+	return d.Store.GetBinding(ctx, e164)
+}
+
+func (d *downStore) ListReservations(ctx context.Context, ws string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+	if d.down.Load() {
+		return nil, errUnreachable
+	}
+	return d.Store.ListReservations(ctx, ws, f)
+}
+
+func (d *downStore) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+	if d.down.Load() {
+		return errUnreachable
+	}
+	return d.Store.Tx(ctx, fn)
+}
+
+// since is when the store went down (zero = up), as outage.Store.Down says.
+func (d *downStore) since() time.Time {
+	if d.down.Load() {
+		return time.Unix(1, 0)
+	}
+	return time.Time{}
 }

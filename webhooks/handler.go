@@ -72,6 +72,11 @@ type Config struct {
 	// It is called on the request's goroutine and must be quick.
 	OnDecision func(decision string)
 
+	// Degraded answers calls while the store is unreachable (nil = off):
+	// new calls are routed from memory and what Twilio reports is journaled
+	// for the store (package degraded).
+	Degraded Degraded
+
 	// FloorRoute mounts POST /floor: the same middleware (body limit,
 	// signature check) answering a constant TwiML document without touching
 	// the engine or the store. Benchmarks only: it measures the floor the
@@ -95,6 +100,7 @@ type Handler struct {
 	callerID  string // E.164 default caller ID of outbound calls; "" = none
 	onDecide  func(decision string)
 	floor     bool
+	degraded  Degraded
 }
 
 // NewHandler checks cfg and returns the webhook handler.
@@ -150,6 +156,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		callerID:  callerID,
 		onDecide:  cfg.OnDecision,
 		floor:     cfg.FloorRoute,
+		degraded:  cfg.Degraded,
 		verifier: &verifier{
 			validator: client.NewRequestValidator(cfg.AuthToken),
 			publicURL: public,
@@ -172,7 +179,7 @@ func (h *Handler) Mount(r chi.Router) {
 		// didrouter writes into TwiML always ask for POST.
 		routes := map[string]http.HandlerFunc{
 			"/incoming": h.twimlRoute("incoming", h.incoming, h.incomingFallback),
-			"/answer":   h.twimlRoute("answer", h.answer, agentFallback),
+			"/answer":   h.twimlRoute("answer", h.answer, h.answerDegraded),
 			"/dial":     h.twimlRoute("dial", h.dialAction, h.keepCallerFallback),
 			"/wait":     h.twimlRoute("wait", h.wait, h.waitFallback),
 			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback),

@@ -35,6 +35,9 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		h.endedBeforeRouting(ctx, c)
 		return
 	default:
+		if h.callerGoneDegraded(ctx, c) {
+			return // the store is down: the hang-up is journaled
+		}
 		h.log.ErrorContext(ctx, "status callback: reading the call's task failed", "call_sid", c.callSID, "err", err)
 		return
 	}

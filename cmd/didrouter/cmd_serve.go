@@ -106,8 +106,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if err != nil {
 		return fmt.Errorf("assignment callbacks: %w", err)
 	}
+	dm, err := newDegradedMode(cfg, raw, st, eng, ws.SID, instance, logger)
+	if err != nil {
+		return err
+	}
+	defer dm.close()
 	wh, err := webhooks.NewHandler(webhooks.Config{
-		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
+		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger, Degraded: dm.webhooks(),
 		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
 		WorkspaceSID: ws.SID, OnDecision: m.Decision, FloorRoute: benchFloor(), DefaultCallerID: cfg.CallerID,
 	})
@@ -136,6 +141,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 			return err
 		}
 		if err := st.Ping(ctx); err != nil {
+			if dm.active() && eng.Ready() {
+				return nil // calls are answered from memory (degraded mode)
+			}
 			return fmt.Errorf("store: %w", err)
 		}
 		if !eng.Ready() {
@@ -173,6 +181,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	engDone := make(chan error, 1)
 	relaxGCWhileLoading(engCtx, eng.Ready)
 	go func() { engDone <- eng.Start(engCtx) }()
+	go dm.run(engCtx)
 	callbacksDone := make(chan struct{})
 	go func() { _ = callbacks.Run(engCtx); close(callbacksDone) }()
 	eventsDone := make(chan struct{})

@@ -33,6 +33,7 @@ type config struct {
 	InstanceID  string        // DIDROUTER_INSTANCE_ID
 	Shutdown    time.Duration // DIDROUTER_SHUTDOWN_TIMEOUT
 	DrainDelay  time.Duration // DIDROUTER_DRAIN_DELAY
+	Journal     string        // DIDROUTER_JOURNAL: degraded-mode journal file; "off" = no degraded mode
 
 	// CallerID is the caller ID (E.164) of outbound calls by agents
 	// without a DID: the main line. "" = they cannot call out.
@@ -76,6 +77,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	instance := fs.String("instance-id", env("DIDROUTER_INSTANCE_ID", ""), "name of this instance in logs; default the host name (DIDROUTER_INSTANCE_ID)")
 	callerID := fs.String("default-caller-id", env("DIDROUTER_DEFAULT_CALLER_ID", ""), "caller ID of outbound calls by agents without a DID, e.g. the main line (DIDROUTER_DEFAULT_CALLER_ID)")
 	shutdown := fs.String("shutdown-timeout", env("DIDROUTER_SHUTDOWN_TIMEOUT", defaultShutdown.String()), "how long to finish in-flight requests on SIGTERM (DIDROUTER_SHUTDOWN_TIMEOUT)")
+	journal := fs.String("journal", env("DIDROUTER_JOURNAL", ""), "degraded-mode journal file (Postgres only; default ./didrouter-journal-<instance>.jsonl; off = no degraded mode) (DIDROUTER_JOURNAL)")
 	drainDelay := fs.String("drain-delay", env("DIDROUTER_DRAIN_DELAY", "0"), "on SIGTERM, how long /readyz fails while requests are still answered, before the listener closes (DIDROUTER_DRAIN_DELAY)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -95,6 +97,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		APISecret:   env("DIDROUTER_API_SECRET", ""),
 		LogFormat:   strings.ToLower(*format),
 		InstanceID:  *instance,
+		Journal:     strings.TrimSpace(*journal),
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/didrouter/didrouter/degraded"
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/outage"
+	"github.com/didrouter/didrouter/webhooks"
+)
+
+// degradedMode is serve's degraded mode (package degraded), or nothing
+// when it does not apply.
+type degradedMode struct {
+	mode    *degraded.Mode
+	members *degraded.Members
+	journal *degraded.Journal
+	store   engine.Store
+}
+
+// newDegradedMode sets up degraded mode for a Postgres store (SQLite is a
+// local file: it is never unreachable while the process runs), unless
+// DIDROUTER_JOURNAL=off. raw is the store openStore returned (an
+// outage.Store, which knows when the database is down); st is what the
+// rest of serve reads through.
+func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, workspaceSID, instance string, logger *slog.Logger) (*degradedMode, error) {
+	down, ok := raw.(*outage.Store)
+	if !cfg.usesPostgres() || !ok || strings.EqualFold(cfg.Journal, "off") {
+		return &degradedMode{}, nil
+	}
+	path := cfg.Journal
+	if path == "" {
+		path = "didrouter-journal-" + safeName(instance) + ".jsonl"
+	}
+	j, err := degraded.OpenJournal(path)
+	if err != nil {
+		return nil, fmt.Errorf("DIDROUTER_JOURNAL: %w", err)
+	}
+	if n := j.Len(); n > 0 {
+		logger.Warn("degraded-mode journal has entries from an earlier run; they are replayed once the database answers",
+			"journal", path, "entries", n)
+	}
+	members := degraded.NewMembers(instance, logger)
+	mode, err := degraded.New(degraded.Config{
+		Engine: eng, Store: st, Down: down.Down, Journal: j, Members: members,
+		WorkspaceSID: workspaceSID, Logger: logger,
+	})
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	logger.Info("degraded mode on: while the database is unreachable, calls are routed from memory and journaled",
+		"journal", path)
+	return &degradedMode{mode: mode, members: members, journal: j, store: st}, nil
+}
+
+// webhooks is the mode as the webhooks see it (nil when off: never a
+// typed nil in the interface).
+func (d *degradedMode) webhooks() webhooks.Degraded {
+	if d.mode == nil {
+		return nil
+	}
+	return d.mode
+}
+
+// active reports whether calls are being answered from memory now.
+func (d *degradedMode) active() bool { return d.mode != nil && d.mode.Active() }
+
+// run runs the heartbeats and the journal replay until ctx ends.
+func (d *degradedMode) run(ctx context.Context) {
+	if d.mode == nil {
+		return
+	}
+	go d.members.Run(ctx, d.store)
+	d.mode.Run(ctx)
+}
+
+func (d *degradedMode) close() {
+	if d.journal != nil {
+		_ = d.journal.Close()
+	}
+}
+
+// safeName keeps the characters of s that are safe in a file name.
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+	if s == "" {
+		return "didrouter"
+	}
+	return filepath.Base(s)
+}

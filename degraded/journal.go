@@ -1,0 +1,191 @@
+package degraded
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Journal operations.
+const (
+	OpCall    = "call"     // a new call routed without the store (Call holds it)
+	OpAccept  = "accept"   // the agent picked up: accept Reservation
+	OpReject  = "reject"   // the agent did not answer: reject Reservation with Status
+	OpEndTask = "end-task" // the answered call ended (Dial action): end Task
+	OpEndCall = "end-call" // the caller hung up (status callback, queue): end the task of CallSID
+)
+
+// Entry is one journaled decision or report.
+type Entry struct {
+	Seq         int64                `json:"seq"`
+	At          time.Time            `json:"at"`
+	Op          string               `json:"op"`
+	WS          string               `json:"ws,omitempty"`
+	Task        string               `json:"task,omitempty"`
+	Reservation string               `json:"reservation,omitempty"`
+	CallSID     string               `json:"call,omitempty"`
+	Status      string               `json:"status,omitempty"` // reject: the reservation status; end: the reason
+	Call        *engine.DegradedCall `json:"dc,omitempty"`
+}
+
+// line is one line of the file: an entry, or a marker that entry Done was applied.
+type line struct {
+	Entry
+	Done int64 `json:"done,omitempty"`
+}
+
+// Journal is an append-only file of entries not yet applied to the store.
+// Each append and each done marker is written and fsynced before it
+// returns; when every entry is done the file is emptied.
+type Journal struct {
+	mu      sync.Mutex
+	path    string
+	f       *os.File
+	next    int64
+	pending map[int64]Entry
+}
+
+// OpenJournal opens (or creates) the journal at path and loads the entries
+// not yet done. A torn last line (a crash in the middle of a write) is
+// dropped: its append had not returned, so nothing was answered on it.
+func OpenJournal(path string) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	j := &Journal{path: path, f: f, next: 1, pending: map[int64]Entry{}}
+	good, err := j.load()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Truncate(good); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal %s: drop a torn line: %w", path, err)
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+// load reads the file and returns the length of its complete lines.
+func (j *Journal) load() (int64, error) {
+	r := bufio.NewReader(j.f)
+	var good int64
+	for {
+		b, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return good, nil // b, if any, is a torn line
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read journal %s: %w", j.path, err)
+		}
+		var l line
+		if err := json.Unmarshal(bytes.TrimSpace(b), &l); err != nil {
+			// Only the last line can be torn; a bad line in the middle
+			// means the file is not ours or was edited: refuse it.
+			if _, peekErr := r.Peek(1); peekErr == nil {
+				return 0, fmt.Errorf("journal %s: line at byte %d does not parse: %w", j.path, good, err)
+			}
+			return good, nil
+		}
+		good += int64(len(b))
+		switch {
+		case l.Done != 0:
+			delete(j.pending, l.Done)
+		case l.Seq != 0:
+			j.pending[l.Seq] = l.Entry
+		}
+		if l.Seq >= j.next {
+			j.next = l.Seq + 1
+		}
+	}
+}
+
+// Append writes e durably and returns it with its sequence number.
+func (j *Journal) Append(e Entry) (Entry, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e.Seq = j.next
+	if err := j.write(line{Entry: e}); err != nil {
+		return Entry{}, err
+	}
+	j.next++
+	j.pending[e.Seq] = e
+	return e, nil
+}
+
+// Done marks an entry applied. When nothing is left the file is emptied.
+func (j *Journal) Done(seq int64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, ok := j.pending[seq]; !ok {
+		return nil
+	}
+	if err := j.write(line{Done: seq}); err != nil {
+		return err
+	}
+	delete(j.pending, seq)
+	if len(j.pending) == 0 {
+		// Every line is done: an empty file says the same.
+		if err := j.f.Truncate(0); err != nil {
+			return fmt.Errorf("empty journal: %w", err)
+		}
+		if _, err := j.f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		return j.f.Sync()
+	}
+	return nil
+}
+
+func (j *Journal) write(l line) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("encode journal entry: %w", err)
+	}
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("sync journal: %w", err)
+	}
+	return nil
+}
+
+// Pending returns the entries not yet done, oldest first.
+func (j *Journal) Pending() []Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]Entry, 0, len(j.pending))
+	for _, e := range j.pending {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Seq < out[b].Seq })
+	return out
+}
+
+// Len returns how many entries are not yet done.
+func (j *Journal) Len() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.pending)
+}
+
+// Close closes the file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.f.Close()
+}

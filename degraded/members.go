@@ -1,0 +1,117 @@
+package degraded
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// ChangeInstance is the change kind of an instance's heartbeat: SID names
+// the instance. Engines ignore kinds they do not know.
+const ChangeInstance = "instance"
+
+// Heartbeat timing: an instance announces itself every heartbeatEvery and
+// counts as alive for memberTTL after it was last heard.
+const (
+	heartbeatEvery = 2 * time.Second
+	memberTTL      = 7 * time.Second
+)
+
+// Members tracks the instances sharing the store, from the heartbeats each
+// sends through the store's change feed, and splits the workers among them
+// for the time the store is down.
+type Members struct {
+	self string
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// NewMembers returns the membership of instance self (its DIDROUTER_INSTANCE_ID,
+// which must differ between instances).
+func NewMembers(self string, logger *slog.Logger) *Members {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Members{self: self, log: logger, seen: map[string]time.Time{}}
+}
+
+// Run sends heartbeats and listens to everyone's until ctx ends.
+func (m *Members) Run(ctx context.Context, st engine.Store) {
+	go m.listen(ctx, st)
+	tick := time.NewTicker(heartbeatEvery)
+	defer tick.Stop()
+	for {
+		err := st.Tx(ctx, func(tx engine.Tx) error {
+			return tx.Notify(ctx, engine.Change{Kind: ChangeInstance, SID: m.self})
+		})
+		if err == nil {
+			m.heard(m.self, time.Now())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (m *Members) listen(ctx context.Context, st engine.Store) {
+	for ctx.Err() == nil {
+		changes, err := st.Subscribe(ctx)
+		if err != nil {
+			m.log.WarnContext(ctx, "members: subscribe failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(heartbeatEvery):
+			}
+			continue
+		}
+		for c := range changes {
+			if c.Kind == ChangeInstance && c.SID != "" {
+				m.heard(c.SID, time.Now())
+			}
+		}
+	}
+}
+
+func (m *Members) heard(instance string, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seen[instance] = at
+}
+
+// Alive returns the instances heard within memberTTL before asOf (always
+// including this one), sorted.
+func (m *Members) Alive(asOf time.Time) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []string{m.self}
+	for id, at := range m.seen {
+		if id != m.self && !at.Before(asOf.Add(-memberTTL)) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Mine reports whether, with the membership as it was at asOf, worker
+// belongs to this instance's share.
+func (m *Members) Mine(worker string, asOf time.Time) bool {
+	alive := m.Alive(asOf)
+	return alive[shard(worker, len(alive))] == m.self
+}
+
+func shard(worker string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(worker))
+	return int(h.Sum32() % uint32(n))
+}

@@ -1,0 +1,408 @@
+package degraded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Replay timing.
+const (
+	// replayEvery is how often the journal is looked at while the store answers.
+	replayEvery = 500 * time.Millisecond
+	// warmEvery is how often, while the store answers, the workspace and
+	// its workflow are refreshed for a later outage.
+	warmEvery = 5 * time.Second
+	// defaultSettleAfter is how long after the store came back an entry
+	// that depends on other instances' journals (an answer, the end of a
+	// call) waits for them before it is applied as well as it can be.
+	defaultSettleAfter = 10 * time.Second
+	// giveUpAfter bounds how long an entry whose call never appears in the
+	// store is kept (its task was journaled by an instance that is gone).
+	giveUpAfter = 5 * time.Minute
+)
+
+// Engine is what degraded mode needs from *engine.Engine.
+type Engine interface {
+	RouteDegraded(ctx context.Context, ws engine.Workspace, n engine.NewTask, mayReserve func(string) bool) (engine.DegradedCall, error)
+	ImportDegraded(ctx context.Context, dc engine.DegradedCall) (engine.DegradedImport, error)
+	ReleaseDegraded(workspaceSID, workerSID string)
+	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) error
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
+	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	Sync(ctx context.Context) error
+}
+
+// Config configures a Mode.
+type Config struct {
+	Engine       Engine
+	Store        engine.Reader    // reads while replaying (through outage.Store)
+	Down         func() time.Time // when the store became unreachable; zero = reachable
+	Journal      *Journal         // this instance's journal
+	Members      *Members         // nil: reserve any worker (a single instance)
+	WorkspaceSID string           // the workspace of numbers without a binding
+	Logger       *slog.Logger
+	// SettleAfter is how long after the store is back an entry that may
+	// depend on other instances' entries waits for them; 0 = 10 s.
+	SettleAfter time.Duration
+}
+
+// Stats counts what degraded mode did.
+type Stats struct {
+	Calls, Reserved, Journaled, Replayed, Conflicts, Dropped int64
+}
+
+// Mode routes and records calls while the store is down, and replays the
+// journal once it is back.
+type Mode struct {
+	cfg Config
+	log *slog.Logger
+
+	ws atomic.Pointer[engine.Workspace] // the default workspace as last read
+
+	mu                                                       sync.Mutex
+	own                                                      map[string]ownRes // reservations this instance made degraded, by sid
+	upAt                                                     time.Time         // when the store was last seen coming back
+	wasUp                                                    bool
+	calls, reserved, journaled, replayed, conflicts, dropped atomic.Int64
+}
+
+type ownRes struct{ ws, worker, call string }
+
+// New returns a Mode; call Run to warm it and replay its journal.
+func New(cfg Config) (*Mode, error) {
+	if cfg.Engine == nil || cfg.Store == nil || cfg.Down == nil || cfg.Journal == nil || cfg.WorkspaceSID == "" {
+		return nil, errors.New("degraded: Engine, Store, Down, Journal and WorkspaceSID are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SettleAfter <= 0 {
+		cfg.SettleAfter = defaultSettleAfter
+	}
+	return &Mode{cfg: cfg, log: cfg.Logger, own: map[string]ownRes{}}, nil
+}
+
+// Ready reports whether degraded mode could take a call: the workspace
+// has been read while the store answered.
+func (m *Mode) Ready() bool { return m.ws.Load() != nil }
+
+// Active reports whether the store is known to be unreachable now.
+func (m *Mode) Active() bool { return !m.cfg.Down().IsZero() }
+
+// Stats returns the counters.
+func (m *Mode) Stats() Stats {
+	return Stats{Calls: m.calls.Load(), Reserved: m.reserved.Load(), Journaled: m.journaled.Load(),
+		Replayed: m.replayed.Load(), Conflicts: m.conflicts.Load(), Dropped: m.dropped.Load()}
+}
+
+// Run keeps the in-memory routing data warm while the store answers and
+// replays the journal whenever it has entries and the store answers, until
+// ctx ends.
+func (m *Mode) Run(ctx context.Context) {
+	replay := time.NewTicker(replayEvery)
+	defer replay.Stop()
+	var lastWarm time.Time
+	for {
+		if m.Active() {
+			// Ask the store whether it is back (one short attempt through
+			// outage.Store, which clears its outage on success): the
+			// replay must not wait for some other call to find out.
+			_, _ = m.cfg.Store.GetWorkspace(ctx, m.cfg.WorkspaceSID)
+		}
+		up := !m.Active()
+		m.mu.Lock()
+		if up && !m.wasUp {
+			m.upAt = time.Now()
+		}
+		m.wasUp = up
+		m.mu.Unlock()
+		if up && time.Since(lastWarm) >= warmEvery {
+			if err := m.warm(ctx); err == nil {
+				lastWarm = time.Now()
+			} else if ctx.Err() == nil {
+				m.log.DebugContext(ctx, "degraded: warming failed", "err", err)
+			}
+		}
+		if up && m.cfg.Journal.Len() > 0 {
+			m.replay(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-replay.C:
+		}
+	}
+}
+
+// warm reads the default workspace and makes sure its workflow and worker
+// index are in the engine's memory.
+func (m *Mode) warm(ctx context.Context) error {
+	ws, err := m.cfg.Store.GetWorkspace(ctx, m.cfg.WorkspaceSID)
+	if err != nil {
+		return err
+	}
+	if ws.DefaultWorkflowSID != "" {
+		if err := m.cfg.Engine.WarmDegraded(ctx, ws.SID, ws.DefaultWorkflowSID); err != nil {
+			return err
+		}
+	}
+	m.ws.Store(&ws)
+	return nil
+}
+
+// Incoming routes a new call without the store and journals it. n needs
+// no workspace or workflow: the default workspace and its default workflow
+// are used (a number's own binding cannot be read without the store).
+func (m *Mode) Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace, engine.TaskResult, error) {
+	wsp := m.ws.Load()
+	if wsp == nil {
+		return engine.Workspace{}, engine.TaskResult{}, errors.New("degraded: the workspace was never read")
+	}
+	ws := *wsp
+	n.WorkspaceSID, n.WorkflowSID = ws.SID, ws.DefaultWorkflowSID
+	var mayReserve func(string) bool
+	if m.cfg.Members != nil {
+		since := m.cfg.Down()
+		if since.IsZero() {
+			since = time.Now()
+		}
+		mayReserve = func(worker string) bool { return m.cfg.Members.Mine(worker, since) }
+	}
+	dc, err := m.cfg.Engine.RouteDegraded(ctx, ws, n, mayReserve)
+	if err != nil {
+		return ws, engine.TaskResult{}, err
+	}
+	if _, err := m.journal(Entry{Op: OpCall, WS: ws.SID, Task: dc.Task.SID, CallSID: dc.Task.CallSID, Call: &dc}); err != nil {
+		if dc.Reservation != nil {
+			m.cfg.Engine.ReleaseDegraded(ws.SID, dc.Reservation.WorkerSID)
+		}
+		return ws, engine.TaskResult{}, err
+	}
+	m.calls.Add(1)
+	res := engine.TaskResult{Task: dc.Task, Created: true}
+	if dc.Reservation != nil {
+		m.reserved.Add(1)
+		m.mu.Lock()
+		m.own[dc.Reservation.SID] = ownRes{ws: ws.SID, worker: dc.Reservation.WorkerSID, call: dc.Task.CallSID}
+		m.mu.Unlock()
+		res.Reservation, res.Worker = dc.Reservation, dc.Worker
+	}
+	return ws, res, nil
+}
+
+// Accept journals that the agent of a reservation picked up.
+func (m *Mode) Accept(ctx context.Context, ws, taskSID, reservationSID string) error {
+	_, err := m.journal(Entry{Op: OpAccept, WS: ws, Task: taskSID, Reservation: reservationSID})
+	return err
+}
+
+// Reject journals that a reservation's agent did not answer (status
+// timeout) or refused (rejected), and frees them here if this instance
+// reserved them.
+func (m *Mode) Reject(ctx context.Context, ws, taskSID, reservationSID, status string) error {
+	m.release(reservationSID)
+	_, err := m.journal(Entry{Op: OpReject, WS: ws, Task: taskSID, Reservation: reservationSID, Status: status})
+	return err
+}
+
+// EndTask journals that the answered call of a task ended.
+func (m *Mode) EndTask(ctx context.Context, ws, taskSID, reservationSID, reason string) error {
+	m.release(reservationSID)
+	_, err := m.journal(Entry{Op: OpEndTask, WS: ws, Task: taskSID, Reservation: reservationSID, Status: reason})
+	return err
+}
+
+// EndCall journals that a caller hung up.
+func (m *Mode) EndCall(ctx context.Context, ws, callSID, reason string) error {
+	m.mu.Lock()
+	for sid, o := range m.own {
+		if o.call == callSID {
+			delete(m.own, sid)
+			m.cfg.Engine.ReleaseDegraded(o.ws, o.worker)
+		}
+	}
+	m.mu.Unlock()
+	_, err := m.journal(Entry{Op: OpEndCall, WS: ws, CallSID: callSID, Status: reason})
+	return err
+}
+
+func (m *Mode) release(reservationSID string) {
+	m.mu.Lock()
+	o, ok := m.own[reservationSID]
+	delete(m.own, reservationSID)
+	m.mu.Unlock()
+	if ok {
+		m.cfg.Engine.ReleaseDegraded(o.ws, o.worker)
+	}
+}
+
+func (m *Mode) journal(e Entry) (Entry, error) {
+	e.At = time.Now()
+	e, err := m.cfg.Journal.Append(e)
+	if err != nil {
+		m.log.Error("degraded: journaling failed", "op", e.Op, "call_sid", e.CallSID, "task_sid", e.Task, "err", err)
+		return e, fmt.Errorf("degraded: %w", err)
+	}
+	m.journaled.Add(1)
+	return e, nil
+}
+
+// replay applies the journal in order. An entry that cannot be applied
+// yet (its call is in another instance's journal, or the store went away
+// again) stays for the next round.
+func (m *Mode) replay(ctx context.Context) {
+	m.mu.Lock()
+	upFor := time.Since(m.upAt)
+	m.mu.Unlock()
+	for _, e := range m.cfg.Journal.Pending() {
+		if ctx.Err() != nil || m.Active() {
+			return
+		}
+		done, err := m.apply(ctx, e, upFor >= m.cfg.SettleAfter)
+		switch {
+		case err != nil && upFor >= giveUpAfter:
+			m.dropped.Add(1)
+			m.log.ErrorContext(ctx, "degraded: giving up on a journal entry", "op", e.Op, "seq", e.Seq,
+				"call_sid", e.CallSID, "task_sid", e.Task, "reservation_sid", e.Reservation, "err", err)
+			done = true
+		case err != nil:
+			m.log.DebugContext(ctx, "degraded: journal entry not applied yet", "op", e.Op, "seq", e.Seq, "err", err)
+			continue
+		}
+		if !done {
+			continue
+		}
+		if err := m.cfg.Journal.Done(e.Seq); err != nil {
+			m.log.ErrorContext(ctx, "degraded: marking a journal entry done failed", "seq", e.Seq, "err", err)
+			return
+		}
+		m.replayed.Add(1)
+	}
+	if m.cfg.Journal.Len() == 0 {
+		m.mu.Lock()
+		clear(m.own)
+		m.mu.Unlock()
+		// The index counted degraded reservations; the store now has them all.
+		if err := m.cfg.Engine.Sync(ctx); err != nil {
+			m.log.WarnContext(ctx, "degraded: reloading the index after the replay failed", "err", err)
+		}
+		m.log.InfoContext(ctx, "degraded: journal replayed", "replayed", m.replayed.Load(), "conflicts", m.conflicts.Load())
+	}
+}
+
+// errNotYet says an entry waits for other instances' entries.
+var errNotYet = errors.New("waiting for the call to reach the store")
+
+// apply applies one entry; done reports whether it is finished with.
+// settled says the other instances have had time to replay theirs.
+func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
+	eng := m.cfg.Engine
+	switch e.Op {
+	case OpCall:
+		if e.Call == nil {
+			return true, nil
+		}
+		got, err := eng.ImportDegraded(ctx, *e.Call)
+		if err != nil {
+			return false, err
+		}
+		if got.Conflict != "" {
+			m.conflicts.Add(1)
+			m.log.WarnContext(ctx, "degraded: imported call conflicted", "call_sid", e.CallSID, "task_sid", got.TaskSID, "conflict", got.Conflict)
+		}
+		if !got.Imported && got.TaskSID != e.Task {
+			m.conflicts.Add(1)
+			m.log.WarnContext(ctx, "degraded: the call already had another task; the degraded one is dropped",
+				"call_sid", e.CallSID, "task_sid", got.TaskSID, "degraded_task_sid", e.Task)
+		}
+		return true, nil
+	case OpAccept:
+		_, err := eng.AcceptReservation(ctx, e.WS, e.Reservation)
+		switch engine.ErrorCode(err) {
+		case "":
+			return true, nil
+		case engine.ENOTFOUND:
+			return false, errNotYet
+		case engine.EUNAVAILABLE:
+			r, rerr := m.cfg.Store.GetReservation(ctx, e.WS, e.Reservation)
+			if rerr != nil {
+				return false, rerr
+			}
+			if r.Status != engine.ReservationAccepted && r.Status != engine.ReservationWrapping && r.Status != engine.ReservationCompleted {
+				m.conflicts.Add(1)
+				m.log.WarnContext(ctx, "degraded: an agent answered a reservation that had ended meanwhile",
+					"reservation_sid", e.Reservation, "status", r.Status)
+			}
+			return true, nil
+		default:
+			return false, err
+		}
+	case OpReject:
+		_, err := eng.RejectReservation(ctx, e.WS, e.Reservation, e.Status)
+		switch engine.ErrorCode(err) {
+		case "", engine.EUNAVAILABLE:
+			return true, nil
+		case engine.ENOTFOUND:
+			return false, errNotYet
+		default:
+			return false, err
+		}
+	case OpEndTask:
+		t, err := m.cfg.Store.GetTask(ctx, e.WS, e.Task)
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			return false, errNotYet
+		}
+		if err != nil {
+			return false, err
+		}
+		return m.end(ctx, t, e.Status, settled)
+	case OpEndCall:
+		t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			if settled {
+				return true, nil // the call never had a task anywhere: nothing to end
+			}
+			return false, errNotYet
+		}
+		if err != nil {
+			return false, err
+		}
+		return m.end(ctx, t, e.Status, settled)
+	default:
+		m.log.WarnContext(ctx, "degraded: unknown journal entry", "op", e.Op, "seq", e.Seq)
+		return true, nil
+	}
+}
+
+// end ends a task whose call is over: an answered one completes; one still
+// waiting or ringing is canceled once the other instances have had time to
+// replay an answer they may have journaled.
+func (m *Mode) end(ctx context.Context, t engine.Task, reason string, settled bool) (bool, error) {
+	eng := m.cfg.Engine
+	switch t.AssignmentStatus {
+	case engine.TaskCompleted, engine.TaskCanceled, engine.TaskWrapping:
+		return true, nil
+	case engine.TaskAssigned:
+		if _, err := eng.EndCall(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return false, err
+		}
+		return true, nil
+	default:
+		if !settled {
+			return false, nil
+		}
+		if _, err := eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return false, err
+		}
+		return true, nil
+	}
+}

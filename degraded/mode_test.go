@@ -1,0 +1,153 @@
+package degraded_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/degraded"
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/store/storetest"
+)
+
+// outageSwitch stands for outage.Store.Down: the test says when the store
+// counts as unreachable (the store itself stays real).
+type outageSwitch struct{ since atomic.Int64 }
+
+func (o *outageSwitch) down() time.Time {
+	if ns := o.since.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+func (o *outageSwitch) set(down bool) {
+	if down {
+		o.since.Store(time.Now().UnixNano())
+	} else {
+		o.since.Store(0)
+	}
+}
+
+func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+}
+
+func callTask(callSID, to string) engine.NewTask {
+	attrs, _ := json.Marshal(map[string]string{"phone_number": to, "type": "inbound", "call_sid": callSID})
+	return engine.NewTask{Attributes: string(attrs), CallSID: callSID}
+}
+
+// A call answered and ended while the store was down, and one that waited
+// and hung up, are in the store afterwards exactly once, in their final
+// state, with the worker free; the journal is empty.
+func TestModeJournalsAndReplays(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		clock := engine.SystemClock{}
+		ws, err := engine.Seed(ctx, st, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := engine.New(engine.Config{Store: st, Clock: clock, InstanceID: "i1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts, _ := st.ListActivities(ctx, ws.SID)
+		var available string
+		for _, a := range acts {
+			if a.Available {
+				available = a.SID
+			}
+		}
+		owner, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner", ActivitySID: available,
+			Attributes: `{"phone_number":"+15125550100","contact_uri":"client:owner"}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		sw := &outageSwitch{}
+		mode, err := degraded.New(degraded.Config{Engine: eng, Store: st, Down: sw.down, Journal: j,
+			WorkspaceSID: ws.SID, SettleAfter: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runDone := make(chan struct{})
+		go func() { mode.Run(ctx); close(runDone) }()
+		defer func() { cancel(); <-runDone }()
+
+		// Warm: Incoming works once the workspace was read.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, _, err := mode.Incoming(ctx, callTask("CAwarm", "+15125559999")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("degraded mode never warmed up")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// The warm-up call took the owner (Everyone): it hangs up.
+		if err := mode.EndCall(ctx, ws.SID, "CAwarm", "caller hung up"); err != nil {
+			t.Fatal(err)
+		}
+		sw.set(true)
+		if !mode.Active() {
+			t.Fatal("not active while the store is down")
+		}
+		_, first, err := mode.Incoming(ctx, callTask("CAfirst", "+15125550100"))
+		if err != nil || first.Reservation == nil || first.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("first call: %+v %v, want the owner", first.Reservation, err)
+		}
+		_, second, err := mode.Incoming(ctx, callTask("CAsecond", "+15125550100"))
+		if err != nil || second.Reservation != nil {
+			t.Fatalf("second call: %+v %v, want it waiting (the owner is on the first)", second.Reservation, err)
+		}
+		if err := mode.Accept(ctx, ws.SID, first.Task.SID, first.Reservation.SID); err != nil {
+			t.Fatal(err)
+		}
+		if err := mode.EndTask(ctx, ws.SID, first.Task.SID, first.Reservation.SID, "call completed"); err != nil {
+			t.Fatal(err)
+		}
+		if err := mode.EndCall(ctx, ws.SID, "CAsecond", "caller hung up"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.TaskByCallSID(ctx, ws.SID, "CAfirst"); engine.ErrorCode(err) != engine.ENOTFOUND {
+			t.Fatalf("the store has the call before the replay: %v", err)
+		}
+
+		sw.set(false)
+		deadline = time.Now().Add(20 * time.Second)
+		for j.Len() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("journal not replayed: %+v", j.Pending())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		want := map[string]string{"CAfirst": engine.TaskCompleted, "CAsecond": engine.TaskCanceled, "CAwarm": engine.TaskCanceled}
+		for call, status := range want {
+			task, err := st.TaskByCallSID(ctx, ws.SID, call)
+			if err != nil || task.AssignmentStatus != status {
+				t.Fatalf("%s: %+v %v, want %s", call, task.AssignmentStatus, err, status)
+			}
+		}
+		if r, err := st.GetReservation(ctx, ws.SID, first.Reservation.SID); err != nil || r.Status != engine.ReservationCompleted {
+			t.Fatalf("first reservation: %+v %v, want completed", r.Status, err)
+		}
+		if w, _ := st.GetWorker(ctx, ws.SID, owner.SID); w.Busy != 0 {
+			t.Fatalf("owner busy %d after the replay, want 0", w.Busy)
+		}
+		if s := mode.Stats(); s.Calls != 3 || s.Replayed == 0 || s.Conflicts != 0 || s.Dropped != 0 {
+			t.Fatalf("stats: %+v", s)
+		}
+	})
+}

@@ -1,0 +1,149 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Degraded answers calls while the store is unreachable (package degraded):
+// it routes new calls from memory and records what Twilio reports about
+// calls in progress, for the store once it is back. Config.Degraded nil
+// turns it off (the fallbacks then only hold or retry callers).
+type Degraded interface {
+	// Active reports whether the store is known to be unreachable.
+	Active() bool
+	// Incoming routes a new call without the store (default workspace and workflow).
+	Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace, engine.TaskResult, error)
+	Accept(ctx context.Context, ws, taskSID, reservationSID string) error
+	Reject(ctx context.Context, ws, taskSID, reservationSID, status string) error
+	EndTask(ctx context.Context, ws, taskSID, reservationSID, reason string) error
+	EndCall(ctx context.Context, ws, callSID, reason string) error
+}
+
+// degradedActive reports whether degraded answers apply now.
+func (h *Handler) degradedActive() bool { return h.degraded != nil && h.degraded.Active() }
+
+// incomingDegraded answers a new call from memory: ring the worker the
+// index offers, else hold the caller in the call's queue. ok is false when
+// degraded mode cannot take the call either (the caller then gets the
+// ordinary fallback).
+func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
+	if c.callSID == "" {
+		return nil, false
+	}
+	dialed := c.param("To")
+	if n, err := h.norm.Normalize(dialed); err == nil {
+		dialed = n.E164
+	}
+	attrs, err := json.Marshal(map[string]string{
+		"name": h.callerName(c.param("From")), "phone_number": dialed,
+		"type": "inbound", "direction": "inbound", "call_sid": c.callSID,
+	})
+	if err != nil {
+		return nil, false
+	}
+	ws, res, err := h.degraded.Incoming(ctx, engine.NewTask{
+		Attributes: string(attrs), TaskChannel: engine.DefaultTaskChannel, CallSID: c.callSID,
+	})
+	if err != nil {
+		h.log.ErrorContext(ctx, "degraded mode could not take the call", "call_sid", c.callSID, "err", err)
+		return nil, false
+	}
+	c.taskSID = res.Task.SID
+	verbs := h.hold(ctx, c, res.Task, 0)
+	if r := res.Reservation; r != nil && res.Worker != nil {
+		if noun, err := contactNoun(contactURI(res.Worker.Attributes), h.url("/answer", h.reservationQuery(res.Task, r.SID)), h.e164); err == nil {
+			timeout := h.dialTimeout(ctx, res.Task, *r)
+			h.decision(ctx, c, res.Task.SID, res.Worker.SID, "dial", "store unreachable: reserved from memory")
+			verbs = []twiml.Element{dial(noun, timeout, h.url("/dial", h.reservationQuery(res.Task, r.SID)))}
+		} else {
+			_ = h.degraded.Reject(ctx, ws.SID, res.Task.SID, r.SID, engine.ReservationRejected)
+		}
+	}
+	if c.query("attempt") != "" {
+		return verbs, true
+	}
+	return append(say(ws.Greeting), verbs...), true
+}
+
+// answerDegraded connects an agent who picks up while the store is down
+// (the acceptance is journaled), rather than hanging up a call that can
+// go on.
+func (h *Handler) answerDegraded(ctx context.Context, c *call) ([]twiml.Element, error) {
+	resSID := c.query("reservation")
+	if h.degradedActive() && strings.HasPrefix(resSID, engine.PrefixReservation) {
+		if err := h.degraded.Accept(ctx, c.ws, c.taskSID, resSID); err == nil {
+			h.decision(ctx, c, c.taskSID, "", "connect", "store unreachable: acceptance journaled")
+			return nil, nil
+		}
+	}
+	return agentFallback(ctx, c)
+}
+
+// dialDegraded records how a dial ended while the store is down and keeps
+// the caller: an answered call that ended hangs up; an unanswered one waits
+// in the task's queue (routed again once the store answers).
+func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
+	resSID := c.query("reservation")
+	dialStatus := c.param("DialCallStatus")
+	switch {
+	case dialStatus == "completed" || dialStatus == "answered":
+		if err := h.degraded.EndTask(ctx, c.ws, c.taskSID, resSID, "call completed"); err != nil {
+			return nil, false
+		}
+		h.decision(ctx, c, c.taskSID, "", "complete", "store unreachable: end of call journaled")
+		return []twiml.Element{hangup()}, true
+	case callerGone(c.param("CallStatus")):
+		if err := h.degraded.EndCall(ctx, c.ws, c.callSID, "caller hung up"); err != nil {
+			return nil, false
+		}
+		return []twiml.Element{hangup()}, true
+	}
+	status := engine.ReservationRejected
+	if dialStatus == "no-answer" {
+		status = engine.ReservationTimeout
+	}
+	if strings.HasPrefix(resSID, engine.PrefixReservation) {
+		if err := h.degraded.Reject(ctx, c.ws, c.taskSID, resSID, status); err != nil {
+			return nil, false
+		}
+	}
+	h.decision(ctx, c, c.taskSID, "", "enqueue", "store unreachable: dial "+dialStatus+" journaled; caller waits")
+	return append(say(sorryHold), h.hold(ctx, c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
+}
+
+// callerGoneDegraded journals that a caller hung up while the store is
+// down (status callback, or hanging up in the queue).
+func (h *Handler) callerGoneDegraded(ctx context.Context, c *call) bool {
+	if !h.degradedActive() || c.callSID == "" {
+		return false
+	}
+	if err := h.degraded.EndCall(ctx, c.ws, c.callSID, "caller hung up"); err != nil {
+		return false
+	}
+	h.decision(ctx, c, c.taskSID, "", "cancel", "store unreachable: caller hang-up journaled")
+	return true
+}
+
+// keepCallerDegraded is the dial and queue fallback while the store is
+// down: it journals how the dial ended, or that the caller hung up in the
+// queue. ok is false when degraded mode is off or could not journal.
+func (h *Handler) keepCallerDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
+	if !h.degradedActive() {
+		return nil, false
+	}
+	if strings.HasSuffix(c.r.URL.Path, "/dial") {
+		return h.dialDegraded(ctx, c)
+	}
+	if c.param("QueueResult") == "hangup" || callerGone(c.param("CallStatus")) {
+		if h.callerGoneDegraded(ctx, c) {
+			return []twiml.Element{hangup()}, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,113 @@
+package webhooks_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/degraded"
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
+	"github.com/didrouter/didrouter/webhooks"
+)
+
+// While the store is down, a call is still rung through to the owner (from
+// memory), the agent's answer connects, the end of the call hangs up; once
+// the store is back, the journal puts the call into it, completed, with
+// the owner free again.
+func TestDegradedCallWhileTheStoreIsDown(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ds := &downStore{Store: st}
+		admin := newInstance(t, st, newClock()) // seeds, creates workers (store always up)
+		owner := admin.worker("alice", aliceDID, "Available")
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		clock := engine.SystemClock{}
+		norm, _ := routing.NewNormalizer("US")
+		eng, err := engine.New(engine.Config{Store: ds, Clock: clock, InstanceID: "degraded"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		mode, err := degraded.New(degraded.Config{Engine: eng, Store: ds, Down: ds.since, Journal: j,
+			WorkspaceSID: admin.ws.SID, SettleAfter: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runDone := make(chan struct{})
+		go func() { mode.Run(ctx); close(runDone) }()
+		defer func() { cancel(); <-runDone }()
+
+		var handler http.Handler
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+		defer srv.Close()
+		wh, err := webhooks.NewHandler(webhooks.Config{
+			Engine: eng, Store: ds, Normalizer: norm, Clock: clock, Logger: testLogger(t),
+			PublicURL: srv.URL, AuthToken: authToken, WorkspaceSID: admin.ws.SID, Degraded: mode,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := chi.NewRouter()
+		wh.Mount(r)
+		handler = r
+		in := &instance{t: t, store: ds, eng: eng, ws: admin.ws, srv: srv, client: srv.Client()}
+
+		// Wait until degraded mode has read what it needs, then cut the store.
+		deadline := time.Now().Add(10 * time.Second)
+		for eng.WarmDegraded(ctx, admin.ws.SID, admin.ws.DefaultWorkflowSID) != nil || !mode.Ready() {
+			if time.Now().After(deadline) {
+				t.Fatal("degraded mode never warmed up")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		ds.down.Store(true)
+
+		c := newCall(aliceDID)
+		doc := in.incoming(c)
+		identity, dial := dialed(t, doc)
+		if identity != "alice" {
+			t.Fatalf("rang %q while the store is down, want the owner alice", identity)
+		}
+		if doc := in.twiml(dial.Children[0].attr("url"), c.form()); doc.has("Hangup") {
+			t.Fatalf("agent answer while the store is down: %v, want to connect", doc.verbs())
+		}
+		if doc := in.twiml(dial.attr("action"), c.form("DialCallStatus", "completed", "CallStatus", "in-progress")); !doc.has("Hangup") {
+			t.Fatalf("end of the answered call: %v, want Hangup", doc.verbs())
+		}
+		resp, _ := in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed"))
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("status callback: %s", resp.Status)
+		}
+		if _, err := st.TaskByCallSID(ctx, admin.ws.SID, c.sid); engine.ErrorCode(err) != engine.ENOTFOUND {
+			t.Fatalf("the call reached the store while it was down: %v", err)
+		}
+
+		ds.down.Store(false)
+		deadline = time.Now().Add(20 * time.Second)
+		for j.Len() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("journal not replayed: %+v", j.Pending())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		task, err := st.TaskByCallSID(ctx, admin.ws.SID, c.sid)
+		if err != nil || task.AssignmentStatus != engine.TaskCompleted {
+			t.Fatalf("the call's task after the replay: %+v %v, want completed", task.AssignmentStatus, err)
+		}
+		if w, _ := st.GetWorker(ctx, admin.ws.SID, owner); w.Busy != 0 {
+			t.Fatalf("owner busy %d after the replay, want 0", w.Busy)
+		}
+	})
+}
+
