@@ -41,9 +41,9 @@
 // workflow the two agree, and per-step timing means a skipped step never
 // eats into the next one). When it passes, a pending reservation at that
 // step is rescinded (reservation.rescinded; its worker is freed and, having
-// not answered, is added to RejectedWorkers so it is not rung again), and the
-// task moves to the next target of its filter (task-queue.timeout,
-// task-queue.moved). Past the final target of a filter a timeout cancels the
+// not answered, is added to RejectedWorkers so it is not rung again at the
+// next step straight away), and the task moves to the next target of its
+// filter (task-queue.timeout, task-queue.moved). Past the final target of a filter a timeout cancels the
 // task with reason "Workflow Timeout" (workflow.timeout, task.canceled), as
 // TaskRouter does; a final target without timeout (the DID workflow's
 // Everyone) waits until the task's own timeout.
@@ -54,10 +54,26 @@
 // reservation timers.
 //
 // Rejection and reservation timeout. The reservation ends as rejected or
-// timeout, its worker is freed and added to RejectedWorkers (never offered
-// that task again), the task goes back to pending and is routed again at
-// once at its current target. After a timeout the worker moves to the
-// workspace's TimeoutActivitySID when one is set (Seed leaves it unset).
+// timeout, its worker is freed and added to RejectedWorkers (not offered
+// that task again while it stays at that step), the task goes back to
+// pending and is routed again at once at its current target. After a
+// timeout the worker moves to the workspace's TimeoutActivitySID when one is
+// set (Seed leaves it unset).
+//
+// Re-offer (didrouter's own rule; TaskRouter promises no per-task
+// exclusion). A task waiting at a step without timeout (the DID workflow's
+// Everyone) would otherwise wait until its TTL once every eligible worker
+// has missed it, even with all of them idle. So a re-offer timer (kind
+// reoffer, one per task) is set Config.ReofferAfter (default 60 s; negative:
+// never) after each exclusion and on entering a step without timeout with
+// workers excluded; a new exclusion replaces it, so the cool-down counts
+// from the latest miss. When it fires and the task is still pending at a
+// step without timeout, RejectedWorkers is cleared (task.updated, data
+// "reoffered_workers") and the task routed again: the longest idle eligible
+// worker is reserved, or, when everyone is busy, the first to free up. A
+// miss starts the cycle again. A task waiting at a step with a timeout (the
+// owner's 60 s) is left alone: the owner who missed is not rung again
+// before the task moves on, nor at the next step before the cool-down.
 //
 // Workers. "phone_number" is the worker's DID, normalized to E.164 and
 // stored in Worker.PhoneNumber and in the attributes; unparseable is
@@ -71,10 +87,11 @@
 // Serving waiting tasks. Whenever a worker may have become able to take a
 // task (created, activity now available, attributes changed, freed by a
 // completion, cancellation, rejection or rescission), it is given the first
-// waiting task, in service order (priority descending, then age), whose
-// current target it is eligible for. When a queue, workflow or activity
-// changes, every waiting task is routed again. TaskOrder LIFO is stored but
-// service order is always priority then age (FIFO).
+// waiting task, in service order (priority descending, then oldest first;
+// newest first among a LIFO queue's tasks of one priority, see
+// serviceOrder), whose current target it is eligible for. When a queue,
+// workflow or activity changes, every waiting task is routed again, in the
+// same order.
 //
 // Completion. CompleteTask moves an assigned task to completed (or, with
 // Config.WrapUp, to wrapping first, completed when the wrap-up timer fires

@@ -38,6 +38,10 @@ type Config struct {
 	InstanceID string              // names this instance in logs
 	TimerPoll  time.Duration       // real-time backstop poll of the timer loop; 0 = 1 s
 	WrapUp     time.Duration       // wrap-up time after a task is completed; 0 = none
+	// ReofferAfter is how long a task waiting at a step without timeout
+	// keeps out the workers who missed it; 0 = DefaultReofferAfter,
+	// negative = for ever.
+	ReofferAfter time.Duration
 }
 
 // Engine is the routing state machine. Its methods are safe for concurrent use.
@@ -49,6 +53,9 @@ type Engine struct {
 	id     string
 	poll   time.Duration
 	wrapUp time.Duration
+	// reofferAfter > 0: cool-down before a waiting task is offered again to
+	// who missed it; <= 0: never.
+	reofferAfter time.Duration
 
 	mu         sync.Mutex
 	workspaces map[string]*wsIndex // loaded worker indexes by workspace sid
@@ -88,17 +95,21 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.WrapUp < 0 {
 		return nil, errors.New("engine: Config.WrapUp must not be negative")
 	}
+	if cfg.ReofferAfter == 0 {
+		cfg.ReofferAfter = DefaultReofferAfter
+	}
 	return &Engine{
-		store:      cfg.Store,
-		clock:      cfg.Clock,
-		log:        cfg.Logger.With("instance", cfg.InstanceID),
-		norm:       cfg.Normalizer,
-		id:         cfg.InstanceID,
-		poll:       cfg.TimerPoll,
-		wrapUp:     cfg.WrapUp,
-		workspaces: make(map[string]*wsIndex),
-		flows:      make(map[string]cachedWorkflow),
-		wake:       make(chan struct{}, 1),
+		store:        cfg.Store,
+		clock:        cfg.Clock,
+		log:          cfg.Logger.With("instance", cfg.InstanceID),
+		norm:         cfg.Normalizer,
+		id:           cfg.InstanceID,
+		poll:         cfg.TimerPoll,
+		wrapUp:       cfg.WrapUp,
+		reofferAfter: cfg.ReofferAfter,
+		workspaces:   make(map[string]*wsIndex),
+		flows:        make(map[string]cachedWorkflow),
+		wake:         make(chan struct{}, 1),
 	}, nil
 }
 

@@ -261,8 +261,8 @@ const (
 
 // moveOn moves the locked task cur from its current target to the next one
 // and writes it. On a timeout a pending reservation is rescinded and its
-// worker counted as not answering (never offered the task again); past the
-// final target a timeout cancels the task (TaskRouter's workflow timeout).
+// worker counted as not answering (not offered the task again at once);
+// past the final target a timeout cancels the task (TaskRouter's workflow timeout).
 func (e *Engine) moveOn(ctx context.Context, tx Tx, fx *effects, wf *routing.Workflow, cur Task, attrs routing.Attributes, why moveReason) error {
 	now := e.clock.Now()
 	if why == moveTimeout && cur.AssignmentStatus == TaskReserved {
@@ -360,7 +360,9 @@ func (e *Engine) enterTarget(ctx context.Context, tx Tx, fx *effects, wf *routin
 	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID, TimerStep); err != nil {
 		return fmt.Errorf("clear step timer: %w", err)
 	}
-	return nil
+	// Waiting here has no end: the workers it brings along as excluded
+	// (an owner who did not answer) get it again after the cool-down.
+	return e.armReoffer(ctx, tx, fx, *t, now)
 }
 
 // stepDeadline is when the task's current step times out (zero: never).

@@ -240,7 +240,7 @@ func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservatio
 		if _, err := tx.UpdateTask(ctx, t); err != nil {
 			return fmt.Errorf("update task %s: %w", t.SID, err)
 		}
-		if err := tx.ClearTimers(ctx, workspaceSID, t.SID, TimerStep, TimerReservation, TimerTask); err != nil {
+		if err := tx.ClearTimers(ctx, workspaceSID, t.SID, TimerStep, TimerReservation, TimerTask, TimerReoffer); err != nil {
 			return fmt.Errorf("clear timers: %w", err)
 		}
 		out = r
@@ -254,9 +254,10 @@ func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservatio
 }
 
 // RejectReservation ends a pending reservation as rejected (the worker
-// declined) or timeout (nobody answered). The worker is freed and never
-// offered this task again; after a timeout the worker moves to the
-// workspace's timeout activity when one is set. The task is routed again at
+// declined) or timeout (nobody answered). The worker is freed and not
+// offered this task again at this step (see Re-offer in doc.go); after a
+// timeout the worker moves to the workspace's timeout activity when one is
+// set. The task is routed again at
 // once at its current target: another eligible worker gets it, or, when
 // nobody is reservable, skip_if decides whether it moves on.
 func (e *Engine) RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (TaskResult, error) {
@@ -315,8 +316,12 @@ func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r R
 		t.RejectedWorkers = append(t.RejectedWorkers, r.WorkerSID)
 	}
 	t.AssignmentStatus, t.DateUpdated = TaskPending, now
-	if _, err := tx.UpdateTask(ctx, t); err != nil {
+	updated, err := tx.UpdateTask(ctx, t)
+	if err != nil {
 		return fmt.Errorf("update task %s: %w", t.SID, err)
+	}
+	if err := e.armReoffer(ctx, tx, fx, updated, now); err != nil {
+		return err
 	}
 	if err := notifyTask(ctx, tx, fx, t.WorkspaceSID, t.SID); err != nil {
 		return err

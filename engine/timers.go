@@ -82,6 +82,8 @@ func (e *Engine) fire(ctx context.Context, tx Tx, fx *effects, tm Timer, now tim
 		return e.fireTask(ctx, tx, fx, tm, now)
 	case TimerWrapup:
 		return e.fireWrapup(ctx, tx, fx, tm)
+	case TimerReoffer:
+		return e.fireReoffer(ctx, tx, fx, tm, now)
 	default:
 		return Errorf(EINVALID, "unknown timer kind %q", tm.Kind)
 	}
