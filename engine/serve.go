@@ -10,7 +10,8 @@ import (
 )
 
 // serveWorker gives a worker that may have spare capacity the first waiting
-// task, in service order (priority, then age), whose current target the
+// task, in service order (priority, then age: oldest first, newest first in
+// a LIFO queue), whose current target the
 // worker is eligible for. It returns the reservation made, if any.
 func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string) (*reserved, error) {
 	wi, err := e.index(ctx, workspaceSID)
@@ -29,6 +30,9 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 	tasks, err := e.store.WaitingTasks(ctx, workspaceSID, waitingScan)
 	if err != nil {
 		return nil, fmt.Errorf("list waiting tasks: %w", err)
+	}
+	if tasks, err = e.serviceOrder(ctx, workspaceSID, tasks); err != nil {
+		return nil, err
 	}
 	var (
 		first    *reserved
@@ -95,6 +99,9 @@ func (e *Engine) serveWaiting(ctx context.Context, workspaceSID string) error {
 	tasks, err := e.store.WaitingTasks(ctx, workspaceSID, waitingScan)
 	if err != nil {
 		return fmt.Errorf("list waiting tasks: %w", err)
+	}
+	if tasks, err = e.serviceOrder(ctx, workspaceSID, tasks); err != nil {
+		return err
 	}
 	var firstErr error
 	for _, t := range tasks {

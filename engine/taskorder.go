@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// serviceOrder applies each queue's TaskOrder to waiting tasks listed in
+// the store's service order (priority descending, then oldest first). A
+// LIFO queue's tasks of one priority are served newest first: the places
+// they hold in the list are refilled with the same tasks in reverse, so
+// tasks of other queues and of other priorities keep their places. FIFO
+// queues, the default, keep the store's order. Only the tasks the caller
+// scanned (waitingScan) are reordered: in a LIFO queue with more waiting
+// tasks than that, the newest may lie beyond the scan.
+func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []Task) ([]Task, error) {
+	if len(tasks) < 2 {
+		return tasks, nil
+	}
+	queues, err := e.store.ListTaskQueues(ctx, workspaceSID)
+	if err != nil {
+		return nil, fmt.Errorf("list task queues: %w", err)
+	}
+	lifo := map[string]bool{}
+	for _, q := range queues {
+		if q.TaskOrder == TaskOrderLIFO {
+			lifo[q.SID] = true
+		}
+	}
+	if len(lifo) == 0 {
+		return tasks, nil
+	}
+	type run struct {
+		queue    string
+		priority int
+	}
+	places := map[run][]int{}
+	for i, t := range tasks {
+		if lifo[t.TaskQueueSID] {
+			k := run{t.TaskQueueSID, t.Priority}
+			places[k] = append(places[k], i)
+		}
+	}
+	for _, idx := range places {
+		picked := make([]Task, len(idx))
+		for j, i := range idx {
+			picked[j] = tasks[i]
+		}
+		slices.Reverse(picked)
+		for j, i := range idx {
+			tasks[i] = picked[j]
+		}
+	}
+	return tasks, nil
+}
