@@ -9,6 +9,7 @@ package assignment
 import (
 	"context"
 
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -22,39 +23,21 @@ import (
 // no hook in the state machine, and only once: a transaction the store
 // retries reports the reservations of its committed attempt alone.
 func Observe(st engine.Store, notify func(engine.Reservation)) engine.Store {
-	return &observed{Store: st, notify: notify}
+	return callback.Observe(st, func(tx engine.Tx, record func(engine.Reservation)) engine.Tx {
+		return &recordingTx{Tx: tx, record: record}
+	}, notify)
 }
 
-type observed struct {
-	engine.Store
-	notify func(engine.Reservation)
-}
-
-func (o *observed) Tx(ctx context.Context, fn func(engine.Tx) error) error {
-	var made []engine.Reservation
-	err := o.Store.Tx(ctx, func(tx engine.Tx) error {
-		made = made[:0] // a retried attempt starts afresh
-		return fn(&recordingTx{Tx: tx, made: &made})
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range made {
-		o.notify(r)
-	}
-	return nil
-}
-
-// recordingTx remembers the reservations a transaction inserts.
+// recordingTx reports the reservations a transaction inserts.
 type recordingTx struct {
 	engine.Tx
-	made *[]engine.Reservation
+	record func(engine.Reservation)
 }
 
 func (t *recordingTx) InsertReservation(ctx context.Context, r engine.Reservation) error {
 	if err := t.Tx.InsertReservation(ctx, r); err != nil {
 		return err
 	}
-	*t.made = append(*t.made, r)
+	t.record(r)
 	return nil
 }
