@@ -50,8 +50,8 @@
 //
 // Task timeout. Every task has a TTL (Timeout, default 86400 s) from its
 // creation; a task still pending or reserved then is canceled with reason
-// "Task TTL Exceeded". Accepting a reservation stops the TTL, step and
-// reservation timers.
+// "Task TTL Exceeded". Accepting a reservation stops the TTL, step,
+// reservation and re-offer timers.
 //
 // Rejection and reservation timeout. The reservation ends as rejected or
 // timeout, its worker is freed and added to RejectedWorkers (not offered

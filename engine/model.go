@@ -127,7 +127,7 @@ type Task struct {
 	TargetIndex     int
 	TaskQueueSID    string
 	StepEnteredAt   time.Time
-	RejectedWorkers []string // workers who rejected or let this task time out; never offered it again
+	RejectedWorkers []string // workers who rejected or let this task time out; not offered it again until a re-offer (reoffer.go)
 	DateCreated     time.Time
 	DateUpdated     time.Time
 	Version         int64
