@@ -121,7 +121,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case e := <-q:
-					d.handle(ctx, e)
+					d.handleBatch(ctx, e, q)
 				}
 			}
 		}()
@@ -132,16 +132,52 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// handle sends one event if its workspace wants it. Failures are logged:
-// there is no caller to return them to.
-func (d *Dispatcher) handle(ctx context.Context, e engine.Event) {
+// maxBatch bounds how many queued events share one read of their
+// workspace's callback settings.
+const maxBatch = 64
+
+// handleBatch handles first and the events already queued behind it (up to
+// maxBatch), reading each workspace's settings once for them: most events
+// go to workspaces without an EventCallbackUrl, and a call makes several.
+func (d *Dispatcher) handleBatch(ctx context.Context, first engine.Event, q <-chan engine.Event) {
+	batch := []engine.Event{first}
+fill:
+	for len(batch) < maxBatch {
+		select {
+		case e := <-q:
+			batch = append(batch, e)
+		default:
+			break fill
+		}
+	}
+	settings := map[string]*engine.Workspace{} // nil: unreadable, skip its events
+	for _, e := range batch {
+		ws, ok := settings[e.WorkspaceSID]
+		if !ok {
+			ws = d.workspace(ctx, e)
+			settings[e.WorkspaceSID] = ws
+		}
+		if ws != nil {
+			d.handle(ctx, *ws, e)
+		}
+	}
+}
+
+// workspace reads the workspace of e (nil when it cannot be read).
+func (d *Dispatcher) workspace(ctx context.Context, e engine.Event) *engine.Workspace {
 	ws, err := d.cfg.Store.GetWorkspace(ctx, e.WorkspaceSID)
 	if err != nil {
 		if engine.ErrorCode(err) != engine.ENOTFOUND && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "event callback not sent: reading its workspace failed", "event", e.SID, "err", err)
 		}
-		return
+		return nil
 	}
+	return &ws
+}
+
+// handle sends one event if its workspace wants it. Failures are logged:
+// there is no caller to return them to.
+func (d *Dispatcher) handle(ctx context.Context, ws engine.Workspace, e engine.Event) {
 	if ws.EventCallbackURL == "" || !Wanted(ws.EventsFilter, e.EventType) {
 		return
 	}
