@@ -22,7 +22,7 @@ const (
 	// defaultSettleAfter is how long after the store came back an entry
 	// that depends on other instances' journals (an answer, the end of a
 	// call) waits for them before it is applied as well as it can be.
-	defaultSettleAfter = 10 * time.Second
+	defaultSettleAfter = 3 * time.Second
 	// giveUpAfter bounds how long an entry whose call never appears in the
 	// store is kept (its task was journaled by an instance that is gone).
 	giveUpAfter = 5 * time.Minute
@@ -269,6 +269,9 @@ func (m *Mode) replay(ctx context.Context) {
 		}
 		done, err := m.apply(ctx, e, upFor >= m.cfg.SettleAfter)
 		switch {
+		case errors.Is(err, errNotYet) && e.Op == OpEndCall && upFor >= giveUpAfter:
+			m.log.InfoContext(ctx, "degraded: a call that hung up never had a task", "call_sid", e.CallSID)
+			done = true
 		case err != nil && upFor >= giveUpAfter:
 			m.dropped.Add(1)
 			m.log.ErrorContext(ctx, "degraded: giving up on a journal entry", "op", e.Op, "seq", e.Seq,
@@ -297,6 +300,29 @@ func (m *Mode) replay(ctx context.Context) {
 		}
 		m.log.InfoContext(ctx, "degraded: journal replayed", "replayed", m.replayed.Load(), "conflicts", m.conflicts.Load())
 	}
+}
+
+// Flush replays the journal until it is empty or ctx ends (serve calls it
+// while draining, so that a stopped instance leaves nothing behind when
+// the store answers). What is left stays in the journal file for the next
+// start.
+func (m *Mode) Flush(ctx context.Context) int {
+	for m.cfg.Journal.Len() > 0 && ctx.Err() == nil {
+		if m.Active() {
+			_, _ = m.cfg.Store.GetWorkspace(ctx, m.cfg.WorkspaceSID)
+		}
+		if !m.Active() {
+			m.replay(ctx)
+		}
+		if m.cfg.Journal.Len() == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(replayEvery):
+		}
+	}
+	return m.cfg.Journal.Len()
 }
 
 // errNotYet says an entry waits for other instances' entries.
@@ -368,9 +394,9 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 	case OpEndCall:
 		t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
 		if engine.ErrorCode(err) == engine.ENOTFOUND {
-			if settled {
-				return true, nil // the call never had a task anywhere: nothing to end
-			}
+			// The call's task may be in the journal of an instance that is
+			// not back yet: wait for it (up to giveUpAfter: then the call
+			// never had a task, and there is nothing to end).
 			return false, errNotYet
 		}
 		if err != nil {

@@ -269,6 +269,14 @@ func checkEventsOnce(ctx context.Context, conn *pgx.Conn, r *report) error {
 		return fmt.Errorf("count events: %w", err)
 	}
 	r.Records["events"] = events
+	var degradedTasks, degradedRes int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE event_type = 'task.created'),
+		count(*) FILTER (WHERE event_type = 'reservation.created') FROM events WHERE data LIKE '%"degraded":true%'`).
+		Scan(&degradedTasks, &degradedRes); err != nil {
+		return fmt.Errorf("count degraded events: %w", err)
+	}
+	r.Records["tasks imported from degraded mode"] = degradedTasks
+	r.Records["reservations imported from degraded mode"] = degradedRes
 	for _, q := range []struct{ what, sql string }{
 		{"task.created events per task", `
 			SELECT t.sid, count(e.sid) FROM tasks t

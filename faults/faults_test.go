@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -35,7 +36,10 @@ type scenario struct {
 	killAt      time.Duration // SIGKILL instance 1
 	restartAt   time.Duration // start it again
 	dbAt        time.Duration // crash Postgres …
-	dbDown      time.Duration // … and start it again after this long
+	dbDown      time.Duration // … and start it again after this long (outage.Store rides it out)
+	outageAt    time.Duration // crash Postgres again …
+	outageFor   time.Duration // … for longer than storeWait: degraded mode answers
+	storeWait   time.Duration // DIDROUTER_STORE_WAIT
 	termAt      time.Duration // SIGTERM instance 2
 	shutdown    time.Duration // DIDROUTER_SHUTDOWN_TIMEOUT
 	slack       time.Duration // how late a timer may fire (poll 1 s + claim + load)
@@ -45,10 +49,11 @@ type scenario struct {
 func defaultScenario() scenario {
 	return scenario{
 		agents: 10, step: 5 * time.Second, reservation: 8 * time.Second, ttl: 3 * time.Second,
-		burstEvery: 1500 * time.Millisecond, burstSize: 2, loadFor: 28 * time.Second,
-		killAt: 7 * time.Second, restartAt: 12 * time.Second,
-		dbAt: 15 * time.Second, dbDown: 3 * time.Second,
-		termAt: 24 * time.Second, shutdown: 10 * time.Second, slack: 3 * time.Second,
+		burstEvery: 1500 * time.Millisecond, burstSize: 2, loadFor: 36 * time.Second,
+		killAt: 6 * time.Second, restartAt: 10 * time.Second,
+		dbAt: 13 * time.Second, dbDown: 3 * time.Second,
+		outageAt: 20 * time.Second, outageFor: 10 * time.Second, storeWait: 2 * time.Second,
+		termAt: 33 * time.Second, shutdown: 10 * time.Second, slack: 3 * time.Second,
 		people: timing{
 			lostDelay: 4 * time.Second, patience: 15 * time.Second, maxAnswer: 2 * time.Second,
 			maxTalk: 3 * time.Second, tolerance: time.Second, hangupRate: 0.05,
@@ -63,7 +68,8 @@ func longScenario() scenario {
 	s.agents, s.step, s.reservation = 12, 60*time.Second, 20*time.Second
 	s.burstEvery, s.burstSize, s.loadFor = time.Second, 3, 4*time.Minute
 	s.killAt, s.restartAt = 20*time.Second, 40*time.Second
-	s.dbAt, s.dbDown = 70*time.Second, 30*time.Second
+	s.dbAt, s.dbDown = 60*time.Second, 3*time.Second
+	s.outageAt, s.outageFor, s.storeWait = 80*time.Second, 30*time.Second, 6*time.Second
 	s.termAt = 150 * time.Second
 	s.people.patience = 100 * time.Second
 	return s
@@ -117,7 +123,7 @@ func TestFaults(t *testing.T) {
 	set := settings{
 		bin: buildBinary(t, tmp), databaseURL: pg.url("didrouter"), publicURL: "https://lb.faults.test",
 		authToken: "faultsToken", apiKey: "faultsKey", apiSecret: "faultsSecret",
-		shutdown: sc.shutdown, logDir: tmp,
+		shutdown: sc.shutdown, storeWait: sc.storeWait, logDir: tmp,
 	}
 	insts := []*instance{
 		newInstance("i1", freePort(t), set), newInstance("i2", freePort(t), set), newInstance("i3", freePort(t), set),
@@ -224,6 +230,23 @@ func TestFaults(t *testing.T) {
 	flog.note("every call has ended")
 	time.Sleep(sc.slack) // let background routing and the last timers settle
 
+	// Every journal has been replayed (the drained instance flushed its own).
+	deadline := time.Now().Add(30 * time.Second)
+	for _, in := range insts {
+		for {
+			b, err := os.ReadFile(in.journal())
+			if err == nil && len(b) == 0 || os.IsNotExist(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s's journal still holds %d bytes: not everything reached the database", in.name, len(b))
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	time.Sleep(sc.slack) // timers of the last imported calls
+
 	conn, err := pgx.Connect(ctx, pg.url("didrouter"))
 	if err != nil {
 		t.Fatalf("connect for the checks: %v", err)
@@ -246,6 +269,9 @@ func TestFaults(t *testing.T) {
 	}
 	for _, a := range rep.Anomalies {
 		t.Errorf("anomaly: %s", a)
+	}
+	if len(rep.Anomalies) > 0 {
+		traceSIDs(t, insts, rep.Anomalies)
 	}
 	if len(balancer.bad) > 0 {
 		t.Errorf("%d webhooks were not answered 2xx: %s", len(balancer.bad), strings.Join(first(balancer.bad, 10), "; "))
@@ -311,22 +337,16 @@ func injectFaults(ctx context.Context, t *testing.T, sc scenario, flog *faultLog
 	if !at(sc.dbAt) {
 		return
 	}
-	from := time.Now()
-	if err := pg.crash(ctx); err != nil {
-		flog.fail("crash Postgres: %v", err)
+	if !outage(ctx, flog, pg, sc.dbDown, "brief restart") {
 		return
 	}
-	flog.note("Postgres stopped (immediate: like a crash)")
-	sleepCtx(ctx, sc.dbDown)
-	if err := pg.start(ctx); err != nil {
-		flog.fail("start Postgres again: %v", err)
+
+	if !at(sc.outageAt) {
 		return
 	}
-	to := time.Now()
-	flog.mu.Lock()
-	flog.outages = append(flog.outages, window{from, to})
-	flog.mu.Unlock()
-	flog.note("Postgres back after %.1f s", to.Sub(from).Seconds())
+	if !outage(ctx, flog, pg, sc.outageFor, "long outage: degraded mode") {
+		return
+	}
 
 	if !at(sc.termAt) {
 		return
@@ -371,6 +391,27 @@ func injectFaults(ctx context.Context, t *testing.T, sc scenario, flog *faultLog
 	default:
 		flog.note("%s exited 0, %.2f s after SIGTERM", drained.name, flog.drain.Seconds())
 	}
+}
+
+// outage crashes Postgres and starts it again after down.
+func outage(ctx context.Context, flog *faultLog, pg *cluster, down time.Duration, what string) bool {
+	from := time.Now()
+	if err := pg.crash(ctx); err != nil {
+		flog.fail("crash Postgres: %v", err)
+		return false
+	}
+	flog.note("Postgres stopped (immediate: like a crash) — %s", what)
+	sleepCtx(ctx, down)
+	if err := pg.start(ctx); err != nil {
+		flog.fail("start Postgres again: %v", err)
+		return false
+	}
+	to := time.Now()
+	flog.mu.Lock()
+	flog.outages = append(flog.outages, window{from, to})
+	flog.mu.Unlock()
+	flog.note("Postgres back after %.1f s", to.Sub(from).Seconds())
+	return true
 }
 
 // slowRequest is an /incoming webhook whose body is sent in two halves.
@@ -503,8 +544,32 @@ func summarize(sc scenario, flog *faultLog, balancer *lb, ph *phones, results []
 	for _, w := range first(why, 10) {
 		b.WriteString("  - fallback on " + w + "\n")
 	}
-	fmt.Fprintf(&b, "Faults injected: 1 SIGKILL (+ restart), 1 Postgres crash/restart (%s down), 1 SIGTERM with a request in flight "+
-		"(exit after %.2f s, exit error %v).\n", sc.dbDown, flog.drain.Seconds(), flog.exit)
+	degradedDials, journaled, replays, conflicts := 0, 0, 0, 0
+	var conflictLines []string
+	for _, in := range insts {
+		text := in.logText()
+		for _, l := range strings.Split(text, "\n") {
+			if strings.Contains(l, "degraded: imported call conflicted") || strings.Contains(l, "already had another task") ||
+				strings.Contains(l, "answered a reservation that had ended") {
+				var e struct{ Msg, Conflict, Status string }
+				_ = json.Unmarshal([]byte(l), &e)
+				conflictLines = append(conflictLines, fmt.Sprintf("%s: %s %s%s", in.name, e.Msg, e.Status, e.Conflict))
+			}
+		}
+		degradedDials += strings.Count(text, "store unreachable: reserved from memory")
+		journaled += strings.Count(text, "journaled")
+		replays += strings.Count(text, "degraded: journal replayed")
+		conflicts += strings.Count(text, "degraded: imported call conflicted") + strings.Count(text, "already had another task") +
+			strings.Count(text, "answered a reservation that had ended")
+	}
+	fmt.Fprintf(&b, "Degraded mode: %d calls rung from memory, %d journaled follow-ups (answers, dial outcomes, hang-ups), "+
+		"%d journal replays completed, %d replay conflicts.\n", degradedDials, journaled, replays, conflicts)
+	for _, l := range first(conflictLines, 8) {
+		b.WriteString("  - " + l + "\n")
+	}
+	fmt.Fprintf(&b, "Faults injected: 1 SIGKILL (+ restart), Postgres crashed twice (%s, then %s down; webhooks wait up to %s), "+
+		"1 SIGTERM with a request in flight (exit after %.2f s, exit error %v).\n",
+		sc.dbDown, sc.outageFor, sc.storeWait, flog.drain.Seconds(), flog.exit)
 	keys := make([]string, 0, len(rep.Records))
 	for k := range rep.Records {
 		keys = append(keys, k)
@@ -531,6 +596,30 @@ func summarize(sc scenario, flog *faultLog, balancer *lb, ph *phones, results []
 		b.WriteString("- " + a + "\n")
 	}
 	return b.String()
+}
+
+var sidPattern = regexp.MustCompile(`\b(CA|WT|WK|WR)[0-9a-f]{32}\b`)
+
+// traceSIDs logs what the instances logged about the sids the anomalies name.
+func traceSIDs(t *testing.T, insts []*instance, anomalies []string) {
+	seen := map[string]bool{}
+	for _, a := range first(anomalies, 5) {
+		for _, sid := range sidPattern.FindAllString(a, -1) {
+			if seen[sid] {
+				continue
+			}
+			seen[sid] = true
+			var lines []string
+			for _, in := range insts {
+				for _, l := range strings.Split(in.logText(), "\n") {
+					if strings.Contains(l, sid) {
+						lines = append(lines, in.name+" "+l)
+					}
+				}
+			}
+			t.Logf("log lines about %s:\n%s", sid, strings.Join(first(lines, 40), "\n"))
+		}
+	}
 }
 
 func first(s []string, n int) []string {

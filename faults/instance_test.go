@@ -37,6 +37,7 @@ type settings struct {
 	apiKey      string
 	apiSecret   string
 	shutdown    time.Duration
+	storeWait   time.Duration // DIDROUTER_STORE_WAIT
 	logDir      string
 }
 
@@ -60,6 +61,9 @@ func newInstance(name string, port int, set settings) *instance {
 
 func (in *instance) base() string { return "http://" + in.addr }
 
+// journal is the instance's degraded-mode journal (kept across restarts).
+func (in *instance) journal() string { return filepath.Join(in.set.logDir, in.name+".journal") }
+
 // start runs the process and waits until /readyz answers 200.
 func (in *instance) start(ctx context.Context) error {
 	in.mu.Lock()
@@ -81,6 +85,8 @@ func (in *instance) start(ctx context.Context) error {
 		"DIDROUTER_API_SECRET="+in.set.apiSecret,
 		"DIDROUTER_INSTANCE_ID="+in.name,
 		"DIDROUTER_SHUTDOWN_TIMEOUT="+in.set.shutdown.String(),
+		"DIDROUTER_STORE_WAIT="+in.set.storeWait.String(),
+		"DIDROUTER_JOURNAL="+in.journal(),
 		"DIDROUTER_LOG_FORMAT=json",
 		"DIDROUTER_LOG_LEVEL=info",
 	)

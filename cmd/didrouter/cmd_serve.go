@@ -95,6 +95,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	engStore := eventcallback.Observe(assignment.Observe(st, func(r engine.Reservation) { callbacks.Notify(r) }), events.Notify)
 	eng, err := engine.New(engine.Config{
 		Store: engStore, Clock: clock, Logger: logger, Normalizer: norm, InstanceID: instance, WrapUp: cfg.WrapUp,
+		ReofferAfter: cfg.ReofferAfter,
 	})
 	if err != nil {
 		return fmt.Errorf("start the engine: %w", err)
@@ -208,6 +209,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	// Stop taking webhooks and answer those in flight (bounded), then stop
 	// the engine: its timers stay in the store for the other instances.
 	drainHTTP(srv, &drain, cfg.DrainDelay, cfg.Shutdown, logger)
+	dm.flush(logger, engineStopTimeout)
 	stopEngine()
 	engStopped := make(chan struct{})
 	go func() {

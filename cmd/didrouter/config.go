@@ -28,12 +28,16 @@ type config struct {
 	APIKey      string        // DIDROUTER_API_KEY
 	APISecret   string        // DIDROUTER_API_SECRET
 	WrapUp      time.Duration // DIDROUTER_WRAPUP
-	LogLevel    slog.Level    // DIDROUTER_LOG_LEVEL
-	LogFormat   string        // DIDROUTER_LOG_FORMAT: json or text
-	InstanceID  string        // DIDROUTER_INSTANCE_ID
-	Shutdown    time.Duration // DIDROUTER_SHUTDOWN_TIMEOUT
-	DrainDelay  time.Duration // DIDROUTER_DRAIN_DELAY
-	Journal     string        // DIDROUTER_JOURNAL: degraded-mode journal file; "off" = no degraded mode
+	// ReofferAfter: cool-down before a waiting call rings again the agents
+	// who missed it; negative = never ("off").
+	ReofferAfter time.Duration // DIDROUTER_REOFFER_AFTER
+	LogLevel     slog.Level    // DIDROUTER_LOG_LEVEL
+	LogFormat    string        // DIDROUTER_LOG_FORMAT: json or text
+	InstanceID   string        // DIDROUTER_INSTANCE_ID
+	Shutdown     time.Duration // DIDROUTER_SHUTDOWN_TIMEOUT
+	DrainDelay   time.Duration // DIDROUTER_DRAIN_DELAY
+	Journal      string        // DIDROUTER_JOURNAL: degraded-mode journal file; "off" = no degraded mode
+	StoreWait    time.Duration // DIDROUTER_STORE_WAIT: how long a call waits for an unreachable database
 
 	// CallerID is the caller ID (E.164) of outbound calls by agents
 	// without a DID: the main line. "" = they cannot call out.
@@ -72,11 +76,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	public := fs.String("public-url", env("DIDROUTER_PUBLIC_URL", ""), "base URL Twilio calls, e.g. https://calls.example.com (DIDROUTER_PUBLIC_URL)")
 	region := fs.String("region", env("DIDROUTER_DEFAULT_REGION", defaultRegion), "region of national phone numbers (DIDROUTER_DEFAULT_REGION)")
 	wrapUp := fs.String("wrapup", env("DIDROUTER_WRAPUP", "0"), "wrap-up time after a call, e.g. 30s (DIDROUTER_WRAPUP)")
+	reoffer := fs.String("reoffer-after", env("DIDROUTER_REOFFER_AFTER", "60s"), "how long a waiting call is kept from the agents who missed it before it rings them again; off = never (DIDROUTER_REOFFER_AFTER)")
 	level := fs.String("log-level", env("DIDROUTER_LOG_LEVEL", "info"), "debug, info, warn or error (DIDROUTER_LOG_LEVEL)")
 	format := fs.String("log-format", env("DIDROUTER_LOG_FORMAT", "json"), "json or text (DIDROUTER_LOG_FORMAT)")
 	instance := fs.String("instance-id", env("DIDROUTER_INSTANCE_ID", ""), "name of this instance in logs; default the host name (DIDROUTER_INSTANCE_ID)")
 	callerID := fs.String("default-caller-id", env("DIDROUTER_DEFAULT_CALLER_ID", ""), "caller ID of outbound calls by agents without a DID, e.g. the main line (DIDROUTER_DEFAULT_CALLER_ID)")
 	shutdown := fs.String("shutdown-timeout", env("DIDROUTER_SHUTDOWN_TIMEOUT", defaultShutdown.String()), "how long to finish in-flight requests on SIGTERM (DIDROUTER_SHUTDOWN_TIMEOUT)")
+	storeWait := fs.String("store-wait", env("DIDROUTER_STORE_WAIT", "6s"), "how long a webhook waits for an unreachable database before degraded mode answers (DIDROUTER_STORE_WAIT)")
 	journal := fs.String("journal", env("DIDROUTER_JOURNAL", ""), "degraded-mode journal file (Postgres only; default ./didrouter-journal-<instance>.jsonl; off = no degraded mode) (DIDROUTER_JOURNAL)")
 	drainDelay := fs.String("drain-delay", env("DIDROUTER_DRAIN_DELAY", "0"), "on SIGTERM, how long /readyz fails while requests are still answered, before the listener closes (DIDROUTER_DRAIN_DELAY)")
 	if err := fs.Parse(args); err != nil {
@@ -123,10 +129,22 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		} else {
 			c.WrapUp = d
 		}
+		if d, err := parseSeconds(*reoffer); strings.EqualFold(*reoffer, "off") {
+			c.ReofferAfter = -1
+		} else if err != nil || d <= 0 {
+			bad("DIDROUTER_REOFFER_AFTER must be a positive duration such as 60s, or off, not %q", *reoffer)
+		} else {
+			c.ReofferAfter = d
+		}
 		if d, err := parseSeconds(*shutdown); err != nil || d <= 0 {
 			bad("DIDROUTER_SHUTDOWN_TIMEOUT must be a positive duration such as 20s, not %q", *shutdown)
 		} else {
 			c.Shutdown = d
+		}
+		if d, err := parseSeconds(*storeWait); err != nil || d <= 0 || d > 9*time.Second {
+			bad("DIDROUTER_STORE_WAIT must be a duration up to 9s (webhooks are bounded at 10 s, and the fallback needs the rest), not %q", *storeWait)
+		} else {
+			c.StoreWait = d
 		}
 		if d, err := parseSeconds(*drainDelay); err != nil || d < 0 {
 			bad("DIDROUTER_DRAIN_DELAY must be a duration such as 5s (0 = none), not %q", *drainDelay)

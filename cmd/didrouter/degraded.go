@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
@@ -77,6 +78,19 @@ func (d *degradedMode) run(ctx context.Context) {
 	}
 	go d.members.Run(ctx, d.store)
 	d.mode.Run(ctx)
+}
+
+// flush replays what is left in the journal, for at most timeout.
+func (d *degradedMode) flush(logger *slog.Logger, timeout time.Duration) {
+	if d.mode == nil || d.journal.Len() == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if left := d.mode.Flush(ctx); left > 0 {
+		logger.Warn("degraded-mode journal not fully replayed before exit; the next start replays it",
+			"entries", left)
+	}
 }
 
 func (d *degradedMode) close() {

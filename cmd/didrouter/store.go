@@ -44,5 +44,5 @@ func openStore(ctx context.Context, cfg config, logger *slog.Logger) (st engine.
 	}
 	// A database restart of a few seconds delays the calls it overlaps
 	// instead of failing them (see package outage).
-	return outage.New(s, outage.Config{Logger: logger}), kind, nil
+	return outage.New(s, outage.Config{Logger: logger, MaxWait: cfg.StoreWait}), kind, nil
 }
