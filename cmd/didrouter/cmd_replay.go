@@ -57,6 +57,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 	fs.Float64Var(&gen.TalkS, "talk", gen.TalkS, "generated: seconds an answered call lasts")
 	fs.Float64Var(&gen.HangupAfterS, "hangup-after", gen.HangupAfterS, "generated: seconds until an abandoning caller hangs up")
 	seedWorkers := fs.Bool("seed-workers", false, "create or update the script's workers through the admin API first")
+	seedOnly := fs.Bool("seed-only", false, "create or update the script's workers through the admin API, then exit")
 	speed := fs.Float64("speed", 1, "replay this many times faster than scripted (offsets, ringing, talking, pauses)")
 	duration := fs.Duration("duration", 0, "stop after this long; calls still up hang up (0 = at the end of the script)")
 	fallbackAnswer := fs.Duration("fallback-answer-after", time.Second, "scripted ringing before a worker rung after the first answers")
@@ -113,6 +114,15 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		return 0
 	}
 
+	if *seedOnly {
+		err := replay.SeedWorkers(ctx, replay.Config{Target: *target, AllowRemote: *allowRemote,
+			APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"), Progress: stderr}, script.Workers)
+		if err != nil {
+			fmt.Fprintf(stderr, "didrouter replay: %v\n", err)
+			return 2
+		}
+		return 0
+	}
 	if *bench != "" {
 		return runBench(ctx, *bench, script, replay.BenchConfig{
 			Target: *target, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,

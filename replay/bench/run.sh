@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# didrouter's benchmarks with `didrouter replay` (issue 6). Server, Postgres
+# and load generator run on this machine; every figure is printed with the
+# load average beside it. Usage:
+#
+#   replay/bench/run.sh ratio|sustained|scale|all
+#
+# Environment: BENCH_PG (default postgres://postgres@127.0.0.1:54400) is a
+# Postgres server where databases rp_* may be created and dropped (start a
+# throwaway one tuned for speed with `replay/bench/run.sh pg`); BENCH_STORE
+# (postgres or sqlite, default postgres); RATE and SECONDS_RUN for sustained
+# (default 100 calls/s for 60 s); RATIO_WORKERS (100000) and SUSTAINED_WORKERS
+# (10000) size the fleets; SCALES for scale (default "1000 100000 1000000").
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:54400}
+STORE=${BENCH_STORE:-postgres}
+BIN=${BIN:-/tmp/didrouter-bench}
+PORT=${PORT:-18300}
+PUBLIC=https://calls.example.test
+export TWILIO_AUTH_TOKEN=benchtoken DIDROUTER_API_KEY=benchkey DIDROUTER_API_SECRET=benchsecret
+
+say() { echo "== $* (load average $(cut -d' ' -f1-3 /proc/loadavg))"; }
+
+build() { go build -o "$BIN" ./cmd/didrouter; }
+
+# start_pg: a throwaway cluster tuned for speed (fsync off: figures show the
+# server, not the disk) on port 54400, as scripts/test.sh starts its own.
+start_pg() {
+	local dir=/tmp/rpbench-pg as=()
+	[[ $(id -u) == 0 ]] && as=(runuser -u postgres --)
+	rm -rf "$dir" && mkdir -p "$dir" && { [[ $(id -u) != 0 ]] || chown postgres "$dir"; }
+	"${as[@]}" initdb -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log"
+	"${as[@]}" pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "-p 54400 -k $dir -c listen_addresses=127.0.0.1 \
+		-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB" start
+}
+
+# serve NAME [fresh]: runs the server on database rp_NAME (or SQLite file),
+# waits for /readyz, prints the start-up time and the server's CPU seconds.
+serve() {
+	local name=$1 fresh=${2:-} t0 pid
+	if [[ $STORE == postgres ]]; then
+		if [[ -n $fresh ]]; then
+			psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS rp_$name WITH (FORCE)" -c "CREATE DATABASE rp_$name" 2>/dev/null
+		fi
+		export DATABASE_URL="$PG/rp_$name?sslmode=disable" DIDROUTER_DATA=
+	else
+		[[ -n $fresh ]] && rm -f "/tmp/rp-$name.db"*
+		export DATABASE_URL= DIDROUTER_DATA=/tmp/rp-$name.db
+	fi
+	t0=$(date +%s.%N)
+	DIDROUTER_PUBLIC_URL=$PUBLIC DIDROUTER_ADDR=127.0.0.1:$PORT DIDROUTER_LOG_LEVEL=warn DIDROUTER_BENCH_FLOOR=true \
+		DIDROUTER_PPROF_ADDR=127.0.0.1:$((PORT + 1)) "$BIN" serve >"/tmp/rp-$name.log" 2>&1 &
+	pid=$!
+	until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do
+		kill -0 $pid 2>/dev/null || { cat "/tmp/rp-$name.log"; exit 1; }
+		sleep 0.02
+	done
+	say "server on $STORE rp_$name ready in $(echo "$(date +%s.%N) - $t0" | bc) s, server CPU $(awk '{print ($14+$15)/100}' /proc/$pid/stat) s"
+	SERVER=$pid
+}
+
+stop() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
+
+# memory: live heap after a forced GC, and resident set.
+memory() {
+	curl -s -o /dev/null "http://127.0.0.1:$((PORT + 1))/debug/pprof/heap?gc=1"
+	curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^(didrouter_index_workers|go_memstats_heap_inuse_bytes|process_resident_memory_bytes) '
+}
+
+# seed N: N workers (rp0000000…, DID replay.DID(i), all available).
+seed() {
+	local n=$1
+	if [[ $STORE == postgres ]]; then
+		stop # the server created the workspace; load the workers while it is down
+		psql "$DATABASE_URL" -q -v n="$n" -f replay/bench/seed-workers.sql
+	else
+		"$BIN" replay --target "http://127.0.0.1:$PORT" --seed-only --workers "$n" --dids "$n" --owner-available 1 2>/dev/null
+		stop
+	fi
+}
+
+# replay runs the load tool; a failed run is reported, and the server still stopped.
+replay() { "$BIN" replay --target "http://127.0.0.1:$PORT" --public-url $PUBLIC "$@" || echo "replay exited $?"; }
+
+ratio() {
+	local n=${RATIO_WORKERS:-100000}
+	serve ratio fresh; seed "$n"; serve ratio
+	say "floor vs full incoming path, 32 in flight, 10 s each, $n workers"
+	replay --bench ratio --workers "$n" --dids "$n" --owner-available 1 --concurrency 32 --duration 10s
+	stop
+}
+
+sustained() {
+	local rate=${RATE:-100} secs=${SECONDS_RUN:-60} n=${SUSTAINED_WORKERS:-10000}
+	serve sustained fresh; seed "$n"; serve sustained
+	say "sustained: $rate calls/s for $secs s (incoming, answer, dial action, status callback per call)"
+	replay --calls $((rate * secs)) --rate "$rate" --dids "$n" --workers "$n" --owner-available 1 \
+		--answered 1 --no-answer 0 --busy 0 --hangup 0 --ring 0 --talk 0 --quiet
+	memory
+	stop
+}
+
+scale() {
+	for n in ${SCALES:-1000 100000 1000000}; do
+		serve "scale$n" fresh; seed "$n"; serve "scale$n"
+		memory
+		say "routing latency with $n workers: incoming, 4 in flight, 5 s"
+		replay --bench incoming --workers "$n" --dids "$n" --owner-available 1 --concurrency 4 --duration 5s
+		stop
+	done
+}
+
+build
+case ${1:-all} in
+pg) start_pg ;;
+ratio) ratio ;;
+sustained) sustained ;;
+scale) scale ;;
+all) ratio; sustained; scale ;;
+*) echo "usage: $0 pg|ratio|sustained|scale|all" >&2; exit 2 ;;
+esac
