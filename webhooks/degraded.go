@@ -57,7 +57,13 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 	c.taskSID = res.Task.SID
 	verbs := h.hold(ctx, c, res.Task, 0)
 	if r := res.Reservation; r != nil && res.Worker != nil {
-		if noun, err := contactNoun(contactURI(res.Worker.Attributes), h.url("/answer", h.reservationQuery(res.Task, r.SID)), h.e164); err == nil {
+		noun, err := contactNoun(contactURI(res.Worker.Attributes), h.url("/answer", h.reservationQuery(res.Task, r.SID)), h.e164)
+		if _, isNumber := noun.(*twiml.VoiceNumber); isNumber {
+			// Whether a phone number routes back into didrouter (a loop)
+			// cannot be checked without the store: ring clients and SIP only.
+			err = errNoContact
+		}
+		if err == nil {
 			timeout := h.dialTimeout(ctx, res.Task, *r)
 			h.decision(ctx, c, res.Task.SID, res.Worker.SID, "dial", "store unreachable: reserved from memory")
 			verbs = []twiml.Element{dial(noun, timeout, h.url("/dial", h.reservationQuery(res.Task, r.SID)))}
