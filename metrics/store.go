@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -37,12 +38,22 @@ func (m *Metrics) observe(op string, start time.Time, err error) {
 
 func (s *store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
 	start := time.Now()
-	var seen *txObserver
+	var (
+		seen  *txObserver
+		fnErr error
+	)
 	err := s.Store.Tx(ctx, func(tx engine.Tx) error {
 		seen = &txObserver{Tx: tx} // the store may run fn again: keep the last run only
-		return fn(seen)
+		fnErr = fn(seen)
+		return fnErr
 	})
-	s.m.observe("tx", start, err)
+	if err != nil && fnErr != nil && errors.Is(err, fnErr) {
+		// The caller's own decision to roll back (a task that moved, a
+		// worker taken meanwhile) is not a store failure.
+		s.m.observe("tx", start, nil)
+	} else {
+		s.m.observe("tx", start, err)
+	}
 	if err == nil && seen != nil {
 		s.m.committed(seen, time.Now())
 	}
