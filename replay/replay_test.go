@@ -12,6 +12,7 @@ import (
 
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/replay"
+	"github.com/didrouter/didrouter/store/storetest"
 	"github.com/didrouter/didrouter/webhooks"
 )
 
@@ -227,5 +228,31 @@ func TestReplayRefusesRemoteTargets(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "allow-remote") {
 			t.Errorf("target %s: %v", target, err)
 		}
+	}
+}
+
+// A caller nobody can serve would wait for ever: after Drain the call hangs
+// up, the server cancels its task, and the run ends.
+func TestReplayDrainHangsUpWaitingCallers(t *testing.T) {
+	t.Parallel()
+	srv := server(t, storetest.SQLite(t), nil)
+	script, err := replay.ReadScript(strings.NewReader(`
+{"worker":"bob","did":"+15125550102","available":false}
+{"offset_ms":0,"from":"+13125550100","to":"+15125550102","outcome":"answered","after_s":1,"talk_s":1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(srv)
+	cfg.Duration, cfg.Drain = 0, 1500*time.Millisecond
+	start := time.Now()
+	rep, err := replay.Run(context.Background(), cfg, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	_ = rep.WriteText(&text)
+	if time.Since(start) > 20*time.Second || rep.Results["cut"] != 1 || rep.Offers["queue"] != 1 || !rep.OK {
+		t.Fatalf("results %v offers %v after %s\n%s", rep.Results, rep.Offers, time.Since(start), text.String())
 	}
 }

@@ -29,6 +29,9 @@ type Config struct {
 
 	Speed    float64       // 5 = five times faster than scripted; 0 = 1
 	Duration time.Duration // stop after this long (calls still up hang up); 0 = at the end of the script
+	// Drain bounds the wait for calls still up after the last one started
+	// (a caller nobody can serve waits for ever); they then hang up. 0 = 2 min.
+	Drain time.Duration
 
 	FallbackAnswerAfter time.Duration // ringing before a worker rung after the first answers (scripted time)
 	MaxConns            int           // idle keep-alive connections kept; 0 = 1024
@@ -105,6 +108,9 @@ func Run(ctx context.Context, cfg Config, s *Script) (*Report, error) {
 	}
 	if cfg.SeedParallel <= 0 {
 		cfg.SeedParallel = 8
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = 2 * time.Minute
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = time.Second
@@ -222,7 +228,15 @@ schedule:
 			(&player{r: r, rec: rec, c: c}).play()
 		}()
 	}
-	wg.Wait()
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(cfg.Drain):
+		r.progressf("calls still up %s after the last one started: hanging them up", cfg.Drain)
+		cancelPlay()
+		<-drained
+	}
 	elapsed := time.Since(start)
 	stopProgress()
 

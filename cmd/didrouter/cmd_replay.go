@@ -31,6 +31,14 @@ offered two calls at once; one task record per call, read through the API).
 
 Input: --script FILE (JSONL; - = stdin), or a generated script (--calls,
 --rate, --dids, --workers, --owner-available, --seed, outcome shares).
+A script has one JSON object a line, workers first (optional):
+  {"worker":"alice","did":"+15125550101","available":true}
+  {"offset_ms":0,"from":"+13125550100","to":"+15125550101","outcome":"answered","after_s":2,"talk_s":30}
+outcome: answered / no-answer / busy (the first worker rung; the next one
+answers) or hangup (the caller hangs up after_s seconds in). --speed 5
+compresses offsets, ringing, talking and pauses; the server keeps real time,
+so fast no-answer replays need short after_s (ringing never outlasts the
+<Dial timeout>).
 Secrets from the environment: TWILIO_AUTH_TOKEN (signs webhooks),
 DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 
@@ -60,6 +68,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 	seedOnly := fs.Bool("seed-only", false, "create or update the script's workers through the admin API, then exit")
 	speed := fs.Float64("speed", 1, "replay this many times faster than scripted (offsets, ringing, talking, pauses)")
 	duration := fs.Duration("duration", 0, "stop after this long; calls still up hang up (0 = at the end of the script)")
+	drain := fs.Duration("drain", 2*time.Minute, "after the last call started, wait at most this long for calls still up, then hang them up")
 	fallbackAnswer := fs.Duration("fallback-answer-after", time.Second, "scripted ringing before a worker rung after the first answers")
 	noTaskCheck := fs.Bool("no-task-check", false, "do not check task records through the admin API afterwards")
 	maxConns := fs.Int("max-conns", 1024, "keep-alive connections kept open to the target")
@@ -134,7 +143,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		Target: *target, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
 		APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"),
 		SeedWorkers: *seedWorkers, SkipTaskCheck: *noTaskCheck,
-		Speed: *speed, Duration: *duration, FallbackAnswerAfter: *fallbackAnswer, MaxConns: *maxConns,
+		Speed: *speed, Duration: *duration, Drain: *drain, FallbackAnswerAfter: *fallbackAnswer, MaxConns: *maxConns,
 	}
 	if !*quiet {
 		cfg.Progress = stderr
