@@ -110,4 +110,3 @@ func TestDegradedCallWhileTheStoreIsDown(t *testing.T) {
 		}
 	})
 }
-
