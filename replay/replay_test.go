@@ -61,7 +61,7 @@ const (
 func TestReplayGenerated(t *testing.T) {
 	stores(t, func(t *testing.T, st engine.Store) {
 		srv := server(t, st, nil)
-		script := smallBurst(t, 60, 40)
+		script := smallBurst(t, 40, 2)
 		rep, err := replay.Run(context.Background(), config(srv), script)
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +73,7 @@ func TestReplayGenerated(t *testing.T) {
 		if !rep.OK {
 			t.Fatalf("run against a correct server failed:\n%s", text.String())
 		}
-		if rep.Placed != 60 || rep.Results["answered"] == 0 || rep.Results["abandoned"] == 0 {
+		if rep.Placed != 40 || rep.Results["answered"] == 0 || rep.Results["abandoned"] == 0 {
 			t.Errorf("placed %d, results %v\n%s", rep.Placed, rep.Results, text.String())
 		}
 		for _, name := range []string{checkOwner, checkOnce, checkTasks} {
