@@ -175,15 +175,32 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 	log.InfoContext(ctx, "assignment callback", "url", used, "instruction", ins.Instruction)
 }
 
-// params reads what the callback reports and the workflow that names its URLs.
+// workflowCache is implemented by an engine that caches workflows
+// (*engine.Engine), kept current by its change feed.
+type workflowCache interface {
+	CachedWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error)
+}
+
+// params reads what the callback reports and the workflow that names its
+// URLs (params are nil when the workflow has no callback URL).
 func (d *Dispatcher) params(ctx context.Context, r engine.Reservation) (url.Values, engine.Workflow, error) {
 	t, err := d.cfg.Store.GetTask(ctx, r.WorkspaceSID, r.TaskSID)
 	if err != nil {
 		return nil, engine.Workflow{}, err
 	}
-	wf, err := d.cfg.Store.GetWorkflow(ctx, r.WorkspaceSID, t.WorkflowSID)
+	var wf engine.Workflow
+	if c, ok := d.cfg.Engine.(workflowCache); ok {
+		wf, err = c.CachedWorkflow(ctx, r.WorkspaceSID, t.WorkflowSID)
+	} else {
+		wf, err = d.cfg.Store.GetWorkflow(ctx, r.WorkspaceSID, t.WorkflowSID)
+	}
 	if err != nil {
 		return nil, engine.Workflow{}, err
+	}
+	if wf.AssignmentCallbackURL == "" {
+		// No callback to send (the usual case): every reservation of every
+		// call passes here, so read nothing more.
+		return nil, wf, nil
 	}
 	w, err := d.cfg.Store.GetWorker(ctx, r.WorkspaceSID, r.WorkerSID)
 	if err != nil {
