@@ -3,9 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"strings"
-
-	"github.com/didrouter/didrouter/routing"
 )
 
 // EndCall ends the task of a call that is over, as the voice webhooks learn
@@ -59,27 +56,9 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 	if err != nil {
 		return Task{}, fmt.Errorf("cancel call: read workspace %s: %w", n.WorkspaceSID, err)
 	}
-	wfSID := n.WorkflowSID
-	if wfSID == "" {
-		wfSID = ws.DefaultWorkflowSID
-	}
-	if wfSID == "" {
-		return Task{}, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
-	}
-	_, wf, err := e.workflow(ctx, ws.SID, wfSID)
+	wfSID, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
 	if err != nil {
-		if ErrorCode(err) == ENOTFOUND {
-			return Task{}, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
-		}
 		return Task{}, fmt.Errorf("cancel call: %w", err)
-	}
-	raw := strings.TrimSpace(n.Attributes)
-	if raw == "" {
-		raw = "{}"
-	}
-	attrs, err := routing.ParseAttributes([]byte(raw))
-	if err != nil {
-		return Task{}, Errorf(EINVALID, "attributes: %v", err)
 	}
 	// Where the call would have entered the workflow, for reports by queue.
 	filter, queue, priority := 0, "", n.Priority

@@ -49,27 +49,9 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 			return TaskResult{}, fmt.Errorf("create task: look up call %s: %w", n.CallSID, err)
 		}
 	}
-	wfSID := n.WorkflowSID
-	if wfSID == "" {
-		wfSID = ws.DefaultWorkflowSID
-	}
-	if wfSID == "" {
-		return TaskResult{}, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
-	}
-	_, wf, err := e.workflow(ctx, ws.SID, wfSID)
+	wfSID, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
 	if err != nil {
-		if ErrorCode(err) == ENOTFOUND {
-			return TaskResult{}, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
-		}
 		return TaskResult{}, fmt.Errorf("create task: %w", err)
-	}
-	raw := strings.TrimSpace(n.Attributes)
-	if raw == "" {
-		raw = "{}"
-	}
-	attrs, err := routing.ParseAttributes([]byte(raw))
-	if err != nil {
-		return TaskResult{}, Errorf(EINVALID, "attributes: %v", err)
 	}
 	filter, ok := firstPosition(wf, attrs)
 	if !ok {
@@ -604,4 +586,31 @@ func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, rea
 		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
 	}
 	return updated, nil
+}
+
+// resolveNewTask finds what a new task enters before anything is written:
+// its workflow (n's, else the workspace's default), parsed, and its
+// attributes, raw ("{}" when empty) and parsed. Bad input is EINVALID.
+func (e *Engine) resolveNewTask(ctx context.Context, ws Workspace, n NewTask) (wfSID string, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
+	wfSID = n.WorkflowSID
+	if wfSID == "" {
+		wfSID = ws.DefaultWorkflowSID
+	}
+	if wfSID == "" {
+		return "", nil, "", nil, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
+	}
+	if _, wf, err = e.workflow(ctx, ws.SID, wfSID); err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return "", nil, "", nil, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
+		}
+		return "", nil, "", nil, err
+	}
+	raw = strings.TrimSpace(n.Attributes)
+	if raw == "" {
+		raw = "{}"
+	}
+	if attrs, err = routing.ParseAttributes([]byte(raw)); err != nil {
+		return "", nil, "", nil, Errorf(EINVALID, "attributes: %v", err)
+	}
+	return wfSID, wf, raw, attrs, nil
 }
