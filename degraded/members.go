@@ -19,7 +19,10 @@ const ChangeInstance = "instance"
 // counts as alive for memberTTL after it was last heard.
 const (
 	heartbeatEvery = 2 * time.Second
-	memberTTL      = 7 * time.Second
+	// memberTTL is generous on purpose: taking a live instance for gone
+	// makes two instances offer the same workers, while taking a gone one
+	// for alive only leaves its share of the workers idle during an outage.
+	memberTTL = 20 * time.Second
 )
 
 // Members tracks the instances sharing the store, from the heartbeats each
@@ -48,12 +51,11 @@ func (m *Members) Run(ctx context.Context, st engine.Store) {
 	tick := time.NewTicker(heartbeatEvery)
 	defer tick.Stop()
 	for {
-		err := st.Tx(ctx, func(tx engine.Tx) error {
+		// Our own heartbeat comes back through the feed like the others':
+		// hearing it says the feed worked at that time.
+		_ = st.Tx(ctx, func(tx engine.Tx) error {
 			return tx.Notify(ctx, engine.Change{Kind: ChangeInstance, SID: m.self})
 		})
-		if err == nil {
-			m.heard(m.self, time.Now())
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -89,13 +91,20 @@ func (m *Members) heard(instance string, at time.Time) {
 }
 
 // Alive returns the instances heard within memberTTL before asOf (always
-// including this one), sorted.
+// including this one), sorted. The time that counts is the last time this
+// instance heard its own heartbeat, if that was before asOf: when the feed
+// itself was down (it reconnects with a backoff after a database restart),
+// not hearing the others says nothing about them.
 func (m *Members) Alive(asOf time.Time) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	ref := asOf
+	if self, ok := m.seen[m.self]; ok && self.Before(ref) {
+		ref = self
+	}
 	out := []string{m.self}
 	for id, at := range m.seen {
-		if id != m.self && !at.Before(asOf.Add(-memberTTL)) {
+		if id != m.self && !at.Before(ref.Add(-memberTTL)) {
 			out = append(out, id)
 		}
 	}

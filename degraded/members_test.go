@@ -41,3 +41,17 @@ func TestMembersSplitWorkers(t *testing.T) {
 		t.Fatal("a lone instance must own every worker")
 	}
 }
+
+// When the feed itself stopped (this instance stopped hearing even its own
+// heartbeat), the others are judged as of then: a database restart that
+// breaks every feed does not make each instance think it is alone.
+func TestMembersJudgedWhenTheFeedLastWorked(t *testing.T) {
+	now := time.Now()
+	m := NewMembers("i1", nil)
+	m.heard("i1", now.Add(-40*time.Second)) // the feed broke 40 s ago
+	m.heard("i2", now.Add(-45*time.Second))
+	m.heard("i3", now.Add(-90*time.Second)) // gone long before that
+	if alive := m.Alive(now); len(alive) != 2 || alive[0] != "i1" || alive[1] != "i2" {
+		t.Fatalf("alive %v, want [i1 i2]", alive)
+	}
+}

@@ -30,10 +30,11 @@ const (
 
 // Engine is what degraded mode needs from *engine.Engine.
 type Engine interface {
-	RouteDegraded(ctx context.Context, ws engine.Workspace, n engine.NewTask, mayReserve func(string) bool) (engine.DegradedCall, error)
+	RouteDegraded(ctx context.Context, ws engine.Workspace, flow engine.Workflow, n engine.NewTask, mayReserve func(string) bool) (engine.DegradedCall, error)
 	ImportDegraded(ctx context.Context, dc engine.DegradedCall) (engine.DegradedImport, error)
+	RouteImported(ctx context.Context, workspaceSID, taskSID string) error
 	ReleaseDegraded(workspaceSID, workerSID string)
-	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) error
+	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (engine.Workflow, error)
 	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
 	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
@@ -44,7 +45,7 @@ type Engine interface {
 // Config configures a Mode.
 type Config struct {
 	Engine       Engine
-	Store        engine.Reader    // reads while replaying (through outage.Store)
+	Store        engine.Store     // reads and writes while replaying (through outage.Store)
 	Down         func() time.Time // when the store became unreachable; zero = reachable
 	Journal      *Journal         // this instance's journal
 	Members      *Members         // nil: reserve any worker (a single instance)
@@ -66,16 +67,27 @@ type Mode struct {
 	cfg Config
 	log *slog.Logger
 
-	ws atomic.Pointer[engine.Workspace] // the default workspace as last read
+	ws atomic.Pointer[warmed] // the default workspace and its workflow as last read
 
-	mu                                                       sync.Mutex
-	own                                                      map[string]ownRes // reservations this instance made degraded, by sid
-	upAt                                                     time.Time         // when the store was last seen coming back
-	wasUp                                                    bool
+	mu      sync.Mutex
+	own     map[string]ownRes // reservations this instance made degraded, by sid
+	waiting []importedTask    // imported tasks left waiting, routed once settled
+	upAt    time.Time         // when the store was last seen coming back
+	downAt  time.Time         // when the store was last seen going away
+	wasUp   bool
+
 	calls, reserved, journaled, replayed, conflicts, dropped atomic.Int64
 }
 
 type ownRes struct{ ws, worker, call string }
+
+type importedTask struct{ ws, task string }
+
+// warmed is what Incoming routes with.
+type warmed struct {
+	ws   engine.Workspace
+	flow engine.Workflow
+}
 
 // New returns a Mode; call Run to warm it and replay its journal.
 func New(cfg Config) (*Mode, error) {
@@ -120,11 +132,19 @@ func (m *Mode) Run(ctx context.Context) {
 		}
 		up := !m.Active()
 		m.mu.Lock()
-		if up && !m.wasUp {
+		recovered := up && !m.wasUp
+		if recovered {
 			m.upAt = time.Now()
 		}
+		if since := m.cfg.Down(); !up && !since.IsZero() {
+			m.downAt = since
+		}
 		m.wasUp = up
+		downAt := m.downAt
 		m.mu.Unlock()
+		if recovered && m.journaledSince(downAt) {
+			m.postponeTimers(ctx)
+		}
 		if up && time.Since(lastWarm) >= warmEvery {
 			if err := m.warm(ctx); err == nil {
 				lastWarm = time.Now()
@@ -143,6 +163,48 @@ func (m *Mode) Run(ctx context.Context) {
 	}
 }
 
+// journaledSince reports whether entries journaled since t are pending
+// (this outage left something to replay).
+func (m *Mode) journaledSince(t time.Time) bool {
+	for _, e := range m.cfg.Journal.Pending() {
+		if !e.At.Before(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// postponeTimers moves the timers that fell due while the store was down
+// to SettleAfter from now, once, when this instance has journaled entries
+// to replay: a step or reservation timer must not move a call on before
+// the journals say the agent answered it.
+func (m *Mode) postponeTimers(ctx context.Context) {
+	until := time.Now().Add(m.cfg.SettleAfter)
+	n := 0
+	err := m.cfg.Store.Tx(ctx, func(tx engine.Tx) error {
+		n = 0
+		due, err := tx.ClaimDueTimers(ctx, until, 1000)
+		if err != nil {
+			return err
+		}
+		for _, tm := range due {
+			if tm.FireAt.Before(until) {
+				tm.FireAt = until
+			}
+			if err := tx.SetTimer(ctx, tm); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		m.log.WarnContext(ctx, "degraded: postponing the timers due during the outage failed", "err", err)
+		return
+	}
+	m.log.InfoContext(ctx, "degraded: timers due during the outage wait for the journals", "timers", n, "until", until)
+}
+
 // warm reads the default workspace and makes sure its workflow and worker
 // index are in the engine's memory.
 func (m *Mode) warm(ctx context.Context) error {
@@ -150,12 +212,14 @@ func (m *Mode) warm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ws.DefaultWorkflowSID != "" {
-		if err := m.cfg.Engine.WarmDegraded(ctx, ws.SID, ws.DefaultWorkflowSID); err != nil {
-			return err
-		}
+	if ws.DefaultWorkflowSID == "" {
+		return errors.New("degraded: the workspace has no default workflow")
 	}
-	m.ws.Store(&ws)
+	flow, err := m.cfg.Engine.WarmDegraded(ctx, ws.SID, ws.DefaultWorkflowSID)
+	if err != nil {
+		return err
+	}
+	m.ws.Store(&warmed{ws: ws, flow: flow})
 	return nil
 }
 
@@ -163,12 +227,12 @@ func (m *Mode) warm(ctx context.Context) error {
 // no workspace or workflow: the default workspace and its default workflow
 // are used (a number's own binding cannot be read without the store).
 func (m *Mode) Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace, engine.TaskResult, error) {
-	wsp := m.ws.Load()
-	if wsp == nil {
+	w := m.ws.Load()
+	if w == nil {
 		return engine.Workspace{}, engine.TaskResult{}, errors.New("degraded: the workspace was never read")
 	}
-	ws := *wsp
-	n.WorkspaceSID, n.WorkflowSID = ws.SID, ws.DefaultWorkflowSID
+	ws := w.ws
+	n.WorkspaceSID, n.WorkflowSID = ws.SID, w.flow.SID
 	var mayReserve func(string) bool
 	if m.cfg.Members != nil {
 		since := m.cfg.Down()
@@ -177,7 +241,7 @@ func (m *Mode) Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace
 		}
 		mayReserve = func(worker string) bool { return m.cfg.Members.Mine(worker, since) }
 	}
-	dc, err := m.cfg.Engine.RouteDegraded(ctx, ws, n, mayReserve)
+	dc, err := m.cfg.Engine.RouteDegraded(ctx, ws, w.flow, n, mayReserve)
 	if err != nil {
 		return ws, engine.TaskResult{}, err
 	}
@@ -267,6 +331,8 @@ func (m *Mode) replay(ctx context.Context) {
 		if ctx.Err() != nil || m.Active() {
 			return
 		}
+		// In journal order: an end that freed a worker comes before the
+		// call this instance then gave that worker.
 		done, err := m.apply(ctx, e, upFor >= m.cfg.SettleAfter)
 		switch {
 		case errors.Is(err, errNotYet) && e.Op == OpEndCall && upFor >= giveUpAfter:
@@ -289,6 +355,17 @@ func (m *Mode) replay(ctx context.Context) {
 			return
 		}
 		m.replayed.Add(1)
+	}
+	if upFor >= m.cfg.SettleAfter {
+		m.mu.Lock()
+		waiting := m.waiting
+		m.waiting = nil
+		m.mu.Unlock()
+		for _, w := range waiting {
+			if err := m.cfg.Engine.RouteImported(ctx, w.ws, w.task); err != nil {
+				m.log.WarnContext(ctx, "degraded: routing an imported call failed; it waits for a free worker", "task_sid", w.task, "err", err)
+			}
+		}
 	}
 	if m.cfg.Journal.Len() == 0 {
 		m.mu.Lock()
@@ -344,6 +421,11 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 		if got.Conflict != "" {
 			m.conflicts.Add(1)
 			m.log.WarnContext(ctx, "degraded: imported call conflicted", "call_sid", e.CallSID, "task_sid", got.TaskSID, "conflict", got.Conflict)
+		}
+		if got.Waiting {
+			m.mu.Lock()
+			m.waiting = append(m.waiting, importedTask{ws: e.WS, task: got.TaskSID})
+			m.mu.Unlock()
 		}
 		if !got.Imported && got.TaskSID != e.Task {
 			m.conflicts.Add(1)

@@ -42,13 +42,18 @@ type DegradedCall struct {
 const DegradedImportGrace = 30 * time.Second
 
 // RouteDegraded routes a new call without reading or writing the store.
-// ws is the workspace as last read; n.WorkflowSID must be set (the caller
-// knows the workspace's default). It fails with EUNAVAILABLE when the
-// workflow or the workspace's index is not in memory.
-func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, n NewTask, mayReserve func(workerSID string) bool) (DegradedCall, error) {
-	wfRow, wf, ok := e.cachedFlow(ws.SID, n.WorkflowSID)
-	if !ok {
-		return DegradedCall{}, Errorf(EUNAVAILABLE, "workflow %s is not in memory", n.WorkflowSID)
+// ws and flow are the workspace and the call's workflow as last read (the
+// engine's workflow cache is used when it holds the same version: a
+// change-feed resync empties it, and an outage may follow at once). It
+// fails with EUNAVAILABLE when the workspace's index is not in memory.
+func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, flow Workflow, n NewTask, mayReserve func(workerSID string) bool) (DegradedCall, error) {
+	wfRow, wf, ok := e.cachedFlow(ws.SID, flow.SID)
+	if !ok || !wfRow.DateUpdated.Equal(flow.DateUpdated) {
+		parsed, err := routing.ParseWorkflow([]byte(flow.Configuration), func(string) bool { return true })
+		if err != nil {
+			return DegradedCall{}, Errorf(EUNAVAILABLE, "workflow %s: %v", flow.SID, err)
+		}
+		wfRow, wf = flow, parsed
 	}
 	e.mu.Lock()
 	wi := e.workspaces[ws.SID]
@@ -211,15 +216,13 @@ func (e *Engine) cachedFlow(workspaceSID, sid string) (Workflow, *routing.Workfl
 	return c.row, c.parsed, true
 }
 
-// WarmDegraded makes sure what RouteDegraded needs for the workflow is in
-// memory (the parsed workflow, the workspace's index), reading the store
-// while it answers.
-func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) error {
+// WarmDegraded makes sure what RouteDegraded needs is in memory (the
+// workspace's index, the parsed workflow), reading the store while it
+// answers, and returns the workflow row to hand to RouteDegraded.
+func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (Workflow, error) {
 	if _, err := e.index(ctx, workspaceSID); err != nil {
-		return err
+		return Workflow{}, err
 	}
-	if _, _, err := e.workflow(ctx, workspaceSID, workflowSID); err != nil {
-		return err
-	}
-	return nil
+	row, _, err := e.workflow(ctx, workspaceSID, workflowSID)
+	return row, err
 }

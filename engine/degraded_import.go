@@ -13,8 +13,13 @@ type DegradedImport struct {
 	// Conflict is set when the degraded reservation could not be kept: its
 	// worker was taken in the store meanwhile (another instance gave them a
 	// call while this one could not tell it). The reservation is stored
-	// canceled and the task routed again.
+	// canceled and the task waits.
 	Conflict string
+	// Waiting says the imported task is pending. It is not routed by the
+	// import: other instances may still have to import calls that hold
+	// workers the store thinks are free; call RouteImported once they had
+	// the time (a freed worker may also take it meanwhile).
+	Waiting bool
 }
 
 // ImportDegraded writes a call routed by RouteDegraded into the store, in
@@ -114,12 +119,7 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 				return fmt.Errorf("update task %s: %w", t.SID, err)
 			}
 		}
-		if t.AssignmentStatus == TaskPending {
-			if err := notifyTask(ctx, tx, fx, t.WorkspaceSID, t.SID); err != nil {
-				return err
-			}
-			fx.routeTask(t.SID)
-		}
+		out.Waiting = t.AssignmentStatus == TaskPending
 		return nil
 	})
 	if err != nil {
@@ -129,6 +129,15 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 		return out, fmt.Errorf("import degraded call %s: imported, routing failed: %w", t0.CallSID, err)
 	}
 	return out, nil
+}
+
+// RouteImported routes an imported task that is waiting (see
+// DegradedImport.Waiting); it does nothing to a task no longer pending.
+func (e *Engine) RouteImported(ctx context.Context, workspaceSID, taskSID string) error {
+	if _, err := e.route(ctx, workspaceSID, taskSID); err != nil {
+		return fmt.Errorf("route imported task %s: %w", taskSID, err)
+	}
+	return nil
 }
 
 func later(a, b time.Time) time.Time {

@@ -14,7 +14,11 @@ func (h *harness) degradedCall(to string, mayReserve func(string) bool) engine.D
 	h.t.Helper()
 	h.callSeq++
 	attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": to, "type": "inbound", "direction": "inbound"})
-	dc, err := h.eng.RouteDegraded(h.ctx, h.ws, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
+	wf, err := h.store.GetWorkflow(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	dc, err := h.eng.RouteDegraded(h.ctx, h.ws, wf, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
 		Attributes: string(attrs), CallSID: fmt.Sprintf("CAdeg%029d", h.callSeq)}, mayReserve)
 	if err != nil {
 		h.t.Fatalf("RouteDegraded to %s: %v", to, err)
@@ -24,7 +28,7 @@ func (h *harness) degradedCall(to string, mayReserve func(string) bool) engine.D
 
 func (h *harness) warm() {
 	h.t.Helper()
-	if err := h.eng.WarmDegraded(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); err != nil {
+	if _, err := h.eng.WarmDegraded(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); err != nil {
 		h.t.Fatalf("WarmDegraded: %v", err)
 	}
 }
@@ -110,6 +114,9 @@ func TestDegradedRoutesFromMemoryAndImportsOnce(t *testing.T) {
 		if got := len(h.eventTypes(first.Task.SID)); got != events {
 			t.Fatalf("events after a second import: %d, want %d", got, events)
 		}
+		if err := h.eng.RouteImported(h.ctx, h.ws.SID, third.Task.SID); err != nil {
+			t.Fatalf("RouteImported: %v", err)
+		}
 		// The imported calls go on like any other: the owner answers.
 		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, first.Reservation.SID); err != nil {
 			t.Fatalf("accept an imported reservation: %v", err)
@@ -173,8 +180,8 @@ func TestDegradedImportConflict(t *testing.T) {
 		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationCanceled {
 			t.Fatalf("degraded reservation after the conflict: %s, want canceled", r.Status)
 		}
-		if task := h.task(dc.Task.SID); task.AssignmentStatus != engine.TaskPending {
-			t.Fatalf("task after the conflict: %s, want pending", task.AssignmentStatus)
+		if task := h.task(dc.Task.SID); task.AssignmentStatus != engine.TaskPending || !got.Waiting {
+			t.Fatalf("task after the conflict: %s (waiting %v), want pending", task.AssignmentStatus, got.Waiting)
 		}
 		if w := h.getWorker(owner.SID); w.Busy != 1 {
 			t.Fatalf("owner busy %d, want 1 (the online call only)", w.Busy)
@@ -202,6 +209,22 @@ func TestDegradedImportGivesTimersGrace(t *testing.T) {
 		h.advance(2 * time.Second)
 		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationTimeout {
 			t.Fatalf("reservation %s after the grace, want timeout", r.Status)
+		}
+	})
+}
+
+// A change-feed resync empties the workflow cache; an outage may follow at
+// once. The workflow row the caller kept is enough to route.
+func TestDegradedRoutesWithAnEmptyWorkflowCache(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		owner := h.worker("owner", ownerDID, "Available")
+		h.warm()
+		if err := h.eng.Sync(h.ctx); err != nil { // forgets every parsed workflow
+			t.Fatal(err)
+		}
+		dc := h.degradedCall(ownerDID, nil)
+		if dc.Reservation == nil || dc.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("after a resync: %+v, want the owner", dc.Reservation)
 		}
 	})
 }

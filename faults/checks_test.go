@@ -52,6 +52,14 @@ CREATE TRIGGER faults_audit_worker AFTER UPDATE ON workers
     FOR EACH ROW EXECUTE FUNCTION faults_audit_worker();
 `
 
+// recoverySlack is how long after the database is back the instances may
+// take to act on what fell due meanwhile.
+const recoverySlack = 2 * time.Second
+
+// postponed is degraded mode's settle time: timers due within it after the
+// database is back wait for the journals (degraded.Config.SettleAfter).
+const postponed = 3 * time.Second
+
 // window is a time span during which timers may fire late for a known
 // reason (the database was down).
 type window struct{ from, to time.Time }
@@ -373,12 +381,17 @@ func checkTimers(ctx context.Context, conn *pgx.Conn, r *report, stepTimeout, sl
 			r.Lateness[q.kind] = append(r.Lateness[q.kind], lateBy)
 			allowed := slack
 			for _, w := range outages {
-				if !due.Before(w.from.Add(-slack)) && due.Before(w.to) {
-					allowed = w.to.Sub(due) + slack
+				// Due while the database was down, or in the settle time
+				// after it (degraded mode postpones those until the
+				// journals are replayed): it fires once the instances
+				// have reconnected (pool, breaker probe, timer poll).
+				if back := w.to.Add(postponed); !due.Before(w.from.Add(-slack)) && due.Before(back) {
+					allowed = back.Sub(due) + slack + recoverySlack
 				}
 			}
 			if lateBy > allowed {
-				r.anomaly("%s timer of %s fired %.1f s after its deadline (allowed %.1f s)", q.kind, sid, lateBy.Seconds(), allowed.Seconds())
+				r.anomaly("%s timer of %s (due %s) fired %.1f s after its deadline (allowed %.1f s)", q.kind, sid,
+					due.Format("15:04:05.000"), lateBy.Seconds(), allowed.Seconds())
 			}
 		}
 		rows.Close()

@@ -229,8 +229,17 @@ type timing struct {
 type phones struct {
 	mu        sync.Mutex
 	busy      map[string]phoneUse // agent identity → current use
-	conflicts []string
+	conflicts []conflict
 }
+
+// conflict is an agent rung for a call while still busy with another.
+type conflict struct {
+	at          time.Time
+	text        string
+	call, other string
+}
+
+func (c conflict) involves(calls map[string]bool) bool { return calls[c.call] || calls[c.other] }
 
 type phoneUse struct {
 	call  string
@@ -242,8 +251,8 @@ func (p *phones) ring(agent, call string, until time.Time, tolerance time.Durati
 	defer p.mu.Unlock()
 	now := time.Now()
 	if u, ok := p.busy[agent]; ok && u.call != call && u.until.Sub(now) > tolerance {
-		p.conflicts = append(p.conflicts, fmt.Sprintf("%s rung for %s while busy with %s for %.1f s more",
-			agent, call, u.call, u.until.Sub(now).Seconds()))
+		p.conflicts = append(p.conflicts, conflict{at: now, call: call, other: u.call, text: fmt.Sprintf("%s rung for %s while busy with %s for %.1f s more",
+			agent, call, u.call, u.until.Sub(now).Seconds())})
 	}
 	p.busy[agent] = phoneUse{call: call, until: until}
 }

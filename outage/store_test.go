@@ -3,6 +3,7 @@ package outage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -149,30 +150,44 @@ func TestCodedErrorsAreNotRetried(t *testing.T) {
 	}
 }
 
-// A connection cut in the middle of a transaction may have reached the
-// database: the transaction is not run again by the store.
-func TestCutMidTransactionIsNotRetried(t *testing.T) {
+// A connection cut in the middle of a transaction: the transaction is run
+// again only when the failure certainly came before anything of it was
+// sent (then the server rolled it back with the connection); otherwise the
+// caller gets an unreachable error. Either way it commits at most once.
+func TestCutMidTransaction(t *testing.T) {
 	pg, p := openBehindProxy(t)
 	st := outage.New(pg, outage.Config{MaxWait: 5 * time.Second})
 	ws := seed(t, st)
 	ran := 0
 	err := st.Tx(context.Background(), func(tx engine.Tx) error {
 		ran++
-		if _, err := tx.GetWorkspace(context.Background(), ws.SID); err != nil {
+		w, err := tx.GetWorkspace(context.Background(), ws.SID)
+		if err != nil {
 			return err
 		}
 		if ran == 1 {
 			p.setDown(true) // the server crashes under the open transaction
 			go func() { time.Sleep(200 * time.Millisecond); p.setDown(false) }()
 		}
-		_, err := tx.GetWorkspace(context.Background(), ws.SID)
-		return err
+		w.FriendlyName = fmt.Sprintf("run %d", ran)
+		return tx.UpdateWorkspace(context.Background(), w)
 	})
-	if err == nil || !outage.Unreachable(err) {
-		t.Fatalf("Tx cut in the middle: %v, want an unreachable error", err)
+	got, gerr := pg.GetWorkspace(context.Background(), ws.SID)
+	for gerr != nil && outage.Unreachable(gerr) {
+		time.Sleep(50 * time.Millisecond)
+		got, gerr = pg.GetWorkspace(context.Background(), ws.SID)
 	}
-	if ran != 1 {
-		t.Errorf("fn ran %d times; a transaction cut in the middle must not be run again here", ran)
+	switch {
+	case err == nil:
+		if ran != 2 || got.FriendlyName != "run 2" {
+			t.Fatalf("retried transaction: ran %d times, name %q; want 2 runs and the second committed", ran, got.FriendlyName)
+		}
+	case outage.Unreachable(err):
+		if ran != 1 || got.FriendlyName == "run 1" {
+			t.Fatalf("cut transaction: ran %d times, name %q; want 1 run, not committed", ran, got.FriendlyName)
+		}
+	default:
+		t.Fatalf("cut transaction: %v", err)
 	}
 }
 
@@ -202,7 +217,7 @@ func TestUnreachable(t *testing.T) {
 // webhooks are not each held for MaxWait.
 func TestLongOutageCallsTryOnce(t *testing.T) {
 	pg, p := openBehindProxy(t)
-	st := outage.New(pg, outage.Config{MaxWait: 200 * time.Millisecond})
+	st := outage.New(pg, outage.Config{MaxWait: 500 * time.Millisecond})
 	ws := seed(t, st)
 	p.setDown(true)
 	if _, err := st.GetWorkspace(context.Background(), ws.SID); err == nil {
@@ -211,7 +226,7 @@ func TestLongOutageCallsTryOnce(t *testing.T) {
 	if p.refusedCount() < 2 {
 		t.Fatalf("%d attempts during the first wait, want retries", p.refusedCount())
 	}
-	time.Sleep(300 * time.Millisecond) // down for longer than MaxWait now
+	time.Sleep(600 * time.Millisecond) // down for longer than MaxWait now
 	before := p.refusedCount()
 	_, err := st.GetWorkspace(context.Background(), ws.SID)
 	if err == nil || !outage.Unreachable(err) {

@@ -33,6 +33,9 @@ func (h *Handler) answer(ctx context.Context, c *call) ([]twiml.Element, error) 
 			h.decision(ctx, c, cur.TaskSID, cur.WorkerSID, "connect", "reservation "+cur.SID+" already accepted (retried answer)")
 			return nil, nil
 		}
+		if engine.ErrorCode(err) == engine.ENOTFOUND && h.notImportedYet(ctx, c, resSID) {
+			return nil, nil
+		}
 		h.decision(ctx, c, c.taskSID, "", "hangup-agent", "reservation "+resSID+" no longer pending: "+engine.ErrorMessage(err))
 		return []twiml.Element{hangup()}, nil
 	default:

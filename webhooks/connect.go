@@ -35,7 +35,7 @@ func (h *Handler) connect(ctx context.Context, c *call, res engine.TaskResult) (
 			res, t = cur, cur.Task
 		}
 		r := res.Reservation
-		if r == nil || r.Status != engine.ReservationPending {
+		if r == nil || r.Status != engine.ReservationPending || r.SID == endedReservation(c) {
 			return h.hold(ctx, c, t, 0), nil
 		}
 		w, err := h.reservedWorker(ctx, r, res.Worker)
@@ -139,11 +139,21 @@ func (h *Handler) noun(ctx context.Context, t engine.Task, r *engine.Reservation
 // through /wait. retry counts consecutive failed enqueues (see dequeued).
 func (h *Handler) hold(ctx context.Context, c *call, t engine.Task, retry int) []twiml.Element {
 	h.decision(ctx, c, t.SID, "", "enqueue", "no worker reserved; caller waits")
-	action := h.taskQuery(t)
+	return h.queue(c, t, retry)
+}
+
+// queue is hold's TwiML, for callers that log their own decision.
+func (h *Handler) queue(c *call, t engine.Task, retry int) []twiml.Element {
+	action, wait := h.taskQuery(t), h.taskQuery(t)
 	if retry > 0 {
 		action.Set("retry", fmt.Sprint(retry))
 	}
-	return []twiml.Element{enqueue(t.SID, h.url("/wait", h.taskQuery(t)), h.url("/dequeued", action))}
+	if ended := endedReservation(c); ended != "" {
+		// Keep saying which reservation is over (see degraded.go).
+		action.Set("ended", ended)
+		wait.Set("ended", ended)
+	}
+	return []twiml.Element{enqueue(t.SID, h.url("/wait", wait), h.url("/dequeued", action))}
 }
 
 func (h *Handler) reservationQuery(t engine.Task, reservationSID string) url.Values {

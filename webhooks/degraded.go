@@ -55,7 +55,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 		return nil, false
 	}
 	c.taskSID = res.Task.SID
-	verbs := h.hold(ctx, c, res.Task, 0)
+	var verbs []twiml.Element
 	if r := res.Reservation; r != nil && res.Worker != nil {
 		noun, err := contactNoun(contactURI(res.Worker.Attributes), h.url("/answer", h.reservationQuery(res.Task, r.SID)), h.e164)
 		if _, isNumber := noun.(*twiml.VoiceNumber); isNumber {
@@ -69,7 +69,12 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 			verbs = []twiml.Element{dial(noun, timeout, h.url("/dial", h.reservationQuery(res.Task, r.SID)))}
 		} else {
 			_ = h.degraded.Reject(ctx, ws.SID, res.Task.SID, r.SID, engine.ReservationRejected)
+			c.ended = r.SID
 		}
+	}
+	if verbs == nil {
+		h.decision(ctx, c, res.Task.SID, "", "enqueue", "store unreachable: nobody free in memory; caller waits")
+		verbs = h.queue(c, res.Task, 0)
 	}
 	if c.query("attempt") != "" {
 		return verbs, true
@@ -120,8 +125,18 @@ func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, b
 		}
 	}
 	h.decision(ctx, c, c.taskSID, "", "enqueue", "store unreachable: dial "+dialStatus+" journaled; caller waits")
-	return append(say(sorryHold), h.hold(ctx, c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
+	if strings.HasPrefix(resSID, engine.PrefixReservation) {
+		// Until the journal is replayed the store still says this
+		// reservation is pending: the queue's URLs say it is over, so
+		// that no instance rings the worker again for it.
+		c.ended = resSID
+	}
+	return append(say(sorryHold), h.queue(c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
 }
+
+// endedReservation is the reservation a degraded dial outcome said is over
+// (the "ended" query parameter of the queue's URLs).
+func endedReservation(c *call) string { return c.ended }
 
 // callerGoneDegraded journals that a caller hung up while the store is
 // down (status callback, or hanging up in the queue).
@@ -137,19 +152,44 @@ func (h *Handler) callerGoneDegraded(ctx context.Context, c *call) bool {
 }
 
 // keepCallerDegraded is the dial and queue fallback while the store is
-// down: it journals how the dial ended, or that the caller hung up in the
-// queue. ok is false when degraded mode is off or could not journal.
-func (h *Handler) keepCallerDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
-	if !h.degradedActive() {
+// down (or, missing, when the call's task is not imported yet): it
+// journals how the dial ended, or that the caller hung up in the queue.
+// ok is false when degraded mode is off or could not journal.
+func (h *Handler) keepCallerDegraded(ctx context.Context, c *call, missing bool) ([]twiml.Element, bool) {
+	if h.degraded == nil || (!missing && !h.degraded.Active()) {
 		return nil, false
+	}
+	if missing {
+		h.log.WarnContext(ctx, "the call's task is not in the store (yet): it may be in another instance's degraded-mode journal",
+			"call_sid", c.callSID, "task_sid", c.taskSID)
 	}
 	if strings.HasSuffix(c.r.URL.Path, "/dial") {
 		return h.dialDegraded(ctx, c)
 	}
 	if c.param("QueueResult") == "hangup" || callerGone(c.param("CallStatus")) {
-		if h.callerGoneDegraded(ctx, c) {
+		if c.callSID != "" && h.degraded.EndCall(ctx, c.ws, c.callSID, "caller hung up") == nil {
+			h.decision(ctx, c, c.taskSID, "", "cancel", "caller hang-up journaled")
 			return []twiml.Element{hangup()}, true
 		}
+		return nil, false
+	}
+	if missing {
+		return append(say(sorryHold), h.queue(c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
 	}
 	return nil, false
+}
+
+// notImportedYet connects an agent who answers a reservation the store does
+// not have: it may have been made while the store was down by an instance
+// whose journal is not replayed yet. The acceptance is journaled (and
+// dropped after a while if the reservation never appears).
+func (h *Handler) notImportedYet(ctx context.Context, c *call, resSID string) bool {
+	if h.degraded == nil || !strings.HasPrefix(resSID, engine.PrefixReservation) {
+		return false
+	}
+	if err := h.degraded.Accept(ctx, c.ws, c.taskSID, resSID); err != nil {
+		return false
+	}
+	h.decision(ctx, c, c.taskSID, "", "connect", "reservation "+resSID+" not in the store yet: acceptance journaled")
+	return true
 }

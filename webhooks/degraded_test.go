@@ -65,7 +65,7 @@ func TestDegradedCallWhileTheStoreIsDown(t *testing.T) {
 
 		// Wait until degraded mode has read what it needs, then cut the store.
 		deadline := time.Now().Add(10 * time.Second)
-		for eng.WarmDegraded(ctx, admin.ws.SID, admin.ws.DefaultWorkflowSID) != nil || !mode.Ready() {
+		for !mode.Ready() {
 			if time.Now().After(deadline) {
 				t.Fatal("degraded mode never warmed up")
 			}
@@ -107,6 +107,63 @@ func TestDegradedCallWhileTheStoreIsDown(t *testing.T) {
 		}
 		if w, _ := st.GetWorker(ctx, admin.ws.SID, owner); w.Busy != 0 {
 			t.Fatalf("owner busy %d after the replay, want 0", w.Busy)
+		}
+	})
+}
+
+// A dial that ended unanswered while the store was down is journaled; until
+// the journal is replayed the store still says the reservation is pending.
+// The queue's URLs say it is over, so no instance rings that worker again
+// for it in the meantime.
+func TestDegradedDialOutcomeIsNotRungAgain(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ds := &downStore{Store: st}
+		in := newInstance(t, st, newClock())
+		in.worker("alice", aliceDID, "Available")
+		norm, _ := routing.NewNormalizer("US")
+		j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		mode, err := degraded.New(degraded.Config{Engine: in.eng, Store: ds, Down: ds.since, Journal: j, WorkspaceSID: in.ws.SID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var handler http.Handler
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+		defer srv.Close()
+		wh, err := webhooks.NewHandler(webhooks.Config{
+			Engine: in.eng, Store: ds, Normalizer: norm, Clock: in.clock, Logger: testLogger(t),
+			PublicURL: srv.URL, AuthToken: authToken, WorkspaceSID: in.ws.SID, Degraded: mode,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		handler = wh
+		wi := &instance{t: t, store: ds, clock: in.clock, eng: in.eng, ws: in.ws, srv: srv, client: srv.Client()}
+
+		c := newCall(aliceDID)
+		_, dial := dialed(t, wi.incoming(c))
+		resSID := query(t, dial.attr("action"), "reservation")
+		ds.down.Store(true)
+		doc := wi.twiml(dial.attr("action"), c.form("DialCallStatus", "no-answer", "CallStatus", "in-progress"))
+		enq := doc.only(t, "Enqueue")
+		if query(t, enq.attr("waitUrl"), "ended") != resSID || query(t, enq.attr("action"), "ended") != resSID {
+			t.Fatalf("queue URLs %q / %q do not say reservation %s is over", enq.attr("waitUrl"), enq.attr("action"), resSID)
+		}
+		if j.Len() != 1 {
+			t.Fatalf("%d journal entries, want the dial outcome", j.Len())
+		}
+		ds.down.Store(false) // back, journal not replayed yet: the store says pending
+		if r := in.reservation(resSID); r.Status != engine.ReservationPending {
+			t.Fatalf("reservation %s, want still pending before the replay", r.Status)
+		}
+		if doc := wi.twiml(enq.attr("waitUrl"), c.form("QueueTime", "5")); doc.has("Leave") {
+			t.Fatal("the wait poll left the queue for the reservation the dial outcome ended")
+		}
+		if doc := wi.twiml(enq.attr("action"), c.form("QueueResult", "leave")); doc.has("Dial") {
+			t.Fatal("the queue action rang the worker again for the ended reservation")
 		}
 	})
 }

@@ -54,9 +54,14 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	switch {
 	case engine.ErrorCode(err) == engine.ENOTFOUND:
+		// A call routed while the store was down may not be imported yet
+		// (its task is in another instance's journal): keep the caller.
+		if verbs, ok := h.keepCallerDegraded(ctx, c, true); ok {
+			return verbs, nil
+		}
 		return lastResort, nil
 	case err != nil:
-		if verbs, ok := h.keepCallerDegraded(ctx, c); ok {
+		if verbs, ok := h.keepCallerDegraded(ctx, c, false); ok {
 			return verbs, nil
 		}
 		// Where the task stands is unknown (the store does not answer):

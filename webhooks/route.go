@@ -19,6 +19,7 @@ type call struct {
 	ws      string // workspace sid: the "ws" query parameter didrouter wrote, else the default
 	callSID string
 	taskSID string // "task" query parameter, when the route has one
+	ended   string // "ended" query parameter: a reservation a degraded dial outcome ended (see degraded.go)
 }
 
 // param returns a Twilio parameter (body first, then query).
@@ -80,6 +81,9 @@ func (h *Handler) newCall(r *http.Request) *call {
 	}
 	if t := c.query("task"); strings.HasPrefix(t, engine.PrefixTask) {
 		c.taskSID = t
+	}
+	if e := c.query("ended"); strings.HasPrefix(e, engine.PrefixReservation) {
+		c.ended = e
 	}
 	return c
 }
