@@ -500,8 +500,8 @@ func installAudit(ctx context.Context, dbURL string) error {
 // summarize writes the figures of one run.
 func summarize(sc scenario, flog *faultLog, balancer *lb, ph *phones, results []callResult, rep *report, insts []*instance) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Fault scenario (%d agents, owner step %s, reservation timeout %s, DB outage %s)\n\n",
-		sc.agents, sc.step, sc.reservation, sc.dbDown)
+	fmt.Fprintf(&b, "## Fault scenario (%d agents, owner step %s, reservation timeout %s; Postgres down %s, then %s)\n\n",
+		sc.agents, sc.step, sc.reservation, sc.dbDown, sc.outageFor)
 	b.WriteString("Timeline:\n")
 	for _, e := range flog.entries {
 		b.WriteString("- " + e + "\n")
