@@ -35,7 +35,7 @@ func (h *Handler) connect(ctx context.Context, c *call, res engine.TaskResult) (
 			res, t = cur, cur.Task
 		}
 		r := res.Reservation
-		if r == nil || r.Status != engine.ReservationPending || r.SID == endedReservation(c) {
+		if r == nil || r.Status != engine.ReservationPending || r.SID == endedReservation(c) || !h.ringable(ctx, t, *r) {
 			return h.hold(ctx, c, t, 0), nil
 		}
 		w, err := h.reservedWorker(ctx, r, res.Worker)

@@ -20,6 +20,22 @@ const (
 // the moment the engine moves the task on, so the caller does not hear an
 // agent ringing who can no longer take the call.
 func (h *Handler) dialTimeout(ctx context.Context, t engine.Task, r engine.Reservation) int {
+	return min(max(h.ringLeft(ctx, t, r), minRing), maxRing)
+}
+
+// ringable reports whether the reserved worker may be rung now: Twilio
+// rings for at least minRing seconds, so a reservation or step that ends
+// sooner (its timer not fired yet: just after a database outage, or a
+// caller taken out of the queue at the last moment) would leave the phone
+// ringing after the engine has offered the worker another call. The caller
+// waits instead; the timer moves the call on within seconds.
+func (h *Handler) ringable(ctx context.Context, t engine.Task, r engine.Reservation) bool {
+	return h.ringLeft(ctx, t, r) >= minRing
+}
+
+// ringLeft is what is left, in whole seconds, of the reservation and of the
+// step (unclamped: zero or less when they are over).
+func (h *Handler) ringLeft(ctx context.Context, t engine.Task, r engine.Reservation) int {
 	now := h.clock.Now()
 	resTimeout := r.Timeout
 	if resTimeout <= 0 {
@@ -31,7 +47,7 @@ func (h *Handler) dialTimeout(ctx context.Context, t engine.Task, r engine.Reser
 			ring = left
 		}
 	}
-	return min(max(ring, minRing), maxRing)
+	return ring
 }
 
 func elapsedSeconds(now, since time.Time) int {

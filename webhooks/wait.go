@@ -37,7 +37,7 @@ func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if err != nil {
 		return nil, fmt.Errorf("live reservation of task %s: %w", t.SID, err)
 	}
-	if r != nil && r.Status == engine.ReservationPending && r.SID != endedReservation(c) {
+	if r != nil && r.Status == engine.ReservationPending && r.SID != endedReservation(c) && h.ringable(ctx, t, *r) {
 		h.decision(ctx, c, t.SID, r.WorkerSID, "leave", "reservation "+r.SID+" made while the caller waited")
 		return []twiml.Element{leave()}, nil
 	}
