@@ -39,7 +39,7 @@ type DegradedCall struct {
 // reservation timers still run after the import, so that the other
 // instances can replay what they journaled about the same call (its answer,
 // its end) before a timer moves it on.
-const DegradedImportGrace = 30 * time.Second
+const DegradedImportGrace = 10 * time.Second
 
 // RouteDegraded routes a new call without reading or writing the store.
 // ws and flow are the workspace and the call's workflow as last read (the

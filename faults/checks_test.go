@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/didrouter/didrouter/engine"
 )
 
 // auditSQL records, from inside Postgres, when each reservation starts and
@@ -350,14 +352,14 @@ func checkTimers(ctx context.Context, conn *pgx.Conn, r *report, stepTimeout, sl
 	}
 	late := []struct{ kind, sql string }{
 		{"step (owner ring timeout)", `
-			SELECT t.sid, t.date_created + $1::interval, e.date FROM events e JOIN tasks t ON t.sid = e.task_sid
+			SELECT t.sid, t.date_created, t.date_created + $1::interval, e.date FROM events e JOIN tasks t ON t.sid = e.task_sid
 			WHERE e.event_type = 'task-queue.timeout'`},
 		{"reservation timeout", `
-			SELECT res.sid, res.date_created + make_interval(secs => res.timeout), e.date
+			SELECT res.sid, res.date_created, res.date_created + make_interval(secs => res.timeout), e.date
 			FROM events e JOIN reservations res ON res.sid = e.reservation_sid
 			WHERE e.event_type = 'reservation.timeout'`},
 		{"task TTL", `
-			SELECT t.sid, t.date_created + make_interval(secs => t.timeout), e.date
+			SELECT t.sid, t.date_created, t.date_created + make_interval(secs => t.timeout), e.date
 			FROM events e JOIN tasks t ON t.sid = e.task_sid
 			WHERE e.event_type = 'task.canceled' AND t.reason = 'Task TTL Exceeded'`},
 	}
@@ -372,8 +374,8 @@ func checkTimers(ctx context.Context, conn *pgx.Conn, r *report, stepTimeout, sl
 		}
 		for rows.Next() {
 			var sid string
-			var due, fired time.Time
-			if err := rows.Scan(&sid, &due, &fired); err != nil {
+			var created, due, fired time.Time
+			if err := rows.Scan(&sid, &created, &due, &fired); err != nil {
 				rows.Close()
 				return err
 			}
@@ -387,6 +389,11 @@ func checkTimers(ctx context.Context, conn *pgx.Conn, r *report, stepTimeout, sl
 				// have reconnected (pool, breaker probe, timer poll).
 				if back := w.to.Add(postponed); !due.Before(w.from.Add(-slack)) && due.Before(back) {
 					allowed = back.Sub(due) + slack + recoverySlack
+				}
+				// Created during the outage (routed from memory, imported
+				// afterwards): its timers run at least the import grace.
+				if back := w.to.Add(engine.DegradedImportGrace); !created.Before(w.from) && created.Before(w.to) && due.Before(back) {
+					allowed = max(allowed, back.Sub(due)+slack+recoverySlack)
 				}
 			}
 			if lateBy > allowed {

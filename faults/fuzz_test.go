@@ -5,18 +5,22 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -41,8 +45,10 @@ const (
 	fuzzSecret = "fuzzSecret"
 )
 
-// system is one didrouter (engine, webhooks, admin API) on its own store.
+// system is one didrouter (engine, webhooks with degraded mode, admin
+// API) on its own store, which the fuzzer can take down.
 type system struct {
+	store  *switchStore
 	router http.Handler
 	ws     string
 	task   string // a real task (a call that rang alice)
@@ -86,7 +92,7 @@ func (p *panicLog) take() []string {
 func newSystem(t testing.TB) *system {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.SQLite(t)
+	st := &switchStore{Store: storetest.SQLite(t)}
 	clock := engine.SystemClock{}
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
@@ -102,9 +108,28 @@ func newSystem(t testing.TB) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
+	journal, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { journal.Close() })
+	mode, err := degraded.New(degraded.Config{Engine: eng, Store: st, Down: st.since, Journal: journal,
+		WorkspaceSID: ws.SID, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	runDone := make(chan struct{})
+	go func() { mode.Run(runCtx); close(runDone) }()
+	t.Cleanup(func() { stop(); <-runDone })
+	for deadline := time.Now().Add(10 * time.Second); !mode.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("degraded mode never warmed up")
+		}
+	}
 	wh, err := webhooks.NewHandler(webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
-		PublicURL: fuzzPublic, AuthToken: fuzzToken, WorkspaceSID: ws.SID,
+		PublicURL: fuzzPublic, AuthToken: fuzzToken, WorkspaceSID: ws.SID, Degraded: mode,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +141,7 @@ func newSystem(t testing.TB) *system {
 	r := chi.NewRouter()
 	wh.Mount(r)
 	adm.Mount(r)
-	s := &system{router: r, ws: ws.SID, logs: logs}
+	s := &system{store: st, router: r, ws: ws.SID, logs: logs}
 
 	// One agent and one call ringing her, so that seeds can name real sids.
 	acts, err := st.ListActivities(ctx, ws.SID)
@@ -244,27 +269,38 @@ func FuzzWebhooks(f *testing.F) {
 		query       string
 		body        string
 		signed      bool
+		down        bool
 	}{
-		{0, 0, 0, "", "", call, true},
-		{0, 0, 0, "", "attempt=2", call + "&CallStatus=ringing", true},
-		{0, 0, 0, "", "", "CallSid=&To=client%3Aalice&From=anonymous", true},
-		{0, 0, 0, "", "", call, false},
-		{1, 1, 0, "", "CallSid=CAx&To=%2B15125550100", "", true},
-		{0, 0, 1, "", q, "CallSid=CAleg&DialCallStatus=answered", true},
-		{0, 0, 2, "", q, call + "&DialCallStatus=no-answer&CallStatus=in-progress", true},
-		{0, 0, 2, "", q, call + "&DialCallStatus=completed&CallStatus=completed", true},
-		{0, 0, 3, "", "task=" + s.task, call + "&QueueTime=abc", true},
-		{0, 0, 4, "", "task=" + s.task + "&retry=9", call + "&QueueResult=queue-full", true},
-		{0, 0, 4, "", "task=WT" + strings.Repeat("0", 32) + "&ws=WSnope", call + "&QueueResult=leave", true},
-		{0, 0, 5, "", "", call + "&CallStatus=completed", true},
-		{0, 0, 6, "", "", "CallSid=CAout&From=client%3Aalice&To=%2B15125550123", true},
-		{0, 3, 0, "", "", "--x\r\nContent-Disposition: form-data; name=\"CallSid\"\r\n\r\nCA1\r\n--x--\r\n", true},
-		{0, 0, 0, "/../../v1/Workspaces", "", "%zz=1&;;=", true},
-		{2, 0, 2, "", q + "&reservation=" + s.res, strings.Repeat("A=1&", 2000), true},
+		{0, 0, 0, "", "", call, true, false},
+		{0, 0, 0, "", "attempt=2", call + "&CallStatus=ringing", true, false},
+		{0, 0, 0, "", "", "CallSid=&To=client%3Aalice&From=anonymous", true, false},
+		{0, 0, 0, "", "", call, false, false},
+		{1, 1, 0, "", "CallSid=CAx&To=%2B15125550100", "", true, false},
+		{0, 0, 1, "", q, "CallSid=CAleg&DialCallStatus=answered", true, false},
+		{0, 0, 2, "", q, call + "&DialCallStatus=no-answer&CallStatus=in-progress", true, false},
+		{0, 0, 2, "", q, call + "&DialCallStatus=completed&CallStatus=completed", true, false},
+		{0, 0, 3, "", "task=" + s.task, call + "&QueueTime=abc", true, false},
+		{0, 0, 4, "", "task=" + s.task + "&retry=9", call + "&QueueResult=queue-full", true, false},
+		{0, 0, 4, "", "task=WT" + strings.Repeat("0", 32) + "&ws=WSnope", call + "&QueueResult=leave", true, false},
+		{0, 0, 5, "", "", call + "&CallStatus=completed", true, false},
+		{0, 0, 6, "", "", "CallSid=CAout&From=client%3Aalice&To=%2B15125550123", true, false},
+		{0, 3, 0, "", "", "--x\r\nContent-Disposition: form-data; name=\"CallSid\"\r\n\r\nCA1\r\n--x--\r\n", true, false},
+		{0, 0, 0, "/../../v1/Workspaces", "", "%zz=1&;;=", true, false},
+		{2, 0, 2, "", q + "&reservation=" + s.res, strings.Repeat("A=1&", 2000), true, false},
+		// The same while the store is down (degraded mode answers).
+		{0, 0, 0, "", "", call, true, true},
+		{0, 0, 1, "", q, "CallSid=CAleg&DialCallStatus=answered", true, true},
+		{0, 0, 2, "", q, call + "&DialCallStatus=no-answer&CallStatus=in-progress", true, true},
+		{0, 0, 2, "", q + "&ended=" + s.res, call + "&DialCallStatus=completed", true, true},
+		{0, 0, 3, "", "task=" + s.task + "&ended=WRzz", call + "&QueueTime=9", true, true},
+		{0, 0, 4, "", "task=" + s.task, call + "&QueueResult=hangup", true, true},
+		{0, 0, 5, "", "", call + "&CallStatus=completed", true, true},
 	} {
-		f.Add(seed.method, seed.typ, seed.route, seed.suffix, seed.query, seed.body, seed.signed)
+		f.Add(seed.method, seed.typ, seed.route, seed.suffix, seed.query, seed.body, seed.signed, seed.down)
 	}
-	f.Fuzz(func(t *testing.T, method, typ, route uint8, suffix, query, body string, signed bool) {
+	f.Fuzz(func(t *testing.T, method, typ, route uint8, suffix, query, body string, signed, down bool) {
+		s.store.down.Store(down)
+		defer s.store.down.Store(false)
 		m := fuzzMethods[int(method)%len(fuzzMethods)]
 		ct := fuzzTypes[int(typ)%len(fuzzTypes)]
 		r := webhookRoutes[int(route)%len(webhookRoutes)]
@@ -293,6 +329,77 @@ func FuzzWebhooks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// switchStore is the real store, unreachable while down is set (as an
+// outage.Store says after a failed call).
+type switchStore struct {
+	engine.Store
+	down atomic.Bool
+}
+
+var errStoreDown = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+
+func (s *switchStore) since() time.Time {
+	if s.down.Load() {
+		return time.Unix(1, 0)
+	}
+	return time.Time{}
+}
+
+func (s *switchStore) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+	if s.down.Load() {
+		return errStoreDown
+	}
+	return s.Store.Tx(ctx, fn)
+}
+
+func downRead[T any](s *switchStore, fn func() (T, error)) (T, error) {
+	if s.down.Load() {
+		var zero T
+		return zero, errStoreDown
+	}
+	return fn()
+}
+
+func (s *switchStore) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+	return downRead(s, func() (engine.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
+}
+
+func (s *switchStore) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
+	return downRead(s, func() ([]engine.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
+}
+
+func (s *switchStore) GetTask(ctx context.Context, ws, sid string) (engine.Task, error) {
+	return downRead(s, func() (engine.Task, error) { return s.Store.GetTask(ctx, ws, sid) })
+}
+
+func (s *switchStore) TaskByCallSID(ctx context.Context, ws, call string) (engine.Task, error) {
+	return downRead(s, func() (engine.Task, error) { return s.Store.TaskByCallSID(ctx, ws, call) })
+}
+
+func (s *switchStore) GetReservation(ctx context.Context, ws, sid string) (engine.Reservation, error) {
+	return downRead(s, func() (engine.Reservation, error) { return s.Store.GetReservation(ctx, ws, sid) })
+}
+
+func (s *switchStore) ListReservations(ctx context.Context, ws string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+	return downRead(s, func() ([]engine.Reservation, error) { return s.Store.ListReservations(ctx, ws, f) })
+}
+
+func (s *switchStore) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
+	return downRead(s, func() (engine.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
+}
+
+func (s *switchStore) GetWorker(ctx context.Context, ws, sid string) (engine.Worker, error) {
+	return downRead(s, func() (engine.Worker, error) { return s.Store.GetWorker(ctx, ws, sid) })
+}
+
+func (s *switchStore) WorkerByPhoneNumber(ctx context.Context, ws, e164 string) (engine.Worker, error) {
+	return downRead(s, func() (engine.Worker, error) { return s.Store.WorkerByPhoneNumber(ctx, ws, e164) })
+}
+
+func (s *switchStore) GetWorkflow(ctx context.Context, ws, sid string) (engine.Workflow, error) {
+	return downRead(s, func() (engine.Workflow, error) { return s.Store.GetWorkflow(ctx, ws, sid) })
 }
 
 // apiPaths are the admin API's resources (under the workspace).
@@ -378,5 +485,17 @@ func TestFuzzHarnessReachesHandlers(t *testing.T) {
 	}
 	if code, out := s.admin(http.MethodGet, "/v1/Workspaces/"+s.ws+"/Workers", "", ""); code != http.StatusOK {
 		t.Fatalf("admin list: %d %s", code, out)
+	}
+	// With the store down, degraded mode answers a new call with TwiML.
+	s.store.down.Store(true)
+	defer s.store.down.Store(false)
+	form = "CallSid=CAharness0000000000000000000002&From=%2B17375550100&To=%2B15125550100"
+	code, out := s.webhook(http.MethodPost, webhooks.PathPrefix+"/incoming", form, ct, true)
+	verbs, err := parseTwiML(out)
+	if code != http.StatusOK || err != nil || len(verbs) == 0 {
+		t.Fatalf("incoming with the store down: %d %s %v", code, out, err)
+	}
+	if last := verbs[len(verbs)-1].XMLName.Local; last != "Enqueue" && last != "Dial" {
+		t.Fatalf("incoming with the store down ends with <%s>, want Dial or Enqueue: %s", last, out)
 	}
 }
