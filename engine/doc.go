@@ -114,6 +114,14 @@
 // always decided by Config.Clock. A handler that fails with a coded error drops its timer instead
 // of retrying it forever; a store failure leaves it for the next run.
 //
+// Degraded mode. While the store cannot be reached, RouteDegraded takes a
+// new call's decision from memory only (the workflow row the caller kept,
+// the worker index, which counts the reserved worker busy); nothing is
+// written. ImportDegraded later writes the call with its own sids and dates,
+// claiming the worker as an online reservation would: a worker taken
+// meanwhile is a recorded conflict (the reservation stored canceled), never
+// a second booking. Package degraded journals these calls and replays them.
+//
 // Errors are wrapped with %w and never logged and dropped on a caller's
 // path; background work (change feed, timer loop) has no caller and logs.
 package engine
