@@ -33,6 +33,8 @@ type Engine interface {
 	RouteDegraded(ctx context.Context, ws engine.Workspace, flow engine.Workflow, n engine.NewTask, mayReserve func(string) bool) (engine.DegradedCall, error)
 	ImportDegraded(ctx context.Context, dc engine.DegradedCall) (engine.DegradedImport, error)
 	RouteImported(ctx context.Context, workspaceSID, taskSID string) error
+	PauseRouting()
+	ResumeRouting(ctx context.Context) error
 	ReleaseDegraded(workspaceSID, workerSID string)
 	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (engine.Workflow, error)
 	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
@@ -74,6 +76,7 @@ type Mode struct {
 	waiting []importedTask    // imported tasks left waiting, routed once settled
 	upAt    time.Time         // when the store was last seen coming back
 	downAt  time.Time         // when the store was last seen going away
+	paused  bool              // this instance's routing is held (holdRouting)
 	wasUp   bool
 
 	calls, reserved, journaled, replayed, conflicts, dropped atomic.Int64
@@ -145,6 +148,7 @@ func (m *Mode) Run(ctx context.Context) {
 		if recovered && m.journaledSince(downAt) {
 			m.postponeTimers(ctx)
 		}
+		m.holdRouting(ctx, up)
 		if up && time.Since(lastWarm) >= warmEvery {
 			if err := m.warm(ctx); err == nil {
 				lastWarm = time.Now()
@@ -161,6 +165,35 @@ func (m *Mode) Run(ctx context.Context) {
 		case <-replay.C:
 		}
 	}
+}
+
+// holdRouting pauses this instance's routing while the store is down and
+// resumes it once the store has answered for SettleAfter: in between, every
+// instance imports the calls it routed from memory (their workers are still
+// free in the store's eyes until then), and nothing here reserves a worker
+// one of them holds.
+func (m *Mode) holdRouting(ctx context.Context, up bool) {
+	m.mu.Lock()
+	paused, upFor := m.paused, time.Since(m.upAt)
+	switch {
+	case !up && !paused:
+		m.paused = true
+	case up && paused && upFor >= m.cfg.SettleAfter:
+		m.paused = false
+	default:
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	if !up {
+		m.cfg.Engine.PauseRouting()
+		m.log.InfoContext(ctx, "degraded: routing held until the journals are replayed")
+		return
+	}
+	if err := m.cfg.Engine.ResumeRouting(ctx); err != nil {
+		m.log.WarnContext(ctx, "degraded: resuming routing: some waiting calls were not routed; they wait for a free worker", "err", err)
+	}
+	m.log.InfoContext(ctx, "degraded: routing resumed")
 }
 
 // journaledSince reports whether entries journaled since t are pending
@@ -264,24 +297,24 @@ func (m *Mode) Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace
 }
 
 // Accept journals that the agent of a reservation picked up.
-func (m *Mode) Accept(ctx context.Context, ws, taskSID, reservationSID string) error {
-	_, err := m.journal(Entry{Op: OpAccept, WS: ws, Task: taskSID, Reservation: reservationSID})
+func (m *Mode) Accept(ctx context.Context, ws, callSID, taskSID, reservationSID string) error {
+	_, err := m.journal(Entry{Op: OpAccept, WS: ws, CallSID: callSID, Task: taskSID, Reservation: reservationSID})
 	return err
 }
 
 // Reject journals that a reservation's agent did not answer (status
 // timeout) or refused (rejected), and frees them here if this instance
 // reserved them.
-func (m *Mode) Reject(ctx context.Context, ws, taskSID, reservationSID, status string) error {
+func (m *Mode) Reject(ctx context.Context, ws, callSID, taskSID, reservationSID, status string) error {
 	m.release(reservationSID)
-	_, err := m.journal(Entry{Op: OpReject, WS: ws, Task: taskSID, Reservation: reservationSID, Status: status})
+	_, err := m.journal(Entry{Op: OpReject, WS: ws, CallSID: callSID, Task: taskSID, Reservation: reservationSID, Status: status})
 	return err
 }
 
 // EndTask journals that the answered call of a task ended.
-func (m *Mode) EndTask(ctx context.Context, ws, taskSID, reservationSID, reason string) error {
+func (m *Mode) EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID, reason string) error {
 	m.release(reservationSID)
-	_, err := m.journal(Entry{Op: OpEndTask, WS: ws, Task: taskSID, Reservation: reservationSID, Status: reason})
+	_, err := m.journal(Entry{Op: OpEndTask, WS: ws, CallSID: callSID, Task: taskSID, Reservation: reservationSID, Status: reason})
 	return err
 }
 
@@ -439,7 +472,7 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 		case "":
 			return true, nil
 		case engine.ENOTFOUND:
-			return false, errNotYet
+			return m.superseded(ctx, e)
 		case engine.EUNAVAILABLE:
 			r, rerr := m.cfg.Store.GetReservation(ctx, e.WS, e.Reservation)
 			if rerr != nil {
@@ -460,12 +493,17 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 		case "", engine.EUNAVAILABLE:
 			return true, nil
 		case engine.ENOTFOUND:
-			return false, errNotYet
+			return m.superseded(ctx, e)
 		default:
 			return false, err
 		}
 	case OpEndTask:
 		t, err := m.cfg.Store.GetTask(ctx, e.WS, e.Task)
+		if engine.ErrorCode(err) == engine.ENOTFOUND && e.CallSID != "" {
+			// The call's degraded task may have lost to another one of
+			// the same call (a retried webhook routed twice): end that one.
+			t, err = m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
+		}
 		if engine.ErrorCode(err) == engine.ENOTFOUND {
 			return false, errNotYet
 		}
@@ -488,6 +526,30 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 	default:
 		m.log.WarnContext(ctx, "degraded: unknown journal entry", "op", e.Op, "seq", e.Seq)
 		return true, nil
+	}
+}
+
+// superseded finishes an answer or a rejection of a reservation the store
+// does not have: when the call has another task than the entry's (its
+// degraded task lost to another one of the same call), the reservation
+// never reached the store and there is nothing to apply; otherwise the
+// call may still be in another instance's journal.
+func (m *Mode) superseded(ctx context.Context, e Entry) (bool, error) {
+	if e.CallSID == "" {
+		return false, errNotYet
+	}
+	t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
+	switch {
+	case engine.ErrorCode(err) == engine.ENOTFOUND:
+		return false, errNotYet
+	case err != nil:
+		return false, err
+	case t.SID != e.Task:
+		m.log.InfoContext(ctx, "degraded: journal entry for a task that lost to another of the same call; dropped",
+			"op", e.Op, "call_sid", e.CallSID, "task_sid", e.Task, "kept_task_sid", t.SID)
+		return true, nil
+	default:
+		return false, errNotYet
 	}
 }
 

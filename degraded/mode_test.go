@@ -112,10 +112,10 @@ func TestModeJournalsAndReplays(t *testing.T) {
 		if err != nil || second.Reservation != nil {
 			t.Fatalf("second call: %+v %v, want it waiting (the owner is on the first)", second.Reservation, err)
 		}
-		if err := mode.Accept(ctx, ws.SID, first.Task.SID, first.Reservation.SID); err != nil {
+		if err := mode.Accept(ctx, ws.SID, "CAfirst", first.Task.SID, first.Reservation.SID); err != nil {
 			t.Fatal(err)
 		}
-		if err := mode.EndTask(ctx, ws.SID, first.Task.SID, first.Reservation.SID, "call completed"); err != nil {
+		if err := mode.EndTask(ctx, ws.SID, "CAfirst", first.Task.SID, first.Reservation.SID, "call completed"); err != nil {
 			t.Fatal(err)
 		}
 		if err := mode.EndCall(ctx, ws.SID, "CAsecond", "caller hung up"); err != nil {
@@ -148,6 +148,71 @@ func TestModeJournalsAndReplays(t *testing.T) {
 		}
 		if s := mode.Stats(); s.Calls != 3 || s.Replayed == 0 || s.Conflicts != 0 || s.Dropped != 0 {
 			t.Fatalf("stats: %+v", s)
+		}
+	})
+}
+
+// Twilio delivered a call's incoming webhook twice while the store was down
+// and both were routed from memory: one task is imported, the other dropped,
+// and what was journaled against the dropped one does not stay in the
+// journal (an answer of its reservation is dropped, the end of the call
+// ends the task that was kept).
+func TestModeDuplicateCall(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ws, err := engine.Seed(ctx, st, engine.SystemClock{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "i1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		sw := &outageSwitch{}
+		mode, err := degraded.New(degraded.Config{Engine: eng, Store: st, Down: sw.down, Journal: j,
+			WorkspaceSID: ws.SID, SettleAfter: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runDone := make(chan struct{})
+		go func() { mode.Run(ctx); close(runDone) }()
+		defer func() { cancel(); <-runDone }()
+		for deadline := time.Now().Add(10 * time.Second); !mode.Ready(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("never warmed up")
+			}
+		}
+		sw.set(true)
+		_, a, err := mode.Incoming(ctx, callTask("CAdup", "+15125559999"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := mode.Incoming(ctx, callTask("CAdup", "+15125559999"))
+		if err != nil || a.Task.SID == b.Task.SID {
+			t.Fatalf("second delivery: %v, tasks %s and %s", err, a.Task.SID, b.Task.SID)
+		}
+		// Twilio followed the second answer.
+		if err := mode.Accept(ctx, ws.SID, "CAdup", b.Task.SID, "WRneverstored0000000000000000000000"); err != nil {
+			t.Fatal(err)
+		}
+		if err := mode.EndCall(ctx, ws.SID, "CAdup", "caller hung up"); err != nil {
+			t.Fatal(err)
+		}
+		sw.set(false)
+		for deadline := time.Now().Add(20 * time.Second); j.Len() > 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("journal not replayed: %+v", j.Pending())
+			}
+		}
+		task, err := st.TaskByCallSID(ctx, ws.SID, "CAdup")
+		if err != nil || task.AssignmentStatus != engine.TaskCanceled {
+			t.Fatalf("the call's task: %+v %v, want canceled", task.AssignmentStatus, err)
 		}
 	})
 }

@@ -228,3 +228,21 @@ func TestDegradedRoutesWithAnEmptyWorkflowCache(t *testing.T) {
 		}
 	})
 }
+
+// While routing is paused tasks wait where they are; resuming routes them.
+func TestPauseRouting(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		owner := h.worker("owner", ownerDID, "Available")
+		h.eng.PauseRouting()
+		res := h.call(ownerDID, 0)
+		if res.Reservation != nil || res.Task.AssignmentStatus != engine.TaskPending || res.Task.TargetIndex != 0 {
+			t.Fatalf("call while paused: %+v at target %d, want it waiting at the owner step", res.Reservation, res.Task.TargetIndex)
+		}
+		if err := h.eng.ResumeRouting(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := h.live(res.Task.SID); r == nil || r.WorkerSID != owner.SID {
+			t.Fatalf("after resuming: %+v, want the owner", r)
+		}
+	})
+}

@@ -67,6 +67,7 @@ type Engine struct {
 	subscribed atomic.Bool // the change feed keeps caches current
 	ready      atomic.Bool
 	wake       chan struct{} // nudges the timer loop (a timer was set)
+	paused     atomic.Bool   // routing held while degraded mode recovers (pause.go)
 }
 
 // New checks cfg and returns an Engine. Call Start to load the index and run

@@ -37,6 +37,9 @@ func (e *Engine) route(ctx context.Context, workspaceSID, taskSID string) (*rese
 
 // routeFrom is route starting from a task just read or written (nil = read it).
 func (e *Engine) routeFrom(ctx context.Context, workspaceSID, taskSID string, known *Task) (*reserved, error) {
+	if e.paused.Load() {
+		return nil, nil // the task waits where it is; ResumeRouting serves it
+	}
 	for range maxRouteSteps {
 		var t Task
 		if known != nil {

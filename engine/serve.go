@@ -14,6 +14,9 @@ import (
 // a LIFO queue), whose current target the
 // worker is eligible for. It returns the reservation made, if any.
 func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string) (*reserved, error) {
+	if e.paused.Load() {
+		return nil, nil // ResumeRouting serves the waiting tasks
+	}
 	wi, err := e.index(ctx, workspaceSID)
 	if err != nil {
 		return nil, err

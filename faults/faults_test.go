@@ -134,7 +134,7 @@ func TestFaults(t *testing.T) {
 		for _, in := range insts {
 			in.stop()
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("DIDROUTER_FAULTS_KEEP") != "" {
 			keep := filepath.Join(os.TempDir(), fmt.Sprintf("didrouter-faults-%d", time.Now().UnixNano()))
 			if err := os.MkdirAll(keep, 0o755); err == nil {
 				for _, in := range insts {
@@ -143,6 +143,8 @@ func TestFaults(t *testing.T) {
 				_ = os.WriteFile(filepath.Join(keep, "postgres.log"), []byte(pg.logTail()), 0o644)
 				t.Logf("instance logs kept in %s", keep)
 			}
+		}
+		if t.Failed() {
 			for _, in := range insts {
 				t.Logf("log of %s (tail):\n%s", in.name, lastLines(in.logText(), 40))
 			}

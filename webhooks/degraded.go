@@ -19,9 +19,9 @@ type Degraded interface {
 	Active() bool
 	// Incoming routes a new call without the store (default workspace and workflow).
 	Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace, engine.TaskResult, error)
-	Accept(ctx context.Context, ws, taskSID, reservationSID string) error
-	Reject(ctx context.Context, ws, taskSID, reservationSID, status string) error
-	EndTask(ctx context.Context, ws, taskSID, reservationSID, reason string) error
+	Accept(ctx context.Context, ws, callSID, taskSID, reservationSID string) error
+	Reject(ctx context.Context, ws, callSID, taskSID, reservationSID, status string) error
+	EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID, reason string) error
 	EndCall(ctx context.Context, ws, callSID, reason string) error
 }
 
@@ -68,7 +68,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 			h.decision(ctx, c, res.Task.SID, res.Worker.SID, "dial", "store unreachable: reserved from memory")
 			verbs = []twiml.Element{dial(noun, timeout, h.url("/dial", h.reservationQuery(res.Task, r.SID)))}
 		} else {
-			_ = h.degraded.Reject(ctx, ws.SID, res.Task.SID, r.SID, engine.ReservationRejected)
+			_ = h.degraded.Reject(ctx, ws.SID, c.callSID, res.Task.SID, r.SID, engine.ReservationRejected)
 			c.ended = r.SID
 		}
 	}
@@ -88,7 +88,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 func (h *Handler) answerDegraded(ctx context.Context, c *call) ([]twiml.Element, error) {
 	resSID := c.query("reservation")
 	if h.degradedActive() && strings.HasPrefix(resSID, engine.PrefixReservation) {
-		if err := h.degraded.Accept(ctx, c.ws, c.taskSID, resSID); err == nil {
+		if err := h.degraded.Accept(ctx, c.ws, c.param("ParentCallSid"), c.taskSID, resSID); err == nil {
 			h.decision(ctx, c, c.taskSID, "", "connect", "store unreachable: acceptance journaled")
 			return nil, nil
 		}
@@ -104,7 +104,7 @@ func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, b
 	dialStatus := c.param("DialCallStatus")
 	switch {
 	case dialStatus == "completed" || dialStatus == "answered":
-		if err := h.degraded.EndTask(ctx, c.ws, c.taskSID, resSID, "call completed"); err != nil {
+		if err := h.degraded.EndTask(ctx, c.ws, c.callSID, c.taskSID, resSID, "call completed"); err != nil {
 			return nil, false
 		}
 		h.decision(ctx, c, c.taskSID, "", "complete", "store unreachable: end of call journaled")
@@ -120,7 +120,7 @@ func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, b
 		status = engine.ReservationTimeout
 	}
 	if strings.HasPrefix(resSID, engine.PrefixReservation) {
-		if err := h.degraded.Reject(ctx, c.ws, c.taskSID, resSID, status); err != nil {
+		if err := h.degraded.Reject(ctx, c.ws, c.callSID, c.taskSID, resSID, status); err != nil {
 			return nil, false
 		}
 	}
@@ -187,7 +187,7 @@ func (h *Handler) notImportedYet(ctx context.Context, c *call, resSID string) bo
 	if h.degraded == nil || !strings.HasPrefix(resSID, engine.PrefixReservation) {
 		return false
 	}
-	if err := h.degraded.Accept(ctx, c.ws, c.taskSID, resSID); err != nil {
+	if err := h.degraded.Accept(ctx, c.ws, c.param("ParentCallSid"), c.taskSID, resSID); err != nil {
 		return false
 	}
 	h.decision(ctx, c, c.taskSID, "", "connect", "reservation "+resSID+" not in the store yet: acceptance journaled")
