@@ -23,6 +23,9 @@ const (
 	// that depends on other instances' journals (an answer, the end of a
 	// call) waits for them before it is applied as well as it can be.
 	defaultSettleAfter = 3 * time.Second
+	// pauseAfter is how long the store must have been down before routing
+	// is held: a single failed call on a stale connection is not an outage.
+	pauseAfter = time.Second
 	// giveUpAfter bounds how long an entry whose call never appears in the
 	// store is kept (its task was journaled by an instance that is gone).
 	giveUpAfter = 5 * time.Minute
@@ -176,7 +179,7 @@ func (m *Mode) holdRouting(ctx context.Context, up bool) {
 	m.mu.Lock()
 	paused, upFor := m.paused, time.Since(m.upAt)
 	switch {
-	case !up && !paused:
+	case !up && !paused && time.Since(m.cfg.Down()) >= pauseAfter:
 		m.paused = true
 	case up && paused && upFor >= m.cfg.SettleAfter:
 		m.paused = false
