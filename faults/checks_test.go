@@ -58,6 +58,10 @@ CREATE TRIGGER faults_audit_worker AFTER UPDATE ON workers
 // take to act on what fell due meanwhile.
 const recoverySlack = 2 * time.Second
 
+// recoveryWindow is how long after the settle time timers may still need
+// the recovery slack.
+const recoveryWindow = 10 * time.Second
+
 // postponed is degraded mode's settle time: timers due within it after the
 // database is back wait for the journals (degraded.Config.SettleAfter).
 const postponed = 3 * time.Second
@@ -389,6 +393,12 @@ func checkTimers(ctx context.Context, conn *pgx.Conn, r *report, stepTimeout, sl
 				// have reconnected (pool, breaker probe, timer poll).
 				if back := w.to.Add(postponed); !due.Before(w.from.Add(-slack)) && due.Before(back) {
 					allowed = back.Sub(due) + slack + recoverySlack
+				}
+				// Due shortly after the database is back: pools reconnect
+				// and the instances catch up on a loaded machine, so allow
+				// the recovery slack too (still a few seconds).
+				if !due.Before(w.to) && due.Before(w.to.Add(postponed+recoveryWindow)) {
+					allowed = max(allowed, slack+recoverySlack)
 				}
 				// Created during the outage (routed from memory, imported
 				// afterwards): its timers run at least the import grace.
