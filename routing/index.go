@@ -34,6 +34,7 @@ type wrec struct {
 type queueIdx struct {
 	expr        *Expr
 	members     map[*wrec]struct{}
+	free        freeSet // members who could take a reservation now
 	available   int
 	unavailable int
 	byActivity  map[string]int
@@ -124,9 +125,27 @@ func (ix *Index) RemoveWorker(sid string) {
 func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if r, ok := ix.workers[sid]; ok {
-		r.info.Busy = busy
-		r.info.IdleSince = idleSince
+	r, ok := ix.workers[sid]
+	if !ok {
+		return
+	}
+	// The free sets are keyed by idle time: take the worker out before
+	// changing it, and put it back where it is still free.
+	var in []*queueIdx
+	for _, q := range ix.queues {
+		if _, member := q.members[r]; member {
+			in = append(in, q)
+			if r.info.free() {
+				q.free.delete(r)
+			}
+		}
+	}
+	r.info.Busy = busy
+	r.info.IdleSince = idleSince
+	if r.info.free() {
+		for _, q := range in {
+			q.free.insert(r)
+		}
 	}
 }
 
@@ -136,7 +155,7 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 func (ix *Index) SetQueue(queueSID string, targetWorkers *Expr) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	q := &queueIdx{expr: targetWorkers, members: map[*wrec]struct{}{}, byActivity: map[string]int{}}
+	q := &queueIdx{expr: targetWorkers, members: map[*wrec]struct{}{}, free: newFreeSet(), byActivity: map[string]int{}}
 	ix.queues[queueSID] = q
 	if targetWorkers == nil {
 		return
@@ -196,6 +215,9 @@ func (ix *Index) HasQueue(queueSID string) bool {
 
 func (q *queueIdx) add(r *wrec) {
 	q.members[r] = struct{}{}
+	if r.info.free() {
+		q.free.insert(r)
+	}
 	q.count(r, 1)
 }
 
@@ -204,6 +226,9 @@ func (q *queueIdx) remove(r *wrec) {
 		return
 	}
 	delete(q.members, r)
+	if r.info.free() {
+		q.free.delete(r)
+	}
 	q.count(r, -1)
 }
 
@@ -323,13 +348,25 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bo
 		hits = c.filter(q, accept)
 	default:
 		c := ix.plan(t.Expr, task)
-		if c.all {
+		switch {
+		case c.all && needFree:
+			// Only free members can be eligible; without order_by keys
+			// the free set's order is the answer's, so the walk stops at
+			// max instead of visiting every free member.
+			stopAtMax := max > 0 && len(t.OrderBy) == 0
+			q.free.each(func(r *wrec) bool {
+				if accept(r) {
+					hits = append(hits, r)
+				}
+				return !stopAtMax || len(hits) < max
+			})
+		case c.all:
 			for r := range q.members {
 				if accept(r) {
 					hits = append(hits, r)
 				}
 			}
-		} else {
+		default:
 			hits = c.filter(q, accept)
 		}
 	}
