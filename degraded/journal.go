@@ -54,16 +54,36 @@ type Journal struct {
 	pending map[int64]Entry
 }
 
+// ErrJournalInUse says another process has the journal open (a running
+// instance, or a journal replay command).
+var ErrJournalInUse = errors.New("the journal is in use by another process")
+
 // OpenJournal opens (or creates) the journal at path and loads the entries
 // not yet done. A torn last line (a crash in the middle of a write) is
 // dropped: its append had not returned, so nothing was answered on it.
+// The file stays locked until Close: opening a journal another process
+// holds fails with ErrJournalInUse.
 func OpenJournal(path string) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	return openJournal(path, os.O_RDWR|os.O_CREATE)
+}
+
+// OpenExistingJournal is OpenJournal for a journal that must exist (the
+// journal of another instance, replayed by an operator).
+func OpenExistingJournal(path string) (*Journal, error) {
+	return openJournal(path, os.O_RDWR)
+}
+
+func openJournal(path string, flags int) (*Journal, error) {
+	f, err := os.OpenFile(path, flags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
 	j := &Journal{path: path, f: f, next: 1, pending: map[int64]Entry{}}
-	good, err := j.load()
+	good, err := j.load(f)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -79,9 +99,25 @@ func OpenJournal(path string) (*Journal, error) {
 	return j, nil
 }
 
+// ReadJournal returns the entries of the journal at path not yet done,
+// oldest first, without changing or locking the file (a running instance
+// may be writing it: a torn last line is ignored).
+func ReadJournal(path string) ([]Entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+	j := &Journal{path: path, next: 1, pending: map[int64]Entry{}}
+	if _, err := j.load(f); err != nil {
+		return nil, err
+	}
+	return j.Pending(), nil
+}
+
 // load reads the file and returns the length of its complete lines.
-func (j *Journal) load() (int64, error) {
-	r := bufio.NewReader(j.f)
+func (j *Journal) load(f io.Reader) (int64, error) {
+	r := bufio.NewReader(f)
 	var good int64
 	for {
 		b, err := r.ReadBytes('\n')
@@ -175,6 +211,9 @@ func (j *Journal) Pending() []Entry {
 	sort.Slice(out, func(a, b int) bool { return out[a].Seq < out[b].Seq })
 	return out
 }
+
+// Path returns the journal's file name.
+func (j *Journal) Path() string { return j.path }
 
 // Len returns how many entries are not yet done.
 func (j *Journal) Len() int {

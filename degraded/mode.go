@@ -59,6 +59,12 @@ type Config struct {
 	// SettleAfter is how long after the store is back an entry that may
 	// depend on other instances' entries waits for them; 0 = 10 s.
 	SettleAfter time.Duration
+	// StartWhen, when set, holds Run until it reports true (serve: the
+	// engine has loaded its worker index). Warming or replaying before
+	// then would make the engine load a second index of its own beside
+	// the one Start is loading (seconds of CPU and a second copy of the
+	// workers at a million of them).
+	StartWhen func() bool
 }
 
 // Stats counts what degraded mode did.
@@ -72,7 +78,7 @@ type Mode struct {
 	cfg Config
 	log *slog.Logger
 
-	ws atomic.Pointer[warmed] // the default workspace and its workflow as last read
+	ws atomic.Pointer[warmed] // the workspaces, workflows and number bindings as last read
 
 	mu      sync.Mutex
 	own     map[string]ownRes // reservations this instance made degraded, by sid
@@ -89,8 +95,15 @@ type ownRes struct{ ws, worker, call string }
 
 type importedTask struct{ ws, task string }
 
-// warmed is what Incoming routes with.
+// warmed is what Incoming routes with: the default workspace and its
+// workflow, and the workspace and workflow of each bound number.
 type warmed struct {
+	def   target
+	bound map[string]target // by dialed number (E.164)
+}
+
+// target is where a call goes: a workspace and one of its workflows.
+type target struct {
 	ws   engine.Workspace
 	flow engine.Workflow
 }
@@ -128,6 +141,13 @@ func (m *Mode) Stats() Stats {
 func (m *Mode) Run(ctx context.Context) {
 	replay := time.NewTicker(replayEvery)
 	defer replay.Stop()
+	for m.cfg.StartWhen != nil && !m.cfg.StartWhen() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-replay.C:
+		}
+	}
 	var lastWarm time.Time
 	for {
 		if m.Active() {
@@ -241,8 +261,8 @@ func (m *Mode) postponeTimers(ctx context.Context) {
 	m.log.InfoContext(ctx, "degraded: timers due during the outage wait for the journals", "timers", n, "until", until)
 }
 
-// warm reads the default workspace and makes sure its workflow and worker
-// index are in the engine's memory.
+// warm reads the default workspace and the number bindings, and makes
+// sure their workflows and worker indexes are in the engine's memory.
 func (m *Mode) warm(ctx context.Context) error {
 	ws, err := m.cfg.Store.GetWorkspace(ctx, m.cfg.WorkspaceSID)
 	if err != nil {
@@ -255,20 +275,71 @@ func (m *Mode) warm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.ws.Store(&warmed{ws: ws, flow: flow})
+	w := &warmed{def: target{ws: ws, flow: flow}, bound: map[string]target{}}
+	if err := m.warmBindings(ctx, w); err != nil {
+		// Keep the bindings read last time rather than route every
+		// bound number by the default workflow.
+		if old := m.ws.Load(); old != nil {
+			w.bound = old.bound
+		}
+		m.log.WarnContext(ctx, "degraded: reading the number bindings failed; keeping those read before", "err", err)
+	}
+	m.ws.Store(w)
 	return nil
 }
 
-// Incoming routes a new call without the store and journals it. n needs
-// no workspace or workflow: the default workspace and its default workflow
-// are used (a number's own binding cannot be read without the store).
-func (m *Mode) Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace, engine.TaskResult, error) {
+// warmBindings reads every number binding into w, with its workspace and
+// workflow. A binding whose workflow cannot be read is left out (logged):
+// its number is routed by the default workflow while the store is down.
+func (m *Mode) warmBindings(ctx context.Context, w *warmed) error {
+	spaces, err := m.cfg.Store.ListWorkspaces(ctx)
+	if err != nil {
+		return fmt.Errorf("list workspaces: %w", err)
+	}
+	flows := map[string]target{} // by workspace and workflow sid
+	for _, ws := range spaces {
+		bindings, err := m.cfg.Store.ListBindings(ctx, ws.SID)
+		if err != nil {
+			return fmt.Errorf("list the number bindings of %s: %w", ws.SID, err)
+		}
+		for _, b := range bindings {
+			flowSID := b.WorkflowSID
+			if flowSID == "" {
+				flowSID = ws.DefaultWorkflowSID
+			}
+			key := ws.SID + "/" + flowSID
+			t, ok := flows[key]
+			if !ok {
+				flow, err := m.cfg.Engine.WarmDegraded(ctx, ws.SID, flowSID)
+				if err != nil {
+					m.log.WarnContext(ctx, "degraded: a bound number's workflow cannot be read; the number is routed by the default workflow during an outage",
+						"phone_number", b.PhoneNumber, "workspace_sid", ws.SID, "workflow_sid", flowSID, "err", err)
+					continue
+				}
+				t = target{ws: ws, flow: flow}
+				flows[key] = t
+			}
+			w.bound[b.PhoneNumber] = t
+		}
+	}
+	return nil
+}
+
+// Incoming routes a new call to dialed (E.164) without the store and
+// journals it. n needs no workspace or workflow: those of dialed's binding
+// as last read while the store answered are used, else the default
+// workspace and its default workflow.
+func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.NewTask) (engine.Workspace, engine.TaskResult, error) {
 	w := m.ws.Load()
 	if w == nil {
 		return engine.Workspace{}, engine.TaskResult{}, errors.New("degraded: the workspace was never read")
 	}
-	ws := w.ws
-	n.WorkspaceSID, n.WorkflowSID = ws.SID, w.flow.SID
+	to := w.def
+	if b, ok := w.bound[dialed]; ok {
+		to = b
+	}
+	ws := to.ws
+	n.WorkspaceSID, n.WorkflowSID = ws.SID, to.flow.SID
 	var mayReserve func(string) bool
 	if m.cfg.Members != nil {
 		since := m.cfg.Down()
@@ -277,7 +348,7 @@ func (m *Mode) Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace
 		}
 		mayReserve = func(worker string) bool { return m.cfg.Members.Mine(worker, since) }
 	}
-	dc, err := m.cfg.Engine.RouteDegraded(ctx, ws, w.flow, n, mayReserve)
+	dc, err := m.cfg.Engine.RouteDegraded(ctx, ws, to.flow, n, mayReserve)
 	if err != nil {
 		return ws, engine.TaskResult{}, err
 	}
@@ -363,18 +434,53 @@ func (m *Mode) replay(ctx context.Context) {
 	m.mu.Lock()
 	upFor := time.Since(m.upAt)
 	m.mu.Unlock()
+	m.replayWith(ctx, replayOpts{settled: upFor >= m.cfg.SettleAfter, giveUp: upFor >= giveUpAfter, resync: true})
+}
+
+// replayOpts says how far a replay round may go.
+type replayOpts struct {
+	settled bool // the other instances have had the time to replay their journals
+	giveUp  bool // entries that still cannot be applied are dropped (logged)
+	resync  bool // reload the engine's index once the journal is empty
+}
+
+// ReplayPending applies every pending entry of the journal once, in order,
+// with the same steps as an instance replaying its own journal after an
+// outage. It is for the journal of an instance that is not running (didrouter
+// journal replay): that outage is over, so the entries are finished as well
+// as they can be at once. An entry whose call is in no task of the store
+// (its task may be in yet another journal not replayed) stays in the
+// journal, unless giveUp: then it is dropped and logged. Entries already
+// applied (by an earlier run that stopped before marking them done) apply
+// again as no-ops. As on an instance, the engine's routing is held while
+// the entries are applied (a worker freed by one entry must not be given
+// a call that a later entry ends) and resumed after, which routes the
+// imported calls still waiting. The engine's index is not reloaded at the
+// end. It returns how many entries are left.
+func (m *Mode) ReplayPending(ctx context.Context, giveUp bool) int {
+	if !m.Active() {
+		m.cfg.Engine.PauseRouting()
+		m.replayWith(ctx, replayOpts{settled: true, giveUp: giveUp})
+		if err := m.cfg.Engine.ResumeRouting(ctx); err != nil {
+			m.log.WarnContext(ctx, "degraded: routing the waiting calls after the replay failed; they wait for a free worker", "err", err)
+		}
+	}
+	return m.cfg.Journal.Len()
+}
+
+func (m *Mode) replayWith(ctx context.Context, o replayOpts) {
 	for _, e := range m.cfg.Journal.Pending() {
 		if ctx.Err() != nil || m.Active() {
 			return
 		}
 		// In journal order: an end that freed a worker comes before the
 		// call this instance then gave that worker.
-		done, err := m.apply(ctx, e, upFor >= m.cfg.SettleAfter)
+		done, err := m.apply(ctx, e, o.settled)
 		switch {
-		case errors.Is(err, errNotYet) && e.Op == OpEndCall && upFor >= giveUpAfter:
+		case errors.Is(err, errNotYet) && e.Op == OpEndCall && o.giveUp:
 			m.log.InfoContext(ctx, "degraded: a call that hung up never had a task", "call_sid", e.CallSID)
 			done = true
-		case err != nil && upFor >= giveUpAfter:
+		case err != nil && o.giveUp:
 			m.dropped.Add(1)
 			m.log.ErrorContext(ctx, "degraded: giving up on a journal entry", "op", e.Op, "seq", e.Seq,
 				"call_sid", e.CallSID, "task_sid", e.Task, "reservation_sid", e.Reservation, "err", err)
@@ -392,7 +498,7 @@ func (m *Mode) replay(ctx context.Context) {
 		}
 		m.replayed.Add(1)
 	}
-	if upFor >= m.cfg.SettleAfter {
+	if o.settled {
 		m.mu.Lock()
 		waiting := m.waiting
 		m.waiting = nil
@@ -403,7 +509,7 @@ func (m *Mode) replay(ctx context.Context) {
 			}
 		}
 	}
-	if m.cfg.Journal.Len() == 0 {
+	if m.cfg.Journal.Len() == 0 && o.resync {
 		m.mu.Lock()
 		clear(m.own)
 		m.mu.Unlock()

@@ -88,7 +88,7 @@ func TestModeJournalsAndReplays(t *testing.T) {
 		// Warm: Incoming works once the workspace was read.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			if _, _, err := mode.Incoming(ctx, callTask("CAwarm", "+15125559999")); err == nil {
+			if _, _, err := mode.Incoming(ctx, "+15125559999", callTask("CAwarm", "+15125559999")); err == nil {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -104,11 +104,11 @@ func TestModeJournalsAndReplays(t *testing.T) {
 		if !mode.Active() {
 			t.Fatal("not active while the store is down")
 		}
-		_, first, err := mode.Incoming(ctx, callTask("CAfirst", "+15125550100"))
+		_, first, err := mode.Incoming(ctx, "+15125550100", callTask("CAfirst", "+15125550100"))
 		if err != nil || first.Reservation == nil || first.Reservation.WorkerSID != owner.SID {
 			t.Fatalf("first call: %+v %v, want the owner", first.Reservation, err)
 		}
-		_, second, err := mode.Incoming(ctx, callTask("CAsecond", "+15125550100"))
+		_, second, err := mode.Incoming(ctx, "+15125550100", callTask("CAsecond", "+15125550100"))
 		if err != nil || second.Reservation != nil {
 			t.Fatalf("second call: %+v %v, want it waiting (the owner is on the first)", second.Reservation, err)
 		}
@@ -189,11 +189,11 @@ func TestModeDuplicateCall(t *testing.T) {
 			}
 		}
 		sw.set(true)
-		_, a, err := mode.Incoming(ctx, callTask("CAdup", "+15125559999"))
+		_, a, err := mode.Incoming(ctx, "+15125559999", callTask("CAdup", "+15125559999"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, b, err := mode.Incoming(ctx, callTask("CAdup", "+15125559999"))
+		_, b, err := mode.Incoming(ctx, "+15125559999", callTask("CAdup", "+15125559999"))
 		if err != nil || a.Task.SID == b.Task.SID {
 			t.Fatalf("second delivery: %v, tasks %s and %s", err, a.Task.SID, b.Task.SID)
 		}

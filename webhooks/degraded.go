@@ -17,8 +17,10 @@ import (
 type Degraded interface {
 	// Active reports whether the store is known to be unreachable.
 	Active() bool
-	// Incoming routes a new call without the store (default workspace and workflow).
-	Incoming(ctx context.Context, n engine.NewTask) (engine.Workspace, engine.TaskResult, error)
+	// Incoming routes a new call to dialed (E.164) without the store: with
+	// the workflow of dialed's binding as last read, else the default
+	// workspace's default workflow.
+	Incoming(ctx context.Context, dialed string, n engine.NewTask) (engine.Workspace, engine.TaskResult, error)
 	Accept(ctx context.Context, ws, callSID, taskSID, reservationSID string) error
 	Reject(ctx context.Context, ws, callSID, taskSID, reservationSID, status string) error
 	EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID, reason string) error
@@ -47,7 +49,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 	if err != nil {
 		return nil, false
 	}
-	ws, res, err := h.degraded.Incoming(ctx, engine.NewTask{
+	ws, res, err := h.degraded.Incoming(ctx, dialed, engine.NewTask{
 		Attributes: string(attrs), TaskChannel: engine.DefaultTaskChannel, CallSID: c.callSID,
 	})
 	if err != nil {

@@ -46,9 +46,10 @@ func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, works
 			"journal", path, "entries", n)
 	}
 	members := degraded.NewMembers(instance, logger)
+	warnOtherJournals(path, logger)
 	mode, err := degraded.New(degraded.Config{
 		Engine: eng, Store: st, Down: down.Down, Journal: j, Members: members,
-		WorkspaceSID: workspaceSID, Logger: logger,
+		WorkspaceSID: workspaceSID, Logger: logger, StartWhen: eng.Ready,
 	})
 	if err != nil {
 		j.Close()

@@ -27,6 +27,7 @@ func main() {
 		"replay":      runReplay,
 		"dids":        runDids,
 		"setup":       runSetup,
+		"journal":     runJournal,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, commands, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
