@@ -52,7 +52,7 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 	if n.CallSID == "" {
 		return Task{}, Errorf(EINVALID, "call_sid is required")
 	}
-	ws, err := e.store.GetWorkspace(ctx, n.WorkspaceSID)
+	ws, err := e.Workspace(ctx, n.WorkspaceSID)
 	if err != nil {
 		return Task{}, fmt.Errorf("cancel call: read workspace %s: %w", n.WorkspaceSID, err)
 	}

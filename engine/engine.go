@@ -58,10 +58,13 @@ type Engine struct {
 	reofferAfter time.Duration
 
 	mu         sync.Mutex
-	workspaces map[string]*wsIndex // loaded worker indexes by workspace sid
+	workspaces map[string]*wsIndex      // loaded worker indexes by workspace sid
+	loading    map[string]chan struct{} // index loads under way (index.go), closed when done
 
 	wfMu  sync.Mutex
 	flows map[string]cachedWorkflow // parsed workflows by sid
+
+	config configCache // workspaces and bindings read on every call
 
 	own        ownChanges  // echoes of this instance's task changes to skip
 	subscribed atomic.Bool // the change feed keeps caches current
@@ -130,6 +133,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	defer e.own.stop()
 	e.subscribed.Store(true) // before reloadAll, which empties the caches
 	defer e.subscribed.Store(false)
+	e.config.apply(Change{Kind: ChangeResync}) // read while unsubscribed: may be stale
 	if err := e.reloadAll(ctx); err != nil {
 		return fmt.Errorf("engine: load worker index: %w", err)
 	}
@@ -167,6 +171,7 @@ func (e *Engine) Start(ctx context.Context) error {
 				}
 				c = Change{Kind: ChangeResync}
 			}
+			e.config.apply(c)
 			if err := e.applyChange(ctx, c); err != nil && ctx.Err() == nil {
 				// The index may now be stale: a full reload repairs it.
 				e.log.WarnContext(ctx, "applying a store change failed; reloading the index",

@@ -46,7 +46,7 @@ func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (Outbou
 	if _, err := routing.ParseAttributes([]byte(raw)); err != nil {
 		return OutboundResult{}, Errorf(EINVALID, "attributes: %v", err)
 	}
-	ws, err := e.store.GetWorkspace(ctx, o.WorkspaceSID)
+	ws, err := e.Workspace(ctx, o.WorkspaceSID)
 	if err != nil {
 		return OutboundResult{}, fmt.Errorf("record outbound call: read workspace %s: %w", o.WorkspaceSID, err)
 	}

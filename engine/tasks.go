@@ -36,7 +36,7 @@ type TaskResult struct {
 // task was stored, the result still carries the task (Created true) along
 // with the error; the task then waits like any pending task.
 func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) {
-	ws, err := e.store.GetWorkspace(ctx, n.WorkspaceSID)
+	ws, err := e.Workspace(ctx, n.WorkspaceSID)
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("create task: read workspace %s: %w", n.WorkspaceSID, err)
 	}

@@ -126,7 +126,7 @@ func (h *Handler) noun(ctx context.Context, t engine.Task, r *engine.Reservation
 		} else if engine.ErrorCode(err) != engine.ENOTFOUND {
 			return nil, fmt.Errorf("look up DID %s: %w", n.PhoneNumber, err)
 		}
-		if _, err := h.store.GetBinding(ctx, n.PhoneNumber); err == nil {
+		if _, err := h.eng.Binding(ctx, n.PhoneNumber); err == nil {
 			return nil, fmt.Errorf("%w: contact_uri %q is a number routed by didrouter", errNoContact, uri)
 		} else if engine.ErrorCode(err) != engine.ENOTFOUND {
 			return nil, fmt.Errorf("look up binding of %s: %w", n.PhoneNumber, err)

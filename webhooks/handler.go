@@ -39,6 +39,10 @@ type Engine interface {
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
 	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
 	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	// Workspace and Binding read configuration every call needs (cached
+	// by the engine while its change feed runs).
+	Workspace(ctx context.Context, sid string) (engine.Workspace, error)
+	Binding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error)
 }
 
 // Config configures the webhooks. Engine, Store, Normalizer, Clock,

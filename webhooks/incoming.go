@@ -78,14 +78,14 @@ func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engi
 // finds the owner, or sends an unknown number to Everyone).
 func (h *Handler) workflowFor(ctx context.Context, dialed string) (engine.Workspace, string, error) {
 	wsSID, workflowSID := h.ws, ""
-	b, err := h.store.GetBinding(ctx, dialed)
+	b, err := h.eng.Binding(ctx, dialed)
 	switch {
 	case err == nil:
 		wsSID, workflowSID = b.WorkspaceSID, b.WorkflowSID
 	case engine.ErrorCode(err) != engine.ENOTFOUND:
 		return engine.Workspace{}, "", fmt.Errorf("look up binding of %s: %w", dialed, err)
 	}
-	ws, err := h.store.GetWorkspace(ctx, wsSID)
+	ws, err := h.eng.Workspace(ctx, wsSID)
 	if err != nil {
 		return engine.Workspace{}, "", fmt.Errorf("read workspace %s: %w", wsSID, err)
 	}

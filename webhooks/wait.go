@@ -43,7 +43,7 @@ func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 	}
 	var verbs []twiml.Element
 	if h.sayHold(c) {
-		ws, err := h.store.GetWorkspace(ctx, t.WorkspaceSID)
+		ws, err := h.eng.Workspace(ctx, t.WorkspaceSID)
 		if err != nil {
 			return nil, fmt.Errorf("read workspace %s: %w", t.WorkspaceSID, err)
 		}

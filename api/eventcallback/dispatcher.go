@@ -33,6 +33,9 @@ const (
 // Config configures a Dispatcher. Store and Client are required.
 type Config struct {
 	Store engine.Reader
+	// Workspace, when set, reads a workspace's settings instead of Store
+	// (the engine's cache: a call commits several events).
+	Workspace func(ctx context.Context, sid string) (engine.Workspace, error)
 	// Client sends the callbacks; its Timeout bounds each request
 	// (TaskRouter expects an answer within 15 seconds).
 	Client *http.Client
@@ -165,7 +168,11 @@ fill:
 
 // workspace reads the workspace of e (nil when it cannot be read).
 func (d *Dispatcher) workspace(ctx context.Context, e engine.Event) *engine.Workspace {
-	ws, err := d.cfg.Store.GetWorkspace(ctx, e.WorkspaceSID)
+	read := d.cfg.Store.GetWorkspace
+	if d.cfg.Workspace != nil {
+		read = d.cfg.Workspace
+	}
+	ws, err := read(ctx, e.WorkspaceSID)
 	if err != nil {
 		if engine.ErrorCode(err) != engine.ENOTFOUND && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "event callback not sent: reading its workspace failed", "event", e.SID, "err", err)

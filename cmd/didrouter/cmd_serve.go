@@ -84,16 +84,20 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	// assignment callback dispatcher (workflows with an AssignmentCallbackUrl).
 	// It also reports each event it commits to the event callback
 	// dispatcher (workspaces with an EventCallbackUrl).
-	var callbacks *assignment.Dispatcher
+	var (
+		callbacks *assignment.Dispatcher
+		eng       *engine.Engine
+	)
 	events, err := eventcallback.New(eventcallback.Config{
-		Store: st, Client: &http.Client{Timeout: eventCallbackTimeout}, Clock: clock, Logger: logger,
+		Store: st, Workspace: func(ctx context.Context, sid string) (engine.Workspace, error) { return eng.Workspace(ctx, sid) },
+		Client: &http.Client{Timeout: eventCallbackTimeout}, Clock: clock, Logger: logger,
 		AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken,
 	})
 	if err != nil {
 		return fmt.Errorf("event callbacks: %w", err)
 	}
 	engStore := eventcallback.Observe(assignment.Observe(st, func(r engine.Reservation) { callbacks.Notify(r) }), events.Notify)
-	eng, err := engine.New(engine.Config{
+	eng, err = engine.New(engine.Config{
 		Store: engStore, Clock: clock, Logger: logger, Normalizer: norm, InstanceID: instance, WrapUp: cfg.WrapUp,
 		ReofferAfter: cfg.ReofferAfter,
 	})

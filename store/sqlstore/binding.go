@@ -40,9 +40,18 @@ func (t *Tx) PutBinding(ctx context.Context, b engine.PhoneNumberBinding) error 
 	if n == 0 {
 		return engine.Errorf(engine.ECONFLICT, "phone number %s is bound in another workspace", b.PhoneNumber)
 	}
-	return nil
+	return t.notifyBindings(ctx, b.WorkspaceSID)
+}
+
+// notifyBindings tells every instance to forget its cached bindings: one
+// change per transaction, however many numbers a bulk import binds.
+func (t *Tx) notifyBindings(ctx context.Context, workspaceSID string) error {
+	return t.Notify(ctx, engine.Change{Kind: engine.ChangeBinding, WorkspaceSID: workspaceSID})
 }
 
 func (t *Tx) DeleteBinding(ctx context.Context, e164 string) error {
-	return t.execOne(ctx, "binding for phone number", e164, `DELETE FROM phone_number_bindings WHERE phone_number = $1`, e164)
+	if err := t.execOne(ctx, "binding for phone number", e164, `DELETE FROM phone_number_bindings WHERE phone_number = $1`, e164); err != nil {
+		return err
+	}
+	return t.notifyBindings(ctx, "")
 }

@@ -36,10 +36,14 @@ func (t *Tx) InsertWorkspace(ctx context.Context, w engine.Workspace) error {
 }
 
 func (t *Tx) UpdateWorkspace(ctx context.Context, w engine.Workspace) error {
-	return t.execOne(ctx, "workspace", w.SID, `UPDATE workspaces SET friendly_name = $2,
+	if err := t.execOne(ctx, "workspace", w.SID, `UPDATE workspaces SET friendly_name = $2,
 		default_activity_sid = $3, timeout_activity_sid = $4, default_workflow_sid = $5,
 		event_callback_url = $6, greeting = $7, hold_message = $8, date_updated = $9, events_filter = $10
 		WHERE sid = $1`,
 		w.SID, w.FriendlyName, w.DefaultActivitySID, w.TimeoutActivitySID, w.DefaultWorkflowSID,
-		w.EventCallbackURL, w.Greeting, w.HoldMessage, t.timeArg(w.DateUpdated), w.EventsFilter)
+		w.EventCallbackURL, w.Greeting, w.HoldMessage, t.timeArg(w.DateUpdated), w.EventsFilter); err != nil {
+		return err
+	}
+	// Every instance caches workspaces read on a call's path.
+	return t.Notify(ctx, engine.Change{Kind: engine.ChangeWorkspace, WorkspaceSID: w.SID, SID: w.SID})
 }

@@ -1,0 +1,75 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// TestConfigCacheFollowsOtherInstances: engine a serves workspaces and
+// bindings from its cache; when another instance changes them, a's change
+// feed evicts them and a reads the new rows.
+func TestConfigCacheFollowsOtherInstances(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	sa, sb := openPostgresPair(t)
+	clock := engine.NewFakeClock(t0)
+	ws, err := engine.Seed(ctx, sa, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := engine.New(engine.Config{Store: sa, Clock: clock, InstanceID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, "engine ready", a.Ready)
+
+	const number = "+15127640580"
+	got, err := a.Workspace(ctx, ws.SID)
+	if err != nil || got.Greeting != ws.Greeting {
+		t.Fatalf("Workspace = %+v, %v", got, err)
+	}
+	if _, err := a.Binding(ctx, number); engine.ErrorCode(err) != engine.ENOTFOUND {
+		t.Fatalf("Binding of an unbound number: %v, want not found", err)
+	}
+	if _, err := a.Binding(ctx, number); engine.ErrorCode(err) != engine.ENOTFOUND {
+		t.Fatalf("Binding of an unbound number, cached: %v, want not found", err)
+	}
+
+	// Instance b (its own store connection) changes both.
+	changed := ws
+	changed.Greeting = "Welcome to the night line."
+	flows, err := sb.ListWorkflows(ctx, ws.SID)
+	if err != nil || len(flows) == 0 {
+		t.Fatalf("workflows: %v", err)
+	}
+	if err := sb.Tx(ctx, func(tx engine.Tx) error {
+		if err := tx.UpdateWorkspace(ctx, changed); err != nil {
+			return err
+		}
+		return tx.PutBinding(ctx, engine.PhoneNumberBinding{PhoneNumber: number, WorkspaceSID: ws.SID, WorkflowSID: flows[0].SID})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new greeting", func() bool {
+		got, err := a.Workspace(ctx, ws.SID)
+		return err == nil && got.Greeting == changed.Greeting
+	})
+	eventually(t, "the new binding", func() bool {
+		b, err := a.Binding(ctx, number)
+		return err == nil && b.WorkflowSID == flows[0].SID
+	})
+
+	if err := sb.Tx(ctx, func(tx engine.Tx) error { return tx.DeleteBinding(ctx, number) }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the binding gone", func() bool {
+		_, err := a.Binding(ctx, number)
+		return engine.ErrorCode(err) == engine.ENOTFOUND
+	})
+}
