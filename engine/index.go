@@ -42,15 +42,41 @@ func orEmptyObject(s string) string {
 	return s
 }
 
-// index returns the workspace's index, loading it from the store on first use.
+// index returns the workspace's index, loading it from the store on first
+// use. Callers arriving while a load of the workspace is under way (the
+// start-up load, degraded mode warming up) wait for it instead of building
+// a second index of their own: at a million workers each build costs
+// seconds of CPU and a gigabyte of heap.
 func (e *Engine) index(ctx context.Context, workspaceSID string) (*wsIndex, error) {
-	e.mu.Lock()
-	wi := e.workspaces[workspaceSID]
-	e.mu.Unlock()
-	if wi != nil {
-		return wi, nil
+	for {
+		e.mu.Lock()
+		wi, loading := e.workspaces[workspaceSID], e.loading[workspaceSID]
+		if wi == nil && loading == nil {
+			done := e.startLoadLocked(workspaceSID)
+			e.mu.Unlock()
+			return e.finishLoad(ctx, workspaceSID, done)
+		}
+		e.mu.Unlock()
+		if wi != nil {
+			return wi, nil
+		}
+		select {
+		case <-loading:
+			// Loaded, or failed: look again (and load it ourselves then).
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	return e.reloadWorkspace(ctx, workspaceSID)
+}
+
+// startLoadLocked registers a load of the workspace's index; e.mu is held.
+func (e *Engine) startLoadLocked(workspaceSID string) chan struct{} {
+	if e.loading == nil {
+		e.loading = make(map[string]chan struct{})
+	}
+	done := make(chan struct{})
+	e.loading[workspaceSID] = done
+	return done
 }
 
 // buildIndex reads a workspace's queues and workers into a fresh index.
@@ -82,6 +108,23 @@ func (e *Engine) buildIndex(ctx context.Context, workspaceSID string) (*routing.
 
 // reloadWorkspace rebuilds one workspace's index and swaps it in.
 func (e *Engine) reloadWorkspace(ctx context.Context, workspaceSID string) (*wsIndex, error) {
+	e.mu.Lock()
+	done := e.startLoadLocked(workspaceSID)
+	e.mu.Unlock()
+	return e.finishLoad(ctx, workspaceSID, done)
+}
+
+// finishLoad builds the index of a load registered with startLoadLocked,
+// swaps it in and releases the callers waiting for it.
+func (e *Engine) finishLoad(ctx context.Context, workspaceSID string, done chan struct{}) (*wsIndex, error) {
+	defer func() {
+		e.mu.Lock()
+		if e.loading[workspaceSID] == done {
+			delete(e.loading, workspaceSID)
+		}
+		e.mu.Unlock()
+		close(done)
+	}()
 	ix, err := e.buildIndex(ctx, workspaceSID)
 	if err != nil {
 		return nil, err
