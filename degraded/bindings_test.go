@@ -115,6 +115,10 @@ func TestModeRoutesBoundNumbers(t *testing.T) {
 		mode, j := w.startMode(t, filepath.Join(t.TempDir(), "journal.jsonl"), sw, nil)
 		waitFor(t, "degraded mode ready", mode.Ready)
 		sw.set(true)
+		if !mode.LoopsBack(w.ws.SID, salesLine) || mode.LoopsBack(w.ws.SID, "+15125550188") {
+			t.Fatalf("LoopsBack: bound number %v, unknown number %v; want true, false",
+				mode.LoopsBack(w.ws.SID, salesLine), mode.LoopsBack(w.ws.SID, "+15125550188"))
+		}
 
 		_, bound, err := mode.Incoming(ctx, salesLine, callTask("CAsales", salesLine))
 		if err != nil {

@@ -39,6 +39,7 @@ type Engine interface {
 	PauseRouting()
 	ResumeRouting(ctx context.Context) error
 	ReleaseDegraded(workspaceSID, workerSID string)
+	DegradedIsDID(workspaceSID, e164 string) bool
 	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (engine.Workflow, error)
 	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
@@ -98,8 +99,9 @@ type importedTask struct{ ws, task string }
 // warmed is what Incoming routes with: the default workspace and its
 // workflow, and the workspace and workflow of each bound number.
 type warmed struct {
-	def   target
-	bound map[string]target // by dialed number (E.164)
+	def       target
+	bound     map[string]target // by dialed number (E.164)
+	boundRead bool              // bound holds every binding (they were read at least once)
 }
 
 // target is where a call goes: a workspace and one of its workflows.
@@ -275,12 +277,12 @@ func (m *Mode) warm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w := &warmed{def: target{ws: ws, flow: flow}, bound: map[string]target{}}
+	w := &warmed{def: target{ws: ws, flow: flow}, bound: map[string]target{}, boundRead: true}
 	if err := m.warmBindings(ctx, w); err != nil {
 		// Keep the bindings read last time rather than route every
 		// bound number by the default workflow.
 		if old := m.ws.Load(); old != nil {
-			w.bound = old.bound
+			w.bound, w.boundRead = old.bound, old.boundRead
 		}
 		m.log.WarnContext(ctx, "degraded: reading the number bindings failed; keeping those read before", "err", err)
 	}
@@ -368,6 +370,22 @@ func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.NewTask) (e
 		res.Reservation, res.Worker = dc.Reservation, dc.Worker
 	}
 	return ws, res, nil
+}
+
+// LoopsBack reports whether ringing the phone number e164 from memory
+// could call into didrouter again, as the webhooks check with the store
+// before ringing a contact number: it is the DID of a worker in the
+// workspace's index, or a number bound to a workflow as last read. Until
+// the bindings have been read it says yes.
+func (m *Mode) LoopsBack(workspaceSID, e164 string) bool {
+	w := m.ws.Load()
+	if w == nil || !w.boundRead {
+		return true
+	}
+	if _, ok := w.bound[e164]; ok {
+		return true
+	}
+	return m.cfg.Engine.DegradedIsDID(workspaceSID, e164)
 }
 
 // Accept journals that the agent of a reservation picked up.

@@ -226,3 +226,31 @@ func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID str
 	row, _, err := e.workflow(ctx, workspaceSID, workflowSID)
 	return row, err
 }
+
+// DegradedIsDID reports whether e164 is the phone_number (the DID) of a
+// worker of the workspace, as this instance's index knows them: without
+// the store, ringing such a number from degraded mode would call into
+// didrouter again (a loop). An index that is not loaded says yes.
+func (e *Engine) DegradedIsDID(workspaceSID, e164 string) bool {
+	e.mu.Lock()
+	wi := e.workspaces[workspaceSID]
+	e.mu.Unlock()
+	if wi == nil || e164 == "" {
+		return true
+	}
+	everyone, err := routing.Compile("1==1", routing.ScopeWorker)
+	if err != nil {
+		return true
+	}
+	match, err := routing.Compile("worker.phone_number == task.phone_number", routing.ScopeTarget)
+	if err != nil {
+		return true
+	}
+	wi.mu.Lock()
+	ix := wi.ix
+	if !ix.HasQueue(everyoneQueue) { // a reload builds a fresh index without it
+		ix.SetQueue(everyoneQueue, everyone)
+	}
+	wi.mu.Unlock()
+	return len(ix.Matches(&routing.Target{Queue: everyoneQueue, Expr: match}, routing.Attributes{"phone_number": e164})) > 0
+}

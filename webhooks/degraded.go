@@ -21,6 +21,9 @@ type Degraded interface {
 	// the workflow of dialed's binding as last read, else the default
 	// workspace's default workflow.
 	Incoming(ctx context.Context, dialed string, n engine.NewTask) (engine.Workspace, engine.TaskResult, error)
+	// LoopsBack reports whether ringing the phone number e164 could call
+	// into didrouter again (a worker's DID, a bound number), from memory.
+	LoopsBack(workspaceSID, e164 string) bool
 	Accept(ctx context.Context, ws, callSID, taskSID, reservationSID string) error
 	Reject(ctx context.Context, ws, callSID, taskSID, reservationSID, status string) error
 	EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID, reason string) error
@@ -60,9 +63,12 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 	var verbs []twiml.Element
 	if r := res.Reservation; r != nil && res.Worker != nil {
 		noun, err := contactNoun(contactURI(res.Worker.Attributes), h.url("/answer", h.reservationQuery(res.Task, r.SID)), h.e164)
-		if _, isNumber := noun.(*twiml.VoiceNumber); isNumber {
-			// Whether a phone number routes back into didrouter (a loop)
-			// cannot be checked without the store: ring clients and SIP only.
+		if n, isNumber := noun.(*twiml.VoiceNumber); isNumber &&
+			(n.PhoneNumber == res.Worker.PhoneNumber || h.degraded.LoopsBack(ws.SID, n.PhoneNumber)) {
+			// As the ordinary path, from memory: a number that routes back
+			// into didrouter (a worker's DID, a bound number) would loop.
+			h.log.WarnContext(ctx, "degraded mode: the reserved worker's contact_uri is a number routed by didrouter; not rung",
+				"call_sid", c.callSID, "worker_sid", res.Worker.SID, "contact_uri", n.PhoneNumber)
 			err = errNoContact
 		}
 		if err == nil {
