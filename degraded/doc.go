@@ -3,15 +3,20 @@
 // decided meanwhile reaches the database once it is back.
 //
 // While the store is down (outage.Store.Down), a new call is routed from
-// this instance's memory (engine.RouteDegraded: the owner when the index
-// says they are free, else Everyone's longest-idle worker, else the queue),
+// this instance's memory (engine.RouteDegraded, with the workflow of the
+// dialed number's binding as last read, else the default workflow: the
+// owner when the index says they are free, else Everyone's longest-idle
+// worker, else the queue),
 // and what Twilio reports about calls in progress (an agent answered, a dial
 // ended, a caller hung up) is recorded instead of applied. Both go to a
 // Journal: an append-only file of this instance, fsynced before the TwiML
 // answer is sent. When the store answers again the journal is replayed in
 // order; every step is idempotent (a call's task is keyed by its CallSid,
 // reservations by their sid, and each transition re-checks the state), so a
-// replay interrupted by a crash is simply run again on restart.
+// replay interrupted by a crash is simply run again on restart. The journal
+// of an instance that does not come back is replayed with the same code by
+// `didrouter journal replay` (Mode.ReplayPending); a journal file is locked
+// by the process that has it open.
 //
 // Double booking. The worker index is local: two instances that cannot see
 // the store could offer one worker two calls. Members bounds this: every
