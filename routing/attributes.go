@@ -22,6 +22,28 @@ const (
 // ParseAttributes parses a JSON object. Empty input and "null" give an empty
 // set of attributes; anything other than an object is an error.
 func ParseAttributes(data []byte) (Attributes, error) {
+	return parseAttributes(data, nil)
+}
+
+// AttributeParser is ParseAttributes for many documents in a row (loading
+// a fleet of workers): the documents it returns share the strings of their
+// keys. It is not safe for concurrent use; its zero value is ready.
+type AttributeParser struct {
+	keys map[string]string
+}
+
+// maxInternedKeys bounds an AttributeParser's table of keys.
+const maxInternedKeys = 4096
+
+// Parse is ParseAttributes.
+func (p *AttributeParser) Parse(data []byte) (Attributes, error) {
+	if p.keys == nil {
+		p.keys = make(map[string]string)
+	}
+	return parseAttributes(data, p.keys)
+}
+
+func parseAttributes(data []byte, keys map[string]string) (Attributes, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return Attributes{}, nil
@@ -31,6 +53,9 @@ func ParseAttributes(data []byte) (Attributes, error) {
 	}
 	if trimmed[0] != '{' {
 		return nil, fmt.Errorf("attributes must be a JSON object, not %s", jsonKindOf(trimmed[0]))
+	}
+	if m, ok := parseFlat(trimmed, keys); ok {
+		return m, nil
 	}
 	if err := checkNesting(trimmed, MaxNestingDepth); err != nil {
 		return nil, fmt.Errorf("attributes: %w", err)
