@@ -15,6 +15,7 @@ import (
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/outage"
+	"github.com/didrouter/didrouter/store/postgres"
 )
 
 // runJournal inspects and replays degraded-mode journals (DIDROUTER_JOURNAL)
@@ -184,15 +185,15 @@ func replayJournal(ctx context.Context, cfg config, path string, giveUp bool, ti
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	st, _, err := openStore(ctx, cfg, logger)
+	// No migrations: the instances own the schema (a newer binary run by
+	// an operator must not migrate it under them).
+	pg, err := postgres.Open(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
-		return journalReplay{}, err
+		return journalReplay{}, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	defer st.Close()
-	down := func() time.Time { return time.Time{} }
-	if o, ok := st.(*outage.Store); ok {
-		down = o.Down
-	}
+	defer pg.Close()
+	st := outage.New(pg, outage.Config{Logger: logger, MaxWait: cfg.StoreWait})
+	down := st.Down
 	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, Logger: logger, InstanceID: "journal-replay"})
 	if err != nil {
 		return journalReplay{}, err
