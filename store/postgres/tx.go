@@ -26,9 +26,13 @@ func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(ptx pgx.Tx) error {
-			return fn(sqlstore.NewTx(pgxDB{ptx}, s.dialect, func(ctx context.Context, c engine.Change) error {
-				return notify(ctx, ptx, c)
-			}))
+			db := &txDB{tx: ptx}
+			if err := fn(sqlstore.NewTx(db, s.dialect, func(ctx context.Context, c engine.Change) error {
+				return notify(db, c)
+			})); err != nil {
+				return err
+			}
+			return db.flush(ctx)
 		})
 		if err == nil || !retryable(err) {
 			return err
@@ -71,15 +75,17 @@ type changePayload struct {
 	SID          string `json:"s,omitempty"`
 }
 
-// notify sends c inside the transaction: Postgres delivers it to listeners
-// only if the transaction commits.
-func notify(ctx context.Context, tx pgx.Tx, c engine.Change) error {
+// notify sends c inside the transaction (with its other deferred writes):
+// Postgres delivers it to listeners only if the transaction commits.
+func notify(db *txDB, c engine.Change) error {
 	b, err := json.Marshal(changePayload{Kind: c.Kind, WorkspaceSID: c.WorkspaceSID, SID: c.SID})
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, string(b))
-	return err
+	db.Defer(`SELECT pg_notify($1, $2)`, []any{channel, string(b)}, func(err error) error {
+		return fmt.Errorf("postgres: notify %s %s: %w", c.Kind, c.SID, err)
+	})
+	return nil
 }
 
 func decodeChange(payload string) (engine.Change, error) {

@@ -48,7 +48,8 @@ func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.
 }
 
 func (t *Tx) InsertEvent(ctx context.Context, e engine.Event) error {
-	return t.insert(ctx, "event", e.SID, e.WorkspaceSID, `INSERT INTO events (`+eventCols+`)
+	wrap := func(err error) error { return t.insertError(err, "event", e.SID, e.WorkspaceSID) }
+	return t.execLater(ctx, wrap, `INSERT INTO events (`+eventCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		e.SID, e.WorkspaceSID, e.EventType, e.ResourceType, e.ResourceSID, e.Description, e.TaskSID, e.WorkerSID,
 		e.ReservationSID, e.Data, t.timeArg(e.Date))

@@ -50,13 +50,13 @@ func (t *Tx) SetTimer(ctx context.Context, tm engine.Timer) error {
 	if tm.SID == "" {
 		tm.SID = engine.NewSID(engine.PrefixTimer)
 	}
-	_, err = t.db.Exec(ctx, `INSERT INTO timers (`+timerCols+`, guard_sid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	wrap := func(err error) error { return t.insertError(err, "timer", tm.SID, tm.WorkspaceSID) }
+	return t.execLater(ctx, wrap, `INSERT INTO timers (`+timerCols+`, guard_sid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (workspace_sid, kind, guard_sid) DO UPDATE SET sid = excluded.sid, task_sid = excluded.task_sid,
 		reservation_sid = excluded.reservation_sid, worker_sid = excluded.worker_sid,
 		task_version = excluded.task_version, fire_at = excluded.fire_at`,
 		tm.SID, tm.WorkspaceSID, tm.Kind, tm.TaskSID, tm.ReservationSID, tm.WorkerSID, tm.TaskVersion,
 		t.timeArg(tm.FireAt), guard)
-	return t.insertError(err, "timer", tm.SID, tm.WorkspaceSID)
 }
 
 func (t *Tx) ClearTimers(ctx context.Context, workspaceSID, taskSID string, kinds ...string) error {
@@ -65,10 +65,8 @@ func (t *Tx) ClearTimers(ctx context.Context, workspaceSID, taskSID string, kind
 	if len(kinds) > 0 {
 		query += ` AND kind IN ` + a.in(kinds)
 	}
-	if _, err := t.db.Exec(ctx, query, a...); err != nil {
-		return t.wrap(err, "clear timers of task %s", taskSID)
-	}
-	return nil
+	wrap := func(err error) error { return t.wrap(err, "clear timers of task %s", taskSID) }
+	return t.execLater(ctx, wrap, query, a...)
 }
 
 // ClaimDueTimers returns the claimed timers earliest first. On Postgres the

@@ -65,6 +65,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"Bindings", c.bindings},
 		{"Pagination", c.pagination},
 		{"TxRollback", c.txRollback},
+		{"DeferredWrites", c.deferredWrites},
 		{"Subscribe", c.subscribe},
 		{"SubscribeAcrossInstances", c.subscribeAcrossInstances},
 		{"PingClose", c.pingClose},

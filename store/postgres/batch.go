@@ -1,0 +1,139 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/didrouter/didrouter/store/sqlstore"
+)
+
+// txDB is sqlstore.DB on a transaction that defers writes nobody reads
+// before commit (sqlstore.Deferrer): they travel with the next statement,
+// or with the final flush before COMMIT, as one pgx batch. A call's
+// transactions write several events, timers and notifications each; sent
+// one by one, every one of them cost a round trip to Postgres.
+type txDB struct {
+	tx      pgx.Tx
+	pending []deferredWrite
+}
+
+type deferredWrite struct {
+	query string
+	args  []any
+	wrap  func(error) error
+}
+
+var _ sqlstore.Deferrer = (*txDB)(nil)
+
+func (d *txDB) Defer(query string, args []any, wrap func(error) error) {
+	d.pending = append(d.pending, deferredWrite{query: query, args: args, wrap: wrap})
+}
+
+// flush sends the deferred writes (before commit).
+func (d *txDB) flush(ctx context.Context) error {
+	if len(d.pending) == 0 {
+		return nil
+	}
+	br, err := d.send(ctx, nil)
+	if err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+// send queues the deferred writes and then last (nil: none) in one batch,
+// and reads the deferred writes' results. On success the caller reads
+// last's result from br and closes it.
+func (d *txDB) send(ctx context.Context, last *deferredWrite) (pgx.BatchResults, error) {
+	pending := d.pending
+	d.pending = nil
+	b := &pgx.Batch{}
+	for _, w := range pending {
+		b.Queue(w.query, w.args...)
+	}
+	if last != nil {
+		b.Queue(last.query, last.args...)
+	}
+	br := d.tx.SendBatch(ctx, b)
+	for _, w := range pending {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close() // the batch stops at the first failure; err says why
+			return nil, w.wrap(err)
+		}
+	}
+	return br, nil
+}
+
+func (d *txDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if len(d.pending) == 0 {
+		tag, err := d.tx.Exec(ctx, query, args...)
+		return tag.RowsAffected(), err
+	}
+	br, err := d.send(ctx, &deferredWrite{query: query, args: args})
+	if err != nil {
+		return 0, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag.RowsAffected(), err
+}
+
+func (d *txDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	if len(d.pending) == 0 {
+		return d.tx.Query(ctx, query, args...)
+	}
+	br, err := d.send(ctx, &deferredWrite{query: query, args: args})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+func (d *txDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	if len(d.pending) == 0 {
+		return d.tx.QueryRow(ctx, query, args...)
+	}
+	br, err := d.send(ctx, &deferredWrite{query: query, args: args})
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{row: br.QueryRow(), br: br}
+}
+
+// batchRows closes its batch with the rows.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	_ = r.br.Close()
+}
+
+// batchRow closes its batch once scanned.
+type batchRow struct {
+	row pgx.Row
+	br  pgx.BatchResults
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// errRow is a row whose query failed before it ran.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

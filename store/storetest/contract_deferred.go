@@ -1,0 +1,54 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// deferredWrites: events, timers and notifications may be sent later than
+// the call that writes them (with the next statement, or at commit), but a
+// transaction still sees its own writes in order, and a write that fails
+// fails the transaction and leaves nothing behind.
+func (c *contract) deferredWrites(t *testing.T, f *fixture) {
+	ev := engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: f.ws.SID, EventType: "task.created",
+		ResourceType: "task", ResourceSID: "WT1", TaskSID: "WT1", Data: "{}", Date: f.now}
+	step := f.timer(engine.TimerStep, "WT1", "", "", f.at(10*time.Second))
+	f.mustTx(func(tx engine.Tx) error {
+		if err := tx.InsertEvent(f.ctx, ev); err != nil {
+			return err
+		}
+		got, err := tx.ListEvents(f.ctx, f.ws.SID, engine.EventFilter{TaskSID: "WT1"})
+		noErr(t, err)
+		equal(t, "events seen inside the transaction", len(got), 1)
+		if err := tx.SetTimer(f.ctx, step); err != nil {
+			return err
+		}
+		next, err := tx.NextTimer(f.ctx)
+		noErr(t, err)
+		equal(t, "next timer inside the transaction", next, utc(step.FireAt))
+		if err := tx.ClearTimers(f.ctx, f.ws.SID, "WT1"); err != nil {
+			return err
+		}
+		// A write, then a commit with only deferred writes pending.
+		return tx.SetTimer(f.ctx, f.timer(engine.TimerTask, "WT1", "", "", f.at(30*time.Second)))
+	})
+	got := f.claimTimers(f.at(time.Hour), 0)
+	equal(t, "timers after commit", len(got), 1)
+	equal(t, "the timer left", got[0].Kind, engine.TimerTask)
+
+	// An event of an unknown workspace fails at the latest on commit; the
+	// worker written before it in the same transaction is rolled back.
+	w := f.newWorker("rolled-back", "")
+	err := f.tx(func(tx engine.Tx) error {
+		if err := tx.InsertWorker(f.ctx, w); err != nil {
+			return err
+		}
+		return tx.InsertEvent(f.ctx, engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: "WSunknown",
+			EventType: "task.created", ResourceType: "task", ResourceSID: "WT2", Data: "{}", Date: f.now})
+	})
+	wantCode(t, err, engine.ENOTFOUND, "WSunknown")
+	_, err = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	wantCode(t, err, engine.ENOTFOUND, w.SID)
+}
