@@ -13,10 +13,12 @@ import (
 	"time"
 )
 
-// apiClient talks to didrouter's admin API (TaskRouter v1 shapes) on the target.
+// apiClient talks to didrouter's admin API (TaskRouter v1 shapes). With
+// several targets (instances of one deployment, one database) a request
+// that fails in transport or is answered 5xx is sent to the next one.
 type apiClient struct {
 	client      *http.Client
-	base        string // the target, no trailing slash
+	bases       []string // the targets, no trailing slash
 	key, secret string
 }
 
@@ -29,17 +31,37 @@ type apiError struct {
 func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
 
 func (c *apiClient) do(ctx context.Context, method, path string, form url.Values, out any) error {
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		// A link the API gave (next_page_url): under one of the targets.
+		rel := ""
+		for _, b := range c.bases {
+			if rest, ok := strings.CutPrefix(path, b+"/"); ok {
+				rel = "/" + rest
+				break
+			}
+		}
+		if rel == "" {
+			return fmt.Errorf("API link %q is outside the targets %s", path, strings.Join(c.bases, ", "))
+		}
+		path = rel
+	}
+	var err error
+	for _, base := range c.bases {
+		err = c.doOn(ctx, base, method, path, form, out)
+		var ae *apiError
+		if err == nil || ctx.Err() != nil || (errors.As(err, &ae) && ae.Status < 500) {
+			return err
+		}
+	}
+	return err
+}
+
+func (c *apiClient) doOn(ctx context.Context, base, method, path string, form url.Values, out any) error {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	target := path
-	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
-		target = c.base + path
-	} else if !strings.HasPrefix(path, c.base+"/") {
-		return fmt.Errorf("API link %q is outside the target %s", path, c.base)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return err
 	}

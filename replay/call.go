@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -40,6 +41,7 @@ type callRecord struct {
 	AnsweredBy   string    `json:"answered_by,omitempty"`
 	Timeline     []step    `json:"timeline"`
 	Errors       []string  `json:"errors,omitempty"`
+	Fallbacks    int       `json:"fallbacks,omitempty"` // fallback TwiML answers the call went on through
 	// A caller who hung up while waiting may have had a reservation made
 	// after its last poll, which replay never saw: [HiddenFrom, HiddenTo].
 	HiddenFrom, HiddenTo time.Time `json:"-"`
@@ -92,9 +94,17 @@ func (p *player) baseForm() url.Values {
 	}
 }
 
+// post sends one webhook of the call. A fallback answer (the server hit an
+// error but holds the caller) is counted as an error of the run, and the
+// call goes on with it as Twilio would.
 func (p *player) post(kind, publicURL string, form url.Values) (answer, error) {
 	a, err := p.r.tw.post(p.r.reqCtx, kind, publicURL, form)
 	p.lastDone = a.done
+	if errors.Is(err, errFallback) {
+		p.rec.Fallbacks++
+		p.log("fallback TwiML from the server (%s)", kind)
+		return a, nil
+	}
 	if err != nil {
 		p.fail(err)
 	}

@@ -15,15 +15,29 @@ type Check struct {
 	Unverifiable int      `json:"unverifiable,omitempty"` // cases the timings here cannot decide
 	Skipped      string   `json:"skipped,omitempty"`      // why the check did not run
 	Examples     []string `json:"examples,omitempty"`     // a few failures, with the call's timeline
+	// FailedCalls names the calls of each failure (two for an overlap),
+	// for the first maxFailedCalls failures.
+	FailedCalls [][]string `json:"failed_calls,omitempty"`
 }
 
-const maxExamples = 5
+const (
+	maxExamples    = 5
+	maxFailedCalls = 1000
+)
 
 func (c *Check) fail(format string, args ...any) {
 	c.Failed++
 	if len(c.Examples) < maxExamples {
 		c.Examples = append(c.Examples, fmt.Sprintf(format, args...))
 	}
+}
+
+// failCalls is fail naming the calls involved.
+func (c *Check) failCalls(calls []string, format string, args ...any) {
+	if len(c.FailedCalls) < maxFailedCalls {
+		c.FailedCalls = append(c.FailedCalls, calls)
+	}
+	c.fail(format, args...)
 }
 
 func (c *Check) done() Check {
@@ -120,7 +134,7 @@ func checkOneAtATime(calls []*callRecord) Check {
 				continue
 			}
 			if cur.ring.Revealed.Before(free) {
-				c.fail("%s was rung for call %s while still on call %s (offered %s before that ring ended)\n  %s\n  %s",
+				c.failCalls([]string{cur.call.CallSID, prev.call.CallSID}, "%s was rung for call %s while still on call %s (offered %s before that ring ended)\n  %s\n  %s",
 					worker, cur.call.CallSID, prev.call.CallSID, free.Sub(cur.ring.Revealed).Round(time.Millisecond),
 					timeline(cur.call), timeline(prev.call))
 			}
@@ -146,7 +160,7 @@ func checkRouting(calls []*callRecord, f *fleet) Check {
 		bad := func(format string, args ...any) {
 			if !failed {
 				failed = true
-				c.fail(format+"\n  %s", append(args, timeline(call))...)
+				c.failCalls([]string{call.CallSID}, format+"\n  %s", append(args, timeline(call))...)
 			}
 		}
 		declined := map[string]bool{}
@@ -225,9 +239,9 @@ func checkTasks(calls []*callRecord, tasks map[string][]taskRecord, skipped stri
 		ts := tasks[call.CallSID]
 		switch {
 		case len(ts) == 0:
-			c.fail("call %s left no task record\n  %s", call.CallSID, timeline(call))
+			c.failCalls([]string{call.CallSID}, "call %s left no task record\n  %s", call.CallSID, timeline(call))
 		case len(ts) > 1:
-			c.fail("call %s left %d task records (%s, %s, …)", call.CallSID, len(ts), ts[0].SID, ts[1].SID)
+			c.failCalls([]string{call.CallSID}, "call %s left %d task records (%s, %s, …)", call.CallSID, len(ts), ts[0].SID, ts[1].SID)
 		default:
 			t := ts[0]
 			want := ""
@@ -240,15 +254,15 @@ func checkTasks(calls []*callRecord, tasks map[string][]taskRecord, skipped stri
 				}
 			}
 			if t.Status != "completed" && t.Status != "canceled" {
-				c.fail("call %s is over but its task %s is still %s\n  %s", call.CallSID, t.SID, t.Status, timeline(call))
+				c.failCalls([]string{call.CallSID}, "call %s is over but its task %s is still %s\n  %s", call.CallSID, t.SID, t.Status, timeline(call))
 			} else if want != "" && t.Status != want {
-				c.fail("call %s ended %s but its task %s is %s, want %s\n  %s", call.CallSID, call.Result, t.SID, t.Status, want, timeline(call))
+				c.failCalls([]string{call.CallSID}, "call %s ended %s but its task %s is %s, want %s\n  %s", call.CallSID, call.Result, t.SID, t.Status, want, timeline(call))
 			}
 		}
 		delete(tasks, call.CallSID)
 	}
 	for sid, ts := range tasks {
-		c.fail("task %s names call %s, which this run never placed", ts[0].SID, sid)
+		c.failCalls([]string{sid}, "task %s names call %s, which this run never placed", ts[0].SID, sid)
 	}
 	return c.done()
 }

@@ -3,8 +3,11 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -254,5 +257,93 @@ func TestReplayDrainHangsUpWaitingCallers(t *testing.T) {
 	_ = rep.WriteText(&text)
 	if time.Since(start) > 20*time.Second || rep.Results["cut"] != 1 || rep.Offers["queue"] != 1 || !rep.OK {
 		t.Fatalf("results %v offers %v after %s\n%s", rep.Results, rep.Offers, time.Since(start), text.String())
+	}
+}
+
+// Several targets: webhooks are spread over them round-robin; a target that
+// refuses connections and one that answers 503 now and then are retried on
+// the next target, counted; webhooks delivered twice on purpose leave one
+// task per call; every check still passes (the API fails over too: the
+// dead target comes first).
+func TestReplaySeveralTargets(t *testing.T) {
+	t.Parallel()
+	srv := server(t, storetest.SQLite(t), nil)
+	upstream, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(upstream)
+	var seen atomic.Int64
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, webhooks.PathPrefix) && seen.Add(1)%4 == 0 {
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+
+	cfg := config(srv)
+	cfg.Target, cfg.Targets, cfg.PublicURL = "", []string{dead, srv.URL, flaky.URL}, srv.URL
+	cfg.Retries, cfg.DuplicateRate = 3, 0.2
+	rep, err := replay.Run(context.Background(), cfg, smallBurst(t, 40, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	_ = rep.WriteText(&text)
+	if !rep.OK || rep.Placed != 40 {
+		t.Fatalf("run over several targets failed:\n%s", text.String())
+	}
+	if rep.ByTarget[srv.URL] == 0 || rep.ByTarget[flaky.URL] == 0 || rep.ByTarget[dead] != 0 {
+		t.Errorf("answers by target %v\n%s", rep.ByTarget, text.String())
+	}
+	var transport, unavailable int64
+	for k, n := range rep.Retries {
+		switch {
+		case strings.HasSuffix(k, "/transport"):
+			transport += n
+		case strings.HasSuffix(k, "/http-503"):
+			unavailable += n
+		}
+	}
+	if transport == 0 || unavailable == 0 || rep.Duplicates["incoming"] == 0 {
+		t.Errorf("retries %v, duplicates %v\n%s", rep.Retries, rep.Duplicates, text.String())
+	}
+	if !strings.Contains(text.String(), "answers by target") || !strings.Contains(text.String(), "sent again to another target") {
+		t.Errorf("text report lacks the spread and the retries:\n%s", text.String())
+	}
+	if c := check(t, rep, checkTasks); c.Checked != 40 || !c.Passed {
+		t.Errorf("task check %+v", c)
+	}
+	// Several targets need the public URL they share.
+	cfg.PublicURL = ""
+	if _, err := replay.Run(context.Background(), cfg, smallBurst(t, 1, 2)); err == nil || !strings.Contains(err.Error(), "public-url") {
+		t.Errorf("several targets without a public URL: %v", err)
+	}
+}
+
+// Without retries a refused delivery is an error of the run, as before.
+func TestReplayNoRetriesByDefault(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	s := &replay.Script{Calls: []replay.Call{{To: "+15125550101", From: "+13125550100", Outcome: "answered"}}}
+	rep, err := replay.Run(context.Background(), replay.Config{Target: dead, AuthToken: "x", Drain: time.Second}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK || rep.Errors["incoming/transport"] != 1 || len(rep.Retries) != 0 || rep.Results["error"] != 1 {
+		t.Errorf("errors %v retries %v results %v", rep.Errors, rep.Retries, rep.Results)
 	}
 }

@@ -11,13 +11,14 @@ import (
 
 // Report is what a run saw.
 type Report struct {
-	Target      string  `json:"target"`
-	RunID       string  `json:"run_id"`
-	Calls       int     `json:"calls_scripted"`
-	Placed      int     `json:"calls_placed"`
-	Workers     int     `json:"workers"`
-	Speed       float64 `json:"speed"`
-	SeedSeconds float64 `json:"seed_seconds,omitempty"`
+	Target      string   `json:"target"` // the targets, comma-separated
+	Targets     []string `json:"targets"`
+	RunID       string   `json:"run_id"`
+	Calls       int      `json:"calls_scripted"`
+	Placed      int      `json:"calls_placed"`
+	Workers     int      `json:"workers"`
+	Speed       float64  `json:"speed"`
+	SeedSeconds float64  `json:"seed_seconds,omitempty"`
 
 	DurationS      float64 `json:"duration_s"`
 	CallsPerSec    float64 `json:"calls_per_s"`    // calls placed per second of the run
@@ -26,13 +27,47 @@ type Report struct {
 	ScheduleLagMS  float64 `json:"schedule_lag_max_ms"` // how late the latest call started (the generator keeping up)
 
 	Latency map[string]Latency `json:"latency"` // per webhook kind, and "all"
-	Errors  map[string]int64   `json:"errors"`  // "kind/reason"
-	Results map[string]int     `json:"results"` // answered, abandoned, ended, cut, error
-	Offers  map[string]int     `json:"first_offer"`
+	Errors  map[string]int64   `json:"errors"`  // "kind/reason": webhooks that failed (after any retries)
+	// Retries are deliveries sent again to another target after a
+	// transport error, a timeout or a 5xx ("kind/reason"); the webhook's
+	// outcome is judged on its last attempt.
+	Retries    map[string]int64 `json:"retries,omitempty"`
+	Duplicates map[string]int64 `json:"duplicates,omitempty"` // webhooks delivered twice on purpose, by kind
+	ByTarget   map[string]int64 `json:"answers_by_target,omitempty"`
+	Results    map[string]int   `json:"results"` // answered, abandoned, ended, cut, error
+	Offers     map[string]int   `json:"first_offer"`
 
 	Checks   []Check  `json:"checks"`
 	Failures []string `json:"failed_calls,omitempty"` // timelines of a few calls that hit errors
 	OK       bool     `json:"ok"`
+
+	calls []*callRecord
+}
+
+// CallOutcome is one placed call as replay saw it.
+type CallOutcome struct {
+	CallSID      string
+	To           string
+	Scripted     string    // the scripted outcome
+	Result       string    // answered, abandoned, ended, cut, error
+	FirstOffer   string    // the contact first rung, "queue", or ""
+	AnsweredBy   string    // the contact who answered
+	Rings        int       // <Dial>s played
+	Fallbacks    int       // fallback TwiML answers the call went on through
+	IncomingSent time.Time // the incoming-call webhook: sent …
+	IncomingDone time.Time // … and answered (zero: never answered)
+	Errors       []string
+}
+
+// Outcomes lists every placed call, in script order.
+func (rep *Report) Outcomes() []CallOutcome {
+	out := make([]CallOutcome, len(rep.calls))
+	for i, c := range rep.calls {
+		out[i] = CallOutcome{CallSID: c.CallSID, To: c.To, Scripted: c.Outcome, Result: c.Result, FirstOffer: c.FirstOffer,
+			AnsweredBy: c.AnsweredBy, Rings: len(c.Rings), Fallbacks: c.Fallbacks, IncomingSent: c.IncomingSent,
+			IncomingDone: c.IncomingDone, Errors: c.Errors}
+	}
+	return out
 }
 
 func (rep *Report) fill(r *runner, calls []*callRecord, elapsed time.Duration, lag time.Duration) {
@@ -45,6 +80,8 @@ func (rep *Report) fill(r *runner, calls []*callRecord, elapsed time.Duration, l
 	}
 	rep.ScheduleLagMS = float64(lag) / float64(time.Millisecond)
 	rep.Latency, rep.Errors = r.tw.stats.snapshot()
+	rep.Retries, rep.Duplicates, rep.ByTarget = r.tw.stats.counters()
+	rep.calls = calls
 	rep.Results, rep.Offers = map[string]int{}, map[string]int{}
 	for _, c := range calls {
 		rep.Results[c.Result]++
@@ -94,6 +131,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n  generator lag (latest call start): %.1f ms\n", rep.ScheduleLagMS)
 	fmt.Fprintf(&b, "  results: %s; first offer: %s\n", counts(rep.Results), counts(rep.Offers))
+	if len(rep.Targets) > 1 {
+		fmt.Fprintf(&b, "  answers by target: %s\n", counts(rep.ByTarget))
+	}
+	if len(rep.Retries) > 0 || len(rep.Duplicates) > 0 {
+		fmt.Fprintf(&b, "  sent again to another target: %s; delivered twice on purpose: %s\n", countsOrNone(rep.Retries), countsOrNone(rep.Duplicates))
+	}
 	fmt.Fprintf(&b, "\n  %-9s %9s %9s %9s %9s %9s %9s\n", "webhook", "count", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms")
 	for _, k := range kindOrder {
 		l, ok := rep.Latency[k]
@@ -146,7 +189,14 @@ func (rep *Report) WriteText(w io.Writer) error {
 	return err
 }
 
-func counts(m map[string]int) string {
+func countsOrNone(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	return counts(m)
+}
+
+func counts[V int | int64](m map[string]V) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

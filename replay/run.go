@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,10 +19,24 @@ import (
 
 // Config configures a run.
 type Config struct {
-	Target      string // base URL requests go to, e.g. http://127.0.0.1:8080
-	PublicURL   string // base URL the server checks signatures against; "" = Target
+	Target string // base URL requests go to, e.g. http://127.0.0.1:8080
+	// Targets are several instances of one deployment: webhooks are spread
+	// over them round-robin (no call is sticky). When set, Target is only
+	// used if Targets is empty.
+	Targets     []string
+	PublicURL   string // base URL the server checks signatures against; "" = Target (required with several targets)
 	AuthToken   string // the server's TWILIO_AUTH_TOKEN
 	AllowRemote bool   // allow a Target that is not a loopback address
+
+	// Retries is how many times a delivery that fails in transport, times
+	// out or is answered 5xx is sent again, each time to the next target
+	// (Twilio's retry, a balancer's next upstream); 0 = never.
+	Retries int
+	// DuplicateRate is the share of webhooks delivered twice, the second
+	// time to another target once the first is answered (Twilio
+	// re-delivers what it did not see answered in time); the second answer
+	// is followed. 0 = none.
+	DuplicateRate float64
 
 	APIKey, APISecret string // admin API credentials: seeding and the task check need them
 	SeedWorkers       bool   // create/update the script's workers through the API first
@@ -65,6 +80,28 @@ func (r *runner) legSID(i, n int) string {
 	return fmt.Sprintf("CA%s%024x", r.runID, uint64(n)<<56|uint64(i))
 }
 
+// targets returns the targets of cfg, checked, without trailing slashes.
+func (cfg Config) targets() ([]string, error) {
+	raw := cfg.Targets
+	if len(raw) == 0 {
+		raw = []string{cfg.Target}
+	}
+	out := make([]string, 0, len(raw))
+	seen := map[string]bool{}
+	for _, t := range raw {
+		c, err := checkTarget(t, cfg.AllowRemote)
+		if err != nil {
+			return nil, err
+		}
+		if seen[c] {
+			return nil, fmt.Errorf("--target %s is given twice", c)
+		}
+		seen[c] = true
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // checkTarget refuses anything but a loopback target unless allowed.
 func checkTarget(raw string, allowRemote bool) (string, error) {
 	u, err := url.Parse(raw)
@@ -83,13 +120,22 @@ func checkTarget(raw string, allowRemote bool) (string, error) {
 
 // Run plays the script against the target and reports what it saw.
 func Run(ctx context.Context, cfg Config, s *Script) (*Report, error) {
-	target, err := checkTarget(cfg.Target, cfg.AllowRemote)
+	targets, err := cfg.targets()
 	if err != nil {
 		return nil, err
 	}
 	public := strings.TrimRight(cfg.PublicURL, "/")
 	if public == "" {
-		public = target
+		if len(targets) > 1 {
+			return nil, errors.New("--public-url is required with several targets (the instances share one DIDROUTER_PUBLIC_URL, which signatures are computed for)")
+		}
+		public = targets[0]
+	}
+	if cfg.Retries < 0 {
+		return nil, errors.New("--retries must not be negative")
+	}
+	if cfg.DuplicateRate < 0 || cfg.DuplicateRate > 1 || math.IsNaN(cfg.DuplicateRate) {
+		return nil, errors.New("--duplicate-rate must be between 0 and 1")
 	}
 	if u, err := url.Parse(public); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--public-url must be an absolute http(s) URL, not %q", cfg.PublicURL)
@@ -131,10 +177,11 @@ func Run(ctx context.Context, cfg Config, s *Script) (*Report, error) {
 	r := &runner{
 		cfg: cfg, public: public, runID: hex.EncodeToString(id),
 		account: "AC" + strings.Repeat("0", 32),
-		tw:      &twilio{client: client, target: target, public: public, token: cfg.AuthToken, stats: newStats()},
-		api:     &apiClient{client: client, base: target, key: cfg.APIKey, secret: cfg.APISecret},
+		tw: &twilio{client: client, targets: targets, public: public, token: cfg.AuthToken, stats: newStats(),
+			retries: cfg.Retries, duplicateRate: cfg.DuplicateRate},
+		api: &apiClient{client: client, bases: targets, key: cfg.APIKey, secret: cfg.APISecret},
 	}
-	rep := &Report{Target: target, Calls: len(s.Calls), Speed: cfg.Speed, RunID: r.runID}
+	rep := &Report{Target: strings.Join(targets, ","), Targets: targets, Calls: len(s.Calls), Speed: cfg.Speed, RunID: r.runID}
 
 	// The fleet: seeded from the script, then read back from the target.
 	var (
@@ -306,9 +353,11 @@ func (r *runner) progressLoop(start time.Time) (stop func()) {
 }
 
 // SeedWorkers creates or updates workers on the target through the admin
-// API (cfg.Target, APIKey, APISecret; Progress for progress lines).
+// API (cfg.Target or Targets, APIKey, APISecret; Progress for progress
+// lines). Every instance of a deployment shares the database: the first
+// target that answers is used.
 func SeedWorkers(ctx context.Context, cfg Config, workers []Worker) error {
-	target, err := checkTarget(cfg.Target, cfg.AllowRemote)
+	targets, err := cfg.targets()
 	if err != nil {
 		return err
 	}
@@ -320,7 +369,7 @@ func SeedWorkers(ctx context.Context, cfg Config, workers []Worker) error {
 	}
 	tr := newTransport(cfg.SeedParallel * 2)
 	defer tr.CloseIdleConnections()
-	r := &runner{cfg: cfg, api: &apiClient{client: &http.Client{Transport: tr, Timeout: time.Minute}, base: target, key: cfg.APIKey, secret: cfg.APISecret}}
+	r := &runner{cfg: cfg, api: &apiClient{client: &http.Client{Transport: tr, Timeout: time.Minute}, bases: targets, key: cfg.APIKey, secret: cfg.APISecret}}
 	ws, err := r.api.workspace(ctx)
 	if err != nil {
 		return err

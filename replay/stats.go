@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -22,13 +23,18 @@ type stats struct {
 	mu     sync.Mutex
 	hist   map[string]*hdrhistogram.Histogram
 	errors map[string]int64 // "kind/reason"
+	// retries are deliveries sent again to another target ("kind/reason"),
+	// duplicates webhooks delivered twice on purpose (by kind), byTarget
+	// the answers each target gave.
+	retries, duplicates, byTarget map[string]int64
 
 	requests atomic.Int64
 	failures atomic.Int64
 }
 
 func newStats() *stats {
-	return &stats{hist: map[string]*hdrhistogram.Histogram{}, errors: map[string]int64{}}
+	return &stats{hist: map[string]*hdrhistogram.Histogram{}, errors: map[string]int64{},
+		retries: map[string]int64{}, duplicates: map[string]int64{}, byTarget: map[string]int64{}}
 }
 
 func (s *stats) observe(kind string, d time.Duration) {
@@ -52,6 +58,31 @@ func (s *stats) fail(kind, reason string) {
 	s.mu.Lock()
 	s.errors[kind+"/"+reason]++
 	s.mu.Unlock()
+}
+
+func (s *stats) retry(kind, reason string) {
+	s.mu.Lock()
+	s.retries[kind+"/"+reason]++
+	s.mu.Unlock()
+}
+
+func (s *stats) duplicate(kind string) {
+	s.mu.Lock()
+	s.duplicates[kind]++
+	s.mu.Unlock()
+}
+
+func (s *stats) answeredBy(target string) {
+	s.mu.Lock()
+	s.byTarget[target]++
+	s.mu.Unlock()
+}
+
+// counters returns copies of the retry, duplicate and per-target counts.
+func (s *stats) counters() (retries, duplicates, byTarget map[string]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.retries), maps.Clone(s.duplicates), maps.Clone(s.byTarget)
 }
 
 // Latency summarizes one webhook kind, in milliseconds.

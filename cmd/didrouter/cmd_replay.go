@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/didrouter/didrouter/replay"
@@ -39,6 +40,13 @@ answers) or hangup (the caller hangs up after_s seconds in). --speed 5
 compresses offsets, ringing, talking and pauses; the server keeps real time,
 so fast no-answer replays need short after_s (ringing never outlasts the
 <Dial timeout>).
+Several instances of one deployment: --target A --target B (or A,B) with
+--public-url (their shared DIDROUTER_PUBLIC_URL). Webhooks are spread
+round-robin, no call sticky; a delivery refused, timed out or answered 5xx
+is sent to the next target (--retries), as Twilio retries, and counted in
+the report; the webhook is judged on its last attempt. --duplicate-rate
+delivers a share of webhooks twice, to two targets, the second answer
+followed (Twilio re-delivers): the server must stay idempotent.
 Secrets from the environment: TWILIO_AUTH_TOKEN (signs webhooks),
 DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 
@@ -46,8 +54,11 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		fs.PrintDefaults()
 	}
 	gen := replay.DefaultGenerator()
-	target := fs.String("target", envOr("DIDROUTER_REPLAY_TARGET", "http://127.0.0.1:8080"), "base URL of the server to load (loopback only, unless --allow-remote)")
-	public := fs.String("public-url", envOr("DIDROUTER_PUBLIC_URL", ""), "the server's DIDROUTER_PUBLIC_URL, which signatures are computed for; empty = --target")
+	targets := &targetList{list: splitTargets(envOr("DIDROUTER_REPLAY_TARGET", "http://127.0.0.1:8080"))}
+	fs.Var(targets, "target", "base URL of the server to load (loopback only, unless --allow-remote); repeat it or separate with commas for several instances: webhooks are spread round-robin, no call sticky")
+	public := fs.String("public-url", envOr("DIDROUTER_PUBLIC_URL", ""), "the server's DIDROUTER_PUBLIC_URL, which signatures are computed for; empty = --target (required with several targets)")
+	retries := fs.Int("retries", -1, "send a webhook that fails in transport, times out or is answered 5xx again, to the next target, up to this many times (-1 = 2 with several targets, 0 with one)")
+	duplicateRate := fs.Float64("duplicate-rate", 0, "share of webhooks delivered twice, the second time to another target (Twilio re-delivers; exercises idempotency)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a --target that is not a loopback address")
 	scriptPath := fs.String("script", "", "JSONL call script (- = stdin); empty = generate one")
 	writeScript := fs.String("write-script", "", "write the script (generated or read) to this file and exit")
@@ -86,6 +97,17 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		fmt.Fprintf(stderr, "didrouter replay: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	if *retries < 0 {
+		*retries = 0
+		if len(targets.list) > 1 {
+			*retries = 2
+		}
+	}
+	if len(targets.list) == 0 {
+		fmt.Fprintln(stderr, "didrouter replay: --target is empty")
+		return 2
+	}
+	target := &targets.list[0]
 
 	var (
 		script *replay.Script
@@ -124,7 +146,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 	}
 
 	if *seedOnly {
-		err := replay.SeedWorkers(ctx, replay.Config{Target: *target, AllowRemote: *allowRemote,
+		err := replay.SeedWorkers(ctx, replay.Config{Targets: targets.list, AllowRemote: *allowRemote,
 			APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"), Progress: stderr}, script.Workers)
 		if err != nil {
 			fmt.Fprintf(stderr, "didrouter replay: %v\n", err)
@@ -133,6 +155,10 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		return 0
 	}
 	if *bench != "" {
+		if len(targets.list) > 1 {
+			fmt.Fprintln(stderr, "didrouter replay: --bench loads one --target")
+			return 2
+		}
 		return runBench(ctx, *bench, script, replay.BenchConfig{
 			Target: *target, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
 			Concurrency: *concurrency, Duration: *duration,
@@ -140,7 +166,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 	}
 
 	cfg := replay.Config{
-		Target: *target, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
+		Targets: targets.list, Retries: *retries, DuplicateRate: *duplicateRate, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
 		APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"),
 		SeedWorkers: *seedWorkers, SkipTaskCheck: *noTaskCheck,
 		Speed: *speed, Duration: *duration, Drain: *drain, FallbackAnswerAfter: *fallbackAnswer, MaxConns: *maxConns,
@@ -237,4 +263,40 @@ func runBench(ctx context.Context, mode string, script *replay.Script, cfg repla
 		return 1
 	}
 	return 0
+}
+
+// targetList is --target: repeated or comma-separated; the first use
+// replaces the default.
+type targetList struct {
+	list []string
+	set  bool
+}
+
+func (t *targetList) String() string {
+	if t == nil {
+		return ""
+	}
+	return strings.Join(t.list, ",")
+}
+
+func (t *targetList) Set(v string) error {
+	if !t.set {
+		t.list, t.set = nil, true
+	}
+	more := splitTargets(v)
+	if len(more) == 0 {
+		return fmt.Errorf("empty target")
+	}
+	t.list = append(t.list, more...)
+	return nil
+}
+
+func splitTargets(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -47,6 +47,10 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"--bench", "nope", "--workers", "2", "--dids", "2"}, "--bench must be"},
 		{[]string{"--script", "/does/not/exist"}, "no such file"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"--target", "http://127.0.0.1:1", "--target", "http://127.0.0.1:2", "--calls", "1"}, "--public-url is required"},
+		{[]string{"--target", "http://127.0.0.1:1,http://127.0.0.1:1", "--calls", "1", "--public-url", "https://x.test"}, "given twice"},
+		{[]string{"--target", "http://127.0.0.1:1,http://127.0.0.1:2", "--bench", "floor"}, "--bench loads one"},
+		{[]string{"--duplicate-rate", "2", "--calls", "1"}, "--duplicate-rate"},
 	} {
 		var out, errs bytes.Buffer
 		if code := runReplay(context.Background(), tc.args, nil, &out, &errs); code != 2 || !strings.Contains(errs.String(), tc.want) {
