@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"math/bits"
 	"sort"
 	"strings"
 	"sync"
@@ -28,16 +29,23 @@ func (w *WorkerInfo) free() bool { return w.Available && w.Busy < w.Capacity }
 type wrec struct {
 	info WorkerInfo
 	box  builtinBox
+	slot int32 // position in Index.slots, the worker's bit in queue sets
 }
 
-// queueIdx is a TaskQueue's membership.
+// queueIdx is a TaskQueue's membership: a bit per worker slot.
 type queueIdx struct {
 	expr        *Expr
-	members     map[*wrec]struct{}
+	members     []uint64
+	n           int
 	free        freeSet // members who could take a reservation now
 	available   int
 	unavailable int
 	byActivity  map[string]int
+}
+
+func (q *queueIdx) has(r *wrec) bool {
+	w := int(r.slot >> 6)
+	return w < len(q.members) && q.members[w]&(1<<(uint(r.slot)&63)) != 0
 }
 
 // Index holds workers, queue membership and attribute indexes. It is safe
@@ -53,20 +61,63 @@ type queueIdx struct {
 type Index struct {
 	mu      sync.RWMutex
 	workers map[string]*wrec
-	byName  map[string]*bucket // friendly name → workers (known_worker_friendly_name)
+	slots   []*wrec        // every worker at its slot; nil = free
+	free    []int32        // free slots
+	byName  keySet[string] // friendly name → workers (known_worker_friendly_name)
 	queues  map[string]*queueIdx
 	paths   map[string]*pathIdx // canonical worker key → value index
+	shared  map[string]any      // activity sids and names, boxed once for every worker
 
 	scanOnly bool // tests and benchmarks: answer every query by scanning
 }
+
+// maxShared bounds Index.shared.
+const maxShared = 4096
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
 	return &Index{
 		workers: map[string]*wrec{},
-		byName:  map[string]*bucket{},
+		byName:  newKeySet[string](),
 		queues:  map[string]*queueIdx{},
 		paths:   map[string]*pathIdx{},
+		shared:  map[string]any{},
+	}
+}
+
+// Reserve makes room for n workers in an index about to be loaded, so
+// that its tables do not grow step by step.
+func (ix *Index) Reserve(n int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if n <= len(ix.workers) {
+		return
+	}
+	workers := make(map[string]*wrec, n)
+	for k, r := range ix.workers {
+		workers[k] = r
+	}
+	ix.workers = workers
+	if len(ix.byName.one) == 0 {
+		ix.byName.one = make(map[string]*wrec, n)
+	}
+	for _, p := range ix.paths {
+		if len(p.scalars.strs.one) == 0 {
+			p.scalars.strs.one = make(map[string]*wrec, n)
+		}
+	}
+	if cap(ix.slots) < n {
+		slots := make([]*wrec, len(ix.slots), n)
+		copy(slots, ix.slots)
+		ix.slots = slots
+	}
+	words := (n + 63) / 64
+	for _, q := range ix.queues {
+		if cap(q.members) < words {
+			m := make([]uint64, len(q.members), words)
+			copy(m, q.members)
+			q.members = m
+		}
 	}
 }
 
@@ -94,6 +145,23 @@ func (ix *Index) Worker(sid string) (WorkerInfo, bool) {
 func (ix *Index) UpsertWorker(w WorkerInfo) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.upsert(w, nil)
+}
+
+// UpsertWorkers is UpsertWorker for many workers under one lock (loading
+// an index). The records of new workers are allocated together.
+func (ix *Index) UpsertWorkers(ws []WorkerInfo) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	slab := make([]wrec, len(ws))
+	for i := range ws {
+		ix.upsert(ws[i], &slab[i])
+	}
+}
+
+// upsert is UpsertWorker under the lock; spare, when not nil, is the
+// record to use for a new worker.
+func (ix *Index) upsert(w WorkerInfo, spare *wrec) {
 	r, ok := ix.workers[w.SID]
 	if ok {
 		if w.Version < r.info.Version {
@@ -102,7 +170,19 @@ func (ix *Index) UpsertWorker(w WorkerInfo) {
 		ix.unlink(r)
 		r.info = w
 	} else {
-		r = &wrec{info: w}
+		r = spare
+		if r == nil {
+			r = &wrec{}
+		}
+		r.info = w
+		if n := len(ix.free); n > 0 {
+			r.slot = ix.free[n-1]
+			ix.free = ix.free[:n-1]
+			ix.slots[r.slot] = r
+		} else {
+			r.slot = int32(len(ix.slots))
+			ix.slots = append(ix.slots, r)
+		}
 		ix.workers[w.SID] = r
 	}
 	ix.link(r)
@@ -118,6 +198,8 @@ func (ix *Index) RemoveWorker(sid string) {
 	}
 	ix.unlink(r)
 	delete(ix.workers, sid)
+	ix.slots[r.slot] = nil
+	ix.free = append(ix.free, r.slot)
 }
 
 // SetBusy updates a worker's load and idle time without re-indexing its
@@ -133,7 +215,7 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 	// changing it, and put it back where it is still free.
 	var in []*queueIdx
 	for _, q := range ix.queues {
-		if _, member := q.members[r]; member {
+		if q.has(r) {
 			in = append(in, q)
 			if r.info.free() {
 				q.free.delete(r)
@@ -155,13 +237,13 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 func (ix *Index) SetQueue(queueSID string, targetWorkers *Expr) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	q := &queueIdx{expr: targetWorkers, members: map[*wrec]struct{}{}, free: newFreeSet(), byActivity: map[string]int{}}
+	q := &queueIdx{expr: targetWorkers, free: newFreeSet(), byActivity: map[string]int{}}
 	ix.queues[queueSID] = q
 	if targetWorkers == nil {
 		return
 	}
-	for _, r := range ix.workers {
-		if targetWorkers.evalRec(nil, r) {
+	for _, r := range ix.slots {
+		if r != nil && targetWorkers.evalRec(nil, r) {
 			q.add(r)
 		}
 	}
@@ -197,12 +279,27 @@ func (ix *Index) Members(queueSID string) []WorkerInfo {
 	if !ok {
 		return nil
 	}
-	out := make([]WorkerInfo, 0, len(q.members))
-	for r := range q.members {
+	out := make([]WorkerInfo, 0, q.n)
+	ix.eachMember(q, func(r *wrec) bool {
 		out = append(out, r.info)
-	}
+		return true
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
 	return out
+}
+
+// eachMember calls fn for every member of q, in slot order, until fn
+// returns false.
+func (ix *Index) eachMember(q *queueIdx, fn func(*wrec) bool) {
+	for w, word := range q.members {
+		for word != 0 {
+			b := bits.TrailingZeros64(word)
+			word &= word - 1
+			if !fn(ix.slots[w<<6+b]) {
+				return
+			}
+		}
+	}
 }
 
 // HasQueue reports whether a queue is defined.
@@ -214,7 +311,15 @@ func (ix *Index) HasQueue(queueSID string) bool {
 }
 
 func (q *queueIdx) add(r *wrec) {
-	q.members[r] = struct{}{}
+	if q.has(r) {
+		return
+	}
+	w := int(r.slot >> 6)
+	for w >= len(q.members) {
+		q.members = append(q.members, 0)
+	}
+	q.members[w] |= 1 << (uint(r.slot) & 63)
+	q.n++
 	if r.info.free() {
 		q.free.insert(r)
 	}
@@ -222,10 +327,11 @@ func (q *queueIdx) add(r *wrec) {
 }
 
 func (q *queueIdx) remove(r *wrec) {
-	if _, ok := q.members[r]; !ok {
+	if !q.has(r) {
 		return
 	}
-	delete(q.members, r)
+	q.members[r.slot>>6] &^= 1 << (uint(r.slot) & 63)
+	q.n--
 	if r.info.free() {
 		q.free.delete(r)
 	}
@@ -252,14 +358,9 @@ func (q *queueIdx) count(r *wrec, d int) {
 
 // link adds a worker's current state to every index and queue.
 func (ix *Index) link(r *wrec) {
-	r.box = boxFields(&r.info)
+	ix.boxFields(r)
 	if r.info.FriendlyName != "" {
-		b := ix.byName[r.info.FriendlyName]
-		if b == nil {
-			b = &bucket{}
-			ix.byName[r.info.FriendlyName] = b
-		}
-		b.add(r)
+		ix.byName.add(r.info.FriendlyName, r)
 	}
 	for _, p := range ix.paths {
 		p.insert(r)
@@ -273,11 +374,8 @@ func (ix *Index) link(r *wrec) {
 
 // unlink removes a worker's current state from every index and queue.
 func (ix *Index) unlink(r *wrec) {
-	if b := ix.byName[r.info.FriendlyName]; b != nil {
-		b.remove(r)
-		if len(b.ws) == 0 {
-			delete(ix.byName, r.info.FriendlyName)
-		}
+	if r.info.FriendlyName != "" {
+		ix.byName.remove(r.info.FriendlyName, r)
 	}
 	for _, p := range ix.paths {
 		p.delete(r)
@@ -342,8 +440,8 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bo
 			if r, ok := ix.workers[known]; ok && known != "" {
 				c.addOne(r)
 			}
-		} else if b := ix.byName[known]; b != nil && known != "" {
-			c.addList(b.ws)
+		} else if known != "" {
+			ix.byName.candidates(&c, known)
 		}
 		hits = c.filter(q, accept)
 	default:
@@ -361,11 +459,12 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bo
 				return !stopAtMax || len(hits) < max
 			})
 		case c.all:
-			for r := range q.members {
+			ix.eachMember(q, func(r *wrec) bool {
 				if accept(r) {
 					hits = append(hits, r)
 				}
-			}
+				return true
+			})
 		default:
 			hits = c.filter(q, accept)
 		}
@@ -382,8 +481,10 @@ func (ix *Index) Workers() []WorkerInfo {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	out := make([]WorkerInfo, 0, len(ix.workers))
-	for _, r := range ix.workers {
-		out = append(out, r.info)
+	for _, r := range ix.slots {
+		if r != nil {
+			out = append(out, r.info)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
 	return out
@@ -409,8 +510,7 @@ func (ix *Index) IsMember(queueSID, workerSID string) bool {
 	if !ok || !known {
 		return false
 	}
-	_, member := q.members[r]
-	return member
+	return q.has(r)
 }
 
 // WorkersNamed returns the workers with a friendly name (compared without
@@ -419,15 +519,18 @@ func (ix *Index) WorkersNamed(name string) []WorkerInfo {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var out []WorkerInfo
-	if b := ix.byName[name]; b != nil {
-		for _, r := range b.ws {
-			out = append(out, r.info)
+	add := func(r *wrec) { out = append(out, r.info) }
+	ix.byName.each(name, add)
+	if len(out) == 0 {
+		for n, r := range ix.byName.one {
+			if strings.EqualFold(n, name) {
+				add(r)
+			}
 		}
-	} else {
-		for n, b := range ix.byName {
+		for n, b := range ix.byName.many {
 			if strings.EqualFold(n, name) {
 				for _, r := range b.ws {
-					out = append(out, r.info)
+					add(r)
 				}
 			}
 		}
@@ -445,13 +548,47 @@ func (ix *Index) someMembers(queueSID string, n int) []WorkerInfo {
 	if !ok {
 		return nil
 	}
-	out := make([]WorkerInfo, 0, min(n, len(q.members)))
-	for r := range q.members {
+	out := make([]WorkerInfo, 0, min(n, q.n))
+	ix.eachMember(q, func(r *wrec) bool {
 		if len(out) >= n {
-			break
+			return false
 		}
 		out = append(out, r.info)
-	}
+		return true
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
 	return out
+}
+
+// boxFields boxes a worker's own fields for the evaluator (see
+// builtinBox). Activity sids and names, shared by many workers, are kept
+// once for all of them; boxes still holding the same string are reused.
+func (ix *Index) boxFields(r *wrec) {
+	for i := range r.box {
+		s := r.info.field(i)
+		if s == "" {
+			r.box[i] = nil
+			continue
+		}
+		if old, ok := r.box[i].(string); ok && old == s {
+			continue
+		}
+		if i != fieldActivitySID && i != fieldActivityName {
+			r.box[i] = s
+			continue
+		}
+		v, ok := ix.shared[s]
+		if !ok {
+			v = s
+			if len(ix.shared) < maxShared {
+				ix.shared[s] = v
+			}
+		}
+		r.box[i] = v
+		if i == fieldActivitySID {
+			r.info.ActivitySID = v.(string)
+		} else {
+			r.info.ActivityName = v.(string)
+		}
+	}
 }

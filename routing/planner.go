@@ -67,44 +67,127 @@ func (b *bucket) remove(r *wrec) {
 	b.ws = b.ws[:last]
 }
 
+// keySet maps keys to the workers holding them. Most keys of a large
+// fleet belong to one worker (phone numbers, names): those are a plain
+// pointer in one; keys shared by several workers have a bucket in many.
+type keySet[K comparable] struct {
+	one  map[K]*wrec
+	many map[K]*bucket
+}
+
+func newKeySet[K comparable]() keySet[K] {
+	return keySet[K]{one: map[K]*wrec{}, many: map[K]*bucket{}}
+}
+
+func (s *keySet[K]) add(k K, r *wrec) {
+	if b := s.many[k]; b != nil {
+		b.add(r)
+		return
+	}
+	o, ok := s.one[k]
+	switch {
+	case !ok:
+		s.one[k] = r
+	case o != r:
+		delete(s.one, k)
+		s.many[k] = &bucket{ws: []*wrec{o, r}}
+	}
+}
+
+func (s *keySet[K]) remove(k K, r *wrec) {
+	if o, ok := s.one[k]; ok {
+		if o == r {
+			delete(s.one, k)
+		}
+		return
+	}
+	b := s.many[k]
+	if b == nil {
+		return
+	}
+	b.remove(r)
+	switch len(b.ws) {
+	case 0:
+		delete(s.many, k)
+	case 1:
+		s.one[k] = b.ws[0]
+		delete(s.many, k)
+	}
+}
+
+// candidates adds the workers holding k to c.
+func (s *keySet[K]) candidates(c *cands, k K) {
+	if r, ok := s.one[k]; ok {
+		c.addOne(r)
+	} else if b := s.many[k]; b != nil {
+		c.addList(b.ws)
+	}
+}
+
+// each calls fn for the workers holding k.
+func (s *keySet[K]) each(k K, fn func(*wrec)) {
+	if r, ok := s.one[k]; ok {
+		fn(r)
+	} else if b := s.many[k]; b != nil {
+		for _, r := range b.ws {
+			fn(r)
+		}
+	}
+}
+
+// vals indexes scalar values: strings by themselves (the common case,
+// cheaper to hash), numbers and booleans by key.
+type vals struct {
+	strs  keySet[string]
+	other keySet[vkey]
+}
+
+func newVals() vals { return vals{strs: newKeySet[string](), other: newKeySet[vkey]()} }
+
+func (v *vals) add(k vkey, r *wrec) {
+	if k.k == kStr {
+		v.strs.add(k.s, r)
+	} else {
+		v.other.add(k, r)
+	}
+}
+
+func (v *vals) remove(k vkey, r *wrec) {
+	if k.k == kStr {
+		v.strs.remove(k.s, r)
+	} else {
+		v.other.remove(k, r)
+	}
+}
+
+func (v *vals) candidates(c *cands, k vkey) {
+	if k.k == kStr {
+		v.strs.candidates(c, k.s)
+	} else {
+		v.other.candidates(c, k)
+	}
+}
+
 // pathIdx indexes every worker's value at one key path: scalars by value,
 // array elements by value, and the lengths of the non-empty strings (so a
 // CONTAINS lookup probes only substrings of lengths that exist).
 type pathIdx struct {
 	path     []seg
-	scalars  map[vkey]*bucket
-	elems    map[vkey]*bucket
+	scalars  vals
+	elems    vals
 	lenCount map[int]int
 	lens     []int // sorted keys of lenCount
 }
 
 func newPathIdx(path []seg) *pathIdx {
-	return &pathIdx{path: path, scalars: map[vkey]*bucket{}, elems: map[vkey]*bucket{}, lenCount: map[int]int{}}
-}
-
-func addTo(m map[vkey]*bucket, k vkey, r *wrec) {
-	b := m[k]
-	if b == nil {
-		b = &bucket{}
-		m[k] = b
-	}
-	b.add(r)
-}
-
-func removeFrom(m map[vkey]*bucket, k vkey, r *wrec) {
-	if b := m[k]; b != nil {
-		b.remove(r)
-		if len(b.ws) == 0 {
-			delete(m, k)
-		}
-	}
+	return &pathIdx{path: path, scalars: newVals(), elems: newVals(), lenCount: map[int]int{}}
 }
 
 // insert indexes r's value (the same resolution the evaluator uses).
 func (p *pathIdx) insert(r *wrec) {
-	v := resolveWorker(r.info.Attributes, &r.info, p.path)
+	v := resolveBoxed(r.info.Attributes, &r.box, p.path)
 	if k, ok := keyOf(v); ok {
-		addTo(p.scalars, k, r)
+		p.scalars.add(k, r)
 		if k.k == kStr && k.s != "" {
 			n := len(k.s)
 			p.lenCount[n]++
@@ -120,7 +203,7 @@ func (p *pathIdx) insert(r *wrec) {
 	if arr, ok := asArr(v); ok {
 		for _, e := range arr {
 			if k, ok := keyOf(e); ok {
-				addTo(p.elems, k, r)
+				p.elems.add(k, r)
 			}
 		}
 	}
@@ -128,9 +211,9 @@ func (p *pathIdx) insert(r *wrec) {
 
 // delete removes what insert added for r's current value.
 func (p *pathIdx) delete(r *wrec) {
-	v := resolveWorker(r.info.Attributes, &r.info, p.path)
+	v := resolveBoxed(r.info.Attributes, &r.box, p.path)
 	if k, ok := keyOf(v); ok {
-		removeFrom(p.scalars, k, r)
+		p.scalars.remove(k, r)
 		if k.k == kStr && k.s != "" {
 			n := len(k.s)
 			p.lenCount[n]--
@@ -147,7 +230,7 @@ func (p *pathIdx) delete(r *wrec) {
 	if arr, ok := asArr(v); ok {
 		for _, e := range arr {
 			if k, ok := keyOf(e); ok {
-				removeFrom(p.elems, k, r)
+				p.elems.remove(k, r)
 			}
 		}
 	}
@@ -157,6 +240,7 @@ func (p *pathIdx) delete(r *wrec) {
 // The zero value is the empty set.
 type cands struct {
 	all    bool
+	one    *wrec // a list of one worker, held without allocating
 	first  []*wrec
 	more   [][]*wrec
 	nlists int
@@ -167,7 +251,7 @@ func (c *cands) addList(ws []*wrec) {
 	if len(ws) == 0 {
 		return
 	}
-	if c.nlists == 0 {
+	if c.first == nil {
 		c.first = ws
 	} else {
 		c.more = append(c.more, ws)
@@ -176,9 +260,20 @@ func (c *cands) addList(ws []*wrec) {
 	c.n += len(ws)
 }
 
-func (c *cands) addOne(r *wrec) { c.addList([]*wrec{r}) }
+func (c *cands) addOne(r *wrec) {
+	if c.one == nil {
+		c.one = r
+		c.nlists++
+		c.n++
+		return
+	}
+	c.addList([]*wrec{r})
+}
 
 func (c *cands) merge(o cands) {
+	if o.one != nil {
+		c.addOne(o.one)
+	}
 	c.addList(o.first)
 	for _, l := range o.more {
 		c.addList(l)
@@ -193,22 +288,27 @@ func (c *cands) filter(q *queueIdx, accept func(*wrec) bool) []*wrec {
 	if c.nlists > 1 {
 		seen = make(map[*wrec]struct{}, c.n)
 	}
-	visit := func(ws []*wrec) {
-		for _, r := range ws {
-			if seen != nil {
-				if _, dup := seen[r]; dup {
-					continue
-				}
-				seen[r] = struct{}{}
+	visit := func(r *wrec) {
+		if seen != nil {
+			if _, dup := seen[r]; dup {
+				return
 			}
-			if _, member := q.members[r]; member && accept(r) {
-				out = append(out, r)
-			}
+			seen[r] = struct{}{}
+		}
+		if q.has(r) && accept(r) {
+			out = append(out, r)
 		}
 	}
-	visit(c.first)
+	if c.one != nil {
+		visit(c.one)
+	}
+	for _, r := range c.first {
+		visit(r)
+	}
 	for _, l := range c.more {
-		visit(l)
+		for _, r := range l {
+			visit(r)
+		}
 	}
 	return out
 }
@@ -279,8 +379,10 @@ func (ix *Index) ensurePaths(e *Expr) {
 			continue
 		}
 		p := newPathIdx(path)
-		for _, r := range ix.workers {
-			p.insert(r)
+		for _, r := range ix.slots {
+			if r != nil {
+				p.insert(r)
+			}
 		}
 		ix.paths[key] = p
 	}
@@ -355,9 +457,7 @@ func (ix *Index) planCmp(n *node, task Attributes) cands {
 	switch {
 	case n.op == opEq:
 		if k, ok := keyOf(v); ok {
-			if b := p.scalars[k]; b != nil {
-				c.addList(b.ws)
-			}
+			p.scalars.candidates(&c, k)
 		}
 	case n.op == opIn && workerLeft, n.op == opHas && !workerLeft:
 		// worker.P IN task.X / task.X HAS worker.P: the worker's scalar is
@@ -365,18 +465,14 @@ func (ix *Index) planCmp(n *node, task Attributes) cands {
 		arr, _ := asArr(v)
 		for _, e := range arr {
 			if k, ok := keyOf(e); ok {
-				if b := p.scalars[k]; b != nil {
-					c.addList(b.ws)
-				}
+				p.scalars.candidates(&c, k)
 			}
 		}
 	case n.op == opIn, n.op == opHas:
 		// task.X IN worker.P / worker.P HAS task.X: the worker's array
 		// holds the task's scalar.
 		if k, ok := keyOf(v); ok {
-			if b := p.elems[k]; b != nil {
-				c.addList(b.ws)
-			}
+			p.elems.candidates(&c, k)
 		}
 	case n.op == opContains:
 		s, _ := v.(string)
@@ -395,9 +491,7 @@ func (ix *Index) planCmp(n *node, task Attributes) cands {
 				break
 			}
 			for i := 0; i+l <= len(s); i++ {
-				if b := p.scalars[vkey{k: kStr, s: s[i : i+l]}]; b != nil {
-					c.addList(b.ws)
-				}
+				p.scalars.strs.candidates(&c, s[i:i+l])
 			}
 		}
 	default:
