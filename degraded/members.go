@@ -23,6 +23,9 @@ const (
 	// makes two instances offer the same workers, while taking a gone one
 	// for alive only leaves its share of the workers idle during an outage.
 	memberTTL = 20 * time.Second
+	// selfGap is the longest wait for our own next heartbeat that still
+	// counts as hearing the feed without a break.
+	selfGap = 2*heartbeatEvery + time.Second
 )
 
 // Members tracks the instances sharing the store, from the heartbeats each
@@ -32,8 +35,9 @@ type Members struct {
 	self string
 	log  *slog.Logger
 
-	mu   sync.Mutex
-	seen map[string]time.Time
+	mu    sync.Mutex
+	seen  map[string]time.Time
+	since time.Time // since when this instance has heard its own heartbeats without a break
 }
 
 // NewMembers returns the membership of instance self (its DIDROUTER_INSTANCE_ID,
@@ -87,6 +91,12 @@ func (m *Members) listen(ctx context.Context, st engine.Store) {
 func (m *Members) heard(instance string, at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if instance == m.self {
+		// A gap in our own heartbeats is a gap in hearing everyone's.
+		if prev, ok := m.seen[instance]; !ok || at.Sub(prev) > selfGap {
+			m.since = at
+		}
+	}
 	m.seen[instance] = at
 }
 
@@ -110,6 +120,16 @@ func (m *Members) Alive(asOf time.Time) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Listening reports whether this instance has heard its own heartbeat
+// recently and has been listening for longer than memberTTL: only then
+// does an instance missing from Alive mean it is gone.
+func (m *Members) Listening(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	self, ok := m.seen[m.self]
+	return ok && now.Sub(self) < selfGap && now.Sub(m.since) > memberTTL
 }
 
 // Mine reports whether, with the membership as it was at asOf, worker

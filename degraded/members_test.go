@@ -55,3 +55,33 @@ func TestMembersJudgedWhenTheFeedLastWorked(t *testing.T) {
 		t.Fatalf("alive %v, want [i1 i2]", alive)
 	}
 }
+
+// Only an instance that has heard its own heartbeats without a break for
+// longer than memberTTL may take a silent instance for gone.
+func TestMembersListening(t *testing.T) {
+	t0 := time.Now()
+	m := NewMembers("me", nil)
+	if m.Listening(t0) {
+		t.Fatal("listening before hearing anything")
+	}
+	at := t0
+	for ; at.Sub(t0) <= memberTTL; at = at.Add(heartbeatEvery) {
+		m.heard("me", at)
+		if m.Listening(at) {
+			t.Fatalf("listening after %v only", at.Sub(t0))
+		}
+	}
+	m.heard("me", at)
+	if !m.Listening(at) {
+		t.Fatalf("not listening after %v of heartbeats", at.Sub(t0))
+	}
+	if m.Listening(at.Add(selfGap + time.Second)) {
+		t.Fatal("listening although our own heartbeat has not come back")
+	}
+	// The feed was down for a while: start over.
+	later := at.Add(time.Minute)
+	m.heard("me", later)
+	if m.Listening(later.Add(heartbeatEvery)) {
+		t.Fatal("listening right after a break in the feed")
+	}
+}

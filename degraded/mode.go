@@ -66,6 +66,9 @@ type Config struct {
 	// the one Start is loading (seconds of CPU and a second copy of the
 	// workers at a million of them).
 	StartWhen func() bool
+	// Orphans, when its Glob is set, has Run replay the journals other
+	// instances left behind (see Orphans). Off by default.
+	Orphans Orphans
 }
 
 // Stats counts what degraded mode did.
@@ -151,6 +154,11 @@ func (m *Mode) Run(ctx context.Context) {
 		}
 	}
 	var lastWarm time.Time
+	adoptEvery := m.cfg.Orphans.Every
+	if adoptEvery <= 0 {
+		adoptEvery = defaultAdoptEvery
+	}
+	lastAdopt := time.Now().Add(-adoptEvery) // look once the first replay is done
 	for {
 		if m.Active() {
 			// Ask the store whether it is back (one short attempt through
@@ -183,6 +191,13 @@ func (m *Mode) Run(ctx context.Context) {
 		}
 		if up && m.cfg.Journal.Len() > 0 {
 			m.replay(ctx)
+		}
+		m.mu.Lock()
+		calm := up && !m.paused && len(m.waiting) == 0
+		m.mu.Unlock()
+		if calm && m.cfg.Orphans.Glob != "" && m.cfg.Journal.Len() == 0 && time.Since(lastAdopt) >= adoptEvery {
+			lastAdopt = time.Now()
+			m.adoptOrphans(ctx)
 		}
 		select {
 		case <-ctx.Done():

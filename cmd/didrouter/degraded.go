@@ -35,9 +35,9 @@ func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, works
 	}
 	path := cfg.Journal
 	if path == "" {
-		path = "didrouter-journal-" + safeName(instance) + ".jsonl"
+		path = degradedJournalName(instance)
 	}
-	j, err := degraded.OpenJournal(path)
+	j, err := openOwnJournal(context.Background(), path, 15*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("DIDROUTER_JOURNAL: %w", err)
 	}
@@ -49,7 +49,7 @@ func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, works
 	warnOtherJournals(path, logger)
 	mode, err := degraded.New(degraded.Config{
 		Engine: eng, Store: st, Down: down.Down, Journal: j, Members: members,
-		WorkspaceSID: workspaceSID, Logger: logger, StartWhen: eng.Ready,
+		WorkspaceSID: workspaceSID, Logger: logger, StartWhen: eng.Ready, Orphans: orphans(path),
 	})
 	if err != nil {
 		j.Close()

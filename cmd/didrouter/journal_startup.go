@@ -1,21 +1,67 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/didrouter/didrouter/degraded"
 )
 
-// otherJournalsPattern matches the default journal names of every instance.
-const otherJournalsPattern = "didrouter-journal-*.jsonl"
+// Default journal names: journalPrefix + safeName(instance) + journalSuffix.
+const (
+	journalPrefix = "didrouter-journal-"
+	journalSuffix = ".jsonl"
+)
+
+// degradedJournalName is the journal of instance when DIDROUTER_JOURNAL is empty.
+func degradedJournalName(instance string) string {
+	return journalPrefix + safeName(instance) + journalSuffix
+}
+
+// orphans has degraded mode replay the journals that other instances left
+// under the default names in the directory of own, once their instance has
+// not been heard for a while (degraded.Orphans).
+func orphans(own string) degraded.Orphans {
+	return degraded.Orphans{
+		Glob: filepath.Join(filepath.Dir(own), journalPrefix+"*"+journalSuffix),
+		Instance: func(path string) string {
+			base := filepath.Base(path)
+			if !strings.HasPrefix(base, journalPrefix) || !strings.HasSuffix(base, journalSuffix) {
+				return ""
+			}
+			return strings.TrimSuffix(strings.TrimPrefix(base, journalPrefix), journalSuffix)
+		},
+		Name: safeName,
+	}
+}
+
+// openOwnJournal opens this instance's journal, waiting up to wait while
+// another process holds it (an instance adopting the journal of this one
+// while it was gone: that takes a moment).
+func openOwnJournal(ctx context.Context, path string, wait time.Duration) (*degraded.Journal, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		j, err := degraded.OpenJournal(path)
+		if !errors.Is(err, degraded.ErrJournalInUse) || time.Now().After(deadline) {
+			return j, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
 
 // warnOtherJournals logs the journals of other instances (default names,
-// in the directory of own) that hold entries not replayed: an instance
-// replays only its own journal, so the journal of an instance that will
-// not start again needs `didrouter journal replay`. The files are only read.
+// in the directory of own) that hold entries not replayed. The files are
+// only read.
 func warnOtherJournals(own string, logger *slog.Logger) {
-	paths, err := filepath.Glob(filepath.Join(filepath.Dir(own), otherJournalsPattern))
+	paths, err := filepath.Glob(orphans(own).Glob)
 	if err != nil {
 		return
 	}
@@ -29,7 +75,7 @@ func warnOtherJournals(own string, logger *slog.Logger) {
 			continue
 		}
 		logger.Warn("another instance's degraded-mode journal holds entries not replayed: if that instance "+
-			"will not run again, replay it with `didrouter journal replay FILE`",
+			"stays silent, this instance replays it in about a minute (or run `didrouter journal replay FILE`)",
 			"journal", p, "entries", len(entries), "oldest", entries[0].At)
 	}
 }
