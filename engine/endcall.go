@@ -56,7 +56,7 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 	if err != nil {
 		return Task{}, fmt.Errorf("cancel call: read workspace %s: %w", n.WorkspaceSID, err)
 	}
-	wfSID, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
+	wfRow, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
 	if err != nil {
 		return Task{}, fmt.Errorf("cancel call: %w", err)
 	}
@@ -77,7 +77,7 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
 		now := e.clock.Now()
 		t := Task{
-			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfSID, Attributes: raw,
+			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfRow.SID, Attributes: raw,
 			AssignmentStatus: TaskCanceled, Priority: priority, Timeout: DefaultTaskTimeout, TaskChannel: channel,
 			CallSID: n.CallSID, Reason: reason, FilterIndex: filter, TaskQueueSID: queue,
 			StepEnteredAt: now, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now,
@@ -89,7 +89,7 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 		if created {
 			out = existing
 			if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created", t.SID)),
-				map[string]any{"workflow_sid": wfSID, "task_priority": t.Priority, "call_sid": t.CallSID}); err != nil {
+				map[string]any{"workflow_sid": wfRow.SID, "task_priority": t.Priority, "call_sid": t.CallSID}); err != nil {
 				return err
 			}
 			return e.event(ctx, tx, taskEvent(t, EventTaskCanceled, fmt.Sprintf("Task %s canceled", t.SID)),

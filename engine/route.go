@@ -187,71 +187,83 @@ func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID 
 			cur.TargetIndex != t.TargetIndex || slices.Contains(cur.RejectedWorkers, workerSID) {
 			return errTaskMoved
 		}
-		ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, workerSID, e.clock.Now())
-		if ErrorCode(err) == ENOTFOUND {
-			return errWorkerTaken // deleted: the refresh drops it from the index
-		}
+		r, err := e.reserveLocked(ctx, tx, fx, wfRow, cur, workerSID)
 		if err != nil {
-			return fmt.Errorf("claim worker %s: %w", workerSID, err)
-		}
-		if !ok {
-			return errWorkerTaken
-		}
-		// Read the time after the claim, which waited for any transaction
-		// freeing this worker to commit: the reservation then starts after
-		// the previous one ended, also across instances.
-		now := e.clock.Now()
-		w, err := tx.GetWorker(ctx, t.WorkspaceSID, workerSID)
-		if err != nil {
-			return fmt.Errorf("read worker %s: %w", workerSID, err)
-		}
-		timeout := wfRow.TaskReservationTimeout
-		if timeout <= 0 {
-			timeout = DefaultReservationTimeout
-		}
-		r := Reservation{
-			SID:          NewSID(PrefixReservation),
-			WorkspaceSID: t.WorkspaceSID,
-			TaskSID:      t.SID,
-			WorkerSID:    workerSID,
-			Status:       ReservationPending,
-			Timeout:      timeout,
-			DateCreated:  now,
-			DateUpdated:  now,
-		}
-		if err := tx.InsertReservation(ctx, r); err != nil {
-			if ErrorCode(err) == ECONFLICT {
-				return errTaskMoved // another live reservation exists
-			}
-			return fmt.Errorf("insert reservation: %w", err)
-		}
-		cur.AssignmentStatus = TaskReserved
-		cur.DateUpdated = now
-		updated, err := tx.UpdateTask(ctx, cur)
-		if err != nil {
-			return fmt.Errorf("update task %s: %w", t.SID, err)
-		}
-		if err := e.event(ctx, tx, reservationEvent(r, EventReservationCreated,
-			fmt.Sprintf("Reservation %s created for worker %s", r.SID, w.FriendlyName)),
-			map[string]any{"task_queue_sid": cur.TaskQueueSID, "task_priority": cur.Priority}); err != nil {
 			return err
 		}
-		if err := tx.SetTimer(ctx, Timer{
-			SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerReservation,
-			TaskSID: t.SID, ReservationSID: r.SID, WorkerSID: workerSID,
-			TaskVersion: updated.Version, FireAt: now.Add(time.Duration(timeout) * time.Second),
-		}); err != nil {
-			return fmt.Errorf("set reservation timer: %w", err)
-		}
-		fx.timers = true
-		fx.noteWorker(w)
-		out = reserved{reservation: r, worker: w, task: updated}
+		out = *r
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// reserveLocked reserves the pending task cur, which tx holds locked at its
+// current position, for workerSID: errWorkerTaken when the worker cannot be
+// claimed (the index was stale), errTaskMoved when the task already has a
+// live reservation.
+func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Workflow, cur Task, workerSID string) (*reserved, error) {
+	ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, e.clock.Now())
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, errWorkerTaken // deleted: the refresh drops it from the index
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim worker %s: %w", workerSID, err)
+	}
+	if !ok {
+		return nil, errWorkerTaken
+	}
+	// Read the time after the claim, which waited for any transaction
+	// freeing this worker to commit: the reservation then starts after
+	// the previous one ended, also across instances.
+	now := e.clock.Now()
+	w, err := tx.GetWorker(ctx, cur.WorkspaceSID, workerSID)
+	if err != nil {
+		return nil, fmt.Errorf("read worker %s: %w", workerSID, err)
+	}
+	timeout := wfRow.TaskReservationTimeout
+	if timeout <= 0 {
+		timeout = DefaultReservationTimeout
+	}
+	r := Reservation{
+		SID:          NewSID(PrefixReservation),
+		WorkspaceSID: cur.WorkspaceSID,
+		TaskSID:      cur.SID,
+		WorkerSID:    workerSID,
+		Status:       ReservationPending,
+		Timeout:      timeout,
+		DateCreated:  now,
+		DateUpdated:  now,
+	}
+	if err := tx.InsertReservation(ctx, r); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, errTaskMoved // another live reservation exists
+		}
+		return nil, fmt.Errorf("insert reservation: %w", err)
+	}
+	cur.AssignmentStatus = TaskReserved
+	cur.DateUpdated = now
+	updated, err := tx.UpdateTask(ctx, cur)
+	if err != nil {
+		return nil, fmt.Errorf("update task %s: %w", cur.SID, err)
+	}
+	if err := e.event(ctx, tx, reservationEvent(r, EventReservationCreated,
+		fmt.Sprintf("Reservation %s created for worker %s", r.SID, w.FriendlyName)),
+		map[string]any{"task_queue_sid": cur.TaskQueueSID, "task_priority": cur.Priority}); err != nil {
+		return nil, err
+	}
+	if err := tx.SetTimer(ctx, Timer{
+		SID: NewSID(PrefixTimer), WorkspaceSID: cur.WorkspaceSID, Kind: TimerReservation,
+		TaskSID: cur.SID, ReservationSID: r.SID, WorkerSID: workerSID,
+		TaskVersion: updated.Version, FireAt: now.Add(time.Duration(timeout) * time.Second),
+	}); err != nil {
+		return nil, fmt.Errorf("set reservation timer: %w", err)
+	}
+	fx.timers = true
+	fx.noteWorker(w)
+	return &reserved{reservation: r, worker: w, task: updated}, nil
 }
 
 // Why a task leaves its current target.
@@ -267,24 +279,30 @@ const (
 // worker counted as not answering (not offered the task again at once);
 // past the final target a timeout cancels the task (TaskRouter's workflow timeout).
 func (e *Engine) moveOn(ctx context.Context, tx Tx, fx *effects, wf *routing.Workflow, cur Task, attrs routing.Attributes, why moveReason) error {
+	_, err := e.moveOnTask(ctx, tx, fx, wf, cur, attrs, why)
+	return err
+}
+
+// moveOnTask is moveOn returning the task as stored (zero when it was canceled).
+func (e *Engine) moveOnTask(ctx context.Context, tx Tx, fx *effects, wf *routing.Workflow, cur Task, attrs routing.Attributes, why moveReason) (Task, error) {
 	now := e.clock.Now()
 	if why == moveTimeout && cur.AssignmentStatus == TaskReserved {
 		if err := e.endPendingReservation(ctx, tx, fx, &cur, ReservationRescinded, true); err != nil {
-			return err
+			return Task{}, err
 		}
 	}
 	filter, target, ok := nextPosition(wf, cur.FilterIndex, cur.TargetIndex, attrs, why == moveSkip)
 	if !ok {
 		if why == moveSkip {
-			return errTaskMoved // nothing to skip to; the caller checked, so the workflow changed
+			return Task{}, errTaskMoved // nothing to skip to; the caller checked, so the workflow changed
 		}
 		if err := e.event(ctx, tx, taskEvent(cur, EventWorkflowTimeout,
 			fmt.Sprintf("Task %s timed out of workflow %s", cur.SID, cur.WorkflowSID)),
 			map[string]any{"task_queue_sid": cur.TaskQueueSID}); err != nil {
-			return err
+			return Task{}, err
 		}
 		_, err := e.cancelInTx(ctx, tx, fx, cur, "Workflow Timeout")
-		return err
+		return Task{}, err
 	}
 	from := cur.TaskQueueSID
 	typ, desc := EventWorkflowSkipped, "skipped"
@@ -294,24 +312,25 @@ func (e *Engine) moveOn(ctx context.Context, tx Tx, fx *effects, wf *routing.Wor
 	if err := e.event(ctx, tx, taskEvent(cur, typ, fmt.Sprintf("Task %s %s target %d of filter %d (queue %s)",
 		cur.SID, desc, cur.TargetIndex, cur.FilterIndex, from)),
 		map[string]any{"task_queue_sid": from, "filter": cur.FilterIndex, "target": cur.TargetIndex}); err != nil {
-		return err
+		return Task{}, err
 	}
 	cur.AssignmentStatus = TaskPending
 	if err := e.enterTarget(ctx, tx, fx, wf, &cur, filter, target, now); err != nil {
-		return err
+		return Task{}, err
 	}
 	if err := e.moved(ctx, tx, cur, from, desc); err != nil {
-		return err
+		return Task{}, err
 	}
 	cur.DateUpdated = now
-	if _, err := tx.UpdateTask(ctx, cur); err != nil {
-		return fmt.Errorf("update task %s: %w", cur.SID, err)
+	updated, err := tx.UpdateTask(ctx, cur)
+	if err != nil {
+		return Task{}, fmt.Errorf("update task %s: %w", cur.SID, err)
 	}
 	if err := notifyTask(ctx, tx, fx, cur.WorkspaceSID, cur.SID); err != nil {
-		return err
+		return Task{}, err
 	}
 	fx.routeTask(cur.SID)
-	return nil
+	return updated, nil
 }
 
 // moved records a task-queue.moved event after enterTarget.

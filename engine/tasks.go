@@ -49,10 +49,11 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 			return TaskResult{}, fmt.Errorf("create task: look up call %s: %w", n.CallSID, err)
 		}
 	}
-	wfSID, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
+	wfRow, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("create task: %w", err)
 	}
+	wfSID := wfRow.SID
 	filter, ok := firstPosition(wf, attrs)
 	if !ok {
 		return TaskResult{}, Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfSID)
@@ -75,8 +76,11 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 	var (
 		task    Task
 		created bool
+		placed  *reserved
+		stale   []string
 	)
 	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+		placed, stale = nil, nil
 		now := e.clock.Now()
 		first, _ := targetAt(wf, filter, 0)
 		t := Task{
@@ -97,9 +101,7 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 			task = existing // the same call raced us: nothing to write
 			return nil
 		}
-		if t, err = tx.GetTask(ctx, ws.SID, t.SID); err != nil {
-			return fmt.Errorf("read new task: %w", err)
-		}
+		t = existing // as stored
 		if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created", t.SID)),
 			map[string]any{"workflow_sid": wfSID, "task_priority": t.Priority, "call_sid": t.CallSID}); err != nil {
 			return err
@@ -115,8 +117,14 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 			return fmt.Errorf("set task timeout: %w", err)
 		}
 		fx.timers = true
-		if err := notifyTask(ctx, tx, fx, ws.SID, t.SID); err != nil {
-			return err
+		if placed, stale, err = e.placeNew(ctx, tx, fx, wfRow, wf, &t, attrs); err != nil {
+			return fmt.Errorf("route task %s: %w", t.SID, err)
+		}
+		if placed == nil {
+			// It waits: every instance may now place it.
+			if err := notifyTask(ctx, tx, fx, ws.SID, t.SID); err != nil {
+				return err
+			}
 		}
 		task = t
 		return nil
@@ -127,7 +135,19 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 	if !created {
 		return e.existing(ctx, task)
 	}
+	for _, sid := range stale {
+		if _, _, err := e.refreshWorker(ctx, ws.SID, sid); err != nil {
+			e.log.WarnContext(ctx, "refreshing a worker the index offered in vain failed", "worker", sid, "err", err)
+		}
+	}
 	res := TaskResult{Task: task, Created: true}
+	if placed != nil {
+		res.Task, res.Reservation, res.Worker = placed.task, &placed.reservation, &placed.worker
+		return res, nil
+	}
+	// Nobody was reservable inside the transaction. A worker freed since
+	// (here or on another instance) may have looked for waiting tasks
+	// before this one was committed: route it once more.
 	r, err := e.routeFrom(ctx, ws.SID, task.SID, &task)
 	if err != nil {
 		return res, fmt.Errorf("create task: task %s stored but not routed: %w", task.SID, err)
@@ -591,26 +611,26 @@ func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, rea
 // resolveNewTask finds what a new task enters before anything is written:
 // its workflow (n's, else the workspace's default), parsed, and its
 // attributes, raw ("{}" when empty) and parsed. Bad input is EINVALID.
-func (e *Engine) resolveNewTask(ctx context.Context, ws Workspace, n NewTask) (wfSID string, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
-	wfSID = n.WorkflowSID
+func (e *Engine) resolveNewTask(ctx context.Context, ws Workspace, n NewTask) (wfRow Workflow, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
+	wfSID := n.WorkflowSID
 	if wfSID == "" {
 		wfSID = ws.DefaultWorkflowSID
 	}
 	if wfSID == "" {
-		return "", nil, "", nil, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
+		return Workflow{}, nil, "", nil, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
 	}
-	if _, wf, err = e.workflow(ctx, ws.SID, wfSID); err != nil {
+	if wfRow, wf, err = e.workflow(ctx, ws.SID, wfSID); err != nil {
 		if ErrorCode(err) == ENOTFOUND {
-			return "", nil, "", nil, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
+			return Workflow{}, nil, "", nil, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
 		}
-		return "", nil, "", nil, err
+		return Workflow{}, nil, "", nil, err
 	}
 	raw = strings.TrimSpace(n.Attributes)
 	if raw == "" {
 		raw = "{}"
 	}
 	if attrs, err = routing.ParseAttributes([]byte(raw)); err != nil {
-		return "", nil, "", nil, Errorf(EINVALID, "attributes: %v", err)
+		return Workflow{}, nil, "", nil, Errorf(EINVALID, "attributes: %v", err)
 	}
-	return wfSID, wf, raw, attrs, nil
+	return wfRow, wf, raw, attrs, nil
 }

@@ -1,0 +1,102 @@
+package engine_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// TestNewCallWithStaleIndex: instance b's index still shows the owner free
+// (b follows no change feed) while instance a has reserved the owner. A
+// call to the owner's DID through b must not double-book the owner: b's
+// claim fails inside the call's transaction, the owner step is skipped and
+// the other agent gets the call, all in one CreateTask.
+func TestNewCallWithStaleIndex(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	sa, sb := openPostgresPair(t)
+	clock := engine.NewFakeClock(t0)
+	ws, err := engine.Seed(ctx, sa, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ea, err := engine.New(engine.Config{Store: sa, Clock: clock, InstanceID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := engine.New(engine.Config{Store: sb, Clock: clock, InstanceID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	available := activityNamed(ctx, t, sa, ws.SID, "Available")
+	owner, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner",
+		Attributes: `{"phone_number":"` + ownerDID + `"}`, ActivitySID: available})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(1) // the owner has been idle longest
+	other, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "other", ActivitySID: available})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	first, err := ea.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, CallSID: "CA1",
+		Attributes: `{"phone_number":"` + ownerDID + `"}`})
+	if err != nil || first.Worker == nil || first.Worker.SID != owner.SID {
+		t.Fatalf("first call: %+v, %v; want the owner reserved", first.Worker, err)
+	}
+	second, err := eb.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, CallSID: "CA2",
+		Attributes: `{"phone_number":"` + ownerDID + `"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Worker == nil || second.Worker.SID != other.SID {
+		t.Fatalf("second call reserved %+v, want the other agent", second.Worker)
+	}
+	if second.Task.TaskQueueSID == first.Task.TaskQueueSID && second.Task.FilterIndex == first.Task.FilterIndex &&
+		second.Task.TargetIndex == first.Task.TargetIndex {
+		t.Errorf("second call stayed at the owner step: %+v", second.Task)
+	}
+	got, err := sa.GetWorker(ctx, ws.SID, owner.SID)
+	if err != nil || got.Busy != 1 {
+		t.Fatalf("owner busy %d (%v), want 1", got.Busy, err)
+	}
+	events, err := sa.ListEvents(ctx, ws.SID, engine.EventFilter{TaskSID: second.Task.SID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range events {
+		types = append(types, e.EventType)
+	}
+	want := []string{engine.EventTaskCreated, engine.EventWorkflowTargetMatched, engine.EventTaskQueueEntered,
+		engine.EventWorkflowSkipped, engine.EventWorkflowTargetMatched, engine.EventTaskQueueEntered,
+		engine.EventTaskQueueMoved, engine.EventReservationCreated}
+	// One transaction, one (fake) time: the events' order among themselves
+	// is their sids', so compare them as sets.
+	slices.Sort(types)
+	slices.Sort(want)
+	if !slices.Equal(types, want) {
+		t.Fatalf("events %v, want %v", types, want)
+	}
+}
+
+func activityNamed(ctx context.Context, t *testing.T, s engine.Store, workspaceSID, name string) string {
+	t.Helper()
+	acts, err := s.ListActivities(ctx, workspaceSID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range acts {
+		if a.FriendlyName == name {
+			return a.SID
+		}
+	}
+	t.Fatalf("no activity %q", name)
+	return ""
+}
