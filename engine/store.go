@@ -113,6 +113,11 @@ type Reader interface {
 	ListWorkers(ctx context.Context, workspaceSID string, f WorkerFilter) ([]Worker, error)
 	// EachWorker streams every worker of a workspace (for building the index).
 	EachWorker(ctx context.Context, workspaceSID string, fn func(Worker) error) error
+	// EachWorkerRow streams the same workers as EachWorker, in no
+	// particular order and with only the columns the routing index needs,
+	// as raw bytes (loading the index of a large fleet). The row and its
+	// byte slices are the store's and valid only until fn returns.
+	EachWorkerRow(ctx context.Context, workspaceSID string, fn func(*WorkerRow) error) error
 
 	GetTaskQueue(ctx context.Context, workspaceSID, sid string) (TaskQueue, error)
 	ListTaskQueues(ctx context.Context, workspaceSID string) ([]TaskQueue, error)
@@ -216,4 +221,14 @@ type Tx interface {
 	// queues, workflows, activities); the engine calls Notify for tasks and
 	// timers.
 	Notify(ctx context.Context, c Change) error
+}
+
+// WorkerRow is a worker as the routing index loads it (EachWorkerRow).
+// Attributes is the stored JSON document.
+type WorkerRow struct {
+	SID, FriendlyName, Attributes, ActivitySID, ActivityName []byte
+	Available                                                bool
+	Capacity, Busy                                           int
+	DateStatusChanged                                        time.Time
+	Version                                                  int64
 }

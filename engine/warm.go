@@ -39,46 +39,124 @@ func (e *Engine) warmPaths(ctx context.Context, ix *routing.Index, workspaceSID 
 	}
 }
 
-// loadWorkers streams the workspace's workers into ix, parsing their
-// attributes on every CPU while the store's rows are read.
+// loadBatchSize is how many workers travel together through loadWorkers.
+const loadBatchSize = 512
+
+// loadBatch is a run of worker rows on their way into the index: the rows
+// without their attributes, and the attribute documents back to back.
+type loadBatch struct {
+	infos []routing.WorkerInfo
+	docs  []byte
+	ends  []int // end of each row's document in docs
+}
+
+// loadWorkers streams the workspace's workers into ix: the store's rows
+// are copied into batches (the sid and name of a worker share one string,
+// activity sids and names one string for all), their attributes parsed on
+// every CPU, and the batches inserted under one lock each.
 func (e *Engine) loadWorkers(ctx context.Context, ix *routing.Index, workspaceSID string) error {
-	rows := make(chan Worker, 1024)
-	parsed := make(chan routing.WorkerInfo, 1024)
-	var parsers sync.WaitGroup
-	for range max(runtime.GOMAXPROCS(0), 1) {
-		parsers.Add(1)
+	parsers := max(runtime.GOMAXPROCS(0), 1)
+	free := make(chan *loadBatch, 2*parsers+4)
+	rows := make(chan *loadBatch, parsers)
+	parsed := make(chan *loadBatch, parsers)
+	var wg sync.WaitGroup
+	for range parsers {
+		wg.Add(1)
 		go func() {
-			defer parsers.Done()
-			for w := range rows {
-				info, err := workerInfo(w)
-				if err != nil {
-					e.log.WarnContext(ctx, "worker attributes do not parse; indexed without attributes",
-						"workspace", workspaceSID, "worker", w.SID, "err", err)
-					info, _ = workerInfo(Worker{SID: w.SID, FriendlyName: w.FriendlyName, Available: w.Available,
-						Capacity: w.Capacity, Busy: w.Busy, DateStatusChanged: w.DateStatusChanged, Version: w.Version})
-				}
-				parsed <- info
+			defer wg.Done()
+			var p routing.AttributeParser
+			for b := range rows {
+				e.parseBatch(ctx, &p, b, workspaceSID)
+				parsed <- b
 			}
 		}()
 	}
 	inserted := make(chan struct{})
 	go func() {
 		defer close(inserted)
-		for info := range parsed {
-			ix.UpsertWorker(info)
+		for b := range parsed {
+			ix.UpsertWorkers(b.infos)
+			clear(b.infos) // drop the references before the batch is reused
+			b.infos, b.docs, b.ends = b.infos[:0], b.docs[:0], b.ends[:0]
+			select {
+			case free <- b:
+			default:
+			}
 		}
 	}()
-	err := e.store.EachWorker(ctx, workspaceSID, func(w Worker) error {
+	shared := make(map[string]string) // activity sids and names
+	intern := func(b []byte) string {
+		if s, ok := shared[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		if len(shared) < 1024 {
+			shared[s] = s
+		}
+		return s
+	}
+	var cur *loadBatch
+	var scratch []byte
+	send := func() error {
 		select {
-		case rows <- w:
+		case rows <- cur:
+			cur = nil
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	err := e.store.EachWorkerRow(ctx, workspaceSID, func(w *WorkerRow) error {
+		if cur == nil {
+			select {
+			case cur = <-free:
+			default:
+				cur = &loadBatch{infos: make([]routing.WorkerInfo, 0, loadBatchSize)}
+			}
+		}
+		scratch = append(append(scratch[:0], w.SID...), w.FriendlyName...)
+		sidName := string(scratch)
+		cur.infos = append(cur.infos, routing.WorkerInfo{
+			SID:          sidName[:len(w.SID)],
+			FriendlyName: sidName[len(w.SID):],
+			Available:    w.Available,
+			Capacity:     w.Capacity,
+			Busy:         w.Busy,
+			IdleSince:    w.DateStatusChanged,
+			Version:      w.Version,
+			ActivitySID:  intern(w.ActivitySID),
+			ActivityName: intern(w.ActivityName),
+		})
+		cur.docs = append(cur.docs, w.Attributes...)
+		cur.ends = append(cur.ends, len(cur.docs))
+		if len(cur.infos) == loadBatchSize {
+			return send()
+		}
+		return nil
 	})
+	if err == nil && cur != nil {
+		err = send()
+	}
 	close(rows)
-	parsers.Wait()
+	wg.Wait()
 	close(parsed)
 	<-inserted
 	return err
+}
+
+// parseBatch parses the attributes of a batch's rows into their infos. A
+// document that does not parse leaves its worker without attributes.
+func (e *Engine) parseBatch(ctx context.Context, p *routing.AttributeParser, b *loadBatch, workspaceSID string) {
+	start := 0
+	for i := range b.infos {
+		doc := b.docs[start:b.ends[i]]
+		start = b.ends[i]
+		attrs, err := p.Parse(doc)
+		if err != nil {
+			e.log.WarnContext(ctx, "worker attributes do not parse; indexed without attributes",
+				"workspace", workspaceSID, "worker", b.infos[i].SID, "err", err)
+			attrs = routing.Attributes{}
+		}
+		b.infos[i].Attributes = attrs
+	}
 }

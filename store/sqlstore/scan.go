@@ -84,3 +84,33 @@ func sidListArg(list []string) string {
 	b, _ := json.Marshal(list) // a []string always marshals
 	return string(b)
 }
+
+// rawText scans a text column as bytes valid until the next row: pgx's
+// read buffer itself (ScanBytes), or what database/sql hands a Scanner
+// (copied into buf when the driver gives a string).
+type rawText struct {
+	b   *[]byte
+	buf *[]byte
+}
+
+// ScanBytes implements pgtype.BytesScanner: v is the driver's buffer.
+func (d rawText) ScanBytes(v []byte) error {
+	*d.b = v
+	return nil
+}
+
+// Scan implements sql.Scanner.
+func (d rawText) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d.b = nil
+	case []byte:
+		*d.b = v
+	case string:
+		*d.buf = append((*d.buf)[:0], v...)
+		*d.b = *d.buf
+	default:
+		return fmt.Errorf("cannot scan %T into text", src)
+	}
+	return nil
+}

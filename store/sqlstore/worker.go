@@ -63,6 +63,36 @@ func (q *Queries) EachWorker(ctx context.Context, workspaceSID string, fn func(e
 		`SELECT `+workerCols+` FROM workers WHERE workspace_sid = $1 ORDER BY date_created, sid`, workspaceSID)
 }
 
+// EachWorkerRow streams the index's columns without copying them (pgx hands
+// over its read buffer; database/sql's RawBytes or a reused buffer for
+// SQLite) and without ORDER BY (no sort of the whole fleet). Inside a Tx,
+// as EachWorker, fn must not use the Tx.
+func (q *Queries) EachWorkerRow(ctx context.Context, workspaceSID string, fn func(*engine.WorkerRow) error) error {
+	rows, err := q.db.Query(ctx, `SELECT sid, friendly_name, attributes, activity_sid, activity_name, available,
+		capacity, busy, date_status_changed, version FROM workers WHERE workspace_sid = $1`, workspaceSID)
+	if err != nil {
+		return q.wrap(err, "list workers")
+	}
+	defer rows.Close()
+	var w engine.WorkerRow
+	var bufs [5][]byte
+	dest := []any{rawText{&w.SID, &bufs[0]}, rawText{&w.FriendlyName, &bufs[1]}, rawText{&w.Attributes, &bufs[2]},
+		rawText{&w.ActivitySID, &bufs[3]}, rawText{&w.ActivityName, &bufs[4]}, &w.Available, &w.Capacity, &w.Busy,
+		scanTime(&w.DateStatusChanged), &w.Version}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return q.wrap(err, "read workers")
+		}
+		if err := fn(&w); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return q.wrap(err, "list workers")
+	}
+	return nil
+}
+
 // checkPhoneNumber fails with ECONFLICT when another worker of the workspace
 // owns phone. The unique index still decides under concurrency; this check
 // only lets the message name the owner.

@@ -40,6 +40,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"Workspaces", c.workspaces},
 		{"Activities", c.activities},
 		{"Workers", c.workers},
+		{"WorkerRows", c.workerRows},
 		{"WorkerPhoneNumberConflict", c.workerPhoneConflict},
 		{"WorkerFilters", c.workerFilters},
 		{"ClaimAndReleaseWorker", c.claimRelease},

@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -236,5 +239,71 @@ func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
 	noErr(t, err)
 	if got.Busy != 1 {
 		t.Errorf("busy = %d after concurrent claims, want 1", got.Busy)
+	}
+}
+
+// workerRows: EachWorkerRow streams what EachWorker does, column for
+// column, in any order; its rows are only valid during the callback, so
+// they are copied here.
+func (c *contract) workerRows(t *testing.T, f *fixture) {
+	var want []engine.Worker
+	for i := range 300 {
+		w := f.newWorker(fmt.Sprintf("w%03d", i), "")
+		switch i % 4 {
+		case 1:
+			w.Attributes = `{"phone_number":"+1512555` + fmt.Sprintf("%04d", i) + `","name":"Zoë \\ \"q\""}`
+			w.Available, w.Capacity, w.Busy = false, 3, 2
+		case 2:
+			w.ActivitySID, w.ActivityName, w.Attributes = "", "", `{}`
+			w.DateStatusChanged = time.Time{}
+		case 3:
+			w.DateCreated = f.at(-time.Duration(i) * time.Second)
+		}
+		want = append(want, f.insertWorker(w))
+	}
+	other := f.newWorker("elsewhere", "")
+	other.WorkspaceSID = f.workspace().SID
+	f.insertWorker(other)
+
+	type row struct {
+		SID, FriendlyName, Attributes, ActivitySID, ActivityName string
+		Available                                                bool
+		Capacity, Busy                                           int
+		DateStatusChanged                                        time.Time
+		Version                                                  int64
+	}
+	toRow := func(w engine.Worker) row {
+		return row{w.SID, w.FriendlyName, w.Attributes, w.ActivitySID, w.ActivityName, w.Available, w.Capacity, w.Busy,
+			w.DateStatusChanged, w.Version}
+	}
+	var got, each []row
+	noErr(t, f.s.EachWorkerRow(f.ctx, f.ws.SID, func(w *engine.WorkerRow) error {
+		got = append(got, row{string(w.SID), string(w.FriendlyName), string(w.Attributes), string(w.ActivitySID),
+			string(w.ActivityName), w.Available, w.Capacity, w.Busy, w.DateStatusChanged, w.Version})
+		return nil
+	}))
+	noErr(t, f.s.EachWorker(f.ctx, f.ws.SID, func(w engine.Worker) error {
+		each = append(each, toRow(w))
+		return nil
+	}))
+	exp := make([]row, 0, len(want))
+	for _, w := range want {
+		exp = append(exp, toRow(w))
+	}
+	for _, l := range [][]row{got, each, exp} {
+		sort.Slice(l, func(i, j int) bool { return l[i].SID < l[j].SID })
+	}
+	equal(t, "EachWorkerRow vs inserted", got, exp)
+	equal(t, "EachWorkerRow vs EachWorker", got, each)
+
+	// An error from fn stops the stream and comes back as is.
+	stop := errors.New("stop")
+	n := 0
+	err := f.s.EachWorkerRow(f.ctx, f.ws.SID, func(*engine.WorkerRow) error {
+		n++
+		return stop
+	})
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("EachWorkerRow after fn failed: %v after %d rows", err, n)
 	}
 }
