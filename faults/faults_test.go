@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/didrouter/didrouter/replay"
 	"github.com/didrouter/didrouter/webhooks"
 )
 
@@ -44,7 +45,8 @@ type scenario struct {
 	termAt      time.Duration // SIGTERM instance 2
 	shutdown    time.Duration // DIDROUTER_SHUTDOWN_TIMEOUT
 	slack       time.Duration // how late a timer may fire (poll 1 s + claim + load)
-	people      timing
+	drain       time.Duration // replay's bound on calls still up after the last one started
+	people      people
 }
 
 func defaultScenario() scenario {
@@ -54,10 +56,10 @@ func defaultScenario() scenario {
 		killAt: 6 * time.Second, restartAt: 10 * time.Second,
 		dbAt: 13 * time.Second, dbDown: 3 * time.Second,
 		outageAt: 20 * time.Second, outageFor: 10 * time.Second, storeWait: 2 * time.Second,
-		termAt: 33 * time.Second, shutdown: 10 * time.Second, slack: 3 * time.Second,
-		people: timing{
-			lostDelay: 4 * time.Second, patience: 15 * time.Second, maxAnswer: 2 * time.Second,
-			maxTalk: 3 * time.Second, tolerance: time.Second, hangupRate: 0.05,
+		termAt: 33 * time.Second, shutdown: 10 * time.Second, slack: 3 * time.Second, drain: 45 * time.Second,
+		people: people{
+			maxAnswer: 2300 * time.Millisecond, maxTalk: 3500 * time.Millisecond, patience: 15 * time.Second,
+			lostDelay: 4 * time.Second, answered: 0.5, noAnswer: 0.3, busy: 0.05, hangup: 0.15, duplicates: 0.1,
 		},
 	}
 }
@@ -74,6 +76,7 @@ func longScenario() scenario {
 	s.termAt = 150 * time.Second
 	s.people.patience = 100 * time.Second
 	s.ttl = 5 * time.Second
+	s.drain = 2 * time.Minute
 	return s
 }
 
@@ -83,16 +86,40 @@ type faultLog struct {
 	start   time.Time
 	entries []string
 	outages []window
-	probes  map[string]bool // TTL probe tasks created on the instance then killed
-	drain   time.Duration   // SIGTERM → exit
-	exit    error
-	errs    []string
+	// disturbed are the spans in which routing may knowingly differ from
+	// "owner first, else Everyone": around the SIGKILL and the SIGTERM (a
+	// webhook cut mid-way and retried elsewhere), and during an outage
+	// and the settle time after it (routing held, or from an instance's
+	// share of the agents).
+	disturbed []window
+	probes    map[string]bool // TTL probe tasks created on the instance then killed
+	inflight  string          // the CallSid of the request in flight at SIGTERM
+	drain     time.Duration   // SIGTERM → exit
+	exit      error
+	errs      []string
 }
 
 func (f *faultLog) note(format string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.entries = append(f.entries, fmt.Sprintf("%5.1fs ", time.Since(f.start).Seconds())+fmt.Sprintf(format, args...))
+}
+
+func (f *faultLog) disturb(from, to time.Time) {
+	f.mu.Lock()
+	f.disturbed = append(f.disturbed, window{from, to})
+	f.mu.Unlock()
+}
+
+func (f *faultLog) disturbedAt(at time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.disturbed {
+		if !at.Before(w.from) && !at.After(w.to) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *faultLog) fail(format string, args ...any) {
@@ -103,7 +130,8 @@ func (f *faultLog) fail(format string, args ...any) {
 }
 
 // TestFaults runs three didrouter processes on one throwaway Postgres,
-// drives bursts of calls through a load balancer spread over all three,
+// drives bursts of calls with replay (package replay, as `didrouter
+// replay --target i1,i2,i3` runs it) spread over all three,
 // and meanwhile SIGKILLs one instance, crashes and restarts Postgres, and
 // SIGTERMs another; then it checks the database for double-booked workers,
 // calls without exactly one task, late or lost timers, and counts 5xx answers.
@@ -179,73 +207,35 @@ func TestFaults(t *testing.T) {
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	balancer := newLB(set.publicURL, set.authToken, insts)
-	ph := &phones{busy: map[string]phoneUse{}}
+	script := sc.script(s, rand.New(rand.NewPCG(seed, 0)))
+	late := &lateActions{
+		next:  &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second},
+		delay: sc.people.lostDelay, share: 0.5, rng: rand.New(rand.NewPCG(seed, 1)), decided: map[string]bool{},
+	}
+	targets := make([]string, len(insts))
+	for i, in := range insts {
+		targets[i] = in.base()
+	}
+	cfg := replay.Config{
+		Targets: targets, PublicURL: set.publicURL, AuthToken: set.authToken, APIKey: set.apiKey, APISecret: set.apiSecret,
+		Retries: 3, DuplicateRate: sc.people.duplicates, Speed: 1, Drain: sc.drain, FallbackAnswerAfter: time.Second,
+		Client: &http.Client{Transport: late, Timeout: 15 * time.Second, // Twilio's webhook timeout
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}
 	flog := &faultLog{start: time.Now(), probes: map[string]bool{}}
 
-	var (
-		callsMu sync.Mutex
-		callIDs []string
-		results []callResult
-		callsWG sync.WaitGroup
-	)
-	place := func(spec callSpec, verbs []verb, answered bool) {
-		callsMu.Lock()
-		callIDs = append(callIDs, spec.sid)
-		callsMu.Unlock()
-		callsWG.Go(func() {
-			c := &caller{lb: balancer, phones: ph, tm: sc.people, spec: spec, rng: rand.New(rand.NewPCG(seed, spec.seed))}
-			var res callResult
-			if verbs != nil || answered {
-				c.begin()
-				res = c.follow(ctx, verbs, answered)
-			} else {
-				res = c.run(ctx)
-			}
-			callsMu.Lock()
-			results = append(results, res)
-			callsMu.Unlock()
-		})
-	}
-	rng := rand.New(rand.NewPCG(seed, 0))
-	n := 0
-	newSpec := func() callSpec {
-		n++
-		to := "+15125559999" // nobody's number: straight to Everyone
-		if rng.Float64() < 0.6 {
-			to = s.agents[rng.IntN(len(s.agents))].did
-		}
-		return callSpec{
-			sid: fmt.Sprintf("CA%08x%024x", seed&0xffffffff, n), from: fmt.Sprintf("+1737555%04d", rng.IntN(10000)),
-			to: to, duplicate: rng.Float64() < 0.05, seed: uint64(n),
-		}
-	}
-
-	// Faults, on their own timeline.
+	// Faults, on their own timeline, while replay plays the calls.
 	faultsDone := make(chan struct{})
 	go func() {
 		defer close(faultsDone)
-		injectFaults(ctx, t, sc, flog, pg, insts, adm, s, balancer, newSpec, place)
+		injectFaults(ctx, sc, flog, pg, insts, adm, s, set)
 	}()
-
-	// Calls: bursts until loadFor has passed.
-	tick := time.NewTicker(sc.burstEvery)
-	for el := time.Since(flog.start); el < sc.loadFor; el = time.Since(flog.start) {
-		// A lull before the long outage, so that agents are free when it
-		// starts and degraded mode has someone to ring (with every agent
-		// busy it could only queue callers).
-		lull := el >= sc.outageAt-4*time.Second && el < sc.outageAt+sc.storeWait
-		for range sc.burstSize {
-			if !lull {
-				place(newSpec(), nil, false)
-			}
-		}
-		<-tick.C
-	}
-	tick.Stop()
+	played, err := replay.Run(ctx, cfg, script)
 	<-faultsDone
-	callsWG.Wait()
-	flog.note("every call has ended")
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	flog.note("every call has ended (replay done)")
 	time.Sleep(sc.slack) // let background routing and the last timers settle
 
 	// Every journal has been replayed (the drained instance flushed its own).
@@ -270,14 +260,29 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("connect for the checks: %v", err)
 	}
 	defer conn.Close(context.Background())
+	outcomes := played.Outcomes()
+	callIDs := make([]string, 0, len(outcomes)+1)
+	for _, o := range outcomes {
+		callIDs = append(callIDs, o.CallSID)
+	}
+	if flog.inflight != "" {
+		callIDs = append(callIDs, flog.inflight)
+	}
 	rep, err := checkDatabase(ctx, conn, callIDs, sc.step, sc.slack, flog.outages)
 	if err != nil {
 		t.Fatalf("checks: %v", err)
 	}
-	summary := summarize(sc, flog, balancer, ph, results, rep, insts)
+	degradedCalls := routedFromMemory(insts)
+	judged := judgeReplay(played, degradedCalls, flog)
+	var text strings.Builder
+	_ = played.WriteText(&text)
+	summary := summarize(sc, flog, played, judged, late.delayed.Load(), rep, insts)
 	t.Log("\n" + summary)
+	if t.Failed() || len(judged.failures) > 0 {
+		t.Logf("replay's report:\n%s", text.String())
+	}
 	if path := os.Getenv("DIDROUTER_FAULTS_REPORT"); path != "" {
-		if err := os.WriteFile(path, []byte(summary), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(summary+"\n"+text.String()), 0o644); err != nil {
 			t.Errorf("write %s: %v", path, err)
 		}
 	}
@@ -291,28 +296,8 @@ func TestFaults(t *testing.T) {
 	if len(rep.Anomalies) > 0 {
 		traceSIDs(t, insts, rep.Anomalies)
 	}
-	if len(balancer.bad) > 0 {
-		t.Errorf("%d webhooks were not answered 2xx: %s", len(balancer.bad), strings.Join(first(balancer.bad, 10), "; "))
-	}
-	// An agent rung while still busy is a failure, except when one of the
-	// two calls was routed from memory while the database was down:
-	// degraded mode knowingly trades that risk (see package degraded), and
-	// those are reported.
-	degradedCalls := routedFromMemory(insts)
-	for _, c := range ph.conflicts {
-		if c.involves(degradedCalls) {
-			t.Logf("seen at Twilio, involving a call routed from memory (degraded mode, reported): %s", c.text)
-			continue
-		}
-		t.Errorf("seen at Twilio: %s", c.text)
-	}
-	for _, r := range results {
-		if r.dropped != "" {
-			t.Errorf("call %s dropped: %s", r.sid, r.dropped)
-		}
-	}
-	if balancer.lastSorry > 0 {
-		t.Errorf("%d answers hung a caller up with the last-resort apology", balancer.lastSorry)
+	for _, f := range judged.failures {
+		t.Errorf("replay: %s", f)
 	}
 	for _, in := range insts {
 		if strings.Contains(in.logText(), "panic") {
@@ -321,10 +306,99 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// judgement is what the fault test makes of replay's report.
+type judgement struct {
+	failures   []string // fail the test
+	fallbacks  int64    // fallback TwiML answers (the server held the caller through an error)
+	retried5xx int64
+	overlapsFromMemory,
+	routingExplained, routingChecked int
+}
+
+// judgeReplay holds replay's report to what must hold under faults:
+// every webhook answered 2xx in the end and none 5xx even before a retry
+// (a 5xx sent elsewhere still counts), no call dropped (an error ends a
+// call), no last-resort apology, one task record per call; a worker
+// offered two calls at once only when one of them was routed from memory
+// while the database was down (degraded mode's known risk); a call to an
+// available, idle owner that did not ring the owner first only when its
+// incoming webhook arrived during a fault (routing held or from a share of
+// the agents during an outage, a webhook cut by a kill and retried) or it
+// was routed from memory. Fallback TwiML that kept the caller is counted,
+// not failed: the instances answer it while the database is down.
+func judgeReplay(rep *replay.Report, degraded map[string]bool, flog *faultLog) judgement {
+	var j judgement
+	for k, n := range rep.Errors {
+		if strings.HasSuffix(k, "/fallback-twiml") {
+			j.fallbacks += n
+			continue
+		}
+		j.failures = append(j.failures, fmt.Sprintf("%d webhooks failed in the end: %s", n, k))
+	}
+	for k, n := range rep.Retries {
+		if strings.Contains(k, "/http-5") {
+			j.retried5xx += n
+			j.failures = append(j.failures, fmt.Sprintf("%d webhooks answered 5xx (then sent to another instance): %s", n, k))
+		}
+	}
+	for _, o := range rep.Outcomes() {
+		if o.Result == "error" {
+			j.failures = append(j.failures, fmt.Sprintf("call %s dropped: %s", o.CallSID, strings.Join(o.Errors, "; ")))
+		}
+	}
+	incoming := map[string]time.Time{}
+	for _, o := range rep.Outcomes() {
+		incoming[o.CallSID] = o.IncomingSent
+	}
+	involves := func(calls []string) bool {
+		for _, c := range calls {
+			if degraded[c] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range rep.Checks {
+		switch {
+		case c.Skipped != "":
+			j.failures = append(j.failures, fmt.Sprintf("check %q skipped: %s", c.Name, c.Skipped))
+		case strings.HasPrefix(c.Name, "no worker offered"):
+			for i, calls := range c.FailedCalls {
+				if involves(calls) {
+					j.overlapsFromMemory++
+					continue
+				}
+				j.failures = append(j.failures, fmt.Sprintf("%s: calls %v (%s)", c.Name, calls, example(c, i)))
+			}
+		case strings.HasPrefix(c.Name, "owner first"):
+			j.routingChecked = c.Checked
+			for i, calls := range c.FailedCalls {
+				if involves(calls) || flog.disturbedAt(incoming[calls[0]]) {
+					j.routingExplained++
+					continue
+				}
+				j.failures = append(j.failures, fmt.Sprintf("%s: call %s at %.1f s (%s)", c.Name, calls[0],
+					incoming[calls[0]].Sub(flog.start).Seconds(), example(c, i)))
+			}
+		default:
+			if !c.Passed {
+				j.failures = append(j.failures, fmt.Sprintf("check %q failed %d times: %s", c.Name, c.Failed, strings.Join(c.Examples, "; ")))
+			}
+		}
+	}
+	return j
+}
+
+func example(c replay.Check, i int) string {
+	if i < len(c.Examples) {
+		return c.Examples[i]
+	}
+	return "see replay's report"
+}
+
 // injectFaults runs the fault timeline: SIGKILL, restart, Postgres crash,
 // SIGTERM with a request in flight.
-func injectFaults(ctx context.Context, t *testing.T, sc scenario, flog *faultLog, pg *cluster, insts []*instance,
-	adm *admin, s *setup, balancer *lb, newSpec func() callSpec, place func(callSpec, []verb, bool)) {
+func injectFaults(ctx context.Context, sc scenario, flog *faultLog, pg *cluster, insts []*instance, adm *admin, s *setup, set settings) {
 	at := func(d time.Duration) bool { return sleepCtx(ctx, time.Until(flog.start.Add(d))) }
 	victim, drained := insts[0], insts[1]
 
@@ -346,11 +420,13 @@ func injectFaults(ctx context.Context, t *testing.T, sc scenario, flog *faultLog
 	if !at(sc.killAt) {
 		return
 	}
+	killed := time.Now()
 	if err := victim.signal(syscall.SIGKILL); err != nil {
 		flog.fail("SIGKILL %s: %v", victim.name, err)
 	}
 	victim.wait(5 * time.Second)
 	flog.note("SIGKILL %s", victim.name)
+	flog.disturb(killed.Add(-2*time.Second), killed.Add(time.Second))
 
 	if !at(sc.restartAt) {
 		return
@@ -379,15 +455,23 @@ func injectFaults(ctx context.Context, t *testing.T, sc scenario, flog *faultLog
 		return
 	}
 	// A webhook in flight when SIGTERM arrives: its body is still being
-	// sent. The instance must answer it before exiting.
-	spec := newSpec()
-	inflight, err := startSlowIncoming(drained.addr, balancer.public, balancer.token, spec)
+	// sent. The instance must answer it before exiting. (Its call is then
+	// ended by a status callback to another instance.)
+	sid := fmt.Sprintf("CA%032x", rand.Uint64())
+	flog.mu.Lock()
+	flog.inflight = sid
+	flog.mu.Unlock()
+	form := url.Values{
+		"AccountSid": {"ACfaults00000000000000000000000000"}, "CallSid": {sid}, "From": {"+17375550000"},
+		"To": {s.agents[0].did}, "Direction": {"inbound"}, "CallStatus": {"ringing"}, "ApiVersion": {"2010-04-01"},
+	}
+	inflight, err := startSlowIncoming(drained.addr, set.publicURL, set.authToken, form)
 	if err != nil {
 		flog.fail("start a slow request to %s: %v", drained.name, err)
 	}
 	// Let the instance read the request's head: a connection still in the
-	// accept queue when the listener closes is refused, and the load
-	// balancer sends that request elsewhere (like any refused one).
+	// accept queue when the listener closes is refused, and replay sends
+	// that request elsewhere (like any refused one).
 	sleepCtx(ctx, 300*time.Millisecond)
 	sent := time.Now()
 	if err := drained.signal(syscall.SIGTERM); err != nil {
@@ -395,15 +479,17 @@ func injectFaults(ctx context.Context, t *testing.T, sc scenario, flog *faultLog
 		return
 	}
 	flog.note("SIGTERM %s (one request in flight)", drained.name)
+	flog.disturb(sent.Add(-2*time.Second), sent.Add(time.Second))
 	if inflight != nil {
 		sleepCtx(ctx, 500*time.Millisecond)
-		verbs, err := inflight.finish()
-		if err != nil {
+		if _, err := inflight.finish(); err != nil {
 			flog.fail("the request in flight at SIGTERM was not answered: %v", err)
-			place(spec, nil, false) // Twilio would retry it elsewhere
 		} else {
 			flog.note("the request in flight at SIGTERM was answered with TwiML")
-			place(spec, verbs, true)
+		}
+		form.Set("CallStatus", "completed")
+		if code, err := postSigned(ctx, insts[2].base(), set.publicURL, set.authToken, "/status", form); err != nil || code/100 != 2 {
+			flog.fail("status callback of the call in flight at SIGTERM: %d %v", code, err)
 		}
 	}
 	exited, exitErr := drained.wait(sc.shutdown + 10*time.Second)
@@ -437,6 +523,7 @@ func outage(ctx context.Context, flog *faultLog, pg *cluster, down time.Duration
 	flog.mu.Lock()
 	flog.outages = append(flog.outages, window{from, to})
 	flog.mu.Unlock()
+	flog.disturb(from.Add(-time.Second), to.Add(postponed+2*time.Second))
 	flog.note("Postgres back after %.1f s", to.Sub(from).Seconds())
 	return true
 }
@@ -447,11 +534,7 @@ type slowRequest struct {
 	rest string
 }
 
-func startSlowIncoming(addr, public, token string, spec callSpec) (*slowRequest, error) {
-	form := url.Values{
-		"AccountSid": {"ACfaults00000000000000000000000000"}, "CallSid": {spec.sid}, "From": {spec.from},
-		"To": {spec.to}, "Direction": {"inbound"}, "CallStatus": {"ringing"}, "ApiVersion": {"2010-04-01"},
-	}
+func startSlowIncoming(addr, public, token string, form url.Values) (*slowRequest, error) {
 	body := form.Encode()
 	sig := webhooks.Sign(token, public+webhooks.PathPrefix+"/incoming", form)
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
@@ -500,7 +583,7 @@ func installAudit(ctx context.Context, dbURL string) error {
 }
 
 // summarize writes the figures of one run.
-func summarize(sc scenario, flog *faultLog, balancer *lb, ph *phones, results []callResult, rep *report, insts []*instance) string {
+func summarize(sc scenario, flog *faultLog, played *replay.Report, j judgement, late int64, rep *report, insts []*instance) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Fault scenario (%d agents, owner step %s, reservation timeout %s; Postgres down %s, then %s)\n\n",
 		sc.agents, sc.step, sc.reservation, sc.dbDown, sc.outageFor)
@@ -508,47 +591,37 @@ func summarize(sc scenario, flog *faultLog, balancer *lb, ph *phones, results []
 	for _, e := range flog.entries {
 		b.WriteString("- " + e + "\n")
 	}
-	var connected, abandoned, hungUp, serverHangup, dropped, spread, rings, hooks int
-	for _, r := range results {
+	rings, fellBack := 0, 0
+	for _, o := range played.Outcomes() {
+		rings += o.Rings
+		if o.Fallbacks > 0 {
+			fellBack++
+		}
+	}
+	fmt.Fprintf(&b, "\nCalls (replay, %d placed + 1 in flight at SIGTERM): results %s; first offer %s; %d rings; "+
+		"%d calls went on through a fallback answer.\n", played.Placed, counts(played.Results), counts(played.Offers), rings, fellBack)
+	var retried int64
+	for _, n := range played.Retries {
+		retried += n
+	}
+	fmt.Fprintf(&b, "Webhooks: %d answered (by instance: %s); %d deliveries sent again to another instance (%s); "+
+		"%d delivered twice on purpose (%s); %d dial actions delayed %s; %d answered 5xx; errors after retries: %s.\n",
+		played.Requests, counts(played.ByTarget), retried, counts(played.Retries), sum(played.Duplicates), counts(played.Duplicates),
+		late, sc.people.lostDelay, j.retried5xx, counts(played.Errors))
+	for _, c := range played.Checks {
+		fmt.Fprintf(&b, "Replay check %q: %d checked, %d failed, %d undecidable", c.Name, c.Checked, c.Failed, c.Unverifiable)
 		switch {
-		case r.dropped != "":
-			dropped++
-		case r.connected:
-			connected++
-		case r.abandoned:
-			abandoned++
-		case r.hungUp:
-			hungUp++
-		case r.serverHangup:
-			serverHangup++
+		case strings.HasPrefix(c.Name, "owner first"):
+			fmt.Fprintf(&b, " (%d during a fault or routed from memory: expected)", j.routingExplained)
+		case strings.HasPrefix(c.Name, "no worker offered"):
+			fmt.Fprintf(&b, " (%d involving a call routed from memory: degraded mode's known risk)", j.overlapsFromMemory)
 		}
-		if len(r.instances) > 1 {
-			spread++
-		}
-		rings += r.rings
-		hooks += r.webhooks
+		b.WriteString(".\n")
 	}
-	fmt.Fprintf(&b, "\nCalls: %d (connected to an agent %d, caller gave up waiting %d, caller hung up while ringing %d, "+
-		"ended by didrouter %d, dropped %d); %d calls had webhooks answered by more than one instance; %d rings.\n",
-		len(results), connected, abandoned, hungUp, serverHangup, dropped, spread, rings)
-	balancer.mu.Lock()
-	statuses := make([]string, 0, len(balancer.byStatus))
-	for code, n := range balancer.byStatus {
-		statuses = append(statuses, fmt.Sprintf("%d×%d", n, code))
+	if l, ok := played.Latency["incoming"]; ok {
+		fmt.Fprintf(&b, "Incoming-call webhook latency: p50 %.1f ms, p99 %.1f ms, max %.2f s (the dial actions' include the delays above).\n",
+			l.P50, l.P99, l.Max/1000)
 	}
-	insts2 := make([]string, 0, len(balancer.byInst))
-	for name, n := range balancer.byInst {
-		insts2 = append(insts2, fmt.Sprintf("%s %d", name, n))
-	}
-	bad := len(balancer.bad)
-	sorry := balancer.lastSorry
-	balancer.mu.Unlock()
-	sort.Strings(statuses)
-	sort.Strings(insts2)
-	fmt.Fprintf(&b, "Webhooks: %d sent (%s; by instance: %s); %d transport failures sent again to another instance, "+
-		"%d failed on every attempt; %d answers not 2xx; %d last-resort hang-ups.\n",
-		balancer.requests.Load(), strings.Join(statuses, ", "), strings.Join(insts2, ", "),
-		balancer.retried.Load(), balancer.failed.Load(), bad, sorry)
 	fallbacks := 0
 	var why []string
 	for _, in := range insts {
@@ -566,8 +639,8 @@ func summarize(sc scenario, flog *faultLog, balancer *lb, ph *phones, results []
 		waits += strings.Count(in.logText(), "database unreachable; calls wait")
 		backs += strings.Count(in.logText(), "database reachable again")
 	}
-	fmt.Fprintf(&b, "Fallback TwiML answers (logged by the instances): %d. Instances that saw the database go away: %d, come back: %d. "+
-		"Slowest webhook %.2f s; %d webhooks took over 1 s.\n", fallbacks, waits, backs, balancer.slowest().Seconds(), balancer.slow.Load())
+	fmt.Fprintf(&b, "Fallback TwiML answers (logged by the instances): %d; seen by replay: %d. Instances that saw the database go away: %d, come back: %d.\n",
+		fallbacks, j.fallbacks, waits, backs)
 	for _, w := range first(why, 10) {
 		b.WriteString("  - fallback on " + w + "\n")
 	}
@@ -618,23 +691,38 @@ func summarize(sc scenario, flog *faultLog, balancer *lb, ph *phones, results []
 		fmt.Fprintf(&b, "- %s: %d fired, median %.2f s, max %.2f s\n", k, len(ls),
 			ls[len(ls)/2].Seconds(), ls[len(ls)-1].Seconds())
 	}
-	during := 0
-	degradedCalls := routedFromMemory(insts)
-	for _, c := range ph.conflicts {
-		if c.involves(degradedCalls) {
-			during++
-		}
-	}
-	fmt.Fprintf(&b, "Anomalies: %d database; seen at Twilio (agent rung while still busy with another call): %d not involving degraded mode, "+
-		"%d involving a call routed from memory while the database was down (degraded mode's known risk).\n",
-		len(rep.Anomalies), len(ph.conflicts)-during, during)
-	for _, c := range ph.conflicts {
-		b.WriteString("- " + c.text + "\n")
-	}
+	fmt.Fprintf(&b, "Anomalies: %d database; replay failures not explained by the faults: %d.\n", len(rep.Anomalies), len(j.failures))
 	for _, a := range first(rep.Anomalies, 20) {
 		b.WriteString("- " + a + "\n")
 	}
+	for _, f := range first(j.failures, 20) {
+		b.WriteString("- " + f + "\n")
+	}
 	return b.String()
+}
+
+func counts[V int | int64](m map[string]V) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", strings.TrimPrefix(k, "http://"), m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // routedFromMemory lists the calls the instances rang from memory while

@@ -9,159 +9,140 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/didrouter/didrouter/replay"
 	"github.com/didrouter/didrouter/webhooks"
 )
 
-// lb plays the load balancer in front of the instances and Twilio's side
-// of each webhook: every request is signed for the public URL and sent to
-// a random running instance (no stickiness); a request that fails in
-// transport (refused: the instance is gone or draining; cut: it was killed
-// mid-request) is sent again to another instance, as a load balancer's
-// next-upstream or Twilio's retry would.
-type lb struct {
-	public    string
-	token     string
-	client    *http.Client
-	instances []*instance
+// Twilio's side of the scenario is `didrouter replay` (package replay, its
+// Run entry as the command runs it): it spreads every webhook over the three
+// instances round-robin (no call sticky), sends a delivery that is refused,
+// times out or is answered 5xx to the next instance (Twilio's retry, a
+// balancer's next upstream), delivers 10 % of webhooks twice to two
+// instances, and plays each call's scripted outcome. What replay does not
+// play is added here: dial actions that arrive late (lateActions).
 
-	requests  atomic.Int64
-	retried   atomic.Int64 // transport failures that were sent again
-	failed    atomic.Int64 // requests that failed on every attempt
-	slow      atomic.Int64 // answers that took over a second
-	slowestNS atomic.Int64
-	mu        sync.Mutex
-	byStatus  map[int]int
-	byInst    map[string]int
-	bad       []string // non-2xx answers, described
-	lastSorry int      // answers with the last-resort apology (the caller is hung up)
+// people scales the scripted callers and agents.
+type people struct {
+	maxAnswer  time.Duration // an answering agent picks up within this
+	maxTalk    time.Duration
+	patience   time.Duration // the longest a hanging-up caller waits
+	lostDelay  time.Duration // how late a "lost" dial action arrives
+	answered   float64       // shares of calls: the first agent rung answers …
+	noAnswer   float64       // … lets it ring out (half of these with a late dial action) …
+	busy       float64       // … is busy …
+	hangup     float64       // … or the caller hangs up, ringing or waiting (the rest)
+	duplicates float64       // share of webhooks delivered twice
 }
 
-const maxAttempts = 6
-
-func newLB(public, token string, instances []*instance) *lb {
-	return &lb{
-		public: public, token: token, instances: instances,
-		client: &http.Client{
-			Timeout: 15 * time.Second, // Twilio's webhook timeout
-			Transport: &http.Transport{
-				MaxIdleConnsPerHost: 16,
-				IdleConnTimeout:     30 * time.Second,
-			},
-		},
-		byStatus: map[int]int{},
-		byInst:   map[string]int{},
+// script builds the scenario's calls: burstSize calls every burstEvery for
+// loadFor, with a lull before the long outage (so that agents are free when
+// it starts and degraded mode has someone to ring). 60 % of calls dial an
+// agent's own number, the rest a number nobody owns (straight to Everyone).
+func (sc scenario) script(s *setup, rng *rand.Rand) *replay.Script {
+	out := &replay.Script{}
+	for _, a := range s.agents {
+		out.Workers = append(out.Workers, replay.Worker{Name: a.identity, DID: a.did, Available: true})
 	}
+	uniform := func(lo, hi time.Duration) float64 {
+		return (lo + time.Duration(rng.Int64N(int64(hi-lo)))).Seconds()
+	}
+	p := sc.people
+	for at := time.Duration(0); at < sc.loadFor; at += sc.burstEvery {
+		if at >= sc.outageAt-4*time.Second && at < sc.outageAt+sc.storeWait {
+			continue // the lull
+		}
+		for i := range sc.burstSize {
+			c := replay.Call{
+				OffsetMS: (at + time.Duration(i)*137*time.Millisecond).Milliseconds(),
+				From:     fmt.Sprintf("+1737555%04d", rng.IntN(10000)),
+				To:       "+15125559999", // nobody's number
+			}
+			if rng.Float64() < 0.6 {
+				c.To = s.agents[rng.IntN(len(s.agents))].did
+			}
+			switch x := rng.Float64(); {
+			case x < p.answered:
+				c.Outcome, c.AfterS, c.TalkS = replay.OutcomeAnswered, uniform(300*time.Millisecond, p.maxAnswer), uniform(500*time.Millisecond, p.maxTalk)
+			case x < p.answered+p.noAnswer:
+				c.Outcome, c.AfterS = replay.OutcomeNoAnswer, 120 // rings until the <Dial timeout>
+			case x < p.answered+p.noAnswer+p.busy:
+				c.Outcome, c.AfterS = replay.OutcomeBusy, uniform(300*time.Millisecond, 2*time.Second)
+			default:
+				c.Outcome, c.AfterS = replay.OutcomeHangup, uniform(time.Second, p.patience)
+			}
+			out.Calls = append(out.Calls, c)
+		}
+	}
+	return out
 }
 
-// post sends a signed webhook for publicURL (the URL Twilio calls) to one
-// of the instances and returns the answer.
-func (l *lb) post(ctx context.Context, rng *rand.Rand, publicURL string, form url.Values) (int, []byte, string, error) {
-	rest, ok := strings.CutPrefix(publicURL, l.public)
-	if !ok {
-		return 0, nil, "", fmt.Errorf("URL %q is not under the public URL %s", publicURL, l.public)
+// lateActions delays some dial actions that report no-answer by lostDelay,
+// once per call and reservation (retries and duplicates of a delayed one
+// are not delayed again): only the engine's timers can then move the call
+// on in time.
+type lateActions struct {
+	next  http.RoundTripper
+	delay time.Duration
+	share float64
+
+	mu      sync.Mutex
+	rng     *rand.Rand
+	decided map[string]bool // call+reservation → delayed
+	delayed atomic.Int64
+}
+
+func (l *lateActions) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.HasSuffix(req.URL.Path, "/dial") || req.Body == nil {
+		return l.next.RoundTrip(req)
 	}
-	sig := webhooks.Sign(l.token, publicURL, form)
-	var lastErr error
-	tried := map[string]bool{}
-	for attempt := range maxAttempts {
-		in := l.pick(rng, tried)
-		if in == nil {
-			lastErr = fmt.Errorf("no instance is running")
-			if !sleepCtx(ctx, 300*time.Millisecond) {
-				return 0, nil, "", ctx.Err()
-			}
-			continue
-		}
-		tried[in.name] = true
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.base()+rest, strings.NewReader(form.Encode()))
-		if err != nil {
-			return 0, nil, "", err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", sig)
-		req.Header.Set("User-Agent", "TwilioProxy/1.1")
-		l.requests.Add(1)
-		sent := time.Now()
-		resp, err := l.client.Do(req)
-		if err != nil {
-			lastErr = err
-			if ctx.Err() != nil {
-				return 0, nil, "", ctx.Err()
-			}
-			l.retried.Add(1)
-			if !sleepCtx(ctx, time.Duration(50*(attempt+1))*time.Millisecond) {
-				return 0, nil, "", ctx.Err()
-			}
-			continue
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			lastErr = err
-			l.retried.Add(1)
-			continue
-		}
-		took := time.Since(sent)
-		if took > time.Second {
-			l.slow.Add(1)
-		}
-		for {
-			cur := l.slowestNS.Load()
-			if int64(took) <= cur || l.slowestNS.CompareAndSwap(cur, int64(took)) {
-				break
-			}
-		}
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	if form.Get("DialCallStatus") == "no-answer" {
+		key := form.Get("CallSid") + " " + req.URL.Query().Get("reservation")
 		l.mu.Lock()
-		l.byStatus[resp.StatusCode]++
-		l.byInst[in.name]++
-		if resp.StatusCode >= 300 {
-			l.bad = append(l.bad, fmt.Sprintf("%s %s: %d %s", in.name, pathOf(publicURL), resp.StatusCode, bytes.TrimSpace(body)))
-		}
-		if bytes.Contains(body, []byte("cannot take your call right now")) {
-			l.lastSorry++
+		late, seen := l.decided[key]
+		if !seen {
+			late = l.rng.Float64() < l.share
+			l.decided[key] = late
 		}
 		l.mu.Unlock()
-		return resp.StatusCode, body, in.name, nil
-	}
-	l.failed.Add(1)
-	return 0, nil, "", fmt.Errorf("%s failed on %d attempts: %w", pathOf(publicURL), maxAttempts, lastErr)
-}
-
-func (l *lb) slowest() time.Duration { return time.Duration(l.slowestNS.Load()) }
-
-// pick chooses a running instance, preferring ones not tried yet.
-func (l *lb) pick(rng *rand.Rand, tried map[string]bool) *instance {
-	var fresh, all []*instance
-	for _, in := range l.instances {
-		if !in.running() {
-			continue
-		}
-		all = append(all, in)
-		if !tried[in.name] {
-			fresh = append(fresh, in)
+		if late && !seen {
+			l.delayed.Add(1)
+			if !sleepCtx(req.Context(), l.delay) {
+				return nil, req.Context().Err()
+			}
 		}
 	}
-	if len(fresh) > 0 {
-		return fresh[rng.IntN(len(fresh))]
-	}
-	if len(all) > 0 {
-		return all[rng.IntN(len(all))]
-	}
-	return nil
+	return l.next.RoundTrip(req)
 }
 
-func pathOf(u string) string {
-	p, err := url.Parse(u)
+// postSigned sends one signed webhook for publicURL to base (an instance)
+// and returns the answer's status.
+func postSigned(ctx context.Context, base, public, token, route string, form url.Values) (int, error) {
+	publicURL := public + webhooks.PathPrefix + route
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+webhooks.PathPrefix+route, strings.NewReader(form.Encode()))
 	if err != nil {
-		return u
+		return 0, err
 	}
-	return p.Path
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", webhooks.Sign(token, publicURL, form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -204,343 +185,4 @@ func parseTwiML(body []byte) ([]verb, error) {
 		return nil, fmt.Errorf("TwiML root is <%s>, want <Response>: %q", doc.XMLName.Local, body)
 	}
 	return doc.Children, nil
-}
-
-// Agent behaviours when rung.
-const (
-	agentAnswers  = "answers"
-	agentNoAnswer = "no-answer"
-	agentLost     = "lost-action" // does not answer, and Twilio's dial action arrives late
-	callerHangsUp = "caller-hangs-up"
-)
-
-// timing scales the simulated people.
-type timing struct {
-	lostDelay  time.Duration // how late a "lost" dial action arrives after the ring ends
-	patience   time.Duration // how long a caller waits for someone (from the start of the call) before hanging up
-	maxAnswer  time.Duration // an answering agent picks up within this
-	maxTalk    time.Duration
-	tolerance  time.Duration // edge double-booking: overlap tolerated (clock and network skew)
-	hangupRate float64
-}
-
-// phone tracks which simulated call each agent's phone is busy with, to
-// see double-booking from Twilio's side too.
-type phones struct {
-	mu        sync.Mutex
-	busy      map[string]phoneUse // agent identity → current use
-	conflicts []conflict
-}
-
-// conflict is an agent rung for a call while still busy with another.
-type conflict struct {
-	at          time.Time
-	text        string
-	call, other string
-}
-
-func (c conflict) involves(calls map[string]bool) bool { return calls[c.call] || calls[c.other] }
-
-type phoneUse struct {
-	call  string
-	until time.Time
-}
-
-func (p *phones) ring(agent, call string, until time.Time, tolerance time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	if u, ok := p.busy[agent]; ok && u.call != call && u.until.Sub(now) > tolerance {
-		p.conflicts = append(p.conflicts, conflict{at: now, call: call, other: u.call, text: fmt.Sprintf("%s rung for %s while busy with %s for %.1f s more",
-			agent, call, u.call, u.until.Sub(now).Seconds())})
-	}
-	p.busy[agent] = phoneUse{call: call, until: until}
-}
-
-func (p *phones) free(agent, call string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if u, ok := p.busy[agent]; ok && u.call == call {
-		delete(p.busy, agent)
-	}
-}
-
-// callSpec is one simulated inbound call.
-type callSpec struct {
-	sid       string
-	from, to  string
-	duplicate bool // Twilio delivers /incoming twice (to two instances)
-	seed      uint64
-}
-
-// callResult is what happened to one simulated call.
-type callResult struct {
-	sid          string
-	connected    bool   // an agent picked up and the reservation was accepted
-	agent        string // who
-	abandoned    bool   // the caller gave up waiting
-	hungUp       bool   // the caller hung up while it rang
-	serverHangup bool   // didrouter hung up (task over, or last resort)
-	dropped      string // why the call failed at Twilio (non-200 answer, bad TwiML, transport)
-	rings        int
-	webhooks     int
-	instances    map[string]bool
-}
-
-// caller plays one call through Twilio.
-type caller struct {
-	lb     *lb
-	phones *phones
-	tm     timing
-	spec   callSpec
-	rng    *rand.Rand
-	res    callResult
-	start  time.Time
-}
-
-func (c *caller) url(route string) string { return c.lb.public + webhooks.PathPrefix + route }
-
-func (c *caller) form(extra ...string) url.Values {
-	f := url.Values{
-		"AccountSid": {"ACfaults00000000000000000000000000"},
-		"CallSid":    {c.spec.sid},
-		"From":       {c.spec.from},
-		"To":         {c.spec.to},
-		"Direction":  {"inbound"},
-		"CallStatus": {"in-progress"},
-		"ApiVersion": {"2010-04-01"},
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		f.Set(extra[i], extra[i+1])
-	}
-	return f
-}
-
-// post sends one webhook of this call; a failed answer drops the call, as
-// Twilio plays "an application error has occurred" and hangs up.
-func (c *caller) post(ctx context.Context, u string, form url.Values) ([]verb, bool) {
-	c.res.webhooks++
-	status, body, inst, err := c.lb.post(ctx, c.rng, u, form)
-	if inst != "" {
-		c.res.instances[inst] = true
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			c.res.dropped = err.Error()
-		}
-		return nil, false
-	}
-	if status != http.StatusOK {
-		c.res.dropped = fmt.Sprintf("%s answered %d", pathOf(u), status)
-		return nil, false
-	}
-	verbs, err := parseTwiML(body)
-	if err != nil {
-		c.res.dropped = err.Error()
-		return nil, false
-	}
-	return verbs, true
-}
-
-func (c *caller) run(ctx context.Context) callResult {
-	c.begin()
-	verbs, ok := c.post(ctx, c.url("/incoming"), c.form("CallStatus", "ringing"))
-	if ok && c.spec.duplicate {
-		// Twilio retries the webhook (it did not see our answer in time):
-		// the same CallSid reaches another instance. Both answers describe
-		// the same task; Twilio follows the last one.
-		if again, ok2 := c.post(ctx, c.url("/incoming"), c.form("CallStatus", "ringing")); ok2 {
-			verbs = again
-		}
-	}
-	return c.follow(ctx, verbs, ok)
-}
-
-func (c *caller) begin() {
-	c.start = time.Now()
-	c.res = callResult{sid: c.spec.sid, instances: map[string]bool{}}
-}
-
-// follow plays the call on from the answer to its /incoming webhook.
-func (c *caller) follow(ctx context.Context, verbs []verb, ok bool) callResult {
-	for i := 0; ok && i < 200; i++ {
-		verbs, ok = c.play(ctx, verbs)
-	}
-	// Twilio's status callback when the call has ended (its answer is ignored).
-	c.res.webhooks++
-	_, _, inst, _ := c.lb.post(ctx, c.rng, c.url("/status"), c.form("CallStatus", "completed",
-		"CallDuration", fmt.Sprint(int(time.Since(c.start).Seconds()))))
-	if inst != "" {
-		c.res.instances[inst] = true
-	}
-	return c.res
-}
-
-// play runs one TwiML document and returns the next one (false: the call ended).
-func (c *caller) play(ctx context.Context, verbs []verb) ([]verb, bool) {
-	for _, v := range verbs {
-		switch v.XMLName.Local {
-		case "Say":
-		case "Pause":
-			if !sleepCtx(ctx, seconds(v.attr("length"), time.Second)) {
-				return nil, false
-			}
-		case "Redirect":
-			return c.post(ctx, strings.TrimSpace(v.Text), c.form())
-		case "Hangup":
-			c.res.serverHangup = true
-			return nil, false
-		case "Dial":
-			return c.dial(ctx, v)
-		case "Enqueue":
-			return c.enqueue(ctx, v)
-		default:
-			c.res.dropped = "unexpected TwiML verb <" + v.XMLName.Local + ">"
-			return nil, false
-		}
-	}
-	return nil, false // the document ended: Twilio hangs up
-}
-
-func seconds(s string, def time.Duration) time.Duration {
-	var n int
-	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
-		return def
-	}
-	return time.Duration(n) * time.Second
-}
-
-// dial rings the agent of the <Dial> noun and plays what they do.
-func (c *caller) dial(ctx context.Context, v verb) ([]verb, bool) {
-	c.res.rings++
-	timeout := seconds(v.attr("timeout"), 30*time.Second)
-	action := v.attr("action")
-	if len(v.Children) != 1 || v.Children[0].XMLName.Local != "Client" {
-		c.res.dropped = "dial without one <Client> noun"
-		return nil, false
-	}
-	noun := v.Children[0]
-	agent, answerURL := strings.TrimSpace(noun.Text), noun.attr("url")
-	behaviour := c.behaviour()
-	var answerAfter, talk time.Duration
-	busyFor := timeout
-	switch behaviour {
-	case agentAnswers:
-		answerAfter = time.Duration(300+c.rng.IntN(int(c.tm.maxAnswer/time.Millisecond))) * time.Millisecond
-		answerAfter = min(answerAfter, timeout-time.Second)
-		talk = time.Duration(500+c.rng.IntN(int(c.tm.maxTalk/time.Millisecond))) * time.Millisecond
-		busyFor = answerAfter + talk
-	case callerHangsUp:
-		busyFor = time.Duration(c.rng.Int64N(int64(timeout-time.Second))) + 500*time.Millisecond
-	}
-	c.phones.ring(agent, c.spec.sid, time.Now().Add(busyFor), c.tm.tolerance)
-	defer c.phones.free(agent, c.spec.sid)
-
-	dialStatus, callStatus := "no-answer", "in-progress"
-	switch behaviour {
-	case agentAnswers:
-		if !sleepCtx(ctx, answerAfter) {
-			return nil, false
-		}
-		leg := c.form("CallSid", "CA"+randomHex(c.rng), "ParentCallSid", c.spec.sid, "Direction", "outbound-dial",
-			"To", "client:"+agent)
-		verbs, ok := c.post(ctx, answerURL, leg)
-		if !ok {
-			c.res.dropped = "" // Twilio drops the agent's leg, not the caller
-			dialStatus = "failed"
-			break
-		}
-		dialStatus = "completed"
-		if slices.ContainsFunc(verbs, func(v verb) bool { return v.XMLName.Local == "Hangup" }) {
-			break // the reservation was gone: the agent's leg is hung up, the dial ends
-		}
-		c.res.connected, c.res.agent = true, agent
-		if !sleepCtx(ctx, talk) {
-			return nil, false
-		}
-	case agentNoAnswer:
-		if !sleepCtx(ctx, timeout) {
-			return nil, false
-		}
-	case agentLost:
-		if !sleepCtx(ctx, timeout) {
-			return nil, false
-		}
-		c.phones.free(agent, c.spec.sid)
-		if !sleepCtx(ctx, c.tm.lostDelay) {
-			return nil, false
-		}
-	case callerHangsUp:
-		if !sleepCtx(ctx, busyFor) {
-			return nil, false
-		}
-		c.res.hungUp = true
-		dialStatus, callStatus = "canceled", "completed"
-	}
-	c.phones.free(agent, c.spec.sid)
-	verbs, ok := c.post(ctx, action, c.form("DialCallStatus", dialStatus, "CallStatus", callStatus))
-	if callStatus == "completed" {
-		return nil, false // the caller is gone: Twilio plays nothing more
-	}
-	return verbs, ok
-}
-
-func (c *caller) behaviour() string {
-	switch x := c.rng.Float64(); {
-	case x < c.tm.hangupRate || time.Since(c.start) > c.tm.patience:
-		return callerHangsUp
-	case x < 0.55:
-		return agentAnswers
-	case x < 0.80:
-		return agentNoAnswer
-	default:
-		return agentLost
-	}
-}
-
-// enqueue holds the caller in a queue: the waitUrl is polled until it says
-// <Leave/>, or the caller runs out of patience.
-func (c *caller) enqueue(ctx context.Context, v verb) ([]verb, bool) {
-	waitURL, action := v.attr("waitUrl"), v.attr("action")
-	entered := time.Now()
-	queueTime := func() string { return fmt.Sprint(int(time.Since(entered).Seconds())) }
-	for {
-		if time.Since(c.start) > c.tm.patience {
-			c.res.abandoned = true
-			c.post(ctx, action, c.form("QueueResult", "hangup", "QueueTime", queueTime(), "CallStatus", "completed"))
-			return nil, false
-		}
-		verbs, ok := c.post(ctx, waitURL, c.form("QueueTime", queueTime(), "QueuePosition", "1", "CurrentQueueSize", "1"))
-		if !ok {
-			if c.res.dropped == "" {
-				return nil, false
-			}
-			// A failed waitUrl: Twilio takes the caller out of the queue.
-			c.res.dropped = ""
-			return c.post(ctx, action, c.form("QueueResult", "error", "QueueTime", queueTime()))
-		}
-		for _, w := range verbs {
-			switch w.XMLName.Local {
-			case "Leave":
-				return c.post(ctx, action, c.form("QueueResult", "leave", "QueueTime", queueTime()))
-			case "Hangup":
-				c.res.serverHangup = true
-				c.post(ctx, action, c.form("QueueResult", "hangup", "QueueTime", queueTime(), "CallStatus", "completed"))
-				return nil, false
-			case "Pause":
-				left := c.tm.patience - time.Since(c.start)
-				if !sleepCtx(ctx, min(seconds(w.attr("length"), time.Second), max(left, 0)+10*time.Millisecond)) {
-					return nil, false
-				}
-			case "Say":
-			default:
-				c.res.dropped = "unexpected waitUrl verb <" + w.XMLName.Local + ">"
-				return nil, false
-			}
-		}
-	}
-}
-
-func randomHex(rng *rand.Rand) string {
-	return fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
 }
