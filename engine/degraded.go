@@ -231,6 +231,11 @@ func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID str
 // worker of the workspace, as this instance's index knows them: without
 // the store, ringing such a number from degraded mode would call into
 // didrouter again (a loop). An index that is not loaded says yes.
+//
+// It asks a queue that holds every worker: one of the cached workflows'
+// queues when one does (the seeded Everyone queue), else the index's
+// every-worker queue, built on first use (about half a second under the
+// index lock at a million workers, so it is avoided when it can be).
 func (e *Engine) DegradedIsDID(workspaceSID, e164 string) bool {
 	e.mu.Lock()
 	wi := e.workspaces[workspaceSID]
@@ -238,19 +243,58 @@ func (e *Engine) DegradedIsDID(workspaceSID, e164 string) bool {
 	if wi == nil || e164 == "" {
 		return true
 	}
-	everyone, err := routing.Compile("1==1", routing.ScopeWorker)
-	if err != nil {
-		return true
-	}
 	match, err := routing.Compile("worker.phone_number == task.phone_number", routing.ScopeTarget)
 	if err != nil {
 		return true
 	}
-	wi.mu.Lock()
+	wi.mu.RLock()
 	ix := wi.ix
+	wi.mu.RUnlock()
+	task := routing.Attributes{"phone_number": e164}
+	queues := append(e.cachedQueues(workspaceSID), everyoneQueue)
+	total := ix.Len()
+	for _, q := range queues {
+		if st, ok := ix.QueueStats(q); ok && st.Available+st.Unavailable == total {
+			return len(ix.Matches(&routing.Target{Queue: q, Expr: match}, task)) > 0
+		}
+	}
+	everyone, err := routing.Compile("1==1", routing.ScopeWorker)
+	if err != nil {
+		return true
+	}
+	wi.mu.Lock()
+	ix = wi.ix
 	if !ix.HasQueue(everyoneQueue) { // a reload builds a fresh index without it
 		ix.SetQueue(everyoneQueue, everyone)
 	}
 	wi.mu.Unlock()
-	return len(ix.Matches(&routing.Target{Queue: everyoneQueue, Expr: match}, routing.Attributes{"phone_number": e164})) > 0
+	return len(ix.Matches(&routing.Target{Queue: everyoneQueue, Expr: match}, task)) > 0
+}
+
+// cachedQueues lists the queues the cached workflows of a workspace target.
+func (e *Engine) cachedQueues(workspaceSID string) []string {
+	e.wfMu.Lock()
+	defer e.wfMu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	add := func(q string) {
+		if q != "" && !seen[q] {
+			seen[q] = true
+			out = append(out, q)
+		}
+	}
+	for _, c := range e.flows {
+		if c.row.WorkspaceSID != workspaceSID || c.parsed == nil {
+			continue
+		}
+		for _, f := range c.parsed.Filters {
+			for _, t := range f.Targets {
+				add(t.Queue)
+			}
+		}
+		if c.parsed.Default != nil {
+			add(c.parsed.Default.Queue)
+		}
+	}
+	return out
 }

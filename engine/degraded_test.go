@@ -246,3 +246,28 @@ func TestPauseRouting(t *testing.T) {
 		}
 	})
 }
+
+// DegradedIsDID answers from the index whether a number is a worker's DID:
+// through the every-worker queue before any workflow is cached, through
+// the workflow's Everyone queue after.
+func TestDegradedIsDID(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h.worker("owner", ownerDID, "Available")
+		h.worker("other", "", "Offline")
+		check := func(when string) {
+			t.Helper()
+			if !h.eng.DegradedIsDID(h.ws.SID, ownerDID) {
+				t.Fatalf("%s: the owner's DID is not known as a DID", when)
+			}
+			if h.eng.DegradedIsDID(h.ws.SID, "+15125550000") {
+				t.Fatalf("%s: a number nobody owns is taken for a DID", when)
+			}
+		}
+		check("no workflow cached")
+		h.warm()
+		check("workflow cached")
+		if !h.eng.DegradedIsDID("WSnotloaded", "+15125550000") {
+			t.Fatal("a workspace whose index is not loaded must say yes")
+		}
+	})
+}
