@@ -12,10 +12,6 @@ const (
 	ChangeBinding   = "binding"   // phone number bindings changed (SID unused: all are forgotten)
 )
 
-// maxCachedBindings bounds the binding cache, which also remembers numbers
-// that have no binding (most DIDs use the workspace's default workflow).
-const maxCachedBindings = 200_000
-
 // configCache keeps workspaces and phone number bindings read on a call's
 // path. Like the workflow cache, it is trusted only while the change feed
 // runs: a change anywhere evicts, a resync empties it. A read that raced an
@@ -24,12 +20,8 @@ type configCache struct {
 	mu         sync.Mutex
 	gen        uint64
 	workspaces map[string]Workspace
-	bindings   map[string]cachedBinding
-}
-
-type cachedBinding struct {
-	b     PhoneNumberBinding
-	bound bool
+	bindings   map[string]PhoneNumberBinding // every binding; nil = not loaded
+	callbacks  map[string]bool               // workspace sid → some workflow has an assignment callback URL
 }
 
 // apply evicts what a committed change may have made stale.
@@ -41,8 +33,10 @@ func (c *configCache) apply(ch Change) {
 		delete(c.workspaces, ch.SID)
 	case ChangeBinding:
 		c.bindings = nil
+	case ChangeWorkflow:
+		delete(c.callbacks, ch.WorkspaceSID)
 	case ChangeResync:
-		c.workspaces, c.bindings = nil, nil
+		c.workspaces, c.bindings, c.callbacks = nil, nil, nil
 	default:
 		return
 	}
@@ -79,38 +73,86 @@ func (e *Engine) Workspace(ctx context.Context, sid string) (Workspace, error) {
 }
 
 // Binding returns the binding of an E.164 number (ENOTFOUND when it has
-// none), from the cache while the change feed keeps it current.
+// none). While the change feed keeps it current, every binding is held in
+// memory (one per number the account routes here), so a number without a
+// binding, the usual DID, costs no read either.
 func (e *Engine) Binding(ctx context.Context, e164 string) (PhoneNumberBinding, error) {
 	if !e.subscribed.Load() {
 		return e.store.GetBinding(ctx, e164)
 	}
 	c := &e.config
 	c.mu.Lock()
-	cb, ok := c.bindings[e164]
+	all, gen := c.bindings, c.gen
+	c.mu.Unlock()
+	if all == nil {
+		var err error
+		if all, err = e.loadBindings(ctx); err != nil {
+			return PhoneNumberBinding{}, err
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			c.bindings = all
+		}
+		c.mu.Unlock()
+	}
+	b, ok := all[e164]
+	if !ok {
+		return PhoneNumberBinding{}, Errorf(ENOTFOUND, "binding for phone number %s not found", e164)
+	}
+	return b, nil
+}
+
+// loadBindings reads the bindings of every workspace.
+func (e *Engine) loadBindings(ctx context.Context) (map[string]PhoneNumberBinding, error) {
+	wss, err := e.store.ListWorkspaces(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workspaces: %w", err)
+	}
+	all := make(map[string]PhoneNumberBinding)
+	for _, ws := range wss {
+		list, err := e.store.ListBindings(ctx, ws.SID)
+		if err != nil {
+			return nil, fmt.Errorf("list bindings of %s: %w", ws.SID, err)
+		}
+		for _, b := range list {
+			all[b.PhoneNumber] = b
+		}
+	}
+	return all, nil
+}
+
+// AssignmentCallbacksUsed reports whether any workflow of the workspace has
+// an assignment callback URL (or a fallback one). Most workspaces have none,
+// and every reservation asks. Without the change feed it answers true: the
+// caller then reads the reservation's workflow itself.
+func (e *Engine) AssignmentCallbacksUsed(ctx context.Context, workspaceSID string) (bool, error) {
+	if !e.subscribed.Load() {
+		return true, nil
+	}
+	c := &e.config
+	c.mu.Lock()
+	used, ok := c.callbacks[workspaceSID]
 	gen := c.gen
 	c.mu.Unlock()
 	if ok {
-		if !cb.bound {
-			return PhoneNumberBinding{}, Errorf(ENOTFOUND, "binding for phone number %s not found", e164)
-		}
-		return cb.b, nil
+		return used, nil
 	}
-	b, err := e.store.GetBinding(ctx, e164)
-	switch {
-	case err == nil:
-		cb = cachedBinding{b: b, bound: true}
-	case ErrorCode(err) == ENOTFOUND:
-		cb = cachedBinding{}
-	default:
-		return PhoneNumberBinding{}, fmt.Errorf("read binding of %s: %w", e164, err)
+	flows, err := e.store.ListWorkflows(ctx, workspaceSID)
+	if err != nil {
+		return true, fmt.Errorf("list workflows of %s: %w", workspaceSID, err)
+	}
+	for _, f := range flows {
+		if f.AssignmentCallbackURL != "" || f.FallbackAssignmentCallbackURL != "" {
+			used = true
+		}
 	}
 	c.mu.Lock()
 	if c.gen == gen {
-		if c.bindings == nil || len(c.bindings) >= maxCachedBindings {
-			c.bindings = make(map[string]cachedBinding)
+		if c.callbacks == nil {
+			c.callbacks = make(map[string]bool)
 		}
-		c.bindings[e164] = cb
+		c.callbacks[workspaceSID] = used
 	}
 	c.mu.Unlock()
-	return b, err
+	return used, nil
 }

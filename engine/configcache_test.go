@@ -65,6 +65,21 @@ func TestConfigCacheFollowsOtherInstances(t *testing.T) {
 		return err == nil && b.WorkflowSID == flows[0].SID
 	})
 
+	// Assignment callbacks: none at first; a workflow edited elsewhere to
+	// use one is seen.
+	if used, err := a.AssignmentCallbacksUsed(ctx, ws.SID); err != nil || used {
+		t.Fatalf("AssignmentCallbacksUsed = %v, %v; want false", used, err)
+	}
+	withURL := flows[0]
+	withURL.AssignmentCallbackURL = "https://crm.example.test/assign"
+	if err := sb.Tx(ctx, func(tx engine.Tx) error { return tx.UpdateWorkflow(ctx, withURL) }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the workflow's callback URL", func() bool {
+		used, err := a.AssignmentCallbacksUsed(ctx, ws.SID)
+		return err == nil && used
+	})
+
 	if err := sb.Tx(ctx, func(tx engine.Tx) error { return tx.DeleteBinding(ctx, number) }); err != nil {
 		t.Fatal(err)
 	}

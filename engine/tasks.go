@@ -40,33 +40,35 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("create task: read workspace %s: %w", n.WorkspaceSID, err)
 	}
-	if n.CallSID != "" {
-		t, err := e.store.TaskByCallSID(ctx, ws.SID, n.CallSID)
-		if err == nil {
-			return e.existing(ctx, t)
+	// A call that already has a task (a retried webhook) is found by the
+	// insert below; only a call whose new task would be refused is looked
+	// up first, so that a retry still gets its task.
+	refuse := func(err error) (TaskResult, error) {
+		if n.CallSID != "" {
+			if t, lerr := e.store.TaskByCallSID(ctx, ws.SID, n.CallSID); lerr == nil {
+				return e.existing(ctx, t)
+			}
 		}
-		if ErrorCode(err) != ENOTFOUND {
-			return TaskResult{}, fmt.Errorf("create task: look up call %s: %w", n.CallSID, err)
-		}
+		return TaskResult{}, err
 	}
 	wfRow, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
 	if err != nil {
-		return TaskResult{}, fmt.Errorf("create task: %w", err)
+		return refuse(fmt.Errorf("create task: %w", err))
 	}
 	wfSID := wfRow.SID
 	filter, ok := firstPosition(wf, attrs)
 	if !ok {
-		return TaskResult{}, Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfSID)
+		return refuse(Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfSID))
 	}
 	timeout := n.Timeout
 	if timeout == 0 {
 		timeout = DefaultTaskTimeout
 	}
 	if timeout < 1 || timeout > MaxTaskTimeout {
-		return TaskResult{}, Errorf(EINVALID, "timeout must be between 1 and %d seconds, not %d", MaxTaskTimeout, n.Timeout)
+		return refuse(Errorf(EINVALID, "timeout must be between 1 and %d seconds, not %d", MaxTaskTimeout, n.Timeout))
 	}
 	if n.Priority < 0 {
-		return TaskResult{}, Errorf(EINVALID, "priority must not be negative, not %d", n.Priority)
+		return refuse(Errorf(EINVALID, "priority must not be negative, not %d", n.Priority))
 	}
 	channel := n.TaskChannel
 	if channel == "" {

@@ -146,6 +146,11 @@ type Instruction struct {
 // there is no caller to return them to, and the reservation's own timeout
 // still applies.
 func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
+	if c, ok := d.cfg.Engine.(callbackCheck); ok {
+		if used, err := c.AssignmentCallbacksUsed(ctx, r.WorkspaceSID); err == nil && !used {
+			return // no workflow of the workspace has a callback: read nothing
+		}
+	}
 	log := d.log.With("reservation", r.SID, "task", r.TaskSID, "worker", r.WorkerSID)
 	params, wf, err := d.params(ctx, r)
 	if err != nil {
@@ -173,6 +178,12 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 		return
 	}
 	log.InfoContext(ctx, "assignment callback", "url", used, "instruction", ins.Instruction)
+}
+
+// callbackCheck is implemented by an engine that knows, from its change
+// feed, which workspaces use assignment callbacks (*engine.Engine).
+type callbackCheck interface {
+	AssignmentCallbacksUsed(ctx context.Context, workspaceSID string) (bool, error)
 }
 
 // workflowCache is implemented by an engine that caches workflows
