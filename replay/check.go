@@ -146,8 +146,11 @@ func checkOneAtATime(calls []*callRecord) Check {
 // checkRouting: a call to an available, idle owner rang the owner first;
 // any other call went to Everyone (rang some available worker, or waited);
 // nobody unavailable or unknown was rung, and a worker who did not answer
-// was not rung again for the same call.
-func checkRouting(calls []*callRecord, f *fleet) Check {
+// was not rung again for the same call. lag is how long after a worker
+// was freed an instance may still route as if they were busy (several
+// instances hear of it through the database's change feed): an owner
+// freed within lag before the call is undecidable.
+func checkRouting(calls []*callRecord, f *fleet, lag time.Duration) Check {
 	c := Check{Name: "owner first, else Everyone"}
 	byWorker := ringsByWorker(calls)
 	hidden := newHiddenSpans(calls)
@@ -184,7 +187,7 @@ func checkRouting(calls []*callRecord, f *fleet) Check {
 		}
 		// The call did not ring its available owner first: fine only if the
 		// owner may have been busy while the server routed it.
-		idle, sure := idleDuring(byWorker[owner.Contact], call, call.IncomingSent, call.IncomingDone)
+		idle, sure := idleDuring(byWorker[owner.Contact], call, call.IncomingSent.Add(-lag), call.IncomingDone)
 		if idle && hidden.overlap(call.IncomingSent, call.IncomingDone) {
 			sure = false // a waiting caller may have held the owner unseen
 		}

@@ -57,6 +57,7 @@ type CallOutcome struct {
 	IncomingSent time.Time // the incoming-call webhook: sent …
 	IncomingDone time.Time // … and answered (zero: never answered)
 	Errors       []string
+	Timeline     string // the call's steps on one line
 }
 
 // Outcomes lists every placed call, in script order.
@@ -65,7 +66,7 @@ func (rep *Report) Outcomes() []CallOutcome {
 	for i, c := range rep.calls {
 		out[i] = CallOutcome{CallSID: c.CallSID, To: c.To, Scripted: c.Outcome, Result: c.Result, FirstOffer: c.FirstOffer,
 			AnsweredBy: c.AnsweredBy, Rings: len(c.Rings), Fallbacks: c.Fallbacks, IncomingSent: c.IncomingSent,
-			IncomingDone: c.IncomingDone, Errors: c.Errors}
+			IncomingDone: c.IncomingDone, Errors: c.Errors, Timeline: timeline(c)}
 	}
 	return out
 }

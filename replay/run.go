@@ -37,6 +37,11 @@ type Config struct {
 	// re-delivers what it did not see answered in time); the second answer
 	// is followed. 0 = none.
 	DuplicateRate float64
+	// SyncLag is how long an instance may take to hear that another freed
+	// a worker (the change feed): the routing check counts an owner freed
+	// within it before a call as undecidable. 0 = 1 s with several
+	// targets, none with one.
+	SyncLag time.Duration
 
 	APIKey, APISecret string // admin API credentials: seeding and the task check need them
 	SeedWorkers       bool   // create/update the script's workers through the API first
@@ -130,6 +135,9 @@ func Run(ctx context.Context, cfg Config, s *Script) (*Report, error) {
 			return nil, errors.New("--public-url is required with several targets (the instances share one DIDROUTER_PUBLIC_URL, which signatures are computed for)")
 		}
 		public = targets[0]
+	}
+	if cfg.SyncLag <= 0 && len(targets) > 1 {
+		cfg.SyncLag = time.Second
 	}
 	if cfg.Retries < 0 {
 		return nil, errors.New("--retries must not be negative")
@@ -296,7 +304,7 @@ schedule:
 	rep.fill(r, played, elapsed, maxLag)
 
 	// Checks.
-	rep.Checks = append(rep.Checks, checkRouting(played, fl), checkOneAtATime(played))
+	rep.Checks = append(rep.Checks, checkRouting(played, fl, cfg.SyncLag), checkOneAtATime(played))
 	skip := ""
 	var tasks map[string][]taskRecord
 	switch {

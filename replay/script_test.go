@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/didrouter/didrouter/routing"
 )
@@ -74,5 +75,26 @@ func TestGeneratedNumbersAreValid(t *testing.T) {
 	}
 	if n, err := norm.Normalize(callerNumber(123456)); err != nil || seen[n.E164] {
 		t.Errorf("caller number %v: %v", n, err)
+	}
+}
+
+// With several instances an owner freed just before a call may still look
+// busy to the instance that routes it: within the sync lag that call is
+// undecidable, not a misroute.
+func TestRoutingCheckSyncLag(t *testing.T) {
+	t0 := time.Now()
+	f := newFleet([]fleetWorker{{Name: "alice", DID: "+15125550101", Contact: "client:alice", Available: true}})
+	prev := &callRecord{CallSID: "CA1", To: "+15125550101", FirstOffer: "client:alice",
+		IncomingSent: t0.Add(-5 * time.Second), IncomingDone: t0.Add(-5 * time.Second),
+		Rings: []ring{{Worker: "client:alice", ReservedAfter: t0.Add(-5 * time.Second), Revealed: t0.Add(-5 * time.Second),
+			FreeSent: t0.Add(-10 * time.Millisecond), FreeDone: t0, Outcome: "answered"}}}
+	next := &callRecord{CallSID: "CA2", To: "+15125550101", FirstOffer: "queue",
+		IncomingSent: t0.Add(200 * time.Millisecond), IncomingDone: t0.Add(210 * time.Millisecond)}
+	calls := []*callRecord{prev, next}
+	if c := checkRouting(calls, f, 0); c.Failed != 1 || len(c.FailedCalls) != 1 || c.FailedCalls[0][0] != "CA2" {
+		t.Errorf("without lag: %+v", c)
+	}
+	if c := checkRouting(calls, f, time.Second); c.Failed != 0 || c.Unverifiable != 1 {
+		t.Errorf("with a 1 s lag: %+v", c)
 	}
 }

@@ -58,6 +58,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 	fs.Var(targets, "target", "base URL of the server to load (loopback only, unless --allow-remote); repeat it or separate with commas for several instances: webhooks are spread round-robin, no call sticky")
 	public := fs.String("public-url", envOr("DIDROUTER_PUBLIC_URL", ""), "the server's DIDROUTER_PUBLIC_URL, which signatures are computed for; empty = --target (required with several targets)")
 	retries := fs.Int("retries", -1, "send a webhook that fails in transport, times out or is answered 5xx again, to the next target, up to this many times (-1 = 2 with several targets, 0 with one)")
+	syncLag := fs.Duration("sync-lag", 0, "several targets: how long an instance may take to hear that another freed a worker; the routing check counts an owner freed within it before a call as undecidable (0 = 1s with several targets)")
 	duplicateRate := fs.Float64("duplicate-rate", 0, "share of webhooks delivered twice, the second time to another target (Twilio re-delivers; exercises idempotency)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a --target that is not a loopback address")
 	scriptPath := fs.String("script", "", "JSONL call script (- = stdin); empty = generate one")
@@ -166,7 +167,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 	}
 
 	cfg := replay.Config{
-		Targets: targets.list, Retries: *retries, DuplicateRate: *duplicateRate, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
+		Targets: targets.list, Retries: *retries, DuplicateRate: *duplicateRate, SyncLag: *syncLag, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
 		APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"),
 		SeedWorkers: *seedWorkers, SkipTaskCheck: *noTaskCheck,
 		Speed: *speed, Duration: *duration, Drain: *drain, FallbackAnswerAfter: *fallbackAnswer, MaxConns: *maxConns,
