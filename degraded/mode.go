@@ -90,6 +90,7 @@ type Mode struct {
 	upAt    time.Time         // when the store was last seen coming back
 	downAt  time.Time         // when the store was last seen going away
 	paused  bool              // this instance's routing is held (holdRouting)
+	warned  map[string]bool   // problems already logged at warning level
 	wasUp   bool
 
 	calls, reserved, journaled, replayed, conflicts, dropped atomic.Int64
@@ -329,7 +330,11 @@ func (m *Mode) warmBindings(ctx context.Context, w *warmed) error {
 			if !ok {
 				flow, err := m.cfg.Engine.WarmDegraded(ctx, ws.SID, flowSID)
 				if err != nil {
-					m.log.WarnContext(ctx, "degraded: a bound number's workflow cannot be read; the number is routed by the default workflow during an outage",
+					level := slog.LevelWarn
+					if m.warnedOnce("binding " + b.PhoneNumber + " " + flowSID) {
+						level = slog.LevelDebug // said already (warm runs every few seconds)
+					}
+					m.log.Log(ctx, level, "degraded: a bound number's workflow cannot be read; the number is routed by the default workflow during an outage",
 						"phone_number", b.PhoneNumber, "workspace_sid", ws.SID, "workflow_sid", flowSID, "err", err)
 					continue
 				}
@@ -340,6 +345,18 @@ func (m *Mode) warmBindings(ctx context.Context, w *warmed) error {
 		}
 	}
 	return nil
+}
+
+// warnedOnce reports whether key was seen before, and remembers it.
+func (m *Mode) warnedOnce(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.warned == nil {
+		m.warned = map[string]bool{}
+	}
+	seen := m.warned[key]
+	m.warned[key] = true
+	return seen
 }
 
 // Incoming routes a new call to dialed (E.164) without the store and
