@@ -100,6 +100,11 @@ func (e *Engine) buildIndex(ctx context.Context, workspaceSID string) (*routing.
 		known[q.SID] = true
 	}
 	e.warmPaths(ctx, ix, workspaceSID, known)
+	// Size the tables for the fleet (a hint: workers added meanwhile only
+	// make them grow).
+	if n, err := e.store.CountWorkers(ctx, workspaceSID); err == nil {
+		ix.Reserve(n)
+	}
 	if err := e.loadWorkers(ctx, ix, workspaceSID); err != nil {
 		return nil, fmt.Errorf("read workers of %s: %w", workspaceSID, err)
 	}

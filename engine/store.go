@@ -118,6 +118,9 @@ type Reader interface {
 	// as raw bytes (loading the index of a large fleet). The row and its
 	// byte slices are the store's and valid only until fn returns.
 	EachWorkerRow(ctx context.Context, workspaceSID string, fn func(*WorkerRow) error) error
+	// CountWorkers counts a workspace's workers (to size the index before
+	// loading it).
+	CountWorkers(ctx context.Context, workspaceSID string) (int, error)
 
 	GetTaskQueue(ctx context.Context, workspaceSID, sid string) (TaskQueue, error)
 	ListTaskQueues(ctx context.Context, workspaceSID string) ([]TaskQueue, error)

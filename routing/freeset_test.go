@@ -33,3 +33,25 @@ func BenchmarkEligibleEveryone(b *testing.B) {
 		runtime.KeepAlive(ix)
 	}
 }
+
+// TestFreeLessIsIdleOrder: the inline keys order items as idleOrder orders
+// their records.
+func TestFreeLessIsIdleOrder(t *testing.T) {
+	base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	times := []time.Time{{}, base, base.Add(time.Nanosecond), base.Add(time.Second), base.Add(-time.Second),
+		base.In(time.FixedZone("x", 3600)), time.Date(1600, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sids := []string{"", "A", "AB", "AB\x00", "WK00000000", "WK00000001", "WK0000000", "WK1", "WK0000000\xff", "é"}
+	var recs []*wrec
+	for _, ts := range times {
+		for _, s := range sids {
+			recs = append(recs, &wrec{info: WorkerInfo{SID: s, IdleSince: ts}})
+		}
+	}
+	for _, a := range recs {
+		for _, b := range recs {
+			if got, want := freeLess(freeKey(a), freeKey(b)), idleOrder(a, b); got != want {
+				t.Fatalf("freeLess(%q@%v, %q@%v) = %v, idleOrder says %v", a.info.SID, a.info.IdleSince, b.info.SID, b.info.IdleSince, got, want)
+			}
+		}
+	}
+}

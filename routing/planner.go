@@ -80,9 +80,11 @@ func newKeySet[K comparable]() keySet[K] {
 }
 
 func (s *keySet[K]) add(k K, r *wrec) {
-	if b := s.many[k]; b != nil {
-		b.add(r)
-		return
+	if len(s.many) > 0 {
+		if b := s.many[k]; b != nil {
+			b.add(r)
+			return
+		}
 	}
 	o, ok := s.one[k]
 	switch {

@@ -93,6 +93,14 @@ func (q *Queries) EachWorkerRow(ctx context.Context, workspaceSID string, fn fun
 	return nil
 }
 
+func (q *Queries) CountWorkers(ctx context.Context, workspaceSID string) (int, error) {
+	var n int
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM workers WHERE workspace_sid = $1`, workspaceSID).Scan(&n); err != nil {
+		return 0, q.wrap(err, "count workers")
+	}
+	return n, nil
+}
+
 // checkPhoneNumber fails with ECONFLICT when another worker of the workspace
 // owns phone. The unique index still decides under concurrency; this check
 // only lets the message name the owner.

@@ -296,10 +296,17 @@ func (c *contract) workerRows(t *testing.T, f *fixture) {
 	equal(t, "EachWorkerRow vs inserted", got, exp)
 	equal(t, "EachWorkerRow vs EachWorker", got, each)
 
+	n, err := f.s.CountWorkers(f.ctx, f.ws.SID)
+	noErr(t, err)
+	equal(t, "CountWorkers", n, len(want))
+	n, err = f.s.CountWorkers(f.ctx, "WSnone")
+	noErr(t, err)
+	equal(t, "CountWorkers of a workspace without workers", n, 0)
+
 	// An error from fn stops the stream and comes back as is.
 	stop := errors.New("stop")
-	n := 0
-	err := f.s.EachWorkerRow(f.ctx, f.ws.SID, func(*engine.WorkerRow) error {
+	n = 0
+	err = f.s.EachWorkerRow(f.ctx, f.ws.SID, func(*engine.WorkerRow) error {
 		n++
 		return stop
 	})
