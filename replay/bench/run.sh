@@ -90,6 +90,18 @@ ratio() {
 	say "floor vs full incoming path, 32 in flight, 10 s each, $n workers"
 	replay --bench ratio --workers "$n" --dids "$n" --owner-available 1 --concurrency 32 --duration 10s
 	stop
+	ceiling "$n"
+}
+
+# ceiling N: Postgres alone committing the writes of one routed call
+# (call-writes.sql), 32 clients for 10 s on the same database: the most new
+# calls per second the store allows, beside the server's figure above.
+ceiling() {
+	[[ $STORE == postgres ]] || return 0
+	command -v pgbench >/dev/null || { echo "pgbench not found: no store ceiling"; return 0; }
+	say "store ceiling: pgbench replaying one call's writes, 32 clients, 10 s"
+	pgbench -n -M prepared -c 32 -j 2 -T 10 -D workers="$1" -f replay/bench/call-writes.sql "$DATABASE_URL" 2>&1 |
+		grep -E '^(tps|latency average|number of failed)'
 }
 
 sustained() {
