@@ -14,7 +14,15 @@
 // case those bounds cannot decide is counted as undecidable, never as a
 // failure, so a failed check is always a real misroute.
 //
+// Given several targets (instances of one deployment behind one public
+// URL), it spreads webhooks over them round-robin, whatever call they
+// belong to, as a load balancer that keeps no call sticky; a delivery that
+// is refused, times out or is answered 5xx is sent to the next target
+// (Config.Retries, as Twilio retries), counted by kind, and the webhook is
+// judged on its last attempt; Config.DuplicateRate delivers a share of
+// webhooks twice, to two targets, as Twilio re-delivers.
+//
 // It is bounded: it stops at the end of the script or at Config.Duration
-// (calls still up then hang up), and it only talks to the target it is
-// given, which must be a loopback address unless AllowRemote is set.
+// (calls still up then hang up), and it only talks to the targets it is
+// given, which must be loopback addresses unless AllowRemote is set.
 package replay
