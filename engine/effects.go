@@ -20,7 +20,7 @@ type effects struct {
 	serve   []string  // workers that may now take a waiting task
 	timers  bool      // a timer was set: wake the timer loop
 	soonest time.Time // the earliest timer set (zero: none seen)
-	pending []string  // tasks announced as pending (ChangeTask) by this transaction
+	pending []string  // tasks announced as pending (ChangeTask) and workers claimed by this transaction
 
 	own *ownChanges // where announced task changes are marked as this instance's
 	now time.Time
@@ -31,6 +31,14 @@ func notifyTask(ctx context.Context, tx Tx, fx *effects, workspaceSID, sid strin
 	if err := tx.Notify(ctx, Change{Kind: ChangeTask, WorkspaceSID: workspaceSID, SID: sid}); err != nil {
 		return fmt.Errorf("notify task change: %w", err)
 	}
+	fx.ownChange(sid)
+	return nil
+}
+
+// ownChange marks the change this transaction announces for sid (a task, or
+// a worker it claimed) as this instance's own, so that its echo from the
+// change feed is skipped: the instance acts on it after commit itself.
+func (fx *effects) ownChange(sid string) {
 	if !slices.Contains(fx.pending, sid) {
 		// The store sends one change per sid per transaction. Mark it now,
 		// before commit: the echo can arrive before Tx returns.
@@ -39,7 +47,6 @@ func notifyTask(ctx context.Context, tx Tx, fx *effects, workspaceSID, sid strin
 			fx.own.mark([]string{sid}, fx.now)
 		}
 	}
-	return nil
 }
 
 func (fx *effects) noteWorker(w Worker) {

@@ -238,6 +238,9 @@ func (e *Engine) applyChange(ctx context.Context, c Change) error {
 		// waiting by another instance may be placeable now.
 		e.serveAllWaiting(ctx)
 	case ChangeWorker:
+		if e.own.echo(c.SID) {
+			return nil // this instance's own claim, already in its index
+		}
 		w, found, err := e.refreshWorker(ctx, c.WorkspaceSID, c.SID)
 		if err != nil || !found {
 			return err

@@ -215,6 +215,10 @@ func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Wo
 	if !ok {
 		return nil, errWorkerTaken
 	}
+	// The claim announced a worker change; this instance puts the worker
+	// row read below into its index after commit, so it skips the echo
+	// (a re-read per call). A worker only gets busier here: nothing to serve.
+	fx.ownChange(workerSID)
 	// Read the time after the claim, which waited for any transaction
 	// freeing this worker to commit: the reservation then starts after
 	// the previous one ended, also across instances.
