@@ -14,6 +14,6 @@
 // The package holds tests only. The default run is bounded (about a minute);
 // DIDROUTER_FAULTS_LONG=1 runs the long version (more calls, the real 60 s
 // ring step, a 30 s database outage). DIDROUTER_FAULTS_STRICT=1 also fails
-// on calls that went wrong after a follow-up was journaled during an outage
-// (reported otherwise: a known gap of degraded mode).
+// on calls that went wrong in a known way after one of their webhooks hit
+// a database outage (reported otherwise; see BENCHMARKS.md).
 package faults
