@@ -45,9 +45,10 @@ const loadBatchSize = 512
 // loadBatch is a run of worker rows on their way into the index: the rows
 // without their attributes, and the attribute documents back to back.
 type loadBatch struct {
-	infos []routing.WorkerInfo
-	docs  []byte
-	ends  []int // end of each row's document in docs
+	infos    []routing.WorkerInfo
+	docs     []byte
+	ends     []int // end of each row's document in docs
+	prepared []routing.PreparedWorker
 }
 
 // loadWorkers streams the workspace's workers into ix: the store's rows
@@ -75,9 +76,10 @@ func (e *Engine) loadWorkers(ctx context.Context, ix *routing.Index, workspaceSI
 	go func() {
 		defer close(inserted)
 		for b := range parsed {
-			ix.UpsertWorkers(b.infos)
+			ix.UpsertPrepared(b.prepared)
 			clear(b.infos) // drop the references before the batch is reused
-			b.infos, b.docs, b.ends = b.infos[:0], b.docs[:0], b.ends[:0]
+			clear(b.prepared)
+			b.infos, b.docs, b.ends, b.prepared = b.infos[:0], b.docs[:0], b.ends[:0], b.prepared[:0]
 			select {
 			case free <- b:
 			default:
@@ -144,19 +146,18 @@ func (e *Engine) loadWorkers(ctx context.Context, ix *routing.Index, workspaceSI
 	return err
 }
 
-// parseBatch parses the attributes of a batch's rows into their infos. A
+// parseBatch parses the attributes of a batch's rows for the index. A
 // document that does not parse leaves its worker without attributes.
 func (e *Engine) parseBatch(ctx context.Context, p *routing.AttributeParser, b *loadBatch, workspaceSID string) {
 	start := 0
 	for i := range b.infos {
 		doc := b.docs[start:b.ends[i]]
 		start = b.ends[i]
-		attrs, err := p.Parse(doc)
+		w, err := p.Prepare(b.infos[i], doc)
 		if err != nil {
 			e.log.WarnContext(ctx, "worker attributes do not parse; indexed without attributes",
 				"workspace", workspaceSID, "worker", b.infos[i].SID, "err", err)
-			attrs = routing.Attributes{}
 		}
-		b.infos[i].Attributes = attrs
+		b.prepared = append(b.prepared, w)
 	}
 }

@@ -15,38 +15,122 @@ import (
 // with '{' and has no surrounding white space. keys, when not nil, interns
 // the keys.
 func parseFlat(doc []byte, keys map[string]string) (Attributes, bool) {
-	type pair struct {
-		key     string // interned; "" with copyKey: cut from the shared string
-		keySpan span
-		copyKey bool
-		kind    kind // kStr, kNum, kBool or kNull
-		val     span
-		b       bool
+	var d flatDoc
+	if !d.scan(doc, keys) {
+		return nil, false
 	}
-	var stack [8]pair
-	pairs := stack[:0]
+	m := make(Attributes, d.n)
+	for i := range d.n {
+		k, v, ok := d.entry(doc, i)
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+	}
+	return m, true
+}
+
+// parseFlatList is parseFlat giving the index's compact form, for
+// documents of at most maxListAttrs keys (a repeated key keeps its last
+// value, as in a map).
+func parseFlatList(doc []byte, keys map[string]string) (attrList, bool) {
+	var d flatDoc
+	if !d.scan(doc, keys) || d.n > maxListAttrs {
+		return nil, false
+	}
+	l := make(attrList, 0, d.n)
+	for i := range d.n {
+		k, v, ok := d.entry(doc, i)
+		if !ok {
+			return nil, false
+		}
+		l = l.set(k, v)
+	}
+	return l, true
+}
+
+// flatPair is one key and value of a flat document.
+type flatPair struct {
+	key     string // interned; "" with copyKey: cut from the shared string
+	keySpan span
+	copyKey bool
+	kind    kind // kStr, kNum, kBool or kNull
+	val     span
+	b       bool
+}
+
+// flatDoc is a scanned flat document: its pairs, and one string holding
+// the bytes of its values and of the keys not interned.
+type flatDoc struct {
+	stack [8]flatPair
+	extra []flatPair // pairs past the eighth
+	n     int
+	all   string
+}
+
+func (d *flatDoc) pair(i int) *flatPair {
+	if i < len(d.stack) {
+		return &d.stack[i]
+	}
+	return &d.extra[i-len(d.stack)]
+}
+
+func (d *flatDoc) add(p flatPair) {
+	if d.n < len(d.stack) {
+		d.stack[d.n] = p
+	} else {
+		d.extra = append(d.extra, p)
+	}
+	d.n++
+}
+
+// entry returns the i-th pair as a key and a value; ok is false for a
+// number out of range (encoding/json reports it).
+func (d *flatDoc) entry(doc []byte, i int) (key string, v any, ok bool) {
+	p := d.pair(i)
+	key = p.key
+	if p.copyKey {
+		key = d.all[p.keySpan.from:p.keySpan.to]
+	}
+	switch p.kind {
+	case kStr:
+		v = d.all[p.val.from:p.val.to]
+	case kBool:
+		v = p.b
+	case kNum:
+		f, err := strconv.ParseFloat(string(doc[p.val.from:p.val.to]), 64)
+		if err != nil {
+			return "", nil, false
+		}
+		v = f
+	}
+	return key, v, true
+}
+
+// scan reads doc's pairs (see parseFlat) and copies their strings.
+func (d *flatDoc) scan(doc []byte, keys map[string]string) bool {
 	strBytes := 0 // bytes of the shared string: values, and keys not interned
 	i := skipWS(doc, 1)
 	if i < len(doc) && doc[i] == '}' {
 		i++
 	} else {
 		for {
-			var p pair
+			var p flatPair
 			var ok bool
 			if p.keySpan, i, ok = flatString(doc, i); !ok {
-				return nil, false
+				return false
 			}
 			if i = skipWS(doc, i); i >= len(doc) || doc[i] != ':' {
-				return nil, false
+				return false
 			}
 			if i = skipWS(doc, i+1); i >= len(doc) {
-				return nil, false
+				return false
 			}
 			switch c := doc[i]; {
 			case c == '"':
 				p.kind = kStr
 				if p.val, i, ok = flatString(doc, i); !ok {
-					return nil, false
+					return false
 				}
 				strBytes += p.val.to - p.val.from
 			case c == 't' && hasWord(doc, i, "true"):
@@ -59,11 +143,11 @@ func parseFlat(doc []byte, keys map[string]string) (Attributes, bool) {
 				p.kind = kNum
 				p.val.from = i
 				if i, ok = flatNumber(doc, i); !ok {
-					return nil, false
+					return false
 				}
 				p.val.to = i
 			default:
-				return nil, false
+				return false
 			}
 			kb := doc[p.keySpan.from:p.keySpan.to]
 			if k, interned := keys[string(kb)]; interned {
@@ -75,29 +159,29 @@ func parseFlat(doc []byte, keys map[string]string) (Attributes, bool) {
 				p.copyKey = true
 				strBytes += len(kb)
 			}
-			pairs = append(pairs, p)
+			d.add(p)
 			i = skipWS(doc, i)
 			if i >= len(doc) {
-				return nil, false
+				return false
 			}
 			if doc[i] == '}' {
 				i++
 				break
 			}
 			if doc[i] != ',' {
-				return nil, false
+				return false
 			}
 			i = skipWS(doc, i+1)
 		}
 	}
 	if skipWS(doc, i) != len(doc) {
-		return nil, false
+		return false
 	}
 	// The strings of one document share one allocation.
 	var sb strings.Builder
 	sb.Grow(strBytes)
-	for n := range pairs {
-		p := &pairs[n]
+	for n := range d.n {
+		p := d.pair(n)
 		if p.copyKey {
 			from := sb.Len()
 			sb.Write(doc[p.keySpan.from:p.keySpan.to])
@@ -109,29 +193,8 @@ func parseFlat(doc []byte, keys map[string]string) (Attributes, bool) {
 			p.val = span{from, sb.Len()}
 		}
 	}
-	all := sb.String()
-	m := make(Attributes, len(pairs))
-	for _, p := range pairs {
-		key := p.key
-		if p.copyKey {
-			key = all[p.keySpan.from:p.keySpan.to]
-		}
-		switch p.kind {
-		case kStr:
-			m[key] = all[p.val.from:p.val.to]
-		case kBool:
-			m[key] = p.b
-		case kNull:
-			m[key] = nil
-		case kNum:
-			f, err := strconv.ParseFloat(string(doc[p.val.from:p.val.to]), 64)
-			if err != nil {
-				return nil, false // out of range: encoding/json reports it
-			}
-			m[key] = f
-		}
-	}
-	return m, true
+	d.all = sb.String()
+	return true
 }
 
 // span is a range of bytes.

@@ -58,6 +58,17 @@ func checkFlat(t *testing.T, p *AttributeParser, in string) {
 			t.Fatalf("%q: %#v, want %#v", in, got, want)
 		}
 	}
+	// The index's own form holds the same attributes.
+	pw, err := p.Prepare(WorkerInfo{SID: "W"}, []byte(in))
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("%q: Prepare error %v, want %v", in, err, wantErr)
+	}
+	if err == nil {
+		r := &wrec{info: pw.info, list: pw.list}
+		if got := r.out().Attributes; !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: prepared %#v, want %#v", in, got, want)
+		}
+	}
 }
 
 func TestParseAttributesFlatAsJSON(t *testing.T) {

@@ -96,3 +96,26 @@ func BenchmarkEligibleDID(b *testing.B) {
 		runtime.KeepAlive(ix)
 	}
 }
+
+// BenchmarkEligibleDIDFirst is BenchmarkEligibleDID asking for a different
+// owner each time: with -benchtime below the fleet size, every answer is a
+// worker handed out for the first time (its attributes become a map then).
+func BenchmarkEligibleDIDFirst(b *testing.B) {
+	tg := &Target{Queue: "Q", Expr: MustCompile("task.phone_number CONTAINS worker.phone_number", ScopeTarget)}
+	const n = 1_000_000
+	ix, _ := buildBenchIndex(b, n)
+	tasks := make([]Attributes, n)
+	for i := range tasks {
+		tasks[i] = Attributes{"phone_number": benchPhone(i)}
+	}
+	var dst []WorkerInfo
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		dst = ix.EligibleAppend(dst[:0], tg, tasks[i%n], nil, 1)
+		if len(dst) != 1 {
+			b.Fatalf("%d eligible", len(dst))
+		}
+		i++
+	}
+}

@@ -147,6 +147,7 @@ func (e *Expr) Scope() Scope { return e.scope }
 type evalCtx struct {
 	task   Attributes
 	worker Attributes
+	wlist  attrList // the worker's attributes when the index keeps them as a list (with box)
 	info   *WorkerInfo
 	box    *builtinBox
 }
@@ -184,7 +185,7 @@ func (e *Expr) evalRec(task Attributes, r *wrec) bool {
 	if e == nil {
 		return true
 	}
-	c := evalCtx{task: task, worker: r.info.Attributes, info: &r.info, box: &r.box}
+	c := evalCtx{task: task, worker: r.info.Attributes, wlist: r.list, info: &r.info, box: &r.box}
 	return e.root.eval(&c)
 }
 
@@ -263,7 +264,7 @@ func (c *evalCtx) value(o *operand) any {
 		return resolve(c.task, o.path)
 	}
 	if c.box != nil {
-		return resolveBoxed(c.worker, c.box, o.path)
+		return resolveBoxed(c.worker, c.wlist, c.box, o.path)
 	}
 	return resolveWorker(c.worker, c.info, o.path)
 }
@@ -335,8 +336,9 @@ func resolveWorker(attrs Attributes, w *WorkerInfo, path []seg) any {
 	return resolve(attrs, path)
 }
 
-// resolveBoxed is resolveWorker with the fields boxed in advance.
-func resolveBoxed(attrs Attributes, b *builtinBox, path []seg) any {
+// resolveBoxed is resolveWorker with the fields boxed in advance, and the
+// attributes as a list when list is not nil.
+func resolveBoxed(attrs Attributes, list attrList, b *builtinBox, path []seg) any {
 	if len(path) > 0 && path[0].idx < 0 {
 		if i := fieldIndex(path[0].key); i >= 0 && b[i] != nil {
 			if len(path) == 1 {
@@ -344,6 +346,9 @@ func resolveBoxed(attrs Attributes, b *builtinBox, path []seg) any {
 			}
 			return nil
 		}
+	}
+	if list != nil {
+		return resolveList(list, path)
 	}
 	return resolve(attrs, path)
 }
@@ -357,7 +362,12 @@ func resolve(doc Attributes, path []seg) any {
 	if !ok {
 		return nil
 	}
-	for _, s := range path[1:] {
+	return resolveRest(cur, path[1:])
+}
+
+// resolveRest walks the rest of a key path from a document's top-level value.
+func resolveRest(cur any, path []seg) any {
+	for _, s := range path {
 		if s.idx >= 0 {
 			arr, isArr := cur.([]any)
 			if !isArr || s.idx >= len(arr) {

@@ -108,6 +108,9 @@ func FuzzIndexExact(f *testing.F) {
 			return
 		}
 		ix := NewIndex()
+		loaded := NewIndex() // the same workers, loaded as the engine loads them
+		var p AttributeParser
+		var prepared []PreparedWorker
 		ref := map[string]WorkerInfo{}
 		for i, raw := range raws {
 			a, err := ParseAttributes(raw)
@@ -117,20 +120,34 @@ func FuzzIndexExact(f *testing.F) {
 			w := WorkerInfo{SID: fmt.Sprintf("W%d", i), FriendlyName: fmt.Sprintf("n%d", i%2), Attributes: a, Available: i%3 != 1, Capacity: 1, Busy: i % 4 / 3}
 			ix.UpsertWorker(w)
 			ref[w.SID] = w
+			pw, err := p.Prepare(w, raw)
+			if err != nil {
+				t.Fatalf("Prepare(%s): %v", raw, err)
+			}
+			prepared = append(prepared, pw)
 		}
 		queue := MustCompile("1==1", ScopeWorker)
 		ix.SetQueue("Q", queue)
+		loaded.SetQueue("Q", queue)
+		loaded.UpsertPrepared(prepared)
 		tg := &Target{Queue: "Q", Expr: e}
 		check := func() {
-			got := sids(ix.Eligible(tg, task, nil, 0))
-			want := bruteForce(ref, queue, tg, task, true, nil, 0)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("Eligible(%q) = %v, want %v", src, got, want)
-			}
-			got = sids(ix.Matches(tg, task))
-			want = bruteForce(ref, queue, tg, task, false, nil, 0)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("Matches(%q) = %v, want %v", src, got, want)
+			for _, ix := range []*Index{ix, loaded} {
+				got := sids(ix.Eligible(tg, task, nil, 0))
+				want := bruteForce(ref, queue, tg, task, true, nil, 0)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("Eligible(%q) = %v, want %v", src, got, want)
+				}
+				got = sids(ix.Matches(tg, task))
+				want = bruteForce(ref, queue, tg, task, false, nil, 0)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("Matches(%q) = %v, want %v", src, got, want)
+				}
+				for _, w := range ix.Workers() {
+					if !reflect.DeepEqual(w.Attributes, ref[w.SID].Attributes) {
+						t.Fatalf("worker %s: attributes %v, want %v", w.SID, w.Attributes, ref[w.SID].Attributes)
+					}
+				}
 			}
 		}
 		check()
@@ -141,6 +158,7 @@ func FuzzIndexExact(f *testing.F) {
 			w.Attributes = ref[fmt.Sprintf("W%d", (i+1)%len(raws))].Attributes
 			w.Version++
 			ix.UpsertWorker(w)
+			loaded.UpsertWorker(w)
 			ref[sid] = w
 		}
 		check()

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,9 +28,37 @@ func (w *WorkerInfo) free() bool { return w.Available && w.Busy < w.Capacity }
 
 // wrec is the index's record of a worker.
 type wrec struct {
-	info WorkerInfo
-	box  builtinBox
-	slot int32 // position in Index.slots, the worker's bit in queue sets
+	info WorkerInfo // Attributes nil when list holds them
+	list attrList   // the attributes of most workers (see attrList); nil: info.Attributes
+	// asMap is list as a map, made the first time the worker is handed
+	// out (the engine routes a worker again and again; the map then costs
+	// nothing more) and dropped when the worker changes.
+	asMap atomic.Pointer[Attributes]
+	box   builtinBox
+	slot  int32 // position in Index.slots, the worker's bit in queue sets
+}
+
+// resolve resolves a worker path (as resolveWorker) on an indexed worker.
+func (r *wrec) resolve(path []seg) any {
+	return resolveBoxed(r.info.Attributes, r.list, &r.box, path)
+}
+
+// out is the worker as the index's callers see it, attributes as a map.
+// It may run under the read lock.
+func (r *wrec) out() WorkerInfo {
+	info := r.info
+	if r.list != nil {
+		if p := r.asMap.Load(); p != nil {
+			info.Attributes = *p
+		} else {
+			m := r.list.toMap()
+			if !r.asMap.CompareAndSwap(nil, &m) {
+				m = *r.asMap.Load() // another reader made it first
+			}
+			info.Attributes = m
+		}
+	}
+	return info
 }
 
 // queueIdx is a TaskQueue's membership: a bit per worker slot.
@@ -136,7 +165,7 @@ func (ix *Index) Worker(sid string) (WorkerInfo, bool) {
 	if !ok {
 		return WorkerInfo{}, false
 	}
-	return r.info, true
+	return r.out(), true
 }
 
 // UpsertWorker adds or replaces a worker. A version older than the stored
@@ -145,36 +174,42 @@ func (ix *Index) Worker(sid string) (WorkerInfo, bool) {
 func (ix *Index) UpsertWorker(w WorkerInfo) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.upsert(w, nil)
+	list := listOf(w.Attributes)
+	if list != nil {
+		w.Attributes = nil
+	}
+	ix.upsert(w, list, nil)
 }
 
-// UpsertWorkers is UpsertWorker for many workers under one lock (loading
-// an index). The records of new workers are allocated together.
-func (ix *Index) UpsertWorkers(ws []WorkerInfo) {
+// UpsertPrepared is UpsertWorker for many workers under one lock (loading
+// an index), their attributes parsed by AttributeParser.Prepare. The
+// records of new workers are allocated together.
+func (ix *Index) UpsertPrepared(ws []PreparedWorker) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	slab := make([]wrec, len(ws))
 	for i := range ws {
-		ix.upsert(ws[i], &slab[i])
+		ix.upsert(ws[i].info, ws[i].list, &slab[i])
 	}
 }
 
-// upsert is UpsertWorker under the lock; spare, when not nil, is the
-// record to use for a new worker.
-func (ix *Index) upsert(w WorkerInfo, spare *wrec) {
+// upsert is UpsertWorker under the lock, the attributes in list when it is
+// not nil; spare, when not nil, is the record to use for a new worker.
+func (ix *Index) upsert(w WorkerInfo, list attrList, spare *wrec) {
 	r, ok := ix.workers[w.SID]
 	if ok {
 		if w.Version < r.info.Version {
 			return
 		}
 		ix.unlink(r)
-		r.info = w
+		r.info, r.list = w, list
+		r.asMap.Store(nil)
 	} else {
 		r = spare
 		if r == nil {
 			r = &wrec{}
 		}
-		r.info = w
+		r.info, r.list = w, list
 		if n := len(ix.free); n > 0 {
 			r.slot = ix.free[n-1]
 			ix.free = ix.free[:n-1]
@@ -281,7 +316,7 @@ func (ix *Index) Members(queueSID string) []WorkerInfo {
 	}
 	out := make([]WorkerInfo, 0, q.n)
 	ix.eachMember(q, func(r *wrec) bool {
-		out = append(out, r.info)
+		out = append(out, r.out())
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
@@ -471,7 +506,7 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bo
 	}
 	hits = rank(hits, t.OrderBy, max)
 	for _, r := range hits {
-		dst = append(dst, r.info)
+		dst = append(dst, r.out())
 	}
 	return dst
 }
@@ -483,7 +518,7 @@ func (ix *Index) Workers() []WorkerInfo {
 	out := make([]WorkerInfo, 0, len(ix.workers))
 	for _, r := range ix.slots {
 		if r != nil {
-			out = append(out, r.info)
+			out = append(out, r.out())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
@@ -519,7 +554,7 @@ func (ix *Index) WorkersNamed(name string) []WorkerInfo {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var out []WorkerInfo
-	add := func(r *wrec) { out = append(out, r.info) }
+	add := func(r *wrec) { out = append(out, r.out()) }
 	ix.byName.each(name, add)
 	if len(out) == 0 {
 		for n, r := range ix.byName.one {
@@ -553,7 +588,7 @@ func (ix *Index) someMembers(queueSID string, n int) []WorkerInfo {
 		if len(out) >= n {
 			return false
 		}
-		out = append(out, r.info)
+		out = append(out, r.out())
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })

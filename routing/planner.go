@@ -187,7 +187,7 @@ func newPathIdx(path []seg) *pathIdx {
 
 // insert indexes r's value (the same resolution the evaluator uses).
 func (p *pathIdx) insert(r *wrec) {
-	v := resolveBoxed(r.info.Attributes, &r.box, p.path)
+	v := r.resolve(p.path)
 	if k, ok := keyOf(v); ok {
 		p.scalars.add(k, r)
 		if k.k == kStr && k.s != "" {
@@ -213,7 +213,7 @@ func (p *pathIdx) insert(r *wrec) {
 
 // delete removes what insert added for r's current value.
 func (p *pathIdx) delete(r *wrec) {
-	v := resolveBoxed(r.info.Attributes, &r.box, p.path)
+	v := r.resolve(p.path)
 	if k, ok := keyOf(v); ok {
 		p.scalars.remove(k, r)
 		if k.k == kStr && k.s != "" {
@@ -516,8 +516,8 @@ func rank(hits []*wrec, keys []OrderKey, max int) []*wrec {
 	}
 	less := func(a, b *wrec) bool {
 		for i, p := range paths {
-			va, oka := asNum(resolveWorker(a.info.Attributes, &a.info, p))
-			vb, okb := asNum(resolveWorker(b.info.Attributes, &b.info, p))
+			va, oka := asNum(a.resolve(p))
+			vb, okb := asNum(b.resolve(p))
 			if oka != okb {
 				return oka
 			}
