@@ -140,7 +140,7 @@ func (tw *twilio) deliver(ctx context.Context, kind, path, body, sig string) (in
 			err = fmt.Errorf("HTTP %d from %s", status, target)
 		}
 		switch {
-		case reason == "canceled":
+		case reason == "canceled" || reason == "bad-url":
 			tw.stats.fail(kind, reason)
 			return 0, nil, err
 		case reason == "" && status < 500:
@@ -168,7 +168,7 @@ func (tw *twilio) deliver(ctx context.Context, kind, path, body, sig string) (in
 func (tw *twilio) send(ctx context.Context, kind, target, path, body, sig string) (status int, raw []byte, reason string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+path, strings.NewReader(body))
 	if err != nil {
-		return 0, nil, "canceled", err // a URL built from the target: cannot happen
+		return 0, nil, "bad-url", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", sig)

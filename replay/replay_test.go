@@ -347,3 +347,44 @@ func TestReplayNoRetriesByDefault(t *testing.T) {
 		t.Errorf("errors %v retries %v results %v", rep.Errors, rep.Retries, rep.Results)
 	}
 }
+
+// A target that does not answer within the client's timeout is retried on
+// the next one, counted as a timeout; the status callback's answer (204)
+// and an immediate <Hangup/> end each call cleanly.
+func TestReplayRetriesTimeouts(t *testing.T) {
+	t.Parallel()
+	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/status") {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = w.Write([]byte(`<Response><Hangup/></Response>`))
+	})
+	fast := httptest.NewServer(answer)
+	defer fast.Close()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+		answer(w, r)
+	}))
+	defer slow.Close()
+	s := &replay.Script{}
+	for i := range 4 {
+		s.Calls = append(s.Calls, replay.Call{OffsetMS: int64(i * 10), To: "+15125550101", From: "+13125550100", Outcome: "answered"})
+	}
+	rep, err := replay.Run(context.Background(), replay.Config{
+		Targets: []string{slow.URL, fast.URL}, PublicURL: "https://calls.example.test", AuthToken: "x",
+		Retries: 1, SkipTaskCheck: true, Client: &http.Client{Timeout: 300 * time.Millisecond},
+	}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	_ = rep.WriteText(&text)
+	if !rep.OK || rep.Retries["incoming/timeout"]+rep.Retries["status/timeout"] == 0 || rep.ByTarget[fast.URL] != 8 {
+		t.Errorf("retries %v, answers by target %v\n%s", rep.Retries, rep.ByTarget, text.String())
+	}
+}
