@@ -78,9 +78,6 @@ type PreparedWorker struct {
 	list attrList
 }
 
-// SID returns the worker's sid.
-func (w *PreparedWorker) SID() string { return w.info.SID }
-
 // Prepare parses a worker's attribute document (as ParseAttributes) for
 // the index; info.Attributes is ignored.
 func (p *AttributeParser) Prepare(info WorkerInfo, doc []byte) (PreparedWorker, error) {
