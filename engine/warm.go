@@ -72,6 +72,8 @@ func (e *Engine) loadWorkers(ctx context.Context, ix *routing.Index, workspaceSI
 			}
 		}()
 	}
+	ix.BeginLoad()
+	defer ix.EndLoad()
 	inserted := make(chan struct{})
 	go func() {
 		defer close(inserted)

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/google/btree"
 )
@@ -32,6 +33,24 @@ const freeSetDegree = 32
 
 func newFreeSet() freeSet {
 	return freeSet{t: btree.NewG(freeSetDegree, freeLess)}
+}
+
+// newFreeSetOf returns the free set of items (each worker once).
+func newFreeSetOf(items []freeItem) freeSet {
+	slices.SortFunc(items, func(a, b freeItem) int {
+		switch {
+		case freeLess(a, b):
+			return -1
+		case freeLess(b, a):
+			return 1
+		}
+		return 0
+	})
+	f := newFreeSet()
+	for _, it := range items {
+		f.t.ReplaceOrInsert(it)
+	}
+	return f
 }
 
 func freeKey(r *wrec) freeItem {

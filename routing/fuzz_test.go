@@ -128,8 +128,11 @@ func FuzzIndexExact(f *testing.F) {
 		}
 		queue := MustCompile("1==1", ScopeWorker)
 		ix.SetQueue("Q", queue)
+		loaded.BeginLoad()
 		loaded.SetQueue("Q", queue)
-		loaded.UpsertPrepared(prepared)
+		loaded.UpsertPrepared(prepared[:len(prepared)/2])
+		loaded.UpsertPrepared(prepared[len(prepared)/2:])
+		loaded.EndLoad()
 		tg := &Target{Queue: "Q", Expr: e}
 		check := func() {
 			for _, ix := range []*Index{ix, loaded} {

@@ -67,6 +67,7 @@ type queueIdx struct {
 	members     []uint64
 	n           int
 	free        freeSet // members who could take a reservation now
+	deferFree   bool    // loading: free is left to EndLoad
 	available   int
 	unavailable int
 	byActivity  map[string]int
@@ -96,6 +97,7 @@ type Index struct {
 	queues  map[string]*queueIdx
 	paths   map[string]*pathIdx // canonical worker key → value index
 	shared  map[string]any      // activity sids and names, boxed once for every worker
+	loading bool                // between BeginLoad and EndLoad
 
 	scanOnly bool // tests and benchmarks: answer every query by scanning
 }
@@ -252,7 +254,7 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 	for _, q := range ix.queues {
 		if q.has(r) {
 			in = append(in, q)
-			if r.info.free() {
+			if r.info.free() && !q.deferFree {
 				q.free.delete(r)
 			}
 		}
@@ -261,8 +263,44 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 	r.info.IdleSince = idleSince
 	if r.info.free() {
 		for _, q := range in {
-			q.free.insert(r)
+			if !q.deferFree {
+				q.free.insert(r)
+			}
 		}
+	}
+}
+
+// BeginLoad and EndLoad bracket the loading of a fresh index that nobody
+// queries meanwhile (the engine publishes an index once it is loaded):
+// in between, the queues' free sets are not kept, and EndLoad builds them
+// in one ordered pass, much cheaper than a million scattered inserts.
+func (ix *Index) BeginLoad() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.loading = true
+	for _, q := range ix.queues {
+		q.deferFree = true
+	}
+}
+
+// EndLoad: see BeginLoad.
+func (ix *Index) EndLoad() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.loading = false
+	for _, q := range ix.queues {
+		if !q.deferFree {
+			continue
+		}
+		items := make([]freeItem, 0, q.n)
+		ix.eachMember(q, func(r *wrec) bool {
+			if r.info.free() {
+				items = append(items, freeKey(r))
+			}
+			return true
+		})
+		q.free = newFreeSetOf(items)
+		q.deferFree = false
 	}
 }
 
@@ -272,7 +310,7 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 func (ix *Index) SetQueue(queueSID string, targetWorkers *Expr) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	q := &queueIdx{expr: targetWorkers, free: newFreeSet(), byActivity: map[string]int{}}
+	q := &queueIdx{expr: targetWorkers, free: newFreeSet(), deferFree: ix.loading, byActivity: map[string]int{}}
 	ix.queues[queueSID] = q
 	if targetWorkers == nil {
 		return
@@ -355,7 +393,7 @@ func (q *queueIdx) add(r *wrec) {
 	}
 	q.members[w] |= 1 << (uint(r.slot) & 63)
 	q.n++
-	if r.info.free() {
+	if r.info.free() && !q.deferFree {
 		q.free.insert(r)
 	}
 	q.count(r, 1)
@@ -367,7 +405,7 @@ func (q *queueIdx) remove(r *wrec) {
 	}
 	q.members[r.slot>>6] &^= 1 << (uint(r.slot) & 63)
 	q.n--
-	if r.info.free() {
+	if r.info.free() && !q.deferFree {
 		q.free.delete(r)
 	}
 	q.count(r, -1)

@@ -440,3 +440,50 @@ func TestIndexCandidatesAreNarrow(t *testing.T) {
 		t.Error("!= cannot be narrowed")
 	}
 }
+
+// TestLoadDefersFreeSets: changes made between BeginLoad and EndLoad leave
+// the index answering exactly as one that kept its free sets all along.
+func TestLoadDefersFreeSets(t *testing.T) {
+	for seed := range 50 {
+		r := rand.New(rand.NewSource(int64(seed)))
+		plain, loaded := NewIndex(), NewIndex()
+		everyone := MustCompile("1==1", ScopeWorker)
+		plain.SetQueue("Q", everyone)
+		loaded.SetQueue("Q", everyone)
+		loaded.BeginLoad()
+		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		var p AttributeParser
+		for step := 0; step < 300; step++ {
+			sid := fmt.Sprintf("WK%d", r.Intn(40))
+			both := func(fn func(ix *Index)) { fn(plain); fn(loaded) }
+			switch op := r.Intn(8); {
+			case op < 4:
+				w := WorkerInfo{SID: sid, FriendlyName: sid, Available: r.Intn(3) != 0, Capacity: 1 + r.Intn(2),
+					Busy: r.Intn(2), IdleSince: base.Add(time.Duration(r.Intn(4)) * time.Minute), Version: int64(step)}
+				pw, err := p.Prepare(w, []byte(fmt.Sprintf(`{"level":%d}`, r.Intn(3))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain.UpsertPrepared([]PreparedWorker{pw})
+				loaded.UpsertPrepared([]PreparedWorker{pw})
+			case op == 4:
+				both(func(ix *Index) { ix.RemoveWorker(sid) })
+			case op == 5:
+				busy, idle := r.Intn(3), base.Add(time.Duration(r.Intn(4))*time.Minute)
+				both(func(ix *Index) { ix.SetBusy(sid, busy, idle) })
+			case op == 6 && step == 150:
+				both(func(ix *Index) { ix.SetQueue("Q2", MustCompile("level >= 1", ScopeWorker)) })
+			}
+		}
+		loaded.EndLoad()
+		for _, q := range []string{"Q", "Q2"} {
+			for _, max := range []int{0, 1, 3} {
+				tg := &Target{Queue: q, Expr: MustCompile("1==1", ScopeTarget)}
+				got, want := sids(loaded.Eligible(tg, nil, nil, max)), sids(plain.Eligible(tg, nil, nil, max))
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("seed %d, queue %s, max %d: loaded %v, plain %v", seed, q, max, got, want)
+				}
+			}
+		}
+	}
+}
