@@ -273,7 +273,7 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("checks: %v", err)
 	}
 	degradedCalls := routedFromMemory(insts)
-	judged := judgeReplay(played, degradedCalls, journaledCalls(insts), flog)
+	judged := judgeReplay(played, degradedCalls, journaledCalls(insts), flog, s)
 	var text strings.Builder
 	_ = played.WriteText(&text)
 	summary := summarize(sc, flog, played, judged, late.delayed.Load(), rep, insts)
@@ -342,7 +342,7 @@ type judgement struct {
 // the agents during an outage, a webhook cut by a kill and retried) or it
 // was routed from memory. Fallback TwiML that kept the caller is counted,
 // not failed: the instances answer it while the database is down.
-func judgeReplay(rep *replay.Report, degraded, journaled map[string]bool, flog *faultLog) judgement {
+func judgeReplay(rep *replay.Report, degraded, journaled map[string]bool, flog *faultLog, s *setup) judgement {
 	var j judgement
 	for k, n := range rep.Errors {
 		if strings.HasSuffix(k, "/fallback-twiml") {
@@ -404,8 +404,8 @@ func judgeReplay(rep *replay.Report, degraded, journaled map[string]bool, flog *
 					j.routingExplained++
 					continue
 				}
-				j.failures = append(j.failures, fmt.Sprintf("%s: call %s at %.1f s (%s)", c.Name, calls[0],
-					incoming[calls[0]].Sub(flog.start).Seconds(), example(c, i)))
+				j.failures = append(j.failures, fmt.Sprintf("%s: call %s at %.1f s (%s)%s", c.Name, calls[0],
+					incoming[calls[0]].Sub(flog.start).Seconds(), example(c, i), ownerCalls(rep, s, calls[0])))
 			}
 		default: // one task record per call, in the state the call ended in
 			for i, calls := range c.FailedCalls {
@@ -418,6 +418,36 @@ func judgeReplay(rep *replay.Report, degraded, journaled map[string]bool, flog *
 		}
 	}
 	return j
+}
+
+// ownerCalls lists the timelines of a call and of the other calls that
+// rang its number's owner within a minute of it (to tell a misroute from a
+// case the check could not see).
+func ownerCalls(rep *replay.Report, s *setup, sid string) string {
+	var call replay.CallOutcome
+	outcomes := rep.Outcomes()
+	for _, o := range outcomes {
+		if o.CallSID == sid {
+			call = o
+		}
+	}
+	owner := ""
+	for _, a := range s.agents {
+		if a.did == call.To {
+			owner = "client:" + a.identity
+		}
+	}
+	if owner == "" {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n  the call: %s\n  other calls that rang its owner %s:", call.Timeline, owner)
+	for _, o := range outcomes {
+		if o.CallSID != sid && strings.Contains(o.Timeline, owner+" ") && o.IncomingSent.Sub(call.IncomingSent).Abs() < time.Minute {
+			fmt.Fprintf(&b, "\n  - at %+.3f s: %s", o.IncomingSent.Sub(call.IncomingSent).Seconds(), o.Timeline)
+		}
+	}
+	return b.String()
 }
 
 func example(c replay.Check, i int) string {
