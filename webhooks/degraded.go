@@ -84,7 +84,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 		h.decision(ctx, c, res.Task.SID, "", "enqueue", "store unreachable: nobody free in memory; caller waits")
 		verbs = h.queue(c, res.Task, 0)
 	}
-	if c.query("attempt") != "" {
+	if greeted(c) {
 		return verbs, true
 	}
 	return append(say(ws.Greeting), verbs...), true

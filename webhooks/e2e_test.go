@@ -298,7 +298,7 @@ func TestTwoCallsToOneDID(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resp, body := in.twilio(in.webhookURL("/incoming"), c.form())
+				resp, body := in.twilio(in.webhookURL("/incoming")+"?greeted=1", c.form()) // the routing step
 				if resp.StatusCode != http.StatusOK {
 					t.Errorf("incoming: %s", resp.Status)
 					return
@@ -443,7 +443,13 @@ func TestIncomingByGET(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET incoming: %s %s", resp.Status, body)
 		}
-		if who, _ := dialed(t, parseTwiML(t, body)); who != "alice" {
+		greeting := parseTwiML(t, body)
+		if got := greeting.verbs(); len(got) != 2 || got[0] != "Say" || got[1] != "Redirect" {
+			t.Fatalf("first answer %v, want [Say Redirect]", got)
+		}
+		// Twilio follows the redirect with a POST of the call's parameters.
+		next := strings.TrimSpace(greeting.only(t, "Redirect").Text)
+		if who, _ := dialed(t, in.twiml(next, c.form())); who != "alice" {
 			t.Fatalf("rang %q", who)
 		}
 	})

@@ -86,8 +86,9 @@ func TestFallbackKeepsTheCaller(t *testing.T) {
 		for _, mode := range []string{"error", "panic"} {
 			fe.failCreate, fe.panicCreate = mode == "error", mode == "panic"
 			doc := in.incoming(c)
-			if got := doc.verbs(); len(got) != 3 || got[0] != "Say" || got[1] != "Pause" || got[2] != "Redirect" {
-				t.Fatalf("%s: fallback %v, want [Say Pause Redirect]", mode, got)
+			// The greeting, then the fallback of the routing step.
+			if got := doc.verbs(); len(got) != 4 || got[0] != "Say" || got[1] != "Say" || got[2] != "Pause" || got[3] != "Redirect" {
+				t.Fatalf("%s: fallback %v, want [Say Say Pause Redirect]", mode, got)
 			}
 			retry := strings.TrimSpace(doc.only(t, "Redirect").Text)
 			if !strings.HasPrefix(retry, in.webhookURL("/incoming")) || query(t, retry, "attempt") != "1" {

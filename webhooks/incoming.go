@@ -4,21 +4,29 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 
 	"github.com/twilio/twilio-go/twiml"
 
 	"github.com/didrouter/didrouter/engine"
 )
 
-// incoming answers a new inbound call: the call becomes a task of the
-// workflow bound to the dialed number (else the workspace default), then the
-// caller hears the greeting and either rings the reserved worker or waits.
+// incoming answers a new inbound call in two steps, as the Flex set-up's
+// Studio flow did (say the greeting, then send to Flex): first the caller
+// hears the workspace's greeting and Twilio comes back to this URL with
+// greeted=1; then the call becomes a task of the workflow bound to the
+// dialed number (else the workspace default) and either rings the reserved
+// worker or waits. The task is created after the greeting so that its
+// steps' clocks (the owner's 60 s) start when the ringing does.
 // Twilio may send the same CallSid twice (a retry, or our own fallback
 // redirect): the engine returns the existing task, and the answer follows
 // its current state.
 func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.callSID == "" {
 		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")
+	}
+	if greeting := h.greetingFirst(ctx, c); greeting != nil {
+		return greeting, nil
 	}
 	ws, nt, err := h.callTask(ctx, c)
 	if err != nil {
@@ -36,10 +44,40 @@ func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error
 	if err != nil {
 		return nil, err
 	}
-	if c.query("attempt") != "" {
-		return next, nil // a retry after our own fallback: the greeting was said
+	if greeted(c) {
+		return next, nil
 	}
-	return append(say(ws.Greeting), next...), nil
+	return append(say(ws.Greeting), next...), nil // a workspace without a greeting says nothing
+}
+
+// greeted reports whether the caller heard the greeting already: the
+// second step of incoming, or a retry after our own fallback.
+func greeted(c *call) bool {
+	return c.query("greeted") != "" || c.query("attempt") != ""
+}
+
+// greetingFirst is incoming's first step: the greeting and a redirect back
+// to incoming, or nil when the caller was greeted already, the workspace has
+// no greeting, or its settings cannot be read (then the call is routed at
+// once, and the fallback says sorry if routing fails too).
+func (h *Handler) greetingFirst(ctx context.Context, c *call) []twiml.Element {
+	if greeted(c) {
+		return nil
+	}
+	dialed := c.param("To")
+	if n, err := h.norm.Normalize(dialed); err == nil {
+		dialed = n.E164
+	}
+	ws, _, err := h.workflowFor(ctx, dialed)
+	if err != nil || ws.Greeting == "" {
+		return nil
+	}
+	q := url.Values{"greeted": {"1"}}
+	if c.ws != h.ws {
+		q.Set("ws", c.ws)
+	}
+	h.decision(ctx, c, "", "", "greet", "greeting, then routing")
+	return append(say(ws.Greeting), redirect(h.url("/incoming", q)))
 }
 
 // callTask is the task of an inbound call (the webhook's To, From and

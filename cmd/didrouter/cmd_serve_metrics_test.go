@@ -42,7 +42,7 @@ func TestServeMetrics(t *testing.T) {
 
 	// Call 1: the owner answers and hangs up.
 	call1 := url.Values{"CallSid": {"CA10000000000000000000000000000001"}, "From": {"+17375550100"}, "To": {"+15125550101"}}
-	doc := c.webhook("/incoming", call1)
+	doc := c.call(call1)
 	if doc.Dial == nil || doc.Dial.Client.URL == "" {
 		t.Fatalf("incoming did not ring the owner: %+v", doc)
 	}
@@ -55,11 +55,11 @@ func TestServeMetrics(t *testing.T) {
 	// number rings alice (Everyone). Call 3 waits in the queue while alice
 	// rings, then hangs up: abandoned.
 	call2 := url.Values{"CallSid": {"CA10000000000000000000000000000002"}, "From": {"+17375550100"}, "To": {"+15125550199"}}
-	if doc := c.webhook("/incoming", call2); doc.Dial == nil {
+	if doc := c.call(call2); doc.Dial == nil {
 		t.Fatalf("call 2 did not ring alice: %+v", doc)
 	}
 	call3 := url.Values{"CallSid": {"CA10000000000000000000000000000003"}, "From": {"+17375550100"}, "To": {"+15125550199"}}
-	if doc := c.webhook("/incoming", call3); doc.Enqueue == nil {
+	if doc := c.call(call3); doc.Enqueue == nil {
 		t.Fatalf("call 3 was not queued: %+v", doc)
 	}
 	mid := c.scrape()
@@ -79,7 +79,7 @@ func TestServeMetrics(t *testing.T) {
 		{`didrouter_reservations_total{result="created"}`, 2},
 		{`didrouter_reservations_total{result="accepted"}`, 1},
 		{`didrouter_call_decisions_total{decision="dial"}`, 2},
-		{`didrouter_http_request_duration_seconds_count{route="/webhooks/voice/incoming",status="200"}`, 3},
+		{`didrouter_http_request_duration_seconds_count{route="/webhooks/voice/incoming",status="200"}`, 6}, // greeting + routing
 		{`didrouter_http_request_duration_seconds_count{route="/webhooks/voice/status",status="204"}`, 2},
 		{`didrouter_http_request_duration_seconds_count{route="/v1/Workspaces/{workspace}/Workers",status="201"}`, 1},
 		{`didrouter_store_duration_seconds_count{op="tx"}`, 4},
@@ -166,7 +166,19 @@ type twimlDoc struct {
 			URL string `xml:"url,attr"`
 		} `xml:"Client"`
 	} `xml:"Dial"`
-	Enqueue *struct{} `xml:"Enqueue"`
+	Enqueue  *struct{} `xml:"Enqueue"`
+	Redirect string    `xml:"Redirect"`
+}
+
+// call places an inbound call: the greeting, then the redirect Twilio
+// follows to route it; it returns the routing step's answer.
+func (c *metricsClient) call(form url.Values) twimlDoc {
+	c.t.Helper()
+	greeting := c.webhook("/incoming", form)
+	if greeting.Redirect == "" {
+		c.t.Fatalf("incoming answered %+v, want the greeting and a redirect", greeting)
+	}
+	return c.webhookURL(strings.TrimSpace(greeting.Redirect), form)
 }
 
 func (c *metricsClient) webhook(route string, form url.Values) twimlDoc {

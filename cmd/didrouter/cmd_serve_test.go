@@ -127,8 +127,9 @@ func checkServer(t *testing.T, base string, cfg config) {
 	waitReady(t, base)
 
 	form := url.Values{"CallSid": {"CA00000000000000000000000000000001"}, "From": {"+17375550100"}, "To": {"+15125550101"}}
+	route := "/incoming"
 	post := func(sig string) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, base+webhooks.PathPrefix+"/incoming", strings.NewReader(form.Encode()))
+		req, _ := http.NewRequest(http.MethodPost, base+webhooks.PathPrefix+route, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Twilio-Signature", sig)
 		resp, err := http.DefaultClient.Do(req)
@@ -146,8 +147,17 @@ func checkServer(t *testing.T, base string, cfg config) {
 	resp = post(webhooks.Sign(cfg.AuthToken, cfg.PublicURL+webhooks.PathPrefix+"/incoming", form))
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	greeted := cfg.PublicURL + webhooks.PathPrefix + "/incoming?greeted=1"
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<Say>") || !strings.Contains(string(body), greeted) {
+		t.Fatalf("incoming: %s %s, want the greeting and a redirect to %s", resp.Status, body, greeted)
+	}
+	// Twilio follows the redirect: the call is routed (nobody is there: it waits).
+	route = "/incoming?greeted=1"
+	resp = post(webhooks.Sign(cfg.AuthToken, greeted, form))
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<Enqueue") {
-		t.Fatalf("incoming: %s %s", resp.Status, body)
+		t.Fatalf("incoming, greeted: %s %s", resp.Status, body)
 	}
 
 	req, _ := http.NewRequest(http.MethodGet, base+"/v1/Workspaces", nil)
