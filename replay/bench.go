@@ -47,8 +47,10 @@ type BenchResult struct {
 
 // Bench routes.
 const (
-	BenchFloor    = "/floor"    // constant TwiML behind the same middleware (DIDROUTER_BENCH_FLOOR=true)
-	BenchIncoming = "/incoming" // the full incoming-call path
+	BenchFloor = "/floor" // constant TwiML behind the same middleware (DIDROUTER_BENCH_FLOOR=true)
+	// BenchIncoming is the full incoming-call path: the routing step Twilio
+	// reaches after the greeting (the first step only says the greeting).
+	BenchIncoming = "/incoming?greeted=1"
 )
 
 // Bench runs the closed loop against route (BenchFloor or BenchIncoming).
