@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -200,25 +199,10 @@ func TestImportWorkersBadRowChangesNothing(t *testing.T) {
 func TestImportWorkersReachesOtherInstances(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	sa, sb := openPostgresPair(t)
-	clock := engine.NewFakeClock(t0)
-	ws, err := engine.Seed(ctx, sa, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ea, err := engine.New(engine.Config{Store: sa, Clock: clock, InstanceID: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eb, err := engine.New(engine.Config{Store: sb, Clock: clock, InstanceID: "b", TimerPoll: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- eb.Start(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	eventually(t, "b loads its index", eb.Ready)
+	sa, sb, ws, clock := seededPair(t)
+	ea := newEngine(t, sa, clock, "a")
+	eb := newEngine(t, sb, clock, "b", engine.Config{TimerPoll: 50 * time.Millisecond})
+	runEngine(t, eb)
 	// b's index is loaded and does not know the worker yet.
 	if _, err := eb.WorkerByContactURI(ctx, ws.SID, "client:zoe"); engine.ErrorCode(err) != engine.ENOTFOUND {
 		t.Fatalf("before the import: %v", err)

@@ -43,33 +43,40 @@ func (c *configCache) apply(ch Change) {
 	c.gen++
 }
 
+// cached returns the value under key in the map pick selects, reading it
+// with read on a miss and keeping it unless a change came in meanwhile.
+func cached[K comparable, V any](c *configCache, pick func(*configCache) *map[K]V, key K, read func() (V, error)) (V, error) {
+	c.mu.Lock()
+	v, ok := (*pick(c))[key]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		m := pick(c)
+		if *m == nil {
+			*m = make(map[K]V)
+		}
+		(*m)[key] = v
+	}
+	c.mu.Unlock()
+	return v, nil
+}
+
 // Workspace returns a workspace, from the cache while the change feed keeps
 // it current.
 func (e *Engine) Workspace(ctx context.Context, sid string) (Workspace, error) {
 	if !e.subscribed.Load() {
 		return e.store.GetWorkspace(ctx, sid)
 	}
-	c := &e.config
-	c.mu.Lock()
-	ws, ok := c.workspaces[sid]
-	gen := c.gen
-	c.mu.Unlock()
-	if ok {
-		return ws, nil
-	}
-	ws, err := e.store.GetWorkspace(ctx, sid)
-	if err != nil {
-		return Workspace{}, err
-	}
-	c.mu.Lock()
-	if c.gen == gen {
-		if c.workspaces == nil {
-			c.workspaces = make(map[string]Workspace)
-		}
-		c.workspaces[sid] = ws
-	}
-	c.mu.Unlock()
-	return ws, nil
+	return cached(&e.config, func(c *configCache) *map[string]Workspace { return &c.workspaces }, sid,
+		func() (Workspace, error) { return e.store.GetWorkspace(ctx, sid) })
 }
 
 // Binding returns the binding of an E.164 number (ENOTFOUND when it has
@@ -129,30 +136,17 @@ func (e *Engine) AssignmentCallbacksUsed(ctx context.Context, workspaceSID strin
 	if !e.subscribed.Load() {
 		return true, nil
 	}
-	c := &e.config
-	c.mu.Lock()
-	used, ok := c.callbacks[workspaceSID]
-	gen := c.gen
-	c.mu.Unlock()
-	if ok {
-		return used, nil
-	}
-	flows, err := e.store.ListWorkflows(ctx, workspaceSID)
-	if err != nil {
-		return true, fmt.Errorf("list workflows of %s: %w", workspaceSID, err)
-	}
-	for _, f := range flows {
-		if f.AssignmentCallbackURL != "" || f.FallbackAssignmentCallbackURL != "" {
-			used = true
-		}
-	}
-	c.mu.Lock()
-	if c.gen == gen {
-		if c.callbacks == nil {
-			c.callbacks = make(map[string]bool)
-		}
-		c.callbacks[workspaceSID] = used
-	}
-	c.mu.Unlock()
-	return used, nil
+	return cached(&e.config, func(c *configCache) *map[string]bool { return &c.callbacks }, workspaceSID,
+		func() (bool, error) {
+			flows, err := e.store.ListWorkflows(ctx, workspaceSID)
+			if err != nil {
+				return true, fmt.Errorf("list workflows of %s: %w", workspaceSID, err)
+			}
+			for _, f := range flows {
+				if f.AssignmentCallbackURL != "" || f.FallbackAssignmentCallbackURL != "" {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
 }

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/didrouter/didrouter/engine"
@@ -12,22 +11,10 @@ import (
 // feed evicts them and a reads the new rows.
 func TestConfigCacheFollowsOtherInstances(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	sa, sb := openPostgresPair(t)
-	clock := engine.NewFakeClock(t0)
-	ws, err := engine.Seed(ctx, sa, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := engine.New(engine.Config{Store: sa, Clock: clock, InstanceID: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Start(ctx) }()
-	defer func() { cancel(); <-done }()
-	eventually(t, "engine ready", a.Ready)
+	ctx := t.Context()
+	sa, sb, ws, clock := seededPair(t)
+	a := newEngine(t, sa, clock, "a")
+	runEngine(t, a)
 
 	const number = "+15127640580"
 	got, err := a.Workspace(ctx, ws.SID)

@@ -343,3 +343,42 @@ func TestStartRunsTimerLoop(t *testing.T) {
 		}
 	})
 }
+
+// seededPair seeds one workspace in a fresh Postgres database and returns
+// two stores on it, as two instances have, with a fake clock.
+func seededPair(t *testing.T) (sa, sb engine.Store, ws engine.Workspace, clock *engine.FakeClock) {
+	t.Helper()
+	sa, sb = openPostgresPair(t)
+	clock = engine.NewFakeClock(t0)
+	ws, err := engine.Seed(t.Context(), sa, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa, sb, ws, clock
+}
+
+// newEngine is engine.New on s and clock with instance id; cfg, when given,
+// sets the rest.
+func newEngine(t *testing.T, s engine.Store, clock engine.Clock, id string, cfg ...engine.Config) *engine.Engine {
+	t.Helper()
+	var c engine.Config
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	c.Store, c.Clock, c.InstanceID = s, clock, id
+	e, err := engine.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// runEngine runs e.Start until the test ends, once its index is loaded.
+func runEngine(t *testing.T, e *engine.Engine) {
+	t.Helper()
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.Start(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	eventually(t, "the engine loads its index", e.Ready)
+}

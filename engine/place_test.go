@@ -16,20 +16,9 @@ import (
 func TestNewCallWithStaleIndex(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	sa, sb := openPostgresPair(t)
-	clock := engine.NewFakeClock(t0)
-	ws, err := engine.Seed(ctx, sa, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ea, err := engine.New(engine.Config{Store: sa, Clock: clock, InstanceID: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eb, err := engine.New(engine.Config{Store: sb, Clock: clock, InstanceID: "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa, sb, ws, clock := seededPair(t)
+	ea := newEngine(t, sa, clock, "a")
+	eb := newEngine(t, sb, clock, "b")
 	available := activityNamed(ctx, t, sa, ws.SID, "Available")
 	owner, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`, ActivitySID: available})
