@@ -43,8 +43,9 @@ func (r *wrec) resolve(path []seg) any {
 	return resolveBoxed(r.info.Attributes, r.list, &r.box, path)
 }
 
-// out is the worker as the index's callers see it, attributes as a map.
-// It may run under the read lock.
+// out is the worker as the index's callers see it, attributes as a map,
+// kept for the next time (routing hands the same workers out again and
+// again). It may run under the read lock.
 func (r *wrec) out() WorkerInfo {
 	info := r.info
 	if r.list != nil {
@@ -60,6 +61,24 @@ func (r *wrec) out() WorkerInfo {
 	}
 	return info
 }
+
+// outOnce is out for lists of many workers (queue members, every match):
+// a map not kept yet is made for this answer only, so that one listing of
+// a large queue does not keep a map for each of its workers.
+func (r *wrec) outOnce() WorkerInfo {
+	info := r.info
+	if r.list != nil {
+		if p := r.asMap.Load(); p != nil {
+			info.Attributes = *p
+		} else {
+			info.Attributes = r.list.toMap()
+		}
+	}
+	return info
+}
+
+// keepMapsUpTo is the longest answer whose workers keep their maps.
+const keepMapsUpTo = 64
 
 // queueIdx is a TaskQueue's membership: a bit per worker slot.
 type queueIdx struct {
@@ -354,7 +373,7 @@ func (ix *Index) Members(queueSID string) []WorkerInfo {
 	}
 	out := make([]WorkerInfo, 0, q.n)
 	ix.eachMember(q, func(r *wrec) bool {
-		out = append(out, r.out())
+		out = append(out, r.outOnce())
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
@@ -544,7 +563,11 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bo
 	}
 	hits = rank(hits, t.OrderBy, max)
 	for _, r := range hits {
-		dst = append(dst, r.out())
+		if len(hits) <= keepMapsUpTo {
+			dst = append(dst, r.out())
+		} else {
+			dst = append(dst, r.outOnce())
+		}
 	}
 	return dst
 }
@@ -556,7 +579,7 @@ func (ix *Index) Workers() []WorkerInfo {
 	out := make([]WorkerInfo, 0, len(ix.workers))
 	for _, r := range ix.slots {
 		if r != nil {
-			out = append(out, r.out())
+			out = append(out, r.outOnce())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
@@ -592,7 +615,7 @@ func (ix *Index) WorkersNamed(name string) []WorkerInfo {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var out []WorkerInfo
-	add := func(r *wrec) { out = append(out, r.out()) }
+	add := func(r *wrec) { out = append(out, r.outOnce()) }
 	ix.byName.each(name, add)
 	if len(out) == 0 {
 		for n, r := range ix.byName.one {
@@ -626,7 +649,7 @@ func (ix *Index) someMembers(queueSID string, n int) []WorkerInfo {
 		if len(out) >= n {
 			return false
 		}
-		out = append(out, r.out())
+		out = append(out, r.outOnce())
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })

@@ -487,3 +487,44 @@ func TestLoadDefersFreeSets(t *testing.T) {
 		}
 	}
 }
+
+// TestAttributeMapsKept: a worker routed keeps the map of its attributes
+// for the next time; listing a large queue does not leave one per worker.
+func TestAttributeMapsKept(t *testing.T) {
+	ix := NewIndex()
+	ix.SetQueue("Q", MustCompile("1==1", ScopeWorker))
+	for i := range 200 {
+		ix.UpsertWorker(WorkerInfo{SID: fmt.Sprintf("WK%03d", i), Available: true, Capacity: 1,
+			Attributes: Attributes{"phone_number": fmt.Sprintf("+1512555%04d", i)}})
+	}
+	kept := func() int {
+		n := 0
+		for _, r := range ix.slots {
+			if r.asMap.Load() != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if got := len(ix.Members("Q")); got != 200 || kept() != 0 {
+		t.Fatalf("Members: %d workers, %d maps kept", got, kept())
+	}
+	tg := didTarget(t)
+	got := ix.Eligible(tg, Attributes{"phone_number": "+15125550042"}, nil, 1)
+	if len(got) != 1 || got[0].Attributes["phone_number"] != "+15125550042" || kept() != 1 {
+		t.Fatalf("Eligible = %v, %d maps kept", got, kept())
+	}
+	again := ix.Eligible(tg, Attributes{"phone_number": "+15125550042"}, nil, 1)
+	if reflect.ValueOf(again[0].Attributes).Pointer() != reflect.ValueOf(got[0].Attributes).Pointer() {
+		t.Fatal("the kept map was not handed out again")
+	}
+	// A change drops it.
+	ix.UpsertWorker(WorkerInfo{SID: "WK042", Available: true, Capacity: 1, Version: 1,
+		Attributes: Attributes{"phone_number": "+15125550042", "x": 1.0}})
+	if kept() != 0 {
+		t.Fatal("a changed worker kept its old map")
+	}
+	if w, _ := ix.Worker("WK042"); w.Attributes["x"] != 1.0 {
+		t.Fatalf("Worker = %v", w)
+	}
+}
