@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/didrouter/didrouter/webhooks"
@@ -188,7 +189,18 @@ func (p *player) run(verbs []verb) (next []verb, follow bool) {
 		case "Enqueue":
 			return p.enqueue(v)
 		case "Redirect":
-			a, err := p.post(kindRedirect, v.Text, p.inProgress())
+			kind := kindRedirect
+			routing := isRouteStep(v.Text)
+			if routing {
+				kind = kindRoute
+			}
+			a, err := p.post(kind, v.Text, p.inProgress())
+			if routing {
+				// The call is routed here, after the greeting: the
+				// routing checks judge the owner's state during this
+				// request, not during the greeting's.
+				p.rec.IncomingSent, p.rec.IncomingDone = a.sent, a.done
+			}
 			if err != nil {
 				p.rec.Result = "error"
 				return nil, false
@@ -459,4 +471,11 @@ func (p *player) finish() {
 		}
 	}
 	p.log("status callback: completed")
+}
+
+// isRouteStep reports whether a redirect leads to the routing step of
+// incoming (the greeting's redirect, incoming?greeted=1).
+func isRouteStep(raw string) bool {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	return err == nil && strings.HasSuffix(u.Path, webhooks.PathPrefix+"/incoming") && u.Query().Get("greeted") != ""
 }

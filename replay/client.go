@@ -18,6 +18,7 @@ import (
 // Webhook kinds, as reported.
 const (
 	kindIncoming = "incoming"
+	kindRoute    = "route" // the redirect back to /incoming after the greeting, where the call is routed
 	kindAnswer   = "answer"
 	kindDial     = "dial"
 	kindWait     = "wait"

@@ -54,7 +54,7 @@ type CallOutcome struct {
 	AnsweredBy   string    // the contact who answered
 	Rings        int       // <Dial>s played
 	Fallbacks    int       // fallback TwiML answers the call went on through
-	IncomingSent time.Time // the incoming-call webhook: sent …
+	IncomingSent time.Time // the webhook that routed the call (incoming, or its routing step after the greeting): sent …
 	IncomingDone time.Time // … and answered (zero: never answered)
 	Errors       []string
 	Timeline     string // the call's steps on one line
@@ -119,7 +119,7 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 }
 
 // kindOrder is the order webhook kinds are listed in.
-var kindOrder = []string{kindIncoming, kindAnswer, kindDial, kindWait, kindDequeued, kindStatus, kindRedirect, "all"}
+var kindOrder = []string{kindIncoming, kindRoute, kindAnswer, kindDial, kindWait, kindDequeued, kindStatus, kindRedirect, "all"}
 
 // WriteText writes the report for people.
 func (rep *Report) WriteText(w io.Writer) error {
