@@ -46,6 +46,10 @@ type callRecord struct {
 	// A caller who hung up while waiting may have had a reservation made
 	// after its last poll, which replay never saw: [HiddenFrom, HiddenTo].
 	HiddenFrom, HiddenTo time.Time `json:"-"`
+	// Waits are the spans the caller spent in a queue. A reservation made
+	// for it may never be shown (the server does not ring one with too
+	// little time left; the step timer moves the call on instead).
+	Waits [][2]time.Time `json:"-"`
 }
 
 type step struct {
@@ -379,6 +383,7 @@ func (p *player) enqueue(v verb) ([]verb, bool) {
 	}
 	p.log("enqueued")
 	entered := time.Now()
+	defer func() { p.rec.Waits = append(p.rec.Waits, [2]time.Time{entered, time.Now()}) }()
 	queueTime := func() string {
 		return strconv.Itoa(int(time.Since(entered).Seconds() * p.r.cfg.Speed))
 	}

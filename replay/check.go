@@ -154,6 +154,12 @@ func checkRouting(calls []*callRecord, f *fleet, lag time.Duration) Check {
 	c := Check{Name: "owner first, else Everyone"}
 	byWorker := ringsByWorker(calls)
 	hidden := newHiddenSpans(calls)
+	waiting := map[string][]waitSpan{} // number called → callers waiting for it
+	for _, c := range calls {
+		for _, w := range c.Waits {
+			waiting[c.To] = append(waiting[c.To], waitSpan{c, w[0], w[1]})
+		}
+	}
 	for _, call := range calls {
 		if call.FirstOffer == "" {
 			continue // errored, or hung up before anything happened
@@ -191,6 +197,14 @@ func checkRouting(calls []*callRecord, f *fleet, lag time.Duration) Check {
 		if idle && hidden.overlap(call.IncomingSent, call.IncomingDone) {
 			sure = false // a waiting caller may have held the owner unseen
 		}
+		for _, w := range waiting[call.To] {
+			if idle && w.call != call && w.from.Before(call.IncomingDone) && w.to.After(call.IncomingSent.Add(-lag)) {
+				// Another caller of the same number waited meanwhile: the
+				// owner may have been reserved for it without its being
+				// rung (too little time left in its step).
+				sure = false
+			}
+		}
 		switch {
 		case idle && sure:
 			first := call.FirstOffer
@@ -203,6 +217,12 @@ func checkRouting(calls []*callRecord, f *fleet, lag time.Duration) Check {
 		}
 	}
 	return c.done()
+}
+
+// waitSpan is a caller waiting in a queue.
+type waitSpan struct {
+	call     *callRecord
+	from, to time.Time
 }
 
 // idleDuring says whether the worker was surely idle during [from, to]

@@ -98,3 +98,23 @@ func TestRoutingCheckSyncLag(t *testing.T) {
 		t.Errorf("with a 1 s lag: %+v", c)
 	}
 }
+
+// Another caller of the same number waiting in the queue meanwhile may
+// have held the owner unseen: undecidable, not a misroute.
+func TestRoutingCheckOtherCallerWaiting(t *testing.T) {
+	t0 := time.Now()
+	f := newFleet([]fleetWorker{{Name: "alice", DID: "+15125550101", Contact: "client:alice", Available: true}})
+	waiting := &callRecord{CallSID: "CA1", To: "+15125550101", FirstOffer: "queue",
+		IncomingSent: t0.Add(-20 * time.Second), IncomingDone: t0.Add(-20 * time.Second),
+		Waits: [][2]time.Time{{t0.Add(-20 * time.Second), t0.Add(5 * time.Second)}}}
+	next := &callRecord{CallSID: "CA2", To: "+15125550101", FirstOffer: "queue",
+		IncomingSent: t0, IncomingDone: t0.Add(10 * time.Millisecond)}
+	// (The first call itself found nobody waiting: its owner should have rung.)
+	if c := checkRouting([]*callRecord{waiting, next}, f, 0); c.Failed != 1 || c.FailedCalls[0][0] != "CA1" || c.Unverifiable != 1 {
+		t.Errorf("%+v", c)
+	}
+	waiting.Waits = nil // nobody else waited: the idle owner should have been rung
+	if c := checkRouting([]*callRecord{waiting, next}, f, 0); c.Failed != 2 {
+		t.Errorf("%+v", c)
+	}
+}
