@@ -59,7 +59,7 @@ func defaultScenario() scenario {
 		termAt: 33 * time.Second, shutdown: 10 * time.Second, slack: 3 * time.Second, drain: 30 * time.Second,
 		people: people{
 			maxAnswer: 2300 * time.Millisecond, maxTalk: 3500 * time.Millisecond, patience: 15 * time.Second,
-			lostDelay: 4 * time.Second, answered: 0.5, noAnswer: 0.3, busy: 0.05, hangup: 0.15, duplicates: 0.1,
+			lostDelay: 4 * time.Second, answered: 0.5, noAnswer: 0.3, busy: 0.05, duplicates: 0.1, // 15 % hang up
 		},
 	}
 }

@@ -34,8 +34,7 @@ type people struct {
 	lostDelay  time.Duration // how late a "lost" dial action arrives
 	answered   float64       // shares of calls: the first agent rung answers …
 	noAnswer   float64       // … lets it ring out (half of these with a late dial action) …
-	busy       float64       // … is busy …
-	hangup     float64       // … or the caller hangs up, ringing or waiting (the rest)
+	busy       float64       // … is busy; the other callers hang up, ringing or waiting
 	duplicates float64       // share of webhooks delivered twice
 }
 
