@@ -679,9 +679,10 @@ func summarize(sc scenario, flog *faultLog, played *replay.Report, j judgement, 
 		}
 		b.WriteString(".\n")
 	}
-	if l, ok := played.Latency["incoming"]; ok {
-		fmt.Fprintf(&b, "Incoming-call webhook latency: p50 %.1f ms, p99 %.1f ms, max %.2f s (the dial actions' include the delays above).\n",
-			l.P50, l.P99, l.Max/1000)
+	for _, kind := range []string{"incoming", "route"} { // route: the routing step after the greeting
+		if l, ok := played.Latency[kind]; ok {
+			fmt.Fprintf(&b, "Webhook latency of %s: p50 %.1f ms, p99 %.1f ms, max %.2f s.\n", kind, l.P50, l.P99, l.Max/1000)
+		}
 	}
 	fallbacks := 0
 	var why []string
