@@ -58,3 +58,20 @@ func TestReplayUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// --target may be repeated and comma-separated; the first use replaces
+// the default.
+func TestReplayTargetList(t *testing.T) {
+	tl := &targetList{list: splitTargets("http://127.0.0.1:8080")}
+	for _, v := range []string{"http://127.0.0.1:1, http://127.0.0.1:2", "http://127.0.0.1:3"} {
+		if err := tl.Set(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tl.String(); got != "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3" {
+		t.Errorf("targets %q", got)
+	}
+	if err := tl.Set(" , "); err == nil {
+		t.Error("an empty --target was accepted")
+	}
+}
