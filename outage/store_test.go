@@ -228,12 +228,18 @@ func TestLongOutageCallsTryOnce(t *testing.T) {
 	}
 	time.Sleep(600 * time.Millisecond) // down for longer than MaxWait now
 	before := p.refusedCount()
+	start := time.Now()
 	_, err := st.GetWorkspace(context.Background(), ws.SID)
+	took := time.Since(start)
 	if err == nil || !outage.Unreachable(err) {
 		t.Fatalf("read during a long outage: %v", err)
 	}
-	if n := p.refusedCount() - before; n != 1 {
-		t.Fatalf("%d connection attempts during a long outage, want 1", n)
+	// One attempt, not a wait: the answer comes well within MaxWait. (The
+	// pool may dial once more in the background meanwhile, so the count
+	// allows one stray attempt; a retry loop would show several and take
+	// the whole wait.)
+	if n := p.refusedCount() - before; n < 1 || n > 2 || took >= 250*time.Millisecond {
+		t.Fatalf("%d connection attempts in %v during a long outage, want one quick attempt", n, took)
 	}
 	p.setDown(false)
 	if _, err := st.GetWorkspace(context.Background(), ws.SID); err != nil {
