@@ -135,6 +135,23 @@ func (m *Mode) Ready() bool { return m.ws.Load() != nil }
 // Active reports whether the store is known to be unreachable now.
 func (m *Mode) Active() bool { return !m.cfg.Down().IsZero() }
 
+// Recovering reports whether the store is back after an outage but the
+// journals of the instances may not all be in it yet: this instance's
+// routing is still held (until the store has answered for SettleAfter), or
+// its own journal has entries left. Until then the store may say that a
+// reservation rung during the outage is pending when an agent answered it
+// (the acceptance is in a journal): the webhooks do not decide from that
+// (see webhooks/degraded.go).
+func (m *Mode) Recovering() bool {
+	if m.Active() {
+		return false
+	}
+	m.mu.Lock()
+	held := m.paused || (!m.downAt.IsZero() && !m.upAt.Before(m.downAt) && time.Since(m.upAt) < m.cfg.SettleAfter)
+	m.mu.Unlock()
+	return held || m.cfg.Journal.Len() > 0
+}
+
 // Stats returns the counters.
 func (m *Mode) Stats() Stats {
 	return Stats{Calls: m.calls.Load(), Reserved: m.reserved.Load(), Journaled: m.journaled.Load(),

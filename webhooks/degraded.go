@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/twilio/twilio-go/twiml"
@@ -28,10 +29,89 @@ type Degraded interface {
 	Reject(ctx context.Context, ws, callSID, taskSID, reservationSID, status string) error
 	EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID, reason string) error
 	EndCall(ctx context.Context, ws, callSID, reason string) error
+	// Recovering reports whether the store is back after an outage but
+	// the instances' journals may not all be replayed yet.
+	Recovering() bool
 }
 
 // degradedActive reports whether degraded answers apply now.
 func (h *Handler) degradedActive() bool { return h.degraded != nil && h.degraded.Active() }
+
+// recovering reports whether the store is back after an outage while the
+// journals may not all be in it (degraded mode's settle time).
+func (h *Handler) recovering() bool { return h.degraded != nil && h.degraded.Recovering() }
+
+// Right after an outage, the store may say a reservation rung during it is
+// pending while an agent answered it: the acceptance is in an instance's
+// journal, replayed within the settle time. A webhook that ends the call
+// (dial action, status callback) must not decide from the store then: a
+// dial action "completed" would reject the reservation and queue the
+// caller again (the acceptance, imported later, leaves the task assigned
+// and the caller waiting for nobody), a status callback would cancel an
+// answered call. So, while recovering, a caller still on the line is held
+// (a pause, then the same dial action again, its DialCallStatus in the
+// URL) and decided once the settle time is over; the end of a caller who
+// is gone is journaled, and the replay ends the task after the settle
+// time: completed if an acceptance made it assigned, else canceled.
+
+// maxReplayHolds bounds how often a dial action is put off (one second
+// each) for the journals; then it is decided from the store as it is.
+const maxReplayHolds = 15
+
+// dialAfterReplay puts off the dial action of an answered dial whose
+// reservation the store says is pending while recovering (see above). ok
+// is false when it is not put off: decide from the store.
+func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r engine.Reservation) ([]twiml.Element, bool) {
+	dialStatus := c.param("DialCallStatus")
+	if callerGone(c.param("CallStatus")) {
+		if c.callSID == "" || h.degraded.EndTask(ctx, t.WorkspaceSID, c.callSID, t.SID, r.SID, "call completed") != nil {
+			return nil, false
+		}
+		h.decision(ctx, c, t.SID, r.WorkerSID, "complete", "dial "+dialStatus+" right after an outage: end of call journaled until the journals are in")
+		return []twiml.Element{hangup()}, true
+	}
+	held, _ := strconv.Atoi(c.query("held"))
+	if held >= maxReplayHolds {
+		return nil, false
+	}
+	q := c.r.URL.Query()
+	q.Set("DialCallStatus", dialStatus) // a <Redirect> does not post it again
+	q.Set("held", strconv.Itoa(held+1))
+	h.decision(ctx, c, t.SID, r.WorkerSID, "hold", "dial "+dialStatus+" right after an outage: reservation pending in the store; waiting for the journals")
+	return []twiml.Element{pause(1), redirect(h.url("/dial", q))}, true
+}
+
+// endAfterReplay journals the end of a caller's call whose task the store
+// says still waits or rings someone, while recovering (see above): the
+// replay completes the task if an agent's answer made it assigned, else
+// cancels it after the settle time. It reports whether it did.
+func (h *Handler) endAfterReplay(ctx context.Context, c *call, t engine.Task) bool {
+	if t.AssignmentStatus != engine.TaskReserved || c.callSID == "" || !h.recovering() {
+		return false
+	}
+	if err := h.degraded.EndCall(ctx, t.WorkspaceSID, c.callSID, "caller hung up"); err != nil {
+		return false
+	}
+	h.decision(ctx, c, t.SID, "", "cancel", "caller hung up right after an outage: journaled until the journals are in")
+	return true
+}
+
+// answeredDialFallback is the dial action's fallback when the dial says an
+// agent answered and the call is over (DialCallStatus completed) but the
+// store could not be read or written: the caller's call ends (holding them
+// in the queue of a task that is still assigned would leave them waiting
+// for nobody), and the end of the call is journaled for the store. Without
+// degraded mode, the status callback that follows the hang-up ends the task.
+func (h *Handler) answeredDialFallback(ctx context.Context, c *call) []twiml.Element {
+	if h.degraded != nil && c.callSID != "" {
+		if err := h.degraded.EndTask(ctx, c.ws, c.callSID, c.taskSID, c.query("reservation"), "call completed"); err != nil {
+			h.log.ErrorContext(ctx, "journaling the end of an answered call failed; the status callback ends its task",
+				"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
+		}
+	}
+	h.decision(ctx, c, c.taskSID, "", "complete", "dial "+c.param("DialCallStatus")+": store unreachable; end of call journaled")
+	return []twiml.Element{hangup()}
+}
 
 // incomingDegraded answers a new call from memory: ring the worker the
 // index offers, else hold the caller in the call's queue. ok is false when

@@ -44,6 +44,13 @@ func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, err
 		h.decision(ctx, c, t.SID, r.WorkerSID, "complete", "dial "+dialStatus)
 		return []twiml.Element{hangup()}, nil
 	}
+	if (dialStatus == "completed" || dialStatus == "answered") && r.SID != "" && r.TaskSID == t.SID &&
+		r.Status == engine.ReservationPending && h.recovering() {
+		// The acceptance may be in a journal not replayed yet (degraded.go).
+		if verbs, ok := h.dialAfterReplay(ctx, c, t, r); ok {
+			return verbs, nil
+		}
+	}
 	if callerGone(c.param("CallStatus")) {
 		return h.callerLeft(ctx, c, t)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/twilio/twilio-go/twiml"
 
@@ -64,6 +65,9 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 		if verbs, ok := h.keepCallerDegraded(ctx, c, false); ok {
 			return verbs, nil
 		}
+		if answeredDial(c) {
+			return h.answeredDialFallback(ctx, c), nil
+		}
 		// Where the task stands is unknown (the store does not answer):
 		// keep the caller in the task's own queue rather than hang up;
 		// its wait poll picks the task up again once the store answers.
@@ -72,6 +76,21 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 		return append(say(sorryHold), h.hold(ctx, c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), nil
 	case finished(t.AssignmentStatus):
 		return []twiml.Element{hangup()}, nil
+	case answeredDial(c) && t.AssignmentStatus == engine.TaskAssigned:
+		// The agent's call is over: nobody would serve the caller in the
+		// queue of a task that is still assigned.
+		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return h.answeredDialFallback(ctx, c), nil
+		}
+		h.decision(ctx, c, t.SID, "", "complete", "dial "+c.param("DialCallStatus")+" (fallback)")
+		return []twiml.Element{hangup()}, nil
 	}
 	return append(say(sorryHold), h.hold(ctx, c, t, 0)...), nil
+}
+
+// answeredDial reports whether c is a dial action saying that the agent
+// answered and the dial is over.
+func answeredDial(c *call) bool {
+	s := c.param("DialCallStatus")
+	return strings.HasSuffix(c.r.URL.Path, "/dial") && (s == "completed" || s == "answered")
 }

@@ -42,6 +42,9 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.taskSID = t.SID
+	if h.endAfterReplay(ctx, c, t) {
+		return // right after an outage: an answer may be in a journal
+	}
 	if _, err := h.callerLeft(ctx, c, t); err != nil {
 		h.log.ErrorContext(ctx, "status callback: ending the call's task failed", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 	}
