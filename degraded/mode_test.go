@@ -216,3 +216,74 @@ func TestModeDuplicateCall(t *testing.T) {
 		}
 	})
 }
+
+// Recovering says the store is back but the journals may not all be in
+// it: from the end of an outage until the settle time is over, and while
+// the instance's own journal has entries. Not during the outage (Active
+// says so), not before any outage.
+func TestModeRecovering(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		clock := engine.SystemClock{}
+		ws, err := engine.Seed(ctx, st, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := engine.New(engine.Config{Store: st, Clock: clock, InstanceID: "i1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		sw := &outageSwitch{}
+		const settle = 1500 * time.Millisecond
+		mode, err := degraded.New(degraded.Config{Engine: eng, Store: st, Down: sw.down, Journal: j,
+			WorkspaceSID: ws.SID, SettleAfter: settle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { mode.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		waitUntil := func(what string, cond func() bool) {
+			t.Helper()
+			deadline := time.Now().Add(15 * time.Second)
+			for !cond() {
+				if time.Now().After(deadline) {
+					t.Fatalf("timed out: %s", what)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		waitUntil("warm", mode.Ready)
+		if mode.Recovering() {
+			t.Fatal("recovering before any outage")
+		}
+		sw.since.Store(time.Now().Add(-2 * time.Second).UnixNano()) // down for a while already
+		waitUntil("routing held", eng.RoutingPaused)
+		if mode.Recovering() {
+			t.Fatal("recovering while the store is down")
+		}
+		sw.set(false)
+		back := time.Now()
+		if !mode.Recovering() {
+			t.Fatal("not recovering right after the outage")
+		}
+		waitUntil("the settle time to end", func() bool { return !mode.Recovering() })
+		if waited := time.Since(back); waited < settle {
+			t.Fatalf("recovering for %v, want the settle time %v", waited, settle)
+		}
+		// An entry of its own not replayed yet (here: one for a call the
+		// store will never have) keeps it recovering.
+		if err := mode.EndCall(ctx, ws.SID, "CA0000000000000000000000000000dead", "caller hung up"); err != nil {
+			t.Fatal(err)
+		}
+		if !mode.Recovering() {
+			t.Fatal("not recovering with an entry of its own left in the journal")
+		}
+	})
+}
