@@ -501,7 +501,8 @@ func (m *Mode) replay(ctx context.Context) {
 	m.mu.Lock()
 	upFor := time.Since(m.upAt)
 	m.mu.Unlock()
-	m.replayWith(ctx, replayOpts{settled: upFor >= m.cfg.SettleAfter, giveUp: upFor >= giveUpAfter, resync: true})
+	m.replayWith(ctx, replayOpts{settled: upFor >= m.cfg.SettleAfter, giveUp: upFor >= giveUpAfter, resync: true,
+		entrySettle: m.cfg.SettleAfter})
 }
 
 // replayOpts says how far a replay round may go.
@@ -509,6 +510,12 @@ type replayOpts struct {
 	settled bool // the other instances have had the time to replay their journals
 	giveUp  bool // entries that still cannot be applied are dropped (logged)
 	resync  bool // reload the engine's index once the journal is empty
+	// entrySettle is how old an entry must be before it counts as settled
+	// too: an entry journaled while this instance saw no outage (a brief
+	// restart, an end of call the store could not take right after an
+	// outage) must leave the other instances that time to replay what
+	// they journaled before it.
+	entrySettle time.Duration
 }
 
 // ReplayPending applies every pending entry of the journal once, in order,
@@ -542,7 +549,7 @@ func (m *Mode) replayWith(ctx context.Context, o replayOpts) {
 		}
 		// In journal order: an end that freed a worker comes before the
 		// call this instance then gave that worker.
-		done, err := m.apply(ctx, e, o.settled)
+		done, err := m.apply(ctx, e, o.settled && time.Since(e.At) >= o.entrySettle)
 		switch {
 		case errors.Is(err, errNotYet) && e.Op == OpEndCall && o.giveUp:
 			m.log.InfoContext(ctx, "degraded: a call that hung up never had a task", "call_sid", e.CallSID)

@@ -323,3 +323,25 @@ func TestAnsweredDialActionWithoutTheStoreOrDegradedMode(t *testing.T) {
 		}
 	})
 }
+
+// Two instances routed the same call from memory during an outage (its
+// incoming webhook delivered twice); the replay kept the other instance's
+// task, so the one the caller follows is not in the store. When that dial
+// ends unanswered, the caller is connected from the kept task (its worker
+// rung) instead of waiting in the queue of a task nobody will serve.
+func TestDialActionOfALostTaskFollowsTheKeptOne(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := newInstance(t, st, newClock())
+		in.worker("alice", aliceDID, "Available")
+		c := newCall(aliceDID)
+		_, dial := in.dialOf(c)
+		kept := query(t, dial.attr("action"), "task")
+		lost := in.webhookURL("/dial") + "?task=WT" + strings.Repeat("0", 31) + "1&reservation=WR" + strings.Repeat("0", 31) + "1"
+		doc := in.twiml(lost, c.form("DialCallStatus", "no-answer", "CallStatus", "in-progress"))
+		identity, d := dialed(t, doc)
+		if identity != "alice" || query(t, d.attr("action"), "task") != kept {
+			t.Fatalf("dial action of the lost task: rang %q for task %s, want alice for the kept task %s",
+				identity, query(t, d.attr("action"), "task"), kept)
+		}
+	})
+}

@@ -55,6 +55,9 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	switch {
 	case engine.ErrorCode(err) == engine.ENOTFOUND:
+		if verbs, ok := h.followKeptTask(ctx, c); ok {
+			return verbs, nil
+		}
 		// A call routed while the store was down may not be imported yet
 		// (its task is in another instance's journal): keep the caller.
 		if verbs, ok := h.keepCallerDegraded(ctx, c, true); ok {
@@ -93,4 +96,33 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 func answeredDial(c *call) bool {
 	s := c.param("DialCallStatus")
 	return strings.HasSuffix(c.r.URL.Path, "/dial") && (s == "completed" || s == "answered")
+}
+
+// followKeptTask serves a caller whose task is not in the store because,
+// while the store was down, two instances routed the call (a webhook
+// delivered twice) and the replay kept the other instance's task: the
+// caller is connected from that task (its worker rung, or its queue),
+// rather than left in the queue of a task nobody will serve. Not for a
+// dial that was answered or a caller who is gone (the journaled end of
+// the call finds the kept task). ok is false when it does not apply.
+func (h *Handler) followKeptTask(ctx context.Context, c *call) ([]twiml.Element, bool) {
+	if c.callSID == "" || answeredDial(c) || c.param("QueueResult") == "hangup" || callerGone(c.param("CallStatus")) {
+		return nil, false
+	}
+	kept, err := h.taskByCall(ctx, c)
+	if err != nil || kept.SID == c.taskSID || finished(kept.AssignmentStatus) {
+		return nil, false
+	}
+	h.log.InfoContext(ctx, "the call's task lost to another task of the same call (routed twice during an outage); following that one",
+		"call_sid", c.callSID, "task_sid", c.taskSID, "kept_task_sid", kept.SID)
+	c.taskSID, c.ended = kept.SID, ""
+	res, err := h.current(ctx, kept.WorkspaceSID, kept.SID)
+	if err != nil {
+		return nil, false
+	}
+	verbs, err := h.connect(ctx, c, res)
+	if err != nil {
+		return nil, false
+	}
+	return verbs, true
 }
