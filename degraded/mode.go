@@ -630,7 +630,15 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 		if e.Call == nil {
 			return true, nil
 		}
-		got, err := eng.ImportDegraded(ctx, *e.Call)
+		dc := *e.Call
+		// Until settled, a worker the store shows busy may be freed by an
+		// end of call in another instance's journal: import later rather
+		// than cancel the reservation (its answer may be journaled).
+		dc.WaitIfBusy = !settled
+		got, err := eng.ImportDegraded(ctx, dc)
+		if errors.Is(err, engine.ErrDegradedWorkerBusy) {
+			return false, errNotYet
+		}
 		if err != nil {
 			return false, err
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -33,7 +34,17 @@ type DegradedCall struct {
 	Reservation *Reservation `json:",omitempty"`
 	Worker      *Worker      `json:",omitempty"`
 	Events      []Event
+	// WaitIfBusy makes ImportDegraded fail with ErrDegradedWorkerBusy,
+	// writing nothing, when the reservation's worker has no spare capacity
+	// in the store, rather than storing the reservation canceled: right
+	// after an outage the end of that worker's previous call may be in
+	// another instance's journal not replayed yet. Not journaled.
+	WaitIfBusy bool `json:"-"`
 }
+
+// ErrDegradedWorkerBusy is ImportDegraded's error for a call with
+// WaitIfBusy whose worker the store shows busy.
+var ErrDegradedWorkerBusy = errors.New("the degraded reservation's worker is busy in the store")
 
 // DegradedImportGrace is the least time an imported call's step and
 // reservation timers still run after the import, so that the other

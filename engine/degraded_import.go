@@ -102,6 +102,9 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 					FireAt: later(res.DateCreated.Add(time.Duration(res.Timeout)*time.Second), grace),
 				})
 			}
+			if dc.WaitIfBusy {
+				return ErrDegradedWorkerBusy // rolls the import back
+			}
 			// The worker was given another call meanwhile: keep the
 			// reservation as history, and route the task afresh.
 			out.Conflict = fmt.Sprintf("worker %s was busy in the store when reservation %s of task %s was imported", r.WorkerSID, r.SID, t.SID)

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -185,6 +186,50 @@ func TestDegradedImportConflict(t *testing.T) {
 		}
 		if w := h.getWorker(owner.SID); w.Busy != 1 {
 			t.Fatalf("owner busy %d, want 1 (the online call only)", w.Busy)
+		}
+	})
+}
+
+// With WaitIfBusy (degraded mode right after an outage, before the settle
+// time), a worker busy in the store makes the import write nothing: the
+// end of their previous call may be in another instance's journal. Once
+// that call ends, the import keeps the reservation.
+func TestDegradedImportWaitsForABusyWorker(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		owner := h.worker("owner", ownerDID, "Available")
+		h.warm()
+		dc := h.degradedCall(ownerDID, nil)
+		if dc.Reservation == nil || dc.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("degraded call: %+v, want the owner", dc.Reservation)
+		}
+		peer, err := engine.New(engine.Config{Store: h.store, Clock: h.clock, InstanceID: "peer"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs, _ := json.Marshal(map[string]any{"phone_number": ownerDID})
+		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("online call: %+v %v, want the owner", online.Reservation, err)
+		}
+		dc.WaitIfBusy = true
+		if _, err := h.eng.ImportDegraded(h.ctx, dc); !errors.Is(err, engine.ErrDegradedWorkerBusy) {
+			t.Fatalf("import with the worker busy: %v, want ErrDegradedWorkerBusy", err)
+		}
+		if _, err := h.store.GetTask(h.ctx, h.ws.SID, dc.Task.SID); engine.ErrorCode(err) != engine.ENOTFOUND {
+			t.Fatalf("the task is in the store after the import waited: %v", err)
+		}
+		if _, err := peer.CancelTask(h.ctx, h.ws.SID, online.Task.SID, "caller hung up"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := h.eng.ImportDegraded(h.ctx, dc)
+		if err != nil || !got.Imported || got.Conflict != "" {
+			t.Fatalf("import once the worker is free: %+v %v, want imported without conflict", got, err)
+		}
+		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationPending {
+			t.Fatalf("degraded reservation: %s, want pending", r.Status)
+		}
+		if w := h.getWorker(owner.SID); w.Busy != 1 {
+			t.Fatalf("owner busy %d, want 1 (the degraded call)", w.Busy)
 		}
 	})
 }
