@@ -14,13 +14,14 @@ import (
 // transaction function may run more than once (the store retries on
 // deadlocks), so it gets a fresh effects value on every run.
 type effects struct {
-	workers []Worker  // committed worker rows to put into the index
-	gone    []Worker  // deleted workers to drop from the index (SID, WorkspaceSID)
-	route   []string  // tasks that became pending and should be routed
-	serve   []string  // workers that may now take a waiting task
-	timers  bool      // a timer was set: wake the timer loop
-	soonest time.Time // the earliest timer set (zero: none seen)
-	pending []string  // tasks announced as pending (ChangeTask) and workers claimed by this transaction
+	workers   []Worker  // committed worker rows to put into the index
+	gone      []Worker  // deleted workers to drop from the index (SID, WorkspaceSID)
+	route     []string  // tasks that became pending and should be routed
+	serve     []string  // workers that may now take a waiting task
+	timers    bool      // a timer was set: wake the timer loop
+	soonest   time.Time // the earliest timer set (zero: none seen)
+	lastEvent time.Time // the date of the transaction's last event
+	pending   []string  // tasks announced as pending (ChangeTask) and workers claimed by this transaction
 
 	own *ownChanges // where announced task changes are marked as this instance's
 	now time.Time
@@ -99,10 +100,24 @@ func (e *Engine) tx(ctx context.Context, fn func(tx Tx, fx *effects) error) (*ef
 	return fx, nil
 }
 
-// timerTx notes the earliest timer a transaction sets.
+// timerTx notes the earliest timer a transaction sets, and dates its
+// events in the order they are written.
 type timerTx struct {
 	Tx
 	fx *effects
+}
+
+// InsertEvent keeps a transaction's events in order when listed by date:
+// a new call's routing writes several in one transaction, often within one
+// microsecond (the store's precision), where only their random sids would
+// order them. Each gets at least a microsecond more than the one before.
+func (t timerTx) InsertEvent(ctx context.Context, ev Event) error {
+	d := ev.Date.Truncate(time.Microsecond)
+	if last := t.fx.lastEvent; !last.IsZero() && !d.After(last) {
+		d = last.Add(time.Microsecond)
+	}
+	ev.Date, t.fx.lastEvent = d, d
+	return t.Tx.InsertEvent(ctx, ev)
 }
 
 func (t timerTx) SetTimer(ctx context.Context, tm Timer) error {
