@@ -345,3 +345,27 @@ func TestDialActionOfALostTaskFollowsTheKeptOne(t *testing.T) {
 		}
 	})
 }
+
+// The same, for a caller already waiting in the queue of the lost task: the
+// wait poll takes them out of that queue, and the Enqueue action connects
+// them from the kept task (here: its queue, nobody being free).
+func TestWaitingInALostTasksQueueFollowsTheKeptOne(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := newInstance(t, st, newClock())
+		c := newCall(aliceDID)
+		if doc := in.incoming(c); !doc.has("Enqueue") {
+			t.Fatalf("incoming with nobody available: %v, want Enqueue", doc.verbs())
+		}
+		kept := in.taskOf(c).SID
+		lost := "WT" + strings.Repeat("0", 31) + "2"
+		doc := in.twiml(in.webhookURL("/wait")+"?task="+lost, c.form("QueueTime", "12", "CallStatus", "in-progress"))
+		if got := doc.verbs(); len(got) != 1 || got[0] != "Leave" {
+			t.Fatalf("wait poll of the lost task: %v, want Leave", got)
+		}
+		doc = in.twiml(in.webhookURL("/dequeued")+"?task="+lost, c.form("QueueResult", "leave", "CallStatus", "in-progress"))
+		enq := doc.only(t, "Enqueue")
+		if wait := enq.attr("waitUrl"); query(t, wait, "task") != kept {
+			t.Fatalf("dequeued from the lost task: waits with %q, want the kept task %s", wait, kept)
+		}
+	})
+}

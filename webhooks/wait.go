@@ -26,6 +26,12 @@ func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 		return nil, engine.Errorf(engine.EINVALID, "wait without a task")
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	if engine.ErrorCode(err) == engine.ENOTFOUND && h.lostToKeptTask(ctx, c) {
+		// Routed twice during an outage, the call kept another task: leave
+		// this queue; the Enqueue action (/dequeued) follows the kept task.
+		h.decision(ctx, c, c.taskSID, "", "leave", "the caller's task lost to another task of the same call")
+		return []twiml.Element{leave()}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
 	}
@@ -74,3 +80,16 @@ func (h *Handler) waitFallback(context.Context, *call) ([]twiml.Element, error) 
 }
 
 const sorryNobody = "We are sorry, nobody is available to take your call. Please call again later."
+
+// lostToKeptTask reports whether the call has another, unfinished task than
+// c's (which the store does not have): while the store was down two
+// instances routed the call and the replay kept the other one. A task that
+// is only not imported yet leaves the call without any task, and the
+// caller keeps waiting.
+func (h *Handler) lostToKeptTask(ctx context.Context, c *call) bool {
+	if c.callSID == "" {
+		return false
+	}
+	kept, err := h.taskByCall(ctx, c)
+	return err == nil && kept.SID != c.taskSID && !finished(kept.AssignmentStatus)
+}
