@@ -406,6 +406,19 @@ func checkTimers(ctx context.Context, conn *pgx.Conn, r *report, stepTimeout, sl
 					allowed = max(allowed, back.Sub(due)+slack+recoverySlack)
 				}
 			}
+			// A timer still within its allowance when the next outage began
+			// (two outages a few seconds apart) waits through that one too,
+			// and gets the same allowance after it.
+			for changed := true; changed; {
+				changed = false
+				for _, w := range outages {
+					if w.from.Before(due.Add(allowed)) && w.to.After(due) {
+						if a := w.to.Add(postponed).Sub(due) + slack + recoverySlack; a > allowed {
+							allowed, changed = a, true
+						}
+					}
+				}
+			}
 			if lateBy > allowed {
 				r.anomaly("%s timer of %s (due %s) fired %.1f s after its deadline (allowed %.1f s)", q.kind, sid,
 					due.Format("15:04:05.000"), lateBy.Seconds(), allowed.Seconds())
