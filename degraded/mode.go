@@ -42,6 +42,7 @@ type Engine interface {
 	DegradedIsDID(workspaceSID, e164 string) bool
 	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (engine.Workflow, error)
 	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Adoption, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
 	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
 	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
@@ -653,7 +654,7 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 		}
 		if !got.Imported && got.TaskSID != e.Task {
 			m.conflicts.Add(1)
-			m.log.WarnContext(ctx, "degraded: the call already had another task; the degraded one is dropped",
+			m.log.WarnContext(ctx, "degraded: the call already had another task; the degraded one is dropped (its reservation is kept on that task, canceled, in case it was answered)",
 				"call_sid", e.CallSID, "task_sid", got.TaskSID, "degraded_task_sid", e.Task)
 		}
 		return true, nil
@@ -668,6 +669,26 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 			r, rerr := m.cfg.Store.GetReservation(ctx, e.WS, e.Reservation)
 			if rerr != nil {
 				return false, rerr
+			}
+			if r.Status == engine.ReservationCanceled {
+				// Canceled on import (its task lost to another of the same
+				// call, or its worker was busy): the answered one wins.
+				got, aerr := eng.AdoptAnsweredReservation(ctx, e.WS, e.Reservation)
+				if aerr != nil {
+					return false, aerr
+				}
+				switch {
+				case got.Adopted:
+					m.log.InfoContext(ctx, "degraded: an answer replayed for a canceled reservation; the call's task takes it",
+						"call_sid", e.CallSID, "task_sid", got.TaskSID, "reservation_sid", e.Reservation, "worker_sid", r.WorkerSID)
+					return true, nil
+				case got.Conflict != "":
+					m.conflicts.Add(1)
+					m.log.WarnContext(ctx, "degraded: an answered reservation could not be kept", "call_sid", e.CallSID,
+						"task_sid", got.TaskSID, "reservation_sid", e.Reservation, "conflict", got.Conflict)
+					return true, nil
+				}
+				r.Status = got.Status
 			}
 			if r.Status != engine.ReservationAccepted && r.Status != engine.ReservationWrapping && r.Status != engine.ReservationCompleted {
 				m.conflicts.Add(1)
@@ -735,6 +756,10 @@ func (m *Mode) superseded(ctx context.Context, e Entry) (bool, error) {
 		return false, errNotYet
 	case err != nil:
 		return false, err
+	case t.SID != e.Task && m.callPending(e):
+		// The import of the entry's task is still to come: it stores the
+		// reservation on the kept task (see engine.ImportDegraded).
+		return false, errNotYet
 	case t.SID != e.Task:
 		m.log.InfoContext(ctx, "degraded: journal entry for a task that lost to another of the same call; dropped",
 			"op", e.Op, "call_sid", e.CallSID, "task_sid", e.Task, "kept_task_sid", t.SID)
@@ -742,6 +767,17 @@ func (m *Mode) superseded(ctx context.Context, e Entry) (bool, error) {
 	default:
 		return false, errNotYet
 	}
+}
+
+// callPending says whether this journal still holds the import of e's
+// task, before e.
+func (m *Mode) callPending(e Entry) bool {
+	for _, p := range m.cfg.Journal.Pending() {
+		if p.Seq < e.Seq && p.Op == OpCall && p.Task == e.Task {
+			return true
+		}
+	}
+	return false
 }
 
 // end ends a task whose call is over: an answered one completes; one still

@@ -3,6 +3,7 @@ package degraded_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -284,6 +285,169 @@ func TestModeRecovering(t *testing.T) {
 		}
 		if !mode.Recovering() {
 			t.Fatal("not recovering with an entry of its own left in the journal")
+		}
+	})
+}
+
+// answeredDuplicate routes call CAdup twice while the store is down (its
+// webhook delivered twice), each routing reserving one of two workers;
+// the caller follows the second answer, which is answered; before the
+// store is back, busy (when set) runs against the store. It returns the
+// two routings once the journal is replayed.
+func answeredDuplicate(t *testing.T, st engine.Store, busy func(ctx context.Context, ws engine.Workspace, worker engine.Worker)) (mode *degraded.Mode, a, b engine.TaskResult) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ws, err := engine.Seed(ctx, st, engine.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "i1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, _ := st.ListActivities(ctx, ws.SID)
+	var available string
+	for _, a := range acts {
+		if a.Available {
+			available = a.SID
+		}
+	}
+	workers := map[string]engine.Worker{}
+	for i, name := range []string{"x", "y"} {
+		w, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: name, ActivitySID: available,
+			Attributes: fmt.Sprintf(`{"phone_number":"+1512555010%d","contact_uri":"client:%s"}`, i, name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers[w.SID] = w
+	}
+	j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = j.Close() })
+	sw := &outageSwitch{}
+	mode, err = degraded.New(degraded.Config{Engine: eng, Store: st, Down: sw.down, Journal: j,
+		WorkspaceSID: ws.SID, SettleAfter: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan struct{})
+	go func() { mode.Run(ctx); close(runDone) }()
+	t.Cleanup(func() { cancel(); <-runDone })
+	for deadline := time.Now().Add(10 * time.Second); !mode.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("never warmed up")
+		}
+	}
+	sw.set(true)
+	if _, a, err = mode.Incoming(ctx, "+15125559999", callTask("CAdup", "+15125559999")); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err = mode.Incoming(ctx, "+15125559999", callTask("CAdup", "+15125559999")); err != nil {
+		t.Fatal(err)
+	}
+	if a.Reservation == nil || b.Reservation == nil || a.Reservation.WorkerSID == b.Reservation.WorkerSID {
+		t.Fatalf("routings: %+v and %+v, want one worker each", a.Reservation, b.Reservation)
+	}
+	// Twilio followed the second answer: its worker answered.
+	if err := mode.Accept(ctx, ws.SID, "CAdup", b.Task.SID, b.Reservation.SID); err != nil {
+		t.Fatal(err)
+	}
+	if err := mode.EndTask(ctx, ws.SID, "CAdup", b.Task.SID, b.Reservation.SID, "call completed"); err != nil {
+		t.Fatal(err)
+	}
+	if busy != nil {
+		busy(ctx, ws, workers[b.Reservation.WorkerSID])
+	}
+	sw.set(false)
+	for deadline := time.Now().Add(20 * time.Second); j.Len() > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("journal not replayed: %+v", j.Pending())
+		}
+	}
+	return mode, a, b
+}
+
+// The answered reservation wins: a call routed twice while the store was
+// down, answered on the routing whose task lost at the import, ends with
+// the kept task completed by the worker who answered; the worker rung in
+// vain is free and nobody is booked twice.
+func TestModeDuplicateCallAnswered(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		_, a, b := answeredDuplicate(t, st, nil)
+		ctx := context.Background()
+		ws := a.Task.WorkspaceSID
+		task, err := st.TaskByCallSID(ctx, ws, "CAdup")
+		if err != nil || task.SID != a.Task.SID || task.AssignmentStatus != engine.TaskCompleted {
+			t.Fatalf("the call's task: %s %s %v, want %s completed", task.SID, task.AssignmentStatus, err, a.Task.SID)
+		}
+		if r, err := st.GetReservation(ctx, ws, b.Reservation.SID); err != nil || r.Status != engine.ReservationCompleted || r.TaskSID != a.Task.SID {
+			t.Fatalf("answered reservation: %+v %v, want completed on the kept task", r, err)
+		}
+		if r, err := st.GetReservation(ctx, ws, a.Reservation.SID); err != nil || r.Status != engine.ReservationRescinded {
+			t.Fatalf("reservation rung in vain: %+v %v, want rescinded", r, err)
+		}
+		for _, sid := range []string{a.Reservation.WorkerSID, b.Reservation.WorkerSID} {
+			if w, err := st.GetWorker(ctx, ws, sid); err != nil || w.Busy != 0 {
+				t.Fatalf("worker %s busy %d %v after the call, want 0", sid, w.Busy, err)
+			}
+		}
+		evs, err := st.ListEvents(ctx, ws, engine.EventFilter{Page: engine.Page{Size: 1000}, TaskSID: a.Task.SID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var accepted bool
+		for _, ev := range evs {
+			if ev.EventType == engine.EventReservationAccepted && ev.ReservationSID == b.Reservation.SID && ev.WorkerSID == b.Reservation.WorkerSID {
+				accepted = true
+			}
+		}
+		if !accepted {
+			t.Fatalf("no reservation.accepted event for %s among %d events", b.Reservation.SID, len(evs))
+		}
+	})
+}
+
+// The worker who answered is busy in the store by the time the answer is
+// replayed (another instance gave them a call): they are not booked twice,
+// the conflict is counted, and the kept task, never answered, is canceled.
+func TestModeDuplicateCallAnsweredWorkerBusy(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		var online engine.TaskResult
+		mode, a, b := answeredDuplicate(t, st, func(ctx context.Context, ws engine.Workspace, w engine.Worker) {
+			peer, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "peer"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var attrs struct {
+				Phone string `json:"phone_number"`
+			}
+			_ = json.Unmarshal([]byte(w.Attributes), &attrs)
+			online, err = peer.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, Attributes: fmt.Sprintf(`{"phone_number":%q}`, attrs.Phone), CallSID: "CAonline"})
+			if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != w.SID {
+				t.Fatalf("online call: %+v %v, want %s", online.Reservation, err, w.FriendlyName)
+			}
+		})
+		ctx := context.Background()
+		ws := a.Task.WorkspaceSID
+		task, err := st.TaskByCallSID(ctx, ws, "CAdup")
+		if err != nil || task.SID != a.Task.SID || task.AssignmentStatus != engine.TaskCanceled {
+			t.Fatalf("the call's task: %s %s %v, want %s canceled", task.SID, task.AssignmentStatus, err, a.Task.SID)
+		}
+		if r, err := st.GetReservation(ctx, ws, b.Reservation.SID); err != nil || r.Status != engine.ReservationCanceled {
+			t.Fatalf("answered reservation: %+v %v, want canceled", r, err)
+		}
+		if w, err := st.GetWorker(ctx, ws, b.Reservation.WorkerSID); err != nil || w.Busy != 1 {
+			t.Fatalf("answering worker busy %d %v, want 1 (the online call only)", w.Busy, err)
+		}
+		if w, err := st.GetWorker(ctx, ws, a.Reservation.WorkerSID); err != nil || w.Busy != 0 {
+			t.Fatalf("worker rung in vain busy %d %v, want 0", w.Busy, err)
+		}
+		// The duplicate routing, and the answer that could not be kept.
+		if got := mode.Stats().Conflicts; got < 2 {
+			t.Fatalf("conflicts %d, want 2", got)
 		}
 	})
 }

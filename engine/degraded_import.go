@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -50,6 +51,9 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 		}
 		if !created {
 			out.TaskSID = existing.SID
+			if r := dc.Reservation; r != nil && existing.SID != t0.SID {
+				return e.keepLostReservation(ctx, tx, existing, *r, t0.SID, now)
+			}
 			return nil
 		}
 		out.Imported = true
@@ -148,4 +152,112 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// keepLostReservation stores the reservation of a degraded task that lost
+// to another task of the same call (a webhook delivered twice, routed by
+// two instances) on the kept task, canceled: its worker is not claimed,
+// but an answer journaled for it can still find it (see
+// AdoptAnsweredReservation). It does nothing when the reservation is
+// stored already (the import ran before).
+func (e *Engine) keepLostReservation(ctx context.Context, tx Tx, kept Task, r Reservation, lostTaskSID string, now time.Time) error {
+	if _, err := tx.GetReservation(ctx, kept.WorkspaceSID, r.SID); err == nil {
+		return nil
+	} else if ErrorCode(err) != ENOTFOUND {
+		return fmt.Errorf("read reservation %s: %w", r.SID, err)
+	}
+	r.WorkspaceSID, r.TaskSID = kept.WorkspaceSID, kept.SID
+	r.Status, r.DateUpdated = ReservationCanceled, now
+	if err := tx.InsertReservation(ctx, r); err != nil {
+		return fmt.Errorf("insert reservation %s of lost task %s: %w", r.SID, lostTaskSID, err)
+	}
+	return e.event(ctx, tx, reservationEvent(r, EventReservationCanceled,
+		fmt.Sprintf("Reservation %s canceled on import: made for task %s of the same call, which lost to task %s", r.SID, lostTaskSID, kept.SID)),
+		map[string]any{"degraded": true, "degraded_task_sid": lostTaskSID})
+}
+
+// Adoption says what AdoptAnsweredReservation did.
+type Adoption struct {
+	Adopted  bool   // the reservation is now the task's accepted one
+	TaskSID  string // the reservation's task
+	Status   string // the reservation's status before (when not adopted: why not)
+	Conflict string // set when the worker is busy in the store: nothing changed
+}
+
+// errAdoptBusy rolls an adoption back when the worker cannot be claimed.
+var errAdoptBusy = errors.New("the answered reservation's worker is busy in the store")
+
+// AdoptAnsweredReservation applies an answer journaled while the store was
+// down for a reservation the store has canceled on import (its degraded
+// task lost to another task of the same call, or its worker was busy at
+// the import): the answered reservation wins. When its task is still
+// pending or reserved (nobody accepted it), in one transaction: the task's
+// pending reservation, if any, is rescinded and its worker freed; the
+// answered reservation's worker is claimed; the reservation is accepted
+// and the task assigned, as AcceptReservation does. When the worker cannot
+// be claimed (busy in the store) nothing changes and Conflict says why: no
+// worker is booked twice. A reservation in any other state, or whose task
+// is no longer waiting, is left as it is (Adopted false).
+func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (Adoption, error) {
+	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
+	if err != nil {
+		return Adoption{}, fmt.Errorf("adopt answered reservation: %w", err)
+	}
+	var out Adoption
+	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		now := e.clock.Now()
+		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
+		if err != nil {
+			return err
+		}
+		out = Adoption{TaskSID: t.SID, Status: r.Status}
+		if r.Status != ReservationCanceled || (t.AssignmentStatus != TaskPending && t.AssignmentStatus != TaskReserved) {
+			return nil
+		}
+		// The worker of the reservation rung in vain first: it may be the
+		// answering one.
+		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationRescinded, false); err != nil {
+			return err
+		}
+		ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, now)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
+		}
+		if !ok {
+			return errAdoptBusy // rolls the rescinding back
+		}
+		r.Status, r.DateUpdated = ReservationAccepted, now
+		if err := tx.UpdateReservation(ctx, r); err != nil {
+			return fmt.Errorf("update reservation: %w", err)
+		}
+		t.AssignmentStatus, t.DateUpdated = TaskAssigned, now
+		if _, err := tx.UpdateTask(ctx, t); err != nil {
+			return fmt.Errorf("update task %s: %w", t.SID, err)
+		}
+		if err := tx.ClearTimers(ctx, workspaceSID, t.SID, TimerStep, TimerReservation, TimerTask, TimerReoffer); err != nil {
+			return fmt.Errorf("clear timers: %w", err)
+		}
+		w, err := tx.GetWorker(ctx, workspaceSID, r.WorkerSID)
+		if err != nil {
+			return fmt.Errorf("read worker %s: %w", r.WorkerSID, err)
+		}
+		fx.noteWorker(w)
+		out.Adopted = true
+		return e.event(ctx, tx, reservationEvent(r, EventReservationAccepted,
+			fmt.Sprintf("Reservation %s accepted (answered while the store was down; it was %s)", r.SID, out.Status)),
+			map[string]any{"task_queue_sid": t.TaskQueueSID, "degraded": true})
+	})
+	if errors.Is(err, errAdoptBusy) {
+		out.Adopted = false
+		out.Conflict = fmt.Sprintf("worker %s was busy in the store when their answer of reservation %s of task %s was replayed",
+			r0.WorkerSID, reservationSID, out.TaskSID)
+		return out, nil
+	}
+	if err != nil {
+		return Adoption{}, fmt.Errorf("adopt answered reservation %s: %w", reservationSID, err)
+	}
+	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
+		return out, fmt.Errorf("adopt answered reservation %s: adopted, routing failed: %w", reservationSID, err)
+	}
+	return out, nil
 }

@@ -14,13 +14,20 @@ import (
 func (h *harness) degradedCall(to string, mayReserve func(string) bool) engine.DegradedCall {
 	h.t.Helper()
 	h.callSeq++
+	return h.degradedCallSID(fmt.Sprintf("CAdeg%029d", h.callSeq), to, mayReserve)
+}
+
+// degradedCallSID routes call callSID without the store (a webhook
+// delivered twice routes the same call twice).
+func (h *harness) degradedCallSID(callSID, to string, mayReserve func(string) bool) engine.DegradedCall {
+	h.t.Helper()
 	attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": to, "type": "inbound", "direction": "inbound"})
 	wf, err := h.store.GetWorkflow(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	dc, err := h.eng.RouteDegraded(h.ctx, h.ws, wf, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
-		Attributes: string(attrs), CallSID: fmt.Sprintf("CAdeg%029d", h.callSeq)}, mayReserve)
+		Attributes: string(attrs), CallSID: callSID}, mayReserve)
 	if err != nil {
 		h.t.Fatalf("RouteDegraded to %s: %v", to, err)
 	}
@@ -313,6 +320,151 @@ func TestDegradedIsDID(t *testing.T) {
 		check("workflow cached")
 		if !h.eng.DegradedIsDID("WSnotloaded", "+15125550000") {
 			t.Fatal("a workspace whose index is not loaded must say yes")
+		}
+	})
+}
+
+// duplicateDegradedCall routes one call twice without the store (its
+// webhook delivered to two instances): the first routing reserves the
+// owner, the second the other worker. The first is imported; the second
+// loses to it.
+func (h *harness) duplicateDegradedCall() (kept, lost engine.DegradedCall, owner, other engine.Worker) {
+	h.t.Helper()
+	other = h.worker("other", "", "Available")
+	owner = h.worker("owner", ownerDID, "Available")
+	h.warm()
+	kept = h.degradedCallSID("CAdup", ownerDID, nil)
+	lost = h.degradedCallSID("CAdup", ownerDID, nil)
+	if kept.Reservation == nil || kept.Reservation.WorkerSID != owner.SID ||
+		lost.Reservation == nil || lost.Reservation.WorkerSID != other.SID {
+		h.t.Fatalf("routings: %+v and %+v, want the owner then the other worker", kept.Reservation, lost.Reservation)
+	}
+	if got := h.importDegraded(kept); !got.Imported {
+		h.t.Fatalf("first import: %+v", got)
+	}
+	got := h.importDegraded(lost)
+	if got.Imported || got.TaskSID != kept.Task.SID {
+		h.t.Fatalf("second import: %+v, want the call's first task kept", got)
+	}
+	// The lost reservation is kept on the call's task, ended: its worker
+	// is not claimed.
+	if r := h.reservation(lost.Reservation.SID); r.Status != engine.ReservationCanceled || r.TaskSID != kept.Task.SID || r.WorkerSID != other.SID {
+		h.t.Fatalf("lost reservation: %+v, want canceled on the kept task", r)
+	}
+	if w := h.getWorker(other.SID); w.Busy != 0 {
+		h.t.Fatalf("other worker busy %d after the lost import, want 0", w.Busy)
+	}
+	// Again (a replay after a crash): nothing changes.
+	events := len(h.eventTypes(kept.Task.SID))
+	if got := h.importDegraded(lost); got.Imported || got.TaskSID != kept.Task.SID {
+		h.t.Fatalf("second import again: %+v", got)
+	}
+	if got := len(h.eventTypes(kept.Task.SID)); got != events {
+		h.t.Fatalf("events after importing the lost task again: %d, want %d", got, events)
+	}
+	return kept, lost, owner, other
+}
+
+// A call routed twice while the store was down (its webhook delivered to
+// two instances) was answered on the routing that lost at the import: the
+// answered reservation wins. The kept task takes it; the reservation rung
+// in vain is rescinded and its worker freed; the end of the call completes
+// the task and frees the worker who answered.
+func TestDegradedAnsweredReservationWins(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		kept, lost, owner, other := h.duplicateDegradedCall()
+		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, lost.Reservation.SID); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			t.Fatalf("accept the lost reservation: %v, want EUNAVAILABLE", err)
+		}
+		got, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
+		if err != nil || !got.Adopted || got.TaskSID != kept.Task.SID || got.Conflict != "" {
+			t.Fatalf("adopt: %+v %v, want adopted by the kept task", got, err)
+		}
+		if task := h.task(kept.Task.SID); task.AssignmentStatus != engine.TaskAssigned {
+			t.Fatalf("task %s, want assigned", task.AssignmentStatus)
+		}
+		if r := h.reservation(lost.Reservation.SID); r.Status != engine.ReservationAccepted {
+			t.Fatalf("answered reservation %s, want accepted", r.Status)
+		}
+		if r := h.reservation(kept.Reservation.SID); r.Status != engine.ReservationRescinded {
+			t.Fatalf("reservation rung in vain %s, want rescinded", r.Status)
+		}
+		if w := h.getWorker(owner.SID); w.Busy != 0 {
+			t.Fatalf("owner busy %d, want 0 (never rung)", w.Busy)
+		}
+		if w := h.getWorker(other.SID); w.Busy != 1 {
+			t.Fatalf("other worker busy %d, want 1 (on the call)", w.Busy)
+		}
+		if r := h.live(kept.Task.SID); r == nil || r.SID != lost.Reservation.SID || r.WorkerSID != other.SID {
+			t.Fatalf("live reservation %+v, want the answered one", r)
+		}
+		// The answer replayed again: nothing changes.
+		if again, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID); err != nil || again.Adopted {
+			t.Fatalf("adopt again: %+v %v, want nothing done", again, err)
+		}
+		// No timer of the kept task fires on the answered call.
+		h.advance(time.Duration(kept.Reservation.Timeout+int(engine.DegradedImportGrace/time.Second)+60) * time.Second)
+		if task := h.task(kept.Task.SID); task.AssignmentStatus != engine.TaskAssigned {
+			t.Fatalf("task %s after its timers' time, want assigned", task.AssignmentStatus)
+		}
+		task, err := h.eng.EndCall(h.ctx, h.ws.SID, kept.Task.SID, "call completed")
+		if err != nil {
+			t.Fatalf("end call: %v", err)
+		}
+		if task.AssignmentStatus != engine.TaskCompleted && task.AssignmentStatus != engine.TaskWrapping {
+			t.Fatalf("task %s after the end of the call, want completed", task.AssignmentStatus)
+		}
+		if task.AssignmentStatus == engine.TaskWrapping {
+			if task, err = h.eng.CompleteTask(h.ctx, h.ws.SID, kept.Task.SID, "done"); err != nil || task.AssignmentStatus != engine.TaskCompleted {
+				t.Fatalf("complete: %s %v", task.AssignmentStatus, err)
+			}
+		}
+		if r := h.reservation(lost.Reservation.SID); r.Status != engine.ReservationCompleted {
+			t.Fatalf("answered reservation %s after the call, want completed", r.Status)
+		}
+		for _, w := range []engine.Worker{owner, other} {
+			if got := h.getWorker(w.SID).Busy; got != 0 {
+				t.Fatalf("%s busy %d after the call, want 0", w.FriendlyName, got)
+			}
+		}
+		wantContains(t, h.eventTypes(kept.Task.SID), engine.EventReservationCanceled, engine.EventReservationRescinded,
+			engine.EventReservationAccepted, engine.EventTaskCompleted)
+	})
+}
+
+// The worker who answered the lost routing is busy in the store when the
+// answer is replayed (another instance gave them a call meanwhile): they
+// are not booked twice; nothing changes and the conflict is reported.
+func TestDegradedAnsweredReservationWorkerBusy(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		kept, lost, owner, other := h.duplicateDegradedCall()
+		peer, err := engine.New(engine.Config{Store: h.store, Clock: h.clock, InstanceID: "peer"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs, _ := json.Marshal(map[string]any{"phone_number": "+15125550000"})
+		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != other.SID {
+			t.Fatalf("online call: %+v %v, want the other worker", online.Reservation, err)
+		}
+		got, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
+		if err != nil || got.Adopted || got.Conflict == "" {
+			t.Fatalf("adopt: %+v %v, want a conflict", got, err)
+		}
+		if task := h.task(kept.Task.SID); task.AssignmentStatus != engine.TaskReserved {
+			t.Fatalf("task %s, want still reserved", task.AssignmentStatus)
+		}
+		if r := h.reservation(kept.Reservation.SID); r.Status != engine.ReservationPending {
+			t.Fatalf("kept reservation %s, want still pending (the rescinding rolled back)", r.Status)
+		}
+		if r := h.reservation(lost.Reservation.SID); r.Status != engine.ReservationCanceled {
+			t.Fatalf("answered reservation %s, want still canceled", r.Status)
+		}
+		if w := h.getWorker(other.SID); w.Busy != 1 {
+			t.Fatalf("other worker busy %d, want 1 (the online call only)", w.Busy)
+		}
+		if w := h.getWorker(owner.SID); w.Busy != 1 {
+			t.Fatalf("owner busy %d, want 1 (the kept reservation)", w.Busy)
 		}
 	})
 }
