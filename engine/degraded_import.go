@@ -171,9 +171,31 @@ func (e *Engine) keepLostReservation(ctx context.Context, tx Tx, kept Task, r Re
 	if err := tx.InsertReservation(ctx, r); err != nil {
 		return fmt.Errorf("insert reservation %s of lost task %s: %w", r.SID, lostTaskSID, err)
 	}
-	return e.event(ctx, tx, reservationEvent(r, EventReservationCanceled,
-		fmt.Sprintf("Reservation %s canceled on import: made for task %s of the same call, which lost to task %s", r.SID, lostTaskSID, kept.SID)),
-		map[string]any{"degraded": true, "degraded_task_sid": lostTaskSID})
+	// Its creation is history like any reservation's; it has no ending
+	// event yet: it ends when its answer is adopted and the call is over,
+	// or never was live (no answer came).
+	ev := reservationEvent(r, EventReservationCreated,
+		fmt.Sprintf("Reservation %s created while the store was down, for task %s of the same call, which lost to task %s; kept, not live, for its answer",
+			r.SID, lostTaskSID, kept.SID))
+	ev.Date = r.DateCreated
+	return e.event(ctx, tx, ev, map[string]any{"degraded": true, "degraded_task_sid": lostTaskSID})
+}
+
+// hasEnded reports whether a reservation has an ending event: one canceled
+// on import because its worker was busy has, one kept for a lost task has not.
+func hasEnded(ctx context.Context, tx Tx, workspaceSID, reservationSID string) (bool, error) {
+	evs, err := tx.ListEvents(ctx, workspaceSID, EventFilter{Page: Page{Size: 100}, ReservationSID: reservationSID})
+	if err != nil {
+		return false, fmt.Errorf("list events of reservation %s: %w", reservationSID, err)
+	}
+	for _, ev := range evs {
+		switch ev.EventType {
+		case EventReservationCanceled, EventReservationRescinded, EventReservationRejected,
+			EventReservationTimeout, EventReservationCompleted:
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Adoption says what AdoptAnsweredReservation did.
@@ -213,6 +235,11 @@ func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, res
 		out = Adoption{TaskSID: t.SID, Status: r.Status}
 		if r.Status != ReservationCanceled || (t.AssignmentStatus != TaskPending && t.AssignmentStatus != TaskReserved) {
 			return nil
+		}
+		// Only a reservation kept for a lost task: one that ended (its
+		// worker was busy at import) stays ended, as its events say.
+		if ended, err := hasEnded(ctx, tx, workspaceSID, r.SID); err != nil || ended {
+			return err
 		}
 		// The worker of the reservation rung in vain first: it may be the
 		// answering one.

@@ -427,8 +427,28 @@ func TestDegradedAnsweredReservationWins(t *testing.T) {
 				t.Fatalf("%s busy %d after the call, want 0", w.FriendlyName, got)
 			}
 		}
-		wantContains(t, h.eventTypes(kept.Task.SID), engine.EventReservationCanceled, engine.EventReservationRescinded,
+		wantContains(t, h.eventTypes(kept.Task.SID), engine.EventReservationRescinded,
 			engine.EventReservationAccepted, engine.EventTaskCompleted)
+		// Each reservation's history is whole: created once, ended once.
+		for _, sid := range []string{kept.Reservation.SID, lost.Reservation.SID} {
+			evs, err := h.store.ListEvents(h.ctx, h.ws.SID, engine.EventFilter{ReservationSID: sid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			created, ended := 0, 0
+			for _, ev := range evs {
+				switch ev.EventType {
+				case engine.EventReservationCreated:
+					created++
+				case engine.EventReservationCanceled, engine.EventReservationRescinded, engine.EventReservationRejected,
+					engine.EventReservationTimeout, engine.EventReservationCompleted:
+					ended++
+				}
+			}
+			if created != 1 || ended != 1 {
+				t.Errorf("reservation %s: %d created and %d ending events, want 1 and 1", sid, created, ended)
+			}
+		}
 	})
 }
 
