@@ -154,10 +154,14 @@ func checkRouting(calls []*callRecord, f *fleet, lag time.Duration) Check {
 	c := Check{Name: "owner first, else Everyone"}
 	byWorker := ringsByWorker(calls)
 	hidden := newHiddenSpans(calls)
-	waiting := map[string][]waitSpan{} // number called → callers waiting for it
+	// Callers waiting in a queue. Every agent is in the Everyone queue, so
+	// any of them may hold the owner unseen: the server reserves a freed
+	// agent for the longest-waiting caller, who learns it only at a later
+	// poll, and never if too little of the reservation is left to ring it.
+	var waiting []waitSpan
 	for _, c := range calls {
 		for _, w := range c.Waits {
-			waiting[c.To] = append(waiting[c.To], waitSpan{c, w[0], w[1]})
+			waiting = append(waiting, waitSpan{c, w[0], w[1]})
 		}
 	}
 	for _, call := range calls {
@@ -197,12 +201,12 @@ func checkRouting(calls []*callRecord, f *fleet, lag time.Duration) Check {
 		if idle && hidden.overlap(call.IncomingSent, call.IncomingDone) {
 			sure = false // a waiting caller may have held the owner unseen
 		}
-		for _, w := range waiting[call.To] {
+		for _, w := range waiting {
 			if idle && w.call != call && w.from.Before(call.IncomingDone) && w.to.After(call.IncomingSent.Add(-lag)) {
-				// Another caller of the same number waited meanwhile: the
-				// owner may have been reserved for it without its being
-				// rung (too little time left in its step).
+				// Another caller waited meanwhile: the owner may have been
+				// reserved for it without its being rung yet.
 				sure = false
+				break
 			}
 		}
 		switch {

@@ -99,7 +99,7 @@ func TestRoutingCheckSyncLag(t *testing.T) {
 	}
 }
 
-// Another caller of the same number waiting in the queue meanwhile may
+// Another caller (here of the same number) waiting in the queue meanwhile may
 // have held the owner unseen: undecidable, not a misroute.
 func TestRoutingCheckOtherCallerWaiting(t *testing.T) {
 	t0 := time.Now()
