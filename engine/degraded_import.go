@@ -253,26 +253,18 @@ func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, res
 		if !ok {
 			return errAdoptBusy // rolls the rescinding back
 		}
-		r.Status, r.DateUpdated = ReservationAccepted, now
-		if err := tx.UpdateReservation(ctx, r); err != nil {
-			return fmt.Errorf("update reservation: %w", err)
-		}
-		t.AssignmentStatus, t.DateUpdated = TaskAssigned, now
-		if _, err := tx.UpdateTask(ctx, t); err != nil {
-			return fmt.Errorf("update task %s: %w", t.SID, err)
-		}
-		if err := tx.ClearTimers(ctx, workspaceSID, t.SID, TimerStep, TimerReservation, TimerTask, TimerReoffer); err != nil {
-			return fmt.Errorf("clear timers: %w", err)
-		}
 		w, err := tx.GetWorker(ctx, workspaceSID, r.WorkerSID)
 		if err != nil {
 			return fmt.Errorf("read worker %s: %w", r.WorkerSID, err)
 		}
 		fx.noteWorker(w)
+		if _, err := e.acceptLocked(ctx, tx, t, r, now,
+			fmt.Sprintf("Reservation %s accepted (answered while the store was down; it was %s)", r.SID, out.Status),
+			map[string]any{"degraded": true}); err != nil {
+			return err
+		}
 		out.Adopted = true
-		return e.event(ctx, tx, reservationEvent(r, EventReservationAccepted,
-			fmt.Sprintf("Reservation %s accepted (answered while the store was down; it was %s)", r.SID, out.Status)),
-			map[string]any{"task_queue_sid": t.TaskQueueSID, "degraded": true})
+		return nil
 	})
 	if errors.Is(err, errAdoptBusy) {
 		out.Adopted = false

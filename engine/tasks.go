@@ -205,6 +205,29 @@ func (e *Engine) LiveReservation(ctx context.Context, workspaceSID, taskSID stri
 	return live, &w, nil
 }
 
+// acceptLocked makes r, locked in tx with its task t, the task's accepted
+// reservation: the task is assigned, its step, reservation, task and
+// re-offer timers stop, and reservation.accepted is recorded with desc
+// (data adds to the event's task_queue_sid).
+func (e *Engine) acceptLocked(ctx context.Context, tx Tx, t Task, r Reservation, now time.Time, desc string, data map[string]any) (Reservation, error) {
+	r.Status, r.DateUpdated = ReservationAccepted, now
+	if err := tx.UpdateReservation(ctx, r); err != nil {
+		return Reservation{}, fmt.Errorf("update reservation: %w", err)
+	}
+	t.AssignmentStatus, t.DateUpdated = TaskAssigned, now
+	if _, err := tx.UpdateTask(ctx, t); err != nil {
+		return Reservation{}, fmt.Errorf("update task %s: %w", t.SID, err)
+	}
+	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID, TimerStep, TimerReservation, TimerTask, TimerReoffer); err != nil {
+		return Reservation{}, fmt.Errorf("clear timers: %w", err)
+	}
+	evData := map[string]any{"task_queue_sid": t.TaskQueueSID}
+	for k, v := range data {
+		evData[k] = v
+	}
+	return r, e.event(ctx, tx, reservationEvent(r, EventReservationAccepted, desc), evData)
+}
+
 // lockReservation reads a reservation's task and then the reservation
 // itself inside tx, in the store's lock order (task, then reservation).
 func lockReservation(ctx context.Context, tx Tx, workspaceSID string, r0 Reservation) (Task, Reservation, error) {
@@ -236,20 +259,8 @@ func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservatio
 		if r.Status != ReservationPending || t.AssignmentStatus != TaskReserved {
 			return Errorf(EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
 		}
-		r.Status, r.DateUpdated = ReservationAccepted, now
-		if err := tx.UpdateReservation(ctx, r); err != nil {
-			return fmt.Errorf("update reservation: %w", err)
-		}
-		t.AssignmentStatus, t.DateUpdated = TaskAssigned, now
-		if _, err := tx.UpdateTask(ctx, t); err != nil {
-			return fmt.Errorf("update task %s: %w", t.SID, err)
-		}
-		if err := tx.ClearTimers(ctx, workspaceSID, t.SID, TimerStep, TimerReservation, TimerTask, TimerReoffer); err != nil {
-			return fmt.Errorf("clear timers: %w", err)
-		}
-		out = r
-		return e.event(ctx, tx, reservationEvent(r, EventReservationAccepted,
-			fmt.Sprintf("Reservation %s accepted", r.SID)), map[string]any{"task_queue_sid": t.TaskQueueSID})
+		out, err = e.acceptLocked(ctx, tx, t, r, now, fmt.Sprintf("Reservation %s accepted", r.SID), nil)
+		return err
 	})
 	if err != nil {
 		return Reservation{}, fmt.Errorf("accept reservation: %w", err)
