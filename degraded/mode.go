@@ -70,6 +70,9 @@ type Config struct {
 	// Orphans, when its Glob is set, has Run replay the journals other
 	// instances left behind (see Orphans). Off by default.
 	Orphans Orphans
+	// Clock measures how long the store has been back (the settle time);
+	// nil = engine.SystemClock.
+	Clock engine.Clock
 }
 
 // Stats counts what degraded mode did.
@@ -126,6 +129,9 @@ func New(cfg Config) (*Mode, error) {
 	if cfg.SettleAfter <= 0 {
 		cfg.SettleAfter = defaultSettleAfter
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = engine.SystemClock{}
+	}
 	return &Mode{cfg: cfg, log: cfg.Logger, own: map[string]ownRes{}}, nil
 }
 
@@ -148,7 +154,7 @@ func (m *Mode) Recovering() bool {
 		return false
 	}
 	m.mu.Lock()
-	held := m.paused || (!m.downAt.IsZero() && !m.upAt.Before(m.downAt) && time.Since(m.upAt) < m.cfg.SettleAfter)
+	held := m.paused || (!m.downAt.IsZero() && !m.upAt.Before(m.downAt) && m.upForLocked() < m.cfg.SettleAfter)
 	m.mu.Unlock()
 	return held || m.cfg.Journal.Len() > 0
 }
@@ -189,7 +195,7 @@ func (m *Mode) Run(ctx context.Context) {
 		m.mu.Lock()
 		recovered := up && !m.wasUp
 		if recovered {
-			m.upAt = time.Now()
+			m.upAt = m.cfg.Clock.Now()
 		}
 		if since := m.cfg.Down(); !up && !since.IsZero() {
 			m.downAt = since
@@ -210,6 +216,16 @@ func (m *Mode) Run(ctx context.Context) {
 		}
 		if up && m.cfg.Journal.Len() > 0 {
 			m.replay(ctx)
+		}
+		m.mu.Lock()
+		settled := up && m.upForLocked() >= m.cfg.SettleAfter
+		m.mu.Unlock()
+		if settled {
+			// Not only in a replay round: a journal emptied before the
+			// settle time (its calls imported waiting) starts no round
+			// that would route them, and they would keep this instance
+			// from adopting the journals of gone instances (calm).
+			m.routeWaiting(ctx)
 		}
 		m.mu.Lock()
 		calm := up && !m.paused && len(m.waiting) == 0
@@ -233,7 +249,7 @@ func (m *Mode) Run(ctx context.Context) {
 // one of them holds.
 func (m *Mode) holdRouting(ctx context.Context, up bool) {
 	m.mu.Lock()
-	paused, upFor := m.paused, time.Since(m.upAt)
+	paused, upFor := m.paused, m.upForLocked()
 	switch {
 	case !up && !paused && time.Since(m.cfg.Down()) >= pauseAfter:
 		m.paused = true
@@ -254,6 +270,10 @@ func (m *Mode) holdRouting(ctx context.Context, up bool) {
 	}
 	m.log.InfoContext(ctx, "degraded: routing resumed")
 }
+
+// upForLocked is how long the store has answered since it was last seen
+// coming back (m.mu held).
+func (m *Mode) upForLocked() time.Duration { return m.cfg.Clock.Now().Sub(m.upAt) }
 
 // journaledSince reports whether entries journaled since t are pending
 // (this outage left something to replay).
@@ -500,7 +520,7 @@ func (m *Mode) journal(e Entry) (Entry, error) {
 // again) stays for the next round.
 func (m *Mode) replay(ctx context.Context) {
 	m.mu.Lock()
-	upFor := time.Since(m.upAt)
+	upFor := m.upForLocked()
 	m.mu.Unlock()
 	m.replayWith(ctx, replayOpts{settled: upFor >= m.cfg.SettleAfter, giveUp: upFor >= giveUpAfter, resync: true,
 		entrySettle: m.cfg.SettleAfter})
@@ -574,15 +594,7 @@ func (m *Mode) replayWith(ctx context.Context, o replayOpts) {
 		m.replayed.Add(1)
 	}
 	if o.settled {
-		m.mu.Lock()
-		waiting := m.waiting
-		m.waiting = nil
-		m.mu.Unlock()
-		for _, w := range waiting {
-			if err := m.cfg.Engine.RouteImported(ctx, w.ws, w.task); err != nil {
-				m.log.WarnContext(ctx, "degraded: routing an imported call failed; it waits for a free worker", "task_sid", w.task, "err", err)
-			}
-		}
+		m.routeWaiting(ctx)
 	}
 	if m.cfg.Journal.Len() == 0 && o.resync {
 		m.mu.Lock()
@@ -593,6 +605,20 @@ func (m *Mode) replayWith(ctx context.Context, o replayOpts) {
 			m.log.WarnContext(ctx, "degraded: reloading the index after the replay failed", "err", err)
 		}
 		m.log.InfoContext(ctx, "degraded: journal replayed", "replayed", m.replayed.Load(), "conflicts", m.conflicts.Load())
+	}
+}
+
+// routeWaiting routes the calls imported waiting, once the other instances
+// have had the time to import theirs.
+func (m *Mode) routeWaiting(ctx context.Context) {
+	m.mu.Lock()
+	waiting := m.waiting
+	m.waiting = nil
+	m.mu.Unlock()
+	for _, w := range waiting {
+		if err := m.cfg.Engine.RouteImported(ctx, w.ws, w.task); err != nil {
+			m.log.WarnContext(ctx, "degraded: routing an imported call failed; it waits for a free worker", "task_sid", w.task, "err", err)
+		}
 	}
 }
 

@@ -1,0 +1,101 @@
+package degraded_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/didrouter/didrouter/degraded"
+	"github.com/didrouter/didrouter/engine"
+)
+
+// An instance restarts with a call of its own journal that went to the
+// queue. Its start-up replay imports the call before the settle time (it
+// waits: other instances may still import calls holding the workers the
+// store shows free) and empties the journal. Once the settle time is over
+// the call is routed to the free worker and the journal a gone instance
+// left is adopted, as on a fresh start: neither waits for a replay round
+// that no entry is left to start.
+func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		dir := t.TempDir()
+		w := newWorld(t, ctx, st)
+		flow, err := w.eng.WarmDegraded(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// queued leaves a journal at path holding one call routed from
+		// memory to the queue (no worker could be reserved).
+		queued := func(path, callSID string) {
+			t.Helper()
+			n := callTask(callSID, "+15125559999")
+			n.WorkspaceSID, n.WorkflowSID = w.ws.SID, flow.SID
+			dc, err := w.eng.RouteDegraded(ctx, w.ws, flow, n, func(string) bool { return false })
+			if err != nil || dc.Reservation != nil {
+				t.Fatalf("route %s: %+v %v, want it queued", callSID, dc.Reservation, err)
+			}
+			j, err := degraded.OpenJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			if _, err := j.Append(degraded.Entry{Op: degraded.OpCall, At: time.Now(), WS: w.ws.SID,
+				Task: dc.Task.SID, CallSID: callSID, Call: &dc}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		own := filepath.Join(dir, "didrouter-journal-me.jsonl")
+		gone := filepath.Join(dir, "didrouter-journal-gone.jsonl")
+		queued(own, "CAmine")
+		queued(gone, "CAgone")
+		owner := w.worker(t, "owner", `{"contact_uri":"client:owner"}`) // free by the restart
+
+		next := newWorld(t, ctx, st) // the restarted instance
+		j, err := degraded.OpenJournal(own)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		clock := engine.NewFakeClock(time.Now())
+		const settle = time.Minute
+		mode, err := degraded.New(degraded.Config{Engine: next.eng, Store: st, Down: (&outageSwitch{}).down, Journal: j,
+			WorkspaceSID: w.ws.SID, SettleAfter: settle, Clock: clock,
+			Orphans: degraded.Orphans{Glob: filepath.Join(dir, "didrouter-journal-*.jsonl"), Every: 100 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { mode.Run(runCtx); close(done) }()
+		defer func() { stop(); <-done }()
+
+		waitFor(t, "the start-up replay", func() bool { return j.Len() == 0 })
+		time.Sleep(1500 * time.Millisecond) // a few rounds, all before the settle time
+		if task, err := st.TaskByCallSID(ctx, w.ws.SID, "CAmine"); err != nil || task.AssignmentStatus != engine.TaskPending {
+			t.Fatalf("own call before the settle time: %q %v, want pending", task.AssignmentStatus, err)
+		}
+		if entries, err := degraded.ReadJournal(gone); err != nil || len(entries) != 1 {
+			t.Fatalf("gone instance's journal before the settle time: %d entries %v, want its 1", len(entries), err)
+		}
+
+		clock.Advance(settle)
+		waitFor(t, "own call routed", func() bool {
+			task, err := st.TaskByCallSID(ctx, w.ws.SID, "CAmine")
+			return err == nil && task.AssignmentStatus == engine.TaskReserved
+		})
+		rs, err := st.ListReservations(ctx, w.ws.SID, engine.ReservationFilter{WorkerSID: owner.SID})
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("owner's reservations: %+v %v, want the one of CAmine", rs, err)
+		}
+		waitFor(t, "gone instance's journal adopted", func() bool {
+			entries, err := degraded.ReadJournal(gone)
+			return err == nil && len(entries) == 0
+		})
+		if _, err := st.TaskByCallSID(ctx, w.ws.SID, "CAgone"); err != nil {
+			t.Fatalf("gone instance's call not in the store after the adoption: %v", err)
+		}
+	})
+}
