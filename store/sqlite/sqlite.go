@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/fileperm"
 	"github.com/didrouter/didrouter/migrations"
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
@@ -62,6 +63,20 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("sqlite: an in-memory database is not supported (each pooled connection would see its own); use a file")
 	case strings.ContainsRune(path, '?'):
 		return nil, fmt.Errorf("sqlite: database file %q: the name must not contain '?'", path)
+	case strings.HasPrefix(path, "file:"):
+		// A URI names its file in a way only SQLite reads: the file could
+		// not be created private (below).
+		return nil, fmt.Errorf("sqlite: database file %q: give a file name, not a file: URI", path)
+	}
+	// The file holds callers' numbers and emails. SQLite would create it
+	// 0644 and gives its -wal and -shm files the database file's mode, so
+	// creating it 0600 first keeps all three private; files an older
+	// version made wider are narrowed.
+	if err := fileperm.Create(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fileperm.Tighten(ctx, f, logger)
 	}
 	db, err := sql.Open("sqlite", path+"?"+dsnParams)
 	if err != nil {
