@@ -3,8 +3,14 @@ package degraded
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/didrouter/didrouter/fileperm"
 )
 
 // defaultAdoptEvery is how often, while the store answers and nothing of
@@ -34,7 +40,8 @@ type Orphans struct {
 // not been heard for memberTTL (with Members), and no process holds the
 // file's lock. The entries go through the same steps as this instance's
 // own (the outage is over: settled), with this instance's engine. Entries
-// that cannot be applied yet stay in that file for the next look.
+// that cannot be applied yet stay in that file for the next look. A file
+// CheckAdoptable refuses is skipped, with a warning the first time.
 func (m *Mode) adoptOrphans(ctx context.Context) {
 	o := m.cfg.Orphans
 	paths, err := filepath.Glob(o.Glob)
@@ -63,6 +70,17 @@ func (m *Mode) adoptOrphans(ctx context.Context) {
 		if abs, _ := filepath.Abs(p); abs == own {
 			continue
 		}
+		if err := CheckAdoptable(p); errors.Is(err, fs.ErrNotExist) {
+			continue // gone since the Glob
+		} else if err != nil {
+			level := slog.LevelWarn
+			if m.warnedOnce("journal " + p + " " + err.Error()) {
+				level = slog.LevelDebug // said already (the directory is looked at every Every)
+			}
+			m.log.Log(ctx, level, "degraded: not adopting a file named like another instance's journal",
+				"journal", p, "reason", err)
+			continue
+		}
 		if entries, err := ReadJournal(p); err != nil || len(entries) == 0 {
 			continue
 		}
@@ -79,9 +97,44 @@ func (m *Mode) adoptOrphans(ctx context.Context) {
 	}
 }
 
+// ErrNotAdoptable says a file is not adopted as another instance's journal.
+var ErrNotAdoptable = errors.New("not adoptable as another instance's journal")
+
+// CheckAdoptable says why the file at path must not be adopted as the
+// journal of another instance (an error wrapping ErrNotAdoptable), nil
+// when it may be: it is a regular file (not a symbolic link), owned by the
+// user this process runs as, and writable by nobody else. Other journals
+// are found by their names alone, and what they hold is replayed into the
+// database: a file another local user could plant or edit must not be.
+func CheckAdoptable(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAdoptable, err)
+	}
+	return adoptable(fi)
+}
+
+// adoptable is CheckAdoptable for a file already looked at (Lstat) or
+// opened (Stat of the open file: what is replayed is what was checked).
+func adoptable(fi fs.FileInfo) error {
+	mode := fi.Mode()
+	switch {
+	case mode&fs.ModeSymlink != 0:
+		return fmt.Errorf("%w: a symbolic link", ErrNotAdoptable)
+	case !mode.IsRegular():
+		return fmt.Errorf("%w: not a regular file (%v)", ErrNotAdoptable, mode.Type())
+	case mode.Perm()&0o022 != 0:
+		return fmt.Errorf("%w: writable by group or others (mode %#o)", ErrNotAdoptable, mode.Perm())
+	}
+	if uid, ok := fileperm.Owner(fi); ok && uid != os.Getuid() {
+		return fmt.Errorf("%w: owned by uid %d, not by this process's uid %d", ErrNotAdoptable, uid, os.Getuid())
+	}
+	return nil
+}
+
 // adopt replays one journal of another instance.
 func (m *Mode) adopt(ctx context.Context, path string) {
-	j, err := OpenExistingJournal(path)
+	j, err := openAdoptedJournal(path)
 	if errors.Is(err, ErrJournalInUse) {
 		return // its instance (or someone adopting it) has it
 	}

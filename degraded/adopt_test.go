@@ -1,8 +1,13 @@
 package degraded_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +100,133 @@ func TestModeAdoptsJournalOfGoneInstance(t *testing.T) {
 		}
 		if entries, _ := degraded.ReadJournal(held.Path()); len(entries) != 1 {
 			t.Fatalf("the held journal's file has %d entries, want 1", len(entries))
+		}
+	})
+}
+
+// queuedJournal leaves a journal at path holding one call routed from
+// memory to the queue (no worker could be reserved), closed: as an
+// instance that is gone leaves it.
+func (w *world) queuedJournal(t *testing.T, flow engine.Workflow, path, callSID string) {
+	t.Helper()
+	n := callTask(callSID, "+15125559999")
+	n.WorkspaceSID, n.WorkflowSID = w.ws.SID, flow.SID
+	dc, err := w.eng.RouteDegraded(w.ctx, w.ws, flow, n, func(string) bool { return false })
+	if err != nil || dc.Reservation != nil {
+		t.Fatalf("route %s: %+v %v, want it queued", callSID, dc.Reservation, err)
+	}
+	j, err := degraded.OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := j.Append(degraded.Entry{Op: degraded.OpCall, At: time.Now(), WS: w.ws.SID,
+		Task: dc.Task.SID, CallSID: callSID, Call: &dc}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncBuffer is a log sink a Mode's goroutine and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A file named like another instance's journal is adopted only when it is
+// a regular file of this process's user that nobody else can write: one
+// another local user could plant or edit (writable by group or others, a
+// symbolic link, owned by another uid) is left alone, its calls stay out
+// of the store, and the log names it and says why, once.
+func TestModeAdoptsOnlyTrustedJournals(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		dir := t.TempDir()
+		w := newWorld(t, ctx, st)
+		flow, err := w.eng.WarmDegraded(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := func(s string) string { return filepath.Join(dir, "didrouter-journal-"+s+".jsonl") }
+		w.queuedJournal(t, flow, name("good"), "CAgood")
+		bad := map[string]string{} // call sid -> the reason the log must give
+		for call, mode := range map[string]os.FileMode{"CAopen": 0o666, "CAgroup": 0o620} {
+			w.queuedJournal(t, flow, name(call), call)
+			if err := os.Chmod(name(call), mode); err != nil {
+				t.Fatal(err)
+			}
+			bad[call] = "writable by group or others"
+		}
+		elsewhere := filepath.Join(t.TempDir(), "planted.jsonl")
+		w.queuedJournal(t, flow, elsewhere, "CAlink")
+		if err := os.Symlink(elsewhere, name("CAlink")); err != nil {
+			t.Fatal(err)
+		}
+		bad["CAlink"] = "a symbolic link"
+		if os.Getuid() == 0 {
+			w.queuedJournal(t, flow, name("CAother"), "CAother")
+			if err := os.Chown(name("CAother"), 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+			bad["CAother"] = "owned by uid 4242"
+		} else {
+			t.Log("not root: the journal of another uid is not tried (a file cannot be given away)")
+		}
+
+		logs := &syncBuffer{}
+		next := newWorld(t, ctx, st)
+		j, err := degraded.OpenJournal(name("me"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		mode, err := degraded.New(degraded.Config{Engine: next.eng, Store: st, Down: (&outageSwitch{}).down, Journal: j,
+			WorkspaceSID: w.ws.SID, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+			Orphans: degraded.Orphans{Glob: name("*"), Every: 100 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { mode.Run(runCtx); close(done) }()
+		defer func() { stop(); <-done }()
+		waitFor(t, "the trusted journal adopted", func() bool {
+			entries, err := degraded.ReadJournal(name("good"))
+			return err == nil && len(entries) == 0
+		})
+		if _, err := st.TaskByCallSID(ctx, w.ws.SID, "CAgood"); err != nil {
+			t.Fatalf("the trusted journal's call: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond) // a few more looks
+		lines := strings.Split(logs.String(), "\n")
+		for call, reason := range bad {
+			if _, err := st.TaskByCallSID(ctx, w.ws.SID, call); engine.ErrorCode(err) != engine.ENOTFOUND {
+				t.Errorf("%s: the call of an untrusted journal is in the store (%v)", call, err)
+			}
+			if entries, err := degraded.ReadJournal(name(call)); err != nil || len(entries) != 1 {
+				t.Errorf("%s: %d entries left %v, want its 1", call, len(entries), err)
+			}
+			warned := 0
+			for _, l := range lines {
+				if strings.Contains(l, "level=WARN") && strings.Contains(l, "journal="+name(call)+" ") && strings.Contains(l, reason) {
+					warned++
+				}
+			}
+			if warned != 1 {
+				t.Errorf("%s: %d warnings naming the file and %q, want 1:\n%s", call, warned, reason, logs)
+			}
 		}
 	})
 }

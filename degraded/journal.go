@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/fileperm"
 )
 
 // Journal operations.
@@ -64,19 +66,39 @@ var ErrJournalInUse = errors.New("the journal is in use by another process")
 // The file stays locked until Close: opening a journal another process
 // holds fails with ErrJournalInUse.
 func OpenJournal(path string) (*Journal, error) {
-	return openJournal(path, os.O_RDWR|os.O_CREATE)
+	return openJournal(path, os.O_RDWR|os.O_CREATE, nil)
 }
 
 // OpenExistingJournal is OpenJournal for a journal that must exist (the
 // journal of another instance, replayed by an operator).
 func OpenExistingJournal(path string) (*Journal, error) {
-	return openJournal(path, os.O_RDWR)
+	return openJournal(path, os.O_RDWR, nil)
 }
 
-func openJournal(path string, flags int) (*Journal, error) {
-	f, err := os.OpenFile(path, flags, 0o600)
+// openAdoptedJournal is OpenExistingJournal for the journal of another
+// instance found in the directory: it opens no symbolic link, and the
+// file opened must pass CheckAdoptable's rules (it may have been swapped
+// since they were checked by name).
+func openAdoptedJournal(path string) (*Journal, error) {
+	return openJournal(path, os.O_RDWR|fileperm.NoFollow, adoptable)
+}
+
+// openJournal opens the journal at path with flags; check, when set, vets
+// the file opened before anything is read from it.
+func openJournal(path string, flags int, check func(fs.FileInfo) error) (*Journal, error) {
+	f, err := os.OpenFile(path, flags, fileperm.Private)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	if check != nil {
+		fi, err := f.Stat()
+		if err == nil {
+			err = check(fi)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("journal %s: %w", path, err)
+		}
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()

@@ -27,30 +27,10 @@ func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// queued leaves a journal at path holding one call routed from
-		// memory to the queue (no worker could be reserved).
-		queued := func(path, callSID string) {
-			t.Helper()
-			n := callTask(callSID, "+15125559999")
-			n.WorkspaceSID, n.WorkflowSID = w.ws.SID, flow.SID
-			dc, err := w.eng.RouteDegraded(ctx, w.ws, flow, n, func(string) bool { return false })
-			if err != nil || dc.Reservation != nil {
-				t.Fatalf("route %s: %+v %v, want it queued", callSID, dc.Reservation, err)
-			}
-			j, err := degraded.OpenJournal(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer j.Close()
-			if _, err := j.Append(degraded.Entry{Op: degraded.OpCall, At: time.Now(), WS: w.ws.SID,
-				Task: dc.Task.SID, CallSID: callSID, Call: &dc}); err != nil {
-				t.Fatal(err)
-			}
-		}
 		own := filepath.Join(dir, "didrouter-journal-me.jsonl")
 		gone := filepath.Join(dir, "didrouter-journal-gone.jsonl")
-		queued(own, "CAmine")
-		queued(gone, "CAgone")
+		w.queuedJournal(t, flow, own, "CAmine")
+		w.queuedJournal(t, flow, gone, "CAgone")
 		owner := w.worker(t, "owner", `{"contact_uri":"client:owner"}`) // free by the restart
 
 		next := newWorld(t, ctx, st) // the restarted instance

@@ -10,6 +10,7 @@ import (
 
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/fileperm"
 	"github.com/didrouter/didrouter/outage"
 	"github.com/didrouter/didrouter/webhooks"
 )
@@ -37,6 +38,9 @@ func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, works
 	if path == "" {
 		path = degradedJournalName(instance)
 	}
+	// The journal holds callers' numbers: created 0600, and narrowed if
+	// an older version or an operator left it wider.
+	fileperm.Tighten(context.Background(), path, logger)
 	j, err := openOwnJournal(context.Background(), path, 15*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("DIDROUTER_JOURNAL: %w", err)

@@ -59,7 +59,9 @@ func openOwnJournal(ctx context.Context, path string, wait time.Duration) (*degr
 
 // warnOtherJournals logs the journals of other instances (default names,
 // in the directory of own) that hold entries not replayed. The files are
-// only read.
+// only read; a file that would not be adopted (degraded.CheckAdoptable) is
+// not even read, and degraded mode says why when it looks for journals to
+// adopt.
 func warnOtherJournals(own string, logger *slog.Logger) {
 	paths, err := filepath.Glob(orphans(own).Glob)
 	if err != nil {
@@ -68,6 +70,9 @@ func warnOtherJournals(own string, logger *slog.Logger) {
 	ownAbs, _ := filepath.Abs(own)
 	for _, p := range paths {
 		if abs, _ := filepath.Abs(p); abs == ownAbs {
+			continue
+		}
+		if degraded.CheckAdoptable(p) != nil {
 			continue
 		}
 		entries, err := degraded.ReadJournal(p)
