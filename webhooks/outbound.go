@@ -155,14 +155,14 @@ func (h *Handler) outboundEnded(ctx context.Context, c *call) ([]twiml.Element, 
 	}
 	if t.AssignmentStatus == engine.TaskAssigned {
 		reason := "call completed"
-		if s := c.param("DialCallStatus"); s != "" {
+		if s := c.dialStatus(); s != "" {
 			reason += ": " + s
 		}
 		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
 			return nil, fmt.Errorf("complete task %s: %w", t.SID, err)
 		}
 	}
-	h.decision(ctx, c, t.SID, "", "complete", "outbound dial ended: "+c.param("DialCallStatus"))
+	h.decision(ctx, c, t.SID, "", "complete", "outbound dial ended: "+c.dialStatus())
 	return []twiml.Element{hangup()}, nil
 }
 
