@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 )
 
+// sidLength is the length of a sid: a two-letter prefix and 32 hex digits.
+const sidLength = 34
+
 // NewSID returns a TaskRouter-style sid: a two-letter prefix and 32 lower-case
 // hex digits (34 characters).
 func NewSID(prefix string) string {
@@ -12,3 +15,25 @@ func NewSID(prefix string) string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return prefix + hex.EncodeToString(b[:])
 }
+
+// IsSID reports whether s has the shape of a sid with the given prefix
+// (two upper-case letters): the prefix and 32 hex digits, as NewSID writes them and as Twilio's own
+// sids are (CA… calls, AC… accounts, RE… recordings). Input that claims
+// to be a sid is checked with it before it is used, so that a value such
+// as "CA…cdefCallStatusringing" (Twilio's signature joins keys and
+// values) or one with a NUL byte never names a call or a task.
+func IsSID(s, prefix string) bool {
+	if len(prefix) != 2 || !upper(prefix[0]) || !upper(prefix[1]) || len(s) != sidLength || s[:2] != prefix {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func upper(c byte) bool { return 'A' <= c && c <= 'Z' }

@@ -523,7 +523,7 @@ func injectFaults(ctx context.Context, sc scenario, flog *faultLog, pg *cluster,
 	flog.inflight = sid
 	flog.mu.Unlock()
 	form := url.Values{
-		"AccountSid": {"ACfaults00000000000000000000000000"}, "CallSid": {sid}, "From": {"+17375550000"},
+		"AccountSid": {"ACfa" + strings.Repeat("0", 30)}, "CallSid": {sid}, "From": {"+17375550000"},
 		"To": {s.agents[0].did}, "Direction": {"inbound"}, "CallStatus": {"ringing"}, "ApiVersion": {"2010-04-01"},
 	}
 	inflight, err := startSlowIncoming(drained.addr, set.publicURL, set.authToken, form)

@@ -163,7 +163,7 @@ func newSystem(t testing.TB) *system {
 		t.Fatalf("create worker: %d %s", code, body)
 	}
 	s.worker = w.SID
-	form := url.Values{"CallSid": {"CAfuzz000000000000000000000000001"}, "From": {"+17375550199"}, "To": {"+15125550100"}}
+	form := url.Values{"CallSid": {"CAf0000000000000000000000000000001"}, "From": {"+17375550199"}, "To": {"+15125550100"}}
 	// The routing step (Twilio's redirect after the greeting).
 	code, body = s.webhook(http.MethodPost, webhooks.PathPrefix+"/incoming?greeted=1", form.Encode(), "application/x-www-form-urlencoded", true)
 	if code != http.StatusOK {
@@ -262,7 +262,7 @@ func cleanQuery(q string) string {
 func FuzzWebhooks(f *testing.F) {
 	s := newSystem(f)
 	q := "task=" + s.task + "&reservation=" + s.res
-	call := "CallSid=CAfuzz000000000000000000000000002&From=%2B17375550100&To=%2B15125550100"
+	call := "CallSid=CAf0000000000000000000000000000002&From=%2B17375550100&To=%2B15125550100"
 	for _, seed := range []struct {
 		method, typ uint8
 		route       uint8
@@ -277,20 +277,20 @@ func FuzzWebhooks(f *testing.F) {
 		{0, 0, 0, "", "", "CallSid=&To=client%3Aalice&From=anonymous", true, false},
 		{0, 0, 0, "", "", call, false, false},
 		{1, 1, 0, "", "CallSid=CAx&To=%2B15125550100", "", true, false},
-		{0, 0, 1, "", q, "CallSid=CAleg&DialCallStatus=answered", true, false},
+		{0, 0, 1, "", q, "CallSid=CAe0000000000000000000000000000001&ParentCallSid=CAf0000000000000000000000000000002&DialCallStatus=answered", true, false},
 		{0, 0, 2, "", q, call + "&DialCallStatus=no-answer&CallStatus=in-progress", true, false},
 		{0, 0, 2, "", q, call + "&DialCallStatus=completed&CallStatus=completed", true, false},
 		{0, 0, 3, "", "task=" + s.task, call + "&QueueTime=abc", true, false},
 		{0, 0, 4, "", "task=" + s.task + "&retry=9", call + "&QueueResult=queue-full", true, false},
 		{0, 0, 4, "", "task=WT" + strings.Repeat("0", 32) + "&ws=WSnope", call + "&QueueResult=leave", true, false},
 		{0, 0, 5, "", "", call + "&CallStatus=completed", true, false},
-		{0, 0, 6, "", "", "CallSid=CAout&From=client%3Aalice&To=%2B15125550123", true, false},
+		{0, 0, 6, "", "", "CallSid=CAd0000000000000000000000000000001&From=client%3Aalice&To=%2B15125550123", true, false},
 		{0, 3, 0, "", "", "--x\r\nContent-Disposition: form-data; name=\"CallSid\"\r\n\r\nCA1\r\n--x--\r\n", true, false},
 		{0, 0, 0, "/../../v1/Workspaces", "", "%zz=1&;;=", true, false},
 		{2, 0, 2, "", q + "&reservation=" + s.res, strings.Repeat("A=1&", 2000), true, false},
 		// The same while the store is down (degraded mode answers).
 		{0, 0, 0, "", "", call, true, true},
-		{0, 0, 1, "", q, "CallSid=CAleg&DialCallStatus=answered", true, true},
+		{0, 0, 1, "", q, "CallSid=CAe0000000000000000000000000000001&ParentCallSid=CAf0000000000000000000000000000002&DialCallStatus=answered", true, true},
 		{0, 0, 2, "", q, call + "&DialCallStatus=no-answer&CallStatus=in-progress", true, true},
 		{0, 0, 2, "", q + "&ended=" + s.res, call + "&DialCallStatus=completed", true, true},
 		{0, 0, 3, "", "task=" + s.task + "&ended=WRzz", call + "&QueueTime=9", true, true},
@@ -470,7 +470,7 @@ func FuzzAdminAPI(f *testing.F) {
 // answered with TwiML, an unsigned one refused, the API authenticated.
 func TestFuzzHarnessReachesHandlers(t *testing.T) {
 	s := newSystem(t)
-	form := "CallSid=CAharness0000000000000000000001&From=%2B17375550100&To=%2B15125550100"
+	form := "CallSid=CAa0000000000000000000000000000001&From=%2B17375550100&To=%2B15125550100"
 	ct := "application/x-www-form-urlencoded"
 	if code, out := s.webhook(http.MethodPost, webhooks.PathPrefix+"/incoming", form, ct, true); code != http.StatusOK {
 		t.Fatalf("signed incoming: %d %s", code, out)
@@ -481,7 +481,7 @@ func TestFuzzHarnessReachesHandlers(t *testing.T) {
 		t.Fatalf("unsigned incoming: %d, want 403", code)
 	}
 	q := "?task=" + s.task + "&reservation=" + s.res
-	if code, out := s.webhook(http.MethodPost, webhooks.PathPrefix+"/wait"+q, "CallSid=CAx&QueueTime=1", ct, true); code != http.StatusOK {
+	if code, out := s.webhook(http.MethodPost, webhooks.PathPrefix+"/wait"+q, "CallSid=CAa0000000000000000000000000000001&QueueTime=1", ct, true); code != http.StatusOK {
 		t.Fatalf("signed wait with a query: %d %s", code, out)
 	}
 	if code, out := s.admin(http.MethodGet, "/v1/Workspaces/"+s.ws+"/Workers", "", ""); code != http.StatusOK {
@@ -490,7 +490,7 @@ func TestFuzzHarnessReachesHandlers(t *testing.T) {
 	// With the store down, degraded mode answers a new call with TwiML.
 	s.store.down.Store(true)
 	defer s.store.down.Store(false)
-	form = "CallSid=CAharness0000000000000000000002&From=%2B17375550100&To=%2B15125550100"
+	form = "CallSid=CAa0000000000000000000000000000002&From=%2B17375550100&To=%2B15125550100"
 	code, out := s.webhook(http.MethodPost, webhooks.PathPrefix+"/incoming?greeted=1", form, ct, true)
 	verbs, err := parseTwiML(out)
 	if code != http.StatusOK || err != nil || len(verbs) == 0 {

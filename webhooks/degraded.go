@@ -62,7 +62,7 @@ const maxReplayHolds = 15
 // reservation the store says is pending while recovering (see above). ok
 // is false when it is not put off: decide from the store.
 func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r engine.Reservation) ([]twiml.Element, bool) {
-	dialStatus := c.param("DialCallStatus")
+	dialStatus := c.dialStatus()
 	if callerGone(c.param("CallStatus")) {
 		if c.callSID == "" || h.degraded.EndTask(ctx, t.WorkspaceSID, c.callSID, t.SID, r.SID, "call completed") != nil {
 			return nil, false
@@ -75,7 +75,7 @@ func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r
 		return nil, false
 	}
 	q := c.r.URL.Query()
-	q.Set("DialCallStatus", dialStatus) // a <Redirect> does not post it again
+	q.Set("dial_status", dialStatus) // a <Redirect> does not post DialCallStatus again
 	q.Set("held", strconv.Itoa(held+1))
 	h.decision(ctx, c, t.SID, r.WorkerSID, "hold", "dial "+dialStatus+" right after an outage: reservation pending in the store; waiting for the journals")
 	return []twiml.Element{pause(1), redirect(h.url("/dial", q))}, true
@@ -109,7 +109,7 @@ func (h *Handler) answeredDialFallback(ctx context.Context, c *call) []twiml.Ele
 				"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 		}
 	}
-	h.decision(ctx, c, c.taskSID, "", "complete", "dial "+c.param("DialCallStatus")+": store unreachable; end of call journaled")
+	h.decision(ctx, c, c.taskSID, "", "complete", "dial "+c.dialStatus()+": store unreachable; end of call journaled")
 	return []twiml.Element{hangup()}
 }
 
@@ -189,7 +189,7 @@ func (h *Handler) answerDegraded(ctx context.Context, c *call) ([]twiml.Element,
 // in the task's queue (routed again once the store answers).
 func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	resSID := c.query("reservation")
-	dialStatus := c.param("DialCallStatus")
+	dialStatus := c.dialStatus()
 	switch {
 	case dialStatus == "completed" || dialStatus == "answered":
 		if err := h.degraded.EndTask(ctx, c.ws, c.callSID, c.taskSID, resSID, "call completed"); err != nil {

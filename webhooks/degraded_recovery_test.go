@@ -134,7 +134,7 @@ func TestDialActionRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
 			t.Fatalf("dial action completed right after the outage: %v, want [Pause Redirect]", got)
 		}
 		again := strings.TrimSpace(doc.only(t, "Redirect").Text)
-		if query(t, again, "DialCallStatus") != "completed" || query(t, again, "reservation") != resSID {
+		if query(t, again, "dial_status") != "completed" || query(t, again, "reservation") != resSID {
 			t.Fatalf("hold redirect %q does not carry the dial's outcome", again)
 		}
 		if r := in.reservation(resSID); r.Status != engine.ReservationPending {

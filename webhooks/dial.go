@@ -25,7 +25,7 @@ func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, err
 		h.decision(ctx, c, t.SID, "", "hangup", "task is "+t.AssignmentStatus)
 		return []twiml.Element{hangup()}, nil
 	}
-	dialStatus := c.param("DialCallStatus")
+	dialStatus := c.dialStatus()
 	resSID := c.query("reservation")
 	var r engine.Reservation
 	if resSID != "" {

@@ -85,7 +85,7 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
 			return h.answeredDialFallback(ctx, c), nil
 		}
-		h.decision(ctx, c, t.SID, "", "complete", "dial "+c.param("DialCallStatus")+" (fallback)")
+		h.decision(ctx, c, t.SID, "", "complete", "dial "+c.dialStatus()+" (fallback)")
 		return []twiml.Element{hangup()}, nil
 	}
 	return append(say(sorryHold), h.hold(ctx, c, t, 0)...), nil
@@ -94,7 +94,7 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 // answeredDial reports whether c is a dial action saying that the agent
 // answered and the dial is over.
 func answeredDial(c *call) bool {
-	s := c.param("DialCallStatus")
+	s := c.dialStatus()
 	return strings.HasSuffix(c.r.URL.Path, "/dial") && (s == "completed" || s == "answered")
 }
 

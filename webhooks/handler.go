@@ -7,6 +7,7 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -71,6 +73,11 @@ type Config struct {
 	// a DID (the main line); "" = such agents cannot call out.
 	DefaultCallerID string
 
+	// DialPolicy decides which numbers outbound calls may dial; nil = the
+	// defaults (the Normalizer's region only, no premium-rate numbers, no
+	// emergency calls).
+	DialPolicy *dialpolicy.Policy
+
 	// OnDecision, when set, hears each call decision (the "decision" of
 	// the call decision log line: dial, enqueue, leave, ...), for metrics.
 	// It is called on the request's goroutine and must be quick.
@@ -90,21 +97,22 @@ type Config struct {
 
 // Handler serves the voice webhooks.
 type Handler struct {
-	eng       Engine
-	store     engine.Reader
-	norm      *routing.Normalizer
-	clock     engine.Clock
-	log       *slog.Logger
-	public    string
-	ws        string
-	waitPause int // seconds
-	timeout   time.Duration
-	verifier  *verifier
-	router    chi.Router
-	callerID  string // E.164 default caller ID of outbound calls; "" = none
-	onDecide  func(decision string)
-	floor     bool
-	degraded  Degraded
+	eng        Engine
+	store      engine.Reader
+	norm       *routing.Normalizer
+	clock      engine.Clock
+	log        *slog.Logger
+	public     string
+	ws         string
+	waitPause  int // seconds
+	timeout    time.Duration
+	verifier   *verifier
+	router     chi.Router
+	callerID   string // E.164 default caller ID of outbound calls; "" = none
+	dialPolicy *dialpolicy.Policy
+	onDecide   func(decision string)
+	floor      bool
+	degraded   Degraded
 }
 
 // NewHandler checks cfg and returns the webhook handler.
@@ -131,6 +139,11 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DialPolicy == nil {
+		if cfg.DialPolicy, err = dialpolicy.New(dialpolicy.Config{Normalizer: cfg.Normalizer}); err != nil {
+			return nil, fmt.Errorf("webhooks: default dial policy: %w", err)
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -148,19 +161,20 @@ func NewHandler(cfg Config) (*Handler, error) {
 		pauseSeconds = 1
 	}
 	h := &Handler{
-		eng:       cfg.Engine,
-		store:     cfg.Store,
-		norm:      cfg.Normalizer,
-		clock:     cfg.Clock,
-		log:       cfg.Logger,
-		public:    public,
-		ws:        cfg.WorkspaceSID,
-		waitPause: pauseSeconds,
-		timeout:   cfg.RequestTimeout,
-		callerID:  callerID,
-		onDecide:  cfg.OnDecision,
-		floor:     cfg.FloorRoute,
-		degraded:  cfg.Degraded,
+		eng:        cfg.Engine,
+		store:      cfg.Store,
+		norm:       cfg.Normalizer,
+		clock:      cfg.Clock,
+		log:        cfg.Logger,
+		public:     public,
+		ws:         cfg.WorkspaceSID,
+		waitPause:  pauseSeconds,
+		timeout:    cfg.RequestTimeout,
+		callerID:   callerID,
+		dialPolicy: cfg.DialPolicy,
+		onDecide:   cfg.OnDecision,
+		floor:      cfg.FloorRoute,
+		degraded:   cfg.Degraded,
 		verifier: &verifier{
 			validator: client.NewRequestValidator(cfg.AuthToken),
 			publicURL: public,
@@ -188,7 +202,7 @@ func (h *Handler) Mount(r chi.Router) {
 			"/wait":     h.twimlRoute("wait", h.wait, h.waitFallback),
 			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback),
 			"/status":   h.status,
-			"/outbound": h.twimlRoute("outbound", h.outbound, outboundFallback),
+			"/outbound": h.twimlRoute("outbound", h.outbound, h.outboundFallback),
 		}
 		for path, fn := range routes {
 			r.Post(path, fn)

@@ -9,6 +9,7 @@ import (
 	"github.com/twilio/twilio-go/twiml"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/logsafe"
 )
 
 // incoming answers a new inbound call in two steps, as the Flex set-up's
@@ -121,7 +122,8 @@ func (h *Handler) workflowFor(ctx context.Context, dialed string) (engine.Worksp
 	case err == nil:
 		wsSID, workflowSID = b.WorkspaceSID, b.WorkflowSID
 	case engine.ErrorCode(err) != engine.ENOTFOUND:
-		return engine.Workspace{}, "", fmt.Errorf("look up binding of %s: %w", dialed, err)
+		// dialed is the raw To when it is no number: bounded for the log.
+		return engine.Workspace{}, "", fmt.Errorf("look up binding of %s: %w", logsafe.Clip(dialed), err)
 	}
 	ws, err := h.eng.Workspace(ctx, wsSID)
 	if err != nil {

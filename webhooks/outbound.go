@@ -11,7 +11,9 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/logsafe"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -30,7 +32,25 @@ const (
 	sayBadNumber    = "The number you dialed is not a valid phone number. Please check it and try again."
 	sayNoCallerID   = "You have no direct number, and no default caller ID is set up, so the call cannot be placed. Please ask your administrator."
 	sayOutboundDown = "We are sorry, your call cannot be placed right now. Please try again later."
+	sayCountry      = "Calls to this country cannot be placed from this phone. Please ask your administrator."
+	sayPremium      = "Calls to premium-rate numbers cannot be placed from this phone."
+	sayNoEmergency  = "This phone cannot make emergency calls. Please use another phone."
 )
+
+// refusal is what the agent hears when the policy refuses the number.
+func refusal(v dialpolicy.Verdict) (string, bool) {
+	switch v {
+	case dialpolicy.Allowed:
+		return "", false
+	case dialpolicy.CountryRefused:
+		return sayCountry, true
+	case dialpolicy.PremiumRefused:
+		return sayPremium, true
+	case dialpolicy.EmergencyRefused:
+		return sayNoEmergency, true
+	}
+	return sayBadNumber, true
+}
 
 // checkCallerID normalizes the configured default caller ID ("" = none).
 func checkCallerID(n *routing.Normalizer, raw string) (string, error) {
@@ -65,9 +85,16 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 	if !ok {
 		return nil, errors.New("the engine cannot look up agents by contact_uri")
 	}
+	// The dialed number first: an emergency call that cannot be placed
+	// says so at once, whoever dials, before anything else can fail.
+	number := h.dialPolicy.Check(c.param("To"))
+	if number.Verdict == dialpolicy.EmergencyRefused {
+		h.decision(ctx, c, "", "", "refuse", number.Why)
+		return spoken(sayNoEmergency), nil
+	}
 	from := c.param("From")
 	if !strings.HasPrefix(strings.ToLower(from), "client:") || strings.TrimSpace(from[len("client:"):]) == "" {
-		h.decision(ctx, c, "", "", "refuse", "outbound call from "+from+", not a softphone (client:…)")
+		h.decision(ctx, c, "", "", "refuse", "outbound call from "+logsafe.Clip(from)+", not a softphone (client:…)")
 		return spoken(sayNotAnAgent), nil
 	}
 	contact := "client:" + strings.TrimSpace(from[len("client:"):])
@@ -75,19 +102,18 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 	switch engine.ErrorCode(err) {
 	case "":
 	case engine.ENOTFOUND:
-		h.decision(ctx, c, "", "", "refuse", "no worker has contact_uri "+contact)
+		h.decision(ctx, c, "", "", "refuse", "no worker has contact_uri "+logsafe.Clip(contact))
 		return spoken(sayNotAnAgent), nil
 	case engine.ECONFLICT:
 		h.decision(ctx, c, "", "", "refuse", engine.ErrorMessage(err))
 		return spoken(sayTwoAgents), nil
 	default:
-		return nil, fmt.Errorf("find the worker of %s: %w", contact, err)
+		return nil, fmt.Errorf("find the worker of %s: %w", logsafe.Clip(contact), err)
 	}
-	to := c.param("To")
-	num, err := h.norm.Normalize(to)
-	if err != nil {
-		h.decision(ctx, c, "", w.SID, "refuse", "dialed "+to+": "+err.Error())
-		return spoken(sayBadNumber), nil
+	if say, refused := refusal(number.Verdict); refused {
+		// Spoken, never dialed: toll fraud pays by the minute (dialpolicy).
+		h.decision(ctx, c, "", w.SID, "refuse", number.Why)
+		return spoken(say), nil
 	}
 	callerID := w.PhoneNumber
 	if callerID == "" {
@@ -95,13 +121,16 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 	}
 	if callerID == "" {
 		h.decision(ctx, c, "", w.SID, "refuse", "worker has no DID and DIDROUTER_DEFAULT_CALLER_ID is not set")
+		if number.Emergency {
+			return spoken(sayNoEmergency), nil // the emergency service needs a number to call back
+		}
 		return spoken(sayNoCallerID), nil
 	}
 	attrs, err := json.Marshal(map[string]string{
 		"type":       "outbound",
 		"direction":  "outbound",
 		"from":       callerID,
-		"to":         num.E164,
+		"to":         number.Number,
 		"worker_sid": w.SID,
 		"call_sid":   c.callSID,
 	})
@@ -111,7 +140,7 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 	d := &twiml.VoiceDial{
 		CallerId:       callerID,
 		AnswerOnBridge: "true", // the softphone hears the real ringing, not a connected silence
-		InnerElements:  []twiml.Element{&twiml.VoiceNumber{PhoneNumber: num.E164}},
+		InnerElements:  []twiml.Element{&twiml.VoiceNumber{PhoneNumber: number.Number}},
 	}
 	// The call matters more than its record: when recording fails the agent
 	// still gets through, and the failure is logged for the reports.
@@ -121,7 +150,7 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 	if err != nil {
 		h.log.ErrorContext(ctx, "outbound call not recorded as a task; dialing anyway",
 			"call_sid", c.callSID, "worker_sid", w.SID, "err", err)
-		h.decision(ctx, c, "", w.SID, "dial-outbound", "to "+num.E164+" from "+callerID+" (not recorded)")
+		h.decision(ctx, c, "", w.SID, "dial-outbound", "to "+number.Why+" from "+callerID+" (not recorded)")
 		return []twiml.Element{d}, nil
 	}
 	c.taskSID = res.Task.SID
@@ -130,7 +159,7 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 		q.Set("ws", c.ws)
 	}
 	d.Action, d.Method = h.url("/outbound", q), http.MethodPost
-	why := "to " + num.E164 + " from " + callerID
+	why := "to " + number.Why + " from " + callerID
 	if !res.Created {
 		why += " (task already recorded)"
 	}
@@ -155,22 +184,27 @@ func (h *Handler) outboundEnded(ctx context.Context, c *call) ([]twiml.Element, 
 	}
 	if t.AssignmentStatus == engine.TaskAssigned {
 		reason := "call completed"
-		if s := c.param("DialCallStatus"); s != "" {
+		if s := c.dialStatus(); knownDialStatus(s) {
 			reason += ": " + s
 		}
 		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
 			return nil, fmt.Errorf("complete task %s: %w", t.SID, err)
 		}
 	}
-	h.decision(ctx, c, t.SID, "", "complete", "outbound dial ended: "+c.param("DialCallStatus"))
+	h.decision(ctx, c, t.SID, "", "complete", "outbound dial ended: "+c.dialStatus())
 	return []twiml.Element{hangup()}, nil
 }
 
 // outboundFallback answers when an outbound decision failed: the softphone
-// hears an apology (or, after the call, just hangs up).
-func outboundFallback(_ context.Context, c *call) ([]twiml.Element, error) {
+// hears an apology (or, after the call, just hangs up). An emergency call
+// hears that it cannot be placed from this phone: "try again later" is no
+// answer to an emergency.
+func (h *Handler) outboundFallback(_ context.Context, c *call) ([]twiml.Element, error) {
 	if c.taskSID != "" {
 		return []twiml.Element{hangup()}, nil
+	}
+	if h.dialPolicy.Check(c.param("To")).Emergency {
+		return spoken(sayNoEmergency), nil
 	}
 	return spoken(sayOutboundDown), nil
 }

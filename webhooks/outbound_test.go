@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/webhooks"
@@ -23,6 +24,13 @@ const mainLine = "+15125550100"
 
 // newOutboundInstance is newInstance with a default caller ID ("" = none).
 func newOutboundInstance(t *testing.T, st engine.Store, defaultCallerID string) *instance {
+	t.Helper()
+	return newOutboundInstanceWith(t, st, defaultCallerID, dialpolicy.Config{})
+}
+
+// newOutboundInstanceWith is newOutboundInstance with a dial policy (its
+// Normalizer is the instance's).
+func newOutboundInstanceWith(t *testing.T, st engine.Store, defaultCallerID string, policy dialpolicy.Config) *instance {
 	t.Helper()
 	ctx := context.Background()
 	clock := newClock()
@@ -42,10 +50,15 @@ func newOutboundInstance(t *testing.T, st engine.Store, defaultCallerID string) 
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
+	policy.Normalizer = norm
+	dp, err := dialpolicy.New(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wh, err := webhooks.NewHandler(webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
 		PublicURL: srv.URL, AuthToken: authToken, WorkspaceSID: ws.SID, WaitPause: 2 * time.Second,
-		DefaultCallerID: defaultCallerID,
+		DefaultCallerID: defaultCallerID, DialPolicy: dp,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,14 +6,17 @@ import (
 	"net/http"
 
 	"github.com/twilio/twilio-go/client"
+
+	"github.com/didrouter/didrouter/logsafe"
 )
 
 // DefaultMaxBody caps a webhook body. Twilio's voice requests are a few
 // kilobytes; anything near this size is not Twilio.
 const DefaultMaxBody = 64 << 10
 
-// verifier parses a webhook's form and checks its X-Twilio-Signature before
-// any handler runs, so that a forged or malformed request never creates a task.
+// verifier parses a webhook's form and checks its X-Twilio-Signature and
+// its parameters (checkParams) before any handler runs, so that a forged
+// or malformed request never creates a task.
 type verifier struct {
 	validator client.RequestValidator // Validate has a pointer receiver: keep it addressable
 	publicURL string                  // the base URL Twilio calls, without a trailing slash
@@ -31,14 +34,24 @@ func (v *verifier) middleware(next http.Handler) http.Handler {
 			if errors.As(err, &tooLarge) {
 				msg = "request body too large"
 			}
-			v.logger.WarnContext(r.Context(), "webhook rejected", "path", r.URL.Path, "reason", msg, "err", err)
+			// Nothing of an unverified request reaches the log unbounded.
+			v.logger.WarnContext(r.Context(), "webhook rejected", logsafe.String("path", r.URL.Path), "reason", msg,
+				logsafe.String("err", err.Error()))
 			http.Error(w, msg, http.StatusBadRequest)
 			return
 		}
 		if !v.skip && !v.valid(r) {
-			v.logger.WarnContext(r.Context(), "webhook rejected", "path", r.URL.Path,
-				"reason", "bad or missing X-Twilio-Signature", "call_sid", r.PostForm.Get("CallSid"))
+			v.logger.WarnContext(r.Context(), "webhook rejected", logsafe.String("path", r.URL.Path),
+				"reason", "bad or missing X-Twilio-Signature", logsafe.String("call_sid", twilioParams(r).Get("CallSid")))
 			http.Error(w, "invalid signature", http.StatusForbidden)
+			return
+		}
+		if bad := checkParams(r); bad != nil {
+			// A clean refusal: no TwiML, so no apology and no retry, and
+			// nothing created or rung.
+			v.logger.WarnContext(r.Context(), "webhook refused", logsafe.String("path", r.URL.Path),
+				"reason", bad.why, logsafe.String("value", bad.value))
+			http.Error(w, "bad request: "+bad.why, http.StatusBadRequest)
 			return
 		}
 		next.ServeHTTP(w, r)

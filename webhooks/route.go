@@ -22,11 +22,23 @@ type call struct {
 	ended   string // "ended" query parameter: a reservation a degraded dial outcome ended (see degraded.go)
 }
 
-// param returns a Twilio parameter (body first, then query).
-func (c *call) param(name string) string { return strings.TrimSpace(c.r.Form.Get(name)) }
+// param returns a parameter Twilio sent about the call (twilioParams:
+// a POST's body, never its query string).
+func (c *call) param(name string) string { return strings.TrimSpace(twilioParams(c.r).Get(name)) }
 
-// query returns a parameter didrouter itself wrote into the URL.
+// query returns a parameter didrouter itself wrote into the URL (one of
+// ownParams, checked by checkParams).
 func (c *call) query(name string) string { return strings.TrimSpace(c.r.URL.Query().Get(name)) }
+
+// dialStatus is how a <Dial> ended: Twilio's DialCallStatus, or, when a
+// dial action was put off (dialAfterReplay), the dial_status didrouter
+// wrote into the redirect (a <Redirect> does not post it again).
+func (c *call) dialStatus() string {
+	if s := c.param("DialCallStatus"); s != "" {
+		return s
+	}
+	return c.query("dial_status")
+}
 
 // twimlFunc decides the TwiML of one webhook.
 type twimlFunc func(ctx context.Context, c *call) ([]twiml.Element, error)
@@ -74,17 +86,14 @@ func protect(ctx context.Context, c *call, fn twimlFunc) (verbs []twiml.Element,
 }
 
 func (h *Handler) newCall(r *http.Request) *call {
+	// The verifier's checkParams has checked the shapes of these.
 	c := &call{r: r, ws: h.ws}
 	c.callSID = c.param("CallSid")
-	if ws := c.query("ws"); strings.HasPrefix(ws, engine.PrefixWorkspace) {
+	if ws := c.query("ws"); ws != "" {
 		c.ws = ws
 	}
-	if t := c.query("task"); strings.HasPrefix(t, engine.PrefixTask) {
-		c.taskSID = t
-	}
-	if e := c.query("ended"); strings.HasPrefix(e, engine.PrefixReservation) {
-		c.ended = e
-	}
+	c.taskSID = c.query("task")
+	c.ended = c.query("ended")
 	return c
 }
 

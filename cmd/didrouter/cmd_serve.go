@@ -12,12 +12,14 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/assignment"
 	"github.com/didrouter/didrouter/api/eventcallback"
+	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/routing"
@@ -116,10 +118,19 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		return err
 	}
 	defer dm.close()
+	dialPolicy, err := dialpolicy.New(dialpolicy.Config{
+		Normalizer: norm, Countries: cfg.OutboundCountries, AllowPremium: cfg.OutboundPremium, EmergencyCalls: cfg.EmergencyCalls,
+	})
+	if err != nil {
+		return fmt.Errorf("DIDROUTER_OUTBOUND_COUNTRIES: %w", err)
+	}
+	logger.Info("outbound calls", "countries", outboundCountries(cfg), "premium_rate", cfg.OutboundPremium,
+		"emergency_calls", cfg.EmergencyCalls)
 	wh, err := webhooks.NewHandler(webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger, Degraded: dm.webhooks(),
 		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
 		WorkspaceSID: ws.SID, OnDecision: m.Decision, FloorRoute: benchFloor(), DefaultCallerID: cfg.CallerID,
+		DialPolicy: dialPolicy,
 	})
 	if err != nil {
 		return err
@@ -258,4 +269,12 @@ func alphanumeric(s string) bool {
 func benchFloor() bool {
 	on, _ := strconv.ParseBool(os.Getenv("DIDROUTER_BENCH_FLOOR"))
 	return on
+}
+
+// outboundCountries says which countries agents may call, for the log.
+func outboundCountries(cfg config) string {
+	if len(cfg.OutboundCountries) == 0 {
+		return cfg.Region
+	}
+	return strings.Join(cfg.OutboundCountries, ",")
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/didrouter/didrouter/dialpolicy"
 )
 
 // config is the server's configuration: flags override environment
@@ -42,6 +44,11 @@ type config struct {
 	// CallerID is the caller ID (E.164) of outbound calls by agents
 	// without a DID: the main line. "" = they cannot call out.
 	CallerID string // DIDROUTER_DEFAULT_CALLER_ID
+
+	// Which numbers agents may call out to (package dialpolicy).
+	OutboundCountries []string // DIDROUTER_OUTBOUND_COUNTRIES: nil = the default region only; ["*"] = any
+	OutboundPremium   bool     // DIDROUTER_OUTBOUND_PREMIUM=allow: premium-rate and shared-cost numbers too
+	EmergencyCalls    bool     // DIDROUTER_EMERGENCY_CALLS=on: emergency numbers are dialed
 }
 
 // Defaults.
@@ -182,6 +189,23 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			} else {
 				c.CallerID = e164
 			}
+		}
+		if countries, err := dialpolicy.ParseCountries(env("DIDROUTER_OUTBOUND_COUNTRIES", "")); err != nil {
+			bad("DIDROUTER_OUTBOUND_COUNTRIES must be comma-separated ISO region codes such as US,CA, or * for any country: %v", err)
+		} else {
+			c.OutboundCountries = countries
+		}
+		switch s := strings.ToLower(env("DIDROUTER_OUTBOUND_PREMIUM", "refuse")); s {
+		case "refuse", "allow":
+			c.OutboundPremium = s == "allow"
+		default:
+			bad("DIDROUTER_OUTBOUND_PREMIUM must be refuse or allow, not %q", s)
+		}
+		switch s := strings.ToLower(env("DIDROUTER_EMERGENCY_CALLS", "off")); s {
+		case "off", "on":
+			c.EmergencyCalls = s == "on"
+		default:
+			bad("DIDROUTER_EMERGENCY_CALLS must be on or off, not %q", s)
 		}
 		if (c.APIKey == "") != (c.APISecret == "") {
 			bad("DIDROUTER_API_KEY and DIDROUTER_API_SECRET must be set together (or both left empty to turn the admin API off)")

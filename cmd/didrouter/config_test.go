@@ -97,6 +97,10 @@ func TestParseConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad skip", map[string]string{"DIDROUTER_INSECURE_SKIP_SIGNATURE": "maybe"}, "DIDROUTER_INSECURE_SKIP_SIGNATURE"},
 		{"key without secret", map[string]string{"DIDROUTER_API_KEY": "k"}, "DIDROUTER_API_SECRET"},
 		{"bad region", map[string]string{"DIDROUTER_DEFAULT_REGION": "USA"}, "DIDROUTER_DEFAULT_REGION"},
+		{"bad outbound country", map[string]string{"DIDROUTER_OUTBOUND_COUNTRIES": "US,XX"}, "DIDROUTER_OUTBOUND_COUNTRIES"},
+		{"any country and more", map[string]string{"DIDROUTER_OUTBOUND_COUNTRIES": "*,US"}, "DIDROUTER_OUTBOUND_COUNTRIES"},
+		{"bad premium", map[string]string{"DIDROUTER_OUTBOUND_PREMIUM": "yes"}, "DIDROUTER_OUTBOUND_PREMIUM"},
+		{"bad emergency", map[string]string{"DIDROUTER_EMERGENCY_CALLS": "true"}, "DIDROUTER_EMERGENCY_CALLS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,5 +131,31 @@ func TestParseConfigMigrateNeedsOnlyTheStore(t *testing.T) {
 	}
 	if _, err := parseConfig("migrate", []string{"extra"}, envOf(nil), io.Discard); err == nil {
 		t.Error("stray argument accepted")
+	}
+}
+
+// The outbound dial policy's settings: by default the default region only,
+// no premium-rate numbers, no emergency calls.
+func TestParseConfigOutboundPolicy(t *testing.T) {
+	base := map[string]string{"TWILIO_AUTH_TOKEN": "tok", "DIDROUTER_PUBLIC_URL": "https://x.example"}
+	c, err := parseConfig("serve", nil, envOf(base), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OutboundCountries != nil || c.OutboundPremium || c.EmergencyCalls {
+		t.Errorf("defaults: countries %v premium %v emergency %v", c.OutboundCountries, c.OutboundPremium, c.EmergencyCalls)
+	}
+	base["DIDROUTER_OUTBOUND_COUNTRIES"] = "us, ca,GB"
+	base["DIDROUTER_OUTBOUND_PREMIUM"] = "allow"
+	base["DIDROUTER_EMERGENCY_CALLS"] = "ON"
+	if c, err = parseConfig("serve", nil, envOf(base), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.OutboundCountries, ",") != "US,CA,GB" || !c.OutboundPremium || !c.EmergencyCalls {
+		t.Errorf("set: countries %v premium %v emergency %v", c.OutboundCountries, c.OutboundPremium, c.EmergencyCalls)
+	}
+	base["DIDROUTER_OUTBOUND_COUNTRIES"] = "*"
+	if c, err = parseConfig("serve", nil, envOf(base), io.Discard); err != nil || strings.Join(c.OutboundCountries, ",") != "*" {
+		t.Errorf("any country: %v %v", c.OutboundCountries, err)
 	}
 }

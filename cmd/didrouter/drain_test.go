@@ -43,7 +43,7 @@ func TestServeDrains(t *testing.T) {
 	waitReady(t, base)
 
 	// A webhook whose body is still on its way when the signal comes.
-	form := url.Values{"CallSid": {"CA00000000000000000000000000drain"}, "From": {"+17375550100"}, "To": {"+15125550101"}}
+	form := url.Values{"CallSid": {"CA000000000000000000000000000d7a1e"}, "From": {"+17375550100"}, "To": {"+15125550101"}}
 	body := form.Encode()
 	sig := webhooks.Sign(cfg.AuthToken, cfg.PublicURL+webhooks.PathPrefix+"/incoming", form)
 	conn, err := net.Dial("tcp", addr)

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/logsafe"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/webhooks"
 )
@@ -29,15 +32,18 @@ func newRouter(wh *webhooks.Handler, admin *api.Handler, ready func(context.Cont
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	rl := &readyLog{logger: logger}
 	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := ready(ctx); err != nil {
+			rl.notReady(ctx, err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
+			_, _ = w.Write([]byte(notReadyText(err)))
 			return
 		}
+		rl.ready(ctx)
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	wh.Mount(r)
@@ -45,6 +51,45 @@ func newRouter(wh *webhooks.Handler, admin *api.Handler, ready func(context.Cont
 		admin.Mount(r)
 	}
 	return r
+}
+
+// notReadyText is what /readyz answers anyone who asks while not ready:
+// no details, as a store's connection error names hosts, users and
+// databases (they go to the log). Draining is said: it is didrouter's own
+// state, and tells an operator why a balancer took the instance out.
+func notReadyText(err error) string {
+	if errors.Is(err, errDraining) {
+		return "not ready: draining\n"
+	}
+	return "not ready\n"
+}
+
+// readyLog logs why /readyz fails: once per reason (a balancer asks every
+// few seconds), and once when the instance is ready again.
+type readyLog struct {
+	logger *slog.Logger
+	mu     sync.Mutex
+	last   string // the reason last logged; "" = ready
+}
+
+func (l *readyLog) notReady(ctx context.Context, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err.Error() == l.last {
+		return
+	}
+	l.last = err.Error()
+	l.logger.WarnContext(ctx, "not ready", "err", err)
+}
+
+func (l *readyLog) ready(ctx context.Context) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == "" {
+		return
+	}
+	l.last = ""
+	l.logger.InfoContext(ctx, "ready again")
 }
 
 // statusWriter remembers the status code for the access log.
@@ -75,7 +120,7 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			start := time.Now()
 			sw := &statusWriter{ResponseWriter: w}
 			next.ServeHTTP(sw, r)
-			route := r.URL.Path
+			route := logsafe.Clip(r.URL.Path) // no route matched: the path is anyone's
 			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 				route = rc.RoutePattern()
 			}
