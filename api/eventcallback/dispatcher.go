@@ -2,14 +2,15 @@
 // every event the engine commits in a workspace that has an
 // EventCallbackUrl (and whose EventsFilter, when set, lists the event's
 // type) is POSTed there with TaskRouter's parameters, form-encoded and
-// signed like Twilio's webhooks.
+// signed as configured (package callback).
 //
 // Delivery is at most once, by the instance that committed the event,
 // after commit and outside any transaction: an event still queued when the
 // instance stops or dies is never sent, and a full queue drops events with
 // a warning. Events of one task (its reservations included), or of one
 // other resource, are sent in the order they were committed on that
-// instance; different resources are sent concurrently.
+// instance; different resources are sent concurrently. Each event goes to
+// the workspace's URL as it is when the event is sent.
 package eventcallback
 
 import (

@@ -421,7 +421,8 @@ func TestBatchedEventsFollowTheCurrentURL(t *testing.T) {
 }
 
 // A stored URL the policy refuses (here: off the allow-list, as after the
-// list was narrowed) is not sent to, and the refusal is logged.
+// list was narrowed) is not sent to, and the refusal is logged with the
+// URL's password and token redacted.
 func TestRefusedURLNotSent(t *testing.T) {
 	stores(t, func(t *testing.T, st engine.Store) {
 		rc := newReceiver(t)
@@ -441,7 +442,7 @@ func TestRefusedURLNotSent(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			ws.EventCallbackURL = rc.srv.URL + "/events?token=abc"
+			ws.EventCallbackURL = strings.Replace(rc.srv.URL, "://", "://bob:hunter2@", 1) + "/events?token=abc&team=blue"
 			return tx.UpdateWorkspace(e.ctx, ws)
 		}); err != nil {
 			t.Fatal(err)
@@ -451,8 +452,9 @@ func TestRefusedURLNotSent(t *testing.T) {
 		if n := len(rc.requests()); n != 0 {
 			t.Errorf("%d events sent to a host off the allow-list", n)
 		}
-		if strings.Contains(logs.String(), "abc") {
-			t.Errorf("the log shows the URL's token:\n%s", logs)
+		if l := logs.String(); strings.Contains(l, "abc") || strings.Contains(l, "hunter2") || !strings.Contains(l, "bob:redacted@") ||
+			!strings.Contains(l, "token=redacted&team=blue") {
+			t.Errorf("the log shows the URL's secrets, or not the URL:\n%s", l)
 		}
 	})
 }
