@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -68,6 +69,9 @@ type Config struct {
 	// https://didrouter.example.com; "" = the scheme and host of the request.
 	BaseURL string
 	MaxBody int64 // bytes; 0 = DefaultMaxBody
+	// Callbacks checks the callback URLs set through the API (didrouter
+	// itself, the allow-list); nil = any absolute http(s) URL.
+	Callbacks *callback.Policy
 }
 
 // Handler serves the API.
@@ -82,6 +86,8 @@ type Handler struct {
 	base    string
 	maxBody int64
 	router  chi.Router
+	// callbacks checks callback URLs (nil: any absolute http(s) URL).
+	callbacks *callback.Policy
 }
 
 // NewHandler checks cfg and returns the API handler.
@@ -114,6 +120,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 		account: cfg.AccountSID,
 		base:    strings.TrimRight(cfg.BaseURL, "/"),
 		maxBody: cfg.MaxBody,
+
+		callbacks: cfg.Callbacks,
 	}
 	r := chi.NewRouter()
 	r.NotFound(h.notFound)

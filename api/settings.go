@@ -2,10 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -32,11 +33,6 @@ type workspaceUpdate struct {
 func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpdate) (engine.Workspace, error) {
 	if h.writer == nil {
 		return engine.Workspace{}, noWriter("updating a workspace")
-	}
-	if u.EventCallbackURL != nil && *u.EventCallbackURL != "" {
-		if err := checkCallbackURL("EventCallbackUrl", *u.EventCallbackURL); err != nil {
-			return engine.Workspace{}, err
-		}
 	}
 	err := h.writer.Tx(ctx, func(tx engine.Tx) error {
 		ws, err := tx.GetWorkspace(ctx, sid)
@@ -75,7 +71,11 @@ func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpd
 			*a.dst = *a.sid
 		}
 		if u.EventCallbackURL != nil {
-			ws.EventCallbackURL = *u.EventCallbackURL
+			v, err := h.callbackURL("EventCallbackUrl", *u.EventCallbackURL, ws.EventCallbackURL)
+			if err != nil {
+				return err
+			}
+			ws.EventCallbackURL = v
 		}
 		if u.EventsFilter != nil {
 			ws.EventsFilter = normalizeEventsFilter(*u.EventsFilter)
@@ -104,13 +104,25 @@ func normalizeEventsFilter(raw string) string {
 	return strings.Join(kept, ",")
 }
 
-// checkCallbackURL accepts an absolute http or https URL.
-func checkCallbackURL(param, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return engine.Errorf(engine.EINVALID, "%s must be an absolute http or https URL, not %q", param, raw)
+// callbackURL returns the callback URL to store when next is sent as param
+// to replace stored: "" clears it; a URL sent back as the API shows it
+// (password hidden) keeps stored; any other must pass the callback
+// policy (absolute http(s), not didrouter itself, on the allow-list).
+func (h *Handler) callbackURL(param, next, stored string) (string, error) {
+	if next == "" {
+		return "", nil
 	}
-	return nil
+	v, err := callback.KeepHiddenPassword(next, stored)
+	if err != nil {
+		return "", engine.Errorf(engine.EINVALID, "%s %v", param, err)
+	}
+	var refused *callback.RefusedError
+	if err := h.callbacks.Check(v); errors.As(err, &refused) {
+		return "", engine.Errorf(engine.EINVALID, "%s %s", param, refused.Reason)
+	} else if err != nil {
+		return "", err
+	}
+	return v, nil
 }
 
 func (h *Handler) insertActivity(ctx context.Context, ws, name string, available bool) (engine.Activity, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/assignment"
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -57,7 +58,7 @@ func newTREnv(t *testing.T, st engine.Store) *trEnv {
 	}
 	disp, err = assignment.New(assignment.Config{
 		Engine: eng, Store: observed, Client: &http.Client{Timeout: 5 * time.Second}, Clock: clock,
-		AccountSID: "AC0123", AuthToken: authToken, Attempts: 1,
+		AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: authToken}, Attempts: 1,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -36,12 +37,12 @@ func (h *Handler) workflowJSON(r *http.Request, wf engine.Workflow) workflowJSON
 	ws := h.workspaceURL(r, wf.WorkspaceSID)
 	return workflowJSON{
 		AccountSID:                    nullable(h.account),
-		AssignmentCallbackURL:         nullable(wf.AssignmentCallbackURL),
+		AssignmentCallbackURL:         nullable(callback.HidePassword(wf.AssignmentCallbackURL)),
 		Configuration:                 wf.Configuration,
 		DateCreated:                   isoTime(wf.DateCreated),
 		DateUpdated:                   isoTime(wf.DateUpdated),
 		DocumentContentType:           "application/json",
-		FallbackAssignmentCallbackURL: nullable(wf.FallbackAssignmentCallbackURL),
+		FallbackAssignmentCallbackURL: nullable(callback.HidePassword(wf.FallbackAssignmentCallbackURL)),
 		FriendlyName:                  wf.FriendlyName,
 		SID:                           wf.SID,
 		TaskReservationTimeout:        wf.TaskReservationTimeout,
@@ -92,11 +93,12 @@ func (h *Handler) getWorkflow(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	f, err := parseForm(r)
 	var timeout *int
+	var callbacks workflowCallbacks
 	if err == nil {
 		timeout, err = f.intPtr("TaskReservationTimeout")
 	}
 	if err == nil {
-		err = checkCallbackURLs(f)
+		callbacks, err = h.callbackURLs(f, engine.Workflow{})
 	}
 	if err != nil {
 		h.writeError(w, r, err)
@@ -105,8 +107,8 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	n := engine.NewWorkflow{
 		FriendlyName:                  f.get("FriendlyName"),
 		Configuration:                 f.get("Configuration"),
-		AssignmentCallbackURL:         f.get("AssignmentCallbackUrl"),
-		FallbackAssignmentCallbackURL: f.get("FallbackAssignmentCallbackUrl"),
+		AssignmentCallbackURL:         callbacks.primary(),
+		FallbackAssignmentCallbackURL: callbacks.fallback(),
 	}
 	if timeout != nil {
 		n.TaskReservationTimeout = *timeout
@@ -122,11 +124,18 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
 	f, err := parseForm(r)
 	var timeout *int
+	var callbacks workflowCallbacks
 	if err == nil {
 		timeout, err = f.intPtr("TaskReservationTimeout")
 	}
 	if err == nil {
-		err = checkCallbackURLs(f)
+		// The stored URLs are needed when one is sent back with its
+		// password hidden, as the API shows it.
+		var stored engine.Workflow
+		stored, err = h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+		if err == nil {
+			callbacks, err = h.callbackURLs(f, stored)
+		}
 	}
 	if err != nil {
 		h.writeError(w, r, err)
@@ -136,8 +145,8 @@ func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
 		FriendlyName:                  f.ptr("FriendlyName"),
 		Configuration:                 f.ptr("Configuration"),
 		TaskReservationTimeout:        timeout,
-		AssignmentCallbackURL:         f.ptr("AssignmentCallbackUrl"),
-		FallbackAssignmentCallbackURL: f.ptr("FallbackAssignmentCallbackUrl"),
+		AssignmentCallbackURL:         callbacks[0],
+		FallbackAssignmentCallbackURL: callbacks[1],
 	})
 	if err != nil {
 		h.writeError(w, r, err)
@@ -161,14 +170,37 @@ func (h *Handler) deleteWorkflow(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// checkCallbackURLs accepts empty (no callback) or absolute http(s) URLs.
-func checkCallbackURLs(f form) error {
-	for _, p := range []string{"AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl"} {
-		if v := f.get(p); v != "" {
-			if err := checkCallbackURL(p, v); err != nil {
-				return err
-			}
-		}
+// workflowCallbacks are the AssignmentCallbackUrl and
+// FallbackAssignmentCallbackUrl of a request; nil = not sent.
+type workflowCallbacks [2]*string
+
+func (c workflowCallbacks) primary() string  { return derefString(c[0]) }
+func (c workflowCallbacks) fallback() string { return derefString(c[1]) }
+
+func derefString(p *string) string {
+	if p == nil {
+		return ""
 	}
-	return nil
+	return *p
+}
+
+// callbackURLs reads the callback URLs of a request that replace those of
+// stored (the zero Workflow on create); see Handler.callbackURL.
+func (h *Handler) callbackURLs(f form, stored engine.Workflow) (workflowCallbacks, error) {
+	var out workflowCallbacks
+	for i, p := range []struct{ param, stored string }{
+		{"AssignmentCallbackUrl", stored.AssignmentCallbackURL},
+		{"FallbackAssignmentCallbackUrl", stored.FallbackAssignmentCallbackURL},
+	} {
+		v := f.ptr(p.param)
+		if v == nil {
+			continue
+		}
+		u, err := h.callbackURL(p.param, *v, p.stored)
+		if err != nil {
+			return workflowCallbacks{}, err
+		}
+		out[i] = &u
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -58,7 +59,7 @@ func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws engine.
 		DateUpdated:          isoTime(ws.DateUpdated),
 		DefaultActivityName:  h.activityName(ctx, ws.SID, ws.DefaultActivitySID),
 		DefaultActivitySID:   nullable(ws.DefaultActivitySID),
-		EventCallbackURL:     nullable(ws.EventCallbackURL),
+		EventCallbackURL:     nullable(callback.HidePassword(ws.EventCallbackURL)),
 		EventsFilter:         nullable(ws.EventsFilter),
 		FriendlyName:         ws.FriendlyName,
 		MultiTaskEnabled:     false,

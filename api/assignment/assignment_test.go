@@ -15,6 +15,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/didrouter/didrouter/api/assignment"
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
 )
@@ -36,6 +37,9 @@ type receiver struct {
 	got []request
 	// answers by path: status and body
 	answers map[string]answer
+	// gate, when set, holds each answer until it is closed (the request
+	// is recorded first).
+	gate chan struct{}
 }
 
 type request struct {
@@ -56,8 +60,11 @@ func newReceiver(t *testing.T, answers map[string]answer) *receiver {
 		form, _ := url.ParseQuery(string(body))
 		rc.mu.Lock()
 		rc.got = append(rc.got, request{path: r.URL.Path, form: form, signature: r.Header.Get("X-Twilio-Signature")})
-		a := rc.answers[r.URL.Path]
+		a, gate := rc.answers[r.URL.Path], rc.gate
 		rc.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
 		if a.status == 0 {
 			a.status = http.StatusOK
 		}
@@ -101,7 +108,7 @@ func newEnv(t *testing.T, st engine.Store, retryClock engine.Clock) *env {
 		retryClock = clock
 	}
 	disp, err = assignment.New(assignment.Config{Engine: eng, Store: st, Client: &http.Client{Timeout: 5 * time.Second},
-		Clock: retryClock, AccountSID: "AC0123", AuthToken: token, RetryDelay: time.Millisecond})
+		Clock: retryClock, AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: token}, RetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,6 +337,36 @@ func TestObserveReportsCommittedReservationsOnly(t *testing.T) {
 		}
 		if len(got) != 1 || got[0] != r.SID {
 			t.Fatalf("committed: reported %v", got)
+		}
+	})
+}
+
+// The workflow's URL is read again before each try: cleared while the
+// first try is under way (and fails), the callback is not tried again,
+// and its fallback is not called either.
+func TestClearedURLNotRetried(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		rc := newReceiver(t, map[string]answer{"/assign": {status: http.StatusServiceUnavailable}})
+		rc.gate = make(chan struct{})
+		e := newEnv(t, st, engine.SystemClock{})
+		wf, _ := e.flow(rc.srv.URL+"/assign", rc.srv.URL+"/fallback")
+		res := e.task(wf)
+		eventually(t, "the callback is sent", func() bool { return len(rc.requests()) == 1 })
+		none := ""
+		if _, err := e.eng.UpdateWorkflow(e.ctx, e.ws.SID, wf.SID, engine.WorkflowUpdate{AssignmentCallbackURL: &none}); err != nil {
+			t.Fatal(err)
+		}
+		close(rc.gate)
+		time.Sleep(100 * time.Millisecond) // a retry would come after 1 ms
+		if reqs := rc.requests(); len(reqs) != 1 {
+			var paths []string
+			for _, r := range reqs {
+				paths = append(paths, r.path)
+			}
+			t.Errorf("requests %v after the URL was cleared, want the first alone", paths)
+		}
+		if r, _ := e.store.GetReservation(e.ctx, e.ws.SID, res.Reservation.SID); r.Status != engine.ReservationPending {
+			t.Errorf("reservation %s, want pending", r.Status)
 		}
 	})
 }

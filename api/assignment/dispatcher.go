@@ -43,10 +43,13 @@ type Config struct {
 	Logger *slog.Logger
 
 	AccountSID string // the AccountSid parameter
-	// AuthToken, when set, signs each request with X-Twilio-Signature the
-	// way Twilio signs its webhooks, so receivers that validate Twilio's
-	// signature accept didrouter's callbacks.
-	AuthToken string
+	// Signer signs each request (callback.KeySigner, or
+	// callback.TwilioSigner for receivers that validate Twilio's
+	// signature); nil = unsigned.
+	Signer callback.Signer
+	// Policy refuses URLs at send time (didrouter itself, hosts off the
+	// allow-list), as the API does when they are set; nil = any http(s) URL.
+	Policy *callback.Policy
 
 	Attempts   int           // tries per URL on a network error or a 5xx/429 answer; 0 = 2
 	RetryDelay time.Duration // pause between tries; 0 = 1 s
@@ -91,7 +94,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Workers = DefaultWorkers
 	}
 	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: make(chan engine.Reservation, cfg.Queue),
-		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, AuthToken: cfg.AuthToken,
+		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, Signer: cfg.Signer, Policy: cfg.Policy,
 			UserAgent: "didrouter-assignment-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}, nil
 }
 
@@ -162,22 +165,52 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 	if wf.AssignmentCallbackURL == "" {
 		return
 	}
-	ins, used, err := d.post(ctx, wf.AssignmentCallbackURL, params)
-	if err != nil && wf.FallbackAssignmentCallbackURL != "" {
-		log.WarnContext(ctx, "assignment callback failed; trying the fallback URL", "url", wf.AssignmentCallbackURL, "err", err)
-		ins, used, err = d.post(ctx, wf.FallbackAssignmentCallbackURL, params)
+	// The callback may have waited in the queue, and a try takes seconds:
+	// each try reads the workflow's URLs again (the engine's cache), so a
+	// URL cleared or changed meanwhile is honoured. A cleared primary URL
+	// ends the callback, as it would for a new reservation.
+	primary := d.currentURL(r.WorkspaceSID, wf.SID, func(wf engine.Workflow) string { return wf.AssignmentCallbackURL })
+	fallback := d.currentURL(r.WorkspaceSID, wf.SID, func(wf engine.Workflow) string {
+		if wf.AssignmentCallbackURL == "" {
+			return ""
+		}
+		return wf.FallbackAssignmentCallbackURL
+	})
+	ins, used, err := d.post(ctx, primary, params)
+	if err != nil && !errors.Is(err, callback.ErrNotWanted) && wf.FallbackAssignmentCallbackURL != "" {
+		log.WarnContext(ctx, "assignment callback failed; trying the fallback URL", "url", callback.Redact(used), "err", err)
+		ins, used, err = d.post(ctx, fallback, params)
+	}
+	if errors.Is(err, callback.ErrNotWanted) {
+		log.InfoContext(ctx, "assignment callback not sent: the workflow's callback URL was cleared after the reservation was made")
+		return
 	}
 	if err != nil {
 		log.WarnContext(ctx, "assignment callback failed; the reservation stays pending until it is handled over the API or times out",
-			"url", used, "err", err)
+			"url", callback.Redact(used), "err", err)
 		return
 	}
 	if err := d.apply(ctx, r, ins); err != nil {
-		log.WarnContext(ctx, "assignment callback instruction not carried out", "url", used,
+		log.WarnContext(ctx, "assignment callback instruction not carried out", "url", callback.Redact(used),
 			"instruction", ins.Instruction, "err", err)
 		return
 	}
-	log.InfoContext(ctx, "assignment callback", "url", used, "instruction", ins.Instruction)
+	log.InfoContext(ctx, "assignment callback", "url", callback.Redact(used), "instruction", ins.Instruction)
+}
+
+// currentURL is the callback.Target of one of a workflow's callback URLs,
+// read when asked.
+func (d *Dispatcher) currentURL(workspaceSID, workflowSID string, pick func(engine.Workflow) string) callback.Target {
+	return func(ctx context.Context) (string, error) {
+		wf, err := d.workflow(ctx, workspaceSID, workflowSID)
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			return "", nil // deleted meanwhile: nothing to call
+		}
+		if err != nil {
+			return "", err
+		}
+		return pick(wf), nil
+	}
 }
 
 // callbackCheck is implemented by an engine that knows, from its change
@@ -192,6 +225,14 @@ type workflowCache interface {
 	CachedWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error)
 }
 
+// workflow reads a workflow, from the engine's cache when it has one.
+func (d *Dispatcher) workflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error) {
+	if c, ok := d.cfg.Engine.(workflowCache); ok {
+		return c.CachedWorkflow(ctx, workspaceSID, sid)
+	}
+	return d.cfg.Store.GetWorkflow(ctx, workspaceSID, sid)
+}
+
 // params reads what the callback reports and the workflow that names its
 // URLs (params are nil when the workflow has no callback URL).
 func (d *Dispatcher) params(ctx context.Context, r engine.Reservation) (url.Values, engine.Workflow, error) {
@@ -199,12 +240,7 @@ func (d *Dispatcher) params(ctx context.Context, r engine.Reservation) (url.Valu
 	if err != nil {
 		return nil, engine.Workflow{}, err
 	}
-	var wf engine.Workflow
-	if c, ok := d.cfg.Engine.(workflowCache); ok {
-		wf, err = c.CachedWorkflow(ctx, r.WorkspaceSID, t.WorkflowSID)
-	} else {
-		wf, err = d.cfg.Store.GetWorkflow(ctx, r.WorkspaceSID, t.WorkflowSID)
-	}
+	wf, err := d.workflow(ctx, r.WorkspaceSID, t.WorkflowSID)
 	if err != nil {
 		return nil, engine.Workflow{}, err
 	}
@@ -243,10 +279,10 @@ func orEmptyObject(s string) string {
 	return s
 }
 
-// post sends the callback to u (see callback.Sender.Post for retries) and
-// decodes the instruction of its 2xx answer.
-func (d *Dispatcher) post(ctx context.Context, u string, params url.Values) (Instruction, string, error) {
-	raw, err := d.sender.Post(ctx, u, params)
+// post sends the callback to target (see callback.Sender.Post for retries)
+// and decodes the instruction of its 2xx answer.
+func (d *Dispatcher) post(ctx context.Context, target callback.Target, params url.Values) (Instruction, string, error) {
+	raw, u, err := d.sender.Post(ctx, target, params)
 	if err != nil {
 		return Instruction{}, u, err
 	}

@@ -1,20 +1,17 @@
 // Package callback sends the HTTP callbacks didrouter makes on TaskRouter's
 // behalf (assignment callbacks, workspace event callbacks): a form POST,
-// signed with X-Twilio-Signature the way Twilio signs its webhooks, tried
-// again a bounded number of times when the receiver may recover.
+// signed by a Signer, to a URL a Policy allows and that is read again
+// before every try, tried again a bounded number of times when the
+// receiver may recover. Redirects are never followed.
 package callback
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -30,25 +27,41 @@ const (
 )
 
 // ErrFinal marks a failure that trying the same URL again will not change
-// (a 4xx answer, an unusable URL, an answer the caller cannot read).
+// (a 4xx or 3xx answer, an unusable or refused URL, an answer the caller
+// cannot read).
 var ErrFinal = errors.New("final answer")
 
+// ErrNotWanted marks a callback whose URL was cleared, or that its
+// receiver no longer wants, after it was queued: it is not sent.
+var ErrNotWanted = errors.New("the callback URL was cleared or no longer takes this callback")
+
+// Target says where a callback goes now. It is asked before every try, so
+// that a callback queued before its URL was cleared or changed follows
+// the change; "" means it is no longer wanted.
+type Target func(ctx context.Context) (string, error)
+
+// To is the Target of a URL that does not change.
+func To(u string) Target { return func(context.Context) (string, error) { return u, nil } }
+
 // Sender posts form-encoded callbacks. Client is required; its Timeout
-// bounds each request.
+// bounds each request (NewClient makes the one to use).
 type Sender struct {
 	Client *http.Client
-	Clock  engine.Clock // paces retries; nil = the system clock
-	// AuthToken, when set, signs each request with X-Twilio-Signature.
-	AuthToken  string
+	Clock  engine.Clock // paces retries and dates signatures; nil = the system clock
+	// Signer signs each request; nil = unsigned.
+	Signer Signer
+	// Policy is checked before every try; nil = any absolute http(s) URL.
+	Policy     *Policy
 	UserAgent  string
 	Attempts   int           // tries per URL on a network error or a 5xx/429 answer; 0 = 2
 	RetryDelay time.Duration // pause between tries; 0 = 1 s
 }
 
-// Post sends params to u, retrying network errors and 5xx/429 answers, and
-// returns the body of the 2xx answer (at most 64 KiB). A non-retryable
-// failure wraps ErrFinal.
-func (s Sender) Post(ctx context.Context, u string, params url.Values) ([]byte, error) {
+// Post sends params to the URL target names, retrying network errors and
+// 5xx/429 answers, and returns the body of the 2xx answer (at most 64 KiB)
+// and the URL last tried. A non-retryable failure wraps ErrFinal, and
+// ErrRefused or ErrNotWanted when that is why nothing was sent.
+func (s Sender) Post(ctx context.Context, target Target, params url.Values) ([]byte, string, error) {
 	attempts, delay, clock := s.Attempts, s.RetryDelay, s.Clock
 	if attempts <= 0 {
 		attempts = DefaultAttempts
@@ -59,41 +72,66 @@ func (s Sender) Post(ctx context.Context, u string, params url.Values) ([]byte, 
 	if clock == nil {
 		clock = engine.SystemClock{}
 	}
-	var err error
+	var (
+		u   string
+		err error
+	)
 	for attempt := range attempts {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, u, ctx.Err()
 			case <-clock.After(delay):
 			}
 		}
+		if u, err = target(ctx); err != nil {
+			return nil, u, fmt.Errorf("%w: read the callback URL: %w", ErrFinal, err)
+		}
+		if u == "" {
+			return nil, u, fmt.Errorf("%w: %w", ErrFinal, ErrNotWanted)
+		}
+		if err = s.Policy.Check(u); err != nil {
+			return nil, u, fmt.Errorf("%w: %w", ErrFinal, err)
+		}
 		var body []byte
-		body, err = s.postOnce(ctx, u, params)
+		body, err = s.postOnce(ctx, u, params, clock.Now())
 		if err == nil {
-			return body, nil
+			return body, u, nil
 		}
 		if errors.Is(err, ErrFinal) || ctx.Err() != nil {
 			break
 		}
 	}
-	return nil, err
+	return nil, u, err
 }
 
-func (s Sender) postOnce(ctx context.Context, u string, params url.Values) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(params.Encode()))
+func (s Sender) postOnce(ctx context.Context, u string, params url.Values, now time.Time) ([]byte, error) {
+	body := params.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFinal, err)
+		return nil, fmt.Errorf("%w: the URL cannot be requested", ErrFinal)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if s.UserAgent != "" {
 		req.Header.Set("User-Agent", s.UserAgent)
 	}
-	if s.AuthToken != "" {
-		req.Header.Set("X-Twilio-Signature", Sign(s.AuthToken, u, params))
+	if s.Signer != nil {
+		s.Signer.SignRequest(req.Header, u, params, []byte(body), now)
 	}
-	resp, err := s.Client.Do(req)
+	// Whatever client the caller gave, a redirect is the answer, not a
+	// second POST of the body and its signature elsewhere.
+	client := *s.Client
+	client.CheckRedirect = refuseRedirect
+	resp, err := client.Do(req)
 	if err != nil {
+		// The error names the URL: keep its secrets out of the logs.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = Redact(u)
+		}
+		if errors.Is(err, ErrRefused) {
+			return nil, fmt.Errorf("%w: %w", ErrFinal, err)
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
@@ -104,30 +142,11 @@ func (s Sender) postOnce(ctx context.Context, u string, params url.Values) ([]by
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return nil, fmt.Errorf("answered %s", resp.Status)
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		return nil, fmt.Errorf("%w: answered %s (Location %q): callbacks do not follow redirects, configure the final URL",
+			ErrFinal, resp.Status, Redact(resp.Header.Get("Location")))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return nil, fmt.Errorf("%w: answered %s", ErrFinal, resp.Status)
 	}
 	return raw, nil
-}
-
-// Sign computes X-Twilio-Signature for a form POST to u: the base64
-// HMAC-SHA1, keyed with the auth token, of u followed by each parameter's
-// name and value in name order.
-func Sign(authToken, u string, params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(u)
-	for _, k := range keys {
-		for _, v := range params[k] {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

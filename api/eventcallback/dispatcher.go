@@ -2,14 +2,15 @@
 // every event the engine commits in a workspace that has an
 // EventCallbackUrl (and whose EventsFilter, when set, lists the event's
 // type) is POSTed there with TaskRouter's parameters, form-encoded and
-// signed like Twilio's webhooks.
+// signed as configured (package callback).
 //
 // Delivery is at most once, by the instance that committed the event,
 // after commit and outside any transaction: an event still queued when the
 // instance stops or dies is never sent, and a full queue drops events with
 // a warning. Events of one task (its reservations included), or of one
 // other resource, are sent in the order they were committed on that
-// instance; different resources are sent concurrently.
+// instance; different resources are sent concurrently. Each event goes to
+// the workspace's URL as it is when the event is sent.
 package eventcallback
 
 import (
@@ -43,8 +44,11 @@ type Config struct {
 	Logger *slog.Logger
 
 	AccountSID string // the AccountSid parameter
-	// AuthToken, when set, signs each request with X-Twilio-Signature.
-	AuthToken string
+	// Signer signs each request (callback.KeySigner, callback.TwilioSigner); nil = unsigned.
+	Signer callback.Signer
+	// Policy refuses URLs at send time (didrouter itself, hosts off the
+	// allow-list), as the API does when they are set; nil = any http(s) URL.
+	Policy *callback.Policy
 
 	Attempts   int           // tries per event on a network error or a 5xx/429 answer; 0 = 2
 	RetryDelay time.Duration // pause between tries; 0 = 1 s
@@ -78,7 +82,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Workers = DefaultWorkers
 	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger,
-		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, AuthToken: cfg.AuthToken,
+		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, Signer: cfg.Signer, Policy: cfg.Policy,
 			UserAgent: "didrouter-event-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}
 	per := max(cfg.Queue/cfg.Workers, 1)
 	for range cfg.Workers {
@@ -168,11 +172,7 @@ fill:
 
 // workspace reads the workspace of e (nil when it cannot be read).
 func (d *Dispatcher) workspace(ctx context.Context, e engine.Event) *engine.Workspace {
-	read := d.cfg.Store.GetWorkspace
-	if d.cfg.Workspace != nil {
-		read = d.cfg.Workspace
-	}
-	ws, err := read(ctx, e.WorkspaceSID)
+	ws, err := d.readWorkspace(ctx, e.WorkspaceSID)
 	if err != nil {
 		if engine.ErrorCode(err) != engine.ENOTFOUND && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "event callback not sent: reading its workspace failed", "event", e.SID, "err", err)
@@ -182,6 +182,13 @@ func (d *Dispatcher) workspace(ctx context.Context, e engine.Event) *engine.Work
 	return &ws
 }
 
+func (d *Dispatcher) readWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+	if d.cfg.Workspace != nil {
+		return d.cfg.Workspace(ctx, sid)
+	}
+	return d.cfg.Store.GetWorkspace(ctx, sid)
+}
+
 // handle sends one event if its workspace wants it. Failures are logged:
 // there is no caller to return them to.
 func (d *Dispatcher) handle(ctx context.Context, ws engine.Workspace, e engine.Event) {
@@ -189,11 +196,26 @@ func (d *Dispatcher) handle(ctx context.Context, ws engine.Workspace, e engine.E
 		return
 	}
 	params := d.params(ctx, ws, e)
-	if _, err := d.sender.Post(ctx, ws.EventCallbackURL, params); err != nil {
-		if ctx.Err() == nil {
-			d.log.WarnContext(ctx, "event callback failed; the event is not sent again", "event", e.SID,
-				"type", e.EventType, "url", ws.EventCallbackURL, "err", err)
+	// ws was read for the whole batch, and the events before this one may
+	// have taken seconds: the URL is read again (the engine's cache) before
+	// each try, so a cleared URL gets nothing more and a changed one gets
+	// what follows.
+	current := func(ctx context.Context) (string, error) {
+		now, err := d.readWorkspace(ctx, e.WorkspaceSID)
+		if err != nil || !Wanted(now.EventsFilter, e.EventType) {
+			return "", err
 		}
-		return
+		return now.EventCallbackURL, nil
+	}
+	if _, u, err := d.sender.Post(ctx, current, params); err != nil {
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, callback.ErrNotWanted):
+			d.log.InfoContext(ctx, "event callback not sent: the workspace's EventCallbackUrl or EventsFilter changed after it was queued",
+				"event", e.SID, "type", e.EventType)
+		default:
+			d.log.WarnContext(ctx, "event callback failed; the event is not sent again", "event", e.SID,
+				"type", e.EventType, "url", callback.Redact(u), "err", err)
+		}
 	}
 }

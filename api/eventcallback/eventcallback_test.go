@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/api/eventcallback"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -39,6 +41,9 @@ type receiver struct {
 	mu     sync.Mutex
 	got    []request
 	status int // answer; 0 = 204
+	// gate, when set, holds each answer until it is closed (the request
+	// is recorded first).
+	gate chan struct{}
 }
 
 type request struct {
@@ -53,8 +58,11 @@ func newReceiver(t *testing.T) *receiver {
 		form, _ := url.ParseQuery(string(body))
 		rc.mu.Lock()
 		rc.got = append(rc.got, request{form: form, signature: r.Header.Get("X-Twilio-Signature")})
-		status := rc.status
+		status, gate := rc.status, rc.gate
 		rc.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
 		if status == 0 {
 			status = http.StatusNoContent
 		}
@@ -85,19 +93,34 @@ type env struct {
 	eng   *engine.Engine
 	ws    engine.Workspace
 	api   *httptest.Server
+	run   func() // starts the dispatcher (newEnv has started it)
 }
 
 // newEnv wires the engine's store through Observe into a Dispatcher, and
-// serves the REST API, as serve does.
+// serves the REST API, as serve does. The callbacks are signed with the
+// auth token (DIDROUTER_CALLBACK_SIGNING=twilio), which Twilio's own
+// validator checks.
 func newEnv(t *testing.T, st engine.Store) *env {
+	e := newStoppedEnv(t, st, nil)
+	e.run()
+	return e
+}
+
+// newStoppedEnv is newEnv with the dispatcher not yet running (events
+// queue up), configured by edit.
+func newStoppedEnv(t *testing.T, st engine.Store, edit func(*eventcallback.Config)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	disp, err := eventcallback.New(eventcallback.Config{Store: st, Client: &http.Client{Timeout: 5 * time.Second},
-		Clock: engine.SystemClock{}, AccountSID: "AC0123", AuthToken: token, RetryDelay: time.Millisecond})
+	cfg := eventcallback.Config{Store: st, Client: &http.Client{Timeout: 5 * time.Second},
+		Clock: engine.SystemClock{}, AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: token}, RetryDelay: time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	disp, err := eventcallback.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +134,19 @@ func newEnv(t *testing.T, st engine.Store) *env {
 	}
 	srv := httptest.NewServer(h)
 	done := make(chan error, 1)
-	go func() { done <- disp.Run(ctx) }()
-	t.Cleanup(func() { srv.Close(); cancel(); <-done })
-	return &env{t: t, ctx: ctx, store: st, eng: eng, ws: ws, api: srv}
+	started := false
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		if started {
+			<-done
+		}
+	})
+	run := func() {
+		started = true
+		go func() { done <- disp.Run(ctx) }()
+	}
+	return &env{t: t, ctx: ctx, store: st, eng: eng, ws: ws, api: srv, run: run}
 }
 
 // post sends a form to the REST API and decodes the JSON answer.
@@ -345,4 +378,100 @@ func TestWanted(t *testing.T) {
 			t.Errorf("Wanted(%q, %q) = %v, want %v", c.filter, c.typ, got, c.want)
 		}
 	}
+}
+
+// Events already batched follow the workspace's URL as it is when each is
+// sent: the first of a batch is held by a slow receiver while the URL is
+// changed (the rest go to the new URL) or cleared (the rest are not sent).
+func TestBatchedEventsFollowTheCurrentURL(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		for _, change := range []string{"changed", "cleared"} {
+			old, next := newReceiver(t), newReceiver(t)
+			old.gate = make(chan struct{})
+			// One shard: every queued event is in the first batch.
+			e := newStoppedEnv(t, st, func(c *eventcallback.Config) { c.Workers = 1 })
+			e.post("", url.Values{"EventCallbackUrl": {old.srv.URL + "/events"}})
+			_, w := e.flow()
+			for _, team := range []string{"red", "green", "blue"} {
+				attrs := `{"team":"` + team + `"}`
+				if _, err := e.eng.UpdateWorker(e.ctx, e.ws.SID, w.SID, engine.WorkerUpdate{Attributes: &attrs}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.run()
+			eventually(t, "the first event reaches the old URL", func() bool { return len(old.requests()) == 1 })
+			to := ""
+			if change == "changed" {
+				to = next.srv.URL + "/events"
+			}
+			e.post("", url.Values{"EventCallbackUrl": {to}})
+			close(old.gate)
+			if change == "changed" {
+				eventually(t, "the rest of the batch reaches the new URL", func() bool { return len(next.requests()) >= 3 })
+			}
+			time.Sleep(100 * time.Millisecond) // nothing else is coming
+			if n := len(old.requests()); n != 1 {
+				t.Errorf("%s: the old URL got %d events after the first, want none: %v", change, n-1, old.types())
+			}
+			if want := map[string]int{"changed": 3, "cleared": 0}[change]; len(next.requests()) != want {
+				t.Errorf("%s: the new URL got %v, want %d events", change, next.types(), want)
+			}
+		}
+	})
+}
+
+// A stored URL the policy refuses (here: off the allow-list, as after the
+// list was narrowed) is not sent to, and the refusal is logged with the
+// URL's password and token redacted.
+func TestRefusedURLNotSent(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		rc := newReceiver(t)
+		logs := &syncBuffer{}
+		policy, err := callback.NewPolicy(callback.PolicyConfig{Hosts: []string{"hooks.example.com"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newStoppedEnv(t, st, func(c *eventcallback.Config) {
+			c.Policy = policy
+			c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		})
+		e.run()
+		// Written to the store directly: the API would refuse it.
+		if err := st.Tx(e.ctx, func(tx engine.Tx) error {
+			ws, err := tx.GetWorkspace(e.ctx, e.ws.SID)
+			if err != nil {
+				return err
+			}
+			ws.EventCallbackURL = strings.Replace(rc.srv.URL, "://", "://bob:hunter2@", 1) + "/events?token=abc&team=blue"
+			return tx.UpdateWorkspace(e.ctx, ws)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.flow()
+		eventually(t, "the refusal is logged", func() bool { return strings.Contains(logs.String(), "DIDROUTER_CALLBACK_HOSTS") })
+		if n := len(rc.requests()); n != 0 {
+			t.Errorf("%d events sent to a host off the allow-list", n)
+		}
+		if l := logs.String(); strings.Contains(l, "abc") || strings.Contains(l, "hunter2") || !strings.Contains(l, "bob:redacted@") ||
+			!strings.Contains(l, "token=redacted&team=blue") {
+			t.Errorf("the log shows the URL's secrets, or not the URL:\n%s", l)
+		}
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

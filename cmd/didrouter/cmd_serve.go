@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/assignment"
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/api/eventcallback"
 	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
@@ -82,6 +84,19 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
+	// Listen before the callbacks are set up: their policy refuses this
+	// server's own port (the bound one, when DIDROUTER_ADDR says :0).
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("DIDROUTER_ADDR: listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	cbPolicy, err := callback.NewPolicy(callback.PolicyConfig{PublicURL: cfg.PublicURL, ListenAddr: ln.Addr().String(),
+		LocalIPs: localIPs(logger), Hosts: cfg.CallbackHosts})
+	if err != nil {
+		return err
+	}
+	signer := callbackSigner(cfg, logger)
 	// The engine's store reports each reservation it commits to the
 	// assignment callback dispatcher (workflows with an AssignmentCallbackUrl).
 	// It also reports each event it commits to the event callback
@@ -92,8 +107,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	)
 	events, err := eventcallback.New(eventcallback.Config{
 		Store: st, Workspace: func(ctx context.Context, sid string) (engine.Workspace, error) { return eng.Workspace(ctx, sid) },
-		Client: &http.Client{Timeout: eventCallbackTimeout}, Clock: clock, Logger: logger,
-		AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken,
+		Client: callback.NewClient(eventCallbackTimeout, cbPolicy), Clock: clock, Logger: logger,
+		AccountSID: cfg.AccountSID, Signer: signer, Policy: cbPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("event callbacks: %w", err)
@@ -107,8 +122,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		return fmt.Errorf("start the engine: %w", err)
 	}
 	callbacks, err = assignment.New(assignment.Config{
-		Engine: eng, Store: st, Client: &http.Client{Timeout: assignmentTimeout}, Clock: clock, Logger: logger,
-		AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken,
+		Engine: eng, Store: st, Client: callback.NewClient(assignmentTimeout, cbPolicy), Clock: clock, Logger: logger,
+		AccountSID: cfg.AccountSID, Signer: signer, Policy: cbPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("assignment callbacks: %w", err)
@@ -140,6 +155,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		admin, err = api.NewHandler(api.Config{
 			Engine: eng, Store: st, Clock: clock, Logger: logger,
 			APIKey: cfg.APIKey, APISecret: cfg.APISecret, AccountSID: cfg.AccountSID,
+			Callbacks: cbPolicy,
 		})
 		if err != nil {
 			return err
@@ -177,11 +193,6 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("DIDROUTER_ADDR: listen on %s: %w", cfg.Addr, err)
-	}
-
 	if addr := os.Getenv("DIDROUTER_PPROF_ADDR"); addr != "" {
 		stopProfiler, err := serveProfiler(addr, logger)
 		if err != nil {
@@ -244,6 +255,44 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	}
 	logger.Info("didrouter stopped")
 	return runErr
+}
+
+// callbackSigner is the Signer the configuration chooses for callbacks
+// (nil: unsigned). Without DIDROUTER_CALLBACK_SIGNING_KEY callbacks go
+// unsigned rather than not at all: a receiver that checks signatures
+// refuses them, which is safe, and one that does not loses nothing.
+func callbackSigner(cfg config, logger *slog.Logger) callback.Signer {
+	switch {
+	case cfg.CallbackSigning == "twilio":
+		logger.Info("callbacks are signed with TWILIO_AUTH_TOKEN (DIDROUTER_CALLBACK_SIGNING=twilio): " +
+			"whoever holds the admin API's credentials can have didrouter sign requests as Twilio would")
+		return callback.TwilioSigner{AuthToken: cfg.AuthToken}
+	case cfg.CallbackKey != "":
+		return callback.KeySigner{Key: []byte(cfg.CallbackKey)}
+	default:
+		logger.Warn("callbacks are sent unsigned: set DIDROUTER_CALLBACK_SIGNING_KEY to sign them with X-Didrouter-Signature " +
+			"(or DIDROUTER_CALLBACK_SIGNING=twilio for receivers that check X-Twilio-Signature)")
+		return nil
+	}
+}
+
+// localIPs are the machine's addresses, which reach a server listening on
+// all of them. Without them the callback policy still refuses loopback.
+func localIPs(logger *slog.Logger) []netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		logger.Warn("cannot list this machine's addresses: callbacks to them on the listen port are not refused by address", "err", err)
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out
 }
 
 // assignmentTimeout bounds one assignment callback request, as TaskRouter

@@ -10,25 +10,31 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twilio/twilio-go/client"
 	taskrouter "github.com/twilio/twilio-go/rest/taskrouter/v1"
+
+	"github.com/didrouter/didrouter/api/callback"
 )
+
+// testCallbackKey is a DIDROUTER_CALLBACK_SIGNING_KEY for tests.
+const testCallbackKey = "0123456789abcdef0123456789abcdef"
 
 // serve wires workspace event callbacks: with EventCallbackUrl and
 // EventsFilter set through Twilio's own client, a task created, accepted
-// and completed over the API is reported there, signed with
-// TWILIO_AUTH_TOKEN, with only the filtered event types.
+// and completed over the API is reported there, signed by default with
+// DIDROUTER_CALLBACK_SIGNING_KEY (never with TWILIO_AUTH_TOKEN), with only
+// the filtered event types.
 func TestServeEventCallbacks(t *testing.T) {
 	var (
-		mu   sync.Mutex
-		got  []url.Values
-		sigs []string
+		mu     sync.Mutex
+		got    []url.Values
+		sigs   []http.Header
+		bodies []string
 	)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
 		mu.Lock()
-		got, sigs = append(got, form), append(sigs, r.Header.Get("X-Twilio-Signature"))
+		got, sigs, bodies = append(got, form), append(sigs, r.Header.Clone()), append(bodies, string(body))
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -40,6 +46,7 @@ func TestServeEventCallbacks(t *testing.T) {
 	}
 
 	cfg := testConfig(t)
+	cfg.CallbackKey = testCallbackKey
 	base, logs := runServer(t, cfg)
 	waitReady(t, base)
 	tr, err := setupClient(base, cfg.APIKey, cfg.APISecret, 10*time.Second)
@@ -95,20 +102,19 @@ func TestServeEventCallbacks(t *testing.T) {
 	waitFor(4)
 	time.Sleep(50 * time.Millisecond) // nothing else is coming
 	var types []string
-	v := client.NewRequestValidator(cfg.AuthToken)
 	mu.Lock()
 	defer mu.Unlock()
 	for i, f := range got {
 		types = append(types, f.Get("EventType"))
-		params := map[string]string{}
-		for k := range f {
-			params[k] = f.Get(k)
-		}
 		if f.Get("TaskSid") != *task.Sid || f.Get("WorkspaceSid") != ws {
 			t.Errorf("%s: TaskSid %q WorkspaceSid %q", f.Get("EventType"), f.Get("TaskSid"), f.Get("WorkspaceSid"))
 		}
-		if !v.Validate(app.URL+"/events", params, sigs[i]) {
-			t.Errorf("%s: the signature does not validate with TWILIO_AUTH_TOKEN", f.Get("EventType"))
+		ts := sigs[i].Get(callback.HeaderTimestamp)
+		if sigs[i].Get(callback.HeaderSignature) != "v1="+callback.KeySignature([]byte(testCallbackKey), ts, app.URL+"/events", []byte(bodies[i])) {
+			t.Errorf("%s: X-Didrouter-Signature %q does not verify with the key", f.Get("EventType"), sigs[i].Get(callback.HeaderSignature))
+		}
+		if sigs[i].Get("X-Twilio-Signature") != "" {
+			t.Errorf("%s: signed with TWILIO_AUTH_TOKEN by default", f.Get("EventType"))
 		}
 	}
 	if g := strings.Join(types, ","); g != filter {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/dialpolicy"
 )
 
@@ -49,6 +50,13 @@ type config struct {
 	OutboundCountries []string // DIDROUTER_OUTBOUND_COUNTRIES: nil = the default region only; ["*"] = any
 	OutboundPremium   bool     // DIDROUTER_OUTBOUND_PREMIUM=allow: premium-rate and shared-cost numbers too
 	EmergencyCalls    bool     // DIDROUTER_EMERGENCY_CALLS=on: emergency numbers are dialed
+
+	// CallbackSigning chooses how callbacks are signed: "key" with
+	// CallbackKey (X-Didrouter-Signature; unsigned while it is unset),
+	// "twilio" with AuthToken (X-Twilio-Signature).
+	CallbackSigning string   // DIDROUTER_CALLBACK_SIGNING
+	CallbackKey     string   // DIDROUTER_CALLBACK_SIGNING_KEY (environment only: a secret)
+	CallbackHosts   []string // DIDROUTER_CALLBACK_HOSTS: allow-list; empty = any host but didrouter itself
 }
 
 // Defaults.
@@ -57,6 +65,9 @@ const (
 	defaultDataPath = "./didrouter.db"
 	defaultRegion   = "US"
 	defaultShutdown = 20 * time.Second
+	// minCallbackKey is the shortest DIDROUTER_CALLBACK_SIGNING_KEY: 32
+	// characters, what `openssl rand -hex 16` prints at the least.
+	minCallbackKey = 32
 )
 
 // usesPostgres reports whether the store is Postgres (else SQLite).
@@ -91,6 +102,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	shutdown := fs.String("shutdown-timeout", env("DIDROUTER_SHUTDOWN_TIMEOUT", defaultShutdown.String()), "how long to finish in-flight requests on SIGTERM (DIDROUTER_SHUTDOWN_TIMEOUT)")
 	storeWait := fs.String("store-wait", env("DIDROUTER_STORE_WAIT", "6s"), "how long a webhook waits for an unreachable database before degraded mode answers (DIDROUTER_STORE_WAIT)")
 	journal := fs.String("journal", env("DIDROUTER_JOURNAL", ""), "degraded-mode journal file (Postgres only; default ./didrouter-journal-<instance>.jsonl; off = no degraded mode) (DIDROUTER_JOURNAL)")
+	callbackSigning := fs.String("callback-signing", env("DIDROUTER_CALLBACK_SIGNING", "key"), "how callbacks are signed: key (DIDROUTER_CALLBACK_SIGNING_KEY) or twilio (TWILIO_AUTH_TOKEN) (DIDROUTER_CALLBACK_SIGNING)")
+	callbackHosts := fs.String("callback-hosts", env("DIDROUTER_CALLBACK_HOSTS", ""), "hosts callbacks may go to, e.g. hooks.example.com,*.corp.example; empty = any but didrouter itself (DIDROUTER_CALLBACK_HOSTS)")
 	drainDelay := fs.String("drain-delay", env("DIDROUTER_DRAIN_DELAY", "0"), "on SIGTERM, how long /readyz fails while requests are still answered, before the listener closes (DIDROUTER_DRAIN_DELAY)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -206,6 +219,26 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			c.EmergencyCalls = s == "on"
 		default:
 			bad("DIDROUTER_EMERGENCY_CALLS must be on or off, not %q", s)
+		}
+		c.CallbackSigning, c.CallbackKey = strings.ToLower(*callbackSigning), env("DIDROUTER_CALLBACK_SIGNING_KEY", "")
+		switch c.CallbackSigning {
+		case "key":
+			if c.CallbackKey != "" && len(c.CallbackKey) < minCallbackKey {
+				bad("DIDROUTER_CALLBACK_SIGNING_KEY must be at least %d characters (e.g. the output of `openssl rand -hex 32`)", minCallbackKey)
+			} else if c.CallbackKey != "" && c.CallbackKey == c.AuthToken {
+				bad("DIDROUTER_CALLBACK_SIGNING_KEY must not be TWILIO_AUTH_TOKEN: the key exists so that callbacks are not signed with the token")
+			}
+		case "twilio":
+			if c.AuthToken == "" {
+				bad("DIDROUTER_CALLBACK_SIGNING=twilio signs callbacks with TWILIO_AUTH_TOKEN, which is not set")
+			}
+		default:
+			bad("DIDROUTER_CALLBACK_SIGNING must be key or twilio, not %q", *callbackSigning)
+		}
+		if hosts, err := callback.ParseHosts(*callbackHosts); err != nil {
+			bad("DIDROUTER_CALLBACK_HOSTS: %v", err)
+		} else {
+			c.CallbackHosts = hosts
 		}
 		if (c.APIKey == "") != (c.APISecret == "") {
 			bad("DIDROUTER_API_KEY and DIDROUTER_API_SECRET must be set together (or both left empty to turn the admin API off)")

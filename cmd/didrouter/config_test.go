@@ -159,3 +159,51 @@ func TestParseConfigOutboundPolicy(t *testing.T) {
 		t.Errorf("any country: %v %v", c.OutboundCountries, err)
 	}
 }
+
+// Callback signing is the own key by default (unsigned until the key is
+// set), Twilio's token only when chosen; the allow-list is read into
+// hosts. Every error names its variable.
+func TestParseConfigCallbacks(t *testing.T) {
+	base := map[string]string{"TWILIO_AUTH_TOKEN": "tok", "DIDROUTER_PUBLIC_URL": "https://x.example"}
+	parse := func(extra map[string]string, args ...string) (config, error) {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return parseConfig("serve", args, envOf(env), io.Discard)
+	}
+	c, err := parse(nil)
+	if err != nil || c.CallbackSigning != "key" || c.CallbackKey != "" || len(c.CallbackHosts) != 0 {
+		t.Fatalf("defaults: %v %q %q %q", err, c.CallbackSigning, c.CallbackKey, c.CallbackHosts)
+	}
+	key := "0123456789abcdef0123456789abcdef"
+	c, err = parse(map[string]string{"DIDROUTER_CALLBACK_SIGNING_KEY": key,
+		"DIDROUTER_CALLBACK_HOSTS": "Hooks.Example.com, *.corp.example"})
+	if err != nil || c.CallbackKey != key || strings.Join(c.CallbackHosts, " ") != "hooks.example.com *.corp.example" {
+		t.Fatalf("key and hosts: %v %q %q", err, c.CallbackKey, c.CallbackHosts)
+	}
+	c, err = parse(map[string]string{"DIDROUTER_CALLBACK_SIGNING": "key"}, "-callback-signing", "Twilio", "-callback-hosts", "a.example")
+	if err != nil || c.CallbackSigning != "twilio" || strings.Join(c.CallbackHosts, " ") != "a.example" {
+		t.Fatalf("flags: %v %q %q", err, c.CallbackSigning, c.CallbackHosts)
+	}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"unknown signing": {map[string]string{"DIDROUTER_CALLBACK_SIGNING": "hmac"}, "DIDROUTER_CALLBACK_SIGNING must be key or twilio"},
+		"short key":       {map[string]string{"DIDROUTER_CALLBACK_SIGNING_KEY": "short"}, "DIDROUTER_CALLBACK_SIGNING_KEY must be at least 32"},
+		"key is the token": {map[string]string{"TWILIO_AUTH_TOKEN": key, "DIDROUTER_CALLBACK_SIGNING_KEY": key},
+			"DIDROUTER_CALLBACK_SIGNING_KEY must not be TWILIO_AUTH_TOKEN"},
+		"twilio without token": {map[string]string{"TWILIO_AUTH_TOKEN": "", "DIDROUTER_INSECURE_SKIP_SIGNATURE": "true",
+			"DIDROUTER_CALLBACK_SIGNING": "twilio"}, "DIDROUTER_CALLBACK_SIGNING=twilio"},
+		"host with scheme": {map[string]string{"DIDROUTER_CALLBACK_HOSTS": "https://hooks.example.com"}, "DIDROUTER_CALLBACK_HOSTS"},
+		"bare wildcard":    {map[string]string{"DIDROUTER_CALLBACK_HOSTS": "*"}, "DIDROUTER_CALLBACK_HOSTS"},
+	} {
+		if _, err := parse(tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one saying %q", name, err, tc.want)
+		}
+	}
+}
