@@ -197,9 +197,9 @@ func checkParams(r *http.Request) error {
 	return nil
 }
 
-// maxEnumValues bounds the values of one enumerated filter: a list longer
-// than every value twice over is a mistake or an attack (70,000 values
-// cost seconds of CPU and a database error).
+// maxEnumValues bounds the values of one enumerated filter: a list far
+// longer than the enumeration is a mistake or an attack (70,000 values cost
+// seconds of CPU and a database error).
 const maxEnumValues = 32
 
 // enumValues reads an enumerated list filter: the parameter may be sent
