@@ -92,6 +92,9 @@ func parseDIDFile(data []byte, norm *routing.Normalizer) ([]engine.WorkerImport,
 	cols := make([]string, len(header))
 	seen := map[string]int{}
 	for i, h := range header {
+		if err := checkText(fmt.Sprintf("header cell %d", i+1), h); err != nil {
+			return nil, rowError(1, "%s", engine.ErrorMessage(err))
+		}
 		c := canonicalColumn(h)
 		if c == "" {
 			return nil, rowError(1, "column %q is not one didrouter knows; use %s", strings.TrimSpace(h), acceptedColumns())
@@ -127,7 +130,15 @@ func parseDIDFile(data []byte, norm *routing.Normalizer) ([]engine.WorkerImport,
 		cells := map[string]string{}
 		blank := true
 		for i, v := range rec {
+			if err := checkText("column "+cols[i], v); err != nil {
+				return nil, rowError(line, "%s", engine.ErrorMessage(err))
+			}
 			v = strings.TrimSpace(v)
+			if (cols[i] == colName || cols[i] == colEmail) && formulaLead(v) && !plainData(v) {
+				return nil, rowError(line, "column %s: %q begins with %q, which a spreadsheet runs as a formula; "+
+					"if it is meant as text, write it with a leading single quote ('%s)", cols[i], clip(v), v[:1], clip(v))
+			}
+			v = unneutralize(v)
 			cells[cols[i]] = v
 			if v != "" {
 				blank = false
@@ -235,9 +246,61 @@ func separator(data []byte) rune {
 	return best
 }
 
+// Cells that a spreadsheet would run as a formula (OWASP's "CSV
+// injection"): the export is edited in spreadsheets, and a worker's name
+// such as =cmd|' /C calc'!A0, set through the API, would run there.
+
+// formulaLead reports whether a spreadsheet reads a cell beginning like s
+// as a formula.
+func formulaLead(s string) bool {
+	return s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0
+}
+
+// plainData reports whether a cell that begins like a formula is plainly
+// data: a sign and then only digits, spaces and ( ) . - (a phone number
+// such as +15127640580 or +1 (512) 764-0580, or a number), which cannot
+// call a function.
+func plainData(s string) bool {
+	if s == "" || (s[0] != '+' && s[0] != '-') {
+		return false
+	}
+	digits := 0
+	for _, r := range s[1:] {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == ' ' || r == '(' || r == ')' || r == '.' || r == '-':
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+// neutralize makes a cell safe to open in a spreadsheet, as OWASP
+// recommends: a leading single quote makes it text. Plainly data stays as
+// it is. A cell that already begins with quotes before such a character
+// gets one more, so that unneutralize gives back exactly what was stored.
+func neutralize(s string) string {
+	rest := strings.TrimLeft(s, "'")
+	if formulaLead(rest) && (rest != s || !plainData(s)) {
+		return "'" + s
+	}
+	return s
+}
+
+// unneutralize undoes neutralize: export and import round-trip exactly.
+func unneutralize(s string) string {
+	if rest := strings.TrimLeft(s, "'"); rest != s && formulaLead(rest) {
+		return s[1:]
+	}
+	return s
+}
+
 // writeDIDFile writes workers in the file format parseDIDFile reads, one
 // row per worker, sorted by friendly name: importing it changes nothing.
-// Attributes that are not strings are written empty.
+// Attributes that are not strings are written empty; cells a spreadsheet
+// would run as formulas are neutralized.
 func writeDIDFile(w io.Writer, workers []engine.Worker) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(exportColumns()); err != nil {
@@ -253,7 +316,11 @@ func writeDIDFile(w io.Writer, workers []engine.Worker) error {
 	for _, wk := range sorted {
 		attrs, _ := routing.ParseAttributes([]byte(wk.Attributes))
 		str := func(k string) string { s, _ := attrs[k].(string); return s }
-		if err := cw.Write([]string{wk.FriendlyName, str("email"), wk.PhoneNumber, str("contact_uri")}); err != nil {
+		cells := []string{wk.FriendlyName, str("email"), wk.PhoneNumber, str("contact_uri")}
+		for i := range cells {
+			cells[i] = neutralize(cells[i])
+		}
+		if err := cw.Write(cells); err != nil {
 			return err
 		}
 	}

@@ -3,9 +3,11 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/didrouter/didrouter/engine"
 )
@@ -22,7 +24,7 @@ func parseForm(r *http.Request) (form, error) {
 		if errors.As(err, &tooLarge) {
 			return form{}, engine.Errorf(engine.EINVALID, "request body is too large")
 		}
-		return form{}, engine.Errorf(engine.EINVALID, "malformed form body: %v", err)
+		return form{}, engine.Errorf(engine.EINVALID, "malformed parameters: %v", err)
 	}
 	return form{values: r.PostForm}, nil
 }
@@ -140,4 +142,87 @@ func (f form) only(names ...string) error {
 	}
 	sort.Strings(extra)
 	return engine.Errorf(engine.EINVALID, "parameter %s is not supported by didrouter", extra[0])
+}
+
+// checkText refuses text that Postgres cannot store (invalid UTF-8, NUL)
+// and SQLite would: refused at the boundary, both stores answer alike,
+// with a 400 rather than a database error. what names the text.
+func checkText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return engine.Errorf(engine.EINVALID, "%s is not valid UTF-8 text", what)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return engine.Errorf(engine.EINVALID, "%s contains a NUL character", what)
+	}
+	return nil
+}
+
+// maxQuoted bounds how much of a bad name or value an error quotes.
+const maxQuoted = 64
+
+// clip shortens s for an error message, at a character boundary.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// checkParams checks the path and every query and form parameter (names
+// and values) of a request whose form is parsed. Names are checked in
+// sorted order, so the error names the same parameter every time.
+func checkParams(r *http.Request) error {
+	if err := checkText("the request path", r.URL.Path); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(r.Form))
+	for k := range r.Form {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if err := checkText("the parameter name "+strconv.Quote(clip(k)), k); err != nil {
+			return err
+		}
+		for _, v := range r.Form[k] {
+			if err := checkText("parameter "+clip(k), v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// maxEnumValues bounds the values of one enumerated filter: a list far
+// longer than the enumeration is a mistake or an attack (70,000 values cost
+// seconds of CPU and a database error).
+const maxEnumValues = 32
+
+// enumValues reads an enumerated list filter: the parameter may be sent
+// several times and each value may be comma-separated. Every value must be
+// one of known; duplicates are dropped.
+func enumValues(name string, sent []string, known []string) ([]string, error) {
+	var out []string
+	n := 0
+	for _, v := range sent {
+		for s := range strings.SplitSeq(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			if n++; n > maxEnumValues {
+				return nil, engine.Errorf(engine.EINVALID, "%s takes at most %d values", name, maxEnumValues)
+			}
+			if !slices.Contains(known, s) {
+				return nil, engine.Errorf(engine.EINVALID, "%s %q is not one of %s", name, clip(s), strings.Join(known, ", "))
+			}
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
 }

@@ -8,8 +8,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 
@@ -21,6 +23,10 @@ import (
 
 // DefaultMaxBody caps a request body.
 const DefaultMaxBody = 1 << 20
+
+// DefaultBaseURL is the base of url fields without Config.BaseURL: the
+// default listen address, as seen from the same machine.
+const DefaultBaseURL = "http://127.0.0.1:8080"
 
 // Engine is what the API needs from the routing engine (*engine.Engine):
 // every write goes through it so that the routing index stays current.
@@ -66,8 +72,14 @@ type Config struct {
 
 	AccountSID string // shown as account_sid (TWILIO_ACCOUNT_SID); may be empty
 	// BaseURL prefixes the url fields and page links, e.g.
-	// https://didrouter.example.com; "" = the scheme and host of the request.
+	// https://didrouter.example.com (DIDROUTER_PUBLIC_URL); "" =
+	// DefaultBaseURL. The request's Host is never used: a client chooses it.
+	// Its origin may send state-changing requests from a browser.
 	BaseURL string
+	// AllowedOrigins are further web origins (https://admin.example.com)
+	// whose pages may send state-changing requests (DIDROUTER_ALLOWED_ORIGINS).
+	AllowedOrigins []string
+
 	MaxBody int64 // bytes; 0 = DefaultMaxBody
 	// Callbacks checks the callback URLs set through the API (didrouter
 	// itself, the allow-list); nil = any absolute http(s) URL.
@@ -84,6 +96,7 @@ type Handler struct {
 	auth    credentials
 	account string
 	base    string
+	origins originPolicy
 	maxBody int64
 	router  chi.Router
 	// callbacks checks callback URLs (nil: any absolute http(s) URL).
@@ -109,6 +122,17 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("api: Config.BaseURL must be an absolute http(s) URL without query, not %q", cfg.BaseURL)
+	}
+	origins, err := newOriginPolicy(base, cfg.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("api: Config.AllowedOrigins: %w", err)
+	}
 	writer, _ := cfg.Store.(Writer)
 	h := &Handler{
 		writer:  writer,
@@ -118,7 +142,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 		log:     cfg.Logger,
 		auth:    newCredentials(cfg.APIKey, cfg.APISecret),
 		account: cfg.AccountSID,
-		base:    strings.TrimRight(cfg.BaseURL, "/"),
+		base:    base,
+		origins: origins,
 		maxBody: cfg.MaxBody,
 
 		callbacks: cfg.Callbacks,
@@ -134,7 +159,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 // Mount registers the API under /v1 on r.
 func (h *Handler) Mount(r chi.Router) {
 	r.Route("/v1", func(r chi.Router) {
-		r.Use(h.recoverer, h.authenticate, h.limitBody)
+		r.Use(h.recoverer, h.refuseCrossOrigin, h.authenticate, h.limitBody, h.checkInput)
 		r.NotFound(h.notFound)
 		r.MethodNotAllowed(h.methodNotAllowed)
 		r.Get("/Workspaces", h.listWorkspaces)
@@ -179,6 +204,22 @@ func (h *Handler) recoverer(next http.Handler) http.Handler {
 func (h *Handler) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkInput parses the query and form body of every request and refuses
+// bytes no store should get (see checkText), once for every handler.
+func (h *Handler) checkInput(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := parseForm(r); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if err := checkParams(r); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -37,6 +37,13 @@ type server struct {
 
 func newServer(t *testing.T, st engine.Store) *server {
 	t.Helper()
+	return newServerWith(t, st, nil)
+}
+
+// newServerWith is newServer with changes to the API's configuration
+// (BaseURL is the test server's unless adjust sets another).
+func newServerWith(t *testing.T, st engine.Store, adjust func(*api.Config)) *server {
+	t.Helper()
 	clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(context.Background(), st, clock)
 	if err != nil {
@@ -50,12 +57,19 @@ func newServer(t *testing.T, st engine.Store) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{Engine: eng, Store: st, Clock: clock, APIKey: apiKey, APISecret: apiSecret, AccountSID: "AC0123"})
+	// The handler is made after the server, whose URL is its base URL.
+	var h *api.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	cfg := api.Config{Engine: eng, Store: st, Clock: clock, APIKey: apiKey, APISecret: apiSecret, AccountSID: "AC0123",
+		BaseURL: srv.URL}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	h, err = api.NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 	return &server{t: t, store: st, ws: ws, srv: srv}
 }
 
@@ -85,6 +99,12 @@ func (s *server) request(method, path string, form url.Values, auth bool) respon
 	if auth {
 		req.SetBasicAuth(apiKey, apiSecret)
 	}
+	return s.do(req)
+}
+
+// do sends req and decodes the JSON answer.
+func (s *server) do(req *http.Request) response {
+	s.t.Helper()
 	resp, err := s.srv.Client().Do(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -94,10 +114,10 @@ func (s *server) request(method, path string, form url.Values, auth bool) respon
 	out := response{status: resp.StatusCode, raw: string(raw)}
 	if len(raw) > 0 {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-			s.t.Fatalf("%s %s: Content-Type %q", method, path, ct)
+			s.t.Fatalf("%s %s: Content-Type %q", req.Method, req.URL.Path, ct)
 		}
 		if err := json.Unmarshal(raw, &out.body); err != nil {
-			s.t.Fatalf("%s %s: not JSON: %v\n%s", method, path, err, raw)
+			s.t.Fatalf("%s %s: not JSON: %v\n%s", req.Method, req.URL.Path, err, raw)
 		}
 	}
 	return out

@@ -27,24 +27,11 @@ func nullable(s string) *string {
 	return &s
 }
 
-// baseURL is the absolute URL prefix of resource urls: the configured one,
-// else the scheme and host the client used (so page links work wherever
-// the API is reached from).
-func (h *Handler) baseURL(r *http.Request) string {
-	if h.base != "" {
-		return h.base
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	// Behind a TLS-terminating proxy the links must say https, or Twilio's
-	// clients would follow next_page_url over plain http.
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
-	return scheme + "://" + r.Host
-}
+// baseURL is the absolute URL prefix of resource urls: the configured one.
+// The request is not consulted: its Host and X-Forwarded-Proto headers are
+// whatever the client sent, and links built from them would point a
+// client that follows them (or a cache that keeps them) elsewhere.
+func (h *Handler) baseURL(_ *http.Request) string { return h.base }
 
 // workspaceURL is the url of a workspace, the prefix of its resources'.
 func (h *Handler) workspaceURL(r *http.Request, ws string) string {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -112,6 +113,11 @@ func (h *Handler) taskJSON(r *http.Request, t engine.Task, n *names) taskJSON {
 	}
 }
 
+// taskStatuses are a task's assignment statuses, in the order of its life.
+func taskStatuses() []string {
+	return append(slices.Clone(liveStatuses), engine.TaskCompleted, engine.TaskCanceled)
+}
+
 // listTasks filters by AssignmentStatus (several, or comma-separated),
 // WorkflowSid, WorkflowName, TaskQueueSid, TaskQueueName and Priority in the
 // store, and by EvaluateTaskAttributes (an expression over task attributes)
@@ -133,12 +139,9 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	ws := workspaceOf(r).SID
 	f := engine.TaskFilter{WorkflowSID: q.Get("WorkflowSid"), TaskQueueSID: q.Get("TaskQueueSid")}
-	for _, v := range q["AssignmentStatus"] {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				f.AssignmentStatus = append(f.AssignmentStatus, s)
-			}
-		}
+	if f.AssignmentStatus, err = enumValues("AssignmentStatus", q["AssignmentStatus"], taskStatuses()); err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 	switch o := q.Get("Ordering"); o {
 	case "", "DateCreated:asc":

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 )
@@ -19,16 +17,6 @@ const (
 	SeedHoldMessage   = "All of our specialists are busy. Please stay on the line and you will be connected to the next available specialist."
 	SeedOwnerTimeout  = 60 // seconds a call waits for the number's owner
 )
-
-// seedWorkspaceSID is fixed, so that two instances seeding one empty store
-// at the same moment collide on the primary key instead of creating two
-// workspaces; the loser reads the winner's.
-var seedWorkspaceSID = PrefixWorkspace + hashHex("didrouter seed workspace")
-
-func hashHex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:16])
-}
 
 // DIDWorkflowConfig returns the flex-did workflow configuration for a queue:
 // the number's owner first (skipped at once when not reservable, else up to
@@ -65,19 +53,30 @@ func DIDWorkflowConfig(queueSID string) string {
 // default), Available and Unavailable, the queue "Everyone" (every worker,
 // FIFO) and the workflow "Direct Inward Dial" (reservation timeout 120 s) as
 // the workspace's default workflow. On a store that already has workspaces it
-// creates nothing and returns the seeded one (or the oldest). It is safe when
-// several instances start at once.
+// creates nothing and returns the one with the seeded name (or the oldest).
+// Every sid is random, so no two deployments share one (a guessable
+// workspace sid would help a forged request). It is safe when several
+// instances start at once: they take the store's workspace lock, and the
+// later ones find the first one's workspace.
 func Seed(ctx context.Context, s Store, clock Clock) (Workspace, error) {
 	if ws, ok, err := existingWorkspace(ctx, s); err != nil || ok {
-		return ws, err
+		if err != nil {
+			return Workspace{}, fmt.Errorf("seed: %w", err)
+		}
+		return ws, nil
 	}
 	var out Workspace
 	err := s.Tx(ctx, func(tx Tx) error {
+		if err := tx.LockWorkspaces(ctx); err != nil {
+			return err
+		}
+		if ws, ok, err := existingWorkspace(ctx, tx); err != nil || ok {
+			out = ws
+			return err
+		}
 		now := clock.Now()
-		ws := Workspace{SID: seedWorkspaceSID, FriendlyName: SeedWorkspaceName,
+		ws := Workspace{SID: NewSID(PrefixWorkspace), FriendlyName: SeedWorkspaceName,
 			Greeting: SeedGreeting, HoldMessage: SeedHoldMessage, DateCreated: now, DateUpdated: now}
-		// The workspace goes first: a concurrent seeder blocks on it and
-		// then fails, before writing anything else.
 		if err := tx.InsertWorkspace(ctx, ws); err != nil {
 			return fmt.Errorf("insert workspace: %w", err)
 		}
@@ -113,28 +112,17 @@ func Seed(ctx context.Context, s Store, clock Clock) (Workspace, error) {
 		return nil
 	})
 	if err != nil {
-		// Another instance may have seeded meanwhile (ECONFLICT on the
-		// workspace, or a store that words a duplicate key differently).
-		if ws, ok, rerr := existingWorkspace(ctx, s); rerr == nil && ok {
-			return ws, nil
-		}
 		return Workspace{}, fmt.Errorf("seed: %w", err)
 	}
 	return out, nil
 }
 
-// existingWorkspace returns the seeded workspace, else the oldest one.
-func existingWorkspace(ctx context.Context, s Store) (Workspace, bool, error) {
-	ws, err := s.GetWorkspace(ctx, seedWorkspaceSID)
-	if err == nil {
-		return ws, true, nil
-	}
-	if ErrorCode(err) != ENOTFOUND {
-		return Workspace{}, false, fmt.Errorf("seed: read workspace: %w", err)
-	}
+// existingWorkspace returns the workspace with the seeded name, else the
+// oldest one.
+func existingWorkspace(ctx context.Context, s Reader) (Workspace, bool, error) {
 	list, err := s.ListWorkspaces(ctx)
 	if err != nil {
-		return Workspace{}, false, fmt.Errorf("seed: list workspaces: %w", err)
+		return Workspace{}, false, fmt.Errorf("list workspaces: %w", err)
 	}
 	if len(list) == 0 {
 		return Workspace{}, false, nil

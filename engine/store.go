@@ -156,6 +156,10 @@ type Tx interface {
 
 	InsertWorkspace(ctx context.Context, w Workspace) error
 	UpdateWorkspace(ctx context.Context, w Workspace) error
+	// LockWorkspaces makes other transactions that call it wait until this
+	// one ends; reads after it see the workspaces they committed. Seeding
+	// takes it so that instances starting at once create one workspace.
+	LockWorkspaces(ctx context.Context) error
 
 	InsertActivity(ctx context.Context, a Activity) error
 	UpdateActivity(ctx context.Context, a Activity) error

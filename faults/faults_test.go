@@ -152,7 +152,7 @@ func TestFaults(t *testing.T) {
 	tmp := t.TempDir()
 	set := settings{
 		bin: buildBinary(t, tmp), databaseURL: pg.url("didrouter"), publicURL: "https://lb.faults.test",
-		authToken: "faultsToken", apiKey: "faultsKey", apiSecret: "faultsSecret",
+		authToken: "faultsToken", apiKey: "faultsKey", apiSecret: "faultsSecret0123456",
 		shutdown: sc.shutdown, storeWait: sc.storeWait, logDir: tmp,
 	}
 	insts := []*instance{

@@ -32,12 +32,21 @@ func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, 
 
 func (c *apiClient) do(ctx context.Context, method, path string, form url.Values, out any) error {
 	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
-		// A link the API gave (next_page_url): under one of the targets.
+		// A link the API gave (next_page_url): under one of the targets, or
+		// under the server's public URL, which it builds links from and
+		// which need not be how replay reaches it. Either way only its path
+		// and query are used, sent to the targets: the credentials never go
+		// to the link's host.
 		rel := ""
 		for _, b := range c.bases {
 			if rest, ok := strings.CutPrefix(path, b+"/"); ok {
 				rel = "/" + rest
 				break
+			}
+		}
+		if u, err := url.Parse(path); rel == "" && err == nil {
+			if ru := u.RequestURI(); strings.Contains(ru, "/v1/") {
+				rel = ru[strings.Index(ru, "/v1/"):]
 			}
 		}
 		if rel == "" {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -367,19 +368,37 @@ func (c didsCommand) export(ctx context.Context, args []string, stdout, stderr i
 		}
 		return 0
 	}
-	// Write beside, then rename: an interrupted export never leaves half a file.
-	tmp := *out + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		fmt.Fprintf(stderr, "dids export: %v\n", err)
-		return 1
-	}
-	if err := os.Rename(tmp, *out); err != nil {
-		_ = os.Remove(tmp)
+	if err := writeFilePrivate(*out, data); err != nil {
 		fmt.Fprintf(stderr, "dids export: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stderr, "wrote %s\n", *out)
 	return 0
+}
+
+// writeFilePrivate writes data to path readable by its owner only (0600):
+// an export holds people's names, emails and numbers. It writes beside and
+// renames, so an interrupted export never leaves half a file, and a file
+// that was there before is replaced with the new mode, not rewritten in
+// its old one.
+func writeFilePrivate(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp") // created 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp)
+		return werr
+	}
+	return nil
 }
 
 // token prints an agent token (api.AgentToken); it needs only the admin

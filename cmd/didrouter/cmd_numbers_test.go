@@ -414,7 +414,7 @@ func TestNumbersList(t *testing.T) {
 // startDidrouter runs the server on SQLite with the admin API on.
 func startDidrouter(t *testing.T) (base, key, secret string) {
 	t.Helper()
-	key, secret = "numbers-key", "numbers-secret"
+	key, secret = "numbers-key", "numbers-secret-0123"
 	cfg, err := parseConfig("serve", []string{"-addr", "127.0.0.1:0"}, func(k string) string {
 		return map[string]string{
 			"TWILIO_AUTH_TOKEN":    "tok",

@@ -62,6 +62,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		logger.Warn("INSECURE: Twilio signature checking is OFF (DIDROUTER_INSECURE_SKIP_SIGNATURE=true). " +
 			"Anyone who can reach this server can place fake calls. Use this for local trials only.")
 	}
+	for _, w := range cfg.Warnings {
+		logger.Warn("INSECURE: " + w)
+	}
 	clock := engine.SystemClock{}
 	raw, kind, err := openStore(ctx, cfg, logger)
 	if err != nil {
@@ -156,6 +159,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 			Engine: eng, Store: st, Clock: clock, Logger: logger,
 			APIKey: cfg.APIKey, APISecret: cfg.APISecret, AccountSID: cfg.AccountSID,
 			Callbacks: cbPolicy,
+			BaseURL:   cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins,
 		})
 		if err != nil {
 			return err

@@ -85,12 +85,15 @@ func waitReady(t *testing.T, base string) {
 	}
 }
 
+// testAPISecret is an admin secret serve accepts (see weakSecret).
+const testAPISecret = "testsecret0123456789"
+
 func testConfig(t *testing.T) config {
 	c, err := parseConfig("serve", []string{"-addr", "127.0.0.1:0"}, envOf(map[string]string{
 		"TWILIO_AUTH_TOKEN":    "tok",
 		"DIDROUTER_PUBLIC_URL": "https://calls.example.test",
 		"DIDROUTER_API_KEY":    "key",
-		"DIDROUTER_API_SECRET": "secret",
+		"DIDROUTER_API_SECRET": testAPISecret,
 		"DIDROUTER_DATA":       filepath.Join(t.TempDir(), "didrouter.db"),
 	}), io.Discard)
 	if err != nil {

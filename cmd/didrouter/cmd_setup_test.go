@@ -61,7 +61,7 @@ func TestSetupCreatesThenFinds(t *testing.T) {
 	base, _ := runServer(t, cfg)
 	waitReady(t, base)
 	t.Setenv("DIDROUTER_API_KEY", "key")
-	t.Setenv("DIDROUTER_API_SECRET", "secret")
+	t.Setenv("DIDROUTER_API_SECRET", testAPISecret)
 
 	code, out, errOut := runSetupCmd(t, "--url", base)
 	if code != 0 {
@@ -109,7 +109,7 @@ func TestSetupOnSeededServer(t *testing.T) {
 	base, _ := runServer(t, cfg)
 	waitReady(t, base)
 	t.Setenv("DIDROUTER_API_KEY", "key")
-	t.Setenv("DIDROUTER_API_SECRET", "secret")
+	t.Setenv("DIDROUTER_API_SECRET", testAPISecret)
 	code, out, errOut := runSetupCmd(t, "--url", base)
 	if code != 0 || !strings.Contains(out, "nothing to do") || !strings.Contains(out, "(Flex Task Assignment)") ||
 		strings.Contains(out, "note:") {
@@ -127,7 +127,7 @@ func TestSetupOnSeededServer(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "DIDROUTER_API_SECRET") {
 		t.Errorf("no secret: exit %d: %s", code, errOut)
 	}
-	t.Setenv("DIDROUTER_API_SECRET", "secret")
+	t.Setenv("DIDROUTER_API_SECRET", testAPISecret)
 	code, _, errOut = runSetupCmd(t, "--url", "ftp://x")
 	if code != 2 || !strings.Contains(errOut, "DIDROUTER_URL") {
 		t.Errorf("bad URL: exit %d: %s", code, errOut)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/dialpolicy"
 )
@@ -57,6 +58,13 @@ type config struct {
 	CallbackSigning string   // DIDROUTER_CALLBACK_SIGNING
 	CallbackKey     string   // DIDROUTER_CALLBACK_SIGNING_KEY (environment only: a secret)
 	CallbackHosts   []string // DIDROUTER_CALLBACK_HOSTS: allow-list; empty = any host but didrouter itself
+
+	// AllowedOrigins are web origins besides the public URL's whose pages
+	// may send state-changing admin API requests (canonical form).
+	AllowedOrigins []string // DIDROUTER_ALLOWED_ORIGINS
+	// Warnings are configuration problems tolerated in local-trial mode,
+	// for the server to log once it has a logger.
+	Warnings []string
 }
 
 // Defaults.
@@ -243,11 +251,57 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if (c.APIKey == "") != (c.APISecret == "") {
 			bad("DIDROUTER_API_KEY and DIDROUTER_API_SECRET must be set together (or both left empty to turn the admin API off)")
 		}
+		if why := weakSecret(c.APISecret); c.APISecret != "" && why != "" {
+			msg := "DIDROUTER_API_SECRET is too weak (" + why + "): anyone who guesses it administers didrouter; " +
+				"use at least " + strconv.Itoa(minSecretLength) + " random letters and digits, e.g. from `openssl rand -hex 24`"
+			if c.SkipSig {
+				// Local trial (the README's quick start): warn, do not refuse.
+				c.Warnings = append(c.Warnings, msg)
+			} else {
+				bad("%s", msg)
+			}
+		}
+		for _, o := range strings.Split(env("DIDROUTER_ALLOWED_ORIGINS", ""), ",") {
+			if o = strings.TrimSpace(o); o == "" {
+				continue
+			}
+			if canon, err := api.ParseOrigin(o); err != nil {
+				bad("DIDROUTER_ALLOWED_ORIGINS must be comma-separated origins such as https://admin.example.com (scheme, host, optional port; no path): %v", err)
+			} else {
+				c.AllowedOrigins = append(c.AllowedOrigins, canon)
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// minSecretLength is the shortest DIDROUTER_API_SECRET serve accepts.
+const minSecretLength = 16
+
+// weakSecret says why an admin secret is too easy to guess ("" = it is
+// not): too short, too few different characters, or a shorter string
+// repeated ("changemechangeme"). It cannot measure randomness; it stops the
+// obvious placeholders.
+func weakSecret(s string) string {
+	if len(s) < minSecretLength {
+		return fmt.Sprintf("shorter than %d characters", minSecretLength)
+	}
+	distinct := map[rune]bool{}
+	for _, r := range s {
+		distinct[r] = true
+	}
+	if len(distinct) < 6 {
+		return fmt.Sprintf("only %d different characters", len(distinct))
+	}
+	for n := 1; n <= len(s)/2; n++ {
+		if len(s)%n == 0 && strings.Repeat(s[:n], len(s)/n) == s {
+			return "one shorter string repeated"
+		}
+	}
+	return ""
 }
 
 // parseSeconds reads a Go duration ("30s", "1m") or a plain number of seconds.

@@ -40,7 +40,7 @@ func TestParseConfigFlagsOverrideEnvironment(t *testing.T) {
 		"DIDROUTER_WRAPUP":     "10",
 		"DATABASE_URL":         "postgres://u@db/x",
 		"DIDROUTER_API_KEY":    "k",
-		"DIDROUTER_API_SECRET": "s",
+		"DIDROUTER_API_SECRET": testAPISecret,
 		"DIDROUTER_LOG_LEVEL":  "debug",
 	}), io.Discard)
 	if err != nil {

@@ -19,7 +19,7 @@ STORE=${BENCH_STORE:-postgres}
 BIN=${BIN:-/tmp/didrouter-bench}
 PORT=${PORT:-18300}
 PUBLIC=https://calls.example.test
-export TWILIO_AUTH_TOKEN=benchtoken DIDROUTER_API_KEY=benchkey DIDROUTER_API_SECRET=benchsecret
+export TWILIO_AUTH_TOKEN=benchtoken DIDROUTER_API_KEY=benchkey DIDROUTER_API_SECRET=benchsecret0123456
 
 say() { echo "== $* (load average $(cut -d' ' -f1-3 /proc/loadavg))"; }
 

@@ -17,7 +17,7 @@ PORT=${PORT:-18330}
 N=$1
 shift
 DB=rp_startup$N
-export TWILIO_AUTH_TOKEN=benchtoken DIDROUTER_API_KEY=benchkey DIDROUTER_API_SECRET=benchsecret
+export TWILIO_AUTH_TOKEN=benchtoken DIDROUTER_API_KEY=benchkey DIDROUTER_API_SECRET=benchsecret0123456
 export DATABASE_URL="$PG/$DB?sslmode=disable" DIDROUTER_DATA= DIDROUTER_JOURNAL=/tmp/rp-$DB.journal
 
 serve() {

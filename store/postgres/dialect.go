@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +19,9 @@ const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 )
+
+// seedLockKey is the advisory lock LockWorkspaces takes ("didrseed").
+const seedLockKey = 0x6469_6472_7365_6564
 
 func newDialect() *sqlstore.Dialect {
 	return &sqlstore.Dialect{
@@ -36,6 +40,7 @@ func newDialect() *sqlstore.Dialect {
 			pgErr := pgError(err)
 			return pgErr != nil && pgErr.Code == codeForeignKeyViolation
 		},
+		LockWorkspaces: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(seedLockKey)),
 	}
 }
 

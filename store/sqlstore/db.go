@@ -49,4 +49,9 @@ type Dialect struct {
 	UniqueViolation func(err error) (detail string, ok bool)
 	// ForeignKeyViolation reports whether err is a foreign-key violation.
 	ForeignKeyViolation func(err error) bool
+	// LockWorkspaces is a statement that makes transactions creating
+	// workspaces wait for each other (a transaction-scoped advisory lock on
+	// Postgres); "" where write transactions run one at a time anyway
+	// (SQLite).
+	LockWorkspaces string
 }

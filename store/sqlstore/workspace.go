@@ -47,3 +47,16 @@ func (t *Tx) UpdateWorkspace(ctx context.Context, w engine.Workspace) error {
 	// Every instance caches workspaces read on a call's path.
 	return t.Notify(ctx, engine.Change{Kind: engine.ChangeWorkspace, WorkspaceSID: w.SID, SID: w.SID})
 }
+
+// LockWorkspaces makes another transaction that calls it wait until this
+// one ends, so that seeding an empty store creates one workspace even when
+// several instances start at once.
+func (t *Tx) LockWorkspaces(ctx context.Context) error {
+	if t.d.LockWorkspaces == "" {
+		return nil
+	}
+	if _, err := t.db.Exec(ctx, t.d.LockWorkspaces); err != nil {
+		return t.wrap(err, "lock workspaces")
+	}
+	return nil
+}
