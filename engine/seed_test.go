@@ -1,14 +1,11 @@
 package engine_test
 
 import (
-	"regexp"
 	"sync"
 	"testing"
 
 	"github.com/didrouter/didrouter/engine"
 )
-
-var sidShape = regexp.MustCompile(`^[A-Z]{2}[0-9a-f]{32}$`)
 
 // Every deployment gets a workspace sid of its own: a sid known in advance
 // would help a forged request (issue 16, finding 10).
@@ -25,7 +22,7 @@ func TestSeedSIDsAreRandom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.SID == b.SID || !sidShape.MatchString(a.SID) || !sidShape.MatchString(b.SID) {
+			if a.SID == b.SID || !engine.IsSID(a.SID, "WS") || !engine.IsSID(b.SID, "WS") {
 				t.Fatalf("two stores seeded workspaces %s and %s: want two different random sids", a.SID, b.SID)
 			}
 			if a.DefaultActivitySID == b.DefaultActivitySID || a.DefaultWorkflowSID == b.DefaultWorkflowSID {
