@@ -20,6 +20,9 @@ const OfflineActivityName = "Offline"
 // maxPageID bounds a page id: the desktop makes a random one per tab.
 const maxPageID = 64
 
+// DefaultHeartbeat is how often a page reports itself while open.
+const DefaultHeartbeat = 20 * time.Second
+
 // PresenceTracker is what the agent desktop's event stream reports about
 // its pages, so that an agent whose laptop closed is moved to Offline
 // instead of making callers ring them. *Engine implements it; the web
@@ -27,14 +30,16 @@ const maxPageID = 64
 //
 // A page is one open browser tab of the desktop, named by an id the page
 // makes (letters, digits, '-' and '_', at most 64). Open when its event
-// stream connects, Heartbeat while it stays connected (every 20 s or so,
-// well within Config.AgentAway), Closed when it disconnects. An unknown
-// page on Heartbeat is taken as opened. All three do nothing when
-// Config.AgentAway is 0.
+// stream connects, Heartbeat every AgentPageHeartbeatEvery while it stays
+// connected, Closed when it disconnects. An unknown page on Heartbeat is
+// taken as opened. All three do nothing when Config.AgentAway is 0.
 type PresenceTracker interface {
 	AgentPageOpen(ctx context.Context, workspaceSID, workerSID, pageID string) error
 	AgentPageHeartbeat(ctx context.Context, workspaceSID, workerSID, pageID string) error
 	AgentPageClosed(ctx context.Context, workspaceSID, workerSID, pageID string) error
+	// AgentPageHeartbeatEvery is how often an open page should report
+	// itself; 0 when presence is off (nothing needs reporting).
+	AgentPageHeartbeatEvery() time.Duration
 }
 
 var _ PresenceTracker = (*Engine)(nil)
@@ -49,6 +54,16 @@ var _ PresenceTracker = (*Engine)(nil)
 // heartbeat is a single UPDATE, a worker who never opened the desktop (a
 // SIP phone) has no timer and is never moved, and a page reopened within
 // the away time simply makes the timer re-arm.
+
+// AgentPageHeartbeatEvery is DefaultHeartbeat, or a quarter of
+// Config.AgentAway when that is shorter (a short away time in a test), so
+// that a few heartbeats may be late before an open page counts as gone.
+func (e *Engine) AgentPageHeartbeatEvery() time.Duration {
+	if e.away <= 0 {
+		return 0
+	}
+	return min(DefaultHeartbeat, e.away/4)
+}
 
 // AgentPageOpen records that a page of the worker's desktop is open.
 func (e *Engine) AgentPageOpen(ctx context.Context, workspaceSID, workerSID, pageID string) error {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/store/storetest"
 )
 
 const away = engine.DefaultAgentAway
@@ -215,6 +216,18 @@ func TestAgentAwayAcrossInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// Heartbeats come well within the away time, also a short one.
+func TestAgentPageHeartbeatEvery(t *testing.T) {
+	h := newHarness(t, storetest.SQLite(t))
+	for _, tc := range []struct{ away, want time.Duration }{
+		{0, 0}, {away, 20 * time.Second}, {time.Hour, 20 * time.Second}, {4 * time.Second, time.Second},
+	} {
+		if got := h.engineWith("x", func(c *engine.Config) { c.AgentAway = tc.away }).AgentPageHeartbeatEvery(); got != tc.want {
+			t.Errorf("away %v: heartbeat every %v, want %v", tc.away, got, tc.want)
+		}
+	}
 }
 
 // Bad page ids and unknown workers are refused with a clear error.
