@@ -72,11 +72,17 @@ func (e *Engine) noteMissed(ctx context.Context, tx Tx, fx *effects, workspaceSI
 		return nil
 	}
 	fx.leaveWorker(w.SID)
-	return e.setActivity(ctx, tx, fx, w, a, now, &activityCause{
+	if err := e.setActivity(ctx, tx, fx, w, a, now, &activityCause{
 		reason: ReasonMissedCalls,
 		why:    fmt.Sprintf("after %d missed calls in a row", n),
 		data:   map[string]any{"missed_calls": n},
-	})
+	}); err != nil {
+		return err
+	}
+	// Logged before commit: a store retry may log it twice, never zero times.
+	e.log.InfoContext(ctx, "worker moved to "+a.FriendlyName+" after missed calls in a row",
+		"workspace", workspaceSID, "worker", w.SID, "missed_calls", n)
+	return nil
 }
 
 // activityNamed finds the workspace's activity with that name, in any case

@@ -206,11 +206,17 @@ func (e *Engine) fireAway(ctx context.Context, tx Tx, fx *effects, tm Timer, now
 		return nil
 	}
 	fx.leaveWorker(w.SID)
-	return e.setActivity(ctx, tx, fx, w, off, now, &activityCause{
+	if err := e.setActivity(ctx, tx, fx, w, off, now, &activityCause{
 		reason: ReasonAway,
 		why:    fmt.Sprintf("after %s without an agent desktop page", e.away),
 		data:   map[string]any{"away_seconds": int(e.away / time.Second)},
-	})
+	}); err != nil {
+		return err
+	}
+	// Logged before commit: a store retry may log it twice, never zero times.
+	e.log.InfoContext(ctx, "worker moved to "+off.FriendlyName+": no agent desktop page heard of",
+		"workspace", w.WorkspaceSID, "worker", w.SID, "away", e.away)
+	return nil
 }
 
 // offlineActivity is the activity a worker without a desktop goes to: the
