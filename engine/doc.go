@@ -114,6 +114,22 @@
 // always decided by Config.Clock. A handler that fails with a coded error drops its timer instead
 // of retrying it forever; a store failure leaves it for the next run.
 //
+// Presence (didrouter's own rules, both off unless configured). After
+// Config.MissedCallsUnavailable reservations in a row that a worker let
+// ring out (timeout, or rescinded at the end of the owner's step) or
+// declined (rejected), the worker is moved to the activity named
+// "Unavailable" (missed.go); an accepted reservation resets the count, and
+// reservations that ended without the worker's answer (canceled because the
+// caller hung up, given up because the worker left for an unavailable
+// activity) do not count. The count is a column of the worker written in
+// the transaction that ends the reservation. Agent desktop pages report
+// themselves (PresenceTracker: open, heartbeat, closed), stored per page;
+// one away timer per worker moves a worker whose last page has not been
+// heard of for Config.AgentAway to "Offline" (presence.go). Both moves are
+// worker.activity.update events whose data carry a "reason"
+// (ReasonMissedCalls with "missed_calls", ReasonAway with "away_seconds"),
+// and give up the worker's pending reservations as an activity change does.
+//
 // Degraded mode. While the store cannot be reached, RouteDegraded takes a
 // new call's decision from memory only (the workflow row the caller kept,
 // the worker index, which counts the reserved worker busy); nothing is

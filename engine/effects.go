@@ -18,6 +18,7 @@ type effects struct {
 	gone      []Worker  // deleted workers to drop from the index (SID, WorkspaceSID)
 	route     []string  // tasks that became pending and should be routed
 	serve     []string  // workers that may now take a waiting task
+	leave     []string  // workers the engine made unavailable: their pending reservations end after commit
 	timers    bool      // a timer was set: wake the timer loop
 	soonest   time.Time // the earliest timer set (zero: none seen)
 	lastEvent time.Time // the date of the transaction's last event
@@ -57,6 +58,15 @@ func (fx *effects) noteWorker(w Worker) {
 func (fx *effects) routeTask(sid string) {
 	if !slices.Contains(fx.route, sid) {
 		fx.route = append(fx.route, sid)
+	}
+}
+
+// leaveWorker gives up, after commit, the pending reservations of a worker
+// the engine moved to an unavailable activity (as UpdateWorker does), so
+// that a call ringing them moves on at once.
+func (fx *effects) leaveWorker(sid string) {
+	if !slices.Contains(fx.leave, sid) {
+		fx.leave = append(fx.leave, sid)
 	}
 }
 
@@ -139,6 +149,11 @@ func (e *Engine) after(ctx context.Context, workspaceSID string, fx *effects, wa
 		worker   *Worker
 		firstErr error
 	)
+	for _, sid := range fx.leave {
+		if err := e.rejectPendingOf(ctx, workspaceSID, sid); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
 	for _, sid := range fx.route {
 		r, err := e.route(ctx, workspaceSID, sid)
 		if err != nil && firstErr == nil {

@@ -42,6 +42,14 @@ type Config struct {
 	// keeps out the workers who missed it; 0 = DefaultReofferAfter,
 	// negative = for ever.
 	ReofferAfter time.Duration
+	// MissedCallsUnavailable moves a worker who missed or declined that
+	// many reservations in a row to the workspace's "Unavailable" activity
+	// (missed.go); 0 = never.
+	MissedCallsUnavailable int
+	// AgentAway moves a worker to Offline once the worker's last agent
+	// desktop page has not been heard of for that long (presence.go);
+	// 0 = never.
+	AgentAway time.Duration
 }
 
 // Engine is the routing state machine. Its methods are safe for concurrent use.
@@ -56,6 +64,8 @@ type Engine struct {
 	// reofferAfter > 0: cool-down before a waiting task is offered again to
 	// who missed it; <= 0: never.
 	reofferAfter time.Duration
+	missedLimit  int           // MissedCallsUnavailable; 0 = off
+	away         time.Duration // AgentAway; 0 = off
 
 	mu         sync.Mutex
 	workspaces map[string]*wsIndex      // loaded worker indexes by workspace sid
@@ -102,6 +112,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ReofferAfter == 0 {
 		cfg.ReofferAfter = DefaultReofferAfter
 	}
+	if cfg.MissedCallsUnavailable < 0 {
+		return nil, errors.New("engine: Config.MissedCallsUnavailable must not be negative")
+	}
+	if cfg.AgentAway < 0 {
+		return nil, errors.New("engine: Config.AgentAway must not be negative")
+	}
 	return &Engine{
 		store:        cfg.Store,
 		clock:        cfg.Clock,
@@ -111,6 +127,8 @@ func New(cfg Config) (*Engine, error) {
 		poll:         cfg.TimerPoll,
 		wrapUp:       cfg.WrapUp,
 		reofferAfter: cfg.ReofferAfter,
+		missedLimit:  cfg.MissedCallsUnavailable,
+		away:         cfg.AgentAway,
 		workspaces:   make(map[string]*wsIndex),
 		flows:        make(map[string]cachedWorkflow),
 		wake:         make(chan struct{}, 1),

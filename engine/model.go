@@ -226,6 +226,16 @@ type Timer struct {
 	FireAt         time.Time
 }
 
+// AgentPage is an agent desktop page open for a worker (presence.go):
+// PageID names one browser tab, LastSeen is when it was last heard of.
+type AgentPage struct {
+	WorkspaceSID string
+	WorkerSID    string
+	PageID       string
+	OpenedAt     time.Time
+	LastSeen     time.Time
+}
+
 // PhoneNumberBinding binds a dialed number to a workflow other than the
 // workspace default.
 type PhoneNumberBinding struct {

@@ -219,6 +219,27 @@ type Tx interface {
 	ClaimDueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error)
 	// NextTimer returns the earliest FireAt of any timer (zero when none).
 	NextTimer(ctx context.Context) (time.Time, error)
+	// ClearWorkerTimers deletes the worker's timers of the given kinds (all
+	// kinds when none given): timers that guard a worker, not a task.
+	ClearWorkerTimers(ctx context.Context, workspaceSID, workerSID string, kinds ...string) error
+
+	// CountMissedCall adds one to the worker's reservations missed or
+	// declined in a row and returns the new count; ENOTFOUND when the
+	// worker does not exist. It does not bump the worker's Version.
+	CountMissedCall(ctx context.Context, workspaceSID, workerSID string) (int, error)
+	// ClearMissedCalls sets that count back to zero.
+	ClearMissedCalls(ctx context.Context, workspaceSID, workerSID string) error
+
+	// TouchAgentPage records that the page was heard of at p.LastSeen,
+	// storing it (created true, with p.OpenedAt) when it is not stored yet.
+	// ENOTFOUND when the worker does not exist.
+	TouchAgentPage(ctx context.Context, p AgentPage) (created bool, err error)
+	// DeleteAgentPage forgets one page; a page not stored is no error.
+	DeleteAgentPage(ctx context.Context, workspaceSID, workerSID, pageID string) error
+	// AgentPages lists the worker's stored pages, locked, oldest first.
+	AgentPages(ctx context.Context, workspaceSID, workerSID string) ([]AgentPage, error)
+	// DeleteAgentPages forgets every page of the worker.
+	DeleteAgentPages(ctx context.Context, workspaceSID, workerSID string) error
 
 	PutBinding(ctx context.Context, b PhoneNumberBinding) error
 	DeleteBinding(ctx context.Context, e164 string) error

@@ -221,6 +221,11 @@ func (e *Engine) acceptLocked(ctx context.Context, tx Tx, t Task, r Reservation,
 	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID, TimerStep, TimerReservation, TimerTask, TimerReoffer); err != nil {
 		return Reservation{}, fmt.Errorf("clear timers: %w", err)
 	}
+	// An answered call ends a run of missed ones (missed.go). Cleared even
+	// with the rule off, so that turning it on later starts from zero.
+	if err := tx.ClearMissedCalls(ctx, t.WorkspaceSID, r.WorkerSID); err != nil {
+		return Reservation{}, fmt.Errorf("clear missed calls of worker %s: %w", r.WorkerSID, err)
+	}
 	evData := map[string]any{"task_queue_sid": t.TaskQueueSID}
 	for k, v := range data {
 		evData[k] = v
@@ -275,7 +280,15 @@ func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservatio
 // set. The task is routed again at
 // once at its current target: another eligible worker gets it, or, when
 // nobody is reservable, skip_if decides whether it moves on.
+//
+// It counts as the worker's missed or declined call (missed.go).
 func (e *Engine) RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (TaskResult, error) {
+	return e.rejectReservation(ctx, workspaceSID, reservationSID, status, true)
+}
+
+// rejectReservation is RejectReservation; missed false when the worker did
+// not answer the call (it left for an unavailable activity, it is deleted).
+func (e *Engine) rejectReservation(ctx context.Context, workspaceSID, reservationSID, status string, missed bool) (TaskResult, error) {
 	if status != ReservationRejected && status != ReservationTimeout {
 		return TaskResult{}, Errorf(EINVALID, "status must be %s or %s, not %q", ReservationRejected, ReservationTimeout, status)
 	}
@@ -291,7 +304,7 @@ func (e *Engine) RejectReservation(ctx context.Context, workspaceSID, reservatio
 		if r.Status != ReservationPending {
 			return Errorf(EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
 		}
-		return e.rejectInTx(ctx, tx, fx, t, r, status)
+		return e.rejectInTx(ctx, tx, fx, t, r, status, missed)
 	})
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("reject reservation: %w", err)
@@ -317,13 +330,19 @@ func (e *Engine) RejectReservation(ctx context.Context, workspaceSID, reservatio
 
 // rejectInTx ends the locked pending reservation r of the locked task t as
 // rejected or timeout, frees its worker and puts the task back to pending.
-func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r Reservation, status string) error {
+// missed counts it as the worker's missed or declined call.
+func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r Reservation, status string, missed bool) error {
 	now := e.clock.Now()
 	if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
 		return err
 	}
 	if status == ReservationTimeout {
 		if err := e.moveToTimeoutActivity(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
+			return err
+		}
+	}
+	if missed {
+		if err := e.noteMissed(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
 			return err
 		}
 	}
@@ -390,8 +409,15 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, 
 		if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
 			return err
 		}
-		if notAnswering && !slices.Contains(t.RejectedWorkers, r.WorkerSID) {
+		if !notAnswering {
+			continue
+		}
+		if !slices.Contains(t.RejectedWorkers, r.WorkerSID) {
 			t.RejectedWorkers = append(t.RejectedWorkers, r.WorkerSID)
+		}
+		// Rung for the whole step without answering: a missed call.
+		if err := e.noteMissed(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -439,11 +465,21 @@ func (e *Engine) moveToTimeoutActivity(ctx context.Context, tx Tx, fx *effects, 
 	if err != nil {
 		return fmt.Errorf("read timeout activity %s: %w", ws.TimeoutActivitySID, err)
 	}
-	return e.setActivity(ctx, tx, fx, w, a, now)
+	return e.setActivity(ctx, tx, fx, w, a, now, nil)
 }
 
-// setActivity writes a worker's new activity with its event.
-func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, a Activity, now time.Time) error {
+// activityCause says why the engine itself moved a worker (missed calls,
+// no desktop page): its fields join the event's data, so that the agent's
+// page and reports can tell the agent why.
+type activityCause struct {
+	reason string         // ReasonMissedCalls, ReasonAway
+	why    string         // ends the event's description: "after 3 missed calls in a row"
+	data   map[string]any // more detail for the event's data
+}
+
+// setActivity writes a worker's new activity with its event; cause is nil
+// when a person (the API, the desktop) chose it.
+func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, a Activity, now time.Time, cause *activityCause) error {
 	prev := w.ActivityName
 	w.ActivitySID, w.ActivityName, w.Available = a.SID, a.FriendlyName, a.Available
 	w.DateStatusChanged, w.DateUpdated = now, now
@@ -458,9 +494,16 @@ func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, 
 	if w.Available {
 		fx.serveWorker(w.SID)
 	}
-	return e.event(ctx, tx, workerEvent(w, EventWorkerActivityUpdate,
-		fmt.Sprintf("Worker %s updated to %s", w.FriendlyName, a.FriendlyName)),
-		map[string]any{"worker_previous_activity": prev, "worker_activity_sid": a.SID, "worker_activity_name": a.FriendlyName})
+	desc := fmt.Sprintf("Worker %s updated to %s", w.FriendlyName, a.FriendlyName)
+	data := map[string]any{"worker_previous_activity": prev, "worker_activity_sid": a.SID, "worker_activity_name": a.FriendlyName}
+	if cause != nil {
+		desc += " " + cause.why
+		for k, v := range cause.data {
+			data[k] = v
+		}
+		data["reason"] = cause.reason
+	}
+	return e.event(ctx, tx, workerEvent(w, EventWorkerActivityUpdate, desc), data)
 }
 
 // CompleteTask finishes an assigned (or wrapping) task. With a wrap-up time

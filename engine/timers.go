@@ -42,6 +42,9 @@ func (e *Engine) RunDueTimers(ctx context.Context) (int, error) {
 			e.log.WarnContext(ctx, "dropping a timer that cannot fire", "kind", tm.Kind,
 				"task", tm.TaskSID, "reservation", tm.ReservationSID, "err", err)
 			err = e.store.Tx(ctx, func(tx Tx) error {
+				if tm.TaskSID == "" { // a worker's timer (away)
+					return tx.ClearWorkerTimers(ctx, tm.WorkspaceSID, tm.WorkerSID, tm.Kind)
+				}
 				return tx.ClearTimers(ctx, tm.WorkspaceSID, tm.TaskSID, tm.Kind)
 			})
 			fx = &effects{}
@@ -84,6 +87,8 @@ func (e *Engine) fire(ctx context.Context, tx Tx, fx *effects, tm Timer, now tim
 		return e.fireWrapup(ctx, tx, fx, tm)
 	case TimerReoffer:
 		return e.fireReoffer(ctx, tx, fx, tm, now)
+	case TimerAway:
+		return e.fireAway(ctx, tx, fx, tm, now)
 	default:
 		return Errorf(EINVALID, "unknown timer kind %q", tm.Kind)
 	}
@@ -116,7 +121,7 @@ func (e *Engine) fireReservation(ctx context.Context, tx Tx, fx *effects, tm Tim
 	if due := r.DateCreated.Add(time.Duration(r.Timeout) * time.Second); now.Before(due) {
 		return e.rearm(ctx, tx, fx, tm, due)
 	}
-	return e.rejectInTx(ctx, tx, fx, t, r, ReservationTimeout)
+	return e.rejectInTx(ctx, tx, fx, t, r, ReservationTimeout, true)
 }
 
 // fireStep moves a task whose current step's timeout has passed to its next

@@ -251,7 +251,7 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 			}
 		}
 		if act != nil {
-			if err := e.setActivity(ctx, tx, fx, w, *act, now); err != nil {
+			if err := e.setActivity(ctx, tx, fx, w, *act, now, nil); err != nil {
 				return err
 			}
 		}
@@ -292,7 +292,8 @@ func (e *Engine) rejectPendingOf(ctx context.Context, workspaceSID, workerSID st
 	}
 	var errs []error
 	for _, r := range list {
-		_, err := e.RejectReservation(ctx, workspaceSID, r.SID, ReservationRejected)
+		// Not the worker's answer to the call: not counted as declined.
+		_, err := e.rejectReservation(ctx, workspaceSID, r.SID, ReservationRejected, false)
 		if err != nil && ErrorCode(err) != EUNAVAILABLE { // EUNAVAILABLE: it ended meanwhile
 			errs = append(errs, err)
 		}

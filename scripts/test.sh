@@ -86,5 +86,23 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 echo "scripts/test.sh: go vet ./..."
 go vet ./...
 
+# The committed front-end libraries must be what web/package-lock.json builds.
+if command -v npm >/dev/null; then
+	echo "scripts/test.sh: web/assets/vendor matches a fresh build from web/package-lock.json"
+	vendor_tmp=$(mktemp -d "${TMPDIR:-/tmp}/didrouter-vendor.XXXXXX")
+	if ! scripts/build-web-assets.sh "$vendor_tmp/vendor" >"$vendor_tmp/build.log" 2>&1; then
+		cat "$vendor_tmp/build.log" >&2
+		rm -rf "$vendor_tmp"
+		die "scripts/build-web-assets.sh failed (see above)"
+	fi
+	if ! diff -rq "$vendor_tmp/vendor" web/assets/vendor; then
+		rm -rf "$vendor_tmp"
+		die "web/assets/vendor differs from a fresh build of web/package-lock.json: run scripts/build-web-assets.sh and commit the result"
+	fi
+	rm -rf "$vendor_tmp"
+else
+	echo "scripts/test.sh: npm is not installed: skipping the check that web/assets/vendor matches web/package-lock.json (apt-get install npm to run it)"
+fi
+
 echo "scripts/test.sh: go test ./..."
 go test -count=1 -timeout 20m "$@" ./...

@@ -119,7 +119,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	engStore := eventcallback.Observe(assignment.Observe(st, func(r engine.Reservation) { callbacks.Notify(r) }), events.Notify)
 	eng, err = engine.New(engine.Config{
 		Store: engStore, Clock: clock, Logger: logger, Normalizer: norm, InstanceID: instance, WrapUp: cfg.WrapUp,
-		ReofferAfter: cfg.ReofferAfter,
+		ReofferAfter: cfg.ReofferAfter, AgentAway: cfg.AgentAway, MissedCallsUnavailable: cfg.MissedCallsUnavailable,
 	})
 	if err != nil {
 		return fmt.Errorf("start the engine: %w", err)

@@ -15,6 +15,8 @@ import (
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/dialpolicy"
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/web/voicetoken"
 )
 
 // config is the server's configuration: flags override environment
@@ -65,6 +67,20 @@ type config struct {
 	// Warnings are configuration problems tolerated in local-trial mode,
 	// for the server to log once it has a logger.
 	Warnings []string
+
+	// AgentAway: how long an agent's last desktop page may be gone before
+	// the agent is moved to Offline; 0 = never ("off").
+	AgentAway time.Duration // DIDROUTER_AGENT_AWAY
+
+	// MissedCallsUnavailable: missed or declined calls in a row that move
+	// an agent to Unavailable; 0 = never ("off").
+	MissedCallsUnavailable int // DIDROUTER_MISSED_CALLS_UNAVAILABLE
+
+	// The browser phone's Voice access tokens (web/voicetoken); empty ones
+	// are named on the phone panel.
+	VoiceAPIKey    string // TWILIO_API_KEY
+	VoiceAPISecret string // TWILIO_API_SECRET
+	TwiMLAppSID    string // DIDROUTER_TWIML_APP_SID
 }
 
 // Defaults.
@@ -102,6 +118,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	public := fs.String("public-url", env("DIDROUTER_PUBLIC_URL", ""), "base URL Twilio calls, e.g. https://calls.example.com (DIDROUTER_PUBLIC_URL)")
 	region := fs.String("region", env("DIDROUTER_DEFAULT_REGION", defaultRegion), "region of national phone numbers (DIDROUTER_DEFAULT_REGION)")
 	wrapUp := fs.String("wrapup", env("DIDROUTER_WRAPUP", "0"), "wrap-up time after a call, e.g. 30s (DIDROUTER_WRAPUP)")
+	agentAway := fs.String("agent-away", env("DIDROUTER_AGENT_AWAY", engine.DefaultAgentAway.String()), "how long an agent's last desktop page may be gone before the agent is moved to Offline; off = never (DIDROUTER_AGENT_AWAY)")
+	missedCalls := fs.String("missed-calls-unavailable", env("DIDROUTER_MISSED_CALLS_UNAVAILABLE", strconv.Itoa(engine.DefaultMissedCallsUnavailable)), "missed or declined calls in a row that move an agent to Unavailable; off = never (DIDROUTER_MISSED_CALLS_UNAVAILABLE)")
 	reoffer := fs.String("reoffer-after", env("DIDROUTER_REOFFER_AFTER", "60s"), "how long a waiting call is kept from the agents who missed it before it rings them again; off = never (DIDROUTER_REOFFER_AFTER)")
 	level := fs.String("log-level", env("DIDROUTER_LOG_LEVEL", "info"), "debug, info, warn or error (DIDROUTER_LOG_LEVEL)")
 	format := fs.String("log-format", env("DIDROUTER_LOG_FORMAT", "json"), "json or text (DIDROUTER_LOG_FORMAT)")
@@ -132,6 +150,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		LogFormat:   strings.ToLower(*format),
 		InstanceID:  *instance,
 		Journal:     strings.TrimSpace(*journal),
+
+		VoiceAPIKey:    env(voicetoken.EnvAPIKey, ""),
+		VoiceAPISecret: env(voicetoken.EnvAPISecret, ""),
+		TwiMLAppSID:    env(voicetoken.EnvAppSID, ""),
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -163,6 +185,24 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			bad("DIDROUTER_REOFFER_AFTER must be a positive duration such as 60s, or off, not %q", *reoffer)
 		} else {
 			c.ReofferAfter = d
+		}
+		if d, err := parseSeconds(*agentAway); strings.EqualFold(*agentAway, "off") {
+			c.AgentAway = 0
+		} else if err != nil || d <= 0 || d > 24*time.Hour {
+			bad("DIDROUTER_AGENT_AWAY must be a positive duration up to 24h such as 2m, or off, not %q", *agentAway)
+		} else {
+			c.AgentAway = d
+		}
+		if n, err := strconv.Atoi(*missedCalls); strings.EqualFold(*missedCalls, "off") {
+			c.MissedCallsUnavailable = 0
+		} else if err != nil || n < 1 || n > 100 {
+			bad("DIDROUTER_MISSED_CALLS_UNAVAILABLE must be a whole number from 1 to 100 such as 3, or off, not %q", *missedCalls)
+		} else {
+			c.MissedCallsUnavailable = n
+		}
+		// Only the shapes: missing settings leave the phone panel saying so.
+		if _, err := c.voiceMinter(engine.SystemClock{}); err != nil {
+			errs = append(errs, err)
 		}
 		if d, err := parseSeconds(*shutdown); err != nil || d <= 0 {
 			bad("DIDROUTER_SHUTDOWN_TIMEOUT must be a positive duration such as 20s, not %q", *shutdown)
@@ -302,6 +342,12 @@ func weakSecret(s string) string {
 		}
 	}
 	return ""
+}
+
+// voiceMinter mints the browser phone's Voice access tokens (web/voicetoken).
+func (c config) voiceMinter(clock voicetoken.Clock) (*voicetoken.Minter, error) {
+	return voicetoken.New(voicetoken.Config{AccountSID: c.AccountSID, APIKey: c.VoiceAPIKey,
+		APISecret: c.VoiceAPISecret, AppSID: c.TwiMLAppSID, Clock: clock})
 }
 
 // parseSeconds reads a Go duration ("30s", "1m") or a plain number of seconds.

@@ -29,6 +29,8 @@ func timerGuard(t engine.Timer) (string, error) {
 	switch t.Kind {
 	case engine.TimerReservation:
 		guard, field = t.ReservationSID, "ReservationSID"
+	case engine.TimerAway:
+		guard, field = t.WorkerSID, "WorkerSID"
 	case "":
 		return "", engine.Errorf(engine.EINVALID, "timer %s has no kind", t.SID)
 	default:
@@ -66,6 +68,16 @@ func (t *Tx) ClearTimers(ctx context.Context, workspaceSID, taskSID string, kind
 		query += ` AND kind IN ` + a.in(kinds)
 	}
 	wrap := func(err error) error { return t.wrap(err, "clear timers of task %s", taskSID) }
+	return t.execLater(ctx, wrap, query, a...)
+}
+
+func (t *Tx) ClearWorkerTimers(ctx context.Context, workspaceSID, workerSID string, kinds ...string) error {
+	var a args
+	query := `DELETE FROM timers WHERE workspace_sid = ` + a.add(workspaceSID) + ` AND worker_sid = ` + a.add(workerSID)
+	if len(kinds) > 0 {
+		query += ` AND kind IN ` + a.in(kinds)
+	}
+	wrap := func(err error) error { return t.wrap(err, "clear timers of worker %s", workerSID) }
 	return t.execLater(ctx, wrap, query, a...)
 }
 
