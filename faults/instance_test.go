@@ -89,6 +89,10 @@ func (in *instance) start(ctx context.Context) error {
 		"DIDROUTER_JOURNAL="+in.journal(),
 		"DIDROUTER_LOG_FORMAT=json",
 		"DIDROUTER_LOG_LEVEL=info",
+		// The replay's owner-first check assumes agents keep the activity
+		// it gave them; the presence rules would move those who miss calls.
+		"DIDROUTER_MISSED_CALLS_UNAVAILABLE=off",
+		"DIDROUTER_AGENT_AWAY=off",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

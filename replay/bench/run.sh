@@ -20,6 +20,8 @@ BIN=${BIN:-/tmp/didrouter-bench}
 PORT=${PORT:-18300}
 PUBLIC=https://calls.example.test
 export TWILIO_AUTH_TOKEN=benchtoken DIDROUTER_API_KEY=benchkey DIDROUTER_API_SECRET=benchsecret0123456
+# Routing is measured with agents keeping their activity: no presence rules.
+export DIDROUTER_MISSED_CALLS_UNAVAILABLE=off DIDROUTER_AGENT_AWAY=off
 
 say() { echo "== $* (load average $(cut -d' ' -f1-3 /proc/loadavg))"; }
 
