@@ -64,6 +64,8 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 		{"worker", engine.ReservationFilter{WorkerSID: alice.SID}, []engine.Reservation{r1, r3}},
 		{"status", engine.ReservationFilter{Status: engine.ReservationPending}, []engine.Reservation{r2}},
 		{"combined", engine.ReservationFilter{WorkerSID: bob.SID, Status: engine.ReservationRejected}, nil},
+		{"worker newest first", engine.ReservationFilter{WorkerSID: alice.SID, Newest: true}, []engine.Reservation{r3, r1}},
+		{"newest page", engine.ReservationFilter{Newest: true, Page: engine.Page{Size: 1, After: r2.SID}}, []engine.Reservation{r1}},
 	} {
 		got, err := f.s.ListReservations(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
