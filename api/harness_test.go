@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -18,8 +19,9 @@ import (
 )
 
 const (
-	apiKey    = "SKtestkey"
-	apiSecret = "testsecret0123"
+	apiKey      = "SKtestkey"
+	apiSecret   = "testsecret0123"
+	agentSecret = "agent-token-secret-0123456789abcdef"
 )
 
 func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
@@ -29,10 +31,12 @@ func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 }
 
 type server struct {
-	t     *testing.T
-	store engine.Store
-	ws    engine.Workspace
-	srv   *httptest.Server
+	t      *testing.T
+	store  engine.Store
+	ws     engine.Workspace
+	srv    *httptest.Server
+	clock  *engine.FakeClock
+	signer *agenttoken.Signer // agent tokens (agentSecret, 7-day cap)
 }
 
 func newServer(t *testing.T, st engine.Store) *server {
@@ -50,13 +54,22 @@ func newServer(t *testing.T, st engine.Store) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{Engine: eng, Store: st, Clock: clock, APIKey: apiKey, APISecret: apiSecret, AccountSID: "AC0123"})
+	signer, err := agenttoken.NewSigner(agentSecret, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents, err := agenttoken.NewAgents(signer, eng, st.(engine.WebStore), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.NewHandler(api.Config{Engine: eng, Store: st, Clock: clock, APIKey: apiKey, APISecret: apiSecret, AccountSID: "AC0123",
+		Agents: agents})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &server{t: t, store: st, ws: ws, srv: srv}
+	return &server{t: t, store: st, ws: ws, srv: srv, clock: clock, signer: signer}
 }
 
 type response struct {

@@ -102,6 +102,7 @@ type EventFilter struct {
 	ReservationSID string
 	StartDate      time.Time
 	EndDate        time.Time
+	Newest         bool // order by date descending (a worker's latest activity change)
 }
 
 // Reader reads committed state. Get* return an ENOTFOUND *Error when the row

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/didrouter/didrouter/agenttoken"
+	"github.com/didrouter/didrouter/web"
 )
 
 // config is the server's configuration: flags override environment
@@ -42,6 +45,11 @@ type config struct {
 	// CallerID is the caller ID (E.164) of outbound calls by agents
 	// without a DID: the main line. "" = they cannot call out.
 	CallerID string // DIDROUTER_DEFAULT_CALLER_ID
+
+	// AgentTokenSecret signs agent tokens and sign-in links; "" = both off.
+	AgentTokenSecret string        // DIDROUTER_AGENT_TOKEN_SECRET
+	AgentTokenMaxTTL time.Duration // DIDROUTER_AGENT_TOKEN_MAX_TTL
+	SessionTTL       time.Duration // DIDROUTER_SESSION_TTL: how long a web sign-in lasts
 }
 
 // Defaults.
@@ -185,6 +193,24 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		if (c.APIKey == "") != (c.APISecret == "") {
 			bad("DIDROUTER_API_KEY and DIDROUTER_API_SECRET must be set together (or both left empty to turn the admin API off)")
+		}
+		c.AgentTokenSecret = env("DIDROUTER_AGENT_TOKEN_SECRET", "")
+		if n := len(c.AgentTokenSecret); n > 0 && n < agenttoken.MinSecretLen {
+			bad("DIDROUTER_AGENT_TOKEN_SECRET must be at least %d characters (%d given); make one with `openssl rand -hex 32`", agenttoken.MinSecretLen, n)
+		}
+		if c.AgentTokenSecret != "" && c.AgentTokenSecret == c.APISecret {
+			bad("DIDROUTER_AGENT_TOKEN_SECRET must differ from DIDROUTER_API_SECRET: whoever mints agent tokens must not hold the admin secret")
+		}
+		if d, err := parseTokenMaxTTL(env("DIDROUTER_AGENT_TOKEN_MAX_TTL", "")); err != nil {
+			bad("%v", err)
+		} else {
+			c.AgentTokenMaxTTL = d
+		}
+		sessionTTL := env("DIDROUTER_SESSION_TTL", web.DefaultSessionTTL.String())
+		if d, err := parseSeconds(sessionTTL); err != nil || d < time.Minute {
+			bad("DIDROUTER_SESSION_TTL must be a duration of at least a minute such as 12h, not %q", sessionTTL)
+		} else {
+			c.SessionTTL = d
 		}
 	}
 	if len(errs) > 0 {

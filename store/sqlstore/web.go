@@ -122,7 +122,8 @@ func (w Web) RevokeAgentTokens(ctx context.Context, workspaceSID, workerSID stri
 			return t.wrap(err, "end web sessions of worker %s", workerSID)
 		}
 		ended = int(n)
-		return nil
+		// The worker's open agent pages re-check their sessions now.
+		return t.notifyWorker(ctx, workspaceSID, workerSID)
 	})
 	return ended, err
 }

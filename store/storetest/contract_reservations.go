@@ -121,6 +121,8 @@ func (c *contract) events(t *testing.T, f *fixture) {
 		{"combined", engine.EventFilter{TaskSID: "WT1", WorkerSID: "WK1", EventType: engine.EventReservationCreated}, []engine.Event{e1}},
 		{"page", engine.EventFilter{Page: engine.Page{Size: 2, After: e1.SID}}, []engine.Event{e2, e3}},
 		{"none", engine.EventFilter{TaskSID: "WT9"}, nil},
+		{"worker's latest", engine.EventFilter{WorkerSID: "WK1", Newest: true, Page: engine.Page{Size: 1}}, []engine.Event{e2}},
+		{"newest page", engine.EventFilter{Newest: true, Page: engine.Page{Size: 2, After: e3.SID}}, []engine.Event{e2, e1}},
 	} {
 		got, err := f.s.ListEvents(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
