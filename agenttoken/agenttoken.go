@@ -55,7 +55,7 @@ const (
 	// maxIdentity bounds an identity (Twilio allows 121 characters).
 	maxIdentity = 256
 	// maxLen bounds a token before it is parsed.
-	maxLen = 2048
+	maxLen   = 2048
 	nonceLen = 16
 )
 
