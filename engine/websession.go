@@ -40,7 +40,7 @@ type WebStore interface {
 	// DeleteWebSession ends a session; deleting one that is gone is no error.
 	DeleteWebSession(ctx context.Context, id string) error
 	// PurgeWebSessions deletes the sessions and used sign-in links that
-	// expired before now.
+	// have expired at now (Expires not after now).
 	PurgeWebSessions(ctx context.Context, now time.Time) error
 
 	// UseSignInLink records that the sign-in link id was used; first is false

@@ -75,10 +75,10 @@ func (w Web) DeleteWebSession(ctx context.Context, id string) error {
 
 func (w Web) PurgeWebSessions(ctx context.Context, now time.Time) error {
 	return w.write(ctx, func(t *Tx) error {
-		if _, err := t.db.Exec(ctx, `DELETE FROM web_sessions WHERE expires < $1`, t.timeArg(now)); err != nil {
+		if _, err := t.db.Exec(ctx, `DELETE FROM web_sessions WHERE expires <= $1`, t.timeArg(now)); err != nil {
 			return t.wrap(err, "purge web sessions")
 		}
-		if _, err := t.db.Exec(ctx, `DELETE FROM web_signin_links WHERE expires < $1`, t.timeArg(now)); err != nil {
+		if _, err := t.db.Exec(ctx, `DELETE FROM web_signin_links WHERE expires <= $1`, t.timeArg(now)); err != nil {
 			return t.wrap(err, "purge used sign-in links")
 		}
 		return nil
