@@ -514,7 +514,7 @@ func TestEventStream(t *testing.T) {
 		// caller hangs up, and stays in her recent calls as abandoned.
 		res, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"name":"+12125550100","phone_number":"+15127640580","type":"inbound","direction":"inbound"}`,
-			CallSID: "CA0123456789abcdef0123456789abcdef"})
+			CallSID:    "CA0123456789abcdef0123456789abcdef"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -643,7 +643,9 @@ func (p *presenceRecorder) PageOpen(_ context.Context, _, worker, _ string) { p.
 func (p *presenceRecorder) PageHeartbeat(_ context.Context, _, worker, _ string) {
 	p.add("heartbeat " + worker)
 }
-func (p *presenceRecorder) PageClosed(_ context.Context, _, worker, _ string) { p.add("closed " + worker) }
+func (p *presenceRecorder) PageClosed(_ context.Context, _, worker, _ string) {
+	p.add("closed " + worker)
+}
 
 func (p *presenceRecorder) calls() []string {
 	p.mu.Lock()
