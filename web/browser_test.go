@@ -195,7 +195,7 @@ func TestBrowserAgentDesktop(t *testing.T) {
 		waitStore(t, s, alice.SID, "Available")
 		if _, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"name":"+12125550100","phone_number":"+15127640580","type":"inbound","direction":"inbound"}`,
-			CallSID: "CAfedcba9876543210fedcba9876543210"}); err != nil {
+			CallSID:    "CAfedcba9876543210fedcba9876543210"}); err != nil {
 			t.Fatal(err)
 		}
 		waitJS(t, ctx, 2*time.Second, "the ringing call on the page",
