@@ -232,10 +232,16 @@ func TestAgentCannotTouchAnother(t *testing.T) {
 		if w := s.getWorker(alice.SID); w.ActivityName != "Available" {
 			t.Errorf("alice is %s", w.ActivityName)
 		}
-		// An activity of another workspace is refused.
-		other := engine.NewSID(engine.PrefixActivity)
-		if a := b.post(web.AgentPresence, url.Values{"activity": {other}, "csrf": {b.csrf}}); a.status != http.StatusBadRequest {
-			t.Errorf("unknown activity: %d %s", a.status, a.body)
+		// An activity of another workspace is refused, and so is anything
+		// that is no activity sid (the same 400 on both stores).
+		for _, bad := range []string{engine.NewSID(engine.PrefixActivity), "", "WA\x00" + strings.Repeat("0", 31),
+			"\xff\xfe", strings.Repeat("A", 1000), bob.SID} {
+			if a := b.post(web.AgentPresence, url.Values{"activity": {bad}, "csrf": {b.csrf}}); a.status != http.StatusBadRequest {
+				t.Errorf("activity %.40q: %d %s", bad, a.status, a.body)
+			}
+		}
+		if a := b.post(web.AgentPresence, url.Values{"activity": {strings.Repeat("A", 70000)}, "csrf": {b.csrf}}); a.status != http.StatusRequestEntityTooLarge {
+			t.Errorf("a form over 64 KiB: %d", a.status)
 		}
 		// Her page and her stream show her, never bob.
 		desk := b.get(web.AgentPath + "?worker=" + bob.SID)
