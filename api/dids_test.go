@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 )
@@ -284,8 +285,16 @@ func TestAgentNumber(t *testing.T) {
 			t.Errorf("no identity: %d", status)
 		}
 		// An agent token: its own identity only.
-		now := time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC) // the server's clock
-		tok := api.AgentToken(apiSecret, "alice", now.Add(time.Hour))
+		now := s.clock.Now()
+		mint := func(identity string, issued, expires time.Time) string {
+			t.Helper()
+			tok, err := s.signer.Token(identity, issued, expires)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		tok := mint("alice", now, now.Add(time.Hour))
 		if status, out, _ := get("", bearer(tok)); status != 200 || out["worker_sid"] != alice {
 			t.Errorf("token: %d %v", status, out)
 		}
@@ -295,16 +304,28 @@ func TestAgentNumber(t *testing.T) {
 		if status, _, _ := get("?identity=bob", bearer(tok)); status != 403 {
 			t.Errorf("token for another identity: %d", status)
 		}
+		other, _ := agenttoken.NewSigner("another-secret-of-32-characters-x", 0)
+		foreign, _ := other.Token("alice", now, now.Add(time.Hour))
 		for name, bad := range map[string]string{
-			"expired":        api.AgentToken(apiSecret, "alice", now.Add(-time.Second)),
-			"another secret": api.AgentToken("other", "alice", now.Add(time.Hour)),
+			"expired":        mint("alice", now.Add(-2*time.Hour), now.Add(-time.Second)),
+			"another secret": foreign,
 			"altered":        strings.Replace(tok, ".YWxpY2U.", ".Ym9i.", 1),
-			"garbage":        "dra1.x.y.z",
+			"garbage":        "dra2.x.y.z.w",
 			"empty":          "",
+			// The old format, signed with a key derived from the admin secret.
+			"dra1": oldAgentToken(apiSecret, "alice", now.Add(time.Hour)),
 		} {
 			if status, _, _ := get("?identity=alice", bearer(bad)); status != 401 {
 				t.Errorf("%s token: %d, want 401", name, status)
 			}
+		}
+		// No lifetime beyond the cap (7 days), however the token was minted.
+		long := forgeAgentToken(agentSecret, "alice", now, now.AddDate(7975, 0, 0))
+		if status, out, _ := get("", bearer(long)); status != 401 || !strings.Contains(str(out, "message"), "DIDROUTER_AGENT_TOKEN_MAX_TTL") {
+			t.Errorf("a token valid until the year 9999: %d %v, want 401", status, out)
+		}
+		if status, _, _ := get("", bearer(mint("alice", now, now.Add(7*24*time.Hour)))); status != 200 {
+			t.Errorf("a token of exactly the maximum lifetime: %d", status)
 		}
 		if status, _, _ := get("?identity=alice", nil); status != 401 {
 			t.Errorf("no credentials: %d", status)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
@@ -70,6 +71,10 @@ type Config struct {
 	APIKey    string
 	APISecret string
 
+	// Agents checks agent tokens (GET /agent/number) and revokes them;
+	// nil: agent tokens are refused and revocation answers 400.
+	Agents *agenttoken.Agents
+
 	AccountSID string // shown as account_sid (TWILIO_ACCOUNT_SID); may be empty
 	// BaseURL prefixes the url fields and page links, e.g.
 	// https://didrouter.example.com (DIDROUTER_PUBLIC_URL); "" =
@@ -94,6 +99,7 @@ type Handler struct {
 	clock   engine.Clock
 	log     *slog.Logger
 	auth    credentials
+	agents  *agenttoken.Agents
 	account string
 	base    string
 	origins originPolicy
@@ -141,6 +147,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		clock:   cfg.Clock,
 		log:     cfg.Logger,
 		auth:    newCredentials(cfg.APIKey, cfg.APISecret),
+		agents:  cfg.Agents,
 		account: cfg.AccountSID,
 		base:    base,
 		origins: origins,
@@ -175,6 +182,7 @@ func (h *Handler) Mount(r chi.Router) {
 			h.eventRoutes(r)
 			h.statisticsRoutes(r)
 			h.didRoutes(r)
+			r.Post("/Workers/{sid}/RevokeAgentTokens", h.revokeAgentTokens)
 		})
 	})
 	h.agentRoutes(r) // outside /v1: its own credentials (admin or an agent token)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -18,8 +19,9 @@ import (
 )
 
 const (
-	apiKey    = "SKtestkey"
-	apiSecret = "testsecret0123"
+	apiKey      = "SKtestkey"
+	apiSecret   = "testsecret0123"
+	agentSecret = "agent-token-secret-0123456789abcdef"
 )
 
 func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
@@ -29,10 +31,12 @@ func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 }
 
 type server struct {
-	t     *testing.T
-	store engine.Store
-	ws    engine.Workspace
-	srv   *httptest.Server
+	t      *testing.T
+	store  engine.Store
+	ws     engine.Workspace
+	srv    *httptest.Server
+	clock  *engine.FakeClock
+	signer *agenttoken.Signer // agent tokens (agentSecret, 7-day cap)
 }
 
 func newServer(t *testing.T, st engine.Store) *server {
@@ -57,12 +61,20 @@ func newServerWith(t *testing.T, st engine.Store, adjust func(*api.Config)) *ser
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer, err := agenttoken.NewSigner(agentSecret, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents, err := agenttoken.NewAgents(signer, eng, st.(engine.WebStore), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The handler is made after the server, whose URL is its base URL.
 	var h *api.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	cfg := api.Config{Engine: eng, Store: st, Clock: clock, APIKey: apiKey, APISecret: apiSecret, AccountSID: "AC0123",
-		BaseURL: srv.URL}
+		BaseURL: srv.URL, Agents: agents}
 	if adjust != nil {
 		adjust(&cfg)
 	}
@@ -70,7 +82,7 @@ func newServerWith(t *testing.T, st engine.Store, adjust func(*api.Config)) *ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{t: t, store: st, ws: ws, srv: srv}
+	return &server{t: t, store: st, ws: ws, srv: srv, clock: clock, signer: signer}
 }
 
 type response struct {

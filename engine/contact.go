@@ -83,3 +83,44 @@ func contactOf(w Worker) string {
 // Normalizer returns the engine's phone number normalizer (its default
 // region), so that the layers above read and show numbers alike.
 func (e *Engine) Normalizer() *routing.Normalizer { return e.norm }
+
+// WorkerByIdentity returns the worker whose contact_uri is client:<identity>
+// (a Voice SDK softphone's identity, with or without "client:"), in
+// workspaceSID or, when that is "", in whichever workspace has one.
+// ENOTFOUND when none has; ECONFLICT when several workspaces have one
+// (name the workspace then) or several workers of one workspace share it.
+func (e *Engine) WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (Worker, error) {
+	identity = strings.TrimPrefix(strings.TrimSpace(identity), "client:")
+	if identity == "" {
+		return Worker{}, Errorf(EINVALID, "identity is required (the softphone's client identity, e.g. alice)")
+	}
+	spaces := []string{workspaceSID}
+	if workspaceSID == "" {
+		all, err := e.store.ListWorkspaces(ctx)
+		if err != nil {
+			return Worker{}, fmt.Errorf("worker by identity: list workspaces: %w", err)
+		}
+		spaces = spaces[:0]
+		for _, ws := range all {
+			spaces = append(spaces, ws.SID)
+		}
+	}
+	var found []Worker
+	for _, ws := range spaces {
+		w, err := e.WorkerByContactURI(ctx, ws, "client:"+identity)
+		switch ErrorCode(err) {
+		case "":
+			found = append(found, w)
+		case ENOTFOUND:
+		default:
+			return Worker{}, err
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Worker{}, Errorf(ENOTFOUND, "no worker has contact_uri client:%s", identity)
+	case 1:
+		return found[0], nil
+	}
+	return Worker{}, Errorf(ECONFLICT, "client:%s is a worker in %d workspaces: name one with ?workspace=", identity, len(found))
+}

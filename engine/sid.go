@@ -17,12 +17,15 @@ func NewSID(prefix string) string {
 }
 
 // IsSID reports whether s has the shape of a sid with the given prefix
-// (two upper-case letters): the prefix and 32 hex digits, as NewSID writes them and as Twilio's own
+// (two upper-case letters; "" = any such prefix): the prefix and 32 hex digits, as NewSID writes them and as Twilio's own
 // sids are (CA… calls, AC… accounts, RE… recordings). Input that claims
 // to be a sid is checked with it before it is used, so that a value such
 // as "CA…cdefCallStatusringing" (Twilio's signature joins keys and
 // values) or one with a NUL byte never names a call or a task.
 func IsSID(s, prefix string) bool {
+	if prefix == "" && len(s) >= 2 {
+		prefix = s[:2]
+	}
 	if len(prefix) != 2 || !upper(prefix[0]) || !upper(prefix[1]) || len(s) != sidLength || s[:2] != prefix {
 		return false
 	}

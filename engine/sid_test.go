@@ -29,7 +29,8 @@ func TestIsSID(t *testing.T) {
 		{"CA\x00" + strings.Repeat("0", 31), "CA", false},
 		{"", "CA", false},
 		{"CA", "CA", false},
-		{"CA" + hex32, "", false},
+		{"CA" + hex32, "", true}, // any prefix
+		{"ca" + hex32, "", false},
 		{"CAX" + hex32[:31], "CAX", false},
 	} {
 		if got := engine.IsSID(tc.s, tc.prefix); got != tc.want {
@@ -56,7 +57,7 @@ func FuzzIsSID(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s, prefix string) {
 		got := engine.IsSID(s, prefix)
-		want := len(prefix) == 2 && strings.HasPrefix(s, prefix) && sidShape.MatchString(s)
+		want := (prefix == "" || len(prefix) == 2 && strings.HasPrefix(s, prefix)) && sidShape.MatchString(s)
 		if got != want {
 			t.Fatalf("IsSID(%q, %q) = %v, want %v", s, prefix, got, want)
 		}

@@ -45,6 +45,11 @@ const (
 	ChangeResync    = "resync"
 )
 
+// ChangeReservation: a reservation was created or changed status. Its SID
+// is the reservation's worker (the agent desktop re-reads that worker's
+// calls); routing ignores it.
+const ChangeReservation = "reservation"
+
 // Change names a committed change.
 type Change struct {
 	Kind         string
@@ -84,6 +89,7 @@ type ReservationFilter struct {
 	TaskSID   string
 	WorkerSID string
 	Status    string
+	Newest    bool // order by date created descending (an agent's recent calls)
 }
 
 // EventFilter narrows ListEvents. Zero fields do not filter.
@@ -96,6 +102,7 @@ type EventFilter struct {
 	ReservationSID string
 	StartDate      time.Time
 	EndDate        time.Time
+	Newest         bool // order by date descending (a worker's latest activity change)
 }
 
 // Reader reads committed state. Get* return an ENOTFOUND *Error when the row

@@ -245,3 +245,7 @@ func (s *Store) ListBindings(ctx context.Context, workspaceSID string) ([]engine
 		return s.Store.ListBindings(ctx, workspaceSID)
 	})
 }
+
+// Unwrap returns the wrapped store (the server finds its engine.WebStore
+// there: sign-in state needs no outage handling).
+func (s *Store) Unwrap() engine.Store { return s.Store }

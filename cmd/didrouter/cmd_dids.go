@@ -15,13 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/routing"
+	"github.com/didrouter/didrouter/web"
 )
 
 // runDids moves agents' DIDs in and out of a running didrouter in bulk:
 // import a CSV file (an HR or SSO export) in one transaction, export the
-// same format, and mint agent tokens for GET /agent/number.
+// same format, mint agent tokens and sign-in links, and revoke them.
 func runDids(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return didsCommand{getenv: os.Getenv, now: time.Now}.run(ctx, args, stdin, stdout, stderr)
 }
@@ -49,6 +51,8 @@ func (c didsCommand) run(ctx context.Context, args []string, stdin io.Reader, st
 		return c.export(ctx, args[1:], stdout, stderr)
 	case "token":
 		return c.token(args[1:], stdout, stderr)
+	case "revoke":
+		return c.revoke(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		didsUsage(stdout)
 		return 0
@@ -69,7 +73,11 @@ subcommands:
   import FILE.csv   create or update workers and their numbers, all or nothing
                     (--dry-run shows what would change; FILE "-" reads stdin)
   export            write every worker in the import format (-o FILE, else stdout)
-  token IDENTITY    print an agent token for GET /agent/number (--ttl, default 12h)
+  token IDENTITY    print an agent token for GET /agent/number (--ttl, default 12h),
+                    or with --link a sign-in link for the agent desktop (default 15m);
+                    needs DIDROUTER_AGENT_TOKEN_SECRET, no running server
+  revoke IDENTITY   refuse the agent's tokens and links issued until now and end
+                    their agent desktop sessions
 
 Columns (header row, any order, case-insensitive): friendly_name (or name,
 worker, agent), email, phone_number (or phone, number, did), contact_uri
@@ -401,11 +409,13 @@ func writeFilePrivate(path string, data []byte) error {
 	return nil
 }
 
-// token prints an agent token (api.AgentToken); it needs only the admin
-// API secret, not a running server.
+// token prints an agent token or a sign-in link (package agenttoken); it
+// needs only DIDROUTER_AGENT_TOKEN_SECRET, not a running server.
 func (c didsCommand) token(args []string, stdout, stderr io.Writer) int {
-	f := newDidsFlags("token", "token [--ttl 12h] IDENTITY", stderr)
-	ttl := f.Duration("ttl", 12*time.Hour, "how long the token is valid")
+	f := newDidsFlags("token", "token [--link] [--ttl 12h] IDENTITY", stderr)
+	link := f.Bool("link", false, "print a sign-in link for the agent desktop (<public URL>/agent/signin?t=…) instead of a token")
+	ttl := f.Duration("ttl", 0, "how long it is valid (default 12h for a token, 15m for a link)")
+	rawURL := f.String("url", "", "base URL of the link (default DIDROUTER_PUBLIC_URL, else DIDROUTER_URL, else "+defaultDidrouterURL+")")
 	pos, code := f.parse(args)
 	if code >= 0 {
 		return code
@@ -415,17 +425,148 @@ func (c didsCommand) token(args []string, stdout, stderr io.Writer) int {
 		f.Usage()
 		return 2
 	}
-	if *ttl <= 0 {
+	if *ttl < 0 {
 		fmt.Fprintln(stderr, "dids token: --ttl must be positive")
 		return 2
 	}
-	secret := strings.TrimSpace(c.getenv("DIDROUTER_API_SECRET"))
-	if secret == "" {
-		fmt.Fprintln(stderr, "dids token: DIDROUTER_API_SECRET (the admin API's secret, which signs the token) must be set in the environment")
+	if *ttl == 0 {
+		*ttl = 12 * time.Hour
+		if *link {
+			*ttl = agenttoken.DefaultLinkTTL
+		}
+	}
+	signer, err := agentSigner(c.getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids token: %v\n", err)
+		return 2
+	}
+	if signer == nil {
+		fmt.Fprintln(stderr, "dids token: DIDROUTER_AGENT_TOKEN_SECRET (the key that signs agent tokens and sign-in links, the same as the server's) must be set in the environment")
 		return 2
 	}
 	identity := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:"))
-	fmt.Fprintln(stdout, api.AgentToken(secret, identity, c.now().Add(*ttl)))
+	now := c.now()
+	if !*link {
+		tok, err := signer.Token(identity, now, now.Add(*ttl))
+		if err != nil {
+			fmt.Fprintf(stderr, "dids token: %v\n", err)
+			return 2
+		}
+		fmt.Fprintln(stdout, tok)
+		return 0
+	}
+	base, err := linkBase(*rawURL, c.getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids token: %v\n", err)
+		return 2
+	}
+	tok, err := signer.Link(identity, now, now.Add(*ttl))
+	if err != nil {
+		fmt.Fprintf(stderr, "dids token: %v\n", err)
+		return 2
+	}
+	fmt.Fprintln(stdout, base+web.SignInPath+"?t="+url.QueryEscape(tok))
+	return 0
+}
+
+// agentSigner reads DIDROUTER_AGENT_TOKEN_SECRET and
+// DIDROUTER_AGENT_TOKEN_MAX_TTL; nil without a secret (tokens are off).
+func agentSigner(getenv func(string) string) (*agenttoken.Signer, error) {
+	secret := strings.TrimSpace(getenv("DIDROUTER_AGENT_TOKEN_SECRET"))
+	if secret == "" {
+		return nil, nil
+	}
+	maxTTL, err := parseTokenMaxTTL(strings.TrimSpace(getenv("DIDROUTER_AGENT_TOKEN_MAX_TTL")))
+	if err != nil {
+		return nil, err
+	}
+	return agenttoken.NewSigner(secret, maxTTL)
+}
+
+// parseTokenMaxTTL reads DIDROUTER_AGENT_TOKEN_MAX_TTL ("" = the default).
+func parseTokenMaxTTL(s string) (time.Duration, error) {
+	if s == "" {
+		return agenttoken.DefaultMaxTTL, nil
+	}
+	d, err := parseSeconds(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("DIDROUTER_AGENT_TOKEN_MAX_TTL must be a positive duration such as 168h (7 days), not %q", s)
+	}
+	return d, nil
+}
+
+// linkBase is the base URL of sign-in links: --url, else the server's
+// public URL, else DIDROUTER_URL, else the default.
+func linkBase(rawURL string, getenv func(string) string) (string, error) {
+	for _, v := range []string{rawURL, getenv("DIDROUTER_PUBLIC_URL"), getenv("DIDROUTER_URL"), defaultDidrouterURL} {
+		v = strings.TrimRight(strings.TrimSpace(v), "/")
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			return "", fmt.Errorf("the link's base URL %q must be didrouter's public URL, such as https://calls.example.com", v)
+		}
+		return v, nil
+	}
+	return defaultDidrouterURL, nil
+}
+
+// revoke refuses every agent token and sign-in link of an agent issued
+// until now, and signs the agent out of the agent desktop.
+func (c didsCommand) revoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newDidsFlags("revoke", "revoke [--url URL] [--workspace WS…] IDENTITY", stderr)
+	rawURL := f.String("url", "", "didrouter's base URL (DIDROUTER_URL; default "+defaultDidrouterURL+")")
+	wsSID := f.String("workspace", "", "workspace sid (default: the one where the identity is a worker)")
+	pos, code := f.parse(args)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 || strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")) == "" {
+		fmt.Fprintln(stderr, "dids revoke: name one softphone identity (alice, or client:alice)")
+		f.Usage()
+		return 2
+	}
+	admin, err := c.admin(*rawURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids revoke: %v\n", err)
+		return 2
+	}
+	identity := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:"))
+	q := url.Values{"identity": {identity}}
+	if *wsSID != "" {
+		q.Set("workspace", *wsSID)
+	}
+	data, err := admin.do(ctx, http.MethodGet, api.AgentNumberPath+"?"+q.Encode(), "", nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "dids revoke: %v\n", err)
+		return 1
+	}
+	var agent struct {
+		WorkerSID    string `json:"worker_sid"`
+		WorkspaceSID string `json:"workspace_sid"`
+		FriendlyName string `json:"friendly_name"`
+	}
+	if err := json.Unmarshal(data, &agent); err != nil {
+		fmt.Fprintf(stderr, "dids revoke: reading didrouter's answer: %v\n", err)
+		return 1
+	}
+	data, err = admin.do(ctx, http.MethodPost, "/v1/Workspaces/"+url.PathEscape(agent.WorkspaceSID)+"/Workers/"+
+		url.PathEscape(agent.WorkerSID)+"/RevokeAgentTokens", "application/x-www-form-urlencoded", []byte{})
+	if err != nil {
+		fmt.Fprintf(stderr, "dids revoke: %v\n", err)
+		return 1
+	}
+	var ans struct {
+		After string `json:"tokens_valid_after"`
+		Ended int    `json:"sessions_ended"`
+	}
+	if err := json.Unmarshal(data, &ans); err != nil {
+		fmt.Fprintf(stderr, "dids revoke: reading didrouter's answer: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "revoked the agent tokens and sign-in links of %s (%s, %s) issued before %s; %d agent desktop session(s) ended\n",
+		identity, agent.FriendlyName, agent.WorkerSID, ans.After, ans.Ended)
 	return 0
 }
 

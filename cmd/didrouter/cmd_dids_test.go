@@ -12,14 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
 )
 
 const (
-	didsKey    = "didskey"
-	didsSecret = "didssecret0123"
+	didsKey         = "didskey"
+	didsSecret      = "didssecret0123"
+	didsAgentSecret = "dids-agent-token-secret-0123456789"
 )
 
 // didsServer is the real admin API over a real store, behind httptest.
@@ -44,7 +46,15 @@ func newDidsServer(t *testing.T, st engine.Store) *didsServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Config{Engine: eng, Store: st, Clock: clock, APIKey: didsKey, APISecret: didsSecret})
+	signer, err := agenttoken.NewSigner(didsAgentSecret, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents, err := agenttoken.NewAgents(signer, eng, st.(engine.WebStore), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.NewHandler(api.Config{Engine: eng, Store: st, Clock: clock, APIKey: didsKey, APISecret: didsSecret, Agents: agents})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +62,7 @@ func newDidsServer(t *testing.T, st engine.Store) *didsServer {
 	t.Cleanup(srv.Close)
 	return &didsServer{t: t, store: st, eng: eng, ws: ws, url: srv.URL, env: map[string]string{
 		"DIDROUTER_URL": srv.URL, "DIDROUTER_API_KEY": didsKey, "DIDROUTER_API_SECRET": didsSecret,
+		"DIDROUTER_AGENT_TOKEN_SECRET": didsAgentSecret,
 	}}
 }
 
@@ -219,7 +230,15 @@ func TestDidsUsageAndCredentials(t *testing.T) {
 		{nil, []string{"export", "--workspace", "WS00000000000000000000000000000000"}, 1, "not found"},
 		{nil, []string{"export", "extra"}, 2, "unexpected arguments"},
 		{nil, []string{"token"}, 2, "name one softphone identity"},
-		{map[string]string{"DIDROUTER_API_SECRET": ""}, []string{"token", "alice"}, 2, "DIDROUTER_API_SECRET"},
+		{map[string]string{"DIDROUTER_AGENT_TOKEN_SECRET": ""}, []string{"token", "alice"}, 2, "DIDROUTER_AGENT_TOKEN_SECRET"},
+		{map[string]string{"DIDROUTER_AGENT_TOKEN_SECRET": "short"}, []string{"token", "alice"}, 2, "at least 32 characters"},
+		{nil, []string{"token", "alice", "--ttl", "200h"}, 2, "longer than the maximum"},
+		{map[string]string{"DIDROUTER_AGENT_TOKEN_MAX_TTL": "300h"}, []string{"token", "alice", "--ttl", "200h"}, 0, "dra2."},
+		{map[string]string{"DIDROUTER_AGENT_TOKEN_MAX_TTL": "soon"}, []string{"token", "alice"}, 2, "DIDROUTER_AGENT_TOKEN_MAX_TTL"},
+		{map[string]string{"DIDROUTER_PUBLIC_URL": "https://calls.example.com/"}, []string{"token", "--link", "alice"}, 0,
+			"https://calls.example.com/agent/signin?t=drl1."},
+		{nil, []string{"revoke"}, 2, "name one softphone identity"},
+		{nil, []string{"revoke", "nobody"}, 1, "no worker has contact_uri client:nobody"},
 	} {
 		env := map[string]string{}
 		for k, v := range s.env {
@@ -239,8 +258,9 @@ func TestDidsUsageAndCredentials(t *testing.T) {
 	}
 }
 
-// A token from "dids token" opens GET /agent/number for its identity.
-func TestDidsToken(t *testing.T) {
+// A token from "dids token" opens GET /agent/number for its identity,
+// until "dids revoke" refuses it.
+func TestDidsTokenAndRevoke(t *testing.T) {
 	t.Parallel()
 	s := newDidsServer(t, storetest.SQLite(t))
 	if code, _, errOut := s.run("name,did,contact\nAlice,(512) 764-0580,client:alice\n", "import", "-"); code != 0 {
@@ -250,17 +270,28 @@ func TestDidsToken(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("token: %d %s", code, errOut)
 	}
-	req, _ := http.NewRequest(http.MethodGet, s.url+api.AgentNumberPath, nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(out))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	tok := strings.TrimSpace(out)
+	number := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, s.url+api.AgentNumberPath, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(resp.Body)
+		return resp.StatusCode, body.String()
 	}
-	defer resp.Body.Close()
-	var body bytes.Buffer
-	_, _ = body.ReadFrom(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(body.String(), `"display":"(512) 764-0580"`) {
-		t.Fatalf("agent number with the token: %s %s", resp.Status, body.String())
+	if status, body := number(); status != 200 || !strings.Contains(body, `"display":"(512) 764-0580"`) {
+		t.Fatalf("agent number with the token: %d %s", status, body)
+	}
+	code, out, errOut = s.run("", "revoke", "alice")
+	if code != 0 || !strings.Contains(out, "revoked the agent tokens and sign-in links of alice (Alice, WK") {
+		t.Fatalf("revoke: %d %s %s", code, out, errOut)
+	}
+	if status, body := number(); status != 401 || !strings.Contains(body, "revoked") {
+		t.Errorf("the token after revoke: %d %s", status, body)
 	}
 }
 

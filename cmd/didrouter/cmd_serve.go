@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/assignment"
 	"github.com/didrouter/didrouter/api/callback"
@@ -25,6 +26,7 @@ import (
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/routing"
+	"github.com/didrouter/didrouter/web"
 	"github.com/didrouter/didrouter/webhooks"
 )
 
@@ -153,11 +155,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if err != nil {
 		return err
 	}
+	agents, webStore, err := agentAuth(cfg, raw, eng, clock, logger)
+	if err != nil {
+		return err
+	}
 	var admin *api.Handler
 	if cfg.apiEnabled() {
 		admin, err = api.NewHandler(api.Config{
 			Engine: eng, Store: st, Clock: clock, Logger: logger,
-			APIKey: cfg.APIKey, APISecret: cfg.APISecret, AccountSID: cfg.AccountSID,
+			APIKey: cfg.APIKey, APISecret: cfg.APISecret, AccountSID: cfg.AccountSID, Agents: agents,
 			Callbacks: cbPolicy,
 			BaseURL:   cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins,
 		})
@@ -170,6 +176,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 	} else {
 		logger.Warn("admin API is off: set DIDROUTER_API_KEY and DIDROUTER_API_SECRET to manage workers over /v1")
+	}
+	var adminCheck func(key, secret string) bool
+	if admin != nil {
+		adminCheck = admin.CheckCredentials
+	}
+	pages, err := web.New(web.Config{
+		Engine: eng, Store: st, Web: webStore, Clock: clock, Logger: logger,
+		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: agents, AdminCheck: adminCheck,
+		Presence: eng,
+	})
+	if err != nil {
+		return err
 	}
 	var drain drainer
 	ready := func(ctx context.Context) error {
@@ -190,13 +208,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	m.WatchIndex(eng.IndexSize)
 	m.WatchQueues(st, clock)
 	srv := &http.Server{
-		Handler:           newRouter(wh, admin, ready, logger, m),
+		Handler:           newRouter(wh, admin, pages, ready, logger, m),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(pages.CloseStreams)
 	if addr := os.Getenv("DIDROUTER_PPROF_ADDR"); addr != "" {
 		stopProfiler, err := serveProfiler(addr, logger)
 		if err != nil {
@@ -217,11 +236,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	go func() { _ = callbacks.Run(engCtx); close(callbacksDone) }()
 	eventsDone := make(chan struct{})
 	go func() { _ = events.Run(engCtx); close(eventsDone) }()
+	pagesDone := make(chan struct{})
+	go func() { _ = pages.Run(engCtx); close(pagesDone) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
 	logger.Info("didrouter listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
-		"store", kind, "workspace_sid", ws.SID, "instance", instance, "admin_api", cfg.apiEnabled())
+		"store", kind, "workspace_sid", ws.SID, "instance", instance, "admin_api", cfg.apiEnabled(),
+		"agent_desktop", cfg.PublicURL+web.AgentPath, "agent_sign_in_links", agents.On())
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
@@ -248,7 +270,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 		close(engStopped)
 	}()
-	if waitStopped(logger, callbacksDone, eventsDone, engStopped) {
+	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, engStopped) {
 		select {
 		case err := <-engDone:
 			if runErr == nil {
@@ -314,6 +336,47 @@ func alphanumeric(s string) bool {
 		}
 	}
 	return true
+}
+
+// agentAuth builds the checker of agent tokens and sign-in links on the
+// store's web sessions. Without DIDROUTER_AGENT_TOKEN_SECRET both are off
+// (and said so), while everything else works.
+func agentAuth(cfg config, st engine.Store, eng *engine.Engine, clock engine.Clock, logger *slog.Logger) (*agenttoken.Agents, engine.WebStore, error) {
+	webStore, ok := webStoreOf(st)
+	if !ok {
+		return nil, nil, fmt.Errorf("the %T store keeps no web sessions", st)
+	}
+	var signer *agenttoken.Signer
+	if cfg.AgentTokenSecret != "" {
+		var err error
+		if signer, err = agenttoken.NewSigner(cfg.AgentTokenSecret, cfg.AgentTokenMaxTTL); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		logger.Warn("agent sign-in links and agent tokens are off: set DIDROUTER_AGENT_TOKEN_SECRET " +
+			"(32 characters or more, e.g. from `openssl rand -hex 32`) to sign agents in to the agent desktop " +
+			"and to accept agent tokens on /agent/number")
+	}
+	agents, err := agenttoken.NewAgents(signer, eng, webStore, clock)
+	if err != nil {
+		return nil, nil, err
+	}
+	return agents, webStore, nil
+}
+
+// webStoreOf finds the engine.WebStore of st, unwrapping the store
+// wrappers (outage) that do not pass it through.
+func webStoreOf(st engine.Store) (engine.WebStore, bool) {
+	for {
+		if ws, ok := st.(engine.WebStore); ok {
+			return ws, true
+		}
+		u, ok := st.(interface{ Unwrap() engine.Store })
+		if !ok {
+			return nil, false
+		}
+		st = u.Unwrap()
+	}
 }
 
 // benchFloor reports whether DIDROUTER_BENCH_FLOOR=true asks for the

@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/web"
 	"github.com/didrouter/didrouter/web/voicetoken"
 )
 
@@ -81,6 +83,10 @@ type config struct {
 	VoiceAPIKey    string // TWILIO_API_KEY
 	VoiceAPISecret string // TWILIO_API_SECRET
 	TwiMLAppSID    string // DIDROUTER_TWIML_APP_SID
+	// AgentTokenSecret signs agent tokens and sign-in links; "" = both off.
+	AgentTokenSecret string        // DIDROUTER_AGENT_TOKEN_SECRET
+	AgentTokenMaxTTL time.Duration // DIDROUTER_AGENT_TOKEN_MAX_TTL
+	SessionTTL       time.Duration // DIDROUTER_SESSION_TTL: how long a web sign-in lasts
 }
 
 // Defaults.
@@ -310,6 +316,24 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			} else {
 				c.AllowedOrigins = append(c.AllowedOrigins, canon)
 			}
+		}
+		c.AgentTokenSecret = env("DIDROUTER_AGENT_TOKEN_SECRET", "")
+		if n := len(c.AgentTokenSecret); n > 0 && n < agenttoken.MinSecretLen {
+			bad("DIDROUTER_AGENT_TOKEN_SECRET must be at least %d characters (%d given); make one with `openssl rand -hex 32`", agenttoken.MinSecretLen, n)
+		}
+		if c.AgentTokenSecret != "" && c.AgentTokenSecret == c.APISecret {
+			bad("DIDROUTER_AGENT_TOKEN_SECRET must differ from DIDROUTER_API_SECRET: whoever mints agent tokens must not hold the admin secret")
+		}
+		if d, err := parseTokenMaxTTL(env("DIDROUTER_AGENT_TOKEN_MAX_TTL", "")); err != nil {
+			bad("%v", err)
+		} else {
+			c.AgentTokenMaxTTL = d
+		}
+		sessionTTL := env("DIDROUTER_SESSION_TTL", web.DefaultSessionTTL.String())
+		if d, err := parseSeconds(sessionTTL); err != nil || d < time.Minute {
+			bad("DIDROUTER_SESSION_TTL must be a duration of at least a minute such as 12h, not %q", sessionTTL)
+		} else {
+			c.SessionTTL = d
 		}
 	}
 	if len(errs) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/logsafe"
 	"github.com/didrouter/didrouter/metrics"
+	"github.com/didrouter/didrouter/web"
 	"github.com/didrouter/didrouter/webhooks"
 )
 
@@ -24,7 +25,8 @@ const readyTimeout = 2 * time.Second
 // process answers; /readyz says it can take calls (store reachable, worker
 // index loaded). /metrics serves m's registry (Prometheus text format);
 // every request is timed by route pattern and status.
-func newRouter(wh *webhooks.Handler, admin *api.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics) http.Handler {
+// The web pages (pages; nil = none) sit at /agent/ and /admin/.
+func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics) http.Handler {
 	r := chi.NewRouter()
 	r.Use(accessLog(logger), m.Middleware)
 	r.Method(http.MethodGet, "/metrics", m.Handler())
@@ -49,6 +51,9 @@ func newRouter(wh *webhooks.Handler, admin *api.Handler, ready func(context.Cont
 	wh.Mount(r)
 	if admin != nil {
 		admin.Mount(r)
+	}
+	if pages != nil {
+		pages.Mount(r)
 	}
 	return r
 }
@@ -111,6 +116,10 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	}
 	return s.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (the agent
+// desktop's event stream flushes and sets its own write deadlines).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog writes one debug line per request, labelled with the route
 // pattern (not the raw path, which carries sids).

@@ -46,7 +46,7 @@ func testRouter(t *testing.T, ready func(context.Context) error) (string, *syncB
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newRouter(wh, nil, ready, logger, metrics.New()))
+	srv := httptest.NewServer(newRouter(wh, nil, nil, ready, logger, metrics.New()))
 	t.Cleanup(srv.Close)
 	return srv.URL, logs
 }

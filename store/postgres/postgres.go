@@ -28,12 +28,17 @@ const defaultMaxConns = 16
 // state through the pool.
 type Store struct {
 	*sqlstore.Queries
+	// Web is the web pages' sign-in state (engine.WebStore).
+	sqlstore.Web
 	pool    *pgxpool.Pool
 	dialect *sqlstore.Dialect
 	logger  *slog.Logger
 }
 
-var _ engine.Store = (*Store)(nil)
+var (
+	_ engine.Store    = (*Store)(nil)
+	_ engine.WebStore = (*Store)(nil)
+)
 
 // Open connects to databaseURL (a postgres:// URL or key=value string; pgxpool
 // settings such as pool_max_conns are honoured) and checks the connection.
@@ -58,12 +63,14 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 		return nil, fmt.Errorf("postgres: connect to %s: %w", describe(cfg), err)
 	}
 	d := newDialect()
-	return &Store{
+	s := &Store{
 		Queries: sqlstore.NewReader(pgxDB{pool}, d),
 		pool:    pool,
 		dialect: d,
 		logger:  logger,
-	}, nil
+	}
+	s.Web = sqlstore.NewWeb(s.Queries, s.Tx)
+	return s, nil
 }
 
 // describe names the server and database without the password.

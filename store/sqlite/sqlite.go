@@ -39,6 +39,8 @@ const maxOpenConns = 8
 // Store is the SQLite engine.Store. Its Reader methods read committed state.
 type Store struct {
 	*sqlstore.Queries
+	// Web is the web pages' sign-in state (engine.WebStore).
+	sqlstore.Web
 	db      *sql.DB
 	dialect *sqlstore.Dialect
 	logger  *slog.Logger
@@ -47,7 +49,10 @@ type Store struct {
 	closed  sync.Once
 }
 
-var _ engine.Store = (*Store)(nil)
+var (
+	_ engine.Store    = (*Store)(nil)
+	_ engine.WebStore = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the database file at path and applies the
 // pending migrations: the file belongs to this process, so there is no
@@ -97,6 +102,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		writer:  make(chan struct{}, 1),
 		feed:    newHub(),
 	}
+	s.Web = sqlstore.NewWeb(s.Queries, s.Tx)
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -17,7 +17,8 @@ func scanEvent(r Row) (engine.Event, error) {
 	return e, err
 }
 
-// ListEvents orders by Date then sid; StartDate and EndDate are inclusive.
+// ListEvents orders by Date then sid (descending with Newest); StartDate
+// and EndDate are inclusive.
 func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.EventFilter) ([]engine.Event, error) {
 	var a args
 	var b strings.Builder
@@ -39,7 +40,7 @@ func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.
 	if !f.EndDate.IsZero() {
 		b.WriteString(` AND date <= ` + a.add(q.timeArg(f.EndDate)))
 	}
-	b.WriteString(pageClause(&a, "events", "date", f.Page, false))
+	b.WriteString(pageClause(&a, "events", "date", f.Page, f.Newest))
 	page, err := list(ctx, q, scanEvent, "events", b.String(), a...)
 	if err != nil {
 		return nil, err

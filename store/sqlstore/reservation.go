@@ -34,7 +34,7 @@ func (q *Queries) ListReservations(ctx context.Context, workspaceSID string, f e
 	if f.Status != "" {
 		b.WriteString(` AND status = ` + a.add(f.Status))
 	}
-	b.WriteString(pageClause(&a, "reservations", "date_created", f.Page, false))
+	b.WriteString(pageClause(&a, "reservations", "date_created", f.Page, f.Newest))
 	page, err := list(ctx, q, scanReservation, "reservations", b.String(), a...)
 	if err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ func (t *Tx) InsertReservation(ctx context.Context, r engine.Reservation) error 
 	_, err := t.db.Exec(ctx, `INSERT INTO reservations (`+reservationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		r.SID, r.WorkspaceSID, r.TaskSID, r.WorkerSID, r.Status, r.Timeout, t.timeArg(r.DateCreated), t.timeArg(r.DateUpdated))
 	if err == nil {
-		return nil
+		return t.notifyReservation(ctx, r)
 	}
 	if cerr := t.reservationWriteError(err, r); cerr != nil {
 		return cerr
@@ -79,5 +79,14 @@ func (t *Tx) UpdateReservation(ctx context.Context, r engine.Reservation) error 
 	if n == 0 {
 		return engine.Errorf(engine.ENOTFOUND, "reservation %s not found", r.SID)
 	}
-	return nil
+	return t.notifyReservation(ctx, r)
+}
+
+// notifyReservation tells the worker's pages that their calls changed: a
+// reservation accepted or ended does not always change the worker row.
+func (t *Tx) notifyReservation(ctx context.Context, r engine.Reservation) error {
+	if r.WorkerSID == "" {
+		return nil
+	}
+	return t.Notify(ctx, engine.Change{Kind: engine.ChangeReservation, WorkspaceSID: r.WorkspaceSID, SID: r.WorkerSID})
 }

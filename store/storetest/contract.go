@@ -72,6 +72,9 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"DeferredWrites", c.deferredWrites},
 		{"Subscribe", c.subscribe},
 		{"SubscribeAcrossInstances", c.subscribeAcrossInstances},
+		{"WebSessions", c.webSessions},
+		{"SignInLinks", c.signInLinks},
+		{"AgentRevocation", c.agentRevocation},
 		{"PingClose", c.pingClose},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,6 +64,8 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 		{"worker", engine.ReservationFilter{WorkerSID: alice.SID}, []engine.Reservation{r1, r3}},
 		{"status", engine.ReservationFilter{Status: engine.ReservationPending}, []engine.Reservation{r2}},
 		{"combined", engine.ReservationFilter{WorkerSID: bob.SID, Status: engine.ReservationRejected}, nil},
+		{"worker newest first", engine.ReservationFilter{WorkerSID: alice.SID, Newest: true}, []engine.Reservation{r3, r1}},
+		{"newest page", engine.ReservationFilter{Newest: true, Page: engine.Page{Size: 1, After: r2.SID}}, []engine.Reservation{r1}},
 	} {
 		got, err := f.s.ListReservations(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
@@ -119,6 +121,8 @@ func (c *contract) events(t *testing.T, f *fixture) {
 		{"combined", engine.EventFilter{TaskSID: "WT1", WorkerSID: "WK1", EventType: engine.EventReservationCreated}, []engine.Event{e1}},
 		{"page", engine.EventFilter{Page: engine.Page{Size: 2, After: e1.SID}}, []engine.Event{e2, e3}},
 		{"none", engine.EventFilter{TaskSID: "WT9"}, nil},
+		{"worker's latest", engine.EventFilter{WorkerSID: "WK1", Newest: true, Page: engine.Page{Size: 1}}, []engine.Event{e2}},
+		{"newest page", engine.EventFilter{Newest: true, Page: engine.Page{Size: 2, After: e3.SID}}, []engine.Event{e2, e1}},
 	} {
 		got, err := f.s.ListEvents(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)

@@ -206,6 +206,16 @@ func (c *contract) checkFeed(t *testing.T, f *fixture, listener engine.Store) {
 	})
 	expectChanges(t, ch, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: f.ws.SID, SID: w.SID})
 
+	// A reservation written or updated names its worker (the agent
+	// desktop follows its own calls through the feed).
+	task := f.task("CA801")
+	r := f.newReservation(task.SID, w.SID, 0)
+	f.mustTx(func(tx engine.Tx) error { return tx.InsertReservation(f.ctx, r) })
+	expectChanges(t, ch, engine.Change{Kind: engine.ChangeReservation, WorkspaceSID: f.ws.SID, SID: w.SID})
+	r.Status = engine.ReservationAccepted
+	f.mustTx(func(tx engine.Tx) error { return tx.UpdateReservation(f.ctx, r) })
+	expectChanges(t, ch, engine.Change{Kind: engine.ChangeReservation, WorkspaceSID: f.ws.SID, SID: w.SID})
+
 	// The feed closes when its context ends.
 	cancel()
 	deadline := time.After(10 * time.Second)

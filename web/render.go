@@ -1,0 +1,73 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+)
+
+// pageNames are the templates under assets/templates, each rendered inside
+// layout.html.
+var pageNames = []string{"agent", "agent_signin", "agent_welcome", "admin", "admin_signin", "message"}
+
+type pages struct {
+	t map[string]*template.Template
+}
+
+func loadPages() (*pages, error) {
+	p := &pages{t: map[string]*template.Template{}}
+	for _, name := range pageNames {
+		t, err := template.New(name).ParseFS(assets, "assets/templates/layout.html", "assets/templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+		p.t[name] = t
+	}
+	return p, nil
+}
+
+// view is the data of every page.
+type view struct {
+	Title   string
+	Assets  string // prefix of the page's CSS and scripts
+	CSRF    string // the session's token, for its forms
+	SignOut string // the sign-out form's action; "" = no sign-out button
+	Heading string
+	Message string // a sentence for the reader (what happened, what to do)
+	Error   string // what went wrong with their last request
+
+	Agent   *agentState // the desktop
+	Scripts []string    // extra scripts of the desktop (the browser phone)
+
+	Link    string // the sign-in link's token, posted back by its button
+	Name    string // who the link signs in as
+	Key     string // the admin key typed, shown again after a wrong secret
+	Console bool   // the admin console is on
+}
+
+// render writes page name with status.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	var buf bytes.Buffer
+	if err := h.pages.t[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		h.logError(r, "render "+name, err)
+		http.Error(w, "Internal server error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// message renders a page that only says something.
+func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, assetsPrefix, heading, msg string) {
+	h.render(w, r, status, "message", view{Title: heading, Assets: assetsPrefix, Heading: heading, Message: msg})
+}
+
+// failed answers an unexpected error: logged, and a page that says so
+// without the details.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, assetsPrefix, what string, err error) {
+	h.logError(r, what, err)
+	h.message(w, r, http.StatusInternalServerError, assetsPrefix, "Something went wrong",
+		"didrouter could not "+what+". Try again in a moment; if it keeps happening, tell your administrator.")
+}

@@ -1,0 +1,232 @@
+// Package web serves didrouter's pages for people: the agent desktop at
+// /agent/ and the admin console's sign-in at /admin/.
+//
+// The pages are server-rendered html/template documents with a little
+// plain JavaScript (no build step, no framework, nothing loaded from
+// another origin), embedded in the binary: they stay small, work on locked
+// down networks and need no upkeep of a front-end tool chain. Live updates
+// come as server-sent events fed by the store's change feed, and every
+// state lives in the store (sessions too), so any instance behind a load
+// balancer can serve any request.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/agenttoken"
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
+)
+
+// Paths of the pages.
+const (
+	AgentPath       = "/agent/"
+	SignInPath      = "/agent/signin"
+	AgentSignOut    = "/agent/signout"
+	AgentPresence   = "/agent/presence"
+	AgentEvents     = "/agent/events"
+	AgentAssets     = "/agent/assets/"
+	AdminPath       = "/admin/"
+	AdminSignInPath = "/admin/signin"
+	AdminSignOut    = "/admin/signout"
+	AdminAssets     = "/admin/assets/"
+)
+
+// Defaults.
+const (
+	DefaultSessionTTL = 12 * time.Hour // a shift
+	DefaultHeartbeat  = 20 * time.Second
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Engine is what the pages need from the routing engine (*engine.Engine):
+// presence changes go through it, with the same rules as the API.
+type Engine interface {
+	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (engine.Worker, error)
+	Normalizer() *routing.Normalizer
+}
+
+// Config configures the pages. Engine, Store, Web, Clock and PublicURL are required.
+type Config struct {
+	Engine Engine
+	Store  engine.Store    // reads and the change feed
+	Web    engine.WebStore // sessions
+	Clock  engine.Clock
+	Logger *slog.Logger
+
+	// PublicURL is the server's base URL as browsers see it: an https URL
+	// makes cookies Secure (and __Host- named), and its origin is trusted
+	// for state-changing requests besides the request's own host.
+	PublicURL string
+	// SessionTTL is how long a sign-in lasts; 0 = DefaultSessionTTL.
+	SessionTTL time.Duration
+
+	// Agents checks sign-in links; nil (or one without a signer): links
+	// are off and the sign-in page says so.
+	Agents *agenttoken.Agents
+	// AdminCheck checks the admin API's key and secret in constant time
+	// (api.Handler.CheckCredentials); nil: the admin console is off.
+	AdminCheck func(key, secret string) bool
+
+	// SignInLimit bounds sign-in attempts; zero values take the defaults.
+	SignInLimit Limit
+
+	// Presence, when set, hears of open agent pages (*engine.Engine), so
+	// that an agent whose last page is gone can be moved to Offline.
+	Presence engine.PresenceTracker
+	// Heartbeat is how often an open event stream says it is alive (to the
+	// browser and to Presence); 0 = DefaultHeartbeat.
+	Heartbeat time.Duration
+	// CSPAllow adds sources to directives of the Content-Security-Policy,
+	// e.g. {"connect-src": {"wss://voice-js.roaming.twilio.com"}} for the
+	// browser phone.
+	CSPAllow map[string][]string
+}
+
+// Handler serves the pages.
+type Handler struct {
+	eng        Engine
+	store      engine.Store
+	web        engine.WebStore
+	clock      engine.Clock
+	log        *slog.Logger
+	agents     *agenttoken.Agents
+	adminCheck func(key, secret string) bool
+	presence   engine.PresenceTracker
+	heartbeat  time.Duration
+	sessions   sessions
+	limiter    *limiter
+	origins    *http.CrossOriginProtection
+	csp        string
+	pages      *pages
+	static     http.Handler
+	feed       *feed
+	phone      []string // scripts of the browser phone, when embedded
+
+	closing   chan struct{} // closed by CloseStreams
+	closeOnce sync.Once
+}
+
+// New checks cfg and returns the handler.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Engine == nil, cfg.Store == nil, cfg.Web == nil, cfg.Clock == nil:
+		return nil, errors.New("web: Config.Engine, Store, Web and Clock are required")
+	case cfg.PublicURL == "":
+		return nil, errors.New("web: Config.PublicURL is required")
+	}
+	pub, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
+		return nil, fmt.Errorf("web: Config.PublicURL %q is not an absolute http(s) URL", cfg.PublicURL)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Presence != nil {
+		// A short away time needs pages to report more often.
+		if every := cfg.Presence.AgentPageHeartbeatEvery(); every > 0 && every < cfg.Heartbeat {
+			cfg.Heartbeat = every
+		}
+	}
+	origins := http.NewCrossOriginProtection()
+	if err := origins.AddTrustedOrigin(pub.Scheme + "://" + pub.Host); err != nil {
+		return nil, fmt.Errorf("web: trust the public URL's origin: %w", err)
+	}
+	pg, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(assets, "assets")
+	if err != nil {
+		return nil, fmt.Errorf("web: assets: %w", err)
+	}
+	h := &Handler{
+		eng: cfg.Engine, store: cfg.Store, web: cfg.Web, clock: cfg.Clock, log: cfg.Logger,
+		agents: cfg.Agents, adminCheck: cfg.AdminCheck, presence: cfg.Presence, heartbeat: cfg.Heartbeat,
+		sessions: sessions{web: cfg.Web, clock: cfg.Clock, ttl: cfg.SessionTTL, secure: pub.Scheme == "https", log: cfg.Logger},
+		limiter:  newLimiter(cfg.SignInLimit, cfg.Clock),
+		origins:  origins,
+		csp:      contentSecurityPolicy(cfg.CSPAllow),
+		pages:    pg,
+		static:   http.FileServerFS(static),
+		feed:     newFeed(),
+		phone:    phoneScripts(static),
+		closing:  make(chan struct{}),
+	}
+	return h, nil
+}
+
+// phoneScripts lists the browser phone's scripts when they are embedded
+// (the Voice SDK under vendor/ and the phone module): the page loads them
+// only then, and otherwise says the phone is not set up.
+func phoneScripts(static fs.FS) []string {
+	var out []string
+	for _, name := range []string{"vendor/twilio.min.js", "js/phone.js"} {
+		if _, err := fs.Stat(static, name); err != nil {
+			return nil
+		}
+		out = append(out, AgentAssets+name)
+	}
+	return out
+}
+
+// Mount registers the pages on r. /agent/number (package api) lives beside
+// them and keeps its own credentials.
+func (h *Handler) Mount(r chi.Router) {
+	r.Group(func(r chi.Router) {
+		r.Use(h.recoverer, h.headers)
+		r.Get("/agent", redirectTo(AgentPath))
+		r.Get(AgentPath, h.agentPage)
+		r.Get(SignInPath, h.agentSignInPage)
+		r.Post(SignInPath, h.agentSignIn)
+		r.Post(AgentSignOut, h.signOut(engine.WebSessionAgent))
+		r.With(h.AgentOnly).Post(AgentPresence, h.setPresence)
+		r.With(h.AgentOnly).Get(AgentEvents, h.events)
+		r.Get("/admin", redirectTo(AdminPath))
+		r.Get(AdminPath, h.adminPage)
+		r.Get(AdminSignInPath, h.adminSignInPage)
+		r.Post(AdminSignInPath, h.adminSignIn)
+		r.Post(AdminSignOut, h.signOut(engine.WebSessionAdmin))
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(h.assetHeaders)
+		r.Handle(AgentAssets+"*", http.StripPrefix(strings.TrimSuffix(AgentAssets, "/"), h.static))
+		r.Handle(AdminAssets+"*", http.StripPrefix(strings.TrimSuffix(AdminAssets, "/"), h.static))
+	})
+}
+
+// Run feeds the open event streams from the store's change feed until ctx
+// ends (it returns ctx's error). Without it the streams still refresh on
+// every heartbeat.
+func (h *Handler) Run(ctx context.Context) error {
+	return h.feed.run(ctx, h.store, h.clock, h.log)
+}
+
+// CloseStreams ends the open event streams (http.Server.RegisterOnShutdown):
+// they would otherwise hold a graceful shutdown until its timeout. The
+// pages reconnect, through the balancer, to another instance.
+func (h *Handler) CloseStreams() { h.closeOnce.Do(func() { close(h.closing) }) }
+
+func redirectTo(path string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, path, http.StatusMovedPermanently) }
+}
