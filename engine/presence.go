@@ -276,24 +276,15 @@ type ActivityChange struct {
 // since (ok false when there was none), so that the agent's page can say
 // why it was moved ("after 3 missed calls in a row").
 func (e *Engine) LastActivityChange(ctx context.Context, workspaceSID, workerSID string, since time.Time) (ActivityChange, bool, error) {
-	f := EventFilter{Page: Page{Size: 1000}, EventType: EventWorkerActivityUpdate, WorkerSID: workerSID, StartDate: since}
-	var last *Event
-	for {
-		evs, err := e.store.ListEvents(ctx, workspaceSID, f)
-		if err != nil {
-			return ActivityChange{}, false, fmt.Errorf("last activity change of worker %s: %w", workerSID, err)
-		}
-		if len(evs) > 0 {
-			last = &evs[len(evs)-1]
-		}
-		if len(evs) < f.Size {
-			break
-		}
-		f.After = last.SID
+	evs, err := e.store.ListEvents(ctx, workspaceSID, EventFilter{Page: Page{Size: 1}, EventType: EventWorkerActivityUpdate,
+		WorkerSID: workerSID, StartDate: since, Newest: true})
+	if err != nil {
+		return ActivityChange{}, false, fmt.Errorf("last activity change of worker %s: %w", workerSID, err)
 	}
-	if last == nil {
+	if len(evs) == 0 {
 		return ActivityChange{}, false, nil
 	}
+	last := evs[0]
 	var d struct {
 		SID         string `json:"worker_activity_sid"`
 		Name        string `json:"worker_activity_name"`

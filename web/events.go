@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/didrouter/didrouter/engine"
@@ -137,21 +137,39 @@ type notice struct {
 }
 
 // latestNotice reads the worker's latest activity change; it is a notice
-// when its data has a "notice" text.
+// when the engine made it on its own (a closed desktop, missed calls), so
+// that the page can say why the agent's status changed.
 func (h *Handler) latestNotice(ctx context.Context, w engine.Worker) (notice, error) {
-	list, err := h.store.ListEvents(ctx, w.WorkspaceSID, engine.EventFilter{Page: engine.Page{Size: 1},
-		WorkerSID: w.SID, EventType: engine.EventWorkerActivityUpdate, Newest: true})
-	if err != nil || len(list) == 0 {
+	ch, ok, err := h.eng.LastActivityChange(ctx, w.WorkspaceSID, w.SID, time.Time{})
+	if err != nil || !ok {
 		return notice{}, err
 	}
-	var data struct {
-		Notice      string `json:"notice"`
-		ActivitySID string `json:"worker_activity_sid"`
+	n := notice{sid: ch.EventSID, activitySID: ch.ActivitySID, at: ch.Date}
+	switch ch.Reason {
+	case engine.ReasonAway:
+		n.text = fmt.Sprintf("You were set to %s: no agent page was open for %s.", ch.ActivityName, spoken(ch.Away))
+	case engine.ReasonMissedCalls:
+		n.text = fmt.Sprintf("You were set to %s after %d missed or declined calls in a row.", ch.ActivityName, ch.MissedCalls)
 	}
-	if json.Unmarshal([]byte(list[0].Data), &data) != nil || strings.TrimSpace(data.Notice) == "" {
-		return notice{sid: list[0].SID}, nil // an ordinary change: nothing to explain, but seen
+	return n, nil
+}
+
+// spoken writes a duration the way people say it: "2 minutes", "90 seconds".
+func spoken(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.FormatInt(n, 10) + " " + unit + "s"
 	}
-	return notice{sid: list[0].SID, text: data.Notice, activitySID: data.ActivitySID, at: list[0].Date}, nil
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return plural(int64(d/time.Minute), "minute")
+	default:
+		return plural(int64(d/time.Second), "second")
+	}
 }
 
 // stream writes server-sent events.

@@ -58,6 +58,7 @@ var assets embed.FS
 type Engine interface {
 	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (engine.Worker, error)
 	Normalizer() *routing.Normalizer
+	LastActivityChange(ctx context.Context, workspaceSID, workerSID string, since time.Time) (engine.ActivityChange, bool, error)
 }
 
 // Config configures the pages. Engine, Store, Web, Clock and PublicURL are required.

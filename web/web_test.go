@@ -634,9 +634,9 @@ func TestNotice(t *testing.T) {
 		e := b.events()
 		e.next("state", 5*time.Second, nil)
 		off := s.activity("Offline")
-		explain(t, s, alice, off, "You were set to Offline: no agent page was open for 2 minutes.")
+		explain(t, s, alice, off) // as the away timer writes it: 2 minutes without a page
 		n := e.next("notice", 2*time.Second, nil)
-		if !strings.Contains(n, "no agent page was open") {
+		if !strings.Contains(n, "no agent page was open for 2 minutes") {
 			t.Errorf("notice %s", n)
 		}
 		e.cancel()
@@ -648,12 +648,13 @@ func TestNotice(t *testing.T) {
 
 // explain records an activity change with a notice, as the presence code
 // does, and announces it.
-func explain(t *testing.T, s *site, w engine.Worker, activitySID, text string) {
+func explain(t *testing.T, s *site, w engine.Worker, activitySID string) {
 	t.Helper()
 	err := s.store.Tx(s.ctx, func(tx engine.Tx) error {
 		if err := tx.InsertEvent(s.ctx, engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: s.ws.SID,
 			EventType: engine.EventWorkerActivityUpdate, ResourceType: "worker", ResourceSID: w.SID, WorkerSID: w.SID,
-			Description: "away", Data: `{"worker_activity_sid":"` + activitySID + `","notice":"` + text + `"}`, Date: s.clock.Now()}); err != nil {
+			Description: "away", Data: `{"worker_activity_sid":"` + activitySID + `","worker_activity_name":"Offline","reason":"away","away_seconds":120}`,
+			Date: s.clock.Now()}); err != nil {
 			return err
 		}
 		return tx.Notify(s.ctx, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: s.ws.SID, SID: w.SID})

@@ -96,7 +96,7 @@ func TestConfigAgentTokens(t *testing.T) {
 	t.Parallel()
 	parse := func(extra map[string]string) (config, error) {
 		env := map[string]string{"TWILIO_AUTH_TOKEN": "tok", "DIDROUTER_PUBLIC_URL": "https://calls.example.com",
-			"DIDROUTER_API_KEY": "key", "DIDROUTER_API_SECRET": "0123456789abcdef0123456789abcdef"}
+			"DIDROUTER_API_KEY": "key", "DIDROUTER_API_SECRET": longAPISecret}
 		for k, v := range extra {
 			env[k] = v
 		}
@@ -116,7 +116,7 @@ func TestConfigAgentTokens(t *testing.T) {
 		want string
 	}{
 		"short secret":     {map[string]string{"DIDROUTER_AGENT_TOKEN_SECRET": "short"}, "at least 32 characters"},
-		"the admin secret": {map[string]string{"DIDROUTER_AGENT_TOKEN_SECRET": "0123456789abcdef0123456789abcdef"}, "must differ from DIDROUTER_API_SECRET"},
+		"the admin secret": {map[string]string{"DIDROUTER_AGENT_TOKEN_SECRET": longAPISecret}, "must differ from DIDROUTER_API_SECRET"},
 		"max ttl":          {map[string]string{"DIDROUTER_AGENT_TOKEN_MAX_TTL": "forever"}, "DIDROUTER_AGENT_TOKEN_MAX_TTL"},
 		"negative max ttl": {map[string]string{"DIDROUTER_AGENT_TOKEN_MAX_TTL": "-1h"}, "DIDROUTER_AGENT_TOKEN_MAX_TTL"},
 		"session ttl":      {map[string]string{"DIDROUTER_SESSION_TTL": "a shift"}, "DIDROUTER_SESSION_TTL"},
@@ -127,3 +127,7 @@ func TestConfigAgentTokens(t *testing.T) {
 		}
 	}
 }
+
+// longAPISecret is an admin secret long enough to be an agent token secret
+// too, so that the test can check the two must differ.
+const longAPISecret = "0123456789abcdefghijklmnopqrstuv"
