@@ -153,6 +153,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	pages, err := web.New(web.Config{
 		Engine: eng, Store: st, Web: webStore, Clock: clock, Logger: logger,
 		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: agents, AdminCheck: adminCheck,
+		WorkspaceSID: ws.SID,
 	})
 	if err != nil {
 		return err
