@@ -207,7 +207,7 @@ func (h *Handler) adminAgent(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, AdminAssets, "read the activities", err)
 		return
 	}
-	h.renderAdmin(w, r, http.StatusOK, "admin_agent", wk.FriendlyName, "agents", view{}, f)
+	h.renderAdmin(w, r, http.StatusOK, "admin_agent", wk.FriendlyName, "agents", view{Message: h.doneNotice(r)}, f)
 }
 
 // pathWorker reads the worker the path names; it answers the request when

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/store/postgres"
+	"github.com/didrouter/didrouter/store/storetest"
 	"github.com/didrouter/didrouter/web"
 )
 
@@ -182,4 +184,13 @@ func (s *site) workerNamed(name string) engine.Worker {
 		return engine.Worker{}
 	}
 	return list[0]
+}
+
+// storeLike opens a fresh store of st's kind.
+func storeLike(t *testing.T, st engine.Store) engine.Store {
+	t.Helper()
+	if _, ok := st.(*postgres.Store); ok {
+		return storetest.Postgres(t)
+	}
+	return storetest.SQLite(t)
 }
