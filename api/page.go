@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/didrouter/didrouter/engine"
 )
@@ -130,14 +129,7 @@ func (h *Handler) listMeta(r *http.Request, key string, p pageRequest, next stri
 }
 
 // isSID reports whether s looks like a sid: two letters and 32 hex digits.
-func isSID(s string) bool {
-	if len(s) != 34 {
-		return false
-	}
-	return strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-	}) < 0
-}
+func isSID(s string) bool { return engine.IsSID(s, "") }
 
 // scanPage collects one page of the rows keep accepts, reading rows after
 // the page token in chunks of the store's largest page. It serves filters

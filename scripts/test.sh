@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs didrouter's whole test suite: formatting, vet, and `go test ./...`.
 #
+# The browser tests need Chromium at /usr/bin/chromium: installed with apt-get
+# when missing and running as root, otherwise the script says what to install.
+#
 # Tests that store data need Postgres. This script uses TEST_DATABASE_URL (or
 # DATABASE_URL) when set; otherwise it starts a throwaway cluster (initdb +
 # pg_ctl in a temporary folder, on a free loopback port) and removes it on
@@ -69,6 +72,22 @@ stop_throwaway_postgres() {
 	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
 	rm -rf "$PG_DIR"
 }
+
+# The web pages' browser tests drive Debian's Chromium; under this script they
+# fail (instead of skipping) when it is missing.
+ensure_chromium() {
+	[[ -x /usr/bin/chromium ]] && return 0
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		echo "scripts/test.sh: /usr/bin/chromium is missing; installing it for the browser tests (apt-get install -y chromium)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null ||
+			{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; } ||
+			die "installing chromium failed; install it yourself (apt-get install -y chromium)"
+		return 0
+	fi
+	die "the browser tests need Chromium at /usr/bin/chromium: install it (Debian/Ubuntu: sudo apt-get install -y chromium), or run this script as root to have it installed"
+}
+ensure_chromium
+export DIDROUTER_BROWSER_TESTS=require
 
 if [[ -z "${TEST_DATABASE_URL:-}" && -n "${DATABASE_URL:-}" ]]; then
 	export TEST_DATABASE_URL=$DATABASE_URL

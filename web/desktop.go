@@ -73,7 +73,9 @@ func (h *Handler) AgentOnly(next http.Handler) http.Handler {
 			return
 		}
 		if !safeMethod(r.Method) {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if !parseForm(w, r) {
+				return
+			}
 			if err := h.origins.Check(r); err != nil {
 				http.Error(w, "This request came from another site and was refused.", http.StatusForbidden)
 				return
@@ -85,6 +87,21 @@ func (h *Handler) AgentOnly(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), agentKey{}, a)))
 	})
+}
+
+// parseForm reads a bounded form body; false when it answered a bad one.
+func parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "The form is too large.", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "The form could not be read.", http.StatusBadRequest)
+		}
+		return false
+	}
+	return true
 }
 
 func safeMethod(m string) bool {
@@ -121,8 +138,8 @@ func (h *Handler) setPresence(w http.ResponseWriter, r *http.Request) {
 	a, _ := AgentFrom(r.Context())
 	activity := strings.TrimSpace(r.PostFormValue("activity"))
 	wantsJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
-	if activity == "" {
-		http.Error(w, "Choose a status.", http.StatusBadRequest)
+	if !engine.IsSID(activity, engine.PrefixActivity) {
+		http.Error(w, "Choose one of the status buttons.", http.StatusBadRequest)
 		return
 	}
 	wk, err := h.eng.UpdateWorker(r.Context(), a.Worker.WorkspaceSID, a.Worker.SID, engine.WorkerUpdate{ActivitySID: &activity})

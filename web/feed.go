@@ -2,9 +2,9 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/didrouter/didrouter/engine"
 )
@@ -80,16 +80,38 @@ func (l *listener) poke() {
 	}
 }
 
-// run dispatches the store's changes until ctx ends, subscribing again
-// (with a resync for everyone) when the feed closes.
-func (f *feed) run(ctx context.Context, st engine.Store, log *slog.Logger) error {
+// Backoff of run while the store refuses a subscription.
+const (
+	minResubscribe = 500 * time.Millisecond
+	maxResubscribe = 30 * time.Second
+)
+
+// run dispatches the store's changes until ctx ends. When the feed closes
+// or cannot be opened (the database is down) it subscribes again, with
+// backoff, and then has every page re-read (changes were lost meanwhile);
+// the pages' heartbeats refresh them in between.
+func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log *slog.Logger) error {
+	wait := minResubscribe
+	lost := false
 	for {
 		ch, err := st.Subscribe(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("web: subscribe to store changes: %w", err)
+			log.WarnContext(ctx, "web: cannot subscribe to the store's changes; trying again", "err", err, "in", wait.String())
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-clock.After(wait):
+			}
+			wait = min(2*wait, maxResubscribe)
+			lost = true
+			continue
+		}
+		wait = minResubscribe
+		if lost {
+			f.dispatch(engine.Change{Kind: engine.ChangeResync})
 		}
 		for c := range ch {
 			f.dispatch(c)
@@ -98,6 +120,6 @@ func (f *feed) run(ctx context.Context, st engine.Store, log *slog.Logger) error
 			return ctx.Err()
 		}
 		log.WarnContext(ctx, "web: the store's change feed closed; subscribing again")
-		f.dispatch(engine.Change{Kind: engine.ChangeResync})
+		lost = true
 	}
 }

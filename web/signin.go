@@ -95,7 +95,9 @@ func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, err error) {
 // pages' own origin (no login CSRF from another site) and the rate limit.
 // It answers the request itself when it refuses.
 func (h *Handler) signInAllowed(w http.ResponseWriter, r *http.Request, assetsPrefix string) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if !parseForm(w, r) {
+		return false
+	}
 	if err := h.origins.Check(r); err != nil {
 		h.message(w, r, http.StatusForbidden, assetsPrefix, "Refused", "This sign-in came from another site and was refused.")
 		return false
@@ -155,7 +157,9 @@ func (h *Handler) signOut(kind string) http.HandlerFunc {
 		home, assetsPrefix = AdminSignInPath, AdminAssets
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if !parseForm(w, r) {
+			return
+		}
 		sess, ok, err := h.sessions.find(r, kind)
 		if err != nil {
 			h.failed(w, r, assetsPrefix, "sign you out", err)

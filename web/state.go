@@ -263,6 +263,9 @@ func (c callView) sentence() string {
 	case "wrapping":
 		return "Wrapping up the call with " + c.NumberDisplay
 	}
+	if c.ToYou {
+		how = "to your number"
+	}
 	return "Call from " + c.NumberDisplay + " " + how + ": " + c.Outcome
 }
 

@@ -224,9 +224,10 @@ func (h *Handler) Mount(r chi.Router) {
 }
 
 // Run feeds the open event streams from the store's change feed until ctx
-// ends. Without it the streams still refresh on every heartbeat.
+// ends (it returns ctx's error). Without it the streams still refresh on
+// every heartbeat.
 func (h *Handler) Run(ctx context.Context) error {
-	return h.feed.run(ctx, h.store, h.log)
+	return h.feed.run(ctx, h.store, h.clock, h.log)
 }
 
 // CloseStreams ends the open event streams (http.Server.RegisterOnShutdown):

@@ -232,10 +232,16 @@ func TestAgentCannotTouchAnother(t *testing.T) {
 		if w := s.getWorker(alice.SID); w.ActivityName != "Available" {
 			t.Errorf("alice is %s", w.ActivityName)
 		}
-		// An activity of another workspace is refused.
-		other := engine.NewSID(engine.PrefixActivity)
-		if a := b.post(web.AgentPresence, url.Values{"activity": {other}, "csrf": {b.csrf}}); a.status != http.StatusBadRequest {
-			t.Errorf("unknown activity: %d %s", a.status, a.body)
+		// An activity of another workspace is refused, and so is anything
+		// that is no activity sid (the same 400 on both stores).
+		for _, bad := range []string{engine.NewSID(engine.PrefixActivity), "", "WA\x00" + strings.Repeat("0", 31),
+			"\xff\xfe", strings.Repeat("A", 1000), bob.SID} {
+			if a := b.post(web.AgentPresence, url.Values{"activity": {bad}, "csrf": {b.csrf}}); a.status != http.StatusBadRequest {
+				t.Errorf("activity %.40q: %d %s", bad, a.status, a.body)
+			}
+		}
+		if a := b.post(web.AgentPresence, url.Values{"activity": {strings.Repeat("A", 70000)}, "csrf": {b.csrf}}); a.status != http.StatusRequestEntityTooLarge {
+			t.Errorf("a form over 64 KiB: %d", a.status)
 		}
 		// Her page and her stream show her, never bob.
 		desk := b.get(web.AgentPath + "?worker=" + bob.SID)
@@ -531,6 +537,56 @@ func TestEventStream(t *testing.T) {
 		recent := over["recent"].([]any)
 		if len(recent) != 1 || recent[0].(map[string]any)["outcome"] != "abandoned" {
 			t.Errorf("recent %v", recent)
+		}
+
+		// A call to the main line comes through Everyone; she answers it,
+		// it ends: answered.
+		s.clock.Advance(time.Minute)
+		res, err = s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+			Attributes: `{"name":"+13125550111","phone_number":"+15125550000","type":"inbound","direction":"inbound"}`,
+			CallSID:    "CA1123456789abcdef0123456789abcdef"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ring = state(t, e.next("state", 2*time.Second, func(d string) bool { return state(t, d)["call"] != nil }))
+		if c := ring["call"].(map[string]any); c["text"] != "Ringing: (312) 555-0111 through Everyone" || c["to_your_number"] != false {
+			t.Errorf("ringing through Everyone %v", c)
+		}
+		if _, err := s.eng.AcceptReservation(s.ctx, s.ws.SID, res.Reservation.SID); err != nil {
+			t.Fatal(err)
+		}
+		e.next("state", 2*time.Second, func(d string) bool {
+			c, _ := state(t, d)["call"].(map[string]any)
+			return c != nil && c["state"] == "on_call" && c["text"] == "On a call with (312) 555-0111 (through Everyone)"
+		})
+		if _, err := s.eng.CompleteTask(s.ctx, s.ws.SID, res.Task.SID, "hung up"); err != nil {
+			t.Fatal(err)
+		}
+		over = state(t, e.next("state", 2*time.Second, func(d string) bool { return state(t, d)["call"] == nil }))
+		recent = over["recent"].([]any)
+		if len(recent) != 2 || recent[0].(map[string]any)["outcome"] != "answered" || recent[1].(map[string]any)["outcome"] != "abandoned" {
+			t.Errorf("recent, newest first: %v", recent)
+		}
+
+		// She calls out: on a call to the number, then answered.
+		s.clock.Advance(time.Minute)
+		outb, err := s.eng.RecordOutboundCall(s.ctx, engine.OutboundCall{WorkspaceSID: s.ws.SID, WorkerSID: alice.SID,
+			CallSID:    "CA2123456789abcdef0123456789abcdef",
+			Attributes: `{"type":"outbound","direction":"outbound","from":"+15127640580","to":"+16175551212","worker_sid":"` + alice.SID + `"}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.next("state", 2*time.Second, func(d string) bool {
+			c, _ := state(t, d)["call"].(map[string]any)
+			return c != nil && c["text"] == "On a call to (617) 555-1212"
+		})
+		if _, err := s.eng.CompleteTask(s.ctx, s.ws.SID, outb.Task.SID, "call completed: completed"); err != nil {
+			t.Fatal(err)
+		}
+		over = state(t, e.next("state", 2*time.Second, func(d string) bool { return state(t, d)["call"] == nil }))
+		if c := over["recent"].([]any)[0].(map[string]any); c["direction"] != "outbound" || c["outcome"] != "answered" ||
+			c["text"] != "Call to (617) 555-1212: answered" {
+			t.Errorf("outbound call in recent calls: %v", c)
 		}
 
 		// The heartbeat reaches the tracker; closing the page closes it.

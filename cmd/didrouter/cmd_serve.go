@@ -211,12 +211,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	eventsDone := make(chan struct{})
 	go func() { _ = events.Run(engCtx); close(eventsDone) }()
 	pagesDone := make(chan struct{})
-	go func() {
-		if err := pages.Run(engCtx); err != nil && engCtx.Err() == nil {
-			logger.Error("the agent desktop's live updates stopped; pages refresh on their heartbeat only", "err", err)
-		}
-		close(pagesDone)
-	}()
+	go func() { _ = pages.Run(engCtx); close(pagesDone) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 

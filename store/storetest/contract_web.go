@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -115,11 +116,17 @@ func (c *contract) agentRevocation(t *testing.T, f *fixture) {
 		noErr(t, web.InsertWebSession(f.ctx, engine.WebSession{ID: "s" + string(rune('0'+i)), Kind: engine.WebSessionAgent,
 			WorkspaceSID: f.ws.SID, WorkerSID: w.SID, CSRF: "c", Created: f.now, Expires: f.at(time.Hour), LastSeen: f.now}))
 	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	feed, err := f.s.Subscribe(ctx)
+	noErr(t, err)
 	ended, err := web.RevokeAgentTokens(f.ctx, f.ws.SID, alice.SID, f.at(time.Minute))
 	noErr(t, err)
 	if ended != 2 {
 		t.Errorf("revoking alice ended %d sessions, want 2", ended)
 	}
+	// Her open pages hear of it (they re-check their sessions).
+	expectChanges(t, feed, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: f.ws.SID, SID: alice.SID})
 	for id, want := range map[string]string{"s0": engine.ENOTFOUND, "s1": engine.ENOTFOUND, "s2": ""} {
 		_, err := web.GetWebSession(f.ctx, id)
 		if engine.ErrorCode(err) != want {
