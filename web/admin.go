@@ -130,7 +130,7 @@ func (h *Handler) AdminOnly(limit int64) func(http.Handler) http.Handler {
 			}
 			if !safeMethod(r.Method) {
 				r.Body = http.MaxBytesReader(w, r.Body, limit)
-				if err := parseForm(r, limit); err != nil {
+				if err := readAdminForm(r, limit); err != nil {
 					var tooLarge *http.MaxBytesError
 					if errors.As(err, &tooLarge) {
 						h.message(w, r, http.StatusRequestEntityTooLarge, AdminAssets, "Too large",
@@ -160,9 +160,10 @@ func (h *Handler) AdminOnly(limit int64) func(http.Handler) http.Handler {
 	}
 }
 
-// parseForm reads a form body, multipart (a file) or not, before the CSRF
-// check reads its token, so that a body too large is told as such.
-func parseForm(r *http.Request, limit int64) error {
+// readAdminForm reads a console form's body, multipart (a file) or not,
+// before the CSRF check reads its token, so that a body too large is told
+// as such (on a page: parseForm answers the desktop's scripts in text).
+func readAdminForm(r *http.Request, limit int64) error {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
 		return r.ParseMultipartForm(limit)
 	}
