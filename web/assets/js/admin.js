@@ -29,6 +29,7 @@
   const live = $("live");
   const say = (text) => { if (live) live.textContent = text; };
 
+  let last = null;
   let fetching = false;
   let again = false;
   async function refresh() {
@@ -39,6 +40,9 @@
       if (resp.status === 401) { window.location.assign("/admin/signin"); return; }
       if (!resp.ok) { say("The board could not be refreshed (" + resp.status + "); retrying."); return; }
       const html = await resp.text();
+      // Unchanged: keep the page as it is (and the keyboard focus in it).
+      if (html === last) { say("Live."); return; }
+      last = html;
       // The server's own template (html/template escapes every value).
       const doc = new DOMParser().parseFromString("<div>" + html + "</div>", "text/html");
       board.replaceChildren(...doc.body.firstChild.childNodes);
