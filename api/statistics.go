@@ -3,13 +3,12 @@ package api
 import (
 	"context"
 	"net/http"
-	"slices"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
+	"github.com/didrouter/didrouter/stats"
 )
 
 func (h *Handler) statisticsRoutes(r chi.Router) {
@@ -22,117 +21,25 @@ func (h *Handler) statisticsRoutes(r chi.Router) {
 	r.Get("/TaskQueues/{sid}/CumulativeStatistics", h.taskQueueCumulative)
 }
 
-// liveStatuses are the statuses of tasks still being routed or worked on.
-var liveStatuses = []string{engine.TaskPending, engine.TaskReserved, engine.TaskAssigned, engine.TaskWrapping}
-
-// realtime is the current state of a workspace's or a queue's tasks.
-type realtime struct {
-	byStatus   map[string]int
-	byPriority map[string]int // live tasks by priority
-	total      int
-
-	longestSID, longestRelSID string // oldest waiting (pending or reserved) task: by age, by time in its queue
-	longestAge, longestRelAge int
-}
-
-// realtimeTasks counts a workspace's tasks (queueSID "") or a queue's:
-// one aggregate query for the counts, and a read of the waiting tasks
-// (pending or reserved: few) for the longest waiting.
-func (h *Handler) realtimeTasks(ctx context.Context, ws, queueSID string) (realtime, error) {
-	rt := realtime{byStatus: map[string]int{}, byPriority: map[string]int{}}
-	for _, s := range append([]string{engine.TaskCompleted, engine.TaskCanceled}, liveStatuses...) {
-		rt.byStatus[s] = 0
-	}
-	counts, err := h.store.CountTasks(ctx, ws, engine.TaskCountFilter{TaskQueueSID: queueSID})
-	if err != nil {
-		return rt, err
-	}
-	for _, c := range counts {
-		rt.byStatus[c.Status] += c.N
-		rt.total += c.N
-		if slices.Contains(liveStatuses, c.Status) {
-			rt.byPriority[strconv.Itoa(c.Priority)] += c.N
-		}
-	}
-	now := h.clock.Now()
-	var oldest, oldestRel engine.Task
-	err = h.eachTask(ctx, ws, engine.TaskFilter{AssignmentStatus: []string{engine.TaskPending, engine.TaskReserved},
-		TaskQueueSID: queueSID}, func(t engine.Task) {
-		if oldest.SID == "" || t.DateCreated.Before(oldest.DateCreated) {
-			oldest = t
-		}
-		if oldestRel.SID == "" || t.StepEnteredAt.Before(oldestRel.StepEnteredAt) {
-			oldestRel = t
-		}
-	})
-	if err != nil {
-		return rt, err
-	}
-	if oldest.SID != "" {
-		rt.longestSID, rt.longestAge = oldest.SID, max(int(now.Sub(oldest.DateCreated).Seconds()), 0)
-		rt.longestRelSID, rt.longestRelAge = oldestRel.SID, max(int(now.Sub(oldestRel.StepEnteredAt).Seconds()), 0)
-	}
-	return rt, nil
-}
-
-// eachTask pages through every task the filter selects.
-func (h *Handler) eachTask(ctx context.Context, ws string, f engine.TaskFilter, fn func(engine.Task)) error {
-	for {
-		f.Page.Size = maxPageSize
-		rows, err := h.store.ListTasks(ctx, ws, f)
-		if err != nil {
-			return err
-		}
-		for _, t := range rows {
-			fn(t)
-		}
-		if len(rows) < maxPageSize {
-			return nil
-		}
-		f.Page.After = rows[len(rows)-1].SID
-	}
-}
-
-type activityStat struct {
-	SID          string `json:"sid"`
-	FriendlyName string `json:"friendly_name"`
-	Workers      int    `json:"workers"`
-}
+// The statistics' JSON pieces, as package stats computes them.
+type (
+	activityStat = stats.ActivityCount
+	durationJSON = stats.Summary
+)
 
 // workerStats counts workers by activity; with a queue, only its members
 // (the workers its target_workers expression matches). available counts
 // members in an available activity.
 func (h *Handler) workerStats(ctx context.Context, ws string, queue *engine.TaskQueue) (acts []activityStat, total, available int, err error) {
-	activities, err := h.store.ListActivities(ctx, ws)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	var expr *routing.Expr
+	var member func(engine.Worker) bool
 	if queue != nil {
-		if expr, err = compileFilter("target_workers of "+queue.SID, queue.TargetWorkers, routing.ScopeWorker); err != nil {
+		expr, err := compileFilter("target_workers of "+queue.SID, queue.TargetWorkers, routing.ScopeWorker)
+		if err != nil {
 			return nil, 0, 0, err
 		}
+		member = func(w engine.Worker) bool { return expr.EvalWorker(nil, workerInfo(w)) }
 	}
-	byActivity := map[string]int{}
-	err = h.store.EachWorker(ctx, ws, func(w engine.Worker) error {
-		if expr != nil && !expr.EvalWorker(nil, workerInfo(w)) {
-			return nil
-		}
-		total++
-		byActivity[w.ActivitySID]++
-		if w.Available {
-			available++
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	acts = make([]activityStat, 0, len(activities))
-	for _, a := range activities {
-		acts = append(acts, activityStat{SID: a.SID, FriendlyName: a.FriendlyName, Workers: byActivity[a.SID]})
-	}
-	return acts, total, available, nil
+	return stats.Workers(ctx, h.store, ws, member)
 }
 
 type workspaceRealTimeJSON struct {
@@ -150,7 +57,7 @@ type workspaceRealTimeJSON struct {
 
 func (h *Handler) workspaceRealTimeJSON(r *http.Request) (workspaceRealTimeJSON, error) {
 	ws := workspaceOf(r).SID
-	rt, err := h.realtimeTasks(r.Context(), ws, "")
+	rt, err := stats.Tasks(r.Context(), h.store, ws, "", h.clock.Now())
 	if err != nil {
 		return workspaceRealTimeJSON{}, err
 	}
@@ -160,8 +67,8 @@ func (h *Handler) workspaceRealTimeJSON(r *http.Request) (workspaceRealTimeJSON,
 	}
 	return workspaceRealTimeJSON{
 		AccountSID: nullable(h.account), ActivityStatistics: acts,
-		LongestTaskWaitingAge: rt.longestAge, LongestTaskWaitingSID: nullable(rt.longestSID),
-		TasksByPriority: rt.byPriority, TasksByStatus: rt.byStatus, TotalTasks: rt.total, TotalWorkers: total,
+		LongestTaskWaitingAge: rt.LongestAge, LongestTaskWaitingSID: nullable(rt.LongestSID),
+		TasksByPriority: rt.ByPriority, TasksByStatus: rt.ByStatus, TotalTasks: rt.Total, TotalWorkers: total,
 		WorkspaceSID: ws,
 	}, nil
 }
@@ -194,38 +101,35 @@ type cumulativeJSON struct {
 }
 
 // cumulativeJSON renders c; queueSID "" renders the workspace's figures.
-func (h *Handler) cumulativeJSON(ws, queueSID string, c *cumulative, win statsWindow) cumulativeJSON {
-	if c == nil {
-		c = newCumulative()
-	}
-	acc := c.accepted.summary()
+func (h *Handler) cumulativeJSON(ws, queueSID string, c *stats.Cumulative, win stats.Window) cumulativeJSON {
+	acc := c.Accepted.Summary()
 	out := cumulativeJSON{
 		AccountSID: nullable(h.account), AvgTaskAcceptanceTime: acc.Avg,
-		StartTime: isoTime(win.start), EndTime: isoTime(win.end),
-		ReservationsCreated:       c.counts[engine.EventReservationCreated],
-		ReservationsAccepted:      c.counts[engine.EventReservationAccepted],
-		ReservationsRejected:      c.counts[engine.EventReservationRejected],
-		ReservationsTimedOut:      c.counts[engine.EventReservationTimeout],
-		ReservationsCanceled:      c.counts[engine.EventReservationCanceled],
-		ReservationsRescinded:     c.counts[engine.EventReservationRescinded],
-		SplitByWaitTime:           c.splitJSON(win.splits),
+		StartTime: isoTime(win.Start), EndTime: isoTime(win.End),
+		ReservationsCreated:       c.Counts[engine.EventReservationCreated],
+		ReservationsAccepted:      c.Counts[engine.EventReservationAccepted],
+		ReservationsRejected:      c.Counts[engine.EventReservationRejected],
+		ReservationsTimedOut:      c.Counts[engine.EventReservationTimeout],
+		ReservationsCanceled:      c.Counts[engine.EventReservationCanceled],
+		ReservationsRescinded:     c.Counts[engine.EventReservationRescinded],
+		SplitByWaitTime:           c.SplitByWaitTime(win.Splits),
 		WaitDurationUntilAccepted: acc,
-		WaitDurationUntilCanceled: c.canceled.summary(),
-		TasksCanceled:             c.counts[engine.EventTaskCanceled],
-		TasksCompleted:            c.counts[engine.EventTaskCompleted],
-		TasksDeleted:              c.counts[engine.EventTaskDeleted],
-		TasksMoved:                c.moved,
+		WaitDurationUntilCanceled: c.Canceled.Summary(),
+		TasksCanceled:             c.Counts[engine.EventTaskCanceled],
+		TasksCompleted:            c.Counts[engine.EventTaskCompleted],
+		TasksDeleted:              c.Counts[engine.EventTaskDeleted],
+		TasksMoved:                c.Moved,
 		TaskQueueSID:              queueSID,
 		WorkspaceSID:              ws,
 	}
-	if len(win.splits) == 0 {
+	if len(win.Splits) == 0 {
 		out.SplitByWaitTime = nil
 	}
 	if queueSID == "" {
-		created, timedOut := c.counts[engine.EventTaskCreated], c.counts[engine.EventWorkflowTimeout]
+		created, timedOut := c.Counts[engine.EventTaskCreated], c.Counts[engine.EventWorkflowTimeout]
 		out.TasksCreated, out.TasksTimedOutInWorkflow = &created, &timedOut
 	} else {
-		inQueue, entered := c.inQueue.summary(), c.entered
+		inQueue, entered := c.InQueue.Summary(), c.Entered
 		out.WaitDurationInQueueUntilAccepted, out.TasksEntered = &inQueue, &entered
 	}
 	return out
@@ -237,11 +141,11 @@ func (h *Handler) workspaceCumulativeJSON(r *http.Request) (cumulativeJSON, erro
 	if err != nil {
 		return cumulativeJSON{}, err
 	}
-	pass, err := h.cumulativeStats(r.Context(), ws, win)
+	pass, err := stats.Collect(r.Context(), h.store, ws, win)
 	if err != nil {
 		return cumulativeJSON{}, err
 	}
-	return h.cumulativeJSON(ws, "", pass.workspace, win), nil
+	return h.cumulativeJSON(ws, "", pass.Workspace, win), nil
 }
 
 func (h *Handler) workspaceRealTime(w http.ResponseWriter, r *http.Request) {
@@ -300,7 +204,7 @@ type queueRealTimeJSON struct {
 }
 
 func (h *Handler) queueRealTimeJSON(ctx context.Context, q engine.TaskQueue) (queueRealTimeJSON, error) {
-	rt, err := h.realtimeTasks(ctx, q.WorkspaceSID, q.SID)
+	rt, err := stats.Tasks(ctx, h.store, q.WorkspaceSID, q.SID, h.clock.Now())
 	if err != nil {
 		return queueRealTimeJSON{}, err
 	}
@@ -310,10 +214,10 @@ func (h *Handler) queueRealTimeJSON(ctx context.Context, q engine.TaskQueue) (qu
 	}
 	return queueRealTimeJSON{
 		AccountSID: nullable(h.account), ActivityStatistics: acts,
-		LongestTaskWaitingAge: rt.longestAge, LongestTaskWaitingSID: nullable(rt.longestSID),
-		LongestRelativeTaskAgeInQueue: rt.longestRelAge, LongestRelativeTaskSIDInQueue: nullable(rt.longestRelSID),
-		TaskQueueSID: q.SID, TasksByPriority: rt.byPriority, TasksByStatus: rt.byStatus,
-		TotalAvailableWorkers: available, TotalEligibleWorkers: total, TotalTasks: rt.total, WorkspaceSID: q.WorkspaceSID,
+		LongestTaskWaitingAge: rt.LongestAge, LongestTaskWaitingSID: nullable(rt.LongestSID),
+		LongestRelativeTaskAgeInQueue: rt.LongestRelAge, LongestRelativeTaskSIDInQueue: nullable(rt.LongestRelSID),
+		TaskQueueSID: q.SID, TasksByPriority: rt.ByPriority, TasksByStatus: rt.ByStatus,
+		TotalAvailableWorkers: available, TotalEligibleWorkers: total, TotalTasks: rt.Total, WorkspaceSID: q.WorkspaceSID,
 	}, nil
 }
 
@@ -346,11 +250,11 @@ func (h *Handler) queueCumulative(r *http.Request, q engine.TaskQueue) (cumulati
 	if err != nil {
 		return cumulativeJSON{}, err
 	}
-	pass, err := h.cumulativeStats(r.Context(), q.WorkspaceSID, win)
+	pass, err := stats.Collect(r.Context(), h.store, q.WorkspaceSID, win)
 	if err != nil {
 		return cumulativeJSON{}, err
 	}
-	return h.cumulativeJSON(q.WorkspaceSID, q.SID, pass.queues[q.SID], win), nil
+	return h.cumulativeJSON(q.WorkspaceSID, q.SID, pass.Queue(q.SID), win), nil
 }
 
 func (h *Handler) taskQueueCumulative(w http.ResponseWriter, r *http.Request) {
@@ -419,7 +323,7 @@ func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page, next := pageOf(kept, p, func(q engine.TaskQueue) string { return q.SID })
-	pass, err := h.cumulativeStats(r.Context(), ws, win)
+	pass, err := stats.Collect(r.Context(), h.store, ws, win)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -433,7 +337,7 @@ func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, map[string]any{
 			"account_sid": nullable(h.account), "workspace_sid": ws, "task_queue_sid": tq.SID,
-			"realtime": rt, "cumulative": h.cumulativeJSON(ws, tq.SID, pass.queues[tq.SID], win),
+			"realtime": rt, "cumulative": h.cumulativeJSON(ws, tq.SID, pass.Queue(tq.SID), win),
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task_queues_statistics": out,

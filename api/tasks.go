@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/stats"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -115,7 +116,7 @@ func (h *Handler) taskJSON(r *http.Request, t engine.Task, n *names) taskJSON {
 
 // taskStatuses are a task's assignment statuses, in the order of its life.
 func taskStatuses() []string {
-	return append(slices.Clone(liveStatuses), engine.TaskCompleted, engine.TaskCanceled)
+	return append(slices.Clone(stats.LiveStatuses), engine.TaskCompleted, engine.TaskCanceled)
 }
 
 // listTasks filters by AssignmentStatus (several, or comma-separated),

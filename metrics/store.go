@@ -96,8 +96,7 @@ func (m *Metrics) committed(t *txObserver, now time.Time) {
 	for _, task := range t.assigned {
 		// The first target of a matched filter is the task's first choice:
 		// the number's owner in the DID workflow.
-		owner := task.FilterIndex >= 0 && task.TargetIndex == 0
-		m.callAnswered(owner, now.Sub(task.DateCreated))
+		m.callAnswered(engine.FirstTarget(task.FilterIndex, task.TargetIndex), now.Sub(task.DateCreated))
 	}
 }
 

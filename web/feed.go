@@ -59,6 +59,9 @@ func (f *feed) dispatch(c engine.Change) {
 		for l := range f.byKey[feedKey(c.WorkspaceSID, c.SID)] {
 			l.poke()
 		}
+		f.pokeWorkspace(c.WorkspaceSID)
+	case engine.ChangeTask:
+		f.pokeWorkspace(c.WorkspaceSID)
 	case engine.ChangeActivity, engine.ChangeWorkspace, engine.ChangeResync:
 		for _, set := range f.byKey {
 			for l := range set {

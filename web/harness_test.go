@@ -301,10 +301,13 @@ type events struct {
 
 type sse struct{ event, data string }
 
-func (b *browser) events() *events {
+func (b *browser) events() *events { b.t.Helper(); return b.eventsAt(web.AgentEvents) }
+
+// eventsAt opens the event stream at path.
+func (b *browser) eventsAt(path string) *events {
 	b.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.s.url+web.AgentEvents, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.s.url+path, nil)
 	c := *b.c
 	c.Timeout = 0
 	resp, err := c.Do(req)

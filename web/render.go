@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
+	"strings"
 )
 
 // pageNames are the templates under assets/templates, each rendered inside
@@ -17,8 +19,12 @@ type pages struct {
 
 func loadPages() (*pages, error) {
 	p := &pages{t: map[string]*template.Template{}}
-	for _, name := range pageNames {
-		t, err := template.New(name).ParseFS(assets, "assets/templates/layout.html", "assets/templates/"+name+".html")
+	for _, name := range slices.Concat(pageNames, adminPageNames) {
+		files := []string{"assets/templates/layout.html", "assets/templates/" + name + ".html"}
+		if strings.HasPrefix(name, "admin") {
+			files = append(files, adminPartials)
+		}
+		t, err := template.New(name).Funcs(adminFuncs).ParseFS(assets, files...)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -44,6 +50,8 @@ type view struct {
 	Name    string // who the link signs in as
 	Key     string // the admin key typed, shown again after a wrong secret
 	Console bool   // the admin console is on
+
+	Admin any // the admin console's page data (admin_*.go)
 }
 
 // render writes page name with status.

@@ -150,20 +150,6 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, AdminPath, http.StatusSeeOther)
 }
 
-// adminPage is the console (for now its frame: who is signed in, sign out).
-func (h *Handler) adminPage(w http.ResponseWriter, r *http.Request) {
-	sess, ok, err := h.sessions.find(r, engine.WebSessionAdmin)
-	if err != nil {
-		h.failed(w, r, AdminAssets, "read your session", err)
-		return
-	}
-	if !ok {
-		http.Redirect(w, r, AdminSignInPath, http.StatusSeeOther)
-		return
-	}
-	h.render(w, r, http.StatusOK, "admin", view{Title: "Admin", Assets: AdminAssets, CSRF: sess.CSRF, SignOut: AdminSignOut})
-}
-
 // signOut ends the session of kind (a POST with the session's CSRF token).
 func (h *Handler) signOut(kind string) http.HandlerFunc {
 	home, assetsPrefix := AgentPath, AgentAssets

@@ -160,13 +160,8 @@ func (s *stateReader) call(ctx context.Context, w engine.Worker, r engine.Reserv
 	}
 	c.State, c.Outcome = callStatus(r, t, c.Direction)
 	c.Label = c.Outcome
-	switch c.State {
-	case "ringing":
-		c.Label = "ringing"
-	case "on_call":
-		c.Label = "on a call"
-	case "wrapping":
-		c.Label = "wrapping up"
+	if c.State != "" {
+		c.Label = stateLabel(c.State)
 	}
 	c.Text = c.sentence()
 	return c, nil
@@ -188,6 +183,19 @@ func (s *stateReader) queueName(ctx context.Context, workspaceSID, sid string) (
 	}
 	s.queues[sid] = q.FriendlyName
 	return q.FriendlyName, nil
+}
+
+// stateLabel words the state of a call under way (callStatus).
+func stateLabel(state string) string {
+	switch state {
+	case "ringing":
+		return "ringing"
+	case "on_call":
+		return "on a call"
+	case "wrapping":
+		return "wrapping up"
+	}
+	return state
 }
 
 // callStatus reads a reservation as the agent lived it: the state of a

@@ -92,6 +92,9 @@ type Config struct {
 	// Heartbeat is how often an open event stream says it is alive (to the
 	// browser and to Presence); 0 = DefaultHeartbeat.
 	Heartbeat time.Duration
+	// WorkspaceSID is the workspace the admin console shows; "" = the
+	// oldest one.
+	WorkspaceSID string
 	// CSPAllow adds sources to directives of the Content-Security-Policy,
 	// e.g. {"connect-src": {"wss://voice-js.roaming.twilio.com"}} for the
 	// browser phone.
@@ -117,6 +120,7 @@ type Handler struct {
 	static     http.Handler
 	feed       *feed
 	phone      []string // scripts of the browser phone, when embedded
+	admin      *adminState
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -174,6 +178,7 @@ func New(cfg Config) (*Handler, error) {
 		phone:    phoneScripts(static),
 		closing:  make(chan struct{}),
 	}
+	h.admin = newAdminState(cfg, strings.TrimRight(cfg.PublicURL, "/"))
 	return h, nil
 }
 
@@ -204,10 +209,10 @@ func (h *Handler) Mount(r chi.Router) {
 		r.With(h.AgentOnly).Post(AgentPresence, h.setPresence)
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
 		r.Get("/admin", redirectTo(AdminPath))
-		r.Get(AdminPath, h.adminPage)
 		r.Get(AdminSignInPath, h.adminSignInPage)
 		r.Post(AdminSignInPath, h.adminSignIn)
 		r.Post(AdminSignOut, h.signOut(engine.WebSessionAdmin))
+		h.mountAdmin(r)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(h.assetHeaders)

@@ -184,7 +184,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	pages, err := web.New(web.Config{
 		Engine: eng, Store: st, Web: webStore, Clock: clock, Logger: logger,
 		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: agents, AdminCheck: adminCheck,
-		Presence: eng,
+		Presence:     eng,
+		WorkspaceSID: ws.SID,
 	})
 	if err != nil {
 		return err
