@@ -10,8 +10,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
-	"github.com/didrouter/didrouter/stats"
 	"github.com/didrouter/didrouter/routing"
+	"github.com/didrouter/didrouter/stats"
 )
 
 func (h *Handler) taskRoutes(r chi.Router) {
