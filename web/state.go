@@ -19,7 +19,10 @@ const recentCalls = 20
 // agentState is what the desktop shows, as rendered into the page and sent
 // on the event stream (the same JSON, so both always agree).
 type agentState struct {
-	Name          string         `json:"name"`
+	Name string `json:"name"`
+	// Version is the worker's version: the page ignores a state older than
+	// one it has shown (a slow presence answer after a newer pushed change).
+	Version       int64          `json:"version"`
 	Number        string         `json:"number"`         // the agent's DID, E.164; "" without one
 	NumberDisplay string         `json:"number_display"` // as people write it
 	ActivitySID   string         `json:"activity_sid"`
@@ -76,7 +79,7 @@ func (s *stateReader) read(ctx context.Context, w engine.Worker) (agentState, er
 	st := s.h.store
 	norm := s.h.eng.Normalizer()
 	out := agentState{Name: w.FriendlyName, Number: w.PhoneNumber, NumberDisplay: display(norm, w.PhoneNumber),
-		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available,
+		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available, Version: w.Version,
 		Activities: []activityView{}, Recent: []callView{}}
 	acts, err := st.ListActivities(ctx, w.WorkspaceSID)
 	if err != nil {

@@ -80,7 +80,13 @@
     }));
   }
 
+  // The newest worker version shown: answers and pushes may arrive out of
+  // order, and an older state must not undo a newer one.
+  let shownVersion = 0;
+
   function render(state) {
+    if (state.version < shownVersion) return;
+    shownVersion = state.version;
     text("agent-name", state.name);
     text("my-number", state.number_display || "Not set");
     const copy = $("copy-number");
