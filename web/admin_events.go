@@ -67,18 +67,20 @@ func (h *Handler) adminEvents(w http.ResponseWriter, r *http.Request) {
 				pending = true
 				continue
 			}
+			// The cooldown starts before the write, so that whoever reads
+			// the event already finds it running.
+			cooldown = h.clock.After(boardEvery)
 			if !send() {
 				return
 			}
-			cooldown = h.clock.After(boardEvery)
 		case <-cooldown:
 			cooldown = nil
 			if pending {
 				pending = false
+				cooldown = h.clock.After(boardEvery)
 				if !send() {
 					return
 				}
-				cooldown = h.clock.After(boardEvery)
 			}
 		case <-beat:
 			beat = h.clock.After(h.heartbeat)
