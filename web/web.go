@@ -95,10 +95,14 @@ type Config struct {
 	// WorkspaceSID is the workspace the admin console shows; "" = the
 	// oldest one.
 	WorkspaceSID string
-	// CSPAllow adds sources to directives of the Content-Security-Policy,
-	// e.g. {"connect-src": {"wss://voice-js.roaming.twilio.com"}} for the
-	// browser phone.
+	// CSPAllow adds sources to directives of the Content-Security-Policy.
+	// The browser phone's (PhoneCSP) are added when Voice can mint.
 	CSPAllow map[string][]string
+
+	// Voice mints the browser phone's access tokens (*voicetoken.Minter);
+	// nil, or one with settings missing: the phone panel names what to set
+	// and the rest of the desktop works.
+	Voice Voice
 }
 
 // Handler serves the pages.
@@ -120,6 +124,7 @@ type Handler struct {
 	static     http.Handler
 	feed       *feed
 	phone      []string // scripts of the browser phone, when embedded
+	voice      Voice
 	admin      *adminState
 
 	closing   chan struct{} // closed by CloseStreams
@@ -171,15 +176,32 @@ func New(cfg Config) (*Handler, error) {
 		sessions: sessions{web: cfg.Web, clock: cfg.Clock, ttl: cfg.SessionTTL, secure: pub.Scheme == "https", log: cfg.Logger},
 		limiter:  newLimiter(cfg.SignInLimit, cfg.Clock),
 		origins:  origins,
-		csp:      contentSecurityPolicy(cfg.CSPAllow),
+		csp:      contentSecurityPolicy(cspAllow(cfg)),
 		pages:    pg,
 		static:   http.FileServerFS(static),
 		feed:     newFeed(),
 		phone:    phoneScripts(static),
+		voice:    cfg.Voice,
 		closing:  make(chan struct{}),
 	}
 	h.admin = newAdminState(cfg, strings.TrimRight(cfg.PublicURL, "/"))
 	return h, nil
+}
+
+// cspAllow is Config.CSPAllow plus, with a phone set up, what the Voice
+// SDK needs: without a phone the policy stays at the page's own origin.
+func cspAllow(cfg Config) map[string][]string {
+	if cfg.Voice == nil || len(cfg.Voice.Missing()) > 0 {
+		return cfg.CSPAllow
+	}
+	out := map[string][]string{}
+	for k, v := range cfg.CSPAllow {
+		out[k] = append(out[k], v...)
+	}
+	for k, v := range PhoneCSP() {
+		out[k] = append(out[k], v...)
+	}
+	return out
 }
 
 // phoneScripts lists the browser phone's scripts when they are embedded
@@ -208,6 +230,7 @@ func (h *Handler) Mount(r chi.Router) {
 		r.Post(AgentSignOut, h.signOut(engine.WebSessionAgent))
 		r.With(h.AgentOnly).Post(AgentPresence, h.setPresence)
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
+		r.With(h.AgentOnly).Post(AgentPhoneToken, h.phoneToken)
 		r.Get("/admin", redirectTo(AdminPath))
 		r.Get(AdminSignInPath, h.adminSignInPage)
 		r.Post(AdminSignInPath, h.adminSignIn)

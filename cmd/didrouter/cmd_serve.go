@@ -181,11 +181,21 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if admin != nil {
 		adminCheck = admin.CheckCredentials
 	}
+	voice, err := cfg.voiceMinter(clock)
+	if err != nil {
+		return err
+	}
+	phoneWanted := cfg.VoiceAPIKey != "" || cfg.VoiceAPISecret != "" || cfg.TwiMLAppSID != ""
+	if missing := voice.Missing(); phoneWanted && len(missing) > 0 {
+		// Some set, some not: likely a typo; the desktop says the same.
+		logger.Warn("the browser phone is off until these are set: " + strings.Join(missing, ", "))
+	}
 	pages, err := web.New(web.Config{
 		Engine: eng, Store: st, Web: webStore, Clock: clock, Logger: logger,
 		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: agents, AdminCheck: adminCheck,
 		Presence:     eng,
 		WorkspaceSID: ws.SID,
+		Voice:        voice,
 	})
 	if err != nil {
 		return err
@@ -244,7 +254,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 
 	logger.Info("didrouter listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"store", kind, "workspace_sid", ws.SID, "instance", instance, "admin_api", cfg.apiEnabled(),
-		"agent_desktop", cfg.PublicURL+web.AgentPath, "agent_sign_in_links", agents.On())
+		"agent_desktop", cfg.PublicURL+web.AgentPath, "agent_sign_in_links", agents.On(),
+		"browser_phone", len(voice.Missing()) == 0)
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
