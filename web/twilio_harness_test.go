@@ -40,9 +40,9 @@ func (n *twiml) attr(name string) string {
 	return ""
 }
 
-// twilio posts form to a webhook URL as Twilio does (signed with the
-// account's auth token) and parses the TwiML answer.
-func (s *site) twilio(target string, form url.Values) *twiml {
+// signedPost posts form to target as Twilio does, signed with the
+// account's auth token.
+func (s *site) signedPost(target string, form url.Values) (int, []byte) {
 	s.t.Helper()
 	if !strings.HasPrefix(target, "http") {
 		target = s.url + target
@@ -56,8 +56,16 @@ func (s *site) twilio(target string, form url.Values) *twiml {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		s.t.Fatalf("POST %s: %d %s", target, resp.StatusCode, body)
+	return resp.StatusCode, body
+}
+
+// twilio posts form to a webhook URL as Twilio does (signed with the
+// account's auth token) and parses the TwiML answer.
+func (s *site) twilio(target string, form url.Values) *twiml {
+	s.t.Helper()
+	status, body := s.signedPost(target, form)
+	if status != http.StatusOK {
+		s.t.Fatalf("POST %s: %d %s", target, status, body)
 	}
 	var doc twiml
 	if err := xml.Unmarshal(body, &doc); err != nil {
@@ -120,4 +128,12 @@ func (s *site) pickUp(r ringing) {
 func (s *site) dialEnded(r ringing, status string) *twiml {
 	s.t.Helper()
 	return s.twilio(r.action, r.call.form("CallStatus", "in-progress", "DialCallStatus", status, "DialCallDuration", "42"))
+}
+
+// hangUp is the caller hanging up: Twilio's status callback.
+func (s *site) hangUp(c inboundCall) {
+	s.t.Helper()
+	if status, body := s.signedPost(webhooks.PathPrefix+"/status", c.form("CallStatus", "completed", "CallDuration", "30")); status/100 != 2 {
+		s.t.Fatalf("status callback: %d %s", status, body)
+	}
 }

@@ -78,7 +78,7 @@
       // Call back: shown once the phone is ready (the style sheet hides it
       // until then); phone.js handles the click.
       const back = document.createElement("td");
-      if ((c.number || "").startsWith("+")) {
+      if (!c.state && (c.number || "").startsWith("+")) {
         const b = document.createElement("button");
         b.type = "button";
         b.className = "call-back";
