@@ -266,3 +266,28 @@ func TestBrowserPhoneAway(t *testing.T) {
 			`document.getElementById("notice").textContent === "You were set to Offline: no agent page was open for 3 seconds."`)
 	})
 }
+
+// An admin sets an agent's status in the console; the agent's open page
+// shows it within 2 s.
+func TestBrowserAdminChangeReachesAgent(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		s := phoneSite(t, st, siteOptions{})
+		alice := s.worker("Alice", aliceAttrs)
+		agent := phoneTab(t)
+		signInTab(t, s, agent, "alice")
+		waitJS(t, agent, 2*time.Second, "Offline at first", pressed("Offline"))
+
+		admin := tab(t)
+		within(t, admin, 10*time.Second, "open the console", chromedp.Navigate(s.url+web.AdminPath),
+			chromedp.WaitVisible(chromedp.CSS("#secret")))
+		within(t, admin, 10*time.Second, "fill in the form",
+			chromedp.SetValue(chromedp.CSS("#key"), apiKey), chromedp.SetValue(chromedp.CSS("#secret"), apiSecret))
+		clickLoads(t, admin, "sign in", "#signin")
+		within(t, admin, 10*time.Second, "the agents page", chromedp.Navigate(s.url+web.AdminAgents),
+			chromedp.WaitVisible(chromedp.CSS("#act-"+alice.SID)),
+			chromedp.SetValue(chromedp.CSS("#act-"+alice.SID), s.activity("Unavailable")))
+		clickLoads(t, admin, "set Alice's status", `form[action="/admin/agents/`+alice.SID+`/activity"] button`)
+		waitJS(t, agent, 2*time.Second, "the admin's change on the agent's page", pressed("Unavailable"))
+		waitStore(t, s, alice.SID, "Unavailable")
+	})
+}
