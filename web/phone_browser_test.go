@@ -194,6 +194,10 @@ func TestBrowserPhoneCall(t *testing.T) {
 		waitJS(t, ctx, 2*time.Second, "the call back was placed", hasLog(`connect {"To":"+12125550100"}`))
 		eval(t, ctx, "end the call back", `twilioDouble.hangUp()`)
 
+		// The token nears its end: the page fetches a new one for the SDK.
+		eval(t, ctx, "the token will expire", `twilioDouble.expireSoon()`)
+		waitJS(t, ctx, 2*time.Second, "a new token", hasLog("updateToken")+` && twilioDouble.tokens.length === 2`)
+
 		// End of the shift.
 		within(t, ctx, 5*time.Second, "press Offline", chromedp.Click(chromedp.CSS(`#activities button:not(.available)[value="`+s.activity("Offline")+`"]`)))
 		waitJS(t, ctx, 2*time.Second, "Offline pressed", pressed("Offline"))
