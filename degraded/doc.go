@@ -1,5 +1,5 @@
 // Package degraded keeps calls connected while the database is unreachable
-// for longer than package outage waits, and makes sure that everything
+// for longer than package outage (store/postgres/outage) waits, and makes sure that everything
 // decided meanwhile reaches the database once it is back.
 //
 // While the store is down (outage.Store.Down), a new call is routed from
