@@ -11,12 +11,13 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Replay timing.
+// How often degraded mode looks, and how long it waits.
 const (
 	// replayEvery is how often the journal is looked at while the store answers.
 	replayEvery = 500 * time.Millisecond
-	// warmEvery is how often, while the store answers, the workspace and
-	// its workflow are refreshed for a later outage.
+	// warmEvery is how often, while the store answers, the workspaces,
+	// their workflows and the number bindings are read again for a later
+	// outage.
 	warmEvery = 5 * time.Second
 	// defaultSettleAfter is how long after the store came back an entry
 	// that depends on other instances' journals (an answer, the end of a
@@ -58,7 +59,8 @@ type Config struct {
 	WorkspaceSID string           // the workspace of numbers without a binding
 	Logger       *slog.Logger
 	// SettleAfter is how long after the store is back an entry that may
-	// depend on other instances' entries waits for them; 0 = 10 s.
+	// depend on other instances' entries waits for them; 0 = 3 s
+	// (defaultSettleAfter).
 	SettleAfter time.Duration
 	// StartWhen, when set, holds Run until it reports true (serve: the
 	// engine has loaded its worker index). Warming or replaying before
@@ -69,8 +71,12 @@ type Config struct {
 	// Orphans, when its Glob is set, has Run replay the journals other
 	// instances left behind (see Orphans). Off by default.
 	Orphans Orphans
-	// Clock measures how long the store has been back (the settle time);
-	// nil = engine.SystemClock.
+	// Clock is where degraded mode reads the time: the settle time, the
+	// length of an outage, the dates of journal entries. Give it the
+	// engine's clock, so that both agree on when a timer is due. nil =
+	// engine.SystemClock. The rounds of Run and Flush are paced by the
+	// wall clock, as the engine's timer poll is: a fake clock changes what
+	// a round sees, not how often rounds run.
 	Clock engine.Clock
 }
 
@@ -119,6 +125,9 @@ func New(cfg Config) (*Mode, error) {
 	}
 	return &Mode{cfg: cfg, log: cfg.Logger, own: map[string]ownRes{}}, nil
 }
+
+// now is the time on the configured clock.
+func (m *Mode) now() time.Time { return m.cfg.Clock.Now() }
 
 // Ready reports whether degraded mode could take a call: the workspace
 // has been read while the store answered.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/didrouter/didrouter/engine"
 )
@@ -31,7 +30,7 @@ func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.NewTask) (e
 	if m.cfg.Members != nil {
 		since := m.cfg.Down()
 		if since.IsZero() {
-			since = time.Now()
+			since = m.now()
 		}
 		mayReserve = func(worker string) bool { return m.cfg.Members.Mine(worker, since) }
 	}
@@ -120,7 +119,7 @@ func (m *Mode) release(reservationSID string) {
 }
 
 func (m *Mode) journal(e Entry) (Entry, error) {
-	e.At = time.Now()
+	e.At = m.now()
 	e, err := m.cfg.Journal.Append(e)
 	if err != nil {
 		m.log.Error("degraded: journaling failed", "op", e.Op, "call_sid", e.CallSID, "task_sid", e.Task, "err", err)

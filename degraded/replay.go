@@ -66,7 +66,7 @@ func (m *Mode) replayWith(ctx context.Context, o replayOpts) {
 		}
 		// In journal order: an end that freed a worker comes before the
 		// call this instance then gave that worker.
-		done, err := m.apply(ctx, e, o.settled && time.Since(e.At) >= o.entrySettle)
+		done, err := m.apply(ctx, e, o.settled && m.now().Sub(e.At) >= o.entrySettle)
 		switch {
 		case errors.Is(err, errNotYet) && e.Op == OpEndCall && o.giveUp:
 			m.log.InfoContext(ctx, "degraded: a call that hung up never had a task", "call_sid", e.CallSID)
@@ -124,120 +124,150 @@ var errNotYet = errors.New("waiting for the call to reach the store")
 // apply applies one entry; done reports whether it is finished with.
 // settled says the other instances have had time to replay theirs.
 func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
-	eng := m.cfg.Engine
 	switch e.Op {
 	case OpCall:
-		if e.Call == nil {
-			return true, nil
-		}
-		dc := *e.Call
-		// Until settled, a worker the store shows busy may be freed by an
-		// end of call in another instance's journal: import later rather
-		// than cancel the reservation (its answer may be journaled).
-		dc.WaitIfBusy = !settled
-		got, err := eng.ImportDegraded(ctx, dc)
-		if errors.Is(err, engine.ErrDegradedWorkerBusy) {
-			return false, errNotYet
-		}
-		if err != nil {
-			return false, err
-		}
-		if got.Conflict != "" {
-			m.conflicts.Add(1)
-			m.log.WarnContext(ctx, "degraded: imported call conflicted", "call_sid", e.CallSID, "task_sid", got.TaskSID, "conflict", got.Conflict)
-		}
-		if got.Waiting {
-			m.mu.Lock()
-			m.waiting = append(m.waiting, importedTask{ws: e.WS, task: got.TaskSID})
-			m.mu.Unlock()
-		}
-		if !got.Imported && got.TaskSID != e.Task {
-			m.conflicts.Add(1)
-			m.log.WarnContext(ctx, "degraded: the call already had another task; the degraded one is dropped (its reservation is kept on that task, canceled, in case it was answered)",
-				"call_sid", e.CallSID, "task_sid", got.TaskSID, "degraded_task_sid", e.Task)
-		}
-		return true, nil
+		return m.applyCall(ctx, e, settled)
 	case OpAccept:
-		_, err := eng.AcceptReservation(ctx, e.WS, e.Reservation)
-		switch engine.ErrorCode(err) {
-		case "":
-			return true, nil
-		case engine.ENOTFOUND:
-			return m.superseded(ctx, e)
-		case engine.EUNAVAILABLE:
-			r, rerr := m.cfg.Store.GetReservation(ctx, e.WS, e.Reservation)
-			if rerr != nil {
-				return false, rerr
-			}
-			if r.Status == engine.ReservationCanceled {
-				// Canceled on import (its task lost to another of the same
-				// call, or its worker was busy): the answered one wins.
-				got, aerr := eng.AdoptAnsweredReservation(ctx, e.WS, e.Reservation)
-				if aerr != nil {
-					return false, aerr
-				}
-				switch {
-				case got.Adopted:
-					m.log.InfoContext(ctx, "degraded: an answer replayed for a canceled reservation; the call's task takes it",
-						"call_sid", e.CallSID, "task_sid", got.TaskSID, "reservation_sid", e.Reservation, "worker_sid", r.WorkerSID)
-					return true, nil
-				case got.Conflict != "":
-					m.conflicts.Add(1)
-					m.log.WarnContext(ctx, "degraded: an answered reservation could not be kept", "call_sid", e.CallSID,
-						"task_sid", got.TaskSID, "reservation_sid", e.Reservation, "conflict", got.Conflict)
-					return true, nil
-				}
-				r.Status = got.Status
-			}
-			if r.Status != engine.ReservationAccepted && r.Status != engine.ReservationWrapping && r.Status != engine.ReservationCompleted {
-				m.conflicts.Add(1)
-				m.log.WarnContext(ctx, "degraded: an agent answered a reservation that had ended meanwhile",
-					"reservation_sid", e.Reservation, "status", r.Status)
-			}
-			return true, nil
-		default:
-			return false, err
-		}
+		return m.applyAccept(ctx, e)
 	case OpReject:
-		_, err := eng.RejectReservation(ctx, e.WS, e.Reservation, e.Status)
-		switch engine.ErrorCode(err) {
-		case "", engine.EUNAVAILABLE:
-			return true, nil
-		case engine.ENOTFOUND:
-			return m.superseded(ctx, e)
-		default:
-			return false, err
-		}
+		return m.applyReject(ctx, e)
 	case OpEndTask:
-		t, err := m.cfg.Store.GetTask(ctx, e.WS, e.Task)
-		if engine.ErrorCode(err) == engine.ENOTFOUND && e.CallSID != "" {
-			// The call's degraded task may have lost to another one of
-			// the same call (a retried webhook routed twice): end that one.
-			t, err = m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
-		}
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
-			return false, errNotYet
-		}
-		if err != nil {
-			return false, err
-		}
-		return m.end(ctx, t, e.Status, settled)
+		return m.applyEndTask(ctx, e, settled)
 	case OpEndCall:
-		t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
-			// The call's task may be in the journal of an instance that is
-			// not back yet: wait for it (up to giveUpAfter: then the call
-			// never had a task, and there is nothing to end).
-			return false, errNotYet
-		}
-		if err != nil {
-			return false, err
-		}
-		return m.end(ctx, t, e.Status, settled)
+		return m.applyEndCall(ctx, e, settled)
 	default:
 		m.log.WarnContext(ctx, "degraded: unknown journal entry", "op", e.Op, "seq", e.Seq)
 		return true, nil
 	}
+}
+
+// applyCall imports a call routed from memory.
+func (m *Mode) applyCall(ctx context.Context, e Entry, settled bool) (bool, error) {
+	if e.Call == nil {
+		return true, nil
+	}
+	dc := *e.Call
+	// Until settled, a worker the store shows busy may be freed by an
+	// end of call in another instance's journal. Import later rather
+	// than cancel the reservation, whose answer may be journaled.
+	dc.WaitIfBusy = !settled
+	got, err := m.cfg.Engine.ImportDegraded(ctx, dc)
+	if errors.Is(err, engine.ErrDegradedWorkerBusy) {
+		return false, errNotYet
+	}
+	if err != nil {
+		return false, err
+	}
+	if got.Conflict != "" {
+		m.conflicts.Add(1)
+		m.log.WarnContext(ctx, "degraded: imported call conflicted", "call_sid", e.CallSID, "task_sid", got.TaskSID, "conflict", got.Conflict)
+	}
+	if got.Waiting {
+		m.mu.Lock()
+		m.waiting = append(m.waiting, importedTask{ws: e.WS, task: got.TaskSID})
+		m.mu.Unlock()
+	}
+	if !got.Imported && got.TaskSID != e.Task {
+		m.conflicts.Add(1)
+		m.log.WarnContext(ctx, "degraded: the call already had another task; the degraded one is dropped (its reservation is kept on that task, canceled, in case it was answered)",
+			"call_sid", e.CallSID, "task_sid", got.TaskSID, "degraded_task_sid", e.Task)
+	}
+	return true, nil
+}
+
+// applyAccept applies an agent's answer.
+func (m *Mode) applyAccept(ctx context.Context, e Entry) (bool, error) {
+	_, err := m.cfg.Engine.AcceptReservation(ctx, e.WS, e.Reservation)
+	switch engine.ErrorCode(err) {
+	case "":
+		return true, nil
+	case engine.ENOTFOUND:
+		return m.superseded(ctx, e)
+	case engine.EUNAVAILABLE:
+		return m.acceptEnded(ctx, e)
+	default:
+		return false, err
+	}
+}
+
+// acceptEnded applies an answer to a reservation that is no longer
+// pending. One canceled on import, because its task lost to another of
+// the same call or its worker was busy, is adopted: the answered one wins.
+// Any other end is a conflict, logged.
+func (m *Mode) acceptEnded(ctx context.Context, e Entry) (bool, error) {
+	r, err := m.cfg.Store.GetReservation(ctx, e.WS, e.Reservation)
+	if err != nil {
+		return false, err
+	}
+	if r.Status == engine.ReservationCanceled {
+		got, err := m.cfg.Engine.AdoptAnsweredReservation(ctx, e.WS, e.Reservation)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case got.Adopted:
+			m.log.InfoContext(ctx, "degraded: an answer replayed for a canceled reservation; the call's task takes it",
+				"call_sid", e.CallSID, "task_sid", got.TaskSID, "reservation_sid", e.Reservation, "worker_sid", r.WorkerSID)
+			return true, nil
+		case got.Conflict != "":
+			m.conflicts.Add(1)
+			m.log.WarnContext(ctx, "degraded: an answered reservation could not be kept", "call_sid", e.CallSID,
+				"task_sid", got.TaskSID, "reservation_sid", e.Reservation, "conflict", got.Conflict)
+			return true, nil
+		}
+		r.Status = got.Status
+	}
+	if r.Status != engine.ReservationAccepted && r.Status != engine.ReservationWrapping && r.Status != engine.ReservationCompleted {
+		m.conflicts.Add(1)
+		m.log.WarnContext(ctx, "degraded: an agent answered a reservation that had ended meanwhile",
+			"reservation_sid", e.Reservation, "status", r.Status)
+	}
+	return true, nil
+}
+
+// applyReject applies a reservation that was refused or not answered.
+func (m *Mode) applyReject(ctx context.Context, e Entry) (bool, error) {
+	_, err := m.cfg.Engine.RejectReservation(ctx, e.WS, e.Reservation, e.Status)
+	switch engine.ErrorCode(err) {
+	case "", engine.EUNAVAILABLE:
+		return true, nil
+	case engine.ENOTFOUND:
+		return m.superseded(ctx, e)
+	default:
+		return false, err
+	}
+}
+
+// applyEndTask applies the end of an answered call.
+func (m *Mode) applyEndTask(ctx context.Context, e Entry, settled bool) (bool, error) {
+	t, err := m.cfg.Store.GetTask(ctx, e.WS, e.Task)
+	if engine.ErrorCode(err) == engine.ENOTFOUND && e.CallSID != "" {
+		// The call's degraded task may have lost to another one of the
+		// same call, a retried webhook routed twice. End that one.
+		t, err = m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
+	}
+	if engine.ErrorCode(err) == engine.ENOTFOUND {
+		return false, errNotYet
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.end(ctx, t, e.Status, settled)
+}
+
+// applyEndCall applies a caller's hang-up.
+func (m *Mode) applyEndCall(ctx context.Context, e Entry, settled bool) (bool, error) {
+	t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
+	if engine.ErrorCode(err) == engine.ENOTFOUND {
+		// The call's task may be in the journal of an instance that is
+		// not back yet, so wait for it. After giveUpAfter the call never
+		// had a task, and there is nothing to end.
+		return false, errNotYet
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.end(ctx, t, e.Status, settled)
 }
 
 // superseded finishes an answer or a rejection of a reservation the store

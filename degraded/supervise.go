@@ -14,6 +14,7 @@ import (
 // replays the journal whenever it has entries and the store answers, until
 // ctx ends.
 func (m *Mode) Run(ctx context.Context) {
+	// A round is a poll, so the wall clock paces it (see Config.Clock).
 	replay := time.NewTicker(replayEvery)
 	defer replay.Stop()
 	for m.cfg.StartWhen != nil && !m.cfg.StartWhen() {
@@ -28,7 +29,7 @@ func (m *Mode) Run(ctx context.Context) {
 	if adoptEvery <= 0 {
 		adoptEvery = defaultAdoptEvery
 	}
-	lastAdopt := time.Now().Add(-adoptEvery) // look once the first replay is done
+	lastAdopt := m.now().Add(-adoptEvery) // look once the first replay is done
 	for {
 		if m.Active() {
 			// Ask the store whether it is back (one short attempt through
@@ -52,9 +53,9 @@ func (m *Mode) Run(ctx context.Context) {
 			m.postponeTimers(ctx)
 		}
 		m.holdRouting(ctx, up)
-		if up && time.Since(lastWarm) >= warmEvery {
+		if up && m.now().Sub(lastWarm) >= warmEvery {
 			if err := m.warm(ctx); err == nil {
-				lastWarm = time.Now()
+				lastWarm = m.now()
 			} else if ctx.Err() == nil {
 				m.log.DebugContext(ctx, "degraded: warming failed", "err", err)
 			}
@@ -75,8 +76,8 @@ func (m *Mode) Run(ctx context.Context) {
 		m.mu.Lock()
 		calm := up && !m.paused && len(m.waiting) == 0
 		m.mu.Unlock()
-		if calm && m.cfg.Orphans.Glob != "" && m.cfg.Journal.Len() == 0 && time.Since(lastAdopt) >= adoptEvery {
-			lastAdopt = time.Now()
+		if calm && m.cfg.Orphans.Glob != "" && m.cfg.Journal.Len() == 0 && m.now().Sub(lastAdopt) >= adoptEvery {
+			lastAdopt = m.now()
 			m.adoptOrphans(ctx)
 		}
 		select {
@@ -96,7 +97,7 @@ func (m *Mode) holdRouting(ctx context.Context, up bool) {
 	m.mu.Lock()
 	paused, upFor := m.paused, m.upForLocked()
 	switch {
-	case !up && !paused && time.Since(m.cfg.Down()) >= pauseAfter:
+	case !up && !paused && m.now().Sub(m.cfg.Down()) >= pauseAfter:
 		m.paused = true
 	case up && paused && upFor >= m.cfg.SettleAfter:
 		m.paused = false
@@ -136,7 +137,7 @@ func (m *Mode) journaledSince(t time.Time) bool {
 // to replay: a step or reservation timer must not move a call on before
 // the journals say the agent answered it.
 func (m *Mode) postponeTimers(ctx context.Context) {
-	until := time.Now().Add(m.cfg.SettleAfter)
+	until := m.now().Add(m.cfg.SettleAfter)
 	n := 0
 	err := m.cfg.Store.Tx(ctx, func(tx engine.Tx) error {
 		n = 0
