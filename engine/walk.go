@@ -297,7 +297,7 @@ type taskDraft struct {
 	wf      *routing.Workflow
 	raw     string // the attributes as stored, "{}" when empty
 	attrs   routing.Attributes
-	filter  int // the filter the task enters; its first target is where
+	filter  int // the task starts at the first target of this filter
 	timeout int
 	channel string
 	n       NewTask
@@ -386,8 +386,8 @@ func newEvent(ev Event, data map[string]any, now time.Time) (Event, error) {
 	return ev, nil
 }
 
-// Notes that the event descriptions of degraded mode carry, so that a reader
-// of the history sees which decisions were taken without the store.
+// degradedNote ends the description of an event decided without the store,
+// so that a reader of the history can tell.
 const degradedNote = " (store unreachable)"
 
 // emitTaskCreated emits task.created for a new task.
