@@ -88,8 +88,7 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 		}
 		if created {
 			out = existing
-			if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created", t.SID)),
-				map[string]any{"workflow_sid": wfRow.SID, "task_priority": t.Priority, "call_sid": t.CallSID}); err != nil {
+			if err := emitTaskCreated(e.txEmit(ctx, tx), t, false); err != nil {
 				return err
 			}
 			return e.event(ctx, tx, taskEvent(t, EventTaskCanceled, fmt.Sprintf("Task %s canceled", t.SID)),

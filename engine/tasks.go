@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/didrouter/didrouter/routing"
@@ -51,28 +50,13 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 		}
 		return TaskResult{}, err
 	}
-	wfRow, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
+	wfRow, wf, err := e.newTaskWorkflow(ctx, ws, n)
 	if err != nil {
 		return refuse(fmt.Errorf("create task: %w", err))
 	}
-	wfSID := wfRow.SID
-	filter, ok := firstPosition(wf, attrs)
-	if !ok {
-		return refuse(Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfSID))
-	}
-	timeout := n.Timeout
-	if timeout == 0 {
-		timeout = DefaultTaskTimeout
-	}
-	if timeout < 1 || timeout > MaxTaskTimeout {
-		return refuse(Errorf(EINVALID, "timeout must be between 1 and %d seconds, not %d", MaxTaskTimeout, n.Timeout))
-	}
-	if n.Priority < 0 {
-		return refuse(Errorf(EINVALID, "priority must not be negative, not %d", n.Priority))
-	}
-	channel := n.TaskChannel
-	if channel == "" {
-		channel = DefaultTaskChannel
+	d, err := draftTask(ws.SID, wfRow, wf, n)
+	if err != nil {
+		return refuse(fmt.Errorf("create task: %w", err))
 	}
 
 	var (
@@ -84,16 +68,7 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
 		placed, stale = nil, nil
 		now := e.clock.Now()
-		first, _ := targetAt(wf, filter, 0)
-		t := Task{
-			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfSID, Attributes: raw,
-			AssignmentStatus: TaskPending, Priority: n.Priority, Timeout: timeout, TaskChannel: channel,
-			CallSID: n.CallSID, FilterIndex: filter, TargetIndex: 0, TaskQueueSID: first.Queue,
-			StepEnteredAt: now, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now,
-		}
-		if first.Priority != nil {
-			t.Priority = *first.Priority
-		}
+		t := d.task(now)
 		existing, ok, err := tx.InsertTask(ctx, t)
 		if err != nil {
 			return fmt.Errorf("insert task: %w", err)
@@ -104,22 +79,21 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 			return nil
 		}
 		t = existing // as stored
-		if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created", t.SID)),
-			map[string]any{"workflow_sid": wfSID, "task_priority": t.Priority, "call_sid": t.CallSID}); err != nil {
+		if err := emitTaskCreated(e.txEmit(ctx, tx), t, false); err != nil {
 			return err
 		}
 		// Same position and time as inserted: this only adds the events and the step timer.
-		if err := e.enterTarget(ctx, tx, fx, wf, &t, filter, 0, now); err != nil {
+		if err := e.enterTarget(ctx, tx, fx, wf, &t, d.filter, 0, now); err != nil {
 			return err
 		}
 		if err := tx.SetTimer(ctx, Timer{
 			SID: NewSID(PrefixTimer), WorkspaceSID: ws.SID, Kind: TimerTask, TaskSID: t.SID,
-			TaskVersion: t.Version, FireAt: now.Add(time.Duration(timeout) * time.Second),
+			TaskVersion: t.Version, FireAt: now.Add(time.Duration(d.timeout) * time.Second),
 		}); err != nil {
 			return fmt.Errorf("set task timeout: %w", err)
 		}
 		fx.timers = true
-		if placed, stale, err = e.placeNew(ctx, tx, fx, wfRow, wf, &t, attrs); err != nil {
+		if placed, stale, err = e.placeNew(ctx, tx, fx, wfRow, wf, &t, d.attrs); err != nil {
 			return fmt.Errorf("route task %s: %w", t.SID, err)
 		}
 		if placed == nil {
@@ -668,25 +642,28 @@ func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, rea
 // its workflow (n's, else the workspace's default), parsed, and its
 // attributes, raw ("{}" when empty) and parsed. Bad input is EINVALID.
 func (e *Engine) resolveNewTask(ctx context.Context, ws Workspace, n NewTask) (wfRow Workflow, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
+	if wfRow, wf, err = e.newTaskWorkflow(ctx, ws, n); err != nil {
+		return Workflow{}, nil, "", nil, err
+	}
+	if raw, attrs, err = parseTaskAttributes(n.Attributes); err != nil {
+		return Workflow{}, nil, "", nil, err
+	}
+	return wfRow, wf, raw, attrs, nil
+}
+
+// newTaskWorkflow is the workflow a new task enters: n's, else the
+// workspace's default. A missing one is EINVALID.
+func (e *Engine) newTaskWorkflow(ctx context.Context, ws Workspace, n NewTask) (Workflow, *routing.Workflow, error) {
 	wfSID := n.WorkflowSID
 	if wfSID == "" {
 		wfSID = ws.DefaultWorkflowSID
 	}
 	if wfSID == "" {
-		return Workflow{}, nil, "", nil, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
+		return Workflow{}, nil, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
 	}
-	if wfRow, wf, err = e.workflow(ctx, ws.SID, wfSID); err != nil {
-		if ErrorCode(err) == ENOTFOUND {
-			return Workflow{}, nil, "", nil, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
-		}
-		return Workflow{}, nil, "", nil, err
+	wfRow, wf, err := e.workflow(ctx, ws.SID, wfSID)
+	if ErrorCode(err) == ENOTFOUND {
+		return Workflow{}, nil, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
 	}
-	raw = strings.TrimSpace(n.Attributes)
-	if raw == "" {
-		raw = "{}"
-	}
-	if attrs, err = routing.ParseAttributes([]byte(raw)); err != nil {
-		return Workflow{}, nil, "", nil, Errorf(EINVALID, "attributes: %v", err)
-	}
-	return wfRow, wf, raw, attrs, nil
+	return wfRow, wf, err
 }

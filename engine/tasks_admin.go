@@ -70,7 +70,7 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 				if err := e.enterTarget(ctx, tx, fx, wf, &t, filter, 0, now); err != nil {
 					return err
 				}
-				if err := e.moved(ctx, tx, t, from, "attributes changed"); err != nil {
+				if err := emitMoved(e.txEmit(ctx, tx), t, from, "attributes changed"); err != nil {
 					return err
 				}
 			}
