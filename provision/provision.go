@@ -78,7 +78,7 @@ func New(eng Engine, st Store) (*Provisioner, error) {
 // left as they are; Email is the key and is always set.
 type Person struct {
 	Email       string
-	Name        string    // friendly name of a new worker ("" = the email); an existing worker keeps its own
+	Name        string    // the worker's friendly name ("" = the email for a new worker; an existing one keeps its own)
 	Phone       *string   // any format; "" = no DID
 	Groups      *[]string // the full list of the person's groups
 	Active      *bool
@@ -277,7 +277,7 @@ func (p *Provisioner) Ensure(ctx context.Context, workspaceSID string, in Person
 // Apply changes the worker to match the person, in one engine write (none
 // when nothing changes, so the same request twice writes once). Email, when
 // set, replaces the worker's email; a worker named after its old email is
-// renamed too.
+// renamed too, unless Name names it.
 func (p *Provisioner) Apply(ctx context.Context, workspaceSID, sid string, in Person) (engine.Worker, error) {
 	w, err := p.store.GetWorker(ctx, workspaceSID, sid)
 	if err != nil {
@@ -301,6 +301,9 @@ func (p *Provisioner) Apply(ctx context.Context, workspaceSID, sid string, in Pe
 	} else if email != "" && String(w, AttrEmail) == "" {
 		a[AttrEmail] = email // a worker matched by its name gets the attribute
 		changed = true
+	}
+	if name := strings.TrimSpace(in.Name); name != "" && name != w.FriendlyName {
+		u.FriendlyName = &name
 	}
 	if changed {
 		raw, err := json.Marshal(a)
