@@ -190,6 +190,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if err != nil {
 		return err
 	}
+	_, sso, err := newSSO(cfg, eng, st, ws.SID, logger)
+	if err != nil {
+		return err
+	}
 	var drain drainer
 	ready := func(ctx context.Context) error {
 		if err := drain.ready(); err != nil {
@@ -209,7 +213,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	m.WatchIndex(eng.IndexSize)
 	m.WatchQueues(st, clock)
 	srv := &http.Server{
-		Handler:           newRouter(wh, admin, pages, ready, logger, m),
+		Handler:           newRouter(wh, admin, pages, ready, logger, m, sso...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
