@@ -33,7 +33,7 @@ func FuzzPatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body, flt string) {
 		h := &Handler{base: "https://x/scim/v2"}
 		w := engine.Worker{SID: "WK0", FriendlyName: "alice@example.com", PhoneNumber: "+15127640580",
-			Attributes: `{"email":"alice@example.com","phone_number":"+15127640580","groups":["a"]}`,
+			Attributes:  `{"email":"alice@example.com","phone_number":"+15127640580","groups":["a"]}`,
 			DateCreated: time.Unix(0, 0), DateUpdated: time.Unix(0, 0)}
 		doc := h.userDoc(w)
 		if e, err := parseFilter(flt); err == nil {
