@@ -190,7 +190,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if err != nil {
 		return err
 	}
-	_, sso, err := newSSO(cfg, eng, st, ws.SID, logger)
+	_, sso, err := newSSO(cfg, eng, st, ws.SID, pages, logger)
 	if err != nil {
 		return err
 	}

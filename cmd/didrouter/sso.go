@@ -9,17 +9,30 @@ import (
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/scim"
+	"github.com/didrouter/didrouter/web"
 )
 
 // mounter is a handler that adds its own routes (SCIM).
 type mounter interface{ Mount(r chi.Router) }
 
-// newSSO sets up provisioning from the identity provider: SCIM at
-// /scim/v2 when DIDROUTER_SCIM_TOKEN is set. It returns what to mount.
-func newSSO(cfg config, eng *engine.Engine, st engine.Store, workspaceSID string, logger *slog.Logger) (*provision.Provisioner, []mounter, error) {
+// newSSO sets up the identity provider's side: sign-in with OpenID Connect
+// on the pages when DIDROUTER_OIDC_ISSUER is set, and SCIM at /scim/v2
+// when DIDROUTER_SCIM_TOKEN is set. Both write workers through one
+// provisioner. It returns what to mount.
+func newSSO(cfg config, eng *engine.Engine, st engine.Store, workspaceSID string, pages *web.Handler, logger *slog.Logger) (*provision.Provisioner, []mounter, error) {
 	p, err := provision.New(eng, st)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o := cfg.OIDC; o.Issuer != "" {
+		err := pages.EnableOIDC(web.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			Scopes: o.Scopes, AgentClaim: o.AgentClaim, PhoneClaim: o.PhoneClaim, GroupsClaim: o.GroupsClaim,
+			AdminGroup: o.AdminGroup, PasswordLogin: cfg.AdminPasswordLogin, Provisioner: p, WorkspaceSID: workspaceSID})
+		if err != nil {
+			return nil, nil, fmt.Errorf("DIDROUTER_OIDC_ISSUER: %w", err)
+		}
+		logger.Info("sign-in with OpenID Connect on", "issuer", o.Issuer, "redirect_uri", cfg.PublicURL+web.OIDCCallbackPath,
+			"admin_group", o.AdminGroup, "admin_password_login", cfg.AdminPasswordLogin)
 	}
 	if cfg.SCIMToken == "" {
 		logger.Info("SCIM provisioning is off: set DIDROUTER_SCIM_TOKEN to serve " + scim.Path)
