@@ -11,6 +11,7 @@ import (
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/routing"
+	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/storetest"
 )
 
@@ -281,4 +282,40 @@ func TestProvisionDelete(t *testing.T) {
 		_, err = w.p.Get(w.ctx, ws, eve.SID)
 		wantCode(t, err, engine.ENOTFOUND)
 	})
+}
+
+// A deactivation written on one instance holds at once on another whose
+// index still says the worker is available: the store decides every claim
+// (available and busy < capacity), so the other instance rings nobody.
+func TestProvisionDeactivateOtherInstance(t *testing.T) {
+	t.Parallel()
+	st := storetest.Postgres(t)
+	a := newWorld(t, st)
+	peer, err := postgres.Open(t.Context(), st.ConnString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(peer.Close)
+	b := &world{t: t, ctx: t.Context(), st: peer, ws: a.ws, acts: a.acts, calls: 100}
+	norm, _ := routing.NewNormalizer("US")
+	if b.eng, err = engine.New(engine.Config{Store: peer, Clock: engine.NewFakeClock(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)), Normalizer: norm}); err != nil {
+		t.Fatal(err)
+	}
+	jo := a.must(a.p.Create(a.ctx, a.ws.SID, provision.Person{Email: "jo@example.com", Phone: ptr("5127640590")}))
+	a.available(jo.SID)
+	// Instance b loads its index now: Jo is available there.
+	if err := b.eng.Sync(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, rung := b.call("+15127640590")
+	if rung != jo.SID {
+		t.Fatalf("instance b rang %q before the deactivation", rung)
+	}
+	if _, err := b.eng.CancelTask(b.ctx, b.ws.SID, res.Task.SID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	a.must(a.p.Apply(a.ctx, a.ws.SID, jo.SID, provision.Person{Active: ptr(false)}))
+	if _, rung := b.call("+15127640590"); rung == jo.SID {
+		t.Fatal("instance b rang a worker deactivated on instance a")
+	}
 }
