@@ -194,6 +194,22 @@ func TestOIDCPasswordFormAndDeactivated(t *testing.T) {
 		if a.status != http.StatusSeeOther {
 			t.Fatalf("password sign-in: %d %s", a.status, a.body)
 		}
+		// Provisioned first (as SCIM does), then signing in: one worker.
+		did := "5127640577"
+		kim, err := p.Create(s.ctx, s.ws.SID, provision.Person{Email: "kim@example.com", Name: "Kim@Example.com", Phone: &did})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.signInAs(map[string]any{"sub": "00u-kim", "email": "KIM@example.com"}, "")
+		if a := s.browser().follow(web.AgentPath); a.status != 200 || !strings.Contains(a.body, "(512) 764-0577") {
+			t.Fatalf("provisioned agent's sign-in: %d %s", a.status, a.body)
+		}
+		if n := s.workersByEmail("kim@example.com"); n != 1 {
+			t.Fatalf("%d workers for one person", n)
+		}
+		if got := s.getWorker(kim.SID); got.PhoneNumber != "+15127640577" {
+			t.Fatalf("a sign-in without the phone claim changed the DID: %q", got.PhoneNumber)
+		}
 		off := false
 		if _, err := p.Create(s.ctx, s.ws.SID, provision.Person{Email: "gus@example.com", Active: &off}); err != nil {
 			t.Fatal(err)
