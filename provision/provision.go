@@ -22,7 +22,9 @@
 // A deactivated worker is moved to Offline and given capacity 0: its
 // pending reservations are given up at once and nothing routes to it, even
 // if someone sets it Available again. Reactivating gives it capacity 1; it
-// stays Offline until the agent goes Available.
+// stays Offline until the agent goes Available. A worker deleted while on
+// a call is deactivated and marked "delete_after_call"; Run removes it
+// when the call ends.
 package provision
 
 import (
@@ -30,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -44,6 +47,9 @@ const (
 	AttrActive      = "active"
 	AttrDisplayName = "display_name"
 	AttrExternalID  = "external_id"
+	// AttrDeleteAfterCall marks a worker deleted while on a call: Run
+	// removes it once the call has ended.
+	AttrDeleteAfterCall = "delete_after_call"
 )
 
 // Engine is the part of *engine.Engine that provisioning writes through.
@@ -58,6 +64,8 @@ type Store interface {
 	GetWorker(ctx context.Context, workspaceSID, sid string) (engine.Worker, error)
 	EachWorker(ctx context.Context, workspaceSID string, fn func(engine.Worker) error) error
 	ListActivities(ctx context.Context, workspaceSID string) ([]engine.Activity, error)
+	ListWorkspaces(ctx context.Context) ([]engine.Workspace, error)
+	Subscribe(ctx context.Context) (<-chan engine.Change, error)
 }
 
 // Provisioner applies an identity provider's view of people to workers.
@@ -84,6 +92,8 @@ type Person struct {
 	Active      *bool
 	DisplayName *string // "" = remove
 	ExternalID  *string // "" = remove
+
+	deleteAfterCall bool // mark the worker for removal once its call ends
 }
 
 // NormalizeEmail is the form emails are compared and stored in.
@@ -374,6 +384,10 @@ func apply(a map[string]any, in Person) (bool, error) {
 			changed = true
 		}
 	}
+	if in.deleteAfterCall && a[AttrDeleteAfterCall] != true {
+		a[AttrDeleteAfterCall] = true
+		changed = true
+	}
 	if in.Active != nil {
 		_, had := a[AttrActive]
 		switch {
@@ -408,20 +422,96 @@ func (p *Provisioner) offline(ctx context.Context, workspaceSID string) (string,
 		workspaceSID, engine.OfflineActivityName)
 }
 
-// Delete removes the worker. Its pending reservations are given up first.
-// A worker on a call cannot be removed: it is deactivated instead (so it is
-// not rung again) and the error says to delete it after the call.
-func (p *Provisioner) Delete(ctx context.Context, workspaceSID, sid string) error {
-	err := p.eng.DeleteWorker(ctx, workspaceSID, sid)
+// Delete removes the worker; its pending reservations are given up first.
+// A worker on a call is deactivated at once (rung no more) and marked, and
+// Run removes it when the call ends: deferred is then true.
+func (p *Provisioner) Delete(ctx context.Context, workspaceSID, sid string) (deferred bool, err error) {
+	err = p.eng.DeleteWorker(ctx, workspaceSID, sid)
 	if engine.ErrorCode(err) != engine.EUNAVAILABLE {
-		return err
+		return false, err
 	}
 	f := false
-	if _, derr := p.Apply(ctx, workspaceSID, sid, Person{Active: &f}); derr != nil {
-		return errors.Join(err, derr)
+	w, err := p.Apply(ctx, workspaceSID, sid, Person{Active: &f, deleteAfterCall: true})
+	if err != nil {
+		return false, fmt.Errorf("mark worker %s for deletion after its call: %w", sid, err)
 	}
-	return engine.Errorf(engine.EUNAVAILABLE, "worker %s is on a call, so it cannot be deleted now: it has been deactivated "+
-		"(Offline, capacity 0, rung no more); send the delete again once the call has ended", sid)
+	// The call may have ended before the mark was written, with no change
+	// to come that would trigger Run.
+	if err := p.finishDeletion(ctx, w); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// DeletePending reports whether the worker waits for its call to end to be
+// removed (SCIM no longer shows it).
+func DeletePending(w engine.Worker) bool { return attrs(w)[AttrDeleteAfterCall] == true }
+
+// finishDeletion removes a marked worker that is no longer on a call.
+func (p *Provisioner) finishDeletion(ctx context.Context, w engine.Worker) error {
+	if !DeletePending(w) || w.Busy > 0 {
+		return nil
+	}
+	err := p.eng.DeleteWorker(ctx, w.WorkspaceSID, w.SID)
+	switch engine.ErrorCode(err) {
+	case "", engine.ENOTFOUND, engine.EUNAVAILABLE: // gone already, or on a new call: the next change retries
+		return nil
+	}
+	return fmt.Errorf("delete worker %s after its call: %w", w.SID, err)
+}
+
+// Run removes workers marked for deletion once their call has ended: it
+// checks each worker the change feed reports changed, and all of them at
+// start and after a resync. It returns when ctx ends. Every instance may
+// run it; a worker removed twice is removed once.
+func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
+	changes, err := p.store.Subscribe(ctx)
+	if err != nil {
+		return fmt.Errorf("provision: subscribe to changes: %w", err)
+	}
+	p.sweep(ctx, log)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case c, ok := <-changes:
+			if !ok {
+				return ctx.Err()
+			}
+			switch c.Kind {
+			case engine.ChangeResync:
+				p.sweep(ctx, log)
+			case engine.ChangeWorker, engine.ChangeReservation:
+				w, err := p.store.GetWorker(ctx, c.WorkspaceSID, c.SID)
+				if err != nil {
+					continue // deleted, or a read that the next change retries
+				}
+				if err := p.finishDeletion(ctx, w); err != nil {
+					log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (p *Provisioner) sweep(ctx context.Context, log *slog.Logger) {
+	wss, err := p.store.ListWorkspaces(ctx)
+	if err != nil {
+		log.WarnContext(ctx, "provision: list workspaces", "err", err)
+		return
+	}
+	for _, ws := range wss {
+		marked, err := p.Workers(ctx, ws.SID, DeletePending)
+		if err != nil {
+			log.WarnContext(ctx, "provision: list workers marked for deletion", "err", err)
+			continue
+		}
+		for _, w := range marked {
+			if err := p.finishDeletion(ctx, w); err != nil {
+				log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
+			}
+		}
+	}
 }
 
 // SetGroupMembers makes exactly the given workers members of group (others

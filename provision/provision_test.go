@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -267,19 +268,26 @@ func TestProvisionDelete(t *testing.T) {
 		if _, err := w.eng.AcceptReservation(w.ctx, ws, res.Reservation.SID); err != nil {
 			t.Fatal(err)
 		}
-		// On a call: refused, with the reason, and deactivated.
-		err := w.p.Delete(w.ctx, ws, eve.SID)
-		wantCode(t, err, engine.EUNAVAILABLE)
-		if got := w.must(w.p.Get(w.ctx, ws, eve.SID)); provision.Active(got) || got.Capacity != 0 {
-			t.Fatalf("not deactivated: %+v", got)
+		// On a call: deactivated at once, removed when the call ends.
+		go func() { _ = w.p.Run(w.ctx, slog.New(slog.DiscardHandler)) }()
+		deferred, err := w.p.Delete(w.ctx, ws, eve.SID)
+		if err != nil || !deferred {
+			t.Fatalf("delete during a call: deferred=%v %v", deferred, err)
+		}
+		got := w.must(w.p.Get(w.ctx, ws, eve.SID))
+		if provision.Active(got) || got.Capacity != 0 || !provision.DeletePending(got) {
+			t.Fatalf("not deactivated and marked: %+v", got)
 		}
 		if _, err := w.eng.CompleteTask(w.ctx, ws, res.Task.SID, "done"); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.p.Delete(w.ctx, ws, eve.SID); err != nil {
-			t.Fatal(err)
+		waitGone(t, w, eve.SID)
+		// A worker not on a call goes at once.
+		fred := w.must(w.p.Create(w.ctx, ws, provision.Person{Email: "fred@example.com"}))
+		if deferred, err := w.p.Delete(w.ctx, ws, fred.SID); err != nil || deferred {
+			t.Fatalf("delete: %v %v", deferred, err)
 		}
-		_, err = w.p.Get(w.ctx, ws, eve.SID)
+		_, err = w.p.Get(w.ctx, ws, fred.SID)
 		wantCode(t, err, engine.ENOTFOUND)
 	})
 }
@@ -318,4 +326,18 @@ func TestProvisionDeactivateOtherInstance(t *testing.T) {
 	if _, rung := b.call("+15127640590"); rung == jo.SID {
 		t.Fatal("instance b rang a worker deactivated on instance a")
 	}
+}
+
+// waitGone waits for Run, fed by the store's change feed, to remove a
+// worker.
+func waitGone(t *testing.T, w *world, sid string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := w.st.GetWorker(w.ctx, w.ws.SID, sid); engine.ErrorCode(err) == engine.ENOTFOUND {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("worker %s was not removed after its call", sid)
 }

@@ -159,7 +159,8 @@ func TestEntraSequence(t *testing.T) {
 }
 
 // TestErrorsAndDiscovery covers authentication, the discovery endpoints,
-// paging, and a delete refused while the worker is on a call.
+// paging, and a delete while the worker is on a call (removed when the
+// call ends).
 func TestErrorsAndDiscovery(t *testing.T) {
 	stores(t, func(t *testing.T, w *world) {
 		w.want(w.doAuth("GET", "/Users", nil, ""), 401)
@@ -203,8 +204,8 @@ func TestErrorsAndDiscovery(t *testing.T) {
 			t.Fatalf(".search: %s", a.raw)
 		}
 
-		// On a call: the delete is refused, saying why, and the worker is
-		// deactivated so it is rung no more.
+		// On a call: the user is gone for SCIM at once (and rung no more),
+		// and the worker is removed when the call ends.
 		id := ids[0]
 		w.want(w.do("PATCH", "/Users/"+id, patch(map[string]any{"op": "add", "path": "phoneNumbers",
 			"value": []any{map[string]any{"type": "work", "value": "5127640600"}}})), 200)
@@ -216,16 +217,18 @@ func TestErrorsAndDiscovery(t *testing.T) {
 		if _, err := w.eng.AcceptReservation(w.ctx, w.ws.SID, res.Reservation.SID); err != nil {
 			t.Fatal(err)
 		}
-		a = w.want(w.do("DELETE", "/Users/"+id, nil), 409)
-		if !strings.Contains(str(a.body["detail"]), "on a call") {
-			t.Fatalf("the refusal does not say why: %s", a.raw)
-		}
+		w.want(w.do("DELETE", "/Users/"+id, nil), 204)
+		w.want(w.do("GET", "/Users/"+id, nil), 404)
 		if wk := w.worker(id); provision.Active(wk) || wk.Capacity != 0 {
 			t.Fatalf("not deactivated: %+v", wk)
+		}
+		a = w.want(w.do("GET", "/Users", nil), 200)
+		if a.body["totalResults"] != 4.0 {
+			t.Fatalf("a deleted user is listed: %s", a.raw)
 		}
 		if _, err := w.eng.CompleteTask(w.ctx, w.ws.SID, res.Task.SID, "done"); err != nil {
 			t.Fatal(err)
 		}
-		w.want(w.do("DELETE", "/Users/"+id, nil), 204)
+		w.waitGone(id)
 	})
 }

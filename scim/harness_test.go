@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -74,6 +75,7 @@ func newWorld(t *testing.T, st engine.Store) *world {
 		t.Fatal(err)
 	}
 	h.Mount(r)
+	go func() { _ = p.Run(ctx, slog.New(slog.DiscardHandler)) }()
 	acts, err := st.ListActivities(ctx, ws.SID)
 	if err != nil {
 		t.Fatal(err)
@@ -217,4 +219,18 @@ func resources(t *testing.T, a answer) []map[string]any {
 		t.Fatalf("itemsPerPage %v for %d resources", a.body["itemsPerPage"], len(out))
 	}
 	return out
+}
+
+// waitGone waits for the provisioner's Run, fed by the store's change
+// feed, to remove a worker.
+func (w *world) waitGone(sid string) {
+	w.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := w.st.GetWorker(w.ctx, w.ws.SID, sid); engine.ErrorCode(err) == engine.ENOTFOUND {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.t.Fatalf("worker %s was not removed after its call", sid)
 }

@@ -191,7 +191,8 @@ func (h *Handler) worker(r *http.Request) (engine.Worker, error) {
 		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND, "no user %s", id)
 	}
 	wk, err := h.p.Get(r.Context(), h.ws, id)
-	if engine.ErrorCode(err) == engine.ENOTFOUND {
+	if engine.ErrorCode(err) == engine.ENOTFOUND || (err == nil && provision.DeletePending(wk)) {
+		// A user deleted during a call is gone for SCIM already.
 		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND, "no user %s", id)
 	}
 	return wk, err
@@ -266,11 +267,12 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.p.Delete(r.Context(), h.ws, wk.SID); err != nil {
+	deferred, err := h.p.Delete(r.Context(), h.ws, wk.SID)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "scim: user deleted", "worker_sid", wk.SID)
+	h.log.InfoContext(r.Context(), "scim: user deleted", "worker_sid", wk.SID, "after_call", deferred)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -339,7 +341,7 @@ func list(w http.ResponseWriter, q listQuery, docs []map[string]any, core string
 }
 
 func (h *Handler) userDocs(r *http.Request) ([]map[string]any, error) {
-	workers, err := h.p.Workers(r.Context(), h.ws, nil)
+	workers, err := h.p.Workers(r.Context(), h.ws, func(w engine.Worker) bool { return !provision.DeletePending(w) })
 	if err != nil {
 		return nil, err
 	}

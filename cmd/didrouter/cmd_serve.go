@@ -190,7 +190,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if err != nil {
 		return err
 	}
-	_, sso, err := newSSO(cfg, eng, st, ws.SID, pages, logger)
+	prov, sso, err := newSSO(cfg, eng, st, ws.SID, pages, logger)
 	if err != nil {
 		return err
 	}
@@ -243,6 +243,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	go func() { _ = events.Run(engCtx); close(eventsDone) }()
 	pagesDone := make(chan struct{})
 	go func() { _ = pages.Run(engCtx); close(pagesDone) }()
+	go func() { _ = prov.Run(engCtx, logger) }() // workers deleted during a call go when it ends
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
