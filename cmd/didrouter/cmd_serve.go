@@ -243,7 +243,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	go func() { _ = events.Run(engCtx); close(eventsDone) }()
 	pagesDone := make(chan struct{})
 	go func() { _ = pages.Run(engCtx); close(pagesDone) }()
-	go func() { _ = prov.Run(engCtx, logger) }() // workers deleted during a call go when it ends
+	provDone := make(chan struct{}) // workers deleted during a call go when it ends
+	go func() { _ = prov.Run(engCtx, logger); close(provDone) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
@@ -276,7 +277,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 		close(engStopped)
 	}()
-	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, engStopped) {
+	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, provDone, engStopped) {
 		select {
 		case err := <-engDone:
 			if runErr == nil {
