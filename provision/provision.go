@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/didrouter/didrouter/engine"
 )
@@ -72,6 +73,11 @@ type Store interface {
 type Provisioner struct {
 	eng   Engine
 	store Store
+	// creating serializes the look-up and the create of a new person on
+	// this instance, so a retried POST or two sign-in tabs make one
+	// worker. (Two instances at once could still make two; a provider
+	// sends one person's requests one after another.)
+	creating sync.Mutex
 }
 
 // New returns a Provisioner writing through eng and reading from st.
@@ -228,6 +234,8 @@ func (p *Provisioner) Create(ctx context.Context, workspaceSID string, in Person
 	if email == "" {
 		return engine.Worker{}, engine.Errorf(engine.EINVALID, "an email is required")
 	}
+	p.creating.Lock()
+	defer p.creating.Unlock()
 	if w, err := p.FindByEmail(ctx, workspaceSID, email); err == nil {
 		return engine.Worker{}, engine.Errorf(engine.ECONFLICT, "worker %s (%s) already has the email %s", w.SID, w.FriendlyName, email)
 	} else if engine.ErrorCode(err) != engine.ENOTFOUND {
@@ -276,7 +284,18 @@ func (p *Provisioner) Ensure(ctx context.Context, workspaceSID string, in Person
 	switch {
 	case engine.ErrorCode(err) == engine.ENOTFOUND:
 		w, err = p.Create(ctx, workspaceSID, in)
-		return w, err == nil, err
+		if err == nil {
+			return w, true, nil
+		}
+		if engine.ErrorCode(err) != engine.ECONFLICT {
+			return w, false, err
+		}
+		// Made meanwhile by a concurrent sign-in: update that one instead.
+		if w, ferr := p.FindByEmail(ctx, workspaceSID, in.Email); ferr == nil {
+			w, err = p.Apply(ctx, workspaceSID, w.SID, in)
+			return w, false, err
+		}
+		return engine.Worker{}, false, err
 	case err != nil:
 		return engine.Worker{}, false, err
 	}

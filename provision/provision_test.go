@@ -341,3 +341,26 @@ func waitGone(t *testing.T, w *world, sid string) {
 	}
 	t.Fatalf("worker %s was not removed after its call", sid)
 }
+
+// The same person created twice at once (a retried request, two sign-in
+// tabs) is one worker.
+func TestProvisionCreateOnce(t *testing.T) {
+	stores(t, func(t *testing.T, w *world) {
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() {
+				_, _, err := w.p.Ensure(w.ctx, w.ws.SID, provision.Person{Email: "lee@example.com"})
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := w.p.Workers(w.ctx, w.ws.SID, func(wk engine.Worker) bool { return provision.Email(wk) == "lee@example.com" })
+		if err != nil || len(all) != 1 {
+			t.Fatalf("%d workers for one person (%v)", len(all), err)
+		}
+	})
+}
