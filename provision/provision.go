@@ -36,6 +36,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/didrouter/didrouter/engine"
 )
@@ -69,10 +70,17 @@ type Store interface {
 	Subscribe(ctx context.Context) (<-chan engine.Change, error)
 }
 
+// Revoker ends a worker's agent desktop sessions and refuses its tokens
+// and sign-in links issued until now (*agenttoken.Agents).
+type Revoker interface {
+	Revoke(ctx context.Context, workspaceSID, workerSID string) (notBefore time.Time, ended int, err error)
+}
+
 // Provisioner applies an identity provider's view of people to workers.
 type Provisioner struct {
-	eng   Engine
-	store Store
+	eng     Engine
+	store   Store
+	revoker Revoker // nil: sessions are not ended on deactivation
 	// creating serializes the look-up and the create of a new person on
 	// this instance, so a retried POST or two sign-in tabs make one
 	// worker. (Two instances at once could still make two; a provider
@@ -80,12 +88,15 @@ type Provisioner struct {
 	creating sync.Mutex
 }
 
-// New returns a Provisioner writing through eng and reading from st.
-func New(eng Engine, st Store) (*Provisioner, error) {
+// New returns a Provisioner writing through eng and reading from st. A
+// deactivation also signs the agent out everywhere through revoker (nil:
+// it does not; a deactivated agent then keeps an open desktop until its
+// session ends, though nothing routes to it).
+func New(eng Engine, st Store, revoker Revoker) (*Provisioner, error) {
 	if eng == nil || st == nil {
 		return nil, errors.New("provision: an engine and a store are required")
 	}
-	return &Provisioner{eng: eng, store: st}, nil
+	return &Provisioner{eng: eng, store: st, revoker: revoker}, nil
 }
 
 // Person is what the identity provider says of someone. Nil fields are
@@ -355,12 +366,18 @@ func (p *Provisioner) Apply(ctx context.Context, workspaceSID, sid string, in Pe
 			u.Capacity, u.ActivitySID = &zero, &off
 		}
 	}
-	if u.Attributes == nil && u.Capacity == nil && u.ActivitySID == nil && u.FriendlyName == nil {
-		return w, nil
+	out := w
+	if u.Attributes != nil || u.Capacity != nil || u.ActivitySID != nil || u.FriendlyName != nil {
+		if out, err = p.eng.UpdateWorker(ctx, workspaceSID, sid, u); err != nil {
+			return out, fmt.Errorf("provision worker %s: %w", sid, err)
+		}
 	}
-	out, err := p.eng.UpdateWorker(ctx, workspaceSID, sid, u)
-	if err != nil {
-		return out, fmt.Errorf("provision worker %s: %w", sid, err)
+	if in.Active != nil && !*in.Active && p.revoker != nil {
+		// Deactivated: signed out of every desktop, links refused. Done at
+		// every deactivation, so a retried request finishes a failed one.
+		if _, _, err := p.revoker.Revoke(ctx, workspaceSID, sid); err != nil {
+			return out, fmt.Errorf("provision worker %s: end its sessions: %w", sid, err)
+		}
 	}
 	return out, nil
 }

@@ -55,7 +55,7 @@ func newWorld(t *testing.T, st engine.Store) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := provision.New(eng, st)
+	p, err := provision.New(eng, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,12 +136,15 @@ func (h *Handler) ssoFirst(kind string, next http.HandlerFunc) http.HandlerFunc 
 			next(w, r)
 			return
 		}
-		if _, ok, err := h.sessions.find(r, kind); err == nil && ok {
-			if kind == engine.WebSessionAdmin {
-				http.Redirect(w, r, AdminPath, http.StatusSeeOther)
+		if kind == engine.WebSessionAgent {
+			// A session of a deleted or signed-out (deactivated) worker
+			// counts as none.
+			if _, ok, err := h.agentSession(r); err != nil || ok {
+				next(w, r)
 				return
 			}
-			next(w, r)
+		} else if _, ok, err := h.sessions.find(r, kind); err == nil && ok {
+			http.Redirect(w, r, AdminPath, http.StatusSeeOther)
 			return
 		}
 		h.oidcStart(w, r, o, kind)

@@ -5,7 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/web"
@@ -18,7 +20,7 @@ func ssoSite(t *testing.T, st engine.Store, passwordLogin bool) (*site, *testOP,
 	// Each sign-in is one attempt for the limiter; the tests make many.
 	s := newSite(t, st, siteOptions{limit: web.Limit{PerIP: 1000, Global: 1000}})
 	op := newTestOP(t, s.clock)
-	p, err := provision.New(s.eng, s.store)
+	p, err := provision.New(s.eng, s.store, revoker(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +31,15 @@ func ssoSite(t *testing.T, st engine.Store, passwordLogin bool) (*site, *testOP,
 		t.Fatal(err)
 	}
 	return s, op, p
+}
+
+// revoker signs agents out as the server's agenttoken.Agents does.
+func revoker(t *testing.T, s *site) *agenttoken.Agents {
+	a, err := agenttoken.NewAgents(s.signer, s.eng, s.store.(engine.WebStore), s.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // follow opens path and follows redirects through the provider and the
@@ -83,7 +94,7 @@ func (s *site) workersByEmail(email string) int {
 // group; spoiled ID tokens and a replayed callback are refused.
 func TestOIDCSignIn(t *testing.T) {
 	stores(t, func(t *testing.T, st engine.Store) {
-		s, op, _ := ssoSite(t, st, false)
+		s, op, p := ssoSite(t, st, false)
 		dana := map[string]any{"sub": "00u-dana", "email": "dana@example.com", "email_verified": true, "name": "Dana Diaz",
 			"phone_number": "(512) 764-0580", "groups": []any{"spanish"}}
 		op.signInAs(dana, "")
@@ -114,6 +125,25 @@ func TestOIDCSignIn(t *testing.T) {
 		}
 		if got := s.getWorker(wk.SID); got.PhoneNumber != "+15125550100" {
 			t.Fatalf("DID %q", got.PhoneNumber)
+		}
+		// Deactivated (SCIM): signed out of the open desktop at once, and
+		// the next sign-in is refused; reactivated, she signs in again.
+		off, on := false, true
+		if _, err := p.Apply(s.ctx, s.ws.SID, wk.SID, provision.Person{Active: &off}); err != nil {
+			t.Fatal(err)
+		}
+		if a = b2.get(web.AgentPath); a.status != http.StatusFound {
+			t.Fatalf("a deactivated agent's desktop: %d", a.status)
+		}
+		if a = b2.follow(web.AgentPath); a.status != http.StatusForbidden || !strings.Contains(a.body, "deactivated") {
+			t.Fatalf("a deactivated agent's sign-in: %d %s", a.status, a.body)
+		}
+		if _, err := p.Apply(s.ctx, s.ws.SID, wk.SID, provision.Person{Active: &on}); err != nil {
+			t.Fatal(err)
+		}
+		s.clock.Advance(2 * time.Second) // past the revocation's second
+		if a = b2.follow(web.AgentPath); a.status != 200 || !strings.Contains(a.body, "(512) 555-0100") {
+			t.Fatalf("reactivated: %d %s", a.status, a.body)
 		}
 		// Another person claiming Dana's number: a clear page, no worker.
 		op.signInAs(map[string]any{"sub": "00u-eve", "email": "eve@example.com", "phone_number": "512-555-0100"}, "")

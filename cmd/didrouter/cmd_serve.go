@@ -190,7 +190,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if err != nil {
 		return err
 	}
-	prov, sso, err := newSSO(cfg, eng, st, ws.SID, pages, logger)
+	prov, sso, err := newSSO(cfg, eng, st, ws.SID, pages, agents, logger)
 	if err != nil {
 		return err
 	}

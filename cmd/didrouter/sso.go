@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/scim"
@@ -19,8 +20,12 @@ type mounter interface{ Mount(r chi.Router) }
 // on the pages when DIDROUTER_OIDC_ISSUER is set, and SCIM at /scim/v2
 // when DIDROUTER_SCIM_TOKEN is set. Both write workers through one
 // provisioner. It returns what to mount.
-func newSSO(cfg config, eng *engine.Engine, st engine.Store, workspaceSID string, pages *web.Handler, logger *slog.Logger) (*provision.Provisioner, []mounter, error) {
-	p, err := provision.New(eng, st)
+func newSSO(cfg config, eng *engine.Engine, st engine.Store, workspaceSID string, pages *web.Handler, agents *agenttoken.Agents, logger *slog.Logger) (*provision.Provisioner, []mounter, error) {
+	var revoker provision.Revoker // a deactivated agent is signed out everywhere
+	if agents != nil {
+		revoker = agents
+	}
+	p, err := provision.New(eng, st, revoker)
 	if err != nil {
 		return nil, nil, err
 	}
