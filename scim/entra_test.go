@@ -171,6 +171,16 @@ func TestErrorsAndDiscovery(t *testing.T) {
 			w.want(w.do("GET", p, nil), 200)
 		}
 		w.want(w.do("GET", "/Schemas/urn:nope", nil), 404)
+		// A worker made before SCIM, without an email, can still be deactivated.
+		legacy, err := w.eng.CreateWorker(w.ctx, w.ws.SID, engine.NewWorker{FriendlyName: "front desk"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.want(w.do("PATCH", "/Users/"+legacy.SID, patch(map[string]any{"op": "replace", "value": map[string]any{"active": false}})), 200)
+		if wk := w.worker(legacy.SID); provision.Active(wk) || wk.FriendlyName != "front desk" {
+			t.Fatalf("legacy worker %+v", wk)
+		}
+		w.want(w.do("DELETE", "/Users/"+legacy.SID, nil), 204)
 		w.want(w.do("GET", "/Users/WKnope", nil), 404)
 		w.want(w.do("GET", "/Groups/nope", nil), 404)
 		w.want(w.do("GET", "/Users"+q(`userName eq`), nil), 400)

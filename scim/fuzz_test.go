@@ -61,7 +61,7 @@ func FuzzPatch(f *testing.F) {
 		if _, err := json.Marshal(doc); err != nil {
 			t.Fatalf("patched document does not encode: %v", err)
 		}
-		if _, err := personOf(doc); err != nil {
+		if _, err := personOf(doc, false); err != nil {
 			if _, ok := err.(*badRequest); !ok {
 				t.Fatalf("not a 400: %v", err)
 			}

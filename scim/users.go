@@ -58,10 +58,11 @@ func (h *Handler) meta(kind, path string, w engine.Worker) map[string]any {
 	return m
 }
 
-// personOf reads a User document into what provisioning applies. full is
-// a create or a replace: attributes left out are cleared (a missing
-// phoneNumbers removes the DID); a missing active leaves it unchanged.
-func personOf(doc map[string]any) (provision.Person, error) {
+// personOf reads a User document into what provisioning applies:
+// attributes left out are cleared (a missing phoneNumbers removes the
+// DID); a missing active leaves it unchanged. A new user needs an email;
+// an existing worker without one (made before SCIM) keeps none.
+func personOf(doc map[string]any, create bool) (provision.Person, error) {
 	var p provision.Person
 	_, un, _ := lookup(doc, "userName")
 	userName, _ := stringOf(un)
@@ -74,7 +75,7 @@ func personOf(doc map[string]any) (provision.Person, error) {
 	if p.Email == "" && strings.Contains(userName, "@") {
 		p.Email = userName
 	}
-	if p.Email == "" {
+	if p.Email == "" && create {
 		return p, bad("invalidValue", "an email is required: a work or primary emails value, or a userName that is an email")
 	}
 	phone := pick(doc, "phoneNumbers", "value")
@@ -169,7 +170,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	p, err := personOf(doc)
+	p, err := personOf(doc, true)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -248,7 +249,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
 // writeUser applies a whole User document to its worker (PUT, and PATCH
 // once its operations are applied to the current document).
 func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, wk engine.Worker, doc map[string]any) {
-	p, err := personOf(doc)
+	p, err := personOf(doc, false)
 	if err != nil {
 		h.fail(w, r, err)
 		return
