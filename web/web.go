@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -126,6 +127,7 @@ type Handler struct {
 	phone      []string // scripts of the browser phone, when embedded
 	voice      Voice
 	admin      *adminState
+	oidc       atomic.Pointer[oidcState] // sign-in with OpenID Connect (EnableOIDC); nil = off
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -224,7 +226,8 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(h.recoverer, h.headers)
 		r.Get("/agent", redirectTo(AgentPath))
-		r.Get(AgentPath, h.agentPage)
+		r.Get(AgentPath, h.ssoFirst(engine.WebSessionAgent, h.agentPage))
+		r.Get(OIDCCallbackPath, h.oidcCallback)
 		r.Get(SignInPath, h.agentSignInPage)
 		r.Post(SignInPath, h.agentSignIn)
 		r.Post(AgentSignOut, h.signOut(engine.WebSessionAgent))
@@ -232,8 +235,8 @@ func (h *Handler) Mount(r chi.Router) {
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
 		r.With(h.AgentOnly).Post(AgentPhoneToken, h.phoneToken)
 		r.Get("/admin", redirectTo(AdminPath))
-		r.Get(AdminSignInPath, h.adminSignInPage)
-		r.Post(AdminSignInPath, h.adminSignIn)
+		r.Get(AdminSignInPath, h.ssoFirst(engine.WebSessionAdmin, h.adminSignInPage))
+		r.Post(AdminSignInPath, h.passwordLogin(h.adminSignIn))
 		r.Post(AdminSignOut, h.signOut(engine.WebSessionAdmin))
 		h.mountAdmin(r)
 	})

@@ -200,6 +200,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if err != nil {
 		return err
 	}
+	prov, sso, err := newSSO(cfg, eng, st, ws.SID, pages, agents, logger)
+	if err != nil {
+		return err
+	}
 	var drain drainer
 	ready := func(ctx context.Context) error {
 		if err := drain.ready(); err != nil {
@@ -219,7 +223,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	m.WatchIndex(eng.IndexSize)
 	m.WatchQueues(st, clock)
 	srv := &http.Server{
-		Handler:           newRouter(wh, admin, pages, ready, logger, m),
+		Handler:           newRouter(wh, admin, pages, ready, logger, m, sso...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -249,6 +253,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	go func() { _ = events.Run(engCtx); close(eventsDone) }()
 	pagesDone := make(chan struct{})
 	go func() { _ = pages.Run(engCtx); close(pagesDone) }()
+	provDone := make(chan struct{}) // workers deleted during a call go when it ends
+	go func() { _ = prov.Run(engCtx, logger); close(provDone) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
@@ -282,7 +288,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 		close(engStopped)
 	}()
-	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, engStopped) {
+	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, provDone, engStopped) {
 		select {
 		case err := <-engDone:
 			if runErr == nil {

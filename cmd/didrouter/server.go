@@ -25,8 +25,9 @@ const readyTimeout = 2 * time.Second
 // process answers; /readyz says it can take calls (store reachable, worker
 // index loaded). /metrics serves m's registry (Prometheus text format);
 // every request is timed by route pattern and status.
-// The web pages (pages; nil = none) sit at /agent/ and /admin/.
-func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics) http.Handler {
+// The web pages (pages; nil = none) sit at /agent/ and /admin/; more
+// adds handlers with routes of their own (SCIM at /scim/v2).
+func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics, more ...mounter) http.Handler {
 	r := chi.NewRouter()
 	r.Use(accessLog(logger), m.Middleware)
 	r.Method(http.MethodGet, "/metrics", m.Handler())
@@ -54,6 +55,9 @@ func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, rea
 	}
 	if pages != nil {
 		pages.Mount(r)
+	}
+	for _, h := range more {
+		h.Mount(r) // SCIM provisioning
 	}
 	return r
 }
