@@ -90,7 +90,7 @@ func (h *Handler) taskJSON(r *http.Request, t engine.Task, n *names) taskJSON {
 		AccountSID:            nullable(h.account),
 		Age:                   age,
 		AssignmentStatus:      t.AssignmentStatus,
-		Attributes:            orEmptyObject(t.Attributes),
+		Attributes:            routing.AttributesJSON(t.Attributes),
 		DateCreated:           isoTime(t.DateCreated),
 		DateUpdated:           isoTime(t.DateUpdated),
 		TaskQueueEnteredDate:  entered,
@@ -191,7 +191,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		keep = append(keep, func(t engine.Task) bool {
-			attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
+			attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 			return err == nil && e.Eval(attrs, nil)
 		})
 	}

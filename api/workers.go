@@ -45,7 +45,7 @@ func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
 		AccountSID:        nullable(h.account),
 		ActivityName:      w.ActivityName,
 		ActivitySID:       w.ActivitySID,
-		Attributes:        orEmptyObject(w.Attributes),
+		Attributes:        routing.AttributesJSON(w.Attributes),
 		Available:         w.Available,
 		DateCreated:       isoTime(w.DateCreated),
 		DateStatusChanged: isoTime(w.DateStatusChanged),
@@ -62,13 +62,6 @@ func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
 		},
 		PhoneNumberDisplay: h.numberDisplay(w.PhoneNumber),
 	}
-}
-
-func orEmptyObject(s string) string {
-	if s == "" {
-		return "{}"
-	}
-	return s
 }
 
 // listWorkers filters by ActivitySid, ActivityName, Available and
