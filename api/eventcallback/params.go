@@ -84,4 +84,3 @@ func (d *Dispatcher) params(ctx context.Context, ws engine.Workspace, e engine.E
 	}
 	return v
 }
-
