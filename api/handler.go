@@ -156,8 +156,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 		callbacks: cfg.Callbacks,
 	}
 	r := chi.NewRouter()
-	r.NotFound(h.notFound)
-	r.MethodNotAllowed(h.methodNotAllowed)
+	r.NotFound(h.handle(h.notFound))
+	r.MethodNotAllowed(h.handle(h.methodNotAllowed))
 	h.Mount(r)
 	h.router = r
 	return h, nil
@@ -167,13 +167,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 func (h *Handler) Mount(r chi.Router) {
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(h.recoverer, h.refuseCrossOrigin, h.authenticate, h.limitBody, h.checkInput)
-		r.NotFound(h.notFound)
-		r.MethodNotAllowed(h.methodNotAllowed)
-		r.Get("/Workspaces", h.listWorkspaces)
+		r.NotFound(h.handle(h.notFound))
+		r.MethodNotAllowed(h.handle(h.methodNotAllowed))
+		r.Get("/Workspaces", h.handle(h.listWorkspaces))
 		r.Route("/Workspaces/{workspace}", func(r chi.Router) {
 			r.Use(h.loadWorkspace)
-			r.Get("/", h.getWorkspace)
-			r.Post("/", h.updateWorkspace)
+			r.Get("/", h.handle(h.getWorkspace))
+			r.Post("/", h.handle(h.updateWorkspace))
 			h.activityRoutes(r)
 			h.workerRoutes(r)
 			h.taskQueueRoutes(r)
@@ -182,7 +182,7 @@ func (h *Handler) Mount(r chi.Router) {
 			h.eventRoutes(r)
 			h.statisticsRoutes(r)
 			h.didRoutes(r)
-			r.Post("/Workers/{sid}/RevokeAgentTokens", h.revokeAgentTokens)
+			r.Post("/Workers/{sid}/RevokeAgentTokens", h.handle(h.revokeAgentTokens))
 		})
 	})
 	h.agentRoutes(r) // outside /v1: its own credentials (admin or an agent token)
@@ -202,7 +202,7 @@ func (h *Handler) recoverer(next http.Handler) http.Handler {
 				}
 				h.log.ErrorContext(r.Context(), "api request panicked", "method", r.Method, "path", r.URL.Path,
 					"panic", p, "stack", string(debug.Stack()))
-				writeTwilioError(w, http.StatusInternalServerError, 20500, "Internal server error")
+				writeTwilioError(w, twilioError{Status: http.StatusInternalServerError, Code: 20500, Message: "Internal server error"})
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -232,10 +232,10 @@ func (h *Handler) checkInput(next http.Handler) http.Handler {
 	})
 }
 
-func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	h.writeError(w, r, engine.Errorf(engine.ENOTFOUND, "The requested resource %s was not found", r.URL.Path))
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) error {
+	return engine.Errorf(engine.ENOTFOUND, "The requested resource %s was not found", r.URL.Path)
 }
 
-func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeTwilioError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
+	return &statusError{status: http.StatusMethodNotAllowed, code: 20004, msg: "Method not allowed"}
 }

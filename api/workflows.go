@@ -10,11 +10,11 @@ import (
 )
 
 func (h *Handler) workflowRoutes(r chi.Router) {
-	r.Get("/Workflows", h.listWorkflows)
-	r.Post("/Workflows", h.createWorkflow)
-	r.Get("/Workflows/{sid}", h.getWorkflow)
-	r.Post("/Workflows/{sid}", h.updateWorkflow)
-	r.Delete("/Workflows/{sid}", h.deleteWorkflow)
+	r.Get("/Workflows", h.handle(h.listWorkflows))
+	r.Post("/Workflows", h.handle(h.createWorkflow))
+	r.Get("/Workflows/{sid}", h.handle(h.getWorkflow))
+	r.Post("/Workflows/{sid}", h.handle(h.updateWorkflow))
+	r.Delete("/Workflows/{sid}", h.handle(h.deleteWorkflow))
 }
 
 type workflowJSON struct {
@@ -52,17 +52,15 @@ func (h *Handler) workflowJSON(r *http.Request, wf engine.Workflow) workflowJSON
 	}
 }
 
-func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	all, err := h.store.ListWorkflows(r.Context(), workspaceOf(r).SID)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	name := q.Get("FriendlyName")
 	kept := all[:0:0]
@@ -77,20 +75,21 @@ func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) {
 		out = append(out, h.workflowJSON(r, wf))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workflows": out, "meta": h.listMeta(r, "workflows", p, next)})
+	return nil
 }
 
-func (h *Handler) getWorkflow(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 	wf, err := h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
+	return nil
 }
 
 // createWorkflow validates the configuration in the engine; a bad one is a
 // 400 whose message names the JSON path of the fault.
-func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var timeout *int
 	var callbacks workflowCallbacks
@@ -101,8 +100,7 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
 		callbacks, err = h.callbackURLs(f, engine.Workflow{})
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	n := engine.NewWorkflow{
 		FriendlyName:                  f.get("FriendlyName"),
@@ -115,13 +113,13 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	}
 	wf, err := h.eng.CreateWorkflow(r.Context(), workspaceOf(r).SID, n)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, h.workflowJSON(r, wf))
+	return nil
 }
 
-func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var timeout *int
 	var callbacks workflowCallbacks
@@ -138,8 +136,7 @@ func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	wf, err := h.eng.UpdateWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"), engine.WorkflowUpdate{
 		FriendlyName:                  f.ptr("FriendlyName"),
@@ -149,25 +146,24 @@ func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
 		FallbackAssignmentCallbackURL: callbacks[1],
 	})
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
+	return nil
 }
 
 // deleteWorkflow refuses (409) the workspace's default workflow (the one
 // calls use) and a workflow with unfinished tasks.
-func (h *Handler) deleteWorkflow(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteWorkflow(w http.ResponseWriter, r *http.Request) error {
 	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
 	if _, err := h.store.GetWorkflow(r.Context(), ws, sid); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := h.eng.DeleteWorkflow(r.Context(), ws, sid); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // workflowCallbacks are the AssignmentCallbackUrl and
