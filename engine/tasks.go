@@ -539,20 +539,9 @@ func (e *Engine) transition(ctx context.Context, workspaceSID, taskSID string, t
 // with its reservation.
 func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, reason string, wrap bool) (Task, error) {
 	now := e.clock.Now()
-	list, err := tx.ListReservations(ctx, t.WorkspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: t.SID})
+	live, err := liveReservations(ctx, tx, t.WorkspaceSID, t.SID)
 	if err != nil {
-		return Task{}, fmt.Errorf("list reservations of task %s: %w", t.SID, err)
-	}
-	var live []Reservation
-	for _, r0 := range list {
-		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
-			continue
-		}
-		r, err := tx.GetReservation(ctx, t.WorkspaceSID, r0.SID)
-		if err != nil {
-			return Task{}, fmt.Errorf("read reservation %s: %w", r0.SID, err)
-		}
-		live = append(live, r)
+		return Task{}, err
 	}
 	if reason != "" {
 		t.Reason = reason
@@ -595,9 +584,41 @@ func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, r
 				return Task{}, err
 			}
 		}
-		if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
-			return Task{}, fmt.Errorf("clear timers: %w", err)
+		return endTask(ctx, tx, t)
+	}
+	updated, err := tx.UpdateTask(ctx, t)
+	if err != nil {
+		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
+	}
+	return updated, nil
+}
+
+// liveReservations reads the task's accepted and wrapping reservations,
+// each read again by sid so that the store locks it.
+func liveReservations(ctx context.Context, tx Tx, workspaceSID, taskSID string) ([]Reservation, error) {
+	list, err := tx.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: taskSID})
+	if err != nil {
+		return nil, fmt.Errorf("list reservations of task %s: %w", taskSID, err)
+	}
+	var live []Reservation
+	for _, r0 := range list {
+		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
+			continue
 		}
+		r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
+		if err != nil {
+			return nil, fmt.Errorf("read reservation %s: %w", r0.SID, err)
+		}
+		live = append(live, r)
+	}
+	return live, nil
+}
+
+// endTask stores the locked task t in the status that ended it. An ended
+// task has nothing left to time, so its timers go with the same write.
+func endTask(ctx context.Context, tx Tx, t Task) (Task, error) {
+	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
+		return Task{}, fmt.Errorf("clear timers: %w", err)
 	}
 	updated, err := tx.UpdateTask(ctx, t)
 	if err != nil {
@@ -634,14 +655,7 @@ func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, rea
 		map[string]any{"reason": t.Reason, "task_queue_sid": t.TaskQueueSID}); err != nil {
 		return Task{}, err
 	}
-	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
-		return Task{}, fmt.Errorf("clear timers: %w", err)
-	}
-	updated, err := tx.UpdateTask(ctx, t)
-	if err != nil {
-		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
-	}
-	return updated, nil
+	return endTask(ctx, tx, t)
 }
 
 // resolveNewTask finds what a new task enters before anything is written:

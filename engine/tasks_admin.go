@@ -139,18 +139,11 @@ func (e *Engine) DeleteTask(ctx context.Context, workspaceSID, sid string) error
 		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationCanceled, false); err != nil {
 			return err
 		}
-		list, err := tx.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: sid})
+		live, err := liveReservations(ctx, tx, workspaceSID, sid)
 		if err != nil {
-			return fmt.Errorf("list reservations of task %s: %w", sid, err)
+			return err
 		}
-		for _, r0 := range list {
-			if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
-				continue
-			}
-			r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
-			if err != nil {
-				return fmt.Errorf("read reservation %s: %w", r0.SID, err)
-			}
+		for _, r := range live {
 			if err := e.endReservation(ctx, tx, fx, r, ReservationCompleted, now); err != nil {
 				return err
 			}
