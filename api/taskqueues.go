@@ -144,15 +144,20 @@ func (h *Handler) getTaskQueue(w http.ResponseWriter, r *http.Request) error {
 // didrouter does not have: a worker's activity only changes when asked.
 var unsupportedQueueParams = []string{"ReservationActivitySid", "AssignmentActivitySid"}
 
+// queueForm parses the form of a queue's creation or update.
+func queueForm(r *http.Request) (f form, maxReserved *int, err error) {
+	if f, err = parseForm(r); err != nil {
+		return f, nil, err
+	}
+	if err = f.unsupported(unsupportedQueueParams...); err != nil {
+		return f, nil, err
+	}
+	maxReserved, err = f.intPtr("MaxReservedWorkers")
+	return f, maxReserved, err
+}
+
 func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	if err == nil {
-		err = f.unsupported(unsupportedQueueParams...)
-	}
-	var maxReserved *int
-	if err == nil {
-		maxReserved, err = f.intPtr("MaxReservedWorkers")
-	}
+	f, maxReserved, err := queueForm(r)
 	if err != nil {
 		return err
 	}
@@ -173,14 +178,7 @@ func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handler) updateTaskQueue(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	if err == nil {
-		err = f.unsupported(unsupportedQueueParams...)
-	}
-	var maxReserved *int
-	if err == nil {
-		maxReserved, err = f.intPtr("MaxReservedWorkers")
-	}
+	f, maxReserved, err := queueForm(r)
 	if err != nil {
 		return err
 	}

@@ -87,18 +87,33 @@ func (h *Handler) getWorkflow(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// workflowForm parses the form of a workflow's creation or update. stored
+// reads the workflow being updated (nil for a new one): its callback URLs
+// are needed when one is sent back with its password hidden, as the API
+// shows it.
+func (h *Handler) workflowForm(r *http.Request, stored func() (engine.Workflow, error)) (form, *int, workflowCallbacks, error) {
+	f, err := parseForm(r)
+	if err != nil {
+		return f, nil, workflowCallbacks{}, err
+	}
+	timeout, err := f.intPtr("TaskReservationTimeout")
+	if err != nil {
+		return f, nil, workflowCallbacks{}, err
+	}
+	var cur engine.Workflow
+	if stored != nil {
+		if cur, err = stored(); err != nil {
+			return f, nil, workflowCallbacks{}, err
+		}
+	}
+	callbacks, err := h.callbackURLs(f, cur)
+	return f, timeout, callbacks, err
+}
+
 // createWorkflow validates the configuration in the engine; a bad one is a
 // 400 whose message names the JSON path of the fault.
 func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	var timeout *int
-	var callbacks workflowCallbacks
-	if err == nil {
-		timeout, err = f.intPtr("TaskReservationTimeout")
-	}
-	if err == nil {
-		callbacks, err = h.callbackURLs(f, engine.Workflow{})
-	}
+	f, timeout, callbacks, err := h.workflowForm(r, nil)
 	if err != nil {
 		return err
 	}
@@ -120,21 +135,9 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	var timeout *int
-	var callbacks workflowCallbacks
-	if err == nil {
-		timeout, err = f.intPtr("TaskReservationTimeout")
-	}
-	if err == nil {
-		// The stored URLs are needed when one is sent back with its
-		// password hidden, as the API shows it.
-		var stored engine.Workflow
-		stored, err = h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-		if err == nil {
-			callbacks, err = h.callbackURLs(f, stored)
-		}
-	}
+	f, timeout, callbacks, err := h.workflowForm(r, func() (engine.Workflow, error) {
+		return h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+	})
 	if err != nil {
 		return err
 	}
