@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -20,6 +19,7 @@ import (
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/httpmw"
 )
 
 // DefaultMaxBody caps a request body.
@@ -194,19 +194,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.S
 // recoverer turns a panic into Twilio's 500 error body; the stack goes to
 // the log only.
 func (h *Handler) recoverer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				h.log.ErrorContext(r.Context(), "api request panicked", "method", r.Method, "path", r.URL.Path,
-					"panic", p, "stack", string(debug.Stack()))
-				writeTwilioError(w, twilioError{Status: http.StatusInternalServerError, Code: 20500, Message: "Internal server error"})
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+	return httpmw.Recover(h.log, "api request panicked", func(w http.ResponseWriter) {
+		writeTwilioError(w, twilioError{Status: http.StatusInternalServerError, Code: 20500, Message: "Internal server error"})
+	})(next)
 }
 
 func (h *Handler) limitBody(next http.Handler) http.Handler {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/didrouter/didrouter/httpinfo"
+	"github.com/didrouter/didrouter/httpmw"
 )
 
 // Middleware times every request by its chi route pattern (never the raw
@@ -15,9 +15,9 @@ import (
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := httpinfo.Record(w)
+		sw := httpmw.Record(w)
 		next.ServeHTTP(sw, r)
-		route := httpinfo.Route(r, "unmatched")
+		route := httpmw.Route(r, "unmatched")
 		status := sw.Status()
 		if status == 0 {
 			status = http.StatusOK

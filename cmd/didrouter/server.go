@@ -11,7 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/api"
-	"github.com/didrouter/didrouter/httpinfo"
+	"github.com/didrouter/didrouter/httpmw"
 	"github.com/didrouter/didrouter/logsafe"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/web"
@@ -104,10 +104,10 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			sw := httpinfo.Record(w)
+			sw := httpmw.Record(w)
 			next.ServeHTTP(sw, r)
 			// Where no route matched, the path is anyone's: it is clipped.
-			route := httpinfo.Route(r, logsafe.Clip(r.URL.Path))
+			route := httpmw.Route(r, logsafe.Clip(r.URL.Path))
 			logger.DebugContext(r.Context(), "http request", "method", r.Method, "route", route,
 				"status", sw.Status(), "duration_ms", time.Since(start).Milliseconds())
 		})

@@ -1,15 +1,18 @@
-package httpinfo_test
+package httpmw_test
 
 import (
 	"bufio"
+	"bytes"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/httpinfo"
+	"github.com/didrouter/didrouter/httpmw"
 )
 
 func TestRecorderStatus(t *testing.T) {
@@ -23,7 +26,7 @@ func TestRecorderStatus(t *testing.T) {
 		{"status then body", func(w http.ResponseWriter) { w.WriteHeader(http.StatusTeapot); _, _ = w.Write([]byte("x")) }, http.StatusTeapot},
 		{"first status kept", func(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound); w.WriteHeader(http.StatusOK) }, http.StatusNotFound},
 	} {
-		rec := httpinfo.Record(httptest.NewRecorder())
+		rec := httpmw.Record(httptest.NewRecorder())
 		tc.serve(rec)
 		if got := rec.Status(); got != tc.want {
 			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
@@ -37,7 +40,7 @@ func TestRecorderStatus(t *testing.T) {
 func TestRecorderPassesFlushAndDeadlines(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httpinfo.Record(w)
+		rec := httpmw.Record(w)
 		rc := http.NewResponseController(rec)
 		if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
 			t.Errorf("SetWriteDeadline through the recorder: %v", err)
@@ -72,7 +75,7 @@ func TestRoute(t *testing.T) {
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			next.ServeHTTP(w, req)
-			got = httpinfo.Route(req, "unmatched")
+			got = httpmw.Route(req, "unmatched")
 		})
 	})
 	r.Get("/v1/Workers/{sid}", func(w http.ResponseWriter, r *http.Request) {})
@@ -82,7 +85,33 @@ func TestRoute(t *testing.T) {
 			t.Errorf("%s: route %q, want %q", path, got, want)
 		}
 	}
-	if got := httpinfo.Route(httptest.NewRequest(http.MethodGet, "/x", nil), "none"); got != "none" {
+	if got := httpmw.Route(httptest.NewRequest(http.MethodGet, "/x", nil), "none"); got != "none" {
 		t.Errorf("outside chi: %q", got)
 	}
+}
+
+// A panic is answered by the fail function and logged with its stack; the
+// abort panic is passed on for net/http to cut the connection.
+func TestRecover(t *testing.T) {
+	var logs bytes.Buffer
+	mw := httpmw.Recover(slog.New(slog.NewTextHandler(&logs, nil)), "request panicked", func(w http.ResponseWriter) {
+		http.Error(w, "sorry", http.StatusInternalServerError)
+	})
+	rec := httptest.NewRecorder()
+	mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("nil map") })).
+		ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if rec.Code != http.StatusInternalServerError || strings.TrimSpace(rec.Body.String()) != "sorry" {
+		t.Errorf("answer %d %q", rec.Code, rec.Body)
+	}
+	if l := logs.String(); !strings.Contains(l, "request panicked") || !strings.Contains(l, "nil map") || !strings.Contains(l, "goroutine") {
+		t.Errorf("log %s", l)
+	}
+	defer func() {
+		if p := recover(); p != http.ErrAbortHandler {
+			t.Errorf("abort panic: %v", p)
+		}
+	}()
+	mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })).
+		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+	t.Error("the abort panic was swallowed")
 }

@@ -1,10 +1,13 @@
-// Package httpinfo records what middleware needs to know about a request
-// once it has been served: the status of the answer and the route that
-// matched. The access log and the request metrics both read them.
-package httpinfo
+// Package httpmw holds the HTTP middleware pieces the server's handlers
+// share: a recorder of the answer's status and the route that matched,
+// which the access log and the request metrics read, and the recovery
+// from a handler's panic.
+package httpmw
 
 import (
+	"log/slog"
 	"net/http"
+	"runtime/debug"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -58,4 +61,25 @@ func Route(r *http.Request, fallback string) string {
 		return rc.RoutePattern()
 	}
 	return fallback
+}
+
+// Recover turns a handler's panic into the answer fail writes (a 500);
+// the panic and its stack go to the log only, as msg. The panic that
+// aborts a response on purpose (http.ErrAbortHandler) is passed on.
+func Recover(log *slog.Logger, msg string, fail func(http.ResponseWriter)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.ErrorContext(r.Context(), msg, "method", r.Method, "path", r.URL.Path,
+						"panic", p, "stack", string(debug.Stack()))
+					fail(w)
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
 }
