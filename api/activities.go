@@ -10,11 +10,8 @@ import (
 )
 
 func (h *Handler) activityRoutes(r chi.Router) {
-	r.Get("/Activities", h.handle(h.listActivities))
-	r.Post("/Activities", h.handle(h.createActivity))
-	r.Get("/Activities/{sid}", h.handle(h.getActivity))
-	r.Post("/Activities/{sid}", h.handle(h.updateActivity))
-	r.Delete("/Activities/{sid}", h.handle(h.deleteActivity))
+	h.mountResource(r, "/Activities", resource{list: h.listActivities, create: h.createActivity,
+		get: h.getActivity, update: h.updateActivity, remove: h.deleteActivity})
 }
 
 type activityJSON struct {

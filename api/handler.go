@@ -188,6 +188,22 @@ func (h *Handler) Mount(r chi.Router) {
 	h.agentRoutes(r) // outside /v1: its own credentials (admin or an agent token)
 }
 
+// resource is the handlers of one kind of TaskRouter resource.
+type resource struct {
+	list, create, get, update, remove handlerFunc
+}
+
+// mountResource registers res as TaskRouter lays out its resources: the
+// list at path (GET lists, POST creates), each one at path/{sid} (GET
+// reads, POST updates, DELETE removes).
+func (h *Handler) mountResource(r chi.Router, path string, res resource) {
+	r.Get(path, h.handle(res.list))
+	r.Post(path, h.handle(res.create))
+	r.Get(path+"/{sid}", h.handle(res.get))
+	r.Post(path+"/{sid}", h.handle(res.update))
+	r.Delete(path+"/{sid}", h.handle(res.remove))
+}
+
 // ServeHTTP serves the API on its own.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 

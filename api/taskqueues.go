@@ -10,11 +10,8 @@ import (
 )
 
 func (h *Handler) taskQueueRoutes(r chi.Router) {
-	r.Get("/TaskQueues", h.handle(h.listTaskQueues))
-	r.Post("/TaskQueues", h.handle(h.createTaskQueue))
-	r.Get("/TaskQueues/{sid}", h.handle(h.getTaskQueue))
-	r.Post("/TaskQueues/{sid}", h.handle(h.updateTaskQueue))
-	r.Delete("/TaskQueues/{sid}", h.handle(h.deleteTaskQueue))
+	h.mountResource(r, "/TaskQueues", resource{list: h.listTaskQueues, create: h.createTaskQueue,
+		get: h.getTaskQueue, update: h.updateTaskQueue, remove: h.deleteTaskQueue})
 }
 
 type taskQueueJSON struct {

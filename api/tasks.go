@@ -15,11 +15,8 @@ import (
 )
 
 func (h *Handler) taskRoutes(r chi.Router) {
-	r.Get("/Tasks", h.handle(h.listTasks))
-	r.Post("/Tasks", h.handle(h.createTask))
-	r.Get("/Tasks/{sid}", h.handle(h.getTask))
-	r.Post("/Tasks/{sid}", h.handle(h.updateTask))
-	r.Delete("/Tasks/{sid}", h.handle(h.deleteTaskHandler))
+	h.mountResource(r, "/Tasks", resource{list: h.listTasks, create: h.createTask,
+		get: h.getTask, update: h.updateTask, remove: h.deleteTaskHandler})
 	h.taskReservationRoutes(r)
 }
 

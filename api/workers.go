@@ -10,11 +10,8 @@ import (
 )
 
 func (h *Handler) workerRoutes(r chi.Router) {
-	r.Get("/Workers", h.handle(h.listWorkers))
-	r.Post("/Workers", h.handle(h.createWorker))
-	r.Get("/Workers/{sid}", h.handle(h.getWorker))
-	r.Post("/Workers/{sid}", h.handle(h.updateWorker))
-	r.Delete("/Workers/{sid}", h.handle(h.deleteWorker))
+	h.mountResource(r, "/Workers", resource{list: h.listWorkers, create: h.createWorker,
+		get: h.getWorker, update: h.updateWorker, remove: h.deleteWorker})
 	h.workerChannelRoutes(r)
 	h.workerReservationRoutes(r)
 }

@@ -10,11 +10,8 @@ import (
 )
 
 func (h *Handler) workflowRoutes(r chi.Router) {
-	r.Get("/Workflows", h.handle(h.listWorkflows))
-	r.Post("/Workflows", h.handle(h.createWorkflow))
-	r.Get("/Workflows/{sid}", h.handle(h.getWorkflow))
-	r.Post("/Workflows/{sid}", h.handle(h.updateWorkflow))
-	r.Delete("/Workflows/{sid}", h.handle(h.deleteWorkflow))
+	h.mountResource(r, "/Workflows", resource{list: h.listWorkflows, create: h.createWorkflow,
+		get: h.getWorkflow, update: h.updateWorkflow, remove: h.deleteWorkflow})
 }
 
 type workflowJSON struct {
