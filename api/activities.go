@@ -11,7 +11,7 @@ import (
 
 func (h *Handler) activityRoutes(r chi.Router) {
 	h.mountResource(r, "/Activities", resource{list: h.listActivities, create: h.createActivity,
-		get: h.getActivity, update: h.updateActivity, remove: h.deleteActivity})
+		get: readOne(h.store.GetActivity, h.activityJSON), update: h.updateActivity, remove: h.deleteActivity})
 }
 
 type activityJSON struct {
@@ -72,15 +72,6 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, h.activityJSON(r, a))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"activities": out, "meta": h.listMeta(r, "activities", p, next)})
-	return nil
-}
-
-func (h *Handler) getActivity(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.store.GetActivity(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.activityJSON(r, a))
 	return nil
 }
 

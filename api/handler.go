@@ -204,6 +204,19 @@ func (h *Handler) mountResource(r chi.Router, path string, res resource) {
 	r.Delete(path+"/{sid}", h.handle(res.remove))
 }
 
+// readOne is the GET handler of one resource: read fetches the {sid} of
+// the path in the request's workspace, show renders it.
+func readOne[T, J any](read func(ctx context.Context, workspaceSID, sid string) (T, error), show func(*http.Request, T) J) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := read(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, show(r, v))
+		return nil
+	}
+}
+
 // ServeHTTP serves the API on its own.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 

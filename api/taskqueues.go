@@ -11,7 +11,7 @@ import (
 
 func (h *Handler) taskQueueRoutes(r chi.Router) {
 	h.mountResource(r, "/TaskQueues", resource{list: h.listTaskQueues, create: h.createTaskQueue,
-		get: h.getTaskQueue, update: h.updateTaskQueue, remove: h.deleteTaskQueue})
+		get: readOne(h.store.GetTaskQueue, h.taskQueueJSON), update: h.updateTaskQueue, remove: h.deleteTaskQueue})
 }
 
 type taskQueueJSON struct {
@@ -126,15 +126,6 @@ func (h *Handler) filterQueues(r *http.Request, ws string) ([]engine.TaskQueue, 
 		kept = append(kept, tq)
 	}
 	return kept, nil
-}
-
-func (h *Handler) getTaskQueue(w http.ResponseWriter, r *http.Request) error {
-	q, err := h.store.GetTaskQueue(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.taskQueueJSON(r, q))
-	return nil
 }
 
 // Activity changes on reservation and assignment are TaskRouter features

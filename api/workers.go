@@ -11,7 +11,7 @@ import (
 
 func (h *Handler) workerRoutes(r chi.Router) {
 	h.mountResource(r, "/Workers", resource{list: h.listWorkers, create: h.createWorker,
-		get: h.getWorker, update: h.updateWorker, remove: h.deleteWorker})
+		get: readOne(h.store.GetWorker, h.workerJSON), update: h.updateWorker, remove: h.deleteWorker})
 	h.workerChannelRoutes(r)
 	h.workerReservationRoutes(r)
 }
@@ -160,15 +160,6 @@ func (h *Handler) workerExprs(r *http.Request, ws string) (exprs []*routing.Expr
 		exprs = append(exprs, e)
 	}
 	return exprs, false, nil
-}
-
-func (h *Handler) getWorker(w http.ResponseWriter, r *http.Request) error {
-	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.workerJSON(r, wk))
-	return nil
 }
 
 // createWorker takes FriendlyName, Attributes and ActivitySid. A DID is the

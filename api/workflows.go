@@ -11,7 +11,7 @@ import (
 
 func (h *Handler) workflowRoutes(r chi.Router) {
 	h.mountResource(r, "/Workflows", resource{list: h.listWorkflows, create: h.createWorkflow,
-		get: h.getWorkflow, update: h.updateWorkflow, remove: h.deleteWorkflow})
+		get: readOne(h.store.GetWorkflow, h.workflowJSON), update: h.updateWorkflow, remove: h.deleteWorkflow})
 }
 
 type workflowJSON struct {
@@ -72,15 +72,6 @@ func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, h.workflowJSON(r, wf))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workflows": out, "meta": h.listMeta(r, "workflows", p, next)})
-	return nil
-}
-
-func (h *Handler) getWorkflow(w http.ResponseWriter, r *http.Request) error {
-	wf, err := h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
 	return nil
 }
 
