@@ -96,7 +96,7 @@ func didOf(attributes string) string {
 
 // list GETs path and each next page, handing every item under key to fn.
 func (d *Directory) list(ctx context.Context, path, key string, fn func(json.RawMessage) error) error {
-	err := d.api.Pages(ctx, path, key, func(items []json.RawMessage) (bool, error) {
+	return d.api.Pages(ctx, path, key, func(items []json.RawMessage) (bool, error) {
 		for _, it := range items {
 			if err := fn(it); err != nil {
 				return false, err
@@ -104,8 +104,4 @@ func (d *Directory) list(ctx context.Context, path, key string, fn func(json.Raw
 		}
 		return true, nil
 	})
-	if err != nil {
-		return fmt.Errorf("didrouter API: %w", err)
-	}
-	return nil
 }
