@@ -1,0 +1,207 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/hours"
+)
+
+// Call settings (didrouter's own, no TaskRouter counterpart): a
+// workspace's business hours and voicemail timing, and the overrides of
+// single numbers. See docs/voicemail.md.
+func (h *Handler) callSettingsRoutes(r chi.Router) {
+	r.Get("/CallSettings", h.listCallSettings)
+	r.Post("/CallSettings", h.putCallSettings)
+	r.Get("/CallSettings/{number}", h.getCallSettings)
+	r.Post("/CallSettings/{number}", h.putCallSettings)
+	r.Delete("/CallSettings/{number}", h.deleteCallSettings)
+}
+
+type callSettingsJSON struct {
+	WorkspaceSID string `json:"workspace_sid"`
+	// PhoneNumber is null for the workspace's own settings.
+	PhoneNumber *string `json:"phone_number"`
+	// BusinessHours is "always", a JSON document (package hours), or null
+	// when inherited.
+	BusinessHours  *string `json:"business_hours"`
+	VoicemailAfter *string `json:"voicemail_after"`
+	// OpenNow is whether these hours (or the inherited ones) are open now.
+	OpenNow     bool    `json:"open_now"`
+	DateUpdated *string `json:"date_updated"`
+	URL         string  `json:"url"`
+}
+
+func (h *Handler) callSettingsJSON(r *http.Request, s engine.CallSettings) callSettingsJSON {
+	self := h.workspaceURL(r, s.WorkspaceSID) + "/CallSettings"
+	if s.PhoneNumber != "" {
+		self += "/" + s.PhoneNumber
+	}
+	open := true
+	if a, err := engine.ResolveAnswering(r.Context(), h.settings, s.WorkspaceSID, s.PhoneNumber, 0); err == nil {
+		open = a.Open(h.clock.Now())
+	}
+	return callSettingsJSON{
+		WorkspaceSID:   s.WorkspaceSID,
+		PhoneNumber:    nullable(s.PhoneNumber),
+		BusinessHours:  nullable(s.Hours),
+		VoicemailAfter: nullable(s.VoicemailAfter),
+		OpenNow:        open,
+		DateUpdated:    isoTime(s.DateUpdated),
+		URL:            self,
+	}
+}
+
+// settingsStore is the call settings store, or the 400 of a server that
+// has none.
+func (h *Handler) settingsStore() (engine.CallSettingsStore, error) {
+	if h.settings == nil {
+		return nil, engine.Errorf(engine.EINVALID, "call settings are not available: the API was configured without a call settings store")
+	}
+	return h.settings, nil
+}
+
+// settingsNumber is the {number} of the path in E.164, or "" on the
+// workspace's own path.
+func (h *Handler) settingsNumber(r *http.Request) (string, error) {
+	raw := chi.URLParam(r, "number")
+	if raw == "" {
+		return "", nil
+	}
+	if u, err := url.PathUnescape(raw); err == nil {
+		raw = u
+	}
+	n, err := h.normalizer().Normalize(raw)
+	if err != nil {
+		return "", engine.Errorf(engine.EINVALID, "%q is not a phone number", clip(raw))
+	}
+	return n.E164, nil
+}
+
+func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) {
+	st, err := h.settingsStore()
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ws := workspaceOf(r)
+	all, err := st.ListCallSettings(r.Context(), ws.SID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Workspace    callSettingsJSON   `json:"workspace"`
+		PhoneNumbers []callSettingsJSON `json:"phone_numbers"`
+	}{PhoneNumbers: []callSettingsJSON{}}
+	out.Workspace = h.callSettingsJSON(r, engine.CallSettings{WorkspaceSID: ws.SID})
+	for _, s := range all {
+		if s.PhoneNumber == "" {
+			out.Workspace = h.callSettingsJSON(r, s)
+			continue
+		}
+		out.PhoneNumbers = append(out.PhoneNumbers, h.callSettingsJSON(r, s))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request) {
+	st, err := h.settingsStore()
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	number, err := h.settingsNumber(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	s, err := st.GetCallSettings(r.Context(), workspaceOf(r).SID, number)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.callSettingsJSON(r, s))
+}
+
+// putCallSettings sets BusinessHours and VoicemailAfter; a parameter not
+// sent keeps its value, an empty one inherits again.
+func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) {
+	st, err := h.settingsStore()
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	number, err := h.settingsNumber(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ws := workspaceOf(r)
+	if number != "" {
+		// A number bound to another workspace is that workspace's to set.
+		if b, err := h.store.GetBinding(r.Context(), number); err == nil && b.WorkspaceSID != ws.SID {
+			h.writeError(w, r, engine.Errorf(engine.ECONFLICT, "phone number %s is bound to workspace %s", number, b.WorkspaceSID))
+			return
+		}
+	}
+	s, err := st.GetCallSettings(r.Context(), ws.SID, number)
+	if err != nil && engine.ErrorCode(err) != engine.ENOTFOUND {
+		h.writeError(w, r, err)
+		return
+	}
+	s.WorkspaceSID, s.PhoneNumber = ws.SID, number
+	if v, ok := f.str("BusinessHours"); ok {
+		v = strings.TrimSpace(v)
+		if v != "" {
+			if _, err := hours.Parse(v); err != nil {
+				h.writeError(w, r, engine.Errorf(engine.EINVALID, "BusinessHours: %v", err))
+				return
+			}
+		}
+		s.Hours = v
+	}
+	if v, ok := f.str("VoicemailAfter"); ok {
+		v = strings.TrimSpace(v)
+		if v != "" {
+			if _, err := engine.ParseVoicemailAfter(v); err != nil {
+				h.writeError(w, r, engine.Errorf(engine.EINVALID, "VoicemailAfter: %s", engine.ErrorMessage(err)))
+				return
+			}
+		}
+		s.VoicemailAfter = v
+	}
+	s.DateUpdated = h.clock.Now()
+	if err := st.PutCallSettings(r.Context(), s); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.callSettingsJSON(r, s))
+}
+
+func (h *Handler) deleteCallSettings(w http.ResponseWriter, r *http.Request) {
+	st, err := h.settingsStore()
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	number, err := h.settingsNumber(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := st.DeleteCallSettings(r.Context(), workspaceOf(r).SID, number); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
