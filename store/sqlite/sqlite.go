@@ -52,8 +52,8 @@ type Store struct {
 }
 
 var (
-	_ engine.Store    = (*Store)(nil)
-	_ engine.WebStore = (*Store)(nil)
+	_ engine.Store             = (*Store)(nil)
+	_ engine.WebStore          = (*Store)(nil)
 	_ engine.CallSettingsStore = (*Store)(nil)
 )
 
