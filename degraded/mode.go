@@ -46,6 +46,7 @@ type Engine interface {
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
 	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
 	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
 	Sync(ctx context.Context) error
 }
 
@@ -494,6 +495,13 @@ func (m *Mode) EndCall(ctx context.Context, ws, callSID, reason string) error {
 	return err
 }
 
+// Voicemail journals a recorded message whose task the store could not
+// take.
+func (m *Mode) Voicemail(ctx context.Context, n engine.NewTask) error {
+	_, err := m.journal(Entry{Op: OpVoicemail, WS: n.WorkspaceSID, CallSID: n.CallSID, NewTask: &n})
+	return err
+}
+
 func (m *Mode) release(reservationSID string) {
 	m.mu.Lock()
 	o, ok := m.own[reservationSID]
@@ -761,6 +769,15 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 			return false, err
 		}
 		return m.end(ctx, t, e.Status, settled)
+	case OpVoicemail:
+		if e.NewTask == nil {
+			return true, nil
+		}
+		// CreateTask finds the task a first attempt stored (same recording).
+		if res, err := eng.CreateTask(ctx, *e.NewTask); err != nil && res.Task.SID == "" {
+			return false, err
+		}
+		return true, nil
 	default:
 		m.log.WarnContext(ctx, "degraded: unknown journal entry", "op", e.Op, "seq", e.Seq)
 		return true, nil
