@@ -335,7 +335,12 @@ func (h *Handler) saveVoicemail(ctx context.Context, c *call) error {
 func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, secs int) (engine.NewTask, error) {
 	dialed := h.dialedNumber(c)
 	ws, workflowSID, err := h.workflowFor(ctx, dialed)
-	if err != nil {
+	switch {
+	case err != nil && h.degradedActive():
+		// The store is down and the number's workflow is not in memory:
+		// the call's workspace and its default workflow route the message.
+		ws, workflowSID = engine.Workspace{SID: c.ws}, ""
+	case err != nil:
 		return engine.NewTask{}, err
 	}
 	caller := h.callerName(c.param("From"))
