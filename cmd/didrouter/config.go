@@ -56,6 +56,11 @@ type config struct {
 	OutboundPremium   bool     // DIDROUTER_OUTBOUND_PREMIUM=allow: premium-rate and shared-cost numbers too
 	EmergencyCalls    bool     // DIDROUTER_EMERGENCY_CALLS=on: emergency numbers are dialed
 
+	// When nobody can answer (docs/voicemail.md).
+	VoicemailAfter     time.Duration // DIDROUTER_VOICEMAIL_AFTER: 0 = voicemail off
+	VoicemailMaxLength time.Duration // DIDROUTER_VOICEMAIL_MAX_LENGTH
+	Transcribe         bool          // DIDROUTER_VOICEMAIL_TRANSCRIBE=on
+
 	// CallbackSigning chooses how callbacks are signed: "key" with
 	// CallbackKey (X-Didrouter-Signature; unsigned while it is unset),
 	// "twilio" with AuthToken (X-Twilio-Signature).
@@ -273,6 +278,22 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			c.EmergencyCalls = s == "on"
 		default:
 			bad("DIDROUTER_EMERGENCY_CALLS must be on or off, not %q", s)
+		}
+		if d, err := engine.ParseVoicemailAfter(env("DIDROUTER_VOICEMAIL_AFTER", "90s")); err != nil {
+			bad("DIDROUTER_VOICEMAIL_AFTER must be a duration between 1s and 24h such as 90s, or off, not %q", env("DIDROUTER_VOICEMAIL_AFTER", ""))
+		} else {
+			c.VoicemailAfter = d
+		}
+		if d, err := time.ParseDuration(env("DIDROUTER_VOICEMAIL_MAX_LENGTH", "2m")); err != nil || d < time.Second || d > time.Hour {
+			bad("DIDROUTER_VOICEMAIL_MAX_LENGTH must be a duration between 1s and 1h such as 2m, not %q", env("DIDROUTER_VOICEMAIL_MAX_LENGTH", ""))
+		} else {
+			c.VoicemailMaxLength = d
+		}
+		switch s := strings.ToLower(env("DIDROUTER_VOICEMAIL_TRANSCRIBE", "off")); s {
+		case "off", "on":
+			c.Transcribe = s == "on"
+		default:
+			bad("DIDROUTER_VOICEMAIL_TRANSCRIBE must be on or off, not %q", s)
 		}
 		c.CallbackSigning, c.CallbackKey = strings.ToLower(*callbackSigning), env("DIDROUTER_CALLBACK_SIGNING_KEY", "")
 		switch c.CallbackSigning {
