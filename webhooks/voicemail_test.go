@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +31,27 @@ func voicemailInstance(t *testing.T, st engine.Store, clock *engine.FakeClock) *
 		c.CallSettings = st.(engine.CallSettingsStore)
 		c.VoicemailAfter = 90 * time.Second
 	})
+}
+
+// decisionCounter counts the webhooks' call decisions (Config.OnDecision).
+type decisionCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (d *decisionCounter) count(decision string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == nil {
+		d.n = map[string]int{}
+	}
+	d.n[decision]++
+}
+
+func (d *decisionCounter) get(decision string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n[decision]
 }
 
 // recording is what Twilio posts about a finished <Record>.
@@ -122,7 +144,12 @@ func (in *instance) waitPoll(c call, wait string, secs int) node {
 // once she is available.
 func TestVoicemailAfterTheWait(t *testing.T) {
 	stores(t, func(t *testing.T, st engine.Store) {
-		in := voicemailInstance(t, st, newClock())
+		var decisions decisionCounter
+		in := newInstanceWith(t, st, newClock(), func(c *webhooks.Config) {
+			c.CallSettings = st.(engine.CallSettingsStore)
+			c.VoicemailAfter = 90 * time.Second
+			c.OnDecision = decisions.count
+		})
 		alice := in.worker("alice", aliceDID, "Offline")
 		busyBob(t, in)
 
@@ -172,6 +199,9 @@ func TestVoicemailAfterTheWait(t *testing.T) {
 		vms := in.voicemails()
 		if len(vms) != 1 {
 			t.Fatalf("%d voicemail tasks, want 1", len(vms))
+		}
+		if n := decisions.get("voicemail-task"); n != 1 {
+			t.Errorf("%d voicemail decisions (the /metrics count), want 1", n)
 		}
 		vm := vms[0]
 		var attrs map[string]any
