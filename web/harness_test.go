@@ -64,6 +64,8 @@ type siteOptions struct {
 	noAdmin   bool // the admin API is off
 	heartbeat time.Duration
 	clock     *engine.FakeClock // share one clock between instances
+	// recordings fetches voicemail recordings (nil: playback off)
+	recordings *web.RecordingSource
 }
 
 func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
@@ -112,7 +114,7 @@ func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
 	}
 	pages, err := web.New(web.Config{Engine: eng, Store: st, Web: st.(engine.WebStore), Clock: clock,
 		PublicURL: o.publicURL, Agents: agents, AdminCheck: check, Presence: o.presence, SignInLimit: o.limit,
-		Heartbeat: o.heartbeat})
+		Heartbeat: o.heartbeat, Recordings: o.recordings})
 	if err != nil {
 		t.Fatal(err)
 	}

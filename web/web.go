@@ -99,6 +99,9 @@ type Config struct {
 	// e.g. {"connect-src": {"wss://voice-js.roaming.twilio.com"}} for the
 	// browser phone.
 	CSPAllow map[string][]string
+	// Recordings fetches voicemail recordings for playback (voicemail.go);
+	// nil = playback is off.
+	Recordings *RecordingSource
 }
 
 // Handler serves the pages.
@@ -121,6 +124,7 @@ type Handler struct {
 	feed       *feed
 	phone      []string // scripts of the browser phone, when embedded
 	admin      *adminState
+	recordings *RecordingSource // nil: voicemail playback is off
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -177,6 +181,8 @@ func New(cfg Config) (*Handler, error) {
 		feed:     newFeed(),
 		phone:    phoneScripts(static),
 		closing:  make(chan struct{}),
+
+		recordings: cfg.Recordings,
 	}
 	h.admin = newAdminState(cfg, strings.TrimRight(cfg.PublicURL, "/"))
 	return h, nil
@@ -208,6 +214,7 @@ func (h *Handler) Mount(r chi.Router) {
 		r.Post(AgentSignOut, h.signOut(engine.WebSessionAgent))
 		r.With(h.AgentOnly).Post(AgentPresence, h.setPresence)
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
+		h.mountVoicemail(r)
 		r.Get("/admin", redirectTo(AdminPath))
 		r.Get(AdminSignInPath, h.adminSignInPage)
 		r.Post(AdminSignInPath, h.adminSignIn)

@@ -191,6 +191,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: agents, AdminCheck: adminCheck,
 		Presence:     eng,
 		WorkspaceSID: ws.SID,
+		Recordings:   cfg.recordings(),
 	})
 	if err != nil {
 		return err

@@ -423,3 +423,20 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
+
+// recordings fetches voicemail recordings for the agent desktop with the
+// account's API key when there is one, else its auth token; nil without
+// TWILIO_ACCOUNT_SID (playback is then off and says so).
+func (c config) recordings() *web.RecordingSource {
+	if c.AccountSID == "" {
+		return nil
+	}
+	user, pass := c.AccountSID, c.AuthToken
+	if c.VoiceAPIKey != "" && c.VoiceAPISecret != "" {
+		user, pass = c.VoiceAPIKey, c.VoiceAPISecret
+	}
+	if pass == "" {
+		return nil
+	}
+	return &web.RecordingSource{AccountSID: c.AccountSID, Username: user, Password: pass}
+}
