@@ -164,7 +164,7 @@ func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) {
 		v = strings.TrimSpace(v)
 		if v != "" {
 			if _, err := hours.Parse(v); err != nil {
-				h.writeError(w, r, engine.Errorf(engine.EINVALID, "BusinessHours: %v", err))
+				h.writeError(w, r, engine.Errorf(engine.EINVALID, "BusinessHours: %s", strings.TrimPrefix(err.Error(), "business hours: ")))
 				return
 			}
 		}
