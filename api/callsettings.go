@@ -56,13 +56,20 @@ func (h *Handler) callSettingsJSON(r *http.Request, s engine.CallSettings) callS
 	}
 }
 
-// settingsStore is the call settings store, or the 400 of a server that
-// has none.
-func (h *Handler) settingsStore() (engine.CallSettingsStore, error) {
+// settingsOf is the call settings store and the request's number (""
+// on the workspace's own path); ok is false when it answered the error (a
+// server without the store, a path that names no number).
+func (h *Handler) settingsOf(w http.ResponseWriter, r *http.Request) (st engine.CallSettingsStore, number string, ok bool) {
 	if h.settings == nil {
-		return nil, engine.Errorf(engine.EINVALID, "call settings are not available: the API was configured without a call settings store")
+		h.writeError(w, r, engine.Errorf(engine.EINVALID, "call settings are not available: the API was configured without a call settings store"))
+		return nil, "", false
 	}
-	return h.settings, nil
+	number, err := h.settingsNumber(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return nil, "", false
+	}
+	return h.settings, number, true
 }
 
 // settingsNumber is the {number} of the path in E.164, or "" on the
@@ -83,9 +90,8 @@ func (h *Handler) settingsNumber(r *http.Request) (string, error) {
 }
 
 func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) {
-	st, err := h.settingsStore()
-	if err != nil {
-		h.writeError(w, r, err)
+	st, _, ok := h.settingsOf(w, r)
+	if !ok {
 		return
 	}
 	ws := workspaceOf(r)
@@ -110,14 +116,8 @@ func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request) {
-	st, err := h.settingsStore()
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	number, err := h.settingsNumber(r)
-	if err != nil {
-		h.writeError(w, r, err)
+	st, number, ok := h.settingsOf(w, r)
+	if !ok {
 		return
 	}
 	s, err := st.GetCallSettings(r.Context(), workspaceOf(r).SID, number)
@@ -131,14 +131,8 @@ func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request) {
 // putCallSettings sets BusinessHours and VoicemailAfter; a parameter not
 // sent keeps its value, an empty one inherits again.
 func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) {
-	st, err := h.settingsStore()
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	number, err := h.settingsNumber(r)
-	if err != nil {
-		h.writeError(w, r, err)
+	st, number, ok := h.settingsOf(w, r)
+	if !ok {
 		return
 	}
 	f, err := parseForm(r)
@@ -189,14 +183,8 @@ func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) deleteCallSettings(w http.ResponseWriter, r *http.Request) {
-	st, err := h.settingsStore()
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	number, err := h.settingsNumber(r)
-	if err != nil {
-		h.writeError(w, r, err)
+	st, number, ok := h.settingsOf(w, r)
+	if !ok {
 		return
 	}
 	if err := st.DeleteCallSettings(r.Context(), workspaceOf(r).SID, number); err != nil {

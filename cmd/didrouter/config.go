@@ -267,18 +267,18 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		} else {
 			c.OutboundCountries = countries
 		}
-		switch s := strings.ToLower(env("DIDROUTER_OUTBOUND_PREMIUM", "refuse")); s {
-		case "refuse", "allow":
-			c.OutboundPremium = s == "allow"
-		default:
-			bad("DIDROUTER_OUTBOUND_PREMIUM must be refuse or allow, not %q", s)
+		// choice reads a variable that is one of two words; true for yes.
+		choice := func(name, no, yes string) bool {
+			switch s := strings.ToLower(env(name, no)); s {
+			case no, yes:
+				return s == yes
+			default:
+				bad("%s must be %s or %s, not %q", name, no, yes, s)
+				return false
+			}
 		}
-		switch s := strings.ToLower(env("DIDROUTER_EMERGENCY_CALLS", "off")); s {
-		case "off", "on":
-			c.EmergencyCalls = s == "on"
-		default:
-			bad("DIDROUTER_EMERGENCY_CALLS must be on or off, not %q", s)
-		}
+		c.OutboundPremium = choice("DIDROUTER_OUTBOUND_PREMIUM", "refuse", "allow")
+		c.EmergencyCalls = choice("DIDROUTER_EMERGENCY_CALLS", "off", "on")
 		if d, err := engine.ParseVoicemailAfter(env("DIDROUTER_VOICEMAIL_AFTER", "90s")); err != nil {
 			bad("DIDROUTER_VOICEMAIL_AFTER must be a duration between 1s and 24h such as 90s, or off, not %q", env("DIDROUTER_VOICEMAIL_AFTER", ""))
 		} else {
@@ -289,12 +289,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		} else {
 			c.VoicemailMaxLength = d
 		}
-		switch s := strings.ToLower(env("DIDROUTER_VOICEMAIL_TRANSCRIBE", "off")); s {
-		case "off", "on":
-			c.Transcribe = s == "on"
-		default:
-			bad("DIDROUTER_VOICEMAIL_TRANSCRIBE must be on or off, not %q", s)
-		}
+		c.Transcribe = choice("DIDROUTER_VOICEMAIL_TRANSCRIBE", "off", "on")
 		c.CallbackSigning, c.CallbackKey = strings.ToLower(*callbackSigning), env("DIDROUTER_CALLBACK_SIGNING_KEY", "")
 		switch c.CallbackSigning {
 		case "key":

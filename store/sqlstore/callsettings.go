@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 
 	"github.com/didrouter/didrouter/engine"
 )
@@ -68,11 +67,5 @@ func (c CallSettings) DeleteCallSettings(ctx context.Context, workspaceSID, phon
 
 // write runs fn in a transaction of the store.
 func (c CallSettings) write(ctx context.Context, fn func(t *Tx) error) error {
-	return c.tx(ctx, func(etx engine.Tx) error {
-		t, ok := etx.(*Tx)
-		if !ok {
-			return errors.New("sqlstore: the call settings need the store's own transactions")
-		}
-		return fn(t)
-	})
+	return ownTx(ctx, c.tx, "the call settings store", fn)
 }
