@@ -28,6 +28,11 @@ import (
 // DefaultVoicemailMaxLength is the longest message a caller may leave.
 const DefaultVoicemailMaxLength = 2 * time.Minute
 
+// settingsWait bounds a read of the call settings, so that a database that
+// does not answer leaves the webhook time to route the call (as if always
+// open) or fall back.
+const settingsWait = 2 * time.Second
+
 // Reasons written on the caller's task when the call leaves the queue for
 // voicemail or the line is closed; dequeued reads them back.
 const (
@@ -72,7 +77,13 @@ func (h *Handler) answerer() answeringEngine {
 // of a workspace. A settings row that cannot be read or parsed is logged
 // and the defaults apply: a bad row never stops a call.
 func (h *Handler) answering(ctx context.Context, workspaceSID, dialed string) engine.Answering {
-	a, err := engine.ResolveAnswering(ctx, h.settings, workspaceSID, dialed, h.voicemailAfter)
+	st := h.settings
+	if h.degradedActive() {
+		st = nil // the database is down: the server's defaults, without waiting for it
+	}
+	ctx, cancel := context.WithTimeout(ctx, settingsWait)
+	defer cancel()
+	a, err := engine.ResolveAnswering(ctx, st, workspaceSID, dialed, h.voicemailAfter)
 	if err != nil {
 		h.log.WarnContext(ctx, "call settings could not be used; the defaults apply", "workspace_sid", workspaceSID,
 			"phone_number", dialed, "err", err)
