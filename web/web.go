@@ -102,6 +102,9 @@ type Config struct {
 	// Recordings fetches voicemail recordings for playback (voicemail.go);
 	// nil = playback is off.
 	Recordings *RecordingSource
+	// CallSettings keeps the business hours the console edits
+	// (admin_hours.go); nil = the Store's when it keeps them.
+	CallSettings engine.CallSettingsStore
 }
 
 // Handler serves the pages.
@@ -124,7 +127,8 @@ type Handler struct {
 	feed       *feed
 	phone      []string // scripts of the browser phone, when embedded
 	admin      *adminState
-	recordings *RecordingSource // nil: voicemail playback is off
+	recordings *RecordingSource         // nil: voicemail playback is off
+	settings   engine.CallSettingsStore // nil: the business hours page says it is off
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -183,6 +187,10 @@ func New(cfg Config) (*Handler, error) {
 		closing:  make(chan struct{}),
 
 		recordings: cfg.Recordings,
+		settings:   cfg.CallSettings,
+	}
+	if h.settings == nil {
+		h.settings, _ = cfg.Store.(engine.CallSettingsStore)
 	}
 	h.admin = newAdminState(cfg, strings.TrimRight(cfg.PublicURL, "/"))
 	return h, nil

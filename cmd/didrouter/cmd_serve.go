@@ -191,7 +191,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: agents, AdminCheck: adminCheck,
 		Presence:     eng,
 		WorkspaceSID: ws.SID,
-		Recordings:   cfg.recordings(),
+		Recordings:   cfg.recordings(), CallSettings: settings,
 	})
 	if err != nil {
 		return err
