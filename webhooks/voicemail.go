@@ -543,3 +543,40 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTas
 		h.decision(ctx, c, t.SID, "", "cancel", "the caller of call-back request "+t.SID+" called again")
 	}
 }
+
+// calledBack completes the call-back requests offered to or taken by an
+// agent who now calls their number: the agent is calling back, so the
+// request is handled (and the agent's capacity is free for the call). A
+// request that cannot be completed stays for the agent to complete; the
+// outbound call goes ahead either way.
+func (h *Handler) calledBack(ctx context.Context, c *call, w engine.Worker, dialed string) {
+	list, err := h.store.ListReservations(ctx, w.WorkspaceSID, engine.ReservationFilter{Page: engine.Page{Size: 100}, WorkerSID: w.SID, Newest: true})
+	if err != nil {
+		h.log.WarnContext(ctx, "could not look for the agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
+		return
+	}
+	for _, r := range list {
+		if r.Status != engine.ReservationPending && r.Status != engine.ReservationAccepted {
+			continue
+		}
+		t, err := h.store.GetTask(ctx, r.WorkspaceSID, r.TaskSID)
+		if err != nil || !isCallback(t) {
+			continue
+		}
+		var attrs map[string]any
+		if json.Unmarshal([]byte(t.Attributes), &attrs) != nil || attrs["callback_number"] != dialed {
+			continue
+		}
+		if r.Status == engine.ReservationPending {
+			if _, err := h.eng.AcceptReservation(ctx, r.WorkspaceSID, r.SID); err != nil {
+				h.log.WarnContext(ctx, "could not accept the call-back being placed", "task_sid", t.SID, "err", err)
+				continue
+			}
+		}
+		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "called back"); err != nil {
+			h.log.WarnContext(ctx, "could not complete the call-back being placed", "task_sid", t.SID, "err", err)
+			continue
+		}
+		h.decision(ctx, c, t.SID, w.SID, "complete", "the agent calls back "+dialed)
+	}
+}

@@ -517,3 +517,34 @@ func TestPositionAnnouncements(t *testing.T) {
 		}
 	})
 }
+
+// The agent offered a call-back calls the number from their phone: the
+// request is handled (completed), and the call goes out from their DID.
+func TestCallbackPlacedByTheAgent(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := voicemailInstance(t, st, newClock())
+		alice := in.worker("alice", aliceDID, "Offline")
+		busyBob(t, in)
+		c := newCall(aliceDID)
+		c.from = "+12125550123"
+		wait := in.incoming(c).only(t, "Enqueue").attr("waitUrl")
+		taskSID := query(t, wait, "task")
+		in.advance(90 * time.Second)
+		g := in.waitPoll(c, wait, 90).only(t, "Gather")
+		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+		in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed"))
+		in.setActivity(alice, "Available")
+		if got := in.liveWorker(taskSID); got != alice {
+			t.Fatalf("call-back reserved to %q, want alice", got)
+		}
+		out := url.Values{"AccountSid": {"AC00000000000000000000000000000000"}, "CallSid": {fmt.Sprintf("CA%032x", callCounter.Add(1))},
+			"From": {"client:alice"}, "To": {"(212) 555-0123"}, "Direction": {"inbound"}, "CallStatus": {"ringing"}}
+		d := in.twiml(in.webhookURL("/outbound"), out).only(t, "Dial")
+		if d.attr("callerId") != aliceDID {
+			t.Errorf("call-back from %q, want alice's DID", d.attr("callerId"))
+		}
+		if got := in.task(taskSID).AssignmentStatus; got != engine.TaskCompleted {
+			t.Fatalf("the call-back is %s after alice called the caller, want completed", got)
+		}
+	})
+}
