@@ -133,6 +133,7 @@ type Handler struct {
 	voicemailMax   time.Duration
 	transcribe     bool
 	waits          waitEstimates // queue announcements' recent waits
+	answers        answerCache   // resolved call settings (voicemail.go)
 }
 
 // NewHandler checks cfg and returns the webhook handler.

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twilio/twilio-go/twiml"
@@ -52,6 +53,10 @@ const (
 	sayNotAnOption  = "Sorry, that is not an option."
 )
 
+// callbackScan bounds the live tasks a new call looks through for its
+// caller's call-back requests.
+const callbackScan = 500
+
 // Task types of the tasks this file creates or turns a call into.
 const (
 	typeVoicemail = "voicemail"
@@ -77,9 +82,19 @@ func (h *Handler) answerer() answeringEngine {
 // of a workspace. A settings row that cannot be read or parsed is logged
 // and the defaults apply: a bad row never stops a call.
 func (h *Handler) answering(ctx context.Context, workspaceSID, dialed string) engine.Answering {
+	if h.answerer() == nil {
+		return engine.Answering{}
+	}
 	st := h.settings
 	if h.degradedActive() {
 		st = nil // the database is down: the server's defaults, without waiting for it
+	}
+	if st == nil {
+		return engine.Answering{VoicemailAfter: h.voicemailAfter}
+	}
+	key, now := workspaceSID+" "+dialed, h.clock.Now()
+	if a, ok := h.answers.get(key, now); ok {
+		return a
 	}
 	ctx, cancel := context.WithTimeout(ctx, settingsWait)
 	defer cancel()
@@ -87,11 +102,47 @@ func (h *Handler) answering(ctx context.Context, workspaceSID, dialed string) en
 	if err != nil {
 		h.log.WarnContext(ctx, "call settings could not be used; the defaults apply", "workspace_sid", workspaceSID,
 			"phone_number", dialed, "err", err)
+		return a
 	}
-	if h.answerer() == nil {
-		a.VoicemailAfter = 0
-	}
+	h.answers.put(key, a, now)
 	return a
+}
+
+// answerCache keeps resolved call settings for answersTTL, so that every
+// wait poll of every waiting caller does not read them again. A change made
+// through the API (on any instance) applies within that time.
+type answerCache struct {
+	mu sync.Mutex
+	by map[string]cachedAnswer
+}
+
+type cachedAnswer struct {
+	a  engine.Answering
+	at time.Time
+}
+
+const (
+	answersTTL = 5 * time.Second
+	answersMax = 10000 // numbers kept; the cache starts again past it
+)
+
+func (c *answerCache) get(key string, now time.Time) (engine.Answering, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.by[key]
+	if !ok || now.Sub(e.at) >= answersTTL || now.Before(e.at) {
+		return engine.Answering{}, false
+	}
+	return e.a, true
+}
+
+func (c *answerCache) put(key string, a engine.Answering, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil || len(c.by) >= answersMax {
+		c.by = make(map[string]cachedAnswer)
+	}
+	c.by[key] = cachedAnswer{a: a, at: now}
 }
 
 // taskAttrs reads the attributes of a call's task that this file uses.
@@ -517,15 +568,16 @@ func (h *Handler) leftByChoice(ctx context.Context, c *call, t engine.Task) ([]t
 }
 
 // replaceCallback cancels the call-back requests of a caller who calls
-// again: they are on the line now, and one caller is queued once.
+// again: they are on the line now, and one caller is queued once. Only the
+// callbackScan oldest live tasks are looked at (a request keeps its place,
+// so it is among the oldest), and only for numbers with voicemail on.
 func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTask) {
-	a := h.answerer()
 	caller := h.callerName(c.param("From"))
-	if a == nil || !strings.HasPrefix(caller, "+") {
+	if !strings.HasPrefix(caller, "+") || h.answering(ctx, nt.WorkspaceSID, h.dialedNumber(c)).VoicemailAfter <= 0 {
 		return
 	}
 	list, err := h.store.ListTasks(ctx, nt.WorkspaceSID, engine.TaskFilter{
-		Page: engine.Page{Size: 1000}, AssignmentStatus: []string{engine.TaskPending, engine.TaskReserved},
+		Page: engine.Page{Size: callbackScan}, AssignmentStatus: []string{engine.TaskPending, engine.TaskReserved},
 	})
 	if err != nil {
 		h.log.WarnContext(ctx, "could not look for the caller's call-back requests", "call_sid", c.callSID, "err", err)

@@ -257,11 +257,13 @@ func TestStraightToVoicemailWhenNobodyIsAvailable(t *testing.T) {
 			t.Fatalf("empty recording has a task: %v", err)
 		}
 
-		// Voicemail off for alice's number: her caller waits.
+		// Voicemail off for alice's number: once the change has reached
+		// the webhooks (they keep settings 5 s), her caller waits.
 		status, body := in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/CallSettings/"+aliceDID, url.Values{"VoicemailAfter": {"off"}})
 		if status != http.StatusOK {
 			t.Fatalf("voicemail off: %d %v", status, body)
 		}
+		in.advance(5 * time.Second)
 		in.incoming(newCall(aliceDID)).only(t, "Enqueue")
 	})
 }
@@ -417,6 +419,7 @@ func TestAfterHoursAcrossDSTAndHoliday(t *testing.T) {
 			url.Values{"BusinessHours": {"always"}}); status != http.StatusOK {
 			t.Fatalf("set alice's hours: %d %v", status, body)
 		}
+		in.clock.Advance(5 * time.Second) // the webhooks keep settings 5 s
 		open(aliceDID, "alice's number after hours")
 		closed(bobDID, "bob's number after hours")
 		_ = start
