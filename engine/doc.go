@@ -121,7 +121,8 @@
 // "Unavailable" (missed.go); an accepted reservation resets the count, and
 // reservations that ended without the worker's answer (canceled because the
 // caller hung up, given up because the worker left for an unavailable
-// activity) do not count. The count is a column of the worker written in
+// activity) do not count, nor do those of tasks that ring no phone (type
+// "voicemail" or "callback", the webhooks' messages: ringsPhone). The count is a column of the worker written in
 // the transaction that ends the reservation. Agent desktop pages report
 // themselves (PresenceTracker: open, heartbeat, closed), stored per page;
 // one away timer per worker moves a worker whose last page has not been

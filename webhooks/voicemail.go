@@ -57,10 +57,11 @@ const (
 // caller's call-back requests.
 const callbackScan = 500
 
-// Task types of the tasks this file creates or turns a call into.
+// Task types of the tasks this file creates or turns a call into (the
+// engine does not count their reservations as missed calls).
 const (
-	typeVoicemail = "voicemail"
-	typeCallback  = "callback"
+	typeVoicemail = engine.TaskTypeVoicemail
+	typeCallback  = engine.TaskTypeCallback
 )
 
 // answeringEngine is what this file needs from the engine beyond Engine
