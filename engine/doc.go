@@ -88,8 +88,9 @@
 // task (created, activity now available, attributes changed, freed by a
 // completion, cancellation, rejection or rescission), it is given the first
 // waiting task, in service order (priority descending, then oldest first;
-// newest first among a LIFO queue's tasks of one priority, see
-// serviceOrder), whose current target it is eligible for. When a queue,
+// newest first among a LIFO queue's tasks of one priority, and voicemail
+// messages after the other tasks of their priority, see serviceOrder),
+// whose current target it is eligible for. When a queue,
 // workflow or activity changes, every waiting task is routed again, in the
 // same order.
 //

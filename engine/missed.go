@@ -115,11 +115,16 @@ func ringsPhone(t Task) bool {
 	if !strings.Contains(t.Attributes, TaskTypeVoicemail) && !strings.Contains(t.Attributes, TaskTypeCallback) {
 		return true // the common case, without decoding the attributes
 	}
+	typ := taskType(t)
+	return typ != TaskTypeVoicemail && typ != TaskTypeCallback
+}
+
+// taskType is the task's "type" attribute ("" when it is not a string).
+func taskType(t Task) string {
 	var a struct {
 		Type any `json:"type"`
 	}
-	if json.Unmarshal([]byte(t.Attributes), &a) != nil {
-		return true
-	}
-	return a.Type != TaskTypeVoicemail && a.Type != TaskTypeCallback
+	_ = json.Unmarshal([]byte(t.Attributes), &a) // attributes are a JSON object; anything else has no type
+	s, _ := a.Type.(string)
+	return s
 }

@@ -329,3 +329,28 @@ func TestMessagesAreNotMissedCalls(t *testing.T) {
 		h.wantActivity(alice, engine.UnavailableActivityName, "after a missed call")
 	})
 }
+
+// A caller on the line is served before a voicemail message that has
+// waited longer: a freed agent is offered the call.
+func TestCallsBeforeMessages(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		alice := h.worker("alice", "", "Offline")
+		attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": "+12125550100", "type": "voicemail"})
+		vm, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("RE%032d", 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Minute)
+		call := h.call("+12125550100", 0)
+		if vm.Reservation != nil || call.Reservation != nil {
+			t.Fatal("reserved while everyone is offline")
+		}
+		h.setActivity(alice, "Available")
+		if got := h.task(call.Task.SID).AssignmentStatus; got != engine.TaskReserved {
+			t.Fatalf("the waiting call is %s once alice is available, want reserved (before the older message)", got)
+		}
+		if got := h.task(vm.Task.SID).AssignmentStatus; got != engine.TaskPending {
+			t.Fatalf("the message is %s, want pending", got)
+		}
+	})
+}
