@@ -69,12 +69,15 @@ func (h *Handler) estimate(ctx context.Context, t engine.Task) string {
 	e, ok := h.waits.by[key]
 	h.waits.mu.Unlock()
 	if !ok || now.Sub(e.at) >= estimateTTL {
+		e = waitEstimate{at: now}
 		pass, err := stats.Collect(ctx, h.store, t.WorkspaceSID, stats.Window{Start: now.Add(-estimateWindow), End: now})
 		if err != nil {
+			// Kept as "no estimate" too, so that a window too large to read
+			// is not read again by every caller's next announcement.
 			h.log.WarnContext(ctx, "recent waits could not be read; no estimate said", "task_sid", t.SID, "err", err)
-			return ""
+		} else {
+			e.avg = time.Duration(pass.Queue(t.TaskQueueSID).InQueue.Summary().Avg) * time.Second
 		}
-		e = waitEstimate{avg: time.Duration(pass.Queue(t.TaskQueueSID).InQueue.Summary().Avg) * time.Second, at: now}
 		h.waits.mu.Lock()
 		if h.waits.by == nil {
 			h.waits.by = map[string]waitEstimate{}
