@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -9,17 +10,18 @@ import (
 	"github.com/twilio/twilio-go/twiml"
 
 	"github.com/didrouter/didrouter/engine"
-	"github.com/didrouter/didrouter/stats"
 )
 
 // Queue announcements: a waiting caller hears their place in the queue and
 // an estimate of the wait, at the first hold message and then once a minute
-// (announceEvery). The estimate is the average wait of the calls the queue
+// (announceEvery). The estimate is the average wait (from the task's
+// creation to the agent's answer) of the queue's last estimateCalls calls
 // answered in the last estimateWindow, said in words ("a few minutes"), not
 // to the second.
 const (
 	announceEvery  = 60 // seconds in the queue between two announcements
 	estimateWindow = 30 * time.Minute
+	estimateCalls  = 50               // answered calls looked at, newest first
 	estimateTTL    = 30 * time.Second // how long one queue's estimate is reused
 )
 
@@ -69,15 +71,13 @@ func (h *Handler) estimate(ctx context.Context, t engine.Task) string {
 	e, ok := h.waits.by[key]
 	h.waits.mu.Unlock()
 	if !ok || now.Sub(e.at) >= estimateTTL {
-		e = waitEstimate{at: now}
-		pass, err := stats.Collect(ctx, h.store, t.WorkspaceSID, stats.Window{Start: now.Add(-estimateWindow), End: now})
+		avg, err := h.recentWait(ctx, t, now)
 		if err != nil {
-			// Kept as "no estimate" too, so that a window too large to read
-			// is not read again by every caller's next announcement.
+			// Kept as "no estimate" too, so that a failing read is not
+			// tried again by every caller's next announcement.
 			h.log.WarnContext(ctx, "recent waits could not be read; no estimate said", "task_sid", t.SID, "err", err)
-		} else {
-			e.avg = time.Duration(pass.Queue(t.TaskQueueSID).InQueue.Summary().Avg) * time.Second
 		}
+		e = waitEstimate{avg: avg, at: now}
 		h.waits.mu.Lock()
 		if h.waits.by == nil {
 			h.waits.by = map[string]waitEstimate{}
@@ -105,3 +105,37 @@ func inWords(d time.Duration) string {
 		return "more than fifteen minutes"
 	}
 }
+
+// recentWait is the average wait of the calls t's queue answered recently:
+// the newest reservation.accepted events of the window whose task ended
+// up in that queue. 0 when there were none.
+func (h *Handler) recentWait(ctx context.Context, t engine.Task, now time.Time) (time.Duration, error) {
+	evs, err := h.store.ListEvents(ctx, t.WorkspaceSID, engine.EventFilter{
+		Page: engine.Page{Size: estimateCalls}, EventType: engine.EventReservationAccepted,
+		StartDate: now.Add(-estimateWindow), EndDate: now, Newest: true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list recent answers: %w", err)
+	}
+	var total time.Duration
+	n := 0
+	for _, ev := range evs {
+		task, err := h.store.GetTask(ctx, t.WorkspaceSID, ev.TaskSID)
+		if err != nil || task.TaskQueueSID != t.TaskQueueSID || !callerCall(task) {
+			continue // deleted, another queue's, or an outbound call or message
+		}
+		if w := ev.Date.Sub(task.DateCreated); w >= 0 {
+			total += w
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return total / time.Duration(n), nil
+}
+
+// callerCall reports whether a task was a caller's call (not an
+// agent's outbound call, a voicemail message or a call-back request),
+// whose wait says something of the queue's.
+func callerCall(t engine.Task) bool { return attrsOf(t).Type == "inbound" }

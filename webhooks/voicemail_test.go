@@ -551,3 +551,44 @@ func TestCallbackPlacedByTheAgent(t *testing.T) {
 		}
 	})
 }
+
+// The estimate said to a waiting caller is the queue's recent wait in
+// words: bob answered one call at once and one after five minutes (2.5
+// minutes on average), so the next caller hears "a few minutes".
+func TestWaitEstimate(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := voicemailInstance(t, st, newClock())
+		in.worker("bob", bobDID, "Available")
+		answer := func(c call, dial node) {
+			t.Helper()
+			leg := url.Values{"CallSid": {fmt.Sprintf("CA%032x", callCounter.Add(1))}, "ParentCallSid": {c.sid}, "CallStatus": {"in-progress"}}
+			in.twiml(dial.Children[0].attr("url"), leg)
+		}
+		c0 := newCall(bobDID)
+		_, dial0 := dialed(t, in.incoming(c0))
+		answer(c0, dial0)
+
+		c1 := newCall(sharedDID)
+		enq := in.incoming(c1).only(t, "Enqueue")
+		in.advance(5 * time.Minute)
+		// bob's call ends: he is offered the waiting caller, who leaves the queue and is rung.
+		in.twiml(dial0.attr("action"), c0.form("CallStatus", "completed", "DialCallStatus", "completed"))
+		if doc := in.waitPoll(c1, enq.attr("waitUrl"), 300); !doc.has("Leave") {
+			t.Fatalf("poll after bob freed up: %v", doc.verbs())
+		}
+		_, dial1 := dialed(t, in.twiml(enq.attr("action"), c1.form("QueueResult", "leave", "CallStatus", "in-progress")))
+		answer(c1, dial1)
+
+		c2 := newCall(sharedDID)
+		wait := in.incoming(c2).only(t, "Enqueue").attr("waitUrl")
+		var said []string
+		for _, v := range in.waitPoll(c2, wait, 0).Children {
+			if v.name() == "Say" {
+				said = append(said, strings.TrimSpace(v.Text))
+			}
+		}
+		if got := strings.Join(said, " | "); !strings.Contains(got, "You are next in line. The expected wait is a few minutes.") {
+			t.Fatalf("first poll says %q, want the position and a few minutes", got)
+		}
+	})
+}
