@@ -8,7 +8,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
-	"github.com/didrouter/didrouter/hours"
 )
 
 // Call settings (didrouter's own, no TaskRouter counterpart): a
@@ -155,24 +154,14 @@ func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	s.WorkspaceSID, s.PhoneNumber = ws.SID, number
 	if v, ok := f.str("BusinessHours"); ok {
-		v = strings.TrimSpace(v)
-		if v != "" {
-			if _, err := hours.Parse(v); err != nil {
-				h.writeError(w, r, engine.Errorf(engine.EINVALID, "BusinessHours: %s", strings.TrimPrefix(err.Error(), "business hours: ")))
-				return
-			}
-		}
-		s.Hours = v
+		s.Hours = strings.TrimSpace(v)
 	}
 	if v, ok := f.str("VoicemailAfter"); ok {
-		v = strings.TrimSpace(v)
-		if v != "" {
-			if _, err := engine.ParseVoicemailAfter(v); err != nil {
-				h.writeError(w, r, engine.Errorf(engine.EINVALID, "VoicemailAfter: %s", engine.ErrorMessage(err)))
-				return
-			}
-		}
-		s.VoicemailAfter = v
+		s.VoicemailAfter = strings.TrimSpace(v)
+	}
+	if err := engine.CheckCallSettings(s); err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 	s.DateUpdated = h.clock.Now()
 	if err := st.PutCallSettings(r.Context(), s); err != nil {

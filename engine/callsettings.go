@@ -113,3 +113,20 @@ func ResolveAnswering(ctx context.Context, st CallSettingsStore, workspaceSID, p
 	}
 	return a, bad
 }
+
+// CheckCallSettings checks the fields of s that are set, as the admin API
+// and the console take them: EINVALID names the field (by its API
+// parameter) and says what is wrong.
+func CheckCallSettings(s CallSettings) error {
+	if s.Hours != "" {
+		if _, err := hours.Parse(s.Hours); err != nil {
+			return Errorf(EINVALID, "BusinessHours: %s", strings.TrimPrefix(err.Error(), "business hours: "))
+		}
+	}
+	if s.VoicemailAfter != "" {
+		if _, err := ParseVoicemailAfter(s.VoicemailAfter); err != nil {
+			return Errorf(EINVALID, "VoicemailAfter: %s", ErrorMessage(err))
+		}
+	}
+	return nil
+}

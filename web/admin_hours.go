@@ -2,12 +2,10 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
-	"github.com/didrouter/didrouter/hours"
 )
 
 // AdminHours is the console's page of the workspace's business hours and
@@ -88,17 +86,9 @@ func (h *Handler) adminSaveHours(w http.ResponseWriter, r *http.Request) {
 		d.Hours, d.VoicemailAfter, d.Error = s.Hours, s.VoicemailAfter, why
 		h.renderAdmin(w, r, http.StatusBadRequest, "admin_hours", "Business hours", "hours", view{}, d)
 	}
-	if s.Hours != "" {
-		if _, err := hours.Parse(s.Hours); err != nil {
-			refuse("Business hours: " + strings.TrimPrefix(err.Error(), "business hours: "))
-			return
-		}
-	}
-	if s.VoicemailAfter != "" {
-		if _, err := engine.ParseVoicemailAfter(s.VoicemailAfter); err != nil {
-			refuse("Voicemail after: " + engine.ErrorMessage(err))
-			return
-		}
+	if err := engine.CheckCallSettings(s); err != nil {
+		refuse(engine.ErrorMessage(err))
+		return
 	}
 	s.DateUpdated = h.clock.Now()
 	if err := h.settings.PutCallSettings(r.Context(), s); err != nil {

@@ -131,6 +131,26 @@ func busyBob(t *testing.T, in *instance) string {
 	return bob
 }
 
+// offered places c, which must wait, and polls its queue 90 s later: it
+// returns the queue's <Enqueue> and the voicemail and call-back offer.
+func (in *instance) offered(c call) (enq, offer node) {
+	in.t.Helper()
+	enq = in.incoming(c).only(in.t, "Enqueue")
+	in.advance(90 * time.Second)
+	return enq, in.waitPoll(c, enq.attr("waitUrl"), 90).only(in.t, "Gather")
+}
+
+// said joins the texts of a document's <Say>s.
+func said(doc node) string {
+	var s []string
+	for _, v := range doc.Children {
+		if v.name() == "Say" {
+			s = append(s, strings.TrimSpace(v.Text))
+		}
+	}
+	return strings.Join(s, " | ")
+}
+
 // waitPoll polls the caller's waitUrl after secs in the queue.
 func (in *instance) waitPoll(c call, wait string, secs int) node {
 	in.t.Helper()
@@ -311,11 +331,8 @@ func TestCallbackRequest(t *testing.T) {
 		busyBob(t, in)
 
 		c := newCall(aliceDID)
-		enq := in.incoming(c).only(t, "Enqueue")
-		wait, action := enq.attr("waitUrl"), enq.attr("action")
-		taskSID := query(t, wait, "task")
-		in.advance(90 * time.Second)
-		g := in.waitPoll(c, wait, 90).only(t, "Gather")
+		enq, g := in.offered(c)
+		action, taskSID := enq.attr("action"), query(t, enq.attr("waitUrl"), "task")
 		if doc := in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress")); !doc.has("Leave") {
 			t.Fatalf("pressing 2 gave %v, want Leave", doc.verbs())
 		}
@@ -496,15 +513,6 @@ func TestPositionAnnouncements(t *testing.T) {
 		in.incoming(first).only(t, "Enqueue")
 		in.advance(time.Second)
 		wait := in.incoming(second).only(t, "Enqueue").attr("waitUrl")
-		said := func(doc node) string {
-			var s []string
-			for _, v := range doc.Children {
-				if v.name() == "Say" {
-					s = append(s, strings.TrimSpace(v.Text))
-				}
-			}
-			return strings.Join(s, " | ")
-		}
 		if got := said(in.waitPoll(second, wait, 0)); !strings.Contains(got, "You are caller number 2 in line.") {
 			t.Fatalf("first poll says %q, want position 2", got)
 		}
@@ -530,10 +538,8 @@ func TestCallbackPlacedByTheAgent(t *testing.T) {
 		busyBob(t, in)
 		c := newCall(aliceDID)
 		c.from = "+12125550123"
-		wait := in.incoming(c).only(t, "Enqueue").attr("waitUrl")
-		taskSID := query(t, wait, "task")
-		in.advance(90 * time.Second)
-		g := in.waitPoll(c, wait, 90).only(t, "Gather")
+		enq, g := in.offered(c)
+		taskSID := query(t, enq.attr("waitUrl"), "task")
 		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
 		in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed"))
 		in.setActivity(alice, "Available")
@@ -581,13 +587,7 @@ func TestWaitEstimate(t *testing.T) {
 
 		c2 := newCall(sharedDID)
 		wait := in.incoming(c2).only(t, "Enqueue").attr("waitUrl")
-		var said []string
-		for _, v := range in.waitPoll(c2, wait, 0).Children {
-			if v.name() == "Say" {
-				said = append(said, strings.TrimSpace(v.Text))
-			}
-		}
-		if got := strings.Join(said, " | "); !strings.Contains(got, "You are next in line. The expected wait is a few minutes.") {
+		if got := said(in.waitPoll(c2, wait, 0)); !strings.Contains(got, "You are next in line. The expected wait is a few minutes.") {
 			t.Fatalf("first poll says %q, want the position and a few minutes", got)
 		}
 	})
