@@ -14,11 +14,11 @@ import (
 // workspace's business hours and voicemail timing, and the overrides of
 // single numbers. See docs/voicemail.md.
 func (h *Handler) callSettingsRoutes(r chi.Router) {
-	r.Get("/CallSettings", h.listCallSettings)
-	r.Post("/CallSettings", h.putCallSettings)
-	r.Get("/CallSettings/{number}", h.getCallSettings)
-	r.Post("/CallSettings/{number}", h.putCallSettings)
-	r.Delete("/CallSettings/{number}", h.deleteCallSettings)
+	r.Get("/CallSettings", h.handle(h.listCallSettings))
+	r.Post("/CallSettings", h.handle(h.putCallSettings))
+	r.Get("/CallSettings/{number}", h.handle(h.getCallSettings))
+	r.Post("/CallSettings/{number}", h.handle(h.putCallSettings))
+	r.Delete("/CallSettings/{number}", h.handle(h.deleteCallSettings))
 }
 
 type callSettingsJSON struct {
@@ -56,19 +56,17 @@ func (h *Handler) callSettingsJSON(r *http.Request, s engine.CallSettings) callS
 }
 
 // settingsOf is the call settings store and the request's number (""
-// on the workspace's own path); ok is false when it answered the error (a
-// server without the store, a path that names no number).
-func (h *Handler) settingsOf(w http.ResponseWriter, r *http.Request) (st engine.CallSettingsStore, number string, ok bool) {
+// on the workspace's own path), or the error to answer: a server without
+// the store, a path that names no number.
+func (h *Handler) settingsOf(r *http.Request) (engine.CallSettingsStore, string, error) {
 	if h.settings == nil {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "call settings are not available: the API was configured without a call settings store"))
-		return nil, "", false
+		return nil, "", engine.Errorf(engine.EINVALID, "call settings are not available: the API was configured without a call settings store")
 	}
 	number, err := h.settingsNumber(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return nil, "", false
+		return nil, "", err
 	}
-	return h.settings, number, true
+	return h.settings, number, nil
 }
 
 // settingsNumber is the {number} of the path in E.164, or "" on the
@@ -88,16 +86,15 @@ func (h *Handler) settingsNumber(r *http.Request) (string, error) {
 	return n.E164, nil
 }
 
-func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) {
-	st, _, ok := h.settingsOf(w, r)
-	if !ok {
-		return
+func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) error {
+	st, _, err := h.settingsOf(r)
+	if err != nil {
+		return err
 	}
 	ws := workspaceOf(r)
 	all, err := st.ListCallSettings(r.Context(), ws.SID)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	out := struct {
 		Workspace    callSettingsJSON   `json:"workspace"`
@@ -112,45 +109,43 @@ func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) {
 		out.PhoneNumbers = append(out.PhoneNumbers, h.callSettingsJSON(r, s))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request) {
-	st, number, ok := h.settingsOf(w, r)
-	if !ok {
-		return
+func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request) error {
+	st, number, err := h.settingsOf(r)
+	if err != nil {
+		return err
 	}
 	s, err := st.GetCallSettings(r.Context(), workspaceOf(r).SID, number)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.callSettingsJSON(r, s))
+	return nil
 }
 
 // putCallSettings sets BusinessHours and VoicemailAfter; a parameter not
 // sent keeps its value, an empty one inherits again.
-func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) {
-	st, number, ok := h.settingsOf(w, r)
-	if !ok {
-		return
+func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) error {
+	st, number, err := h.settingsOf(r)
+	if err != nil {
+		return err
 	}
 	f, err := parseForm(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	ws := workspaceOf(r)
 	if number != "" {
 		// A number bound to another workspace is that workspace's to set.
 		if b, err := h.store.GetBinding(r.Context(), number); err == nil && b.WorkspaceSID != ws.SID {
-			h.writeError(w, r, engine.Errorf(engine.ECONFLICT, "phone number %s is bound to workspace %s", number, b.WorkspaceSID))
-			return
+			return engine.Errorf(engine.ECONFLICT, "phone number %s is bound to workspace %s", number, b.WorkspaceSID)
 		}
 	}
 	s, err := st.GetCallSettings(r.Context(), ws.SID, number)
 	if err != nil && engine.ErrorCode(err) != engine.ENOTFOUND {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	s.WorkspaceSID, s.PhoneNumber = ws.SID, number
 	if v, ok := f.str("BusinessHours"); ok {
@@ -160,25 +155,24 @@ func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) {
 		s.VoicemailAfter = strings.TrimSpace(v)
 	}
 	if err := engine.CheckCallSettings(s); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	s.DateUpdated = h.clock.Now()
 	if err := st.PutCallSettings(r.Context(), s); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.callSettingsJSON(r, s))
+	return nil
 }
 
-func (h *Handler) deleteCallSettings(w http.ResponseWriter, r *http.Request) {
-	st, number, ok := h.settingsOf(w, r)
-	if !ok {
-		return
+func (h *Handler) deleteCallSettings(w http.ResponseWriter, r *http.Request) error {
+	st, number, err := h.settingsOf(r)
+	if err != nil {
+		return err
 	}
 	if err := st.DeleteCallSettings(r.Context(), workspaceOf(r).SID, number); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -52,11 +52,11 @@ func (m *Mode) adoptOrphans(ctx context.Context) {
 	own, _ := filepath.Abs(m.cfg.Journal.Path())
 	var alive map[string]bool
 	if mem := m.cfg.Members; mem != nil {
-		if !mem.Listening(time.Now()) {
+		if !mem.Listening(m.now()) {
 			return // not heard for long enough to tell who is gone
 		}
 		alive = map[string]bool{}
-		for _, id := range mem.Alive(time.Now()) {
+		for _, id := range mem.Alive(m.now()) {
 			if o.Name != nil {
 				id = o.Name(id)
 			}

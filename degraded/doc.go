@@ -1,6 +1,7 @@
 // Package degraded keeps calls connected while the database is unreachable
-// for longer than package outage waits, and makes sure that everything
-// decided meanwhile reaches the database once it is back.
+// for longer than package outage (store/postgres/outage) waits, and makes
+// sure that everything decided meanwhile reaches the database once it is
+// back.
 //
 // While the store is down (outage.Store.Down), a new call is routed from
 // this instance's memory (engine.RouteDegraded, with the workflow of the
@@ -17,6 +18,11 @@
 // of an instance that does not come back is replayed with the same code by
 // `didrouter journal replay` (Mode.ReplayPending); a journal file is locked
 // by the process that has it open.
+//
+// The files follow the jobs: mode.go the Mode and its configuration,
+// supervise.go the loop that watches the store, warm.go what is read ahead
+// for an outage, record.go the calls journaled during one, replay.go the
+// journal applied afterwards, adopt.go the journals of gone instances.
 //
 // Double booking. The worker index is local: two instances that cannot see
 // the store could offer one worker two calls. Members bounds this: every

@@ -79,3 +79,31 @@ func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 		}
 	})
 }
+
+// Degraded mode reads the time from its clock, so a journal entry is dated
+// by it. Time was once read from the wall clock in a dozen places beside
+// the configured one.
+func TestModeReadsTimeFromItsClock(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		ctx := context.Background()
+		w := newWorld(t, ctx, st)
+		j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		clock := engine.NewFakeClock(time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC))
+		mode, err := degraded.New(degraded.Config{Engine: w.eng, Store: st, Down: (&outageSwitch{}).down, Journal: j,
+			WorkspaceSID: w.ws.SID, Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mode.Accept(ctx, w.ws.SID, "CAclock", "WTclock", "WRclock"); err != nil {
+			t.Fatal(err)
+		}
+		entries := j.Pending()
+		if len(entries) != 1 || !entries[0].At.Equal(clock.Now()) {
+			t.Fatalf("journal entries %+v, want one dated %s by the mode's clock", entries, clock.Now())
+		}
+	})
+}

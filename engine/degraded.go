@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/didrouter/didrouter/routing"
@@ -72,110 +70,106 @@ func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, flow Workflow,
 	if wi == nil {
 		return DegradedCall{}, Errorf(EUNAVAILABLE, "the worker index of workspace %s is not loaded", ws.SID)
 	}
-	raw := strings.TrimSpace(n.Attributes)
-	if raw == "" {
-		raw = "{}"
-	}
-	attrs, err := routing.ParseAttributes([]byte(raw))
+	d, err := draftTask(ws.SID, wfRow, wf, n)
 	if err != nil {
-		return DegradedCall{}, Errorf(EINVALID, "attributes: %v", err)
-	}
-	filter, ok := firstPosition(wf, attrs)
-	if !ok {
-		return DegradedCall{}, Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfRow.SID)
-	}
-	timeout := n.Timeout
-	if timeout == 0 {
-		timeout = DefaultTaskTimeout
-	}
-	channel := n.TaskChannel
-	if channel == "" {
-		channel = DefaultTaskChannel
+		return DegradedCall{}, err
 	}
 	now := e.clock.Now()
-	t := Task{
-		SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfRow.SID, Attributes: raw,
-		AssignmentStatus: TaskPending, Priority: n.Priority, Timeout: timeout, TaskChannel: channel,
-		CallSID: n.CallSID, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now, Version: 1,
+	w := &memWalk{wfRow: wfRow, wf: wf, attrs: d.attrs, wi: wi, t: d.task(now), now: now}
+	w.t.Version = 1
+	if err := emitTaskCreated(w.emit, w.t, true); err != nil {
+		return DegradedCall{}, err
 	}
-	dc := DegradedCall{}
-	event := func(ev Event, data map[string]any) {
-		ev.SID, ev.Date = NewSID(PrefixEvent), now
-		b, _ := json.Marshal(data) // maps of strings and numbers always encode
-		ev.Data = string(b)
-		dc.Events = append(dc.Events, ev)
+	// Same position and time as drafted: this only adds the events.
+	if _, err := enterPosition(w.emit, wf, &w.t, d.filter, 0, now); err != nil {
+		return DegradedCall{}, err
 	}
-	event(taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created (store unreachable)", t.SID)),
-		map[string]any{"workflow_sid": wfRow.SID, "task_priority": t.Priority, "call_sid": t.CallSID, "degraded": true})
-	enter := func(filter, target int) routing.Target {
-		tgt, _ := targetAt(wf, filter, target)
-		t.FilterIndex, t.TargetIndex, t.TaskQueueSID, t.StepEnteredAt = filter, target, tgt.Queue, now
-		if tgt.Priority != nil {
-			t.Priority = *tgt.Priority
-		}
-		event(taskEvent(t, EventWorkflowTargetMatched, fmt.Sprintf("Task %s matched target %d", t.SID, target)),
-			map[string]any{"filter": filter, "target": target, "task_queue_sid": tgt.Queue, "target_expression": tgt.ExprSrc})
-		event(taskEvent(t, EventTaskQueueEntered, fmt.Sprintf("Task %s entered queue %s", t.SID, tgt.Queue)),
-			map[string]any{"task_queue_sid": tgt.Queue, "task_priority": t.Priority})
-		return tgt
+	var exclude func(string) bool
+	if mayReserve != nil {
+		exclude = func(sid string) bool { return !mayReserve(sid) }
 	}
-	tgt := enter(filter, 0)
-	skip := func(sid string) bool { return mayReserve != nil && !mayReserve(sid) }
-	for range maxRouteSteps {
-		if w, ok := claimInIndex(wi, &tgt, attrs, skip, now); ok {
-			resTimeout := wfRow.TaskReservationTimeout
-			if resTimeout <= 0 {
-				resTimeout = DefaultReservationTimeout
-			}
-			r := Reservation{
-				SID: NewSID(PrefixReservation), WorkspaceSID: ws.SID, TaskSID: t.SID, WorkerSID: w.SID,
-				Status: ReservationPending, Timeout: resTimeout, DateCreated: now, DateUpdated: now,
-			}
-			t.AssignmentStatus = TaskReserved
-			event(reservationEvent(r, EventReservationCreated,
-				fmt.Sprintf("Reservation %s created for worker %s (store unreachable)", r.SID, w.FriendlyName)),
-				map[string]any{"task_queue_sid": t.TaskQueueSID, "task_priority": t.Priority, "degraded": true})
-			worker := degradedWorker(ws.SID, w)
-			dc.Reservation, dc.Worker = &r, &worker
-			break
-		}
-		wi.mu.RLock()
-		stats, _ := wi.ix.QueueStats(tgt.Queue)
-		wi.mu.RUnlock()
-		if !tgt.ShouldSkip(attrs, stats) {
-			break
-		}
-		nf, nt, ok := nextPosition(wf, t.FilterIndex, t.TargetIndex, attrs, true)
-		if !ok {
-			break
-		}
-		from := t.TaskQueueSID
-		event(taskEvent(t, EventWorkflowSkipped, fmt.Sprintf("Task %s skipped target %d of filter %d (queue %s)",
-			t.SID, t.TargetIndex, t.FilterIndex, from)),
-			map[string]any{"task_queue_sid": from, "filter": t.FilterIndex, "target": t.TargetIndex})
-		tgt = enter(nf, nt)
-		event(taskEvent(t, EventTaskQueueMoved, fmt.Sprintf("Task %s moved from queue %s to queue %s (skipped)", t.SID, from, t.TaskQueueSID)),
-			map[string]any{"previous_task_queue_sid": from, "task_queue_sid": t.TaskQueueSID, "reason": "skipped"})
+	r, err := walk(ctx, w, exclude)
+	if err != nil && !errors.Is(err, errLongWalk) {
+		return DegradedCall{}, err
 	}
-	dc.Task = t
+	dc := DegradedCall{Task: w.t, Events: w.events}
+	if r != nil {
+		dc.Reservation, dc.Worker = &r.reservation, &r.worker
+	}
 	return dc, nil
 }
 
-// claimInIndex counts the best eligible worker busy in the index (the local
-// stand-in for Tx.ClaimWorker) and returns it as it was before.
-func claimInIndex(wi *wsIndex, tgt *routing.Target, attrs routing.Attributes, skip func(string) bool, now time.Time) (routing.WorkerInfo, bool) {
-	wi.mu.Lock()
-	defer wi.mu.Unlock()
-	cands := wi.ix.Eligible(tgt, attrs, skip, 1)
-	if len(cands) == 0 {
-		return routing.WorkerInfo{}, false
-	}
-	w := cands[0]
-	busy := w
-	busy.Busy++
-	wi.ix.UpsertWorker(busy) // same version: applied, and the queue counts follow
-	return w, true
+// memWalk walks a new call's task in memory only. A claim counts the worker
+// busy in the index, the local stand-in for Tx.ClaimWorker, and the events
+// are kept for the journal.
+type memWalk struct {
+	wfRow  Workflow
+	wf     *routing.Workflow
+	attrs  routing.Attributes
+	wi     *wsIndex
+	t      Task
+	now    time.Time
+	events []Event
 }
+
+func (w *memWalk) emit(ev Event, data map[string]any) error {
+	ev, err := newEvent(ev, data, w.now)
+	if err != nil {
+		return err
+	}
+	w.events = append(w.events, ev)
+	return nil
+}
+
+func (w *memWalk) current(context.Context) (walkStep, bool, error) {
+	return walkStep{t: w.t, wfRow: w.wfRow, wf: w.wf, attrs: w.attrs, wi: w.wi}, false, nil
+}
+
+func (w *memWalk) claim(_ context.Context, s walkStep, c routing.WorkerInfo) (*reserved, error) {
+	// The candidate was read under the read lock. Another call may have
+	// counted the worker busy since, so it is checked again under the
+	// write lock.
+	w.wi.mu.Lock()
+	cur, ok := w.wi.ix.Worker(c.SID)
+	if !ok || cur.Version != c.Version || cur.Busy != c.Busy || !cur.Available || cur.Busy >= cur.Capacity {
+		w.wi.mu.Unlock()
+		return nil, nil
+	}
+	cur.Busy++
+	w.wi.ix.UpsertWorker(cur) // same version: applied, and the queue counts follow
+	w.wi.mu.Unlock()
+	t := s.t
+	t.AssignmentStatus = TaskReserved
+	r := newReservation(s.wfRow, t, c.SID, w.now)
+	if err := emitReservationCreated(w.emit, r, t, c.FriendlyName, true); err != nil {
+		return nil, err
+	}
+	w.t = t
+	return &reserved{reservation: r, worker: degradedWorker(t.WorkspaceSID, c), task: t}, nil
+}
+
+func (w *memWalk) skip(_ context.Context, s walkStep) error {
+	t := s.t
+	filter, target, ok := nextPosition(s.wf, t.FilterIndex, t.TargetIndex, s.attrs, true)
+	if !ok {
+		return errTaskMoved // the walk checked; nothing to do
+	}
+	from := t.TaskQueueSID
+	if err := emitLeft(w.emit, t, moveSkip); err != nil {
+		return err
+	}
+	if _, err := enterPosition(w.emit, s.wf, &t, filter, target, w.now); err != nil {
+		return err
+	}
+	if err := emitMoved(w.emit, t, from, moveSkip.String()); err != nil {
+		return err
+	}
+	w.t = t
+	return nil
+}
+
+// lost cannot happen to a task placed from the same workflow just now.
+func (w *memWalk) lost(context.Context, walkStep) (bool, error) { return true, nil }
 
 // degradedWorker is the Worker row as far as the index knows it (enough to
 // ring the worker: sid, name, attributes with contact_uri).

@@ -35,6 +35,11 @@
 // timeouts re-evaluate skip_if too, so in the DID workflow a declined owner
 // sends the call to Everyone at once, not after 60 s.
 //
+// These steps are written once, as the walk of walk.go. Three callers walk a
+// task: route after a commit, placeNew inside the transaction that creates
+// the task, and RouteDegraded from memory. Each supplies how a worker is
+// claimed, how the task moves on and where the events go.
+//
 // Waiting and step timeouts. A task that cannot be reserved and does not
 // skip waits at its target. A target timeout is measured from when the task
 // entered that target (TaskRouter counts from the task's age; for the DID

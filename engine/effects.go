@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -173,18 +172,9 @@ func (e *Engine) after(ctx context.Context, workspaceSID string, fx *effects, wa
 
 // event inserts one event dated now.
 func (e *Engine) event(ctx context.Context, tx Tx, ev Event, data map[string]any) error {
-	ev.SID = NewSID(PrefixEvent)
-	if ev.Date.IsZero() {
-		ev.Date = e.clock.Now()
-	}
-	if data == nil {
-		ev.Data = "{}"
-	} else {
-		b, err := json.Marshal(data)
-		if err != nil {
-			return err
-		}
-		ev.Data = string(b)
+	ev, err := newEvent(ev, data, e.clock.Now())
+	if err != nil {
+		return err
 	}
 	return tx.InsertEvent(ctx, ev)
 }

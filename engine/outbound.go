@@ -3,9 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"strings"
-
-	"github.com/didrouter/didrouter/routing"
 )
 
 // OutboundCall is the input of RecordOutboundCall.
@@ -39,12 +36,9 @@ func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (Outbou
 	if o.CallSID == "" {
 		return OutboundResult{}, Errorf(EINVALID, "call_sid is required to record an outbound call")
 	}
-	raw := strings.TrimSpace(o.Attributes)
-	if raw == "" {
-		raw = "{}"
-	}
-	if _, err := routing.ParseAttributes([]byte(raw)); err != nil {
-		return OutboundResult{}, Errorf(EINVALID, "attributes: %v", err)
+	raw, _, err := parseTaskAttributes(o.Attributes)
+	if err != nil {
+		return OutboundResult{}, err
 	}
 	ws, err := e.Workspace(ctx, o.WorkspaceSID)
 	if err != nil {

@@ -40,74 +40,11 @@ func (e *Engine) routeFrom(ctx context.Context, workspaceSID, taskSID string, kn
 	if e.paused.Load() {
 		return nil, nil // the task waits where it is; ResumeRouting serves it
 	}
-	for range maxRouteSteps {
-		var t Task
-		if known != nil {
-			t, known = *known, nil
-		} else {
-			var err error
-			if t, err = e.store.GetTask(ctx, workspaceSID, taskSID); err != nil {
-				return nil, fmt.Errorf("read task %s: %w", taskSID, err)
-			}
-		}
-		if t.AssignmentStatus != TaskPending {
-			return nil, nil
-		}
-		wfRow, wf, err := e.workflow(ctx, workspaceSID, t.WorkflowSID)
-		if err != nil {
-			return nil, err
-		}
-		attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
-		if err != nil {
-			return nil, Errorf(EINVALID, "task %s attributes: %v", t.SID, err)
-		}
-		tgt, ok := targetAt(wf, t.FilterIndex, t.TargetIndex)
-		if !ok {
-			// The workflow was edited under the task: enter it afresh.
-			if err := e.reposition(ctx, wfRow, wf, t, attrs); err != nil && !errors.Is(err, errTaskMoved) {
-				return nil, err
-			}
-			continue
-		}
-		r, err := e.tryReserve(ctx, wfRow, t, &tgt, attrs)
-		switch {
-		case errors.Is(err, errTaskMoved):
-			continue // re-read: someone else moved it
-		case err != nil:
-			return nil, err
-		case r != nil:
-			return r, nil
-		}
-		// Nobody reservable now. skip_if is only ever evaluated here, so a
-		// task that waits keeps waiting at this target until a worker frees
-		// up or the step times out.
-		skip, err := e.shouldSkip(ctx, t.WorkspaceSID, &tgt, attrs)
-		if err != nil {
-			return nil, err
-		}
-		if !skip {
-			return nil, nil
-		}
-		if _, _, ok := nextPosition(wf, t.FilterIndex, t.TargetIndex, attrs, true); !ok {
-			return nil, nil // nowhere to skip to: wait here
-		}
-		// A skip frees nobody, so the only follow-up is this loop routing
-		// the task again at its new target.
-		_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
-			cur, err := tx.GetTask(ctx, workspaceSID, taskSID)
-			if err != nil {
-				return fmt.Errorf("read task %s: %w", taskSID, err)
-			}
-			if cur.AssignmentStatus != TaskPending || cur.FilterIndex != t.FilterIndex || cur.TargetIndex != t.TargetIndex {
-				return errTaskMoved
-			}
-			return e.moveOn(ctx, tx, fx, wf, cur, attrs, moveSkip)
-		})
-		if err != nil && !errors.Is(err, errTaskMoved) {
-			return nil, fmt.Errorf("skip task %s to its next target: %w", taskSID, err)
-		}
+	r, err := walk(ctx, &storeWalk{e: e, ws: workspaceSID, task: taskSID, known: known}, nil)
+	if errors.Is(err, errLongWalk) {
+		return nil, fmt.Errorf("route task %s: more than %d routing steps", taskSID, maxRouteSteps)
 	}
-	return nil, fmt.Errorf("route task %s: more than %d routing steps", taskSID, maxRouteSteps)
+	return r, err
 }
 
 // reposition puts a task whose position vanished from its edited workflow at
@@ -118,18 +55,15 @@ func (e *Engine) reposition(ctx context.Context, wfRow Workflow, wf *routing.Wor
 		return Errorf(EINVALID, "task %s matches no filter of workflow %s, which has no default_filter", t.SID, wfRow.SID)
 	}
 	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
-		cur, err := tx.GetTask(ctx, t.WorkspaceSID, t.SID)
+		cur, err := lockAt(ctx, tx, t)
 		if err != nil {
-			return fmt.Errorf("read task %s: %w", t.SID, err)
-		}
-		if cur.AssignmentStatus != TaskPending || cur.FilterIndex != t.FilterIndex || cur.TargetIndex != t.TargetIndex {
-			return errTaskMoved
+			return err
 		}
 		from := cur.TaskQueueSID
 		if err := e.enterTarget(ctx, tx, fx, wf, &cur, filter, 0, e.clock.Now()); err != nil {
 			return err
 		}
-		if err := e.moved(ctx, tx, cur, from, "workflow changed"); err != nil {
+		if err := emitMoved(e.txEmit(ctx, tx), cur, from, "workflow changed"); err != nil {
 			return err
 		}
 		_, err = tx.UpdateTask(ctx, cur)
@@ -138,53 +72,17 @@ func (e *Engine) reposition(ctx context.Context, wfRow Workflow, wf *routing.Wor
 	return err
 }
 
-// tryReserve offers the task to the best eligible workers in turn until one
-// claim succeeds. A failed claim means the index was stale for that worker:
-// it is re-read, and the index asked again.
-func (e *Engine) tryReserve(ctx context.Context, wfRow Workflow, t Task, tgt *routing.Target, attrs routing.Attributes) (*reserved, error) {
-	wi, err := e.index(ctx, t.WorkspaceSID)
-	if err != nil {
-		return nil, err
-	}
-	tried := make(map[string]bool)
-	skip := func(sid string) bool { return tried[sid] || slices.Contains(t.RejectedWorkers, sid) }
-	for range 3 {
-		wi.mu.RLock()
-		cands := wi.ix.Eligible(tgt, attrs, skip, candidatesPerRound)
-		wi.mu.RUnlock()
-		if len(cands) == 0 {
-			return nil, nil
-		}
-		for _, c := range cands {
-			tried[c.SID] = true
-			r, err := e.reserve(ctx, wfRow, t, c.SID)
-			switch {
-			case err == nil:
-				return r, nil
-			case errors.Is(err, errWorkerTaken):
-				if _, _, err := e.refreshWorker(ctx, t.WorkspaceSID, c.SID); err != nil {
-					return nil, err
-				}
-			default:
-				return nil, err
-			}
-		}
-	}
-	return nil, nil
-}
-
 // reserve makes, in one transaction, the reservation of task t (as it was
 // read, at its current position) for worker workerSID: the task must still
 // be pending at that position and the worker claimable.
 func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID string) (*reserved, error) {
 	var out reserved
 	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
-		cur, err := tx.GetTask(ctx, t.WorkspaceSID, t.SID)
+		cur, err := lockAt(ctx, tx, t)
 		if err != nil {
-			return fmt.Errorf("read task %s: %w", t.SID, err)
+			return err
 		}
-		if cur.AssignmentStatus != TaskPending || cur.FilterIndex != t.FilterIndex ||
-			cur.TargetIndex != t.TargetIndex || slices.Contains(cur.RejectedWorkers, workerSID) {
+		if slices.Contains(cur.RejectedWorkers, workerSID) {
 			return errTaskMoved
 		}
 		r, err := e.reserveLocked(ctx, tx, fx, wfRow, cur, workerSID)
@@ -227,20 +125,7 @@ func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Wo
 	if err != nil {
 		return nil, fmt.Errorf("read worker %s: %w", workerSID, err)
 	}
-	timeout := wfRow.TaskReservationTimeout
-	if timeout <= 0 {
-		timeout = DefaultReservationTimeout
-	}
-	r := Reservation{
-		SID:          NewSID(PrefixReservation),
-		WorkspaceSID: cur.WorkspaceSID,
-		TaskSID:      cur.SID,
-		WorkerSID:    workerSID,
-		Status:       ReservationPending,
-		Timeout:      timeout,
-		DateCreated:  now,
-		DateUpdated:  now,
-	}
+	r := newReservation(wfRow, cur, workerSID, now)
 	if err := tx.InsertReservation(ctx, r); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, errTaskMoved // another live reservation exists
@@ -253,15 +138,13 @@ func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Wo
 	if err != nil {
 		return nil, fmt.Errorf("update task %s: %w", cur.SID, err)
 	}
-	if err := e.event(ctx, tx, reservationEvent(r, EventReservationCreated,
-		fmt.Sprintf("Reservation %s created for worker %s", r.SID, w.FriendlyName)),
-		map[string]any{"task_queue_sid": cur.TaskQueueSID, "task_priority": cur.Priority}); err != nil {
+	if err := emitReservationCreated(e.txEmit(ctx, tx), r, cur, w.FriendlyName, false); err != nil {
 		return nil, err
 	}
 	if err := tx.SetTimer(ctx, Timer{
 		SID: NewSID(PrefixTimer), WorkspaceSID: cur.WorkspaceSID, Kind: TimerReservation,
 		TaskSID: cur.SID, ReservationSID: r.SID, WorkerSID: workerSID,
-		TaskVersion: updated.Version, FireAt: now.Add(time.Duration(timeout) * time.Second),
+		TaskVersion: updated.Version, FireAt: now.Add(time.Duration(r.Timeout) * time.Second),
 	}); err != nil {
 		return nil, fmt.Errorf("set reservation timer: %w", err)
 	}
@@ -277,6 +160,14 @@ const (
 	moveSkip    moveReason = iota // skip_if held and nobody was reservable
 	moveTimeout                   // the target's timeout passed
 )
+
+// String is the reason as the events of the move say it.
+func (why moveReason) String() string {
+	if why == moveTimeout {
+		return "timed out"
+	}
+	return "skipped"
+}
 
 // moveOn moves the locked task cur from its current target to the next one
 // and writes it. On a timeout a pending reservation is rescinded and its
@@ -309,20 +200,15 @@ func (e *Engine) moveOnTask(ctx context.Context, tx Tx, fx *effects, wf *routing
 		return Task{}, err
 	}
 	from := cur.TaskQueueSID
-	typ, desc := EventWorkflowSkipped, "skipped"
-	if why == moveTimeout {
-		typ, desc = EventTaskQueueTimeout, "timed out"
-	}
-	if err := e.event(ctx, tx, taskEvent(cur, typ, fmt.Sprintf("Task %s %s target %d of filter %d (queue %s)",
-		cur.SID, desc, cur.TargetIndex, cur.FilterIndex, from)),
-		map[string]any{"task_queue_sid": from, "filter": cur.FilterIndex, "target": cur.TargetIndex}); err != nil {
+	emit := e.txEmit(ctx, tx)
+	if err := emitLeft(emit, cur, why); err != nil {
 		return Task{}, err
 	}
 	cur.AssignmentStatus = TaskPending
 	if err := e.enterTarget(ctx, tx, fx, wf, &cur, filter, target, now); err != nil {
 		return Task{}, err
 	}
-	if err := e.moved(ctx, tx, cur, from, desc); err != nil {
+	if err := emitMoved(emit, cur, from, why.String()); err != nil {
 		return Task{}, err
 	}
 	cur.DateUpdated = now
@@ -337,40 +223,12 @@ func (e *Engine) moveOnTask(ctx context.Context, tx Tx, fx *effects, wf *routing
 	return updated, nil
 }
 
-// moved records a task-queue.moved event after enterTarget.
-func (e *Engine) moved(ctx context.Context, tx Tx, t Task, from, why string) error {
-	return e.event(ctx, tx, taskEvent(t, EventTaskQueueMoved,
-		fmt.Sprintf("Task %s moved from queue %s to queue %s (%s)", t.SID, from, t.TaskQueueSID, why)),
-		map[string]any{"previous_task_queue_sid": from, "task_queue_sid": t.TaskQueueSID, "reason": why})
-}
-
 // enterTarget places t (in memory; the caller writes it) at a position:
 // queue, step start, the target's priority, the step timer, and the
 // workflow.target-matched and task-queue.entered events.
 func (e *Engine) enterTarget(ctx context.Context, tx Tx, fx *effects, wf *routing.Workflow, t *Task, filter, target int, now time.Time) error {
-	tgt, ok := targetAt(wf, filter, target)
-	if !ok {
-		return fmt.Errorf("enter target %d of filter %d: no such target", target, filter)
-	}
-	t.FilterIndex, t.TargetIndex = filter, target
-	t.TaskQueueSID = tgt.Queue
-	t.StepEnteredAt = now
-	if tgt.Priority != nil {
-		t.Priority = *tgt.Priority
-	}
-	filterName := "default filter"
-	if filter >= 0 {
-		filterName = wf.Filters[filter].Name
-	}
-	if err := e.event(ctx, tx, taskEvent(*t, EventWorkflowTargetMatched,
-		fmt.Sprintf("Task %s matched target %d of %q", t.SID, target, filterName)),
-		map[string]any{"filter": filter, "filter_friendly_name": filterName, "target": target,
-			"task_queue_sid": tgt.Queue, "target_expression": tgt.ExprSrc}); err != nil {
-		return err
-	}
-	if err := e.event(ctx, tx, taskEvent(*t, EventTaskQueueEntered,
-		fmt.Sprintf("Task %s entered queue %s", t.SID, tgt.Queue)),
-		map[string]any{"task_queue_sid": tgt.Queue, "task_priority": t.Priority}); err != nil {
+	tgt, err := enterPosition(e.txEmit(ctx, tx), wf, t, filter, target, now)
+	if err != nil {
 		return err
 	}
 	if tgt.Timeout != nil && *tgt.Timeout > 0 {
@@ -398,19 +256,4 @@ func stepDeadline(wf *routing.Workflow, t Task) time.Time {
 		return time.Time{}
 	}
 	return t.StepEnteredAt.Add(time.Duration(*tgt.Timeout) * time.Second)
-}
-
-// shouldSkip evaluates the target's skip_if with its queue's worker counts.
-func (e *Engine) shouldSkip(ctx context.Context, workspaceSID string, tgt *routing.Target, attrs routing.Attributes) (bool, error) {
-	if tgt.SkipIf == nil {
-		return false, nil
-	}
-	wi, err := e.index(ctx, workspaceSID)
-	if err != nil {
-		return false, err
-	}
-	wi.mu.RLock()
-	stats, _ := wi.ix.QueueStats(tgt.Queue)
-	wi.mu.RUnlock()
-	return tgt.ShouldSkip(attrs, stats), nil
 }

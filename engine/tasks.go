@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/didrouter/didrouter/routing"
@@ -51,28 +50,13 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 		}
 		return TaskResult{}, err
 	}
-	wfRow, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
+	wfRow, wf, err := e.newTaskWorkflow(ctx, ws, n)
 	if err != nil {
 		return refuse(fmt.Errorf("create task: %w", err))
 	}
-	wfSID := wfRow.SID
-	filter, ok := firstPosition(wf, attrs)
-	if !ok {
-		return refuse(Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfSID))
-	}
-	timeout := n.Timeout
-	if timeout == 0 {
-		timeout = DefaultTaskTimeout
-	}
-	if timeout < 1 || timeout > MaxTaskTimeout {
-		return refuse(Errorf(EINVALID, "timeout must be between 1 and %d seconds, not %d", MaxTaskTimeout, n.Timeout))
-	}
-	if n.Priority < 0 {
-		return refuse(Errorf(EINVALID, "priority must not be negative, not %d", n.Priority))
-	}
-	channel := n.TaskChannel
-	if channel == "" {
-		channel = DefaultTaskChannel
+	d, err := draftTask(ws.SID, wfRow, wf, n)
+	if err != nil {
+		return refuse(fmt.Errorf("create task: %w", err))
 	}
 
 	var (
@@ -84,16 +68,7 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
 		placed, stale = nil, nil
 		now := e.clock.Now()
-		first, _ := targetAt(wf, filter, 0)
-		t := Task{
-			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfSID, Attributes: raw,
-			AssignmentStatus: TaskPending, Priority: n.Priority, Timeout: timeout, TaskChannel: channel,
-			CallSID: n.CallSID, FilterIndex: filter, TargetIndex: 0, TaskQueueSID: first.Queue,
-			StepEnteredAt: now, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now,
-		}
-		if first.Priority != nil {
-			t.Priority = *first.Priority
-		}
+		t := d.task(now)
 		existing, ok, err := tx.InsertTask(ctx, t)
 		if err != nil {
 			return fmt.Errorf("insert task: %w", err)
@@ -104,22 +79,21 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 			return nil
 		}
 		t = existing // as stored
-		if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Task %s created", t.SID)),
-			map[string]any{"workflow_sid": wfSID, "task_priority": t.Priority, "call_sid": t.CallSID}); err != nil {
+		if err := emitTaskCreated(e.txEmit(ctx, tx), t, false); err != nil {
 			return err
 		}
 		// Same position and time as inserted: this only adds the events and the step timer.
-		if err := e.enterTarget(ctx, tx, fx, wf, &t, filter, 0, now); err != nil {
+		if err := e.enterTarget(ctx, tx, fx, wf, &t, d.filter, 0, now); err != nil {
 			return err
 		}
 		if err := tx.SetTimer(ctx, Timer{
 			SID: NewSID(PrefixTimer), WorkspaceSID: ws.SID, Kind: TimerTask, TaskSID: t.SID,
-			TaskVersion: t.Version, FireAt: now.Add(time.Duration(timeout) * time.Second),
+			TaskVersion: t.Version, FireAt: now.Add(time.Duration(d.timeout) * time.Second),
 		}); err != nil {
 			return fmt.Errorf("set task timeout: %w", err)
 		}
 		fx.timers = true
-		if placed, stale, err = e.placeNew(ctx, tx, fx, wfRow, wf, &t, attrs); err != nil {
+		if placed, stale, err = e.placeNew(ctx, tx, fx, wfRow, wf, &t, d.attrs); err != nil {
 			return fmt.Errorf("route task %s: %w", t.SID, err)
 		}
 		if placed == nil {
@@ -515,28 +489,51 @@ func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, 
 // completion and serves the next waiting task. Completing a completed task
 // returns it unchanged.
 func (e *Engine) CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
+	return e.transition(ctx, workspaceSID, taskSID, transition{
+		op: "complete task", same: []string{TaskCompleted}, from: []string{TaskAssigned, TaskWrapping},
+		only: "only an assigned or wrapping task can be completed",
+		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+			return e.completeInTx(ctx, tx, fx, t, reason, t.AssignmentStatus == TaskAssigned && e.wrapUp > 0)
+		},
+	})
+}
+
+// transition is one change of a task's status that a caller asks for by
+// the task's sid: CompleteTask, CancelTask, WrapUpTask, EndCall.
+type transition struct {
+	op   string   // what the errors say was being done
+	same []string // statuses in which the task is returned unchanged
+	from []string // statuses the change applies to; any other is EUNAVAILABLE
+	only string   // the refusal's explanation
+	// apply changes the task, locked in tx, and returns it as stored.
+	apply func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error)
+}
+
+// transition runs tr on the task in one transaction, then serves what the
+// change freed (a worker, waiting tasks). Asking twice for the same change
+// is answered with the task as it is, because webhooks and clients retry.
+func (e *Engine) transition(ctx context.Context, workspaceSID, taskSID string, tr transition) (Task, error) {
 	var out Task
 	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
 		t, err := tx.GetTask(ctx, workspaceSID, taskSID)
 		if err != nil {
 			return fmt.Errorf("read task %s: %w", taskSID, err)
 		}
-		switch t.AssignmentStatus {
-		case TaskCompleted:
+		switch {
+		case slices.Contains(tr.same, t.AssignmentStatus):
 			out = t
 			return nil
-		case TaskAssigned, TaskWrapping:
-		default:
-			return Errorf(EUNAVAILABLE, "task %s is %s; only an assigned or wrapping task can be completed", t.SID, t.AssignmentStatus)
+		case !slices.Contains(tr.from, t.AssignmentStatus):
+			return Errorf(EUNAVAILABLE, "task %s is %s; %s", t.SID, t.AssignmentStatus, tr.only)
 		}
-		out, err = e.completeInTx(ctx, tx, fx, t, reason, t.AssignmentStatus == TaskAssigned && e.wrapUp > 0)
+		out, err = tr.apply(ctx, tx, fx, t)
 		return err
 	})
 	if err != nil {
-		return Task{}, fmt.Errorf("complete task: %w", err)
+		return Task{}, fmt.Errorf("%s: %w", tr.op, err)
 	}
 	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
-		return out, fmt.Errorf("complete task: serve waiting tasks: %w", err)
+		return out, fmt.Errorf("%s: serve waiting tasks: %w", tr.op, err)
 	}
 	return out, nil
 }
@@ -545,20 +542,9 @@ func (e *Engine) CompleteTask(ctx context.Context, workspaceSID, taskSID, reason
 // with its reservation.
 func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, reason string, wrap bool) (Task, error) {
 	now := e.clock.Now()
-	list, err := tx.ListReservations(ctx, t.WorkspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: t.SID})
+	live, err := liveReservations(ctx, tx, t.WorkspaceSID, t.SID)
 	if err != nil {
-		return Task{}, fmt.Errorf("list reservations of task %s: %w", t.SID, err)
-	}
-	var live []Reservation
-	for _, r0 := range list {
-		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
-			continue
-		}
-		r, err := tx.GetReservation(ctx, t.WorkspaceSID, r0.SID)
-		if err != nil {
-			return Task{}, fmt.Errorf("read reservation %s: %w", r0.SID, err)
-		}
-		live = append(live, r)
+		return Task{}, err
 	}
 	if reason != "" {
 		t.Reason = reason
@@ -601,9 +587,41 @@ func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, r
 				return Task{}, err
 			}
 		}
-		if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
-			return Task{}, fmt.Errorf("clear timers: %w", err)
+		return endTask(ctx, tx, t)
+	}
+	updated, err := tx.UpdateTask(ctx, t)
+	if err != nil {
+		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
+	}
+	return updated, nil
+}
+
+// liveReservations reads the task's accepted and wrapping reservations,
+// each read again by sid so that the store locks it.
+func liveReservations(ctx context.Context, tx Tx, workspaceSID, taskSID string) ([]Reservation, error) {
+	list, err := tx.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: taskSID})
+	if err != nil {
+		return nil, fmt.Errorf("list reservations of task %s: %w", taskSID, err)
+	}
+	var live []Reservation
+	for _, r0 := range list {
+		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
+			continue
 		}
+		r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
+		if err != nil {
+			return nil, fmt.Errorf("read reservation %s: %w", r0.SID, err)
+		}
+		live = append(live, r)
+	}
+	return live, nil
+}
+
+// endTask stores the locked task t in the status that ended it. An ended
+// task has nothing left to time, so its timers go with the same write.
+func endTask(ctx context.Context, tx Tx, t Task) (Task, error) {
+	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
+		return Task{}, fmt.Errorf("clear timers: %w", err)
 	}
 	updated, err := tx.UpdateTask(ctx, t)
 	if err != nil {
@@ -616,30 +634,13 @@ func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, r
 // canceled and its worker freed (and served). Canceling a canceled task
 // returns it unchanged; an assigned task must be completed instead.
 func (e *Engine) CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
-	var out Task
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
-		t, err := tx.GetTask(ctx, workspaceSID, taskSID)
-		if err != nil {
-			return fmt.Errorf("read task %s: %w", taskSID, err)
-		}
-		switch t.AssignmentStatus {
-		case TaskCanceled:
-			out = t
-			return nil
-		case TaskPending, TaskReserved:
-		default:
-			return Errorf(EUNAVAILABLE, "task %s is %s; only a pending or reserved task can be canceled", t.SID, t.AssignmentStatus)
-		}
-		out, err = e.cancelInTx(ctx, tx, fx, t, reason)
-		return err
+	return e.transition(ctx, workspaceSID, taskSID, transition{
+		op: "cancel task", same: []string{TaskCanceled}, from: []string{TaskPending, TaskReserved},
+		only: "only a pending or reserved task can be canceled",
+		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+			return e.cancelInTx(ctx, tx, fx, t, reason)
+		},
 	})
-	if err != nil {
-		return Task{}, fmt.Errorf("cancel task: %w", err)
-	}
-	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
-		return out, fmt.Errorf("cancel task: serve waiting tasks: %w", err)
-	}
-	return out, nil
 }
 
 // cancelInTx cancels the locked task t.
@@ -657,39 +658,35 @@ func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, rea
 		map[string]any{"reason": t.Reason, "task_queue_sid": t.TaskQueueSID}); err != nil {
 		return Task{}, err
 	}
-	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
-		return Task{}, fmt.Errorf("clear timers: %w", err)
-	}
-	updated, err := tx.UpdateTask(ctx, t)
-	if err != nil {
-		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
-	}
-	return updated, nil
+	return endTask(ctx, tx, t)
 }
 
 // resolveNewTask finds what a new task enters before anything is written:
 // its workflow (n's, else the workspace's default), parsed, and its
 // attributes, raw ("{}" when empty) and parsed. Bad input is EINVALID.
 func (e *Engine) resolveNewTask(ctx context.Context, ws Workspace, n NewTask) (wfRow Workflow, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
+	if wfRow, wf, err = e.newTaskWorkflow(ctx, ws, n); err != nil {
+		return Workflow{}, nil, "", nil, err
+	}
+	if raw, attrs, err = parseTaskAttributes(n.Attributes); err != nil {
+		return Workflow{}, nil, "", nil, err
+	}
+	return wfRow, wf, raw, attrs, nil
+}
+
+// newTaskWorkflow is the workflow a new task enters: n's, else the
+// workspace's default. A missing one is EINVALID.
+func (e *Engine) newTaskWorkflow(ctx context.Context, ws Workspace, n NewTask) (Workflow, *routing.Workflow, error) {
 	wfSID := n.WorkflowSID
 	if wfSID == "" {
 		wfSID = ws.DefaultWorkflowSID
 	}
 	if wfSID == "" {
-		return Workflow{}, nil, "", nil, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
+		return Workflow{}, nil, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
 	}
-	if wfRow, wf, err = e.workflow(ctx, ws.SID, wfSID); err != nil {
-		if ErrorCode(err) == ENOTFOUND {
-			return Workflow{}, nil, "", nil, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
-		}
-		return Workflow{}, nil, "", nil, err
+	wfRow, wf, err := e.workflow(ctx, ws.SID, wfSID)
+	if ErrorCode(err) == ENOTFOUND {
+		return Workflow{}, nil, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
 	}
-	raw = strings.TrimSpace(n.Attributes)
-	if raw == "" {
-		raw = "{}"
-	}
-	if attrs, err = routing.ParseAttributes([]byte(raw)); err != nil {
-		return Workflow{}, nil, "", nil, Errorf(EINVALID, "attributes: %v", err)
-	}
-	return wfRow, wf, raw, attrs, nil
+	return wfRow, wf, err
 }

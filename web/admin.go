@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,12 +35,6 @@ const (
 var adminPageNames = []string{"admin_agents", "admin_agent", "admin_link", "admin_import", "admin_calls", "admin_call", "admin_hours"}
 
 const adminPartials = "assets/templates/admin_parts.html"
-
-// adminFuncs are the console templates' helpers.
-var adminFuncs = template.FuncMap{
-	"seconds": waitText,
-	"add1":    func(i int) int { return i + 1 },
-}
 
 // AdminEngine is what the admin console needs from the routing engine
 // (*engine.Engine) besides Engine: the same calls as the admin API.

@@ -204,7 +204,6 @@ func TestBrowserAgentDesktop(t *testing.T) {
 			`document.querySelector("#recent-calls tbody tr td:nth-child(2)").textContent === "From (212) 555-0100 (your number)"`)
 
 		// Sign out: the session is gone.
-		screenshot(t, ctx, "agent-desktop.png")
 		clickLoads(t, ctx, "sign out", ".signout button")
 		within(t, ctx, 10*time.Second, "signed out", chromedp.WaitVisible(chromedp.CSS("#signed-out")))
 		within(t, ctx, 10*time.Second, "reload", chromedp.Navigate(s.url+web.AgentPath), chromedp.WaitVisible(chromedp.CSS("#signed-out")))

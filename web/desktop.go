@@ -125,8 +125,15 @@ func (h *Handler) agentPage(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, AgentAssets, "read your calls", err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "agent", view{Title: a.Worker.FriendlyName, Assets: AgentAssets,
-		CSRF: a.Session.CSRF, SignOut: AgentSignOut, Agent: &st, Scripts: h.phone})
+	v := view{Title: a.Worker.FriendlyName, Assets: AgentAssets,
+		CSRF: a.Session.CSRF, SignOut: AgentSignOut, Agent: &st, Scripts: h.phone}
+	switch missing := h.phoneMissing(); {
+	case len(h.phone) == 0:
+		v.PhoneOff = "The browser phone is not part of this build of didrouter."
+	case len(missing) > 0:
+		v.Scripts, v.PhoneOff = nil, phoneNotSetUp(missing)
+	}
+	h.render(w, r, http.StatusOK, "agent", v)
 }
 
 // setPresence sets the signed-in agent's activity, through the engine and

@@ -26,12 +26,14 @@ import (
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/storetest"
 	"github.com/didrouter/didrouter/web"
+	"github.com/didrouter/didrouter/webhooks"
 )
 
 const (
 	apiKey      = "SKwebtest"
 	apiSecret   = "webtestsecret0123"
 	agentSecret = "web-test-agent-token-secret-0123456789"
+	twilioToken = "web-test-twilio-auth-token"
 )
 
 // stores runs fn on a fresh Postgres and a fresh SQLite store.
@@ -64,6 +66,9 @@ type siteOptions struct {
 	noAdmin   bool // the admin API is off
 	heartbeat time.Duration
 	clock     *engine.FakeClock // share one clock between instances
+	voice     web.Voice         // the browser phone's token minter
+	away      time.Duration     // engine.Config.AgentAway (presence rules)
+	missed    int               // engine.Config.MissedCallsUnavailable
 	// recordings fetches voicemail recordings (nil: playback off)
 	recordings *web.RecordingSource
 }
@@ -83,7 +88,8 @@ func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Store: st, Clock: clock, Normalizer: norm})
+	eng, err := engine.New(engine.Config{Store: st, Clock: clock, Normalizer: norm,
+		AgentAway: o.away, MissedCallsUnavailable: o.missed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +118,24 @@ func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
 		admin.Mount(r)
 		check = admin.CheckCredentials
 	}
+	presence := o.presence
+	if presence == nil && o.away > 0 {
+		presence = eng
+	}
 	pages, err := web.New(web.Config{Engine: eng, Store: st, Web: st.(engine.WebStore), Clock: clock,
-		PublicURL: o.publicURL, Agents: agents, AdminCheck: check, Presence: o.presence, SignInLimit: o.limit,
-		Heartbeat: o.heartbeat, Recordings: o.recordings})
+		PublicURL: o.publicURL, Agents: agents, AdminCheck: check, Presence: presence, SignInLimit: o.limit,
+		Heartbeat: o.heartbeat, Voice: o.voice, Recordings: o.recordings})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pages.Mount(r)
+	// Twilio's side: the voice webhooks, signature-checked with twilioToken.
+	hooks, err := webhooks.NewHandler(webhooks.Config{Engine: eng, Store: st, Normalizer: norm, Clock: clock,
+		PublicURL: base, AuthToken: twilioToken, WorkspaceSID: ws.SID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks.Mount(r)
 	srv.Config.Handler = r
 	srv.Config.RegisterOnShutdown(pages.CloseStreams)
 	srv.Start()

@@ -24,13 +24,23 @@ func loadPages() (*pages, error) {
 		if strings.HasPrefix(name, "admin") {
 			files = append(files, adminPartials)
 		}
-		t, err := template.New(name).Funcs(adminFuncs).ParseFS(assets, files...)
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(assets, files...)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
 		p.t[name] = t
 	}
 	return p, nil
+}
+
+// templateFuncs are the templates' helpers.
+var templateFuncs = template.FuncMap{
+	"seconds": waitText,
+	"add1":    func(i int) int { return i + 1 },
+	// The desktop's dial pad, in the order of a phone's keys.
+	"dialpadKeys": func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
+	// callable: a recent call's number the phone can dial back (E.164).
+	"callable": func(number string) bool { return strings.HasPrefix(number, "+") },
 }
 
 // view is the data of every page.
@@ -45,6 +55,8 @@ type view struct {
 
 	Agent   *agentState // the desktop
 	Scripts []string    // extra scripts of the desktop (the browser phone)
+	// PhoneOff says why the desktop has no phone (settings missing).
+	PhoneOff string
 
 	Link    string // the sign-in link's token, posted back by its button
 	Name    string // who the link signs in as

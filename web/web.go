@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -95,10 +96,14 @@ type Config struct {
 	// WorkspaceSID is the workspace the admin console shows; "" = the
 	// oldest one.
 	WorkspaceSID string
-	// CSPAllow adds sources to directives of the Content-Security-Policy,
-	// e.g. {"connect-src": {"wss://voice-js.roaming.twilio.com"}} for the
-	// browser phone.
+	// CSPAllow adds sources to directives of the Content-Security-Policy.
+	// The browser phone's (PhoneCSP) are added when Voice can mint.
 	CSPAllow map[string][]string
+
+	// Voice mints the browser phone's access tokens (*voicetoken.Minter);
+	// nil, or one with settings missing: the phone panel names what to set
+	// and the rest of the desktop works.
+	Voice Voice
 	// Recordings fetches voicemail recordings for playback (voicemail.go);
 	// nil = playback is off.
 	Recordings *RecordingSource
@@ -126,9 +131,11 @@ type Handler struct {
 	static     http.Handler
 	feed       *feed
 	phone      []string // scripts of the browser phone, when embedded
+	voice      Voice
 	admin      *adminState
-	recordings *RecordingSource         // nil: voicemail playback is off
-	settings   engine.CallSettingsStore // nil: the business hours page says it is off
+	oidc       atomic.Pointer[oidcState] // sign-in with OpenID Connect (EnableOIDC); nil = off
+	recordings *RecordingSource          // nil: voicemail playback is off
+	settings   engine.CallSettingsStore  // nil: the business hours page says it is off
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -179,11 +186,12 @@ func New(cfg Config) (*Handler, error) {
 		sessions: sessions{web: cfg.Web, clock: cfg.Clock, ttl: cfg.SessionTTL, secure: pub.Scheme == "https", log: cfg.Logger},
 		limiter:  newLimiter(cfg.SignInLimit, cfg.Clock),
 		origins:  origins,
-		csp:      contentSecurityPolicy(cfg.CSPAllow),
+		csp:      contentSecurityPolicy(cspAllow(cfg)),
 		pages:    pg,
 		static:   http.FileServerFS(static),
 		feed:     newFeed(),
 		phone:    phoneScripts(static),
+		voice:    cfg.Voice,
 		closing:  make(chan struct{}),
 
 		recordings: cfg.Recordings,
@@ -194,6 +202,22 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h.admin = newAdminState(cfg, strings.TrimRight(cfg.PublicURL, "/"))
 	return h, nil
+}
+
+// cspAllow is Config.CSPAllow plus, with a phone set up, what the Voice
+// SDK needs: without a phone the policy stays at the page's own origin.
+func cspAllow(cfg Config) map[string][]string {
+	if cfg.Voice == nil || len(cfg.Voice.Missing()) > 0 {
+		return cfg.CSPAllow
+	}
+	out := map[string][]string{}
+	for k, v := range cfg.CSPAllow {
+		out[k] = append(out[k], v...)
+	}
+	for k, v := range PhoneCSP() {
+		out[k] = append(out[k], v...)
+	}
+	return out
 }
 
 // phoneScripts lists the browser phone's scripts when they are embedded
@@ -216,16 +240,18 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(h.recoverer, h.headers)
 		r.Get("/agent", redirectTo(AgentPath))
-		r.Get(AgentPath, h.agentPage)
+		r.Get(AgentPath, h.ssoFirst(engine.WebSessionAgent, h.agentPage))
+		r.Get(OIDCCallbackPath, h.oidcCallback)
 		r.Get(SignInPath, h.agentSignInPage)
 		r.Post(SignInPath, h.agentSignIn)
 		r.Post(AgentSignOut, h.signOut(engine.WebSessionAgent))
 		r.With(h.AgentOnly).Post(AgentPresence, h.setPresence)
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
+		r.With(h.AgentOnly).Post(AgentPhoneToken, h.phoneToken)
 		h.mountVoicemail(r)
 		r.Get("/admin", redirectTo(AdminPath))
-		r.Get(AdminSignInPath, h.adminSignInPage)
-		r.Post(AdminSignInPath, h.adminSignIn)
+		r.Get(AdminSignInPath, h.ssoFirst(engine.WebSessionAdmin, h.adminSignInPage))
+		r.Post(AdminSignInPath, h.passwordLogin(h.adminSignIn))
 		r.Post(AdminSignOut, h.signOut(engine.WebSessionAdmin))
 		h.mountAdmin(r)
 	})

@@ -186,13 +186,27 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	if admin != nil {
 		adminCheck = admin.CheckCredentials
 	}
+	voice, err := cfg.voiceMinter(clock)
+	if err != nil {
+		return err
+	}
+	phoneWanted := cfg.VoiceAPIKey != "" || cfg.VoiceAPISecret != "" || cfg.TwiMLAppSID != ""
+	if missing := voice.Missing(); phoneWanted && len(missing) > 0 {
+		// Some set, some not: likely a typo; the desktop says the same.
+		logger.Warn("the browser phone is off until these are set: " + strings.Join(missing, ", "))
+	}
 	pages, err := web.New(web.Config{
 		Engine: eng, Store: st, Web: webStore, Clock: clock, Logger: logger,
 		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: agents, AdminCheck: adminCheck,
 		Presence:     eng,
 		WorkspaceSID: ws.SID,
+		Voice:        voice,
 		Recordings:   cfg.recordings(), CallSettings: settings,
 	})
+	if err != nil {
+		return err
+	}
+	prov, sso, err := newSSO(cfg, eng, st, ws.SID, pages, agents, logger)
 	if err != nil {
 		return err
 	}
@@ -215,7 +229,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	m.WatchIndex(eng.IndexSize)
 	m.WatchQueues(st, clock)
 	srv := &http.Server{
-		Handler:           newRouter(wh, admin, pages, ready, logger, m),
+		Handler:           newRouter(wh, admin, pages, ready, logger, m, sso...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -245,12 +259,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	go func() { _ = events.Run(engCtx); close(eventsDone) }()
 	pagesDone := make(chan struct{})
 	go func() { _ = pages.Run(engCtx); close(pagesDone) }()
+	provDone := make(chan struct{}) // workers deleted during a call go when it ends
+	go func() { _ = prov.Run(engCtx, logger); close(provDone) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
 	logger.Info("didrouter listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"store", kind, "workspace_sid", ws.SID, "instance", instance, "admin_api", cfg.apiEnabled(),
-		"agent_desktop", cfg.PublicURL+web.AgentPath, "agent_sign_in_links", agents.On())
+		"agent_desktop", cfg.PublicURL+web.AgentPath, "agent_sign_in_links", agents.On(),
+		"browser_phone", len(voice.Missing()) == 0)
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
@@ -277,7 +294,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 		close(engStopped)
 	}()
-	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, engStopped) {
+	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, provDone, engStopped) {
 		select {
 		case err := <-engDone:
 			if runErr == nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,11 @@ func TestServeAgentDesktop(t *testing.T) {
 		"DIDROUTER_API_SECRET":              "secret",
 		"DIDROUTER_AGENT_TOKEN_SECRET":      serveAgentSecret,
 		"DIDROUTER_DATA":                    filepath.Join(t.TempDir(), "didrouter.db"),
+		// The browser phone.
+		"TWILIO_ACCOUNT_SID":      "AC0123456789abcdef0123456789abcdef",
+		"TWILIO_API_KEY":          "SK0123456789abcdef0123456789abcdef",
+		"TWILIO_API_SECRET":       "serve-test-api-key-secret",
+		"DIDROUTER_TWIML_APP_SID": "AP0123456789abcdef0123456789abcdef",
 	}
 	cfg, err := parseConfig("serve", []string{"-addr", "127.0.0.1:0"}, envOf(env), io.Discard)
 	if err != nil {
@@ -35,8 +41,8 @@ func TestServeAgentDesktop(t *testing.T) {
 	}
 	base, logs := runServer(t, cfg)
 	waitReady(t, base)
-	if !strings.Contains(logs.String(), `"agent_sign_in_links":true`) {
-		t.Errorf("start-up log does not say sign-in links are on:\n%s", logs)
+	if !strings.Contains(logs.String(), `"agent_sign_in_links":true`) || !strings.Contains(logs.String(), `"browser_phone":true`) {
+		t.Errorf("start-up log does not say sign-in links and the phone are on:\n%s", logs)
 	}
 	env["DIDROUTER_URL"], env["DIDROUTER_PUBLIC_URL"] = base, base
 	dids := didsCommand{getenv: envOf(env), now: time.Now}
@@ -63,6 +69,25 @@ func TestServeAgentDesktop(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(page), "(512) 764-0580") {
 		t.Fatalf("desktop after sign-in: %s %s", resp.Status, page)
+	}
+	// The phone is wired: the page loads it, the policy lets it reach
+	// Twilio, and the token is minted for alice.
+	if !strings.Contains(string(page), web.AgentAssets+"js/phone.js") ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "wss://*.twilio.com") {
+		t.Errorf("the desktop has no phone: %s\n%s", resp.Header.Get("Content-Security-Policy"), page)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token on the desktop")
+	}
+	resp, err = c.PostForm(base+web.AgentPhoneToken, url.Values{"csrf": {string(m[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(tok), `"identity":"alice"`) {
+		t.Errorf("phone token: %s %s", resp.Status, tok)
 	}
 	c.Timeout = 0
 	resp, err = c.Get(base + web.AgentEvents)

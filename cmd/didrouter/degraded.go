@@ -11,7 +11,7 @@ import (
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/fileperm"
-	"github.com/didrouter/didrouter/outage"
+	"github.com/didrouter/didrouter/store/postgres/outage"
 	"github.com/didrouter/didrouter/webhooks"
 )
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
-	"github.com/didrouter/didrouter/outage"
 	"github.com/didrouter/didrouter/store/postgres"
+	"github.com/didrouter/didrouter/store/postgres/outage"
 )
 
 // runJournal inspects and replays degraded-mode journals (DIDROUTER_JOURNAL)

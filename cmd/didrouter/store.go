@@ -6,8 +6,8 @@ import (
 	"log/slog"
 
 	"github.com/didrouter/didrouter/engine"
-	"github.com/didrouter/didrouter/outage"
 	"github.com/didrouter/didrouter/store/postgres"
+	"github.com/didrouter/didrouter/store/postgres/outage"
 	"github.com/didrouter/didrouter/store/sqlite"
 )
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# didrouter's benchmarks with `didrouter replay` (issue 6). Server, Postgres
-# and load generator run on this machine; every figure is printed with the
-# load average beside it. Usage:
+# didrouter's benchmarks with `didrouter replay`. Server, Postgres and load
+# generator run on this machine; every figure is printed with the load
+# average and the Postgres durability settings beside it. Usage:
 #
+#   replay/bench/run.sh pg [tuned]          start a throwaway Postgres
 #   replay/bench/run.sh ratio|sustained|scale|all
 #
+# Figures are taken on durable settings by default, as users run Postgres
+# (fsync, synchronous_commit and full_page_writes on): `run.sh pg` starts
+# such a throwaway cluster on port 54400. `run.sh pg tuned` starts one with
+# all three off on port 54401, for figures beside the durable ones (never
+# instead of them): point BENCH_PG at it.
+#
 # Environment: BENCH_PG (default postgres://postgres@127.0.0.1:54400) is a
-# Postgres server where databases rp_* may be created and dropped (start a
-# throwaway one tuned for speed with `replay/bench/run.sh pg`); BENCH_STORE
+# Postgres server where databases rp_* may be created and dropped; BENCH_STORE
 # (postgres or sqlite, default postgres); RATE and SECONDS_RUN for sustained
 # (default 100 calls/s for 60 s); RATIO_WORKERS (100000) and SUSTAINED_WORKERS
 # (10000) size the fleets; SCALES for scale (default "1000 100000 1000000").
@@ -23,19 +29,36 @@ export TWILIO_AUTH_TOKEN=benchtoken DIDROUTER_API_KEY=benchkey DIDROUTER_API_SEC
 # Routing is measured with agents keeping their activity: no presence rules.
 export DIDROUTER_MISSED_CALLS_UNAVAILABLE=off DIDROUTER_AGENT_AWAY=off
 
-say() { echo "== $* (load average $(cut -d' ' -f1-3 /proc/loadavg))"; }
+say() { echo "== $* (load average $(cut -d' ' -f1-3 /proc/loadavg); $(durability))"; }
 
 build() { go build -o "$BIN" ./cmd/didrouter; }
 
-# start_pg: a throwaway cluster tuned for speed (fsync off: figures show the
-# server, not the disk) on port 54400, as scripts/test.sh starts its own.
+# start_pg [tuned]: a throwaway cluster. Durable (Postgres' defaults for
+# fsync, synchronous_commit and full_page_writes) on port 54400, or with the
+# three off on 54401 ("tuned": figures show the server, not the disk).
+# pg_stat_statements is loaded so that a run can say where the time goes.
 start_pg() {
-	local dir=/tmp/rpbench-pg as=()
+	local mode=${1:-durable} port=54400 dir=/tmp/rpbench-pg as=() tune=""
+	if [[ $mode == tuned ]]; then
+		port=54401 dir=/tmp/rpbench-pg-tuned tune="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	elif [[ $mode != durable ]]; then
+		echo "usage: $0 pg [tuned]" >&2
+		exit 2
+	fi
 	[[ $(id -u) == 0 ]] && as=(runuser -u postgres --)
 	rm -rf "$dir" && mkdir -p "$dir" && { [[ $(id -u) != 0 ]] || chown postgres "$dir"; }
 	"${as[@]}" initdb -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log"
-	"${as[@]}" pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "-p 54400 -k $dir -c listen_addresses=127.0.0.1 \
-		-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB" start
+	"${as[@]}" pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "-p $port -k $dir -c listen_addresses=127.0.0.1 \
+		$tune -c max_connections=200 -c shared_buffers=256MB -c shared_preload_libraries=pg_stat_statements" start
+	echo "BENCH_PG=postgres://postgres@127.0.0.1:$port   # $mode"
+}
+
+# durability names the Postgres settings the figures were taken on.
+durability() {
+	[[ $STORE == postgres ]] || { echo "sqlite"; return; }
+	psql "$PG/postgres" -Atc "SELECT 'fsync=' || current_setting('fsync') || ' synchronous_commit=' ||
+		current_setting('synchronous_commit') || ' full_page_writes=' || current_setting('full_page_writes')" 2>/dev/null ||
+		echo "postgres settings unknown"
 }
 
 # serve NAME [fresh]: runs the server on database rp_NAME (or SQLite file),
@@ -126,12 +149,12 @@ scale() {
 	done
 }
 
-build
+[[ ${1:-} == pg ]] || build
 case ${1:-all} in
-pg) start_pg ;;
+pg) start_pg "${2:-durable}" ;;
 ratio) ratio ;;
 sustained) sustained ;;
 scale) scale ;;
 all) ratio; sustained; scale ;;
-*) echo "usage: $0 pg|ratio|sustained|scale|all" >&2; exit 2 ;;
+*) echo "usage: $0 pg [tuned] | ratio|sustained|scale|all" >&2; exit 2 ;;
 esac

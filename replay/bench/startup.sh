@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start-up A/B (issue 6, "3. Scale"): time from process start to /readyz 200,
+# Start-up A/B: time from process start to /readyz 200,
 # server CPU, live heap and resident memory of `didrouter serve` binaries
 # loading the same N workers from Postgres, run in turn (so that two builds
 # are compared under the same load). Usage:

@@ -56,7 +56,7 @@
       const tr = document.createElement("tr");
       tr.className = "empty";
       const td = document.createElement("td");
-      td.colSpan = 3;
+      td.colSpan = 4;
       td.textContent = "No calls yet.";
       tr.append(td);
       body.replaceChildren(tr);
@@ -75,7 +75,19 @@
         : "From " + c.number_display + (c.to_your_number ? " (your number)" : " (through " + c.via + ")");
       const outcome = document.createElement("td");
       outcome.textContent = c.label;
-      tr.append(when, what, outcome);
+      // Call back: shown once the phone is ready (the style sheet hides it
+      // until then); phone.js handles the click.
+      const back = document.createElement("td");
+      if (!c.state && (c.number || "").startsWith("+")) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "call-back";
+        b.dataset.number = c.number;
+        b.setAttribute("aria-label", "Call back " + c.number_display);
+        b.textContent = "Call back";
+        back.append(b);
+      }
+      tr.append(when, what, outcome, back);
       return tr;
     }));
   }

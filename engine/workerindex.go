@@ -17,7 +17,7 @@ type wsIndex struct {
 }
 
 func workerInfo(w Worker) (routing.WorkerInfo, error) {
-	attrs, err := routing.ParseAttributes([]byte(orEmptyObject(w.Attributes)))
+	attrs, err := routing.ParseAttributes([]byte(w.Attributes))
 	if err != nil {
 		return routing.WorkerInfo{}, fmt.Errorf("worker %s attributes: %w", w.SID, err)
 	}
@@ -33,13 +33,6 @@ func workerInfo(w Worker) (routing.WorkerInfo, error) {
 		ActivitySID:  w.ActivitySID,
 		ActivityName: w.ActivityName,
 	}, nil
-}
-
-func orEmptyObject(s string) string {
-	if s == "" {
-		return "{}"
-	}
-	return s
 }
 
 // index returns the workspace's index, loading it from the store on first
@@ -302,4 +295,24 @@ func (e *Engine) serveAllWaiting(ctx context.Context) {
 	for _, ws := range list {
 		e.serveWaitingLogged(ctx, ws.SID)
 	}
+}
+
+// IndexSize returns how many workers the in-memory routing index holds, over
+// every loaded workspace (for metrics).
+func (e *Engine) IndexSize() int {
+	e.mu.Lock()
+	idx := make([]*wsIndex, 0, len(e.workspaces))
+	for _, wi := range e.workspaces {
+		idx = append(idx, wi)
+	}
+	e.mu.Unlock()
+	n := 0
+	for _, wi := range idx {
+		wi.mu.RLock()
+		if wi.ix != nil {
+			n += wi.ix.Len()
+		}
+		wi.mu.RUnlock()
+	}
+	return n
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/didrouter/didrouter/engine"
-	"github.com/didrouter/didrouter/outage"
 	"github.com/didrouter/didrouter/store/postgres"
+	"github.com/didrouter/didrouter/store/postgres/outage"
 	"github.com/didrouter/didrouter/store/storetest"
 )
 

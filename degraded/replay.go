@@ -1,0 +1,348 @@
+package degraded
+
+// Journal replay: once the store is back, the journal is applied to it in
+// order, one function per kind of entry.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// replay applies the journal in order. An entry that cannot be applied
+// yet (its call is in another instance's journal, or the store went away
+// again) stays for the next round.
+func (m *Mode) replay(ctx context.Context) {
+	m.mu.Lock()
+	upFor := m.upForLocked()
+	m.mu.Unlock()
+	m.replayWith(ctx, replayOpts{settled: upFor >= m.cfg.SettleAfter, giveUp: upFor >= giveUpAfter, resync: true,
+		entrySettle: m.cfg.SettleAfter})
+}
+
+// replayOpts says how far a replay round may go.
+type replayOpts struct {
+	settled bool // the other instances have had the time to replay their journals
+	giveUp  bool // entries that still cannot be applied are dropped (logged)
+	resync  bool // reload the engine's index once the journal is empty
+	// entrySettle is how old an entry must be before it counts as settled
+	// too: an entry journaled while this instance saw no outage (a brief
+	// restart, an end of call the store could not take right after an
+	// outage) must leave the other instances that time to replay what
+	// they journaled before it.
+	entrySettle time.Duration
+}
+
+// ReplayPending applies every pending entry of the journal once, in order,
+// with the same steps as an instance replaying its own journal after an
+// outage. It is for the journal of an instance that is not running (didrouter
+// journal replay): that outage is over, so the entries are finished as well
+// as they can be at once. An entry whose call is in no task of the store
+// (its task may be in yet another journal not replayed) stays in the
+// journal, unless giveUp: then it is dropped and logged. Entries already
+// applied (by an earlier run that stopped before marking them done) apply
+// again as no-ops. As on an instance, the engine's routing is held while
+// the entries are applied (a worker freed by one entry must not be given
+// a call that a later entry ends) and resumed after, which routes the
+// imported calls still waiting. The engine's index is not reloaded at the
+// end. It returns how many entries are left.
+func (m *Mode) ReplayPending(ctx context.Context, giveUp bool) int {
+	if !m.Active() {
+		m.cfg.Engine.PauseRouting()
+		m.replayWith(ctx, replayOpts{settled: true, giveUp: giveUp})
+		if err := m.cfg.Engine.ResumeRouting(ctx); err != nil {
+			m.log.WarnContext(ctx, "degraded: routing the waiting calls after the replay failed; they wait for a free worker", "err", err)
+		}
+	}
+	return m.cfg.Journal.Len()
+}
+
+func (m *Mode) replayWith(ctx context.Context, o replayOpts) {
+	for _, e := range m.cfg.Journal.Pending() {
+		if ctx.Err() != nil || m.Active() {
+			return
+		}
+		// In journal order: an end that freed a worker comes before the
+		// call this instance then gave that worker.
+		done, err := m.apply(ctx, e, o.settled && m.now().Sub(e.At) >= o.entrySettle)
+		switch {
+		case errors.Is(err, errNotYet) && e.Op == OpEndCall && o.giveUp:
+			m.log.InfoContext(ctx, "degraded: a call that hung up never had a task", "call_sid", e.CallSID)
+			done = true
+		case err != nil && o.giveUp:
+			m.dropped.Add(1)
+			m.log.ErrorContext(ctx, "degraded: giving up on a journal entry", "op", e.Op, "seq", e.Seq,
+				"call_sid", e.CallSID, "task_sid", e.Task, "reservation_sid", e.Reservation, "err", err)
+			done = true
+		case err != nil:
+			m.log.DebugContext(ctx, "degraded: journal entry not applied yet", "op", e.Op, "seq", e.Seq, "err", err)
+			continue
+		}
+		if !done {
+			continue
+		}
+		if err := m.cfg.Journal.Done(e.Seq); err != nil {
+			m.log.ErrorContext(ctx, "degraded: marking a journal entry done failed", "seq", e.Seq, "err", err)
+			return
+		}
+		m.replayed.Add(1)
+	}
+	if o.settled {
+		m.routeWaiting(ctx)
+	}
+	if m.cfg.Journal.Len() == 0 && o.resync {
+		m.mu.Lock()
+		clear(m.own)
+		m.mu.Unlock()
+		// The index counted degraded reservations; the store now has them all.
+		if err := m.cfg.Engine.Sync(ctx); err != nil {
+			m.log.WarnContext(ctx, "degraded: reloading the index after the replay failed", "err", err)
+		}
+		m.log.InfoContext(ctx, "degraded: journal replayed", "replayed", m.replayed.Load(), "conflicts", m.conflicts.Load())
+	}
+}
+
+// routeWaiting routes the calls imported waiting, once the other instances
+// have had the time to import theirs.
+func (m *Mode) routeWaiting(ctx context.Context) {
+	m.mu.Lock()
+	waiting := m.waiting
+	m.waiting = nil
+	m.mu.Unlock()
+	for _, w := range waiting {
+		if err := m.cfg.Engine.RouteImported(ctx, w.ws, w.task); err != nil {
+			m.log.WarnContext(ctx, "degraded: routing an imported call failed; it waits for a free worker", "task_sid", w.task, "err", err)
+		}
+	}
+}
+
+// errNotYet says an entry waits for other instances' entries.
+var errNotYet = errors.New("waiting for the call to reach the store")
+
+// apply applies one entry; done reports whether it is finished with.
+// settled says the other instances have had time to replay theirs.
+func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
+	switch e.Op {
+	case OpCall:
+		return m.applyCall(ctx, e, settled)
+	case OpAccept:
+		return m.applyAccept(ctx, e)
+	case OpReject:
+		return m.applyReject(ctx, e)
+	case OpEndTask:
+		return m.applyEndTask(ctx, e, settled)
+	case OpEndCall:
+		return m.applyEndCall(ctx, e, settled)
+	case OpVoicemail:
+		return m.applyVoicemail(ctx, e)
+	default:
+		m.log.WarnContext(ctx, "degraded: unknown journal entry", "op", e.Op, "seq", e.Seq)
+		return true, nil
+	}
+}
+
+// applyVoicemail creates a message's task; CreateTask finds the one a
+// first attempt stored (same recording), so applying it twice makes one.
+func (m *Mode) applyVoicemail(ctx context.Context, e Entry) (bool, error) {
+	if e.NewTask == nil {
+		return true, nil
+	}
+	if res, err := m.cfg.Engine.CreateTask(ctx, *e.NewTask); err != nil && res.Task.SID == "" {
+		return false, err
+	}
+	return true, nil
+}
+
+// applyCall imports a call routed from memory.
+func (m *Mode) applyCall(ctx context.Context, e Entry, settled bool) (bool, error) {
+	if e.Call == nil {
+		return true, nil
+	}
+	dc := *e.Call
+	// Until settled, a worker the store shows busy may be freed by an
+	// end of call in another instance's journal. Import later rather
+	// than cancel the reservation, whose answer may be journaled.
+	dc.WaitIfBusy = !settled
+	got, err := m.cfg.Engine.ImportDegraded(ctx, dc)
+	if errors.Is(err, engine.ErrDegradedWorkerBusy) {
+		return false, errNotYet
+	}
+	if err != nil {
+		return false, err
+	}
+	if got.Conflict != "" {
+		m.conflicts.Add(1)
+		m.log.WarnContext(ctx, "degraded: imported call conflicted", "call_sid", e.CallSID, "task_sid", got.TaskSID, "conflict", got.Conflict)
+	}
+	if got.Waiting {
+		m.mu.Lock()
+		m.waiting = append(m.waiting, importedTask{ws: e.WS, task: got.TaskSID})
+		m.mu.Unlock()
+	}
+	if !got.Imported && got.TaskSID != e.Task {
+		m.conflicts.Add(1)
+		m.log.WarnContext(ctx, "degraded: the call already had another task; the degraded one is dropped (its reservation is kept on that task, canceled, in case it was answered)",
+			"call_sid", e.CallSID, "task_sid", got.TaskSID, "degraded_task_sid", e.Task)
+	}
+	return true, nil
+}
+
+// applyAccept applies an agent's answer.
+func (m *Mode) applyAccept(ctx context.Context, e Entry) (bool, error) {
+	_, err := m.cfg.Engine.AcceptReservation(ctx, e.WS, e.Reservation)
+	switch engine.ErrorCode(err) {
+	case "":
+		return true, nil
+	case engine.ENOTFOUND:
+		return m.superseded(ctx, e)
+	case engine.EUNAVAILABLE:
+		return m.acceptEnded(ctx, e)
+	default:
+		return false, err
+	}
+}
+
+// acceptEnded applies an answer to a reservation that is no longer
+// pending. One canceled on import, because its task lost to another of
+// the same call or its worker was busy, is adopted: the answered one wins.
+// Any other end is a conflict, logged.
+func (m *Mode) acceptEnded(ctx context.Context, e Entry) (bool, error) {
+	r, err := m.cfg.Store.GetReservation(ctx, e.WS, e.Reservation)
+	if err != nil {
+		return false, err
+	}
+	if r.Status == engine.ReservationCanceled {
+		got, err := m.cfg.Engine.AdoptAnsweredReservation(ctx, e.WS, e.Reservation)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case got.Adopted:
+			m.log.InfoContext(ctx, "degraded: an answer replayed for a canceled reservation; the call's task takes it",
+				"call_sid", e.CallSID, "task_sid", got.TaskSID, "reservation_sid", e.Reservation, "worker_sid", r.WorkerSID)
+			return true, nil
+		case got.Conflict != "":
+			m.conflicts.Add(1)
+			m.log.WarnContext(ctx, "degraded: an answered reservation could not be kept", "call_sid", e.CallSID,
+				"task_sid", got.TaskSID, "reservation_sid", e.Reservation, "conflict", got.Conflict)
+			return true, nil
+		}
+		r.Status = got.Status
+	}
+	if r.Status != engine.ReservationAccepted && r.Status != engine.ReservationWrapping && r.Status != engine.ReservationCompleted {
+		m.conflicts.Add(1)
+		m.log.WarnContext(ctx, "degraded: an agent answered a reservation that had ended meanwhile",
+			"reservation_sid", e.Reservation, "status", r.Status)
+	}
+	return true, nil
+}
+
+// applyReject applies a reservation that was refused or not answered.
+func (m *Mode) applyReject(ctx context.Context, e Entry) (bool, error) {
+	_, err := m.cfg.Engine.RejectReservation(ctx, e.WS, e.Reservation, e.Status)
+	switch engine.ErrorCode(err) {
+	case "", engine.EUNAVAILABLE:
+		return true, nil
+	case engine.ENOTFOUND:
+		return m.superseded(ctx, e)
+	default:
+		return false, err
+	}
+}
+
+// applyEndTask applies the end of an answered call.
+func (m *Mode) applyEndTask(ctx context.Context, e Entry, settled bool) (bool, error) {
+	t, err := m.cfg.Store.GetTask(ctx, e.WS, e.Task)
+	if engine.ErrorCode(err) == engine.ENOTFOUND && e.CallSID != "" {
+		// The call's degraded task may have lost to another one of the
+		// same call, a retried webhook routed twice. End that one.
+		t, err = m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
+	}
+	if engine.ErrorCode(err) == engine.ENOTFOUND {
+		return false, errNotYet
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.end(ctx, t, e.Status, settled)
+}
+
+// applyEndCall applies a caller's hang-up.
+func (m *Mode) applyEndCall(ctx context.Context, e Entry, settled bool) (bool, error) {
+	t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
+	if engine.ErrorCode(err) == engine.ENOTFOUND {
+		// The call's task may be in the journal of an instance that is
+		// not back yet, so wait for it. After giveUpAfter the call never
+		// had a task, and there is nothing to end.
+		return false, errNotYet
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.end(ctx, t, e.Status, settled)
+}
+
+// superseded finishes an answer or a rejection of a reservation the store
+// does not have: when the call has another task than the entry's (its
+// degraded task lost to another one of the same call), the reservation
+// never reached the store and there is nothing to apply; otherwise the
+// call may still be in another instance's journal.
+func (m *Mode) superseded(ctx context.Context, e Entry) (bool, error) {
+	if e.CallSID == "" {
+		return false, errNotYet
+	}
+	t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
+	switch {
+	case engine.ErrorCode(err) == engine.ENOTFOUND:
+		return false, errNotYet
+	case err != nil:
+		return false, err
+	case t.SID != e.Task && m.callPending(e):
+		// The import of the entry's task is still to come: it stores the
+		// reservation on the kept task (see engine.ImportDegraded).
+		return false, errNotYet
+	case t.SID != e.Task:
+		m.log.InfoContext(ctx, "degraded: journal entry for a task that lost to another of the same call; dropped",
+			"op", e.Op, "call_sid", e.CallSID, "task_sid", e.Task, "kept_task_sid", t.SID)
+		return true, nil
+	default:
+		return false, errNotYet
+	}
+}
+
+// callPending says whether this journal still holds the import of e's
+// task, before e.
+func (m *Mode) callPending(e Entry) bool {
+	for _, p := range m.cfg.Journal.Pending() {
+		if p.Seq < e.Seq && p.Op == OpCall && p.Task == e.Task {
+			return true
+		}
+	}
+	return false
+}
+
+// end ends a task whose call is over: an answered one completes; one still
+// waiting or ringing is canceled once the other instances have had time to
+// replay an answer they may have journaled.
+func (m *Mode) end(ctx context.Context, t engine.Task, reason string, settled bool) (bool, error) {
+	eng := m.cfg.Engine
+	switch t.AssignmentStatus {
+	case engine.TaskCompleted, engine.TaskCanceled, engine.TaskWrapping:
+		return true, nil
+	case engine.TaskAssigned:
+		if _, err := eng.EndCall(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return false, err
+		}
+		return true, nil
+	default:
+		if !settled {
+			return false, nil
+		}
+		if _, err := eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return false, err
+		}
+		return true, nil
+	}
+}
