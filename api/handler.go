@@ -89,6 +89,9 @@ type Config struct {
 	// Callbacks checks the callback URLs set through the API (didrouter
 	// itself, the allow-list); nil = any absolute http(s) URL.
 	Callbacks *callback.Policy
+	// CallSettings keeps business hours and voicemail timing
+	// (callsettings.go); nil = the Store's, when it keeps them.
+	CallSettings engine.CallSettingsStore
 }
 
 // Handler serves the API.
@@ -107,6 +110,7 @@ type Handler struct {
 	router  chi.Router
 	// callbacks checks callback URLs (nil: any absolute http(s) URL).
 	callbacks *callback.Policy
+	settings  engine.CallSettingsStore // nil: the call settings endpoints answer 400
 }
 
 // NewHandler checks cfg and returns the API handler.
@@ -140,6 +144,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("api: Config.AllowedOrigins: %w", err)
 	}
 	writer, _ := cfg.Store.(Writer)
+	if cfg.CallSettings == nil {
+		cfg.CallSettings, _ = cfg.Store.(engine.CallSettingsStore)
+	}
 	h := &Handler{
 		writer:  writer,
 		eng:     cfg.Engine,
@@ -154,6 +161,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		maxBody: cfg.MaxBody,
 
 		callbacks: cfg.Callbacks,
+		settings:  cfg.CallSettings,
 	}
 	r := chi.NewRouter()
 	r.NotFound(h.handle(h.notFound))
@@ -182,6 +190,7 @@ func (h *Handler) Mount(r chi.Router) {
 			h.eventRoutes(r)
 			h.statisticsRoutes(r)
 			h.didRoutes(r)
+			h.callSettingsRoutes(r)
 			r.Post("/Workers/{sid}/RevokeAgentTokens", h.handle(h.revokeAgentTokens))
 		})
 	})

@@ -152,10 +152,24 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 		return m.applyEndTask(ctx, e, settled)
 	case OpEndCall:
 		return m.applyEndCall(ctx, e, settled)
+	case OpVoicemail:
+		return m.applyVoicemail(ctx, e)
 	default:
 		m.log.WarnContext(ctx, "degraded: unknown journal entry", "op", e.Op, "seq", e.Seq)
 		return true, nil
 	}
+}
+
+// applyVoicemail creates a message's task; CreateTask finds the one a
+// first attempt stored (same recording), so applying it twice makes one.
+func (m *Mode) applyVoicemail(ctx context.Context, e Entry) (bool, error) {
+	if e.NewTask == nil {
+		return true, nil
+	}
+	if res, err := m.cfg.Engine.CreateTask(ctx, *e.NewTask); err != nil && res.Task.SID == "" {
+		return false, err
+	}
+	return true, nil
 }
 
 // applyCall imports a call routed from memory.

@@ -315,7 +315,7 @@ func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r R
 			return err
 		}
 	}
-	if missed {
+	if missed && ringsPhone(t) {
 		if err := e.noteMissed(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
 			return err
 		}
@@ -390,6 +390,9 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, 
 			t.RejectedWorkers = append(t.RejectedWorkers, r.WorkerSID)
 		}
 		// Rung for the whole step without answering: a missed call.
+		if !ringsPhone(*t) {
+			continue
+		}
 		if err := e.noteMissed(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
 			return err
 		}

@@ -202,6 +202,7 @@ func (c apiClient) seedOne(ctx context.Context, ws string, w Worker, byName map[
 type taskRecord struct {
 	SID    string
 	Status string
+	Type   string // the task's "type" attribute: inbound, voicemail, callback, …
 }
 
 // runTasks lists the tasks whose call_sid attribute starts with prefix,
@@ -225,10 +226,11 @@ func (c apiClient) runTasks(ctx context.Context, ws, prefix string, since time.T
 			}
 			var attrs struct {
 				CallSID string `json:"call_sid"`
+				Type    string `json:"type"`
 			}
 			_ = json.Unmarshal([]byte(t.Attributes), &attrs) // tasks of others may hold anything
 			if strings.HasPrefix(attrs.CallSID, prefix) {
-				out[attrs.CallSID] = append(out[attrs.CallSID], taskRecord{SID: t.SID, Status: t.Status})
+				out[attrs.CallSID] = append(out[attrs.CallSID], taskRecord{SID: t.SID, Status: t.Status, Type: attrs.Type})
 			}
 		}
 		return true, nil

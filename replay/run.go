@@ -321,7 +321,7 @@ schedule:
 			skip = "listing tasks failed: " + err.Error()
 		}
 	}
-	rep.Checks = append(rep.Checks, checkTasks(played, tasks, skip))
+	rep.Checks = append(rep.Checks, checkUnanswered(played, tasks, skip), checkTasks(played, tasks, skip))
 	rep.judge(cfg)
 	return rep, nil
 }

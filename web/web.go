@@ -104,6 +104,12 @@ type Config struct {
 	// nil, or one with settings missing: the phone panel names what to set
 	// and the rest of the desktop works.
 	Voice Voice
+	// Recordings fetches voicemail recordings for playback (voicemail.go);
+	// nil = playback is off.
+	Recordings *RecordingSource
+	// CallSettings keeps the business hours the console edits
+	// (admin_hours.go); nil = the Store's when it keeps them.
+	CallSettings engine.CallSettingsStore
 }
 
 // Handler serves the pages.
@@ -128,6 +134,8 @@ type Handler struct {
 	voice      Voice
 	admin      *adminState
 	oidc       atomic.Pointer[oidcState] // sign-in with OpenID Connect (EnableOIDC); nil = off
+	recordings *RecordingSource          // nil: voicemail playback is off
+	settings   engine.CallSettingsStore  // nil: the business hours page says it is off
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -185,6 +193,12 @@ func New(cfg Config) (*Handler, error) {
 		phone:    phoneScripts(static),
 		voice:    cfg.Voice,
 		closing:  make(chan struct{}),
+
+		recordings: cfg.Recordings,
+		settings:   cfg.CallSettings,
+	}
+	if h.settings == nil {
+		h.settings, _ = cfg.Store.(engine.CallSettingsStore)
 	}
 	h.admin = newAdminState(cfg, strings.TrimRight(cfg.PublicURL, "/"))
 	return h, nil
@@ -234,6 +248,7 @@ func (h *Handler) Mount(r chi.Router) {
 		r.With(h.AgentOnly).Post(AgentPresence, h.setPresence)
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
 		r.With(h.AgentOnly).Post(AgentPhoneToken, h.phoneToken)
+		h.mountVoicemail(r)
 		r.Get("/admin", redirectTo(AdminPath))
 		r.Get(AdminSignInPath, h.ssoFirst(engine.WebSessionAdmin, h.adminSignInPage))
 		r.Post(AdminSignInPath, h.passwordLogin(h.adminSignIn))

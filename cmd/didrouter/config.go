@@ -57,6 +57,11 @@ type config struct {
 	OutboundPremium   bool     // DIDROUTER_OUTBOUND_PREMIUM=allow: premium-rate and shared-cost numbers too
 	EmergencyCalls    bool     // DIDROUTER_EMERGENCY_CALLS=on: emergency numbers are dialed
 
+	// When nobody can answer (docs/voicemail.md).
+	VoicemailAfter     time.Duration // DIDROUTER_VOICEMAIL_AFTER: 0 = voicemail off
+	VoicemailMaxLength time.Duration // DIDROUTER_VOICEMAIL_MAX_LENGTH
+	Transcribe         bool          // DIDROUTER_VOICEMAIL_TRANSCRIBE=on
+
 	// CallbackSigning chooses how callbacks are signed: "key" with
 	// CallbackKey (X-Didrouter-Signature; unsigned while it is unset),
 	// "twilio" with AuthToken (X-Twilio-Signature).
@@ -280,18 +285,29 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		} else {
 			c.OutboundCountries = countries
 		}
-		switch s := strings.ToLower(env("DIDROUTER_OUTBOUND_PREMIUM", "refuse")); s {
-		case "refuse", "allow":
-			c.OutboundPremium = s == "allow"
-		default:
-			bad("DIDROUTER_OUTBOUND_PREMIUM must be refuse or allow, not %q", s)
+		// choice reads a variable that is one of two words; true for yes.
+		choice := func(name, no, yes string) bool {
+			switch s := strings.ToLower(env(name, no)); s {
+			case no, yes:
+				return s == yes
+			default:
+				bad("%s must be %s or %s, not %q", name, no, yes, s)
+				return false
+			}
 		}
-		switch s := strings.ToLower(env("DIDROUTER_EMERGENCY_CALLS", "off")); s {
-		case "off", "on":
-			c.EmergencyCalls = s == "on"
-		default:
-			bad("DIDROUTER_EMERGENCY_CALLS must be on or off, not %q", s)
+		c.OutboundPremium = choice("DIDROUTER_OUTBOUND_PREMIUM", "refuse", "allow")
+		c.EmergencyCalls = choice("DIDROUTER_EMERGENCY_CALLS", "off", "on")
+		if d, err := engine.ParseVoicemailAfter(env("DIDROUTER_VOICEMAIL_AFTER", "90s")); err != nil {
+			bad("DIDROUTER_VOICEMAIL_AFTER must be a duration between 1s and 24h such as 90s, or off, not %q", env("DIDROUTER_VOICEMAIL_AFTER", ""))
+		} else {
+			c.VoicemailAfter = d
 		}
+		if d, err := time.ParseDuration(env("DIDROUTER_VOICEMAIL_MAX_LENGTH", "2m")); err != nil || d < time.Second || d > time.Hour {
+			bad("DIDROUTER_VOICEMAIL_MAX_LENGTH must be a duration between 1s and 1h such as 2m, not %q", env("DIDROUTER_VOICEMAIL_MAX_LENGTH", ""))
+		} else {
+			c.VoicemailMaxLength = d
+		}
+		c.Transcribe = choice("DIDROUTER_VOICEMAIL_TRANSCRIBE", "off", "on")
 		c.CallbackSigning, c.CallbackKey = strings.ToLower(*callbackSigning), env("DIDROUTER_CALLBACK_SIGNING_KEY", "")
 		switch c.CallbackSigning {
 		case "key":
@@ -474,4 +490,21 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// recordings fetches voicemail recordings for the agent desktop with the
+// account's API key when there is one, else its auth token; nil without
+// TWILIO_ACCOUNT_SID (playback is then off and says so).
+func (c config) recordings() *web.RecordingSource {
+	if c.AccountSID == "" {
+		return nil
+	}
+	user, pass := c.AccountSID, c.AuthToken
+	if c.VoiceAPIKey != "" && c.VoiceAPISecret != "" {
+		user, pass = c.VoiceAPIKey, c.VoiceAPISecret
+	}
+	if pass == "" {
+		return nil
+	}
+	return &web.RecordingSource{AccountSID: c.AccountSID, Username: user, Password: pass}
 }
