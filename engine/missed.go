@@ -115,12 +115,12 @@ func ringsPhone(t Task) bool {
 	if !strings.Contains(t.Attributes, TaskTypeVoicemail) && !strings.Contains(t.Attributes, TaskTypeCallback) {
 		return true // the common case, without decoding the attributes
 	}
-	typ := taskType(t)
+	typ := TaskType(t)
 	return typ != TaskTypeVoicemail && typ != TaskTypeCallback
 }
 
-// taskType is the task's "type" attribute ("" when it is not a string).
-func taskType(t Task) string {
+// TaskType is the task's "type" attribute ("" when it is not a string).
+func TaskType(t Task) string {
 	var a struct {
 		Type any `json:"type"`
 	}

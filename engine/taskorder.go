@@ -83,5 +83,5 @@ func messagesLast(tasks []Task) {
 
 // isMessage reports whether t is a voicemail message (see ringsPhone).
 func isMessage(t Task) bool {
-	return strings.Contains(t.Attributes, TaskTypeVoicemail) && taskType(t) == TaskTypeVoicemail
+	return strings.Contains(t.Attributes, TaskTypeVoicemail) && TaskType(t) == TaskTypeVoicemail
 }

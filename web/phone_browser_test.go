@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -293,5 +294,104 @@ func TestBrowserAdminChangeReachesAgent(t *testing.T) {
 		clickLoads(t, admin, "set Alice's status", `form[action="/admin/agents/`+alice.SID+`/activity"] button`)
 		waitJS(t, agent, 2*time.Second, "the admin's change on the agent's page", pressed("Unavailable"))
 		waitStore(t, s, alice.SID, "Unavailable")
+	})
+}
+
+// A voicemail for the agent's number and a call-back request reach the
+// agent's page as messages (not as ringing calls): the voicemail plays
+// through didrouter and Done completes it; Call back takes the request and
+// dials the caller.
+func TestBrowserMessages(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		s := phoneSite(t, st, siteOptions{})
+		alice := s.worker("Alice", aliceAttrs)
+		ctx := phoneTab(t)
+		signInTab(t, s, ctx, "alice")
+		click(t, ctx, "press Available", `#activities button.available`)
+		waitStore(t, s, alice.SID, "Available")
+
+		vm, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+			Attributes: `{"type":"voicemail","direction":"inbound","name":"+12125550100","phone_number":"+15127640580",` +
+				`"recording_sid":"RE0123456789abcdef0123456789abcdef","recording_duration":42,"mailbox":"owner","owner_worker_sid":"` + alice.SID + `"}`,
+			CallSID: "RE0123456789abcdef0123456789abcdef"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vm.Reservation == nil || vm.Reservation.WorkerSID != alice.SID {
+			t.Fatalf("the voicemail went to %+v, want its owner", vm.Reservation)
+		}
+		waitJS(t, ctx, 2*time.Second, "the voicemail on the page", `!document.getElementById("messages").hidden &&
+			document.querySelector("#message-list .message-text").textContent === "Voicemail from (212) 555-0100 to your number (0:42)" &&
+			document.querySelector("#message-list audio").getAttribute("src") === "`+web.AgentVoicemail+"/"+vm.Task.SID+`/recording"`)
+		if got := text(t, ctx, "#call-state"); got != "No call right now." {
+			t.Errorf("a voicemail shows as a call: %q", got)
+		}
+		click(t, ctx, "done", "#message-list button.message-done")
+		waitJS(t, ctx, 2*time.Second, "the message leaves the list", `document.getElementById("messages").hidden`)
+		if got := s.task(vm.Task.SID).AssignmentStatus; got != engine.TaskCompleted {
+			t.Fatalf("the voicemail task is %s, want completed", got)
+		}
+
+		cb, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+			Attributes: `{"type":"callback","direction":"inbound","name":"+12125550199","phone_number":"+15127640580"}`})
+		if err != nil || cb.Reservation == nil {
+			t.Fatalf("call-back request: %+v %v", cb.Reservation, err)
+		}
+		waitJS(t, ctx, 2*time.Second, "the request on the page",
+			`document.querySelector("#message-list .message-text")?.textContent === "(212) 555-0199 asked to be called back"`)
+		click(t, ctx, "call back", "#message-list button.call-back")
+		waitJS(t, ctx, 2*time.Second, "the phone dials the caller", hasLog(`connect {"To":"+12125550199"}`))
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			r, err := st.GetReservation(s.ctx, s.ws.SID, cb.Reservation.SID)
+			if err == nil && r.Status == engine.ReservationAccepted {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the request's reservation is %s (%v), want accepted", r.Status, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// Nobody acts on another agent's message, nor on a call through the
+// message actions.
+func TestMessageActionsOwnOnly(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		s := phoneSite(t, st, siteOptions{})
+		alice := s.worker("Alice", aliceAttrs)
+		s.worker("Bob", `{"phone_number":"(512) 764-0581","contact_uri":"client:bob"}`)
+		available := s.activity("Available")
+		if _, err := s.eng.UpdateWorker(s.ctx, s.ws.SID, alice.SID, engine.WorkerUpdate{ActivitySID: &available}); err != nil {
+			t.Fatal(err)
+		}
+		vm, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+			Attributes: `{"type":"voicemail","name":"+12125550100","phone_number":"+15127640580","recording_sid":"RE0123456789abcdef0123456789abcdee"}`,
+			CallSID:    "RE0123456789abcdef0123456789abcdee"})
+		if err != nil || vm.Reservation == nil || vm.Reservation.WorkerSID != alice.SID {
+			t.Fatalf("voicemail: %+v %v", vm.Reservation, err)
+		}
+		bob := s.browser()
+		bob.signIn("bob")
+		for _, path := range []string{web.AgentMessages + "/" + vm.Task.SID + "/done", web.AgentMessages + "/WTnot-a-sid/done"} {
+			if a := bob.do(http.MethodPost, path, url.Values{"csrf": {bob.csrf}}, map[string]string{"Origin": s.url}); a.status != http.StatusNotFound {
+				t.Errorf("bob on %s: %d %s", path, a.status, a.body)
+			}
+		}
+		if got := s.task(vm.Task.SID).AssignmentStatus; got != engine.TaskReserved {
+			t.Errorf("alice's voicemail is %s after bob's tries", got)
+		}
+		alicePage := s.browser()
+		alicePage.signIn("alice")
+		if a := alicePage.do(http.MethodPost, web.AgentMessages+"/"+vm.Task.SID+"/done", url.Values{}, map[string]string{"Origin": s.url}); a.status != http.StatusForbidden {
+			t.Errorf("without CSRF: %d", a.status)
+		}
+		if a := alicePage.do(http.MethodPost, web.AgentMessages+"/"+vm.Task.SID+"/done", url.Values{"csrf": {alicePage.csrf}}, map[string]string{"Origin": s.url}); a.status != http.StatusNoContent {
+			t.Errorf("alice: %d %s", a.status, a.body)
+		}
+		if got := s.task(vm.Task.SID).AssignmentStatus; got != engine.TaskCompleted {
+			t.Errorf("alice's voicemail is %s, want completed", got)
+		}
 	})
 }

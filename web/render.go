@@ -41,6 +41,8 @@ var templateFuncs = template.FuncMap{
 	"dialpadKeys": func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
 	// callable: a recent call's number the phone can dial back (E.164).
 	"callable": func(number string) bool { return strings.HasPrefix(number, "+") },
+	// minsec writes a message's length as a phone shows it: 1:05.
+	"minsec": func(secs int) string { return fmt.Sprintf("%d:%02d", secs/60, secs%60) },
 }
 
 // view is the data of every page.

@@ -31,6 +31,9 @@ type agentState struct {
 	Activities    []activityView `json:"activities"`
 	Call          *callView      `json:"call"` // the call ringing or under way; nil when none
 	Recent        []callView     `json:"recent"`
+	// Messages are the voicemails and call-back requests offered to the
+	// agent and not handled yet (they ring no phone).
+	Messages []callView `json:"messages"`
 }
 
 type activityView struct {
@@ -59,6 +62,12 @@ type callView struct {
 	Label   string `json:"label"` // State or Outcome, in words
 	Text    string `json:"text"`  // one sentence for the page
 	When    string `json:"when"`  // RFC 3339, when it started ringing
+
+	// Kind is "" for a call, voicemail or callback for a message.
+	Kind         string `json:"kind,omitempty"`
+	RecordingURL string `json:"recording_url,omitempty"` // didrouter's playback of a voicemail
+	Duration     int    `json:"recording_duration,omitempty"`
+	Transcript   string `json:"transcription,omitempty"`
 }
 
 // stateReader computes agent states, keeping what cannot change any more
@@ -80,7 +89,7 @@ func (s *stateReader) read(ctx context.Context, w engine.Worker) (agentState, er
 	norm := s.h.eng.Normalizer()
 	out := agentState{Name: w.FriendlyName, Number: w.PhoneNumber, NumberDisplay: display(norm, w.PhoneNumber),
 		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available, Version: w.Version,
-		Activities: []activityView{}, Recent: []callView{}}
+		Activities: []activityView{}, Recent: []callView{}, Messages: []callView{}}
 	acts, err := st.ListActivities(ctx, w.WorkspaceSID)
 	if err != nil {
 		return agentState{}, fmt.Errorf("list activities: %w", err)
@@ -115,6 +124,14 @@ func (s *stateReader) read(ctx context.Context, w engine.Worker) (agentState, er
 				s.finished[r.SID] = c
 			}
 		}
+		if c.Kind != "" {
+			// A message is listed while it waits for the agent; handled,
+			// it is gone (it was no call of theirs).
+			if c.State != "" {
+				out.Messages = append(out.Messages, c)
+			}
+			continue
+		}
 		if c.State != "" && out.Call == nil {
 			cc := c
 			out.Call = &cc
@@ -140,6 +157,16 @@ func (s *stateReader) call(ctx context.Context, w engine.Worker, r engine.Reserv
 	_ = json.Unmarshal([]byte(t.Attributes), &attrs) // stored attributes are a JSON object
 	str := func(k string) string { v, _ := attrs[k].(string); return v }
 	c := callView{ReservationSID: r.SID, TaskSID: t.SID, Direction: "inbound", When: r.DateCreated.UTC().Format(time.RFC3339)}
+	if k := str("type"); k == engine.TaskTypeVoicemail || k == engine.TaskTypeCallback {
+		c.Kind = k
+		if k == engine.TaskTypeVoicemail && str("recording_sid") != "" {
+			c.RecordingURL = AgentVoicemail + "/" + t.SID + "/recording"
+		}
+		if d, ok := attrs["recording_duration"].(float64); ok && d > 0 {
+			c.Duration = int(d)
+		}
+		c.Transcript = str("transcription")
+	}
 	if str("direction") == "outbound" || str("type") == "outbound" {
 		c.Direction = "outbound"
 		c.Number = str("to")
@@ -246,6 +273,15 @@ func (c callView) sentence() string {
 	how := "through " + c.Via
 	if c.ToYou {
 		how = "called your number"
+	}
+	switch c.Kind {
+	case engine.TaskTypeVoicemail:
+		if c.ToYou {
+			return "Voicemail from " + c.NumberDisplay + " to your number"
+		}
+		return "Voicemail from " + c.NumberDisplay + " " + how
+	case engine.TaskTypeCallback:
+		return c.NumberDisplay + " asked to be called back"
 	}
 	if c.Direction == "outbound" {
 		switch c.State {

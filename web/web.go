@@ -249,6 +249,7 @@ func (h *Handler) Mount(r chi.Router) {
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
 		r.With(h.AgentOnly).Post(AgentPhoneToken, h.phoneToken)
 		h.mountVoicemail(r)
+		h.mountMessages(r)
 		r.Get("/admin", redirectTo(AdminPath))
 		r.Get(AdminSignInPath, h.ssoFirst(engine.WebSessionAdmin, h.adminSignInPage))
 		r.Post(AdminSignInPath, h.passwordLogin(h.adminSignIn))

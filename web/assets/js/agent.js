@@ -92,6 +92,83 @@
     }));
   }
 
+  // Messages: voicemails and call-back requests waiting for the agent.
+  function renderMessages(state) {
+    const box = $("messages"), list = $("message-list");
+    if (!box || !list) return;
+    const messages = state.messages || [];
+    box.hidden = messages.length === 0;
+    list.replaceChildren(...messages.map((m) => {
+      const li = document.createElement("li");
+      li.className = "message";
+      li.dataset.task = m.task_sid;
+      const p = document.createElement("p");
+      p.className = "message-text";
+      p.textContent = m.text;
+      if (m.recording_duration) {
+        const d = document.createElement("span");
+        d.className = "hint";
+        d.textContent = " (" + Math.floor(m.recording_duration / 60) + ":" + String(m.recording_duration % 60).padStart(2, "0") + ")";
+        p.append(d);
+      }
+      li.append(p);
+      if (m.recording_url) {
+        const audio = document.createElement("audio");
+        audio.controls = true;
+        audio.preload = "none";
+        audio.src = m.recording_url;
+        li.append(audio);
+      }
+      if (m.transcription) {
+        const t = document.createElement("p");
+        t.className = "transcript";
+        t.textContent = m.transcription;
+        li.append(t);
+      }
+      const actions = document.createElement("div");
+      actions.className = "actions";
+      if ((m.number || "").startsWith("+")) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "call-back";
+        b.dataset.number = m.number;
+        b.dataset.task = m.task_sid;
+        b.setAttribute("aria-label", "Call back " + m.number_display);
+        b.textContent = "Call back";
+        actions.append(b);
+      }
+      const done = document.createElement("button");
+      done.type = "button";
+      done.className = "message-done";
+      done.dataset.task = m.task_sid;
+      done.textContent = "Done";
+      actions.append(done);
+      li.append(actions);
+      return li;
+    }));
+  }
+
+  // A message's actions: Done completes it; Call back takes it (the phone
+  // dials the number).
+  async function messageAction(task, action) {
+    try {
+      const r = await fetch("/agent/messages/" + encodeURIComponent(task) + "/" + action, {
+        method: "POST", body: new URLSearchParams({ csrf: csrf }), credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf },
+      });
+      if (r.status === 401) { signedOut("You are signed out. Open a new sign-in link to go on."); return; }
+      if (!r.ok) text("notice", (await r.text()).trim() || "The message could not be updated.");
+    } catch (e) {
+      text("notice", "didrouter cannot be reached; the message may not have changed.");
+    }
+  }
+
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest && ev.target.closest("#message-list button");
+    if (!b || !b.dataset.task) return;
+    messageAction(b.dataset.task, b.classList.contains("message-done") ? "done" : "take");
+  });
+
   // The newest worker version shown: answers and pushes may arrive out of
   // order, and an older state must not undo a newer one.
   let shownVersion = 0;
@@ -114,6 +191,7 @@
       call.textContent = state.call ? state.call.text : "No call right now.";
     }
     renderRecent(state);
+    renderMessages(state);
     document.dispatchEvent(new CustomEvent("didrouter:state", { detail: state }));
   }
 
