@@ -10,11 +10,8 @@ import (
 )
 
 func (h *Handler) activityRoutes(r chi.Router) {
-	r.Get("/Activities", h.listActivities)
-	r.Post("/Activities", h.createActivity)
-	r.Get("/Activities/{sid}", h.getActivity)
-	r.Post("/Activities/{sid}", h.updateActivity)
-	r.Delete("/Activities/{sid}", h.deleteActivity)
+	h.mountResource(r, "/Activities", resource{list: h.listActivities, create: h.createActivity,
+		get: readOne(h.store.GetActivity, h.activityJSON), update: h.updateActivity, remove: h.deleteActivity})
 }
 
 type activityJSON struct {
@@ -44,24 +41,21 @@ func (h *Handler) activityJSON(r *http.Request, a engine.Activity) activityJSON 
 	}
 }
 
-func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	all, err := h.store.ListActivities(r.Context(), workspaceOf(r).SID)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	var available *bool
 	if s := q.Get("Available"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Available must be true or false, not %q", s))
-			return
+			return engine.Errorf(engine.EINVALID, "Available must be true or false, not %q", s)
 		}
 		available = &b
 	}
@@ -78,46 +72,36 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) {
 		out = append(out, h.activityJSON(r, a))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"activities": out, "meta": h.listMeta(r, "activities", p, next)})
-}
-
-func (h *Handler) getActivity(w http.ResponseWriter, r *http.Request) {
-	a, err := h.store.GetActivity(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, h.activityJSON(r, a))
+	return nil
 }
 
 // createActivity takes FriendlyName (unique in the workspace) and Available
 // (false unless sent; it cannot change later, as in TaskRouter).
-func (h *Handler) createActivity(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createActivity(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var available *bool
 	if err == nil {
 		available, err = f.boolPtr("Available")
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	a, err := h.insertActivity(r.Context(), workspaceOf(r).SID, f.get("FriendlyName"), available != nil && *available)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, h.activityJSON(r, a))
+	return nil
 }
 
 // updateActivity renames an activity; its availability is fixed.
-func (h *Handler) updateActivity(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) updateActivity(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
 		err = f.unsupported("Available")
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
 	var a engine.Activity
@@ -127,18 +111,18 @@ func (h *Handler) updateActivity(w http.ResponseWriter, r *http.Request) {
 		a, err = h.store.GetActivity(r.Context(), ws, sid)
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.activityJSON(r, a))
+	return nil
 }
 
 // deleteActivity refuses (409) an activity a worker is in or the workspace
 // uses as its default or timeout activity.
-func (h *Handler) deleteActivity(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteActivity(w http.ResponseWriter, r *http.Request) error {
 	if err := h.removeActivity(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

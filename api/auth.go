@@ -32,8 +32,8 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, secret, ok := r.BasicAuth()
 		if !ok || !h.auth.match(key, secret) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="didrouter"`)
-			writeTwilioError(w, http.StatusUnauthorized, 20003, "Authentication Error - invalid username")
+			h.writeError(w, r, &statusError{status: http.StatusUnauthorized, code: 20003,
+				msg: "Authentication Error - invalid username", challenge: `Basic realm="didrouter"`})
 			return
 		}
 		next.ServeHTTP(w, r)

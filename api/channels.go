@@ -35,9 +35,9 @@ func taskChannelSID(ws, name string) string { return derivedSID("TC", ws, name) 
 func workerChannelSID(worker string) string { return derivedSID("WC", worker, voiceChannel) }
 
 func (h *Handler) workerChannelRoutes(r chi.Router) {
-	r.Get("/Workers/{worker}/Channels", h.listWorkerChannels)
-	r.Get("/Workers/{worker}/Channels/{sid}", h.getWorkerChannel)
-	r.Post("/Workers/{worker}/Channels/{sid}", h.updateWorkerChannel)
+	r.Get("/Workers/{worker}/Channels", h.handle(h.listWorkerChannels))
+	r.Get("/Workers/{worker}/Channels/{sid}", h.handle(h.getWorkerChannel))
+	r.Post("/Workers/{worker}/Channels/{sid}", h.handle(h.updateWorkerChannel))
 }
 
 type workerChannelJSON struct {
@@ -79,19 +79,18 @@ func (h *Handler) workerChannelJSON(r *http.Request, w engine.Worker) workerChan
 	}
 }
 
-func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) error {
 	p, err := parsePage(r.URL.Query())
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	page, next := pageOf([]workerChannelJSON{h.workerChannelJSON(r, wk)}, p, func(c workerChannelJSON) string { return c.SID })
 	writeJSON(w, http.StatusOK, map[string]any{"channels": page, "meta": h.listMeta(r, "channels", p, next)})
+	return nil
 }
 
 // channelWorker reads the worker of a channel path; the channel is named by
@@ -109,19 +108,19 @@ func (h *Handler) channelWorker(r *http.Request) (engine.Worker, error) {
 	return wk, nil
 }
 
-func (h *Handler) getWorkerChannel(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getWorkerChannel(w http.ResponseWriter, r *http.Request) error {
 	wk, err := h.channelWorker(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.workerChannelJSON(r, wk))
+	return nil
 }
 
 // updateWorkerChannel sets Capacity (0–50). Available=false (switching one
 // channel off) has no counterpart: move the worker to an unavailable
 // activity instead.
-func (h *Handler) updateWorkerChannel(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) updateWorkerChannel(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var capacity *int
 	if err == nil {
@@ -131,16 +130,15 @@ func (h *Handler) updateWorkerChannel(w http.ResponseWriter, r *http.Request) {
 		capacity, err = f.intPtr("Capacity")
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	wk, err := h.channelWorker(r)
 	if err == nil && capacity != nil {
 		wk, err = h.eng.UpdateWorker(r.Context(), wk.WorkspaceSID, wk.SID, engine.WorkerUpdate{Capacity: capacity})
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.workerChannelJSON(r, wk))
+	return nil
 }

@@ -37,8 +37,8 @@ type normalizerOwner interface {
 }
 
 func (h *Handler) didRoutes(r chi.Router) {
-	r.Post("/DIDs/Import", h.importDIDs)
-	r.Get("/DIDs/Export", h.exportDIDs)
+	r.Post("/DIDs/Import", h.handle(h.importDIDs))
+	r.Get("/DIDs/Export", h.handle(h.exportDIDs))
 }
 
 // normalizer is the engine's (its default region), else a US one.
@@ -86,47 +86,40 @@ func csvBody(contentType string) bool {
 	return false
 }
 
-func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) error {
 	imp, ok := h.eng.(didImporter)
 	if !ok {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "DID import is not supported by this engine"))
-		return
+		return engine.Errorf(engine.EINVALID, "DID import is not supported by this engine")
 	}
 	dryRun := false
 	if s := r.URL.Query().Get("DryRun"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "DryRun must be true or false, not %q", s))
-			return
+			return engine.Errorf(engine.EINVALID, "DryRun must be true or false, not %q", s)
 		}
 		dryRun = b
 	}
 	if !csvBody(r.Header.Get("Content-Type")) {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID,
+		return engine.Errorf(engine.EINVALID,
 			"send the CSV file itself as the body with Content-Type: text/csv (curl --data-binary @file.csv -H 'Content-Type: text/csv'), not %s",
-			r.Header.Get("Content-Type")))
-		return
+			r.Header.Get("Content-Type"))
 	}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "the file is larger than the %d bytes one request may carry", tooLarge.Limit))
-			return
+			return engine.Errorf(engine.EINVALID, "the file is larger than the %d bytes one request may carry", tooLarge.Limit)
 		}
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "reading the file: %v", err))
-		return
+		return engine.Errorf(engine.EINVALID, "reading the file: %v", err)
 	}
 	norm := h.normalizer()
 	rows, err := parseDIDFile(data, norm)
 	if err != nil {
-		h.writeRowError(w, r, err)
-		return
+		return err
 	}
 	out, err := imp.ImportWorkers(r.Context(), workspaceOf(r).SID, rows, dryRun)
 	if err != nil && out == nil {
-		h.writeRowError(w, r, err)
-		return
+		return err
 	}
 	if err != nil {
 		// Committed; only serving waiting tasks afterwards failed (they
@@ -154,54 +147,26 @@ func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) {
 		ans.Workers = append(ans.Workers, j)
 	}
 	writeJSON(w, http.StatusOK, ans)
-}
-
-// rowErrorJSON is Twilio's error body with the row at fault.
-type rowErrorJSON struct {
-	twilioError
-	Row int `json:"row"`
-}
-
-// writeRowError answers an import error; a row error names its row in the
-// message and in a "row" field.
-func (h *Handler) writeRowError(w http.ResponseWriter, r *http.Request, err error) {
-	var re *engine.RowError
-	if !errors.As(err, &re) {
-		h.writeError(w, r, err)
-		return
-	}
-	status, code := errorStatus(engine.ErrorCode(err))
-	if status == http.StatusInternalServerError {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, status, rowErrorJSON{
-		twilioError: twilioError{
-			Code: code, Status: status, MoreInfo: fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code),
-			Message: fmt.Sprintf("row %d: %s", re.Row, engine.ErrorMessage(err)),
-		},
-		Row: re.Row,
-	})
+	return nil
 }
 
 // exportDIDs writes every worker of the workspace in the import format.
-func (h *Handler) exportDIDs(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) exportDIDs(w http.ResponseWriter, r *http.Request) error {
 	ws := workspaceOf(r)
 	var workers []engine.Worker
 	if err := h.store.EachWorker(r.Context(), ws.SID, func(wk engine.Worker) error {
 		workers = append(workers, wk)
 		return nil
 	}); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	var buf bytes.Buffer
 	if err := writeDIDFile(&buf, workers); err != nil {
-		h.writeError(w, r, fmt.Errorf("write DID file: %w", err))
-		return
+		return fmt.Errorf("write DID file: %w", err)
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="dids-`+strings.ToLower(ws.SID)+`.csv"`)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
+	return nil
 }

@@ -35,7 +35,7 @@ type identityFinder interface {
 }
 
 func (h *Handler) agentRoutes(r chi.Router) {
-	r.With(h.recoverer, h.cors).Get(AgentNumberPath, h.agentNumber)
+	r.With(h.recoverer, h.cors).Get(AgentNumberPath, h.handle(h.agentNumber))
 	r.With(h.cors).Options(AgentNumberPath, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 }
 
@@ -58,34 +58,29 @@ type agentNumberJSON struct {
 	Display      *string `json:"display"`      // as people write it; null without a DID
 }
 
-func (h *Handler) agentNumber(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) agentNumber(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	identity := strings.TrimPrefix(strings.TrimSpace(q.Get("identity")), "client:")
 	var wk engine.Worker
 	if key, secret, basic := r.BasicAuth(); basic {
 		if !h.auth.match(key, secret) {
-			h.unauthorized(w, "")
-			return
+			return unauthorized("")
 		}
 		finder, ok := h.eng.(identityFinder)
 		if !ok {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "agent lookup is not supported by this engine"))
-			return
+			return engine.Errorf(engine.EINVALID, "agent lookup is not supported by this engine")
 		}
 		var err error
 		if wk, err = finder.WorkerByIdentity(r.Context(), identity, q.Get("workspace")); err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 	} else {
 		bearer, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !found {
-			h.unauthorized(w, "")
-			return
+			return unauthorized("")
 		}
 		if h.agents == nil {
-			h.unauthorized(w, agenttoken.ErrOff.Error())
-			return
+			return unauthorized(agenttoken.ErrOff.Error())
 		}
 		var (
 			claims agenttoken.Claims
@@ -94,14 +89,11 @@ func (h *Handler) agentNumber(w http.ResponseWriter, r *http.Request) {
 		wk, claims, err = h.agents.Token(r.Context(), strings.TrimSpace(bearer), q.Get("workspace"))
 		switch {
 		case agenttoken.Refused(err):
-			h.unauthorized(w, "the agent token is refused: "+err.Error())
-			return
+			return unauthorized("the agent token is refused: " + err.Error())
 		case err != nil:
-			h.writeError(w, r, err) // a valid token whose identity is no worker (404), or is ambiguous (409)
-			return
+			return err
 		case identity != "" && identity != claims.Identity:
-			writeTwilioError(w, http.StatusForbidden, 20403, "the token is for another identity")
-			return
+			return &statusError{status: http.StatusForbidden, code: 20403, msg: "the token is for another identity"}
 		}
 		identity = claims.Identity
 	}
@@ -109,17 +101,7 @@ func (h *Handler) agentNumber(w http.ResponseWriter, r *http.Request) {
 		WorkerSID: wk.SID, FriendlyName: wk.FriendlyName, Identity: identity, WorkspaceSID: wk.WorkspaceSID,
 		PhoneNumber: nullable(wk.PhoneNumber), Display: h.numberDisplay(wk.PhoneNumber),
 	})
-}
-
-// unauthorized answers 401; why ("" = no or wrong credentials) tells a
-// token's holder what is wrong with it.
-func (h *Handler) unauthorized(w http.ResponseWriter, why string) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="didrouter", Bearer`)
-	msg := "Authentication Error - admin credentials or an agent token are required"
-	if why != "" {
-		msg = "Authentication Error - " + why
-	}
-	writeTwilioError(w, http.StatusUnauthorized, 20003, msg)
+	return nil
 }
 
 // revokeAgentTokens refuses from now on every agent token and sign-in link
@@ -128,26 +110,24 @@ func (h *Handler) unauthorized(w http.ResponseWriter, why string) {
 //
 //	POST /v1/Workspaces/{WS}/Workers/{WK}/RevokeAgentTokens
 //	→ {"worker_sid","workspace_sid","tokens_valid_after","sessions_ended"}
-func (h *Handler) revokeAgentTokens(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) revokeAgentTokens(w http.ResponseWriter, r *http.Request) error {
 	if h.agents == nil {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "agent token revocation needs a store that keeps web sessions"))
-		return
+		return engine.Errorf(engine.EINVALID, "agent token revocation needs a store that keeps web sessions")
 	}
 	ws := workspaceOf(r).SID
 	wk, err := h.store.GetWorker(r.Context(), ws, chi.URLParam(r, "sid"))
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	after, ended, err := h.agents.Revoke(r.Context(), ws, wk.SID)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	h.log.InfoContext(r.Context(), "agent tokens revoked", "worker", wk.SID, "sessions_ended", ended)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"worker_sid": wk.SID, "workspace_sid": ws, "tokens_valid_after": isoTime(after), "sessions_ended": ended,
 	})
+	return nil
 }
 
 // numberDisplay is a DID as people write it (national format at home,

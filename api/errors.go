@@ -2,11 +2,26 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/didrouter/didrouter/engine"
 )
+
+// handlerFunc is an API handler that returns its error instead of
+// answering it. It must not have written anything when it returns one.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts fn to chi. Every error a handler returns is answered here,
+// so the handlers share one mapping from errors to answers.
+func (h *Handler) handle(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.writeError(w, r, err)
+		}
+	}
+}
 
 // twilioError is the body of every error answer, as Twilio writes it.
 type twilioError struct {
@@ -14,10 +29,33 @@ type twilioError struct {
 	Message  string `json:"message"`
 	MoreInfo string `json:"more_info"`
 	Status   int    `json:"status"`
+	// Row is the row of a DID import that was refused; 0 is left out.
+	Row int `json:"row,omitempty"`
+}
+
+// statusError is an answer the engine's error codes do not describe: a
+// refused credential (401, with its challenge) or identity (403), or a
+// method the route does not take (405).
+type statusError struct {
+	status, code int
+	msg          string
+	challenge    string // the WWW-Authenticate header of a 401
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// unauthorized is the 401 of an agent-facing endpoint. why ("" = no or
+// wrong credentials) tells a token's holder what is wrong with it.
+func unauthorized(why string) error {
+	msg := "Authentication Error - admin credentials or an agent token are required"
+	if why != "" {
+		msg = "Authentication Error - " + why
+	}
+	return &statusError{status: http.StatusUnauthorized, code: 20003, msg: msg, challenge: `Basic realm="didrouter", Bearer`}
 }
 
 // errorStatus maps an engine error code to the HTTP status and Twilio error
-// code of the answer. This is the one place where that mapping lives.
+// code of the answer.
 func errorStatus(code string) (status, twilioCode int) {
 	switch code {
 	case engine.ENOTFOUND:
@@ -31,26 +69,45 @@ func errorStatus(code string) (status, twilioCode int) {
 	}
 }
 
+// answerOf maps err to the body of its answer. This is the one place where
+// that mapping lives. An error it does not know is a 500 whose body says
+// nothing of the error: its details may name tables, files or hosts.
+func answerOf(err error) twilioError {
+	var se *statusError
+	if errors.As(err, &se) {
+		return twilioError{Status: se.status, Code: se.code, Message: se.msg}
+	}
+	status, code := errorStatus(engine.ErrorCode(err))
+	if status == http.StatusInternalServerError {
+		return twilioError{Status: status, Code: code, Message: "Internal server error"}
+	}
+	ans := twilioError{Status: status, Code: code, Message: engine.ErrorMessage(err)}
+	// A refused row of a DID import is named in the message and its own field.
+	var re *engine.RowError
+	if errors.As(err, &re) {
+		ans.Row = re.Row
+		ans.Message = fmt.Sprintf("row %d: %s", re.Row, ans.Message)
+	}
+	return ans
+}
+
 // writeError answers err. Internal errors are logged with their details
 // and answered with a generic message.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := engine.ErrorCode(err)
-	status, twilioCode := errorStatus(code)
-	msg := engine.ErrorMessage(err)
-	if status == http.StatusInternalServerError {
+	ans := answerOf(err)
+	if ans.Status == http.StatusInternalServerError {
 		h.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = "Internal server error"
 	}
-	writeTwilioError(w, status, twilioCode, msg)
+	var se *statusError
+	if errors.As(err, &se) && se.challenge != "" {
+		w.Header().Set("WWW-Authenticate", se.challenge)
+	}
+	writeTwilioError(w, ans)
 }
 
-func writeTwilioError(w http.ResponseWriter, status, code int, msg string) {
-	writeJSON(w, status, twilioError{
-		Code:     code,
-		Message:  msg,
-		MoreInfo: fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code),
-		Status:   status,
-	})
+func writeTwilioError(w http.ResponseWriter, ans twilioError) {
+	ans.MoreInfo = fmt.Sprintf("https://www.twilio.com/docs/errors/%d", ans.Code)
+	writeJSON(w, ans.Status, ans)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

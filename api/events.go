@@ -12,7 +12,7 @@ import (
 )
 
 func (h *Handler) eventRoutes(r chi.Router) {
-	r.Get("/Events", h.listEvents)
+	r.Get("/Events", h.handle(h.listEvents))
 }
 
 type eventJSON struct {
@@ -77,17 +77,15 @@ func (h *Handler) eventJSON(r *http.Request, e engine.Event) eventJSON {
 	return out
 }
 
-func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	for _, n := range []string{"TaskQueueSid", "WorkflowSid", "TaskChannel", "Sid"} {
 		if q.Get(n) != "" {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "filter %s is not supported by didrouter", n))
-			return
+			return engine.Errorf(engine.EINVALID, "filter %s is not supported by didrouter", n)
 		}
 	}
 	f := engine.EventFilter{
@@ -101,12 +99,10 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 	if m := q.Get("Minutes"); m != "" {
 		n, err := strconv.Atoi(m)
 		if err != nil || n < 1 {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Minutes must be a whole number of minutes from 1, not %q", m))
-			return
+			return engine.Errorf(engine.EINVALID, "Minutes must be a whole number of minutes from 1, not %q", m)
 		}
 		if q.Get("StartDate") != "" {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Minutes cannot be combined with StartDate"))
-			return
+			return engine.Errorf(engine.EINVALID, "Minutes cannot be combined with StartDate")
 		}
 		f.StartDate = h.clock.Now().Add(-time.Duration(n) * time.Minute)
 	}
@@ -114,16 +110,14 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 		if s := q.Get(name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
-				h.writeError(w, r, engine.Errorf(engine.EINVALID, "%s must be an ISO 8601 date such as 2024-01-02T15:04:05Z, not %q", name, s))
-				return
+				return engine.Errorf(engine.EINVALID, "%s must be an ISO 8601 date such as 2024-01-02T15:04:05Z, not %q", name, s)
 			}
 			*dst = t.UTC()
 		}
 	}
 	rows, err := h.store.ListEvents(r.Context(), workspaceOf(r).SID, f)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	page, next := cut(rows, p, func(e engine.Event) string { return e.SID })
 	out := make([]eventJSON, 0, len(page))
@@ -131,4 +125,5 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 		out = append(out, h.eventJSON(r, e))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out, "meta": h.listMeta(r, "events", p, next)})
+	return nil
 }

@@ -24,7 +24,7 @@ func compileFilter(param, src string, scope routing.Scope) (*routing.Expr, error
 // and its sid, friendly name and activity. Unparseable attributes (never
 // stored by the engine) read as none.
 func workerInfo(w engine.Worker) *routing.WorkerInfo {
-	attrs, err := routing.ParseAttributes([]byte(orEmptyObject(w.Attributes)))
+	attrs, err := routing.ParseAttributes([]byte(w.Attributes))
 	if err != nil {
 		attrs = routing.Attributes{}
 	}

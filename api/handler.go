@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -20,6 +19,7 @@ import (
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/httpmw"
 )
 
 // DefaultMaxBody caps a request body.
@@ -89,6 +89,9 @@ type Config struct {
 	// Callbacks checks the callback URLs set through the API (didrouter
 	// itself, the allow-list); nil = any absolute http(s) URL.
 	Callbacks *callback.Policy
+	// CallSettings keeps business hours and voicemail timing
+	// (callsettings.go); nil = the Store's, when it keeps them.
+	CallSettings engine.CallSettingsStore
 }
 
 // Handler serves the API.
@@ -107,6 +110,7 @@ type Handler struct {
 	router  chi.Router
 	// callbacks checks callback URLs (nil: any absolute http(s) URL).
 	callbacks *callback.Policy
+	settings  engine.CallSettingsStore // nil: the call settings endpoints answer 400
 }
 
 // NewHandler checks cfg and returns the API handler.
@@ -140,6 +144,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("api: Config.AllowedOrigins: %w", err)
 	}
 	writer, _ := cfg.Store.(Writer)
+	if cfg.CallSettings == nil {
+		cfg.CallSettings, _ = cfg.Store.(engine.CallSettingsStore)
+	}
 	h := &Handler{
 		writer:  writer,
 		eng:     cfg.Engine,
@@ -154,10 +161,11 @@ func NewHandler(cfg Config) (*Handler, error) {
 		maxBody: cfg.MaxBody,
 
 		callbacks: cfg.Callbacks,
+		settings:  cfg.CallSettings,
 	}
 	r := chi.NewRouter()
-	r.NotFound(h.notFound)
-	r.MethodNotAllowed(h.methodNotAllowed)
+	r.NotFound(h.handle(h.notFound))
+	r.MethodNotAllowed(h.handle(h.methodNotAllowed))
 	h.Mount(r)
 	h.router = r
 	return h, nil
@@ -167,13 +175,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 func (h *Handler) Mount(r chi.Router) {
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(h.recoverer, h.refuseCrossOrigin, h.authenticate, h.limitBody, h.checkInput)
-		r.NotFound(h.notFound)
-		r.MethodNotAllowed(h.methodNotAllowed)
-		r.Get("/Workspaces", h.listWorkspaces)
+		r.NotFound(h.handle(h.notFound))
+		r.MethodNotAllowed(h.handle(h.methodNotAllowed))
+		r.Get("/Workspaces", h.handle(h.listWorkspaces))
 		r.Route("/Workspaces/{workspace}", func(r chi.Router) {
 			r.Use(h.loadWorkspace)
-			r.Get("/", h.getWorkspace)
-			r.Post("/", h.updateWorkspace)
+			r.Get("/", h.handle(h.getWorkspace))
+			r.Post("/", h.handle(h.updateWorkspace))
 			h.activityRoutes(r)
 			h.workerRoutes(r)
 			h.taskQueueRoutes(r)
@@ -182,10 +190,40 @@ func (h *Handler) Mount(r chi.Router) {
 			h.eventRoutes(r)
 			h.statisticsRoutes(r)
 			h.didRoutes(r)
-			r.Post("/Workers/{sid}/RevokeAgentTokens", h.revokeAgentTokens)
+			h.callSettingsRoutes(r)
+			r.Post("/Workers/{sid}/RevokeAgentTokens", h.handle(h.revokeAgentTokens))
 		})
 	})
 	h.agentRoutes(r) // outside /v1: its own credentials (admin or an agent token)
+}
+
+// resource is the handlers of one kind of TaskRouter resource.
+type resource struct {
+	list, create, get, update, remove handlerFunc
+}
+
+// mountResource registers res as TaskRouter lays out its resources: the
+// list at path (GET lists, POST creates), each one at path/{sid} (GET
+// reads, POST updates, DELETE removes).
+func (h *Handler) mountResource(r chi.Router, path string, res resource) {
+	r.Get(path, h.handle(res.list))
+	r.Post(path, h.handle(res.create))
+	r.Get(path+"/{sid}", h.handle(res.get))
+	r.Post(path+"/{sid}", h.handle(res.update))
+	r.Delete(path+"/{sid}", h.handle(res.remove))
+}
+
+// readOne is the GET handler of one resource: read fetches the {sid} of
+// the path in the request's workspace, show renders it.
+func readOne[T, J any](read func(ctx context.Context, workspaceSID, sid string) (T, error), show func(*http.Request, T) J) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := read(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, show(r, v))
+		return nil
+	}
 }
 
 // ServeHTTP serves the API on its own.
@@ -194,19 +232,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.S
 // recoverer turns a panic into Twilio's 500 error body; the stack goes to
 // the log only.
 func (h *Handler) recoverer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				h.log.ErrorContext(r.Context(), "api request panicked", "method", r.Method, "path", r.URL.Path,
-					"panic", p, "stack", string(debug.Stack()))
-				writeTwilioError(w, http.StatusInternalServerError, 20500, "Internal server error")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+	return httpmw.Recover(h.log, "api request panicked", func(w http.ResponseWriter) {
+		writeTwilioError(w, twilioError{Status: http.StatusInternalServerError, Code: 20500, Message: "Internal server error"})
+	})(next)
 }
 
 func (h *Handler) limitBody(next http.Handler) http.Handler {
@@ -232,10 +260,10 @@ func (h *Handler) checkInput(next http.Handler) http.Handler {
 	})
 }
 
-func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	h.writeError(w, r, engine.Errorf(engine.ENOTFOUND, "The requested resource %s was not found", r.URL.Path))
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) error {
+	return engine.Errorf(engine.ENOTFOUND, "The requested resource %s was not found", r.URL.Path)
 }
 
-func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeTwilioError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
+	return &statusError{status: http.StatusMethodNotAllowed, code: 20004, msg: "Method not allowed"}
 }

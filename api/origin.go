@@ -72,9 +72,9 @@ func (h *Handler) refuseCrossOrigin(next http.Handler) http.Handler {
 		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 			for _, o := range r.Header.Values("Origin") {
 				if !h.origins.allows(o) {
-					writeTwilioError(w, http.StatusForbidden, 20403, fmt.Sprintf(
+					h.writeError(w, r, &statusError{status: http.StatusForbidden, code: 20403, msg: fmt.Sprintf(
 						"cross-origin request refused: a page of %s may not change didrouter's state; only %s may (others can be allowed with DIDROUTER_ALLOWED_ORIGINS)",
-						clip(o), h.origins.own))
+						clip(o), h.origins.own)})
 					return
 				}
 			}

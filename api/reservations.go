@@ -13,15 +13,15 @@ import (
 // under their worker (/Workers/{WK}/Reservations), as in TaskRouter.
 
 func (h *Handler) taskReservationRoutes(r chi.Router) {
-	r.Get("/Tasks/{task}/Reservations", h.listReservations(byTask))
-	r.Get("/Tasks/{task}/Reservations/{sid}", h.getReservation(byTask))
-	r.Post("/Tasks/{task}/Reservations/{sid}", h.updateReservation(byTask))
+	r.Get("/Tasks/{task}/Reservations", h.handle(h.listReservations(byTask)))
+	r.Get("/Tasks/{task}/Reservations/{sid}", h.handle(h.getReservation(byTask)))
+	r.Post("/Tasks/{task}/Reservations/{sid}", h.handle(h.updateReservation(byTask)))
 }
 
 func (h *Handler) workerReservationRoutes(r chi.Router) {
-	r.Get("/Workers/{worker}/Reservations", h.listReservations(byWorker))
-	r.Get("/Workers/{worker}/Reservations/{sid}", h.getReservation(byWorker))
-	r.Post("/Workers/{worker}/Reservations/{sid}", h.updateReservation(byWorker))
+	r.Get("/Workers/{worker}/Reservations", h.handle(h.listReservations(byWorker)))
+	r.Get("/Workers/{worker}/Reservations/{sid}", h.handle(h.getReservation(byWorker)))
+	r.Post("/Workers/{worker}/Reservations/{sid}", h.handle(h.updateReservation(byWorker)))
 }
 
 // parent says which path a reservation is reached through.
@@ -118,23 +118,20 @@ var reservationStatuses = map[string]bool{
 }
 
 // listReservations filters by ReservationStatus (and WorkerSid under a task).
-func (h *Handler) listReservations(via parent) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listReservations(via parent) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		p, err := parsePage(q)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		f, err := h.parentFilter(r, via)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		if s := q.Get("ReservationStatus"); s != "" {
 			if !reservationStatuses[s] {
-				h.writeError(w, r, engine.Errorf(engine.EINVALID, "ReservationStatus %q is not a reservation status", s))
-				return
+				return engine.Errorf(engine.EINVALID, "ReservationStatus %q is not a reservation status", s)
 			}
 			f.Status = s
 		}
@@ -145,8 +142,7 @@ func (h *Handler) listReservations(via parent) http.HandlerFunc {
 		ws := workspaceOf(r).SID
 		rows, err := h.store.ListReservations(r.Context(), ws, f)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		page, next := cut(rows, p, func(r engine.Reservation) string { return r.SID })
 		names := &workerNames{h: h, ws: ws, cache: map[string]string{}}
@@ -155,6 +151,7 @@ func (h *Handler) listReservations(via parent) http.HandlerFunc {
 			out = append(out, h.reservationJSON(r, res, via, names))
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"reservations": out, "meta": h.listMeta(r, "reservations", p, next)})
+		return nil
 	}
 }
 
@@ -176,15 +173,15 @@ func (h *Handler) pathReservation(r *http.Request, via parent) (engine.Reservati
 	return res, nil
 }
 
-func (h *Handler) getReservation(via parent) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getReservation(via parent) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		res, err := h.pathReservation(r, via)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		names := &workerNames{h: h, ws: res.WorkspaceSID, cache: map[string]string{}}
 		writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, names))
+		return nil
 	}
 }
 
@@ -194,8 +191,8 @@ func (h *Handler) getReservation(via parent) http.HandlerFunc {
 // worker's activity afterwards). TaskRouter's other instructions (call,
 // redirect, conference) drive Twilio's voice API, which didrouter does not
 // use: they, and their parameters, answer 400.
-func (h *Handler) updateReservation(via parent) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) updateReservation(via parent) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r)
 		if err == nil {
 			err = f.only("ReservationStatus", "Instruction", "WorkerActivitySid")
@@ -204,21 +201,19 @@ func (h *Handler) updateReservation(via parent) http.HandlerFunc {
 			_, err = reservationAction(f.get("ReservationStatus"), f.get("Instruction"))
 		}
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		res, err := h.pathReservation(r, via)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		res, err = h.applyReservationUpdate(r.Context(), res, f.get("ReservationStatus"), f.get("Instruction"), f.ptr("WorkerActivitySid"))
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		names := &workerNames{h: h, ws: res.WorkspaceSID, cache: map[string]string{}}
 		writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, names))
+		return nil
 	}
 }
 

@@ -12,13 +12,13 @@ import (
 )
 
 func (h *Handler) statisticsRoutes(r chi.Router) {
-	r.Get("/Statistics", h.workspaceStatistics)
-	r.Get("/RealTimeStatistics", h.workspaceRealTime)
-	r.Get("/CumulativeStatistics", h.workspaceCumulative)
-	r.Get("/TaskQueues/Statistics", h.taskQueuesStatistics)
-	r.Get("/TaskQueues/{sid}/Statistics", h.taskQueueStatistics)
-	r.Get("/TaskQueues/{sid}/RealTimeStatistics", h.taskQueueRealTime)
-	r.Get("/TaskQueues/{sid}/CumulativeStatistics", h.taskQueueCumulative)
+	r.Get("/Statistics", h.handle(h.workspaceStatistics))
+	r.Get("/RealTimeStatistics", h.handle(h.workspaceRealTime))
+	r.Get("/CumulativeStatistics", h.handle(h.workspaceCumulative))
+	r.Get("/TaskQueues/Statistics", h.handle(h.taskQueuesStatistics))
+	r.Get("/TaskQueues/{sid}/Statistics", h.handle(h.taskQueueStatistics))
+	r.Get("/TaskQueues/{sid}/RealTimeStatistics", h.handle(h.taskQueueRealTime))
+	r.Get("/TaskQueues/{sid}/CumulativeStatistics", h.handle(h.taskQueueCumulative))
 }
 
 // The statistics' JSON pieces, as package stats computes them.
@@ -148,42 +148,41 @@ func (h *Handler) workspaceCumulativeJSON(r *http.Request) (cumulativeJSON, erro
 	return h.cumulativeJSON(ws, "", pass.Workspace, win), nil
 }
 
-func (h *Handler) workspaceRealTime(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) workspaceRealTime(w http.ResponseWriter, r *http.Request) error {
 	out, err := h.workspaceRealTimeJSON(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	out.URL = h.workspaceURL(r, out.WorkspaceSID) + "/RealTimeStatistics"
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (h *Handler) workspaceCumulative(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) workspaceCumulative(w http.ResponseWriter, r *http.Request) error {
 	out, err := h.workspaceCumulativeJSON(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	out.URL = h.workspaceURL(r, out.WorkspaceSID) + "/CumulativeStatistics"
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (h *Handler) workspaceStatistics(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) workspaceStatistics(w http.ResponseWriter, r *http.Request) error {
 	rt, err := h.workspaceRealTimeJSON(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	cu, err := h.workspaceCumulativeJSON(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	ws := workspaceOf(r).SID
 	writeJSON(w, http.StatusOK, map[string]any{
 		"account_sid": nullable(h.account), "workspace_sid": ws, "realtime": rt, "cumulative": cu,
 		"url": h.workspaceURL(r, ws) + "/Statistics",
 	})
+	return nil
 }
 
 type queueRealTimeJSON struct {
@@ -226,23 +225,21 @@ func (h *Handler) pathQueue(r *http.Request) (engine.TaskQueue, error) {
 	return h.store.GetTaskQueue(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
 }
 
-func (h *Handler) taskQueueRealTime(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) taskQueueRealTime(w http.ResponseWriter, r *http.Request) error {
 	q, err := h.pathQueue(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if s := r.URL.Query().Get("TaskChannel"); s != "" {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "TaskChannel is not supported by didrouter's statistics (they count every channel)"))
-		return
+		return engine.Errorf(engine.EINVALID, "TaskChannel is not supported by didrouter's statistics (they count every channel)")
 	}
 	out, err := h.queueRealTimeJSON(r.Context(), q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	out.URL = h.workspaceURL(r, q.WorkspaceSID) + "/TaskQueues/" + q.SID + "/RealTimeStatistics"
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func (h *Handler) queueCumulative(r *http.Request, q engine.TaskQueue) (cumulativeJSON, error) {
@@ -257,63 +254,57 @@ func (h *Handler) queueCumulative(r *http.Request, q engine.TaskQueue) (cumulati
 	return h.cumulativeJSON(q.WorkspaceSID, q.SID, pass.Queue(q.SID), win), nil
 }
 
-func (h *Handler) taskQueueCumulative(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) taskQueueCumulative(w http.ResponseWriter, r *http.Request) error {
 	q, err := h.pathQueue(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	out, err := h.queueCumulative(r, q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	out.URL = h.workspaceURL(r, q.WorkspaceSID) + "/TaskQueues/" + q.SID + "/CumulativeStatistics"
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (h *Handler) taskQueueStatistics(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) taskQueueStatistics(w http.ResponseWriter, r *http.Request) error {
 	q, err := h.pathQueue(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	cu, err := h.queueCumulative(r, q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	rt, err := h.queueRealTimeJSON(r.Context(), q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"account_sid": nullable(h.account), "workspace_sid": q.WorkspaceSID, "task_queue_sid": q.SID,
 		"realtime": rt, "cumulative": cu,
 		"url": h.workspaceURL(r, q.WorkspaceSID) + "/TaskQueues/" + q.SID + "/Statistics",
 	})
+	return nil
 }
 
 // taskQueuesStatistics lists every queue's statistics (FriendlyName
 // filters), computing the window's events once for all of them.
-func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	ws := workspaceOf(r).SID
 	win, err := parseWindow(q, h.clock.Now())
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	all, err := h.store.ListTaskQueues(r.Context(), ws)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	name := q.Get("FriendlyName")
 	kept := all[:0:0]
@@ -325,15 +316,13 @@ func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) {
 	page, next := pageOf(kept, p, func(q engine.TaskQueue) string { return q.SID })
 	pass, err := stats.Collect(r.Context(), h.store, ws, win)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]map[string]any, 0, len(page))
 	for _, tq := range page {
 		rt, err := h.queueRealTimeJSON(r.Context(), tq)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		out = append(out, map[string]any{
 			"account_sid": nullable(h.account), "workspace_sid": ws, "task_queue_sid": tq.SID,
@@ -342,4 +331,5 @@ func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task_queues_statistics": out,
 		"meta": h.listMeta(r, "task_queues_statistics", p, next)})
+	return nil
 }

@@ -10,11 +10,8 @@ import (
 )
 
 func (h *Handler) taskQueueRoutes(r chi.Router) {
-	r.Get("/TaskQueues", h.listTaskQueues)
-	r.Post("/TaskQueues", h.createTaskQueue)
-	r.Get("/TaskQueues/{sid}", h.getTaskQueue)
-	r.Post("/TaskQueues/{sid}", h.updateTaskQueue)
-	r.Delete("/TaskQueues/{sid}", h.deleteTaskQueue)
+	h.mountResource(r, "/TaskQueues", resource{list: h.listTaskQueues, create: h.createTaskQueue,
+		get: readOne(h.store.GetTaskQueue, h.taskQueueJSON), update: h.updateTaskQueue, remove: h.deleteTaskQueue})
 }
 
 type taskQueueJSON struct {
@@ -62,22 +59,19 @@ func (h *Handler) taskQueueJSON(r *http.Request, q engine.TaskQueue) taskQueueJS
 // listTaskQueues filters by FriendlyName, EvaluateWorkerAttributes (the
 // queues whose target_workers a worker with these attributes matches) and
 // WorkerSid (the queues that worker is in).
-func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o))
-		return
+		return engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
 	}
 	ws := workspaceOf(r).SID
 	kept, err := h.filterQueues(r, ws)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	page, next := pageOf(kept, p, func(q engine.TaskQueue) string { return q.SID })
 	out := make([]taskQueueJSON, 0, len(page))
@@ -85,6 +79,7 @@ func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) {
 		out = append(out, h.taskQueueJSON(r, tq))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task_queues": out, "meta": h.listMeta(r, "task_queues", p, next)})
+	return nil
 }
 
 // filterQueues returns the workspace's queues the list filters keep.
@@ -133,31 +128,26 @@ func (h *Handler) filterQueues(r *http.Request, ws string) ([]engine.TaskQueue, 
 	return kept, nil
 }
 
-func (h *Handler) getTaskQueue(w http.ResponseWriter, r *http.Request) {
-	q, err := h.store.GetTaskQueue(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, h.taskQueueJSON(r, q))
-}
-
 // Activity changes on reservation and assignment are TaskRouter features
 // didrouter does not have: a worker's activity only changes when asked.
 var unsupportedQueueParams = []string{"ReservationActivitySid", "AssignmentActivitySid"}
 
-func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) {
-	f, err := parseForm(r)
-	if err == nil {
-		err = f.unsupported(unsupportedQueueParams...)
+// queueForm parses the form of a queue's creation or update.
+func queueForm(r *http.Request) (f form, maxReserved *int, err error) {
+	if f, err = parseForm(r); err != nil {
+		return f, nil, err
 	}
-	var maxReserved *int
-	if err == nil {
-		maxReserved, err = f.intPtr("MaxReservedWorkers")
+	if err = f.unsupported(unsupportedQueueParams...); err != nil {
+		return f, nil, err
 	}
+	maxReserved, err = f.intPtr("MaxReservedWorkers")
+	return f, maxReserved, err
+}
+
+func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) error {
+	f, maxReserved, err := queueForm(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	n := engine.NewTaskQueue{
 		FriendlyName:  f.get("FriendlyName"),
@@ -169,24 +159,16 @@ func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := h.eng.CreateTaskQueue(r.Context(), workspaceOf(r).SID, n)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, h.taskQueueJSON(r, q))
+	return nil
 }
 
-func (h *Handler) updateTaskQueue(w http.ResponseWriter, r *http.Request) {
-	f, err := parseForm(r)
-	if err == nil {
-		err = f.unsupported(unsupportedQueueParams...)
-	}
-	var maxReserved *int
-	if err == nil {
-		maxReserved, err = f.intPtr("MaxReservedWorkers")
-	}
+func (h *Handler) updateTaskQueue(w http.ResponseWriter, r *http.Request) error {
+	f, maxReserved, err := queueForm(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	q, err := h.eng.UpdateTaskQueue(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"), engine.TaskQueueUpdate{
 		FriendlyName:       f.ptr("FriendlyName"),
@@ -195,22 +177,21 @@ func (h *Handler) updateTaskQueue(w http.ResponseWriter, r *http.Request) {
 		MaxReservedWorkers: maxReserved,
 	})
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.taskQueueJSON(r, q))
+	return nil
 }
 
 // deleteTaskQueue refuses (409) a queue a workflow still targets.
-func (h *Handler) deleteTaskQueue(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteTaskQueue(w http.ResponseWriter, r *http.Request) error {
 	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
 	if _, err := h.store.GetTaskQueue(r.Context(), ws, sid); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := h.eng.DeleteTaskQueue(r.Context(), ws, sid); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

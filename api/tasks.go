@@ -15,11 +15,8 @@ import (
 )
 
 func (h *Handler) taskRoutes(r chi.Router) {
-	r.Get("/Tasks", h.listTasks)
-	r.Post("/Tasks", h.createTask)
-	r.Get("/Tasks/{sid}", h.getTask)
-	r.Post("/Tasks/{sid}", h.updateTask)
-	r.Delete("/Tasks/{sid}", h.deleteTaskHandler)
+	h.mountResource(r, "/Tasks", resource{list: h.listTasks, create: h.createTask,
+		get: h.getTask, update: h.updateTask, remove: h.deleteTaskHandler})
 	h.taskReservationRoutes(r)
 }
 
@@ -90,7 +87,7 @@ func (h *Handler) taskJSON(r *http.Request, t engine.Task, n *names) taskJSON {
 		AccountSID:            nullable(h.account),
 		Age:                   age,
 		AssignmentStatus:      t.AssignmentStatus,
-		Attributes:            orEmptyObject(t.Attributes),
+		Attributes:            routing.AttributesJSON(t.Attributes),
 		DateCreated:           isoTime(t.DateCreated),
 		DateUpdated:           isoTime(t.DateUpdated),
 		TaskQueueEnteredDate:  entered,
@@ -123,42 +120,36 @@ func taskStatuses() []string {
 // WorkflowSid, WorkflowName, TaskQueueSid, TaskQueueName and Priority in the
 // store, and by EvaluateTaskAttributes (an expression over task attributes)
 // by evaluating it on each task.
-func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if q.Get("RoutingTarget") != "" {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "filter RoutingTarget is not supported by didrouter"))
-		return
+		return engine.Errorf(engine.EINVALID, "filter RoutingTarget is not supported by didrouter")
 	}
 	if s := q.Get("HasAddons"); s != "" && s != "false" {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "HasAddons=%s is not supported: didrouter has no add-ons", s))
-		return
+		return engine.Errorf(engine.EINVALID, "HasAddons=%s is not supported: didrouter has no add-ons", s)
 	}
 	ws := workspaceOf(r).SID
 	f := engine.TaskFilter{WorkflowSID: q.Get("WorkflowSid"), TaskQueueSID: q.Get("TaskQueueSid")}
 	if f.AssignmentStatus, err = enumValues("AssignmentStatus", q["AssignmentStatus"], taskStatuses()); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	switch o := q.Get("Ordering"); o {
 	case "", "DateCreated:asc":
 	case "DateCreated:desc":
 		f.Newest = true
 	default:
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc or DateCreated:desc)", o))
-		return
+		return engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc or DateCreated:desc)", o)
 	}
 	var keep []func(engine.Task) bool
 	none := false
 	if name := q.Get("WorkflowName"); name != "" {
 		sids, err := h.workflowsNamed(r.Context(), ws, name)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		none = none || len(sids) == 0
 		keep = append(keep, func(t engine.Task) bool { return sids[t.WorkflowSID] })
@@ -166,8 +157,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 	if name := q.Get("TaskQueueName"); name != "" {
 		queues, err := h.queuesNamed(r.Context(), ws, name)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		sids := map[string]bool{}
 		for _, tq := range queues {
@@ -179,19 +169,17 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("Priority"); s != "" {
 		prio, err := strconv.Atoi(s)
 		if err != nil {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Priority must be an integer, not %q", s))
-			return
+			return engine.Errorf(engine.EINVALID, "Priority must be an integer, not %q", s)
 		}
 		keep = append(keep, func(t engine.Task) bool { return t.Priority == prio })
 	}
 	if src := q.Get("EvaluateTaskAttributes"); src != "" {
 		e, err := compileFilter("EvaluateTaskAttributes", src, routing.ScopeTask)
 		if err != nil {
-			h.writeError(w, r, err)
-			return
+			return err
 		}
 		keep = append(keep, func(t engine.Task) bool {
-			attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
+			attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 			return err == nil && e.Eval(attrs, nil)
 		})
 	}
@@ -221,8 +209,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 		}, func(t engine.Task) string { return t.SID })
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	n := &names{h: h, ws: ws, cache: map[string]*string{}}
 	out := make([]taskJSON, 0, len(page))
@@ -230,6 +217,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 		out = append(out, h.taskJSON(r, t, n))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": out, "meta": h.listMeta(r, "tasks", p, next)})
+	return nil
 }
 
 // workflowsNamed returns the sids of the workflows with a friendly name.
@@ -247,21 +235,21 @@ func (h *Handler) workflowsNamed(ctx context.Context, ws, name string) (map[stri
 	return out, nil
 }
 
-func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) error {
 	ws := workspaceOf(r).SID
 	t, err := h.store.GetTask(r.Context(), ws, chi.URLParam(r, "sid"))
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.taskJSON(r, t, &names{h: h, ws: ws, cache: map[string]*string{}}))
+	return nil
 }
 
 // createTask takes Attributes, WorkflowSid (default: the workspace's default
 // workflow), Priority, Timeout and TaskChannel (a unique name such as
 // "voice" or "chat", or its sid). The engine routes it at once, like the
 // task of a call.
-func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
 		err = f.only("Attributes", "WorkflowSid", "Priority", "Timeout", "TaskChannel")
@@ -279,8 +267,7 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) {
 		channel, err = taskChannelName(ws, f.get("TaskChannel"))
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	n := engine.NewTask{WorkspaceSID: ws, WorkflowSID: f.get("WorkflowSid"), Attributes: f.get("Attributes"), TaskChannel: channel}
 	if priority != nil {
@@ -288,21 +275,20 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 	if timeout != nil {
 		if *timeout == 0 {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Timeout must be between 1 and %d seconds, not 0", engine.MaxTaskTimeout))
-			return
+			return engine.Errorf(engine.EINVALID, "Timeout must be between 1 and %d seconds, not 0", engine.MaxTaskTimeout)
 		}
 		n.Timeout = *timeout
 	}
 	res, err := h.eng.CreateTask(r.Context(), n)
 	if err != nil && !res.Created {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if err != nil {
 		// Stored but not routed yet: it waits like any pending task.
 		h.log.WarnContext(r.Context(), "task created but not routed", "task", res.Task.SID, "err", err)
 	}
 	writeJSON(w, http.StatusCreated, h.taskJSON(r, res.Task, &names{h: h, ws: ws, cache: map[string]*string{}}))
+	return nil
 }
 
 // taskChannelName reads a TaskChannel parameter: a unique name, or the sid
@@ -330,7 +316,7 @@ func taskChannelName(ws, v string) (string, error) {
 // updateTask takes Attributes and Priority (a pending task is routed again
 // with them), and AssignmentStatus canceled (pending or reserved task),
 // wrapping or completed (assigned task) with an optional Reason.
-func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
 		err = f.only("Attributes", "Priority", "AssignmentStatus", "Reason")
@@ -344,8 +330,7 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		err = engine.Errorf(engine.EINVALID, "Reason goes with AssignmentStatus canceled, wrapping or completed")
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	ctx, ws, sid := r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")
 	t, err := h.store.GetTask(ctx, ws, sid)
@@ -370,18 +355,18 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.taskJSON(r, t, &names{h: h, ws: ws, cache: map[string]*string{}}))
+	return nil
 }
 
 // deleteTaskHandler deletes a task in any state: a reservation it holds
 // ends first and its worker is freed.
-func (h *Handler) deleteTaskHandler(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteTaskHandler(w http.ResponseWriter, r *http.Request) error {
 	if err := h.eng.DeleteTask(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -10,11 +10,8 @@ import (
 )
 
 func (h *Handler) workerRoutes(r chi.Router) {
-	r.Get("/Workers", h.listWorkers)
-	r.Post("/Workers", h.createWorker)
-	r.Get("/Workers/{sid}", h.getWorker)
-	r.Post("/Workers/{sid}", h.updateWorker)
-	r.Delete("/Workers/{sid}", h.deleteWorker)
+	h.mountResource(r, "/Workers", resource{list: h.listWorkers, create: h.createWorker,
+		get: readOne(h.store.GetWorker, h.workerJSON), update: h.updateWorker, remove: h.deleteWorker})
 	h.workerChannelRoutes(r)
 	h.workerReservationRoutes(r)
 }
@@ -45,7 +42,7 @@ func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
 		AccountSID:        nullable(h.account),
 		ActivityName:      w.ActivityName,
 		ActivitySID:       w.ActivitySID,
-		Attributes:        orEmptyObject(w.Attributes),
+		Attributes:        routing.AttributesJSON(w.Attributes),
 		Available:         w.Available,
 		DateCreated:       isoTime(w.DateCreated),
 		DateStatusChanged: isoTime(w.DateStatusChanged),
@@ -64,27 +61,18 @@ func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
 	}
 }
 
-func orEmptyObject(s string) string {
-	if s == "" {
-		return "{}"
-	}
-	return s
-}
-
 // listWorkers filters by ActivitySid, ActivityName, Available and
 // FriendlyName in the store, and by TargetWorkersExpression and queue
 // membership (TaskQueueSid, TaskQueueName: the queue's target_workers) by
 // evaluating the expressions on each worker.
-func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
-		h.writeError(w, r, engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o))
-		return
+		return engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
 	}
 	ws := workspaceOf(r).SID
 	f := engine.WorkerFilter{
@@ -95,15 +83,13 @@ func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("Available"); s != "" {
 		b, err := parseBool(s)
 		if err != nil {
-			h.writeError(w, r, engine.Errorf(engine.EINVALID, "Available must be true or false, not %q", s))
-			return
+			return engine.Errorf(engine.EINVALID, "Available must be true or false, not %q", s)
 		}
 		f.Available = &b
 	}
 	exprs, none, err := h.workerExprs(r, ws)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	var (
 		page []engine.Worker
@@ -124,14 +110,14 @@ func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) {
 		}, func(w engine.Worker) bool { return workerMatches(w, exprs) }, func(w engine.Worker) string { return w.SID })
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]workerJSON, 0, len(page))
 	for _, wk := range page {
 		out = append(out, h.workerJSON(r, wk))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workers": out, "meta": h.listMeta(r, "workers", p, next)})
+	return nil
 }
 
 // workerExprs compiles the expression filters of a worker list. none is
@@ -176,23 +162,13 @@ func (h *Handler) workerExprs(r *http.Request, ws string) (exprs []*routing.Expr
 	return exprs, false, nil
 }
 
-func (h *Handler) getWorker(w http.ResponseWriter, r *http.Request) {
-	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, h.workerJSON(r, wk))
-}
-
 // createWorker takes FriendlyName, Attributes and ActivitySid. A DID is the
 // "phone_number" attribute: the engine stores it in E.164 and refuses a
 // number another worker owns (409).
-func (h *Handler) createWorker(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createWorker(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	wk, err := h.eng.CreateWorker(r.Context(), workspaceOf(r).SID, engine.NewWorker{
 		FriendlyName: f.get("FriendlyName"),
@@ -200,14 +176,14 @@ func (h *Handler) createWorker(w http.ResponseWriter, r *http.Request) {
 		ActivitySID:  f.get("ActivitySid"),
 	})
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, h.workerJSON(r, wk))
+	return nil
 }
 
 // updateWorker changes the parameters that were sent and leaves the others.
-func (h *Handler) updateWorker(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) updateWorker(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
 		// The engine always gives up a worker's pending reservations when
@@ -215,8 +191,7 @@ func (h *Handler) updateWorker(w http.ResponseWriter, r *http.Request) {
 		err = f.onlyValues("RejectPendingReservations", "true", "True")
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	wk, err := h.eng.UpdateWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"), engine.WorkerUpdate{
 		FriendlyName: f.ptr("FriendlyName"),
@@ -224,16 +199,16 @@ func (h *Handler) updateWorker(w http.ResponseWriter, r *http.Request) {
 		ActivitySID:  f.ptr("ActivitySid"),
 	})
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.workerJSON(r, wk))
+	return nil
 }
 
-func (h *Handler) deleteWorker(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteWorker(w http.ResponseWriter, r *http.Request) error {
 	if err := h.eng.DeleteWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

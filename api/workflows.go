@@ -10,11 +10,8 @@ import (
 )
 
 func (h *Handler) workflowRoutes(r chi.Router) {
-	r.Get("/Workflows", h.listWorkflows)
-	r.Post("/Workflows", h.createWorkflow)
-	r.Get("/Workflows/{sid}", h.getWorkflow)
-	r.Post("/Workflows/{sid}", h.updateWorkflow)
-	r.Delete("/Workflows/{sid}", h.deleteWorkflow)
+	h.mountResource(r, "/Workflows", resource{list: h.listWorkflows, create: h.createWorkflow,
+		get: readOne(h.store.GetWorkflow, h.workflowJSON), update: h.updateWorkflow, remove: h.deleteWorkflow})
 }
 
 type workflowJSON struct {
@@ -52,17 +49,15 @@ func (h *Handler) workflowJSON(r *http.Request, wf engine.Workflow) workflowJSON
 	}
 }
 
-func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	all, err := h.store.ListWorkflows(r.Context(), workspaceOf(r).SID)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	name := q.Get("FriendlyName")
 	kept := all[:0:0]
@@ -77,32 +72,38 @@ func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) {
 		out = append(out, h.workflowJSON(r, wf))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workflows": out, "meta": h.listMeta(r, "workflows", p, next)})
+	return nil
 }
 
-func (h *Handler) getWorkflow(w http.ResponseWriter, r *http.Request) {
-	wf, err := h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+// workflowForm parses the form of a workflow's creation or update. stored
+// reads the workflow being updated (nil for a new one): its callback URLs
+// are needed when one is sent back with its password hidden, as the API
+// shows it.
+func (h *Handler) workflowForm(r *http.Request, stored func() (engine.Workflow, error)) (form, *int, workflowCallbacks, error) {
+	f, err := parseForm(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return f, nil, workflowCallbacks{}, err
 	}
-	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
+	timeout, err := f.intPtr("TaskReservationTimeout")
+	if err != nil {
+		return f, nil, workflowCallbacks{}, err
+	}
+	var cur engine.Workflow
+	if stored != nil {
+		if cur, err = stored(); err != nil {
+			return f, nil, workflowCallbacks{}, err
+		}
+	}
+	callbacks, err := h.callbackURLs(f, cur)
+	return f, timeout, callbacks, err
 }
 
 // createWorkflow validates the configuration in the engine; a bad one is a
 // 400 whose message names the JSON path of the fault.
-func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
-	f, err := parseForm(r)
-	var timeout *int
-	var callbacks workflowCallbacks
-	if err == nil {
-		timeout, err = f.intPtr("TaskReservationTimeout")
-	}
-	if err == nil {
-		callbacks, err = h.callbackURLs(f, engine.Workflow{})
-	}
+func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
+	f, timeout, callbacks, err := h.workflowForm(r, nil)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	n := engine.NewWorkflow{
 		FriendlyName:                  f.get("FriendlyName"),
@@ -115,31 +116,18 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	}
 	wf, err := h.eng.CreateWorkflow(r.Context(), workspaceOf(r).SID, n)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, h.workflowJSON(r, wf))
+	return nil
 }
 
-func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
-	f, err := parseForm(r)
-	var timeout *int
-	var callbacks workflowCallbacks
-	if err == nil {
-		timeout, err = f.intPtr("TaskReservationTimeout")
-	}
-	if err == nil {
-		// The stored URLs are needed when one is sent back with its
-		// password hidden, as the API shows it.
-		var stored engine.Workflow
-		stored, err = h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-		if err == nil {
-			callbacks, err = h.callbackURLs(f, stored)
-		}
-	}
+func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
+	f, timeout, callbacks, err := h.workflowForm(r, func() (engine.Workflow, error) {
+		return h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+	})
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	wf, err := h.eng.UpdateWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"), engine.WorkflowUpdate{
 		FriendlyName:                  f.ptr("FriendlyName"),
@@ -149,25 +137,24 @@ func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) {
 		FallbackAssignmentCallbackURL: callbacks[1],
 	})
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
+	return nil
 }
 
 // deleteWorkflow refuses (409) the workspace's default workflow (the one
 // calls use) and a workflow with unfinished tasks.
-func (h *Handler) deleteWorkflow(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteWorkflow(w http.ResponseWriter, r *http.Request) error {
 	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
 	if _, err := h.store.GetWorkflow(r.Context(), ws, sid); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := h.eng.DeleteWorkflow(r.Context(), ws, sid); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // workflowCallbacks are the AssignmentCallbackUrl and

@@ -94,16 +94,14 @@ func (h *Handler) activityName(ctx context.Context, ws, sid string) *string {
 	return &a.FriendlyName
 }
 
-func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	p, err := parsePage(r.URL.Query())
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	all, err := h.store.ListWorkspaces(r.Context())
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if name := r.URL.Query().Get("FriendlyName"); name != "" {
 		kept := all[:0:0]
@@ -120,16 +118,18 @@ func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) {
 		out = append(out, h.workspaceJSON(r.Context(), r, ws))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workspaces": out, "meta": h.listMeta(r, "workspaces", p, next)})
+	return nil
 }
 
-func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, h.workspaceJSON(r.Context(), r, workspaceOf(r)))
+	return nil
 }
 
 // updateWorkspace changes FriendlyName, DefaultActivitySid,
 // TimeoutActivitySid (empty clears it), EventCallbackUrl and EventsFilter
 // (empty clears them; events are POSTed there by package eventcallback).
-func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
 		err = f.onlyValues("MultiTaskEnabled", "false", "False")
@@ -138,8 +138,7 @@ func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) {
 		err = f.onlyValues("PrioritizeQueueOrder", "FIFO")
 	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	ws, err := h.writeWorkspace(r.Context(), workspaceOf(r).SID, workspaceUpdate{
 		FriendlyName:       f.ptr("FriendlyName"),
@@ -149,8 +148,8 @@ func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) {
 		EventsFilter:       f.ptr("EventsFilter"),
 	})
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.workspaceJSON(r.Context(), r, ws))
+	return nil
 }

@@ -24,6 +24,9 @@ const (
 	OpReject  = "reject"   // the agent did not answer: reject Reservation with Status
 	OpEndTask = "end-task" // the answered call ended (Dial action): end Task
 	OpEndCall = "end-call" // the caller hung up (status callback, queue): end the task of CallSID
+	// OpVoicemail is a recorded message: create Task (keyed by its
+	// recording's sid, so applying it twice makes one voicemail).
+	OpVoicemail = "voicemail"
 )
 
 // Entry is one journaled decision or report.
@@ -37,6 +40,7 @@ type Entry struct {
 	CallSID     string               `json:"call,omitempty"`
 	Status      string               `json:"status,omitempty"` // reject: the reservation status; end: the reason
 	Call        *engine.DegradedCall `json:"dc,omitempty"`
+	NewTask     *engine.NewTask      `json:"nt,omitempty"` // voicemail: the task to create
 }
 
 // line is one line of the file: an entry, or a marker that entry Done was applied.

@@ -46,6 +46,7 @@ type Engine interface {
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
 	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
 	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
 	Sync(ctx context.Context) error
 }
 

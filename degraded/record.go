@@ -94,6 +94,13 @@ func (m *Mode) EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID
 	return err
 }
 
+// Voicemail journals a recorded message whose task the store could not
+// take.
+func (m *Mode) Voicemail(ctx context.Context, n engine.NewTask) error {
+	_, err := m.journal(Entry{Op: OpVoicemail, WS: n.WorkspaceSID, CallSID: n.CallSID, NewTask: &n})
+	return err
+}
+
 // EndCall journals that a caller hung up.
 func (m *Mode) EndCall(ctx context.Context, ws, callSID, reason string) error {
 	m.mu.Lock()

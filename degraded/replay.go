@@ -60,9 +60,24 @@ func (m *Mode) ReplayPending(ctx context.Context, giveUp bool) int {
 }
 
 func (m *Mode) replayWith(ctx context.Context, o replayOpts) {
+	// A call's entries apply in order: once one is left for a later round
+	// (a store error, an import not there yet), the call's later entries
+	// wait too. Otherwise the end of an answered call could apply before
+	// its answer and cancel a call that was completed.
+	held := map[string]bool{}
+	hold := func(e Entry) {
+		for _, k := range []string{e.CallSID, e.Task} {
+			if k != "" {
+				held[k] = true
+			}
+		}
+	}
 	for _, e := range m.cfg.Journal.Pending() {
 		if ctx.Err() != nil || m.Active() {
 			return
+		}
+		if (e.CallSID != "" && held[e.CallSID]) || (e.Task != "" && held[e.Task]) {
+			continue
 		}
 		// In journal order: an end that freed a worker comes before the
 		// call this instance then gave that worker.
@@ -78,9 +93,11 @@ func (m *Mode) replayWith(ctx context.Context, o replayOpts) {
 			done = true
 		case err != nil:
 			m.log.DebugContext(ctx, "degraded: journal entry not applied yet", "op", e.Op, "seq", e.Seq, "err", err)
+			hold(e)
 			continue
 		}
 		if !done {
+			hold(e)
 			continue
 		}
 		if err := m.cfg.Journal.Done(e.Seq); err != nil {
@@ -135,10 +152,24 @@ func (m *Mode) apply(ctx context.Context, e Entry, settled bool) (bool, error) {
 		return m.applyEndTask(ctx, e, settled)
 	case OpEndCall:
 		return m.applyEndCall(ctx, e, settled)
+	case OpVoicemail:
+		return m.applyVoicemail(ctx, e)
 	default:
 		m.log.WarnContext(ctx, "degraded: unknown journal entry", "op", e.Op, "seq", e.Seq)
 		return true, nil
 	}
+}
+
+// applyVoicemail creates a message's task; CreateTask finds the one a
+// first attempt stored (same recording), so applying it twice makes one.
+func (m *Mode) applyVoicemail(ctx context.Context, e Entry) (bool, error) {
+	if e.NewTask == nil {
+		return true, nil
+	}
+	if res, err := m.cfg.Engine.CreateTask(ctx, *e.NewTask); err != nil && res.Task.SID == "" {
+		return false, err
+	}
+	return true, nil
 }
 
 // applyCall imports a call routed from memory.

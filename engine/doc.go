@@ -93,8 +93,9 @@
 // task (created, activity now available, attributes changed, freed by a
 // completion, cancellation, rejection or rescission), it is given the first
 // waiting task, in service order (priority descending, then oldest first;
-// newest first among a LIFO queue's tasks of one priority, see
-// serviceOrder), whose current target it is eligible for. When a queue,
+// newest first among a LIFO queue's tasks of one priority, and voicemail
+// messages after the other tasks of their priority, see serviceOrder),
+// whose current target it is eligible for. When a queue,
 // workflow or activity changes, every waiting task is routed again, in the
 // same order.
 //
@@ -126,7 +127,8 @@
 // "Unavailable" (missed.go); an accepted reservation resets the count, and
 // reservations that ended without the worker's answer (canceled because the
 // caller hung up, given up because the worker left for an unavailable
-// activity) do not count. The count is a column of the worker written in
+// activity) do not count, nor do those of tasks that ring no phone (type
+// "voicemail" or "callback", the webhooks' messages: ringsPhone). The count is a column of the worker written in
 // the transaction that ends the reservation. Agent desktop pages report
 // themselves (PresenceTracker: open, heartbeat, closed), stored per page;
 // one away timer per worker moves a worker whose last page has not been

@@ -14,30 +14,13 @@ import (
 // report must not end the wrap-up early, as a second CompleteTask would.
 // Pending and reserved tasks are EUNAVAILABLE (cancel them instead).
 func (e *Engine) EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
-	var out Task
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
-		t, err := tx.GetTask(ctx, workspaceSID, taskSID)
-		if err != nil {
-			return fmt.Errorf("read task %s: %w", taskSID, err)
-		}
-		switch t.AssignmentStatus {
-		case TaskWrapping, TaskCompleted, TaskCanceled:
-			out = t
-			return nil
-		case TaskAssigned:
-		default:
-			return Errorf(EUNAVAILABLE, "task %s is %s; only an assigned task's call can end", t.SID, t.AssignmentStatus)
-		}
-		out, err = e.completeInTx(ctx, tx, fx, t, reason, e.wrapUp > 0)
-		return err
+	return e.transition(ctx, workspaceSID, taskSID, transition{
+		op: "end call", same: []string{TaskWrapping, TaskCompleted, TaskCanceled}, from: []string{TaskAssigned},
+		only: "only an assigned task's call can end",
+		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+			return e.completeInTx(ctx, tx, fx, t, reason, e.wrapUp > 0)
+		},
 	})
-	if err != nil {
-		return Task{}, fmt.Errorf("end call: %w", err)
-	}
-	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
-		return out, fmt.Errorf("end call: serve waiting tasks: %w", err)
-	}
-	return out, nil
 }
 
 // CancelCall records that the call n.CallSID ended before it was routed:

@@ -17,7 +17,7 @@ func (e *Engine) Explain(ctx context.Context, t Task, focus string) (*routing.Ex
 	if err != nil {
 		return nil, fmt.Errorf("explain task %s: %w", t.SID, err)
 	}
-	attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
+	attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 	if err != nil {
 		return nil, Errorf(EINVALID, "task %s attributes: %v", t.SID, err)
 	}

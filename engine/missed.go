@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -98,4 +99,32 @@ func activityNamed(ctx context.Context, tx Tx, workspaceSID, name string) (Activ
 		}
 	}
 	return Activity{}, false, nil
+}
+
+// Task types of the messages didrouter makes when nobody answers (the
+// webhooks' voicemail and call-back tasks): their reservations ring no
+// phone, so letting one time out is no missed call.
+const (
+	TaskTypeVoicemail = "voicemail"
+	TaskTypeCallback  = "callback"
+)
+
+// ringsPhone reports whether offering t rings the worker's phone: every
+// task but a voicemail or a call-back request (attribute "type").
+func ringsPhone(t Task) bool {
+	if !strings.Contains(t.Attributes, TaskTypeVoicemail) && !strings.Contains(t.Attributes, TaskTypeCallback) {
+		return true // the common case, without decoding the attributes
+	}
+	typ := taskType(t)
+	return typ != TaskTypeVoicemail && typ != TaskTypeCallback
+}
+
+// taskType is the task's "type" attribute ("" when it is not a string).
+func taskType(t Task) string {
+	var a struct {
+		Type any `json:"type"`
+	}
+	_ = json.Unmarshal([]byte(t.Attributes), &a) // attributes are a JSON object; anything else has no type
+	s, _ := a.Type.(string)
+	return s
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -296,4 +297,60 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A voicemail or call-back task offered to an agent rings no phone: letting
+// it time out is no missed call, so it never moves the agent to Unavailable.
+func TestMessagesAreNotMissedCalls(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		h.withMissedLimit(1)
+		alice := h.worker("alice", "", "Available")
+		for i, typ := range []string{"voicemail", "callback"} {
+			attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": "+12125550100", "type": typ})
+			res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
+				CallSID: fmt.Sprintf("RE%032d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.wantReserved(res, alice)
+			h.advance(engine.DefaultReservationTimeout * time.Second)
+			if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationTimeout {
+				t.Fatalf("%s reservation %s, want timeout", typ, got)
+			}
+			h.wantActivity(alice, "Available", "after a "+typ+" timed out")
+			if _, err := h.eng.CancelTask(h.ctx, h.ws.SID, res.Task.SID, "handled elsewhere"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A call is still a call.
+		res := h.ring(alice)
+		h.advance(engine.DefaultReservationTimeout * time.Second)
+		h.hangUp(res.Task.SID)
+		h.wantActivity(alice, engine.UnavailableActivityName, "after a missed call")
+	})
+}
+
+// A caller on the line is served before a voicemail message that has
+// waited longer: a freed agent is offered the call.
+func TestCallsBeforeMessages(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		alice := h.worker("alice", "", "Offline")
+		attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": "+12125550100", "type": "voicemail"})
+		vm, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("RE%032d", 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Minute)
+		call := h.call("+12125550100", 0)
+		if vm.Reservation != nil || call.Reservation != nil {
+			t.Fatal("reserved while everyone is offline")
+		}
+		h.setActivity(alice, "Available")
+		if got := h.task(call.Task.SID).AssignmentStatus; got != engine.TaskReserved {
+			t.Fatalf("the waiting call is %s once alice is available, want reserved (before the older message)", got)
+		}
+		if got := h.task(vm.Task.SID).AssignmentStatus; got != engine.TaskPending {
+			t.Fatalf("the message is %s, want pending", got)
+		}
+	})
 }

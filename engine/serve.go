@@ -56,7 +56,7 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 		if !ok {
 			continue // its route call repositions it
 		}
-		attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
+		attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 		if err != nil {
 			continue
 		}

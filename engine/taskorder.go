@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // serviceOrder applies each queue's TaskOrder to waiting tasks listed in
@@ -13,11 +14,14 @@ import (
 // tasks of other queues and of other priorities keep their places. FIFO
 // queues, the default, keep the store's order. Only the tasks the caller
 // scanned (waitingScan) are reordered: in a LIFO queue with more waiting
-// tasks than that, the newest may lie beyond the scan.
+// tasks than that, the newest may lie beyond the scan. Within one
+// priority, voicemail messages come after the calls and call-back requests
+// (messagesLast): a caller on the line does not wait behind a recording.
 func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []Task) ([]Task, error) {
 	if len(tasks) < 2 {
 		return tasks, nil
 	}
+	messagesLast(tasks)
 	queues, err := e.store.ListTaskQueues(ctx, workspaceSID)
 	if err != nil {
 		return nil, fmt.Errorf("list task queues: %w", err)
@@ -53,4 +57,31 @@ func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []
 		}
 	}
 	return tasks, nil
+}
+
+// messagesLast moves the voicemail tasks of each priority after that
+// priority's other tasks, keeping every other order.
+func messagesLast(tasks []Task) {
+	if !slices.ContainsFunc(tasks, isMessage) {
+		return
+	}
+	slices.SortStableFunc(tasks, func(a, b Task) int {
+		if a.Priority != b.Priority {
+			return b.Priority - a.Priority
+		}
+		ma, mb := isMessage(a), isMessage(b)
+		switch {
+		case ma == mb:
+			return 0
+		case ma:
+			return 1
+		default:
+			return -1
+		}
+	})
+}
+
+// isMessage reports whether t is a voicemail message (see ringsPhone).
+func isMessage(t Task) bool {
+	return strings.Contains(t.Attributes, TaskTypeVoicemail) && taskType(t) == TaskTypeVoicemail
 }

@@ -315,7 +315,7 @@ func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r R
 			return err
 		}
 	}
-	if missed {
+	if missed && ringsPhone(t) {
 		if err := e.noteMissed(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
 			return err
 		}
@@ -390,6 +390,9 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, 
 			t.RejectedWorkers = append(t.RejectedWorkers, r.WorkerSID)
 		}
 		// Rung for the whole step without answering: a missed call.
+		if !ringsPhone(*t) {
+			continue
+		}
 		if err := e.noteMissed(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
 			return err
 		}
@@ -486,28 +489,51 @@ func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, 
 // completion and serves the next waiting task. Completing a completed task
 // returns it unchanged.
 func (e *Engine) CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
+	return e.transition(ctx, workspaceSID, taskSID, transition{
+		op: "complete task", same: []string{TaskCompleted}, from: []string{TaskAssigned, TaskWrapping},
+		only: "only an assigned or wrapping task can be completed",
+		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+			return e.completeInTx(ctx, tx, fx, t, reason, t.AssignmentStatus == TaskAssigned && e.wrapUp > 0)
+		},
+	})
+}
+
+// transition is one change of a task's status that a caller asks for by
+// the task's sid: CompleteTask, CancelTask, WrapUpTask, EndCall.
+type transition struct {
+	op   string   // what the errors say was being done
+	same []string // statuses in which the task is returned unchanged
+	from []string // statuses the change applies to; any other is EUNAVAILABLE
+	only string   // the refusal's explanation
+	// apply changes the task, locked in tx, and returns it as stored.
+	apply func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error)
+}
+
+// transition runs tr on the task in one transaction, then serves what the
+// change freed (a worker, waiting tasks). Asking twice for the same change
+// is answered with the task as it is, because webhooks and clients retry.
+func (e *Engine) transition(ctx context.Context, workspaceSID, taskSID string, tr transition) (Task, error) {
 	var out Task
 	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
 		t, err := tx.GetTask(ctx, workspaceSID, taskSID)
 		if err != nil {
 			return fmt.Errorf("read task %s: %w", taskSID, err)
 		}
-		switch t.AssignmentStatus {
-		case TaskCompleted:
+		switch {
+		case slices.Contains(tr.same, t.AssignmentStatus):
 			out = t
 			return nil
-		case TaskAssigned, TaskWrapping:
-		default:
-			return Errorf(EUNAVAILABLE, "task %s is %s; only an assigned or wrapping task can be completed", t.SID, t.AssignmentStatus)
+		case !slices.Contains(tr.from, t.AssignmentStatus):
+			return Errorf(EUNAVAILABLE, "task %s is %s; %s", t.SID, t.AssignmentStatus, tr.only)
 		}
-		out, err = e.completeInTx(ctx, tx, fx, t, reason, t.AssignmentStatus == TaskAssigned && e.wrapUp > 0)
+		out, err = tr.apply(ctx, tx, fx, t)
 		return err
 	})
 	if err != nil {
-		return Task{}, fmt.Errorf("complete task: %w", err)
+		return Task{}, fmt.Errorf("%s: %w", tr.op, err)
 	}
 	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
-		return out, fmt.Errorf("complete task: serve waiting tasks: %w", err)
+		return out, fmt.Errorf("%s: serve waiting tasks: %w", tr.op, err)
 	}
 	return out, nil
 }
@@ -516,20 +542,9 @@ func (e *Engine) CompleteTask(ctx context.Context, workspaceSID, taskSID, reason
 // with its reservation.
 func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, reason string, wrap bool) (Task, error) {
 	now := e.clock.Now()
-	list, err := tx.ListReservations(ctx, t.WorkspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: t.SID})
+	live, err := liveReservations(ctx, tx, t.WorkspaceSID, t.SID)
 	if err != nil {
-		return Task{}, fmt.Errorf("list reservations of task %s: %w", t.SID, err)
-	}
-	var live []Reservation
-	for _, r0 := range list {
-		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
-			continue
-		}
-		r, err := tx.GetReservation(ctx, t.WorkspaceSID, r0.SID)
-		if err != nil {
-			return Task{}, fmt.Errorf("read reservation %s: %w", r0.SID, err)
-		}
-		live = append(live, r)
+		return Task{}, err
 	}
 	if reason != "" {
 		t.Reason = reason
@@ -572,9 +587,41 @@ func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, r
 				return Task{}, err
 			}
 		}
-		if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
-			return Task{}, fmt.Errorf("clear timers: %w", err)
+		return endTask(ctx, tx, t)
+	}
+	updated, err := tx.UpdateTask(ctx, t)
+	if err != nil {
+		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
+	}
+	return updated, nil
+}
+
+// liveReservations reads the task's accepted and wrapping reservations,
+// each read again by sid so that the store locks it.
+func liveReservations(ctx context.Context, tx Tx, workspaceSID, taskSID string) ([]Reservation, error) {
+	list, err := tx.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: taskSID})
+	if err != nil {
+		return nil, fmt.Errorf("list reservations of task %s: %w", taskSID, err)
+	}
+	var live []Reservation
+	for _, r0 := range list {
+		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
+			continue
 		}
+		r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
+		if err != nil {
+			return nil, fmt.Errorf("read reservation %s: %w", r0.SID, err)
+		}
+		live = append(live, r)
+	}
+	return live, nil
+}
+
+// endTask stores the locked task t in the status that ended it. An ended
+// task has nothing left to time, so its timers go with the same write.
+func endTask(ctx context.Context, tx Tx, t Task) (Task, error) {
+	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
+		return Task{}, fmt.Errorf("clear timers: %w", err)
 	}
 	updated, err := tx.UpdateTask(ctx, t)
 	if err != nil {
@@ -587,30 +634,13 @@ func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, r
 // canceled and its worker freed (and served). Canceling a canceled task
 // returns it unchanged; an assigned task must be completed instead.
 func (e *Engine) CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
-	var out Task
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
-		t, err := tx.GetTask(ctx, workspaceSID, taskSID)
-		if err != nil {
-			return fmt.Errorf("read task %s: %w", taskSID, err)
-		}
-		switch t.AssignmentStatus {
-		case TaskCanceled:
-			out = t
-			return nil
-		case TaskPending, TaskReserved:
-		default:
-			return Errorf(EUNAVAILABLE, "task %s is %s; only a pending or reserved task can be canceled", t.SID, t.AssignmentStatus)
-		}
-		out, err = e.cancelInTx(ctx, tx, fx, t, reason)
-		return err
+	return e.transition(ctx, workspaceSID, taskSID, transition{
+		op: "cancel task", same: []string{TaskCanceled}, from: []string{TaskPending, TaskReserved},
+		only: "only a pending or reserved task can be canceled",
+		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+			return e.cancelInTx(ctx, tx, fx, t, reason)
+		},
 	})
-	if err != nil {
-		return Task{}, fmt.Errorf("cancel task: %w", err)
-	}
-	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
-		return out, fmt.Errorf("cancel task: serve waiting tasks: %w", err)
-	}
-	return out, nil
 }
 
 // cancelInTx cancels the locked task t.
@@ -628,14 +658,7 @@ func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, rea
 		map[string]any{"reason": t.Reason, "task_queue_sid": t.TaskQueueSID}); err != nil {
 		return Task{}, err
 	}
-	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
-		return Task{}, fmt.Errorf("clear timers: %w", err)
-	}
-	updated, err := tx.UpdateTask(ctx, t)
-	if err != nil {
-		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
-	}
-	return updated, nil
+	return endTask(ctx, tx, t)
 }
 
 // resolveNewTask finds what a new task enters before anything is written:

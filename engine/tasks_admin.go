@@ -117,27 +117,13 @@ func (e *Engine) freshTask(ctx context.Context, t Task) (Task, error) {
 // until the Config.WrapUp timer when one is set. A wrapping task is returned
 // unchanged; other statuses are EUNAVAILABLE.
 func (e *Engine) WrapUpTask(ctx context.Context, workspaceSID, sid, reason string) (Task, error) {
-	var out Task
-	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
-		t, err := tx.GetTask(ctx, workspaceSID, sid)
-		if err != nil {
-			return fmt.Errorf("read task %s: %w", sid, err)
-		}
-		switch t.AssignmentStatus {
-		case TaskWrapping:
-			out = t
-			return nil
-		case TaskAssigned:
-		default:
-			return Errorf(EUNAVAILABLE, "task %s is %s; only an assigned task can wrap up", sid, t.AssignmentStatus)
-		}
-		out, err = e.completeInTx(ctx, tx, fx, t, reason, true)
-		return err
+	return e.transition(ctx, workspaceSID, sid, transition{
+		op: "wrap up task", same: []string{TaskWrapping}, from: []string{TaskAssigned},
+		only: "only an assigned task can wrap up",
+		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+			return e.completeInTx(ctx, tx, fx, t, reason, true)
+		},
 	})
-	if err != nil {
-		return Task{}, fmt.Errorf("wrap up task: %w", err)
-	}
-	return out, nil
 }
 
 // DeleteTask deletes a task in any status. Its pending reservation is
@@ -153,18 +139,11 @@ func (e *Engine) DeleteTask(ctx context.Context, workspaceSID, sid string) error
 		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationCanceled, false); err != nil {
 			return err
 		}
-		list, err := tx.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: sid})
+		live, err := liveReservations(ctx, tx, workspaceSID, sid)
 		if err != nil {
-			return fmt.Errorf("list reservations of task %s: %w", sid, err)
+			return err
 		}
-		for _, r0 := range list {
-			if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
-				continue
-			}
-			r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
-			if err != nil {
-				return fmt.Errorf("read reservation %s: %w", r0.SID, err)
-			}
+		for _, r := range live {
 			if err := e.endReservation(ctx, tx, fx, r, ReservationCompleted, now); err != nil {
 				return err
 			}

@@ -145,7 +145,7 @@ func (e *Engine) fireStep(ctx context.Context, tx Tx, fx *effects, tm Timer, now
 	if now.Before(due) {
 		return e.rearm(ctx, tx, fx, tm, due)
 	}
-	attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
+	attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 	if err != nil {
 		return Errorf(EINVALID, "task %s attributes: %v", t.SID, err)
 	}

@@ -154,7 +154,7 @@ func (w *storeWalk) current(ctx context.Context) (walkStep, bool, error) {
 	if err != nil {
 		return walkStep{}, false, err
 	}
-	attrs, err := routing.ParseAttributes([]byte(orEmptyObject(t.Attributes)))
+	attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 	if err != nil {
 		return walkStep{}, false, Errorf(EINVALID, "task %s attributes: %v", t.SID, err)
 	}

@@ -17,7 +17,7 @@ type wsIndex struct {
 }
 
 func workerInfo(w Worker) (routing.WorkerInfo, error) {
-	attrs, err := routing.ParseAttributes([]byte(orEmptyObject(w.Attributes)))
+	attrs, err := routing.ParseAttributes([]byte(w.Attributes))
 	if err != nil {
 		return routing.WorkerInfo{}, fmt.Errorf("worker %s attributes: %w", w.SID, err)
 	}
@@ -33,13 +33,6 @@ func workerInfo(w Worker) (routing.WorkerInfo, error) {
 		ActivitySID:  w.ActivitySID,
 		ActivityName: w.ActivityName,
 	}, nil
-}
-
-func orEmptyObject(s string) string {
-	if s == "" {
-		return "{}"
-	}
-	return s
 }
 
 // index returns the workspace's index, loading it from the store on first

@@ -36,6 +36,15 @@ type Metrics struct {
 	waitSeconds   prometheus.Histogram
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
+	unanswered    *prometheus.CounterVec
+}
+
+// The webhooks' decisions that unanswered counts (docs/voicemail.md), by
+// its kind label.
+var unansweredKinds = map[string]string{
+	"voicemail-task": "voicemail",
+	"callback":       "callback_request",
+	"after-hours":    "after_hours",
 }
 
 // New returns the collectors registered on a new registry, with the Go
@@ -72,17 +81,25 @@ func New() *Metrics {
 			Help:    "Store latency by operation (a read, or a whole transaction: tx).",
 			Buckets: latencyBuckets,
 		}, []string{"op"}),
+		unanswered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "didrouter_unanswered_calls_total",
+			Help: "What became of calls nobody answered, by kind: voicemail (a message saved as a voicemail task), " +
+				"callback_request (a caller asked to be called back), after_hours (a call to a closed line).",
+		}, []string{"kind"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "didrouter_store_errors_total",
 			Help: "Store operations that failed for another reason than a missing row or a conflict, by operation.",
 		}, []string{"op"}),
 	}
 	m.reg.MustRegister(m.httpDuration, m.calls, m.decisions, m.reservations, m.waitSeconds,
-		m.storeDuration, m.storeErrors,
+		m.storeDuration, m.storeErrors, m.unanswered,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Outcomes start at zero, so a dashboard sees every series from the first scrape.
 	for _, o := range []string{OutcomeOwnerAnswered, OutcomeFallback, OutcomeQueued, OutcomeAbandoned} {
 		m.calls.WithLabelValues(o)
+	}
+	for _, k := range unansweredKinds {
+		m.unanswered.WithLabelValues(k)
 	}
 	return m
 }
@@ -99,6 +116,9 @@ func (m *Metrics) Handler() http.Handler {
 // a queued call.
 func (m *Metrics) Decision(decision string) {
 	m.decisions.WithLabelValues(decision).Inc()
+	if kind, ok := unansweredKinds[decision]; ok {
+		m.unanswered.WithLabelValues(kind).Inc()
+	}
 	if decision == "enqueue" {
 		m.calls.WithLabelValues(OutcomeQueued).Inc()
 	}

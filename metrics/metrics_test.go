@@ -98,3 +98,25 @@ func TestStoreCountsCommittedTransitionsOnly(t *testing.T) {
 		t.Error("a transaction its caller rolled back counted as a store error")
 	}
 }
+
+// The webhooks' voicemail, call-back and after-hours decisions are counted
+// by kind; other decisions are not.
+func TestUnansweredCalls(t *testing.T) {
+	m := metrics.New()
+	if out := scrape(t, m); !strings.Contains(out, `didrouter_unanswered_calls_total{kind="voicemail"} 0`) {
+		t.Fatalf("the series do not start at zero:\n%s", out)
+	}
+	for _, d := range []string{"voicemail-task", "voicemail-task", "callback", "after-hours", "voicemail", "dial"} {
+		m.Decision(d)
+	}
+	out := scrape(t, m)
+	for _, want := range []string{
+		`didrouter_unanswered_calls_total{kind="voicemail"} 2`,
+		`didrouter_unanswered_calls_total{kind="callback_request"} 1`,
+		`didrouter_unanswered_calls_total{kind="after_hours"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/didrouter/didrouter/api/apiclient"
 )
 
 // Owner is a didrouter worker whose DID is a number.
@@ -22,27 +22,20 @@ type Owner struct {
 // Directory reads workers from didrouter's admin API (TaskRouter v1
 // paths, HTTP Basic auth with the API key and secret).
 type Directory struct {
-	BaseURL   *url.URL // e.g. http://127.0.0.1:8080
-	APIKey    string
-	APISecret string
-	Client    *http.Client // nil: http.DefaultClient
+	api *apiclient.Client
 }
 
 // NewDirectory checks the admin API's base URL.
 func NewDirectory(baseURL, key, secret string) (*Directory, error) {
-	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(baseURL), "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("didrouter URL %q: want the admin API's base URL, e.g. http://127.0.0.1:8080", baseURL)
+	base, err := apiclient.ParseBaseURL(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("didrouter URL %q: %w", baseURL, err)
 	}
 	if key == "" || secret == "" {
 		return nil, fmt.Errorf("the admin API needs DIDROUTER_API_KEY and DIDROUTER_API_SECRET")
 	}
-	return &Directory{BaseURL: u, APIKey: key, APISecret: secret}, nil
+	return &Directory{api: apiclient.New(nil, key, secret, base)}, nil
 }
-
-// maxPages bounds the pages followed in one list, against a server that
-// links a page to itself.
-const maxPages = 10000
 
 // Owners returns the workers with a DID (their phone_number attribute),
 // by number, across every workspace.
@@ -103,98 +96,12 @@ func didOf(attributes string) string {
 
 // list GETs path and each next page, handing every item under key to fn.
 func (d *Directory) list(ctx context.Context, path, key string, fn func(json.RawMessage) error) error {
-	next, err := d.resolve(path)
-	if err != nil {
-		return err
-	}
-	for page := 0; next != "" && page < maxPages; page++ {
-		var body struct {
-			Meta struct {
-				NextPageURL *string `json:"next_page_url"`
-			} `json:"meta"`
-		}
-		raw, err := d.get(ctx, next)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(raw, &body); err != nil {
-			return fmt.Errorf("didrouter API %s: %w", next, err)
-		}
-		var items map[string]json.RawMessage
-		_ = json.Unmarshal(raw, &items)
-		var list []json.RawMessage
-		if err := json.Unmarshal(items[key], &list); err != nil {
-			return fmt.Errorf("didrouter API %s: no %q list in the answer", next, key)
-		}
-		for _, it := range list {
+	return d.api.Pages(ctx, path, key, func(items []json.RawMessage) (bool, error) {
+		for _, it := range items {
 			if err := fn(it); err != nil {
-				return fmt.Errorf("didrouter API %s: %w", next, err)
+				return false, err
 			}
 		}
-		next = ""
-		if body.Meta.NextPageURL != nil && *body.Meta.NextPageURL != "" {
-			if next, err = d.resolve(*body.Meta.NextPageURL); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// resolve turns a link into a URL on the configured server: the server
-// may build links from its public URL, but the credentials go only to
-// the host the user named.
-func (d *Directory) resolve(link string) (string, error) {
-	ref, err := url.Parse(link)
-	if err != nil {
-		return "", fmt.Errorf("didrouter API link %q: %w", link, err)
-	}
-	u := *d.BaseURL
-	u.Path = strings.TrimRight(d.BaseURL.Path, "/") + ref.Path
-	if ref.IsAbs() && strings.HasPrefix(ref.Path, d.BaseURL.Path) {
-		u.Path = ref.Path // already has the base's path prefix
-	}
-	u.RawPath = ""
-	u.RawQuery = ref.RawQuery
-	return u.String(), nil
-}
-
-func (d *Directory) get(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.SetBasicAuth(d.APIKey, d.APISecret)
-	req.Header.Set("Accept", "application/json")
-	c := d.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("didrouter API: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("didrouter API %s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(body))
-		var e struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Message != "" {
-			msg = e.Message
-		}
-		if len(msg) > 200 {
-			msg = msg[:200]
-		}
-		hint := ""
-		if resp.StatusCode == http.StatusUnauthorized {
-			hint = " (check DIDROUTER_API_KEY and DIDROUTER_API_SECRET)"
-		}
-		return nil, fmt.Errorf("didrouter API %s answered %s: %s%s", u, resp.Status, msg, hint)
-	}
-	return body, nil
+		return true, nil
+	})
 }

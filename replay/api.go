@@ -5,126 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/didrouter/didrouter/api/apiclient"
 )
 
-// apiClient talks to didrouter's admin API (TaskRouter v1 shapes). With
-// several targets (instances of one deployment, one database) a request
-// that fails in transport or is answered 5xx is sent to the next one.
+// apiClient talks to didrouter's admin API (TaskRouter v1 shapes) of the
+// targets. The replay's own requests are the methods below.
 type apiClient struct {
-	client      *http.Client
-	bases       []string // the targets, no trailing slash
-	key, secret string
-}
-
-// apiError is a non-2xx answer.
-type apiError struct {
-	Status int
-	Body   string
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
-
-func (c *apiClient) do(ctx context.Context, method, path string, form url.Values, out any) error {
-	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
-		// A link the API gave (next_page_url): under one of the targets, or
-		// under the server's public URL, which it builds links from and
-		// which need not be how replay reaches it. Either way only its path
-		// and query are used, sent to the targets: the credentials never go
-		// to the link's host.
-		rel := ""
-		for _, b := range c.bases {
-			if rest, ok := strings.CutPrefix(path, b+"/"); ok {
-				rel = "/" + rest
-				break
-			}
-		}
-		if u, err := url.Parse(path); rel == "" && err == nil {
-			if ru := u.RequestURI(); strings.Contains(ru, "/v1/") {
-				rel = ru[strings.Index(ru, "/v1/"):]
-			}
-		}
-		if rel == "" {
-			return fmt.Errorf("API link %q is outside the targets %s", path, strings.Join(c.bases, ", "))
-		}
-		path = rel
-	}
-	var err error
-	for _, base := range c.bases {
-		err = c.doOn(ctx, base, method, path, form, out)
-		var ae *apiError
-		if err == nil || ctx.Err() != nil || (errors.As(err, &ae) && ae.Status < 500) {
-			return err
-		}
-	}
-	return err
-}
-
-func (c *apiClient) doOn(ctx context.Context, base, method, path string, form url.Values, out any) error {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
-	if err != nil {
-		return err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.SetBasicAuth(c.key, c.secret)
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &apiError{Status: resp.StatusCode, Body: strings.TrimSpace(string(b))}
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decode: %w", method, path, err)
-		}
-	}
-	return nil
-}
-
-// pages follows a list's next_page_url; fn gets each page's raw items.
-func (c *apiClient) pages(ctx context.Context, path, key string, fn func(items []json.RawMessage) (more bool, err error)) error {
-	for path != "" {
-		var page map[string]json.RawMessage
-		if err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return fmt.Errorf("GET %s: %w", path, err)
-		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(page[key], &items); err != nil {
-			return fmt.Errorf("GET %s: no %q list: %w", path, key, err)
-		}
-		more, err := fn(items)
-		if err != nil || !more {
-			return err
-		}
-		var meta struct {
-			Next *string `json:"next_page_url"`
-		}
-		if err := json.Unmarshal(page["meta"], &meta); err != nil {
-			return fmt.Errorf("GET %s: meta: %w", path, err)
-		}
-		path = ""
-		if meta.Next != nil {
-			path = *meta.Next
-		}
-	}
-	return nil
+	*apiclient.Client
 }
 
 type apiWorkspace struct {
@@ -133,11 +26,11 @@ type apiWorkspace struct {
 }
 
 // workspace finds the workspace calls route in: the seeded one, else the first.
-func (c *apiClient) workspace(ctx context.Context) (string, error) {
+func (c apiClient) workspace(ctx context.Context) (string, error) {
 	var list struct {
 		Workspaces []apiWorkspace `json:"workspaces"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/v1/Workspaces?PageSize=1000", nil, &list); err != nil {
+	if err := c.JSON(ctx, http.MethodGet, "/v1/Workspaces?PageSize=1000", nil, &list); err != nil {
 		return "", fmt.Errorf("list workspaces: %w", err)
 	}
 	if len(list.Workspaces) == 0 {
@@ -152,7 +45,7 @@ func (c *apiClient) workspace(ctx context.Context) (string, error) {
 }
 
 // activities returns the sids of the Available and Offline activities.
-func (c *apiClient) activities(ctx context.Context, ws string) (available, offline string, err error) {
+func (c apiClient) activities(ctx context.Context, ws string) (available, offline string, err error) {
 	var list struct {
 		Activities []struct {
 			SID          string `json:"sid"`
@@ -160,7 +53,7 @@ func (c *apiClient) activities(ctx context.Context, ws string) (available, offli
 			Available    bool   `json:"available"`
 		} `json:"activities"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/v1/Workspaces/"+ws+"/Activities?PageSize=1000", nil, &list); err != nil {
+	if err := c.JSON(ctx, http.MethodGet, "/v1/Workspaces/"+ws+"/Activities?PageSize=1000", nil, &list); err != nil {
 		return "", "", fmt.Errorf("list activities: %w", err)
 	}
 	for _, a := range list.Activities {
@@ -207,9 +100,9 @@ func (w apiWorker) fleet() fleetWorker {
 }
 
 // workers lists every worker of the workspace.
-func (c *apiClient) workers(ctx context.Context, ws string) ([]apiWorker, error) {
+func (c apiClient) workers(ctx context.Context, ws string) ([]apiWorker, error) {
 	var out []apiWorker
-	err := c.pages(ctx, "/v1/Workspaces/"+ws+"/Workers?PageSize=1000", "workers", func(items []json.RawMessage) (bool, error) {
+	err := c.Pages(ctx, "/v1/Workspaces/"+ws+"/Workers?PageSize=1000", "workers", func(items []json.RawMessage) (bool, error) {
 		for _, raw := range items {
 			var w apiWorker
 			if err := json.Unmarshal(raw, &w); err != nil {
@@ -225,7 +118,7 @@ func (c *apiClient) workers(ctx context.Context, ws string) ([]apiWorker, error)
 // seedWorkers makes the target's workers match the script's: created or
 // updated (number, contact_uri client:name, activity) by friendly name.
 // A number owned by a worker the script does not name is an error.
-func (c *apiClient) seedWorkers(ctx context.Context, ws string, want []Worker, parallel int, progress func(done int)) error {
+func (c apiClient) seedWorkers(ctx context.Context, ws string, want []Worker, parallel int, progress func(done int)) error {
 	available, offline, err := c.activities(ctx, ws)
 	if err != nil {
 		return err
@@ -283,7 +176,7 @@ feed:
 	return ctx.Err()
 }
 
-func (c *apiClient) seedOne(ctx context.Context, ws string, w Worker, byName map[string]apiWorker, available, offline string) error {
+func (c apiClient) seedOne(ctx context.Context, ws string, w Worker, byName map[string]apiWorker, available, offline string) error {
 	attrs := map[string]any{"contact_uri": "client:" + w.Name}
 	if w.DID != "" {
 		attrs["phone_number"] = w.DID
@@ -299,24 +192,25 @@ func (c *apiClient) seedOne(ctx context.Context, ws string, w Worker, byName map
 		if f.DID == w.DID && f.Contact == "client:"+w.Name && cur.ActivitySID == activity {
 			return nil
 		}
-		return c.do(ctx, http.MethodPost, "/v1/Workspaces/"+ws+"/Workers/"+cur.SID, form, nil)
+		return c.JSON(ctx, http.MethodPost, "/v1/Workspaces/"+ws+"/Workers/"+cur.SID, form, nil)
 	}
 	form.Set("FriendlyName", w.Name)
-	return c.do(ctx, http.MethodPost, "/v1/Workspaces/"+ws+"/Workers", form, nil)
+	return c.JSON(ctx, http.MethodPost, "/v1/Workspaces/"+ws+"/Workers", form, nil)
 }
 
 // taskRecord is a task of this run, as the API lists it.
 type taskRecord struct {
 	SID    string
 	Status string
+	Type   string // the task's "type" attribute: inbound, voicemail, callback, …
 }
 
 // runTasks lists the tasks whose call_sid attribute starts with prefix,
 // newest first, stopping at tasks created well before since.
-func (c *apiClient) runTasks(ctx context.Context, ws, prefix string, since time.Time) (map[string][]taskRecord, error) {
+func (c apiClient) runTasks(ctx context.Context, ws, prefix string, since time.Time) (map[string][]taskRecord, error) {
 	out := map[string][]taskRecord{}
 	cutoff := since.Add(-2 * time.Minute)
-	err := c.pages(ctx, "/v1/Workspaces/"+ws+"/Tasks?PageSize=1000&Ordering=DateCreated:desc", "tasks", func(items []json.RawMessage) (bool, error) {
+	err := c.Pages(ctx, "/v1/Workspaces/"+ws+"/Tasks?PageSize=1000&Ordering=DateCreated:desc", "tasks", func(items []json.RawMessage) (bool, error) {
 		for _, raw := range items {
 			var t struct {
 				SID         string `json:"sid"`
@@ -332,10 +226,11 @@ func (c *apiClient) runTasks(ctx context.Context, ws, prefix string, since time.
 			}
 			var attrs struct {
 				CallSID string `json:"call_sid"`
+				Type    string `json:"type"`
 			}
 			_ = json.Unmarshal([]byte(t.Attributes), &attrs) // tasks of others may hold anything
 			if strings.HasPrefix(attrs.CallSID, prefix) {
-				out[attrs.CallSID] = append(out[attrs.CallSID], taskRecord{SID: t.SID, Status: t.Status})
+				out[attrs.CallSID] = append(out[attrs.CallSID], taskRecord{SID: t.SID, Status: t.Status, Type: attrs.Type})
 			}
 		}
 		return true, nil

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/didrouter/didrouter/api/apiclient"
 )
 
 // didrouter builds next_page_url from its public URL (issue 16, finding
@@ -23,9 +25,9 @@ func TestPagesFollowLinksOfThePublicURL(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(page)
 	}))
 	defer srv.Close()
-	c := &apiClient{client: srv.Client(), bases: []string{srv.URL}, key: "k", secret: "s"}
+	c := apiClient{apiclient.New(srv.Client(), "k", "s", srv.URL)}
 	n := 0
-	err := c.pages(context.Background(), "/v1/Workspaces/WS1/Workers", "workers", func(items []json.RawMessage) (bool, error) {
+	err := c.Pages(context.Background(), "/v1/Workspaces/WS1/Workers", "workers", func(items []json.RawMessage) (bool, error) {
 		n += len(items)
 		return true, nil
 	})
@@ -35,7 +37,7 @@ func TestPagesFollowLinksOfThePublicURL(t *testing.T) {
 	if want := "/v1/Workspaces/WS1/Workers?Page=1&PageToken=WK0"; len(seen) != 2 || seen[1] != want {
 		t.Errorf("requests %q, want the second to be %s", seen, want)
 	}
-	if err := c.do(context.Background(), http.MethodGet, "https://elsewhere.example/other", nil, nil); err == nil ||
+	if err := c.JSON(context.Background(), http.MethodGet, "https://elsewhere.example/other", nil, nil); err == nil ||
 		!strings.Contains(err.Error(), "outside the targets") {
 		t.Errorf("a link outside the API: %v", err)
 	}

@@ -43,6 +43,12 @@ type callRecord struct {
 	Timeline     []step    `json:"timeline"`
 	Errors       []string  `json:"errors,omitempty"`
 	Fallbacks    int       `json:"fallbacks,omitempty"` // fallback TwiML answers the call went on through
+	// Voicemail and call-backs: the key pressed at the offer, whether the
+	// caller reached voicemail, and the length of the message they left
+	// (0: none, or an empty recording).
+	Pressed   string  `json:"pressed,omitempty"`
+	Voicemail bool    `json:"voicemail,omitempty"`
+	MessageS  float64 `json:"message_s,omitempty"`
 	// A caller who hung up while waiting may have had a reservation made
 	// after its last poll, which replay never saw: [HiddenFrom, HiddenTo].
 	HiddenFrom, HiddenTo time.Time `json:"-"`
@@ -210,6 +216,8 @@ func (p *player) run(verbs []verb) (next []verb, follow bool) {
 				return nil, false
 			}
 			return a.verbs, true
+		case "Record":
+			return p.record(v)
 		case "Leave":
 		default:
 			p.fail(fmt.Errorf("unexpected TwiML verb <%s>", v.name()))
@@ -440,6 +448,25 @@ func (p *player) enqueue(v verb) ([]verb, bool) {
 		paused := false
 		for _, w := range a.verbs {
 			switch w.name() {
+			case "Gather":
+				if p.c.Press == "" || p.rec.Pressed != "" {
+					continue // the caller stays on the line
+				}
+				p.rec.Pressed = p.c.Press
+				p.log("pressed %s", p.c.Press)
+				f := p.inProgress()
+				f.Set("Digits", p.c.Press)
+				got, err := p.post(kindChoice, w.attr("action"), f)
+				if err != nil {
+					p.rec.Result = "error"
+					return nil, false
+				}
+				for _, g := range got.verbs {
+					if g.name() == "Leave" {
+						p.log("leave the queue")
+						return leave("leave")
+					}
+				}
 			case "Leave":
 				p.log("leave the queue")
 				return leave("leave")
@@ -483,4 +510,38 @@ func (p *player) finish() {
 func isRouteStep(raw string) bool {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	return err == nil && strings.HasSuffix(u.Path, webhooks.PathPrefix+"/incoming") && u.Query().Get("greeted") != ""
+}
+
+// record leaves the scripted message at a <Record>, as Twilio reports it:
+// the action (whose answer the call goes on with) and the recording status
+// callback, both naming the recording.
+func (p *player) record(v verb) ([]verb, bool) {
+	p.rec.Voicemail = true
+	secs := p.c.MessageS
+	p.log("records a %.0f s message", secs)
+	left := p.wait(p.scaled(secs))
+	f := p.inProgress()
+	if !left {
+		f.Set("CallStatus", "completed")
+	}
+	recSID := "RE" + p.rec.CallSID[2:]
+	f.Set("RecordingSid", recSID)
+	f.Set("RecordingDuration", strconv.Itoa(int(secs)))
+	f.Set("RecordingUrl", "https://api.twilio.com/2010-04-01/Accounts/"+f.Get("AccountSid")+"/Recordings/"+recSID)
+	a, err := p.post(kindRecord, v.attr("action"), f)
+	if err != nil {
+		p.rec.Result = "error"
+		return nil, false
+	}
+	if cb := v.attr("recordingStatusCallback"); cb != "" {
+		f.Set("RecordingStatus", "completed")
+		if _, err := p.post(kindRecord, cb, f); err != nil {
+			p.rec.Result = "error"
+			return nil, false
+		}
+	}
+	if secs >= 1 {
+		p.rec.MessageS = secs
+	}
+	return a.verbs, true
 }

@@ -263,7 +263,7 @@ func checkTasks(calls []*callRecord, tasks map[string][]taskRecord, skipped stri
 			continue // never sent
 		}
 		c.Checked++
-		ts := tasks[call.CallSID]
+		ts := callTasks(tasks[call.CallSID])
 		switch {
 		case len(ts) == 0:
 			c.failCalls([]string{call.CallSID}, "call %s left no task record\n  %s", call.CallSID, timeline(call))
@@ -280,6 +280,9 @@ func checkTasks(calls []*callRecord, tasks map[string][]taskRecord, skipped stri
 					want = "canceled"
 				}
 			}
+			if t.Type == "callback" && call.Pressed == "2" {
+				break // a call-back request waits for an agent: checkUnanswered judges it
+			}
 			if t.Status != "completed" && t.Status != "canceled" {
 				c.failCalls([]string{call.CallSID}, "call %s is over but its task %s is still %s\n  %s", call.CallSID, t.SID, t.Status, timeline(call))
 			} else if want != "" && t.Status != want {
@@ -290,6 +293,58 @@ func checkTasks(calls []*callRecord, tasks map[string][]taskRecord, skipped stri
 	}
 	for sid, ts := range tasks {
 		c.failCalls([]string{sid}, "task %s names call %s, which this run never placed", ts[0].SID, sid)
+	}
+	return c.done()
+}
+
+// callTasks are a call's own tasks: not the voicemail tasks of its messages.
+func callTasks(ts []taskRecord) []taskRecord {
+	var out []taskRecord
+	for _, t := range ts {
+		if t.Type != "voicemail" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// checkUnanswered checks voicemail and call-backs: every message left
+// became exactly one voicemail task, no call that was answered or left no
+// message has one, and every call-back request is one call-back task.
+func checkUnanswered(calls []*callRecord, tasks map[string][]taskRecord, skipped string) Check {
+	c := Check{Name: "one voicemail task per message, one call-back task per request"}
+	if skipped != "" {
+		c.Skipped = skipped
+		return c.done()
+	}
+	for _, call := range calls {
+		if call.IncomingDone.IsZero() {
+			continue
+		}
+		var vms, cbs int
+		for _, t := range tasks[call.CallSID] {
+			switch t.Type {
+			case "voicemail":
+				vms++
+			case "callback":
+				cbs++
+			}
+		}
+		want := 0
+		if call.MessageS > 0 && call.Result != "error" {
+			want = 1
+		}
+		if call.Voicemail || call.Pressed != "" || vms > 0 {
+			c.Checked++
+		}
+		switch {
+		case vms != want:
+			c.failCalls([]string{call.CallSID}, "call %s left a %.0f s message (answered by %q) and has %d voicemail tasks, want %d\n  %s",
+				call.CallSID, call.MessageS, call.AnsweredBy, vms, want, timeline(call))
+		case call.Pressed == "2" && call.AnsweredBy == "" && cbs != 1:
+			c.failCalls([]string{call.CallSID}, "call %s asked to be called back and has %d call-back tasks, want 1\n  %s",
+				call.CallSID, cbs, timeline(call))
+		}
 	}
 	return c.done()
 }

@@ -25,6 +25,8 @@ const (
 	kindDequeued = "dequeued"
 	kindStatus   = "status"
 	kindRedirect = "redirect"
+	kindChoice   = "choice" // a key pressed at the voicemail and call-back offer
+	kindRecord   = "record" // a message recorded: the <Record> action and the recording status callback
 )
 
 // maxAnswer bounds a TwiML answer read.

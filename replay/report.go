@@ -119,7 +119,8 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 }
 
 // kindOrder is the order webhook kinds are listed in.
-var kindOrder = []string{kindIncoming, kindRoute, kindAnswer, kindDial, kindWait, kindDequeued, kindStatus, kindRedirect, "all"}
+var kindOrder = []string{kindIncoming, kindRoute, kindAnswer, kindDial, kindWait, kindDequeued, kindStatus, kindRedirect,
+	kindChoice, kindRecord, "all"}
 
 // WriteText writes the report for people.
 func (rep *Report) WriteText(w io.Writer) error {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/didrouter/didrouter/api/apiclient"
 )
 
 // Config configures a run.
@@ -66,7 +68,7 @@ type Config struct {
 type runner struct {
 	cfg     Config
 	tw      *twilio
-	api     *apiClient
+	api     apiClient
 	public  string
 	account string
 	runID   string // in every CallSid of the run: tells its tasks from others
@@ -109,18 +111,19 @@ func (cfg Config) targets() ([]string, error) {
 
 // checkTarget refuses anything but a loopback target unless allowed.
 func checkTarget(raw string, allowRemote bool) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return "", fmt.Errorf("--target must be a base URL such as http://127.0.0.1:8080, not %q", raw)
+	base, err := apiclient.ParseBaseURL(raw)
+	if err != nil {
+		return "", fmt.Errorf("--target %q: %w", raw, err)
 	}
 	if !allowRemote {
+		u, _ := url.Parse(base) // ParseBaseURL parsed it
 		host := u.Hostname()
 		ip := net.ParseIP(host)
 		if !(host == "localhost" || (ip != nil && ip.IsLoopback())) {
 			return "", fmt.Errorf("--target %s is not a loopback address: replay only loads servers on this machine unless --allow-remote is given", host)
 		}
 	}
-	return strings.TrimRight(raw, "/"), nil
+	return base, nil
 }
 
 // Run plays the script against the target and reports what it saw.
@@ -187,7 +190,7 @@ func Run(ctx context.Context, cfg Config, s *Script) (*Report, error) {
 		account: "AC" + strings.Repeat("0", 32),
 		tw: &twilio{client: client, targets: targets, public: public, token: cfg.AuthToken, stats: newStats(),
 			retries: cfg.Retries, duplicateRate: cfg.DuplicateRate},
-		api: &apiClient{client: client, bases: targets, key: cfg.APIKey, secret: cfg.APISecret},
+		api: apiClient{apiclient.New(client, cfg.APIKey, cfg.APISecret, targets...)},
 	}
 	rep := &Report{Target: strings.Join(targets, ","), Targets: targets, Calls: len(s.Calls), Speed: cfg.Speed, RunID: r.runID}
 
@@ -318,7 +321,7 @@ schedule:
 			skip = "listing tasks failed: " + err.Error()
 		}
 	}
-	rep.Checks = append(rep.Checks, checkTasks(played, tasks, skip))
+	rep.Checks = append(rep.Checks, checkUnanswered(played, tasks, skip), checkTasks(played, tasks, skip))
 	rep.judge(cfg)
 	return rep, nil
 }
@@ -377,7 +380,7 @@ func SeedWorkers(ctx context.Context, cfg Config, workers []Worker) error {
 	}
 	tr := newTransport(cfg.SeedParallel * 2)
 	defer tr.CloseIdleConnections()
-	r := &runner{cfg: cfg, api: &apiClient{client: &http.Client{Transport: tr, Timeout: time.Minute}, bases: targets, key: cfg.APIKey, secret: cfg.APISecret}}
+	r := &runner{cfg: cfg, api: apiClient{apiclient.New(&http.Client{Transport: tr, Timeout: time.Minute}, cfg.APIKey, cfg.APISecret, targets...)}}
 	ws, err := r.api.workspace(ctx)
 	if err != nil {
 		return err

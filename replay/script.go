@@ -35,6 +35,13 @@ type Call struct {
 	Outcome  string  `json:"outcome"`
 	AfterS   float64 `json:"after_s"` // ring time before the outcome, or time until the caller hangs up
 	TalkS    float64 `json:"talk_s"`  // answered calls: how long they talk
+	// Press is the key pressed when voicemail and a call-back are offered
+	// while waiting: "1" voicemail, "2" call-back, "" = keep waiting.
+	Press string `json:"press,omitempty"`
+	// MessageS is how long a message the caller leaves when they reach
+	// voicemail is (out of hours, nobody available, or pressing 1); 0 =
+	// they hang up at the tone (an empty recording).
+	MessageS float64 `json:"message_s,omitempty"`
 }
 
 // Worker is an agent a script needs: Name is the Voice SDK identity
@@ -167,8 +174,10 @@ func (c Call) check() error {
 		return errors.New(`"to" is missing`)
 	case strings.TrimSpace(c.From) == "":
 		return errors.New(`"from" is missing`)
-	case bad(c.AfterS) || bad(c.TalkS):
-		return errors.New("after_s and talk_s must be numbers ≥ 0")
+	case bad(c.AfterS) || bad(c.TalkS) || bad(c.MessageS):
+		return errors.New("after_s, talk_s and message_s must be numbers ≥ 0")
+	case c.Press != "" && c.Press != "1" && c.Press != "2":
+		return fmt.Errorf(`press %q: want "1" (voicemail), "2" (call-back) or nothing`, c.Press)
 	}
 	switch c.Outcome {
 	case OutcomeAnswered, OutcomeNoAnswer, OutcomeBusy, OutcomeHangup:

@@ -35,6 +35,12 @@ func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 // when set, stands between the webhooks and the engine (to misroute).
 func server(t *testing.T, st engine.Store, wrap func(webhooks.Engine) webhooks.Engine) *httptest.Server {
 	t.Helper()
+	return serverWith(t, st, wrap, nil)
+}
+
+// serverWith is server with changes to the webhooks' configuration.
+func serverWith(t *testing.T, st engine.Store, wrap func(webhooks.Engine) webhooks.Engine, adjust func(*webhooks.Config)) *httptest.Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	clock := engine.SystemClock{}
 	ws, err := engine.Seed(ctx, st, clock)
@@ -65,10 +71,14 @@ func server(t *testing.T, st engine.Store, wrap func(webhooks.Engine) webhooks.E
 	if wrap != nil {
 		whEngine = wrap(eng)
 	}
-	wh, err := webhooks.NewHandler(webhooks.Config{
+	cfg := webhooks.Config{
 		Engine: whEngine, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
 		PublicURL: srv.URL, AuthToken: authToken, WorkspaceSID: ws.SID, WaitPause: time.Second,
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	wh, err := webhooks.NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

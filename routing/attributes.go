@@ -19,6 +19,15 @@ const (
 	MaxNestingDepth    = 64      // objects and arrays inside each other
 )
 
+// AttributesJSON returns an attribute document as Twilio shows it. An unset
+// document is the empty object, so clients can always parse it.
+func AttributesJSON(s string) string {
+	if s == "" {
+		return "{}"
+	}
+	return s
+}
+
 // ParseAttributes parses a JSON object. Empty input and "null" give an empty
 // set of attributes; anything other than an object is an error.
 func ParseAttributes(data []byte) (Attributes, error) {

@@ -32,7 +32,7 @@ const (
 
 // adminPageNames are the admin console's templates; adminPartials holds the
 // pieces they share (navigation, the board).
-var adminPageNames = []string{"admin_agents", "admin_agent", "admin_link", "admin_import", "admin_calls", "admin_call"}
+var adminPageNames = []string{"admin_agents", "admin_agent", "admin_link", "admin_import", "admin_calls", "admin_call", "admin_hours"}
 
 const adminPartials = "assets/templates/admin_parts.html"
 
@@ -91,6 +91,7 @@ func (h *Handler) mountAdmin(r chi.Router) {
 		r.Post(AdminAgents+"/{sid}/link", h.adminSignInLink)
 		r.Get(AdminCalls, h.adminCalls)
 		r.Get(AdminCalls+"/{sid}", h.adminCall)
+		h.mountAdminHours(r)
 	})
 	// A DID file may be larger than a form.
 	r.With(h.AdminOnly(maxImport)).Post(AdminAgentImport, h.adminImport)

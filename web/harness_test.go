@@ -69,6 +69,8 @@ type siteOptions struct {
 	voice     web.Voice         // the browser phone's token minter
 	away      time.Duration     // engine.Config.AgentAway (presence rules)
 	missed    int               // engine.Config.MissedCallsUnavailable
+	// recordings fetches voicemail recordings (nil: playback off)
+	recordings *web.RecordingSource
 }
 
 func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
@@ -122,7 +124,7 @@ func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
 	}
 	pages, err := web.New(web.Config{Engine: eng, Store: st, Web: st.(engine.WebStore), Clock: clock,
 		PublicURL: o.publicURL, Agents: agents, AdminCheck: check, Presence: presence, SignInLimit: o.limit,
-		Heartbeat: o.heartbeat, Voice: o.voice})
+		Heartbeat: o.heartbeat, Voice: o.voice, Recordings: o.recordings})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,10 @@ package web
 import (
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/didrouter/didrouter/httpmw"
 )
 
 // cspBase is the Content-Security-Policy of every page: everything from the
@@ -90,19 +91,9 @@ func (h *Handler) assetHeaders(next http.Handler) http.Handler {
 
 // recoverer turns a panic into a plain 500 page; the stack goes to the log.
 func (h *Handler) recoverer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				h.log.ErrorContext(r.Context(), "web request panicked", "method", r.Method, "path", r.URL.Path,
-					"panic", p, "stack", string(debug.Stack()))
-				http.Error(w, "Internal server error", http.StatusInternalServerError)
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+	return httpmw.Recover(h.log, "web request panicked", func(w http.ResponseWriter) {
+		http.Error(w, "Internal server error", http.StatusInternalServerError)
+	})(next)
 }
 
 // logError logs an unexpected failure of a page.

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -103,6 +104,12 @@ type Config struct {
 	// nil, or one with settings missing: the phone panel names what to set
 	// and the rest of the desktop works.
 	Voice Voice
+	// Recordings fetches voicemail recordings for playback (voicemail.go);
+	// nil = playback is off.
+	Recordings *RecordingSource
+	// CallSettings keeps the business hours the console edits
+	// (admin_hours.go); nil = the Store's when it keeps them.
+	CallSettings engine.CallSettingsStore
 }
 
 // Handler serves the pages.
@@ -126,6 +133,9 @@ type Handler struct {
 	phone      []string // scripts of the browser phone, when embedded
 	voice      Voice
 	admin      *adminState
+	oidc       atomic.Pointer[oidcState] // sign-in with OpenID Connect (EnableOIDC); nil = off
+	recordings *RecordingSource          // nil: voicemail playback is off
+	settings   engine.CallSettingsStore  // nil: the business hours page says it is off
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -183,6 +193,12 @@ func New(cfg Config) (*Handler, error) {
 		phone:    phoneScripts(static),
 		voice:    cfg.Voice,
 		closing:  make(chan struct{}),
+
+		recordings: cfg.Recordings,
+		settings:   cfg.CallSettings,
+	}
+	if h.settings == nil {
+		h.settings, _ = cfg.Store.(engine.CallSettingsStore)
 	}
 	h.admin = newAdminState(cfg, strings.TrimRight(cfg.PublicURL, "/"))
 	return h, nil
@@ -224,16 +240,18 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(h.recoverer, h.headers)
 		r.Get("/agent", redirectTo(AgentPath))
-		r.Get(AgentPath, h.agentPage)
+		r.Get(AgentPath, h.ssoFirst(engine.WebSessionAgent, h.agentPage))
+		r.Get(OIDCCallbackPath, h.oidcCallback)
 		r.Get(SignInPath, h.agentSignInPage)
 		r.Post(SignInPath, h.agentSignIn)
 		r.Post(AgentSignOut, h.signOut(engine.WebSessionAgent))
 		r.With(h.AgentOnly).Post(AgentPresence, h.setPresence)
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
 		r.With(h.AgentOnly).Post(AgentPhoneToken, h.phoneToken)
+		h.mountVoicemail(r)
 		r.Get("/admin", redirectTo(AdminPath))
-		r.Get(AdminSignInPath, h.adminSignInPage)
-		r.Post(AdminSignInPath, h.adminSignIn)
+		r.Get(AdminSignInPath, h.ssoFirst(engine.WebSessionAdmin, h.adminSignInPage))
+		r.Post(AdminSignInPath, h.passwordLogin(h.adminSignIn))
 		r.Post(AdminSignOut, h.signOut(engine.WebSessionAdmin))
 		h.mountAdmin(r)
 	})

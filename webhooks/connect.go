@@ -138,6 +138,9 @@ func (h *Handler) noun(ctx context.Context, t engine.Task, r *engine.Reservation
 // hold answers <Enqueue> into a Twilio queue of the task's own, polled
 // through /wait. retry counts consecutive failed enqueues (see dequeued).
 func (h *Handler) hold(ctx context.Context, c *call, t engine.Task, retry int) []twiml.Element {
+	if verbs, ok := h.straightToVoicemail(ctx, c, t); ok {
+		return verbs
+	}
 	h.decision(ctx, c, t.SID, "", "enqueue", "no worker reserved; caller waits")
 	return h.queue(c, t, retry)
 }

@@ -29,6 +29,9 @@ type Degraded interface {
 	Reject(ctx context.Context, ws, callSID, taskSID, reservationSID, status string) error
 	EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID, reason string) error
 	EndCall(ctx context.Context, ws, callSID, reason string) error
+	// Voicemail journals a voicemail task (keyed by its recording's sid)
+	// for the store.
+	Voicemail(ctx context.Context, n engine.NewTask) error
 	// Recovering reports whether the store is back after an outage but
 	// the instances' journals may not all be replayed yet.
 	Recovering() bool

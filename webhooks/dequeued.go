@@ -30,6 +30,10 @@ func (h *Handler) dequeued(ctx context.Context, c *call) ([]twiml.Element, error
 	switch {
 	case result == "hangup" || callerGone(c.param("CallStatus")):
 		return h.callerLeft(ctx, c, t)
+	case result == "leave":
+		if verbs, ok := h.leftByChoice(ctx, c, t); ok {
+			return verbs, nil
+		}
 	case finished(t.AssignmentStatus):
 		h.decision(ctx, c, t.SID, "", "hangup", "task is "+t.AssignmentStatus)
 		return []twiml.Element{hangup()}, nil

@@ -87,6 +87,11 @@ func (h *Handler) callerLeft(ctx context.Context, c *call, t engine.Task) ([]twi
 	decision := "cancel"
 	switch t.AssignmentStatus {
 	case engine.TaskPending, engine.TaskReserved:
+		if isCallback(t) {
+			// The caller asked to be called back and hung up: the task waits.
+			decision = "none"
+			break
+		}
 		_, err = h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, "caller hung up")
 	case engine.TaskAssigned:
 		decision = "complete"

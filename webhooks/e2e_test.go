@@ -203,13 +203,16 @@ func TestQueueWaitLeaveDial(t *testing.T) {
 			t.Fatalf("waitUrl %q / action %q do not name task %s", wait, action, taskSID)
 		}
 
-		// First poll: the hold message, then a short pause.
+		// First poll: the hold message and the caller's place, then a short pause.
 		doc = in.twiml(wait, c.form("QueueTime", "0", "QueuePosition", "1", "CallStatus", "in-progress"))
-		if got := doc.verbs(); len(got) != 2 || got[0] != "Say" || got[1] != "Pause" {
-			t.Fatalf("first poll %v, want [Say Pause]", got)
+		if got := doc.verbs(); len(got) != 3 || got[0] != "Say" || got[1] != "Say" || got[2] != "Pause" {
+			t.Fatalf("first poll %v, want [Say Say Pause]", got)
 		}
-		if s := strings.TrimSpace(doc.only(t, "Say").Text); s != engine.SeedHoldMessage {
+		if s := strings.TrimSpace(doc.Children[0].Text); s != engine.SeedHoldMessage {
 			t.Errorf("hold message %q", s)
+		}
+		if s := strings.TrimSpace(doc.Children[1].Text); s != "You are next in line." {
+			t.Errorf("position %q", s)
 		}
 		// Later poll: only the pause.
 		doc = in.twiml(wait, c.form("QueueTime", "12", "CallStatus", "in-progress"))

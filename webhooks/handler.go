@@ -88,6 +88,20 @@ type Config struct {
 	// for the store (package degraded).
 	Degraded Degraded
 
+	// CallSettings keeps business hours and voicemail timing per workspace
+	// and number (voicemail.go); nil = always open, VoicemailAfter for every
+	// number.
+	CallSettings engine.CallSettingsStore
+	// VoicemailAfter is how long a waiting caller waits before voicemail
+	// and a call-back are offered, unless the call settings say otherwise;
+	// 0 = voicemail off (DIDROUTER_VOICEMAIL_AFTER; the server's default is
+	// 90 s).
+	VoicemailAfter time.Duration
+	// VoicemailMaxLength is the longest message; 0 = DefaultVoicemailMaxLength.
+	VoicemailMaxLength time.Duration
+	// Transcribe asks Twilio to transcribe messages (a paid Twilio feature).
+	Transcribe bool
+
 	// FloorRoute mounts POST /floor: the same middleware (body limit,
 	// signature check) answering a constant TwiML document without touching
 	// the engine or the store. Benchmarks only: it measures the floor the
@@ -113,6 +127,13 @@ type Handler struct {
 	onDecide   func(decision string)
 	floor      bool
 	degraded   Degraded
+
+	settings       engine.CallSettingsStore
+	voicemailAfter time.Duration
+	voicemailMax   time.Duration
+	transcribe     bool
+	waits          waitEstimates // queue announcements' recent waits
+	answers        answerCache   // resolved call settings (voicemail.go)
 }
 
 // NewHandler checks cfg and returns the webhook handler.
@@ -156,6 +177,15 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.VoicemailAfter < 0 {
+		return nil, errors.New("webhooks: Config.VoicemailAfter must not be negative")
+	}
+	if cfg.VoicemailMaxLength <= 0 {
+		cfg.VoicemailMaxLength = DefaultVoicemailMaxLength
+	}
+	if cfg.VoicemailMaxLength < time.Second || cfg.VoicemailMaxLength > time.Hour {
+		return nil, errors.New("webhooks: Config.VoicemailMaxLength must be between 1s and 1h")
+	}
 	pauseSeconds := int(cfg.WaitPause.Round(time.Second) / time.Second)
 	if pauseSeconds < 1 {
 		pauseSeconds = 1
@@ -175,6 +205,11 @@ func NewHandler(cfg Config) (*Handler, error) {
 		onDecide:   cfg.OnDecision,
 		floor:      cfg.FloorRoute,
 		degraded:   cfg.Degraded,
+
+		settings:       cfg.CallSettings,
+		voicemailAfter: cfg.VoicemailAfter,
+		voicemailMax:   cfg.VoicemailMaxLength,
+		transcribe:     cfg.Transcribe,
 		verifier: &verifier{
 			validator: client.NewRequestValidator(cfg.AuthToken),
 			publicURL: public,
@@ -203,6 +238,11 @@ func (h *Handler) Mount(r chi.Router) {
 			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback),
 			"/status":   h.status,
 			"/outbound": h.twimlRoute("outbound", h.outbound, h.outboundFallback),
+			"/choice":   h.twimlRoute("choice", h.choice, h.choiceFallback),
+
+			"/voicemail/recorded":      h.twimlRoute("voicemail recorded", h.recorded, h.recordedFallback),
+			"/voicemail/recording":     h.recordingStatus,
+			"/voicemail/transcription": h.transcription,
 		}
 		for path, fn := range routes {
 			r.Post(path, fn)

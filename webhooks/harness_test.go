@@ -69,6 +69,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 // store must share the clock.
 func newInstance(t *testing.T, st engine.Store, clock *engine.FakeClock) *instance {
 	t.Helper()
+	return newInstanceWith(t, st, clock, nil)
+}
+
+// newInstanceWith is newInstance with changes to the webhooks' configuration.
+func newInstanceWith(t *testing.T, st engine.Store, clock *engine.FakeClock, adjust func(*webhooks.Config)) *instance {
+	t.Helper()
 	ctx := context.Background()
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
@@ -86,10 +92,14 @@ func newInstance(t *testing.T, st engine.Store, clock *engine.FakeClock) *instan
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	wh, err := webhooks.NewHandler(webhooks.Config{
+	cfg := webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger,
 		PublicURL: srv.URL, AuthToken: authToken, WorkspaceSID: ws.SID, WaitPause: 2 * time.Second,
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	wh, err := webhooks.NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

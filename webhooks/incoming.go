@@ -26,6 +26,9 @@ func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error
 	if c.callSID == "" {
 		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")
 	}
+	if closed, ok := h.afterHours(ctx, c); ok {
+		return closed, nil
+	}
 	if greeting := h.greetingFirst(ctx, c); greeting != nil {
 		return greeting, nil
 	}
@@ -33,6 +36,7 @@ func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error
 	if err != nil {
 		return nil, err
 	}
+	h.replaceCallback(ctx, c, nt)
 	res, err := h.eng.CreateTask(ctx, nt)
 	if err != nil {
 		return nil, fmt.Errorf("create task for call %s: %w", c.callSID, err)

@@ -142,6 +142,7 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 		AnswerOnBridge: "true", // the softphone hears the real ringing, not a connected silence
 		InnerElements:  []twiml.Element{&twiml.VoiceNumber{PhoneNumber: number.Number}},
 	}
+	h.calledBack(ctx, c, w, number.Number)
 	// The call matters more than its record: when recording fails the agent
 	// still gets through, and the failure is logged for the reports.
 	res, err := oe.RecordOutboundCall(ctx, engine.OutboundCall{

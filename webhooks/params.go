@@ -10,9 +10,10 @@ import (
 
 // Prefixes of the Twilio sids the webhooks read.
 const (
-	prefixCall      = "CA"
-	prefixAccount   = "AC"
-	prefixRecording = "RE"
+	prefixCall          = "CA"
+	prefixAccount       = "AC"
+	prefixRecording     = "RE"
+	prefixTranscription = "TR"
 )
 
 // twilioParams are the parameters Twilio sent about the call. A POST's
@@ -39,11 +40,13 @@ var twilioSIDs = [...]sidParam{
 	{"DialCallSid", prefixCall},
 	{"AccountSid", prefixAccount},
 	{"RecordingSid", prefixRecording},
+	{"TranscriptionSid", prefixTranscription},
 }
 
 // twilioOnce are the other Twilio parameters the webhooks read: each may
 // come once, so that a URL cannot add a second value of its own.
-var twilioOnce = [...]string{"From", "To", "CallStatus", "DialCallStatus", "QueueResult", "QueueTime", "Direction"}
+var twilioOnce = [...]string{"From", "To", "CallStatus", "DialCallStatus", "QueueResult", "QueueTime", "Direction",
+	"Digits", "RecordingUrl", "RecordingDuration", "RecordingStatus", "TranscriptionStatus", "TranscriptionText"}
 
 // ownParams are the query parameters didrouter writes into its own URLs
 // (see Handler.url), each with its check.

@@ -55,6 +55,10 @@ func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 		}
 		verbs = say(ws.HoldMessage)
 	}
+	verbs = append(verbs, h.announcement(ctx, c, t)...)
+	if offer := h.offer(ctx, c, t); offer != nil {
+		verbs = append(verbs, offer)
+	}
 	return append(verbs, pause(h.waitPause)), nil
 }
 

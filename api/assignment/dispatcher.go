@@ -14,6 +14,7 @@ import (
 
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
 )
 
 // Defaults of a Dispatcher.
@@ -260,23 +261,16 @@ func (d *Dispatcher) params(ctx context.Context, r engine.Reservation) (url.Valu
 	v.Set("WorkflowSid", t.WorkflowSID)
 	v.Set("TaskQueueSid", t.TaskQueueSID)
 	v.Set("TaskSid", t.SID)
-	v.Set("TaskAttributes", orEmptyObject(t.Attributes))
+	v.Set("TaskAttributes", routing.AttributesJSON(t.Attributes))
 	v.Set("TaskAge", strconv.Itoa(max(int(now.Sub(t.DateCreated).Seconds()), 0)))
 	v.Set("TaskPriority", strconv.Itoa(t.Priority))
 	v.Set("TaskChannelUniqueName", t.TaskChannel)
 	v.Set("WorkerSid", w.SID)
 	v.Set("WorkerName", w.FriendlyName)
-	v.Set("WorkerAttributes", orEmptyObject(w.Attributes))
+	v.Set("WorkerAttributes", routing.AttributesJSON(w.Attributes))
 	v.Set("ReservationSid", r.SID)
 	v.Set("Timestamp", strconv.FormatInt(r.DateCreated.Unix(), 10))
 	return v, wf, nil
-}
-
-func orEmptyObject(s string) string {
-	if s == "" {
-		return "{}"
-	}
-	return s
 }
 
 // post sends the callback to target (see callback.Sender.Post for retries)

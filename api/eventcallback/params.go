@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
 )
 
 // resourceTypes names an event's resource as TaskRouter's callbacks do.
@@ -54,7 +55,7 @@ func (d *Dispatcher) params(ctx context.Context, ws engine.Workspace, e engine.E
 	if e.TaskSID != "" {
 		v.Set("TaskSid", e.TaskSID)
 		if t, err := d.cfg.Store.GetTask(ctx, ws.SID, e.TaskSID); err == nil {
-			v.Set("TaskAttributes", orEmptyObject(t.Attributes))
+			v.Set("TaskAttributes", routing.AttributesJSON(t.Attributes))
 			v.Set("TaskAge", strconv.Itoa(max(int(e.Date.Sub(t.DateCreated).Seconds()), 0)))
 			v.Set("TaskPriority", strconv.Itoa(t.Priority))
 			v.Set("TaskAssignmentStatus", t.AssignmentStatus)
@@ -76,17 +77,10 @@ func (d *Dispatcher) params(ctx context.Context, ws engine.Workspace, e engine.E
 		v.Set("WorkerSid", e.WorkerSID)
 		if w, err := d.cfg.Store.GetWorker(ctx, ws.SID, e.WorkerSID); err == nil {
 			v.Set("WorkerName", w.FriendlyName)
-			v.Set("WorkerAttributes", orEmptyObject(w.Attributes))
+			v.Set("WorkerAttributes", routing.AttributesJSON(w.Attributes))
 			v.Set("WorkerActivitySid", w.ActivitySID)
 			v.Set("WorkerActivityName", w.ActivityName)
 		}
 	}
 	return v
-}
-
-func orEmptyObject(s string) string {
-	if s == "" {
-		return "{}"
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/api/apiclient"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/web"
 )
@@ -37,7 +37,7 @@ type didsCommand struct {
 
 // defaultDidrouterURL is where the CLI looks for the server without
 // --url or DIDROUTER_URL.
-const defaultDidrouterURL = "http://127.0.0.1:8080"
+const defaultDidrouterURL = apiclient.DefaultBaseURL
 
 func (c didsCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -123,92 +123,36 @@ func (f didsFlags) parse(args []string) (positional []string, code int) {
 
 // adminClient talks to the admin API of a running didrouter.
 type adminClient struct {
-	base        string
-	key, secret string
-	http        *http.Client
+	*apiclient.Client
 }
 
 // admin builds the client from --url / DIDROUTER_URL and the credentials.
-func (c didsCommand) admin(rawURL string) (*adminClient, error) {
+func (c didsCommand) admin(rawURL string) (adminClient, error) {
 	if rawURL == "" {
 		rawURL = strings.TrimSpace(c.getenv("DIDROUTER_URL"))
 	}
 	if rawURL == "" {
 		rawURL = defaultDidrouterURL
 	}
-	u, err := url.Parse(strings.TrimRight(rawURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return nil, fmt.Errorf("--url / DIDROUTER_URL %q: want didrouter's base URL, such as %s", rawURL, defaultDidrouterURL)
+	base, err := apiclient.ParseBaseURL(rawURL)
+	if err != nil {
+		return adminClient{}, fmt.Errorf("--url / DIDROUTER_URL %q: %w", rawURL, err)
 	}
 	key, secret := strings.TrimSpace(c.getenv("DIDROUTER_API_KEY")), strings.TrimSpace(c.getenv("DIDROUTER_API_SECRET"))
 	if key == "" || secret == "" {
-		return nil, errors.New("DIDROUTER_API_KEY and DIDROUTER_API_SECRET (the admin API's credentials) must be set in the environment")
+		return adminClient{}, errors.New("DIDROUTER_API_KEY and DIDROUTER_API_SECRET (the admin API's credentials) must be set in the environment")
 	}
 	hc := c.client
 	if hc == nil {
 		hc = &http.Client{Timeout: 2 * time.Minute}
 	}
-	return &adminClient{base: u.String(), key: key, secret: secret, http: hc}, nil
-}
-
-// apiError is an error answer of the admin API.
-type apiError struct {
-	Status  int    `json:"status"`
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Row     int    `json:"row"`
-}
-
-func (e *apiError) Error() string {
-	if e.Status == http.StatusUnauthorized {
-		return "the admin API refused the credentials: check DIDROUTER_API_KEY and DIDROUTER_API_SECRET"
-	}
-	if e.Message == "" {
-		return fmt.Sprintf("the admin API answered %d %s", e.Status, http.StatusText(e.Status))
-	}
-	return e.Message
-}
-
-// do sends one request and returns the body of a 2xx answer, else an *apiError.
-func (a *adminClient) do(ctx context.Context, method, path, contentType string, body []byte) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.SetBasicAuth(a.key, a.secret)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach didrouter at %s: %w", a.base, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading didrouter's answer: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		e := &apiError{}
-		_ = json.Unmarshal(data, e) // a non-JSON answer keeps the status only
-		e.Status = resp.StatusCode
-		return nil, e
-	}
-	return data, nil
+	return adminClient{apiclient.New(hc, key, secret, base)}, nil
 }
 
 // workspace returns the sid given, else the only workspace's.
-func (a *adminClient) workspace(ctx context.Context, sid string) (string, error) {
+func (a adminClient) workspace(ctx context.Context, sid string) (string, error) {
 	if sid != "" {
 		return sid, nil
-	}
-	data, err := a.do(ctx, http.MethodGet, "/v1/Workspaces?PageSize=50", "", nil)
-	if err != nil {
-		return "", err
 	}
 	var list struct {
 		Workspaces []struct {
@@ -216,8 +160,8 @@ func (a *adminClient) workspace(ctx context.Context, sid string) (string, error)
 			FriendlyName string `json:"friendly_name"`
 		} `json:"workspaces"`
 	}
-	if err := json.Unmarshal(data, &list); err != nil {
-		return "", fmt.Errorf("reading the workspace list: %w", err)
+	if err := a.JSON(ctx, http.MethodGet, "/v1/Workspaces?PageSize=50", nil, &list); err != nil {
+		return "", err
 	}
 	switch len(list.Workspaces) {
 	case 0:
@@ -289,9 +233,9 @@ func (c didsCommand) importFile(ctx context.Context, args []string, stdin io.Rea
 	if *dryRun {
 		path += "?DryRun=true"
 	}
-	body, err := admin.do(ctx, http.MethodPost, path, "text/csv", data)
+	body, err := admin.Do(ctx, http.MethodPost, path, "text/csv", data)
 	if err != nil {
-		var ae *apiError
+		var ae *apiclient.Error
 		if errors.As(err, &ae) && ae.Row > 0 {
 			// The server's message starts with "row N: ".
 			fmt.Fprintf(stderr, "dids import: %s %s\nnothing was changed\n", name, ae.Message)
@@ -364,7 +308,7 @@ func (c didsCommand) export(ctx context.Context, args []string, stdout, stderr i
 		fmt.Fprintf(stderr, "dids export: %v\n", err)
 		return 1
 	}
-	data, err := admin.do(ctx, http.MethodGet, "/v1/Workspaces/"+url.PathEscape(ws)+"/DIDs/Export", "", nil)
+	data, err := admin.Do(ctx, http.MethodGet, "/v1/Workspaces/"+url.PathEscape(ws)+"/DIDs/Export", "", nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "dids export: %v\n", err)
 		return 1
@@ -537,23 +481,12 @@ func (c didsCommand) revoke(ctx context.Context, args []string, stdout, stderr i
 	if *wsSID != "" {
 		q.Set("workspace", *wsSID)
 	}
-	data, err := admin.do(ctx, http.MethodGet, api.AgentNumberPath+"?"+q.Encode(), "", nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids revoke: %v\n", err)
-		return 1
-	}
 	var agent struct {
 		WorkerSID    string `json:"worker_sid"`
 		WorkspaceSID string `json:"workspace_sid"`
 		FriendlyName string `json:"friendly_name"`
 	}
-	if err := json.Unmarshal(data, &agent); err != nil {
-		fmt.Fprintf(stderr, "dids revoke: reading didrouter's answer: %v\n", err)
-		return 1
-	}
-	data, err = admin.do(ctx, http.MethodPost, "/v1/Workspaces/"+url.PathEscape(agent.WorkspaceSID)+"/Workers/"+
-		url.PathEscape(agent.WorkerSID)+"/RevokeAgentTokens", "application/x-www-form-urlencoded", []byte{})
-	if err != nil {
+	if err := admin.JSON(ctx, http.MethodGet, api.AgentNumberPath+"?"+q.Encode(), nil, &agent); err != nil {
 		fmt.Fprintf(stderr, "dids revoke: %v\n", err)
 		return 1
 	}
@@ -561,8 +494,9 @@ func (c didsCommand) revoke(ctx context.Context, args []string, stdout, stderr i
 		After string `json:"tokens_valid_after"`
 		Ended int    `json:"sessions_ended"`
 	}
-	if err := json.Unmarshal(data, &ans); err != nil {
-		fmt.Fprintf(stderr, "dids revoke: reading didrouter's answer: %v\n", err)
+	if err := admin.JSON(ctx, http.MethodPost, "/v1/Workspaces/"+url.PathEscape(agent.WorkspaceSID)+"/Workers/"+
+		url.PathEscape(agent.WorkerSID)+"/RevokeAgentTokens", url.Values{}, &ans); err != nil {
+		fmt.Fprintf(stderr, "dids revoke: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "revoked the agent tokens and sign-in links of %s (%s, %s) issued before %s; %d agent desktop session(s) ended\n",

@@ -146,11 +146,16 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	}
 	logger.Info("outbound calls", "countries", outboundCountries(cfg), "premium_rate", cfg.OutboundPremium,
 		"emergency_calls", cfg.EmergencyCalls)
+	settings, ok := storeOf[engine.CallSettingsStore](raw)
+	if !ok {
+		return fmt.Errorf("the %T store keeps no call settings", raw)
+	}
 	wh, err := webhooks.NewHandler(webhooks.Config{
 		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger, Degraded: dm.webhooks(),
 		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
 		WorkspaceSID: ws.SID, OnDecision: m.Decision, FloorRoute: benchFloor(), DefaultCallerID: cfg.CallerID,
-		DialPolicy: dialPolicy,
+		DialPolicy: dialPolicy, CallSettings: settings,
+		VoicemailAfter: cfg.VoicemailAfter, VoicemailMaxLength: cfg.VoicemailMaxLength, Transcribe: cfg.Transcribe,
 	})
 	if err != nil {
 		return err
@@ -164,8 +169,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		admin, err = api.NewHandler(api.Config{
 			Engine: eng, Store: st, Clock: clock, Logger: logger,
 			APIKey: cfg.APIKey, APISecret: cfg.APISecret, AccountSID: cfg.AccountSID, Agents: agents,
-			Callbacks: cbPolicy,
-			BaseURL:   cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins,
+			Callbacks: cbPolicy, CallSettings: settings,
+			BaseURL: cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins,
 		})
 		if err != nil {
 			return err
@@ -196,7 +201,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		Presence:     eng,
 		WorkspaceSID: ws.SID,
 		Voice:        voice,
+		Recordings:   cfg.recordings(), CallSettings: settings,
 	})
+	if err != nil {
+		return err
+	}
+	prov, sso, err := newSSO(cfg, eng, st, ws.SID, pages, agents, logger)
 	if err != nil {
 		return err
 	}
@@ -219,7 +229,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	m.WatchIndex(eng.IndexSize)
 	m.WatchQueues(st, clock)
 	srv := &http.Server{
-		Handler:           newRouter(wh, admin, pages, ready, logger, m),
+		Handler:           newRouter(wh, admin, pages, ready, logger, m, sso...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -249,6 +259,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 	go func() { _ = events.Run(engCtx); close(eventsDone) }()
 	pagesDone := make(chan struct{})
 	go func() { _ = pages.Run(engCtx); close(pagesDone) }()
+	provDone := make(chan struct{}) // workers deleted during a call go when it ends
+	go func() { _ = prov.Run(engCtx, logger); close(provDone) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
@@ -282,7 +294,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 		close(engStopped)
 	}()
-	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, engStopped) {
+	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, provDone, engStopped) {
 		select {
 		case err := <-engDone:
 			if runErr == nil {
@@ -354,7 +366,7 @@ func alphanumeric(s string) bool {
 // store's web sessions. Without DIDROUTER_AGENT_TOKEN_SECRET both are off
 // (and said so), while everything else works.
 func agentAuth(cfg config, st engine.Store, eng *engine.Engine, clock engine.Clock, logger *slog.Logger) (*agenttoken.Agents, engine.WebStore, error) {
-	webStore, ok := webStoreOf(st)
+	webStore, ok := storeOf[engine.WebStore](st)
 	if !ok {
 		return nil, nil, fmt.Errorf("the %T store keeps no web sessions", st)
 	}
@@ -376,16 +388,18 @@ func agentAuth(cfg config, st engine.Store, eng *engine.Engine, clock engine.Clo
 	return agents, webStore, nil
 }
 
-// webStoreOf finds the engine.WebStore of st, unwrapping the store
-// wrappers (outage) that do not pass it through.
-func webStoreOf(st engine.Store) (engine.WebStore, bool) {
+// storeOf finds a store's side interface T (engine.WebStore,
+// engine.CallSettingsStore) in st, unwrapping the store wrappers (outage)
+// that do not pass it through.
+func storeOf[T any](st engine.Store) (T, bool) {
 	for {
-		if ws, ok := st.(engine.WebStore); ok {
-			return ws, true
+		if v, ok := st.(T); ok {
+			return v, true
 		}
 		u, ok := st.(interface{ Unwrap() engine.Store })
 		if !ok {
-			return nil, false
+			var zero T
+			return zero, false
 		}
 		st = u.Unwrap()
 	}

@@ -154,12 +154,13 @@ func checkServer(t *testing.T, base string, cfg config) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<Say>") || !strings.Contains(string(body), greeted) {
 		t.Fatalf("incoming: %s %s, want the greeting and a redirect to %s", resp.Status, body, greeted)
 	}
-	// Twilio follows the redirect: the call is routed (nobody is there: it waits).
+	// Twilio follows the redirect: the call is routed (nobody is there:
+	// voicemail, DIDROUTER_VOICEMAIL_AFTER's default).
 	route = "/incoming?greeted=1"
 	resp = post(webhooks.Sign(cfg.AuthToken, greeted, form))
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<Enqueue") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<Record") {
 		t.Fatalf("incoming, greeted: %s %s", resp.Status, body)
 	}
 

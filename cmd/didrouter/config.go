@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,11 @@ type config struct {
 	OutboundPremium   bool     // DIDROUTER_OUTBOUND_PREMIUM=allow: premium-rate and shared-cost numbers too
 	EmergencyCalls    bool     // DIDROUTER_EMERGENCY_CALLS=on: emergency numbers are dialed
 
+	// When nobody can answer (docs/voicemail.md).
+	VoicemailAfter     time.Duration // DIDROUTER_VOICEMAIL_AFTER: 0 = voicemail off
+	VoicemailMaxLength time.Duration // DIDROUTER_VOICEMAIL_MAX_LENGTH
+	Transcribe         bool          // DIDROUTER_VOICEMAIL_TRANSCRIBE=on
+
 	// CallbackSigning chooses how callbacks are signed: "key" with
 	// CallbackKey (X-Didrouter-Signature; unsigned while it is unset),
 	// "twilio" with AuthToken (X-Twilio-Signature).
@@ -87,6 +93,23 @@ type config struct {
 	AgentTokenSecret string        // DIDROUTER_AGENT_TOKEN_SECRET
 	AgentTokenMaxTTL time.Duration // DIDROUTER_AGENT_TOKEN_MAX_TTL
 	SessionTTL       time.Duration // DIDROUTER_SESSION_TTL: how long a web sign-in lasts
+
+	// Single sign-on and provisioning (docs/sso.md).
+	SCIMToken          string // DIDROUTER_SCIM_TOKEN: Bearer token of /scim/v2; "" = SCIM off
+	OIDC               oidcConfig
+	AdminPasswordLogin bool // DIDROUTER_ADMIN_PASSWORD_LOGIN: the console's key and secret form (on unless off)
+}
+
+// oidcConfig is OpenID Connect sign-in; Issuer "" = off.
+type oidcConfig struct {
+	Issuer       string   // DIDROUTER_OIDC_ISSUER
+	ClientID     string   // DIDROUTER_OIDC_CLIENT_ID
+	ClientSecret string   // DIDROUTER_OIDC_CLIENT_SECRET (environment only)
+	Scopes       []string // DIDROUTER_OIDC_SCOPES
+	AgentClaim   string   // DIDROUTER_OIDC_AGENT_CLAIM: the claim holding the agent's email
+	PhoneClaim   string   // DIDROUTER_OIDC_PHONE_CLAIM: the claim holding the agent's DID ("off" = none)
+	GroupsClaim  string   // DIDROUTER_OIDC_GROUPS_CLAIM
+	AdminGroup   string   // DIDROUTER_OIDC_ADMIN_GROUP: members get the admin console
 }
 
 // Defaults.
@@ -262,18 +285,29 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		} else {
 			c.OutboundCountries = countries
 		}
-		switch s := strings.ToLower(env("DIDROUTER_OUTBOUND_PREMIUM", "refuse")); s {
-		case "refuse", "allow":
-			c.OutboundPremium = s == "allow"
-		default:
-			bad("DIDROUTER_OUTBOUND_PREMIUM must be refuse or allow, not %q", s)
+		// choice reads a variable that is one of two words; true for yes.
+		choice := func(name, no, yes string) bool {
+			switch s := strings.ToLower(env(name, no)); s {
+			case no, yes:
+				return s == yes
+			default:
+				bad("%s must be %s or %s, not %q", name, no, yes, s)
+				return false
+			}
 		}
-		switch s := strings.ToLower(env("DIDROUTER_EMERGENCY_CALLS", "off")); s {
-		case "off", "on":
-			c.EmergencyCalls = s == "on"
-		default:
-			bad("DIDROUTER_EMERGENCY_CALLS must be on or off, not %q", s)
+		c.OutboundPremium = choice("DIDROUTER_OUTBOUND_PREMIUM", "refuse", "allow")
+		c.EmergencyCalls = choice("DIDROUTER_EMERGENCY_CALLS", "off", "on")
+		if d, err := engine.ParseVoicemailAfter(env("DIDROUTER_VOICEMAIL_AFTER", "90s")); err != nil {
+			bad("DIDROUTER_VOICEMAIL_AFTER must be a duration between 1s and 24h such as 90s, or off, not %q", env("DIDROUTER_VOICEMAIL_AFTER", ""))
+		} else {
+			c.VoicemailAfter = d
 		}
+		if d, err := time.ParseDuration(env("DIDROUTER_VOICEMAIL_MAX_LENGTH", "2m")); err != nil || d < time.Second || d > time.Hour {
+			bad("DIDROUTER_VOICEMAIL_MAX_LENGTH must be a duration between 1s and 1h such as 2m, not %q", env("DIDROUTER_VOICEMAIL_MAX_LENGTH", ""))
+		} else {
+			c.VoicemailMaxLength = d
+		}
+		c.Transcribe = choice("DIDROUTER_VOICEMAIL_TRANSCRIBE", "off", "on")
 		c.CallbackSigning, c.CallbackKey = strings.ToLower(*callbackSigning), env("DIDROUTER_CALLBACK_SIGNING_KEY", "")
 		switch c.CallbackSigning {
 		case "key":
@@ -329,6 +363,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		} else {
 			c.AgentTokenMaxTTL = d
 		}
+		c.parseSSO(env, bad)
 		sessionTTL := env("DIDROUTER_SESSION_TTL", web.DefaultSessionTTL.String())
 		if d, err := parseSeconds(sessionTTL); err != nil || d < time.Minute {
 			bad("DIDROUTER_SESSION_TTL must be a duration of at least a minute such as 12h, not %q", sessionTTL)
@@ -340,6 +375,60 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// parseSSO reads the OpenID Connect and SCIM settings.
+func (c *config) parseSSO(env func(k, def string) string, bad func(format string, args ...any)) {
+	c.SCIMToken = env("DIDROUTER_SCIM_TOKEN", "")
+	if why := weakSecret(c.SCIMToken); c.SCIMToken != "" && why != "" {
+		msg := "DIDROUTER_SCIM_TOKEN is too weak (" + why + "): whoever guesses it creates and deletes agents; " +
+			"use at least " + strconv.Itoa(minSecretLength) + " random letters and digits, e.g. from `openssl rand -hex 24`"
+		if c.SkipSig {
+			c.Warnings = append(c.Warnings, msg)
+		} else {
+			bad("%s", msg)
+		}
+	}
+	if c.SCIMToken != "" && (c.SCIMToken == c.APISecret || c.SCIMToken == c.AgentTokenSecret) {
+		bad("DIDROUTER_SCIM_TOKEN must differ from DIDROUTER_API_SECRET and DIDROUTER_AGENT_TOKEN_SECRET: the identity provider holds it")
+	}
+	o := oidcConfig{
+		Issuer: strings.TrimRight(env("DIDROUTER_OIDC_ISSUER", ""), "/"), ClientID: env("DIDROUTER_OIDC_CLIENT_ID", ""),
+		ClientSecret: env("DIDROUTER_OIDC_CLIENT_SECRET", ""),
+		AgentClaim:   env("DIDROUTER_OIDC_AGENT_CLAIM", "email"), PhoneClaim: env("DIDROUTER_OIDC_PHONE_CLAIM", "phone_number"),
+		GroupsClaim: env("DIDROUTER_OIDC_GROUPS_CLAIM", "groups"), AdminGroup: env("DIDROUTER_OIDC_ADMIN_GROUP", ""),
+	}
+	for _, sc := range strings.FieldsFunc(env("DIDROUTER_OIDC_SCOPES", "openid email profile"), func(r rune) bool { return r == ' ' || r == ',' }) {
+		o.Scopes = append(o.Scopes, sc)
+	}
+	if strings.EqualFold(o.PhoneClaim, "off") {
+		o.PhoneClaim = ""
+	}
+	if o.Issuer != "" {
+		u, err := url.Parse(o.Issuer)
+		loopback := err == nil && u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost" || u.Hostname() == "::1")
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !loopback) {
+			bad("DIDROUTER_OIDC_ISSUER must be the identity provider's https:// issuer URL (e.g. https://example.okta.com), not %q", o.Issuer)
+		}
+		if o.ClientID == "" {
+			bad("DIDROUTER_OIDC_CLIENT_ID is required with DIDROUTER_OIDC_ISSUER: the id of the application registered at the identity provider")
+		}
+		if !slices.Contains(o.Scopes, "openid") {
+			bad("DIDROUTER_OIDC_SCOPES must include openid, not %q", strings.Join(o.Scopes, " "))
+		}
+	} else if o.ClientID != "" || o.ClientSecret != "" || o.AdminGroup != "" {
+		bad("DIDROUTER_OIDC_CLIENT_ID, _CLIENT_SECRET and _ADMIN_GROUP need DIDROUTER_OIDC_ISSUER")
+	}
+	c.OIDC = o
+	switch s := strings.ToLower(env("DIDROUTER_ADMIN_PASSWORD_LOGIN", "on")); s {
+	case "on", "off":
+		c.AdminPasswordLogin = s == "on"
+		if s == "off" && (o.Issuer == "" || o.AdminGroup == "") {
+			bad("DIDROUTER_ADMIN_PASSWORD_LOGIN=off needs DIDROUTER_OIDC_ISSUER and DIDROUTER_OIDC_ADMIN_GROUP: otherwise nobody could sign in to the console")
+		}
+	default:
+		bad("DIDROUTER_ADMIN_PASSWORD_LOGIN must be on or off, not %q", s)
+	}
 }
 
 // minSecretLength is the shortest DIDROUTER_API_SECRET serve accepts.
@@ -401,4 +490,21 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// recordings fetches voicemail recordings for the agent desktop with the
+// account's API key when there is one, else its auth token; nil without
+// TWILIO_ACCOUNT_SID (playback is then off and says so).
+func (c config) recordings() *web.RecordingSource {
+	if c.AccountSID == "" {
+		return nil
+	}
+	user, pass := c.AccountSID, c.AuthToken
+	if c.VoiceAPIKey != "" && c.VoiceAPISecret != "" {
+		user, pass = c.VoiceAPIKey, c.VoiceAPISecret
+	}
+	if pass == "" {
+		return nil
+	}
+	return &web.RecordingSource{AccountSID: c.AccountSID, Username: user, Password: pass}
 }

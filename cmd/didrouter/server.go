@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/api"
+	"github.com/didrouter/didrouter/httpmw"
 	"github.com/didrouter/didrouter/logsafe"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/web"
@@ -25,8 +26,9 @@ const readyTimeout = 2 * time.Second
 // process answers; /readyz says it can take calls (store reachable, worker
 // index loaded). /metrics serves m's registry (Prometheus text format);
 // every request is timed by route pattern and status.
-// The web pages (pages; nil = none) sit at /agent/ and /admin/.
-func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics) http.Handler {
+// The web pages (pages; nil = none) sit at /agent/ and /admin/; more
+// adds handlers with routes of their own (SCIM at /scim/v2).
+func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics, more ...mounter) http.Handler {
 	r := chi.NewRouter()
 	r.Use(accessLog(logger), m.Middleware)
 	r.Method(http.MethodGet, "/metrics", m.Handler())
@@ -54,6 +56,9 @@ func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, rea
 	}
 	if pages != nil {
 		pages.Mount(r)
+	}
+	for _, h := range more {
+		h.Mount(r) // SCIM provisioning
 	}
 	return r
 }
@@ -97,44 +102,18 @@ func (l *readyLog) ready(ctx context.Context) {
 	l.logger.InfoContext(ctx, "ready again")
 }
 
-// statusWriter remembers the status code for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (the agent
-// desktop's event stream flushes and sets its own write deadlines).
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // accessLog writes one debug line per request, labelled with the route
 // pattern (not the raw path, which carries sids).
 func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			sw := &statusWriter{ResponseWriter: w}
+			sw := httpmw.Record(w)
 			next.ServeHTTP(sw, r)
-			route := logsafe.Clip(r.URL.Path) // no route matched: the path is anyone's
-			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-				route = rc.RoutePattern()
-			}
+			// Where no route matched, the path is anyone's: it is clipped.
+			route := httpmw.Route(r, logsafe.Clip(r.URL.Path))
 			logger.DebugContext(r.Context(), "http request", "method", r.Method, "route", route,
-				"status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+				"status", sw.Status(), "duration_ms", time.Since(start).Milliseconds())
 		})
 	}
 }

@@ -30,14 +30,17 @@ type Store struct {
 	*sqlstore.Queries
 	// Web is the web pages' sign-in state (engine.WebStore).
 	sqlstore.Web
+	// CallSettings are business hours and voicemail timing (engine.CallSettingsStore).
+	sqlstore.CallSettings
 	pool    *pgxpool.Pool
 	dialect *sqlstore.Dialect
 	logger  *slog.Logger
 }
 
 var (
-	_ engine.Store    = (*Store)(nil)
-	_ engine.WebStore = (*Store)(nil)
+	_ engine.Store             = (*Store)(nil)
+	_ engine.WebStore          = (*Store)(nil)
+	_ engine.CallSettingsStore = (*Store)(nil)
 )
 
 // Open connects to databaseURL (a postgres:// URL or key=value string; pgxpool
@@ -70,6 +73,7 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 		logger:  logger,
 	}
 	s.Web = sqlstore.NewWeb(s.Queries, s.Tx)
+	s.CallSettings = sqlstore.NewCallSettings(s.Queries, s.Tx)
 	return s, nil
 }
 

@@ -41,6 +41,8 @@ type Store struct {
 	*sqlstore.Queries
 	// Web is the web pages' sign-in state (engine.WebStore).
 	sqlstore.Web
+	// CallSettings are business hours and voicemail timing (engine.CallSettingsStore).
+	sqlstore.CallSettings
 	db      *sql.DB
 	dialect *sqlstore.Dialect
 	logger  *slog.Logger
@@ -51,8 +53,9 @@ type Store struct {
 }
 
 var (
-	_ engine.Store    = (*Store)(nil)
-	_ engine.WebStore = (*Store)(nil)
+	_ engine.Store             = (*Store)(nil)
+	_ engine.WebStore          = (*Store)(nil)
+	_ engine.CallSettingsStore = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the database file at path and applies the
@@ -106,6 +109,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		feed:    newHub(),
 	}
 	s.Web = sqlstore.NewWeb(s.Queries, s.Tx)
+	s.CallSettings = sqlstore.NewCallSettings(s.Queries, s.Tx)
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

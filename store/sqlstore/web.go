@@ -26,10 +26,17 @@ var _ engine.WebStore = Web{}
 
 // write runs fn in a transaction of the store.
 func (w Web) write(ctx context.Context, fn func(t *Tx) error) error {
-	return w.tx(ctx, func(etx engine.Tx) error {
+	return ownTx(ctx, w.tx, "the web store", fn)
+}
+
+// ownTx runs fn in a transaction of tx (a store's Tx method), which must
+// be one of this package's: the side stores (web sessions, call settings)
+// write with its statements.
+func ownTx(ctx context.Context, tx func(ctx context.Context, fn func(engine.Tx) error) error, who string, fn func(t *Tx) error) error {
+	return tx(ctx, func(etx engine.Tx) error {
 		t, ok := etx.(*Tx)
 		if !ok {
-			return errors.New("sqlstore: the web store needs the store's own transactions")
+			return errors.New("sqlstore: " + who + " needs the store's own transactions")
 		}
 		return fn(t)
 	})

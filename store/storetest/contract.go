@@ -75,6 +75,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"WebSessions", c.webSessions},
 		{"SignInLinks", c.signInLinks},
 		{"AgentRevocation", c.agentRevocation},
+		{"CallSettings", c.callSettings},
 		{"PingClose", c.pingClose},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

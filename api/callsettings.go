@@ -1,0 +1,178 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// Call settings (didrouter's own, no TaskRouter counterpart): a
+// workspace's business hours and voicemail timing, and the overrides of
+// single numbers. See docs/voicemail.md.
+func (h *Handler) callSettingsRoutes(r chi.Router) {
+	r.Get("/CallSettings", h.handle(h.listCallSettings))
+	r.Post("/CallSettings", h.handle(h.putCallSettings))
+	r.Get("/CallSettings/{number}", h.handle(h.getCallSettings))
+	r.Post("/CallSettings/{number}", h.handle(h.putCallSettings))
+	r.Delete("/CallSettings/{number}", h.handle(h.deleteCallSettings))
+}
+
+type callSettingsJSON struct {
+	WorkspaceSID string `json:"workspace_sid"`
+	// PhoneNumber is null for the workspace's own settings.
+	PhoneNumber *string `json:"phone_number"`
+	// BusinessHours is "always", a JSON document (package hours), or null
+	// when inherited.
+	BusinessHours  *string `json:"business_hours"`
+	VoicemailAfter *string `json:"voicemail_after"`
+	// OpenNow is whether these hours (or the inherited ones) are open now.
+	OpenNow     bool    `json:"open_now"`
+	DateUpdated *string `json:"date_updated"`
+	URL         string  `json:"url"`
+}
+
+func (h *Handler) callSettingsJSON(r *http.Request, s engine.CallSettings) callSettingsJSON {
+	self := h.workspaceURL(r, s.WorkspaceSID) + "/CallSettings"
+	if s.PhoneNumber != "" {
+		self += "/" + s.PhoneNumber
+	}
+	open := true
+	if a, err := engine.ResolveAnswering(r.Context(), h.settings, s.WorkspaceSID, s.PhoneNumber, 0); err == nil {
+		open = a.Open(h.clock.Now())
+	}
+	return callSettingsJSON{
+		WorkspaceSID:   s.WorkspaceSID,
+		PhoneNumber:    nullable(s.PhoneNumber),
+		BusinessHours:  nullable(s.Hours),
+		VoicemailAfter: nullable(s.VoicemailAfter),
+		OpenNow:        open,
+		DateUpdated:    isoTime(s.DateUpdated),
+		URL:            self,
+	}
+}
+
+// settingsOf is the call settings store and the request's number (""
+// on the workspace's own path), or the error to answer: a server without
+// the store, a path that names no number.
+func (h *Handler) settingsOf(r *http.Request) (engine.CallSettingsStore, string, error) {
+	if h.settings == nil {
+		return nil, "", engine.Errorf(engine.EINVALID, "call settings are not available: the API was configured without a call settings store")
+	}
+	number, err := h.settingsNumber(r)
+	if err != nil {
+		return nil, "", err
+	}
+	return h.settings, number, nil
+}
+
+// settingsNumber is the {number} of the path in E.164, or "" on the
+// workspace's own path.
+func (h *Handler) settingsNumber(r *http.Request) (string, error) {
+	raw := chi.URLParam(r, "number")
+	if raw == "" {
+		return "", nil
+	}
+	if u, err := url.PathUnescape(raw); err == nil {
+		raw = u
+	}
+	n, err := h.normalizer().Normalize(raw)
+	if err != nil {
+		return "", engine.Errorf(engine.EINVALID, "%q is not a phone number", clip(raw))
+	}
+	return n.E164, nil
+}
+
+func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) error {
+	st, _, err := h.settingsOf(r)
+	if err != nil {
+		return err
+	}
+	ws := workspaceOf(r)
+	all, err := st.ListCallSettings(r.Context(), ws.SID)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Workspace    callSettingsJSON   `json:"workspace"`
+		PhoneNumbers []callSettingsJSON `json:"phone_numbers"`
+	}{PhoneNumbers: []callSettingsJSON{}}
+	out.Workspace = h.callSettingsJSON(r, engine.CallSettings{WorkspaceSID: ws.SID})
+	for _, s := range all {
+		if s.PhoneNumber == "" {
+			out.Workspace = h.callSettingsJSON(r, s)
+			continue
+		}
+		out.PhoneNumbers = append(out.PhoneNumbers, h.callSettingsJSON(r, s))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request) error {
+	st, number, err := h.settingsOf(r)
+	if err != nil {
+		return err
+	}
+	s, err := st.GetCallSettings(r.Context(), workspaceOf(r).SID, number)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h.callSettingsJSON(r, s))
+	return nil
+}
+
+// putCallSettings sets BusinessHours and VoicemailAfter; a parameter not
+// sent keeps its value, an empty one inherits again.
+func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) error {
+	st, number, err := h.settingsOf(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	ws := workspaceOf(r)
+	if number != "" {
+		// A number bound to another workspace is that workspace's to set.
+		if b, err := h.store.GetBinding(r.Context(), number); err == nil && b.WorkspaceSID != ws.SID {
+			return engine.Errorf(engine.ECONFLICT, "phone number %s is bound to workspace %s", number, b.WorkspaceSID)
+		}
+	}
+	s, err := st.GetCallSettings(r.Context(), ws.SID, number)
+	if err != nil && engine.ErrorCode(err) != engine.ENOTFOUND {
+		return err
+	}
+	s.WorkspaceSID, s.PhoneNumber = ws.SID, number
+	if v, ok := f.str("BusinessHours"); ok {
+		s.Hours = strings.TrimSpace(v)
+	}
+	if v, ok := f.str("VoicemailAfter"); ok {
+		s.VoicemailAfter = strings.TrimSpace(v)
+	}
+	if err := engine.CheckCallSettings(s); err != nil {
+		return err
+	}
+	s.DateUpdated = h.clock.Now()
+	if err := st.PutCallSettings(r.Context(), s); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h.callSettingsJSON(r, s))
+	return nil
+}
+
+func (h *Handler) deleteCallSettings(w http.ResponseWriter, r *http.Request) error {
+	st, number, err := h.settingsOf(r)
+	if err != nil {
+		return err
+	}
+	if err := st.DeleteCallSettings(r.Context(), workspaceOf(r).SID, number); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/didrouter/didrouter/hours"
+)
+
+// CallSettings are what happens to a call nobody can answer, for a
+// workspace (PhoneNumber "") or for one of its numbers, which overrides the
+// workspace field by field: its business hours and when a waiting caller is
+// offered voicemail. Empty fields inherit (the workspace's, else the
+// server's defaults).
+type CallSettings struct {
+	WorkspaceSID string
+	PhoneNumber  string // E.164; "" = the workspace's own settings
+	// Hours is the business hours document (package hours): "always" or
+	// JSON; "" = inherit.
+	Hours string
+	// VoicemailAfter is how long a caller waits before voicemail is
+	// offered: a Go duration ("90s"), "off", or "" = inherit.
+	VoicemailAfter string
+	DateUpdated    time.Time
+}
+
+// CallSettingsStore keeps CallSettings. It is separate from Store because
+// routing never reads it (only the webhooks and the admin API do); both
+// stores implement it.
+type CallSettingsStore interface {
+	// GetCallSettings returns the settings of a workspace (phoneNumber "")
+	// or of one of its numbers; ENOTFOUND when none are stored.
+	GetCallSettings(ctx context.Context, workspaceSID, phoneNumber string) (CallSettings, error)
+	// ListCallSettings lists a workspace's settings, the workspace's own
+	// first, then by number.
+	ListCallSettings(ctx context.Context, workspaceSID string) ([]CallSettings, error)
+	// PutCallSettings creates or replaces one row.
+	PutCallSettings(ctx context.Context, s CallSettings) error
+	// DeleteCallSettings forgets one row; ENOTFOUND when there was none.
+	DeleteCallSettings(ctx context.Context, workspaceSID, phoneNumber string) error
+}
+
+// Answering is what a call's settings resolve to: the business hours in
+// force and when voicemail is offered.
+type Answering struct {
+	Hours *hours.Schedule // nil: always open
+	// VoicemailAfter is how long a caller waits before voicemail is
+	// offered; 0 = never (voicemail off).
+	VoicemailAfter time.Duration
+}
+
+// Open reports whether the line is open at now (the caller's clock).
+func (a Answering) Open(now time.Time) bool { return a.Hours.Open(now) }
+
+// ParseVoicemailAfter reads a VoicemailAfter value: a positive Go duration
+// of at most a day, or "off" (0). "" is EINVALID: the caller decides what
+// inheriting means.
+func ParseVoicemailAfter(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "off") {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 || d > 24*time.Hour {
+		return 0, Errorf(EINVALID, "voicemail after must be a duration between 1s and 24h (90s, 2m) or off, not %q", s)
+	}
+	return d, nil
+}
+
+// ResolveAnswering combines a number's settings with its workspace's and
+// the server's default voicemail delay, field by field. A stored field that
+// no longer parses is skipped (logged by the caller through err), so that a
+// bad row never stops a call: the call is then routed as if always open.
+func ResolveAnswering(ctx context.Context, st CallSettingsStore, workspaceSID, phoneNumber string, defaultVoicemailAfter time.Duration) (Answering, error) {
+	a := Answering{VoicemailAfter: defaultVoicemailAfter}
+	if st == nil {
+		return a, nil
+	}
+	keys := []string{""}
+	if phoneNumber != "" {
+		keys = append(keys, phoneNumber)
+	}
+	var rows []CallSettings
+	for _, n := range keys {
+		s, err := st.GetCallSettings(ctx, workspaceSID, n)
+		switch {
+		case err == nil:
+			rows = append(rows, s)
+		case ErrorCode(err) != ENOTFOUND:
+			return a, fmt.Errorf("read call settings of %s %s: %w", workspaceSID, n, err)
+		}
+	}
+	var bad error
+	for _, s := range rows { // the workspace's first, the number's over it
+		if s.Hours != "" {
+			sch, err := hours.Parse(s.Hours)
+			if err != nil {
+				bad = fmt.Errorf("stored business hours of %s %q: %w", s.WorkspaceSID, s.PhoneNumber, err)
+			} else {
+				a.Hours = sch
+			}
+		}
+		if s.VoicemailAfter != "" {
+			d, err := ParseVoicemailAfter(s.VoicemailAfter)
+			if err != nil {
+				bad = fmt.Errorf("stored voicemail after of %s %q: %w", s.WorkspaceSID, s.PhoneNumber, err)
+			} else {
+				a.VoicemailAfter = d
+			}
+		}
+	}
+	return a, bad
+}
+
+// CheckCallSettings checks the fields of s that are set, as the admin API
+// and the console take them: EINVALID names the field (by its API
+// parameter) and says what is wrong.
+func CheckCallSettings(s CallSettings) error {
+	if s.Hours != "" {
+		if _, err := hours.Parse(s.Hours); err != nil {
+			return Errorf(EINVALID, "BusinessHours: %s", strings.TrimPrefix(err.Error(), "business hours: "))
+		}
+	}
+	if s.VoicemailAfter != "" {
+		if _, err := ParseVoicemailAfter(s.VoicemailAfter); err != nil {
+			return Errorf(EINVALID, "VoicemailAfter: %s", ErrorMessage(err))
+		}
+	}
+	return nil
+}

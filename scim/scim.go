@@ -1,0 +1,215 @@
+// Package scim serves SCIM 2.0 provisioning (RFC 7643, RFC 7644) at
+// /scim/v2, so an identity provider such as Okta or Microsoft Entra ID
+// creates, updates, deactivates and deletes workers and their numbers.
+//
+// Users are workers; every write goes through package provision (and so
+// through the engine's worker writes and events). Groups are not stored on
+// their own: a group is the set of workers whose "groups" attribute names
+// it, and its id is derived from its name. A group without members is
+// therefore forgotten, and a group cannot be renamed (push it again under
+// its new name).
+//
+// Filters and PATCH paths are parsed with github.com/scim2/filter-parser/v2:
+// it implements RFC 7644's ABNF for both (attribute paths, value paths,
+// and/or/not, every comparison operator), it is the parser the elimity-com
+// SCIM server uses, and it only parses, so the mapping to workers stays
+// here. Full SCIM server frameworks were not used: they own the resource
+// storage and handler shapes, while didrouter's resources are workers
+// written through the engine.
+package scim
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/provision"
+)
+
+// Path is where SCIM is served.
+const Path = "/scim/v2"
+
+// Schema URIs.
+const (
+	SchemaUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
+	SchemaGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	SchemaEnterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	SchemaList       = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+	SchemaPatch      = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	SchemaError      = "urn:ietf:params:scim:api:messages:2.0:Error"
+	SchemaSPConfig   = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+	SchemaResType    = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+	SchemaSchema     = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+)
+
+// Limits.
+const (
+	maxBody     = 1 << 20
+	maxCount    = 500 // the most resources one list answers
+	maxPatchOps = 1000
+)
+
+// Config is what the SCIM handler needs.
+type Config struct {
+	Provisioner  *provision.Provisioner
+	WorkspaceSID string
+	Token        string // the Bearer token clients send; required
+	PublicURL    string // base of meta.location
+	Logger       *slog.Logger
+}
+
+// Handler serves /scim/v2.
+type Handler struct {
+	p     *provision.Provisioner
+	ws    string
+	token [sha256.Size]byte
+	base  string
+	log   *slog.Logger
+}
+
+// New checks cfg and returns the handler.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Provisioner == nil:
+		return nil, errors.New("scim: a provisioner is required")
+	case cfg.WorkspaceSID == "":
+		return nil, errors.New("scim: a workspace is required")
+	case cfg.Token == "":
+		return nil, errors.New("scim: a token is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{p: cfg.Provisioner, ws: cfg.WorkspaceSID, token: sha256.Sum256([]byte(cfg.Token)),
+		base: strings.TrimRight(cfg.PublicURL, "/") + Path, log: log}, nil
+}
+
+// Mount adds the SCIM routes to r.
+func (h *Handler) Mount(r chi.Router) {
+	r.Route(Path, func(r chi.Router) {
+		r.Use(h.authenticate)
+		r.Get("/ServiceProviderConfig", h.serviceProviderConfig)
+		r.Get("/ResourceTypes", h.resourceTypes)
+		r.Get("/ResourceTypes/{id}", h.resourceType)
+		r.Get("/Schemas", h.schemas)
+		r.Get("/Schemas/{id}", h.schema)
+		r.Get("/Users", h.listUsers)
+		r.Post("/Users", h.createUser)
+		r.Post("/Users/.search", h.searchUsers)
+		r.Get("/Users/{id}", h.getUser)
+		r.Put("/Users/{id}", h.replaceUser)
+		r.Patch("/Users/{id}", h.patchUser)
+		r.Delete("/Users/{id}", h.deleteUser)
+		r.Get("/Groups", h.listGroups)
+		r.Post("/Groups", h.createGroup)
+		r.Post("/Groups/.search", h.searchGroups)
+		r.Get("/Groups/{id}", h.getGroup)
+		r.Put("/Groups/{id}", h.replaceGroup)
+		r.Patch("/Groups/{id}", h.patchGroup)
+		r.Delete("/Groups/{id}", h.deleteGroup)
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path)
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusMethodNotAllowed, "", r.Method+" is not supported at "+r.URL.Path)
+		})
+	})
+}
+
+// authenticate requires "Authorization: Bearer <token>", compared in
+// constant time over digests (so neither content nor length leaks).
+func (h *Handler) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		scheme, tok, _ := strings.Cut(auth, " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], h.token[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="didrouter-scim"`)
+			writeError(w, http.StatusUnauthorized, "", "a valid Bearer token (DIDROUTER_SCIM_TOKEN) is required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// scimError is RFC 7644's error body; status is a string there.
+type scimError struct {
+	Schemas  []string `json:"schemas"`
+	Status   string   `json:"status"`
+	ScimType string   `json:"scimType,omitempty"`
+	Detail   string   `json:"detail"`
+}
+
+func writeError(w http.ResponseWriter, status int, scimType, detail string) {
+	writeJSON(w, status, scimError{Schemas: []string{SchemaError}, Status: fmt.Sprint(status), ScimType: scimType, Detail: detail})
+}
+
+// fail answers err: coded engine errors with their message and status,
+// anything else as a 500 whose details go to the log only.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var be *badRequest
+	if errors.As(err, &be) {
+		writeError(w, http.StatusBadRequest, be.scimType, be.msg)
+		return
+	}
+	msg := engine.ErrorMessage(err)
+	switch engine.ErrorCode(err) {
+	case engine.EINVALID:
+		writeError(w, http.StatusBadRequest, "invalidValue", msg)
+	case engine.ENOTFOUND:
+		writeError(w, http.StatusNotFound, "", msg)
+	case engine.ECONFLICT:
+		writeError(w, http.StatusConflict, "uniqueness", msg)
+	case engine.EUNAVAILABLE:
+		writeError(w, http.StatusConflict, "", msg)
+	default:
+		h.log.ErrorContext(r.Context(), "scim request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "", "internal error")
+	}
+}
+
+// badRequest is a 400 with a SCIM error type (invalidFilter, invalidPath…).
+type badRequest struct {
+	scimType, msg string
+}
+
+func (e *badRequest) Error() string { return e.msg }
+
+func bad(scimType, format string, args ...any) error {
+	return &badRequest{scimType: scimType, msg: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readJSON decodes a request body into a generic document.
+func readJSON(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return nil, bad("invalidSyntax", "the body could not be read (at most %d bytes): %v", maxBody, err)
+	}
+	var doc map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil || doc == nil {
+		return nil, bad("invalidSyntax", "the body must be a JSON object")
+	}
+	if dec.More() {
+		return nil, bad("invalidSyntax", "the body must be one JSON object")
+	}
+	return doc, nil
+}

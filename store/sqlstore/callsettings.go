@@ -1,0 +1,71 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// CallSettings implements engine.CallSettingsStore: reads on the pool,
+// writes in the store's own transactions.
+type CallSettings struct {
+	q  *Queries
+	tx func(ctx context.Context, fn func(engine.Tx) error) error
+}
+
+// NewCallSettings returns the CallSettingsStore of a store: q reads
+// committed state, tx is the store's Tx method (whose transactions must be
+// *Tx values).
+func NewCallSettings(q *Queries, tx func(ctx context.Context, fn func(engine.Tx) error) error) CallSettings {
+	return CallSettings{q: q, tx: tx}
+}
+
+var _ engine.CallSettingsStore = CallSettings{}
+
+const callSettingsCols = `workspace_sid, phone_number, hours, voicemail_after, date_updated`
+
+func scanCallSettings(r Row) (engine.CallSettings, error) {
+	var s engine.CallSettings
+	err := r.Scan(&s.WorkspaceSID, &s.PhoneNumber, &s.Hours, &s.VoicemailAfter, scanTime(&s.DateUpdated))
+	return s, err
+}
+
+func (c CallSettings) GetCallSettings(ctx context.Context, workspaceSID, phoneNumber string) (engine.CallSettings, error) {
+	what := "call settings of workspace"
+	id := workspaceSID
+	if phoneNumber != "" {
+		what, id = "call settings of number", phoneNumber
+	}
+	return getRow(ctx, c.q, scanCallSettings, what, id,
+		`SELECT `+callSettingsCols+` FROM call_settings WHERE workspace_sid = $1 AND phone_number = $2`, workspaceSID, phoneNumber)
+}
+
+func (c CallSettings) ListCallSettings(ctx context.Context, workspaceSID string) ([]engine.CallSettings, error) {
+	return list(ctx, c.q, scanCallSettings, "call settings",
+		`SELECT `+callSettingsCols+` FROM call_settings WHERE workspace_sid = $1 ORDER BY phone_number`, workspaceSID)
+}
+
+func (c CallSettings) PutCallSettings(ctx context.Context, s engine.CallSettings) error {
+	return c.write(ctx, func(t *Tx) error {
+		_, err := t.db.Exec(ctx, `INSERT INTO call_settings (`+callSettingsCols+`) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (workspace_sid, phone_number) DO UPDATE SET hours = excluded.hours,
+				voicemail_after = excluded.voicemail_after, date_updated = excluded.date_updated`,
+			s.WorkspaceSID, s.PhoneNumber, s.Hours, s.VoicemailAfter, t.timeArg(s.DateUpdated))
+		if err != nil {
+			return t.insertError(err, "call settings of", s.WorkspaceSID+" "+s.PhoneNumber, s.WorkspaceSID)
+		}
+		return nil
+	})
+}
+
+func (c CallSettings) DeleteCallSettings(ctx context.Context, workspaceSID, phoneNumber string) error {
+	return c.write(ctx, func(t *Tx) error {
+		return t.execOne(ctx, "call settings of", workspaceSID+" "+phoneNumber,
+			`DELETE FROM call_settings WHERE workspace_sid = $1 AND phone_number = $2`, workspaceSID, phoneNumber)
+	})
+}
+
+// write runs fn in a transaction of the store.
+func (c CallSettings) write(ctx context.Context, fn func(t *Tx) error) error {
+	return ownTx(ctx, c.tx, "the call settings store", fn)
+}

@@ -1,0 +1,635 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/didrouter/didrouter/engine"
+)
+
+// When nobody can answer (docs/voicemail.md): out of business hours the
+// caller hears the after-hours message and goes to voicemail; a caller
+// whom nobody in the call's queues can answer (everyone in an unavailable
+// activity) goes to voicemail at once; a caller who has waited
+// VoicemailAfter is offered voicemail or a call-back while waiting. A
+// recorded message becomes a task of type "voicemail", routed as a call to
+// the same number would be (the owner first for an agent's number, the
+// shared mailbox's Everyone otherwise).
+
+// DefaultVoicemailMaxLength is the longest message a caller may leave.
+const DefaultVoicemailMaxLength = 2 * time.Minute
+
+// settingsWait bounds a read of the call settings, so that a database that
+// does not answer leaves the webhook time to route the call (as if always
+// open) or fall back.
+const settingsWait = 2 * time.Second
+
+// Reasons written on the caller's task when the call leaves the queue for
+// voicemail or the line is closed; dequeued reads them back.
+const (
+	reasonVoicemail  = "caller went to voicemail"
+	reasonAfterHours = "after hours"
+	reasonCalledBack = "caller called again"
+)
+
+// What callers hear.
+const (
+	sayAfterHours   = "Thank you for calling. We are closed right now."
+	sayNobody       = "Nobody is available to take your call right now."
+	sayLeaveMessage = "Please leave a message after the tone. Press the pound key when you are done."
+	sayNoMessage    = "We did not get a message. Goodbye."
+	sayThanks       = "Thank you for your message. Goodbye."
+	sayCallback     = "Thank you. We will call you back at the number you are calling from. Goodbye."
+	sayNotAnOption  = "Sorry, that is not an option."
+)
+
+// callbackScan bounds the live tasks a new call looks through for its
+// caller's call-back requests.
+const callbackScan = 500
+
+// Task types of the tasks this file creates or turns a call into (the
+// engine does not count their reservations as missed calls).
+const (
+	typeVoicemail = engine.TaskTypeVoicemail
+	typeCallback  = engine.TaskTypeCallback
+)
+
+// answeringEngine is what this file needs from the engine beyond Engine
+// (*engine.Engine has it all). Without it voicemail and call-backs are off.
+type answeringEngine interface {
+	AnyoneAvailable(ctx context.Context, t engine.Task) (bool, error)
+	QueuePosition(ctx context.Context, t engine.Task) (position, waiting int, err error)
+	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (engine.Task, error)
+	CancelCall(ctx context.Context, n engine.NewTask, reason string) (engine.Task, error)
+}
+
+// answerer returns the engine's answeringEngine, or nil.
+func (h *Handler) answerer() answeringEngine {
+	a, _ := h.eng.(answeringEngine)
+	return a
+}
+
+// answering resolves the business hours and voicemail delay of a number
+// of a workspace. A settings row that cannot be read or parsed is logged
+// and the defaults apply: a bad row never stops a call.
+func (h *Handler) answering(ctx context.Context, workspaceSID, dialed string) engine.Answering {
+	if h.answerer() == nil {
+		return engine.Answering{}
+	}
+	st := h.settings
+	if h.degradedActive() {
+		st = nil // the database is down: the server's defaults, without waiting for it
+	}
+	if st == nil {
+		return engine.Answering{VoicemailAfter: h.voicemailAfter}
+	}
+	key, now := workspaceSID+" "+dialed, h.clock.Now()
+	if a, ok := h.answers.get(key, now); ok {
+		return a
+	}
+	ctx, cancel := context.WithTimeout(ctx, settingsWait)
+	defer cancel()
+	a, err := engine.ResolveAnswering(ctx, st, workspaceSID, dialed, h.voicemailAfter)
+	if err != nil {
+		h.log.WarnContext(ctx, "call settings could not be used; the defaults apply", "workspace_sid", workspaceSID,
+			"phone_number", dialed, "err", err)
+		return a
+	}
+	h.answers.put(key, a, now)
+	return a
+}
+
+// answerCache keeps resolved call settings for answersTTL, so that every
+// wait poll of every waiting caller does not read them again. A change made
+// through the API (on any instance) applies within that time.
+type answerCache struct {
+	mu sync.Mutex
+	by map[string]cachedAnswer
+}
+
+type cachedAnswer struct {
+	a  engine.Answering
+	at time.Time
+}
+
+const (
+	answersTTL = 5 * time.Second
+	answersMax = 10000 // numbers kept; the cache starts again past it
+)
+
+func (c *answerCache) get(key string, now time.Time) (engine.Answering, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.by[key]
+	if !ok || now.Sub(e.at) >= answersTTL || now.Before(e.at) {
+		return engine.Answering{}, false
+	}
+	return e.a, true
+}
+
+func (c *answerCache) put(key string, a engine.Answering, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil || len(c.by) >= answersMax {
+		c.by = make(map[string]cachedAnswer)
+	}
+	c.by[key] = cachedAnswer{a: a, at: now}
+}
+
+// taskAttrs reads the attributes of a call's task that this file uses.
+type taskAttrs struct {
+	Name        string `json:"name"`
+	PhoneNumber string `json:"phone_number"`
+	Type        string `json:"type"`
+}
+
+func attrsOf(t engine.Task) taskAttrs {
+	var a taskAttrs
+	_ = json.Unmarshal([]byte(t.Attributes), &a) // a task's attributes are a JSON object
+	return a
+}
+
+// isCallback reports whether a task is a caller's call-back request: the
+// call is over, the task waits for an agent to call back.
+func isCallback(t engine.Task) bool { return attrsOf(t).Type == typeCallback }
+
+// dialedNumber is the call's To in E.164 when it is a number.
+func (h *Handler) dialedNumber(c *call) string {
+	to := c.param("To")
+	if n, err := h.norm.Normalize(to); err == nil {
+		return n.E164
+	}
+	return to
+}
+
+// afterHours answers a call to a closed line: the call is recorded as a
+// missed call (its task canceled, reason "after hours"), the caller hears
+// the after-hours message, then voicemail (or a goodbye when voicemail is
+// off). ok is false when the line is open or its hours cannot be told.
+func (h *Handler) afterHours(ctx context.Context, c *call) ([]twiml.Element, bool) {
+	cc := h.answerer()
+	if h.settings == nil || cc == nil {
+		return nil, false
+	}
+	dialed := h.dialedNumber(c)
+	ws, _, err := h.workflowFor(ctx, dialed)
+	if err != nil {
+		return nil, false // the ordinary path meets the same error and falls back
+	}
+	ans := h.answering(ctx, ws.SID, dialed)
+	if ans.Open(h.clock.Now()) {
+		return nil, false
+	}
+	_, nt, err := h.callTask(ctx, c)
+	if err != nil {
+		return nil, false
+	}
+	t, err := cc.CancelCall(ctx, nt, reasonAfterHours)
+	if err != nil {
+		h.log.ErrorContext(ctx, "recording an after-hours call failed", "call_sid", c.callSID, "err", err)
+		return nil, false
+	}
+	c.taskSID = t.SID
+	why := "closed"
+	if name := ans.Hours.Closure(h.clock.Now()); name != "" {
+		why = "closed: " + name
+	}
+	h.decision(ctx, c, t.SID, "", "after-hours", why)
+	verbs := say(sayAfterHours)
+	if ans.VoicemailAfter <= 0 {
+		return append(verbs, hangup()), true
+	}
+	return append(verbs, h.voicemailTwiML(ctx, c, t, dialed)...), true
+}
+
+// straightToVoicemail sends a caller who is about to wait to voicemail
+// when voicemail is on for the number and nobody in the call's queues is
+// in an available activity: waiting would be for nobody. ok is false when
+// the caller should wait.
+func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, bool) {
+	a := h.answerer()
+	if a == nil || isCallback(t) {
+		return nil, false
+	}
+	dialed := attrsOf(t).PhoneNumber
+	if h.answering(ctx, t.WorkspaceSID, dialed).VoicemailAfter <= 0 {
+		return nil, false
+	}
+	anyone, err := a.AnyoneAvailable(ctx, t)
+	if err != nil {
+		h.log.WarnContext(ctx, "could not tell whether anyone can answer; the caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		return nil, false
+	}
+	if anyone {
+		return nil, false
+	}
+	if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil {
+		h.log.WarnContext(ctx, "could not move the caller to voicemail; the caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		return nil, false
+	}
+	h.decision(ctx, c, t.SID, "", "voicemail", "nobody in the call's queues is available")
+	return append(say(sayNobody), h.voicemailTwiML(ctx, c, t, dialed)...), true
+}
+
+// voicemailTwiML is the greeting and the <Record> of a message for the
+// dialed number: for an agent's number the owner's greeting (their
+// recorded greeting, attribute voicemail_greeting_url, else a spoken one
+// naming them), for any other number the shared mailbox's.
+func (h *Handler) voicemailTwiML(ctx context.Context, c *call, t engine.Task, dialed string) []twiml.Element {
+	var verbs []twiml.Element
+	owner, err := h.store.WorkerByPhoneNumber(ctx, t.WorkspaceSID, dialed)
+	switch {
+	case err == nil && greetingURL(owner.Attributes) != "":
+		verbs = append(verbs, &twiml.VoicePlay{Url: greetingURL(owner.Attributes)})
+	case err == nil:
+		verbs = append(verbs, say("You have reached the voicemail of "+owner.FriendlyName+".")...)
+		fallthrough
+	default:
+		verbs = append(verbs, say(sayLeaveMessage)...)
+	}
+	q := h.taskQuery(t)
+	rec := &twiml.VoiceRecord{
+		Action:                        h.url("/voicemail/recorded", q),
+		Method:                        http.MethodPost,
+		MaxLength:                     strconv.Itoa(int(h.voicemailMax / time.Second)),
+		Timeout:                       "5",
+		FinishOnKey:                   "#",
+		PlayBeep:                      "true",
+		RecordingStatusCallback:       h.url("/voicemail/recording", q),
+		RecordingStatusCallbackMethod: http.MethodPost,
+		RecordingStatusCallbackEvent:  "completed",
+	}
+	if h.transcribe {
+		rec.Transcribe = "true"
+		rec.TranscribeCallback = h.url("/voicemail/transcription", q)
+	}
+	// Twilio goes on past <Record> only when nothing was recorded.
+	return append(verbs, rec, &twiml.VoiceSay{Message: sayNoMessage}, hangup())
+}
+
+// greetingURL is a worker's recorded voicemail greeting (attribute
+// voicemail_greeting_url), when it is an absolute http(s) URL.
+func greetingURL(attributes string) string {
+	var a struct {
+		URL any `json:"voicemail_greeting_url"`
+	}
+	if json.Unmarshal([]byte(attributes), &a) != nil {
+		return ""
+	}
+	s, _ := a.URL.(string)
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return u.String()
+}
+
+// recorded is the <Record> action: the message is saved (see
+// saveVoicemail) and the caller thanked.
+func (h *Handler) recorded(ctx context.Context, c *call) ([]twiml.Element, error) {
+	if err := h.saveVoicemail(ctx, c); err != nil {
+		return nil, err
+	}
+	if c.param("RecordingSid") == "" || recordingSeconds(c) <= 0 {
+		return []twiml.Element{&twiml.VoiceSay{Message: sayNoMessage}, hangup()}, nil
+	}
+	return []twiml.Element{&twiml.VoiceSay{Message: sayThanks}, hangup()}, nil
+}
+
+// recordedFallback thanks the caller when saving failed: the recording
+// status callback, which Twilio sends too, tries again.
+func (h *Handler) recordedFallback(context.Context, *call) ([]twiml.Element, error) {
+	return []twiml.Element{&twiml.VoiceSay{Message: sayThanks}, hangup()}, nil
+}
+
+// recordingStatus is the recording status callback: the same message as
+// the <Record> action, which either may bring first. Twilio ignores the
+// answer. A failure answers 500 so that Twilio's retry (when the number
+// has one configured) brings it again; nothing is half written.
+func (h *Handler) recordingStatus(w http.ResponseWriter, r *http.Request) {
+	h.callback(w, r, "recording status", func(ctx context.Context, c *call) error {
+		if s := c.param("RecordingStatus"); s != "" && s != "completed" {
+			return nil // absent, failed: nothing to keep
+		}
+		return h.saveVoicemail(ctx, c)
+	})
+}
+
+// callback runs fn for a webhook whose answer Twilio ignores: 204, or 500
+// without details when fn failed or panicked.
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request, name string, fn func(ctx context.Context, c *call) error) {
+	c := h.newCall(r)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
+	defer cancel()
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		return fn(ctx, c)
+	}()
+	if err != nil {
+		h.log.ErrorContext(ctx, name+" callback failed", "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
+		http.Error(w, "not saved", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func recordingSeconds(c *call) int {
+	n, err := strconv.Atoi(c.param("RecordingDuration"))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// saveVoicemail turns a recording into a voicemail task, once: the task is
+// keyed by the RecordingSid (as a call's task by its CallSid), so the
+// <Record> action and the status callback, or one of them twice, make one
+// voicemail. An empty recording (the caller hung up at the tone) makes
+// none: the caller's task, canceled when the call left for voicemail,
+// already records a missed call. While the store is down the task is
+// journaled for it (degraded mode).
+func (h *Handler) saveVoicemail(ctx context.Context, c *call) error {
+	recSID := c.param("RecordingSid")
+	secs := recordingSeconds(c)
+	if recSID == "" || secs <= 0 {
+		h.decision(ctx, c, c.taskSID, "", "missed", "empty recording: a missed call, no voicemail")
+		return nil
+	}
+	nt, err := h.voicemailTask(ctx, c, recSID, secs)
+	if err != nil {
+		return err
+	}
+	res, err := h.eng.CreateTask(ctx, nt)
+	if err != nil && res.Task.SID == "" {
+		if h.degradedActive() {
+			if jerr := h.degraded.Voicemail(ctx, nt); jerr == nil {
+				h.decision(ctx, c, c.taskSID, "", "voicemail-task", "store unreachable: voicemail "+recSID+" journaled")
+				return nil
+			}
+		}
+		return fmt.Errorf("create voicemail task for recording %s: %w", recSID, err)
+	}
+	if !res.Created {
+		h.log.InfoContext(ctx, "recording already has its voicemail task", "call_sid", c.callSID, "recording_sid", recSID, "task_sid", res.Task.SID)
+		return nil
+	}
+	h.decision(ctx, c, res.Task.SID, "", "voicemail-task", fmt.Sprintf("recording %s, %d s", recSID, secs))
+	return nil
+}
+
+// voicemailTask is the task of a message: routed by the workflow of the
+// dialed number, as the call was. It is built from what Twilio sent and
+// what the engine keeps in memory, so that it can be journaled while the
+// store is down; the owner is named when the store answers.
+func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, secs int) (engine.NewTask, error) {
+	dialed := h.dialedNumber(c)
+	ws, workflowSID, err := h.workflowFor(ctx, dialed)
+	switch {
+	case err != nil && h.degradedActive():
+		// The store is down and the number's workflow is not in memory:
+		// the call's workspace and its default workflow route the message.
+		ws, workflowSID = engine.Workspace{SID: c.ws}, ""
+	case err != nil:
+		return engine.NewTask{}, err
+	}
+	caller := h.callerName(c.param("From"))
+	attrs := map[string]any{
+		"type":               typeVoicemail,
+		"direction":          "inbound",
+		"name":               caller,
+		"caller":             caller,
+		"phone_number":       dialed,
+		"did":                dialed,
+		"call_sid":           c.callSID,
+		"recording_sid":      recSID,
+		"recording_duration": secs,
+		"mailbox":            "shared",
+	}
+	if u := c.param("RecordingUrl"); strings.HasPrefix(u, "https://api.twilio.com/") {
+		attrs["recording_url"] = u
+	}
+	if c.taskSID != "" {
+		attrs["call_task_sid"] = c.taskSID
+	}
+	if !h.degradedActive() {
+		if owner, err := h.store.WorkerByPhoneNumber(ctx, ws.SID, dialed); err == nil {
+			attrs["owner_worker_sid"] = owner.SID
+			attrs["mailbox"] = "owner"
+		}
+	}
+	raw, err := json.Marshal(attrs)
+	if err != nil {
+		return engine.NewTask{}, fmt.Errorf("encode voicemail attributes: %w", err)
+	}
+	return engine.NewTask{
+		WorkspaceSID: ws.SID, WorkflowSID: workflowSID, Attributes: string(raw),
+		TaskChannel: engine.DefaultTaskChannel, CallSID: recSID,
+	}, nil
+}
+
+// transcription adds Twilio's transcription to the message's task when it
+// arrives (transcribe callback). A message already handled keeps its
+// attributes.
+func (h *Handler) transcription(w http.ResponseWriter, r *http.Request) {
+	h.callback(w, r, "transcription", func(ctx context.Context, c *call) error {
+		a := h.answerer()
+		recSID := c.param("RecordingSid")
+		if a == nil || recSID == "" || c.param("TranscriptionStatus") != "completed" {
+			return nil
+		}
+		t, err := h.store.TaskByCallSID(ctx, c.ws, recSID)
+		if engine.ErrorCode(err) == engine.ENOTFOUND {
+			return nil // a recording without a voicemail (empty, or not ours)
+		}
+		if err != nil {
+			return fmt.Errorf("find voicemail of recording %s: %w", recSID, err)
+		}
+		var attrs map[string]any
+		if err := json.Unmarshal([]byte(t.Attributes), &attrs); err != nil || attrs["type"] != typeVoicemail {
+			return nil
+		}
+		attrs["transcription"] = c.param("TranscriptionText")
+		raw, err := json.Marshal(attrs)
+		if err != nil {
+			return fmt.Errorf("encode voicemail attributes: %w", err)
+		}
+		s := string(raw)
+		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return fmt.Errorf("add transcription to task %s: %w", t.SID, err)
+		}
+		return nil
+	})
+}
+
+// offer is the voicemail and call-back offer said while a caller waits,
+// once they have waited the number's VoicemailAfter: on the first poll past
+// it and then with each hold message. nil when not due.
+func (h *Handler) offer(ctx context.Context, c *call, t engine.Task) twiml.Element {
+	if h.answerer() == nil {
+		return nil
+	}
+	after := h.answering(ctx, t.WorkspaceSID, attrsOf(t).PhoneNumber).VoicemailAfter
+	if after <= 0 {
+		return nil
+	}
+	waited := h.clock.Now().Sub(t.DateCreated)
+	if waited < after {
+		return nil
+	}
+	if waited-after >= time.Duration(h.waitPause)*time.Second && !h.sayHold(c) {
+		return nil
+	}
+	return &twiml.VoiceGather{
+		NumDigits:     "1",
+		Timeout:       "3",
+		Action:        h.url("/choice", h.taskQuery(t)),
+		Method:        http.MethodPost,
+		InnerElements: say("To leave a message, press 1. To hang up and be called back, press 2. Or stay on the line."),
+	}
+}
+
+// choice is the offer's <Gather> action, in the queue's wait: 1 leaves for
+// voicemail, 2 turns the call into a call-back request that keeps its
+// place. Either takes the caller out of the queue (<Leave/>); the Enqueue
+// action (dequeued) then plays the message prompt or says goodbye.
+func (h *Handler) choice(ctx context.Context, c *call) ([]twiml.Element, error) {
+	a := h.answerer()
+	if c.taskSID == "" || a == nil {
+		return nil, engine.Errorf(engine.EINVALID, "choice without a task")
+	}
+	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	if err != nil {
+		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
+	}
+	if t.AssignmentStatus != engine.TaskPending && t.AssignmentStatus != engine.TaskReserved {
+		return []twiml.Element{leave()}, nil // answered or over meanwhile: dequeued follows the task
+	}
+	switch c.param("Digits") {
+	case "1":
+		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			return nil, fmt.Errorf("cancel task %s for voicemail: %w", t.SID, err)
+		}
+		h.decision(ctx, c, t.SID, "", "voicemail", "caller pressed 1 while waiting")
+		return []twiml.Element{leave()}, nil
+	case "2":
+		var attrs map[string]any
+		if err := json.Unmarshal([]byte(t.Attributes), &attrs); err != nil {
+			return nil, fmt.Errorf("task %s attributes: %w", t.SID, err)
+		}
+		attrs["type"] = typeCallback
+		attrs["callback_number"] = attrs["name"]
+		attrs["callback_requested_at"] = h.clock.Now().UTC().Format(time.RFC3339)
+		raw, err := json.Marshal(attrs)
+		if err != nil {
+			return nil, fmt.Errorf("encode task attributes: %w", err)
+		}
+		s := string(raw)
+		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil {
+			if engine.ErrorCode(err) == engine.EUNAVAILABLE {
+				return []twiml.Element{leave()}, nil
+			}
+			return nil, fmt.Errorf("turn task %s into a call-back: %w", t.SID, err)
+		}
+		h.decision(ctx, c, t.SID, "", "callback", "caller pressed 2 while waiting")
+		return []twiml.Element{leave()}, nil
+	}
+	return say(sayNotAnOption), nil
+}
+
+// choiceFallback keeps the caller waiting; the offer comes again.
+func (h *Handler) choiceFallback(context.Context, *call) ([]twiml.Element, error) {
+	return []twiml.Element{pause(1)}, nil
+}
+
+// leftByChoice answers the Enqueue action of a caller who left the queue
+// by their choice (voicemail or call-back); ok is false otherwise.
+func (h *Handler) leftByChoice(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, bool) {
+	switch {
+	case t.AssignmentStatus == engine.TaskCanceled && t.Reason == reasonVoicemail:
+		return h.voicemailTwiML(ctx, c, t, attrsOf(t).PhoneNumber), true
+	case isCallback(t) && (t.AssignmentStatus == engine.TaskPending || t.AssignmentStatus == engine.TaskReserved):
+		h.decision(ctx, c, t.SID, "", "hangup", "call-back requested: the task waits for an agent")
+		return []twiml.Element{&twiml.VoiceSay{Message: sayCallback}, hangup()}, true
+	}
+	return nil, false
+}
+
+// replaceCallback cancels the call-back requests of a caller who calls
+// again: they are on the line now, and one caller is queued once. Only the
+// callbackScan oldest live tasks are looked at (a request keeps its place,
+// so it is among the oldest), and only for numbers with voicemail on.
+func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTask) {
+	caller := h.callerName(c.param("From"))
+	if !strings.HasPrefix(caller, "+") || h.answering(ctx, nt.WorkspaceSID, h.dialedNumber(c)).VoicemailAfter <= 0 {
+		return
+	}
+	list, err := h.store.ListTasks(ctx, nt.WorkspaceSID, engine.TaskFilter{
+		Page: engine.Page{Size: callbackScan}, AssignmentStatus: []string{engine.TaskPending, engine.TaskReserved},
+	})
+	if err != nil {
+		h.log.WarnContext(ctx, "could not look for the caller's call-back requests", "call_sid", c.callSID, "err", err)
+		return
+	}
+	for _, t := range list {
+		if a := attrsOf(t); a.Type != typeCallback || a.Name != caller || t.CallSID == c.callSID {
+			continue
+		}
+		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonCalledBack); err != nil {
+			h.log.WarnContext(ctx, "could not cancel the call-back request of a caller who called again",
+				"call_sid", c.callSID, "task_sid", t.SID, "err", err)
+			continue
+		}
+		h.decision(ctx, c, t.SID, "", "cancel", "the caller of call-back request "+t.SID+" called again")
+	}
+}
+
+// calledBack completes the call-back requests offered to or taken by an
+// agent who now calls their number: the agent is calling back, so the
+// request is handled (and the agent's capacity is free for the call). A
+// request that cannot be completed stays for the agent to complete; the
+// outbound call goes ahead either way.
+func (h *Handler) calledBack(ctx context.Context, c *call, w engine.Worker, dialed string) {
+	list, err := h.store.ListReservations(ctx, w.WorkspaceSID, engine.ReservationFilter{Page: engine.Page{Size: 100}, WorkerSID: w.SID, Newest: true})
+	if err != nil {
+		h.log.WarnContext(ctx, "could not look for the agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
+		return
+	}
+	for _, r := range list {
+		if r.Status != engine.ReservationPending && r.Status != engine.ReservationAccepted {
+			continue
+		}
+		t, err := h.store.GetTask(ctx, r.WorkspaceSID, r.TaskSID)
+		if err != nil || !isCallback(t) {
+			continue
+		}
+		var attrs map[string]any
+		if json.Unmarshal([]byte(t.Attributes), &attrs) != nil || attrs["callback_number"] != dialed {
+			continue
+		}
+		if r.Status == engine.ReservationPending {
+			if _, err := h.eng.AcceptReservation(ctx, r.WorkspaceSID, r.SID); err != nil {
+				h.log.WarnContext(ctx, "could not accept the call-back being placed", "task_sid", t.SID, "err", err)
+				continue
+			}
+		}
+		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "called back"); err != nil {
+			h.log.WarnContext(ctx, "could not complete the call-back being placed", "task_sid", t.SID, "err", err)
+			continue
+		}
+		h.decision(ctx, c, t.SID, w.SID, "complete", "the agent calls back "+dialed)
+	}
+}
