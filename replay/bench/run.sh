@@ -4,7 +4,7 @@
 # average and the Postgres durability settings beside it. Usage:
 #
 #   replay/bench/run.sh pg [tuned]          start a throwaway Postgres
-#   replay/bench/run.sh ratio|sustained|scale|all
+#   replay/bench/run.sh ratio|sustained|scale|profile|all
 #
 # Figures are taken on durable settings by default, as users run Postgres
 # (fsync, synchronous_commit and full_page_writes on): `run.sh pg` starts
@@ -139,6 +139,28 @@ sustained() {
 	stop
 }
 
+# profile: what one whole call asks of Postgres, per call, from the
+# server's own statistics (deterministic where wall-clock figures are not):
+# statements, transactions, rows written, WAL records and bytes, and the
+# statements by kind. A sustained run of RATE (20) calls/s for SECONDS_RUN
+# (10) s; the statistics are reset after seeding.
+profile() {
+	[[ $STORE == postgres ]] || { echo "profile needs BENCH_STORE=postgres"; return 0; }
+	local rate=${RATE:-20} secs=${SECONDS_RUN:-10} n=${SUSTAINED_WORKERS:-1000} calls
+	calls=$((rate * secs))
+	serve profile fresh; seed "$n"; serve profile
+	psql "$PG/postgres" -qAt -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+		-c "SELECT pg_stat_statements_reset()" -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
+	psql "$PG/rp_profile" -qAt -c "SELECT pg_stat_reset()" >/dev/null
+	say "profile: $calls calls at $rate/s (incoming, answer, dial action, status callback per call), per call"
+	replay --calls "$calls" --rate "$rate" --dids "$n" --workers "$n" --owner-available 1 \
+		--answered 1 --no-answer 0 --busy 0 --hangup 0 --ring 0 --talk 0 --quiet
+	stop
+	sleep 1 # the statistics collector's last flush
+	# pg_stat_statements lives in database postgres; the rest is per database.
+	psql "$PG/postgres" -q -v calls="$calls" -v db=rp_profile -f replay/bench/profile.sql
+}
+
 scale() {
 	for n in ${SCALES:-1000 100000 1000000}; do
 		serve "scale$n" fresh; seed "$n"; serve "scale$n"
@@ -149,12 +171,14 @@ scale() {
 	done
 }
 
-[[ ${1:-} == pg ]] || build
+# NOBUILD=1 runs $BIN as it is (A/B runs of two builds).
+[[ ${1:-} == pg || -n ${NOBUILD:-} ]] || build
 case ${1:-all} in
 pg) start_pg "${2:-durable}" ;;
 ratio) ratio ;;
 sustained) sustained ;;
 scale) scale ;;
+profile) profile ;;
 all) ratio; sustained; scale ;;
-*) echo "usage: $0 pg [tuned] | ratio|sustained|scale|all" >&2; exit 2 ;;
+*) echo "usage: $0 pg [tuned] | ratio|sustained|scale|profile|all" >&2; exit 2 ;;
 esac

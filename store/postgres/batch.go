@@ -16,6 +16,7 @@ import (
 type txDB struct {
 	tx      pgx.Tx
 	pending []deferredWrite
+	changes []changePayload // change notifications, sent at commit
 }
 
 type deferredWrite struct {

@@ -59,13 +59,15 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, ch chan<- engine.Ch
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err == nil {
-			c, err := decodeChange(n.Payload)
+			cs, err := decodeChanges(n.Payload)
 			if err != nil {
 				s.logger.WarnContext(ctx, "postgres: ignoring a malformed change notification", "err", err)
 				continue
 			}
-			if !send(ctx, ch, c) {
-				return
+			for _, c := range cs {
+				if !send(ctx, ch, c) {
+					return
+				}
 			}
 			continue
 		}

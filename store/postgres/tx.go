@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +32,9 @@ func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
 			if err := fn(sqlstore.NewTx(db, s.dialect, func(ctx context.Context, c engine.Change) error {
 				return notify(db, c)
 			})); err != nil {
+				return err
+			}
+			if err := sendChanges(db); err != nil {
 				return err
 			}
 			return db.flush(ctx)
@@ -75,23 +80,76 @@ type changePayload struct {
 	SID          string `json:"s,omitempty"`
 }
 
-// notify sends c inside the transaction (with its other deferred writes):
-// Postgres delivers it to listeners only if the transaction commits.
+// maxPayload keeps one notification under Postgres' 8000-byte limit.
+const maxPayload = 7000
+
+// notify adds c to the transaction's change notifications, sent by
+// sendChanges just before commit. Postgres delivers a transaction's
+// notifications only if it commits, and drops duplicates within one
+// transaction; the changes here are kept in order and deduplicated the same
+// way.
 func notify(db *txDB, c engine.Change) error {
-	b, err := json.Marshal(changePayload{Kind: c.Kind, WorkspaceSID: c.WorkspaceSID, SID: c.SID})
-	if err != nil {
-		return err
+	p := changePayload{Kind: c.Kind, WorkspaceSID: c.WorkspaceSID, SID: c.SID}
+	if !slices.Contains(db.changes, p) {
+		db.changes = append(db.changes, p)
 	}
-	db.Defer(`SELECT pg_notify($1, $2)`, []any{channel, string(b)}, func(err error) error {
-		return fmt.Errorf("postgres: notify %s %s: %w", c.Kind, c.SID, err)
-	})
 	return nil
 }
 
-func decodeChange(payload string) (engine.Change, error) {
-	var p changePayload
-	if err := json.Unmarshal([]byte(payload), &p); err != nil {
-		return engine.Change{}, fmt.Errorf("postgres: decode change notification %q: %w", payload, err)
+// sendChanges defers one pg_notify carrying the transaction's changes as a
+// JSON array (several when they would not fit one payload): one statement
+// per transaction instead of one per change.
+func sendChanges(db *txDB) error {
+	for rest := db.changes; len(rest) > 0; {
+		n, b, err := fitPayload(rest)
+		if err != nil {
+			return err
+		}
+		first := rest[0]
+		db.Defer(`SELECT pg_notify($1, $2)`, []any{channel, string(b)}, func(err error) error {
+			return fmt.Errorf("postgres: notify %s %s and %d more: %w", first.Kind, first.SID, n-1, err)
+		})
+		rest = rest[n:]
 	}
-	return engine.Change{Kind: p.Kind, WorkspaceSID: p.WorkspaceSID, SID: p.SID}, nil
+	db.changes = nil
+	return nil
+}
+
+// fitPayload encodes the longest head of cs (at least one) that fits
+// maxPayload, and says how many it took.
+func fitPayload(cs []changePayload) (int, []byte, error) {
+	n := len(cs)
+	for {
+		b, err := json.Marshal(cs[:n])
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(b) <= maxPayload || n == 1 {
+			return n, b, nil
+		}
+		n = max(1, n*maxPayload/len(b))
+		if n == len(cs) {
+			n--
+		}
+	}
+}
+
+// decodeChanges reads one notification: a JSON array of changes, or a
+// single change object as older versions sent it.
+func decodeChanges(payload string) ([]engine.Change, error) {
+	var ps []changePayload
+	if strings.HasPrefix(strings.TrimSpace(payload), "{") {
+		var p changePayload
+		if err := json.Unmarshal([]byte(payload), &p); err != nil {
+			return nil, fmt.Errorf("postgres: decode change notification %q: %w", payload, err)
+		}
+		ps = []changePayload{p}
+	} else if err := json.Unmarshal([]byte(payload), &ps); err != nil {
+		return nil, fmt.Errorf("postgres: decode change notification %q: %w", payload, err)
+	}
+	out := make([]engine.Change, len(ps))
+	for i, p := range ps {
+		out[i] = engine.Change{Kind: p.Kind, WorkspaceSID: p.WorkspaceSID, SID: p.SID}
+	}
+	return out, nil
 }

@@ -46,6 +46,7 @@ type Store struct {
 	db      *sql.DB
 	dialect *sqlstore.Dialect
 	logger  *slog.Logger
+	stmts   *stmtCache
 	writer  chan struct{} // holds a token while a transaction runs
 	feed    *hub
 	closed  sync.Once
@@ -97,9 +98,11 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	d := newDialect()
+	stmts := newStmtCache(db)
 	s := &Store{
-		Queries: sqlstore.NewReader(sqlstore.StdDB(db), d),
+		Queries: sqlstore.NewReader(sqlstore.StdDB(cached{c: stmts}), d),
 		db:      db,
+		stmts:   stmts,
 		dialect: d,
 		logger:  logger,
 		writer:  make(chan struct{}, 1),
@@ -133,6 +136,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the database; calling it again does nothing.
 func (s *Store) Close() {
 	s.closed.Do(func() {
+		s.stmts.close()
 		if err := s.db.Close(); err != nil {
 			s.logger.Warn("sqlite: close", "err", err)
 		}

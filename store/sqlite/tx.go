@@ -59,7 +59,7 @@ func (s *Store) attempt(ctx context.Context, fn func(engine.Tx) error, changes *
 		*changes = append(*changes, c)
 		return nil
 	}
-	if err := fn(sqlstore.NewTx(sqlstore.StdDB(tx), s.dialect, queue)); err != nil {
+	if err := fn(sqlstore.NewTx(sqlstore.StdDB(cached{c: s.stmts, tx: tx}), s.dialect, queue)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

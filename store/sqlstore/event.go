@@ -17,12 +17,35 @@ func scanEvent(r Row) (engine.Event, error) {
 	return e, err
 }
 
+// resourceCol names the column that also carries a resource's sid, by the
+// sid's prefix: an event about a task, worker or reservation has its sid in
+// task_sid, worker_sid or reservation_sid as well (engine/effects.go). A
+// ResourceSid filter is served by that column's index, so resource_sid
+// needs none of its own ("" for other sids: the filter alone).
+func resourceCol(sid string) string {
+	if len(sid) < 2 {
+		return ""
+	}
+	switch sid[:2] {
+	case engine.PrefixTask:
+		return "task_sid"
+	case engine.PrefixWorker:
+		return "worker_sid"
+	case engine.PrefixReservation:
+		return "reservation_sid"
+	}
+	return ""
+}
+
 // ListEvents orders by Date then sid (descending with Newest); StartDate
 // and EndDate are inclusive.
 func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.EventFilter) ([]engine.Event, error) {
 	var a args
 	var b strings.Builder
 	b.WriteString(`SELECT ` + eventCols + ` FROM events WHERE workspace_sid = ` + a.add(workspaceSID))
+	if col := resourceCol(f.ResourceSID); col != "" {
+		b.WriteString(` AND ` + col + ` = ` + a.add(f.ResourceSID))
+	}
 	for _, c := range []struct{ col, val string }{
 		{"event_type", f.EventType},
 		{"resource_sid", f.ResourceSID},

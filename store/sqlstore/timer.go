@@ -88,8 +88,8 @@ func (t *Tx) ClaimDueTimers(ctx context.Context, now time.Time, limit int) ([]en
 	if limit <= 0 {
 		limit = DefaultTimerClaim
 	}
-	timers, err := list(ctx, &t.Queries, scanTimer, "due timers", `DELETE FROM timers WHERE sid IN (
-		SELECT sid FROM timers WHERE fire_at <= $1 ORDER BY fire_at, sid LIMIT $2`+t.d.SkipLocked+`)
+	timers, err := list(ctx, &t.Queries, scanTimer, "due timers", `DELETE FROM timers WHERE (workspace_sid, kind, guard_sid) IN (
+		SELECT workspace_sid, kind, guard_sid FROM timers WHERE fire_at <= $1 ORDER BY fire_at, sid LIMIT $2`+t.d.SkipLocked+`)
 		RETURNING `+timerCols, t.timeArg(now), limit)
 	if err != nil {
 		return nil, err

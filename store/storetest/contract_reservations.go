@@ -112,6 +112,8 @@ func (c *contract) events(t *testing.T, f *fixture) {
 		{"all", engine.EventFilter{}, []engine.Event{e0, e1, e2, e3, e4}},
 		{"type", engine.EventFilter{EventType: engine.EventReservationCreated}, []engine.Event{e1, e3}},
 		{"resource", engine.EventFilter{ResourceSID: "WK1"}, []engine.Event{e2}},
+		{"resource task", engine.EventFilter{ResourceSID: "WT2"}, []engine.Event{e3, e4}},
+		{"resource unknown kind", engine.EventFilter{ResourceSID: "WAnone"}, nil},
 		{"task", engine.EventFilter{TaskSID: "WT2"}, []engine.Event{e3, e4}},
 		{"worker", engine.EventFilter{WorkerSID: "WK1"}, []engine.Event{e1, e2}},
 		{"reservation", engine.EventFilter{ReservationSID: "WR2"}, []engine.Event{e3}},

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -197,6 +198,25 @@ func (c *contract) checkFeed(t *testing.T, f *fixture, listener engine.Store) {
 		timerChange: 1,
 	}
 	equal(t, "changes of one transaction", got, want)
+
+	// Many changes of one transaction (more than one notification's worth
+	// on Postgres) all arrive, in order.
+	var many []engine.Change
+	f.mustTx(func(tx engine.Tx) error {
+		for i := range 300 {
+			c := engine.Change{Kind: engine.ChangeTask, WorkspaceSID: f.ws.SID, SID: fmt.Sprintf("WT%032d", i)}
+			many = append(many, c)
+			if err := tx.Notify(f.ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var gotMany []engine.Change
+	for range many {
+		gotMany = append(gotMany, receive(t, ch))
+	}
+	equal(t, "300 changes of one transaction", gotMany, many)
 
 	a := f.activity("Available", true)
 	expectChanges(t, ch, engine.Change{Kind: engine.ChangeActivity, WorkspaceSID: f.ws.SID, SID: a.SID})
