@@ -86,7 +86,19 @@ type Provisioner struct {
 	// worker. (Two instances at once could still make two; a provider
 	// sends one person's requests one after another.)
 	creating sync.Mutex
+
+	// marked holds the workers known to wait for their call to end before
+	// removal (sid → workspace), so that Run reads only those on the
+	// change feed's many worker and reservation changes, not every one.
+	markedMu sync.Mutex
+	marked   map[string]string
+	clock    engine.Clock // times the sweep for marks made on other instances
 }
+
+// SweepEvery is how often Run looks for workers another instance marked
+// for removal: that instance removes them itself when their call ends,
+// so this only matters when it stopped meanwhile.
+const SweepEvery = 5 * time.Minute
 
 // New returns a Provisioner writing through eng and reading from st. A
 // deactivation also signs the agent out everywhere through revoker (nil:
@@ -96,7 +108,7 @@ func New(eng Engine, st Store, revoker Revoker) (*Provisioner, error) {
 	if eng == nil || st == nil {
 		return nil, errors.New("provision: an engine and a store are required")
 	}
-	return &Provisioner{eng: eng, store: st, revoker: revoker}, nil
+	return &Provisioner{eng: eng, store: st, revoker: revoker, marked: map[string]string{}, clock: engine.SystemClock{}}, nil
 }
 
 // Person is what the identity provider says of someone. Nil fields are
@@ -471,6 +483,7 @@ func (p *Provisioner) Delete(ctx context.Context, workspaceSID, sid string) (def
 	if err != nil {
 		return false, fmt.Errorf("mark worker %s for deletion after its call: %w", sid, err)
 	}
+	p.mark(w)
 	// The call may have ended before the mark was written, with no change
 	// to come that would trigger Run.
 	if err := p.finishDeletion(ctx, w); err != nil {
@@ -483,33 +496,64 @@ func (p *Provisioner) Delete(ctx context.Context, workspaceSID, sid string) (def
 // removed (SCIM no longer shows it).
 func DeletePending(w engine.Worker) bool { return attrs(w)[AttrDeleteAfterCall] == true }
 
+func (p *Provisioner) mark(w engine.Worker) {
+	p.markedMu.Lock()
+	defer p.markedMu.Unlock()
+	p.marked[w.SID] = w.WorkspaceSID
+}
+
+func (p *Provisioner) unmark(sid string) {
+	p.markedMu.Lock()
+	defer p.markedMu.Unlock()
+	delete(p.marked, sid)
+}
+
+func (p *Provisioner) isMarked(sid string) bool {
+	p.markedMu.Lock()
+	defer p.markedMu.Unlock()
+	_, ok := p.marked[sid]
+	return ok
+}
+
 // finishDeletion removes a marked worker that is no longer on a call.
 func (p *Provisioner) finishDeletion(ctx context.Context, w engine.Worker) error {
-	if !DeletePending(w) || w.Busy > 0 {
+	if !DeletePending(w) {
+		p.unmark(w.SID)
+		return nil
+	}
+	if w.Busy > 0 {
 		return nil
 	}
 	err := p.eng.DeleteWorker(ctx, w.WorkspaceSID, w.SID)
 	switch engine.ErrorCode(err) {
-	case "", engine.ENOTFOUND, engine.EUNAVAILABLE: // gone already, or on a new call: the next change retries
+	case "", engine.ENOTFOUND:
+		p.unmark(w.SID)
+		return nil
+	case engine.EUNAVAILABLE: // on a new call: the next change retries
 		return nil
 	}
 	return fmt.Errorf("delete worker %s after its call: %w", w.SID, err)
 }
 
 // Run removes workers marked for deletion once their call has ended: it
-// checks each worker the change feed reports changed, and all of them at
-// start and after a resync. It returns when ctx ends. Every instance may
-// run it; a worker removed twice is removed once.
+// checks the marked workers the change feed reports changed, and looks
+// for marked workers at start, after a resync and every SweepEvery. It
+// returns when ctx ends. Every instance may run it; a worker removed twice
+// is removed once.
 func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 	changes, err := p.store.Subscribe(ctx)
 	if err != nil {
 		return fmt.Errorf("provision: subscribe to changes: %w", err)
 	}
 	p.sweep(ctx, log)
+	next := p.clock.After(SweepEvery)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-next:
+			p.sweep(ctx, log)
+			next = p.clock.After(SweepEvery)
 		case c, ok := <-changes:
 			if !ok {
 				return ctx.Err()
@@ -518,6 +562,9 @@ func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 			case engine.ChangeResync:
 				p.sweep(ctx, log)
 			case engine.ChangeWorker, engine.ChangeReservation:
+				if !p.isMarked(c.SID) {
+					continue
+				}
 				w, err := p.store.GetWorker(ctx, c.WorkspaceSID, c.SID)
 				if err != nil {
 					continue // deleted, or a read that the next change retries
@@ -543,6 +590,7 @@ func (p *Provisioner) sweep(ctx context.Context, log *slog.Logger) {
 			continue
 		}
 		for _, w := range marked {
+			p.mark(w)
 			if err := p.finishDeletion(ctx, w); err != nil {
 				log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
 			}
