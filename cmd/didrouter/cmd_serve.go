@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,8 +24,10 @@ import (
 	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/metrics"
+	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/web"
+	"github.com/didrouter/didrouter/web/voicetoken"
 	"github.com/didrouter/didrouter/webhooks"
 )
 
@@ -58,252 +59,419 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 
 // serve runs the server until ctx ends. When listening is non-nil it
 // receives the bound address once the server accepts connections (tests
-// listen on port 0).
+// listen on port 0). Each step builds what the later ones need, in the
+// order the server starts.
 func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<- string) error {
-	if cfg.SkipSig {
-		logger.Warn("INSECURE: Twilio signature checking is OFF (DIDROUTER_INSECURE_SKIP_SIGNATURE=true). " +
+	s := &server{cfg: cfg, logger: logger, clock: engine.SystemClock{}}
+	defer s.close()
+	steps := []func(context.Context) error{
+		s.openStore,
+		s.listen,
+		s.newEngine,
+		s.newDegradedMode,
+		s.newWebhooks,
+		s.newAdminAPI,
+		s.newPages,
+		s.newHTTPServer,
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return s.run(ctx, listening)
+}
+
+// server holds what serve's steps build. A step reads only the fields
+// that the steps before it set.
+type server struct {
+	cfg     config
+	logger  *slog.Logger
+	clock   engine.Clock
+	closers []func() // undone in reverse order when serve returns
+
+	// openStore
+	raw     engine.Store // as openStore returned it; its side interfaces are found on it
+	st      engine.Store // raw, instrumented for /metrics
+	kind    string
+	metrics *metrics.Metrics
+	ws      engine.Workspace
+
+	// listen
+	ln       net.Listener
+	cbPolicy *callback.Policy
+	signer   callback.Signer
+
+	// newEngine
+	norm        *routing.Normalizer
+	instance    string
+	eng         *engine.Engine
+	events      *eventcallback.Dispatcher
+	assignments *assignment.Dispatcher
+
+	// newDegradedMode
+	dm *degradedMode
+
+	// newWebhooks
+	settings engine.CallSettingsStore
+	wh       *webhooks.Handler
+
+	// newAdminAPI
+	agents   *agenttoken.Agents
+	webStore engine.WebStore
+	admin    *api.Handler // nil when the admin API is off
+
+	// newPages
+	voice *voicetoken.Minter
+	pages *web.Handler
+	prov  *provision.Provisioner
+	sso   []mounter
+
+	// newHTTPServer
+	drain drainer
+	srv   *http.Server
+}
+
+// close releases what the steps opened, the last first.
+func (s *server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// openStore opens and migrates the store, instruments it, and seeds the
+// Flex DID set-up.
+func (s *server) openStore(ctx context.Context) error {
+	if s.cfg.SkipSig {
+		s.logger.Warn("INSECURE: Twilio signature checking is OFF (DIDROUTER_INSECURE_SKIP_SIGNATURE=true). " +
 			"Anyone who can reach this server can place fake calls. Use this for local trials only.")
 	}
-	for _, w := range cfg.Warnings {
-		logger.Warn("INSECURE: " + w)
+	for _, w := range s.cfg.Warnings {
+		s.logger.Warn("INSECURE: " + w)
 	}
-	clock := engine.SystemClock{}
-	raw, kind, err := openStore(ctx, cfg, logger)
+	raw, kind, err := openStore(ctx, s.cfg, s.logger)
 	if err != nil {
 		return err
 	}
-	defer raw.Close()
+	s.raw, s.kind = raw, kind
+	s.closers = append(s.closers, raw.Close)
 	// Everything reads and writes through the instrumented store, so that
 	// store latency and the transitions it commits show in /metrics.
-	m := metrics.New()
-	st := m.Store(raw)
-	ws, err := engine.Seed(ctx, st, clock)
-	if err != nil {
+	s.metrics = metrics.New()
+	s.st = s.metrics.Store(raw)
+	if s.ws, err = engine.Seed(ctx, s.st, s.clock); err != nil {
 		return fmt.Errorf("seed the Flex DID set-up: %w", err)
 	}
-	norm, err := routing.NewNormalizer(cfg.Region)
+	return nil
+}
+
+// listen binds the listener, then sets up what callbacks are allowed and
+// how they are signed. The policy refuses this server's own port, and
+// only the listener knows it when DIDROUTER_ADDR says :0.
+func (s *server) listen(context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("DIDROUTER_DEFAULT_REGION: %w", err)
+		return fmt.Errorf("DIDROUTER_ADDR: listen on %s: %w", s.cfg.Addr, err)
 	}
-	instance := cfg.InstanceID
-	if instance == "" {
-		instance, _ = os.Hostname()
-	}
-	// Listen before the callbacks are set up: their policy refuses this
-	// server's own port (the bound one, when DIDROUTER_ADDR says :0).
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("DIDROUTER_ADDR: listen on %s: %w", cfg.Addr, err)
-	}
-	defer ln.Close()
-	cbPolicy, err := callback.NewPolicy(callback.PolicyConfig{PublicURL: cfg.PublicURL, ListenAddr: ln.Addr().String(),
-		LocalIPs: localIPs(logger), Hosts: cfg.CallbackHosts})
+	s.ln = ln
+	s.closers = append(s.closers, func() { _ = ln.Close() })
+	s.cbPolicy, err = callback.NewPolicy(callback.PolicyConfig{PublicURL: s.cfg.PublicURL, ListenAddr: ln.Addr().String(),
+		LocalIPs: localIPs(s.logger), Hosts: s.cfg.CallbackHosts})
 	if err != nil {
 		return err
 	}
-	signer := callbackSigner(cfg, logger)
-	// The engine's store reports each reservation it commits to the
-	// assignment callback dispatcher (workflows with an AssignmentCallbackUrl).
-	// It also reports each event it commits to the event callback
-	// dispatcher (workspaces with an EventCallbackUrl).
-	var (
-		callbacks *assignment.Dispatcher
-		eng       *engine.Engine
-	)
-	events, err := eventcallback.New(eventcallback.Config{
-		Store: st, Workspace: func(ctx context.Context, sid string) (engine.Workspace, error) { return eng.Workspace(ctx, sid) },
-		Client: callback.NewClient(eventCallbackTimeout, cbPolicy), Clock: clock, Logger: logger,
-		AccountSID: cfg.AccountSID, Signer: signer, Policy: cbPolicy,
+	s.signer = callbackSigner(s.cfg, s.logger)
+	return nil
+}
+
+// newEngine builds the engine and the two callback dispatchers. The
+// engine's store reports each reservation it commits to the assignment
+// dispatcher (workflows with an AssignmentCallbackUrl), and each event to
+// the event dispatcher (workspaces with an EventCallbackUrl).
+func (s *server) newEngine(context.Context) error {
+	var err error
+	if s.norm, err = routing.NewNormalizer(s.cfg.Region); err != nil {
+		return fmt.Errorf("DIDROUTER_DEFAULT_REGION: %w", err)
+	}
+	s.instance = s.cfg.InstanceID
+	if s.instance == "" {
+		s.instance, _ = os.Hostname()
+	}
+	// The dispatchers need the engine and the engine needs their store
+	// wrappers, so the relay is built first and connected at the end.
+	r := &relay{}
+	s.events, err = eventcallback.New(eventcallback.Config{
+		Store: s.st, Workspace: r.workspace,
+		Client: callback.NewClient(eventCallbackTimeout, s.cbPolicy), Clock: s.clock, Logger: s.logger,
+		AccountSID: s.cfg.AccountSID, Signer: s.signer, Policy: s.cbPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("event callbacks: %w", err)
 	}
-	engStore := eventcallback.Observe(assignment.Observe(st, func(r engine.Reservation) { callbacks.Notify(r) }), events.Notify)
-	eng, err = engine.New(engine.Config{
-		Store: engStore, Clock: clock, Logger: logger, Normalizer: norm, InstanceID: instance, WrapUp: cfg.WrapUp,
-		ReofferAfter: cfg.ReofferAfter, AgentAway: cfg.AgentAway, MissedCallsUnavailable: cfg.MissedCallsUnavailable,
+	engStore := eventcallback.Observe(assignment.Observe(s.st, r.reservation), s.events.Notify)
+	s.eng, err = engine.New(engine.Config{
+		Store: engStore, Clock: s.clock, Logger: s.logger, Normalizer: s.norm, InstanceID: s.instance, WrapUp: s.cfg.WrapUp,
+		ReofferAfter: s.cfg.ReofferAfter, AgentAway: s.cfg.AgentAway, MissedCallsUnavailable: s.cfg.MissedCallsUnavailable,
 	})
 	if err != nil {
 		return fmt.Errorf("start the engine: %w", err)
 	}
-	callbacks, err = assignment.New(assignment.Config{
-		Engine: eng, Store: st, Client: callback.NewClient(assignmentTimeout, cbPolicy), Clock: clock, Logger: logger,
-		AccountSID: cfg.AccountSID, Signer: signer, Policy: cbPolicy,
+	s.assignments, err = assignment.New(assignment.Config{
+		Engine: s.eng, Store: s.st, Client: callback.NewClient(assignmentTimeout, s.cbPolicy), Clock: s.clock, Logger: s.logger,
+		AccountSID: s.cfg.AccountSID, Signer: s.signer, Policy: s.cbPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("assignment callbacks: %w", err)
 	}
-	dm, err := newDegradedMode(cfg, raw, st, eng, ws.SID, instance, logger)
+	r.eng, r.assignments = s.eng, s.assignments
+	return nil
+}
+
+// relay passes the engine's store reports to the callback dispatchers.
+// Nothing commits before the engine starts, so no report comes before
+// newEngine has connected it.
+type relay struct {
+	eng         *engine.Engine
+	assignments *assignment.Dispatcher
+}
+
+// workspace reads a workspace through the engine's cache.
+func (r *relay) workspace(ctx context.Context, sid string) (engine.Workspace, error) {
+	return r.eng.Workspace(ctx, sid)
+}
+
+func (r *relay) reservation(res engine.Reservation) { r.assignments.Notify(res) }
+
+// newDegradedMode sets up answering calls from memory while the database
+// is down (Postgres only).
+func (s *server) newDegradedMode(context.Context) error {
+	dm, err := newDegradedMode(s.cfg, s.raw, s.st, s.eng, s.ws.SID, s.instance, s.logger)
 	if err != nil {
 		return err
 	}
-	defer dm.close()
+	s.dm = dm
+	s.closers = append(s.closers, dm.close)
+	return nil
+}
+
+// newWebhooks builds the handler of Twilio's webhooks, with the policy of
+// which numbers agents may call out to.
+func (s *server) newWebhooks(context.Context) error {
+	cfg := s.cfg
 	dialPolicy, err := dialpolicy.New(dialpolicy.Config{
-		Normalizer: norm, Countries: cfg.OutboundCountries, AllowPremium: cfg.OutboundPremium, EmergencyCalls: cfg.EmergencyCalls,
+		Normalizer: s.norm, Countries: cfg.OutboundCountries, AllowPremium: cfg.OutboundPremium, EmergencyCalls: cfg.EmergencyCalls,
 	})
 	if err != nil {
 		return fmt.Errorf("DIDROUTER_OUTBOUND_COUNTRIES: %w", err)
 	}
-	logger.Info("outbound calls", "countries", outboundCountries(cfg), "premium_rate", cfg.OutboundPremium,
+	s.logger.Info("outbound calls", "countries", outboundCountries(cfg), "premium_rate", cfg.OutboundPremium,
 		"emergency_calls", cfg.EmergencyCalls)
-	settings, ok := storeOf[engine.CallSettingsStore](raw)
+	settings, ok := storeOf[engine.CallSettingsStore](s.raw)
 	if !ok {
-		return fmt.Errorf("the %T store keeps no call settings", raw)
+		return fmt.Errorf("the %T store keeps no call settings", s.raw)
 	}
-	wh, err := webhooks.NewHandler(webhooks.Config{
-		Engine: eng, Store: st, Normalizer: norm, Clock: clock, Logger: logger, Degraded: dm.webhooks(),
+	s.settings = settings
+	s.wh, err = webhooks.NewHandler(webhooks.Config{
+		Engine: s.eng, Store: s.st, Normalizer: s.norm, Clock: s.clock, Logger: s.logger, Degraded: s.dm.webhooks(),
 		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
-		WorkspaceSID: ws.SID, OnDecision: m.Decision, FloorRoute: benchFloor(), DefaultCallerID: cfg.CallerID,
+		WorkspaceSID: s.ws.SID, OnDecision: s.metrics.Decision, FloorRoute: cfg.BenchFloor, DefaultCallerID: cfg.CallerID,
 		DialPolicy: dialPolicy, CallSettings: settings,
 		VoicemailAfter: cfg.VoicemailAfter, VoicemailMaxLength: cfg.VoicemailMaxLength, Transcribe: cfg.Transcribe,
 	})
-	if err != nil {
+	return err
+}
+
+// newAdminAPI builds the agents' sign-in checker and, when its
+// credentials are set, the admin API.
+func (s *server) newAdminAPI(context.Context) error {
+	cfg := s.cfg
+	var err error
+	if s.agents, s.webStore, err = agentAuth(cfg, s.raw, s.eng, s.clock, s.logger); err != nil {
 		return err
 	}
-	agents, webStore, err := agentAuth(cfg, raw, eng, clock, logger)
-	if err != nil {
-		return err
+	if !cfg.apiEnabled() {
+		s.logger.Warn("admin API is off: set DIDROUTER_API_KEY and DIDROUTER_API_SECRET to manage workers over /v1")
+		return nil
 	}
-	var admin *api.Handler
-	if cfg.apiEnabled() {
-		admin, err = api.NewHandler(api.Config{
-			Engine: eng, Store: st, Clock: clock, Logger: logger,
-			APIKey: cfg.APIKey, APISecret: cfg.APISecret, AccountSID: cfg.AccountSID, Agents: agents,
-			Callbacks: cbPolicy, CallSettings: settings,
-			BaseURL: cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins,
-		})
-		if err != nil {
-			return err
-		}
-		if !alphanumeric(cfg.APIKey) || !alphanumeric(cfg.APISecret) {
-			logger.Warn("DIDROUTER_API_KEY or DIDROUTER_API_SECRET has characters other than letters and digits: " +
-				"Twilio's Go helper library refuses such credentials before sending them (curl and most clients are fine)")
-		}
-	} else {
-		logger.Warn("admin API is off: set DIDROUTER_API_KEY and DIDROUTER_API_SECRET to manage workers over /v1")
-	}
-	var adminCheck func(key, secret string) bool
-	if admin != nil {
-		adminCheck = admin.CheckCredentials
-	}
-	voice, err := cfg.voiceMinter(clock)
-	if err != nil {
-		return err
-	}
-	phoneWanted := cfg.VoiceAPIKey != "" || cfg.VoiceAPISecret != "" || cfg.TwiMLAppSID != ""
-	if missing := voice.Missing(); phoneWanted && len(missing) > 0 {
-		// Some set, some not: likely a typo; the desktop says the same.
-		logger.Warn("the browser phone is off until these are set: " + strings.Join(missing, ", "))
-	}
-	pages, err := web.New(web.Config{
-		Engine: eng, Store: st, Web: webStore, Clock: clock, Logger: logger,
-		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: agents, AdminCheck: adminCheck,
-		Presence:     eng,
-		WorkspaceSID: ws.SID,
-		Voice:        voice,
-		Recordings:   cfg.recordings(), CallSettings: settings,
+	s.admin, err = api.NewHandler(api.Config{
+		Engine: s.eng, Store: s.st, Clock: s.clock, Logger: s.logger,
+		APIKey: cfg.APIKey, APISecret: cfg.APISecret, AccountSID: cfg.AccountSID, Agents: s.agents,
+		Callbacks: s.cbPolicy, CallSettings: s.settings,
+		BaseURL: cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins,
 	})
 	if err != nil {
 		return err
 	}
-	prov, sso, err := newSSO(cfg, eng, st, ws.SID, pages, agents, logger)
+	if !alphanumeric(cfg.APIKey) || !alphanumeric(cfg.APISecret) {
+		s.logger.Warn("DIDROUTER_API_KEY or DIDROUTER_API_SECRET has characters other than letters and digits: " +
+			"Twilio's Go helper library refuses such credentials before sending them (curl and most clients are fine)")
+	}
+	return nil
+}
+
+// newPages builds the agent desktop and the admin console, with the
+// browser phone, and the identity provider's sign-in and provisioning.
+func (s *server) newPages(context.Context) error {
+	cfg := s.cfg
+	var adminCheck func(key, secret string) bool
+	if s.admin != nil {
+		adminCheck = s.admin.CheckCredentials
+	}
+	voice, err := cfg.voiceMinter(s.clock)
 	if err != nil {
 		return err
 	}
-	var drain drainer
-	ready := func(ctx context.Context) error {
-		if err := drain.ready(); err != nil {
-			return err
-		}
-		if err := st.Ping(ctx); err != nil {
-			if dm.active() && eng.Ready() {
-				return nil // calls are answered from memory (degraded mode)
-			}
-			return fmt.Errorf("store: %w", err)
-		}
-		if !eng.Ready() {
-			return errors.New("engine is loading its worker index")
-		}
-		return nil
+	s.voice = voice
+	phoneWanted := cfg.VoiceAPIKey != "" || cfg.VoiceAPISecret != "" || cfg.TwiMLAppSID != ""
+	if missing := voice.Missing(); phoneWanted && len(missing) > 0 {
+		// Some are set and some not, likely a typo. The desktop says the same.
+		s.logger.Warn("the browser phone is off until these are set: " + strings.Join(missing, ", "))
 	}
-	m.WatchIndex(eng.IndexSize)
-	m.WatchQueues(st, clock)
-	srv := &http.Server{
-		Handler:           newRouter(wh, admin, pages, ready, logger, m, sso...),
+	s.pages, err = web.New(web.Config{
+		Engine: s.eng, Store: s.st, Web: s.webStore, Clock: s.clock, Logger: s.logger,
+		PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL, Agents: s.agents, AdminCheck: adminCheck,
+		Presence:     s.eng,
+		WorkspaceSID: s.ws.SID,
+		Voice:        voice,
+		Recordings:   cfg.recordings(), CallSettings: s.settings,
+	})
+	if err != nil {
+		return err
+	}
+	s.prov, s.sso, err = newSSO(cfg, s.eng, s.st, s.ws.SID, s.pages, s.agents, s.logger)
+	return err
+}
+
+// newHTTPServer routes everything built so far, and starts the profiler
+// when DIDROUTER_PPROF_ADDR asks for it.
+func (s *server) newHTTPServer(context.Context) error {
+	s.metrics.WatchIndex(s.eng.IndexSize)
+	s.metrics.WatchQueues(s.st, s.clock)
+	s.srv = &http.Server{
+		Handler:           newRouter(s.wh, s.admin, s.pages, s.ready, s.logger, s.metrics, s.sso...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-	srv.RegisterOnShutdown(pages.CloseStreams)
-	if addr := os.Getenv("DIDROUTER_PPROF_ADDR"); addr != "" {
-		stopProfiler, err := serveProfiler(addr, logger)
+	// The pages' event streams never end by themselves, so shutdown would
+	// wait for them.
+	s.srv.RegisterOnShutdown(s.pages.CloseStreams)
+	if s.cfg.PprofAddr != "" {
+		stopProfiler, err := serveProfiler(s.cfg.PprofAddr, s.logger)
 		if err != nil {
 			return err
 		}
-		defer stopProfiler()
+		s.closers = append(s.closers, stopProfiler)
 	}
+	return nil
+}
 
+// ready is /readyz: whether this instance should get calls.
+func (s *server) ready(ctx context.Context) error {
+	if err := s.drain.ready(); err != nil {
+		return err
+	}
+	if err := s.st.Ping(ctx); err != nil {
+		if s.dm.active() && s.eng.Ready() {
+			return nil // calls are answered from memory (degraded mode)
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+	if !s.eng.Ready() {
+		return errors.New("engine is loading its worker index")
+	}
+	return nil
+}
+
+// run starts the loops and the HTTP server and waits for a signal or for
+// the server or the engine to fail. Then it drains and stops.
+func (s *server) run(ctx context.Context, listening chan<- string) error {
 	// The engine outlives the HTTP server during shutdown, so that
 	// in-flight webhooks can still finish their decisions.
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
-	engDone := make(chan error, 1)
-	relaxGCWhileLoading(engCtx, eng.Ready)
-	go func() { engDone <- eng.Start(engCtx) }()
-	go dm.run(engCtx)
-	callbacksDone := make(chan struct{})
-	go func() { _ = callbacks.Run(engCtx); close(callbacksDone) }()
-	eventsDone := make(chan struct{})
-	go func() { _ = events.Run(engCtx); close(eventsDone) }()
-	pagesDone := make(chan struct{})
-	go func() { _ = pages.Run(engCtx); close(pagesDone) }()
-	provDone := make(chan struct{}) // workers deleted during a call go when it ends
-	go func() { _ = prov.Run(engCtx, logger); close(provDone) }()
+	l := s.startLoops(engCtx)
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- srv.Serve(ln) }()
+	go func() { serveDone <- s.srv.Serve(s.ln) }()
 
-	logger.Info("didrouter listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
-		"store", kind, "workspace_sid", ws.SID, "instance", instance, "admin_api", cfg.apiEnabled(),
-		"agent_desktop", cfg.PublicURL+web.AgentPath, "agent_sign_in_links", agents.On(),
-		"browser_phone", len(voice.Missing()) == 0)
+	s.logger.Info("didrouter listening", "addr", s.ln.Addr().String(), "public_url", s.cfg.PublicURL,
+		"store", s.kind, "workspace_sid", s.ws.SID, "instance", s.instance, "admin_api", s.cfg.apiEnabled(),
+		"agent_desktop", s.cfg.PublicURL+web.AgentPath, "agent_sign_in_links", s.agents.On(),
+		"browser_phone", len(s.voice.Missing()) == 0)
 	if listening != nil {
-		listening <- ln.Addr().String()
+		listening <- s.ln.Addr().String()
 	}
 
 	var runErr error
 	select {
 	case <-ctx.Done():
-		logger.Info("signal received: draining")
+		s.logger.Info("signal received: draining")
 	case err := <-serveDone:
 		runErr = fmt.Errorf("http server: %w", err)
-	case err := <-engDone:
-		engDone <- err // read again below
+	case err := <-l.engine:
+		l.engine <- err // read again when stopping
 		runErr = fmt.Errorf("engine stopped: %w", err)
 	}
+	return s.stop(runErr, stopEngine, l)
+}
+
+// loops are the goroutines that run on the engine's context.
+type loops struct {
+	engine chan error        // what the engine's Start returned
+	done   []<-chan struct{} // closed as each of the others returns
+}
+
+// startLoops starts the engine, degraded mode, the callback dispatchers,
+// the pages' presence loop and the provisioner.
+func (s *server) startLoops(ctx context.Context) loops {
+	l := loops{engine: make(chan error, 1)}
+	relaxGCWhileLoading(ctx, s.eng.Ready)
+	go func() { l.engine <- s.eng.Start(ctx) }()
+	go s.dm.run(ctx)
+	l.done = []<-chan struct{}{
+		runLoop(ctx, s.assignments.Run),
+		runLoop(ctx, s.events.Run),
+		runLoop(ctx, s.pages.Run),
+		// Workers deleted during a call are removed when it ends.
+		runLoop(ctx, func(ctx context.Context) error { return s.prov.Run(ctx, s.logger) }),
+	}
+	return l
+}
+
+// runLoop runs loop in its own goroutine. The channel closes when it returns.
+func runLoop(ctx context.Context, loop func(context.Context) error) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { _ = loop(ctx); close(done) }()
+	return done
+}
+
+// stop drains the HTTP server, then stops the engine and waits for the
+// loops. runErr is why run ended, nil for a signal.
+func (s *server) stop(runErr error, stopEngine context.CancelFunc, l loops) error {
 	// Stop taking webhooks and answer those in flight (bounded), then stop
 	// the engine: its timers stay in the store for the other instances.
-	drainHTTP(srv, &drain, cfg.DrainDelay, cfg.Shutdown, logger)
-	dm.flush(logger, engineStopTimeout)
+	drainHTTP(s.srv, &s.drain, s.cfg.DrainDelay, s.cfg.Shutdown, s.logger)
+	s.dm.flush(s.logger, engineStopTimeout)
 	stopEngine()
 	engStopped := make(chan struct{})
 	go func() {
-		if err := <-engDone; err != nil && !errors.Is(err, context.Canceled) {
-			engDone <- err
+		if err := <-l.engine; err != nil && !errors.Is(err, context.Canceled) {
+			l.engine <- err
 		}
 		close(engStopped)
 	}()
-	if waitStopped(logger, callbacksDone, eventsDone, pagesDone, provDone, engStopped) {
+	if waitStopped(s.logger, append(l.done, engStopped)...) {
 		select {
-		case err := <-engDone:
+		case err := <-l.engine:
 			if runErr == nil {
 				runErr = fmt.Errorf("engine: %w", err)
 			}
 		default:
 		}
 	}
-	logger.Info("didrouter stopped")
+	s.logger.Info("didrouter stopped")
 	return runErr
 }
 
@@ -403,14 +571,6 @@ func storeOf[T any](st engine.Store) (T, bool) {
 		}
 		st = u.Unwrap()
 	}
-}
-
-// benchFloor reports whether DIDROUTER_BENCH_FLOOR=true asks for the
-// constant-TwiML route /webhooks/voice/floor, which benchmarks compare the
-// real webhooks against (didrouter replay --bench ratio).
-func benchFloor() bool {
-	on, _ := strconv.ParseBool(os.Getenv("DIDROUTER_BENCH_FLOOR"))
-	return on
 }
 
 // outboundCountries says which countries agents may call, for the log.

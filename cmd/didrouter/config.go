@@ -98,6 +98,10 @@ type config struct {
 	SCIMToken          string // DIDROUTER_SCIM_TOKEN: Bearer token of /scim/v2; "" = SCIM off
 	OIDC               oidcConfig
 	AdminPasswordLogin bool // DIDROUTER_ADMIN_PASSWORD_LOGIN: the console's key and secret form (on unless off)
+
+	// For profiling and benchmarks only.
+	PprofAddr  string // DIDROUTER_PPROF_ADDR: loopback host:port serving Go's profiles; "" = off
+	BenchFloor bool   // DIDROUTER_BENCH_FLOOR=true: serve the constant-TwiML route /webhooks/voice/floor
 }
 
 // oidcConfig is OpenID Connect sign-in; Issuer "" = off.
@@ -364,6 +368,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			c.AgentTokenMaxTTL = d
 		}
 		c.parseSSO(env, bad)
+		c.parseProfiling(env, bad)
 		sessionTTL := env("DIDROUTER_SESSION_TTL", web.DefaultSessionTTL.String())
 		if d, err := parseSeconds(sessionTTL); err != nil || d < time.Minute {
 			bad("DIDROUTER_SESSION_TTL must be a duration of at least a minute such as 12h, not %q", sessionTTL)
@@ -428,6 +433,24 @@ func (c *config) parseSSO(env func(k, def string) string, bad func(format string
 		}
 	default:
 		bad("DIDROUTER_ADMIN_PASSWORD_LOGIN must be on or off, not %q", s)
+	}
+}
+
+// parseProfiling reads the settings that profiling and benchmarks use.
+func (c *config) parseProfiling(env func(k, def string) string, bad func(format string, args ...any)) {
+	c.PprofAddr = env("DIDROUTER_PPROF_ADDR", "")
+	if c.PprofAddr != "" {
+		// Profiles reveal the process's internals, so they stay on loopback.
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			bad("DIDROUTER_PPROF_ADDR must be a loopback host:port such as 127.0.0.1:6060, not %q", c.PprofAddr)
+		}
+	}
+	s := env("DIDROUTER_BENCH_FLOOR", "false")
+	if b, err := strconv.ParseBool(s); err != nil {
+		bad("DIDROUTER_BENCH_FLOOR must be true or false, not %q", s)
+	} else {
+		c.BenchFloor = b
 	}
 }
 

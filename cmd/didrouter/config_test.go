@@ -101,6 +101,10 @@ func TestParseConfigErrorsNameTheVariable(t *testing.T) {
 		{"any country and more", map[string]string{"DIDROUTER_OUTBOUND_COUNTRIES": "*,US"}, "DIDROUTER_OUTBOUND_COUNTRIES"},
 		{"bad premium", map[string]string{"DIDROUTER_OUTBOUND_PREMIUM": "yes"}, "DIDROUTER_OUTBOUND_PREMIUM"},
 		{"bad emergency", map[string]string{"DIDROUTER_EMERGENCY_CALLS": "true"}, "DIDROUTER_EMERGENCY_CALLS"},
+		{"pprof without port", map[string]string{"DIDROUTER_PPROF_ADDR": "127.0.0.1"}, "DIDROUTER_PPROF_ADDR"},
+		{"pprof on all addresses", map[string]string{"DIDROUTER_PPROF_ADDR": ":6060"}, "DIDROUTER_PPROF_ADDR"},
+		{"pprof on a public address", map[string]string{"DIDROUTER_PPROF_ADDR": "192.0.2.1:6060"}, "DIDROUTER_PPROF_ADDR"},
+		{"bad bench floor", map[string]string{"DIDROUTER_BENCH_FLOOR": "yes please"}, "DIDROUTER_BENCH_FLOOR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
