@@ -15,9 +15,19 @@ import (
 // alive. The container image has no shell or curl, so Docker's HEALTHCHECK
 // runs the binary itself.
 func runHealthcheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	return healthcheckCommand{getenv: os.Getenv}.run(ctx, args, stdout, stderr)
+}
+
+// healthcheckCommand holds what healthcheck takes from outside, so tests
+// can give their own environment.
+type healthcheckCommand struct {
+	getenv func(string) string
+}
+
+func (c healthcheckCommand) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("DIDROUTER_ADDR", ":8080"), "address the server listens on")
+	addr := fs.String("addr", envOrGet(c.getenv, "DIDROUTER_ADDR", defaultAddr), "address the server listens on")
 	path := fs.String("path", "/healthz", "path to ask (/healthz: alive, /readyz: ready)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for an answer")
 	if err := fs.Parse(args); err != nil {
@@ -52,12 +62,4 @@ func runHealthcheck(ctx context.Context, args []string, _ io.Reader, stdout, std
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", url, resp.Status)
 	return 0
-}
-
-// envOr returns the environment variable's value, or def when it is unset or empty.
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

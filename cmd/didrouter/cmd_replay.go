@@ -19,6 +19,16 @@ import (
 // figures at the end. Exit status: 0 all checks passed, 1 a check failed or
 // webhooks errored, 2 bad usage or the run could not start.
 func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return replayCommand{getenv: os.Getenv}.run(ctx, args, stdin, stdout, stderr)
+}
+
+// replayCommand holds what replay takes from outside, so tests can give
+// their own environment.
+type replayCommand struct {
+	getenv func(string) string
+}
+
+func (c replayCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -54,9 +64,9 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		fs.PrintDefaults()
 	}
 	gen := replay.DefaultGenerator()
-	targets := &targetList{list: splitTargets(envOr("DIDROUTER_REPLAY_TARGET", "http://127.0.0.1:8080"))}
+	targets := &targetList{list: splitTargets(envOrGet(c.getenv, "DIDROUTER_REPLAY_TARGET", "http://127.0.0.1:8080"))}
 	fs.Var(targets, "target", "base URL of the server to load (loopback only, unless --allow-remote); repeat it or separate with commas for several instances: webhooks are spread round-robin, no call sticky")
-	public := fs.String("public-url", envOr("DIDROUTER_PUBLIC_URL", ""), "the server's DIDROUTER_PUBLIC_URL, which signatures are computed for; empty = --target (required with several targets)")
+	public := fs.String("public-url", envOrGet(c.getenv, "DIDROUTER_PUBLIC_URL", ""), "the server's DIDROUTER_PUBLIC_URL, which signatures are computed for; empty = --target (required with several targets)")
 	retries := fs.Int("retries", -1, "send a webhook that fails in transport, times out or is answered 5xx again, to the next target, up to this many times (-1 = 2 with several targets, 0 with one)")
 	syncLag := fs.Duration("sync-lag", 0, "several targets: how long an instance may take to hear that another freed a worker; the routing check counts an owner freed within it before a call as undecidable (0 = 1s with several targets)")
 	duplicateRate := fs.Float64("duplicate-rate", 0, "share of webhooks delivered twice, the second time to another target (Twilio re-delivers; exercises idempotency)")
@@ -109,6 +119,10 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 		return 2
 	}
 	target := &targets.list[0]
+	// Secrets come from the environment only, so they do not show in the
+	// process list.
+	authToken := c.getenv("TWILIO_AUTH_TOKEN")
+	apiKey, apiSecret := c.getenv("DIDROUTER_API_KEY"), c.getenv("DIDROUTER_API_SECRET")
 
 	var (
 		script *replay.Script
@@ -148,7 +162,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 
 	if *seedOnly {
 		err := replay.SeedWorkers(ctx, replay.Config{Targets: targets.list, AllowRemote: *allowRemote,
-			APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"), Progress: stderr}, script.Workers)
+			APIKey: apiKey, APISecret: apiSecret, Progress: stderr}, script.Workers)
 		if err != nil {
 			fmt.Fprintf(stderr, "didrouter replay: %v\n", err)
 			return 2
@@ -160,15 +174,15 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 			fmt.Fprintln(stderr, "didrouter replay: --bench loads one --target")
 			return 2
 		}
-		return runBench(ctx, *bench, script, replay.BenchConfig{
-			Target: *target, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
+		return runBench(ctx, *bench, script, apiKey, apiSecret, replay.BenchConfig{
+			Target: *target, PublicURL: *public, AuthToken: authToken, AllowRemote: *allowRemote,
 			Concurrency: *concurrency, Duration: *duration,
 		}, *seedWorkers, *jsonOut, stdout, stderr)
 	}
 
 	cfg := replay.Config{
-		Targets: targets.list, Retries: *retries, DuplicateRate: *duplicateRate, SyncLag: *syncLag, PublicURL: *public, AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), AllowRemote: *allowRemote,
-		APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"),
+		Targets: targets.list, Retries: *retries, DuplicateRate: *duplicateRate, SyncLag: *syncLag, PublicURL: *public, AuthToken: authToken, AllowRemote: *allowRemote,
+		APIKey: apiKey, APISecret: apiSecret,
 		SeedWorkers: *seedWorkers, SkipTaskCheck: *noTaskCheck,
 		Speed: *speed, Duration: *duration, Drain: *drain, FallbackAnswerAfter: *fallbackAnswer, MaxConns: *maxConns,
 	}
@@ -197,7 +211,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 
 // runBench runs --bench: floor, incoming, or ratio (floor then incoming at
 // the same concurrency, with the incoming path's share of the floor).
-func runBench(ctx context.Context, mode string, script *replay.Script, cfg replay.BenchConfig, seed, jsonOut bool, stdout, stderr io.Writer) int {
+func runBench(ctx context.Context, mode string, script *replay.Script, apiKey, apiSecret string, cfg replay.BenchConfig, seed, jsonOut bool, stdout, stderr io.Writer) int {
 	var routes []string
 	switch mode {
 	case "floor":
@@ -220,7 +234,7 @@ func runBench(ctx context.Context, mode string, script *replay.Script, cfg repla
 	}
 	if seed {
 		if err := replay.SeedWorkers(ctx, replay.Config{Target: cfg.Target, AllowRemote: cfg.AllowRemote,
-			APIKey: os.Getenv("DIDROUTER_API_KEY"), APISecret: os.Getenv("DIDROUTER_API_SECRET"), Progress: stderr}, script.Workers); err != nil {
+			APIKey: apiKey, APISecret: apiSecret, Progress: stderr}, script.Workers); err != nil {
 			fmt.Fprintf(stderr, "didrouter replay: %v\n", err)
 			return 2
 		}

@@ -27,6 +27,16 @@ import (
 // second run changes nothing. It talks to the server through the TaskRouter
 // v1 admin API with Twilio's own client, as any TaskRouter script would.
 func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	return setupCommand{getenv: os.Getenv}.run(ctx, args, stdout, stderr)
+}
+
+// setupCommand holds what setup takes from outside, so tests can give
+// their own environment.
+type setupCommand struct {
+	getenv func(string) string
+}
+
+func (c setupCommand) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -35,8 +45,8 @@ func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintln(stderr, "Credentials: DIDROUTER_API_KEY and DIDROUTER_API_SECRET in the environment.")
 		fs.PrintDefaults()
 	}
-	rawURL := fs.String("url", envOr("DIDROUTER_URL", defaultDidrouterURL), "didrouter's base URL (DIDROUTER_URL)")
-	wsSID := fs.String("workspace", os.Getenv("DIDROUTER_WORKSPACE_SID"),
+	rawURL := fs.String("url", envOrGet(c.getenv, "DIDROUTER_URL", defaultDidrouterURL), "didrouter's base URL (DIDROUTER_URL)")
+	wsSID := fs.String("workspace", envOrGet(c.getenv, "DIDROUTER_WORKSPACE_SID", ""),
 		"workspace sid (DIDROUTER_WORKSPACE_SID; default: the only workspace, or the seeded one)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long the whole set-up may take")
 	if err := fs.Parse(args); err != nil {
@@ -49,7 +59,7 @@ func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "didrouter setup: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	tr, err := setupClient(*rawURL, os.Getenv("DIDROUTER_API_KEY"), os.Getenv("DIDROUTER_API_SECRET"), *timeout)
+	tr, err := setupClient(*rawURL, c.getenv("DIDROUTER_API_KEY"), c.getenv("DIDROUTER_API_SECRET"), *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "didrouter setup: %v\n", err)
 		return 2

@@ -12,12 +12,12 @@ import (
 	"github.com/didrouter/didrouter/store/sqlite"
 )
 
-// runSetupCmd runs `didrouter setup` against base and returns its exit
-// code and output.
-func runSetupCmd(t *testing.T, args ...string) (int, string, string) {
+// runSetupCmd runs `didrouter setup` in the environment env and returns
+// its exit code and output.
+func runSetupCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := runSetup(context.Background(), args, nil, &out, &errOut)
+	code := setupCommand{getenv: envOf(env)}.run(context.Background(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -60,10 +60,9 @@ func TestSetupCreatesThenFinds(t *testing.T) {
 	cfg.DataPath = bareWorkspace(t)
 	base, _ := runServer(t, cfg)
 	waitReady(t, base)
-	t.Setenv("DIDROUTER_API_KEY", "key")
-	t.Setenv("DIDROUTER_API_SECRET", testAPISecret)
+	env := map[string]string{"DIDROUTER_API_KEY": "key", "DIDROUTER_API_SECRET": testAPISecret}
 
-	code, out, errOut := runSetupCmd(t, "--url", base)
+	code, out, errOut := runSetupCmd(t, env, "--url", base)
 	if code != 0 {
 		t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
 	}
@@ -85,8 +84,8 @@ func TestSetupCreatesThenFinds(t *testing.T) {
 		t.Fatalf("after setup: queues %+v workflows %+v", qs, wfs)
 	}
 
-	t.Setenv("DIDROUTER_URL", base) // the environment instead of --url this time
-	code, out, errOut = runSetupCmd(t)
+	env["DIDROUTER_URL"] = base // the environment instead of --url this time
+	code, out, errOut = runSetupCmd(t, env)
 	if code != 0 {
 		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
 	}
@@ -108,31 +107,30 @@ func TestSetupOnSeededServer(t *testing.T) {
 	cfg := testConfig(t)
 	base, _ := runServer(t, cfg)
 	waitReady(t, base)
-	t.Setenv("DIDROUTER_API_KEY", "key")
-	t.Setenv("DIDROUTER_API_SECRET", testAPISecret)
-	code, out, errOut := runSetupCmd(t, "--url", base)
+	env := map[string]string{"DIDROUTER_API_KEY": "key", "DIDROUTER_API_SECRET": testAPISecret}
+	code, out, errOut := runSetupCmd(t, env, "--url", base)
 	if code != 0 || !strings.Contains(out, "nothing to do") || !strings.Contains(out, "(Flex Task Assignment)") ||
 		strings.Contains(out, "note:") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 
 	// Wrong or missing credentials, a bad URL, an unknown workspace.
-	t.Setenv("DIDROUTER_API_SECRET", "wrong")
-	code, _, errOut = runSetupCmd(t, "--url", base)
+	env["DIDROUTER_API_SECRET"] = "wrong"
+	code, _, errOut = runSetupCmd(t, env, "--url", base)
 	if code != 1 || !strings.Contains(errOut, "refused the credentials") {
 		t.Errorf("wrong secret: exit %d: %s", code, errOut)
 	}
-	t.Setenv("DIDROUTER_API_SECRET", "")
-	code, _, errOut = runSetupCmd(t, "--url", base)
+	env["DIDROUTER_API_SECRET"] = ""
+	code, _, errOut = runSetupCmd(t, env, "--url", base)
 	if code != 2 || !strings.Contains(errOut, "DIDROUTER_API_SECRET") {
 		t.Errorf("no secret: exit %d: %s", code, errOut)
 	}
-	t.Setenv("DIDROUTER_API_SECRET", testAPISecret)
-	code, _, errOut = runSetupCmd(t, "--url", "ftp://x")
+	env["DIDROUTER_API_SECRET"] = testAPISecret
+	code, _, errOut = runSetupCmd(t, env, "--url", "ftp://x")
 	if code != 2 || !strings.Contains(errOut, "DIDROUTER_URL") {
 		t.Errorf("bad URL: exit %d: %s", code, errOut)
 	}
-	code, _, errOut = runSetupCmd(t, "--url", base, "--workspace", "WS00000000000000000000000000000000")
+	code, _, errOut = runSetupCmd(t, env, "--url", base, "--workspace", "WS00000000000000000000000000000000")
 	if code != 1 || !strings.Contains(errOut, "not found") {
 		t.Errorf("unknown workspace: exit %d: %s", code, errOut)
 	}
