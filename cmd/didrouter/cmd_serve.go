@@ -62,6 +62,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 // listen on port 0). Each step builds what the later ones need, in the
 // order the server starts.
 func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<- string) error {
+	warnInsecure(cfg, logger)
 	s := &server{cfg: cfg, logger: logger, clock: engine.SystemClock{}}
 	defer s.close()
 	steps := []func(context.Context) error{
@@ -80,6 +81,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 		}
 	}
 	return s.run(ctx, listening)
+}
+
+// warnInsecure logs the settings that are only fit for a local trial,
+// first, so that they are not missed among the start-up lines.
+func warnInsecure(cfg config, logger *slog.Logger) {
+	if cfg.SkipSig {
+		logger.Warn("INSECURE: Twilio signature checking is OFF (DIDROUTER_INSECURE_SKIP_SIGNATURE=true). " +
+			"Anyone who can reach this server can place fake calls. Use this for local trials only.")
+	}
+	for _, w := range cfg.Warnings {
+		logger.Warn("INSECURE: " + w)
+	}
 }
 
 // server holds what serve's steps build. A step reads only the fields
@@ -142,13 +155,6 @@ func (s *server) close() {
 // openStore opens and migrates the store, instruments it, and seeds the
 // Flex DID set-up.
 func (s *server) openStore(ctx context.Context) error {
-	if s.cfg.SkipSig {
-		s.logger.Warn("INSECURE: Twilio signature checking is OFF (DIDROUTER_INSECURE_SKIP_SIGNATURE=true). " +
-			"Anyone who can reach this server can place fake calls. Use this for local trials only.")
-	}
-	for _, w := range s.cfg.Warnings {
-		s.logger.Warn("INSECURE: " + w)
-	}
 	raw, kind, err := openStore(ctx, s.cfg, s.logger)
 	if err != nil {
 		return err
