@@ -18,6 +18,7 @@ import (
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/web"
 	"github.com/didrouter/didrouter/web/voicetoken"
 )
@@ -252,7 +253,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		} else {
 			c.DrainDelay = d
 		}
-		if len(c.Region) != 2 {
+		if _, err := routing.NewNormalizer(c.Region); len(c.Region) != 2 || err != nil {
+			// Checked here rather than when serve builds the engine, after
+			// the store has been migrated.
 			bad("DIDROUTER_DEFAULT_REGION must be a two-letter region code such as US, not %q", *region)
 		}
 		if s := env("DIDROUTER_INSECURE_SKIP_SIGNATURE", "false"); s != "" {

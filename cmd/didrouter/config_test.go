@@ -97,6 +97,7 @@ func TestParseConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad skip", map[string]string{"DIDROUTER_INSECURE_SKIP_SIGNATURE": "maybe"}, "DIDROUTER_INSECURE_SKIP_SIGNATURE"},
 		{"key without secret", map[string]string{"DIDROUTER_API_KEY": "k"}, "DIDROUTER_API_SECRET"},
 		{"bad region", map[string]string{"DIDROUTER_DEFAULT_REGION": "USA"}, "DIDROUTER_DEFAULT_REGION"},
+		{"unknown region", map[string]string{"DIDROUTER_DEFAULT_REGION": "ZZ"}, "DIDROUTER_DEFAULT_REGION"},
 		{"bad outbound country", map[string]string{"DIDROUTER_OUTBOUND_COUNTRIES": "US,XX"}, "DIDROUTER_OUTBOUND_COUNTRIES"},
 		{"any country and more", map[string]string{"DIDROUTER_OUTBOUND_COUNTRIES": "*,US"}, "DIDROUTER_OUTBOUND_COUNTRIES"},
 		{"bad premium", map[string]string{"DIDROUTER_OUTBOUND_PREMIUM": "yes"}, "DIDROUTER_OUTBOUND_PREMIUM"},
