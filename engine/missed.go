@@ -119,6 +119,13 @@ func ringsPhone(t Task) bool {
 	return typ != TaskTypeVoicemail && typ != TaskTypeCallback
 }
 
+// IsCallbackRequest reports whether t is a caller's call-back request. The
+// caller hung up on purpose to be called back, so the end of their call
+// (a status callback, a journaled hang-up) must not end the task.
+func IsCallbackRequest(t Task) bool {
+	return strings.Contains(t.Attributes, TaskTypeCallback) && TaskType(t) == TaskTypeCallback
+}
+
 // TaskType is the task's "type" attribute ("" when it is not a string).
 func TaskType(t Task) string {
 	var a struct {

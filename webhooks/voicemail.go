@@ -161,7 +161,7 @@ func attrsOf(t engine.Task) taskAttrs {
 
 // isCallback reports whether a task is a caller's call-back request: the
 // call is over, the task waits for an agent to call back.
-func isCallback(t engine.Task) bool { return attrsOf(t).Type == typeCallback }
+func isCallback(t engine.Task) bool { return engine.IsCallbackRequest(t) }
 
 // dialedNumber is the call's To in E.164 when it is a number.
 func (h *Handler) dialedNumber(c *call) string {
