@@ -648,3 +648,38 @@ func TestCallbackRequestSurvivesAHangUpAroundAnOutage(t *testing.T) {
 		})
 	}
 }
+
+// A caller's call-back request waits behind 510 older live tasks; the
+// caller calls again: the request is found by their number all the same
+// (not among the oldest tasks of a page) and canceled, so they are queued
+// once.
+func TestCallbackRequestBehindManyCallers(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := voicemailInstance(t, st, newClock())
+		in.worker("alice", aliceDID, "Offline")
+		busyBob(t, in)
+		for i := range 510 {
+			if _, err := in.eng.CreateTask(context.Background(), engine.NewTask{WorkspaceSID: in.ws.SID,
+				Attributes: fmt.Sprintf(`{"type":"inbound","name":"+1512555%04d","phone_number":%q}`, i, sharedDID)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in.advance(time.Second)
+		c := newCall(aliceDID)
+		enq, g := in.offered(c)
+		taskSID := query(t, enq.attr("waitUrl"), "task")
+		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+		in.twiml(enq.attr("action"), c.form("QueueResult", "leave", "CallStatus", "in-progress"))
+		in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed"))
+		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskPending || engine.TaskType(task) != engine.TaskTypeCallback {
+			t.Fatalf("call-back request %s %s", task.AssignmentStatus, engine.TaskType(task))
+		}
+
+		again := newCall(aliceDID)
+		again.from = c.from
+		in.incoming(again).only(t, "Enqueue")
+		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCanceled || task.Reason != "caller called again" {
+			t.Fatalf("the old call-back is %s (%q) after the caller called again, want canceled", task.AssignmentStatus, task.Reason)
+		}
+	})
+}
