@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter/routing"
 )
 
 // Call settings (didrouter's own, no TaskRouter counterpart): a
@@ -79,11 +81,27 @@ func (h *Handler) settingsNumber(r *http.Request) (string, error) {
 	if u, err := url.PathUnescape(raw); err == nil {
 		raw = u
 	}
-	n, err := h.normalizer().Normalize(raw)
+	return SettingsNumber(h.normalizer(), raw)
+}
+
+// SettingsNumber is the number raw names, in E.164, for its own call
+// settings; a clear EINVALID error when it is no phone number. The API and
+// the admin console share it, so both say the same.
+func SettingsNumber(norm *routing.Normalizer, raw string) (string, error) {
+	n, err := norm.Normalize(raw)
 	if err != nil {
 		return "", engine.Errorf(engine.EINVALID, "%q is not a phone number", clip(raw))
 	}
 	return n.E164, nil
+}
+
+// CheckSettingsNumber refuses (ECONFLICT) to set the call settings of a
+// number bound to another workspace: they are that workspace's to set.
+func CheckSettingsNumber(ctx context.Context, st engine.Reader, workspaceSID, number string) error {
+	if b, err := st.GetBinding(ctx, number); err == nil && b.WorkspaceSID != workspaceSID {
+		return engine.Errorf(engine.ECONFLICT, "phone number %s is bound to workspace %s", number, b.WorkspaceSID)
+	}
+	return nil
 }
 
 func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) error {
@@ -138,9 +156,8 @@ func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) error 
 	}
 	ws := workspaceOf(r)
 	if number != "" {
-		// A number bound to another workspace is that workspace's to set.
-		if b, err := h.store.GetBinding(r.Context(), number); err == nil && b.WorkspaceSID != ws.SID {
-			return engine.Errorf(engine.ECONFLICT, "phone number %s is bound to workspace %s", number, b.WorkspaceSID)
+		if err := CheckSettingsNumber(r.Context(), h.store, ws.SID, number); err != nil {
+			return err
 		}
 	}
 	s, err := st.GetCallSettings(r.Context(), ws.SID, number)

@@ -342,8 +342,15 @@ func (m *Mode) callPending(e Entry) bool {
 
 // end ends a task whose call is over: an answered one completes; one still
 // waiting or ringing is canceled once the other instances have had time to
-// replay an answer they may have journaled.
+// replay an answer they may have journaled. A call-back request is left
+// alone: its caller hung up to be called back, so the end of the call is
+// expected and the request must wait for an agent.
 func (m *Mode) end(ctx context.Context, t engine.Task, reason string, settled bool) (bool, error) {
+	if engine.IsCallbackRequest(t) {
+		m.log.InfoContext(ctx, "degraded: the end of a call-back request's call leaves the request waiting",
+			"call_sid", t.CallSID, "task_sid", t.SID, "status", t.AssignmentStatus)
+		return true, nil
+	}
 	eng := m.cfg.Engine
 	switch t.AssignmentStatus {
 	case engine.TaskCompleted, engine.TaskCanceled, engine.TaskWrapping:

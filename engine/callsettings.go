@@ -26,9 +26,9 @@ type CallSettings struct {
 	DateUpdated    time.Time
 }
 
-// CallSettingsStore keeps CallSettings. It is separate from Store because
-// routing never reads it (only the webhooks and the admin API do); both
-// stores implement it.
+// CallSettingsStore keeps CallSettings, and finds a caller's call-back
+// requests. It is separate from Store because routing never reads it (only
+// the webhooks, the admin API and the console do); both stores implement it.
 type CallSettingsStore interface {
 	// GetCallSettings returns the settings of a workspace (phoneNumber "")
 	// or of one of its numbers; ENOTFOUND when none are stored.
@@ -40,6 +40,10 @@ type CallSettingsStore interface {
 	PutCallSettings(ctx context.Context, s CallSettings) error
 	// DeleteCallSettings forgets one row; ENOTFOUND when there was none.
 	DeleteCallSettings(ctx context.Context, workspaceSID, phoneNumber string) error
+	// CallbackRequests returns the workspace's live (pending or reserved)
+	// call-back requests whose CallbackNumber is number, oldest first: an
+	// indexed lookup, whatever the number of waiting tasks.
+	CallbackRequests(ctx context.Context, workspaceSID, number string) ([]Task, error)
 }
 
 // Answering is what a call's settings resolve to: the business hours in

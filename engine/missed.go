@@ -119,6 +119,31 @@ func ringsPhone(t Task) bool {
 	return typ != TaskTypeVoicemail && typ != TaskTypeCallback
 }
 
+// IsCallbackRequest reports whether t is a caller's call-back request. The
+// caller hung up on purpose to be called back, so the end of their call
+// (a status callback, a journaled hang-up) must not end the task.
+func IsCallbackRequest(t Task) bool {
+	return strings.Contains(t.Attributes, TaskTypeCallback) && TaskType(t) == TaskTypeCallback
+}
+
+// CallbackNumber is the number a call-back request is to call back (its
+// "callback_number" attribute), "" for any other task. The stores keep it
+// in an indexed column, for CallSettingsStore.CallbackRequests.
+func CallbackNumber(attributes string) string {
+	if !strings.Contains(attributes, TaskTypeCallback) {
+		return ""
+	}
+	var a struct {
+		Type   any `json:"type"`
+		Number any `json:"callback_number"`
+	}
+	if json.Unmarshal([]byte(attributes), &a) != nil || a.Type != TaskTypeCallback {
+		return ""
+	}
+	n, _ := a.Number.(string)
+	return n
+}
+
 // TaskType is the task's "type" attribute ("" when it is not a string).
 func TaskType(t Task) string {
 	var a struct {

@@ -32,7 +32,7 @@ const (
 
 // adminPageNames are the admin console's templates; adminPartials holds the
 // pieces they share (navigation, the board).
-var adminPageNames = []string{"admin_agents", "admin_agent", "admin_link", "admin_import", "admin_calls", "admin_call", "admin_hours"}
+var adminPageNames = []string{"admin_agents", "admin_agent", "admin_link", "admin_import", "admin_calls", "admin_call", "admin_hours", "admin_hours_number"}
 
 const adminPartials = "assets/templates/admin_parts.html"
 

@@ -89,7 +89,9 @@ func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r
 // replay completes the task if an agent's answer made it assigned, else
 // cancels it after the settle time. It reports whether it did.
 func (h *Handler) endAfterReplay(ctx context.Context, c *call, t engine.Task) bool {
-	if t.AssignmentStatus != engine.TaskReserved || c.callSID == "" || !h.recovering() {
+	// A call-back request is not ended by its caller's hang-up (callerLeft),
+	// so there is nothing to journal for it.
+	if t.AssignmentStatus != engine.TaskReserved || c.callSID == "" || isCallback(t) || !h.recovering() {
 		return false
 	}
 	if err := h.degraded.EndCall(ctx, t.WorkspaceSID, c.callSID, "caller hung up"); err != nil {

@@ -81,19 +81,19 @@ func callerGone(callStatus string) bool {
 }
 
 // callerLeft ends the task of a caller who hung up: canceled when nobody
-// took it, completed when a worker did.
+// took it, completed when a worker did. A call-back request is left alone
+// in every state: its caller asked to be called back and hung up, and the
+// agent who took it ends it (a late or retried status callback must not
+// complete it under them).
 func (h *Handler) callerLeft(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, error) {
 	var err error
 	decision := "cancel"
-	switch t.AssignmentStatus {
-	case engine.TaskPending, engine.TaskReserved:
-		if isCallback(t) {
-			// The caller asked to be called back and hung up: the task waits.
-			decision = "none"
-			break
-		}
+	switch {
+	case isCallback(t):
+		decision = "none"
+	case t.AssignmentStatus == engine.TaskPending, t.AssignmentStatus == engine.TaskReserved:
 		_, err = h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, "caller hung up")
-	case engine.TaskAssigned:
+	case t.AssignmentStatus == engine.TaskAssigned:
 		decision = "complete"
 		_, err = h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed")
 	default:

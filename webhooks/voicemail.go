@@ -53,10 +53,6 @@ const (
 	sayNotAnOption  = "Sorry, that is not an option."
 )
 
-// callbackScan bounds the live tasks a new call looks through for its
-// caller's call-back requests.
-const callbackScan = 500
-
 // Task types of the tasks this file creates or turns a call into (the
 // engine does not count their reservations as missed calls).
 const (
@@ -161,7 +157,7 @@ func attrsOf(t engine.Task) taskAttrs {
 
 // isCallback reports whether a task is a caller's call-back request: the
 // call is over, the task waits for an agent to call back.
-func isCallback(t engine.Task) bool { return attrsOf(t).Type == typeCallback }
+func isCallback(t engine.Task) bool { return engine.IsCallbackRequest(t) }
 
 // dialedNumber is the call's To in E.164 when it is a number.
 func (h *Handler) dialedNumber(c *call) string {
@@ -569,23 +565,26 @@ func (h *Handler) leftByChoice(ctx context.Context, c *call, t engine.Task) ([]t
 }
 
 // replaceCallback cancels the call-back requests of a caller who calls
-// again: they are on the line now, and one caller is queued once. Only the
-// callbackScan oldest live tasks are looked at (a request keeps its place,
-// so it is among the oldest), and only for numbers with voicemail on.
+// again: they are on the line now, and one caller is queued once. The
+// requests are found by the caller's number through the store's index
+// (CallSettingsStore.CallbackRequests), for numbers with voicemail on. While
+// the store is down nothing is looked up: the caller is queued, and the
+// request stays for an agent to call back.
 func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTask) {
 	caller := h.callerName(c.param("From"))
-	if !strings.HasPrefix(caller, "+") || h.answering(ctx, nt.WorkspaceSID, h.dialedNumber(c)).VoicemailAfter <= 0 {
+	if h.settings == nil || h.degradedActive() || !strings.HasPrefix(caller, "+") ||
+		h.answering(ctx, nt.WorkspaceSID, h.dialedNumber(c)).VoicemailAfter <= 0 {
 		return
 	}
-	list, err := h.store.ListTasks(ctx, nt.WorkspaceSID, engine.TaskFilter{
-		Page: engine.Page{Size: callbackScan}, AssignmentStatus: []string{engine.TaskPending, engine.TaskReserved},
-	})
+	lctx, cancel := context.WithTimeout(ctx, settingsWait)
+	list, err := h.settings.CallbackRequests(lctx, nt.WorkspaceSID, caller)
+	cancel()
 	if err != nil {
 		h.log.WarnContext(ctx, "could not look for the caller's call-back requests", "call_sid", c.callSID, "err", err)
 		return
 	}
 	for _, t := range list {
-		if a := attrsOf(t); a.Type != typeCallback || a.Name != caller || t.CallSID == c.callSID {
+		if t.CallSID == c.callSID {
 			continue
 		}
 		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonCalledBack); err != nil {

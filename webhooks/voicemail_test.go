@@ -592,3 +592,94 @@ func TestWaitEstimate(t *testing.T) {
 		}
 	})
 }
+
+// A caller pressed 2 and hung up; the status callback of their call comes
+// while the store is down, or right after it is back (while the journals
+// may still hold answers): the hang-up is journaled, and its replay leaves
+// the call-back request waiting for alice, to whom it was offered.
+func TestCallbackRequestSurvivesAHangUpAroundAnOutage(t *testing.T) {
+	for _, when := range []string{"during", "after"} {
+		t.Run(when, func(t *testing.T) {
+			stores(t, func(t *testing.T, st engine.Store) {
+				ds := &downStore{Store: st}
+				in := voicemailInstance(t, st, newClock())
+				alice := in.worker("alice", aliceDID, "Offline")
+				busyBob(t, in)
+				c := newCall(aliceDID)
+				enq, g := in.offered(c)
+				taskSID := query(t, enq.attr("waitUrl"), "task")
+				in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+				in.twiml(enq.attr("action"), c.form("QueueResult", "leave", "CallStatus", "in-progress"))
+				in.setActivity(alice, "Available")
+				if got := in.liveWorker(taskSID); got != alice {
+					t.Fatalf("call-back reserved to %q, want alice", got)
+				}
+
+				wi, mode, j := degradedInstance(t, in, ds, nil, 500*time.Millisecond, true)
+				ds.down.Store(true)
+				waitFor(t, "routing held during the outage", in.eng.RoutingPaused)
+				status := func() {
+					if resp, _ := wi.twilio(wi.webhookURL("/status"), c.form("CallStatus", "completed")); resp.StatusCode != http.StatusNoContent {
+						t.Fatalf("status callback: %s", resp.Status)
+					}
+				}
+				if when == "during" {
+					status()
+					if j.Len() != 1 {
+						t.Fatalf("%d journal entries, want the hang-up", j.Len())
+					}
+				}
+				ds.down.Store(false)
+				if when == "after" {
+					if !mode.Recovering() {
+						t.Fatal("degraded mode is not recovering right after the outage")
+					}
+					status()
+				}
+				waitFor(t, "the journal to be replayed", func() bool { return j.Len() == 0 && !mode.Recovering() })
+				task := in.task(taskSID)
+				if task.AssignmentStatus != engine.TaskReserved || engine.TaskType(task) != engine.TaskTypeCallback {
+					t.Fatalf("the call-back request is %s (reason %q), want still reserved", task.AssignmentStatus, task.Reason)
+				}
+				if got := in.liveWorker(taskSID); got != alice {
+					t.Fatalf("call-back reserved to %q after the outage, want alice", got)
+				}
+			})
+		})
+	}
+}
+
+// A caller's call-back request waits behind 510 older live tasks; the
+// caller calls again: the request is found by their number all the same
+// (not among the oldest tasks of a page) and canceled, so they are queued
+// once.
+func TestCallbackRequestBehindManyCallers(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := voicemailInstance(t, st, newClock())
+		in.worker("alice", aliceDID, "Offline")
+		busyBob(t, in)
+		for i := range 510 {
+			if _, err := in.eng.CreateTask(context.Background(), engine.NewTask{WorkspaceSID: in.ws.SID,
+				Attributes: fmt.Sprintf(`{"type":"inbound","name":"+1512555%04d","phone_number":%q}`, i, sharedDID)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in.advance(time.Second)
+		c := newCall(aliceDID)
+		enq, g := in.offered(c)
+		taskSID := query(t, enq.attr("waitUrl"), "task")
+		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+		in.twiml(enq.attr("action"), c.form("QueueResult", "leave", "CallStatus", "in-progress"))
+		in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed"))
+		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskPending || engine.TaskType(task) != engine.TaskTypeCallback {
+			t.Fatalf("call-back request %s %s", task.AssignmentStatus, engine.TaskType(task))
+		}
+
+		again := newCall(aliceDID)
+		again.from = c.from
+		in.incoming(again).only(t, "Enqueue")
+		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCanceled || task.Reason != "caller called again" {
+			t.Fatalf("the old call-back is %s (%q) after the caller called again, want canceled", task.AssignmentStatus, task.Reason)
+		}
+	})
+}

@@ -69,3 +69,14 @@ func (c CallSettings) DeleteCallSettings(ctx context.Context, workspaceSID, phon
 func (c CallSettings) write(ctx context.Context, fn func(t *Tx) error) error {
 	return ownTx(ctx, c.tx, "the call settings store", fn)
 }
+
+// CallbackRequests is served by the partial index tasks_callback_number
+// (migration 00007), which holds only call-back requests.
+func (c CallSettings) CallbackRequests(ctx context.Context, workspaceSID, number string) ([]engine.Task, error) {
+	if number == "" {
+		return nil, nil
+	}
+	return list(ctx, c.q, scanTask, "call-back requests",
+		`SELECT `+taskCols+` FROM tasks WHERE workspace_sid = $1 AND callback_number = $2
+		AND assignment_status IN ('pending', 'reserved') ORDER BY date_created, sid`, workspaceSID, number)
+}

@@ -73,13 +73,13 @@ func (t *Tx) InsertTask(ctx context.Context, task engine.Task) (engine.Task, boo
 	if task.CallSID != "" {
 		conflict = ` ON CONFLICT (workspace_sid, call_sid) WHERE call_sid <> '' DO NOTHING`
 	}
-	stored, err := scanTask(t.db.QueryRow(ctx, `INSERT INTO tasks (`+taskCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`+conflict+`
+	stored, err := scanTask(t.db.QueryRow(ctx, `INSERT INTO tasks (`+taskCols+`, callback_number)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`+conflict+`
 		RETURNING `+taskCols,
 		task.SID, task.WorkspaceSID, task.WorkflowSID, task.Attributes, task.AssignmentStatus, task.Priority, task.Timeout,
 		task.TaskChannel, task.CallSID, task.Reason, task.FilterIndex, task.TargetIndex, task.TaskQueueSID,
 		t.timeArg(task.StepEnteredAt), sidListArg(task.RejectedWorkers), t.timeArg(task.DateCreated),
-		t.timeArg(task.DateUpdated), max(task.Version, 1)))
+		t.timeArg(task.DateUpdated), max(task.Version, 1), engine.CallbackNumber(task.Attributes)))
 	switch {
 	case err == nil:
 		return stored, true, nil
@@ -95,12 +95,13 @@ func (t *Tx) UpdateTask(ctx context.Context, task engine.Task) (engine.Task, err
 	stored, err := scanTask(t.db.QueryRow(ctx, `UPDATE tasks SET workflow_sid = $4, attributes = $5,
 		assignment_status = $6, priority = $7, timeout = $8, task_channel = $9, reason = $10, filter_index = $11,
 		target_index = $12, task_queue_sid = $13, step_entered_at = $14, rejected_workers = $15,
-		date_updated = $16, version = version + 1
+		date_updated = $16, callback_number = $17, version = version + 1
 		WHERE workspace_sid = $1 AND sid = $2 AND version = $3
 		RETURNING `+taskCols,
 		task.WorkspaceSID, task.SID, task.Version, task.WorkflowSID, task.Attributes, task.AssignmentStatus,
 		task.Priority, task.Timeout, task.TaskChannel, task.Reason, task.FilterIndex, task.TargetIndex,
-		task.TaskQueueSID, t.timeArg(task.StepEnteredAt), sidListArg(task.RejectedWorkers), t.timeArg(task.DateUpdated)))
+		task.TaskQueueSID, t.timeArg(task.StepEnteredAt), sidListArg(task.RejectedWorkers), t.timeArg(task.DateUpdated),
+		engine.CallbackNumber(task.Attributes)))
 	if err == nil {
 		return stored, nil
 	}

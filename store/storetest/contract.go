@@ -76,6 +76,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"SignInLinks", c.signInLinks},
 		{"AgentRevocation", c.agentRevocation},
 		{"CallSettings", c.callSettings},
+		{"CallbackRequests", c.callbackRequests},
 		{"PingClose", c.pingClose},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,3 +47,62 @@ func (c *contract) callSettings(t *testing.T, f *fixture) {
 	// Settings of a workspace that does not exist are refused.
 	wantCode(t, cs.PutCallSettings(f.ctx, engine.CallSettings{WorkspaceSID: "WS00000000000000000000000000000000", DateUpdated: f.now}), engine.ENOTFOUND)
 }
+
+// callbackRequests: CallbackRequests finds a caller's live call-back
+// requests by number, whether the request was inserted as one or an
+// ordinary call became one (UpdateTask), and stops finding it once it is
+// over or no longer a call-back request.
+func (c *contract) callbackRequests(t *testing.T, f *fixture) {
+	cs, ok := f.s.(engine.CallSettingsStore)
+	if !ok {
+		t.Fatalf("%T does not implement engine.CallSettingsStore", f.s)
+	}
+	const caller, other = "+12125550123", "+12125550199"
+	cb := func(number string) string {
+		return `{"type":"callback","name":"` + number + `","callback_number":"` + number + `"}`
+	}
+	find := func(number string) []string {
+		t.Helper()
+		got, err := cs.CallbackRequests(f.ctx, f.ws.SID, number)
+		noErr(t, err)
+		sids := []string{}
+		for _, task := range got {
+			sids = append(sids, task.SID)
+		}
+		return sids
+	}
+	inserted := f.newTask("CAinserted")
+	inserted.Attributes = cb(caller)
+	inserted = f.insertTask(inserted)
+	call := f.newTask("CAbecomes") // the caller's ordinary call, newer
+	call.Attributes, call.DateCreated = `{"type":"inbound","name":"`+caller+`"}`, f.at(time.Second)
+	call = f.insertTask(call)
+	plain := f.task("CAplain")
+	plain.Attributes = `{"type":"inbound","name":"` + caller + `","callback_number":"` + caller + `"}`
+	var err error
+	f.mustTx(func(tx engine.Tx) error { plain, err = tx.UpdateTask(f.ctx, plain); return err })
+	otherReq := f.newTask("CAother")
+	otherReq.Attributes = cb(other)
+	f.insertTask(otherReq)
+	equal(t, "requests before the call becomes one", find(caller), []string{inserted.SID})
+
+	call.Attributes = cb(caller)
+	f.mustTx(func(tx engine.Tx) error { call, err = tx.UpdateTask(f.ctx, call); return err })
+	equal(t, "requests, oldest first", find(caller), []string{inserted.SID, call.SID})
+	equal(t, "another caller's", find(other), []string{otherReq.SID})
+	equal(t, "an empty number", find(""), []string{})
+	got, err := cs.CallbackRequests(f.ctx, "WS00000000000000000000000000000000", caller)
+	noErr(t, err)
+	equal(t, "another workspace's", len(got), 0)
+
+	// A reserved request is live; a canceled one and a task that is no
+	// longer a request are not.
+	inserted.AssignmentStatus = engine.TaskReserved
+	f.mustTx(func(tx engine.Tx) error { inserted, err = tx.UpdateTask(f.ctx, inserted); return err })
+	call.AssignmentStatus, call.Reason = engine.TaskCanceled, "caller called again"
+	f.mustTx(func(tx engine.Tx) error { call, err = tx.UpdateTask(f.ctx, call); return err })
+	equal(t, "live requests", find(caller), []string{inserted.SID})
+	inserted.Attributes = `{"type":"inbound","name":"` + caller + `"}`
+	f.mustTx(func(tx engine.Tx) error { inserted, err = tx.UpdateTask(f.ctx, inserted); return err })
+	equal(t, "after the request became a call again", find(caller), []string{})
+}
