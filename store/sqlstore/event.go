@@ -44,7 +44,7 @@ func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.
 	var b strings.Builder
 	b.WriteString(`SELECT ` + eventCols + ` FROM events WHERE workspace_sid = ` + a.add(workspaceSID))
 	if col := resourceCol(f.ResourceSID); col != "" {
-		b.WriteString(` AND ` + col + ` = ` + a.add(f.ResourceSID))
+		b.WriteString(` AND ` + col + ` = ` + a.add(f.ResourceSID) + ` AND ` + col + ` <> ''`)
 	}
 	for _, c := range []struct{ col, val string }{
 		{"event_type", f.EventType},
@@ -54,7 +54,9 @@ func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.
 		{"reservation_sid", f.ReservationSID},
 	} {
 		if c.val != "" {
-			b.WriteString(` AND ` + c.col + ` = ` + a.add(c.val))
+			// "<> ''" lets the planner use the column's partial index
+			// with a bound value (SQLite cannot prove it otherwise).
+			b.WriteString(` AND ` + c.col + ` = ` + a.add(c.val) + ` AND ` + c.col + ` <> ''`)
 		}
 	}
 	if !f.StartDate.IsZero() {

@@ -29,9 +29,14 @@ func (q *Queries) TaskByCallSID(ctx context.Context, workspaceSID, callSID strin
 	if callSID == "" {
 		return engine.Task{}, engine.Errorf(engine.ENOTFOUND, "no task has an empty call sid")
 	}
-	return get(ctx, q, scanTask, "task for call", callSID,
-		`SELECT `+taskCols+` FROM tasks WHERE workspace_sid = $1 AND call_sid = $2`, workspaceSID, callSID)
+	return get(ctx, q, scanTask, "task for call", callSID, TaskByCallSQL, workspaceSID, callSID)
 }
+
+// TaskByCallSQL finds a call's task. "call_sid <> ”" repeats the partial
+// index's condition so that the planner can use the index with a bound
+// value: without it SQLite scans the workspace's tasks on every webhook.
+// Exported for the store's query-plan test.
+const TaskByCallSQL = `SELECT ` + taskCols + ` FROM tasks WHERE workspace_sid = $1 AND call_sid = $2 AND call_sid <> ''`
 
 func (q *Queries) ListTasks(ctx context.Context, workspaceSID string, f engine.TaskFilter) ([]engine.Task, error) {
 	var a args

@@ -63,7 +63,7 @@ func (t *Tx) SetTimer(ctx context.Context, tm engine.Timer) error {
 
 func (t *Tx) ClearTimers(ctx context.Context, workspaceSID, taskSID string, kinds ...string) error {
 	var a args
-	query := `DELETE FROM timers WHERE workspace_sid = ` + a.add(workspaceSID) + ` AND task_sid = ` + a.add(taskSID)
+	query := `DELETE FROM timers WHERE workspace_sid = ` + a.add(workspaceSID) + ` AND task_sid = ` + a.add(taskSID) + ` AND task_sid <> ''`
 	if len(kinds) > 0 {
 		query += ` AND kind IN ` + a.in(kinds)
 	}
@@ -73,7 +73,7 @@ func (t *Tx) ClearTimers(ctx context.Context, workspaceSID, taskSID string, kind
 
 func (t *Tx) ClearWorkerTimers(ctx context.Context, workspaceSID, workerSID string, kinds ...string) error {
 	var a args
-	query := `DELETE FROM timers WHERE workspace_sid = ` + a.add(workspaceSID) + ` AND worker_sid = ` + a.add(workerSID)
+	query := `DELETE FROM timers WHERE workspace_sid = ` + a.add(workspaceSID) + ` AND worker_sid = ` + a.add(workerSID) + ` AND worker_sid <> ''`
 	if len(kinds) > 0 {
 		query += ` AND kind IN ` + a.in(kinds)
 	}

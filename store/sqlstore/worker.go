@@ -29,7 +29,7 @@ func (q *Queries) WorkerByPhoneNumber(ctx context.Context, workspaceSID, e164 st
 		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND, "no worker has an empty phone number")
 	}
 	return get(ctx, q, scanWorker, "worker with phone number", e164,
-		`SELECT `+workerCols+` FROM workers WHERE workspace_sid = $1 AND phone_number = $2`, workspaceSID, e164)
+		`SELECT `+workerCols+` FROM workers WHERE workspace_sid = $1 AND phone_number = $2 AND phone_number <> ''`, workspaceSID, e164)
 }
 
 func (q *Queries) ListWorkers(ctx context.Context, workspaceSID string, f engine.WorkerFilter) ([]engine.Worker, error) {
@@ -109,7 +109,7 @@ func (t *Tx) checkPhoneNumber(ctx context.Context, workspaceSID, workerSID, phon
 		return nil
 	}
 	var owner string
-	err := t.db.QueryRow(ctx, `SELECT sid FROM workers WHERE workspace_sid = $1 AND phone_number = $2 AND sid <> $3`,
+	err := t.db.QueryRow(ctx, `SELECT sid FROM workers WHERE workspace_sid = $1 AND phone_number = $2 AND phone_number <> '' AND sid <> $3`,
 		workspaceSID, phone, workerSID).Scan(&owner)
 	switch {
 	case err == nil:
