@@ -26,6 +26,7 @@ const seedLockKey = 0x6469_6472_7365_6564
 func newDialect() *sqlstore.Dialect {
 	return &sqlstore.Dialect{
 		Name:       "postgres",
+		Unindexed:  func(col string) string { return col },
 		ForUpdate:  " FOR UPDATE",
 		ForShare:   " FOR SHARE",
 		SkipLocked: " FOR UPDATE SKIP LOCKED",

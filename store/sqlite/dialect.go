@@ -12,7 +12,8 @@ import (
 
 func newDialect() *sqlstore.Dialect {
 	return &sqlstore.Dialect{
-		Name: "sqlite",
+		Name:      "sqlite",
+		Unindexed: func(col string) string { return "+" + col },
 		// Transactions are exclusive writers already: no row locks.
 		ForUpdate:  "",
 		SkipLocked: "",

@@ -54,4 +54,10 @@ type Dialect struct {
 	// Postgres); "" where write transactions run one at a time anyway
 	// (SQLite).
 	LockWorkspaces string
+	// Unindexed writes a column so that the planner does not pick an index
+	// for it ("+col" on SQLite; the column as it is on Postgres). A list
+	// filtered by task or worker must use that column's index: without
+	// statistics SQLite prefers the workspace's date index, which serves the
+	// ORDER BY, and walks every row of the workspace.
+	Unindexed func(col string) string
 }

@@ -42,7 +42,11 @@ func resourceCol(sid string) string {
 func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.EventFilter) ([]engine.Event, error) {
 	var a args
 	var b strings.Builder
-	b.WriteString(`SELECT ` + eventCols + ` FROM events WHERE workspace_sid = ` + a.add(workspaceSID))
+	ws := "workspace_sid"
+	if f.ResourceSID != "" || f.TaskSID != "" || f.WorkerSID != "" || f.ReservationSID != "" {
+		ws = q.d.Unindexed(ws)
+	}
+	b.WriteString(`SELECT ` + eventCols + ` FROM events WHERE ` + ws + ` = ` + a.add(workspaceSID))
 	if col := resourceCol(f.ResourceSID); col != "" {
 		b.WriteString(` AND ` + col + ` = ` + a.add(f.ResourceSID) + ` AND ` + col + ` <> ''`)
 	}

@@ -24,7 +24,11 @@ func (q *Queries) GetReservation(ctx context.Context, workspaceSID, sid string) 
 func (q *Queries) ListReservations(ctx context.Context, workspaceSID string, f engine.ReservationFilter) ([]engine.Reservation, error) {
 	var a args
 	var b strings.Builder
-	b.WriteString(`SELECT ` + reservationCols + ` FROM reservations WHERE workspace_sid = ` + a.add(workspaceSID))
+	ws := "workspace_sid"
+	if f.TaskSID != "" || f.WorkerSID != "" {
+		ws = q.d.Unindexed(ws)
+	}
+	b.WriteString(`SELECT ` + reservationCols + ` FROM reservations WHERE ` + ws + ` = ` + a.add(workspaceSID))
 	if f.TaskSID != "" {
 		b.WriteString(` AND task_sid = ` + a.add(f.TaskSID))
 	}
