@@ -92,43 +92,39 @@ func (h *Handler) setMembers(r *http.Request, name string, members []string) err
 	return err
 }
 
-func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 	doc, err := readJSON(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	name, members, err := groupOf(doc)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	existing, err := h.p.Members(r.Context(), h.ws, name)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if len(existing) > 0 {
 		writeError(w, http.StatusConflict, "uniqueness", "group "+name+" already exists (id "+groupID(name)+")")
-		return
+		return nil
 	}
 	if err := h.setMembers(r, name, members); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.answerGroup(w, r, http.StatusCreated, name)
+	return h.answerGroup(w, r, http.StatusCreated, name)
 }
 
-func (h *Handler) answerGroup(w http.ResponseWriter, r *http.Request, status int, name string) {
+func (h *Handler) answerGroup(w http.ResponseWriter, r *http.Request, status int, name string) error {
 	ms, err := h.p.Members(r.Context(), h.ws, name)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if status == http.StatusCreated {
 		w.Header().Set("Location", h.base+"/Groups/"+groupID(name))
 	}
 	writeJSON(w, status, h.groupDoc(name, ms))
+	return nil
 }
 
 func (h *Handler) group(r *http.Request) (string, error) {
@@ -140,126 +136,110 @@ func (h *Handler) group(r *http.Request) (string, error) {
 	return name, nil
 }
 
-func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) error {
 	name, err := h.group(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.answerGroup(w, r, http.StatusOK, name)
+	return h.answerGroup(w, r, http.StatusOK, name)
 }
 
-func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 	name, err := h.group(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	doc, err := readJSON(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.writeGroup(w, r, name, doc)
+	return h.writeGroup(w, r, name, doc)
 }
 
-func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) error {
 	name, err := h.group(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	body, err := readJSON(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ops, err := readPatch(body)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ms, err := h.p.Members(r.Context(), h.ws, name)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	doc := h.groupDoc(name, ms)
 	if err := applyPatch(doc, ops, SchemaGroup); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.writeGroup(w, r, name, doc)
+	return h.writeGroup(w, r, name, doc)
 }
 
 // writeGroup applies a whole Group document. The name cannot change: it is
 // the group's id and the value workflows route on.
-func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, name string, doc map[string]any) {
+func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, name string, doc map[string]any) error {
 	newName, members, err := groupOf(doc)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if newName != name {
 		writeError(w, http.StatusBadRequest, "mutability", "group "+name+" cannot be renamed to "+newName+
 			": a group's name is its id and what workflows route on (worker.groups); push the group under its new name instead")
-		return
+		return nil
 	}
 	if err := h.setMembers(r, name, members); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.answerGroup(w, r, http.StatusOK, name)
+	return h.answerGroup(w, r, http.StatusOK, name)
 }
 
-func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	name, err := h.group(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if err := h.p.SetGroupMembers(r.Context(), h.ws, name, nil); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) error {
 	q, err := readListQuery(r.URL.Query().Get)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.answerGroups(w, r, q, r.URL.Query().Get("excludedAttributes"))
+	return h.answerGroups(w, r, q, r.URL.Query().Get("excludedAttributes"))
 }
 
-func (h *Handler) searchGroups(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) searchGroups(w http.ResponseWriter, r *http.Request) error {
 	doc, err := readJSON(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	q, err := searchQuery(doc)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	_, ex, _ := lookup(doc, "excludedAttributes")
 	exs, _ := stringOf(ex)
-	h.answerGroups(w, r, q, exs)
+	return h.answerGroups(w, r, q, exs)
 }
 
-func (h *Handler) answerGroups(w http.ResponseWriter, r *http.Request, q listQuery, excluded string) {
+func (h *Handler) answerGroups(w http.ResponseWriter, r *http.Request, q listQuery, excluded string) error {
 	names, err := h.p.GroupNames(r.Context(), h.ws)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	workers, err := h.p.Workers(r.Context(), h.ws, func(wk engine.Worker) bool { return len(provision.Groups(wk)) > 0 })
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	docs := make([]map[string]any, 0, len(names))
 	for _, n := range names {
@@ -283,4 +263,5 @@ func (h *Handler) answerGroups(w http.ResponseWriter, r *http.Request, q listQue
 		}
 	}
 	list(w, listQuery{startIndex: q.startIndex, count: q.count}, hit, SchemaGroup)
+	return nil
 }

@@ -103,20 +103,20 @@ func (h *Handler) Mount(r chi.Router) {
 		r.Get("/ResourceTypes/{id}", h.resourceType)
 		r.Get("/Schemas", h.schemas)
 		r.Get("/Schemas/{id}", h.schema)
-		r.Get("/Users", h.listUsers)
-		r.Post("/Users", h.createUser)
-		r.Post("/Users/.search", h.searchUsers)
-		r.Get("/Users/{id}", h.getUser)
-		r.Put("/Users/{id}", h.replaceUser)
-		r.Patch("/Users/{id}", h.patchUser)
-		r.Delete("/Users/{id}", h.deleteUser)
-		r.Get("/Groups", h.listGroups)
-		r.Post("/Groups", h.createGroup)
-		r.Post("/Groups/.search", h.searchGroups)
-		r.Get("/Groups/{id}", h.getGroup)
-		r.Put("/Groups/{id}", h.replaceGroup)
-		r.Patch("/Groups/{id}", h.patchGroup)
-		r.Delete("/Groups/{id}", h.deleteGroup)
+		r.Get("/Users", h.handle(h.listUsers))
+		r.Post("/Users", h.handle(h.createUser))
+		r.Post("/Users/.search", h.handle(h.searchUsers))
+		r.Get("/Users/{id}", h.handle(h.getUser))
+		r.Put("/Users/{id}", h.handle(h.replaceUser))
+		r.Patch("/Users/{id}", h.handle(h.patchUser))
+		r.Delete("/Users/{id}", h.handle(h.deleteUser))
+		r.Get("/Groups", h.handle(h.listGroups))
+		r.Post("/Groups", h.handle(h.createGroup))
+		r.Post("/Groups/.search", h.handle(h.searchGroups))
+		r.Get("/Groups/{id}", h.handle(h.getGroup))
+		r.Put("/Groups/{id}", h.handle(h.replaceGroup))
+		r.Patch("/Groups/{id}", h.handle(h.patchGroup))
+		r.Delete("/Groups/{id}", h.handle(h.deleteGroup))
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path)
 		})
@@ -156,6 +156,16 @@ func writeError(w http.ResponseWriter, status int, scimType, detail string) {
 
 // fail answers err: coded engine errors with their message and status,
 // anything else as a 500 whose details go to the log only.
+// handle adapts a handler that returns its error: the error is answered
+// in SCIM's error schema by fail, in one place.
+func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.fail(w, r, err)
+		}
+	}
+}
+
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var be *badRequest
 	if errors.As(err, &be) {

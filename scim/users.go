@@ -164,25 +164,23 @@ func explain(err error, p provision.Person) error {
 	return err
 }
 
-func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	doc, err := readJSON(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := personOf(doc, true)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	wk, err := h.p.Create(r.Context(), h.ws, p)
 	if err != nil {
-		h.fail(w, r, explain(err, p))
-		return
+		return explain(err, p)
 	}
 	h.log.InfoContext(r.Context(), "scim: user created", "worker_sid", wk.SID, "did", wk.PhoneNumber)
 	w.Header().Set("Location", h.base+"/Users/"+wk.SID)
 	writeJSON(w, http.StatusCreated, h.userDoc(wk))
+	return nil
 }
 
 // worker reads the worker a URL names (404 in SCIM's shape when none).
@@ -199,82 +197,74 @@ func (h *Handler) worker(r *http.Request) (engine.Worker, error) {
 	return wk, err
 }
 
-func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
 	wk, err := h.worker(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h.userDoc(wk))
+	return nil
 }
 
-func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	wk, err := h.worker(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	doc, err := readJSON(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.writeUser(w, r, wk, doc)
+	return h.writeUser(w, r, wk, doc)
 }
 
-func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 	wk, err := h.worker(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	body, err := readJSON(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ops, err := readPatch(body)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	doc := h.userDoc(wk)
 	if err := applyPatch(doc, ops, SchemaUser); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.writeUser(w, r, wk, doc)
+	return h.writeUser(w, r, wk, doc)
 }
 
 // writeUser applies a whole User document to its worker (PUT, and PATCH
 // once its operations are applied to the current document).
-func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, wk engine.Worker, doc map[string]any) {
+func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, wk engine.Worker, doc map[string]any) error {
 	p, err := personOf(doc, false)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	out, err := h.p.Apply(r.Context(), h.ws, wk.SID, p)
 	if err != nil {
-		h.fail(w, r, explain(err, p))
-		return
+		return explain(err, p)
 	}
 	writeJSON(w, http.StatusOK, h.userDoc(out))
+	return nil
 }
 
-func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	wk, err := h.worker(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	deferred, err := h.p.Delete(r.Context(), h.ws, wk.SID)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	h.log.InfoContext(r.Context(), "scim: user deleted", "worker_sid", wk.SID, "after_call", deferred)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // listQuery is a list's filter and page.
@@ -363,34 +353,30 @@ func (h *Handler) userDocs(r *http.Request) ([]map[string]any, error) {
 	return docs, nil
 }
 
-func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	q, err := readListQuery(r.URL.Query().Get)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.answerUsers(w, r, q)
+	return h.answerUsers(w, r, q)
 }
 
-func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) error {
 	doc, err := readJSON(w, r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	q, err := searchQuery(doc)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.answerUsers(w, r, q)
+	return h.answerUsers(w, r, q)
 }
 
-func (h *Handler) answerUsers(w http.ResponseWriter, r *http.Request, q listQuery) {
+func (h *Handler) answerUsers(w http.ResponseWriter, r *http.Request, q listQuery) error {
 	docs, err := h.userDocs(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	q.filter = withEmailAlias(q.filter)
 	var hit []map[string]any
@@ -401,6 +387,7 @@ func (h *Handler) answerUsers(w http.ResponseWriter, r *http.Request, q listQuer
 		}
 	}
 	list(w, listQuery{startIndex: q.startIndex, count: q.count}, hit, SchemaUser)
+	return nil
 }
 
 // withEmailAlias makes userName comparisons also look at the worker's
