@@ -6,23 +6,32 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
 
-// The look-ups every webhook makes use their partial indexes: a scan of the
-// workspace's tasks instead grows with every call ever taken.
-func TestQueryPlansUsePartialIndexes(t *testing.T) {
+// The look-ups every webhook makes use their own indexes: a walk of the
+// workspace's tasks or reservations instead grows with every call ever
+// taken.
+func TestQueryPlansUseTheirIndexes(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "didrouter.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, c := range []struct{ name, sql, index string }{
-		{"task by call", sqlstore.TaskByCallSQL, "tasks_call_sid_key"},
-		{"call-back requests", sqlstore.CallbackRequestsSQL, "tasks_callback_number"},
+	byTask, taskArgs := sqlstore.ListReservationsSQL(newDialect(), "WS1", engine.ReservationFilter{TaskSID: "WT1"})
+	byWorker, workerArgs := sqlstore.ListReservationsSQL(newDialect(), "WS1", engine.ReservationFilter{WorkerSID: "WK1", Newest: true})
+	for _, c := range []struct {
+		name, sql, index string
+		args             []any
+	}{
+		{"task by call", sqlstore.TaskByCallSQL, "tasks_call_sid_key", []any{"WS1", "CA1"}},
+		{"call-back requests", sqlstore.CallbackRequestsSQL, "tasks_callback_number", []any{"WS1", "+15125550100"}},
+		{"a task's reservations", byTask, "reservations_task", taskArgs},
+		{"a worker's reservations", byWorker, "reservations_worker", workerArgs},
 	} {
-		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.sql, "WS1", "CA1")
+		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.sql, c.args...)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

@@ -22,11 +22,22 @@ func (q *Queries) GetReservation(ctx context.Context, workspaceSID, sid string) 
 }
 
 func (q *Queries) ListReservations(ctx context.Context, workspaceSID string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+	query, a := ListReservationsSQL(q.d, workspaceSID, f)
+	page, err := list(ctx, q, scanReservation, "reservations", query, a...)
+	if err != nil {
+		return nil, err
+	}
+	return checkCursor(ctx, q, page, "reservations", f.After)
+}
+
+// ListReservationsSQL is ListReservations' statement and arguments
+// (exported for the store's query-plan test).
+func ListReservationsSQL(d *Dialect, workspaceSID string, f engine.ReservationFilter) (string, []any) {
 	var a args
 	var b strings.Builder
 	ws := "workspace_sid"
 	if f.TaskSID != "" || f.WorkerSID != "" {
-		ws = q.d.Unindexed(ws)
+		ws = d.Unindexed(ws)
 	}
 	b.WriteString(`SELECT ` + reservationCols + ` FROM reservations WHERE ` + ws + ` = ` + a.add(workspaceSID))
 	if f.TaskSID != "" {
@@ -39,11 +50,7 @@ func (q *Queries) ListReservations(ctx context.Context, workspaceSID string, f e
 		b.WriteString(` AND status = ` + a.add(f.Status))
 	}
 	b.WriteString(pageClause(&a, "reservations", "date_created", f.Page, f.Newest))
-	page, err := list(ctx, q, scanReservation, "reservations", b.String(), a...)
-	if err != nil {
-		return nil, err
-	}
-	return checkCursor(ctx, q, page, "reservations", f.After)
+	return b.String(), a
 }
 
 // reservationWriteError names the task when the one-active-reservation
