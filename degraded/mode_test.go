@@ -43,64 +43,82 @@ func callTask(callSID, to string) engine.NewTask {
 	return engine.NewTask{Attributes: string(attrs), CallSID: callSID}
 }
 
+// ownerMode is a running degraded Mode over st with one available worker,
+// "owner", who owns +15125550100, warmed up and with the warm-up call
+// ended: the set-up of the replay tests.
+type ownerMode struct {
+	ctx   context.Context
+	ws    engine.Workspace
+	owner engine.Worker
+	j     *degraded.Journal
+	sw    *outageSwitch
+	mode  *degraded.Mode
+}
+
+// newOwnerMode builds it; wrap gives the Mode its engine (the real one, or
+// one that fails on purpose).
+func newOwnerMode(t *testing.T, st engine.Store, wrap func(*engine.Engine) degraded.Engine, settle time.Duration) ownerMode {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ws, err := engine.Seed(ctx, st, engine.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "i1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, _ := st.ListActivities(ctx, ws.SID)
+	var available string
+	for _, a := range acts {
+		if a.Available {
+			available = a.SID
+		}
+	}
+	owner, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner", ActivitySID: available,
+		Attributes: `{"phone_number":"+15125550100","contact_uri":"client:owner"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := &outageSwitch{}
+	mode, err := degraded.New(degraded.Config{Engine: wrap(eng), Store: st, Down: sw.down, Journal: j,
+		WorkspaceSID: ws.SID, SettleAfter: settle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan struct{})
+	go func() { mode.Run(ctx); close(runDone) }()
+	t.Cleanup(func() { cancel(); <-runDone; j.Close() })
+
+	// Warm: Incoming works once the workspace was read.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, _, err := mode.Incoming(ctx, "+15125559999", callTask("CAwarm", "+15125559999")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("degraded mode never warmed up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The warm-up call took the owner (Everyone): it hangs up.
+	if err := mode.EndCall(ctx, ws.SID, "CAwarm", "caller hung up"); err != nil {
+		t.Fatal(err)
+	}
+	return ownerMode{ctx: ctx, ws: ws, owner: owner, j: j, sw: sw, mode: mode}
+}
+
 // A call answered and ended while the store was down, and one that waited
 // and hung up, are in the store afterwards exactly once, in their final
 // state, with the worker free; the journal is empty.
 func TestModeJournalsAndReplays(t *testing.T) {
 	stores(t, func(t *testing.T, st engine.Store) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		clock := engine.SystemClock{}
-		ws, err := engine.Seed(ctx, st, clock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng, err := engine.New(engine.Config{Store: st, Clock: clock, InstanceID: "i1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		acts, _ := st.ListActivities(ctx, ws.SID)
-		var available string
-		for _, a := range acts {
-			if a.Available {
-				available = a.SID
-			}
-		}
-		owner, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner", ActivitySID: available,
-			Attributes: `{"phone_number":"+15125550100","contact_uri":"client:owner"}`})
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer j.Close()
-		sw := &outageSwitch{}
-		mode, err := degraded.New(degraded.Config{Engine: eng, Store: st, Down: sw.down, Journal: j,
-			WorkspaceSID: ws.SID, SettleAfter: 200 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		runDone := make(chan struct{})
-		go func() { mode.Run(ctx); close(runDone) }()
-		defer func() { cancel(); <-runDone }()
-
-		// Warm: Incoming works once the workspace was read.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if _, _, err := mode.Incoming(ctx, "+15125559999", callTask("CAwarm", "+15125559999")); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("degraded mode never warmed up")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		// The warm-up call took the owner (Everyone): it hangs up.
-		if err := mode.EndCall(ctx, ws.SID, "CAwarm", "caller hung up"); err != nil {
-			t.Fatal(err)
-		}
+		o := newOwnerMode(t, st, func(e *engine.Engine) degraded.Engine { return e }, 200*time.Millisecond)
+		ctx, ws, owner, j, sw, mode := o.ctx, o.ws, o.owner, o.j, o.sw, o.mode
 		sw.set(true)
 		if !mode.Active() {
 			t.Fatal("not active while the store is down")
@@ -127,7 +145,7 @@ func TestModeJournalsAndReplays(t *testing.T) {
 		}
 
 		sw.set(false)
-		deadline = time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(20 * time.Second)
 		for j.Len() > 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("journal not replayed: %+v", j.Pending())
