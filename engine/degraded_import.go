@@ -86,7 +86,7 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 		}
 		fx.timers = true
 		if r := dc.Reservation; r != nil && t.AssignmentStatus == TaskReserved {
-			ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, r.WorkerSID, now)
+			w, ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, r.WorkerSID, now)
 			if err != nil && ErrorCode(err) != ENOTFOUND {
 				return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
 			}
@@ -94,10 +94,6 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 			if ok {
 				if err := tx.InsertReservation(ctx, res); err != nil {
 					return fmt.Errorf("insert reservation: %w", err)
-				}
-				w, err := tx.GetWorker(ctx, t.WorkspaceSID, r.WorkerSID)
-				if err != nil {
-					return fmt.Errorf("read worker %s: %w", r.WorkerSID, err)
 				}
 				fx.noteWorker(w)
 				return tx.SetTimer(ctx, Timer{
@@ -246,16 +242,12 @@ func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, res
 		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationRescinded, false); err != nil {
 			return err
 		}
-		ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, now)
+		w, ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, now)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
 		}
 		if !ok {
 			return errAdoptBusy // rolls the rescinding back
-		}
-		w, err := tx.GetWorker(ctx, workspaceSID, r.WorkerSID)
-		if err != nil {
-			return fmt.Errorf("read worker %s: %w", r.WorkerSID, err)
 		}
 		fx.noteWorker(w)
 		if _, err := e.acceptLocked(ctx, tx, t, r, now,

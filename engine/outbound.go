@@ -72,7 +72,7 @@ func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (Outbou
 			return nil
 		}
 		// Task before worker: the store's lock order.
-		claimed, err := tx.ClaimWorker(ctx, ws.SID, o.WorkerSID, now)
+		w, claimed, err := tx.ClaimWorker(ctx, ws.SID, o.WorkerSID, now)
 		if ErrorCode(err) == ENOTFOUND {
 			return Errorf(EINVALID, "worker %s does not exist in workspace %s", o.WorkerSID, ws.SID)
 		}
@@ -96,10 +96,6 @@ func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (Outbou
 					fmt.Sprintf("Reservation %s of outbound task %s", r.SID, t.SID)), map[string]any{"direction": "outbound"}); err != nil {
 					return err
 				}
-			}
-			w, err := tx.GetWorker(ctx, ws.SID, o.WorkerSID)
-			if err != nil {
-				return fmt.Errorf("read worker %s: %w", o.WorkerSID, err)
 			}
 			fx.noteWorker(w)
 		}

@@ -87,3 +87,34 @@ func activityNamed(ctx context.Context, t *testing.T, s engine.Store, workspaceS
 	t.Fatalf("no activity %q", name)
 	return ""
 }
+
+// TestNewCallWrittenOnce: a new call's task row is written once in the
+// transaction that routes it: inserted reserved when a worker is reserved
+// at once, also after skipping a step, and inserted pending when it waits.
+// Version 1 says that nothing updated the row after its insert.
+func TestNewCallWrittenOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		other := h.worker("other", "", "Available")
+		owner := h.worker("owner", ownerDID, "Available")
+		wantOnce := func(res engine.TaskResult, status string) {
+			t.Helper()
+			got := h.task(res.Task.SID)
+			if got.Version != 1 || got.AssignmentStatus != status || res.Task.Version != 1 {
+				t.Fatalf("task %s stored %s at version %d (answered version %d), want %s at version 1",
+					got.SID, got.AssignmentStatus, got.Version, res.Task.Version, status)
+			}
+		}
+		first := h.call(ownerDID, 0)
+		h.wantReserved(first, owner)
+		wantOnce(first, engine.TaskReserved)
+		// The owner is busy: the owner step is skipped in the same transaction.
+		second := h.call(ownerDID, 0)
+		h.wantReserved(second, other)
+		wantOnce(second, engine.TaskReserved)
+		third := h.call(ownerDID, 0)
+		if third.Reservation != nil {
+			t.Fatalf("third call reserved %+v, want it waiting", third.Reservation)
+		}
+		wantOnce(third, engine.TaskPending)
+	})
+}

@@ -85,7 +85,7 @@ func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID 
 		if slices.Contains(cur.RejectedWorkers, workerSID) {
 			return errTaskMoved
 		}
-		r, err := e.reserveLocked(ctx, tx, fx, wfRow, cur, workerSID)
+		r, err := e.reserveLocked(ctx, tx, fx, wfRow, cur, workerSID, false)
 		if err != nil {
 			return err
 		}
@@ -101,9 +101,10 @@ func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID 
 // reserveLocked reserves the pending task cur, which tx holds locked at its
 // current position, for workerSID: errWorkerTaken when the worker cannot be
 // claimed (the index was stale), errTaskMoved when the task already has a
-// live reservation.
-func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Workflow, cur Task, workerSID string) (*reserved, error) {
-	ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, e.clock.Now())
+// live reservation. With insert, cur is a new task not stored yet: it is
+// inserted reserved (a *callHasTask error when its call has a task).
+func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Workflow, cur Task, workerSID string, insert bool) (*reserved, error) {
+	w, ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, e.clock.Now())
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, errWorkerTaken // deleted: the refresh drops it from the index
 	}
@@ -114,29 +115,31 @@ func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Wo
 		return nil, errWorkerTaken
 	}
 	// The claim announced a worker change; this instance puts the worker
-	// row read below into its index after commit, so it skips the echo
+	// row it returned into its index after commit, so it skips the echo
 	// (a re-read per call). A worker only gets busier here: nothing to serve.
 	fx.ownChange(workerSID)
 	// Read the time after the claim, which waited for any transaction
 	// freeing this worker to commit: the reservation then starts after
 	// the previous one ended, also across instances.
 	now := e.clock.Now()
-	w, err := tx.GetWorker(ctx, cur.WorkspaceSID, workerSID)
-	if err != nil {
-		return nil, fmt.Errorf("read worker %s: %w", workerSID, err)
-	}
 	r := newReservation(wfRow, cur, workerSID, now)
+	cur.AssignmentStatus = TaskReserved
+	cur.DateUpdated = now
+	// The task is written before its reservation, which refers to it.
+	var updated Task
+	if insert {
+		updated, err = storeNew(ctx, tx, cur)
+	} else if updated, err = tx.UpdateTask(ctx, cur); err != nil {
+		err = fmt.Errorf("update task %s: %w", cur.SID, err)
+	}
+	if err != nil {
+		return nil, err
+	}
 	if err := tx.InsertReservation(ctx, r); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, errTaskMoved // another live reservation exists
 		}
 		return nil, fmt.Errorf("insert reservation: %w", err)
-	}
-	cur.AssignmentStatus = TaskReserved
-	cur.DateUpdated = now
-	updated, err := tx.UpdateTask(ctx, cur)
-	if err != nil {
-		return nil, fmt.Errorf("update task %s: %w", cur.SID, err)
 	}
 	if err := emitReservationCreated(e.txEmit(ctx, tx), r, cur, w.FriendlyName, false); err != nil {
 		return nil, err
@@ -199,19 +202,9 @@ func (e *Engine) moveOnTask(ctx context.Context, tx Tx, fx *effects, wf *routing
 		_, err := e.cancelInTx(ctx, tx, fx, cur, "Workflow Timeout")
 		return Task{}, err
 	}
-	from := cur.TaskQueueSID
-	emit := e.txEmit(ctx, tx)
-	if err := emitLeft(emit, cur, why); err != nil {
+	if err := e.enterNext(ctx, tx, fx, wf, &cur, filter, target, why, now); err != nil {
 		return Task{}, err
 	}
-	cur.AssignmentStatus = TaskPending
-	if err := e.enterTarget(ctx, tx, fx, wf, &cur, filter, target, now); err != nil {
-		return Task{}, err
-	}
-	if err := emitMoved(emit, cur, from, why.String()); err != nil {
-		return Task{}, err
-	}
-	cur.DateUpdated = now
 	updated, err := tx.UpdateTask(ctx, cur)
 	if err != nil {
 		return Task{}, fmt.Errorf("update task %s: %w", cur.SID, err)
@@ -221,6 +214,26 @@ func (e *Engine) moveOnTask(ctx context.Context, tx Tx, fx *effects, wf *routing
 	}
 	fx.routeTask(cur.SID)
 	return updated, nil
+}
+
+// enterNext moves t, in memory (the caller writes it), from its current
+// target to the position filter, target, for why: the events of leaving
+// and entering, the step timer.
+func (e *Engine) enterNext(ctx context.Context, tx Tx, fx *effects, wf *routing.Workflow, t *Task, filter, target int, why moveReason, now time.Time) error {
+	from := t.TaskQueueSID
+	emit := e.txEmit(ctx, tx)
+	if err := emitLeft(emit, *t, why); err != nil {
+		return err
+	}
+	t.AssignmentStatus = TaskPending
+	if err := e.enterTarget(ctx, tx, fx, wf, t, filter, target, now); err != nil {
+		return err
+	}
+	if err := emitMoved(emit, *t, from, why.String()); err != nil {
+		return err
+	}
+	t.DateUpdated = now
+	return nil
 }
 
 // enterTarget places t (in memory; the caller writes it) at a position:

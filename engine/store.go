@@ -182,12 +182,14 @@ type Tx interface {
 	UpdateWorker(ctx context.Context, w Worker) error
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
 	// ClaimWorker adds one to the worker's Busy count if, and only if, the
-	// worker is available and Busy < Capacity; it reports whether it did.
+	// worker is available and Busy < Capacity; it reports whether it did,
+	// and returns the worker as written (locked) when it did.
 	// This is the single place where "never two calls at once" is decided.
-	ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (bool, error)
-	// ReleaseWorker subtracts one from Busy (never below zero) and sets
-	// DateStatusChanged to idleSince when Busy reaches zero.
-	ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) error
+	ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (Worker, bool, error)
+	// ReleaseWorker subtracts one from Busy (never below zero), sets
+	// DateStatusChanged to idleSince when Busy reaches zero, and returns
+	// the worker as written.
+	ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) (Worker, error)
 
 	InsertTaskQueue(ctx context.Context, q TaskQueue) error
 	UpdateTaskQueue(ctx context.Context, q TaskQueue) error
@@ -209,6 +211,9 @@ type Tx interface {
 	// InsertReservation fails with ECONFLICT when the task already has a
 	// pending or accepted reservation.
 	InsertReservation(ctx context.Context, r Reservation) error
+	// TaskReservations returns the task's reservations in the given
+	// statuses (all when none given), oldest first, locked as Get* locks.
+	TaskReservations(ctx context.Context, workspaceSID, taskSID string, statuses ...string) ([]Reservation, error)
 	// UpdateReservation writes Status and DateUpdated.
 	UpdateReservation(ctx context.Context, r Reservation) error
 

@@ -60,39 +60,31 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 	}
 
 	var (
-		task    Task
-		created bool
-		placed  *reserved
-		stale   []string
+		task   Task
+		placed *reserved
+		stale  []string
 	)
 	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
 		placed, stale = nil, nil
 		now := e.clock.Now()
 		t := d.task(now)
-		existing, ok, err := tx.InsertTask(ctx, t)
-		if err != nil {
-			return fmt.Errorf("insert task: %w", err)
-		}
-		created = ok
-		if !ok {
-			task = existing // the same call raced us: nothing to write
-			return nil
-		}
-		t = existing // as stored
+		// The task itself is written once, by placeNew, in the state its
+		// routing leaves it in. What comes before refers to it by sid only.
 		if err := emitTaskCreated(e.txEmit(ctx, tx), t, false); err != nil {
 			return err
 		}
-		// Same position and time as inserted: this only adds the events and the step timer.
+		// Same position and time as the draft: this only adds the events and the step timer.
 		if err := e.enterTarget(ctx, tx, fx, wf, &t, d.filter, 0, now); err != nil {
 			return err
 		}
 		if err := tx.SetTimer(ctx, Timer{
 			SID: NewSID(PrefixTimer), WorkspaceSID: ws.SID, Kind: TimerTask, TaskSID: t.SID,
-			TaskVersion: t.Version, FireAt: now.Add(time.Duration(d.timeout) * time.Second),
+			TaskVersion: 1, FireAt: now.Add(time.Duration(d.timeout) * time.Second),
 		}); err != nil {
 			return fmt.Errorf("set task timeout: %w", err)
 		}
 		fx.timers = true
+		var err error
 		if placed, stale, err = e.placeNew(ctx, tx, fx, wfRow, wf, &t, d.attrs); err != nil {
 			return fmt.Errorf("route task %s: %w", t.SID, err)
 		}
@@ -105,11 +97,14 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 		task = t
 		return nil
 	})
+	var dup *callHasTask
+	if errors.As(err, &dup) {
+		// The same call raced us (a retried webhook): its task stands, and
+		// whatever this attempt claimed was rolled back with it.
+		return e.existing(ctx, dup.task)
+	}
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("create task: %w", err)
-	}
-	if !created {
-		return e.existing(ctx, task)
 	}
 	for _, sid := range stale {
 		if _, _, err := e.refreshWorker(ctx, ws.SID, sid); err != nil {
@@ -367,19 +362,12 @@ func (e *Engine) endReservation(ctx context.Context, tx Tx, fx *effects, r Reser
 // status; notAnswering also bars its worker from the task. t is updated in
 // memory (the caller writes it).
 func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, t *Task, status string, notAnswering bool) error {
-	list, err := tx.ListReservations(ctx, t.WorkspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: t.SID, Status: ReservationPending})
+	list, err := tx.TaskReservations(ctx, t.WorkspaceSID, t.SID, ReservationPending)
 	if err != nil {
-		return fmt.Errorf("list pending reservations of task %s: %w", t.SID, err)
+		return fmt.Errorf("read pending reservations of task %s: %w", t.SID, err)
 	}
 	now := e.clock.Now()
-	for _, r0 := range list {
-		r, err := tx.GetReservation(ctx, t.WorkspaceSID, r0.SID)
-		if err != nil {
-			return fmt.Errorf("read reservation %s: %w", r0.SID, err)
-		}
-		if r.Status != ReservationPending {
-			continue
-		}
+	for _, r := range list {
 		if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
 			return err
 		}
@@ -403,15 +391,12 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, 
 // releaseWorker frees one unit of the worker's capacity and schedules it to
 // serve waiting tasks after commit.
 func (e *Engine) releaseWorker(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
-	if err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, now); err != nil {
+	w, err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, now)
+	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
 			return nil // deleted meanwhile: nothing to free
 		}
 		return fmt.Errorf("release worker %s: %w", workerSID, err)
-	}
-	w, err := tx.GetWorker(ctx, workspaceSID, workerSID)
-	if err != nil {
-		return fmt.Errorf("read worker %s: %w", workerSID, err)
 	}
 	fx.noteWorker(w)
 	fx.serveWorker(workerSID)
@@ -596,23 +581,12 @@ func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, r
 	return updated, nil
 }
 
-// liveReservations reads the task's accepted and wrapping reservations,
-// each read again by sid so that the store locks it.
+// liveReservations reads and locks the task's accepted and wrapping
+// reservations.
 func liveReservations(ctx context.Context, tx Tx, workspaceSID, taskSID string) ([]Reservation, error) {
-	list, err := tx.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: taskSID})
+	live, err := tx.TaskReservations(ctx, workspaceSID, taskSID, ReservationAccepted, ReservationWrapping)
 	if err != nil {
-		return nil, fmt.Errorf("list reservations of task %s: %w", taskSID, err)
-	}
-	var live []Reservation
-	for _, r0 := range list {
-		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
-			continue
-		}
-		r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
-		if err != nil {
-			return nil, fmt.Errorf("read reservation %s: %w", r0.SID, err)
-		}
-		live = append(live, r)
+		return nil, fmt.Errorf("read reservations of task %s: %w", taskSID, err)
 	}
 	return live, nil
 }

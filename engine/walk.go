@@ -213,9 +213,10 @@ func lockAt(ctx context.Context, tx Tx, t Task) (Task, error) {
 	return cur, nil
 }
 
-// txWalk walks a task inside the transaction that created it. The insert
-// locks the task, so nobody else can move it meanwhile, and the task in
-// memory is the task as stored.
+// txWalk walks a new task inside the transaction that creates it. The task
+// is not stored yet: nobody else can move it meanwhile, and the task in
+// memory is the task as it will be stored. It is written once, when the
+// walk ends: reserved with its reservation, or pending where it waits.
 type txWalk struct {
 	e     *Engine
 	tx    Tx
@@ -233,7 +234,7 @@ func (w *txWalk) current(context.Context) (walkStep, bool, error) {
 }
 
 func (w *txWalk) claim(ctx context.Context, s walkStep, c routing.WorkerInfo) (*reserved, error) {
-	r, err := w.e.reserveLocked(ctx, w.tx, w.fx, s.wfRow, s.t, c.SID)
+	r, err := w.e.reserveLocked(ctx, w.tx, w.fx, s.wfRow, s.t, c.SID, true)
 	switch {
 	case err == nil:
 		*w.t = r.task
@@ -243,7 +244,7 @@ func (w *txWalk) claim(ctx context.Context, s walkStep, c routing.WorkerInfo) (*
 		w.stale = append(w.stale, c.SID)
 		return nil, nil
 	case errors.Is(err, errTaskMoved):
-		// The task was inserted by this transaction, so another live
+		// The task is inserted by this transaction, so another live
 		// reservation is a bug. It must not be retried inside the same
 		// transaction, where the worker is already claimed.
 		return nil, fmt.Errorf("reserve new task %s: it already has a live reservation", s.t.SID)
@@ -252,12 +253,19 @@ func (w *txWalk) claim(ctx context.Context, s walkStep, c routing.WorkerInfo) (*
 	}
 }
 
+// skip moves the task on in memory: it is written when the walk ends.
+// The caller routes a task that waits after commit, so moveOn's follow-ups
+// are not needed here.
 func (w *txWalk) skip(ctx context.Context, s walkStep) error {
-	moved, err := w.e.moveOnTask(ctx, w.tx, w.fx, s.wf, s.t, s.attrs, moveSkip)
-	if err != nil {
+	filter, target, ok := nextPosition(s.wf, s.t.FilterIndex, s.t.TargetIndex, s.attrs, true)
+	if !ok {
+		return errTaskMoved // walk checked it first: cannot happen
+	}
+	t := s.t
+	if err := w.e.enterNext(ctx, w.tx, w.fx, s.wf, &t, filter, target, moveSkip, w.e.clock.Now()); err != nil {
 		return err
 	}
-	*w.t = moved
+	*w.t = t
 	return nil
 }
 
@@ -265,27 +273,59 @@ func (w *txWalk) skip(ctx context.Context, s walkStep) error {
 // task then waits, and route handles it after commit.
 func (w *txWalk) lost(context.Context, walkStep) (bool, error) { return true, nil }
 
-// placeNew routes a task inside the transaction that created it, as route
-// would after commit. A new call then costs one transaction instead of one
-// to store it, one per skip and one to reserve.
+// placeNew routes a new task inside the transaction that creates it, as
+// route would after commit, and stores it. A new call then costs one
+// transaction instead of one to store it, one per skip and one to reserve,
+// and its task row is written once, not inserted and then updated.
 //
 // It returns the reservation made (nil: the task waits where t now is) and
 // the workers whose claim failed, whose index entries are stale. t is
-// updated to the task as stored.
+// updated to the task as stored. When the call already has a task, the
+// error is a *callHasTask and the transaction must roll back.
 func (e *Engine) placeNew(ctx context.Context, tx Tx, fx *effects, wfRow Workflow, wf *routing.Workflow, t *Task, attrs routing.Attributes) (*reserved, []string, error) {
-	if e.paused.Load() {
-		return nil, nil, nil // ResumeRouting serves it
+	var stale []string
+	if !e.paused.Load() { // paused: ResumeRouting serves it
+		wi, err := e.index(ctx, t.WorkspaceSID)
+		if err != nil {
+			return nil, nil, err
+		}
+		w := &txWalk{e: e, tx: tx, fx: fx, wfRow: wfRow, wf: wf, attrs: attrs, wi: wi, t: t}
+		r, err := walk(ctx, w, nil)
+		switch {
+		case r != nil:
+			return r, w.stale, nil
+		case err != nil && !errors.Is(err, errLongWalk): // a workflow this long waits; route goes on after commit
+			return nil, w.stale, err
+		}
+		stale = w.stale
 	}
-	wi, err := e.index(ctx, t.WorkspaceSID)
+	stored, err := storeNew(ctx, tx, *t)
 	if err != nil {
-		return nil, nil, err
+		return nil, stale, err
 	}
-	w := &txWalk{e: e, tx: tx, fx: fx, wfRow: wfRow, wf: wf, attrs: attrs, wi: wi, t: t}
-	r, err := walk(ctx, w, nil)
-	if errors.Is(err, errLongWalk) {
-		return nil, w.stale, nil // a workflow this long waits; route goes on after commit
+	*t = stored
+	return nil, stale, nil
+}
+
+// callHasTask is placeNew's answer when the call already has a task: a
+// concurrent or earlier transaction stored it first.
+type callHasTask struct{ task Task }
+
+func (c *callHasTask) Error() string {
+	return fmt.Sprintf("call %s already has task %s", c.task.CallSID, c.task.SID)
+}
+
+// storeNew inserts the new task t. When its call already has a task, the
+// error is a *callHasTask carrying that task.
+func storeNew(ctx context.Context, tx Tx, t Task) (Task, error) {
+	stored, created, err := tx.InsertTask(ctx, t)
+	if err != nil {
+		return Task{}, fmt.Errorf("insert task: %w", err)
 	}
-	return r, w.stale, err
+	if !created {
+		return Task{}, &callHasTask{task: stored}
+	}
+	return stored, nil
 }
 
 // taskDraft is a NewTask checked against its workflow. CreateTask and

@@ -101,3 +101,15 @@ func (t *Tx) notifyReservation(ctx context.Context, r engine.Reservation) error 
 	}
 	return t.Notify(ctx, engine.Change{Kind: engine.ChangeReservation, WorkspaceSID: r.WorkspaceSID, SID: r.WorkerSID})
 }
+
+// TaskReservations reads and locks, in one statement, the task's
+// reservations in the given statuses (all when none given), oldest first.
+func (t *Tx) TaskReservations(ctx context.Context, workspaceSID, taskSID string, statuses ...string) ([]engine.Reservation, error) {
+	var a args
+	query := `SELECT ` + reservationCols + ` FROM reservations WHERE ` + t.d.Unindexed("workspace_sid") + ` = ` +
+		a.add(workspaceSID) + ` AND task_sid = ` + a.add(taskSID)
+	if len(statuses) > 0 {
+		query += ` AND status IN ` + a.in(statuses)
+	}
+	return list(ctx, &t.Queries, scanReservation, "reservations of task", query+` ORDER BY date_created, sid`+t.lock, a...)
+}

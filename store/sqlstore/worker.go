@@ -189,22 +189,23 @@ func (t *Tx) DeleteWorker(ctx context.Context, workspaceSID, sid string) error {
 
 // ClaimWorker is one conditional UPDATE: concurrent claims on one worker
 // serialize on its row, and each re-checks busy < capacity after the
-// previous one committed.
-func (t *Tx) ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (bool, error) {
-	n, err := t.db.Exec(ctx, `UPDATE workers SET busy = busy + 1, date_updated = $3, version = version + 1
-		WHERE workspace_sid = $1 AND sid = $2 AND available AND busy < capacity`,
-		workspaceSID, sid, t.timeArg(now))
-	if err != nil {
-		return false, t.wrap(err, "claim worker %s", sid)
-	}
-	if n == 0 {
+// previous one committed. It returns the row it wrote, so that the caller
+// needs no second read under the lock.
+func (t *Tx) ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (engine.Worker, bool, error) {
+	w, err := scanWorker(t.db.QueryRow(ctx, `UPDATE workers SET busy = busy + 1, date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2 AND available AND busy < capacity
+		RETURNING `+workerCols, workspaceSID, sid, t.timeArg(now)))
+	switch {
+	case isNoRows(err):
 		// Not claimable, or not there at all: tell the two apart.
 		if err := t.workerExists(ctx, workspaceSID, sid); err != nil {
-			return false, err
+			return engine.Worker{}, false, err
 		}
-		return false, nil
+		return engine.Worker{}, false, nil
+	case err != nil:
+		return engine.Worker{}, false, t.wrap(err, "claim worker %s", sid)
 	}
-	return true, t.notifyWorker(ctx, workspaceSID, sid)
+	return w, true, t.notifyWorker(ctx, workspaceSID, sid)
 }
 
 func (t *Tx) workerExists(ctx context.Context, workspaceSID, sid string) error {
@@ -220,15 +221,20 @@ func (t *Tx) workerExists(ctx context.Context, workspaceSID, sid string) error {
 	}
 }
 
-func (t *Tx) ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) error {
+// ReleaseWorker returns the row it wrote, as ClaimWorker does.
+func (t *Tx) ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) (engine.Worker, error) {
 	idle := t.timeArg(idleSince)
-	err := t.execOne(ctx, "worker", sid, `UPDATE workers SET
+	w, err := scanWorker(t.db.QueryRow(ctx, `UPDATE workers SET
 		busy = CASE WHEN busy > 0 THEN busy - 1 ELSE 0 END,
 		date_status_changed = CASE WHEN busy <= 1 THEN $3 ELSE date_status_changed END,
 		date_updated = $3, version = version + 1
-		WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid, idle)
-	if err != nil {
-		return err
+		WHERE workspace_sid = $1 AND sid = $2
+		RETURNING `+workerCols, workspaceSID, sid, idle))
+	switch {
+	case isNoRows(err):
+		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND, "worker %s not found", sid)
+	case err != nil:
+		return engine.Worker{}, t.wrap(err, "release worker %s", sid)
 	}
-	return t.notifyWorker(ctx, workspaceSID, sid)
+	return w, t.notifyWorker(ctx, workspaceSID, sid)
 }

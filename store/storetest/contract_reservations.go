@@ -79,6 +79,61 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 		equal(t, tc.name, got, want)
 	}
 
+	// TaskReservations reads a task's reservations in some statuses, oldest first.
+	for _, tc := range []struct {
+		name     string
+		task     string
+		statuses []string
+		want     []engine.Reservation
+	}{
+		{"every status", task.SID, nil, []engine.Reservation{r1, r2}},
+		{"one status", task.SID, []string{engine.ReservationPending}, []engine.Reservation{r2}},
+		{"statuses", task.SID, []string{engine.ReservationCompleted, engine.ReservationPending}, []engine.Reservation{r1, r2}},
+		{"other task", other.SID, []string{engine.ReservationPending}, nil},
+	} {
+		var got []engine.Reservation
+		f.mustTx(func(tx engine.Tx) error {
+			var err error
+			got, err = tx.TaskReservations(f.ctx, f.ws.SID, tc.task, tc.statuses...)
+			return err
+		})
+		var want []engine.Reservation
+		for _, r := range tc.want {
+			want = append(want, normReservation(r))
+		}
+		if len(got) == 0 {
+			got = nil
+		}
+		equal(t, "task reservations, "+tc.name, got, want)
+	}
+	// It locks what it returns: of transactions that each end the task's
+	// pending reservation, exactly one finds it pending.
+	const n = 8
+	ended := make([]bool, n)
+	errs := concurrently(c.instances(t, f), n, func(i int, s engine.Store) error {
+		return s.Tx(f.ctx, func(tx engine.Tx) error {
+			ended[i] = false
+			list, err := tx.TaskReservations(f.ctx, f.ws.SID, task.SID, engine.ReservationPending)
+			if err != nil || len(list) == 0 {
+				return err
+			}
+			r := list[0]
+			r.Status = engine.ReservationCanceled
+			ended[i] = true
+			return tx.UpdateReservation(f.ctx, r)
+		})
+	})
+	wins := 0
+	for i := range n {
+		noErr(t, errs[i])
+		if ended[i] {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d transactions ended the one pending reservation, want 1", wins)
+	}
+
 	_, err = f.s.GetReservation(f.ctx, "WSother", r1.SID)
 	wantCode(t, err, engine.ENOTFOUND, r1.SID)
 	missing := f.newReservation(task.SID, alice.SID, 3)

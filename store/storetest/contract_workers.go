@@ -30,7 +30,7 @@ func (c *contract) workers(t *testing.T, f *fixture) {
 
 	// UpdateWorker writes everything but Busy and bumps Version.
 	f.mustTx(func(tx engine.Tx) error {
-		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+		_, _, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
 		return err
 	})
 	upd := w
@@ -154,18 +154,36 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 	w := f.newWorker("alice", "")
 	w.Capacity = 2
 	w = f.insertWorker(w)
+	// Claim and release return the row as they wrote it.
 	claim := func(sid string) (bool, error) {
-		var ok bool
+		t.Helper()
+		var (
+			ok      bool
+			claimed engine.Worker
+		)
 		err := f.tx(func(tx engine.Tx) error {
 			var err error
-			ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, f.at(time.Second))
+			claimed, ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, f.at(time.Second))
 			return err
 		})
+		if ok {
+			stored, err := f.s.GetWorker(f.ctx, f.ws.SID, sid)
+			noErr(t, err)
+			equal(t, "claimed worker", claimed, stored)
+		}
 		return ok, err
 	}
 	release := func(at time.Time) {
 		t.Helper()
-		f.mustTx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, at) })
+		var released engine.Worker
+		f.mustTx(func(tx engine.Tx) error {
+			var err error
+			released, err = tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, at)
+			return err
+		})
+		stored, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+		noErr(t, err)
+		equal(t, "released worker", released, stored)
 	}
 	for i, want := range []bool{true, true, false} {
 		ok, err := claim(w.SID)
@@ -208,7 +226,10 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 	}
 	_, err = claim("WKmissing")
 	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
-	err = f.tx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", f.now) })
+	err = f.tx(func(tx engine.Tx) error {
+		_, err := tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", f.now)
+		return err
+	})
 	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
 }
 
@@ -220,7 +241,7 @@ func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
 	won := make([]bool, n)
 	errs := concurrently(c.instances(t, f), n, func(i int, s engine.Store) error {
 		return s.Tx(f.ctx, func(tx engine.Tx) error {
-			ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+			_, ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
 			won[i] = ok
 			return err
 		})
