@@ -217,17 +217,17 @@ var errAdoptBusy = errors.New("the answered reservation's worker is busy in the 
 // worker is booked twice. A reservation in any other state, or whose task
 // is no longer waiting, is left as it is (Adopted false).
 func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (Adoption, error) {
-	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
-	if err != nil {
-		return Adoption{}, fmt.Errorf("adopt answered reservation: %w", err)
-	}
-	var out Adoption
+	var (
+		out       Adoption
+		workerSID string
+	)
 	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
 		now := e.clock.Now()
-		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
+		t, r, err := tx.LockReservation(ctx, workspaceSID, reservationSID)
 		if err != nil {
 			return err
 		}
+		workerSID = r.WorkerSID
 		out = Adoption{TaskSID: t.SID, Status: r.Status}
 		if r.Status != ReservationCanceled || (t.AssignmentStatus != TaskPending && t.AssignmentStatus != TaskReserved) {
 			return nil
@@ -261,7 +261,7 @@ func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, res
 	if errors.Is(err, errAdoptBusy) {
 		out.Adopted = false
 		out.Conflict = fmt.Sprintf("worker %s was busy in the store when their answer of reservation %s of task %s was replayed",
-			r0.WorkerSID, reservationSID, out.TaskSID)
+			workerSID, reservationSID, out.TaskSID)
 		return out, nil
 	}
 	if err != nil {

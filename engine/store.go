@@ -211,6 +211,9 @@ type Tx interface {
 	// InsertReservation fails with ECONFLICT when the task already has a
 	// pending or accepted reservation.
 	InsertReservation(ctx context.Context, r Reservation) error
+	// LockReservation returns a reservation and its task, both locked
+	// (task first); ENOTFOUND when the reservation does not exist.
+	LockReservation(ctx context.Context, workspaceSID, sid string) (Task, Reservation, error)
 	// TaskReservations returns the task's reservations in the given
 	// statuses (all when none given), oldest first, locked as Get* locks.
 	TaskReservations(ctx context.Context, workspaceSID, taskSID string, statuses ...string) ([]Reservation, error)

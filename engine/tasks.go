@@ -202,31 +202,13 @@ func (e *Engine) acceptLocked(ctx context.Context, tx Tx, t Task, r Reservation,
 	return r, e.event(ctx, tx, reservationEvent(r, EventReservationAccepted, desc), evData)
 }
 
-// lockReservation reads a reservation's task and then the reservation
-// itself inside tx, in the store's lock order (task, then reservation).
-func lockReservation(ctx context.Context, tx Tx, workspaceSID string, r0 Reservation) (Task, Reservation, error) {
-	t, err := tx.GetTask(ctx, workspaceSID, r0.TaskSID)
-	if err != nil {
-		return Task{}, Reservation{}, fmt.Errorf("read task %s: %w", r0.TaskSID, err)
-	}
-	r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
-	if err != nil {
-		return Task{}, Reservation{}, fmt.Errorf("read reservation %s: %w", r0.SID, err)
-	}
-	return t, r, nil
-}
-
 // AcceptReservation accepts a pending reservation: the task is assigned and
 // its step, reservation and task timers stop.
 func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (Reservation, error) {
-	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
-	if err != nil {
-		return Reservation{}, fmt.Errorf("accept reservation: %w", err)
-	}
 	var out Reservation
-	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
 		now := e.clock.Now()
-		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
+		t, r, err := tx.LockReservation(ctx, workspaceSID, reservationSID)
 		if err != nil {
 			return err
 		}
@@ -261,15 +243,13 @@ func (e *Engine) rejectReservation(ctx context.Context, workspaceSID, reservatio
 	if status != ReservationRejected && status != ReservationTimeout {
 		return TaskResult{}, Errorf(EINVALID, "status must be %s or %s, not %q", ReservationRejected, ReservationTimeout, status)
 	}
-	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
-	if err != nil {
-		return TaskResult{}, fmt.Errorf("reject reservation: %w", err)
-	}
+	var taskSID string
 	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
-		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
+		t, r, err := tx.LockReservation(ctx, workspaceSID, reservationSID)
 		if err != nil {
 			return err
 		}
+		taskSID = t.SID
 		if r.Status != ReservationPending {
 			return Errorf(EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
 		}
@@ -278,11 +258,11 @@ func (e *Engine) rejectReservation(ctx context.Context, workspaceSID, reservatio
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("reject reservation: %w", err)
 	}
-	res, w, err := e.after(ctx, workspaceSID, fx, r0.TaskSID)
+	res, w, err := e.after(ctx, workspaceSID, fx, taskSID)
 	out := TaskResult{Reservation: res, Worker: w}
-	t, terr := e.store.GetTask(ctx, workspaceSID, r0.TaskSID)
+	t, terr := e.store.GetTask(ctx, workspaceSID, taskSID)
 	if terr != nil {
-		return out, errors.Join(err, fmt.Errorf("re-read task %s: %w", r0.TaskSID, terr))
+		return out, errors.Join(err, fmt.Errorf("re-read task %s: %w", taskSID, terr))
 	}
 	out.Task = t
 	if res == nil && t.AssignmentStatus == TaskReserved {

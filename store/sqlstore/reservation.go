@@ -11,9 +11,44 @@ const reservationCols = `sid, workspace_sid, task_sid, worker_sid, status, timeo
 
 func scanReservation(r Row) (engine.Reservation, error) {
 	var v engine.Reservation
-	err := r.Scan(&v.SID, &v.WorkspaceSID, &v.TaskSID, &v.WorkerSID, &v.Status, &v.Timeout,
-		scanTime(&v.DateCreated), scanTime(&v.DateUpdated))
+	err := r.Scan(reservationDest(&v)...)
 	return v, err
+}
+
+// reservationDest is where the columns reservationCols are scanned to.
+func reservationDest(v *engine.Reservation) []any {
+	return []any{&v.SID, &v.WorkspaceSID, &v.TaskSID, &v.WorkerSID, &v.Status, &v.Timeout,
+		scanTime(&v.DateCreated), scanTime(&v.DateUpdated)}
+}
+
+// LockReservation reads a reservation and its task in one statement. On
+// Postgres FOR UPDATE locks the task's row before the reservation's (the
+// order of the FROM list), the store's lock order.
+func (t *Tx) LockReservation(ctx context.Context, workspaceSID, sid string) (engine.Task, engine.Reservation, error) {
+	var (
+		task engine.Task
+		r    engine.Reservation
+	)
+	err := t.db.QueryRow(ctx, `SELECT `+qualify("t", taskCols)+`, `+qualify("r", reservationCols)+`
+		FROM tasks t JOIN reservations r ON r.task_sid = t.sid
+		WHERE r.workspace_sid = $1 AND r.sid = $2 AND t.workspace_sid = $1`+t.lock,
+		workspaceSID, sid).Scan(append(taskDest(&task), reservationDest(&r)...)...)
+	switch {
+	case isNoRows(err):
+		return engine.Task{}, engine.Reservation{}, engine.Errorf(engine.ENOTFOUND, "reservation %s not found", sid)
+	case err != nil:
+		return engine.Task{}, engine.Reservation{}, t.wrap(err, "read reservation %s and its task", sid)
+	}
+	return task, r, nil
+}
+
+// qualify prefixes each column of a column list with a table alias.
+func qualify(alias, cols string) string {
+	list := strings.Split(cols, ",")
+	for i, c := range list {
+		list[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(list, ", ")
 }
 
 func (q *Queries) GetReservation(ctx context.Context, workspaceSID, sid string) (engine.Reservation, error) {

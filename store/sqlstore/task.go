@@ -13,11 +13,16 @@ const taskCols = `sid, workspace_sid, workflow_sid, attributes, assignment_statu
 
 func scanTask(r Row) (engine.Task, error) {
 	var t engine.Task
-	err := r.Scan(&t.SID, &t.WorkspaceSID, &t.WorkflowSID, &t.Attributes, &t.AssignmentStatus, &t.Priority, &t.Timeout,
+	err := r.Scan(taskDest(&t)...)
+	return t, err
+}
+
+// taskDest is where the columns taskCols are scanned to.
+func taskDest(t *engine.Task) []any {
+	return []any{&t.SID, &t.WorkspaceSID, &t.WorkflowSID, &t.Attributes, &t.AssignmentStatus, &t.Priority, &t.Timeout,
 		&t.TaskChannel, &t.CallSID, &t.Reason, &t.FilterIndex, &t.TargetIndex, &t.TaskQueueSID,
 		scanTime(&t.StepEnteredAt), sidList{&t.RejectedWorkers}, scanTime(&t.DateCreated), scanTime(&t.DateUpdated),
-		&t.Version)
-	return t, err
+		&t.Version}
 }
 
 func (q *Queries) GetTask(ctx context.Context, workspaceSID, sid string) (engine.Task, error) {

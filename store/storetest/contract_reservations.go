@@ -134,6 +134,51 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 		t.Errorf("%d transactions ended the one pending reservation, want 1", wins)
 	}
 
+	// LockReservation reads a reservation with its task, and locks both:
+	// of transactions that each end a pending reservation, one finds it pending.
+	r4 := f.newReservation(other.SID, bob.SID, 4)
+	noErr(t, insert(r4))
+	f.mustTx(func(tx engine.Tx) error {
+		gotTask, gotRes, err := tx.LockReservation(f.ctx, f.ws.SID, r4.SID)
+		if err != nil {
+			return err
+		}
+		wantTask, err := tx.GetTask(f.ctx, f.ws.SID, other.SID)
+		if err != nil {
+			return err
+		}
+		equal(t, "locked reservation's task", gotTask, wantTask)
+		equal(t, "locked reservation", gotRes, normReservation(r4))
+		_, _, err = tx.LockReservation(f.ctx, "WSother", r4.SID)
+		wantCode(t, err, engine.ENOTFOUND, r4.SID)
+		_, _, err = tx.LockReservation(f.ctx, f.ws.SID, "WRmissing")
+		wantCode(t, err, engine.ENOTFOUND, "WRmissing")
+		return nil
+	})
+	clear(ended)
+	errs = concurrently(c.instances(t, f), n, func(i int, s engine.Store) error {
+		return s.Tx(f.ctx, func(tx engine.Tx) error {
+			ended[i] = false
+			_, r, err := tx.LockReservation(f.ctx, f.ws.SID, r4.SID)
+			if err != nil || r.Status != engine.ReservationPending {
+				return err
+			}
+			r.Status = engine.ReservationCanceled
+			ended[i] = true
+			return tx.UpdateReservation(f.ctx, r)
+		})
+	})
+	wins = 0
+	for i := range n {
+		noErr(t, errs[i])
+		if ended[i] {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d transactions ended pending reservation %s, want 1", wins, r4.SID)
+	}
+
 	_, err = f.s.GetReservation(f.ctx, "WSother", r1.SID)
 	wantCode(t, err, engine.ENOTFOUND, r1.SID)
 	missing := f.newReservation(task.SID, alice.SID, 3)
