@@ -92,6 +92,11 @@ func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID 
 		out = *r
 		return nil
 	})
+	if ErrorCode(err) == ECONFLICT {
+		// A write refused at commit (the store sent it late): the task
+		// changed or got another live reservation meanwhile.
+		return nil, errTaskMoved
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -209,7 +209,9 @@ type Tx interface {
 	DeleteTask(ctx context.Context, workspaceSID, sid string) error
 
 	// InsertReservation fails with ECONFLICT when the task already has a
-	// pending or accepted reservation.
+	// pending or accepted reservation. A store may send the write later:
+	// the transaction then fails with that error at its next statement or
+	// at commit.
 	InsertReservation(ctx context.Context, r Reservation) error
 	// LockReservation returns a reservation and its task, both locked
 	// (task first); ENOTFOUND when the reservation does not exist.

@@ -97,20 +97,25 @@ func (t *Tx) reservationWriteError(err error, r engine.Reservation) error {
 	return nil
 }
 
+// InsertReservation is deferred where the DB defers writes: nothing reads
+// its outcome but the transaction's success, and a refusal fails the
+// transaction with the same error, at the next statement or at commit.
 func (t *Tx) InsertReservation(ctx context.Context, r engine.Reservation) error {
-	_, err := t.db.Exec(ctx, `INSERT INTO reservations (`+reservationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		r.SID, r.WorkspaceSID, r.TaskSID, r.WorkerSID, r.Status, r.Timeout, t.timeArg(r.DateCreated), t.timeArg(r.DateUpdated))
-	if err == nil {
-		return t.notifyReservation(ctx, r)
+	wrap := func(err error) error {
+		if cerr := t.reservationWriteError(err, r); cerr != nil {
+			return cerr
+		}
+		if t.d.ForeignKeyViolation(err) {
+			return engine.Errorf(engine.ENOTFOUND, "cannot add reservation %s: task %s or workspace %s not found",
+				r.SID, r.TaskSID, r.WorkspaceSID)
+		}
+		return t.insertError(err, "reservation", r.SID, r.WorkspaceSID)
 	}
-	if cerr := t.reservationWriteError(err, r); cerr != nil {
-		return cerr
+	if err := t.execLater(ctx, wrap, `INSERT INTO reservations (`+reservationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		r.SID, r.WorkspaceSID, r.TaskSID, r.WorkerSID, r.Status, r.Timeout, t.timeArg(r.DateCreated), t.timeArg(r.DateUpdated)); err != nil {
+		return err
 	}
-	if t.d.ForeignKeyViolation(err) {
-		return engine.Errorf(engine.ENOTFOUND, "cannot add reservation %s: task %s or workspace %s not found",
-			r.SID, r.TaskSID, r.WorkspaceSID)
-	}
-	return t.insertError(err, "reservation", r.SID, r.WorkspaceSID)
+	return t.notifyReservation(ctx, r)
 }
 
 func (t *Tx) UpdateReservation(ctx context.Context, r engine.Reservation) error {
