@@ -82,7 +82,7 @@ serve() {
 		kill -0 $pid 2>/dev/null || { cat "/tmp/rp-$name.log"; exit 1; }
 		sleep 0.02
 	done
-	say "server on $STORE rp_$name ready in $(echo "$(date +%s.%N) - $t0" | bc) s, server CPU $(cpu $pid) s"
+	say "server on $STORE rp_$name ready in $(echo "$(date +%s.%N) - $t0" | bc) s, server CPU $(awk '{print ($14+$15)/100}' /proc/$pid/stat) s"
 	SERVER=$pid
 }
 
@@ -139,23 +139,6 @@ sustained() {
 	stop
 }
 
-# cpu PID: CPU seconds the process has used.
-cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
-
-# pgcpu: CPU seconds the Postgres cluster behind $PG has used: the
-# postmaster, its live processes, and the backends that already exited
-# (counted into the postmaster's children's time). Empty when the cluster's
-# processes cannot be read (another machine, another user).
-pgcpu() {
-	local dir pm
-	dir=$(psql "$PG/postgres" -Atc "SHOW data_directory" 2>/dev/null) || return 0
-	pm=$(head -1 "$dir/postmaster.pid" 2>/dev/null) || return 0
-	[[ -r /proc/$pm/stat ]] || return 0
-	{ awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
-	  for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null; done
-	} | awk '{s += $1} END {print s / 100}'
-}
-
 # profile: what one whole call asks of Postgres, per call, from the
 # server's own statistics (deterministic where wall-clock figures are not):
 # statements, transactions, rows written, WAL records and bytes, and the
@@ -170,19 +153,10 @@ profile() {
 		-c "SELECT pg_stat_statements_reset()" -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
 	psql "$PG/rp_profile" -qAt -c "SELECT pg_stat_reset()" >/dev/null
 	say "profile: $calls calls at $rate/s (incoming, answer, dial action, status callback per call), per call"
-	local srv0 pg0 srv1 pg1
-	srv0=$(cpu "$SERVER") pg0=$(pgcpu)
 	replay --calls "$calls" --rate "$rate" --dids "$n" --workers "$n" --owner-available 1 \
 		--answered 1 --no-answer 0 --busy 0 --hangup 0 --ring 0 --talk 0 --quiet
-	srv1=$(cpu "$SERVER")
 	stop
-	sleep 1 # the statistics collector's last flush; the backends exit
-	pg1=$(pgcpu)
-	# CPU per call decides throughput on a machine short of CPU, and it is
-	# far less sensitive to other jobs' load than requests per second.
-	local pgms=unknown
-	[[ -n $pg0 && -n $pg1 ]] && pgms="$(echo "scale=2; ($pg1 - $pg0) * 1000 / $calls" | bc) ms"
-	echo "CPU per call: server $(echo "scale=2; ($srv1 - $srv0) * 1000 / $calls" | bc) ms, Postgres $pgms"
+	sleep 1 # the statistics collector's last flush
 	# pg_stat_statements lives in database postgres; the rest is per database.
 	psql "$PG/postgres" -q -v calls="$calls" -v db=rp_profile -f replay/bench/profile.sql
 }
