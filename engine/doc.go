@@ -38,7 +38,11 @@
 // These steps are written once, as the walk of walk.go. Three callers walk a
 // task: route after a commit, placeNew inside the transaction that creates
 // the task, and RouteDegraded from memory. Each supplies how a worker is
-// claimed, how the task moves on and where the events go.
+// claimed, how the task moves on and where the events go. placeNew walks
+// the new task in memory and writes its row once, at the end: inserted
+// reserved, before its reservation, or pending where it waits. A call
+// that already has a task (a retried webhook) is found by that insert,
+// and the transaction rolls back whatever it claimed.
 //
 // Waiting and step timeouts. A task that cannot be reserved and does not
 // skip waits at its target. A target timeout is measured from when the task

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/didrouter/didrouter/engine"
@@ -116,5 +117,45 @@ func TestNewCallWrittenOnce(t *testing.T) {
 			t.Fatalf("third call reserved %+v, want it waiting", third.Reservation)
 		}
 		wantOnce(third, engine.TaskPending)
+	})
+}
+
+// TestNewCallRetriedConcurrently: retries of a new call racing each other
+// make one task and one reservation. A retry that claimed a worker before
+// its insert found the call's task rolls the claim back: no other worker
+// stays busy (the harness checks Busy against live reservations).
+func TestNewCallRetriedConcurrently(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		other := h.worker("other", "", "Available")
+		owner := h.worker("owner", ownerDID, "Available")
+		res := make([]engine.TaskResult, 6)
+		errs := make([]error, len(res))
+		var wg sync.WaitGroup
+		for i := range res {
+			wg.Go(func() {
+				res[i], errs[i] = h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID,
+					Attributes: `{"phone_number":"` + ownerDID + `"}`, CallSID: "CA-race"})
+			})
+		}
+		wg.Wait()
+		created := 0
+		for i, r := range res {
+			if errs[i] != nil {
+				t.Fatalf("CreateTask %d: %v", i, errs[i])
+			}
+			if r.Created {
+				created++
+			}
+			if r.Task.SID != res[0].Task.SID || r.Reservation == nil || r.Reservation.WorkerSID != owner.SID {
+				t.Fatalf("retry %d answered task %s reservation %+v, want task %s reserved for the owner",
+					i, r.Task.SID, r.Reservation, res[0].Task.SID)
+			}
+		}
+		if created != 1 {
+			t.Fatalf("%d retries created the task, want 1", created)
+		}
+		if got := h.getWorker(other.SID); got.Busy != 0 {
+			t.Fatalf("the other worker is busy %d after the race, want 0", got.Busy)
+		}
 	})
 }
