@@ -1,3 +1,12 @@
+// Package engine holds didrouter's domain: workspaces, activities, workers,
+// task queues, workflows, tasks, reservations, events and timers, the Store
+// contract that persists them, and the routing state machine that moves a
+// task through its workflow (TaskRouter semantics).
+//
+// The store is the single source of truth shared by every instance; the
+// engine keeps an in-memory worker index (routing.Index) that is rebuilt from
+// the store on start and kept current from the store's change feed.
+//
 // # Routing semantics
 //
 // The Engine follows TaskRouter's task lifecycle (pending → reserved →

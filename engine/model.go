@@ -1,11 +1,3 @@
-// Package engine holds didrouter's domain: workspaces, activities, workers,
-// task queues, workflows, tasks, reservations, events and timers, the Store
-// contract that persists them, and the routing state machine that moves a
-// task through its workflow (TaskRouter semantics).
-//
-// The store is the single source of truth shared by every instance; the
-// engine keeps an in-memory worker index (routing.Index) that is rebuilt from
-// the store on start and kept current from the store's change feed.
 package engine
 
 import "time"
@@ -133,6 +125,13 @@ type Task struct {
 	Version         int64
 }
 
+// FirstTarget reports whether a task at this routing position is at the
+// first target of a filter it matched: its first choice, the number's
+// owner in the DID workflow. An answer there is "answered by the owner"
+// (metrics, statistics and the admin console's board); anywhere else,
+// including the default filter, it went to someone else (Everyone).
+func FirstTarget(filter, target int) bool { return filter >= 0 && target == 0 }
+
 // Reservation statuses (TaskRouter names).
 const (
 	ReservationPending   = "pending"
@@ -210,6 +209,12 @@ const (
 	TimerReservation = "reservation" // a pending reservation's timeout
 	TimerTask        = "task"        // the task's own timeout: cancel it
 	TimerWrapup      = "wrapup"      // end of a worker's wrap-up time
+	// TimerReoffer ends a waiting task's exclusions: the workers who missed
+	// or declined it may be offered it again. Keyed by task like the step timer.
+	TimerReoffer = "reoffer"
+	// TimerAway fires when a worker's last agent desktop page may have been
+	// gone for the engine's AgentAway. Keyed by worker (one per worker), not task.
+	TimerAway = "away"
 )
 
 // Timer is a stored deadline. Key identifies what it guards (a task or

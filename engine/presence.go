@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// TimerAway fires when a worker's last agent desktop page may have been
-// gone for Config.AgentAway. Keyed by worker (one per worker), not task.
-const TimerAway = "away"
-
 // OfflineActivityName names the activity a worker without a desktop page is
 // moved to; a workspace without it uses its default activity when that one
 // is unavailable.

@@ -6,10 +6,6 @@ import (
 	"time"
 )
 
-// TimerReoffer ends a waiting task's exclusions: the workers who missed or
-// declined it may be offered it again. Keyed by task like the step timer.
-const TimerReoffer = "reoffer"
-
 // DefaultReofferAfter is Config.ReofferAfter's default.
 const DefaultReofferAfter = 60 * time.Second
 
