@@ -6,12 +6,6 @@ import (
 	"sync"
 )
 
-// Change kinds of the configuration a call reads on every webhook.
-const (
-	ChangeWorkspace = "workspace" // a workspace's settings changed
-	ChangeBinding   = "binding"   // phone number bindings changed (SID unused: all are forgotten)
-)
-
 // configCache keeps workspaces and phone number bindings read on a call's
 // path. Like the workflow cache, it is trusted only while the change feed
 // runs: a change anywhere evicts, a resync empties it. A read that raced an

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -101,14 +100,6 @@ func activityNamed(ctx context.Context, tx Tx, workspaceSID, name string) (Activ
 	return Activity{}, false, nil
 }
 
-// Task types of the messages didrouter makes when nobody answers (the
-// webhooks' voicemail and call-back tasks): their reservations ring no
-// phone, so letting one time out is no missed call.
-const (
-	TaskTypeVoicemail = "voicemail"
-	TaskTypeCallback  = "callback"
-)
-
 // ringsPhone reports whether offering t rings the worker's phone: every
 // task but a voicemail or a call-back request (attribute "type").
 func ringsPhone(t Task) bool {
@@ -117,39 +108,4 @@ func ringsPhone(t Task) bool {
 	}
 	typ := TaskType(t)
 	return typ != TaskTypeVoicemail && typ != TaskTypeCallback
-}
-
-// IsCallbackRequest reports whether t is a caller's call-back request. The
-// caller hung up on purpose to be called back, so the end of their call
-// (a status callback, a journaled hang-up) must not end the task.
-func IsCallbackRequest(t Task) bool {
-	return strings.Contains(t.Attributes, TaskTypeCallback) && TaskType(t) == TaskTypeCallback
-}
-
-// CallbackNumber is the number a call-back request is to call back (its
-// "callback_number" attribute), "" for any other task. The stores keep it
-// in an indexed column, for CallSettingsStore.CallbackRequests.
-func CallbackNumber(attributes string) string {
-	if !strings.Contains(attributes, TaskTypeCallback) {
-		return ""
-	}
-	var a struct {
-		Type   any `json:"type"`
-		Number any `json:"callback_number"`
-	}
-	if json.Unmarshal([]byte(attributes), &a) != nil || a.Type != TaskTypeCallback {
-		return ""
-	}
-	n, _ := a.Number.(string)
-	return n
-}
-
-// TaskType is the task's "type" attribute ("" when it is not a string).
-func TaskType(t Task) string {
-	var a struct {
-		Type any `json:"type"`
-	}
-	_ = json.Unmarshal([]byte(t.Attributes), &a) // attributes are a JSON object; anything else has no type
-	s, _ := a.Type.(string)
-	return s
 }

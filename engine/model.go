@@ -1,6 +1,10 @@
 package engine
 
-import "time"
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
 
 // Sid prefixes, as TaskRouter writes them (two letters + 32 hex digits).
 const (
@@ -131,6 +135,49 @@ type Task struct {
 // (metrics, statistics and the admin console's board); anywhere else,
 // including the default filter, it went to someone else (Everyone).
 func FirstTarget(filter, target int) bool { return filter >= 0 && target == 0 }
+
+// Task types of the messages didrouter makes when nobody answers (the
+// webhooks' voicemail and call-back tasks): their reservations ring no
+// phone, so letting one time out is no missed call.
+const (
+	TaskTypeVoicemail = "voicemail"
+	TaskTypeCallback  = "callback"
+)
+
+// IsCallbackRequest reports whether t is a caller's call-back request. The
+// caller hung up on purpose to be called back, so the end of their call
+// (a status callback, a journaled hang-up) must not end the task.
+func IsCallbackRequest(t Task) bool {
+	return strings.Contains(t.Attributes, TaskTypeCallback) && TaskType(t) == TaskTypeCallback
+}
+
+// CallbackNumber is the number a call-back request is to call back (its
+// "callback_number" attribute), "" for any other task. The stores keep it
+// in an indexed column, for CallSettingsStore.CallbackRequests.
+func CallbackNumber(attributes string) string {
+	if !strings.Contains(attributes, TaskTypeCallback) {
+		return ""
+	}
+	var a struct {
+		Type   any `json:"type"`
+		Number any `json:"callback_number"`
+	}
+	if json.Unmarshal([]byte(attributes), &a) != nil || a.Type != TaskTypeCallback {
+		return ""
+	}
+	n, _ := a.Number.(string)
+	return n
+}
+
+// TaskType is the task's "type" attribute ("" when it is not a string).
+func TaskType(t Task) string {
+	var a struct {
+		Type any `json:"type"`
+	}
+	_ = json.Unmarshal([]byte(t.Attributes), &a) // attributes are a JSON object; anything else has no type
+	s, _ := a.Type.(string)
+	return s
+}
 
 // Reservation statuses (TaskRouter names).
 const (
