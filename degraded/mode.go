@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -33,19 +34,19 @@ const (
 
 // Engine is what degraded mode needs from *engine.Engine.
 type Engine interface {
-	RouteDegraded(ctx context.Context, ws engine.Workspace, flow engine.Workflow, n engine.NewTask, mayReserve func(string) bool) (engine.DegradedCall, error)
+	RouteDegraded(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n engine.NewTask, mayReserve func(string) bool) (engine.DegradedCall, error)
 	ImportDegraded(ctx context.Context, dc engine.DegradedCall) (engine.DegradedImport, error)
 	RouteImported(ctx context.Context, workspaceSID, taskSID string) error
 	PauseRouting()
 	ResumeRouting(ctx context.Context) error
 	ReleaseDegraded(workspaceSID, workerSID string)
 	DegradedIsDID(workspaceSID, e164 string) bool
-	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (engine.Workflow, error)
-	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (didrouter.Workflow, error)
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error)
 	AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Adoption, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
-	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
-	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
+	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
 	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
 	Sync(ctx context.Context) error
 }
@@ -53,7 +54,7 @@ type Engine interface {
 // Config configures a Mode.
 type Config struct {
 	Engine       Engine
-	Store        engine.Store     // reads and writes while replaying (through outage.Store)
+	Store        didrouter.Store  // reads and writes while replaying (through outage.Store)
 	Down         func() time.Time // when the store became unreachable; zero = reachable
 	Journal      *Journal         // this instance's journal
 	Members      *Members         // nil: reserve any worker (a single instance)
@@ -75,10 +76,10 @@ type Config struct {
 	// Clock is where degraded mode reads the time: the settle time, the
 	// length of an outage, the dates of journal entries. Give it the
 	// engine's clock, so that both agree on when a timer is due. nil =
-	// engine.SystemClock. The rounds of Run and Flush are paced by the
+	// didrouter.SystemClock. The rounds of Run and Flush are paced by the
 	// wall clock, as the engine's timer poll is: a fake clock changes what
 	// a round sees, not how often rounds run.
-	Clock engine.Clock
+	Clock didrouter.Clock
 }
 
 // Stats counts what degraded mode did.
@@ -122,7 +123,7 @@ func New(cfg Config) (*Mode, error) {
 		cfg.SettleAfter = defaultSettleAfter
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = engine.SystemClock{}
+		cfg.Clock = didrouter.SystemClock{}
 	}
 	return &Mode{cfg: cfg, log: cfg.Logger, own: map[string]ownRes{}}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -15,10 +16,10 @@ import (
 // journals it. n needs no workspace or workflow: those of dialed's binding
 // as last read while the store answered are used, else the default
 // workspace and its default workflow.
-func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.NewTask) (engine.Workspace, engine.TaskResult, error) {
+func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.NewTask) (didrouter.Workspace, engine.TaskResult, error) {
 	w := m.ws.Load()
 	if w == nil {
-		return engine.Workspace{}, engine.TaskResult{}, errors.New("degraded: the workspace was never read")
+		return didrouter.Workspace{}, engine.TaskResult{}, errors.New("degraded: the workspace was never read")
 	}
 	to := w.def
 	if b, ok := w.bound[dialed]; ok {

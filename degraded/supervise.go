@@ -7,7 +7,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Run keeps the in-memory routing data warm while the store answers and
@@ -139,7 +139,7 @@ func (m *Mode) journaledSince(t time.Time) bool {
 func (m *Mode) postponeTimers(ctx context.Context) {
 	until := m.now().Add(m.cfg.SettleAfter)
 	n := 0
-	err := m.cfg.Store.Tx(ctx, func(tx engine.Tx) error {
+	err := m.cfg.Store.Tx(ctx, func(tx didrouter.Tx) error {
 		n = 0
 		due, err := tx.ClaimDueTimers(ctx, until, 1000)
 		if err != nil {

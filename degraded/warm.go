@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // warmed is what Incoming routes with: the default workspace and its
@@ -22,8 +22,8 @@ type warmed struct {
 
 // target is where a call goes: a workspace and one of its workflows.
 type target struct {
-	ws   engine.Workspace
-	flow engine.Workflow
+	ws   didrouter.Workspace
+	flow didrouter.Workflow
 }
 
 // warm reads the default workspace and the number bindings, and makes

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/hours"
 )
 
@@ -31,7 +32,7 @@ func ParseVoicemailAfter(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 || d > 24*time.Hour {
-		return 0, Errorf(EINVALID, "voicemail after must be a duration between 1s and 24h (90s, 2m) or off, not %q", s)
+		return 0, didrouter.Errorf(didrouter.EINVALID, "voicemail after must be a duration between 1s and 24h (90s, 2m) or off, not %q", s)
 	}
 	return d, nil
 }
@@ -40,7 +41,7 @@ func ParseVoicemailAfter(s string) (time.Duration, error) {
 // the server's default voicemail delay, field by field. A stored field that
 // no longer parses is skipped (logged by the caller through err), so that a
 // bad row never stops a call: the call is then routed as if always open.
-func ResolveAnswering(ctx context.Context, st CallSettingsStore, workspaceSID, phoneNumber string, defaultVoicemailAfter time.Duration) (Answering, error) {
+func ResolveAnswering(ctx context.Context, st didrouter.CallSettingsStore, workspaceSID, phoneNumber string, defaultVoicemailAfter time.Duration) (Answering, error) {
 	a := Answering{VoicemailAfter: defaultVoicemailAfter}
 	if st == nil {
 		return a, nil
@@ -49,13 +50,13 @@ func ResolveAnswering(ctx context.Context, st CallSettingsStore, workspaceSID, p
 	if phoneNumber != "" {
 		keys = append(keys, phoneNumber)
 	}
-	var rows []CallSettings
+	var rows []didrouter.CallSettings
 	for _, n := range keys {
 		s, err := st.GetCallSettings(ctx, workspaceSID, n)
 		switch {
 		case err == nil:
 			rows = append(rows, s)
-		case ErrorCode(err) != ENOTFOUND:
+		case didrouter.ErrorCode(err) != didrouter.ENOTFOUND:
 			return a, fmt.Errorf("read call settings of %s %s: %w", workspaceSID, n, err)
 		}
 	}
@@ -84,15 +85,15 @@ func ResolveAnswering(ctx context.Context, st CallSettingsStore, workspaceSID, p
 // CheckCallSettings checks the fields of s that are set, as the admin API
 // and the console take them: EINVALID names the field (by its API
 // parameter) and says what is wrong.
-func CheckCallSettings(s CallSettings) error {
+func CheckCallSettings(s didrouter.CallSettings) error {
 	if s.Hours != "" {
 		if _, err := hours.Parse(s.Hours); err != nil {
-			return Errorf(EINVALID, "BusinessHours: %s", strings.TrimPrefix(err.Error(), "business hours: "))
+			return didrouter.Errorf(didrouter.EINVALID, "BusinessHours: %s", strings.TrimPrefix(err.Error(), "business hours: "))
 		}
 	}
 	if s.VoicemailAfter != "" {
 		if _, err := ParseVoicemailAfter(s.VoicemailAfter); err != nil {
-			return Errorf(EINVALID, "VoicemailAfter: %s", ErrorMessage(err))
+			return didrouter.Errorf(didrouter.EINVALID, "VoicemailAfter: %s", didrouter.ErrorMessage(err))
 		}
 	}
 	return nil

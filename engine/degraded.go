@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -28,10 +29,10 @@ import (
 // the reservation made from the index (nil: the caller waits), the worker
 // as the index knew it, and the events, dated when they happened.
 type DegradedCall struct {
-	Task        Task
-	Reservation *Reservation `json:",omitempty"`
-	Worker      *Worker      `json:",omitempty"`
-	Events      []Event
+	Task        didrouter.Task
+	Reservation *didrouter.Reservation `json:",omitempty"`
+	Worker      *didrouter.Worker      `json:",omitempty"`
+	Events      []didrouter.Event
 	// WaitIfBusy makes ImportDegraded fail with ErrDegradedWorkerBusy,
 	// writing nothing, when the reservation's worker has no spare capacity
 	// in the store, rather than storing the reservation canceled: right
@@ -55,12 +56,12 @@ const DegradedImportGrace = 10 * time.Second
 // engine's workflow cache is used when it holds the same version: a
 // change-feed resync empties it, and an outage may follow at once). It
 // fails with EUNAVAILABLE when the workspace's index is not in memory.
-func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, flow Workflow, n NewTask, mayReserve func(workerSID string) bool) (DegradedCall, error) {
+func (e *Engine) RouteDegraded(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n NewTask, mayReserve func(workerSID string) bool) (DegradedCall, error) {
 	wfRow, wf, ok := e.cachedFlow(ws.SID, flow.SID)
 	if !ok || !wfRow.DateUpdated.Equal(flow.DateUpdated) {
 		parsed, err := routing.ParseWorkflow([]byte(flow.Configuration), func(string) bool { return true })
 		if err != nil {
-			return DegradedCall{}, Errorf(EUNAVAILABLE, "workflow %s: %v", flow.SID, err)
+			return DegradedCall{}, didrouter.Errorf(didrouter.EUNAVAILABLE, "workflow %s: %v", flow.SID, err)
 		}
 		wfRow, wf = flow, parsed
 	}
@@ -68,7 +69,7 @@ func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, flow Workflow,
 	wi := e.workspaces[ws.SID]
 	e.mu.Unlock()
 	if wi == nil {
-		return DegradedCall{}, Errorf(EUNAVAILABLE, "the worker index of workspace %s is not loaded", ws.SID)
+		return DegradedCall{}, didrouter.Errorf(didrouter.EUNAVAILABLE, "the worker index of workspace %s is not loaded", ws.SID)
 	}
 	d, err := draftTask(ws.SID, wfRow, wf, n)
 	if err != nil {
@@ -103,16 +104,16 @@ func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, flow Workflow,
 // busy in the index, the local stand-in for Tx.ClaimWorker, and the events
 // are kept for the journal.
 type memWalk struct {
-	wfRow  Workflow
+	wfRow  didrouter.Workflow
 	wf     *routing.Workflow
 	attrs  routing.Attributes
 	wi     *wsIndex
-	t      Task
+	t      didrouter.Task
 	now    time.Time
-	events []Event
+	events []didrouter.Event
 }
 
-func (w *memWalk) emit(ev Event, data map[string]any) error {
+func (w *memWalk) emit(ev didrouter.Event, data map[string]any) error {
 	ev, err := newEvent(ev, data, w.now)
 	if err != nil {
 		return err
@@ -139,7 +140,7 @@ func (w *memWalk) claim(_ context.Context, s walkStep, c routing.WorkerInfo) (*r
 	w.wi.ix.UpsertWorker(cur) // same version: applied, and the queue counts follow
 	w.wi.mu.Unlock()
 	t := s.t
-	t.AssignmentStatus = TaskReserved
+	t.AssignmentStatus = didrouter.TaskReserved
 	r := newReservation(s.wfRow, t, c.SID, w.now)
 	if err := emitReservationCreated(w.emit, r, t, c.FriendlyName, true); err != nil {
 		return nil, err
@@ -173,13 +174,13 @@ func (w *memWalk) lost(context.Context, walkStep) (bool, error) { return true, n
 
 // degradedWorker is the Worker row as far as the index knows it (enough to
 // ring the worker: sid, name, attributes with contact_uri).
-func degradedWorker(workspaceSID string, w routing.WorkerInfo) Worker {
+func degradedWorker(workspaceSID string, w routing.WorkerInfo) didrouter.Worker {
 	attrs, err := json.Marshal(w.Attributes)
 	if err != nil {
 		attrs = []byte("{}")
 	}
 	phone, _ := w.Attributes["phone_number"].(string)
-	return Worker{
+	return didrouter.Worker{
 		SID: w.SID, WorkspaceSID: workspaceSID, FriendlyName: w.FriendlyName, Attributes: string(attrs),
 		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available,
 		Capacity: w.Capacity, Busy: w.Busy + 1, PhoneNumber: phone, DateStatusChanged: w.IdleSince, Version: w.Version,
@@ -211,12 +212,12 @@ func (e *Engine) ReleaseDegraded(workspaceSID, workerSID string) {
 }
 
 // cachedFlow returns a workflow from the cache without reading the store.
-func (e *Engine) cachedFlow(workspaceSID, sid string) (Workflow, *routing.Workflow, bool) {
+func (e *Engine) cachedFlow(workspaceSID, sid string) (didrouter.Workflow, *routing.Workflow, bool) {
 	e.wfMu.Lock()
 	defer e.wfMu.Unlock()
 	c, ok := e.flows[sid]
 	if !ok || c.row.WorkspaceSID != workspaceSID {
-		return Workflow{}, nil, false
+		return didrouter.Workflow{}, nil, false
 	}
 	return c.row, c.parsed, true
 }
@@ -224,9 +225,9 @@ func (e *Engine) cachedFlow(workspaceSID, sid string) (Workflow, *routing.Workfl
 // WarmDegraded makes sure what RouteDegraded needs is in memory (the
 // workspace's index, the parsed workflow), reading the store while it
 // answers, and returns the workflow row to hand to RouteDegraded.
-func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (Workflow, error) {
+func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (didrouter.Workflow, error) {
 	if _, err := e.index(ctx, workspaceSID); err != nil {
-		return Workflow{}, err
+		return didrouter.Workflow{}, err
 	}
 	row, _, err := e.workflow(ctx, workspaceSID, workflowSID)
 	return row, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/didrouter/didrouter"
 )
 
 // Reasons the engine gives, in a worker.activity.update event's "reason",
@@ -36,12 +38,12 @@ const UnavailableActivityName = "Unavailable"
 // for another activity, another agent was faster) are not counted by the
 // callers of this function; an accepted call clears the count
 // (acceptLocked).
-func (e *Engine) noteMissed(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
+func (e *Engine) noteMissed(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
 	if e.missedLimit <= 0 {
 		return nil
 	}
 	n, err := tx.CountMissedCall(ctx, workspaceSID, workerSID)
-	if ErrorCode(err) == ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		return nil // deleted meanwhile
 	}
 	if err != nil {
@@ -87,25 +89,25 @@ func (e *Engine) noteMissed(ctx context.Context, tx Tx, fx *effects, workspaceSI
 
 // activityNamed finds the workspace's activity with that name, in any case
 // (the API keeps names unique regardless of case).
-func activityNamed(ctx context.Context, tx Tx, workspaceSID, name string) (Activity, bool, error) {
+func activityNamed(ctx context.Context, tx didrouter.Tx, workspaceSID, name string) (didrouter.Activity, bool, error) {
 	acts, err := tx.ListActivities(ctx, workspaceSID)
 	if err != nil {
-		return Activity{}, false, fmt.Errorf("list activities of workspace %s: %w", workspaceSID, err)
+		return didrouter.Activity{}, false, fmt.Errorf("list activities of workspace %s: %w", workspaceSID, err)
 	}
 	for _, a := range acts {
 		if strings.EqualFold(a.FriendlyName, name) {
 			return a, true, nil
 		}
 	}
-	return Activity{}, false, nil
+	return didrouter.Activity{}, false, nil
 }
 
 // ringsPhone reports whether offering t rings the worker's phone: every
 // task but a voicemail or a call-back request (attribute "type").
-func ringsPhone(t Task) bool {
-	if !strings.Contains(t.Attributes, TaskTypeVoicemail) && !strings.Contains(t.Attributes, TaskTypeCallback) {
+func ringsPhone(t didrouter.Task) bool {
+	if !strings.Contains(t.Attributes, didrouter.TaskTypeVoicemail) && !strings.Contains(t.Attributes, didrouter.TaskTypeCallback) {
 		return true // the common case, without decoding the attributes
 	}
-	typ := TaskType(t)
-	return typ != TaskTypeVoicemail && typ != TaskTypeCallback
+	typ := didrouter.TaskType(t)
+	return typ != didrouter.TaskTypeVoicemail && typ != didrouter.TaskTypeCallback
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -26,7 +27,7 @@ func TestRetriedCallGetsItsTask(t *testing.T) {
 		if err != nil || refused.Created || refused.Task.SID != first.Task.SID {
 			t.Fatalf("retry with a refused priority: %+v, %v; want the call's task", refused, err)
 		}
-		if _, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, CallSID: "CAnew", Priority: -1}); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, CallSID: "CAnew", Priority: -1}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("a new call with a negative priority: %v, want invalid", err)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/web"
 )
@@ -40,7 +41,7 @@ func fakeRecordings(t *testing.T, recordingSID string) (*httptest.Server, *atomi
 // fetches the recording with the account's credentials; another agent can
 // neither list nor play it, and a visitor without a session gets nothing.
 func TestVoicemailPlayback(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		recSID := fmt.Sprintf("RE%032x", 7)
 		twilio, hits := fakeRecordings(t, recSID)
 		s := newSite(t, st, siteOptions{recordings: &web.RecordingSource{BaseURL: twilio.URL,
