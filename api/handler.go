@@ -34,16 +34,16 @@ const DefaultBaseURL = "http://127.0.0.1:8080"
 // every write goes through it so that the routing index stays current.
 // Reads go straight to the store.
 type Engine interface {
-	CreateWorker(ctx context.Context, workspaceSID string, w engine.NewWorker) (didrouter.Worker, error)
+	CreateWorker(ctx context.Context, workspaceSID string, w engine.WorkerInsert) (didrouter.Worker, error)
 	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (didrouter.Worker, error)
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
-	CreateTaskQueue(ctx context.Context, workspaceSID string, q engine.NewTaskQueue) (didrouter.TaskQueue, error)
+	CreateTaskQueue(ctx context.Context, workspaceSID string, q engine.TaskQueueInsert) (didrouter.TaskQueue, error)
 	UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, u engine.TaskQueueUpdate) (didrouter.TaskQueue, error)
 	DeleteTaskQueue(ctx context.Context, workspaceSID, sid string) error
-	CreateWorkflow(ctx context.Context, workspaceSID string, w engine.NewWorkflow) (didrouter.Workflow, error)
+	CreateWorkflow(ctx context.Context, workspaceSID string, w engine.WorkflowInsert) (didrouter.Workflow, error)
 	UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u engine.WorkflowUpdate) (didrouter.Workflow, error)
 	DeleteWorkflow(ctx context.Context, workspaceSID, sid string) error
-	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
+	CreateTask(ctx context.Context, n engine.TaskInsert) (engine.TaskResult, error)
 	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
 	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
 	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (didrouter.Task, error)

@@ -20,7 +20,7 @@ type brokenEngine struct {
 	*engine.Engine
 }
 
-func (brokenEngine) CreateWorker(context.Context, string, engine.NewWorker) (didrouter.Worker, error) {
+func (brokenEngine) CreateWorker(context.Context, string, engine.WorkerInsert) (didrouter.Worker, error) {
 	panic("nil map somewhere")
 }
 

@@ -150,7 +150,7 @@ func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	n := engine.NewTaskQueue{
+	n := engine.TaskQueueInsert{
 		FriendlyName:  f.get("FriendlyName"),
 		TargetWorkers: f.get("TargetWorkers"),
 		TaskOrder:     f.get("TaskOrder"),

@@ -270,7 +270,7 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n := engine.NewTask{WorkspaceSID: ws, WorkflowSID: f.get("WorkflowSid"), Attributes: f.get("Attributes"), TaskChannel: channel}
+	n := engine.TaskInsert{WorkspaceSID: ws, WorkflowSID: f.get("WorkflowSid"), Attributes: f.get("Attributes"), TaskChannel: channel}
 	if priority != nil {
 		n.Priority = *priority
 	}

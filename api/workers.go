@@ -171,7 +171,7 @@ func (h *Handler) createWorker(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	wk, err := h.eng.CreateWorker(r.Context(), workspaceOf(r).SID, engine.NewWorker{
+	wk, err := h.eng.CreateWorker(r.Context(), workspaceOf(r).SID, engine.WorkerInsert{
 		FriendlyName: f.get("FriendlyName"),
 		Attributes:   f.get("Attributes"),
 		ActivitySID:  f.get("ActivitySid"),

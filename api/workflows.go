@@ -106,7 +106,7 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n := engine.NewWorkflow{
+	n := engine.WorkflowInsert{
 		FriendlyName:                  f.get("FriendlyName"),
 		Configuration:                 f.get("Configuration"),
 		AssignmentCallbackURL:         callbacks.primary(),

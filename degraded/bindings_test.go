@@ -48,7 +48,7 @@ func newWorld(t *testing.T, ctx context.Context, st didrouter.Store) *world {
 
 func (w *world) worker(t *testing.T, name, attrs string) didrouter.Worker {
 	t.Helper()
-	wk, err := w.eng.CreateWorker(w.ctx, w.ws.SID, engine.NewWorker{FriendlyName: name, ActivitySID: w.available, Attributes: attrs})
+	wk, err := w.eng.CreateWorker(w.ctx, w.ws.SID, engine.WorkerInsert{FriendlyName: name, ActivitySID: w.available, Attributes: attrs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +96,12 @@ func TestModeRoutesBoundNumbers(t *testing.T) {
 		general := w.worker(t, "general", `{"contact_uri":"client:general"}`)
 		time.Sleep(10 * time.Millisecond)
 		sales := w.worker(t, "sales", `{"team":"sales","contact_uri":"client:sales"}`)
-		q, err := w.eng.CreateTaskQueue(ctx, w.ws.SID, engine.NewTaskQueue{FriendlyName: "Sales", TargetWorkers: `team == "sales"`})
+		q, err := w.eng.CreateTaskQueue(ctx, w.ws.SID, engine.TaskQueueInsert{FriendlyName: "Sales", TargetWorkers: `team == "sales"`})
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg, _ := json.Marshal(map[string]any{"task_routing": map[string]any{"default_filter": map[string]any{"queue": q.SID}}})
-		flow, err := w.eng.CreateWorkflow(ctx, w.ws.SID, engine.NewWorkflow{FriendlyName: "Sales line", Configuration: string(cfg)})
+		flow, err := w.eng.CreateWorkflow(ctx, w.ws.SID, engine.WorkflowInsert{FriendlyName: "Sales line", Configuration: string(cfg)})
 		if err != nil {
 			t.Fatal(err)
 		}

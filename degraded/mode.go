@@ -34,7 +34,7 @@ const (
 
 // Engine is what degraded mode needs from *engine.Engine.
 type Engine interface {
-	RouteDegraded(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n engine.NewTask, mayReserve func(string) bool) (engine.DegradedCall, error)
+	RouteDegraded(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n engine.TaskInsert, mayReserve func(string) bool) (engine.DegradedCall, error)
 	ImportDegraded(ctx context.Context, dc engine.DegradedCall) (engine.DegradedImport, error)
 	RouteImported(ctx context.Context, workspaceSID, taskSID string) error
 	PauseRouting()
@@ -47,7 +47,7 @@ type Engine interface {
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
 	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
 	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
-	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
+	CreateTask(ctx context.Context, n engine.TaskInsert) (engine.TaskResult, error)
 	Sync(ctx context.Context) error
 }
 

@@ -39,9 +39,9 @@ func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
 }
 
-func callTask(callSID, to string) engine.NewTask {
+func callTask(callSID, to string) engine.TaskInsert {
 	attrs, _ := json.Marshal(map[string]string{"phone_number": to, "type": "inbound", "call_sid": callSID})
-	return engine.NewTask{Attributes: string(attrs), CallSID: callSID}
+	return engine.TaskInsert{Attributes: string(attrs), CallSID: callSID}
 }
 
 // ownerMode is a running degraded Mode over st with one available worker,
@@ -76,7 +76,7 @@ func newOwnerMode(t *testing.T, st didrouter.Store, wrap func(*engine.Engine) de
 			available = a.SID
 		}
 	}
-	owner, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner", ActivitySID: available,
+	owner, err := eng.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner", ActivitySID: available,
 		Attributes: `{"phone_number":"+15125550100","contact_uri":"client:owner"}`})
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func answeredDuplicate(t *testing.T, st didrouter.Store, busy func(ctx context.C
 	}
 	workers := map[string]didrouter.Worker{}
 	for i, name := range []string{"x", "y"} {
-		w, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: name, ActivitySID: available,
+		w, err := eng.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: name, ActivitySID: available,
 			Attributes: fmt.Sprintf(`{"phone_number":"+1512555010%d","contact_uri":"client:%s"}`, i, name)})
 		if err != nil {
 			t.Fatal(err)
@@ -444,7 +444,7 @@ func TestModeDuplicateCallAnsweredWorkerBusy(t *testing.T) {
 				Phone string `json:"phone_number"`
 			}
 			_ = json.Unmarshal([]byte(w.Attributes), &attrs)
-			online, err = peer.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, Attributes: fmt.Sprintf(`{"phone_number":%q}`, attrs.Phone), CallSID: "CAonline"})
+			online, err = peer.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, Attributes: fmt.Sprintf(`{"phone_number":%q}`, attrs.Phone), CallSID: "CAonline"})
 			if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != w.SID {
 				t.Fatalf("online call: %+v %v, want %s", online.Reservation, err, w.FriendlyName)
 			}

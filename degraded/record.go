@@ -16,7 +16,7 @@ import (
 // journals it. n needs no workspace or workflow: those of dialed's binding
 // as last read while the store answered are used, else the default
 // workspace and its default workflow.
-func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.NewTask) (didrouter.Workspace, engine.TaskResult, error) {
+func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.TaskInsert) (didrouter.Workspace, engine.TaskResult, error) {
 	w := m.ws.Load()
 	if w == nil {
 		return didrouter.Workspace{}, engine.TaskResult{}, errors.New("degraded: the workspace was never read")
@@ -97,7 +97,7 @@ func (m *Mode) EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID
 
 // Voicemail journals a recorded message whose task the store could not
 // take.
-func (m *Mode) Voicemail(ctx context.Context, n engine.NewTask) error {
+func (m *Mode) Voicemail(ctx context.Context, n engine.TaskInsert) error {
 	_, err := m.journal(Entry{Op: OpVoicemail, WS: n.WorkspaceSID, CallSID: n.CallSID, NewTask: &n})
 	return err
 }

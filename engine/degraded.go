@@ -56,7 +56,7 @@ const DegradedImportGrace = 10 * time.Second
 // engine's workflow cache is used when it holds the same version: a
 // change-feed resync empties it, and an outage may follow at once). It
 // fails with EUNAVAILABLE when the workspace's index is not in memory.
-func (e *Engine) RouteDegraded(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n NewTask, mayReserve func(workerSID string) bool) (DegradedCall, error) {
+func (e *Engine) RouteDegraded(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n TaskInsert, mayReserve func(workerSID string) bool) (DegradedCall, error) {
 	wfRow, wf, ok := e.cachedFlow(ws.SID, flow.SID)
 	if !ok || !wfRow.DateUpdated.Equal(flow.DateUpdated) {
 		parsed, err := routing.ParseWorkflow([]byte(flow.Configuration), func(string) bool { return true })

@@ -27,7 +27,7 @@ func (h *harness) degradedCallSID(callSID, to string, mayReserve func(string) bo
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	dc, err := h.eng.RouteDegraded(h.ctx, h.ws, wf, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
+	dc, err := h.eng.RouteDegraded(h.ctx, h.ws, wf, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
 		Attributes: string(attrs), CallSID: callSID}, mayReserve)
 	if err != nil {
 		h.t.Fatalf("RouteDegraded to %s: %v", to, err)
@@ -178,7 +178,7 @@ func TestDegradedImportConflict(t *testing.T) {
 			t.Fatal(err)
 		}
 		attrs, _ := json.Marshal(map[string]any{"phone_number": ownerDID})
-		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		online, err := peer.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
 		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != owner.SID {
 			t.Fatalf("online call: %+v %v, want the owner", online.Reservation, err)
 		}
@@ -215,7 +215,7 @@ func TestDegradedImportWaitsForABusyWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 		attrs, _ := json.Marshal(map[string]any{"phone_number": ownerDID})
-		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		online, err := peer.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
 		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != owner.SID {
 			t.Fatalf("online call: %+v %v, want the owner", online.Reservation, err)
 		}
@@ -464,7 +464,7 @@ func TestDegradedAnsweredReservationWorkerBusy(t *testing.T) {
 			t.Fatal(err)
 		}
 		attrs, _ := json.Marshal(map[string]any{"phone_number": "+15125550000"})
-		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		online, err := peer.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
 		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != other.SID {
 			t.Fatalf("online call: %+v %v, want the other worker", online.Reservation, err)
 		}

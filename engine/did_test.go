@@ -245,7 +245,7 @@ func TestTwoCallsForOneDIDAtOnce(t *testing.T) {
 		)
 		for i := range 2 {
 			wg.Go(func() {
-				results[i], errs[i] = h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID,
+				results[i], errs[i] = h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID,
 					Attributes: `{"phone_number":"` + ownerDID + `"}`, CallSID: "CA-both-" + string(rune('a'+i))})
 			})
 		}
@@ -289,7 +289,7 @@ func TestSameCallSIDTwiceMakesOneTask(t *testing.T) {
 		sids := make([]string, 4)
 		for i := range sids {
 			wg.Go(func() {
-				res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID,
+				res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID,
 					Attributes: `{"phone_number":"+15127640599"}`, CallSID: "CA-retry"})
 				if err != nil {
 					t.Errorf("CreateTask: %v", err)
@@ -440,7 +440,7 @@ func sorted(s []string) []string {
 
 func TestTaskTimeoutCancelsWaitingTask(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15127640599"}`,
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15127640599"}`,
 			Timeout: 300})
 		if err != nil {
 			t.Fatalf("CreateTask: %v", err)

@@ -33,7 +33,7 @@ func (e *Engine) EndCall(ctx context.Context, workspaceSID, taskSID, reason stri
 // finds a finished task instead of holding a worker for a caller who is
 // gone. When the call has a task by then, a pending or reserved one is
 // canceled as CancelTask would; any other is returned unchanged.
-func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (didrouter.Task, error) {
+func (e *Engine) CancelCall(ctx context.Context, n TaskInsert, reason string) (didrouter.Task, error) {
 	if n.CallSID == "" {
 		return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "call_sid is required")
 	}

@@ -100,7 +100,7 @@ func (h *harness) worker(name, did, activity string) didrouter.Worker {
 		attrs["phone_number"] = did
 	}
 	b, _ := json.Marshal(attrs)
-	w, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.NewWorker{FriendlyName: name, Attributes: string(b),
+	w, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.WorkerInsert{FriendlyName: name, Attributes: string(b),
 		ActivitySID: h.acts[activity]})
 	if err != nil {
 		h.t.Fatalf("CreateWorker %s: %v", name, err)
@@ -128,7 +128,7 @@ func (h *harness) call(to string, priority int) engine.TaskResult {
 func (h *harness) callWith(callSID, to string, priority int) engine.TaskResult {
 	h.t.Helper()
 	attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": to, "type": "inbound", "direction": "inbound"})
-	res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
+	res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
 		Priority: priority, CallSID: callSID})
 	if err != nil {
 		h.t.Fatalf("CreateTask to %s: %v", to, err)

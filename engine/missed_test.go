@@ -308,7 +308,7 @@ func TestMessagesAreNotMissedCalls(t *testing.T) {
 		alice := h.worker("alice", "", "Available")
 		for i, typ := range []string{"voicemail", "callback"} {
 			attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": "+12125550100", "type": typ})
-			res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
+			res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
 				CallSID: fmt.Sprintf("RE%032d", i)})
 			if err != nil {
 				t.Fatal(err)
@@ -337,7 +337,7 @@ func TestCallsBeforeMessages(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		alice := h.worker("alice", "", "Offline")
 		attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": "+12125550100", "type": "voicemail"})
-		vm, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("RE%032d", 1)})
+		vm, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("RE%032d", 1)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,7 +76,7 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 	const nWorkers = 3
 	var workers []didrouter.Worker
 	for i := range nWorkers {
-		w, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: fmt.Sprintf("w%d", i),
+		w, err := ea.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: fmt.Sprintf("w%d", i),
 			Attributes: fmt.Sprintf(`{"phone_number":"+1512764058%d"}`, i), ActivitySID: available})
 		if err != nil {
 			t.Fatal(err)
@@ -94,7 +94,7 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 	for g, eng := range []*engine.Engine{ea, eb, ea, eb} {
 		wg.Go(func() {
 			for i := range perGoroutine {
-				res, err := eng.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID,
+				res, err := eng.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID,
 					Attributes: fmt.Sprintf(`{"phone_number":"+1512764058%d"}`, i%nWorkers),
 					CallSID:    fmt.Sprintf("CA-%d-%d", g, i)})
 				if err != nil {
@@ -235,12 +235,12 @@ func TestStartFiresTimersAndFollowsOtherInstances(t *testing.T) {
 			offline = a.SID
 		}
 	}
-	owner, err := engs[0].CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner",
+	owner, err := engs[0].CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`, ActivitySID: available})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := engs[0].CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "other", ActivitySID: offline})
+	other, err := engs[0].CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "other", ActivitySID: offline})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestStartFiresTimersAndFollowsOtherInstances(t *testing.T) {
 	attempt := 0
 	eventually(t, "engine 1 reserves the owner at the owner step", func() bool {
 		attempt++
-		res, err = engs[1].CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID,
+		res, err = engs[1].CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID,
 			Attributes: `{"phone_number":"` + ownerDID + `"}`, CallSID: fmt.Sprint("CA-start-", attempt)})
 		if err != nil {
 			t.Fatal(err)

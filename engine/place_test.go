@@ -21,13 +21,13 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	ea := newEngine(t, sa, clock, "a")
 	eb := newEngine(t, sb, clock, "b")
 	available := activityNamed(ctx, t, sa, ws.SID, "Available")
-	owner, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner",
+	owner, err := ea.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`, ActivitySID: available})
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(1) // the owner has been idle longest
-	other, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "other", ActivitySID: available})
+	other, err := ea.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "other", ActivitySID: available})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +35,12 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first, err := ea.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, CallSID: "CA1",
+	first, err := ea.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, CallSID: "CA1",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`})
 	if err != nil || first.Worker == nil || first.Worker.SID != owner.SID {
 		t.Fatalf("first call: %+v, %v; want the owner reserved", first.Worker, err)
 	}
-	second, err := eb.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, CallSID: "CA2",
+	second, err := eb.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, CallSID: "CA2",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`})
 	if err != nil {
 		t.Fatal(err)

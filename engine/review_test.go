@@ -237,7 +237,7 @@ func TestReviewTTLWhileReserved(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		w := h.worker("w", "", "Available")
 		attrs := `{"phone_number":"+15125550100"}`
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, Timeout: 30})
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: attrs, Timeout: 30})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -440,7 +440,7 @@ func TestReviewCancelCall(t *testing.T) {
 		w := h.worker("w", ownerDID, "Available")
 		attrs := `{"phone_number":"` + ownerDID + `"}`
 		// Status callback first, then the incoming webhook.
-		got, err := h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA1"}, "caller hung up")
+		got, err := h.eng.CancelCall(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA1"}, "caller hung up")
 		if err != nil || got.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("CancelCall: %s %v", got.AssignmentStatus, err)
 		}
@@ -454,7 +454,7 @@ func TestReviewCancelCall(t *testing.T) {
 		// The incoming webhook first (the worker is reserved), then CancelCall.
 		res = h.callWith("CA2", ownerDID, 0)
 		h.wantReserved(res, w)
-		got, err = h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "caller hung up")
+		got, err = h.eng.CancelCall(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "caller hung up")
 		if err != nil || got.SID != res.Task.SID || got.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("CancelCall of a reserved call: %s %s %v", got.SID, got.AssignmentStatus, err)
 		}
@@ -463,7 +463,7 @@ func TestReviewCancelCall(t *testing.T) {
 			t.Fatalf("worker busy %d after the call was canceled", b)
 		}
 		// Again: unchanged.
-		if again, err := h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "x"); err != nil || again.Reason != "caller hung up" {
+		if again, err := h.eng.CancelCall(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "x"); err != nil || again.Reason != "caller hung up" {
 			t.Fatalf("CancelCall twice: %+v %v", again, err)
 		}
 	})
@@ -499,7 +499,7 @@ func TestReviewResyncServesWaitingTasks(t *testing.T) {
 		defer func() { cancel(); <-done }()
 		eventually(t, "instance a ready", a.Ready)
 
-		first, err := a.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r1"})
+		first, err := a.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r1"})
 		if err != nil || first.Reservation == nil || first.Reservation.WorkerSID != w.SID {
 			t.Fatalf("first call: %+v %v", first.Reservation, err)
 		}
@@ -510,7 +510,7 @@ func TestReviewResyncServesWaitingTasks(t *testing.T) {
 		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, first.Task.SID, "done"); err != nil {
 			t.Fatal(err)
 		}
-		second, err := a.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r2"})
+		second, err := a.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r2"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/didrouter/didrouter/routing"
 )
 
-// NewTask is the input of CreateTask.
-type NewTask struct {
+// TaskInsert is the input of CreateTask.
+type TaskInsert struct {
 	WorkspaceSID string
 	WorkflowSID  string // "" = the workspace's default workflow
 	Attributes   string // JSON object; "" = {}
@@ -35,7 +35,7 @@ type TaskResult struct {
 // with its live reservation (Created false). When routing fails after the
 // task was stored, the result still carries the task (Created true) along
 // with the error; the task then waits like any pending task.
-func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) {
+func (e *Engine) CreateTask(ctx context.Context, n TaskInsert) (TaskResult, error) {
 	ws, err := e.Workspace(ctx, n.WorkspaceSID)
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("create task: read workspace %s: %w", n.WorkspaceSID, err)
@@ -665,7 +665,7 @@ func (e *Engine) cancelInTx(ctx context.Context, tx didrouter.Tx, fx *effects, t
 // resolveNewTask finds what a new task enters before anything is written:
 // its workflow (n's, else the workspace's default), parsed, and its
 // attributes, raw ("{}" when empty) and parsed. Bad input is EINVALID.
-func (e *Engine) resolveNewTask(ctx context.Context, ws didrouter.Workspace, n NewTask) (wfRow didrouter.Workflow, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
+func (e *Engine) resolveNewTask(ctx context.Context, ws didrouter.Workspace, n TaskInsert) (wfRow didrouter.Workflow, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
 	if wfRow, wf, err = e.newTaskWorkflow(ctx, ws, n); err != nil {
 		return didrouter.Workflow{}, nil, "", nil, err
 	}
@@ -677,7 +677,7 @@ func (e *Engine) resolveNewTask(ctx context.Context, ws didrouter.Workspace, n N
 
 // newTaskWorkflow is the workflow a new task enters: n's, else the
 // workspace's default. A missing one is EINVALID.
-func (e *Engine) newTaskWorkflow(ctx context.Context, ws didrouter.Workspace, n NewTask) (didrouter.Workflow, *routing.Workflow, error) {
+func (e *Engine) newTaskWorkflow(ctx context.Context, ws didrouter.Workspace, n TaskInsert) (didrouter.Workflow, *routing.Workflow, error) {
 	wfSID := n.WorkflowSID
 	if wfSID == "" {
 		wfSID = ws.DefaultWorkflowSID

@@ -289,7 +289,7 @@ func (e *Engine) placeNew(ctx context.Context, tx didrouter.Tx, fx *effects, wfR
 	return r, w.stale, err
 }
 
-// taskDraft is a NewTask checked against its workflow. CreateTask and
+// taskDraft is a TaskInsert checked against its workflow. CreateTask and
 // RouteDegraded both build their task from one, so that both refuse the
 // same input with the same message.
 type taskDraft struct {
@@ -301,11 +301,11 @@ type taskDraft struct {
 	filter  int // the task starts at the first target of this filter
 	timeout int
 	channel string
-	n       NewTask
+	n       TaskInsert
 }
 
 // draftTask checks n against the workflow it enters. Bad input is EINVALID.
-func draftTask(wsSID string, wfRow didrouter.Workflow, wf *routing.Workflow, n NewTask) (taskDraft, error) {
+func draftTask(wsSID string, wfRow didrouter.Workflow, wf *routing.Workflow, n TaskInsert) (taskDraft, error) {
 	raw, attrs, err := parseTaskAttributes(n.Attributes)
 	if err != nil {
 		return taskDraft{}, err

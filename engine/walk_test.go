@@ -99,7 +99,7 @@ func TestDegradedRefusesWhatCreateTaskRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		attrs := fmt.Sprintf(`{"phone_number":%q}`, ownerDID)
-		for i, n := range []engine.NewTask{
+		for i, n := range []engine.TaskInsert{
 			{Attributes: attrs, Timeout: -1},
 			{Attributes: attrs, Timeout: engine.MaxTaskTimeout + 1},
 			{Attributes: attrs, Priority: -1},

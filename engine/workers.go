@@ -11,8 +11,8 @@ import (
 	"github.com/didrouter/didrouter/routing"
 )
 
-// NewWorker is the input of CreateWorker.
-type NewWorker struct {
+// WorkerInsert is the input of CreateWorker.
+type WorkerInsert struct {
 	FriendlyName string
 	Attributes   string // JSON object; "" = {}
 	ActivitySID  string // "" = the workspace's default activity
@@ -105,7 +105,7 @@ func didConflict(err error, did string) error {
 // CreateWorker creates a worker (capacity 1) in the given or the workspace's
 // default activity. Its "phone_number" attribute is normalized to E.164 and
 // must not belong to another worker.
-func (e *Engine) CreateWorker(ctx context.Context, workspaceSID string, n NewWorker) (didrouter.Worker, error) {
+func (e *Engine) CreateWorker(ctx context.Context, workspaceSID string, n WorkerInsert) (didrouter.Worker, error) {
 	name := strings.TrimSpace(n.FriendlyName)
 	if name == "" {
 		return didrouter.Worker{}, didrouter.Errorf(didrouter.EINVALID, "friendly_name is required")

@@ -12,7 +12,7 @@ import (
 
 func TestWorkerPhoneNumberIsNormalized(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		w, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.NewWorker{FriendlyName: "alice",
+		w, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.WorkerInsert{FriendlyName: "alice",
 			Attributes: `{"phone_number":"(512) 764-0580","skills":["es"]}`})
 		if err != nil {
 			t.Fatalf("CreateWorker: %v", err)
@@ -51,7 +51,7 @@ func TestWorkerPhoneNumberErrors(t *testing.T) {
 			{`{"phone_number":"512-764-0580"}`, didrouter.ECONFLICT, owner.SID},
 		}
 		for _, c := range cases {
-			_, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.NewWorker{FriendlyName: "bob", Attributes: c.attrs})
+			_, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.WorkerInsert{FriendlyName: "bob", Attributes: c.attrs})
 			if didrouter.ErrorCode(err) != c.code || !strings.Contains(didrouter.ErrorMessage(err), c.text) {
 				t.Errorf("CreateWorker(%s) = %v, want %s mentioning %q", c.attrs, err, c.code, c.text)
 			}
@@ -113,17 +113,17 @@ func TestWorkerChangesMoveCalls(t *testing.T) {
 func TestAttributeChangeMakesWorkerEligible(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		w := h.worker("agent", "", "Available")
-		q, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.NewTaskQueue{FriendlyName: "Spanish",
+		q, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.TaskQueueInsert{FriendlyName: "Spanish",
 			TargetWorkers: `languages HAS "es"`})
 		if err != nil {
 			t.Fatalf("CreateTaskQueue: %v", err)
 		}
-		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "Spanish line",
+		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "Spanish line",
 			Configuration: `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`})
 		if err != nil {
 			t.Fatalf("CreateWorkflow: %v", err)
 		}
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID, Attributes: `{}`})
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID, Attributes: `{}`})
 		if err != nil || res.Reservation != nil {
 			t.Fatalf("CreateTask: %+v, %v; want waiting", res.Reservation, err)
 		}
@@ -140,16 +140,16 @@ func TestAttributeChangeMakesWorkerEligible(t *testing.T) {
 func TestQueueChangeServesWaitingTasks(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		w := h.worker("agent", "", "Available")
-		q, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.NewTaskQueue{FriendlyName: "Nobody", TargetWorkers: "1==2"})
+		q, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.TaskQueueInsert{FriendlyName: "Nobody", TargetWorkers: "1==2"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "Q",
+		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "Q",
 			Configuration: `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID})
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID})
 		if err != nil || res.Reservation != nil {
 			t.Fatalf("CreateTask: %+v, %v", res.Reservation, err)
 		}
@@ -165,17 +165,17 @@ func TestQueueChangeServesWaitingTasks(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		_, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.NewTaskQueue{FriendlyName: "bad", TargetWorkers: "languages HAS"})
+		_, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.TaskQueueInsert{FriendlyName: "bad", TargetWorkers: "languages HAS"})
 		if didrouter.ErrorCode(err) != didrouter.EINVALID || !strings.Contains(didrouter.ErrorMessage(err), "target_workers") {
 			t.Fatalf("bad target_workers: %v", err)
 		}
-		_, err = h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "bad",
+		_, err = h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "bad",
 			Configuration: `{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"WQ00000000000000000000000000000000"}]}]}}`})
 		if didrouter.ErrorCode(err) != didrouter.EINVALID || !strings.Contains(didrouter.ErrorMessage(err), "task_routing.filters[0].targets[0]") {
 			t.Fatalf("unknown queue: %v", err)
 		}
 		cfg := `{"task_routing":{"filters":[{"expression":"type == ","targets":[{"queue":"` + h.queue + `"}]}]}}`
-		_, err = h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "bad", Configuration: cfg})
+		_, err = h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "bad", Configuration: cfg})
 		if didrouter.ErrorCode(err) != didrouter.EINVALID || !strings.Contains(didrouter.ErrorMessage(err), "filters[0].expression") {
 			t.Fatalf("bad expression: %v", err)
 		}
@@ -183,7 +183,7 @@ func TestConfigValidation(t *testing.T) {
 		if didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("UpdateWorkflow with a bad expression: %v", err)
 		}
-		if _, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `not json`}); didrouter.ErrorCode(err) != didrouter.EINVALID {
+		if _, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: `not json`}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("CreateTask with bad attributes: %v", err)
 		}
 		if err := h.eng.DeleteTaskQueue(h.ctx, h.ws.SID, h.queue); didrouter.ErrorCode(err) != didrouter.ECONFLICT {
@@ -197,12 +197,12 @@ func TestConfigValidation(t *testing.T) {
 
 func TestFinalTargetTimeoutCancelsTask(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "short",
+		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "short",
 			Configuration: `{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"` + h.queue + `","timeout":30}]}]}}`})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID})
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID})
 		if err != nil {
 			t.Fatal(err)
 		}

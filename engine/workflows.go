@@ -74,8 +74,8 @@ func queueExists(ctx context.Context, r didrouter.Reader, workspaceSID string) f
 	}
 }
 
-// NewTaskQueue is the input of CreateTaskQueue.
-type NewTaskQueue struct {
+// TaskQueueInsert is the input of CreateTaskQueue.
+type TaskQueueInsert struct {
 	FriendlyName       string
 	TargetWorkers      string // "" = "1==1" (every worker)
 	TaskOrder          string // "" = FIFO
@@ -119,7 +119,7 @@ func validateTaskQueue(q *didrouter.TaskQueue) error {
 }
 
 // CreateTaskQueue validates and stores a task queue and adds it to the index.
-func (e *Engine) CreateTaskQueue(ctx context.Context, workspaceSID string, n NewTaskQueue) (didrouter.TaskQueue, error) {
+func (e *Engine) CreateTaskQueue(ctx context.Context, workspaceSID string, n TaskQueueInsert) (didrouter.TaskQueue, error) {
 	now := e.clock.Now()
 	q := didrouter.TaskQueue{
 		SID:                didrouter.NewSID(didrouter.PrefixTaskQueue),
@@ -222,8 +222,8 @@ func (e *Engine) DeleteTaskQueue(ctx context.Context, workspaceSID, sid string) 
 	return nil
 }
 
-// NewWorkflow is the input of CreateWorkflow.
-type NewWorkflow struct {
+// WorkflowInsert is the input of CreateWorkflow.
+type WorkflowInsert struct {
 	FriendlyName                  string
 	Configuration                 string // TaskRouter workflow configuration JSON
 	TaskReservationTimeout        int    // seconds; 0 = 120
@@ -261,7 +261,7 @@ func (e *Engine) validateWorkflow(ctx context.Context, r didrouter.Reader, w *di
 }
 
 // CreateWorkflow validates and stores a workflow.
-func (e *Engine) CreateWorkflow(ctx context.Context, workspaceSID string, n NewWorkflow) (didrouter.Workflow, error) {
+func (e *Engine) CreateWorkflow(ctx context.Context, workspaceSID string, n WorkflowInsert) (didrouter.Workflow, error) {
 	now := e.clock.Now()
 	w := didrouter.Workflow{
 		SID:                           didrouter.NewSID(didrouter.PrefixWorkflow),

@@ -57,7 +57,7 @@ const (
 
 // Engine is the part of *engine.Engine that provisioning writes through.
 type Engine interface {
-	CreateWorker(ctx context.Context, workspaceSID string, n engine.NewWorker) (didrouter.Worker, error)
+	CreateWorker(ctx context.Context, workspaceSID string, n engine.WorkerInsert) (didrouter.Worker, error)
 	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (didrouter.Worker, error)
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
 }
@@ -278,7 +278,7 @@ func (p *Provisioner) Create(ctx context.Context, workspaceSID string, in Person
 	if err != nil {
 		return didrouter.Worker{}, fmt.Errorf("encode attributes: %w", err)
 	}
-	n := engine.NewWorker{FriendlyName: name, Attributes: string(raw)}
+	n := engine.WorkerInsert{FriendlyName: name, Attributes: string(raw)}
 	inactive := in.Active != nil && !*in.Active
 	if inactive {
 		off, err := p.offline(ctx, workspaceSID)

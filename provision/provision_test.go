@@ -90,7 +90,7 @@ func (w *world) available(sid string) {
 func (w *world) call(did string) (engine.TaskResult, string) {
 	w.t.Helper()
 	w.calls++
-	res, err := w.eng.CreateTask(w.ctx, engine.NewTask{WorkspaceSID: w.ws.SID,
+	res, err := w.eng.CreateTask(w.ctx, engine.TaskInsert{WorkspaceSID: w.ws.SID,
 		Attributes: fmt.Sprintf(`{"phone_number":%q,"type":"inbound"}`, did), CallSID: fmt.Sprintf("CA%032d", w.calls)})
 	if err != nil {
 		w.t.Fatal(err)
@@ -235,7 +235,7 @@ func TestProvisionEnsureMatchesByName(t *testing.T) {
 	stores(t, func(t *testing.T, w *world) {
 		ws := w.ws.SID
 		// A worker made before SSO, named after the email (a CSV import).
-		old := w.must(w.eng.CreateWorker(w.ctx, ws, engine.NewWorker{FriendlyName: "carol@example.com"}))
+		old := w.must(w.eng.CreateWorker(w.ctx, ws, engine.WorkerInsert{FriendlyName: "carol@example.com"}))
 		got, created, err := w.p.Ensure(w.ctx, ws, provision.Person{Email: "carol@example.com", Phone: ptr("5127640581")})
 		if err != nil || created || got.SID != old.SID || got.PhoneNumber != "+15127640581" {
 			t.Fatalf("ensure: %+v created=%v err=%v", got, created, err)

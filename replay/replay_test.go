@@ -132,7 +132,7 @@ type misrouter struct {
 	webhooks.Engine
 }
 
-func (m misrouter) CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error) {
+func (m misrouter) CreateTask(ctx context.Context, n engine.TaskInsert) (engine.TaskResult, error) {
 	res, err := m.Engine.CreateTask(ctx, n)
 	if err != nil || !res.Created || res.Reservation == nil {
 		return res, err

@@ -188,7 +188,7 @@ func (w *world) ring(did string) string {
 func (w *world) ringOn(workflow, attrs string) string {
 	w.t.Helper()
 	w.calls++
-	res, err := w.eng.CreateTask(w.ctx, engine.NewTask{WorkspaceSID: w.ws.SID, WorkflowSID: workflow,
+	res, err := w.eng.CreateTask(w.ctx, engine.TaskInsert{WorkspaceSID: w.ws.SID, WorkflowSID: workflow,
 		Attributes: attrs, CallSID: fmt.Sprintf("CA%032d", w.calls)})
 	if err != nil {
 		w.t.Fatal(err)

@@ -122,11 +122,11 @@ func TestOktaSequence(t *testing.T) {
 		}
 
 		// 6. Group push: a queue routes on the group.
-		queue, err := w.eng.CreateTaskQueue(w.ctx, w.ws.SID, engine.NewTaskQueue{FriendlyName: "Spanish", TargetWorkers: `groups HAS "spanish"`})
+		queue, err := w.eng.CreateTaskQueue(w.ctx, w.ws.SID, engine.TaskQueueInsert{FriendlyName: "Spanish", TargetWorkers: `groups HAS "spanish"`})
 		if err != nil {
 			t.Fatal(err)
 		}
-		flow, err := w.eng.CreateWorkflow(w.ctx, w.ws.SID, engine.NewWorkflow{FriendlyName: "Spanish line",
+		flow, err := w.eng.CreateWorkflow(w.ctx, w.ws.SID, engine.WorkflowInsert{FriendlyName: "Spanish line",
 			Configuration: `{"task_routing":{"default_filter":{"queue":"` + queue.SID + `"}}}`})
 		if err != nil {
 			t.Fatal(err)

@@ -57,7 +57,7 @@ func newFixture(t *testing.T, st didrouter.Store) *fixture {
 func (f *fixture) worker(name, did, activity string) didrouter.Worker {
 	f.t.Helper()
 	b, _ := json.Marshal(map[string]string{"phone_number": did, "contact_uri": "client:" + name})
-	w, err := f.eng.CreateWorker(f.ctx, f.ws.SID, engine.NewWorker{FriendlyName: name, Attributes: string(b), ActivitySID: f.acts[activity]})
+	w, err := f.eng.CreateWorker(f.ctx, f.ws.SID, engine.WorkerInsert{FriendlyName: name, Attributes: string(b), ActivitySID: f.acts[activity]})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func (f *fixture) call(to string) engine.TaskResult {
 	f.t.Helper()
 	f.n++
 	attrs, _ := json.Marshal(map[string]any{"name": "+16175551212", "phone_number": to, "type": "inbound", "direction": "inbound"})
-	res, err := f.eng.CreateTask(f.ctx, engine.NewTask{WorkspaceSID: f.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("CA%032d", f.n)})
+	res, err := f.eng.CreateTask(f.ctx, engine.TaskInsert{WorkspaceSID: f.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("CA%032d", f.n)})
 	if err != nil {
 		f.t.Fatal(err)
 	}

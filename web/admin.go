@@ -41,7 +41,7 @@ const adminPartials = "assets/templates/admin_parts.html"
 // (*engine.Engine) besides Engine: the same calls as the admin API.
 type AdminEngine interface {
 	Engine
-	CreateWorker(ctx context.Context, workspaceSID string, n engine.NewWorker) (didrouter.Worker, error)
+	CreateWorker(ctx context.Context, workspaceSID string, n engine.WorkerInsert) (didrouter.Worker, error)
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
 	ImportWorkers(ctx context.Context, workspaceSID string, rows []engine.WorkerImport, dryRun bool) ([]engine.ImportedWorker, error)
 	Explain(ctx context.Context, t didrouter.Task, focus string) (*routing.Explanation, error)

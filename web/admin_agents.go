@@ -297,7 +297,7 @@ func (h *Handler) adminCreateAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wk, err := h.adminEngine().CreateWorker(r.Context(), adminFrom(r.Context()).Workspace.SID,
-		engine.NewWorker{FriendlyName: f.Name, Attributes: attrs, ActivitySID: f.ActivitySID})
+		engine.WorkerInsert{FriendlyName: f.Name, Attributes: attrs, ActivitySID: f.ActivitySID})
 	if err != nil {
 		h.formRefused(w, r, f, "add the agent", err)
 		return

@@ -151,7 +151,7 @@ func num(v any) string {
 // makes (as the incoming webhook does); it rings someone if it can.
 func (s *site) call(callSID, caller, to string) engine.TaskResult {
 	s.t.Helper()
-	res, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+	res, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 		Attributes: fmt.Sprintf(`{"name":%q,"phone_number":%q,"type":"inbound","direction":"inbound"}`, caller, to),
 		CallSID:    callSID})
 	if err != nil {

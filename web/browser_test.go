@@ -194,7 +194,7 @@ func TestBrowserAgentDesktop(t *testing.T) {
 		within(t, ctx, 5*time.Second, "press Available again", chromedp.Click(chromedp.CSS(`#activities button.available`)))
 		waitJS(t, ctx, 2*time.Second, "Available pressed again", pressed("Available"))
 		waitStore(t, s, alice.SID, "Available")
-		if _, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		if _, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"name":"+12125550100","phone_number":"+15127640580","type":"inbound","direction":"inbound"}`,
 			CallSID:    "CAfedcba9876543210fedcba9876543210"}); err != nil {
 			t.Fatal(err)

@@ -190,7 +190,7 @@ func (s *site) activity(name string) string {
 // worker creates a worker through the engine.
 func (s *site) worker(name, attrs string) didrouter.Worker {
 	s.t.Helper()
-	w, err := s.eng.CreateWorker(s.ctx, s.ws.SID, engine.NewWorker{FriendlyName: name, Attributes: attrs})
+	w, err := s.eng.CreateWorker(s.ctx, s.ws.SID, engine.WorkerInsert{FriendlyName: name, Attributes: attrs})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -311,7 +311,7 @@ func TestBrowserMessages(t *testing.T) {
 		click(t, ctx, "press Available", `#activities button.available`)
 		waitStore(t, s, alice.SID, "Available")
 
-		vm, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		vm, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"type":"voicemail","direction":"inbound","name":"+12125550100","phone_number":"+15127640580",` +
 				`"recording_sid":"RE0123456789abcdef0123456789abcdef","recording_duration":42,"mailbox":"owner","owner_worker_sid":"` + alice.SID + `"}`,
 			CallSID: "RE0123456789abcdef0123456789abcdef"})
@@ -333,7 +333,7 @@ func TestBrowserMessages(t *testing.T) {
 			t.Fatalf("the voicemail task is %s, want completed", got)
 		}
 
-		cb, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		cb, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"type":"callback","direction":"inbound","name":"+12125550199","phone_number":"+15127640580"}`})
 		if err != nil || cb.Reservation == nil {
 			t.Fatalf("call-back request: %+v %v", cb.Reservation, err)
@@ -367,7 +367,7 @@ func TestMessageActionsOwnOnly(t *testing.T) {
 		if _, err := s.eng.UpdateWorker(s.ctx, s.ws.SID, alice.SID, engine.WorkerUpdate{ActivitySID: &available}); err != nil {
 			t.Fatal(err)
 		}
-		vm, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		vm, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"type":"voicemail","name":"+12125550100","phone_number":"+15127640580","recording_sid":"RE0123456789abcdef0123456789abcdee"}`,
 			CallSID:    "RE0123456789abcdef0123456789abcdee"})
 		if err != nil || vm.Reservation == nil || vm.Reservation.WorkerSID != alice.SID {

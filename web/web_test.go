@@ -519,7 +519,7 @@ func TestEventStream(t *testing.T) {
 
 		// A call for her number rings on the page, then is gone when the
 		// caller hangs up, and stays in her recent calls as abandoned.
-		res, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		res, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"name":"+12125550100","phone_number":"+15127640580","type":"inbound","direction":"inbound"}`,
 			CallSID:    "CA0123456789abcdef0123456789abcdef"})
 		if err != nil {
@@ -543,7 +543,7 @@ func TestEventStream(t *testing.T) {
 		// A call to the main line comes through Everyone; she answers it,
 		// it ends: answered.
 		s.clock.Advance(time.Minute)
-		res, err = s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		res, err = s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"name":"+13125550111","phone_number":"+15125550000","type":"inbound","direction":"inbound"}`,
 			CallSID:    "CA1123456789abcdef0123456789abcdef"})
 		if err != nil {

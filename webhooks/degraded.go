@@ -22,7 +22,7 @@ type Degraded interface {
 	// Incoming routes a new call to dialed (E.164) without the store: with
 	// the workflow of dialed's binding as last read, else the default
 	// workspace's default workflow.
-	Incoming(ctx context.Context, dialed string, n engine.NewTask) (didrouter.Workspace, engine.TaskResult, error)
+	Incoming(ctx context.Context, dialed string, n engine.TaskInsert) (didrouter.Workspace, engine.TaskResult, error)
 	// LoopsBack reports whether ringing the phone number e164 could call
 	// into didrouter again (a worker's DID, a bound number), from memory.
 	LoopsBack(workspaceSID, e164 string) bool
@@ -32,7 +32,7 @@ type Degraded interface {
 	EndCall(ctx context.Context, ws, callSID, reason string) error
 	// Voicemail journals a voicemail task (keyed by its recording's sid)
 	// for the store.
-	Voicemail(ctx context.Context, n engine.NewTask) error
+	Voicemail(ctx context.Context, n engine.TaskInsert) error
 	// Recovering reports whether the store is back after an outage but
 	// the instances' journals may not all be replayed yet.
 	Recovering() bool
@@ -138,7 +138,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 	if err != nil {
 		return nil, false
 	}
-	ws, res, err := h.degraded.Incoming(ctx, dialed, engine.NewTask{
+	ws, res, err := h.degraded.Incoming(ctx, dialed, engine.TaskInsert{
 		Attributes: string(attrs), TaskChannel: engine.DefaultTaskChannel, CallSID: c.callSID,
 	})
 	if err != nil {

@@ -26,7 +26,7 @@ func (h *Handler) endCall(ctx context.Context, workspaceSID, taskSID, reason str
 
 // callCanceler is the engine's CancelCall (*engine.Engine has it).
 type callCanceler interface {
-	CancelCall(ctx context.Context, n engine.NewTask, reason string) (didrouter.Task, error)
+	CancelCall(ctx context.Context, n engine.TaskInsert, reason string) (didrouter.Task, error)
 }
 
 // endedBeforeRouting handles a status callback that says an inbound call

@@ -23,7 +23,7 @@ type faultyEngine struct {
 
 var errBroken = errors.New("database on fire")
 
-func (f *faultyEngine) CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error) {
+func (f *faultyEngine) CreateTask(ctx context.Context, n engine.TaskInsert) (engine.TaskResult, error) {
 	if f.panicCreate {
 		panic("boom")
 	}

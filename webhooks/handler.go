@@ -36,7 +36,7 @@ const (
 
 // Engine is what the webhooks need from the routing engine (*engine.Engine).
 type Engine interface {
-	CreateTask(ctx context.Context, t engine.NewTask) (engine.TaskResult, error)
+	CreateTask(ctx context.Context, t engine.TaskInsert) (engine.TaskResult, error)
 	LiveReservation(ctx context.Context, workspaceSID, taskSID string) (*didrouter.Reservation, *didrouter.Worker, error)
 	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)

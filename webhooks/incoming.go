@@ -88,7 +88,7 @@ func (h *Handler) greetingFirst(ctx context.Context, c *call) []twiml.Element {
 
 // callTask is the task of an inbound call (the webhook's To, From and
 // CallSid), with its workspace.
-func (h *Handler) callTask(ctx context.Context, c *call) (didrouter.Workspace, engine.NewTask, error) {
+func (h *Handler) callTask(ctx context.Context, c *call) (didrouter.Workspace, engine.TaskInsert, error) {
 	to := c.param("To")
 	dialed := to
 	if n, err := h.norm.Normalize(to); err == nil {
@@ -96,7 +96,7 @@ func (h *Handler) callTask(ctx context.Context, c *call) (didrouter.Workspace, e
 	}
 	ws, workflowSID, err := h.workflowFor(ctx, dialed)
 	if err != nil {
-		return didrouter.Workspace{}, engine.NewTask{}, err
+		return didrouter.Workspace{}, engine.TaskInsert{}, err
 	}
 	attrs, err := json.Marshal(map[string]string{
 		"name":         h.callerName(c.param("From")),
@@ -106,9 +106,9 @@ func (h *Handler) callTask(ctx context.Context, c *call) (didrouter.Workspace, e
 		"call_sid":     c.callSID,
 	})
 	if err != nil {
-		return didrouter.Workspace{}, engine.NewTask{}, fmt.Errorf("encode task attributes: %w", err)
+		return didrouter.Workspace{}, engine.TaskInsert{}, fmt.Errorf("encode task attributes: %w", err)
 	}
-	return ws, engine.NewTask{
+	return ws, engine.TaskInsert{
 		WorkspaceSID: ws.SID,
 		WorkflowSID:  workflowSID,
 		Attributes:   string(attrs),

@@ -67,7 +67,7 @@ type answeringEngine interface {
 	AnyoneAvailable(ctx context.Context, t didrouter.Task) (bool, error)
 	QueuePosition(ctx context.Context, t didrouter.Task) (position, waiting int, err error)
 	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (didrouter.Task, error)
-	CancelCall(ctx context.Context, n engine.NewTask, reason string) (didrouter.Task, error)
+	CancelCall(ctx context.Context, n engine.TaskInsert, reason string) (didrouter.Task, error)
 }
 
 // answerer returns the engine's answeringEngine, or nil.
@@ -392,7 +392,7 @@ func (h *Handler) saveVoicemail(ctx context.Context, c *call) error {
 // dialed number, as the call was. It is built from what Twilio sent and
 // what the engine keeps in memory, so that it can be journaled while the
 // store is down; the owner is named when the store answers.
-func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, secs int) (engine.NewTask, error) {
+func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, secs int) (engine.TaskInsert, error) {
 	dialed := h.dialedNumber(c)
 	ws, workflowSID, err := h.workflowFor(ctx, dialed)
 	switch {
@@ -401,7 +401,7 @@ func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, sec
 		// the call's workspace and its default workflow route the message.
 		ws, workflowSID = didrouter.Workspace{SID: c.ws}, ""
 	case err != nil:
-		return engine.NewTask{}, err
+		return engine.TaskInsert{}, err
 	}
 	caller := h.callerName(c.param("From"))
 	attrs := map[string]any{
@@ -430,9 +430,9 @@ func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, sec
 	}
 	raw, err := json.Marshal(attrs)
 	if err != nil {
-		return engine.NewTask{}, fmt.Errorf("encode voicemail attributes: %w", err)
+		return engine.TaskInsert{}, fmt.Errorf("encode voicemail attributes: %w", err)
 	}
-	return engine.NewTask{
+	return engine.TaskInsert{
 		WorkspaceSID: ws.SID, WorkflowSID: workflowSID, Attributes: string(raw),
 		TaskChannel: engine.DefaultTaskChannel, CallSID: recSID,
 	}, nil
@@ -571,7 +571,7 @@ func (h *Handler) leftByChoice(ctx context.Context, c *call, t didrouter.Task) (
 // (CallSettingsStore.CallbackRequests), for numbers with voicemail on. While
 // the store is down nothing is looked up: the caller is queued, and the
 // request stays for an agent to call back.
-func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTask) {
+func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.TaskInsert) {
 	caller := h.callerName(c.param("From"))
 	if h.settings == nil || h.degradedActive() || !strings.HasPrefix(caller, "+") ||
 		h.answering(ctx, nt.WorkspaceSID, h.dialedNumber(c)).VoicemailAfter <= 0 {

@@ -660,7 +660,7 @@ func TestCallbackRequestBehindManyCallers(t *testing.T) {
 		in.worker("alice", aliceDID, "Offline")
 		busyBob(t, in)
 		for i := range 510 {
-			if _, err := in.eng.CreateTask(context.Background(), engine.NewTask{WorkspaceSID: in.ws.SID,
+			if _, err := in.eng.CreateTask(context.Background(), engine.TaskInsert{WorkspaceSID: in.ws.SID,
 				Attributes: fmt.Sprintf(`{"type":"inbound","name":"+1512555%04d","phone_number":%q}`, i, sharedDID)}); err != nil {
 				t.Fatal(err)
 			}

@@ -123,17 +123,17 @@ func newEnv(t *testing.T, st didrouter.Store, retryClock didrouter.Clock) *env {
 // worker, and returns the workflow and the worker.
 func (e *env) flow(primary, fallback string) (didrouter.Workflow, didrouter.Worker) {
 	e.t.Helper()
-	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.NewTaskQueue{FriendlyName: "Callbacks"})
+	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.TaskQueueInsert{FriendlyName: "Callbacks"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.NewWorkflow{FriendlyName: "Callbacks",
+	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.WorkflowInsert{FriendlyName: "Callbacks",
 		Configuration:         `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`,
 		AssignmentCallbackURL: primary, FallbackAssignmentCallbackURL: fallback})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.NewWorker{FriendlyName: "alice",
+	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.WorkerInsert{FriendlyName: "alice",
 		Attributes: `{"contact_uri":"client:alice","team":"blue"}`, ActivitySID: e.activity("Available")})
 	if err != nil {
 		e.t.Fatal(err)
@@ -154,7 +154,7 @@ func (e *env) activity(name string) string {
 
 func (e *env) task(wf didrouter.Workflow) engine.TaskResult {
 	e.t.Helper()
-	res, err := e.eng.CreateTask(e.ctx, engine.NewTask{WorkspaceSID: e.ws.SID, WorkflowSID: wf.SID,
+	res, err := e.eng.CreateTask(e.ctx, engine.TaskInsert{WorkspaceSID: e.ws.SID, WorkflowSID: wf.SID,
 		Attributes: `{"type":"callback"}`, TaskChannel: "chat"})
 	if err != nil || res.Reservation == nil {
 		e.t.Fatalf("create task: %v %+v", err, res)
@@ -306,17 +306,17 @@ func TestObserveReportsCommittedReservationsOnly(t *testing.T) {
 				available = a.SID
 			}
 		}
-		w, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "w", ActivitySID: available})
+		w, err := eng.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "w", ActivitySID: available})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The first task takes the one worker; the second waits, with no
 		// reservation, so one can be inserted for it by hand.
-		res, err := eng.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, Attributes: `{}`})
+		res, err := eng.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, Attributes: `{}`})
 		if err != nil || res.Reservation == nil {
 			t.Fatalf("task: %v %+v", err, res)
 		}
-		t2, err := eng.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, Attributes: `{}`})
+		t2, err := eng.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, Attributes: `{}`})
 		if err != nil {
 			t.Fatal(err)
 		}

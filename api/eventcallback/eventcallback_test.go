@@ -171,11 +171,11 @@ func (e *env) post(path string, form url.Values) map[string]any {
 // flow makes a queue, a workflow into it and an available worker.
 func (e *env) flow() (didrouter.Workflow, didrouter.Worker) {
 	e.t.Helper()
-	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.NewTaskQueue{FriendlyName: "Callbacks"})
+	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.TaskQueueInsert{FriendlyName: "Callbacks"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.NewWorkflow{FriendlyName: "Callbacks",
+	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.WorkflowInsert{FriendlyName: "Callbacks",
 		Configuration: `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`})
 	if err != nil {
 		e.t.Fatal(err)
@@ -187,7 +187,7 @@ func (e *env) flow() (didrouter.Workflow, didrouter.Worker) {
 			available = a.SID
 		}
 	}
-	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.NewWorker{FriendlyName: "alice",
+	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.WorkerInsert{FriendlyName: "alice",
 		Attributes: `{"contact_uri":"client:alice","team":"blue"}`, ActivitySID: available})
 	if err != nil {
 		e.t.Fatal(err)

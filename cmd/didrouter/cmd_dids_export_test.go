@@ -17,7 +17,7 @@ import (
 func TestDidsExportFileIsPrivate(t *testing.T) {
 	didsStores(t, func(t *testing.T, st didrouter.Store) {
 		s := newDidsServer(t, st)
-		if _, err := s.eng.CreateWorker(context.Background(), s.ws.SID, engine.NewWorker{
+		if _, err := s.eng.CreateWorker(context.Background(), s.ws.SID, engine.WorkerInsert{
 			FriendlyName: "=cmd|' /C calc'!A0", Attributes: `{"phone_number":"+15125550101"}`}); err != nil {
 			t.Fatal(err)
 		}

@@ -82,7 +82,7 @@ func TestJournalReplayCommand(t *testing.T) {
 			available = a.SID
 		}
 	}
-	owner, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner", ActivitySID: available,
+	owner, err := eng.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner", ActivitySID: available,
 		Attributes: `{"phone_number":"+15125550100","contact_uri":"client:owner"}`})
 	if err != nil {
 		t.Fatal(err)
@@ -109,9 +109,9 @@ func TestJournalReplayCommand(t *testing.T) {
 		}
 	}
 	sw.since.Store(time.Now().UnixNano())
-	newCall := func(callSID string) engine.NewTask {
+	newCall := func(callSID string) engine.TaskInsert {
 		attrs, _ := json.Marshal(map[string]string{"phone_number": "+15125550100", "type": "inbound", "call_sid": callSID})
-		return engine.NewTask{Attributes: string(attrs), CallSID: callSID}
+		return engine.TaskInsert{Attributes: string(attrs), CallSID: callSID}
 	}
 	_, first, err := mode.Incoming(ctx, "+15125550100", newCall("CAjournal1"))
 	if err != nil || first.Reservation == nil || first.Reservation.WorkerSID != owner.SID {
