@@ -111,7 +111,7 @@ func (w *world) queuedJournal(t *testing.T, flow didrouter.Workflow, path, callS
 	t.Helper()
 	n := callTask(callSID, "+15125559999")
 	n.WorkspaceSID, n.WorkflowSID = w.ws.SID, flow.SID
-	dc, err := w.eng.RouteDegraded(w.ctx, w.ws, flow, n, func(string) bool { return false })
+	dc, err := w.eng.Degraded().Route(w.ctx, w.ws, flow, n, func(string) bool { return false })
 	if err != nil || dc.Reservation != nil {
 		t.Fatalf("route %s: %+v %v, want it queued", callSID, dc.Reservation, err)
 	}
@@ -155,7 +155,7 @@ func TestModeAdoptsOnlyTrustedJournals(t *testing.T) {
 		defer cancel()
 		dir := t.TempDir()
 		w := newWorld(t, ctx, st)
-		flow, err := w.eng.WarmDegraded(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
+		flow, err := w.eng.Degraded().Warm(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
 		if err != nil {
 			t.Fatal(err)
 		}

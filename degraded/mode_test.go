@@ -284,7 +284,7 @@ func TestModeRecovering(t *testing.T) {
 			t.Fatal("recovering before any outage")
 		}
 		sw.since.Store(time.Now().Add(-2 * time.Second).UnixNano()) // down for a while already
-		waitUntil("routing held", eng.RoutingPaused)
+		waitUntil("routing held", eng.Degraded().RoutingPaused)
 		if mode.Recovering() {
 			t.Fatal("recovering while the store is down")
 		}

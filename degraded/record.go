@@ -35,13 +35,13 @@ func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.TaskInsert)
 		}
 		mayReserve = func(worker string) bool { return m.cfg.Members.Mine(worker, since) }
 	}
-	dc, err := m.cfg.Engine.RouteDegraded(ctx, ws, to.flow, n, mayReserve)
+	dc, err := m.router.Route(ctx, ws, to.flow, n, mayReserve)
 	if err != nil {
 		return ws, engine.TaskResult{}, err
 	}
 	if _, err := m.journal(Entry{Op: OpCall, WS: ws.SID, Task: dc.Task.SID, CallSID: dc.Task.CallSID, Call: &dc}); err != nil {
 		if dc.Reservation != nil {
-			m.cfg.Engine.ReleaseDegraded(ws.SID, dc.Reservation.WorkerSID)
+			m.router.Release(ws.SID, dc.Reservation.WorkerSID)
 		}
 		return ws, engine.TaskResult{}, err
 	}
@@ -70,7 +70,7 @@ func (m *Mode) LoopsBack(workspaceSID, e164 string) bool {
 	if _, ok := w.bound[e164]; ok {
 		return true
 	}
-	return m.cfg.Engine.DegradedIsDID(workspaceSID, e164)
+	return m.router.IsDID(workspaceSID, e164)
 }
 
 // Accept journals that the agent of a reservation picked up.
@@ -108,7 +108,7 @@ func (m *Mode) EndCall(ctx context.Context, ws, callSID, reason string) error {
 	for sid, o := range m.own {
 		if o.call == callSID {
 			delete(m.own, sid)
-			m.cfg.Engine.ReleaseDegraded(o.ws, o.worker)
+			m.router.Release(o.ws, o.worker)
 		}
 	}
 	m.mu.Unlock()
@@ -122,7 +122,7 @@ func (m *Mode) release(reservationSID string) {
 	delete(m.own, reservationSID)
 	m.mu.Unlock()
 	if ok {
-		m.cfg.Engine.ReleaseDegraded(o.ws, o.worker)
+		m.router.Release(o.ws, o.worker)
 	}
 }
 

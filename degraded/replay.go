@@ -51,9 +51,9 @@ type replayOpts struct {
 // end. It returns how many entries are left.
 func (m *Mode) ReplayPending(ctx context.Context, giveUp bool) int {
 	if !m.Active() {
-		m.cfg.Engine.PauseRouting()
+		m.router.PauseRouting()
 		m.replayWith(ctx, replayOpts{settled: true, giveUp: giveUp})
-		if err := m.cfg.Engine.ResumeRouting(ctx); err != nil {
+		if err := m.router.ResumeRouting(ctx); err != nil {
 			m.log.WarnContext(ctx, "degraded: routing the waiting calls after the replay failed; they wait for a free worker", "err", err)
 		}
 	}
@@ -130,7 +130,7 @@ func (m *Mode) routeWaiting(ctx context.Context) {
 	m.waiting = nil
 	m.mu.Unlock()
 	for _, w := range waiting {
-		if err := m.cfg.Engine.RouteImported(ctx, w.ws, w.task); err != nil {
+		if err := m.router.RouteImported(ctx, w.ws, w.task); err != nil {
 			m.log.WarnContext(ctx, "degraded: routing an imported call failed; it waits for a free worker", "task_sid", w.task, "err", err)
 		}
 	}
@@ -183,7 +183,7 @@ func (m *Mode) applyCall(ctx context.Context, e Entry, settled bool) (bool, erro
 	// end of call in another instance's journal. Import later rather
 	// than cancel the reservation, whose answer may be journaled.
 	dc.WaitIfBusy = !settled
-	got, err := m.cfg.Engine.ImportDegraded(ctx, dc)
+	got, err := m.router.Import(ctx, dc)
 	if errors.Is(err, engine.ErrDegradedWorkerBusy) {
 		return false, errNotYet
 	}
@@ -232,7 +232,7 @@ func (m *Mode) acceptEnded(ctx context.Context, e Entry) (bool, error) {
 		return false, err
 	}
 	if r.Status == didrouter.ReservationCanceled {
-		got, err := m.cfg.Engine.AdoptAnsweredReservation(ctx, e.WS, e.Reservation)
+		got, err := m.router.AdoptAnsweredReservation(ctx, e.WS, e.Reservation)
 		if err != nil {
 			return false, err
 		}
@@ -319,7 +319,7 @@ func (m *Mode) superseded(ctx context.Context, e Entry) (bool, error) {
 		return false, err
 	case t.SID != e.Task && m.callPending(e):
 		// The import of the entry's task is still to come: it stores the
-		// reservation on the kept task (see engine.ImportDegraded).
+		// reservation on the kept task (see engine.Degraded.Import).
 		return false, errNotYet
 	case t.SID != e.Task:
 		m.log.InfoContext(ctx, "degraded: journal entry for a task that lost to another of the same call; dropped",

@@ -23,7 +23,7 @@ func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 		defer cancel()
 		dir := t.TempDir()
 		w := newWorld(t, ctx, st)
-		flow, err := w.eng.WarmDegraded(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
+		flow, err := w.eng.Degraded().Warm(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
 		if err != nil {
 			t.Fatal(err)
 		}

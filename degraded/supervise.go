@@ -107,11 +107,11 @@ func (m *Mode) holdRouting(ctx context.Context, up bool) {
 	}
 	m.mu.Unlock()
 	if !up {
-		m.cfg.Engine.PauseRouting()
+		m.router.PauseRouting()
 		m.log.InfoContext(ctx, "degraded: routing held until the journals are replayed")
 		return
 	}
-	if err := m.cfg.Engine.ResumeRouting(ctx); err != nil {
+	if err := m.router.ResumeRouting(ctx); err != nil {
 		m.log.WarnContext(ctx, "degraded: resuming routing: some waiting calls were not routed; they wait for a free worker", "err", err)
 	}
 	m.log.InfoContext(ctx, "degraded: routing resumed")

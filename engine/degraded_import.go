@@ -9,7 +9,7 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// DegradedImport says what ImportDegraded did.
+// DegradedImport says what Degraded.Import did.
 type DegradedImport struct {
 	TaskSID  string // the call's task in the store (the imported one, or the one it already had)
 	Imported bool   // false: the call already had a task (imported before, or routed by the store)
@@ -25,7 +25,7 @@ type DegradedImport struct {
 	Waiting bool
 }
 
-// ImportDegraded writes a call routed by RouteDegraded into the store, in
+// Import writes a call routed by Degraded.Route into the store, in
 // one transaction, with the sids and dates it was given: the task, its
 // events, its reservation (claiming the worker, as a reservation made
 // online would) and its timers. It is idempotent per call: a call that
@@ -34,7 +34,8 @@ type DegradedImport struct {
 // passed during the outage fire DegradedImportGrace after the import at
 // the earliest, so that what other instances journaled about the call can
 // be replayed first.
-func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedImport, error) {
+func (dm Degraded) Import(ctx context.Context, dc DegradedCall) (DegradedImport, error) {
+	e := dm.e
 	t0 := dc.Task
 	if t0.SID == "" || t0.WorkspaceSID == "" {
 		return DegradedImport{}, didrouter.Errorf(didrouter.EINVALID, "degraded call without a task")
@@ -142,7 +143,8 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 
 // RouteImported routes an imported task that is waiting (see
 // DegradedImport.Waiting); it does nothing to a task no longer pending.
-func (e *Engine) RouteImported(ctx context.Context, workspaceSID, taskSID string) error {
+func (dm Degraded) RouteImported(ctx context.Context, workspaceSID, taskSID string) error {
+	e := dm.e
 	if _, err := e.route(ctx, workspaceSID, taskSID); err != nil {
 		return fmt.Errorf("route imported task %s: %w", taskSID, err)
 	}
@@ -222,7 +224,8 @@ var errAdoptBusy = errors.New("the answered reservation's worker is busy in the 
 // be claimed (busy in the store) nothing changes and Conflict says why: no
 // worker is booked twice. A reservation in any other state, or whose task
 // is no longer waiting, is left as it is (Adopted false).
-func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (Adoption, error) {
+func (dm Degraded) AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (Adoption, error) {
+	e := dm.e
 	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
 	if err != nil {
 		return Adoption{}, fmt.Errorf("adopt answered reservation: %w", err)

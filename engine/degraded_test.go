@@ -27,18 +27,18 @@ func (h *harness) degradedCallSID(callSID, to string, mayReserve func(string) bo
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	dc, err := h.eng.RouteDegraded(h.ctx, h.ws, wf, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
+	dc, err := h.eng.Degraded().Route(h.ctx, h.ws, wf, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
 		Attributes: string(attrs), CallSID: callSID}, mayReserve)
 	if err != nil {
-		h.t.Fatalf("RouteDegraded to %s: %v", to, err)
+		h.t.Fatalf("Degraded.Route to %s: %v", to, err)
 	}
 	return dc
 }
 
 func (h *harness) warm() {
 	h.t.Helper()
-	if _, err := h.eng.WarmDegraded(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); err != nil {
-		h.t.Fatalf("WarmDegraded: %v", err)
+	if _, err := h.eng.Degraded().Warm(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); err != nil {
+		h.t.Fatalf("Degraded.Warm: %v", err)
 	}
 }
 
@@ -53,9 +53,9 @@ func (h *harness) importDegraded(dc engine.DegradedCall) engine.DegradedImport {
 	if err := json.Unmarshal(b, &back); err != nil {
 		h.t.Fatal(err)
 	}
-	got, err := h.eng.ImportDegraded(h.ctx, back)
+	got, err := h.eng.Degraded().Import(h.ctx, back)
 	if err != nil {
-		h.t.Fatalf("ImportDegraded: %v", err)
+		h.t.Fatalf("Degraded.Import: %v", err)
 	}
 	return got
 }
@@ -123,7 +123,7 @@ func TestDegradedRoutesFromMemoryAndImportsOnce(t *testing.T) {
 		if got := len(h.eventTypes(first.Task.SID)); got != events {
 			t.Fatalf("events after a second import: %d, want %d", got, events)
 		}
-		if err := h.eng.RouteImported(h.ctx, h.ws.SID, third.Task.SID); err != nil {
+		if err := h.eng.Degraded().RouteImported(h.ctx, h.ws.SID, third.Task.SID); err != nil {
 			t.Fatalf("RouteImported: %v", err)
 		}
 		// The imported calls go on like any other: the owner answers.
@@ -154,10 +154,10 @@ func TestDegradedRespectsMayReserve(t *testing.T) {
 		if none.Reservation != nil {
 			t.Fatalf("reserved %+v with nobody allowed", none.Reservation)
 		}
-		h.eng.ReleaseDegraded(h.ws.SID, other.SID)
+		h.eng.Degraded().Release(h.ws.SID, other.SID)
 		again := h.degradedCall("+15125550000", func(sid string) bool { return sid == other.SID })
 		if again.Reservation == nil || again.Reservation.WorkerSID != other.SID {
-			t.Fatalf("after ReleaseDegraded: %+v, want the other worker again", again.Reservation)
+			t.Fatalf("after Degraded.Release: %+v, want the other worker again", again.Reservation)
 		}
 	})
 }
@@ -220,7 +220,7 @@ func TestDegradedImportWaitsForABusyWorker(t *testing.T) {
 			t.Fatalf("online call: %+v %v, want the owner", online.Reservation, err)
 		}
 		dc.WaitIfBusy = true
-		if _, err := h.eng.ImportDegraded(h.ctx, dc); !errors.Is(err, engine.ErrDegradedWorkerBusy) {
+		if _, err := h.eng.Degraded().Import(h.ctx, dc); !errors.Is(err, engine.ErrDegradedWorkerBusy) {
 			t.Fatalf("import with the worker busy: %v, want ErrDegradedWorkerBusy", err)
 		}
 		if _, err := h.store.GetTask(h.ctx, h.ws.SID, dc.Task.SID); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
@@ -229,7 +229,7 @@ func TestDegradedImportWaitsForABusyWorker(t *testing.T) {
 		if _, err := peer.CancelTask(h.ctx, h.ws.SID, online.Task.SID, "caller hung up"); err != nil {
 			t.Fatal(err)
 		}
-		got, err := h.eng.ImportDegraded(h.ctx, dc)
+		got, err := h.eng.Degraded().Import(h.ctx, dc)
 		if err != nil || !got.Imported || got.Conflict != "" {
 			t.Fatalf("import once the worker is free: %+v %v, want imported without conflict", got, err)
 		}
@@ -286,12 +286,12 @@ func TestDegradedRoutesWithAnEmptyWorkflowCache(t *testing.T) {
 func TestPauseRouting(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		owner := h.worker("owner", ownerDID, "Available")
-		h.eng.PauseRouting()
+		h.eng.Degraded().PauseRouting()
 		res := h.call(ownerDID, 0)
 		if res.Reservation != nil || res.Task.AssignmentStatus != didrouter.TaskPending || res.Task.TargetIndex != 0 {
 			t.Fatalf("call while paused: %+v at target %d, want it waiting at the owner step", res.Reservation, res.Task.TargetIndex)
 		}
-		if err := h.eng.ResumeRouting(h.ctx); err != nil {
+		if err := h.eng.Degraded().ResumeRouting(h.ctx); err != nil {
 			t.Fatal(err)
 		}
 		if r := h.live(res.Task.SID); r == nil || r.WorkerSID != owner.SID {
@@ -300,7 +300,7 @@ func TestPauseRouting(t *testing.T) {
 	})
 }
 
-// DegradedIsDID answers from the index whether a number is a worker's DID:
+// Degraded.IsDID answers from the index whether a number is a worker's DID:
 // through the every-worker queue before any workflow is cached, through
 // the workflow's Everyone queue after.
 func TestDegradedIsDID(t *testing.T) {
@@ -309,17 +309,17 @@ func TestDegradedIsDID(t *testing.T) {
 		h.worker("other", "", "Offline")
 		check := func(when string) {
 			t.Helper()
-			if !h.eng.DegradedIsDID(h.ws.SID, ownerDID) {
+			if !h.eng.Degraded().IsDID(h.ws.SID, ownerDID) {
 				t.Fatalf("%s: the owner's DID is not known as a DID", when)
 			}
-			if h.eng.DegradedIsDID(h.ws.SID, "+15125550000") {
+			if h.eng.Degraded().IsDID(h.ws.SID, "+15125550000") {
 				t.Fatalf("%s: a number nobody owns is taken for a DID", when)
 			}
 		}
 		check("no workflow cached")
 		h.warm()
 		check("workflow cached")
-		if !h.eng.DegradedIsDID("WSnotloaded", "+15125550000") {
+		if !h.eng.Degraded().IsDID("WSnotloaded", "+15125550000") {
 			t.Fatal("a workspace whose index is not loaded must say yes")
 		}
 	})
@@ -377,7 +377,7 @@ func TestDegradedAnsweredReservationWins(t *testing.T) {
 		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, lost.Reservation.SID); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("accept the lost reservation: %v, want EUNAVAILABLE", err)
 		}
-		got, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
+		got, err := h.eng.Degraded().AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
 		if err != nil || !got.Adopted || got.TaskSID != kept.Task.SID || got.Conflict != "" {
 			t.Fatalf("adopt: %+v %v, want adopted by the kept task", got, err)
 		}
@@ -400,7 +400,7 @@ func TestDegradedAnsweredReservationWins(t *testing.T) {
 			t.Fatalf("live reservation %+v, want the answered one", r)
 		}
 		// The answer replayed again: nothing changes.
-		if again, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID); err != nil || again.Adopted {
+		if again, err := h.eng.Degraded().AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID); err != nil || again.Adopted {
 			t.Fatalf("adopt again: %+v %v, want nothing done", again, err)
 		}
 		// No timer of the kept task fires on the answered call.
@@ -468,7 +468,7 @@ func TestDegradedAnsweredReservationWorkerBusy(t *testing.T) {
 		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != other.SID {
 			t.Fatalf("online call: %+v %v, want the other worker", online.Reservation, err)
 		}
-		got, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
+		got, err := h.eng.Degraded().AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
 		if err != nil || got.Adopted || got.Conflict == "" {
 			t.Fatalf("adopt: %+v %v, want a conflict", got, err)
 		}

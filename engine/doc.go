@@ -46,7 +46,7 @@
 //
 // These steps are written once, as the walk of walk.go. Three callers walk a
 // task: route after a commit, placeNew inside the transaction that creates
-// the task, and RouteDegraded from memory. Each supplies how a worker is
+// the task, and Degraded.Route from memory. Each supplies how a worker is
 // claimed, how the task moves on and where the events go.
 //
 // Waiting and step timeouts. A task that cannot be reserved and does not
@@ -146,10 +146,10 @@
 // (ReasonMissedCalls with "missed_calls", ReasonAway with "away_seconds"),
 // and give up the worker's pending reservations as an activity change does.
 //
-// Degraded mode. While the store cannot be reached, RouteDegraded takes a
+// Degraded mode. While the store cannot be reached, Degraded.Route takes a
 // new call's decision from memory only (the workflow row the caller kept,
 // the worker index, which counts the reserved worker busy); nothing is
-// written. ImportDegraded later writes the call with its own sids and dates,
+// written. Degraded.Import later writes the call with its own sids and dates,
 // claiming the worker as an online reservation would: a worker taken
 // meanwhile is a recorded conflict (the reservation stored canceled), never
 // a second booking. Package degraded journals these calls and replays them.

@@ -17,7 +17,7 @@ import (
 // the best eligible workers in turn. When nobody can be claimed and the
 // target's skip_if holds, the task moves to its next position and the walk
 // goes on. Three callers walk: route after a commit, placeNew inside the
-// transaction that created the task, and RouteDegraded from memory alone.
+// transaction that created the task, and Degraded.Route from memory alone.
 // They differ in how a worker is claimed, how a task moves on and where the
 // events go, and a walker supplies those parts, so that the steps
 // themselves exist once.
@@ -290,7 +290,7 @@ func (e *Engine) placeNew(ctx context.Context, tx didrouter.Tx, fx *effects, wfR
 }
 
 // taskDraft is a TaskInsert checked against its workflow. CreateTask and
-// RouteDegraded both build their task from one, so that both refuse the
+// Degraded.Route both build their task from one, so that both refuse the
 // same input with the same message.
 type taskDraft struct {
 	wsSID   string

@@ -38,7 +38,7 @@ func normalizeEvents(t *testing.T, evs []didrouter.Event, names map[string]strin
 
 // A call that skips the offline owner and goes to Everyone writes the same
 // events whether it is routed with the store (CreateTask) or from memory
-// (RouteDegraded), but for the degraded mark. The copies of the walk once
+// (Degraded.Route), but for the degraded mark. The copies of the walk once
 // drifted: the degraded workflow.target-matched lacked the filter's name.
 func TestDegradedWalkWritesTheStoredWalksEvents(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
@@ -88,7 +88,7 @@ func TestDegradedWalkWritesTheStoredWalksEvents(t *testing.T) {
 	})
 }
 
-// RouteDegraded refuses what CreateTask refuses, with the same message: a
+// Degraded.Route refuses what CreateTask refuses, with the same message: a
 // degraded call once took any timeout and a negative priority.
 func TestDegradedRefusesWhatCreateTaskRefuses(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
@@ -108,10 +108,10 @@ func TestDegradedRefusesWhatCreateTaskRefuses(t *testing.T) {
 			n.WorkspaceSID, n.WorkflowSID = h.ws.SID, h.ws.DefaultWorkflowSID
 			n.CallSID = fmt.Sprintf("CAbad%030d", i)
 			_, cerr := h.eng.CreateTask(h.ctx, n)
-			_, derr := h.eng.RouteDegraded(h.ctx, h.ws, wf, n, nil)
+			_, derr := h.eng.Degraded().Route(h.ctx, h.ws, wf, n, nil)
 			if didrouter.ErrorCode(cerr) != didrouter.EINVALID || didrouter.ErrorCode(derr) != didrouter.EINVALID ||
 				didrouter.ErrorMessage(cerr) != didrouter.ErrorMessage(derr) {
-				t.Errorf("%+v: CreateTask %v, RouteDegraded %v, want the same EINVALID", n, cerr, derr)
+				t.Errorf("%+v: CreateTask %v, Degraded.Route %v, want the same EINVALID", n, cerr, derr)
 			}
 		}
 		// Nothing was counted busy by the refused degraded calls.

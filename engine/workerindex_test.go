@@ -112,7 +112,7 @@ func TestIndexLoadedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := eng.WarmDegraded(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID)
+			_, err := eng.Degraded().Warm(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID)
 			errs <- err
 		}()
 	}

@@ -83,7 +83,7 @@ func outageAfterRinging(t *testing.T, wi *instance, ds *downStore, mode *degrade
 	action := dial.attr("action")
 	taskSID, resSID := query(t, action, "task"), query(t, action, "reservation")
 	ds.down.Store(true)
-	waitFor(t, "routing held during the outage", wi.eng.RoutingPaused)
+	waitFor(t, "routing held during the outage", wi.eng.Degraded().RoutingPaused)
 	if during != nil {
 		during(c, taskSID, resSID)
 	}

@@ -618,7 +618,7 @@ func TestCallbackRequestSurvivesAHangUpAroundAnOutage(t *testing.T) {
 
 				wi, mode, j := degradedInstance(t, in, ds, nil, 500*time.Millisecond, true)
 				ds.down.Store(true)
-				waitFor(t, "routing held during the outage", in.eng.RoutingPaused)
+				waitFor(t, "routing held during the outage", in.eng.Degraded().RoutingPaused)
 				status := func() {
 					if resp, _ := wi.twilio(wi.webhookURL("/status"), c.form("CallStatus", "completed")); resp.StatusCode != http.StatusNoContent {
 						t.Fatalf("status callback: %s", resp.Status)
