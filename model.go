@@ -123,7 +123,7 @@ type Task struct {
 	TargetIndex     int
 	TaskQueueSID    string
 	StepEnteredAt   time.Time
-	RejectedWorkers []string // workers who rejected or let this task time out; not offered it again until a re-offer (reoffer.go)
+	RejectedWorkers []string // workers who rejected or let this task time out; not offered it again until a re-offer (engine/reoffer.go)
 	DateCreated     time.Time
 	DateUpdated     time.Time
 	Version         int64
@@ -278,7 +278,7 @@ type Timer struct {
 	FireAt         time.Time
 }
 
-// AgentPage is an agent desktop page open for a worker (presence.go):
+// AgentPage is an agent desktop page open for a worker (engine/presence.go):
 // PageID names one browser tab, LastSeen is when it was last heard of.
 type AgentPage struct {
 	WorkspaceSID string

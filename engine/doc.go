@@ -1,7 +1,8 @@
-// Package engine holds didrouter's domain: workspaces, activities, workers,
-// task queues, workflows, tasks, reservations, events and timers, the Store
-// contract that persists them, and the routing state machine that moves a
-// task through its workflow (TaskRouter semantics).
+// Package engine is the routing state machine that moves a task through
+// its workflow (TaskRouter semantics), the admin writes that keep workers,
+// queues and workflows valid, and degraded mode's surface (Degraded). The
+// domain types and the Store contract it works on are in the root package,
+// didrouter.
 //
 // The store is the single source of truth shared by every instance; the
 // engine keeps an in-memory worker index (routing.Index) that is rebuilt from
