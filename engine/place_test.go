@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -21,13 +22,13 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	ea := newEngine(t, sa, clock, "a")
 	eb := newEngine(t, sb, clock, "b")
 	available := activityNamed(ctx, t, sa, ws.SID, "Available")
-	owner, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner",
+	owner, err := ea.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`, ActivitySID: available})
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(1) // the owner has been idle longest
-	other, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "other", ActivitySID: available})
+	other, err := ea.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "other", ActivitySID: available})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +36,12 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first, err := ea.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, CallSID: "CA1",
+	first, err := ea.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, CallSID: "CA1",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`})
 	if err != nil || first.Worker == nil || first.Worker.SID != owner.SID {
 		t.Fatalf("first call: %+v, %v; want the owner reserved", first.Worker, err)
 	}
-	second, err := eb.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, CallSID: "CA2",
+	second, err := eb.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, CallSID: "CA2",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	if err != nil || got.Busy != 1 {
 		t.Fatalf("owner busy %d (%v), want 1", got.Busy, err)
 	}
-	events, err := sa.ListEvents(ctx, ws.SID, engine.EventFilter{TaskSID: second.Task.SID})
+	events, err := sa.ListEvents(ctx, ws.SID, didrouter.EventFilter{TaskSID: second.Task.SID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +65,9 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	for _, e := range events {
 		types = append(types, e.EventType)
 	}
-	want := []string{engine.EventTaskCreated, engine.EventWorkflowTargetMatched, engine.EventTaskQueueEntered,
-		engine.EventWorkflowSkipped, engine.EventWorkflowTargetMatched, engine.EventTaskQueueEntered,
-		engine.EventTaskQueueMoved, engine.EventReservationCreated}
+	want := []string{didrouter.EventTaskCreated, didrouter.EventWorkflowTargetMatched, didrouter.EventTaskQueueEntered,
+		didrouter.EventWorkflowSkipped, didrouter.EventWorkflowTargetMatched, didrouter.EventTaskQueueEntered,
+		didrouter.EventTaskQueueMoved, didrouter.EventReservationCreated}
 	// One transaction at one (fake) time: the events still list in the
 	// order they were written.
 	if !slices.Equal(types, want) {
@@ -74,7 +75,7 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	}
 }
 
-func activityNamed(ctx context.Context, t *testing.T, s engine.Store, workspaceSID, name string) string {
+func activityNamed(ctx context.Context, t *testing.T, s didrouter.Store, workspaceSID, name string) string {
 	t.Helper()
 	acts, err := s.ListActivities(ctx, workspaceSID)
 	if err != nil {
@@ -107,16 +108,16 @@ func TestNewCallWrittenOnce(t *testing.T) {
 		}
 		first := h.call(ownerDID, 0)
 		h.wantReserved(first, owner)
-		wantOnce(first, engine.TaskReserved)
+		wantOnce(first, didrouter.TaskReserved)
 		// The owner is busy: the owner step is skipped in the same transaction.
 		second := h.call(ownerDID, 0)
 		h.wantReserved(second, other)
-		wantOnce(second, engine.TaskReserved)
+		wantOnce(second, didrouter.TaskReserved)
 		third := h.call(ownerDID, 0)
 		if third.Reservation != nil {
 			t.Fatalf("third call reserved %+v, want it waiting", third.Reservation)
 		}
-		wantOnce(third, engine.TaskPending)
+		wantOnce(third, didrouter.TaskPending)
 	})
 }
 
@@ -133,7 +134,7 @@ func TestNewCallRetriedConcurrently(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range res {
 			wg.Go(func() {
-				res[i], errs[i] = h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID,
+				res[i], errs[i] = h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID,
 					Attributes: `{"phone_number":"` + ownerDID + `"}`, CallSID: "CA-race"})
 			})
 		}

@@ -4,19 +4,19 @@ import (
 	"context"
 	"strings"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 const reservationCols = `sid, workspace_sid, task_sid, worker_sid, status, timeout, date_created, date_updated`
 
-func scanReservation(r Row) (engine.Reservation, error) {
-	var v engine.Reservation
+func scanReservation(r Row) (didrouter.Reservation, error) {
+	var v didrouter.Reservation
 	err := r.Scan(reservationDest(&v)...)
 	return v, err
 }
 
 // reservationDest is where the columns reservationCols are scanned to.
-func reservationDest(v *engine.Reservation) []any {
+func reservationDest(v *didrouter.Reservation) []any {
 	return []any{&v.SID, &v.WorkspaceSID, &v.TaskSID, &v.WorkerSID, &v.Status, &v.Timeout,
 		scanTime(&v.DateCreated), scanTime(&v.DateUpdated)}
 }
@@ -24,10 +24,10 @@ func reservationDest(v *engine.Reservation) []any {
 // LockReservation reads a reservation and its task in one statement. On
 // Postgres FOR UPDATE locks the task's row before the reservation's (the
 // order of the FROM list), the store's lock order.
-func (t *Tx) LockReservation(ctx context.Context, workspaceSID, sid string) (engine.Task, engine.Reservation, error) {
+func (t *Tx) LockReservation(ctx context.Context, workspaceSID, sid string) (didrouter.Task, didrouter.Reservation, error) {
 	var (
-		task engine.Task
-		r    engine.Reservation
+		task didrouter.Task
+		r    didrouter.Reservation
 	)
 	err := t.db.QueryRow(ctx, `SELECT `+qualify("t", taskCols)+`, `+qualify("r", reservationCols)+`
 		FROM tasks t JOIN reservations r ON r.task_sid = t.sid
@@ -35,9 +35,9 @@ func (t *Tx) LockReservation(ctx context.Context, workspaceSID, sid string) (eng
 		workspaceSID, sid).Scan(append(taskDest(&task), reservationDest(&r)...)...)
 	switch {
 	case isNoRows(err):
-		return engine.Task{}, engine.Reservation{}, engine.Errorf(engine.ENOTFOUND, "reservation %s not found", sid)
+		return didrouter.Task{}, didrouter.Reservation{}, didrouter.Errorf(didrouter.ENOTFOUND, "reservation %s not found", sid)
 	case err != nil:
-		return engine.Task{}, engine.Reservation{}, t.wrap(err, "read reservation %s and its task", sid)
+		return didrouter.Task{}, didrouter.Reservation{}, t.wrap(err, "read reservation %s and its task", sid)
 	}
 	return task, r, nil
 }
@@ -51,12 +51,12 @@ func qualify(alias, cols string) string {
 	return strings.Join(list, ", ")
 }
 
-func (q *Queries) GetReservation(ctx context.Context, workspaceSID, sid string) (engine.Reservation, error) {
+func (q *Queries) GetReservation(ctx context.Context, workspaceSID, sid string) (didrouter.Reservation, error) {
 	return get(ctx, q, scanReservation, "reservation", sid,
 		`SELECT `+reservationCols+` FROM reservations WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid)
 }
 
-func (q *Queries) ListReservations(ctx context.Context, workspaceSID string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+func (q *Queries) ListReservations(ctx context.Context, workspaceSID string, f didrouter.ReservationFilter) ([]didrouter.Reservation, error) {
 	query, a := ListReservationsSQL(q.d, workspaceSID, f)
 	page, err := list(ctx, q, scanReservation, "reservations", query, a...)
 	if err != nil {
@@ -67,7 +67,7 @@ func (q *Queries) ListReservations(ctx context.Context, workspaceSID string, f e
 
 // ListReservationsSQL is ListReservations' statement and arguments
 // (exported for the store's query-plan test).
-func ListReservationsSQL(d *Dialect, workspaceSID string, f engine.ReservationFilter) (string, []any) {
+func ListReservationsSQL(d *Dialect, workspaceSID string, f didrouter.ReservationFilter) (string, []any) {
 	var a args
 	var b strings.Builder
 	ws := "workspace_sid"
@@ -90,9 +90,9 @@ func ListReservationsSQL(d *Dialect, workspaceSID string, f engine.ReservationFi
 
 // reservationWriteError names the task when the one-active-reservation
 // index refused the write.
-func (t *Tx) reservationWriteError(err error, r engine.Reservation) error {
+func (t *Tx) reservationWriteError(err error, r didrouter.Reservation) error {
 	if detail, ok := t.d.UniqueViolation(err); ok && strings.Contains(detail, "task_sid") {
-		return engine.Errorf(engine.ECONFLICT, "task %s already has a pending or accepted reservation", r.TaskSID)
+		return didrouter.Errorf(didrouter.ECONFLICT, "task %s already has a pending or accepted reservation", r.TaskSID)
 	}
 	return nil
 }
@@ -100,13 +100,13 @@ func (t *Tx) reservationWriteError(err error, r engine.Reservation) error {
 // InsertReservation is deferred where the DB defers writes: nothing reads
 // its outcome but the transaction's success, and a refusal fails the
 // transaction with the same error, at the next statement or at commit.
-func (t *Tx) InsertReservation(ctx context.Context, r engine.Reservation) error {
+func (t *Tx) InsertReservation(ctx context.Context, r didrouter.Reservation) error {
 	wrap := func(err error) error {
 		if cerr := t.reservationWriteError(err, r); cerr != nil {
 			return cerr
 		}
 		if t.d.ForeignKeyViolation(err) {
-			return engine.Errorf(engine.ENOTFOUND, "cannot add reservation %s: task %s or workspace %s not found",
+			return didrouter.Errorf(didrouter.ENOTFOUND, "cannot add reservation %s: task %s or workspace %s not found",
 				r.SID, r.TaskSID, r.WorkspaceSID)
 		}
 		return t.insertError(err, "reservation", r.SID, r.WorkspaceSID)
@@ -118,7 +118,7 @@ func (t *Tx) InsertReservation(ctx context.Context, r engine.Reservation) error 
 	return t.notifyReservation(ctx, r)
 }
 
-func (t *Tx) UpdateReservation(ctx context.Context, r engine.Reservation) error {
+func (t *Tx) UpdateReservation(ctx context.Context, r didrouter.Reservation) error {
 	n, err := t.db.Exec(ctx, `UPDATE reservations SET status = $3, date_updated = $4 WHERE workspace_sid = $1 AND sid = $2`,
 		r.WorkspaceSID, r.SID, r.Status, t.timeArg(r.DateUpdated))
 	if err != nil {
@@ -128,23 +128,23 @@ func (t *Tx) UpdateReservation(ctx context.Context, r engine.Reservation) error 
 		return t.wrap(err, "update reservation %s", r.SID)
 	}
 	if n == 0 {
-		return engine.Errorf(engine.ENOTFOUND, "reservation %s not found", r.SID)
+		return didrouter.Errorf(didrouter.ENOTFOUND, "reservation %s not found", r.SID)
 	}
 	return t.notifyReservation(ctx, r)
 }
 
 // notifyReservation tells the worker's pages that their calls changed: a
 // reservation accepted or ended does not always change the worker row.
-func (t *Tx) notifyReservation(ctx context.Context, r engine.Reservation) error {
+func (t *Tx) notifyReservation(ctx context.Context, r didrouter.Reservation) error {
 	if r.WorkerSID == "" {
 		return nil
 	}
-	return t.Notify(ctx, engine.Change{Kind: engine.ChangeReservation, WorkspaceSID: r.WorkspaceSID, SID: r.WorkerSID})
+	return t.Notify(ctx, didrouter.Change{Kind: didrouter.ChangeReservation, WorkspaceSID: r.WorkspaceSID, SID: r.WorkerSID})
 }
 
 // TaskReservations reads and locks, in one statement, the task's
 // reservations in the given statuses (all when none given), oldest first.
-func (t *Tx) TaskReservations(ctx context.Context, workspaceSID, taskSID string, statuses ...string) ([]engine.Reservation, error) {
+func (t *Tx) TaskReservations(ctx context.Context, workspaceSID, taskSID string, statuses ...string) ([]didrouter.Reservation, error) {
 	var a args
 	query := `SELECT ` + reservationCols + ` FROM reservations WHERE ` + t.d.Unindexed("workspace_sid") + ` = ` +
 		a.add(workspaceSID) + ` AND task_sid = ` + a.add(taskSID)
