@@ -570,7 +570,7 @@ func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 					continue // deleted, or a read that the next change retries
 				}
 				if err := p.finishDeletion(ctx, w); err != nil {
-					log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
+					log.WarnContext(ctx, "removing a worker after its call failed", "worker", w.SID, "err", err)
 				}
 			}
 		}
@@ -580,19 +580,19 @@ func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 func (p *Provisioner) sweep(ctx context.Context, log *slog.Logger) {
 	wss, err := p.store.ListWorkspaces(ctx)
 	if err != nil {
-		log.WarnContext(ctx, "provision: list workspaces", "err", err)
+		log.WarnContext(ctx, "listing workspaces failed", "err", err)
 		return
 	}
 	for _, ws := range wss {
 		marked, err := p.Workers(ctx, ws.SID, DeletePending)
 		if err != nil {
-			log.WarnContext(ctx, "provision: list workers marked for deletion", "err", err)
+			log.WarnContext(ctx, "listing workers marked for deletion failed", "err", err)
 			continue
 		}
 		for _, w := range marked {
 			p.mark(w)
 			if err := p.finishDeletion(ctx, w); err != nil {
-				log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
+				log.WarnContext(ctx, "removing a worker after its call failed", "worker", w.SID, "err", err)
 			}
 		}
 	}

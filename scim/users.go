@@ -177,7 +177,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return explain(err, p)
 	}
-	h.log.InfoContext(r.Context(), "scim: user created", "worker_sid", wk.SID, "did", wk.PhoneNumber)
+	h.log.InfoContext(r.Context(), "scim user created", "worker_sid", wk.SID, "did", wk.PhoneNumber)
 	w.Header().Set("Location", h.base+"/Users/"+wk.SID)
 	writeJSON(w, http.StatusCreated, h.userDoc(wk))
 	return nil
@@ -262,7 +262,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.log.InfoContext(r.Context(), "scim: user deleted", "worker_sid", wk.SID, "after_call", deferred)
+	h.log.InfoContext(r.Context(), "scim user deleted", "worker_sid", wk.SID, "after_call", deferred)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

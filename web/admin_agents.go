@@ -301,7 +301,7 @@ func (h *Handler) adminCreateAgent(w http.ResponseWriter, r *http.Request) {
 		h.formRefused(w, r, f, "add the agent", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent added", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent added", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"/"+wk.SID+"?done=created&wk="+wk.SID, http.StatusSeeOther)
 }
 
@@ -332,7 +332,7 @@ func (h *Handler) adminUpdateAgent(w http.ResponseWriter, r *http.Request) {
 		// reports both): they wait for the next change.
 		h.logError(r, "save the agent (after the change)", err)
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent saved", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent saved", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"/"+wk.SID+"?done=updated&wk="+wk.SID, http.StatusSeeOther)
 }
 
@@ -409,7 +409,7 @@ func (h *Handler) adminSetActivity(w http.ResponseWriter, r *http.Request) {
 		h.renderAdmin(w, r, status, "admin_agents", "Agents and numbers", "agents", view{}, d)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: activity changed", "worker", wk.SID, "activity", act, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console activity changed", "worker", wk.SID, "activity", act, "client", clientIP(r))
 	http.Redirect(w, r, back+"done=activity&wk="+wk.SID, http.StatusSeeOther)
 }
 
@@ -439,7 +439,7 @@ func (h *Handler) adminDeleteAgent(w http.ResponseWriter, r *http.Request) {
 		h.formRefused(w, r, f, "delete the agent", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent deleted", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent deleted", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"?done=deleted", http.StatusSeeOther)
 }
 
@@ -480,7 +480,7 @@ func (h *Handler) adminSignInLink(w http.ResponseWriter, r *http.Request) {
 		d.Minutes = int(ttl.Minutes())
 		d.Link = h.admin.publicURL + withQuery(SignInPath, "t", tok)
 		d.Expires = exp.In(h.admin.loc).Format("15:04")
-		h.log.InfoContext(r.Context(), "admin console: sign-in link made", "worker", wk.SID, "identity", row.Identity, "client", clientIP(r))
+		h.log.InfoContext(r.Context(), "console sign-in link made", "worker", wk.SID, "identity", row.Identity, "client", clientIP(r))
 	}
 	h.renderAdmin(w, r, status, "admin_link", "Sign-in link for "+wk.FriendlyName, "agents", view{}, d)
 }

@@ -115,7 +115,7 @@ func (h *Handler) adminSaveHours(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, AdminAssets, "save the business hours", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: business hours saved", "workspace", ws, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console business hours saved", "workspace", ws, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=saved", http.StatusSeeOther)
 }
 
@@ -187,7 +187,7 @@ func (h *Handler) adminSaveNumberHours(w http.ResponseWriter, r *http.Request) {
 		h.renderNumberHours(w, r, status, d)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: a number's business hours saved", "workspace", ws,
+	h.log.InfoContext(r.Context(), "console number hours saved", "workspace", ws,
 		"phone_number", d.Number, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=number-saved", http.StatusSeeOther)
 }
@@ -227,7 +227,7 @@ func (h *Handler) adminRemoveNumberHours(w http.ResponseWriter, r *http.Request)
 		h.failed(w, r, AdminAssets, "remove the number's settings", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: a number's business hours removed", "workspace", ws,
+	h.log.InfoContext(r.Context(), "console number hours removed", "workspace", ws,
 		"phone_number", number, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=number-removed", http.StatusSeeOther)
 }

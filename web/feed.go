@@ -99,7 +99,7 @@ func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			log.WarnContext(ctx, "web: cannot subscribe to the store's changes; trying again", "err", err, "in", wait.String())
+			log.WarnContext(ctx, "change feed subscribe failed, retrying", "err", err, "in", wait.String())
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -119,7 +119,7 @@ func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		log.WarnContext(ctx, "web: the store's change feed closed; subscribing again")
+		log.WarnContext(ctx, "change feed closed, resubscribing")
 		lost = true
 	}
 }

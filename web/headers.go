@@ -98,5 +98,5 @@ func (h *Handler) recoverer(next http.Handler) http.Handler {
 
 // logError logs an unexpected failure of a page.
 func (h *Handler) logError(r *http.Request, what string, err error) {
-	h.log.LogAttrs(r.Context(), slog.LevelError, "web: "+what, slog.String("path", r.URL.Path), slog.Any("err", err))
+	h.log.LogAttrs(r.Context(), slog.LevelError, "page failed", slog.String("doing", what), slog.String("path", r.URL.Path), slog.Any("err", err))
 }

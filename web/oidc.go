@@ -174,7 +174,7 @@ func assetsOf(kind string) string {
 func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request, o *oidcState, kind string) {
 	p, err := o.discover(r.Context())
 	if err != nil {
-		h.log.WarnContext(r.Context(), "web: OIDC discovery failed", "err", err)
+		h.log.WarnContext(r.Context(), "oidc discovery failed", "err", err)
 		h.message(w, r, http.StatusBadGateway, assetsOf(kind), "Your identity provider cannot be reached",
 			"didrouter could not read your identity provider's configuration. Try again in a moment; if it keeps failing, tell your administrator.")
 		return
@@ -245,14 +245,14 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	assets := assetsOf(f.Kind)
 	if e := q.Get("error"); e != "" {
-		h.log.InfoContext(r.Context(), "web: the identity provider refused a sign-in", "error", e, "description", q.Get("error_description"))
+		h.log.InfoContext(r.Context(), "identity provider refused a sign-in", "error", e, "description", q.Get("error_description"))
 		h.message(w, r, http.StatusForbidden, assets, "Your identity provider did not sign you in",
 			"It answered: "+clip(e+" "+q.Get("error_description"), 300)+". If you should have access, ask your administrator to assign didrouter to you.")
 		return
 	}
 	claims, err := h.oidcClaims(r.Context(), o, f, q.Get("code"))
 	if err != nil {
-		h.log.WarnContext(r.Context(), "web: OIDC sign-in refused", "err", err, "client", clientIP(r))
+		h.log.WarnContext(r.Context(), "oidc sign-in refused", "err", err, "client", clientIP(r))
 		h.message(w, r, http.StatusForbidden, assets, "Your sign-in could not be verified",
 			"didrouter could not verify the identity provider's answer (it may have expired or been altered). Open the page again to sign in anew.")
 		return
@@ -386,14 +386,14 @@ func (h *Handler) oidcAgent(w http.ResponseWriter, r *http.Request, o *oidcState
 		h.failed(w, r, AgentAssets, "sign you in", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "agent signed in with OIDC", "worker", wk.SID, "created", created, "did", wk.PhoneNumber, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "agent signed in", "with", "oidc", "worker", wk.SID, "created", created, "did", wk.PhoneNumber, "client", clientIP(r))
 	continuePage(w, AgentPath)
 }
 
 func (h *Handler) oidcAdmin(w http.ResponseWriter, r *http.Request, o *oidcState, claims map[string]any) {
 	who, _ := claims[o.cfg.AgentClaim].(string)
 	if o.cfg.AdminGroup == "" || !slices.Contains(groupsOf(claims[o.cfg.GroupsClaim]), o.cfg.AdminGroup) {
-		h.log.WarnContext(r.Context(), "web: OIDC console sign-in of a non-admin refused", "who", clip(who, 200), "client", clientIP(r))
+		h.log.WarnContext(r.Context(), "oidc console sign-in refused", "reason", "not an admin", "who", clip(who, 200), "client", clientIP(r))
 		h.message(w, r, http.StatusForbidden, AdminAssets, "You are not an administrator",
 			"Only members of the identity provider's didrouter administrators group may open the console.")
 		return
@@ -405,7 +405,7 @@ func (h *Handler) oidcAdmin(w http.ResponseWriter, r *http.Request, o *oidcState
 		h.failed(w, r, AdminAssets, "sign you in", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin signed in to the console with OIDC", "who", clip(who, 200), "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "admin signed in", "with", "oidc", "who", clip(who, 200), "client", clientIP(r))
 	continuePage(w, AdminPath)
 }
 

@@ -59,7 +59,7 @@ func (h *Handler) phoneToken(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The identity passed clientIdentity; the minter refusing it is
 		// still the agent's contact at fault, not the server.
-		h.log.WarnContext(r.Context(), "web: voice token refused", "worker_sid", a.Worker.SID, "err", err)
+		h.log.WarnContext(r.Context(), "voice token refused", "worker_sid", a.Worker.SID, "err", err)
 		w.WriteHeader(http.StatusConflict)
 		writeJSON(w, map[string]string{"error": "Your phone address cannot be used by the browser phone. Ask your administrator to check your contact_uri."})
 		return

@@ -104,7 +104,7 @@ func (h *Handler) signInAllowed(w http.ResponseWriter, r *http.Request, assetsPr
 	}
 	if !h.limiter.allow(r) {
 		w.Header().Set("Retry-After", "60")
-		h.log.WarnContext(r.Context(), "web: sign-in rate limited", "client", clientIP(r), "path", r.URL.Path)
+		h.log.WarnContext(r.Context(), "sign-in rate limited", "client", clientIP(r), "path", r.URL.Path)
 		h.message(w, r, http.StatusTooManyRequests, assetsPrefix, "Too many sign-in attempts",
 			"Wait a minute, then try again.")
 		return false
@@ -130,7 +130,7 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	if !h.adminCheck(key, r.PostFormValue("secret")) {
-		h.log.WarnContext(r.Context(), "web: admin sign-in with a wrong key or secret", "client", clientIP(r))
+		h.log.WarnContext(r.Context(), "admin sign-in refused", "reason", "wrong key or secret", "client", clientIP(r))
 		shown := key
 		if len(shown) > 100 {
 			shown = ""
@@ -146,7 +146,7 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, AdminAssets, "sign you in", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin signed in to the console", "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "admin signed in", "client", clientIP(r))
 	http.Redirect(w, r, AdminPath, http.StatusSeeOther)
 }
 

@@ -183,7 +183,7 @@ func (h *Handler) playVoicemail(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		h.log.WarnContext(ctx, "Twilio refused a recording", "recording_sid", attrs.RecordingSID, "status", resp.StatusCode)
+		h.log.WarnContext(ctx, "twilio refused a recording", "recording_sid", attrs.RecordingSID, "status", resp.StatusCode)
 		http.Error(w, "Twilio did not give the recording; try again in a moment.", http.StatusBadGateway)
 		return
 	}

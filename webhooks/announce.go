@@ -75,7 +75,7 @@ func (h *Handler) estimate(ctx context.Context, t engine.Task) string {
 		if err != nil {
 			// Kept as "no estimate" too, so that a failing read is not
 			// tried again by every caller's next announcement.
-			h.log.WarnContext(ctx, "recent waits could not be read; no estimate said", "task_sid", t.SID, "err", err)
+			h.log.WarnContext(ctx, "recent waits unreadable, no estimate said", "task_sid", t.SID, "err", err)
 		}
 		e = waitEstimate{avg: avg, at: now}
 		h.waits.mu.Lock()

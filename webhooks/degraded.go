@@ -110,7 +110,7 @@ func (h *Handler) endAfterReplay(ctx context.Context, c *call, t engine.Task) bo
 func (h *Handler) answeredDialFallback(ctx context.Context, c *call) []twiml.Element {
 	if h.degraded != nil && c.callSID != "" {
 		if err := h.degraded.EndTask(ctx, c.ws, c.callSID, c.taskSID, c.query("reservation"), "call completed"); err != nil {
-			h.log.ErrorContext(ctx, "journaling the end of an answered call failed; the status callback ends its task",
+			h.log.ErrorContext(ctx, "journaling a call's end failed",
 				"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 		}
 	}
@@ -152,7 +152,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 			(n.PhoneNumber == res.Worker.PhoneNumber || h.degraded.LoopsBack(ws.SID, n.PhoneNumber)) {
 			// As the ordinary path, from memory: a number that routes back
 			// into didrouter (a worker's DID, a bound number) would loop.
-			h.log.WarnContext(ctx, "degraded mode: the reserved worker's contact_uri is a number routed by didrouter; not rung",
+			h.log.WarnContext(ctx, "reserved worker not rung", "reason", "contact_uri is a didrouter number",
 				"call_sid", c.callSID, "worker_sid", res.Worker.SID, "contact_uri", n.PhoneNumber)
 			err = errNoContact
 		}
@@ -253,7 +253,7 @@ func (h *Handler) keepCallerDegraded(ctx context.Context, c *call, missing bool)
 		return nil, false
 	}
 	if missing {
-		h.log.WarnContext(ctx, "the call's task is not in the store (yet): it may be in another instance's degraded-mode journal",
+		h.log.WarnContext(ctx, "call's task not in the store", "hint", "it may be in another instance's journal",
 			"call_sid", c.callSID, "task_sid", c.taskSID)
 	}
 	if strings.HasSuffix(c.r.URL.Path, "/dial") {

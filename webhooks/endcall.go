@@ -47,5 +47,5 @@ func (h *Handler) endedBeforeRouting(ctx context.Context, c *call) {
 			return
 		}
 	}
-	h.log.ErrorContext(ctx, "status callback: recording the call that ended before routing failed", "call_sid", c.callSID, "err", err)
+	h.log.ErrorContext(ctx, "recording a call that ended before routing failed", "call_sid", c.callSID, "err", err)
 }

@@ -74,7 +74,7 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 		// Where the task stands is unknown (the store does not answer):
 		// keep the caller in the task's own queue rather than hang up;
 		// its wait poll picks the task up again once the store answers.
-		h.log.WarnContext(ctx, "store unavailable; holding the caller in the task's queue",
+		h.log.WarnContext(ctx, "store unavailable, caller held in queue",
 			"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 		return append(say(sorryHold), h.hold(ctx, c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), nil
 	case finished(t.AssignmentStatus):
@@ -113,7 +113,7 @@ func (h *Handler) followKeptTask(ctx context.Context, c *call) ([]twiml.Element,
 	if err != nil || kept.SID == c.taskSID || finished(kept.AssignmentStatus) {
 		return nil, false
 	}
-	h.log.InfoContext(ctx, "the call's task lost to another task of the same call (routed twice during an outage); following that one",
+	h.log.InfoContext(ctx, "call routed twice, following the kept task",
 		"call_sid", c.callSID, "task_sid", c.taskSID, "kept_task_sid", kept.SID)
 	c.taskSID, c.ended = kept.SID, ""
 	res, err := h.current(ctx, kept.WorkspaceSID, kept.SID)

@@ -149,7 +149,7 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 		WorkspaceSID: c.ws, WorkerSID: w.SID, CallSID: c.callSID, Attributes: string(attrs),
 	})
 	if err != nil {
-		h.log.ErrorContext(ctx, "outbound call not recorded as a task; dialing anyway",
+		h.log.ErrorContext(ctx, "outbound call not recorded, dialing anyway",
 			"call_sid", c.callSID, "worker_sid", w.SID, "err", err)
 		h.decision(ctx, c, "", w.SID, "dial-outbound", "to "+number.Why+" from "+callerID+" (not recorded)")
 		return []twiml.Element{d}, nil

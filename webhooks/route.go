@@ -55,7 +55,7 @@ func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc) http.HandlerFu
 		defer cancel()
 		verbs, err := protect(ctx, c, fn)
 		if err != nil {
-			h.log.ErrorContext(ctx, "webhook failed; answering fallback TwiML",
+			h.log.ErrorContext(ctx, "webhook failed, answering fallback twiml",
 				"route", name, "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 			verbs, err = protect(ctx, c, fallback)
 			if err != nil {
@@ -64,7 +64,7 @@ func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc) http.HandlerFu
 			}
 		}
 		if err := writeTwiML(w, verbs); err != nil {
-			h.log.ErrorContext(ctx, "writing TwiML failed", "route", name, "call_sid", c.callSID, "err", err)
+			h.log.ErrorContext(ctx, "writing twiml failed", "route", name, "call_sid", c.callSID, "err", err)
 		}
 	}
 }

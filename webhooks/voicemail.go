@@ -97,7 +97,7 @@ func (h *Handler) answering(ctx context.Context, workspaceSID, dialed string) en
 	defer cancel()
 	a, err := engine.ResolveAnswering(ctx, st, workspaceSID, dialed, h.voicemailAfter)
 	if err != nil {
-		h.log.WarnContext(ctx, "call settings could not be used; the defaults apply", "workspace_sid", workspaceSID,
+		h.log.WarnContext(ctx, "call settings unusable, defaults apply", "workspace_sid", workspaceSID,
 			"phone_number", dialed, "err", err)
 		return a
 	}
@@ -223,14 +223,14 @@ func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t engine.Tas
 	}
 	anyone, err := a.AnyoneAvailable(ctx, t)
 	if err != nil {
-		h.log.WarnContext(ctx, "could not tell whether anyone can answer; the caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot tell whether anyone can answer, caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 		return nil, false
 	}
 	if anyone {
 		return nil, false
 	}
 	if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil {
-		h.log.WarnContext(ctx, "could not move the caller to voicemail; the caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot move caller to voicemail, caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 		return nil, false
 	}
 	h.decision(ctx, c, t.SID, "", "voicemail", "nobody in the call's queues is available")
@@ -336,7 +336,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, name string, 
 		return fn(ctx, c)
 	}()
 	if err != nil {
-		h.log.ErrorContext(ctx, name+" callback failed", "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
+		h.log.ErrorContext(ctx, "recording callback failed", "callback", name, "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 		http.Error(w, "not saved", http.StatusInternalServerError)
 		return
 	}
@@ -580,7 +580,7 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTas
 	list, err := h.settings.CallbackRequests(lctx, nt.WorkspaceSID, caller)
 	cancel()
 	if err != nil {
-		h.log.WarnContext(ctx, "could not look for the caller's call-back requests", "call_sid", c.callSID, "err", err)
+		h.log.WarnContext(ctx, "cannot look up caller's call-back requests", "call_sid", c.callSID, "err", err)
 		return
 	}
 	for _, t := range list {
@@ -588,7 +588,7 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTas
 			continue
 		}
 		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonCalledBack); err != nil {
-			h.log.WarnContext(ctx, "could not cancel the call-back request of a caller who called again",
+			h.log.WarnContext(ctx, "cannot cancel call-back of a caller who called again",
 				"call_sid", c.callSID, "task_sid", t.SID, "err", err)
 			continue
 		}
@@ -604,7 +604,7 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTas
 func (h *Handler) calledBack(ctx context.Context, c *call, w engine.Worker, dialed string) {
 	list, err := h.store.ListReservations(ctx, w.WorkspaceSID, engine.ReservationFilter{Page: engine.Page{Size: 100}, WorkerSID: w.SID, Newest: true})
 	if err != nil {
-		h.log.WarnContext(ctx, "could not look for the agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot look up agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
 		return
 	}
 	for _, r := range list {
@@ -621,12 +621,12 @@ func (h *Handler) calledBack(ctx context.Context, c *call, w engine.Worker, dial
 		}
 		if r.Status == engine.ReservationPending {
 			if _, err := h.eng.AcceptReservation(ctx, r.WorkspaceSID, r.SID); err != nil {
-				h.log.WarnContext(ctx, "could not accept the call-back being placed", "task_sid", t.SID, "err", err)
+				h.log.WarnContext(ctx, "cannot accept the call-back being placed", "task_sid", t.SID, "err", err)
 				continue
 			}
 		}
 		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "called back"); err != nil {
-			h.log.WarnContext(ctx, "could not complete the call-back being placed", "task_sid", t.SID, "err", err)
+			h.log.WarnContext(ctx, "cannot complete the call-back being placed", "task_sid", t.SID, "err", err)
 			continue
 		}
 		h.decision(ctx, c, t.SID, w.SID, "complete", "the agent calls back "+dialed)

@@ -108,7 +108,7 @@ func (d *Dispatcher) Notify(r engine.Reservation) {
 	select {
 	case d.queue <- r:
 	default:
-		d.log.Warn("assignment callback dropped: too many waiting", "reservation", r.SID, "task", r.TaskSID)
+		d.log.Warn("assignment callback dropped", "reason", "queue full", "reservation", r.SID, "task", r.TaskSID)
 	}
 }
 
@@ -159,7 +159,7 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 	params, wf, err := d.params(ctx, r)
 	if err != nil {
 		if engine.ErrorCode(err) != engine.ENOTFOUND {
-			log.WarnContext(ctx, "assignment callback not sent: reading its reservation failed", "err", err)
+			log.WarnContext(ctx, "assignment callback not sent", "reason", "reservation unreadable", "err", err)
 		}
 		return
 	}
@@ -179,15 +179,15 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 	})
 	ins, used, err := d.post(ctx, primary, params)
 	if err != nil && !errors.Is(err, callback.ErrNotWanted) && wf.FallbackAssignmentCallbackURL != "" {
-		log.WarnContext(ctx, "assignment callback failed; trying the fallback URL", "url", callback.Redact(used), "err", err)
+		log.WarnContext(ctx, "assignment callback failed, trying fallback", "url", callback.Redact(used), "err", err)
 		ins, used, err = d.post(ctx, fallback, params)
 	}
 	if errors.Is(err, callback.ErrNotWanted) {
-		log.InfoContext(ctx, "assignment callback not sent: the workflow's callback URL was cleared after the reservation was made")
+		log.InfoContext(ctx, "assignment callback not sent", "reason", "workflow callback url cleared")
 		return
 	}
 	if err != nil {
-		log.WarnContext(ctx, "assignment callback failed; the reservation stays pending until it is handled over the API or times out",
+		log.WarnContext(ctx, "assignment callback failed", "then", "the reservation stays pending until handled over the api or timed out",
 			"url", callback.Redact(used), "err", err)
 		return
 	}
@@ -331,8 +331,8 @@ func (d *Dispatcher) apply(ctx context.Context, r engine.Reservation, ins Instru
 			return fmt.Errorf("dequeue: task %s is not a call", t.SID)
 		}
 		if ins.To != "" || ins.From != "" || ins.PostWorkActivitySID != "" {
-			d.log.WarnContext(ctx, "dequeue options to, from and post_work_activity_sid are not applied: "+
-				"the voice flow rings the worker's contact_uri", "reservation", r.SID)
+			d.log.WarnContext(ctx, "dequeue options ignored",
+				"ignored", "to, from, post_work_activity_sid", "reason", "the voice flow rings the worker's contact_uri", "reservation", r.SID)
 		}
 		return nil
 	case "call", "redirect", "conference":

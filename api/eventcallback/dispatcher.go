@@ -100,7 +100,7 @@ func (d *Dispatcher) Notify(e engine.Event) {
 	select {
 	case d.shards[d.shard(e)] <- e:
 	default:
-		d.log.Warn("event callback dropped: too many waiting", "event", e.SID, "type", e.EventType, "resource", e.ResourceSID)
+		d.log.Warn("event callback dropped", "reason", "queue full", "event", e.SID, "type", e.EventType, "resource", e.ResourceSID)
 	}
 }
 
@@ -175,7 +175,7 @@ func (d *Dispatcher) workspace(ctx context.Context, e engine.Event) *engine.Work
 	ws, err := d.readWorkspace(ctx, e.WorkspaceSID)
 	if err != nil {
 		if engine.ErrorCode(err) != engine.ENOTFOUND && ctx.Err() == nil {
-			d.log.WarnContext(ctx, "event callback not sent: reading its workspace failed", "event", e.SID, "err", err)
+			d.log.WarnContext(ctx, "event callback not sent", "reason", "workspace unreadable", "event", e.SID, "err", err)
 		}
 		return nil
 	}
@@ -211,10 +211,10 @@ func (d *Dispatcher) handle(ctx context.Context, ws engine.Workspace, e engine.E
 		switch {
 		case ctx.Err() != nil:
 		case errors.Is(err, callback.ErrNotWanted):
-			d.log.InfoContext(ctx, "event callback not sent: the workspace's EventCallbackUrl or EventsFilter changed after it was queued",
+			d.log.InfoContext(ctx, "event callback not sent", "reason", "callback url or filter changed",
 				"event", e.SID, "type", e.EventType)
 		default:
-			d.log.WarnContext(ctx, "event callback failed; the event is not sent again", "event", e.SID,
+			d.log.WarnContext(ctx, "event callback failed", "event", e.SID,
 				"type", e.EventType, "url", callback.Redact(u), "err", err)
 		}
 	}

@@ -46,7 +46,8 @@ func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, works
 		return nil, fmt.Errorf("DIDROUTER_JOURNAL: %w", err)
 	}
 	if n := j.Len(); n > 0 {
-		logger.Warn("degraded-mode journal has entries from an earlier run; they are replayed once the database answers",
+		logger.Warn("journal has entries from an earlier run",
+			"then", "replayed once the database answers",
 			"journal", path, "entries", n)
 	}
 	members := degraded.NewMembers(instance, logger)
@@ -59,7 +60,7 @@ func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, works
 		j.Close()
 		return nil, err
 	}
-	logger.Info("degraded mode on: while the database is unreachable, calls are routed from memory and journaled",
+	logger.Info("degraded mode on",
 		"journal", path)
 	return &degradedMode{mode: mode, members: members, journal: j, store: st}, nil
 }
@@ -93,7 +94,8 @@ func (d *degradedMode) flush(logger *slog.Logger, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if left := d.mode.Flush(ctx); left > 0 {
-		logger.Warn("degraded-mode journal not fully replayed before exit; the next start replays it",
+		logger.Warn("journal not fully replayed before exit",
+			"then", "the next start replays it",
 			"entries", left)
 	}
 }

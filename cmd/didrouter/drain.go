@@ -38,15 +38,15 @@ func (d *drainer) ready() error {
 func drainHTTP(srv *http.Server, d *drainer, delay, timeout time.Duration, logger *slog.Logger) {
 	d.draining.Store(true)
 	if delay > 0 {
-		logger.Info("draining: /readyz now fails; still answering during the drain delay", "delay", delay.String())
+		logger.Info("draining, /readyz fails", "delay", delay.String())
 		time.Sleep(delay)
 	}
-	logger.Info("shutting down: finishing in-flight requests", "timeout", timeout.String())
+	logger.Info("finishing in-flight requests", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
 	if err := srv.Shutdown(ctx); err != nil {
-		logger.Warn("in-flight requests did not finish in time; closing their connections", "err", err)
+		logger.Warn("in-flight requests did not finish, closing connections", "err", err)
 		_ = srv.Close()
 		return
 	}
@@ -64,7 +64,7 @@ func waitStopped(logger *slog.Logger, done ...<-chan struct{}) bool {
 		select {
 		case <-ch:
 		case <-deadline.C:
-			logger.Warn("the engine did not stop in time; exiting anyway (its stored timers are fired by other instances)",
+			logger.Warn("engine did not stop in time, exiting anyway",
 				"timeout", engineStopTimeout.String())
 			return false
 		}

@@ -79,8 +79,8 @@ func warnOtherJournals(own string, logger *slog.Logger) {
 		if err != nil || len(entries) == 0 {
 			continue
 		}
-		logger.Warn("another instance's degraded-mode journal holds entries not replayed: if that instance "+
-			"stays silent, this instance replays it in about a minute (or run `didrouter journal replay FILE`)",
+		logger.Warn("another instance's journal holds entries not replayed",
+			"then", "replayed here in about a minute if that instance stays silent, or by `didrouter journal replay FILE`",
 			"journal", p, "entries", len(entries), "oldest", entries[0].At)
 	}
 }
