@@ -11,10 +11,11 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Degraded answers calls while the store is unreachable (package degraded):
-// it routes new calls from memory and records what Twilio reports about
-// calls in progress, for the store once it is back. Config.Degraded nil
-// turns it off (the fallbacks then only hold or retry callers).
+// Degraded answers calls while the store is unreachable. It routes new
+// calls from memory and journals what Twilio reports about calls in
+// progress, so the store can catch up once it is back. Package degraded
+// implements it. With Config.Degraded nil the fallbacks only hold or retry
+// callers.
 type Degraded interface {
 	// Active reports whether the store is known to be unreachable.
 	Active() bool
@@ -44,27 +45,30 @@ func (h *Handler) degradedActive() bool { return h.degraded != nil && h.degraded
 // journals may not all be in it (degraded mode's settle time).
 func (h *Handler) recovering() bool { return h.degraded != nil && h.degraded.Recovering() }
 
-// Right after an outage, the store may say a reservation rung during it is
-// pending while an agent answered it: the acceptance is in an instance's
-// journal, replayed within the settle time. A webhook that ends the call
-// (dial action, status callback) must not decide from the store then: a
-// dial action "completed" would reject the reservation and queue the
-// caller again (the acceptance, imported later, leaves the task assigned
-// and the caller waiting for nobody), a status callback would cancel an
-// answered call. So, while recovering, a caller still on the line is held
-// (a pause, then the same dial action again, its DialCallStatus in the
-// URL) and decided once the settle time is over; the end of a caller who
-// is gone is journaled, and the replay ends the task after the settle
-// time: completed if an acceptance made it assigned, else canceled.
+// Right after an outage, the store may say a reservation is pending even
+// though an agent answered it. The acceptance is still in some instance's
+// journal and is replayed within the settle time.
+//
+// A webhook that ends the call must not decide from the store then. A dial
+// action "completed" would reject the reservation and queue the caller
+// again, and the acceptance imported later would leave the task assigned
+// with the caller waiting for nobody. A status callback would cancel an
+// answered call.
+//
+// So, while recovering, a caller still on the line is held. Twilio gets a
+// pause and the same dial action again, with DialCallStatus in the URL, and
+// the call is decided once the settle time is over. For a caller who is
+// gone, the end of the call is journaled. The journal replay then completes
+// the task if an acceptance made it assigned, and cancels it otherwise.
 
-// maxReplayHolds bounds how often a dial action is put off (one second
+// maxJournalHolds bounds how often a dial action is put off (one second
 // each) for the journals; then it is decided from the store as it is.
-const maxReplayHolds = 15
+const maxJournalHolds = 15
 
-// dialAfterReplay puts off the dial action of an answered dial whose
+// dialAfterJournals puts off the dial action of an answered dial whose
 // reservation the store says is pending while recovering (see above). ok
 // is false when it is not put off: decide from the store.
-func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r engine.Reservation) ([]twiml.Element, bool) {
+func (h *Handler) dialAfterJournals(ctx context.Context, c *call, t engine.Task, r engine.Reservation) ([]twiml.Element, bool) {
 	dialStatus := c.dialStatus()
 	if callerGone(c.param("CallStatus")) {
 		if c.callSID == "" || h.degraded.EndTask(ctx, t.WorkspaceSID, c.callSID, t.SID, r.SID, "call completed") != nil {
@@ -74,7 +78,7 @@ func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r
 		return []twiml.Element{hangup()}, true
 	}
 	held, _ := strconv.Atoi(c.query("held"))
-	if held >= maxReplayHolds {
+	if held >= maxJournalHolds {
 		return nil, false
 	}
 	q := c.r.URL.Query()
@@ -84,11 +88,11 @@ func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r
 	return []twiml.Element{pause(1), redirect(h.url("/dial", q))}, true
 }
 
-// endAfterReplay journals the end of a caller's call whose task the store
-// says still waits or rings someone, while recovering (see above): the
-// replay completes the task if an agent's answer made it assigned, else
-// cancels it after the settle time. It reports whether it did.
-func (h *Handler) endAfterReplay(ctx context.Context, c *call, t engine.Task) bool {
+// endAfterJournals journals the end of a caller's call while recovering, when
+// the store says its task still waits or rings someone. The journal replay
+// completes the task if an agent's answer made it assigned, and cancels it
+// otherwise. It reports whether it journaled the end.
+func (h *Handler) endAfterJournals(ctx context.Context, c *call, t engine.Task) bool {
 	// A call-back request is not ended by its caller's hang-up (callerLeft),
 	// so there is nothing to journal for it.
 	if t.AssignmentStatus != engine.TaskReserved || c.callSID == "" || isCallback(t) || !h.recovering() {
@@ -101,12 +105,12 @@ func (h *Handler) endAfterReplay(ctx context.Context, c *call, t engine.Task) bo
 	return true
 }
 
-// answeredDialFallback is the dial action's fallback when the dial says an
-// agent answered and the call is over (DialCallStatus completed) but the
-// store could not be read or written: the caller's call ends (holding them
-// in the queue of a task that is still assigned would leave them waiting
-// for nobody), and the end of the call is journaled for the store. Without
-// degraded mode, the status callback that follows the hang-up ends the task.
+// answeredDialFallback answers a dial action that says an agent answered
+// and the call is over, when the store could not be read or written. The
+// caller's call ends, because holding them in the queue of an assigned task
+// would leave them waiting for nobody. The end of the call is journaled for
+// the store. Without degraded mode, the status callback that follows the
+// hang-up ends the task.
 func (h *Handler) answeredDialFallback(ctx context.Context, c *call) []twiml.Element {
 	if h.degraded != nil && c.callSID != "" {
 		if err := h.degraded.EndTask(ctx, c.ws, c.callSID, c.taskSID, c.query("reservation"), "call completed"); err != nil {
@@ -118,10 +122,10 @@ func (h *Handler) answeredDialFallback(ctx context.Context, c *call) []twiml.Ele
 	return []twiml.Element{hangup()}
 }
 
-// incomingDegraded answers a new call from memory: ring the worker the
-// index offers, else hold the caller in the call's queue. ok is false when
-// degraded mode cannot take the call either (the caller then gets the
-// ordinary fallback).
+// incomingDegraded answers a new call from memory. It rings the worker the
+// index offers, or else holds the caller in the call's queue. ok is false
+// when degraded mode cannot take the call, and the caller then gets the
+// ordinary fallback.
 func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	if c.callSID == "" {
 		return nil, false

@@ -47,7 +47,7 @@ func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, err
 	if (dialStatus == "completed" || dialStatus == "answered") && r.SID != "" && r.TaskSID == t.SID &&
 		r.Status == engine.ReservationPending && h.recovering() {
 		// The acceptance may be in a journal not replayed yet (degraded.go).
-		if verbs, ok := h.dialAfterReplay(ctx, c, t, r); ok {
+		if verbs, ok := h.dialAfterJournals(ctx, c, t, r); ok {
 			return verbs, nil
 		}
 	}

@@ -98,13 +98,13 @@ func answeredDial(c *call) bool {
 	return strings.HasSuffix(c.r.URL.Path, "/dial") && (s == "completed" || s == "answered")
 }
 
-// followKeptTask serves a caller whose task is not in the store because,
-// while the store was down, two instances routed the call (a webhook
-// delivered twice) and the replay kept the other instance's task: the
-// caller is connected from that task (its worker rung, or its queue),
-// rather than left in the queue of a task nobody will serve. Not for a
-// dial that was answered or a caller who is gone (the journaled end of
-// the call finds the kept task). ok is false when it does not apply.
+// followKeptTask serves a caller whose task is not in the store because two
+// instances routed the call while the store was down, and the journal
+// replay kept the other instance's task. The caller is connected from that
+// task, to its worker or its queue, instead of waiting in the queue of a
+// task nobody will serve. It leaves alone an answered dial and a caller who
+// is gone, because the journaled end of the call finds the kept task. ok is
+// false when it does not apply.
 func (h *Handler) followKeptTask(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	if c.callSID == "" || answeredDial(c) || c.param("QueueResult") == "hangup" || callerGone(c.param("CallStatus")) {
 		return nil, false

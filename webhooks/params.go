@@ -19,7 +19,7 @@ const (
 // twilioParams are the parameters Twilio sent about the call. A POST's
 // come from its body only: the query string belongs to whoever wrote the
 // URL, and a callback signed with the auth token can point at any URL, so
-// a query carrying CallSid, From or To would forge a call (issue 16). A
+// a query carrying CallSid, From or To would forge a call. A
 // GET has no body: Twilio then puts them in the query (checkParams refuses
 // one that names a parameter twice).
 func twilioParams(r *http.Request) url.Values {

@@ -31,7 +31,7 @@ func (c *call) param(name string) string { return strings.TrimSpace(twilioParams
 func (c *call) query(name string) string { return strings.TrimSpace(c.r.URL.Query().Get(name)) }
 
 // dialStatus is how a <Dial> ended: Twilio's DialCallStatus, or, when a
-// dial action was put off (dialAfterReplay), the dial_status didrouter
+// dial action was put off (dialAfterJournals), the dial_status didrouter
 // wrote into the redirect (a <Redirect> does not post it again).
 func (c *call) dialStatus() string {
 	if s := c.param("DialCallStatus"); s != "" {

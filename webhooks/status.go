@@ -42,7 +42,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.taskSID = t.SID
-	if h.endAfterReplay(ctx, c, t) {
+	if h.endAfterJournals(ctx, c, t) {
 		return // right after an outage: an answer may be in a journal
 	}
 	if _, err := h.callerLeft(ctx, c, t); err != nil {

@@ -85,11 +85,11 @@ func (h *Handler) waitFallback(context.Context, *call) ([]twiml.Element, error) 
 
 const sorryNobody = "We are sorry, nobody is available to take your call. Please call again later."
 
-// lostToKeptTask reports whether the call has another, unfinished task than
-// c's (which the store does not have): while the store was down two
-// instances routed the call and the replay kept the other one. A task that
-// is only not imported yet leaves the call without any task, and the
-// caller keeps waiting.
+// lostToKeptTask reports whether the call has an unfinished task other than
+// c's, which the store does not have. That happens when two instances routed
+// the call while the store was down and the journal replay kept the other
+// task. A task that is only not imported yet leaves the call without any
+// task, and the caller keeps waiting.
 func (h *Handler) lostToKeptTask(ctx context.Context, c *call) bool {
 	if c.callSID == "" {
 		return false

@@ -1,6 +1,6 @@
 // Package apiclient is the one client of didrouter's admin API that
-// didrouter's own tools use: the dids and numbers commands and the replay
-// load tool. It sends HTTP Basic credentials, follows next_page_url and
+// didrouter's own tools use: the dids and numbers commands and the load
+// replay tool. It sends HTTP Basic credentials, follows next_page_url and
 // reads the API's Twilio-shaped error answers. It does not import the
 // server side, so a tool that links it links no server code.
 package apiclient

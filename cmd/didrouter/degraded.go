@@ -86,7 +86,8 @@ func (d *degradedMode) run(ctx context.Context) {
 	d.mode.Run(ctx)
 }
 
-// flush replays what is left in the journal, for at most timeout.
+// flush replays what is left in the journal into the store, for at most
+// timeout.
 func (d *degradedMode) flush(logger *slog.Logger, timeout time.Duration) {
 	if d.mode == nil || d.journal.Len() == 0 {
 		return

@@ -18,8 +18,8 @@ import (
 	"github.com/didrouter/didrouter/store/postgres/outage"
 )
 
-// runJournal inspects and replays degraded-mode journals (DIDROUTER_JOURNAL)
-// of instances that are not running.
+// runJournal inspects and replays the degraded-mode journals of instances
+// that are not running.
 func runJournal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return journalCommand{getenv: os.Getenv}.run(ctx, args, stdout, stderr)
 }
@@ -168,8 +168,9 @@ type journalReplay struct {
 	left  []degraded.Entry
 }
 
-// replayJournal replays the journal at path into the database of cfg with
-// degraded mode's own replay (degraded.Mode.ReplayPending).
+// replayJournal replays the journal at path into the database of cfg. It
+// uses degraded.Mode.ReplayPending, the journal replay a running instance
+// does itself.
 func replayJournal(ctx context.Context, cfg config, path string, giveUp bool, timeout time.Duration, logger *slog.Logger) (journalReplay, error) {
 	j, err := degraded.OpenExistingJournal(path)
 	if errors.Is(err, degraded.ErrJournalInUse) {

@@ -24,7 +24,7 @@ func main() {
 		"eval":        runEval,
 		"explain":     runExplain,
 		"numbers":     runNumbers,
-		"replay":      runReplay,
+		"replay":      runLoadReplay,
 		"dids":        runDids,
 		"setup":       runSetup,
 		"journal":     runJournal,
