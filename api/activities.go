@@ -60,12 +60,9 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 		available = &b
 	}
 	name := q.Get("FriendlyName")
-	kept := all[:0:0]
-	for _, a := range all {
-		if (name == "" || a.FriendlyName == name) && (available == nil || a.Available == *available) {
-			kept = append(kept, a)
-		}
-	}
+	kept := keep(all, func(a engine.Activity) bool {
+		return (name == "" || a.FriendlyName == name) && (available == nil || a.Available == *available)
+	})
 	page, next := pageOf(kept, p, func(a engine.Activity) string { return a.SID })
 	out := make([]activityJSON, 0, len(page))
 	for _, a := range page {

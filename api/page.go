@@ -159,3 +159,15 @@ func scanPage[T any](p pageRequest, fetch func(after string, n int) ([]T, error)
 		after = sid(rows[len(rows)-1])
 	}
 }
+
+// keep returns the rows for which ok holds, in a new slice, so the list the
+// store returned is left as it was.
+func keep[T any](rows []T, ok func(T) bool) []T {
+	out := rows[:0:0]
+	for _, r := range rows {
+		if ok(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -104,13 +104,7 @@ func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if name := r.URL.Query().Get("FriendlyName"); name != "" {
-		kept := all[:0:0]
-		for _, ws := range all {
-			if ws.FriendlyName == name {
-				kept = append(kept, ws)
-			}
-		}
-		all = kept
+		all = keep(all, func(ws engine.Workspace) bool { return ws.FriendlyName == name })
 	}
 	page, next := pageOf(all, p, func(ws engine.Workspace) string { return ws.SID })
 	out := make([]workspaceJSON, 0, len(page))

@@ -477,12 +477,14 @@ func (ix *Index) unlink(r *wrec) {
 	}
 }
 
-// Eligible returns the members of t.Queue for whom t's expression (and
-// known worker) holds, who are available with Busy < Capacity and not
-// skipped, ordered by t.OrderBy, then longest idle first, then sid; at most
-// max of them (0 = all). skip runs while the index is read-locked: it must
-// not call the index's writing methods. The returned workers share their
-// Attributes maps with the index; do not modify them.
+// Eligible returns the members of t.Queue who match t's expression and
+// known worker, are available with Busy < Capacity, and are not skipped.
+// They come ordered by t.OrderBy, then longest idle first, then sid. It
+// returns at most max of them, or all when max is 0.
+//
+// skip runs while the index is read-locked, so it must not call the index's
+// writing methods. The returned workers share their Attributes maps with
+// the index, so do not modify them.
 func (ix *Index) Eligible(t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
 	return ix.EligibleAppend(nil, t, task, skip, max)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // kind is the JSON type of a resolved value. Values that are missing, JSON
@@ -127,13 +128,7 @@ func order(a, b any) (c int, ok bool) {
 		if !bothStr {
 			return 0, false
 		}
-		switch {
-		case x < y:
-			return -1, true
-		case x > y:
-			return 1, true
-		}
-		return 0, true
+		return strings.Compare(x, y), true
 	}
 	x, isNum := asNum(a)
 	if !isNum {

@@ -66,11 +66,12 @@ type Cumulative struct {
 	InQueue  Durations      // task entered its last target → reservation accepted
 	Canceled Durations      // task created → task canceled
 
-	// Accepted reservations by who answered: inbound calls at the first
-	// target of their filter (the number's owner in the DID workflow, see
-	// engine.FirstTarget) or later (Everyone), and outbound calls an agent
-	// placed (accepted from the start, no wait). InboundWait is the wait of
-	// the inbound ones.
+	// Accepted reservations by who answered. OwnerAnswered counts inbound
+	// calls answered at the first target of their filter, which is the
+	// number's owner in the DID workflow (see engine.FirstTarget).
+	// FallbackAnswered counts inbound calls answered later, by Everyone.
+	// Outbound counts calls an agent placed, which are accepted from the
+	// start. InboundWait is the wait of the inbound ones.
 	OwnerAnswered, FallbackAnswered, Outbound int
 	InboundWait                               Durations
 }

@@ -154,9 +154,9 @@ func (h *Handler) AdminOnly(limit int64) func(http.Handler) http.Handler {
 	}
 }
 
-// readAdminForm reads a console form's body, multipart (a file) or not,
-// before the CSRF check reads its token, so that a body too large is told
-// as such (on a page: parseForm answers the desktop's scripts in text).
+// readAdminForm reads a console form's body, multipart or not, before the
+// CSRF check reads its token. A body too large is then told as such, on a
+// page. parseForm does the same for the desktop's scripts, in text.
 func readAdminForm(r *http.Request, limit int64) error {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
 		return r.ParseMultipartForm(limit)

@@ -379,11 +379,7 @@ func (h *Handler) oidcAgent(w http.ResponseWriter, r *http.Request, o *oidcState
 			"Your identity provider has deactivated you in didrouter. Ask your administrator.")
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAgent); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
-		h.failed(w, r, AgentAssets, "sign you in", err)
+	if !h.startSession(w, r, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "agent signed in", "with", "oidc", "worker", wk.SID, "created", created, "did", wk.PhoneNumber, "client", clientIP(r))
@@ -398,11 +394,7 @@ func (h *Handler) oidcAdmin(w http.ResponseWriter, r *http.Request, o *oidcState
 			"Only members of the identity provider's didrouter administrators group may open the console.")
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAdmin); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAdmin, "", ""); err != nil {
-		h.failed(w, r, AdminAssets, "sign you in", err)
+	if !h.startSession(w, r, engine.WebSessionAdmin, "", "") {
 		return
 	}
 	h.log.InfoContext(r.Context(), "admin signed in", "with", "oidc", "who", clip(who, 200), "client", clientIP(r))

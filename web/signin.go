@@ -55,12 +55,7 @@ func (h *Handler) agentSignIn(w http.ResponseWriter, r *http.Request) {
 			"Each sign-in link works once. Ask your administrator for a new one.")
 		return
 	}
-	// A browser signed in as someone else is signed out of that first.
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAgent); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
-		h.failed(w, r, AgentAssets, "sign you in", err)
+	if !h.startSession(w, r, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "agent signed in", "worker", wk.SID, "identity", claims.Identity, "client", clientIP(r))
@@ -139,11 +134,7 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 			Key: shown, Error: "The key or the secret is wrong."})
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAdmin); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAdmin, "", ""); err != nil {
-		h.failed(w, r, AdminAssets, "sign you in", err)
+	if !h.startSession(w, r, engine.WebSessionAdmin, "", "") {
 		return
 	}
 	h.log.InfoContext(r.Context(), "admin signed in", "client", clientIP(r))
@@ -191,4 +182,23 @@ func writeJSON(w http.ResponseWriter, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
+}
+
+// startSession signs the browser in with a new session of kind. A browser
+// signed in as someone else is signed out of that session first, so one
+// browser never holds two people's sessions. It answers the failure page
+// itself and then reports false.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, kind, workspaceSID, workerSID string) bool {
+	if old, ok, err := h.sessions.find(r, kind); err == nil && ok {
+		_ = h.web.DeleteWebSession(r.Context(), old.ID)
+	}
+	if _, err := h.sessions.start(r.Context(), w, kind, workspaceSID, workerSID); err != nil {
+		assets := AgentAssets
+		if kind == engine.WebSessionAdmin {
+			assets = AdminAssets
+		}
+		h.failed(w, r, assets, "sign you in", err)
+		return false
+	}
+	return true
 }

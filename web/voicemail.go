@@ -14,11 +14,11 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Voicemail on the agent desktop (docs/voicemail.md): an agent lists the
-// voicemail and call-back tasks that are theirs and plays a message
-// through didrouter, which fetches the recording from Twilio with the
-// account's credentials: the browser never holds them, and a recording is
-// streamed only to the session of the agent the message is for.
+// Voicemail on the agent desktop, as docs/voicemail.md tells. An agent
+// lists their own voicemail and call-back tasks and plays a message through
+// didrouter. didrouter fetches the recording from Twilio with the account's
+// credentials, so the browser never holds them. A recording is streamed
+// only to the session of the agent the message is for.
 const (
 	AgentVoicemail = "/agent/voicemail"
 	// maxRecording bounds a recording streamed to the browser (a 2-minute

@@ -12,16 +12,16 @@ import (
 	"github.com/didrouter/didrouter/logsafe"
 )
 
-// incoming answers a new inbound call in two steps, as the Flex set-up's
-// Studio flow did (say the greeting, then send to Flex): first the caller
-// hears the workspace's greeting and Twilio comes back to this URL with
-// greeted=1; then the call becomes a task of the workflow bound to the
-// dialed number (else the workspace default) and either rings the reserved
-// worker or waits. The task is created after the greeting so that its
-// steps' clocks (the owner's 60 s) start when the ringing does.
-// Twilio may send the same CallSid twice (a retry, or our own fallback
-// redirect): the engine returns the existing task, and the answer follows
-// its current state.
+// incoming answers a new inbound call in two steps, as a Flex Studio flow
+// does. First the caller hears the workspace's greeting, and Twilio comes
+// back to this URL with greeted=1. Then the call becomes a task of the
+// workflow bound to the dialed number, or of the workspace default, and
+// either rings the reserved worker or waits. The task is created after the
+// greeting so that its steps' timeouts start when the ringing does.
+//
+// Twilio may send the same CallSid twice, on a retry or after didrouter's
+// own fallback redirect. The engine then returns the existing task, and the
+// answer follows its current state.
 func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.callSID == "" {
 		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")

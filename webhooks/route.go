@@ -30,9 +30,9 @@ func (c *call) param(name string) string { return strings.TrimSpace(twilioParams
 // ownParams, checked by checkParams).
 func (c *call) query(name string) string { return strings.TrimSpace(c.r.URL.Query().Get(name)) }
 
-// dialStatus is how a <Dial> ended: Twilio's DialCallStatus, or, when a
-// dial action was put off (dialAfterJournals), the dial_status didrouter
-// wrote into the redirect (a <Redirect> does not post it again).
+// dialStatus is how a <Dial> ended. It is Twilio's DialCallStatus, or the
+// dial_status didrouter wrote into the redirect when dialAfterJournals put
+// the dial action off, because a <Redirect> does not post it again.
 func (c *call) dialStatus() string {
 	if s := c.param("DialCallStatus"); s != "" {
 		return s

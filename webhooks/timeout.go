@@ -23,12 +23,13 @@ func (h *Handler) dialTimeout(ctx context.Context, t engine.Task, r engine.Reser
 	return min(max(h.ringLeft(ctx, t, r), minRing), maxRing)
 }
 
-// ringable reports whether the reserved worker may be rung now: Twilio
-// rings for at least minRing seconds, so a reservation or step that ends
-// sooner (its timer not fired yet: just after a database outage, or a
-// caller taken out of the queue at the last moment) would leave the phone
-// ringing after the engine has offered the worker another call. The caller
-// waits instead; the timer moves the call on within seconds.
+// ringable reports whether the reserved worker may be rung now. Twilio
+// rings for at least minRing seconds. A reservation or step that ends
+// sooner would leave the phone ringing after the engine has offered the
+// worker another call. That happens when its timer has not fired yet, just
+// after a database outage or when a caller was taken out of the queue at
+// the last moment. The caller waits instead, and the timer moves the call
+// on within seconds.
 func (h *Handler) ringable(ctx context.Context, t engine.Task, r engine.Reservation) bool {
 	return h.ringLeft(ctx, t, r) >= minRing
 }

@@ -17,14 +17,13 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// When nobody can answer (docs/voicemail.md): out of business hours the
-// caller hears the after-hours message and goes to voicemail; a caller
-// whom nobody in the call's queues can answer (everyone in an unavailable
-// activity) goes to voicemail at once; a caller who has waited
-// VoicemailAfter is offered voicemail or a call-back while waiting. A
-// recorded message becomes a task of type "voicemail", routed as a call to
-// the same number would be (the owner first for an agent's number, the
-// shared mailbox's Everyone otherwise).
+// What happens when nobody can answer is told in docs/voicemail.md. Out of
+// business hours the caller hears the after-hours message and goes to
+// voicemail. A caller whom nobody in the call's queues can answer goes to
+// voicemail at once. A caller who has waited VoicemailAfter is offered
+// voicemail or a call-back. A recorded message becomes a task of type
+// "voicemail", routed as a call to the same number would be, so an agent's
+// own messages reach that agent first.
 
 // DefaultVoicemailMaxLength is the longest message a caller may leave.
 const DefaultVoicemailMaxLength = 2 * time.Minute

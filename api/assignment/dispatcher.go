@@ -299,12 +299,13 @@ func decodeInstruction(raw []byte) (Instruction, error) {
 	return ins, nil
 }
 
-// apply carries out an instruction. accept and reject (with activity_sid)
-// are done by the engine. dequeue of a call's task is what didrouter's
-// voice flow does by itself (the caller leaves the queue and the worker's
-// contact_uri is rung; answering accepts), so it needs nothing more; its
-// to/from/post_work_activity_sid options are not applied. call, redirect
-// and conference need Twilio's voice API, which didrouter does not call.
+// apply carries out an instruction. The engine does accept and reject. A
+// dequeue of a call's task needs nothing more, because didrouter's voice
+// flow already takes the caller out of the queue and rings the worker's
+// contact_uri, and answering accepts. Its to, from and
+// post_work_activity_sid options are not applied. call, redirect and
+// conference are refused, because they need Twilio's voice API, which
+// didrouter does not call.
 func (d *Dispatcher) apply(ctx context.Context, r engine.Reservation, ins Instruction) error {
 	switch ins.Instruction {
 	case "":

@@ -1,9 +1,9 @@
-// Package assignment implements TaskRouter's assignment callback: when the
+// Package assignment implements TaskRouter's assignment callback. When the
 // engine reserves a worker for a task whose workflow has an
-// AssignmentCallbackUrl, the reservation's details are POSTed there (then
-// to the FallbackAssignmentCallbackUrl if that fails) after the reservation
-// is committed, and the instruction the application answers (accept,
-// reject, dequeue) is carried out through the engine.
+// AssignmentCallbackUrl, the reservation's details are POSTed there once the
+// reservation is committed. If that fails they go to the
+// FallbackAssignmentCallbackUrl. The instruction the application answers,
+// such as accept, reject or dequeue, is carried out through the engine.
 package assignment
 
 import (

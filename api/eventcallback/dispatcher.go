@@ -1,11 +1,11 @@
-// Package eventcallback implements TaskRouter's workspace event callbacks:
-// every event the engine commits in a workspace that has an
-// EventCallbackUrl (and whose EventsFilter, when set, lists the event's
-// type) is POSTed there with TaskRouter's parameters, form-encoded and
-// signed as configured (package callback).
+// Package eventcallback implements TaskRouter's workspace event callbacks.
+// Every event the engine commits in a workspace that has an
+// EventCallbackUrl is POSTed there with TaskRouter's parameters,
+// form-encoded and signed as package callback is configured. When the
+// workspace has an EventsFilter, only the event types it lists are sent.
 //
-// Delivery is at most once, by the instance that committed the event,
-// after commit and outside any transaction: an event still queued when the
+// Delivery is at most once, by the instance that committed the event, after
+// commit and outside any transaction. An event still queued when the
 // instance stops or dies is never sent, and a full queue drops events with
 // a warning. Events of one task (its reservations included), or of one
 // other resource, are sent in the order they were committed on that

@@ -40,26 +40,18 @@ type didsCommand struct {
 const defaultDidrouterURL = apiclient.DefaultBaseURL
 
 func (c didsCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		didsUsage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "import":
-		return c.importFile(ctx, args[1:], stdin, stdout, stderr)
-	case "export":
-		return c.export(ctx, args[1:], stdout, stderr)
-	case "token":
-		return c.token(args[1:], stdout, stderr)
-	case "revoke":
-		return c.revoke(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		didsUsage(stdout)
-		return 0
-	}
-	fmt.Fprintf(stderr, "dids: unknown subcommand %q\n\n", args[0])
-	didsUsage(stderr)
-	return 2
+	return runSubcommand(ctx, "dids", didsUsage, map[string]command{
+		"import": c.importFile,
+		"export": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+			return c.export(ctx, args, stdout, stderr)
+		},
+		"token": func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+			return c.token(args, stdout, stderr)
+		},
+		"revoke": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+			return c.revoke(ctx, args, stdout, stderr)
+		},
+	}, args, stdin, stdout, stderr)
 }
 
 func didsUsage(w io.Writer) {

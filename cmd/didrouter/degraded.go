@@ -24,11 +24,11 @@ type degradedMode struct {
 	store   engine.Store
 }
 
-// newDegradedMode sets up degraded mode for a Postgres store (SQLite is a
-// local file: it is never unreachable while the process runs), unless
-// DIDROUTER_JOURNAL=off. raw is the store openStore returned (an
-// outage.Store, which knows when the database is down); st is what the
-// rest of serve reads through.
+// newDegradedMode sets up degraded mode for a Postgres store, unless
+// DIDROUTER_JOURNAL=off. SQLite needs none, because a local file is never
+// unreachable while the process runs. raw is the store openStore returned,
+// which knows when the database is down. st is what the rest of serve reads
+// through.
 func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, workspaceSID, instance string, logger *slog.Logger) (*degradedMode, error) {
 	down, ok := raw.(*outage.Store)
 	if !cfg.usesPostgres() || !ok || strings.EqualFold(cfg.Journal, "off") {

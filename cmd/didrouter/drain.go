@@ -29,12 +29,12 @@ func (d *drainer) ready() error {
 	return nil
 }
 
-// drainHTTP stops the HTTP side in order: /readyz fails at once; the
-// listener keeps accepting for delay (a balancer that has not yet noticed
-// still gets answers); then no new connections are accepted, idle ones are
-// closed and requests in flight finish, for at most timeout, after which
-// their connections are closed. The engine is not touched: in-flight
-// webhooks still need it.
+// drainHTTP stops the HTTP side in order. /readyz fails at once. The
+// listener keeps accepting for delay, so a balancer that has not noticed yet
+// still gets answers. Then new connections are refused, idle ones are
+// closed, and requests in flight have at most timeout to finish before
+// their connections are closed. The engine is left running, because
+// in-flight webhooks still need it.
 func drainHTTP(srv *http.Server, d *drainer, delay, timeout time.Duration, logger *slog.Logger) {
 	d.draining.Store(true)
 	if delay > 0 {

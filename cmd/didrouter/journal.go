@@ -30,22 +30,14 @@ type journalCommand struct {
 }
 
 func (c journalCommand) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		journalUsage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "show":
-		return c.show(args[1:], stdout, stderr)
-	case "replay":
-		return c.replay(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		journalUsage(stdout)
-		return 0
-	}
-	fmt.Fprintf(stderr, "journal: unknown subcommand %q\n\n", args[0])
-	journalUsage(stderr)
-	return 2
+	return runSubcommand(ctx, "journal", journalUsage, map[string]command{
+		"show": func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+			return c.show(args, stdout, stderr)
+		},
+		"replay": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+			return c.replay(ctx, args, stdout, stderr)
+		},
+	}, args, nil, stdout, stderr)
 }
 
 func journalUsage(w io.Writer) {

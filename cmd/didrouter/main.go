@@ -59,6 +59,29 @@ func dispatch(ctx context.Context, commands map[string]command, args []string, s
 	return cmd(ctx, args[1:], stdin, stdout, stderr)
 }
 
+// runSubcommand runs the subcommand of group named by args[0]. Without one,
+// or with an unknown one, it prints usage to stderr and returns 2, the exit
+// status of bad usage.
+func runSubcommand(ctx context.Context, group string, usage func(io.Writer), subs map[string]command,
+	args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	}
+	sub, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "%s: unknown subcommand %q\n\n", group, args[0])
+		usage(stderr)
+		return 2
+	}
+	return sub(ctx, args[1:], stdin, stdout, stderr)
+}
+
 func usage(w io.Writer, commands map[string]command) {
 	names := make([]string, 0, len(commands))
 	for n := range commands {

@@ -21,13 +21,13 @@ import (
 // readyTimeout bounds one readiness check.
 const readyTimeout = 2 * time.Second
 
-// newRouter assembles the server's HTTP handler: the Twilio webhooks, the
-// admin API (nil = turned off), and the health endpoints. /healthz says the
-// process answers; /readyz says it can take calls (store reachable, worker
-// index loaded). /metrics serves m's registry (Prometheus text format);
-// every request is timed by route pattern and status.
-// The web pages (pages; nil = none) sit at /agent/ and /admin/; more
-// adds handlers with routes of their own (SCIM at /scim/v2).
+// newRouter assembles the server's HTTP handler. It serves the Twilio
+// webhooks, the admin API unless admin is nil, and the health endpoints.
+// /healthz says the process answers. /readyz says it can take calls, with
+// the store reachable and the worker index loaded. /metrics serves m's
+// registry, and every request is timed by route pattern and status. The web
+// pages, unless pages is nil, sit at /agent/ and /admin/. more adds handlers
+// with routes of their own, such as SCIM at /scim/v2.
 func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics, more ...mounter) http.Handler {
 	r := chi.NewRouter()
 	r.Use(accessLog(logger), m.Middleware)
