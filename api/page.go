@@ -14,9 +14,9 @@ const (
 	maxPageSize     = 1000
 )
 
-// pageRequest is a list request's paging: PageSize, Page (the index shown
-// in meta) and PageToken (the sid of the previous page's last item; keyset
-// paging stays correct while rows are added).
+// pageRequest is a list request's paging. Page is the index shown in meta.
+// PageToken is the sid of the previous page's last item, because keyset
+// paging stays correct while rows are added.
 type pageRequest struct {
 	Size  int
 	Index int

@@ -245,10 +245,10 @@ func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createTask takes Attributes, WorkflowSid (default: the workspace's default
-// workflow), Priority, Timeout and TaskChannel (a unique name such as
-// "voice" or "chat", or its sid). The engine routes it at once, like the
-// task of a call.
+// createTask takes Attributes, WorkflowSid, Priority, Timeout and
+// TaskChannel. WorkflowSid defaults to the workspace's default workflow.
+// TaskChannel is a unique name such as "voice" or "chat", or its sid. The
+// engine routes the task at once, like the task of a call.
 func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
@@ -313,9 +313,10 @@ func taskChannelName(ws, v string) (string, error) {
 	return strings.ToLower(v), nil
 }
 
-// updateTask takes Attributes and Priority (a pending task is routed again
-// with them), and AssignmentStatus canceled (pending or reserved task),
-// wrapping or completed (assigned task) with an optional Reason.
+// updateTask takes Attributes and Priority, and routes a pending task again
+// with them. It also takes AssignmentStatus with an optional Reason. A
+// pending or reserved task may be canceled, and an assigned one may be
+// wrapping or completed.
 func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {

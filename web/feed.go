@@ -87,9 +87,9 @@ const (
 )
 
 // run dispatches the store's changes until ctx ends. When the feed closes
-// or cannot be opened (the database is down) it subscribes again, with
-// backoff, and then has every page re-read (changes were lost meanwhile);
-// the pages' heartbeats refresh them in between.
+// or cannot be opened, as when the database is down, it subscribes again
+// with backoff. It then has every page re-read, because changes were lost
+// meanwhile. The pages' heartbeats refresh them in between.
 func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log *slog.Logger) error {
 	wait := minResubscribe
 	lost := false

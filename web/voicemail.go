@@ -71,9 +71,9 @@ type taskFor struct {
 	Transcription string `json:"transcription"`
 }
 
-// mine reports whether a voicemail or call-back task is the agent's: the
-// message is for them (the owner of the number called), or it is offered
-// to or taken by them (a shared one, or a call-back).
+// mine reports whether a voicemail or call-back task is the agent's. It is
+// when the message is for them as the owner of the number called, or when
+// it is offered to or taken by them.
 func (h *Handler) mine(ctx context.Context, a Agent, t engine.Task, attrs taskFor) (bool, error) {
 	if attrs.Type != "voicemail" && attrs.Type != "callback" {
 		return false, nil

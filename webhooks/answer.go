@@ -9,11 +9,11 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// answer runs on the agent's leg when the agent picks up (the `url` of the
-// <Client>/<Sip>/<Number> noun). Accepting the reservation connects the
-// call (an empty <Response/>); when the reservation is no longer pending
-// (the caller hung up, the step timed out and the call went to someone
-// else) the agent's leg is hung up instead.
+// answer runs on the agent's leg when the agent picks up. It is the `url` of
+// the <Client>, <Sip> or <Number> noun. Accepting the reservation connects
+// the call with an empty <Response/>. When the reservation is no longer
+// pending, because the caller hung up or the call went to someone else, the
+// agent's leg is hung up instead.
 func (h *Handler) answer(ctx context.Context, c *call) ([]twiml.Element, error) {
 	resSID := c.query("reservation")
 	if resSID == "" {

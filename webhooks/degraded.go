@@ -193,9 +193,9 @@ func (h *Handler) answerDegraded(ctx context.Context, c *call) ([]twiml.Element,
 	return agentFallback(ctx, c)
 }
 
-// dialDegraded records how a dial ended while the store is down and keeps
-// the caller: an answered call that ended hangs up; an unanswered one waits
-// in the task's queue (routed again once the store answers).
+// dialDegraded journals how a dial ended while the store is down and keeps
+// the caller. An answered call that ended hangs up. An unanswered one waits
+// in the task's queue and is routed again once the store answers.
 func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	resSID := c.query("reservation")
 	dialStatus := c.dialStatus()
@@ -249,9 +249,9 @@ func (h *Handler) callerGoneDegraded(ctx context.Context, c *call) bool {
 }
 
 // keepCallerDegraded is the dial and queue fallback while the store is
-// down (or, missing, when the call's task is not imported yet): it
-// journals how the dial ended, or that the caller hung up in the queue.
-// ok is false when degraded mode is off or could not journal.
+// down. With missing set it is the fallback for a call whose task is not
+// imported yet. It journals how the dial ended, or that the caller hung up
+// in the queue. ok is false when degraded mode is off or could not journal.
 func (h *Handler) keepCallerDegraded(ctx context.Context, c *call, missing bool) ([]twiml.Element, bool) {
 	if h.degraded == nil || (!missing && !h.degraded.Active()) {
 		return nil, false

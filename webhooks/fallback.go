@@ -16,10 +16,10 @@ const maxIncomingAttempts = 3
 
 const sorryHold = "We are sorry, we are having a technical problem. Please hold."
 
-// incomingFallback keeps a new caller when routing failed: if the call's
-// task exists it waits in the queue (the engine will reserve someone and the
-// wait poll picks that up); otherwise the call comes back to /incoming after
-// a short pause, a few times, before giving up.
+// incomingFallback keeps a new caller when routing failed. If the call's
+// task exists, the caller waits in the queue, and the wait poll picks up the
+// reservation the engine makes later. Otherwise the call comes back to
+// /incoming after a short pause, a few times, before giving up.
 func (h *Handler) incomingFallback(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if h.degradedActive() {
 		// The store is down: answer from memory (see degraded.go).

@@ -167,10 +167,11 @@ func (h *Handler) dialedNumber(c *call) string {
 	return to
 }
 
-// afterHours answers a call to a closed line: the call is recorded as a
-// missed call (its task canceled, reason "after hours"), the caller hears
-// the after-hours message, then voicemail (or a goodbye when voicemail is
-// off). ok is false when the line is open or its hours cannot be told.
+// afterHours answers a call to a closed line. The call is recorded as a
+// missed call, its task canceled with the reason "after hours". The caller
+// hears the after-hours message and then voicemail, or a goodbye when
+// voicemail is off. ok is false when the line is open or its hours cannot
+// be told.
 func (h *Handler) afterHours(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	cc := h.answerer()
 	if h.settings == nil || cc == nil {

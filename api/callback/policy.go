@@ -31,8 +31,8 @@ func refused(format string, args ...any) error {
 }
 
 // Policy decides which URLs callbacks may go to. didrouter itself is never
-// one: a callback is a signed POST whose URL (query included) the admin
-// chooses, and didrouter's own webhooks must not take it for a request of
+// one. A callback is a signed POST to a URL the admin chooses, query
+// included, and didrouter's own webhooks must not take it for a request of
 // Twilio's. An optional allow-list keeps callbacks on known hosts. A nil
 // *Policy checks only that a URL is absolute http(s).
 type Policy struct {
@@ -44,9 +44,9 @@ type Policy struct {
 
 // PolicyConfig configures a Policy.
 type PolicyConfig struct {
-	// PublicURL is didrouter's public base URL (DIDROUTER_PUBLIC_URL): its
-	// host is refused on its port, or on both 80 and 443 when it names
-	// none (a proxy in front usually answers both schemes).
+	// PublicURL is didrouter's public base URL. Its host is refused on its
+	// port. When it names no port, both 80 and 443 are refused, because a
+	// proxy in front usually answers both schemes.
 	PublicURL string
 	// ListenAddr is the address the server is bound to (host:port): its
 	// port on a loopback address, on "localhost" and on the bound address
