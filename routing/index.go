@@ -290,9 +290,10 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 }
 
 // BeginLoad and EndLoad bracket the loading of a fresh index that nobody
-// queries meanwhile (the engine publishes an index once it is loaded):
-// in between, the queues' free sets are not kept, and EndLoad builds them
-// in one ordered pass, much cheaper than a million scattered inserts.
+// queries meanwhile, because the engine publishes an index only once it is
+// loaded. In between, the queues' free sets are not kept. EndLoad builds
+// them in one ordered pass, which is much cheaper than a million scattered
+// inserts.
 func (ix *Index) BeginLoad() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()

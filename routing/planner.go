@@ -502,9 +502,10 @@ func (ix *Index) planCmp(n *node, task Attributes) cands {
 	return c
 }
 
-// rank orders matches: order_by keys (numeric values first, in the key's
-// direction; workers without a number at that key after them), then
-// longest idle, then sid. It keeps at most max (0 = all).
+// rank orders matches by the order_by keys, then longest idle, then sid.
+// For each key, numeric values come first in the key's direction, and
+// workers without a number at that key come after them. It keeps at most
+// max matches, or all when max is 0.
 func rank(hits []*wrec, keys []OrderKey, max int) []*wrec {
 	paths := make([][]seg, 0, len(keys))
 	desc := make([]bool, 0, len(keys))

@@ -48,9 +48,10 @@ func (f *feed) remove(l *listener) {
 	}
 }
 
-// dispatch wakes the listeners a change concerns: a worker's own changes
-// (its row, its reservations) wake its pages, a workspace's activities or
-// settings all pages of the workspace, a resync every page.
+// dispatch wakes the listeners a change concerns. A change to a worker's row
+// or its reservations wakes that worker's pages. A change to a workspace's
+// activities or settings wakes all pages of the workspace. A resync wakes
+// every page.
 func (f *feed) dispatch(c engine.Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -220,11 +220,11 @@ func (h *Handler) readFlow(w http.ResponseWriter, r *http.Request) (flow, bool) 
 
 func sameToken(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// oidcCallback finishes a sign-in: the state is compared with the
-// browser's cookie, the code exchanged with the PKCE verifier, the ID
-// token verified against the provider's keys (issuer, audience, expiry)
-// and its nonce compared. Then the agent's worker is found or made, or the
-// admin group checked, and a session started.
+// oidcCallback finishes a sign-in. It compares the state with the browser's
+// cookie and exchanges the code with the PKCE verifier. It verifies the ID
+// token's issuer, audience and expiry against the provider's keys, and
+// compares its nonce. Then it finds or makes the agent's worker, or checks
+// the admin group, and starts a session.
 func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	o := h.oidc.Load()
 	if o == nil {

@@ -12,12 +12,12 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Queue announcements: a waiting caller hears their place in the queue and
-// an estimate of the wait, at the first hold message and then once a minute
-// (announceEvery). The estimate is the average wait (from the task's
-// creation to the agent's answer) of the queue's last estimateCalls calls
-// answered in the last estimateWindow, said in words ("a few minutes"), not
-// to the second.
+// Queue announcements. A waiting caller hears their place in the queue and
+// an estimate of the wait, at the first hold message and then every
+// announceEvery. The estimate is the average wait, from a task's creation to
+// the agent's answer, of the queue's last estimateCalls calls answered in
+// the last estimateWindow. It is said in words such as "a few minutes",
+// because a figure to the second would promise too much.
 const (
 	announceEvery  = 60 // seconds in the queue between two announcements
 	estimateWindow = 30 * time.Minute

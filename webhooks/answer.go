@@ -26,9 +26,9 @@ func (h *Handler) answer(ctx context.Context, c *call) ([]twiml.Element, error) 
 		h.decision(ctx, c, r.TaskSID, r.WorkerSID, "connect", "reservation "+r.SID+" accepted")
 		return nil, nil
 	case engine.EUNAVAILABLE, engine.ENOTFOUND:
-		// A retry of an answer that was already accepted (Twilio retries
-		// per the URL's connection overrides, or our first answer was lost)
-		// is the same pick-up: hanging up now would drop a connected call.
+		// A retry of an answer that was already accepted is the same
+		// pick-up. Twilio retries per the URL's connection overrides, or our
+		// first answer was lost. Hanging up now would drop a connected call.
 		if cur, rerr := h.store.GetReservation(ctx, c.ws, resSID); rerr == nil && cur.Status == engine.ReservationAccepted {
 			h.decision(ctx, c, cur.TaskSID, cur.WorkerSID, "connect", "reservation "+cur.SID+" already accepted (retried answer)")
 			return nil, nil

@@ -71,8 +71,8 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 		if answeredDial(c) {
 			return h.answeredDialFallback(ctx, c), nil
 		}
-		// Where the task stands is unknown (the store does not answer):
-		// keep the caller in the task's own queue rather than hang up;
+		// Where the task stands is unknown while the store does not answer.
+		// Keep the caller in the task's own queue instead of hanging up, and
 		// its wait poll picks the task up again once the store answers.
 		h.log.WarnContext(ctx, "store unavailable, caller held in queue",
 			"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)

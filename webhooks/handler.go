@@ -84,9 +84,9 @@ type Config struct {
 	// It is called on the request's goroutine and must be quick.
 	OnDecision func(decision string)
 
-	// Degraded answers calls while the store is unreachable (nil = off):
-	// new calls are routed from memory and what Twilio reports is journaled
-	// for the store (package degraded).
+	// Degraded answers calls while the store is unreachable, or is nil for
+	// off. New calls are routed from memory and what Twilio reports is
+	// journaled for the store.
 	Degraded Degraded
 
 	// CallSettings keeps business hours and voicemail timing per workspace

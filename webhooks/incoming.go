@@ -116,9 +116,9 @@ func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engi
 	}, nil
 }
 
-// workflowFor finds the workspace and workflow of a dialed number: its
-// binding, else the default workspace's default workflow (whose DID filter
-// finds the owner, or sends an unknown number to Everyone).
+// workflowFor finds the workspace and workflow of a dialed number from its
+// binding. Without one it is the default workspace's default workflow,
+// whose DID filter finds the owner or sends an unknown number to Everyone.
 func (h *Handler) workflowFor(ctx context.Context, dialed string) (engine.Workspace, string, error) {
 	wsSID, workflowSID := h.ws, ""
 	b, err := h.eng.Binding(ctx, dialed)
@@ -142,9 +142,9 @@ func (h *Handler) workflowFor(ctx context.Context, dialed string) (engine.Worksp
 	return ws, workflowSID, nil
 }
 
-// callerName is the task's "name": the caller's number in E.164 when it is
-// one, else what Twilio sent (client:alice, sip:…, anonymous callers: the
-// normalizer refuses those).
+// callerName is the task's "name". It is the caller's number in E.164 when
+// it is one. Otherwise it is what Twilio sent, such as client:alice, a SIP
+// address or an anonymous caller, which the normalizer refuses.
 func (h *Handler) callerName(from string) string {
 	if n, err := h.norm.Normalize(from); err == nil {
 		return n.E164

@@ -64,16 +64,16 @@ func checkCallerID(n *routing.Normalizer, raw string) (string, error) {
 	return num.E164, nil
 }
 
-// outbound is the voice URL of the TwiML App the agents' softphones use:
+// outbound is the voice URL of the TwiML App the agents' softphones use.
 // Twilio asks it what to do when client:alice dials To. The answer dials To
-// (in E.164) with alice's DID as caller ID, or the default caller ID when
-// she has none, and the call is recorded as an outbound task assigned to
-// alice (see engine.RecordOutboundCall; once per CallSid). Whatever goes
-// wrong, the softphone hears why in a <Say>, never a Twilio error tone.
+// in E.164 with alice's DID as caller ID, or the default caller ID when she
+// has none. The call is recorded once per CallSid as an outbound task
+// assigned to alice, by engine.RecordOutboundCall. Whatever goes wrong, the
+// softphone hears why in a <Say> and never a Twilio error tone.
 //
-// The same route is the <Dial action>: Twilio requests it with ?task=WT…
-// when the dialed party's leg ends, and the task is completed (the status
-// callback would complete it too; whichever comes first wins).
+// The same route is the <Dial action>. Twilio requests it with ?task=WT…
+// when the dialed party's leg ends, and the task is completed. The status
+// callback would complete it too, and whichever comes first wins.
 func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.taskSID != "" {
 		return h.outboundEnded(ctx, c)

@@ -14,11 +14,11 @@ const (
 	maxRing = 600
 )
 
-// dialTimeout is how long to ring the reserved worker: what is left of the
-// workflow step's timeout (the 60 s "owner" step of the DID workflow), and
-// never longer than what is left of the reservation. Ringing stops at about
-// the moment the engine moves the task on, so the caller does not hear an
-// agent ringing who can no longer take the call.
+// dialTimeout is how long to ring the reserved worker. It is what is left of
+// the workflow step's timeout, such as the DID workflow's 60 s owner step,
+// and never longer than what is left of the reservation. Ringing stops at
+// about the moment the engine moves the task on, so the caller does not
+// hear an agent ringing who can no longer take the call.
 func (h *Handler) dialTimeout(ctx context.Context, t engine.Task, r engine.Reservation) int {
 	return min(max(h.ringLeft(ctx, t, r), minRing), maxRing)
 }
@@ -58,9 +58,9 @@ func elapsedSeconds(now, since time.Time) int {
 	return int(now.Sub(since) / time.Second)
 }
 
-// stepTimeout reads the timeout of the workflow target the task is in (0
-// when it has none or the workflow cannot be read: then the reservation's
-// own timeout bounds the ringing).
+// stepTimeout reads the timeout of the workflow target the task is in. It
+// is 0 when the target has none or the workflow cannot be read, and the
+// reservation's own timeout then bounds the ringing.
 func (h *Handler) stepTimeout(ctx context.Context, t engine.Task) int {
 	var (
 		wf  engine.Workflow

@@ -16,12 +16,12 @@ import (
 // Observe returns a Store that is st, except that after each committed
 // transaction that inserted reservations it calls notify with each of them.
 // notify runs after commit, outside any transaction, on the committing
-// goroutine: it must not block (Dispatcher.Notify only queues).
+// goroutine, so it must not block. Dispatcher.Notify only queues.
 //
 // Watching the store rather than the engine catches every reservation the
-// engine makes (a new task, a freed worker, a timer moving a task on) with
-// no hook in the state machine, and only once: a transaction the store
-// retries reports the reservations of its committed attempt alone.
+// engine makes without a hook in the state machine. That covers a new task,
+// a freed worker and a timer moving a task on. Each is caught once, because
+// a transaction the store retries reports only its committed attempt.
 func Observe(st engine.Store, notify func(engine.Reservation)) engine.Store {
 	return callback.Observe(st, func(tx engine.Tx, record func(engine.Reservation)) engine.Tx {
 		return &recordingTx{Tx: tx, record: record}

@@ -143,9 +143,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // workspace's callback settings.
 const maxBatch = 64
 
-// handleBatch handles first and the events already queued behind it (up to
-// maxBatch), reading each workspace's settings once for them: most events
-// go to workspaces without an EventCallbackUrl, and a call makes several.
+// handleBatch handles first and up to maxBatch events already queued behind
+// it. It reads each workspace's settings once for them, because most events
+// go to workspaces without an EventCallbackUrl and a call makes several.
 func (d *Dispatcher) handleBatch(ctx context.Context, first engine.Event, q <-chan engine.Event) {
 	batch := []engine.Event{first}
 fill:
@@ -197,9 +197,9 @@ func (d *Dispatcher) handle(ctx context.Context, ws engine.Workspace, e engine.E
 	}
 	params := d.params(ctx, ws, e)
 	// ws was read for the whole batch, and the events before this one may
-	// have taken seconds: the URL is read again (the engine's cache) before
-	// each try, so a cleared URL gets nothing more and a changed one gets
-	// what follows.
+	// have taken seconds. The URL is read again from the engine's cache
+	// before each try, so a cleared URL gets nothing more and a changed one
+	// gets what follows.
 	current := func(ctx context.Context) (string, error) {
 		now, err := d.readWorkspace(ctx, e.WorkspaceSID)
 		if err != nil || !Wanted(now.EventsFilter, e.EventType) {
