@@ -1,10 +1,10 @@
 // Package dialpolicy decides which numbers an agent's softphone may call
-// out to. Toll fraud pays by the minute: a stolen softphone login (or an
-// agent paid to do it) dials premium-rate and high-cost destinations, and
-// the account pays. So outbound calls go only to the countries configured
-// (default: the default region's own), never to premium-rate or
-// shared-cost numbers unless allowed, and an emergency number of the
-// default region is either dialed as dialed or refused with a clear word.
+// out to. Toll fraud pays by the minute. A stolen softphone login dials
+// premium-rate and high-cost destinations, and the account pays. So
+// outbound calls go only to the countries configured, by default the
+// default region alone. They never go to premium-rate or shared-cost
+// numbers unless allowed. An emergency number of the default region is
+// either dialed as dialed or refused with a clear word.
 package dialpolicy
 
 import (

@@ -101,9 +101,9 @@ type Provisioner struct {
 const SweepEvery = 5 * time.Minute
 
 // New returns a Provisioner writing through eng and reading from st. A
-// deactivation also signs the agent out everywhere through revoker (nil:
-// it does not; a deactivated agent then keeps an open desktop until its
-// session ends, though nothing routes to it).
+// deactivation also signs the agent out everywhere through revoker. With a
+// nil revoker, a deactivated agent keeps an open desktop until its session
+// ends, though nothing routes to it.
 func New(eng Engine, st Store, revoker Revoker) (*Provisioner, error) {
 	if eng == nil || st == nil {
 		return nil, errors.New("provision: an engine and a store are required")

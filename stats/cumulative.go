@@ -1,10 +1,10 @@
 // Package stats computes a workspace's statistics from what the store
-// already holds, correct rather than clever: real-time figures from the
-// current tasks and workers, cumulative figures from the events of a
-// window (one ordered pass; a task's age comes from its task.created
-// event, or the task row when that event is older than the window). The
-// TaskRouter statistics endpoints (package api) and the admin console's
-// board (package web) both read them here, so they always agree.
+// already holds, correct rather than clever. Real-time figures come from
+// the current tasks and workers. Cumulative figures come from one ordered
+// pass over the events of a window. A task's age comes from its
+// task.created event, or from the task row when that event is older than
+// the window. The TaskRouter statistics endpoints and the admin console's
+// board both read them here, so they always agree.
 package stats
 
 import (

@@ -9,10 +9,10 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// feed hands the store's change feed to the open event streams: one
-// subscription per instance (a Postgres LISTEN connection), however many
-// agent pages are open. A change only wakes the streams it concerns; each
-// re-reads its agent's state from the store.
+// feed hands the store's change feed to the open event streams. An
+// instance holds one subscription, a Postgres LISTEN connection, however
+// many agent pages are open. A change only wakes the streams it concerns,
+// and each re-reads its agent's state from the store.
 type feed struct {
 	mu    sync.Mutex
 	byKey map[string]map[*listener]struct{} // by workspace and worker

@@ -21,9 +21,10 @@ import (
 	"github.com/didrouter/didrouter/web"
 )
 
-// runDids moves agents' DIDs in and out of a running didrouter in bulk:
-// import a CSV file (an HR or SSO export) in one transaction, export the
-// same format, mint agent tokens and sign-in links, and revoke them.
+// runDids moves agents' DIDs in and out of a running didrouter in bulk. It
+// imports a CSV file, such as an HR or SSO export, in one transaction, and
+// exports the same format. It also mints agent tokens and sign-in links,
+// and revokes them.
 func runDids(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return didsCommand{getenv: os.Getenv, now: time.Now}.run(ctx, args, stdin, stdout, stderr)
 }

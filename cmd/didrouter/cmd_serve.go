@@ -31,10 +31,10 @@ import (
 	"github.com/didrouter/didrouter/webhooks"
 )
 
-// runServe runs the server: open and migrate the store, seed the Flex DID
-// set-up, start the engine, and answer Twilio's webhooks and the admin API
-// until SIGINT or SIGTERM; then stop accepting, finish in-flight requests
-// (bounded by DIDROUTER_SHUTDOWN_TIMEOUT) and stop the engine.
+// runServe runs the server. It opens and migrates the store, seeds the DID
+// set-up, starts the engine, and answers Twilio's webhooks and the admin API
+// until SIGINT or SIGTERM. It then stops accepting, gives in-flight requests
+// up to DIDROUTER_SHUTDOWN_TIMEOUT to finish, and stops the engine.
 func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) int {
 	cfg, err := parseConfig("serve", args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -192,8 +192,8 @@ func (s *server) listen(context.Context) error {
 
 // newEngine builds the engine and the two callback dispatchers. The
 // engine's store reports each reservation it commits to the assignment
-// dispatcher (workflows with an AssignmentCallbackUrl), and each event to
-// the event dispatcher (workspaces with an EventCallbackUrl).
+// dispatcher, and each event to the event dispatcher. The dispatchers send
+// only for workflows and workspaces that have a callback URL.
 func (s *server) newEngine(context.Context) error {
 	var err error
 	if s.norm, err = routing.NewNormalizer(s.cfg.Region); err != nil {
@@ -456,8 +456,8 @@ func runLoop(ctx context.Context, loop func(context.Context) error) <-chan struc
 // stop drains the HTTP server, then stops the engine and waits for the
 // loops. runErr is why run ended, nil for a signal.
 func (s *server) stop(runErr error, stopEngine context.CancelFunc, l loops) error {
-	// Stop taking webhooks and answer those in flight (bounded), then stop
-	// the engine: its timers stay in the store for the other instances.
+	// Stop taking webhooks and answer those in flight, then stop the engine.
+	// Its timers stay in the store for the other instances.
 	drainHTTP(s.srv, &s.drain, s.cfg.DrainDelay, s.cfg.Shutdown, s.logger)
 	s.dm.flush(s.logger, engineStopTimeout)
 	stopEngine()

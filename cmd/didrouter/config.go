@@ -460,10 +460,11 @@ func (c *config) parseProfiling(env func(k, def string) string, bad func(format 
 // minSecretLength is the shortest DIDROUTER_API_SECRET serve accepts.
 const minSecretLength = 16
 
-// weakSecret says why an admin secret is too easy to guess ("" = it is
-// not): too short, too few different characters, or a shorter string
-// repeated ("changemechangeme"). It cannot measure randomness; it stops the
-// obvious placeholders.
+// weakSecret says why an admin secret is too easy to guess, or returns ""
+// when it is not. A secret is weak when it is too short, has too few
+// different characters, or repeats a shorter string as "changemechangeme"
+// does. It cannot measure randomness, but it stops the obvious
+// placeholders.
 func weakSecret(s string) string {
 	if len(s) < minSecretLength {
 		return fmt.Sprintf("shorter than %d characters", minSecretLength)
