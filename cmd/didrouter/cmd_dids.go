@@ -42,16 +42,7 @@ const defaultDidrouterURL = apiclient.DefaultBaseURL
 
 func (c didsCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return runSubcommand(ctx, "dids", didsUsage, map[string]command{
-		"import": c.importFile,
-		"export": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-			return c.export(ctx, args, stdout, stderr)
-		},
-		"token": func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-			return c.token(args, stdout, stderr)
-		},
-		"revoke": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-			return c.revoke(ctx, args, stdout, stderr)
-		},
+		"import": c.importFile, "export": c.export, "token": c.token, "revoke": c.revoke,
 	}, args, stdin, stdout, stderr)
 }
 
@@ -278,7 +269,7 @@ func orNone(s *string) string {
 	return *s
 }
 
-func (c didsCommand) export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c didsCommand) export(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	f := newDidsFlags("export", "export [--url URL] [--workspace WS…] [-o FILE.csv]", stderr)
 	rawURL := f.String("url", "", "didrouter's base URL (DIDROUTER_URL; default "+defaultDidrouterURL+")")
 	wsSID := f.String("workspace", "", "workspace sid (default: the only one)")
@@ -348,7 +339,7 @@ func writeFilePrivate(path string, data []byte) error {
 
 // token prints an agent token or a sign-in link (package agenttoken); it
 // needs only DIDROUTER_AGENT_TOKEN_SECRET, not a running server.
-func (c didsCommand) token(args []string, stdout, stderr io.Writer) int {
+func (c didsCommand) token(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	f := newDidsFlags("token", "token [--link] [--ttl 12h] IDENTITY", stderr)
 	link := f.Bool("link", false, "print a sign-in link for the agent desktop (<public URL>/agent/signin?t=…) instead of a token")
 	ttl := f.Duration("ttl", 0, "how long it is valid (default 12h for a token, 15m for a link)")
@@ -451,7 +442,7 @@ func linkBase(rawURL string, getenv func(string) string) (string, error) {
 
 // revoke refuses every agent token and sign-in link of an agent issued
 // until now, and signs the agent out of the agent desktop.
-func (c didsCommand) revoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c didsCommand) revoke(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	f := newDidsFlags("revoke", "revoke [--url URL] [--workspace WS…] IDENTITY", stderr)
 	rawURL := f.String("url", "", "didrouter's base URL (DIDROUTER_URL; default "+defaultDidrouterURL+")")
 	wsSID := f.String("workspace", "", "workspace sid (default: the one where the identity is a worker)")

@@ -34,15 +34,8 @@ type numbersCommand struct {
 }
 
 func (c numbersCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runSubcommand(ctx, "numbers", numbersUsage, map[string]command{
-		"buy": c.buy,
-		"point": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-			return c.point(ctx, args, stdout, stderr)
-		},
-		"list": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-			return c.list(ctx, args, stdout, stderr)
-		},
-	}, args, stdin, stdout, stderr)
+	return runSubcommand(ctx, "numbers", numbersUsage, map[string]command{"buy": c.buy, "point": c.point, "list": c.list},
+		args, stdin, stdout, stderr)
 }
 
 func numbersUsage(w io.Writer) {

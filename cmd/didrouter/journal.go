@@ -30,14 +30,8 @@ type journalCommand struct {
 }
 
 func (c journalCommand) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return runSubcommand(ctx, "journal", journalUsage, map[string]command{
-		"show": func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-			return c.show(args, stdout, stderr)
-		},
-		"replay": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-			return c.replay(ctx, args, stdout, stderr)
-		},
-	}, args, nil, stdout, stderr)
+	return runSubcommand(ctx, "journal", journalUsage, map[string]command{"show": c.show, "replay": c.replay},
+		args, nil, stdout, stderr)
 }
 
 func journalUsage(w io.Writer) {
@@ -59,7 +53,7 @@ Run "didrouter journal <subcommand> -h" for its options.
 }
 
 // show prints a journal's pending entries, one a line.
-func (c journalCommand) show(args []string, stdout, stderr io.Writer) int {
+func (c journalCommand) show(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("journal show", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the entries as JSON, one a line")
@@ -94,7 +88,7 @@ func (c journalCommand) show(args []string, stdout, stderr io.Writer) int {
 }
 
 // replay replays a journal into the database.
-func (c journalCommand) replay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c journalCommand) replay(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("journal replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", strings.TrimSpace(c.getenv("DATABASE_URL")), "Postgres URL of the instances' database (DATABASE_URL)")
