@@ -470,9 +470,9 @@ func (p *Provisioner) offline(ctx context.Context, workspaceSID string) (string,
 		workspaceSID, engine.OfflineActivityName)
 }
 
-// Delete removes the worker; its pending reservations are given up first.
-// A worker on a call is deactivated at once (rung no more) and marked, and
-// Run removes it when the call ends: deferred is then true.
+// Delete removes the worker after giving up its pending reservations. A
+// worker on a call is deactivated at once, so it is rung no more, and
+// marked. Run removes it when the call ends, and deferred is then true.
 func (p *Provisioner) Delete(ctx context.Context, workspaceSID, sid string) (deferred bool, err error) {
 	err = p.eng.DeleteWorker(ctx, workspaceSID, sid)
 	if engine.ErrorCode(err) != engine.EUNAVAILABLE {

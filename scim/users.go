@@ -58,10 +58,10 @@ func (h *Handler) meta(kind, path string, w engine.Worker) map[string]any {
 	return m
 }
 
-// personOf reads a User document into what provisioning applies:
-// attributes left out are cleared (a missing phoneNumbers removes the
-// DID); a missing active leaves it unchanged. A new user needs an email;
-// an existing worker without one (made before SCIM) keeps none.
+// personOf reads a User document into what provisioning applies.
+// Attributes left out are cleared, so a missing phoneNumbers removes the
+// DID. A missing active leaves it unchanged. A new user needs an email. An
+// existing worker created without one outside SCIM keeps none.
 func personOf(doc map[string]any, create bool) (provision.Person, error) {
 	var p provision.Person
 	_, un, _ := lookup(doc, "userName")

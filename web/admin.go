@@ -202,9 +202,9 @@ func (h *Handler) renderAdmin(w http.ResponseWriter, r *http.Request, status int
 	h.render(w, r, status, name, v)
 }
 
-// adminRefused answers an engine error of a console action: the API's
-// message for the reader (with the API's status), or a plain failure page
-// for anything unexpected. It reports whether err was one.
+// adminStatus maps an engine error of a console action to the status the
+// API would answer. ok is false for an error the engine did not code, which
+// gets a plain failure page instead of the API's message.
 func adminStatus(err error) (int, bool) {
 	switch engine.ErrorCode(err) {
 	case engine.EINVALID:

@@ -328,8 +328,8 @@ func (h *Handler) adminUpdateAgent(w http.ResponseWriter, r *http.Request) {
 		h.formRefused(w, r, f, "save the agent", err)
 		return
 	} else if err != nil {
-		// Saved; serving waiting calls afterwards failed (the engine
-		// reports both): they wait for the next change.
+		// The agent is saved, but serving waiting calls afterwards failed.
+		// Those calls wait for the next change.
 		h.logError(r, "save the agent (after the change)", err)
 	}
 	h.log.InfoContext(r.Context(), "console agent saved", "worker", wk.SID, "client", clientIP(r))
@@ -413,8 +413,9 @@ func (h *Handler) adminSetActivity(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back+"done=activity&wk="+wk.SID, http.StatusSeeOther)
 }
 
-// adminDeleteAgent deletes a worker (with the form's confirmation box
-// ticked), through the engine: a worker on a call cannot be deleted.
+// adminDeleteAgent deletes a worker through the engine, once the form's
+// confirmation box is ticked. The engine refuses to delete a worker on a
+// call.
 func (h *Handler) adminDeleteAgent(w http.ResponseWriter, r *http.Request) {
 	wk, ok := h.pathWorker(w, r)
 	if !ok {

@@ -167,10 +167,10 @@ func (h *Handler) renderNumberHours(w http.ResponseWriter, r *http.Request, stat
 }
 
 // adminSaveNumberHours checks and stores a number's own hours and voicemail
-// delay with the admin API's rules (its number check, its refusal of a
-// number bound to another workspace, its checks of the values); a refused
-// form is shown again with the API's message, and nothing is written. Empty
-// fields inherit the workspace's.
+// delay with the admin API's rules. Those check the number and the values,
+// and refuse a number bound to another workspace. A refused form is shown
+// again with the API's message, and nothing is written. Empty fields
+// inherit the workspace's.
 func (h *Handler) adminSaveNumberHours(w http.ResponseWriter, r *http.Request) {
 	if h.hoursOff(w, r) {
 		return

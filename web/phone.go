@@ -26,9 +26,10 @@ type Voice interface {
 }
 
 // PhoneCSP is what the Content-Security-Policy must allow for Twilio's
-// Voice SDK: its signalling and insights connections (wss and https to
-// twilio.com hosts, one per edge) and its ringtones (sdk.twilio.com).
-// Audio itself flows over WebRTC, which the policy does not govern.
+// Voice SDK. The SDK opens signalling and insights connections, over wss
+// and https to one twilio.com host per edge, and loads its ringtones from
+// sdk.twilio.com. Audio itself flows over WebRTC, which the policy does not
+// govern.
 func PhoneCSP() map[string][]string {
 	return map[string][]string{
 		"connect-src": {"wss://*.twilio.com", "https://*.twilio.com"},

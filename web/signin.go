@@ -86,8 +86,9 @@ func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, err error) {
 	h.render(w, r, status, "message", view{Title: heading, Assets: AgentAssets, Heading: heading, Message: msg})
 }
 
-// signInAllowed applies what every sign-in form needs: a bounded body, the
-// pages' own origin (no login CSRF from another site) and the rate limit.
+// signInAllowed applies what every sign-in form needs. The body is bounded,
+// the request must come from the pages' own origin so another site cannot
+// sign a browser in, and the rate limit applies.
 // It answers the request itself when it refuses.
 func (h *Handler) signInAllowed(w http.ResponseWriter, r *http.Request, assetsPrefix string) bool {
 	if !parseForm(w, r) {

@@ -40,8 +40,8 @@ func orphans(own string) degraded.Orphans {
 }
 
 // openOwnJournal opens this instance's journal, waiting up to wait while
-// another process holds it (an instance adopting the journal of this one
-// while it was gone: that takes a moment).
+// another process holds it. That happens while another instance replays the
+// journal this one left when it was gone, which takes a moment.
 func openOwnJournal(ctx context.Context, path string, wait time.Duration) (*degraded.Journal, error) {
 	deadline := time.Now().Add(wait)
 	for {

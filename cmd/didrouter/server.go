@@ -63,10 +63,11 @@ func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, rea
 	return r
 }
 
-// notReadyText is what /readyz answers anyone who asks while not ready:
-// no details, as a store's connection error names hosts, users and
-// databases (they go to the log). Draining is said: it is didrouter's own
-// state, and tells an operator why a balancer took the instance out.
+// notReadyText is what /readyz answers anyone who asks while not ready. It
+// gives no details, because a store's connection error names hosts, users
+// and databases, and those go to the log only. Draining is said, because it
+// is didrouter's own state and tells an operator why a balancer took the
+// instance out.
 func notReadyText(err error) string {
 	if errors.Is(err, errDraining) {
 		return "not ready: draining\n"
@@ -74,8 +75,8 @@ func notReadyText(err error) string {
 	return "not ready\n"
 }
 
-// readyLog logs why /readyz fails: once per reason (a balancer asks every
-// few seconds), and once when the instance is ready again.
+// readyLog logs why /readyz fails, once per reason, because a balancer asks
+// every few seconds. It logs once more when the instance is ready again.
 type readyLog struct {
 	logger *slog.Logger
 	mu     sync.Mutex
