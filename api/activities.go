@@ -72,8 +72,9 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createActivity takes FriendlyName (unique in the workspace) and Available
-// (false unless sent; it cannot change later, as in TaskRouter).
+// createActivity takes FriendlyName, unique in the workspace, and
+// Available, false unless sent. As in TaskRouter, Available cannot change
+// later.
 func (h *Handler) createActivity(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var available *bool

@@ -116,10 +116,10 @@ func taskStatuses() []string {
 	return append(slices.Clone(stats.LiveStatuses), engine.TaskCompleted, engine.TaskCanceled)
 }
 
-// listTasks filters by AssignmentStatus (several, or comma-separated),
-// WorkflowSid, WorkflowName, TaskQueueSid, TaskQueueName and Priority in the
-// store, and by EvaluateTaskAttributes (an expression over task attributes)
-// by evaluating it on each task.
+// listTasks filters by AssignmentStatus, WorkflowSid, WorkflowName,
+// TaskQueueSid, TaskQueueName and Priority in the store. AssignmentStatus
+// may be given several times or comma-separated. EvaluateTaskAttributes is
+// an expression over task attributes, evaluated on each task.
 func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)

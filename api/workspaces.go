@@ -121,8 +121,8 @@ func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 }
 
 // updateWorkspace changes FriendlyName, DefaultActivitySid,
-// TimeoutActivitySid (empty clears it), EventCallbackUrl and EventsFilter
-// (empty clears them; events are POSTed there by package eventcallback).
+// TimeoutActivitySid, EventCallbackUrl and EventsFilter. An empty value
+// clears the last three. Package eventcallback POSTs the events.
 func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {

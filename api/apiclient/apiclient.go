@@ -106,8 +106,8 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	return nil, err
 }
 
-// JSON sends form (nil: no body) and decodes a 2xx answer into out (nil:
-// the answer is not read).
+// JSON sends form and decodes a 2xx answer into out. A nil form sends no
+// body, and a nil out leaves the answer unread.
 func (c *Client) JSON(ctx context.Context, method, path string, form url.Values, out any) error {
 	var body []byte
 	contentType := ""

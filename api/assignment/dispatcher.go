@@ -284,9 +284,9 @@ func (d *Dispatcher) post(ctx context.Context, target callback.Target, params ur
 	return ins, u, err
 }
 
-// decodeInstruction reads a 2xx answer: empty means "no instruction" (the
-// application will act over the REST API), as in TaskRouter; anything else
-// must be a JSON object.
+// decodeInstruction reads a 2xx answer. As in TaskRouter, an empty answer
+// means no instruction, because the application will act over the REST
+// API. Anything else must be a JSON object.
 func decodeInstruction(raw []byte) (Instruction, error) {
 	if strings.TrimSpace(string(raw)) == "" {
 		return Instruction{}, nil

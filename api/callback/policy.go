@@ -94,10 +94,10 @@ func NewPolicy(c PolicyConfig) (*Policy, error) {
 	return p, nil
 }
 
-// ParseHosts reads an allow-list of callback hosts: comma-separated host
-// names ("hooks.example.com"), "*.suffix" for every name below a domain
-// ("*.corp.example", not corp.example itself), or IP addresses. Ports,
-// schemes and paths are not part of an entry.
+// ParseHosts reads a comma-separated allow-list of callback hosts. An entry
+// is a host name such as "hooks.example.com", an IP address, or "*.suffix"
+// for every name below a domain. "*.corp.example" does not allow
+// corp.example itself. Ports, schemes and paths are not part of an entry.
 func ParseHosts(s string) ([]string, error) {
 	var out []string
 	for entry := range strings.SplitSeq(s, ",") {
