@@ -170,9 +170,10 @@ func (v *vals) candidates(c *cands, k vkey) {
 	}
 }
 
-// pathIdx indexes every worker's value at one key path: scalars by value,
-// array elements by value, and the lengths of the non-empty strings (so a
-// CONTAINS lookup probes only substrings of lengths that exist).
+// pathIdx indexes every worker's value at one key path. It keeps scalars
+// and array elements by value. It also keeps the lengths of the non-empty
+// strings, so a CONTAINS lookup probes only substrings of lengths that
+// exist.
 type pathIdx struct {
 	path     []seg
 	scalars  vals

@@ -95,8 +95,8 @@ func isScalar(v any) bool {
 }
 
 // scalarEq compares two values for ==. ok is false when either side is not
-// a non-null scalar (then neither == nor != holds); values of different
-// types are never equal (no string/number coercion).
+// a non-null scalar, and then neither == nor != holds. Values of different
+// types are never equal, because strings and numbers are not coerced.
 func scalarEq(a, b any) (ok, eq bool) {
 	switch x := a.(type) {
 	case string:
