@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -56,7 +57,7 @@ type workerChannelJSON struct {
 	URL                         string  `json:"url"`
 }
 
-func (h *Handler) workerChannelJSON(r *http.Request, w engine.Worker) workerChannelJSON {
+func (h *Handler) workerChannelJSON(r *http.Request, w didrouter.Worker) workerChannelJSON {
 	sid := workerChannelSID(w.SID)
 	free := 0
 	if w.Capacity > 0 {
@@ -95,13 +96,13 @@ func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) err
 
 // channelWorker reads the worker of a channel path; the channel is named by
 // its sid or its unique name.
-func (h *Handler) channelWorker(r *http.Request) (engine.Worker, error) {
+func (h *Handler) channelWorker(r *http.Request) (didrouter.Worker, error) {
 	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
 	if err != nil {
-		return engine.Worker{}, err
+		return didrouter.Worker{}, err
 	}
 	if sid := chi.URLParam(r, "sid"); sid != voiceChannel && sid != workerChannelSID(wk.SID) {
-		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND,
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND,
 			"worker channel %s not found: didrouter keeps one capacity per worker, shared by all task channels, as the channel %q",
 			sid, voiceChannel)
 	}

@@ -8,7 +8,7 @@ import (
 
 	taskrouter "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func sidsOf[T any](list []T, sid func(T) *string) []string {
@@ -97,7 +97,7 @@ func TestTRWorkersFiltersAndChannels(t *testing.T) {
 		if w, _ := e.store.GetWorker(e.ctx, e.ws.SID, aliceSID); w.Capacity != 3 {
 			t.Errorf("stored capacity %d", w.Capacity)
 		}
-		evs, _ := e.store.ListEvents(e.ctx, e.ws.SID, engine.EventFilter{EventType: engine.EventWorkerCapacityUpdate, WorkerSID: aliceSID})
+		evs, _ := e.store.ListEvents(e.ctx, e.ws.SID, didrouter.EventFilter{EventType: didrouter.EventWorkerCapacityUpdate, WorkerSID: aliceSID})
 		if len(evs) != 1 {
 			t.Errorf("capacity events %d", len(evs))
 		}

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // agentSignInPage shows who a sign-in link is for, with a button that
@@ -55,7 +55,7 @@ func (h *Handler) agentSignIn(w http.ResponseWriter, r *http.Request) {
 			"Each sign-in link works once. Ask your administrator for a new one.")
 		return
 	}
-	if !h.startSession(w, r, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID) {
+	if !h.startSession(w, r, didrouter.WebSessionAgent, wk.WorkspaceSID, wk.SID) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "agent signed in", "worker", wk.SID, "identity", claims.Identity, "client", clientIP(r))
@@ -75,10 +75,10 @@ func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, err error) {
 		heading = "This sign-in link has expired"
 	case errors.Is(err, agenttoken.ErrRevoked):
 		heading = "This sign-in link was revoked"
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		heading, msg = "No agent uses this sign-in link", "Its identity is not linked to an agent (contact_uri client:…). "+msg
-	case engine.ErrorCode(err) == engine.ECONFLICT:
-		heading, msg = "This sign-in link matches more than one agent", engine.ErrorMessage(err)
+	case didrouter.ErrorCode(err) == didrouter.ECONFLICT:
+		heading, msg = "This sign-in link matches more than one agent", didrouter.ErrorMessage(err)
 	case !agenttoken.Refused(err):
 		h.failed(w, r, AgentAssets, "check the sign-in link", err)
 		return
@@ -135,7 +135,7 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 			Key: shown, Error: "The key or the secret is wrong."})
 		return
 	}
-	if !h.startSession(w, r, engine.WebSessionAdmin, "", "") {
+	if !h.startSession(w, r, didrouter.WebSessionAdmin, "", "") {
 		return
 	}
 	h.log.InfoContext(r.Context(), "admin signed in", "client", clientIP(r))
@@ -145,7 +145,7 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 // signOut ends the session of kind (a POST with the session's CSRF token).
 func (h *Handler) signOut(kind string) http.HandlerFunc {
 	home, assetsPrefix := AgentPath, AgentAssets
-	if kind == engine.WebSessionAdmin {
+	if kind == didrouter.WebSessionAdmin {
 		home, assetsPrefix = AdminSignInPath, AdminAssets
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +195,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, kind, wor
 	}
 	if _, err := h.sessions.start(r.Context(), w, kind, workspaceSID, workerSID); err != nil {
 		assets := AgentAssets
-		if kind == engine.WebSessionAdmin {
+		if kind == didrouter.WebSessionAdmin {
 			assets = AdminAssets
 		}
 		h.failed(w, r, assets, "sign you in", err)
