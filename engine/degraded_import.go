@@ -86,7 +86,7 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 		}
 		fx.timers = true
 		if r := dc.Reservation; r != nil && t.AssignmentStatus == TaskReserved {
-			ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, r.WorkerSID, now)
+			ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, r.WorkerSID, t.TaskChannel, now)
 			if err != nil && ErrorCode(err) != ENOTFOUND {
 				return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
 			}
@@ -246,7 +246,7 @@ func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, res
 		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationRescinded, false); err != nil {
 			return err
 		}
-		ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, now)
+		ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, t.TaskChannel, now)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
 		}

@@ -59,8 +59,10 @@ type Worker struct {
 	ActivitySID       string
 	ActivityName      string
 	Available         bool // the activity's availability
-	Capacity          int  // voice capacity; 1 unless set
-	Busy              int  // pending reservations + assigned/wrapping tasks
+	Capacity          int  // voice capacity (every task channel but MessageChannel); 1 unless set
+	Busy              int  // pending reservations + assigned/wrapping tasks on that capacity
+	MessageCapacity   int  // capacity on MessageChannel; DefaultMessageCapacity unless set
+	MessageBusy       int  // what holds it, as Busy
 	PhoneNumber       string
 	DateStatusChanged time.Time // when the worker last changed activity or finished a task: "idle since"
 	DateCreated       time.Time

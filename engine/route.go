@@ -103,7 +103,7 @@ func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID 
 // claimed (the index was stale), errTaskMoved when the task already has a
 // live reservation.
 func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Workflow, cur Task, workerSID string) (*reserved, error) {
-	ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, e.clock.Now())
+	ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, cur.TaskChannel, e.clock.Now())
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, errWorkerTaken // deleted: the refresh drops it from the index
 	}

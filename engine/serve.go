@@ -11,8 +11,9 @@ import (
 
 // serveWorker gives a worker that may have spare capacity the first waiting
 // task, in service order (priority, then age: oldest first, newest first in
-// a LIFO queue), whose current target the
-// worker is eligible for. It returns the reservation made, if any.
+// a LIFO queue), whose current target the worker is eligible for, and more
+// while the worker has room: each task needs room on its own channel's
+// capacity. It returns the first reservation made, if any.
 func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string) (*reserved, error) {
 	if e.paused.Load() {
 		return nil, nil // ResumeRouting serves the waiting tasks
@@ -21,13 +22,17 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 	if err != nil {
 		return nil, err
 	}
-	free := func() bool {
+	// freeOn reports the worker's room on a task channel ("" = any).
+	freeOn := func(channel string) bool {
 		wi.mu.RLock()
 		info, ok := wi.ix.Worker(workerSID)
 		wi.mu.RUnlock()
-		return ok && info.Available && info.Busy < info.Capacity
+		if channel == "" {
+			return ok && (info.FreeOn(DefaultTaskChannel) || info.FreeOn(MessageChannel))
+		}
+		return ok && info.FreeOn(channel)
 	}
-	if !free() {
+	if !freeOn("") {
 		return nil, nil
 	}
 	tasks, err := e.store.WaitingTasks(ctx, workspaceSID, waitingScan)
@@ -44,7 +49,7 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 	onlyThis := func(sid string) bool { return sid != workerSID }
 	flows := workflowMemo{e: e, workspaceSID: workspaceSID}
 	for _, t := range tasks {
-		if slices.Contains(t.RejectedWorkers, workerSID) {
+		if slices.Contains(t.RejectedWorkers, workerSID) || !freeOn(t.TaskChannel) {
 			continue
 		}
 		wfRow, wf, err := flows.get(ctx, t.WorkflowSID)
@@ -61,7 +66,7 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 			continue
 		}
 		wi.mu.RLock()
-		fits := len(wi.ix.Eligible(&tgt, attrs, onlyThis, 1)) > 0
+		fits := len(wi.ix.EligibleOn(t.TaskChannel, &tgt, attrs, onlyThis, 1)) > 0
 		wi.mu.RUnlock()
 		if !fits {
 			continue
@@ -72,7 +77,7 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 			if first == nil {
 				first = r
 			}
-			if !free() {
+			if !freeOn("") {
 				return first, nil
 			}
 		case errors.Is(err, errTaskMoved):

@@ -307,7 +307,7 @@ func (e *Engine) rejectReservation(ctx context.Context, workspaceSID, reservatio
 // missed counts it as the worker's missed or declined call.
 func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r Reservation, status string, missed bool) error {
 	now := e.clock.Now()
-	if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
+	if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, status, now); err != nil {
 		return err
 	}
 	if status == ReservationTimeout {
@@ -347,8 +347,9 @@ var reservationEventTypes = map[string]string{
 }
 
 // endReservation gives the locked reservation r a final status, records the
-// event, stops its timer and frees its worker.
-func (e *Engine) endReservation(ctx context.Context, tx Tx, fx *effects, r Reservation, status string, now time.Time) error {
+// event, stops its timer and frees its worker's capacity on channel, the
+// task's channel (which does not change while a reservation is live).
+func (e *Engine) endReservation(ctx context.Context, tx Tx, fx *effects, r Reservation, channel, status string, now time.Time) error {
 	r.Status, r.DateUpdated = status, now
 	if err := tx.UpdateReservation(ctx, r); err != nil {
 		return fmt.Errorf("update reservation %s: %w", r.SID, err)
@@ -360,7 +361,7 @@ func (e *Engine) endReservation(ctx context.Context, tx Tx, fx *effects, r Reser
 	if err := tx.ClearTimers(ctx, r.WorkspaceSID, r.TaskSID, TimerReservation); err != nil {
 		return fmt.Errorf("clear reservation timer: %w", err)
 	}
-	return e.releaseWorker(ctx, tx, fx, r.WorkspaceSID, r.WorkerSID, now)
+	return e.releaseWorker(ctx, tx, fx, r.WorkspaceSID, r.WorkerSID, channel, now)
 }
 
 // endPendingReservation ends the task's pending reservation, if any, with
@@ -380,7 +381,7 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, 
 		if r.Status != ReservationPending {
 			continue
 		}
-		if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
+		if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, status, now); err != nil {
 			return err
 		}
 		if !notAnswering {
@@ -400,10 +401,10 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, 
 	return nil
 }
 
-// releaseWorker frees one unit of the worker's capacity and schedules it to
-// serve waiting tasks after commit.
-func (e *Engine) releaseWorker(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
-	if err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, now); err != nil {
+// releaseWorker frees one unit of the worker's capacity on a task channel
+// and schedules it to serve waiting tasks after commit.
+func (e *Engine) releaseWorker(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID, channel string, now time.Time) error {
+	if err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, channel, now); err != nil {
 		if ErrorCode(err) == ENOTFOUND {
 			return nil // deleted meanwhile: nothing to free
 		}
@@ -583,7 +584,7 @@ func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, r
 			return Task{}, err
 		}
 		for _, r := range live {
-			if err := e.endReservation(ctx, tx, fx, r, ReservationCompleted, now); err != nil {
+			if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, ReservationCompleted, now); err != nil {
 				return Task{}, err
 			}
 		}

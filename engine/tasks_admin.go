@@ -12,14 +12,21 @@ import (
 type TaskUpdate struct {
 	Attributes *string
 	Priority   *int
+	// TaskChannel moves a pending or reserved task to another task channel
+	// (the webhooks turn a waiting call into a call-back request, a
+	// message). A pending reservation is canceled first, its worker freed on
+	// the old channel and not barred from the task, which is routed again.
+	// TaskRouter's API cannot change a task's channel; didrouter's API does
+	// not offer it either.
+	TaskChannel *string
 }
 
 // UpdateTask changes a live task's attributes or priority (event
 // task.updated). A pending task keeps its position while its filter still
 // matches the new attributes, else it enters the workflow afresh; either way
 // it is routed again, since who is eligible may have changed. A reserved or
-// assigned task keeps its reservation. Completed and canceled tasks are
-// EUNAVAILABLE.
+// assigned task keeps its reservation (and cannot change channel).
+// Completed and canceled tasks are EUNAVAILABLE.
 func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u TaskUpdate) (Task, error) {
 	var raw string
 	var attrs routing.Attributes
@@ -35,6 +42,9 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 	}
 	if u.Priority != nil && *u.Priority < 0 {
 		return Task{}, Errorf(EINVALID, "priority must not be negative, not %d", *u.Priority)
+	}
+	if u.TaskChannel != nil && strings.TrimSpace(*u.TaskChannel) == "" {
+		return Task{}, Errorf(EINVALID, "task channel must not be empty")
 	}
 	t0, err := e.store.GetTask(ctx, workspaceSID, sid)
 	if err != nil {
@@ -55,6 +65,12 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 			return Errorf(EUNAVAILABLE, "task %s is %s and can no longer be updated", sid, t.AssignmentStatus)
 		}
 		data := map[string]any{}
+		if u.TaskChannel != nil && *u.TaskChannel != t.TaskChannel {
+			if err := e.changeChannel(ctx, tx, fx, &t, strings.TrimSpace(*u.TaskChannel)); err != nil {
+				return err
+			}
+			data["task_channel"] = t.TaskChannel
+		}
 		if u.Attributes != nil {
 			t.Attributes = raw
 			data["attributes"] = true
@@ -103,6 +119,25 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 	return e.freshTask(ctx, out)
 }
 
+// changeChannel moves the locked task t (in memory; the caller writes it)
+// to channel. A reservation holds a unit of the capacity of the task's
+// channel, so a pending one is canceled first (released on the old
+// channel); an accepted task keeps its channel.
+func (e *Engine) changeChannel(ctx context.Context, tx Tx, fx *effects, t *Task, channel string) error {
+	switch t.AssignmentStatus {
+	case TaskPending:
+	case TaskReserved:
+		if err := e.endPendingReservation(ctx, tx, fx, t, ReservationCanceled, false); err != nil {
+			return err
+		}
+		t.AssignmentStatus = TaskPending
+	default:
+		return Errorf(EUNAVAILABLE, "task %s is %s: only a pending or reserved task can change channel", t.SID, t.AssignmentStatus)
+	}
+	t.TaskChannel = channel
+	return nil
+}
+
 // freshTask re-reads a task after follow-up routing may have changed it.
 func (e *Engine) freshTask(ctx context.Context, t Task) (Task, error) {
 	got, err := e.store.GetTask(ctx, t.WorkspaceSID, t.SID)
@@ -144,7 +179,7 @@ func (e *Engine) DeleteTask(ctx context.Context, workspaceSID, sid string) error
 			return err
 		}
 		for _, r := range live {
-			if err := e.endReservation(ctx, tx, fx, r, ReservationCompleted, now); err != nil {
+			if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, ReservationCompleted, now); err != nil {
 				return err
 			}
 		}

@@ -23,9 +23,11 @@ type WorkerUpdate struct {
 	Attributes   *string
 	ActivitySID  *string
 	Capacity     *int // voice capacity, 0..MaxWorkerCapacity
+	// MessageCapacity is the capacity on MessageChannel, 0..MaxWorkerCapacity.
+	MessageCapacity *int
 }
 
-// MaxWorkerCapacity bounds a worker's voice capacity.
+// MaxWorkerCapacity bounds a worker's capacity on each channel.
 const MaxWorkerCapacity = 50
 
 // normalizeAttributes checks a worker's attributes JSON and normalizes its
@@ -136,7 +138,8 @@ func (e *Engine) CreateWorker(ctx context.Context, workspaceSID string, n NewWor
 		w := Worker{
 			SID: NewSID(PrefixWorker), WorkspaceSID: workspaceSID, FriendlyName: name, Attributes: attrs,
 			ActivitySID: act.SID, ActivityName: act.FriendlyName, Available: act.Available, Capacity: 1,
-			PhoneNumber: did, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
+			MessageCapacity: DefaultMessageCapacity,
+			PhoneNumber:     did, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
 		}
 		if err := checkDID(ctx, tx, workspaceSID, did, w.SID); err != nil {
 			return err
@@ -190,6 +193,9 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 	if u.Capacity != nil && (*u.Capacity < 0 || *u.Capacity > MaxWorkerCapacity) {
 		return Worker{}, Errorf(EINVALID, "capacity must be between 0 and %d", MaxWorkerCapacity)
 	}
+	if u.MessageCapacity != nil && (*u.MessageCapacity < 0 || *u.MessageCapacity > MaxWorkerCapacity) {
+		return Worker{}, Errorf(EINVALID, "capacity of the %s channel must be between 0 and %d", MessageChannel, MaxWorkerCapacity)
+	}
 	var out Worker
 	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
 		now := e.clock.Now()
@@ -199,7 +205,7 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 		}
 		var (
 			events  []Event
-			capData map[string]any
+			capData []map[string]any // one per capacity event, in order
 		)
 		changed := false
 		if u.FriendlyName != nil && strings.TrimSpace(*u.FriendlyName) != w.FriendlyName {
@@ -217,8 +223,15 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 			// takes no new task until Busy drops under it.
 			events = append(events, workerEvent(w, EventWorkerCapacityUpdate,
 				fmt.Sprintf("Worker %s capacity %d -> %d", w.FriendlyName, w.Capacity, *u.Capacity)))
-			capData = map[string]any{"capacity": *u.Capacity, "previous": w.Capacity}
+			capData = append(capData, map[string]any{"capacity": *u.Capacity, "previous": w.Capacity, "task_channel": DefaultTaskChannel})
 			w.Capacity = *u.Capacity
+			changed = true
+		}
+		if u.MessageCapacity != nil && *u.MessageCapacity != w.MessageCapacity {
+			events = append(events, workerEvent(w, EventWorkerCapacityUpdate,
+				fmt.Sprintf("Worker %s %s capacity %d -> %d", w.FriendlyName, MessageChannel, w.MessageCapacity, *u.MessageCapacity)))
+			capData = append(capData, map[string]any{"capacity": *u.MessageCapacity, "previous": w.MessageCapacity, "task_channel": MessageChannel})
+			w.MessageCapacity = *u.MessageCapacity
 			changed = true
 		}
 		var act *Activity
@@ -244,7 +257,7 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 		for _, ev := range events {
 			var data map[string]any
 			if ev.EventType == EventWorkerCapacityUpdate {
-				data = capData
+				data, capData = capData[0], capData[1:]
 			}
 			if err := e.event(ctx, tx, ev, data); err != nil {
 				return err
@@ -315,7 +328,7 @@ func (e *Engine) DeleteWorker(ctx context.Context, workspaceSID, sid string) err
 		if err != nil {
 			return fmt.Errorf("read worker %s: %w", sid, err)
 		}
-		if w.Busy > 0 {
+		if HoldsWork(w) {
 			return Errorf(EUNAVAILABLE, "worker %s is on a task; complete or cancel it before deleting the worker", sid)
 		}
 		if err := e.event(ctx, tx, workerEvent(w, EventWorkerDeleted, fmt.Sprintf("Worker %s deleted", w.FriendlyName)), nil); err != nil {

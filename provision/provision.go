@@ -521,7 +521,7 @@ func (p *Provisioner) finishDeletion(ctx context.Context, w engine.Worker) error
 		p.unmark(w.SID)
 		return nil
 	}
-	if w.Busy > 0 {
+	if engine.HoldsWork(w) {
 		return nil
 	}
 	err := p.eng.DeleteWorker(ctx, w.WorkspaceSID, w.SID)

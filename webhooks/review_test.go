@@ -185,12 +185,25 @@ func checkCounts(t *testing.T, st engine.Store, ws string) {
 	if err != nil {
 		t.Fatalf("ListReservations: %v", err)
 	}
-	live := map[string]int{}
+	tasks, err := st.ListTasks(ctx, ws, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	if err != nil {
+		t.Fatalf("ListTasks: %v", err)
+	}
+	channel := map[string]string{}
+	for _, task := range tasks {
+		channel[task.SID] = task.TaskChannel
+	}
+	// Live reservations per worker, on voice and on the message channel.
+	live, liveMsg := map[string]int{}, map[string]int{}
 	byTask := map[string]map[string]int{}
 	for _, r := range rs {
 		switch r.Status {
 		case engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping:
-			live[r.WorkerSID]++
+			if channel[r.TaskSID] == engine.MessageChannel {
+				liveMsg[r.WorkerSID]++
+			} else {
+				live[r.WorkerSID]++
+			}
 		}
 		if byTask[r.TaskSID] == nil {
 			byTask[r.TaskSID] = map[string]int{}
@@ -205,10 +218,9 @@ func checkCounts(t *testing.T, st engine.Store, ws string) {
 		if w.Busy != live[w.SID] {
 			t.Errorf("worker %s busy %d, but it has %d live reservations", w.FriendlyName, w.Busy, live[w.SID])
 		}
-	}
-	tasks, err := st.ListTasks(ctx, ws, engine.TaskFilter{Page: engine.Page{Size: 1000}})
-	if err != nil {
-		t.Fatalf("ListTasks: %v", err)
+		if w.MessageBusy != liveMsg[w.SID] {
+			t.Errorf("worker %s holds %d messages, but it has %d live message reservations", w.FriendlyName, w.MessageBusy, liveMsg[w.SID])
+		}
 	}
 	for _, task := range tasks {
 		want := map[string]string{engine.TaskReserved: engine.ReservationPending, engine.TaskAssigned: engine.ReservationAccepted,

@@ -433,7 +433,7 @@ func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, sec
 	}
 	return engine.NewTask{
 		WorkspaceSID: ws.SID, WorkflowSID: workflowSID, Attributes: string(raw),
-		TaskChannel: engine.DefaultTaskChannel, CallSID: recSID,
+		TaskChannel: engine.MessageChannel, CallSID: recSID,
 	}, nil
 }
 
@@ -533,8 +533,10 @@ func (h *Handler) choice(ctx context.Context, c *call) ([]twiml.Element, error) 
 		if err != nil {
 			return nil, fmt.Errorf("encode task attributes: %w", err)
 		}
-		s := string(raw)
-		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil {
+		s, ch := string(raw), engine.MessageChannel
+		// A request is a message: it moves to the message channel, so it
+		// takes an agent's message capacity, not the one for calls.
+		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s, TaskChannel: &ch}); err != nil {
 			if engine.ErrorCode(err) == engine.EUNAVAILABLE {
 				return []twiml.Element{leave()}, nil
 			}

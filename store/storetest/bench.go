@@ -66,7 +66,7 @@ func benchCallPath(b *testing.B, s engine.Store) {
 			if _, _, err := tx.InsertTask(w.ctx, task); err != nil {
 				return err
 			}
-			if ok, err := tx.ClaimWorker(w.ctx, w.ws, worker, now); err != nil || !ok {
+			if ok, err := tx.ClaimWorker(w.ctx, w.ws, worker, engine.DefaultTaskChannel, now); err != nil || !ok {
 				return fmt.Errorf("claim: %v %w", ok, err)
 			}
 			res := engine.Reservation{SID: engine.NewSID(engine.PrefixReservation), WorkspaceSID: w.ws, TaskSID: task.SID,
@@ -82,7 +82,7 @@ func benchCallPath(b *testing.B, s engine.Store) {
 				ReservationSID: res.SID, WorkerSID: worker, FireAt: now.Add(time.Minute)}); err != nil {
 				return err
 			}
-			return tx.ReleaseWorker(w.ctx, w.ws, worker, now) // free the worker for the next iteration
+			return tx.ReleaseWorker(w.ctx, w.ws, worker, engine.DefaultTaskChannel, now) // free the worker for the next iteration
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -97,11 +97,11 @@ func benchClaimRelease(b *testing.B, s engine.Store) {
 	for range b.N {
 		now := time.Now()
 		err := s.Tx(w.ctx, func(tx engine.Tx) error {
-			_, err := tx.ClaimWorker(w.ctx, w.ws, worker, now)
+			_, err := tx.ClaimWorker(w.ctx, w.ws, worker, engine.DefaultTaskChannel, now)
 			return err
 		})
 		if err == nil {
-			err = s.Tx(w.ctx, func(tx engine.Tx) error { return tx.ReleaseWorker(w.ctx, w.ws, worker, now) })
+			err = s.Tx(w.ctx, func(tx engine.Tx) error { return tx.ReleaseWorker(w.ctx, w.ws, worker, engine.DefaultTaskChannel, now) })
 		}
 		if err != nil {
 			b.Fatal(err)

@@ -221,7 +221,7 @@ func (c *contract) checkFeed(t *testing.T, f *fixture, listener engine.Store) {
 	a := f.activity("Available", true)
 	expectChanges(t, ch, engine.Change{Kind: engine.ChangeActivity, WorkspaceSID: f.ws.SID, SID: a.SID})
 	f.mustTx(func(tx engine.Tx) error {
-		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, engine.DefaultTaskChannel, f.now)
 		return err
 	})
 	expectChanges(t, ch, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: f.ws.SID, SID: w.SID})

@@ -30,7 +30,7 @@ func (c *contract) workers(t *testing.T, f *fixture) {
 
 	// UpdateWorker writes everything but Busy and bumps Version.
 	f.mustTx(func(tx engine.Tx) error {
-		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, engine.DefaultTaskChannel, f.now)
 		return err
 	})
 	upd := w
@@ -158,14 +158,14 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 		var ok bool
 		err := f.tx(func(tx engine.Tx) error {
 			var err error
-			ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, f.at(time.Second))
+			ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, engine.DefaultTaskChannel, f.at(time.Second))
 			return err
 		})
 		return ok, err
 	}
 	release := func(at time.Time) {
 		t.Helper()
-		f.mustTx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, at) })
+		f.mustTx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, engine.DefaultTaskChannel, at) })
 	}
 	for i, want := range []bool{true, true, false} {
 		ok, err := claim(w.SID)
@@ -208,7 +208,7 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 	}
 	_, err = claim("WKmissing")
 	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
-	err = f.tx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", f.now) })
+	err = f.tx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", engine.DefaultTaskChannel, f.now) })
 	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
 }
 
@@ -220,7 +220,7 @@ func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
 	won := make([]bool, n)
 	errs := concurrently(c.instances(t, f), n, func(i int, s engine.Store) error {
 		return s.Tx(f.ctx, func(tx engine.Tx) error {
-			ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+			ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, engine.DefaultTaskChannel, f.now)
 			won[i] = ok
 			return err
 		})

@@ -1,0 +1,17 @@
+package engine
+
+// Task channels and capacity, as TaskRouter has them: a worker has a
+// capacity per channel. didrouter keeps two. Voice (Worker.Capacity and
+// Busy) is taken by every channel but one, as before channels had
+// capacities of their own; MessageChannel (MessageCapacity, MessageBusy) is
+// taken by the voicemail and call-back tasks the webhooks make. A message
+// offered to an agent then never keeps a live call from them, and an agent
+// on a call can still be offered a message.
+
+// hasRoom reports whether w could take a reservation on some channel.
+func hasRoom(w Worker) bool {
+	return w.Available && (w.Busy < w.Capacity || w.MessageBusy < w.MessageCapacity)
+}
+
+// HoldsWork reports whether w holds a task or reservation on any channel.
+func HoldsWork(w Worker) bool { return w.Busy > 0 || w.MessageBusy > 0 }
