@@ -165,7 +165,9 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 	}
 	release := func(at time.Time) {
 		t.Helper()
-		f.mustTx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, engine.DefaultTaskChannel, at) })
+		f.mustTx(func(tx engine.Tx) error {
+			return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, engine.DefaultTaskChannel, at)
+		})
 	}
 	for i, want := range []bool{true, true, false} {
 		ok, err := claim(w.SID)
@@ -208,7 +210,9 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 	}
 	_, err = claim("WKmissing")
 	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
-	err = f.tx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", engine.DefaultTaskChannel, f.now) })
+	err = f.tx(func(tx engine.Tx) error {
+		return tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", engine.DefaultTaskChannel, f.now)
+	})
 	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
 }
 
