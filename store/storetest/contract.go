@@ -45,6 +45,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"WorkerFilters", c.workerFilters},
 		{"ClaimAndReleaseWorker", c.claimRelease},
 		{"ClaimWorkerConcurrently", c.claimConcurrently},
+		{"ClaimWorkerChannels", c.claimChannels},
 		{"TaskQueues", c.taskQueues},
 		{"Workflows", c.workflows},
 		{"Tasks", c.tasks},
