@@ -184,3 +184,48 @@ func TestCallbackRequestTakesMessageCapacity(t *testing.T) {
 		}
 	})
 }
+
+// A call-back request accepted through the admin API (TaskRouter's
+// reservation accept) places no call: the client then dials the caller from
+// the agent's phone, and that call, through the outbound webhook, completes
+// the request and takes the agent's voice capacity as an outbound call.
+func TestCallbackAcceptedThroughTheAPI(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := voicemailInstance(t, st, newClock())
+		alice := in.worker("alice", aliceDID, "Offline")
+		busyBob(t, in)
+		c := newCall(aliceDID)
+		c.from = "+12125550123"
+		enq, g := in.offered(c)
+		taskSID := query(t, enq.attr("waitUrl"), "task")
+		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+		in.hangUp(c)
+		in.setActivity(alice, "Available")
+		r, _, err := in.eng.LiveReservation(t.Context(), in.ws.SID, taskSID)
+		if err != nil || r == nil || r.WorkerSID != alice {
+			t.Fatalf("call-back reservation %+v %v, want alice's", r, err)
+		}
+		status, body := in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/Workers/"+alice+"/Reservations/"+r.SID,
+			url.Values{"ReservationStatus": {"accepted"}})
+		if status != http.StatusOK || body["reservation_status"] != "accepted" {
+			t.Fatalf("accept: %d %v", status, body)
+		}
+		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskAssigned {
+			t.Fatalf("the request is %s after the API accept, want assigned (no call placed)", task.AssignmentStatus)
+		}
+		if busy, msgs := in.loads(alice); busy != 0 || msgs != 1 {
+			t.Fatalf("alice after the accept: busy %d, messages %d; want 0 and 1", busy, msgs)
+		}
+		out := url.Values{"AccountSid": {"AC00000000000000000000000000000000"}, "CallSid": {fmt.Sprintf("CA%032x", callCounter.Add(1))},
+			"From": {"client:alice"}, "To": {"(212) 555-0123"}, "Direction": {"inbound"}, "CallStatus": {"ringing"}}
+		if d := in.twiml(in.webhookURL("/outbound"), out).only(t, "Dial"); d.attr("callerId") != aliceDID {
+			t.Errorf("call-back from %q, want alice's DID", d.attr("callerId"))
+		}
+		if got := in.task(taskSID).AssignmentStatus; got != engine.TaskCompleted {
+			t.Fatalf("the request is %s after alice dialled the caller, want completed", got)
+		}
+		if busy, msgs := in.loads(alice); busy != 1 || msgs != 0 {
+			t.Fatalf("alice calling back: busy %d, messages %d; want 1 (the outbound call) and 0", busy, msgs)
+		}
+	})
+}
