@@ -13,5 +13,11 @@ func hasRoom(w Worker) bool {
 	return w.Available && (w.Busy < w.Capacity || w.MessageBusy < w.MessageCapacity)
 }
 
+// sameCapacity reports whether tasks of two task channels take units of the
+// same capacity (every channel but MessageChannel takes voice).
+func sameCapacity(a, b string) bool {
+	return (a == MessageChannel) == (b == MessageChannel)
+}
+
 // HoldsWork reports whether w holds a task or reservation on any channel.
 func HoldsWork(w Worker) bool { return w.Busy > 0 || w.MessageBusy > 0 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,6 +227,27 @@ func TestCallbackAcceptedThroughTheAPI(t *testing.T) {
 		}
 		if busy, msgs := in.loads(alice); busy != 1 || msgs != 0 {
 			t.Fatalf("alice calling back: busy %d, messages %d; want 1 (the outbound call) and 0", busy, msgs)
+		}
+	})
+}
+
+// A caller's place in line counts the callers ahead, not the call-back
+// requests of the queue: those wait for a unit of the message channel.
+func TestPositionLeavesOutMessages(t *testing.T) {
+	stores(t, func(t *testing.T, st engine.Store) {
+		in := voicemailInstance(t, st, newClock())
+		busyBob(t, in)
+		first := newCall(sharedDID)
+		enq, g := in.offered(first)
+		in.twiml(g.attr("action"), first.form("Digits", "2", "CallStatus", "in-progress"))
+		in.hangUp(first)
+		if task := in.task(query(t, enq.attr("waitUrl"), "task")); task.AssignmentStatus != engine.TaskPending || task.TaskChannel != engine.MessageChannel {
+			t.Fatalf("call-back request %s on %q, want pending on %q", task.AssignmentStatus, task.TaskChannel, engine.MessageChannel)
+		}
+		second := newCall(sharedDID)
+		wait := in.incoming(second).only(t, "Enqueue").attr("waitUrl")
+		if got := said(in.waitPoll(second, wait, 0)); !strings.Contains(got, "You are next in line.") {
+			t.Fatalf("the caller behind a call-back request hears %q, want next in line", got)
 		}
 	})
 }
