@@ -24,9 +24,10 @@ type TaskUpdate struct {
 // UpdateTask changes a live task's attributes or priority (event
 // task.updated). A pending task keeps its position while its filter still
 // matches the new attributes, else it enters the workflow afresh; either way
-// it is routed again, since who is eligible may have changed. A reserved or
-// assigned task keeps its reservation (and cannot change channel).
-// Completed and canceled tasks are EUNAVAILABLE.
+// it is routed again, since who is eligible may have changed. A reserved
+// task keeps its reservation unless it changes channel; an assigned one
+// keeps it and cannot change channel. Completed and canceled tasks are
+// EUNAVAILABLE.
 func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u TaskUpdate) (Task, error) {
 	var raw string
 	var attrs routing.Attributes
