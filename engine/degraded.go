@@ -131,7 +131,7 @@ func (w *memWalk) claim(_ context.Context, s walkStep, c routing.WorkerInfo) (*r
 	// write lock.
 	w.wi.mu.Lock()
 	cur, ok := w.wi.ix.Worker(c.SID)
-	ch := s.t.TaskChannel
+	ch := capacityOf(s.t.TaskChannel)
 	if !ok || cur.Version != c.Version || cur.Busy != c.Busy || cur.MessageBusy != c.MessageBusy || !cur.FreeOn(ch) {
 		w.wi.mu.Unlock()
 		return nil, nil

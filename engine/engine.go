@@ -20,10 +20,6 @@ const (
 	MaxTaskTimeout            = 365 * 86400
 	DefaultTaskChannel        = "voice"
 
-	// MessageChannel is the task channel of voicemail and call-back
-	// requests: a worker's capacity on it (Worker.MessageCapacity) is apart
-	// from voice, so an offered message never keeps a call from an agent.
-	MessageChannel = routing.MessageChannel
 	// DefaultMessageCapacity is a new worker's message capacity: enough for
 	// an owner to be offered every message left for them at once, few enough
 	// that one agent does not hold a whole backlog.

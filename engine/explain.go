@@ -25,7 +25,7 @@ func (e *Engine) Explain(ctx context.Context, t Task, focus string) (*routing.Ex
 	if err != nil {
 		return nil, fmt.Errorf("explain task %s: list task queues: %w", t.SID, err)
 	}
-	opt := routing.ExplainOptions{QueueNames: make(map[string]string, len(queues)), Focus: focus, Channel: t.TaskChannel}
+	opt := routing.ExplainOptions{QueueNames: make(map[string]string, len(queues)), Focus: focus, Capacity: capacityOf(t.TaskChannel)}
 	for _, q := range queues {
 		opt.QueueNames[q.SID] = q.FriendlyName
 	}

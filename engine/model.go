@@ -111,6 +111,12 @@ const (
 	TaskCanceled  = "canceled"
 )
 
+// MessageChannel is the task channel of voicemail and call-back requests.
+// A worker's capacity on it (Worker.MessageCapacity) is apart from voice,
+// which every other channel takes, so an offered message never keeps a call
+// from an agent.
+const MessageChannel = "messages"
+
 // Task is a unit of work (a call) routed by a workflow.
 type Task struct {
 	SID              string

@@ -22,15 +22,15 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 	if err != nil {
 		return nil, err
 	}
-	// freeOn reports the worker's room on a task channel ("" = any).
+	// freeOn reports the worker's room for a task of a channel ("" = any).
 	freeOn := func(channel string) bool {
 		wi.mu.RLock()
 		info, ok := wi.ix.Worker(workerSID)
 		wi.mu.RUnlock()
 		if channel == "" {
-			return ok && (info.FreeOn(DefaultTaskChannel) || info.FreeOn(MessageChannel))
+			return ok && (info.FreeOn(routing.Voice) || info.FreeOn(routing.Messages))
 		}
-		return ok && info.FreeOn(channel)
+		return ok && info.FreeOn(capacityOf(channel))
 	}
 	if !freeOn("") {
 		return nil, nil
@@ -66,7 +66,7 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 			continue
 		}
 		wi.mu.RLock()
-		fits := len(wi.ix.EligibleOn(t.TaskChannel, &tgt, attrs, onlyThis, 1)) > 0
+		fits := len(wi.ix.EligibleOn(capacityOf(t.TaskChannel), &tgt, attrs, onlyThis, 1)) > 0
 		wi.mu.RUnlock()
 		if !fits {
 			continue

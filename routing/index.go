@@ -15,8 +15,8 @@ type WorkerInfo struct {
 	Attributes        Attributes // shared, never modified by the index
 	Available         bool       // the worker's activity is an available one
 	Capacity, Busy    int        // voice capacity and tasks/reservations held
-	// MessageCapacity and MessageBusy are the same for the message channel
-	// (MessageChannel), a capacity of its own.
+	// MessageCapacity and MessageBusy are the same for the messages
+	// capacity (Messages), a capacity of its own.
 	MessageCapacity, MessageBusy int
 	IdleSince                    time.Time // zero = idle for ever (first in line)
 	Version                      int64
@@ -26,10 +26,15 @@ type WorkerInfo struct {
 	ActivitySID, ActivityName string
 }
 
-// MessageChannel is the task channel of the messages didrouter makes when
-// nobody answers (voicemail, call-back requests). A worker's capacity on it
-// is apart from voice: every other channel takes a unit of Capacity.
-const MessageChannel = "messages"
+// Capacity names one of a worker's capacities. The engine maps a task's
+// channel onto one: the messages didrouter makes when nobody answers
+// (voicemail, call-back requests) take Messages, every other task Voice.
+type Capacity int
+
+const (
+	Voice    Capacity = iota // WorkerInfo.Capacity and Busy
+	Messages                 // WorkerInfo.MessageCapacity and MessageBusy
+)
 
 // free reports whether the worker could take a voice reservation now.
 func (w *WorkerInfo) free() bool { return w.Available && w.Busy < w.Capacity }
@@ -37,19 +42,19 @@ func (w *WorkerInfo) free() bool { return w.Available && w.Busy < w.Capacity }
 // freeMsg reports whether the worker could take a message reservation now.
 func (w *WorkerInfo) freeMsg() bool { return w.Available && w.MessageBusy < w.MessageCapacity }
 
-// FreeOn reports whether the worker could take a reservation of a task of
-// the given task channel now.
-func (w *WorkerInfo) FreeOn(channel string) bool {
-	if channel == MessageChannel {
+// FreeOn reports whether the worker could take a reservation needing a
+// unit of capacity c now.
+func (w *WorkerInfo) FreeOn(c Capacity) bool {
+	if c == Messages {
 		return w.freeMsg()
 	}
 	return w.free()
 }
 
-// Hold changes by d what the worker holds on the capacity of the given
-// task channel (degraded mode counts its claims in the index).
-func (w *WorkerInfo) Hold(channel string, d int) {
-	if channel == MessageChannel {
+// Hold changes by d what the worker holds of capacity c (degraded mode
+// counts its claims in the index).
+func (w *WorkerInfo) Hold(c Capacity, d int) {
+	if c == Messages {
 		w.MessageBusy = max(w.MessageBusy+d, 0)
 		return
 	}
@@ -559,34 +564,34 @@ func (ix *Index) unlink(r *wrec) {
 // max of them (0 = all). skip runs while the index is read-locked: it must
 // not call the index's writing methods. The returned workers share their
 // Attributes maps with the index; do not modify them. It asks for a voice
-// task; EligibleOn for a task of another channel.
+// task; EligibleOn for one needing another capacity.
 func (ix *Index) Eligible(t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
 	return ix.EligibleAppend(nil, t, task, skip, max)
 }
 
 // EligibleAppend is Eligible appending to dst.
 func (ix *Index) EligibleAppend(dst []WorkerInfo, t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
-	return ix.query(dst, t, task, "", true, skip, max)
+	return ix.query(dst, t, task, Voice, true, skip, max)
 }
 
-// EligibleOn is Eligible for a task of the given task channel: the workers
-// with room on that channel's capacity (FreeOn).
-func (ix *Index) EligibleOn(channel string, t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
-	return ix.query(nil, t, task, channel, true, skip, max)
+// EligibleOn is Eligible for a task needing a unit of capacity c: the
+// workers with room there (FreeOn).
+func (ix *Index) EligibleOn(c Capacity, t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
+	return ix.query(nil, t, task, c, true, skip, max)
 }
 
 // Matches is Eligible ignoring availability, capacity and skipping: every
 // queue member the target would consider.
 func (ix *Index) Matches(t *Target, task Attributes) []WorkerInfo {
-	return ix.query(nil, t, task, "", false, nil, 0)
+	return ix.query(nil, t, task, Voice, false, nil, 0)
 }
 
-func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, channel string, needFree bool, skip func(string) bool, max int) []WorkerInfo {
+func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, capacity Capacity, needFree bool, skip func(string) bool, max int) []WorkerInfo {
 	if t == nil {
 		return dst
 	}
 	ix.ensurePaths(t.Expr)
-	msg := channel == MessageChannel
+	msg := capacity == Messages
 	if msg && needFree {
 		ix.ensureMsgFree(t.Queue)
 	}
@@ -598,7 +603,7 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, channel str
 	}
 	known, bySID, hasKnown := t.KnownWorker(task)
 	accept := func(r *wrec) bool {
-		if needFree && !r.info.FreeOn(channel) {
+		if needFree && !r.info.FreeOn(capacity) {
 			return false
 		}
 		if hasKnown {

@@ -550,7 +550,7 @@ func TestIndexMessageChannel(t *testing.T) {
 		if got := sids(ix.Eligible(all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKbob", "WKcarol"}) {
 			t.Errorf("scan %v: voice = %v", scan, got)
 		}
-		if got := sids(ix.EligibleOn(MessageChannel, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKalice", "WKcarol"}) {
+		if got := sids(ix.EligibleOn(Messages, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKalice", "WKcarol"}) {
 			t.Errorf("scan %v: messages = %v", scan, got)
 		}
 		// Kept current after it was built: carol's messages fill up, bob's
@@ -558,19 +558,18 @@ func TestIndexMessageChannel(t *testing.T) {
 		ix.UpsertWorker(w("WKcarol", 0, 2, 2*time.Minute, 2))
 		ix.UpsertWorker(w("WKbob", 0, 1, 0, 2))
 		ix.SetBusy("WKalice", 0, base.Add(-time.Minute))
-		if got := sids(ix.EligibleOn(MessageChannel, all, nil, nil, 1)); !reflect.DeepEqual(got, []string{"WKalice"}) {
+		if got := sids(ix.EligibleOn(Messages, all, nil, nil, 1)); !reflect.DeepEqual(got, []string{"WKalice"}) {
 			t.Errorf("scan %v: messages, max 1 = %v", scan, got)
 		}
-		if got := sids(ix.EligibleOn(MessageChannel, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKalice", "WKbob"}) {
+		if got := sids(ix.EligibleOn(Messages, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKalice", "WKbob"}) {
 			t.Errorf("scan %v: messages after changes = %v", scan, got)
 		}
 		ix.RemoveWorker("WKalice")
-		if got := sids(ix.EligibleOn(MessageChannel, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKbob"}) {
+		if got := sids(ix.EligibleOn(Messages, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKbob"}) {
 			t.Errorf("scan %v: messages after a removal = %v", scan, got)
 		}
-		// Any other channel takes voice.
-		if got := sids(ix.EligibleOn("chat", all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKbob", "WKcarol"}) {
-			t.Errorf("scan %v: chat = %v", scan, got)
+		if got := sids(ix.EligibleOn(Voice, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKbob", "WKcarol"}) {
+			t.Errorf("scan %v: voice after changes = %v", scan, got)
 		}
 	}
 }
