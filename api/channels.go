@@ -7,12 +7,13 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
 // didrouter keeps two capacities per worker, as TaskRouter keeps one per
 // task channel: "voice", shared by every task channel but one (a chat task
-// takes the unit a call does), and "messages" (engine.MessageChannel), the
+// takes the unit a call does), and "messages" (didrouter.MessageChannel), the
 // channel of the voicemail and call-back tasks. The Worker Channels
 // resource shows them as the worker's two channels; each one's capacity is
 // the worker's capacity on it and its assigned tasks what holds it.
@@ -21,7 +22,7 @@ const (
 )
 
 // workerChannels are the channels every worker has, in the order listed.
-var workerChannels = []string{voiceChannel, engine.MessageChannel}
+var workerChannels = []string{voiceChannel, didrouter.MessageChannel}
 
 // derivedSID returns a stable sid for something didrouter does not store as
 // a row of its own (a worker's channel, a task channel).
@@ -62,14 +63,14 @@ type workerChannelJSON struct {
 }
 
 // channelLoad is a worker's capacity on a channel and what holds it.
-func channelLoad(w engine.Worker, channel string) (capacity, busy int) {
-	if channel == engine.MessageChannel {
+func channelLoad(w didrouter.Worker, channel string) (capacity, busy int) {
+	if channel == didrouter.MessageChannel {
 		return w.MessageCapacity, w.MessageBusy
 	}
 	return w.Capacity, w.Busy
 }
 
-func (h *Handler) workerChannelJSON(r *http.Request, w engine.Worker, channel string) workerChannelJSON {
+func (h *Handler) workerChannelJSON(r *http.Request, w didrouter.Worker, channel string) workerChannelJSON {
 	sid := workerChannelSID(w.SID, channel)
 	capacity, busy := channelLoad(w, channel)
 	free := 0
@@ -113,10 +114,10 @@ func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) err
 
 // channelWorker reads the worker and the channel of a channel path; the
 // channel is named by its sid or its unique name.
-func (h *Handler) channelWorker(r *http.Request) (engine.Worker, string, error) {
+func (h *Handler) channelWorker(r *http.Request) (didrouter.Worker, string, error) {
 	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
 	if err != nil {
-		return engine.Worker{}, "", err
+		return didrouter.Worker{}, "", err
 	}
 	sid := chi.URLParam(r, "sid")
 	for _, ch := range workerChannels {
@@ -124,9 +125,9 @@ func (h *Handler) channelWorker(r *http.Request) (engine.Worker, string, error) 
 			return wk, ch, nil
 		}
 	}
-	return engine.Worker{}, "", engine.Errorf(engine.ENOTFOUND,
+	return didrouter.Worker{}, "", didrouter.Errorf(didrouter.ENOTFOUND,
 		"worker channel %s not found: didrouter keeps two capacities per worker, the channel %q (shared by every task channel but %q) and %q",
-		sid, voiceChannel, engine.MessageChannel, engine.MessageChannel)
+		sid, voiceChannel, didrouter.MessageChannel, didrouter.MessageChannel)
 }
 
 func (h *Handler) getWorkerChannel(w http.ResponseWriter, r *http.Request) error {
@@ -156,7 +157,7 @@ func (h *Handler) updateWorkerChannel(w http.ResponseWriter, r *http.Request) er
 	wk, ch, err := h.channelWorker(r)
 	if err == nil && capacity != nil {
 		u := engine.WorkerUpdate{Capacity: capacity}
-		if ch == engine.MessageChannel {
+		if ch == didrouter.MessageChannel {
 			u = engine.WorkerUpdate{MessageCapacity: capacity}
 		}
 		wk, err = h.eng.UpdateWorker(r.Context(), wk.WorkspaceSID, wk.SID, u)

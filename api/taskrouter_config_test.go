@@ -8,6 +8,7 @@ import (
 
 	taskrouter "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -87,18 +88,18 @@ func TestTRWorkersFiltersAndChannels(t *testing.T) {
 			t.Fatalf("channels: %v %+v", err, chans)
 		}
 		msg := chans[1]
-		if deref(msg.TaskChannelUniqueName) != engine.MessageChannel || msg.ConfiguredCapacity != engine.DefaultMessageCapacity ||
+		if deref(msg.TaskChannelUniqueName) != didrouter.MessageChannel || msg.ConfiguredCapacity != engine.DefaultMessageCapacity ||
 			deref(msg.Sid) == deref(chans[0].Sid) || msg.AvailableCapacityPercentage != 100 {
 			t.Fatalf("message channel: %+v", msg)
 		}
 		ch, err := e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, deref(msg.Sid), (&taskrouter.UpdateWorkerChannelParams{}).SetCapacity(4))
-		if err != nil || ch.ConfiguredCapacity != 4 || deref(ch.TaskChannelUniqueName) != engine.MessageChannel {
+		if err != nil || ch.ConfiguredCapacity != 4 || deref(ch.TaskChannelUniqueName) != didrouter.MessageChannel {
 			t.Fatalf("set message capacity: %v %+v", err, ch)
 		}
 		if w, _ := e.store.GetWorker(e.ctx, e.ws.SID, aliceSID); w.Capacity != 1 || w.MessageCapacity != 4 {
 			t.Errorf("stored capacities %d and %d, want 1 and 4", w.Capacity, w.MessageCapacity)
 		}
-		_, err = e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, engine.MessageChannel, (&taskrouter.UpdateWorkerChannelParams{}).SetCapacity(-1))
+		_, err = e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, didrouter.MessageChannel, (&taskrouter.UpdateWorkerChannelParams{}).SetCapacity(-1))
 		restError(t, err, http.StatusBadRequest, 20001)
 		ch, err = e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, "voice", (&taskrouter.UpdateWorkerChannelParams{}).SetCapacity(3))
 		if err != nil || ch.ConfiguredCapacity != 3 || ch.AvailableCapacityPercentage != 100 {
@@ -111,7 +112,7 @@ func TestTRWorkersFiltersAndChannels(t *testing.T) {
 		if w, _ := e.store.GetWorker(e.ctx, e.ws.SID, aliceSID); w.Capacity != 3 {
 			t.Errorf("stored capacity %d", w.Capacity)
 		}
-		evs, _ := e.store.ListEvents(e.ctx, e.ws.SID, engine.EventFilter{EventType: engine.EventWorkerCapacityUpdate, WorkerSID: aliceSID})
+		evs, _ := e.store.ListEvents(e.ctx, e.ws.SID, didrouter.EventFilter{EventType: didrouter.EventWorkerCapacityUpdate, WorkerSID: aliceSID})
 		if len(evs) != 2 {
 			t.Errorf("capacity events %d", len(evs))
 		}

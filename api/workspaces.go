@@ -6,8 +6,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 type ctxKey int
@@ -28,8 +28,8 @@ func (h *Handler) loadWorkspace(next http.Handler) http.Handler {
 	})
 }
 
-func workspaceOf(r *http.Request) engine.Workspace {
-	ws, _ := r.Context().Value(workspaceKey).(engine.Workspace)
+func workspaceOf(r *http.Request) didrouter.Workspace {
+	ws, _ := r.Context().Value(workspaceKey).(didrouter.Workspace)
 	return ws
 }
 
@@ -51,7 +51,7 @@ type workspaceJSON struct {
 	Links                map[string]string `json:"links"`
 }
 
-func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws engine.Workspace) workspaceJSON {
+func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws didrouter.Workspace) workspaceJSON {
 	u := h.workspaceURL(r, ws.SID)
 	return workspaceJSON{
 		AccountSID:           nullable(h.account),
@@ -112,7 +112,7 @@ func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 		}
 		all = kept
 	}
-	page, next := pageOf(all, p, func(ws engine.Workspace) string { return ws.SID })
+	page, next := pageOf(all, p, func(ws didrouter.Workspace) string { return ws.SID })
 	out := make([]workspaceJSON, 0, len(page))
 	for _, ws := range page {
 		out = append(out, h.workspaceJSON(r.Context(), r, ws))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/didrouter/didrouter"
 )
 
 // AnyoneAvailable reports whether a waiting task can still be answered by
@@ -12,7 +14,7 @@ import (
 // available activity, busy or not. A caller for whom it is false waits for
 // nobody: the webhooks send them to voicemail. A task whose workflow cannot
 // be read is taken as answerable (the caller keeps waiting).
-func (e *Engine) AnyoneAvailable(ctx context.Context, t Task) (bool, error) {
+func (e *Engine) AnyoneAvailable(ctx context.Context, t didrouter.Task) (bool, error) {
 	_, wf, err := e.workflow(ctx, t.WorkspaceSID, t.WorkflowSID)
 	if err != nil {
 		return true, fmt.Errorf("anyone available for task %s: %w", t.SID, err)
@@ -53,7 +55,7 @@ func (e *Engine) AnyoneAvailable(ctx context.Context, t Task) (bool, error) {
 // queue for the same capacity, in service order (1 = next), and how many
 // wait there in all. A caller is not behind the messages of the queue, which
 // wait for a unit of another channel. It is 0 when the task does not wait.
-func (e *Engine) QueuePosition(ctx context.Context, t Task) (position, waiting int, err error) {
+func (e *Engine) QueuePosition(ctx context.Context, t didrouter.Task) (position, waiting int, err error) {
 	list, err := e.store.WaitingTasks(ctx, t.WorkspaceSID, waitingScan)
 	if err != nil {
 		return 0, 0, fmt.Errorf("queue position of task %s: %w", t.SID, err)

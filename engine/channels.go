@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/didrouter/didrouter/routing"
+import (
+	"github.com/didrouter/didrouter/routing"
+
+	"github.com/didrouter/didrouter"
+)
 
 // Task channels and capacity, as TaskRouter has them: a worker has a
 // capacity per channel. didrouter keeps two. Voice (Worker.Capacity and
@@ -12,14 +16,14 @@ import "github.com/didrouter/didrouter/routing"
 
 // capacityOf is the capacity a task of the given channel takes a unit of.
 func capacityOf(channel string) routing.Capacity {
-	if channel == MessageChannel {
+	if channel == didrouter.MessageChannel {
 		return routing.Messages
 	}
 	return routing.Voice
 }
 
 // hasRoom reports whether w could take a reservation on some channel.
-func hasRoom(w Worker) bool {
+func hasRoom(w didrouter.Worker) bool {
 	return w.Available && (w.Busy < w.Capacity || w.MessageBusy < w.MessageCapacity)
 }
 
@@ -30,4 +34,4 @@ func sameCapacity(a, b string) bool {
 }
 
 // HoldsWork reports whether w holds a task or reservation on any channel.
-func HoldsWork(w Worker) bool { return w.Busy > 0 || w.MessageBusy > 0 }
+func HoldsWork(w didrouter.Worker) bool { return w.Busy > 0 || w.MessageBusy > 0 }

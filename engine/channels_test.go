@@ -3,6 +3,7 @@ package engine_test
 import (
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -15,15 +16,15 @@ func TestUpdateTaskChannel(t *testing.T) {
 		owner := h.worker("owner", ownerDID, "Available")
 		res := h.call(ownerDID, 0)
 		h.wantReserved(res, owner)
-		ch := engine.MessageChannel
+		ch := didrouter.MessageChannel
 		got, err := h.eng.UpdateTask(h.ctx, h.ws.SID, res.Task.SID, engine.TaskUpdate{TaskChannel: &ch})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.TaskChannel != engine.MessageChannel || got.AssignmentStatus != engine.TaskReserved {
+		if got.TaskChannel != didrouter.MessageChannel || got.AssignmentStatus != didrouter.TaskReserved {
 			t.Fatalf("task after the move: %s on %q, want reserved on %q", got.AssignmentStatus, got.TaskChannel, ch)
 		}
-		if r := h.reservation(res.Reservation.SID); r.Status != engine.ReservationCanceled {
+		if r := h.reservation(res.Reservation.SID); r.Status != didrouter.ReservationCanceled {
 			t.Fatalf("the voice reservation is %s, want canceled", r.Status)
 		}
 		if r := h.live(res.Task.SID); r == nil || r.WorkerSID != owner.SID {
@@ -39,11 +40,11 @@ func TestUpdateTaskChannel(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = h.eng.UpdateTask(h.ctx, h.ws.SID, call.Task.SID, engine.TaskUpdate{TaskChannel: &ch})
-		if engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("moving an assigned task: %v, want EUNAVAILABLE", err)
 		}
 		empty := " "
-		if _, err := h.eng.UpdateTask(h.ctx, h.ws.SID, res.Task.SID, engine.TaskUpdate{TaskChannel: &empty}); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.UpdateTask(h.ctx, h.ws.SID, res.Task.SID, engine.TaskUpdate{TaskChannel: &empty}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("an empty channel: %v, want EINVALID", err)
 		}
 	})

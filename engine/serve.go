@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -133,25 +134,25 @@ func (e *Engine) serveWaitingLogged(ctx context.Context, workspaceSID string) {
 type workflowMemo struct {
 	e            *Engine
 	workspaceSID string
-	rows         map[string]Workflow
+	rows         map[string]didrouter.Workflow
 	parsed       map[string]*routing.Workflow
 	errs         map[string]error
 }
 
-func (m *workflowMemo) get(ctx context.Context, sid string) (Workflow, *routing.Workflow, error) {
+func (m *workflowMemo) get(ctx context.Context, sid string) (didrouter.Workflow, *routing.Workflow, error) {
 	if err, ok := m.errs[sid]; ok {
-		return Workflow{}, nil, err
+		return didrouter.Workflow{}, nil, err
 	}
 	if p, ok := m.parsed[sid]; ok {
 		return m.rows[sid], p, nil
 	}
 	if m.rows == nil {
-		m.rows, m.parsed, m.errs = map[string]Workflow{}, map[string]*routing.Workflow{}, map[string]error{}
+		m.rows, m.parsed, m.errs = map[string]didrouter.Workflow{}, map[string]*routing.Workflow{}, map[string]error{}
 	}
 	row, p, err := m.e.workflow(ctx, m.workspaceSID, sid)
 	if err != nil {
 		m.errs[sid] = err
-		return Workflow{}, nil, err
+		return didrouter.Workflow{}, nil, err
 	}
 	m.rows[sid], m.parsed[sid] = row, p
 	return row, p, nil

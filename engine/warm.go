@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -110,7 +111,7 @@ func (e *Engine) loadWorkers(ctx context.Context, ix *routing.Index, workspaceSI
 			return ctx.Err()
 		}
 	}
-	err := e.store.EachWorkerRow(ctx, workspaceSID, func(w *WorkerRow) error {
+	err := e.store.EachWorkerRow(ctx, workspaceSID, func(w *didrouter.WorkerRow) error {
 		if cur == nil {
 			select {
 			case cur = <-free:

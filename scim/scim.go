@@ -31,7 +31,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/provision"
 )
 
@@ -172,15 +172,15 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, be.scimType, be.msg)
 		return
 	}
-	msg := engine.ErrorMessage(err)
-	switch engine.ErrorCode(err) {
-	case engine.EINVALID:
+	msg := didrouter.ErrorMessage(err)
+	switch didrouter.ErrorCode(err) {
+	case didrouter.EINVALID:
 		writeError(w, http.StatusBadRequest, "invalidValue", msg)
-	case engine.ENOTFOUND:
+	case didrouter.ENOTFOUND:
 		writeError(w, http.StatusNotFound, "", msg)
-	case engine.ECONFLICT:
+	case didrouter.ECONFLICT:
 		writeError(w, http.StatusConflict, "uniqueness", msg)
-	case engine.EUNAVAILABLE:
+	case didrouter.EUNAVAILABLE:
 		writeError(w, http.StatusConflict, "", msg)
 	default:
 		h.log.ErrorContext(r.Context(), "scim request failed", "method", r.Method, "path", r.URL.Path, "err", err)

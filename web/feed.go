@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // feed hands the store's change feed to the open event streams: one
@@ -51,21 +51,21 @@ func (f *feed) remove(l *listener) {
 // dispatch wakes the listeners a change concerns: a worker's own changes
 // (its row, its reservations) wake its pages, a workspace's activities or
 // settings all pages of the workspace, a resync every page.
-func (f *feed) dispatch(c engine.Change) {
+func (f *feed) dispatch(c didrouter.Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch c.Kind {
-	case engine.ChangeWorker, engine.ChangeReservation:
+	case didrouter.ChangeWorker, didrouter.ChangeReservation:
 		for l := range f.byKey[feedKey(c.WorkspaceSID, c.SID)] {
 			l.poke()
 		}
 		f.pokeWorkspace(c.WorkspaceSID)
-	case engine.ChangeTask:
+	case didrouter.ChangeTask:
 		f.pokeWorkspace(c.WorkspaceSID)
-	case engine.ChangeActivity, engine.ChangeWorkspace, engine.ChangeResync:
+	case didrouter.ChangeActivity, didrouter.ChangeWorkspace, didrouter.ChangeResync:
 		for _, set := range f.byKey {
 			for l := range set {
-				if c.Kind == engine.ChangeResync || l.workspaceSID == c.WorkspaceSID {
+				if c.Kind == didrouter.ChangeResync || l.workspaceSID == c.WorkspaceSID {
 					l.poke()
 				}
 			}
@@ -90,7 +90,7 @@ const (
 // or cannot be opened (the database is down) it subscribes again, with
 // backoff, and then has every page re-read (changes were lost meanwhile);
 // the pages' heartbeats refresh them in between.
-func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log *slog.Logger) error {
+func (f *feed) run(ctx context.Context, st didrouter.Store, clock didrouter.Clock, log *slog.Logger) error {
 	wait := minResubscribe
 	lost := false
 	for {
@@ -111,7 +111,7 @@ func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log
 		}
 		wait = minResubscribe
 		if lost {
-			f.dispatch(engine.Change{Kind: engine.ChangeResync})
+			f.dispatch(didrouter.Change{Kind: didrouter.ChangeResync})
 		}
 		for c := range ch {
 			f.dispatch(c)

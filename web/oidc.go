@@ -17,7 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/provision"
 )
 
@@ -107,7 +107,7 @@ func (o *oidcState) oauth(p *oidc.Provider) *oauth2.Config {
 // flow is what the browser carries to the provider and back, in an
 // HttpOnly cookie: the state and nonce to compare and the PKCE verifier.
 type flow struct {
-	Kind     string `json:"k"` // engine.WebSessionAgent or engine.WebSessionAdmin
+	Kind     string `json:"k"` // didrouter.WebSessionAgent or didrouter.WebSessionAdmin
 	State    string `json:"s"`
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
@@ -132,11 +132,11 @@ func (h *Handler) ssoFirst(kind string, next http.HandlerFunc) http.HandlerFunc 
 			next(w, r)
 			return
 		}
-		if kind == engine.WebSessionAdmin && o.cfg.PasswordLogin && r.URL.Query().Get("password") == "1" {
+		if kind == didrouter.WebSessionAdmin && o.cfg.PasswordLogin && r.URL.Query().Get("password") == "1" {
 			next(w, r)
 			return
 		}
-		if kind == engine.WebSessionAgent {
+		if kind == didrouter.WebSessionAgent {
 			// A session of a deleted or signed-out (deactivated) worker
 			// counts as none.
 			if _, ok, err := h.agentSession(r); err != nil || ok {
@@ -165,7 +165,7 @@ func (h *Handler) passwordLogin(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func assetsOf(kind string) string {
-	if kind == engine.WebSessionAdmin {
+	if kind == didrouter.WebSessionAdmin {
 		return AdminAssets
 	}
 	return AgentAssets
@@ -209,7 +209,7 @@ func (h *Handler) readFlow(w http.ResponseWriter, r *http.Request) (flow, bool) 
 	if err != nil || json.Unmarshal(raw, &f) != nil || f.State == "" || f.Nonce == "" || f.Verifier == "" {
 		return flow{}, false
 	}
-	if f.Kind != engine.WebSessionAgent && f.Kind != engine.WebSessionAdmin {
+	if f.Kind != didrouter.WebSessionAgent && f.Kind != didrouter.WebSessionAdmin {
 		return flow{}, false
 	}
 	if !h.clock.Now().Before(time.Unix(f.Expires, 0)) {
@@ -258,7 +258,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch f.Kind {
-	case engine.WebSessionAdmin:
+	case didrouter.WebSessionAdmin:
 		h.oidcAdmin(w, r, o, claims)
 	default:
 		h.oidcAgent(w, r, o, claims)
@@ -360,15 +360,15 @@ func (h *Handler) oidcAgent(w http.ResponseWriter, r *http.Request, o *oidcState
 		p.DisplayName = &name
 	}
 	wk, created, err := o.cfg.Provisioner.Ensure(r.Context(), o.cfg.WorkspaceSID, p)
-	switch engine.ErrorCode(err) {
+	switch didrouter.ErrorCode(err) {
 	case "":
-	case engine.ECONFLICT:
+	case didrouter.ECONFLICT:
 		h.message(w, r, http.StatusConflict, AgentAssets, "Your phone number belongs to another agent",
-			engine.ErrorMessage(err)+". Nothing was changed. Ask your administrator to correct the number in the identity provider.")
+			didrouter.ErrorMessage(err)+". Nothing was changed. Ask your administrator to correct the number in the identity provider.")
 		return
-	case engine.EINVALID:
+	case didrouter.EINVALID:
 		h.message(w, r, http.StatusBadRequest, AgentAssets, "Your phone number cannot be read",
-			engine.ErrorMessage(err)+". Nothing was changed. Ask your administrator to correct it in the identity provider.")
+			didrouter.ErrorMessage(err)+". Nothing was changed. Ask your administrator to correct it in the identity provider.")
 		return
 	default:
 		h.failed(w, r, AgentAssets, "find your agent", err)
@@ -379,10 +379,10 @@ func (h *Handler) oidcAgent(w http.ResponseWriter, r *http.Request, o *oidcState
 			"Your identity provider has deactivated you in didrouter. Ask your administrator.")
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAgent); err == nil && ok {
+	if old, ok, err := h.sessions.find(r, didrouter.WebSessionAgent); err == nil && ok {
 		_ = h.web.DeleteWebSession(r.Context(), old.ID)
 	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
+	if _, err := h.sessions.start(r.Context(), w, didrouter.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
 		h.failed(w, r, AgentAssets, "sign you in", err)
 		return
 	}
@@ -398,10 +398,10 @@ func (h *Handler) oidcAdmin(w http.ResponseWriter, r *http.Request, o *oidcState
 			"Only members of the identity provider's didrouter administrators group may open the console.")
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAdmin); err == nil && ok {
+	if old, ok, err := h.sessions.find(r, didrouter.WebSessionAdmin); err == nil && ok {
 		_ = h.web.DeleteWebSession(r.Context(), old.ID)
 	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAdmin, "", ""); err != nil {
+	if _, err := h.sessions.start(r.Context(), w, didrouter.WebSessionAdmin, "", ""); err != nil {
 		h.failed(w, r, AdminAssets, "sign you in", err)
 		return
 	}

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // agentSignInPage shows who a sign-in link is for, with a button that
@@ -56,10 +56,10 @@ func (h *Handler) agentSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A browser signed in as someone else is signed out of that first.
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAgent); err == nil && ok {
+	if old, ok, err := h.sessions.find(r, didrouter.WebSessionAgent); err == nil && ok {
 		_ = h.web.DeleteWebSession(r.Context(), old.ID)
 	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
+	if _, err := h.sessions.start(r.Context(), w, didrouter.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
 		h.failed(w, r, AgentAssets, "sign you in", err)
 		return
 	}
@@ -80,10 +80,10 @@ func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, err error) {
 		heading = "This sign-in link has expired"
 	case errors.Is(err, agenttoken.ErrRevoked):
 		heading = "This sign-in link was revoked"
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		heading, msg = "No agent uses this sign-in link", "Its identity is not linked to an agent (contact_uri client:…). "+msg
-	case engine.ErrorCode(err) == engine.ECONFLICT:
-		heading, msg = "This sign-in link matches more than one agent", engine.ErrorMessage(err)
+	case didrouter.ErrorCode(err) == didrouter.ECONFLICT:
+		heading, msg = "This sign-in link matches more than one agent", didrouter.ErrorMessage(err)
 	case !agenttoken.Refused(err):
 		h.failed(w, r, AgentAssets, "check the sign-in link", err)
 		return
@@ -139,10 +139,10 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 			Key: shown, Error: "The key or the secret is wrong."})
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAdmin); err == nil && ok {
+	if old, ok, err := h.sessions.find(r, didrouter.WebSessionAdmin); err == nil && ok {
 		_ = h.web.DeleteWebSession(r.Context(), old.ID)
 	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAdmin, "", ""); err != nil {
+	if _, err := h.sessions.start(r.Context(), w, didrouter.WebSessionAdmin, "", ""); err != nil {
 		h.failed(w, r, AdminAssets, "sign you in", err)
 		return
 	}
@@ -153,7 +153,7 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 // signOut ends the session of kind (a POST with the session's CSRF token).
 func (h *Handler) signOut(kind string) http.HandlerFunc {
 	home, assetsPrefix := AgentPath, AgentAssets
-	if kind == engine.WebSessionAdmin {
+	if kind == didrouter.WebSessionAdmin {
 		home, assetsPrefix = AdminSignInPath, AdminAssets
 	}
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Queue announcements: a waiting caller hears their place in the queue and
@@ -38,7 +38,7 @@ type waitEstimate struct {
 }
 
 // announcement is the position (and estimate) said on this poll, or nil.
-func (h *Handler) announcement(ctx context.Context, c *call, t engine.Task) []twiml.Element {
+func (h *Handler) announcement(ctx context.Context, c *call, t didrouter.Task) []twiml.Element {
 	a := h.answerer()
 	if a == nil {
 		return nil
@@ -64,7 +64,7 @@ func (h *Handler) announcement(ctx context.Context, c *call, t engine.Task) []tw
 
 // estimate is the queue's expected wait in words, "" when the queue
 // answered no call recently.
-func (h *Handler) estimate(ctx context.Context, t engine.Task) string {
+func (h *Handler) estimate(ctx context.Context, t didrouter.Task) string {
 	now := h.clock.Now()
 	key := t.WorkspaceSID + "/" + t.TaskQueueSID
 	h.waits.mu.Lock()
@@ -109,9 +109,9 @@ func inWords(d time.Duration) string {
 // recentWait is the average wait of the calls t's queue answered recently:
 // the newest reservation.accepted events of the window whose task ended
 // up in that queue. 0 when there were none.
-func (h *Handler) recentWait(ctx context.Context, t engine.Task, now time.Time) (time.Duration, error) {
-	evs, err := h.store.ListEvents(ctx, t.WorkspaceSID, engine.EventFilter{
-		Page: engine.Page{Size: estimateCalls}, EventType: engine.EventReservationAccepted,
+func (h *Handler) recentWait(ctx context.Context, t didrouter.Task, now time.Time) (time.Duration, error) {
+	evs, err := h.store.ListEvents(ctx, t.WorkspaceSID, didrouter.EventFilter{
+		Page: didrouter.Page{Size: estimateCalls}, EventType: didrouter.EventReservationAccepted,
 		StartDate: now.Add(-estimateWindow), EndDate: now, Newest: true,
 	})
 	if err != nil {
@@ -138,4 +138,4 @@ func (h *Handler) recentWait(ctx context.Context, t engine.Task, now time.Time) 
 // callerCall reports whether a task was a caller's call (not an
 // agent's outbound call, a voicemail message or a call-back request),
 // whose wait says something of the queue's.
-func callerCall(t engine.Task) bool { return attrsOf(t).Type == "inbound" }
+func callerCall(t didrouter.Task) bool { return attrsOf(t).Type == "inbound" }

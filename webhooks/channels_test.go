@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -26,7 +27,7 @@ func (in *instance) answerDial(c call, doc node, want string) {
 	}
 	agentLeg := url.Values{"CallSid": {fmt.Sprintf("CA%032x", callCounter.Add(1))}, "ParentCallSid": {c.sid}, "CallStatus": {"in-progress"}}
 	in.twiml(dial.Children[0].attr("url"), agentLeg)
-	if got := in.taskOf(c).AssignmentStatus; got != engine.TaskAssigned {
+	if got := in.taskOf(c).AssignmentStatus; got != didrouter.TaskAssigned {
 		in.t.Fatalf("the call is %s after %s answered, want assigned", got, want)
 	}
 }
@@ -39,7 +40,7 @@ func (in *instance) hangUp(c call) {
 
 // voicemailFor leaves a message on alice's number while nobody is
 // available (straight to voicemail) and returns its task.
-func (in *instance) voicemailFor(did string) engine.Task {
+func (in *instance) voicemailFor(did string) didrouter.Task {
 	in.t.Helper()
 	c := newCall(did)
 	rec := record(in.t, in, in.incoming(c))
@@ -51,7 +52,7 @@ func (in *instance) voicemailFor(did string) engine.Task {
 		}
 	}
 	in.t.Fatalf("no voicemail task for recording %s", recSID)
-	return engine.Task{}
+	return didrouter.Task{}
 }
 
 // loads returns a worker's voice and message load.
@@ -65,13 +66,13 @@ func (in *instance) loads(workerSID string) (busy, messages int) {
 // their message capacity, not the one for calls: a live call to their own
 // number still rings them, offered or taken.
 func TestOfferedMessageLeavesRoomForCalls(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Offline")
 		in.worker("bob", bobDID, "Unavailable")
 		vm := in.voicemailFor(aliceDID)
-		if vm.TaskChannel != engine.MessageChannel {
-			t.Errorf("voicemail on channel %q, want %q", vm.TaskChannel, engine.MessageChannel)
+		if vm.TaskChannel != didrouter.MessageChannel {
+			t.Errorf("voicemail on channel %q, want %q", vm.TaskChannel, didrouter.MessageChannel)
 		}
 		in.setActivity(alice, "Available")
 		if got := in.liveWorker(vm.SID); got != alice {
@@ -84,7 +85,7 @@ func TestOfferedMessageLeavesRoomForCalls(t *testing.T) {
 		// Offered: a caller of alice's number reaches her.
 		c := newCall(aliceDID)
 		in.answer(c, "alice")
-		if r, _, _ := in.eng.LiveReservation(t.Context(), in.ws.SID, vm.SID); r == nil || r.Status != engine.ReservationPending {
+		if r, _, _ := in.eng.LiveReservation(t.Context(), in.ws.SID, vm.SID); r == nil || r.Status != didrouter.ReservationPending {
 			t.Fatalf("the message's offer after alice answered a call: %+v, want still pending", r)
 		}
 		in.hangUp(c)
@@ -117,7 +118,7 @@ func TestOfferedMessageLeavesRoomForCalls(t *testing.T) {
 // An owner on a live call is offered a message left for them at once: the
 // message goes to the owner first, not to bob, who is free.
 func TestMessageReachesTheOwnerOnACall(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
 		bob := in.worker("bob", bobDID, "Offline")
@@ -157,7 +158,7 @@ func TestMessageReachesTheOwnerOnACall(t *testing.T) {
 // A call-back request moves to the message channel: bob, on a live call,
 // is offered it, and stays able to take his next call.
 func TestCallbackRequestTakesMessageCapacity(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Offline")
 		bob := in.worker("bob", bobDID, "Available")
@@ -172,8 +173,8 @@ func TestCallbackRequestTakesMessageCapacity(t *testing.T) {
 		}
 		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
 		in.hangUp(c)
-		if task := in.task(taskSID); task.TaskChannel != engine.MessageChannel {
-			t.Fatalf("the call-back request is on channel %q, want %q", task.TaskChannel, engine.MessageChannel)
+		if task := in.task(taskSID); task.TaskChannel != didrouter.MessageChannel {
+			t.Fatalf("the call-back request is on channel %q, want %q", task.TaskChannel, didrouter.MessageChannel)
 		}
 		if got := in.liveWorker(taskSID); got != bob {
 			t.Fatalf("the call-back request is reserved to %q, want bob (on a call)", got)
@@ -191,7 +192,7 @@ func TestCallbackRequestTakesMessageCapacity(t *testing.T) {
 // the agent's phone, and that call, through the outbound webhook, completes
 // the request and takes the agent's voice capacity as an outbound call.
 func TestCallbackAcceptedThroughTheAPI(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Offline")
 		busyBob(t, in)
@@ -211,7 +212,7 @@ func TestCallbackAcceptedThroughTheAPI(t *testing.T) {
 		if status != http.StatusOK || body["reservation_status"] != "accepted" {
 			t.Fatalf("accept: %d %v", status, body)
 		}
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskAssigned {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskAssigned {
 			t.Fatalf("the request is %s after the API accept, want assigned (no call placed)", task.AssignmentStatus)
 		}
 		if busy, msgs := in.loads(alice); busy != 0 || msgs != 1 {
@@ -222,7 +223,7 @@ func TestCallbackAcceptedThroughTheAPI(t *testing.T) {
 		if d := in.twiml(in.webhookURL("/outbound"), out).only(t, "Dial"); d.attr("callerId") != aliceDID {
 			t.Errorf("call-back from %q, want alice's DID", d.attr("callerId"))
 		}
-		if got := in.task(taskSID).AssignmentStatus; got != engine.TaskCompleted {
+		if got := in.task(taskSID).AssignmentStatus; got != didrouter.TaskCompleted {
 			t.Fatalf("the request is %s after alice dialled the caller, want completed", got)
 		}
 		if busy, msgs := in.loads(alice); busy != 1 || msgs != 0 {
@@ -234,15 +235,15 @@ func TestCallbackAcceptedThroughTheAPI(t *testing.T) {
 // A caller's place in line counts the callers ahead, not the call-back
 // requests of the queue: those wait for a unit of the message channel.
 func TestPositionLeavesOutMessages(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		busyBob(t, in)
 		first := newCall(sharedDID)
 		enq, g := in.offered(first)
 		in.twiml(g.attr("action"), first.form("Digits", "2", "CallStatus", "in-progress"))
 		in.hangUp(first)
-		if task := in.task(query(t, enq.attr("waitUrl"), "task")); task.AssignmentStatus != engine.TaskPending || task.TaskChannel != engine.MessageChannel {
-			t.Fatalf("call-back request %s on %q, want pending on %q", task.AssignmentStatus, task.TaskChannel, engine.MessageChannel)
+		if task := in.task(query(t, enq.attr("waitUrl"), "task")); task.AssignmentStatus != didrouter.TaskPending || task.TaskChannel != didrouter.MessageChannel {
+			t.Fatalf("call-back request %s on %q, want pending on %q", task.AssignmentStatus, task.TaskChannel, didrouter.MessageChannel)
 		}
 		second := newCall(sharedDID)
 		wait := in.incoming(second).only(t, "Enqueue").attr("waitUrl")

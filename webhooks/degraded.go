@@ -8,6 +8,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -21,7 +22,7 @@ type Degraded interface {
 	// Incoming routes a new call to dialed (E.164) without the store: with
 	// the workflow of dialed's binding as last read, else the default
 	// workspace's default workflow.
-	Incoming(ctx context.Context, dialed string, n engine.NewTask) (engine.Workspace, engine.TaskResult, error)
+	Incoming(ctx context.Context, dialed string, n engine.TaskInsert) (didrouter.Workspace, engine.TaskResult, error)
 	// LoopsBack reports whether ringing the phone number e164 could call
 	// into didrouter again (a worker's DID, a bound number), from memory.
 	LoopsBack(workspaceSID, e164 string) bool
@@ -31,7 +32,7 @@ type Degraded interface {
 	EndCall(ctx context.Context, ws, callSID, reason string) error
 	// Voicemail journals a voicemail task (keyed by its recording's sid)
 	// for the store.
-	Voicemail(ctx context.Context, n engine.NewTask) error
+	Voicemail(ctx context.Context, n engine.TaskInsert) error
 	// Recovering reports whether the store is back after an outage but
 	// the instances' journals may not all be replayed yet.
 	Recovering() bool
@@ -64,7 +65,7 @@ const maxReplayHolds = 15
 // dialAfterReplay puts off the dial action of an answered dial whose
 // reservation the store says is pending while recovering (see above). ok
 // is false when it is not put off: decide from the store.
-func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r engine.Reservation) ([]twiml.Element, bool) {
+func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t didrouter.Task, r didrouter.Reservation) ([]twiml.Element, bool) {
 	dialStatus := c.dialStatus()
 	if callerGone(c.param("CallStatus")) {
 		if c.callSID == "" || h.degraded.EndTask(ctx, t.WorkspaceSID, c.callSID, t.SID, r.SID, "call completed") != nil {
@@ -88,10 +89,10 @@ func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r
 // says still waits or rings someone, while recovering (see above): the
 // replay completes the task if an agent's answer made it assigned, else
 // cancels it after the settle time. It reports whether it did.
-func (h *Handler) endAfterReplay(ctx context.Context, c *call, t engine.Task) bool {
+func (h *Handler) endAfterReplay(ctx context.Context, c *call, t didrouter.Task) bool {
 	// A call-back request is not ended by its caller's hang-up (callerLeft),
 	// so there is nothing to journal for it.
-	if t.AssignmentStatus != engine.TaskReserved || c.callSID == "" || isCallback(t) || !h.recovering() {
+	if t.AssignmentStatus != didrouter.TaskReserved || c.callSID == "" || isCallback(t) || !h.recovering() {
 		return false
 	}
 	if err := h.degraded.EndCall(ctx, t.WorkspaceSID, c.callSID, "caller hung up"); err != nil {
@@ -137,7 +138,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 	if err != nil {
 		return nil, false
 	}
-	ws, res, err := h.degraded.Incoming(ctx, dialed, engine.NewTask{
+	ws, res, err := h.degraded.Incoming(ctx, dialed, engine.TaskInsert{
 		Attributes: string(attrs), TaskChannel: engine.DefaultTaskChannel, CallSID: c.callSID,
 	})
 	if err != nil {
@@ -161,7 +162,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 			h.decision(ctx, c, res.Task.SID, res.Worker.SID, "dial", "store unreachable: reserved from memory")
 			verbs = []twiml.Element{dial(noun, timeout, h.url("/dial", h.reservationQuery(res.Task, r.SID)))}
 		} else {
-			_ = h.degraded.Reject(ctx, ws.SID, c.callSID, res.Task.SID, r.SID, engine.ReservationRejected)
+			_ = h.degraded.Reject(ctx, ws.SID, c.callSID, res.Task.SID, r.SID, didrouter.ReservationRejected)
 			c.ended = r.SID
 		}
 	}
@@ -180,7 +181,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 // go on.
 func (h *Handler) answerDegraded(ctx context.Context, c *call) ([]twiml.Element, error) {
 	resSID := c.query("reservation")
-	if h.degradedActive() && strings.HasPrefix(resSID, engine.PrefixReservation) {
+	if h.degradedActive() && strings.HasPrefix(resSID, didrouter.PrefixReservation) {
 		if err := h.degraded.Accept(ctx, c.ws, c.param("ParentCallSid"), c.taskSID, resSID); err == nil {
 			h.decision(ctx, c, c.taskSID, "", "connect", "store unreachable: acceptance journaled")
 			return nil, nil
@@ -208,23 +209,23 @@ func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, b
 		}
 		return []twiml.Element{hangup()}, true
 	}
-	status := engine.ReservationRejected
+	status := didrouter.ReservationRejected
 	if dialStatus == "no-answer" {
-		status = engine.ReservationTimeout
+		status = didrouter.ReservationTimeout
 	}
-	if strings.HasPrefix(resSID, engine.PrefixReservation) {
+	if strings.HasPrefix(resSID, didrouter.PrefixReservation) {
 		if err := h.degraded.Reject(ctx, c.ws, c.callSID, c.taskSID, resSID, status); err != nil {
 			return nil, false
 		}
 	}
 	h.decision(ctx, c, c.taskSID, "", "enqueue", "store unreachable: dial "+dialStatus+" journaled; caller waits")
-	if strings.HasPrefix(resSID, engine.PrefixReservation) {
+	if strings.HasPrefix(resSID, didrouter.PrefixReservation) {
 		// Until the journal is replayed the store still says this
 		// reservation is pending: the queue's URLs say it is over, so
 		// that no instance rings the worker again for it.
 		c.ended = resSID
 	}
-	return append(say(sorryHold), h.queue(c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
+	return append(say(sorryHold), h.queue(c, didrouter.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
 }
 
 // endedReservation is the reservation a degraded dial outcome said is over
@@ -267,7 +268,7 @@ func (h *Handler) keepCallerDegraded(ctx context.Context, c *call, missing bool)
 		return nil, false
 	}
 	if missing {
-		return append(say(sorryHold), h.queue(c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
+		return append(say(sorryHold), h.queue(c, didrouter.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
 	}
 	return nil, false
 }
@@ -277,7 +278,7 @@ func (h *Handler) keepCallerDegraded(ctx context.Context, c *call, missing bool)
 // whose journal is not replayed yet. The acceptance is journaled (and
 // dropped after a while if the reservation never appears).
 func (h *Handler) notImportedYet(ctx context.Context, c *call, resSID string) bool {
-	if h.degraded == nil || !strings.HasPrefix(resSID, engine.PrefixReservation) {
+	if h.degraded == nil || !strings.HasPrefix(resSID, didrouter.PrefixReservation) {
 		return false
 	}
 	if err := h.degraded.Accept(ctx, c.ws, c.param("ParentCallSid"), c.taskSID, resSID); err != nil {

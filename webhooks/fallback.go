@@ -8,7 +8,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // maxIncomingAttempts bounds the fallback's redirects back to /incoming.
@@ -54,7 +54,7 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		if verbs, ok := h.followKeptTask(ctx, c); ok {
 			return verbs, nil
 		}
@@ -76,13 +76,13 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 		// its wait poll picks the task up again once the store answers.
 		h.log.WarnContext(ctx, "store unavailable; holding the caller in the task's queue",
 			"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
-		return append(say(sorryHold), h.hold(ctx, c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), nil
+		return append(say(sorryHold), h.hold(ctx, c, didrouter.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), nil
 	case finished(t.AssignmentStatus):
 		return []twiml.Element{hangup()}, nil
-	case answeredDial(c) && t.AssignmentStatus == engine.TaskAssigned:
+	case answeredDial(c) && t.AssignmentStatus == didrouter.TaskAssigned:
 		// The agent's call is over: nobody would serve the caller in the
 		// queue of a task that is still assigned.
-		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return h.answeredDialFallback(ctx, c), nil
 		}
 		h.decision(ctx, c, t.SID, "", "complete", "dial "+c.dialStatus()+" (fallback)")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/logsafe"
 )
@@ -24,7 +25,7 @@ import (
 // its current state.
 func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.callSID == "" {
-		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")
+		return nil, didrouter.Errorf(didrouter.EINVALID, "CallSid is missing")
 	}
 	if closed, ok := h.afterHours(ctx, c); ok {
 		return closed, nil
@@ -87,7 +88,7 @@ func (h *Handler) greetingFirst(ctx context.Context, c *call) []twiml.Element {
 
 // callTask is the task of an inbound call (the webhook's To, From and
 // CallSid), with its workspace.
-func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engine.NewTask, error) {
+func (h *Handler) callTask(ctx context.Context, c *call) (didrouter.Workspace, engine.TaskInsert, error) {
 	to := c.param("To")
 	dialed := to
 	if n, err := h.norm.Normalize(to); err == nil {
@@ -95,7 +96,7 @@ func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engi
 	}
 	ws, workflowSID, err := h.workflowFor(ctx, dialed)
 	if err != nil {
-		return engine.Workspace{}, engine.NewTask{}, err
+		return didrouter.Workspace{}, engine.TaskInsert{}, err
 	}
 	attrs, err := json.Marshal(map[string]string{
 		"name":         h.callerName(c.param("From")),
@@ -105,9 +106,9 @@ func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engi
 		"call_sid":     c.callSID,
 	})
 	if err != nil {
-		return engine.Workspace{}, engine.NewTask{}, fmt.Errorf("encode task attributes: %w", err)
+		return didrouter.Workspace{}, engine.TaskInsert{}, fmt.Errorf("encode task attributes: %w", err)
 	}
-	return ws, engine.NewTask{
+	return ws, engine.TaskInsert{
 		WorkspaceSID: ws.SID,
 		WorkflowSID:  workflowSID,
 		Attributes:   string(attrs),
@@ -119,25 +120,25 @@ func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engi
 // workflowFor finds the workspace and workflow of a dialed number: its
 // binding, else the default workspace's default workflow (whose DID filter
 // finds the owner, or sends an unknown number to Everyone).
-func (h *Handler) workflowFor(ctx context.Context, dialed string) (engine.Workspace, string, error) {
+func (h *Handler) workflowFor(ctx context.Context, dialed string) (didrouter.Workspace, string, error) {
 	wsSID, workflowSID := h.ws, ""
 	b, err := h.eng.Binding(ctx, dialed)
 	switch {
 	case err == nil:
 		wsSID, workflowSID = b.WorkspaceSID, b.WorkflowSID
-	case engine.ErrorCode(err) != engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) != didrouter.ENOTFOUND:
 		// dialed is the raw To when it is no number: bounded for the log.
-		return engine.Workspace{}, "", fmt.Errorf("look up binding of %s: %w", logsafe.Clip(dialed), err)
+		return didrouter.Workspace{}, "", fmt.Errorf("look up binding of %s: %w", logsafe.Clip(dialed), err)
 	}
 	ws, err := h.eng.Workspace(ctx, wsSID)
 	if err != nil {
-		return engine.Workspace{}, "", fmt.Errorf("read workspace %s: %w", wsSID, err)
+		return didrouter.Workspace{}, "", fmt.Errorf("read workspace %s: %w", wsSID, err)
 	}
 	if workflowSID == "" {
 		workflowSID = ws.DefaultWorkflowSID
 	}
 	if workflowSID == "" {
-		return engine.Workspace{}, "", fmt.Errorf("workspace %s has no default workflow", ws.SID)
+		return didrouter.Workspace{}, "", fmt.Errorf("workspace %s has no default workflow", ws.SID)
 	}
 	return ws, workflowSID, nil
 }

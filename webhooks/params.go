@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Prefixes of the Twilio sids the webhooks read.
@@ -54,10 +54,10 @@ var ownParams = [...]struct {
 	name  string
 	valid func(string) bool
 }{
-	{"ws", func(s string) bool { return engine.IsSID(s, engine.PrefixWorkspace) }},
-	{"task", func(s string) bool { return engine.IsSID(s, engine.PrefixTask) }},
-	{"reservation", func(s string) bool { return engine.IsSID(s, engine.PrefixReservation) }},
-	{"ended", func(s string) bool { return engine.IsSID(s, engine.PrefixReservation) }},
+	{"ws", func(s string) bool { return didrouter.IsSID(s, didrouter.PrefixWorkspace) }},
+	{"task", func(s string) bool { return didrouter.IsSID(s, didrouter.PrefixTask) }},
+	{"reservation", func(s string) bool { return didrouter.IsSID(s, didrouter.PrefixReservation) }},
+	{"ended", func(s string) bool { return didrouter.IsSID(s, didrouter.PrefixReservation) }},
 	{"greeted", func(s string) bool { return s == "1" }},
 	{"attempt", smallCount},
 	{"retry", smallCount},
@@ -100,7 +100,7 @@ func checkParams(r *http.Request) *badParam {
 		switch vals := params[p.name]; {
 		case len(vals) > 1:
 			return &badParam{p.name + " is given more than once", vals[1]}
-		case len(vals) == 1 && !engine.IsSID(vals[0], p.prefix):
+		case len(vals) == 1 && !didrouter.IsSID(vals[0], p.prefix):
 			return &badParam{p.name + " is not a Twilio sid (" + p.prefix + " and 32 hex digits)", vals[0]}
 		}
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // call is one verified webhook request.
@@ -99,7 +99,7 @@ func (h *Handler) newCall(r *http.Request) *call {
 
 // taskQuery is the query of a follow-up URL about task t: its sid, and its
 // workspace when it is not the default one.
-func (h *Handler) taskQuery(t engine.Task) url.Values {
+func (h *Handler) taskQuery(t didrouter.Task) url.Values {
 	q := url.Values{"task": {t.SID}}
 	if t.WorkspaceSID != h.ws {
 		q.Set("ws", t.WorkspaceSID)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -56,17 +57,17 @@ const (
 // Task types of the tasks this file creates or turns a call into (the
 // engine does not count their reservations as missed calls).
 const (
-	typeVoicemail = engine.TaskTypeVoicemail
-	typeCallback  = engine.TaskTypeCallback
+	typeVoicemail = didrouter.TaskTypeVoicemail
+	typeCallback  = didrouter.TaskTypeCallback
 )
 
 // answeringEngine is what this file needs from the engine beyond Engine
 // (*engine.Engine has it all). Without it voicemail and call-backs are off.
 type answeringEngine interface {
-	AnyoneAvailable(ctx context.Context, t engine.Task) (bool, error)
-	QueuePosition(ctx context.Context, t engine.Task) (position, waiting int, err error)
-	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (engine.Task, error)
-	CancelCall(ctx context.Context, n engine.NewTask, reason string) (engine.Task, error)
+	AnyoneAvailable(ctx context.Context, t didrouter.Task) (bool, error)
+	QueuePosition(ctx context.Context, t didrouter.Task) (position, waiting int, err error)
+	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (didrouter.Task, error)
+	CancelCall(ctx context.Context, n engine.TaskInsert, reason string) (didrouter.Task, error)
 }
 
 // answerer returns the engine's answeringEngine, or nil.
@@ -149,7 +150,7 @@ type taskAttrs struct {
 	Type        string `json:"type"`
 }
 
-func attrsOf(t engine.Task) taskAttrs {
+func attrsOf(t didrouter.Task) taskAttrs {
 	var a taskAttrs
 	_ = json.Unmarshal([]byte(t.Attributes), &a) // a task's attributes are a JSON object
 	return a
@@ -157,7 +158,7 @@ func attrsOf(t engine.Task) taskAttrs {
 
 // isCallback reports whether a task is a caller's call-back request: the
 // call is over, the task waits for an agent to call back.
-func isCallback(t engine.Task) bool { return engine.IsCallbackRequest(t) }
+func isCallback(t didrouter.Task) bool { return didrouter.IsCallbackRequest(t) }
 
 // dialedNumber is the call's To in E.164 when it is a number.
 func (h *Handler) dialedNumber(c *call) string {
@@ -212,7 +213,7 @@ func (h *Handler) afterHours(ctx context.Context, c *call) ([]twiml.Element, boo
 // when voicemail is on for the number and nobody in the call's queues is
 // in an available activity: waiting would be for nobody. ok is false when
 // the caller should wait.
-func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, bool) {
+func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t didrouter.Task) ([]twiml.Element, bool) {
 	a := h.answerer()
 	if a == nil || isCallback(t) {
 		return nil, false
@@ -241,7 +242,7 @@ func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t engine.Tas
 // dialed number: for an agent's number the owner's greeting (their
 // recorded greeting, attribute voicemail_greeting_url, else a spoken one
 // naming them), for any other number the shared mailbox's.
-func (h *Handler) voicemailTwiML(ctx context.Context, c *call, t engine.Task, dialed string) []twiml.Element {
+func (h *Handler) voicemailTwiML(ctx context.Context, c *call, t didrouter.Task, dialed string) []twiml.Element {
 	var verbs []twiml.Element
 	owner, err := h.store.WorkerByPhoneNumber(ctx, t.WorkspaceSID, dialed)
 	switch {
@@ -391,16 +392,16 @@ func (h *Handler) saveVoicemail(ctx context.Context, c *call) error {
 // dialed number, as the call was. It is built from what Twilio sent and
 // what the engine keeps in memory, so that it can be journaled while the
 // store is down; the owner is named when the store answers.
-func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, secs int) (engine.NewTask, error) {
+func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, secs int) (engine.TaskInsert, error) {
 	dialed := h.dialedNumber(c)
 	ws, workflowSID, err := h.workflowFor(ctx, dialed)
 	switch {
 	case err != nil && h.degradedActive():
 		// The store is down and the number's workflow is not in memory:
 		// the call's workspace and its default workflow route the message.
-		ws, workflowSID = engine.Workspace{SID: c.ws}, ""
+		ws, workflowSID = didrouter.Workspace{SID: c.ws}, ""
 	case err != nil:
-		return engine.NewTask{}, err
+		return engine.TaskInsert{}, err
 	}
 	caller := h.callerName(c.param("From"))
 	attrs := map[string]any{
@@ -429,11 +430,11 @@ func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, sec
 	}
 	raw, err := json.Marshal(attrs)
 	if err != nil {
-		return engine.NewTask{}, fmt.Errorf("encode voicemail attributes: %w", err)
+		return engine.TaskInsert{}, fmt.Errorf("encode voicemail attributes: %w", err)
 	}
-	return engine.NewTask{
+	return engine.TaskInsert{
 		WorkspaceSID: ws.SID, WorkflowSID: workflowSID, Attributes: string(raw),
-		TaskChannel: engine.MessageChannel, CallSID: recSID,
+		TaskChannel: didrouter.MessageChannel, CallSID: recSID,
 	}, nil
 }
 
@@ -448,7 +449,7 @@ func (h *Handler) transcription(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		t, err := h.store.TaskByCallSID(ctx, c.ws, recSID)
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return nil // a recording without a voicemail (empty, or not ours)
 		}
 		if err != nil {
@@ -464,7 +465,7 @@ func (h *Handler) transcription(w http.ResponseWriter, r *http.Request) {
 			return fmt.Errorf("encode voicemail attributes: %w", err)
 		}
 		s := string(raw)
-		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return fmt.Errorf("add transcription to task %s: %w", t.SID, err)
 		}
 		return nil
@@ -474,7 +475,7 @@ func (h *Handler) transcription(w http.ResponseWriter, r *http.Request) {
 // offer is the voicemail and call-back offer said while a caller waits,
 // once they have waited the number's VoicemailAfter: on the first poll past
 // it and then with each hold message. nil when not due.
-func (h *Handler) offer(ctx context.Context, c *call, t engine.Task) twiml.Element {
+func (h *Handler) offer(ctx context.Context, c *call, t didrouter.Task) twiml.Element {
 	if h.answerer() == nil {
 		return nil
 	}
@@ -505,18 +506,18 @@ func (h *Handler) offer(ctx context.Context, c *call, t engine.Task) twiml.Eleme
 func (h *Handler) choice(ctx context.Context, c *call) ([]twiml.Element, error) {
 	a := h.answerer()
 	if c.taskSID == "" || a == nil {
-		return nil, engine.Errorf(engine.EINVALID, "choice without a task")
+		return nil, didrouter.Errorf(didrouter.EINVALID, "choice without a task")
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	if err != nil {
 		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
 	}
-	if t.AssignmentStatus != engine.TaskPending && t.AssignmentStatus != engine.TaskReserved {
+	if t.AssignmentStatus != didrouter.TaskPending && t.AssignmentStatus != didrouter.TaskReserved {
 		return []twiml.Element{leave()}, nil // answered or over meanwhile: dequeued follows the task
 	}
 	switch c.param("Digits") {
 	case "1":
-		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return nil, fmt.Errorf("cancel task %s for voicemail: %w", t.SID, err)
 		}
 		h.decision(ctx, c, t.SID, "", "voicemail", "caller pressed 1 while waiting")
@@ -533,11 +534,11 @@ func (h *Handler) choice(ctx context.Context, c *call) ([]twiml.Element, error) 
 		if err != nil {
 			return nil, fmt.Errorf("encode task attributes: %w", err)
 		}
-		s, ch := string(raw), engine.MessageChannel
+		s, ch := string(raw), didrouter.MessageChannel
 		// A request is a message: it moves to the message channel, so it
 		// takes an agent's message capacity, not the one for calls.
 		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s, TaskChannel: &ch}); err != nil {
-			if engine.ErrorCode(err) == engine.EUNAVAILABLE {
+			if didrouter.ErrorCode(err) == didrouter.EUNAVAILABLE {
 				return []twiml.Element{leave()}, nil
 			}
 			return nil, fmt.Errorf("turn task %s into a call-back: %w", t.SID, err)
@@ -555,11 +556,11 @@ func (h *Handler) choiceFallback(context.Context, *call) ([]twiml.Element, error
 
 // leftByChoice answers the Enqueue action of a caller who left the queue
 // by their choice (voicemail or call-back); ok is false otherwise.
-func (h *Handler) leftByChoice(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, bool) {
+func (h *Handler) leftByChoice(ctx context.Context, c *call, t didrouter.Task) ([]twiml.Element, bool) {
 	switch {
-	case t.AssignmentStatus == engine.TaskCanceled && t.Reason == reasonVoicemail:
+	case t.AssignmentStatus == didrouter.TaskCanceled && t.Reason == reasonVoicemail:
 		return h.voicemailTwiML(ctx, c, t, attrsOf(t).PhoneNumber), true
-	case isCallback(t) && (t.AssignmentStatus == engine.TaskPending || t.AssignmentStatus == engine.TaskReserved):
+	case isCallback(t) && (t.AssignmentStatus == didrouter.TaskPending || t.AssignmentStatus == didrouter.TaskReserved):
 		h.decision(ctx, c, t.SID, "", "hangup", "call-back requested: the task waits for an agent")
 		return []twiml.Element{&twiml.VoiceSay{Message: sayCallback}, hangup()}, true
 	}
@@ -572,7 +573,7 @@ func (h *Handler) leftByChoice(ctx context.Context, c *call, t engine.Task) ([]t
 // (CallSettingsStore.CallbackRequests), for numbers with voicemail on. While
 // the store is down nothing is looked up: the caller is queued, and the
 // request stays for an agent to call back.
-func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTask) {
+func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.TaskInsert) {
 	caller := h.callerName(c.param("From"))
 	if h.settings == nil || h.degradedActive() || !strings.HasPrefix(caller, "+") ||
 		h.answering(ctx, nt.WorkspaceSID, h.dialedNumber(c)).VoicemailAfter <= 0 {
@@ -603,14 +604,14 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTas
 // request is handled (and the agent's capacity is free for the call). A
 // request that cannot be completed stays for the agent to complete; the
 // outbound call goes ahead either way.
-func (h *Handler) calledBack(ctx context.Context, c *call, w engine.Worker, dialed string) {
-	list, err := h.store.ListReservations(ctx, w.WorkspaceSID, engine.ReservationFilter{Page: engine.Page{Size: 100}, WorkerSID: w.SID, Newest: true})
+func (h *Handler) calledBack(ctx context.Context, c *call, w didrouter.Worker, dialed string) {
+	list, err := h.store.ListReservations(ctx, w.WorkspaceSID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 100}, WorkerSID: w.SID, Newest: true})
 	if err != nil {
 		h.log.WarnContext(ctx, "could not look for the agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
 		return
 	}
 	for _, r := range list {
-		if r.Status != engine.ReservationPending && r.Status != engine.ReservationAccepted {
+		if r.Status != didrouter.ReservationPending && r.Status != didrouter.ReservationAccepted {
 			continue
 		}
 		t, err := h.store.GetTask(ctx, r.WorkspaceSID, r.TaskSID)
@@ -621,7 +622,7 @@ func (h *Handler) calledBack(ctx context.Context, c *call, w engine.Worker, dial
 		if json.Unmarshal([]byte(t.Attributes), &attrs) != nil || attrs["callback_number"] != dialed {
 			continue
 		}
-		if r.Status == engine.ReservationPending {
+		if r.Status == didrouter.ReservationPending {
 			if _, err := h.eng.AcceptReservation(ctx, r.WorkspaceSID, r.SID); err != nil {
 				h.log.WarnContext(ctx, "could not accept the call-back being placed", "task_sid", t.SID, "err", err)
 				continue

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // wait is the <Enqueue waitUrl>: Twilio requests it while the caller is in
@@ -23,10 +23,10 @@ import (
 // Twilio's REST API is unreachable; costs up to one pause of extra wait).
 func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.taskSID == "" {
-		return nil, engine.Errorf(engine.EINVALID, "wait without a task")
+		return nil, didrouter.Errorf(didrouter.EINVALID, "wait without a task")
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
-	if engine.ErrorCode(err) == engine.ENOTFOUND && h.lostToKeptTask(ctx, c) {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND && h.lostToKeptTask(ctx, c) {
 		// Routed twice during an outage, the call kept another task: leave
 		// this queue; the Enqueue action (/dequeued) follows the kept task.
 		h.decision(ctx, c, c.taskSID, "", "leave", "the caller's task lost to another task of the same call")
@@ -43,7 +43,7 @@ func (h *Handler) wait(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if err != nil {
 		return nil, fmt.Errorf("live reservation of task %s: %w", t.SID, err)
 	}
-	if r != nil && r.Status == engine.ReservationPending && r.SID != endedReservation(c) && h.ringable(ctx, t, *r) {
+	if r != nil && r.Status == didrouter.ReservationPending && r.SID != endedReservation(c) && h.ringable(ctx, t, *r) {
 		h.decision(ctx, c, t.SID, r.WorkerSID, "leave", "reservation "+r.SID+" made while the caller waited")
 		return []twiml.Element{leave()}, nil
 	}

@@ -9,8 +9,8 @@ package assignment
 import (
 	"context"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // Observe returns a Store that is st, except that after each committed
@@ -22,19 +22,19 @@ import (
 // engine makes (a new task, a freed worker, a timer moving a task on) with
 // no hook in the state machine, and only once: a transaction the store
 // retries reports the reservations of its committed attempt alone.
-func Observe(st engine.Store, notify func(engine.Reservation)) engine.Store {
-	return callback.Observe(st, func(tx engine.Tx, record func(engine.Reservation)) engine.Tx {
+func Observe(st didrouter.Store, notify func(didrouter.Reservation)) didrouter.Store {
+	return callback.Observe(st, func(tx didrouter.Tx, record func(didrouter.Reservation)) didrouter.Tx {
 		return &recordingTx{Tx: tx, record: record}
 	}, notify)
 }
 
 // recordingTx reports the reservations a transaction inserts.
 type recordingTx struct {
-	engine.Tx
-	record func(engine.Reservation)
+	didrouter.Tx
+	record func(didrouter.Reservation)
 }
 
-func (t *recordingTx) InsertReservation(ctx context.Context, r engine.Reservation) error {
+func (t *recordingTx) InsertReservation(ctx context.Context, r didrouter.Reservation) error {
 	if err := t.Tx.InsertReservation(ctx, r); err != nil {
 		return err
 	}

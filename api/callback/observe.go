@@ -3,7 +3,7 @@ package callback
 import (
 	"context"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Observe returns a Store that is st, except that each transaction's Tx is
@@ -13,20 +13,20 @@ import (
 // outside any transaction, on the committing goroutine: it must not block.
 // A transaction the store retries reports the items of its committed
 // attempt alone; one that rolls back reports nothing.
-func Observe[T any](st engine.Store, wrap func(tx engine.Tx, record func(T)) engine.Tx, notify func(T)) engine.Store {
+func Observe[T any](st didrouter.Store, wrap func(tx didrouter.Tx, record func(T)) didrouter.Tx, notify func(T)) didrouter.Store {
 	return &observed[T]{Store: st, wrap: wrap, notify: notify}
 }
 
 type observed[T any] struct {
-	engine.Store
-	wrap   func(engine.Tx, func(T)) engine.Tx
+	didrouter.Store
+	wrap   func(didrouter.Tx, func(T)) didrouter.Tx
 	notify func(T)
 }
 
-func (o *observed[T]) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+func (o *observed[T]) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	var made []T
 	record := func(v T) { made = append(made, v) }
-	err := o.Store.Tx(ctx, func(tx engine.Tx) error {
+	err := o.Store.Tx(ctx, func(tx didrouter.Tx) error {
 		made = made[:0] // a retried attempt starts afresh
 		return fn(o.wrap(tx, record))
 	})

@@ -21,8 +21,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // Defaults of a Dispatcher.
@@ -33,14 +33,14 @@ const (
 
 // Config configures a Dispatcher. Store and Client are required.
 type Config struct {
-	Store engine.Reader
+	Store didrouter.Reader
 	// Workspace, when set, reads a workspace's settings instead of Store
 	// (the engine's cache: a call commits several events).
-	Workspace func(ctx context.Context, sid string) (engine.Workspace, error)
+	Workspace func(ctx context.Context, sid string) (didrouter.Workspace, error)
 	// Client sends the callbacks; its Timeout bounds each request
 	// (TaskRouter expects an answer within 15 seconds).
 	Client *http.Client
-	Clock  engine.Clock // paces retries; nil = the system clock
+	Clock  didrouter.Clock // paces retries; nil = the system clock
 	Logger *slog.Logger
 
 	AccountSID string // the AccountSid parameter
@@ -60,7 +60,7 @@ type Config struct {
 type Dispatcher struct {
 	cfg    Config
 	log    *slog.Logger
-	shards []chan engine.Event
+	shards []chan didrouter.Event
 	sender callback.Sender
 }
 
@@ -86,14 +86,14 @@ func New(cfg Config) (*Dispatcher, error) {
 			UserAgent: "didrouter-event-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}
 	per := max(cfg.Queue/cfg.Workers, 1)
 	for range cfg.Workers {
-		d.shards = append(d.shards, make(chan engine.Event, per))
+		d.shards = append(d.shards, make(chan didrouter.Event, per))
 	}
 	return d, nil
 }
 
 // Notify queues a committed event without blocking. It is safe on a nil
 // Dispatcher (event callbacks off).
-func (d *Dispatcher) Notify(e engine.Event) {
+func (d *Dispatcher) Notify(e didrouter.Event) {
 	if d == nil {
 		return
 	}
@@ -106,7 +106,7 @@ func (d *Dispatcher) Notify(e engine.Event) {
 
 // shard keeps the events of one task (its reservations included) or of one
 // other resource on one sender, so they go out in commit order.
-func (d *Dispatcher) shard(e engine.Event) int {
+func (d *Dispatcher) shard(e didrouter.Event) int {
 	key := e.TaskSID
 	if key == "" {
 		key = e.ResourceSID
@@ -146,8 +146,8 @@ const maxBatch = 64
 // handleBatch handles first and the events already queued behind it (up to
 // maxBatch), reading each workspace's settings once for them: most events
 // go to workspaces without an EventCallbackUrl, and a call makes several.
-func (d *Dispatcher) handleBatch(ctx context.Context, first engine.Event, q <-chan engine.Event) {
-	batch := []engine.Event{first}
+func (d *Dispatcher) handleBatch(ctx context.Context, first didrouter.Event, q <-chan didrouter.Event) {
+	batch := []didrouter.Event{first}
 fill:
 	for len(batch) < maxBatch {
 		select {
@@ -157,7 +157,7 @@ fill:
 			break fill
 		}
 	}
-	settings := map[string]*engine.Workspace{} // nil: unreadable, skip its events
+	settings := map[string]*didrouter.Workspace{} // nil: unreadable, skip its events
 	for _, e := range batch {
 		ws, ok := settings[e.WorkspaceSID]
 		if !ok {
@@ -171,10 +171,10 @@ fill:
 }
 
 // workspace reads the workspace of e (nil when it cannot be read).
-func (d *Dispatcher) workspace(ctx context.Context, e engine.Event) *engine.Workspace {
+func (d *Dispatcher) workspace(ctx context.Context, e didrouter.Event) *didrouter.Workspace {
 	ws, err := d.readWorkspace(ctx, e.WorkspaceSID)
 	if err != nil {
-		if engine.ErrorCode(err) != engine.ENOTFOUND && ctx.Err() == nil {
+		if didrouter.ErrorCode(err) != didrouter.ENOTFOUND && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "event callback not sent: reading its workspace failed", "event", e.SID, "err", err)
 		}
 		return nil
@@ -182,7 +182,7 @@ func (d *Dispatcher) workspace(ctx context.Context, e engine.Event) *engine.Work
 	return &ws
 }
 
-func (d *Dispatcher) readWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+func (d *Dispatcher) readWorkspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
 	if d.cfg.Workspace != nil {
 		return d.cfg.Workspace(ctx, sid)
 	}
@@ -191,7 +191,7 @@ func (d *Dispatcher) readWorkspace(ctx context.Context, sid string) (engine.Work
 
 // handle sends one event if its workspace wants it. Failures are logged:
 // there is no caller to return them to.
-func (d *Dispatcher) handle(ctx context.Context, ws engine.Workspace, e engine.Event) {
+func (d *Dispatcher) handle(ctx context.Context, ws didrouter.Workspace, e didrouter.Event) {
 	if ws.EventCallbackURL == "" || !Wanted(ws.EventsFilter, e.EventType) {
 		return
 	}

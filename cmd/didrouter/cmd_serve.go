@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/assignment"
@@ -63,7 +64,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 // order the server starts.
 func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<- string) error {
 	warnInsecure(cfg, logger)
-	s := &server{cfg: cfg, logger: logger, clock: engine.SystemClock{}}
+	s := &server{cfg: cfg, logger: logger, clock: didrouter.SystemClock{}}
 	defer s.close()
 	steps := []func(context.Context) error{
 		s.openStore,
@@ -100,15 +101,15 @@ func warnInsecure(cfg config, logger *slog.Logger) {
 type server struct {
 	cfg     config
 	logger  *slog.Logger
-	clock   engine.Clock
+	clock   didrouter.Clock
 	closers []func() // undone in reverse order when serve returns
 
 	// openStore
-	raw     engine.Store // as openStore returned it; its side interfaces are found on it
-	st      engine.Store // raw, instrumented for /metrics
+	raw     didrouter.Store // as openStore returned it; its side interfaces are found on it
+	st      didrouter.Store // raw, instrumented for /metrics
 	kind    string
 	metrics *metrics.Metrics
-	ws      engine.Workspace
+	ws      didrouter.Workspace
 
 	// listen
 	ln       net.Listener
@@ -126,12 +127,12 @@ type server struct {
 	dm *degradedMode
 
 	// newWebhooks
-	settings engine.CallSettingsStore
+	settings didrouter.CallSettingsStore
 	wh       *webhooks.Handler
 
 	// newAdminAPI
 	agents   *agenttoken.Agents
-	webStore engine.WebStore
+	webStore didrouter.WebStore
 	admin    *api.Handler // nil when the admin API is off
 
 	// newPages
@@ -242,11 +243,11 @@ type relay struct {
 }
 
 // workspace reads a workspace through the engine's cache.
-func (r *relay) workspace(ctx context.Context, sid string) (engine.Workspace, error) {
+func (r *relay) workspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
 	return r.eng.Workspace(ctx, sid)
 }
 
-func (r *relay) reservation(res engine.Reservation) { r.assignments.Notify(res) }
+func (r *relay) reservation(res didrouter.Reservation) { r.assignments.Notify(res) }
 
 // newDegradedMode sets up answering calls from memory while the database
 // is down (Postgres only).
@@ -272,7 +273,7 @@ func (s *server) newWebhooks(context.Context) error {
 	}
 	s.logger.Info("outbound calls", "countries", outboundCountries(cfg), "premium_rate", cfg.OutboundPremium,
 		"emergency_calls", cfg.EmergencyCalls)
-	settings, ok := storeOf[engine.CallSettingsStore](s.raw)
+	settings, ok := storeOf[didrouter.CallSettingsStore](s.raw)
 	if !ok {
 		return fmt.Errorf("the %T store keeps no call settings", s.raw)
 	}
@@ -539,8 +540,8 @@ func alphanumeric(s string) bool {
 // agentAuth builds the checker of agent tokens and sign-in links on the
 // store's web sessions. Without DIDROUTER_AGENT_TOKEN_SECRET both are off
 // (and said so), while everything else works.
-func agentAuth(cfg config, st engine.Store, eng *engine.Engine, clock engine.Clock, logger *slog.Logger) (*agenttoken.Agents, engine.WebStore, error) {
-	webStore, ok := storeOf[engine.WebStore](st)
+func agentAuth(cfg config, st didrouter.Store, eng *engine.Engine, clock didrouter.Clock, logger *slog.Logger) (*agenttoken.Agents, didrouter.WebStore, error) {
+	webStore, ok := storeOf[didrouter.WebStore](st)
 	if !ok {
 		return nil, nil, fmt.Errorf("the %T store keeps no web sessions", st)
 	}
@@ -562,15 +563,15 @@ func agentAuth(cfg config, st engine.Store, eng *engine.Engine, clock engine.Clo
 	return agents, webStore, nil
 }
 
-// storeOf finds a store's side interface T (engine.WebStore,
-// engine.CallSettingsStore) in st, unwrapping the store wrappers (outage)
+// storeOf finds a store's side interface T (didrouter.WebStore,
+// didrouter.CallSettingsStore) in st, unwrapping the store wrappers (outage)
 // that do not pass it through.
-func storeOf[T any](st engine.Store) (T, bool) {
+func storeOf[T any](st didrouter.Store) (T, bool) {
 	for {
 		if v, ok := st.(T); ok {
 			return v, true
 		}
-		u, ok := st.(interface{ Unwrap() engine.Store })
+		u, ok := st.(interface{ Unwrap() didrouter.Store })
 		if !ok {
 			var zero T
 			return zero, false

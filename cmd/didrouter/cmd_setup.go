@@ -17,6 +17,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	taskrouter "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -142,7 +143,7 @@ func setup(ctx context.Context, tr *taskrouter.ApiService, wsSID string, out io.
 		fmt.Fprintf(out, "task queue %q: found %s (target_workers %s)\n", engine.SeedQueueName, queueSID, strOf(queues[0].TargetWorkers))
 	} else {
 		q, err := tr.CreateTaskQueue(wsSID, (&taskrouter.CreateTaskQueueParams{}).SetFriendlyName(engine.SeedQueueName).
-			SetTargetWorkers("1==1").SetTaskOrder(engine.TaskOrderFIFO).SetMaxReservedWorkers(1))
+			SetTargetWorkers("1==1").SetTaskOrder(didrouter.TaskOrderFIFO).SetMaxReservedWorkers(1))
 		if err != nil {
 			return fmt.Errorf("create task queue %q: %w", engine.SeedQueueName, err)
 		}

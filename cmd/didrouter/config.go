@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/callback"
@@ -235,7 +236,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			c.MissedCallsUnavailable = n
 		}
 		// Only the shapes: missing settings leave the phone panel saying so.
-		if _, err := c.voiceMinter(engine.SystemClock{}); err != nil {
+		if _, err := c.voiceMinter(didrouter.SystemClock{}); err != nil {
 			errs = append(errs, err)
 		}
 		if d, err := parseSeconds(*shutdown); err != nil || d <= 0 {

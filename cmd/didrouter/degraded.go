@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/fileperm"
@@ -21,7 +22,7 @@ type degradedMode struct {
 	mode    *degraded.Mode
 	members *degraded.Members
 	journal *degraded.Journal
-	store   engine.Store
+	store   didrouter.Store
 }
 
 // newDegradedMode sets up degraded mode for a Postgres store (SQLite is a
@@ -29,7 +30,7 @@ type degradedMode struct {
 // DIDROUTER_JOURNAL=off. raw is the store openStore returned (an
 // outage.Store, which knows when the database is down); st is what the
 // rest of serve reads through.
-func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, workspaceSID, instance string, logger *slog.Logger) (*degradedMode, error) {
+func newDegradedMode(cfg config, raw, st didrouter.Store, eng *engine.Engine, workspaceSID, instance string, logger *slog.Logger) (*degradedMode, error) {
 	down, ok := raw.(*outage.Store)
 	if !cfg.usesPostgres() || !ok || strings.EqualFold(cfg.Journal, "off") {
 		return &degradedMode{}, nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/postgres"
@@ -194,7 +195,7 @@ func replayJournal(ctx context.Context, cfg config, path string, giveUp bool, ti
 	defer pg.Close()
 	st := outage.New(pg, outage.Config{Logger: logger, MaxWait: cfg.StoreWait})
 	down := st.Down
-	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, Logger: logger, InstanceID: "journal-replay"})
+	eng, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}, Logger: logger, InstanceID: "journal-replay"})
 	if err != nil {
 		return journalReplay{}, err
 	}

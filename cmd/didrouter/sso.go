@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
@@ -20,7 +21,7 @@ type mounter interface{ Mount(r chi.Router) }
 // on the pages when DIDROUTER_OIDC_ISSUER is set, and SCIM at /scim/v2
 // when DIDROUTER_SCIM_TOKEN is set. Both write workers through one
 // provisioner. It returns what to mount.
-func newSSO(cfg config, eng *engine.Engine, st engine.Store, workspaceSID string, pages *web.Handler, agents *agenttoken.Agents, logger *slog.Logger) (*provision.Provisioner, []mounter, error) {
+func newSSO(cfg config, eng *engine.Engine, st didrouter.Store, workspaceSID string, pages *web.Handler, agents *agenttoken.Agents, logger *slog.Logger) (*provision.Provisioner, []mounter, error) {
 	var revoker provision.Revoker // a deactivated agent is signed out everywhere
 	if agents != nil {
 		revoker = agents

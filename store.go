@@ -1,4 +1,4 @@
-package engine
+package didrouter
 
 import (
 	"context"
@@ -43,6 +43,9 @@ const (
 	ChangeTask      = "task"  // a task became pending (waiting for a worker) or left that state
 	ChangeTimer     = "timer" // a timer was set: timer loops may want to wake earlier
 	ChangeResync    = "resync"
+	// Kinds of the configuration a call reads on every webhook.
+	ChangeWorkspace = "workspace" // a workspace's settings changed
+	ChangeBinding   = "binding"   // phone number bindings changed (SID unused: all are forgotten)
 )
 
 // ChangeReservation: a reservation was created or changed status. Its SID
