@@ -269,10 +269,10 @@ func explainStep(w *Workflow, ix *Index, task Attributes, filter, ti int, t *Tar
 	return st
 }
 
-// listedWorkers picks the workers a step lists: everyone (by sid) in a
-// small workspace; otherwise the eligible ones in order, then the other
-// matching ones, then other members, up to MaxWorkers; plus the focused
-// worker.
+// listedWorkers picks the workers a step lists. In a small workspace that is
+// everyone, by sid. Otherwise it is the eligible ones in order, then the
+// other matching ones, then other members, up to MaxWorkers. The focused
+// worker is always listed.
 func listedWorkers(ix *Index, queue string, eligible, matching []WorkerInfo, opt ExplainOptions) []WorkerInfo {
 	focus := strings.TrimSpace(opt.Focus)
 	if ix.Len() <= opt.MaxWorkers {

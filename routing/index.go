@@ -374,9 +374,10 @@ func (ix *Index) ensureMsgFree(queueSID string) {
 }
 
 // BeginLoad and EndLoad bracket the loading of a fresh index that nobody
-// queries meanwhile (the engine publishes an index once it is loaded):
-// in between, the queues' free sets are not kept, and EndLoad builds them
-// in one ordered pass, much cheaper than a million scattered inserts.
+// queries meanwhile, because the engine publishes an index only once it is
+// loaded. In between, the queues' free sets are not kept. EndLoad builds
+// them in one ordered pass, which is much cheaper than a million scattered
+// inserts.
 func (ix *Index) BeginLoad() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -558,13 +559,15 @@ func (ix *Index) unlink(r *wrec) {
 	}
 }
 
-// Eligible returns the members of t.Queue for whom t's expression (and
-// known worker) holds, who are available with Busy < Capacity and not
-// skipped, ordered by t.OrderBy, then longest idle first, then sid; at most
-// max of them (0 = all). skip runs while the index is read-locked: it must
-// not call the index's writing methods. The returned workers share their
-// Attributes maps with the index; do not modify them. It asks for a voice
-// task; EligibleOn for one needing another capacity.
+// Eligible returns the members of t.Queue who match t's expression and
+// known worker, are available with Busy < Capacity, and are not skipped.
+// They come ordered by t.OrderBy, then longest idle first, then sid. It
+// returns at most max of them, or all when max is 0.
+//
+// skip runs while the index is read-locked, so it must not call the index's
+// writing methods. The returned workers share their Attributes maps with
+// the index, so do not modify them. It asks for a voice task, and
+// EligibleOn for a task that needs another capacity.
 func (ix *Index) Eligible(t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
 	return ix.EligibleAppend(nil, t, task, skip, max)
 }
