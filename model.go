@@ -55,10 +55,10 @@ type Worker struct {
 	ActivitySID       string
 	ActivityName      string
 	Available         bool // the activity's availability
-	Capacity          int  // voice capacity (every task channel but MessageChannel); 1 unless set
-	Busy              int  // pending reservations + assigned/wrapping tasks on that capacity
-	MessageCapacity   int  // capacity on MessageChannel; DefaultMessageCapacity unless set
-	MessageBusy       int  // what holds it, as Busy
+	Capacity          int  // voice capacity, taken by every task channel but MessageChannel; 1 unless set
+	Busy              int  // pending reservations + assigned/wrapping tasks on voice
+	MessageCapacity   int  // capacity on MessageChannel, 10 unless set
+	MessageBusy       int  // pending reservations + assigned/wrapping tasks on MessageChannel
 	PhoneNumber       string
 	DateStatusChanged time.Time // when the worker last changed activity or finished a task: "idle since"
 	DateCreated       time.Time
@@ -108,8 +108,8 @@ const (
 )
 
 // MessageChannel is the task channel of voicemail and call-back requests.
-// A worker's capacity on it (Worker.MessageCapacity) is apart from voice,
-// which every other channel takes, so an offered message never keeps a call
+// A worker's capacity on it is Worker.MessageCapacity, apart from voice,
+// which every other channel takes. So an offered message never keeps a call
 // from an agent.
 const MessageChannel = "messages"
 

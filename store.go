@@ -181,20 +181,20 @@ type Tx interface {
 	// UpdateWorker writes FriendlyName, Attributes, ActivitySID, ActivityName,
 	// Available, Capacity, MessageCapacity, PhoneNumber, DateStatusChanged
 	// and DateUpdated, and bumps Version. ECONFLICT when PhoneNumber is
-	// owned by another worker. It never writes Busy or MessageBusy: only the
+	// owned by another worker. It never writes Busy or MessageBusy. Only the
 	// two methods below do.
 	UpdateWorker(ctx context.Context, w Worker) error
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
-	// ClaimWorker adds one to what the worker holds on the capacity of a
-	// task of the given task channel if, and only if, the worker is
-	// available and has room there (Busy < Capacity; MessageBusy <
-	// MessageCapacity for MessageChannel); it reports whether it did. This
-	// is the single place where "never two calls at once" is decided.
+	// ClaimWorker takes one unit of the capacity a task of the given task
+	// channel needs if, and only if, the worker is available and has room
+	// there. Room is Busy < Capacity for voice, and MessageBusy <
+	// MessageCapacity for MessageChannel. It reports whether it did. This is
+	// the single place where "never two calls at once" is decided.
 	ClaimWorker(ctx context.Context, workspaceSID, sid, channel string, now time.Time) (bool, error)
-	// ReleaseWorker gives back one unit of that capacity (never below zero).
-	// For voice it sets DateStatusChanged to idleSince when Busy reaches
-	// zero; a message leaves it alone (the worker's place in the line for
-	// calls does not move).
+	// ReleaseWorker gives back one unit of that capacity, never going below
+	// zero. For voice it sets DateStatusChanged to idleSince when Busy
+	// reaches zero. A message leaves it alone, so the worker's place in the
+	// line for calls does not move.
 	ReleaseWorker(ctx context.Context, workspaceSID, sid, channel string, idleSince time.Time) error
 
 	InsertTaskQueue(ctx context.Context, q TaskQueue) error

@@ -11,12 +11,12 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// didrouter keeps two capacities per worker, as TaskRouter keeps one per
-// task channel: "voice", shared by every task channel but one (a chat task
-// takes the unit a call does), and "messages" (didrouter.MessageChannel), the
-// channel of the voicemail and call-back tasks. The Worker Channels
-// resource shows them as the worker's two channels; each one's capacity is
-// the worker's capacity on it and its assigned tasks what holds it.
+// TaskRouter keeps a capacity per worker and task channel, and didrouter
+// keeps two. "voice" is shared by every task channel but one, so a chat task
+// takes the unit a call does. "messages" is the channel of the voicemail and
+// call-back tasks. The Worker Channels resource shows them as the worker's
+// two channels. Each one's capacity is the worker's capacity on it, and its
+// assigned tasks are what holds it.
 const (
 	voiceChannel = engine.DefaultTaskChannel
 )
@@ -139,9 +139,10 @@ func (h *Handler) getWorkerChannel(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// updateWorkerChannel sets Capacity (0–50) of one channel. Available=false
-// (switching one channel off) has no counterpart: move the worker to an
-// unavailable activity instead, or set the channel's capacity to 0.
+// updateWorkerChannel sets the Capacity of one channel, from 0 to 50.
+// Available=false, which switches one channel off in TaskRouter, has no
+// counterpart. Move the worker to an unavailable activity instead, or set
+// the channel's capacity to 0.
 func (h *Handler) updateWorkerChannel(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var capacity *int

@@ -52,9 +52,9 @@ func (e *Engine) AnyoneAvailable(ctx context.Context, t didrouter.Task) (bool, e
 }
 
 // QueuePosition is a waiting task's place among the tasks waiting in its
-// queue for the same capacity, in service order (1 = next), and how many
-// wait there in all. A caller is not behind the messages of the queue, which
-// wait for a unit of another channel. It is 0 when the task does not wait.
+// queue for the same capacity, in service order, and how many wait there in
+// all. Position 1 is next, and 0 means the task does not wait. A caller is
+// not behind the messages of the queue, which wait for another capacity.
 func (e *Engine) QueuePosition(ctx context.Context, t didrouter.Task) (position, waiting int, err error) {
 	list, err := e.store.WaitingTasks(ctx, t.WorkspaceSID, waitingScan)
 	if err != nil {

@@ -1,18 +1,16 @@
 package engine
 
 import (
-	"github.com/didrouter/didrouter/routing"
-
 	"github.com/didrouter/didrouter"
+	"github.com/didrouter/didrouter/routing"
 )
 
-// Task channels and capacity, as TaskRouter has them: a worker has a
-// capacity per channel. didrouter keeps two. Voice (Worker.Capacity and
-// Busy) is taken by every channel but one, as before channels had
-// capacities of their own; MessageChannel (MessageCapacity, MessageBusy) is
-// taken by the voicemail and call-back tasks the webhooks make. A message
-// offered to an agent then never keeps a live call from them, and an agent
-// on a call can still be offered a message.
+// As in TaskRouter, a worker has a capacity per task channel. didrouter
+// keeps two. Every channel but one takes voice, which is Worker.Capacity
+// and Busy. The voicemail and call-back tasks the webhooks make are on
+// didrouter.MessageChannel and take MessageCapacity and MessageBusy. So a
+// message offered to an agent never keeps a live call from them, and an
+// agent on a call can still be offered a message.
 
 // capacityOf is the capacity a task of the given channel takes a unit of.
 func capacityOf(channel string) routing.Capacity {

@@ -185,8 +185,8 @@ func (w *memWalk) skip(_ context.Context, s walkStep) error {
 func (w *memWalk) lost(context.Context, walkStep) (bool, error) { return true, nil }
 
 // degradedWorker is the Worker row as far as the index knows it (enough to
-// ring the worker: sid, name, attributes with contact_uri), with the claim
-// just counted.
+// ring the worker: sid, name, attributes with contact_uri). It includes the
+// claim just counted.
 func degradedWorker(workspaceSID string, w routing.WorkerInfo) didrouter.Worker {
 	attrs, err := json.Marshal(w.Attributes)
 	if err != nil {

@@ -13,9 +13,9 @@
 // The Engine follows TaskRouter's task lifecycle (pending → reserved →
 // assigned → wrapping → completed, or canceled) with one reservation at a
 // time per task (a queue's MaxReservedWorkers is stored, not used) and a
-// capacity per worker and channel (channels.go: voice, 1 unless set, taken
-// by every task channel but MessageChannel, whose capacity is 10 unless
-// set). The choices below are where
+// capacity per worker and channel. Voice is 1 unless set and is taken by
+// every task channel but MessageChannel, whose capacity is 10 unless set
+// (channels.go). The choices below are where
 // TaskRouter's documentation leaves room, or where didrouter deliberately
 // differs.
 //

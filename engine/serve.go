@@ -13,8 +13,8 @@ import (
 // serveWorker gives a worker that may have spare capacity the first waiting
 // task, in service order (priority, then age: oldest first, newest first in
 // a LIFO queue), whose current target the worker is eligible for, and more
-// while the worker has room: each task needs room on its own channel's
-// capacity. It returns the first reservation made, if any.
+// while the worker has room. Each task needs room on the capacity of its
+// own channel. It returns the first reservation made, if any.
 func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string) (*reserved, error) {
 	if e.paused.Load() {
 		return nil, nil // ResumeRouting serves the waiting tasks
@@ -23,7 +23,8 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 	if err != nil {
 		return nil, err
 	}
-	// freeOn reports the worker's room for a task of a channel ("" = any).
+	// freeOn reports whether the worker has room for a task of a channel,
+	// or for any task when the channel is "".
 	freeOn := func(channel string) bool {
 		wi.mu.RLock()
 		info, ok := wi.ix.Worker(workerSID)

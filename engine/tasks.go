@@ -348,8 +348,8 @@ var reservationEventTypes = map[string]string{
 }
 
 // endReservation gives the locked reservation r a final status, records the
-// event, stops its timer and frees its worker's capacity on channel, the
-// task's channel (which does not change while a reservation is live).
+// event, stops its timer and frees its worker's capacity on channel. That
+// is the task's channel, which does not change while a reservation is live.
 func (e *Engine) endReservation(ctx context.Context, tx didrouter.Tx, fx *effects, r didrouter.Reservation, channel, status string, now time.Time) error {
 	r.Status, r.DateUpdated = status, now
 	if err := tx.UpdateReservation(ctx, r); err != nil {

@@ -13,12 +13,12 @@ import (
 type TaskUpdate struct {
 	Attributes *string
 	Priority   *int
-	// TaskChannel moves a pending or reserved task to another task channel
-	// (the webhooks turn a waiting call into a call-back request, a
-	// message). A pending reservation is canceled first, its worker freed on
-	// the old channel and not barred from the task, which is routed again.
-	// TaskRouter's API cannot change a task's channel; didrouter's API does
-	// not offer it either.
+	// TaskChannel moves a pending or reserved task to another task channel.
+	// The webhooks do it when a waiting call becomes a call-back request. A
+	// pending reservation is canceled first. Its worker is freed on the old
+	// channel and not barred from the task, which is routed again.
+	// TaskRouter's API cannot change a task's channel, and didrouter's API
+	// does not offer it either.
 	TaskChannel *string
 }
 
@@ -121,10 +121,10 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 	return e.freshTask(ctx, out)
 }
 
-// changeChannel moves the locked task t (in memory; the caller writes it)
-// to channel. A reservation holds a unit of the capacity of the task's
-// channel, so a pending one is canceled first (released on the old
-// channel); an accepted task keeps its channel.
+// changeChannel moves the locked task t to channel, in memory; the caller
+// writes it. A reservation holds a unit of the capacity of the task's
+// channel, so a pending one is canceled first and released on the old
+// channel. An accepted task keeps its channel.
 func (e *Engine) changeChannel(ctx context.Context, tx didrouter.Tx, fx *effects, t *didrouter.Task, channel string) error {
 	switch t.AssignmentStatus {
 	case didrouter.TaskPending:

@@ -66,7 +66,7 @@ type ExplainOptions struct {
 	QueueNames map[string]string // queue sid → friendly name, for display
 	MaxWorkers int               // workers listed per step (0 = 50); a focused worker is always listed
 	Focus      string            // a worker sid or friendly name to always list
-	// Capacity is the one the task takes a unit of (the zero value: Voice).
+	// Capacity is the one the task takes a unit of. The zero value is Voice.
 	Capacity Capacity
 }
 

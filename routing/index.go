@@ -15,8 +15,8 @@ type WorkerInfo struct {
 	Attributes        Attributes // shared, never modified by the index
 	Available         bool       // the worker's activity is an available one
 	Capacity, Busy    int        // voice capacity and tasks/reservations held
-	// MessageCapacity and MessageBusy are the same for the messages
-	// capacity (Messages), a capacity of its own.
+	// MessageCapacity and MessageBusy are the same for Messages, a capacity
+	// of its own.
 	MessageCapacity, MessageBusy int
 	IdleSince                    time.Time // zero = idle for ever (first in line)
 	Version                      int64
@@ -27,8 +27,8 @@ type WorkerInfo struct {
 }
 
 // Capacity names one of a worker's capacities. The engine maps a task's
-// channel onto one: the messages didrouter makes when nobody answers
-// (voicemail, call-back requests) take Messages, every other task Voice.
+// channel onto one. The voicemail and call-back tasks didrouter makes when
+// nobody answers take Messages, and every other task takes Voice.
 type Capacity int
 
 const (
@@ -51,8 +51,8 @@ func (w *WorkerInfo) FreeOn(c Capacity) bool {
 	return w.free()
 }
 
-// Hold changes by d what the worker holds of capacity c (degraded mode
-// counts its claims in the index).
+// Hold changes by d what the worker holds of capacity c. Degraded mode
+// counts its claims in the index this way.
 func (w *WorkerInfo) Hold(c Capacity, d int) {
 	if c == Messages {
 		w.MessageBusy = max(w.MessageBusy+d, 0)
@@ -121,8 +121,8 @@ type queueIdx struct {
 	members []uint64
 	n       int
 	free    freeSet // members who could take a voice reservation now
-	// msgFree is free for the message channel. Messages are rare, so it is
-	// built the first time one is routed to the queue (nil until then),
+	// msgFree is free for the Messages capacity. Messages are rare, so it
+	// is nil until the first one is routed to the queue. It is built then
 	// and kept current afterwards.
 	msgFree     *freeSet
 	deferFree   bool // loading: free is left to EndLoad
@@ -322,7 +322,7 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 	}
 }
 
-// unfree takes r out of q's free sets (before r's state changes).
+// unfree takes r out of q's free sets. Call it before r's state changes.
 func (q *queueIdx) unfree(r *wrec) {
 	if q.deferFree {
 		return
@@ -577,8 +577,8 @@ func (ix *Index) EligibleAppend(dst []WorkerInfo, t *Target, task Attributes, sk
 	return ix.query(dst, t, task, Voice, true, skip, max)
 }
 
-// EligibleOn is Eligible for a task needing a unit of capacity c: the
-// workers with room there (FreeOn).
+// EligibleOn is Eligible for a task that needs a unit of capacity c. Only
+// workers with room there are eligible.
 func (ix *Index) EligibleOn(c Capacity, t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
 	return ix.query(nil, t, task, c, true, skip, max)
 }

@@ -189,8 +189,8 @@ func (t *Tx) DeleteWorker(ctx context.Context, workspaceSID, sid string) error {
 	return t.notifyWorker(ctx, workspaceSID, sid)
 }
 
-// The statements that claim and release a worker's capacity, voice and the
-// message channel: one text each, the column names fixed.
+// The statements that claim and release a worker's voice capacity and its
+// message capacity. Each is one fixed text, so no column name is built.
 const (
 	claimVoice = `UPDATE workers SET busy = busy + 1, date_updated = $3, version = version + 1
 		WHERE workspace_sid = $1 AND sid = $2 AND available AND busy < capacity`
@@ -208,8 +208,8 @@ const (
 )
 
 // ClaimWorker is one conditional UPDATE: concurrent claims on one worker
-// serialize on its row, and each re-checks busy < capacity (of the task's
-// channel) after the previous one committed.
+// serialize on its row, and each re-checks the room on the task's channel
+// after the previous one committed.
 func (t *Tx) ClaimWorker(ctx context.Context, workspaceSID, sid, channel string, now time.Time) (bool, error) {
 	q := claimVoice
 	if channel == didrouter.MessageChannel {

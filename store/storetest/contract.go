@@ -150,9 +150,9 @@ func (f *fixture) activity(name string, available bool) didrouter.Activity {
 	return a
 }
 
-// voiceChannel is the task channel of calls (engine.DefaultTaskChannel),
-// which takes a worker's voice capacity; the store contract does not
-// import the engine.
+// voiceChannel is the task channel of calls, engine.DefaultTaskChannel. It
+// takes a worker's voice capacity. The store contract does not import the
+// engine, so it names the channel itself.
 const voiceChannel = "voice"
 
 // newWorker returns an available capacity-1 worker (not stored).
