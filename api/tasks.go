@@ -300,7 +300,7 @@ func taskChannelName(ws, v string) (string, error) {
 	case v == "":
 		return "", nil
 	case isSID(v) && strings.HasPrefix(v, "TC"):
-		for _, name := range []string{"voice", "default", "chat", "sms", "video", "email"} {
+		for _, name := range []string{"voice", didrouter.MessageChannel, "default", "chat", "sms", "video", "email"} {
 			if taskChannelSID(ws, name) == v {
 				return name, nil
 			}

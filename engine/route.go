@@ -104,7 +104,7 @@ func (e *Engine) reserve(ctx context.Context, wfRow didrouter.Workflow, t didrou
 // claimed (the index was stale), errTaskMoved when the task already has a
 // live reservation.
 func (e *Engine) reserveLocked(ctx context.Context, tx didrouter.Tx, fx *effects, wfRow didrouter.Workflow, cur didrouter.Task, workerSID string) (*reserved, error) {
-	ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, e.clock.Now())
+	ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, cur.TaskChannel, e.clock.Now())
 	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		return nil, errWorkerTaken // deleted: the refresh drops it from the index
 	}

@@ -294,7 +294,7 @@ func (p *Provisioner) Create(ctx context.Context, workspaceSID string, in Person
 	if inactive {
 		// Created Offline, so nothing routes to it before this write.
 		zero := 0
-		if w, err = p.eng.UpdateWorker(ctx, workspaceSID, w.SID, engine.WorkerUpdate{Capacity: &zero}); err != nil {
+		if w, err = p.eng.UpdateWorker(ctx, workspaceSID, w.SID, engine.WorkerUpdate{Capacity: &zero, MessageCapacity: &zero}); err != nil {
 			return w, fmt.Errorf("provision %s: deactivate: %w", email, err)
 		}
 	}
@@ -367,20 +367,22 @@ func (p *Provisioner) Apply(ctx context.Context, workspaceSID, sid string, in Pe
 		u.Attributes = &s
 	}
 	if in.Active != nil && *in.Active != Active(w) {
+		// Both channels: a deactivated worker gets neither calls nor
+		// messages, whatever activity someone gives them.
 		if *in.Active {
-			one := 1
-			u.Capacity = &one
+			one, msgs := 1, engine.DefaultMessageCapacity
+			u.Capacity, u.MessageCapacity = &one, &msgs
 		} else {
 			zero := 0
 			off, err := p.offline(ctx, workspaceSID)
 			if err != nil {
 				return didrouter.Worker{}, err
 			}
-			u.Capacity, u.ActivitySID = &zero, &off
+			u.Capacity, u.MessageCapacity, u.ActivitySID = &zero, &zero, &off
 		}
 	}
 	out := w
-	if u.Attributes != nil || u.Capacity != nil || u.ActivitySID != nil || u.FriendlyName != nil {
+	if u.Attributes != nil || u.Capacity != nil || u.MessageCapacity != nil || u.ActivitySID != nil || u.FriendlyName != nil {
 		if out, err = p.eng.UpdateWorker(ctx, workspaceSID, sid, u); err != nil {
 			return out, fmt.Errorf("provision worker %s: %w", sid, err)
 		}
@@ -522,7 +524,7 @@ func (p *Provisioner) finishDeletion(ctx context.Context, w didrouter.Worker) er
 		p.unmark(w.SID)
 		return nil
 	}
-	if w.Busy > 0 {
+	if engine.HoldsWork(w) {
 		return nil
 	}
 	err := p.eng.DeleteWorker(ctx, w.WorkspaceSID, w.SID)

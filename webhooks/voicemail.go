@@ -434,7 +434,7 @@ func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, sec
 	}
 	return engine.TaskInsert{
 		WorkspaceSID: ws.SID, WorkflowSID: workflowSID, Attributes: string(raw),
-		TaskChannel: engine.DefaultTaskChannel, CallSID: recSID,
+		TaskChannel: didrouter.MessageChannel, CallSID: recSID,
 	}, nil
 }
 
@@ -534,8 +534,10 @@ func (h *Handler) choice(ctx context.Context, c *call) ([]twiml.Element, error) 
 		if err != nil {
 			return nil, fmt.Errorf("encode task attributes: %w", err)
 		}
-		s := string(raw)
-		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil {
+		s, ch := string(raw), didrouter.MessageChannel
+		// A request is a message: it moves to the message channel, so it
+		// takes an agent's message capacity, not the one for calls.
+		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s, TaskChannel: &ch}); err != nil {
 			if didrouter.ErrorCode(err) == didrouter.EUNAVAILABLE {
 				return []twiml.Element{leave()}, nil
 			}
