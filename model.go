@@ -55,8 +55,10 @@ type Worker struct {
 	ActivitySID       string
 	ActivityName      string
 	Available         bool // the activity's availability
-	Capacity          int  // voice capacity; 1 unless set
-	Busy              int  // pending reservations + assigned/wrapping tasks
+	Capacity          int  // voice capacity, taken by every task channel but MessageChannel; 1 unless set
+	Busy              int  // pending reservations + assigned/wrapping tasks on voice
+	MessageCapacity   int  // capacity on MessageChannel, 10 unless set
+	MessageBusy       int  // pending reservations + assigned/wrapping tasks on MessageChannel
 	PhoneNumber       string
 	DateStatusChanged time.Time // when the worker last changed activity or finished a task: "idle since"
 	DateCreated       time.Time
@@ -104,6 +106,12 @@ const (
 	TaskCompleted = "completed"
 	TaskCanceled  = "canceled"
 )
+
+// MessageChannel is the task channel of voicemail and call-back requests.
+// A worker's capacity on it is Worker.MessageCapacity, apart from voice,
+// which every other channel takes. So an offered message never keeps a call
+// from an agent.
+const MessageChannel = "messages"
 
 // Task is a unit of work (a call) routed by a workflow.
 type Task struct {

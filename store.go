@@ -179,20 +179,24 @@ type Tx interface {
 	// InsertWorker fails with ECONFLICT when PhoneNumber is owned by another worker.
 	InsertWorker(ctx context.Context, w Worker) error
 	// UpdateWorker writes FriendlyName, Attributes, ActivitySID, ActivityName,
-	// Available, Capacity, PhoneNumber, DateStatusChanged and DateUpdated, and
-	// bumps Version. ECONFLICT when PhoneNumber is owned by another worker.
-	// It never writes Busy: only the two methods below do.
+	// Available, Capacity, MessageCapacity, PhoneNumber, DateStatusChanged
+	// and DateUpdated, and bumps Version. ECONFLICT when PhoneNumber is
+	// owned by another worker. It never writes Busy or MessageBusy. Only the
+	// two methods below do.
 	UpdateWorker(ctx context.Context, w Worker) error
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
-	// ClaimWorker adds one to the worker's Busy count if, and only if, the
-	// worker is available and Busy < Capacity; it reports whether it did,
-	// and returns the worker as written (locked) when it did.
-	// This is the single place where "never two calls at once" is decided.
-	ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (Worker, bool, error)
-	// ReleaseWorker subtracts one from Busy (never below zero), sets
-	// DateStatusChanged to idleSince when Busy reaches zero, and returns
-	// the worker as written.
-	ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) (Worker, error)
+	// ClaimWorker takes one unit of the capacity a task of the given task
+	// channel needs if, and only if, the worker is available and has room
+	// there. Room is Busy < Capacity for voice, and MessageBusy <
+	// MessageCapacity for MessageChannel. It reports whether it did, and
+	// returns the worker as written (locked) when it did. This is the
+	// single place where "never two calls at once" is decided.
+	ClaimWorker(ctx context.Context, workspaceSID, sid, channel string, now time.Time) (Worker, bool, error)
+	// ReleaseWorker gives back one unit of that capacity, never going below
+	// zero. For voice it sets DateStatusChanged to idleSince when Busy
+	// reaches zero. A message leaves it alone, so the worker's place in the
+	// line for calls does not move. It returns the worker as written.
+	ReleaseWorker(ctx context.Context, workspaceSID, sid, channel string, idleSince time.Time) (Worker, error)
 
 	InsertTaskQueue(ctx context.Context, q TaskQueue) error
 	UpdateTaskQueue(ctx context.Context, q TaskQueue) error
@@ -277,6 +281,7 @@ type WorkerRow struct {
 	SID, FriendlyName, Attributes, ActivitySID, ActivityName []byte
 	Available                                                bool
 	Capacity, Busy                                           int
+	MessageCapacity, MessageBusy                             int
 	DateStatusChanged                                        time.Time
 	Version                                                  int64
 }

@@ -60,12 +60,9 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 		available = &b
 	}
 	name := q.Get("FriendlyName")
-	kept := all[:0:0]
-	for _, a := range all {
-		if (name == "" || a.FriendlyName == name) && (available == nil || a.Available == *available) {
-			kept = append(kept, a)
-		}
-	}
+	kept := keep(all, func(a didrouter.Activity) bool {
+		return (name == "" || a.FriendlyName == name) && (available == nil || a.Available == *available)
+	})
 	page, next := pageOf(kept, p, func(a didrouter.Activity) string { return a.SID })
 	out := make([]activityJSON, 0, len(page))
 	for _, a := range page {
@@ -75,8 +72,9 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createActivity takes FriendlyName (unique in the workspace) and Available
-// (false unless sent; it cannot change later, as in TaskRouter).
+// createActivity takes FriendlyName, unique in the workspace, and
+// Available, false unless sent. As in TaskRouter, Available cannot change
+// later.
 func (h *Handler) createActivity(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var available *bool

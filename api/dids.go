@@ -125,7 +125,7 @@ func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		// Committed; only serving waiting tasks afterwards failed (they
 		// wait for the next trigger).
-		h.log.WarnContext(r.Context(), "DID import committed; serving waiting tasks failed", "err", err)
+		h.log.WarnContext(r.Context(), "serving waiting tasks after a did import failed", "err", err)
 	}
 	ans := importJSON{DryRun: dryRun, Workers: make([]importedJSON, 0, len(out))}
 	for _, res := range out {

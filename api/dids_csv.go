@@ -258,9 +258,9 @@ func formulaLead(s string) bool {
 }
 
 // plainData reports whether a cell that begins like a formula is plainly
-// data: a sign and then only digits, spaces and ( ) . - (a phone number
-// such as +15127640580 or +1 (512) 764-0580, or a number), which cannot
-// call a function.
+// data. A sign followed only by digits, spaces and the characters ( ) . -
+// is a phone number such as +1 (512) 764-0580, or a number, and cannot call
+// a function.
 func plainData(s string) bool {
 	if s == "" || (s[0] != '+' && s[0] != '-') {
 		return false

@@ -34,9 +34,9 @@ type twilioError struct {
 	Row int `json:"row,omitempty"`
 }
 
-// statusError is an answer the engine's error codes do not describe: a
-// refused credential (401, with its challenge) or identity (403), or a
-// method the route does not take (405).
+// statusError is an answer the engine's error codes do not describe. It is
+// a refused credential (401) or identity (403), or a method the route does
+// not take (405).
 type statusError struct {
 	status, code int
 	msg          string

@@ -30,7 +30,8 @@ func workerInfo(w didrouter.Worker) *routing.WorkerInfo {
 	}
 	return &routing.WorkerInfo{
 		SID: w.SID, FriendlyName: w.FriendlyName, Attributes: attrs, Available: w.Available,
-		Capacity: w.Capacity, Busy: w.Busy, ActivitySID: w.ActivitySID, ActivityName: w.ActivityName,
+		Capacity: w.Capacity, Busy: w.Busy, MessageCapacity: w.MessageCapacity, MessageBusy: w.MessageBusy,
+		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName,
 		Version: w.Version,
 	}
 }

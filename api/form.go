@@ -144,9 +144,9 @@ func (f form) only(names ...string) error {
 	return didrouter.Errorf(didrouter.EINVALID, "parameter %s is not supported by didrouter", extra[0])
 }
 
-// checkText refuses text that Postgres cannot store (invalid UTF-8, NUL)
-// and SQLite would: refused at the boundary, both stores answer alike,
-// with a 400 rather than a database error. what names the text.
+// checkText refuses text that Postgres cannot store but SQLite would, such
+// as invalid UTF-8 or a NUL byte. Refusing it here makes both stores answer
+// alike, with a 400 instead of a database error. what names the text.
 func checkText(what, s string) error {
 	if !utf8.ValidString(s) {
 		return didrouter.Errorf(didrouter.EINVALID, "%s is not valid UTF-8 text", what)

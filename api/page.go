@@ -14,9 +14,9 @@ const (
 	maxPageSize     = 1000
 )
 
-// pageRequest is a list request's paging: PageSize, Page (the index shown
-// in meta) and PageToken (the sid of the previous page's last item; keyset
-// paging stays correct while rows are added).
+// pageRequest is a list request's paging. Page is the index shown in meta.
+// PageToken is the sid of the previous page's last item, because keyset
+// paging stays correct while rows are added.
 type pageRequest struct {
 	Size  int
 	Index int
@@ -158,4 +158,16 @@ func scanPage[T any](p pageRequest, fetch func(after string, n int) ([]T, error)
 		}
 		after = sid(rows[len(rows)-1])
 	}
+}
+
+// keep returns the rows for which ok holds, in a new slice, so the list the
+// store returned is left as it was.
+func keep[T any](rows []T, ok func(T) bool) []T {
+	out := rows[:0:0]
+	for _, r := range rows {
+		if ok(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

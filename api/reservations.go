@@ -186,12 +186,12 @@ func (h *Handler) getReservation(via parent) handlerFunc {
 	}
 }
 
-// updateReservation takes ReservationStatus (accepted, rejected, wrapping,
-// completed) or Instruction (accept, reject; dequeue for a call's task,
-// which didrouter's voice flow does by itself), and WorkerActivitySid (the
-// worker's activity afterwards). TaskRouter's other instructions (call,
-// redirect, conference) drive Twilio's voice API, which didrouter does not
-// use: they, and their parameters, answer 400.
+// updateReservation takes either ReservationStatus or Instruction, and
+// WorkerActivitySid for the worker's activity afterwards. The statuses are
+// accepted, rejected, wrapping and completed. The instructions are accept,
+// reject, and dequeue for a call's task, which didrouter's voice flow does
+// by itself. TaskRouter's other instructions drive Twilio's voice API,
+// which didrouter does not use, so they and their parameters answer 400.
 func (h *Handler) updateReservation(via parent) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r)

@@ -11,10 +11,10 @@ import (
 )
 
 // Workspace settings and activities are written here, in one store
-// transaction each, rather than through the engine: routing does not depend
-// on them (a renamed activity keeps its availability, which cannot change),
-// and the store's change feed has every engine reload what its index
-// keeps of them (the activity names its workers carry).
+// transaction each, rather than through the engine. Routing does not depend
+// on them, because a renamed activity keeps its availability and
+// availability cannot change. The store's change feed has every engine
+// reload the activity names its index keeps.
 
 // noWriter is the answer of an endpoint that needs the store's Tx.
 func noWriter(what string) error {
@@ -105,9 +105,9 @@ func normalizeEventsFilter(raw string) string {
 }
 
 // callbackURL returns the callback URL to store when next is sent as param
-// to replace stored: "" clears it; a URL sent back as the API shows it
-// (password hidden) keeps stored; any other must pass the callback
-// policy (absolute http(s), not didrouter itself, on the allow-list).
+// to replace stored. An empty next clears it. A URL sent back as the API
+// shows it, with its password hidden, keeps stored. Any other URL must pass
+// the callback policy.
 func (h *Handler) callbackURL(param, next, stored string) (string, error) {
 	if next == "" {
 		return "", nil

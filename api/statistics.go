@@ -307,12 +307,7 @@ func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	name := q.Get("FriendlyName")
-	kept := all[:0:0]
-	for _, tq := range all {
-		if name == "" || tq.FriendlyName == name {
-			kept = append(kept, tq)
-		}
-	}
+	kept := keep(all, func(tq didrouter.TaskQueue) bool { return name == "" || tq.FriendlyName == name })
 	page, next := pageOf(kept, p, func(q didrouter.TaskQueue) string { return q.SID })
 	pass, err := stats.Collect(r.Context(), h.store, ws, win)
 	if err != nil {

@@ -117,10 +117,10 @@ func taskStatuses() []string {
 	return append(slices.Clone(stats.LiveStatuses), didrouter.TaskCompleted, didrouter.TaskCanceled)
 }
 
-// listTasks filters by AssignmentStatus (several, or comma-separated),
-// WorkflowSid, WorkflowName, TaskQueueSid, TaskQueueName and Priority in the
-// store, and by EvaluateTaskAttributes (an expression over task attributes)
-// by evaluating it on each task.
+// listTasks filters by AssignmentStatus, WorkflowSid, WorkflowName,
+// TaskQueueSid, TaskQueueName and Priority in the store. AssignmentStatus
+// may be given several times or comma-separated. EvaluateTaskAttributes is
+// an expression over task attributes, evaluated on each task.
 func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
@@ -246,10 +246,10 @@ func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createTask takes Attributes, WorkflowSid (default: the workspace's default
-// workflow), Priority, Timeout and TaskChannel (a unique name such as
-// "voice" or "chat", or its sid). The engine routes it at once, like the
-// task of a call.
+// createTask takes Attributes, WorkflowSid, Priority, Timeout and
+// TaskChannel. WorkflowSid defaults to the workspace's default workflow.
+// TaskChannel is a unique name such as "voice" or "chat", or its sid. The
+// engine routes the task at once, like the task of a call.
 func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
@@ -300,7 +300,7 @@ func taskChannelName(ws, v string) (string, error) {
 	case v == "":
 		return "", nil
 	case isSID(v) && strings.HasPrefix(v, "TC"):
-		for _, name := range []string{"voice", "default", "chat", "sms", "video", "email"} {
+		for _, name := range []string{"voice", didrouter.MessageChannel, "default", "chat", "sms", "video", "email"} {
 			if taskChannelSID(ws, name) == v {
 				return name, nil
 			}
@@ -314,9 +314,10 @@ func taskChannelName(ws, v string) (string, error) {
 	return strings.ToLower(v), nil
 }
 
-// updateTask takes Attributes and Priority (a pending task is routed again
-// with them), and AssignmentStatus canceled (pending or reserved task),
-// wrapping or completed (assigned task) with an optional Reason.
+// updateTask takes Attributes and Priority, and routes a pending task again
+// with them. It also takes AssignmentStatus with an optional Reason. A
+// pending or reserved task may be canceled, and an assigned one may be
+// wrapping or completed.
 func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {

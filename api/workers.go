@@ -63,8 +63,8 @@ func (h *Handler) workerJSON(r *http.Request, w didrouter.Worker) workerJSON {
 }
 
 // listWorkers filters by ActivitySid, ActivityName, Available and
-// FriendlyName in the store, and by TargetWorkersExpression and queue
-// membership (TaskQueueSid, TaskQueueName: the queue's target_workers) by
+// FriendlyName in the store. It filters by TargetWorkersExpression, and by
+// membership of the queue named by TaskQueueSid or TaskQueueName, by
 // evaluating the expressions on each worker.
 func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()

@@ -61,12 +61,7 @@ func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := q.Get("FriendlyName")
-	kept := all[:0:0]
-	for _, wf := range all {
-		if name == "" || wf.FriendlyName == name {
-			kept = append(kept, wf)
-		}
-	}
+	kept := keep(all, func(wf didrouter.Workflow) bool { return name == "" || wf.FriendlyName == name })
 	page, next := pageOf(kept, p, func(wf didrouter.Workflow) string { return wf.SID })
 	out := make([]workflowJSON, 0, len(page))
 	for _, wf := range page {

@@ -104,13 +104,7 @@ func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if name := r.URL.Query().Get("FriendlyName"); name != "" {
-		kept := all[:0:0]
-		for _, ws := range all {
-			if ws.FriendlyName == name {
-				kept = append(kept, ws)
-			}
-		}
-		all = kept
+		all = keep(all, func(ws didrouter.Workspace) bool { return ws.FriendlyName == name })
 	}
 	page, next := pageOf(all, p, func(ws didrouter.Workspace) string { return ws.SID })
 	out := make([]workspaceJSON, 0, len(page))
@@ -127,8 +121,8 @@ func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 }
 
 // updateWorkspace changes FriendlyName, DefaultActivitySid,
-// TimeoutActivitySid (empty clears it), EventCallbackUrl and EventsFilter
-// (empty clears them; events are POSTed there by package eventcallback).
+// TimeoutActivitySid, EventCallbackUrl and EventsFilter. An empty value
+// clears the last three. Package eventcallback POSTs the events.
 func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {

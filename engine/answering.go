@@ -52,8 +52,9 @@ func (e *Engine) AnyoneAvailable(ctx context.Context, t didrouter.Task) (bool, e
 }
 
 // QueuePosition is a waiting task's place among the tasks waiting in its
-// queue, in service order (1 = next), and how many wait there in all. It
-// is 0 when the task does not wait.
+// queue for the same capacity, in service order, and how many wait there in
+// all. Position 1 is next, and 0 means the task does not wait. A caller is
+// not behind the messages of the queue, which wait for another capacity.
 func (e *Engine) QueuePosition(ctx context.Context, t didrouter.Task) (position, waiting int, err error) {
 	list, err := e.store.WaitingTasks(ctx, t.WorkspaceSID, waitingScan)
 	if err != nil {
@@ -63,7 +64,7 @@ func (e *Engine) QueuePosition(ctx context.Context, t didrouter.Task) (position,
 		return 0, 0, fmt.Errorf("queue position of task %s: %w", t.SID, err)
 	}
 	for _, w := range list {
-		if w.TaskQueueSID != t.TaskQueueSID {
+		if w.TaskQueueSID != t.TaskQueueSID || !sameCapacity(w.TaskChannel, t.TaskChannel) {
 			continue
 		}
 		waiting++

@@ -331,7 +331,8 @@ func (e *Engine) importCreate(ctx context.Context, tx didrouter.Tx, fx *effects,
 	w := didrouter.Worker{
 		WorkspaceSID: act.WorkspaceSID, FriendlyName: p.name, Attributes: p.attrs,
 		ActivitySID: act.SID, ActivityName: act.FriendlyName, Available: act.Available, Capacity: 1,
-		PhoneNumber: p.finalPN, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
+		MessageCapacity: DefaultMessageCapacity,
+		PhoneNumber:     p.finalPN, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
 	}
 	if dryRun {
 		return w, nil

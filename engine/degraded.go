@@ -143,11 +143,12 @@ func (w *memWalk) claim(_ context.Context, s walkStep, c routing.WorkerInfo) (*r
 	// write lock.
 	w.wi.mu.Lock()
 	cur, ok := w.wi.ix.Worker(c.SID)
-	if !ok || cur.Version != c.Version || cur.Busy != c.Busy || !cur.Available || cur.Busy >= cur.Capacity {
+	ch := capacityOf(s.t.TaskChannel)
+	if !ok || cur.Version != c.Version || cur.Busy != c.Busy || cur.MessageBusy != c.MessageBusy || !cur.FreeOn(ch) {
 		w.wi.mu.Unlock()
 		return nil, nil
 	}
-	cur.Busy++
+	cur.Hold(ch, 1)
 	w.wi.ix.UpsertWorker(cur) // same version: applied, and the queue counts follow
 	w.wi.mu.Unlock()
 	t := s.t
@@ -157,7 +158,7 @@ func (w *memWalk) claim(_ context.Context, s walkStep, c routing.WorkerInfo) (*r
 		return nil, err
 	}
 	w.t = t
-	return &reserved{reservation: r, worker: degradedWorker(t.WorkspaceSID, c), task: t}, nil
+	return &reserved{reservation: r, worker: degradedWorker(t.WorkspaceSID, cur), task: t}, nil
 }
 
 func (w *memWalk) skip(_ context.Context, s walkStep) error {
@@ -184,7 +185,8 @@ func (w *memWalk) skip(_ context.Context, s walkStep) error {
 func (w *memWalk) lost(context.Context, walkStep) (bool, error) { return true, nil }
 
 // degradedWorker is the Worker row as far as the index knows it (enough to
-// ring the worker: sid, name, attributes with contact_uri).
+// ring the worker: sid, name, attributes with contact_uri). It includes the
+// claim just counted.
 func degradedWorker(workspaceSID string, w routing.WorkerInfo) didrouter.Worker {
 	attrs, err := json.Marshal(w.Attributes)
 	if err != nil {
@@ -194,7 +196,8 @@ func degradedWorker(workspaceSID string, w routing.WorkerInfo) didrouter.Worker 
 	return didrouter.Worker{
 		SID: w.SID, WorkspaceSID: workspaceSID, FriendlyName: w.FriendlyName, Attributes: string(attrs),
 		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available,
-		Capacity: w.Capacity, Busy: w.Busy + 1, PhoneNumber: phone, DateStatusChanged: w.IdleSince, Version: w.Version,
+		Capacity: w.Capacity, Busy: w.Busy, MessageCapacity: w.MessageCapacity, MessageBusy: w.MessageBusy,
+		PhoneNumber: phone, DateStatusChanged: w.IdleSince, Version: w.Version,
 	}
 }
 

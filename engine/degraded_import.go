@@ -89,7 +89,7 @@ func (dm Degraded) Import(ctx context.Context, dc DegradedCall) (DegradedImport,
 		}
 		fx.timers = true
 		if r := dc.Reservation; r != nil && t.AssignmentStatus == didrouter.TaskReserved {
-			w, ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, r.WorkerSID, now)
+			w, ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, r.WorkerSID, t.TaskChannel, now)
 			if err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 				return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
 			}
@@ -247,7 +247,7 @@ func (dm Degraded) AdoptAnsweredReservation(ctx context.Context, workspaceSID, r
 		if err := e.endPendingReservation(ctx, tx, fx, &t, didrouter.ReservationRescinded, false); err != nil {
 			return err
 		}
-		w, ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, now)
+		w, ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, t.TaskChannel, now)
 		if err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
 		}

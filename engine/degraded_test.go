@@ -489,3 +489,37 @@ func TestDegradedAnsweredReservationWorkerBusy(t *testing.T) {
 		}
 	})
 }
+
+// Degraded mode counts capacity per channel too: an owner holding a
+// message (offered before the store went down) is still rung for a call
+// from memory, and the import claims their voice capacity, not the
+// message's.
+func TestDegradedCallReachesAnOwnerWithAMessage(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		owner := h.worker("owner", ownerDID, "Available")
+		msg, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
+			Attributes:  `{"type":"voicemail","name":"+12125550100","phone_number":"` + ownerDID + `"}`,
+			TaskChannel: didrouter.MessageChannel})
+		if err != nil || msg.Reservation == nil || msg.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("message: %+v %v, want offered to the owner", msg.Reservation, err)
+		}
+		h.warm()
+		dc := h.degradedCall(ownerDID, nil)
+		if dc.Reservation == nil || dc.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("degraded call: %+v, want the owner (who holds only a message)", dc.Reservation)
+		}
+		if dc.Worker == nil || dc.Worker.Busy != 1 || dc.Worker.MessageBusy != 1 {
+			t.Fatalf("degraded worker %+v, want busy 1 and one message", dc.Worker)
+		}
+		// The owner is now full for calls in memory: the next call waits.
+		if next := h.degradedCall(ownerDID, nil); next.Reservation != nil {
+			t.Fatalf("second degraded call reserved %+v, want it waiting", next.Reservation)
+		}
+		if got := h.importDegraded(dc); !got.Imported || got.Conflict != "" {
+			t.Fatalf("import: %+v", got)
+		}
+		if w := h.getWorker(owner.SID); w.Busy != 1 || w.MessageBusy != 1 {
+			t.Fatalf("owner after the import: busy %d, messages %d; want 1 and 1", w.Busy, w.MessageBusy)
+		}
+	})
+}

@@ -12,8 +12,10 @@
 //
 // The Engine follows TaskRouter's task lifecycle (pending → reserved →
 // assigned → wrapping → completed, or canceled) with one reservation at a
-// time per task (a queue's MaxReservedWorkers is stored, not used) and voice
-// capacity 1 per worker. The choices below are where
+// time per task (a queue's MaxReservedWorkers is stored, not used) and a
+// capacity per worker and channel. Voice is 1 unless set and is taken by
+// every task channel but MessageChannel, whose capacity is 10 unless set
+// (channels.go). The choices below are where
 // TaskRouter's documentation leaves room, or where didrouter deliberately
 // differs.
 //
@@ -25,7 +27,8 @@
 // workflow.target-matched, task-queue.entered.
 //
 // Reserving. Candidates come from the in-memory index (queue members for
-// whom the target expression holds, available, with spare capacity, not in
+// whom the target expression holds, available, with spare capacity on the
+// task's channel, not in
 // the task's RejectedWorkers; ordered by order_by, then longest idle). The
 // reservation is made in one store transaction that re-reads the locked task
 // (it must still be pending at the same step and must not have rejected the

@@ -21,6 +21,11 @@ const (
 	MaxTaskTimeout            = 365 * 86400
 	DefaultTaskChannel        = "voice"
 
+	// DefaultMessageCapacity is a new worker's message capacity. It is
+	// enough for an owner to be offered every message left for them at
+	// once, and few enough that one agent does not hold a whole backlog.
+	DefaultMessageCapacity = 10
+
 	// candidatesPerRound bounds how many index candidates one reservation
 	// attempt tries before asking the index again.
 	candidatesPerRound = 8

@@ -26,7 +26,7 @@ func (e *Engine) Explain(ctx context.Context, t didrouter.Task, focus string) (*
 	if err != nil {
 		return nil, fmt.Errorf("explain task %s: list task queues: %w", t.SID, err)
 	}
-	opt := routing.ExplainOptions{QueueNames: make(map[string]string, len(queues)), Focus: focus}
+	opt := routing.ExplainOptions{QueueNames: make(map[string]string, len(queues)), Focus: focus, Capacity: capacityOf(t.TaskChannel)}
 	for _, q := range queues {
 		opt.QueueNames[q.SID] = q.FriendlyName
 	}

@@ -74,7 +74,7 @@ func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (Outbou
 			return nil
 		}
 		// Task before worker: the store's lock order.
-		w, claimed, err := tx.ClaimWorker(ctx, ws.SID, o.WorkerSID, now)
+		w, claimed, err := tx.ClaimWorker(ctx, ws.SID, o.WorkerSID, t.TaskChannel, now)
 		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return didrouter.Errorf(didrouter.EINVALID, "worker %s does not exist in workspace %s", o.WorkerSID, ws.SID)
 		}

@@ -30,12 +30,25 @@ func (h *harness) checkInvariantsAt(ctx context.Context) {
 	if err != nil {
 		h.t.Fatalf("ListReservations: %v", err)
 	}
-	live := map[string]int{}              // worker -> live reservations
+	tasks, err := h.store.ListTasks(ctx, h.ws.SID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
+	if err != nil {
+		h.t.Fatalf("ListTasks: %v", err)
+	}
+	channel := map[string]string{}
+	for _, t := range tasks {
+		channel[t.SID] = t.TaskChannel
+	}
+	live := map[string]int{}              // worker -> live reservations on voice
+	liveMsg := map[string]int{}           // and on the message channel
 	byTask := map[string]map[string]int{} // task -> status -> count
 	for _, r := range rs {
 		switch r.Status {
 		case didrouter.ReservationPending, didrouter.ReservationAccepted, didrouter.ReservationWrapping:
-			live[r.WorkerSID]++
+			if channel[r.TaskSID] == didrouter.MessageChannel {
+				liveMsg[r.WorkerSID]++
+			} else {
+				live[r.WorkerSID]++
+			}
 		}
 		if byTask[r.TaskSID] == nil {
 			byTask[r.TaskSID] = map[string]int{}
@@ -50,10 +63,9 @@ func (h *harness) checkInvariantsAt(ctx context.Context) {
 		if w.Busy != live[w.SID] {
 			h.t.Errorf("worker %s busy %d, but it has %d live reservations", w.FriendlyName, w.Busy, live[w.SID])
 		}
-	}
-	tasks, err := h.store.ListTasks(ctx, h.ws.SID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
-	if err != nil {
-		h.t.Fatalf("ListTasks: %v", err)
+		if w.MessageBusy != liveMsg[w.SID] {
+			h.t.Errorf("worker %s holds %d messages, but it has %d live message reservations", w.FriendlyName, w.MessageBusy, liveMsg[w.SID])
+		}
 	}
 	for _, t := range tasks {
 		c := byTask[t.SID]

@@ -110,7 +110,7 @@ func (e *Engine) reserve(ctx context.Context, wfRow didrouter.Workflow, t didrou
 // live reservation. With insert, cur is a new task not stored yet: it is
 // inserted reserved (a *callHasTask error when its call has a task).
 func (e *Engine) reserveLocked(ctx context.Context, tx didrouter.Tx, fx *effects, wfRow didrouter.Workflow, cur didrouter.Task, workerSID string, insert bool) (*reserved, error) {
-	w, ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, e.clock.Now())
+	w, ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, cur.TaskChannel, e.clock.Now())
 	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		return nil, errWorkerTaken // deleted: the refresh drops it from the index
 	}

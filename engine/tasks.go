@@ -283,7 +283,7 @@ func (e *Engine) rejectReservation(ctx context.Context, workspaceSID, reservatio
 // missed counts it as the worker's missed or declined call.
 func (e *Engine) rejectInTx(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task, r didrouter.Reservation, status string, missed bool) error {
 	now := e.clock.Now()
-	if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
+	if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, status, now); err != nil {
 		return err
 	}
 	if status == didrouter.ReservationTimeout {
@@ -323,8 +323,9 @@ var reservationEventTypes = map[string]string{
 }
 
 // endReservation gives the locked reservation r a final status, records the
-// event, stops its timer and frees its worker.
-func (e *Engine) endReservation(ctx context.Context, tx didrouter.Tx, fx *effects, r didrouter.Reservation, status string, now time.Time) error {
+// event, stops its timer and frees its worker's capacity on channel. That
+// is the task's channel, which does not change while a reservation is live.
+func (e *Engine) endReservation(ctx context.Context, tx didrouter.Tx, fx *effects, r didrouter.Reservation, channel, status string, now time.Time) error {
 	r.Status, r.DateUpdated = status, now
 	if err := tx.UpdateReservation(ctx, r); err != nil {
 		return fmt.Errorf("update reservation %s: %w", r.SID, err)
@@ -336,7 +337,7 @@ func (e *Engine) endReservation(ctx context.Context, tx didrouter.Tx, fx *effect
 	if err := tx.ClearTimers(ctx, r.WorkspaceSID, r.TaskSID, didrouter.TimerReservation); err != nil {
 		return fmt.Errorf("clear reservation timer: %w", err)
 	}
-	return e.releaseWorker(ctx, tx, fx, r.WorkspaceSID, r.WorkerSID, now)
+	return e.releaseWorker(ctx, tx, fx, r.WorkspaceSID, r.WorkerSID, channel, now)
 }
 
 // endPendingReservation ends the task's pending reservation, if any, with
@@ -349,7 +350,7 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx didrouter.Tx, fx 
 	}
 	now := e.clock.Now()
 	for _, r := range list {
-		if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
+		if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, status, now); err != nil {
 			return err
 		}
 		if !notAnswering {
@@ -369,10 +370,10 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx didrouter.Tx, fx 
 	return nil
 }
 
-// releaseWorker frees one unit of the worker's capacity and schedules it to
-// serve waiting tasks after commit.
-func (e *Engine) releaseWorker(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
-	w, err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, now)
+// releaseWorker frees one unit of the worker's capacity on a task channel
+// and schedules it to serve waiting tasks after commit.
+func (e *Engine) releaseWorker(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, workerSID, channel string, now time.Time) error {
+	w, err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, channel, now)
 	if err != nil {
 		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return nil // deleted meanwhile: nothing to free
@@ -549,7 +550,7 @@ func (e *Engine) completeInTx(ctx context.Context, tx didrouter.Tx, fx *effects,
 			return didrouter.Task{}, err
 		}
 		for _, r := range live {
-			if err := e.endReservation(ctx, tx, fx, r, didrouter.ReservationCompleted, now); err != nil {
+			if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, didrouter.ReservationCompleted, now); err != nil {
 				return didrouter.Task{}, err
 			}
 		}

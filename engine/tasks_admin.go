@@ -13,13 +13,21 @@ import (
 type TaskUpdate struct {
 	Attributes *string
 	Priority   *int
+	// TaskChannel moves a pending or reserved task to another task channel.
+	// The webhooks do it when a waiting call becomes a call-back request. A
+	// pending reservation is canceled first. Its worker is freed on the old
+	// channel and not barred from the task, which is routed again.
+	// TaskRouter's API cannot change a task's channel, and didrouter's API
+	// does not offer it either.
+	TaskChannel *string
 }
 
 // UpdateTask changes a live task's attributes or priority (event
 // task.updated). A pending task keeps its position while its filter still
 // matches the new attributes, else it enters the workflow afresh; either way
-// it is routed again, since who is eligible may have changed. A reserved or
-// assigned task keeps its reservation. Completed and canceled tasks are
+// it is routed again, since who is eligible may have changed. A reserved
+// task keeps its reservation unless it changes channel; an assigned one
+// keeps it and cannot change channel. Completed and canceled tasks are
 // EUNAVAILABLE.
 func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u TaskUpdate) (didrouter.Task, error) {
 	var raw string
@@ -36,6 +44,9 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 	}
 	if u.Priority != nil && *u.Priority < 0 {
 		return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "priority must not be negative, not %d", *u.Priority)
+	}
+	if u.TaskChannel != nil && strings.TrimSpace(*u.TaskChannel) == "" {
+		return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "task channel must not be empty")
 	}
 	t0, err := e.store.GetTask(ctx, workspaceSID, sid)
 	if err != nil {
@@ -56,6 +67,12 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 			return didrouter.Errorf(didrouter.EUNAVAILABLE, "task %s is %s and can no longer be updated", sid, t.AssignmentStatus)
 		}
 		data := map[string]any{}
+		if u.TaskChannel != nil && *u.TaskChannel != t.TaskChannel {
+			if err := e.changeChannel(ctx, tx, fx, &t, strings.TrimSpace(*u.TaskChannel)); err != nil {
+				return err
+			}
+			data["task_channel"] = t.TaskChannel
+		}
 		if u.Attributes != nil {
 			t.Attributes = raw
 			data["attributes"] = true
@@ -104,6 +121,25 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 	return e.freshTask(ctx, out)
 }
 
+// changeChannel moves the locked task t to channel, in memory; the caller
+// writes it. A reservation holds a unit of the capacity of the task's
+// channel, so a pending one is canceled first and released on the old
+// channel. An accepted task keeps its channel.
+func (e *Engine) changeChannel(ctx context.Context, tx didrouter.Tx, fx *effects, t *didrouter.Task, channel string) error {
+	switch t.AssignmentStatus {
+	case didrouter.TaskPending:
+	case didrouter.TaskReserved:
+		if err := e.endPendingReservation(ctx, tx, fx, t, didrouter.ReservationCanceled, false); err != nil {
+			return err
+		}
+		t.AssignmentStatus = didrouter.TaskPending
+	default:
+		return didrouter.Errorf(didrouter.EUNAVAILABLE, "task %s is %s: only a pending or reserved task can change channel", t.SID, t.AssignmentStatus)
+	}
+	t.TaskChannel = channel
+	return nil
+}
+
 // freshTask re-reads a task after follow-up routing may have changed it.
 func (e *Engine) freshTask(ctx context.Context, t didrouter.Task) (didrouter.Task, error) {
 	got, err := e.store.GetTask(ctx, t.WorkspaceSID, t.SID)
@@ -145,7 +181,7 @@ func (e *Engine) DeleteTask(ctx context.Context, workspaceSID, sid string) error
 			return err
 		}
 		for _, r := range live {
-			if err := e.endReservation(ctx, tx, fx, r, didrouter.ReservationCompleted, now); err != nil {
+			if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, didrouter.ReservationCompleted, now); err != nil {
 				return err
 			}
 		}

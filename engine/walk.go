@@ -102,7 +102,7 @@ func offer(ctx context.Context, w walker, s walkStep, tgt *routing.Target, exclu
 	}
 	for range 3 {
 		s.wi.mu.RLock()
-		cands := s.wi.ix.Eligible(tgt, s.attrs, skip, candidatesPerRound)
+		cands := s.wi.ix.EligibleOn(capacityOf(s.t.TaskChannel), tgt, s.attrs, skip, candidatesPerRound)
 		s.wi.mu.RUnlock()
 		if len(cands) == 0 {
 			return nil, nil

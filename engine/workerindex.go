@@ -23,16 +23,18 @@ func workerInfo(w didrouter.Worker) (routing.WorkerInfo, error) {
 		return routing.WorkerInfo{}, fmt.Errorf("worker %s attributes: %w", w.SID, err)
 	}
 	return routing.WorkerInfo{
-		SID:          w.SID,
-		FriendlyName: w.FriendlyName,
-		Attributes:   attrs,
-		Available:    w.Available,
-		Capacity:     w.Capacity,
-		Busy:         w.Busy,
-		IdleSince:    w.DateStatusChanged,
-		Version:      w.Version,
-		ActivitySID:  w.ActivitySID,
-		ActivityName: w.ActivityName,
+		SID:             w.SID,
+		FriendlyName:    w.FriendlyName,
+		Attributes:      attrs,
+		Available:       w.Available,
+		Capacity:        w.Capacity,
+		Busy:            w.Busy,
+		MessageCapacity: w.MessageCapacity,
+		MessageBusy:     w.MessageBusy,
+		IdleSince:       w.DateStatusChanged,
+		Version:         w.Version,
+		ActivitySID:     w.ActivitySID,
+		ActivityName:    w.ActivityName,
 	}, nil
 }
 
@@ -239,7 +241,7 @@ func (e *Engine) applyChange(ctx context.Context, c didrouter.Change) error {
 		if err != nil || !found {
 			return err
 		}
-		if w.Available && w.Busy < w.Capacity {
+		if hasRoom(w) {
 			if _, err := e.serveWorker(ctx, c.WorkspaceSID, c.SID); err != nil {
 				e.log.WarnContext(ctx, "serving waiting tasks after a worker change failed",
 					"worker", c.SID, "err", err)

@@ -24,9 +24,11 @@ type WorkerUpdate struct {
 	Attributes   *string
 	ActivitySID  *string
 	Capacity     *int // voice capacity, 0..MaxWorkerCapacity
+	// MessageCapacity is the capacity on MessageChannel, 0..MaxWorkerCapacity.
+	MessageCapacity *int
 }
 
-// MaxWorkerCapacity bounds a worker's voice capacity.
+// MaxWorkerCapacity bounds a worker's capacity on each channel.
 const MaxWorkerCapacity = 50
 
 // normalizeAttributes checks a worker's attributes JSON and normalizes its
@@ -137,7 +139,8 @@ func (e *Engine) CreateWorker(ctx context.Context, workspaceSID string, n Worker
 		w := didrouter.Worker{
 			SID: didrouter.NewSID(didrouter.PrefixWorker), WorkspaceSID: workspaceSID, FriendlyName: name, Attributes: attrs,
 			ActivitySID: act.SID, ActivityName: act.FriendlyName, Available: act.Available, Capacity: 1,
-			PhoneNumber: did, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
+			MessageCapacity: DefaultMessageCapacity,
+			PhoneNumber:     did, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
 		}
 		if err := checkDID(ctx, tx, workspaceSID, did, w.SID); err != nil {
 			return err
@@ -191,6 +194,9 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 	if u.Capacity != nil && (*u.Capacity < 0 || *u.Capacity > MaxWorkerCapacity) {
 		return didrouter.Worker{}, didrouter.Errorf(didrouter.EINVALID, "capacity must be between 0 and %d", MaxWorkerCapacity)
 	}
+	if u.MessageCapacity != nil && (*u.MessageCapacity < 0 || *u.MessageCapacity > MaxWorkerCapacity) {
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.EINVALID, "capacity of the %s channel must be between 0 and %d", didrouter.MessageChannel, MaxWorkerCapacity)
+	}
 	var out didrouter.Worker
 	fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		now := e.clock.Now()
@@ -200,7 +206,7 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 		}
 		var (
 			events  []didrouter.Event
-			capData map[string]any
+			capData []map[string]any // one per capacity event, in order
 		)
 		changed := false
 		if u.FriendlyName != nil && strings.TrimSpace(*u.FriendlyName) != w.FriendlyName {
@@ -218,8 +224,15 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 			// takes no new task until Busy drops under it.
 			events = append(events, workerEvent(w, didrouter.EventWorkerCapacityUpdate,
 				fmt.Sprintf("Worker %s capacity %d -> %d", w.FriendlyName, w.Capacity, *u.Capacity)))
-			capData = map[string]any{"capacity": *u.Capacity, "previous": w.Capacity}
+			capData = append(capData, map[string]any{"capacity": *u.Capacity, "previous": w.Capacity, "task_channel": DefaultTaskChannel})
 			w.Capacity = *u.Capacity
+			changed = true
+		}
+		if u.MessageCapacity != nil && *u.MessageCapacity != w.MessageCapacity {
+			events = append(events, workerEvent(w, didrouter.EventWorkerCapacityUpdate,
+				fmt.Sprintf("Worker %s %s capacity %d -> %d", w.FriendlyName, didrouter.MessageChannel, w.MessageCapacity, *u.MessageCapacity)))
+			capData = append(capData, map[string]any{"capacity": *u.MessageCapacity, "previous": w.MessageCapacity, "task_channel": didrouter.MessageChannel})
+			w.MessageCapacity = *u.MessageCapacity
 			changed = true
 		}
 		var act *didrouter.Activity
@@ -245,7 +258,7 @@ func (e *Engine) UpdateWorker(ctx context.Context, workspaceSID, sid string, u W
 		for _, ev := range events {
 			var data map[string]any
 			if ev.EventType == didrouter.EventWorkerCapacityUpdate {
-				data = capData
+				data, capData = capData[0], capData[1:]
 			}
 			if err := e.event(ctx, tx, ev, data); err != nil {
 				return err
@@ -316,7 +329,7 @@ func (e *Engine) DeleteWorker(ctx context.Context, workspaceSID, sid string) err
 		if err != nil {
 			return fmt.Errorf("read worker %s: %w", sid, err)
 		}
-		if w.Busy > 0 {
+		if HoldsWork(w) {
 			return didrouter.Errorf(didrouter.EUNAVAILABLE, "worker %s is on a task; complete or cancel it before deleting the worker", sid)
 		}
 		if err := e.event(ctx, tx, workerEvent(w, didrouter.EventWorkerDeleted, fmt.Sprintf("Worker %s deleted", w.FriendlyName)), nil); err != nil {

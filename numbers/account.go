@@ -21,9 +21,9 @@ const (
 	EnvAuthToken  = "TWILIO_AUTH_TOKEN"
 	EnvAPIKey     = "TWILIO_API_KEY"
 	EnvAPISecret  = "TWILIO_API_SECRET"
-	// EnvBaseURL sends every Twilio request to another host: a testing aid
-	// for a local fake of Twilio and for the replay tool, never for
-	// production (the Twilio credentials go to that host).
+	// EnvBaseURL sends every Twilio request to another host. It is for a
+	// local fake of Twilio and for the load replay tool. Never set it in
+	// production, because the Twilio credentials go to that host.
 	EnvBaseURL = "DIDROUTER_TWILIO_BASE_URL"
 )
 

@@ -136,9 +136,14 @@ type BuyResult struct {
 
 // Count returns how many outcomes have status.
 func (r BuyResult) Count(status string) int {
+	return countStatus(r.Outcomes, func(o Outcome) string { return o.Status }, status)
+}
+
+// countStatus counts the rows whose status is want.
+func countStatus[T any](rows []T, status func(T) string, want string) int {
 	n := 0
-	for _, o := range r.Outcomes {
-		if o.Status == status {
+	for _, r := range rows {
+		if status(r) == want {
 			n++
 		}
 	}

@@ -102,9 +102,9 @@ type Provisioner struct {
 const SweepEvery = 5 * time.Minute
 
 // New returns a Provisioner writing through eng and reading from st. A
-// deactivation also signs the agent out everywhere through revoker (nil:
-// it does not; a deactivated agent then keeps an open desktop until its
-// session ends, though nothing routes to it).
+// deactivation also signs the agent out everywhere through revoker. With a
+// nil revoker, a deactivated agent keeps an open desktop until its session
+// ends, though nothing routes to it.
 func New(eng Engine, st Store, revoker Revoker) (*Provisioner, error) {
 	if eng == nil || st == nil {
 		return nil, errors.New("provision: an engine and a store are required")
@@ -294,7 +294,7 @@ func (p *Provisioner) Create(ctx context.Context, workspaceSID string, in Person
 	if inactive {
 		// Created Offline, so nothing routes to it before this write.
 		zero := 0
-		if w, err = p.eng.UpdateWorker(ctx, workspaceSID, w.SID, engine.WorkerUpdate{Capacity: &zero}); err != nil {
+		if w, err = p.eng.UpdateWorker(ctx, workspaceSID, w.SID, engine.WorkerUpdate{Capacity: &zero, MessageCapacity: &zero}); err != nil {
 			return w, fmt.Errorf("provision %s: deactivate: %w", email, err)
 		}
 	}
@@ -367,20 +367,22 @@ func (p *Provisioner) Apply(ctx context.Context, workspaceSID, sid string, in Pe
 		u.Attributes = &s
 	}
 	if in.Active != nil && *in.Active != Active(w) {
+		// Both channels: a deactivated worker gets neither calls nor
+		// messages, whatever activity someone gives them.
 		if *in.Active {
-			one := 1
-			u.Capacity = &one
+			one, msgs := 1, engine.DefaultMessageCapacity
+			u.Capacity, u.MessageCapacity = &one, &msgs
 		} else {
 			zero := 0
 			off, err := p.offline(ctx, workspaceSID)
 			if err != nil {
 				return didrouter.Worker{}, err
 			}
-			u.Capacity, u.ActivitySID = &zero, &off
+			u.Capacity, u.MessageCapacity, u.ActivitySID = &zero, &zero, &off
 		}
 	}
 	out := w
-	if u.Attributes != nil || u.Capacity != nil || u.ActivitySID != nil || u.FriendlyName != nil {
+	if u.Attributes != nil || u.Capacity != nil || u.MessageCapacity != nil || u.ActivitySID != nil || u.FriendlyName != nil {
 		if out, err = p.eng.UpdateWorker(ctx, workspaceSID, sid, u); err != nil {
 			return out, fmt.Errorf("provision worker %s: %w", sid, err)
 		}
@@ -471,9 +473,9 @@ func (p *Provisioner) offline(ctx context.Context, workspaceSID string) (string,
 		workspaceSID, engine.OfflineActivityName)
 }
 
-// Delete removes the worker; its pending reservations are given up first.
-// A worker on a call is deactivated at once (rung no more) and marked, and
-// Run removes it when the call ends: deferred is then true.
+// Delete removes the worker after giving up its pending reservations. A
+// worker on a call is deactivated at once, so it is rung no more, and
+// marked. Run removes it when the call ends, and deferred is then true.
 func (p *Provisioner) Delete(ctx context.Context, workspaceSID, sid string) (deferred bool, err error) {
 	err = p.eng.DeleteWorker(ctx, workspaceSID, sid)
 	if didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
@@ -522,7 +524,7 @@ func (p *Provisioner) finishDeletion(ctx context.Context, w didrouter.Worker) er
 		p.unmark(w.SID)
 		return nil
 	}
-	if w.Busy > 0 {
+	if engine.HoldsWork(w) {
 		return nil
 	}
 	err := p.eng.DeleteWorker(ctx, w.WorkspaceSID, w.SID)
@@ -571,7 +573,7 @@ func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 					continue // deleted, or a read that the next change retries
 				}
 				if err := p.finishDeletion(ctx, w); err != nil {
-					log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
+					log.WarnContext(ctx, "removing a worker after its call failed", "worker", w.SID, "err", err)
 				}
 			}
 		}
@@ -581,19 +583,19 @@ func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 func (p *Provisioner) sweep(ctx context.Context, log *slog.Logger) {
 	wss, err := p.store.ListWorkspaces(ctx)
 	if err != nil {
-		log.WarnContext(ctx, "provision: list workspaces", "err", err)
+		log.WarnContext(ctx, "listing workspaces failed", "err", err)
 		return
 	}
 	for _, ws := range wss {
 		marked, err := p.Workers(ctx, ws.SID, DeletePending)
 		if err != nil {
-			log.WarnContext(ctx, "provision: list workers marked for deletion", "err", err)
+			log.WarnContext(ctx, "listing workers marked for deletion failed", "err", err)
 			continue
 		}
 		for _, w := range marked {
 			p.mark(w)
 			if err := p.finishDeletion(ctx, w); err != nil {
-				log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
+				log.WarnContext(ctx, "removing a worker after its call failed", "worker", w.SID, "err", err)
 			}
 		}
 	}

@@ -140,7 +140,7 @@ func TestProvisionLifecycle(t *testing.T) {
 		}
 		// Deactivate while it rings: the reservation is given up.
 		alice = w.must(w.p.Apply(w.ctx, ws, alice.SID, provision.Person{Active: ptr(false)}))
-		if provision.Active(alice) || alice.Available || alice.Capacity != 0 || alice.ActivityName != "Offline" {
+		if provision.Active(alice) || alice.Available || alice.Capacity != 0 || alice.MessageCapacity != 0 || alice.ActivityName != "Offline" {
 			t.Fatalf("deactivated: %+v", alice)
 		}
 		r, err := w.st.GetReservation(w.ctx, ws, res.Reservation.SID)
@@ -163,7 +163,7 @@ func TestProvisionLifecycle(t *testing.T) {
 		}
 		// Reactivate: capacity back, the waiting calls ring her.
 		alice = w.must(w.p.Apply(w.ctx, ws, alice.SID, provision.Person{Active: ptr(true)}))
-		if !provision.Active(alice) || alice.Capacity != 1 {
+		if !provision.Active(alice) || alice.Capacity != 1 || alice.MessageCapacity != engine.DefaultMessageCapacity {
 			t.Fatalf("reactivated: %+v", alice)
 		}
 		if alice.Busy != 1 {

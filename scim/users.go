@@ -58,10 +58,10 @@ func (h *Handler) meta(kind, path string, w didrouter.Worker) map[string]any {
 	return m
 }
 
-// personOf reads a User document into what provisioning applies:
-// attributes left out are cleared (a missing phoneNumbers removes the
-// DID); a missing active leaves it unchanged. A new user needs an email;
-// an existing worker without one (made before SCIM) keeps none.
+// personOf reads a User document into what provisioning applies.
+// Attributes left out are cleared, so a missing phoneNumbers removes the
+// DID. A missing active leaves it unchanged. A new user needs an email. An
+// existing worker created without one outside SCIM keeps none.
 func personOf(doc map[string]any, create bool) (provision.Person, error) {
 	var p provision.Person
 	_, un, _ := lookup(doc, "userName")
@@ -177,7 +177,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return explain(err, p)
 	}
-	h.log.InfoContext(r.Context(), "scim: user created", "worker_sid", wk.SID, "did", wk.PhoneNumber)
+	h.log.InfoContext(r.Context(), "scim user created", "worker_sid", wk.SID, "did", wk.PhoneNumber)
 	w.Header().Set("Location", h.base+"/Users/"+wk.SID)
 	writeJSON(w, http.StatusCreated, h.userDoc(wk))
 	return nil
@@ -262,7 +262,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.log.InfoContext(r.Context(), "scim: user deleted", "worker_sid", wk.SID, "after_call", deferred)
+	h.log.InfoContext(r.Context(), "scim user deleted", "worker_sid", wk.SID, "after_call", deferred)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -1,10 +1,10 @@
 // Package stats computes a workspace's statistics from what the store
-// already holds, correct rather than clever: real-time figures from the
-// current tasks and workers, cumulative figures from the events of a
-// window (one ordered pass; a task's age comes from its task.created
-// event, or the task row when that event is older than the window). The
-// TaskRouter statistics endpoints (package api) and the admin console's
-// board (package web) both read them here, so they always agree.
+// already holds, correct rather than clever. Real-time figures come from
+// the current tasks and workers. Cumulative figures come from one ordered
+// pass over the events of a window. A task's age comes from its
+// task.created event, or from the task row when that event is older than
+// the window. The TaskRouter statistics endpoints and the admin console's
+// board both read them here, so they always agree.
 package stats
 
 import (
@@ -66,11 +66,12 @@ type Cumulative struct {
 	InQueue  Durations      // task entered its last target → reservation accepted
 	Canceled Durations      // task created → task canceled
 
-	// Accepted reservations by who answered: inbound calls at the first
-	// target of their filter (the number's owner in the DID workflow, see
-	// didrouter.FirstTarget) or later (Everyone), and outbound calls an agent
-	// placed (accepted from the start, no wait). InboundWait is the wait of
-	// the inbound ones.
+	// Accepted reservations by who answered. OwnerAnswered counts inbound
+	// calls answered at the first target of their filter, which is the
+	// number's owner in the DID workflow (see didrouter.FirstTarget).
+	// FallbackAnswered counts inbound calls answered later, by Everyone.
+	// Outbound counts calls an agent placed, which are accepted from the
+	// start. InboundWait is the wait of the inbound ones.
 	OwnerAnswered, FallbackAnswered, Outbound int
 	InboundWait                               Durations
 }

@@ -32,9 +32,9 @@ func (rt RealTime) Waiting() int {
 	return rt.ByStatus[didrouter.TaskPending] + rt.ByStatus[didrouter.TaskReserved]
 }
 
-// Tasks counts a workspace's tasks (queueSID "") or a queue's: one
-// aggregate query for the counts, and a read of the waiting tasks (pending
-// or reserved: few) for the longest waiting.
+// Tasks counts a queue's tasks, or the workspace's when queueSID is "". One
+// aggregate query gives the counts. The waiting tasks are read to find the
+// longest waiting, which is cheap because few tasks wait at a time.
 func Tasks(ctx context.Context, st didrouter.Reader, ws, queueSID string, now time.Time) (RealTime, error) {
 	rt := RealTime{ByStatus: map[string]int{}, ByPriority: map[string]int{}}
 	for _, s := range append([]string{didrouter.TaskCompleted, didrouter.TaskCanceled}, LiveStatuses...) {

@@ -155,9 +155,9 @@ func (h *Handler) AdminOnly(limit int64) func(http.Handler) http.Handler {
 	}
 }
 
-// readAdminForm reads a console form's body, multipart (a file) or not,
-// before the CSRF check reads its token, so that a body too large is told
-// as such (on a page: parseForm answers the desktop's scripts in text).
+// readAdminForm reads a console form's body, multipart or not, before the
+// CSRF check reads its token. A body too large is then told as such, on a
+// page. parseForm does the same for the desktop's scripts, in text.
 func readAdminForm(r *http.Request, limit int64) error {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
 		return r.ParseMultipartForm(limit)
@@ -203,9 +203,9 @@ func (h *Handler) renderAdmin(w http.ResponseWriter, r *http.Request, status int
 	h.render(w, r, status, name, v)
 }
 
-// adminRefused answers an engine error of a console action: the API's
-// message for the reader (with the API's status), or a plain failure page
-// for anything unexpected. It reports whether err was one.
+// adminStatus maps an engine error of a console action to the status the
+// API would answer. ok is false for an error the engine did not code, which
+// gets a plain failure page instead of the API's message.
 func adminStatus(err error) (int, bool) {
 	switch didrouter.ErrorCode(err) {
 	case didrouter.EINVALID:

@@ -302,7 +302,7 @@ func (h *Handler) adminCreateAgent(w http.ResponseWriter, r *http.Request) {
 		h.formRefused(w, r, f, "add the agent", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent added", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent added", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"/"+wk.SID+"?done=created&wk="+wk.SID, http.StatusSeeOther)
 }
 
@@ -329,11 +329,11 @@ func (h *Handler) adminUpdateAgent(w http.ResponseWriter, r *http.Request) {
 		h.formRefused(w, r, f, "save the agent", err)
 		return
 	} else if err != nil {
-		// Saved; serving waiting calls afterwards failed (the engine
-		// reports both): they wait for the next change.
+		// The agent is saved, but serving waiting calls afterwards failed.
+		// Those calls wait for the next change.
 		h.logError(r, "save the agent (after the change)", err)
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent saved", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent saved", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"/"+wk.SID+"?done=updated&wk="+wk.SID, http.StatusSeeOther)
 }
 
@@ -410,12 +410,13 @@ func (h *Handler) adminSetActivity(w http.ResponseWriter, r *http.Request) {
 		h.renderAdmin(w, r, status, "admin_agents", "Agents and numbers", "agents", view{}, d)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: activity changed", "worker", wk.SID, "activity", act, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console activity changed", "worker", wk.SID, "activity", act, "client", clientIP(r))
 	http.Redirect(w, r, back+"done=activity&wk="+wk.SID, http.StatusSeeOther)
 }
 
-// adminDeleteAgent deletes a worker (with the form's confirmation box
-// ticked), through the engine: a worker on a call cannot be deleted.
+// adminDeleteAgent deletes a worker through the engine, once the form's
+// confirmation box is ticked. The engine refuses to delete a worker on a
+// call.
 func (h *Handler) adminDeleteAgent(w http.ResponseWriter, r *http.Request) {
 	wk, ok := h.pathWorker(w, r)
 	if !ok {
@@ -440,7 +441,7 @@ func (h *Handler) adminDeleteAgent(w http.ResponseWriter, r *http.Request) {
 		h.formRefused(w, r, f, "delete the agent", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent deleted", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent deleted", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"?done=deleted", http.StatusSeeOther)
 }
 
@@ -481,7 +482,7 @@ func (h *Handler) adminSignInLink(w http.ResponseWriter, r *http.Request) {
 		d.Minutes = int(ttl.Minutes())
 		d.Link = h.admin.publicURL + withQuery(SignInPath, "t", tok)
 		d.Expires = exp.In(h.admin.loc).Format("15:04")
-		h.log.InfoContext(r.Context(), "admin console: sign-in link made", "worker", wk.SID, "identity", row.Identity, "client", clientIP(r))
+		h.log.InfoContext(r.Context(), "console sign-in link made", "worker", wk.SID, "identity", row.Identity, "client", clientIP(r))
 	}
 	h.renderAdmin(w, r, status, "admin_link", "Sign-in link for "+wk.FriendlyName, "agents", view{}, d)
 }

@@ -76,9 +76,8 @@ type boardView struct {
 }
 
 // boardCache keeps each workspace's board until the change feed reports a
-// change of the workspace: many open consoles then cost one computation
-// per change (at most one a second: the event stream's pace), not one
-// each.
+// change of the workspace. Many open consoles then cost one computation per
+// change, not one each. The event stream paces changes to one a second.
 type boardCache struct {
 	mu   sync.Mutex
 	byWS map[string]*boardEntry

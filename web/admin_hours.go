@@ -116,7 +116,7 @@ func (h *Handler) adminSaveHours(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, AdminAssets, "save the business hours", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: business hours saved", "workspace", ws, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console business hours saved", "workspace", ws, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=saved", http.StatusSeeOther)
 }
 
@@ -168,10 +168,10 @@ func (h *Handler) renderNumberHours(w http.ResponseWriter, r *http.Request, stat
 }
 
 // adminSaveNumberHours checks and stores a number's own hours and voicemail
-// delay with the admin API's rules (its number check, its refusal of a
-// number bound to another workspace, its checks of the values); a refused
-// form is shown again with the API's message, and nothing is written. Empty
-// fields inherit the workspace's.
+// delay with the admin API's rules. Those check the number and the values,
+// and refuse a number bound to another workspace. A refused form is shown
+// again with the API's message, and nothing is written. Empty fields
+// inherit the workspace's.
 func (h *Handler) adminSaveNumberHours(w http.ResponseWriter, r *http.Request) {
 	if h.hoursOff(w, r) {
 		return
@@ -188,7 +188,7 @@ func (h *Handler) adminSaveNumberHours(w http.ResponseWriter, r *http.Request) {
 		h.renderNumberHours(w, r, status, d)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: a number's business hours saved", "workspace", ws,
+	h.log.InfoContext(r.Context(), "console number hours saved", "workspace", ws,
 		"phone_number", d.Number, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=number-saved", http.StatusSeeOther)
 }
@@ -228,7 +228,7 @@ func (h *Handler) adminRemoveNumberHours(w http.ResponseWriter, r *http.Request)
 		h.failed(w, r, AdminAssets, "remove the number's settings", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: a number's business hours removed", "workspace", ws,
+	h.log.InfoContext(r.Context(), "console number hours removed", "workspace", ws,
 		"phone_number", number, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=number-removed", http.StatusSeeOther)
 }

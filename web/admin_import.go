@@ -116,7 +116,7 @@ func (h *Handler) adminImport(w http.ResponseWriter, r *http.Request) {
 			Changed: strings.Join(res.Change, ", ")})
 	}
 	if apply {
-		h.log.InfoContext(r.Context(), "admin console: DID file imported", "created", d.Created, "updated", d.Updated,
+		h.log.InfoContext(r.Context(), "console did file imported", "created", d.Created, "updated", d.Updated,
 			"unchanged", d.Unchanged, "client", clientIP(r))
 		d.CSV = ""
 	}

@@ -30,8 +30,8 @@ func AgentFrom(ctx context.Context) (Agent, bool) {
 }
 
 // agentSession finds the request's agent session and its worker. ok is
-// false without a valid one: none, expired, revoked, or its worker gone
-// (then the stored session is deleted too).
+// false when there is none or it expired or was revoked. It is also false
+// when its worker is gone, and the stored session is then deleted too.
 func (h *Handler) agentSession(r *http.Request) (Agent, bool, error) {
 	sess, ok, err := h.sessions.find(r, didrouter.WebSessionAgent)
 	if err != nil || !ok {

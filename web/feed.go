@@ -9,10 +9,10 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// feed hands the store's change feed to the open event streams: one
-// subscription per instance (a Postgres LISTEN connection), however many
-// agent pages are open. A change only wakes the streams it concerns; each
-// re-reads its agent's state from the store.
+// feed hands the store's change feed to the open event streams. An
+// instance holds one subscription, a Postgres LISTEN connection, however
+// many agent pages are open. A change only wakes the streams it concerns,
+// and each re-reads its agent's state from the store.
 type feed struct {
 	mu    sync.Mutex
 	byKey map[string]map[*listener]struct{} // by workspace and worker
@@ -48,9 +48,10 @@ func (f *feed) remove(l *listener) {
 	}
 }
 
-// dispatch wakes the listeners a change concerns: a worker's own changes
-// (its row, its reservations) wake its pages, a workspace's activities or
-// settings all pages of the workspace, a resync every page.
+// dispatch wakes the listeners a change concerns. A change to a worker's row
+// or its reservations wakes that worker's pages. A change to a workspace's
+// activities or settings wakes all pages of the workspace. A resync wakes
+// every page.
 func (f *feed) dispatch(c didrouter.Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -87,9 +88,9 @@ const (
 )
 
 // run dispatches the store's changes until ctx ends. When the feed closes
-// or cannot be opened (the database is down) it subscribes again, with
-// backoff, and then has every page re-read (changes were lost meanwhile);
-// the pages' heartbeats refresh them in between.
+// or cannot be opened, as when the database is down, it subscribes again
+// with backoff. It then has every page re-read, because changes were lost
+// meanwhile. The pages' heartbeats refresh them in between.
 func (f *feed) run(ctx context.Context, st didrouter.Store, clock didrouter.Clock, log *slog.Logger) error {
 	wait := minResubscribe
 	lost := false
@@ -99,7 +100,7 @@ func (f *feed) run(ctx context.Context, st didrouter.Store, clock didrouter.Cloc
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			log.WarnContext(ctx, "web: cannot subscribe to the store's changes; trying again", "err", err, "in", wait.String())
+			log.WarnContext(ctx, "change feed subscribe failed, retrying", "err", err, "in", wait.String())
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -119,7 +120,7 @@ func (f *feed) run(ctx context.Context, st didrouter.Store, clock didrouter.Cloc
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		log.WarnContext(ctx, "web: the store's change feed closed; subscribing again")
+		log.WarnContext(ctx, "change feed closed, resubscribing")
 		lost = true
 	}
 }

@@ -9,10 +9,10 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// The desktop's actions on a message (a voicemail or a call-back request
-// offered to the agent): Take accepts its reservation, which a call back
-// does before dialing; Done accepts it if need be and completes the task,
-// so that it leaves the agent's list and frees the agent for calls.
+// The desktop's actions on a message, which is a voicemail or a call-back
+// request offered to the agent. Take accepts its reservation, as a call
+// back does before dialing. Done accepts it if need be and completes the
+// task, so that it leaves the agent's list and frees the agent for calls.
 const (
 	AgentMessages = "/agent/messages"
 )

@@ -174,7 +174,7 @@ func assetsOf(kind string) string {
 func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request, o *oidcState, kind string) {
 	p, err := o.discover(r.Context())
 	if err != nil {
-		h.log.WarnContext(r.Context(), "web: OIDC discovery failed", "err", err)
+		h.log.WarnContext(r.Context(), "oidc discovery failed", "err", err)
 		h.message(w, r, http.StatusBadGateway, assetsOf(kind), "Your identity provider cannot be reached",
 			"didrouter could not read your identity provider's configuration. Try again in a moment; if it keeps failing, tell your administrator.")
 		return
@@ -220,11 +220,11 @@ func (h *Handler) readFlow(w http.ResponseWriter, r *http.Request) (flow, bool) 
 
 func sameToken(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// oidcCallback finishes a sign-in: the state is compared with the
-// browser's cookie, the code exchanged with the PKCE verifier, the ID
-// token verified against the provider's keys (issuer, audience, expiry)
-// and its nonce compared. Then the agent's worker is found or made, or the
-// admin group checked, and a session started.
+// oidcCallback finishes a sign-in. It compares the state with the browser's
+// cookie and exchanges the code with the PKCE verifier. It verifies the ID
+// token's issuer, audience and expiry against the provider's keys, and
+// compares its nonce. Then it finds or makes the agent's worker, or checks
+// the admin group, and starts a session.
 func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	o := h.oidc.Load()
 	if o == nil {
@@ -245,14 +245,14 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	assets := assetsOf(f.Kind)
 	if e := q.Get("error"); e != "" {
-		h.log.InfoContext(r.Context(), "web: the identity provider refused a sign-in", "error", e, "description", q.Get("error_description"))
+		h.log.InfoContext(r.Context(), "identity provider refused a sign-in", "error", e, "description", q.Get("error_description"))
 		h.message(w, r, http.StatusForbidden, assets, "Your identity provider did not sign you in",
 			"It answered: "+clip(e+" "+q.Get("error_description"), 300)+". If you should have access, ask your administrator to assign didrouter to you.")
 		return
 	}
 	claims, err := h.oidcClaims(r.Context(), o, f, q.Get("code"))
 	if err != nil {
-		h.log.WarnContext(r.Context(), "web: OIDC sign-in refused", "err", err, "client", clientIP(r))
+		h.log.WarnContext(r.Context(), "oidc sign-in refused", "err", err, "client", clientIP(r))
 		h.message(w, r, http.StatusForbidden, assets, "Your sign-in could not be verified",
 			"didrouter could not verify the identity provider's answer (it may have expired or been altered). Open the page again to sign in anew.")
 		return
@@ -379,33 +379,25 @@ func (h *Handler) oidcAgent(w http.ResponseWriter, r *http.Request, o *oidcState
 			"Your identity provider has deactivated you in didrouter. Ask your administrator.")
 		return
 	}
-	if old, ok, err := h.sessions.find(r, didrouter.WebSessionAgent); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, didrouter.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
-		h.failed(w, r, AgentAssets, "sign you in", err)
+	if !h.startSession(w, r, didrouter.WebSessionAgent, wk.WorkspaceSID, wk.SID) {
 		return
 	}
-	h.log.InfoContext(r.Context(), "agent signed in with OIDC", "worker", wk.SID, "created", created, "did", wk.PhoneNumber, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "agent signed in", "with", "oidc", "worker", wk.SID, "created", created, "did", wk.PhoneNumber, "client", clientIP(r))
 	continuePage(w, AgentPath)
 }
 
 func (h *Handler) oidcAdmin(w http.ResponseWriter, r *http.Request, o *oidcState, claims map[string]any) {
 	who, _ := claims[o.cfg.AgentClaim].(string)
 	if o.cfg.AdminGroup == "" || !slices.Contains(groupsOf(claims[o.cfg.GroupsClaim]), o.cfg.AdminGroup) {
-		h.log.WarnContext(r.Context(), "web: OIDC console sign-in of a non-admin refused", "who", clip(who, 200), "client", clientIP(r))
+		h.log.WarnContext(r.Context(), "oidc console sign-in refused", "reason", "not an admin", "who", clip(who, 200), "client", clientIP(r))
 		h.message(w, r, http.StatusForbidden, AdminAssets, "You are not an administrator",
 			"Only members of the identity provider's didrouter administrators group may open the console.")
 		return
 	}
-	if old, ok, err := h.sessions.find(r, didrouter.WebSessionAdmin); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, didrouter.WebSessionAdmin, "", ""); err != nil {
-		h.failed(w, r, AdminAssets, "sign you in", err)
+	if !h.startSession(w, r, didrouter.WebSessionAdmin, "", "") {
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin signed in to the console with OIDC", "who", clip(who, 200), "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "admin signed in", "with", "oidc", "who", clip(who, 200), "client", clientIP(r))
 	continuePage(w, AdminPath)
 }
 

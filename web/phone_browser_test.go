@@ -314,7 +314,7 @@ func TestBrowserMessages(t *testing.T) {
 		vm, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"type":"voicemail","direction":"inbound","name":"+12125550100","phone_number":"+15127640580",` +
 				`"recording_sid":"RE0123456789abcdef0123456789abcdef","recording_duration":42,"mailbox":"owner","owner_worker_sid":"` + alice.SID + `"}`,
-			CallSID: "RE0123456789abcdef0123456789abcdef"})
+			TaskChannel: didrouter.MessageChannel, CallSID: "RE0123456789abcdef0123456789abcdef"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,6 +327,17 @@ func TestBrowserMessages(t *testing.T) {
 		if got := text(t, ctx, "#call-state"); got != "No call right now." {
 			t.Errorf("a voicemail shows as a call: %q", got)
 		}
+		// The offered message takes no room from calls: a caller of her
+		// number rings her page while the voicemail stays in the list.
+		caller := inboundCall{sid: callSID(301), from: "+12125550111", to: "+15127640580"}
+		if r := s.incoming(caller); r.identity != "alice" {
+			t.Fatalf("with a voicemail offered the call rang %q, want client alice", r.identity)
+		}
+		waitJS(t, ctx, 2*time.Second, "the ringing call next to the voicemail",
+			`document.getElementById("call-state").textContent === "Ringing: (212) 555-0111 called your number" &&
+			 !document.getElementById("messages").hidden && document.querySelectorAll("#message-list .message-text").length === 1`)
+		s.hangUp(caller)
+		waitJS(t, ctx, 2*time.Second, "the call is over", `document.getElementById("call-state").textContent === "No call right now."`)
 		click(t, ctx, "done", "#message-list button.message-done")
 		waitJS(t, ctx, 2*time.Second, "the message leaves the list", `document.getElementById("messages").hidden`)
 		if got := s.task(vm.Task.SID).AssignmentStatus; got != didrouter.TaskCompleted {
@@ -334,7 +345,8 @@ func TestBrowserMessages(t *testing.T) {
 		}
 
 		cb, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
-			Attributes: `{"type":"callback","direction":"inbound","name":"+12125550199","phone_number":"+15127640580"}`})
+			Attributes:  `{"type":"callback","direction":"inbound","name":"+12125550199","phone_number":"+15127640580"}`,
+			TaskChannel: didrouter.MessageChannel})
 		if err != nil || cb.Reservation == nil {
 			t.Fatalf("call-back request: %+v %v", cb.Reservation, err)
 		}
@@ -368,8 +380,8 @@ func TestMessageActionsOwnOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		vm, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
-			Attributes: `{"type":"voicemail","name":"+12125550100","phone_number":"+15127640580","recording_sid":"RE0123456789abcdef0123456789abcdee"}`,
-			CallSID:    "RE0123456789abcdef0123456789abcdee"})
+			Attributes:  `{"type":"voicemail","name":"+12125550100","phone_number":"+15127640580","recording_sid":"RE0123456789abcdef0123456789abcdee"}`,
+			TaskChannel: didrouter.MessageChannel, CallSID: "RE0123456789abcdef0123456789abcdee"})
 		if err != nil || vm.Reservation == nil || vm.Reservation.WorkerSID != alice.SID {
 			t.Fatalf("voicemail: %+v %v", vm.Reservation, err)
 		}

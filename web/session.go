@@ -71,7 +71,7 @@ func (s sessions) start(ctx context.Context, w http.ResponseWriter, kind, worksp
 	// Expired sessions and used links go whenever someone signs in: no
 	// background job is needed, and sign-ins are rare next to page views.
 	if err := s.web.PurgeWebSessions(ctx, now); err != nil {
-		s.log.WarnContext(ctx, "web: purging expired sessions failed", "err", err)
+		s.log.WarnContext(ctx, "purging expired sessions failed", "err", err)
 	}
 	token := randomToken()
 	sess := didrouter.WebSession{ID: sessionID(token), Kind: kind, WorkspaceSID: workspaceSID, WorkerSID: workerSID,
@@ -106,7 +106,7 @@ func (s sessions) find(r *http.Request, kind string) (sess didrouter.WebSession,
 	}
 	if now.Sub(sess.LastSeen) >= touchEvery {
 		if err := s.web.TouchWebSession(r.Context(), sess.ID, now); err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
-			s.log.WarnContext(r.Context(), "web: noting a session's last use failed", "err", err)
+			s.log.WarnContext(r.Context(), "noting session use failed", "err", err)
 		}
 	}
 	return sess, true, nil

@@ -70,8 +70,8 @@ type callView struct {
 	Transcript   string `json:"transcription,omitempty"`
 }
 
-// stateReader computes agent states, keeping what cannot change any more
-// (finished calls, queue names) for the next time: an event stream
+// stateReader computes agent states. It keeps what cannot change any more,
+// such as finished calls and queue names, because an event stream
 // recomputes its agent's state on every change.
 type stateReader struct {
 	h        *Handler

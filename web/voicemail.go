@@ -14,11 +14,11 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// Voicemail on the agent desktop (docs/voicemail.md): an agent lists the
-// voicemail and call-back tasks that are theirs and plays a message
-// through didrouter, which fetches the recording from Twilio with the
-// account's credentials: the browser never holds them, and a recording is
-// streamed only to the session of the agent the message is for.
+// Voicemail on the agent desktop, as docs/voicemail.md tells. An agent
+// lists their own voicemail and call-back tasks and plays a message through
+// didrouter. didrouter fetches the recording from Twilio with the account's
+// credentials, so the browser never holds them. A recording is streamed
+// only to the session of the agent the message is for.
 const (
 	AgentVoicemail = "/agent/voicemail"
 	// maxRecording bounds a recording streamed to the browser (a 2-minute
@@ -71,9 +71,9 @@ type taskFor struct {
 	Transcription string `json:"transcription"`
 }
 
-// mine reports whether a voicemail or call-back task is the agent's: the
-// message is for them (the owner of the number called), or it is offered
-// to or taken by them (a shared one, or a call-back).
+// mine reports whether a voicemail or call-back task is the agent's. It is
+// when the message is for them as the owner of the number called, or when
+// it is offered to or taken by them.
 func (h *Handler) mine(ctx context.Context, a Agent, t didrouter.Task, attrs taskFor) (bool, error) {
 	if attrs.Type != "voicemail" && attrs.Type != "callback" {
 		return false, nil
@@ -183,7 +183,7 @@ func (h *Handler) playVoicemail(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		h.log.WarnContext(ctx, "Twilio refused a recording", "recording_sid", attrs.RecordingSID, "status", resp.StatusCode)
+		h.log.WarnContext(ctx, "twilio refused a recording", "recording_sid", attrs.RecordingSID, "status", resp.StatusCode)
 		http.Error(w, "Twilio did not give the recording; try again in a moment.", http.StatusBadGateway)
 		return
 	}

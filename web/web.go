@@ -2,12 +2,12 @@
 // /agent/ and the admin console's sign-in at /admin/.
 //
 // The pages are server-rendered html/template documents with a little
-// plain JavaScript (no build step, no framework, nothing loaded from
-// another origin), embedded in the binary: they stay small, work on locked
-// down networks and need no upkeep of a front-end tool chain. Live updates
-// come as server-sent events fed by the store's change feed, and every
-// state lives in the store (sessions too), so any instance behind a load
-// balancer can serve any request.
+// plain JavaScript, embedded in the binary. There is no build step, no
+// framework and nothing loaded from another origin, so the pages stay
+// small, work on locked-down networks and need no front-end tool chain.
+// Live updates come as server-sent events fed by the store's change feed.
+// Every state lives in the store, sessions too, so any instance behind a
+// load balancer can serve any request.
 package web
 
 import (
@@ -55,8 +55,8 @@ const (
 //go:embed assets
 var assets embed.FS
 
-// Engine is what the pages need from the routing engine (*engine.Engine):
-// presence changes go through it, with the same rules as the API.
+// Engine is what the pages need from the routing engine. Presence changes
+// go through it, so the pages follow the same rules as the API.
 type Engine interface {
 	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (didrouter.Worker, error)
 	Normalizer() *routing.Normalizer
@@ -71,9 +71,9 @@ type Config struct {
 	Clock  didrouter.Clock
 	Logger *slog.Logger
 
-	// PublicURL is the server's base URL as browsers see it: an https URL
-	// makes cookies Secure (and __Host- named), and its origin is trusted
-	// for state-changing requests besides the request's own host.
+	// PublicURL is the server's base URL as browsers see it. An https URL
+	// makes cookies Secure and __Host- named. Its origin is trusted for
+	// state-changing requests besides the request's own host.
 	PublicURL string
 	// SessionTTL is how long a sign-in lasts; 0 = DefaultSessionTTL.
 	SessionTTL time.Duration

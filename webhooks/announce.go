@@ -12,12 +12,12 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// Queue announcements: a waiting caller hears their place in the queue and
-// an estimate of the wait, at the first hold message and then once a minute
-// (announceEvery). The estimate is the average wait (from the task's
-// creation to the agent's answer) of the queue's last estimateCalls calls
-// answered in the last estimateWindow, said in words ("a few minutes"), not
-// to the second.
+// Queue announcements. A waiting caller hears their place in the queue and
+// an estimate of the wait, at the first hold message and then every
+// announceEvery. The estimate is the average wait, from a task's creation to
+// the agent's answer, of the queue's last estimateCalls calls answered in
+// the last estimateWindow. It is said in words such as "a few minutes",
+// because a figure to the second would promise too much.
 const (
 	announceEvery  = 60 // seconds in the queue between two announcements
 	estimateWindow = 30 * time.Minute
@@ -75,7 +75,7 @@ func (h *Handler) estimate(ctx context.Context, t didrouter.Task) string {
 		if err != nil {
 			// Kept as "no estimate" too, so that a failing read is not
 			// tried again by every caller's next announcement.
-			h.log.WarnContext(ctx, "recent waits could not be read; no estimate said", "task_sid", t.SID, "err", err)
+			h.log.WarnContext(ctx, "recent waits unreadable, no estimate said", "task_sid", t.SID, "err", err)
 		}
 		e = waitEstimate{avg: avg, at: now}
 		h.waits.mu.Lock()

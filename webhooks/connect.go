@@ -54,7 +54,7 @@ func (h *Handler) connect(ctx context.Context, c *call, res engine.TaskResult) (
 		}
 		// The worker cannot be rung: give the call to someone else now
 		// rather than let it ring nobody until the step times out.
-		h.log.WarnContext(ctx, "reserved worker cannot be rung; rejecting the reservation",
+		h.log.WarnContext(ctx, "reserved worker cannot be rung, rejecting",
 			"call_sid", c.callSID, "task_sid", t.SID, "worker_sid", w.SID, "reservation_sid", r.SID, "err", err)
 		res, err = h.reject(ctx, t, r.SID, didrouter.ReservationRejected)
 		if err != nil {

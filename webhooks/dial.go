@@ -48,7 +48,7 @@ func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, err
 	if (dialStatus == "completed" || dialStatus == "answered") && r.SID != "" && r.TaskSID == t.SID &&
 		r.Status == didrouter.ReservationPending && h.recovering() {
 		// The acceptance may be in a journal not replayed yet (degraded.go).
-		if verbs, ok := h.dialAfterReplay(ctx, c, t, r); ok {
+		if verbs, ok := h.dialAfterJournals(ctx, c, t, r); ok {
 			return verbs, nil
 		}
 	}
@@ -81,11 +81,11 @@ func callerGone(callStatus string) bool {
 	return false
 }
 
-// callerLeft ends the task of a caller who hung up: canceled when nobody
-// took it, completed when a worker did. A call-back request is left alone
-// in every state: its caller asked to be called back and hung up, and the
-// agent who took it ends it (a late or retried status callback must not
-// complete it under them).
+// callerLeft ends the task of a caller who hung up. It is canceled when
+// nobody took it and completed when a worker did. A call-back request is
+// left alone in every state, because its caller asked to be called back and
+// hung up, and the agent who took it ends it. A late or retried status
+// callback must not complete it under them.
 func (h *Handler) callerLeft(ctx context.Context, c *call, t didrouter.Task) ([]twiml.Element, error) {
 	var err error
 	decision := "cancel"

@@ -30,11 +30,12 @@ type callCanceler interface {
 }
 
 // endedBeforeRouting handles a status callback that says an inbound call
-// ended before it had a task: the caller hung up while the incoming webhook
-// was still being answered (here or on another instance). The call gets its
-// task already canceled, so that incoming webhook finds it finished rather
-// than reserving a worker for a caller who is gone. Only the number's own
-// inbound calls count: a status callback of any other leg creates nothing.
+// ended before it had a task. The caller hung up while the incoming webhook
+// was still being answered, here or on another instance. The call gets its
+// task already canceled, so that incoming webhook finds it finished instead
+// of reserving a worker for a caller who is gone. Only the number's own
+// inbound calls count, and a status callback of any other leg creates
+// nothing.
 func (h *Handler) endedBeforeRouting(ctx context.Context, c *call) {
 	cc, ok := h.eng.(callCanceler)
 	if !ok || c.param("Direction") != "inbound" {
@@ -48,5 +49,5 @@ func (h *Handler) endedBeforeRouting(ctx context.Context, c *call) {
 			return
 		}
 	}
-	h.log.ErrorContext(ctx, "status callback: recording the call that ended before routing failed", "call_sid", c.callSID, "err", err)
+	h.log.ErrorContext(ctx, "recording a call that ended before routing failed", "call_sid", c.callSID, "err", err)
 }

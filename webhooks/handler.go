@@ -1,7 +1,8 @@
-// Package webhooks is didrouter's Twilio-facing HTTP layer: it checks each
-// voice webhook's signature, turns the call into a TaskRouter task through
-// the engine, and answers TwiML that rings the reserved worker (<Dial>) or
-// holds the caller (<Enqueue> polled through waitUrl until <Leave/>).
+// Package webhooks is didrouter's Twilio-facing HTTP layer. It checks each
+// voice webhook's signature and turns the call into a TaskRouter task
+// through the engine. It answers TwiML that rings the reserved worker with
+// <Dial>, or holds the caller with <Enqueue>, polled through waitUrl until
+// <Leave/>.
 package webhooks
 
 import (
@@ -84,9 +85,9 @@ type Config struct {
 	// It is called on the request's goroutine and must be quick.
 	OnDecision func(decision string)
 
-	// Degraded answers calls while the store is unreachable (nil = off):
-	// new calls are routed from memory and what Twilio reports is journaled
-	// for the store (package degraded).
+	// Degraded answers calls while the store is unreachable, or is nil for
+	// off. New calls are routed from memory and what Twilio reports is
+	// journaled for the store.
 	Degraded Degraded
 
 	// CallSettings keeps business hours and voicemail timing per workspace

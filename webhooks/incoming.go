@@ -13,16 +13,16 @@ import (
 	"github.com/didrouter/didrouter/logsafe"
 )
 
-// incoming answers a new inbound call in two steps, as the Flex set-up's
-// Studio flow did (say the greeting, then send to Flex): first the caller
-// hears the workspace's greeting and Twilio comes back to this URL with
-// greeted=1; then the call becomes a task of the workflow bound to the
-// dialed number (else the workspace default) and either rings the reserved
-// worker or waits. The task is created after the greeting so that its
-// steps' clocks (the owner's 60 s) start when the ringing does.
-// Twilio may send the same CallSid twice (a retry, or our own fallback
-// redirect): the engine returns the existing task, and the answer follows
-// its current state.
+// incoming answers a new inbound call in two steps, as a Flex Studio flow
+// does. First the caller hears the workspace's greeting, and Twilio comes
+// back to this URL with greeted=1. Then the call becomes a task of the
+// workflow bound to the dialed number, or of the workspace default, and
+// either rings the reserved worker or waits. The task is created after the
+// greeting so that its steps' timeouts start when the ringing does.
+//
+// Twilio may send the same CallSid twice, on a retry or after didrouter's
+// own fallback redirect. The engine then returns the existing task, and the
+// answer follows its current state.
 func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.callSID == "" {
 		return nil, didrouter.Errorf(didrouter.EINVALID, "CallSid is missing")
@@ -117,9 +117,9 @@ func (h *Handler) callTask(ctx context.Context, c *call) (didrouter.Workspace, e
 	}, nil
 }
 
-// workflowFor finds the workspace and workflow of a dialed number: its
-// binding, else the default workspace's default workflow (whose DID filter
-// finds the owner, or sends an unknown number to Everyone).
+// workflowFor finds the workspace and workflow of a dialed number from its
+// binding. Without one it is the default workspace's default workflow,
+// whose DID filter finds the owner or sends an unknown number to Everyone.
 func (h *Handler) workflowFor(ctx context.Context, dialed string) (didrouter.Workspace, string, error) {
 	wsSID, workflowSID := h.ws, ""
 	b, err := h.eng.Binding(ctx, dialed)
@@ -143,9 +143,9 @@ func (h *Handler) workflowFor(ctx context.Context, dialed string) (didrouter.Wor
 	return ws, workflowSID, nil
 }
 
-// callerName is the task's "name": the caller's number in E.164 when it is
-// one, else what Twilio sent (client:alice, sip:…, anonymous callers: the
-// normalizer refuses those).
+// callerName is the task's "name". It is the caller's number in E.164 when
+// it is one. Otherwise it is what Twilio sent, such as client:alice, a SIP
+// address or an anonymous caller, which the normalizer refuses.
 func (h *Handler) callerName(from string) string {
 	if n, err := h.norm.Normalize(from); err == nil {
 		return n.E164

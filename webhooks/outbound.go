@@ -65,16 +65,16 @@ func checkCallerID(n *routing.Normalizer, raw string) (string, error) {
 	return num.E164, nil
 }
 
-// outbound is the voice URL of the TwiML App the agents' softphones use:
+// outbound is the voice URL of the TwiML App the agents' softphones use.
 // Twilio asks it what to do when client:alice dials To. The answer dials To
-// (in E.164) with alice's DID as caller ID, or the default caller ID when
-// she has none, and the call is recorded as an outbound task assigned to
-// alice (see engine.RecordOutboundCall; once per CallSid). Whatever goes
-// wrong, the softphone hears why in a <Say>, never a Twilio error tone.
+// in E.164 with alice's DID as caller ID, or the default caller ID when she
+// has none. The call is recorded once per CallSid as an outbound task
+// assigned to alice, by engine.RecordOutboundCall. Whatever goes wrong, the
+// softphone hears why in a <Say> and never a Twilio error tone.
 //
-// The same route is the <Dial action>: Twilio requests it with ?task=WT…
-// when the dialed party's leg ends, and the task is completed (the status
-// callback would complete it too; whichever comes first wins).
+// The same route is the <Dial action>. Twilio requests it with ?task=WT…
+// when the dialed party's leg ends, and the task is completed. The status
+// callback would complete it too, and whichever comes first wins.
 func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.taskSID != "" {
 		return h.outboundEnded(ctx, c)
@@ -150,7 +150,7 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 		WorkspaceSID: c.ws, WorkerSID: w.SID, CallSID: c.callSID, Attributes: string(attrs),
 	})
 	if err != nil {
-		h.log.ErrorContext(ctx, "outbound call not recorded as a task; dialing anyway",
+		h.log.ErrorContext(ctx, "outbound call not recorded, dialing anyway",
 			"call_sid", c.callSID, "worker_sid", w.SID, "err", err)
 		h.decision(ctx, c, "", w.SID, "dial-outbound", "to "+number.Why+" from "+callerID+" (not recorded)")
 		return []twiml.Element{d}, nil

@@ -186,12 +186,25 @@ func checkCounts(t *testing.T, st didrouter.Store, ws string) {
 	if err != nil {
 		t.Fatalf("ListReservations: %v", err)
 	}
-	live := map[string]int{}
+	tasks, err := st.ListTasks(ctx, ws, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
+	if err != nil {
+		t.Fatalf("ListTasks: %v", err)
+	}
+	channel := map[string]string{}
+	for _, task := range tasks {
+		channel[task.SID] = task.TaskChannel
+	}
+	// Live reservations per worker, on voice and on the message channel.
+	live, liveMsg := map[string]int{}, map[string]int{}
 	byTask := map[string]map[string]int{}
 	for _, r := range rs {
 		switch r.Status {
 		case didrouter.ReservationPending, didrouter.ReservationAccepted, didrouter.ReservationWrapping:
-			live[r.WorkerSID]++
+			if channel[r.TaskSID] == didrouter.MessageChannel {
+				liveMsg[r.WorkerSID]++
+			} else {
+				live[r.WorkerSID]++
+			}
 		}
 		if byTask[r.TaskSID] == nil {
 			byTask[r.TaskSID] = map[string]int{}
@@ -206,10 +219,9 @@ func checkCounts(t *testing.T, st didrouter.Store, ws string) {
 		if w.Busy != live[w.SID] {
 			t.Errorf("worker %s busy %d, but it has %d live reservations", w.FriendlyName, w.Busy, live[w.SID])
 		}
-	}
-	tasks, err := st.ListTasks(ctx, ws, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
-	if err != nil {
-		t.Fatalf("ListTasks: %v", err)
+		if w.MessageBusy != liveMsg[w.SID] {
+			t.Errorf("worker %s holds %d messages, but it has %d live message reservations", w.FriendlyName, w.MessageBusy, liveMsg[w.SID])
+		}
 	}
 	for _, task := range tasks {
 		want := map[string]string{didrouter.TaskReserved: didrouter.ReservationPending, didrouter.TaskAssigned: didrouter.ReservationAccepted,

@@ -38,15 +38,15 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		if h.callerGoneDegraded(ctx, c) {
 			return // the store is down: the hang-up is journaled
 		}
-		h.log.ErrorContext(ctx, "status callback: reading the call's task failed", "call_sid", c.callSID, "err", err)
+		h.log.ErrorContext(ctx, "status callback cannot read the task", "call_sid", c.callSID, "err", err)
 		return
 	}
 	c.taskSID = t.SID
-	if h.endAfterReplay(ctx, c, t) {
+	if h.endAfterJournals(ctx, c, t) {
 		return // right after an outage: an answer may be in a journal
 	}
 	if _, err := h.callerLeft(ctx, c, t); err != nil {
-		h.log.ErrorContext(ctx, "status callback: ending the call's task failed", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		h.log.ErrorContext(ctx, "status callback cannot end the task", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 	}
 }
 

@@ -18,14 +18,13 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// When nobody can answer (docs/voicemail.md): out of business hours the
-// caller hears the after-hours message and goes to voicemail; a caller
-// whom nobody in the call's queues can answer (everyone in an unavailable
-// activity) goes to voicemail at once; a caller who has waited
-// VoicemailAfter is offered voicemail or a call-back while waiting. A
-// recorded message becomes a task of type "voicemail", routed as a call to
-// the same number would be (the owner first for an agent's number, the
-// shared mailbox's Everyone otherwise).
+// What happens when nobody can answer is told in docs/voicemail.md. Out of
+// business hours the caller hears the after-hours message and goes to
+// voicemail. A caller whom nobody in the call's queues can answer goes to
+// voicemail at once. A caller who has waited VoicemailAfter is offered
+// voicemail or a call-back. A recorded message becomes a task of type
+// "voicemail", routed as a call to the same number would be, so an agent's
+// own messages reach that agent first.
 
 // DefaultVoicemailMaxLength is the longest message a caller may leave.
 const DefaultVoicemailMaxLength = 2 * time.Minute
@@ -98,7 +97,7 @@ func (h *Handler) answering(ctx context.Context, workspaceSID, dialed string) en
 	defer cancel()
 	a, err := engine.ResolveAnswering(ctx, st, workspaceSID, dialed, h.voicemailAfter)
 	if err != nil {
-		h.log.WarnContext(ctx, "call settings could not be used; the defaults apply", "workspace_sid", workspaceSID,
+		h.log.WarnContext(ctx, "call settings unusable, defaults apply", "workspace_sid", workspaceSID,
 			"phone_number", dialed, "err", err)
 		return a
 	}
@@ -169,10 +168,11 @@ func (h *Handler) dialedNumber(c *call) string {
 	return to
 }
 
-// afterHours answers a call to a closed line: the call is recorded as a
-// missed call (its task canceled, reason "after hours"), the caller hears
-// the after-hours message, then voicemail (or a goodbye when voicemail is
-// off). ok is false when the line is open or its hours cannot be told.
+// afterHours answers a call to a closed line. The call is recorded as a
+// missed call, its task canceled with the reason "after hours". The caller
+// hears the after-hours message and then voicemail, or a goodbye when
+// voicemail is off. ok is false when the line is open or its hours cannot
+// be told.
 func (h *Handler) afterHours(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	cc := h.answerer()
 	if h.settings == nil || cc == nil {
@@ -224,14 +224,14 @@ func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t didrouter.
 	}
 	anyone, err := a.AnyoneAvailable(ctx, t)
 	if err != nil {
-		h.log.WarnContext(ctx, "could not tell whether anyone can answer; the caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot tell whether anyone can answer, caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 		return nil, false
 	}
 	if anyone {
 		return nil, false
 	}
 	if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil {
-		h.log.WarnContext(ctx, "could not move the caller to voicemail; the caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot move caller to voicemail, caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 		return nil, false
 	}
 	h.decision(ctx, c, t.SID, "", "voicemail", "nobody in the call's queues is available")
@@ -337,7 +337,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, name string, 
 		return fn(ctx, c)
 	}()
 	if err != nil {
-		h.log.ErrorContext(ctx, name+" callback failed", "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
+		h.log.ErrorContext(ctx, "recording callback failed", "callback", name, "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 		http.Error(w, "not saved", http.StatusInternalServerError)
 		return
 	}
@@ -434,7 +434,7 @@ func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, sec
 	}
 	return engine.TaskInsert{
 		WorkspaceSID: ws.SID, WorkflowSID: workflowSID, Attributes: string(raw),
-		TaskChannel: engine.DefaultTaskChannel, CallSID: recSID,
+		TaskChannel: didrouter.MessageChannel, CallSID: recSID,
 	}, nil
 }
 
@@ -534,8 +534,10 @@ func (h *Handler) choice(ctx context.Context, c *call) ([]twiml.Element, error) 
 		if err != nil {
 			return nil, fmt.Errorf("encode task attributes: %w", err)
 		}
-		s := string(raw)
-		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil {
+		s, ch := string(raw), didrouter.MessageChannel
+		// A request is a message: it moves to the message channel, so it
+		// takes an agent's message capacity, not the one for calls.
+		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s, TaskChannel: &ch}); err != nil {
 			if didrouter.ErrorCode(err) == didrouter.EUNAVAILABLE {
 				return []twiml.Element{leave()}, nil
 			}
@@ -581,7 +583,7 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.TaskIn
 	list, err := h.settings.CallbackRequests(lctx, nt.WorkspaceSID, caller)
 	cancel()
 	if err != nil {
-		h.log.WarnContext(ctx, "could not look for the caller's call-back requests", "call_sid", c.callSID, "err", err)
+		h.log.WarnContext(ctx, "cannot look up caller's call-back requests", "call_sid", c.callSID, "err", err)
 		return
 	}
 	for _, t := range list {
@@ -589,7 +591,7 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.TaskIn
 			continue
 		}
 		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonCalledBack); err != nil {
-			h.log.WarnContext(ctx, "could not cancel the call-back request of a caller who called again",
+			h.log.WarnContext(ctx, "cannot cancel call-back of a caller who called again",
 				"call_sid", c.callSID, "task_sid", t.SID, "err", err)
 			continue
 		}
@@ -605,7 +607,7 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.TaskIn
 func (h *Handler) calledBack(ctx context.Context, c *call, w didrouter.Worker, dialed string) {
 	list, err := h.store.ListReservations(ctx, w.WorkspaceSID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 100}, WorkerSID: w.SID, Newest: true})
 	if err != nil {
-		h.log.WarnContext(ctx, "could not look for the agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot look up agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
 		return
 	}
 	for _, r := range list {
@@ -622,12 +624,12 @@ func (h *Handler) calledBack(ctx context.Context, c *call, w didrouter.Worker, d
 		}
 		if r.Status == didrouter.ReservationPending {
 			if _, err := h.eng.AcceptReservation(ctx, r.WorkspaceSID, r.SID); err != nil {
-				h.log.WarnContext(ctx, "could not accept the call-back being placed", "task_sid", t.SID, "err", err)
+				h.log.WarnContext(ctx, "cannot accept the call-back being placed", "task_sid", t.SID, "err", err)
 				continue
 			}
 		}
 		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "called back"); err != nil {
-			h.log.WarnContext(ctx, "could not complete the call-back being placed", "task_sid", t.SID, "err", err)
+			h.log.WarnContext(ctx, "cannot complete the call-back being placed", "task_sid", t.SID, "err", err)
 			continue
 		}
 		h.decision(ctx, c, t.SID, w.SID, "complete", "the agent calls back "+dialed)

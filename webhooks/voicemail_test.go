@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,10 +116,12 @@ func (in *instance) liveWorker(taskSID string) string {
 }
 
 // busyBob puts bob on a call of his own, so that he is available but
-// cannot take another call: callers wait.
+// cannot take another call: callers wait. His message channel is set to no
+// capacity, so that messages wait too (for their owner).
 func busyBob(t *testing.T, in *instance) string {
 	t.Helper()
 	bob := in.worker("bob", bobDID, "Available")
+	in.messageCapacity(bob, 0)
 	c := newCall(bobDID)
 	who, dial := dialed(t, in.incoming(c))
 	if who != "bob" {
@@ -130,6 +133,16 @@ func busyBob(t *testing.T, in *instance) string {
 		t.Fatalf("bob's call is %s, want assigned", got)
 	}
 	return bob
+}
+
+// messageCapacity sets a worker's capacity on the message channel through
+// the admin API's Worker Channels resource.
+func (in *instance) messageCapacity(workerSID string, n int) {
+	in.t.Helper()
+	code, body := in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/Workers/"+workerSID+"/Channels/"+didrouter.MessageChannel, url.Values{"Capacity": {strconv.Itoa(n)}})
+	if code != http.StatusOK || body["configured_capacity"] != float64(n) || body["task_channel_unique_name"] != didrouter.MessageChannel {
+		in.t.Fatalf("set message capacity: %d %v", code, body)
+	}
 }
 
 // offered places c, which must wait, and polls its queue 90 s later: it

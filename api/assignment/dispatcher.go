@@ -109,7 +109,7 @@ func (d *Dispatcher) Notify(r didrouter.Reservation) {
 	select {
 	case d.queue <- r:
 	default:
-		d.log.Warn("assignment callback dropped: too many waiting", "reservation", r.SID, "task", r.TaskSID)
+		d.log.Warn("assignment callback dropped", "reason", "queue full", "reservation", r.SID, "task", r.TaskSID)
 	}
 }
 
@@ -160,7 +160,7 @@ func (d *Dispatcher) handle(ctx context.Context, r didrouter.Reservation) {
 	params, wf, err := d.params(ctx, r)
 	if err != nil {
 		if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
-			log.WarnContext(ctx, "assignment callback not sent: reading its reservation failed", "err", err)
+			log.WarnContext(ctx, "assignment callback not sent", "reason", "reservation unreadable", "err", err)
 		}
 		return
 	}
@@ -180,15 +180,15 @@ func (d *Dispatcher) handle(ctx context.Context, r didrouter.Reservation) {
 	})
 	ins, used, err := d.post(ctx, primary, params)
 	if err != nil && !errors.Is(err, callback.ErrNotWanted) && wf.FallbackAssignmentCallbackURL != "" {
-		log.WarnContext(ctx, "assignment callback failed; trying the fallback URL", "url", callback.Redact(used), "err", err)
+		log.WarnContext(ctx, "assignment callback failed, trying fallback", "url", callback.Redact(used), "err", err)
 		ins, used, err = d.post(ctx, fallback, params)
 	}
 	if errors.Is(err, callback.ErrNotWanted) {
-		log.InfoContext(ctx, "assignment callback not sent: the workflow's callback URL was cleared after the reservation was made")
+		log.InfoContext(ctx, "assignment callback not sent", "reason", "workflow callback url cleared")
 		return
 	}
 	if err != nil {
-		log.WarnContext(ctx, "assignment callback failed; the reservation stays pending until it is handled over the API or times out",
+		log.WarnContext(ctx, "assignment callback failed", "then", "the reservation stays pending until handled over the api or timed out",
 			"url", callback.Redact(used), "err", err)
 		return
 	}
@@ -285,9 +285,9 @@ func (d *Dispatcher) post(ctx context.Context, target callback.Target, params ur
 	return ins, u, err
 }
 
-// decodeInstruction reads a 2xx answer: empty means "no instruction" (the
-// application will act over the REST API), as in TaskRouter; anything else
-// must be a JSON object.
+// decodeInstruction reads a 2xx answer. As in TaskRouter, an empty answer
+// means no instruction, because the application will act over the REST
+// API. Anything else must be a JSON object.
 func decodeInstruction(raw []byte) (Instruction, error) {
 	if strings.TrimSpace(string(raw)) == "" {
 		return Instruction{}, nil
@@ -300,12 +300,13 @@ func decodeInstruction(raw []byte) (Instruction, error) {
 	return ins, nil
 }
 
-// apply carries out an instruction. accept and reject (with activity_sid)
-// are done by the engine. dequeue of a call's task is what didrouter's
-// voice flow does by itself (the caller leaves the queue and the worker's
-// contact_uri is rung; answering accepts), so it needs nothing more; its
-// to/from/post_work_activity_sid options are not applied. call, redirect
-// and conference need Twilio's voice API, which didrouter does not call.
+// apply carries out an instruction. The engine does accept and reject. A
+// dequeue of a call's task needs nothing more, because didrouter's voice
+// flow already takes the caller out of the queue and rings the worker's
+// contact_uri, and answering accepts. Its to, from and
+// post_work_activity_sid options are not applied. call, redirect and
+// conference are refused, because they need Twilio's voice API, which
+// didrouter does not call.
 func (d *Dispatcher) apply(ctx context.Context, r didrouter.Reservation, ins Instruction) error {
 	switch ins.Instruction {
 	case "":
@@ -332,8 +333,8 @@ func (d *Dispatcher) apply(ctx context.Context, r didrouter.Reservation, ins Ins
 			return fmt.Errorf("dequeue: task %s is not a call", t.SID)
 		}
 		if ins.To != "" || ins.From != "" || ins.PostWorkActivitySID != "" {
-			d.log.WarnContext(ctx, "dequeue options to, from and post_work_activity_sid are not applied: "+
-				"the voice flow rings the worker's contact_uri", "reservation", r.SID)
+			d.log.WarnContext(ctx, "dequeue options ignored",
+				"ignored", "to, from, post_work_activity_sid", "reason", "the voice flow rings the worker's contact_uri", "reservation", r.SID)
 		}
 		return nil
 	case "call", "redirect", "conference":

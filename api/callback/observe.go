@@ -6,13 +6,13 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// Observe returns a Store that is st, except that each transaction's Tx is
-// wrapped by wrap, which calls record for what it sees written (a
-// reservation, an event), and after the transaction commits notify is
-// called with each recorded item in order. notify runs after commit,
-// outside any transaction, on the committing goroutine: it must not block.
-// A transaction the store retries reports the items of its committed
-// attempt alone; one that rolls back reports nothing.
+// Observe returns a Store that is st, except that wrap wraps each
+// transaction's Tx and calls record for what it sees written, such as a
+// reservation or an event. After the transaction commits, notify is called
+// with each recorded item in order. notify runs after commit, outside any
+// transaction, on the committing goroutine, so it must not block. A
+// transaction the store retries reports only its committed attempt, and
+// one that rolls back reports nothing.
 func Observe[T any](st didrouter.Store, wrap func(tx didrouter.Tx, record func(T)) didrouter.Tx, notify func(T)) didrouter.Store {
 	return &observed[T]{Store: st, wrap: wrap, notify: notify}
 }

@@ -1,8 +1,8 @@
 // Package callback sends the HTTP callbacks didrouter makes on TaskRouter's
-// behalf (assignment callbacks, workspace event callbacks): a form POST,
-// signed by a Signer, to a URL a Policy allows and that is read again
-// before every try, tried again a bounded number of times when the
-// receiver may recover. Redirects are never followed.
+// behalf, the assignment callbacks and the workspace event callbacks. Each
+// is a form POST signed by a Signer, to a URL a Policy allows. The URL is
+// read again before every try, and a bounded number of tries are made when
+// the receiver may recover. Redirects are never followed.
 package callback
 
 import (

@@ -1,11 +1,11 @@
-// Package eventcallback implements TaskRouter's workspace event callbacks:
-// every event the engine commits in a workspace that has an
-// EventCallbackUrl (and whose EventsFilter, when set, lists the event's
-// type) is POSTed there with TaskRouter's parameters, form-encoded and
-// signed as configured (package callback).
+// Package eventcallback implements TaskRouter's workspace event callbacks.
+// Every event the engine commits in a workspace that has an
+// EventCallbackUrl is POSTed there with TaskRouter's parameters,
+// form-encoded and signed as package callback is configured. When the
+// workspace has an EventsFilter, only the event types it lists are sent.
 //
-// Delivery is at most once, by the instance that committed the event,
-// after commit and outside any transaction: an event still queued when the
+// Delivery is at most once, by the instance that committed the event, after
+// commit and outside any transaction. An event still queued when the
 // instance stops or dies is never sent, and a full queue drops events with
 // a warning. Events of one task (its reservations included), or of one
 // other resource, are sent in the order they were committed on that
@@ -100,7 +100,7 @@ func (d *Dispatcher) Notify(e didrouter.Event) {
 	select {
 	case d.shards[d.shard(e)] <- e:
 	default:
-		d.log.Warn("event callback dropped: too many waiting", "event", e.SID, "type", e.EventType, "resource", e.ResourceSID)
+		d.log.Warn("event callback dropped", "reason", "queue full", "event", e.SID, "type", e.EventType, "resource", e.ResourceSID)
 	}
 }
 
@@ -143,9 +143,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // workspace's callback settings.
 const maxBatch = 64
 
-// handleBatch handles first and the events already queued behind it (up to
-// maxBatch), reading each workspace's settings once for them: most events
-// go to workspaces without an EventCallbackUrl, and a call makes several.
+// handleBatch handles first and up to maxBatch events already queued behind
+// it. It reads each workspace's settings once for them, because most events
+// go to workspaces without an EventCallbackUrl and a call makes several.
 func (d *Dispatcher) handleBatch(ctx context.Context, first didrouter.Event, q <-chan didrouter.Event) {
 	batch := []didrouter.Event{first}
 fill:
@@ -175,7 +175,7 @@ func (d *Dispatcher) workspace(ctx context.Context, e didrouter.Event) *didroute
 	ws, err := d.readWorkspace(ctx, e.WorkspaceSID)
 	if err != nil {
 		if didrouter.ErrorCode(err) != didrouter.ENOTFOUND && ctx.Err() == nil {
-			d.log.WarnContext(ctx, "event callback not sent: reading its workspace failed", "event", e.SID, "err", err)
+			d.log.WarnContext(ctx, "event callback not sent", "reason", "workspace unreadable", "event", e.SID, "err", err)
 		}
 		return nil
 	}
@@ -197,9 +197,9 @@ func (d *Dispatcher) handle(ctx context.Context, ws didrouter.Workspace, e didro
 	}
 	params := d.params(ctx, ws, e)
 	// ws was read for the whole batch, and the events before this one may
-	// have taken seconds: the URL is read again (the engine's cache) before
-	// each try, so a cleared URL gets nothing more and a changed one gets
-	// what follows.
+	// have taken seconds. The URL is read again from the engine's cache
+	// before each try, so a cleared URL gets nothing more and a changed one
+	// gets what follows.
 	current := func(ctx context.Context) (string, error) {
 		now, err := d.readWorkspace(ctx, e.WorkspaceSID)
 		if err != nil || !Wanted(now.EventsFilter, e.EventType) {
@@ -211,10 +211,10 @@ func (d *Dispatcher) handle(ctx context.Context, ws didrouter.Workspace, e didro
 		switch {
 		case ctx.Err() != nil:
 		case errors.Is(err, callback.ErrNotWanted):
-			d.log.InfoContext(ctx, "event callback not sent: the workspace's EventCallbackUrl or EventsFilter changed after it was queued",
+			d.log.InfoContext(ctx, "event callback not sent", "reason", "callback url or filter changed",
 				"event", e.SID, "type", e.EventType)
 		default:
-			d.log.WarnContext(ctx, "event callback failed; the event is not sent again", "event", e.SID,
+			d.log.WarnContext(ctx, "event callback failed", "event", e.SID,
 				"type", e.EventType, "url", callback.Redact(u), "err", err)
 		}
 	}

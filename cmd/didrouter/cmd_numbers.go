@@ -34,24 +34,8 @@ type numbersCommand struct {
 }
 
 func (c numbersCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		numbersUsage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "buy":
-		return c.buy(ctx, args[1:], stdin, stdout, stderr)
-	case "point":
-		return c.point(ctx, args[1:], stdout, stderr)
-	case "list":
-		return c.list(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		numbersUsage(stdout)
-		return 0
-	}
-	fmt.Fprintf(stderr, "numbers: unknown subcommand %q\n\n", args[0])
-	numbersUsage(stderr)
-	return 2
+	return runSubcommand(ctx, "numbers", numbersUsage, map[string]command{"buy": c.buy, "point": c.point, "list": c.list},
+		args, stdin, stdout, stderr)
 }
 
 func numbersUsage(w io.Writer) {

@@ -37,11 +37,11 @@ func newSSO(cfg config, eng *engine.Engine, st didrouter.Store, workspaceSID str
 		if err != nil {
 			return nil, nil, fmt.Errorf("DIDROUTER_OIDC_ISSUER: %w", err)
 		}
-		logger.Info("sign-in with OpenID Connect on", "issuer", o.Issuer, "redirect_uri", cfg.PublicURL+web.OIDCCallbackPath,
+		logger.Info("oidc sign-in on", "issuer", o.Issuer, "redirect_uri", cfg.PublicURL+web.OIDCCallbackPath,
 			"admin_group", o.AdminGroup, "admin_password_login", cfg.AdminPasswordLogin)
 	}
 	if cfg.SCIMToken == "" {
-		logger.Info("SCIM provisioning is off: set DIDROUTER_SCIM_TOKEN to serve " + scim.Path)
+		logger.Info("scim provisioning off", "fix", "set DIDROUTER_SCIM_TOKEN to serve "+scim.Path)
 		return p, nil, nil
 	}
 	h, err := scim.New(scim.Config{Provisioner: p, WorkspaceSID: workspaceSID, Token: cfg.SCIMToken,
@@ -49,6 +49,6 @@ func newSSO(cfg config, eng *engine.Engine, st didrouter.Store, workspaceSID str
 	if err != nil {
 		return nil, nil, fmt.Errorf("DIDROUTER_SCIM_TOKEN: %w", err)
 	}
-	logger.Info("SCIM provisioning on", "url", cfg.PublicURL+scim.Path)
+	logger.Info("scim provisioning on", "url", cfg.PublicURL+scim.Path)
 	return p, []mounter{h}, nil
 }

@@ -9,13 +9,14 @@ import (
 )
 
 const workerCols = `sid, workspace_sid, friendly_name, attributes, activity_sid, activity_name, available,
-	capacity, busy, phone_number, date_status_changed, date_created, date_updated, version`
+	capacity, busy, phone_number, date_status_changed, date_created, date_updated, version,
+	message_capacity, message_busy`
 
 func scanWorker(r Row) (didrouter.Worker, error) {
 	var w didrouter.Worker
 	err := r.Scan(&w.SID, &w.WorkspaceSID, &w.FriendlyName, &w.Attributes, &w.ActivitySID, &w.ActivityName, &w.Available,
 		&w.Capacity, &w.Busy, &w.PhoneNumber, scanTime(&w.DateStatusChanged), scanTime(&w.DateCreated),
-		scanTime(&w.DateUpdated), &w.Version)
+		scanTime(&w.DateUpdated), &w.Version, &w.MessageCapacity, &w.MessageBusy)
 	return w, err
 }
 
@@ -69,7 +70,8 @@ func (q *Queries) EachWorker(ctx context.Context, workspaceSID string, fn func(d
 // as EachWorker, fn must not use the Tx.
 func (q *Queries) EachWorkerRow(ctx context.Context, workspaceSID string, fn func(*didrouter.WorkerRow) error) error {
 	rows, err := q.db.Query(ctx, `SELECT sid, friendly_name, attributes, activity_sid, activity_name, available,
-		capacity, busy, date_status_changed, version FROM workers WHERE workspace_sid = $1`, workspaceSID)
+		capacity, busy, date_status_changed, version, message_capacity, message_busy
+		FROM workers WHERE workspace_sid = $1`, workspaceSID)
 	if err != nil {
 		return q.wrap(err, "list workers")
 	}
@@ -78,7 +80,7 @@ func (q *Queries) EachWorkerRow(ctx context.Context, workspaceSID string, fn fun
 	var bufs [5][]byte
 	dest := []any{rawText{&w.SID, &bufs[0]}, rawText{&w.FriendlyName, &bufs[1]}, rawText{&w.Attributes, &bufs[2]},
 		rawText{&w.ActivitySID, &bufs[3]}, rawText{&w.ActivityName, &bufs[4]}, &w.Available, &w.Capacity, &w.Busy,
-		scanTime(&w.DateStatusChanged), &w.Version}
+		scanTime(&w.DateStatusChanged), &w.Version, &w.MessageCapacity, &w.MessageBusy}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return q.wrap(err, "read workers")
@@ -150,10 +152,10 @@ func (t *Tx) InsertWorker(ctx context.Context, w didrouter.Worker) error {
 		return err
 	}
 	_, err := t.db.Exec(ctx, `INSERT INTO workers (`+workerCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		w.SID, w.WorkspaceSID, w.FriendlyName, w.Attributes, w.ActivitySID, w.ActivityName, w.Available,
 		w.Capacity, w.Busy, w.PhoneNumber, t.timeArg(w.DateStatusChanged), t.timeArg(w.DateCreated),
-		t.timeArg(w.DateUpdated), max(w.Version, 1))
+		t.timeArg(w.DateUpdated), max(w.Version, 1), w.MessageCapacity, w.MessageBusy)
 	if err != nil {
 		return t.workerWriteError(err, w, "insert")
 	}
@@ -166,10 +168,10 @@ func (t *Tx) UpdateWorker(ctx context.Context, w didrouter.Worker) error {
 	}
 	n, err := t.db.Exec(ctx, `UPDATE workers SET friendly_name = $3, attributes = $4, activity_sid = $5,
 		activity_name = $6, available = $7, capacity = $8, phone_number = $9, date_status_changed = $10,
-		date_updated = $11, version = version + 1
+		date_updated = $11, message_capacity = $12, version = version + 1
 		WHERE workspace_sid = $1 AND sid = $2`,
 		w.WorkspaceSID, w.SID, w.FriendlyName, w.Attributes, w.ActivitySID, w.ActivityName, w.Available,
-		w.Capacity, w.PhoneNumber, t.timeArg(w.DateStatusChanged), t.timeArg(w.DateUpdated))
+		w.Capacity, w.PhoneNumber, t.timeArg(w.DateStatusChanged), t.timeArg(w.DateUpdated), w.MessageCapacity)
 	if err != nil {
 		return t.workerWriteError(err, w, "update")
 	}
@@ -187,14 +189,35 @@ func (t *Tx) DeleteWorker(ctx context.Context, workspaceSID, sid string) error {
 	return t.notifyWorker(ctx, workspaceSID, sid)
 }
 
+// The statements that claim and release a worker's voice capacity and its
+// message capacity. Each is one fixed text, so no column name is built.
+// Each returns the row it wrote, so that the caller needs no second read
+// under the lock.
+const (
+	claimVoice = `UPDATE workers SET busy = busy + 1, date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2 AND available AND busy < capacity RETURNING ` + workerCols
+	claimMessage = `UPDATE workers SET message_busy = message_busy + 1, date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2 AND available AND message_busy < message_capacity RETURNING ` + workerCols
+	releaseVoice = `UPDATE workers SET
+		busy = CASE WHEN busy > 0 THEN busy - 1 ELSE 0 END,
+		date_status_changed = CASE WHEN busy <= 1 THEN $3 ELSE date_status_changed END,
+		date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2 RETURNING ` + workerCols
+	releaseMessage = `UPDATE workers SET
+		message_busy = CASE WHEN message_busy > 0 THEN message_busy - 1 ELSE 0 END,
+		date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2 RETURNING ` + workerCols
+)
+
 // ClaimWorker is one conditional UPDATE: concurrent claims on one worker
-// serialize on its row, and each re-checks busy < capacity after the
-// previous one committed. It returns the row it wrote, so that the caller
-// needs no second read under the lock.
-func (t *Tx) ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (didrouter.Worker, bool, error) {
-	w, err := scanWorker(t.db.QueryRow(ctx, `UPDATE workers SET busy = busy + 1, date_updated = $3, version = version + 1
-		WHERE workspace_sid = $1 AND sid = $2 AND available AND busy < capacity
-		RETURNING `+workerCols, workspaceSID, sid, t.timeArg(now)))
+// serialize on its row, and each re-checks the room on the task's channel
+// after the previous one committed.
+func (t *Tx) ClaimWorker(ctx context.Context, workspaceSID, sid, channel string, now time.Time) (didrouter.Worker, bool, error) {
+	q := claimVoice
+	if channel == didrouter.MessageChannel {
+		q = claimMessage
+	}
+	w, err := scanWorker(t.db.QueryRow(ctx, q, workspaceSID, sid, t.timeArg(now)))
 	switch {
 	case isNoRows(err):
 		// Not claimable, or not there at all: tell the two apart.
@@ -222,14 +245,12 @@ func (t *Tx) workerExists(ctx context.Context, workspaceSID, sid string) error {
 }
 
 // ReleaseWorker returns the row it wrote, as ClaimWorker does.
-func (t *Tx) ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) (didrouter.Worker, error) {
-	idle := t.timeArg(idleSince)
-	w, err := scanWorker(t.db.QueryRow(ctx, `UPDATE workers SET
-		busy = CASE WHEN busy > 0 THEN busy - 1 ELSE 0 END,
-		date_status_changed = CASE WHEN busy <= 1 THEN $3 ELSE date_status_changed END,
-		date_updated = $3, version = version + 1
-		WHERE workspace_sid = $1 AND sid = $2
-		RETURNING `+workerCols, workspaceSID, sid, idle))
+func (t *Tx) ReleaseWorker(ctx context.Context, workspaceSID, sid, channel string, idleSince time.Time) (didrouter.Worker, error) {
+	q := releaseVoice
+	if channel == didrouter.MessageChannel {
+		q = releaseMessage
+	}
+	w, err := scanWorker(t.db.QueryRow(ctx, q, workspaceSID, sid, t.timeArg(idleSince)))
 	switch {
 	case isNoRows(err):
 		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "worker %s not found", sid)

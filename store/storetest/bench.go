@@ -66,7 +66,7 @@ func benchCallPath(b *testing.B, s didrouter.Store) {
 			if _, _, err := tx.InsertTask(w.ctx, task); err != nil {
 				return err
 			}
-			if _, ok, err := tx.ClaimWorker(w.ctx, w.ws, worker, now); err != nil || !ok {
+			if _, ok, err := tx.ClaimWorker(w.ctx, w.ws, worker, voiceChannel, now); err != nil || !ok {
 				return fmt.Errorf("claim: %v %w", ok, err)
 			}
 			res := didrouter.Reservation{SID: didrouter.NewSID(didrouter.PrefixReservation), WorkspaceSID: w.ws, TaskSID: task.SID,
@@ -82,7 +82,7 @@ func benchCallPath(b *testing.B, s didrouter.Store) {
 				ReservationSID: res.SID, WorkerSID: worker, FireAt: now.Add(time.Minute)}); err != nil {
 				return err
 			}
-			_, err := tx.ReleaseWorker(w.ctx, w.ws, worker, now) // free the worker for the next iteration
+			_, err := tx.ReleaseWorker(w.ctx, w.ws, worker, voiceChannel, now) // free the worker for the next iteration
 			return err
 		})
 		if err != nil {
@@ -98,12 +98,12 @@ func benchClaimRelease(b *testing.B, s didrouter.Store) {
 	for range b.N {
 		now := time.Now()
 		err := s.Tx(w.ctx, func(tx didrouter.Tx) error {
-			_, _, err := tx.ClaimWorker(w.ctx, w.ws, worker, now)
+			_, _, err := tx.ClaimWorker(w.ctx, w.ws, worker, voiceChannel, now)
 			return err
 		})
 		if err == nil {
 			err = s.Tx(w.ctx, func(tx didrouter.Tx) error {
-				_, err := tx.ReleaseWorker(w.ctx, w.ws, worker, now)
+				_, err := tx.ReleaseWorker(w.ctx, w.ws, worker, voiceChannel, now)
 				return err
 			})
 		}

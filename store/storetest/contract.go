@@ -45,6 +45,7 @@ func RunContract(t *testing.T, open func(t *testing.T) didrouter.Store, opts ...
 		{"WorkerFilters", c.workerFilters},
 		{"ClaimAndReleaseWorker", c.claimRelease},
 		{"ClaimWorkerConcurrently", c.claimConcurrently},
+		{"ClaimWorkerChannels", c.claimChannels},
 		{"TaskQueues", c.taskQueues},
 		{"Workflows", c.workflows},
 		{"Tasks", c.tasks},
@@ -148,6 +149,11 @@ func (f *fixture) activity(name string, available bool) didrouter.Activity {
 	a.DateCreated, a.DateUpdated = utc(a.DateCreated), utc(a.DateUpdated)
 	return a
 }
+
+// voiceChannel is the task channel of calls, engine.DefaultTaskChannel. It
+// takes a worker's voice capacity. The store contract does not import the
+// engine, so it names the channel itself.
+const voiceChannel = "voice"
 
 // newWorker returns an available capacity-1 worker (not stored).
 func (f *fixture) newWorker(name, phone string) didrouter.Worker {

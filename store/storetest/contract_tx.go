@@ -221,7 +221,7 @@ func (c *contract) checkFeed(t *testing.T, f *fixture, listener didrouter.Store)
 	a := f.activity("Available", true)
 	expectChanges(t, ch, didrouter.Change{Kind: didrouter.ChangeActivity, WorkspaceSID: f.ws.SID, SID: a.SID})
 	f.mustTx(func(tx didrouter.Tx) error {
-		_, _, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+		_, _, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, f.now)
 		return err
 	})
 	expectChanges(t, ch, didrouter.Change{Kind: didrouter.ChangeWorker, WorkspaceSID: f.ws.SID, SID: w.SID})

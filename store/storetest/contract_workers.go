@@ -30,7 +30,7 @@ func (c *contract) workers(t *testing.T, f *fixture) {
 
 	// UpdateWorker writes everything but Busy and bumps Version.
 	f.mustTx(func(tx didrouter.Tx) error {
-		_, _, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+		_, _, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, f.now)
 		return err
 	})
 	upd := w
@@ -163,7 +163,7 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 		)
 		err := f.tx(func(tx didrouter.Tx) error {
 			var err error
-			claimed, ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, f.at(time.Second))
+			claimed, ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, voiceChannel, f.at(time.Second))
 			return err
 		})
 		if ok {
@@ -178,7 +178,7 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 		var released didrouter.Worker
 		f.mustTx(func(tx didrouter.Tx) error {
 			var err error
-			released, err = tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, at)
+			released, err = tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, at)
 			return err
 		})
 		stored, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
@@ -227,10 +227,91 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 	_, err = claim("WKmissing")
 	wantCode(t, err, didrouter.ENOTFOUND, "WKmissing")
 	err = f.tx(func(tx didrouter.Tx) error {
-		_, err := tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", f.now)
+		_, err := tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", voiceChannel, f.now)
 		return err
 	})
 	wantCode(t, err, didrouter.ENOTFOUND, "WKmissing")
+}
+
+// claimChannels: the message channel has a capacity of its own. Claiming
+// and releasing it never touches voice (nor the worker's idle time), and a
+// worker whose voice is full can still be claimed for a message.
+func (c *contract) claimChannels(t *testing.T, f *fixture) {
+	w := f.newWorker("alice", "")
+	w.Capacity, w.MessageCapacity = 1, 2
+	w = f.insertWorker(w)
+	claim := func(channel string) bool {
+		t.Helper()
+		var (
+			ok      bool
+			claimed didrouter.Worker
+		)
+		f.mustTx(func(tx didrouter.Tx) error {
+			var err error
+			claimed, ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, channel, f.at(time.Second))
+			return err
+		})
+		if ok {
+			stored, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+			noErr(t, err)
+			equal(t, "worker claimed for "+channel, claimed, stored)
+		}
+		return ok
+	}
+	load := func() (int, int, time.Time) {
+		t.Helper()
+		got, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+		noErr(t, err)
+		return got.Busy, got.MessageBusy, got.DateStatusChanged
+	}
+	if !claim(voiceChannel) || claim(voiceChannel) {
+		t.Fatal("voice: want one claim of a capacity-1 worker")
+	}
+	for i, want := range []bool{true, true, false} {
+		if got := claim(didrouter.MessageChannel); got != want {
+			t.Fatalf("message claim %d = %v, want %v (voice full, message capacity 2)", i+1, got, want)
+		}
+	}
+	if busy, msgs, _ := load(); busy != 1 || msgs != 2 {
+		t.Fatalf("busy %d, messages %d; want 1 and 2", busy, msgs)
+	}
+	f.mustTx(func(tx didrouter.Tx) error {
+		released, err := tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, didrouter.MessageChannel, f.at(time.Minute))
+		if err == nil && released.MessageBusy != 1 {
+			t.Errorf("message release returned %d messages held, want 1", released.MessageBusy)
+		}
+		return err
+	})
+	if busy, msgs, idle := load(); busy != 1 || msgs != 1 || !idle.Equal(w.DateStatusChanged) {
+		t.Fatalf("after a message release: busy %d, messages %d, idle since %v; want 1, 1, %v", busy, msgs, idle, w.DateStatusChanged)
+	}
+	f.mustTx(func(tx didrouter.Tx) error {
+		_, err := tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, didrouter.MessageChannel, f.at(2*time.Minute))
+		return err
+	})
+	if busy, msgs, idle := load(); busy != 1 || msgs != 0 || !idle.Equal(w.DateStatusChanged) {
+		t.Fatalf("after the last message release: busy %d, messages %d, idle since %v; want 1, 0, unchanged", busy, msgs, idle)
+	}
+	// UpdateWorker writes the message capacity, never what holds it.
+	upd := w
+	upd.MessageCapacity, upd.MessageBusy = 5, 42
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorker(f.ctx, upd) })
+	got, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	noErr(t, err)
+	if got.MessageCapacity != 5 || got.MessageBusy != 0 || got.Busy != 1 {
+		t.Errorf("after UpdateWorker: message capacity %d, messages %d, busy %d; want 5, 0, 1", got.MessageCapacity, got.MessageBusy, got.Busy)
+	}
+	// An unavailable worker takes no message either.
+	off := f.newWorker("bob", "")
+	off.Available, off.MessageCapacity = false, 10
+	off = f.insertWorker(off)
+	f.mustTx(func(tx didrouter.Tx) error {
+		_, ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, off.SID, didrouter.MessageChannel, f.now)
+		if ok {
+			t.Error("claimed an unavailable worker for a message")
+		}
+		return err
+	})
 }
 
 // claimConcurrently: 20 transactions claim one capacity-1 worker at once;
@@ -241,7 +322,7 @@ func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
 	won := make([]bool, n)
 	errs := concurrently(c.instances(t, f), n, func(i int, s didrouter.Store) error {
 		return s.Tx(f.ctx, func(tx didrouter.Tx) error {
-			_, ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+			_, ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, f.now)
 			won[i] = ok
 			return err
 		})
