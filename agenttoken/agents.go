@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // ErrOff answers every token and link when no secret is configured.
@@ -30,7 +30,7 @@ func Refused(err error) bool {
 
 // Finder finds the worker of a softphone identity (*engine.Engine).
 type Finder interface {
-	WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (engine.Worker, error)
+	WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (didrouter.Worker, error)
 }
 
 // Agents checks agent credentials against the store: the worker the
@@ -38,12 +38,12 @@ type Finder interface {
 type Agents struct {
 	signer *Signer // nil: tokens and links are off
 	find   Finder
-	web    engine.WebStore
-	clock  engine.Clock
+	web    didrouter.WebStore
+	clock  didrouter.Clock
 }
 
 // NewAgents returns the checker; signer may be nil (tokens and links off).
-func NewAgents(signer *Signer, find Finder, web engine.WebStore, clock engine.Clock) (*Agents, error) {
+func NewAgents(signer *Signer, find Finder, web didrouter.WebStore, clock didrouter.Clock) (*Agents, error) {
 	if find == nil || web == nil || clock == nil {
 		return nil, errors.New("agenttoken: a Finder, a WebStore and a Clock are required")
 	}
@@ -58,45 +58,45 @@ func (a *Agents) Signer() *Signer { return a.signer }
 
 // Token checks a bearer token and returns its worker (in workspaceSID, or
 // the only workspace where the identity is a worker when "").
-func (a *Agents) Token(ctx context.Context, tok, workspaceSID string) (engine.Worker, Claims, error) {
+func (a *Agents) Token(ctx context.Context, tok, workspaceSID string) (didrouter.Worker, Claims, error) {
 	if a.signer == nil {
-		return engine.Worker{}, Claims{}, ErrOff
+		return didrouter.Worker{}, Claims{}, ErrOff
 	}
 	c, err := a.signer.CheckToken(tok, a.clock.Now())
 	if err != nil {
-		return engine.Worker{}, Claims{}, err
+		return didrouter.Worker{}, Claims{}, err
 	}
 	w, err := a.worker(ctx, c, workspaceSID)
 	return w, c, err
 }
 
 // Link checks a sign-in link and returns its worker. It does not use the
-// link up: the caller does (engine.WebStore.UseSignInLink with Claims.ID)
+// link up: the caller does (didrouter.WebStore.UseSignInLink with Claims.ID)
 // when it starts the session.
-func (a *Agents) Link(ctx context.Context, tok string) (engine.Worker, Claims, error) {
+func (a *Agents) Link(ctx context.Context, tok string) (didrouter.Worker, Claims, error) {
 	if a.signer == nil {
-		return engine.Worker{}, Claims{}, ErrOff
+		return didrouter.Worker{}, Claims{}, ErrOff
 	}
 	c, err := a.signer.CheckLink(tok, a.clock.Now())
 	if err != nil {
-		return engine.Worker{}, Claims{}, err
+		return didrouter.Worker{}, Claims{}, err
 	}
 	w, err := a.worker(ctx, c, "")
 	return w, c, err
 }
 
-func (a *Agents) worker(ctx context.Context, c Claims, workspaceSID string) (engine.Worker, error) {
+func (a *Agents) worker(ctx context.Context, c Claims, workspaceSID string) (didrouter.Worker, error) {
 	w, err := a.find.WorkerByIdentity(ctx, c.Identity, workspaceSID)
 	if err != nil {
-		return engine.Worker{}, err
+		return didrouter.Worker{}, err
 	}
 	// A token minted before its worker existed was meant for someone else
 	// who had that identity (compared in seconds, the token's precision).
 	if c.Issued.Unix() < w.DateCreated.Unix() {
-		return engine.Worker{}, ErrRevoked
+		return didrouter.Worker{}, ErrRevoked
 	}
 	if err := a.Current(ctx, w.WorkspaceSID, w.SID, c.Issued); err != nil {
-		return engine.Worker{}, err
+		return didrouter.Worker{}, err
 	}
 	return w, nil
 }
@@ -109,7 +109,7 @@ func (a *Agents) Current(ctx context.Context, workspaceSID, workerSID string, is
 
 // Current is Agents.Current on a WebStore (the web pages check sessions
 // with it whether or not links are on).
-func Current(ctx context.Context, web engine.WebStore, workspaceSID, workerSID string, issued time.Time) error {
+func Current(ctx context.Context, web didrouter.WebStore, workspaceSID, workerSID string, issued time.Time) error {
 	nb, err := web.AgentTokensNotBefore(ctx, workspaceSID, workerSID)
 	if err != nil {
 		return fmt.Errorf("agenttoken: %w", err)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func (h *Handler) activityRoutes(r chi.Router) {
@@ -26,7 +26,7 @@ type activityJSON struct {
 	Links        map[string]string `json:"links"`
 }
 
-func (h *Handler) activityJSON(r *http.Request, a engine.Activity) activityJSON {
+func (h *Handler) activityJSON(r *http.Request, a didrouter.Activity) activityJSON {
 	ws := h.workspaceURL(r, a.WorkspaceSID)
 	return activityJSON{
 		AccountSID:   nullable(h.account),
@@ -55,18 +55,15 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 	if s := q.Get("Available"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return engine.Errorf(engine.EINVALID, "Available must be true or false, not %q", s)
+			return didrouter.Errorf(didrouter.EINVALID, "Available must be true or false, not %q", s)
 		}
 		available = &b
 	}
 	name := q.Get("FriendlyName")
-	kept := all[:0:0]
-	for _, a := range all {
-		if (name == "" || a.FriendlyName == name) && (available == nil || a.Available == *available) {
-			kept = append(kept, a)
-		}
-	}
-	page, next := pageOf(kept, p, func(a engine.Activity) string { return a.SID })
+	kept := keep(all, func(a didrouter.Activity) bool {
+		return (name == "" || a.FriendlyName == name) && (available == nil || a.Available == *available)
+	})
+	page, next := pageOf(kept, p, func(a didrouter.Activity) string { return a.SID })
 	out := make([]activityJSON, 0, len(page))
 	for _, a := range page {
 		out = append(out, h.activityJSON(r, a))
@@ -75,8 +72,9 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createActivity takes FriendlyName (unique in the workspace) and Available
-// (false unless sent; it cannot change later, as in TaskRouter).
+// createActivity takes FriendlyName, unique in the workspace, and
+// Available, false unless sent. As in TaskRouter, Available cannot change
+// later.
 func (h *Handler) createActivity(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var available *bool
@@ -104,7 +102,7 @@ func (h *Handler) updateActivity(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
-	var a engine.Activity
+	var a didrouter.Activity
 	if name, ok := f.str("FriendlyName"); ok {
 		a, err = h.renameActivity(r.Context(), ws, sid, name)
 	} else {

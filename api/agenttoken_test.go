@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // forgeAgentToken signs a token exactly as docs/agents.md tells a token
@@ -78,8 +78,8 @@ func TestRevokeAgentTokens(t *testing.T) {
 		aliceTok := forgeAgentToken(agentSecret, "alice", now, now.Add(time.Hour))
 		bobTok := forgeAgentToken(agentSecret, "bob", now, now.Add(time.Hour))
 		// An agent desktop session of alice's, to see it end.
-		web := st.(engine.WebStore)
-		if err := web.InsertWebSession(context.Background(), engine.WebSession{ID: "sess", Kind: engine.WebSessionAgent,
+		web := st.(didrouter.WebStore)
+		if err := web.InsertWebSession(context.Background(), didrouter.WebSession{ID: "sess", Kind: didrouter.WebSessionAgent,
 			WorkspaceSID: s.ws.SID, WorkerSID: alice, CSRF: "c", Created: now, Expires: now.Add(time.Hour), LastSeen: now}); err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func TestRevokeAgentTokens(t *testing.T) {
 		if status, _ := s.agentNumber(bobTok); status != 200 {
 			t.Errorf("bob's token after alice's revocation: %d", status)
 		}
-		if _, err := web.GetWebSession(context.Background(), "sess"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := web.GetWebSession(context.Background(), "sess"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Errorf("alice's session after revocation: %v", err)
 		}
 		// A token minted in the second of the revocation is refused too;

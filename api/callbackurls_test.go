@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
@@ -17,9 +18,9 @@ import (
 // newPolicyServer is newServer with a callback policy: didrouter's public
 // URL is https://calls.example.com and only *.example.com may get
 // callbacks.
-func newPolicyServer(t *testing.T, st engine.Store) *server {
+func newPolicyServer(t *testing.T, st didrouter.Store) *server {
 	t.Helper()
-	clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+	clock := didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(context.Background(), st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func newPolicyServer(t *testing.T, st engine.Store) *server {
 // Callback URLs are refused with a 400 naming the parameter when they point
 // at didrouter itself or off the allow-list, on create and update alike.
 func TestCallbackURLPolicy(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newPolicyServer(t, st)
 		wf := s.post(s.wsPath("/Workflows"), url.Values{"FriendlyName": {"cb"}, "Configuration": {s.queueConfig()}})
 		if wf.status != http.StatusCreated {
@@ -90,7 +91,7 @@ func TestCallbackURLPolicy(t *testing.T) {
 // on another host (or with nothing stored) is refused, so the password
 // cannot be carried elsewhere; a new password replaces the old.
 func TestCallbackPasswordsAreHidden(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx := context.Background()
 		s := newPolicyServer(t, st)
 		const secret = "https://bob:hunter2@hooks.example.com/events?team=blue"
@@ -141,7 +142,7 @@ func TestCallbackPasswordsAreHidden(t *testing.T) {
 				t.Errorf("GET %s shows a password: %s", path, g.raw)
 			}
 		}
-		storedWF := func() engine.Workflow {
+		storedWF := func() didrouter.Workflow {
 			wf, err := st.GetWorkflow(ctx, s.ws.SID, sid)
 			if err != nil {
 				t.Fatal(err)

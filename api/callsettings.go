@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -37,7 +38,7 @@ type callSettingsJSON struct {
 	URL         string  `json:"url"`
 }
 
-func (h *Handler) callSettingsJSON(r *http.Request, s engine.CallSettings) callSettingsJSON {
+func (h *Handler) callSettingsJSON(r *http.Request, s didrouter.CallSettings) callSettingsJSON {
 	self := h.workspaceURL(r, s.WorkspaceSID) + "/CallSettings"
 	if s.PhoneNumber != "" {
 		self += "/" + s.PhoneNumber
@@ -60,9 +61,9 @@ func (h *Handler) callSettingsJSON(r *http.Request, s engine.CallSettings) callS
 // settingsOf is the call settings store and the request's number (""
 // on the workspace's own path), or the error to answer: a server without
 // the store, a path that names no number.
-func (h *Handler) settingsOf(r *http.Request) (engine.CallSettingsStore, string, error) {
+func (h *Handler) settingsOf(r *http.Request) (didrouter.CallSettingsStore, string, error) {
 	if h.settings == nil {
-		return nil, "", engine.Errorf(engine.EINVALID, "call settings are not available: the API was configured without a call settings store")
+		return nil, "", didrouter.Errorf(didrouter.EINVALID, "call settings are not available: the API was configured without a call settings store")
 	}
 	number, err := h.settingsNumber(r)
 	if err != nil {
@@ -90,16 +91,16 @@ func (h *Handler) settingsNumber(r *http.Request) (string, error) {
 func SettingsNumber(norm *routing.Normalizer, raw string) (string, error) {
 	n, err := norm.Normalize(raw)
 	if err != nil {
-		return "", engine.Errorf(engine.EINVALID, "%q is not a phone number", clip(raw))
+		return "", didrouter.Errorf(didrouter.EINVALID, "%q is not a phone number", clip(raw))
 	}
 	return n.E164, nil
 }
 
 // CheckSettingsNumber refuses (ECONFLICT) to set the call settings of a
 // number bound to another workspace: they are that workspace's to set.
-func CheckSettingsNumber(ctx context.Context, st engine.Reader, workspaceSID, number string) error {
+func CheckSettingsNumber(ctx context.Context, st didrouter.Reader, workspaceSID, number string) error {
 	if b, err := st.GetBinding(ctx, number); err == nil && b.WorkspaceSID != workspaceSID {
-		return engine.Errorf(engine.ECONFLICT, "phone number %s is bound to workspace %s", number, b.WorkspaceSID)
+		return didrouter.Errorf(didrouter.ECONFLICT, "phone number %s is bound to workspace %s", number, b.WorkspaceSID)
 	}
 	return nil
 }
@@ -118,7 +119,7 @@ func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) error
 		Workspace    callSettingsJSON   `json:"workspace"`
 		PhoneNumbers []callSettingsJSON `json:"phone_numbers"`
 	}{PhoneNumbers: []callSettingsJSON{}}
-	out.Workspace = h.callSettingsJSON(r, engine.CallSettings{WorkspaceSID: ws.SID})
+	out.Workspace = h.callSettingsJSON(r, didrouter.CallSettings{WorkspaceSID: ws.SID})
 	for _, s := range all {
 		if s.PhoneNumber == "" {
 			out.Workspace = h.callSettingsJSON(r, s)
@@ -161,7 +162,7 @@ func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	s, err := st.GetCallSettings(r.Context(), ws.SID, number)
-	if err != nil && engine.ErrorCode(err) != engine.ENOTFOUND {
+	if err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		return err
 	}
 	s.WorkspaceSID, s.PhoneNumber = ws.SID, number

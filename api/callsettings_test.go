@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func TestCallSettingsAPI(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newServer(t, st)
 		base := "/v1/Workspaces/" + s.ws.SID + "/CallSettings"
 

@@ -7,16 +7,22 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
-// didrouter keeps one capacity per worker, shared by every task channel (a
-// chat task takes the same unit a call does). The Worker Channels resource
-// shows it as the worker's one channel, "voice"; its capacity is the
-// worker's capacity and its assigned tasks the worker's busy count.
+// TaskRouter keeps a capacity per worker and task channel, and didrouter
+// keeps two. "voice" is shared by every task channel but one, so a chat task
+// takes the unit a call does. "messages" is the channel of the voicemail and
+// call-back tasks. The Worker Channels resource shows them as the worker's
+// two channels. Each one's capacity is the worker's capacity on it, and its
+// assigned tasks are what holds it.
 const (
-	voiceChannel = "voice"
+	voiceChannel = engine.DefaultTaskChannel
 )
+
+// workerChannels are the channels every worker has, in the order listed.
+var workerChannels = []string{voiceChannel, didrouter.MessageChannel}
 
 // derivedSID returns a stable sid for something didrouter does not store as
 // a row of its own (a worker's channel, a task channel).
@@ -32,7 +38,7 @@ func derivedSID(prefix string, parts ...string) string {
 // taskChannelSID is the sid shown for a task channel unique name.
 func taskChannelSID(ws, name string) string { return derivedSID("TC", ws, name) }
 
-func workerChannelSID(worker string) string { return derivedSID("WC", worker, voiceChannel) }
+func workerChannelSID(worker, channel string) string { return derivedSID("WC", worker, channel) }
 
 func (h *Handler) workerChannelRoutes(r chi.Router) {
 	r.Get("/Workers/{worker}/Channels", h.handle(h.listWorkerChannels))
@@ -56,23 +62,32 @@ type workerChannelJSON struct {
 	URL                         string  `json:"url"`
 }
 
-func (h *Handler) workerChannelJSON(r *http.Request, w engine.Worker) workerChannelJSON {
-	sid := workerChannelSID(w.SID)
+// channelLoad is a worker's capacity on a channel and what holds it.
+func channelLoad(w didrouter.Worker, channel string) (capacity, busy int) {
+	if channel == didrouter.MessageChannel {
+		return w.MessageCapacity, w.MessageBusy
+	}
+	return w.Capacity, w.Busy
+}
+
+func (h *Handler) workerChannelJSON(r *http.Request, w didrouter.Worker, channel string) workerChannelJSON {
+	sid := workerChannelSID(w.SID, channel)
+	capacity, busy := channelLoad(w, channel)
 	free := 0
-	if w.Capacity > 0 {
-		free = max(w.Capacity-w.Busy, 0) * 100 / w.Capacity
+	if capacity > 0 {
+		free = max(capacity-busy, 0) * 100 / capacity
 	}
 	return workerChannelJSON{
 		AccountSID:                  nullable(h.account),
-		AssignedTasks:               w.Busy,
+		AssignedTasks:               busy,
 		Available:                   true,
 		AvailableCapacityPercentage: free,
-		ConfiguredCapacity:          w.Capacity,
+		ConfiguredCapacity:          capacity,
 		DateCreated:                 isoTime(w.DateCreated),
 		DateUpdated:                 isoTime(w.DateUpdated),
 		SID:                         sid,
-		TaskChannelSID:              taskChannelSID(w.WorkspaceSID, voiceChannel),
-		TaskChannelUniqueName:       voiceChannel,
+		TaskChannelSID:              taskChannelSID(w.WorkspaceSID, channel),
+		TaskChannelUniqueName:       channel,
 		WorkerSID:                   w.SID,
 		WorkspaceSID:                w.WorkspaceSID,
 		URL:                         h.workspaceURL(r, w.WorkspaceSID) + "/Workers/" + w.SID + "/Channels/" + sid,
@@ -88,38 +103,46 @@ func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	page, next := pageOf([]workerChannelJSON{h.workerChannelJSON(r, wk)}, p, func(c workerChannelJSON) string { return c.SID })
+	all := make([]workerChannelJSON, 0, len(workerChannels))
+	for _, ch := range workerChannels {
+		all = append(all, h.workerChannelJSON(r, wk, ch))
+	}
+	page, next := pageOf(all, p, func(c workerChannelJSON) string { return c.SID })
 	writeJSON(w, http.StatusOK, map[string]any{"channels": page, "meta": h.listMeta(r, "channels", p, next)})
 	return nil
 }
 
-// channelWorker reads the worker of a channel path; the channel is named by
-// its sid or its unique name.
-func (h *Handler) channelWorker(r *http.Request) (engine.Worker, error) {
+// channelWorker reads the worker and the channel of a channel path; the
+// channel is named by its sid or its unique name.
+func (h *Handler) channelWorker(r *http.Request) (didrouter.Worker, string, error) {
 	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
 	if err != nil {
-		return engine.Worker{}, err
+		return didrouter.Worker{}, "", err
 	}
-	if sid := chi.URLParam(r, "sid"); sid != voiceChannel && sid != workerChannelSID(wk.SID) {
-		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND,
-			"worker channel %s not found: didrouter keeps one capacity per worker, shared by all task channels, as the channel %q",
-			sid, voiceChannel)
+	sid := chi.URLParam(r, "sid")
+	for _, ch := range workerChannels {
+		if sid == ch || sid == workerChannelSID(wk.SID, ch) {
+			return wk, ch, nil
+		}
 	}
-	return wk, nil
+	return didrouter.Worker{}, "", didrouter.Errorf(didrouter.ENOTFOUND,
+		"worker channel %s not found: didrouter keeps two capacities per worker, the channel %q (shared by every task channel but %q) and %q",
+		sid, voiceChannel, didrouter.MessageChannel, didrouter.MessageChannel)
 }
 
 func (h *Handler) getWorkerChannel(w http.ResponseWriter, r *http.Request) error {
-	wk, err := h.channelWorker(r)
+	wk, ch, err := h.channelWorker(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.workerChannelJSON(r, wk))
+	writeJSON(w, http.StatusOK, h.workerChannelJSON(r, wk, ch))
 	return nil
 }
 
-// updateWorkerChannel sets Capacity (0–50). Available=false (switching one
-// channel off) has no counterpart: move the worker to an unavailable
-// activity instead.
+// updateWorkerChannel sets the Capacity of one channel, from 0 to 50.
+// Available=false, which switches one channel off in TaskRouter, has no
+// counterpart. Move the worker to an unavailable activity instead, or set
+// the channel's capacity to 0.
 func (h *Handler) updateWorkerChannel(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	var capacity *int
@@ -132,13 +155,17 @@ func (h *Handler) updateWorkerChannel(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	wk, err := h.channelWorker(r)
+	wk, ch, err := h.channelWorker(r)
 	if err == nil && capacity != nil {
-		wk, err = h.eng.UpdateWorker(r.Context(), wk.WorkspaceSID, wk.SID, engine.WorkerUpdate{Capacity: capacity})
+		u := engine.WorkerUpdate{Capacity: capacity}
+		if ch == didrouter.MessageChannel {
+			u = engine.WorkerUpdate{MessageCapacity: capacity}
+		}
+		wk, err = h.eng.UpdateWorker(r.Context(), wk.WorkspaceSID, wk.SID, u)
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.workerChannelJSON(r, wk))
+	writeJSON(w, http.StatusOK, h.workerChannelJSON(r, wk, ch))
 	return nil
 }

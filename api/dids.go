@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -89,18 +90,18 @@ func csvBody(contentType string) bool {
 func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) error {
 	imp, ok := h.eng.(didImporter)
 	if !ok {
-		return engine.Errorf(engine.EINVALID, "DID import is not supported by this engine")
+		return didrouter.Errorf(didrouter.EINVALID, "DID import is not supported by this engine")
 	}
 	dryRun := false
 	if s := r.URL.Query().Get("DryRun"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return engine.Errorf(engine.EINVALID, "DryRun must be true or false, not %q", s)
+			return didrouter.Errorf(didrouter.EINVALID, "DryRun must be true or false, not %q", s)
 		}
 		dryRun = b
 	}
 	if !csvBody(r.Header.Get("Content-Type")) {
-		return engine.Errorf(engine.EINVALID,
+		return didrouter.Errorf(didrouter.EINVALID,
 			"send the CSV file itself as the body with Content-Type: text/csv (curl --data-binary @file.csv -H 'Content-Type: text/csv'), not %s",
 			r.Header.Get("Content-Type"))
 	}
@@ -108,9 +109,9 @@ func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return engine.Errorf(engine.EINVALID, "the file is larger than the %d bytes one request may carry", tooLarge.Limit)
+			return didrouter.Errorf(didrouter.EINVALID, "the file is larger than the %d bytes one request may carry", tooLarge.Limit)
 		}
-		return engine.Errorf(engine.EINVALID, "reading the file: %v", err)
+		return didrouter.Errorf(didrouter.EINVALID, "reading the file: %v", err)
 	}
 	norm := h.normalizer()
 	rows, err := parseDIDFile(data, norm)
@@ -124,7 +125,7 @@ func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		// Committed; only serving waiting tasks afterwards failed (they
 		// wait for the next trigger).
-		h.log.WarnContext(r.Context(), "DID import committed; serving waiting tasks failed", "err", err)
+		h.log.WarnContext(r.Context(), "serving waiting tasks after a did import failed", "err", err)
 	}
 	ans := importJSON{DryRun: dryRun, Workers: make([]importedJSON, 0, len(out))}
 	for _, res := range out {
@@ -153,8 +154,8 @@ func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) error {
 // exportDIDs writes every worker of the workspace in the import format.
 func (h *Handler) exportDIDs(w http.ResponseWriter, r *http.Request) error {
 	ws := workspaceOf(r)
-	var workers []engine.Worker
-	if err := h.store.EachWorker(r.Context(), ws.SID, func(wk engine.Worker) error {
+	var workers []didrouter.Worker
+	if err := h.store.EachWorker(r.Context(), ws.SID, func(wk didrouter.Worker) error {
 		workers = append(workers, wk)
 		return nil
 	}); err != nil {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // AgentNumberPath answers an agent's own number, for their softphone to show
@@ -31,7 +31,7 @@ const AgentNumberPath = "/agent/number"
 
 // identityFinder finds the worker of a softphone identity (*engine.Engine).
 type identityFinder interface {
-	WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (engine.Worker, error)
+	WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (didrouter.Worker, error)
 }
 
 func (h *Handler) agentRoutes(r chi.Router) {
@@ -61,14 +61,14 @@ type agentNumberJSON struct {
 func (h *Handler) agentNumber(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	identity := strings.TrimPrefix(strings.TrimSpace(q.Get("identity")), "client:")
-	var wk engine.Worker
+	var wk didrouter.Worker
 	if key, secret, basic := r.BasicAuth(); basic {
 		if !h.auth.match(key, secret) {
 			return unauthorized("")
 		}
 		finder, ok := h.eng.(identityFinder)
 		if !ok {
-			return engine.Errorf(engine.EINVALID, "agent lookup is not supported by this engine")
+			return didrouter.Errorf(didrouter.EINVALID, "agent lookup is not supported by this engine")
 		}
 		var err error
 		if wk, err = finder.WorkerByIdentity(r.Context(), identity, q.Get("workspace")); err != nil {
@@ -112,7 +112,7 @@ func (h *Handler) agentNumber(w http.ResponseWriter, r *http.Request) error {
 //	→ {"worker_sid","workspace_sid","tokens_valid_after","sessions_ended"}
 func (h *Handler) revokeAgentTokens(w http.ResponseWriter, r *http.Request) error {
 	if h.agents == nil {
-		return engine.Errorf(engine.EINVALID, "agent token revocation needs a store that keeps web sessions")
+		return didrouter.Errorf(didrouter.EINVALID, "agent token revocation needs a store that keeps web sessions")
 	}
 	ws := workspaceOf(r).SID
 	wk, err := h.store.GetWorker(r.Context(), ws, chi.URLParam(r, "sid"))

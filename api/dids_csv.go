@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -68,7 +69,7 @@ const maxDIDRows = engine.MaxImportRows
 
 // rowError is a *engine.RowError for a row of the file.
 func rowError(row int, format string, args ...any) error {
-	return &engine.RowError{Row: row, Err: engine.Errorf(engine.EINVALID, format, args...)}
+	return &engine.RowError{Row: row, Err: didrouter.Errorf(didrouter.EINVALID, format, args...)}
 }
 
 // parseDIDFile reads a DID file into import rows. Rows are numbered as a
@@ -84,7 +85,7 @@ func parseDIDFile(data []byte, norm *routing.Normalizer) ([]engine.WorkerImport,
 	r.FieldsPerRecord = -1 // checked below, with the row's number
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, engine.Errorf(engine.EINVALID, "the file is empty: it needs a header row naming the columns (%s)", strings.Join(exportColumns(), ", "))
+		return nil, didrouter.Errorf(didrouter.EINVALID, "the file is empty: it needs a header row naming the columns (%s)", strings.Join(exportColumns(), ", "))
 	}
 	if err != nil {
 		return nil, csvError(err)
@@ -93,7 +94,7 @@ func parseDIDFile(data []byte, norm *routing.Normalizer) ([]engine.WorkerImport,
 	seen := map[string]int{}
 	for i, h := range header {
 		if err := checkText(fmt.Sprintf("header cell %d", i+1), h); err != nil {
-			return nil, rowError(1, "%s", engine.ErrorMessage(err))
+			return nil, rowError(1, "%s", didrouter.ErrorMessage(err))
 		}
 		c := canonicalColumn(h)
 		if c == "" {
@@ -131,7 +132,7 @@ func parseDIDFile(data []byte, norm *routing.Normalizer) ([]engine.WorkerImport,
 		blank := true
 		for i, v := range rec {
 			if err := checkText("column "+cols[i], v); err != nil {
-				return nil, rowError(line, "%s", engine.ErrorMessage(err))
+				return nil, rowError(line, "%s", didrouter.ErrorMessage(err))
 			}
 			v = strings.TrimSpace(v)
 			if (cols[i] == colName || cols[i] == colEmail) && formulaLead(v) && !plainData(v) {
@@ -230,7 +231,7 @@ func csvError(err error) error {
 	if errors.As(err, &pe) {
 		return rowError(pe.StartLine, "is not valid CSV: %v", pe.Err)
 	}
-	return engine.Errorf(engine.EINVALID, "the file is not valid CSV: %v", err)
+	return didrouter.Errorf(didrouter.EINVALID, "the file is not valid CSV: %v", err)
 }
 
 // separator guesses the cell separator from the header line: spreadsheets
@@ -257,9 +258,9 @@ func formulaLead(s string) bool {
 }
 
 // plainData reports whether a cell that begins like a formula is plainly
-// data: a sign and then only digits, spaces and ( ) . - (a phone number
-// such as +15127640580 or +1 (512) 764-0580, or a number), which cannot
-// call a function.
+// data. A sign followed only by digits, spaces and the characters ( ) . -
+// is a phone number such as +1 (512) 764-0580, or a number, and cannot call
+// a function.
 func plainData(s string) bool {
 	if s == "" || (s[0] != '+' && s[0] != '-') {
 		return false
@@ -301,13 +302,13 @@ func unneutralize(s string) string {
 // row per worker, sorted by friendly name: importing it changes nothing.
 // Attributes that are not strings are written empty; cells a spreadsheet
 // would run as formulas are neutralized.
-func writeDIDFile(w io.Writer, workers []engine.Worker) error {
+func writeDIDFile(w io.Writer, workers []didrouter.Worker) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(exportColumns()); err != nil {
 		return err
 	}
 	sorted := slices.Clone(workers)
-	slices.SortFunc(sorted, func(a, b engine.Worker) int {
+	slices.SortFunc(sorted, func(a, b didrouter.Worker) int {
 		if c := strings.Compare(a.FriendlyName, b.FriendlyName); c != 0 {
 			return c
 		}

@@ -3,6 +3,7 @@ package api
 import (
 	"io"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -17,4 +18,4 @@ func ParseDIDFile(data []byte, norm *routing.Normalizer) ([]engine.WorkerImport,
 }
 
 // WriteDIDFile writes workers as GET …/DIDs/Export does.
-func WriteDIDFile(w io.Writer, workers []engine.Worker) error { return writeDIDFile(w, workers) }
+func WriteDIDFile(w io.Writer, workers []didrouter.Worker) error { return writeDIDFile(w, workers) }

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // raw sends body with contentType and returns the status, Content-Type and body.
@@ -71,10 +71,10 @@ func (s *server) exportFile() string {
 }
 
 // snapshot is every worker row: any write changes a version.
-func snapshot(t *testing.T, s *server) map[string]engine.Worker {
+func snapshot(t *testing.T, s *server) map[string]didrouter.Worker {
 	t.Helper()
-	out := map[string]engine.Worker{}
-	if err := s.store.EachWorker(context.Background(), s.ws.SID, func(w engine.Worker) error {
+	out := map[string]didrouter.Worker{}
+	if err := s.store.EachWorker(context.Background(), s.ws.SID, func(w didrouter.Worker) error {
 		out[w.SID] = w
 		return nil
 	}); err != nil {
@@ -83,7 +83,7 @@ func snapshot(t *testing.T, s *server) map[string]engine.Worker {
 	return out
 }
 
-func sameWorkers(t *testing.T, what string, before, after map[string]engine.Worker) {
+func sameWorkers(t *testing.T, what string, before, after map[string]didrouter.Worker) {
 	t.Helper()
 	if len(before) != len(after) {
 		t.Errorf("%s: %d workers, want %d", what, len(after), len(before))

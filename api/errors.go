@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -33,9 +34,9 @@ type twilioError struct {
 	Row int `json:"row,omitempty"`
 }
 
-// statusError is an answer the engine's error codes do not describe: a
-// refused credential (401, with its challenge) or identity (403), or a
-// method the route does not take (405).
+// statusError is an answer the engine's error codes do not describe. It is
+// a refused credential (401) or identity (403), or a method the route does
+// not take (405).
 type statusError struct {
 	status, code int
 	msg          string
@@ -58,11 +59,11 @@ func unauthorized(why string) error {
 // code of the answer.
 func errorStatus(code string) (status, twilioCode int) {
 	switch code {
-	case engine.ENOTFOUND:
+	case didrouter.ENOTFOUND:
 		return http.StatusNotFound, 20404
-	case engine.EINVALID:
+	case didrouter.EINVALID:
 		return http.StatusBadRequest, 20001
-	case engine.ECONFLICT, engine.EUNAVAILABLE:
+	case didrouter.ECONFLICT, didrouter.EUNAVAILABLE:
 		return http.StatusConflict, 20409
 	default:
 		return http.StatusInternalServerError, 20500
@@ -77,11 +78,11 @@ func answerOf(err error) twilioError {
 	if errors.As(err, &se) {
 		return twilioError{Status: se.status, Code: se.code, Message: se.msg}
 	}
-	status, code := errorStatus(engine.ErrorCode(err))
+	status, code := errorStatus(didrouter.ErrorCode(err))
 	if status == http.StatusInternalServerError {
 		return twilioError{Status: status, Code: code, Message: "Internal server error"}
 	}
-	ans := twilioError{Status: status, Code: code, Message: engine.ErrorMessage(err)}
+	ans := twilioError{Status: status, Code: code, Message: didrouter.ErrorMessage(err)}
 	// A refused row of a DID import is named in the message and its own field.
 	var re *engine.RowError
 	if errors.As(err, &re) {

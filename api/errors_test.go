@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -30,11 +31,11 @@ func TestHandleAnswersErrors(t *testing.T) {
 	}{
 		{"unknown", errors.New("pq: connection to 10.0.0.7 refused, password=hunter2"), 500, 20500, "Internal server error", 0, "", true},
 		{"wrapped unknown", fmt.Errorf("list workers: %w", errors.New("disk /var/lib/x full")), 500, 20500, "Internal server error", 0, "", true},
-		{"not found", engine.Errorf(engine.ENOTFOUND, "Worker WK1 not found"), 404, 20404, "Worker WK1 not found", 0, "", false},
-		{"wrapped invalid", fmt.Errorf("create task: %w", engine.Errorf(engine.EINVALID, "Timeout must be positive")), 400, 20001, "Timeout must be positive", 0, "", false},
-		{"conflict", engine.Errorf(engine.ECONFLICT, "the number is taken"), 409, 20409, "the number is taken", 0, "", false},
-		{"unavailable", engine.Errorf(engine.EUNAVAILABLE, "task WT1 is pending"), 409, 20409, "task WT1 is pending", 0, "", false},
-		{"row", &engine.RowError{Row: 3, Err: engine.Errorf(engine.EINVALID, "bad number")}, 400, 20001, "row 3: bad number", 3, "", false},
+		{"not found", didrouter.Errorf(didrouter.ENOTFOUND, "Worker WK1 not found"), 404, 20404, "Worker WK1 not found", 0, "", false},
+		{"wrapped invalid", fmt.Errorf("create task: %w", didrouter.Errorf(didrouter.EINVALID, "Timeout must be positive")), 400, 20001, "Timeout must be positive", 0, "", false},
+		{"conflict", didrouter.Errorf(didrouter.ECONFLICT, "the number is taken"), 409, 20409, "the number is taken", 0, "", false},
+		{"unavailable", didrouter.Errorf(didrouter.EUNAVAILABLE, "task WT1 is pending"), 409, 20409, "task WT1 is pending", 0, "", false},
+		{"row", &engine.RowError{Row: 3, Err: didrouter.Errorf(didrouter.EINVALID, "bad number")}, 400, 20001, "row 3: bad number", 3, "", false},
 		{"row of an internal error", &engine.RowError{Row: 3, Err: errors.New("tx aborted")}, 500, 20500, "Internal server error", 0, "", true},
 		{"unauthorized", unauthorized("the agent token is refused: expired"), 401, 20003, "Authentication Error - the agent token is refused: expired", 0, `Basic realm="didrouter", Bearer`, false},
 		{"forbidden", &statusError{status: 403, code: 20403, msg: "no"}, 403, 20403, "no", 0, "", false},

@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func (h *Handler) eventRoutes(r chi.Router) {
@@ -43,7 +43,7 @@ var resourcePaths = map[string]string{
 	"reservation": "/Tasks/",
 }
 
-func (h *Handler) eventJSON(r *http.Request, e engine.Event) eventJSON {
+func (h *Handler) eventJSON(r *http.Request, e didrouter.Event) eventJSON {
 	ws := h.workspaceURL(r, e.WorkspaceSID)
 	data := json.RawMessage(e.Data)
 	if !json.Valid(data) {
@@ -85,10 +85,10 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, n := range []string{"TaskQueueSid", "WorkflowSid", "TaskChannel", "Sid"} {
 		if q.Get(n) != "" {
-			return engine.Errorf(engine.EINVALID, "filter %s is not supported by didrouter", n)
+			return didrouter.Errorf(didrouter.EINVALID, "filter %s is not supported by didrouter", n)
 		}
 	}
-	f := engine.EventFilter{
+	f := didrouter.EventFilter{
 		Page:           p.storePage(),
 		EventType:      q.Get("EventType"),
 		ResourceSID:    q.Get("ResourceSid"),
@@ -99,10 +99,10 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if m := q.Get("Minutes"); m != "" {
 		n, err := strconv.Atoi(m)
 		if err != nil || n < 1 {
-			return engine.Errorf(engine.EINVALID, "Minutes must be a whole number of minutes from 1, not %q", m)
+			return didrouter.Errorf(didrouter.EINVALID, "Minutes must be a whole number of minutes from 1, not %q", m)
 		}
 		if q.Get("StartDate") != "" {
-			return engine.Errorf(engine.EINVALID, "Minutes cannot be combined with StartDate")
+			return didrouter.Errorf(didrouter.EINVALID, "Minutes cannot be combined with StartDate")
 		}
 		f.StartDate = h.clock.Now().Add(-time.Duration(n) * time.Minute)
 	}
@@ -110,7 +110,7 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 		if s := q.Get(name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
-				return engine.Errorf(engine.EINVALID, "%s must be an ISO 8601 date such as 2024-01-02T15:04:05Z, not %q", name, s)
+				return didrouter.Errorf(didrouter.EINVALID, "%s must be an ISO 8601 date such as 2024-01-02T15:04:05Z, not %q", name, s)
 			}
 			*dst = t.UTC()
 		}
@@ -119,7 +119,7 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, next := cut(rows, p, func(e engine.Event) string { return e.SID })
+	page, next := cut(rows, p, func(e didrouter.Event) string { return e.SID })
 	out := make([]eventJSON, 0, len(page))
 	for _, e := range page {
 		out = append(out, h.eventJSON(r, e))

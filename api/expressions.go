@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -15,7 +15,7 @@ import (
 func compileFilter(param, src string, scope routing.Scope) (*routing.Expr, error) {
 	e, err := routing.Compile(src, scope)
 	if err != nil {
-		return nil, engine.Errorf(engine.EINVALID, "%s: %v", param, err)
+		return nil, didrouter.Errorf(didrouter.EINVALID, "%s: %v", param, err)
 	}
 	return e, nil
 }
@@ -23,20 +23,21 @@ func compileFilter(param, src string, scope routing.Scope) (*routing.Expr, error
 // workerInfo is what an expression over workers sees of w: its attributes
 // and its sid, friendly name and activity. Unparseable attributes (never
 // stored by the engine) read as none.
-func workerInfo(w engine.Worker) *routing.WorkerInfo {
+func workerInfo(w didrouter.Worker) *routing.WorkerInfo {
 	attrs, err := routing.ParseAttributes([]byte(w.Attributes))
 	if err != nil {
 		attrs = routing.Attributes{}
 	}
 	return &routing.WorkerInfo{
 		SID: w.SID, FriendlyName: w.FriendlyName, Attributes: attrs, Available: w.Available,
-		Capacity: w.Capacity, Busy: w.Busy, ActivitySID: w.ActivitySID, ActivityName: w.ActivityName,
+		Capacity: w.Capacity, Busy: w.Busy, MessageCapacity: w.MessageCapacity, MessageBusy: w.MessageBusy,
+		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName,
 		Version: w.Version,
 	}
 }
 
 // workerMatches reports whether w satisfies every expression.
-func workerMatches(w engine.Worker, exprs []*routing.Expr) bool {
+func workerMatches(w didrouter.Worker, exprs []*routing.Expr) bool {
 	if len(exprs) == 0 {
 		return true
 	}
@@ -50,12 +51,12 @@ func workerMatches(w engine.Worker, exprs []*routing.Expr) bool {
 }
 
 // queuesNamed returns the queues with the given friendly name (any case).
-func (h *Handler) queuesNamed(ctx context.Context, ws, name string) ([]engine.TaskQueue, error) {
+func (h *Handler) queuesNamed(ctx context.Context, ws, name string) ([]didrouter.TaskQueue, error) {
 	all, err := h.store.ListTaskQueues(ctx, ws)
 	if err != nil {
 		return nil, err
 	}
-	var out []engine.TaskQueue
+	var out []didrouter.TaskQueue
 	for _, q := range all {
 		if strings.EqualFold(q.FriendlyName, name) {
 			out = append(out, q)
@@ -65,9 +66,9 @@ func (h *Handler) queuesNamed(ctx context.Context, ws, name string) ([]engine.Ta
 }
 
 // allWorkers reads every worker of a workspace.
-func (h *Handler) allWorkers(ctx context.Context, ws string) ([]engine.Worker, error) {
-	var out []engine.Worker
-	err := h.store.EachWorker(ctx, ws, func(w engine.Worker) error {
+func (h *Handler) allWorkers(ctx context.Context, ws string) ([]didrouter.Worker, error) {
+	var out []didrouter.Worker
+	err := h.store.EachWorker(ctx, ws, func(w didrouter.Worker) error {
 		out = append(out, w)
 		return nil
 	})

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // form is a parsed form-encoded request body, as Twilio's clients send
@@ -22,9 +22,9 @@ func parseForm(r *http.Request) (form, error) {
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return form{}, engine.Errorf(engine.EINVALID, "request body is too large")
+			return form{}, didrouter.Errorf(didrouter.EINVALID, "request body is too large")
 		}
-		return form{}, engine.Errorf(engine.EINVALID, "malformed parameters: %v", err)
+		return form{}, didrouter.Errorf(didrouter.EINVALID, "malformed parameters: %v", err)
 	}
 	return form{values: r.PostForm}, nil
 }
@@ -61,7 +61,7 @@ func (f form) intPtr(name string) (*int, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
-		return nil, engine.Errorf(engine.EINVALID, "%s must be an integer, not %q", name, v)
+		return nil, didrouter.Errorf(didrouter.EINVALID, "%s must be an integer, not %q", name, v)
 	}
 	return &n, nil
 }
@@ -72,7 +72,7 @@ func (f form) intPtr(name string) (*int, error) {
 func (f form) unsupported(names ...string) error {
 	for _, n := range names {
 		if v, ok := f.str(n); ok && v != "" {
-			return engine.Errorf(engine.EINVALID, "parameter %s is not supported by didrouter", n)
+			return didrouter.Errorf(didrouter.EINVALID, "parameter %s is not supported by didrouter", n)
 		}
 	}
 	return nil
@@ -90,7 +90,7 @@ func (f form) onlyValues(name string, allowed ...string) error {
 			return nil
 		}
 	}
-	return engine.Errorf(engine.EINVALID, "%s=%s is not supported by didrouter (only %s)", name, v, strings.Join(allowed, ", "))
+	return didrouter.Errorf(didrouter.EINVALID, "%s=%s is not supported by didrouter (only %s)", name, v, strings.Join(allowed, ", "))
 }
 
 // boolPtr parses a boolean parameter that was sent ("true", "1", "yes"
@@ -102,7 +102,7 @@ func (f form) boolPtr(name string) (*bool, error) {
 	}
 	b, err := parseBool(v)
 	if err != nil {
-		return nil, engine.Errorf(engine.EINVALID, "%s must be true or false, not %q", name, v)
+		return nil, didrouter.Errorf(didrouter.EINVALID, "%s must be true or false, not %q", name, v)
 	}
 	return &b, nil
 }
@@ -141,18 +141,18 @@ func (f form) only(names ...string) error {
 		return nil
 	}
 	sort.Strings(extra)
-	return engine.Errorf(engine.EINVALID, "parameter %s is not supported by didrouter", extra[0])
+	return didrouter.Errorf(didrouter.EINVALID, "parameter %s is not supported by didrouter", extra[0])
 }
 
-// checkText refuses text that Postgres cannot store (invalid UTF-8, NUL)
-// and SQLite would: refused at the boundary, both stores answer alike,
-// with a 400 rather than a database error. what names the text.
+// checkText refuses text that Postgres cannot store but SQLite would, such
+// as invalid UTF-8 or a NUL byte. Refusing it here makes both stores answer
+// alike, with a 400 instead of a database error. what names the text.
 func checkText(what, s string) error {
 	if !utf8.ValidString(s) {
-		return engine.Errorf(engine.EINVALID, "%s is not valid UTF-8 text", what)
+		return didrouter.Errorf(didrouter.EINVALID, "%s is not valid UTF-8 text", what)
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return engine.Errorf(engine.EINVALID, "%s contains a NUL character", what)
+		return didrouter.Errorf(didrouter.EINVALID, "%s contains a NUL character", what)
 	}
 	return nil
 }
@@ -219,10 +219,10 @@ func enumValues(name string, sent []string, known []string) ([]string, error) {
 				continue
 			}
 			if n++; n > maxEnumValues {
-				return nil, engine.Errorf(engine.EINVALID, "%s takes at most %d values", name, maxEnumValues)
+				return nil, didrouter.Errorf(didrouter.EINVALID, "%s takes at most %d values", name, maxEnumValues)
 			}
 			if !slices.Contains(known, s) {
-				return nil, engine.Errorf(engine.EINVALID, "%s %q is not one of %s", name, clip(s), strings.Join(known, ", "))
+				return nil, didrouter.Errorf(didrouter.EINVALID, "%s %q is not one of %s", name, clip(s), strings.Join(known, ", "))
 			}
 			if !slices.Contains(out, s) {
 				out = append(out, s)

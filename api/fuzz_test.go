@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -21,7 +21,7 @@ func FuzzCheckText(f *testing.F) {
 		if (err == nil) != want {
 			t.Fatalf("checkText(%q) = %v, want ok=%v", s, err, want)
 		}
-		if err != nil && (engine.ErrorCode(err) != engine.EINVALID || !strings.Contains(err.Error(), "FriendlyName")) {
+		if err != nil && (didrouter.ErrorCode(err) != didrouter.EINVALID || !strings.Contains(err.Error(), "FriendlyName")) {
 			t.Fatalf("error %v: want EINVALID naming the parameter", err)
 		}
 	})
@@ -38,7 +38,7 @@ func FuzzEnumValues(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b string) {
 		got, err := enumValues("AssignmentStatus", []string{a, b}, known)
 		if err != nil {
-			if engine.ErrorCode(err) != engine.EINVALID || len(err.Error()) > 400 {
+			if didrouter.ErrorCode(err) != didrouter.EINVALID || len(err.Error()) > 400 {
 				t.Fatalf("error %q: want a short EINVALID", err)
 			}
 			return
@@ -92,7 +92,7 @@ func FuzzParseDIDFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows, err := parseDIDFile(data, norm)
 		if err != nil {
-			if engine.ErrorCode(err) != engine.EINVALID {
+			if didrouter.ErrorCode(err) != didrouter.EINVALID {
 				t.Fatalf("error %v is not EINVALID", err)
 			}
 			return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
@@ -33,38 +34,38 @@ const DefaultBaseURL = "http://127.0.0.1:8080"
 // every write goes through it so that the routing index stays current.
 // Reads go straight to the store.
 type Engine interface {
-	CreateWorker(ctx context.Context, workspaceSID string, w engine.NewWorker) (engine.Worker, error)
-	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (engine.Worker, error)
+	CreateWorker(ctx context.Context, workspaceSID string, w engine.WorkerInsert) (didrouter.Worker, error)
+	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (didrouter.Worker, error)
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
-	CreateTaskQueue(ctx context.Context, workspaceSID string, q engine.NewTaskQueue) (engine.TaskQueue, error)
-	UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, u engine.TaskQueueUpdate) (engine.TaskQueue, error)
+	CreateTaskQueue(ctx context.Context, workspaceSID string, q engine.TaskQueueInsert) (didrouter.TaskQueue, error)
+	UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, u engine.TaskQueueUpdate) (didrouter.TaskQueue, error)
 	DeleteTaskQueue(ctx context.Context, workspaceSID, sid string) error
-	CreateWorkflow(ctx context.Context, workspaceSID string, w engine.NewWorkflow) (engine.Workflow, error)
-	UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u engine.WorkflowUpdate) (engine.Workflow, error)
+	CreateWorkflow(ctx context.Context, workspaceSID string, w engine.WorkflowInsert) (didrouter.Workflow, error)
+	UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u engine.WorkflowUpdate) (didrouter.Workflow, error)
 	DeleteWorkflow(ctx context.Context, workspaceSID, sid string) error
-	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
-	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
-	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
-	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (engine.Task, error)
-	WrapUpTask(ctx context.Context, workspaceSID, sid, reason string) (engine.Task, error)
+	CreateTask(ctx context.Context, n engine.TaskInsert) (engine.TaskResult, error)
+	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
+	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
+	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (didrouter.Task, error)
+	WrapUpTask(ctx context.Context, workspaceSID, sid, reason string) (didrouter.Task, error)
 	DeleteTask(ctx context.Context, workspaceSID, sid string) error
-	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
 }
 
 // Writer runs store transactions. The API writes through it only what the
 // engine has no method for and routing does not depend on, or learns from
 // the store's change feed (workspace settings, activities; see
-// settings.go). It is the Config.Store when that is an engine.Store.
+// settings.go). It is the Config.Store when that is an didrouter.Store.
 type Writer interface {
-	Tx(ctx context.Context, fn func(engine.Tx) error) error
+	Tx(ctx context.Context, fn func(didrouter.Tx) error) error
 }
 
 // Config configures the API. Engine, Store, APIKey and APISecret are required.
 type Config struct {
 	Engine Engine
-	Store  engine.Reader
-	Clock  engine.Clock // for a task's age; nil = the system clock
+	Store  didrouter.Reader
+	Clock  didrouter.Clock // for a task's age; nil = the system clock
 	Logger *slog.Logger
 
 	// HTTP Basic credentials every request must carry.
@@ -91,15 +92,15 @@ type Config struct {
 	Callbacks *callback.Policy
 	// CallSettings keeps business hours and voicemail timing
 	// (callsettings.go); nil = the Store's, when it keeps them.
-	CallSettings engine.CallSettingsStore
+	CallSettings didrouter.CallSettingsStore
 }
 
 // Handler serves the API.
 type Handler struct {
 	eng     Engine
-	store   engine.Reader
+	store   didrouter.Reader
 	writer  Writer // nil: the endpoints that need it answer 400
-	clock   engine.Clock
+	clock   didrouter.Clock
 	log     *slog.Logger
 	auth    credentials
 	agents  *agenttoken.Agents
@@ -110,7 +111,7 @@ type Handler struct {
 	router  chi.Router
 	// callbacks checks callback URLs (nil: any absolute http(s) URL).
 	callbacks *callback.Policy
-	settings  engine.CallSettingsStore // nil: the call settings endpoints answer 400
+	settings  didrouter.CallSettingsStore // nil: the call settings endpoints answer 400
 }
 
 // NewHandler checks cfg and returns the API handler.
@@ -127,7 +128,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = engine.SystemClock{}
+		cfg.Clock = didrouter.SystemClock{}
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
@@ -145,7 +146,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	writer, _ := cfg.Store.(Writer)
 	if cfg.CallSettings == nil {
-		cfg.CallSettings, _ = cfg.Store.(engine.CallSettingsStore)
+		cfg.CallSettings, _ = cfg.Store.(didrouter.CallSettingsStore)
 	}
 	h := &Handler{
 		writer:  writer,
@@ -261,7 +262,7 @@ func (h *Handler) checkInput(next http.Handler) http.Handler {
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) error {
-	return engine.Errorf(engine.ENOTFOUND, "The requested resource %s was not found", r.URL.Path)
+	return didrouter.Errorf(didrouter.ENOTFOUND, "The requested resource %s was not found", r.URL.Path)
 }
 
 func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
@@ -24,7 +25,7 @@ const (
 	agentSecret = "agent-token-secret-0123456789abcdef"
 )
 
-func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
@@ -32,23 +33,23 @@ func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 
 type server struct {
 	t      *testing.T
-	store  engine.Store
-	ws     engine.Workspace
+	store  didrouter.Store
+	ws     didrouter.Workspace
 	srv    *httptest.Server
-	clock  *engine.FakeClock
+	clock  *didrouter.FakeClock
 	signer *agenttoken.Signer // agent tokens (agentSecret, 7-day cap)
 }
 
-func newServer(t *testing.T, st engine.Store) *server {
+func newServer(t *testing.T, st didrouter.Store) *server {
 	t.Helper()
 	return newServerWith(t, st, nil)
 }
 
 // newServerWith is newServer with changes to the API's configuration
 // (BaseURL is the test server's unless adjust sets another).
-func newServerWith(t *testing.T, st engine.Store, adjust func(*api.Config)) *server {
+func newServerWith(t *testing.T, st didrouter.Store, adjust func(*api.Config)) *server {
 	t.Helper()
-	clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+	clock := didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(context.Background(), st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func newServerWith(t *testing.T, st engine.Store, adjust func(*api.Config)) *ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	agents, err := agenttoken.NewAgents(signer, eng, st.(engine.WebStore), clock)
+	agents, err := agenttoken.NewAgents(signer, eng, st.(didrouter.WebStore), clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,4 +188,4 @@ func str(m map[string]any, k string) string {
 	return s
 }
 
-type engineStore = engine.Store
+type engineStore = didrouter.Store

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -71,7 +72,7 @@ func TestBadBytesRefused(t *testing.T) {
 			}
 		}
 		// Nothing was written.
-		workers, err := st.ListWorkers(context.Background(), s.ws.SID, engine.WorkerFilter{Page: engine.Page{Size: 10}})
+		workers, err := st.ListWorkers(context.Background(), s.ws.SID, didrouter.WorkerFilter{Page: didrouter.Page{Size: 10}})
 		if err != nil || len(workers) != 0 {
 			t.Errorf("workers after refused requests: %d, %v", len(workers), err)
 		}

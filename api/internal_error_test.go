@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -19,7 +20,7 @@ type brokenEngine struct {
 	*engine.Engine
 }
 
-func (brokenEngine) CreateWorker(context.Context, string, engine.NewWorker) (engine.Worker, error) {
+func (brokenEngine) CreateWorker(context.Context, string, engine.WorkerInsert) (didrouter.Worker, error) {
 	panic("nil map somewhere")
 }
 
@@ -32,7 +33,7 @@ func (brokenEngine) DeleteWorker(context.Context, string, string) error {
 func TestInternalErrorsStayInternal(t *testing.T) {
 	st := storetest.SQLite(t)
 	s := newServer(t, st) // seeds
-	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}})
+	eng, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -60,7 +61,7 @@ func TestCrossOriginWritesRefused(t *testing.T) {
 				t.Errorf("Origin %s: message %q", origin, msg)
 			}
 		}
-		workers, err := st.ListWorkers(context.Background(), s.ws.SID, engine.WorkerFilter{Page: engine.Page{Size: 10}})
+		workers, err := st.ListWorkers(context.Background(), s.ws.SID, didrouter.WorkerFilter{Page: didrouter.Page{Size: 10}})
 		if err != nil || len(workers) != 0 {
 			t.Fatalf("refused requests created %d workers (%v)", len(workers), err)
 		}
@@ -86,7 +87,7 @@ func TestCrossOriginWritesRefused(t *testing.T) {
 // when the handler is made, and each origin is compared in canonical form.
 func TestAllowedOriginsChecked(t *testing.T) {
 	st := storetest.SQLite(t)
-	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}})
+	eng, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Page sizes, as TaskRouter allows them.
@@ -14,9 +14,9 @@ const (
 	maxPageSize     = 1000
 )
 
-// pageRequest is a list request's paging: PageSize, Page (the index shown
-// in meta) and PageToken (the sid of the previous page's last item; keyset
-// paging stays correct while rows are added).
+// pageRequest is a list request's paging. Page is the index shown in meta.
+// PageToken is the sid of the previous page's last item, because keyset
+// paging stays correct while rows are added.
 type pageRequest struct {
 	Size  int
 	Index int
@@ -28,31 +28,31 @@ func parsePage(q url.Values) (pageRequest, error) {
 	if s := q.Get("PageSize"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPageSize {
-			return p, engine.Errorf(engine.EINVALID, "PageSize must be between 1 and %d, not %q", maxPageSize, s)
+			return p, didrouter.Errorf(didrouter.EINVALID, "PageSize must be between 1 and %d, not %q", maxPageSize, s)
 		}
 		p.Size = n
 	}
 	if s := q.Get("Page"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return p, engine.Errorf(engine.EINVALID, "Page must be a number from 0, not %q", s)
+			return p, didrouter.Errorf(didrouter.EINVALID, "Page must be a number from 0, not %q", s)
 		}
 		p.Index = n
 	}
 	p.Token = q.Get("PageToken")
 	if p.Token != "" && !isSID(p.Token) {
-		return p, engine.Errorf(engine.EINVALID, "PageToken %q is not valid", p.Token)
+		return p, didrouter.Errorf(didrouter.EINVALID, "PageToken %q is not valid", p.Token)
 	}
 	if p.Token == "" && p.Index > 0 {
-		return p, engine.Errorf(engine.EINVALID, "Page %d needs the PageToken of the page before it", p.Index)
+		return p, didrouter.Errorf(didrouter.EINVALID, "Page %d needs the PageToken of the page before it", p.Index)
 	}
 	return p, nil
 }
 
 // storePage is what to ask the store for: one row more than the page, to
 // learn whether a next page exists.
-func (p pageRequest) storePage() engine.Page {
-	return engine.Page{Size: p.Size + 1, After: p.Token}
+func (p pageRequest) storePage() didrouter.Page {
+	return didrouter.Page{Size: p.Size + 1, After: p.Token}
 }
 
 // cut trims rows fetched with storePage to the page and returns the token
@@ -129,7 +129,7 @@ func (h *Handler) listMeta(r *http.Request, key string, p pageRequest, next stri
 }
 
 // isSID reports whether s looks like a sid: two letters and 32 hex digits.
-func isSID(s string) bool { return engine.IsSID(s, "") }
+func isSID(s string) bool { return didrouter.IsSID(s, "") }
 
 // scanPage collects one page of the rows keep accepts, reading rows after
 // the page token in chunks of the store's largest page. It serves filters
@@ -158,4 +158,16 @@ func scanPage[T any](p pageRequest, fetch func(after string, n int) ([]T, error)
 		}
 		after = sid(rows[len(rows)-1])
 	}
+}
+
+// keep returns the rows for which ok holds, in a new slice, so the list the
+// store returned is left as it was.
+func keep[T any](rows []T, ok func(T) bool) []T {
+	out := rows[:0:0]
+	for _, r := range rows {
+		if ok(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

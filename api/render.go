@@ -27,10 +27,10 @@ func nullable(s string) *string {
 	return &s
 }
 
-// baseURL is the absolute URL prefix of resource urls: the configured one.
-// The request is not consulted: its Host and X-Forwarded-Proto headers are
-// whatever the client sent, and links built from them would point a
-// client that follows them (or a cache that keeps them) elsewhere.
+// baseURL is the absolute URL prefix of resource urls, as configured. The
+// request is not consulted, because its Host and X-Forwarded-Proto headers
+// are whatever the client sent. Links built from them would send a client
+// that follows them, or a cache that keeps them, elsewhere.
 func (h *Handler) baseURL(_ *http.Request) string { return h.base }
 
 // workspaceURL is the url of a workspace, the prefix of its resources'.

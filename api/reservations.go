@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -65,7 +66,7 @@ func (n *workerNames) of(ctx context.Context, sid string) string {
 	return name
 }
 
-func (h *Handler) reservationJSON(r *http.Request, res engine.Reservation, via parent, names *workerNames) reservationJSON {
+func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, via parent, names *workerNames) reservationJSON {
 	ws := h.workspaceURL(r, res.WorkspaceSID)
 	u := ws + "/Tasks/" + res.TaskSID + "/Reservations/" + res.SID
 	if via == byWorker {
@@ -92,9 +93,9 @@ func (h *Handler) reservationJSON(r *http.Request, res engine.Reservation, via p
 
 // parentFilter checks that the task or worker of the path exists and
 // returns the filter of its reservations.
-func (h *Handler) parentFilter(r *http.Request, via parent) (engine.ReservationFilter, error) {
+func (h *Handler) parentFilter(r *http.Request, via parent) (didrouter.ReservationFilter, error) {
 	ws := workspaceOf(r).SID
-	var f engine.ReservationFilter
+	var f didrouter.ReservationFilter
 	if via == byTask {
 		t, err := h.store.GetTask(r.Context(), ws, chi.URLParam(r, "task"))
 		if err != nil {
@@ -112,9 +113,9 @@ func (h *Handler) parentFilter(r *http.Request, via parent) (engine.ReservationF
 }
 
 var reservationStatuses = map[string]bool{
-	engine.ReservationPending: true, engine.ReservationAccepted: true, engine.ReservationRejected: true,
-	engine.ReservationTimeout: true, engine.ReservationCanceled: true, engine.ReservationRescinded: true,
-	engine.ReservationWrapping: true, engine.ReservationCompleted: true,
+	didrouter.ReservationPending: true, didrouter.ReservationAccepted: true, didrouter.ReservationRejected: true,
+	didrouter.ReservationTimeout: true, didrouter.ReservationCanceled: true, didrouter.ReservationRescinded: true,
+	didrouter.ReservationWrapping: true, didrouter.ReservationCompleted: true,
 }
 
 // listReservations filters by ReservationStatus (and WorkerSid under a task).
@@ -131,7 +132,7 @@ func (h *Handler) listReservations(via parent) handlerFunc {
 		}
 		if s := q.Get("ReservationStatus"); s != "" {
 			if !reservationStatuses[s] {
-				return engine.Errorf(engine.EINVALID, "ReservationStatus %q is not a reservation status", s)
+				return didrouter.Errorf(didrouter.EINVALID, "ReservationStatus %q is not a reservation status", s)
 			}
 			f.Status = s
 		}
@@ -144,7 +145,7 @@ func (h *Handler) listReservations(via parent) handlerFunc {
 		if err != nil {
 			return err
 		}
-		page, next := cut(rows, p, func(r engine.Reservation) string { return r.SID })
+		page, next := cut(rows, p, func(r didrouter.Reservation) string { return r.SID })
 		names := &workerNames{h: h, ws: ws, cache: map[string]string{}}
 		out := make([]reservationJSON, 0, len(page))
 		for _, res := range page {
@@ -157,18 +158,18 @@ func (h *Handler) listReservations(via parent) handlerFunc {
 
 // pathReservation reads the reservation of the path; one of another task or
 // worker is not found there.
-func (h *Handler) pathReservation(r *http.Request, via parent) (engine.Reservation, error) {
+func (h *Handler) pathReservation(r *http.Request, via parent) (didrouter.Reservation, error) {
 	f, err := h.parentFilter(r, via)
 	if err != nil {
-		return engine.Reservation{}, err
+		return didrouter.Reservation{}, err
 	}
 	sid := chi.URLParam(r, "sid")
 	res, err := h.store.GetReservation(r.Context(), workspaceOf(r).SID, sid)
 	if err != nil {
-		return engine.Reservation{}, err
+		return didrouter.Reservation{}, err
 	}
 	if (f.TaskSID != "" && res.TaskSID != f.TaskSID) || (f.WorkerSID != "" && res.WorkerSID != f.WorkerSID) {
-		return engine.Reservation{}, engine.Errorf(engine.ENOTFOUND, "reservation %s not found", sid)
+		return didrouter.Reservation{}, didrouter.Errorf(didrouter.ENOTFOUND, "reservation %s not found", sid)
 	}
 	return res, nil
 }
@@ -185,12 +186,12 @@ func (h *Handler) getReservation(via parent) handlerFunc {
 	}
 }
 
-// updateReservation takes ReservationStatus (accepted, rejected, wrapping,
-// completed) or Instruction (accept, reject; dequeue for a call's task,
-// which didrouter's voice flow does by itself), and WorkerActivitySid (the
-// worker's activity afterwards). TaskRouter's other instructions (call,
-// redirect, conference) drive Twilio's voice API, which didrouter does not
-// use: they, and their parameters, answer 400.
+// updateReservation takes either ReservationStatus or Instruction, and
+// WorkerActivitySid for the worker's activity afterwards. The statuses are
+// accepted, rejected, wrapping and completed. The instructions are accept,
+// reject, and dequeue for a call's task, which didrouter's voice flow does
+// by itself. TaskRouter's other instructions drive Twilio's voice API,
+// which didrouter does not use, so they and their parameters answer 400.
 func (h *Handler) updateReservation(via parent) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		f, err := parseForm(r)
@@ -221,50 +222,50 @@ func (h *Handler) updateReservation(via parent) handlerFunc {
 func reservationAction(status, instruction string) (string, error) {
 	switch {
 	case status != "" && instruction != "":
-		return "", engine.Errorf(engine.EINVALID, "send ReservationStatus or Instruction, not both")
+		return "", didrouter.Errorf(didrouter.EINVALID, "send ReservationStatus or Instruction, not both")
 	case status == "" && instruction == "":
-		return "", engine.Errorf(engine.EINVALID, "ReservationStatus or Instruction is required")
+		return "", didrouter.Errorf(didrouter.EINVALID, "ReservationStatus or Instruction is required")
 	}
 	switch status {
 	case "":
-	case engine.ReservationAccepted, engine.ReservationRejected, engine.ReservationWrapping, engine.ReservationCompleted:
+	case didrouter.ReservationAccepted, didrouter.ReservationRejected, didrouter.ReservationWrapping, didrouter.ReservationCompleted:
 		return status, nil
 	default:
-		return "", engine.Errorf(engine.EINVALID, "ReservationStatus must be accepted, rejected, wrapping or completed, not %q", status)
+		return "", didrouter.Errorf(didrouter.EINVALID, "ReservationStatus must be accepted, rejected, wrapping or completed, not %q", status)
 	}
 	switch instruction {
 	case "accept":
-		return engine.ReservationAccepted, nil
+		return didrouter.ReservationAccepted, nil
 	case "reject":
-		return engine.ReservationRejected, nil
+		return didrouter.ReservationRejected, nil
 	case "dequeue":
 		return "dequeue", nil
 	case "call", "redirect", "conference":
-		return "", engine.Errorf(engine.EINVALID,
+		return "", didrouter.Errorf(didrouter.EINVALID,
 			"Instruction %s is not supported by didrouter: it needs Twilio's voice API, which didrouter does not call", instruction)
 	default:
-		return "", engine.Errorf(engine.EINVALID, "Instruction must be accept, reject or dequeue, not %q", instruction)
+		return "", didrouter.Errorf(didrouter.EINVALID, "Instruction must be accept, reject or dequeue, not %q", instruction)
 	}
 }
 
 // applyReservationUpdate performs a reservation status change through the
 // engine and then moves the worker to activitySID when given.
-func (h *Handler) applyReservationUpdate(ctx context.Context, res engine.Reservation, status, instruction string, activitySID *string) (engine.Reservation, error) {
+func (h *Handler) applyReservationUpdate(ctx context.Context, res didrouter.Reservation, status, instruction string, activitySID *string) (didrouter.Reservation, error) {
 	action, err := reservationAction(status, instruction)
 	if err != nil {
 		return res, err
 	}
 	ws := res.WorkspaceSID
 	switch action {
-	case engine.ReservationAccepted:
+	case didrouter.ReservationAccepted:
 		_, err = h.eng.AcceptReservation(ctx, ws, res.SID)
-	case engine.ReservationRejected:
-		_, err = h.eng.RejectReservation(ctx, ws, res.SID, engine.ReservationRejected)
-	case engine.ReservationWrapping:
+	case didrouter.ReservationRejected:
+		_, err = h.eng.RejectReservation(ctx, ws, res.SID, didrouter.ReservationRejected)
+	case didrouter.ReservationWrapping:
 		if err = liveAssignment(res); err == nil {
 			_, err = h.eng.WrapUpTask(ctx, ws, res.TaskSID, "")
 		}
-	case engine.ReservationCompleted:
+	case didrouter.ReservationCompleted:
 		if err = liveAssignment(res); err == nil {
 			err = h.completeAll(ctx, ws, res.TaskSID, "")
 		}
@@ -284,9 +285,9 @@ func (h *Handler) applyReservationUpdate(ctx context.Context, res engine.Reserva
 
 // liveAssignment refuses to wrap up or complete through a reservation that
 // was never accepted (or has ended).
-func liveAssignment(res engine.Reservation) error {
-	if res.Status != engine.ReservationAccepted && res.Status != engine.ReservationWrapping {
-		return engine.Errorf(engine.EUNAVAILABLE, "reservation %s is %s; only an accepted reservation can be wrapped up or completed",
+func liveAssignment(res didrouter.Reservation) error {
+	if res.Status != didrouter.ReservationAccepted && res.Status != didrouter.ReservationWrapping {
+		return didrouter.Errorf(didrouter.EUNAVAILABLE, "reservation %s is %s; only an accepted reservation can be wrapped up or completed",
 			res.SID, res.Status)
 	}
 	return nil
@@ -297,7 +298,7 @@ func liveAssignment(res engine.Reservation) error {
 func (h *Handler) completeAll(ctx context.Context, ws, taskSID, reason string) error {
 	for range 2 {
 		t, err := h.eng.CompleteTask(ctx, ws, taskSID, reason)
-		if err != nil || t.AssignmentStatus == engine.TaskCompleted {
+		if err != nil || t.AssignmentStatus == didrouter.TaskCompleted {
 			return err
 		}
 	}
@@ -309,16 +310,16 @@ func (h *Handler) completeAll(ctx context.Context, ws, taskSID, reason string) e
 // reserved (the caller leaves the queue and the worker's contact_uri is
 // rung; answering accepts), so the instruction asks for nothing more. A task
 // without a call has nothing to dequeue.
-func (h *Handler) dequeue(ctx context.Context, res engine.Reservation) error {
+func (h *Handler) dequeue(ctx context.Context, res didrouter.Reservation) error {
 	t, err := h.store.GetTask(ctx, res.WorkspaceSID, res.TaskSID)
 	if err != nil {
 		return err
 	}
 	if t.CallSID == "" {
-		return engine.Errorf(engine.EINVALID, "task %s is not a call: there is nothing to dequeue", t.SID)
+		return didrouter.Errorf(didrouter.EINVALID, "task %s is not a call: there is nothing to dequeue", t.SID)
 	}
-	if res.Status != engine.ReservationPending {
-		return engine.Errorf(engine.EUNAVAILABLE, "reservation %s is %s, no longer pending", res.SID, res.Status)
+	if res.Status != didrouter.ReservationPending {
+		return didrouter.Errorf(didrouter.EUNAVAILABLE, "reservation %s is %s, no longer pending", res.SID, res.Status)
 	}
 	return nil
 }

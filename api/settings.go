@@ -6,19 +6,19 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // Workspace settings and activities are written here, in one store
-// transaction each, rather than through the engine: routing does not depend
-// on them (a renamed activity keeps its availability, which cannot change),
-// and the store's change feed has every engine reload what its index
-// keeps of them (the activity names its workers carry).
+// transaction each, rather than through the engine. Routing does not depend
+// on them, because a renamed activity keeps its availability and
+// availability cannot change. The store's change feed has every engine
+// reload the activity names its index keeps.
 
 // noWriter is the answer of an endpoint that needs the store's Tx.
 func noWriter(what string) error {
-	return engine.Errorf(engine.EINVALID, "%s is not available: the API was configured with a read-only store", what)
+	return didrouter.Errorf(didrouter.EINVALID, "%s is not available: the API was configured with a read-only store", what)
 }
 
 // workspaceUpdate is what POST /Workspaces/{WS} may change; nil = unchanged.
@@ -30,11 +30,11 @@ type workspaceUpdate struct {
 	EventsFilter       *string // comma-separated event types; "" clears it (every event)
 }
 
-func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpdate) (engine.Workspace, error) {
+func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpdate) (didrouter.Workspace, error) {
 	if h.writer == nil {
-		return engine.Workspace{}, noWriter("updating a workspace")
+		return didrouter.Workspace{}, noWriter("updating a workspace")
 	}
-	err := h.writer.Tx(ctx, func(tx engine.Tx) error {
+	err := h.writer.Tx(ctx, func(tx didrouter.Tx) error {
 		ws, err := tx.GetWorkspace(ctx, sid)
 		if err != nil {
 			return err
@@ -42,7 +42,7 @@ func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpd
 		if u.FriendlyName != nil {
 			name := strings.TrimSpace(*u.FriendlyName)
 			if name == "" {
-				return engine.Errorf(engine.EINVALID, "FriendlyName must not be empty")
+				return didrouter.Errorf(didrouter.EINVALID, "FriendlyName must not be empty")
 			}
 			ws.FriendlyName = name
 		}
@@ -63,8 +63,8 @@ func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpd
 				continue
 			}
 			if _, err := tx.GetActivity(ctx, sid, *a.sid); err != nil {
-				if engine.ErrorCode(err) == engine.ENOTFOUND {
-					return engine.Errorf(engine.EINVALID, "%s %q is not an activity of workspace %s", a.param, *a.sid, sid)
+				if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
+					return didrouter.Errorf(didrouter.EINVALID, "%s %q is not an activity of workspace %s", a.param, *a.sid, sid)
 				}
 				return err
 			}
@@ -87,7 +87,7 @@ func (h *Handler) writeWorkspace(ctx context.Context, sid string, u workspaceUpd
 		return nil
 	})
 	if err != nil {
-		return engine.Workspace{}, err
+		return didrouter.Workspace{}, err
 	}
 	return h.store.GetWorkspace(ctx, sid)
 }
@@ -105,73 +105,73 @@ func normalizeEventsFilter(raw string) string {
 }
 
 // callbackURL returns the callback URL to store when next is sent as param
-// to replace stored: "" clears it; a URL sent back as the API shows it
-// (password hidden) keeps stored; any other must pass the callback
-// policy (absolute http(s), not didrouter itself, on the allow-list).
+// to replace stored. An empty next clears it. A URL sent back as the API
+// shows it, with its password hidden, keeps stored. Any other URL must pass
+// the callback policy.
 func (h *Handler) callbackURL(param, next, stored string) (string, error) {
 	if next == "" {
 		return "", nil
 	}
 	v, err := callback.KeepHiddenPassword(next, stored)
 	if err != nil {
-		return "", engine.Errorf(engine.EINVALID, "%s %v", param, err)
+		return "", didrouter.Errorf(didrouter.EINVALID, "%s %v", param, err)
 	}
 	var refused *callback.RefusedError
 	if err := h.callbacks.Check(v); errors.As(err, &refused) {
-		return "", engine.Errorf(engine.EINVALID, "%s %s", param, refused.Reason)
+		return "", didrouter.Errorf(didrouter.EINVALID, "%s %s", param, refused.Reason)
 	} else if err != nil {
 		return "", err
 	}
 	return v, nil
 }
 
-func (h *Handler) insertActivity(ctx context.Context, ws, name string, available bool) (engine.Activity, error) {
+func (h *Handler) insertActivity(ctx context.Context, ws, name string, available bool) (didrouter.Activity, error) {
 	if h.writer == nil {
-		return engine.Activity{}, noWriter("creating an activity")
+		return didrouter.Activity{}, noWriter("creating an activity")
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return engine.Activity{}, engine.Errorf(engine.EINVALID, "FriendlyName is required")
+		return didrouter.Activity{}, didrouter.Errorf(didrouter.EINVALID, "FriendlyName is required")
 	}
 	now := h.clock.Now()
-	a := engine.Activity{SID: engine.NewSID(engine.PrefixActivity), WorkspaceSID: ws, FriendlyName: name,
+	a := didrouter.Activity{SID: didrouter.NewSID(didrouter.PrefixActivity), WorkspaceSID: ws, FriendlyName: name,
 		Available: available, DateCreated: now, DateUpdated: now}
-	err := h.writer.Tx(ctx, func(tx engine.Tx) error {
+	err := h.writer.Tx(ctx, func(tx didrouter.Tx) error {
 		if err := uniqueActivityName(ctx, tx, ws, name, ""); err != nil {
 			return err
 		}
 		return tx.InsertActivity(ctx, a)
 	})
 	if err != nil {
-		return engine.Activity{}, err
+		return didrouter.Activity{}, err
 	}
 	return h.store.GetActivity(ctx, ws, a.SID)
 }
 
 // uniqueActivityName refuses a name another activity of the workspace has:
 // workers and skip_if expressions name activities by their friendly name.
-func uniqueActivityName(ctx context.Context, tx engine.Tx, ws, name, self string) error {
+func uniqueActivityName(ctx context.Context, tx didrouter.Tx, ws, name, self string) error {
 	acts, err := tx.ListActivities(ctx, ws)
 	if err != nil {
 		return err
 	}
 	for _, a := range acts {
 		if a.SID != self && strings.EqualFold(a.FriendlyName, name) {
-			return engine.Errorf(engine.ECONFLICT, "activity %s is already named %q", a.SID, a.FriendlyName)
+			return didrouter.Errorf(didrouter.ECONFLICT, "activity %s is already named %q", a.SID, a.FriendlyName)
 		}
 	}
 	return nil
 }
 
-func (h *Handler) renameActivity(ctx context.Context, ws, sid, name string) (engine.Activity, error) {
+func (h *Handler) renameActivity(ctx context.Context, ws, sid, name string) (didrouter.Activity, error) {
 	if h.writer == nil {
-		return engine.Activity{}, noWriter("updating an activity")
+		return didrouter.Activity{}, noWriter("updating an activity")
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return engine.Activity{}, engine.Errorf(engine.EINVALID, "FriendlyName must not be empty")
+		return didrouter.Activity{}, didrouter.Errorf(didrouter.EINVALID, "FriendlyName must not be empty")
 	}
-	err := h.writer.Tx(ctx, func(tx engine.Tx) error {
+	err := h.writer.Tx(ctx, func(tx didrouter.Tx) error {
 		a, err := tx.GetActivity(ctx, ws, sid)
 		if err != nil {
 			return err
@@ -188,7 +188,7 @@ func (h *Handler) renameActivity(ctx context.Context, ws, sid, name string) (eng
 		return tx.UpdateActivity(ctx, a)
 	})
 	if err != nil {
-		return engine.Activity{}, err
+		return didrouter.Activity{}, err
 	}
 	return h.store.GetActivity(ctx, ws, sid)
 }
@@ -197,7 +197,7 @@ func (h *Handler) removeActivity(ctx context.Context, ws, sid string) error {
 	if h.writer == nil {
 		return noWriter("deleting an activity")
 	}
-	return h.writer.Tx(ctx, func(tx engine.Tx) error {
+	return h.writer.Tx(ctx, func(tx didrouter.Tx) error {
 		if _, err := tx.GetActivity(ctx, ws, sid); err != nil {
 			return err
 		}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/stats"
 )
@@ -30,14 +30,14 @@ type (
 // workerStats counts workers by activity; with a queue, only its members
 // (the workers its target_workers expression matches). available counts
 // members in an available activity.
-func (h *Handler) workerStats(ctx context.Context, ws string, queue *engine.TaskQueue) (acts []activityStat, total, available int, err error) {
-	var member func(engine.Worker) bool
+func (h *Handler) workerStats(ctx context.Context, ws string, queue *didrouter.TaskQueue) (acts []activityStat, total, available int, err error) {
+	var member func(didrouter.Worker) bool
 	if queue != nil {
 		expr, err := compileFilter("target_workers of "+queue.SID, queue.TargetWorkers, routing.ScopeWorker)
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		member = func(w engine.Worker) bool { return expr.EvalWorker(nil, workerInfo(w)) }
+		member = func(w didrouter.Worker) bool { return expr.EvalWorker(nil, workerInfo(w)) }
 	}
 	return stats.Workers(ctx, h.store, ws, member)
 }
@@ -106,18 +106,18 @@ func (h *Handler) cumulativeJSON(ws, queueSID string, c *stats.Cumulative, win s
 	out := cumulativeJSON{
 		AccountSID: nullable(h.account), AvgTaskAcceptanceTime: acc.Avg,
 		StartTime: isoTime(win.Start), EndTime: isoTime(win.End),
-		ReservationsCreated:       c.Counts[engine.EventReservationCreated],
-		ReservationsAccepted:      c.Counts[engine.EventReservationAccepted],
-		ReservationsRejected:      c.Counts[engine.EventReservationRejected],
-		ReservationsTimedOut:      c.Counts[engine.EventReservationTimeout],
-		ReservationsCanceled:      c.Counts[engine.EventReservationCanceled],
-		ReservationsRescinded:     c.Counts[engine.EventReservationRescinded],
+		ReservationsCreated:       c.Counts[didrouter.EventReservationCreated],
+		ReservationsAccepted:      c.Counts[didrouter.EventReservationAccepted],
+		ReservationsRejected:      c.Counts[didrouter.EventReservationRejected],
+		ReservationsTimedOut:      c.Counts[didrouter.EventReservationTimeout],
+		ReservationsCanceled:      c.Counts[didrouter.EventReservationCanceled],
+		ReservationsRescinded:     c.Counts[didrouter.EventReservationRescinded],
 		SplitByWaitTime:           c.SplitByWaitTime(win.Splits),
 		WaitDurationUntilAccepted: acc,
 		WaitDurationUntilCanceled: c.Canceled.Summary(),
-		TasksCanceled:             c.Counts[engine.EventTaskCanceled],
-		TasksCompleted:            c.Counts[engine.EventTaskCompleted],
-		TasksDeleted:              c.Counts[engine.EventTaskDeleted],
+		TasksCanceled:             c.Counts[didrouter.EventTaskCanceled],
+		TasksCompleted:            c.Counts[didrouter.EventTaskCompleted],
+		TasksDeleted:              c.Counts[didrouter.EventTaskDeleted],
 		TasksMoved:                c.Moved,
 		TaskQueueSID:              queueSID,
 		WorkspaceSID:              ws,
@@ -126,7 +126,7 @@ func (h *Handler) cumulativeJSON(ws, queueSID string, c *stats.Cumulative, win s
 		out.SplitByWaitTime = nil
 	}
 	if queueSID == "" {
-		created, timedOut := c.Counts[engine.EventTaskCreated], c.Counts[engine.EventWorkflowTimeout]
+		created, timedOut := c.Counts[didrouter.EventTaskCreated], c.Counts[didrouter.EventWorkflowTimeout]
 		out.TasksCreated, out.TasksTimedOutInWorkflow = &created, &timedOut
 	} else {
 		inQueue, entered := c.InQueue.Summary(), c.Entered
@@ -202,7 +202,7 @@ type queueRealTimeJSON struct {
 	URL                           string         `json:"url,omitempty"`
 }
 
-func (h *Handler) queueRealTimeJSON(ctx context.Context, q engine.TaskQueue) (queueRealTimeJSON, error) {
+func (h *Handler) queueRealTimeJSON(ctx context.Context, q didrouter.TaskQueue) (queueRealTimeJSON, error) {
 	rt, err := stats.Tasks(ctx, h.store, q.WorkspaceSID, q.SID, h.clock.Now())
 	if err != nil {
 		return queueRealTimeJSON{}, err
@@ -221,7 +221,7 @@ func (h *Handler) queueRealTimeJSON(ctx context.Context, q engine.TaskQueue) (qu
 }
 
 // pathQueue reads the queue of the path.
-func (h *Handler) pathQueue(r *http.Request) (engine.TaskQueue, error) {
+func (h *Handler) pathQueue(r *http.Request) (didrouter.TaskQueue, error) {
 	return h.store.GetTaskQueue(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
 }
 
@@ -231,7 +231,7 @@ func (h *Handler) taskQueueRealTime(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if s := r.URL.Query().Get("TaskChannel"); s != "" {
-		return engine.Errorf(engine.EINVALID, "TaskChannel is not supported by didrouter's statistics (they count every channel)")
+		return didrouter.Errorf(didrouter.EINVALID, "TaskChannel is not supported by didrouter's statistics (they count every channel)")
 	}
 	out, err := h.queueRealTimeJSON(r.Context(), q)
 	if err != nil {
@@ -242,7 +242,7 @@ func (h *Handler) taskQueueRealTime(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (h *Handler) queueCumulative(r *http.Request, q engine.TaskQueue) (cumulativeJSON, error) {
+func (h *Handler) queueCumulative(r *http.Request, q didrouter.TaskQueue) (cumulativeJSON, error) {
 	win, err := parseWindow(r.URL.Query(), h.clock.Now())
 	if err != nil {
 		return cumulativeJSON{}, err
@@ -307,13 +307,8 @@ func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	name := q.Get("FriendlyName")
-	kept := all[:0:0]
-	for _, tq := range all {
-		if name == "" || tq.FriendlyName == name {
-			kept = append(kept, tq)
-		}
-	}
-	page, next := pageOf(kept, p, func(q engine.TaskQueue) string { return q.SID })
+	kept := keep(all, func(tq didrouter.TaskQueue) bool { return name == "" || tq.FriendlyName == name })
+	page, next := pageOf(kept, p, func(q didrouter.TaskQueue) string { return q.SID })
 	pass, err := stats.Collect(r.Context(), h.store, ws, win)
 	if err != nil {
 		return err

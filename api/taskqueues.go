@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -32,7 +33,7 @@ type taskQueueJSON struct {
 	Links                   map[string]string `json:"links"`
 }
 
-func (h *Handler) taskQueueJSON(r *http.Request, q engine.TaskQueue) taskQueueJSON {
+func (h *Handler) taskQueueJSON(r *http.Request, q didrouter.TaskQueue) taskQueueJSON {
 	ws := h.workspaceURL(r, q.WorkspaceSID)
 	u := ws + "/TaskQueues/" + q.SID
 	return taskQueueJSON{
@@ -66,14 +67,14 @@ func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
-		return engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
+		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
 	}
 	ws := workspaceOf(r).SID
 	kept, err := h.filterQueues(r, ws)
 	if err != nil {
 		return err
 	}
-	page, next := pageOf(kept, p, func(q engine.TaskQueue) string { return q.SID })
+	page, next := pageOf(kept, p, func(q didrouter.TaskQueue) string { return q.SID })
 	out := make([]taskQueueJSON, 0, len(page))
 	for _, tq := range page {
 		out = append(out, h.taskQueueJSON(r, tq))
@@ -83,7 +84,7 @@ func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) error {
 }
 
 // filterQueues returns the workspace's queues the list filters keep.
-func (h *Handler) filterQueues(r *http.Request, ws string) ([]engine.TaskQueue, error) {
+func (h *Handler) filterQueues(r *http.Request, ws string) ([]didrouter.TaskQueue, error) {
 	q := r.URL.Query()
 	all, err := h.store.ListTaskQueues(r.Context(), ws)
 	if err != nil {
@@ -93,7 +94,7 @@ func (h *Handler) filterQueues(r *http.Request, ws string) ([]engine.TaskQueue, 
 	if raw := q.Get("EvaluateWorkerAttributes"); raw != "" {
 		attrs, err := routing.ParseAttributes([]byte(raw))
 		if err != nil {
-			return nil, engine.Errorf(engine.EINVALID, "EvaluateWorkerAttributes: %v", err)
+			return nil, didrouter.Errorf(didrouter.EINVALID, "EvaluateWorkerAttributes: %v", err)
 		}
 		member = &routing.WorkerInfo{Attributes: attrs}
 	}
@@ -101,8 +102,8 @@ func (h *Handler) filterQueues(r *http.Request, ws string) ([]engine.TaskQueue, 
 	if sid := q.Get("WorkerSid"); sid != "" {
 		wk, err := h.store.GetWorker(r.Context(), ws, sid)
 		if err != nil {
-			if engine.ErrorCode(err) == engine.ENOTFOUND {
-				return nil, engine.Errorf(engine.EINVALID, "WorkerSid %s is not a worker of this workspace", sid)
+			if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
+				return nil, didrouter.Errorf(didrouter.EINVALID, "WorkerSid %s is not a worker of this workspace", sid)
 			}
 			return nil, err
 		}
@@ -149,7 +150,7 @@ func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	n := engine.NewTaskQueue{
+	n := engine.TaskQueueInsert{
 		FriendlyName:  f.get("FriendlyName"),
 		TargetWorkers: f.get("TargetWorkers"),
 		TaskOrder:     f.get("TaskOrder"),

@@ -8,6 +8,7 @@ import (
 
 	taskrouter "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -78,15 +79,29 @@ func TestTRWorkersFiltersAndChannels(t *testing.T) {
 			SetAttributes(`{"phone_number":"(512) 555-0000"}`))
 		restError(t, err, http.StatusConflict, 20409)
 
-		// The worker's one channel.
+		// The worker's two channels: voice, and messages with a capacity of its own.
 		ws, _ := e.tr.ListWorker(e.ws.SID, (&taskrouter.ListWorkerParams{}).SetFriendlyName("alice"))
 		aliceSID := deref(ws[0].Sid)
 		chans, err := e.tr.ListWorkerChannel(e.ws.SID, aliceSID, nil)
-		if err != nil || len(chans) != 1 || deref(chans[0].TaskChannelUniqueName) != "voice" || chans[0].ConfiguredCapacity != 1 ||
+		if err != nil || len(chans) != 2 || deref(chans[0].TaskChannelUniqueName) != "voice" || chans[0].ConfiguredCapacity != 1 ||
 			deref(chans[0].Sid)[:2] != "WC" || len(deref(chans[0].Sid)) != 34 || deref(chans[0].WorkerSid) != aliceSID {
 			t.Fatalf("channels: %v %+v", err, chans)
 		}
-		ch, err := e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, "voice", (&taskrouter.UpdateWorkerChannelParams{}).SetCapacity(3))
+		msg := chans[1]
+		if deref(msg.TaskChannelUniqueName) != didrouter.MessageChannel || msg.ConfiguredCapacity != engine.DefaultMessageCapacity ||
+			deref(msg.Sid) == deref(chans[0].Sid) || msg.AvailableCapacityPercentage != 100 {
+			t.Fatalf("message channel: %+v", msg)
+		}
+		ch, err := e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, deref(msg.Sid), (&taskrouter.UpdateWorkerChannelParams{}).SetCapacity(4))
+		if err != nil || ch.ConfiguredCapacity != 4 || deref(ch.TaskChannelUniqueName) != didrouter.MessageChannel {
+			t.Fatalf("set message capacity: %v %+v", err, ch)
+		}
+		if w, _ := e.store.GetWorker(e.ctx, e.ws.SID, aliceSID); w.Capacity != 1 || w.MessageCapacity != 4 {
+			t.Errorf("stored capacities %d and %d, want 1 and 4", w.Capacity, w.MessageCapacity)
+		}
+		_, err = e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, didrouter.MessageChannel, (&taskrouter.UpdateWorkerChannelParams{}).SetCapacity(-1))
+		restError(t, err, http.StatusBadRequest, 20001)
+		ch, err = e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, "voice", (&taskrouter.UpdateWorkerChannelParams{}).SetCapacity(3))
 		if err != nil || ch.ConfiguredCapacity != 3 || ch.AvailableCapacityPercentage != 100 {
 			t.Fatalf("set capacity: %v %+v", err, ch)
 		}
@@ -97,8 +112,8 @@ func TestTRWorkersFiltersAndChannels(t *testing.T) {
 		if w, _ := e.store.GetWorker(e.ctx, e.ws.SID, aliceSID); w.Capacity != 3 {
 			t.Errorf("stored capacity %d", w.Capacity)
 		}
-		evs, _ := e.store.ListEvents(e.ctx, e.ws.SID, engine.EventFilter{EventType: engine.EventWorkerCapacityUpdate, WorkerSID: aliceSID})
-		if len(evs) != 1 {
+		evs, _ := e.store.ListEvents(e.ctx, e.ws.SID, didrouter.EventFilter{EventType: didrouter.EventWorkerCapacityUpdate, WorkerSID: aliceSID})
+		if len(evs) != 2 {
 			t.Errorf("capacity events %d", len(evs))
 		}
 		_, err = e.tr.UpdateWorkerChannel(e.ws.SID, aliceSID, "voice", (&taskrouter.UpdateWorkerChannelParams{}).SetAvailable(false))

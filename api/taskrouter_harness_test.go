@@ -12,6 +12,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	taskrouter "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/assignment"
 	"github.com/didrouter/didrouter/api/callback"
@@ -26,10 +27,10 @@ import (
 type trEnv struct {
 	t      *testing.T
 	ctx    context.Context
-	store  engine.Store
-	clock  *engine.FakeClock
+	store  didrouter.Store
+	clock  *didrouter.FakeClock
 	eng    *engine.Engine
-	ws     engine.Workspace
+	ws     didrouter.Workspace
 	srv    *httptest.Server
 	tr     *taskrouter.ApiService
 	origin time.Time
@@ -37,11 +38,11 @@ type trEnv struct {
 
 const authToken = "callbacktoken0123"
 
-func newTREnv(t *testing.T, st engine.Store) *trEnv {
+func newTREnv(t *testing.T, st didrouter.Store) *trEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	origin := time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
-	clock := engine.NewFakeClock(origin)
+	clock := didrouter.NewFakeClock(origin)
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func newTREnv(t *testing.T, st engine.Store) *trEnv {
 		t.Fatal(err)
 	}
 	var disp *assignment.Dispatcher
-	observed := assignment.Observe(st, func(r engine.Reservation) { disp.Notify(r) })
+	observed := assignment.Observe(st, func(r didrouter.Reservation) { disp.Notify(r) })
 	eng, err := engine.New(engine.Config{Store: observed, Clock: clock, Normalizer: norm, TimerPoll: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/stats"
@@ -60,11 +61,11 @@ func (n *names) of(ctx context.Context, sid string) *string {
 	}
 	var name *string
 	switch {
-	case strings.HasPrefix(sid, engine.PrefixTaskQueue):
+	case strings.HasPrefix(sid, didrouter.PrefixTaskQueue):
 		if q, err := n.h.store.GetTaskQueue(ctx, n.ws, sid); err == nil {
 			name = &q.FriendlyName
 		}
-	case strings.HasPrefix(sid, engine.PrefixWorkflow):
+	case strings.HasPrefix(sid, didrouter.PrefixWorkflow):
 		if wf, err := n.h.store.GetWorkflow(ctx, n.ws, sid); err == nil {
 			name = &wf.FriendlyName
 		}
@@ -73,7 +74,7 @@ func (n *names) of(ctx context.Context, sid string) *string {
 	return name
 }
 
-func (h *Handler) taskJSON(r *http.Request, t engine.Task, n *names) taskJSON {
+func (h *Handler) taskJSON(r *http.Request, t didrouter.Task, n *names) taskJSON {
 	ws := h.workspaceURL(r, t.WorkspaceSID)
 	age := 0
 	if !t.DateCreated.IsZero() {
@@ -113,13 +114,13 @@ func (h *Handler) taskJSON(r *http.Request, t engine.Task, n *names) taskJSON {
 
 // taskStatuses are a task's assignment statuses, in the order of its life.
 func taskStatuses() []string {
-	return append(slices.Clone(stats.LiveStatuses), engine.TaskCompleted, engine.TaskCanceled)
+	return append(slices.Clone(stats.LiveStatuses), didrouter.TaskCompleted, didrouter.TaskCanceled)
 }
 
-// listTasks filters by AssignmentStatus (several, or comma-separated),
-// WorkflowSid, WorkflowName, TaskQueueSid, TaskQueueName and Priority in the
-// store, and by EvaluateTaskAttributes (an expression over task attributes)
-// by evaluating it on each task.
+// listTasks filters by AssignmentStatus, WorkflowSid, WorkflowName,
+// TaskQueueSid, TaskQueueName and Priority in the store. AssignmentStatus
+// may be given several times or comma-separated. EvaluateTaskAttributes is
+// an expression over task attributes, evaluated on each task.
 func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := parsePage(q)
@@ -127,13 +128,13 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if q.Get("RoutingTarget") != "" {
-		return engine.Errorf(engine.EINVALID, "filter RoutingTarget is not supported by didrouter")
+		return didrouter.Errorf(didrouter.EINVALID, "filter RoutingTarget is not supported by didrouter")
 	}
 	if s := q.Get("HasAddons"); s != "" && s != "false" {
-		return engine.Errorf(engine.EINVALID, "HasAddons=%s is not supported: didrouter has no add-ons", s)
+		return didrouter.Errorf(didrouter.EINVALID, "HasAddons=%s is not supported: didrouter has no add-ons", s)
 	}
 	ws := workspaceOf(r).SID
-	f := engine.TaskFilter{WorkflowSID: q.Get("WorkflowSid"), TaskQueueSID: q.Get("TaskQueueSid")}
+	f := didrouter.TaskFilter{WorkflowSID: q.Get("WorkflowSid"), TaskQueueSID: q.Get("TaskQueueSid")}
 	if f.AssignmentStatus, err = enumValues("AssignmentStatus", q["AssignmentStatus"], taskStatuses()); err != nil {
 		return err
 	}
@@ -142,9 +143,9 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 	case "DateCreated:desc":
 		f.Newest = true
 	default:
-		return engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc or DateCreated:desc)", o)
+		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc or DateCreated:desc)", o)
 	}
-	var keep []func(engine.Task) bool
+	var keep []func(didrouter.Task) bool
 	none := false
 	if name := q.Get("WorkflowName"); name != "" {
 		sids, err := h.workflowsNamed(r.Context(), ws, name)
@@ -152,7 +153,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		none = none || len(sids) == 0
-		keep = append(keep, func(t engine.Task) bool { return sids[t.WorkflowSID] })
+		keep = append(keep, func(t didrouter.Task) bool { return sids[t.WorkflowSID] })
 	}
 	if name := q.Get("TaskQueueName"); name != "" {
 		queues, err := h.queuesNamed(r.Context(), ws, name)
@@ -164,49 +165,49 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 			sids[tq.SID] = true
 		}
 		none = none || len(sids) == 0
-		keep = append(keep, func(t engine.Task) bool { return sids[t.TaskQueueSID] })
+		keep = append(keep, func(t didrouter.Task) bool { return sids[t.TaskQueueSID] })
 	}
 	if s := q.Get("Priority"); s != "" {
 		prio, err := strconv.Atoi(s)
 		if err != nil {
-			return engine.Errorf(engine.EINVALID, "Priority must be an integer, not %q", s)
+			return didrouter.Errorf(didrouter.EINVALID, "Priority must be an integer, not %q", s)
 		}
-		keep = append(keep, func(t engine.Task) bool { return t.Priority == prio })
+		keep = append(keep, func(t didrouter.Task) bool { return t.Priority == prio })
 	}
 	if src := q.Get("EvaluateTaskAttributes"); src != "" {
 		e, err := compileFilter("EvaluateTaskAttributes", src, routing.ScopeTask)
 		if err != nil {
 			return err
 		}
-		keep = append(keep, func(t engine.Task) bool {
+		keep = append(keep, func(t didrouter.Task) bool {
 			attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 			return err == nil && e.Eval(attrs, nil)
 		})
 	}
 	var (
-		page []engine.Task
+		page []didrouter.Task
 		next string
 	)
 	switch {
 	case none:
 	case len(keep) == 0:
 		f.Page = p.storePage()
-		var rows []engine.Task
+		var rows []didrouter.Task
 		if rows, err = h.store.ListTasks(r.Context(), ws, f); err == nil {
-			page, next = cut(rows, p, func(t engine.Task) string { return t.SID })
+			page, next = cut(rows, p, func(t didrouter.Task) string { return t.SID })
 		}
 	default:
-		page, next, err = scanPage(p, func(after string, n int) ([]engine.Task, error) {
-			f.Page = engine.Page{Size: n, After: after}
+		page, next, err = scanPage(p, func(after string, n int) ([]didrouter.Task, error) {
+			f.Page = didrouter.Page{Size: n, After: after}
 			return h.store.ListTasks(r.Context(), ws, f)
-		}, func(t engine.Task) bool {
+		}, func(t didrouter.Task) bool {
 			for _, k := range keep {
 				if !k(t) {
 					return false
 				}
 			}
 			return true
-		}, func(t engine.Task) string { return t.SID })
+		}, func(t didrouter.Task) string { return t.SID })
 	}
 	if err != nil {
 		return err
@@ -245,10 +246,10 @@ func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createTask takes Attributes, WorkflowSid (default: the workspace's default
-// workflow), Priority, Timeout and TaskChannel (a unique name such as
-// "voice" or "chat", or its sid). The engine routes it at once, like the
-// task of a call.
+// createTask takes Attributes, WorkflowSid, Priority, Timeout and
+// TaskChannel. WorkflowSid defaults to the workspace's default workflow.
+// TaskChannel is a unique name such as "voice" or "chat", or its sid. The
+// engine routes the task at once, like the task of a call.
 func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
@@ -269,13 +270,13 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n := engine.NewTask{WorkspaceSID: ws, WorkflowSID: f.get("WorkflowSid"), Attributes: f.get("Attributes"), TaskChannel: channel}
+	n := engine.TaskInsert{WorkspaceSID: ws, WorkflowSID: f.get("WorkflowSid"), Attributes: f.get("Attributes"), TaskChannel: channel}
 	if priority != nil {
 		n.Priority = *priority
 	}
 	if timeout != nil {
 		if *timeout == 0 {
-			return engine.Errorf(engine.EINVALID, "Timeout must be between 1 and %d seconds, not 0", engine.MaxTaskTimeout)
+			return didrouter.Errorf(didrouter.EINVALID, "Timeout must be between 1 and %d seconds, not 0", engine.MaxTaskTimeout)
 		}
 		n.Timeout = *timeout
 	}
@@ -299,23 +300,24 @@ func taskChannelName(ws, v string) (string, error) {
 	case v == "":
 		return "", nil
 	case isSID(v) && strings.HasPrefix(v, "TC"):
-		for _, name := range []string{"voice", "default", "chat", "sms", "video", "email"} {
+		for _, name := range []string{"voice", didrouter.MessageChannel, "default", "chat", "sms", "video", "email"} {
 			if taskChannelSID(ws, name) == v {
 				return name, nil
 			}
 		}
-		return "", engine.Errorf(engine.EINVALID, "TaskChannel %s is not a task channel of this workspace", v)
+		return "", didrouter.Errorf(didrouter.EINVALID, "TaskChannel %s is not a task channel of this workspace", v)
 	case len(v) > 64 || strings.ContainsFunc(v, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 	}):
-		return "", engine.Errorf(engine.EINVALID, "TaskChannel %q is not a task channel name", v)
+		return "", didrouter.Errorf(didrouter.EINVALID, "TaskChannel %q is not a task channel name", v)
 	}
 	return strings.ToLower(v), nil
 }
 
-// updateTask takes Attributes and Priority (a pending task is routed again
-// with them), and AssignmentStatus canceled (pending or reserved task),
-// wrapping or completed (assigned task) with an optional Reason.
+// updateTask takes Attributes and Priority, and routes a pending task again
+// with them. It also takes AssignmentStatus with an optional Reason. A
+// pending or reserved task may be canceled, and an assigned one may be
+// wrapping or completed.
 func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {
@@ -327,7 +329,7 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	status, reason := f.get("AssignmentStatus"), f.get("Reason")
 	if err == nil && reason != "" && status == "" {
-		err = engine.Errorf(engine.EINVALID, "Reason goes with AssignmentStatus canceled, wrapping or completed")
+		err = didrouter.Errorf(didrouter.EINVALID, "Reason goes with AssignmentStatus canceled, wrapping or completed")
 	}
 	if err != nil {
 		return err
@@ -342,16 +344,16 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		switch status {
 		case "":
-		case engine.TaskCanceled:
+		case didrouter.TaskCanceled:
 			t, err = h.eng.CancelTask(ctx, ws, sid, reason)
-		case engine.TaskWrapping:
+		case didrouter.TaskWrapping:
 			t, err = h.eng.WrapUpTask(ctx, ws, sid, reason)
-		case engine.TaskCompleted:
+		case didrouter.TaskCompleted:
 			if err = h.completeAll(ctx, ws, sid, reason); err == nil {
 				t, err = h.store.GetTask(ctx, ws, sid)
 			}
 		default:
-			err = engine.Errorf(engine.EINVALID, "AssignmentStatus must be canceled, wrapping or completed, not %q", status)
+			err = didrouter.Errorf(didrouter.EINVALID, "AssignmentStatus must be canceled, wrapping or completed, not %q", status)
 		}
 	}
 	if err != nil {

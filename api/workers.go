@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -35,7 +36,7 @@ type workerJSON struct {
 	PhoneNumberDisplay *string `json:"phone_number_display"`
 }
 
-func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
+func (h *Handler) workerJSON(r *http.Request, w didrouter.Worker) workerJSON {
 	ws := h.workspaceURL(r, w.WorkspaceSID)
 	u := ws + "/Workers/" + w.SID
 	return workerJSON{
@@ -62,8 +63,8 @@ func (h *Handler) workerJSON(r *http.Request, w engine.Worker) workerJSON {
 }
 
 // listWorkers filters by ActivitySid, ActivityName, Available and
-// FriendlyName in the store, and by TargetWorkersExpression and queue
-// membership (TaskQueueSid, TaskQueueName: the queue's target_workers) by
+// FriendlyName in the store. It filters by TargetWorkersExpression, and by
+// membership of the queue named by TaskQueueSid or TaskQueueName, by
 // evaluating the expressions on each worker.
 func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -72,10 +73,10 @@ func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
-		return engine.Errorf(engine.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
+		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
 	}
 	ws := workspaceOf(r).SID
-	f := engine.WorkerFilter{
+	f := didrouter.WorkerFilter{
 		ActivitySID:  q.Get("ActivitySid"),
 		ActivityName: q.Get("ActivityName"),
 		FriendlyName: q.Get("FriendlyName"),
@@ -83,7 +84,7 @@ func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	if s := q.Get("Available"); s != "" {
 		b, err := parseBool(s)
 		if err != nil {
-			return engine.Errorf(engine.EINVALID, "Available must be true or false, not %q", s)
+			return didrouter.Errorf(didrouter.EINVALID, "Available must be true or false, not %q", s)
 		}
 		f.Available = &b
 	}
@@ -92,22 +93,22 @@ func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var (
-		page []engine.Worker
+		page []didrouter.Worker
 		next string
 	)
 	switch {
 	case none:
 	case len(exprs) == 0:
 		f.Page = p.storePage()
-		var rows []engine.Worker
+		var rows []didrouter.Worker
 		if rows, err = h.store.ListWorkers(r.Context(), ws, f); err == nil {
-			page, next = cut(rows, p, func(w engine.Worker) string { return w.SID })
+			page, next = cut(rows, p, func(w didrouter.Worker) string { return w.SID })
 		}
 	default:
-		page, next, err = scanPage(p, func(after string, n int) ([]engine.Worker, error) {
-			f.Page = engine.Page{Size: n, After: after}
+		page, next, err = scanPage(p, func(after string, n int) ([]didrouter.Worker, error) {
+			f.Page = didrouter.Page{Size: n, After: after}
 			return h.store.ListWorkers(r.Context(), ws, f)
-		}, func(w engine.Worker) bool { return workerMatches(w, exprs) }, func(w engine.Worker) string { return w.SID })
+		}, func(w didrouter.Worker) bool { return workerMatches(w, exprs) }, func(w didrouter.Worker) string { return w.SID })
 	}
 	if err != nil {
 		return err
@@ -131,10 +132,10 @@ func (h *Handler) workerExprs(r *http.Request, ws string) (exprs []*routing.Expr
 		}
 		exprs = append(exprs, e)
 	}
-	var queues []engine.TaskQueue
+	var queues []didrouter.TaskQueue
 	if sid := q.Get("TaskQueueSid"); sid != "" {
 		tq, err := h.store.GetTaskQueue(r.Context(), ws, sid)
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return nil, true, nil
 		}
 		if err != nil {
@@ -170,7 +171,7 @@ func (h *Handler) createWorker(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	wk, err := h.eng.CreateWorker(r.Context(), workspaceOf(r).SID, engine.NewWorker{
+	wk, err := h.eng.CreateWorker(r.Context(), workspaceOf(r).SID, engine.WorkerInsert{
 		FriendlyName: f.get("FriendlyName"),
 		Attributes:   f.get("Attributes"),
 		ActivitySID:  f.get("ActivitySid"),

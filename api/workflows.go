@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
@@ -30,7 +31,7 @@ type workflowJSON struct {
 	Links                         map[string]string `json:"links"`
 }
 
-func (h *Handler) workflowJSON(r *http.Request, wf engine.Workflow) workflowJSON {
+func (h *Handler) workflowJSON(r *http.Request, wf didrouter.Workflow) workflowJSON {
 	ws := h.workspaceURL(r, wf.WorkspaceSID)
 	return workflowJSON{
 		AccountSID:                    nullable(h.account),
@@ -60,13 +61,8 @@ func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := q.Get("FriendlyName")
-	kept := all[:0:0]
-	for _, wf := range all {
-		if name == "" || wf.FriendlyName == name {
-			kept = append(kept, wf)
-		}
-	}
-	page, next := pageOf(kept, p, func(wf engine.Workflow) string { return wf.SID })
+	kept := keep(all, func(wf didrouter.Workflow) bool { return name == "" || wf.FriendlyName == name })
+	page, next := pageOf(kept, p, func(wf didrouter.Workflow) string { return wf.SID })
 	out := make([]workflowJSON, 0, len(page))
 	for _, wf := range page {
 		out = append(out, h.workflowJSON(r, wf))
@@ -79,7 +75,7 @@ func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 // reads the workflow being updated (nil for a new one): its callback URLs
 // are needed when one is sent back with its password hidden, as the API
 // shows it.
-func (h *Handler) workflowForm(r *http.Request, stored func() (engine.Workflow, error)) (form, *int, workflowCallbacks, error) {
+func (h *Handler) workflowForm(r *http.Request, stored func() (didrouter.Workflow, error)) (form, *int, workflowCallbacks, error) {
 	f, err := parseForm(r)
 	if err != nil {
 		return f, nil, workflowCallbacks{}, err
@@ -88,7 +84,7 @@ func (h *Handler) workflowForm(r *http.Request, stored func() (engine.Workflow, 
 	if err != nil {
 		return f, nil, workflowCallbacks{}, err
 	}
-	var cur engine.Workflow
+	var cur didrouter.Workflow
 	if stored != nil {
 		if cur, err = stored(); err != nil {
 			return f, nil, workflowCallbacks{}, err
@@ -105,7 +101,7 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n := engine.NewWorkflow{
+	n := engine.WorkflowInsert{
 		FriendlyName:                  f.get("FriendlyName"),
 		Configuration:                 f.get("Configuration"),
 		AssignmentCallbackURL:         callbacks.primary(),
@@ -123,7 +119,7 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
-	f, timeout, callbacks, err := h.workflowForm(r, func() (engine.Workflow, error) {
+	f, timeout, callbacks, err := h.workflowForm(r, func() (didrouter.Workflow, error) {
 		return h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
 	})
 	if err != nil {
@@ -173,7 +169,7 @@ func derefString(p *string) string {
 
 // callbackURLs reads the callback URLs of a request that replace those of
 // stored (the zero Workflow on create); see Handler.callbackURL.
-func (h *Handler) callbackURLs(f form, stored engine.Workflow) (workflowCallbacks, error) {
+func (h *Handler) callbackURLs(f form, stored didrouter.Workflow) (workflowCallbacks, error) {
 	var out workflowCallbacks
 	for i, p := range []struct{ param, stored string }{
 		{"AssignmentCallbackUrl", stored.AssignmentCallbackURL},

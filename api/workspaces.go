@@ -6,8 +6,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 type ctxKey int
@@ -28,8 +28,8 @@ func (h *Handler) loadWorkspace(next http.Handler) http.Handler {
 	})
 }
 
-func workspaceOf(r *http.Request) engine.Workspace {
-	ws, _ := r.Context().Value(workspaceKey).(engine.Workspace)
+func workspaceOf(r *http.Request) didrouter.Workspace {
+	ws, _ := r.Context().Value(workspaceKey).(didrouter.Workspace)
 	return ws
 }
 
@@ -51,7 +51,7 @@ type workspaceJSON struct {
 	Links                map[string]string `json:"links"`
 }
 
-func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws engine.Workspace) workspaceJSON {
+func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws didrouter.Workspace) workspaceJSON {
 	u := h.workspaceURL(r, ws.SID)
 	return workspaceJSON{
 		AccountSID:           nullable(h.account),
@@ -104,15 +104,9 @@ func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if name := r.URL.Query().Get("FriendlyName"); name != "" {
-		kept := all[:0:0]
-		for _, ws := range all {
-			if ws.FriendlyName == name {
-				kept = append(kept, ws)
-			}
-		}
-		all = kept
+		all = keep(all, func(ws didrouter.Workspace) bool { return ws.FriendlyName == name })
 	}
-	page, next := pageOf(all, p, func(ws engine.Workspace) string { return ws.SID })
+	page, next := pageOf(all, p, func(ws didrouter.Workspace) string { return ws.SID })
 	out := make([]workspaceJSON, 0, len(page))
 	for _, ws := range page {
 		out = append(out, h.workspaceJSON(r.Context(), r, ws))
@@ -127,8 +121,8 @@ func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 }
 
 // updateWorkspace changes FriendlyName, DefaultActivitySid,
-// TimeoutActivitySid (empty clears it), EventCallbackUrl and EventsFilter
-// (empty clears them; events are POSTed there by package eventcallback).
+// TimeoutActivitySid, EventCallbackUrl and EventsFilter. An empty value
+// clears the last three. Package eventcallback POSTs the events.
 func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err == nil {

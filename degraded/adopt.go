@@ -149,7 +149,7 @@ func (m *Mode) adopt(ctx context.Context, path string) {
 	}
 	cfg := m.cfg
 	cfg.Journal, cfg.Members, cfg.Orphans = j, nil, Orphans{}
-	sub := &Mode{cfg: cfg, log: m.log.With("adopted_journal", path), own: map[string]ownRes{}}
+	sub := &Mode{cfg: cfg, router: m.router, log: m.log.With("adopted_journal", path), own: map[string]ownRes{}}
 	sub.replayWith(ctx, replayOpts{settled: true})
 	s := sub.Stats()
 	m.replayed.Add(s.Replayed)

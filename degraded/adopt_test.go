@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // An instance replays the journal another instance left beside its own
 // (that instance is gone: nobody holds the file), once; a journal whose
 // process still holds it is left alone.
 func TestModeAdoptsJournalOfGoneInstance(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		dir := t.TempDir()
@@ -88,7 +88,7 @@ func TestModeAdoptsJournalOfGoneInstance(t *testing.T) {
 			return err == nil && len(entries) == 0
 		})
 		task, err := st.TaskByCallSID(ctx, w.ws.SID, "CAgone")
-		if err != nil || task.AssignmentStatus != engine.TaskCompleted {
+		if err != nil || task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("the gone instance's call: %q %v, want completed", task.AssignmentStatus, err)
 		}
 		if wk, _ := st.GetWorker(ctx, w.ws.SID, owner.SID); wk.Busy != 0 {
@@ -107,11 +107,11 @@ func TestModeAdoptsJournalOfGoneInstance(t *testing.T) {
 // queuedJournal leaves a journal at path holding one call routed from
 // memory to the queue (no worker could be reserved), closed: as an
 // instance that is gone leaves it.
-func (w *world) queuedJournal(t *testing.T, flow engine.Workflow, path, callSID string) {
+func (w *world) queuedJournal(t *testing.T, flow didrouter.Workflow, path, callSID string) {
 	t.Helper()
 	n := callTask(callSID, "+15125559999")
 	n.WorkspaceSID, n.WorkflowSID = w.ws.SID, flow.SID
-	dc, err := w.eng.RouteDegraded(w.ctx, w.ws, flow, n, func(string) bool { return false })
+	dc, err := w.eng.Degraded().Route(w.ctx, w.ws, flow, n, func(string) bool { return false })
 	if err != nil || dc.Reservation != nil {
 		t.Fatalf("route %s: %+v %v, want it queued", callSID, dc.Reservation, err)
 	}
@@ -150,12 +150,12 @@ func (b *syncBuffer) String() string {
 // symbolic link, owned by another uid) is left alone, its calls stay out
 // of the store, and the log names it and says why, once.
 func TestModeAdoptsOnlyTrustedJournals(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		dir := t.TempDir()
 		w := newWorld(t, ctx, st)
-		flow, err := w.eng.WarmDegraded(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
+		flow, err := w.eng.Degraded().Warm(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +212,7 @@ func TestModeAdoptsOnlyTrustedJournals(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // a few more looks
 		lines := strings.Split(logs.String(), "\n")
 		for call, reason := range bad {
-			if _, err := st.TaskByCallSID(ctx, w.ws.SID, call); engine.ErrorCode(err) != engine.ENOTFOUND {
+			if _, err := st.TaskByCallSID(ctx, w.ws.SID, call); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 				t.Errorf("%s: the call of an untrusted journal is in the store (%v)", call, err)
 			}
 			if entries, err := degraded.ReadJournal(name(call)); err != nil || len(entries) != 1 {

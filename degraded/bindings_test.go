@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -16,19 +17,19 @@ import (
 // world is a seeded store with an engine and an available activity.
 type world struct {
 	ctx       context.Context
-	st        engine.Store
+	st        didrouter.Store
 	eng       *engine.Engine
-	ws        engine.Workspace
+	ws        didrouter.Workspace
 	available string
 }
 
-func newWorld(t *testing.T, ctx context.Context, st engine.Store) *world {
+func newWorld(t *testing.T, ctx context.Context, st didrouter.Store) *world {
 	t.Helper()
-	ws, err := engine.Seed(ctx, st, engine.SystemClock{})
+	ws, err := engine.Seed(ctx, st, didrouter.SystemClock{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "i1"})
+	eng, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}, InstanceID: "i1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +46,9 @@ func newWorld(t *testing.T, ctx context.Context, st engine.Store) *world {
 	return w
 }
 
-func (w *world) worker(t *testing.T, name, attrs string) engine.Worker {
+func (w *world) worker(t *testing.T, name, attrs string) didrouter.Worker {
 	t.Helper()
-	wk, err := w.eng.CreateWorker(w.ctx, w.ws.SID, engine.NewWorker{FriendlyName: name, ActivitySID: w.available, Attributes: attrs})
+	wk, err := w.eng.CreateWorker(w.ctx, w.ws.SID, engine.WorkerInsert{FriendlyName: name, ActivitySID: w.available, Attributes: attrs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // store is down (the bindings were read while it answered); other numbers
 // by the default workflow. The import keeps the bound workflow.
 func TestModeRoutesBoundNumbers(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		w := newWorld(t, ctx, st)
@@ -95,18 +96,18 @@ func TestModeRoutesBoundNumbers(t *testing.T) {
 		general := w.worker(t, "general", `{"contact_uri":"client:general"}`)
 		time.Sleep(10 * time.Millisecond)
 		sales := w.worker(t, "sales", `{"team":"sales","contact_uri":"client:sales"}`)
-		q, err := w.eng.CreateTaskQueue(ctx, w.ws.SID, engine.NewTaskQueue{FriendlyName: "Sales", TargetWorkers: `team == "sales"`})
+		q, err := w.eng.CreateTaskQueue(ctx, w.ws.SID, engine.TaskQueueInsert{FriendlyName: "Sales", TargetWorkers: `team == "sales"`})
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg, _ := json.Marshal(map[string]any{"task_routing": map[string]any{"default_filter": map[string]any{"queue": q.SID}}})
-		flow, err := w.eng.CreateWorkflow(ctx, w.ws.SID, engine.NewWorkflow{FriendlyName: "Sales line", Configuration: string(cfg)})
+		flow, err := w.eng.CreateWorkflow(ctx, w.ws.SID, engine.WorkflowInsert{FriendlyName: "Sales line", Configuration: string(cfg)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		const salesLine = "+15125557777"
-		if err := st.Tx(ctx, func(tx engine.Tx) error {
-			return tx.PutBinding(ctx, engine.PhoneNumberBinding{PhoneNumber: salesLine, WorkspaceSID: w.ws.SID, WorkflowSID: flow.SID})
+		if err := st.Tx(ctx, func(tx didrouter.Tx) error {
+			return tx.PutBinding(ctx, didrouter.PhoneNumberBinding{PhoneNumber: salesLine, WorkspaceSID: w.ws.SID, WorkflowSID: flow.SID})
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +171,7 @@ func TestModeWaitsForStartWhen(t *testing.T) {
 // A journal left by an earlier run of the instance (it stopped during the
 // outage) is replayed by the next run once the store answers.
 func TestModeReplaysJournalOfEarlierRun(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		path := filepath.Join(t.TempDir(), "journal.jsonl")
@@ -205,7 +206,7 @@ func TestModeReplaysJournalOfEarlierRun(t *testing.T) {
 			}
 		}
 		first()
-		if _, err := st.TaskByCallSID(ctx, w.ws.SID, "CAearlier"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := st.TaskByCallSID(ctx, w.ws.SID, "CAearlier"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("the call reached the store during the outage: %v", err)
 		}
 
@@ -214,7 +215,7 @@ func TestModeReplaysJournalOfEarlierRun(t *testing.T) {
 		_, j := next.startMode(t, path, &outageSwitch{}, nil)
 		waitFor(t, "journal of the earlier run replayed", func() bool { return j.Len() == 0 })
 		task, err := st.TaskByCallSID(ctx, w.ws.SID, "CAearlier")
-		if err != nil || task.AssignmentStatus != engine.TaskAssigned {
+		if err != nil || task.AssignmentStatus != didrouter.TaskAssigned {
 			t.Fatalf("the earlier run's call: %q %v, want assigned", task.AssignmentStatus, err)
 		}
 	})

@@ -4,7 +4,7 @@
 // back.
 //
 // While the store is down (outage.Store.Down), a new call is routed from
-// this instance's memory (engine.RouteDegraded, with the workflow of the
+// this instance's memory (engine.Degraded.Route, with the workflow of the
 // dialed number's binding as last read, else the default workflow: the
 // owner when the index says they are free, else Everyone's longest-idle
 // worker, else the queue),

@@ -40,7 +40,7 @@ type Entry struct {
 	CallSID     string               `json:"call,omitempty"`
 	Status      string               `json:"status,omitempty"` // reject: the reservation status; end: the reason
 	Call        *engine.DegradedCall `json:"dc,omitempty"`
-	NewTask     *engine.NewTask      `json:"nt,omitempty"` // voicemail: the task to create
+	NewTask     *engine.TaskInsert   `json:"nt,omitempty"` // voicemail: the task to create
 }
 
 // line is one line of the file: an entry, or a marker that entry Done was applied.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // ChangeInstance is the change kind of an instance's heartbeat: SID names
@@ -50,15 +50,15 @@ func NewMembers(self string, logger *slog.Logger) *Members {
 }
 
 // Run sends heartbeats and listens to everyone's until ctx ends.
-func (m *Members) Run(ctx context.Context, st engine.Store) {
+func (m *Members) Run(ctx context.Context, st didrouter.Store) {
 	go m.listen(ctx, st)
 	tick := time.NewTicker(heartbeatEvery)
 	defer tick.Stop()
 	for {
 		// Our own heartbeat comes back through the feed like the others':
 		// hearing it says the feed worked at that time.
-		_ = st.Tx(ctx, func(tx engine.Tx) error {
-			return tx.Notify(ctx, engine.Change{Kind: ChangeInstance, SID: m.self})
+		_ = st.Tx(ctx, func(tx didrouter.Tx) error {
+			return tx.Notify(ctx, didrouter.Change{Kind: ChangeInstance, SID: m.self})
 		})
 		select {
 		case <-ctx.Done():
@@ -68,7 +68,7 @@ func (m *Members) Run(ctx context.Context, st engine.Store) {
 	}
 }
 
-func (m *Members) listen(ctx context.Context, st engine.Store) {
+func (m *Members) listen(ctx context.Context, st didrouter.Store) {
 	for ctx.Err() == nil {
 		changes, err := st.Subscribe(ctx)
 		if err != nil {

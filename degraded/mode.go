@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -31,29 +32,38 @@ const (
 	giveUpAfter = 5 * time.Minute
 )
 
-// Engine is what degraded mode needs from *engine.Engine.
+// Engine is what degraded mode needs from *engine.Engine: its degraded-mode
+// surface, and the operations that replay what was journaled.
 type Engine interface {
-	RouteDegraded(ctx context.Context, ws engine.Workspace, flow engine.Workflow, n engine.NewTask, mayReserve func(string) bool) (engine.DegradedCall, error)
-	ImportDegraded(ctx context.Context, dc engine.DegradedCall) (engine.DegradedImport, error)
-	RouteImported(ctx context.Context, workspaceSID, taskSID string) error
-	PauseRouting()
-	ResumeRouting(ctx context.Context) error
-	ReleaseDegraded(workspaceSID, workerSID string)
-	DegradedIsDID(workspaceSID, e164 string) bool
-	WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (engine.Workflow, error)
-	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
-	AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Adoption, error)
+	Degraded() engine.Degraded
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
-	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
-	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
-	CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error)
+	EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
+	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
+	CreateTask(ctx context.Context, n engine.TaskInsert) (engine.TaskResult, error)
 	Sync(ctx context.Context) error
 }
+
+// Router is what degraded mode uses of engine.Degraded: routing from
+// memory, importing what was routed so, and holding routing in between.
+type Router interface {
+	Route(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n engine.TaskInsert, mayReserve func(string) bool) (engine.DegradedCall, error)
+	Release(workspaceSID, workerSID string)
+	IsDID(workspaceSID, e164 string) bool
+	Warm(ctx context.Context, workspaceSID, workflowSID string) (didrouter.Workflow, error)
+	Import(ctx context.Context, dc engine.DegradedCall) (engine.DegradedImport, error)
+	RouteImported(ctx context.Context, workspaceSID, taskSID string) error
+	AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Adoption, error)
+	PauseRouting()
+	ResumeRouting(ctx context.Context) error
+}
+
+var _ Router = engine.Degraded{}
 
 // Config configures a Mode.
 type Config struct {
 	Engine       Engine
-	Store        engine.Store     // reads and writes while replaying (through outage.Store)
+	Store        didrouter.Store  // reads and writes while replaying (through outage.Store)
 	Down         func() time.Time // when the store became unreachable; zero = reachable
 	Journal      *Journal         // this instance's journal
 	Members      *Members         // nil: reserve any worker (a single instance)
@@ -75,10 +85,10 @@ type Config struct {
 	// Clock is where degraded mode reads the time: the settle time, the
 	// length of an outage, the dates of journal entries. Give it the
 	// engine's clock, so that both agree on when a timer is due. nil =
-	// engine.SystemClock. The rounds of Run and Flush are paced by the
+	// didrouter.SystemClock. The rounds of Run and Flush are paced by the
 	// wall clock, as the engine's timer poll is: a fake clock changes what
 	// a round sees, not how often rounds run.
-	Clock engine.Clock
+	Clock didrouter.Clock
 }
 
 // Stats counts what degraded mode did.
@@ -89,8 +99,9 @@ type Stats struct {
 // Mode routes and records calls while the store is down, and replays the
 // journal once it is back.
 type Mode struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	router Router // cfg.Engine.Degraded()
+	log    *slog.Logger
 
 	ws atomic.Pointer[warmed] // the workspaces, workflows and number bindings as last read
 
@@ -122,9 +133,9 @@ func New(cfg Config) (*Mode, error) {
 		cfg.SettleAfter = defaultSettleAfter
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = engine.SystemClock{}
+		cfg.Clock = didrouter.SystemClock{}
 	}
-	return &Mode{cfg: cfg, log: cfg.Logger, own: map[string]ownRes{}}, nil
+	return &Mode{cfg: cfg, router: cfg.Engine.Degraded(), log: cfg.Logger, own: map[string]ownRes{}}, nil
 }
 
 // now is the time on the configured clock.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -33,14 +34,14 @@ func (o *outageSwitch) set(down bool) {
 	}
 }
 
-func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
 }
 
-func callTask(callSID, to string) engine.NewTask {
+func callTask(callSID, to string) engine.TaskInsert {
 	attrs, _ := json.Marshal(map[string]string{"phone_number": to, "type": "inbound", "call_sid": callSID})
-	return engine.NewTask{Attributes: string(attrs), CallSID: callSID}
+	return engine.TaskInsert{Attributes: string(attrs), CallSID: callSID}
 }
 
 // ownerMode is a running degraded Mode over st with one available worker,
@@ -48,8 +49,8 @@ func callTask(callSID, to string) engine.NewTask {
 // ended: the set-up of the replay tests.
 type ownerMode struct {
 	ctx   context.Context
-	ws    engine.Workspace
-	owner engine.Worker
+	ws    didrouter.Workspace
+	owner didrouter.Worker
 	j     *degraded.Journal
 	sw    *outageSwitch
 	mode  *degraded.Mode
@@ -57,14 +58,14 @@ type ownerMode struct {
 
 // newOwnerMode builds it; wrap gives the Mode its engine (the real one, or
 // one that fails on purpose).
-func newOwnerMode(t *testing.T, st engine.Store, wrap func(*engine.Engine) degraded.Engine, settle time.Duration) ownerMode {
+func newOwnerMode(t *testing.T, st didrouter.Store, wrap func(*engine.Engine) degraded.Engine, settle time.Duration) ownerMode {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ws, err := engine.Seed(ctx, st, engine.SystemClock{})
+	ws, err := engine.Seed(ctx, st, didrouter.SystemClock{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "i1"})
+	eng, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}, InstanceID: "i1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func newOwnerMode(t *testing.T, st engine.Store, wrap func(*engine.Engine) degra
 			available = a.SID
 		}
 	}
-	owner, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner", ActivitySID: available,
+	owner, err := eng.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner", ActivitySID: available,
 		Attributes: `{"phone_number":"+15125550100","contact_uri":"client:owner"}`})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func newOwnerMode(t *testing.T, st engine.Store, wrap func(*engine.Engine) degra
 // and hung up, are in the store afterwards exactly once, in their final
 // state, with the worker free; the journal is empty.
 func TestModeJournalsAndReplays(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		o := newOwnerMode(t, st, func(e *engine.Engine) degraded.Engine { return e }, 200*time.Millisecond)
 		ctx, ws, owner, j, sw, mode := o.ctx, o.ws, o.owner, o.j, o.sw, o.mode
 		sw.set(true)
@@ -140,7 +141,7 @@ func TestModeJournalsAndReplays(t *testing.T) {
 		if err := mode.EndCall(ctx, ws.SID, "CAsecond", "caller hung up"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.TaskByCallSID(ctx, ws.SID, "CAfirst"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := st.TaskByCallSID(ctx, ws.SID, "CAfirst"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("the store has the call before the replay: %v", err)
 		}
 
@@ -152,14 +153,14 @@ func TestModeJournalsAndReplays(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		want := map[string]string{"CAfirst": engine.TaskCompleted, "CAsecond": engine.TaskCanceled, "CAwarm": engine.TaskCanceled}
+		want := map[string]string{"CAfirst": didrouter.TaskCompleted, "CAsecond": didrouter.TaskCanceled, "CAwarm": didrouter.TaskCanceled}
 		for call, status := range want {
 			task, err := st.TaskByCallSID(ctx, ws.SID, call)
 			if err != nil || task.AssignmentStatus != status {
 				t.Fatalf("%s: %+v %v, want %s", call, task.AssignmentStatus, err, status)
 			}
 		}
-		if r, err := st.GetReservation(ctx, ws.SID, first.Reservation.SID); err != nil || r.Status != engine.ReservationCompleted {
+		if r, err := st.GetReservation(ctx, ws.SID, first.Reservation.SID); err != nil || r.Status != didrouter.ReservationCompleted {
 			t.Fatalf("first reservation: %+v %v, want completed", r.Status, err)
 		}
 		if w, _ := st.GetWorker(ctx, ws.SID, owner.SID); w.Busy != 0 {
@@ -177,14 +178,14 @@ func TestModeJournalsAndReplays(t *testing.T) {
 // journal (an answer of its reservation is dropped, the end of the call
 // ends the task that was kept).
 func TestModeDuplicateCall(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		ws, err := engine.Seed(ctx, st, engine.SystemClock{})
+		ws, err := engine.Seed(ctx, st, didrouter.SystemClock{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "i1"})
+		eng, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}, InstanceID: "i1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +231,7 @@ func TestModeDuplicateCall(t *testing.T) {
 			}
 		}
 		task, err := st.TaskByCallSID(ctx, ws.SID, "CAdup")
-		if err != nil || task.AssignmentStatus != engine.TaskCanceled {
+		if err != nil || task.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("the call's task: %+v %v, want canceled", task.AssignmentStatus, err)
 		}
 	})
@@ -241,10 +242,10 @@ func TestModeDuplicateCall(t *testing.T) {
 // the instance's own journal has entries. Not during the outage (Active
 // says so), not before any outage.
 func TestModeRecovering(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		clock := engine.SystemClock{}
+		clock := didrouter.SystemClock{}
 		ws, err := engine.Seed(ctx, st, clock)
 		if err != nil {
 			t.Fatal(err)
@@ -283,7 +284,7 @@ func TestModeRecovering(t *testing.T) {
 			t.Fatal("recovering before any outage")
 		}
 		sw.since.Store(time.Now().Add(-2 * time.Second).UnixNano()) // down for a while already
-		waitUntil("routing held", eng.RoutingPaused)
+		waitUntil("routing held", eng.Degraded().RoutingPaused)
 		if mode.Recovering() {
 			t.Fatal("recovering while the store is down")
 		}
@@ -312,15 +313,15 @@ func TestModeRecovering(t *testing.T) {
 // the caller follows the second answer, which is answered; before the
 // store is back, busy (when set) runs against the store. It returns the
 // two routings once the journal is replayed.
-func answeredDuplicate(t *testing.T, st engine.Store, busy func(ctx context.Context, ws engine.Workspace, worker engine.Worker)) (mode *degraded.Mode, a, b engine.TaskResult) {
+func answeredDuplicate(t *testing.T, st didrouter.Store, busy func(ctx context.Context, ws didrouter.Workspace, worker didrouter.Worker)) (mode *degraded.Mode, a, b engine.TaskResult) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ws, err := engine.Seed(ctx, st, engine.SystemClock{})
+	ws, err := engine.Seed(ctx, st, didrouter.SystemClock{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "i1"})
+	eng, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}, InstanceID: "i1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,9 +332,9 @@ func answeredDuplicate(t *testing.T, st engine.Store, busy func(ctx context.Cont
 			available = a.SID
 		}
 	}
-	workers := map[string]engine.Worker{}
+	workers := map[string]didrouter.Worker{}
 	for i, name := range []string{"x", "y"} {
-		w, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: name, ActivitySID: available,
+		w, err := eng.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: name, ActivitySID: available,
 			Attributes: fmt.Sprintf(`{"phone_number":"+1512555010%d","contact_uri":"client:%s"}`, i, name)})
 		if err != nil {
 			t.Fatal(err)
@@ -393,18 +394,18 @@ func answeredDuplicate(t *testing.T, st engine.Store, busy func(ctx context.Cont
 // the kept task completed by the worker who answered; the worker rung in
 // vain is free and nobody is booked twice.
 func TestModeDuplicateCallAnswered(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		_, a, b := answeredDuplicate(t, st, nil)
 		ctx := context.Background()
 		ws := a.Task.WorkspaceSID
 		task, err := st.TaskByCallSID(ctx, ws, "CAdup")
-		if err != nil || task.SID != a.Task.SID || task.AssignmentStatus != engine.TaskCompleted {
+		if err != nil || task.SID != a.Task.SID || task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("the call's task: %s %s %v, want %s completed", task.SID, task.AssignmentStatus, err, a.Task.SID)
 		}
-		if r, err := st.GetReservation(ctx, ws, b.Reservation.SID); err != nil || r.Status != engine.ReservationCompleted || r.TaskSID != a.Task.SID {
+		if r, err := st.GetReservation(ctx, ws, b.Reservation.SID); err != nil || r.Status != didrouter.ReservationCompleted || r.TaskSID != a.Task.SID {
 			t.Fatalf("answered reservation: %+v %v, want completed on the kept task", r, err)
 		}
-		if r, err := st.GetReservation(ctx, ws, a.Reservation.SID); err != nil || r.Status != engine.ReservationRescinded {
+		if r, err := st.GetReservation(ctx, ws, a.Reservation.SID); err != nil || r.Status != didrouter.ReservationRescinded {
 			t.Fatalf("reservation rung in vain: %+v %v, want rescinded", r, err)
 		}
 		for _, sid := range []string{a.Reservation.WorkerSID, b.Reservation.WorkerSID} {
@@ -412,13 +413,13 @@ func TestModeDuplicateCallAnswered(t *testing.T) {
 				t.Fatalf("worker %s busy %d %v after the call, want 0", sid, w.Busy, err)
 			}
 		}
-		evs, err := st.ListEvents(ctx, ws, engine.EventFilter{Page: engine.Page{Size: 1000}, TaskSID: a.Task.SID})
+		evs, err := st.ListEvents(ctx, ws, didrouter.EventFilter{Page: didrouter.Page{Size: 1000}, TaskSID: a.Task.SID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var accepted bool
 		for _, ev := range evs {
-			if ev.EventType == engine.EventReservationAccepted && ev.ReservationSID == b.Reservation.SID && ev.WorkerSID == b.Reservation.WorkerSID {
+			if ev.EventType == didrouter.EventReservationAccepted && ev.ReservationSID == b.Reservation.SID && ev.WorkerSID == b.Reservation.WorkerSID {
 				accepted = true
 			}
 		}
@@ -432,10 +433,10 @@ func TestModeDuplicateCallAnswered(t *testing.T) {
 // replayed (another instance gave them a call): they are not booked twice,
 // the conflict is counted, and the kept task, never answered, is canceled.
 func TestModeDuplicateCallAnsweredWorkerBusy(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		var online engine.TaskResult
-		mode, a, b := answeredDuplicate(t, st, func(ctx context.Context, ws engine.Workspace, w engine.Worker) {
-			peer, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, InstanceID: "peer"})
+		mode, a, b := answeredDuplicate(t, st, func(ctx context.Context, ws didrouter.Workspace, w didrouter.Worker) {
+			peer, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}, InstanceID: "peer"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -443,7 +444,7 @@ func TestModeDuplicateCallAnsweredWorkerBusy(t *testing.T) {
 				Phone string `json:"phone_number"`
 			}
 			_ = json.Unmarshal([]byte(w.Attributes), &attrs)
-			online, err = peer.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, Attributes: fmt.Sprintf(`{"phone_number":%q}`, attrs.Phone), CallSID: "CAonline"})
+			online, err = peer.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, Attributes: fmt.Sprintf(`{"phone_number":%q}`, attrs.Phone), CallSID: "CAonline"})
 			if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != w.SID {
 				t.Fatalf("online call: %+v %v, want %s", online.Reservation, err, w.FriendlyName)
 			}
@@ -451,10 +452,10 @@ func TestModeDuplicateCallAnsweredWorkerBusy(t *testing.T) {
 		ctx := context.Background()
 		ws := a.Task.WorkspaceSID
 		task, err := st.TaskByCallSID(ctx, ws, "CAdup")
-		if err != nil || task.SID != a.Task.SID || task.AssignmentStatus != engine.TaskCanceled {
+		if err != nil || task.SID != a.Task.SID || task.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("the call's task: %s %s %v, want %s canceled", task.SID, task.AssignmentStatus, err, a.Task.SID)
 		}
-		if r, err := st.GetReservation(ctx, ws, b.Reservation.SID); err != nil || r.Status != engine.ReservationCanceled {
+		if r, err := st.GetReservation(ctx, ws, b.Reservation.SID); err != nil || r.Status != didrouter.ReservationCanceled {
 			t.Fatalf("answered reservation: %+v %v, want canceled", r, err)
 		}
 		if w, err := st.GetWorker(ctx, ws, b.Reservation.WorkerSID); err != nil || w.Busy != 1 {

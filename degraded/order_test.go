@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 )
@@ -18,9 +19,9 @@ type flakyAccept struct {
 	failed atomic.Bool
 }
 
-func (f *flakyAccept) AcceptReservation(ctx context.Context, ws, sid string) (engine.Reservation, error) {
+func (f *flakyAccept) AcceptReservation(ctx context.Context, ws, sid string) (didrouter.Reservation, error) {
 	if f.failed.CompareAndSwap(false, true) {
-		return engine.Reservation{}, errors.New("database is locked")
+		return didrouter.Reservation{}, errors.New("database is locked")
 	}
 	return f.Engine.AcceptReservation(ctx, ws, sid)
 }
@@ -29,7 +30,7 @@ func (f *flakyAccept) AcceptReservation(ctx context.Context, ws, sid string) (en
 // call waits for it, and the call is completed, not canceled as if nobody
 // had answered.
 func TestReplayKeepsACallsOrder(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		var eng *flakyAccept
 		// No settle time: an end of a call still ringing would be
 		// canceled in the same round.
@@ -58,7 +59,7 @@ func TestReplayKeepsACallsOrder(t *testing.T) {
 			t.Fatal("the answer never failed: the test tested nothing")
 		}
 		task, err := st.TaskByCallSID(ctx, ws.SID, "CAanswered")
-		if err != nil || task.AssignmentStatus != engine.TaskCompleted {
+		if err != nil || task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("the answered call is %s (%v), want completed", task.AssignmentStatus, err)
 		}
 	})

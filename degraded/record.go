@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -15,10 +16,10 @@ import (
 // journals it. n needs no workspace or workflow: those of dialed's binding
 // as last read while the store answered are used, else the default
 // workspace and its default workflow.
-func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.NewTask) (engine.Workspace, engine.TaskResult, error) {
+func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.TaskInsert) (didrouter.Workspace, engine.TaskResult, error) {
 	w := m.ws.Load()
 	if w == nil {
-		return engine.Workspace{}, engine.TaskResult{}, errors.New("degraded: the workspace was never read")
+		return didrouter.Workspace{}, engine.TaskResult{}, errors.New("degraded: the workspace was never read")
 	}
 	to := w.def
 	if b, ok := w.bound[dialed]; ok {
@@ -34,13 +35,13 @@ func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.NewTask) (e
 		}
 		mayReserve = func(worker string) bool { return m.cfg.Members.Mine(worker, since) }
 	}
-	dc, err := m.cfg.Engine.RouteDegraded(ctx, ws, to.flow, n, mayReserve)
+	dc, err := m.router.Route(ctx, ws, to.flow, n, mayReserve)
 	if err != nil {
 		return ws, engine.TaskResult{}, err
 	}
 	if _, err := m.journal(Entry{Op: OpCall, WS: ws.SID, Task: dc.Task.SID, CallSID: dc.Task.CallSID, Call: &dc}); err != nil {
 		if dc.Reservation != nil {
-			m.cfg.Engine.ReleaseDegraded(ws.SID, dc.Reservation.WorkerSID)
+			m.router.Release(ws.SID, dc.Reservation.WorkerSID)
 		}
 		return ws, engine.TaskResult{}, err
 	}
@@ -69,7 +70,7 @@ func (m *Mode) LoopsBack(workspaceSID, e164 string) bool {
 	if _, ok := w.bound[e164]; ok {
 		return true
 	}
-	return m.cfg.Engine.DegradedIsDID(workspaceSID, e164)
+	return m.router.IsDID(workspaceSID, e164)
 }
 
 // Accept journals that the agent of a reservation picked up.
@@ -96,7 +97,7 @@ func (m *Mode) EndTask(ctx context.Context, ws, callSID, taskSID, reservationSID
 
 // Voicemail journals a recorded message whose task the store could not
 // take.
-func (m *Mode) Voicemail(ctx context.Context, n engine.NewTask) error {
+func (m *Mode) Voicemail(ctx context.Context, n engine.TaskInsert) error {
 	_, err := m.journal(Entry{Op: OpVoicemail, WS: n.WorkspaceSID, CallSID: n.CallSID, NewTask: &n})
 	return err
 }
@@ -107,7 +108,7 @@ func (m *Mode) EndCall(ctx context.Context, ws, callSID, reason string) error {
 	for sid, o := range m.own {
 		if o.call == callSID {
 			delete(m.own, sid)
-			m.cfg.Engine.ReleaseDegraded(o.ws, o.worker)
+			m.router.Release(o.ws, o.worker)
 		}
 	}
 	m.mu.Unlock()
@@ -121,7 +122,7 @@ func (m *Mode) release(reservationSID string) {
 	delete(m.own, reservationSID)
 	m.mu.Unlock()
 	if ok {
-		m.cfg.Engine.ReleaseDegraded(o.ws, o.worker)
+		m.router.Release(o.ws, o.worker)
 	}
 }
 

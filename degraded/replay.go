@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -50,9 +51,9 @@ type replayOpts struct {
 // end. It returns how many entries are left.
 func (m *Mode) ReplayPending(ctx context.Context, giveUp bool) int {
 	if !m.Active() {
-		m.cfg.Engine.PauseRouting()
+		m.router.PauseRouting()
 		m.replayWith(ctx, replayOpts{settled: true, giveUp: giveUp})
-		if err := m.cfg.Engine.ResumeRouting(ctx); err != nil {
+		if err := m.router.ResumeRouting(ctx); err != nil {
 			m.log.WarnContext(ctx, "degraded: routing the waiting calls after the replay failed; they wait for a free worker", "err", err)
 		}
 	}
@@ -129,7 +130,7 @@ func (m *Mode) routeWaiting(ctx context.Context) {
 	m.waiting = nil
 	m.mu.Unlock()
 	for _, w := range waiting {
-		if err := m.cfg.Engine.RouteImported(ctx, w.ws, w.task); err != nil {
+		if err := m.router.RouteImported(ctx, w.ws, w.task); err != nil {
 			m.log.WarnContext(ctx, "degraded: routing an imported call failed; it waits for a free worker", "task_sid", w.task, "err", err)
 		}
 	}
@@ -182,7 +183,7 @@ func (m *Mode) applyCall(ctx context.Context, e Entry, settled bool) (bool, erro
 	// end of call in another instance's journal. Import later rather
 	// than cancel the reservation, whose answer may be journaled.
 	dc.WaitIfBusy = !settled
-	got, err := m.cfg.Engine.ImportDegraded(ctx, dc)
+	got, err := m.router.Import(ctx, dc)
 	if errors.Is(err, engine.ErrDegradedWorkerBusy) {
 		return false, errNotYet
 	}
@@ -209,12 +210,12 @@ func (m *Mode) applyCall(ctx context.Context, e Entry, settled bool) (bool, erro
 // applyAccept applies an agent's answer.
 func (m *Mode) applyAccept(ctx context.Context, e Entry) (bool, error) {
 	_, err := m.cfg.Engine.AcceptReservation(ctx, e.WS, e.Reservation)
-	switch engine.ErrorCode(err) {
+	switch didrouter.ErrorCode(err) {
 	case "":
 		return true, nil
-	case engine.ENOTFOUND:
+	case didrouter.ENOTFOUND:
 		return m.superseded(ctx, e)
-	case engine.EUNAVAILABLE:
+	case didrouter.EUNAVAILABLE:
 		return m.acceptEnded(ctx, e)
 	default:
 		return false, err
@@ -230,8 +231,8 @@ func (m *Mode) acceptEnded(ctx context.Context, e Entry) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if r.Status == engine.ReservationCanceled {
-		got, err := m.cfg.Engine.AdoptAnsweredReservation(ctx, e.WS, e.Reservation)
+	if r.Status == didrouter.ReservationCanceled {
+		got, err := m.router.AdoptAnsweredReservation(ctx, e.WS, e.Reservation)
 		if err != nil {
 			return false, err
 		}
@@ -248,7 +249,7 @@ func (m *Mode) acceptEnded(ctx context.Context, e Entry) (bool, error) {
 		}
 		r.Status = got.Status
 	}
-	if r.Status != engine.ReservationAccepted && r.Status != engine.ReservationWrapping && r.Status != engine.ReservationCompleted {
+	if r.Status != didrouter.ReservationAccepted && r.Status != didrouter.ReservationWrapping && r.Status != didrouter.ReservationCompleted {
 		m.conflicts.Add(1)
 		m.log.WarnContext(ctx, "degraded: an agent answered a reservation that had ended meanwhile",
 			"reservation_sid", e.Reservation, "status", r.Status)
@@ -259,10 +260,10 @@ func (m *Mode) acceptEnded(ctx context.Context, e Entry) (bool, error) {
 // applyReject applies a reservation that was refused or not answered.
 func (m *Mode) applyReject(ctx context.Context, e Entry) (bool, error) {
 	_, err := m.cfg.Engine.RejectReservation(ctx, e.WS, e.Reservation, e.Status)
-	switch engine.ErrorCode(err) {
-	case "", engine.EUNAVAILABLE:
+	switch didrouter.ErrorCode(err) {
+	case "", didrouter.EUNAVAILABLE:
 		return true, nil
-	case engine.ENOTFOUND:
+	case didrouter.ENOTFOUND:
 		return m.superseded(ctx, e)
 	default:
 		return false, err
@@ -272,12 +273,12 @@ func (m *Mode) applyReject(ctx context.Context, e Entry) (bool, error) {
 // applyEndTask applies the end of an answered call.
 func (m *Mode) applyEndTask(ctx context.Context, e Entry, settled bool) (bool, error) {
 	t, err := m.cfg.Store.GetTask(ctx, e.WS, e.Task)
-	if engine.ErrorCode(err) == engine.ENOTFOUND && e.CallSID != "" {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND && e.CallSID != "" {
 		// The call's degraded task may have lost to another one of the
 		// same call, a retried webhook routed twice. End that one.
 		t, err = m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
 	}
-	if engine.ErrorCode(err) == engine.ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		return false, errNotYet
 	}
 	if err != nil {
@@ -289,7 +290,7 @@ func (m *Mode) applyEndTask(ctx context.Context, e Entry, settled bool) (bool, e
 // applyEndCall applies a caller's hang-up.
 func (m *Mode) applyEndCall(ctx context.Context, e Entry, settled bool) (bool, error) {
 	t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
-	if engine.ErrorCode(err) == engine.ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		// The call's task may be in the journal of an instance that is
 		// not back yet, so wait for it. After giveUpAfter the call never
 		// had a task, and there is nothing to end.
@@ -312,13 +313,13 @@ func (m *Mode) superseded(ctx context.Context, e Entry) (bool, error) {
 	}
 	t, err := m.cfg.Store.TaskByCallSID(ctx, e.WS, e.CallSID)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		return false, errNotYet
 	case err != nil:
 		return false, err
 	case t.SID != e.Task && m.callPending(e):
 		// The import of the entry's task is still to come: it stores the
-		// reservation on the kept task (see engine.ImportDegraded).
+		// reservation on the kept task (see engine.Degraded.Import).
 		return false, errNotYet
 	case t.SID != e.Task:
 		m.log.InfoContext(ctx, "degraded: journal entry for a task that lost to another of the same call; dropped",
@@ -345,18 +346,18 @@ func (m *Mode) callPending(e Entry) bool {
 // replay an answer they may have journaled. A call-back request is left
 // alone: its caller hung up to be called back, so the end of the call is
 // expected and the request must wait for an agent.
-func (m *Mode) end(ctx context.Context, t engine.Task, reason string, settled bool) (bool, error) {
-	if engine.IsCallbackRequest(t) {
+func (m *Mode) end(ctx context.Context, t didrouter.Task, reason string, settled bool) (bool, error) {
+	if didrouter.IsCallbackRequest(t) {
 		m.log.InfoContext(ctx, "degraded: the end of a call-back request's call leaves the request waiting",
 			"call_sid", t.CallSID, "task_sid", t.SID, "status", t.AssignmentStatus)
 		return true, nil
 	}
 	eng := m.cfg.Engine
 	switch t.AssignmentStatus {
-	case engine.TaskCompleted, engine.TaskCanceled, engine.TaskWrapping:
+	case didrouter.TaskCompleted, didrouter.TaskCanceled, didrouter.TaskWrapping:
 		return true, nil
-	case engine.TaskAssigned:
-		if _, err := eng.EndCall(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+	case didrouter.TaskAssigned:
+		if _, err := eng.EndCall(ctx, t.WorkspaceSID, t.SID, reason); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return false, err
 		}
 		return true, nil
@@ -364,7 +365,7 @@ func (m *Mode) end(ctx context.Context, t engine.Task, reason string, settled bo
 		if !settled {
 			return false, nil
 		}
-		if _, err := eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return false, err
 		}
 		return true, nil

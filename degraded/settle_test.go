@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // An instance restarts with a call of its own journal that went to the
@@ -18,12 +18,12 @@ import (
 // left is adopted, as on a fresh start: neither waits for a replay round
 // that no entry is left to start.
 func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		dir := t.TempDir()
 		w := newWorld(t, ctx, st)
-		flow, err := w.eng.WarmDegraded(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
+		flow, err := w.eng.Degraded().Warm(ctx, w.ws.SID, w.ws.DefaultWorkflowSID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer j.Close()
-		clock := engine.NewFakeClock(time.Now())
+		clock := didrouter.NewFakeClock(time.Now())
 		const settle = time.Minute
 		mode, err := degraded.New(degraded.Config{Engine: next.eng, Store: st, Down: (&outageSwitch{}).down, Journal: j,
 			WorkspaceSID: w.ws.SID, SettleAfter: settle, Clock: clock,
@@ -54,7 +54,7 @@ func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 
 		waitFor(t, "the start-up replay", func() bool { return j.Len() == 0 })
 		time.Sleep(1500 * time.Millisecond) // a few rounds, all before the settle time
-		if task, err := st.TaskByCallSID(ctx, w.ws.SID, "CAmine"); err != nil || task.AssignmentStatus != engine.TaskPending {
+		if task, err := st.TaskByCallSID(ctx, w.ws.SID, "CAmine"); err != nil || task.AssignmentStatus != didrouter.TaskPending {
 			t.Fatalf("own call before the settle time: %q %v, want pending", task.AssignmentStatus, err)
 		}
 		if entries, err := degraded.ReadJournal(gone); err != nil || len(entries) != 1 {
@@ -64,9 +64,9 @@ func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 		clock.Advance(settle)
 		waitFor(t, "own call routed", func() bool {
 			task, err := st.TaskByCallSID(ctx, w.ws.SID, "CAmine")
-			return err == nil && task.AssignmentStatus == engine.TaskReserved
+			return err == nil && task.AssignmentStatus == didrouter.TaskReserved
 		})
-		rs, err := st.ListReservations(ctx, w.ws.SID, engine.ReservationFilter{WorkerSID: owner.SID})
+		rs, err := st.ListReservations(ctx, w.ws.SID, didrouter.ReservationFilter{WorkerSID: owner.SID})
 		if err != nil || len(rs) != 1 {
 			t.Fatalf("owner's reservations: %+v %v, want the one of CAmine", rs, err)
 		}
@@ -84,7 +84,7 @@ func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 // by it. Time was once read from the wall clock in a dozen places beside
 // the configured one.
 func TestModeReadsTimeFromItsClock(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx := context.Background()
 		w := newWorld(t, ctx, st)
 		j, err := degraded.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
@@ -92,7 +92,7 @@ func TestModeReadsTimeFromItsClock(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer j.Close()
-		clock := engine.NewFakeClock(time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC))
+		clock := didrouter.NewFakeClock(time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC))
 		mode, err := degraded.New(degraded.Config{Engine: w.eng, Store: st, Down: (&outageSwitch{}).down, Journal: j,
 			WorkspaceSID: w.ws.SID, Clock: clock})
 		if err != nil {

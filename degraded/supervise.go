@@ -7,7 +7,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Run keeps the in-memory routing data warm while the store answers and
@@ -107,11 +107,11 @@ func (m *Mode) holdRouting(ctx context.Context, up bool) {
 	}
 	m.mu.Unlock()
 	if !up {
-		m.cfg.Engine.PauseRouting()
+		m.router.PauseRouting()
 		m.log.InfoContext(ctx, "degraded: routing held until the journals are replayed")
 		return
 	}
-	if err := m.cfg.Engine.ResumeRouting(ctx); err != nil {
+	if err := m.router.ResumeRouting(ctx); err != nil {
 		m.log.WarnContext(ctx, "degraded: resuming routing: some waiting calls were not routed; they wait for a free worker", "err", err)
 	}
 	m.log.InfoContext(ctx, "degraded: routing resumed")
@@ -139,7 +139,7 @@ func (m *Mode) journaledSince(t time.Time) bool {
 func (m *Mode) postponeTimers(ctx context.Context) {
 	until := m.now().Add(m.cfg.SettleAfter)
 	n := 0
-	err := m.cfg.Store.Tx(ctx, func(tx engine.Tx) error {
+	err := m.cfg.Store.Tx(ctx, func(tx didrouter.Tx) error {
 		n = 0
 		due, err := tx.ClaimDueTimers(ctx, until, 1000)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // warmed is what Incoming routes with: the default workspace and its
@@ -22,8 +22,8 @@ type warmed struct {
 
 // target is where a call goes: a workspace and one of its workflows.
 type target struct {
-	ws   engine.Workspace
-	flow engine.Workflow
+	ws   didrouter.Workspace
+	flow didrouter.Workflow
 }
 
 // warm reads the default workspace and the number bindings, and makes
@@ -36,7 +36,7 @@ func (m *Mode) warm(ctx context.Context) error {
 	if ws.DefaultWorkflowSID == "" {
 		return errors.New("degraded: the workspace has no default workflow")
 	}
-	flow, err := m.cfg.Engine.WarmDegraded(ctx, ws.SID, ws.DefaultWorkflowSID)
+	flow, err := m.router.Warm(ctx, ws.SID, ws.DefaultWorkflowSID)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (m *Mode) warmBindings(ctx context.Context, w *warmed) error {
 			key := ws.SID + "/" + flowSID
 			t, ok := flows[key]
 			if !ok {
-				flow, err := m.cfg.Engine.WarmDegraded(ctx, ws.SID, flowSID)
+				flow, err := m.router.Warm(ctx, ws.SID, flowSID)
 				if err != nil {
 					level := slog.LevelWarn
 					if m.warnedOnce("binding " + b.PhoneNumber + " " + flowSID) {

@@ -1,10 +1,10 @@
 // Package dialpolicy decides which numbers an agent's softphone may call
-// out to. Toll fraud pays by the minute: a stolen softphone login (or an
-// agent paid to do it) dials premium-rate and high-cost destinations, and
-// the account pays. So outbound calls go only to the countries configured
-// (default: the default region's own), never to premium-rate or
-// shared-cost numbers unless allowed, and an emergency number of the
-// default region is either dialed as dialed or refused with a clear word.
+// out to. Toll fraud pays by the minute. A stolen softphone login dials
+// premium-rate and high-cost destinations, and the account pays. So
+// outbound calls go only to the countries configured, by default the
+// default region alone. They never go to premium-rate or shared-cost
+// numbers unless allowed. An emergency number of the default region is
+// either dialed as dialed or refused with a clear word.
 package dialpolicy
 
 import (
@@ -132,16 +132,17 @@ const maxShortNumber = 16
 // Check decides about dialed, the To of an outbound call as the agent
 // dialed it.
 //
-// An emergency number of the default region ("911", "112" in the US;
-// exactly, as the library's short-number data has them) is dialed as
-// its digits when emergency calls are on, else refused. "+1 911" is
-// none: it does not connect everywhere, and it is not a valid number.
+// An emergency number of the default region, such as "911" or "112" in the
+// US, is dialed as its digits when emergency calls are on and refused
+// otherwise. It must match the library's short-number data exactly. "+1 911"
+// is not an emergency number, because it does not connect everywhere and is
+// not a valid number.
 //
-// Any other number is read by the normalizer and then judged by its
-// region, not its country calling code (+1 268 is Antigua and +1 876
-// Jamaica: both share the US's +1, neither a US call's price), and by its
-// type (premium-rate and shared-cost numbers pay their holder a share of
-// the call's price: what toll fraud lives on).
+// Any other number is read by the normalizer and judged by its region, not
+// by its country calling code. +1 268 is Antigua and +1 876 is Jamaica, and
+// neither costs what a US call does. It is also judged by its type, because
+// premium-rate and shared-cost numbers pay their holder a share of the
+// call's price, which is what toll fraud lives on.
 func (p *Policy) Check(dialed string) Decision {
 	if len(dialed) <= maxShortNumber && phonenumbers.IsEmergencyNumber(dialed, p.region) {
 		digits := phonenumbers.NormalizeDigitsOnly(dialed)

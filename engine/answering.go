@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/didrouter/didrouter"
 )
 
 // AnyoneAvailable reports whether a waiting task can still be answered by
@@ -12,7 +14,7 @@ import (
 // available activity, busy or not. A caller for whom it is false waits for
 // nobody: the webhooks send them to voicemail. A task whose workflow cannot
 // be read is taken as answerable (the caller keeps waiting).
-func (e *Engine) AnyoneAvailable(ctx context.Context, t Task) (bool, error) {
+func (e *Engine) AnyoneAvailable(ctx context.Context, t didrouter.Task) (bool, error) {
 	_, wf, err := e.workflow(ctx, t.WorkspaceSID, t.WorkflowSID)
 	if err != nil {
 		return true, fmt.Errorf("anyone available for task %s: %w", t.SID, err)
@@ -50,9 +52,10 @@ func (e *Engine) AnyoneAvailable(ctx context.Context, t Task) (bool, error) {
 }
 
 // QueuePosition is a waiting task's place among the tasks waiting in its
-// queue, in service order (1 = next), and how many wait there in all. It
-// is 0 when the task does not wait.
-func (e *Engine) QueuePosition(ctx context.Context, t Task) (position, waiting int, err error) {
+// queue for the same capacity, in service order, and how many wait there in
+// all. Position 1 is next, and 0 means the task does not wait. A caller is
+// not behind the messages of the queue, which wait for another capacity.
+func (e *Engine) QueuePosition(ctx context.Context, t didrouter.Task) (position, waiting int, err error) {
 	list, err := e.store.WaitingTasks(ctx, t.WorkspaceSID, waitingScan)
 	if err != nil {
 		return 0, 0, fmt.Errorf("queue position of task %s: %w", t.SID, err)
@@ -61,7 +64,7 @@ func (e *Engine) QueuePosition(ctx context.Context, t Task) (position, waiting i
 		return 0, 0, fmt.Errorf("queue position of task %s: %w", t.SID, err)
 	}
 	for _, w := range list {
-		if w.TaskQueueSID != t.TaskQueueSID {
+		if w.TaskQueueSID != t.TaskQueueSID || !sameCapacity(w.TaskChannel, t.TaskChannel) {
 			continue
 		}
 		waiting++

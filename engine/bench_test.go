@@ -21,7 +21,7 @@ func BenchmarkCallLifecycle(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID,
+				res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID,
 					Attributes: `{"phone_number":"` + dids[i%nWorkers] + `"}`, CallSID: fmt.Sprintf("CA%d", i)})
 				if err != nil || res.Reservation == nil {
 					b.Fatalf("CreateTask: %+v, %v", res.Reservation, err)

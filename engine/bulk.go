@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/didrouter/didrouter"
 )
 
 // WorkerImport is one row of a bulk import of workers (an HR or SSO export).
@@ -30,10 +32,10 @@ const (
 // ImportedWorker is the outcome of one row.
 type ImportedWorker struct {
 	Row    int
-	Action string   // ImportCreated, ImportUpdated or ImportUnchanged
-	Worker Worker   // as written (dry run: as it would be written; a new worker then has no SID)
-	Before Worker   // the worker before the import (zero when created)
-	Change []string // attribute names whose value changes, sorted
+	Action string           // ImportCreated, ImportUpdated or ImportUnchanged
+	Worker didrouter.Worker // as written (dry run: as it would be written; a new worker then has no SID)
+	Before didrouter.Worker // the worker before the import (zero when created)
+	Change []string         // attribute names whose value changes, sorted
 }
 
 // RowError is an import error that belongs to one row. It wraps an *Error,
@@ -47,7 +49,7 @@ func (e *RowError) Error() string { return fmt.Sprintf("row %d: %v", e.Row, e.Er
 func (e *RowError) Unwrap() error { return e.Err }
 
 func rowErrorf(row int, code, format string, args ...any) error {
-	return &RowError{Row: row, Err: Errorf(code, format, args...)}
+	return &RowError{Row: row, Err: didrouter.Errorf(code, format, args...)}
 }
 
 // MaxImportRows bounds one import (one transaction).
@@ -58,7 +60,7 @@ type plannedRow struct {
 	in      WorkerImport
 	name    string
 	did     string // the row's phone_number in E.164 ("" = none or not set)
-	before  *Worker
+	before  *didrouter.Worker
 	attrs   string // final attributes JSON
 	finalPN string // final DID
 	change  []string
@@ -78,7 +80,7 @@ type plannedRow struct {
 // waiting tasks.
 func (e *Engine) ImportWorkers(ctx context.Context, workspaceSID string, rows []WorkerImport, dryRun bool) ([]ImportedWorker, error) {
 	if len(rows) > MaxImportRows {
-		return nil, Errorf(EINVALID, "%d rows is more than the %d one import may hold", len(rows), MaxImportRows)
+		return nil, didrouter.Errorf(didrouter.EINVALID, "%d rows is more than the %d one import may hold", len(rows), MaxImportRows)
 	}
 	planned, err := e.checkImportRows(rows)
 	if err != nil {
@@ -90,7 +92,7 @@ func (e *Engine) ImportWorkers(ctx context.Context, workspaceSID string, rows []
 		return nil, fmt.Errorf("import workers: read workspace %s: %w", workspaceSID, err)
 	}
 	var out []ImportedWorker
-	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err = e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		var err error
 		out, err = e.importInTx(ctx, tx, fx, ws, clonePlan(planned), dryRun)
 		return err
@@ -129,26 +131,26 @@ func (e *Engine) checkImportRows(rows []WorkerImport) ([]plannedRow, error) {
 	for _, r := range rows {
 		p := plannedRow{in: r, name: strings.TrimSpace(r.FriendlyName)}
 		if p.name == "" {
-			return nil, rowErrorf(r.Row, EINVALID, "the worker's friendly name is empty")
+			return nil, rowErrorf(r.Row, didrouter.EINVALID, "the worker's friendly name is empty")
 		}
 		if prev, dup := byName[p.name]; dup {
-			return nil, rowErrorf(r.Row, EINVALID, "worker %q is also on row %d: one row per worker", p.name, prev)
+			return nil, rowErrorf(r.Row, didrouter.EINVALID, "worker %q is also on row %d: one row per worker", p.name, prev)
 		}
 		byName[p.name] = r.Row
 		for k := range r.Attributes {
 			if strings.TrimSpace(k) == "" {
-				return nil, rowErrorf(r.Row, EINVALID, "an attribute name is empty")
+				return nil, rowErrorf(r.Row, didrouter.EINVALID, "an attribute name is empty")
 			}
 		}
 		if raw, ok := r.Attributes["phone_number"]; ok {
 			if strings.TrimSpace(raw) != "" {
 				num, err := e.norm.Normalize(raw)
 				if err != nil {
-					return nil, rowErrorf(r.Row, EINVALID, "phone_number %q of %s is not a valid phone number", raw, p.name)
+					return nil, rowErrorf(r.Row, didrouter.EINVALID, "phone_number %q of %s is not a valid phone number", raw, p.name)
 				}
 				p.did = num.E164
 				if prev, dup := byDID[p.did]; dup {
-					return nil, rowErrorf(r.Row, ECONFLICT, "phone_number %s of %s is also on row %d: a number has one owner", p.did, p.name, prev)
+					return nil, rowErrorf(r.Row, didrouter.ECONFLICT, "phone_number %s of %s is also on row %d: a number has one owner", p.did, p.name, prev)
 				}
 				byDID[p.did] = r.Row
 			}
@@ -160,10 +162,10 @@ func (e *Engine) checkImportRows(rows []WorkerImport) ([]plannedRow, error) {
 
 // importInTx plans the import against the stored workers and, unless
 // dryRun, writes it.
-func (e *Engine) importInTx(ctx context.Context, tx Tx, fx *effects, ws Workspace, plan []plannedRow, dryRun bool) ([]ImportedWorker, error) {
-	byName := map[string][]Worker{}
-	byDID := map[string]Worker{}
-	err := tx.EachWorker(ctx, ws.SID, func(w Worker) error {
+func (e *Engine) importInTx(ctx context.Context, tx didrouter.Tx, fx *effects, ws didrouter.Workspace, plan []plannedRow, dryRun bool) ([]ImportedWorker, error) {
+	byName := map[string][]didrouter.Worker{}
+	byDID := map[string]didrouter.Worker{}
+	err := tx.EachWorker(ctx, ws.SID, func(w didrouter.Worker) error {
 		byName[w.FriendlyName] = append(byName[w.FriendlyName], w)
 		if w.PhoneNumber != "" {
 			byDID[w.PhoneNumber] = w
@@ -187,7 +189,7 @@ func (e *Engine) importInTx(ctx context.Context, tx Tx, fx *effects, ws Workspac
 			for _, w := range same {
 				sids = append(sids, w.SID)
 			}
-			return nil, rowErrorf(p.in.Row, ECONFLICT, "%d workers are named %q (%s): rename all but one first",
+			return nil, rowErrorf(p.in.Row, didrouter.ECONFLICT, "%d workers are named %q (%s): rename all but one first",
 				len(same), p.name, strings.Join(sids, ", "))
 		}
 		if err := p.merge(e); err != nil {
@@ -206,12 +208,12 @@ func (e *Engine) importInTx(ctx context.Context, tx Tx, fx *effects, ws Workspac
 		ownerRow, inFile := named[owner.SID]
 		switch {
 		case !inFile:
-			return nil, rowErrorf(p.in.Row, ECONFLICT, "phone_number %s belongs to worker %s (%s), who is not in this import: "+
+			return nil, rowErrorf(p.in.Row, didrouter.ECONFLICT, "phone_number %s belongs to worker %s (%s), who is not in this import: "+
 				"add a row for %s with another number (or none) to move it", p.finalPN, owner.SID, owner.FriendlyName, owner.FriendlyName)
 		case ownerRow.finalPN == p.finalPN:
 			// Only reachable without a phone_number on the owner's row
 			// (duplicates within the import were refused before).
-			return nil, rowErrorf(p.in.Row, ECONFLICT, "phone_number %s belongs to %s (row %d), who keeps it", p.finalPN, owner.FriendlyName, ownerRow.in.Row)
+			return nil, rowErrorf(p.in.Row, didrouter.ECONFLICT, "phone_number %s belongs to %s (row %d), who keeps it", p.finalPN, owner.FriendlyName, ownerRow.in.Row)
 		}
 	}
 
@@ -241,7 +243,7 @@ func (e *Engine) importInTx(ctx context.Context, tx Tx, fx *effects, ws Workspac
 			}
 		}
 	}
-	var act *Activity // new workers' activity, read once
+	var act *didrouter.Activity // new workers' activity, read once
 	for i := range plan {
 		p := &plan[i]
 		res := ImportedWorker{Row: p.in.Row, Change: p.change}
@@ -282,7 +284,7 @@ func (p *plannedRow) merge(e *Engine) error {
 	if p.before != nil && strings.TrimSpace(p.before.Attributes) != "" {
 		if err := json.Unmarshal([]byte(p.before.Attributes), &fields); err != nil || fields == nil {
 			// A stored row the engine wrote is always an object; be safe.
-			return rowErrorf(p.in.Row, EINVALID, "worker %s has attributes that are not a JSON object", p.before.SID)
+			return rowErrorf(p.in.Row, didrouter.EINVALID, "worker %s has attributes that are not a JSON object", p.before.SID)
 		}
 	}
 	changed := []string{}
@@ -325,28 +327,29 @@ func (p *plannedRow) merge(e *Engine) error {
 	return nil
 }
 
-func (e *Engine) importCreate(ctx context.Context, tx Tx, fx *effects, act Activity, p *plannedRow, now time.Time, dryRun bool) (Worker, error) {
-	w := Worker{
+func (e *Engine) importCreate(ctx context.Context, tx didrouter.Tx, fx *effects, act didrouter.Activity, p *plannedRow, now time.Time, dryRun bool) (didrouter.Worker, error) {
+	w := didrouter.Worker{
 		WorkspaceSID: act.WorkspaceSID, FriendlyName: p.name, Attributes: p.attrs,
 		ActivitySID: act.SID, ActivityName: act.FriendlyName, Available: act.Available, Capacity: 1,
-		PhoneNumber: p.finalPN, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
+		MessageCapacity: DefaultMessageCapacity,
+		PhoneNumber:     p.finalPN, DateStatusChanged: now, DateCreated: now, DateUpdated: now,
 	}
 	if dryRun {
 		return w, nil
 	}
-	w.SID, w.Version = NewSID(PrefixWorker), 1
+	w.SID, w.Version = didrouter.NewSID(didrouter.PrefixWorker), 1
 	if err := tx.InsertWorker(ctx, w); err != nil {
-		return Worker{}, &RowError{Row: p.in.Row, Err: didConflict(fmt.Errorf("insert worker %s: %w", p.name, err), w.PhoneNumber)}
+		return didrouter.Worker{}, &RowError{Row: p.in.Row, Err: didConflict(fmt.Errorf("insert worker %s: %w", p.name, err), w.PhoneNumber)}
 	}
 	// The row is what was written (a store read per row would double an
 	// import's round trips).
 	out := w
 	fx.noteWorker(out)
-	return out, e.event(ctx, tx, workerEvent(out, EventWorkerCreated, fmt.Sprintf("Worker %s created (import)", out.FriendlyName)),
+	return out, e.event(ctx, tx, workerEvent(out, didrouter.EventWorkerCreated, fmt.Sprintf("Worker %s created (import)", out.FriendlyName)),
 		map[string]any{"worker_activity_sid": act.SID, "worker_activity_name": act.FriendlyName})
 }
 
-func (e *Engine) importUpdate(ctx context.Context, tx Tx, fx *effects, ws Workspace, p *plannedRow, now time.Time, dryRun bool) (Worker, error) {
+func (e *Engine) importUpdate(ctx context.Context, tx didrouter.Tx, fx *effects, ws didrouter.Workspace, p *plannedRow, now time.Time, dryRun bool) (didrouter.Worker, error) {
 	if dryRun {
 		w := *p.before
 		w.Attributes, w.PhoneNumber, w.DateUpdated = p.attrs, p.finalPN, now
@@ -354,17 +357,17 @@ func (e *Engine) importUpdate(ctx context.Context, tx Tx, fx *effects, ws Worksp
 	}
 	w, err := tx.GetWorker(ctx, ws.SID, p.before.SID)
 	if err != nil {
-		return Worker{}, fmt.Errorf("read worker %s: %w", p.before.SID, err)
+		return didrouter.Worker{}, fmt.Errorf("read worker %s: %w", p.before.SID, err)
 	}
 	w.Attributes, w.PhoneNumber, w.DateUpdated = p.attrs, p.finalPN, now
 	if err := tx.UpdateWorker(ctx, w); err != nil {
-		return Worker{}, &RowError{Row: p.in.Row, Err: didConflict(fmt.Errorf("update worker %s: %w", w.SID, err), w.PhoneNumber)}
+		return didrouter.Worker{}, &RowError{Row: p.in.Row, Err: didConflict(fmt.Errorf("update worker %s: %w", w.SID, err), w.PhoneNumber)}
 	}
 	// The locked row as written: UpdateWorker bumps the version by one
 	// and writes nothing else.
 	out := w
 	out.Version++
 	fx.noteWorker(out)
-	return out, e.event(ctx, tx, workerEvent(out, EventWorkerAttributesUpdate,
+	return out, e.event(ctx, tx, workerEvent(out, didrouter.EventWorkerAttributesUpdate,
 		fmt.Sprintf("Worker %s attributes updated (import)", out.FriendlyName)), map[string]any{"changed": p.change})
 }

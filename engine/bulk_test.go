@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -21,10 +22,10 @@ func importRow(row int, name string, pairs ...string) engine.WorkerImport {
 
 // workerSnapshot is every worker of the workspace, by sid, with its version:
 // any write shows.
-func workerSnapshot(t *testing.T, h *harness) map[string]engine.Worker {
+func workerSnapshot(t *testing.T, h *harness) map[string]didrouter.Worker {
 	t.Helper()
-	out := map[string]engine.Worker{}
-	if err := h.store.EachWorker(h.ctx, h.ws.SID, func(w engine.Worker) error {
+	out := map[string]didrouter.Worker{}
+	if err := h.store.EachWorker(h.ctx, h.ws.SID, func(w didrouter.Worker) error {
 		out[w.SID] = w
 		return nil
 	}); err != nil {
@@ -146,18 +147,18 @@ func TestImportWorkersBadRowChangesNothing(t *testing.T) {
 			code string
 			msg  string
 		}{
-			{"bad number", []engine.WorkerImport{good, importRow(3, "dave", "phone_number", "555-12")}, 3, engine.EINVALID, "not a valid phone number"},
-			{"two rows for one worker", []engine.WorkerImport{good, importRow(3, "alice", "phone_number", "")}, 3, engine.EINVALID, "also on row 2"},
-			{"one number twice", []engine.WorkerImport{good, importRow(3, "dave", "phone_number", "512 555 0109")}, 3, engine.ECONFLICT, "also on row 2"},
-			{"number of a worker not in the file", []engine.WorkerImport{good, importRow(3, "dave", "phone_number", "+15125550102")}, 3, engine.ECONFLICT, "not in this import"},
-			{"number kept by its owner", []engine.WorkerImport{good, importRow(3, "dave", "phone_number", "+15125550102"), importRow(4, "bob", "contact_uri", "client:bob")}, 3, engine.ECONFLICT, "keeps it"},
-			{"empty name", []engine.WorkerImport{good, importRow(3, " ", "phone_number", "")}, 3, engine.EINVALID, "friendly name is empty"},
+			{"bad number", []engine.WorkerImport{good, importRow(3, "dave", "phone_number", "555-12")}, 3, didrouter.EINVALID, "not a valid phone number"},
+			{"two rows for one worker", []engine.WorkerImport{good, importRow(3, "alice", "phone_number", "")}, 3, didrouter.EINVALID, "also on row 2"},
+			{"one number twice", []engine.WorkerImport{good, importRow(3, "dave", "phone_number", "512 555 0109")}, 3, didrouter.ECONFLICT, "also on row 2"},
+			{"number of a worker not in the file", []engine.WorkerImport{good, importRow(3, "dave", "phone_number", "+15125550102")}, 3, didrouter.ECONFLICT, "not in this import"},
+			{"number kept by its owner", []engine.WorkerImport{good, importRow(3, "dave", "phone_number", "+15125550102"), importRow(4, "bob", "contact_uri", "client:bob")}, 3, didrouter.ECONFLICT, "keeps it"},
+			{"empty name", []engine.WorkerImport{good, importRow(3, " ", "phone_number", "")}, 3, didrouter.EINVALID, "friendly name is empty"},
 		} {
 			before := workerSnapshot(t, h)
 			for _, dry := range []bool{true, false} {
 				_, err := h.eng.ImportWorkers(h.ctx, h.ws.SID, tc.rows, dry)
 				var re *engine.RowError
-				if !errors.As(err, &re) || re.Row != tc.row || engine.ErrorCode(err) != tc.code || !strings.Contains(engine.ErrorMessage(err), tc.msg) {
+				if !errors.As(err, &re) || re.Row != tc.row || didrouter.ErrorCode(err) != tc.code || !strings.Contains(didrouter.ErrorMessage(err), tc.msg) {
 					t.Errorf("%s (dry run %v): %v; want row %d %s %q", tc.name, dry, err, tc.row, tc.code, tc.msg)
 				}
 			}
@@ -188,7 +189,7 @@ func TestImportWorkersBadRowChangesNothing(t *testing.T) {
 		if after := workerSnapshot(t, h); len(after) != len(before) {
 			t.Errorf("dry run created a worker")
 		}
-		if _, err := h.store.WorkerByPhoneNumber(h.ctx, h.ws.SID, "+15125550109"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := h.store.WorkerByPhoneNumber(h.ctx, h.ws.SID, "+15125550109"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Errorf("dry run wrote the number: %v", err)
 		}
 	})
@@ -204,7 +205,7 @@ func TestImportWorkersReachesOtherInstances(t *testing.T) {
 	eb := newEngine(t, sb, clock, "b", engine.Config{TimerPoll: 50 * time.Millisecond})
 	runEngine(t, eb)
 	// b's index is loaded and does not know the worker yet.
-	if _, err := eb.WorkerByContactURI(ctx, ws.SID, "client:zoe"); engine.ErrorCode(err) != engine.ENOTFOUND {
+	if _, err := eb.WorkerByContactURI(ctx, ws.SID, "client:zoe"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		t.Fatalf("before the import: %v", err)
 	}
 	if _, err := ea.ImportWorkers(ctx, ws.SID, []engine.WorkerImport{

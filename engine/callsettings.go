@@ -6,45 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/hours"
 )
-
-// CallSettings are what happens to a call nobody can answer, for a
-// workspace (PhoneNumber "") or for one of its numbers, which overrides the
-// workspace field by field: its business hours and when a waiting caller is
-// offered voicemail. Empty fields inherit (the workspace's, else the
-// server's defaults).
-type CallSettings struct {
-	WorkspaceSID string
-	PhoneNumber  string // E.164; "" = the workspace's own settings
-	// Hours is the business hours document (package hours): "always" or
-	// JSON; "" = inherit.
-	Hours string
-	// VoicemailAfter is how long a caller waits before voicemail is
-	// offered: a Go duration ("90s"), "off", or "" = inherit.
-	VoicemailAfter string
-	DateUpdated    time.Time
-}
-
-// CallSettingsStore keeps CallSettings, and finds a caller's call-back
-// requests. It is separate from Store because routing never reads it (only
-// the webhooks, the admin API and the console do); both stores implement it.
-type CallSettingsStore interface {
-	// GetCallSettings returns the settings of a workspace (phoneNumber "")
-	// or of one of its numbers; ENOTFOUND when none are stored.
-	GetCallSettings(ctx context.Context, workspaceSID, phoneNumber string) (CallSettings, error)
-	// ListCallSettings lists a workspace's settings, the workspace's own
-	// first, then by number.
-	ListCallSettings(ctx context.Context, workspaceSID string) ([]CallSettings, error)
-	// PutCallSettings creates or replaces one row.
-	PutCallSettings(ctx context.Context, s CallSettings) error
-	// DeleteCallSettings forgets one row; ENOTFOUND when there was none.
-	DeleteCallSettings(ctx context.Context, workspaceSID, phoneNumber string) error
-	// CallbackRequests returns the workspace's live (pending or reserved)
-	// call-back requests whose CallbackNumber is number, oldest first: an
-	// indexed lookup, whatever the number of waiting tasks.
-	CallbackRequests(ctx context.Context, workspaceSID, number string) ([]Task, error)
-}
 
 // Answering is what a call's settings resolve to: the business hours in
 // force and when voicemail is offered.
@@ -68,7 +32,7 @@ func ParseVoicemailAfter(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 || d > 24*time.Hour {
-		return 0, Errorf(EINVALID, "voicemail after must be a duration between 1s and 24h (90s, 2m) or off, not %q", s)
+		return 0, didrouter.Errorf(didrouter.EINVALID, "voicemail after must be a duration between 1s and 24h (90s, 2m) or off, not %q", s)
 	}
 	return d, nil
 }
@@ -77,7 +41,7 @@ func ParseVoicemailAfter(s string) (time.Duration, error) {
 // the server's default voicemail delay, field by field. A stored field that
 // no longer parses is skipped (logged by the caller through err), so that a
 // bad row never stops a call: the call is then routed as if always open.
-func ResolveAnswering(ctx context.Context, st CallSettingsStore, workspaceSID, phoneNumber string, defaultVoicemailAfter time.Duration) (Answering, error) {
+func ResolveAnswering(ctx context.Context, st didrouter.CallSettingsStore, workspaceSID, phoneNumber string, defaultVoicemailAfter time.Duration) (Answering, error) {
 	a := Answering{VoicemailAfter: defaultVoicemailAfter}
 	if st == nil {
 		return a, nil
@@ -86,13 +50,13 @@ func ResolveAnswering(ctx context.Context, st CallSettingsStore, workspaceSID, p
 	if phoneNumber != "" {
 		keys = append(keys, phoneNumber)
 	}
-	var rows []CallSettings
+	var rows []didrouter.CallSettings
 	for _, n := range keys {
 		s, err := st.GetCallSettings(ctx, workspaceSID, n)
 		switch {
 		case err == nil:
 			rows = append(rows, s)
-		case ErrorCode(err) != ENOTFOUND:
+		case didrouter.ErrorCode(err) != didrouter.ENOTFOUND:
 			return a, fmt.Errorf("read call settings of %s %s: %w", workspaceSID, n, err)
 		}
 	}
@@ -121,15 +85,15 @@ func ResolveAnswering(ctx context.Context, st CallSettingsStore, workspaceSID, p
 // CheckCallSettings checks the fields of s that are set, as the admin API
 // and the console take them: EINVALID names the field (by its API
 // parameter) and says what is wrong.
-func CheckCallSettings(s CallSettings) error {
+func CheckCallSettings(s didrouter.CallSettings) error {
 	if s.Hours != "" {
 		if _, err := hours.Parse(s.Hours); err != nil {
-			return Errorf(EINVALID, "BusinessHours: %s", strings.TrimPrefix(err.Error(), "business hours: "))
+			return didrouter.Errorf(didrouter.EINVALID, "BusinessHours: %s", strings.TrimPrefix(err.Error(), "business hours: "))
 		}
 	}
 	if s.VoicemailAfter != "" {
 		if _, err := ParseVoicemailAfter(s.VoicemailAfter); err != nil {
-			return Errorf(EINVALID, "VoicemailAfter: %s", ErrorMessage(err))
+			return didrouter.Errorf(didrouter.EINVALID, "VoicemailAfter: %s", didrouter.ErrorMessage(err))
 		}
 	}
 	return nil

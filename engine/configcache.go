@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
-)
 
-// Change kinds of the configuration a call reads on every webhook.
-const (
-	ChangeWorkspace = "workspace" // a workspace's settings changed
-	ChangeBinding   = "binding"   // phone number bindings changed (SID unused: all are forgotten)
+	"github.com/didrouter/didrouter"
 )
 
 // configCache keeps workspaces and phone number bindings read on a call's
@@ -19,23 +15,23 @@ const (
 type configCache struct {
 	mu         sync.Mutex
 	gen        uint64
-	workspaces map[string]Workspace
-	bindings   map[string]PhoneNumberBinding // every binding; nil = not loaded
-	callbacks  map[string]bool               // workspace sid → some workflow has an assignment callback URL
+	workspaces map[string]didrouter.Workspace
+	bindings   map[string]didrouter.PhoneNumberBinding // every binding; nil = not loaded
+	callbacks  map[string]bool                         // workspace sid → some workflow has an assignment callback URL
 }
 
 // apply evicts what a committed change may have made stale.
-func (c *configCache) apply(ch Change) {
+func (c *configCache) apply(ch didrouter.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch ch.Kind {
-	case ChangeWorkspace:
+	case didrouter.ChangeWorkspace:
 		delete(c.workspaces, ch.SID)
-	case ChangeBinding:
+	case didrouter.ChangeBinding:
 		c.bindings = nil
-	case ChangeWorkflow:
+	case didrouter.ChangeWorkflow:
 		delete(c.callbacks, ch.WorkspaceSID)
-	case ChangeResync:
+	case didrouter.ChangeResync:
 		c.workspaces, c.bindings, c.callbacks = nil, nil, nil
 	default:
 		return
@@ -71,19 +67,19 @@ func cached[K comparable, V any](c *configCache, pick func(*configCache) *map[K]
 
 // Workspace returns a workspace, from the cache while the change feed keeps
 // it current.
-func (e *Engine) Workspace(ctx context.Context, sid string) (Workspace, error) {
+func (e *Engine) Workspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
 	if !e.subscribed.Load() {
 		return e.store.GetWorkspace(ctx, sid)
 	}
-	return cached(&e.config, func(c *configCache) *map[string]Workspace { return &c.workspaces }, sid,
-		func() (Workspace, error) { return e.store.GetWorkspace(ctx, sid) })
+	return cached(&e.config, func(c *configCache) *map[string]didrouter.Workspace { return &c.workspaces }, sid,
+		func() (didrouter.Workspace, error) { return e.store.GetWorkspace(ctx, sid) })
 }
 
 // Binding returns the binding of an E.164 number (ENOTFOUND when it has
 // none). While the change feed keeps it current, every binding is held in
 // memory (one per number the account routes here), so a number without a
 // binding, the usual DID, costs no read either.
-func (e *Engine) Binding(ctx context.Context, e164 string) (PhoneNumberBinding, error) {
+func (e *Engine) Binding(ctx context.Context, e164 string) (didrouter.PhoneNumberBinding, error) {
 	if !e.subscribed.Load() {
 		return e.store.GetBinding(ctx, e164)
 	}
@@ -94,7 +90,7 @@ func (e *Engine) Binding(ctx context.Context, e164 string) (PhoneNumberBinding, 
 	if all == nil {
 		var err error
 		if all, err = e.loadBindings(ctx); err != nil {
-			return PhoneNumberBinding{}, err
+			return didrouter.PhoneNumberBinding{}, err
 		}
 		c.mu.Lock()
 		if c.gen == gen {
@@ -104,18 +100,18 @@ func (e *Engine) Binding(ctx context.Context, e164 string) (PhoneNumberBinding, 
 	}
 	b, ok := all[e164]
 	if !ok {
-		return PhoneNumberBinding{}, Errorf(ENOTFOUND, "binding for phone number %s not found", e164)
+		return didrouter.PhoneNumberBinding{}, didrouter.Errorf(didrouter.ENOTFOUND, "binding for phone number %s not found", e164)
 	}
 	return b, nil
 }
 
 // loadBindings reads the bindings of every workspace.
-func (e *Engine) loadBindings(ctx context.Context) (map[string]PhoneNumberBinding, error) {
+func (e *Engine) loadBindings(ctx context.Context) (map[string]didrouter.PhoneNumberBinding, error) {
 	wss, err := e.store.ListWorkspaces(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list workspaces: %w", err)
 	}
-	all := make(map[string]PhoneNumberBinding)
+	all := make(map[string]didrouter.PhoneNumberBinding)
 	for _, ws := range wss {
 		list, err := e.store.ListBindings(ctx, ws.SID)
 		if err != nil {

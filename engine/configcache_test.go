@@ -3,7 +3,7 @@ package engine_test
 import (
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // TestConfigCacheFollowsOtherInstances: engine a serves workspaces and
@@ -21,10 +21,10 @@ func TestConfigCacheFollowsOtherInstances(t *testing.T) {
 	if err != nil || got.Greeting != ws.Greeting {
 		t.Fatalf("Workspace = %+v, %v", got, err)
 	}
-	if _, err := a.Binding(ctx, number); engine.ErrorCode(err) != engine.ENOTFOUND {
+	if _, err := a.Binding(ctx, number); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		t.Fatalf("Binding of an unbound number: %v, want not found", err)
 	}
-	if _, err := a.Binding(ctx, number); engine.ErrorCode(err) != engine.ENOTFOUND {
+	if _, err := a.Binding(ctx, number); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		t.Fatalf("Binding of an unbound number, cached: %v, want not found", err)
 	}
 
@@ -35,11 +35,11 @@ func TestConfigCacheFollowsOtherInstances(t *testing.T) {
 	if err != nil || len(flows) == 0 {
 		t.Fatalf("workflows: %v", err)
 	}
-	if err := sb.Tx(ctx, func(tx engine.Tx) error {
+	if err := sb.Tx(ctx, func(tx didrouter.Tx) error {
 		if err := tx.UpdateWorkspace(ctx, changed); err != nil {
 			return err
 		}
-		return tx.PutBinding(ctx, engine.PhoneNumberBinding{PhoneNumber: number, WorkspaceSID: ws.SID, WorkflowSID: flows[0].SID})
+		return tx.PutBinding(ctx, didrouter.PhoneNumberBinding{PhoneNumber: number, WorkspaceSID: ws.SID, WorkflowSID: flows[0].SID})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestConfigCacheFollowsOtherInstances(t *testing.T) {
 	}
 	withURL := flows[0]
 	withURL.AssignmentCallbackURL = "https://crm.example.test/assign"
-	if err := sb.Tx(ctx, func(tx engine.Tx) error { return tx.UpdateWorkflow(ctx, withURL) }); err != nil {
+	if err := sb.Tx(ctx, func(tx didrouter.Tx) error { return tx.UpdateWorkflow(ctx, withURL) }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the workflow's callback URL", func() bool {
@@ -67,11 +67,11 @@ func TestConfigCacheFollowsOtherInstances(t *testing.T) {
 		return err == nil && used
 	})
 
-	if err := sb.Tx(ctx, func(tx engine.Tx) error { return tx.DeleteBinding(ctx, number) }); err != nil {
+	if err := sb.Tx(ctx, func(tx didrouter.Tx) error { return tx.DeleteBinding(ctx, number) }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the binding gone", func() bool {
 		_, err := a.Binding(ctx, number)
-		return engine.ErrorCode(err) == engine.ENOTFOUND
+		return didrouter.ErrorCode(err) == didrouter.ENOTFOUND
 	})
 }

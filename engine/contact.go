@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -20,22 +21,22 @@ const everyoneQueue = "didrouter:every-worker"
 // by the store's change feed on every instance); the row is then read from
 // the store, which has the last word. ENOTFOUND when no worker has that
 // contact_uri, ECONFLICT when several do.
-func (e *Engine) WorkerByContactURI(ctx context.Context, workspaceSID, uri string) (Worker, error) {
+func (e *Engine) WorkerByContactURI(ctx context.Context, workspaceSID, uri string) (didrouter.Worker, error) {
 	if strings.TrimSpace(uri) == "" {
-		return Worker{}, Errorf(EINVALID, "contact_uri is empty")
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.EINVALID, "contact_uri is empty")
 	}
 	// Compiled per call: microseconds, next to the store read below.
 	everyone, err := routing.Compile("1==1", routing.ScopeWorker)
 	if err != nil {
-		return Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
+		return didrouter.Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
 	}
 	match, err := routing.Compile("worker.contact_uri == task.contact_uri", routing.ScopeTarget)
 	if err != nil {
-		return Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
+		return didrouter.Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
 	}
 	wi, err := e.index(ctx, workspaceSID)
 	if err != nil {
-		return Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
+		return didrouter.Worker{}, fmt.Errorf("worker by contact_uri: %w", err)
 	}
 	wi.mu.Lock()
 	ix := wi.ix
@@ -47,31 +48,31 @@ func (e *Engine) WorkerByContactURI(ctx context.Context, workspaceSID, uri strin
 	hits := ix.Matches(&routing.Target{Queue: everyoneQueue, Expr: match}, routing.Attributes{"contact_uri": uri})
 	switch {
 	case len(hits) == 0:
-		return Worker{}, Errorf(ENOTFOUND, "no worker has contact_uri %s", uri)
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "no worker has contact_uri %s", uri)
 	case len(hits) > 1:
 		names := make([]string, 0, len(hits))
 		for _, h := range hits {
 			names = append(names, h.SID+" ("+h.FriendlyName+")")
 		}
-		return Worker{}, Errorf(ECONFLICT, "contact_uri %s belongs to %d workers: %s", uri, len(hits), strings.Join(names, ", "))
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ECONFLICT, "contact_uri %s belongs to %d workers: %s", uri, len(hits), strings.Join(names, ", "))
 	}
 	w, err := e.store.GetWorker(ctx, workspaceSID, hits[0].SID)
-	if ErrorCode(err) == ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		e.forgetWorker(ctx, workspaceSID, hits[0].SID) // deleted; the feed has not said so yet
-		return Worker{}, Errorf(ENOTFOUND, "no worker has contact_uri %s", uri)
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "no worker has contact_uri %s", uri)
 	}
 	if err != nil {
-		return Worker{}, fmt.Errorf("worker by contact_uri: read worker %s: %w", hits[0].SID, err)
+		return didrouter.Worker{}, fmt.Errorf("worker by contact_uri: read worker %s: %w", hits[0].SID, err)
 	}
 	if contactOf(w) != uri {
 		e.noteWorker(ctx, w) // changed meanwhile; the feed has not said so yet
-		return Worker{}, Errorf(ENOTFOUND, "no worker has contact_uri %s", uri)
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "no worker has contact_uri %s", uri)
 	}
 	return w, nil
 }
 
 // contactOf reads a worker's contact_uri attribute ("" when absent or not a string).
-func contactOf(w Worker) string {
+func contactOf(w didrouter.Worker) string {
 	attrs, err := routing.ParseAttributes([]byte(w.Attributes))
 	if err != nil {
 		return ""
@@ -89,38 +90,38 @@ func (e *Engine) Normalizer() *routing.Normalizer { return e.norm }
 // workspaceSID or, when that is "", in whichever workspace has one.
 // ENOTFOUND when none has; ECONFLICT when several workspaces have one
 // (name the workspace then) or several workers of one workspace share it.
-func (e *Engine) WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (Worker, error) {
+func (e *Engine) WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (didrouter.Worker, error) {
 	identity = strings.TrimPrefix(strings.TrimSpace(identity), "client:")
 	if identity == "" {
-		return Worker{}, Errorf(EINVALID, "identity is required (the softphone's client identity, e.g. alice)")
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.EINVALID, "identity is required (the softphone's client identity, e.g. alice)")
 	}
 	spaces := []string{workspaceSID}
 	if workspaceSID == "" {
 		all, err := e.store.ListWorkspaces(ctx)
 		if err != nil {
-			return Worker{}, fmt.Errorf("worker by identity: list workspaces: %w", err)
+			return didrouter.Worker{}, fmt.Errorf("worker by identity: list workspaces: %w", err)
 		}
 		spaces = spaces[:0]
 		for _, ws := range all {
 			spaces = append(spaces, ws.SID)
 		}
 	}
-	var found []Worker
+	var found []didrouter.Worker
 	for _, ws := range spaces {
 		w, err := e.WorkerByContactURI(ctx, ws, "client:"+identity)
-		switch ErrorCode(err) {
+		switch didrouter.ErrorCode(err) {
 		case "":
 			found = append(found, w)
-		case ENOTFOUND:
+		case didrouter.ENOTFOUND:
 		default:
-			return Worker{}, err
+			return didrouter.Worker{}, err
 		}
 	}
 	switch len(found) {
 	case 0:
-		return Worker{}, Errorf(ENOTFOUND, "no worker has contact_uri client:%s", identity)
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "no worker has contact_uri client:%s", identity)
 	case 1:
 		return found[0], nil
 	}
-	return Worker{}, Errorf(ECONFLICT, "client:%s is a worker in %d workspaces: name one with ?workspace=", identity, len(found))
+	return didrouter.Worker{}, didrouter.Errorf(didrouter.ECONFLICT, "client:%s is a worker in %d workspaces: name one with ?workspace=", identity, len(found))
 }

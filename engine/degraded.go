@@ -4,19 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
 // Degraded mode: routing a call while the store cannot be reached.
 //
-// RouteDegraded takes the decision CreateTask would take, from what this
+// Degraded.Route takes the decision CreateTask would take, from what this
 // instance holds in memory only (the cached workflow, the worker index): the
 // task enters its workflow, the owner step is tried, skipped or not, and the
 // task is reserved for the best eligible worker that mayReserve allows, else
 // it waits. Nothing is written: the caller keeps the DegradedCall in a
-// durable journal and hands it to ImportDegraded once the store answers.
+// durable journal and hands it to Degraded.Import once the store answers.
 //
 // The worker index is the only guard against offering one worker two calls
 // at once, and it is local: the reserved worker is counted busy here, but
@@ -24,15 +26,24 @@ import (
 // caller bounds that risk (for example each instance only reserves its own
 // share of the workers while the store is down).
 
+// Degraded is the engine's surface for degraded mode (package degraded):
+// routing calls from memory while the store cannot be reached, importing
+// them once it answers, and holding routing in between. Obtain it with
+// Engine.Degraded.
+type Degraded struct{ e *Engine }
+
+// Degraded returns the engine's degraded-mode surface.
+func (e *Engine) Degraded() Degraded { return Degraded{e} }
+
 // DegradedCall is one call routed without the store: the task as created,
 // the reservation made from the index (nil: the caller waits), the worker
 // as the index knew it, and the events, dated when they happened.
 type DegradedCall struct {
-	Task        Task
-	Reservation *Reservation `json:",omitempty"`
-	Worker      *Worker      `json:",omitempty"`
-	Events      []Event
-	// WaitIfBusy makes ImportDegraded fail with ErrDegradedWorkerBusy,
+	Task        didrouter.Task
+	Reservation *didrouter.Reservation `json:",omitempty"`
+	Worker      *didrouter.Worker      `json:",omitempty"`
+	Events      []didrouter.Event
+	// WaitIfBusy makes Degraded.Import fail with ErrDegradedWorkerBusy,
 	// writing nothing, when the reservation's worker has no spare capacity
 	// in the store, rather than storing the reservation canceled: right
 	// after an outage the end of that worker's previous call may be in
@@ -40,7 +51,7 @@ type DegradedCall struct {
 	WaitIfBusy bool `json:"-"`
 }
 
-// ErrDegradedWorkerBusy is ImportDegraded's error for a call with
+// ErrDegradedWorkerBusy is Degraded.Import's error for a call with
 // WaitIfBusy whose worker the store shows busy.
 var ErrDegradedWorkerBusy = errors.New("the degraded reservation's worker is busy in the store")
 
@@ -50,17 +61,18 @@ var ErrDegradedWorkerBusy = errors.New("the degraded reservation's worker is bus
 // its end) before a timer moves it on.
 const DegradedImportGrace = 10 * time.Second
 
-// RouteDegraded routes a new call without reading or writing the store.
+// Route routes a new call without reading or writing the store.
 // ws and flow are the workspace and the call's workflow as last read (the
 // engine's workflow cache is used when it holds the same version: a
 // change-feed resync empties it, and an outage may follow at once). It
 // fails with EUNAVAILABLE when the workspace's index is not in memory.
-func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, flow Workflow, n NewTask, mayReserve func(workerSID string) bool) (DegradedCall, error) {
+func (dm Degraded) Route(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n TaskInsert, mayReserve func(workerSID string) bool) (DegradedCall, error) {
+	e := dm.e
 	wfRow, wf, ok := e.cachedFlow(ws.SID, flow.SID)
 	if !ok || !wfRow.DateUpdated.Equal(flow.DateUpdated) {
 		parsed, err := routing.ParseWorkflow([]byte(flow.Configuration), func(string) bool { return true })
 		if err != nil {
-			return DegradedCall{}, Errorf(EUNAVAILABLE, "workflow %s: %v", flow.SID, err)
+			return DegradedCall{}, didrouter.Errorf(didrouter.EUNAVAILABLE, "workflow %s: %v", flow.SID, err)
 		}
 		wfRow, wf = flow, parsed
 	}
@@ -68,7 +80,7 @@ func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, flow Workflow,
 	wi := e.workspaces[ws.SID]
 	e.mu.Unlock()
 	if wi == nil {
-		return DegradedCall{}, Errorf(EUNAVAILABLE, "the worker index of workspace %s is not loaded", ws.SID)
+		return DegradedCall{}, didrouter.Errorf(didrouter.EUNAVAILABLE, "the worker index of workspace %s is not loaded", ws.SID)
 	}
 	d, err := draftTask(ws.SID, wfRow, wf, n)
 	if err != nil {
@@ -103,16 +115,16 @@ func (e *Engine) RouteDegraded(ctx context.Context, ws Workspace, flow Workflow,
 // busy in the index, the local stand-in for Tx.ClaimWorker, and the events
 // are kept for the journal.
 type memWalk struct {
-	wfRow  Workflow
+	wfRow  didrouter.Workflow
 	wf     *routing.Workflow
 	attrs  routing.Attributes
 	wi     *wsIndex
-	t      Task
+	t      didrouter.Task
 	now    time.Time
-	events []Event
+	events []didrouter.Event
 }
 
-func (w *memWalk) emit(ev Event, data map[string]any) error {
+func (w *memWalk) emit(ev didrouter.Event, data map[string]any) error {
 	ev, err := newEvent(ev, data, w.now)
 	if err != nil {
 		return err
@@ -131,21 +143,22 @@ func (w *memWalk) claim(_ context.Context, s walkStep, c routing.WorkerInfo) (*r
 	// write lock.
 	w.wi.mu.Lock()
 	cur, ok := w.wi.ix.Worker(c.SID)
-	if !ok || cur.Version != c.Version || cur.Busy != c.Busy || !cur.Available || cur.Busy >= cur.Capacity {
+	ch := capacityOf(s.t.TaskChannel)
+	if !ok || cur.Version != c.Version || cur.Busy != c.Busy || cur.MessageBusy != c.MessageBusy || !cur.FreeOn(ch) {
 		w.wi.mu.Unlock()
 		return nil, nil
 	}
-	cur.Busy++
+	cur.Hold(ch, 1)
 	w.wi.ix.UpsertWorker(cur) // same version: applied, and the queue counts follow
 	w.wi.mu.Unlock()
 	t := s.t
-	t.AssignmentStatus = TaskReserved
+	t.AssignmentStatus = didrouter.TaskReserved
 	r := newReservation(s.wfRow, t, c.SID, w.now)
 	if err := emitReservationCreated(w.emit, r, t, c.FriendlyName, true); err != nil {
 		return nil, err
 	}
 	w.t = t
-	return &reserved{reservation: r, worker: degradedWorker(t.WorkspaceSID, c), task: t}, nil
+	return &reserved{reservation: r, worker: degradedWorker(t.WorkspaceSID, cur), task: t}, nil
 }
 
 func (w *memWalk) skip(_ context.Context, s walkStep) error {
@@ -172,25 +185,28 @@ func (w *memWalk) skip(_ context.Context, s walkStep) error {
 func (w *memWalk) lost(context.Context, walkStep) (bool, error) { return true, nil }
 
 // degradedWorker is the Worker row as far as the index knows it (enough to
-// ring the worker: sid, name, attributes with contact_uri).
-func degradedWorker(workspaceSID string, w routing.WorkerInfo) Worker {
+// ring the worker: sid, name, attributes with contact_uri). It includes the
+// claim just counted.
+func degradedWorker(workspaceSID string, w routing.WorkerInfo) didrouter.Worker {
 	attrs, err := json.Marshal(w.Attributes)
 	if err != nil {
 		attrs = []byte("{}")
 	}
 	phone, _ := w.Attributes["phone_number"].(string)
-	return Worker{
+	return didrouter.Worker{
 		SID: w.SID, WorkspaceSID: workspaceSID, FriendlyName: w.FriendlyName, Attributes: string(attrs),
 		ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available,
-		Capacity: w.Capacity, Busy: w.Busy + 1, PhoneNumber: phone, DateStatusChanged: w.IdleSince, Version: w.Version,
+		Capacity: w.Capacity, Busy: w.Busy, MessageCapacity: w.MessageCapacity, MessageBusy: w.MessageBusy,
+		PhoneNumber: phone, DateStatusChanged: w.IdleSince, Version: w.Version,
 	}
 }
 
-// ReleaseDegraded gives back, in this instance's index, a worker that a
+// Release gives back, in this instance's index, a worker that a
 // degraded reservation of this instance counted busy, once that call is
 // over (still without the store). The next index reload from the store
 // replaces the count with the stored one.
-func (e *Engine) ReleaseDegraded(workspaceSID, workerSID string) {
+func (dm Degraded) Release(workspaceSID, workerSID string) {
+	e := dm.e
 	e.mu.Lock()
 	wi := e.workspaces[workspaceSID]
 	e.mu.Unlock()
@@ -211,28 +227,29 @@ func (e *Engine) ReleaseDegraded(workspaceSID, workerSID string) {
 }
 
 // cachedFlow returns a workflow from the cache without reading the store.
-func (e *Engine) cachedFlow(workspaceSID, sid string) (Workflow, *routing.Workflow, bool) {
+func (e *Engine) cachedFlow(workspaceSID, sid string) (didrouter.Workflow, *routing.Workflow, bool) {
 	e.wfMu.Lock()
 	defer e.wfMu.Unlock()
 	c, ok := e.flows[sid]
 	if !ok || c.row.WorkspaceSID != workspaceSID {
-		return Workflow{}, nil, false
+		return didrouter.Workflow{}, nil, false
 	}
 	return c.row, c.parsed, true
 }
 
-// WarmDegraded makes sure what RouteDegraded needs is in memory (the
+// Warm makes sure what Degraded.Route needs is in memory (the
 // workspace's index, the parsed workflow), reading the store while it
-// answers, and returns the workflow row to hand to RouteDegraded.
-func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID string) (Workflow, error) {
+// answers, and returns the workflow row to hand to Degraded.Route.
+func (dm Degraded) Warm(ctx context.Context, workspaceSID, workflowSID string) (didrouter.Workflow, error) {
+	e := dm.e
 	if _, err := e.index(ctx, workspaceSID); err != nil {
-		return Workflow{}, err
+		return didrouter.Workflow{}, err
 	}
 	row, _, err := e.workflow(ctx, workspaceSID, workflowSID)
 	return row, err
 }
 
-// DegradedIsDID reports whether e164 is the phone_number (the DID) of a
+// IsDID reports whether e164 is the phone_number (the DID) of a
 // worker of the workspace, as this instance's index knows them: without
 // the store, ringing such a number from degraded mode would call into
 // didrouter again (a loop). An index that is not loaded says yes.
@@ -241,7 +258,8 @@ func (e *Engine) WarmDegraded(ctx context.Context, workspaceSID, workflowSID str
 // queues when one does (the seeded Everyone queue), else the index's
 // every-worker queue, built on first use (about half a second under the
 // index lock at a million workers, so it is avoided when it can be).
-func (e *Engine) DegradedIsDID(workspaceSID, e164 string) bool {
+func (dm Degraded) IsDID(workspaceSID, e164 string) bool {
+	e := dm.e
 	e.mu.Lock()
 	wi := e.workspaces[workspaceSID]
 	e.mu.Unlock()
@@ -302,4 +320,37 @@ func (e *Engine) cachedQueues(workspaceSID string) []string {
 		}
 	}
 	return out
+}
+
+// PauseRouting stops this instance from reserving workers: new and moved
+// tasks wait where they are (stored, pending). Degraded mode holds routing
+// from the moment it sees the store go away until every instance had the
+// time to import the calls it routed from memory: until then the store
+// thinks the workers those calls hold are free, and a reservation made here
+// could ring one of them while their phone already rings.
+func (dm Degraded) PauseRouting() { dm.e.paused.Store(true) }
+
+// RoutingPaused reports whether PauseRouting is in effect.
+func (dm Degraded) RoutingPaused() bool { return dm.e.paused.Load() }
+
+// ResumeRouting lets this instance reserve workers again and routes every
+// waiting task of the loaded workspaces, in service order.
+func (dm Degraded) ResumeRouting(ctx context.Context) error {
+	e := dm.e
+	if !e.paused.Swap(false) {
+		return nil
+	}
+	e.mu.Lock()
+	workspaces := make([]string, 0, len(e.workspaces))
+	for sid := range e.workspaces {
+		workspaces = append(workspaces, sid)
+	}
+	e.mu.Unlock()
+	var firstErr error
+	for _, ws := range workspaces {
+		if err := e.serveWaiting(ctx, ws); err != nil {
+			firstErr = keepFirst(firstErr, fmt.Errorf("resume routing in %s: %w", ws, err))
+		}
+	}
+	return firstErr
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/didrouter/didrouter"
 )
 
-// DegradedImport says what ImportDegraded did.
+// DegradedImport says what Degraded.Import did.
 type DegradedImport struct {
 	TaskSID  string // the call's task in the store (the imported one, or the one it already had)
 	Imported bool   // false: the call already had a task (imported before, or routed by the store)
@@ -23,7 +25,7 @@ type DegradedImport struct {
 	Waiting bool
 }
 
-// ImportDegraded writes a call routed by RouteDegraded into the store, in
+// Import writes a call routed by Degraded.Route into the store, in
 // one transaction, with the sids and dates it was given: the task, its
 // events, its reservation (claiming the worker, as a reservation made
 // online would) and its timers. It is idempotent per call: a call that
@@ -32,17 +34,18 @@ type DegradedImport struct {
 // passed during the outage fire DegradedImportGrace after the import at
 // the earliest, so that what other instances journaled about the call can
 // be replayed first.
-func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedImport, error) {
+func (dm Degraded) Import(ctx context.Context, dc DegradedCall) (DegradedImport, error) {
+	e := dm.e
 	t0 := dc.Task
 	if t0.SID == "" || t0.WorkspaceSID == "" {
-		return DegradedImport{}, Errorf(EINVALID, "degraded call without a task")
+		return DegradedImport{}, didrouter.Errorf(didrouter.EINVALID, "degraded call without a task")
 	}
 	_, wf, err := e.workflow(ctx, t0.WorkspaceSID, t0.WorkflowSID)
 	if err != nil {
 		return DegradedImport{}, fmt.Errorf("import degraded call: %w", err)
 	}
 	var out DegradedImport
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		out = DegradedImport{TaskSID: t0.SID}
 		now := e.clock.Now()
 		existing, created, err := tx.InsertTask(ctx, t0)
@@ -63,31 +66,31 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 		}
 		for _, ev := range dc.Events {
 			if ev.SID == "" {
-				ev.SID = NewSID(PrefixEvent)
+				ev.SID = didrouter.NewSID(didrouter.PrefixEvent)
 			}
 			if err := tx.InsertEvent(ctx, ev); err != nil {
 				return fmt.Errorf("insert event %s: %w", ev.EventType, err)
 			}
 		}
 		grace := now.Add(DegradedImportGrace)
-		if err := tx.SetTimer(ctx, Timer{
-			SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerTask, TaskSID: t.SID,
+		if err := tx.SetTimer(ctx, didrouter.Timer{
+			SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: didrouter.TimerTask, TaskSID: t.SID,
 			TaskVersion: t.Version, FireAt: t.DateCreated.Add(time.Duration(t.Timeout) * time.Second),
 		}); err != nil {
 			return fmt.Errorf("set task timeout: %w", err)
 		}
 		if tgt, ok := targetAt(wf, t.FilterIndex, t.TargetIndex); ok && tgt.Timeout != nil && *tgt.Timeout > 0 {
-			if err := tx.SetTimer(ctx, Timer{
-				SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerStep, TaskSID: t.SID,
+			if err := tx.SetTimer(ctx, didrouter.Timer{
+				SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: didrouter.TimerStep, TaskSID: t.SID,
 				TaskVersion: t.Version, FireAt: later(t.StepEnteredAt.Add(time.Duration(*tgt.Timeout)*time.Second), grace),
 			}); err != nil {
 				return fmt.Errorf("set step timer: %w", err)
 			}
 		}
 		fx.timers = true
-		if r := dc.Reservation; r != nil && t.AssignmentStatus == TaskReserved {
-			ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, r.WorkerSID, now)
-			if err != nil && ErrorCode(err) != ENOTFOUND {
+		if r := dc.Reservation; r != nil && t.AssignmentStatus == didrouter.TaskReserved {
+			ok, err := tx.ClaimWorker(ctx, t.WorkspaceSID, r.WorkerSID, t.TaskChannel, now)
+			if err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 				return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
 			}
 			res := *r
@@ -100,8 +103,8 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 					return fmt.Errorf("read worker %s: %w", r.WorkerSID, err)
 				}
 				fx.noteWorker(w)
-				return tx.SetTimer(ctx, Timer{
-					SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerReservation,
+				return tx.SetTimer(ctx, didrouter.Timer{
+					SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: didrouter.TimerReservation,
 					TaskSID: t.SID, ReservationSID: res.SID, WorkerSID: res.WorkerSID, TaskVersion: t.Version,
 					FireAt: later(res.DateCreated.Add(time.Duration(res.Timeout)*time.Second), grace),
 				})
@@ -112,21 +115,21 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 			// The worker was given another call meanwhile: keep the
 			// reservation as history, and route the task afresh.
 			out.Conflict = fmt.Sprintf("worker %s was busy in the store when reservation %s of task %s was imported", r.WorkerSID, r.SID, t.SID)
-			res.Status, res.DateUpdated = ReservationCanceled, now
+			res.Status, res.DateUpdated = didrouter.ReservationCanceled, now
 			if err := tx.InsertReservation(ctx, res); err != nil {
 				return fmt.Errorf("insert reservation: %w", err)
 			}
-			if err := e.event(ctx, tx, reservationEvent(res, EventReservationCanceled,
+			if err := e.event(ctx, tx, reservationEvent(res, didrouter.EventReservationCanceled,
 				fmt.Sprintf("Reservation %s canceled on import: worker busy", res.SID)),
 				map[string]any{"reason": out.Conflict, "degraded": true}); err != nil {
 				return err
 			}
-			t.AssignmentStatus, t.DateUpdated = TaskPending, now
+			t.AssignmentStatus, t.DateUpdated = didrouter.TaskPending, now
 			if t, err = tx.UpdateTask(ctx, t); err != nil {
 				return fmt.Errorf("update task %s: %w", t.SID, err)
 			}
 		}
-		out.Waiting = t.AssignmentStatus == TaskPending
+		out.Waiting = t.AssignmentStatus == didrouter.TaskPending
 		return nil
 	})
 	if err != nil {
@@ -140,7 +143,8 @@ func (e *Engine) ImportDegraded(ctx context.Context, dc DegradedCall) (DegradedI
 
 // RouteImported routes an imported task that is waiting (see
 // DegradedImport.Waiting); it does nothing to a task no longer pending.
-func (e *Engine) RouteImported(ctx context.Context, workspaceSID, taskSID string) error {
+func (dm Degraded) RouteImported(ctx context.Context, workspaceSID, taskSID string) error {
+	e := dm.e
 	if _, err := e.route(ctx, workspaceSID, taskSID); err != nil {
 		return fmt.Errorf("route imported task %s: %w", taskSID, err)
 	}
@@ -160,21 +164,21 @@ func later(a, b time.Time) time.Time {
 // but an answer journaled for it can still find it (see
 // AdoptAnsweredReservation). It does nothing when the reservation is
 // stored already (the import ran before).
-func (e *Engine) keepLostReservation(ctx context.Context, tx Tx, kept Task, r Reservation, lostTaskSID string, now time.Time) error {
+func (e *Engine) keepLostReservation(ctx context.Context, tx didrouter.Tx, kept didrouter.Task, r didrouter.Reservation, lostTaskSID string, now time.Time) error {
 	if _, err := tx.GetReservation(ctx, kept.WorkspaceSID, r.SID); err == nil {
 		return nil
-	} else if ErrorCode(err) != ENOTFOUND {
+	} else if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		return fmt.Errorf("read reservation %s: %w", r.SID, err)
 	}
 	r.WorkspaceSID, r.TaskSID = kept.WorkspaceSID, kept.SID
-	r.Status, r.DateUpdated = ReservationCanceled, now
+	r.Status, r.DateUpdated = didrouter.ReservationCanceled, now
 	if err := tx.InsertReservation(ctx, r); err != nil {
 		return fmt.Errorf("insert reservation %s of lost task %s: %w", r.SID, lostTaskSID, err)
 	}
 	// Its creation is history like any reservation's; it has no ending
 	// event yet: it ends when its answer is adopted and the call is over,
 	// or never was live (no answer came).
-	ev := reservationEvent(r, EventReservationCreated,
+	ev := reservationEvent(r, didrouter.EventReservationCreated,
 		fmt.Sprintf("Reservation %s created while the store was down, for task %s of the same call, which lost to task %s; kept, not live, for its answer",
 			r.SID, lostTaskSID, kept.SID))
 	ev.Date = r.DateCreated
@@ -183,15 +187,15 @@ func (e *Engine) keepLostReservation(ctx context.Context, tx Tx, kept Task, r Re
 
 // hasEnded reports whether a reservation has an ending event: one canceled
 // on import because its worker was busy has, one kept for a lost task has not.
-func hasEnded(ctx context.Context, tx Tx, workspaceSID, reservationSID string) (bool, error) {
-	evs, err := tx.ListEvents(ctx, workspaceSID, EventFilter{Page: Page{Size: 100}, ReservationSID: reservationSID})
+func hasEnded(ctx context.Context, tx didrouter.Tx, workspaceSID, reservationSID string) (bool, error) {
+	evs, err := tx.ListEvents(ctx, workspaceSID, didrouter.EventFilter{Page: didrouter.Page{Size: 100}, ReservationSID: reservationSID})
 	if err != nil {
 		return false, fmt.Errorf("list events of reservation %s: %w", reservationSID, err)
 	}
 	for _, ev := range evs {
 		switch ev.EventType {
-		case EventReservationCanceled, EventReservationRescinded, EventReservationRejected,
-			EventReservationTimeout, EventReservationCompleted:
+		case didrouter.EventReservationCanceled, didrouter.EventReservationRescinded, didrouter.EventReservationRejected,
+			didrouter.EventReservationTimeout, didrouter.EventReservationCompleted:
 			return true, nil
 		}
 	}
@@ -220,20 +224,21 @@ var errAdoptBusy = errors.New("the answered reservation's worker is busy in the 
 // be claimed (busy in the store) nothing changes and Conflict says why: no
 // worker is booked twice. A reservation in any other state, or whose task
 // is no longer waiting, is left as it is (Adopted false).
-func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (Adoption, error) {
+func (dm Degraded) AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (Adoption, error) {
+	e := dm.e
 	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
 	if err != nil {
 		return Adoption{}, fmt.Errorf("adopt answered reservation: %w", err)
 	}
 	var out Adoption
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		now := e.clock.Now()
 		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
 		if err != nil {
 			return err
 		}
 		out = Adoption{TaskSID: t.SID, Status: r.Status}
-		if r.Status != ReservationCanceled || (t.AssignmentStatus != TaskPending && t.AssignmentStatus != TaskReserved) {
+		if r.Status != didrouter.ReservationCanceled || (t.AssignmentStatus != didrouter.TaskPending && t.AssignmentStatus != didrouter.TaskReserved) {
 			return nil
 		}
 		// Only a reservation kept for a lost task: one that ended (its
@@ -243,11 +248,11 @@ func (e *Engine) AdoptAnsweredReservation(ctx context.Context, workspaceSID, res
 		}
 		// The worker of the reservation rung in vain first: it may be the
 		// answering one.
-		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationRescinded, false); err != nil {
+		if err := e.endPendingReservation(ctx, tx, fx, &t, didrouter.ReservationRescinded, false); err != nil {
 			return err
 		}
-		ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, now)
-		if err != nil && ErrorCode(err) != ENOTFOUND {
+		ok, err := tx.ClaimWorker(ctx, workspaceSID, r.WorkerSID, t.TaskChannel, now)
+		if err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			return fmt.Errorf("claim worker %s: %w", r.WorkerSID, err)
 		}
 		if !ok {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -26,18 +27,18 @@ func (h *harness) degradedCallSID(callSID, to string, mayReserve func(string) bo
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	dc, err := h.eng.RouteDegraded(h.ctx, h.ws, wf, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
+	dc, err := h.eng.Degraded().Route(h.ctx, h.ws, wf, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
 		Attributes: string(attrs), CallSID: callSID}, mayReserve)
 	if err != nil {
-		h.t.Fatalf("RouteDegraded to %s: %v", to, err)
+		h.t.Fatalf("Degraded.Route to %s: %v", to, err)
 	}
 	return dc
 }
 
 func (h *harness) warm() {
 	h.t.Helper()
-	if _, err := h.eng.WarmDegraded(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); err != nil {
-		h.t.Fatalf("WarmDegraded: %v", err)
+	if _, err := h.eng.Degraded().Warm(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); err != nil {
+		h.t.Fatalf("Degraded.Warm: %v", err)
 	}
 }
 
@@ -52,9 +53,9 @@ func (h *harness) importDegraded(dc engine.DegradedCall) engine.DegradedImport {
 	if err := json.Unmarshal(b, &back); err != nil {
 		h.t.Fatal(err)
 	}
-	got, err := h.eng.ImportDegraded(h.ctx, back)
+	got, err := h.eng.Degraded().Import(h.ctx, back)
 	if err != nil {
-		h.t.Fatalf("ImportDegraded: %v", err)
+		h.t.Fatalf("Degraded.Import: %v", err)
 	}
 	return got
 }
@@ -73,7 +74,7 @@ func TestDegradedRoutesFromMemoryAndImportsOnce(t *testing.T) {
 		if first.Reservation == nil || first.Reservation.WorkerSID != owner.SID || first.Task.TargetIndex != 0 {
 			t.Fatalf("first call: %+v, want the owner at target 0", first.Reservation)
 		}
-		if first.Worker == nil || first.Worker.Attributes == "" || first.Task.AssignmentStatus != engine.TaskReserved {
+		if first.Worker == nil || first.Worker.Attributes == "" || first.Task.AssignmentStatus != didrouter.TaskReserved {
 			t.Fatalf("first call: worker %+v, task %s", first.Worker, first.Task.AssignmentStatus)
 		}
 		second := h.degradedCall(ownerDID, nil)
@@ -81,11 +82,11 @@ func TestDegradedRoutesFromMemoryAndImportsOnce(t *testing.T) {
 			t.Fatalf("second call: %+v at target %d, want the other worker in Everyone", second.Reservation, second.Task.TargetIndex)
 		}
 		third := h.degradedCall("+15125550000", nil)
-		if third.Reservation != nil || third.Task.AssignmentStatus != engine.TaskPending {
+		if third.Reservation != nil || third.Task.AssignmentStatus != didrouter.TaskPending {
 			t.Fatalf("third call reserved %+v, want it waiting", third.Reservation)
 		}
 		// Nothing reached the store.
-		if _, err := h.store.TaskByCallSID(h.ctx, h.ws.SID, first.Task.CallSID); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := h.store.TaskByCallSID(h.ctx, h.ws.SID, first.Task.CallSID); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("task in the store before the import: %v", err)
 		}
 		if h.getWorker(owner.SID).Busy != 0 {
@@ -98,19 +99,19 @@ func TestDegradedRoutesFromMemoryAndImportsOnce(t *testing.T) {
 				t.Fatalf("import: %+v", got)
 			}
 		}
-		if got := h.task(first.Task.SID); got.AssignmentStatus != engine.TaskReserved || got.CallSID != first.Task.CallSID {
+		if got := h.task(first.Task.SID); got.AssignmentStatus != didrouter.TaskReserved || got.CallSID != first.Task.CallSID {
 			t.Fatalf("imported task: %+v", got)
 		}
-		if r := h.reservation(first.Reservation.SID); r.Status != engine.ReservationPending || r.WorkerSID != owner.SID {
+		if r := h.reservation(first.Reservation.SID); r.Status != didrouter.ReservationPending || r.WorkerSID != owner.SID {
 			t.Fatalf("imported reservation: %+v", r)
 		}
-		for _, w := range []engine.Worker{owner, other} {
+		for _, w := range []didrouter.Worker{owner, other} {
 			if got := h.getWorker(w.SID).Busy; got != 1 {
 				t.Fatalf("%s busy %d after the import, want 1", w.FriendlyName, got)
 			}
 		}
-		wantContains(t, h.eventTypes(second.Task.SID), engine.EventTaskCreated, engine.EventWorkflowSkipped,
-			engine.EventTaskQueueMoved, engine.EventReservationCreated)
+		wantContains(t, h.eventTypes(second.Task.SID), didrouter.EventTaskCreated, didrouter.EventWorkflowSkipped,
+			didrouter.EventTaskQueueMoved, didrouter.EventReservationCreated)
 		events := len(h.eventTypes(first.Task.SID))
 
 		// Again (a replay after a crash before the journal noted it): nothing changes.
@@ -122,7 +123,7 @@ func TestDegradedRoutesFromMemoryAndImportsOnce(t *testing.T) {
 		if got := len(h.eventTypes(first.Task.SID)); got != events {
 			t.Fatalf("events after a second import: %d, want %d", got, events)
 		}
-		if err := h.eng.RouteImported(h.ctx, h.ws.SID, third.Task.SID); err != nil {
+		if err := h.eng.Degraded().RouteImported(h.ctx, h.ws.SID, third.Task.SID); err != nil {
 			t.Fatalf("RouteImported: %v", err)
 		}
 		// The imported calls go on like any other: the owner answers.
@@ -153,10 +154,10 @@ func TestDegradedRespectsMayReserve(t *testing.T) {
 		if none.Reservation != nil {
 			t.Fatalf("reserved %+v with nobody allowed", none.Reservation)
 		}
-		h.eng.ReleaseDegraded(h.ws.SID, other.SID)
+		h.eng.Degraded().Release(h.ws.SID, other.SID)
 		again := h.degradedCall("+15125550000", func(sid string) bool { return sid == other.SID })
 		if again.Reservation == nil || again.Reservation.WorkerSID != other.SID {
-			t.Fatalf("after ReleaseDegraded: %+v, want the other worker again", again.Reservation)
+			t.Fatalf("after Degraded.Release: %+v, want the other worker again", again.Reservation)
 		}
 	})
 }
@@ -177,7 +178,7 @@ func TestDegradedImportConflict(t *testing.T) {
 			t.Fatal(err)
 		}
 		attrs, _ := json.Marshal(map[string]any{"phone_number": ownerDID})
-		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		online, err := peer.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
 		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != owner.SID {
 			t.Fatalf("online call: %+v %v, want the owner", online.Reservation, err)
 		}
@@ -185,10 +186,10 @@ func TestDegradedImportConflict(t *testing.T) {
 		if !got.Imported || got.Conflict == "" {
 			t.Fatalf("import: %+v, want a conflict", got)
 		}
-		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationCanceled {
+		if r := h.reservation(dc.Reservation.SID); r.Status != didrouter.ReservationCanceled {
 			t.Fatalf("degraded reservation after the conflict: %s, want canceled", r.Status)
 		}
-		if task := h.task(dc.Task.SID); task.AssignmentStatus != engine.TaskPending || !got.Waiting {
+		if task := h.task(dc.Task.SID); task.AssignmentStatus != didrouter.TaskPending || !got.Waiting {
 			t.Fatalf("task after the conflict: %s (waiting %v), want pending", task.AssignmentStatus, got.Waiting)
 		}
 		if w := h.getWorker(owner.SID); w.Busy != 1 {
@@ -214,25 +215,25 @@ func TestDegradedImportWaitsForABusyWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 		attrs, _ := json.Marshal(map[string]any{"phone_number": ownerDID})
-		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		online, err := peer.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
 		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != owner.SID {
 			t.Fatalf("online call: %+v %v, want the owner", online.Reservation, err)
 		}
 		dc.WaitIfBusy = true
-		if _, err := h.eng.ImportDegraded(h.ctx, dc); !errors.Is(err, engine.ErrDegradedWorkerBusy) {
+		if _, err := h.eng.Degraded().Import(h.ctx, dc); !errors.Is(err, engine.ErrDegradedWorkerBusy) {
 			t.Fatalf("import with the worker busy: %v, want ErrDegradedWorkerBusy", err)
 		}
-		if _, err := h.store.GetTask(h.ctx, h.ws.SID, dc.Task.SID); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := h.store.GetTask(h.ctx, h.ws.SID, dc.Task.SID); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("the task is in the store after the import waited: %v", err)
 		}
 		if _, err := peer.CancelTask(h.ctx, h.ws.SID, online.Task.SID, "caller hung up"); err != nil {
 			t.Fatal(err)
 		}
-		got, err := h.eng.ImportDegraded(h.ctx, dc)
+		got, err := h.eng.Degraded().Import(h.ctx, dc)
 		if err != nil || !got.Imported || got.Conflict != "" {
 			t.Fatalf("import once the worker is free: %+v %v, want imported without conflict", got, err)
 		}
-		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationPending {
+		if r := h.reservation(dc.Reservation.SID); r.Status != didrouter.ReservationPending {
 			t.Fatalf("degraded reservation: %s, want pending", r.Status)
 		}
 		if w := h.getWorker(owner.SID); w.Busy != 1 {
@@ -255,11 +256,11 @@ func TestDegradedImportGivesTimersGrace(t *testing.T) {
 		h.clock.Advance(time.Duration(dc.Reservation.Timeout+60) * time.Second) // a long outage
 		h.importDegraded(dc)
 		h.advance(engine.DegradedImportGrace - time.Second)
-		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationPending {
+		if r := h.reservation(dc.Reservation.SID); r.Status != didrouter.ReservationPending {
 			t.Fatalf("reservation %s within the grace, want pending", r.Status)
 		}
 		h.advance(2 * time.Second)
-		if r := h.reservation(dc.Reservation.SID); r.Status != engine.ReservationTimeout {
+		if r := h.reservation(dc.Reservation.SID); r.Status != didrouter.ReservationTimeout {
 			t.Fatalf("reservation %s after the grace, want timeout", r.Status)
 		}
 	})
@@ -285,12 +286,12 @@ func TestDegradedRoutesWithAnEmptyWorkflowCache(t *testing.T) {
 func TestPauseRouting(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		owner := h.worker("owner", ownerDID, "Available")
-		h.eng.PauseRouting()
+		h.eng.Degraded().PauseRouting()
 		res := h.call(ownerDID, 0)
-		if res.Reservation != nil || res.Task.AssignmentStatus != engine.TaskPending || res.Task.TargetIndex != 0 {
+		if res.Reservation != nil || res.Task.AssignmentStatus != didrouter.TaskPending || res.Task.TargetIndex != 0 {
 			t.Fatalf("call while paused: %+v at target %d, want it waiting at the owner step", res.Reservation, res.Task.TargetIndex)
 		}
-		if err := h.eng.ResumeRouting(h.ctx); err != nil {
+		if err := h.eng.Degraded().ResumeRouting(h.ctx); err != nil {
 			t.Fatal(err)
 		}
 		if r := h.live(res.Task.SID); r == nil || r.WorkerSID != owner.SID {
@@ -299,7 +300,7 @@ func TestPauseRouting(t *testing.T) {
 	})
 }
 
-// DegradedIsDID answers from the index whether a number is a worker's DID:
+// Degraded.IsDID answers from the index whether a number is a worker's DID:
 // through the every-worker queue before any workflow is cached, through
 // the workflow's Everyone queue after.
 func TestDegradedIsDID(t *testing.T) {
@@ -308,17 +309,17 @@ func TestDegradedIsDID(t *testing.T) {
 		h.worker("other", "", "Offline")
 		check := func(when string) {
 			t.Helper()
-			if !h.eng.DegradedIsDID(h.ws.SID, ownerDID) {
+			if !h.eng.Degraded().IsDID(h.ws.SID, ownerDID) {
 				t.Fatalf("%s: the owner's DID is not known as a DID", when)
 			}
-			if h.eng.DegradedIsDID(h.ws.SID, "+15125550000") {
+			if h.eng.Degraded().IsDID(h.ws.SID, "+15125550000") {
 				t.Fatalf("%s: a number nobody owns is taken for a DID", when)
 			}
 		}
 		check("no workflow cached")
 		h.warm()
 		check("workflow cached")
-		if !h.eng.DegradedIsDID("WSnotloaded", "+15125550000") {
+		if !h.eng.Degraded().IsDID("WSnotloaded", "+15125550000") {
 			t.Fatal("a workspace whose index is not loaded must say yes")
 		}
 	})
@@ -328,7 +329,7 @@ func TestDegradedIsDID(t *testing.T) {
 // webhook delivered to two instances): the first routing reserves the
 // owner, the second the other worker. The first is imported; the second
 // loses to it.
-func (h *harness) duplicateDegradedCall() (kept, lost engine.DegradedCall, owner, other engine.Worker) {
+func (h *harness) duplicateDegradedCall() (kept, lost engine.DegradedCall, owner, other didrouter.Worker) {
 	h.t.Helper()
 	other = h.worker("other", "", "Available")
 	owner = h.worker("owner", ownerDID, "Available")
@@ -348,7 +349,7 @@ func (h *harness) duplicateDegradedCall() (kept, lost engine.DegradedCall, owner
 	}
 	// The lost reservation is kept on the call's task, ended: its worker
 	// is not claimed.
-	if r := h.reservation(lost.Reservation.SID); r.Status != engine.ReservationCanceled || r.TaskSID != kept.Task.SID || r.WorkerSID != other.SID {
+	if r := h.reservation(lost.Reservation.SID); r.Status != didrouter.ReservationCanceled || r.TaskSID != kept.Task.SID || r.WorkerSID != other.SID {
 		h.t.Fatalf("lost reservation: %+v, want canceled on the kept task", r)
 	}
 	if w := h.getWorker(other.SID); w.Busy != 0 {
@@ -373,20 +374,20 @@ func (h *harness) duplicateDegradedCall() (kept, lost engine.DegradedCall, owner
 func TestDegradedAnsweredReservationWins(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		kept, lost, owner, other := h.duplicateDegradedCall()
-		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, lost.Reservation.SID); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, lost.Reservation.SID); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("accept the lost reservation: %v, want EUNAVAILABLE", err)
 		}
-		got, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
+		got, err := h.eng.Degraded().AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
 		if err != nil || !got.Adopted || got.TaskSID != kept.Task.SID || got.Conflict != "" {
 			t.Fatalf("adopt: %+v %v, want adopted by the kept task", got, err)
 		}
-		if task := h.task(kept.Task.SID); task.AssignmentStatus != engine.TaskAssigned {
+		if task := h.task(kept.Task.SID); task.AssignmentStatus != didrouter.TaskAssigned {
 			t.Fatalf("task %s, want assigned", task.AssignmentStatus)
 		}
-		if r := h.reservation(lost.Reservation.SID); r.Status != engine.ReservationAccepted {
+		if r := h.reservation(lost.Reservation.SID); r.Status != didrouter.ReservationAccepted {
 			t.Fatalf("answered reservation %s, want accepted", r.Status)
 		}
-		if r := h.reservation(kept.Reservation.SID); r.Status != engine.ReservationRescinded {
+		if r := h.reservation(kept.Reservation.SID); r.Status != didrouter.ReservationRescinded {
 			t.Fatalf("reservation rung in vain %s, want rescinded", r.Status)
 		}
 		if w := h.getWorker(owner.SID); w.Busy != 0 {
@@ -399,49 +400,49 @@ func TestDegradedAnsweredReservationWins(t *testing.T) {
 			t.Fatalf("live reservation %+v, want the answered one", r)
 		}
 		// The answer replayed again: nothing changes.
-		if again, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID); err != nil || again.Adopted {
+		if again, err := h.eng.Degraded().AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID); err != nil || again.Adopted {
 			t.Fatalf("adopt again: %+v %v, want nothing done", again, err)
 		}
 		// No timer of the kept task fires on the answered call.
 		h.advance(time.Duration(kept.Reservation.Timeout+int(engine.DegradedImportGrace/time.Second)+60) * time.Second)
-		if task := h.task(kept.Task.SID); task.AssignmentStatus != engine.TaskAssigned {
+		if task := h.task(kept.Task.SID); task.AssignmentStatus != didrouter.TaskAssigned {
 			t.Fatalf("task %s after its timers' time, want assigned", task.AssignmentStatus)
 		}
 		task, err := h.eng.EndCall(h.ctx, h.ws.SID, kept.Task.SID, "call completed")
 		if err != nil {
 			t.Fatalf("end call: %v", err)
 		}
-		if task.AssignmentStatus != engine.TaskCompleted && task.AssignmentStatus != engine.TaskWrapping {
+		if task.AssignmentStatus != didrouter.TaskCompleted && task.AssignmentStatus != didrouter.TaskWrapping {
 			t.Fatalf("task %s after the end of the call, want completed", task.AssignmentStatus)
 		}
-		if task.AssignmentStatus == engine.TaskWrapping {
-			if task, err = h.eng.CompleteTask(h.ctx, h.ws.SID, kept.Task.SID, "done"); err != nil || task.AssignmentStatus != engine.TaskCompleted {
+		if task.AssignmentStatus == didrouter.TaskWrapping {
+			if task, err = h.eng.CompleteTask(h.ctx, h.ws.SID, kept.Task.SID, "done"); err != nil || task.AssignmentStatus != didrouter.TaskCompleted {
 				t.Fatalf("complete: %s %v", task.AssignmentStatus, err)
 			}
 		}
-		if r := h.reservation(lost.Reservation.SID); r.Status != engine.ReservationCompleted {
+		if r := h.reservation(lost.Reservation.SID); r.Status != didrouter.ReservationCompleted {
 			t.Fatalf("answered reservation %s after the call, want completed", r.Status)
 		}
-		for _, w := range []engine.Worker{owner, other} {
+		for _, w := range []didrouter.Worker{owner, other} {
 			if got := h.getWorker(w.SID).Busy; got != 0 {
 				t.Fatalf("%s busy %d after the call, want 0", w.FriendlyName, got)
 			}
 		}
-		wantContains(t, h.eventTypes(kept.Task.SID), engine.EventReservationRescinded,
-			engine.EventReservationAccepted, engine.EventTaskCompleted)
+		wantContains(t, h.eventTypes(kept.Task.SID), didrouter.EventReservationRescinded,
+			didrouter.EventReservationAccepted, didrouter.EventTaskCompleted)
 		// Each reservation's history is whole: created once, ended once.
 		for _, sid := range []string{kept.Reservation.SID, lost.Reservation.SID} {
-			evs, err := h.store.ListEvents(h.ctx, h.ws.SID, engine.EventFilter{ReservationSID: sid})
+			evs, err := h.store.ListEvents(h.ctx, h.ws.SID, didrouter.EventFilter{ReservationSID: sid})
 			if err != nil {
 				t.Fatal(err)
 			}
 			created, ended := 0, 0
 			for _, ev := range evs {
 				switch ev.EventType {
-				case engine.EventReservationCreated:
+				case didrouter.EventReservationCreated:
 					created++
-				case engine.EventReservationCanceled, engine.EventReservationRescinded, engine.EventReservationRejected,
-					engine.EventReservationTimeout, engine.EventReservationCompleted:
+				case didrouter.EventReservationCanceled, didrouter.EventReservationRescinded, didrouter.EventReservationRejected,
+					didrouter.EventReservationTimeout, didrouter.EventReservationCompleted:
 					ended++
 				}
 			}
@@ -463,21 +464,21 @@ func TestDegradedAnsweredReservationWorkerBusy(t *testing.T) {
 			t.Fatal(err)
 		}
 		attrs, _ := json.Marshal(map[string]any{"phone_number": "+15125550000"})
-		online, err := peer.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
+		online, err := peer.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: "CAonline"})
 		if err != nil || online.Reservation == nil || online.Reservation.WorkerSID != other.SID {
 			t.Fatalf("online call: %+v %v, want the other worker", online.Reservation, err)
 		}
-		got, err := h.eng.AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
+		got, err := h.eng.Degraded().AdoptAnsweredReservation(h.ctx, h.ws.SID, lost.Reservation.SID)
 		if err != nil || got.Adopted || got.Conflict == "" {
 			t.Fatalf("adopt: %+v %v, want a conflict", got, err)
 		}
-		if task := h.task(kept.Task.SID); task.AssignmentStatus != engine.TaskReserved {
+		if task := h.task(kept.Task.SID); task.AssignmentStatus != didrouter.TaskReserved {
 			t.Fatalf("task %s, want still reserved", task.AssignmentStatus)
 		}
-		if r := h.reservation(kept.Reservation.SID); r.Status != engine.ReservationPending {
+		if r := h.reservation(kept.Reservation.SID); r.Status != didrouter.ReservationPending {
 			t.Fatalf("kept reservation %s, want still pending (the rescinding rolled back)", r.Status)
 		}
-		if r := h.reservation(lost.Reservation.SID); r.Status != engine.ReservationCanceled {
+		if r := h.reservation(lost.Reservation.SID); r.Status != didrouter.ReservationCanceled {
 			t.Fatalf("answered reservation %s, want still canceled", r.Status)
 		}
 		if w := h.getWorker(other.SID); w.Busy != 1 {
@@ -485,6 +486,40 @@ func TestDegradedAnsweredReservationWorkerBusy(t *testing.T) {
 		}
 		if w := h.getWorker(owner.SID); w.Busy != 1 {
 			t.Fatalf("owner busy %d, want 1 (the kept reservation)", w.Busy)
+		}
+	})
+}
+
+// Degraded mode counts capacity per channel too: an owner holding a
+// message (offered before the store went down) is still rung for a call
+// from memory, and the import claims their voice capacity, not the
+// message's.
+func TestDegradedCallReachesAnOwnerWithAMessage(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		owner := h.worker("owner", ownerDID, "Available")
+		msg, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: h.ws.DefaultWorkflowSID,
+			Attributes:  `{"type":"voicemail","name":"+12125550100","phone_number":"` + ownerDID + `"}`,
+			TaskChannel: didrouter.MessageChannel})
+		if err != nil || msg.Reservation == nil || msg.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("message: %+v %v, want offered to the owner", msg.Reservation, err)
+		}
+		h.warm()
+		dc := h.degradedCall(ownerDID, nil)
+		if dc.Reservation == nil || dc.Reservation.WorkerSID != owner.SID {
+			t.Fatalf("degraded call: %+v, want the owner (who holds only a message)", dc.Reservation)
+		}
+		if dc.Worker == nil || dc.Worker.Busy != 1 || dc.Worker.MessageBusy != 1 {
+			t.Fatalf("degraded worker %+v, want busy 1 and one message", dc.Worker)
+		}
+		// The owner is now full for calls in memory: the next call waits.
+		if next := h.degradedCall(ownerDID, nil); next.Reservation != nil {
+			t.Fatalf("second degraded call reserved %+v, want it waiting", next.Reservation)
+		}
+		if got := h.importDegraded(dc); !got.Imported || got.Conflict != "" {
+			t.Fatalf("import: %+v", got)
+		}
+		if w := h.getWorker(owner.SID); w.Busy != 1 || w.MessageBusy != 1 {
+			t.Fatalf("owner after the import: busy %d, messages %d; want 1 and 1", w.Busy, w.MessageBusy)
 		}
 	})
 }

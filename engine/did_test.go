@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -40,7 +41,7 @@ func TestOwnerDeclinesGoesToNextWorkerAtOnce(t *testing.T) {
 		res := h.call(ownerDID, 0)
 		h.wantReserved(res, owner)
 
-		next, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, engine.ReservationRejected)
+		next, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, didrouter.ReservationRejected)
 		if err != nil {
 			t.Fatalf("RejectReservation: %v", err)
 		}
@@ -51,14 +52,14 @@ func TestOwnerDeclinesGoesToNextWorkerAtOnce(t *testing.T) {
 		if !slices.Contains(next.Task.RejectedWorkers, owner.SID) {
 			t.Fatalf("rejected workers %v lack the owner", next.Task.RejectedWorkers)
 		}
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationRejected {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationRejected {
 			t.Fatalf("owner's reservation %s, want rejected", got)
 		}
 		if got := h.getWorker(owner.SID); got.Busy != 0 || !got.Available {
 			t.Fatalf("owner busy %d available %v, want free and available", got.Busy, got.Available)
 		}
-		wantContains(t, h.eventTypes(res.Task.SID), engine.EventReservationRejected, engine.EventWorkflowSkipped,
-			engine.EventTaskQueueMoved)
+		wantContains(t, h.eventTypes(res.Task.SID), didrouter.EventReservationRejected, didrouter.EventWorkflowSkipped,
+			didrouter.EventTaskQueueMoved)
 	})
 }
 
@@ -75,10 +76,10 @@ func TestOwnerDoesNotAnswerMovesToEveryoneAfter60s(t *testing.T) {
 		}
 		h.advance(time.Second)
 		task := h.task(res.Task.SID)
-		if task.TargetIndex != 1 || task.AssignmentStatus != engine.TaskPending {
+		if task.TargetIndex != 1 || task.AssignmentStatus != didrouter.TaskPending {
 			t.Fatalf("after 60 s task is %s at target %d, want pending at target 1", task.AssignmentStatus, task.TargetIndex)
 		}
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationRescinded {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationRescinded {
 			t.Fatalf("owner's reservation %s, want rescinded", got)
 		}
 		if got := h.getWorker(owner.SID); got.Busy != 0 {
@@ -93,11 +94,11 @@ func TestOwnerDoesNotAnswerMovesToEveryoneAfter60s(t *testing.T) {
 		if r == nil || r.WorkerSID != other.SID {
 			t.Fatalf("live reservation %+v, want one for the other worker", r)
 		}
-		wantContains(t, h.eventTypes(res.Task.SID), engine.EventReservationRescinded, engine.EventTaskQueueTimeout,
-			engine.EventTaskQueueMoved)
+		wantContains(t, h.eventTypes(res.Task.SID), didrouter.EventReservationRescinded, didrouter.EventTaskQueueTimeout,
+			didrouter.EventTaskQueueMoved)
 		// The rescinded reservation's own timer is gone: 120 s later nothing fires for it.
 		h.advance(2 * time.Minute)
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationRescinded {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationRescinded {
 			t.Fatalf("owner's reservation became %s", got)
 		}
 	})
@@ -116,8 +117,8 @@ func TestOwnerOfflineGoesToEveryoneAtOnce(t *testing.T) {
 			t.Fatal("offline owner was claimed")
 		}
 		types := h.eventTypes(res.Task.SID)
-		wantContains(t, types, engine.EventTaskCreated, engine.EventWorkflowTargetMatched, engine.EventTaskQueueEntered,
-			engine.EventWorkflowSkipped, engine.EventTaskQueueMoved, engine.EventReservationCreated)
+		wantContains(t, types, didrouter.EventTaskCreated, didrouter.EventWorkflowTargetMatched, didrouter.EventTaskQueueEntered,
+			didrouter.EventWorkflowSkipped, didrouter.EventTaskQueueMoved, didrouter.EventReservationCreated)
 	})
 }
 
@@ -136,7 +137,7 @@ func TestOwnerBusyGoesToEveryoneAtOnce(t *testing.T) {
 }
 
 // wantReservedFor checks only who holds the task's reservation.
-func (h *harness) wantReservedFor(res engine.TaskResult, w engine.Worker) {
+func (h *harness) wantReservedFor(res engine.TaskResult, w didrouter.Worker) {
 	h.t.Helper()
 	if res.Reservation == nil || res.Reservation.WorkerSID != w.SID {
 		h.t.Fatalf("reservation %+v, want one for %s", res.Reservation, w.FriendlyName)
@@ -152,12 +153,12 @@ func TestNobodyAvailableWaitsThenWorkerBecomesAvailable(t *testing.T) {
 			t.Fatalf("reserved for %s with nobody available", res.Reservation.WorkerSID)
 		}
 		task := h.task(res.Task.SID)
-		if task.AssignmentStatus != engine.TaskPending || task.TargetIndex != 1 || task.TaskQueueSID != h.queue {
+		if task.AssignmentStatus != didrouter.TaskPending || task.TargetIndex != 1 || task.TaskQueueSID != h.queue {
 			t.Fatalf("task %s at target %d queue %s, want pending in Everyone", task.AssignmentStatus, task.TargetIndex, task.TaskQueueSID)
 		}
 		// Waiting in the last target has no step timeout: an hour later it still waits.
 		h.advance(time.Hour)
-		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskPending {
+		if got := h.task(res.Task.SID).AssignmentStatus; got != didrouter.TaskPending {
 			t.Fatalf("after an hour the task is %s, want pending", got)
 		}
 		w := h.setActivity(other, "Available")
@@ -195,10 +196,10 @@ func TestCancelWhileRinging(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CancelTask: %v", err)
 		}
-		if task.AssignmentStatus != engine.TaskCanceled || task.Reason != "caller hung up" {
+		if task.AssignmentStatus != didrouter.TaskCanceled || task.Reason != "caller hung up" {
 			t.Fatalf("task %s reason %q, want canceled with the reason", task.AssignmentStatus, task.Reason)
 		}
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationCanceled {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationCanceled {
 			t.Fatalf("reservation %s, want canceled", got)
 		}
 		if got := h.getWorker(owner.SID).Busy; got != 0 {
@@ -227,7 +228,7 @@ func TestCancelWhileWaitingServesNothing(t *testing.T) {
 		if h.getWorker(other.SID).Busy != 0 {
 			t.Fatal("a canceled task was offered")
 		}
-		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, res.Task.SID, ""); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, res.Task.SID, ""); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("CompleteTask of a canceled task: %v, want EUNAVAILABLE", err)
 		}
 	})
@@ -244,7 +245,7 @@ func TestTwoCallsForOneDIDAtOnce(t *testing.T) {
 		)
 		for i := range 2 {
 			wg.Go(func() {
-				results[i], errs[i] = h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID,
+				results[i], errs[i] = h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID,
 					Attributes: `{"phone_number":"` + ownerDID + `"}`, CallSID: "CA-both-" + string(rune('a'+i))})
 			})
 		}
@@ -279,7 +280,7 @@ func TestSameCallSIDTwiceMakesOneTask(t *testing.T) {
 		if second.Reservation == nil || second.Reservation.SID != first.Reservation.SID || second.Worker.SID != owner.SID {
 			t.Fatalf("retry answered with reservation %+v, want the first one", second.Reservation)
 		}
-		tasks, err := h.store.ListTasks(h.ctx, h.ws.SID, engine.TaskFilter{})
+		tasks, err := h.store.ListTasks(h.ctx, h.ws.SID, didrouter.TaskFilter{})
 		if err != nil || len(tasks) != 1 {
 			t.Fatalf("ListTasks: %d tasks, %v; want 1", len(tasks), err)
 		}
@@ -288,7 +289,7 @@ func TestSameCallSIDTwiceMakesOneTask(t *testing.T) {
 		sids := make([]string, 4)
 		for i := range sids {
 			wg.Go(func() {
-				res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID,
+				res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID,
 					Attributes: `{"phone_number":"+15127640599"}`, CallSID: "CA-retry"})
 				if err != nil {
 					t.Errorf("CreateTask: %v", err)
@@ -309,7 +310,7 @@ func TestReservationTimeoutMovesWorkerToTimeoutActivity(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		ws := h.ws
 		ws.TimeoutActivitySID = h.acts["Offline"]
-		if err := h.store.Tx(h.ctx, func(tx engine.Tx) error { return tx.UpdateWorkspace(h.ctx, ws) }); err != nil {
+		if err := h.store.Tx(h.ctx, func(tx didrouter.Tx) error { return tx.UpdateWorkspace(h.ctx, ws) }); err != nil {
 			t.Fatalf("UpdateWorkspace: %v", err)
 		}
 		first := h.worker("first", "", "Available")
@@ -318,11 +319,11 @@ func TestReservationTimeoutMovesWorkerToTimeoutActivity(t *testing.T) {
 		h.wantReserved(res, first)
 
 		h.advance(119 * time.Second)
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationPending {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationPending {
 			t.Fatalf("after 119 s reservation %s, want pending", got)
 		}
 		h.advance(time.Second)
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationTimeout {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationTimeout {
 			t.Fatalf("after 120 s reservation %s, want timeout", got)
 		}
 		w := h.getWorker(first.SID)
@@ -332,7 +333,7 @@ func TestReservationTimeoutMovesWorkerToTimeoutActivity(t *testing.T) {
 		if r := h.live(res.Task.SID); r == nil || r.WorkerSID != second.SID {
 			t.Fatalf("live reservation %+v, want one for the second worker", r)
 		}
-		wantContains(t, h.eventTypes(res.Task.SID), engine.EventReservationTimeout)
+		wantContains(t, h.eventTypes(res.Task.SID), didrouter.EventReservationTimeout)
 	})
 }
 
@@ -348,7 +349,7 @@ func TestReservationTimeoutWithoutTimeoutActivityKeepsWorker(t *testing.T) {
 		}
 		// Not offered the same task again.
 		task := h.task(res.Task.SID)
-		if task.AssignmentStatus != engine.TaskPending || !slices.Contains(task.RejectedWorkers, only.SID) {
+		if task.AssignmentStatus != didrouter.TaskPending || !slices.Contains(task.RejectedWorkers, only.SID) {
 			t.Fatalf("task %s rejected %v, want pending with the worker rejected", task.AssignmentStatus, task.RejectedWorkers)
 		}
 	})
@@ -372,7 +373,7 @@ func TestWaitingTasksServedByPriorityThenAge(t *testing.T) {
 				t.Fatalf("AcceptReservation: %v", err)
 			}
 			done, err := h.eng.CompleteTask(h.ctx, h.ws.SID, want.Task.SID, "done")
-			if err != nil || done.AssignmentStatus != engine.TaskCompleted {
+			if err != nil || done.AssignmentStatus != didrouter.TaskCompleted {
 				t.Fatalf("CompleteTask: %s, %v", done.AssignmentStatus, err)
 			}
 		}
@@ -388,43 +389,43 @@ func TestAcceptCompleteEvents(t *testing.T) {
 		res := h.call(ownerDID, 0)
 		h.wantReserved(res, owner)
 		r, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, res.Reservation.SID)
-		if err != nil || r.Status != engine.ReservationAccepted {
+		if err != nil || r.Status != didrouter.ReservationAccepted {
 			t.Fatalf("AcceptReservation: %s, %v", r.Status, err)
 		}
-		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskAssigned {
+		if got := h.task(res.Task.SID).AssignmentStatus; got != didrouter.TaskAssigned {
 			t.Fatalf("task %s, want assigned", got)
 		}
-		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, res.Reservation.SID); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, res.Reservation.SID); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("second accept: %v, want EUNAVAILABLE", err)
 		}
-		if _, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, engine.ReservationRejected); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, didrouter.ReservationRejected); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("reject after accept: %v, want EUNAVAILABLE", err)
 		}
-		if _, err := h.eng.CancelTask(h.ctx, h.ws.SID, res.Task.SID, ""); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.CancelTask(h.ctx, h.ws.SID, res.Task.SID, ""); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("cancel of an assigned task: %v, want EUNAVAILABLE", err)
 		}
 		// The step and task timers stopped at accept: a day later the call is still assigned.
 		h.advance(25 * time.Hour)
-		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskAssigned {
+		if got := h.task(res.Task.SID).AssignmentStatus; got != didrouter.TaskAssigned {
 			t.Fatalf("assigned task became %s", got)
 		}
 		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, res.Task.SID, "call ended"); err != nil {
 			t.Fatalf("CompleteTask: %v", err)
 		}
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationCompleted {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationCompleted {
 			t.Fatalf("reservation %s, want completed", got)
 		}
 		if got := h.getWorker(owner.SID).Busy; got != 0 {
 			t.Fatalf("owner busy %d, want 0", got)
 		}
-		want := []string{engine.EventTaskCreated, engine.EventWorkflowTargetMatched, engine.EventTaskQueueEntered,
-			engine.EventReservationCreated, engine.EventReservationAccepted, engine.EventTaskCompleted,
-			engine.EventReservationCompleted}
+		want := []string{didrouter.EventTaskCreated, didrouter.EventWorkflowTargetMatched, didrouter.EventTaskQueueEntered,
+			didrouter.EventReservationCreated, didrouter.EventReservationAccepted, didrouter.EventTaskCompleted,
+			didrouter.EventReservationCompleted}
 		got := h.eventTypes(res.Task.SID)
 		if !slices.Equal(sorted(got), sorted(want)) {
 			t.Fatalf("events %v, want %v", got, want)
 		}
-		evs, err := h.store.ListEvents(h.ctx, h.ws.SID, engine.EventFilter{WorkerSID: owner.SID, EventType: engine.EventWorkerCreated})
+		evs, err := h.store.ListEvents(h.ctx, h.ws.SID, didrouter.EventFilter{WorkerSID: owner.SID, EventType: didrouter.EventWorkerCreated})
 		if err != nil || len(evs) != 1 {
 			t.Fatalf("worker.created events: %d, %v", len(evs), err)
 		}
@@ -439,18 +440,18 @@ func sorted(s []string) []string {
 
 func TestTaskTimeoutCancelsWaitingTask(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15127640599"}`,
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15127640599"}`,
 			Timeout: 300})
 		if err != nil {
 			t.Fatalf("CreateTask: %v", err)
 		}
 		h.advance(299 * time.Second)
-		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskPending {
+		if got := h.task(res.Task.SID).AssignmentStatus; got != didrouter.TaskPending {
 			t.Fatalf("task %s before its timeout", got)
 		}
 		h.advance(time.Second)
 		task := h.task(res.Task.SID)
-		if task.AssignmentStatus != engine.TaskCanceled || task.Reason != "Task TTL Exceeded" {
+		if task.AssignmentStatus != didrouter.TaskCanceled || task.Reason != "Task TTL Exceeded" {
 			t.Fatalf("task %s (%q), want canceled by TTL", task.AssignmentStatus, task.Reason)
 		}
 	})
@@ -473,14 +474,14 @@ func TestWrapUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		task, err := eng.CompleteTask(h.ctx, h.ws.SID, first.Task.SID, "hung up")
-		if err != nil || task.AssignmentStatus != engine.TaskWrapping {
+		if err != nil || task.AssignmentStatus != didrouter.TaskWrapping {
 			t.Fatalf("CompleteTask: %s, %v; want wrapping", task.AssignmentStatus, err)
 		}
 		if h.getWorker(w.SID).Busy != 1 || h.live(second.Task.SID) != nil {
 			t.Fatal("agent freed during wrap-up")
 		}
 		h.advance(30 * time.Second)
-		if got := h.task(first.Task.SID).AssignmentStatus; got != engine.TaskCompleted {
+		if got := h.task(first.Task.SID).AssignmentStatus; got != didrouter.TaskCompleted {
 			t.Fatalf("after wrap-up task is %s, want completed", got)
 		}
 		if r := h.live(second.Task.SID); r == nil || r.WorkerSID != w.SID {

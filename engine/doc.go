@@ -1,9 +1,21 @@
+// Package engine is the routing state machine that moves a task through
+// its workflow (TaskRouter semantics), the admin writes that keep workers,
+// queues and workflows valid, and degraded mode's surface (Degraded). The
+// domain types and the Store contract it works on are in the root package,
+// didrouter.
+//
+// The store is the single source of truth shared by every instance; the
+// engine keeps an in-memory worker index (routing.Index) that is rebuilt from
+// the store on start and kept current from the store's change feed.
+//
 // # Routing semantics
 //
 // The Engine follows TaskRouter's task lifecycle (pending → reserved →
 // assigned → wrapping → completed, or canceled) with one reservation at a
-// time per task (a queue's MaxReservedWorkers is stored, not used) and voice
-// capacity 1 per worker. The choices below are where
+// time per task (a queue's MaxReservedWorkers is stored, not used) and a
+// capacity per worker and channel. Voice is 1 unless set and is taken by
+// every task channel but MessageChannel, whose capacity is 10 unless set
+// (channels.go). The choices below are where
 // TaskRouter's documentation leaves room, or where didrouter deliberately
 // differs.
 //
@@ -15,7 +27,8 @@
 // workflow.target-matched, task-queue.entered.
 //
 // Reserving. Candidates come from the in-memory index (queue members for
-// whom the target expression holds, available, with spare capacity, not in
+// whom the target expression holds, available, with spare capacity on the
+// task's channel, not in
 // the task's RejectedWorkers; ordered by order_by, then longest idle). The
 // reservation is made in one store transaction that re-reads the locked task
 // (it must still be pending at the same step and must not have rejected the
@@ -37,7 +50,7 @@
 //
 // These steps are written once, as the walk of walk.go. Three callers walk a
 // task: route after a commit, placeNew inside the transaction that creates
-// the task, and RouteDegraded from memory. Each supplies how a worker is
+// the task, and Degraded.Route from memory. Each supplies how a worker is
 // claimed, how the task moves on and where the events go.
 //
 // Waiting and step timeouts. A task that cannot be reserved and does not
@@ -137,10 +150,10 @@
 // (ReasonMissedCalls with "missed_calls", ReasonAway with "away_seconds"),
 // and give up the worker's pending reservations as an activity change does.
 //
-// Degraded mode. While the store cannot be reached, RouteDegraded takes a
+// Degraded mode. While the store cannot be reached, Degraded.Route takes a
 // new call's decision from memory only (the workflow row the caller kept,
 // the worker index, which counts the reserved worker busy); nothing is
-// written. ImportDegraded later writes the call with its own sids and dates,
+// written. Degraded.Import later writes the call with its own sids and dates,
 // claiming the worker as an online reservation would: a worker taken
 // meanwhile is a recorded conflict (the reservation stored canceled), never
 // a second booking. Package degraded journals these calls and replays them.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/didrouter/didrouter"
 )
 
 // effects collects what a transaction's caller must do once it commits:
@@ -13,23 +15,23 @@ import (
 // transaction function may run more than once (the store retries on
 // deadlocks), so it gets a fresh effects value on every run.
 type effects struct {
-	workers   []Worker  // committed worker rows to put into the index
-	gone      []Worker  // deleted workers to drop from the index (SID, WorkspaceSID)
-	route     []string  // tasks that became pending and should be routed
-	serve     []string  // workers that may now take a waiting task
-	leave     []string  // workers the engine made unavailable: their pending reservations end after commit
-	timers    bool      // a timer was set: wake the timer loop
-	soonest   time.Time // the earliest timer set (zero: none seen)
-	lastEvent time.Time // the date of the transaction's last event
-	pending   []string  // tasks announced as pending (ChangeTask) and workers claimed by this transaction
+	workers   []didrouter.Worker // committed worker rows to put into the index
+	gone      []didrouter.Worker // deleted workers to drop from the index (SID, WorkspaceSID)
+	route     []string           // tasks that became pending and should be routed
+	serve     []string           // workers that may now take a waiting task
+	leave     []string           // workers the engine made unavailable: their pending reservations end after commit
+	timers    bool               // a timer was set: wake the timer loop
+	soonest   time.Time          // the earliest timer set (zero: none seen)
+	lastEvent time.Time          // the date of the transaction's last event
+	pending   []string           // tasks announced as pending (ChangeTask) and workers claimed by this transaction
 
 	own *ownChanges // where announced task changes are marked as this instance's
 	now time.Time
 }
 
 // notifyTask announces that a task became pending, to every instance.
-func notifyTask(ctx context.Context, tx Tx, fx *effects, workspaceSID, sid string) error {
-	if err := tx.Notify(ctx, Change{Kind: ChangeTask, WorkspaceSID: workspaceSID, SID: sid}); err != nil {
+func notifyTask(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, sid string) error {
+	if err := tx.Notify(ctx, didrouter.Change{Kind: didrouter.ChangeTask, WorkspaceSID: workspaceSID, SID: sid}); err != nil {
 		return fmt.Errorf("notify task change: %w", err)
 	}
 	fx.ownChange(sid)
@@ -50,7 +52,7 @@ func (fx *effects) ownChange(sid string) {
 	}
 }
 
-func (fx *effects) noteWorker(w Worker) {
+func (fx *effects) noteWorker(w didrouter.Worker) {
 	fx.workers = append(fx.workers, w)
 }
 
@@ -78,9 +80,9 @@ func (fx *effects) serveWorker(sid string) {
 // tx runs fn in a store transaction and, after commit, applies the index
 // updates fn recorded. Routing and serving are left to the caller, which
 // wants their results.
-func (e *Engine) tx(ctx context.Context, fn func(tx Tx, fx *effects) error) (*effects, error) {
+func (e *Engine) tx(ctx context.Context, fn func(tx didrouter.Tx, fx *effects) error) (*effects, error) {
 	var fx *effects
-	err := e.store.Tx(ctx, func(tx Tx) error {
+	err := e.store.Tx(ctx, func(tx didrouter.Tx) error {
 		if fx != nil {
 			e.own.unmark(fx.pending) // the previous attempt rolled back
 		}
@@ -112,7 +114,7 @@ func (e *Engine) tx(ctx context.Context, fn func(tx Tx, fx *effects) error) (*ef
 // timerTx notes the earliest timer a transaction sets, and dates its
 // events in the order they are written.
 type timerTx struct {
-	Tx
+	didrouter.Tx
 	fx *effects
 }
 
@@ -120,7 +122,7 @@ type timerTx struct {
 // a new call's routing writes several in one transaction, often within one
 // microsecond (the store's precision), where only their random sids would
 // order them. Each gets at least a microsecond more than the one before.
-func (t timerTx) InsertEvent(ctx context.Context, ev Event) error {
+func (t timerTx) InsertEvent(ctx context.Context, ev didrouter.Event) error {
 	d := ev.Date.Truncate(time.Microsecond)
 	if last := t.fx.lastEvent; !last.IsZero() && !d.After(last) {
 		d = last.Add(time.Microsecond)
@@ -129,7 +131,7 @@ func (t timerTx) InsertEvent(ctx context.Context, ev Event) error {
 	return t.Tx.InsertEvent(ctx, ev)
 }
 
-func (t timerTx) SetTimer(ctx context.Context, tm Timer) error {
+func (t timerTx) SetTimer(ctx context.Context, tm didrouter.Timer) error {
 	if err := t.Tx.SetTimer(ctx, tm); err != nil {
 		return err
 	}
@@ -142,10 +144,10 @@ func (t timerTx) SetTimer(ctx context.Context, tm Timer) error {
 // after routes the tasks and serves the workers fx names. It returns the
 // first reservation made for wantTask ("" = none wanted), and the first
 // error met (the others still run: one failure must not strand other work).
-func (e *Engine) after(ctx context.Context, workspaceSID string, fx *effects, wantTask string) (*Reservation, *Worker, error) {
+func (e *Engine) after(ctx context.Context, workspaceSID string, fx *effects, wantTask string) (*didrouter.Reservation, *didrouter.Worker, error) {
 	var (
-		res      *Reservation
-		worker   *Worker
+		res      *didrouter.Reservation
+		worker   *didrouter.Worker
 		firstErr error
 	)
 	for _, sid := range fx.leave {
@@ -171,7 +173,7 @@ func (e *Engine) after(ctx context.Context, workspaceSID string, fx *effects, wa
 }
 
 // event inserts one event dated now.
-func (e *Engine) event(ctx context.Context, tx Tx, ev Event, data map[string]any) error {
+func (e *Engine) event(ctx context.Context, tx didrouter.Tx, ev didrouter.Event, data map[string]any) error {
 	ev, err := newEvent(ev, data, e.clock.Now())
 	if err != nil {
 		return err
@@ -179,18 +181,18 @@ func (e *Engine) event(ctx context.Context, tx Tx, ev Event, data map[string]any
 	return tx.InsertEvent(ctx, ev)
 }
 
-func taskEvent(t Task, typ, desc string) Event {
-	return Event{WorkspaceSID: t.WorkspaceSID, EventType: typ, ResourceType: "task", ResourceSID: t.SID,
+func taskEvent(t didrouter.Task, typ, desc string) didrouter.Event {
+	return didrouter.Event{WorkspaceSID: t.WorkspaceSID, EventType: typ, ResourceType: "task", ResourceSID: t.SID,
 		Description: desc, TaskSID: t.SID}
 }
 
-func reservationEvent(r Reservation, typ, desc string) Event {
-	return Event{WorkspaceSID: r.WorkspaceSID, EventType: typ, ResourceType: "reservation", ResourceSID: r.SID,
+func reservationEvent(r didrouter.Reservation, typ, desc string) didrouter.Event {
+	return didrouter.Event{WorkspaceSID: r.WorkspaceSID, EventType: typ, ResourceType: "reservation", ResourceSID: r.SID,
 		Description: desc, TaskSID: r.TaskSID, WorkerSID: r.WorkerSID, ReservationSID: r.SID}
 }
 
-func workerEvent(w Worker, typ, desc string) Event {
-	return Event{WorkspaceSID: w.WorkspaceSID, EventType: typ, ResourceType: "worker", ResourceSID: w.SID,
+func workerEvent(w didrouter.Worker, typ, desc string) didrouter.Event {
+	return didrouter.Event{WorkspaceSID: w.WorkspaceSID, EventType: typ, ResourceType: "worker", ResourceSID: w.SID,
 		Description: desc, WorkerSID: w.SID}
 }
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+
+	"github.com/didrouter/didrouter"
 )
 
 // EndCall ends the task of a call that is over, as the voice webhooks learn
@@ -13,11 +15,11 @@ import (
 // action and the status callback, in either order or at once); the second
 // report must not end the wrap-up early, as a second CompleteTask would.
 // Pending and reserved tasks are EUNAVAILABLE (cancel them instead).
-func (e *Engine) EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
+func (e *Engine) EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error) {
 	return e.transition(ctx, workspaceSID, taskSID, transition{
-		op: "end call", same: []string{TaskWrapping, TaskCompleted, TaskCanceled}, from: []string{TaskAssigned},
+		op: "end call", same: []string{didrouter.TaskWrapping, didrouter.TaskCompleted, didrouter.TaskCanceled}, from: []string{didrouter.TaskAssigned},
 		only: "only an assigned task's call can end",
-		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+		apply: func(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task) (didrouter.Task, error) {
 			return e.completeInTx(ctx, tx, fx, t, reason, e.wrapUp > 0)
 		},
 	})
@@ -31,17 +33,17 @@ func (e *Engine) EndCall(ctx context.Context, workspaceSID, taskSID, reason stri
 // finds a finished task instead of holding a worker for a caller who is
 // gone. When the call has a task by then, a pending or reserved one is
 // canceled as CancelTask would; any other is returned unchanged.
-func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task, error) {
+func (e *Engine) CancelCall(ctx context.Context, n TaskInsert, reason string) (didrouter.Task, error) {
 	if n.CallSID == "" {
-		return Task{}, Errorf(EINVALID, "call_sid is required")
+		return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "call_sid is required")
 	}
 	ws, err := e.Workspace(ctx, n.WorkspaceSID)
 	if err != nil {
-		return Task{}, fmt.Errorf("cancel call: read workspace %s: %w", n.WorkspaceSID, err)
+		return didrouter.Task{}, fmt.Errorf("cancel call: read workspace %s: %w", n.WorkspaceSID, err)
 	}
 	wfRow, wf, raw, attrs, err := e.resolveNewTask(ctx, ws, n)
 	if err != nil {
-		return Task{}, fmt.Errorf("cancel call: %w", err)
+		return didrouter.Task{}, fmt.Errorf("cancel call: %w", err)
 	}
 	// Where the call would have entered the workflow, for reports by queue.
 	filter, queue, priority := 0, "", n.Priority
@@ -56,12 +58,12 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 	if channel == "" {
 		channel = DefaultTaskChannel
 	}
-	var out Task
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	var out didrouter.Task
+	fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		now := e.clock.Now()
-		t := Task{
-			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfRow.SID, Attributes: raw,
-			AssignmentStatus: TaskCanceled, Priority: priority, Timeout: DefaultTaskTimeout, TaskChannel: channel,
+		t := didrouter.Task{
+			SID: didrouter.NewSID(didrouter.PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfRow.SID, Attributes: raw,
+			AssignmentStatus: didrouter.TaskCanceled, Priority: priority, Timeout: DefaultTaskTimeout, TaskChannel: channel,
 			CallSID: n.CallSID, Reason: reason, FilterIndex: filter, TaskQueueSID: queue,
 			StepEnteredAt: now, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now,
 		}
@@ -74,14 +76,14 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 			if err := emitTaskCreated(e.txEmit(ctx, tx), t, false); err != nil {
 				return err
 			}
-			return e.event(ctx, tx, taskEvent(t, EventTaskCanceled, fmt.Sprintf("Task %s canceled", t.SID)),
+			return e.event(ctx, tx, taskEvent(t, didrouter.EventTaskCanceled, fmt.Sprintf("Task %s canceled", t.SID)),
 				map[string]any{"reason": reason, "task_queue_sid": queue})
 		}
 		cur, err := tx.GetTask(ctx, ws.SID, existing.SID)
 		if err != nil {
 			return fmt.Errorf("read task %s: %w", existing.SID, err)
 		}
-		if cur.AssignmentStatus != TaskPending && cur.AssignmentStatus != TaskReserved {
+		if cur.AssignmentStatus != didrouter.TaskPending && cur.AssignmentStatus != didrouter.TaskReserved {
 			out = cur
 			return nil
 		}
@@ -89,7 +91,7 @@ func (e *Engine) CancelCall(ctx context.Context, n NewTask, reason string) (Task
 		return err
 	})
 	if err != nil {
-		return Task{}, fmt.Errorf("cancel call: %w", err)
+		return didrouter.Task{}, fmt.Errorf("cancel call: %w", err)
 	}
 	if _, _, err := e.after(ctx, ws.SID, fx, ""); err != nil {
 		return out, fmt.Errorf("cancel call: serve waiting tasks: %w", err)

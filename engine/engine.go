@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -19,6 +20,11 @@ const (
 	DefaultTaskTimeout        = 86400 // seconds, TaskRouter's default task TTL
 	MaxTaskTimeout            = 365 * 86400
 	DefaultTaskChannel        = "voice"
+
+	// DefaultMessageCapacity is a new worker's message capacity. It is
+	// enough for an owner to be offered every message left for them at
+	// once, and few enough that one agent does not hold a whole backlog.
+	DefaultMessageCapacity = 10
 
 	// candidatesPerRound bounds how many index candidates one reservation
 	// attempt tries before asking the index again.
@@ -31,8 +37,8 @@ const (
 
 // Config configures an Engine. Store and Clock are required.
 type Config struct {
-	Store      Store
-	Clock      Clock
+	Store      didrouter.Store
+	Clock      didrouter.Clock
 	Logger     *slog.Logger
 	Normalizer *routing.Normalizer // nil: a US normalizer
 	InstanceID string              // names this instance in logs
@@ -54,8 +60,8 @@ type Config struct {
 
 // Engine is the routing state machine. Its methods are safe for concurrent use.
 type Engine struct {
-	store  Store
-	clock  Clock
+	store  didrouter.Store
+	clock  didrouter.Clock
 	log    *slog.Logger
 	norm   *routing.Normalizer
 	id     string
@@ -151,7 +157,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	defer e.own.stop()
 	e.subscribed.Store(true) // before reloadAll, which empties the caches
 	defer e.subscribed.Store(false)
-	e.config.apply(Change{Kind: ChangeResync}) // read while unsubscribed: may be stale
+	e.config.apply(didrouter.Change{Kind: didrouter.ChangeResync}) // read while unsubscribed: may be stale
 	if err := e.reloadAll(ctx); err != nil {
 		return fmt.Errorf("engine: load worker index: %w", err)
 	}
@@ -187,7 +193,7 @@ func (e *Engine) Start(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("engine: resubscribe to store changes: %w", err)
 				}
-				c = Change{Kind: ChangeResync}
+				c = didrouter.Change{Kind: didrouter.ChangeResync}
 			}
 			e.config.apply(c)
 			if err := e.applyChange(ctx, c); err != nil && ctx.Err() == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -12,20 +13,20 @@ import (
 // of `didrouter explain` (routing.Explain) on live data, for "why did this
 // call go there". focus names a worker (sid or friendly name) always listed,
 // such as the one who answered.
-func (e *Engine) Explain(ctx context.Context, t Task, focus string) (*routing.Explanation, error) {
+func (e *Engine) Explain(ctx context.Context, t didrouter.Task, focus string) (*routing.Explanation, error) {
 	_, wf, err := e.workflow(ctx, t.WorkspaceSID, t.WorkflowSID)
 	if err != nil {
 		return nil, fmt.Errorf("explain task %s: %w", t.SID, err)
 	}
 	attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 	if err != nil {
-		return nil, Errorf(EINVALID, "task %s attributes: %v", t.SID, err)
+		return nil, didrouter.Errorf(didrouter.EINVALID, "task %s attributes: %v", t.SID, err)
 	}
 	queues, err := e.store.ListTaskQueues(ctx, t.WorkspaceSID)
 	if err != nil {
 		return nil, fmt.Errorf("explain task %s: list task queues: %w", t.SID, err)
 	}
-	opt := routing.ExplainOptions{QueueNames: make(map[string]string, len(queues)), Focus: focus}
+	opt := routing.ExplainOptions{QueueNames: make(map[string]string, len(queues)), Focus: focus, Capacity: capacityOf(t.TaskChannel)}
 	for _, q := range queues {
 		opt.QueueNames[q.SID] = q.FriendlyName
 	}

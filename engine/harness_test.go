@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
 )
@@ -23,10 +24,10 @@ var t0 = time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
 // storeKinds are the real stores every scenario runs against.
 var storeKinds = []struct {
 	name string
-	open func(testing.TB) engine.Store
+	open func(testing.TB) didrouter.Store
 }{
-	{"postgres", func(t testing.TB) engine.Store { return storetest.Postgres(t) }},
-	{"sqlite", func(t testing.TB) engine.Store { return storetest.SQLite(t) }},
+	{"postgres", func(t testing.TB) didrouter.Store { return storetest.Postgres(t) }},
+	{"sqlite", func(t testing.TB) didrouter.Store { return storetest.SQLite(t) }},
 }
 
 // eachStore runs fn as a parallel subtest per store kind.
@@ -52,19 +53,19 @@ func eachStore(t *testing.T, fn func(t *testing.T, h *harness)) {
 type harness struct {
 	t       testing.TB
 	ctx     context.Context
-	store   engine.Store
-	clock   *engine.FakeClock
+	store   didrouter.Store
+	clock   *didrouter.FakeClock
 	eng     *engine.Engine
-	ws      engine.Workspace
+	ws      didrouter.Workspace
 	acts    map[string]string // activity name -> sid
 	queue   string            // the Everyone queue
 	callSeq int
 }
 
-func newHarness(t testing.TB, s engine.Store) *harness {
+func newHarness(t testing.TB, s didrouter.Store) *harness {
 	t.Helper()
 	ctx := t.Context()
-	clock := engine.NewFakeClock(t0)
+	clock := didrouter.NewFakeClock(t0)
 	ws, err := engine.Seed(ctx, s, clock)
 	if err != nil {
 		t.Fatalf("Seed: %v", err)
@@ -91,7 +92,7 @@ func newHarness(t testing.TB, s engine.Store) *harness {
 
 // worker creates a worker with a DID ("" = none) in the named activity.
 // The clock ticks first, so workers created earlier have been idle longer.
-func (h *harness) worker(name, did, activity string) engine.Worker {
+func (h *harness) worker(name, did, activity string) didrouter.Worker {
 	h.t.Helper()
 	h.clock.Advance(time.Second)
 	attrs := map[string]any{"contact_uri": "client:" + name}
@@ -99,7 +100,7 @@ func (h *harness) worker(name, did, activity string) engine.Worker {
 		attrs["phone_number"] = did
 	}
 	b, _ := json.Marshal(attrs)
-	w, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.NewWorker{FriendlyName: name, Attributes: string(b),
+	w, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.WorkerInsert{FriendlyName: name, Attributes: string(b),
 		ActivitySID: h.acts[activity]})
 	if err != nil {
 		h.t.Fatalf("CreateWorker %s: %v", name, err)
@@ -107,7 +108,7 @@ func (h *harness) worker(name, did, activity string) engine.Worker {
 	return w
 }
 
-func (h *harness) setActivity(w engine.Worker, activity string) engine.Worker {
+func (h *harness) setActivity(w didrouter.Worker, activity string) didrouter.Worker {
 	h.t.Helper()
 	sid := h.acts[activity]
 	got, err := h.eng.UpdateWorker(h.ctx, h.ws.SID, w.SID, engine.WorkerUpdate{ActivitySID: &sid})
@@ -127,7 +128,7 @@ func (h *harness) call(to string, priority int) engine.TaskResult {
 func (h *harness) callWith(callSID, to string, priority int) engine.TaskResult {
 	h.t.Helper()
 	attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": to, "type": "inbound", "direction": "inbound"})
-	res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
+	res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
 		Priority: priority, CallSID: callSID})
 	if err != nil {
 		h.t.Fatalf("CreateTask to %s: %v", to, err)
@@ -135,7 +136,7 @@ func (h *harness) callWith(callSID, to string, priority int) engine.TaskResult {
 	return res
 }
 
-func (h *harness) task(sid string) engine.Task {
+func (h *harness) task(sid string) didrouter.Task {
 	h.t.Helper()
 	t, err := h.store.GetTask(h.ctx, h.ws.SID, sid)
 	if err != nil {
@@ -144,7 +145,7 @@ func (h *harness) task(sid string) engine.Task {
 	return t
 }
 
-func (h *harness) getWorker(sid string) engine.Worker {
+func (h *harness) getWorker(sid string) didrouter.Worker {
 	h.t.Helper()
 	w, err := h.store.GetWorker(h.ctx, h.ws.SID, sid)
 	if err != nil {
@@ -153,7 +154,7 @@ func (h *harness) getWorker(sid string) engine.Worker {
 	return w
 }
 
-func (h *harness) reservation(sid string) engine.Reservation {
+func (h *harness) reservation(sid string) didrouter.Reservation {
 	h.t.Helper()
 	r, err := h.store.GetReservation(h.ctx, h.ws.SID, sid)
 	if err != nil {
@@ -163,7 +164,7 @@ func (h *harness) reservation(sid string) engine.Reservation {
 }
 
 // live returns the task's live reservation (nil when none).
-func (h *harness) live(taskSID string) *engine.Reservation {
+func (h *harness) live(taskSID string) *didrouter.Reservation {
 	h.t.Helper()
 	r, _, err := h.eng.LiveReservation(h.ctx, h.ws.SID, taskSID)
 	if err != nil {
@@ -186,7 +187,7 @@ func (h *harness) advance(d time.Duration) int {
 // eventTypes lists the types of the task's events, oldest first.
 func (h *harness) eventTypes(taskSID string) []string {
 	h.t.Helper()
-	evs, err := h.store.ListEvents(h.ctx, h.ws.SID, engine.EventFilter{Page: engine.Page{Size: 1000}, TaskSID: taskSID})
+	evs, err := h.store.ListEvents(h.ctx, h.ws.SID, didrouter.EventFilter{Page: didrouter.Page{Size: 1000}, TaskSID: taskSID})
 	if err != nil {
 		h.t.Fatalf("ListEvents: %v", err)
 	}
@@ -198,7 +199,7 @@ func (h *harness) eventTypes(taskSID string) []string {
 }
 
 // wantReserved checks that res reserved the task for w.
-func (h *harness) wantReserved(res engine.TaskResult, w engine.Worker) {
+func (h *harness) wantReserved(res engine.TaskResult, w didrouter.Worker) {
 	h.t.Helper()
 	if res.Reservation == nil {
 		h.t.Fatalf("task %s (%s, queue %s, target %d): no reservation, want one for %s",
@@ -207,10 +208,10 @@ func (h *harness) wantReserved(res engine.TaskResult, w engine.Worker) {
 	if res.Reservation.WorkerSID != w.SID {
 		h.t.Fatalf("reserved for %s, want %s (%s)", h.getWorker(res.Reservation.WorkerSID).FriendlyName, w.FriendlyName, w.SID)
 	}
-	if res.Reservation.Status != engine.ReservationPending {
+	if res.Reservation.Status != didrouter.ReservationPending {
 		h.t.Fatalf("reservation status %s, want pending", res.Reservation.Status)
 	}
-	if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskReserved {
+	if got := h.task(res.Task.SID).AssignmentStatus; got != didrouter.TaskReserved {
 		h.t.Fatalf("task status %s, want reserved", got)
 	}
 	if got := h.getWorker(w.SID).Busy; got != 1 {

@@ -2,10 +2,11 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/didrouter/didrouter"
 )
 
 // Reasons the engine gives, in a worker.activity.update event's "reason",
@@ -37,12 +38,12 @@ const UnavailableActivityName = "Unavailable"
 // for another activity, another agent was faster) are not counted by the
 // callers of this function; an accepted call clears the count
 // (acceptLocked).
-func (e *Engine) noteMissed(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
+func (e *Engine) noteMissed(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
 	if e.missedLimit <= 0 {
 		return nil
 	}
 	n, err := tx.CountMissedCall(ctx, workspaceSID, workerSID)
-	if ErrorCode(err) == ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		return nil // deleted meanwhile
 	}
 	if err != nil {
@@ -88,68 +89,25 @@ func (e *Engine) noteMissed(ctx context.Context, tx Tx, fx *effects, workspaceSI
 
 // activityNamed finds the workspace's activity with that name, in any case
 // (the API keeps names unique regardless of case).
-func activityNamed(ctx context.Context, tx Tx, workspaceSID, name string) (Activity, bool, error) {
+func activityNamed(ctx context.Context, tx didrouter.Tx, workspaceSID, name string) (didrouter.Activity, bool, error) {
 	acts, err := tx.ListActivities(ctx, workspaceSID)
 	if err != nil {
-		return Activity{}, false, fmt.Errorf("list activities of workspace %s: %w", workspaceSID, err)
+		return didrouter.Activity{}, false, fmt.Errorf("list activities of workspace %s: %w", workspaceSID, err)
 	}
 	for _, a := range acts {
 		if strings.EqualFold(a.FriendlyName, name) {
 			return a, true, nil
 		}
 	}
-	return Activity{}, false, nil
+	return didrouter.Activity{}, false, nil
 }
-
-// Task types of the messages didrouter makes when nobody answers (the
-// webhooks' voicemail and call-back tasks): their reservations ring no
-// phone, so letting one time out is no missed call.
-const (
-	TaskTypeVoicemail = "voicemail"
-	TaskTypeCallback  = "callback"
-)
 
 // ringsPhone reports whether offering t rings the worker's phone: every
 // task but a voicemail or a call-back request (attribute "type").
-func ringsPhone(t Task) bool {
-	if !strings.Contains(t.Attributes, TaskTypeVoicemail) && !strings.Contains(t.Attributes, TaskTypeCallback) {
+func ringsPhone(t didrouter.Task) bool {
+	if !strings.Contains(t.Attributes, didrouter.TaskTypeVoicemail) && !strings.Contains(t.Attributes, didrouter.TaskTypeCallback) {
 		return true // the common case, without decoding the attributes
 	}
-	typ := TaskType(t)
-	return typ != TaskTypeVoicemail && typ != TaskTypeCallback
-}
-
-// IsCallbackRequest reports whether t is a caller's call-back request. The
-// caller hung up on purpose to be called back, so the end of their call
-// (a status callback, a journaled hang-up) must not end the task.
-func IsCallbackRequest(t Task) bool {
-	return strings.Contains(t.Attributes, TaskTypeCallback) && TaskType(t) == TaskTypeCallback
-}
-
-// CallbackNumber is the number a call-back request is to call back (its
-// "callback_number" attribute), "" for any other task. The stores keep it
-// in an indexed column, for CallSettingsStore.CallbackRequests.
-func CallbackNumber(attributes string) string {
-	if !strings.Contains(attributes, TaskTypeCallback) {
-		return ""
-	}
-	var a struct {
-		Type   any `json:"type"`
-		Number any `json:"callback_number"`
-	}
-	if json.Unmarshal([]byte(attributes), &a) != nil || a.Type != TaskTypeCallback {
-		return ""
-	}
-	n, _ := a.Number.(string)
-	return n
-}
-
-// TaskType is the task's "type" attribute ("" when it is not a string).
-func TaskType(t Task) string {
-	var a struct {
-		Type any `json:"type"`
-	}
-	_ = json.Unmarshal([]byte(t.Attributes), &a) // attributes are a JSON object; anything else has no type
-	s, _ := a.Type.(string)
-	return s
+	typ := didrouter.TaskType(t)
+	return typ != didrouter.TaskTypeVoicemail && typ != didrouter.TaskTypeCallback
 }

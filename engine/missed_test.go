@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -35,7 +36,7 @@ func (h *harness) withMissedLimit(n int) {
 }
 
 // ring makes a call to nobody's number and checks that it rings w.
-func (h *harness) ring(w engine.Worker) engine.TaskResult {
+func (h *harness) ring(w didrouter.Worker) engine.TaskResult {
 	h.t.Helper()
 	res := h.call("+12125550100", 0)
 	h.wantReserved(res, w)
@@ -46,7 +47,7 @@ func (h *harness) ring(w engine.Worker) engine.TaskResult {
 // agent's Decline does, then lets the caller hang up (which is not counted).
 func (h *harness) decline(eng *engine.Engine, res engine.TaskResult) {
 	h.t.Helper()
-	if _, err := eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, engine.ReservationRejected); err != nil {
+	if _, err := eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, didrouter.ReservationRejected); err != nil {
 		h.t.Fatalf("RejectReservation: %v", err)
 	}
 	h.hangUp(res.Task.SID)
@@ -61,10 +62,10 @@ func (h *harness) hangUp(taskSID string) {
 }
 
 // activityEvents returns the worker's worker.activity.update events, oldest first.
-func (h *harness) activityEvents(w engine.Worker) []engine.Event {
+func (h *harness) activityEvents(w didrouter.Worker) []didrouter.Event {
 	h.t.Helper()
-	evs, err := h.store.ListEvents(h.ctx, h.ws.SID, engine.EventFilter{Page: engine.Page{Size: 1000},
-		EventType: engine.EventWorkerActivityUpdate, WorkerSID: w.SID})
+	evs, err := h.store.ListEvents(h.ctx, h.ws.SID, didrouter.EventFilter{Page: didrouter.Page{Size: 1000},
+		EventType: didrouter.EventWorkerActivityUpdate, WorkerSID: w.SID})
 	if err != nil {
 		h.t.Fatalf("ListEvents: %v", err)
 	}
@@ -72,7 +73,7 @@ func (h *harness) activityEvents(w engine.Worker) []engine.Event {
 }
 
 // wantActivity checks the worker's activity by name.
-func (h *harness) wantActivity(w engine.Worker, name, when string) {
+func (h *harness) wantActivity(w didrouter.Worker, name, when string) {
 	h.t.Helper()
 	if got := h.getWorker(w.SID); got.ActivityName != name {
 		h.t.Fatalf("%s: %s is %s, want %s", when, w.FriendlyName, got.ActivityName, name)
@@ -80,7 +81,7 @@ func (h *harness) wantActivity(w engine.Worker, name, when string) {
 }
 
 // eventData decodes an event's data.
-func eventData(t *testing.T, ev engine.Event) map[string]any {
+func eventData(t *testing.T, ev didrouter.Event) map[string]any {
 	t.Helper()
 	var d map[string]any
 	if err := json.Unmarshal([]byte(ev.Data), &d); err != nil {
@@ -90,13 +91,13 @@ func eventData(t *testing.T, ev engine.Event) map[string]any {
 }
 
 // wantWorkerChange waits for the change feed to announce a change of w.
-func wantWorkerChange(t *testing.T, feed <-chan engine.Change, w engine.Worker) {
+func wantWorkerChange(t *testing.T, feed <-chan didrouter.Change, w didrouter.Worker) {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
 		case c := <-feed:
-			if c.Kind == engine.ChangeWorker && c.SID == w.SID {
+			if c.Kind == didrouter.ChangeWorker && c.SID == w.SID {
 				return
 			}
 		case <-deadline:
@@ -115,7 +116,7 @@ func TestMissedCallsMoveToUnavailable(t *testing.T) {
 		h.decline(h.eng, h.ring(alice)) // 1: declined
 		res := h.ring(alice)
 		h.advance(engine.DefaultReservationTimeout * time.Second) // 2: rang out
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationTimeout {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationTimeout {
 			t.Fatalf("reservation %s, want timeout", got)
 		}
 		h.hangUp(res.Task.SID)
@@ -129,7 +130,7 @@ func TestMissedCallsMoveToUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		res = h.ring(alice)
-		if _, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, engine.ReservationRejected); err != nil {
+		if _, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, didrouter.ReservationRejected); err != nil {
 			t.Fatal(err) // 3: declined
 		}
 		h.wantActivity(alice, engine.UnavailableActivityName, "after three missed calls")
@@ -201,7 +202,7 @@ func TestMissedCallsCountOnlyTheAgentsAnswers(t *testing.T) {
 		}
 		res := h.ring(alice)
 		h.setActivity(alice, "Offline") // her pending reservation is given up, not counted
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationRejected {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationRejected {
 			t.Fatalf("reservation %s after going Offline, want rejected", got)
 		}
 		h.hangUp(res.Task.SID)
@@ -216,7 +217,7 @@ func TestMissedCallsCountOnlyTheAgentsAnswers(t *testing.T) {
 			res := h.call(ownerDID, 0)
 			h.wantReserved(res, alice)
 			h.advance(engine.SeedOwnerTimeout * time.Second)
-			if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationRescinded {
+			if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationRescinded {
 				t.Fatalf("call %d: reservation %s, want rescinded", i, got)
 			}
 			h.hangUp(res.Task.SID)
@@ -264,7 +265,7 @@ func TestMissedCallsWithoutUnavailableActivity(t *testing.T) {
 			c.MissedCallsUnavailable = 2
 			c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		})
-		if err := h.store.Tx(h.ctx, func(tx engine.Tx) error {
+		if err := h.store.Tx(h.ctx, func(tx didrouter.Tx) error {
 			return tx.DeleteActivity(h.ctx, h.ws.SID, h.acts["Unavailable"])
 		}); err != nil {
 			t.Fatal(err)
@@ -307,14 +308,14 @@ func TestMessagesAreNotMissedCalls(t *testing.T) {
 		alice := h.worker("alice", "", "Available")
 		for i, typ := range []string{"voicemail", "callback"} {
 			attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": "+12125550100", "type": typ})
-			res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
+			res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs),
 				CallSID: fmt.Sprintf("RE%032d", i)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			h.wantReserved(res, alice)
 			h.advance(engine.DefaultReservationTimeout * time.Second)
-			if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationTimeout {
+			if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationTimeout {
 				t.Fatalf("%s reservation %s, want timeout", typ, got)
 			}
 			h.wantActivity(alice, "Available", "after a "+typ+" timed out")
@@ -336,7 +337,7 @@ func TestCallsBeforeMessages(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		alice := h.worker("alice", "", "Offline")
 		attrs, _ := json.Marshal(map[string]any{"name": callerNum, "phone_number": "+12125550100", "type": "voicemail"})
-		vm, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("RE%032d", 1)})
+		vm, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("RE%032d", 1)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,10 +347,10 @@ func TestCallsBeforeMessages(t *testing.T) {
 			t.Fatal("reserved while everyone is offline")
 		}
 		h.setActivity(alice, "Available")
-		if got := h.task(call.Task.SID).AssignmentStatus; got != engine.TaskReserved {
+		if got := h.task(call.Task.SID).AssignmentStatus; got != didrouter.TaskReserved {
 			t.Fatalf("the waiting call is %s once alice is available, want reserved (before the older message)", got)
 		}
-		if got := h.task(vm.Task.SID).AssignmentStatus; got != engine.TaskPending {
+		if got := h.task(vm.Task.SID).AssignmentStatus; got != didrouter.TaskPending {
 			t.Fatalf("the message is %s, want pending", got)
 		}
 	})

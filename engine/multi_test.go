@@ -8,16 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/storetest"
 )
 
 // openPostgresPair opens two stores on one fresh database: two instances.
-func openPostgresPair(t *testing.T) (engine.Store, engine.Store) {
+func openPostgresPair(t *testing.T) (didrouter.Store, didrouter.Store) {
 	t.Helper()
 	url := storetest.PostgresURL(t)
-	var stores [2]engine.Store
+	var stores [2]didrouter.Store
 	for i := range stores {
 		s, err := postgres.Open(t.Context(), url, nil)
 		if err != nil {
@@ -37,15 +38,15 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	sa, sb := openPostgresPair(t)
-	clock := engine.SystemClock{} // real, distinct timestamps order the history
+	clock := didrouter.SystemClock{} // real, distinct timestamps order the history
 
 	// Both instances seed at once: one workspace results.
 	var (
-		wss  [2]engine.Workspace
+		wss  [2]didrouter.Workspace
 		errs [2]error
 		wg   sync.WaitGroup
 	)
-	for i, s := range []engine.Store{sa, sb} {
+	for i, s := range []didrouter.Store{sa, sb} {
 		wg.Go(func() { wss[i], errs[i] = engine.Seed(ctx, s, clock) })
 	}
 	wg.Wait()
@@ -73,9 +74,9 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 		}
 	}
 	const nWorkers = 3
-	var workers []engine.Worker
+	var workers []didrouter.Worker
 	for i := range nWorkers {
-		w, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: fmt.Sprintf("w%d", i),
+		w, err := ea.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: fmt.Sprintf("w%d", i),
 			Attributes: fmt.Sprintf(`{"phone_number":"+1512764058%d"}`, i), ActivitySID: available})
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +94,7 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 	for g, eng := range []*engine.Engine{ea, eb, ea, eb} {
 		wg.Go(func() {
 			for i := range perGoroutine {
-				res, err := eng.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID,
+				res, err := eng.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID,
 					Attributes: fmt.Sprintf(`{"phone_number":"+1512764058%d"}`, i%nWorkers),
 					CallSID:    fmt.Sprintf("CA-%d-%d", g, i)})
 				if err != nil {
@@ -104,14 +105,14 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 					continue
 				}
 				if i%3 == 2 {
-					if _, err := eng.RejectReservation(ctx, ws.SID, res.Reservation.SID, engine.ReservationRejected); err != nil &&
-						engine.ErrorCode(err) != engine.EUNAVAILABLE {
+					if _, err := eng.RejectReservation(ctx, ws.SID, res.Reservation.SID, didrouter.ReservationRejected); err != nil &&
+						didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 						callErrs.Store(fmt.Sprintf("reject %d-%d", g, i), err)
 					}
 					continue
 				}
 				if _, err := eng.AcceptReservation(ctx, ws.SID, res.Reservation.SID); err != nil {
-					if engine.ErrorCode(err) != engine.EUNAVAILABLE {
+					if didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 						callErrs.Store(fmt.Sprintf("accept %d-%d", g, i), err)
 					}
 					continue
@@ -134,29 +135,29 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 	}
 
 	// History: per worker, each reservation starts after the previous one ended.
-	all, err := sa.ListReservations(ctx, ws.SID, engine.ReservationFilter{Page: engine.Page{Size: 1000}})
+	all, err := sa.ListReservations(ctx, ws.SID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(all) < nWorkers {
 		t.Fatalf("only %d reservations were made", len(all))
 	}
-	byWorker := map[string][]engine.Reservation{}
+	byWorker := map[string][]didrouter.Reservation{}
 	for _, r := range all {
 		byWorker[r.WorkerSID] = append(byWorker[r.WorkerSID], r)
 	}
 	for _, w := range workers {
 		rs := byWorker[w.SID]
-		slices.SortFunc(rs, func(a, b engine.Reservation) int { return a.DateCreated.Compare(b.DateCreated) })
+		slices.SortFunc(rs, func(a, b didrouter.Reservation) int { return a.DateCreated.Compare(b.DateCreated) })
 		live := 0
 		for i, r := range rs {
-			final := r.Status != engine.ReservationPending && r.Status != engine.ReservationAccepted
+			final := r.Status != didrouter.ReservationPending && r.Status != didrouter.ReservationAccepted
 			if !final {
 				live++
 			}
 			if i > 0 {
 				prev := rs[i-1]
-				prevFinal := prev.Status != engine.ReservationPending && prev.Status != engine.ReservationAccepted
+				prevFinal := prev.Status != didrouter.ReservationPending && prev.Status != didrouter.ReservationAccepted
 				if !prevFinal || r.DateCreated.Before(prev.DateUpdated) {
 					t.Errorf("worker %s: reservation %s (%s, from %s) overlaps %s (%s, %s..%s)", w.FriendlyName,
 						r.SID, r.Status, r.DateCreated.Format(time.RFC3339Nano), prev.SID, prev.Status,
@@ -174,7 +175,7 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 	}
 	// Every task is in a consistent state: reserved tasks have exactly one
 	// pending reservation, pending tasks none.
-	tasks, err := sa.ListTasks(ctx, ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	tasks, err := sa.ListTasks(ctx, ws.SID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,11 +188,11 @@ func TestTwoInstancesNeverDoubleBookAWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 		switch task.AssignmentStatus {
-		case engine.TaskReserved:
-			if r == nil || r.Status != engine.ReservationPending {
+		case didrouter.TaskReserved:
+			if r == nil || r.Status != didrouter.ReservationPending {
 				t.Errorf("reserved task %s has live reservation %+v", task.SID, r)
 			}
-		case engine.TaskPending, engine.TaskCompleted:
+		case didrouter.TaskPending, didrouter.TaskCompleted:
 			if r != nil {
 				t.Errorf("%s task %s has live reservation %+v", task.AssignmentStatus, task.SID, r)
 			}
@@ -207,14 +208,14 @@ func TestStartFiresTimersAndFollowsOtherInstances(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	sa, sb := openPostgresPair(t)
-	clock := engine.NewFakeClock(t0)
+	clock := didrouter.NewFakeClock(t0)
 	ws, err := engine.Seed(ctx, sa, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var engs [2]*engine.Engine
 	done := make(chan error, 2)
-	for i, s := range []engine.Store{sa, sb} {
+	for i, s := range []didrouter.Store{sa, sb} {
 		e, err := engine.New(engine.Config{Store: s, Clock: clock, InstanceID: fmt.Sprint(i), TimerPoll: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -234,12 +235,12 @@ func TestStartFiresTimersAndFollowsOtherInstances(t *testing.T) {
 			offline = a.SID
 		}
 	}
-	owner, err := engs[0].CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner",
+	owner, err := engs[0].CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`, ActivitySID: available})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := engs[0].CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "other", ActivitySID: offline})
+	other, err := engs[0].CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "other", ActivitySID: offline})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestStartFiresTimersAndFollowsOtherInstances(t *testing.T) {
 	attempt := 0
 	eventually(t, "engine 1 reserves the owner at the owner step", func() bool {
 		attempt++
-		res, err = engs[1].CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID,
+		res, err = engs[1].CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID,
 			Attributes: `{"phone_number":"` + ownerDID + `"}`, CallSID: fmt.Sprint("CA-start-", attempt)})
 		if err != nil {
 			t.Fatal(err)
@@ -274,15 +275,15 @@ func TestStartFiresTimersAndFollowsOtherInstances(t *testing.T) {
 		}
 		task, _ := sa.GetTask(ctx, ws.SID, res.Task.SID)
 		t.Logf("task: %s target %d rejected %v", task.AssignmentStatus, task.TargetIndex, task.RejectedWorkers)
-		rs, _ := sa.ListReservations(ctx, ws.SID, engine.ReservationFilter{})
+		rs, _ := sa.ListReservations(ctx, ws.SID, didrouter.ReservationFilter{})
 		for _, r := range rs {
 			t.Logf("reservation %s worker %s %s", r.SID, r.WorkerSID, r.Status)
 		}
-		for _, w := range []engine.Worker{owner, other} {
+		for _, w := range []didrouter.Worker{owner, other} {
 			got, _ := sa.GetWorker(ctx, ws.SID, w.SID)
 			t.Logf("worker %s %s: available %v busy %d v%d", got.FriendlyName, got.SID, got.Available, got.Busy, got.Version)
 		}
-		evs, _ := sa.ListEvents(ctx, ws.SID, engine.EventFilter{Page: engine.Page{Size: 100}})
+		evs, _ := sa.ListEvents(ctx, ws.SID, didrouter.EventFilter{Page: didrouter.Page{Size: 100}})
 		for _, e := range evs {
 			t.Logf("event %s %s", e.EventType, e.Description)
 		}
@@ -346,10 +347,10 @@ func TestStartRunsTimerLoop(t *testing.T) {
 
 // seededPair seeds one workspace in a fresh Postgres database and returns
 // two stores on it, as two instances have, with a fake clock.
-func seededPair(t *testing.T) (sa, sb engine.Store, ws engine.Workspace, clock *engine.FakeClock) {
+func seededPair(t *testing.T) (sa, sb didrouter.Store, ws didrouter.Workspace, clock *didrouter.FakeClock) {
 	t.Helper()
 	sa, sb = openPostgresPair(t)
-	clock = engine.NewFakeClock(t0)
+	clock = didrouter.NewFakeClock(t0)
 	ws, err := engine.Seed(t.Context(), sa, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -359,7 +360,7 @@ func seededPair(t *testing.T) (sa, sb engine.Store, ws engine.Workspace, clock *
 
 // newEngine is engine.New on s and clock with instance id; cfg, when given,
 // sets the rest.
-func newEngine(t *testing.T, s engine.Store, clock engine.Clock, id string, cfg ...engine.Config) *engine.Engine {
+func newEngine(t *testing.T, s didrouter.Store, clock didrouter.Clock, id string, cfg ...engine.Config) *engine.Engine {
 	t.Helper()
 	var c engine.Config
 	if len(cfg) > 0 {

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+
+	"github.com/didrouter/didrouter"
 )
 
 // OutboundCall is the input of RecordOutboundCall.
@@ -16,7 +18,7 @@ type OutboundCall struct {
 
 // OutboundResult is a recorded outbound call.
 type OutboundResult struct {
-	Task    Task
+	Task    didrouter.Task
 	Created bool // false: the CallSid already had a task, which is returned
 	// Claimed reports whether the call took one unit of the worker's
 	// capacity (an accepted reservation holds it until the task completes).
@@ -34,7 +36,7 @@ type OutboundResult struct {
 // any call. A CallSid that already has a task creates nothing.
 func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (OutboundResult, error) {
 	if o.CallSID == "" {
-		return OutboundResult{}, Errorf(EINVALID, "call_sid is required to record an outbound call")
+		return OutboundResult{}, didrouter.Errorf(didrouter.EINVALID, "call_sid is required to record an outbound call")
 	}
 	raw, _, err := parseTaskAttributes(o.Attributes)
 	if err != nil {
@@ -46,7 +48,7 @@ func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (Outbou
 	}
 	if t, err := e.store.TaskByCallSID(ctx, ws.SID, o.CallSID); err == nil {
 		return OutboundResult{Task: t}, nil
-	} else if ErrorCode(err) != ENOTFOUND {
+	} else if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		return OutboundResult{}, fmt.Errorf("record outbound call: look up call %s: %w", o.CallSID, err)
 	}
 	wfSID := o.WorkflowSID
@@ -54,12 +56,12 @@ func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (Outbou
 		wfSID = ws.DefaultWorkflowSID
 	}
 	var out OutboundResult
-	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err = e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		out = OutboundResult{}
 		now := e.clock.Now()
-		t := Task{
-			SID: NewSID(PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfSID, Attributes: raw,
-			AssignmentStatus: TaskAssigned, Timeout: DefaultTaskTimeout, TaskChannel: DefaultTaskChannel,
+		t := didrouter.Task{
+			SID: didrouter.NewSID(didrouter.PrefixTask), WorkspaceSID: ws.SID, WorkflowSID: wfSID, Attributes: raw,
+			AssignmentStatus: didrouter.TaskAssigned, Timeout: DefaultTaskTimeout, TaskChannel: DefaultTaskChannel,
 			CallSID: o.CallSID, FilterIndex: -1, StepEnteredAt: now, RejectedWorkers: []string{},
 			DateCreated: now, DateUpdated: now,
 		}
@@ -72,26 +74,26 @@ func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (Outbou
 			return nil
 		}
 		// Task before worker: the store's lock order.
-		claimed, err := tx.ClaimWorker(ctx, ws.SID, o.WorkerSID, now)
-		if ErrorCode(err) == ENOTFOUND {
-			return Errorf(EINVALID, "worker %s does not exist in workspace %s", o.WorkerSID, ws.SID)
+		claimed, err := tx.ClaimWorker(ctx, ws.SID, o.WorkerSID, t.TaskChannel, now)
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
+			return didrouter.Errorf(didrouter.EINVALID, "worker %s does not exist in workspace %s", o.WorkerSID, ws.SID)
 		}
 		if err != nil {
 			return fmt.Errorf("claim worker %s: %w", o.WorkerSID, err)
 		}
-		if err := e.event(ctx, tx, taskEvent(t, EventTaskCreated, fmt.Sprintf("Outbound task %s created", t.SID)),
+		if err := e.event(ctx, tx, taskEvent(t, didrouter.EventTaskCreated, fmt.Sprintf("Outbound task %s created", t.SID)),
 			map[string]any{"workflow_sid": wfSID, "call_sid": o.CallSID, "direction": "outbound", "worker_sid": o.WorkerSID}); err != nil {
 			return err
 		}
 		if claimed {
-			r := Reservation{
-				SID: NewSID(PrefixReservation), WorkspaceSID: ws.SID, TaskSID: t.SID, WorkerSID: o.WorkerSID,
-				Status: ReservationAccepted, DateCreated: now, DateUpdated: now,
+			r := didrouter.Reservation{
+				SID: didrouter.NewSID(didrouter.PrefixReservation), WorkspaceSID: ws.SID, TaskSID: t.SID, WorkerSID: o.WorkerSID,
+				Status: didrouter.ReservationAccepted, DateCreated: now, DateUpdated: now,
 			}
 			if err := tx.InsertReservation(ctx, r); err != nil {
 				return fmt.Errorf("insert reservation: %w", err)
 			}
-			for _, ev := range []string{EventReservationCreated, EventReservationAccepted} {
+			for _, ev := range []string{didrouter.EventReservationCreated, didrouter.EventReservationAccepted} {
 				if err := e.event(ctx, tx, reservationEvent(r, ev,
 					fmt.Sprintf("Reservation %s of outbound task %s", r.SID, t.SID)), map[string]any{"direction": "outbound"}); err != nil {
 					return err

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -17,11 +18,11 @@ func TestWorkerByContactURI(t *testing.T) {
 			t.Fatalf("client:alice: %+v %v", w, err)
 		}
 		for _, uri := range []string{"client:Alice", "client:carol", "alice"} {
-			if _, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, uri); engine.ErrorCode(err) != engine.ENOTFOUND {
+			if _, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, uri); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 				t.Errorf("%s: %v, want not found", uri, err)
 			}
 		}
-		if _, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, " "); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, " "); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Errorf("empty: %v", err)
 		}
 		// A changed contact is followed (this instance's index is updated on write).
@@ -29,7 +30,7 @@ func TestWorkerByContactURI(t *testing.T) {
 		if _, err := h.eng.UpdateWorker(h.ctx, h.ws.SID, alice.SID, engine.WorkerUpdate{Attributes: &attrs}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, "client:alice"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, "client:alice"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Errorf("old contact still found: %v", err)
 		}
 		if w, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, "client:alice2"); err != nil || w.SID != alice.SID {
@@ -37,7 +38,7 @@ func TestWorkerByContactURI(t *testing.T) {
 		}
 		// Two workers sharing a contact: ambiguous, never a guess.
 		h.worker("bob", "", "Offline") // contact client:bob, like the first bob
-		if _, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, "client:bob"); engine.ErrorCode(err) != engine.ECONFLICT ||
+		if _, err := h.eng.WorkerByContactURI(h.ctx, h.ws.SID, "client:bob"); didrouter.ErrorCode(err) != didrouter.ECONFLICT ||
 			!strings.Contains(err.Error(), "2 workers") {
 			t.Errorf("shared contact: %v", err)
 		}
@@ -67,12 +68,12 @@ func TestRecordOutboundCall(t *testing.T) {
 			t.Fatalf("record: %+v %v", res, err)
 		}
 		task := h.task(res.Task.SID)
-		if task.AssignmentStatus != engine.TaskAssigned || task.CallSID != "CAout1" || task.Attributes != attrs ||
+		if task.AssignmentStatus != didrouter.TaskAssigned || task.CallSID != "CAout1" || task.Attributes != attrs ||
 			task.WorkflowSID != h.ws.DefaultWorkflowSID {
 			t.Fatalf("task %+v", task)
 		}
 		r, w, err := h.eng.LiveReservation(h.ctx, h.ws.SID, task.SID)
-		if err != nil || r == nil || r.Status != engine.ReservationAccepted || w.SID != alice.SID {
+		if err != nil || r == nil || r.Status != didrouter.ReservationAccepted || w.SID != alice.SID {
 			t.Fatalf("live reservation %+v %+v %v", r, w, err)
 		}
 		if got := h.getWorker(alice.SID).Busy; got != 1 {
@@ -81,7 +82,7 @@ func TestRecordOutboundCall(t *testing.T) {
 		if got := h.getWorker(bob.SID).Busy; got != 0 {
 			t.Fatalf("bob busy %d: someone else was offered the outbound call", got)
 		}
-		wantContains(t, h.eventTypes(task.SID), engine.EventTaskCreated, engine.EventReservationCreated, engine.EventReservationAccepted)
+		wantContains(t, h.eventTypes(task.SID), didrouter.EventTaskCreated, didrouter.EventReservationCreated, didrouter.EventReservationAccepted)
 
 		// While on the call, a call to alice's number is not offered to her.
 		in := h.call("+15125550101", 0)
@@ -103,7 +104,7 @@ func TestRecordOutboundCall(t *testing.T) {
 		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, task.SID, "call completed"); err != nil {
 			t.Fatal(err)
 		}
-		if got := h.task(task.SID).AssignmentStatus; got != engine.TaskCompleted {
+		if got := h.task(task.SID).AssignmentStatus; got != didrouter.TaskCompleted {
 			t.Fatalf("task %s", got)
 		}
 		if got := h.getWorker(alice.SID).Busy; got > 1 {
@@ -113,7 +114,7 @@ func TestRecordOutboundCall(t *testing.T) {
 		// An offline agent calls out without a reservation: their state is untouched.
 		carol := h.worker("carol", "", "Offline")
 		off, err := h.eng.RecordOutboundCall(h.ctx, engine.OutboundCall{WorkspaceSID: h.ws.SID, WorkerSID: carol.SID, CallSID: "CAout2"})
-		if err != nil || !off.Created || off.Claimed || off.Task.AssignmentStatus != engine.TaskAssigned {
+		if err != nil || !off.Created || off.Claimed || off.Task.AssignmentStatus != didrouter.TaskAssigned {
 			t.Fatalf("offline agent: %+v %v", off, err)
 		}
 		if got := h.getWorker(carol.SID); got.Busy != 0 || got.Version != carol.Version {
@@ -127,13 +128,13 @@ func TestRecordOutboundCall(t *testing.T) {
 		}
 
 		// Bad input.
-		if _, err := h.eng.RecordOutboundCall(h.ctx, engine.OutboundCall{WorkspaceSID: h.ws.SID, WorkerSID: alice.SID}); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.RecordOutboundCall(h.ctx, engine.OutboundCall{WorkspaceSID: h.ws.SID, WorkerSID: alice.SID}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Errorf("no CallSid: %v", err)
 		}
-		if _, err := h.eng.RecordOutboundCall(h.ctx, engine.OutboundCall{WorkspaceSID: h.ws.SID, WorkerSID: "WKnope", CallSID: "CAout3"}); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.RecordOutboundCall(h.ctx, engine.OutboundCall{WorkspaceSID: h.ws.SID, WorkerSID: "WKnope", CallSID: "CAout3"}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Errorf("unknown worker: %v", err)
 		}
-		if _, err := h.store.TaskByCallSID(h.ctx, h.ws.SID, "CAout3"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := h.store.TaskByCallSID(h.ctx, h.ws.SID, "CAout3"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Errorf("a failed record left a task: %v", err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -20,13 +21,13 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	ea := newEngine(t, sa, clock, "a")
 	eb := newEngine(t, sb, clock, "b")
 	available := activityNamed(ctx, t, sa, ws.SID, "Available")
-	owner, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner",
+	owner, err := ea.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`, ActivitySID: available})
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(1) // the owner has been idle longest
-	other, err := ea.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "other", ActivitySID: available})
+	other, err := ea.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "other", ActivitySID: available})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +35,12 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first, err := ea.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, CallSID: "CA1",
+	first, err := ea.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, CallSID: "CA1",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`})
 	if err != nil || first.Worker == nil || first.Worker.SID != owner.SID {
 		t.Fatalf("first call: %+v, %v; want the owner reserved", first.Worker, err)
 	}
-	second, err := eb.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, CallSID: "CA2",
+	second, err := eb.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, CallSID: "CA2",
 		Attributes: `{"phone_number":"` + ownerDID + `"}`})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	if err != nil || got.Busy != 1 {
 		t.Fatalf("owner busy %d (%v), want 1", got.Busy, err)
 	}
-	events, err := sa.ListEvents(ctx, ws.SID, engine.EventFilter{TaskSID: second.Task.SID})
+	events, err := sa.ListEvents(ctx, ws.SID, didrouter.EventFilter{TaskSID: second.Task.SID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +64,9 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	for _, e := range events {
 		types = append(types, e.EventType)
 	}
-	want := []string{engine.EventTaskCreated, engine.EventWorkflowTargetMatched, engine.EventTaskQueueEntered,
-		engine.EventWorkflowSkipped, engine.EventWorkflowTargetMatched, engine.EventTaskQueueEntered,
-		engine.EventTaskQueueMoved, engine.EventReservationCreated}
+	want := []string{didrouter.EventTaskCreated, didrouter.EventWorkflowTargetMatched, didrouter.EventTaskQueueEntered,
+		didrouter.EventWorkflowSkipped, didrouter.EventWorkflowTargetMatched, didrouter.EventTaskQueueEntered,
+		didrouter.EventTaskQueueMoved, didrouter.EventReservationCreated}
 	// One transaction at one (fake) time: the events still list in the
 	// order they were written.
 	if !slices.Equal(types, want) {
@@ -73,7 +74,7 @@ func TestNewCallWithStaleIndex(t *testing.T) {
 	}
 }
 
-func activityNamed(ctx context.Context, t *testing.T, s engine.Store, workspaceSID, name string) string {
+func activityNamed(ctx context.Context, t *testing.T, s didrouter.Store, workspaceSID, name string) string {
 	t.Helper()
 	acts, err := s.ListActivities(ctx, workspaceSID)
 	if err != nil {

@@ -86,10 +86,3 @@ func nextPosition(wf *routing.Workflow, filter, target int, attrs routing.Attrib
 	}
 	return f, 0, true
 }
-
-// FirstTarget reports whether a task at this routing position is at the
-// first target of a filter it matched: its first choice, the number's
-// owner in the DID workflow. An answer there is "answered by the owner"
-// (metrics, statistics and the admin console's board); anywhere else,
-// including the default filter, it went to someone else (Everyone).
-func FirstTarget(filter, target int) bool { return filter >= 0 && target == 0 }

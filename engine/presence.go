@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-)
 
-// TimerAway fires when a worker's last agent desktop page may have been
-// gone for Config.AgentAway. Keyed by worker (one per worker), not task.
-const TimerAway = "away"
+	"github.com/didrouter/didrouter"
+)
 
 // OfflineActivityName names the activity a worker without a desktop page is
 // moved to; a workspace without it uses its default activity when that one
@@ -102,7 +100,7 @@ func (e *Engine) AgentPageClosed(ctx context.Context, workspaceSID, workerSID, p
 	if e.away <= 0 {
 		return nil
 	}
-	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		// The timer first, then the page: the order the away timer's
 		// handler locks them in.
 		if err := e.armAway(ctx, tx, fx, workspaceSID, workerSID, e.clock.Now()); err != nil {
@@ -126,14 +124,14 @@ func (e *Engine) touchPage(ctx context.Context, workspaceSID, workerSID, pageID 
 			return fmt.Errorf("read worker %s: %w", workerSID, err)
 		}
 	}
-	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		now := e.clock.Now()
 		if opened {
 			if err := e.armAway(ctx, tx, fx, workspaceSID, workerSID, now); err != nil {
 				return err
 			}
 		}
-		created, err := tx.TouchAgentPage(ctx, AgentPage{WorkspaceSID: workspaceSID, WorkerSID: workerSID,
+		created, err := tx.TouchAgentPage(ctx, didrouter.AgentPage{WorkspaceSID: workspaceSID, WorkerSID: workerSID,
 			PageID: pageID, OpenedAt: now, LastSeen: now})
 		if err != nil {
 			return fmt.Errorf("store page %s: %w", pageID, err)
@@ -150,8 +148,8 @@ func (e *Engine) touchPage(ctx context.Context, workspaceSID, workerSID, pageID 
 }
 
 // armAway (re)sets the worker's away timer to Config.AgentAway from now.
-func (e *Engine) armAway(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
-	if err := tx.SetTimer(ctx, Timer{SID: NewSID(PrefixTimer), WorkspaceSID: workspaceSID, Kind: TimerAway,
+func (e *Engine) armAway(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
+	if err := tx.SetTimer(ctx, didrouter.Timer{SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: workspaceSID, Kind: didrouter.TimerAway,
 		WorkerSID: workerSID, FireAt: now.Add(e.away)}); err != nil {
 		return fmt.Errorf("set away timer of worker %s: %w", workerSID, err)
 	}
@@ -164,12 +162,12 @@ func (e *Engine) armAway(ctx context.Context, tx Tx, fx *effects, workspaceSID, 
 // page would be that old. A worker already Offline is left there; its
 // stale pages are forgotten either way, so that it is not moved again
 // until it opens the desktop again.
-func (e *Engine) fireAway(ctx context.Context, tx Tx, fx *effects, tm Timer, now time.Time) error {
+func (e *Engine) fireAway(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
 	if e.away <= 0 {
 		return nil // turned off since the timer was set
 	}
 	w, err := tx.GetWorker(ctx, tm.WorkspaceSID, tm.WorkerSID)
-	if ErrorCode(err) == ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		return nil // deleted: its pages went with it
 	}
 	if err != nil {
@@ -222,24 +220,24 @@ func (e *Engine) fireAway(ctx context.Context, tx Tx, fx *effects, tm Timer, now
 // offlineActivity is the activity a worker without a desktop goes to: the
 // unavailable one named Offline, else the workspace's default activity
 // when it is unavailable.
-func (e *Engine) offlineActivity(ctx context.Context, tx Tx, workspaceSID string) (Activity, bool, error) {
+func (e *Engine) offlineActivity(ctx context.Context, tx didrouter.Tx, workspaceSID string) (didrouter.Activity, bool, error) {
 	a, ok, err := activityNamed(ctx, tx, workspaceSID, OfflineActivityName)
 	if err != nil || (ok && !a.Available) {
 		return a, ok, err
 	}
 	ws, err := tx.GetWorkspace(ctx, workspaceSID)
 	if err != nil {
-		return Activity{}, false, fmt.Errorf("read workspace %s: %w", workspaceSID, err)
+		return didrouter.Activity{}, false, fmt.Errorf("read workspace %s: %w", workspaceSID, err)
 	}
 	if ws.DefaultActivitySID == "" {
-		return Activity{}, false, nil
+		return didrouter.Activity{}, false, nil
 	}
 	a, err = tx.GetActivity(ctx, workspaceSID, ws.DefaultActivitySID)
-	if ErrorCode(err) == ENOTFOUND {
-		return Activity{}, false, nil
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
+		return didrouter.Activity{}, false, nil
 	}
 	if err != nil {
-		return Activity{}, false, fmt.Errorf("read default activity %s: %w", ws.DefaultActivitySID, err)
+		return didrouter.Activity{}, false, fmt.Errorf("read default activity %s: %w", ws.DefaultActivitySID, err)
 	}
 	return a, !a.Available, nil
 }
@@ -248,12 +246,12 @@ func (e *Engine) offlineActivity(ctx context.Context, tx Tx, workspaceSID string
 // is stored and logged.
 func checkPageID(id string) error {
 	if id == "" || len(id) > maxPageID {
-		return Errorf(EINVALID, "page id must be 1 to %d characters long", maxPageID)
+		return didrouter.Errorf(didrouter.EINVALID, "page id must be 1 to %d characters long", maxPageID)
 	}
 	if strings.IndexFunc(id, func(r rune) bool {
 		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_'
 	}) >= 0 {
-		return Errorf(EINVALID, "page id %q may hold only letters, digits, '-' and '_'", id)
+		return didrouter.Errorf(didrouter.EINVALID, "page id %q may hold only letters, digits, '-' and '_'", id)
 	}
 	return nil
 }
@@ -276,7 +274,7 @@ type ActivityChange struct {
 // since (ok false when there was none), so that the agent's page can say
 // why it was moved ("after 3 missed calls in a row").
 func (e *Engine) LastActivityChange(ctx context.Context, workspaceSID, workerSID string, since time.Time) (ActivityChange, bool, error) {
-	evs, err := e.store.ListEvents(ctx, workspaceSID, EventFilter{Page: Page{Size: 1}, EventType: EventWorkerActivityUpdate,
+	evs, err := e.store.ListEvents(ctx, workspaceSID, didrouter.EventFilter{Page: didrouter.Page{Size: 1}, EventType: didrouter.EventWorkerActivityUpdate,
 		WorkerSID: workerSID, StartDate: since, Newest: true})
 	if err != nil {
 		return ActivityChange{}, false, fmt.Errorf("last activity change of worker %s: %w", workerSID, err)

@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/didrouter/didrouter"
+)
 
 // FuzzCheckPageID: any input gets an answer, never a panic, and an accepted
 // id is plain (safe to store and log).
@@ -11,7 +15,7 @@ func FuzzCheckPageID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id string) {
 		err := checkPageID(id)
 		if err != nil {
-			if ErrorCode(err) != EINVALID {
+			if didrouter.ErrorCode(err) != didrouter.EINVALID {
 				t.Fatalf("%q: %v, want EINVALID", id, err)
 			}
 			return

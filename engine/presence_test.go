@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
 )
@@ -18,7 +19,7 @@ func (h *harness) withAway(d time.Duration) {
 }
 
 // page reports a page event through tr, failing the test on error.
-func (h *harness) page(tr engine.PresenceTracker, what string, w engine.Worker, id string) {
+func (h *harness) page(tr engine.PresenceTracker, what string, w didrouter.Worker, id string) {
 	h.t.Helper()
 	var err error
 	switch what {
@@ -37,7 +38,7 @@ func (h *harness) page(tr engine.PresenceTracker, what string, w engine.Worker, 
 }
 
 // beatFor keeps the page heartbeating every 20 s for d, firing timers.
-func (h *harness) beatFor(tr engine.PresenceTracker, w engine.Worker, id string, d time.Duration) {
+func (h *harness) beatFor(tr engine.PresenceTracker, w didrouter.Worker, id string, d time.Duration) {
 	h.t.Helper()
 	for step := 20 * time.Second; d > 0; d -= step {
 		h.advance(step)
@@ -171,7 +172,7 @@ func TestAgentAwayGivesUpTheRingingCall(t *testing.T) {
 		h.wantReserved(res, alice) // idle longest
 		h.advance(away)
 		h.wantActivity(alice, "Offline", "at the away time")
-		if got := h.reservation(res.Reservation.SID).Status; got != engine.ReservationRejected {
+		if got := h.reservation(res.Reservation.SID).Status; got != didrouter.ReservationRejected {
 			t.Fatalf("alice's reservation %s, want rejected", got)
 		}
 		if r := h.live(res.Task.SID); r == nil || r.WorkerSID != bob.SID {
@@ -241,18 +242,18 @@ func TestAgentPageInput(t *testing.T) {
 				func() error { return h.eng.AgentPageHeartbeat(h.ctx, h.ws.SID, alice.SID, id) },
 				func() error { return h.eng.AgentPageClosed(h.ctx, h.ws.SID, alice.SID, id) },
 			} {
-				if err := fn(); engine.ErrorCode(err) != engine.EINVALID || !strings.Contains(engine.ErrorMessage(err), "page id") {
+				if err := fn(); didrouter.ErrorCode(err) != didrouter.EINVALID || !strings.Contains(didrouter.ErrorMessage(err), "page id") {
 					t.Errorf("page id %q: %v, want EINVALID about the page id", id, err)
 				}
 			}
 		}
-		if err := h.eng.AgentPageOpen(h.ctx, h.ws.SID, "WKnobody", "tab-1"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if err := h.eng.AgentPageOpen(h.ctx, h.ws.SID, "WKnobody", "tab-1"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Errorf("unknown worker: %v, want ENOTFOUND", err)
 		}
-		if err := h.eng.AgentPageHeartbeat(h.ctx, h.ws.SID, "WKnobody", "tab-1"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if err := h.eng.AgentPageHeartbeat(h.ctx, h.ws.SID, "WKnobody", "tab-1"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Errorf("heartbeat of an unknown worker: %v, want ENOTFOUND", err)
 		}
-		if err := h.eng.AgentPageHeartbeat(h.ctx, "WSother", alice.SID, "tab-1"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if err := h.eng.AgentPageHeartbeat(h.ctx, "WSother", alice.SID, "tab-1"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Errorf("heartbeat in another workspace: %v, want ENOTFOUND", err)
 		}
 		h.page(h.eng, "open", alice, strings.Repeat("a", 64))

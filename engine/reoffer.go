@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
-)
 
-// TimerReoffer ends a waiting task's exclusions: the workers who missed or
-// declined it may be offered it again. Keyed by task like the step timer.
-const TimerReoffer = "reoffer"
+	"github.com/didrouter/didrouter"
+)
 
 // DefaultReofferAfter is Config.ReofferAfter's default.
 const DefaultReofferAfter = 60 * time.Second
@@ -19,12 +17,12 @@ const DefaultReofferAfter = 60 * time.Second
 // other workers are still being tried, nobody is offered the task twice.
 // Whether the task then really waits at a step without timeout is decided
 // when the timer fires.
-func (e *Engine) armReoffer(ctx context.Context, tx Tx, fx *effects, t Task, now time.Time) error {
+func (e *Engine) armReoffer(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task, now time.Time) error {
 	if e.reofferAfter <= 0 || len(t.RejectedWorkers) == 0 {
 		return nil
 	}
-	if err := tx.SetTimer(ctx, Timer{
-		SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerReoffer, TaskSID: t.SID,
+	if err := tx.SetTimer(ctx, didrouter.Timer{
+		SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: didrouter.TimerReoffer, TaskSID: t.SID,
 		TaskVersion: t.Version, FireAt: now.Add(e.reofferAfter),
 	}); err != nil {
 		return fmt.Errorf("set re-offer timer: %w", err)
@@ -42,12 +40,12 @@ func (e *Engine) armReoffer(ctx context.Context, tx Tx, fx *effects, t Task, now
 // alone. The state is checked rather than the timer's TaskVersion: any
 // unrelated update of the task (priority, attributes) must not cancel the
 // re-offer, and every new exclusion replaces the timer anyway.
-func (e *Engine) fireReoffer(ctx context.Context, tx Tx, fx *effects, tm Timer, now time.Time) error {
+func (e *Engine) fireReoffer(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
 	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
 	if err != nil {
 		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
 	}
-	if t.AssignmentStatus != TaskPending || len(t.RejectedWorkers) == 0 {
+	if t.AssignmentStatus != didrouter.TaskPending || len(t.RejectedWorkers) == 0 {
 		return nil
 	}
 	_, wf, err := e.workflowIn(ctx, tx, t.WorkspaceSID, t.WorkflowSID)
@@ -63,7 +61,7 @@ func (e *Engine) fireReoffer(ctx context.Context, tx Tx, fx *effects, tm Timer, 
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", t.SID, err)
 	}
-	if err := e.event(ctx, tx, taskEvent(updated, EventTaskUpdated,
+	if err := e.event(ctx, tx, taskEvent(updated, didrouter.EventTaskUpdated,
 		fmt.Sprintf("Task %s offered again to the %d worker(s) who missed it", t.SID, len(missed))),
 		map[string]any{"reoffered_workers": missed, "task_queue_sid": t.TaskQueueSID}); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -21,13 +22,13 @@ func (h *harness) withReofferAfter(d time.Duration) {
 
 // miss ends the live reservation of the task as not answered and checks that
 // it was w's.
-func (h *harness) miss(taskSID string, w engine.Worker) engine.TaskResult {
+func (h *harness) miss(taskSID string, w didrouter.Worker) engine.TaskResult {
 	h.t.Helper()
 	r := h.live(taskSID)
 	if r == nil || r.WorkerSID != w.SID {
 		h.t.Fatalf("live reservation %+v, want a pending one for %s", r, w.FriendlyName)
 	}
-	res, err := h.eng.RejectReservation(h.ctx, h.ws.SID, r.SID, engine.ReservationTimeout)
+	res, err := h.eng.RejectReservation(h.ctx, h.ws.SID, r.SID, didrouter.ReservationTimeout)
 	if err != nil {
 		h.t.Fatalf("RejectReservation %s: %v", w.FriendlyName, err)
 	}
@@ -38,7 +39,7 @@ func (h *harness) miss(taskSID string, w engine.Worker) engine.TaskResult {
 func (h *harness) wantWaiting(taskSID, when string) {
 	h.t.Helper()
 	task := h.task(taskSID)
-	if task.AssignmentStatus != engine.TaskPending || task.TargetIndex != 1 {
+	if task.AssignmentStatus != didrouter.TaskPending || task.TargetIndex != 1 {
 		h.t.Fatalf("%s: task %s at target %d, want pending at target 1", when, task.AssignmentStatus, task.TargetIndex)
 	}
 	if r := h.live(taskSID); r != nil {
@@ -71,10 +72,10 @@ func TestReofferAfterEveryoneMissed(t *testing.T) {
 			t.Fatalf("after the cool-down the live reservation is %+v, want alice's", r)
 		}
 		task := h.task(res.Task.SID)
-		if task.AssignmentStatus != engine.TaskReserved || len(task.RejectedWorkers) != 0 {
+		if task.AssignmentStatus != didrouter.TaskReserved || len(task.RejectedWorkers) != 0 {
 			t.Fatalf("task %s with rejected workers %v, want reserved with none", task.AssignmentStatus, task.RejectedWorkers)
 		}
-		wantContains(t, h.eventTypes(res.Task.SID), engine.EventTaskUpdated)
+		wantContains(t, h.eventTypes(res.Task.SID), didrouter.EventTaskUpdated)
 
 		// Missed again: bob next (alice is out again), then a new cool-down.
 		next = h.miss(res.Task.SID, alice)
@@ -92,10 +93,10 @@ func TestReofferAfterEveryoneMissed(t *testing.T) {
 		}
 		// Nothing is left to fire for an assigned task.
 		h.advance(10 * engine.DefaultReofferAfter)
-		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskAssigned {
+		if got := h.task(res.Task.SID).AssignmentStatus; got != didrouter.TaskAssigned {
 			t.Fatalf("task %s after accept, want assigned", got)
 		}
-		if got := h.reservation(r.SID).Status; got != engine.ReservationAccepted {
+		if got := h.reservation(r.SID).Status; got != didrouter.ReservationAccepted {
 			t.Fatalf("reservation %s, want accepted", got)
 		}
 	})
@@ -146,7 +147,7 @@ func TestReofferNever(t *testing.T) {
 			h.wantWaiting(res.Task.SID, "hours later")
 		}
 		h.advance(time.Duration(engine.DefaultTaskTimeout) * time.Second)
-		if got := h.task(res.Task.SID); got.AssignmentStatus != engine.TaskCanceled || got.Reason != "Task TTL Exceeded" {
+		if got := h.task(res.Task.SID); got.AssignmentStatus != didrouter.TaskCanceled || got.Reason != "Task TTL Exceeded" {
 			t.Fatalf("task %s (%q), want canceled by its TTL", got.AssignmentStatus, got.Reason)
 		}
 	})
@@ -172,7 +173,7 @@ func TestReofferToWorkerFreedLater(t *testing.T) {
 		}
 		// Alice frees up: the waiting task is hers now.
 		r := h.live(other.Task.SID)
-		if _, err := h.eng.RejectReservation(h.ctx, h.ws.SID, r.SID, engine.ReservationRejected); err != nil {
+		if _, err := h.eng.RejectReservation(h.ctx, h.ws.SID, r.SID, didrouter.ReservationRejected); err != nil {
 			t.Fatalf("RejectReservation: %v", err)
 		}
 		if r := h.live(res.Task.SID); r == nil || r.WorkerSID != alice.SID {
@@ -199,13 +200,13 @@ func TestReofferNotAtOwnerStep(t *testing.T) {
 		res := h.call(ownerDID, 0)
 		h.wantReserved(res, alice)
 		h.clock.Advance(5 * time.Second)
-		if _, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, engine.ReservationRejected); err != nil {
+		if _, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, didrouter.ReservationRejected); err != nil {
 			t.Fatalf("RejectReservation: %v", err)
 		}
 		for elapsed := 5 * time.Second; elapsed < 60*time.Second-cool; elapsed += cool {
 			h.advance(cool)
 			task := h.task(res.Task.SID)
-			if task.TargetIndex != 0 || task.AssignmentStatus != engine.TaskPending || h.live(task.SID) != nil {
+			if task.TargetIndex != 0 || task.AssignmentStatus != didrouter.TaskPending || h.live(task.SID) != nil {
 				t.Fatalf("at %v: task %s at target %d (live %+v), want waiting at the owner's step", elapsed+cool,
 					task.AssignmentStatus, task.TargetIndex, h.live(task.SID))
 			}

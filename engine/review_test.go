@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -25,23 +26,36 @@ func (h *harness) checkInvariants() {
 // run after the test's context is canceled).
 func (h *harness) checkInvariantsAt(ctx context.Context) {
 	h.t.Helper()
-	rs, err := h.store.ListReservations(ctx, h.ws.SID, engine.ReservationFilter{Page: engine.Page{Size: 1000}})
+	rs, err := h.store.ListReservations(ctx, h.ws.SID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		h.t.Fatalf("ListReservations: %v", err)
 	}
-	live := map[string]int{}              // worker -> live reservations
+	tasks, err := h.store.ListTasks(ctx, h.ws.SID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
+	if err != nil {
+		h.t.Fatalf("ListTasks: %v", err)
+	}
+	channel := map[string]string{}
+	for _, t := range tasks {
+		channel[t.SID] = t.TaskChannel
+	}
+	live := map[string]int{}              // worker -> live reservations on voice
+	liveMsg := map[string]int{}           // and on the message channel
 	byTask := map[string]map[string]int{} // task -> status -> count
 	for _, r := range rs {
 		switch r.Status {
-		case engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping:
-			live[r.WorkerSID]++
+		case didrouter.ReservationPending, didrouter.ReservationAccepted, didrouter.ReservationWrapping:
+			if channel[r.TaskSID] == didrouter.MessageChannel {
+				liveMsg[r.WorkerSID]++
+			} else {
+				live[r.WorkerSID]++
+			}
 		}
 		if byTask[r.TaskSID] == nil {
 			byTask[r.TaskSID] = map[string]int{}
 		}
 		byTask[r.TaskSID][r.Status]++
 	}
-	ws, err := h.store.ListWorkers(ctx, h.ws.SID, engine.WorkerFilter{Page: engine.Page{Size: 1000}})
+	ws, err := h.store.ListWorkers(ctx, h.ws.SID, didrouter.WorkerFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		h.t.Fatalf("ListWorkers: %v", err)
 	}
@@ -49,23 +63,22 @@ func (h *harness) checkInvariantsAt(ctx context.Context) {
 		if w.Busy != live[w.SID] {
 			h.t.Errorf("worker %s busy %d, but it has %d live reservations", w.FriendlyName, w.Busy, live[w.SID])
 		}
-	}
-	tasks, err := h.store.ListTasks(ctx, h.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
-	if err != nil {
-		h.t.Fatalf("ListTasks: %v", err)
+		if w.MessageBusy != liveMsg[w.SID] {
+			h.t.Errorf("worker %s holds %d messages, but it has %d live message reservations", w.FriendlyName, w.MessageBusy, liveMsg[w.SID])
+		}
 	}
 	for _, t := range tasks {
 		c := byTask[t.SID]
 		want := map[string]int{}
 		switch t.AssignmentStatus {
-		case engine.TaskReserved:
-			want[engine.ReservationPending] = 1
-		case engine.TaskAssigned:
-			want[engine.ReservationAccepted] = 1
-		case engine.TaskWrapping:
-			want[engine.ReservationWrapping] = 1
+		case didrouter.TaskReserved:
+			want[didrouter.ReservationPending] = 1
+		case didrouter.TaskAssigned:
+			want[didrouter.ReservationAccepted] = 1
+		case didrouter.TaskWrapping:
+			want[didrouter.ReservationWrapping] = 1
 		}
-		for _, st := range []string{engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping} {
+		for _, st := range []string{didrouter.ReservationPending, didrouter.ReservationAccepted, didrouter.ReservationWrapping} {
 			if c[st] != want[st] {
 				h.t.Errorf("task %s is %s with %d %s reservations, want %d", t.SID, t.AssignmentStatus, c[st], st, want[st])
 			}
@@ -93,8 +106,8 @@ func TestReviewStepTimerRacesDialAction(t *testing.T) {
 			}
 		})
 		wg.Go(func() {
-			_, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, engine.ReservationTimeout)
-			if err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+			_, err := h.eng.RejectReservation(h.ctx, h.ws.SID, res.Reservation.SID, didrouter.ReservationTimeout)
+			if err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 				t.Errorf("RejectReservation: %v", err)
 			}
 		})
@@ -168,7 +181,7 @@ func TestReviewWaitingReservationTimesOut(t *testing.T) {
 		}
 		h.advance(120 * time.Second)
 		h.checkInvariants()
-		if got := h.reservation(ra.SID).Status; got != engine.ReservationTimeout {
+		if got := h.reservation(ra.SID).Status; got != didrouter.ReservationTimeout {
 			t.Fatalf("a's reservation %s, want timeout", got)
 		}
 		rb := h.live(b.Task.SID)
@@ -199,7 +212,7 @@ func TestReviewWorkerOfflineOrDeletedWhileRinging(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.checkInvariants()
-		if got := h.task(res2.Task.SID).AssignmentStatus; got != engine.TaskPending {
+		if got := h.task(res2.Task.SID).AssignmentStatus; got != didrouter.TaskPending {
 			t.Fatalf("task of the deleted worker's call is %s, want pending", got)
 		}
 		h.advance(5 * time.Minute)
@@ -213,7 +226,7 @@ func TestReviewLongestIdleAfterCall(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		a := h.worker("a", "", "Available")
 		b := h.worker("b", "", "Available")
-		for i, want := range []engine.Worker{a, b, a, b} {
+		for i, want := range []didrouter.Worker{a, b, a, b} {
 			h.clock.Advance(time.Second)
 			res := h.call("+15125550100", 0)
 			h.wantReserved(res, want)
@@ -236,14 +249,14 @@ func TestReviewTTLWhileReserved(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		w := h.worker("w", "", "Available")
 		attrs := `{"phone_number":"+15125550100"}`
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, Timeout: 30})
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: attrs, Timeout: 30})
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.wantReserved(res, w)
 		h.advance(30 * time.Second)
 		h.checkInvariants()
-		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskCanceled {
+		if got := h.task(res.Task.SID).AssignmentStatus; got != didrouter.TaskCanceled {
 			t.Fatalf("task %s, want canceled", got)
 		}
 	})
@@ -261,7 +274,7 @@ func TestReviewEndCallOnce(t *testing.T) {
 		w := h.worker("w", "", "Available")
 		res := h.call(ownerDID, 0)
 		h.wantReserved(res, w)
-		if _, err := eng.EndCall(h.ctx, h.ws.SID, res.Task.SID, "call completed"); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := eng.EndCall(h.ctx, h.ws.SID, res.Task.SID, "call completed"); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("EndCall of a reserved task: %v, want EUNAVAILABLE", err)
 		}
 		if _, err := eng.AcceptReservation(h.ctx, h.ws.SID, res.Reservation.SID); err != nil {
@@ -269,7 +282,7 @@ func TestReviewEndCallOnce(t *testing.T) {
 		}
 		for range 2 {
 			got, err := eng.EndCall(h.ctx, h.ws.SID, res.Task.SID, "call completed")
-			if err != nil || got.AssignmentStatus != engine.TaskWrapping {
+			if err != nil || got.AssignmentStatus != didrouter.TaskWrapping {
 				t.Fatalf("EndCall: %s %v, want wrapping", got.AssignmentStatus, err)
 			}
 			h.checkInvariants()
@@ -278,11 +291,11 @@ func TestReviewEndCallOnce(t *testing.T) {
 		if _, err := eng.RunDueTimers(h.ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := h.task(res.Task.SID).AssignmentStatus; got != engine.TaskCompleted {
+		if got := h.task(res.Task.SID).AssignmentStatus; got != didrouter.TaskCompleted {
 			t.Fatalf("after the wrap-up: %s", got)
 		}
 		h.checkInvariants()
-		if got, err := eng.EndCall(h.ctx, h.ws.SID, res.Task.SID, ""); err != nil || got.AssignmentStatus != engine.TaskCompleted {
+		if got, err := eng.EndCall(h.ctx, h.ws.SID, res.Task.SID, ""); err != nil || got.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("EndCall of a completed task: %s %v", got.AssignmentStatus, err)
 		}
 	})
@@ -324,7 +337,7 @@ func TestReviewWrapUpTwoTasksOneWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, sid := range tasks {
-			if got := h.task(sid).AssignmentStatus; got != engine.TaskCompleted {
+			if got := h.task(sid).AssignmentStatus; got != didrouter.TaskCompleted {
 				t.Errorf("task %s is %s a minute after its call, want completed", sid, got)
 			}
 		}
@@ -341,7 +354,7 @@ func TestReviewWrapUpTwoTasksOneWorker(t *testing.T) {
 // activity, timers firing) and checks the invariants once all is quiet.
 func TestReviewConcurrentCallFlowKeepsCounts(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		var workers []engine.Worker
+		var workers []didrouter.Worker
 		for i := range 4 {
 			did := ""
 			if i < 2 {
@@ -374,9 +387,9 @@ func TestReviewConcurrentCallFlowKeepsCounts(t *testing.T) {
 						case op == 0 && res != nil:
 							_, err = h.eng.AcceptReservation(h.ctx, h.ws.SID, res.SID)
 						case op == 1 && res != nil:
-							_, err = h.eng.RejectReservation(h.ctx, h.ws.SID, res.SID, engine.ReservationRejected)
+							_, err = h.eng.RejectReservation(h.ctx, h.ws.SID, res.SID, didrouter.ReservationRejected)
 						case op == 2 && res != nil:
-							_, err = h.eng.RejectReservation(h.ctx, h.ws.SID, res.SID, engine.ReservationTimeout)
+							_, err = h.eng.RejectReservation(h.ctx, h.ws.SID, res.SID, didrouter.ReservationTimeout)
 						case op == 3:
 							_, err = h.eng.CancelTask(h.ctx, h.ws.SID, c.Task.SID, "caller hung up")
 						case op == 4:
@@ -389,7 +402,7 @@ func TestReviewConcurrentCallFlowKeepsCounts(t *testing.T) {
 							}
 							_, err = h.eng.UpdateWorker(h.ctx, h.ws.SID, w.SID, engine.WorkerUpdate{ActivitySID: &act})
 						}
-						if err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE && engine.ErrorCode(err) != engine.ENOTFOUND {
+						if err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 							t.Errorf("operation: %v", err)
 						}
 					}
@@ -410,14 +423,14 @@ func TestReviewConcurrentCallFlowKeepsCounts(t *testing.T) {
 		for _, w := range workers {
 			h.setActivity(w, "Available")
 		}
-		tasks, _ := h.store.ListTasks(h.ctx, h.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+		tasks, _ := h.store.ListTasks(h.ctx, h.ws.SID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
 		for _, task := range tasks {
 			switch task.AssignmentStatus {
-			case engine.TaskPending, engine.TaskReserved:
+			case didrouter.TaskPending, didrouter.TaskReserved:
 				if _, err := h.eng.CancelTask(h.ctx, h.ws.SID, task.SID, "end"); err != nil {
 					t.Fatal(err)
 				}
-			case engine.TaskAssigned, engine.TaskWrapping:
+			case didrouter.TaskAssigned, didrouter.TaskWrapping:
 				if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, task.SID, "end"); err != nil {
 					t.Fatal(err)
 				}
@@ -439,22 +452,22 @@ func TestReviewCancelCall(t *testing.T) {
 		w := h.worker("w", ownerDID, "Available")
 		attrs := `{"phone_number":"` + ownerDID + `"}`
 		// Status callback first, then the incoming webhook.
-		got, err := h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA1"}, "caller hung up")
-		if err != nil || got.AssignmentStatus != engine.TaskCanceled {
+		got, err := h.eng.CancelCall(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA1"}, "caller hung up")
+		if err != nil || got.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("CancelCall: %s %v", got.AssignmentStatus, err)
 		}
 		res := h.callWith("CA1", ownerDID, 0)
-		if res.Created || res.Task.SID != got.SID || res.Task.AssignmentStatus != engine.TaskCanceled || res.Reservation != nil {
+		if res.Created || res.Task.SID != got.SID || res.Task.AssignmentStatus != didrouter.TaskCanceled || res.Reservation != nil {
 			t.Fatalf("CreateTask after CancelCall: created %v task %s %s reservation %v", res.Created, res.Task.SID,
 				res.Task.AssignmentStatus, res.Reservation)
 		}
-		wantContains(t, h.eventTypes(got.SID), engine.EventTaskCreated, engine.EventTaskCanceled)
+		wantContains(t, h.eventTypes(got.SID), didrouter.EventTaskCreated, didrouter.EventTaskCanceled)
 		h.checkInvariants()
 		// The incoming webhook first (the worker is reserved), then CancelCall.
 		res = h.callWith("CA2", ownerDID, 0)
 		h.wantReserved(res, w)
-		got, err = h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "caller hung up")
-		if err != nil || got.SID != res.Task.SID || got.AssignmentStatus != engine.TaskCanceled {
+		got, err = h.eng.CancelCall(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "caller hung up")
+		if err != nil || got.SID != res.Task.SID || got.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("CancelCall of a reserved call: %s %s %v", got.SID, got.AssignmentStatus, err)
 		}
 		h.checkInvariants()
@@ -462,7 +475,7 @@ func TestReviewCancelCall(t *testing.T) {
 			t.Fatalf("worker busy %d after the call was canceled", b)
 		}
 		// Again: unchanged.
-		if again, err := h.eng.CancelCall(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "x"); err != nil || again.Reason != "caller hung up" {
+		if again, err := h.eng.CancelCall(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: attrs, CallSID: "CA2"}, "x"); err != nil || again.Reason != "caller hung up" {
 			t.Fatalf("CancelCall twice: %+v %v", again, err)
 		}
 	})
@@ -471,11 +484,13 @@ func TestReviewCancelCall(t *testing.T) {
 // feedStore is a store whose change feed the test writes: notifications
 // "lost" with a broken connection are simply never sent.
 type feedStore struct {
-	engine.Store
-	feed chan engine.Change
+	didrouter.Store
+	feed chan didrouter.Change
 }
 
-func (s *feedStore) Subscribe(ctx context.Context) (<-chan engine.Change, error) { return s.feed, nil }
+func (s *feedStore) Subscribe(ctx context.Context) (<-chan didrouter.Change, error) {
+	return s.feed, nil
+}
 
 // TestReviewResyncServesWaitingTasks: an instance whose change feed lost
 // notifications (its index still shows a worker busy whom another instance
@@ -486,7 +501,7 @@ func TestReviewResyncServesWaitingTasks(t *testing.T) {
 		ctx, cancel := context.WithCancel(h.ctx)
 		defer cancel()
 		w := h.worker("w", "", "Available")
-		fs := &feedStore{Store: h.store, feed: make(chan engine.Change, 16)}
+		fs := &feedStore{Store: h.store, feed: make(chan didrouter.Change, 16)}
 		a, err := engine.New(engine.Config{Store: fs, Clock: h.clock, InstanceID: "a", TimerPoll: time.Hour})
 		if err != nil {
 			t.Fatal(err)
@@ -496,7 +511,7 @@ func TestReviewResyncServesWaitingTasks(t *testing.T) {
 		defer func() { cancel(); <-done }()
 		eventually(t, "instance a ready", a.Ready)
 
-		first, err := a.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r1"})
+		first, err := a.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r1"})
 		if err != nil || first.Reservation == nil || first.Reservation.WorkerSID != w.SID {
 			t.Fatalf("first call: %+v %v", first.Reservation, err)
 		}
@@ -507,14 +522,14 @@ func TestReviewResyncServesWaitingTasks(t *testing.T) {
 		if _, err := h.eng.CompleteTask(h.ctx, h.ws.SID, first.Task.SID, "done"); err != nil {
 			t.Fatal(err)
 		}
-		second, err := a.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r2"})
+		second, err := a.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: `{"phone_number":"+15125550100"}`, CallSID: "CA-r2"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if second.Reservation != nil {
 			t.Skip("instance a saw the worker free without the feed; nothing to resync")
 		}
-		fs.feed <- engine.Change{Kind: engine.ChangeResync}
+		fs.feed <- didrouter.Change{Kind: didrouter.ChangeResync}
 		eventually(t, "the waiting call is placed after the resync", func() bool {
 			r := h.live(second.Task.SID)
 			return r != nil && r.WorkerSID == w.SID
@@ -534,7 +549,7 @@ func TestReviewStartServesWaitingTasks(t *testing.T) {
 		if res.Reservation != nil {
 			t.Fatal("reserved an offline worker")
 		}
-		err := h.store.Tx(h.ctx, func(tx engine.Tx) error {
+		err := h.store.Tx(h.ctx, func(tx didrouter.Tx) error {
 			row, err := tx.GetWorker(h.ctx, h.ws.SID, w.SID)
 			if err != nil {
 				return err

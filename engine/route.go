@@ -7,14 +7,15 @@ import (
 	"slices"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
 // reserved is a reservation this instance just committed.
 type reserved struct {
-	reservation Reservation
-	worker      Worker
-	task        Task
+	reservation didrouter.Reservation
+	worker      didrouter.Worker
+	task        didrouter.Task
 }
 
 // Outcomes of one reservation attempt other than success.
@@ -36,7 +37,7 @@ func (e *Engine) route(ctx context.Context, workspaceSID, taskSID string) (*rese
 }
 
 // routeFrom is route starting from a task just read or written (nil = read it).
-func (e *Engine) routeFrom(ctx context.Context, workspaceSID, taskSID string, known *Task) (*reserved, error) {
+func (e *Engine) routeFrom(ctx context.Context, workspaceSID, taskSID string, known *didrouter.Task) (*reserved, error) {
 	if e.paused.Load() {
 		return nil, nil // the task waits where it is; ResumeRouting serves it
 	}
@@ -49,12 +50,12 @@ func (e *Engine) routeFrom(ctx context.Context, workspaceSID, taskSID string, kn
 
 // reposition puts a task whose position vanished from its edited workflow at
 // the workflow's first matching target.
-func (e *Engine) reposition(ctx context.Context, wfRow Workflow, wf *routing.Workflow, t Task, attrs routing.Attributes) error {
+func (e *Engine) reposition(ctx context.Context, wfRow didrouter.Workflow, wf *routing.Workflow, t didrouter.Task, attrs routing.Attributes) error {
 	filter, ok := firstPosition(wf, attrs)
 	if !ok {
-		return Errorf(EINVALID, "task %s matches no filter of workflow %s, which has no default_filter", t.SID, wfRow.SID)
+		return didrouter.Errorf(didrouter.EINVALID, "task %s matches no filter of workflow %s, which has no default_filter", t.SID, wfRow.SID)
 	}
-	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		cur, err := lockAt(ctx, tx, t)
 		if err != nil {
 			return err
@@ -75,9 +76,9 @@ func (e *Engine) reposition(ctx context.Context, wfRow Workflow, wf *routing.Wor
 // reserve makes, in one transaction, the reservation of task t (as it was
 // read, at its current position) for worker workerSID: the task must still
 // be pending at that position and the worker claimable.
-func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID string) (*reserved, error) {
+func (e *Engine) reserve(ctx context.Context, wfRow didrouter.Workflow, t didrouter.Task, workerSID string) (*reserved, error) {
 	var out reserved
-	_, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		cur, err := lockAt(ctx, tx, t)
 		if err != nil {
 			return err
@@ -102,9 +103,9 @@ func (e *Engine) reserve(ctx context.Context, wfRow Workflow, t Task, workerSID 
 // current position, for workerSID: errWorkerTaken when the worker cannot be
 // claimed (the index was stale), errTaskMoved when the task already has a
 // live reservation.
-func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Workflow, cur Task, workerSID string) (*reserved, error) {
-	ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, e.clock.Now())
-	if ErrorCode(err) == ENOTFOUND {
+func (e *Engine) reserveLocked(ctx context.Context, tx didrouter.Tx, fx *effects, wfRow didrouter.Workflow, cur didrouter.Task, workerSID string) (*reserved, error) {
+	ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, cur.TaskChannel, e.clock.Now())
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		return nil, errWorkerTaken // deleted: the refresh drops it from the index
 	}
 	if err != nil {
@@ -127,12 +128,12 @@ func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Wo
 	}
 	r := newReservation(wfRow, cur, workerSID, now)
 	if err := tx.InsertReservation(ctx, r); err != nil {
-		if ErrorCode(err) == ECONFLICT {
+		if didrouter.ErrorCode(err) == didrouter.ECONFLICT {
 			return nil, errTaskMoved // another live reservation exists
 		}
 		return nil, fmt.Errorf("insert reservation: %w", err)
 	}
-	cur.AssignmentStatus = TaskReserved
+	cur.AssignmentStatus = didrouter.TaskReserved
 	cur.DateUpdated = now
 	updated, err := tx.UpdateTask(ctx, cur)
 	if err != nil {
@@ -141,8 +142,8 @@ func (e *Engine) reserveLocked(ctx context.Context, tx Tx, fx *effects, wfRow Wo
 	if err := emitReservationCreated(e.txEmit(ctx, tx), r, cur, w.FriendlyName, false); err != nil {
 		return nil, err
 	}
-	if err := tx.SetTimer(ctx, Timer{
-		SID: NewSID(PrefixTimer), WorkspaceSID: cur.WorkspaceSID, Kind: TimerReservation,
+	if err := tx.SetTimer(ctx, didrouter.Timer{
+		SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: cur.WorkspaceSID, Kind: didrouter.TimerReservation,
 		TaskSID: cur.SID, ReservationSID: r.SID, WorkerSID: workerSID,
 		TaskVersion: updated.Version, FireAt: now.Add(time.Duration(r.Timeout) * time.Second),
 	}); err != nil {
@@ -173,51 +174,51 @@ func (why moveReason) String() string {
 // and writes it. On a timeout a pending reservation is rescinded and its
 // worker counted as not answering (not offered the task again at once);
 // past the final target a timeout cancels the task (TaskRouter's workflow timeout).
-func (e *Engine) moveOn(ctx context.Context, tx Tx, fx *effects, wf *routing.Workflow, cur Task, attrs routing.Attributes, why moveReason) error {
+func (e *Engine) moveOn(ctx context.Context, tx didrouter.Tx, fx *effects, wf *routing.Workflow, cur didrouter.Task, attrs routing.Attributes, why moveReason) error {
 	_, err := e.moveOnTask(ctx, tx, fx, wf, cur, attrs, why)
 	return err
 }
 
 // moveOnTask is moveOn returning the task as stored (zero when it was canceled).
-func (e *Engine) moveOnTask(ctx context.Context, tx Tx, fx *effects, wf *routing.Workflow, cur Task, attrs routing.Attributes, why moveReason) (Task, error) {
+func (e *Engine) moveOnTask(ctx context.Context, tx didrouter.Tx, fx *effects, wf *routing.Workflow, cur didrouter.Task, attrs routing.Attributes, why moveReason) (didrouter.Task, error) {
 	now := e.clock.Now()
-	if why == moveTimeout && cur.AssignmentStatus == TaskReserved {
-		if err := e.endPendingReservation(ctx, tx, fx, &cur, ReservationRescinded, true); err != nil {
-			return Task{}, err
+	if why == moveTimeout && cur.AssignmentStatus == didrouter.TaskReserved {
+		if err := e.endPendingReservation(ctx, tx, fx, &cur, didrouter.ReservationRescinded, true); err != nil {
+			return didrouter.Task{}, err
 		}
 	}
 	filter, target, ok := nextPosition(wf, cur.FilterIndex, cur.TargetIndex, attrs, why == moveSkip)
 	if !ok {
 		if why == moveSkip {
-			return Task{}, errTaskMoved // nothing to skip to; the caller checked, so the workflow changed
+			return didrouter.Task{}, errTaskMoved // nothing to skip to; the caller checked, so the workflow changed
 		}
-		if err := e.event(ctx, tx, taskEvent(cur, EventWorkflowTimeout,
+		if err := e.event(ctx, tx, taskEvent(cur, didrouter.EventWorkflowTimeout,
 			fmt.Sprintf("Task %s timed out of workflow %s", cur.SID, cur.WorkflowSID)),
 			map[string]any{"task_queue_sid": cur.TaskQueueSID}); err != nil {
-			return Task{}, err
+			return didrouter.Task{}, err
 		}
 		_, err := e.cancelInTx(ctx, tx, fx, cur, "Workflow Timeout")
-		return Task{}, err
+		return didrouter.Task{}, err
 	}
 	from := cur.TaskQueueSID
 	emit := e.txEmit(ctx, tx)
 	if err := emitLeft(emit, cur, why); err != nil {
-		return Task{}, err
+		return didrouter.Task{}, err
 	}
-	cur.AssignmentStatus = TaskPending
+	cur.AssignmentStatus = didrouter.TaskPending
 	if err := e.enterTarget(ctx, tx, fx, wf, &cur, filter, target, now); err != nil {
-		return Task{}, err
+		return didrouter.Task{}, err
 	}
 	if err := emitMoved(emit, cur, from, why.String()); err != nil {
-		return Task{}, err
+		return didrouter.Task{}, err
 	}
 	cur.DateUpdated = now
 	updated, err := tx.UpdateTask(ctx, cur)
 	if err != nil {
-		return Task{}, fmt.Errorf("update task %s: %w", cur.SID, err)
+		return didrouter.Task{}, fmt.Errorf("update task %s: %w", cur.SID, err)
 	}
 	if err := notifyTask(ctx, tx, fx, cur.WorkspaceSID, cur.SID); err != nil {
-		return Task{}, err
+		return didrouter.Task{}, err
 	}
 	fx.routeTask(cur.SID)
 	return updated, nil
@@ -226,14 +227,14 @@ func (e *Engine) moveOnTask(ctx context.Context, tx Tx, fx *effects, wf *routing
 // enterTarget places t (in memory; the caller writes it) at a position:
 // queue, step start, the target's priority, the step timer, and the
 // workflow.target-matched and task-queue.entered events.
-func (e *Engine) enterTarget(ctx context.Context, tx Tx, fx *effects, wf *routing.Workflow, t *Task, filter, target int, now time.Time) error {
+func (e *Engine) enterTarget(ctx context.Context, tx didrouter.Tx, fx *effects, wf *routing.Workflow, t *didrouter.Task, filter, target int, now time.Time) error {
 	tgt, err := enterPosition(e.txEmit(ctx, tx), wf, t, filter, target, now)
 	if err != nil {
 		return err
 	}
 	if tgt.Timeout != nil && *tgt.Timeout > 0 {
-		if err := tx.SetTimer(ctx, Timer{
-			SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerStep, TaskSID: t.SID,
+		if err := tx.SetTimer(ctx, didrouter.Timer{
+			SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: didrouter.TimerStep, TaskSID: t.SID,
 			TaskVersion: t.Version + 1, FireAt: now.Add(time.Duration(*tgt.Timeout) * time.Second),
 		}); err != nil {
 			return fmt.Errorf("set step timer: %w", err)
@@ -241,7 +242,7 @@ func (e *Engine) enterTarget(ctx context.Context, tx Tx, fx *effects, wf *routin
 		fx.timers = true
 		return nil
 	}
-	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID, TimerStep); err != nil {
+	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID, didrouter.TimerStep); err != nil {
 		return fmt.Errorf("clear step timer: %w", err)
 	}
 	// Waiting here has no end: the workers it brings along as excluded
@@ -250,7 +251,7 @@ func (e *Engine) enterTarget(ctx context.Context, tx Tx, fx *effects, wf *routin
 }
 
 // stepDeadline is when the task's current step times out (zero: never).
-func stepDeadline(wf *routing.Workflow, t Task) time.Time {
+func stepDeadline(wf *routing.Workflow, t didrouter.Task) time.Time {
 	tgt, ok := targetAt(wf, t.FilterIndex, t.TargetIndex)
 	if !ok || tgt.Timeout == nil || *tgt.Timeout <= 0 {
 		return time.Time{}

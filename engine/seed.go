@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/didrouter/didrouter"
 )
 
 // What Seed creates: the workspace the Flex set-up expects, with the DID
@@ -58,15 +60,15 @@ func DIDWorkflowConfig(queueSID string) string {
 // workspace sid would help a forged request). It is safe when several
 // instances start at once: they take the store's workspace lock, and the
 // later ones find the first one's workspace.
-func Seed(ctx context.Context, s Store, clock Clock) (Workspace, error) {
+func Seed(ctx context.Context, s didrouter.Store, clock didrouter.Clock) (didrouter.Workspace, error) {
 	if ws, ok, err := existingWorkspace(ctx, s); err != nil || ok {
 		if err != nil {
-			return Workspace{}, fmt.Errorf("seed: %w", err)
+			return didrouter.Workspace{}, fmt.Errorf("seed: %w", err)
 		}
 		return ws, nil
 	}
-	var out Workspace
-	err := s.Tx(ctx, func(tx Tx) error {
+	var out didrouter.Workspace
+	err := s.Tx(ctx, func(tx didrouter.Tx) error {
 		if err := tx.LockWorkspaces(ctx); err != nil {
 			return err
 		}
@@ -75,29 +77,29 @@ func Seed(ctx context.Context, s Store, clock Clock) (Workspace, error) {
 			return err
 		}
 		now := clock.Now()
-		ws := Workspace{SID: NewSID(PrefixWorkspace), FriendlyName: SeedWorkspaceName,
+		ws := didrouter.Workspace{SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: SeedWorkspaceName,
 			Greeting: SeedGreeting, HoldMessage: SeedHoldMessage, DateCreated: now, DateUpdated: now}
 		if err := tx.InsertWorkspace(ctx, ws); err != nil {
 			return fmt.Errorf("insert workspace: %w", err)
 		}
-		acts := []Activity{
+		acts := []didrouter.Activity{
 			{FriendlyName: "Offline", Available: false},
 			{FriendlyName: "Available", Available: true},
 			{FriendlyName: "Unavailable", Available: false},
 		}
 		for i := range acts {
-			acts[i].SID, acts[i].WorkspaceSID = NewSID(PrefixActivity), ws.SID
+			acts[i].SID, acts[i].WorkspaceSID = didrouter.NewSID(didrouter.PrefixActivity), ws.SID
 			acts[i].DateCreated, acts[i].DateUpdated = now, now
 			if err := tx.InsertActivity(ctx, acts[i]); err != nil {
 				return fmt.Errorf("insert activity %s: %w", acts[i].FriendlyName, err)
 			}
 		}
-		q := TaskQueue{SID: NewSID(PrefixTaskQueue), WorkspaceSID: ws.SID, FriendlyName: SeedQueueName,
-			TargetWorkers: "1==1", TaskOrder: TaskOrderFIFO, MaxReservedWorkers: 1, DateCreated: now, DateUpdated: now}
+		q := didrouter.TaskQueue{SID: didrouter.NewSID(didrouter.PrefixTaskQueue), WorkspaceSID: ws.SID, FriendlyName: SeedQueueName,
+			TargetWorkers: "1==1", TaskOrder: didrouter.TaskOrderFIFO, MaxReservedWorkers: 1, DateCreated: now, DateUpdated: now}
 		if err := tx.InsertTaskQueue(ctx, q); err != nil {
 			return fmt.Errorf("insert task queue: %w", err)
 		}
-		wf := Workflow{SID: NewSID(PrefixWorkflow), WorkspaceSID: ws.SID, FriendlyName: SeedWorkflowName,
+		wf := didrouter.Workflow{SID: didrouter.NewSID(didrouter.PrefixWorkflow), WorkspaceSID: ws.SID, FriendlyName: SeedWorkflowName,
 			Configuration: DIDWorkflowConfig(q.SID), TaskReservationTimeout: DefaultReservationTimeout,
 			DateCreated: now, DateUpdated: now}
 		if err := tx.InsertWorkflow(ctx, wf); err != nil {
@@ -112,23 +114,23 @@ func Seed(ctx context.Context, s Store, clock Clock) (Workspace, error) {
 		return nil
 	})
 	if err != nil {
-		return Workspace{}, fmt.Errorf("seed: %w", err)
+		return didrouter.Workspace{}, fmt.Errorf("seed: %w", err)
 	}
 	return out, nil
 }
 
 // existingWorkspace returns the workspace with the seeded name, else the
 // oldest one.
-func existingWorkspace(ctx context.Context, s Reader) (Workspace, bool, error) {
+func existingWorkspace(ctx context.Context, s didrouter.Reader) (didrouter.Workspace, bool, error) {
 	list, err := s.ListWorkspaces(ctx)
 	if err != nil {
-		return Workspace{}, false, fmt.Errorf("list workspaces: %w", err)
+		return didrouter.Workspace{}, false, fmt.Errorf("list workspaces: %w", err)
 	}
 	if len(list) == 0 {
-		return Workspace{}, false, nil
+		return didrouter.Workspace{}, false, nil
 	}
 	// Prefer a workspace with the seeded name, then the oldest.
-	better := func(a, b Workspace) bool {
+	better := func(a, b didrouter.Workspace) bool {
 		if (a.FriendlyName == SeedWorkspaceName) != (b.FriendlyName == SeedWorkspaceName) {
 			return a.FriendlyName == SeedWorkspaceName
 		}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -14,15 +15,15 @@ func TestSeedSIDsAreRandom(t *testing.T) {
 	for _, k := range storeKinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			a, err := engine.Seed(t.Context(), k.open(t), engine.NewFakeClock(t0))
+			a, err := engine.Seed(t.Context(), k.open(t), didrouter.NewFakeClock(t0))
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := engine.Seed(t.Context(), k.open(t), engine.NewFakeClock(t0))
+			b, err := engine.Seed(t.Context(), k.open(t), didrouter.NewFakeClock(t0))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.SID == b.SID || !engine.IsSID(a.SID, "WS") || !engine.IsSID(b.SID, "WS") {
+			if a.SID == b.SID || !didrouter.IsSID(a.SID, "WS") || !didrouter.IsSID(b.SID, "WS") {
 				t.Fatalf("two stores seeded workspaces %s and %s: want two different random sids", a.SID, b.SID)
 			}
 			if a.DefaultActivitySID == b.DefaultActivitySID || a.DefaultWorkflowSID == b.DefaultWorkflowSID {
@@ -40,11 +41,11 @@ func TestSeedConcurrently(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
 			st := k.open(t)
-			clock := engine.NewFakeClock(t0)
+			clock := didrouter.NewFakeClock(t0)
 			const n = 8
 			var (
 				wg   sync.WaitGroup
-				wss  [n]engine.Workspace
+				wss  [n]didrouter.Workspace
 				errs [n]error
 			)
 			for i := range n {

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
 // serveWorker gives a worker that may have spare capacity the first waiting
 // task, in service order (priority, then age: oldest first, newest first in
-// a LIFO queue), whose current target the
-// worker is eligible for. It returns the reservation made, if any.
+// a LIFO queue), whose current target the worker is eligible for, and more
+// while the worker has room. Each task needs room on the capacity of its
+// own channel. It returns the first reservation made, if any.
 func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string) (*reserved, error) {
 	if e.paused.Load() {
 		return nil, nil // ResumeRouting serves the waiting tasks
@@ -21,13 +23,18 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 	if err != nil {
 		return nil, err
 	}
-	free := func() bool {
+	// freeOn reports whether the worker has room for a task of a channel,
+	// or for any task when the channel is "".
+	freeOn := func(channel string) bool {
 		wi.mu.RLock()
 		info, ok := wi.ix.Worker(workerSID)
 		wi.mu.RUnlock()
-		return ok && info.Available && info.Busy < info.Capacity
+		if channel == "" {
+			return ok && (info.FreeOn(routing.Voice) || info.FreeOn(routing.Messages))
+		}
+		return ok && info.FreeOn(capacityOf(channel))
 	}
-	if !free() {
+	if !freeOn("") {
 		return nil, nil
 	}
 	tasks, err := e.store.WaitingTasks(ctx, workspaceSID, waitingScan)
@@ -44,7 +51,7 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 	onlyThis := func(sid string) bool { return sid != workerSID }
 	flows := workflowMemo{e: e, workspaceSID: workspaceSID}
 	for _, t := range tasks {
-		if slices.Contains(t.RejectedWorkers, workerSID) {
+		if slices.Contains(t.RejectedWorkers, workerSID) || !freeOn(t.TaskChannel) {
 			continue
 		}
 		wfRow, wf, err := flows.get(ctx, t.WorkflowSID)
@@ -61,7 +68,7 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 			continue
 		}
 		wi.mu.RLock()
-		fits := len(wi.ix.Eligible(&tgt, attrs, onlyThis, 1)) > 0
+		fits := len(wi.ix.EligibleOn(capacityOf(t.TaskChannel), &tgt, attrs, onlyThis, 1)) > 0
 		wi.mu.RUnlock()
 		if !fits {
 			continue
@@ -72,7 +79,7 @@ func (e *Engine) serveWorker(ctx context.Context, workspaceSID, workerSID string
 			if first == nil {
 				first = r
 			}
-			if !free() {
+			if !freeOn("") {
 				return first, nil
 			}
 		case errors.Is(err, errTaskMoved):
@@ -128,25 +135,25 @@ func (e *Engine) serveWaitingLogged(ctx context.Context, workspaceSID string) {
 type workflowMemo struct {
 	e            *Engine
 	workspaceSID string
-	rows         map[string]Workflow
+	rows         map[string]didrouter.Workflow
 	parsed       map[string]*routing.Workflow
 	errs         map[string]error
 }
 
-func (m *workflowMemo) get(ctx context.Context, sid string) (Workflow, *routing.Workflow, error) {
+func (m *workflowMemo) get(ctx context.Context, sid string) (didrouter.Workflow, *routing.Workflow, error) {
 	if err, ok := m.errs[sid]; ok {
-		return Workflow{}, nil, err
+		return didrouter.Workflow{}, nil, err
 	}
 	if p, ok := m.parsed[sid]; ok {
 		return m.rows[sid], p, nil
 	}
 	if m.rows == nil {
-		m.rows, m.parsed, m.errs = map[string]Workflow{}, map[string]*routing.Workflow{}, map[string]error{}
+		m.rows, m.parsed, m.errs = map[string]didrouter.Workflow{}, map[string]*routing.Workflow{}, map[string]error{}
 	}
 	row, p, err := m.e.workflow(ctx, m.workspaceSID, sid)
 	if err != nil {
 		m.errs[sid] = err
-		return Workflow{}, nil, err
+		return didrouter.Workflow{}, nil, err
 	}
 	m.rows[sid], m.parsed[sid] = row, p
 	return row, p, nil

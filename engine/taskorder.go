@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/didrouter/didrouter"
 )
 
 // serviceOrder applies each queue's TaskOrder to waiting tasks listed in
@@ -17,7 +19,7 @@ import (
 // tasks than that, the newest may lie beyond the scan. Within one
 // priority, voicemail messages come after the calls and call-back requests
 // (messagesLast): a caller on the line does not wait behind a recording.
-func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []Task) ([]Task, error) {
+func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []didrouter.Task) ([]didrouter.Task, error) {
 	if len(tasks) < 2 {
 		return tasks, nil
 	}
@@ -28,7 +30,7 @@ func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []
 	}
 	lifo := map[string]bool{}
 	for _, q := range queues {
-		if q.TaskOrder == TaskOrderLIFO {
+		if q.TaskOrder == didrouter.TaskOrderLIFO {
 			lifo[q.SID] = true
 		}
 	}
@@ -47,7 +49,7 @@ func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []
 		}
 	}
 	for _, idx := range places {
-		picked := make([]Task, len(idx))
+		picked := make([]didrouter.Task, len(idx))
 		for j, i := range idx {
 			picked[j] = tasks[i]
 		}
@@ -61,11 +63,11 @@ func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []
 
 // messagesLast moves the voicemail tasks of each priority after that
 // priority's other tasks, keeping every other order.
-func messagesLast(tasks []Task) {
+func messagesLast(tasks []didrouter.Task) {
 	if !slices.ContainsFunc(tasks, isMessage) {
 		return
 	}
-	slices.SortStableFunc(tasks, func(a, b Task) int {
+	slices.SortStableFunc(tasks, func(a, b didrouter.Task) int {
 		if a.Priority != b.Priority {
 			return b.Priority - a.Priority
 		}
@@ -82,6 +84,6 @@ func messagesLast(tasks []Task) {
 }
 
 // isMessage reports whether t is a voicemail message (see ringsPhone).
-func isMessage(t Task) bool {
-	return strings.Contains(t.Attributes, TaskTypeVoicemail) && TaskType(t) == TaskTypeVoicemail
+func isMessage(t didrouter.Task) bool {
+	return strings.Contains(t.Attributes, didrouter.TaskTypeVoicemail) && didrouter.TaskType(t) == didrouter.TaskTypeVoicemail
 }

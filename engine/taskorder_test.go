@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -14,8 +15,8 @@ func TestTaskOrderLIFO(t *testing.T) {
 		order string
 		want  int // index of the task the worker takes, among the same-priority ones
 	}{
-		{engine.TaskOrderLIFO, 1},
-		{engine.TaskOrderFIFO, 0},
+		{didrouter.TaskOrderLIFO, 1},
+		{didrouter.TaskOrderFIFO, 0},
 	} {
 		t.Run(c.order, func(t *testing.T) {
 			eachStore(t, func(t *testing.T, h *harness) {
@@ -35,7 +36,7 @@ func TestTaskOrderLIFO(t *testing.T) {
 					h.clock.Advance(time.Minute)
 				}
 				for _, res := range waiting {
-					if got := h.task(res.Task.SID); got.TaskQueueSID != h.queue || got.AssignmentStatus != engine.TaskPending {
+					if got := h.task(res.Task.SID); got.TaskQueueSID != h.queue || got.AssignmentStatus != didrouter.TaskPending {
 						t.Fatalf("task %s: queue %s status %s, want pending in Everyone", got.SID, got.TaskQueueSID, got.AssignmentStatus)
 					}
 				}
@@ -61,7 +62,7 @@ func TestTaskOrderLIFO(t *testing.T) {
 // priority is served before newer ones; among equal priorities the newest.
 func TestTaskOrderLIFOKeepsPriorityFirst(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		order := engine.TaskOrderLIFO
+		order := didrouter.TaskOrderLIFO
 		if _, err := h.eng.UpdateTaskQueue(h.ctx, h.ws.SID, h.queue, engine.TaskQueueUpdate{TaskOrder: &order}); err != nil {
 			t.Fatal(err)
 		}

@@ -7,11 +7,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
-// NewTask is the input of CreateTask.
-type NewTask struct {
+// TaskInsert is the input of CreateTask.
+type TaskInsert struct {
 	WorkspaceSID string
 	WorkflowSID  string // "" = the workspace's default workflow
 	Attributes   string // JSON object; "" = {}
@@ -23,9 +24,9 @@ type NewTask struct {
 
 // TaskResult is a task and, when it has one, its live reservation.
 type TaskResult struct {
-	Task        Task
-	Reservation *Reservation
-	Worker      *Worker
+	Task        didrouter.Task
+	Reservation *didrouter.Reservation
+	Worker      *didrouter.Worker
 	Created     bool
 }
 
@@ -34,7 +35,7 @@ type TaskResult struct {
 // with its live reservation (Created false). When routing fails after the
 // task was stored, the result still carries the task (Created true) along
 // with the error; the task then waits like any pending task.
-func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) {
+func (e *Engine) CreateTask(ctx context.Context, n TaskInsert) (TaskResult, error) {
 	ws, err := e.Workspace(ctx, n.WorkspaceSID)
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("create task: read workspace %s: %w", n.WorkspaceSID, err)
@@ -60,12 +61,12 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 	}
 
 	var (
-		task    Task
+		task    didrouter.Task
 		created bool
 		placed  *reserved
 		stale   []string
 	)
-	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err = e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		placed, stale = nil, nil
 		now := e.clock.Now()
 		t := d.task(now)
@@ -86,8 +87,8 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 		if err := e.enterTarget(ctx, tx, fx, wf, &t, d.filter, 0, now); err != nil {
 			return err
 		}
-		if err := tx.SetTimer(ctx, Timer{
-			SID: NewSID(PrefixTimer), WorkspaceSID: ws.SID, Kind: TimerTask, TaskSID: t.SID,
+		if err := tx.SetTimer(ctx, didrouter.Timer{
+			SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: ws.SID, Kind: didrouter.TimerTask, TaskSID: t.SID,
 			TaskVersion: t.Version, FireAt: now.Add(time.Duration(d.timeout) * time.Second),
 		}); err != nil {
 			return fmt.Errorf("set task timeout: %w", err)
@@ -137,7 +138,7 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 	if res.Task, err = e.store.GetTask(ctx, ws.SID, task.SID); err != nil {
 		return res, fmt.Errorf("create task: re-read task %s: %w", task.SID, err)
 	}
-	if res.Task.AssignmentStatus != TaskPending {
+	if res.Task.AssignmentStatus != didrouter.TaskPending {
 		if res.Reservation, res.Worker, err = e.LiveReservation(ctx, ws.SID, task.SID); err != nil {
 			return res, fmt.Errorf("create task: %w", err)
 		}
@@ -146,7 +147,7 @@ func (e *Engine) CreateTask(ctx context.Context, n NewTask) (TaskResult, error) 
 }
 
 // existing is CreateTask's answer for a call that already has a task.
-func (e *Engine) existing(ctx context.Context, t Task) (TaskResult, error) {
+func (e *Engine) existing(ctx context.Context, t didrouter.Task) (TaskResult, error) {
 	r, w, err := e.LiveReservation(ctx, t.WorkspaceSID, t.SID)
 	if err != nil {
 		return TaskResult{}, err
@@ -156,15 +157,15 @@ func (e *Engine) existing(ctx context.Context, t Task) (TaskResult, error) {
 
 // LiveReservation returns the task's pending or accepted reservation and its
 // worker, or nils when it has none.
-func (e *Engine) LiveReservation(ctx context.Context, workspaceSID, taskSID string) (*Reservation, *Worker, error) {
-	list, err := e.store.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: taskSID})
+func (e *Engine) LiveReservation(ctx context.Context, workspaceSID, taskSID string) (*didrouter.Reservation, *didrouter.Worker, error) {
+	list, err := e.store.ListReservations(ctx, workspaceSID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 1000}, TaskSID: taskSID})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list reservations of task %s: %w", taskSID, err)
 	}
-	var live *Reservation
+	var live *didrouter.Reservation
 	for i := range list {
 		r := list[i]
-		if (r.Status == ReservationPending || r.Status == ReservationAccepted) &&
+		if (r.Status == didrouter.ReservationPending || r.Status == didrouter.ReservationAccepted) &&
 			(live == nil || !r.DateCreated.Before(live.DateCreated)) {
 			live = &r
 		}
@@ -183,66 +184,66 @@ func (e *Engine) LiveReservation(ctx context.Context, workspaceSID, taskSID stri
 // reservation: the task is assigned, its step, reservation, task and
 // re-offer timers stop, and reservation.accepted is recorded with desc
 // (data adds to the event's task_queue_sid).
-func (e *Engine) acceptLocked(ctx context.Context, tx Tx, t Task, r Reservation, now time.Time, desc string, data map[string]any) (Reservation, error) {
-	r.Status, r.DateUpdated = ReservationAccepted, now
+func (e *Engine) acceptLocked(ctx context.Context, tx didrouter.Tx, t didrouter.Task, r didrouter.Reservation, now time.Time, desc string, data map[string]any) (didrouter.Reservation, error) {
+	r.Status, r.DateUpdated = didrouter.ReservationAccepted, now
 	if err := tx.UpdateReservation(ctx, r); err != nil {
-		return Reservation{}, fmt.Errorf("update reservation: %w", err)
+		return didrouter.Reservation{}, fmt.Errorf("update reservation: %w", err)
 	}
-	t.AssignmentStatus, t.DateUpdated = TaskAssigned, now
+	t.AssignmentStatus, t.DateUpdated = didrouter.TaskAssigned, now
 	if _, err := tx.UpdateTask(ctx, t); err != nil {
-		return Reservation{}, fmt.Errorf("update task %s: %w", t.SID, err)
+		return didrouter.Reservation{}, fmt.Errorf("update task %s: %w", t.SID, err)
 	}
-	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID, TimerStep, TimerReservation, TimerTask, TimerReoffer); err != nil {
-		return Reservation{}, fmt.Errorf("clear timers: %w", err)
+	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID, didrouter.TimerStep, didrouter.TimerReservation, didrouter.TimerTask, didrouter.TimerReoffer); err != nil {
+		return didrouter.Reservation{}, fmt.Errorf("clear timers: %w", err)
 	}
 	// An answered call ends a run of missed ones (missed.go). Cleared even
 	// with the rule off, so that turning it on later starts from zero.
 	if err := tx.ClearMissedCalls(ctx, t.WorkspaceSID, r.WorkerSID); err != nil {
-		return Reservation{}, fmt.Errorf("clear missed calls of worker %s: %w", r.WorkerSID, err)
+		return didrouter.Reservation{}, fmt.Errorf("clear missed calls of worker %s: %w", r.WorkerSID, err)
 	}
 	evData := map[string]any{"task_queue_sid": t.TaskQueueSID}
 	for k, v := range data {
 		evData[k] = v
 	}
-	return r, e.event(ctx, tx, reservationEvent(r, EventReservationAccepted, desc), evData)
+	return r, e.event(ctx, tx, reservationEvent(r, didrouter.EventReservationAccepted, desc), evData)
 }
 
 // lockReservation reads a reservation's task and then the reservation
 // itself inside tx, in the store's lock order (task, then reservation).
-func lockReservation(ctx context.Context, tx Tx, workspaceSID string, r0 Reservation) (Task, Reservation, error) {
+func lockReservation(ctx context.Context, tx didrouter.Tx, workspaceSID string, r0 didrouter.Reservation) (didrouter.Task, didrouter.Reservation, error) {
 	t, err := tx.GetTask(ctx, workspaceSID, r0.TaskSID)
 	if err != nil {
-		return Task{}, Reservation{}, fmt.Errorf("read task %s: %w", r0.TaskSID, err)
+		return didrouter.Task{}, didrouter.Reservation{}, fmt.Errorf("read task %s: %w", r0.TaskSID, err)
 	}
 	r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
 	if err != nil {
-		return Task{}, Reservation{}, fmt.Errorf("read reservation %s: %w", r0.SID, err)
+		return didrouter.Task{}, didrouter.Reservation{}, fmt.Errorf("read reservation %s: %w", r0.SID, err)
 	}
 	return t, r, nil
 }
 
 // AcceptReservation accepts a pending reservation: the task is assigned and
 // its step, reservation and task timers stop.
-func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (Reservation, error) {
+func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error) {
 	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
 	if err != nil {
-		return Reservation{}, fmt.Errorf("accept reservation: %w", err)
+		return didrouter.Reservation{}, fmt.Errorf("accept reservation: %w", err)
 	}
-	var out Reservation
-	_, err = e.tx(ctx, func(tx Tx, fx *effects) error {
+	var out didrouter.Reservation
+	_, err = e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		now := e.clock.Now()
 		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
 		if err != nil {
 			return err
 		}
-		if r.Status != ReservationPending || t.AssignmentStatus != TaskReserved {
-			return Errorf(EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
+		if r.Status != didrouter.ReservationPending || t.AssignmentStatus != didrouter.TaskReserved {
+			return didrouter.Errorf(didrouter.EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
 		}
 		out, err = e.acceptLocked(ctx, tx, t, r, now, fmt.Sprintf("Reservation %s accepted", r.SID), nil)
 		return err
 	})
 	if err != nil {
-		return Reservation{}, fmt.Errorf("accept reservation: %w", err)
+		return didrouter.Reservation{}, fmt.Errorf("accept reservation: %w", err)
 	}
 	return out, nil
 }
@@ -263,20 +264,20 @@ func (e *Engine) RejectReservation(ctx context.Context, workspaceSID, reservatio
 // rejectReservation is RejectReservation; missed false when the worker did
 // not answer the call (it left for an unavailable activity, it is deleted).
 func (e *Engine) rejectReservation(ctx context.Context, workspaceSID, reservationSID, status string, missed bool) (TaskResult, error) {
-	if status != ReservationRejected && status != ReservationTimeout {
-		return TaskResult{}, Errorf(EINVALID, "status must be %s or %s, not %q", ReservationRejected, ReservationTimeout, status)
+	if status != didrouter.ReservationRejected && status != didrouter.ReservationTimeout {
+		return TaskResult{}, didrouter.Errorf(didrouter.EINVALID, "status must be %s or %s, not %q", didrouter.ReservationRejected, didrouter.ReservationTimeout, status)
 	}
 	r0, err := e.store.GetReservation(ctx, workspaceSID, reservationSID)
 	if err != nil {
 		return TaskResult{}, fmt.Errorf("reject reservation: %w", err)
 	}
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		t, r, err := lockReservation(ctx, tx, workspaceSID, r0)
 		if err != nil {
 			return err
 		}
-		if r.Status != ReservationPending {
-			return Errorf(EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
+		if r.Status != didrouter.ReservationPending {
+			return didrouter.Errorf(didrouter.EUNAVAILABLE, "reservation %s is %s, no longer pending", r.SID, r.Status)
 		}
 		return e.rejectInTx(ctx, tx, fx, t, r, status, missed)
 	})
@@ -290,7 +291,7 @@ func (e *Engine) rejectReservation(ctx context.Context, workspaceSID, reservatio
 		return out, errors.Join(err, fmt.Errorf("re-read task %s: %w", r0.TaskSID, terr))
 	}
 	out.Task = t
-	if res == nil && t.AssignmentStatus == TaskReserved {
+	if res == nil && t.AssignmentStatus == didrouter.TaskReserved {
 		// Re-routed by a concurrent caller: report that reservation.
 		if out.Reservation, out.Worker, terr = e.LiveReservation(ctx, workspaceSID, t.SID); terr != nil {
 			return out, errors.Join(err, terr)
@@ -305,12 +306,12 @@ func (e *Engine) rejectReservation(ctx context.Context, workspaceSID, reservatio
 // rejectInTx ends the locked pending reservation r of the locked task t as
 // rejected or timeout, frees its worker and puts the task back to pending.
 // missed counts it as the worker's missed or declined call.
-func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r Reservation, status string, missed bool) error {
+func (e *Engine) rejectInTx(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task, r didrouter.Reservation, status string, missed bool) error {
 	now := e.clock.Now()
-	if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
+	if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, status, now); err != nil {
 		return err
 	}
-	if status == ReservationTimeout {
+	if status == didrouter.ReservationTimeout {
 		if err := e.moveToTimeoutActivity(ctx, tx, fx, t.WorkspaceSID, r.WorkerSID, now); err != nil {
 			return err
 		}
@@ -323,7 +324,7 @@ func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r R
 	if !slices.Contains(t.RejectedWorkers, r.WorkerSID) {
 		t.RejectedWorkers = append(t.RejectedWorkers, r.WorkerSID)
 	}
-	t.AssignmentStatus, t.DateUpdated = TaskPending, now
+	t.AssignmentStatus, t.DateUpdated = didrouter.TaskPending, now
 	updated, err := tx.UpdateTask(ctx, t)
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", t.SID, err)
@@ -339,16 +340,17 @@ func (e *Engine) rejectInTx(ctx context.Context, tx Tx, fx *effects, t Task, r R
 }
 
 var reservationEventTypes = map[string]string{
-	ReservationRejected:  EventReservationRejected,
-	ReservationTimeout:   EventReservationTimeout,
-	ReservationCanceled:  EventReservationCanceled,
-	ReservationRescinded: EventReservationRescinded,
-	ReservationCompleted: EventReservationCompleted,
+	didrouter.ReservationRejected:  didrouter.EventReservationRejected,
+	didrouter.ReservationTimeout:   didrouter.EventReservationTimeout,
+	didrouter.ReservationCanceled:  didrouter.EventReservationCanceled,
+	didrouter.ReservationRescinded: didrouter.EventReservationRescinded,
+	didrouter.ReservationCompleted: didrouter.EventReservationCompleted,
 }
 
 // endReservation gives the locked reservation r a final status, records the
-// event, stops its timer and frees its worker.
-func (e *Engine) endReservation(ctx context.Context, tx Tx, fx *effects, r Reservation, status string, now time.Time) error {
+// event, stops its timer and frees its worker's capacity on channel. That
+// is the task's channel, which does not change while a reservation is live.
+func (e *Engine) endReservation(ctx context.Context, tx didrouter.Tx, fx *effects, r didrouter.Reservation, channel, status string, now time.Time) error {
 	r.Status, r.DateUpdated = status, now
 	if err := tx.UpdateReservation(ctx, r); err != nil {
 		return fmt.Errorf("update reservation %s: %w", r.SID, err)
@@ -357,17 +359,17 @@ func (e *Engine) endReservation(ctx context.Context, tx Tx, fx *effects, r Reser
 		fmt.Sprintf("Reservation %s %s", r.SID, status)), nil); err != nil {
 		return err
 	}
-	if err := tx.ClearTimers(ctx, r.WorkspaceSID, r.TaskSID, TimerReservation); err != nil {
+	if err := tx.ClearTimers(ctx, r.WorkspaceSID, r.TaskSID, didrouter.TimerReservation); err != nil {
 		return fmt.Errorf("clear reservation timer: %w", err)
 	}
-	return e.releaseWorker(ctx, tx, fx, r.WorkspaceSID, r.WorkerSID, now)
+	return e.releaseWorker(ctx, tx, fx, r.WorkspaceSID, r.WorkerSID, channel, now)
 }
 
 // endPendingReservation ends the task's pending reservation, if any, with
 // status; notAnswering also bars its worker from the task. t is updated in
 // memory (the caller writes it).
-func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, t *Task, status string, notAnswering bool) error {
-	list, err := tx.ListReservations(ctx, t.WorkspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: t.SID, Status: ReservationPending})
+func (e *Engine) endPendingReservation(ctx context.Context, tx didrouter.Tx, fx *effects, t *didrouter.Task, status string, notAnswering bool) error {
+	list, err := tx.ListReservations(ctx, t.WorkspaceSID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 1000}, TaskSID: t.SID, Status: didrouter.ReservationPending})
 	if err != nil {
 		return fmt.Errorf("list pending reservations of task %s: %w", t.SID, err)
 	}
@@ -377,10 +379,10 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, 
 		if err != nil {
 			return fmt.Errorf("read reservation %s: %w", r0.SID, err)
 		}
-		if r.Status != ReservationPending {
+		if r.Status != didrouter.ReservationPending {
 			continue
 		}
-		if err := e.endReservation(ctx, tx, fx, r, status, now); err != nil {
+		if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, status, now); err != nil {
 			return err
 		}
 		if !notAnswering {
@@ -400,11 +402,11 @@ func (e *Engine) endPendingReservation(ctx context.Context, tx Tx, fx *effects, 
 	return nil
 }
 
-// releaseWorker frees one unit of the worker's capacity and schedules it to
-// serve waiting tasks after commit.
-func (e *Engine) releaseWorker(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
-	if err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, now); err != nil {
-		if ErrorCode(err) == ENOTFOUND {
+// releaseWorker frees one unit of the worker's capacity on a task channel
+// and schedules it to serve waiting tasks after commit.
+func (e *Engine) releaseWorker(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, workerSID, channel string, now time.Time) error {
+	if err := tx.ReleaseWorker(ctx, workspaceSID, workerSID, channel, now); err != nil {
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return nil // deleted meanwhile: nothing to free
 		}
 		return fmt.Errorf("release worker %s: %w", workerSID, err)
@@ -420,7 +422,7 @@ func (e *Engine) releaseWorker(ctx context.Context, tx Tx, fx *effects, workspac
 
 // moveToTimeoutActivity moves a worker whose reservation timed out to the
 // workspace's timeout activity, when the workspace has one.
-func (e *Engine) moveToTimeoutActivity(ctx context.Context, tx Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
+func (e *Engine) moveToTimeoutActivity(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
 	ws, err := tx.GetWorkspace(ctx, workspaceSID)
 	if err != nil {
 		return fmt.Errorf("read workspace %s: %w", workspaceSID, err)
@@ -429,7 +431,7 @@ func (e *Engine) moveToTimeoutActivity(ctx context.Context, tx Tx, fx *effects, 
 		return nil
 	}
 	w, err := tx.GetWorker(ctx, workspaceSID, workerSID)
-	if ErrorCode(err) == ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		return nil
 	}
 	if err != nil {
@@ -456,7 +458,7 @@ type activityCause struct {
 
 // setActivity writes a worker's new activity with its event; cause is nil
 // when a person (the API, the desktop) chose it.
-func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, a Activity, now time.Time, cause *activityCause) error {
+func (e *Engine) setActivity(ctx context.Context, tx didrouter.Tx, fx *effects, w didrouter.Worker, a didrouter.Activity, now time.Time, cause *activityCause) error {
 	prev := w.ActivityName
 	w.ActivitySID, w.ActivityName, w.Available = a.SID, a.FriendlyName, a.Available
 	w.DateStatusChanged, w.DateUpdated = now, now
@@ -480,7 +482,7 @@ func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, 
 		}
 		data["reason"] = cause.reason
 	}
-	return e.event(ctx, tx, workerEvent(w, EventWorkerActivityUpdate, desc), data)
+	return e.event(ctx, tx, workerEvent(w, didrouter.EventWorkerActivityUpdate, desc), data)
 }
 
 // CompleteTask finishes an assigned (or wrapping) task. With a wrap-up time
@@ -488,12 +490,12 @@ func (e *Engine) setActivity(ctx context.Context, tx Tx, fx *effects, w Worker, 
 // wrap-up timer fires (or on a second CompleteTask); the worker is freed on
 // completion and serves the next waiting task. Completing a completed task
 // returns it unchanged.
-func (e *Engine) CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
+func (e *Engine) CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error) {
 	return e.transition(ctx, workspaceSID, taskSID, transition{
-		op: "complete task", same: []string{TaskCompleted}, from: []string{TaskAssigned, TaskWrapping},
+		op: "complete task", same: []string{didrouter.TaskCompleted}, from: []string{didrouter.TaskAssigned, didrouter.TaskWrapping},
 		only: "only an assigned or wrapping task can be completed",
-		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
-			return e.completeInTx(ctx, tx, fx, t, reason, t.AssignmentStatus == TaskAssigned && e.wrapUp > 0)
+		apply: func(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task) (didrouter.Task, error) {
+			return e.completeInTx(ctx, tx, fx, t, reason, t.AssignmentStatus == didrouter.TaskAssigned && e.wrapUp > 0)
 		},
 	})
 }
@@ -506,15 +508,15 @@ type transition struct {
 	from []string // statuses the change applies to; any other is EUNAVAILABLE
 	only string   // the refusal's explanation
 	// apply changes the task, locked in tx, and returns it as stored.
-	apply func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error)
+	apply func(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task) (didrouter.Task, error)
 }
 
 // transition runs tr on the task in one transaction, then serves what the
 // change freed (a worker, waiting tasks). Asking twice for the same change
 // is answered with the task as it is, because webhooks and clients retry.
-func (e *Engine) transition(ctx context.Context, workspaceSID, taskSID string, tr transition) (Task, error) {
-	var out Task
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+func (e *Engine) transition(ctx context.Context, workspaceSID, taskSID string, tr transition) (didrouter.Task, error) {
+	var out didrouter.Task
+	fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		t, err := tx.GetTask(ctx, workspaceSID, taskSID)
 		if err != nil {
 			return fmt.Errorf("read task %s: %w", taskSID, err)
@@ -524,13 +526,13 @@ func (e *Engine) transition(ctx context.Context, workspaceSID, taskSID string, t
 			out = t
 			return nil
 		case !slices.Contains(tr.from, t.AssignmentStatus):
-			return Errorf(EUNAVAILABLE, "task %s is %s; %s", t.SID, t.AssignmentStatus, tr.only)
+			return didrouter.Errorf(didrouter.EUNAVAILABLE, "task %s is %s; %s", t.SID, t.AssignmentStatus, tr.only)
 		}
 		out, err = tr.apply(ctx, tx, fx, t)
 		return err
 	})
 	if err != nil {
-		return Task{}, fmt.Errorf("%s: %w", tr.op, err)
+		return didrouter.Task{}, fmt.Errorf("%s: %w", tr.op, err)
 	}
 	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
 		return out, fmt.Errorf("%s: serve waiting tasks: %w", tr.op, err)
@@ -540,72 +542,72 @@ func (e *Engine) transition(ctx context.Context, workspaceSID, taskSID string, t
 
 // completeInTx moves the locked task t to wrapping (wrap true) or completed,
 // with its reservation.
-func (e *Engine) completeInTx(ctx context.Context, tx Tx, fx *effects, t Task, reason string, wrap bool) (Task, error) {
+func (e *Engine) completeInTx(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task, reason string, wrap bool) (didrouter.Task, error) {
 	now := e.clock.Now()
 	live, err := liveReservations(ctx, tx, t.WorkspaceSID, t.SID)
 	if err != nil {
-		return Task{}, err
+		return didrouter.Task{}, err
 	}
 	if reason != "" {
 		t.Reason = reason
 	}
 	t.DateUpdated = now
 	if wrap {
-		t.AssignmentStatus = TaskWrapping
-		if err := e.event(ctx, tx, taskEvent(t, EventTaskWrapup, fmt.Sprintf("Task %s wrapping up", t.SID)),
+		t.AssignmentStatus = didrouter.TaskWrapping
+		if err := e.event(ctx, tx, taskEvent(t, didrouter.EventTaskWrapup, fmt.Sprintf("Task %s wrapping up", t.SID)),
 			map[string]any{"reason": t.Reason}); err != nil {
-			return Task{}, err
+			return didrouter.Task{}, err
 		}
 		for _, r := range live {
-			r.Status, r.DateUpdated = ReservationWrapping, now
+			r.Status, r.DateUpdated = didrouter.ReservationWrapping, now
 			if err := tx.UpdateReservation(ctx, r); err != nil {
-				return Task{}, fmt.Errorf("update reservation %s: %w", r.SID, err)
+				return didrouter.Task{}, fmt.Errorf("update reservation %s: %w", r.SID, err)
 			}
-			if err := e.event(ctx, tx, reservationEvent(r, EventReservationWrapup,
+			if err := e.event(ctx, tx, reservationEvent(r, didrouter.EventReservationWrapup,
 				fmt.Sprintf("Reservation %s wrapping up", r.SID)), nil); err != nil {
-				return Task{}, err
+				return didrouter.Task{}, err
 			}
 			if e.wrapUp <= 0 {
 				continue // wrapping until CompleteTask
 			}
-			if err := tx.SetTimer(ctx, Timer{
-				SID: NewSID(PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: TimerWrapup, TaskSID: t.SID,
+			if err := tx.SetTimer(ctx, didrouter.Timer{
+				SID: didrouter.NewSID(didrouter.PrefixTimer), WorkspaceSID: t.WorkspaceSID, Kind: didrouter.TimerWrapup, TaskSID: t.SID,
 				ReservationSID: r.SID, WorkerSID: r.WorkerSID, TaskVersion: t.Version + 1, FireAt: now.Add(e.wrapUp),
 			}); err != nil {
-				return Task{}, fmt.Errorf("set wrap-up timer: %w", err)
+				return didrouter.Task{}, fmt.Errorf("set wrap-up timer: %w", err)
 			}
 			fx.timers = true
 		}
 	} else {
-		t.AssignmentStatus = TaskCompleted
-		if err := e.event(ctx, tx, taskEvent(t, EventTaskCompleted, fmt.Sprintf("Task %s completed", t.SID)),
+		t.AssignmentStatus = didrouter.TaskCompleted
+		if err := e.event(ctx, tx, taskEvent(t, didrouter.EventTaskCompleted, fmt.Sprintf("Task %s completed", t.SID)),
 			map[string]any{"reason": t.Reason}); err != nil {
-			return Task{}, err
+			return didrouter.Task{}, err
 		}
 		for _, r := range live {
-			if err := e.endReservation(ctx, tx, fx, r, ReservationCompleted, now); err != nil {
-				return Task{}, err
+			if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, didrouter.ReservationCompleted, now); err != nil {
+				return didrouter.Task{}, err
 			}
 		}
 		return endTask(ctx, tx, t)
 	}
 	updated, err := tx.UpdateTask(ctx, t)
 	if err != nil {
-		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
+		return didrouter.Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
 	}
 	return updated, nil
 }
 
 // liveReservations reads the task's accepted and wrapping reservations,
 // each read again by sid so that the store locks it.
-func liveReservations(ctx context.Context, tx Tx, workspaceSID, taskSID string) ([]Reservation, error) {
-	list, err := tx.ListReservations(ctx, workspaceSID, ReservationFilter{Page: Page{Size: 1000}, TaskSID: taskSID})
+func liveReservations(ctx context.Context, tx didrouter.Tx, workspaceSID, taskSID string) ([]didrouter.Reservation, error) {
+	list, err := tx.ListReservations(ctx, workspaceSID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 1000}, TaskSID: taskSID})
 	if err != nil {
 		return nil, fmt.Errorf("list reservations of task %s: %w", taskSID, err)
 	}
-	var live []Reservation
+	var live []didrouter.Reservation
 	for _, r0 := range list {
-		if r0.Status != ReservationAccepted && r0.Status != ReservationWrapping {
+		if r0.Status != didrouter.ReservationAccepted && r0.Status != didrouter.ReservationWrapping {
 			continue
 		}
 		r, err := tx.GetReservation(ctx, workspaceSID, r0.SID)
@@ -619,13 +621,13 @@ func liveReservations(ctx context.Context, tx Tx, workspaceSID, taskSID string) 
 
 // endTask stores the locked task t in the status that ended it. An ended
 // task has nothing left to time, so its timers go with the same write.
-func endTask(ctx context.Context, tx Tx, t Task) (Task, error) {
+func endTask(ctx context.Context, tx didrouter.Tx, t didrouter.Task) (didrouter.Task, error) {
 	if err := tx.ClearTimers(ctx, t.WorkspaceSID, t.SID); err != nil {
-		return Task{}, fmt.Errorf("clear timers: %w", err)
+		return didrouter.Task{}, fmt.Errorf("clear timers: %w", err)
 	}
 	updated, err := tx.UpdateTask(ctx, t)
 	if err != nil {
-		return Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
+		return didrouter.Task{}, fmt.Errorf("update task %s: %w", t.SID, err)
 	}
 	return updated, nil
 }
@@ -633,30 +635,30 @@ func endTask(ctx context.Context, tx Tx, t Task) (Task, error) {
 // CancelTask cancels a pending or reserved task: a pending reservation is
 // canceled and its worker freed (and served). Canceling a canceled task
 // returns it unchanged; an assigned task must be completed instead.
-func (e *Engine) CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (Task, error) {
+func (e *Engine) CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error) {
 	return e.transition(ctx, workspaceSID, taskSID, transition{
-		op: "cancel task", same: []string{TaskCanceled}, from: []string{TaskPending, TaskReserved},
+		op: "cancel task", same: []string{didrouter.TaskCanceled}, from: []string{didrouter.TaskPending, didrouter.TaskReserved},
 		only: "only a pending or reserved task can be canceled",
-		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+		apply: func(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task) (didrouter.Task, error) {
 			return e.cancelInTx(ctx, tx, fx, t, reason)
 		},
 	})
 }
 
 // cancelInTx cancels the locked task t.
-func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, reason string) (Task, error) {
-	if t.AssignmentStatus == TaskReserved {
-		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationCanceled, false); err != nil {
-			return Task{}, err
+func (e *Engine) cancelInTx(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task, reason string) (didrouter.Task, error) {
+	if t.AssignmentStatus == didrouter.TaskReserved {
+		if err := e.endPendingReservation(ctx, tx, fx, &t, didrouter.ReservationCanceled, false); err != nil {
+			return didrouter.Task{}, err
 		}
 	}
-	t.AssignmentStatus, t.DateUpdated = TaskCanceled, e.clock.Now()
+	t.AssignmentStatus, t.DateUpdated = didrouter.TaskCanceled, e.clock.Now()
 	if reason != "" {
 		t.Reason = reason
 	}
-	if err := e.event(ctx, tx, taskEvent(t, EventTaskCanceled, fmt.Sprintf("Task %s canceled", t.SID)),
+	if err := e.event(ctx, tx, taskEvent(t, didrouter.EventTaskCanceled, fmt.Sprintf("Task %s canceled", t.SID)),
 		map[string]any{"reason": t.Reason, "task_queue_sid": t.TaskQueueSID}); err != nil {
-		return Task{}, err
+		return didrouter.Task{}, err
 	}
 	return endTask(ctx, tx, t)
 }
@@ -664,29 +666,29 @@ func (e *Engine) cancelInTx(ctx context.Context, tx Tx, fx *effects, t Task, rea
 // resolveNewTask finds what a new task enters before anything is written:
 // its workflow (n's, else the workspace's default), parsed, and its
 // attributes, raw ("{}" when empty) and parsed. Bad input is EINVALID.
-func (e *Engine) resolveNewTask(ctx context.Context, ws Workspace, n NewTask) (wfRow Workflow, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
+func (e *Engine) resolveNewTask(ctx context.Context, ws didrouter.Workspace, n TaskInsert) (wfRow didrouter.Workflow, wf *routing.Workflow, raw string, attrs routing.Attributes, err error) {
 	if wfRow, wf, err = e.newTaskWorkflow(ctx, ws, n); err != nil {
-		return Workflow{}, nil, "", nil, err
+		return didrouter.Workflow{}, nil, "", nil, err
 	}
 	if raw, attrs, err = parseTaskAttributes(n.Attributes); err != nil {
-		return Workflow{}, nil, "", nil, err
+		return didrouter.Workflow{}, nil, "", nil, err
 	}
 	return wfRow, wf, raw, attrs, nil
 }
 
 // newTaskWorkflow is the workflow a new task enters: n's, else the
 // workspace's default. A missing one is EINVALID.
-func (e *Engine) newTaskWorkflow(ctx context.Context, ws Workspace, n NewTask) (Workflow, *routing.Workflow, error) {
+func (e *Engine) newTaskWorkflow(ctx context.Context, ws didrouter.Workspace, n TaskInsert) (didrouter.Workflow, *routing.Workflow, error) {
 	wfSID := n.WorkflowSID
 	if wfSID == "" {
 		wfSID = ws.DefaultWorkflowSID
 	}
 	if wfSID == "" {
-		return Workflow{}, nil, Errorf(EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
+		return didrouter.Workflow{}, nil, didrouter.Errorf(didrouter.EINVALID, "workflow_sid is required: workspace %s has no default workflow", ws.SID)
 	}
 	wfRow, wf, err := e.workflow(ctx, ws.SID, wfSID)
-	if ErrorCode(err) == ENOTFOUND {
-		return Workflow{}, nil, Errorf(EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
+		return didrouter.Workflow{}, nil, didrouter.Errorf(didrouter.EINVALID, "workflow %s does not exist in workspace %s", wfSID, ws.SID)
 	}
 	return wfRow, wf, err
 }

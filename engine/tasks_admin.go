@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -12,15 +13,23 @@ import (
 type TaskUpdate struct {
 	Attributes *string
 	Priority   *int
+	// TaskChannel moves a pending or reserved task to another task channel.
+	// The webhooks do it when a waiting call becomes a call-back request. A
+	// pending reservation is canceled first. Its worker is freed on the old
+	// channel and not barred from the task, which is routed again.
+	// TaskRouter's API cannot change a task's channel, and didrouter's API
+	// does not offer it either.
+	TaskChannel *string
 }
 
 // UpdateTask changes a live task's attributes or priority (event
 // task.updated). A pending task keeps its position while its filter still
 // matches the new attributes, else it enters the workflow afresh; either way
-// it is routed again, since who is eligible may have changed. A reserved or
-// assigned task keeps its reservation. Completed and canceled tasks are
+// it is routed again, since who is eligible may have changed. A reserved
+// task keeps its reservation unless it changes channel; an assigned one
+// keeps it and cannot change channel. Completed and canceled tasks are
 // EUNAVAILABLE.
-func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u TaskUpdate) (Task, error) {
+func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u TaskUpdate) (didrouter.Task, error) {
 	var raw string
 	var attrs routing.Attributes
 	if u.Attributes != nil {
@@ -30,41 +39,50 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 		}
 		var err error
 		if attrs, err = routing.ParseAttributes([]byte(raw)); err != nil {
-			return Task{}, Errorf(EINVALID, "attributes: %v", err)
+			return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "attributes: %v", err)
 		}
 	}
 	if u.Priority != nil && *u.Priority < 0 {
-		return Task{}, Errorf(EINVALID, "priority must not be negative, not %d", *u.Priority)
+		return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "priority must not be negative, not %d", *u.Priority)
+	}
+	if u.TaskChannel != nil && strings.TrimSpace(*u.TaskChannel) == "" {
+		return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "task channel must not be empty")
 	}
 	t0, err := e.store.GetTask(ctx, workspaceSID, sid)
 	if err != nil {
-		return Task{}, fmt.Errorf("update task: %w", err)
+		return didrouter.Task{}, fmt.Errorf("update task: %w", err)
 	}
 	_, wf, err := e.workflow(ctx, workspaceSID, t0.WorkflowSID)
 	if err != nil {
-		return Task{}, fmt.Errorf("update task: %w", err)
+		return didrouter.Task{}, fmt.Errorf("update task: %w", err)
 	}
-	var out Task
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	var out didrouter.Task
+	fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		now := e.clock.Now()
 		t, err := tx.GetTask(ctx, workspaceSID, sid)
 		if err != nil {
 			return fmt.Errorf("read task %s: %w", sid, err)
 		}
-		if t.AssignmentStatus == TaskCompleted || t.AssignmentStatus == TaskCanceled {
-			return Errorf(EUNAVAILABLE, "task %s is %s and can no longer be updated", sid, t.AssignmentStatus)
+		if t.AssignmentStatus == didrouter.TaskCompleted || t.AssignmentStatus == didrouter.TaskCanceled {
+			return didrouter.Errorf(didrouter.EUNAVAILABLE, "task %s is %s and can no longer be updated", sid, t.AssignmentStatus)
 		}
 		data := map[string]any{}
+		if u.TaskChannel != nil && *u.TaskChannel != t.TaskChannel {
+			if err := e.changeChannel(ctx, tx, fx, &t, strings.TrimSpace(*u.TaskChannel)); err != nil {
+				return err
+			}
+			data["task_channel"] = t.TaskChannel
+		}
 		if u.Attributes != nil {
 			t.Attributes = raw
 			data["attributes"] = true
 		}
-		if t.AssignmentStatus == TaskPending && u.Attributes != nil && t.FilterIndex >= 0 {
+		if t.AssignmentStatus == didrouter.TaskPending && u.Attributes != nil && t.FilterIndex >= 0 {
 			stillMatches := t.FilterIndex < len(wf.Filters) && wf.Filters[t.FilterIndex].Expr.Eval(attrs, nil)
 			if !stillMatches {
 				filter, ok := firstPosition(wf, attrs)
 				if !ok {
-					return Errorf(EINVALID, "with these attributes the task matches no filter of workflow %s, which has no default_filter", t.WorkflowSID)
+					return didrouter.Errorf(didrouter.EINVALID, "with these attributes the task matches no filter of workflow %s, which has no default_filter", t.WorkflowSID)
 				}
 				from := t.TaskQueueSID
 				if err := e.enterTarget(ctx, tx, fx, wf, &t, filter, 0, now); err != nil {
@@ -83,10 +101,10 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 		if out, err = tx.UpdateTask(ctx, t); err != nil {
 			return fmt.Errorf("update task %s: %w", sid, err)
 		}
-		if err := e.event(ctx, tx, taskEvent(out, EventTaskUpdated, fmt.Sprintf("Task %s updated", sid)), data); err != nil {
+		if err := e.event(ctx, tx, taskEvent(out, didrouter.EventTaskUpdated, fmt.Sprintf("Task %s updated", sid)), data); err != nil {
 			return err
 		}
-		if out.AssignmentStatus == TaskPending {
+		if out.AssignmentStatus == didrouter.TaskPending {
 			if err := notifyTask(ctx, tx, fx, workspaceSID, sid); err != nil {
 				return err
 			}
@@ -95,7 +113,7 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 		return nil
 	})
 	if err != nil {
-		return Task{}, fmt.Errorf("update task: %w", err)
+		return didrouter.Task{}, fmt.Errorf("update task: %w", err)
 	}
 	if _, _, err := e.after(ctx, workspaceSID, fx, ""); err != nil {
 		return out, fmt.Errorf("update task: re-route: %w", err)
@@ -103,8 +121,27 @@ func (e *Engine) UpdateTask(ctx context.Context, workspaceSID, sid string, u Tas
 	return e.freshTask(ctx, out)
 }
 
+// changeChannel moves the locked task t to channel, in memory; the caller
+// writes it. A reservation holds a unit of the capacity of the task's
+// channel, so a pending one is canceled first and released on the old
+// channel. An accepted task keeps its channel.
+func (e *Engine) changeChannel(ctx context.Context, tx didrouter.Tx, fx *effects, t *didrouter.Task, channel string) error {
+	switch t.AssignmentStatus {
+	case didrouter.TaskPending:
+	case didrouter.TaskReserved:
+		if err := e.endPendingReservation(ctx, tx, fx, t, didrouter.ReservationCanceled, false); err != nil {
+			return err
+		}
+		t.AssignmentStatus = didrouter.TaskPending
+	default:
+		return didrouter.Errorf(didrouter.EUNAVAILABLE, "task %s is %s: only a pending or reserved task can change channel", t.SID, t.AssignmentStatus)
+	}
+	t.TaskChannel = channel
+	return nil
+}
+
 // freshTask re-reads a task after follow-up routing may have changed it.
-func (e *Engine) freshTask(ctx context.Context, t Task) (Task, error) {
+func (e *Engine) freshTask(ctx context.Context, t didrouter.Task) (didrouter.Task, error) {
 	got, err := e.store.GetTask(ctx, t.WorkspaceSID, t.SID)
 	if err != nil {
 		return t, fmt.Errorf("re-read task %s: %w", t.SID, err)
@@ -116,11 +153,11 @@ func (e *Engine) freshTask(ctx context.Context, t Task) (Task, error) {
 // AssignmentStatus=wrapping): the worker stays busy until CompleteTask, or
 // until the Config.WrapUp timer when one is set. A wrapping task is returned
 // unchanged; other statuses are EUNAVAILABLE.
-func (e *Engine) WrapUpTask(ctx context.Context, workspaceSID, sid, reason string) (Task, error) {
+func (e *Engine) WrapUpTask(ctx context.Context, workspaceSID, sid, reason string) (didrouter.Task, error) {
 	return e.transition(ctx, workspaceSID, sid, transition{
-		op: "wrap up task", same: []string{TaskWrapping}, from: []string{TaskAssigned},
+		op: "wrap up task", same: []string{didrouter.TaskWrapping}, from: []string{didrouter.TaskAssigned},
 		only: "only an assigned task can wrap up",
-		apply: func(ctx context.Context, tx Tx, fx *effects, t Task) (Task, error) {
+		apply: func(ctx context.Context, tx didrouter.Tx, fx *effects, t didrouter.Task) (didrouter.Task, error) {
 			return e.completeInTx(ctx, tx, fx, t, reason, true)
 		},
 	})
@@ -130,13 +167,13 @@ func (e *Engine) WrapUpTask(ctx context.Context, workspaceSID, sid, reason strin
 // canceled, an accepted or wrapping one completed; their workers are freed
 // and serve waiting tasks. Its events stay.
 func (e *Engine) DeleteTask(ctx context.Context, workspaceSID, sid string) error {
-	fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+	fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		now := e.clock.Now()
 		t, err := tx.GetTask(ctx, workspaceSID, sid)
 		if err != nil {
 			return fmt.Errorf("read task %s: %w", sid, err)
 		}
-		if err := e.endPendingReservation(ctx, tx, fx, &t, ReservationCanceled, false); err != nil {
+		if err := e.endPendingReservation(ctx, tx, fx, &t, didrouter.ReservationCanceled, false); err != nil {
 			return err
 		}
 		live, err := liveReservations(ctx, tx, workspaceSID, sid)
@@ -144,11 +181,11 @@ func (e *Engine) DeleteTask(ctx context.Context, workspaceSID, sid string) error
 			return err
 		}
 		for _, r := range live {
-			if err := e.endReservation(ctx, tx, fx, r, ReservationCompleted, now); err != nil {
+			if err := e.endReservation(ctx, tx, fx, r, t.TaskChannel, didrouter.ReservationCompleted, now); err != nil {
 				return err
 			}
 		}
-		if err := e.event(ctx, tx, taskEvent(t, EventTaskDeleted, fmt.Sprintf("Task %s deleted", sid)),
+		if err := e.event(ctx, tx, taskEvent(t, didrouter.EventTaskDeleted, fmt.Sprintf("Task %s deleted", sid)),
 			map[string]any{"assignment_status": t.AssignmentStatus}); err != nil {
 			return err
 		}

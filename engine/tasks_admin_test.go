@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -28,10 +29,10 @@ func TestWorkerCapacity(t *testing.T) {
 			t.Fatalf("second call: live %+v", r)
 		}
 		bad := 51
-		if _, err := h.eng.UpdateWorker(h.ctx, h.ws.SID, w.SID, engine.WorkerUpdate{Capacity: &bad}); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.UpdateWorker(h.ctx, h.ws.SID, w.SID, engine.WorkerUpdate{Capacity: &bad}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("capacity 51: %v, want EINVALID", err)
 		}
-		evs, err := h.store.ListEvents(h.ctx, h.ws.SID, engine.EventFilter{WorkerSID: w.SID, EventType: engine.EventWorkerCapacityUpdate})
+		evs, err := h.store.ListEvents(h.ctx, h.ws.SID, didrouter.EventFilter{WorkerSID: w.SID, EventType: didrouter.EventWorkerCapacityUpdate})
 		if err != nil || len(evs) != 1 {
 			t.Fatalf("capacity events: %d, %v", len(evs), err)
 		}
@@ -48,23 +49,23 @@ func TestUpdateTask(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UpdateTask: %v", err)
 		}
-		if task.Priority != 7 || task.Attributes != attrs || task.AssignmentStatus != engine.TaskPending {
+		if task.Priority != 7 || task.Attributes != attrs || task.AssignmentStatus != didrouter.TaskPending {
 			t.Fatalf("task %+v", task)
 		}
-		wantContains(t, h.eventTypes(task.SID), engine.EventTaskUpdated)
+		wantContains(t, h.eventTypes(task.SID), didrouter.EventTaskUpdated)
 		// The new attributes make the owner eligible in Everyone once available.
 		h.setActivity(owner, "Available")
 		if r := h.live(task.SID); r == nil || r.WorkerSID != owner.SID {
 			t.Fatalf("live %+v, want the owner's", r)
 		}
 		bad := "[1]"
-		if _, err := h.eng.UpdateTask(h.ctx, h.ws.SID, task.SID, engine.TaskUpdate{Attributes: &bad}); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.UpdateTask(h.ctx, h.ws.SID, task.SID, engine.TaskUpdate{Attributes: &bad}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("bad attributes: %v", err)
 		}
 		if _, err := h.eng.CancelTask(h.ctx, h.ws.SID, task.SID, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.eng.UpdateTask(h.ctx, h.ws.SID, task.SID, engine.TaskUpdate{Priority: &prio}); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.UpdateTask(h.ctx, h.ws.SID, task.SID, engine.TaskUpdate{Priority: &prio}); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("update of a canceled task: %v", err)
 		}
 	})
@@ -79,10 +80,10 @@ func TestWrapUpAndDeleteTask(t *testing.T) {
 			t.Fatal(err)
 		}
 		task, err := h.eng.WrapUpTask(h.ctx, h.ws.SID, first.Task.SID, "notes")
-		if err != nil || task.AssignmentStatus != engine.TaskWrapping {
+		if err != nil || task.AssignmentStatus != didrouter.TaskWrapping {
 			t.Fatalf("WrapUpTask: %s, %v", task.AssignmentStatus, err)
 		}
-		if got := h.reservation(first.Reservation.SID).Status; got != engine.ReservationWrapping {
+		if got := h.reservation(first.Reservation.SID).Status; got != didrouter.ReservationWrapping {
 			t.Fatalf("reservation %s, want wrapping", got)
 		}
 		// Without Config.WrapUp the agent stays busy however long it takes.
@@ -90,14 +91,14 @@ func TestWrapUpAndDeleteTask(t *testing.T) {
 		if h.getWorker(w.SID).Busy != 1 || h.live(second.Task.SID) != nil {
 			t.Fatal("agent freed during an open-ended wrap-up")
 		}
-		if _, err := h.eng.WrapUpTask(h.ctx, h.ws.SID, second.Task.SID, ""); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.WrapUpTask(h.ctx, h.ws.SID, second.Task.SID, ""); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("wrap-up of a pending task: %v", err)
 		}
 		// Deleting the wrapping task frees the agent, who takes the waiting call.
 		if err := h.eng.DeleteTask(h.ctx, h.ws.SID, first.Task.SID); err != nil {
 			t.Fatalf("DeleteTask: %v", err)
 		}
-		if _, err := h.store.GetTask(h.ctx, h.ws.SID, first.Task.SID); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := h.store.GetTask(h.ctx, h.ws.SID, first.Task.SID); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("deleted task: %v", err)
 		}
 		if r := h.live(second.Task.SID); r == nil || r.WorkerSID != w.SID {
@@ -110,7 +111,7 @@ func TestWrapUpAndDeleteTask(t *testing.T) {
 		if got := h.getWorker(w.SID).Busy; got != 0 {
 			t.Fatalf("agent busy %d after deleting its tasks", got)
 		}
-		if err := h.eng.DeleteTask(h.ctx, h.ws.SID, second.Task.SID); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if err := h.eng.DeleteTask(h.ctx, h.ws.SID, second.Task.SID); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("second delete: %v, want ENOTFOUND", err)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -21,9 +22,9 @@ func (e *Engine) RunDueTimers(ctx context.Context) (int, error) {
 	for n < timersPerRun {
 		var (
 			claimed bool
-			tm      Timer
+			tm      didrouter.Timer
 		)
-		fx, err := e.tx(ctx, func(tx Tx, fx *effects) error {
+		fx, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 			claimed = false
 			ts, err := tx.ClaimDueTimers(ctx, now, 1)
 			if err != nil {
@@ -41,7 +42,7 @@ func (e *Engine) RunDueTimers(ctx context.Context) (int, error) {
 			// rather than retry it forever.
 			e.log.WarnContext(ctx, "dropping a timer that cannot fire", "kind", tm.Kind,
 				"task", tm.TaskSID, "reservation", tm.ReservationSID, "err", err)
-			err = e.store.Tx(ctx, func(tx Tx) error {
+			err = e.store.Tx(ctx, func(tx didrouter.Tx) error {
 				if tm.TaskSID == "" { // a worker's timer (away)
 					return tx.ClearWorkerTimers(ctx, tm.WorkspaceSID, tm.WorkerSID, tm.Kind)
 				}
@@ -70,34 +71,34 @@ func (e *Engine) RunDueTimers(ctx context.Context) (int, error) {
 // isCoded reports errors the engine raised on purpose (bad state, missing
 // rows) as opposed to failures of the store.
 func isCoded(err error) bool {
-	var ce *Error
-	return errors.As(err, &ce) && ce.Code != EINTERNAL
+	var ce *didrouter.Error
+	return errors.As(err, &ce) && ce.Code != didrouter.EINTERNAL
 }
 
 // fire handles one claimed timer inside the claiming transaction.
-func (e *Engine) fire(ctx context.Context, tx Tx, fx *effects, tm Timer, now time.Time) error {
+func (e *Engine) fire(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
 	switch tm.Kind {
-	case TimerReservation:
+	case didrouter.TimerReservation:
 		return e.fireReservation(ctx, tx, fx, tm, now)
-	case TimerStep:
+	case didrouter.TimerStep:
 		return e.fireStep(ctx, tx, fx, tm, now)
-	case TimerTask:
+	case didrouter.TimerTask:
 		return e.fireTask(ctx, tx, fx, tm, now)
-	case TimerWrapup:
+	case didrouter.TimerWrapup:
 		return e.fireWrapup(ctx, tx, fx, tm)
-	case TimerReoffer:
+	case didrouter.TimerReoffer:
 		return e.fireReoffer(ctx, tx, fx, tm, now)
-	case TimerAway:
+	case didrouter.TimerAway:
 		return e.fireAway(ctx, tx, fx, tm, now)
 	default:
-		return Errorf(EINVALID, "unknown timer kind %q", tm.Kind)
+		return didrouter.Errorf(didrouter.EINVALID, "unknown timer kind %q", tm.Kind)
 	}
 }
 
 // rearm puts back a timer that fired before the state it guards is due
 // (the deadline moved later, e.g. a step re-entered at another time).
-func (e *Engine) rearm(ctx context.Context, tx Tx, fx *effects, tm Timer, at time.Time) error {
-	tm.SID, tm.FireAt = NewSID(PrefixTimer), at
+func (e *Engine) rearm(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, at time.Time) error {
+	tm.SID, tm.FireAt = didrouter.NewSID(didrouter.PrefixTimer), at
 	if err := tx.SetTimer(ctx, tm); err != nil {
 		return fmt.Errorf("re-arm %s timer: %w", tm.Kind, err)
 	}
@@ -106,7 +107,7 @@ func (e *Engine) rearm(ctx context.Context, tx Tx, fx *effects, tm Timer, at tim
 }
 
 // fireReservation times out a reservation still pending at its deadline.
-func (e *Engine) fireReservation(ctx context.Context, tx Tx, fx *effects, tm Timer, now time.Time) error {
+func (e *Engine) fireReservation(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
 	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
 	if err != nil {
 		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
@@ -115,23 +116,23 @@ func (e *Engine) fireReservation(ctx context.Context, tx Tx, fx *effects, tm Tim
 	if err != nil {
 		return fmt.Errorf("read reservation %s: %w", tm.ReservationSID, err)
 	}
-	if r.Status != ReservationPending {
+	if r.Status != didrouter.ReservationPending {
 		return nil
 	}
 	if due := r.DateCreated.Add(time.Duration(r.Timeout) * time.Second); now.Before(due) {
 		return e.rearm(ctx, tx, fx, tm, due)
 	}
-	return e.rejectInTx(ctx, tx, fx, t, r, ReservationTimeout, true)
+	return e.rejectInTx(ctx, tx, fx, t, r, didrouter.ReservationTimeout, true)
 }
 
 // fireStep moves a task whose current step's timeout has passed to its next
 // target, rescinding a pending reservation at that step.
-func (e *Engine) fireStep(ctx context.Context, tx Tx, fx *effects, tm Timer, now time.Time) error {
+func (e *Engine) fireStep(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
 	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
 	if err != nil {
 		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
 	}
-	if t.AssignmentStatus != TaskPending && t.AssignmentStatus != TaskReserved {
+	if t.AssignmentStatus != didrouter.TaskPending && t.AssignmentStatus != didrouter.TaskReserved {
 		return nil
 	}
 	_, wf, err := e.workflowIn(ctx, tx, t.WorkspaceSID, t.WorkflowSID)
@@ -147,18 +148,18 @@ func (e *Engine) fireStep(ctx context.Context, tx Tx, fx *effects, tm Timer, now
 	}
 	attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 	if err != nil {
-		return Errorf(EINVALID, "task %s attributes: %v", t.SID, err)
+		return didrouter.Errorf(didrouter.EINVALID, "task %s attributes: %v", t.SID, err)
 	}
 	return e.moveOn(ctx, tx, fx, wf, t, attrs, moveTimeout)
 }
 
 // fireTask cancels a task still unassigned at the end of its timeout (TTL).
-func (e *Engine) fireTask(ctx context.Context, tx Tx, fx *effects, tm Timer, now time.Time) error {
+func (e *Engine) fireTask(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
 	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
 	if err != nil {
 		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
 	}
-	if t.AssignmentStatus != TaskPending && t.AssignmentStatus != TaskReserved {
+	if t.AssignmentStatus != didrouter.TaskPending && t.AssignmentStatus != didrouter.TaskReserved {
 		return nil
 	}
 	if due := t.DateCreated.Add(time.Duration(t.Timeout) * time.Second); now.Before(due) {
@@ -169,12 +170,12 @@ func (e *Engine) fireTask(ctx context.Context, tx Tx, fx *effects, tm Timer, now
 }
 
 // fireWrapup completes a task at the end of its wrap-up time.
-func (e *Engine) fireWrapup(ctx context.Context, tx Tx, fx *effects, tm Timer) error {
+func (e *Engine) fireWrapup(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer) error {
 	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
 	if err != nil {
 		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
 	}
-	if t.AssignmentStatus != TaskWrapping {
+	if t.AssignmentStatus != didrouter.TaskWrapping {
 		return nil
 	}
 	_, err = e.completeInTx(ctx, tx, fx, t, "", false)
@@ -194,7 +195,7 @@ func (e *Engine) timerLoop(ctx context.Context) error {
 			e.log.WarnContext(ctx, "running due timers failed; retrying at the next poll", "err", err)
 		}
 		var next time.Time
-		err := e.store.Tx(ctx, func(tx Tx) error {
+		err := e.store.Tx(ctx, func(tx didrouter.Tx) error {
 			var err error
 			next, err = tx.NextTimer(ctx)
 			return err

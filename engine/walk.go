@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -16,7 +17,7 @@ import (
 // the best eligible workers in turn. When nobody can be claimed and the
 // target's skip_if holds, the task moves to its next position and the walk
 // goes on. Three callers walk: route after a commit, placeNew inside the
-// transaction that created the task, and RouteDegraded from memory alone.
+// transaction that created the task, and Degraded.Route from memory alone.
 // They differ in how a worker is claimed, how a task moves on and where the
 // events go, and a walker supplies those parts, so that the steps
 // themselves exist once.
@@ -39,8 +40,8 @@ type walker interface {
 
 // walkStep is what one step of a walk works with.
 type walkStep struct {
-	t     Task
-	wfRow Workflow
+	t     didrouter.Task
+	wfRow didrouter.Workflow
 	wf    *routing.Workflow
 	attrs routing.Attributes
 	wi    *wsIndex
@@ -101,7 +102,7 @@ func offer(ctx context.Context, w walker, s walkStep, tgt *routing.Target, exclu
 	}
 	for range 3 {
 		s.wi.mu.RLock()
-		cands := s.wi.ix.Eligible(tgt, s.attrs, skip, candidatesPerRound)
+		cands := s.wi.ix.EligibleOn(capacityOf(s.t.TaskChannel), tgt, s.attrs, skip, candidatesPerRound)
 		s.wi.mu.RUnlock()
 		if len(cands) == 0 {
 			return nil, nil
@@ -134,11 +135,11 @@ type storeWalk struct {
 	e     *Engine
 	ws    string
 	task  string
-	known *Task // the task just read or written, used by the first step
+	known *didrouter.Task // the task just read or written, used by the first step
 }
 
 func (w *storeWalk) current(ctx context.Context) (walkStep, bool, error) {
-	var t Task
+	var t didrouter.Task
 	if w.known != nil {
 		t, w.known = *w.known, nil
 	} else {
@@ -147,7 +148,7 @@ func (w *storeWalk) current(ctx context.Context) (walkStep, bool, error) {
 			return walkStep{}, false, fmt.Errorf("read task %s: %w", w.task, err)
 		}
 	}
-	if t.AssignmentStatus != TaskPending {
+	if t.AssignmentStatus != didrouter.TaskPending {
 		return walkStep{}, true, nil
 	}
 	wfRow, wf, err := w.e.workflow(ctx, w.ws, t.WorkflowSID)
@@ -156,7 +157,7 @@ func (w *storeWalk) current(ctx context.Context) (walkStep, bool, error) {
 	}
 	attrs, err := routing.ParseAttributes([]byte(t.Attributes))
 	if err != nil {
-		return walkStep{}, false, Errorf(EINVALID, "task %s attributes: %v", t.SID, err)
+		return walkStep{}, false, didrouter.Errorf(didrouter.EINVALID, "task %s attributes: %v", t.SID, err)
 	}
 	wi, err := w.e.index(ctx, w.ws)
 	if err != nil {
@@ -178,7 +179,7 @@ func (w *storeWalk) claim(ctx context.Context, s walkStep, c routing.WorkerInfo)
 func (w *storeWalk) skip(ctx context.Context, s walkStep) error {
 	// A skip frees nobody, so the only follow-up is the walk routing the
 	// task again at its new target.
-	_, err := w.e.tx(ctx, func(tx Tx, fx *effects) error {
+	_, err := w.e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
 		cur, err := lockAt(ctx, tx, s.t)
 		if err != nil {
 			return err
@@ -202,13 +203,13 @@ func (w *storeWalk) lost(ctx context.Context, s walkStep) (bool, error) {
 // lockAt reads task t again inside tx, which locks it, and returns it when
 // it is still pending at the position t was read at. Otherwise someone
 // moved it meanwhile: errTaskMoved.
-func lockAt(ctx context.Context, tx Tx, t Task) (Task, error) {
+func lockAt(ctx context.Context, tx didrouter.Tx, t didrouter.Task) (didrouter.Task, error) {
 	cur, err := tx.GetTask(ctx, t.WorkspaceSID, t.SID)
 	if err != nil {
-		return Task{}, fmt.Errorf("read task %s: %w", t.SID, err)
+		return didrouter.Task{}, fmt.Errorf("read task %s: %w", t.SID, err)
 	}
-	if cur.AssignmentStatus != TaskPending || cur.FilterIndex != t.FilterIndex || cur.TargetIndex != t.TargetIndex {
-		return Task{}, errTaskMoved
+	if cur.AssignmentStatus != didrouter.TaskPending || cur.FilterIndex != t.FilterIndex || cur.TargetIndex != t.TargetIndex {
+		return didrouter.Task{}, errTaskMoved
 	}
 	return cur, nil
 }
@@ -218,13 +219,13 @@ func lockAt(ctx context.Context, tx Tx, t Task) (Task, error) {
 // memory is the task as stored.
 type txWalk struct {
 	e     *Engine
-	tx    Tx
+	tx    didrouter.Tx
 	fx    *effects
-	wfRow Workflow
+	wfRow didrouter.Workflow
 	wf    *routing.Workflow
 	attrs routing.Attributes
 	wi    *wsIndex
-	t     *Task
+	t     *didrouter.Task
 	stale []string // workers whose claim failed: their index entries are stale
 }
 
@@ -272,7 +273,7 @@ func (w *txWalk) lost(context.Context, walkStep) (bool, error) { return true, ni
 // It returns the reservation made (nil: the task waits where t now is) and
 // the workers whose claim failed, whose index entries are stale. t is
 // updated to the task as stored.
-func (e *Engine) placeNew(ctx context.Context, tx Tx, fx *effects, wfRow Workflow, wf *routing.Workflow, t *Task, attrs routing.Attributes) (*reserved, []string, error) {
+func (e *Engine) placeNew(ctx context.Context, tx didrouter.Tx, fx *effects, wfRow didrouter.Workflow, wf *routing.Workflow, t *didrouter.Task, attrs routing.Attributes) (*reserved, []string, error) {
 	if e.paused.Load() {
 		return nil, nil, nil // ResumeRouting serves it
 	}
@@ -288,40 +289,40 @@ func (e *Engine) placeNew(ctx context.Context, tx Tx, fx *effects, wfRow Workflo
 	return r, w.stale, err
 }
 
-// taskDraft is a NewTask checked against its workflow. CreateTask and
-// RouteDegraded both build their task from one, so that both refuse the
+// taskDraft is a TaskInsert checked against its workflow. CreateTask and
+// Degraded.Route both build their task from one, so that both refuse the
 // same input with the same message.
 type taskDraft struct {
 	wsSID   string
-	wfRow   Workflow
+	wfRow   didrouter.Workflow
 	wf      *routing.Workflow
 	raw     string // the attributes as stored, "{}" when empty
 	attrs   routing.Attributes
 	filter  int // the task starts at the first target of this filter
 	timeout int
 	channel string
-	n       NewTask
+	n       TaskInsert
 }
 
 // draftTask checks n against the workflow it enters. Bad input is EINVALID.
-func draftTask(wsSID string, wfRow Workflow, wf *routing.Workflow, n NewTask) (taskDraft, error) {
+func draftTask(wsSID string, wfRow didrouter.Workflow, wf *routing.Workflow, n TaskInsert) (taskDraft, error) {
 	raw, attrs, err := parseTaskAttributes(n.Attributes)
 	if err != nil {
 		return taskDraft{}, err
 	}
 	filter, ok := firstPosition(wf, attrs)
 	if !ok {
-		return taskDraft{}, Errorf(EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfRow.SID)
+		return taskDraft{}, didrouter.Errorf(didrouter.EINVALID, "the task matches no filter of workflow %s, which has no default_filter", wfRow.SID)
 	}
 	timeout := n.Timeout
 	if timeout == 0 {
 		timeout = DefaultTaskTimeout
 	}
 	if timeout < 1 || timeout > MaxTaskTimeout {
-		return taskDraft{}, Errorf(EINVALID, "timeout must be between 1 and %d seconds, not %d", MaxTaskTimeout, n.Timeout)
+		return taskDraft{}, didrouter.Errorf(didrouter.EINVALID, "timeout must be between 1 and %d seconds, not %d", MaxTaskTimeout, n.Timeout)
 	}
 	if n.Priority < 0 {
-		return taskDraft{}, Errorf(EINVALID, "priority must not be negative, not %d", n.Priority)
+		return taskDraft{}, didrouter.Errorf(didrouter.EINVALID, "priority must not be negative, not %d", n.Priority)
 	}
 	channel := n.TaskChannel
 	if channel == "" {
@@ -332,11 +333,11 @@ func draftTask(wsSID string, wfRow Workflow, wf *routing.Workflow, n NewTask) (t
 }
 
 // task is the new task, pending at its first target since now.
-func (d taskDraft) task(now time.Time) Task {
+func (d taskDraft) task(now time.Time) didrouter.Task {
 	first, _ := targetAt(d.wf, d.filter, 0)
-	t := Task{
-		SID: NewSID(PrefixTask), WorkspaceSID: d.wsSID, WorkflowSID: d.wfRow.SID, Attributes: d.raw,
-		AssignmentStatus: TaskPending, Priority: d.n.Priority, Timeout: d.timeout, TaskChannel: d.channel,
+	t := didrouter.Task{
+		SID: didrouter.NewSID(didrouter.PrefixTask), WorkspaceSID: d.wsSID, WorkflowSID: d.wfRow.SID, Attributes: d.raw,
+		AssignmentStatus: didrouter.TaskPending, Priority: d.n.Priority, Timeout: d.timeout, TaskChannel: d.channel,
 		CallSID: d.n.CallSID, FilterIndex: d.filter, TargetIndex: 0, TaskQueueSID: first.Queue,
 		StepEnteredAt: now, RejectedWorkers: []string{}, DateCreated: now, DateUpdated: now,
 	}
@@ -354,7 +355,7 @@ func parseTaskAttributes(s string) (raw string, attrs routing.Attributes, err er
 		raw = "{}"
 	}
 	if attrs, err = routing.ParseAttributes([]byte(raw)); err != nil {
-		return "", nil, Errorf(EINVALID, "attributes: %v", err)
+		return "", nil, didrouter.Errorf(didrouter.EINVALID, "attributes: %v", err)
 	}
 	return raw, attrs, nil
 }
@@ -362,16 +363,16 @@ func parseTaskAttributes(s string) (raw string, attrs routing.Attributes, err er
 // emitFunc records one event of a routing step. In a transaction the event
 // is stored with the rest of the step; in degraded mode it is kept in memory
 // for the journal.
-type emitFunc func(ev Event, data map[string]any) error
+type emitFunc func(ev didrouter.Event, data map[string]any) error
 
 // txEmit stores events in tx, dated now.
-func (e *Engine) txEmit(ctx context.Context, tx Tx) emitFunc {
-	return func(ev Event, data map[string]any) error { return e.event(ctx, tx, ev, data) }
+func (e *Engine) txEmit(ctx context.Context, tx didrouter.Tx) emitFunc {
+	return func(ev didrouter.Event, data map[string]any) error { return e.event(ctx, tx, ev, data) }
 }
 
 // newEvent gives ev a sid, its date (now unless set) and its data as JSON.
-func newEvent(ev Event, data map[string]any, now time.Time) (Event, error) {
-	ev.SID = NewSID(PrefixEvent)
+func newEvent(ev didrouter.Event, data map[string]any, now time.Time) (didrouter.Event, error) {
+	ev.SID = didrouter.NewSID(didrouter.PrefixEvent)
 	if ev.Date.IsZero() {
 		ev.Date = now
 	}
@@ -379,7 +380,7 @@ func newEvent(ev Event, data map[string]any, now time.Time) (Event, error) {
 	if data != nil {
 		b, err := json.Marshal(data)
 		if err != nil {
-			return Event{}, err
+			return didrouter.Event{}, err
 		}
 		ev.Data = string(b)
 	}
@@ -391,43 +392,43 @@ func newEvent(ev Event, data map[string]any, now time.Time) (Event, error) {
 const degradedNote = " (store unreachable)"
 
 // emitTaskCreated emits task.created for a new task.
-func emitTaskCreated(emit emitFunc, t Task, degraded bool) error {
+func emitTaskCreated(emit emitFunc, t didrouter.Task, degraded bool) error {
 	data := map[string]any{"workflow_sid": t.WorkflowSID, "task_priority": t.Priority, "call_sid": t.CallSID}
 	desc := fmt.Sprintf("Task %s created", t.SID)
 	if degraded {
 		data["degraded"], desc = true, desc+degradedNote
 	}
-	return emit(taskEvent(t, EventTaskCreated, desc), data)
+	return emit(taskEvent(t, didrouter.EventTaskCreated, desc), data)
 }
 
 // emitReservationCreated emits reservation.created for r, made for the
 // worker named workerName while t waited in its queue.
-func emitReservationCreated(emit emitFunc, r Reservation, t Task, workerName string, degraded bool) error {
+func emitReservationCreated(emit emitFunc, r didrouter.Reservation, t didrouter.Task, workerName string, degraded bool) error {
 	data := map[string]any{"task_queue_sid": t.TaskQueueSID, "task_priority": t.Priority}
 	desc := fmt.Sprintf("Reservation %s created for worker %s", r.SID, workerName)
 	if degraded {
 		data["degraded"], desc = true, desc+degradedNote
 	}
-	return emit(reservationEvent(r, EventReservationCreated, desc), data)
+	return emit(reservationEvent(r, didrouter.EventReservationCreated, desc), data)
 }
 
 // newReservation is the pending reservation of task t for workerSID, with
 // the workflow's reservation timeout.
-func newReservation(wfRow Workflow, t Task, workerSID string, now time.Time) Reservation {
+func newReservation(wfRow didrouter.Workflow, t didrouter.Task, workerSID string, now time.Time) didrouter.Reservation {
 	timeout := wfRow.TaskReservationTimeout
 	if timeout <= 0 {
 		timeout = DefaultReservationTimeout
 	}
-	return Reservation{
-		SID: NewSID(PrefixReservation), WorkspaceSID: t.WorkspaceSID, TaskSID: t.SID, WorkerSID: workerSID,
-		Status: ReservationPending, Timeout: timeout, DateCreated: now, DateUpdated: now,
+	return didrouter.Reservation{
+		SID: didrouter.NewSID(didrouter.PrefixReservation), WorkspaceSID: t.WorkspaceSID, TaskSID: t.SID, WorkerSID: workerSID,
+		Status: didrouter.ReservationPending, Timeout: timeout, DateCreated: now, DateUpdated: now,
 	}
 }
 
 // enterPosition places t, in memory, at a position of wf since now, and
 // emits workflow.target-matched and task-queue.entered. The caller writes
 // the task and sets its timers.
-func enterPosition(emit emitFunc, wf *routing.Workflow, t *Task, filter, target int, now time.Time) (routing.Target, error) {
+func enterPosition(emit emitFunc, wf *routing.Workflow, t *didrouter.Task, filter, target int, now time.Time) (routing.Target, error) {
 	tgt, ok := targetAt(wf, filter, target)
 	if !ok {
 		return routing.Target{}, fmt.Errorf("enter target %d of filter %d: no such target", target, filter)
@@ -442,13 +443,13 @@ func enterPosition(emit emitFunc, wf *routing.Workflow, t *Task, filter, target 
 	if filter >= 0 {
 		filterName = wf.Filters[filter].Name
 	}
-	if err := emit(taskEvent(*t, EventWorkflowTargetMatched,
+	if err := emit(taskEvent(*t, didrouter.EventWorkflowTargetMatched,
 		fmt.Sprintf("Task %s matched target %d of %q", t.SID, target, filterName)),
 		map[string]any{"filter": filter, "filter_friendly_name": filterName, "target": target,
 			"task_queue_sid": tgt.Queue, "target_expression": tgt.ExprSrc}); err != nil {
 		return routing.Target{}, err
 	}
-	if err := emit(taskEvent(*t, EventTaskQueueEntered,
+	if err := emit(taskEvent(*t, didrouter.EventTaskQueueEntered,
 		fmt.Sprintf("Task %s entered queue %s", t.SID, tgt.Queue)),
 		map[string]any{"task_queue_sid": tgt.Queue, "task_priority": t.Priority}); err != nil {
 		return routing.Target{}, err
@@ -458,10 +459,10 @@ func enterPosition(emit emitFunc, wf *routing.Workflow, t *Task, filter, target 
 
 // emitLeft emits the event of t leaving its current target: skipped
 // (workflow.skipped) or timed out (task-queue.timeout).
-func emitLeft(emit emitFunc, t Task, why moveReason) error {
-	typ := EventWorkflowSkipped
+func emitLeft(emit emitFunc, t didrouter.Task, why moveReason) error {
+	typ := didrouter.EventWorkflowSkipped
 	if why == moveTimeout {
-		typ = EventTaskQueueTimeout
+		typ = didrouter.EventTaskQueueTimeout
 	}
 	return emit(taskEvent(t, typ, fmt.Sprintf("Task %s %s target %d of filter %d (queue %s)",
 		t.SID, why, t.TargetIndex, t.FilterIndex, t.TaskQueueSID)),
@@ -469,8 +470,8 @@ func emitLeft(emit emitFunc, t Task, why moveReason) error {
 }
 
 // emitMoved emits task-queue.moved for t, which left queue from for why.
-func emitMoved(emit emitFunc, t Task, from, why string) error {
-	return emit(taskEvent(t, EventTaskQueueMoved,
+func emitMoved(emit emitFunc, t didrouter.Task, from, why string) error {
+	return emit(taskEvent(t, didrouter.EventTaskQueueMoved,
 		fmt.Sprintf("Task %s moved from queue %s to queue %s (%s)", t.SID, from, t.TaskQueueSID, why)),
 		map[string]any{"previous_task_queue_sid": from, "task_queue_sid": t.TaskQueueSID, "reason": why})
 }

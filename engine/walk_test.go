@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -16,7 +17,7 @@ type walkEvent struct {
 	Data       map[string]any
 }
 
-func normalizeEvents(t *testing.T, evs []engine.Event, names map[string]string) []walkEvent {
+func normalizeEvents(t *testing.T, evs []didrouter.Event, names map[string]string) []walkEvent {
 	t.Helper()
 	var out []walkEvent
 	for _, ev := range evs {
@@ -37,7 +38,7 @@ func normalizeEvents(t *testing.T, evs []engine.Event, names map[string]string) 
 
 // A call that skips the offline owner and goes to Everyone writes the same
 // events whether it is routed with the store (CreateTask) or from memory
-// (RouteDegraded), but for the degraded mark. The copies of the walk once
+// (Degraded.Route), but for the degraded mark. The copies of the walk once
 // drifted: the degraded workflow.target-matched lacked the filter's name.
 func TestDegradedWalkWritesTheStoredWalksEvents(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
@@ -46,7 +47,7 @@ func TestDegradedWalkWritesTheStoredWalksEvents(t *testing.T) {
 
 		stored := h.call(ownerDID, 0)
 		h.wantReserved(stored, other)
-		evs, err := h.store.ListEvents(h.ctx, h.ws.SID, engine.EventFilter{Page: engine.Page{Size: 1000}, TaskSID: stored.Task.SID})
+		evs, err := h.store.ListEvents(h.ctx, h.ws.SID, didrouter.EventFilter{Page: didrouter.Page{Size: 1000}, TaskSID: stored.Task.SID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +68,7 @@ func TestDegradedWalkWritesTheStoredWalksEvents(t *testing.T) {
 		// cancellation); compare the walk's part.
 		var walked []walkEvent
 		for _, ev := range want {
-			if ev.Type != engine.EventTaskCanceled && !strings.HasPrefix(ev.Type, "reservation.") || ev.Type == engine.EventReservationCreated {
+			if ev.Type != didrouter.EventTaskCanceled && !strings.HasPrefix(ev.Type, "reservation.") || ev.Type == didrouter.EventReservationCreated {
 				walked = append(walked, ev)
 			}
 		}
@@ -80,14 +81,14 @@ func TestDegradedWalkWritesTheStoredWalksEvents(t *testing.T) {
 			}
 		}
 		for _, ev := range got {
-			if ev.Type == engine.EventWorkflowTargetMatched && ev.Data["filter_friendly_name"] == nil {
+			if ev.Type == didrouter.EventWorkflowTargetMatched && ev.Data["filter_friendly_name"] == nil {
 				t.Errorf("degraded %s without the filter's name: %+v", ev.Type, ev)
 			}
 		}
 	})
 }
 
-// RouteDegraded refuses what CreateTask refuses, with the same message: a
+// Degraded.Route refuses what CreateTask refuses, with the same message: a
 // degraded call once took any timeout and a negative priority.
 func TestDegradedRefusesWhatCreateTaskRefuses(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
@@ -98,7 +99,7 @@ func TestDegradedRefusesWhatCreateTaskRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		attrs := fmt.Sprintf(`{"phone_number":%q}`, ownerDID)
-		for i, n := range []engine.NewTask{
+		for i, n := range []engine.TaskInsert{
 			{Attributes: attrs, Timeout: -1},
 			{Attributes: attrs, Timeout: engine.MaxTaskTimeout + 1},
 			{Attributes: attrs, Priority: -1},
@@ -107,10 +108,10 @@ func TestDegradedRefusesWhatCreateTaskRefuses(t *testing.T) {
 			n.WorkspaceSID, n.WorkflowSID = h.ws.SID, h.ws.DefaultWorkflowSID
 			n.CallSID = fmt.Sprintf("CAbad%030d", i)
 			_, cerr := h.eng.CreateTask(h.ctx, n)
-			_, derr := h.eng.RouteDegraded(h.ctx, h.ws, wf, n, nil)
-			if engine.ErrorCode(cerr) != engine.EINVALID || engine.ErrorCode(derr) != engine.EINVALID ||
-				engine.ErrorMessage(cerr) != engine.ErrorMessage(derr) {
-				t.Errorf("%+v: CreateTask %v, RouteDegraded %v, want the same EINVALID", n, cerr, derr)
+			_, derr := h.eng.Degraded().Route(h.ctx, h.ws, wf, n, nil)
+			if didrouter.ErrorCode(cerr) != didrouter.EINVALID || didrouter.ErrorCode(derr) != didrouter.EINVALID ||
+				didrouter.ErrorMessage(cerr) != didrouter.ErrorMessage(derr) {
+				t.Errorf("%+v: CreateTask %v, Degraded.Route %v, want the same EINVALID", n, cerr, derr)
 			}
 		}
 		// Nothing was counted busy by the refused degraded calls.

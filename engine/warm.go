@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -110,7 +111,7 @@ func (e *Engine) loadWorkers(ctx context.Context, ix *routing.Index, workspaceSI
 			return ctx.Err()
 		}
 	}
-	err := e.store.EachWorkerRow(ctx, workspaceSID, func(w *WorkerRow) error {
+	err := e.store.EachWorkerRow(ctx, workspaceSID, func(w *didrouter.WorkerRow) error {
 		if cur == nil {
 			select {
 			case cur = <-free:
@@ -121,15 +122,17 @@ func (e *Engine) loadWorkers(ctx context.Context, ix *routing.Index, workspaceSI
 		scratch = append(append(scratch[:0], w.SID...), w.FriendlyName...)
 		sidName := string(scratch)
 		cur.infos = append(cur.infos, routing.WorkerInfo{
-			SID:          sidName[:len(w.SID)],
-			FriendlyName: sidName[len(w.SID):],
-			Available:    w.Available,
-			Capacity:     w.Capacity,
-			Busy:         w.Busy,
-			IdleSince:    w.DateStatusChanged,
-			Version:      w.Version,
-			ActivitySID:  intern(w.ActivitySID),
-			ActivityName: intern(w.ActivityName),
+			SID:             sidName[:len(w.SID)],
+			FriendlyName:    sidName[len(w.SID):],
+			Available:       w.Available,
+			Capacity:        w.Capacity,
+			Busy:            w.Busy,
+			MessageCapacity: w.MessageCapacity,
+			MessageBusy:     w.MessageBusy,
+			IdleSince:       w.DateStatusChanged,
+			Version:         w.Version,
+			ActivitySID:     intern(w.ActivitySID),
+			ActivityName:    intern(w.ActivityName),
 		})
 		cur.docs = append(cur.docs, w.Attributes...)
 		cur.ends = append(cur.ends, len(cur.docs))

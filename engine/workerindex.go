@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -16,22 +17,24 @@ type wsIndex struct {
 	ix *routing.Index
 }
 
-func workerInfo(w Worker) (routing.WorkerInfo, error) {
+func workerInfo(w didrouter.Worker) (routing.WorkerInfo, error) {
 	attrs, err := routing.ParseAttributes([]byte(w.Attributes))
 	if err != nil {
 		return routing.WorkerInfo{}, fmt.Errorf("worker %s attributes: %w", w.SID, err)
 	}
 	return routing.WorkerInfo{
-		SID:          w.SID,
-		FriendlyName: w.FriendlyName,
-		Attributes:   attrs,
-		Available:    w.Available,
-		Capacity:     w.Capacity,
-		Busy:         w.Busy,
-		IdleSince:    w.DateStatusChanged,
-		Version:      w.Version,
-		ActivitySID:  w.ActivitySID,
-		ActivityName: w.ActivityName,
+		SID:             w.SID,
+		FriendlyName:    w.FriendlyName,
+		Attributes:      attrs,
+		Available:       w.Available,
+		Capacity:        w.Capacity,
+		Busy:            w.Busy,
+		MessageCapacity: w.MessageCapacity,
+		MessageBusy:     w.MessageBusy,
+		IdleSince:       w.DateStatusChanged,
+		Version:         w.Version,
+		ActivitySID:     w.ActivitySID,
+		ActivityName:    w.ActivityName,
 	}, nil
 }
 
@@ -158,7 +161,7 @@ func (e *Engine) reloadAll(ctx context.Context) error {
 
 // noteWorker puts a freshly read worker row into the index (the index
 // ignores it when it already holds a newer version).
-func (e *Engine) noteWorker(ctx context.Context, w Worker) {
+func (e *Engine) noteWorker(ctx context.Context, w didrouter.Worker) {
 	wi, err := e.index(ctx, w.WorkspaceSID)
 	if err != nil {
 		e.log.WarnContext(ctx, "index unavailable; worker change not cached", "worker", w.SID, "err", err)
@@ -186,24 +189,24 @@ func (e *Engine) forgetWorker(ctx context.Context, workspaceSID, sid string) {
 
 // refreshWorker re-reads a worker from the store into the index (after a
 // failed claim showed the index was stale, or after another instance's change).
-func (e *Engine) refreshWorker(ctx context.Context, workspaceSID, sid string) (Worker, bool, error) {
+func (e *Engine) refreshWorker(ctx context.Context, workspaceSID, sid string) (didrouter.Worker, bool, error) {
 	w, err := e.store.GetWorker(ctx, workspaceSID, sid)
-	if ErrorCode(err) == ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		e.forgetWorker(ctx, workspaceSID, sid)
-		return Worker{}, false, nil
+		return didrouter.Worker{}, false, nil
 	}
 	if err != nil {
-		return Worker{}, false, fmt.Errorf("read worker %s: %w", sid, err)
+		return didrouter.Worker{}, false, fmt.Errorf("read worker %s: %w", sid, err)
 	}
 	e.noteWorker(ctx, w)
 	return w, true, nil
 }
 
 // setQueue compiles a queue's target_workers into the index.
-func (e *Engine) setQueue(ctx context.Context, q TaskQueue) error {
+func (e *Engine) setQueue(ctx context.Context, q didrouter.TaskQueue) error {
 	expr, err := routing.Compile(q.TargetWorkers, routing.ScopeWorker)
 	if err != nil {
-		return Errorf(EINVALID, "target_workers: %v", err)
+		return didrouter.Errorf(didrouter.EINVALID, "target_workers: %v", err)
 	}
 	wi, err := e.index(ctx, q.WorkspaceSID)
 	if err != nil {
@@ -220,9 +223,9 @@ func (e *Engine) setQueue(ctx context.Context, q TaskQueue) error {
 // may have freed a worker or left a task pending that this instance's
 // fresher index can place). It returns only errors that leave the index
 // stale; routing failures here have no caller to report to and are logged.
-func (e *Engine) applyChange(ctx context.Context, c Change) error {
+func (e *Engine) applyChange(ctx context.Context, c didrouter.Change) error {
 	switch c.Kind {
-	case ChangeResync:
+	case didrouter.ChangeResync:
 		e.own.clear()
 		if err := e.reloadAll(ctx); err != nil {
 			return err
@@ -230,7 +233,7 @@ func (e *Engine) applyChange(ctx context.Context, c Change) error {
 		// Notifications were lost meanwhile: a worker freed or a task left
 		// waiting by another instance may be placeable now.
 		e.serveAllWaiting(ctx)
-	case ChangeWorker:
+	case didrouter.ChangeWorker:
 		if e.own.echo(c.SID) {
 			return nil // this instance's own claim, already in its index
 		}
@@ -238,16 +241,16 @@ func (e *Engine) applyChange(ctx context.Context, c Change) error {
 		if err != nil || !found {
 			return err
 		}
-		if w.Available && w.Busy < w.Capacity {
+		if hasRoom(w) {
 			if _, err := e.serveWorker(ctx, c.WorkspaceSID, c.SID); err != nil {
 				e.log.WarnContext(ctx, "serving waiting tasks after a worker change failed",
 					"worker", c.SID, "err", err)
 			}
 		}
-	case ChangeTaskQueue:
+	case didrouter.ChangeTaskQueue:
 		q, err := e.store.GetTaskQueue(ctx, c.WorkspaceSID, c.SID)
 		switch {
-		case ErrorCode(err) == ENOTFOUND:
+		case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 			wi, err := e.index(ctx, c.WorkspaceSID)
 			if err != nil {
 				return err
@@ -263,22 +266,22 @@ func (e *Engine) applyChange(ctx context.Context, c Change) error {
 			}
 		}
 		e.serveWaitingLogged(ctx, c.WorkspaceSID)
-	case ChangeWorkflow:
+	case didrouter.ChangeWorkflow:
 		e.forgetWorkflow(c.SID)
-	case ChangeActivity:
+	case didrouter.ChangeActivity:
 		// An activity's availability may have changed under many workers.
 		if _, err := e.reloadWorkspace(ctx, c.WorkspaceSID); err != nil {
 			return err
 		}
 		e.serveWaitingLogged(ctx, c.WorkspaceSID)
-	case ChangeTask:
+	case didrouter.ChangeTask:
 		if c.SID == "" || e.own.echo(c.SID) {
 			return nil
 		}
-		if _, err := e.route(ctx, c.WorkspaceSID, c.SID); err != nil && ErrorCode(err) != ENOTFOUND {
+		if _, err := e.route(ctx, c.WorkspaceSID, c.SID); err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			e.log.WarnContext(ctx, "routing a task announced by the store failed", "task", c.SID, "err", err)
 		}
-	case ChangeTimer:
+	case didrouter.ChangeTimer:
 		e.nudge()
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -34,13 +35,13 @@ func TestIndexLoad(t *testing.T) {
 			ctx := h.ctx
 			base := time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
 			want := map[string]routing.WorkerInfo{}
-			err := s.Tx(ctx, func(tx engine.Tx) error {
+			err := s.Tx(ctx, func(tx didrouter.Tx) error {
 				for i := range 1100 {
 					act, actName, avail := h.acts["Available"], "Available", true
 					if i%3 == 0 {
 						act, actName, avail = h.acts["Offline"], "Offline", false
 					}
-					w := engine.Worker{SID: fmt.Sprintf("WK%032d", i), WorkspaceSID: h.ws.SID, FriendlyName: fmt.Sprintf("w%d", i%700),
+					w := didrouter.Worker{SID: fmt.Sprintf("WK%032d", i), WorkspaceSID: h.ws.SID, FriendlyName: fmt.Sprintf("w%d", i%700),
 						Attributes: loadAttrs[i%len(loadAttrs)], ActivitySID: act, ActivityName: actName, Available: avail,
 						Capacity: 1 + i%3, Busy: i % 2, DateStatusChanged: base.Add(time.Duration(i) * time.Second),
 						DateCreated: base, DateUpdated: base, Version: int64(1 + i%5)}
@@ -82,12 +83,12 @@ func TestIndexLoad(t *testing.T) {
 
 // rowCounter counts (and can hold) the index loads that reach the store.
 type rowCounter struct {
-	engine.Store
+	didrouter.Store
 	loads atomic.Int32
 	hold  chan struct{}
 }
 
-func (c *rowCounter) EachWorkerRow(ctx context.Context, ws string, fn func(*engine.WorkerRow) error) error {
+func (c *rowCounter) EachWorkerRow(ctx context.Context, ws string, fn func(*didrouter.WorkerRow) error) error {
 	c.loads.Add(1)
 	<-c.hold
 	return c.Store.EachWorkerRow(ctx, ws, fn)
@@ -111,7 +112,7 @@ func TestIndexLoadedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := eng.WarmDegraded(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID)
+			_, err := eng.Degraded().Warm(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID)
 			errs <- err
 		}()
 	}

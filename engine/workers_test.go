@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
 func TestWorkerPhoneNumberIsNormalized(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		w, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.NewWorker{FriendlyName: "alice",
+		w, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.WorkerInsert{FriendlyName: "alice",
 			Attributes: `{"phone_number":"(512) 764-0580","skills":["es"]}`})
 		if err != nil {
 			t.Fatalf("CreateWorker: %v", err)
@@ -43,22 +44,22 @@ func TestWorkerPhoneNumberErrors(t *testing.T) {
 		cases := []struct {
 			attrs, code, text string
 		}{
-			{`{"phone_number":"555-2671"}`, engine.EINVALID, "not a valid phone number"},
-			{`{"phone_number":"call me"}`, engine.EINVALID, "not a valid phone number"},
-			{`{"phone_number":15127640580}`, engine.EINVALID, "must be a string"},
-			{`[1,2]`, engine.EINVALID, "JSON object"},
-			{`{"phone_number":"512-764-0580"}`, engine.ECONFLICT, owner.SID},
+			{`{"phone_number":"555-2671"}`, didrouter.EINVALID, "not a valid phone number"},
+			{`{"phone_number":"call me"}`, didrouter.EINVALID, "not a valid phone number"},
+			{`{"phone_number":15127640580}`, didrouter.EINVALID, "must be a string"},
+			{`[1,2]`, didrouter.EINVALID, "JSON object"},
+			{`{"phone_number":"512-764-0580"}`, didrouter.ECONFLICT, owner.SID},
 		}
 		for _, c := range cases {
-			_, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.NewWorker{FriendlyName: "bob", Attributes: c.attrs})
-			if engine.ErrorCode(err) != c.code || !strings.Contains(engine.ErrorMessage(err), c.text) {
+			_, err := h.eng.CreateWorker(h.ctx, h.ws.SID, engine.WorkerInsert{FriendlyName: "bob", Attributes: c.attrs})
+			if didrouter.ErrorCode(err) != c.code || !strings.Contains(didrouter.ErrorMessage(err), c.text) {
 				t.Errorf("CreateWorker(%s) = %v, want %s mentioning %q", c.attrs, err, c.code, c.text)
 			}
 		}
 		// Updating another worker onto the owner's number conflicts too.
 		bob := h.worker("bob", "", "Available")
 		attrs := `{"phone_number":"+1 512 764 0580"}`
-		if _, err := h.eng.UpdateWorker(h.ctx, h.ws.SID, bob.SID, engine.WorkerUpdate{Attributes: &attrs}); engine.ErrorCode(err) != engine.ECONFLICT {
+		if _, err := h.eng.UpdateWorker(h.ctx, h.ws.SID, bob.SID, engine.WorkerUpdate{Attributes: &attrs}); didrouter.ErrorCode(err) != didrouter.ECONFLICT {
 			t.Fatalf("UpdateWorker onto a taken DID: %v, want ECONFLICT", err)
 		}
 		// Empty and missing numbers mean no DID.
@@ -69,7 +70,7 @@ func TestWorkerPhoneNumberErrors(t *testing.T) {
 			}
 		}
 		bad := "WA00000000000000000000000000000000"
-		if _, err := h.eng.UpdateWorker(h.ctx, h.ws.SID, bob.SID, engine.WorkerUpdate{ActivitySID: &bad}); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.UpdateWorker(h.ctx, h.ws.SID, bob.SID, engine.WorkerUpdate{ActivitySID: &bad}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("UpdateWorker to an unknown activity: %v, want EINVALID", err)
 		}
 	})
@@ -94,13 +95,13 @@ func TestWorkerChangesMoveCalls(t *testing.T) {
 		if _, err := h.eng.AcceptReservation(h.ctx, h.ws.SID, r.SID); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.eng.DeleteWorker(h.ctx, h.ws.SID, other.SID); engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if err := h.eng.DeleteWorker(h.ctx, h.ws.SID, other.SID); didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			t.Fatalf("DeleteWorker of a busy worker: %v, want EUNAVAILABLE", err)
 		}
 		if err := h.eng.DeleteWorker(h.ctx, h.ws.SID, owner.SID); err != nil {
 			t.Fatalf("DeleteWorker: %v", err)
 		}
-		if _, err := h.store.GetWorker(h.ctx, h.ws.SID, owner.SID); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := h.store.GetWorker(h.ctx, h.ws.SID, owner.SID); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("deleted worker still there: %v", err)
 		}
 		// The DID is free again, and a deleted worker is never offered a call.
@@ -112,17 +113,17 @@ func TestWorkerChangesMoveCalls(t *testing.T) {
 func TestAttributeChangeMakesWorkerEligible(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		w := h.worker("agent", "", "Available")
-		q, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.NewTaskQueue{FriendlyName: "Spanish",
+		q, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.TaskQueueInsert{FriendlyName: "Spanish",
 			TargetWorkers: `languages HAS "es"`})
 		if err != nil {
 			t.Fatalf("CreateTaskQueue: %v", err)
 		}
-		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "Spanish line",
+		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "Spanish line",
 			Configuration: `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`})
 		if err != nil {
 			t.Fatalf("CreateWorkflow: %v", err)
 		}
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID, Attributes: `{}`})
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID, Attributes: `{}`})
 		if err != nil || res.Reservation != nil {
 			t.Fatalf("CreateTask: %+v, %v; want waiting", res.Reservation, err)
 		}
@@ -139,16 +140,16 @@ func TestAttributeChangeMakesWorkerEligible(t *testing.T) {
 func TestQueueChangeServesWaitingTasks(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		w := h.worker("agent", "", "Available")
-		q, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.NewTaskQueue{FriendlyName: "Nobody", TargetWorkers: "1==2"})
+		q, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.TaskQueueInsert{FriendlyName: "Nobody", TargetWorkers: "1==2"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "Q",
+		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "Q",
 			Configuration: `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID})
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID})
 		if err != nil || res.Reservation != nil {
 			t.Fatalf("CreateTask: %+v, %v", res.Reservation, err)
 		}
@@ -164,31 +165,31 @@ func TestQueueChangeServesWaitingTasks(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		_, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.NewTaskQueue{FriendlyName: "bad", TargetWorkers: "languages HAS"})
-		if engine.ErrorCode(err) != engine.EINVALID || !strings.Contains(engine.ErrorMessage(err), "target_workers") {
+		_, err := h.eng.CreateTaskQueue(h.ctx, h.ws.SID, engine.TaskQueueInsert{FriendlyName: "bad", TargetWorkers: "languages HAS"})
+		if didrouter.ErrorCode(err) != didrouter.EINVALID || !strings.Contains(didrouter.ErrorMessage(err), "target_workers") {
 			t.Fatalf("bad target_workers: %v", err)
 		}
-		_, err = h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "bad",
+		_, err = h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "bad",
 			Configuration: `{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"WQ00000000000000000000000000000000"}]}]}}`})
-		if engine.ErrorCode(err) != engine.EINVALID || !strings.Contains(engine.ErrorMessage(err), "task_routing.filters[0].targets[0]") {
+		if didrouter.ErrorCode(err) != didrouter.EINVALID || !strings.Contains(didrouter.ErrorMessage(err), "task_routing.filters[0].targets[0]") {
 			t.Fatalf("unknown queue: %v", err)
 		}
 		cfg := `{"task_routing":{"filters":[{"expression":"type == ","targets":[{"queue":"` + h.queue + `"}]}]}}`
-		_, err = h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "bad", Configuration: cfg})
-		if engine.ErrorCode(err) != engine.EINVALID || !strings.Contains(engine.ErrorMessage(err), "filters[0].expression") {
+		_, err = h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "bad", Configuration: cfg})
+		if didrouter.ErrorCode(err) != didrouter.EINVALID || !strings.Contains(didrouter.ErrorMessage(err), "filters[0].expression") {
 			t.Fatalf("bad expression: %v", err)
 		}
 		_, err = h.eng.UpdateWorkflow(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID, engine.WorkflowUpdate{Configuration: &cfg})
-		if engine.ErrorCode(err) != engine.EINVALID {
+		if didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("UpdateWorkflow with a bad expression: %v", err)
 		}
-		if _, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, Attributes: `not json`}); engine.ErrorCode(err) != engine.EINVALID {
+		if _, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, Attributes: `not json`}); didrouter.ErrorCode(err) != didrouter.EINVALID {
 			t.Fatalf("CreateTask with bad attributes: %v", err)
 		}
-		if err := h.eng.DeleteTaskQueue(h.ctx, h.ws.SID, h.queue); engine.ErrorCode(err) != engine.ECONFLICT {
+		if err := h.eng.DeleteTaskQueue(h.ctx, h.ws.SID, h.queue); didrouter.ErrorCode(err) != didrouter.ECONFLICT {
 			t.Fatalf("deleting a queue the DID workflow uses: %v", err)
 		}
-		if err := h.eng.DeleteWorkflow(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); engine.ErrorCode(err) != engine.ECONFLICT {
+		if err := h.eng.DeleteWorkflow(h.ctx, h.ws.SID, h.ws.DefaultWorkflowSID); didrouter.ErrorCode(err) != didrouter.ECONFLICT {
 			t.Fatalf("deleting the default workflow: %v", err)
 		}
 	})
@@ -196,21 +197,21 @@ func TestConfigValidation(t *testing.T) {
 
 func TestFinalTargetTimeoutCancelsTask(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
-		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.NewWorkflow{FriendlyName: "short",
+		wf, err := h.eng.CreateWorkflow(h.ctx, h.ws.SID, engine.WorkflowInsert{FriendlyName: "short",
 			Configuration: `{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"` + h.queue + `","timeout":30}]}]}}`})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := h.eng.CreateTask(h.ctx, engine.NewTask{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID})
+		res, err := h.eng.CreateTask(h.ctx, engine.TaskInsert{WorkspaceSID: h.ws.SID, WorkflowSID: wf.SID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.advance(30 * time.Second)
 		task := h.task(res.Task.SID)
-		if task.AssignmentStatus != engine.TaskCanceled {
+		if task.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("task %s after its final target timed out, want canceled", task.AssignmentStatus)
 		}
-		wantContains(t, h.eventTypes(task.SID), engine.EventWorkflowTimeout, engine.EventTaskCanceled)
+		wantContains(t, h.eventTypes(task.SID), didrouter.EventWorkflowTimeout, didrouter.EventTaskCanceled)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -13,12 +14,12 @@ import (
 // row's DateUpdated is unchanged.
 type cachedWorkflow struct {
 	updated time.Time
-	row     Workflow
+	row     didrouter.Workflow
 	parsed  *routing.Workflow
 }
 
 // workflow returns the stored workflow and its parsed configuration.
-func (e *Engine) workflow(ctx context.Context, workspaceSID, sid string) (Workflow, *routing.Workflow, error) {
+func (e *Engine) workflow(ctx context.Context, workspaceSID, sid string) (didrouter.Workflow, *routing.Workflow, error) {
 	return e.workflowIn(ctx, e.store, workspaceSID, sid)
 }
 
@@ -28,7 +29,7 @@ func (e *Engine) workflow(ctx context.Context, workspaceSID, sid string) (Workfl
 // While subscribed to the change feed the cache is trusted without a read:
 // a workflow change anywhere evicts it (ChangeWorkflow), and a lost feed
 // resyncs. Otherwise the row is read and the parse reused while unchanged.
-func (e *Engine) workflowIn(ctx context.Context, r Reader, workspaceSID, sid string) (Workflow, *routing.Workflow, error) {
+func (e *Engine) workflowIn(ctx context.Context, r didrouter.Reader, workspaceSID, sid string) (didrouter.Workflow, *routing.Workflow, error) {
 	e.wfMu.Lock()
 	c, ok := e.flows[sid]
 	e.wfMu.Unlock()
@@ -37,7 +38,7 @@ func (e *Engine) workflowIn(ctx context.Context, r Reader, workspaceSID, sid str
 	}
 	row, err := r.GetWorkflow(ctx, workspaceSID, sid)
 	if err != nil {
-		return Workflow{}, nil, fmt.Errorf("read workflow %s: %w", sid, err)
+		return didrouter.Workflow{}, nil, fmt.Errorf("read workflow %s: %w", sid, err)
 	}
 	if ok && c.updated.Equal(row.DateUpdated) && c.row.Configuration == row.Configuration {
 		return row, c.parsed, nil
@@ -46,7 +47,7 @@ func (e *Engine) workflowIn(ctx context.Context, r Reader, workspaceSID, sid str
 	if err != nil {
 		// A stored workflow that no longer parses (a queue was deleted)
 		// cannot route: say which and why.
-		return Workflow{}, nil, Errorf(EINVALID, "workflow %s configuration: %v", sid, err)
+		return didrouter.Workflow{}, nil, didrouter.Errorf(didrouter.EINVALID, "workflow %s configuration: %v", sid, err)
 	}
 	e.wfMu.Lock()
 	e.flows[sid] = cachedWorkflow{updated: row.DateUpdated, row: row, parsed: parsed}
@@ -66,15 +67,15 @@ func (e *Engine) forgetWorkflows() {
 	e.wfMu.Unlock()
 }
 
-func queueExists(ctx context.Context, r Reader, workspaceSID string) func(string) bool {
+func queueExists(ctx context.Context, r didrouter.Reader, workspaceSID string) func(string) bool {
 	return func(sid string) bool {
 		_, err := r.GetTaskQueue(ctx, workspaceSID, sid)
 		return err == nil
 	}
 }
 
-// NewTaskQueue is the input of CreateTaskQueue.
-type NewTaskQueue struct {
+// TaskQueueInsert is the input of CreateTaskQueue.
+type TaskQueueInsert struct {
 	FriendlyName       string
 	TargetWorkers      string // "" = "1==1" (every worker)
 	TaskOrder          string // "" = FIFO
@@ -89,39 +90,39 @@ type TaskQueueUpdate struct {
 	MaxReservedWorkers *int
 }
 
-func validateTaskQueue(q *TaskQueue) error {
+func validateTaskQueue(q *didrouter.TaskQueue) error {
 	q.FriendlyName = strings.TrimSpace(q.FriendlyName)
 	if q.FriendlyName == "" {
-		return Errorf(EINVALID, "friendly_name is required")
+		return didrouter.Errorf(didrouter.EINVALID, "friendly_name is required")
 	}
 	if strings.TrimSpace(q.TargetWorkers) == "" {
 		q.TargetWorkers = "1==1"
 	}
 	if _, err := routing.Compile(q.TargetWorkers, routing.ScopeWorker); err != nil {
-		return Errorf(EINVALID, "target_workers: %v", err)
+		return didrouter.Errorf(didrouter.EINVALID, "target_workers: %v", err)
 	}
 	switch strings.ToUpper(q.TaskOrder) {
-	case "", TaskOrderFIFO:
-		q.TaskOrder = TaskOrderFIFO
-	case TaskOrderLIFO:
-		q.TaskOrder = TaskOrderLIFO
+	case "", didrouter.TaskOrderFIFO:
+		q.TaskOrder = didrouter.TaskOrderFIFO
+	case didrouter.TaskOrderLIFO:
+		q.TaskOrder = didrouter.TaskOrderLIFO
 	default:
-		return Errorf(EINVALID, "task_order must be FIFO or LIFO, not %q", q.TaskOrder)
+		return didrouter.Errorf(didrouter.EINVALID, "task_order must be FIFO or LIFO, not %q", q.TaskOrder)
 	}
 	if q.MaxReservedWorkers == 0 {
 		q.MaxReservedWorkers = 1
 	}
 	if q.MaxReservedWorkers < 1 || q.MaxReservedWorkers > 50 {
-		return Errorf(EINVALID, "max_reserved_workers must be between 1 and 50, not %d", q.MaxReservedWorkers)
+		return didrouter.Errorf(didrouter.EINVALID, "max_reserved_workers must be between 1 and 50, not %d", q.MaxReservedWorkers)
 	}
 	return nil
 }
 
 // CreateTaskQueue validates and stores a task queue and adds it to the index.
-func (e *Engine) CreateTaskQueue(ctx context.Context, workspaceSID string, n NewTaskQueue) (TaskQueue, error) {
+func (e *Engine) CreateTaskQueue(ctx context.Context, workspaceSID string, n TaskQueueInsert) (didrouter.TaskQueue, error) {
 	now := e.clock.Now()
-	q := TaskQueue{
-		SID:                NewSID(PrefixTaskQueue),
+	q := didrouter.TaskQueue{
+		SID:                didrouter.NewSID(didrouter.PrefixTaskQueue),
 		WorkspaceSID:       workspaceSID,
 		FriendlyName:       n.FriendlyName,
 		TargetWorkers:      n.TargetWorkers,
@@ -131,22 +132,22 @@ func (e *Engine) CreateTaskQueue(ctx context.Context, workspaceSID string, n New
 		DateUpdated:        now,
 	}
 	if err := validateTaskQueue(&q); err != nil {
-		return TaskQueue{}, err
+		return didrouter.TaskQueue{}, err
 	}
 	if _, err := e.store.GetWorkspace(ctx, workspaceSID); err != nil {
-		return TaskQueue{}, fmt.Errorf("create task queue: read workspace %s: %w", workspaceSID, err)
+		return didrouter.TaskQueue{}, fmt.Errorf("create task queue: read workspace %s: %w", workspaceSID, err)
 	}
-	err := e.store.Tx(ctx, func(tx Tx) error {
+	err := e.store.Tx(ctx, func(tx didrouter.Tx) error {
 		if err := tx.InsertTaskQueue(ctx, q); err != nil {
 			return fmt.Errorf("insert task queue: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return TaskQueue{}, fmt.Errorf("create task queue: %w", err)
+		return didrouter.TaskQueue{}, fmt.Errorf("create task queue: %w", err)
 	}
 	if err := e.setQueue(ctx, q); err != nil {
-		return TaskQueue{}, err
+		return didrouter.TaskQueue{}, err
 	}
 	e.serveWaitingLogged(ctx, workspaceSID)
 	return q, nil
@@ -154,9 +155,9 @@ func (e *Engine) CreateTaskQueue(ctx context.Context, workspaceSID string, n New
 
 // UpdateTaskQueue validates and applies u, then re-serves waiting tasks:
 // the queue's members may have changed.
-func (e *Engine) UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, u TaskQueueUpdate) (TaskQueue, error) {
-	var q TaskQueue
-	err := e.store.Tx(ctx, func(tx Tx) error {
+func (e *Engine) UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, u TaskQueueUpdate) (didrouter.TaskQueue, error) {
+	var q didrouter.TaskQueue
+	err := e.store.Tx(ctx, func(tx didrouter.Tx) error {
 		var err error
 		q, err = tx.GetTaskQueue(ctx, workspaceSID, sid)
 		if err != nil {
@@ -184,10 +185,10 @@ func (e *Engine) UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, 
 		return nil
 	})
 	if err != nil {
-		return TaskQueue{}, fmt.Errorf("update task queue: %w", err)
+		return didrouter.TaskQueue{}, fmt.Errorf("update task queue: %w", err)
 	}
 	if err := e.setQueue(ctx, q); err != nil {
-		return TaskQueue{}, err
+		return didrouter.TaskQueue{}, err
 	}
 	e.serveWaitingLogged(ctx, workspaceSID)
 	return q, nil
@@ -201,10 +202,10 @@ func (e *Engine) DeleteTaskQueue(ctx context.Context, workspaceSID, sid string) 
 	}
 	for _, wf := range flows {
 		if strings.Contains(wf.Configuration, sid) {
-			return Errorf(ECONFLICT, "task queue %s is used by workflow %s (%s)", sid, wf.SID, wf.FriendlyName)
+			return didrouter.Errorf(didrouter.ECONFLICT, "task queue %s is used by workflow %s (%s)", sid, wf.SID, wf.FriendlyName)
 		}
 	}
-	err = e.store.Tx(ctx, func(tx Tx) error {
+	err = e.store.Tx(ctx, func(tx didrouter.Tx) error {
 		if err := tx.DeleteTaskQueue(ctx, workspaceSID, sid); err != nil {
 			return fmt.Errorf("delete task queue %s: %w", sid, err)
 		}
@@ -221,8 +222,8 @@ func (e *Engine) DeleteTaskQueue(ctx context.Context, workspaceSID, sid string) 
 	return nil
 }
 
-// NewWorkflow is the input of CreateWorkflow.
-type NewWorkflow struct {
+// WorkflowInsert is the input of CreateWorkflow.
+type WorkflowInsert struct {
 	FriendlyName                  string
 	Configuration                 string // TaskRouter workflow configuration JSON
 	TaskReservationTimeout        int    // seconds; 0 = 120
@@ -239,31 +240,31 @@ type WorkflowUpdate struct {
 	FallbackAssignmentCallbackURL *string
 }
 
-func (e *Engine) validateWorkflow(ctx context.Context, r Reader, w *Workflow) error {
+func (e *Engine) validateWorkflow(ctx context.Context, r didrouter.Reader, w *didrouter.Workflow) error {
 	w.FriendlyName = strings.TrimSpace(w.FriendlyName)
 	if w.FriendlyName == "" {
-		return Errorf(EINVALID, "friendly_name is required")
+		return didrouter.Errorf(didrouter.EINVALID, "friendly_name is required")
 	}
 	if w.TaskReservationTimeout == 0 {
 		w.TaskReservationTimeout = DefaultReservationTimeout
 	}
 	if w.TaskReservationTimeout < 1 || w.TaskReservationTimeout > 86400 {
-		return Errorf(EINVALID, "task_reservation_timeout must be between 1 and 86400 seconds, not %d", w.TaskReservationTimeout)
+		return didrouter.Errorf(didrouter.EINVALID, "task_reservation_timeout must be between 1 and 86400 seconds, not %d", w.TaskReservationTimeout)
 	}
 	if strings.TrimSpace(w.Configuration) == "" {
-		return Errorf(EINVALID, "configuration is required")
+		return didrouter.Errorf(didrouter.EINVALID, "configuration is required")
 	}
 	if _, err := routing.ParseWorkflow([]byte(w.Configuration), queueExists(ctx, r, w.WorkspaceSID)); err != nil {
-		return Errorf(EINVALID, "configuration: %v", err)
+		return didrouter.Errorf(didrouter.EINVALID, "configuration: %v", err)
 	}
 	return nil
 }
 
 // CreateWorkflow validates and stores a workflow.
-func (e *Engine) CreateWorkflow(ctx context.Context, workspaceSID string, n NewWorkflow) (Workflow, error) {
+func (e *Engine) CreateWorkflow(ctx context.Context, workspaceSID string, n WorkflowInsert) (didrouter.Workflow, error) {
 	now := e.clock.Now()
-	w := Workflow{
-		SID:                           NewSID(PrefixWorkflow),
+	w := didrouter.Workflow{
+		SID:                           didrouter.NewSID(didrouter.PrefixWorkflow),
 		WorkspaceSID:                  workspaceSID,
 		FriendlyName:                  n.FriendlyName,
 		Configuration:                 n.Configuration,
@@ -274,28 +275,28 @@ func (e *Engine) CreateWorkflow(ctx context.Context, workspaceSID string, n NewW
 		DateUpdated:                   now,
 	}
 	if _, err := e.store.GetWorkspace(ctx, workspaceSID); err != nil {
-		return Workflow{}, fmt.Errorf("create workflow: read workspace %s: %w", workspaceSID, err)
+		return didrouter.Workflow{}, fmt.Errorf("create workflow: read workspace %s: %w", workspaceSID, err)
 	}
 	if err := e.validateWorkflow(ctx, e.store, &w); err != nil {
-		return Workflow{}, err
+		return didrouter.Workflow{}, err
 	}
-	err := e.store.Tx(ctx, func(tx Tx) error {
+	err := e.store.Tx(ctx, func(tx didrouter.Tx) error {
 		if err := tx.InsertWorkflow(ctx, w); err != nil {
 			return fmt.Errorf("insert workflow: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return Workflow{}, fmt.Errorf("create workflow: %w", err)
+		return didrouter.Workflow{}, fmt.Errorf("create workflow: %w", err)
 	}
 	return w, nil
 }
 
 // UpdateWorkflow validates and applies u. Tasks already in the workflow keep
 // their position; they follow the new configuration from their next step on.
-func (e *Engine) UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u WorkflowUpdate) (Workflow, error) {
-	var w Workflow
-	err := e.store.Tx(ctx, func(tx Tx) error {
+func (e *Engine) UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u WorkflowUpdate) (didrouter.Workflow, error) {
+	var w didrouter.Workflow
+	err := e.store.Tx(ctx, func(tx didrouter.Tx) error {
 		var err error
 		w, err = tx.GetWorkflow(ctx, workspaceSID, sid)
 		if err != nil {
@@ -326,7 +327,7 @@ func (e *Engine) UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u
 		return nil
 	})
 	if err != nil {
-		return Workflow{}, fmt.Errorf("update workflow: %w", err)
+		return didrouter.Workflow{}, fmt.Errorf("update workflow: %w", err)
 	}
 	e.forgetWorkflow(sid)
 	e.serveWaitingLogged(ctx, workspaceSID)
@@ -341,17 +342,17 @@ func (e *Engine) DeleteWorkflow(ctx context.Context, workspaceSID, sid string) e
 		return fmt.Errorf("delete workflow: read workspace: %w", err)
 	}
 	if ws.DefaultWorkflowSID == sid {
-		return Errorf(ECONFLICT, "workflow %s is the workspace's default workflow", sid)
+		return didrouter.Errorf(didrouter.ECONFLICT, "workflow %s is the workspace's default workflow", sid)
 	}
-	live, err := e.store.ListTasks(ctx, workspaceSID, TaskFilter{Page: Page{Size: 1}, WorkflowSID: sid,
-		AssignmentStatus: []string{TaskPending, TaskReserved, TaskAssigned, TaskWrapping}})
+	live, err := e.store.ListTasks(ctx, workspaceSID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1}, WorkflowSID: sid,
+		AssignmentStatus: []string{didrouter.TaskPending, didrouter.TaskReserved, didrouter.TaskAssigned, didrouter.TaskWrapping}})
 	if err != nil {
 		return fmt.Errorf("delete workflow: list its tasks: %w", err)
 	}
 	if len(live) > 0 {
-		return Errorf(ECONFLICT, "workflow %s still has unfinished tasks (for example %s)", sid, live[0].SID)
+		return didrouter.Errorf(didrouter.ECONFLICT, "workflow %s still has unfinished tasks (for example %s)", sid, live[0].SID)
 	}
-	err = e.store.Tx(ctx, func(tx Tx) error {
+	err = e.store.Tx(ctx, func(tx didrouter.Tx) error {
 		if err := tx.DeleteWorkflow(ctx, workspaceSID, sid); err != nil {
 			return fmt.Errorf("delete workflow %s: %w", sid, err)
 		}
@@ -367,7 +368,7 @@ func (e *Engine) DeleteWorkflow(ctx context.Context, workspaceSID, sid string) e
 // CachedWorkflow returns a workflow from the engine's cache (kept current by
 // the change feed while Start runs; read from the store otherwise), for
 // callers on a call's path that would otherwise read it on every request.
-func (e *Engine) CachedWorkflow(ctx context.Context, workspaceSID, sid string) (Workflow, error) {
+func (e *Engine) CachedWorkflow(ctx context.Context, workspaceSID, sid string) (didrouter.Workflow, error) {
 	row, _, err := e.workflow(ctx, workspaceSID, sid)
 	return row, err
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
@@ -93,7 +94,7 @@ func newSystem(t testing.TB) *system {
 	t.Helper()
 	ctx := context.Background()
 	st := &switchStore{Store: storetest.SQLite(t)}
-	clock := engine.SystemClock{}
+	clock := didrouter.SystemClock{}
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +336,7 @@ func FuzzWebhooks(f *testing.F) {
 // switchStore is the real store, unreachable while down is set (as an
 // outage.Store says after a failed call).
 type switchStore struct {
-	engine.Store
+	didrouter.Store
 	down atomic.Bool
 }
 
@@ -348,7 +349,7 @@ func (s *switchStore) since() time.Time {
 	return time.Time{}
 }
 
-func (s *switchStore) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+func (s *switchStore) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	if s.down.Load() {
 		return errStoreDown
 	}
@@ -363,44 +364,44 @@ func downRead[T any](s *switchStore, fn func() (T, error)) (T, error) {
 	return fn()
 }
 
-func (s *switchStore) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
-	return downRead(s, func() (engine.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
+func (s *switchStore) GetWorkspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
+	return downRead(s, func() (didrouter.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
 }
 
-func (s *switchStore) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
-	return downRead(s, func() ([]engine.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
+func (s *switchStore) ListWorkspaces(ctx context.Context) ([]didrouter.Workspace, error) {
+	return downRead(s, func() ([]didrouter.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
 }
 
-func (s *switchStore) GetTask(ctx context.Context, ws, sid string) (engine.Task, error) {
-	return downRead(s, func() (engine.Task, error) { return s.Store.GetTask(ctx, ws, sid) })
+func (s *switchStore) GetTask(ctx context.Context, ws, sid string) (didrouter.Task, error) {
+	return downRead(s, func() (didrouter.Task, error) { return s.Store.GetTask(ctx, ws, sid) })
 }
 
-func (s *switchStore) TaskByCallSID(ctx context.Context, ws, call string) (engine.Task, error) {
-	return downRead(s, func() (engine.Task, error) { return s.Store.TaskByCallSID(ctx, ws, call) })
+func (s *switchStore) TaskByCallSID(ctx context.Context, ws, call string) (didrouter.Task, error) {
+	return downRead(s, func() (didrouter.Task, error) { return s.Store.TaskByCallSID(ctx, ws, call) })
 }
 
-func (s *switchStore) GetReservation(ctx context.Context, ws, sid string) (engine.Reservation, error) {
-	return downRead(s, func() (engine.Reservation, error) { return s.Store.GetReservation(ctx, ws, sid) })
+func (s *switchStore) GetReservation(ctx context.Context, ws, sid string) (didrouter.Reservation, error) {
+	return downRead(s, func() (didrouter.Reservation, error) { return s.Store.GetReservation(ctx, ws, sid) })
 }
 
-func (s *switchStore) ListReservations(ctx context.Context, ws string, f engine.ReservationFilter) ([]engine.Reservation, error) {
-	return downRead(s, func() ([]engine.Reservation, error) { return s.Store.ListReservations(ctx, ws, f) })
+func (s *switchStore) ListReservations(ctx context.Context, ws string, f didrouter.ReservationFilter) ([]didrouter.Reservation, error) {
+	return downRead(s, func() ([]didrouter.Reservation, error) { return s.Store.ListReservations(ctx, ws, f) })
 }
 
-func (s *switchStore) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
-	return downRead(s, func() (engine.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
+func (s *switchStore) GetBinding(ctx context.Context, e164 string) (didrouter.PhoneNumberBinding, error) {
+	return downRead(s, func() (didrouter.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
 }
 
-func (s *switchStore) GetWorker(ctx context.Context, ws, sid string) (engine.Worker, error) {
-	return downRead(s, func() (engine.Worker, error) { return s.Store.GetWorker(ctx, ws, sid) })
+func (s *switchStore) GetWorker(ctx context.Context, ws, sid string) (didrouter.Worker, error) {
+	return downRead(s, func() (didrouter.Worker, error) { return s.Store.GetWorker(ctx, ws, sid) })
 }
 
-func (s *switchStore) WorkerByPhoneNumber(ctx context.Context, ws, e164 string) (engine.Worker, error) {
-	return downRead(s, func() (engine.Worker, error) { return s.Store.WorkerByPhoneNumber(ctx, ws, e164) })
+func (s *switchStore) WorkerByPhoneNumber(ctx context.Context, ws, e164 string) (didrouter.Worker, error) {
+	return downRead(s, func() (didrouter.Worker, error) { return s.Store.WorkerByPhoneNumber(ctx, ws, e164) })
 }
 
-func (s *switchStore) GetWorkflow(ctx context.Context, ws, sid string) (engine.Workflow, error) {
-	return downRead(s, func() (engine.Workflow, error) { return s.Store.GetWorkflow(ctx, ws, sid) })
+func (s *switchStore) GetWorkflow(ctx context.Context, ws, sid string) (didrouter.Workflow, error) {
+	return downRead(s, func() (didrouter.Workflow, error) { return s.Store.GetWorkflow(ctx, ws, sid) })
 }
 
 // apiPaths are the admin API's resources (under the workspace).

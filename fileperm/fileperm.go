@@ -42,7 +42,7 @@ func Tighten(ctx context.Context, path string, logger *slog.Logger) {
 		return
 	}
 	if err != nil {
-		logger.WarnContext(ctx, "cannot check who may read a file that holds callers' data", "file", path, "err", err)
+		logger.WarnContext(ctx, "cannot check a data file's permissions", "file", path, "err", err)
 		return
 	}
 	mode := fi.Mode().Perm()
@@ -50,11 +50,11 @@ func Tighten(ctx context.Context, path string, logger *slog.Logger) {
 		return
 	}
 	if err := os.Chmod(path, mode&^0o077); err != nil {
-		logger.WarnContext(ctx, "a file that holds callers' data is open to other users and cannot be made private; "+
-			"chmod it to 600", "file", path, "mode", fmt.Sprintf("%#o", mode), "err", err)
+		logger.WarnContext(ctx, "data file open to other users and cannot be made private",
+			"fix", "chmod it to 600", "file", path, "mode", fmt.Sprintf("%#o", mode), "err", err)
 		return
 	}
-	logger.WarnContext(ctx, "a file that holds callers' data was open to other users; made private",
+	logger.WarnContext(ctx, "data file was open to other users, made private",
 		"file", path, "was", fmt.Sprintf("%#o", mode), "now", fmt.Sprintf("%#o", mode&^0o077))
 }
 

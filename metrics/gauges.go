@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // maxQueueScan bounds the pending tasks read per workspace on a scrape;
@@ -28,7 +28,7 @@ func (m *Metrics) WatchIndex(size func() int) {
 // WatchQueues reports, at each scrape, the tasks waiting for a worker and
 // how long the oldest has waited, per workspace, read from the store (so
 // every instance sharing it reports the same figures).
-func (m *Metrics) WatchQueues(st engine.Reader, clock engine.Clock) {
+func (m *Metrics) WatchQueues(st didrouter.Reader, clock didrouter.Clock) {
 	m.reg.MustRegister(&queueCollector{st: st, clock: clock})
 }
 
@@ -40,8 +40,8 @@ var (
 )
 
 type queueCollector struct {
-	st    engine.Reader
-	clock engine.Clock
+	st    didrouter.Reader
+	clock didrouter.Clock
 }
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {

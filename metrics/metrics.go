@@ -1,7 +1,8 @@
-// Package metrics holds didrouter's Prometheus collectors, on a registry of
-// their own (never the global one, so that tests and several servers in one
-// process stay apart), and the hooks that feed them: an HTTP middleware, a
-// Store decorator and a call-decision observer for the webhooks.
+// Package metrics holds didrouter's Prometheus collectors and the hooks
+// that feed them. The collectors live on a registry of their own, never the
+// global one, so that tests and several servers in one process stay apart.
+// The hooks are an HTTP middleware, a Store decorator and a call-decision
+// observer for the webhooks.
 package metrics
 
 import (

@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/store/storetest"
 )
@@ -53,31 +53,31 @@ func TestStoreCountsCommittedTransitionsOnly(t *testing.T) {
 	m := metrics.New()
 	st := m.Store(storetest.SQLite(t))
 	ctx := context.Background()
-	ws := engine.Workspace{SID: engine.NewSID(engine.PrefixWorkspace), FriendlyName: "m", DateCreated: time.Now(), DateUpdated: time.Now()}
-	event := func(typ string) engine.Event {
-		return engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: ws.SID, EventType: typ, Data: "{}", Date: time.Now()}
+	ws := didrouter.Workspace{SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: "m", DateCreated: time.Now(), DateUpdated: time.Now()}
+	event := func(typ string) didrouter.Event {
+		return didrouter.Event{SID: didrouter.NewSID(didrouter.PrefixEvent), WorkspaceSID: ws.SID, EventType: typ, Data: "{}", Date: time.Now()}
 	}
-	if err := st.Tx(ctx, func(tx engine.Tx) error {
+	if err := st.Tx(ctx, func(tx didrouter.Tx) error {
 		if err := tx.InsertWorkspace(ctx, ws); err != nil {
 			return err
 		}
-		if err := tx.InsertEvent(ctx, event(engine.EventReservationCreated)); err != nil {
+		if err := tx.InsertEvent(ctx, event(didrouter.EventReservationCreated)); err != nil {
 			return err
 		}
-		return tx.InsertEvent(ctx, event(engine.EventTaskCanceled))
+		return tx.InsertEvent(ctx, event(didrouter.EventTaskCanceled))
 	}); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("roll back")
-	if err := st.Tx(ctx, func(tx engine.Tx) error {
-		if err := tx.InsertEvent(ctx, event(engine.EventReservationCreated)); err != nil {
+	if err := st.Tx(ctx, func(tx didrouter.Tx) error {
+		if err := tx.InsertEvent(ctx, event(didrouter.EventReservationCreated)); err != nil {
 			return err
 		}
 		return boom
 	}); !errors.Is(err, boom) {
 		t.Fatalf("rolled-back tx: %v", err)
 	}
-	if _, err := st.GetTask(ctx, ws.SID, "WTnope"); engine.ErrorCode(err) != engine.ENOTFOUND {
+	if _, err := st.GetTask(ctx, ws.SID, "WTnope"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		t.Fatalf("missing task: %v", err)
 	}
 	out := scrape(t, m)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Store wraps st so that every read and every transaction is timed, store
@@ -14,12 +14,12 @@ import (
 // recorded (its events, a task becoming assigned) feed the call and
 // reservation counters. Only committed work is counted: a transaction the
 // store retried or rolled back counts once or not at all.
-func (m *Metrics) Store(st engine.Store) engine.Store {
+func (m *Metrics) Store(st didrouter.Store) didrouter.Store {
 	return &store{Store: st, m: m}
 }
 
 type store struct {
-	engine.Store
+	didrouter.Store
 	m *Metrics
 }
 
@@ -28,21 +28,21 @@ type store struct {
 func (m *Metrics) observe(op string, start time.Time, err error) {
 	m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	if err != nil {
-		switch engine.ErrorCode(err) {
-		case engine.ENOTFOUND, engine.ECONFLICT, engine.EINVALID, engine.EUNAVAILABLE:
+		switch didrouter.ErrorCode(err) {
+		case didrouter.ENOTFOUND, didrouter.ECONFLICT, didrouter.EINVALID, didrouter.EUNAVAILABLE:
 		default:
 			m.storeErrors.WithLabelValues(op).Inc()
 		}
 	}
 }
 
-func (s *store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+func (s *store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	start := time.Now()
 	var (
 		seen  *txObserver
 		fnErr error
 	)
-	err := s.Store.Tx(ctx, func(tx engine.Tx) error {
+	err := s.Store.Tx(ctx, func(tx didrouter.Tx) error {
 		seen = &txObserver{Tx: tx} // the store may run fn again: keep the last run only
 		fnErr = fn(seen)
 		return fnErr
@@ -62,12 +62,12 @@ func (s *store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
 
 // txObserver notes the transitions written in one transaction.
 type txObserver struct {
-	engine.Tx
+	didrouter.Tx
 	events   []string
-	assigned []engine.Task
+	assigned []didrouter.Task
 }
 
-func (t *txObserver) InsertEvent(ctx context.Context, e engine.Event) error {
+func (t *txObserver) InsertEvent(ctx context.Context, e didrouter.Event) error {
 	err := t.Tx.InsertEvent(ctx, e)
 	if err == nil {
 		t.events = append(t.events, e.EventType)
@@ -75,9 +75,9 @@ func (t *txObserver) InsertEvent(ctx context.Context, e engine.Event) error {
 	return err
 }
 
-func (t *txObserver) UpdateTask(ctx context.Context, task engine.Task) (engine.Task, error) {
+func (t *txObserver) UpdateTask(ctx context.Context, task didrouter.Task) (didrouter.Task, error) {
 	out, err := t.Tx.UpdateTask(ctx, task)
-	if err == nil && task.AssignmentStatus == engine.TaskAssigned {
+	if err == nil && task.AssignmentStatus == didrouter.TaskAssigned {
 		t.assigned = append(t.assigned, task)
 	}
 	return out, err
@@ -89,14 +89,14 @@ func (m *Metrics) committed(t *txObserver, now time.Time) {
 		switch {
 		case strings.HasPrefix(typ, "reservation."):
 			m.reservations.WithLabelValues(strings.TrimPrefix(typ, "reservation.")).Inc()
-		case typ == engine.EventTaskCanceled:
+		case typ == didrouter.EventTaskCanceled:
 			m.calls.WithLabelValues(OutcomeAbandoned).Inc()
 		}
 	}
 	for _, task := range t.assigned {
 		// The first target of a matched filter is the task's first choice:
 		// the number's owner in the DID workflow.
-		m.callAnswered(engine.FirstTarget(task.FilterIndex, task.TargetIndex), now.Sub(task.DateCreated))
+		m.callAnswered(didrouter.FirstTarget(task.FilterIndex, task.TargetIndex), now.Sub(task.DateCreated))
 	}
 }
 
@@ -107,147 +107,147 @@ func (s *store) Ping(ctx context.Context) error {
 	return err
 }
 
-func (s *store) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+func (s *store) GetWorkspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
 	start := time.Now()
 	v, err := s.Store.GetWorkspace(ctx, sid)
 	s.m.observe("GetWorkspace", start, err)
 	return v, err
 }
 
-func (s *store) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
+func (s *store) ListWorkspaces(ctx context.Context) ([]didrouter.Workspace, error) {
 	start := time.Now()
 	v, err := s.Store.ListWorkspaces(ctx)
 	s.m.observe("ListWorkspaces", start, err)
 	return v, err
 }
 
-func (s *store) GetActivity(ctx context.Context, ws, sid string) (engine.Activity, error) {
+func (s *store) GetActivity(ctx context.Context, ws, sid string) (didrouter.Activity, error) {
 	start := time.Now()
 	v, err := s.Store.GetActivity(ctx, ws, sid)
 	s.m.observe("GetActivity", start, err)
 	return v, err
 }
 
-func (s *store) ListActivities(ctx context.Context, ws string) ([]engine.Activity, error) {
+func (s *store) ListActivities(ctx context.Context, ws string) ([]didrouter.Activity, error) {
 	start := time.Now()
 	v, err := s.Store.ListActivities(ctx, ws)
 	s.m.observe("ListActivities", start, err)
 	return v, err
 }
 
-func (s *store) GetWorker(ctx context.Context, ws, sid string) (engine.Worker, error) {
+func (s *store) GetWorker(ctx context.Context, ws, sid string) (didrouter.Worker, error) {
 	start := time.Now()
 	v, err := s.Store.GetWorker(ctx, ws, sid)
 	s.m.observe("GetWorker", start, err)
 	return v, err
 }
 
-func (s *store) WorkerByPhoneNumber(ctx context.Context, ws, e164 string) (engine.Worker, error) {
+func (s *store) WorkerByPhoneNumber(ctx context.Context, ws, e164 string) (didrouter.Worker, error) {
 	start := time.Now()
 	v, err := s.Store.WorkerByPhoneNumber(ctx, ws, e164)
 	s.m.observe("WorkerByPhoneNumber", start, err)
 	return v, err
 }
 
-func (s *store) ListWorkers(ctx context.Context, ws string, f engine.WorkerFilter) ([]engine.Worker, error) {
+func (s *store) ListWorkers(ctx context.Context, ws string, f didrouter.WorkerFilter) ([]didrouter.Worker, error) {
 	start := time.Now()
 	v, err := s.Store.ListWorkers(ctx, ws, f)
 	s.m.observe("ListWorkers", start, err)
 	return v, err
 }
 
-func (s *store) EachWorker(ctx context.Context, ws string, fn func(engine.Worker) error) error {
+func (s *store) EachWorker(ctx context.Context, ws string, fn func(didrouter.Worker) error) error {
 	start := time.Now()
 	err := s.Store.EachWorker(ctx, ws, fn)
 	s.m.observe("EachWorker", start, err)
 	return err
 }
 
-func (s *store) GetTaskQueue(ctx context.Context, ws, sid string) (engine.TaskQueue, error) {
+func (s *store) GetTaskQueue(ctx context.Context, ws, sid string) (didrouter.TaskQueue, error) {
 	start := time.Now()
 	v, err := s.Store.GetTaskQueue(ctx, ws, sid)
 	s.m.observe("GetTaskQueue", start, err)
 	return v, err
 }
 
-func (s *store) ListTaskQueues(ctx context.Context, ws string) ([]engine.TaskQueue, error) {
+func (s *store) ListTaskQueues(ctx context.Context, ws string) ([]didrouter.TaskQueue, error) {
 	start := time.Now()
 	v, err := s.Store.ListTaskQueues(ctx, ws)
 	s.m.observe("ListTaskQueues", start, err)
 	return v, err
 }
 
-func (s *store) GetWorkflow(ctx context.Context, ws, sid string) (engine.Workflow, error) {
+func (s *store) GetWorkflow(ctx context.Context, ws, sid string) (didrouter.Workflow, error) {
 	start := time.Now()
 	v, err := s.Store.GetWorkflow(ctx, ws, sid)
 	s.m.observe("GetWorkflow", start, err)
 	return v, err
 }
 
-func (s *store) ListWorkflows(ctx context.Context, ws string) ([]engine.Workflow, error) {
+func (s *store) ListWorkflows(ctx context.Context, ws string) ([]didrouter.Workflow, error) {
 	start := time.Now()
 	v, err := s.Store.ListWorkflows(ctx, ws)
 	s.m.observe("ListWorkflows", start, err)
 	return v, err
 }
 
-func (s *store) GetTask(ctx context.Context, ws, sid string) (engine.Task, error) {
+func (s *store) GetTask(ctx context.Context, ws, sid string) (didrouter.Task, error) {
 	start := time.Now()
 	v, err := s.Store.GetTask(ctx, ws, sid)
 	s.m.observe("GetTask", start, err)
 	return v, err
 }
 
-func (s *store) TaskByCallSID(ctx context.Context, ws, callSID string) (engine.Task, error) {
+func (s *store) TaskByCallSID(ctx context.Context, ws, callSID string) (didrouter.Task, error) {
 	start := time.Now()
 	v, err := s.Store.TaskByCallSID(ctx, ws, callSID)
 	s.m.observe("TaskByCallSID", start, err)
 	return v, err
 }
 
-func (s *store) ListTasks(ctx context.Context, ws string, f engine.TaskFilter) ([]engine.Task, error) {
+func (s *store) ListTasks(ctx context.Context, ws string, f didrouter.TaskFilter) ([]didrouter.Task, error) {
 	start := time.Now()
 	v, err := s.Store.ListTasks(ctx, ws, f)
 	s.m.observe("ListTasks", start, err)
 	return v, err
 }
 
-func (s *store) WaitingTasks(ctx context.Context, ws string, limit int) ([]engine.Task, error) {
+func (s *store) WaitingTasks(ctx context.Context, ws string, limit int) ([]didrouter.Task, error) {
 	start := time.Now()
 	v, err := s.Store.WaitingTasks(ctx, ws, limit)
 	s.m.observe("WaitingTasks", start, err)
 	return v, err
 }
 
-func (s *store) GetReservation(ctx context.Context, ws, sid string) (engine.Reservation, error) {
+func (s *store) GetReservation(ctx context.Context, ws, sid string) (didrouter.Reservation, error) {
 	start := time.Now()
 	v, err := s.Store.GetReservation(ctx, ws, sid)
 	s.m.observe("GetReservation", start, err)
 	return v, err
 }
 
-func (s *store) ListReservations(ctx context.Context, ws string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+func (s *store) ListReservations(ctx context.Context, ws string, f didrouter.ReservationFilter) ([]didrouter.Reservation, error) {
 	start := time.Now()
 	v, err := s.Store.ListReservations(ctx, ws, f)
 	s.m.observe("ListReservations", start, err)
 	return v, err
 }
 
-func (s *store) ListEvents(ctx context.Context, ws string, f engine.EventFilter) ([]engine.Event, error) {
+func (s *store) ListEvents(ctx context.Context, ws string, f didrouter.EventFilter) ([]didrouter.Event, error) {
 	start := time.Now()
 	v, err := s.Store.ListEvents(ctx, ws, f)
 	s.m.observe("ListEvents", start, err)
 	return v, err
 }
 
-func (s *store) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
+func (s *store) GetBinding(ctx context.Context, e164 string) (didrouter.PhoneNumberBinding, error) {
 	start := time.Now()
 	v, err := s.Store.GetBinding(ctx, e164)
 	s.m.observe("GetBinding", start, err)
 	return v, err
 }
 
-func (s *store) ListBindings(ctx context.Context, ws string) ([]engine.PhoneNumberBinding, error) {
+func (s *store) ListBindings(ctx context.Context, ws string) ([]didrouter.PhoneNumberBinding, error) {
 	start := time.Now()
 	v, err := s.Store.ListBindings(ctx, ws)
 	s.m.observe("ListBindings", start, err)

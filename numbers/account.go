@@ -12,7 +12,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	twapi "github.com/twilio/twilio-go/rest/api/v2010"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Environment variables read by CredentialsFromEnv and BaseURLFromEnv.
@@ -21,9 +21,9 @@ const (
 	EnvAuthToken  = "TWILIO_AUTH_TOKEN"
 	EnvAPIKey     = "TWILIO_API_KEY"
 	EnvAPISecret  = "TWILIO_API_SECRET"
-	// EnvBaseURL sends every Twilio request to another host: a testing aid
-	// for a local fake of Twilio and for the replay tool, never for
-	// production (the Twilio credentials go to that host).
+	// EnvBaseURL sends every Twilio request to another host. It is for a
+	// local fake of Twilio and for the load replay tool. Never set it in
+	// production, because the Twilio credentials go to that host.
 	EnvBaseURL = "DIDROUTER_TWILIO_BASE_URL"
 )
 
@@ -92,7 +92,7 @@ type Options struct {
 	// doubles each time. 0 is 1 s.
 	RetryDelay time.Duration
 	// Clock times the waits; nil is the system clock.
-	Clock engine.Clock
+	Clock didrouter.Clock
 }
 
 // Account is one Twilio account's phone numbers.
@@ -119,7 +119,7 @@ func NewAccount(cred Credentials, opts Options) (*Account, error) {
 		opts.RetryDelay = time.Second
 	}
 	if opts.Clock == nil {
-		opts.Clock = engine.SystemClock{}
+		opts.Clock = didrouter.SystemClock{}
 	}
 	return &Account{cred: cred, opts: opts}, nil
 }

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // MaxCount bounds one order, so that a typo cannot buy thousands.
@@ -136,9 +136,14 @@ type BuyResult struct {
 
 // Count returns how many outcomes have status.
 func (r BuyResult) Count(status string) int {
+	return countStatus(r.Outcomes, func(o Outcome) string { return o.Status }, status)
+}
+
+// countStatus counts the rows whose status is want.
+func countStatus[T any](rows []T, status func(T) string, want string) int {
 	n := 0
-	for _, o := range r.Outcomes {
-		if o.Status == status {
+	for _, r := range rows {
+		if status(r) == want {
 			n++
 		}
 	}
@@ -157,9 +162,9 @@ type Progress func(done, total int, o Outcome)
 // failure stops new purchases (the ones in flight finish), as does the
 // end of ctx; a purchase already sent is allowed to finish so that its
 // outcome is known. Every candidate ends up in the result.
-func (a *Account) Buy(ctx context.Context, j *Journal, clock engine.Clock, plan Plan, progress Progress) BuyResult {
+func (a *Account) Buy(ctx context.Context, j *Journal, clock didrouter.Clock, plan Plan, progress Progress) BuyResult {
 	if clock == nil {
-		clock = engine.SystemClock{}
+		clock = didrouter.SystemClock{}
 	}
 	order := plan.Request.Query.Key()
 	res := BuyResult{Outcomes: make([]Outcome, len(plan.Candidates))}

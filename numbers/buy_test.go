@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/numbers"
 	"github.com/didrouter/didrouter/numbers/numberstest"
 )
@@ -33,7 +33,7 @@ func buy(t *testing.T, a *numbers.Account, jpath string, count, concurrency int)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
-	return plan, a.Buy(ctx, j, engine.SystemClock{}, plan, nil)
+	return plan, a.Buy(ctx, j, didrouter.SystemClock{}, plan, nil)
 }
 
 // Search pages through Twilio's answers and keeps only voice-capable
@@ -304,7 +304,7 @@ func TestBuyCancel(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var lines []int
-	res := a.Buy(ctx, j, engine.SystemClock{}, plan, func(done, total int, o numbers.Outcome) {
+	res := a.Buy(ctx, j, didrouter.SystemClock{}, plan, func(done, total int, o numbers.Outcome) {
 		mu.Lock()
 		lines = append(lines, done)
 		mu.Unlock()

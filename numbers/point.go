@@ -72,13 +72,7 @@ type PointResult struct {
 
 // Count returns how many numbers ended with status.
 func (r PointResult) Count(status string) int {
-	n := 0
-	for _, c := range r.Changes {
-		if c.Status == status {
-			n++
-		}
-	}
-	return n
+	return countStatus(r.Changes, func(c Change) string { return c.Status }, status)
 }
 
 // ValidateWebhookURL checks a voice or status callback URL Twilio will call.

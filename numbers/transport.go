@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // maxRetryWait caps a Retry-After that Twilio sends.
@@ -22,7 +22,7 @@ type transport struct {
 	next    http.RoundTripper
 	retries int
 	delay   time.Duration
-	clock   engine.Clock
+	clock   didrouter.Clock
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -56,18 +57,18 @@ const (
 
 // Engine is the part of *engine.Engine that provisioning writes through.
 type Engine interface {
-	CreateWorker(ctx context.Context, workspaceSID string, n engine.NewWorker) (engine.Worker, error)
-	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (engine.Worker, error)
+	CreateWorker(ctx context.Context, workspaceSID string, n engine.WorkerInsert) (didrouter.Worker, error)
+	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (didrouter.Worker, error)
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
 }
 
 // Store is what provisioning reads.
 type Store interface {
-	GetWorker(ctx context.Context, workspaceSID, sid string) (engine.Worker, error)
-	EachWorker(ctx context.Context, workspaceSID string, fn func(engine.Worker) error) error
-	ListActivities(ctx context.Context, workspaceSID string) ([]engine.Activity, error)
-	ListWorkspaces(ctx context.Context) ([]engine.Workspace, error)
-	Subscribe(ctx context.Context) (<-chan engine.Change, error)
+	GetWorker(ctx context.Context, workspaceSID, sid string) (didrouter.Worker, error)
+	EachWorker(ctx context.Context, workspaceSID string, fn func(didrouter.Worker) error) error
+	ListActivities(ctx context.Context, workspaceSID string) ([]didrouter.Activity, error)
+	ListWorkspaces(ctx context.Context) ([]didrouter.Workspace, error)
+	Subscribe(ctx context.Context) (<-chan didrouter.Change, error)
 }
 
 // Revoker ends a worker's agent desktop sessions and refuses its tokens
@@ -92,7 +93,7 @@ type Provisioner struct {
 	// change feed's many worker and reservation changes, not every one.
 	markedMu sync.Mutex
 	marked   map[string]string
-	clock    engine.Clock // times the sweep for marks made on other instances
+	clock    didrouter.Clock // times the sweep for marks made on other instances
 }
 
 // SweepEvery is how often Run looks for workers another instance marked
@@ -101,14 +102,14 @@ type Provisioner struct {
 const SweepEvery = 5 * time.Minute
 
 // New returns a Provisioner writing through eng and reading from st. A
-// deactivation also signs the agent out everywhere through revoker (nil:
-// it does not; a deactivated agent then keeps an open desktop until its
-// session ends, though nothing routes to it).
+// deactivation also signs the agent out everywhere through revoker. With a
+// nil revoker, a deactivated agent keeps an open desktop until its session
+// ends, though nothing routes to it.
 func New(eng Engine, st Store, revoker Revoker) (*Provisioner, error) {
 	if eng == nil || st == nil {
 		return nil, errors.New("provision: an engine and a store are required")
 	}
-	return &Provisioner{eng: eng, store: st, revoker: revoker, marked: map[string]string{}, clock: engine.SystemClock{}}, nil
+	return &Provisioner{eng: eng, store: st, revoker: revoker, marked: map[string]string{}, clock: didrouter.SystemClock{}}, nil
 }
 
 // Person is what the identity provider says of someone. Nil fields are
@@ -130,7 +131,7 @@ func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 
 // Email returns the worker's email: the attribute, else its friendly name
 // when that is an email.
-func Email(w engine.Worker) string {
+func Email(w didrouter.Worker) string {
 	a := attrs(w)
 	if s, ok := a[AttrEmail].(string); ok && strings.TrimSpace(s) != "" {
 		return NormalizeEmail(s)
@@ -142,23 +143,23 @@ func Email(w engine.Worker) string {
 }
 
 // Active reports whether the worker is not deactivated.
-func Active(w engine.Worker) bool {
+func Active(w didrouter.Worker) bool {
 	b, ok := attrs(w)[AttrActive].(bool)
 	return !ok || b
 }
 
 // Groups returns the worker's groups, sorted.
-func Groups(w engine.Worker) []string {
+func Groups(w didrouter.Worker) []string {
 	return stringList(attrs(w)[AttrGroups])
 }
 
 // String returns a string attribute of the worker ("" when absent).
-func String(w engine.Worker, name string) string {
+func String(w didrouter.Worker, name string) string {
 	s, _ := attrs(w)[name].(string)
 	return s
 }
 
-func attrs(w engine.Worker) map[string]any {
+func attrs(w didrouter.Worker) map[string]any {
 	m := map[string]any{}
 	if strings.TrimSpace(w.Attributes) != "" {
 		// The engine only stores JSON objects; anything else reads as empty.
@@ -195,24 +196,24 @@ func cleanGroups(in []string) []string {
 
 // FindByEmail returns the worker with this email: ENOTFOUND when there is
 // none, ECONFLICT when several workers claim it.
-func (p *Provisioner) FindByEmail(ctx context.Context, workspaceSID, email string) (engine.Worker, error) {
+func (p *Provisioner) FindByEmail(ctx context.Context, workspaceSID, email string) (didrouter.Worker, error) {
 	email = NormalizeEmail(email)
 	if email == "" {
-		return engine.Worker{}, engine.Errorf(engine.EINVALID, "an email is required")
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.EINVALID, "an email is required")
 	}
-	var found []engine.Worker
-	err := p.store.EachWorker(ctx, workspaceSID, func(w engine.Worker) error {
+	var found []didrouter.Worker
+	err := p.store.EachWorker(ctx, workspaceSID, func(w didrouter.Worker) error {
 		if Email(w) == email {
 			found = append(found, w)
 		}
 		return nil
 	})
 	if err != nil {
-		return engine.Worker{}, fmt.Errorf("find worker by email: %w", err)
+		return didrouter.Worker{}, fmt.Errorf("find worker by email: %w", err)
 	}
 	switch len(found) {
 	case 0:
-		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND, "no worker has the email %s", email)
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "no worker has the email %s", email)
 	case 1:
 		return found[0], nil
 	}
@@ -220,15 +221,15 @@ func (p *Provisioner) FindByEmail(ctx context.Context, workspaceSID, email strin
 	for _, w := range found {
 		sids = append(sids, w.SID)
 	}
-	return engine.Worker{}, engine.Errorf(engine.ECONFLICT, "%d workers have the email %s (%s): give all but one another email first",
+	return didrouter.Worker{}, didrouter.Errorf(didrouter.ECONFLICT, "%d workers have the email %s (%s): give all but one another email first",
 		len(found), email, strings.Join(sids, ", "))
 }
 
 // Workers lists the workspace's workers that match keep (nil = all), in
 // the store's order.
-func (p *Provisioner) Workers(ctx context.Context, workspaceSID string, keep func(engine.Worker) bool) ([]engine.Worker, error) {
-	var out []engine.Worker
-	err := p.store.EachWorker(ctx, workspaceSID, func(w engine.Worker) error {
+func (p *Provisioner) Workers(ctx context.Context, workspaceSID string, keep func(didrouter.Worker) bool) ([]didrouter.Worker, error) {
+	var out []didrouter.Worker
+	err := p.store.EachWorker(ctx, workspaceSID, func(w didrouter.Worker) error {
 		if keep == nil || keep(w) {
 			out = append(out, w)
 		}
@@ -241,10 +242,10 @@ func (p *Provisioner) Workers(ctx context.Context, workspaceSID string, keep fun
 }
 
 // Get reads one worker.
-func (p *Provisioner) Get(ctx context.Context, workspaceSID, sid string) (engine.Worker, error) {
+func (p *Provisioner) Get(ctx context.Context, workspaceSID, sid string) (didrouter.Worker, error) {
 	w, err := p.store.GetWorker(ctx, workspaceSID, sid)
 	if err != nil {
-		return engine.Worker{}, fmt.Errorf("read worker: %w", err)
+		return didrouter.Worker{}, fmt.Errorf("read worker: %w", err)
 	}
 	return w, nil
 }
@@ -252,17 +253,17 @@ func (p *Provisioner) Get(ctx context.Context, workspaceSID, sid string) (engine
 // Create makes a new worker for the person; an email another worker has is
 // ECONFLICT. A number someone else owns or that cannot be read fails it
 // with nothing written.
-func (p *Provisioner) Create(ctx context.Context, workspaceSID string, in Person) (engine.Worker, error) {
+func (p *Provisioner) Create(ctx context.Context, workspaceSID string, in Person) (didrouter.Worker, error) {
 	email := NormalizeEmail(in.Email)
 	if email == "" {
-		return engine.Worker{}, engine.Errorf(engine.EINVALID, "an email is required")
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.EINVALID, "an email is required")
 	}
 	p.creating.Lock()
 	defer p.creating.Unlock()
 	if w, err := p.FindByEmail(ctx, workspaceSID, email); err == nil {
-		return engine.Worker{}, engine.Errorf(engine.ECONFLICT, "worker %s (%s) already has the email %s", w.SID, w.FriendlyName, email)
-	} else if engine.ErrorCode(err) != engine.ENOTFOUND {
-		return engine.Worker{}, err
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ECONFLICT, "worker %s (%s) already has the email %s", w.SID, w.FriendlyName, email)
+	} else if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
+		return didrouter.Worker{}, err
 	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
@@ -270,30 +271,30 @@ func (p *Provisioner) Create(ctx context.Context, workspaceSID string, in Person
 	}
 	a := map[string]any{}
 	if _, err := apply(a, in); err != nil {
-		return engine.Worker{}, err
+		return didrouter.Worker{}, err
 	}
 	a[AttrEmail] = email
 	raw, err := json.Marshal(a)
 	if err != nil {
-		return engine.Worker{}, fmt.Errorf("encode attributes: %w", err)
+		return didrouter.Worker{}, fmt.Errorf("encode attributes: %w", err)
 	}
-	n := engine.NewWorker{FriendlyName: name, Attributes: string(raw)}
+	n := engine.WorkerInsert{FriendlyName: name, Attributes: string(raw)}
 	inactive := in.Active != nil && !*in.Active
 	if inactive {
 		off, err := p.offline(ctx, workspaceSID)
 		if err != nil {
-			return engine.Worker{}, err
+			return didrouter.Worker{}, err
 		}
 		n.ActivitySID = off
 	}
 	w, err := p.eng.CreateWorker(ctx, workspaceSID, n)
 	if err != nil {
-		return engine.Worker{}, fmt.Errorf("provision %s: %w", email, err)
+		return didrouter.Worker{}, fmt.Errorf("provision %s: %w", email, err)
 	}
 	if inactive {
 		// Created Offline, so nothing routes to it before this write.
 		zero := 0
-		if w, err = p.eng.UpdateWorker(ctx, workspaceSID, w.SID, engine.WorkerUpdate{Capacity: &zero}); err != nil {
+		if w, err = p.eng.UpdateWorker(ctx, workspaceSID, w.SID, engine.WorkerUpdate{Capacity: &zero, MessageCapacity: &zero}); err != nil {
 			return w, fmt.Errorf("provision %s: deactivate: %w", email, err)
 		}
 	}
@@ -302,15 +303,15 @@ func (p *Provisioner) Create(ctx context.Context, workspaceSID string, in Person
 
 // Ensure returns the person's worker, created when there is none, with the
 // person's details applied. It is what a sign-in does.
-func (p *Provisioner) Ensure(ctx context.Context, workspaceSID string, in Person) (w engine.Worker, created bool, err error) {
+func (p *Provisioner) Ensure(ctx context.Context, workspaceSID string, in Person) (w didrouter.Worker, created bool, err error) {
 	w, err = p.FindByEmail(ctx, workspaceSID, in.Email)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		w, err = p.Create(ctx, workspaceSID, in)
 		if err == nil {
 			return w, true, nil
 		}
-		if engine.ErrorCode(err) != engine.ECONFLICT {
+		if didrouter.ErrorCode(err) != didrouter.ECONFLICT {
 			return w, false, err
 		}
 		// Made meanwhile by a concurrent sign-in: update that one instead.
@@ -318,9 +319,9 @@ func (p *Provisioner) Ensure(ctx context.Context, workspaceSID string, in Person
 			w, err = p.Apply(ctx, workspaceSID, w.SID, in)
 			return w, false, err
 		}
-		return engine.Worker{}, false, err
+		return didrouter.Worker{}, false, err
 	case err != nil:
-		return engine.Worker{}, false, err
+		return didrouter.Worker{}, false, err
 	}
 	w, err = p.Apply(ctx, workspaceSID, w.SID, in)
 	return w, false, err
@@ -330,20 +331,20 @@ func (p *Provisioner) Ensure(ctx context.Context, workspaceSID string, in Person
 // when nothing changes, so the same request twice writes once). Email, when
 // set, replaces the worker's email; a worker named after its old email is
 // renamed too, unless Name names it.
-func (p *Provisioner) Apply(ctx context.Context, workspaceSID, sid string, in Person) (engine.Worker, error) {
+func (p *Provisioner) Apply(ctx context.Context, workspaceSID, sid string, in Person) (didrouter.Worker, error) {
 	w, err := p.store.GetWorker(ctx, workspaceSID, sid)
 	if err != nil {
-		return engine.Worker{}, fmt.Errorf("read worker: %w", err)
+		return didrouter.Worker{}, fmt.Errorf("read worker: %w", err)
 	}
 	var u engine.WorkerUpdate
 	a := attrs(w)
 	changed, err := apply(a, in)
 	if err != nil {
-		return engine.Worker{}, err
+		return didrouter.Worker{}, err
 	}
 	if email := NormalizeEmail(in.Email); email != "" && email != Email(w) {
 		if other, err := p.FindByEmail(ctx, workspaceSID, email); err == nil && other.SID != sid {
-			return engine.Worker{}, engine.Errorf(engine.ECONFLICT, "worker %s (%s) already has the email %s", other.SID, other.FriendlyName, email)
+			return didrouter.Worker{}, didrouter.Errorf(didrouter.ECONFLICT, "worker %s (%s) already has the email %s", other.SID, other.FriendlyName, email)
 		}
 		if strings.Contains(w.FriendlyName, "@") && NormalizeEmail(w.FriendlyName) == Email(w) {
 			u.FriendlyName = &email
@@ -360,26 +361,28 @@ func (p *Provisioner) Apply(ctx context.Context, workspaceSID, sid string, in Pe
 	if changed {
 		raw, err := json.Marshal(a)
 		if err != nil {
-			return engine.Worker{}, fmt.Errorf("encode attributes: %w", err)
+			return didrouter.Worker{}, fmt.Errorf("encode attributes: %w", err)
 		}
 		s := string(raw)
 		u.Attributes = &s
 	}
 	if in.Active != nil && *in.Active != Active(w) {
+		// Both channels: a deactivated worker gets neither calls nor
+		// messages, whatever activity someone gives them.
 		if *in.Active {
-			one := 1
-			u.Capacity = &one
+			one, msgs := 1, engine.DefaultMessageCapacity
+			u.Capacity, u.MessageCapacity = &one, &msgs
 		} else {
 			zero := 0
 			off, err := p.offline(ctx, workspaceSID)
 			if err != nil {
-				return engine.Worker{}, err
+				return didrouter.Worker{}, err
 			}
-			u.Capacity, u.ActivitySID = &zero, &off
+			u.Capacity, u.MessageCapacity, u.ActivitySID = &zero, &zero, &off
 		}
 	}
 	out := w
-	if u.Attributes != nil || u.Capacity != nil || u.ActivitySID != nil || u.FriendlyName != nil {
+	if u.Attributes != nil || u.Capacity != nil || u.MessageCapacity != nil || u.ActivitySID != nil || u.FriendlyName != nil {
 		if out, err = p.eng.UpdateWorker(ctx, workspaceSID, sid, u); err != nil {
 			return out, fmt.Errorf("provision worker %s: %w", sid, err)
 		}
@@ -466,16 +469,16 @@ func (p *Provisioner) offline(ctx context.Context, workspaceSID string) (string,
 			return a.SID, nil
 		}
 	}
-	return "", engine.Errorf(engine.EUNAVAILABLE, "workspace %s has no unavailable activity (such as %s) to deactivate a worker into",
+	return "", didrouter.Errorf(didrouter.EUNAVAILABLE, "workspace %s has no unavailable activity (such as %s) to deactivate a worker into",
 		workspaceSID, engine.OfflineActivityName)
 }
 
-// Delete removes the worker; its pending reservations are given up first.
-// A worker on a call is deactivated at once (rung no more) and marked, and
-// Run removes it when the call ends: deferred is then true.
+// Delete removes the worker after giving up its pending reservations. A
+// worker on a call is deactivated at once, so it is rung no more, and
+// marked. Run removes it when the call ends, and deferred is then true.
 func (p *Provisioner) Delete(ctx context.Context, workspaceSID, sid string) (deferred bool, err error) {
 	err = p.eng.DeleteWorker(ctx, workspaceSID, sid)
-	if engine.ErrorCode(err) != engine.EUNAVAILABLE {
+	if didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 		return false, err
 	}
 	f := false
@@ -494,9 +497,9 @@ func (p *Provisioner) Delete(ctx context.Context, workspaceSID, sid string) (def
 
 // DeletePending reports whether the worker waits for its call to end to be
 // removed (SCIM no longer shows it).
-func DeletePending(w engine.Worker) bool { return attrs(w)[AttrDeleteAfterCall] == true }
+func DeletePending(w didrouter.Worker) bool { return attrs(w)[AttrDeleteAfterCall] == true }
 
-func (p *Provisioner) mark(w engine.Worker) {
+func (p *Provisioner) mark(w didrouter.Worker) {
 	p.markedMu.Lock()
 	defer p.markedMu.Unlock()
 	p.marked[w.SID] = w.WorkspaceSID
@@ -516,20 +519,20 @@ func (p *Provisioner) isMarked(sid string) bool {
 }
 
 // finishDeletion removes a marked worker that is no longer on a call.
-func (p *Provisioner) finishDeletion(ctx context.Context, w engine.Worker) error {
+func (p *Provisioner) finishDeletion(ctx context.Context, w didrouter.Worker) error {
 	if !DeletePending(w) {
 		p.unmark(w.SID)
 		return nil
 	}
-	if w.Busy > 0 {
+	if engine.HoldsWork(w) {
 		return nil
 	}
 	err := p.eng.DeleteWorker(ctx, w.WorkspaceSID, w.SID)
-	switch engine.ErrorCode(err) {
-	case "", engine.ENOTFOUND:
+	switch didrouter.ErrorCode(err) {
+	case "", didrouter.ENOTFOUND:
 		p.unmark(w.SID)
 		return nil
-	case engine.EUNAVAILABLE: // on a new call: the next change retries
+	case didrouter.EUNAVAILABLE: // on a new call: the next change retries
 		return nil
 	}
 	return fmt.Errorf("delete worker %s after its call: %w", w.SID, err)
@@ -559,9 +562,9 @@ func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 				return ctx.Err()
 			}
 			switch c.Kind {
-			case engine.ChangeResync:
+			case didrouter.ChangeResync:
 				p.sweep(ctx, log)
-			case engine.ChangeWorker, engine.ChangeReservation:
+			case didrouter.ChangeWorker, didrouter.ChangeReservation:
 				if !p.isMarked(c.SID) {
 					continue
 				}
@@ -570,7 +573,7 @@ func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 					continue // deleted, or a read that the next change retries
 				}
 				if err := p.finishDeletion(ctx, w); err != nil {
-					log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
+					log.WarnContext(ctx, "removing a worker after its call failed", "worker", w.SID, "err", err)
 				}
 			}
 		}
@@ -580,19 +583,19 @@ func (p *Provisioner) Run(ctx context.Context, log *slog.Logger) error {
 func (p *Provisioner) sweep(ctx context.Context, log *slog.Logger) {
 	wss, err := p.store.ListWorkspaces(ctx)
 	if err != nil {
-		log.WarnContext(ctx, "provision: list workspaces", "err", err)
+		log.WarnContext(ctx, "listing workspaces failed", "err", err)
 		return
 	}
 	for _, ws := range wss {
 		marked, err := p.Workers(ctx, ws.SID, DeletePending)
 		if err != nil {
-			log.WarnContext(ctx, "provision: list workers marked for deletion", "err", err)
+			log.WarnContext(ctx, "listing workers marked for deletion failed", "err", err)
 			continue
 		}
 		for _, w := range marked {
 			p.mark(w)
 			if err := p.finishDeletion(ctx, w); err != nil {
-				log.WarnContext(ctx, "provision: removing a worker after its call failed", "worker", w.SID, "err", err)
+				log.WarnContext(ctx, "removing a worker after its call failed", "worker", w.SID, "err", err)
 			}
 		}
 	}
@@ -656,14 +659,14 @@ func (p *Provisioner) memberOf(ctx context.Context, workspaceSID, sid, group str
 }
 
 // Members lists the workers in group.
-func (p *Provisioner) Members(ctx context.Context, workspaceSID, group string) ([]engine.Worker, error) {
-	return p.Workers(ctx, workspaceSID, func(w engine.Worker) bool { return slices.Contains(Groups(w), group) })
+func (p *Provisioner) Members(ctx context.Context, workspaceSID, group string) ([]didrouter.Worker, error) {
+	return p.Workers(ctx, workspaceSID, func(w didrouter.Worker) bool { return slices.Contains(Groups(w), group) })
 }
 
 // GroupNames lists every group some worker is in, sorted.
 func (p *Provisioner) GroupNames(ctx context.Context, workspaceSID string) ([]string, error) {
 	var all []string
-	err := p.store.EachWorker(ctx, workspaceSID, func(w engine.Worker) error {
+	err := p.store.EachWorker(ctx, workspaceSID, func(w didrouter.Worker) error {
 		all = append(all, Groups(w)...)
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/routing"
@@ -19,19 +20,19 @@ import (
 type world struct {
 	t     *testing.T
 	ctx   context.Context
-	st    engine.Store
+	st    didrouter.Store
 	eng   *engine.Engine
 	p     *provision.Provisioner
-	ws    engine.Workspace
+	ws    didrouter.Workspace
 	acts  map[string]string
 	calls int
 }
 
 func stores(t *testing.T, fn func(t *testing.T, w *world)) {
 	t.Parallel()
-	for name, open := range map[string]func(testing.TB) engine.Store{
-		"postgres": func(t testing.TB) engine.Store { return storetest.Postgres(t) },
-		"sqlite":   func(t testing.TB) engine.Store { return storetest.SQLite(t) },
+	for name, open := range map[string]func(testing.TB) didrouter.Store{
+		"postgres": func(t testing.TB) didrouter.Store { return storetest.Postgres(t) },
+		"sqlite":   func(t testing.TB) didrouter.Store { return storetest.SQLite(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -40,9 +41,9 @@ func stores(t *testing.T, fn func(t *testing.T, w *world)) {
 	}
 }
 
-func newWorld(t *testing.T, st engine.Store) *world {
+func newWorld(t *testing.T, st didrouter.Store) *world {
 	ctx := t.Context()
-	clock := engine.NewFakeClock(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC))
+	clock := didrouter.NewFakeClock(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func newWorld(t *testing.T, st engine.Store) *world {
 
 func ptr[T any](v T) *T { return &v }
 
-func (w *world) must(wk engine.Worker, err error) engine.Worker {
+func (w *world) must(wk didrouter.Worker, err error) didrouter.Worker {
 	w.t.Helper()
 	if err != nil {
 		w.t.Fatal(err)
@@ -89,7 +90,7 @@ func (w *world) available(sid string) {
 func (w *world) call(did string) (engine.TaskResult, string) {
 	w.t.Helper()
 	w.calls++
-	res, err := w.eng.CreateTask(w.ctx, engine.NewTask{WorkspaceSID: w.ws.SID,
+	res, err := w.eng.CreateTask(w.ctx, engine.TaskInsert{WorkspaceSID: w.ws.SID,
 		Attributes: fmt.Sprintf(`{"phone_number":%q,"type":"inbound"}`, did), CallSID: fmt.Sprintf("CA%032d", w.calls)})
 	if err != nil {
 		w.t.Fatal(err)
@@ -102,8 +103,8 @@ func (w *world) call(did string) (engine.TaskResult, string) {
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
-	if engine.ErrorCode(err) != code {
-		t.Fatalf("error %v (code %q), want code %q", err, engine.ErrorCode(err), code)
+	if didrouter.ErrorCode(err) != code {
+		t.Fatalf("error %v (code %q), want code %q", err, didrouter.ErrorCode(err), code)
 	}
 }
 
@@ -121,15 +122,15 @@ func TestProvisionLifecycle(t *testing.T) {
 		}
 		// A second person with the same number: refused, nothing written.
 		_, err := w.p.Create(w.ctx, ws, provision.Person{Email: "bob@example.com", Phone: ptr("+1 512 764 0580")})
-		wantCode(t, err, engine.ECONFLICT)
-		if _, err := w.p.FindByEmail(w.ctx, ws, "bob@example.com"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		wantCode(t, err, didrouter.ECONFLICT)
+		if _, err := w.p.FindByEmail(w.ctx, ws, "bob@example.com"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("a refused worker was written: %v", err)
 		}
 		_, err = w.p.Create(w.ctx, ws, provision.Person{Email: "bob@example.com", Phone: ptr("not a number")})
-		wantCode(t, err, engine.EINVALID)
+		wantCode(t, err, didrouter.EINVALID)
 		// Same email again: conflict.
 		_, err = w.p.Create(w.ctx, ws, provision.Person{Email: "alice@example.com"})
-		wantCode(t, err, engine.ECONFLICT)
+		wantCode(t, err, didrouter.ECONFLICT)
 
 		// The DID routes to Alice once she is available.
 		w.available(alice.SID)
@@ -139,14 +140,14 @@ func TestProvisionLifecycle(t *testing.T) {
 		}
 		// Deactivate while it rings: the reservation is given up.
 		alice = w.must(w.p.Apply(w.ctx, ws, alice.SID, provision.Person{Active: ptr(false)}))
-		if provision.Active(alice) || alice.Available || alice.Capacity != 0 || alice.ActivityName != "Offline" {
+		if provision.Active(alice) || alice.Available || alice.Capacity != 0 || alice.MessageCapacity != 0 || alice.ActivityName != "Offline" {
 			t.Fatalf("deactivated: %+v", alice)
 		}
 		r, err := w.st.GetReservation(w.ctx, ws, res.Reservation.SID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Status == engine.ReservationPending {
+		if r.Status == didrouter.ReservationPending {
 			t.Fatalf("reservation still pending after deactivation")
 		}
 		// Available again by hand: still not rung (capacity 0).
@@ -162,7 +163,7 @@ func TestProvisionLifecycle(t *testing.T) {
 		}
 		// Reactivate: capacity back, the waiting calls ring her.
 		alice = w.must(w.p.Apply(w.ctx, ws, alice.SID, provision.Person{Active: ptr(true)}))
-		if !provision.Active(alice) || alice.Capacity != 1 {
+		if !provision.Active(alice) || alice.Capacity != 1 || alice.MessageCapacity != engine.DefaultMessageCapacity {
 			t.Fatalf("reactivated: %+v", alice)
 		}
 		if alice.Busy != 1 {
@@ -216,7 +217,7 @@ func TestProvisionLifecycle(t *testing.T) {
 		}
 
 		// Every change was an event.
-		evs, err := w.st.ListEvents(w.ctx, ws, engine.EventFilter{Page: engine.Page{Size: 1000}, WorkerSID: alice.SID})
+		evs, err := w.st.ListEvents(w.ctx, ws, didrouter.EventFilter{Page: didrouter.Page{Size: 1000}, WorkerSID: alice.SID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +225,7 @@ func TestProvisionLifecycle(t *testing.T) {
 		for _, e := range evs {
 			kinds[e.EventType]++
 		}
-		if kinds[engine.EventWorkerCreated] != 1 || kinds[engine.EventWorkerCapacityUpdate] < 2 || kinds[engine.EventWorkerAttributesUpdate] < 4 {
+		if kinds[didrouter.EventWorkerCreated] != 1 || kinds[didrouter.EventWorkerCapacityUpdate] < 2 || kinds[didrouter.EventWorkerAttributesUpdate] < 4 {
 			t.Fatalf("events %v", kinds)
 		}
 	})
@@ -234,7 +235,7 @@ func TestProvisionEnsureMatchesByName(t *testing.T) {
 	stores(t, func(t *testing.T, w *world) {
 		ws := w.ws.SID
 		// A worker made before SSO, named after the email (a CSV import).
-		old := w.must(w.eng.CreateWorker(w.ctx, ws, engine.NewWorker{FriendlyName: "carol@example.com"}))
+		old := w.must(w.eng.CreateWorker(w.ctx, ws, engine.WorkerInsert{FriendlyName: "carol@example.com"}))
 		got, created, err := w.p.Ensure(w.ctx, ws, provision.Person{Email: "carol@example.com", Phone: ptr("5127640581")})
 		if err != nil || created || got.SID != old.SID || got.PhoneNumber != "+15127640581" {
 			t.Fatalf("ensure: %+v created=%v err=%v", got, created, err)
@@ -249,7 +250,7 @@ func TestProvisionEnsureMatchesByName(t *testing.T) {
 		}
 		// A number Carol owns: refused, Dan keeps his.
 		_, _, err = w.p.Ensure(w.ctx, ws, provision.Person{Email: "dan@example.com", Phone: ptr("5127640581")})
-		wantCode(t, err, engine.ECONFLICT)
+		wantCode(t, err, didrouter.ECONFLICT)
 		if d := w.must(w.p.Get(w.ctx, ws, dan.SID)); d.PhoneNumber != "+15127640582" {
 			t.Fatalf("dan's number %q", d.PhoneNumber)
 		}
@@ -288,7 +289,7 @@ func TestProvisionDelete(t *testing.T) {
 			t.Fatalf("delete: %v %v", deferred, err)
 		}
 		_, err = w.p.Get(w.ctx, ws, fred.SID)
-		wantCode(t, err, engine.ENOTFOUND)
+		wantCode(t, err, didrouter.ENOTFOUND)
 	})
 }
 
@@ -306,7 +307,7 @@ func TestProvisionDeactivateOtherInstance(t *testing.T) {
 	t.Cleanup(peer.Close)
 	b := &world{t: t, ctx: t.Context(), st: peer, ws: a.ws, acts: a.acts, calls: 100}
 	norm, _ := routing.NewNormalizer("US")
-	if b.eng, err = engine.New(engine.Config{Store: peer, Clock: engine.NewFakeClock(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)), Normalizer: norm}); err != nil {
+	if b.eng, err = engine.New(engine.Config{Store: peer, Clock: didrouter.NewFakeClock(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)), Normalizer: norm}); err != nil {
 		t.Fatal(err)
 	}
 	jo := a.must(a.p.Create(a.ctx, a.ws.SID, provision.Person{Email: "jo@example.com", Phone: ptr("5127640590")}))
@@ -334,7 +335,7 @@ func waitGone(t *testing.T, w *world, sid string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := w.st.GetWorker(w.ctx, w.ws.SID, sid); engine.ErrorCode(err) == engine.ENOTFOUND {
+		if _, err := w.st.GetWorker(w.ctx, w.ws.SID, sid); didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -358,7 +359,7 @@ func TestProvisionCreateOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		all, err := w.p.Workers(w.ctx, w.ws.SID, func(wk engine.Worker) bool { return provision.Email(wk) == "lee@example.com" })
+		all, err := w.p.Workers(w.ctx, w.ws.SID, func(wk didrouter.Worker) bool { return provision.Email(wk) == "lee@example.com" })
 		if err != nil || len(all) != 1 {
 			t.Fatalf("%d workers for one person (%v)", len(all), err)
 		}

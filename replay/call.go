@@ -381,9 +381,10 @@ func (p *player) answer(cur *ring, tgt dialTarget, action string) ([]verb, bool)
 	return p.endRing(cur, action, f)
 }
 
-// enqueue waits in the queue as Twilio does: request waitUrl, play its
-// answer, again and again, until <Leave/> (then the Enqueue action), a
-// <Hangup/>, or the caller hangs up (the action with QueueResult=hangup).
+// enqueue waits in the queue as Twilio does. It requests waitUrl and plays
+// its answer, again and again. It stops at <Leave/>, which leads to the
+// Enqueue action, at a <Hangup/>, or when the caller hangs up, which sends
+// the action with QueueResult=hangup.
 func (p *player) enqueue(v verb) ([]verb, bool) {
 	waitURL, action := v.attr("waitUrl"), v.attr("action")
 	if p.rec.FirstOffer == "" {

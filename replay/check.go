@@ -143,13 +143,13 @@ func checkOneAtATime(calls []*callRecord) Check {
 	return c.done()
 }
 
-// checkRouting: a call to an available, idle owner rang the owner first;
-// any other call went to Everyone (rang some available worker, or waited);
-// nobody unavailable or unknown was rung, and a worker who did not answer
-// was not rung again for the same call. lag is how long after a worker
-// was freed an instance may still route as if they were busy (several
-// instances hear of it through the database's change feed): an owner
-// freed within lag before the call is undecidable.
+// checkRouting checks that a call to an available, idle owner rang the
+// owner first, and that any other call went to Everyone. Nobody unavailable
+// or unknown may be rung, and a worker who did not answer must not be rung
+// again for the same call. lag is how long after a worker was freed an
+// instance may still route as if they were busy, because instances hear of
+// it through the database's change feed. An owner freed within lag before
+// the call is undecidable.
 func checkRouting(calls []*callRecord, f *fleet, lag time.Duration) Check {
 	c := Check{Name: "owner first, else Everyone"}
 	byWorker := ringsByWorker(calls)

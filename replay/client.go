@@ -32,12 +32,12 @@ const (
 // maxAnswer bounds a TwiML answer read.
 const maxAnswer = 1 << 20
 
-// twilio plays Twilio's HTTP side: it signs each webhook for the public URL
-// the server validates against and sends it to one of the targets, as a
-// load balancer that keeps no call sticky would: round-robin, one webhook
-// at a time. A delivery that fails in transport, times out or is answered
-// 5xx is sent again to another target (Twilio's retry, or a balancer's next
-// upstream), up to retries times.
+// twilio plays Twilio's HTTP side. It signs each webhook for the public URL
+// the server validates against. It sends each webhook to one of the targets
+// in turn, as a load balancer that keeps no call sticky would. A delivery
+// that fails in transport, times out or is answered 5xx is sent again to
+// another target, up to retries times, as Twilio retries or a balancer
+// tries its next upstream.
 type twilio struct {
 	client        *http.Client
 	targets       []string // where requests go, no trailing slash

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/replay"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -62,7 +63,7 @@ const (
 // A generated burst against a correct server: every call is played to its
 // end, no webhook fails, and every check passes having checked something.
 func TestReplayGenerated(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		srv := server(t, st, nil)
 		script := smallBurst(t, 40, 2)
 		rep, err := replay.Run(context.Background(), config(srv), script)
@@ -99,7 +100,7 @@ func TestReplayGenerated(t *testing.T) {
 // whose owner is offline goes to the other worker; a caller hangs up in
 // the queue.
 func TestReplayScript(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		srv := server(t, st, nil)
 		script, err := replay.ReadScript(strings.NewReader(`
 # workers
@@ -131,18 +132,18 @@ type misrouter struct {
 	webhooks.Engine
 }
 
-func (m misrouter) CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error) {
+func (m misrouter) CreateTask(ctx context.Context, n engine.TaskInsert) (engine.TaskResult, error) {
 	res, err := m.Engine.CreateTask(ctx, n)
 	if err != nil || !res.Created || res.Reservation == nil {
 		return res, err
 	}
-	return m.Engine.RejectReservation(ctx, res.Task.WorkspaceSID, res.Reservation.SID, engine.ReservationRejected)
+	return m.Engine.RejectReservation(ctx, res.Task.WorkspaceSID, res.Reservation.SID, didrouter.ReservationRejected)
 }
 
 // A server that passes over idle owners fails the routing check loudly,
 // naming the call and the owner.
 func TestReplayCatchesMisrouting(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		srv := server(t, st, func(e webhooks.Engine) webhooks.Engine { return misrouter{e} })
 		// Alice is available and on no other call: her calls must ring her.
 		script, err := replay.ReadScript(strings.NewReader(`

@@ -39,10 +39,10 @@ type Config struct {
 	// re-delivers what it did not see answered in time); the second answer
 	// is followed. 0 = none.
 	DuplicateRate float64
-	// SyncLag is how long an instance may take to hear that another freed
-	// a worker (the change feed): the routing check counts an owner freed
-	// within it before a call as undecidable. 0 = 1 s with several
-	// targets, none with one.
+	// SyncLag is how long an instance may take to hear through the change
+	// feed that another freed a worker. The routing check counts an owner
+	// freed within it before a call as undecidable. 0 means 1 s with several
+	// targets and none with one.
 	SyncLag time.Duration
 
 	APIKey, APISecret string // admin API credentials: seeding and the task check need them

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -24,7 +25,7 @@ const (
 )
 
 // stores runs fn on a fresh Postgres store and a fresh SQLite store.
-func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
@@ -33,16 +34,16 @@ func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 // server is a whole didrouter (engine, webhooks, admin API) on a real
 // HTTP server and the real clock, as `didrouter serve` wires it. wrap,
 // when set, stands between the webhooks and the engine (to misroute).
-func server(t *testing.T, st engine.Store, wrap func(webhooks.Engine) webhooks.Engine) *httptest.Server {
+func server(t *testing.T, st didrouter.Store, wrap func(webhooks.Engine) webhooks.Engine) *httptest.Server {
 	t.Helper()
 	return serverWith(t, st, wrap, nil)
 }
 
 // serverWith is server with changes to the webhooks' configuration.
-func serverWith(t *testing.T, st engine.Store, wrap func(webhooks.Engine) webhooks.Engine, adjust func(*webhooks.Config)) *httptest.Server {
+func serverWith(t *testing.T, st didrouter.Store, wrap func(webhooks.Engine) webhooks.Engine, adjust func(*webhooks.Config)) *httptest.Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	clock := engine.SystemClock{}
+	clock := didrouter.SystemClock{}
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatalf("seed: %v", err)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/replay"
 	"github.com/didrouter/didrouter/webhooks"
 )
@@ -17,9 +17,9 @@ import (
 // caller who hangs up at the tone leaves none, a waiting caller presses 1
 // and leaves a message, another presses 2 and has one call-back task.
 func TestReplayVoicemailAndCallbacks(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		srv := serverWith(t, st, nil, func(c *webhooks.Config) {
-			c.CallSettings = st.(engine.CallSettingsStore)
+			c.CallSettings = st.(didrouter.CallSettingsStore)
 			c.VoicemailAfter = time.Second
 		})
 		script, err := replay.ReadScript(strings.NewReader(`

@@ -3,9 +3,10 @@ package routing
 import "bytes"
 
 // attrList is how the index keeps the attributes of a worker whose
-// document has at most maxListAttrs keys (nearly every worker): the
-// top-level keys and values side by side, values as encoding/json decodes
-// them. A map of two keys costs about 330 bytes; this list, 64.
+// document has at most maxListAttrs keys, which is nearly every worker. It
+// holds the top-level keys and values side by side, the values as
+// encoding/json decodes them. A map of two keys costs about 330 bytes, and
+// this list costs 64.
 type attrList []attrKV
 
 type attrKV struct {

@@ -5,12 +5,11 @@ import (
 )
 
 // Display returns an E.164 number as people write it, for an agent to read
-// out ("call me back at …"): the national format for numbers of the
-// normalizer's default region ("(512) 764-0580" in the US), the
-// international format for any other ("+44 20 7183 8750"). Unlike a
-// US-only "strip +1 and slice" it is right for every country, and it never
-// drops the country code of a foreign number. Anything that is not a valid
-// E.164 number is returned unchanged ("" stays "").
+// out. Numbers of the normalizer's default region get the national format,
+// such as "(512) 764-0580" in the US. Any other number gets the
+// international format, such as "+44 20 7183 8750". This is right for every
+// country and never drops the country code of a foreign number. Anything
+// that is not a valid E.164 number is returned unchanged.
 func (n *Normalizer) Display(e164 string) string {
 	if !isE164(e164) {
 		return e164

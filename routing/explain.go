@@ -66,6 +66,8 @@ type ExplainOptions struct {
 	QueueNames map[string]string // queue sid → friendly name, for display
 	MaxWorkers int               // workers listed per step (0 = 50); a focused worker is always listed
 	Focus      string            // a worker sid or friendly name to always list
+	// Capacity is the one the task takes a unit of. The zero value is Voice.
+	Capacity Capacity
 }
 
 // Explain walks the workflow for a task the way the engine does, using the
@@ -203,7 +205,7 @@ func explainStep(w *Workflow, ix *Index, task Attributes, filter, ti int, t *Tar
 	}
 	qexpr, qok := ix.QueueExpr(t.Queue)
 	st.QueueKnown = qok
-	eligible := ix.Eligible(t, task, nil, 0)
+	eligible := ix.EligibleOn(opt.Capacity, t, task, nil, 0)
 	rank := map[string]int{}
 	for i, e := range eligible {
 		st.Eligible = append(st.Eligible, e.SID)
@@ -226,7 +228,7 @@ func explainStep(w *Workflow, ix *Index, task Attributes, filter, ti int, t *Tar
 		wk := &wk
 		in := qok && ix.IsMember(t.Queue, wk.SID)
 		v := WorkerVerdict{SID: wk.SID, FriendlyName: wk.FriendlyName, InQueue: in, Matches: matches[wk.SID],
-			Free: wk.Available && wk.Busy < wk.Capacity, Rank: rank[wk.SID]}
+			Free: wk.FreeOn(opt.Capacity), Rank: rank[wk.SID]}
 		switch {
 		case !qok:
 			v.Verdict = "the queue does not exist"
@@ -248,7 +250,9 @@ func explainStep(w *Workflow, ix *Index, task Attributes, filter, ti int, t *Tar
 				act = "an unavailable activity"
 			}
 			v.Verdict = "matches, but is not available (" + act + ")"
-		case wk.Busy >= wk.Capacity:
+		case opt.Capacity == Messages && wk.MessageBusy >= wk.MessageCapacity:
+			v.Verdict = fmt.Sprintf("matches, but has no free capacity for messages (%d of %d in use)", wk.MessageBusy, wk.MessageCapacity)
+		case opt.Capacity != Messages && wk.Busy >= wk.Capacity:
 			v.Verdict = fmt.Sprintf("matches, but has no free capacity (%d of %d in use)", wk.Busy, wk.Capacity)
 		case v.Rank == 1:
 			v.Verdict = "matches and is free: offered the task first"
@@ -265,10 +269,10 @@ func explainStep(w *Workflow, ix *Index, task Attributes, filter, ti int, t *Tar
 	return st
 }
 
-// listedWorkers picks the workers a step lists: everyone (by sid) in a
-// small workspace; otherwise the eligible ones in order, then the other
-// matching ones, then other members, up to MaxWorkers; plus the focused
-// worker.
+// listedWorkers picks the workers a step lists. In a small workspace that is
+// everyone, by sid. Otherwise it is the eligible ones in order, then the
+// other matching ones, then other members, up to MaxWorkers. The focused
+// worker is always listed.
 func listedWorkers(ix *Index, queue string, eligible, matching []WorkerInfo, opt ExplainOptions) []WorkerInfo {
 	focus := strings.TrimSpace(opt.Focus)
 	if ix.Len() <= opt.MaxWorkers {

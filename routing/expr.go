@@ -163,11 +163,11 @@ func (e *Expr) Eval(task, worker Attributes) bool {
 	return e.root.eval(&c)
 }
 
-// EvalWorker is Eval with the worker's own fields available: worker.sid,
+// EvalWorker is Eval with the worker's own fields available. worker.sid,
 // worker.friendly_name, worker.activity_sid and worker.activity_name resolve
-// to the WorkerInfo fields (when set) before the worker's attributes.
-// (Reading those fields costs a small allocation here; the Index keeps them
-// boxed and does not allocate.)
+// to the WorkerInfo fields, when set, before the worker's attributes.
+// Reading those fields costs a small allocation here. The Index keeps them
+// boxed and does not allocate.
 func (e *Expr) EvalWorker(task Attributes, w *WorkerInfo) bool {
 	if e == nil {
 		return true

@@ -18,9 +18,10 @@ type freeSet struct {
 	t *btree.BTreeG[freeItem]
 }
 
-// freeItem is a free worker with its key held inline: comparing two items
-// rarely needs to read the records (loading a million workers, the tree's
-// comparisons chasing record pointers were a third of the start-up time).
+// freeItem is a free worker with its key held inline, so comparing two
+// items rarely needs to read the records. When a million workers load,
+// comparisons that chase record pointers would cost a third of the start-up
+// time.
 type freeItem struct {
 	sec  int64  // IdleSince: Unix seconds
 	nsec int32  // and nanoseconds

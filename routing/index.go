@@ -15,16 +15,51 @@ type WorkerInfo struct {
 	Attributes        Attributes // shared, never modified by the index
 	Available         bool       // the worker's activity is an available one
 	Capacity, Busy    int        // voice capacity and tasks/reservations held
-	IdleSince         time.Time  // zero = idle for ever (first in line)
-	Version           int64
+	// MessageCapacity and MessageBusy are the same for Messages, a capacity
+	// of its own.
+	MessageCapacity, MessageBusy int
+	IdleSince                    time.Time // zero = idle for ever (first in line)
+	Version                      int64
 	// ActivitySID and ActivityName are optional; when set, expressions can
 	// use worker.activity_sid / worker.activity_name and skip_if can count
 	// workers.<activity>.
 	ActivitySID, ActivityName string
 }
 
-// free reports whether the worker could take a reservation now.
+// Capacity names one of a worker's capacities. The engine maps a task's
+// channel onto one. The voicemail and call-back tasks didrouter makes when
+// nobody answers take Messages, and every other task takes Voice.
+type Capacity int
+
+const (
+	Voice    Capacity = iota // WorkerInfo.Capacity and Busy
+	Messages                 // WorkerInfo.MessageCapacity and MessageBusy
+)
+
+// free reports whether the worker could take a voice reservation now.
 func (w *WorkerInfo) free() bool { return w.Available && w.Busy < w.Capacity }
+
+// freeMsg reports whether the worker could take a message reservation now.
+func (w *WorkerInfo) freeMsg() bool { return w.Available && w.MessageBusy < w.MessageCapacity }
+
+// FreeOn reports whether the worker could take a reservation needing a
+// unit of capacity c now.
+func (w *WorkerInfo) FreeOn(c Capacity) bool {
+	if c == Messages {
+		return w.freeMsg()
+	}
+	return w.free()
+}
+
+// Hold changes by d what the worker holds of capacity c. Degraded mode
+// counts its claims in the index this way.
+func (w *WorkerInfo) Hold(c Capacity, d int) {
+	if c == Messages {
+		w.MessageBusy = max(w.MessageBusy+d, 0)
+		return
+	}
+	w.Busy = max(w.Busy+d, 0)
+}
 
 // wrec is the index's record of a worker.
 type wrec struct {
@@ -82,11 +117,15 @@ const keepMapsUpTo = 64
 
 // queueIdx is a TaskQueue's membership: a bit per worker slot.
 type queueIdx struct {
-	expr        *Expr
-	members     []uint64
-	n           int
-	free        freeSet // members who could take a reservation now
-	deferFree   bool    // loading: free is left to EndLoad
+	expr    *Expr
+	members []uint64
+	n       int
+	free    freeSet // members who could take a voice reservation now
+	// msgFree is free for the Messages capacity. Messages are rare, so it
+	// is nil until the first one is routed to the queue. It is built then
+	// and kept current afterwards.
+	msgFree     *freeSet
+	deferFree   bool // loading: free is left to EndLoad
 	available   int
 	unavailable int
 	byActivity  map[string]int
@@ -273,32 +312,79 @@ func (ix *Index) SetBusy(sid string, busy int, idleSince time.Time) {
 	for _, q := range ix.queues {
 		if q.has(r) {
 			in = append(in, q)
-			if r.info.free() && !q.deferFree {
-				q.free.delete(r)
-			}
+			q.unfree(r)
 		}
 	}
 	r.info.Busy = busy
 	r.info.IdleSince = idleSince
-	if r.info.free() {
-		for _, q := range in {
-			if !q.deferFree {
-				q.free.insert(r)
-			}
-		}
+	for _, q := range in {
+		q.refree(r)
 	}
 }
 
+// unfree takes r out of q's free sets. Call it before r's state changes.
+func (q *queueIdx) unfree(r *wrec) {
+	if q.deferFree {
+		return
+	}
+	if r.info.free() {
+		q.free.delete(r)
+	}
+	if q.msgFree != nil && r.info.freeMsg() {
+		q.msgFree.delete(r)
+	}
+}
+
+// refree puts r into the free sets of q it belongs in now.
+func (q *queueIdx) refree(r *wrec) {
+	if q.deferFree {
+		return
+	}
+	if r.info.free() {
+		q.free.insert(r)
+	}
+	if q.msgFree != nil && r.info.freeMsg() {
+		q.msgFree.insert(r)
+	}
+}
+
+// ensureMsgFree builds the message free set of a queue that has none yet.
+func (ix *Index) ensureMsgFree(queueSID string) {
+	ix.mu.RLock()
+	q, ok := ix.queues[queueSID]
+	built := !ok || q.msgFree != nil || q.deferFree
+	ix.mu.RUnlock()
+	if built {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if q, ok = ix.queues[queueSID]; !ok || q.msgFree != nil || q.deferFree {
+		return
+	}
+	items := make([]freeItem, 0, 64)
+	ix.eachMember(q, func(r *wrec) bool {
+		if r.info.freeMsg() {
+			items = append(items, freeKey(r))
+		}
+		return true
+	})
+	f := newFreeSetOf(items)
+	q.msgFree = &f
+}
+
 // BeginLoad and EndLoad bracket the loading of a fresh index that nobody
-// queries meanwhile (the engine publishes an index once it is loaded):
-// in between, the queues' free sets are not kept, and EndLoad builds them
-// in one ordered pass, much cheaper than a million scattered inserts.
+// queries meanwhile, because the engine publishes an index only once it is
+// loaded. In between, the queues' free sets are not kept. EndLoad builds
+// them in one ordered pass, which is much cheaper than a million scattered
+// inserts.
 func (ix *Index) BeginLoad() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.loading = true
 	for _, q := range ix.queues {
 		q.deferFree = true
+		q.msgFree = nil // built again on first use
 	}
 }
 
@@ -412,9 +498,7 @@ func (q *queueIdx) add(r *wrec) {
 	}
 	q.members[w] |= 1 << (uint(r.slot) & 63)
 	q.n++
-	if r.info.free() && !q.deferFree {
-		q.free.insert(r)
-	}
+	q.refree(r)
 	q.count(r, 1)
 }
 
@@ -424,9 +508,7 @@ func (q *queueIdx) remove(r *wrec) {
 	}
 	q.members[r.slot>>6] &^= 1 << (uint(r.slot) & 63)
 	q.n--
-	if r.info.free() && !q.deferFree {
-		q.free.delete(r)
-	}
+	q.unfree(r)
 	q.count(r, -1)
 }
 
@@ -477,32 +559,45 @@ func (ix *Index) unlink(r *wrec) {
 	}
 }
 
-// Eligible returns the members of t.Queue for whom t's expression (and
-// known worker) holds, who are available with Busy < Capacity and not
-// skipped, ordered by t.OrderBy, then longest idle first, then sid; at most
-// max of them (0 = all). skip runs while the index is read-locked: it must
-// not call the index's writing methods. The returned workers share their
-// Attributes maps with the index; do not modify them.
+// Eligible returns the members of t.Queue who match t's expression and
+// known worker, are available with Busy < Capacity, and are not skipped.
+// They come ordered by t.OrderBy, then longest idle first, then sid. It
+// returns at most max of them, or all when max is 0.
+//
+// skip runs while the index is read-locked, so it must not call the index's
+// writing methods. The returned workers share their Attributes maps with
+// the index, so do not modify them. It asks for a voice task, and
+// EligibleOn for a task that needs another capacity.
 func (ix *Index) Eligible(t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
 	return ix.EligibleAppend(nil, t, task, skip, max)
 }
 
 // EligibleAppend is Eligible appending to dst.
 func (ix *Index) EligibleAppend(dst []WorkerInfo, t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
-	return ix.query(dst, t, task, true, skip, max)
+	return ix.query(dst, t, task, Voice, true, skip, max)
+}
+
+// EligibleOn is Eligible for a task that needs a unit of capacity c. Only
+// workers with room there are eligible.
+func (ix *Index) EligibleOn(c Capacity, t *Target, task Attributes, skip func(workerSID string) bool, max int) []WorkerInfo {
+	return ix.query(nil, t, task, c, true, skip, max)
 }
 
 // Matches is Eligible ignoring availability, capacity and skipping: every
 // queue member the target would consider.
 func (ix *Index) Matches(t *Target, task Attributes) []WorkerInfo {
-	return ix.query(nil, t, task, false, nil, 0)
+	return ix.query(nil, t, task, Voice, false, nil, 0)
 }
 
-func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bool, skip func(string) bool, max int) []WorkerInfo {
+func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, capacity Capacity, needFree bool, skip func(string) bool, max int) []WorkerInfo {
 	if t == nil {
 		return dst
 	}
 	ix.ensurePaths(t.Expr)
+	msg := capacity == Messages
+	if msg && needFree {
+		ix.ensureMsgFree(t.Queue)
+	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	q, ok := ix.queues[t.Queue]
@@ -511,7 +606,7 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bo
 	}
 	known, bySID, hasKnown := t.KnownWorker(task)
 	accept := func(r *wrec) bool {
-		if needFree && !r.info.free() {
+		if needFree && !r.info.FreeOn(capacity) {
 			return false
 		}
 		if hasKnown {
@@ -539,12 +634,16 @@ func (ix *Index) query(dst []WorkerInfo, t *Target, task Attributes, needFree bo
 	default:
 		c := ix.plan(t.Expr, task)
 		switch {
-		case c.all && needFree:
+		case c.all && needFree && (!msg || q.msgFree != nil):
 			// Only free members can be eligible; without order_by keys
 			// the free set's order is the answer's, so the walk stops at
 			// max instead of visiting every free member.
 			stopAtMax := max > 0 && len(t.OrderBy) == 0
-			q.free.each(func(r *wrec) bool {
+			set := q.free
+			if msg {
+				set = *q.msgFree
+			}
+			set.each(func(r *wrec) bool {
 				if accept(r) {
 					hits = append(hits, r)
 				}

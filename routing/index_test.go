@@ -528,3 +528,48 @@ func TestAttributeMapsKept(t *testing.T) {
 		t.Fatalf("Worker = %v", w)
 	}
 }
+
+// The message channel has a capacity of its own: a worker busy on voice is
+// eligible for a message and the other way round, through the queue's
+// message free set (built on first use, then kept current by upserts and
+// SetBusy), in the same longest-idle order as voice.
+func TestIndexMessageChannel(t *testing.T) {
+	for _, scan := range []bool{false, true} {
+		ix := NewIndex()
+		ix.scanOnly = scan
+		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		w := func(sid string, busy, msgs int, idle time.Duration, version int64) WorkerInfo {
+			return WorkerInfo{SID: sid, Attributes: Attributes{}, Available: true, Capacity: 1, Busy: busy,
+				MessageCapacity: 2, MessageBusy: msgs, IdleSince: base.Add(idle), Version: version}
+		}
+		ix.SetQueue("Q", MustCompile("1==1", ScopeWorker))
+		ix.UpsertWorker(w("WKalice", 1, 0, time.Minute, 1)) // on a call
+		ix.UpsertWorker(w("WKbob", 0, 2, 0, 1))             // messages full
+		ix.UpsertWorker(w("WKcarol", 0, 1, 2*time.Minute, 1))
+		all := &Target{Queue: "Q"}
+		if got := sids(ix.Eligible(all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKbob", "WKcarol"}) {
+			t.Errorf("scan %v: voice = %v", scan, got)
+		}
+		if got := sids(ix.EligibleOn(Messages, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKalice", "WKcarol"}) {
+			t.Errorf("scan %v: messages = %v", scan, got)
+		}
+		// Kept current after it was built: carol's messages fill up, bob's
+		// free up, alice's idle time moves.
+		ix.UpsertWorker(w("WKcarol", 0, 2, 2*time.Minute, 2))
+		ix.UpsertWorker(w("WKbob", 0, 1, 0, 2))
+		ix.SetBusy("WKalice", 0, base.Add(-time.Minute))
+		if got := sids(ix.EligibleOn(Messages, all, nil, nil, 1)); !reflect.DeepEqual(got, []string{"WKalice"}) {
+			t.Errorf("scan %v: messages, max 1 = %v", scan, got)
+		}
+		if got := sids(ix.EligibleOn(Messages, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKalice", "WKbob"}) {
+			t.Errorf("scan %v: messages after changes = %v", scan, got)
+		}
+		ix.RemoveWorker("WKalice")
+		if got := sids(ix.EligibleOn(Messages, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKbob"}) {
+			t.Errorf("scan %v: messages after a removal = %v", scan, got)
+		}
+		if got := sids(ix.EligibleOn(Voice, all, nil, nil, 0)); !reflect.DeepEqual(got, []string{"WKbob", "WKcarol"}) {
+			t.Errorf("scan %v: voice after changes = %v", scan, got)
+		}
+	}
+}

@@ -170,9 +170,10 @@ func (v *vals) candidates(c *cands, k vkey) {
 	}
 }
 
-// pathIdx indexes every worker's value at one key path: scalars by value,
-// array elements by value, and the lengths of the non-empty strings (so a
-// CONTAINS lookup probes only substrings of lengths that exist).
+// pathIdx indexes every worker's value at one key path. It keeps scalars
+// and array elements by value. It also keeps the lengths of the non-empty
+// strings, so a CONTAINS lookup probes only substrings of lengths that
+// exist.
 type pathIdx struct {
 	path     []seg
 	scalars  vals
@@ -502,9 +503,10 @@ func (ix *Index) planCmp(n *node, task Attributes) cands {
 	return c
 }
 
-// rank orders matches: order_by keys (numeric values first, in the key's
-// direction; workers without a number at that key after them), then
-// longest idle, then sid. It keeps at most max (0 = all).
+// rank orders matches by the order_by keys, then longest idle, then sid.
+// For each key, numeric values come first in the key's direction, and
+// workers without a number at that key come after them. It keeps at most
+// max matches, or all when max is 0.
 func rank(hits []*wrec, keys []OrderKey, max int) []*wrec {
 	paths := make([][]seg, 0, len(keys))
 	desc := make([]bool, 0, len(keys))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // kind is the JSON type of a resolved value. Values that are missing, JSON
@@ -94,8 +95,8 @@ func isScalar(v any) bool {
 }
 
 // scalarEq compares two values for ==. ok is false when either side is not
-// a non-null scalar (then neither == nor != holds); values of different
-// types are never equal (no string/number coercion).
+// a non-null scalar, and then neither == nor != holds. Values of different
+// types are never equal, because strings and numbers are not coerced.
 func scalarEq(a, b any) (ok, eq bool) {
 	switch x := a.(type) {
 	case string:
@@ -127,13 +128,7 @@ func order(a, b any) (c int, ok bool) {
 		if !bothStr {
 			return 0, false
 		}
-		switch {
-		case x < y:
-			return -1, true
-		case x > y:
-			return 1, true
-		}
-		return 0, true
+		return strings.Compare(x, y), true
 	}
 	x, isNum := asNum(a)
 	if !isNum {

@@ -44,20 +44,29 @@ func (h *Handler) resourceTypeDocs() []any {
 }
 
 func (h *Handler) resourceTypes(w http.ResponseWriter, _ *http.Request) {
-	docs := h.resourceTypeDocs()
+	writeDocList(w, h.resourceTypeDocs())
+}
+
+func (h *Handler) resourceType(w http.ResponseWriter, r *http.Request) {
+	writeDocByID(w, r, h.resourceTypeDocs(), "resource type")
+}
+
+// writeDocList answers a discovery list, which is never paged.
+func writeDocList(w http.ResponseWriter, docs []any) {
 	writeJSON(w, http.StatusOK, map[string]any{"schemas": []any{SchemaList}, "totalResults": len(docs),
 		"startIndex": 1, "itemsPerPage": len(docs), "Resources": docs})
 }
 
-func (h *Handler) resourceType(w http.ResponseWriter, r *http.Request) {
+// writeDocByID answers the one of docs whose id the URL names.
+func writeDocByID(w http.ResponseWriter, r *http.Request, docs []any, what string) {
 	id := chi.URLParam(r, "id")
-	for _, d := range h.resourceTypeDocs() {
+	for _, d := range docs {
 		if d.(map[string]any)["id"] == id {
 			writeJSON(w, http.StatusOK, d)
 			return
 		}
 	}
-	writeError(w, http.StatusNotFound, "", "no resource type "+id)
+	writeError(w, http.StatusNotFound, "", "no "+what+" "+id)
 }
 
 func attr(name, typ string, multi, required bool, mutability string, sub ...any) map[string]any {
@@ -114,18 +123,9 @@ func (h *Handler) schemaDocs() []any {
 }
 
 func (h *Handler) schemas(w http.ResponseWriter, _ *http.Request) {
-	docs := h.schemaDocs()
-	writeJSON(w, http.StatusOK, map[string]any{"schemas": []any{SchemaList}, "totalResults": len(docs),
-		"startIndex": 1, "itemsPerPage": len(docs), "Resources": docs})
+	writeDocList(w, h.schemaDocs())
 }
 
 func (h *Handler) schema(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "id")
-	for _, d := range h.schemaDocs() {
-		if d.(map[string]any)["id"] == id {
-			writeJSON(w, http.StatusOK, d)
-			return
-		}
-	}
-	writeError(w, http.StatusNotFound, "", "no schema "+id)
+	writeDocByID(w, r, h.schemaDocs(), "schema")
 }

@@ -172,7 +172,7 @@ func TestErrorsAndDiscovery(t *testing.T) {
 		}
 		w.want(w.do("GET", "/Schemas/urn:nope", nil), 404)
 		// A worker made before SCIM, without an email, can still be deactivated.
-		legacy, err := w.eng.CreateWorker(w.ctx, w.ws.SID, engine.NewWorker{FriendlyName: "front desk"})
+		legacy, err := w.eng.CreateWorker(w.ctx, w.ws.SID, engine.WorkerInsert{FriendlyName: "front desk"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestErrorsAndDiscovery(t *testing.T) {
 		w.want(w.do("PATCH", "/Users/"+id, patch(map[string]any{"op": "add", "path": "phoneNumbers",
 			"value": []any{map[string]any{"type": "work", "value": "5127640600"}}})), 200)
 		w.setActivity(id, "Available")
-		res, err := w.eng.CreateTask(w.ctx, engine.NewTask{WorkspaceSID: w.ws.SID, Attributes: `{"phone_number":"+15127640600"}`, CallSID: "CAcall"})
+		res, err := w.eng.CreateTask(w.ctx, engine.TaskInsert{WorkspaceSID: w.ws.SID, Attributes: `{"phone_number":"+15127640600"}`, CallSID: "CAcall"})
 		if err != nil || res.Reservation == nil || res.Reservation.WorkerSID != id {
 			t.Fatalf("call: %+v %v", res.Reservation, err)
 		}

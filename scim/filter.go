@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -163,19 +164,7 @@ func compare(op filter.CompareOperator, have, want any) bool {
 	}
 	if hn, ok := numberOf(have); ok {
 		if wn, ok := numberOf(want); ok {
-			switch op {
-			case filter.EQ:
-				return hn == wn
-			case filter.GT:
-				return hn > wn
-			case filter.GE:
-				return hn >= wn
-			case filter.LT:
-				return hn < wn
-			case filter.LE:
-				return hn <= wn
-			}
-			return false
+			return compareOrdered(op, hn, wn)
 		}
 	}
 	hs, ok1 := have.(string)
@@ -185,22 +174,30 @@ func compare(op filter.CompareOperator, have, want any) bool {
 	}
 	hs, ws = strings.ToLower(hs), strings.ToLower(ws)
 	switch op {
-	case filter.EQ:
-		return hs == ws
 	case filter.CO:
 		return strings.Contains(hs, ws)
 	case filter.SW:
 		return strings.HasPrefix(hs, ws)
 	case filter.EW:
 		return strings.HasSuffix(hs, ws)
+	}
+	return compareOrdered(op, hs, ws)
+}
+
+// compareOrdered applies the operators that numbers and strings share. Any
+// other operator does not match.
+func compareOrdered[T cmp.Ordered](op filter.CompareOperator, have, want T) bool {
+	switch op {
+	case filter.EQ:
+		return have == want
 	case filter.GT:
-		return hs > ws
+		return have > want
 	case filter.GE:
-		return hs >= ws
+		return have >= want
 	case filter.LT:
-		return hs < ws
+		return have < want
 	case filter.LE:
-		return hs <= ws
+		return have <= want
 	}
 	return false
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // FuzzPatch feeds arbitrary PATCH bodies and filters through the code
@@ -32,7 +32,7 @@ func FuzzPatch(f *testing.F) {
 	f.Add(`{"Operations":[]}`, `meta.created gt "2020" and phoneNumbers.value pr`)
 	f.Fuzz(func(t *testing.T, body, flt string) {
 		h := &Handler{base: "https://x/scim/v2"}
-		w := engine.Worker{SID: "WK0", FriendlyName: "alice@example.com", PhoneNumber: "+15127640580",
+		w := didrouter.Worker{SID: "WK0", FriendlyName: "alice@example.com", PhoneNumber: "+15127640580",
 			Attributes:  `{"email":"alice@example.com","phone_number":"+15127640580","groups":["a"]}`,
 			DateCreated: time.Unix(0, 0), DateUpdated: time.Unix(0, 0)}
 		doc := h.userDoc(w)
@@ -66,7 +66,7 @@ func FuzzPatch(f *testing.F) {
 				t.Fatalf("not a 400: %v", err)
 			}
 		}
-		gdoc := h.groupDoc("a", []engine.Worker{w})
+		gdoc := h.groupDoc("a", []didrouter.Worker{w})
 		if err := applyPatch(gdoc, ops, SchemaGroup); err == nil {
 			_, _, _ = groupOf(gdoc)
 		}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/provision"
 )
 
@@ -38,7 +38,7 @@ func groupName(id string) (string, bool) {
 	return string(b), true
 }
 
-func (h *Handler) groupDoc(name string, members []engine.Worker) map[string]any {
+func (h *Handler) groupDoc(name string, members []didrouter.Worker) map[string]any {
 	ms := make([]any, 0, len(members))
 	for _, w := range members {
 		ms = append(ms, map[string]any{"value": w.SID, "display": w.FriendlyName, "$ref": h.base + "/Users/" + w.SID, "type": "User"})
@@ -81,13 +81,13 @@ func groupOf(doc map[string]any) (string, []string, error) {
 // setMembers writes a group's members; an id that is not a user is 400.
 func (h *Handler) setMembers(r *http.Request, name string, members []string) error {
 	for _, id := range members {
-		if !strings.HasPrefix(id, engine.PrefixWorker) {
+		if !strings.HasPrefix(id, didrouter.PrefixWorker) {
 			return bad("invalidValue", "member %q is not a user of this service", id)
 		}
 	}
 	err := h.p.SetGroupMembers(r.Context(), h.ws, name, members)
-	if engine.ErrorCode(err) == engine.ENOTFOUND {
-		return bad("invalidValue", "a member is not a user of this service: %s", engine.ErrorMessage(err))
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
+		return bad("invalidValue", "a member is not a user of this service: %s", didrouter.ErrorMessage(err))
 	}
 	return err
 }
@@ -131,7 +131,7 @@ func (h *Handler) group(r *http.Request) (string, error) {
 	id := chi.URLParam(r, "id")
 	name, ok := groupName(id)
 	if !ok {
-		return "", engine.Errorf(engine.ENOTFOUND, "no group %s", id)
+		return "", didrouter.Errorf(didrouter.ENOTFOUND, "no group %s", id)
 	}
 	return name, nil
 }
@@ -237,13 +237,13 @@ func (h *Handler) answerGroups(w http.ResponseWriter, r *http.Request, q listQue
 	if err != nil {
 		return err
 	}
-	workers, err := h.p.Workers(r.Context(), h.ws, func(wk engine.Worker) bool { return len(provision.Groups(wk)) > 0 })
+	workers, err := h.p.Workers(r.Context(), h.ws, func(wk didrouter.Worker) bool { return len(provision.Groups(wk)) > 0 })
 	if err != nil {
 		return err
 	}
 	docs := make([]map[string]any, 0, len(names))
 	for _, n := range names {
-		var ms []engine.Worker
+		var ms []didrouter.Worker
 		for _, wk := range workers {
 			if slices.Contains(provision.Groups(wk), n) {
 				ms = append(ms, wk)

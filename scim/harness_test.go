@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/routing"
@@ -27,9 +28,9 @@ const token = "scim-test-token-0123456789abcdef"
 type world struct {
 	t     *testing.T
 	ctx   context.Context
-	st    engine.Store
+	st    didrouter.Store
 	eng   *engine.Engine
-	ws    engine.Workspace
+	ws    didrouter.Workspace
 	acts  map[string]string
 	srv   *httptest.Server
 	calls int
@@ -37,9 +38,9 @@ type world struct {
 
 func stores(t *testing.T, fn func(t *testing.T, w *world)) {
 	t.Parallel()
-	for name, open := range map[string]func(testing.TB) engine.Store{
-		"postgres": func(t testing.TB) engine.Store { return storetest.Postgres(t) },
-		"sqlite":   func(t testing.TB) engine.Store { return storetest.SQLite(t) },
+	for name, open := range map[string]func(testing.TB) didrouter.Store{
+		"postgres": func(t testing.TB) didrouter.Store { return storetest.Postgres(t) },
+		"sqlite":   func(t testing.TB) didrouter.Store { return storetest.SQLite(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -48,9 +49,9 @@ func stores(t *testing.T, fn func(t *testing.T, w *world)) {
 	}
 }
 
-func newWorld(t *testing.T, st engine.Store) *world {
+func newWorld(t *testing.T, st didrouter.Store) *world {
 	ctx := t.Context()
-	clock := engine.NewFakeClock(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC))
+	clock := didrouter.NewFakeClock(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func (w *world) want(a answer, status int) answer {
 
 func q(filter string) string { return "?filter=" + url.QueryEscape(filter) }
 
-func (w *world) worker(sid string) engine.Worker {
+func (w *world) worker(sid string) didrouter.Worker {
 	w.t.Helper()
 	wk, err := w.st.GetWorker(w.ctx, w.ws.SID, sid)
 	if err != nil {
@@ -187,7 +188,7 @@ func (w *world) ring(did string) string {
 func (w *world) ringOn(workflow, attrs string) string {
 	w.t.Helper()
 	w.calls++
-	res, err := w.eng.CreateTask(w.ctx, engine.NewTask{WorkspaceSID: w.ws.SID, WorkflowSID: workflow,
+	res, err := w.eng.CreateTask(w.ctx, engine.TaskInsert{WorkspaceSID: w.ws.SID, WorkflowSID: workflow,
 		Attributes: attrs, CallSID: fmt.Sprintf("CA%032d", w.calls)})
 	if err != nil {
 		w.t.Fatal(err)
@@ -227,7 +228,7 @@ func (w *world) waitGone(sid string) {
 	w.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := w.st.GetWorker(w.ctx, w.ws.SID, sid); engine.ErrorCode(err) == engine.ENOTFOUND {
+		if _, err := w.st.GetWorker(w.ctx, w.ws.SID, sid); didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -3,6 +3,7 @@ package scim_test
 import (
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/scim"
@@ -73,7 +74,7 @@ func TestOktaSequence(t *testing.T) {
 		if got := w.ring("+15125550100"); got != id {
 			t.Fatalf("a call to the moved DID rang %q", got)
 		}
-		if _, err := w.st.WorkerByPhoneNumber(w.ctx, w.ws.SID, "+15127640580"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := w.st.WorkerByPhoneNumber(w.ctx, w.ws.SID, "+15127640580"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("the old DID still has an owner: %v", err)
 		}
 		// The same PUT twice writes nothing.
@@ -121,11 +122,11 @@ func TestOktaSequence(t *testing.T) {
 		}
 
 		// 6. Group push: a queue routes on the group.
-		queue, err := w.eng.CreateTaskQueue(w.ctx, w.ws.SID, engine.NewTaskQueue{FriendlyName: "Spanish", TargetWorkers: `groups HAS "spanish"`})
+		queue, err := w.eng.CreateTaskQueue(w.ctx, w.ws.SID, engine.TaskQueueInsert{FriendlyName: "Spanish", TargetWorkers: `groups HAS "spanish"`})
 		if err != nil {
 			t.Fatal(err)
 		}
-		flow, err := w.eng.CreateWorkflow(w.ctx, w.ws.SID, engine.NewWorkflow{FriendlyName: "Spanish line",
+		flow, err := w.eng.CreateWorkflow(w.ctx, w.ws.SID, engine.WorkflowInsert{FriendlyName: "Spanish line",
 			Configuration: `{"task_routing":{"default_filter":{"queue":"` + queue.SID + `"}}}`})
 		if err != nil {
 			t.Fatal(err)

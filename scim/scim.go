@@ -2,20 +2,18 @@
 // /scim/v2, so an identity provider such as Okta or Microsoft Entra ID
 // creates, updates, deactivates and deletes workers and their numbers.
 //
-// Users are workers; every write goes through package provision (and so
-// through the engine's worker writes and events). Groups are not stored on
-// their own: a group is the set of workers whose "groups" attribute names
-// it, and its id is derived from its name. A group without members is
-// therefore forgotten, and a group cannot be renamed (push it again under
-// its new name).
+// Users are workers. Every write goes through package provision, and so
+// through the engine's worker writes and events. Groups are not stored on
+// their own. A group is the set of workers whose "groups" attribute names
+// it, and its id is derived from its name. So a group without members is
+// forgotten, and a group cannot be renamed. Push it again under its new
+// name instead.
 //
-// Filters and PATCH paths are parsed with github.com/scim2/filter-parser/v2:
-// it implements RFC 7644's ABNF for both (attribute paths, value paths,
-// and/or/not, every comparison operator), it is the parser the elimity-com
-// SCIM server uses, and it only parses, so the mapping to workers stays
-// here. Full SCIM server frameworks were not used: they own the resource
-// storage and handler shapes, while didrouter's resources are workers
-// written through the engine.
+// Filters and PATCH paths are parsed with github.com/scim2/filter-parser/v2.
+// It implements RFC 7644's grammar for both, and it only parses, so the
+// mapping to workers stays here. A full SCIM server framework would own the
+// resource storage and the handler shapes, while didrouter's resources are
+// workers written through the engine.
 package scim
 
 import (
@@ -31,7 +29,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/provision"
 )
 
@@ -154,10 +152,8 @@ func writeError(w http.ResponseWriter, status int, scimType, detail string) {
 	writeJSON(w, status, scimError{Schemas: []string{SchemaError}, Status: fmt.Sprint(status), ScimType: scimType, Detail: detail})
 }
 
-// fail answers err: coded engine errors with their message and status,
-// anything else as a 500 whose details go to the log only.
-// handle adapts a handler that returns its error: the error is answered
-// in SCIM's error schema by fail, in one place.
+// handle adapts a handler that returns its error, so that every error is
+// answered in SCIM's error schema by fail, in one place.
 func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {
@@ -166,21 +162,23 @@ func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http
 	}
 }
 
+// fail answers err. A coded engine error gets its message and status.
+// Anything else is a 500 whose details go to the log only.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var be *badRequest
 	if errors.As(err, &be) {
 		writeError(w, http.StatusBadRequest, be.scimType, be.msg)
 		return
 	}
-	msg := engine.ErrorMessage(err)
-	switch engine.ErrorCode(err) {
-	case engine.EINVALID:
+	msg := didrouter.ErrorMessage(err)
+	switch didrouter.ErrorCode(err) {
+	case didrouter.EINVALID:
 		writeError(w, http.StatusBadRequest, "invalidValue", msg)
-	case engine.ENOTFOUND:
+	case didrouter.ENOTFOUND:
 		writeError(w, http.StatusNotFound, "", msg)
-	case engine.ECONFLICT:
+	case didrouter.ECONFLICT:
 		writeError(w, http.StatusConflict, "uniqueness", msg)
-	case engine.EUNAVAILABLE:
+	case didrouter.EUNAVAILABLE:
 		writeError(w, http.StatusConflict, "", msg)
 	default:
 		h.log.ErrorContext(r.Context(), "scim request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -12,12 +12,12 @@ import (
 	"github.com/go-chi/chi/v5"
 	filter "github.com/scim2/filter-parser/v2"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/provision"
 )
 
 // userDoc renders a worker as a SCIM User.
-func (h *Handler) userDoc(w engine.Worker) map[string]any {
+func (h *Handler) userDoc(w didrouter.Worker) map[string]any {
 	email := provision.Email(w)
 	doc := map[string]any{
 		"schemas":  []any{SchemaUser},
@@ -48,7 +48,7 @@ func (h *Handler) userDoc(w engine.Worker) map[string]any {
 	return doc
 }
 
-func (h *Handler) meta(kind, path string, w engine.Worker) map[string]any {
+func (h *Handler) meta(kind, path string, w didrouter.Worker) map[string]any {
 	m := map[string]any{"resourceType": kind, "location": h.base + path}
 	if !w.DateCreated.IsZero() {
 		m["created"] = w.DateCreated.UTC().Format(time.RFC3339)
@@ -58,10 +58,10 @@ func (h *Handler) meta(kind, path string, w engine.Worker) map[string]any {
 	return m
 }
 
-// personOf reads a User document into what provisioning applies:
-// attributes left out are cleared (a missing phoneNumbers removes the
-// DID); a missing active leaves it unchanged. A new user needs an email;
-// an existing worker without one (made before SCIM) keeps none.
+// personOf reads a User document into what provisioning applies.
+// Attributes left out are cleared, so a missing phoneNumbers removes the
+// DID. A missing active leaves it unchanged. A new user needs an email. An
+// existing worker created without one outside SCIM keeps none.
 func personOf(doc map[string]any, create bool) (provision.Person, error) {
 	var p provision.Person
 	_, un, _ := lookup(doc, "userName")
@@ -158,8 +158,8 @@ func pick(doc map[string]any, attr, sub string) string {
 
 // explain rewords the engine's refusal of a number for a SCIM client.
 func explain(err error, p provision.Person) error {
-	if engine.ErrorCode(err) == engine.EINVALID && p.Phone != nil && strings.Contains(engine.ErrorMessage(err), "phone_number") {
-		return engine.Errorf(engine.EINVALID, "phoneNumbers: %q is not a phone number didrouter can read (%s)", *p.Phone, engine.ErrorMessage(err))
+	if didrouter.ErrorCode(err) == didrouter.EINVALID && p.Phone != nil && strings.Contains(didrouter.ErrorMessage(err), "phone_number") {
+		return didrouter.Errorf(didrouter.EINVALID, "phoneNumbers: %q is not a phone number didrouter can read (%s)", *p.Phone, didrouter.ErrorMessage(err))
 	}
 	return err
 }
@@ -177,22 +177,22 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return explain(err, p)
 	}
-	h.log.InfoContext(r.Context(), "scim: user created", "worker_sid", wk.SID, "did", wk.PhoneNumber)
+	h.log.InfoContext(r.Context(), "scim user created", "worker_sid", wk.SID, "did", wk.PhoneNumber)
 	w.Header().Set("Location", h.base+"/Users/"+wk.SID)
 	writeJSON(w, http.StatusCreated, h.userDoc(wk))
 	return nil
 }
 
 // worker reads the worker a URL names (404 in SCIM's shape when none).
-func (h *Handler) worker(r *http.Request) (engine.Worker, error) {
+func (h *Handler) worker(r *http.Request) (didrouter.Worker, error) {
 	id := chi.URLParam(r, "id")
-	if !strings.HasPrefix(id, engine.PrefixWorker) {
-		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND, "no user %s", id)
+	if !strings.HasPrefix(id, didrouter.PrefixWorker) {
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "no user %s", id)
 	}
 	wk, err := h.p.Get(r.Context(), h.ws, id)
-	if engine.ErrorCode(err) == engine.ENOTFOUND || (err == nil && provision.DeletePending(wk)) {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND || (err == nil && provision.DeletePending(wk)) {
 		// A user deleted during a call is gone for SCIM already.
-		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND, "no user %s", id)
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "no user %s", id)
 	}
 	return wk, err
 }
@@ -240,7 +240,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 
 // writeUser applies a whole User document to its worker (PUT, and PATCH
 // once its operations are applied to the current document).
-func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, wk engine.Worker, doc map[string]any) error {
+func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, wk didrouter.Worker, doc map[string]any) error {
 	p, err := personOf(doc, false)
 	if err != nil {
 		return err
@@ -262,7 +262,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.log.InfoContext(r.Context(), "scim: user deleted", "worker_sid", wk.SID, "after_call", deferred)
+	h.log.InfoContext(r.Context(), "scim user deleted", "worker_sid", wk.SID, "after_call", deferred)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -332,12 +332,12 @@ func list(w http.ResponseWriter, q listQuery, docs []map[string]any, core string
 }
 
 func (h *Handler) userDocs(r *http.Request) ([]map[string]any, error) {
-	workers, err := h.p.Workers(r.Context(), h.ws, func(w engine.Worker) bool { return !provision.DeletePending(w) })
+	workers, err := h.p.Workers(r.Context(), h.ws, func(w didrouter.Worker) bool { return !provision.DeletePending(w) })
 	if err != nil {
 		return nil, err
 	}
 	// A stable order, so pages do not overlap.
-	slices.SortFunc(workers, func(a, b engine.Worker) int {
+	slices.SortFunc(workers, func(a, b didrouter.Worker) int {
 		return cmp.Or(a.DateCreated.Compare(b.DateCreated), strings.Compare(a.SID, b.SID))
 	})
 	docs := make([]map[string]any, 0, len(workers))

@@ -1,10 +1,10 @@
 // Package stats computes a workspace's statistics from what the store
-// already holds, correct rather than clever: real-time figures from the
-// current tasks and workers, cumulative figures from the events of a
-// window (one ordered pass; a task's age comes from its task.created
-// event, or the task row when that event is older than the window). The
-// TaskRouter statistics endpoints (package api) and the admin console's
-// board (package web) both read them here, so they always agree.
+// already holds, correct rather than clever. Real-time figures come from
+// the current tasks and workers. Cumulative figures come from one ordered
+// pass over the events of a window. A task's age comes from its
+// task.created event, or from the task row when that event is older than
+// the window. The TaskRouter statistics endpoints and the admin console's
+// board both read them here, so they always agree.
 package stats
 
 import (
@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Limits that keep one computation bounded.
@@ -66,11 +66,12 @@ type Cumulative struct {
 	InQueue  Durations      // task entered its last target → reservation accepted
 	Canceled Durations      // task created → task canceled
 
-	// Accepted reservations by who answered: inbound calls at the first
-	// target of their filter (the number's owner in the DID workflow, see
-	// engine.FirstTarget) or later (Everyone), and outbound calls an agent
-	// placed (accepted from the start, no wait). InboundWait is the wait of
-	// the inbound ones.
+	// Accepted reservations by who answered. OwnerAnswered counts inbound
+	// calls answered at the first target of their filter, which is the
+	// number's owner in the DID workflow (see didrouter.FirstTarget).
+	// FallbackAnswered counts inbound calls answered later, by Everyone.
+	// Outbound counts calls an agent placed, which are accepted from the
+	// start. InboundWait is the wait of the inbound ones.
 	OwnerAnswered, FallbackAnswered, Outbound int
 	InboundWait                               Durations
 }
@@ -84,7 +85,7 @@ type Pass struct {
 	Workspace *Cumulative
 	Queues    map[string]*Cumulative // by queue sid
 
-	st engine.Reader
+	st didrouter.Reader
 	ws string
 
 	created  map[string]time.Time // task → created (task.created in the window)
@@ -92,22 +93,22 @@ type Pass struct {
 	taskQ    map[string]string    // task → last queue entered
 	entered  map[string]time.Time // task → when it entered that queue
 	target   map[string][2]int    // task → filter and target it last matched
-	tasks    map[string]*engine.Task
+	tasks    map[string]*didrouter.Task
 }
 
 // Collect reads the window's events of workspace ws. A window of more than
 // MaxEvents events is refused (EINVALID), so that one request stays bounded.
-func Collect(ctx context.Context, st engine.Reader, ws string, win Window) (*Pass, error) {
+func Collect(ctx context.Context, st didrouter.Reader, ws string, win Window) (*Pass, error) {
 	s := &Pass{
 		Workspace: NewCumulative(), Queues: map[string]*Cumulative{},
 		st: st, ws: ws,
 		created: map[string]time.Time{}, resQueue: map[string]string{}, taskQ: map[string]string{},
-		entered: map[string]time.Time{}, target: map[string][2]int{}, tasks: map[string]*engine.Task{},
+		entered: map[string]time.Time{}, target: map[string][2]int{}, tasks: map[string]*didrouter.Task{},
 	}
-	f := engine.EventFilter{StartDate: win.Start, EndDate: win.End}
+	f := didrouter.EventFilter{StartDate: win.Start, EndDate: win.End}
 	seen := 0
 	for {
-		f.Page = engine.Page{Size: pageSize, After: f.After}
+		f.Page = didrouter.Page{Size: pageSize, After: f.After}
 		evs, err := st.ListEvents(ctx, ws, f)
 		if err != nil {
 			return nil, err
@@ -122,7 +123,7 @@ func Collect(ctx context.Context, st engine.Reader, ws string, win Window) (*Pas
 			return s, nil
 		}
 		if seen >= MaxEvents {
-			return nil, engine.Errorf(engine.EINVALID,
+			return nil, didrouter.Errorf(didrouter.EINVALID,
 				"the window holds more than %d events; ask for a shorter one (StartDate/EndDate or Minutes)", MaxEvents)
 		}
 		f.After = evs[len(evs)-1].SID
@@ -147,13 +148,13 @@ func (s *Pass) queue(sid string) *Cumulative {
 }
 
 // task reads a task once per pass; nil when it was deleted.
-func (s *Pass) task(ctx context.Context, sid string) (*engine.Task, error) {
+func (s *Pass) task(ctx context.Context, sid string) (*didrouter.Task, error) {
 	if t, ok := s.tasks[sid]; ok {
 		return t, nil
 	}
 	t, err := s.st.GetTask(ctx, s.ws, sid)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		s.tasks[sid] = nil
 		return nil, nil
 	case err != nil:
@@ -172,26 +173,26 @@ type eventData struct {
 }
 
 // add counts one event for the workspace and for the queue it concerns.
-func (s *Pass) add(ctx context.Context, e engine.Event) error {
+func (s *Pass) add(ctx context.Context, e didrouter.Event) error {
 	var d eventData
 	_ = json.Unmarshal([]byte(e.Data), &d) // data the engine wrote; missing fields stay empty
 	switch e.EventType {
-	case engine.EventTaskCreated:
+	case didrouter.EventTaskCreated:
 		s.created[e.TaskSID] = e.Date
-	case engine.EventWorkflowTargetMatched:
+	case didrouter.EventWorkflowTargetMatched:
 		if d.Filter != nil && d.Target != nil {
 			s.target[e.TaskSID] = [2]int{*d.Filter, *d.Target}
 		}
-	case engine.EventTaskQueueEntered:
+	case didrouter.EventTaskQueueEntered:
 		s.taskQ[e.TaskSID], s.entered[e.TaskSID] = d.TaskQueueSID, e.Date
 		s.queue(d.TaskQueueSID).Entered++
-	case engine.EventTaskQueueMoved:
+	case didrouter.EventTaskQueueMoved:
 		if d.PreviousQueueSID != d.TaskQueueSID {
 			s.Workspace.Moved++
 			s.queue(d.PreviousQueueSID).Moved++
 		}
 		return nil
-	case engine.EventReservationCreated:
+	case didrouter.EventReservationCreated:
 		if d.TaskQueueSID == "" {
 			d.TaskQueueSID = s.taskQ[e.TaskSID]
 		}
@@ -222,11 +223,11 @@ func (s *Pass) add(ctx context.Context, e engine.Event) error {
 	var wait, inQueue time.Duration
 	waitKnown := false
 	answer := answeredNone
-	if e.EventType == engine.EventReservationAccepted || e.EventType == engine.EventTaskCanceled {
+	if e.EventType == didrouter.EventReservationAccepted || e.EventType == didrouter.EventTaskCanceled {
 		created, ok := s.created[e.TaskSID]
 		entered, entOK := s.entered[e.TaskSID]
 		pos, posOK := s.target[e.TaskSID]
-		needPos := !posOK && e.EventType == engine.EventReservationAccepted && d.Direction != "outbound"
+		needPos := !posOK && e.EventType == didrouter.EventReservationAccepted && d.Direction != "outbound"
 		if !ok || !entOK || needPos {
 			t, err := s.task(ctx, e.TaskSID)
 			if err != nil {
@@ -248,11 +249,11 @@ func (s *Pass) add(ctx context.Context, e engine.Event) error {
 		if entOK {
 			inQueue = max(e.Date.Sub(entered), 0)
 		}
-		if e.EventType == engine.EventReservationAccepted {
+		if e.EventType == didrouter.EventReservationAccepted {
 			switch {
 			case d.Direction == "outbound":
 				answer = answeredOutbound
-			case posOK && engine.FirstTarget(pos[0], pos[1]):
+			case posOK && didrouter.FirstTarget(pos[0], pos[1]):
 				answer = answeredOwner
 			default:
 				answer = answeredFallback
@@ -273,13 +274,13 @@ func (s *Pass) add(ctx context.Context, e engine.Event) error {
 			continue
 		}
 		switch e.EventType {
-		case engine.EventReservationAccepted:
+		case didrouter.EventReservationAccepted:
 			c.Accepted = append(c.Accepted, wait)
 			c.InQueue = append(c.InQueue, inQueue)
 			if answer != answeredOutbound {
 				c.InboundWait = append(c.InboundWait, wait)
 			}
-		case engine.EventTaskCanceled:
+		case didrouter.EventTaskCanceled:
 			c.Canceled = append(c.Canceled, wait)
 		}
 	}

@@ -6,11 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // LiveStatuses are the statuses of tasks still being routed or worked on.
-var LiveStatuses = []string{engine.TaskPending, engine.TaskReserved, engine.TaskAssigned, engine.TaskWrapping}
+var LiveStatuses = []string{didrouter.TaskPending, didrouter.TaskReserved, didrouter.TaskAssigned, didrouter.TaskWrapping}
 
 // RealTime is the current state of a workspace's or a queue's tasks.
 type RealTime struct {
@@ -29,18 +29,18 @@ type RealTime struct {
 // Waiting is how many tasks wait for an agent (pending or reserved: a
 // caller listening to the ringing or the hold music).
 func (rt RealTime) Waiting() int {
-	return rt.ByStatus[engine.TaskPending] + rt.ByStatus[engine.TaskReserved]
+	return rt.ByStatus[didrouter.TaskPending] + rt.ByStatus[didrouter.TaskReserved]
 }
 
-// Tasks counts a workspace's tasks (queueSID "") or a queue's: one
-// aggregate query for the counts, and a read of the waiting tasks (pending
-// or reserved: few) for the longest waiting.
-func Tasks(ctx context.Context, st engine.Reader, ws, queueSID string, now time.Time) (RealTime, error) {
+// Tasks counts a queue's tasks, or the workspace's when queueSID is "". One
+// aggregate query gives the counts. The waiting tasks are read to find the
+// longest waiting, which is cheap because few tasks wait at a time.
+func Tasks(ctx context.Context, st didrouter.Reader, ws, queueSID string, now time.Time) (RealTime, error) {
 	rt := RealTime{ByStatus: map[string]int{}, ByPriority: map[string]int{}}
-	for _, s := range append([]string{engine.TaskCompleted, engine.TaskCanceled}, LiveStatuses...) {
+	for _, s := range append([]string{didrouter.TaskCompleted, didrouter.TaskCanceled}, LiveStatuses...) {
 		rt.ByStatus[s] = 0
 	}
-	counts, err := st.CountTasks(ctx, ws, engine.TaskCountFilter{TaskQueueSID: queueSID})
+	counts, err := st.CountTasks(ctx, ws, didrouter.TaskCountFilter{TaskQueueSID: queueSID})
 	if err != nil {
 		return rt, err
 	}
@@ -51,9 +51,9 @@ func Tasks(ctx context.Context, st engine.Reader, ws, queueSID string, now time.
 			rt.ByPriority[strconv.Itoa(c.Priority)] += c.N
 		}
 	}
-	var oldest, oldestRel engine.Task
-	err = EachTask(ctx, st, ws, engine.TaskFilter{AssignmentStatus: []string{engine.TaskPending, engine.TaskReserved},
-		TaskQueueSID: queueSID}, func(t engine.Task) {
+	var oldest, oldestRel didrouter.Task
+	err = EachTask(ctx, st, ws, didrouter.TaskFilter{AssignmentStatus: []string{didrouter.TaskPending, didrouter.TaskReserved},
+		TaskQueueSID: queueSID}, func(t didrouter.Task) {
 		if oldest.SID == "" || t.DateCreated.Before(oldest.DateCreated) {
 			oldest = t
 		}
@@ -76,7 +76,7 @@ func Tasks(ctx context.Context, st engine.Reader, ws, queueSID string, now time.
 func Age(since, now time.Time) int { return max(int(now.Sub(since).Seconds()), 0) }
 
 // EachTask pages through every task the filter selects.
-func EachTask(ctx context.Context, st engine.Reader, ws string, f engine.TaskFilter, fn func(engine.Task)) error {
+func EachTask(ctx context.Context, st didrouter.Reader, ws string, f didrouter.TaskFilter, fn func(didrouter.Task)) error {
 	for {
 		f.Page.Size = pageSize
 		rows, err := st.ListTasks(ctx, ws, f)
@@ -104,13 +104,13 @@ type ActivityCount struct {
 // Workers counts a workspace's workers by activity, in the store's order
 // of activities; with member, only the workers it accepts (a queue's
 // members). available counts the counted workers in an available activity.
-func Workers(ctx context.Context, st engine.Reader, ws string, member func(engine.Worker) bool) (acts []ActivityCount, total, available int, err error) {
+func Workers(ctx context.Context, st didrouter.Reader, ws string, member func(didrouter.Worker) bool) (acts []ActivityCount, total, available int, err error) {
 	activities, err := st.ListActivities(ctx, ws)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	byActivity := map[string]int{}
-	err = st.EachWorker(ctx, ws, func(w engine.Worker) error {
+	err = st.EachWorker(ctx, ws, func(w didrouter.Worker) error {
 		if member != nil && !member(w) {
 			return nil
 		}

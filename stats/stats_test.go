@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/stats"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -14,7 +15,7 @@ import (
 
 var t0 = time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
 
-func eachStore(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func eachStore(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
@@ -23,17 +24,17 @@ func eachStore(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 type fixture struct {
 	t     *testing.T
 	ctx   context.Context
-	st    engine.Store
-	clock *engine.FakeClock
+	st    didrouter.Store
+	clock *didrouter.FakeClock
 	eng   *engine.Engine
-	ws    engine.Workspace
+	ws    didrouter.Workspace
 	acts  map[string]string
 	n     int
 }
 
-func newFixture(t *testing.T, st engine.Store) *fixture {
+func newFixture(t *testing.T, st didrouter.Store) *fixture {
 	ctx := t.Context()
-	clock := engine.NewFakeClock(t0)
+	clock := didrouter.NewFakeClock(t0)
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -53,10 +54,10 @@ func newFixture(t *testing.T, st engine.Store) *fixture {
 	return f
 }
 
-func (f *fixture) worker(name, did, activity string) engine.Worker {
+func (f *fixture) worker(name, did, activity string) didrouter.Worker {
 	f.t.Helper()
 	b, _ := json.Marshal(map[string]string{"phone_number": did, "contact_uri": "client:" + name})
-	w, err := f.eng.CreateWorker(f.ctx, f.ws.SID, engine.NewWorker{FriendlyName: name, Attributes: string(b), ActivitySID: f.acts[activity]})
+	w, err := f.eng.CreateWorker(f.ctx, f.ws.SID, engine.WorkerInsert{FriendlyName: name, Attributes: string(b), ActivitySID: f.acts[activity]})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func (f *fixture) call(to string) engine.TaskResult {
 	f.t.Helper()
 	f.n++
 	attrs, _ := json.Marshal(map[string]any{"name": "+16175551212", "phone_number": to, "type": "inbound", "direction": "inbound"})
-	res, err := f.eng.CreateTask(f.ctx, engine.NewTask{WorkspaceSID: f.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("CA%032d", f.n)})
+	res, err := f.eng.CreateTask(f.ctx, engine.TaskInsert{WorkspaceSID: f.ws.SID, Attributes: string(attrs), CallSID: fmt.Sprintf("CA%032d", f.n)})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func (f *fixture) accept(res engine.TaskResult) {
 // (Everyone) and outbound calls; the wait of inbound ones is kept apart
 // from the outbound calls' (none). Abandoned calls are canceled tasks.
 func TestAnsweredByWhom(t *testing.T) {
-	eachStore(t, func(t *testing.T, st engine.Store) {
+	eachStore(t, func(t *testing.T, st didrouter.Store) {
 		f := newFixture(t, st)
 		alice := f.worker("alice", "+15127640580", "Available")
 		f.worker("bob", "+15127640581", "Offline")
@@ -139,10 +140,10 @@ func TestAnsweredByWhom(t *testing.T) {
 		if c.OwnerAnswered != 1 || c.FallbackAnswered != 1 || c.Outbound != 1 {
 			t.Errorf("owner %d, fallback %d, outbound %d; want 1 each", c.OwnerAnswered, c.FallbackAnswered, c.Outbound)
 		}
-		if got := c.Counts[engine.EventReservationAccepted]; got != 3 {
+		if got := c.Counts[didrouter.EventReservationAccepted]; got != 3 {
 			t.Errorf("accepted %d, want 3", got)
 		}
-		if got := c.Counts[engine.EventTaskCanceled]; got != 1 {
+		if got := c.Counts[didrouter.EventTaskCanceled]; got != 1 {
 			t.Errorf("canceled %d, want 1", got)
 		}
 		if got := c.InboundWait.Summary(); got.Avg != 3 || got.Min != 2 || got.Max != 4 {
@@ -170,7 +171,7 @@ func TestAnsweredByWhom(t *testing.T) {
 
 // The real-time figures: waiting callers and the oldest one's age.
 func TestWaiting(t *testing.T) {
-	eachStore(t, func(t *testing.T, st engine.Store) {
+	eachStore(t, func(t *testing.T, st didrouter.Store) {
 		f := newFixture(t, st)
 		f.worker("alice", "+15127640580", "Offline")
 		f.call("+15127640580")

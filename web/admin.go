@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -41,10 +42,10 @@ const adminPartials = "assets/templates/admin_parts.html"
 // (*engine.Engine) besides Engine: the same calls as the admin API.
 type AdminEngine interface {
 	Engine
-	CreateWorker(ctx context.Context, workspaceSID string, n engine.NewWorker) (engine.Worker, error)
+	CreateWorker(ctx context.Context, workspaceSID string, n engine.WorkerInsert) (didrouter.Worker, error)
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
 	ImportWorkers(ctx context.Context, workspaceSID string, rows []engine.WorkerImport, dryRun bool) ([]engine.ImportedWorker, error)
-	Explain(ctx context.Context, t engine.Task, focus string) (*routing.Explanation, error)
+	Explain(ctx context.Context, t didrouter.Task, focus string) (*routing.Explanation, error)
 }
 
 // adminState is the console's part of the handler.
@@ -62,8 +63,8 @@ func newAdminState(cfg Config, publicURL string) *adminState {
 
 // Admin is the signed-in administrator of a request (AdminOnly).
 type Admin struct {
-	Session   engine.WebSession
-	Workspace engine.Workspace // the workspace the console shows
+	Session   didrouter.WebSession
+	Workspace didrouter.Workspace // the workspace the console shows
 }
 
 type adminKey struct{}
@@ -110,7 +111,7 @@ func (h *Handler) AdminOnly(limit int64) func(http.Handler) http.Handler {
 				h.render(w, r, http.StatusServiceUnavailable, "admin_signin", view{Title: "Admin sign-in", Assets: AdminAssets})
 				return
 			}
-			sess, ok, err := h.sessions.find(r, engine.WebSessionAdmin)
+			sess, ok, err := h.sessions.find(r, didrouter.WebSessionAdmin)
 			switch {
 			case err != nil:
 				h.failed(w, r, AdminAssets, "read your session", err)
@@ -155,11 +156,11 @@ func (h *Handler) AdminOnly(limit int64) func(http.Handler) http.Handler {
 	}
 }
 
-// readAdminForm reads a console form's body, multipart (a file) or not,
-// before the CSRF check reads its token, so that a body too large is told
-// as such (on a page: parseForm answers the desktop's scripts in text).
-// Text Postgres cannot store (NUL, invalid UTF-8) is refused here, as the
-// API refuses it, so that both stores answer alike with a 400.
+// readAdminForm reads a console form's body, multipart or not, before the
+// CSRF check reads its token. A body too large is then told as such, on a
+// page. parseForm does the same for the desktop's scripts, in text. Text
+// Postgres cannot store (NUL, invalid UTF-8) is refused here, as the API
+// refuses it, so that both stores answer alike with a 400.
 func readAdminForm(r *http.Request, limit int64) error {
 	var err error
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
@@ -174,18 +175,18 @@ func readAdminForm(r *http.Request, limit int64) error {
 }
 
 // consoleWorkspace is the configured workspace, else the oldest one.
-func (h *Handler) consoleWorkspace(ctx context.Context) (engine.Workspace, error) {
+func (h *Handler) consoleWorkspace(ctx context.Context) (didrouter.Workspace, error) {
 	if h.admin.workspaceSID != "" {
 		return h.store.GetWorkspace(ctx, h.admin.workspaceSID)
 	}
 	list, err := h.store.ListWorkspaces(ctx)
 	if err != nil {
-		return engine.Workspace{}, fmt.Errorf("list workspaces: %w", err)
+		return didrouter.Workspace{}, fmt.Errorf("list workspaces: %w", err)
 	}
 	if len(list) == 0 {
-		return engine.Workspace{}, engine.Errorf(engine.ENOTFOUND, "there is no workspace")
+		return didrouter.Workspace{}, didrouter.Errorf(didrouter.ENOTFOUND, "there is no workspace")
 	}
-	return slices.MinFunc(list, func(a, b engine.Workspace) int { return a.DateCreated.Compare(b.DateCreated) }), nil
+	return slices.MinFunc(list, func(a, b didrouter.Workspace) int { return a.DateCreated.Compare(b.DateCreated) }), nil
 }
 
 // adminEngine is the engine's admin side, or nil when it has none.
@@ -211,16 +212,16 @@ func (h *Handler) renderAdmin(w http.ResponseWriter, r *http.Request, status int
 	h.render(w, r, status, name, v)
 }
 
-// adminRefused answers an engine error of a console action: the API's
-// message for the reader (with the API's status), or a plain failure page
-// for anything unexpected. It reports whether err was one.
+// adminStatus maps an engine error of a console action to the status the
+// API would answer. ok is false for an error the engine did not code, which
+// gets a plain failure page instead of the API's message.
 func adminStatus(err error) (int, bool) {
-	switch engine.ErrorCode(err) {
-	case engine.EINVALID:
+	switch didrouter.ErrorCode(err) {
+	case didrouter.EINVALID:
 		return http.StatusBadRequest, true
-	case engine.ENOTFOUND:
+	case didrouter.ENOTFOUND:
 		return http.StatusNotFound, true
-	case engine.ECONFLICT, engine.EUNAVAILABLE:
+	case didrouter.ECONFLICT, didrouter.EUNAVAILABLE:
 		return http.StatusConflict, true
 	}
 	return http.StatusInternalServerError, false

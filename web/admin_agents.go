@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -73,7 +74,7 @@ func (h *Handler) activityOptions(r *http.Request) ([]activityOption, error) {
 func (h *Handler) linksOn() bool { return h.agents != nil && h.agents.On() }
 
 // row is what the list shows of w.
-func (h *Handler) row(w engine.Worker) agentRow {
+func (h *Handler) row(w didrouter.Worker) agentRow {
 	attrs, _ := routing.ParseAttributes([]byte(orEmpty(w.Attributes)))
 	str := func(k string) string { s, _ := attrs[k].(string); return s }
 	r := agentRow{SID: w.SID, Name: w.FriendlyName, Number: w.PhoneNumber, NumberDisplay: display(h.eng.Normalizer(), w.PhoneNumber),
@@ -119,9 +120,9 @@ func (h *Handler) agentsData(r *http.Request, q, after string) (*agentsData, err
 	}
 	d := &agentsData{Query: q, Rows: []agentRow{}, Activities: acts, Links: h.linksOn()}
 	if q == "" {
-		list, err := h.store.ListWorkers(ctx, ws, engine.WorkerFilter{Page: engine.Page{Size: agentsPerPage, After: after}})
-		if engine.ErrorCode(err) == engine.EINVALID {
-			list, err = h.store.ListWorkers(ctx, ws, engine.WorkerFilter{Page: engine.Page{Size: agentsPerPage}}) // a stale cursor: from the top
+		list, err := h.store.ListWorkers(ctx, ws, didrouter.WorkerFilter{Page: didrouter.Page{Size: agentsPerPage, After: after}})
+		if didrouter.ErrorCode(err) == didrouter.EINVALID {
+			list, err = h.store.ListWorkers(ctx, ws, didrouter.WorkerFilter{Page: didrouter.Page{Size: agentsPerPage}}) // a stale cursor: from the top
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list workers: %w", err)
@@ -144,7 +145,7 @@ func (h *Handler) agentsData(r *http.Request, q, after string) (*agentsData, err
 	if len(digits) < 3 {
 		digits = "" // "1" or "12" would match nearly everyone
 	}
-	err = h.store.EachWorker(ctx, ws, func(wk engine.Worker) error {
+	err = h.store.EachWorker(ctx, ws, func(wk didrouter.Worker) error {
 		if !strings.Contains(strings.ToLower(wk.FriendlyName), name) &&
 			(digits == "" || !strings.Contains(wk.PhoneNumber, digits)) {
 			return nil
@@ -212,21 +213,21 @@ func (h *Handler) adminAgent(w http.ResponseWriter, r *http.Request) {
 
 // pathWorker reads the worker the path names; it answers the request when
 // there is none.
-func (h *Handler) pathWorker(w http.ResponseWriter, r *http.Request) (engine.Worker, bool) {
+func (h *Handler) pathWorker(w http.ResponseWriter, r *http.Request) (didrouter.Worker, bool) {
 	wk, err := h.store.GetWorker(r.Context(), adminFrom(r.Context()).Workspace.SID, chi.URLParam(r, "sid"))
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		h.message(w, r, http.StatusNotFound, AdminAssets, "No such agent", "This agent does not exist (any more). Go back to the agents' list.")
-		return engine.Worker{}, false
+		return didrouter.Worker{}, false
 	case err != nil:
 		h.failed(w, r, AdminAssets, "read the agent", err)
-		return engine.Worker{}, false
+		return didrouter.Worker{}, false
 	}
 	return wk, true
 }
 
 // formOf fills the form with a stored worker.
-func (h *Handler) formOf(r *http.Request, wk engine.Worker) (*agentForm, error) {
+func (h *Handler) formOf(r *http.Request, wk didrouter.Worker) (*agentForm, error) {
 	acts, err := h.activityOptions(r)
 	if err != nil {
 		return nil, err
@@ -296,12 +297,12 @@ func (h *Handler) adminCreateAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wk, err := h.adminEngine().CreateWorker(r.Context(), adminFrom(r.Context()).Workspace.SID,
-		engine.NewWorker{FriendlyName: f.Name, Attributes: attrs, ActivitySID: f.ActivitySID})
+		engine.WorkerInsert{FriendlyName: f.Name, Attributes: attrs, ActivitySID: f.ActivitySID})
 	if err != nil {
 		h.formRefused(w, r, f, "add the agent", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent added", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent added", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"/"+wk.SID+"?done=created&wk="+wk.SID, http.StatusSeeOther)
 }
 
@@ -328,11 +329,11 @@ func (h *Handler) adminUpdateAgent(w http.ResponseWriter, r *http.Request) {
 		h.formRefused(w, r, f, "save the agent", err)
 		return
 	} else if err != nil {
-		// Saved; serving waiting calls afterwards failed (the engine
-		// reports both): they wait for the next change.
+		// The agent is saved, but serving waiting calls afterwards failed.
+		// Those calls wait for the next change.
 		h.logError(r, "save the agent (after the change)", err)
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent saved", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent saved", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"/"+wk.SID+"?done=updated&wk="+wk.SID, http.StatusSeeOther)
 }
 
@@ -350,8 +351,8 @@ func (h *Handler) formRefused(w http.ResponseWriter, r *http.Request, f *agentFo
 		return
 	}
 	f.Activities, f.Links = acts, h.linksOn()
-	f.Error = engine.ErrorMessage(err)
-	if engine.ErrorCode(err) == engine.ECONFLICT && f.Number != "" {
+	f.Error = didrouter.ErrorMessage(err)
+	if didrouter.ErrorCode(err) == didrouter.ECONFLICT && f.Number != "" {
 		if owner, ok := h.numberOwner(r, f.Number, f.SID); ok {
 			f.OwnerSID, f.OwnerName = owner.SID, owner.FriendlyName
 			f.Error = fmt.Sprintf("%s already belongs to %s. Give %s another number (or none) first, or move numbers between agents with a CSV import.",
@@ -366,14 +367,14 @@ func (h *Handler) formRefused(w http.ResponseWriter, r *http.Request, f *agentFo
 }
 
 // numberOwner is the worker other than self who has the number typed.
-func (h *Handler) numberOwner(r *http.Request, typed, self string) (engine.Worker, bool) {
+func (h *Handler) numberOwner(r *http.Request, typed, self string) (didrouter.Worker, bool) {
 	num, err := h.eng.Normalizer().Normalize(typed)
 	if err != nil {
-		return engine.Worker{}, false
+		return didrouter.Worker{}, false
 	}
 	owner, err := h.store.WorkerByPhoneNumber(r.Context(), adminFrom(r.Context()).Workspace.SID, num.E164)
 	if err != nil || owner.SID == self {
-		return engine.Worker{}, false
+		return didrouter.Worker{}, false
 	}
 	return owner, true
 }
@@ -405,16 +406,17 @@ func (h *Handler) adminSetActivity(w http.ResponseWriter, r *http.Request) {
 			h.failed(w, r, AdminAssets, "list the agents", derr)
 			return
 		}
-		d.Error = wk.FriendlyName + ": " + engine.ErrorMessage(err)
+		d.Error = wk.FriendlyName + ": " + didrouter.ErrorMessage(err)
 		h.renderAdmin(w, r, status, "admin_agents", "Agents and numbers", "agents", view{}, d)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: activity changed", "worker", wk.SID, "activity", act, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console activity changed", "worker", wk.SID, "activity", act, "client", clientIP(r))
 	http.Redirect(w, r, back+"done=activity&wk="+wk.SID, http.StatusSeeOther)
 }
 
-// adminDeleteAgent deletes a worker (with the form's confirmation box
-// ticked), through the engine: a worker on a call cannot be deleted.
+// adminDeleteAgent deletes a worker through the engine, once the form's
+// confirmation box is ticked. The engine refuses to delete a worker on a
+// call.
 func (h *Handler) adminDeleteAgent(w http.ResponseWriter, r *http.Request) {
 	wk, ok := h.pathWorker(w, r)
 	if !ok {
@@ -439,7 +441,7 @@ func (h *Handler) adminDeleteAgent(w http.ResponseWriter, r *http.Request) {
 		h.formRefused(w, r, f, "delete the agent", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: agent deleted", "worker", wk.SID, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console agent deleted", "worker", wk.SID, "client", clientIP(r))
 	http.Redirect(w, r, AdminAgents+"?done=deleted", http.StatusSeeOther)
 }
 
@@ -480,7 +482,7 @@ func (h *Handler) adminSignInLink(w http.ResponseWriter, r *http.Request) {
 		d.Minutes = int(ttl.Minutes())
 		d.Link = h.admin.publicURL + withQuery(SignInPath, "t", tok)
 		d.Expires = exp.In(h.admin.loc).Format("15:04")
-		h.log.InfoContext(r.Context(), "admin console: sign-in link made", "worker", wk.SID, "identity", row.Identity, "client", clientIP(r))
+		h.log.InfoContext(r.Context(), "console sign-in link made", "worker", wk.SID, "identity", row.Identity, "client", clientIP(r))
 	}
 	h.renderAdmin(w, r, status, "admin_link", "Sign-in link for "+wk.FriendlyName, "agents", view{}, d)
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/web"
 )
 
@@ -16,7 +16,7 @@ import (
 // the engine: the number is stored as E.164 and shown as people write it;
 // attributes the form does not show are kept.
 func TestAdminAgentLifecycle(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		b := s.admin()
 		a := b.form(web.AdminAgents, url.Values{"friendly_name": {"Alice"}, "phone_number": {"(512) 764-0580"},
@@ -110,7 +110,7 @@ func TestAdminAgentLifecycle(t *testing.T) {
 // A number another agent has is refused with the API's rule, as a message
 // that names the owner and links to them (409, not a 500); nothing changes.
 func TestAdminDIDConflict(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		bob := s.worker("Bob", `{"phone_number":"`+bobDID+`"}`)
 		alice := s.worker("Alice", `{"phone_number":"`+aliceDID+`"}`)
@@ -143,7 +143,7 @@ var linkRE = regexp.MustCompile(`id="signin-link" type="text" readonly value="([
 // them in; without DIDROUTER_AGENT_TOKEN_SECRET the console says links are
 // off; an agent without a client: contact gets a reason.
 func TestAdminSignInLink(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		sip := s.worker("Sam", `{"contact_uri":"sip:sam@example.com"}`)
@@ -190,7 +190,7 @@ func TestAdminSignInLink(t *testing.T) {
 // is written (issue 16, finding 5: it answered 500 on Postgres while SQLite
 // stored it).
 func TestAdminFormBadBytes(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		b := s.admin()
 		s.worker("Bob", `{"phone_number":"`+bobDID+`"}`)

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/stats"
 )
 
@@ -76,9 +76,8 @@ type boardView struct {
 }
 
 // boardCache keeps each workspace's board until the change feed reports a
-// change of the workspace: many open consoles then cost one computation
-// per change (at most one a second: the event stream's pace), not one
-// each.
+// change of the workspace. Many open consoles then cost one computation per
+// change, not one each. The event stream paces changes to one a second.
 type boardCache struct {
 	mu   sync.Mutex
 	byWS map[string]*boardEntry
@@ -104,7 +103,7 @@ func (h *Handler) boardEntry(ws string) *boardEntry {
 
 // board returns the workspace's board: computed now when fresh is set,
 // else the cached one while no change has been heard.
-func (h *Handler) board(ctx context.Context, ws engine.Workspace, fresh bool) (*boardData, error) {
+func (h *Handler) board(ctx context.Context, ws didrouter.Workspace, fresh bool) (*boardData, error) {
 	e := h.boardEntry(ws.SID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -133,7 +132,7 @@ func (h *Handler) today(now time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, h.admin.loc)
 }
 
-func (h *Handler) computeBoard(ctx context.Context, ws engine.Workspace, now time.Time) (*boardData, error) {
+func (h *Handler) computeBoard(ctx context.Context, ws didrouter.Workspace, now time.Time) (*boardData, error) {
 	d := &boardData{Since: h.today(now), Computed: now, Live: []boardAgent{}}
 	acts, total, available, err := stats.Workers(ctx, h.store, ws.SID, nil)
 	if err != nil {
@@ -158,14 +157,14 @@ func (h *Handler) computeBoard(ctx context.Context, ws engine.Workspace, now tim
 	}
 	pass, err := stats.Collect(ctx, h.store, ws.SID, stats.Window{Start: d.Since.UTC(), End: now})
 	switch {
-	case engine.ErrorCode(err) == engine.EINVALID:
-		d.CumulativeErr = engine.ErrorMessage(err) // too many events today: the rest of the board still shows
+	case didrouter.ErrorCode(err) == didrouter.EINVALID:
+		d.CumulativeErr = didrouter.ErrorMessage(err) // too many events today: the rest of the board still shows
 	case err != nil:
 		return nil, fmt.Errorf("today's calls: %w", err)
 	default:
 		c := pass.Workspace
 		d.Owner, d.Fallback, d.Outbound = c.OwnerAnswered, c.FallbackAnswered, c.Outbound
-		d.Answered, d.Abandoned = c.Counts[engine.EventReservationAccepted], c.Counts[engine.EventTaskCanceled]
+		d.Answered, d.Abandoned = c.Counts[didrouter.EventReservationAccepted], c.Counts[didrouter.EventTaskCanceled]
 		d.AvgWait = c.InboundWait.Summary().Avg
 	}
 	return d, nil
@@ -176,8 +175,8 @@ func (h *Handler) computeBoard(ctx context.Context, ws engine.Workspace, now tim
 func (h *Handler) boardStates(ctx context.Context, ws string, d *boardData) error {
 	state := map[string]string{} // worker → state
 	rank := map[string]int{"on_call": 0, "wrapping": 1, "ringing": 2}
-	for _, status := range []string{engine.ReservationAccepted, engine.ReservationWrapping, engine.ReservationPending} {
-		f := engine.ReservationFilter{Status: status}
+	for _, status := range []string{didrouter.ReservationAccepted, didrouter.ReservationWrapping, didrouter.ReservationPending} {
+		f := didrouter.ReservationFilter{Status: status}
 		for {
 			f.Page.Size = 1000
 			list, err := h.store.ListReservations(ctx, ws, f)
@@ -185,7 +184,7 @@ func (h *Handler) boardStates(ctx context.Context, ws string, d *boardData) erro
 				return fmt.Errorf("list %s reservations: %w", status, err)
 			}
 			for _, r := range list {
-				s, _ := callStatus(r, engine.Task{}, "inbound")
+				s, _ := callStatus(r, didrouter.Task{}, "inbound")
 				if cur, ok := state[r.WorkerSID]; !ok || rank[s] < rank[cur] {
 					state[r.WorkerSID] = s
 				}
@@ -212,7 +211,7 @@ func (h *Handler) boardStates(ctx context.Context, ws string, d *boardData) erro
 		a := boardAgent{SID: sid, Name: sid, State: s, Label: stateLabel(s)}
 		if w, err := h.store.GetWorker(ctx, ws, sid); err == nil {
 			a.Name, a.Activity = w.FriendlyName, w.ActivityName
-		} else if engine.ErrorCode(err) != engine.ENOTFOUND {
+		} else if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			return fmt.Errorf("read worker %s: %w", sid, err)
 		}
 		d.Live = append(d.Live, a)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/web"
 )
 
@@ -28,7 +28,7 @@ func count(key string) string {
 // With DIDROUTER_SCREENSHOTS set, the board and the agents' page are saved
 // there (docs/images).
 func TestBrowserAdminConsole(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice Adams", `{"phone_number":"`+aliceDID+`","contact_uri":"client:alice","email":"alice@example.com"}`)
 		bob := s.worker("Bob Brown", `{"phone_number":"`+bobDID+`","contact_uri":"client:bob"}`)

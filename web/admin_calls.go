@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/stats"
 )
@@ -81,7 +81,7 @@ func (n *callNames) worker(sid string) (string, error) {
 	}
 	w, err := n.h.store.GetWorker(n.r.Context(), n.ws, sid)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		n.workers[sid] = sid + " (deleted)"
 	case err != nil:
 		return "", fmt.Errorf("read worker %s: %w", sid, err)
@@ -97,7 +97,7 @@ func (n *callNames) queue(sid string) (string, error) {
 	}
 	q, err := n.h.store.GetTaskQueue(n.r.Context(), n.ws, sid)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND || sid == "":
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND || sid == "":
 		n.queues[sid] = "the queue"
 	case err != nil:
 		return "", fmt.Errorf("read task queue %s: %w", sid, err)
@@ -117,7 +117,7 @@ func (n *callNames) owner(e164 string) (string, error) {
 	}
 	w, err := n.h.store.WorkerByPhoneNumber(n.r.Context(), n.ws, e164)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		n.owners[e164] = ""
 	case err != nil:
 		return "", fmt.Errorf("find the owner of %s: %w", e164, err)
@@ -128,7 +128,7 @@ func (n *callNames) owner(e164 string) (string, error) {
 }
 
 // callRow describes task t: who called whom, and what became of it.
-func (n *callNames) callRow(t engine.Task) (callRow, error) {
+func (n *callNames) callRow(t didrouter.Task) (callRow, error) {
 	ctx := n.r.Context()
 	norm := n.h.eng.Normalizer()
 	var attrs map[string]any
@@ -151,16 +151,16 @@ func (n *callNames) callRow(t engine.Task) (callRow, error) {
 			return c, err
 		}
 	}
-	list, err := n.h.store.ListReservations(ctx, n.ws, engine.ReservationFilter{TaskSID: t.SID, Page: engine.Page{Size: 100}})
+	list, err := n.h.store.ListReservations(ctx, n.ws, didrouter.ReservationFilter{TaskSID: t.SID, Page: didrouter.Page{Size: 100}})
 	if err != nil {
 		return c, fmt.Errorf("list reservations of %s: %w", t.SID, err)
 	}
-	var answered, ringing *engine.Reservation
+	var answered, ringing *didrouter.Reservation
 	for i, r := range list {
 		switch r.Status {
-		case engine.ReservationAccepted, engine.ReservationWrapping, engine.ReservationCompleted:
+		case didrouter.ReservationAccepted, didrouter.ReservationWrapping, didrouter.ReservationCompleted:
 			answered = &list[i]
-		case engine.ReservationPending:
+		case didrouter.ReservationPending:
 			ringing = &list[i]
 		}
 	}
@@ -173,7 +173,7 @@ func (n *callNames) callRow(t engine.Task) (callRow, error) {
 		switch {
 		case c.Outbound:
 			c.Outcome = "placed by " + c.AnsweredBy
-		case engine.FirstTarget(t.FilterIndex, t.TargetIndex):
+		case didrouter.FirstTarget(t.FilterIndex, t.TargetIndex):
 			c.Outcome = "answered by " + c.AnsweredBy + " (the number's owner)"
 		default:
 			q, err := n.queue(t.TaskQueueSID)
@@ -182,7 +182,7 @@ func (n *callNames) callRow(t engine.Task) (callRow, error) {
 			}
 			c.Outcome = "answered by " + c.AnsweredBy + " through " + q
 		}
-		if t.AssignmentStatus == engine.TaskAssigned {
+		if t.AssignmentStatus == didrouter.TaskAssigned {
 			c.Outcome += ", on the call now"
 		}
 	case ringing != nil:
@@ -192,9 +192,9 @@ func (n *callNames) callRow(t engine.Task) (callRow, error) {
 			return c, err
 		}
 		c.Outcome = "ringing " + name
-	case t.AssignmentStatus == engine.TaskCanceled:
+	case t.AssignmentStatus == didrouter.TaskCanceled:
 		c.Outcome = "abandoned: the caller hung up before anyone answered"
-	case t.AssignmentStatus == engine.TaskPending:
+	case t.AssignmentStatus == didrouter.TaskPending:
 		c.Outcome = "waiting for an agent"
 	case c.Outbound:
 		c.Outcome = "placed"
@@ -207,9 +207,9 @@ func (n *callNames) callRow(t engine.Task) (callRow, error) {
 // adminCalls lists the recent calls, newest first.
 func (h *Handler) adminCalls(w http.ResponseWriter, r *http.Request) {
 	ws := adminFrom(r.Context()).Workspace.SID
-	f := engine.TaskFilter{Newest: true, Page: engine.Page{Size: callsPerPage, After: r.URL.Query().Get("after")}}
+	f := didrouter.TaskFilter{Newest: true, Page: didrouter.Page{Size: callsPerPage, After: r.URL.Query().Get("after")}}
 	list, err := h.store.ListTasks(r.Context(), ws, f)
-	if engine.ErrorCode(err) == engine.EINVALID {
+	if didrouter.ErrorCode(err) == didrouter.EINVALID {
 		f.Page.After = "" // a stale cursor: from the top
 		list, err = h.store.ListTasks(r.Context(), ws, f)
 	}
@@ -239,7 +239,7 @@ func (h *Handler) adminCall(w http.ResponseWriter, r *http.Request) {
 	ws := adminFrom(ctx).Workspace.SID
 	t, err := h.store.GetTask(ctx, ws, chi.URLParam(r, "sid"))
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		h.message(w, r, http.StatusNotFound, AdminAssets, "No such call", "This call does not exist (any more). Go back to the calls' list.")
 		return
 	case err != nil:
@@ -253,7 +253,7 @@ func (h *Handler) adminCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := &callData{Call: c, Attributes: t.Attributes}
-	evs, err := h.store.ListEvents(ctx, ws, engine.EventFilter{TaskSID: t.SID, Page: engine.Page{Size: timelineEvents}})
+	evs, err := h.store.ListEvents(ctx, ws, didrouter.EventFilter{TaskSID: t.SID, Page: didrouter.Page{Size: timelineEvents}})
 	if err != nil {
 		h.failed(w, r, AdminAssets, "read the call's events", err)
 		return
@@ -267,7 +267,7 @@ func (h *Handler) adminCall(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Timeline = append(d.Timeline, timelineRow{When: e.Date.UTC().Format(time.RFC3339),
 			Offset: "+" + waitText(stats.Age(t.DateCreated, e.Date)), Type: e.EventType, Description: e.Description, Worker: who})
-		if d.Wait == "" && slices.Contains([]string{engine.EventReservationAccepted, engine.EventTaskCanceled}, e.EventType) && !c.Outbound {
+		if d.Wait == "" && slices.Contains([]string{didrouter.EventReservationAccepted, didrouter.EventTaskCanceled}, e.EventType) && !c.Outbound {
 			d.Wait = waitText(stats.Age(t.DateCreated, e.Date))
 		}
 	}
@@ -276,8 +276,8 @@ func (h *Handler) adminCall(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			d.Explanation, d.ExplainText = x, x.Text()
-		case engine.ErrorCode(err) != "":
-			d.ExplainErr = engine.ErrorMessage(err) // a workflow that no longer parses, a deleted one
+		case didrouter.ErrorCode(err) != "":
+			d.ExplainErr = didrouter.ErrorMessage(err) // a workflow that no longer parses, a deleted one
 		default:
 			h.failed(w, r, AdminAssets, "explain the call", err)
 			return

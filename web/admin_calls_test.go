@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/web"
 )
 
@@ -20,7 +20,7 @@ var taskRowRE = regexp.MustCompile(`<tr data-task="(WT[0-9a-f]+)">`)
 // `didrouter explain` (the engine's Explain: routing.Explain on the live
 // index).
 func TestAdminCalls(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", `{"phone_number":"`+aliceDID+`","contact_uri":"client:alice"}`)
 		s.worker("Bob", `{"phone_number":"`+bobDID+`"}`)
@@ -102,7 +102,7 @@ func TestAdminCalls(t *testing.T) {
 	})
 }
 
-func (s *site) task(sid string) engine.Task {
+func (s *site) task(sid string) didrouter.Task {
 	s.t.Helper()
 	t, err := s.store.GetTask(s.ctx, s.ws.SID, sid)
 	if err != nil {

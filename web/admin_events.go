@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // boardEvery is the least time between two "board" events of a stream: a
@@ -37,7 +37,7 @@ func (h *Handler) adminEvents(w http.ResponseWriter, r *http.Request) {
 	s := &stream{w: w, rc: rc}
 	// send tells the page to refresh, unless the session has ended.
 	send := func() bool {
-		_, ok, err := h.sessions.find(r, engine.WebSessionAdmin)
+		_, ok, err := h.sessions.find(r, didrouter.WebSessionAdmin)
 		if err != nil {
 			h.logError(r, "admin event stream: read session", err)
 			return s.comment("store unavailable")

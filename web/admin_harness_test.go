@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -150,7 +151,7 @@ func num(v any) string {
 // makes (as the incoming webhook does); it rings someone if it can.
 func (s *site) call(callSID, caller, to string) engine.TaskResult {
 	s.t.Helper()
-	res, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+	res, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 		Attributes: fmt.Sprintf(`{"name":%q,"phone_number":%q,"type":"inbound","direction":"inbound"}`, caller, to),
 		CallSID:    callSID})
 	if err != nil {
@@ -174,20 +175,20 @@ func (s *site) answer(res engine.TaskResult) {
 }
 
 // workerNamed finds a worker by name in the store ("" sid when none).
-func (s *site) workerNamed(name string) engine.Worker {
+func (s *site) workerNamed(name string) didrouter.Worker {
 	s.t.Helper()
-	list, err := s.store.ListWorkers(s.ctx, s.ws.SID, engine.WorkerFilter{FriendlyName: name})
+	list, err := s.store.ListWorkers(s.ctx, s.ws.SID, didrouter.WorkerFilter{FriendlyName: name})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	if len(list) == 0 {
-		return engine.Worker{}
+		return didrouter.Worker{}
 	}
 	return list[0]
 }
 
 // storeLike opens a fresh store of st's kind.
-func storeLike(t *testing.T, st engine.Store) engine.Store {
+func storeLike(t *testing.T, st didrouter.Store) didrouter.Store {
 	t.Helper()
 	if _, ok := st.(*postgres.Store); ok {
 		return storetest.Postgres(t)

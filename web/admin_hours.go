@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 )
@@ -23,7 +24,7 @@ const (
 
 // numberRow is a number with its own settings, in the page's list.
 type numberRow struct {
-	engine.CallSettings
+	didrouter.CallSettings
 	Display string
 }
 
@@ -96,7 +97,7 @@ func (h *Handler) adminSaveHours(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws := adminFrom(r.Context()).Workspace.SID
-	s := engine.CallSettings{WorkspaceSID: ws, Hours: formValue(r, "hours"), VoicemailAfter: formValue(r, "voicemail_after")}
+	s := didrouter.CallSettings{WorkspaceSID: ws, Hours: formValue(r, "hours"), VoicemailAfter: formValue(r, "voicemail_after")}
 	refuse := func(why string) {
 		d, err := h.adminHoursData(r)
 		if err != nil {
@@ -107,7 +108,7 @@ func (h *Handler) adminSaveHours(w http.ResponseWriter, r *http.Request) {
 		h.renderAdmin(w, r, http.StatusBadRequest, "admin_hours", "Business hours", "hours", view{}, d)
 	}
 	if err := engine.CheckCallSettings(s); err != nil {
-		refuse(engine.ErrorMessage(err))
+		refuse(didrouter.ErrorMessage(err))
 		return
 	}
 	s.DateUpdated = h.clock.Now()
@@ -115,7 +116,7 @@ func (h *Handler) adminSaveHours(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, AdminAssets, "save the business hours", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: business hours saved", "workspace", ws, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "console business hours saved", "workspace", ws, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=saved", http.StatusSeeOther)
 }
 
@@ -140,14 +141,14 @@ func (h *Handler) adminNumberHours(w http.ResponseWriter, r *http.Request) {
 	if raw := strings.TrimSpace(r.URL.Query().Get("number")); raw != "" {
 		number, err := api.SettingsNumber(h.eng.Normalizer(), raw)
 		if err != nil {
-			h.message(w, r, http.StatusBadRequest, AdminAssets, "Not a phone number", engine.ErrorMessage(err))
+			h.message(w, r, http.StatusBadRequest, AdminAssets, "Not a phone number", didrouter.ErrorMessage(err))
 			return
 		}
 		s, err := h.settings.GetCallSettings(r.Context(), adminFrom(r.Context()).Workspace.SID, number)
 		switch {
 		case err == nil:
 			d.Hours, d.VoicemailAfter, d.Stored = s.Hours, s.VoicemailAfter, true
-		case engine.ErrorCode(err) != engine.ENOTFOUND:
+		case didrouter.ErrorCode(err) != didrouter.ENOTFOUND:
 			h.failed(w, r, AdminAssets, "read the number's settings", err)
 			return
 		}
@@ -167,10 +168,10 @@ func (h *Handler) renderNumberHours(w http.ResponseWriter, r *http.Request, stat
 }
 
 // adminSaveNumberHours checks and stores a number's own hours and voicemail
-// delay with the admin API's rules (its number check, its refusal of a
-// number bound to another workspace, its checks of the values); a refused
-// form is shown again with the API's message, and nothing is written. Empty
-// fields inherit the workspace's.
+// delay with the admin API's rules. Those check the number and the values,
+// and refuse a number bound to another workspace. A refused form is shown
+// again with the API's message, and nothing is written. Empty fields
+// inherit the workspace's.
 func (h *Handler) adminSaveNumberHours(w http.ResponseWriter, r *http.Request) {
 	if h.hoursOff(w, r) {
 		return
@@ -183,11 +184,11 @@ func (h *Handler) adminSaveNumberHours(w http.ResponseWriter, r *http.Request) {
 			h.failed(w, r, AdminAssets, "save the number's settings", err)
 			return
 		}
-		d.Error = engine.ErrorMessage(err)
+		d.Error = didrouter.ErrorMessage(err)
 		h.renderNumberHours(w, r, status, d)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: a number's business hours saved", "workspace", ws,
+	h.log.InfoContext(r.Context(), "console number hours saved", "workspace", ws,
 		"phone_number", d.Number, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=number-saved", http.StatusSeeOther)
 }
@@ -203,7 +204,7 @@ func (h *Handler) saveNumberHours(r *http.Request, ws string, d *numberHoursData
 	if err := api.CheckSettingsNumber(r.Context(), h.store, ws, number); err != nil {
 		return err
 	}
-	s := engine.CallSettings{WorkspaceSID: ws, PhoneNumber: number, Hours: d.Hours, VoicemailAfter: d.VoicemailAfter}
+	s := didrouter.CallSettings{WorkspaceSID: ws, PhoneNumber: number, Hours: d.Hours, VoicemailAfter: d.VoicemailAfter}
 	if err := engine.CheckCallSettings(s); err != nil {
 		return err
 	}
@@ -220,14 +221,14 @@ func (h *Handler) adminRemoveNumberHours(w http.ResponseWriter, r *http.Request)
 	ws := adminFrom(r.Context()).Workspace.SID
 	number, err := api.SettingsNumber(h.eng.Normalizer(), formValue(r, "number"))
 	if err != nil {
-		h.message(w, r, http.StatusBadRequest, AdminAssets, "Not a phone number", engine.ErrorMessage(err))
+		h.message(w, r, http.StatusBadRequest, AdminAssets, "Not a phone number", didrouter.ErrorMessage(err))
 		return
 	}
-	if err := h.settings.DeleteCallSettings(r.Context(), ws, number); err != nil && engine.ErrorCode(err) != engine.ENOTFOUND {
+	if err := h.settings.DeleteCallSettings(r.Context(), ws, number); err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		h.failed(w, r, AdminAssets, "remove the number's settings", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin console: a number's business hours removed", "workspace", ws,
+	h.log.InfoContext(r.Context(), "console number hours removed", "workspace", ws,
 		"phone_number", number, "client", clientIP(r))
 	http.Redirect(w, r, AdminHours+"?done=number-removed", http.StatusSeeOther)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/web"
 )
 
@@ -15,7 +15,7 @@ import (
 // hours page, is shown the API's message for a bad value, sees the number
 // listed, and removes its settings. The page fits a phone's width.
 func TestBrowserAdminNumberHours(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		ctx := tab(t)
 		within(t, ctx, 10*time.Second, "sign in",
@@ -41,7 +41,7 @@ func TestBrowserAdminNumberHours(t *testing.T) {
 		fitsPhone(t, ctx, "the business hours page")
 		clickLoads(t, ctx, "remove", `#number-hours form button[type=submit]`)
 		waitJS(t, ctx, 5*time.Second, "the number gone", `!document.getElementById("number-hours")`)
-		if _, err := st.(engine.CallSettingsStore).GetCallSettings(s.ctx, s.ws.SID, "+15127640580"); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := st.(didrouter.CallSettingsStore).GetCallSettings(s.ctx, s.ws.SID, "+15127640580"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Errorf("after Remove: %v", err)
 		}
 	})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/web"
 )
 
@@ -15,7 +15,7 @@ import (
 // bad document is refused with its reason and nothing is written; a good
 // one is stored, and the page says whether the line is open now.
 func TestAdminBusinessHours(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{}) // Monday 3 March 2025, 09:00 UTC
 		b := s.admin()
 		page := b.get(web.AdminHours)
@@ -26,8 +26,8 @@ func TestAdminBusinessHours(t *testing.T) {
 		if bad.status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(bad.body), `"9" is not a time of day`) {
 			t.Fatalf("bad hours: %d %s", bad.status, bad.body)
 		}
-		cs := st.(engine.CallSettingsStore)
-		if _, err := cs.GetCallSettings(s.ctx, s.ws.SID, ""); engine.ErrorCode(err) != engine.ENOTFOUND {
+		cs := st.(didrouter.CallSettingsStore)
+		if _, err := cs.GetCallSettings(s.ctx, s.ws.SID, ""); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("a refused form wrote settings: %v", err)
 		}
 		doc := `{"time_zone":"Europe/London","weekly":{"monday":["10:00-18:00"]}}`
@@ -54,10 +54,10 @@ func TestAdminBusinessHours(t *testing.T) {
 // them, with the API's checks and messages; every change needs the
 // session's CSRF token.
 func TestAdminNumberBusinessHours(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{}) // Monday 3 March 2025, 09:00 UTC
 		b := s.admin()
-		cs := st.(engine.CallSettingsStore)
+		cs := st.(didrouter.CallSettingsStore)
 		const number = "+15127640580"
 		if page := b.get(web.AdminHoursNumber); page.status != http.StatusOK || !strings.Contains(page.body, `name="number"`) {
 			t.Fatalf("new number form: %d %s", page.status, page.body)
@@ -123,7 +123,7 @@ func TestAdminNumberBusinessHours(t *testing.T) {
 		if got := b.form(web.AdminHoursNumberRemove, url.Values{"number": {number}}); got.status != http.StatusSeeOther {
 			t.Fatalf("remove: %d %s", got.status, got.body)
 		}
-		if _, err := cs.GetCallSettings(s.ctx, s.ws.SID, number); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := cs.GetCallSettings(s.ctx, s.ws.SID, number); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("after removing: %v", err)
 		}
 		if page := b.get(web.AdminHours); strings.Contains(page.body, "(512) 764-0580") {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 )
@@ -86,11 +87,11 @@ func (h *Handler) adminImport(w http.ResponseWriter, r *http.Request) {
 			h.failed(w, r, AdminAssets, "import the file", err)
 			return
 		}
-		d.Error = engine.ErrorMessage(err)
+		d.Error = didrouter.ErrorMessage(err)
 		var re *engine.RowError
 		if errors.As(err, &re) {
 			d.ErrorRow = re.Row
-			d.Error = fmt.Sprintf("Row %d: %s", re.Row, engine.ErrorMessage(err))
+			d.Error = fmt.Sprintf("Row %d: %s", re.Row, didrouter.ErrorMessage(err))
 		}
 		h.renderAdmin(w, r, status, "admin_import", "Import agents", "agents", view{}, d)
 		return
@@ -115,7 +116,7 @@ func (h *Handler) adminImport(w http.ResponseWriter, r *http.Request) {
 			Changed: strings.Join(res.Change, ", ")})
 	}
 	if apply {
-		h.log.InfoContext(r.Context(), "admin console: DID file imported", "created", d.Created, "updated", d.Updated,
+		h.log.InfoContext(r.Context(), "console did file imported", "created", d.Created, "updated", d.Updated,
 			"unchanged", d.Unchanged, "client", clientIP(r))
 		d.CSV = ""
 	}
@@ -154,8 +155,8 @@ func importFile(r *http.Request) ([]byte, string, error) {
 // …/DIDs/Export writes it.
 func (h *Handler) adminExport(w http.ResponseWriter, r *http.Request) {
 	ws := adminFrom(r.Context()).Workspace
-	var workers []engine.Worker
-	if err := h.store.EachWorker(r.Context(), ws.SID, func(wk engine.Worker) error {
+	var workers []didrouter.Worker
+	if err := h.store.EachWorker(r.Context(), ws.SID, func(wk didrouter.Worker) error {
 		workers = append(workers, wk)
 		return nil
 	}); err != nil {

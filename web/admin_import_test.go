@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/web"
 )
 
@@ -23,7 +23,7 @@ var applyCSVRE = regexp.MustCompile(`(?s)<textarea name="csv" hidden>(.*?)</text
 // DryRun=true): a table of what would change, nothing written. Apply
 // posts the previewed file back and writes it.
 func TestAdminImportPreviewThenApply(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", `{"phone_number":"+15127640599"}`)
 		b := s.admin()
@@ -78,7 +78,7 @@ func TestAdminImportPreviewThenApply(t *testing.T) {
 // A bad row fails the preview (and the import) with its row number and the
 // reason; nothing is written.
 func TestAdminImportBadRows(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		s.worker("Carol", `{"phone_number":"`+daveDID+`"}`)
 		b := s.admin()
@@ -122,7 +122,7 @@ func TestAdminImportBadRows(t *testing.T) {
 
 // The export is the API's export, byte for byte.
 func TestAdminExport(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		s.worker("Alice", aliceAttrs)
 		s.worker("=HYPERLINK(\"x\")", `{"phone_number":"`+bobDID+`"}`)

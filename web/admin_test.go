@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/web"
 )
@@ -26,7 +27,7 @@ var consolePages = []string{web.AdminPath, web.AdminBoard, web.AdminAgents, web.
 // change are refused. An agent's session is no admin session, even with
 // its cookie under the admin cookie's name.
 func TestAdminNeedsAdminSession(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		agent := s.browser()
@@ -79,7 +80,7 @@ func TestAdminNeedsAdminSession(t *testing.T) {
 // Every change needs the session's CSRF token and the console's origin;
 // without them nothing changes.
 func TestAdminCSRF(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		b := s.admin()
@@ -127,7 +128,7 @@ func TestAdminCSRF(t *testing.T) {
 // abandoned calls and the average wait as CumulativeStatistics since
 // midnight, agents by call state as the store's live reservations.
 func TestAdminBoardEqualsAPI(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", `{"phone_number":"`+aliceDID+`","contact_uri":"client:alice"}`)
 		s.worker("Bob", `{"phone_number":"`+bobDID+`","contact_uri":"client:bob"}`)
@@ -208,9 +209,9 @@ func TestAdminBoardEqualsAPI(t *testing.T) {
 			t.Errorf("average wait: the API says %s s (want 4); board %q", avg, got["avg_wait"])
 		}
 		// Agents by call state, as the store's live reservations say.
-		for state, status := range map[string]string{"ringing": engine.ReservationPending, "on_call": engine.ReservationAccepted,
-			"wrapping": engine.ReservationWrapping} {
-			list, err := st.ListReservations(s.ctx, s.ws.SID, engine.ReservationFilter{Status: status})
+		for state, status := range map[string]string{"ringing": didrouter.ReservationPending, "on_call": didrouter.ReservationAccepted,
+			"wrapping": didrouter.ReservationWrapping} {
+			list, err := st.ListReservations(s.ctx, s.ws.SID, didrouter.ReservationFilter{Status: status})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +236,7 @@ func TestAdminBoardEqualsAPI(t *testing.T) {
 	})
 }
 
-func setActivity(t *testing.T, s *site, w engine.Worker, name string) {
+func setActivity(t *testing.T, s *site, w didrouter.Worker, name string) {
 	t.Helper()
 	sid := s.activity(name)
 	if _, err := s.eng.UpdateWorker(s.ctx, s.ws.SID, w.SID, engine.WorkerUpdate{ActivitySID: &sid}); err != nil {
@@ -247,7 +248,7 @@ func setActivity(t *testing.T, s *site, w engine.Worker, name string) {
 // anywhere (here through the API), at most once a second: changes within
 // the second are gathered into one event after it.
 func TestAdminEvents(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		b := s.admin()
@@ -300,7 +301,7 @@ func TestAdminEvents(t *testing.T) {
 // The console is off without the admin API's credentials, and says how to
 // turn it on.
 func TestAdminConsolePagesOff(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{noAdmin: true})
 		s.worker("Alice", aliceAttrs)
 		b := s.browser()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/web"
 )
@@ -152,7 +153,7 @@ func pressed(name string) string {
 // store shows it), sees an API change and a ringing call within 2 s, and
 // signs out.
 func TestBrowserAgentDesktop(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		ctx := tab(t)
@@ -193,7 +194,7 @@ func TestBrowserAgentDesktop(t *testing.T) {
 		within(t, ctx, 5*time.Second, "press Available again", chromedp.Click(chromedp.CSS(`#activities button.available`)))
 		waitJS(t, ctx, 2*time.Second, "Available pressed again", pressed("Available"))
 		waitStore(t, s, alice.SID, "Available")
-		if _, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		if _, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"name":"+12125550100","phone_number":"+15127640580","type":"inbound","direction":"inbound"}`,
 			CallSID:    "CAfedcba9876543210fedcba9876543210"}); err != nil {
 			t.Fatal(err)
@@ -231,7 +232,7 @@ func waitStore(t *testing.T, s *site, workerSID, activity string) {
 
 // The page without a session shows no agent data.
 func TestBrowserNoSession(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		s.worker("Alice", aliceAttrs)
 		ctx := tab(t)
@@ -252,7 +253,7 @@ func TestBrowserNoSession(t *testing.T) {
 // An admin with a wrong secret gets a message and no console; too many
 // attempts get the rate limit's page; the right secret opens the console.
 func TestBrowserAdminSignIn(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{limit: web.Limit{PerIP: 3}})
 		ctx := tab(t)
 		within(t, ctx, 10*time.Second, "open the console", chromedp.Navigate(s.url+web.AdminPath),

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
@@ -17,8 +18,8 @@ const maxForm = 64 << 10
 
 // Agent is the signed-in agent of a request (AgentOnly).
 type Agent struct {
-	Session engine.WebSession
-	Worker  engine.Worker
+	Session didrouter.WebSession
+	Worker  didrouter.Worker
 }
 
 type agentKey struct{}
@@ -30,16 +31,16 @@ func AgentFrom(ctx context.Context) (Agent, bool) {
 }
 
 // agentSession finds the request's agent session and its worker. ok is
-// false without a valid one: none, expired, revoked, or its worker gone
-// (then the stored session is deleted too).
+// false when there is none or it expired or was revoked. It is also false
+// when its worker is gone, and the stored session is then deleted too.
 func (h *Handler) agentSession(r *http.Request) (Agent, bool, error) {
-	sess, ok, err := h.sessions.find(r, engine.WebSessionAgent)
+	sess, ok, err := h.sessions.find(r, didrouter.WebSessionAgent)
 	if err != nil || !ok {
 		return Agent{}, false, err
 	}
 	ctx := r.Context()
 	w, err := h.store.GetWorker(ctx, sess.WorkspaceSID, sess.WorkerSID)
-	if engine.ErrorCode(err) == engine.ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		_ = h.web.DeleteWebSession(ctx, sess.ID) // the worker was deleted: so is its sign-in
 		return Agent{}, false, nil
 	}
@@ -151,15 +152,15 @@ func (h *Handler) setPresence(w http.ResponseWriter, r *http.Request) {
 	a, _ := AgentFrom(r.Context())
 	activity := strings.TrimSpace(r.PostFormValue("activity"))
 	wantsJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
-	if !engine.IsSID(activity, engine.PrefixActivity) {
+	if !didrouter.IsSID(activity, didrouter.PrefixActivity) {
 		http.Error(w, "Choose one of the status buttons.", http.StatusBadRequest)
 		return
 	}
 	wk, err := h.eng.UpdateWorker(r.Context(), a.Worker.WorkspaceSID, a.Worker.SID, engine.WorkerUpdate{ActivitySID: &activity})
-	switch engine.ErrorCode(err) {
+	switch didrouter.ErrorCode(err) {
 	case "":
-	case engine.EINVALID, engine.ENOTFOUND, engine.ECONFLICT:
-		http.Error(w, engine.ErrorMessage(err), http.StatusBadRequest)
+	case didrouter.EINVALID, didrouter.ENOTFOUND, didrouter.ECONFLICT:
+		http.Error(w, didrouter.ErrorMessage(err), http.StatusBadRequest)
 		return
 	default:
 		// The activity may be set although serving waiting calls after it

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -139,7 +140,7 @@ type notice struct {
 // latestNotice reads the worker's latest activity change; it is a notice
 // when the engine made it on its own (a closed desktop, missed calls), so
 // that the page can say why the agent's status changed.
-func (h *Handler) latestNotice(ctx context.Context, w engine.Worker) (notice, error) {
+func (h *Handler) latestNotice(ctx context.Context, w didrouter.Worker) (notice, error) {
 	ch, ok, err := h.eng.LastActivityChange(ctx, w.WorkspaceSID, w.SID, time.Time{})
 	if err != nil || !ok {
 		return notice{}, err

@@ -6,13 +6,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// feed hands the store's change feed to the open event streams: one
-// subscription per instance (a Postgres LISTEN connection), however many
-// agent pages are open. A change only wakes the streams it concerns; each
-// re-reads its agent's state from the store.
+// feed hands the store's change feed to the open event streams. An
+// instance holds one subscription, a Postgres LISTEN connection, however
+// many agent pages are open. A change only wakes the streams it concerns,
+// and each re-reads its agent's state from the store.
 type feed struct {
 	mu    sync.Mutex
 	byKey map[string]map[*listener]struct{} // by workspace and worker
@@ -48,24 +48,25 @@ func (f *feed) remove(l *listener) {
 	}
 }
 
-// dispatch wakes the listeners a change concerns: a worker's own changes
-// (its row, its reservations) wake its pages, a workspace's activities or
-// settings all pages of the workspace, a resync every page.
-func (f *feed) dispatch(c engine.Change) {
+// dispatch wakes the listeners a change concerns. A change to a worker's row
+// or its reservations wakes that worker's pages. A change to a workspace's
+// activities or settings wakes all pages of the workspace. A resync wakes
+// every page.
+func (f *feed) dispatch(c didrouter.Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch c.Kind {
-	case engine.ChangeWorker, engine.ChangeReservation:
+	case didrouter.ChangeWorker, didrouter.ChangeReservation:
 		for l := range f.byKey[feedKey(c.WorkspaceSID, c.SID)] {
 			l.poke()
 		}
 		f.pokeWorkspace(c.WorkspaceSID)
-	case engine.ChangeTask:
+	case didrouter.ChangeTask:
 		f.pokeWorkspace(c.WorkspaceSID)
-	case engine.ChangeActivity, engine.ChangeWorkspace, engine.ChangeResync:
+	case didrouter.ChangeActivity, didrouter.ChangeWorkspace, didrouter.ChangeResync:
 		for _, set := range f.byKey {
 			for l := range set {
-				if c.Kind == engine.ChangeResync || l.workspaceSID == c.WorkspaceSID {
+				if c.Kind == didrouter.ChangeResync || l.workspaceSID == c.WorkspaceSID {
 					l.poke()
 				}
 			}
@@ -87,10 +88,10 @@ const (
 )
 
 // run dispatches the store's changes until ctx ends. When the feed closes
-// or cannot be opened (the database is down) it subscribes again, with
-// backoff, and then has every page re-read (changes were lost meanwhile);
-// the pages' heartbeats refresh them in between.
-func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log *slog.Logger) error {
+// or cannot be opened, as when the database is down, it subscribes again
+// with backoff. It then has every page re-read, because changes were lost
+// meanwhile. The pages' heartbeats refresh them in between.
+func (f *feed) run(ctx context.Context, st didrouter.Store, clock didrouter.Clock, log *slog.Logger) error {
 	wait := minResubscribe
 	lost := false
 	for {
@@ -99,7 +100,7 @@ func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			log.WarnContext(ctx, "web: cannot subscribe to the store's changes; trying again", "err", err, "in", wait.String())
+			log.WarnContext(ctx, "change feed subscribe failed, retrying", "err", err, "in", wait.String())
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -111,7 +112,7 @@ func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log
 		}
 		wait = minResubscribe
 		if lost {
-			f.dispatch(engine.Change{Kind: engine.ChangeResync})
+			f.dispatch(didrouter.Change{Kind: didrouter.ChangeResync})
 		}
 		for c := range ch {
 			f.dispatch(c)
@@ -119,7 +120,7 @@ func (f *feed) run(ctx context.Context, st engine.Store, clock engine.Clock, log
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		log.WarnContext(ctx, "web: the store's change feed closed; subscribing again")
+		log.WarnContext(ctx, "change feed closed, resubscribing")
 		lost = true
 	}
 }

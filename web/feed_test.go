@@ -8,18 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/storetest"
 )
 
 // flakySubscribe is a real store whose first subscriptions fail, as while
 // the database restarts.
 type flakySubscribe struct {
-	engine.Store
+	didrouter.Store
 	fail atomic.Int32
 }
 
-func (s *flakySubscribe) Subscribe(ctx context.Context) (<-chan engine.Change, error) {
+func (s *flakySubscribe) Subscribe(ctx context.Context) (<-chan didrouter.Change, error) {
 	if s.fail.Add(-1) >= 0 {
 		return nil, errors.New("connection refused")
 	}
@@ -38,7 +38,7 @@ func TestFeedResubscribes(t *testing.T) {
 	defer f.remove(bob)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- f.run(ctx, st, engine.SystemClock{}, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- f.run(ctx, st, didrouter.SystemClock{}, slog.New(slog.DiscardHandler)) }()
 	woken := func(l *listener) bool {
 		select {
 		case <-l.wake:
@@ -50,8 +50,8 @@ func TestFeedResubscribes(t *testing.T) {
 	if !woken(alice) || !woken(bob) {
 		t.Fatal("no resync after the subscription came back")
 	}
-	if err := st.Tx(ctx, func(tx engine.Tx) error {
-		return tx.Notify(ctx, engine.Change{Kind: engine.ChangeReservation, WorkspaceSID: "WS1", SID: "WKalice"})
+	if err := st.Tx(ctx, func(tx didrouter.Tx) error {
+		return tx.Notify(ctx, didrouter.Change{Kind: didrouter.ChangeReservation, WorkspaceSID: "WS1", SID: "WKalice"})
 	}); err != nil {
 		t.Fatal(err)
 	}

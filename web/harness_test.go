@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
@@ -37,7 +38,7 @@ const (
 )
 
 // stores runs fn on a fresh Postgres and a fresh SQLite store.
-func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
@@ -48,10 +49,10 @@ func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 type site struct {
 	t      *testing.T
 	ctx    context.Context
-	store  engine.Store
-	clock  *engine.FakeClock
+	store  didrouter.Store
+	clock  *didrouter.FakeClock
 	eng    *engine.Engine
-	ws     engine.Workspace
+	ws     didrouter.Workspace
 	pages  *web.Handler
 	srv    *httptest.Server
 	url    string
@@ -65,20 +66,20 @@ type siteOptions struct {
 	noLinks   bool // no DIDROUTER_AGENT_TOKEN_SECRET
 	noAdmin   bool // the admin API is off
 	heartbeat time.Duration
-	clock     *engine.FakeClock // share one clock between instances
-	voice     web.Voice         // the browser phone's token minter
-	away      time.Duration     // engine.Config.AgentAway (presence rules)
-	missed    int               // engine.Config.MissedCallsUnavailable
+	clock     *didrouter.FakeClock // share one clock between instances
+	voice     web.Voice            // the browser phone's token minter
+	away      time.Duration        // engine.Config.AgentAway (presence rules)
+	missed    int                  // engine.Config.MissedCallsUnavailable
 	// recordings fetches voicemail recordings (nil: playback off)
 	recordings *web.RecordingSource
 }
 
-func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
+func newSite(t *testing.T, st didrouter.Store, o siteOptions) *site {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	clock := o.clock
 	if clock == nil {
-		clock = engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+		clock = didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 	}
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
@@ -99,7 +100,7 @@ func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
 			t.Fatal(err)
 		}
 	}
-	agents, err := agenttoken.NewAgents(signer, eng, st.(engine.WebStore), clock)
+	agents, err := agenttoken.NewAgents(signer, eng, st.(didrouter.WebStore), clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func newSite(t *testing.T, st engine.Store, o siteOptions) *site {
 	if presence == nil && o.away > 0 {
 		presence = eng
 	}
-	pages, err := web.New(web.Config{Engine: eng, Store: st, Web: st.(engine.WebStore), Clock: clock,
+	pages, err := web.New(web.Config{Engine: eng, Store: st, Web: st.(didrouter.WebStore), Clock: clock,
 		PublicURL: o.publicURL, Agents: agents, AdminCheck: check, Presence: presence, SignInLimit: o.limit,
 		Heartbeat: o.heartbeat, Voice: o.voice, Recordings: o.recordings})
 	if err != nil {
@@ -187,16 +188,16 @@ func (s *site) activity(name string) string {
 }
 
 // worker creates a worker through the engine.
-func (s *site) worker(name, attrs string) engine.Worker {
+func (s *site) worker(name, attrs string) didrouter.Worker {
 	s.t.Helper()
-	w, err := s.eng.CreateWorker(s.ctx, s.ws.SID, engine.NewWorker{FriendlyName: name, Attributes: attrs})
+	w, err := s.eng.CreateWorker(s.ctx, s.ws.SID, engine.WorkerInsert{FriendlyName: name, Attributes: attrs})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	return w
 }
 
-func (s *site) getWorker(sid string) engine.Worker {
+func (s *site) getWorker(sid string) didrouter.Worker {
 	s.t.Helper()
 	w, err := s.store.GetWorker(s.ctx, s.ws.SID, sid)
 	if err != nil {
@@ -407,28 +408,28 @@ func state(t *testing.T, data string) map[string]any {
 }
 
 // storedSession is the store's row of the browser's agent session.
-func (b *browser) storedSession() (engine.WebSession, bool) {
+func (b *browser) storedSession() (didrouter.WebSession, bool) {
 	b.t.Helper()
 	u, _ := url.Parse(b.s.url + web.AgentPath)
 	return thiefSession(b.t, b.s, b.c.Jar.Cookies(u))
 }
 
 // thiefSession looks up the session of the agent cookie among cookies.
-func thiefSession(t *testing.T, s *site, cookies []*http.Cookie) (engine.WebSession, bool) {
+func thiefSession(t *testing.T, s *site, cookies []*http.Cookie) (didrouter.WebSession, bool) {
 	t.Helper()
 	for _, c := range cookies {
 		if c.Name != "didrouter_agent" {
 			continue
 		}
 		sum := sha256.Sum256([]byte(c.Value))
-		sess, err := s.store.(engine.WebStore).GetWebSession(s.ctx, hex.EncodeToString(sum[:]))
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
-			return engine.WebSession{}, false
+		sess, err := s.store.(didrouter.WebStore).GetWebSession(s.ctx, hex.EncodeToString(sum[:]))
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
+			return didrouter.WebSession{}, false
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sess, true
 	}
-	return engine.WebSession{}, false
+	return didrouter.WebSession{}, false
 }

@@ -9,9 +9,10 @@ import (
 	"github.com/didrouter/didrouter/httpmw"
 )
 
-// cspBase is the Content-Security-Policy of every page: everything from the
-// page's own origin only (no CDN, no inline script or style, so injected
-// markup cannot run), no plugins, no framing, forms only to the origin.
+// cspBase is the Content-Security-Policy of every page. Everything comes
+// from the page's own origin, with no CDN and no inline script or style, so
+// injected markup cannot run. It allows no plugins and no framing, and forms
+// post only to the origin.
 var cspBase = [][2]string{
 	{"default-src", "'self'"},
 	{"script-src", "'self'"},
@@ -98,5 +99,5 @@ func (h *Handler) recoverer(next http.Handler) http.Handler {
 
 // logError logs an unexpected failure of a page.
 func (h *Handler) logError(r *http.Request, what string, err error) {
-	h.log.LogAttrs(r.Context(), slog.LevelError, "web: "+what, slog.String("path", r.URL.Path), slog.Any("err", err))
+	h.log.LogAttrs(r.Context(), slog.LevelError, "page failed", slog.String("doing", what), slog.String("path", r.URL.Path), slog.Any("err", err))
 }

@@ -6,13 +6,13 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// The desktop's actions on a message (a voicemail or a call-back request
-// offered to the agent): Take accepts its reservation, which a call back
-// does before dialing; Done accepts it if need be and completes the task,
-// so that it leaves the agent's list and frees the agent for calls.
+// The desktop's actions on a message, which is a voicemail or a call-back
+// request offered to the agent. Take accepts its reservation, as a call
+// back does before dialing. Done accepts it if need be and completes the
+// task, so that it leaves the agent's list and frees the agent for calls.
 const (
 	AgentMessages = "/agent/messages"
 )
@@ -20,8 +20,8 @@ const (
 // MessageEngine is what the message actions need from the engine
 // (*engine.Engine); Config.Engine is checked for it when they are used.
 type MessageEngine interface {
-	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
-	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error)
+	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
 }
 
 func (h *Handler) mountMessages(r chi.Router) {
@@ -43,13 +43,13 @@ func (h *Handler) messageAction(done bool) http.HandlerFunc {
 		}
 		sid := chi.URLParam(r, "task")
 		notFound := func() { http.Error(w, "No such message of yours.", http.StatusNotFound) }
-		if !engine.IsSID(sid, engine.PrefixTask) {
+		if !didrouter.IsSID(sid, didrouter.PrefixTask) {
 			notFound()
 			return
 		}
 		ws := a.Worker.WorkspaceSID
 		t, err := h.store.GetTask(ctx, ws, sid)
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			notFound()
 			return
 		}
@@ -62,16 +62,16 @@ func (h *Handler) messageAction(done bool) http.HandlerFunc {
 			notFound()
 			return
 		}
-		rs, err := h.store.ListReservations(ctx, ws, engine.ReservationFilter{Page: engine.Page{Size: 100}, TaskSID: sid, WorkerSID: a.Worker.SID})
+		rs, err := h.store.ListReservations(ctx, ws, didrouter.ReservationFilter{Page: didrouter.Page{Size: 100}, TaskSID: sid, WorkerSID: a.Worker.SID})
 		if err != nil {
 			h.logError(r, "read a message's reservations", err)
 			http.Error(w, "didrouter cannot read the message right now; try again in a moment", http.StatusInternalServerError)
 			return
 		}
-		var live *engine.Reservation
+		var live *didrouter.Reservation
 		for i := range rs {
 			switch rs[i].Status {
-			case engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping:
+			case didrouter.ReservationPending, didrouter.ReservationAccepted, didrouter.ReservationWrapping:
 				live = &rs[i]
 			}
 		}
@@ -79,8 +79,8 @@ func (h *Handler) messageAction(done bool) http.HandlerFunc {
 			notFound()
 			return
 		}
-		if live.Status == engine.ReservationPending {
-			if _, err := me.AcceptReservation(ctx, ws, live.SID); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if live.Status == didrouter.ReservationPending {
+			if _, err := me.AcceptReservation(ctx, ws, live.SID); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 				h.answerEngineError(w, r, "take a message", err)
 				return
 			}
@@ -96,17 +96,17 @@ func (h *Handler) messageAction(done bool) http.HandlerFunc {
 }
 
 // isMessage reports whether t is a voicemail or a call-back request.
-func isMessage(t engine.Task) bool {
-	k := engine.TaskType(t)
-	return k == engine.TaskTypeVoicemail || k == engine.TaskTypeCallback
+func isMessage(t didrouter.Task) bool {
+	k := didrouter.TaskType(t)
+	return k == didrouter.TaskTypeVoicemail || k == didrouter.TaskTypeCallback
 }
 
 // answerEngineError answers an engine refusal with its message, anything
 // else as a failure (logged, no details).
 func (h *Handler) answerEngineError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	switch engine.ErrorCode(err) {
-	case engine.EINVALID, engine.ENOTFOUND, engine.ECONFLICT, engine.EUNAVAILABLE:
-		http.Error(w, engine.ErrorMessage(err), http.StatusConflict)
+	switch didrouter.ErrorCode(err) {
+	case didrouter.EINVALID, didrouter.ENOTFOUND, didrouter.ECONFLICT, didrouter.EUNAVAILABLE:
+		http.Error(w, didrouter.ErrorMessage(err), http.StatusConflict)
 	default:
 		h.logError(r, what, err)
 		http.Error(w, "didrouter could not do that right now; try again in a moment", http.StatusInternalServerError)

@@ -17,7 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/provision"
 )
 
@@ -107,7 +107,7 @@ func (o *oidcState) oauth(p *oidc.Provider) *oauth2.Config {
 // flow is what the browser carries to the provider and back, in an
 // HttpOnly cookie: the state and nonce to compare and the PKCE verifier.
 type flow struct {
-	Kind     string `json:"k"` // engine.WebSessionAgent or engine.WebSessionAdmin
+	Kind     string `json:"k"` // didrouter.WebSessionAgent or didrouter.WebSessionAdmin
 	State    string `json:"s"`
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
@@ -132,11 +132,11 @@ func (h *Handler) ssoFirst(kind string, next http.HandlerFunc) http.HandlerFunc 
 			next(w, r)
 			return
 		}
-		if kind == engine.WebSessionAdmin && o.cfg.PasswordLogin && r.URL.Query().Get("password") == "1" {
+		if kind == didrouter.WebSessionAdmin && o.cfg.PasswordLogin && r.URL.Query().Get("password") == "1" {
 			next(w, r)
 			return
 		}
-		if kind == engine.WebSessionAgent {
+		if kind == didrouter.WebSessionAgent {
 			// A session of a deleted or signed-out (deactivated) worker
 			// counts as none.
 			if _, ok, err := h.agentSession(r); err != nil || ok {
@@ -165,7 +165,7 @@ func (h *Handler) passwordLogin(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func assetsOf(kind string) string {
-	if kind == engine.WebSessionAdmin {
+	if kind == didrouter.WebSessionAdmin {
 		return AdminAssets
 	}
 	return AgentAssets
@@ -174,7 +174,7 @@ func assetsOf(kind string) string {
 func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request, o *oidcState, kind string) {
 	p, err := o.discover(r.Context())
 	if err != nil {
-		h.log.WarnContext(r.Context(), "web: OIDC discovery failed", "err", err)
+		h.log.WarnContext(r.Context(), "oidc discovery failed", "err", err)
 		h.message(w, r, http.StatusBadGateway, assetsOf(kind), "Your identity provider cannot be reached",
 			"didrouter could not read your identity provider's configuration. Try again in a moment; if it keeps failing, tell your administrator.")
 		return
@@ -209,7 +209,7 @@ func (h *Handler) readFlow(w http.ResponseWriter, r *http.Request) (flow, bool) 
 	if err != nil || json.Unmarshal(raw, &f) != nil || f.State == "" || f.Nonce == "" || f.Verifier == "" {
 		return flow{}, false
 	}
-	if f.Kind != engine.WebSessionAgent && f.Kind != engine.WebSessionAdmin {
+	if f.Kind != didrouter.WebSessionAgent && f.Kind != didrouter.WebSessionAdmin {
 		return flow{}, false
 	}
 	if !h.clock.Now().Before(time.Unix(f.Expires, 0)) {
@@ -220,11 +220,11 @@ func (h *Handler) readFlow(w http.ResponseWriter, r *http.Request) (flow, bool) 
 
 func sameToken(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// oidcCallback finishes a sign-in: the state is compared with the
-// browser's cookie, the code exchanged with the PKCE verifier, the ID
-// token verified against the provider's keys (issuer, audience, expiry)
-// and its nonce compared. Then the agent's worker is found or made, or the
-// admin group checked, and a session started.
+// oidcCallback finishes a sign-in. It compares the state with the browser's
+// cookie and exchanges the code with the PKCE verifier. It verifies the ID
+// token's issuer, audience and expiry against the provider's keys, and
+// compares its nonce. Then it finds or makes the agent's worker, or checks
+// the admin group, and starts a session.
 func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	o := h.oidc.Load()
 	if o == nil {
@@ -245,20 +245,20 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	assets := assetsOf(f.Kind)
 	if e := q.Get("error"); e != "" {
-		h.log.InfoContext(r.Context(), "web: the identity provider refused a sign-in", "error", e, "description", q.Get("error_description"))
+		h.log.InfoContext(r.Context(), "identity provider refused a sign-in", "error", e, "description", q.Get("error_description"))
 		h.message(w, r, http.StatusForbidden, assets, "Your identity provider did not sign you in",
 			"It answered: "+clip(e+" "+q.Get("error_description"), 300)+". If you should have access, ask your administrator to assign didrouter to you.")
 		return
 	}
 	claims, err := h.oidcClaims(r.Context(), o, f, q.Get("code"))
 	if err != nil {
-		h.log.WarnContext(r.Context(), "web: OIDC sign-in refused", "err", err, "client", clientIP(r))
+		h.log.WarnContext(r.Context(), "oidc sign-in refused", "err", err, "client", clientIP(r))
 		h.message(w, r, http.StatusForbidden, assets, "Your sign-in could not be verified",
 			"didrouter could not verify the identity provider's answer (it may have expired or been altered). Open the page again to sign in anew.")
 		return
 	}
 	switch f.Kind {
-	case engine.WebSessionAdmin:
+	case didrouter.WebSessionAdmin:
 		h.oidcAdmin(w, r, o, claims)
 	default:
 		h.oidcAgent(w, r, o, claims)
@@ -360,15 +360,15 @@ func (h *Handler) oidcAgent(w http.ResponseWriter, r *http.Request, o *oidcState
 		p.DisplayName = &name
 	}
 	wk, created, err := o.cfg.Provisioner.Ensure(r.Context(), o.cfg.WorkspaceSID, p)
-	switch engine.ErrorCode(err) {
+	switch didrouter.ErrorCode(err) {
 	case "":
-	case engine.ECONFLICT:
+	case didrouter.ECONFLICT:
 		h.message(w, r, http.StatusConflict, AgentAssets, "Your phone number belongs to another agent",
-			engine.ErrorMessage(err)+". Nothing was changed. Ask your administrator to correct the number in the identity provider.")
+			didrouter.ErrorMessage(err)+". Nothing was changed. Ask your administrator to correct the number in the identity provider.")
 		return
-	case engine.EINVALID:
+	case didrouter.EINVALID:
 		h.message(w, r, http.StatusBadRequest, AgentAssets, "Your phone number cannot be read",
-			engine.ErrorMessage(err)+". Nothing was changed. Ask your administrator to correct it in the identity provider.")
+			didrouter.ErrorMessage(err)+". Nothing was changed. Ask your administrator to correct it in the identity provider.")
 		return
 	default:
 		h.failed(w, r, AgentAssets, "find your agent", err)
@@ -379,33 +379,25 @@ func (h *Handler) oidcAgent(w http.ResponseWriter, r *http.Request, o *oidcState
 			"Your identity provider has deactivated you in didrouter. Ask your administrator.")
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAgent); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
-		h.failed(w, r, AgentAssets, "sign you in", err)
+	if !h.startSession(w, r, didrouter.WebSessionAgent, wk.WorkspaceSID, wk.SID) {
 		return
 	}
-	h.log.InfoContext(r.Context(), "agent signed in with OIDC", "worker", wk.SID, "created", created, "did", wk.PhoneNumber, "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "agent signed in", "with", "oidc", "worker", wk.SID, "created", created, "did", wk.PhoneNumber, "client", clientIP(r))
 	continuePage(w, AgentPath)
 }
 
 func (h *Handler) oidcAdmin(w http.ResponseWriter, r *http.Request, o *oidcState, claims map[string]any) {
 	who, _ := claims[o.cfg.AgentClaim].(string)
 	if o.cfg.AdminGroup == "" || !slices.Contains(groupsOf(claims[o.cfg.GroupsClaim]), o.cfg.AdminGroup) {
-		h.log.WarnContext(r.Context(), "web: OIDC console sign-in of a non-admin refused", "who", clip(who, 200), "client", clientIP(r))
+		h.log.WarnContext(r.Context(), "oidc console sign-in refused", "reason", "not an admin", "who", clip(who, 200), "client", clientIP(r))
 		h.message(w, r, http.StatusForbidden, AdminAssets, "You are not an administrator",
 			"Only members of the identity provider's didrouter administrators group may open the console.")
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAdmin); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAdmin, "", ""); err != nil {
-		h.failed(w, r, AdminAssets, "sign you in", err)
+	if !h.startSession(w, r, didrouter.WebSessionAdmin, "", "") {
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin signed in to the console with OIDC", "who", clip(who, 200), "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "admin signed in", "with", "oidc", "who", clip(who, 200), "client", clientIP(r))
 	continuePage(w, AdminPath)
 }
 

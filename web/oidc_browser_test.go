@@ -8,7 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/web"
 )
 
@@ -19,7 +19,7 @@ import (
 // non-admin and opens for an admin, and a tampered or expired ID token
 // signs nobody in.
 func TestBrowserOIDC(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s, op, _ := ssoSite(t, st, false)
 		text := func(t *testing.T, c context.Context) string {
 			t.Helper()

@@ -18,7 +18,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // testOP is a small OpenID provider for the tests, built on go-jose: the
@@ -30,7 +30,7 @@ type testOP struct {
 	t        *testing.T
 	srv      *httptest.Server
 	key      *rsa.PrivateKey
-	clock    *engine.FakeClock
+	clock    *didrouter.FakeClock
 	clientID string
 	secret   string
 
@@ -52,7 +52,7 @@ const (
 	opSecret   = "op-client-secret-0123456789"
 )
 
-func newTestOP(t *testing.T, clock *engine.FakeClock) *testOP {
+func newTestOP(t *testing.T, clock *didrouter.FakeClock) *testOP {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

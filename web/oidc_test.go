@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
-	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
 	"github.com/didrouter/didrouter/web"
 )
@@ -16,7 +16,7 @@ import (
 const adminGroup = "didrouter-admins"
 
 // ssoSite is a site with OIDC sign-in against a test provider.
-func ssoSite(t *testing.T, st engine.Store, passwordLogin bool) (*site, *testOP, *provision.Provisioner) {
+func ssoSite(t *testing.T, st didrouter.Store, passwordLogin bool) (*site, *testOP, *provision.Provisioner) {
 	// Each sign-in is one attempt for the limiter; the tests make many.
 	s := newSite(t, st, siteOptions{limit: web.Limit{PerIP: 1000, Global: 1000}})
 	op := newTestOP(t, s.clock)
@@ -35,7 +35,7 @@ func ssoSite(t *testing.T, st engine.Store, passwordLogin bool) (*site, *testOP,
 
 // revoker signs agents out as the server's agenttoken.Agents does.
 func revoker(t *testing.T, s *site) *agenttoken.Agents {
-	a, err := agenttoken.NewAgents(s.signer, s.eng, s.store.(engine.WebStore), s.clock)
+	a, err := agenttoken.NewAgents(s.signer, s.eng, s.store.(didrouter.WebStore), s.clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func (b *browser) follow(path string) answer {
 func (s *site) workersByEmail(email string) int {
 	s.t.Helper()
 	n := 0
-	err := s.store.EachWorker(s.ctx, s.ws.SID, func(w engine.Worker) error {
+	err := s.store.EachWorker(s.ctx, s.ws.SID, func(w didrouter.Worker) error {
 		if provision.Email(w) == email {
 			n++
 		}
@@ -93,7 +93,7 @@ func (s *site) workersByEmail(email string) int {
 // else owns is a clear page with nothing made; the console wants the admin
 // group; spoiled ID tokens and a replayed callback are refused.
 func TestOIDCSignIn(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s, op, p := ssoSite(t, st, false)
 		dana := map[string]any{"sub": "00u-dana", "email": "dana@example.com", "email_verified": true, "name": "Dana Diaz",
 			"phone_number": "(512) 764-0580", "groups": []any{"spanish"}}
@@ -214,7 +214,7 @@ func TestOIDCSignIn(t *testing.T) {
 // With DIDROUTER_ADMIN_PASSWORD_LOGIN on, the key and secret form stays at
 // ?password=1, and a deactivated agent cannot sign in.
 func TestOIDCPasswordFormAndDeactivated(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s, op, p := ssoSite(t, st, true)
 		b := s.browser()
 		if a := b.get(web.AdminSignInPath + "?password=1"); a.status != 200 || !strings.Contains(a.body, `id="secret"`) {

@@ -26,9 +26,10 @@ type Voice interface {
 }
 
 // PhoneCSP is what the Content-Security-Policy must allow for Twilio's
-// Voice SDK: its signalling and insights connections (wss and https to
-// twilio.com hosts, one per edge) and its ringtones (sdk.twilio.com).
-// Audio itself flows over WebRTC, which the policy does not govern.
+// Voice SDK. The SDK opens signalling and insights connections, over wss
+// and https to one twilio.com host per edge, and loads its ringtones from
+// sdk.twilio.com. Audio itself flows over WebRTC, which the policy does not
+// govern.
 func PhoneCSP() map[string][]string {
 	return map[string][]string{
 		"connect-src": {"wss://*.twilio.com", "https://*.twilio.com"},
@@ -59,7 +60,7 @@ func (h *Handler) phoneToken(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The identity passed clientIdentity; the minter refusing it is
 		// still the agent's contact at fault, not the server.
-		h.log.WarnContext(r.Context(), "web: voice token refused", "worker_sid", a.Worker.SID, "err", err)
+		h.log.WarnContext(r.Context(), "voice token refused", "worker_sid", a.Worker.SID, "err", err)
 		w.WriteHeader(http.StatusConflict)
 		writeJSON(w, map[string]string{"error": "Your phone address cannot be used by the browser phone. Ask your administrator to check your contact_uri."})
 		return

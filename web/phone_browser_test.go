@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/web"
 	"github.com/didrouter/didrouter/webhooks"
@@ -98,7 +99,7 @@ func callSID(n int) string { return fmt.Sprintf("CA%032x", n) }
 // completing it, mute, hang up, an outgoing call with the agent's number
 // as caller ID, "Call back", and the agent going Offline.
 func TestBrowserPhoneCall(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := phoneSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		ctx := phoneTab(t)
@@ -165,7 +166,7 @@ func TestBrowserPhoneCall(t *testing.T) {
 		}
 		act, _ := url.Parse(r.action)
 		task := s.task(act.Query().Get("task"))
-		if task.AssignmentStatus != engine.TaskCompleted {
+		if task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("task %s, want completed", task.AssignmentStatus)
 		}
 		waitJS(t, ctx, 2*time.Second, "the call is over on the page",
@@ -209,7 +210,7 @@ func TestBrowserPhoneCall(t *testing.T) {
 // A declined call and two that rang out move the agent to Unavailable;
 // the page shows it and says why.
 func TestBrowserPhoneMissedCalls(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := phoneSite(t, st, siteOptions{missed: 3})
 		alice := s.worker("Alice", aliceAttrs)
 		ctx := phoneTab(t)
@@ -244,7 +245,7 @@ func TestBrowserPhoneMissedCalls(t *testing.T) {
 // A closed desktop moves the agent to Offline after the away time; the
 // next page says why.
 func TestBrowserPhoneAway(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := phoneSite(t, st, siteOptions{away: 3 * time.Second})
 		alice := s.worker("Alice", aliceAttrs)
 		ctx := phoneTab(t)
@@ -275,7 +276,7 @@ func TestBrowserPhoneAway(t *testing.T) {
 // An admin sets an agent's status in the console; the agent's open page
 // shows it within 2 s.
 func TestBrowserAdminChangeReachesAgent(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := phoneSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		agent := phoneTab(t)
@@ -302,7 +303,7 @@ func TestBrowserAdminChangeReachesAgent(t *testing.T) {
 // through didrouter and Done completes it; Call back takes the request and
 // dials the caller.
 func TestBrowserMessages(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := phoneSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		ctx := phoneTab(t)
@@ -310,10 +311,10 @@ func TestBrowserMessages(t *testing.T) {
 		click(t, ctx, "press Available", `#activities button.available`)
 		waitStore(t, s, alice.SID, "Available")
 
-		vm, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		vm, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"type":"voicemail","direction":"inbound","name":"+12125550100","phone_number":"+15127640580",` +
 				`"recording_sid":"RE0123456789abcdef0123456789abcdef","recording_duration":42,"mailbox":"owner","owner_worker_sid":"` + alice.SID + `"}`,
-			CallSID: "RE0123456789abcdef0123456789abcdef"})
+			TaskChannel: didrouter.MessageChannel, CallSID: "RE0123456789abcdef0123456789abcdef"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,14 +327,26 @@ func TestBrowserMessages(t *testing.T) {
 		if got := text(t, ctx, "#call-state"); got != "No call right now." {
 			t.Errorf("a voicemail shows as a call: %q", got)
 		}
+		// The offered message takes no room from calls: a caller of her
+		// number rings her page while the voicemail stays in the list.
+		caller := inboundCall{sid: callSID(301), from: "+12125550111", to: "+15127640580"}
+		if r := s.incoming(caller); r.identity != "alice" {
+			t.Fatalf("with a voicemail offered the call rang %q, want client alice", r.identity)
+		}
+		waitJS(t, ctx, 2*time.Second, "the ringing call next to the voicemail",
+			`document.getElementById("call-state").textContent === "Ringing: (212) 555-0111 called your number" &&
+			 !document.getElementById("messages").hidden && document.querySelectorAll("#message-list .message-text").length === 1`)
+		s.hangUp(caller)
+		waitJS(t, ctx, 2*time.Second, "the call is over", `document.getElementById("call-state").textContent === "No call right now."`)
 		click(t, ctx, "done", "#message-list button.message-done")
 		waitJS(t, ctx, 2*time.Second, "the message leaves the list", `document.getElementById("messages").hidden`)
-		if got := s.task(vm.Task.SID).AssignmentStatus; got != engine.TaskCompleted {
+		if got := s.task(vm.Task.SID).AssignmentStatus; got != didrouter.TaskCompleted {
 			t.Fatalf("the voicemail task is %s, want completed", got)
 		}
 
-		cb, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
-			Attributes: `{"type":"callback","direction":"inbound","name":"+12125550199","phone_number":"+15127640580"}`})
+		cb, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+			Attributes:  `{"type":"callback","direction":"inbound","name":"+12125550199","phone_number":"+15127640580"}`,
+			TaskChannel: didrouter.MessageChannel})
 		if err != nil || cb.Reservation == nil {
 			t.Fatalf("call-back request: %+v %v", cb.Reservation, err)
 		}
@@ -344,7 +357,7 @@ func TestBrowserMessages(t *testing.T) {
 		deadline := time.Now().Add(2 * time.Second)
 		for {
 			r, err := st.GetReservation(s.ctx, s.ws.SID, cb.Reservation.SID)
-			if err == nil && r.Status == engine.ReservationAccepted {
+			if err == nil && r.Status == didrouter.ReservationAccepted {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -358,7 +371,7 @@ func TestBrowserMessages(t *testing.T) {
 // Nobody acts on another agent's message, nor on a call through the
 // message actions.
 func TestMessageActionsOwnOnly(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := phoneSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		s.worker("Bob", `{"phone_number":"(512) 764-0581","contact_uri":"client:bob"}`)
@@ -366,9 +379,9 @@ func TestMessageActionsOwnOnly(t *testing.T) {
 		if _, err := s.eng.UpdateWorker(s.ctx, s.ws.SID, alice.SID, engine.WorkerUpdate{ActivitySID: &available}); err != nil {
 			t.Fatal(err)
 		}
-		vm, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
-			Attributes: `{"type":"voicemail","name":"+12125550100","phone_number":"+15127640580","recording_sid":"RE0123456789abcdef0123456789abcdee"}`,
-			CallSID:    "RE0123456789abcdef0123456789abcdee"})
+		vm, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+			Attributes:  `{"type":"voicemail","name":"+12125550100","phone_number":"+15127640580","recording_sid":"RE0123456789abcdef0123456789abcdee"}`,
+			TaskChannel: didrouter.MessageChannel, CallSID: "RE0123456789abcdef0123456789abcdee"})
 		if err != nil || vm.Reservation == nil || vm.Reservation.WorkerSID != alice.SID {
 			t.Fatalf("voicemail: %+v %v", vm.Reservation, err)
 		}
@@ -379,7 +392,7 @@ func TestMessageActionsOwnOnly(t *testing.T) {
 				t.Errorf("bob on %s: %d %s", path, a.status, a.body)
 			}
 		}
-		if got := s.task(vm.Task.SID).AssignmentStatus; got != engine.TaskReserved {
+		if got := s.task(vm.Task.SID).AssignmentStatus; got != didrouter.TaskReserved {
 			t.Errorf("alice's voicemail is %s after bob's tries", got)
 		}
 		alicePage := s.browser()
@@ -390,7 +403,7 @@ func TestMessageActionsOwnOnly(t *testing.T) {
 		if a := alicePage.do(http.MethodPost, web.AgentMessages+"/"+vm.Task.SID+"/done", url.Values{"csrf": {alicePage.csrf}}, map[string]string{"Origin": s.url}); a.status != http.StatusNoContent {
 			t.Errorf("alice: %d %s", a.status, a.body)
 		}
-		if got := s.task(vm.Task.SID).AssignmentStatus; got != engine.TaskCompleted {
+		if got := s.task(vm.Task.SID).AssignmentStatus; got != didrouter.TaskCompleted {
 			t.Errorf("alice's voicemail is %s, want completed", got)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/web"
 	"github.com/didrouter/didrouter/web/voicetoken"
@@ -45,11 +46,11 @@ func minter(t *testing.T, clock voicetoken.Clock, missing ...string) *voicetoken
 }
 
 // phoneSite is a site whose browser phone is set up.
-func phoneSite(t *testing.T, st engine.Store, o siteOptions) *site {
+func phoneSite(t *testing.T, st didrouter.Store, o siteOptions) *site {
 	t.Helper()
 	clock := o.clock
 	if clock == nil {
-		clock = engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+		clock = didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 		o.clock = clock
 	}
 	o.voice = minter(t, clock)
@@ -89,7 +90,7 @@ func voiceClaims(t *testing.T, token string) jwt.MapClaims {
 // receive calls and place calls through the TwiML App, valid for an hour
 // of the server's clock; nobody else gets one.
 func TestPhoneToken(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := phoneSite(t, st, siteOptions{})
 		s.worker("Alice", aliceAttrs)
 		s.worker("Bob", `{"phone_number":"(512) 764-0581","contact_uri":"client:bob"}`)
@@ -142,7 +143,7 @@ func TestPhoneToken(t *testing.T) {
 // An agent whose calls ring elsewhere (a phone number, SIP, nothing) gets
 // no token, and a message that says why.
 func TestPhoneTokenNotABrowserPhone(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := phoneSite(t, st, siteOptions{})
 		dave := s.worker("Dave", `{"phone_number":"(512) 764-0583","contact_uri":"client:dave"}`)
 		b := s.browser()
@@ -171,8 +172,8 @@ func TestPhoneTokenNotABrowserPhone(t *testing.T) {
 // Without the settings the panel names them, the page loads no phone and
 // asks Twilio's hosts for nothing, and the token says the same.
 func TestPhoneNotSetUp(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
-		clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+	stores(t, func(t *testing.T, st didrouter.Store) {
+		clock := didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 		s := newSite(t, st, siteOptions{clock: clock, voice: minter(t, clock, voicetoken.EnvAPISecret, voicetoken.EnvAppSID)})
 		s.worker("Alice", aliceAttrs)
 		b := s.browser()

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Limit sets the sign-in rate limits: token buckets that refill to Burst
@@ -26,7 +26,7 @@ const maxTracked = 10000
 // still stops guessing a 32-character secret or a signed link.
 type limiter struct {
 	lim   Limit
-	clock engine.Clock
+	clock didrouter.Clock
 	mu    sync.Mutex
 	all   bucket
 	ips   map[string]*bucket
@@ -37,7 +37,7 @@ type bucket struct {
 	at     time.Time
 }
 
-func newLimiter(l Limit, clock engine.Clock) *limiter {
+func newLimiter(l Limit, clock didrouter.Clock) *limiter {
 	if l.PerIP <= 0 {
 		l.PerIP = 10
 	}

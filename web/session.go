@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // touchEvery bounds how often a session's last_seen is written.
@@ -27,8 +27,8 @@ const (
 
 // sessions starts, finds and ends web sessions kept in the store.
 type sessions struct {
-	web    engine.WebStore
-	clock  engine.Clock
+	web    didrouter.WebStore
+	clock  didrouter.Clock
 	ttl    time.Duration
 	secure bool // the public URL is https
 	log    *slog.Logger
@@ -43,7 +43,7 @@ type sessions struct {
 // with a CSRF token anyway; the admin cookie is SameSite=Strict.
 func (s sessions) cookie(kind string) (name, path string, same http.SameSite) {
 	name, path, same = "didrouter_agent", AgentPath, http.SameSiteLaxMode
-	if kind == engine.WebSessionAdmin {
+	if kind == didrouter.WebSessionAdmin {
 		name, path, same = "didrouter_admin", AdminPath, http.SameSiteStrictMode
 	}
 	if s.secure {
@@ -66,18 +66,18 @@ func sessionID(token string) string {
 }
 
 // start creates a session and sets its cookie on w.
-func (s sessions) start(ctx context.Context, w http.ResponseWriter, kind, workspaceSID, workerSID string) (engine.WebSession, error) {
+func (s sessions) start(ctx context.Context, w http.ResponseWriter, kind, workspaceSID, workerSID string) (didrouter.WebSession, error) {
 	now := s.clock.Now()
 	// Expired sessions and used links go whenever someone signs in: no
 	// background job is needed, and sign-ins are rare next to page views.
 	if err := s.web.PurgeWebSessions(ctx, now); err != nil {
-		s.log.WarnContext(ctx, "web: purging expired sessions failed", "err", err)
+		s.log.WarnContext(ctx, "purging expired sessions failed", "err", err)
 	}
 	token := randomToken()
-	sess := engine.WebSession{ID: sessionID(token), Kind: kind, WorkspaceSID: workspaceSID, WorkerSID: workerSID,
+	sess := didrouter.WebSession{ID: sessionID(token), Kind: kind, WorkspaceSID: workspaceSID, WorkerSID: workerSID,
 		CSRF: randomToken(), Created: now, Expires: now.Add(s.ttl), LastSeen: now}
 	if err := s.web.InsertWebSession(ctx, sess); err != nil {
-		return engine.WebSession{}, fmt.Errorf("start session: %w", err)
+		return didrouter.WebSession{}, fmt.Errorf("start session: %w", err)
 	}
 	name, path, same := s.cookie(kind)
 	http.SetCookie(w, &http.Cookie{Name: name, Value: token, Path: path, Expires: sess.Expires,
@@ -87,33 +87,33 @@ func (s sessions) start(ctx context.Context, w http.ResponseWriter, kind, worksp
 
 // find returns the request's session of kind; ok is false without a
 // valid one (no cookie, unknown, expired, another kind).
-func (s sessions) find(r *http.Request, kind string) (sess engine.WebSession, ok bool, err error) {
+func (s sessions) find(r *http.Request, kind string) (sess didrouter.WebSession, ok bool, err error) {
 	name, _, _ := s.cookie(kind)
 	c, err := r.Cookie(name)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
-		return engine.WebSession{}, false, nil
+		return didrouter.WebSession{}, false, nil
 	}
 	sess, err = s.web.GetWebSession(r.Context(), sessionID(c.Value))
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
-		return engine.WebSession{}, false, nil
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
+		return didrouter.WebSession{}, false, nil
 	case err != nil:
-		return engine.WebSession{}, false, fmt.Errorf("read session: %w", err)
+		return didrouter.WebSession{}, false, fmt.Errorf("read session: %w", err)
 	}
 	now := s.clock.Now()
 	if sess.Kind != kind || !now.Before(sess.Expires) {
-		return engine.WebSession{}, false, nil
+		return didrouter.WebSession{}, false, nil
 	}
 	if now.Sub(sess.LastSeen) >= touchEvery {
-		if err := s.web.TouchWebSession(r.Context(), sess.ID, now); err != nil && engine.ErrorCode(err) != engine.ENOTFOUND {
-			s.log.WarnContext(r.Context(), "web: noting a session's last use failed", "err", err)
+		if err := s.web.TouchWebSession(r.Context(), sess.ID, now); err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
+			s.log.WarnContext(r.Context(), "noting session use failed", "err", err)
 		}
 	}
 	return sess, true, nil
 }
 
 // end deletes the session and clears its cookie.
-func (s sessions) end(ctx context.Context, w http.ResponseWriter, sess engine.WebSession) error {
+func (s sessions) end(ctx context.Context, w http.ResponseWriter, sess didrouter.WebSession) error {
 	s.clear(w, sess.Kind)
 	if err := s.web.DeleteWebSession(ctx, sess.ID); err != nil {
 		return fmt.Errorf("end session: %w", err)
@@ -130,7 +130,7 @@ func (s sessions) clear(w http.ResponseWriter, kind string) {
 
 // csrfOK reports whether r carries sess's CSRF token (form field or
 // header), compared in constant time.
-func csrfOK(r *http.Request, sess engine.WebSession) bool {
+func csrfOK(r *http.Request, sess didrouter.WebSession) bool {
 	got := r.Header.Get(csrfHeader)
 	if got == "" {
 		got = r.PostFormValue(csrfField)

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // agentSignInPage shows who a sign-in link is for, with a button that
@@ -55,12 +55,7 @@ func (h *Handler) agentSignIn(w http.ResponseWriter, r *http.Request) {
 			"Each sign-in link works once. Ask your administrator for a new one.")
 		return
 	}
-	// A browser signed in as someone else is signed out of that first.
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAgent); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAgent, wk.WorkspaceSID, wk.SID); err != nil {
-		h.failed(w, r, AgentAssets, "sign you in", err)
+	if !h.startSession(w, r, didrouter.WebSessionAgent, wk.WorkspaceSID, wk.SID) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "agent signed in", "worker", wk.SID, "identity", claims.Identity, "client", clientIP(r))
@@ -80,10 +75,10 @@ func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, err error) {
 		heading = "This sign-in link has expired"
 	case errors.Is(err, agenttoken.ErrRevoked):
 		heading = "This sign-in link was revoked"
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		heading, msg = "No agent uses this sign-in link", "Its identity is not linked to an agent (contact_uri client:…). "+msg
-	case engine.ErrorCode(err) == engine.ECONFLICT:
-		heading, msg = "This sign-in link matches more than one agent", engine.ErrorMessage(err)
+	case didrouter.ErrorCode(err) == didrouter.ECONFLICT:
+		heading, msg = "This sign-in link matches more than one agent", didrouter.ErrorMessage(err)
 	case !agenttoken.Refused(err):
 		h.failed(w, r, AgentAssets, "check the sign-in link", err)
 		return
@@ -91,8 +86,9 @@ func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, err error) {
 	h.render(w, r, status, "message", view{Title: heading, Assets: AgentAssets, Heading: heading, Message: msg})
 }
 
-// signInAllowed applies what every sign-in form needs: a bounded body, the
-// pages' own origin (no login CSRF from another site) and the rate limit.
+// signInAllowed applies what every sign-in form needs. The body is bounded,
+// the request must come from the pages' own origin so another site cannot
+// sign a browser in, and the rate limit applies.
 // It answers the request itself when it refuses.
 func (h *Handler) signInAllowed(w http.ResponseWriter, r *http.Request, assetsPrefix string) bool {
 	if !parseForm(w, r) {
@@ -104,7 +100,7 @@ func (h *Handler) signInAllowed(w http.ResponseWriter, r *http.Request, assetsPr
 	}
 	if !h.limiter.allow(r) {
 		w.Header().Set("Retry-After", "60")
-		h.log.WarnContext(r.Context(), "web: sign-in rate limited", "client", clientIP(r), "path", r.URL.Path)
+		h.log.WarnContext(r.Context(), "sign-in rate limited", "client", clientIP(r), "path", r.URL.Path)
 		h.message(w, r, http.StatusTooManyRequests, assetsPrefix, "Too many sign-in attempts",
 			"Wait a minute, then try again.")
 		return false
@@ -130,7 +126,7 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	if !h.adminCheck(key, r.PostFormValue("secret")) {
-		h.log.WarnContext(r.Context(), "web: admin sign-in with a wrong key or secret", "client", clientIP(r))
+		h.log.WarnContext(r.Context(), "admin sign-in refused", "reason", "wrong key or secret", "client", clientIP(r))
 		shown := key
 		if len(shown) > 100 {
 			shown = ""
@@ -139,21 +135,17 @@ func (h *Handler) adminSignIn(w http.ResponseWriter, r *http.Request) {
 			Key: shown, Error: "The key or the secret is wrong."})
 		return
 	}
-	if old, ok, err := h.sessions.find(r, engine.WebSessionAdmin); err == nil && ok {
-		_ = h.web.DeleteWebSession(r.Context(), old.ID)
-	}
-	if _, err := h.sessions.start(r.Context(), w, engine.WebSessionAdmin, "", ""); err != nil {
-		h.failed(w, r, AdminAssets, "sign you in", err)
+	if !h.startSession(w, r, didrouter.WebSessionAdmin, "", "") {
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin signed in to the console", "client", clientIP(r))
+	h.log.InfoContext(r.Context(), "admin signed in", "client", clientIP(r))
 	http.Redirect(w, r, AdminPath, http.StatusSeeOther)
 }
 
 // signOut ends the session of kind (a POST with the session's CSRF token).
 func (h *Handler) signOut(kind string) http.HandlerFunc {
 	home, assetsPrefix := AgentPath, AgentAssets
-	if kind == engine.WebSessionAdmin {
+	if kind == didrouter.WebSessionAdmin {
 		home, assetsPrefix = AdminSignInPath, AdminAssets
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -191,4 +183,23 @@ func writeJSON(w http.ResponseWriter, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
+}
+
+// startSession signs the browser in with a new session of kind. A browser
+// signed in as someone else is signed out of that session first, so one
+// browser never holds two people's sessions. It answers the failure page
+// itself and then reports false.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, kind, workspaceSID, workerSID string) bool {
+	if old, ok, err := h.sessions.find(r, kind); err == nil && ok {
+		_ = h.web.DeleteWebSession(r.Context(), old.ID)
+	}
+	if _, err := h.sessions.start(r.Context(), w, kind, workspaceSID, workerSID); err != nil {
+		assets := AgentAssets
+		if kind == didrouter.WebSessionAdmin {
+			assets = AdminAssets
+		}
+		h.failed(w, r, assets, "sign you in", err)
+		return false
+	}
+	return true
 }

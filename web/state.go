@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -70,8 +70,8 @@ type callView struct {
 	Transcript   string `json:"transcription,omitempty"`
 }
 
-// stateReader computes agent states, keeping what cannot change any more
-// (finished calls, queue names) for the next time: an event stream
+// stateReader computes agent states. It keeps what cannot change any more,
+// such as finished calls and queue names, because an event stream
 // recomputes its agent's state on every change.
 type stateReader struct {
 	h        *Handler
@@ -84,7 +84,7 @@ func (h *Handler) newStateReader() *stateReader {
 }
 
 // read computes the state of worker w.
-func (s *stateReader) read(ctx context.Context, w engine.Worker) (agentState, error) {
+func (s *stateReader) read(ctx context.Context, w didrouter.Worker) (agentState, error) {
 	st := s.h.store
 	norm := s.h.eng.Normalizer()
 	out := agentState{Name: w.FriendlyName, Number: w.PhoneNumber, NumberDisplay: display(norm, w.PhoneNumber),
@@ -96,7 +96,7 @@ func (s *stateReader) read(ctx context.Context, w engine.Worker) (agentState, er
 	}
 	// Available ones first, then by name: a stable order (the seeded
 	// activities share one creation time, so the store's order is by sid).
-	slices.SortFunc(acts, func(a, b engine.Activity) int {
+	slices.SortFunc(acts, func(a, b didrouter.Activity) int {
 		if a.Available != b.Available {
 			if a.Available {
 				return -1
@@ -108,8 +108,8 @@ func (s *stateReader) read(ctx context.Context, w engine.Worker) (agentState, er
 	for _, a := range acts {
 		out.Activities = append(out.Activities, activityView{SID: a.SID, Name: a.FriendlyName, Available: a.Available, Pressed: a.SID == w.ActivitySID})
 	}
-	list, err := st.ListReservations(ctx, w.WorkspaceSID, engine.ReservationFilter{
-		Page: engine.Page{Size: recentCalls}, WorkerSID: w.SID, Newest: true})
+	list, err := st.ListReservations(ctx, w.WorkspaceSID, didrouter.ReservationFilter{
+		Page: didrouter.Page{Size: recentCalls}, WorkerSID: w.SID, Newest: true})
 	if err != nil {
 		return agentState{}, fmt.Errorf("list reservations: %w", err)
 	}
@@ -145,11 +145,11 @@ func (s *stateReader) read(ctx context.Context, w engine.Worker) (agentState, er
 }
 
 // call describes reservation r of worker w.
-func (s *stateReader) call(ctx context.Context, w engine.Worker, r engine.Reservation) (callView, error) {
+func (s *stateReader) call(ctx context.Context, w didrouter.Worker, r didrouter.Reservation) (callView, error) {
 	norm := s.h.eng.Normalizer()
 	t, err := s.h.store.GetTask(ctx, w.WorkspaceSID, r.TaskSID)
-	if engine.ErrorCode(err) == engine.ENOTFOUND {
-		t = engine.Task{SID: r.TaskSID, Attributes: "{}"} // deleted: show what the reservation says
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
+		t = didrouter.Task{SID: r.TaskSID, Attributes: "{}"} // deleted: show what the reservation says
 	} else if err != nil {
 		return callView{}, fmt.Errorf("read task %s: %w", r.TaskSID, err)
 	}
@@ -157,9 +157,9 @@ func (s *stateReader) call(ctx context.Context, w engine.Worker, r engine.Reserv
 	_ = json.Unmarshal([]byte(t.Attributes), &attrs) // stored attributes are a JSON object
 	str := func(k string) string { v, _ := attrs[k].(string); return v }
 	c := callView{ReservationSID: r.SID, TaskSID: t.SID, Direction: "inbound", When: r.DateCreated.UTC().Format(time.RFC3339)}
-	if k := str("type"); k == engine.TaskTypeVoicemail || k == engine.TaskTypeCallback {
+	if k := str("type"); k == didrouter.TaskTypeVoicemail || k == didrouter.TaskTypeCallback {
 		c.Kind = k
-		if k == engine.TaskTypeVoicemail && str("recording_sid") != "" {
+		if k == didrouter.TaskTypeVoicemail && str("recording_sid") != "" {
 			c.RecordingURL = AgentVoicemail + "/" + t.SID + "/recording"
 		}
 		if d, ok := attrs["recording_duration"].(float64); ok && d > 0 {
@@ -206,7 +206,7 @@ func (s *stateReader) queueName(ctx context.Context, workspaceSID, sid string) (
 	}
 	q, err := s.h.store.GetTaskQueue(ctx, workspaceSID, sid)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		return "the queue", nil
 	case err != nil:
 		return "", fmt.Errorf("read task queue %s: %w", sid, err)
@@ -230,13 +230,13 @@ func stateLabel(state string) string {
 
 // callStatus reads a reservation as the agent lived it: the state of a
 // call under way, or the outcome of one that is over.
-func callStatus(r engine.Reservation, t engine.Task, direction string) (state, outcome string) {
+func callStatus(r didrouter.Reservation, t didrouter.Task, direction string) (state, outcome string) {
 	switch r.Status {
-	case engine.ReservationPending:
+	case didrouter.ReservationPending:
 		return "ringing", ""
-	case engine.ReservationAccepted:
+	case didrouter.ReservationAccepted:
 		return "on_call", ""
-	case engine.ReservationWrapping:
+	case didrouter.ReservationWrapping:
 		return "wrapping", ""
 	}
 	if direction == "outbound" {
@@ -255,14 +255,14 @@ func callStatus(r engine.Reservation, t engine.Task, direction string) (state, o
 		return "", "placed"
 	}
 	switch r.Status {
-	case engine.ReservationCompleted:
+	case didrouter.ReservationCompleted:
 		return "", "answered"
-	case engine.ReservationRejected:
+	case didrouter.ReservationRejected:
 		return "", "declined"
-	case engine.ReservationTimeout, engine.ReservationRescinded:
+	case didrouter.ReservationTimeout, didrouter.ReservationRescinded:
 		// Rescinded: the owner's turn ended unanswered and the call moved on.
 		return "", "missed"
-	case engine.ReservationCanceled:
+	case didrouter.ReservationCanceled:
 		return "", "abandoned" // the caller hung up while it rang
 	}
 	return "", r.Status
@@ -275,12 +275,12 @@ func (c callView) sentence() string {
 		how = "called your number"
 	}
 	switch c.Kind {
-	case engine.TaskTypeVoicemail:
+	case didrouter.TaskTypeVoicemail:
 		if c.ToYou {
 			return "Voicemail from " + c.NumberDisplay + " to your number"
 		}
 		return "Voicemail from " + c.NumberDisplay + " " + how
-	case engine.TaskTypeCallback:
+	case didrouter.TaskTypeCallback:
 		return c.NumberDisplay + " asked to be called back"
 	}
 	if c.Direction == "outbound" {

@@ -11,14 +11,14 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// Voicemail on the agent desktop (docs/voicemail.md): an agent lists the
-// voicemail and call-back tasks that are theirs and plays a message
-// through didrouter, which fetches the recording from Twilio with the
-// account's credentials: the browser never holds them, and a recording is
-// streamed only to the session of the agent the message is for.
+// Voicemail on the agent desktop, as docs/voicemail.md tells. An agent
+// lists their own voicemail and call-back tasks and plays a message through
+// didrouter. didrouter fetches the recording from Twilio with the account's
+// credentials, so the browser never holds them. A recording is streamed
+// only to the session of the agent the message is for.
 const (
 	AgentVoicemail = "/agent/voicemail"
 	// maxRecording bounds a recording streamed to the browser (a 2-minute
@@ -71,23 +71,23 @@ type taskFor struct {
 	Transcription string `json:"transcription"`
 }
 
-// mine reports whether a voicemail or call-back task is the agent's: the
-// message is for them (the owner of the number called), or it is offered
-// to or taken by them (a shared one, or a call-back).
-func (h *Handler) mine(ctx context.Context, a Agent, t engine.Task, attrs taskFor) (bool, error) {
+// mine reports whether a voicemail or call-back task is the agent's. It is
+// when the message is for them as the owner of the number called, or when
+// it is offered to or taken by them.
+func (h *Handler) mine(ctx context.Context, a Agent, t didrouter.Task, attrs taskFor) (bool, error) {
 	if attrs.Type != "voicemail" && attrs.Type != "callback" {
 		return false, nil
 	}
 	if attrs.Owner == a.Worker.SID {
 		return true, nil
 	}
-	rs, err := h.store.ListReservations(ctx, t.WorkspaceSID, engine.ReservationFilter{Page: engine.Page{Size: 100}, TaskSID: t.SID})
+	rs, err := h.store.ListReservations(ctx, t.WorkspaceSID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 100}, TaskSID: t.SID})
 	if err != nil {
 		return false, fmt.Errorf("reservations of task %s: %w", t.SID, err)
 	}
 	for _, r := range rs {
-		if r.WorkerSID == a.Worker.SID && (r.Status == engine.ReservationPending || r.Status == engine.ReservationAccepted ||
-			r.Status == engine.ReservationWrapping || r.Status == engine.ReservationCompleted) {
+		if r.WorkerSID == a.Worker.SID && (r.Status == didrouter.ReservationPending || r.Status == didrouter.ReservationAccepted ||
+			r.Status == didrouter.ReservationWrapping || r.Status == didrouter.ReservationCompleted) {
 			return true, nil
 		}
 	}
@@ -99,9 +99,9 @@ func (h *Handler) mine(ctx context.Context, a Agent, t engine.Task, attrs taskFo
 func (h *Handler) listVoicemail(w http.ResponseWriter, r *http.Request) {
 	a, _ := AgentFrom(r.Context())
 	ctx := r.Context()
-	tasks, err := h.store.ListTasks(ctx, a.Worker.WorkspaceSID, engine.TaskFilter{
-		Page: engine.Page{Size: 1000}, Newest: true,
-		AssignmentStatus: []string{engine.TaskPending, engine.TaskReserved, engine.TaskAssigned, engine.TaskWrapping},
+	tasks, err := h.store.ListTasks(ctx, a.Worker.WorkspaceSID, didrouter.TaskFilter{
+		Page: didrouter.Page{Size: 1000}, Newest: true,
+		AssignmentStatus: []string{didrouter.TaskPending, didrouter.TaskReserved, didrouter.TaskAssigned, didrouter.TaskWrapping},
 	})
 	if err != nil {
 		h.logError(r, "list voicemail", err)
@@ -147,12 +147,12 @@ func (h *Handler) playVoicemail(w http.ResponseWriter, r *http.Request) {
 	}
 	sid := chi.URLParam(r, "task")
 	notFound := func() { http.Error(w, "No such message.", http.StatusNotFound) }
-	if !engine.IsSID(sid, engine.PrefixTask) {
+	if !didrouter.IsSID(sid, didrouter.PrefixTask) {
 		notFound()
 		return
 	}
 	t, err := h.store.GetTask(ctx, a.Worker.WorkspaceSID, sid)
-	if engine.ErrorCode(err) == engine.ENOTFOUND {
+	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 		notFound()
 		return
 	}
@@ -171,7 +171,7 @@ func (h *Handler) playVoicemail(w http.ResponseWriter, r *http.Request) {
 	}
 	// Another agent's message is answered as a missing one: its existence
 	// is not the asker's to learn.
-	if !ok || attrs.Type != "voicemail" || !engine.IsSID(attrs.RecordingSID, "RE") {
+	if !ok || attrs.Type != "voicemail" || !didrouter.IsSID(attrs.RecordingSID, "RE") {
 		notFound()
 		return
 	}
@@ -183,7 +183,7 @@ func (h *Handler) playVoicemail(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		h.log.WarnContext(ctx, "Twilio refused a recording", "recording_sid", attrs.RecordingSID, "status", resp.StatusCode)
+		h.log.WarnContext(ctx, "twilio refused a recording", "recording_sid", attrs.RecordingSID, "status", resp.StatusCode)
 		http.Error(w, "Twilio did not give the recording; try again in a moment.", http.StatusBadGateway)
 		return
 	}

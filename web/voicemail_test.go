@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/web"
 )
@@ -40,7 +41,7 @@ func fakeRecordings(t *testing.T, recordingSID string) (*httptest.Server, *atomi
 // fetches the recording with the account's credentials; another agent can
 // neither list nor play it, and a visitor without a session gets nothing.
 func TestVoicemailPlayback(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		recSID := fmt.Sprintf("RE%032x", 7)
 		twilio, hits := fakeRecordings(t, recSID)
 		s := newSite(t, st, siteOptions{recordings: &web.RecordingSource{BaseURL: twilio.URL,
@@ -49,12 +50,12 @@ func TestVoicemailPlayback(t *testing.T) {
 		s.worker("bob", `{"phone_number":"+15125550102","contact_uri":"client:bob"}`)
 		attrs := fmt.Sprintf(`{"type":"voicemail","name":"+17375550100","phone_number":"+15125550101","owner_worker_sid":%q,
 			"mailbox":"owner","recording_sid":%q,"recording_duration":12}`, alice.SID, recSID)
-		res, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, Attributes: attrs, CallSID: recSID})
+		res, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, Attributes: attrs, CallSID: recSID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		shared := fmt.Sprintf(`{"type":"voicemail","name":"+17375550101","phone_number":"+15125550199","mailbox":"shared","recording_sid":"RE%032x","recording_duration":3}`, 8)
-		if _, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, Attributes: shared, CallSID: fmt.Sprintf("RE%032x", 8)}); err != nil {
+		if _, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, Attributes: shared, CallSID: fmt.Sprintf("RE%032x", 8)}); err != nil {
 			t.Fatal(err)
 		}
 

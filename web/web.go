@@ -2,12 +2,12 @@
 // /agent/ and the admin console's sign-in at /admin/.
 //
 // The pages are server-rendered html/template documents with a little
-// plain JavaScript (no build step, no framework, nothing loaded from
-// another origin), embedded in the binary: they stay small, work on locked
-// down networks and need no upkeep of a front-end tool chain. Live updates
-// come as server-sent events fed by the store's change feed, and every
-// state lives in the store (sessions too), so any instance behind a load
-// balancer can serve any request.
+// plain JavaScript, embedded in the binary. There is no build step, no
+// framework and nothing loaded from another origin, so the pages stay
+// small, work on locked-down networks and need no front-end tool chain.
+// Live updates come as server-sent events fed by the store's change feed.
+// Every state lives in the store, sessions too, so any instance behind a
+// load balancer can serve any request.
 package web
 
 import (
@@ -26,6 +26,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -54,10 +55,10 @@ const (
 //go:embed assets
 var assets embed.FS
 
-// Engine is what the pages need from the routing engine (*engine.Engine):
-// presence changes go through it, with the same rules as the API.
+// Engine is what the pages need from the routing engine. Presence changes
+// go through it, so the pages follow the same rules as the API.
 type Engine interface {
-	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (engine.Worker, error)
+	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (didrouter.Worker, error)
 	Normalizer() *routing.Normalizer
 	LastActivityChange(ctx context.Context, workspaceSID, workerSID string, since time.Time) (engine.ActivityChange, bool, error)
 }
@@ -65,14 +66,14 @@ type Engine interface {
 // Config configures the pages. Engine, Store, Web, Clock and PublicURL are required.
 type Config struct {
 	Engine Engine
-	Store  engine.Store    // reads and the change feed
-	Web    engine.WebStore // sessions
-	Clock  engine.Clock
+	Store  didrouter.Store    // reads and the change feed
+	Web    didrouter.WebStore // sessions
+	Clock  didrouter.Clock
 	Logger *slog.Logger
 
-	// PublicURL is the server's base URL as browsers see it: an https URL
-	// makes cookies Secure (and __Host- named), and its origin is trusted
-	// for state-changing requests besides the request's own host.
+	// PublicURL is the server's base URL as browsers see it. An https URL
+	// makes cookies Secure and __Host- named. Its origin is trusted for
+	// state-changing requests besides the request's own host.
 	PublicURL string
 	// SessionTTL is how long a sign-in lasts; 0 = DefaultSessionTTL.
 	SessionTTL time.Duration
@@ -109,15 +110,15 @@ type Config struct {
 	Recordings *RecordingSource
 	// CallSettings keeps the business hours the console edits
 	// (admin_hours.go); nil = the Store's when it keeps them.
-	CallSettings engine.CallSettingsStore
+	CallSettings didrouter.CallSettingsStore
 }
 
 // Handler serves the pages.
 type Handler struct {
 	eng        Engine
-	store      engine.Store
-	web        engine.WebStore
-	clock      engine.Clock
+	store      didrouter.Store
+	web        didrouter.WebStore
+	clock      didrouter.Clock
 	log        *slog.Logger
 	agents     *agenttoken.Agents
 	adminCheck func(key, secret string) bool
@@ -133,9 +134,9 @@ type Handler struct {
 	phone      []string // scripts of the browser phone, when embedded
 	voice      Voice
 	admin      *adminState
-	oidc       atomic.Pointer[oidcState] // sign-in with OpenID Connect (EnableOIDC); nil = off
-	recordings *RecordingSource          // nil: voicemail playback is off
-	settings   engine.CallSettingsStore  // nil: the business hours page says it is off
+	oidc       atomic.Pointer[oidcState]   // sign-in with OpenID Connect (EnableOIDC); nil = off
+	recordings *RecordingSource            // nil: voicemail playback is off
+	settings   didrouter.CallSettingsStore // nil: the business hours page says it is off
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -198,7 +199,7 @@ func New(cfg Config) (*Handler, error) {
 		settings:   cfg.CallSettings,
 	}
 	if h.settings == nil {
-		h.settings, _ = cfg.Store.(engine.CallSettingsStore)
+		h.settings, _ = cfg.Store.(didrouter.CallSettingsStore)
 	}
 	h.admin = newAdminState(cfg, strings.TrimRight(cfg.PublicURL, "/"))
 	return h, nil
@@ -240,20 +241,20 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(h.recoverer, h.headers)
 		r.Get("/agent", redirectTo(AgentPath))
-		r.Get(AgentPath, h.ssoFirst(engine.WebSessionAgent, h.agentPage))
+		r.Get(AgentPath, h.ssoFirst(didrouter.WebSessionAgent, h.agentPage))
 		r.Get(OIDCCallbackPath, h.oidcCallback)
 		r.Get(SignInPath, h.agentSignInPage)
 		r.Post(SignInPath, h.agentSignIn)
-		r.Post(AgentSignOut, h.signOut(engine.WebSessionAgent))
+		r.Post(AgentSignOut, h.signOut(didrouter.WebSessionAgent))
 		r.With(h.AgentOnly).Post(AgentPresence, h.setPresence)
 		r.With(h.AgentOnly).Get(AgentEvents, h.events)
 		r.With(h.AgentOnly).Post(AgentPhoneToken, h.phoneToken)
 		h.mountVoicemail(r)
 		h.mountMessages(r)
 		r.Get("/admin", redirectTo(AdminPath))
-		r.Get(AdminSignInPath, h.ssoFirst(engine.WebSessionAdmin, h.adminSignInPage))
+		r.Get(AdminSignInPath, h.ssoFirst(didrouter.WebSessionAdmin, h.adminSignInPage))
 		r.Post(AdminSignInPath, h.passwordLogin(h.adminSignIn))
-		r.Post(AdminSignOut, h.signOut(engine.WebSessionAdmin))
+		r.Post(AdminSignOut, h.signOut(didrouter.WebSessionAdmin))
 		h.mountAdmin(r)
 	})
 	r.Group(func(r chi.Router) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/storetest"
 	"github.com/didrouter/didrouter/web"
@@ -18,7 +19,7 @@ const aliceAttrs = `{"phone_number":"(512) 764-0580","contact_uri":"client:alice
 
 // Every page carries the security headers, and nothing is cached.
 func TestSecurityHeaders(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		b := s.browser()
 		for _, path := range []string{web.AgentPath, web.AdminSignInPath, web.SignInPath + "?t=x"} {
@@ -57,7 +58,7 @@ func TestSecurityHeaders(t *testing.T) {
 // Without a session the desktop says how to sign in and shows nothing of
 // any agent; the event stream and presence refuse.
 func TestAgentPageWithoutSession(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		s.worker("Alice", aliceAttrs)
 		b := s.browser()
@@ -88,7 +89,7 @@ func TestAgentPageWithoutSession(t *testing.T) {
 // A sign-in link: GET shows a button and starts nothing (link previews),
 // POST starts the session once; the link cannot be used again.
 func TestAgentSignInLink(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		link := s.link("alice")
@@ -122,7 +123,7 @@ func TestAgentSignInLink(t *testing.T) {
 		}
 		// The store keeps the session for alice's worker, under the
 		// digest of the cookie's token.
-		if sess, ok := b.storedSession(); !ok || sess.WorkerSID != alice.SID || sess.Kind != engine.WebSessionAgent ||
+		if sess, ok := b.storedSession(); !ok || sess.WorkerSID != alice.SID || sess.Kind != didrouter.WebSessionAgent ||
 			!sess.Expires.Equal(s.clock.Now().Add(12*time.Hour)) || len(sess.CSRF) < 40 {
 			t.Errorf("stored session %+v (%v)", sess, ok)
 		}
@@ -148,7 +149,7 @@ func TestAgentSignInLink(t *testing.T) {
 
 // Links are off without DIDROUTER_AGENT_TOKEN_SECRET, and the page says so.
 func TestAgentSignInLinksOff(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{noLinks: true})
 		a := s.browser().get(web.SignInPath + "?t=drl1.anything")
 		if a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, "DIDROUTER_AGENT_TOKEN_SECRET") {
@@ -160,7 +161,7 @@ func TestAgentSignInLinksOff(t *testing.T) {
 // State-changing requests from another site are refused, and a session's
 // requests need its CSRF token.
 func TestCrossSiteAndCSRF(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		b := s.browser()
@@ -214,7 +215,7 @@ func TestCrossSiteAndCSRF(t *testing.T) {
 // An agent's session touches only that agent's worker: the requests name
 // no worker, and extra parameters naming another are ignored.
 func TestAgentCannotTouchAnother(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		bob := s.worker("Bob", `{"phone_number":"+15125550199","contact_uri":"client:bob"}`)
@@ -234,7 +235,7 @@ func TestAgentCannotTouchAnother(t *testing.T) {
 		}
 		// An activity of another workspace is refused, and so is anything
 		// that is no activity sid (the same 400 on both stores).
-		for _, bad := range []string{engine.NewSID(engine.PrefixActivity), "", "WA\x00" + strings.Repeat("0", 31),
+		for _, bad := range []string{didrouter.NewSID(didrouter.PrefixActivity), "", "WA\x00" + strings.Repeat("0", 31),
 			"\xff\xfe", strings.Repeat("A", 1000), bob.SID} {
 			if a := b.post(web.AgentPresence, url.Values{"activity": {bad}, "csrf": {b.csrf}}); a.status != http.StatusBadRequest {
 				t.Errorf("activity %.40q: %d %s", bad, a.status, a.body)
@@ -273,7 +274,7 @@ func TestAgentCannotTouchAnother(t *testing.T) {
 // Sign-out (a POST with the CSRF token) deletes the session; its cookie
 // opens nothing afterwards.
 func TestSignOut(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		s.worker("Alice", aliceAttrs)
 		b := s.browser()
@@ -302,7 +303,7 @@ func TestSignOut(t *testing.T) {
 // A session ends after DIDROUTER_SESSION_TTL, when its agent's tokens are
 // revoked (its open stream says so at once) or when its worker is deleted.
 func TestSessionEnds(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		s.worker("Bob", `{"contact_uri":"client:bob"}`)
@@ -348,7 +349,7 @@ func TestSessionEnds(t *testing.T) {
 
 // Behind https the cookie is Secure and __Host- named.
 func TestSecureCookie(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{publicURL: "https://calls.example.com"})
 		s.worker("Alice", aliceAttrs)
 		link := s.link("alice")
@@ -374,7 +375,7 @@ func TestSecureCookie(t *testing.T) {
 // The admin sign-in: a wrong secret gets a message and nothing else; the
 // right one a session and the console's page; sign-out ends it.
 func TestAdminSignIn(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		s.worker("Alice", aliceAttrs)
 		b := s.browser()
@@ -425,7 +426,7 @@ func TestAdminSignIn(t *testing.T) {
 }
 
 func TestAdminConsoleOff(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{noAdmin: true})
 		b := s.browser()
 		if a := b.get(web.AdminSignInPath); !strings.Contains(a.body, "The admin console is off") {
@@ -441,7 +442,7 @@ func TestAdminConsoleOff(t *testing.T) {
 // Sign-in attempts are rate limited per client (and overall): the 11th in
 // a minute gets 429 with a clear message, and a minute later it works.
 func TestSignInRateLimit(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		b := s.browser()
 		wrong := url.Values{"key": {apiKey}, "secret": {"guess"}}
@@ -468,7 +469,7 @@ func TestSignInRateLimit(t *testing.T) {
 
 // The overall limit holds against many clients at once.
 func TestSignInRateLimitOverall(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{limit: web.Limit{PerIP: 100, Global: 5}})
 		var (
 			wg      sync.WaitGroup
@@ -495,7 +496,7 @@ func TestSignInRateLimitOverall(t *testing.T) {
 // The event stream sends the state at once, then every change made
 // elsewhere (the API) within 2 s, and tells PresenceTracker about the page.
 func TestEventStream(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		rec := &presenceRecorder{}
 		s := newSite(t, st, siteOptions{presence: rec, heartbeat: time.Second})
 		alice := s.worker("Alice", aliceAttrs)
@@ -518,7 +519,7 @@ func TestEventStream(t *testing.T) {
 
 		// A call for her number rings on the page, then is gone when the
 		// caller hangs up, and stays in her recent calls as abandoned.
-		res, err := s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		res, err := s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"name":"+12125550100","phone_number":"+15127640580","type":"inbound","direction":"inbound"}`,
 			CallSID:    "CA0123456789abcdef0123456789abcdef"})
 		if err != nil {
@@ -542,7 +543,7 @@ func TestEventStream(t *testing.T) {
 		// A call to the main line comes through Everyone; she answers it,
 		// it ends: answered.
 		s.clock.Advance(time.Minute)
-		res, err = s.eng.CreateTask(s.ctx, engine.NewTask{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
+		res, err = s.eng.CreateTask(s.ctx, engine.TaskInsert{WorkspaceSID: s.ws.SID, WorkflowSID: s.ws.DefaultWorkflowSID,
 			Attributes: `{"name":"+13125550111","phone_number":"+15125550000","type":"inbound","direction":"inbound"}`,
 			CallSID:    "CA1123456789abcdef0123456789abcdef"})
 		if err != nil {
@@ -626,7 +627,7 @@ func TestEventStreamAcrossInstances(t *testing.T) {
 // as the away timer writes) shows as a notice; one that explains the
 // current status also on connect.
 func TestNotice(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		s := newSite(t, st, siteOptions{})
 		alice := s.worker("Alice", aliceAttrs)
 		b := s.browser()
@@ -648,16 +649,16 @@ func TestNotice(t *testing.T) {
 
 // explain records an activity change with a notice, as the presence code
 // does, and announces it.
-func explain(t *testing.T, s *site, w engine.Worker, activitySID string) {
+func explain(t *testing.T, s *site, w didrouter.Worker, activitySID string) {
 	t.Helper()
-	err := s.store.Tx(s.ctx, func(tx engine.Tx) error {
-		if err := tx.InsertEvent(s.ctx, engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: s.ws.SID,
-			EventType: engine.EventWorkerActivityUpdate, ResourceType: "worker", ResourceSID: w.SID, WorkerSID: w.SID,
+	err := s.store.Tx(s.ctx, func(tx didrouter.Tx) error {
+		if err := tx.InsertEvent(s.ctx, didrouter.Event{SID: didrouter.NewSID(didrouter.PrefixEvent), WorkspaceSID: s.ws.SID,
+			EventType: didrouter.EventWorkerActivityUpdate, ResourceType: "worker", ResourceSID: w.SID, WorkerSID: w.SID,
 			Description: "away", Data: `{"worker_activity_sid":"` + activitySID + `","worker_activity_name":"Offline","reason":"away","away_seconds":120}`,
 			Date: s.clock.Now()}); err != nil {
 			return err
 		}
-		return tx.Notify(s.ctx, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: s.ws.SID, SID: w.SID})
+		return tx.Notify(s.ctx, didrouter.Change{Kind: didrouter.ChangeWorker, WorkspaceSID: s.ws.SID, SID: w.SID})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,15 +9,15 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// Queue announcements: a waiting caller hears their place in the queue and
-// an estimate of the wait, at the first hold message and then once a minute
-// (announceEvery). The estimate is the average wait (from the task's
-// creation to the agent's answer) of the queue's last estimateCalls calls
-// answered in the last estimateWindow, said in words ("a few minutes"), not
-// to the second.
+// Queue announcements. A waiting caller hears their place in the queue and
+// an estimate of the wait, at the first hold message and then every
+// announceEvery. The estimate is the average wait, from a task's creation to
+// the agent's answer, of the queue's last estimateCalls calls answered in
+// the last estimateWindow. It is said in words such as "a few minutes",
+// because a figure to the second would promise too much.
 const (
 	announceEvery  = 60 // seconds in the queue between two announcements
 	estimateWindow = 30 * time.Minute
@@ -38,7 +38,7 @@ type waitEstimate struct {
 }
 
 // announcement is the position (and estimate) said on this poll, or nil.
-func (h *Handler) announcement(ctx context.Context, c *call, t engine.Task) []twiml.Element {
+func (h *Handler) announcement(ctx context.Context, c *call, t didrouter.Task) []twiml.Element {
 	a := h.answerer()
 	if a == nil {
 		return nil
@@ -64,7 +64,7 @@ func (h *Handler) announcement(ctx context.Context, c *call, t engine.Task) []tw
 
 // estimate is the queue's expected wait in words, "" when the queue
 // answered no call recently.
-func (h *Handler) estimate(ctx context.Context, t engine.Task) string {
+func (h *Handler) estimate(ctx context.Context, t didrouter.Task) string {
 	now := h.clock.Now()
 	key := t.WorkspaceSID + "/" + t.TaskQueueSID
 	h.waits.mu.Lock()
@@ -75,7 +75,7 @@ func (h *Handler) estimate(ctx context.Context, t engine.Task) string {
 		if err != nil {
 			// Kept as "no estimate" too, so that a failing read is not
 			// tried again by every caller's next announcement.
-			h.log.WarnContext(ctx, "recent waits could not be read; no estimate said", "task_sid", t.SID, "err", err)
+			h.log.WarnContext(ctx, "recent waits unreadable, no estimate said", "task_sid", t.SID, "err", err)
 		}
 		e = waitEstimate{avg: avg, at: now}
 		h.waits.mu.Lock()
@@ -109,9 +109,9 @@ func inWords(d time.Duration) string {
 // recentWait is the average wait of the calls t's queue answered recently:
 // the newest reservation.accepted events of the window whose task ended
 // up in that queue. 0 when there were none.
-func (h *Handler) recentWait(ctx context.Context, t engine.Task, now time.Time) (time.Duration, error) {
-	evs, err := h.store.ListEvents(ctx, t.WorkspaceSID, engine.EventFilter{
-		Page: engine.Page{Size: estimateCalls}, EventType: engine.EventReservationAccepted,
+func (h *Handler) recentWait(ctx context.Context, t didrouter.Task, now time.Time) (time.Duration, error) {
+	evs, err := h.store.ListEvents(ctx, t.WorkspaceSID, didrouter.EventFilter{
+		Page: didrouter.Page{Size: estimateCalls}, EventType: didrouter.EventReservationAccepted,
 		StartDate: now.Add(-estimateWindow), EndDate: now, Newest: true,
 	})
 	if err != nil {
@@ -138,4 +138,4 @@ func (h *Handler) recentWait(ctx context.Context, t engine.Task, now time.Time) 
 // callerCall reports whether a task was a caller's call (not an
 // agent's outbound call, a voicemail message or a call-back request),
 // whose wait says something of the queue's.
-func callerCall(t engine.Task) bool { return attrsOf(t).Type == "inbound" }
+func callerCall(t didrouter.Task) bool { return attrsOf(t).Type == "inbound" }

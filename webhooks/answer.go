@@ -6,14 +6,14 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// answer runs on the agent's leg when the agent picks up (the `url` of the
-// <Client>/<Sip>/<Number> noun). Accepting the reservation connects the
-// call (an empty <Response/>); when the reservation is no longer pending
-// (the caller hung up, the step timed out and the call went to someone
-// else) the agent's leg is hung up instead.
+// answer runs on the agent's leg when the agent picks up. It is the `url` of
+// the <Client>, <Sip> or <Number> noun. Accepting the reservation connects
+// the call with an empty <Response/>. When the reservation is no longer
+// pending, because the caller hung up or the call went to someone else, the
+// agent's leg is hung up instead.
 func (h *Handler) answer(ctx context.Context, c *call) ([]twiml.Element, error) {
 	resSID := c.query("reservation")
 	if resSID == "" {
@@ -21,22 +21,22 @@ func (h *Handler) answer(ctx context.Context, c *call) ([]twiml.Element, error) 
 		return []twiml.Element{hangup()}, nil
 	}
 	r, err := h.eng.AcceptReservation(ctx, c.ws, resSID)
-	switch engine.ErrorCode(err) {
+	switch didrouter.ErrorCode(err) {
 	case "":
 		h.decision(ctx, c, r.TaskSID, r.WorkerSID, "connect", "reservation "+r.SID+" accepted")
 		return nil, nil
-	case engine.EUNAVAILABLE, engine.ENOTFOUND:
-		// A retry of an answer that was already accepted (Twilio retries
-		// per the URL's connection overrides, or our first answer was lost)
-		// is the same pick-up: hanging up now would drop a connected call.
-		if cur, rerr := h.store.GetReservation(ctx, c.ws, resSID); rerr == nil && cur.Status == engine.ReservationAccepted {
+	case didrouter.EUNAVAILABLE, didrouter.ENOTFOUND:
+		// A retry of an answer that was already accepted is the same
+		// pick-up. Twilio retries per the URL's connection overrides, or our
+		// first answer was lost. Hanging up now would drop a connected call.
+		if cur, rerr := h.store.GetReservation(ctx, c.ws, resSID); rerr == nil && cur.Status == didrouter.ReservationAccepted {
 			h.decision(ctx, c, cur.TaskSID, cur.WorkerSID, "connect", "reservation "+cur.SID+" already accepted (retried answer)")
 			return nil, nil
 		}
-		if engine.ErrorCode(err) == engine.ENOTFOUND && h.notImportedYet(ctx, c, resSID) {
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND && h.notImportedYet(ctx, c, resSID) {
 			return nil, nil
 		}
-		h.decision(ctx, c, c.taskSID, "", "hangup-agent", "reservation "+resSID+" no longer pending: "+engine.ErrorMessage(err))
+		h.decision(ctx, c, c.taskSID, "", "hangup-agent", "reservation "+resSID+" no longer pending: "+didrouter.ErrorMessage(err))
 		return []twiml.Element{hangup()}, nil
 	default:
 		return nil, fmt.Errorf("accept reservation %s: %w", resSID, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -25,7 +26,7 @@ func (h *Handler) connect(ctx context.Context, c *call, res engine.TaskResult) (
 			h.decision(ctx, c, t.SID, "", "hangup", "task is "+t.AssignmentStatus)
 			return []twiml.Element{hangup()}, nil
 		}
-		if res.Reservation == nil && t.AssignmentStatus == engine.TaskReserved {
+		if res.Reservation == nil && t.AssignmentStatus == didrouter.TaskReserved {
 			// Another instance (or this one, in the background) reserved a
 			// worker for the task while this request routed it.
 			cur, err := h.current(ctx, t.WorkspaceSID, t.SID)
@@ -35,7 +36,7 @@ func (h *Handler) connect(ctx context.Context, c *call, res engine.TaskResult) (
 			res, t = cur, cur.Task
 		}
 		r := res.Reservation
-		if r == nil || r.Status != engine.ReservationPending || r.SID == endedReservation(c) || !h.ringable(ctx, t, *r) {
+		if r == nil || r.Status != didrouter.ReservationPending || r.SID == endedReservation(c) || !h.ringable(ctx, t, *r) {
 			return h.hold(ctx, c, t, 0), nil
 		}
 		w, err := h.reservedWorker(ctx, r, res.Worker)
@@ -53,9 +54,9 @@ func (h *Handler) connect(ctx context.Context, c *call, res engine.TaskResult) (
 		}
 		// The worker cannot be rung: give the call to someone else now
 		// rather than let it ring nobody until the step times out.
-		h.log.WarnContext(ctx, "reserved worker cannot be rung; rejecting the reservation",
+		h.log.WarnContext(ctx, "reserved worker cannot be rung, rejecting",
 			"call_sid", c.callSID, "task_sid", t.SID, "worker_sid", w.SID, "reservation_sid", r.SID, "err", err)
-		res, err = h.reject(ctx, t, r.SID, engine.ReservationRejected)
+		res, err = h.reject(ctx, t, r.SID, didrouter.ReservationRejected)
 		if err != nil {
 			return nil, err
 		}
@@ -66,12 +67,12 @@ func (h *Handler) connect(ctx context.Context, c *call, res engine.TaskResult) (
 // reject rejects a pending reservation and returns the task's new state.
 // When the reservation is no longer pending (the caller hung up, the step
 // timed out meanwhile), the task's current state is returned instead.
-func (h *Handler) reject(ctx context.Context, t engine.Task, reservationSID, status string) (engine.TaskResult, error) {
+func (h *Handler) reject(ctx context.Context, t didrouter.Task, reservationSID, status string) (engine.TaskResult, error) {
 	res, err := h.eng.RejectReservation(ctx, t.WorkspaceSID, reservationSID, status)
 	if err == nil {
 		return res, nil
 	}
-	if code := engine.ErrorCode(err); code != engine.EUNAVAILABLE && code != engine.ENOTFOUND {
+	if code := didrouter.ErrorCode(err); code != didrouter.EUNAVAILABLE && code != didrouter.ENOTFOUND {
 		return engine.TaskResult{}, fmt.Errorf("reject reservation %s: %w", reservationSID, err)
 	}
 	return h.current(ctx, t.WorkspaceSID, t.SID)
@@ -95,20 +96,20 @@ func (h *Handler) current(ctx context.Context, ws, taskSID string) (engine.TaskR
 	return res, nil
 }
 
-func (h *Handler) reservedWorker(ctx context.Context, r *engine.Reservation, w *engine.Worker) (engine.Worker, error) {
+func (h *Handler) reservedWorker(ctx context.Context, r *didrouter.Reservation, w *didrouter.Worker) (didrouter.Worker, error) {
 	if w != nil && w.SID == r.WorkerSID {
 		return *w, nil
 	}
 	got, err := h.store.GetWorker(ctx, r.WorkspaceSID, r.WorkerSID)
 	if err != nil {
-		return engine.Worker{}, fmt.Errorf("read reserved worker %s: %w", r.WorkerSID, err)
+		return didrouter.Worker{}, fmt.Errorf("read reserved worker %s: %w", r.WorkerSID, err)
 	}
 	return got, nil
 }
 
 // noun builds the <Dial> noun that rings w, with the answer URL that
 // accepts the reservation when w picks up.
-func (h *Handler) noun(ctx context.Context, t engine.Task, r *engine.Reservation, w engine.Worker) (twiml.Element, error) {
+func (h *Handler) noun(ctx context.Context, t didrouter.Task, r *didrouter.Reservation, w didrouter.Worker) (twiml.Element, error) {
 	answer := h.url("/answer", h.reservationQuery(t, r.SID))
 	uri := contactURI(w.Attributes)
 	noun, err := contactNoun(uri, answer, h.e164)
@@ -123,12 +124,12 @@ func (h *Handler) noun(ctx context.Context, t engine.Task, r *engine.Reservation
 		}
 		if owner, err := h.store.WorkerByPhoneNumber(ctx, t.WorkspaceSID, n.PhoneNumber); err == nil {
 			return nil, fmt.Errorf("%w: contact_uri %q is the DID of worker %s", errNoContact, uri, owner.SID)
-		} else if engine.ErrorCode(err) != engine.ENOTFOUND {
+		} else if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			return nil, fmt.Errorf("look up DID %s: %w", n.PhoneNumber, err)
 		}
 		if _, err := h.eng.Binding(ctx, n.PhoneNumber); err == nil {
 			return nil, fmt.Errorf("%w: contact_uri %q is a number routed by didrouter", errNoContact, uri)
-		} else if engine.ErrorCode(err) != engine.ENOTFOUND {
+		} else if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			return nil, fmt.Errorf("look up binding of %s: %w", n.PhoneNumber, err)
 		}
 	}
@@ -137,7 +138,7 @@ func (h *Handler) noun(ctx context.Context, t engine.Task, r *engine.Reservation
 
 // hold answers <Enqueue> into a Twilio queue of the task's own, polled
 // through /wait. retry counts consecutive failed enqueues (see dequeued).
-func (h *Handler) hold(ctx context.Context, c *call, t engine.Task, retry int) []twiml.Element {
+func (h *Handler) hold(ctx context.Context, c *call, t didrouter.Task, retry int) []twiml.Element {
 	if verbs, ok := h.straightToVoicemail(ctx, c, t); ok {
 		return verbs
 	}
@@ -146,7 +147,7 @@ func (h *Handler) hold(ctx context.Context, c *call, t engine.Task, retry int) [
 }
 
 // queue is hold's TwiML, for callers that log their own decision.
-func (h *Handler) queue(c *call, t engine.Task, retry int) []twiml.Element {
+func (h *Handler) queue(c *call, t didrouter.Task, retry int) []twiml.Element {
 	action, wait := h.taskQuery(t), h.taskQuery(t)
 	if retry > 0 {
 		action.Set("retry", fmt.Sprint(retry))
@@ -159,7 +160,7 @@ func (h *Handler) queue(c *call, t engine.Task, retry int) []twiml.Element {
 	return []twiml.Element{enqueue(t.SID, h.url("/wait", wait), h.url("/dequeued", action))}
 }
 
-func (h *Handler) reservationQuery(t engine.Task, reservationSID string) url.Values {
+func (h *Handler) reservationQuery(t didrouter.Task, reservationSID string) url.Values {
 	q := h.taskQuery(t)
 	q.Set("reservation", reservationSID)
 	return q
@@ -175,7 +176,7 @@ func (h *Handler) e164(raw string) (string, error) {
 }
 
 func finished(assignmentStatus string) bool {
-	return assignmentStatus == engine.TaskCompleted || assignmentStatus == engine.TaskCanceled
+	return assignmentStatus == didrouter.TaskCompleted || assignmentStatus == didrouter.TaskCanceled
 }
 
 // decision writes the one log line per call decision.

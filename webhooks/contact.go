@@ -27,9 +27,10 @@ func contactURI(attributes string) string {
 	return strings.TrimSpace(s)
 }
 
-// contactNoun builds the <Dial> noun that rings a contact URI, as TaskRouter's
-// contact_uri convention writes them: "client:alice" rings a Voice SDK
-// client, "sip:…" a SIP endpoint, anything else is taken as a phone number.
+// contactNoun builds the <Dial> noun that rings a contact URI, written as
+// TaskRouter's contact_uri convention has them. "client:alice" rings a Voice
+// SDK client, "sip:…" rings a SIP endpoint, and anything else is taken as a
+// phone number.
 // answerURL is fetched by Twilio on the agent's leg when the agent picks up.
 // normalize turns a phone number into E.164.
 func contactNoun(uri, answerURL string, normalize func(string) (string, error)) (twiml.Element, error) {

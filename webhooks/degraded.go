@@ -8,20 +8,22 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Degraded answers calls while the store is unreachable (package degraded):
-// it routes new calls from memory and records what Twilio reports about
-// calls in progress, for the store once it is back. Config.Degraded nil
-// turns it off (the fallbacks then only hold or retry callers).
+// Degraded answers calls while the store is unreachable. It routes new
+// calls from memory and journals what Twilio reports about calls in
+// progress, so the store can catch up once it is back. Package degraded
+// implements it. With Config.Degraded nil the fallbacks only hold or retry
+// callers.
 type Degraded interface {
 	// Active reports whether the store is known to be unreachable.
 	Active() bool
 	// Incoming routes a new call to dialed (E.164) without the store: with
 	// the workflow of dialed's binding as last read, else the default
 	// workspace's default workflow.
-	Incoming(ctx context.Context, dialed string, n engine.NewTask) (engine.Workspace, engine.TaskResult, error)
+	Incoming(ctx context.Context, dialed string, n engine.TaskInsert) (didrouter.Workspace, engine.TaskResult, error)
 	// LoopsBack reports whether ringing the phone number e164 could call
 	// into didrouter again (a worker's DID, a bound number), from memory.
 	LoopsBack(workspaceSID, e164 string) bool
@@ -31,7 +33,7 @@ type Degraded interface {
 	EndCall(ctx context.Context, ws, callSID, reason string) error
 	// Voicemail journals a voicemail task (keyed by its recording's sid)
 	// for the store.
-	Voicemail(ctx context.Context, n engine.NewTask) error
+	Voicemail(ctx context.Context, n engine.TaskInsert) error
 	// Recovering reports whether the store is back after an outage but
 	// the instances' journals may not all be replayed yet.
 	Recovering() bool
@@ -44,27 +46,30 @@ func (h *Handler) degradedActive() bool { return h.degraded != nil && h.degraded
 // journals may not all be in it (degraded mode's settle time).
 func (h *Handler) recovering() bool { return h.degraded != nil && h.degraded.Recovering() }
 
-// Right after an outage, the store may say a reservation rung during it is
-// pending while an agent answered it: the acceptance is in an instance's
-// journal, replayed within the settle time. A webhook that ends the call
-// (dial action, status callback) must not decide from the store then: a
-// dial action "completed" would reject the reservation and queue the
-// caller again (the acceptance, imported later, leaves the task assigned
-// and the caller waiting for nobody), a status callback would cancel an
-// answered call. So, while recovering, a caller still on the line is held
-// (a pause, then the same dial action again, its DialCallStatus in the
-// URL) and decided once the settle time is over; the end of a caller who
-// is gone is journaled, and the replay ends the task after the settle
-// time: completed if an acceptance made it assigned, else canceled.
+// Right after an outage, the store may say a reservation is pending even
+// though an agent answered it. The acceptance is still in some instance's
+// journal and is replayed within the settle time.
+//
+// A webhook that ends the call must not decide from the store then. A dial
+// action "completed" would reject the reservation and queue the caller
+// again, and the acceptance imported later would leave the task assigned
+// with the caller waiting for nobody. A status callback would cancel an
+// answered call.
+//
+// So, while recovering, a caller still on the line is held. Twilio gets a
+// pause and the same dial action again, with DialCallStatus in the URL, and
+// the call is decided once the settle time is over. For a caller who is
+// gone, the end of the call is journaled. The journal replay then completes
+// the task if an acceptance made it assigned, and cancels it otherwise.
 
-// maxReplayHolds bounds how often a dial action is put off (one second
+// maxJournalHolds bounds how often a dial action is put off (one second
 // each) for the journals; then it is decided from the store as it is.
-const maxReplayHolds = 15
+const maxJournalHolds = 15
 
-// dialAfterReplay puts off the dial action of an answered dial whose
+// dialAfterJournals puts off the dial action of an answered dial whose
 // reservation the store says is pending while recovering (see above). ok
 // is false when it is not put off: decide from the store.
-func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r engine.Reservation) ([]twiml.Element, bool) {
+func (h *Handler) dialAfterJournals(ctx context.Context, c *call, t didrouter.Task, r didrouter.Reservation) ([]twiml.Element, bool) {
 	dialStatus := c.dialStatus()
 	if callerGone(c.param("CallStatus")) {
 		if c.callSID == "" || h.degraded.EndTask(ctx, t.WorkspaceSID, c.callSID, t.SID, r.SID, "call completed") != nil {
@@ -74,7 +79,7 @@ func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r
 		return []twiml.Element{hangup()}, true
 	}
 	held, _ := strconv.Atoi(c.query("held"))
-	if held >= maxReplayHolds {
+	if held >= maxJournalHolds {
 		return nil, false
 	}
 	q := c.r.URL.Query()
@@ -84,14 +89,14 @@ func (h *Handler) dialAfterReplay(ctx context.Context, c *call, t engine.Task, r
 	return []twiml.Element{pause(1), redirect(h.url("/dial", q))}, true
 }
 
-// endAfterReplay journals the end of a caller's call whose task the store
-// says still waits or rings someone, while recovering (see above): the
-// replay completes the task if an agent's answer made it assigned, else
-// cancels it after the settle time. It reports whether it did.
-func (h *Handler) endAfterReplay(ctx context.Context, c *call, t engine.Task) bool {
+// endAfterJournals journals the end of a caller's call while recovering, when
+// the store says its task still waits or rings someone. The journal replay
+// completes the task if an agent's answer made it assigned, and cancels it
+// otherwise. It reports whether it journaled the end.
+func (h *Handler) endAfterJournals(ctx context.Context, c *call, t didrouter.Task) bool {
 	// A call-back request is not ended by its caller's hang-up (callerLeft),
 	// so there is nothing to journal for it.
-	if t.AssignmentStatus != engine.TaskReserved || c.callSID == "" || isCallback(t) || !h.recovering() {
+	if t.AssignmentStatus != didrouter.TaskReserved || c.callSID == "" || isCallback(t) || !h.recovering() {
 		return false
 	}
 	if err := h.degraded.EndCall(ctx, t.WorkspaceSID, c.callSID, "caller hung up"); err != nil {
@@ -101,16 +106,16 @@ func (h *Handler) endAfterReplay(ctx context.Context, c *call, t engine.Task) bo
 	return true
 }
 
-// answeredDialFallback is the dial action's fallback when the dial says an
-// agent answered and the call is over (DialCallStatus completed) but the
-// store could not be read or written: the caller's call ends (holding them
-// in the queue of a task that is still assigned would leave them waiting
-// for nobody), and the end of the call is journaled for the store. Without
-// degraded mode, the status callback that follows the hang-up ends the task.
+// answeredDialFallback answers a dial action that says an agent answered
+// and the call is over, when the store could not be read or written. The
+// caller's call ends, because holding them in the queue of an assigned task
+// would leave them waiting for nobody. The end of the call is journaled for
+// the store. Without degraded mode, the status callback that follows the
+// hang-up ends the task.
 func (h *Handler) answeredDialFallback(ctx context.Context, c *call) []twiml.Element {
 	if h.degraded != nil && c.callSID != "" {
 		if err := h.degraded.EndTask(ctx, c.ws, c.callSID, c.taskSID, c.query("reservation"), "call completed"); err != nil {
-			h.log.ErrorContext(ctx, "journaling the end of an answered call failed; the status callback ends its task",
+			h.log.ErrorContext(ctx, "journaling a call's end failed",
 				"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 		}
 	}
@@ -118,10 +123,10 @@ func (h *Handler) answeredDialFallback(ctx context.Context, c *call) []twiml.Ele
 	return []twiml.Element{hangup()}
 }
 
-// incomingDegraded answers a new call from memory: ring the worker the
-// index offers, else hold the caller in the call's queue. ok is false when
-// degraded mode cannot take the call either (the caller then gets the
-// ordinary fallback).
+// incomingDegraded answers a new call from memory. It rings the worker the
+// index offers, or else holds the caller in the call's queue. ok is false
+// when degraded mode cannot take the call, and the caller then gets the
+// ordinary fallback.
 func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	if c.callSID == "" {
 		return nil, false
@@ -137,7 +142,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 	if err != nil {
 		return nil, false
 	}
-	ws, res, err := h.degraded.Incoming(ctx, dialed, engine.NewTask{
+	ws, res, err := h.degraded.Incoming(ctx, dialed, engine.TaskInsert{
 		Attributes: string(attrs), TaskChannel: engine.DefaultTaskChannel, CallSID: c.callSID,
 	})
 	if err != nil {
@@ -152,7 +157,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 			(n.PhoneNumber == res.Worker.PhoneNumber || h.degraded.LoopsBack(ws.SID, n.PhoneNumber)) {
 			// As the ordinary path, from memory: a number that routes back
 			// into didrouter (a worker's DID, a bound number) would loop.
-			h.log.WarnContext(ctx, "degraded mode: the reserved worker's contact_uri is a number routed by didrouter; not rung",
+			h.log.WarnContext(ctx, "reserved worker not rung", "reason", "contact_uri is a didrouter number",
 				"call_sid", c.callSID, "worker_sid", res.Worker.SID, "contact_uri", n.PhoneNumber)
 			err = errNoContact
 		}
@@ -161,7 +166,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 			h.decision(ctx, c, res.Task.SID, res.Worker.SID, "dial", "store unreachable: reserved from memory")
 			verbs = []twiml.Element{dial(noun, timeout, h.url("/dial", h.reservationQuery(res.Task, r.SID)))}
 		} else {
-			_ = h.degraded.Reject(ctx, ws.SID, c.callSID, res.Task.SID, r.SID, engine.ReservationRejected)
+			_ = h.degraded.Reject(ctx, ws.SID, c.callSID, res.Task.SID, r.SID, didrouter.ReservationRejected)
 			c.ended = r.SID
 		}
 	}
@@ -180,7 +185,7 @@ func (h *Handler) incomingDegraded(ctx context.Context, c *call) ([]twiml.Elemen
 // go on.
 func (h *Handler) answerDegraded(ctx context.Context, c *call) ([]twiml.Element, error) {
 	resSID := c.query("reservation")
-	if h.degradedActive() && strings.HasPrefix(resSID, engine.PrefixReservation) {
+	if h.degradedActive() && strings.HasPrefix(resSID, didrouter.PrefixReservation) {
 		if err := h.degraded.Accept(ctx, c.ws, c.param("ParentCallSid"), c.taskSID, resSID); err == nil {
 			h.decision(ctx, c, c.taskSID, "", "connect", "store unreachable: acceptance journaled")
 			return nil, nil
@@ -189,9 +194,9 @@ func (h *Handler) answerDegraded(ctx context.Context, c *call) ([]twiml.Element,
 	return agentFallback(ctx, c)
 }
 
-// dialDegraded records how a dial ended while the store is down and keeps
-// the caller: an answered call that ended hangs up; an unanswered one waits
-// in the task's queue (routed again once the store answers).
+// dialDegraded journals how a dial ended while the store is down and keeps
+// the caller. An answered call that ended hangs up. An unanswered one waits
+// in the task's queue and is routed again once the store answers.
 func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	resSID := c.query("reservation")
 	dialStatus := c.dialStatus()
@@ -208,23 +213,23 @@ func (h *Handler) dialDegraded(ctx context.Context, c *call) ([]twiml.Element, b
 		}
 		return []twiml.Element{hangup()}, true
 	}
-	status := engine.ReservationRejected
+	status := didrouter.ReservationRejected
 	if dialStatus == "no-answer" {
-		status = engine.ReservationTimeout
+		status = didrouter.ReservationTimeout
 	}
-	if strings.HasPrefix(resSID, engine.PrefixReservation) {
+	if strings.HasPrefix(resSID, didrouter.PrefixReservation) {
 		if err := h.degraded.Reject(ctx, c.ws, c.callSID, c.taskSID, resSID, status); err != nil {
 			return nil, false
 		}
 	}
 	h.decision(ctx, c, c.taskSID, "", "enqueue", "store unreachable: dial "+dialStatus+" journaled; caller waits")
-	if strings.HasPrefix(resSID, engine.PrefixReservation) {
+	if strings.HasPrefix(resSID, didrouter.PrefixReservation) {
 		// Until the journal is replayed the store still says this
 		// reservation is pending: the queue's URLs say it is over, so
 		// that no instance rings the worker again for it.
 		c.ended = resSID
 	}
-	return append(say(sorryHold), h.queue(c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
+	return append(say(sorryHold), h.queue(c, didrouter.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
 }
 
 // endedReservation is the reservation a degraded dial outcome said is over
@@ -245,15 +250,15 @@ func (h *Handler) callerGoneDegraded(ctx context.Context, c *call) bool {
 }
 
 // keepCallerDegraded is the dial and queue fallback while the store is
-// down (or, missing, when the call's task is not imported yet): it
-// journals how the dial ended, or that the caller hung up in the queue.
-// ok is false when degraded mode is off or could not journal.
+// down. With missing set it is the fallback for a call whose task is not
+// imported yet. It journals how the dial ended, or that the caller hung up
+// in the queue. ok is false when degraded mode is off or could not journal.
 func (h *Handler) keepCallerDegraded(ctx context.Context, c *call, missing bool) ([]twiml.Element, bool) {
 	if h.degraded == nil || (!missing && !h.degraded.Active()) {
 		return nil, false
 	}
 	if missing {
-		h.log.WarnContext(ctx, "the call's task is not in the store (yet): it may be in another instance's degraded-mode journal",
+		h.log.WarnContext(ctx, "call's task not in the store", "hint", "it may be in another instance's journal",
 			"call_sid", c.callSID, "task_sid", c.taskSID)
 	}
 	if strings.HasSuffix(c.r.URL.Path, "/dial") {
@@ -267,7 +272,7 @@ func (h *Handler) keepCallerDegraded(ctx context.Context, c *call, missing bool)
 		return nil, false
 	}
 	if missing {
-		return append(say(sorryHold), h.queue(c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
+		return append(say(sorryHold), h.queue(c, didrouter.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), true
 	}
 	return nil, false
 }
@@ -277,7 +282,7 @@ func (h *Handler) keepCallerDegraded(ctx context.Context, c *call, missing bool)
 // whose journal is not replayed yet. The acceptance is journaled (and
 // dropped after a while if the reservation never appears).
 func (h *Handler) notImportedYet(ctx context.Context, c *call, resSID string) bool {
-	if h.degraded == nil || !strings.HasPrefix(resSID, engine.PrefixReservation) {
+	if h.degraded == nil || !strings.HasPrefix(resSID, didrouter.PrefixReservation) {
 		return false
 	}
 	if err := h.degraded.Accept(ctx, c.ws, c.param("ParentCallSid"), c.taskSID, resSID); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -24,7 +25,7 @@ import (
 // into didrouter (another worker's DID): that worker is not rung and the
 // caller waits.
 func TestDegradedRingsPhoneContacts(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		const (
 			bobDID, bobMobile = "+15125550111", "+15125550222"
 			carolDID          = "+15125550333"
@@ -45,7 +46,7 @@ func TestDegradedRingsPhoneContacts(t *testing.T) {
 
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		clock := engine.SystemClock{}
+		clock := didrouter.SystemClock{}
 		norm, _ := routing.NewNormalizer("US")
 		eng, err := engine.New(engine.Config{Store: ds, Clock: clock, InstanceID: "degraded"})
 		if err != nil {

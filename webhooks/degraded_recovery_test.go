@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
-	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/webhooks"
 )
@@ -83,7 +83,7 @@ func outageAfterRinging(t *testing.T, wi *instance, ds *downStore, mode *degrade
 	action := dial.attr("action")
 	taskSID, resSID := query(t, action, "task"), query(t, action, "reservation")
 	ds.down.Store(true)
-	waitFor(t, "routing held during the outage", wi.eng.RoutingPaused)
+	waitFor(t, "routing held during the outage", wi.eng.Degraded().RoutingPaused)
 	if during != nil {
 		during(c, taskSID, resSID)
 	}
@@ -117,7 +117,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // queued again, the reservation not rejected), and once the settle time is
 // over the dial action completes the task and hangs up.
 func TestDialActionRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
@@ -137,7 +137,7 @@ func TestDialActionRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
 		if query(t, again, "dial_status") != "completed" || query(t, again, "reservation") != resSID {
 			t.Fatalf("hold redirect %q does not carry the dial's outcome", again)
 		}
-		if r := in.reservation(resSID); r.Status != engine.ReservationPending {
+		if r := in.reservation(resSID); r.Status != didrouter.ReservationPending {
 			t.Fatalf("reservation %s after the held dial action, want still pending", r.Status)
 		}
 
@@ -145,7 +145,7 @@ func TestDialActionRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
 		if left := other.ReplayPending(context.Background(), false); left != 0 {
 			t.Fatalf("%d entries left in the other journal", left)
 		}
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskAssigned {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskAssigned {
 			t.Fatalf("task %s after the acceptance is replayed, want assigned", task.AssignmentStatus)
 		}
 		waitFor(t, "the settle time to end", func() bool { return !mode.Recovering() })
@@ -154,7 +154,7 @@ func TestDialActionRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
 		if got := doc.verbs(); len(got) != 1 || got[0] != "Hangup" {
 			t.Fatalf("held dial action after the settle time: %v, want [Hangup]", got)
 		}
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCompleted {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("task %s, want completed", task.AssignmentStatus)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -167,7 +167,7 @@ func TestDialActionRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
 // hung up by the answer webhook): after the settle time the reservation is
 // rejected and the caller waits in the queue, as outside an outage.
 func TestDialActionRightAfterAnOutageWithoutAnAnswer(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
@@ -183,7 +183,7 @@ func TestDialActionRightAfterAnOutageWithoutAnAnswer(t *testing.T) {
 		if doc.has("Hangup") || (!doc.has("Enqueue") && !doc.has("Dial")) {
 			t.Fatalf("held dial action without an answer: %v, want the caller kept", doc.verbs())
 		}
-		if r := in.reservation(resSID); r.Status == engine.ReservationPending || r.Status == engine.ReservationAccepted {
+		if r := in.reservation(resSID); r.Status == didrouter.ReservationPending || r.Status == didrouter.ReservationAccepted {
 			t.Fatalf("reservation %s, want it given back", r.Status)
 		}
 	})
@@ -194,7 +194,7 @@ func TestDialActionRightAfterAnOutageWithoutAnAnswer(t *testing.T) {
 // acceptance. The task is not canceled: the hang-up is journaled, and the
 // task ends completed once both journals are in.
 func TestStatusCallbackRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
@@ -210,17 +210,17 @@ func TestStatusCallbackRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("status callback: %s", resp.Status)
 		}
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskReserved {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskReserved {
 			t.Fatalf("task %s right after the status callback, want still reserved", task.AssignmentStatus)
 		}
-		if j.Len() == 0 && in.task(taskSID).AssignmentStatus != engine.TaskCompleted {
+		if j.Len() == 0 && in.task(taskSID).AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatal("the hang-up was neither journaled nor applied")
 		}
 		if left := other.ReplayPending(context.Background(), false); left != 0 {
 			t.Fatalf("%d entries left in the other journal", left)
 		}
 		waitFor(t, "the journal to be replayed", func() bool { return j.Len() == 0 })
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCompleted {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("task %s after the replays, want completed", task.AssignmentStatus)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -233,7 +233,7 @@ func TestStatusCallbackRightAfterAnOutageWaitsForTheJournals(t *testing.T) {
 // an outage, with no answer in any journal: the task is canceled once the
 // settle time is over.
 func TestStatusCallbackRightAfterAnOutageWithoutAnAnswer(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
@@ -245,7 +245,7 @@ func TestStatusCallbackRightAfterAnOutageWithoutAnAnswer(t *testing.T) {
 			t.Fatalf("status callback: %s", resp.Status)
 		}
 		waitFor(t, "the journal to be replayed", func() bool { return j.Len() == 0 && !mode.Recovering() })
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCanceled {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("task %s after the settle time, want canceled", task.AssignmentStatus)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -260,7 +260,7 @@ func TestStatusCallbackRightAfterAnOutageWithoutAnAnswer(t *testing.T) {
 // the end of the call is journaled: once the store answers the task is
 // completed.
 func TestAnsweredDialActionWithoutTheStoreEndsTheCall(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
@@ -285,7 +285,7 @@ func TestAnsweredDialActionWithoutTheStoreEndsTheCall(t *testing.T) {
 		if left := mode.ReplayPending(context.Background(), false); left != 0 {
 			t.Fatalf("%d journal entries left after the replay", left)
 		}
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCompleted {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("task %s after the store is back, want completed", task.AssignmentStatus)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -297,7 +297,7 @@ func TestAnsweredDialActionWithoutTheStoreEndsTheCall(t *testing.T) {
 // Without degraded mode, the same dial action hangs up too; the status
 // callback that follows the hang-up ends the task once the store answers.
 func TestAnsweredDialActionWithoutTheStoreOrDegradedMode(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		in := newInstance(t, ds, newClock())
 		in.worker("alice", aliceDID, "Available")
@@ -318,7 +318,7 @@ func TestAnsweredDialActionWithoutTheStoreOrDegradedMode(t *testing.T) {
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("status callback: %s", resp.Status)
 		}
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCompleted {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("task %s after the status callback, want completed", task.AssignmentStatus)
 		}
 	})
@@ -330,7 +330,7 @@ func TestAnsweredDialActionWithoutTheStoreOrDegradedMode(t *testing.T) {
 // ends unanswered, the caller is connected from the kept task (its worker
 // rung) instead of waiting in the queue of a task nobody will serve.
 func TestDialActionOfALostTaskFollowsTheKeptOne(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		c := newCall(aliceDID)
@@ -350,7 +350,7 @@ func TestDialActionOfALostTaskFollowsTheKeptOne(t *testing.T) {
 // wait poll takes them out of that queue, and the Enqueue action connects
 // them from the kept task (here: its queue, nobody being free).
 func TestWaitingInALostTasksQueueFollowsTheKeptOne(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		c := newCall(aliceDID)
 		if doc := in.incoming(c); !doc.has("Enqueue") {

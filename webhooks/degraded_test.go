@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -21,14 +22,14 @@ import (
 // the store is back, the journal puts the call into it, completed, with
 // the owner free again.
 func TestDegradedCallWhileTheStoreIsDown(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		admin := newInstance(t, st, newClock()) // seeds, creates workers (store always up)
 		owner := admin.worker("alice", aliceDID, "Available")
 
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		clock := engine.SystemClock{}
+		clock := didrouter.SystemClock{}
 		norm, _ := routing.NewNormalizer("US")
 		eng, err := engine.New(engine.Config{Store: ds, Clock: clock, InstanceID: "degraded"})
 		if err != nil {
@@ -89,7 +90,7 @@ func TestDegradedCallWhileTheStoreIsDown(t *testing.T) {
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("status callback: %s", resp.Status)
 		}
-		if _, err := st.TaskByCallSID(ctx, admin.ws.SID, c.sid); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := st.TaskByCallSID(ctx, admin.ws.SID, c.sid); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("the call reached the store while it was down: %v", err)
 		}
 
@@ -102,7 +103,7 @@ func TestDegradedCallWhileTheStoreIsDown(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		task, err := st.TaskByCallSID(ctx, admin.ws.SID, c.sid)
-		if err != nil || task.AssignmentStatus != engine.TaskCompleted {
+		if err != nil || task.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("the call's task after the replay: %+v %v, want completed", task.AssignmentStatus, err)
 		}
 		if w, _ := st.GetWorker(ctx, admin.ws.SID, owner); w.Busy != 0 {
@@ -116,7 +117,7 @@ func TestDegradedCallWhileTheStoreIsDown(t *testing.T) {
 // The queue's URLs say it is over, so no instance rings that worker again
 // for it in the meantime.
 func TestDegradedDialOutcomeIsNotRungAgain(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
@@ -156,7 +157,7 @@ func TestDegradedDialOutcomeIsNotRungAgain(t *testing.T) {
 			t.Fatalf("%d journal entries, want the dial outcome", j.Len())
 		}
 		ds.down.Store(false) // back, journal not replayed yet: the store says pending
-		if r := in.reservation(resSID); r.Status != engine.ReservationPending {
+		if r := in.reservation(resSID); r.Status != didrouter.ReservationPending {
 			t.Fatalf("reservation %s, want still pending before the replay", r.Status)
 		}
 		if doc := wi.twiml(enq.attr("waitUrl"), c.form("QueueTime", "5")); doc.has("Leave") {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // maxEnqueueRetries bounds how often a caller is put back in the queue
@@ -20,7 +20,7 @@ const maxEnqueueRetries = 3
 // cancels the task.
 func (h *Handler) dequeued(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.taskSID == "" {
-		return nil, engine.Errorf(engine.EINVALID, "enqueue action without a task")
+		return nil, didrouter.Errorf(didrouter.EINVALID, "enqueue action without a task")
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	if err != nil {
@@ -45,14 +45,14 @@ func (h *Handler) dequeued(ctx context.Context, c *call) ([]twiml.Element, error
 	if err != nil {
 		return nil, err
 	}
-	if result == "leave" || result == "redirected" || (res.Reservation != nil && res.Reservation.Status == engine.ReservationPending) {
+	if result == "leave" || result == "redirected" || (res.Reservation != nil && res.Reservation.Status == didrouter.ReservationPending) {
 		return h.connect(ctx, c, res)
 	}
 	// queue-full, error, system-error: Twilio could not keep the caller in
 	// the queue. Try again a few times, then give up politely.
 	retry, _ := strconv.Atoi(c.query("retry"))
 	if retry >= maxEnqueueRetries {
-		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, "queue failed: "+result); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, "queue failed: "+result); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return nil, fmt.Errorf("cancel task %s: %w", t.SID, err)
 		}
 		h.decision(ctx, c, t.SID, "", "hangup", "queue failed "+strconv.Itoa(retry)+" times: "+result)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -15,7 +16,7 @@ import (
 // the next reserved worker or waits.
 func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.taskSID == "" {
-		return nil, engine.Errorf(engine.EINVALID, "dial action without a task")
+		return nil, didrouter.Errorf(didrouter.EINVALID, "dial action without a task")
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	if err != nil {
@@ -27,27 +28,27 @@ func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, err
 	}
 	dialStatus := c.dialStatus()
 	resSID := c.query("reservation")
-	var r engine.Reservation
+	var r didrouter.Reservation
 	if resSID != "" {
-		if r, err = h.store.GetReservation(ctx, c.ws, resSID); err != nil && engine.ErrorCode(err) != engine.ENOTFOUND {
+		if r, err = h.store.GetReservation(ctx, c.ws, resSID); err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			return nil, fmt.Errorf("read reservation %s: %w", resSID, err)
 		}
 	}
 	// Only an accepted reservation makes an answered dial a handled call: a
 	// pick-up whose answer webhook found the reservation gone was hung up.
 	answered := (dialStatus == "completed" || dialStatus == "answered") && r.SID != "" && r.TaskSID == t.SID &&
-		(r.Status == engine.ReservationAccepted || r.Status == engine.ReservationWrapping || r.Status == engine.ReservationCompleted)
+		(r.Status == didrouter.ReservationAccepted || r.Status == didrouter.ReservationWrapping || r.Status == didrouter.ReservationCompleted)
 	if answered {
-		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return nil, fmt.Errorf("complete task %s: %w", t.SID, err)
 		}
 		h.decision(ctx, c, t.SID, r.WorkerSID, "complete", "dial "+dialStatus)
 		return []twiml.Element{hangup()}, nil
 	}
 	if (dialStatus == "completed" || dialStatus == "answered") && r.SID != "" && r.TaskSID == t.SID &&
-		r.Status == engine.ReservationPending && h.recovering() {
+		r.Status == didrouter.ReservationPending && h.recovering() {
 		// The acceptance may be in a journal not replayed yet (degraded.go).
-		if verbs, ok := h.dialAfterReplay(ctx, c, t, r); ok {
+		if verbs, ok := h.dialAfterJournals(ctx, c, t, r); ok {
 			return verbs, nil
 		}
 	}
@@ -55,10 +56,10 @@ func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, err
 		return h.callerLeft(ctx, c, t)
 	}
 	res := engine.TaskResult{Task: t}
-	if r.SID != "" && r.TaskSID == t.SID && r.Status == engine.ReservationPending {
-		status := engine.ReservationRejected
+	if r.SID != "" && r.TaskSID == t.SID && r.Status == didrouter.ReservationPending {
+		status := didrouter.ReservationRejected
 		if dialStatus == "no-answer" {
-			status = engine.ReservationTimeout
+			status = didrouter.ReservationTimeout
 		}
 		h.decision(ctx, c, t.SID, r.WorkerSID, "release", "dial "+dialStatus+": reservation "+status)
 		if res, err = h.reject(ctx, t, r.SID, status); err != nil {
@@ -80,26 +81,26 @@ func callerGone(callStatus string) bool {
 	return false
 }
 
-// callerLeft ends the task of a caller who hung up: canceled when nobody
-// took it, completed when a worker did. A call-back request is left alone
-// in every state: its caller asked to be called back and hung up, and the
-// agent who took it ends it (a late or retried status callback must not
-// complete it under them).
-func (h *Handler) callerLeft(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, error) {
+// callerLeft ends the task of a caller who hung up. It is canceled when
+// nobody took it and completed when a worker did. A call-back request is
+// left alone in every state, because its caller asked to be called back and
+// hung up, and the agent who took it ends it. A late or retried status
+// callback must not complete it under them.
+func (h *Handler) callerLeft(ctx context.Context, c *call, t didrouter.Task) ([]twiml.Element, error) {
 	var err error
 	decision := "cancel"
 	switch {
 	case isCallback(t):
 		decision = "none"
-	case t.AssignmentStatus == engine.TaskPending, t.AssignmentStatus == engine.TaskReserved:
+	case t.AssignmentStatus == didrouter.TaskPending, t.AssignmentStatus == didrouter.TaskReserved:
 		_, err = h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, "caller hung up")
-	case t.AssignmentStatus == engine.TaskAssigned:
+	case t.AssignmentStatus == didrouter.TaskAssigned:
 		decision = "complete"
 		_, err = h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed")
 	default:
 		decision = "none"
 	}
-	if err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+	if err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 		return nil, fmt.Errorf("%s task %s: %w", decision, t.SID, err)
 	}
 	h.decision(ctx, c, t.SID, "", decision, "caller hung up (task was "+t.AssignmentStatus+")")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -21,7 +22,7 @@ const (
 // owner step's 60 s, the answer webhook accepts, and the dial action
 // completes the task and frees the worker.
 func TestOwnerAnswers(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", "(512) 555-0101", "Available")
 		in.worker("bob", bobDID, "Available")
@@ -48,7 +49,7 @@ func TestOwnerAnswers(t *testing.T) {
 			t.Fatalf("answer url %q does not accept reservation %s", answer, resSID)
 		}
 		task := in.taskOf(c)
-		if task.SID != taskSID || task.AssignmentStatus != engine.TaskReserved {
+		if task.SID != taskSID || task.AssignmentStatus != didrouter.TaskReserved {
 			t.Fatalf("task %s is %s, want %s reserved", task.SID, task.AssignmentStatus, taskSID)
 		}
 		var attrs map[string]string
@@ -63,10 +64,10 @@ func TestOwnerAnswers(t *testing.T) {
 		if doc := in.twiml(answer, agentLeg); len(doc.Children) != 0 {
 			t.Fatalf("answer gave %v, want an empty <Response/>", doc.verbs())
 		}
-		if r := in.reservation(resSID); r.Status != engine.ReservationAccepted {
+		if r := in.reservation(resSID); r.Status != didrouter.ReservationAccepted {
 			t.Fatalf("reservation %s, want accepted", r.Status)
 		}
-		if got := in.task(taskSID).AssignmentStatus; got != engine.TaskAssigned {
+		if got := in.task(taskSID).AssignmentStatus; got != didrouter.TaskAssigned {
 			t.Fatalf("task %s, want assigned", got)
 		}
 
@@ -75,7 +76,7 @@ func TestOwnerAnswers(t *testing.T) {
 		if !doc.has("Hangup") {
 			t.Fatalf("dial action gave %v, want Hangup", doc.verbs())
 		}
-		if got := in.task(taskSID).AssignmentStatus; got != engine.TaskCompleted {
+		if got := in.task(taskSID).AssignmentStatus; got != didrouter.TaskCompleted {
 			t.Fatalf("task %s, want completed", got)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -87,7 +88,7 @@ func TestOwnerAnswers(t *testing.T) {
 // The owner does not answer within 60 s: the step times out, the next
 // available worker is reserved, and the dial action rings them.
 func TestOwnerDoesNotAnswer(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
 		in.worker("bob", "", "Available")
@@ -109,7 +110,7 @@ func TestOwnerDoesNotAnswer(t *testing.T) {
 		if doc.has("Say") {
 			t.Error("the greeting is said again on the second dial")
 		}
-		if r := in.reservation(firstRes); r.Status == engine.ReservationPending || r.Status == engine.ReservationAccepted {
+		if r := in.reservation(firstRes); r.Status == didrouter.ReservationPending || r.Status == didrouter.ReservationAccepted {
 			t.Fatalf("alice's reservation still %s", r.Status)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -124,7 +125,7 @@ func TestOwnerDoesNotAnswer(t *testing.T) {
 // The owner answers "busy" (declines) before the step times out: the
 // reservation is rejected at once and the call moves on.
 func TestOwnerDeclines(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		in.worker("bob", "", "Available")
@@ -132,7 +133,7 @@ func TestOwnerDeclines(t *testing.T) {
 		_, dial := dialed(t, in.incoming(c))
 		res := query(t, dial.attr("action"), "reservation")
 		doc := in.twiml(dial.attr("action"), c.form("CallStatus", "in-progress", "DialCallStatus", "busy"))
-		if r := in.reservation(res); r.Status != engine.ReservationRejected {
+		if r := in.reservation(res); r.Status != didrouter.ReservationRejected {
 			t.Errorf("reservation %s, want rejected", r.Status)
 		}
 		// The owner step keeps its remaining time or is skipped, depending on
@@ -146,7 +147,7 @@ func TestOwnerDeclines(t *testing.T) {
 // The owner is offline: the owner step is skipped at once and the call
 // rings someone from Everyone.
 func TestOwnerOffline(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Offline")
 		in.worker("bob", bobDID, "Available")
@@ -159,7 +160,7 @@ func TestOwnerOffline(t *testing.T) {
 
 // A call to a number no worker owns goes to Everyone.
 func TestUnknownDID(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("bob", bobDID, "Available")
 		c := newCall("+15125559999")
@@ -187,7 +188,7 @@ func TestUnknownDID(t *testing.T) {
 // answers <Leave/>, and the Enqueue action rings that worker. A second
 // caller who hangs up while waiting has their task canceled.
 func TestQueueWaitLeaveDial(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		bob := in.worker("bob", bobDID, "Offline")
 
@@ -246,7 +247,7 @@ func TestQueueWaitLeaveDial(t *testing.T) {
 		if resp.StatusCode/100 != 2 || len(strings.TrimSpace(string(body))) != 0 {
 			t.Fatalf("status callback: %s %q", resp.Status, body)
 		}
-		if got := in.taskOf(c2).AssignmentStatus; got != engine.TaskCanceled {
+		if got := in.taskOf(c2).AssignmentStatus; got != didrouter.TaskCanceled {
 			t.Fatalf("task of a caller who hung up is %s, want canceled", got)
 		}
 		// Twilio then requests the Enqueue action with QueueResult=hangup.
@@ -265,7 +266,7 @@ func TestQueueWaitLeaveDial(t *testing.T) {
 // A caller who hangs up while the owner's phone rings: the reservation is
 // rescinded and the worker freed.
 func TestCallerHangsUpWhileRinging(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
 		c := newCall(aliceDID)
@@ -274,7 +275,7 @@ func TestCallerHangsUpWhileRinging(t *testing.T) {
 		if resp.StatusCode/100 != 2 {
 			t.Fatalf("status: %s", resp.Status)
 		}
-		if got := in.taskOf(c).AssignmentStatus; got != engine.TaskCanceled {
+		if got := in.taskOf(c).AssignmentStatus; got != didrouter.TaskCanceled {
 			t.Fatalf("task %s, want canceled", got)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -290,7 +291,7 @@ func TestCallerHangsUpWhileRinging(t *testing.T) {
 
 // Two calls at once to one DID: one rings the owner, the other someone else.
 func TestTwoCallsToOneDID(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		in.worker("bob", "", "Available")
@@ -322,7 +323,7 @@ func TestTwoCallsToOneDID(t *testing.T) {
 // The same incoming webhook twice (a Twilio retry) makes one task and
 // answers for its current state.
 func TestIncomingTwiceOneTask(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		c := newCall(aliceDID)
@@ -331,7 +332,7 @@ func TestIncomingTwiceOneTask(t *testing.T) {
 		if a, b := d1.attr("action"), d2.attr("action"); a != b {
 			t.Fatalf("second answer dials %q, first %q: want the same reservation", b, a)
 		}
-		tasks, err := st.ListTasks(context.Background(), in.ws.SID, engine.TaskFilter{})
+		tasks, err := st.ListTasks(context.Background(), in.ws.SID, didrouter.TaskFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +345,7 @@ func TestIncomingTwiceOneTask(t *testing.T) {
 // Forged, malformed and oversized requests are refused before anything is
 // created.
 func TestRejectsBadRequests(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		u := in.webhookURL("/incoming")
@@ -384,7 +385,7 @@ func TestRejectsBadRequests(t *testing.T) {
 		if resp := post(big.Encode(), signFor(u, big)); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("oversized body: %s, want 400", resp.Status)
 		}
-		tasks, err := st.ListTasks(context.Background(), in.ws.SID, engine.TaskFilter{})
+		tasks, err := st.ListTasks(context.Background(), in.ws.SID, didrouter.TaskFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +402,7 @@ func TestRejectsBadRequests(t *testing.T) {
 // A reserved worker who cannot be rung (no contact_uri, or one that is a
 // DID routed back into didrouter) is rejected at once and the call moves on.
 func TestWorkerWithoutContactIsSkipped(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		status, w := in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/Workers", url.Values{
 			"FriendlyName": {"nocontact"}, "Attributes": {`{"phone_number":"` + aliceDID + `"}`}, "ActivitySid": {in.activity("Available")},
@@ -435,7 +436,7 @@ func TestWorkerWithoutContactIsSkipped(t *testing.T) {
 // A number configured for GET webhooks: the signature covers the URL
 // with its query and nothing else.
 func TestIncomingByGET(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		c := newCall(aliceDID)
@@ -461,7 +462,7 @@ func TestIncomingByGET(t *testing.T) {
 // contact_uri chooses the noun: a phone number rings <Number> in E.164, a
 // SIP address <Sip>; both carry the answer url.
 func TestContactNouns(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		for name, contact := range map[string]string{"dana": "(512) 555-0199", "erin": "sip:erin@pbx.example.com"} {
 			status, w := in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/Workers", url.Values{

@@ -8,7 +8,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // maxIncomingAttempts bounds the fallback's redirects back to /incoming.
@@ -16,10 +16,10 @@ const maxIncomingAttempts = 3
 
 const sorryHold = "We are sorry, we are having a technical problem. Please hold."
 
-// incomingFallback keeps a new caller when routing failed: if the call's
-// task exists it waits in the queue (the engine will reserve someone and the
-// wait poll picks that up); otherwise the call comes back to /incoming after
-// a short pause, a few times, before giving up.
+// incomingFallback keeps a new caller when routing failed. If the call's
+// task exists, the caller waits in the queue, and the wait poll picks up the
+// reservation the engine makes later. Otherwise the call comes back to
+// /incoming after a short pause, a few times, before giving up.
 func (h *Handler) incomingFallback(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if h.degradedActive() {
 		// The store is down: answer from memory (see degraded.go).
@@ -54,7 +54,7 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		if verbs, ok := h.followKeptTask(ctx, c); ok {
 			return verbs, nil
 		}
@@ -71,18 +71,18 @@ func (h *Handler) keepCallerFallback(ctx context.Context, c *call) ([]twiml.Elem
 		if answeredDial(c) {
 			return h.answeredDialFallback(ctx, c), nil
 		}
-		// Where the task stands is unknown (the store does not answer):
-		// keep the caller in the task's own queue rather than hang up;
+		// Where the task stands is unknown while the store does not answer.
+		// Keep the caller in the task's own queue instead of hanging up, and
 		// its wait poll picks the task up again once the store answers.
-		h.log.WarnContext(ctx, "store unavailable; holding the caller in the task's queue",
+		h.log.WarnContext(ctx, "store unavailable, caller held in queue",
 			"call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
-		return append(say(sorryHold), h.hold(ctx, c, engine.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), nil
+		return append(say(sorryHold), h.hold(ctx, c, didrouter.Task{SID: c.taskSID, WorkspaceSID: c.ws}, 0)...), nil
 	case finished(t.AssignmentStatus):
 		return []twiml.Element{hangup()}, nil
-	case answeredDial(c) && t.AssignmentStatus == engine.TaskAssigned:
+	case answeredDial(c) && t.AssignmentStatus == didrouter.TaskAssigned:
 		// The agent's call is over: nobody would serve the caller in the
 		// queue of a task that is still assigned.
-		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.endCall(ctx, t.WorkspaceSID, t.SID, "call completed"); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return h.answeredDialFallback(ctx, c), nil
 		}
 		h.decision(ctx, c, t.SID, "", "complete", "dial "+c.dialStatus()+" (fallback)")
@@ -98,13 +98,13 @@ func answeredDial(c *call) bool {
 	return strings.HasSuffix(c.r.URL.Path, "/dial") && (s == "completed" || s == "answered")
 }
 
-// followKeptTask serves a caller whose task is not in the store because,
-// while the store was down, two instances routed the call (a webhook
-// delivered twice) and the replay kept the other instance's task: the
-// caller is connected from that task (its worker rung, or its queue),
-// rather than left in the queue of a task nobody will serve. Not for a
-// dial that was answered or a caller who is gone (the journaled end of
-// the call finds the kept task). ok is false when it does not apply.
+// followKeptTask serves a caller whose task is not in the store because two
+// instances routed the call while the store was down, and the journal
+// replay kept the other instance's task. The caller is connected from that
+// task, to its worker or its queue, instead of waiting in the queue of a
+// task nobody will serve. It leaves alone an answered dial and a caller who
+// is gone, because the journaled end of the call finds the kept task. ok is
+// false when it does not apply.
 func (h *Handler) followKeptTask(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	if c.callSID == "" || answeredDial(c) || c.param("QueueResult") == "hangup" || callerGone(c.param("CallStatus")) {
 		return nil, false
@@ -113,7 +113,7 @@ func (h *Handler) followKeptTask(ctx context.Context, c *call) ([]twiml.Element,
 	if err != nil || kept.SID == c.taskSID || finished(kept.AssignmentStatus) {
 		return nil, false
 	}
-	h.log.InfoContext(ctx, "the call's task lost to another task of the same call (routed twice during an outage); following that one",
+	h.log.InfoContext(ctx, "call routed twice, following the kept task",
 		"call_sid", c.callSID, "task_sid", c.taskSID, "kept_task_sid", kept.SID)
 	c.taskSID, c.ended = kept.SID, ""
 	res, err := h.current(ctx, kept.WorkspaceSID, kept.SID)

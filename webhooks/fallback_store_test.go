@@ -8,28 +8,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // downStore wraps a real store and, while down is set, fails the reads the
 // webhooks make, as an unreachable database does.
 type downStore struct {
-	engine.Store
+	didrouter.Store
 	down atomic.Bool
 }
 
 var errUnreachable = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 
-func (d *downStore) GetTask(ctx context.Context, ws, sid string) (engine.Task, error) {
+func (d *downStore) GetTask(ctx context.Context, ws, sid string) (didrouter.Task, error) {
 	if d.down.Load() {
-		return engine.Task{}, errUnreachable
+		return didrouter.Task{}, errUnreachable
 	}
 	return d.Store.GetTask(ctx, ws, sid)
 }
 
-func (d *downStore) GetReservation(ctx context.Context, ws, sid string) (engine.Reservation, error) {
+func (d *downStore) GetReservation(ctx context.Context, ws, sid string) (didrouter.Reservation, error) {
 	if d.down.Load() {
-		return engine.Reservation{}, errUnreachable
+		return didrouter.Reservation{}, errUnreachable
 	}
 	return d.Store.GetReservation(ctx, ws, sid)
 }
@@ -38,7 +38,7 @@ func (d *downStore) GetReservation(ctx context.Context, ws, sid string) (engine.
 // caller in the task's own queue instead of hanging up; the wait poll
 // takes over once the database answers.
 func TestDialActionWithoutTheStoreHoldsTheCaller(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		in := newInstance(t, ds, newClock())
 		in.worker("alice", aliceDID, "Available")
@@ -67,35 +67,35 @@ func TestDialActionWithoutTheStoreHoldsTheCaller(t *testing.T) {
 	})
 }
 
-func (d *downStore) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+func (d *downStore) GetWorkspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
 	if d.down.Load() {
-		return engine.Workspace{}, errUnreachable
+		return didrouter.Workspace{}, errUnreachable
 	}
 	return d.Store.GetWorkspace(ctx, sid)
 }
 
-func (d *downStore) TaskByCallSID(ctx context.Context, ws, call string) (engine.Task, error) {
+func (d *downStore) TaskByCallSID(ctx context.Context, ws, call string) (didrouter.Task, error) {
 	if d.down.Load() {
-		return engine.Task{}, errUnreachable
+		return didrouter.Task{}, errUnreachable
 	}
 	return d.Store.TaskByCallSID(ctx, ws, call)
 }
 
-func (d *downStore) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
+func (d *downStore) GetBinding(ctx context.Context, e164 string) (didrouter.PhoneNumberBinding, error) {
 	if d.down.Load() {
-		return engine.PhoneNumberBinding{}, errUnreachable
+		return didrouter.PhoneNumberBinding{}, errUnreachable
 	}
 	return d.Store.GetBinding(ctx, e164)
 }
 
-func (d *downStore) ListReservations(ctx context.Context, ws string, f engine.ReservationFilter) ([]engine.Reservation, error) {
+func (d *downStore) ListReservations(ctx context.Context, ws string, f didrouter.ReservationFilter) ([]didrouter.Reservation, error) {
 	if d.down.Load() {
 		return nil, errUnreachable
 	}
 	return d.Store.ListReservations(ctx, ws, f)
 }
 
-func (d *downStore) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+func (d *downStore) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	if d.down.Load() {
 		return errUnreachable
 	}

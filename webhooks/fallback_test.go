@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/webhooks"
@@ -22,7 +23,7 @@ type faultyEngine struct {
 
 var errBroken = errors.New("database on fire")
 
-func (f *faultyEngine) CreateTask(ctx context.Context, n engine.NewTask) (engine.TaskResult, error) {
+func (f *faultyEngine) CreateTask(ctx context.Context, n engine.TaskInsert) (engine.TaskResult, error) {
 	if f.panicCreate {
 		panic("boom")
 	}
@@ -32,7 +33,7 @@ func (f *faultyEngine) CreateTask(ctx context.Context, n engine.NewTask) (engine
 	return f.Engine.CreateTask(ctx, n)
 }
 
-func (f *faultyEngine) LiveReservation(ctx context.Context, ws, task string) (*engine.Reservation, *engine.Worker, error) {
+func (f *faultyEngine) LiveReservation(ctx context.Context, ws, task string) (*didrouter.Reservation, *didrouter.Worker, error) {
 	if f.failLive {
 		return nil, nil, errBroken
 	}
@@ -46,15 +47,15 @@ func (f *faultyEngine) RejectReservation(ctx context.Context, ws, res, status st
 	return f.Engine.RejectReservation(ctx, ws, res, status)
 }
 
-func (f *faultyEngine) AcceptReservation(ctx context.Context, ws, res string) (engine.Reservation, error) {
+func (f *faultyEngine) AcceptReservation(ctx context.Context, ws, res string) (didrouter.Reservation, error) {
 	if f.failAccept {
-		return engine.Reservation{}, errBroken
+		return didrouter.Reservation{}, errBroken
 	}
 	return f.Engine.AcceptReservation(ctx, ws, res)
 }
 
 // faulty serves the webhooks over st with a faultyEngine.
-func faulty(t *testing.T, st engine.Store) (*instance, *faultyEngine) {
+func faulty(t *testing.T, st didrouter.Store) (*instance, *faultyEngine) {
 	t.Helper()
 	in := newInstance(t, st, newClock()) // seeds, and serves the admin API
 	norm, _ := routing.NewNormalizer("US")
@@ -77,7 +78,7 @@ func faulty(t *testing.T, st engine.Store) (*instance, *faultyEngine) {
 // redirect back to /incoming (bounded), or the task's queue once a task
 // exists; never a 500.
 func TestFallbackKeepsTheCaller(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		admin := newInstance(t, st, newClock())
 		admin.worker("alice", aliceDID, "Available")
 		in, fe := faulty(t, st)

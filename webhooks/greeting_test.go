@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -13,7 +14,7 @@ import (
 // the greeting, then sent the call to Flex): the owner's 60 s start when
 // the ringing does, so a long greeting does not shorten them.
 func TestGreetingDoesNotCountTowardTheOwnersMinute(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		in.worker("bob", bobDID, "Available")
@@ -26,7 +27,7 @@ func TestGreetingDoesNotCountTowardTheOwnersMinute(t *testing.T) {
 		if say := first.only(t, "Say"); strings.TrimSpace(say.Text) != engine.SeedGreeting {
 			t.Errorf("greeting %q", say.Text)
 		}
-		if _, err := in.store.TaskByCallSID(context.Background(), in.ws.SID, c.sid); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := in.store.TaskByCallSID(context.Background(), in.ws.SID, c.sid); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("a task exists before the greeting ended: %v", err)
 		}
 
@@ -44,7 +45,7 @@ func TestGreetingDoesNotCountTowardTheOwnersMinute(t *testing.T) {
 
 		// 58 s of ringing (70 s after the call arrived): still the owner's.
 		in.advance(58 * time.Second)
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskReserved || task.TargetIndex != 0 {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskReserved || task.TargetIndex != 0 {
 			t.Fatalf("after 58 s of ringing the task is %s at target %d, want reserved at the owner step",
 				task.AssignmentStatus, task.TargetIndex)
 		}
@@ -59,7 +60,7 @@ func TestGreetingDoesNotCountTowardTheOwnersMinute(t *testing.T) {
 // A retried first webhook (Twilio did not see the answer) greets again and
 // creates nothing; the routing step, retried, finds the call's one task.
 func TestGreetingStepIsIdempotent(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		c := newCall(aliceDID)

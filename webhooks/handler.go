@@ -1,7 +1,8 @@
-// Package webhooks is didrouter's Twilio-facing HTTP layer: it checks each
-// voice webhook's signature, turns the call into a TaskRouter task through
-// the engine, and answers TwiML that rings the reserved worker (<Dial>) or
-// holds the caller (<Enqueue> polled through waitUrl until <Leave/>).
+// Package webhooks is didrouter's Twilio-facing HTTP layer. It checks each
+// voice webhook's signature and turns the call into a TaskRouter task
+// through the engine. It answers TwiML that rings the reserved worker with
+// <Dial>, or holds the caller with <Enqueue>, polled through waitUrl until
+// <Leave/>.
 package webhooks
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -35,25 +37,25 @@ const (
 
 // Engine is what the webhooks need from the routing engine (*engine.Engine).
 type Engine interface {
-	CreateTask(ctx context.Context, t engine.NewTask) (engine.TaskResult, error)
-	LiveReservation(ctx context.Context, workspaceSID, taskSID string) (*engine.Reservation, *engine.Worker, error)
-	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	CreateTask(ctx context.Context, t engine.TaskInsert) (engine.TaskResult, error)
+	LiveReservation(ctx context.Context, workspaceSID, taskSID string) (*didrouter.Reservation, *didrouter.Worker, error)
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
-	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
-	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (engine.Task, error)
+	CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
+	CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error)
 	// Workspace and Binding read configuration every call needs (cached
 	// by the engine while its change feed runs).
-	Workspace(ctx context.Context, sid string) (engine.Workspace, error)
-	Binding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error)
+	Workspace(ctx context.Context, sid string) (didrouter.Workspace, error)
+	Binding(ctx context.Context, e164 string) (didrouter.PhoneNumberBinding, error)
 }
 
 // Config configures the webhooks. Engine, Store, Normalizer, Clock,
 // PublicURL, WorkspaceSID and either AuthToken or SkipSignature are required.
 type Config struct {
 	Engine     Engine
-	Store      engine.Reader
+	Store      didrouter.Reader
 	Normalizer *routing.Normalizer
-	Clock      engine.Clock
+	Clock      didrouter.Clock
 	Logger     *slog.Logger
 
 	// PublicURL is the base URL Twilio calls (scheme, host, optional path
@@ -83,15 +85,15 @@ type Config struct {
 	// It is called on the request's goroutine and must be quick.
 	OnDecision func(decision string)
 
-	// Degraded answers calls while the store is unreachable (nil = off):
-	// new calls are routed from memory and what Twilio reports is journaled
-	// for the store (package degraded).
+	// Degraded answers calls while the store is unreachable, or is nil for
+	// off. New calls are routed from memory and what Twilio reports is
+	// journaled for the store.
 	Degraded Degraded
 
 	// CallSettings keeps business hours and voicemail timing per workspace
 	// and number (voicemail.go); nil = always open, VoicemailAfter for every
 	// number.
-	CallSettings engine.CallSettingsStore
+	CallSettings didrouter.CallSettingsStore
 	// VoicemailAfter is how long a waiting caller waits before voicemail
 	// and a call-back are offered, unless the call settings say otherwise;
 	// 0 = voicemail off (DIDROUTER_VOICEMAIL_AFTER; the server's default is
@@ -112,9 +114,9 @@ type Config struct {
 // Handler serves the voice webhooks.
 type Handler struct {
 	eng        Engine
-	store      engine.Reader
+	store      didrouter.Reader
 	norm       *routing.Normalizer
-	clock      engine.Clock
+	clock      didrouter.Clock
 	log        *slog.Logger
 	public     string
 	ws         string
@@ -128,7 +130,7 @@ type Handler struct {
 	floor      bool
 	degraded   Degraded
 
-	settings       engine.CallSettingsStore
+	settings       didrouter.CallSettingsStore
 	voicemailAfter time.Duration
 	voicemailMax   time.Duration
 	transcribe     bool

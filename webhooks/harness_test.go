@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -31,7 +32,7 @@ const (
 )
 
 // stores runs fn against a fresh Postgres store and a fresh SQLite store.
-func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
@@ -41,10 +42,10 @@ func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
 // admin API behind a real HTTP server.
 type instance struct {
 	t      *testing.T
-	store  engine.Store
-	clock  *engine.FakeClock
+	store  didrouter.Store
+	clock  *didrouter.FakeClock
 	eng    *engine.Engine
-	ws     engine.Workspace
+	ws     didrouter.Workspace
 	srv    *httptest.Server
 	client *http.Client
 }
@@ -67,13 +68,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // newInstance seeds st (idempotent) and serves it. Instances sharing a
 // store must share the clock.
-func newInstance(t *testing.T, st engine.Store, clock *engine.FakeClock) *instance {
+func newInstance(t *testing.T, st didrouter.Store, clock *didrouter.FakeClock) *instance {
 	t.Helper()
 	return newInstanceWith(t, st, clock, nil)
 }
 
 // newInstanceWith is newInstance with changes to the webhooks' configuration.
-func newInstanceWith(t *testing.T, st engine.Store, clock *engine.FakeClock, adjust func(*webhooks.Config)) *instance {
+func newInstanceWith(t *testing.T, st didrouter.Store, clock *didrouter.FakeClock, adjust func(*webhooks.Config)) *instance {
 	t.Helper()
 	ctx := context.Background()
 	ws, err := engine.Seed(ctx, st, clock)
@@ -121,8 +122,8 @@ func newInstanceWith(t *testing.T, st engine.Store, clock *engine.FakeClock, adj
 	return &instance{t: t, store: st, clock: clock, eng: eng, ws: ws, srv: srv, client: srv.Client()}
 }
 
-func newClock() *engine.FakeClock {
-	return engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+func newClock() *didrouter.FakeClock {
+	return didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 }
 
 // --- TwiML ---
@@ -353,7 +354,7 @@ func (in *instance) setActivity(workerSID, activity string) {
 	}
 }
 
-func (in *instance) task(sid string) engine.Task {
+func (in *instance) task(sid string) didrouter.Task {
 	in.t.Helper()
 	task, err := in.store.GetTask(context.Background(), in.ws.SID, sid)
 	if err != nil {
@@ -362,7 +363,7 @@ func (in *instance) task(sid string) engine.Task {
 	return task
 }
 
-func (in *instance) taskOf(c call) engine.Task {
+func (in *instance) taskOf(c call) didrouter.Task {
 	in.t.Helper()
 	task, err := in.store.TaskByCallSID(context.Background(), in.ws.SID, c.sid)
 	if err != nil {
@@ -371,7 +372,7 @@ func (in *instance) taskOf(c call) engine.Task {
 	return task
 }
 
-func (in *instance) workerRow(sid string) engine.Worker {
+func (in *instance) workerRow(sid string) didrouter.Worker {
 	in.t.Helper()
 	w, err := in.store.GetWorker(context.Background(), in.ws.SID, sid)
 	if err != nil {
@@ -380,7 +381,7 @@ func (in *instance) workerRow(sid string) engine.Worker {
 	return w
 }
 
-func (in *instance) reservation(sid string) engine.Reservation {
+func (in *instance) reservation(sid string) didrouter.Reservation {
 	in.t.Helper()
 	r, err := in.store.GetReservation(context.Background(), in.ws.SID, sid)
 	if err != nil {

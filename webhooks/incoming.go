@@ -8,23 +8,24 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/logsafe"
 )
 
-// incoming answers a new inbound call in two steps, as the Flex set-up's
-// Studio flow did (say the greeting, then send to Flex): first the caller
-// hears the workspace's greeting and Twilio comes back to this URL with
-// greeted=1; then the call becomes a task of the workflow bound to the
-// dialed number (else the workspace default) and either rings the reserved
-// worker or waits. The task is created after the greeting so that its
-// steps' clocks (the owner's 60 s) start when the ringing does.
-// Twilio may send the same CallSid twice (a retry, or our own fallback
-// redirect): the engine returns the existing task, and the answer follows
-// its current state.
+// incoming answers a new inbound call in two steps, as a Flex Studio flow
+// does. First the caller hears the workspace's greeting, and Twilio comes
+// back to this URL with greeted=1. Then the call becomes a task of the
+// workflow bound to the dialed number, or of the workspace default, and
+// either rings the reserved worker or waits. The task is created after the
+// greeting so that its steps' timeouts start when the ringing does.
+//
+// Twilio may send the same CallSid twice, on a retry or after didrouter's
+// own fallback redirect. The engine then returns the existing task, and the
+// answer follows its current state.
 func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.callSID == "" {
-		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")
+		return nil, didrouter.Errorf(didrouter.EINVALID, "CallSid is missing")
 	}
 	if closed, ok := h.afterHours(ctx, c); ok {
 		return closed, nil
@@ -87,7 +88,7 @@ func (h *Handler) greetingFirst(ctx context.Context, c *call) []twiml.Element {
 
 // callTask is the task of an inbound call (the webhook's To, From and
 // CallSid), with its workspace.
-func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engine.NewTask, error) {
+func (h *Handler) callTask(ctx context.Context, c *call) (didrouter.Workspace, engine.TaskInsert, error) {
 	to := c.param("To")
 	dialed := to
 	if n, err := h.norm.Normalize(to); err == nil {
@@ -95,7 +96,7 @@ func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engi
 	}
 	ws, workflowSID, err := h.workflowFor(ctx, dialed)
 	if err != nil {
-		return engine.Workspace{}, engine.NewTask{}, err
+		return didrouter.Workspace{}, engine.TaskInsert{}, err
 	}
 	attrs, err := json.Marshal(map[string]string{
 		"name":         h.callerName(c.param("From")),
@@ -105,9 +106,9 @@ func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engi
 		"call_sid":     c.callSID,
 	})
 	if err != nil {
-		return engine.Workspace{}, engine.NewTask{}, fmt.Errorf("encode task attributes: %w", err)
+		return didrouter.Workspace{}, engine.TaskInsert{}, fmt.Errorf("encode task attributes: %w", err)
 	}
-	return ws, engine.NewTask{
+	return ws, engine.TaskInsert{
 		WorkspaceSID: ws.SID,
 		WorkflowSID:  workflowSID,
 		Attributes:   string(attrs),
@@ -116,35 +117,35 @@ func (h *Handler) callTask(ctx context.Context, c *call) (engine.Workspace, engi
 	}, nil
 }
 
-// workflowFor finds the workspace and workflow of a dialed number: its
-// binding, else the default workspace's default workflow (whose DID filter
-// finds the owner, or sends an unknown number to Everyone).
-func (h *Handler) workflowFor(ctx context.Context, dialed string) (engine.Workspace, string, error) {
+// workflowFor finds the workspace and workflow of a dialed number from its
+// binding. Without one it is the default workspace's default workflow,
+// whose DID filter finds the owner or sends an unknown number to Everyone.
+func (h *Handler) workflowFor(ctx context.Context, dialed string) (didrouter.Workspace, string, error) {
 	wsSID, workflowSID := h.ws, ""
 	b, err := h.eng.Binding(ctx, dialed)
 	switch {
 	case err == nil:
 		wsSID, workflowSID = b.WorkspaceSID, b.WorkflowSID
-	case engine.ErrorCode(err) != engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) != didrouter.ENOTFOUND:
 		// dialed is the raw To when it is no number: bounded for the log.
-		return engine.Workspace{}, "", fmt.Errorf("look up binding of %s: %w", logsafe.Clip(dialed), err)
+		return didrouter.Workspace{}, "", fmt.Errorf("look up binding of %s: %w", logsafe.Clip(dialed), err)
 	}
 	ws, err := h.eng.Workspace(ctx, wsSID)
 	if err != nil {
-		return engine.Workspace{}, "", fmt.Errorf("read workspace %s: %w", wsSID, err)
+		return didrouter.Workspace{}, "", fmt.Errorf("read workspace %s: %w", wsSID, err)
 	}
 	if workflowSID == "" {
 		workflowSID = ws.DefaultWorkflowSID
 	}
 	if workflowSID == "" {
-		return engine.Workspace{}, "", fmt.Errorf("workspace %s has no default workflow", ws.SID)
+		return didrouter.Workspace{}, "", fmt.Errorf("workspace %s has no default workflow", ws.SID)
 	}
 	return ws, workflowSID, nil
 }
 
-// callerName is the task's "name": the caller's number in E.164 when it is
-// one, else what Twilio sent (client:alice, sip:…, anonymous callers: the
-// normalizer refuses those).
+// callerName is the task's "name". It is the caller's number in E.164 when
+// it is one. Otherwise it is what Twilio sent, such as client:alice, a SIP
+// address or an anonymous caller, which the normalizer refuses.
 func (h *Handler) callerName(from string) string {
 	if n, err := h.norm.Normalize(from); err == nil {
 		return n.E164

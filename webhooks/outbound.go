@@ -11,6 +11,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/logsafe"
@@ -20,7 +21,7 @@ import (
 // outboundEngine is what outbound calls need from the engine beyond Engine
 // (*engine.Engine has both).
 type outboundEngine interface {
-	WorkerByContactURI(ctx context.Context, workspaceSID, uri string) (engine.Worker, error)
+	WorkerByContactURI(ctx context.Context, workspaceSID, uri string) (didrouter.Worker, error)
 	RecordOutboundCall(ctx context.Context, o engine.OutboundCall) (engine.OutboundResult, error)
 }
 
@@ -64,22 +65,22 @@ func checkCallerID(n *routing.Normalizer, raw string) (string, error) {
 	return num.E164, nil
 }
 
-// outbound is the voice URL of the TwiML App the agents' softphones use:
+// outbound is the voice URL of the TwiML App the agents' softphones use.
 // Twilio asks it what to do when client:alice dials To. The answer dials To
-// (in E.164) with alice's DID as caller ID, or the default caller ID when
-// she has none, and the call is recorded as an outbound task assigned to
-// alice (see engine.RecordOutboundCall; once per CallSid). Whatever goes
-// wrong, the softphone hears why in a <Say>, never a Twilio error tone.
+// in E.164 with alice's DID as caller ID, or the default caller ID when she
+// has none. The call is recorded once per CallSid as an outbound task
+// assigned to alice, by engine.RecordOutboundCall. Whatever goes wrong, the
+// softphone hears why in a <Say> and never a Twilio error tone.
 //
-// The same route is the <Dial action>: Twilio requests it with ?task=WT…
-// when the dialed party's leg ends, and the task is completed (the status
-// callback would complete it too; whichever comes first wins).
+// The same route is the <Dial action>. Twilio requests it with ?task=WT…
+// when the dialed party's leg ends, and the task is completed. The status
+// callback would complete it too, and whichever comes first wins.
 func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error) {
 	if c.taskSID != "" {
 		return h.outboundEnded(ctx, c)
 	}
 	if c.callSID == "" {
-		return nil, engine.Errorf(engine.EINVALID, "CallSid is missing")
+		return nil, didrouter.Errorf(didrouter.EINVALID, "CallSid is missing")
 	}
 	oe, ok := h.eng.(outboundEngine)
 	if !ok {
@@ -99,13 +100,13 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 	}
 	contact := "client:" + strings.TrimSpace(from[len("client:"):])
 	w, err := oe.WorkerByContactURI(ctx, c.ws, contact)
-	switch engine.ErrorCode(err) {
+	switch didrouter.ErrorCode(err) {
 	case "":
-	case engine.ENOTFOUND:
+	case didrouter.ENOTFOUND:
 		h.decision(ctx, c, "", "", "refuse", "no worker has contact_uri "+logsafe.Clip(contact))
 		return spoken(sayNotAnAgent), nil
-	case engine.ECONFLICT:
-		h.decision(ctx, c, "", "", "refuse", engine.ErrorMessage(err))
+	case didrouter.ECONFLICT:
+		h.decision(ctx, c, "", "", "refuse", didrouter.ErrorMessage(err))
 		return spoken(sayTwoAgents), nil
 	default:
 		return nil, fmt.Errorf("find the worker of %s: %w", logsafe.Clip(contact), err)
@@ -149,7 +150,7 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 		WorkspaceSID: c.ws, WorkerSID: w.SID, CallSID: c.callSID, Attributes: string(attrs),
 	})
 	if err != nil {
-		h.log.ErrorContext(ctx, "outbound call not recorded as a task; dialing anyway",
+		h.log.ErrorContext(ctx, "outbound call not recorded, dialing anyway",
 			"call_sid", c.callSID, "worker_sid", w.SID, "err", err)
 		h.decision(ctx, c, "", w.SID, "dial-outbound", "to "+number.Why+" from "+callerID+" (not recorded)")
 		return []twiml.Element{d}, nil
@@ -174,7 +175,7 @@ func (h *Handler) outbound(ctx context.Context, c *call) ([]twiml.Element, error
 func (h *Handler) outboundEnded(ctx context.Context, c *call) ([]twiml.Element, error) {
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	switch {
-	case engine.ErrorCode(err) == engine.ENOTFOUND:
+	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
 		return []twiml.Element{hangup()}, nil
 	case err != nil:
 		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
@@ -183,12 +184,12 @@ func (h *Handler) outboundEnded(ctx context.Context, c *call) ([]twiml.Element, 
 		h.decision(ctx, c, t.SID, "", "hangup", "dial action for a task of another call")
 		return []twiml.Element{hangup()}, nil
 	}
-	if t.AssignmentStatus == engine.TaskAssigned {
+	if t.AssignmentStatus == didrouter.TaskAssigned {
 		reason := "call completed"
 		if s := c.dialStatus(); knownDialStatus(s) {
 			reason += ": " + s
 		}
-		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, reason); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return nil, fmt.Errorf("complete task %s: %w", t.SID, err)
 		}
 	}

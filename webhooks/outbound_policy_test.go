@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/dialpolicy"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // Toll fraud: by default an agent calls numbers of the default region's
@@ -15,7 +15,7 @@ import (
 // and never premium-rate numbers; each refusal is spoken, nothing dialed,
 // nothing recorded.
 func TestOutboundDialPolicy(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		def := newOutboundInstance(t, st, mainLine)
 		def.worker("alice", aliceDID, "Available")
 		ukToo := newOutboundInstanceWith(t, st, mainLine, dialpolicy.Config{Countries: []string{"US", "GB"}})
@@ -65,13 +65,13 @@ func outboundAction(t *testing.T, doc node) string {
 // workersDown is a store whose worker reads fail while down: the outbound
 // webhook then fails and its fallback answers.
 type workersDown struct {
-	engine.Store
+	didrouter.Store
 	down atomic.Bool
 }
 
-func (w *workersDown) GetWorker(ctx context.Context, ws, sid string) (engine.Worker, error) {
+func (w *workersDown) GetWorker(ctx context.Context, ws, sid string) (didrouter.Worker, error) {
 	if w.down.Load() {
-		return engine.Worker{}, errUnreachable
+		return didrouter.Worker{}, errUnreachable
 	}
 	return w.Store.GetWorker(ctx, ws, sid)
 }
@@ -81,7 +81,7 @@ func (w *workersDown) GetWorker(ctx context.Context, ws, sid string) (engine.Wor
 // even when didrouter fails; on, the number is dialed as dialed, with the
 // agent's DID as caller ID, and recorded like any outbound call.
 func TestOutboundEmergencyCalls(t *testing.T) {
-	stores(t, func(t *testing.T, raw engine.Store) {
+	stores(t, func(t *testing.T, raw didrouter.Store) {
 		st := &workersDown{Store: raw}
 		off := newOutboundInstance(t, st, mainLine)
 		off.worker("alice", aliceDID, "Available")

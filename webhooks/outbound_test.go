@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/dialpolicy"
 	"github.com/didrouter/didrouter/engine"
@@ -23,14 +24,14 @@ import (
 const mainLine = "+15125550100"
 
 // newOutboundInstance is newInstance with a default caller ID ("" = none).
-func newOutboundInstance(t *testing.T, st engine.Store, defaultCallerID string) *instance {
+func newOutboundInstance(t *testing.T, st didrouter.Store, defaultCallerID string) *instance {
 	t.Helper()
 	return newOutboundInstanceWith(t, st, defaultCallerID, dialpolicy.Config{})
 }
 
 // newOutboundInstanceWith is newOutboundInstance with a dial policy (its
 // Normalizer is the instance's).
-func newOutboundInstanceWith(t *testing.T, st engine.Store, defaultCallerID string, policy dialpolicy.Config) *instance {
+func newOutboundInstanceWith(t *testing.T, st didrouter.Store, defaultCallerID string, policy dialpolicy.Config) *instance {
 	t.Helper()
 	ctx := context.Background()
 	clock := newClock()
@@ -92,13 +93,13 @@ func outboundForm(callSID, identity, to string) url.Values {
 func newOutboundSID() string { return fmt.Sprintf("CA%032x", callCounter.Add(1)) }
 
 // tasksOfCall counts the tasks recorded for a CallSid.
-func (in *instance) tasksOfCall(callSID string) []engine.Task {
+func (in *instance) tasksOfCall(callSID string) []didrouter.Task {
 	in.t.Helper()
-	all, err := in.store.ListTasks(context.Background(), in.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	all, err := in.store.ListTasks(context.Background(), in.ws.SID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	var out []engine.Task
+	var out []didrouter.Task
 	for _, t := range all {
 		if t.CallSID == callSID {
 			out = append(out, t)
@@ -133,7 +134,7 @@ func outboundDial(t *testing.T, doc node) (number string, dial node) {
 // task assigned to the agent (however often Twilio asks), which completes
 // when the dialed leg ends.
 func TestOutboundWithDID(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newOutboundInstance(t, st, mainLine)
 		alice := in.worker("alice", "(512) 555-0101", "Available")
 		in.worker("bob", bobDID, "Available")
@@ -165,7 +166,7 @@ func TestOutboundWithDID(t *testing.T) {
 				t.Errorf("task attribute %s = %q, want %q", k, attrs[k], v)
 			}
 		}
-		if task.AssignmentStatus != engine.TaskAssigned {
+		if task.AssignmentStatus != didrouter.TaskAssigned {
 			t.Fatalf("task %s, want assigned", task.AssignmentStatus)
 		}
 		if action := dial.attr("action"); query(t, action, "task") != task.SID || !strings.HasPrefix(action, in.webhookURL("/outbound")) {
@@ -175,8 +176,8 @@ func TestOutboundWithDID(t *testing.T) {
 		if w := in.workerRow(alice); w.Busy != 1 {
 			t.Errorf("alice busy %d, want 1", w.Busy)
 		}
-		list, _ := st.ListReservations(context.Background(), in.ws.SID, engine.ReservationFilter{TaskSID: task.SID})
-		if len(list) != 1 || list[0].WorkerSID != alice || list[0].Status != engine.ReservationAccepted {
+		list, _ := st.ListReservations(context.Background(), in.ws.SID, didrouter.ReservationFilter{TaskSID: task.SID})
+		if len(list) != 1 || list[0].WorkerSID != alice || list[0].Status != didrouter.ReservationAccepted {
 			t.Fatalf("reservations %+v, want one accepted for alice", list)
 		}
 
@@ -194,7 +195,7 @@ func TestOutboundWithDID(t *testing.T) {
 		if !end.has("Hangup") {
 			t.Errorf("dial action gave %v, want Hangup", end.verbs())
 		}
-		if got := in.task(task.SID); got.AssignmentStatus != engine.TaskCompleted {
+		if got := in.task(task.SID); got.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("task %s after the call, want completed", got.AssignmentStatus)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -205,7 +206,7 @@ func TestOutboundWithDID(t *testing.T) {
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("status callback: %s %s", resp.Status, body)
 		}
-		if got := in.task(task.SID); got.AssignmentStatus != engine.TaskCompleted {
+		if got := in.task(task.SID); got.AssignmentStatus != didrouter.TaskCompleted {
 			t.Fatalf("task %s after the status callback", got.AssignmentStatus)
 		}
 	})
@@ -213,7 +214,7 @@ func TestOutboundWithDID(t *testing.T) {
 
 // Concurrent requests for one CallSid record one task and hold the agent once.
 func TestOutboundRecordedOncePerCallSid(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newOutboundInstance(t, st, mainLine)
 		alice := in.worker("alice", aliceDID, "Available")
 		sid := newOutboundSID()
@@ -249,7 +250,7 @@ func TestOutboundRecordedOncePerCallSid(t *testing.T) {
 // An agent without a DID calls from the main line; with no main line
 // configured they hear why the call cannot be placed.
 func TestOutboundWithoutDID(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newOutboundInstance(t, st, "(512) 555-0100")
 		in.worker("carol", "", "Offline")
 		sid := newOutboundSID()
@@ -283,7 +284,7 @@ func TestOutboundWithoutDID(t *testing.T) {
 // Unknown softphones, callers that are not softphones, undialable numbers
 // and forged requests are refused without a task, and never with a 500.
 func TestOutboundRefusals(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newOutboundInstance(t, st, mainLine)
 		in.worker("alice", aliceDID, "Available")
 		u := in.webhookURL("/outbound")
@@ -334,7 +335,7 @@ func TestOutboundRefusals(t *testing.T) {
 		if doc := in.twiml(action, url.Values{"CallSid": {newOutboundSID()}, "DialCallStatus": {"completed"}}); !doc.has("Hangup") {
 			t.Errorf("foreign dial action gave %v", doc.verbs())
 		}
-		if got := in.task(query(t, action, "task")); got.AssignmentStatus != engine.TaskAssigned {
+		if got := in.task(query(t, action, "task")); got.AssignmentStatus != didrouter.TaskAssigned {
 			t.Errorf("another call's action ended the task: %s", got.AssignmentStatus)
 		}
 	})

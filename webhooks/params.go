@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Prefixes of the Twilio sids the webhooks read.
@@ -19,7 +19,7 @@ const (
 // twilioParams are the parameters Twilio sent about the call. A POST's
 // come from its body only: the query string belongs to whoever wrote the
 // URL, and a callback signed with the auth token can point at any URL, so
-// a query carrying CallSid, From or To would forge a call (issue 16). A
+// a query carrying CallSid, From or To would forge a call. A
 // GET has no body: Twilio then puts them in the query (checkParams refuses
 // one that names a parameter twice).
 func twilioParams(r *http.Request) url.Values {
@@ -54,10 +54,10 @@ var ownParams = [...]struct {
 	name  string
 	valid func(string) bool
 }{
-	{"ws", func(s string) bool { return engine.IsSID(s, engine.PrefixWorkspace) }},
-	{"task", func(s string) bool { return engine.IsSID(s, engine.PrefixTask) }},
-	{"reservation", func(s string) bool { return engine.IsSID(s, engine.PrefixReservation) }},
-	{"ended", func(s string) bool { return engine.IsSID(s, engine.PrefixReservation) }},
+	{"ws", func(s string) bool { return didrouter.IsSID(s, didrouter.PrefixWorkspace) }},
+	{"task", func(s string) bool { return didrouter.IsSID(s, didrouter.PrefixTask) }},
+	{"reservation", func(s string) bool { return didrouter.IsSID(s, didrouter.PrefixReservation) }},
+	{"ended", func(s string) bool { return didrouter.IsSID(s, didrouter.PrefixReservation) }},
 	{"greeted", func(s string) bool { return s == "1" }},
 	{"attempt", smallCount},
 	{"retry", smallCount},
@@ -87,20 +87,21 @@ type badParam struct {
 	why, value string
 }
 
-// checkParams checks a webhook's parameters before any handler reads
-// them: Twilio's sids have their shape ("CA" and 32 hex digits: a CallSid
-// that swallowed the next key, "CA…cdefCallStatusringing", keeps a captured
-// request's signature, and one with a NUL byte is no call either), every
-// call has a CallSid, no parameter the webhooks read comes twice, and
-// didrouter's own query parameters are what it writes. A request that
-// fails is refused with a 400 before anything is created or rung.
+// checkParams checks a webhook's parameters before any handler reads them.
+// Twilio's sids must have their shape, "CA" and 32 hex digits. A CallSid
+// that swallowed the next key, such as "CA…cdefCallStatusringing", still
+// carries a captured request's signature, so the shape is what refuses it.
+// Every call must have a CallSid, no parameter the webhooks read may come
+// twice, and didrouter's own query parameters must be what it writes. A
+// request that fails is refused with a 400 before anything is created or
+// rung.
 func checkParams(r *http.Request) *badParam {
 	params := twilioParams(r)
 	for _, p := range twilioSIDs {
 		switch vals := params[p.name]; {
 		case len(vals) > 1:
 			return &badParam{p.name + " is given more than once", vals[1]}
-		case len(vals) == 1 && !engine.IsSID(vals[0], p.prefix):
+		case len(vals) == 1 && !didrouter.IsSID(vals[0], p.prefix):
 			return &badParam{p.name + " is not a Twilio sid (" + p.prefix + " and 32 hex digits)", vals[0]}
 		}
 	}

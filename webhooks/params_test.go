@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // FuzzCheckParams: whatever a webhook request carries, checkParams does
@@ -48,12 +48,12 @@ func FuzzCheckParams(f *testing.F) {
 			return
 		}
 		c := &call{r: r}
-		if !engine.IsSID(c.param("CallSid"), prefixCall) {
+		if !didrouter.IsSID(c.param("CallSid"), prefixCall) {
 			t.Fatalf("let through CallSid %q", c.param("CallSid"))
 		}
 		params := twilioParams(r)
 		for _, p := range twilioSIDs {
-			if v := params[p.name]; len(v) > 1 || (len(v) == 1 && v[0] != "" && !engine.IsSID(v[0], p.prefix)) {
+			if v := params[p.name]; len(v) > 1 || (len(v) == 1 && v[0] != "" && !didrouter.IsSID(v[0], p.prefix)) {
 				t.Fatalf("let through %s %q", p.name, v)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -12,7 +13,7 @@ import (
 // agent idle longest (the owner), instead of holding until the task's TTL
 // while both agents sit idle.
 func TestBothMissThenReoffered(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		in.worker("bob", "", "Available")

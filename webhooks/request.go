@@ -58,9 +58,10 @@ func (v *verifier) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// valid checks the signature against the URL Twilio called: the configured
-// public URL plus the path and query as received. r.Host is never trusted: a
-// proxy in front may have rewritten it, and an attacker controls it.
+// valid checks the signature against the URL Twilio called, which is the
+// configured public URL plus the path and query as received. r.Host is
+// never trusted, because a proxy in front may have rewritten it and an
+// attacker controls it.
 func (v *verifier) valid(r *http.Request) bool {
 	sig := r.Header.Get("X-Twilio-Signature")
 	if sig == "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -20,7 +21,7 @@ import (
 
 // newWrapUpInstance is newInstance with an engine that gives workers
 // wrapUp after each call.
-func newWrapUpInstance(t *testing.T, st engine.Store, clock *engine.FakeClock, wrapUp time.Duration) *instance {
+func newWrapUpInstance(t *testing.T, st didrouter.Store, clock *didrouter.FakeClock, wrapUp time.Duration) *instance {
 	t.Helper()
 	ws, err := engine.Seed(context.Background(), st, clock)
 	if err != nil {
@@ -61,7 +62,7 @@ func newWrapUpInstance(t *testing.T, st engine.Store, clock *engine.FakeClock, w
 // up the agent of a reservation that the first request accepted: that
 // would drop a call that was just connected.
 func TestReviewAnswerRetried(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Available")
 		c := newCall(aliceDID)
@@ -74,7 +75,7 @@ func TestReviewAnswerRetried(t *testing.T) {
 		if doc := in.twiml(answer, agentLeg); len(doc.Children) != 0 {
 			t.Fatalf("retried answer gave %v, want an empty <Response/> (the call is connected)", doc.verbs())
 		}
-		if got := in.taskOf(c).AssignmentStatus; got != engine.TaskAssigned {
+		if got := in.taskOf(c).AssignmentStatus; got != didrouter.TaskAssigned {
 			t.Fatalf("task %s, want assigned", got)
 		}
 	})
@@ -87,7 +88,7 @@ func TestReviewAnswerRetried(t *testing.T) {
 func TestReviewCallerHangsUpKeepsWrapUp(t *testing.T) {
 	for _, order := range []string{"status-first", "dial-first", "together"} {
 		t.Run(order, func(t *testing.T) {
-			stores(t, func(t *testing.T, st engine.Store) {
+			stores(t, func(t *testing.T, st didrouter.Store) {
 				in := newWrapUpInstance(t, st, newClock(), 30*time.Second)
 				alice := in.worker("alice", aliceDID, "Available")
 				c := newCall(aliceDID)
@@ -120,14 +121,14 @@ func TestReviewCallerHangsUpKeepsWrapUp(t *testing.T) {
 					wg.Go(action)
 					wg.Wait()
 				}
-				if got := in.taskOf(c).AssignmentStatus; got != engine.TaskWrapping {
+				if got := in.taskOf(c).AssignmentStatus; got != didrouter.TaskWrapping {
 					t.Fatalf("task %s right after the call, want wrapping (30 s wrap-up)", got)
 				}
 				if w := in.workerRow(alice); w.Busy != 1 {
 					t.Fatalf("alice busy %d during wrap-up, want 1", w.Busy)
 				}
 				in.advance(30 * time.Second)
-				if got := in.taskOf(c).AssignmentStatus; got != engine.TaskCompleted {
+				if got := in.taskOf(c).AssignmentStatus; got != didrouter.TaskCompleted {
 					t.Fatalf("task %s after the wrap-up, want completed", got)
 				}
 				if w := in.workerRow(alice); w.Busy != 0 {
@@ -144,7 +145,7 @@ func TestReviewCallerHangsUpKeepsWrapUp(t *testing.T) {
 // must not hold a worker for a caller who is gone (120 s per worker, one
 // worker after another).
 func TestReviewStatusCallbackBeforeIncoming(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
 		c := newCall(aliceDID)
@@ -156,7 +157,7 @@ func TestReviewStatusCallbackBeforeIncoming(t *testing.T) {
 		if doc.has("Dial") || doc.has("Enqueue") {
 			t.Fatalf("incoming after the caller hung up gave %v, want no ringing and no queue", doc.verbs())
 		}
-		if got := in.taskOf(c).AssignmentStatus; got != engine.TaskCanceled {
+		if got := in.taskOf(c).AssignmentStatus; got != didrouter.TaskCanceled {
 			t.Fatalf("task of a call that had ended is %s, want canceled", got)
 		}
 		if w := in.workerRow(alice); w.Busy != 0 {
@@ -169,7 +170,7 @@ func TestReviewStatusCallbackBeforeIncoming(t *testing.T) {
 		if resp.StatusCode/100 != 2 {
 			t.Fatalf("status: %s", resp.Status)
 		}
-		if _, err := in.store.TaskByCallSID(context.Background(), in.ws.SID, out.sid); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := in.store.TaskByCallSID(context.Background(), in.ws.SID, out.sid); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("status callback of an outbound leg: task lookup %v, want ENOTFOUND", err)
 		}
 	})
@@ -178,26 +179,39 @@ func TestReviewStatusCallbackBeforeIncoming(t *testing.T) {
 // checkCounts asserts, on the committed state of st's workspace ws, that
 // every worker's Busy equals its live reservations (pending, accepted,
 // wrapping) and that each task has the live reservation its status implies.
-func checkCounts(t *testing.T, st engine.Store, ws string) {
+func checkCounts(t *testing.T, st didrouter.Store, ws string) {
 	t.Helper()
 	ctx := context.Background()
-	rs, err := st.ListReservations(ctx, ws, engine.ReservationFilter{Page: engine.Page{Size: 1000}})
+	rs, err := st.ListReservations(ctx, ws, didrouter.ReservationFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		t.Fatalf("ListReservations: %v", err)
 	}
-	live := map[string]int{}
+	tasks, err := st.ListTasks(ctx, ws, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
+	if err != nil {
+		t.Fatalf("ListTasks: %v", err)
+	}
+	channel := map[string]string{}
+	for _, task := range tasks {
+		channel[task.SID] = task.TaskChannel
+	}
+	// Live reservations per worker, on voice and on the message channel.
+	live, liveMsg := map[string]int{}, map[string]int{}
 	byTask := map[string]map[string]int{}
 	for _, r := range rs {
 		switch r.Status {
-		case engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping:
-			live[r.WorkerSID]++
+		case didrouter.ReservationPending, didrouter.ReservationAccepted, didrouter.ReservationWrapping:
+			if channel[r.TaskSID] == didrouter.MessageChannel {
+				liveMsg[r.WorkerSID]++
+			} else {
+				live[r.WorkerSID]++
+			}
 		}
 		if byTask[r.TaskSID] == nil {
 			byTask[r.TaskSID] = map[string]int{}
 		}
 		byTask[r.TaskSID][r.Status]++
 	}
-	workers, err := st.ListWorkers(ctx, ws, engine.WorkerFilter{Page: engine.Page{Size: 1000}})
+	workers, err := st.ListWorkers(ctx, ws, didrouter.WorkerFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		t.Fatalf("ListWorkers: %v", err)
 	}
@@ -205,15 +219,14 @@ func checkCounts(t *testing.T, st engine.Store, ws string) {
 		if w.Busy != live[w.SID] {
 			t.Errorf("worker %s busy %d, but it has %d live reservations", w.FriendlyName, w.Busy, live[w.SID])
 		}
-	}
-	tasks, err := st.ListTasks(ctx, ws, engine.TaskFilter{Page: engine.Page{Size: 1000}})
-	if err != nil {
-		t.Fatalf("ListTasks: %v", err)
+		if w.MessageBusy != liveMsg[w.SID] {
+			t.Errorf("worker %s holds %d messages, but it has %d live message reservations", w.FriendlyName, w.MessageBusy, liveMsg[w.SID])
+		}
 	}
 	for _, task := range tasks {
-		want := map[string]string{engine.TaskReserved: engine.ReservationPending, engine.TaskAssigned: engine.ReservationAccepted,
-			engine.TaskWrapping: engine.ReservationWrapping}[task.AssignmentStatus]
-		for _, st := range []string{engine.ReservationPending, engine.ReservationAccepted, engine.ReservationWrapping} {
+		want := map[string]string{didrouter.TaskReserved: didrouter.ReservationPending, didrouter.TaskAssigned: didrouter.ReservationAccepted,
+			didrouter.TaskWrapping: didrouter.ReservationWrapping}[task.AssignmentStatus]
+		for _, st := range []string{didrouter.ReservationPending, didrouter.ReservationAccepted, didrouter.ReservationWrapping} {
 			n := byTask[task.SID][st]
 			if (st == want && n != 1) || (st != want && n != 0) {
 				t.Errorf("task %s is %s with %d %s reservations", task.SID, task.AssignmentStatus, n, st)

@@ -4,14 +4,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // A reservation with less time left than Twilio's shortest ring (5 s) is
 // not rung: the phone would still ring after the engine offered the worker
 // another call. The caller waits; the timer moves the call on.
 func TestNoRingInTheLastSeconds(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		in.worker("bob", "", "Available")
 		c := newCall("+15125550000") // nobody's number: Everyone, reservation timeout 120 s

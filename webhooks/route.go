@@ -10,7 +10,7 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // call is one verified webhook request.
@@ -30,9 +30,9 @@ func (c *call) param(name string) string { return strings.TrimSpace(twilioParams
 // ownParams, checked by checkParams).
 func (c *call) query(name string) string { return strings.TrimSpace(c.r.URL.Query().Get(name)) }
 
-// dialStatus is how a <Dial> ended: Twilio's DialCallStatus, or, when a
-// dial action was put off (dialAfterReplay), the dial_status didrouter
-// wrote into the redirect (a <Redirect> does not post it again).
+// dialStatus is how a <Dial> ended. It is Twilio's DialCallStatus, or the
+// dial_status didrouter wrote into the redirect when dialAfterJournals put
+// the dial action off, because a <Redirect> does not post it again.
 func (c *call) dialStatus() string {
 	if s := c.param("DialCallStatus"); s != "" {
 		return s
@@ -55,7 +55,7 @@ func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc) http.HandlerFu
 		defer cancel()
 		verbs, err := protect(ctx, c, fn)
 		if err != nil {
-			h.log.ErrorContext(ctx, "webhook failed; answering fallback TwiML",
+			h.log.ErrorContext(ctx, "webhook failed, answering fallback twiml",
 				"route", name, "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 			verbs, err = protect(ctx, c, fallback)
 			if err != nil {
@@ -64,7 +64,7 @@ func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc) http.HandlerFu
 			}
 		}
 		if err := writeTwiML(w, verbs); err != nil {
-			h.log.ErrorContext(ctx, "writing TwiML failed", "route", name, "call_sid", c.callSID, "err", err)
+			h.log.ErrorContext(ctx, "writing twiml failed", "route", name, "call_sid", c.callSID, "err", err)
 		}
 	}
 }
@@ -99,7 +99,7 @@ func (h *Handler) newCall(r *http.Request) *call {
 
 // taskQuery is the query of a follow-up URL about task t: its sid, and its
 // workspace when it is not the default one.
-func (h *Handler) taskQuery(t engine.Task) url.Values {
+func (h *Handler) taskQuery(t didrouter.Task) url.Values {
 	q := url.Values{"task": {t.SID}}
 	if t.WorkspaceSID != h.ws {
 		q.Set("ws", t.WorkspaceSID)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/store/storetest"
@@ -30,9 +31,9 @@ func wantRefused(t *testing.T, what string, resp *http.Response, body []byte) {
 }
 
 // allTasks lists the workspace's tasks.
-func (in *instance) allTasks() []engine.Task {
+func (in *instance) allTasks() []didrouter.Task {
 	in.t.Helper()
-	all, err := in.store.ListTasks(context.Background(), in.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	all, err := in.store.ListTasks(context.Background(), in.ws.SID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		in.t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func (in *instance) allTasks() []engine.Task {
 // parameters are read from the body only, so it creates no task; and a
 // real call whose URL carries another call's parameters is the body's call.
 func TestForgedCallbackCreatesNoCall(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
 		in.worker("bob", bobDID, "Available")
@@ -88,7 +89,7 @@ func TestForgedCallbackCreatesNoCall(t *testing.T) {
 // didrouter writes, is refused with a 400 (no TwiML, so no apology and
 // no retry) and creates nothing, rings nobody.
 func TestBadSidsAreRefused(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := newInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Available")
 		incoming := in.webhookURL("/incoming") + "?greeted=1"

@@ -9,9 +9,9 @@ import (
 )
 
 // Sign returns the X-Twilio-Signature Twilio would send for a POST of form
-// to fullURL: base64(HMAC-SHA1(authToken, fullURL + each key and value of
-// form, keys sorted)). twilio-go has a validator but no signer; tests and the
-// replay tool need one.
+// to fullURL. It is base64(HMAC-SHA1(authToken, fullURL + each key and value
+// of form, keys sorted)). twilio-go has a validator but no signer, and tests
+// and the load replay tool need one.
 func Sign(authToken, fullURL string, form url.Values) string {
 	keys := make([]string, 0, len(form))
 	for k := range form {

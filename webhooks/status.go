@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // status is the number's call status callback. When the caller's call ends
@@ -28,9 +28,9 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := h.taskByCall(ctx, c)
-	switch engine.ErrorCode(err) {
+	switch didrouter.ErrorCode(err) {
 	case "":
-	case engine.ENOTFOUND:
+	case didrouter.ENOTFOUND:
 		h.log.InfoContext(ctx, "status callback for a call without a task", "call_sid", c.callSID, "call_status", callStatus)
 		h.endedBeforeRouting(ctx, c)
 		return
@@ -38,36 +38,36 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		if h.callerGoneDegraded(ctx, c) {
 			return // the store is down: the hang-up is journaled
 		}
-		h.log.ErrorContext(ctx, "status callback: reading the call's task failed", "call_sid", c.callSID, "err", err)
+		h.log.ErrorContext(ctx, "status callback cannot read the task", "call_sid", c.callSID, "err", err)
 		return
 	}
 	c.taskSID = t.SID
-	if h.endAfterReplay(ctx, c, t) {
+	if h.endAfterJournals(ctx, c, t) {
 		return // right after an outage: an answer may be in a journal
 	}
 	if _, err := h.callerLeft(ctx, c, t); err != nil {
-		h.log.ErrorContext(ctx, "status callback: ending the call's task failed", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		h.log.ErrorContext(ctx, "status callback cannot end the task", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 	}
 }
 
 // taskByCall finds the task of a CallSid: in the request's workspace, else
 // in any other workspace (a number bound to another workspace).
-func (h *Handler) taskByCall(ctx context.Context, c *call) (engine.Task, error) {
+func (h *Handler) taskByCall(ctx context.Context, c *call) (didrouter.Task, error) {
 	t, err := h.store.TaskByCallSID(ctx, c.ws, c.callSID)
-	if engine.ErrorCode(err) != engine.ENOTFOUND {
+	if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		return t, err
 	}
 	all, lerr := h.store.ListWorkspaces(ctx)
 	if lerr != nil {
-		return engine.Task{}, fmt.Errorf("list workspaces: %w", lerr)
+		return didrouter.Task{}, fmt.Errorf("list workspaces: %w", lerr)
 	}
 	for _, ws := range all {
 		if ws.SID == c.ws {
 			continue
 		}
-		if t, err2 := h.store.TaskByCallSID(ctx, ws.SID, c.callSID); engine.ErrorCode(err2) != engine.ENOTFOUND {
+		if t, err2 := h.store.TaskByCallSID(ctx, ws.SID, c.callSID); didrouter.ErrorCode(err2) != didrouter.ENOTFOUND {
 			return t, err2
 		}
 	}
-	return engine.Task{}, err
+	return didrouter.Task{}, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -14,28 +15,29 @@ const (
 	maxRing = 600
 )
 
-// dialTimeout is how long to ring the reserved worker: what is left of the
-// workflow step's timeout (the 60 s "owner" step of the DID workflow), and
-// never longer than what is left of the reservation. Ringing stops at about
-// the moment the engine moves the task on, so the caller does not hear an
-// agent ringing who can no longer take the call.
-func (h *Handler) dialTimeout(ctx context.Context, t engine.Task, r engine.Reservation) int {
+// dialTimeout is how long to ring the reserved worker. It is what is left of
+// the workflow step's timeout, such as the DID workflow's 60 s owner step,
+// and never longer than what is left of the reservation. Ringing stops at
+// about the moment the engine moves the task on, so the caller does not
+// hear an agent ringing who can no longer take the call.
+func (h *Handler) dialTimeout(ctx context.Context, t didrouter.Task, r didrouter.Reservation) int {
 	return min(max(h.ringLeft(ctx, t, r), minRing), maxRing)
 }
 
-// ringable reports whether the reserved worker may be rung now: Twilio
-// rings for at least minRing seconds, so a reservation or step that ends
-// sooner (its timer not fired yet: just after a database outage, or a
-// caller taken out of the queue at the last moment) would leave the phone
-// ringing after the engine has offered the worker another call. The caller
-// waits instead; the timer moves the call on within seconds.
-func (h *Handler) ringable(ctx context.Context, t engine.Task, r engine.Reservation) bool {
+// ringable reports whether the reserved worker may be rung now. Twilio
+// rings for at least minRing seconds. A reservation or step that ends
+// sooner would leave the phone ringing after the engine has offered the
+// worker another call. That happens when its timer has not fired yet, just
+// after a database outage or when a caller was taken out of the queue at
+// the last moment. The caller waits instead, and the timer moves the call
+// on within seconds.
+func (h *Handler) ringable(ctx context.Context, t didrouter.Task, r didrouter.Reservation) bool {
 	return h.ringLeft(ctx, t, r) >= minRing
 }
 
 // ringLeft is what is left, in whole seconds, of the reservation and of the
 // step (unclamped: zero or less when they are over).
-func (h *Handler) ringLeft(ctx context.Context, t engine.Task, r engine.Reservation) int {
+func (h *Handler) ringLeft(ctx context.Context, t didrouter.Task, r didrouter.Reservation) int {
 	now := h.clock.Now()
 	resTimeout := r.Timeout
 	if resTimeout <= 0 {
@@ -57,12 +59,12 @@ func elapsedSeconds(now, since time.Time) int {
 	return int(now.Sub(since) / time.Second)
 }
 
-// stepTimeout reads the timeout of the workflow target the task is in (0
-// when it has none or the workflow cannot be read: then the reservation's
-// own timeout bounds the ringing).
-func (h *Handler) stepTimeout(ctx context.Context, t engine.Task) int {
+// stepTimeout reads the timeout of the workflow target the task is in. It
+// is 0 when the target has none or the workflow cannot be read, and the
+// reservation's own timeout then bounds the ringing.
+func (h *Handler) stepTimeout(ctx context.Context, t didrouter.Task) int {
 	var (
-		wf  engine.Workflow
+		wf  didrouter.Workflow
 		err error
 	)
 	if c, ok := h.eng.(workflowCache); ok {
@@ -80,7 +82,7 @@ func (h *Handler) stepTimeout(ctx context.Context, t engine.Task) int {
 // workflowCache is implemented by an engine that caches workflows
 // (*engine.Engine): the ring time is then decided without a store read.
 type workflowCache interface {
-	CachedWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error)
+	CachedWorkflow(ctx context.Context, workspaceSID, sid string) (didrouter.Workflow, error)
 }
 
 // targetTimeout extracts task_routing.filters[f].targets[i].timeout (f = -1:

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/webhooks"
 )
 
@@ -18,4 +18,6 @@ func mustJSON(t *testing.T, s string, v any) {
 	}
 }
 
-func engineFilterAll() engine.WorkerFilter { return engine.WorkerFilter{Page: engine.Page{Size: 1000}} }
+func engineFilterAll() didrouter.WorkerFilter {
+	return didrouter.WorkerFilter{Page: didrouter.Page{Size: 1000}}
+}

@@ -14,17 +14,17 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
-// When nobody can answer (docs/voicemail.md): out of business hours the
-// caller hears the after-hours message and goes to voicemail; a caller
-// whom nobody in the call's queues can answer (everyone in an unavailable
-// activity) goes to voicemail at once; a caller who has waited
-// VoicemailAfter is offered voicemail or a call-back while waiting. A
-// recorded message becomes a task of type "voicemail", routed as a call to
-// the same number would be (the owner first for an agent's number, the
-// shared mailbox's Everyone otherwise).
+// What happens when nobody can answer is told in docs/voicemail.md. Out of
+// business hours the caller hears the after-hours message and goes to
+// voicemail. A caller whom nobody in the call's queues can answer goes to
+// voicemail at once. A caller who has waited VoicemailAfter is offered
+// voicemail or a call-back. A recorded message becomes a task of type
+// "voicemail", routed as a call to the same number would be, so an agent's
+// own messages reach that agent first.
 
 // DefaultVoicemailMaxLength is the longest message a caller may leave.
 const DefaultVoicemailMaxLength = 2 * time.Minute
@@ -56,17 +56,17 @@ const (
 // Task types of the tasks this file creates or turns a call into (the
 // engine does not count their reservations as missed calls).
 const (
-	typeVoicemail = engine.TaskTypeVoicemail
-	typeCallback  = engine.TaskTypeCallback
+	typeVoicemail = didrouter.TaskTypeVoicemail
+	typeCallback  = didrouter.TaskTypeCallback
 )
 
 // answeringEngine is what this file needs from the engine beyond Engine
 // (*engine.Engine has it all). Without it voicemail and call-backs are off.
 type answeringEngine interface {
-	AnyoneAvailable(ctx context.Context, t engine.Task) (bool, error)
-	QueuePosition(ctx context.Context, t engine.Task) (position, waiting int, err error)
-	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (engine.Task, error)
-	CancelCall(ctx context.Context, n engine.NewTask, reason string) (engine.Task, error)
+	AnyoneAvailable(ctx context.Context, t didrouter.Task) (bool, error)
+	QueuePosition(ctx context.Context, t didrouter.Task) (position, waiting int, err error)
+	UpdateTask(ctx context.Context, workspaceSID, sid string, u engine.TaskUpdate) (didrouter.Task, error)
+	CancelCall(ctx context.Context, n engine.TaskInsert, reason string) (didrouter.Task, error)
 }
 
 // answerer returns the engine's answeringEngine, or nil.
@@ -97,7 +97,7 @@ func (h *Handler) answering(ctx context.Context, workspaceSID, dialed string) en
 	defer cancel()
 	a, err := engine.ResolveAnswering(ctx, st, workspaceSID, dialed, h.voicemailAfter)
 	if err != nil {
-		h.log.WarnContext(ctx, "call settings could not be used; the defaults apply", "workspace_sid", workspaceSID,
+		h.log.WarnContext(ctx, "call settings unusable, defaults apply", "workspace_sid", workspaceSID,
 			"phone_number", dialed, "err", err)
 		return a
 	}
@@ -149,7 +149,7 @@ type taskAttrs struct {
 	Type        string `json:"type"`
 }
 
-func attrsOf(t engine.Task) taskAttrs {
+func attrsOf(t didrouter.Task) taskAttrs {
 	var a taskAttrs
 	_ = json.Unmarshal([]byte(t.Attributes), &a) // a task's attributes are a JSON object
 	return a
@@ -157,7 +157,7 @@ func attrsOf(t engine.Task) taskAttrs {
 
 // isCallback reports whether a task is a caller's call-back request: the
 // call is over, the task waits for an agent to call back.
-func isCallback(t engine.Task) bool { return engine.IsCallbackRequest(t) }
+func isCallback(t didrouter.Task) bool { return didrouter.IsCallbackRequest(t) }
 
 // dialedNumber is the call's To in E.164 when it is a number.
 func (h *Handler) dialedNumber(c *call) string {
@@ -168,10 +168,11 @@ func (h *Handler) dialedNumber(c *call) string {
 	return to
 }
 
-// afterHours answers a call to a closed line: the call is recorded as a
-// missed call (its task canceled, reason "after hours"), the caller hears
-// the after-hours message, then voicemail (or a goodbye when voicemail is
-// off). ok is false when the line is open or its hours cannot be told.
+// afterHours answers a call to a closed line. The call is recorded as a
+// missed call, its task canceled with the reason "after hours". The caller
+// hears the after-hours message and then voicemail, or a goodbye when
+// voicemail is off. ok is false when the line is open or its hours cannot
+// be told.
 func (h *Handler) afterHours(ctx context.Context, c *call) ([]twiml.Element, bool) {
 	cc := h.answerer()
 	if h.settings == nil || cc == nil {
@@ -212,7 +213,7 @@ func (h *Handler) afterHours(ctx context.Context, c *call) ([]twiml.Element, boo
 // when voicemail is on for the number and nobody in the call's queues is
 // in an available activity: waiting would be for nobody. ok is false when
 // the caller should wait.
-func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, bool) {
+func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t didrouter.Task) ([]twiml.Element, bool) {
 	a := h.answerer()
 	if a == nil || isCallback(t) {
 		return nil, false
@@ -223,14 +224,14 @@ func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t engine.Tas
 	}
 	anyone, err := a.AnyoneAvailable(ctx, t)
 	if err != nil {
-		h.log.WarnContext(ctx, "could not tell whether anyone can answer; the caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot tell whether anyone can answer, caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 		return nil, false
 	}
 	if anyone {
 		return nil, false
 	}
 	if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil {
-		h.log.WarnContext(ctx, "could not move the caller to voicemail; the caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot move caller to voicemail, caller waits", "call_sid", c.callSID, "task_sid", t.SID, "err", err)
 		return nil, false
 	}
 	h.decision(ctx, c, t.SID, "", "voicemail", "nobody in the call's queues is available")
@@ -241,7 +242,7 @@ func (h *Handler) straightToVoicemail(ctx context.Context, c *call, t engine.Tas
 // dialed number: for an agent's number the owner's greeting (their
 // recorded greeting, attribute voicemail_greeting_url, else a spoken one
 // naming them), for any other number the shared mailbox's.
-func (h *Handler) voicemailTwiML(ctx context.Context, c *call, t engine.Task, dialed string) []twiml.Element {
+func (h *Handler) voicemailTwiML(ctx context.Context, c *call, t didrouter.Task, dialed string) []twiml.Element {
 	var verbs []twiml.Element
 	owner, err := h.store.WorkerByPhoneNumber(ctx, t.WorkspaceSID, dialed)
 	switch {
@@ -336,7 +337,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, name string, 
 		return fn(ctx, c)
 	}()
 	if err != nil {
-		h.log.ErrorContext(ctx, name+" callback failed", "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
+		h.log.ErrorContext(ctx, "recording callback failed", "callback", name, "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 		http.Error(w, "not saved", http.StatusInternalServerError)
 		return
 	}
@@ -391,16 +392,16 @@ func (h *Handler) saveVoicemail(ctx context.Context, c *call) error {
 // dialed number, as the call was. It is built from what Twilio sent and
 // what the engine keeps in memory, so that it can be journaled while the
 // store is down; the owner is named when the store answers.
-func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, secs int) (engine.NewTask, error) {
+func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, secs int) (engine.TaskInsert, error) {
 	dialed := h.dialedNumber(c)
 	ws, workflowSID, err := h.workflowFor(ctx, dialed)
 	switch {
 	case err != nil && h.degradedActive():
 		// The store is down and the number's workflow is not in memory:
 		// the call's workspace and its default workflow route the message.
-		ws, workflowSID = engine.Workspace{SID: c.ws}, ""
+		ws, workflowSID = didrouter.Workspace{SID: c.ws}, ""
 	case err != nil:
-		return engine.NewTask{}, err
+		return engine.TaskInsert{}, err
 	}
 	caller := h.callerName(c.param("From"))
 	attrs := map[string]any{
@@ -429,11 +430,11 @@ func (h *Handler) voicemailTask(ctx context.Context, c *call, recSID string, sec
 	}
 	raw, err := json.Marshal(attrs)
 	if err != nil {
-		return engine.NewTask{}, fmt.Errorf("encode voicemail attributes: %w", err)
+		return engine.TaskInsert{}, fmt.Errorf("encode voicemail attributes: %w", err)
 	}
-	return engine.NewTask{
+	return engine.TaskInsert{
 		WorkspaceSID: ws.SID, WorkflowSID: workflowSID, Attributes: string(raw),
-		TaskChannel: engine.DefaultTaskChannel, CallSID: recSID,
+		TaskChannel: didrouter.MessageChannel, CallSID: recSID,
 	}, nil
 }
 
@@ -448,7 +449,7 @@ func (h *Handler) transcription(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		t, err := h.store.TaskByCallSID(ctx, c.ws, recSID)
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return nil // a recording without a voicemail (empty, or not ours)
 		}
 		if err != nil {
@@ -464,7 +465,7 @@ func (h *Handler) transcription(w http.ResponseWriter, r *http.Request) {
 			return fmt.Errorf("encode voicemail attributes: %w", err)
 		}
 		s := string(raw)
-		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return fmt.Errorf("add transcription to task %s: %w", t.SID, err)
 		}
 		return nil
@@ -474,7 +475,7 @@ func (h *Handler) transcription(w http.ResponseWriter, r *http.Request) {
 // offer is the voicemail and call-back offer said while a caller waits,
 // once they have waited the number's VoicemailAfter: on the first poll past
 // it and then with each hold message. nil when not due.
-func (h *Handler) offer(ctx context.Context, c *call, t engine.Task) twiml.Element {
+func (h *Handler) offer(ctx context.Context, c *call, t didrouter.Task) twiml.Element {
 	if h.answerer() == nil {
 		return nil
 	}
@@ -505,18 +506,18 @@ func (h *Handler) offer(ctx context.Context, c *call, t engine.Task) twiml.Eleme
 func (h *Handler) choice(ctx context.Context, c *call) ([]twiml.Element, error) {
 	a := h.answerer()
 	if c.taskSID == "" || a == nil {
-		return nil, engine.Errorf(engine.EINVALID, "choice without a task")
+		return nil, didrouter.Errorf(didrouter.EINVALID, "choice without a task")
 	}
 	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
 	if err != nil {
 		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
 	}
-	if t.AssignmentStatus != engine.TaskPending && t.AssignmentStatus != engine.TaskReserved {
+	if t.AssignmentStatus != didrouter.TaskPending && t.AssignmentStatus != didrouter.TaskReserved {
 		return []twiml.Element{leave()}, nil // answered or over meanwhile: dequeued follows the task
 	}
 	switch c.param("Digits") {
 	case "1":
-		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil && engine.ErrorCode(err) != engine.EUNAVAILABLE {
+		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonVoicemail); err != nil && didrouter.ErrorCode(err) != didrouter.EUNAVAILABLE {
 			return nil, fmt.Errorf("cancel task %s for voicemail: %w", t.SID, err)
 		}
 		h.decision(ctx, c, t.SID, "", "voicemail", "caller pressed 1 while waiting")
@@ -533,9 +534,11 @@ func (h *Handler) choice(ctx context.Context, c *call) ([]twiml.Element, error) 
 		if err != nil {
 			return nil, fmt.Errorf("encode task attributes: %w", err)
 		}
-		s := string(raw)
-		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s}); err != nil {
-			if engine.ErrorCode(err) == engine.EUNAVAILABLE {
+		s, ch := string(raw), didrouter.MessageChannel
+		// A request is a message: it moves to the message channel, so it
+		// takes an agent's message capacity, not the one for calls.
+		if _, err := a.UpdateTask(ctx, t.WorkspaceSID, t.SID, engine.TaskUpdate{Attributes: &s, TaskChannel: &ch}); err != nil {
+			if didrouter.ErrorCode(err) == didrouter.EUNAVAILABLE {
 				return []twiml.Element{leave()}, nil
 			}
 			return nil, fmt.Errorf("turn task %s into a call-back: %w", t.SID, err)
@@ -553,11 +556,11 @@ func (h *Handler) choiceFallback(context.Context, *call) ([]twiml.Element, error
 
 // leftByChoice answers the Enqueue action of a caller who left the queue
 // by their choice (voicemail or call-back); ok is false otherwise.
-func (h *Handler) leftByChoice(ctx context.Context, c *call, t engine.Task) ([]twiml.Element, bool) {
+func (h *Handler) leftByChoice(ctx context.Context, c *call, t didrouter.Task) ([]twiml.Element, bool) {
 	switch {
-	case t.AssignmentStatus == engine.TaskCanceled && t.Reason == reasonVoicemail:
+	case t.AssignmentStatus == didrouter.TaskCanceled && t.Reason == reasonVoicemail:
 		return h.voicemailTwiML(ctx, c, t, attrsOf(t).PhoneNumber), true
-	case isCallback(t) && (t.AssignmentStatus == engine.TaskPending || t.AssignmentStatus == engine.TaskReserved):
+	case isCallback(t) && (t.AssignmentStatus == didrouter.TaskPending || t.AssignmentStatus == didrouter.TaskReserved):
 		h.decision(ctx, c, t.SID, "", "hangup", "call-back requested: the task waits for an agent")
 		return []twiml.Element{&twiml.VoiceSay{Message: sayCallback}, hangup()}, true
 	}
@@ -570,7 +573,7 @@ func (h *Handler) leftByChoice(ctx context.Context, c *call, t engine.Task) ([]t
 // (CallSettingsStore.CallbackRequests), for numbers with voicemail on. While
 // the store is down nothing is looked up: the caller is queued, and the
 // request stays for an agent to call back.
-func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTask) {
+func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.TaskInsert) {
 	caller := h.callerName(c.param("From"))
 	if h.settings == nil || h.degradedActive() || !strings.HasPrefix(caller, "+") ||
 		h.answering(ctx, nt.WorkspaceSID, h.dialedNumber(c)).VoicemailAfter <= 0 {
@@ -580,7 +583,7 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTas
 	list, err := h.settings.CallbackRequests(lctx, nt.WorkspaceSID, caller)
 	cancel()
 	if err != nil {
-		h.log.WarnContext(ctx, "could not look for the caller's call-back requests", "call_sid", c.callSID, "err", err)
+		h.log.WarnContext(ctx, "cannot look up caller's call-back requests", "call_sid", c.callSID, "err", err)
 		return
 	}
 	for _, t := range list {
@@ -588,7 +591,7 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTas
 			continue
 		}
 		if _, err := h.eng.CancelTask(ctx, t.WorkspaceSID, t.SID, reasonCalledBack); err != nil {
-			h.log.WarnContext(ctx, "could not cancel the call-back request of a caller who called again",
+			h.log.WarnContext(ctx, "cannot cancel call-back of a caller who called again",
 				"call_sid", c.callSID, "task_sid", t.SID, "err", err)
 			continue
 		}
@@ -601,14 +604,14 @@ func (h *Handler) replaceCallback(ctx context.Context, c *call, nt engine.NewTas
 // request is handled (and the agent's capacity is free for the call). A
 // request that cannot be completed stays for the agent to complete; the
 // outbound call goes ahead either way.
-func (h *Handler) calledBack(ctx context.Context, c *call, w engine.Worker, dialed string) {
-	list, err := h.store.ListReservations(ctx, w.WorkspaceSID, engine.ReservationFilter{Page: engine.Page{Size: 100}, WorkerSID: w.SID, Newest: true})
+func (h *Handler) calledBack(ctx context.Context, c *call, w didrouter.Worker, dialed string) {
+	list, err := h.store.ListReservations(ctx, w.WorkspaceSID, didrouter.ReservationFilter{Page: didrouter.Page{Size: 100}, WorkerSID: w.SID, Newest: true})
 	if err != nil {
-		h.log.WarnContext(ctx, "could not look for the agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
+		h.log.WarnContext(ctx, "cannot look up agent's call-back requests", "call_sid", c.callSID, "worker_sid", w.SID, "err", err)
 		return
 	}
 	for _, r := range list {
-		if r.Status != engine.ReservationPending && r.Status != engine.ReservationAccepted {
+		if r.Status != didrouter.ReservationPending && r.Status != didrouter.ReservationAccepted {
 			continue
 		}
 		t, err := h.store.GetTask(ctx, r.WorkspaceSID, r.TaskSID)
@@ -619,14 +622,14 @@ func (h *Handler) calledBack(ctx context.Context, c *call, w engine.Worker, dial
 		if json.Unmarshal([]byte(t.Attributes), &attrs) != nil || attrs["callback_number"] != dialed {
 			continue
 		}
-		if r.Status == engine.ReservationPending {
+		if r.Status == didrouter.ReservationPending {
 			if _, err := h.eng.AcceptReservation(ctx, r.WorkspaceSID, r.SID); err != nil {
-				h.log.WarnContext(ctx, "could not accept the call-back being placed", "task_sid", t.SID, "err", err)
+				h.log.WarnContext(ctx, "cannot accept the call-back being placed", "task_sid", t.SID, "err", err)
 				continue
 			}
 		}
 		if _, err := h.eng.CompleteTask(ctx, t.WorkspaceSID, t.SID, "called back"); err != nil {
-			h.log.WarnContext(ctx, "could not complete the call-back being placed", "task_sid", t.SID, "err", err)
+			h.log.WarnContext(ctx, "cannot complete the call-back being placed", "task_sid", t.SID, "err", err)
 			continue
 		}
 		h.decision(ctx, c, t.SID, w.SID, "complete", "the agent calls back "+dialed)

@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/webhooks"
@@ -25,10 +27,10 @@ func newRecordingSID() string { return fmt.Sprintf("RE%032x", recordingCounter.A
 
 // voicemailInstance serves st with voicemail on (offered after 90 s) and
 // the store's call settings.
-func voicemailInstance(t *testing.T, st engine.Store, clock *engine.FakeClock) *instance {
+func voicemailInstance(t *testing.T, st didrouter.Store, clock *didrouter.FakeClock) *instance {
 	t.Helper()
 	return newInstanceWith(t, st, clock, func(c *webhooks.Config) {
-		c.CallSettings = st.(engine.CallSettingsStore)
+		c.CallSettings = st.(didrouter.CallSettingsStore)
 		c.VoicemailAfter = 90 * time.Second
 	})
 }
@@ -84,13 +86,13 @@ func record(t *testing.T, in *instance, doc node) node {
 }
 
 // voicemails lists the workspace's voicemail tasks.
-func (in *instance) voicemails() []engine.Task {
+func (in *instance) voicemails() []didrouter.Task {
 	in.t.Helper()
-	all, err := in.store.ListTasks(context.Background(), in.ws.SID, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	all, err := in.store.ListTasks(context.Background(), in.ws.SID, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	var out []engine.Task
+	var out []didrouter.Task
 	for _, t := range all {
 		var a map[string]any
 		mustJSON(in.t, t.Attributes, &a)
@@ -114,10 +116,12 @@ func (in *instance) liveWorker(taskSID string) string {
 }
 
 // busyBob puts bob on a call of his own, so that he is available but
-// cannot take another call: callers wait.
+// cannot take another call: callers wait. His message channel is set to no
+// capacity, so that messages wait too (for their owner).
 func busyBob(t *testing.T, in *instance) string {
 	t.Helper()
 	bob := in.worker("bob", bobDID, "Available")
+	in.messageCapacity(bob, 0)
 	c := newCall(bobDID)
 	who, dial := dialed(t, in.incoming(c))
 	if who != "bob" {
@@ -125,10 +129,20 @@ func busyBob(t *testing.T, in *instance) string {
 	}
 	agentLeg := url.Values{"CallSid": {fmt.Sprintf("CA%032x", callCounter.Add(1))}, "ParentCallSid": {c.sid}, "CallStatus": {"in-progress"}}
 	in.twiml(dial.Children[0].attr("url"), agentLeg)
-	if got := in.taskOf(c).AssignmentStatus; got != engine.TaskAssigned {
+	if got := in.taskOf(c).AssignmentStatus; got != didrouter.TaskAssigned {
 		t.Fatalf("bob's call is %s, want assigned", got)
 	}
 	return bob
+}
+
+// messageCapacity sets a worker's capacity on the message channel through
+// the admin API's Worker Channels resource.
+func (in *instance) messageCapacity(workerSID string, n int) {
+	in.t.Helper()
+	code, body := in.api(http.MethodPost, "/v1/Workspaces/"+in.ws.SID+"/Workers/"+workerSID+"/Channels/"+didrouter.MessageChannel, url.Values{"Capacity": {strconv.Itoa(n)}})
+	if code != http.StatusOK || body["configured_capacity"] != float64(n) || body["task_channel_unique_name"] != didrouter.MessageChannel {
+		in.t.Fatalf("set message capacity: %d %v", code, body)
+	}
 }
 
 // offered places c, which must wait, and polls its queue 90 s later: it
@@ -163,10 +177,10 @@ func (in *instance) waitPoll(c call, wait string, secs int) node {
 // and the recording status callback both report it), which reaches alice
 // once she is available.
 func TestVoicemailAfterTheWait(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		var decisions decisionCounter
 		in := newInstanceWith(t, st, newClock(), func(c *webhooks.Config) {
-			c.CallSettings = st.(engine.CallSettingsStore)
+			c.CallSettings = st.(didrouter.CallSettingsStore)
 			c.VoicemailAfter = 90 * time.Second
 			c.OnDecision = decisions.count
 		})
@@ -197,7 +211,7 @@ func TestVoicemailAfterTheWait(t *testing.T) {
 		if doc := in.twiml(g.attr("action"), c.form("Digits", "1", "CallStatus", "in-progress")); !doc.has("Leave") {
 			t.Fatalf("pressing 1 gave %v, want Leave", doc.verbs())
 		}
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCanceled {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("the caller's task is %s after pressing 1, want canceled", task.AssignmentStatus)
 		}
 		doc = in.twiml(action, c.form("QueueResult", "leave", "QueueTime", "92", "CallStatus", "in-progress"))
@@ -252,7 +266,7 @@ func TestVoicemailAfterTheWait(t *testing.T) {
 // hung up at the tone) makes no voicemail: the call stays a missed call. A
 // number whose voicemail is off makes the caller wait as before.
 func TestStraightToVoicemailWhenNobodyIsAvailable(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Offline")
 		in.worker("bob", bobDID, "Unavailable")
@@ -261,7 +275,7 @@ func TestStraightToVoicemailWhenNobodyIsAvailable(t *testing.T) {
 		doc := in.incoming(c)
 		rec := record(t, in, doc)
 		task := in.taskOf(c)
-		if task.AssignmentStatus != engine.TaskCanceled {
+		if task.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("the call's task is %s, want canceled (a missed call)", task.AssignmentStatus)
 		}
 		recSID := newRecordingSID()
@@ -273,7 +287,7 @@ func TestStraightToVoicemailWhenNobodyIsAvailable(t *testing.T) {
 		if got := in.voicemails(); len(got) != 0 {
 			t.Fatalf("an empty recording made %d voicemails", len(got))
 		}
-		if _, err := st.TaskByCallSID(context.Background(), in.ws.SID, recSID); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := st.TaskByCallSID(context.Background(), in.ws.SID, recSID); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("empty recording has a task: %v", err)
 		}
 
@@ -291,7 +305,7 @@ func TestStraightToVoicemailWhenNobodyIsAvailable(t *testing.T) {
 // A call to a number nobody owns leaves its message in the shared
 // mailbox, which the first available agent of Everyone gets.
 func TestSharedMailbox(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		bob := in.worker("bob", bobDID, "Offline")
 
@@ -325,7 +339,7 @@ func TestSharedMailbox(t *testing.T) {
 // keeps its place: the caller hangs up, the task waits and is reserved to
 // the next agent. A caller who calls again meanwhile is queued once.
 func TestCallbackRequest(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Offline")
 		busyBob(t, in)
@@ -344,7 +358,7 @@ func TestCallbackRequest(t *testing.T) {
 		task := in.task(taskSID)
 		var attrs map[string]any
 		mustJSON(t, task.Attributes, &attrs)
-		if task.AssignmentStatus != engine.TaskPending || attrs["type"] != "callback" || attrs["callback_number"] != c.from {
+		if task.AssignmentStatus != didrouter.TaskPending || attrs["type"] != "callback" || attrs["callback_number"] != c.from {
 			t.Fatalf("call-back task %s %v", task.AssignmentStatus, attrs)
 		}
 		created := task.DateCreated
@@ -362,7 +376,7 @@ func TestCallbackRequest(t *testing.T) {
 		again := newCall(aliceDID)
 		again.from = c.from
 		doc = in.incoming(again)
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCanceled {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskCanceled {
 			t.Fatalf("the old call-back is %s after the caller called again, want canceled", task.AssignmentStatus)
 		}
 		if who, _ := dialed(t, doc); who != "alice" {
@@ -376,7 +390,7 @@ func TestCallbackRequest(t *testing.T) {
 // local clock across the change to daylight-saving time (9 March 2025);
 // a number's own hours override the workspace's.
 func TestAfterHoursAcrossDSTAndHoliday(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock()) // Monday 3 March 2025, 09:00 UTC = 04:00 EST
 		in.worker("alice", aliceDID, "Available")
 		in.worker("bob", bobDID, "Available")
@@ -405,7 +419,7 @@ func TestAfterHoursAcrossDSTAndHoliday(t *testing.T) {
 				t.Fatalf("%s: %v, want the after-hours message first", when, doc.verbs())
 			}
 			record(t, in, doc)
-			if task := in.taskOf(c); task.AssignmentStatus != engine.TaskCanceled || task.Reason != "after hours" {
+			if task := in.taskOf(c); task.AssignmentStatus != didrouter.TaskCanceled || task.Reason != "after hours" {
 				t.Fatalf("%s: the call's task is %s (%s), want canceled after hours", when, task.AssignmentStatus, task.Reason)
 			}
 		}
@@ -446,7 +460,7 @@ func TestAfterHoursAcrossDSTAndHoliday(t *testing.T) {
 // A message recorded while the store is down is journaled, and becomes its
 // one voicemail task when the journal is replayed (twice: still one).
 func TestVoicemailDuringAStoreOutage(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ds := &downStore{Store: st}
 		clock := newClock()
 		in := newInstance(t, ds, clock) // the engine reads and writes through ds
@@ -464,7 +478,7 @@ func TestVoicemailDuringAStoreOutage(t *testing.T) {
 		wi := newInstanceWith(t, ds, clock, func(c *webhooks.Config) {
 			c.Engine = in.eng
 			c.Degraded = mode
-			c.CallSettings = st.(engine.CallSettingsStore)
+			c.CallSettings = st.(didrouter.CallSettingsStore)
 			c.VoicemailAfter = 90 * time.Second
 		})
 
@@ -480,7 +494,7 @@ func TestVoicemailDuringAStoreOutage(t *testing.T) {
 			t.Fatalf("%d journal entries, want the voicemail", n)
 		}
 		ds.down.Store(false)
-		if _, err := st.TaskByCallSID(context.Background(), in.ws.SID, recSID); engine.ErrorCode(err) != engine.ENOTFOUND {
+		if _, err := st.TaskByCallSID(context.Background(), in.ws.SID, recSID); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 			t.Fatalf("voicemail in the store before the replay: %v", err)
 		}
 		if left := mode.ReplayPending(context.Background(), false); left != 0 {
@@ -506,7 +520,7 @@ func TestVoicemailDuringAStoreOutage(t *testing.T) {
 // Waiting callers hear their place at the first hold message and then at
 // most once a minute.
 func TestPositionAnnouncements(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		busyBob(t, in)
 		first, second := newCall(sharedDID), newCall(sharedDID)
@@ -532,7 +546,7 @@ func TestPositionAnnouncements(t *testing.T) {
 // The agent offered a call-back calls the number from their phone: the
 // request is handled (completed), and the call goes out from their DID.
 func TestCallbackPlacedByTheAgent(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		alice := in.worker("alice", aliceDID, "Offline")
 		busyBob(t, in)
@@ -552,7 +566,7 @@ func TestCallbackPlacedByTheAgent(t *testing.T) {
 		if d.attr("callerId") != aliceDID {
 			t.Errorf("call-back from %q, want alice's DID", d.attr("callerId"))
 		}
-		if got := in.task(taskSID).AssignmentStatus; got != engine.TaskCompleted {
+		if got := in.task(taskSID).AssignmentStatus; got != didrouter.TaskCompleted {
 			t.Fatalf("the call-back is %s after alice called the caller, want completed", got)
 		}
 	})
@@ -562,7 +576,7 @@ func TestCallbackPlacedByTheAgent(t *testing.T) {
 // words: bob answered one call at once and one after five minutes (2.5
 // minutes on average), so the next caller hears "a few minutes".
 func TestWaitEstimate(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		in.worker("bob", bobDID, "Available")
 		answer := func(c call, dial node) {
@@ -600,7 +614,7 @@ func TestWaitEstimate(t *testing.T) {
 func TestCallbackRequestSurvivesAHangUpAroundAnOutage(t *testing.T) {
 	for _, when := range []string{"during", "after"} {
 		t.Run(when, func(t *testing.T) {
-			stores(t, func(t *testing.T, st engine.Store) {
+			stores(t, func(t *testing.T, st didrouter.Store) {
 				ds := &downStore{Store: st}
 				in := voicemailInstance(t, st, newClock())
 				alice := in.worker("alice", aliceDID, "Offline")
@@ -617,7 +631,7 @@ func TestCallbackRequestSurvivesAHangUpAroundAnOutage(t *testing.T) {
 
 				wi, mode, j := degradedInstance(t, in, ds, nil, 500*time.Millisecond, true)
 				ds.down.Store(true)
-				waitFor(t, "routing held during the outage", in.eng.RoutingPaused)
+				waitFor(t, "routing held during the outage", in.eng.Degraded().RoutingPaused)
 				status := func() {
 					if resp, _ := wi.twilio(wi.webhookURL("/status"), c.form("CallStatus", "completed")); resp.StatusCode != http.StatusNoContent {
 						t.Fatalf("status callback: %s", resp.Status)
@@ -638,7 +652,7 @@ func TestCallbackRequestSurvivesAHangUpAroundAnOutage(t *testing.T) {
 				}
 				waitFor(t, "the journal to be replayed", func() bool { return j.Len() == 0 && !mode.Recovering() })
 				task := in.task(taskSID)
-				if task.AssignmentStatus != engine.TaskReserved || engine.TaskType(task) != engine.TaskTypeCallback {
+				if task.AssignmentStatus != didrouter.TaskReserved || didrouter.TaskType(task) != didrouter.TaskTypeCallback {
 					t.Fatalf("the call-back request is %s (reason %q), want still reserved", task.AssignmentStatus, task.Reason)
 				}
 				if got := in.liveWorker(taskSID); got != alice {
@@ -654,12 +668,12 @@ func TestCallbackRequestSurvivesAHangUpAroundAnOutage(t *testing.T) {
 // (not among the oldest tasks of a page) and canceled, so they are queued
 // once.
 func TestCallbackRequestBehindManyCallers(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		in := voicemailInstance(t, st, newClock())
 		in.worker("alice", aliceDID, "Offline")
 		busyBob(t, in)
 		for i := range 510 {
-			if _, err := in.eng.CreateTask(context.Background(), engine.NewTask{WorkspaceSID: in.ws.SID,
+			if _, err := in.eng.CreateTask(context.Background(), engine.TaskInsert{WorkspaceSID: in.ws.SID,
 				Attributes: fmt.Sprintf(`{"type":"inbound","name":"+1512555%04d","phone_number":%q}`, i, sharedDID)}); err != nil {
 				t.Fatal(err)
 			}
@@ -671,14 +685,14 @@ func TestCallbackRequestBehindManyCallers(t *testing.T) {
 		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
 		in.twiml(enq.attr("action"), c.form("QueueResult", "leave", "CallStatus", "in-progress"))
 		in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed"))
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskPending || engine.TaskType(task) != engine.TaskTypeCallback {
-			t.Fatalf("call-back request %s %s", task.AssignmentStatus, engine.TaskType(task))
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskPending || didrouter.TaskType(task) != didrouter.TaskTypeCallback {
+			t.Fatalf("call-back request %s %s", task.AssignmentStatus, didrouter.TaskType(task))
 		}
 
 		again := newCall(aliceDID)
 		again.from = c.from
 		in.incoming(again).only(t, "Enqueue")
-		if task := in.task(taskSID); task.AssignmentStatus != engine.TaskCanceled || task.Reason != "caller called again" {
+		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskCanceled || task.Reason != "caller called again" {
 			t.Fatalf("the old call-back is %s (%q) after the caller called again, want canceled", task.AssignmentStatus, task.Reason)
 		}
 	})

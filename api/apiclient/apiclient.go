@@ -1,6 +1,6 @@
 // Package apiclient is the one client of didrouter's admin API that
-// didrouter's own tools use: the dids and numbers commands and the replay
-// load tool. It sends HTTP Basic credentials, follows next_page_url and
+// didrouter's own tools use: the dids and numbers commands and the load
+// replay tool. It sends HTTP Basic credentials, follows next_page_url and
 // reads the API's Twilio-shaped error answers. It does not import the
 // server side, so a tool that links it links no server code.
 package apiclient
@@ -106,8 +106,8 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	return nil, err
 }
 
-// JSON sends form (nil: no body) and decodes a 2xx answer into out (nil:
-// the answer is not read).
+// JSON sends form and decodes a 2xx answer into out. A nil form sends no
+// body, and a nil out leaves the answer unread.
 func (c *Client) JSON(ctx context.Context, method, path string, form url.Values, out any) error {
 	var body []byte
 	contentType := ""

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/assignment"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
@@ -22,7 +23,7 @@ import (
 
 const token = "authtoken0123"
 
-func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
@@ -85,21 +86,21 @@ func (rc *receiver) requests() []request {
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	store engine.Store
+	store didrouter.Store
 	eng   *engine.Engine
-	ws    engine.Workspace
-	clock *engine.FakeClock
+	ws    didrouter.Workspace
+	clock *didrouter.FakeClock
 }
 
-func newEnv(t *testing.T, st engine.Store, retryClock engine.Clock) *env {
+func newEnv(t *testing.T, st didrouter.Store, retryClock didrouter.Clock) *env {
 	ctx, cancel := context.WithCancel(context.Background())
-	clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+	clock := didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var disp *assignment.Dispatcher
-	observed := assignment.Observe(st, func(r engine.Reservation) { disp.Notify(r) })
+	observed := assignment.Observe(st, func(r didrouter.Reservation) { disp.Notify(r) })
 	eng, err := engine.New(engine.Config{Store: observed, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -120,19 +121,19 @@ func newEnv(t *testing.T, st engine.Store, retryClock engine.Clock) *env {
 
 // flow creates a queue, a workflow with the callback URLs and an available
 // worker, and returns the workflow and the worker.
-func (e *env) flow(primary, fallback string) (engine.Workflow, engine.Worker) {
+func (e *env) flow(primary, fallback string) (didrouter.Workflow, didrouter.Worker) {
 	e.t.Helper()
-	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.NewTaskQueue{FriendlyName: "Callbacks"})
+	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.TaskQueueInsert{FriendlyName: "Callbacks"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.NewWorkflow{FriendlyName: "Callbacks",
+	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.WorkflowInsert{FriendlyName: "Callbacks",
 		Configuration:         `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`,
 		AssignmentCallbackURL: primary, FallbackAssignmentCallbackURL: fallback})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.NewWorker{FriendlyName: "alice",
+	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.WorkerInsert{FriendlyName: "alice",
 		Attributes: `{"contact_uri":"client:alice","team":"blue"}`, ActivitySID: e.activity("Available")})
 	if err != nil {
 		e.t.Fatal(err)
@@ -151,9 +152,9 @@ func (e *env) activity(name string) string {
 	return ""
 }
 
-func (e *env) task(wf engine.Workflow) engine.TaskResult {
+func (e *env) task(wf didrouter.Workflow) engine.TaskResult {
 	e.t.Helper()
-	res, err := e.eng.CreateTask(e.ctx, engine.NewTask{WorkspaceSID: e.ws.SID, WorkflowSID: wf.SID,
+	res, err := e.eng.CreateTask(e.ctx, engine.TaskInsert{WorkspaceSID: e.ws.SID, WorkflowSID: wf.SID,
 		Attributes: `{"type":"callback"}`, TaskChannel: "chat"})
 	if err != nil || res.Reservation == nil {
 		e.t.Fatalf("create task: %v %+v", err, res)
@@ -176,14 +177,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // assigned; the request carries TaskRouter's parameters and a signature
 // Twilio's own validator accepts.
 func TestAcceptInstruction(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		rc := newReceiver(t, map[string]answer{"/assign": {body: `{"instruction":"accept"}`}})
 		e := newEnv(t, st, nil)
 		wf, w := e.flow(rc.srv.URL+"/assign", "")
 		res := e.task(wf)
 		eventually(t, "the task is assigned", func() bool {
 			got, _ := e.store.GetTask(e.ctx, e.ws.SID, res.Task.SID)
-			return got.AssignmentStatus == engine.TaskAssigned
+			return got.AssignmentStatus == didrouter.TaskAssigned
 		})
 		reqs := rc.requests()
 		if len(reqs) != 1 {
@@ -219,10 +220,10 @@ func TestAcceptInstruction(t *testing.T) {
 // The primary URL fails (retried, then given up); the fallback rejects and
 // sends the worker to another activity.
 func TestFallbackAfterFailure(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		unavailable := ""
 		rc := newReceiver(t, map[string]answer{"/assign": {status: http.StatusServiceUnavailable}})
-		e := newEnv(t, st, engine.SystemClock{})
+		e := newEnv(t, st, didrouter.SystemClock{})
 		unavailable = e.activity("Unavailable")
 		rc.mu.Lock()
 		rc.answers["/fallback"] = answer{body: `{"instruction":"reject","activity_sid":"` + unavailable + `"}`}
@@ -232,7 +233,7 @@ func TestFallbackAfterFailure(t *testing.T) {
 		eventually(t, "the reservation is rejected and alice unavailable", func() bool {
 			r, _ := e.store.GetReservation(e.ctx, e.ws.SID, res.Reservation.SID)
 			got, _ := e.store.GetWorker(e.ctx, e.ws.SID, w.SID)
-			return r.Status == engine.ReservationRejected && got.ActivitySID == unavailable
+			return r.Status == didrouter.ReservationRejected && got.ActivitySID == unavailable
 		})
 		var paths []string
 		for _, r := range rc.requests() {
@@ -248,7 +249,7 @@ func TestFallbackAfterFailure(t *testing.T) {
 // an empty 200 answer leaves the reservation pending, as does an
 // instruction didrouter cannot carry out.
 func TestAnswersThatLeaveTheReservationPending(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		rc := newReceiver(t, map[string]answer{
 			"/assign":   {status: http.StatusNotFound},
 			"/fallback": {body: ""},
@@ -262,7 +263,7 @@ func TestAnswersThatLeaveTheReservationPending(t *testing.T) {
 			t.Errorf("requests %+v", p)
 		}
 		time.Sleep(50 * time.Millisecond) // nothing else is coming
-		if r, _ := e.store.GetReservation(e.ctx, e.ws.SID, res.Reservation.SID); r.Status != engine.ReservationPending || len(rc.requests()) != 2 {
+		if r, _ := e.store.GetReservation(e.ctx, e.ws.SID, res.Reservation.SID); r.Status != didrouter.ReservationPending || len(rc.requests()) != 2 {
 			t.Errorf("after an empty answer: reservation %s, %d requests", r.Status, len(rc.requests()))
 		}
 
@@ -276,7 +277,7 @@ func TestAnswersThatLeaveTheReservationPending(t *testing.T) {
 		res = e.task(wf)
 		eventually(t, "the call instruction is asked", func() bool { return len(rc.requests()) == 3 })
 		time.Sleep(50 * time.Millisecond)
-		if r, _ := e.store.GetReservation(e.ctx, e.ws.SID, res.Reservation.SID); r.Status != engine.ReservationPending {
+		if r, _ := e.store.GetReservation(e.ctx, e.ws.SID, res.Reservation.SID); r.Status != didrouter.ReservationPending {
 			t.Errorf("after a call instruction: reservation %s", r.Status)
 		}
 	})
@@ -285,15 +286,15 @@ func TestAnswersThatLeaveTheReservationPending(t *testing.T) {
 // Only committed reservations are reported: a transaction that rolls back
 // after inserting one reports nothing.
 func TestObserveReportsCommittedReservationsOnly(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx := context.Background()
-		clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+		clock := didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 		ws, err := engine.Seed(ctx, st, clock)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []string
-		observed := assignment.Observe(st, func(r engine.Reservation) { got = append(got, r.SID) })
+		observed := assignment.Observe(st, func(r didrouter.Reservation) { got = append(got, r.SID) })
 		eng, err := engine.New(engine.Config{Store: st, Clock: clock})
 		if err != nil {
 			t.Fatal(err)
@@ -305,25 +306,25 @@ func TestObserveReportsCommittedReservationsOnly(t *testing.T) {
 				available = a.SID
 			}
 		}
-		w, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "w", ActivitySID: available})
+		w, err := eng.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "w", ActivitySID: available})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The first task takes the one worker; the second waits, with no
 		// reservation, so one can be inserted for it by hand.
-		res, err := eng.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, Attributes: `{}`})
+		res, err := eng.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, Attributes: `{}`})
 		if err != nil || res.Reservation == nil {
 			t.Fatalf("task: %v %+v", err, res)
 		}
-		t2, err := eng.CreateTask(ctx, engine.NewTask{WorkspaceSID: ws.SID, Attributes: `{}`})
+		t2, err := eng.CreateTask(ctx, engine.TaskInsert{WorkspaceSID: ws.SID, Attributes: `{}`})
 		if err != nil {
 			t.Fatal(err)
 		}
 		now := clock.Now()
-		r := engine.Reservation{SID: engine.NewSID(engine.PrefixReservation), WorkspaceSID: ws.SID, TaskSID: t2.Task.SID,
-			WorkerSID: w.SID, Status: engine.ReservationPending, Timeout: 120, DateCreated: now, DateUpdated: now}
+		r := didrouter.Reservation{SID: didrouter.NewSID(didrouter.PrefixReservation), WorkspaceSID: ws.SID, TaskSID: t2.Task.SID,
+			WorkerSID: w.SID, Status: didrouter.ReservationPending, Timeout: 120, DateCreated: now, DateUpdated: now}
 		rollback := errors.New("roll back")
-		err = observed.Tx(ctx, func(tx engine.Tx) error {
+		err = observed.Tx(ctx, func(tx didrouter.Tx) error {
 			if err := tx.InsertReservation(ctx, r); err != nil {
 				return err
 			}
@@ -332,7 +333,7 @@ func TestObserveReportsCommittedReservationsOnly(t *testing.T) {
 		if !errors.Is(err, rollback) || len(got) != 0 {
 			t.Fatalf("rolled back: err %v, reported %v", err, got)
 		}
-		if err := observed.Tx(ctx, func(tx engine.Tx) error { return tx.InsertReservation(ctx, r) }); err != nil {
+		if err := observed.Tx(ctx, func(tx didrouter.Tx) error { return tx.InsertReservation(ctx, r) }); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 1 || got[0] != r.SID {
@@ -345,10 +346,10 @@ func TestObserveReportsCommittedReservationsOnly(t *testing.T) {
 // first try is under way (and fails), the callback is not tried again,
 // and its fallback is not called either.
 func TestClearedURLNotRetried(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		rc := newReceiver(t, map[string]answer{"/assign": {status: http.StatusServiceUnavailable}})
 		rc.gate = make(chan struct{})
-		e := newEnv(t, st, engine.SystemClock{})
+		e := newEnv(t, st, didrouter.SystemClock{})
 		wf, _ := e.flow(rc.srv.URL+"/assign", rc.srv.URL+"/fallback")
 		res := e.task(wf)
 		eventually(t, "the callback is sent", func() bool { return len(rc.requests()) == 1 })
@@ -365,7 +366,7 @@ func TestClearedURLNotRetried(t *testing.T) {
 			}
 			t.Errorf("requests %v after the URL was cleared, want the first alone", paths)
 		}
-		if r, _ := e.store.GetReservation(e.ctx, e.ws.SID, res.Reservation.SID); r.Status != engine.ReservationPending {
+		if r, _ := e.store.GetReservation(e.ctx, e.ws.SID, res.Reservation.SID); r.Status != didrouter.ReservationPending {
 			t.Errorf("reservation %s, want pending", r.Status)
 		}
 	})

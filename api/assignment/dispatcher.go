@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -28,19 +29,19 @@ const (
 // Engine is what the dispatcher needs from the engine to carry out an
 // instruction.
 type Engine interface {
-	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (engine.Reservation, error)
+	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error)
 	RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (engine.TaskResult, error)
-	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (engine.Worker, error)
+	UpdateWorker(ctx context.Context, workspaceSID, sid string, u engine.WorkerUpdate) (didrouter.Worker, error)
 }
 
 // Config configures a Dispatcher. Engine, Store and Client are required.
 type Config struct {
 	Engine Engine
-	Store  engine.Reader
+	Store  didrouter.Reader
 	// Client sends the callbacks; its Timeout bounds each request (Twilio
 	// gives an assignment callback 5 seconds).
 	Client *http.Client
-	Clock  engine.Clock // nil = the system clock
+	Clock  didrouter.Clock // nil = the system clock
 	Logger *slog.Logger
 
 	AccountSID string // the AccountSid parameter
@@ -62,7 +63,7 @@ type Config struct {
 type Dispatcher struct {
 	cfg    Config
 	log    *slog.Logger
-	queue  chan engine.Reservation
+	queue  chan didrouter.Reservation
 	sender callback.Sender
 }
 
@@ -77,7 +78,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, errors.New("assignment: Config.Client is required")
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = engine.SystemClock{}
+		cfg.Clock = didrouter.SystemClock{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -94,21 +95,21 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
-	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: make(chan engine.Reservation, cfg.Queue),
+	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: make(chan didrouter.Reservation, cfg.Queue),
 		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, Signer: cfg.Signer, Policy: cfg.Policy,
 			UserAgent: "didrouter-assignment-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}, nil
 }
 
 // Notify queues a committed reservation's callback without blocking. It is
 // safe on a nil Dispatcher (callbacks off).
-func (d *Dispatcher) Notify(r engine.Reservation) {
+func (d *Dispatcher) Notify(r didrouter.Reservation) {
 	if d == nil {
 		return
 	}
 	select {
 	case d.queue <- r:
 	default:
-		d.log.Warn("assignment callback dropped: too many waiting", "reservation", r.SID, "task", r.TaskSID)
+		d.log.Warn("assignment callback dropped", "reason", "queue full", "reservation", r.SID, "task", r.TaskSID)
 	}
 }
 
@@ -149,7 +150,7 @@ type Instruction struct {
 // handle sends one callback and carries out its answer. Errors are logged:
 // there is no caller to return them to, and the reservation's own timeout
 // still applies.
-func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
+func (d *Dispatcher) handle(ctx context.Context, r didrouter.Reservation) {
 	if c, ok := d.cfg.Engine.(callbackCheck); ok {
 		if used, err := c.AssignmentCallbacksUsed(ctx, r.WorkspaceSID); err == nil && !used {
 			return // no workflow of the workspace has a callback: read nothing
@@ -158,8 +159,8 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 	log := d.log.With("reservation", r.SID, "task", r.TaskSID, "worker", r.WorkerSID)
 	params, wf, err := d.params(ctx, r)
 	if err != nil {
-		if engine.ErrorCode(err) != engine.ENOTFOUND {
-			log.WarnContext(ctx, "assignment callback not sent: reading its reservation failed", "err", err)
+		if didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
+			log.WarnContext(ctx, "assignment callback not sent", "reason", "reservation unreadable", "err", err)
 		}
 		return
 	}
@@ -170,8 +171,8 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 	// each try reads the workflow's URLs again (the engine's cache), so a
 	// URL cleared or changed meanwhile is honoured. A cleared primary URL
 	// ends the callback, as it would for a new reservation.
-	primary := d.currentURL(r.WorkspaceSID, wf.SID, func(wf engine.Workflow) string { return wf.AssignmentCallbackURL })
-	fallback := d.currentURL(r.WorkspaceSID, wf.SID, func(wf engine.Workflow) string {
+	primary := d.currentURL(r.WorkspaceSID, wf.SID, func(wf didrouter.Workflow) string { return wf.AssignmentCallbackURL })
+	fallback := d.currentURL(r.WorkspaceSID, wf.SID, func(wf didrouter.Workflow) string {
 		if wf.AssignmentCallbackURL == "" {
 			return ""
 		}
@@ -179,15 +180,15 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 	})
 	ins, used, err := d.post(ctx, primary, params)
 	if err != nil && !errors.Is(err, callback.ErrNotWanted) && wf.FallbackAssignmentCallbackURL != "" {
-		log.WarnContext(ctx, "assignment callback failed; trying the fallback URL", "url", callback.Redact(used), "err", err)
+		log.WarnContext(ctx, "assignment callback failed, trying fallback", "url", callback.Redact(used), "err", err)
 		ins, used, err = d.post(ctx, fallback, params)
 	}
 	if errors.Is(err, callback.ErrNotWanted) {
-		log.InfoContext(ctx, "assignment callback not sent: the workflow's callback URL was cleared after the reservation was made")
+		log.InfoContext(ctx, "assignment callback not sent", "reason", "workflow callback url cleared")
 		return
 	}
 	if err != nil {
-		log.WarnContext(ctx, "assignment callback failed; the reservation stays pending until it is handled over the API or times out",
+		log.WarnContext(ctx, "assignment callback failed", "then", "the reservation stays pending until handled over the api or timed out",
 			"url", callback.Redact(used), "err", err)
 		return
 	}
@@ -201,10 +202,10 @@ func (d *Dispatcher) handle(ctx context.Context, r engine.Reservation) {
 
 // currentURL is the callback.Target of one of a workflow's callback URLs,
 // read when asked.
-func (d *Dispatcher) currentURL(workspaceSID, workflowSID string, pick func(engine.Workflow) string) callback.Target {
+func (d *Dispatcher) currentURL(workspaceSID, workflowSID string, pick func(didrouter.Workflow) string) callback.Target {
 	return func(ctx context.Context) (string, error) {
 		wf, err := d.workflow(ctx, workspaceSID, workflowSID)
-		if engine.ErrorCode(err) == engine.ENOTFOUND {
+		if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
 			return "", nil // deleted meanwhile: nothing to call
 		}
 		if err != nil {
@@ -223,11 +224,11 @@ type callbackCheck interface {
 // workflowCache is implemented by an engine that caches workflows
 // (*engine.Engine), kept current by its change feed.
 type workflowCache interface {
-	CachedWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error)
+	CachedWorkflow(ctx context.Context, workspaceSID, sid string) (didrouter.Workflow, error)
 }
 
 // workflow reads a workflow, from the engine's cache when it has one.
-func (d *Dispatcher) workflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error) {
+func (d *Dispatcher) workflow(ctx context.Context, workspaceSID, sid string) (didrouter.Workflow, error) {
 	if c, ok := d.cfg.Engine.(workflowCache); ok {
 		return c.CachedWorkflow(ctx, workspaceSID, sid)
 	}
@@ -236,14 +237,14 @@ func (d *Dispatcher) workflow(ctx context.Context, workspaceSID, sid string) (en
 
 // params reads what the callback reports and the workflow that names its
 // URLs (params are nil when the workflow has no callback URL).
-func (d *Dispatcher) params(ctx context.Context, r engine.Reservation) (url.Values, engine.Workflow, error) {
+func (d *Dispatcher) params(ctx context.Context, r didrouter.Reservation) (url.Values, didrouter.Workflow, error) {
 	t, err := d.cfg.Store.GetTask(ctx, r.WorkspaceSID, r.TaskSID)
 	if err != nil {
-		return nil, engine.Workflow{}, err
+		return nil, didrouter.Workflow{}, err
 	}
 	wf, err := d.workflow(ctx, r.WorkspaceSID, t.WorkflowSID)
 	if err != nil {
-		return nil, engine.Workflow{}, err
+		return nil, didrouter.Workflow{}, err
 	}
 	if wf.AssignmentCallbackURL == "" {
 		// No callback to send (the usual case): every reservation of every
@@ -252,7 +253,7 @@ func (d *Dispatcher) params(ctx context.Context, r engine.Reservation) (url.Valu
 	}
 	w, err := d.cfg.Store.GetWorker(ctx, r.WorkspaceSID, r.WorkerSID)
 	if err != nil {
-		return nil, engine.Workflow{}, err
+		return nil, didrouter.Workflow{}, err
 	}
 	now := d.cfg.Clock.Now()
 	v := url.Values{}
@@ -284,9 +285,9 @@ func (d *Dispatcher) post(ctx context.Context, target callback.Target, params ur
 	return ins, u, err
 }
 
-// decodeInstruction reads a 2xx answer: empty means "no instruction" (the
-// application will act over the REST API), as in TaskRouter; anything else
-// must be a JSON object.
+// decodeInstruction reads a 2xx answer. As in TaskRouter, an empty answer
+// means no instruction, because the application will act over the REST
+// API. Anything else must be a JSON object.
 func decodeInstruction(raw []byte) (Instruction, error) {
 	if strings.TrimSpace(string(raw)) == "" {
 		return Instruction{}, nil
@@ -299,13 +300,14 @@ func decodeInstruction(raw []byte) (Instruction, error) {
 	return ins, nil
 }
 
-// apply carries out an instruction. accept and reject (with activity_sid)
-// are done by the engine. dequeue of a call's task is what didrouter's
-// voice flow does by itself (the caller leaves the queue and the worker's
-// contact_uri is rung; answering accepts), so it needs nothing more; its
-// to/from/post_work_activity_sid options are not applied. call, redirect
-// and conference need Twilio's voice API, which didrouter does not call.
-func (d *Dispatcher) apply(ctx context.Context, r engine.Reservation, ins Instruction) error {
+// apply carries out an instruction. The engine does accept and reject. A
+// dequeue of a call's task needs nothing more, because didrouter's voice
+// flow already takes the caller out of the queue and rings the worker's
+// contact_uri, and answering accepts. Its to, from and
+// post_work_activity_sid options are not applied. call, redirect and
+// conference are refused, because they need Twilio's voice API, which
+// didrouter does not call.
+func (d *Dispatcher) apply(ctx context.Context, r didrouter.Reservation, ins Instruction) error {
 	switch ins.Instruction {
 	case "":
 		return nil
@@ -313,7 +315,7 @@ func (d *Dispatcher) apply(ctx context.Context, r engine.Reservation, ins Instru
 		_, err := d.cfg.Engine.AcceptReservation(ctx, r.WorkspaceSID, r.SID)
 		return err
 	case "reject":
-		if _, err := d.cfg.Engine.RejectReservation(ctx, r.WorkspaceSID, r.SID, engine.ReservationRejected); err != nil {
+		if _, err := d.cfg.Engine.RejectReservation(ctx, r.WorkspaceSID, r.SID, didrouter.ReservationRejected); err != nil {
 			return err
 		}
 		if ins.ActivitySID != "" {
@@ -331,8 +333,8 @@ func (d *Dispatcher) apply(ctx context.Context, r engine.Reservation, ins Instru
 			return fmt.Errorf("dequeue: task %s is not a call", t.SID)
 		}
 		if ins.To != "" || ins.From != "" || ins.PostWorkActivitySID != "" {
-			d.log.WarnContext(ctx, "dequeue options to, from and post_work_activity_sid are not applied: "+
-				"the voice flow rings the worker's contact_uri", "reservation", r.SID)
+			d.log.WarnContext(ctx, "dequeue options ignored",
+				"ignored", "to, from, post_work_activity_sid", "reason", "the voice flow rings the worker's contact_uri", "reservation", r.SID)
 		}
 		return nil
 	case "call", "redirect", "conference":

@@ -1,40 +1,40 @@
-// Package assignment implements TaskRouter's assignment callback: when the
+// Package assignment implements TaskRouter's assignment callback. When the
 // engine reserves a worker for a task whose workflow has an
-// AssignmentCallbackUrl, the reservation's details are POSTed there (then
-// to the FallbackAssignmentCallbackUrl if that fails) after the reservation
-// is committed, and the instruction the application answers (accept,
-// reject, dequeue) is carried out through the engine.
+// AssignmentCallbackUrl, the reservation's details are POSTed there once the
+// reservation is committed. If that fails they go to the
+// FallbackAssignmentCallbackUrl. The instruction the application answers,
+// such as accept, reject or dequeue, is carried out through the engine.
 package assignment
 
 import (
 	"context"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // Observe returns a Store that is st, except that after each committed
 // transaction that inserted reservations it calls notify with each of them.
 // notify runs after commit, outside any transaction, on the committing
-// goroutine: it must not block (Dispatcher.Notify only queues).
+// goroutine, so it must not block. Dispatcher.Notify only queues.
 //
 // Watching the store rather than the engine catches every reservation the
-// engine makes (a new task, a freed worker, a timer moving a task on) with
-// no hook in the state machine, and only once: a transaction the store
-// retries reports the reservations of its committed attempt alone.
-func Observe(st engine.Store, notify func(engine.Reservation)) engine.Store {
-	return callback.Observe(st, func(tx engine.Tx, record func(engine.Reservation)) engine.Tx {
+// engine makes without a hook in the state machine. That covers a new task,
+// a freed worker and a timer moving a task on. Each is caught once, because
+// a transaction the store retries reports only its committed attempt.
+func Observe(st didrouter.Store, notify func(didrouter.Reservation)) didrouter.Store {
+	return callback.Observe(st, func(tx didrouter.Tx, record func(didrouter.Reservation)) didrouter.Tx {
 		return &recordingTx{Tx: tx, record: record}
 	}, notify)
 }
 
 // recordingTx reports the reservations a transaction inserts.
 type recordingTx struct {
-	engine.Tx
-	record func(engine.Reservation)
+	didrouter.Tx
+	record func(didrouter.Reservation)
 }
 
-func (t *recordingTx) InsertReservation(ctx context.Context, r engine.Reservation) error {
+func (t *recordingTx) InsertReservation(ctx context.Context, r didrouter.Reservation) error {
 	if err := t.Tx.InsertReservation(ctx, r); err != nil {
 		return err
 	}

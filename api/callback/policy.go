@@ -31,8 +31,8 @@ func refused(format string, args ...any) error {
 }
 
 // Policy decides which URLs callbacks may go to. didrouter itself is never
-// one: a callback is a signed POST whose URL (query included) the admin
-// chooses, and didrouter's own webhooks must not take it for a request of
+// one. A callback is a signed POST to a URL the admin chooses, query
+// included, and didrouter's own webhooks must not take it for a request of
 // Twilio's. An optional allow-list keeps callbacks on known hosts. A nil
 // *Policy checks only that a URL is absolute http(s).
 type Policy struct {
@@ -44,9 +44,9 @@ type Policy struct {
 
 // PolicyConfig configures a Policy.
 type PolicyConfig struct {
-	// PublicURL is didrouter's public base URL (DIDROUTER_PUBLIC_URL): its
-	// host is refused on its port, or on both 80 and 443 when it names
-	// none (a proxy in front usually answers both schemes).
+	// PublicURL is didrouter's public base URL. Its host is refused on its
+	// port. When it names no port, both 80 and 443 are refused, because a
+	// proxy in front usually answers both schemes.
 	PublicURL string
 	// ListenAddr is the address the server is bound to (host:port): its
 	// port on a loopback address, on "localhost" and on the bound address
@@ -94,10 +94,10 @@ func NewPolicy(c PolicyConfig) (*Policy, error) {
 	return p, nil
 }
 
-// ParseHosts reads an allow-list of callback hosts: comma-separated host
-// names ("hooks.example.com"), "*.suffix" for every name below a domain
-// ("*.corp.example", not corp.example itself), or IP addresses. Ports,
-// schemes and paths are not part of an entry.
+// ParseHosts reads a comma-separated allow-list of callback hosts. An entry
+// is a host name such as "hooks.example.com", an IP address, or "*.suffix"
+// for every name below a domain. "*.corp.example" does not allow
+// corp.example itself. Ports, schemes and paths are not part of an entry.
 func ParseHosts(s string) ([]string, error) {
 	var out []string
 	for entry := range strings.SplitSeq(s, ",") {

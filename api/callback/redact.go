@@ -78,11 +78,12 @@ var ErrHiddenPassword = errors.New(`has the password "` + Redacted + `", which i
 	"send the real password, or the URL exactly as the API shows it to keep the stored one")
 
 // KeepHiddenPassword returns the URL to store when next is sent to replace
-// stored: stored itself when next is stored as the API shows it (a client
-// that reads a resource and writes it back keeps the password it was never
-// shown), else next. A next whose password is Redacted and that differs
-// otherwise is refused: carrying the hidden password to another host or
-// user would hand it to whoever chose them.
+// stored. When next is stored as the API shows it, the result is stored
+// itself, so a client that reads a resource and writes it back keeps the
+// password it was never shown. Otherwise it is next. A next whose password
+// is Redacted but that differs in anything else is refused, because
+// carrying the hidden password to another host or user would hand it to
+// whoever chose them.
 func KeepHiddenPassword(next, stored string) (string, error) {
 	u, err := url.Parse(next)
 	if err != nil || u.User == nil {

@@ -1,8 +1,8 @@
 // Package callback sends the HTTP callbacks didrouter makes on TaskRouter's
-// behalf (assignment callbacks, workspace event callbacks): a form POST,
-// signed by a Signer, to a URL a Policy allows and that is read again
-// before every try, tried again a bounded number of times when the
-// receiver may recover. Redirects are never followed.
+// behalf, the assignment callbacks and the workspace event callbacks. Each
+// is a form POST signed by a Signer, to a URL a Policy allows. The URL is
+// read again before every try, and a bounded number of tries are made when
+// the receiver may recover. Redirects are never followed.
 package callback
 
 import (
@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Defaults of a Sender.
@@ -47,7 +47,7 @@ func To(u string) Target { return func(context.Context) (string, error) { return
 // bounds each request (NewClient makes the one to use).
 type Sender struct {
 	Client *http.Client
-	Clock  engine.Clock // paces retries and dates signatures; nil = the system clock
+	Clock  didrouter.Clock // paces retries and dates signatures; nil = the system clock
 	// Signer signs each request; nil = unsigned.
 	Signer Signer
 	// Policy is checked before every try; nil = any absolute http(s) URL.
@@ -70,7 +70,7 @@ func (s Sender) Post(ctx context.Context, target Target, params url.Values) ([]b
 		delay = DefaultRetryDelay
 	}
 	if clock == nil {
-		clock = engine.SystemClock{}
+		clock = didrouter.SystemClock{}
 	}
 	var (
 		u   string

@@ -16,8 +16,8 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 func post(ctx context.Context, s callback.Sender, u string, params url.Values) ([]byte, error) {
@@ -40,7 +40,7 @@ func TestSenderPost(t *testing.T) {
 		_, _ = w.Write([]byte("body"))
 	}))
 	defer srv.Close()
-	s := callback.Sender{Client: srv.Client(), Clock: engine.SystemClock{}, Signer: callback.TwilioSigner{AuthToken: "tok"},
+	s := callback.Sender{Client: srv.Client(), Clock: didrouter.SystemClock{}, Signer: callback.TwilioSigner{AuthToken: "tok"},
 		Attempts: 3, RetryDelay: time.Millisecond}
 	params := url.Values{"B": {"2"}, "A": {"1"}}
 	ctx := context.Background()

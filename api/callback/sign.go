@@ -26,11 +26,11 @@ const (
 	HeaderTimestamp = "X-Didrouter-Timestamp"
 )
 
-// KeySigner signs with didrouter's own callback key
-// (DIDROUTER_CALLBACK_SIGNING=key): X-Didrouter-Timestamp is the time of
-// sending in Unix seconds, X-Didrouter-Signature is "v1=" and KeySignature
-// of that timestamp, the URL and the body. The key signs nothing else, so
-// a receiver that holds it can forge nothing but didrouter's callbacks.
+// KeySigner signs with didrouter's own callback key. X-Didrouter-Timestamp
+// is the time of sending in Unix seconds. X-Didrouter-Signature is "v1="
+// followed by KeySignature of that timestamp, the URL and the body. The key
+// signs nothing else, so a receiver that holds it can forge nothing but
+// didrouter's callbacks.
 type KeySigner struct{ Key []byte }
 
 // SignRequest implements Signer.

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // verifyDidrouterCallback is how a receiver checks a callback signed with
@@ -64,7 +64,7 @@ func TestKeySignerVerifies(t *testing.T) {
 		got <- seen{r.Header.Clone(), string(b)}
 	}))
 	defer srv.Close()
-	s := callback.Sender{Client: srv.Client(), Clock: engine.NewFakeClock(sentAt), Signer: callback.KeySigner{Key: key}, Attempts: 1}
+	s := callback.Sender{Client: srv.Client(), Clock: didrouter.NewFakeClock(sentAt), Signer: callback.KeySigner{Key: key}, Attempts: 1}
 	u := srv.URL + "/events?team=blue"
 	if _, err := post(context.Background(), s, u, url.Values{"EventType": {"task.created"}, "TaskSid": {"WT1"}}); err != nil {
 		t.Fatal(err)

@@ -1,11 +1,11 @@
-// Package eventcallback implements TaskRouter's workspace event callbacks:
-// every event the engine commits in a workspace that has an
-// EventCallbackUrl (and whose EventsFilter, when set, lists the event's
-// type) is POSTed there with TaskRouter's parameters, form-encoded and
-// signed as configured (package callback).
+// Package eventcallback implements TaskRouter's workspace event callbacks.
+// Every event the engine commits in a workspace that has an
+// EventCallbackUrl is POSTed there with TaskRouter's parameters,
+// form-encoded and signed as package callback is configured. When the
+// workspace has an EventsFilter, only the event types it lists are sent.
 //
-// Delivery is at most once, by the instance that committed the event,
-// after commit and outside any transaction: an event still queued when the
+// Delivery is at most once, by the instance that committed the event, after
+// commit and outside any transaction. An event still queued when the
 // instance stops or dies is never sent, and a full queue drops events with
 // a warning. Events of one task (its reservations included), or of one
 // other resource, are sent in the order they were committed on that
@@ -21,8 +21,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
-	"github.com/didrouter/didrouter/engine"
 )
 
 // Defaults of a Dispatcher.
@@ -33,14 +33,14 @@ const (
 
 // Config configures a Dispatcher. Store and Client are required.
 type Config struct {
-	Store engine.Reader
+	Store didrouter.Reader
 	// Workspace, when set, reads a workspace's settings instead of Store
 	// (the engine's cache: a call commits several events).
-	Workspace func(ctx context.Context, sid string) (engine.Workspace, error)
+	Workspace func(ctx context.Context, sid string) (didrouter.Workspace, error)
 	// Client sends the callbacks; its Timeout bounds each request
 	// (TaskRouter expects an answer within 15 seconds).
 	Client *http.Client
-	Clock  engine.Clock // paces retries; nil = the system clock
+	Clock  didrouter.Clock // paces retries; nil = the system clock
 	Logger *slog.Logger
 
 	AccountSID string // the AccountSid parameter
@@ -60,7 +60,7 @@ type Config struct {
 type Dispatcher struct {
 	cfg    Config
 	log    *slog.Logger
-	shards []chan engine.Event
+	shards []chan didrouter.Event
 	sender callback.Sender
 }
 
@@ -86,27 +86,27 @@ func New(cfg Config) (*Dispatcher, error) {
 			UserAgent: "didrouter-event-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}
 	per := max(cfg.Queue/cfg.Workers, 1)
 	for range cfg.Workers {
-		d.shards = append(d.shards, make(chan engine.Event, per))
+		d.shards = append(d.shards, make(chan didrouter.Event, per))
 	}
 	return d, nil
 }
 
 // Notify queues a committed event without blocking. It is safe on a nil
 // Dispatcher (event callbacks off).
-func (d *Dispatcher) Notify(e engine.Event) {
+func (d *Dispatcher) Notify(e didrouter.Event) {
 	if d == nil {
 		return
 	}
 	select {
 	case d.shards[d.shard(e)] <- e:
 	default:
-		d.log.Warn("event callback dropped: too many waiting", "event", e.SID, "type", e.EventType, "resource", e.ResourceSID)
+		d.log.Warn("event callback dropped", "reason", "queue full", "event", e.SID, "type", e.EventType, "resource", e.ResourceSID)
 	}
 }
 
 // shard keeps the events of one task (its reservations included) or of one
 // other resource on one sender, so they go out in commit order.
-func (d *Dispatcher) shard(e engine.Event) int {
+func (d *Dispatcher) shard(e didrouter.Event) int {
 	key := e.TaskSID
 	if key == "" {
 		key = e.ResourceSID
@@ -143,11 +143,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // workspace's callback settings.
 const maxBatch = 64
 
-// handleBatch handles first and the events already queued behind it (up to
-// maxBatch), reading each workspace's settings once for them: most events
-// go to workspaces without an EventCallbackUrl, and a call makes several.
-func (d *Dispatcher) handleBatch(ctx context.Context, first engine.Event, q <-chan engine.Event) {
-	batch := []engine.Event{first}
+// handleBatch handles first and up to maxBatch events already queued behind
+// it. It reads each workspace's settings once for them, because most events
+// go to workspaces without an EventCallbackUrl and a call makes several.
+func (d *Dispatcher) handleBatch(ctx context.Context, first didrouter.Event, q <-chan didrouter.Event) {
+	batch := []didrouter.Event{first}
 fill:
 	for len(batch) < maxBatch {
 		select {
@@ -157,7 +157,7 @@ fill:
 			break fill
 		}
 	}
-	settings := map[string]*engine.Workspace{} // nil: unreadable, skip its events
+	settings := map[string]*didrouter.Workspace{} // nil: unreadable, skip its events
 	for _, e := range batch {
 		ws, ok := settings[e.WorkspaceSID]
 		if !ok {
@@ -171,18 +171,18 @@ fill:
 }
 
 // workspace reads the workspace of e (nil when it cannot be read).
-func (d *Dispatcher) workspace(ctx context.Context, e engine.Event) *engine.Workspace {
+func (d *Dispatcher) workspace(ctx context.Context, e didrouter.Event) *didrouter.Workspace {
 	ws, err := d.readWorkspace(ctx, e.WorkspaceSID)
 	if err != nil {
-		if engine.ErrorCode(err) != engine.ENOTFOUND && ctx.Err() == nil {
-			d.log.WarnContext(ctx, "event callback not sent: reading its workspace failed", "event", e.SID, "err", err)
+		if didrouter.ErrorCode(err) != didrouter.ENOTFOUND && ctx.Err() == nil {
+			d.log.WarnContext(ctx, "event callback not sent", "reason", "workspace unreadable", "event", e.SID, "err", err)
 		}
 		return nil
 	}
 	return &ws
 }
 
-func (d *Dispatcher) readWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+func (d *Dispatcher) readWorkspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
 	if d.cfg.Workspace != nil {
 		return d.cfg.Workspace(ctx, sid)
 	}
@@ -191,15 +191,15 @@ func (d *Dispatcher) readWorkspace(ctx context.Context, sid string) (engine.Work
 
 // handle sends one event if its workspace wants it. Failures are logged:
 // there is no caller to return them to.
-func (d *Dispatcher) handle(ctx context.Context, ws engine.Workspace, e engine.Event) {
+func (d *Dispatcher) handle(ctx context.Context, ws didrouter.Workspace, e didrouter.Event) {
 	if ws.EventCallbackURL == "" || !Wanted(ws.EventsFilter, e.EventType) {
 		return
 	}
 	params := d.params(ctx, ws, e)
 	// ws was read for the whole batch, and the events before this one may
-	// have taken seconds: the URL is read again (the engine's cache) before
-	// each try, so a cleared URL gets nothing more and a changed one gets
-	// what follows.
+	// have taken seconds. The URL is read again from the engine's cache
+	// before each try, so a cleared URL gets nothing more and a changed one
+	// gets what follows.
 	current := func(ctx context.Context) (string, error) {
 		now, err := d.readWorkspace(ctx, e.WorkspaceSID)
 		if err != nil || !Wanted(now.EventsFilter, e.EventType) {
@@ -211,10 +211,10 @@ func (d *Dispatcher) handle(ctx context.Context, ws engine.Workspace, e engine.E
 		switch {
 		case ctx.Err() != nil:
 		case errors.Is(err, callback.ErrNotWanted):
-			d.log.InfoContext(ctx, "event callback not sent: the workspace's EventCallbackUrl or EventsFilter changed after it was queued",
+			d.log.InfoContext(ctx, "event callback not sent", "reason", "callback url or filter changed",
 				"event", e.SID, "type", e.EventType)
 		default:
-			d.log.WarnContext(ctx, "event callback failed; the event is not sent again", "event", e.SID,
+			d.log.WarnContext(ctx, "event callback failed", "event", e.SID,
 				"type", e.EventType, "url", callback.Redact(u), "err", err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/api/eventcallback"
@@ -29,7 +30,7 @@ const (
 	apiSecret = "secret0123"
 )
 
-func stores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Parallel()
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
@@ -89,9 +90,9 @@ func (rc *receiver) types() []string {
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	store engine.Store
+	store didrouter.Store
 	eng   *engine.Engine
-	ws    engine.Workspace
+	ws    didrouter.Workspace
 	api   *httptest.Server
 	run   func() // starts the dispatcher (newEnv has started it)
 }
@@ -100,7 +101,7 @@ type env struct {
 // serves the REST API, as serve does. The callbacks are signed with the
 // auth token (DIDROUTER_CALLBACK_SIGNING=twilio), which Twilio's own
 // validator checks.
-func newEnv(t *testing.T, st engine.Store) *env {
+func newEnv(t *testing.T, st didrouter.Store) *env {
 	e := newStoppedEnv(t, st, nil)
 	e.run()
 	return e
@@ -108,15 +109,15 @@ func newEnv(t *testing.T, st engine.Store) *env {
 
 // newStoppedEnv is newEnv with the dispatcher not yet running (events
 // queue up), configured by edit.
-func newStoppedEnv(t *testing.T, st engine.Store, edit func(*eventcallback.Config)) *env {
+func newStoppedEnv(t *testing.T, st didrouter.Store, edit func(*eventcallback.Config)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
-	clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+	clock := didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := eventcallback.Config{Store: st, Client: &http.Client{Timeout: 5 * time.Second},
-		Clock: engine.SystemClock{}, AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: token}, RetryDelay: time.Millisecond}
+		Clock: didrouter.SystemClock{}, AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: token}, RetryDelay: time.Millisecond}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -168,13 +169,13 @@ func (e *env) post(path string, form url.Values) map[string]any {
 }
 
 // flow makes a queue, a workflow into it and an available worker.
-func (e *env) flow() (engine.Workflow, engine.Worker) {
+func (e *env) flow() (didrouter.Workflow, didrouter.Worker) {
 	e.t.Helper()
-	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.NewTaskQueue{FriendlyName: "Callbacks"})
+	q, err := e.eng.CreateTaskQueue(e.ctx, e.ws.SID, engine.TaskQueueInsert{FriendlyName: "Callbacks"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.NewWorkflow{FriendlyName: "Callbacks",
+	wf, err := e.eng.CreateWorkflow(e.ctx, e.ws.SID, engine.WorkflowInsert{FriendlyName: "Callbacks",
 		Configuration: `{"task_routing":{"default_filter":{"queue":"` + q.SID + `"}}}`})
 	if err != nil {
 		e.t.Fatal(err)
@@ -186,7 +187,7 @@ func (e *env) flow() (engine.Workflow, engine.Worker) {
 			available = a.SID
 		}
 	}
-	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.NewWorker{FriendlyName: "alice",
+	w, err := e.eng.CreateWorker(e.ctx, e.ws.SID, engine.WorkerInsert{FriendlyName: "alice",
 		Attributes: `{"contact_uri":"client:alice","team":"blue"}`, ActivitySID: available})
 	if err != nil {
 		e.t.Fatal(err)
@@ -219,7 +220,7 @@ func params(f url.Values) map[string]string {
 // own validator accepts; the other events (worker, queue, workflow) are
 // filtered out.
 func TestTaskLifecycleEvents(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		rc := newReceiver(t)
 		e := newEnv(t, st)
 		wf, w := e.flow()
@@ -286,14 +287,14 @@ func TestTaskLifecycleEvents(t *testing.T) {
 // failing receiver is tried a bounded number of times, then the event is
 // dropped; clearing EventCallbackUrl stops the callbacks.
 func TestEveryEventRetriesAndClearing(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		rc := newReceiver(t)
 		e := newEnv(t, st)
 		e.post("", url.Values{"EventCallbackUrl": {rc.srv.URL + "/events"}})
 		_, w := e.flow()
 		eventually(t, "worker.created is sent", func() bool {
 			for _, r := range rc.requests() {
-				if r.form.Get("EventType") == engine.EventWorkerCreated {
+				if r.form.Get("EventType") == didrouter.EventWorkerCreated {
 					return r.form.Get("WorkerSid") == w.SID && r.form.Get("ResourceType") == "Worker" &&
 						r.form.Get("WorkerName") == "alice"
 				}
@@ -333,19 +334,19 @@ func TestEveryEventRetriesAndClearing(t *testing.T) {
 // Only committed events are reported: a transaction that rolls back after
 // inserting one reports nothing.
 func TestObserveReportsCommittedEventsOnly(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx := context.Background()
-		clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+		clock := didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 		ws, err := engine.Seed(ctx, st, clock)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []string
-		observed := eventcallback.Observe(st, func(ev engine.Event) { got = append(got, ev.SID) })
-		ev := engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: ws.SID, EventType: engine.EventTaskCreated,
+		observed := eventcallback.Observe(st, func(ev didrouter.Event) { got = append(got, ev.SID) })
+		ev := didrouter.Event{SID: didrouter.NewSID(didrouter.PrefixEvent), WorkspaceSID: ws.SID, EventType: didrouter.EventTaskCreated,
 			ResourceType: "task", ResourceSID: "WTx", TaskSID: "WTx", Data: "{}", Date: clock.Now()}
 		rollback := errors.New("roll back")
-		err = observed.Tx(ctx, func(tx engine.Tx) error {
+		err = observed.Tx(ctx, func(tx didrouter.Tx) error {
 			if err := tx.InsertEvent(ctx, ev); err != nil {
 				return err
 			}
@@ -354,7 +355,7 @@ func TestObserveReportsCommittedEventsOnly(t *testing.T) {
 		if !errors.Is(err, rollback) || len(got) != 0 {
 			t.Fatalf("rolled back: err %v, reported %v", err, got)
 		}
-		if err := observed.Tx(ctx, func(tx engine.Tx) error { return tx.InsertEvent(ctx, ev) }); err != nil {
+		if err := observed.Tx(ctx, func(tx didrouter.Tx) error { return tx.InsertEvent(ctx, ev) }); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 1 || got[0] != ev.SID {
@@ -384,7 +385,7 @@ func TestWanted(t *testing.T) {
 // sent: the first of a batch is held by a slow receiver while the URL is
 // changed (the rest go to the new URL) or cleared (the rest are not sent).
 func TestBatchedEventsFollowTheCurrentURL(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		for _, change := range []string{"changed", "cleared"} {
 			old, next := newReceiver(t), newReceiver(t)
 			old.gate = make(chan struct{})
@@ -424,7 +425,7 @@ func TestBatchedEventsFollowTheCurrentURL(t *testing.T) {
 // list was narrowed) is not sent to, and the refusal is logged with the
 // URL's password and token redacted.
 func TestRefusedURLNotSent(t *testing.T) {
-	stores(t, func(t *testing.T, st engine.Store) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
 		rc := newReceiver(t)
 		logs := &syncBuffer{}
 		policy, err := callback.NewPolicy(callback.PolicyConfig{Hosts: []string{"hooks.example.com"}})
@@ -437,7 +438,7 @@ func TestRefusedURLNotSent(t *testing.T) {
 		})
 		e.run()
 		// Written to the store directly: the API would refuse it.
-		if err := st.Tx(e.ctx, func(tx engine.Tx) error {
+		if err := st.Tx(e.ctx, func(tx didrouter.Tx) error {
 			ws, err := tx.GetWorkspace(e.ctx, e.ws.SID)
 			if err != nil {
 				return err

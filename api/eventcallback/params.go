@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 )
 
@@ -38,7 +38,7 @@ func Wanted(filter, eventType string) bool {
 // params builds TaskRouter's event callback parameters. The task and worker
 // fields are read when the event is sent (they show the resource as it is
 // then); a resource deleted meanwhile contributes its sid alone.
-func (d *Dispatcher) params(ctx context.Context, ws engine.Workspace, e engine.Event) url.Values {
+func (d *Dispatcher) params(ctx context.Context, ws didrouter.Workspace, e didrouter.Event) url.Values {
 	v := url.Values{}
 	v.Set("EventType", e.EventType)
 	v.Set("EventDescription", e.Description)
@@ -63,9 +63,9 @@ func (d *Dispatcher) params(ctx context.Context, ws engine.Workspace, e engine.E
 			v.Set("TaskQueueSid", t.TaskQueueSID)
 			v.Set("WorkflowSid", t.WorkflowSID)
 			switch e.EventType {
-			case engine.EventTaskCanceled:
+			case didrouter.EventTaskCanceled:
 				v.Set("TaskCanceledReason", t.Reason)
-			case engine.EventTaskCompleted:
+			case didrouter.EventTaskCompleted:
 				v.Set("TaskCompletedReason", t.Reason)
 			}
 		}

@@ -21,9 +21,10 @@ import (
 	"github.com/didrouter/didrouter/web"
 )
 
-// runDids moves agents' DIDs in and out of a running didrouter in bulk:
-// import a CSV file (an HR or SSO export) in one transaction, export the
-// same format, mint agent tokens and sign-in links, and revoke them.
+// runDids moves agents' DIDs in and out of a running didrouter in bulk. It
+// imports a CSV file, such as an HR or SSO export, in one transaction, and
+// exports the same format. It also mints agent tokens and sign-in links,
+// and revokes them.
 func runDids(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return didsCommand{getenv: os.Getenv, now: time.Now}.run(ctx, args, stdin, stdout, stderr)
 }
@@ -40,26 +41,9 @@ type didsCommand struct {
 const defaultDidrouterURL = apiclient.DefaultBaseURL
 
 func (c didsCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		didsUsage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "import":
-		return c.importFile(ctx, args[1:], stdin, stdout, stderr)
-	case "export":
-		return c.export(ctx, args[1:], stdout, stderr)
-	case "token":
-		return c.token(args[1:], stdout, stderr)
-	case "revoke":
-		return c.revoke(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		didsUsage(stdout)
-		return 0
-	}
-	fmt.Fprintf(stderr, "dids: unknown subcommand %q\n\n", args[0])
-	didsUsage(stderr)
-	return 2
+	return runSubcommand(ctx, "dids", didsUsage, map[string]command{
+		"import": c.importFile, "export": c.export, "token": c.token, "revoke": c.revoke,
+	}, args, stdin, stdout, stderr)
 }
 
 func didsUsage(w io.Writer) {
@@ -285,7 +269,7 @@ func orNone(s *string) string {
 	return *s
 }
 
-func (c didsCommand) export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c didsCommand) export(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	f := newDidsFlags("export", "export [--url URL] [--workspace WS…] [-o FILE.csv]", stderr)
 	rawURL := f.String("url", "", "didrouter's base URL (DIDROUTER_URL; default "+defaultDidrouterURL+")")
 	wsSID := f.String("workspace", "", "workspace sid (default: the only one)")
@@ -355,7 +339,7 @@ func writeFilePrivate(path string, data []byte) error {
 
 // token prints an agent token or a sign-in link (package agenttoken); it
 // needs only DIDROUTER_AGENT_TOKEN_SECRET, not a running server.
-func (c didsCommand) token(args []string, stdout, stderr io.Writer) int {
+func (c didsCommand) token(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	f := newDidsFlags("token", "token [--link] [--ttl 12h] IDENTITY", stderr)
 	link := f.Bool("link", false, "print a sign-in link for the agent desktop (<public URL>/agent/signin?t=…) instead of a token")
 	ttl := f.Duration("ttl", 0, "how long it is valid (default 12h for a token, 15m for a link)")
@@ -458,7 +442,7 @@ func linkBase(rawURL string, getenv func(string) string) (string, error) {
 
 // revoke refuses every agent token and sign-in link of an agent issued
 // until now, and signs the agent out of the agent desktop.
-func (c didsCommand) revoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c didsCommand) revoke(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	f := newDidsFlags("revoke", "revoke [--url URL] [--workspace WS…] IDENTITY", stderr)
 	rawURL := f.String("url", "", "didrouter's base URL (DIDROUTER_URL; default "+defaultDidrouterURL+")")
 	wsSID := f.String("workspace", "", "workspace sid (default: the one where the identity is a worker)")

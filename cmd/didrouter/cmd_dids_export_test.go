@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -14,9 +15,9 @@ import (
 // finding 7: it holds people's names, emails and numbers), also over an
 // existing file, and its cells are safe to open in a spreadsheet (finding 2).
 func TestDidsExportFileIsPrivate(t *testing.T) {
-	didsStores(t, func(t *testing.T, st engine.Store) {
+	didsStores(t, func(t *testing.T, st didrouter.Store) {
 		s := newDidsServer(t, st)
-		if _, err := s.eng.CreateWorker(context.Background(), s.ws.SID, engine.NewWorker{
+		if _, err := s.eng.CreateWorker(context.Background(), s.ws.SID, engine.WorkerInsert{
 			FriendlyName: "=cmd|' /C calc'!A0", Attributes: `{"phone_number":"+15125550101"}`}); err != nil {
 			t.Fatal(err)
 		}

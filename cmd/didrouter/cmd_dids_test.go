@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
@@ -27,17 +28,17 @@ const (
 // didsServer is the real admin API over a real store, behind httptest.
 type didsServer struct {
 	t     *testing.T
-	store engine.Store
+	store didrouter.Store
 	eng   *engine.Engine
-	ws    engine.Workspace
+	ws    didrouter.Workspace
 	url   string
 	env   map[string]string
 }
 
-func newDidsServer(t *testing.T, st engine.Store) *didsServer {
+func newDidsServer(t *testing.T, st didrouter.Store) *didsServer {
 	t.Helper()
 	ctx := context.Background()
-	clock := engine.SystemClock{}
+	clock := didrouter.SystemClock{}
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func newDidsServer(t *testing.T, st engine.Store) *didsServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agents, err := agenttoken.NewAgents(signer, eng, st.(engine.WebStore), clock)
+	agents, err := agenttoken.NewAgents(signer, eng, st.(didrouter.WebStore), clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +75,10 @@ func (s *didsServer) run(stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
-func (s *didsServer) workers() map[string]engine.Worker {
+func (s *didsServer) workers() map[string]didrouter.Worker {
 	s.t.Helper()
-	out := map[string]engine.Worker{}
-	if err := s.store.EachWorker(context.Background(), s.ws.SID, func(w engine.Worker) error {
+	out := map[string]didrouter.Worker{}
+	if err := s.store.EachWorker(context.Background(), s.ws.SID, func(w didrouter.Worker) error {
 		out[w.FriendlyName] = w
 		return nil
 	}); err != nil {
@@ -86,7 +87,7 @@ func (s *didsServer) workers() map[string]engine.Worker {
 	return out
 }
 
-func didsStores(t *testing.T, fn func(t *testing.T, st engine.Store)) {
+func didsStores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
 	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
@@ -102,7 +103,7 @@ func writeTemp(t *testing.T, name, content string) string {
 }
 
 func TestDidsImportExportRoundTrip(t *testing.T) {
-	didsStores(t, func(t *testing.T, st engine.Store) {
+	didsStores(t, func(t *testing.T, st didrouter.Store) {
 		s := newDidsServer(t, st)
 		file := writeTemp(t, "hr.csv", "Agent,Email,DID,Contact\n"+
 			"Alice Smith,alice@example.com,(512) 555-0101,client:alice\n"+
@@ -178,7 +179,7 @@ func TestDidsImportExportRoundTrip(t *testing.T) {
 
 // A bad row stops the import with its row and reason; the store is unchanged.
 func TestDidsImportBadRow(t *testing.T) {
-	didsStores(t, func(t *testing.T, st engine.Store) {
+	didsStores(t, func(t *testing.T, st didrouter.Store) {
 		s := newDidsServer(t, st)
 		if code, _, errOut := s.run("name,did\nAlice,+15125550101\nBob,+15125550102\n", "import", "-"); code != 0 {
 			t.Fatal(errOut)

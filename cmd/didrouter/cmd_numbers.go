@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/numbers"
 	"github.com/didrouter/didrouter/webhooks"
 )
@@ -20,38 +20,22 @@ const costWarning = "Phone numbers cost money: every number bought adds a monthl
 
 // runNumbers manages the Twilio account's phone numbers: buy, point, list.
 func runNumbers(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return numbersCommand{getenv: os.Getenv, clock: engine.SystemClock{}}.run(ctx, args, stdin, stdout, stderr)
+	return numbersCommand{getenv: os.Getenv, clock: didrouter.SystemClock{}}.run(ctx, args, stdin, stdout, stderr)
 }
 
 // numbersCommand holds what the subcommands take from outside, so tests
 // can give their own.
 type numbersCommand struct {
 	getenv func(string) string
-	clock  engine.Clock
+	clock  didrouter.Clock
 	// twilio is the base of the Twilio client's options (tests shorten
 	// the waits).
 	twilio numbers.Options
 }
 
 func (c numbersCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		numbersUsage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "buy":
-		return c.buy(ctx, args[1:], stdin, stdout, stderr)
-	case "point":
-		return c.point(ctx, args[1:], stdout, stderr)
-	case "list":
-		return c.list(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		numbersUsage(stdout)
-		return 0
-	}
-	fmt.Fprintf(stderr, "numbers: unknown subcommand %q\n\n", args[0])
-	numbersUsage(stderr)
-	return 2
+	return runSubcommand(ctx, "numbers", numbersUsage, map[string]command{"buy": c.buy, "point": c.point, "list": c.list},
+		args, stdin, stdout, stderr)
 }
 
 func numbersUsage(w io.Writer) {

@@ -11,7 +11,7 @@ import (
 	"github.com/didrouter/didrouter/numbers"
 )
 
-func (c numbersCommand) list(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c numbersCommand) list(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("list", "list [--didrouter-url http://host:8080] [--json]", stderr)
 	base := fs.String("didrouter-url", "", "didrouter's admin API base URL, to show which worker owns each number (uses DIDROUTER_API_KEY and DIDROUTER_API_SECRET)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")

@@ -25,7 +25,7 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
-func (c numbersCommand) point(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c numbersCommand) point(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("point", "point --voice-url URL [--status-callback URL] [--except +1…]… [--dry-run]", stderr)
 	def := c.defaultHooks()
 	voiceURL := fs.String("voice-url", def.VoiceURL, "didrouter's voice URL, …/webhooks/voice/incoming (default from DIDROUTER_PUBLIC_URL)")

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/numbers"
 	"github.com/didrouter/didrouter/numbers/numberstest"
 )
@@ -56,7 +56,7 @@ func (e *numbersEnv) runCtx(ctx context.Context, stdin string, args ...string) (
 	var out, errOut bytes.Buffer
 	cmd := numbersCommand{
 		getenv: func(k string) string { return e.env[k] },
-		clock:  engine.SystemClock{},
+		clock:  didrouter.SystemClock{},
 		twilio: numbers.Options{RetryDelay: time.Millisecond},
 	}
 	code := cmd.run(ctx, args, strings.NewReader(stdin), &out, &errOut)
@@ -134,7 +134,7 @@ func TestNumbersBuyNeedsConfirmation(t *testing.T) {
 	_, _ = f.Seek(0, 0)
 	defer f.Close()
 	var so, se bytes.Buffer
-	cmd := numbersCommand{getenv: func(k string) string { return e.env[k] }, clock: engine.SystemClock{}}
+	cmd := numbersCommand{getenv: func(k string) string { return e.env[k] }, clock: didrouter.SystemClock{}}
 	code = cmd.run(context.Background(), []string{"buy", "--count", "2", "--journal", filepath.Join(dir, "j")}, f, &so, &se)
 	if code != 1 || !strings.Contains(se.String(), "not a terminal") || !strings.Contains(se.String(), "--yes") {
 		t.Errorf("file stdin: %d %s", code, se.String())

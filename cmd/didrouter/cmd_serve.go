@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/assignment"
@@ -31,10 +32,10 @@ import (
 	"github.com/didrouter/didrouter/webhooks"
 )
 
-// runServe runs the server: open and migrate the store, seed the Flex DID
-// set-up, start the engine, and answer Twilio's webhooks and the admin API
-// until SIGINT or SIGTERM; then stop accepting, finish in-flight requests
-// (bounded by DIDROUTER_SHUTDOWN_TIMEOUT) and stop the engine.
+// runServe runs the server. It opens and migrates the store, seeds the DID
+// set-up, starts the engine, and answers Twilio's webhooks and the admin API
+// until SIGINT or SIGTERM. It then stops accepting, gives in-flight requests
+// up to DIDROUTER_SHUTDOWN_TIMEOUT to finish, and stops the engine.
 func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) int {
 	cfg, err := parseConfig("serve", args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -63,7 +64,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 // order the server starts.
 func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<- string) error {
 	warnInsecure(cfg, logger)
-	s := &server{cfg: cfg, logger: logger, clock: engine.SystemClock{}}
+	s := &server{cfg: cfg, logger: logger, clock: didrouter.SystemClock{}}
 	defer s.close()
 	steps := []func(context.Context) error{
 		s.openStore,
@@ -87,11 +88,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, listening chan<
 // first, so that they are not missed among the start-up lines.
 func warnInsecure(cfg config, logger *slog.Logger) {
 	if cfg.SkipSig {
-		logger.Warn("INSECURE: Twilio signature checking is OFF (DIDROUTER_INSECURE_SKIP_SIGNATURE=true). " +
-			"Anyone who can reach this server can place fake calls. Use this for local trials only.")
+		logger.Warn("INSECURE twilio signature checking is off", "setting", "DIDROUTER_INSECURE_SKIP_SIGNATURE",
+			"risk", "anyone who can reach this server can place fake calls; use it for local trials only")
 	}
 	for _, w := range cfg.Warnings {
-		logger.Warn("INSECURE: " + w)
+		logger.Warn("INSECURE setting", "warning", w)
 	}
 }
 
@@ -100,15 +101,15 @@ func warnInsecure(cfg config, logger *slog.Logger) {
 type server struct {
 	cfg     config
 	logger  *slog.Logger
-	clock   engine.Clock
+	clock   didrouter.Clock
 	closers []func() // undone in reverse order when serve returns
 
 	// openStore
-	raw     engine.Store // as openStore returned it; its side interfaces are found on it
-	st      engine.Store // raw, instrumented for /metrics
+	raw     didrouter.Store // as openStore returned it; its side interfaces are found on it
+	st      didrouter.Store // raw, instrumented for /metrics
 	kind    string
 	metrics *metrics.Metrics
-	ws      engine.Workspace
+	ws      didrouter.Workspace
 
 	// listen
 	ln       net.Listener
@@ -126,12 +127,12 @@ type server struct {
 	dm *degradedMode
 
 	// newWebhooks
-	settings engine.CallSettingsStore
+	settings didrouter.CallSettingsStore
 	wh       *webhooks.Handler
 
 	// newAdminAPI
 	agents   *agenttoken.Agents
-	webStore engine.WebStore
+	webStore didrouter.WebStore
 	admin    *api.Handler // nil when the admin API is off
 
 	// newPages
@@ -192,8 +193,8 @@ func (s *server) listen(context.Context) error {
 
 // newEngine builds the engine and the two callback dispatchers. The
 // engine's store reports each reservation it commits to the assignment
-// dispatcher (workflows with an AssignmentCallbackUrl), and each event to
-// the event dispatcher (workspaces with an EventCallbackUrl).
+// dispatcher, and each event to the event dispatcher. The dispatchers send
+// only for workflows and workspaces that have a callback URL.
 func (s *server) newEngine(context.Context) error {
 	var err error
 	if s.norm, err = routing.NewNormalizer(s.cfg.Region); err != nil {
@@ -242,11 +243,11 @@ type relay struct {
 }
 
 // workspace reads a workspace through the engine's cache.
-func (r *relay) workspace(ctx context.Context, sid string) (engine.Workspace, error) {
+func (r *relay) workspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
 	return r.eng.Workspace(ctx, sid)
 }
 
-func (r *relay) reservation(res engine.Reservation) { r.assignments.Notify(res) }
+func (r *relay) reservation(res didrouter.Reservation) { r.assignments.Notify(res) }
 
 // newDegradedMode sets up answering calls from memory while the database
 // is down (Postgres only).
@@ -272,7 +273,7 @@ func (s *server) newWebhooks(context.Context) error {
 	}
 	s.logger.Info("outbound calls", "countries", outboundCountries(cfg), "premium_rate", cfg.OutboundPremium,
 		"emergency_calls", cfg.EmergencyCalls)
-	settings, ok := storeOf[engine.CallSettingsStore](s.raw)
+	settings, ok := storeOf[didrouter.CallSettingsStore](s.raw)
 	if !ok {
 		return fmt.Errorf("the %T store keeps no call settings", s.raw)
 	}
@@ -296,7 +297,7 @@ func (s *server) newAdminAPI(context.Context) error {
 		return err
 	}
 	if !cfg.apiEnabled() {
-		s.logger.Warn("admin API is off: set DIDROUTER_API_KEY and DIDROUTER_API_SECRET to manage workers over /v1")
+		s.logger.Warn("admin api off", "fix", "set DIDROUTER_API_KEY and DIDROUTER_API_SECRET to manage workers over /v1")
 		return nil
 	}
 	s.admin, err = api.NewHandler(api.Config{
@@ -309,8 +310,8 @@ func (s *server) newAdminAPI(context.Context) error {
 		return err
 	}
 	if !alphanumeric(cfg.APIKey) || !alphanumeric(cfg.APISecret) {
-		s.logger.Warn("DIDROUTER_API_KEY or DIDROUTER_API_SECRET has characters other than letters and digits: " +
-			"Twilio's Go helper library refuses such credentials before sending them (curl and most clients are fine)")
+		s.logger.Warn("admin api credentials have characters other than letters and digits",
+			"risk", "Twilio's Go helper library refuses such credentials before sending them; curl and most clients are fine")
 	}
 	return nil
 }
@@ -331,7 +332,7 @@ func (s *server) newPages(context.Context) error {
 	phoneWanted := cfg.VoiceAPIKey != "" || cfg.VoiceAPISecret != "" || cfg.TwiMLAppSID != ""
 	if missing := voice.Missing(); phoneWanted && len(missing) > 0 {
 		// Some are set and some not, likely a typo. The desktop says the same.
-		s.logger.Warn("the browser phone is off until these are set: " + strings.Join(missing, ", "))
+		s.logger.Warn("browser phone off", "missing", strings.Join(missing, ", "))
 	}
 	s.pages, err = web.New(web.Config{
 		Engine: s.eng, Store: s.st, Web: s.webStore, Clock: s.clock, Logger: s.logger,
@@ -413,7 +414,7 @@ func (s *server) run(ctx context.Context, listening chan<- string) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-		s.logger.Info("signal received: draining")
+		s.logger.Info("signal received, draining")
 	case err := <-serveDone:
 		runErr = fmt.Errorf("http server: %w", err)
 	case err := <-l.engine:
@@ -456,8 +457,8 @@ func runLoop(ctx context.Context, loop func(context.Context) error) <-chan struc
 // stop drains the HTTP server, then stops the engine and waits for the
 // loops. runErr is why run ended, nil for a signal.
 func (s *server) stop(runErr error, stopEngine context.CancelFunc, l loops) error {
-	// Stop taking webhooks and answer those in flight (bounded), then stop
-	// the engine: its timers stay in the store for the other instances.
+	// Stop taking webhooks and answer those in flight, then stop the engine.
+	// Its timers stay in the store for the other instances.
 	drainHTTP(s.srv, &s.drain, s.cfg.DrainDelay, s.cfg.Shutdown, s.logger)
 	s.dm.flush(s.logger, engineStopTimeout)
 	stopEngine()
@@ -488,14 +489,14 @@ func (s *server) stop(runErr error, stopEngine context.CancelFunc, l loops) erro
 func callbackSigner(cfg config, logger *slog.Logger) callback.Signer {
 	switch {
 	case cfg.CallbackSigning == "twilio":
-		logger.Info("callbacks are signed with TWILIO_AUTH_TOKEN (DIDROUTER_CALLBACK_SIGNING=twilio): " +
-			"whoever holds the admin API's credentials can have didrouter sign requests as Twilio would")
+		logger.Info("callbacks signed with TWILIO_AUTH_TOKEN",
+			"risk", "whoever holds the admin api credentials can have didrouter sign requests as Twilio would")
 		return callback.TwilioSigner{AuthToken: cfg.AuthToken}
 	case cfg.CallbackKey != "":
 		return callback.KeySigner{Key: []byte(cfg.CallbackKey)}
 	default:
-		logger.Warn("callbacks are sent unsigned: set DIDROUTER_CALLBACK_SIGNING_KEY to sign them with X-Didrouter-Signature " +
-			"(or DIDROUTER_CALLBACK_SIGNING=twilio for receivers that check X-Twilio-Signature)")
+		logger.Warn("callbacks sent unsigned",
+			"fix", "set DIDROUTER_CALLBACK_SIGNING_KEY, or DIDROUTER_CALLBACK_SIGNING=twilio for receivers that check X-Twilio-Signature")
 		return nil
 	}
 }
@@ -505,7 +506,8 @@ func callbackSigner(cfg config, logger *slog.Logger) callback.Signer {
 func localIPs(logger *slog.Logger) []netip.Addr {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
-		logger.Warn("cannot list this machine's addresses: callbacks to them on the listen port are not refused by address", "err", err)
+		logger.Warn("cannot list this machine's addresses",
+			"risk", "callbacks to them on the listen port are not refused by address", "err", err)
 		return nil
 	}
 	var out []netip.Addr
@@ -539,8 +541,8 @@ func alphanumeric(s string) bool {
 // agentAuth builds the checker of agent tokens and sign-in links on the
 // store's web sessions. Without DIDROUTER_AGENT_TOKEN_SECRET both are off
 // (and said so), while everything else works.
-func agentAuth(cfg config, st engine.Store, eng *engine.Engine, clock engine.Clock, logger *slog.Logger) (*agenttoken.Agents, engine.WebStore, error) {
-	webStore, ok := storeOf[engine.WebStore](st)
+func agentAuth(cfg config, st didrouter.Store, eng *engine.Engine, clock didrouter.Clock, logger *slog.Logger) (*agenttoken.Agents, didrouter.WebStore, error) {
+	webStore, ok := storeOf[didrouter.WebStore](st)
 	if !ok {
 		return nil, nil, fmt.Errorf("the %T store keeps no web sessions", st)
 	}
@@ -551,9 +553,8 @@ func agentAuth(cfg config, st engine.Store, eng *engine.Engine, clock engine.Clo
 			return nil, nil, err
 		}
 	} else {
-		logger.Warn("agent sign-in links and agent tokens are off: set DIDROUTER_AGENT_TOKEN_SECRET " +
-			"(32 characters or more, e.g. from `openssl rand -hex 32`) to sign agents in to the agent desktop " +
-			"and to accept agent tokens on /agent/number")
+		logger.Warn("agent sign-in links and agent tokens off",
+			"fix", "set DIDROUTER_AGENT_TOKEN_SECRET to 32 characters or more, for example from `openssl rand -hex 32`")
 	}
 	agents, err := agenttoken.NewAgents(signer, eng, webStore, clock)
 	if err != nil {
@@ -562,15 +563,15 @@ func agentAuth(cfg config, st engine.Store, eng *engine.Engine, clock engine.Clo
 	return agents, webStore, nil
 }
 
-// storeOf finds a store's side interface T (engine.WebStore,
-// engine.CallSettingsStore) in st, unwrapping the store wrappers (outage)
+// storeOf finds a store's side interface T (didrouter.WebStore,
+// didrouter.CallSettingsStore) in st, unwrapping the store wrappers (outage)
 // that do not pass it through.
-func storeOf[T any](st engine.Store) (T, bool) {
+func storeOf[T any](st didrouter.Store) (T, bool) {
 	for {
 		if v, ok := st.(T); ok {
 			return v, true
 		}
-		u, ok := st.(interface{ Unwrap() engine.Store })
+		u, ok := st.(interface{ Unwrap() didrouter.Store })
 		if !ok {
 			var zero T
 			return zero, false

@@ -17,15 +17,16 @@ import (
 	"github.com/twilio/twilio-go/client"
 	taskrouter "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
-// runSetup makes a running didrouter hold the DID routing set-up: the
-// "Everyone" queue (every worker, FIFO) and the "Direct Inward Dial"
-// workflow (the number's owner first for 60 s, then Everyone), as `serve`
-// seeds them. It finds what exists and creates only what is missing, so a
-// second run changes nothing. It talks to the server through the TaskRouter
-// v1 admin API with Twilio's own client, as any TaskRouter script would.
+// runSetup makes a running didrouter hold the DID routing set-up that
+// `serve` seeds. That is the "Everyone" queue of every worker in FIFO order,
+// and the "Direct Inward Dial" workflow, which rings the number's owner for
+// 60 s and then Everyone. It creates only what is missing, so a second run
+// changes nothing. It talks to the server through the TaskRouter v1 admin
+// API with Twilio's own client, as any TaskRouter script would.
 func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return setupCommand{getenv: os.Getenv}.run(ctx, args, stdout, stderr)
 }
@@ -142,7 +143,7 @@ func setup(ctx context.Context, tr *taskrouter.ApiService, wsSID string, out io.
 		fmt.Fprintf(out, "task queue %q: found %s (target_workers %s)\n", engine.SeedQueueName, queueSID, strOf(queues[0].TargetWorkers))
 	} else {
 		q, err := tr.CreateTaskQueue(wsSID, (&taskrouter.CreateTaskQueueParams{}).SetFriendlyName(engine.SeedQueueName).
-			SetTargetWorkers("1==1").SetTaskOrder(engine.TaskOrderFIFO).SetMaxReservedWorkers(1))
+			SetTargetWorkers("1==1").SetTaskOrder(didrouter.TaskOrderFIFO).SetMaxReservedWorkers(1))
 		if err != nil {
 			return fmt.Errorf("create task queue %q: %w", engine.SeedQueueName, err)
 		}

@@ -102,7 +102,7 @@ func TestServeRefusesCallbacksToItself(t *testing.T) {
 	cfg.CallbackHosts = []string{"hooks.example.test", "calls.example.test", "127.0.0.1"}
 	base, logs := runServer(t, cfg)
 	waitReady(t, base)
-	if !strings.Contains(logs.String(), "callbacks are sent unsigned") {
+	if !strings.Contains(logs.String(), "callbacks sent unsigned") {
 		t.Errorf("no warning about unsigned callbacks:\n%s", logs)
 	}
 	tr, err := setupClient(base, cfg.APIKey, cfg.APISecret, 10*time.Second)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/sqlite"
 )
@@ -34,12 +35,12 @@ func bareWorkspace(t *testing.T) string {
 	}
 	defer st.Close()
 	now := time.Now().UTC()
-	err = st.Tx(ctx, func(tx engine.Tx) error {
-		ws := engine.Workspace{SID: engine.NewSID(engine.PrefixWorkspace), FriendlyName: "Hand made", DateCreated: now, DateUpdated: now}
+	err = st.Tx(ctx, func(tx didrouter.Tx) error {
+		ws := didrouter.Workspace{SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: "Hand made", DateCreated: now, DateUpdated: now}
 		if err := tx.InsertWorkspace(ctx, ws); err != nil {
 			return err
 		}
-		a := engine.Activity{SID: engine.NewSID(engine.PrefixActivity), WorkspaceSID: ws.SID, FriendlyName: "Offline",
+		a := didrouter.Activity{SID: didrouter.NewSID(didrouter.PrefixActivity), WorkspaceSID: ws.SID, FriendlyName: "Offline",
 			DateCreated: now, DateUpdated: now}
 		if err := tx.InsertActivity(ctx, a); err != nil {
 			return err
@@ -79,7 +80,7 @@ func TestSetupCreatesThenFinds(t *testing.T) {
 	wss, _ := st.ListWorkspaces(context.Background())
 	qs, _ := st.ListTaskQueues(context.Background(), wss[0].SID)
 	wfs, _ := st.ListWorkflows(context.Background(), wss[0].SID)
-	if len(qs) != 1 || len(wfs) != 1 || qs[0].TargetWorkers != "1==1" || qs[0].TaskOrder != engine.TaskOrderFIFO ||
+	if len(qs) != 1 || len(wfs) != 1 || qs[0].TargetWorkers != "1==1" || qs[0].TaskOrder != didrouter.TaskOrderFIFO ||
 		!sameJSON(wfs[0].Configuration, engine.DIDWorkflowConfig(qs[0].SID)) || wfs[0].TaskReservationTimeout != 120 {
 		t.Fatalf("after setup: queues %+v workflows %+v", qs, wfs)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/api/callback"
@@ -63,9 +64,9 @@ type config struct {
 	VoicemailMaxLength time.Duration // DIDROUTER_VOICEMAIL_MAX_LENGTH
 	Transcribe         bool          // DIDROUTER_VOICEMAIL_TRANSCRIBE=on
 
-	// CallbackSigning chooses how callbacks are signed: "key" with
-	// CallbackKey (X-Didrouter-Signature; unsigned while it is unset),
-	// "twilio" with AuthToken (X-Twilio-Signature).
+	// CallbackSigning chooses how callbacks are signed. "key" signs with
+	// CallbackKey in X-Didrouter-Signature, and sends unsigned while the key
+	// is unset. "twilio" signs with AuthToken in X-Twilio-Signature.
 	CallbackSigning string   // DIDROUTER_CALLBACK_SIGNING
 	CallbackKey     string   // DIDROUTER_CALLBACK_SIGNING_KEY (environment only: a secret)
 	CallbackHosts   []string // DIDROUTER_CALLBACK_HOSTS: allow-list; empty = any host but didrouter itself
@@ -235,7 +236,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			c.MissedCallsUnavailable = n
 		}
 		// Only the shapes: missing settings leave the phone panel saying so.
-		if _, err := c.voiceMinter(engine.SystemClock{}); err != nil {
+		if _, err := c.voiceMinter(didrouter.SystemClock{}); err != nil {
 			errs = append(errs, err)
 		}
 		if d, err := parseSeconds(*shutdown); err != nil || d <= 0 {
@@ -338,16 +339,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if (c.APIKey == "") != (c.APISecret == "") {
 			bad("DIDROUTER_API_KEY and DIDROUTER_API_SECRET must be set together (or both left empty to turn the admin API off)")
 		}
-		if why := weakSecret(c.APISecret); c.APISecret != "" && why != "" {
-			msg := "DIDROUTER_API_SECRET is too weak (" + why + "): anyone who guesses it administers didrouter; " +
-				"use at least " + strconv.Itoa(minSecretLength) + " random letters and digits, e.g. from `openssl rand -hex 24`"
-			if c.SkipSig {
-				// Local trial (the README's quick start): warn, do not refuse.
-				c.Warnings = append(c.Warnings, msg)
-			} else {
-				bad("%s", msg)
-			}
-		}
+		c.checkSecret("DIDROUTER_API_SECRET", c.APISecret, "anyone who guesses it administers didrouter", bad)
 		for _, o := range strings.Split(env("DIDROUTER_ALLOWED_ORIGINS", ""), ",") {
 			if o = strings.TrimSpace(o); o == "" {
 				continue
@@ -385,18 +377,27 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	return c, nil
 }
 
+// checkSecret refuses a weak secret set in the variable name. risk says
+// what a guess gives away. A local trial, with signature checking off as in
+// the README's quick start, only warns.
+func (c *config) checkSecret(name, secret, risk string, bad func(format string, args ...any)) {
+	why := weakSecret(secret)
+	if secret == "" || why == "" {
+		return
+	}
+	msg := name + " is too weak (" + why + "): " + risk + "; " +
+		"use at least " + strconv.Itoa(minSecretLength) + " random letters and digits, e.g. from `openssl rand -hex 24`"
+	if c.SkipSig {
+		c.Warnings = append(c.Warnings, msg)
+	} else {
+		bad("%s", msg)
+	}
+}
+
 // parseSSO reads the OpenID Connect and SCIM settings.
 func (c *config) parseSSO(env func(k, def string) string, bad func(format string, args ...any)) {
 	c.SCIMToken = env("DIDROUTER_SCIM_TOKEN", "")
-	if why := weakSecret(c.SCIMToken); c.SCIMToken != "" && why != "" {
-		msg := "DIDROUTER_SCIM_TOKEN is too weak (" + why + "): whoever guesses it creates and deletes agents; " +
-			"use at least " + strconv.Itoa(minSecretLength) + " random letters and digits, e.g. from `openssl rand -hex 24`"
-		if c.SkipSig {
-			c.Warnings = append(c.Warnings, msg)
-		} else {
-			bad("%s", msg)
-		}
-	}
+	c.checkSecret("DIDROUTER_SCIM_TOKEN", c.SCIMToken, "whoever guesses it creates and deletes agents", bad)
 	if c.SCIMToken != "" && (c.SCIMToken == c.APISecret || c.SCIMToken == c.AgentTokenSecret) {
 		bad("DIDROUTER_SCIM_TOKEN must differ from DIDROUTER_API_SECRET and DIDROUTER_AGENT_TOKEN_SECRET: the identity provider holds it")
 	}
@@ -460,10 +461,11 @@ func (c *config) parseProfiling(env func(k, def string) string, bad func(format 
 // minSecretLength is the shortest DIDROUTER_API_SECRET serve accepts.
 const minSecretLength = 16
 
-// weakSecret says why an admin secret is too easy to guess ("" = it is
-// not): too short, too few different characters, or a shorter string
-// repeated ("changemechangeme"). It cannot measure randomness; it stops the
-// obvious placeholders.
+// weakSecret says why an admin secret is too easy to guess, or returns ""
+// when it is not. A secret is weak when it is too short, has too few
+// different characters, or repeats a shorter string as "changemechangeme"
+// does. It cannot measure randomness, but it stops the obvious
+// placeholders.
 func weakSecret(s string) string {
 	if len(s) < minSecretLength {
 		return fmt.Sprintf("shorter than %d characters", minSecretLength)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -88,7 +89,7 @@ func TestParseConfigVoiceToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := c.voiceMinter(engine.SystemClock{})
+	m, err := c.voiceMinter(didrouter.SystemClock{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestParseConfigVoiceToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err = c.voiceMinter(engine.SystemClock{}); err != nil || len(m.Missing()) != 0 {
+	if m, err = c.voiceMinter(didrouter.SystemClock{}); err != nil || len(m.Missing()) != 0 {
 		t.Fatalf("minter %v, missing %v", err, m.Missing())
 	}
 	if _, _, err := m.Mint("alice"); err != nil {

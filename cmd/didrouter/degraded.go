@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/fileperm"
@@ -21,15 +22,15 @@ type degradedMode struct {
 	mode    *degraded.Mode
 	members *degraded.Members
 	journal *degraded.Journal
-	store   engine.Store
+	store   didrouter.Store
 }
 
-// newDegradedMode sets up degraded mode for a Postgres store (SQLite is a
-// local file: it is never unreachable while the process runs), unless
-// DIDROUTER_JOURNAL=off. raw is the store openStore returned (an
-// outage.Store, which knows when the database is down); st is what the
-// rest of serve reads through.
-func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, workspaceSID, instance string, logger *slog.Logger) (*degradedMode, error) {
+// newDegradedMode sets up degraded mode for a Postgres store, unless
+// DIDROUTER_JOURNAL=off. SQLite needs none, because a local file is never
+// unreachable while the process runs. raw is the store openStore returned,
+// which knows when the database is down. st is what the rest of serve reads
+// through.
+func newDegradedMode(cfg config, raw, st didrouter.Store, eng *engine.Engine, workspaceSID, instance string, logger *slog.Logger) (*degradedMode, error) {
 	down, ok := raw.(*outage.Store)
 	if !cfg.usesPostgres() || !ok || strings.EqualFold(cfg.Journal, "off") {
 		return &degradedMode{}, nil
@@ -46,7 +47,8 @@ func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, works
 		return nil, fmt.Errorf("DIDROUTER_JOURNAL: %w", err)
 	}
 	if n := j.Len(); n > 0 {
-		logger.Warn("degraded-mode journal has entries from an earlier run; they are replayed once the database answers",
+		logger.Warn("journal has entries from an earlier run",
+			"then", "replayed once the database answers",
 			"journal", path, "entries", n)
 	}
 	members := degraded.NewMembers(instance, logger)
@@ -59,7 +61,7 @@ func newDegradedMode(cfg config, raw, st engine.Store, eng *engine.Engine, works
 		j.Close()
 		return nil, err
 	}
-	logger.Info("degraded mode on: while the database is unreachable, calls are routed from memory and journaled",
+	logger.Info("degraded mode on",
 		"journal", path)
 	return &degradedMode{mode: mode, members: members, journal: j, store: st}, nil
 }
@@ -85,7 +87,8 @@ func (d *degradedMode) run(ctx context.Context) {
 	d.mode.Run(ctx)
 }
 
-// flush replays what is left in the journal, for at most timeout.
+// flush replays what is left in the journal into the store, for at most
+// timeout.
 func (d *degradedMode) flush(logger *slog.Logger, timeout time.Duration) {
 	if d.mode == nil || d.journal.Len() == 0 {
 		return
@@ -93,7 +96,8 @@ func (d *degradedMode) flush(logger *slog.Logger, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if left := d.mode.Flush(ctx); left > 0 {
-		logger.Warn("degraded-mode journal not fully replayed before exit; the next start replays it",
+		logger.Warn("journal not fully replayed before exit",
+			"then", "the next start replays it",
 			"entries", left)
 	}
 }

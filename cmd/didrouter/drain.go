@@ -29,24 +29,24 @@ func (d *drainer) ready() error {
 	return nil
 }
 
-// drainHTTP stops the HTTP side in order: /readyz fails at once; the
-// listener keeps accepting for delay (a balancer that has not yet noticed
-// still gets answers); then no new connections are accepted, idle ones are
-// closed and requests in flight finish, for at most timeout, after which
-// their connections are closed. The engine is not touched: in-flight
-// webhooks still need it.
+// drainHTTP stops the HTTP side in order. /readyz fails at once. The
+// listener keeps accepting for delay, so a balancer that has not noticed yet
+// still gets answers. Then new connections are refused, idle ones are
+// closed, and requests in flight have at most timeout to finish before
+// their connections are closed. The engine is left running, because
+// in-flight webhooks still need it.
 func drainHTTP(srv *http.Server, d *drainer, delay, timeout time.Duration, logger *slog.Logger) {
 	d.draining.Store(true)
 	if delay > 0 {
-		logger.Info("draining: /readyz now fails; still answering during the drain delay", "delay", delay.String())
+		logger.Info("draining, /readyz fails", "delay", delay.String())
 		time.Sleep(delay)
 	}
-	logger.Info("shutting down: finishing in-flight requests", "timeout", timeout.String())
+	logger.Info("finishing in-flight requests", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
 	if err := srv.Shutdown(ctx); err != nil {
-		logger.Warn("in-flight requests did not finish in time; closing their connections", "err", err)
+		logger.Warn("in-flight requests did not finish, closing connections", "err", err)
 		_ = srv.Close()
 		return
 	}
@@ -64,7 +64,7 @@ func waitStopped(logger *slog.Logger, done ...<-chan struct{}) bool {
 		select {
 		case <-ch:
 		case <-deadline.C:
-			logger.Warn("the engine did not stop in time; exiting anyway (its stored timers are fired by other instances)",
+			logger.Warn("engine did not stop in time, exiting anyway",
 				"timeout", engineStopTimeout.String())
 			return false
 		}

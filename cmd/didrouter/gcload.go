@@ -7,9 +7,9 @@ import (
 )
 
 // loadGCPercent is the garbage collector's target while the worker index
-// loads: the load allocates the index that stays live, so collecting at
-// every doubling (the default 100) re-marks it over and over; at a million
-// workers that was half of the start-up time.
+// loads. The load allocates the index that stays live, so collecting at
+// every doubling, the default of 100, marks it over and over. At a million
+// workers that costs about half of the start-up time.
 const loadGCPercent = 400
 
 // relaxGCWhileLoading raises the GC target until ready() reports the index

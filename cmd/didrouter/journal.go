@@ -12,14 +12,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/postgres/outage"
 )
 
-// runJournal inspects and replays degraded-mode journals (DIDROUTER_JOURNAL)
-// of instances that are not running.
+// runJournal inspects and replays the degraded-mode journals of instances
+// that are not running.
 func runJournal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return journalCommand{getenv: os.Getenv}.run(ctx, args, stdout, stderr)
 }
@@ -30,22 +31,8 @@ type journalCommand struct {
 }
 
 func (c journalCommand) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		journalUsage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "show":
-		return c.show(args[1:], stdout, stderr)
-	case "replay":
-		return c.replay(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		journalUsage(stdout)
-		return 0
-	}
-	fmt.Fprintf(stderr, "journal: unknown subcommand %q\n\n", args[0])
-	journalUsage(stderr)
-	return 2
+	return runSubcommand(ctx, "journal", journalUsage, map[string]command{"show": c.show, "replay": c.replay},
+		args, nil, stdout, stderr)
 }
 
 func journalUsage(w io.Writer) {
@@ -67,7 +54,7 @@ Run "didrouter journal <subcommand> -h" for its options.
 }
 
 // show prints a journal's pending entries, one a line.
-func (c journalCommand) show(args []string, stdout, stderr io.Writer) int {
+func (c journalCommand) show(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("journal show", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the entries as JSON, one a line")
@@ -102,7 +89,7 @@ func (c journalCommand) show(args []string, stdout, stderr io.Writer) int {
 }
 
 // replay replays a journal into the database.
-func (c journalCommand) replay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c journalCommand) replay(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("journal replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", strings.TrimSpace(c.getenv("DATABASE_URL")), "Postgres URL of the instances' database (DATABASE_URL)")
@@ -168,8 +155,9 @@ type journalReplay struct {
 	left  []degraded.Entry
 }
 
-// replayJournal replays the journal at path into the database of cfg with
-// degraded mode's own replay (degraded.Mode.ReplayPending).
+// replayJournal replays the journal at path into the database of cfg. It
+// uses degraded.Mode.ReplayPending, the journal replay a running instance
+// does itself.
 func replayJournal(ctx context.Context, cfg config, path string, giveUp bool, timeout time.Duration, logger *slog.Logger) (journalReplay, error) {
 	j, err := degraded.OpenExistingJournal(path)
 	if errors.Is(err, degraded.ErrJournalInUse) {
@@ -194,7 +182,7 @@ func replayJournal(ctx context.Context, cfg config, path string, giveUp bool, ti
 	defer pg.Close()
 	st := outage.New(pg, outage.Config{Logger: logger, MaxWait: cfg.StoreWait})
 	down := st.Down
-	eng, err := engine.New(engine.Config{Store: st, Clock: engine.SystemClock{}, Logger: logger, InstanceID: "journal-replay"})
+	eng, err := engine.New(engine.Config{Store: st, Clock: didrouter.SystemClock{}, Logger: logger, InstanceID: "journal-replay"})
 	if err != nil {
 		return journalReplay{}, err
 	}

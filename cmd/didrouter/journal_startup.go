@@ -40,8 +40,8 @@ func orphans(own string) degraded.Orphans {
 }
 
 // openOwnJournal opens this instance's journal, waiting up to wait while
-// another process holds it (an instance adopting the journal of this one
-// while it was gone: that takes a moment).
+// another process holds it. That happens while another instance replays the
+// journal this one left when it was gone, which takes a moment.
 func openOwnJournal(ctx context.Context, path string, wait time.Duration) (*degraded.Journal, error) {
 	deadline := time.Now().Add(wait)
 	for {
@@ -79,8 +79,8 @@ func warnOtherJournals(own string, logger *slog.Logger) {
 		if err != nil || len(entries) == 0 {
 			continue
 		}
-		logger.Warn("another instance's degraded-mode journal holds entries not replayed: if that instance "+
-			"stays silent, this instance replays it in about a minute (or run `didrouter journal replay FILE`)",
+		logger.Warn("another instance's journal holds entries not replayed",
+			"then", "replayed here in about a minute if that instance stays silent, or by `didrouter journal replay FILE`",
 			"journal", p, "entries", len(entries), "oldest", entries[0].At)
 	}
 }

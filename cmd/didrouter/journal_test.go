@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/degraded"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/postgres"
@@ -31,17 +32,17 @@ func (s *switchedDown) down() time.Time {
 // storeCounts is what a replay may add: tasks, reservations, events.
 type storeCounts struct{ tasks, reservations, events int }
 
-func countStore(t *testing.T, ctx context.Context, st engine.Store, ws string) storeCounts {
+func countStore(t *testing.T, ctx context.Context, st didrouter.Store, ws string) storeCounts {
 	t.Helper()
-	tasks, err := st.ListTasks(ctx, ws, engine.TaskFilter{Page: engine.Page{Size: 1000}})
+	tasks, err := st.ListTasks(ctx, ws, didrouter.TaskFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := st.ListReservations(ctx, ws, engine.ReservationFilter{Page: engine.Page{Size: 1000}})
+	res, err := st.ListReservations(ctx, ws, didrouter.ReservationFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := st.ListEvents(ctx, ws, engine.EventFilter{Page: engine.Page{Size: 1000}})
+	events, err := st.ListEvents(ctx, ws, didrouter.EventFilter{Page: didrouter.Page{Size: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestJournalReplayCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	clock := engine.SystemClock{}
+	clock := didrouter.SystemClock{}
 	ws, err := engine.Seed(ctx, st, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func TestJournalReplayCommand(t *testing.T) {
 			available = a.SID
 		}
 	}
-	owner, err := eng.CreateWorker(ctx, ws.SID, engine.NewWorker{FriendlyName: "owner", ActivitySID: available,
+	owner, err := eng.CreateWorker(ctx, ws.SID, engine.WorkerInsert{FriendlyName: "owner", ActivitySID: available,
 		Attributes: `{"phone_number":"+15125550100","contact_uri":"client:owner"}`})
 	if err != nil {
 		t.Fatal(err)
@@ -108,9 +109,9 @@ func TestJournalReplayCommand(t *testing.T) {
 		}
 	}
 	sw.since.Store(time.Now().UnixNano())
-	newCall := func(callSID string) engine.NewTask {
+	newCall := func(callSID string) engine.TaskInsert {
 		attrs, _ := json.Marshal(map[string]string{"phone_number": "+15125550100", "type": "inbound", "call_sid": callSID})
-		return engine.NewTask{Attributes: string(attrs), CallSID: callSID}
+		return engine.TaskInsert{Attributes: string(attrs), CallSID: callSID}
 	}
 	_, first, err := mode.Incoming(ctx, "+15125550100", newCall("CAjournal1"))
 	if err != nil || first.Reservation == nil || first.Reservation.WorkerSID != owner.SID {
@@ -183,14 +184,14 @@ func TestJournalReplayCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "5 entries done (0 of them dropped, 0 import conflicts), 0 left") {
 		t.Fatalf("journal replay: %d\n%s", code, out)
 	}
-	want := map[string]string{"CAjournal1": engine.TaskCompleted, "CAjournal2": engine.TaskCanceled}
+	want := map[string]string{"CAjournal1": didrouter.TaskCompleted, "CAjournal2": didrouter.TaskCanceled}
 	for call, status := range want {
 		task, err := st.TaskByCallSID(ctx, ws.SID, call)
 		if err != nil || task.AssignmentStatus != status {
 			t.Fatalf("%s: %q %v, want %s", call, task.AssignmentStatus, err, status)
 		}
 	}
-	if r, err := st.GetReservation(ctx, ws.SID, first.Reservation.SID); err != nil || r.Status != engine.ReservationCompleted {
+	if r, err := st.GetReservation(ctx, ws.SID, first.Reservation.SID); err != nil || r.Status != didrouter.ReservationCompleted {
 		t.Fatalf("first call's reservation: %q %v, want completed", r.Status, err)
 	}
 	if w, err := st.GetWorker(ctx, ws.SID, owner.SID); err != nil || w.Busy != 0 {

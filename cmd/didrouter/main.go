@@ -24,7 +24,7 @@ func main() {
 		"eval":        runEval,
 		"explain":     runExplain,
 		"numbers":     runNumbers,
-		"replay":      runReplay,
+		"replay":      runLoadReplay,
 		"dids":        runDids,
 		"setup":       runSetup,
 		"journal":     runJournal,
@@ -57,6 +57,29 @@ func dispatch(ctx context.Context, commands map[string]command, args []string, s
 		return 2
 	}
 	return cmd(ctx, args[1:], stdin, stdout, stderr)
+}
+
+// runSubcommand runs the subcommand of group named by args[0]. Without one,
+// or with an unknown one, it prints usage to stderr and returns 2, the exit
+// status of bad usage.
+func runSubcommand(ctx context.Context, group string, usage func(io.Writer), subs map[string]command,
+	args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	}
+	sub, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "%s: unknown subcommand %q\n\n", group, args[0])
+		usage(stderr)
+		return 2
+	}
+	return sub(ctx, args[1:], stdin, stdout, stderr)
 }
 
 func usage(w io.Writer, commands map[string]command) {

@@ -26,7 +26,7 @@ func serveProfiler(addr string, logger *slog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	logger.Warn("profiles served (DIDROUTER_PPROF_ADDR)", "addr", ln.Addr().String())
+	logger.Warn("profiles served", "setting", "DIDROUTER_PPROF_ADDR", "addr", ln.Addr().String())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

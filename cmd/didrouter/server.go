@@ -21,13 +21,13 @@ import (
 // readyTimeout bounds one readiness check.
 const readyTimeout = 2 * time.Second
 
-// newRouter assembles the server's HTTP handler: the Twilio webhooks, the
-// admin API (nil = turned off), and the health endpoints. /healthz says the
-// process answers; /readyz says it can take calls (store reachable, worker
-// index loaded). /metrics serves m's registry (Prometheus text format);
-// every request is timed by route pattern and status.
-// The web pages (pages; nil = none) sit at /agent/ and /admin/; more
-// adds handlers with routes of their own (SCIM at /scim/v2).
+// newRouter assembles the server's HTTP handler. It serves the Twilio
+// webhooks, the admin API unless admin is nil, and the health endpoints.
+// /healthz says the process answers. /readyz says it can take calls, with
+// the store reachable and the worker index loaded. /metrics serves m's
+// registry, and every request is timed by route pattern and status. The web
+// pages, unless pages is nil, sit at /agent/ and /admin/. more adds handlers
+// with routes of their own, such as SCIM at /scim/v2.
 func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, ready func(context.Context) error, logger *slog.Logger, m *metrics.Metrics, more ...mounter) http.Handler {
 	r := chi.NewRouter()
 	r.Use(accessLog(logger), m.Middleware)
@@ -63,10 +63,11 @@ func newRouter(wh *webhooks.Handler, admin *api.Handler, pages *web.Handler, rea
 	return r
 }
 
-// notReadyText is what /readyz answers anyone who asks while not ready:
-// no details, as a store's connection error names hosts, users and
-// databases (they go to the log). Draining is said: it is didrouter's own
-// state, and tells an operator why a balancer took the instance out.
+// notReadyText is what /readyz answers anyone who asks while not ready. It
+// gives no details, because a store's connection error names hosts, users
+// and databases, and those go to the log only. Draining is said, because it
+// is didrouter's own state and tells an operator why a balancer took the
+// instance out.
 func notReadyText(err error) string {
 	if errors.Is(err, errDraining) {
 		return "not ready: draining\n"
@@ -74,8 +75,8 @@ func notReadyText(err error) string {
 	return "not ready\n"
 }
 
-// readyLog logs why /readyz fails: once per reason (a balancer asks every
-// few seconds), and once when the instance is ready again.
+// readyLog logs why /readyz fails, once per reason, because a balancer asks
+// every few seconds. It logs once more when the instance is ready again.
 type readyLog struct {
 	logger *slog.Logger
 	mu     sync.Mutex

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/metrics"
 	"github.com/didrouter/didrouter/routing"
@@ -24,7 +25,7 @@ import (
 func testRouter(t *testing.T, ready func(context.Context) error) (string, *syncBuffer) {
 	t.Helper()
 	st := storetest.SQLite(t)
-	clock := engine.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
+	clock := didrouter.NewFakeClock(time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC))
 	ws, err := engine.Seed(context.Background(), st, clock)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/provision"
@@ -20,7 +21,7 @@ type mounter interface{ Mount(r chi.Router) }
 // on the pages when DIDROUTER_OIDC_ISSUER is set, and SCIM at /scim/v2
 // when DIDROUTER_SCIM_TOKEN is set. Both write workers through one
 // provisioner. It returns what to mount.
-func newSSO(cfg config, eng *engine.Engine, st engine.Store, workspaceSID string, pages *web.Handler, agents *agenttoken.Agents, logger *slog.Logger) (*provision.Provisioner, []mounter, error) {
+func newSSO(cfg config, eng *engine.Engine, st didrouter.Store, workspaceSID string, pages *web.Handler, agents *agenttoken.Agents, logger *slog.Logger) (*provision.Provisioner, []mounter, error) {
 	var revoker provision.Revoker // a deactivated agent is signed out everywhere
 	if agents != nil {
 		revoker = agents
@@ -36,11 +37,11 @@ func newSSO(cfg config, eng *engine.Engine, st engine.Store, workspaceSID string
 		if err != nil {
 			return nil, nil, fmt.Errorf("DIDROUTER_OIDC_ISSUER: %w", err)
 		}
-		logger.Info("sign-in with OpenID Connect on", "issuer", o.Issuer, "redirect_uri", cfg.PublicURL+web.OIDCCallbackPath,
+		logger.Info("oidc sign-in on", "issuer", o.Issuer, "redirect_uri", cfg.PublicURL+web.OIDCCallbackPath,
 			"admin_group", o.AdminGroup, "admin_password_login", cfg.AdminPasswordLogin)
 	}
 	if cfg.SCIMToken == "" {
-		logger.Info("SCIM provisioning is off: set DIDROUTER_SCIM_TOKEN to serve " + scim.Path)
+		logger.Info("scim provisioning off", "fix", "set DIDROUTER_SCIM_TOKEN to serve "+scim.Path)
 		return p, nil, nil
 	}
 	h, err := scim.New(scim.Config{Provisioner: p, WorkspaceSID: workspaceSID, Token: cfg.SCIMToken,
@@ -48,6 +49,6 @@ func newSSO(cfg config, eng *engine.Engine, st engine.Store, workspaceSID string
 	if err != nil {
 		return nil, nil, fmt.Errorf("DIDROUTER_SCIM_TOKEN: %w", err)
 	}
-	logger.Info("SCIM provisioning on", "url", cfg.PublicURL+scim.Path)
+	logger.Info("scim provisioning on", "url", cfg.PublicURL+scim.Path)
 	return p, []mounter{h}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/postgres/outage"
 	"github.com/didrouter/didrouter/store/sqlite"
@@ -13,7 +13,7 @@ import (
 
 // migratingStore is a store that can apply its own migrations.
 type migratingStore interface {
-	engine.Store
+	didrouter.Store
 	Migrate(ctx context.Context) error
 }
 
@@ -21,7 +21,7 @@ type migratingStore interface {
 // else SQLite at DIDROUTER_DATA) and applies pending migrations. kind
 // describes it for logs, without a password. The store rides out short
 // outages of the database (outage.Store).
-func openStore(ctx context.Context, cfg config, logger *slog.Logger) (st engine.Store, kind string, err error) {
+func openStore(ctx context.Context, cfg config, logger *slog.Logger) (st didrouter.Store, kind string, err error) {
 	var s migratingStore
 	if cfg.usesPostgres() {
 		kind = "postgres"

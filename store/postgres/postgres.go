@@ -1,4 +1,4 @@
-// Package postgres is the Postgres engine.Store: pgx's native pool, row
+// Package postgres is the Postgres didrouter.Store: pgx's native pool, row
 // locks and conditional updates for every decision several instances could
 // race on, and LISTEN/NOTIFY for the change feed. Times keep microsecond
 // precision (timestamptz).
@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/migrations"
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
@@ -24,13 +24,13 @@ import (
 // the engine waits on row locks, so a few busy calls must not starve the rest.
 const defaultMaxConns = 16
 
-// Store is the Postgres engine.Store. Its Reader methods read committed
+// Store is the Postgres didrouter.Store. Its Reader methods read committed
 // state through the pool.
 type Store struct {
 	*sqlstore.Queries
-	// Web is the web pages' sign-in state (engine.WebStore).
+	// Web is the web pages' sign-in state (didrouter.WebStore).
 	sqlstore.Web
-	// CallSettings are business hours and voicemail timing (engine.CallSettingsStore).
+	// CallSettings are business hours and voicemail timing (didrouter.CallSettingsStore).
 	sqlstore.CallSettings
 	pool    *pgxpool.Pool
 	dialect *sqlstore.Dialect
@@ -38,9 +38,9 @@ type Store struct {
 }
 
 var (
-	_ engine.Store             = (*Store)(nil)
-	_ engine.WebStore          = (*Store)(nil)
-	_ engine.CallSettingsStore = (*Store)(nil)
+	_ didrouter.Store             = (*Store)(nil)
+	_ didrouter.WebStore          = (*Store)(nil)
+	_ didrouter.CallSettingsStore = (*Store)(nil)
 )
 
 // Open connects to databaseURL (a postgres:// URL or key=value string; pgxpool

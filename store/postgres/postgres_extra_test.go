@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/storetest"
 )
@@ -70,11 +70,11 @@ func TestSubscribeReconnects(t *testing.T) {
 	if err != nil || killed != 1 {
 		t.Fatalf("terminated %d listeners (%v), want 1", killed, err)
 	}
-	if c := next(t, ch); c.Kind != engine.ChangeResync {
+	if c := next(t, ch); c.Kind != didrouter.ChangeResync {
 		t.Fatalf("first change after the connection died = %+v, want a resync", c)
 	}
-	want := engine.Change{Kind: engine.ChangeTimer, WorkspaceSID: "WS1", SID: "WT1"}
-	if err := s.Tx(ctx, func(tx engine.Tx) error { return tx.Notify(ctx, want) }); err != nil {
+	want := didrouter.Change{Kind: didrouter.ChangeTimer, WorkspaceSID: "WS1", SID: "WT1"}
+	if err := s.Tx(ctx, func(tx didrouter.Tx) error { return tx.Notify(ctx, want) }); err != nil {
 		t.Fatal(err)
 	}
 	if c := next(t, ch); c != want {
@@ -82,7 +82,7 @@ func TestSubscribeReconnects(t *testing.T) {
 	}
 }
 
-func next(t *testing.T, ch <-chan engine.Change) engine.Change {
+func next(t *testing.T, ch <-chan didrouter.Change) didrouter.Change {
 	t.Helper()
 	select {
 	case c, ok := <-ch:
@@ -93,5 +93,5 @@ func next(t *testing.T, ch <-chan engine.Change) engine.Change {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no change within 15s")
 	}
-	return engine.Change{}
+	return didrouter.Change{}
 }

@@ -4,15 +4,15 @@ import (
 	"context"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/storetest"
 )
 
 func TestContract(t *testing.T) {
 	storetest.RunContract(t,
-		func(t *testing.T) engine.Store { return storetest.Postgres(t) },
-		storetest.WithPeer(func(t *testing.T, s engine.Store) engine.Store {
+		func(t *testing.T) didrouter.Store { return storetest.Postgres(t) },
+		storetest.WithPeer(func(t *testing.T, s didrouter.Store) didrouter.Store {
 			peer, err := postgres.Open(context.Background(), s.(*postgres.Store).ConnString(), nil)
 			if err != nil {
 				t.Fatalf("open a second instance: %v", err)
@@ -23,5 +23,5 @@ func TestContract(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) {
-	storetest.RunBenchmarks(b, func(b *testing.B) engine.Store { return storetest.Postgres(b) })
+	storetest.RunBenchmarks(b, func(b *testing.B) didrouter.Store { return storetest.Postgres(b) })
 }

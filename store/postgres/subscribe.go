@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Reconnect backoff of a subscription whose connection broke.
@@ -21,12 +21,12 @@ const (
 // that connection breaks it reconnects with backoff and then sends a
 // ChangeResync, since notifications sent meanwhile are lost. The channel is
 // closed when ctx ends.
-func (s *Store) Subscribe(ctx context.Context) (<-chan engine.Change, error) {
+func (s *Store) Subscribe(ctx context.Context) (<-chan didrouter.Change, error) {
 	conn, err := s.listen(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan engine.Change, 64)
+	ch := make(chan didrouter.Change, 64)
 	go s.receive(ctx, conn, ch)
 	return ch, nil
 }
@@ -49,7 +49,7 @@ func closeConn(conn *pgx.Conn) {
 	_ = conn.Close(ctx) // the connection is being dropped either way
 }
 
-func (s *Store) receive(ctx context.Context, conn *pgx.Conn, ch chan<- engine.Change) {
+func (s *Store) receive(ctx context.Context, conn *pgx.Conn, ch chan<- didrouter.Change) {
 	defer close(ch)
 	defer func() {
 		if conn != nil {
@@ -77,7 +77,7 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, ch chan<- engine.Ch
 		s.logger.WarnContext(ctx, "postgres: change feed connection lost, reconnecting", "err", err)
 		closeConn(conn)
 		conn = s.reconnect(ctx)
-		if conn == nil || !send(ctx, ch, engine.Change{Kind: engine.ChangeResync}) {
+		if conn == nil || !send(ctx, ch, didrouter.Change{Kind: didrouter.ChangeResync}) {
 			return
 		}
 	}
@@ -103,7 +103,7 @@ func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
 	}
 }
 
-func send(ctx context.Context, ch chan<- engine.Change, c engine.Change) bool {
+func send(ctx context.Context, ch chan<- didrouter.Change, c didrouter.Change) bool {
 	select {
 	case ch <- c:
 		return true

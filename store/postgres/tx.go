@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
 
@@ -24,12 +24,12 @@ const maxAttempts = 5
 // configuration (workspace, activity, queue, workflow, binding), which
 // concurrent calls read without modifying. On a deadlock or serialization failure the whole fn runs again,
 // up to maxAttempts times. Errors returned by fn come back unchanged.
-func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+func (s *Store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(ptx pgx.Tx) error {
 			db := &txDB{tx: ptx}
-			if err := fn(sqlstore.NewTx(db, s.dialect, func(ctx context.Context, c engine.Change) error {
+			if err := fn(sqlstore.NewTx(db, s.dialect, func(ctx context.Context, c didrouter.Change) error {
 				return notify(db, c)
 			})); err != nil {
 				return err
@@ -88,7 +88,7 @@ const maxPayload = 7000
 // notifications only if it commits, and drops duplicates within one
 // transaction; the changes here are kept in order and deduplicated the same
 // way.
-func notify(db *txDB, c engine.Change) error {
+func notify(db *txDB, c didrouter.Change) error {
 	p := changePayload{Kind: c.Kind, WorkspaceSID: c.WorkspaceSID, SID: c.SID}
 	if !slices.Contains(db.changes, p) {
 		db.changes = append(db.changes, p)
@@ -136,7 +136,7 @@ func fitPayload(cs []changePayload) (int, []byte, error) {
 
 // decodeChanges reads one notification: a JSON array of changes, or a
 // single change object as older versions sent it.
-func decodeChanges(payload string) ([]engine.Change, error) {
+func decodeChanges(payload string) ([]didrouter.Change, error) {
 	var ps []changePayload
 	if strings.HasPrefix(strings.TrimSpace(payload), "{") {
 		var p changePayload
@@ -147,9 +147,9 @@ func decodeChanges(payload string) ([]engine.Change, error) {
 	} else if err := json.Unmarshal([]byte(payload), &ps); err != nil {
 		return nil, fmt.Errorf("postgres: decode change notification %q: %w", payload, err)
 	}
-	out := make([]engine.Change, len(ps))
+	out := make([]didrouter.Change, len(ps))
 	for i, p := range ps {
-		out[i] = engine.Change{Kind: p.Kind, WorkspaceSID: p.WorkspaceSID, SID: p.SID}
+		out[i] = didrouter.Change{Kind: p.Kind, WorkspaceSID: p.WorkspaceSID, SID: p.SID}
 	}
 	return out, nil
 }

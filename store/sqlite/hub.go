@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // hub fans committed changes out to this process's subscribers.
@@ -17,18 +17,18 @@ type hub struct {
 // queue into the receiver's channel.
 type subscriber struct {
 	mu    sync.Mutex
-	queue []engine.Change
+	queue []didrouter.Change
 	wake  chan struct{} // capacity 1: "the queue has grown"
 }
 
 func newHub() *hub { return &hub{subs: make(map[*subscriber]struct{})} }
 
-func (h *hub) subscribe(ctx context.Context) <-chan engine.Change {
+func (h *hub) subscribe(ctx context.Context) <-chan didrouter.Change {
 	sub := &subscriber{wake: make(chan struct{}, 1)}
 	h.mu.Lock()
 	h.subs[sub] = struct{}{}
 	h.mu.Unlock()
-	out := make(chan engine.Change)
+	out := make(chan didrouter.Change)
 	go func() {
 		defer close(out)
 		defer func() {
@@ -59,7 +59,7 @@ func (h *hub) subscribe(ctx context.Context) <-chan engine.Change {
 }
 
 // publish never blocks: a slow receiver only makes its queue longer.
-func (h *hub) publish(changes []engine.Change) {
+func (h *hub) publish(changes []didrouter.Change) {
 	if len(changes) == 0 {
 		return
 	}

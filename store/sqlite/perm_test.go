@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/sqlite"
 )
@@ -41,7 +42,7 @@ func openAndWrite(t *testing.T, path string, logger *slog.Logger) {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	if _, err := engine.Seed(ctx, st, engine.SystemClock{}); err != nil {
+	if _, err := engine.Seed(ctx, st, didrouter.SystemClock{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -64,7 +65,7 @@ func TestExistingDatabaseFilesAreTightened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.Seed(ctx, st, engine.SystemClock{}); err != nil {
+	if _, err := engine.Seed(ctx, st, didrouter.SystemClock{}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close() // SQLite removes -wal and -shm on the last close: make them as a crash leaves them

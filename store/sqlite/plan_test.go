@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
 
@@ -20,8 +20,8 @@ func TestQueryPlansUseTheirIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	byTask, taskArgs := sqlstore.ListReservationsSQL(newDialect(), "WS1", engine.ReservationFilter{TaskSID: "WT1"})
-	byWorker, workerArgs := sqlstore.ListReservationsSQL(newDialect(), "WS1", engine.ReservationFilter{WorkerSID: "WK1", Newest: true})
+	byTask, taskArgs := sqlstore.ListReservationsSQL(newDialect(), "WS1", didrouter.ReservationFilter{TaskSID: "WT1"})
+	byWorker, workerArgs := sqlstore.ListReservationsSQL(newDialect(), "WS1", didrouter.ReservationFilter{WorkerSID: "WK1", Newest: true})
 	for _, c := range []struct {
 		name, sql, index string
 		args             []any

@@ -1,4 +1,4 @@
-// Package sqlite is the embedded engine.Store: one file, modernc.org/sqlite
+// Package sqlite is the embedded didrouter.Store: one file, modernc.org/sqlite
 // (pure Go), WAL mode so that reads run while a write is in progress.
 //
 // A SQLite file belongs to one didrouter process: write transactions are
@@ -20,7 +20,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/fileperm"
 	"github.com/didrouter/didrouter/migrations"
 	"github.com/didrouter/didrouter/store/sqlstore"
@@ -36,12 +36,12 @@ const dsnParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=j
 // maxOpenConns bounds the pool: one writer at a time plus concurrent readers.
 const maxOpenConns = 8
 
-// Store is the SQLite engine.Store. Its Reader methods read committed state.
+// Store is the SQLite didrouter.Store. Its Reader methods read committed state.
 type Store struct {
 	*sqlstore.Queries
-	// Web is the web pages' sign-in state (engine.WebStore).
+	// Web is the web pages' sign-in state (didrouter.WebStore).
 	sqlstore.Web
-	// CallSettings are business hours and voicemail timing (engine.CallSettingsStore).
+	// CallSettings are business hours and voicemail timing (didrouter.CallSettingsStore).
 	sqlstore.CallSettings
 	db      *sql.DB
 	dialect *sqlstore.Dialect
@@ -53,9 +53,9 @@ type Store struct {
 }
 
 var (
-	_ engine.Store             = (*Store)(nil)
-	_ engine.WebStore          = (*Store)(nil)
-	_ engine.CallSettingsStore = (*Store)(nil)
+	_ didrouter.Store             = (*Store)(nil)
+	_ didrouter.WebStore          = (*Store)(nil)
+	_ didrouter.CallSettingsStore = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the database file at path and applies the
@@ -146,7 +146,7 @@ func (s *Store) Close() {
 // Subscribe delivers the changes committed through this Store until ctx
 // ends, then closes the channel. Changes queue up without bound while the
 // receiver is busy, so that a commit never waits for a reader.
-func (s *Store) Subscribe(ctx context.Context) (<-chan engine.Change, error) {
+func (s *Store) Subscribe(ctx context.Context) (<-chan didrouter.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
 
@@ -16,7 +16,7 @@ const maxAttempts = 5
 // at a time (a Go semaphore, which hands over faster than SQLite's busy
 // polling); fn must not start another Tx. The changes fn announces are
 // delivered to subscribers after commit.
-func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+func (s *Store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	select {
 	case s.writer <- struct{}{}:
 	case <-ctx.Done():
@@ -25,7 +25,7 @@ func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
 	defer func() { <-s.writer }()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		var changes []engine.Change
+		var changes []didrouter.Change
 		err = s.attempt(ctx, fn, &changes)
 		if err == nil {
 			s.feed.publish(changes)
@@ -44,7 +44,7 @@ func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
 	return fmt.Errorf("sqlite: transaction gave up after %d attempts: %w", maxAttempts, err)
 }
 
-func (s *Store) attempt(ctx context.Context, fn func(engine.Tx) error, changes *[]engine.Change) (err error) {
+func (s *Store) attempt(ctx context.Context, fn func(didrouter.Tx) error, changes *[]didrouter.Change) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -55,7 +55,7 @@ func (s *Store) attempt(ctx context.Context, fn func(engine.Tx) error, changes *
 			_ = tx.Rollback() // the error that brought us here matters more
 		}
 	}()
-	queue := func(_ context.Context, c engine.Change) error {
+	queue := func(_ context.Context, c didrouter.Change) error {
 		*changes = append(*changes, c)
 		return nil
 	}

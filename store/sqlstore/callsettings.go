@@ -6,34 +6,34 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// CallSettings implements engine.CallSettingsStore: reads on the pool,
+// CallSettings implements didrouter.CallSettingsStore: reads on the pool,
 // writes in the store's own transactions.
 type CallSettings struct {
 	q  *Queries
-	tx func(ctx context.Context, fn func(engine.Tx) error) error
+	tx func(ctx context.Context, fn func(didrouter.Tx) error) error
 }
 
 // NewCallSettings returns the CallSettingsStore of a store: q reads
 // committed state, tx is the store's Tx method (whose transactions must be
 // *Tx values).
-func NewCallSettings(q *Queries, tx func(ctx context.Context, fn func(engine.Tx) error) error) CallSettings {
+func NewCallSettings(q *Queries, tx func(ctx context.Context, fn func(didrouter.Tx) error) error) CallSettings {
 	return CallSettings{q: q, tx: tx}
 }
 
-var _ engine.CallSettingsStore = CallSettings{}
+var _ didrouter.CallSettingsStore = CallSettings{}
 
 const callSettingsCols = `workspace_sid, phone_number, hours, voicemail_after, date_updated`
 
-func scanCallSettings(r Row) (engine.CallSettings, error) {
-	var s engine.CallSettings
+func scanCallSettings(r Row) (didrouter.CallSettings, error) {
+	var s didrouter.CallSettings
 	err := r.Scan(&s.WorkspaceSID, &s.PhoneNumber, &s.Hours, &s.VoicemailAfter, scanTime(&s.DateUpdated))
 	return s, err
 }
 
-func (c CallSettings) GetCallSettings(ctx context.Context, workspaceSID, phoneNumber string) (engine.CallSettings, error) {
+func (c CallSettings) GetCallSettings(ctx context.Context, workspaceSID, phoneNumber string) (didrouter.CallSettings, error) {
 	what := "call settings of workspace"
 	id := workspaceSID
 	if phoneNumber != "" {
@@ -43,12 +43,12 @@ func (c CallSettings) GetCallSettings(ctx context.Context, workspaceSID, phoneNu
 		`SELECT `+callSettingsCols+` FROM call_settings WHERE workspace_sid = $1 AND phone_number = $2`, workspaceSID, phoneNumber)
 }
 
-func (c CallSettings) ListCallSettings(ctx context.Context, workspaceSID string) ([]engine.CallSettings, error) {
+func (c CallSettings) ListCallSettings(ctx context.Context, workspaceSID string) ([]didrouter.CallSettings, error) {
 	return list(ctx, c.q, scanCallSettings, "call settings",
 		`SELECT `+callSettingsCols+` FROM call_settings WHERE workspace_sid = $1 ORDER BY phone_number`, workspaceSID)
 }
 
-func (c CallSettings) PutCallSettings(ctx context.Context, s engine.CallSettings) error {
+func (c CallSettings) PutCallSettings(ctx context.Context, s didrouter.CallSettings) error {
 	return c.write(ctx, func(t *Tx) error {
 		_, err := t.db.Exec(ctx, `INSERT INTO call_settings (`+callSettingsCols+`) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (workspace_sid, phone_number) DO UPDATE SET hours = excluded.hours,
@@ -75,7 +75,7 @@ func (c CallSettings) write(ctx context.Context, fn func(t *Tx) error) error {
 
 // CallbackRequests is served by the partial index tasks_callback_number
 // (migration 00007), which holds only call-back requests.
-func (c CallSettings) CallbackRequests(ctx context.Context, workspaceSID, number string) ([]engine.Task, error) {
+func (c CallSettings) CallbackRequests(ctx context.Context, workspaceSID, number string) ([]didrouter.Task, error) {
 	if number == "" {
 		return nil, nil
 	}
@@ -85,7 +85,7 @@ func (c CallSettings) CallbackRequests(ctx context.Context, workspaceSID, number
 	}
 	// Oldest first, sorted here: an ORDER BY would lead SQLite to walk the
 	// workspace's tasks in date order rather than use the index.
-	slices.SortFunc(out, func(a, b engine.Task) int {
+	slices.SortFunc(out, func(a, b didrouter.Task) int {
 		return cmp.Or(a.DateCreated.Compare(b.DateCreated), strings.Compare(a.SID, b.SID))
 	})
 	return out, nil

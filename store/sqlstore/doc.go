@@ -1,5 +1,5 @@
 // Package sqlstore is the SQL shared by store/postgres and store/sqlite: one
-// implementation of engine.Reader and engine.Tx written against a tiny query
+// implementation of didrouter.Reader and didrouter.Tx written against a tiny query
 // interface (DB) and a Dialect that holds the few differences (row locks,
 // time encoding, how a unique violation looks). Both dialects accept $N
 // placeholders, ON CONFLICT and RETURNING, so the statements are shared

@@ -4,14 +4,14 @@ import (
 	"context"
 	"strings"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 const eventCols = `sid, workspace_sid, event_type, resource_type, resource_sid, description, task_sid, worker_sid,
 	reservation_sid, data, date`
 
-func scanEvent(r Row) (engine.Event, error) {
-	var e engine.Event
+func scanEvent(r Row) (didrouter.Event, error) {
+	var e didrouter.Event
 	err := r.Scan(&e.SID, &e.WorkspaceSID, &e.EventType, &e.ResourceType, &e.ResourceSID, &e.Description, &e.TaskSID,
 		&e.WorkerSID, &e.ReservationSID, &e.Data, scanTime(&e.Date))
 	return e, err
@@ -27,11 +27,11 @@ func resourceCol(sid string) string {
 		return ""
 	}
 	switch sid[:2] {
-	case engine.PrefixTask:
+	case didrouter.PrefixTask:
 		return "task_sid"
-	case engine.PrefixWorker:
+	case didrouter.PrefixWorker:
 		return "worker_sid"
-	case engine.PrefixReservation:
+	case didrouter.PrefixReservation:
 		return "reservation_sid"
 	}
 	return ""
@@ -39,7 +39,7 @@ func resourceCol(sid string) string {
 
 // ListEvents orders by Date then sid (descending with Newest); StartDate
 // and EndDate are inclusive.
-func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.EventFilter) ([]engine.Event, error) {
+func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f didrouter.EventFilter) ([]didrouter.Event, error) {
 	var a args
 	var b strings.Builder
 	ws := "workspace_sid"
@@ -77,7 +77,7 @@ func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f engine.
 	return checkCursor(ctx, q, page, "events", f.After)
 }
 
-func (t *Tx) InsertEvent(ctx context.Context, e engine.Event) error {
+func (t *Tx) InsertEvent(ctx context.Context, e didrouter.Event) error {
 	wrap := func(err error) error { return t.insertError(err, "event", e.SID, e.WorkspaceSID) }
 	return t.execLater(ctx, wrap, `INSERT INTO events (`+eventCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// Page sizes (engine.Page).
+// Page sizes (didrouter.Page).
 const (
 	DefaultPageSize = 50
 	MaxPageSize     = 1000
@@ -16,7 +16,7 @@ const (
 // pageClause returns the tail of a list query: the cursor condition (rows
 // after the row named by p.After in (dateCol, sid) order), the order and the
 // limit.
-func pageClause(a *args, table, dateCol string, p engine.Page, desc bool) string {
+func pageClause(a *args, table, dateCol string, p didrouter.Page, desc bool) string {
 	size := p.Size
 	if size <= 0 {
 		size = DefaultPageSize
@@ -46,7 +46,7 @@ func checkCursor[T any](ctx context.Context, q *Queries, page []T, table, after 
 		return page, nil
 	}
 	if isNoRows(err) {
-		return nil, engine.Errorf(engine.EINVALID, "page cursor %q is not a known sid", after)
+		return nil, didrouter.Errorf(didrouter.EINVALID, "page cursor %q is not a known sid", after)
 	}
 	return nil, q.wrap(err, "check page cursor %s", after)
 }

@@ -3,13 +3,13 @@ package sqlstore
 import (
 	"context"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 const agentPageCols = `workspace_sid, worker_sid, page_id, opened_at, last_seen`
 
-func scanAgentPage(r Row) (engine.AgentPage, error) {
-	var p engine.AgentPage
+func scanAgentPage(r Row) (didrouter.AgentPage, error) {
+	var p didrouter.AgentPage
 	err := r.Scan(&p.WorkspaceSID, &p.WorkerSID, &p.PageID, scanTime(&p.OpenedAt), scanTime(&p.LastSeen))
 	return p, err
 }
@@ -22,7 +22,7 @@ func (t *Tx) CountMissedCall(ctx context.Context, workspaceSID, workerSID string
 		WHERE workspace_sid = $1 AND sid = $2 RETURNING missed_calls`, workspaceSID, workerSID).Scan(&n)
 	switch {
 	case isNoRows(err):
-		return 0, engine.Errorf(engine.ENOTFOUND, "worker %s not found", workerSID)
+		return 0, didrouter.Errorf(didrouter.ENOTFOUND, "worker %s not found", workerSID)
 	case err != nil:
 		return 0, t.wrap(err, "count a missed call of worker %s", workerSID)
 	}
@@ -39,7 +39,7 @@ func (t *Tx) ClearMissedCalls(ctx context.Context, workspaceSID, workerSID strin
 
 // TouchAgentPage updates first: a heartbeat (every few seconds per page)
 // is one UPDATE; only a page not stored yet needs the INSERT.
-func (t *Tx) TouchAgentPage(ctx context.Context, p engine.AgentPage) (bool, error) {
+func (t *Tx) TouchAgentPage(ctx context.Context, p didrouter.AgentPage) (bool, error) {
 	n, err := t.db.Exec(ctx, `UPDATE agent_pages SET last_seen = $4
 		WHERE workspace_sid = $1 AND worker_sid = $2 AND page_id = $3`,
 		p.WorkspaceSID, p.WorkerSID, p.PageID, t.timeArg(p.LastSeen))
@@ -56,7 +56,7 @@ func (t *Tx) TouchAgentPage(ctx context.Context, p engine.AgentPage) (bool, erro
 		p.WorkspaceSID, p.WorkerSID, p.PageID, t.timeArg(p.OpenedAt), t.timeArg(p.LastSeen))
 	if err != nil {
 		if t.d.ForeignKeyViolation(err) {
-			return false, engine.Errorf(engine.ENOTFOUND, "worker %s not found", p.WorkerSID)
+			return false, didrouter.Errorf(didrouter.ENOTFOUND, "worker %s not found", p.WorkerSID)
 		}
 		return false, t.wrap(err, "store page %s of worker %s", p.PageID, p.WorkerSID)
 	}
@@ -69,7 +69,7 @@ func (t *Tx) DeleteAgentPage(ctx context.Context, workspaceSID, workerSID, pageI
 		workspaceSID, workerSID, pageID)
 }
 
-func (t *Tx) AgentPages(ctx context.Context, workspaceSID, workerSID string) ([]engine.AgentPage, error) {
+func (t *Tx) AgentPages(ctx context.Context, workspaceSID, workerSID string) ([]didrouter.AgentPage, error) {
 	return list(ctx, &t.Queries, scanAgentPage, "agent pages", `SELECT `+agentPageCols+` FROM agent_pages
 		WHERE workspace_sid = $1 AND worker_sid = $2 ORDER BY opened_at, page_id`+t.lock, workspaceSID, workerSID)
 }

@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// Queries implements engine.Reader on a DB. Inside a transaction its
+// Queries implements didrouter.Reader on a DB. Inside a transaction its
 // single-row reads lock the row they return.
 type Queries struct {
 	db    DB
@@ -20,10 +20,10 @@ type Queries struct {
 	share string // appended to single-row reads of configuration rows
 }
 
-// NewReader returns the engine.Reader of committed state on db (a pool).
+// NewReader returns the didrouter.Reader of committed state on db (a pool).
 func NewReader(db DB, d *Dialect) *Queries { return &Queries{db: db, d: d} }
 
-var _ engine.Reader = (*Queries)(nil)
+var _ didrouter.Reader = (*Queries)(nil)
 
 // get reads a row that a transaction may go on to modify (a task,
 // reservation or worker), locking it exclusively inside a transaction.
@@ -44,7 +44,7 @@ func getRow[T any](ctx context.Context, q *Queries, scan func(Row) (T, error), w
 	v, err := scan(q.db.QueryRow(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		var zero T
-		return zero, engine.Errorf(engine.ENOTFOUND, "%s %s not found", what, sid)
+		return zero, didrouter.Errorf(didrouter.ENOTFOUND, "%s %s not found", what, sid)
 	}
 	if err != nil {
 		var zero T
@@ -97,7 +97,7 @@ func (q *Queries) execOne(ctx context.Context, what, sid, query string, args ...
 		return q.wrap(err, "write %s %s", what, sid)
 	}
 	if n == 0 {
-		return engine.Errorf(engine.ENOTFOUND, "%s %s not found", what, sid)
+		return didrouter.Errorf(didrouter.ENOTFOUND, "%s %s not found", what, sid)
 	}
 	return nil
 }
@@ -114,10 +114,10 @@ func (q *Queries) insertError(err error, what, sid, workspaceSID string) error {
 		return nil
 	}
 	if _, ok := q.d.UniqueViolation(err); ok {
-		return engine.Errorf(engine.ECONFLICT, "%s %s already exists", what, sid)
+		return didrouter.Errorf(didrouter.ECONFLICT, "%s %s already exists", what, sid)
 	}
 	if q.d.ForeignKeyViolation(err) {
-		return engine.Errorf(engine.ENOTFOUND, "cannot add %s %s: workspace %s not found", what, sid, workspaceSID)
+		return didrouter.Errorf(didrouter.ENOTFOUND, "cannot add %s %s: workspace %s not found", what, sid, workspaceSID)
 	}
 	return q.wrap(err, "insert %s %s", what, sid)
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"strings"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // CountTasks is one GROUP BY over the tasks of a workspace (the
 // tasks_status_page index leads with workspace_sid, assignment_status).
-func (q *Queries) CountTasks(ctx context.Context, workspaceSID string, f engine.TaskCountFilter) ([]engine.TaskCount, error) {
+func (q *Queries) CountTasks(ctx context.Context, workspaceSID string, f didrouter.TaskCountFilter) ([]didrouter.TaskCount, error) {
 	var a args
 	var b strings.Builder
 	b.WriteString(`SELECT assignment_status, priority, count(*) FROM tasks WHERE workspace_sid = ` + a.add(workspaceSID))
@@ -23,8 +23,8 @@ func (q *Queries) CountTasks(ctx context.Context, workspaceSID string, f engine.
 		}
 	}
 	b.WriteString(` GROUP BY assignment_status, priority ORDER BY assignment_status, priority`)
-	scan := func(r Row) (engine.TaskCount, error) {
-		var c engine.TaskCount
+	scan := func(r Row) (didrouter.TaskCount, error) {
+		var c didrouter.TaskCount
 		var n int64
 		err := r.Scan(&c.Status, &c.Priority, &n)
 		c.N = int(n)

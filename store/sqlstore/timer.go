@@ -5,13 +5,13 @@ import (
 	"sort"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 const timerCols = `sid, workspace_sid, kind, task_sid, reservation_sid, worker_sid, task_version, fire_at`
 
-func scanTimer(r Row) (engine.Timer, error) {
-	var t engine.Timer
+func scanTimer(r Row) (didrouter.Timer, error) {
+	var t didrouter.Timer
 	err := r.Scan(&t.SID, &t.WorkspaceSID, &t.Kind, &t.TaskSID, &t.ReservationSID, &t.WorkerSID, &t.TaskVersion,
 		scanTime(&t.FireAt))
 	return t, err
@@ -24,33 +24,33 @@ const DefaultTimerClaim = 100
 // the previous one with the same kind and guard. A wrap-up timer guards its
 // task, not its worker: a worker with capacity > 1 may wrap up two calls at
 // once, and each needs its own timer.
-func timerGuard(t engine.Timer) (string, error) {
+func timerGuard(t didrouter.Timer) (string, error) {
 	var guard, field string
 	switch t.Kind {
-	case engine.TimerReservation:
+	case didrouter.TimerReservation:
 		guard, field = t.ReservationSID, "ReservationSID"
-	case engine.TimerAway:
+	case didrouter.TimerAway:
 		guard, field = t.WorkerSID, "WorkerSID"
 	case "":
-		return "", engine.Errorf(engine.EINVALID, "timer %s has no kind", t.SID)
+		return "", didrouter.Errorf(didrouter.EINVALID, "timer %s has no kind", t.SID)
 	default:
 		guard, field = t.TaskSID, "TaskSID"
 	}
 	if guard == "" {
-		return "", engine.Errorf(engine.EINVALID, "a %s timer needs a %s", t.Kind, field)
+		return "", didrouter.Errorf(didrouter.EINVALID, "a %s timer needs a %s", t.Kind, field)
 	}
 	return guard, nil
 }
 
 // SetTimer replaces the timer of the same kind and guard; an empty SID gets
 // a new one.
-func (t *Tx) SetTimer(ctx context.Context, tm engine.Timer) error {
+func (t *Tx) SetTimer(ctx context.Context, tm didrouter.Timer) error {
 	guard, err := timerGuard(tm)
 	if err != nil {
 		return err
 	}
 	if tm.SID == "" {
-		tm.SID = engine.NewSID(engine.PrefixTimer)
+		tm.SID = didrouter.NewSID(didrouter.PrefixTimer)
 	}
 	wrap := func(err error) error { return t.insertError(err, "timer", tm.SID, tm.WorkspaceSID) }
 	return t.execLater(ctx, wrap, `INSERT INTO timers (`+timerCols+`, guard_sid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -84,7 +84,7 @@ func (t *Tx) ClearWorkerTimers(ctx context.Context, workspaceSID, workerSID stri
 // ClaimDueTimers returns the claimed timers earliest first. On Postgres the
 // candidates are locked with SKIP LOCKED, so concurrent claimers split the
 // due timers between them instead of waiting for each other.
-func (t *Tx) ClaimDueTimers(ctx context.Context, now time.Time, limit int) ([]engine.Timer, error) {
+func (t *Tx) ClaimDueTimers(ctx context.Context, now time.Time, limit int) ([]didrouter.Timer, error) {
 	if limit <= 0 {
 		limit = DefaultTimerClaim
 	}

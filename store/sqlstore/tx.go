@@ -5,27 +5,27 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// Tx implements engine.Tx on an open transaction. Create one per attempt:
+// Tx implements didrouter.Tx on an open transaction. Create one per attempt:
 // it remembers which changes it already announced.
 type Tx struct {
 	Queries
-	notify func(ctx context.Context, c engine.Change) error
-	seen   map[engine.Change]struct{}
+	notify func(ctx context.Context, c didrouter.Change) error
+	seen   map[didrouter.Change]struct{}
 }
 
 // NewTx wraps an open transaction. notify queues a change for delivery
 // after commit (pg_notify inside the transaction on Postgres, an in-process
 // list on SQLite); each distinct change reaches it once.
-func NewTx(db DB, d *Dialect, notify func(ctx context.Context, c engine.Change) error) *Tx {
+func NewTx(db DB, d *Dialect, notify func(ctx context.Context, c didrouter.Change) error) *Tx {
 	return &Tx{Queries: Queries{db: db, d: d, lock: d.ForUpdate, share: d.ForShare}, notify: notify}
 }
 
-var _ engine.Tx = (*Tx)(nil)
+var _ didrouter.Tx = (*Tx)(nil)
 
-func (t *Tx) Notify(ctx context.Context, c engine.Change) error {
+func (t *Tx) Notify(ctx context.Context, c didrouter.Change) error {
 	if _, dup := t.seen[c]; dup {
 		return nil
 	}
@@ -33,7 +33,7 @@ func (t *Tx) Notify(ctx context.Context, c engine.Change) error {
 		return t.wrap(err, "notify %s %s", c.Kind, c.SID)
 	}
 	if t.seen == nil {
-		t.seen = make(map[engine.Change]struct{})
+		t.seen = make(map[didrouter.Change]struct{})
 	}
 	t.seen[c] = struct{}{}
 	return nil

@@ -5,24 +5,24 @@ import (
 	"errors"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-// Web implements engine.WebStore: reads on the pool, writes in the store's
+// Web implements didrouter.WebStore: reads on the pool, writes in the store's
 // own transactions (so that SQLite's single writer and Postgres's retries
 // apply to them as to every other write).
 type Web struct {
 	q  *Queries
-	tx func(ctx context.Context, fn func(engine.Tx) error) error
+	tx func(ctx context.Context, fn func(didrouter.Tx) error) error
 }
 
 // NewWeb returns the WebStore of a store: q reads committed state, tx is the
 // store's Tx method (whose transactions must be *Tx values).
-func NewWeb(q *Queries, tx func(ctx context.Context, fn func(engine.Tx) error) error) Web {
+func NewWeb(q *Queries, tx func(ctx context.Context, fn func(didrouter.Tx) error) error) Web {
 	return Web{q: q, tx: tx}
 }
 
-var _ engine.WebStore = Web{}
+var _ didrouter.WebStore = Web{}
 
 // write runs fn in a transaction of the store.
 func (w Web) write(ctx context.Context, fn func(t *Tx) error) error {
@@ -32,8 +32,8 @@ func (w Web) write(ctx context.Context, fn func(t *Tx) error) error {
 // ownTx runs fn in a transaction of tx (a store's Tx method), which must
 // be one of this package's: the side stores (web sessions, call settings)
 // write with its statements.
-func ownTx(ctx context.Context, tx func(ctx context.Context, fn func(engine.Tx) error) error, who string, fn func(t *Tx) error) error {
-	return tx(ctx, func(etx engine.Tx) error {
+func ownTx(ctx context.Context, tx func(ctx context.Context, fn func(didrouter.Tx) error) error, who string, fn func(t *Tx) error) error {
+	return tx(ctx, func(etx didrouter.Tx) error {
 		t, ok := etx.(*Tx)
 		if !ok {
 			return errors.New("sqlstore: " + who + " needs the store's own transactions")
@@ -44,14 +44,14 @@ func ownTx(ctx context.Context, tx func(ctx context.Context, fn func(engine.Tx) 
 
 const webSessionCols = `id, kind, workspace_sid, worker_sid, csrf_token, created, expires, last_seen`
 
-func scanWebSession(r Row) (engine.WebSession, error) {
-	var s engine.WebSession
+func scanWebSession(r Row) (didrouter.WebSession, error) {
+	var s didrouter.WebSession
 	err := r.Scan(&s.ID, &s.Kind, &s.WorkspaceSID, &s.WorkerSID, &s.CSRF,
 		scanTime(&s.Created), scanTime(&s.Expires), scanTime(&s.LastSeen))
 	return s, err
 }
 
-func (w Web) InsertWebSession(ctx context.Context, s engine.WebSession) error {
+func (w Web) InsertWebSession(ctx context.Context, s didrouter.WebSession) error {
 	return w.write(ctx, func(t *Tx) error {
 		return t.insert(ctx, "web session", "with this id", "", `INSERT INTO web_sessions (`+webSessionCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -59,7 +59,7 @@ func (w Web) InsertWebSession(ctx context.Context, s engine.WebSession) error {
 	})
 }
 
-func (w Web) GetWebSession(ctx context.Context, id string) (engine.WebSession, error) {
+func (w Web) GetWebSession(ctx context.Context, id string) (didrouter.WebSession, error) {
 	// The id is not named in the error: it is a credential's digest.
 	return getRow(ctx, w.q, scanWebSession, "web session", "with this id",
 		`SELECT `+webSessionCols+` FROM web_sessions WHERE id = $1`, id)

@@ -5,34 +5,35 @@ import (
 	"strings"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 const workerCols = `sid, workspace_sid, friendly_name, attributes, activity_sid, activity_name, available,
-	capacity, busy, phone_number, date_status_changed, date_created, date_updated, version`
+	capacity, busy, phone_number, date_status_changed, date_created, date_updated, version,
+	message_capacity, message_busy`
 
-func scanWorker(r Row) (engine.Worker, error) {
-	var w engine.Worker
+func scanWorker(r Row) (didrouter.Worker, error) {
+	var w didrouter.Worker
 	err := r.Scan(&w.SID, &w.WorkspaceSID, &w.FriendlyName, &w.Attributes, &w.ActivitySID, &w.ActivityName, &w.Available,
 		&w.Capacity, &w.Busy, &w.PhoneNumber, scanTime(&w.DateStatusChanged), scanTime(&w.DateCreated),
-		scanTime(&w.DateUpdated), &w.Version)
+		scanTime(&w.DateUpdated), &w.Version, &w.MessageCapacity, &w.MessageBusy)
 	return w, err
 }
 
-func (q *Queries) GetWorker(ctx context.Context, workspaceSID, sid string) (engine.Worker, error) {
+func (q *Queries) GetWorker(ctx context.Context, workspaceSID, sid string) (didrouter.Worker, error) {
 	return get(ctx, q, scanWorker, "worker", sid,
 		`SELECT `+workerCols+` FROM workers WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid)
 }
 
-func (q *Queries) WorkerByPhoneNumber(ctx context.Context, workspaceSID, e164 string) (engine.Worker, error) {
+func (q *Queries) WorkerByPhoneNumber(ctx context.Context, workspaceSID, e164 string) (didrouter.Worker, error) {
 	if e164 == "" {
-		return engine.Worker{}, engine.Errorf(engine.ENOTFOUND, "no worker has an empty phone number")
+		return didrouter.Worker{}, didrouter.Errorf(didrouter.ENOTFOUND, "no worker has an empty phone number")
 	}
 	return get(ctx, q, scanWorker, "worker with phone number", e164,
 		`SELECT `+workerCols+` FROM workers WHERE workspace_sid = $1 AND phone_number = $2 AND phone_number <> ''`, workspaceSID, e164)
 }
 
-func (q *Queries) ListWorkers(ctx context.Context, workspaceSID string, f engine.WorkerFilter) ([]engine.Worker, error) {
+func (q *Queries) ListWorkers(ctx context.Context, workspaceSID string, f didrouter.WorkerFilter) ([]didrouter.Worker, error) {
 	var a args
 	var b strings.Builder
 	b.WriteString(`SELECT ` + workerCols + ` FROM workers WHERE workspace_sid = ` + a.add(workspaceSID))
@@ -58,7 +59,7 @@ func (q *Queries) ListWorkers(ctx context.Context, workspaceSID string, f engine
 
 // EachWorker streams rows: inside a Tx, fn must not use the Tx (Postgres
 // cannot run a second statement while a result is being read).
-func (q *Queries) EachWorker(ctx context.Context, workspaceSID string, fn func(engine.Worker) error) error {
+func (q *Queries) EachWorker(ctx context.Context, workspaceSID string, fn func(didrouter.Worker) error) error {
 	return each(ctx, q, scanWorker, fn, "workers",
 		`SELECT `+workerCols+` FROM workers WHERE workspace_sid = $1 ORDER BY date_created, sid`, workspaceSID)
 }
@@ -67,18 +68,19 @@ func (q *Queries) EachWorker(ctx context.Context, workspaceSID string, fn func(e
 // over its read buffer; database/sql's RawBytes or a reused buffer for
 // SQLite) and without ORDER BY (no sort of the whole fleet). Inside a Tx,
 // as EachWorker, fn must not use the Tx.
-func (q *Queries) EachWorkerRow(ctx context.Context, workspaceSID string, fn func(*engine.WorkerRow) error) error {
+func (q *Queries) EachWorkerRow(ctx context.Context, workspaceSID string, fn func(*didrouter.WorkerRow) error) error {
 	rows, err := q.db.Query(ctx, `SELECT sid, friendly_name, attributes, activity_sid, activity_name, available,
-		capacity, busy, date_status_changed, version FROM workers WHERE workspace_sid = $1`, workspaceSID)
+		capacity, busy, date_status_changed, version, message_capacity, message_busy
+		FROM workers WHERE workspace_sid = $1`, workspaceSID)
 	if err != nil {
 		return q.wrap(err, "list workers")
 	}
 	defer rows.Close()
-	var w engine.WorkerRow
+	var w didrouter.WorkerRow
 	var bufs [5][]byte
 	dest := []any{rawText{&w.SID, &bufs[0]}, rawText{&w.FriendlyName, &bufs[1]}, rawText{&w.Attributes, &bufs[2]},
 		rawText{&w.ActivitySID, &bufs[3]}, rawText{&w.ActivityName, &bufs[4]}, &w.Available, &w.Capacity, &w.Busy,
-		scanTime(&w.DateStatusChanged), &w.Version}
+		scanTime(&w.DateStatusChanged), &w.Version, &w.MessageCapacity, &w.MessageBusy}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return q.wrap(err, "read workers")
@@ -127,10 +129,10 @@ func phoneTaken(phone, owner string) error {
 	} else {
 		owner = "worker " + owner
 	}
-	return engine.Errorf(engine.ECONFLICT, "phone number %s is already assigned to %s", phone, owner)
+	return didrouter.Errorf(didrouter.ECONFLICT, "phone number %s is already assigned to %s", phone, owner)
 }
 
-func (t *Tx) workerWriteError(err error, w engine.Worker, op string) error {
+func (t *Tx) workerWriteError(err error, w didrouter.Worker, op string) error {
 	if detail, ok := t.d.UniqueViolation(err); ok && strings.Contains(detail, "phone_number") {
 		return phoneTaken(w.PhoneNumber, "")
 	}
@@ -141,40 +143,40 @@ func (t *Tx) workerWriteError(err error, w engine.Worker, op string) error {
 }
 
 func (t *Tx) notifyWorker(ctx context.Context, workspaceSID, sid string) error {
-	return t.Notify(ctx, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: workspaceSID, SID: sid})
+	return t.Notify(ctx, didrouter.Change{Kind: didrouter.ChangeWorker, WorkspaceSID: workspaceSID, SID: sid})
 }
 
 // InsertWorker stores w with its Busy count; Version 0 is stored as 1.
-func (t *Tx) InsertWorker(ctx context.Context, w engine.Worker) error {
+func (t *Tx) InsertWorker(ctx context.Context, w didrouter.Worker) error {
 	if err := t.checkPhoneNumber(ctx, w.WorkspaceSID, w.SID, w.PhoneNumber); err != nil {
 		return err
 	}
 	_, err := t.db.Exec(ctx, `INSERT INTO workers (`+workerCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		w.SID, w.WorkspaceSID, w.FriendlyName, w.Attributes, w.ActivitySID, w.ActivityName, w.Available,
 		w.Capacity, w.Busy, w.PhoneNumber, t.timeArg(w.DateStatusChanged), t.timeArg(w.DateCreated),
-		t.timeArg(w.DateUpdated), max(w.Version, 1))
+		t.timeArg(w.DateUpdated), max(w.Version, 1), w.MessageCapacity, w.MessageBusy)
 	if err != nil {
 		return t.workerWriteError(err, w, "insert")
 	}
 	return t.notifyWorker(ctx, w.WorkspaceSID, w.SID)
 }
 
-func (t *Tx) UpdateWorker(ctx context.Context, w engine.Worker) error {
+func (t *Tx) UpdateWorker(ctx context.Context, w didrouter.Worker) error {
 	if err := t.checkPhoneNumber(ctx, w.WorkspaceSID, w.SID, w.PhoneNumber); err != nil {
 		return err
 	}
 	n, err := t.db.Exec(ctx, `UPDATE workers SET friendly_name = $3, attributes = $4, activity_sid = $5,
 		activity_name = $6, available = $7, capacity = $8, phone_number = $9, date_status_changed = $10,
-		date_updated = $11, version = version + 1
+		date_updated = $11, message_capacity = $12, version = version + 1
 		WHERE workspace_sid = $1 AND sid = $2`,
 		w.WorkspaceSID, w.SID, w.FriendlyName, w.Attributes, w.ActivitySID, w.ActivityName, w.Available,
-		w.Capacity, w.PhoneNumber, t.timeArg(w.DateStatusChanged), t.timeArg(w.DateUpdated))
+		w.Capacity, w.PhoneNumber, t.timeArg(w.DateStatusChanged), t.timeArg(w.DateUpdated), w.MessageCapacity)
 	if err != nil {
 		return t.workerWriteError(err, w, "update")
 	}
 	if n == 0 {
-		return engine.Errorf(engine.ENOTFOUND, "worker %s not found", w.SID)
+		return didrouter.Errorf(didrouter.ENOTFOUND, "worker %s not found", w.SID)
 	}
 	return t.notifyWorker(ctx, w.WorkspaceSID, w.SID)
 }
@@ -187,13 +189,33 @@ func (t *Tx) DeleteWorker(ctx context.Context, workspaceSID, sid string) error {
 	return t.notifyWorker(ctx, workspaceSID, sid)
 }
 
+// The statements that claim and release a worker's voice capacity and its
+// message capacity. Each is one fixed text, so no column name is built.
+const (
+	claimVoice = `UPDATE workers SET busy = busy + 1, date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2 AND available AND busy < capacity`
+	claimMessage = `UPDATE workers SET message_busy = message_busy + 1, date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2 AND available AND message_busy < message_capacity`
+	releaseVoice = `UPDATE workers SET
+		busy = CASE WHEN busy > 0 THEN busy - 1 ELSE 0 END,
+		date_status_changed = CASE WHEN busy <= 1 THEN $3 ELSE date_status_changed END,
+		date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2`
+	releaseMessage = `UPDATE workers SET
+		message_busy = CASE WHEN message_busy > 0 THEN message_busy - 1 ELSE 0 END,
+		date_updated = $3, version = version + 1
+		WHERE workspace_sid = $1 AND sid = $2`
+)
+
 // ClaimWorker is one conditional UPDATE: concurrent claims on one worker
-// serialize on its row, and each re-checks busy < capacity after the
-// previous one committed.
-func (t *Tx) ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (bool, error) {
-	n, err := t.db.Exec(ctx, `UPDATE workers SET busy = busy + 1, date_updated = $3, version = version + 1
-		WHERE workspace_sid = $1 AND sid = $2 AND available AND busy < capacity`,
-		workspaceSID, sid, t.timeArg(now))
+// serialize on its row, and each re-checks the room on the task's channel
+// after the previous one committed.
+func (t *Tx) ClaimWorker(ctx context.Context, workspaceSID, sid, channel string, now time.Time) (bool, error) {
+	q := claimVoice
+	if channel == didrouter.MessageChannel {
+		q = claimMessage
+	}
+	n, err := t.db.Exec(ctx, q, workspaceSID, sid, t.timeArg(now))
 	if err != nil {
 		return false, t.wrap(err, "claim worker %s", sid)
 	}
@@ -214,19 +236,18 @@ func (t *Tx) workerExists(ctx context.Context, workspaceSID, sid string) error {
 	case err == nil:
 		return nil
 	case isNoRows(err):
-		return engine.Errorf(engine.ENOTFOUND, "worker %s not found", sid)
+		return didrouter.Errorf(didrouter.ENOTFOUND, "worker %s not found", sid)
 	default:
 		return t.wrap(err, "read worker %s", sid)
 	}
 }
 
-func (t *Tx) ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) error {
-	idle := t.timeArg(idleSince)
-	err := t.execOne(ctx, "worker", sid, `UPDATE workers SET
-		busy = CASE WHEN busy > 0 THEN busy - 1 ELSE 0 END,
-		date_status_changed = CASE WHEN busy <= 1 THEN $3 ELSE date_status_changed END,
-		date_updated = $3, version = version + 1
-		WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid, idle)
+func (t *Tx) ReleaseWorker(ctx context.Context, workspaceSID, sid, channel string, idleSince time.Time) error {
+	q := releaseVoice
+	if channel == didrouter.MessageChannel {
+		q = releaseMessage
+	}
+	err := t.execOne(ctx, "worker", sid, q, workspaceSID, sid, t.timeArg(idleSince))
 	if err != nil {
 		return err
 	}

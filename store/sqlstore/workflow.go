@@ -3,34 +3,34 @@ package sqlstore
 import (
 	"context"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 const workflowCols = `sid, workspace_sid, friendly_name, configuration, task_reservation_timeout,
 	assignment_callback_url, fallback_assignment_callback_url, date_created, date_updated`
 
-func scanWorkflow(r Row) (engine.Workflow, error) {
-	var w engine.Workflow
+func scanWorkflow(r Row) (didrouter.Workflow, error) {
+	var w didrouter.Workflow
 	err := r.Scan(&w.SID, &w.WorkspaceSID, &w.FriendlyName, &w.Configuration, &w.TaskReservationTimeout,
 		&w.AssignmentCallbackURL, &w.FallbackAssignmentCallbackURL, scanTime(&w.DateCreated), scanTime(&w.DateUpdated))
 	return w, err
 }
 
-func (q *Queries) GetWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error) {
+func (q *Queries) GetWorkflow(ctx context.Context, workspaceSID, sid string) (didrouter.Workflow, error) {
 	return getShared(ctx, q, scanWorkflow, "workflow", sid,
 		`SELECT `+workflowCols+` FROM workflows WHERE workspace_sid = $1 AND sid = $2`, workspaceSID, sid)
 }
 
-func (q *Queries) ListWorkflows(ctx context.Context, workspaceSID string) ([]engine.Workflow, error) {
+func (q *Queries) ListWorkflows(ctx context.Context, workspaceSID string) ([]didrouter.Workflow, error) {
 	return list(ctx, q, scanWorkflow, "workflows",
 		`SELECT `+workflowCols+` FROM workflows WHERE workspace_sid = $1 ORDER BY date_created, sid`, workspaceSID)
 }
 
 func (t *Tx) notifyWorkflow(ctx context.Context, workspaceSID, sid string) error {
-	return t.Notify(ctx, engine.Change{Kind: engine.ChangeWorkflow, WorkspaceSID: workspaceSID, SID: sid})
+	return t.Notify(ctx, didrouter.Change{Kind: didrouter.ChangeWorkflow, WorkspaceSID: workspaceSID, SID: sid})
 }
 
-func (t *Tx) InsertWorkflow(ctx context.Context, w engine.Workflow) error {
+func (t *Tx) InsertWorkflow(ctx context.Context, w didrouter.Workflow) error {
 	err := t.insert(ctx, "workflow", w.SID, w.WorkspaceSID, `INSERT INTO workflows (`+workflowCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		w.SID, w.WorkspaceSID, w.FriendlyName, w.Configuration, w.TaskReservationTimeout,
@@ -41,7 +41,7 @@ func (t *Tx) InsertWorkflow(ctx context.Context, w engine.Workflow) error {
 	return t.notifyWorkflow(ctx, w.WorkspaceSID, w.SID)
 }
 
-func (t *Tx) UpdateWorkflow(ctx context.Context, w engine.Workflow) error {
+func (t *Tx) UpdateWorkflow(ctx context.Context, w didrouter.Workflow) error {
 	err := t.execOne(ctx, "workflow", w.SID, `UPDATE workflows SET friendly_name = $3, configuration = $4,
 		task_reservation_timeout = $5, assignment_callback_url = $6, fallback_assignment_callback_url = $7,
 		date_updated = $8
@@ -62,7 +62,7 @@ func (t *Tx) DeleteWorkflow(ctx context.Context, workspaceSID, sid string) error
 		ORDER BY phone_number LIMIT 1`, workspaceSID, sid).Scan(&phone)
 	switch {
 	case err == nil:
-		return engine.Errorf(engine.ECONFLICT, "workflow %s is bound to phone number %s", sid, phone)
+		return didrouter.Errorf(didrouter.ECONFLICT, "workflow %s is bound to phone number %s", sid, phone)
 	case !isNoRows(err):
 		return t.wrap(err, "check bindings of workflow %s", sid)
 	}
@@ -73,7 +73,7 @@ func (t *Tx) DeleteWorkflow(ctx context.Context, workspaceSID, sid string) error
 		return t.wrap(err, "check workspace %s default workflow", workspaceSID)
 	}
 	if n > 0 {
-		return engine.Errorf(engine.ECONFLICT, "workflow %s is the default workflow of workspace %s", sid, workspaceSID)
+		return didrouter.Errorf(didrouter.ECONFLICT, "workflow %s is the default workflow of workspace %s", sid, workspaceSID)
 	}
 	if err := t.execOne(ctx, "workflow", sid, `DELETE FROM workflows WHERE workspace_sid = $1 AND sid = $2`,
 		workspaceSID, sid); err != nil {

@@ -3,31 +3,31 @@ package sqlstore
 import (
 	"context"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 const workspaceCols = `sid, friendly_name, default_activity_sid, timeout_activity_sid, default_workflow_sid,
 	event_callback_url, greeting, hold_message, date_created, date_updated, events_filter`
 
-func scanWorkspace(r Row) (engine.Workspace, error) {
-	var w engine.Workspace
+func scanWorkspace(r Row) (didrouter.Workspace, error) {
+	var w didrouter.Workspace
 	err := r.Scan(&w.SID, &w.FriendlyName, &w.DefaultActivitySID, &w.TimeoutActivitySID, &w.DefaultWorkflowSID,
 		&w.EventCallbackURL, &w.Greeting, &w.HoldMessage, scanTime(&w.DateCreated), scanTime(&w.DateUpdated),
 		&w.EventsFilter)
 	return w, err
 }
 
-func (q *Queries) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
+func (q *Queries) GetWorkspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
 	return getShared(ctx, q, scanWorkspace, "workspace", sid,
 		`SELECT `+workspaceCols+` FROM workspaces WHERE sid = $1`, sid)
 }
 
-func (q *Queries) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
+func (q *Queries) ListWorkspaces(ctx context.Context) ([]didrouter.Workspace, error) {
 	return list(ctx, q, scanWorkspace, "workspaces",
 		`SELECT `+workspaceCols+` FROM workspaces ORDER BY date_created, sid`)
 }
 
-func (t *Tx) InsertWorkspace(ctx context.Context, w engine.Workspace) error {
+func (t *Tx) InsertWorkspace(ctx context.Context, w didrouter.Workspace) error {
 	return t.insert(ctx, "workspace", w.SID, w.SID, `INSERT INTO workspaces (`+workspaceCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		w.SID, w.FriendlyName, w.DefaultActivitySID, w.TimeoutActivitySID, w.DefaultWorkflowSID,
@@ -35,7 +35,7 @@ func (t *Tx) InsertWorkspace(ctx context.Context, w engine.Workspace) error {
 		w.EventsFilter)
 }
 
-func (t *Tx) UpdateWorkspace(ctx context.Context, w engine.Workspace) error {
+func (t *Tx) UpdateWorkspace(ctx context.Context, w didrouter.Workspace) error {
 	if err := t.execOne(ctx, "workspace", w.SID, `UPDATE workspaces SET friendly_name = $2,
 		default_activity_sid = $3, timeout_activity_sid = $4, default_workflow_sid = $5,
 		event_callback_url = $6, greeting = $7, hold_message = $8, date_updated = $9, events_filter = $10
@@ -45,7 +45,7 @@ func (t *Tx) UpdateWorkspace(ctx context.Context, w engine.Workspace) error {
 		return err
 	}
 	// Every instance caches workspaces read on a call's path.
-	return t.Notify(ctx, engine.Change{Kind: engine.ChangeWorkspace, WorkspaceSID: w.SID, SID: w.SID})
+	return t.Notify(ctx, didrouter.Change{Kind: didrouter.ChangeWorkspace, WorkspaceSID: w.SID, SID: w.SID})
 }
 
 // LockWorkspaces makes another transaction that calls it wait until this

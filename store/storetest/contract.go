@@ -7,27 +7,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Option adjusts RunContract.
 type Option func(*contractOptions)
 
 type contractOptions struct {
-	peer func(t *testing.T, s engine.Store) engine.Store
+	peer func(t *testing.T, s didrouter.Store) didrouter.Store
 }
 
 // WithPeer declares that the store is shared by several instances: peer
 // opens a second instance on the same database as s. RunContract then also
 // checks cross-instance change delivery and runs the concurrency checks with
 // transactions truly in flight at once (row locks, SKIP LOCKED).
-func WithPeer(peer func(t *testing.T, s engine.Store) engine.Store) Option {
+func WithPeer(peer func(t *testing.T, s didrouter.Store) didrouter.Store) Option {
 	return func(o *contractOptions) { o.peer = peer }
 }
 
-// RunContract checks that the stores open returns honour engine.Store.
+// RunContract checks that the stores open returns honour didrouter.Store.
 // open must return a new, empty, migrated store each time it is called.
-func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Option) {
+func RunContract(t *testing.T, open func(t *testing.T) didrouter.Store, opts ...Option) {
 	var o contractOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -45,6 +45,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 		{"WorkerFilters", c.workerFilters},
 		{"ClaimAndReleaseWorker", c.claimRelease},
 		{"ClaimWorkerConcurrently", c.claimConcurrently},
+		{"ClaimWorkerChannels", c.claimChannels},
 		{"TaskQueues", c.taskQueues},
 		{"Workflows", c.workflows},
 		{"Tasks", c.tasks},
@@ -87,7 +88,7 @@ func RunContract(t *testing.T, open func(t *testing.T) engine.Store, opts ...Opt
 }
 
 type contract struct {
-	open func(t *testing.T) engine.Store
+	open func(t *testing.T) didrouter.Store
 	opts contractOptions
 }
 
@@ -95,9 +96,9 @@ type contract struct {
 type fixture struct {
 	t   *testing.T
 	ctx context.Context
-	s   engine.Store
+	s   didrouter.Store
 	now time.Time // has nanoseconds and a zone: stores keep UTC microseconds
-	ws  engine.Workspace
+	ws  didrouter.Workspace
 	seq int // orders rows created one after another
 }
 
@@ -115,9 +116,9 @@ func (c *contract) fixture(t *testing.T) *fixture {
 // utc is what a store gives back for a time it was given.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-func (f *fixture) tx(fn func(tx engine.Tx) error) error { return f.s.Tx(f.ctx, fn) }
+func (f *fixture) tx(fn func(tx didrouter.Tx) error) error { return f.s.Tx(f.ctx, fn) }
 
-func (f *fixture) mustTx(fn func(tx engine.Tx) error) {
+func (f *fixture) mustTx(fn func(tx didrouter.Tx) error) {
 	f.t.Helper()
 	if err := f.tx(fn); err != nil {
 		f.t.Fatalf("transaction: %v", err)
@@ -126,66 +127,71 @@ func (f *fixture) mustTx(fn func(tx engine.Tx) error) {
 
 func (f *fixture) at(d time.Duration) time.Time { return f.now.Add(d) }
 
-func (f *fixture) workspace() engine.Workspace {
+func (f *fixture) workspace() didrouter.Workspace {
 	f.t.Helper()
-	ws := engine.Workspace{
-		SID: engine.NewSID(engine.PrefixWorkspace), FriendlyName: "Support",
+	ws := didrouter.Workspace{
+		SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: "Support",
 		Greeting: "Hello", HoldMessage: "Please hold", EventCallbackURL: "https://example.com/events",
 		EventsFilter: "task.created,task.completed",
 		DateCreated:  f.now, DateUpdated: f.now,
 	}
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorkspace(f.ctx, ws) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertWorkspace(f.ctx, ws) })
 	ws.DateCreated, ws.DateUpdated = utc(ws.DateCreated), utc(ws.DateUpdated)
 	return ws
 }
 
-func (f *fixture) activity(name string, available bool) engine.Activity {
+func (f *fixture) activity(name string, available bool) didrouter.Activity {
 	f.t.Helper()
 	f.seq++
-	a := engine.Activity{SID: engine.NewSID(engine.PrefixActivity), WorkspaceSID: f.ws.SID, FriendlyName: name,
+	a := didrouter.Activity{SID: didrouter.NewSID(didrouter.PrefixActivity), WorkspaceSID: f.ws.SID, FriendlyName: name,
 		Available: available, DateCreated: f.at(time.Duration(f.seq) * time.Millisecond), DateUpdated: f.now}
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertActivity(f.ctx, a) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertActivity(f.ctx, a) })
 	a.DateCreated, a.DateUpdated = utc(a.DateCreated), utc(a.DateUpdated)
 	return a
 }
 
+// voiceChannel is the task channel of calls, engine.DefaultTaskChannel. It
+// takes a worker's voice capacity. The store contract does not import the
+// engine, so it names the channel itself.
+const voiceChannel = "voice"
+
 // newWorker returns an available capacity-1 worker (not stored).
-func (f *fixture) newWorker(name, phone string) engine.Worker {
-	return engine.Worker{
-		SID: engine.NewSID(engine.PrefixWorker), WorkspaceSID: f.ws.SID, FriendlyName: name,
+func (f *fixture) newWorker(name, phone string) didrouter.Worker {
+	return didrouter.Worker{
+		SID: didrouter.NewSID(didrouter.PrefixWorker), WorkspaceSID: f.ws.SID, FriendlyName: name,
 		Attributes: `{"contact_uri":"client:` + name + `", "skills": ["en"]}`, ActivitySID: "WAavailable",
 		ActivityName: "Available", Available: true, Capacity: 1, PhoneNumber: phone,
 		DateStatusChanged: f.now, DateCreated: f.now, DateUpdated: f.now, Version: 1,
 	}
 }
 
-func (f *fixture) insertWorker(w engine.Worker) engine.Worker {
+func (f *fixture) insertWorker(w didrouter.Worker) didrouter.Worker {
 	f.t.Helper()
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, w) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertWorker(f.ctx, w) })
 	return normWorker(w)
 }
 
-func normWorker(w engine.Worker) engine.Worker {
+func normWorker(w didrouter.Worker) didrouter.Worker {
 	w.DateStatusChanged, w.DateCreated, w.DateUpdated = utc(w.DateStatusChanged), utc(w.DateCreated), utc(w.DateUpdated)
 	return w
 }
 
-func (f *fixture) worker(name, phone string) engine.Worker {
+func (f *fixture) worker(name, phone string) didrouter.Worker {
 	f.t.Helper()
 	return f.insertWorker(f.newWorker(name, phone))
 }
 
 // newTask returns a pending task (not stored).
-func (f *fixture) newTask(callSID string) engine.Task {
-	return engine.Task{
-		SID: engine.NewSID(engine.PrefixTask), WorkspaceSID: f.ws.SID, WorkflowSID: "WWdefault",
-		Attributes: `{"from":"+15125550000","to":"+15125550100"}`, AssignmentStatus: engine.TaskPending,
+func (f *fixture) newTask(callSID string) didrouter.Task {
+	return didrouter.Task{
+		SID: didrouter.NewSID(didrouter.PrefixTask), WorkspaceSID: f.ws.SID, WorkflowSID: "WWdefault",
+		Attributes: `{"from":"+15125550000","to":"+15125550100"}`, AssignmentStatus: didrouter.TaskPending,
 		Priority: 0, Timeout: 3600, TaskChannel: "voice", CallSID: callSID, FilterIndex: 0, TargetIndex: 0,
 		TaskQueueSID: "WQeveryone", StepEnteredAt: f.now, DateCreated: f.now, DateUpdated: f.now, Version: 1,
 	}
 }
 
-func normTask(t engine.Task) engine.Task {
+func normTask(t didrouter.Task) didrouter.Task {
 	t.StepEnteredAt, t.DateCreated, t.DateUpdated = utc(t.StepEnteredAt), utc(t.DateCreated), utc(t.DateUpdated)
 	if len(t.RejectedWorkers) == 0 {
 		t.RejectedWorkers = nil
@@ -193,10 +199,10 @@ func normTask(t engine.Task) engine.Task {
 	return t
 }
 
-func (f *fixture) insertTask(task engine.Task) engine.Task {
+func (f *fixture) insertTask(task didrouter.Task) didrouter.Task {
 	f.t.Helper()
-	var stored engine.Task
-	f.mustTx(func(tx engine.Tx) error {
+	var stored didrouter.Task
+	f.mustTx(func(tx didrouter.Tx) error {
 		var err error
 		stored, _, err = tx.InsertTask(f.ctx, task)
 		return err
@@ -204,7 +210,7 @@ func (f *fixture) insertTask(task engine.Task) engine.Task {
 	return stored
 }
 
-func (f *fixture) task(callSID string) engine.Task {
+func (f *fixture) task(callSID string) didrouter.Task {
 	f.t.Helper()
 	return f.insertTask(f.newTask(callSID))
 }
@@ -213,10 +219,10 @@ func (f *fixture) task(callSID string) engine.Task {
 // containing each of parts).
 func wantCode(t *testing.T, err error, code string, parts ...string) {
 	t.Helper()
-	if got := engine.ErrorCode(err); got != code {
+	if got := didrouter.ErrorCode(err); got != code {
 		t.Fatalf("error %v: code %q, want %q", err, got, code)
 	}
-	msg := engine.ErrorMessage(err)
+	msg := didrouter.ErrorMessage(err)
 	for _, p := range parts {
 		if !strings.Contains(msg, p) {
 			t.Errorf("error message %q does not mention %q", msg, p)
@@ -240,8 +246,8 @@ func (e sentinelError) Error() string { return string(e) }
 
 // instances returns the fixture's store and, when the store is shared
 // between instances, a second instance on the same database.
-func (c *contract) instances(t *testing.T, f *fixture) []engine.Store {
-	stores := []engine.Store{f.s}
+func (c *contract) instances(t *testing.T, f *fixture) []didrouter.Store {
+	stores := []didrouter.Store{f.s}
 	if c.opts.peer != nil {
 		stores = append(stores, c.opts.peer(t, f.s))
 	}
@@ -250,7 +256,7 @@ func (c *contract) instances(t *testing.T, f *fixture) []engine.Store {
 
 // concurrently starts fn(i, store) for i in [0, n) at once, handing the
 // stores out in turn, and returns the errors by i.
-func concurrently(stores []engine.Store, n int, fn func(i int, s engine.Store) error) []error {
+func concurrently(stores []didrouter.Store, n int, fn func(i int, s didrouter.Store) error) []error {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	start := make(chan struct{})

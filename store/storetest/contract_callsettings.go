@@ -4,18 +4,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func (c *contract) callSettings(t *testing.T, f *fixture) {
-	cs, ok := f.s.(engine.CallSettingsStore)
+	cs, ok := f.s.(didrouter.CallSettingsStore)
 	if !ok {
-		t.Fatalf("%T does not implement engine.CallSettingsStore", f.s)
+		t.Fatalf("%T does not implement didrouter.CallSettingsStore", f.s)
 	}
 	_, err := cs.GetCallSettings(f.ctx, f.ws.SID, "")
-	wantCode(t, err, engine.ENOTFOUND)
-	ws := engine.CallSettings{WorkspaceSID: f.ws.SID, Hours: `{"time_zone":"UTC"}`, VoicemailAfter: "90s", DateUpdated: f.now}
-	num := engine.CallSettings{WorkspaceSID: f.ws.SID, PhoneNumber: "+15127640580", Hours: "always", DateUpdated: f.now}
+	wantCode(t, err, didrouter.ENOTFOUND)
+	ws := didrouter.CallSettings{WorkspaceSID: f.ws.SID, Hours: `{"time_zone":"UTC"}`, VoicemailAfter: "90s", DateUpdated: f.now}
+	num := didrouter.CallSettings{WorkspaceSID: f.ws.SID, PhoneNumber: "+15127640580", Hours: "always", DateUpdated: f.now}
 	noErr(t, cs.PutCallSettings(f.ctx, ws))
 	noErr(t, cs.PutCallSettings(f.ctx, num))
 	got, err := cs.GetCallSettings(f.ctx, f.ws.SID, "")
@@ -33,19 +33,19 @@ func (c *contract) callSettings(t *testing.T, f *fixture) {
 
 	all, err := cs.ListCallSettings(f.ctx, f.ws.SID)
 	noErr(t, err)
-	equal(t, "list", all, []engine.CallSettings{ws, num})
+	equal(t, "list", all, []didrouter.CallSettings{ws, num})
 
 	// Another workspace's number is not this workspace's.
 	_, err = cs.GetCallSettings(f.ctx, "WS00000000000000000000000000000000", num.PhoneNumber)
-	wantCode(t, err, engine.ENOTFOUND)
+	wantCode(t, err, didrouter.ENOTFOUND)
 
 	noErr(t, cs.DeleteCallSettings(f.ctx, f.ws.SID, num.PhoneNumber))
-	wantCode(t, cs.DeleteCallSettings(f.ctx, f.ws.SID, num.PhoneNumber), engine.ENOTFOUND)
+	wantCode(t, cs.DeleteCallSettings(f.ctx, f.ws.SID, num.PhoneNumber), didrouter.ENOTFOUND)
 	_, err = cs.GetCallSettings(f.ctx, f.ws.SID, num.PhoneNumber)
-	wantCode(t, err, engine.ENOTFOUND)
+	wantCode(t, err, didrouter.ENOTFOUND)
 
 	// Settings of a workspace that does not exist are refused.
-	wantCode(t, cs.PutCallSettings(f.ctx, engine.CallSettings{WorkspaceSID: "WS00000000000000000000000000000000", DateUpdated: f.now}), engine.ENOTFOUND)
+	wantCode(t, cs.PutCallSettings(f.ctx, didrouter.CallSettings{WorkspaceSID: "WS00000000000000000000000000000000", DateUpdated: f.now}), didrouter.ENOTFOUND)
 }
 
 // callbackRequests: CallbackRequests finds a caller's live call-back
@@ -53,9 +53,9 @@ func (c *contract) callSettings(t *testing.T, f *fixture) {
 // ordinary call became one (UpdateTask), and stops finding it once it is
 // over or no longer a call-back request.
 func (c *contract) callbackRequests(t *testing.T, f *fixture) {
-	cs, ok := f.s.(engine.CallSettingsStore)
+	cs, ok := f.s.(didrouter.CallSettingsStore)
 	if !ok {
-		t.Fatalf("%T does not implement engine.CallSettingsStore", f.s)
+		t.Fatalf("%T does not implement didrouter.CallSettingsStore", f.s)
 	}
 	const caller, other = "+12125550123", "+12125550199"
 	cb := func(number string) string {
@@ -80,14 +80,14 @@ func (c *contract) callbackRequests(t *testing.T, f *fixture) {
 	plain := f.task("CAplain")
 	plain.Attributes = `{"type":"inbound","name":"` + caller + `","callback_number":"` + caller + `"}`
 	var err error
-	f.mustTx(func(tx engine.Tx) error { plain, err = tx.UpdateTask(f.ctx, plain); return err })
+	f.mustTx(func(tx didrouter.Tx) error { plain, err = tx.UpdateTask(f.ctx, plain); return err })
 	otherReq := f.newTask("CAother")
 	otherReq.Attributes = cb(other)
 	f.insertTask(otherReq)
 	equal(t, "requests before the call becomes one", find(caller), []string{inserted.SID})
 
 	call.Attributes = cb(caller)
-	f.mustTx(func(tx engine.Tx) error { call, err = tx.UpdateTask(f.ctx, call); return err })
+	f.mustTx(func(tx didrouter.Tx) error { call, err = tx.UpdateTask(f.ctx, call); return err })
 	equal(t, "requests, oldest first", find(caller), []string{inserted.SID, call.SID})
 	equal(t, "another caller's", find(other), []string{otherReq.SID})
 	equal(t, "an empty number", find(""), []string{})
@@ -97,12 +97,12 @@ func (c *contract) callbackRequests(t *testing.T, f *fixture) {
 
 	// A reserved request is live; a canceled one and a task that is no
 	// longer a request are not.
-	inserted.AssignmentStatus = engine.TaskReserved
-	f.mustTx(func(tx engine.Tx) error { inserted, err = tx.UpdateTask(f.ctx, inserted); return err })
-	call.AssignmentStatus, call.Reason = engine.TaskCanceled, "caller called again"
-	f.mustTx(func(tx engine.Tx) error { call, err = tx.UpdateTask(f.ctx, call); return err })
+	inserted.AssignmentStatus = didrouter.TaskReserved
+	f.mustTx(func(tx didrouter.Tx) error { inserted, err = tx.UpdateTask(f.ctx, inserted); return err })
+	call.AssignmentStatus, call.Reason = didrouter.TaskCanceled, "caller called again"
+	f.mustTx(func(tx didrouter.Tx) error { call, err = tx.UpdateTask(f.ctx, call); return err })
 	equal(t, "live requests", find(caller), []string{inserted.SID})
 	inserted.Attributes = `{"type":"inbound","name":"` + caller + `"}`
-	f.mustTx(func(tx engine.Tx) error { inserted, err = tx.UpdateTask(f.ctx, inserted); return err })
+	f.mustTx(func(tx didrouter.Tx) error { inserted, err = tx.UpdateTask(f.ctx, inserted); return err })
 	equal(t, "after the request became a call again", find(caller), []string{})
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // deferredWrites: events, timers and notifications may be sent later than
@@ -12,14 +12,14 @@ import (
 // transaction still sees its own writes in order, and a write that fails
 // fails the transaction and leaves nothing behind.
 func (c *contract) deferredWrites(t *testing.T, f *fixture) {
-	ev := engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: f.ws.SID, EventType: "task.created",
+	ev := didrouter.Event{SID: didrouter.NewSID(didrouter.PrefixEvent), WorkspaceSID: f.ws.SID, EventType: "task.created",
 		ResourceType: "task", ResourceSID: "WT1", TaskSID: "WT1", Data: "{}", Date: f.now}
-	step := f.timer(engine.TimerStep, "WT1", "", "", f.at(10*time.Second))
-	f.mustTx(func(tx engine.Tx) error {
+	step := f.timer(didrouter.TimerStep, "WT1", "", "", f.at(10*time.Second))
+	f.mustTx(func(tx didrouter.Tx) error {
 		if err := tx.InsertEvent(f.ctx, ev); err != nil {
 			return err
 		}
-		got, err := tx.ListEvents(f.ctx, f.ws.SID, engine.EventFilter{TaskSID: "WT1"})
+		got, err := tx.ListEvents(f.ctx, f.ws.SID, didrouter.EventFilter{TaskSID: "WT1"})
 		noErr(t, err)
 		equal(t, "events seen inside the transaction", len(got), 1)
 		if err := tx.SetTimer(f.ctx, step); err != nil {
@@ -32,23 +32,23 @@ func (c *contract) deferredWrites(t *testing.T, f *fixture) {
 			return err
 		}
 		// A write, then a commit with only deferred writes pending.
-		return tx.SetTimer(f.ctx, f.timer(engine.TimerTask, "WT1", "", "", f.at(30*time.Second)))
+		return tx.SetTimer(f.ctx, f.timer(didrouter.TimerTask, "WT1", "", "", f.at(30*time.Second)))
 	})
 	got := f.claimTimers(f.at(time.Hour), 0)
 	equal(t, "timers after commit", len(got), 1)
-	equal(t, "the timer left", got[0].Kind, engine.TimerTask)
+	equal(t, "the timer left", got[0].Kind, didrouter.TimerTask)
 
 	// An event of an unknown workspace fails at the latest on commit; the
 	// worker written before it in the same transaction is rolled back.
 	w := f.newWorker("rolled-back", "")
-	err := f.tx(func(tx engine.Tx) error {
+	err := f.tx(func(tx didrouter.Tx) error {
 		if err := tx.InsertWorker(f.ctx, w); err != nil {
 			return err
 		}
-		return tx.InsertEvent(f.ctx, engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: "WSunknown",
+		return tx.InsertEvent(f.ctx, didrouter.Event{SID: didrouter.NewSID(didrouter.PrefixEvent), WorkspaceSID: "WSunknown",
 			EventType: "task.created", ResourceType: "task", ResourceSID: "WT2", Data: "{}", Date: f.now})
 	})
-	wantCode(t, err, engine.ENOTFOUND, "WSunknown")
+	wantCode(t, err, didrouter.ENOTFOUND, "WSunknown")
 	_, err = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
-	wantCode(t, err, engine.ENOTFOUND, w.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
 }

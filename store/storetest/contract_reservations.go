@@ -4,16 +4,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
-func (f *fixture) newReservation(taskSID, workerSID string, i int) engine.Reservation {
-	return engine.Reservation{SID: engine.NewSID(engine.PrefixReservation), WorkspaceSID: f.ws.SID, TaskSID: taskSID,
-		WorkerSID: workerSID, Status: engine.ReservationPending, Timeout: 60,
+func (f *fixture) newReservation(taskSID, workerSID string, i int) didrouter.Reservation {
+	return didrouter.Reservation{SID: didrouter.NewSID(didrouter.PrefixReservation), WorkspaceSID: f.ws.SID, TaskSID: taskSID,
+		WorkerSID: workerSID, Status: didrouter.ReservationPending, Timeout: 60,
 		DateCreated: f.at(time.Duration(i) * time.Second), DateUpdated: f.at(time.Duration(i) * time.Second)}
 }
 
-func normReservation(r engine.Reservation) engine.Reservation {
+func normReservation(r didrouter.Reservation) didrouter.Reservation {
 	r.DateCreated, r.DateUpdated = utc(r.DateCreated), utc(r.DateUpdated)
 	return r
 }
@@ -21,11 +21,11 @@ func normReservation(r engine.Reservation) engine.Reservation {
 func (c *contract) reservations(t *testing.T, f *fixture) {
 	task := f.task("CA700")
 	alice, bob := f.worker("alice", ""), f.worker("bob", "")
-	insert := func(r engine.Reservation) error {
-		return f.tx(func(tx engine.Tx) error { return tx.InsertReservation(f.ctx, r) })
+	insert := func(r didrouter.Reservation) error {
+		return f.tx(func(tx didrouter.Tx) error { return tx.InsertReservation(f.ctx, r) })
 	}
-	update := func(r engine.Reservation) error {
-		return f.tx(func(tx engine.Tx) error { return tx.UpdateReservation(f.ctx, r) })
+	update := func(r didrouter.Reservation) error {
+		return f.tx(func(tx didrouter.Tx) error { return tx.UpdateReservation(f.ctx, r) })
 	}
 	r1 := f.newReservation(task.SID, alice.SID, 0)
 	noErr(t, insert(r1))
@@ -35,41 +35,41 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 
 	// One pending-or-accepted reservation per task.
 	r2 := f.newReservation(task.SID, bob.SID, 1)
-	wantCode(t, insert(r2), engine.ECONFLICT, task.SID)
-	r1.Status, r1.DateUpdated = engine.ReservationAccepted, f.at(time.Minute)
+	wantCode(t, insert(r2), didrouter.ECONFLICT, task.SID)
+	r1.Status, r1.DateUpdated = didrouter.ReservationAccepted, f.at(time.Minute)
 	noErr(t, update(r1))
-	wantCode(t, insert(r2), engine.ECONFLICT, task.SID)
-	r1.Status = engine.ReservationCompleted
+	wantCode(t, insert(r2), didrouter.ECONFLICT, task.SID)
+	r1.Status = didrouter.ReservationCompleted
 	noErr(t, update(r1))
 	noErr(t, insert(r2))
 	got, err = f.s.GetReservation(f.ctx, f.ws.SID, r1.SID)
 	noErr(t, err)
 	equal(t, "updated reservation", got, normReservation(r1))
 	// Reviving an old reservation while another is pending conflicts too.
-	r1.Status = engine.ReservationPending
-	wantCode(t, update(r1), engine.ECONFLICT, task.SID)
+	r1.Status = didrouter.ReservationPending
+	wantCode(t, update(r1), didrouter.ECONFLICT, task.SID)
 
 	other := f.task("CA701")
 	r3 := f.newReservation(other.SID, alice.SID, 2)
-	r3.Status = engine.ReservationRejected
+	r3.Status = didrouter.ReservationRejected
 	noErr(t, insert(r3))
-	r1.Status = engine.ReservationCompleted
+	r1.Status = didrouter.ReservationCompleted
 	for _, tc := range []struct {
 		name string
-		f    engine.ReservationFilter
-		want []engine.Reservation
+		f    didrouter.ReservationFilter
+		want []didrouter.Reservation
 	}{
-		{"all", engine.ReservationFilter{}, []engine.Reservation{r1, r2, r3}},
-		{"task", engine.ReservationFilter{TaskSID: task.SID}, []engine.Reservation{r1, r2}},
-		{"worker", engine.ReservationFilter{WorkerSID: alice.SID}, []engine.Reservation{r1, r3}},
-		{"status", engine.ReservationFilter{Status: engine.ReservationPending}, []engine.Reservation{r2}},
-		{"combined", engine.ReservationFilter{WorkerSID: bob.SID, Status: engine.ReservationRejected}, nil},
-		{"worker newest first", engine.ReservationFilter{WorkerSID: alice.SID, Newest: true}, []engine.Reservation{r3, r1}},
-		{"newest page", engine.ReservationFilter{Newest: true, Page: engine.Page{Size: 1, After: r2.SID}}, []engine.Reservation{r1}},
+		{"all", didrouter.ReservationFilter{}, []didrouter.Reservation{r1, r2, r3}},
+		{"task", didrouter.ReservationFilter{TaskSID: task.SID}, []didrouter.Reservation{r1, r2}},
+		{"worker", didrouter.ReservationFilter{WorkerSID: alice.SID}, []didrouter.Reservation{r1, r3}},
+		{"status", didrouter.ReservationFilter{Status: didrouter.ReservationPending}, []didrouter.Reservation{r2}},
+		{"combined", didrouter.ReservationFilter{WorkerSID: bob.SID, Status: didrouter.ReservationRejected}, nil},
+		{"worker newest first", didrouter.ReservationFilter{WorkerSID: alice.SID, Newest: true}, []didrouter.Reservation{r3, r1}},
+		{"newest page", didrouter.ReservationFilter{Newest: true, Page: didrouter.Page{Size: 1, After: r2.SID}}, []didrouter.Reservation{r1}},
 	} {
 		got, err := f.s.ListReservations(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
-		var want []engine.Reservation
+		var want []didrouter.Reservation
 		for _, r := range tc.want {
 			want = append(want, normReservation(r))
 		}
@@ -80,51 +80,51 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 	}
 
 	_, err = f.s.GetReservation(f.ctx, "WSother", r1.SID)
-	wantCode(t, err, engine.ENOTFOUND, r1.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, r1.SID)
 	missing := f.newReservation(task.SID, alice.SID, 3)
-	wantCode(t, update(missing), engine.ENOTFOUND, missing.SID)
-	wantCode(t, insert(f.newReservation("WTmissing", alice.SID, 3)), engine.ENOTFOUND, "WTmissing")
-	wantCode(t, insert(r3), engine.ECONFLICT, r3.SID)
+	wantCode(t, update(missing), didrouter.ENOTFOUND, missing.SID)
+	wantCode(t, insert(f.newReservation("WTmissing", alice.SID, 3)), didrouter.ENOTFOUND, "WTmissing")
+	wantCode(t, insert(r3), didrouter.ECONFLICT, r3.SID)
 }
 
 func (c *contract) events(t *testing.T, f *fixture) {
-	mk := func(i int, typ, task, worker, res string) engine.Event {
-		e := engine.Event{SID: engine.NewSID(engine.PrefixEvent), WorkspaceSID: f.ws.SID, EventType: typ,
+	mk := func(i int, typ, task, worker, res string) didrouter.Event {
+		e := didrouter.Event{SID: didrouter.NewSID(didrouter.PrefixEvent), WorkspaceSID: f.ws.SID, EventType: typ,
 			ResourceType: "task", ResourceSID: task, Description: typ + " happened", TaskSID: task, WorkerSID: worker,
 			ReservationSID: res, Data: `{"i":` + string(rune('0'+i)) + `}`, Date: f.at(time.Duration(i) * time.Second)}
 		if worker != "" && task == "" {
 			e.ResourceType, e.ResourceSID = "worker", worker
 		}
-		f.mustTx(func(tx engine.Tx) error { return tx.InsertEvent(f.ctx, e) })
+		f.mustTx(func(tx didrouter.Tx) error { return tx.InsertEvent(f.ctx, e) })
 		e.Date = utc(e.Date)
 		return e
 	}
-	e0 := mk(0, engine.EventTaskCreated, "WT1", "", "")
-	e1 := mk(1, engine.EventReservationCreated, "WT1", "WK1", "WR1")
-	e2 := mk(2, engine.EventWorkerActivityUpdate, "", "WK1", "")
-	e3 := mk(3, engine.EventReservationCreated, "WT2", "WK2", "WR2")
-	e4 := mk(4, engine.EventTaskCanceled, "WT2", "", "")
+	e0 := mk(0, didrouter.EventTaskCreated, "WT1", "", "")
+	e1 := mk(1, didrouter.EventReservationCreated, "WT1", "WK1", "WR1")
+	e2 := mk(2, didrouter.EventWorkerActivityUpdate, "", "WK1", "")
+	e3 := mk(3, didrouter.EventReservationCreated, "WT2", "WK2", "WR2")
+	e4 := mk(4, didrouter.EventTaskCanceled, "WT2", "", "")
 	for _, tc := range []struct {
 		name string
-		f    engine.EventFilter
-		want []engine.Event
+		f    didrouter.EventFilter
+		want []didrouter.Event
 	}{
-		{"all", engine.EventFilter{}, []engine.Event{e0, e1, e2, e3, e4}},
-		{"type", engine.EventFilter{EventType: engine.EventReservationCreated}, []engine.Event{e1, e3}},
-		{"resource", engine.EventFilter{ResourceSID: "WK1"}, []engine.Event{e2}},
-		{"resource task", engine.EventFilter{ResourceSID: "WT2"}, []engine.Event{e3, e4}},
-		{"resource unknown kind", engine.EventFilter{ResourceSID: "WAnone"}, nil},
-		{"task", engine.EventFilter{TaskSID: "WT2"}, []engine.Event{e3, e4}},
-		{"worker", engine.EventFilter{WorkerSID: "WK1"}, []engine.Event{e1, e2}},
-		{"reservation", engine.EventFilter{ReservationSID: "WR2"}, []engine.Event{e3}},
-		{"start date (inclusive)", engine.EventFilter{StartDate: e3.Date}, []engine.Event{e3, e4}},
-		{"end date (inclusive)", engine.EventFilter{EndDate: e1.Date}, []engine.Event{e0, e1}},
-		{"date range", engine.EventFilter{StartDate: f.at(500 * time.Millisecond), EndDate: f.at(2500 * time.Millisecond)}, []engine.Event{e1, e2}},
-		{"combined", engine.EventFilter{TaskSID: "WT1", WorkerSID: "WK1", EventType: engine.EventReservationCreated}, []engine.Event{e1}},
-		{"page", engine.EventFilter{Page: engine.Page{Size: 2, After: e1.SID}}, []engine.Event{e2, e3}},
-		{"none", engine.EventFilter{TaskSID: "WT9"}, nil},
-		{"worker's latest", engine.EventFilter{WorkerSID: "WK1", Newest: true, Page: engine.Page{Size: 1}}, []engine.Event{e2}},
-		{"newest page", engine.EventFilter{Newest: true, Page: engine.Page{Size: 2, After: e3.SID}}, []engine.Event{e2, e1}},
+		{"all", didrouter.EventFilter{}, []didrouter.Event{e0, e1, e2, e3, e4}},
+		{"type", didrouter.EventFilter{EventType: didrouter.EventReservationCreated}, []didrouter.Event{e1, e3}},
+		{"resource", didrouter.EventFilter{ResourceSID: "WK1"}, []didrouter.Event{e2}},
+		{"resource task", didrouter.EventFilter{ResourceSID: "WT2"}, []didrouter.Event{e3, e4}},
+		{"resource unknown kind", didrouter.EventFilter{ResourceSID: "WAnone"}, nil},
+		{"task", didrouter.EventFilter{TaskSID: "WT2"}, []didrouter.Event{e3, e4}},
+		{"worker", didrouter.EventFilter{WorkerSID: "WK1"}, []didrouter.Event{e1, e2}},
+		{"reservation", didrouter.EventFilter{ReservationSID: "WR2"}, []didrouter.Event{e3}},
+		{"start date (inclusive)", didrouter.EventFilter{StartDate: e3.Date}, []didrouter.Event{e3, e4}},
+		{"end date (inclusive)", didrouter.EventFilter{EndDate: e1.Date}, []didrouter.Event{e0, e1}},
+		{"date range", didrouter.EventFilter{StartDate: f.at(500 * time.Millisecond), EndDate: f.at(2500 * time.Millisecond)}, []didrouter.Event{e1, e2}},
+		{"combined", didrouter.EventFilter{TaskSID: "WT1", WorkerSID: "WK1", EventType: didrouter.EventReservationCreated}, []didrouter.Event{e1}},
+		{"page", didrouter.EventFilter{Page: didrouter.Page{Size: 2, After: e1.SID}}, []didrouter.Event{e2, e3}},
+		{"none", didrouter.EventFilter{TaskSID: "WT9"}, nil},
+		{"worker's latest", didrouter.EventFilter{WorkerSID: "WK1", Newest: true, Page: didrouter.Page{Size: 1}}, []didrouter.Event{e2}},
+		{"newest page", didrouter.EventFilter{Newest: true, Page: didrouter.Page{Size: 2, After: e3.SID}}, []didrouter.Event{e2, e1}},
 	} {
 		got, err := f.s.ListEvents(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
@@ -134,7 +134,7 @@ func (c *contract) events(t *testing.T, f *fixture) {
 		equal(t, tc.name, got, tc.want)
 	}
 	other := f.workspace()
-	got, err := f.s.ListEvents(f.ctx, other.SID, engine.EventFilter{})
+	got, err := f.s.ListEvents(f.ctx, other.SID, didrouter.EventFilter{})
 	noErr(t, err)
 	if len(got) != 0 {
 		t.Errorf("other workspace lists %d events", len(got))

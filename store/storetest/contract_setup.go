@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func equal[T any](t *testing.T, what string, got, want T) {
@@ -26,9 +26,9 @@ func (c *contract) workspaces(t *testing.T, f *fixture) {
 		t.Errorf("date created %v keeps sub-microsecond digits", got.DateCreated)
 	}
 
-	second := engine.Workspace{SID: engine.NewSID(engine.PrefixWorkspace), FriendlyName: "Sales",
+	second := didrouter.Workspace{SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: "Sales",
 		DateCreated: f.at(time.Second), DateUpdated: f.at(time.Second)}
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorkspace(f.ctx, second) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertWorkspace(f.ctx, second) })
 	list, err := f.s.ListWorkspaces(f.ctx)
 	noErr(t, err)
 	if len(list) != 2 || list[0].SID != f.ws.SID || list[1].SID != second.SID {
@@ -40,18 +40,18 @@ func (c *contract) workspaces(t *testing.T, f *fixture) {
 	upd.DefaultWorkflowSID, upd.Greeting, upd.HoldMessage, upd.EventCallbackURL = "WWw", "Hi", "Wait", ""
 	upd.EventsFilter = "reservation.created"
 	upd.DateUpdated = f.at(time.Minute)
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorkspace(f.ctx, upd) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorkspace(f.ctx, upd) })
 	got, err = f.s.GetWorkspace(f.ctx, f.ws.SID)
 	noErr(t, err)
 	upd.DateUpdated = utc(upd.DateUpdated)
 	equal(t, "updated workspace", got, upd)
 
 	_, err = f.s.GetWorkspace(f.ctx, "WSmissing")
-	wantCode(t, err, engine.ENOTFOUND, "WSmissing")
-	err = f.tx(func(tx engine.Tx) error { return tx.UpdateWorkspace(f.ctx, engine.Workspace{SID: "WSmissing"}) })
-	wantCode(t, err, engine.ENOTFOUND, "WSmissing")
-	err = f.tx(func(tx engine.Tx) error { return tx.InsertWorkspace(f.ctx, second) })
-	wantCode(t, err, engine.ECONFLICT, second.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, "WSmissing")
+	err = f.tx(func(tx didrouter.Tx) error { return tx.UpdateWorkspace(f.ctx, didrouter.Workspace{SID: "WSmissing"}) })
+	wantCode(t, err, didrouter.ENOTFOUND, "WSmissing")
+	err = f.tx(func(tx didrouter.Tx) error { return tx.InsertWorkspace(f.ctx, second) })
+	wantCode(t, err, didrouter.ECONFLICT, second.SID)
 }
 
 func (c *contract) activities(t *testing.T, f *fixture) {
@@ -62,18 +62,18 @@ func (c *contract) activities(t *testing.T, f *fixture) {
 	equal(t, "activity", got, avail)
 	list, err := f.s.ListActivities(f.ctx, f.ws.SID)
 	noErr(t, err)
-	equal(t, "activities", list, []engine.Activity{avail, off})
+	equal(t, "activities", list, []didrouter.Activity{avail, off})
 
 	// The activity is invisible from another workspace.
 	_, err = f.s.GetActivity(f.ctx, "WSother", avail.SID)
-	wantCode(t, err, engine.ENOTFOUND, avail.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, avail.SID)
 
 	// Renaming an activity renames it on its workers.
 	w := f.newWorker("alice", "")
 	w.ActivitySID, w.ActivityName, w.Available = avail.SID, avail.FriendlyName, true
 	w = f.insertWorker(w)
 	avail.FriendlyName, avail.Available, avail.DateUpdated = "Ready", false, utc(f.at(time.Minute))
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateActivity(f.ctx, avail) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateActivity(f.ctx, avail) })
 	got, err = f.s.GetActivity(f.ctx, f.ws.SID, avail.SID)
 	noErr(t, err)
 	equal(t, "updated activity", got, avail)
@@ -85,58 +85,58 @@ func (c *contract) activities(t *testing.T, f *fixture) {
 	}
 
 	// An activity in use cannot be deleted.
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteActivity(f.ctx, f.ws.SID, avail.SID) })
-	wantCode(t, err, engine.ECONFLICT, avail.SID, w.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteActivity(f.ctx, f.ws.SID, avail.SID) })
+	wantCode(t, err, didrouter.ECONFLICT, avail.SID, w.SID)
 	ws := f.ws
 	ws.DefaultActivitySID = off.SID
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorkspace(f.ctx, ws) })
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteActivity(f.ctx, f.ws.SID, off.SID) })
-	wantCode(t, err, engine.ECONFLICT, off.SID)
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorkspace(f.ctx, ws) })
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteActivity(f.ctx, f.ws.SID, off.SID) })
+	wantCode(t, err, didrouter.ECONFLICT, off.SID)
 
 	spare := f.activity("Break", false)
-	f.mustTx(func(tx engine.Tx) error { return tx.DeleteActivity(f.ctx, f.ws.SID, spare.SID) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.DeleteActivity(f.ctx, f.ws.SID, spare.SID) })
 	_, err = f.s.GetActivity(f.ctx, f.ws.SID, spare.SID)
-	wantCode(t, err, engine.ENOTFOUND, spare.SID)
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteActivity(f.ctx, f.ws.SID, spare.SID) })
-	wantCode(t, err, engine.ENOTFOUND, spare.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, spare.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteActivity(f.ctx, f.ws.SID, spare.SID) })
+	wantCode(t, err, didrouter.ENOTFOUND, spare.SID)
 
-	err = f.tx(func(tx engine.Tx) error {
-		return tx.InsertActivity(f.ctx, engine.Activity{SID: "WAx", WorkspaceSID: "WSmissing", FriendlyName: "x"})
+	err = f.tx(func(tx didrouter.Tx) error {
+		return tx.InsertActivity(f.ctx, didrouter.Activity{SID: "WAx", WorkspaceSID: "WSmissing", FriendlyName: "x"})
 	})
-	wantCode(t, err, engine.ENOTFOUND, "WSmissing")
+	wantCode(t, err, didrouter.ENOTFOUND, "WSmissing")
 }
 
 func (c *contract) taskQueues(t *testing.T, f *fixture) {
-	q := engine.TaskQueue{SID: engine.NewSID(engine.PrefixTaskQueue), WorkspaceSID: f.ws.SID, FriendlyName: "Everyone",
-		TargetWorkers: "1==1", TaskOrder: engine.TaskOrderFIFO, MaxReservedWorkers: 1, DateCreated: f.now, DateUpdated: f.now}
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertTaskQueue(f.ctx, q) })
+	q := didrouter.TaskQueue{SID: didrouter.NewSID(didrouter.PrefixTaskQueue), WorkspaceSID: f.ws.SID, FriendlyName: "Everyone",
+		TargetWorkers: "1==1", TaskOrder: didrouter.TaskOrderFIFO, MaxReservedWorkers: 1, DateCreated: f.now, DateUpdated: f.now}
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertTaskQueue(f.ctx, q) })
 	q.DateCreated, q.DateUpdated = utc(q.DateCreated), utc(q.DateUpdated)
 	got, err := f.s.GetTaskQueue(f.ctx, f.ws.SID, q.SID)
 	noErr(t, err)
 	equal(t, "queue", got, q)
 
-	q.FriendlyName, q.TargetWorkers, q.TaskOrder, q.MaxReservedWorkers = "Sales", `skills HAS "sales"`, engine.TaskOrderLIFO, 3
+	q.FriendlyName, q.TargetWorkers, q.TaskOrder, q.MaxReservedWorkers = "Sales", `skills HAS "sales"`, didrouter.TaskOrderLIFO, 3
 	q.DateUpdated = utc(f.at(time.Hour))
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateTaskQueue(f.ctx, q) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateTaskQueue(f.ctx, q) })
 	list, err := f.s.ListTaskQueues(f.ctx, f.ws.SID)
 	noErr(t, err)
-	equal(t, "queues", list, []engine.TaskQueue{q})
+	equal(t, "queues", list, []didrouter.TaskQueue{q})
 
-	f.mustTx(func(tx engine.Tx) error { return tx.DeleteTaskQueue(f.ctx, f.ws.SID, q.SID) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.DeleteTaskQueue(f.ctx, f.ws.SID, q.SID) })
 	_, err = f.s.GetTaskQueue(f.ctx, f.ws.SID, q.SID)
-	wantCode(t, err, engine.ENOTFOUND, q.SID)
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteTaskQueue(f.ctx, f.ws.SID, q.SID) })
-	wantCode(t, err, engine.ENOTFOUND, q.SID)
-	err = f.tx(func(tx engine.Tx) error { return tx.UpdateTaskQueue(f.ctx, q) })
-	wantCode(t, err, engine.ENOTFOUND, q.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, q.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteTaskQueue(f.ctx, f.ws.SID, q.SID) })
+	wantCode(t, err, didrouter.ENOTFOUND, q.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.UpdateTaskQueue(f.ctx, q) })
+	wantCode(t, err, didrouter.ENOTFOUND, q.SID)
 }
 
 func (c *contract) workflows(t *testing.T, f *fixture) {
-	w := engine.Workflow{SID: engine.NewSID(engine.PrefixWorkflow), WorkspaceSID: f.ws.SID, FriendlyName: "DID",
+	w := didrouter.Workflow{SID: didrouter.NewSID(didrouter.PrefixWorkflow), WorkspaceSID: f.ws.SID, FriendlyName: "DID",
 		Configuration: `{"task_routing":{"filters":[],"default_filter":{"queue":"WQx"}}}`, TaskReservationTimeout: 60,
 		AssignmentCallbackURL: "https://example.com/a", FallbackAssignmentCallbackURL: "https://example.com/b",
 		DateCreated: f.now, DateUpdated: f.now}
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorkflow(f.ctx, w) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertWorkflow(f.ctx, w) })
 	w.DateCreated, w.DateUpdated = utc(w.DateCreated), utc(w.DateUpdated)
 	got, err := f.s.GetWorkflow(f.ctx, f.ws.SID, w.SID)
 	noErr(t, err)
@@ -144,36 +144,36 @@ func (c *contract) workflows(t *testing.T, f *fixture) {
 
 	w.FriendlyName, w.Configuration, w.TaskReservationTimeout = "DID 2", `{"task_routing":{}}`, 30
 	w.AssignmentCallbackURL, w.FallbackAssignmentCallbackURL, w.DateUpdated = "", "", utc(f.at(time.Hour))
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorkflow(f.ctx, w) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorkflow(f.ctx, w) })
 	list, err := f.s.ListWorkflows(f.ctx, f.ws.SID)
 	noErr(t, err)
-	equal(t, "workflows", list, []engine.Workflow{w})
+	equal(t, "workflows", list, []didrouter.Workflow{w})
 
 	// A workflow that calls still reach cannot be deleted.
-	f.mustTx(func(tx engine.Tx) error {
-		return tx.PutBinding(f.ctx, engine.PhoneNumberBinding{PhoneNumber: "+15125550199", WorkspaceSID: f.ws.SID, WorkflowSID: w.SID})
+	f.mustTx(func(tx didrouter.Tx) error {
+		return tx.PutBinding(f.ctx, didrouter.PhoneNumberBinding{PhoneNumber: "+15125550199", WorkspaceSID: f.ws.SID, WorkflowSID: w.SID})
 	})
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteWorkflow(f.ctx, f.ws.SID, w.SID) })
-	wantCode(t, err, engine.ECONFLICT, w.SID, "+15125550199")
-	f.mustTx(func(tx engine.Tx) error { return tx.DeleteBinding(f.ctx, "+15125550199") })
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteWorkflow(f.ctx, f.ws.SID, w.SID) })
+	wantCode(t, err, didrouter.ECONFLICT, w.SID, "+15125550199")
+	f.mustTx(func(tx didrouter.Tx) error { return tx.DeleteBinding(f.ctx, "+15125550199") })
 	ws := f.ws
 	ws.DefaultWorkflowSID = w.SID
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorkspace(f.ctx, ws) })
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteWorkflow(f.ctx, f.ws.SID, w.SID) })
-	wantCode(t, err, engine.ECONFLICT, w.SID)
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorkspace(f.ctx, f.ws) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorkspace(f.ctx, ws) })
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteWorkflow(f.ctx, f.ws.SID, w.SID) })
+	wantCode(t, err, didrouter.ECONFLICT, w.SID)
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorkspace(f.ctx, f.ws) })
 
-	f.mustTx(func(tx engine.Tx) error { return tx.DeleteWorkflow(f.ctx, f.ws.SID, w.SID) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.DeleteWorkflow(f.ctx, f.ws.SID, w.SID) })
 	_, err = f.s.GetWorkflow(f.ctx, f.ws.SID, w.SID)
-	wantCode(t, err, engine.ENOTFOUND, w.SID)
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteWorkflow(f.ctx, f.ws.SID, w.SID) })
-	wantCode(t, err, engine.ENOTFOUND, w.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteWorkflow(f.ctx, f.ws.SID, w.SID) })
+	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
 }
 
 func (c *contract) bindings(t *testing.T, f *fixture) {
-	b1 := engine.PhoneNumberBinding{PhoneNumber: "+15125550101", WorkspaceSID: f.ws.SID, WorkflowSID: "WWone"}
-	b2 := engine.PhoneNumberBinding{PhoneNumber: "+15125550100", WorkspaceSID: f.ws.SID, WorkflowSID: "WWtwo"}
-	f.mustTx(func(tx engine.Tx) error {
+	b1 := didrouter.PhoneNumberBinding{PhoneNumber: "+15125550101", WorkspaceSID: f.ws.SID, WorkflowSID: "WWone"}
+	b2 := didrouter.PhoneNumberBinding{PhoneNumber: "+15125550100", WorkspaceSID: f.ws.SID, WorkflowSID: "WWtwo"}
+	f.mustTx(func(tx didrouter.Tx) error {
 		if err := tx.PutBinding(f.ctx, b1); err != nil {
 			return err
 		}
@@ -184,25 +184,25 @@ func (c *contract) bindings(t *testing.T, f *fixture) {
 	equal(t, "binding", got, b1)
 	list, err := f.s.ListBindings(f.ctx, f.ws.SID)
 	noErr(t, err)
-	equal(t, "bindings", list, []engine.PhoneNumberBinding{b2, b1})
+	equal(t, "bindings", list, []didrouter.PhoneNumberBinding{b2, b1})
 
 	b1.WorkflowSID = "WWthree"
-	f.mustTx(func(tx engine.Tx) error { return tx.PutBinding(f.ctx, b1) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.PutBinding(f.ctx, b1) })
 	got, err = f.s.GetBinding(f.ctx, b1.PhoneNumber)
 	noErr(t, err)
 	equal(t, "rebound", got, b1)
 
 	other := f.workspace()
-	err = f.tx(func(tx engine.Tx) error {
-		return tx.PutBinding(f.ctx, engine.PhoneNumberBinding{PhoneNumber: b1.PhoneNumber, WorkspaceSID: other.SID, WorkflowSID: "WWx"})
+	err = f.tx(func(tx didrouter.Tx) error {
+		return tx.PutBinding(f.ctx, didrouter.PhoneNumberBinding{PhoneNumber: b1.PhoneNumber, WorkspaceSID: other.SID, WorkflowSID: "WWx"})
 	})
-	wantCode(t, err, engine.ECONFLICT, b1.PhoneNumber)
+	wantCode(t, err, didrouter.ECONFLICT, b1.PhoneNumber)
 
-	f.mustTx(func(tx engine.Tx) error { return tx.DeleteBinding(f.ctx, b1.PhoneNumber) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.DeleteBinding(f.ctx, b1.PhoneNumber) })
 	_, err = f.s.GetBinding(f.ctx, b1.PhoneNumber)
-	wantCode(t, err, engine.ENOTFOUND, b1.PhoneNumber)
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteBinding(f.ctx, b1.PhoneNumber) })
-	wantCode(t, err, engine.ENOTFOUND, b1.PhoneNumber)
+	wantCode(t, err, didrouter.ENOTFOUND, b1.PhoneNumber)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteBinding(f.ctx, b1.PhoneNumber) })
+	wantCode(t, err, didrouter.ENOTFOUND, b1.PhoneNumber)
 }
 
 func (c *contract) pingClose(t *testing.T, f *fixture) {

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func (c *contract) countTasks(t *testing.T, f *fixture) {
@@ -15,31 +15,31 @@ func (c *contract) countTasks(t *testing.T, f *fixture) {
 		task.DateCreated = f.at(time.Duration(i) * time.Second)
 		f.insertTask(task)
 	}
-	mk(0, engine.TaskPending, 0, "WQ1", "WW1", "voice")
-	mk(1, engine.TaskPending, 0, "WQ1", "WW1", "voice")
-	mk(2, engine.TaskPending, 5, "WQ2", "WW1", "chat")
-	mk(3, engine.TaskCompleted, 0, "WQ1", "WW2", "voice")
-	mk(4, engine.TaskCanceled, 5, "WQ2", "WW2", "voice")
+	mk(0, didrouter.TaskPending, 0, "WQ1", "WW1", "voice")
+	mk(1, didrouter.TaskPending, 0, "WQ1", "WW1", "voice")
+	mk(2, didrouter.TaskPending, 5, "WQ2", "WW1", "chat")
+	mk(3, didrouter.TaskCompleted, 0, "WQ1", "WW2", "voice")
+	mk(4, didrouter.TaskCanceled, 5, "WQ2", "WW2", "voice")
 	// Another workspace's task is never counted.
-	other := engine.Workspace{SID: engine.NewSID(engine.PrefixWorkspace), FriendlyName: "Other", DateCreated: f.now, DateUpdated: f.now}
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorkspace(f.ctx, other) })
+	other := didrouter.Workspace{SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: "Other", DateCreated: f.now, DateUpdated: f.now}
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertWorkspace(f.ctx, other) })
 	foreign := f.newTask("")
 	foreign.WorkspaceSID = other.SID
 	f.insertTask(foreign)
 
 	for _, tc := range []struct {
 		name string
-		f    engine.TaskCountFilter
-		want []engine.TaskCount
+		f    didrouter.TaskCountFilter
+		want []didrouter.TaskCount
 	}{
-		{"all", engine.TaskCountFilter{}, []engine.TaskCount{
-			{Status: engine.TaskCanceled, Priority: 5, N: 1}, {Status: engine.TaskCompleted, Priority: 0, N: 1}, {Status: engine.TaskPending, Priority: 0, N: 2}, {Status: engine.TaskPending, Priority: 5, N: 1}}},
-		{"queue", engine.TaskCountFilter{TaskQueueSID: "WQ2"}, []engine.TaskCount{
-			{Status: engine.TaskCanceled, Priority: 5, N: 1}, {Status: engine.TaskPending, Priority: 5, N: 1}}},
-		{"workflow", engine.TaskCountFilter{WorkflowSID: "WW1"}, []engine.TaskCount{
-			{Status: engine.TaskPending, Priority: 0, N: 2}, {Status: engine.TaskPending, Priority: 5, N: 1}}},
-		{"channel", engine.TaskCountFilter{TaskChannel: "chat"}, []engine.TaskCount{{Status: engine.TaskPending, Priority: 5, N: 1}}},
-		{"none", engine.TaskCountFilter{TaskQueueSID: "WQ9"}, nil},
+		{"all", didrouter.TaskCountFilter{}, []didrouter.TaskCount{
+			{Status: didrouter.TaskCanceled, Priority: 5, N: 1}, {Status: didrouter.TaskCompleted, Priority: 0, N: 1}, {Status: didrouter.TaskPending, Priority: 0, N: 2}, {Status: didrouter.TaskPending, Priority: 5, N: 1}}},
+		{"queue", didrouter.TaskCountFilter{TaskQueueSID: "WQ2"}, []didrouter.TaskCount{
+			{Status: didrouter.TaskCanceled, Priority: 5, N: 1}, {Status: didrouter.TaskPending, Priority: 5, N: 1}}},
+		{"workflow", didrouter.TaskCountFilter{WorkflowSID: "WW1"}, []didrouter.TaskCount{
+			{Status: didrouter.TaskPending, Priority: 0, N: 2}, {Status: didrouter.TaskPending, Priority: 5, N: 1}}},
+		{"channel", didrouter.TaskCountFilter{TaskChannel: "chat"}, []didrouter.TaskCount{{Status: didrouter.TaskPending, Priority: 5, N: 1}}},
+		{"none", didrouter.TaskCountFilter{TaskQueueSID: "WQ9"}, nil},
 	} {
 		got, err := f.s.CountTasks(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)

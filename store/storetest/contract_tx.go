@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // pagination: pages follow (date created, sid); rows with the same date are
 // split by sid.
 func (c *contract) pagination(t *testing.T, f *fixture) {
-	var want []engine.Worker
+	var want []didrouter.Worker
 	for i := range 7 {
 		w := f.newWorker("w", "")
 		w.DateCreated = f.at(time.Duration(i/2) * time.Second) // pairs share a date
 		want = append(want, f.insertWorker(w))
 	}
-	all, err := f.s.ListWorkers(f.ctx, f.ws.SID, engine.WorkerFilter{})
+	all, err := f.s.ListWorkers(f.ctx, f.ws.SID, didrouter.WorkerFilter{})
 	noErr(t, err)
 	for i := 1; i < len(all); i++ {
 		a, b := all[i-1], all[i]
@@ -30,11 +30,11 @@ func (c *contract) pagination(t *testing.T, f *fixture) {
 	if len(all) != len(want) {
 		t.Fatalf("listed %d workers, want %d", len(all), len(want))
 	}
-	var paged []engine.Worker
+	var paged []didrouter.Worker
 	var sizes []int
 	after := ""
 	for range 10 {
-		page, err := f.s.ListWorkers(f.ctx, f.ws.SID, engine.WorkerFilter{Page: engine.Page{Size: 3, After: after}})
+		page, err := f.s.ListWorkers(f.ctx, f.ws.SID, didrouter.WorkerFilter{Page: didrouter.Page{Size: 3, After: after}})
 		noErr(t, err)
 		sizes = append(sizes, len(page))
 		if len(page) == 0 {
@@ -47,18 +47,18 @@ func (c *contract) pagination(t *testing.T, f *fixture) {
 	equal(t, "pages joined", paged, all)
 
 	// Newest first, paged backwards.
-	var tasks []engine.Task
+	var tasks []didrouter.Task
 	for i := range 5 {
 		task := f.newTask("")
 		task.DateCreated = f.at(time.Duration(i) * time.Second)
 		tasks = append(tasks, f.insertTask(task))
 	}
-	page, err := f.s.ListTasks(f.ctx, f.ws.SID, engine.TaskFilter{Newest: true, Page: engine.Page{Size: 2, After: tasks[3].SID}})
+	page, err := f.s.ListTasks(f.ctx, f.ws.SID, didrouter.TaskFilter{Newest: true, Page: didrouter.Page{Size: 2, After: tasks[3].SID}})
 	noErr(t, err)
-	equal(t, "newest page", page, []engine.Task{tasks[2], tasks[1]})
+	equal(t, "newest page", page, []didrouter.Task{tasks[2], tasks[1]})
 
-	_, err = f.s.ListWorkers(f.ctx, f.ws.SID, engine.WorkerFilter{Page: engine.Page{After: "WKunknown"}})
-	wantCode(t, err, engine.EINVALID, "WKunknown")
+	_, err = f.s.ListWorkers(f.ctx, f.ws.SID, didrouter.WorkerFilter{Page: didrouter.Page{After: "WKunknown"}})
+	wantCode(t, err, didrouter.EINVALID, "WKunknown")
 
 	// Size 0 means 50; sizes are capped at 1000.
 	for i := range 55 {
@@ -66,12 +66,12 @@ func (c *contract) pagination(t *testing.T, f *fixture) {
 		w.DateCreated = f.at(time.Hour + time.Duration(i)*time.Second)
 		f.insertWorker(w)
 	}
-	page0, err := f.s.ListWorkers(f.ctx, f.ws.SID, engine.WorkerFilter{})
+	page0, err := f.s.ListWorkers(f.ctx, f.ws.SID, didrouter.WorkerFilter{})
 	noErr(t, err)
 	if len(page0) != 50 {
 		t.Errorf("default page has %d workers, want 50", len(page0))
 	}
-	big, err := f.s.ListWorkers(f.ctx, f.ws.SID, engine.WorkerFilter{Page: engine.Page{Size: 5000}})
+	big, err := f.s.ListWorkers(f.ctx, f.ws.SID, didrouter.WorkerFilter{Page: didrouter.Page{Size: 5000}})
 	noErr(t, err)
 	if len(big) != 62 {
 		t.Errorf("page of 5000 has %d workers, want all 62", len(big))
@@ -80,7 +80,7 @@ func (c *contract) pagination(t *testing.T, f *fixture) {
 
 func (c *contract) txRollback(t *testing.T, f *fixture) {
 	w := f.newWorker("alice", "+15125550100")
-	err := f.tx(func(tx engine.Tx) error {
+	err := f.tx(func(tx didrouter.Tx) error {
 		if err := tx.InsertWorker(f.ctx, w); err != nil {
 			return err
 		}
@@ -93,23 +93,23 @@ func (c *contract) txRollback(t *testing.T, f *fixture) {
 		t.Fatalf("Tx returned %v, want the function's error", err)
 	}
 	_, err = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
-	wantCode(t, err, engine.ENOTFOUND, w.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
 	// The phone number is free: nothing of the rolled-back insert remains.
 	f.insertWorker(w)
 
 	// An engine error passes through Tx unchanged.
-	err = f.tx(func(tx engine.Tx) error { return engine.Errorf(engine.EUNAVAILABLE, "worker busy") })
-	wantCode(t, err, engine.EUNAVAILABLE, "worker busy")
+	err = f.tx(func(tx didrouter.Tx) error { return didrouter.Errorf(didrouter.EUNAVAILABLE, "worker busy") })
+	wantCode(t, err, didrouter.EUNAVAILABLE, "worker busy")
 	// A canceled context stops the transaction.
 	ctx, cancel := context.WithCancel(f.ctx)
 	cancel()
-	if err := f.s.Tx(ctx, func(tx engine.Tx) error { return nil }); err == nil {
+	if err := f.s.Tx(ctx, func(tx didrouter.Tx) error { return nil }); err == nil {
 		t.Error("Tx with a canceled context succeeded")
 	}
 }
 
 // receive waits for the next change on ch.
-func receive(t *testing.T, ch <-chan engine.Change) engine.Change {
+func receive(t *testing.T, ch <-chan didrouter.Change) didrouter.Change {
 	t.Helper()
 	select {
 	case c, ok := <-ch:
@@ -120,12 +120,12 @@ func receive(t *testing.T, ch <-chan engine.Change) engine.Change {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no change delivered within 10s")
 	}
-	return engine.Change{}
+	return didrouter.Change{}
 }
 
 // expectChanges reads changes until want arrived, failing on any change in
 // reject first.
-func expectChanges(t *testing.T, ch <-chan engine.Change, want engine.Change, reject ...engine.Change) {
+func expectChanges(t *testing.T, ch <-chan didrouter.Change, want didrouter.Change, reject ...didrouter.Change) {
 	t.Helper()
 	for {
 		c := receive(t, ch)
@@ -152,14 +152,14 @@ func (c *contract) subscribeAcrossInstances(t *testing.T, f *fixture) {
 }
 
 // checkFeed subscribes on listener and writes through f.s.
-func (c *contract) checkFeed(t *testing.T, f *fixture, listener engine.Store) {
+func (c *contract) checkFeed(t *testing.T, f *fixture, listener didrouter.Store) {
 	ctx, cancel := context.WithCancel(f.ctx)
 	ch, err := listener.Subscribe(ctx)
 	noErr(t, err)
 
 	// A rolled-back change is never delivered; the committed one after it is.
-	lost := engine.Change{Kind: engine.ChangeTask, WorkspaceSID: f.ws.SID, SID: "WTrolledback"}
-	err = f.tx(func(tx engine.Tx) error {
+	lost := didrouter.Change{Kind: didrouter.ChangeTask, WorkspaceSID: f.ws.SID, SID: "WTrolledback"}
+	err = f.tx(func(tx didrouter.Tx) error {
 		if err := tx.Notify(f.ctx, lost); err != nil {
 			return err
 		}
@@ -172,14 +172,14 @@ func (c *contract) checkFeed(t *testing.T, f *fixture, listener engine.Store) {
 		t.Fatalf("Tx returned %v", err)
 	}
 	w := f.worker("alice", "")
-	expectChanges(t, ch, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: f.ws.SID, SID: w.SID}, lost)
+	expectChanges(t, ch, didrouter.Change{Kind: didrouter.ChangeWorker, WorkspaceSID: f.ws.SID, SID: w.SID}, lost)
 
 	// Notify delivers the engine's own changes; writes announce workers,
 	// queues, workflows and activities.
-	q := engine.TaskQueue{SID: engine.NewSID(engine.PrefixTaskQueue), WorkspaceSID: f.ws.SID, FriendlyName: "q",
-		TargetWorkers: "1==1", TaskOrder: engine.TaskOrderFIFO, DateCreated: f.now, DateUpdated: f.now}
-	timerChange := engine.Change{Kind: engine.ChangeTimer, WorkspaceSID: f.ws.SID, SID: "WT1"}
-	f.mustTx(func(tx engine.Tx) error {
+	q := didrouter.TaskQueue{SID: didrouter.NewSID(didrouter.PrefixTaskQueue), WorkspaceSID: f.ws.SID, FriendlyName: "q",
+		TargetWorkers: "1==1", TaskOrder: didrouter.TaskOrderFIFO, DateCreated: f.now, DateUpdated: f.now}
+	timerChange := didrouter.Change{Kind: didrouter.ChangeTimer, WorkspaceSID: f.ws.SID, SID: "WT1"}
+	f.mustTx(func(tx didrouter.Tx) error {
 		if err := tx.InsertTaskQueue(f.ctx, q); err != nil {
 			return err
 		}
@@ -189,22 +189,22 @@ func (c *contract) checkFeed(t *testing.T, f *fixture, listener engine.Store) {
 		}
 		return tx.Notify(f.ctx, timerChange)
 	})
-	got := map[engine.Change]int{}
+	got := map[didrouter.Change]int{}
 	for range 2 {
 		got[receive(t, ch)]++
 	}
-	want := map[engine.Change]int{
-		{Kind: engine.ChangeTaskQueue, WorkspaceSID: f.ws.SID, SID: q.SID}: 1,
+	want := map[didrouter.Change]int{
+		{Kind: didrouter.ChangeTaskQueue, WorkspaceSID: f.ws.SID, SID: q.SID}: 1,
 		timerChange: 1,
 	}
 	equal(t, "changes of one transaction", got, want)
 
 	// Many changes of one transaction (more than one notification's worth
 	// on Postgres) all arrive, in order.
-	var many []engine.Change
-	f.mustTx(func(tx engine.Tx) error {
+	var many []didrouter.Change
+	f.mustTx(func(tx didrouter.Tx) error {
 		for i := range 300 {
-			c := engine.Change{Kind: engine.ChangeTask, WorkspaceSID: f.ws.SID, SID: fmt.Sprintf("WT%032d", i)}
+			c := didrouter.Change{Kind: didrouter.ChangeTask, WorkspaceSID: f.ws.SID, SID: fmt.Sprintf("WT%032d", i)}
 			many = append(many, c)
 			if err := tx.Notify(f.ctx, c); err != nil {
 				return err
@@ -212,29 +212,29 @@ func (c *contract) checkFeed(t *testing.T, f *fixture, listener engine.Store) {
 		}
 		return nil
 	})
-	var gotMany []engine.Change
+	var gotMany []didrouter.Change
 	for range many {
 		gotMany = append(gotMany, receive(t, ch))
 	}
 	equal(t, "300 changes of one transaction", gotMany, many)
 
 	a := f.activity("Available", true)
-	expectChanges(t, ch, engine.Change{Kind: engine.ChangeActivity, WorkspaceSID: f.ws.SID, SID: a.SID})
-	f.mustTx(func(tx engine.Tx) error {
-		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+	expectChanges(t, ch, didrouter.Change{Kind: didrouter.ChangeActivity, WorkspaceSID: f.ws.SID, SID: a.SID})
+	f.mustTx(func(tx didrouter.Tx) error {
+		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, f.now)
 		return err
 	})
-	expectChanges(t, ch, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: f.ws.SID, SID: w.SID})
+	expectChanges(t, ch, didrouter.Change{Kind: didrouter.ChangeWorker, WorkspaceSID: f.ws.SID, SID: w.SID})
 
 	// A reservation written or updated names its worker (the agent
 	// desktop follows its own calls through the feed).
 	task := f.task("CA801")
 	r := f.newReservation(task.SID, w.SID, 0)
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertReservation(f.ctx, r) })
-	expectChanges(t, ch, engine.Change{Kind: engine.ChangeReservation, WorkspaceSID: f.ws.SID, SID: w.SID})
-	r.Status = engine.ReservationAccepted
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateReservation(f.ctx, r) })
-	expectChanges(t, ch, engine.Change{Kind: engine.ChangeReservation, WorkspaceSID: f.ws.SID, SID: w.SID})
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertReservation(f.ctx, r) })
+	expectChanges(t, ch, didrouter.Change{Kind: didrouter.ChangeReservation, WorkspaceSID: f.ws.SID, SID: w.SID})
+	r.Status = didrouter.ReservationAccepted
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateReservation(f.ctx, r) })
+	expectChanges(t, ch, didrouter.Change{Kind: didrouter.ChangeReservation, WorkspaceSID: f.ws.SID, SID: w.SID})
 
 	// The feed closes when its context ends.
 	cancel()

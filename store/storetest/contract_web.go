@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // web returns the store's WebStore; every store must have one.
-func (f *fixture) web() engine.WebStore {
+func (f *fixture) web() didrouter.WebStore {
 	f.t.Helper()
-	ws, ok := f.s.(engine.WebStore)
+	ws, ok := f.s.(didrouter.WebStore)
 	if !ok {
-		f.t.Fatalf("%T does not implement engine.WebStore", f.s)
+		f.t.Fatalf("%T does not implement didrouter.WebStore", f.s)
 	}
 	return ws
 }
@@ -22,15 +22,15 @@ func (f *fixture) web() engine.WebStore {
 func (c *contract) webSessions(t *testing.T, f *fixture) {
 	web := f.web()
 	alice := f.worker("alice", "")
-	agent := engine.WebSession{ID: "a1", Kind: engine.WebSessionAgent, WorkspaceSID: f.ws.SID, WorkerSID: alice.SID,
+	agent := didrouter.WebSession{ID: "a1", Kind: didrouter.WebSessionAgent, WorkspaceSID: f.ws.SID, WorkerSID: alice.SID,
 		CSRF: "csrf-a1", Created: f.now, Expires: f.at(12 * time.Hour), LastSeen: f.now}
-	admin := engine.WebSession{ID: "b2", Kind: engine.WebSessionAdmin, CSRF: "csrf-b2",
+	admin := didrouter.WebSession{ID: "b2", Kind: didrouter.WebSessionAdmin, CSRF: "csrf-b2",
 		Created: f.now, Expires: f.at(time.Hour), LastSeen: f.now}
-	for _, s := range []engine.WebSession{agent, admin} {
+	for _, s := range []didrouter.WebSession{agent, admin} {
 		noErr(t, web.InsertWebSession(f.ctx, s))
 	}
-	wantCode(t, web.InsertWebSession(f.ctx, agent), engine.ECONFLICT)
-	norm := func(s engine.WebSession) engine.WebSession {
+	wantCode(t, web.InsertWebSession(f.ctx, agent), didrouter.ECONFLICT)
+	norm := func(s didrouter.WebSession) didrouter.WebSession {
 		s.Created, s.Expires, s.LastSeen = utc(s.Created), utc(s.Expires), utc(s.LastSeen)
 		return s
 	}
@@ -41,24 +41,24 @@ func (c *contract) webSessions(t *testing.T, f *fixture) {
 	noErr(t, err)
 	equal(t, "admin session", got, norm(admin))
 	_, err = web.GetWebSession(f.ctx, "nope")
-	wantCode(t, err, engine.ENOTFOUND)
+	wantCode(t, err, didrouter.ENOTFOUND)
 
 	noErr(t, web.TouchWebSession(f.ctx, "a1", f.at(time.Minute)))
 	got, err = web.GetWebSession(f.ctx, "a1")
 	noErr(t, err)
 	equal(t, "last seen", got.LastSeen, utc(f.at(time.Minute)))
-	wantCode(t, web.TouchWebSession(f.ctx, "nope", f.now), engine.ENOTFOUND)
+	wantCode(t, web.TouchWebSession(f.ctx, "nope", f.now), didrouter.ENOTFOUND)
 
 	// Purging drops what has expired (at its expiry, too), nothing else.
 	noErr(t, web.PurgeWebSessions(f.ctx, f.at(time.Hour)))
 	_, err = web.GetWebSession(f.ctx, "b2")
-	wantCode(t, err, engine.ENOTFOUND)
+	wantCode(t, err, didrouter.ENOTFOUND)
 	_, err = web.GetWebSession(f.ctx, "a1")
 	noErr(t, err)
 
 	noErr(t, web.DeleteWebSession(f.ctx, "a1"))
 	_, err = web.GetWebSession(f.ctx, "a1")
-	wantCode(t, err, engine.ENOTFOUND)
+	wantCode(t, err, didrouter.ENOTFOUND)
 	noErr(t, web.DeleteWebSession(f.ctx, "a1")) // gone already: no error
 }
 
@@ -112,8 +112,8 @@ func (c *contract) agentRevocation(t *testing.T, f *fixture) {
 	if !at.IsZero() {
 		t.Fatalf("never revoked: %v, want zero", at)
 	}
-	for i, w := range []engine.Worker{alice, alice, bob} {
-		noErr(t, web.InsertWebSession(f.ctx, engine.WebSession{ID: "s" + string(rune('0'+i)), Kind: engine.WebSessionAgent,
+	for i, w := range []didrouter.Worker{alice, alice, bob} {
+		noErr(t, web.InsertWebSession(f.ctx, didrouter.WebSession{ID: "s" + string(rune('0'+i)), Kind: didrouter.WebSessionAgent,
 			WorkspaceSID: f.ws.SID, WorkerSID: w.SID, CSRF: "c", Created: f.now, Expires: f.at(time.Hour), LastSeen: f.now}))
 	}
 	ctx, cancel := context.WithCancel(f.ctx)
@@ -126,10 +126,10 @@ func (c *contract) agentRevocation(t *testing.T, f *fixture) {
 		t.Errorf("revoking alice ended %d sessions, want 2", ended)
 	}
 	// Her open pages hear of it (they re-check their sessions).
-	expectChanges(t, feed, engine.Change{Kind: engine.ChangeWorker, WorkspaceSID: f.ws.SID, SID: alice.SID})
-	for id, want := range map[string]string{"s0": engine.ENOTFOUND, "s1": engine.ENOTFOUND, "s2": ""} {
+	expectChanges(t, feed, didrouter.Change{Kind: didrouter.ChangeWorker, WorkspaceSID: f.ws.SID, SID: alice.SID})
+	for id, want := range map[string]string{"s0": didrouter.ENOTFOUND, "s1": didrouter.ENOTFOUND, "s2": ""} {
 		_, err := web.GetWebSession(f.ctx, id)
-		if engine.ErrorCode(err) != want {
+		if didrouter.ErrorCode(err) != want {
 			t.Errorf("session %s after revoking alice: %v, want code %q", id, err, want)
 		}
 	}
@@ -152,9 +152,9 @@ func (c *contract) agentRevocation(t *testing.T, f *fixture) {
 		t.Errorf("alice's revocation seen from another workspace: %v", at)
 	}
 	_, err = web.RevokeAgentTokens(f.ctx, f.ws.SID, "WKmissing", f.now)
-	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
+	wantCode(t, err, didrouter.ENOTFOUND, "WKmissing")
 	// Deleting the worker deletes its revocation.
-	f.mustTx(func(tx engine.Tx) error { return tx.DeleteWorker(f.ctx, f.ws.SID, alice.SID) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.DeleteWorker(f.ctx, f.ws.SID, alice.SID) })
 	at, err = web.AgentTokensNotBefore(f.ctx, f.ws.SID, alice.SID)
 	noErr(t, err)
 	if !at.IsZero() {

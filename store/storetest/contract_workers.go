@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func (c *contract) workers(t *testing.T, f *fixture) {
@@ -22,15 +22,15 @@ func (c *contract) workers(t *testing.T, f *fixture) {
 	noErr(t, err)
 	equal(t, "worker by phone number", got, w)
 	_, err = f.s.WorkerByPhoneNumber(f.ctx, f.ws.SID, "+15125550999")
-	wantCode(t, err, engine.ENOTFOUND, "+15125550999")
+	wantCode(t, err, didrouter.ENOTFOUND, "+15125550999")
 	_, err = f.s.WorkerByPhoneNumber(f.ctx, "WSother", "+15125550100")
-	wantCode(t, err, engine.ENOTFOUND)
+	wantCode(t, err, didrouter.ENOTFOUND)
 	_, err = f.s.GetWorker(f.ctx, "WSother", w.SID)
-	wantCode(t, err, engine.ENOTFOUND, w.SID)
+	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
 
 	// UpdateWorker writes everything but Busy and bumps Version.
-	f.mustTx(func(tx engine.Tx) error {
-		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+	f.mustTx(func(tx didrouter.Tx) error {
+		_, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, f.now)
 		return err
 	})
 	upd := w
@@ -38,7 +38,7 @@ func (c *contract) workers(t *testing.T, f *fixture) {
 	upd.Available, upd.Capacity, upd.PhoneNumber = false, 3, "+15125550101"
 	upd.DateStatusChanged, upd.DateUpdated = f.at(time.Minute), f.at(time.Minute)
 	upd.Busy = 42
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorker(f.ctx, upd) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorker(f.ctx, upd) })
 	got, err = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
 	noErr(t, err)
 	want := normWorker(upd)
@@ -49,7 +49,7 @@ func (c *contract) workers(t *testing.T, f *fixture) {
 	want.Version = got.Version
 	equal(t, "updated worker", got, want)
 	_, err = f.s.WorkerByPhoneNumber(f.ctx, f.ws.SID, "+15125550100")
-	wantCode(t, err, engine.ENOTFOUND)
+	wantCode(t, err, didrouter.ENOTFOUND)
 
 	// Several workers without a phone number.
 	for i, name := range []string{"bob", "carol"} {
@@ -58,51 +58,51 @@ func (c *contract) workers(t *testing.T, f *fixture) {
 		f.insertWorker(nw)
 	}
 	var names []string
-	noErr(t, f.s.EachWorker(f.ctx, f.ws.SID, func(w engine.Worker) error {
+	noErr(t, f.s.EachWorker(f.ctx, f.ws.SID, func(w didrouter.Worker) error {
 		names = append(names, w.FriendlyName)
 		return nil
 	}))
 	equal(t, "EachWorker", names, []string{"Alice", "bob", "carol"})
 
-	f.mustTx(func(tx engine.Tx) error { return tx.DeleteWorker(f.ctx, f.ws.SID, w.SID) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.DeleteWorker(f.ctx, f.ws.SID, w.SID) })
 	_, err = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
-	wantCode(t, err, engine.ENOTFOUND, w.SID)
-	err = f.tx(func(tx engine.Tx) error { return tx.DeleteWorker(f.ctx, f.ws.SID, w.SID) })
-	wantCode(t, err, engine.ENOTFOUND, w.SID)
-	err = f.tx(func(tx engine.Tx) error { return tx.UpdateWorker(f.ctx, w) })
-	wantCode(t, err, engine.ENOTFOUND, w.SID)
-	err = f.tx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, f.newWorker("x", "")) })
+	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.DeleteWorker(f.ctx, f.ws.SID, w.SID) })
+	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.UpdateWorker(f.ctx, w) })
+	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.InsertWorker(f.ctx, f.newWorker("x", "")) })
 	noErr(t, err)
 	dup := f.newWorker("dup", "")
 	f.insertWorker(dup)
-	err = f.tx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, dup) })
-	wantCode(t, err, engine.ECONFLICT, dup.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.InsertWorker(f.ctx, dup) })
+	wantCode(t, err, didrouter.ECONFLICT, dup.SID)
 	orphan := f.newWorker("orphan", "")
 	orphan.WorkspaceSID = "WSmissing"
-	err = f.tx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, orphan) })
-	wantCode(t, err, engine.ENOTFOUND, "WSmissing")
+	err = f.tx(func(tx didrouter.Tx) error { return tx.InsertWorker(f.ctx, orphan) })
+	wantCode(t, err, didrouter.ENOTFOUND, "WSmissing")
 }
 
 func (c *contract) workerPhoneConflict(t *testing.T, f *fixture) {
 	alice := f.worker("alice", "+15125550100")
 	bob := f.worker("bob", "+15125550101")
-	err := f.tx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, f.newWorker("carol", "+15125550100")) })
-	wantCode(t, err, engine.ECONFLICT, "+15125550100", alice.SID)
+	err := f.tx(func(tx didrouter.Tx) error { return tx.InsertWorker(f.ctx, f.newWorker("carol", "+15125550100")) })
+	wantCode(t, err, didrouter.ECONFLICT, "+15125550100", alice.SID)
 	bob.PhoneNumber = "+15125550100"
-	err = f.tx(func(tx engine.Tx) error { return tx.UpdateWorker(f.ctx, bob) })
-	wantCode(t, err, engine.ECONFLICT, "+15125550100", alice.SID)
+	err = f.tx(func(tx didrouter.Tx) error { return tx.UpdateWorker(f.ctx, bob) })
+	wantCode(t, err, didrouter.ECONFLICT, "+15125550100", alice.SID)
 	// Keeping one's own number is no conflict.
-	f.mustTx(func(tx engine.Tx) error { return tx.UpdateWorker(f.ctx, alice) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorker(f.ctx, alice) })
 	// The same number in another workspace is no conflict either.
 	other := f.workspace()
 	w := f.newWorker("dave", "+15125550100")
 	w.WorkspaceSID = other.SID
-	f.mustTx(func(tx engine.Tx) error { return tx.InsertWorker(f.ctx, w) })
+	f.mustTx(func(tx didrouter.Tx) error { return tx.InsertWorker(f.ctx, w) })
 
 	// Two transactions racing for one number: exactly one wins, the other
 	// gets ECONFLICT (from the unique index, whoever checks first).
-	errs := concurrently(c.instances(t, f), 2, func(_ int, s engine.Store) error {
-		return s.Tx(f.ctx, func(tx engine.Tx) error {
+	errs := concurrently(c.instances(t, f), 2, func(_ int, s didrouter.Store) error {
+		return s.Tx(f.ctx, func(tx didrouter.Tx) error {
 			return tx.InsertWorker(f.ctx, f.newWorker("racer", "+15125550177"))
 		})
 	})
@@ -111,7 +111,7 @@ func (c *contract) workerPhoneConflict(t *testing.T, f *fixture) {
 		if err == nil {
 			ok++
 		} else {
-			wantCode(t, err, engine.ECONFLICT, "+15125550177")
+			wantCode(t, err, didrouter.ECONFLICT, "+15125550177")
 		}
 	}
 	if ok != 1 {
@@ -130,16 +130,16 @@ func (c *contract) workerFilters(t *testing.T, f *fixture) {
 	yes, no := true, false
 	for _, tc := range []struct {
 		name string
-		f    engine.WorkerFilter
-		want []engine.Worker
+		f    didrouter.WorkerFilter
+		want []didrouter.Worker
 	}{
-		{"all", engine.WorkerFilter{}, []engine.Worker{a, b, cw}},
-		{"activity sid", engine.WorkerFilter{ActivitySID: "WAoffline"}, []engine.Worker{b}},
-		{"activity name", engine.WorkerFilter{ActivityName: "Available"}, []engine.Worker{a, cw}},
-		{"available", engine.WorkerFilter{Available: &yes}, []engine.Worker{a, cw}},
-		{"unavailable", engine.WorkerFilter{Available: &no}, []engine.Worker{b}},
-		{"friendly name", engine.WorkerFilter{FriendlyName: "carol"}, []engine.Worker{cw}},
-		{"combined", engine.WorkerFilter{Available: &yes, FriendlyName: "bob"}, nil},
+		{"all", didrouter.WorkerFilter{}, []didrouter.Worker{a, b, cw}},
+		{"activity sid", didrouter.WorkerFilter{ActivitySID: "WAoffline"}, []didrouter.Worker{b}},
+		{"activity name", didrouter.WorkerFilter{ActivityName: "Available"}, []didrouter.Worker{a, cw}},
+		{"available", didrouter.WorkerFilter{Available: &yes}, []didrouter.Worker{a, cw}},
+		{"unavailable", didrouter.WorkerFilter{Available: &no}, []didrouter.Worker{b}},
+		{"friendly name", didrouter.WorkerFilter{FriendlyName: "carol"}, []didrouter.Worker{cw}},
+		{"combined", didrouter.WorkerFilter{Available: &yes, FriendlyName: "bob"}, nil},
 	} {
 		got, err := f.s.ListWorkers(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
@@ -156,16 +156,18 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 	w = f.insertWorker(w)
 	claim := func(sid string) (bool, error) {
 		var ok bool
-		err := f.tx(func(tx engine.Tx) error {
+		err := f.tx(func(tx didrouter.Tx) error {
 			var err error
-			ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, f.at(time.Second))
+			ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, sid, voiceChannel, f.at(time.Second))
 			return err
 		})
 		return ok, err
 	}
 	release := func(at time.Time) {
 		t.Helper()
-		f.mustTx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, at) })
+		f.mustTx(func(tx didrouter.Tx) error {
+			return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, at)
+		})
 	}
 	for i, want := range []bool{true, true, false} {
 		ok, err := claim(w.SID)
@@ -207,9 +209,79 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 		t.Error("claimed an unavailable worker")
 	}
 	_, err = claim("WKmissing")
-	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
-	err = f.tx(func(tx engine.Tx) error { return tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", f.now) })
-	wantCode(t, err, engine.ENOTFOUND, "WKmissing")
+	wantCode(t, err, didrouter.ENOTFOUND, "WKmissing")
+	err = f.tx(func(tx didrouter.Tx) error {
+		return tx.ReleaseWorker(f.ctx, f.ws.SID, "WKmissing", voiceChannel, f.now)
+	})
+	wantCode(t, err, didrouter.ENOTFOUND, "WKmissing")
+}
+
+// claimChannels: the message channel has a capacity of its own. Claiming
+// and releasing it never touches voice (nor the worker's idle time), and a
+// worker whose voice is full can still be claimed for a message.
+func (c *contract) claimChannels(t *testing.T, f *fixture) {
+	w := f.newWorker("alice", "")
+	w.Capacity, w.MessageCapacity = 1, 2
+	w = f.insertWorker(w)
+	claim := func(channel string) bool {
+		t.Helper()
+		var ok bool
+		f.mustTx(func(tx didrouter.Tx) error {
+			var err error
+			ok, err = tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, channel, f.at(time.Second))
+			return err
+		})
+		return ok
+	}
+	load := func() (int, int, time.Time) {
+		t.Helper()
+		got, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+		noErr(t, err)
+		return got.Busy, got.MessageBusy, got.DateStatusChanged
+	}
+	if !claim(voiceChannel) || claim(voiceChannel) {
+		t.Fatal("voice: want one claim of a capacity-1 worker")
+	}
+	for i, want := range []bool{true, true, false} {
+		if got := claim(didrouter.MessageChannel); got != want {
+			t.Fatalf("message claim %d = %v, want %v (voice full, message capacity 2)", i+1, got, want)
+		}
+	}
+	if busy, msgs, _ := load(); busy != 1 || msgs != 2 {
+		t.Fatalf("busy %d, messages %d; want 1 and 2", busy, msgs)
+	}
+	f.mustTx(func(tx didrouter.Tx) error {
+		return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, didrouter.MessageChannel, f.at(time.Minute))
+	})
+	if busy, msgs, idle := load(); busy != 1 || msgs != 1 || !idle.Equal(w.DateStatusChanged) {
+		t.Fatalf("after a message release: busy %d, messages %d, idle since %v; want 1, 1, %v", busy, msgs, idle, w.DateStatusChanged)
+	}
+	f.mustTx(func(tx didrouter.Tx) error {
+		return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, didrouter.MessageChannel, f.at(2*time.Minute))
+	})
+	if busy, msgs, idle := load(); busy != 1 || msgs != 0 || !idle.Equal(w.DateStatusChanged) {
+		t.Fatalf("after the last message release: busy %d, messages %d, idle since %v; want 1, 0, unchanged", busy, msgs, idle)
+	}
+	// UpdateWorker writes the message capacity, never what holds it.
+	upd := w
+	upd.MessageCapacity, upd.MessageBusy = 5, 42
+	f.mustTx(func(tx didrouter.Tx) error { return tx.UpdateWorker(f.ctx, upd) })
+	got, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
+	noErr(t, err)
+	if got.MessageCapacity != 5 || got.MessageBusy != 0 || got.Busy != 1 {
+		t.Errorf("after UpdateWorker: message capacity %d, messages %d, busy %d; want 5, 0, 1", got.MessageCapacity, got.MessageBusy, got.Busy)
+	}
+	// An unavailable worker takes no message either.
+	off := f.newWorker("bob", "")
+	off.Available, off.MessageCapacity = false, 10
+	off = f.insertWorker(off)
+	f.mustTx(func(tx didrouter.Tx) error {
+		ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, off.SID, didrouter.MessageChannel, f.now)
+		if ok {
+			t.Error("claimed an unavailable worker for a message")
+		}
+		return err
+	})
 }
 
 // claimConcurrently: 20 transactions claim one capacity-1 worker at once;
@@ -218,9 +290,9 @@ func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
 	w := f.worker("alice", "")
 	const n = 20
 	won := make([]bool, n)
-	errs := concurrently(c.instances(t, f), n, func(i int, s engine.Store) error {
-		return s.Tx(f.ctx, func(tx engine.Tx) error {
-			ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, f.now)
+	errs := concurrently(c.instances(t, f), n, func(i int, s didrouter.Store) error {
+		return s.Tx(f.ctx, func(tx didrouter.Tx) error {
+			ok, err := tx.ClaimWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, f.now)
 			won[i] = ok
 			return err
 		})
@@ -246,7 +318,7 @@ func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
 // column, in any order; its rows are only valid during the callback, so
 // they are copied here.
 func (c *contract) workerRows(t *testing.T, f *fixture) {
-	var want []engine.Worker
+	var want []didrouter.Worker
 	for i := range 300 {
 		w := f.newWorker(fmt.Sprintf("w%03d", i), "")
 		switch i % 4 {
@@ -272,17 +344,17 @@ func (c *contract) workerRows(t *testing.T, f *fixture) {
 		DateStatusChanged                                        time.Time
 		Version                                                  int64
 	}
-	toRow := func(w engine.Worker) row {
+	toRow := func(w didrouter.Worker) row {
 		return row{w.SID, w.FriendlyName, w.Attributes, w.ActivitySID, w.ActivityName, w.Available, w.Capacity, w.Busy,
 			w.DateStatusChanged, w.Version}
 	}
 	var got, each []row
-	noErr(t, f.s.EachWorkerRow(f.ctx, f.ws.SID, func(w *engine.WorkerRow) error {
+	noErr(t, f.s.EachWorkerRow(f.ctx, f.ws.SID, func(w *didrouter.WorkerRow) error {
 		got = append(got, row{string(w.SID), string(w.FriendlyName), string(w.Attributes), string(w.ActivitySID),
 			string(w.ActivityName), w.Available, w.Capacity, w.Busy, w.DateStatusChanged, w.Version})
 		return nil
 	}))
-	noErr(t, f.s.EachWorker(f.ctx, f.ws.SID, func(w engine.Worker) error {
+	noErr(t, f.s.EachWorker(f.ctx, f.ws.SID, func(w didrouter.Worker) error {
 		each = append(each, toRow(w))
 		return nil
 	}))
@@ -306,7 +378,7 @@ func (c *contract) workerRows(t *testing.T, f *fixture) {
 	// An error from fn stops the stream and comes back as is.
 	stop := errors.New("stop")
 	n = 0
-	err = f.s.EachWorkerRow(f.ctx, f.ws.SID, func(*engine.WorkerRow) error {
+	err = f.s.EachWorkerRow(f.ctx, f.ws.SID, func(*didrouter.WorkerRow) error {
 		n++
 		return stop
 	})

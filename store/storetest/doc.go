@@ -1,5 +1,5 @@
 // Package storetest gives tests real stores and holds the contract suite
-// every engine.Store implementation must pass.
+// every didrouter.Store implementation must pass.
 //
 // Postgres(t) gives a test its own freshly migrated database on the server
 // named by TEST_DATABASE_URL (or DATABASE_URL): the schema is migrated once

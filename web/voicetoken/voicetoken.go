@@ -37,7 +37,7 @@ const (
 // maxIdentity is Twilio's limit on a client identity's length.
 const maxIdentity = 121
 
-// Clock tells the time tokens are dated with (engine.Clock satisfies it).
+// Clock tells the time tokens are dated with (didrouter.Clock satisfies it).
 type Clock interface {
 	Now() time.Time
 }

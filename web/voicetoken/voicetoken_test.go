@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/web/voicetoken"
 )
 
@@ -84,7 +84,7 @@ func dig(m map[string]any, keys ...string) any {
 // calls through the TwiML App, valid from now for the TTL, signed with the
 // API secret.
 func TestMintVoiceToken(t *testing.T) {
-	clock := engine.NewFakeClock(start)
+	clock := didrouter.NewFakeClock(start)
 	cfg := configured(clock)
 	cfg.TTL = 30 * time.Minute
 	m := newMinter(t, cfg)
@@ -153,7 +153,7 @@ func decode2(token, secret string) (bool, error) {
 
 // The default lifetime is an hour.
 func TestMintDefaultTTL(t *testing.T) {
-	m := newMinter(t, configured(engine.NewFakeClock(start)))
+	m := newMinter(t, configured(didrouter.NewFakeClock(start)))
 	_, expires, err := m.Mint("alice")
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestMintDefaultTTL(t *testing.T) {
 
 // Missing names what is not configured, and Mint refuses until it is.
 func TestMissingSettings(t *testing.T) {
-	clock := engine.NewFakeClock(start)
+	clock := didrouter.NewFakeClock(start)
 	m := newMinter(t, voicetoken.Config{AccountSID: accountSID, Clock: clock})
 	want := []string{"TWILIO_API_KEY", "TWILIO_API_SECRET", "DIDROUTER_TWIML_APP_SID"}
 	if got := m.Missing(); !slices.Equal(got, want) {
@@ -188,7 +188,7 @@ func TestMissingSettings(t *testing.T) {
 
 // Malformed settings fail at start-up, each naming its variable.
 func TestBadSettings(t *testing.T) {
-	clock := engine.NewFakeClock(start)
+	clock := didrouter.NewFakeClock(start)
 	for _, tc := range []struct {
 		set  func(*voicetoken.Config)
 		want string
@@ -221,7 +221,7 @@ func TestBadSettings(t *testing.T) {
 
 // Identities Twilio would not route to are refused.
 func TestBadIdentity(t *testing.T) {
-	m := newMinter(t, configured(engine.NewFakeClock(start)))
+	m := newMinter(t, configured(didrouter.NewFakeClock(start)))
 	for _, id := range []string{"", "alice smith", "alice\n", strings.Repeat("a", 122), "a\x00b"} {
 		if _, _, err := m.Mint(id); err == nil {
 			t.Errorf("identity %q: a token was minted", id)
@@ -238,7 +238,7 @@ func FuzzMint(f *testing.F) {
 	for _, s := range []string{"alice", "", "a b", "client:alice", "é", "\xff", strings.Repeat("x", 200)} {
 		f.Add(s)
 	}
-	m, err := voicetoken.New(configured(engine.NewFakeClock(start)))
+	m, err := voicetoken.New(configured(didrouter.NewFakeClock(start)))
 	if err != nil {
 		f.Fatal(err)
 	}

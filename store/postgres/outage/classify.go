@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // Unreachable reports whether err says the database could not be reached
@@ -24,8 +24,8 @@ func Unreachable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var coded *engine.Error
-	if errors.As(err, &coded) && coded.Code != engine.EINTERNAL {
+	var coded *didrouter.Error
+	if errors.As(err, &coded) && coded.Code != didrouter.EINTERNAL {
 		return false
 	}
 	var connect *pgconn.ConnectError

@@ -1,7 +1,7 @@
 // Package outage keeps didrouter answering calls while its database is
 // briefly unreachable (a Postgres restart, a fail-over, a network blip).
 //
-// Store wraps an engine.Store: a read or transaction that fails because the
+// Store wraps an didrouter.Store: a read or transaction that fails because the
 // database cannot be reached, before anything was sent to it, is tried
 // again with backoff for up to Config.MaxWait (and never past the caller's
 // deadline), so a restart of a few seconds only delays the webhooks it

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 // DefaultMaxWait is how long one call waits for the database to come back.
@@ -31,13 +31,13 @@ type Config struct {
 	Unreachable func(error) bool
 }
 
-// Store is an engine.Store that rides out short outages of the one it
+// Store is an didrouter.Store that rides out short outages of the one it
 // wraps. Reads are tried again while the database is unreachable;
 // transactions only when the failure certainly changed nothing. Methods it
 // does not override (Subscribe, EachWorker, lists used by the admin API)
 // pass through unchanged.
 type Store struct {
-	engine.Store
+	didrouter.Store
 	maxWait     time.Duration
 	log         *slog.Logger
 	unreachable func(error) bool
@@ -47,10 +47,10 @@ type Store struct {
 	retries   atomic.Int64 // calls tried again
 }
 
-var _ engine.Store = (*Store)(nil)
+var _ didrouter.Store = (*Store)(nil)
 
 // New wraps s.
-func New(s engine.Store, cfg Config) *Store {
+func New(s didrouter.Store, cfg Config) *Store {
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = DefaultMaxWait
 	}
@@ -158,94 +158,102 @@ func read[T any](ctx context.Context, s *Store, fn func(context.Context) (T, err
 
 // Tx runs fn in a transaction of the wrapped store, trying again while the
 // database cannot be reached and nothing was sent.
-func (s *Store) Tx(ctx context.Context, fn func(engine.Tx) error) error {
+func (s *Store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	return s.do(ctx, retrySafe, func(ctx context.Context) error { return s.Store.Tx(ctx, fn) })
 }
 
-func (s *Store) GetWorkspace(ctx context.Context, sid string) (engine.Workspace, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
+func (s *Store) GetWorkspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
 }
 
-func (s *Store) ListWorkspaces(ctx context.Context) ([]engine.Workspace, error) {
-	return read(ctx, s, func(ctx context.Context) ([]engine.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
+func (s *Store) ListWorkspaces(ctx context.Context) ([]didrouter.Workspace, error) {
+	return read(ctx, s, func(ctx context.Context) ([]didrouter.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
 }
 
-func (s *Store) GetActivity(ctx context.Context, workspaceSID, sid string) (engine.Activity, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.Activity, error) { return s.Store.GetActivity(ctx, workspaceSID, sid) })
+func (s *Store) GetActivity(ctx context.Context, workspaceSID, sid string) (didrouter.Activity, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.Activity, error) {
+		return s.Store.GetActivity(ctx, workspaceSID, sid)
+	})
 }
 
-func (s *Store) ListActivities(ctx context.Context, workspaceSID string) ([]engine.Activity, error) {
-	return read(ctx, s, func(ctx context.Context) ([]engine.Activity, error) { return s.Store.ListActivities(ctx, workspaceSID) })
+func (s *Store) ListActivities(ctx context.Context, workspaceSID string) ([]didrouter.Activity, error) {
+	return read(ctx, s, func(ctx context.Context) ([]didrouter.Activity, error) {
+		return s.Store.ListActivities(ctx, workspaceSID)
+	})
 }
 
-func (s *Store) GetWorker(ctx context.Context, workspaceSID, sid string) (engine.Worker, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.Worker, error) { return s.Store.GetWorker(ctx, workspaceSID, sid) })
+func (s *Store) GetWorker(ctx context.Context, workspaceSID, sid string) (didrouter.Worker, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.Worker, error) { return s.Store.GetWorker(ctx, workspaceSID, sid) })
 }
 
-func (s *Store) WorkerByPhoneNumber(ctx context.Context, workspaceSID, e164 string) (engine.Worker, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.Worker, error) {
+func (s *Store) WorkerByPhoneNumber(ctx context.Context, workspaceSID, e164 string) (didrouter.Worker, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.Worker, error) {
 		return s.Store.WorkerByPhoneNumber(ctx, workspaceSID, e164)
 	})
 }
 
-func (s *Store) GetTaskQueue(ctx context.Context, workspaceSID, sid string) (engine.TaskQueue, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.TaskQueue, error) {
+func (s *Store) GetTaskQueue(ctx context.Context, workspaceSID, sid string) (didrouter.TaskQueue, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.TaskQueue, error) {
 		return s.Store.GetTaskQueue(ctx, workspaceSID, sid)
 	})
 }
 
-func (s *Store) ListTaskQueues(ctx context.Context, workspaceSID string) ([]engine.TaskQueue, error) {
-	return read(ctx, s, func(ctx context.Context) ([]engine.TaskQueue, error) {
+func (s *Store) ListTaskQueues(ctx context.Context, workspaceSID string) ([]didrouter.TaskQueue, error) {
+	return read(ctx, s, func(ctx context.Context) ([]didrouter.TaskQueue, error) {
 		return s.Store.ListTaskQueues(ctx, workspaceSID)
 	})
 }
 
-func (s *Store) GetWorkflow(ctx context.Context, workspaceSID, sid string) (engine.Workflow, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.Workflow, error) { return s.Store.GetWorkflow(ctx, workspaceSID, sid) })
+func (s *Store) GetWorkflow(ctx context.Context, workspaceSID, sid string) (didrouter.Workflow, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.Workflow, error) {
+		return s.Store.GetWorkflow(ctx, workspaceSID, sid)
+	})
 }
 
-func (s *Store) ListWorkflows(ctx context.Context, workspaceSID string) ([]engine.Workflow, error) {
-	return read(ctx, s, func(ctx context.Context) ([]engine.Workflow, error) { return s.Store.ListWorkflows(ctx, workspaceSID) })
+func (s *Store) ListWorkflows(ctx context.Context, workspaceSID string) ([]didrouter.Workflow, error) {
+	return read(ctx, s, func(ctx context.Context) ([]didrouter.Workflow, error) {
+		return s.Store.ListWorkflows(ctx, workspaceSID)
+	})
 }
 
-func (s *Store) GetTask(ctx context.Context, workspaceSID, sid string) (engine.Task, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.Task, error) { return s.Store.GetTask(ctx, workspaceSID, sid) })
+func (s *Store) GetTask(ctx context.Context, workspaceSID, sid string) (didrouter.Task, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.Task, error) { return s.Store.GetTask(ctx, workspaceSID, sid) })
 }
 
-func (s *Store) TaskByCallSID(ctx context.Context, workspaceSID, callSID string) (engine.Task, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.Task, error) {
+func (s *Store) TaskByCallSID(ctx context.Context, workspaceSID, callSID string) (didrouter.Task, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.Task, error) {
 		return s.Store.TaskByCallSID(ctx, workspaceSID, callSID)
 	})
 }
 
-func (s *Store) WaitingTasks(ctx context.Context, workspaceSID string, limit int) ([]engine.Task, error) {
-	return read(ctx, s, func(ctx context.Context) ([]engine.Task, error) {
+func (s *Store) WaitingTasks(ctx context.Context, workspaceSID string, limit int) ([]didrouter.Task, error) {
+	return read(ctx, s, func(ctx context.Context) ([]didrouter.Task, error) {
 		return s.Store.WaitingTasks(ctx, workspaceSID, limit)
 	})
 }
 
-func (s *Store) GetReservation(ctx context.Context, workspaceSID, sid string) (engine.Reservation, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.Reservation, error) {
+func (s *Store) GetReservation(ctx context.Context, workspaceSID, sid string) (didrouter.Reservation, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.Reservation, error) {
 		return s.Store.GetReservation(ctx, workspaceSID, sid)
 	})
 }
 
-func (s *Store) ListReservations(ctx context.Context, workspaceSID string, f engine.ReservationFilter) ([]engine.Reservation, error) {
-	return read(ctx, s, func(ctx context.Context) ([]engine.Reservation, error) {
+func (s *Store) ListReservations(ctx context.Context, workspaceSID string, f didrouter.ReservationFilter) ([]didrouter.Reservation, error) {
+	return read(ctx, s, func(ctx context.Context) ([]didrouter.Reservation, error) {
 		return s.Store.ListReservations(ctx, workspaceSID, f)
 	})
 }
 
-func (s *Store) GetBinding(ctx context.Context, e164 string) (engine.PhoneNumberBinding, error) {
-	return read(ctx, s, func(ctx context.Context) (engine.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
+func (s *Store) GetBinding(ctx context.Context, e164 string) (didrouter.PhoneNumberBinding, error) {
+	return read(ctx, s, func(ctx context.Context) (didrouter.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
 }
 
-func (s *Store) ListBindings(ctx context.Context, workspaceSID string) ([]engine.PhoneNumberBinding, error) {
-	return read(ctx, s, func(ctx context.Context) ([]engine.PhoneNumberBinding, error) {
+func (s *Store) ListBindings(ctx context.Context, workspaceSID string) ([]didrouter.PhoneNumberBinding, error) {
+	return read(ctx, s, func(ctx context.Context) ([]didrouter.PhoneNumberBinding, error) {
 		return s.Store.ListBindings(ctx, workspaceSID)
 	})
 }
 
-// Unwrap returns the wrapped store (the server finds its engine.WebStore
+// Unwrap returns the wrapped store (the server finds its didrouter.WebStore
 // there: sign-in state needs no outage handling).
-func (s *Store) Unwrap() engine.Store { return s.Store }
+func (s *Store) Unwrap() didrouter.Store { return s.Store }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/store/postgres"
 	"github.com/didrouter/didrouter/store/postgres/outage"
@@ -33,9 +34,9 @@ func openBehindProxy(t *testing.T) (*postgres.Store, *proxy) {
 	return st, p
 }
 
-func seed(t *testing.T, s engine.Store) engine.Workspace {
+func seed(t *testing.T, s didrouter.Store) didrouter.Workspace {
 	t.Helper()
-	ws, err := engine.Seed(context.Background(), s, engine.SystemClock{})
+	ws, err := engine.Seed(context.Background(), s, didrouter.SystemClock{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestWaitsForTheDatabaseToComeBack(t *testing.T) {
 
 	p.setDown(true)
 	type result struct {
-		ws  engine.Workspace
+		ws  didrouter.Workspace
 		err error
 	}
 	readDone := make(chan result, 1)
@@ -62,7 +63,7 @@ func TestWaitsForTheDatabaseToComeBack(t *testing.T) {
 	txRuns := 0
 	txDone := make(chan error, 1)
 	go func() {
-		txDone <- st.Tx(context.Background(), func(tx engine.Tx) error {
+		txDone <- st.Tx(context.Background(), func(tx didrouter.Tx) error {
 			txRuns++
 			w, err := tx.GetWorkspace(context.Background(), ws.SID)
 			if err != nil {
@@ -117,7 +118,7 @@ func TestGivesUpAfterMaxWait(t *testing.T) {
 	ws := seed(t, st)
 	p.setDown(true)
 	ran := 0
-	err := st.Tx(context.Background(), func(engine.Tx) error { ran++; return nil })
+	err := st.Tx(context.Background(), func(didrouter.Tx) error { ran++; return nil })
 	if err == nil || !outage.Unreachable(err) {
 		t.Fatalf("Tx during an outage: %v, want an unreachable error", err)
 	}
@@ -137,12 +138,12 @@ func TestCodedErrorsAreNotRetried(t *testing.T) {
 	pg, _ := openBehindProxy(t)
 	st := outage.New(pg, outage.Config{})
 	ran := 0
-	want := engine.Errorf(engine.ECONFLICT, "no")
-	err := st.Tx(context.Background(), func(engine.Tx) error { ran++; return want })
+	want := didrouter.Errorf(didrouter.ECONFLICT, "no")
+	err := st.Tx(context.Background(), func(didrouter.Tx) error { ran++; return want })
 	if !errors.Is(err, want) || ran != 1 {
 		t.Fatalf("Tx: %v after %d runs, want the coded error after 1", err, ran)
 	}
-	if _, err := st.GetTask(context.Background(), "WSnone", "WTnone"); engine.ErrorCode(err) != engine.ENOTFOUND {
+	if _, err := st.GetTask(context.Background(), "WSnone", "WTnone"); didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		t.Fatalf("GetTask of a missing task: %v", err)
 	}
 	if !st.Down().IsZero() {
@@ -159,7 +160,7 @@ func TestCutMidTransaction(t *testing.T) {
 	st := outage.New(pg, outage.Config{MaxWait: 5 * time.Second})
 	ws := seed(t, st)
 	ran := 0
-	err := st.Tx(context.Background(), func(tx engine.Tx) error {
+	err := st.Tx(context.Background(), func(tx didrouter.Tx) error {
 		ran++
 		w, err := tx.GetWorkspace(context.Background(), ws.SID)
 		if err != nil {
@@ -198,7 +199,7 @@ func TestUnreachable(t *testing.T) {
 	}{
 		{nil, false},
 		{context.Canceled, false},
-		{engine.Errorf(engine.ENOTFOUND, "x"), false},
+		{didrouter.Errorf(didrouter.ENOTFOUND, "x"), false},
 		{errors.New("some bug"), false},
 	} {
 		if got := outage.Unreachable(c.err); got != c.want {

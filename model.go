@@ -1,14 +1,10 @@
-// Package engine holds didrouter's domain: workspaces, activities, workers,
-// task queues, workflows, tasks, reservations, events and timers, the Store
-// contract that persists them, and the routing state machine that moves a
-// task through its workflow (TaskRouter semantics).
-//
-// The store is the single source of truth shared by every instance; the
-// engine keeps an in-memory worker index (routing.Index) that is rebuilt from
-// the store on start and kept current from the store's change feed.
-package engine
+package didrouter
 
-import "time"
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
 
 // Sid prefixes, as TaskRouter writes them (two letters + 32 hex digits).
 const (
@@ -59,8 +55,10 @@ type Worker struct {
 	ActivitySID       string
 	ActivityName      string
 	Available         bool // the activity's availability
-	Capacity          int  // voice capacity; 1 unless set
-	Busy              int  // pending reservations + assigned/wrapping tasks
+	Capacity          int  // voice capacity, taken by every task channel but MessageChannel; 1 unless set
+	Busy              int  // pending reservations + assigned/wrapping tasks on voice
+	MessageCapacity   int  // capacity on MessageChannel, 10 unless set
+	MessageBusy       int  // pending reservations + assigned/wrapping tasks on MessageChannel
 	PhoneNumber       string
 	DateStatusChanged time.Time // when the worker last changed activity or finished a task: "idle since"
 	DateCreated       time.Time
@@ -109,6 +107,12 @@ const (
 	TaskCanceled  = "canceled"
 )
 
+// MessageChannel is the task channel of voicemail and call-back requests.
+// A worker's capacity on it is Worker.MessageCapacity, apart from voice,
+// which every other channel takes. So an offered message never keeps a call
+// from an agent.
+const MessageChannel = "messages"
+
 // Task is a unit of work (a call) routed by a workflow.
 type Task struct {
 	SID              string
@@ -127,10 +131,60 @@ type Task struct {
 	TargetIndex     int
 	TaskQueueSID    string
 	StepEnteredAt   time.Time
-	RejectedWorkers []string // workers who rejected or let this task time out; not offered it again until a re-offer (reoffer.go)
+	RejectedWorkers []string // workers who rejected or let this task time out; not offered it again until a re-offer (engine/reoffer.go)
 	DateCreated     time.Time
 	DateUpdated     time.Time
 	Version         int64
+}
+
+// FirstTarget reports whether a task at this routing position is at the
+// first target of a filter it matched: its first choice, the number's
+// owner in the DID workflow. An answer there is "answered by the owner"
+// (metrics, statistics and the admin console's board); anywhere else,
+// including the default filter, it went to someone else (Everyone).
+func FirstTarget(filter, target int) bool { return filter >= 0 && target == 0 }
+
+// Task types of the messages didrouter makes when nobody answers (the
+// webhooks' voicemail and call-back tasks): their reservations ring no
+// phone, so letting one time out is no missed call.
+const (
+	TaskTypeVoicemail = "voicemail"
+	TaskTypeCallback  = "callback"
+)
+
+// IsCallbackRequest reports whether t is a caller's call-back request. The
+// caller hung up on purpose to be called back, so the end of their call
+// (a status callback, a journaled hang-up) must not end the task.
+func IsCallbackRequest(t Task) bool {
+	return strings.Contains(t.Attributes, TaskTypeCallback) && TaskType(t) == TaskTypeCallback
+}
+
+// CallbackNumber is the number a call-back request is to call back (its
+// "callback_number" attribute), "" for any other task. The stores keep it
+// in an indexed column, for CallSettingsStore.CallbackRequests.
+func CallbackNumber(attributes string) string {
+	if !strings.Contains(attributes, TaskTypeCallback) {
+		return ""
+	}
+	var a struct {
+		Type   any `json:"type"`
+		Number any `json:"callback_number"`
+	}
+	if json.Unmarshal([]byte(attributes), &a) != nil || a.Type != TaskTypeCallback {
+		return ""
+	}
+	n, _ := a.Number.(string)
+	return n
+}
+
+// TaskType is the task's "type" attribute ("" when it is not a string).
+func TaskType(t Task) string {
+	var a struct {
+		Type any `json:"type"`
+	}
+	_ = json.Unmarshal([]byte(t.Attributes), &a) // attributes are a JSON object; anything else has no type
+	s, _ := a.Type.(string)
+	return s
 }
 
 // Reservation statuses (TaskRouter names).
@@ -210,6 +264,12 @@ const (
 	TimerReservation = "reservation" // a pending reservation's timeout
 	TimerTask        = "task"        // the task's own timeout: cancel it
 	TimerWrapup      = "wrapup"      // end of a worker's wrap-up time
+	// TimerReoffer ends a waiting task's exclusions: the workers who missed
+	// or declined it may be offered it again. Keyed by task like the step timer.
+	TimerReoffer = "reoffer"
+	// TimerAway fires when a worker's last agent desktop page may have been
+	// gone for the engine's AgentAway. Keyed by worker (one per worker), not task.
+	TimerAway = "away"
 )
 
 // Timer is a stored deadline. Key identifies what it guards (a task or
@@ -226,7 +286,7 @@ type Timer struct {
 	FireAt         time.Time
 }
 
-// AgentPage is an agent desktop page open for a worker (presence.go):
+// AgentPage is an agent desktop page open for a worker (engine/presence.go):
 // PageID names one browser tab, LastSeen is when it was last heard of.
 type AgentPage struct {
 	WorkspaceSID string

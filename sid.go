@@ -1,4 +1,4 @@
-package engine
+package didrouter
 
 import (
 	"crypto/rand"

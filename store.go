@@ -1,4 +1,4 @@
-package engine
+package didrouter
 
 import (
 	"context"
@@ -43,6 +43,9 @@ const (
 	ChangeTask      = "task"  // a task became pending (waiting for a worker) or left that state
 	ChangeTimer     = "timer" // a timer was set: timer loops may want to wake earlier
 	ChangeResync    = "resync"
+	// Kinds of the configuration a call reads on every webhook.
+	ChangeWorkspace = "workspace" // a workspace's settings changed
+	ChangeBinding   = "binding"   // phone number bindings changed (SID unused: all are forgotten)
 )
 
 // ChangeReservation: a reservation was created or changed status. Its SID
@@ -176,18 +179,23 @@ type Tx interface {
 	// InsertWorker fails with ECONFLICT when PhoneNumber is owned by another worker.
 	InsertWorker(ctx context.Context, w Worker) error
 	// UpdateWorker writes FriendlyName, Attributes, ActivitySID, ActivityName,
-	// Available, Capacity, PhoneNumber, DateStatusChanged and DateUpdated, and
-	// bumps Version. ECONFLICT when PhoneNumber is owned by another worker.
-	// It never writes Busy: only the two methods below do.
+	// Available, Capacity, MessageCapacity, PhoneNumber, DateStatusChanged
+	// and DateUpdated, and bumps Version. ECONFLICT when PhoneNumber is
+	// owned by another worker. It never writes Busy or MessageBusy. Only the
+	// two methods below do.
 	UpdateWorker(ctx context.Context, w Worker) error
 	DeleteWorker(ctx context.Context, workspaceSID, sid string) error
-	// ClaimWorker adds one to the worker's Busy count if, and only if, the
-	// worker is available and Busy < Capacity; it reports whether it did.
-	// This is the single place where "never two calls at once" is decided.
-	ClaimWorker(ctx context.Context, workspaceSID, sid string, now time.Time) (bool, error)
-	// ReleaseWorker subtracts one from Busy (never below zero) and sets
-	// DateStatusChanged to idleSince when Busy reaches zero.
-	ReleaseWorker(ctx context.Context, workspaceSID, sid string, idleSince time.Time) error
+	// ClaimWorker takes one unit of the capacity a task of the given task
+	// channel needs if, and only if, the worker is available and has room
+	// there. Room is Busy < Capacity for voice, and MessageBusy <
+	// MessageCapacity for MessageChannel. It reports whether it did. This is
+	// the single place where "never two calls at once" is decided.
+	ClaimWorker(ctx context.Context, workspaceSID, sid, channel string, now time.Time) (bool, error)
+	// ReleaseWorker gives back one unit of that capacity, never going below
+	// zero. For voice it sets DateStatusChanged to idleSince when Busy
+	// reaches zero. A message leaves it alone, so the worker's place in the
+	// line for calls does not move.
+	ReleaseWorker(ctx context.Context, workspaceSID, sid, channel string, idleSince time.Time) error
 
 	InsertTaskQueue(ctx context.Context, q TaskQueue) error
 	UpdateTaskQueue(ctx context.Context, q TaskQueue) error
@@ -264,6 +272,7 @@ type WorkerRow struct {
 	SID, FriendlyName, Attributes, ActivitySID, ActivityName []byte
 	Available                                                bool
 	Capacity, Busy                                           int
+	MessageCapacity, MessageBusy                             int
 	DateStatusChanged                                        time.Time
 	Version                                                  int64
 }

@@ -14,7 +14,7 @@ import (
 func TestReplayWritesScript(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "burst.jsonl")
 	var out, errs bytes.Buffer
-	code := replayCommand{getenv: envOf(nil)}.run(context.Background(), []string{"--calls", "20", "--rate", "10", "--dids", "5", "--workers", "4",
+	code := loadReplayCommand{getenv: envOf(nil)}.run(context.Background(), []string{"--calls", "20", "--rate", "10", "--dids", "5", "--workers", "4",
 		"--seed", "3", "--write-script", path}, nil, &out, &errs)
 	if code != 0 || !strings.Contains(out.String(), "4 workers and 20 calls") {
 		t.Fatalf("exit %d: %s %s", code, out.String(), errs.String())
@@ -32,7 +32,7 @@ func TestReplayWritesScript(t *testing.T) {
 		t.Errorf("first call line %q: %v", lines[4], err)
 	}
 	// The file replays as a script (here only as far as the target check).
-	code = replayCommand{getenv: envOf(nil)}.run(context.Background(), []string{"--script", path, "--target", "http://192.0.2.1:8080"}, nil, &out, &errs)
+	code = loadReplayCommand{getenv: envOf(nil)}.run(context.Background(), []string{"--script", path, "--target", "http://192.0.2.1:8080"}, nil, &out, &errs)
 	if code != 2 || !strings.Contains(errs.String(), "allow-remote") {
 		t.Errorf("remote target: exit %d, %s", code, errs.String())
 	}
@@ -42,7 +42,7 @@ func TestReplayWritesScript(t *testing.T) {
 func TestReplayTargetFromEnvironment(t *testing.T) {
 	var out, errs bytes.Buffer
 	env := envOf(map[string]string{"DIDROUTER_REPLAY_TARGET": "http://192.0.2.1:8080"})
-	code := replayCommand{getenv: env}.run(context.Background(), []string{"--calls", "1"}, nil, &out, &errs)
+	code := loadReplayCommand{getenv: env}.run(context.Background(), []string{"--calls", "1"}, nil, &out, &errs)
 	if code != 2 || !strings.Contains(errs.String(), "192.0.2.1") || !strings.Contains(errs.String(), "allow-remote") {
 		t.Errorf("remote target from the environment: exit %d, %s", code, errs.String())
 	}
@@ -63,7 +63,7 @@ func TestReplayUsageErrors(t *testing.T) {
 		{[]string{"--duplicate-rate", "2", "--calls", "1"}, "--duplicate-rate"},
 	} {
 		var out, errs bytes.Buffer
-		cmd := replayCommand{getenv: envOf(nil)}
+		cmd := loadReplayCommand{getenv: envOf(nil)}
 		if code := cmd.run(context.Background(), tc.args, nil, &out, &errs); code != 2 || !strings.Contains(errs.String(), tc.want) {
 			t.Errorf("%v: exit %d, %q", tc.args, code, errs.String())
 		}

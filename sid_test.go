@@ -1,11 +1,11 @@
-package engine_test
+package didrouter_test
 
 import (
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/didrouter/didrouter/engine"
+	"github.com/didrouter/didrouter"
 )
 
 func TestIsSID(t *testing.T) {
@@ -16,7 +16,7 @@ func TestIsSID(t *testing.T) {
 	}{
 		{"CA" + hex32, "CA", true},
 		{"CA" + strings.Repeat("0", 32), "CA", true},
-		{engine.NewSID(engine.PrefixTask), engine.PrefixTask, true},
+		{didrouter.NewSID(didrouter.PrefixTask), didrouter.PrefixTask, true},
 		{"AC" + hex32, "CA", false},            // another kind of sid
 		{"ca" + hex32, "ca", false},            // not a sid prefix: it is checked as given
 		{"CA" + hex32[:31], "CA", false},       // too short
@@ -33,7 +33,7 @@ func TestIsSID(t *testing.T) {
 		{"ca" + hex32, "", false},
 		{"CAX" + hex32[:31], "CAX", false},
 	} {
-		if got := engine.IsSID(tc.s, tc.prefix); got != tc.want {
+		if got := didrouter.IsSID(tc.s, tc.prefix); got != tc.want {
 			t.Errorf("IsSID(%q, %q) = %v, want %v", tc.s, tc.prefix, got, tc.want)
 		}
 	}
@@ -56,7 +56,7 @@ func FuzzIsSID(f *testing.F) {
 		f.Add(seed, "CA")
 	}
 	f.Fuzz(func(t *testing.T, s, prefix string) {
-		got := engine.IsSID(s, prefix)
+		got := didrouter.IsSID(s, prefix)
 		want := (prefix == "" || len(prefix) == 2 && strings.HasPrefix(s, prefix)) && sidShape.MatchString(s)
 		if got != want {
 			t.Fatalf("IsSID(%q, %q) = %v, want %v", s, prefix, got, want)

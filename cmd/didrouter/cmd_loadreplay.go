@@ -14,21 +14,23 @@ import (
 	"github.com/didrouter/didrouter/replay"
 )
 
-// runReplay plays Twilio's part against a running didrouter: a JSONL call
-// script or a generated burst, with latency, error and routing-correctness
-// figures at the end. Exit status: 0 all checks passed, 1 a check failed or
-// webhooks errored, 2 bad usage or the run could not start.
-func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return replayCommand{getenv: os.Getenv}.run(ctx, args, stdin, stdout, stderr)
+// runLoadReplay is `didrouter replay`, the load tool. It plays Twilio's part
+// against a running didrouter, from a JSONL call script or a generated
+// burst, and prints latency, error and routing figures at the end. It exits
+// 0 when all checks passed, 1 when a check failed or webhooks errored, and 2
+// on bad usage or when the run could not start. It has nothing to do with
+// journal replay, which is `didrouter journal replay`.
+func runLoadReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return loadReplayCommand{getenv: os.Getenv}.run(ctx, args, stdin, stdout, stderr)
 }
 
-// replayCommand holds what replay takes from outside, so tests can give
+// loadReplayCommand holds what the load replay takes from outside, so tests can give
 // their own environment.
-type replayCommand struct {
+type loadReplayCommand struct {
 	getenv func(string) string
 }
 
-func (c replayCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func (c loadReplayCommand) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
