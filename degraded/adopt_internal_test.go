@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// The file opened for an adoption is checked again once open (it may have
-// been swapped since it was checked by name): a symbolic link is not
-// followed, and a file others may write is refused before it is read.
+// The file opened for an adoption is checked again once open, because it
+// may have been swapped since it was checked by name. A symbolic link is
+// not followed, and a file others may write is refused before it is read.
 func TestOpenAdoptedJournalChecksTheOpenFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.jsonl")

@@ -15,8 +15,8 @@ import (
 	"github.com/didrouter/didrouter/degraded"
 )
 
-// An instance replays the journal another instance left beside its own
-// (that instance is gone: nobody holds the file), once; a journal whose
+// An instance replays, once, the journal a gone instance left beside its
+// own. The instance is gone, so nobody holds the file. A journal whose
 // process still holds it is left alone.
 func TestModeAdoptsJournalOfGoneInstance(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
@@ -26,7 +26,8 @@ func TestModeAdoptsJournalOfGoneInstance(t *testing.T) {
 		w := newWorld(t, ctx, st)
 		owner := w.worker(t, "owner", `{"phone_number":"+15125550100","contact_uri":"client:owner"}`)
 
-		// The gone instance: an outage, a call answered and ended, then it dies.
+		// The gone instance sees an outage and a call answered and ended,
+		// then it dies.
 		gone := filepath.Join(dir, "didrouter-journal-gone.jsonl")
 		sw := &outageSwitch{}
 		func() {
@@ -104,9 +105,9 @@ func TestModeAdoptsJournalOfGoneInstance(t *testing.T) {
 	})
 }
 
-// queuedJournal leaves a journal at path holding one call routed from
-// memory to the queue (no worker could be reserved), closed: as an
-// instance that is gone leaves it.
+// queuedJournal leaves a closed journal at path, as a gone instance
+// leaves it. It holds one call routed from memory to the queue, because no
+// worker could be reserved.
 func (w *world) queuedJournal(t *testing.T, flow didrouter.Workflow, path, callSID string) {
 	t.Helper()
 	n := callTask(callSID, "+15125559999")
@@ -145,10 +146,11 @@ func (b *syncBuffer) String() string {
 }
 
 // A file named like another instance's journal is adopted only when it is
-// a regular file of this process's user that nobody else can write: one
-// another local user could plant or edit (writable by group or others, a
-// symbolic link, owned by another uid) is left alone, its calls stay out
-// of the store, and the log names it and says why, once.
+// a regular file of this process's user that nobody else can write.
+// Another local user could plant or edit a file writable by group or
+// others, a symbolic link or a file owned by another uid. Such a file is
+// left alone and its calls stay out of the store. The log names it and
+// says why, once.
 func TestModeAdoptsOnlyTrustedJournals(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -84,15 +84,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// A number bound to another workflow is routed by that workflow while the
-// store is down (the bindings were read while it answered); other numbers
-// by the default workflow. The import keeps the bound workflow.
+// While the store is down, a number bound to another workflow is routed by
+// that workflow, as the bindings were read while the store answered. Other
+// numbers are routed by the default workflow. The import keeps the bound
+// workflow.
 func TestModeRoutesBoundNumbers(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		w := newWorld(t, ctx, st)
-		// general is idle the longest: the default workflow's Everyone picks them.
+		// general is idle the longest, so the default workflow's Everyone
+		// picks them.
 		general := w.worker(t, "general", `{"contact_uri":"client:general"}`)
 		time.Sleep(10 * time.Millisecond)
 		sales := w.worker(t, "sales", `{"team":"sales","contact_uri":"client:sales"}`)
@@ -151,9 +153,9 @@ func TestModeRoutesBoundNumbers(t *testing.T) {
 	})
 }
 
-// Run neither warms nor replays before StartWhen says so (serve: until
-// the engine has loaded its index, so that warming does not load a second
-// one beside it).
+// Run neither warms nor replays before StartWhen says so. Serve waits
+// until the engine has loaded its index, so that warming does not load a
+// second one beside it.
 func TestModeWaitsForStartWhen(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -168,8 +170,8 @@ func TestModeWaitsForStartWhen(t *testing.T) {
 	waitFor(t, "degraded mode ready after StartWhen", mode.Ready)
 }
 
-// A journal left by an earlier run of the instance (it stopped during the
-// outage) is replayed by the next run once the store answers.
+// The instance stops during the outage, and the next run replays the
+// journal it left once the store answers.
 func TestModeReplaysJournalOfEarlierRun(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -178,7 +180,8 @@ func TestModeReplaysJournalOfEarlierRun(t *testing.T) {
 		w := newWorld(t, ctx, st)
 		owner := w.worker(t, "owner", `{"phone_number":"+15125550100","contact_uri":"client:owner"}`)
 
-		// The first run: an outage, a call answered, then the process stops.
+		// The first run sees an outage and a call answered, then the
+		// process stops.
 		sw := &outageSwitch{}
 		first := func() {
 			runCtx, stop := context.WithCancel(ctx)

@@ -8,8 +8,8 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// A caller who asked to be called back hangs up while the store is down:
-// the replay of that hang-up leaves the call-back request waiting, while
+// A caller who asked to be called back hangs up while the store is down.
+// The replay of that hang-up leaves the call-back request waiting, while
 // the same hang-up of an ordinary waiting call cancels it.
 func TestReplayedHangUpKeepsACallbackRequest(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {

@@ -19,13 +19,22 @@ import (
 
 // Journal operations.
 const (
-	OpCall    = "call"     // a new call routed without the store (Call holds it)
-	OpAccept  = "accept"   // the agent picked up: accept Reservation
-	OpReject  = "reject"   // the agent did not answer: reject Reservation with Status
-	OpEndTask = "end-task" // the answered call ended (Dial action): end Task
-	OpEndCall = "end-call" // the caller hung up (status callback, queue): end the task of CallSID
-	// OpVoicemail is a recorded message: create Task (keyed by its
-	// recording's sid, so applying it twice makes one voicemail).
+	// OpCall is a new call routed without the store, held in Call.
+	OpCall = "call"
+	// OpAccept says the agent picked up, so Reservation is accepted.
+	OpAccept = "accept"
+	// OpReject says the agent did not answer, so Reservation is rejected
+	// with Status.
+	OpReject = "reject"
+	// OpEndTask says the Dial action reported the answered call's end, so
+	// Task ends.
+	OpEndTask = "end-task"
+	// OpEndCall says the caller hung up, as the status callback or the
+	// queue reported, so the task of CallSID ends.
+	OpEndCall = "end-call"
+	// OpVoicemail is a recorded message, so NewTask is created. The task
+	// is keyed by its recording's sid, so applying it twice makes one
+	// voicemail.
 	OpVoicemail = "voicemail"
 )
 
@@ -38,12 +47,13 @@ type Entry struct {
 	Task        string               `json:"task,omitempty"`
 	Reservation string               `json:"reservation,omitempty"`
 	CallSID     string               `json:"call,omitempty"`
-	Status      string               `json:"status,omitempty"` // reject: the reservation status; end: the reason
+	Status      string               `json:"status,omitempty"` // the reservation status of a reject, the reason of an end
 	Call        *engine.DegradedCall `json:"dc,omitempty"`
-	NewTask     *engine.TaskInsert   `json:"nt,omitempty"` // voicemail: the task to create
+	NewTask     *engine.TaskInsert   `json:"nt,omitempty"` // the task a voicemail creates
 }
 
-// line is one line of the file: an entry, or a marker that entry Done was applied.
+// line is one line of the file. It is an entry, or a marker that entry
+// Done was applied.
 type line struct {
 	Entry
 	Done int64 `json:"done,omitempty"`
@@ -51,7 +61,7 @@ type line struct {
 
 // Journal is an append-only file of entries not yet applied to the store.
 // Each append and each done marker is written and fsynced before it
-// returns; when every entry is done the file is emptied.
+// returns. When every entry is done the file is emptied.
 type Journal struct {
 	mu      sync.Mutex
 	path    string
@@ -60,34 +70,34 @@ type Journal struct {
 	pending map[int64]Entry
 }
 
-// ErrJournalInUse says another process has the journal open (a running
-// instance, or a journal replay command).
+// ErrJournalInUse says another process has the journal open. That is a
+// running instance or a journal replay command.
 var ErrJournalInUse = errors.New("the journal is in use by another process")
 
-// OpenJournal opens (or creates) the journal at path and loads the entries
-// not yet done. A torn last line (a crash in the middle of a write) is
-// dropped: its append had not returned, so nothing was answered on it.
-// The file stays locked until Close: opening a journal another process
-// holds fails with ErrJournalInUse.
+// OpenJournal opens or creates the journal at path and loads the entries
+// not yet done. A crash in the middle of a write leaves a torn last line,
+// which is dropped. Its append had not returned, so nothing was answered
+// on it. The file stays locked until Close, and opening a journal another
+// process holds fails with ErrJournalInUse.
 func OpenJournal(path string) (*Journal, error) {
 	return openJournal(path, os.O_RDWR|os.O_CREATE, nil)
 }
 
-// OpenExistingJournal is OpenJournal for a journal that must exist (the
-// journal of another instance, replayed by an operator).
+// OpenExistingJournal is OpenJournal for a journal that must exist, such
+// as the journal of another instance that an operator replays.
 func OpenExistingJournal(path string) (*Journal, error) {
 	return openJournal(path, os.O_RDWR, nil)
 }
 
 // openAdoptedJournal is OpenExistingJournal for the journal of another
-// instance found in the directory: it opens no symbolic link, and the
-// file opened must pass CheckAdoptable's rules (it may have been swapped
-// since they were checked by name).
+// instance found in the directory. It opens no symbolic link, and the file
+// opened must pass CheckAdoptable's rules, because it may have been
+// swapped since they were checked by name.
 func openAdoptedJournal(path string) (*Journal, error) {
 	return openJournal(path, os.O_RDWR|fileperm.NoFollow, adoptable)
 }
 
-// openJournal opens the journal at path with flags; check, when set, vets
+// openJournal opens the journal at path with flags. check, when set, vets
 // the file opened before anything is read from it.
 func openJournal(path string, flags int, check func(fs.FileInfo) error) (*Journal, error) {
 	f, err := os.OpenFile(path, flags, fileperm.Private)
@@ -126,8 +136,8 @@ func openJournal(path string, flags int, check func(fs.FileInfo) error) (*Journa
 }
 
 // ReadJournal returns the entries of the journal at path not yet done,
-// oldest first, without changing or locking the file (a running instance
-// may be writing it: a torn last line is ignored).
+// oldest first, without changing or locking the file. A running instance
+// may be writing it, so a torn last line is ignored.
 func ReadJournal(path string) ([]Entry, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -148,15 +158,15 @@ func (j *Journal) load(f io.Reader) (int64, error) {
 	for {
 		b, err := r.ReadBytes('\n')
 		if errors.Is(err, io.EOF) {
-			return good, nil // b, if any, is a torn line
+			return good, nil // bytes read without a newline are a torn line
 		}
 		if err != nil {
 			return 0, fmt.Errorf("read journal %s: %w", j.path, err)
 		}
 		var l line
 		if err := json.Unmarshal(bytes.TrimSpace(b), &l); err != nil {
-			// Only the last line can be torn; a bad line in the middle
-			// means the file is not ours or was edited: refuse it.
+			// Only the last line can be torn. A bad line in the middle
+			// means the file is not ours or was edited, so refuse it.
 			if _, peekErr := r.Peek(1); peekErr == nil {
 				return 0, fmt.Errorf("journal %s: line at byte %d does not parse: %w", j.path, good, err)
 			}
@@ -200,7 +210,7 @@ func (j *Journal) Done(seq int64) error {
 	}
 	delete(j.pending, seq)
 	if len(j.pending) == 0 {
-		// Every line is done: an empty file says the same.
+		// Every line is done, and an empty file says the same.
 		if err := j.f.Truncate(0); err != nil {
 			return fmt.Errorf("empty journal: %w", err)
 		}

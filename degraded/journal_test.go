@@ -67,8 +67,8 @@ func TestJournalKeepsWhatIsNotDone(t *testing.T) {
 	j.Close()
 }
 
-// A line that does not parse in the middle is not a torn write: the file
-// is not ours (or was edited), and opening it fails rather than drop entries.
+// A line in the middle that does not parse is not a torn write. The file
+// is not ours or was edited, and opening it fails rather than drop entries.
 func TestJournalRefusesACorruptFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.jsonl")
 	os.WriteFile(path, []byte("{\"seq\":1,\"op\":\"call\"}\nnot json\n{\"seq\":2,\"op\":\"accept\"}\n"), 0o600)

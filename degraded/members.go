@@ -11,15 +11,15 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// ChangeInstance is the change kind of an instance's heartbeat: SID names
-// the instance. Engines ignore kinds they do not know.
+// ChangeInstance is the change kind of an instance's heartbeat, whose SID
+// names the instance. Engines ignore kinds they do not know.
 const ChangeInstance = "instance"
 
-// Heartbeat timing: an instance announces itself every heartbeatEvery and
-// counts as alive for memberTTL after it was last heard.
+// An instance announces itself every heartbeatEvery and counts as alive
+// for memberTTL after it was last heard.
 const (
 	heartbeatEvery = 2 * time.Second
-	// memberTTL is generous on purpose: taking a live instance for gone
+	// memberTTL is generous on purpose. Taking a live instance for gone
 	// makes two instances offer the same workers, while taking a gone one
 	// for alive only leaves its share of the workers idle during an outage.
 	memberTTL = 20 * time.Second
@@ -40,8 +40,8 @@ type Members struct {
 	since time.Time // since when this instance has heard its own heartbeats without a break
 }
 
-// NewMembers returns the membership of instance self (its DIDROUTER_INSTANCE_ID,
-// which must differ between instances).
+// NewMembers returns the membership of instance self. self is its
+// DIDROUTER_INSTANCE_ID, which must differ between instances.
 func NewMembers(self string, logger *slog.Logger) *Members {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -55,8 +55,8 @@ func (m *Members) Run(ctx context.Context, st didrouter.Store) {
 	tick := time.NewTicker(heartbeatEvery)
 	defer tick.Stop()
 	for {
-		// Our own heartbeat comes back through the feed like the others':
-		// hearing it says the feed worked at that time.
+		// Our own heartbeat comes back through the feed like the others'
+		// do. Hearing it says the feed worked at that time.
 		_ = st.Tx(ctx, func(tx didrouter.Tx) error {
 			return tx.Notify(ctx, didrouter.Change{Kind: ChangeInstance, SID: m.self})
 		})
@@ -72,7 +72,7 @@ func (m *Members) listen(ctx context.Context, st didrouter.Store) {
 	for ctx.Err() == nil {
 		changes, err := st.Subscribe(ctx)
 		if err != nil {
-			m.log.WarnContext(ctx, "members: subscribe failed; retrying", "err", err)
+			m.log.WarnContext(ctx, "membership feed subscribe failed, retrying", "in", heartbeatEvery.String(), "err", err)
 			select {
 			case <-ctx.Done():
 				return
@@ -100,11 +100,12 @@ func (m *Members) heard(instance string, at time.Time) {
 	m.seen[instance] = at
 }
 
-// Alive returns the instances heard within memberTTL before asOf (always
-// including this one), sorted. The time that counts is the last time this
-// instance heard its own heartbeat, if that was before asOf: when the feed
-// itself was down (it reconnects with a backoff after a database restart),
-// not hearing the others says nothing about them.
+// Alive returns the instances heard within memberTTL before asOf, sorted.
+// This instance is always among them. The time that counts is the last
+// time this instance heard its own heartbeat, if that was before asOf.
+// The feed itself may have been down, since it reconnects with a backoff
+// after a database restart, and then not hearing the others says nothing
+// about them.
 func (m *Members) Alive(asOf time.Time) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -123,7 +124,7 @@ func (m *Members) Alive(asOf time.Time) []string {
 }
 
 // Listening reports whether this instance has heard its own heartbeat
-// recently and has been listening for longer than memberTTL: only then
+// recently and has been listening for longer than memberTTL. Only then
 // does an instance missing from Alive mean it is gone.
 func (m *Members) Listening(now time.Time) bool {
 	m.mu.Lock()

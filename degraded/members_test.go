@@ -7,7 +7,7 @@ import (
 )
 
 // Instances that saw the same members split the workers without overlap
-// and without leaving anyone out; an instance not heard for a while no
+// and without leaving anyone out. An instance not heard for a while no
 // longer gets a share.
 func TestMembersSplitWorkers(t *testing.T) {
 	now := time.Now()
@@ -42,9 +42,9 @@ func TestMembersSplitWorkers(t *testing.T) {
 	}
 }
 
-// When the feed itself stopped (this instance stopped hearing even its own
-// heartbeat), the others are judged as of then: a database restart that
-// breaks every feed does not make each instance think it is alone.
+// When the feed itself stopped, this instance stopped hearing even its own
+// heartbeat, and the others are judged as of then. So a database restart
+// that breaks every feed does not make each instance think it is alone.
 func TestMembersJudgedWhenTheFeedLastWorked(t *testing.T) {
 	now := time.Now()
 	m := NewMembers("i1", nil)
@@ -78,7 +78,7 @@ func TestMembersListening(t *testing.T) {
 	if m.Listening(at.Add(selfGap + time.Second)) {
 		t.Fatal("listening although our own heartbeat has not come back")
 	}
-	// The feed was down for a while: start over.
+	// The feed was down for a while, so the count starts over.
 	later := at.Add(time.Minute)
 	m.heard("me", later)
 	if m.Listening(later.Add(heartbeatEvery)) {

@@ -21,19 +21,21 @@ const (
 	// outage.
 	warmEvery = 5 * time.Second
 	// defaultSettleAfter is how long after the store came back an entry
-	// that depends on other instances' journals (an answer, the end of a
-	// call) waits for them before it is applied as well as it can be.
+	// that depends on other instances' journals waits for them. Answers and
+	// ends of calls are such entries. After that wait the entry is applied
+	// as well as it can be.
 	defaultSettleAfter = 3 * time.Second
 	// pauseAfter is how long the store must have been down before routing
-	// is held: a single failed call on a stale connection is not an outage.
+	// is held. A single failed call on a stale connection is not an outage.
 	pauseAfter = time.Second
 	// giveUpAfter bounds how long an entry whose call never appears in the
-	// store is kept (its task was journaled by an instance that is gone).
+	// store is kept. Such a call's task was journaled by an instance that
+	// is gone.
 	giveUpAfter = 5 * time.Minute
 )
 
-// Engine is what degraded mode needs from *engine.Engine: its degraded-mode
-// surface, and the operations that replay what was journaled.
+// Engine is what degraded mode needs from *engine.Engine. That is its
+// degraded-mode surface and the operations that replay what was journaled.
 type Engine interface {
 	Degraded() engine.Degraded
 	AcceptReservation(ctx context.Context, workspaceSID, reservationSID string) (didrouter.Reservation, error)
@@ -44,8 +46,8 @@ type Engine interface {
 	Sync(ctx context.Context) error
 }
 
-// Router is what degraded mode uses of engine.Degraded: routing from
-// memory, importing what was routed so, and holding routing in between.
+// Router is what degraded mode uses of engine.Degraded. It routes from
+// memory, imports what was routed that way, and holds routing in between.
 type Router interface {
 	Route(ctx context.Context, ws didrouter.Workspace, flow didrouter.Workflow, n engine.TaskInsert, mayReserve func(string) bool) (engine.DegradedCall, error)
 	Release(workspaceSID, workerSID string)
@@ -62,32 +64,38 @@ var _ Router = engine.Degraded{}
 
 // Config configures a Mode.
 type Config struct {
-	Engine       Engine
-	Store        didrouter.Store  // reads and writes while replaying (through outage.Store)
-	Down         func() time.Time // when the store became unreachable; zero = reachable
-	Journal      *Journal         // this instance's journal
-	Members      *Members         // nil: reserve any worker (a single instance)
-	WorkspaceSID string           // the workspace of numbers without a binding
+	Engine Engine
+	// Store is read and written while replaying. Serve passes the
+	// outage.Store.
+	Store didrouter.Store
+	// Down says when the store became unreachable. It is zero while the
+	// store is reachable.
+	Down    func() time.Time
+	Journal *Journal // this instance's journal
+	// Members splits the workers among the instances during an outage.
+	// When nil, as for a single instance, any worker may be reserved.
+	Members      *Members
+	WorkspaceSID string // the workspace of numbers without a binding
 	Logger       *slog.Logger
 	// SettleAfter is how long after the store is back an entry that may
-	// depend on other instances' entries waits for them; 0 = 3 s
-	// (defaultSettleAfter).
+	// depend on other instances' entries waits for them. Zero means
+	// defaultSettleAfter, 3 s.
 	SettleAfter time.Duration
-	// StartWhen, when set, holds Run until it reports true (serve: the
-	// engine has loaded its worker index). Warming or replaying before
-	// then would make the engine load a second index of its own beside
-	// the one Start is loading (seconds of CPU and a second copy of the
-	// workers at a million of them).
+	// StartWhen, when set, holds Run until it reports true. Serve passes
+	// a check that the engine has loaded its worker index. Warming or
+	// replaying before then would make the engine load a second index
+	// beside the one Start is loading, which costs seconds of CPU and a
+	// second copy of a million workers.
 	StartWhen func() bool
 	// Orphans, when its Glob is set, has Run replay the journals other
-	// instances left behind (see Orphans). Off by default.
+	// instances left behind. It is off by default.
 	Orphans Orphans
-	// Clock is where degraded mode reads the time: the settle time, the
-	// length of an outage, the dates of journal entries. Give it the
-	// engine's clock, so that both agree on when a timer is due. nil =
-	// didrouter.SystemClock. The rounds of Run and Flush are paced by the
-	// wall clock, as the engine's timer poll is: a fake clock changes what
-	// a round sees, not how often rounds run.
+	// Clock gives degraded mode the time of the settle wait, of an outage
+	// and of journal entries. Give it the engine's clock, so that both
+	// agree on when a timer is due. Nil means didrouter.SystemClock. The
+	// wall clock paces the rounds of Run and Flush, as it paces the
+	// engine's timer poll. So a fake clock changes what a round sees, not
+	// how often rounds run.
 	Clock didrouter.Clock
 }
 
@@ -106,11 +114,11 @@ type Mode struct {
 	ws atomic.Pointer[warmed] // the workspaces, workflows and number bindings as last read
 
 	mu      sync.Mutex
-	own     map[string]ownRes // reservations this instance made degraded, by sid
+	own     map[string]ownRes // reservations this instance made while degraded, by sid
 	waiting []importedTask    // imported tasks left waiting, routed once settled
 	upAt    time.Time         // when the store was last seen coming back
 	downAt  time.Time         // when the store was last seen going away
-	paused  bool              // this instance's routing is held (holdRouting)
+	paused  bool              // holdRouting holds this instance's routing
 	warned  map[string]bool   // problems already logged at warning level
 	wasUp   bool
 
@@ -121,7 +129,7 @@ type ownRes struct{ ws, worker, call string }
 
 type importedTask struct{ ws, task string }
 
-// New returns a Mode; call Run to warm it and replay its journal.
+// New returns a Mode. Call Run to warm it and replay its journal.
 func New(cfg Config) (*Mode, error) {
 	if cfg.Engine == nil || cfg.Store == nil || cfg.Down == nil || cfg.Journal == nil || cfg.WorkspaceSID == "" {
 		return nil, errors.New("degraded: Engine, Store, Down, Journal and WorkspaceSID are required")
@@ -141,20 +149,20 @@ func New(cfg Config) (*Mode, error) {
 // now is the time on the configured clock.
 func (m *Mode) now() time.Time { return m.cfg.Clock.Now() }
 
-// Ready reports whether degraded mode could take a call: the workspace
-// has been read while the store answered.
+// Ready reports whether degraded mode could take a call. It can once the
+// workspace has been read while the store answered.
 func (m *Mode) Ready() bool { return m.ws.Load() != nil }
 
 // Active reports whether the store is known to be unreachable now.
 func (m *Mode) Active() bool { return !m.cfg.Down().IsZero() }
 
 // Recovering reports whether the store is back after an outage but the
-// journals of the instances may not all be in it yet: this instance's
-// routing is still held (until the store has answered for SettleAfter), or
-// its own journal has entries left. Until then the store may say that a
-// reservation rung during the outage is pending when an agent answered it
-// (the acceptance is in a journal): the webhooks do not decide from that
-// (see webhooks/degraded.go).
+// journals of the instances may not all be in it yet. That is so while
+// this instance's routing is still held, until the store has answered for
+// SettleAfter, or while its own journal has entries left. Meanwhile the
+// store may say that a reservation rung during the outage is pending when
+// an agent answered it, because the acceptance is still in a journal. The
+// webhooks in webhooks/degraded.go do not decide from that.
 func (m *Mode) Recovering() bool {
 	if m.Active() {
 		return false

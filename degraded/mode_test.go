@@ -15,8 +15,8 @@ import (
 	"github.com/didrouter/didrouter/store/storetest"
 )
 
-// outageSwitch stands for outage.Store.Down: the test says when the store
-// counts as unreachable (the store itself stays real).
+// outageSwitch stands for outage.Store.Down. The test says when the store
+// counts as unreachable, while the store itself stays real.
 type outageSwitch struct{ since atomic.Int64 }
 
 func (o *outageSwitch) down() time.Time {
@@ -44,9 +44,9 @@ func callTask(callSID, to string) engine.TaskInsert {
 	return engine.TaskInsert{Attributes: string(attrs), CallSID: callSID}
 }
 
-// ownerMode is a running degraded Mode over st with one available worker,
-// "owner", who owns +15125550100, warmed up and with the warm-up call
-// ended: the set-up of the replay tests.
+// ownerMode is the set-up of the replay tests. It is a running degraded
+// Mode over st, warmed up, with the warm-up call ended. Its one available
+// worker, "owner", owns +15125550100.
 type ownerMode struct {
 	ctx   context.Context
 	ws    didrouter.Workspace
@@ -56,8 +56,8 @@ type ownerMode struct {
 	mode  *degraded.Mode
 }
 
-// newOwnerMode builds it; wrap gives the Mode its engine (the real one, or
-// one that fails on purpose).
+// newOwnerMode builds an ownerMode. wrap gives the Mode its engine, the
+// real one or one that fails on purpose.
 func newOwnerMode(t *testing.T, st didrouter.Store, wrap func(*engine.Engine) degraded.Engine, settle time.Duration) ownerMode {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,7 +95,7 @@ func newOwnerMode(t *testing.T, st didrouter.Store, wrap func(*engine.Engine) de
 	go func() { mode.Run(ctx); close(runDone) }()
 	t.Cleanup(func() { cancel(); <-runDone; j.Close() })
 
-	// Warm: Incoming works once the workspace was read.
+	// Incoming works once the workspace was read.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, _, err := mode.Incoming(ctx, "+15125559999", callTask("CAwarm", "+15125559999")); err == nil {
@@ -106,7 +106,7 @@ func newOwnerMode(t *testing.T, st didrouter.Store, wrap func(*engine.Engine) de
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// The warm-up call took the owner (Everyone): it hangs up.
+	// The warm-up call took the owner through Everyone, and it hangs up.
 	if err := mode.EndCall(ctx, ws.SID, "CAwarm", "caller hung up"); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func newOwnerMode(t *testing.T, st didrouter.Store, wrap func(*engine.Engine) de
 
 // A call answered and ended while the store was down, and one that waited
 // and hung up, are in the store afterwards exactly once, in their final
-// state, with the worker free; the journal is empty.
+// state. The worker is free and the journal is empty.
 func TestModeJournalsAndReplays(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		o := newOwnerMode(t, st, func(e *engine.Engine) degraded.Engine { return e }, 200*time.Millisecond)
@@ -173,10 +173,10 @@ func TestModeJournalsAndReplays(t *testing.T) {
 }
 
 // Twilio delivered a call's incoming webhook twice while the store was down
-// and both were routed from memory: one task is imported, the other dropped,
-// and what was journaled against the dropped one does not stay in the
-// journal (an answer of its reservation is dropped, the end of the call
-// ends the task that was kept).
+// and both were routed from memory. One task is imported and the other
+// dropped. What was journaled against the dropped one does not stay in the
+// journal. An answer of its reservation is dropped, and the end of the call
+// ends the task that was kept.
 func TestModeDuplicateCall(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -238,9 +238,9 @@ func TestModeDuplicateCall(t *testing.T) {
 }
 
 // Recovering says the store is back but the journals may not all be in
-// it: from the end of an outage until the settle time is over, and while
-// the instance's own journal has entries. Not during the outage (Active
-// says so), not before any outage.
+// it. That holds from the end of an outage until the settle time is over,
+// and while the instance's own journal has entries. It does not hold
+// during the outage, when Active says so, nor before any outage.
 func TestModeRecovering(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -297,8 +297,8 @@ func TestModeRecovering(t *testing.T) {
 		if waited := time.Since(back); waited < settle {
 			t.Fatalf("recovering for %v, want the settle time %v", waited, settle)
 		}
-		// An entry of its own not replayed yet (here: one for a call the
-		// store will never have) keeps it recovering.
+		// An entry of its own not replayed yet keeps it recovering. Here
+		// it is one for a call the store will never have.
 		if err := mode.EndCall(ctx, ws.SID, "CA0000000000000000000000000000dead", "caller hung up"); err != nil {
 			t.Fatal(err)
 		}
@@ -308,11 +308,11 @@ func TestModeRecovering(t *testing.T) {
 	})
 }
 
-// answeredDuplicate routes call CAdup twice while the store is down (its
-// webhook delivered twice), each routing reserving one of two workers;
-// the caller follows the second answer, which is answered; before the
-// store is back, busy (when set) runs against the store. It returns the
-// two routings once the journal is replayed.
+// answeredDuplicate routes call CAdup twice while the store is down, as
+// when its webhook is delivered twice. Each routing reserves one of two
+// workers. The caller follows the second answer, and its worker answers.
+// When set, busy runs against the store before the store is back. It
+// returns the two routings once the journal is replayed.
 func answeredDuplicate(t *testing.T, st didrouter.Store, busy func(ctx context.Context, ws didrouter.Workspace, worker didrouter.Worker)) (mode *degraded.Mode, a, b engine.TaskResult) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -370,7 +370,7 @@ func answeredDuplicate(t *testing.T, st didrouter.Store, busy func(ctx context.C
 	if a.Reservation == nil || b.Reservation == nil || a.Reservation.WorkerSID == b.Reservation.WorkerSID {
 		t.Fatalf("routings: %+v and %+v, want one worker each", a.Reservation, b.Reservation)
 	}
-	// Twilio followed the second answer: its worker answered.
+	// Twilio followed the second answer, and its worker answered.
 	if err := mode.Accept(ctx, ws.SID, "CAdup", b.Task.SID, b.Reservation.SID); err != nil {
 		t.Fatal(err)
 	}
@@ -389,10 +389,10 @@ func answeredDuplicate(t *testing.T, st didrouter.Store, busy func(ctx context.C
 	return mode, a, b
 }
 
-// The answered reservation wins: a call routed twice while the store was
-// down, answered on the routing whose task lost at the import, ends with
-// the kept task completed by the worker who answered; the worker rung in
-// vain is free and nobody is booked twice.
+// The answered reservation wins. A call is routed twice while the store is
+// down and answered on the routing whose task loses at the import. It ends
+// with the kept task completed by the worker who answered. The worker rung
+// in vain is free, and nobody is booked twice.
 func TestModeDuplicateCallAnswered(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		_, a, b := answeredDuplicate(t, st, nil)
@@ -429,9 +429,10 @@ func TestModeDuplicateCallAnswered(t *testing.T) {
 	})
 }
 
-// The worker who answered is busy in the store by the time the answer is
-// replayed (another instance gave them a call): they are not booked twice,
-// the conflict is counted, and the kept task, never answered, is canceled.
+// Another instance gave the worker who answered a call, so they are busy
+// in the store by the time the answer is replayed. They are not booked
+// twice, the conflict is counted, and the kept task, never answered, is
+// canceled.
 func TestModeDuplicateCallAnsweredWorkerBusy(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		var online engine.TaskResult

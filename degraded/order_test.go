@@ -13,7 +13,7 @@ import (
 )
 
 // flakyAccept is the engine with its first AcceptReservation failing as a
-// busy store does (a transient error, not a coded one).
+// busy store does, with a transient error and not a coded one.
 type flakyAccept struct {
 	*engine.Engine
 	failed atomic.Bool
@@ -26,14 +26,14 @@ func (f *flakyAccept) AcceptReservation(ctx context.Context, ws, sid string) (di
 	return f.Engine.AcceptReservation(ctx, ws, sid)
 }
 
-// The answer of a call fails to apply at the first try: the end of that
+// The answer of a call fails to apply at the first try. The end of that
 // call waits for it, and the call is completed, not canceled as if nobody
 // had answered.
 func TestReplayKeepsACallsOrder(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		var eng *flakyAccept
-		// No settle time: an end of a call still ringing would be
-		// canceled in the same round.
+		// With no settle time, a call still ringing whose end is
+		// replayed is canceled in the same round.
 		o := newOwnerMode(t, st, func(e *engine.Engine) degraded.Engine { eng = &flakyAccept{Engine: e}; return eng }, time.Nanosecond)
 		ctx, ws, owner, j, sw, mode := o.ctx, o.ws, o.owner, o.j, o.sw, o.mode
 		sw.set(true)

@@ -1,7 +1,7 @@
 package degraded
 
-// Journaling calls: while the store is down, what happens to calls is
-// decided from memory and written to the journal.
+// While the store is down, what happens to calls is decided from memory
+// and written to the journal.
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Incoming routes a new call to dialed (E.164) without the store and
-// journals it. n needs no workspace or workflow: those of dialed's binding
-// as last read while the store answered are used, else the default
+// Incoming routes a new call to the E.164 number dialed without the store,
+// and journals it. n needs no workspace or workflow. Incoming uses those of
+// dialed's binding as last read while the store answered, else the default
 // workspace and its default workflow.
 func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.TaskInsert) (didrouter.Workspace, engine.TaskResult, error) {
 	w := m.ws.Load()
@@ -58,10 +58,11 @@ func (m *Mode) Incoming(ctx context.Context, dialed string, n engine.TaskInsert)
 }
 
 // LoopsBack reports whether ringing the phone number e164 from memory
-// could call into didrouter again, as the webhooks check with the store
-// before ringing a contact number: it is the DID of a worker in the
-// workspace's index, or a number bound to a workflow as last read. Until
-// the bindings have been read it says yes.
+// could call into didrouter again. It is the check the webhooks make with
+// the store before ringing a contact number, made from memory. The answer
+// is yes for the DID of a worker in the workspace's index and for a number
+// bound to a workflow as last read. Until the bindings have been read it
+// is always yes.
 func (m *Mode) LoopsBack(workspaceSID, e164 string) bool {
 	w := m.ws.Load()
 	if w == nil || !w.boundRead {
@@ -79,9 +80,9 @@ func (m *Mode) Accept(ctx context.Context, ws, callSID, taskSID, reservationSID 
 	return err
 }
 
-// Reject journals that a reservation's agent did not answer (status
-// timeout) or refused (rejected), and frees them here if this instance
-// reserved them.
+// Reject journals that a reservation's agent did not answer or refused,
+// with status timeout or rejected. If this instance reserved the agent, it
+// frees them here.
 func (m *Mode) Reject(ctx context.Context, ws, callSID, taskSID, reservationSID, status string) error {
 	m.release(reservationSID)
 	_, err := m.journal(Entry{Op: OpReject, WS: ws, CallSID: callSID, Task: taskSID, Reservation: reservationSID, Status: status})
@@ -130,7 +131,7 @@ func (m *Mode) journal(e Entry) (Entry, error) {
 	e.At = m.now()
 	e, err := m.cfg.Journal.Append(e)
 	if err != nil {
-		m.log.Error("degraded: journaling failed", "op", e.Op, "call_sid", e.CallSID, "task_sid", e.Task, "err", err)
+		m.log.Error("journaling failed", "op", e.Op, "call_sid", e.CallSID, "task_sid", e.Task, "err", err)
 		return e, fmt.Errorf("degraded: %w", err)
 	}
 	m.journaled.Add(1)

@@ -11,12 +11,12 @@ import (
 )
 
 // An instance restarts with a call of its own journal that went to the
-// queue. Its start-up replay imports the call before the settle time (it
-// waits: other instances may still import calls holding the workers the
-// store shows free) and empties the journal. Once the settle time is over
-// the call is routed to the free worker and the journal a gone instance
-// left is adopted, as on a fresh start: neither waits for a replay round
-// that no entry is left to start.
+// queue. Its start-up replay imports the call before the settle time and
+// empties the journal. The call waits, because other instances may still
+// import calls holding the workers the store shows free. Once the settle
+// time is over the call is routed to the free worker, and the journal a
+// gone instance left is adopted, as on a fresh start. Neither waits for a
+// replay round that no entry is left to start.
 func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -81,8 +81,7 @@ func TestModeRoutesWaitingAndAdoptsAfterEarlyReplay(t *testing.T) {
 }
 
 // Degraded mode reads the time from its clock, so a journal entry is dated
-// by it. Time was once read from the wall clock in a dozen places beside
-// the configured one.
+// by it and not by the wall clock.
 func TestModeReadsTimeFromItsClock(t *testing.T) {
 	stores(t, func(t *testing.T, st didrouter.Store) {
 		ctx := context.Background()

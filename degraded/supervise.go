@@ -1,7 +1,7 @@
 package degraded
 
-// Supervision: the loop that watches the store, holds and resumes routing,
-// and starts the warming and the replay rounds.
+// Supervision is the loop that watches the store, holds and resumes
+// routing, and starts the warming and the replay rounds.
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // replays the journal whenever it has entries and the store answers, until
 // ctx ends.
 func (m *Mode) Run(ctx context.Context) {
-	// A round is a poll, so the wall clock paces it (see Config.Clock).
+	// A round is a poll, so the wall clock paces it, as Config.Clock says.
 	replay := time.NewTicker(replayEvery)
 	defer replay.Stop()
 	for m.cfg.StartWhen != nil && !m.cfg.StartWhen() {
@@ -29,12 +29,13 @@ func (m *Mode) Run(ctx context.Context) {
 	if adoptEvery <= 0 {
 		adoptEvery = defaultAdoptEvery
 	}
-	lastAdopt := m.now().Add(-adoptEvery) // look once the first replay is done
+	lastAdopt := m.now().Add(-adoptEvery) // so the first look comes right after the first replay
 	for {
 		if m.Active() {
-			// Ask the store whether it is back (one short attempt through
-			// outage.Store, which clears its outage on success): the
-			// replay must not wait for some other call to find out.
+			// Ask the store whether it is back, so that the replay does
+			// not wait for some other call to find out. Through
+			// outage.Store this is one short attempt, and a success
+			// clears the outage.
 			_, _ = m.cfg.Store.GetWorkspace(ctx, m.cfg.WorkspaceSID)
 		}
 		up := !m.Active()
@@ -57,7 +58,7 @@ func (m *Mode) Run(ctx context.Context) {
 			if err := m.warm(ctx); err == nil {
 				lastWarm = m.now()
 			} else if ctx.Err() == nil {
-				m.log.DebugContext(ctx, "degraded: warming failed", "err", err)
+				m.log.DebugContext(ctx, "warming for an outage failed", "err", err)
 			}
 		}
 		if up && m.cfg.Journal.Len() > 0 {
@@ -67,10 +68,11 @@ func (m *Mode) Run(ctx context.Context) {
 		settled := up && m.upForLocked() >= m.cfg.SettleAfter
 		m.mu.Unlock()
 		if settled {
-			// Not only in a replay round: a journal emptied before the
-			// settle time (its calls imported waiting) starts no round
-			// that would route them, and they would keep this instance
-			// from adopting the journals of gone instances (calm).
+			// This runs outside replay rounds too. A journal emptied
+			// before the settle time, with its calls imported waiting,
+			// starts no round that would route them. Those calls would
+			// also keep this instance from being calm enough to adopt
+			// the journals of gone instances.
 			m.routeWaiting(ctx)
 		}
 		m.mu.Lock()
@@ -89,10 +91,10 @@ func (m *Mode) Run(ctx context.Context) {
 }
 
 // holdRouting pauses this instance's routing while the store is down and
-// resumes it once the store has answered for SettleAfter: in between, every
-// instance imports the calls it routed from memory (their workers are still
-// free in the store's eyes until then), and nothing here reserves a worker
-// one of them holds.
+// resumes it once the store has answered for SettleAfter. In between,
+// every instance imports the calls it routed from memory. Until a call is
+// imported, the store thinks its worker is free, and the pause keeps this
+// instance from reserving that worker.
 func (m *Mode) holdRouting(ctx context.Context, up bool) {
 	m.mu.Lock()
 	paused, upFor := m.paused, m.upForLocked()
@@ -108,21 +110,21 @@ func (m *Mode) holdRouting(ctx context.Context, up bool) {
 	m.mu.Unlock()
 	if !up {
 		m.router.PauseRouting()
-		m.log.InfoContext(ctx, "degraded: routing held until the journals are replayed")
+		m.log.InfoContext(ctx, "routing held until the journals are replayed")
 		return
 	}
 	if err := m.router.ResumeRouting(ctx); err != nil {
-		m.log.WarnContext(ctx, "degraded: resuming routing: some waiting calls were not routed; they wait for a free worker", "err", err)
+		m.log.WarnContext(ctx, "some waiting calls not routed on resume", "then", "they wait for a free worker", "err", err)
 	}
-	m.log.InfoContext(ctx, "degraded: routing resumed")
+	m.log.InfoContext(ctx, "routing resumed")
 }
 
 // upForLocked is how long the store has answered since it was last seen
-// coming back (m.mu held).
+// coming back. The caller holds m.mu.
 func (m *Mode) upForLocked() time.Duration { return m.cfg.Clock.Now().Sub(m.upAt) }
 
-// journaledSince reports whether entries journaled since t are pending
-// (this outage left something to replay).
+// journaledSince reports whether entries journaled since t are pending,
+// which means that the outage since t left something to replay.
 func (m *Mode) journaledSince(t time.Time) bool {
 	for _, e := range m.cfg.Journal.Pending() {
 		if !e.At.Before(t) {
@@ -133,9 +135,9 @@ func (m *Mode) journaledSince(t time.Time) bool {
 }
 
 // postponeTimers moves the timers that fell due while the store was down
-// to SettleAfter from now, once, when this instance has journaled entries
-// to replay: a step or reservation timer must not move a call on before
-// the journals say the agent answered it.
+// to SettleAfter from now. It runs once per outage, when this instance has
+// journaled entries to replay. A step or reservation timer must not move a
+// call on before the journals say whether the agent answered it.
 func (m *Mode) postponeTimers(ctx context.Context) {
 	until := m.now().Add(m.cfg.SettleAfter)
 	n := 0
@@ -157,15 +159,17 @@ func (m *Mode) postponeTimers(ctx context.Context) {
 		return nil
 	})
 	if err != nil {
-		m.log.WarnContext(ctx, "degraded: postponing the timers due during the outage failed", "err", err)
+		m.log.WarnContext(ctx, "postponing the timers due during the outage failed",
+			"risk", "a timer may move a call on before the journals say the agent answered it", "err", err)
 		return
 	}
-	m.log.InfoContext(ctx, "degraded: timers due during the outage wait for the journals", "timers", n, "until", until)
+	m.log.InfoContext(ctx, "timers due during the outage postponed",
+		"reason", "the journals may say the agents answered", "timers", n, "until", until)
 }
 
-// Flush replays the journal until it is empty or ctx ends (serve calls it
+// Flush replays the journal until it is empty or ctx ends. Serve calls it
 // while draining, so that a stopped instance leaves nothing behind when
-// the store answers). What is left stays in the journal file for the next
+// the store answers. What is left stays in the journal file for the next
 // start.
 func (m *Mode) Flush(ctx context.Context) int {
 	for m.cfg.Journal.Len() > 0 && ctx.Err() == nil {

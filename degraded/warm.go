@@ -1,7 +1,7 @@
 package degraded
 
-// Cache warming: while the store answers, what a call needs to be routed
-// from memory during an outage is read ahead.
+// Cache warming reads ahead, while the store answers, what a call needs to
+// be routed from memory during an outage.
 
 import (
 	"context"
@@ -12,15 +12,15 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// warmed is what Incoming routes with: the default workspace and its
-// workflow, and the workspace and workflow of each bound number.
+// warmed is what Incoming routes with. It holds the default workspace and
+// its workflow, and the workspace and workflow of each bound number.
 type warmed struct {
 	def       target
-	bound     map[string]target // by dialed number (E.164)
-	boundRead bool              // bound holds every binding (they were read at least once)
+	bound     map[string]target // by dialed E.164 number
+	boundRead bool              // the bindings were read at least once, so bound holds them all
 }
 
-// target is where a call goes: a workspace and one of its workflows.
+// target is where a call goes, a workspace and one of its workflows.
 type target struct {
 	ws   didrouter.Workspace
 	flow didrouter.Workflow
@@ -47,15 +47,16 @@ func (m *Mode) warm(ctx context.Context) error {
 		if old := m.ws.Load(); old != nil {
 			w.bound, w.boundRead = old.bound, old.boundRead
 		}
-		m.log.WarnContext(ctx, "degraded: reading the number bindings failed; keeping those read before", "err", err)
+		m.log.WarnContext(ctx, "reading the number bindings failed", "then", "the bindings read before are kept", "err", err)
 	}
 	m.ws.Store(w)
 	return nil
 }
 
 // warmBindings reads every number binding into w, with its workspace and
-// workflow. A binding whose workflow cannot be read is left out (logged):
-// its number is routed by the default workflow while the store is down.
+// workflow. A binding whose workflow cannot be read is logged and left
+// out, so its number is routed by the default workflow while the store is
+// down.
 func (m *Mode) warmBindings(ctx context.Context, w *warmed) error {
 	spaces, err := m.cfg.Store.ListWorkspaces(ctx)
 	if err != nil {
@@ -79,9 +80,11 @@ func (m *Mode) warmBindings(ctx context.Context, w *warmed) error {
 				if err != nil {
 					level := slog.LevelWarn
 					if m.warnedOnce("binding " + b.PhoneNumber + " " + flowSID) {
-						level = slog.LevelDebug // said already (warm runs every few seconds)
+						// warm runs every few seconds, and this was said already.
+						level = slog.LevelDebug
 					}
-					m.log.Log(ctx, level, "degraded: a bound number's workflow cannot be read; the number is routed by the default workflow during an outage",
+					m.log.Log(ctx, level, "bound number's workflow unreadable",
+						"then", "the number is routed by the default workflow during an outage",
 						"phone_number", b.PhoneNumber, "workspace_sid", ws.SID, "workflow_sid", flowSID, "err", err)
 					continue
 				}

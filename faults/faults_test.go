@@ -688,7 +688,7 @@ func summarize(sc scenario, flog *faultLog, played *replay.Report, j judgement, 
 	var why []string
 	for _, in := range insts {
 		for _, line := range strings.Split(in.logText(), "\n") {
-			if strings.Contains(line, "answering fallback TwiML") {
+			if strings.Contains(line, "answering fallback twiml") {
 				fallbacks++
 				var e struct{ Route, Err string }
 				_ = json.Unmarshal([]byte(line), &e)
@@ -698,8 +698,8 @@ func summarize(sc scenario, flog *faultLog, played *replay.Report, j judgement, 
 	}
 	waits, backs := 0, 0
 	for _, in := range insts {
-		waits += strings.Count(in.logText(), "database unreachable; calls wait")
-		backs += strings.Count(in.logText(), "database reachable again")
+		waits += strings.Count(in.logText(), `"msg":"database unreachable"`)
+		backs += strings.Count(in.logText(), `"msg":"database reachable again"`)
 	}
 	fmt.Fprintf(&b, "Fallback TwiML answers (logged by the instances): %d; seen by replay: %d. Instances that saw the database go away: %d, come back: %d.\n",
 		fallbacks, j.fallbacks, waits, backs)
@@ -711,7 +711,7 @@ func summarize(sc scenario, flog *faultLog, played *replay.Report, j judgement, 
 	for _, in := range insts {
 		text := in.logText()
 		for _, l := range strings.Split(text, "\n") {
-			if strings.Contains(l, "degraded: imported call conflicted") || strings.Contains(l, "already had another task") ||
+			if strings.Contains(l, "imported call conflicted") || strings.Contains(l, "already had another task") ||
 				strings.Contains(l, "answered a reservation that had ended") {
 				var e struct{ Msg, Conflict, Status string }
 				_ = json.Unmarshal([]byte(l), &e)
@@ -720,8 +720,8 @@ func summarize(sc scenario, flog *faultLog, played *replay.Report, j judgement, 
 		}
 		degradedDials += strings.Count(text, "store unreachable: reserved from memory")
 		journaled += strings.Count(text, "journaled")
-		replays += strings.Count(text, "degraded: journal replayed")
-		conflicts += strings.Count(text, "degraded: imported call conflicted") + strings.Count(text, "already had another task") +
+		replays += strings.Count(text, `"msg":"journal replayed"`)
+		conflicts += strings.Count(text, "imported call conflicted") + strings.Count(text, "already had another task") +
 			strings.Count(text, "answered a reservation that had ended")
 	}
 	fmt.Fprintf(&b, "Degraded mode: %d calls rung from memory, %d journaled follow-ups (answers, dial outcomes, hang-ups), "+

@@ -14,9 +14,9 @@ import (
 )
 
 // Unreachable reports whether err says the database could not be reached
-// or went away (as opposed to a refusal by the database or the engine: a
-// constraint, a coded engine error, a bad query). A context that ended is
-// not an outage: the caller gave up.
+// or went away. A refusal by the database or the engine is not an outage,
+// such as a constraint, a coded engine error or a bad query. A context
+// that ended is not an outage either, because the caller gave up.
 func Unreachable(err error) bool {
 	if errors.Is(err, errProbeTimeout) {
 		return true
@@ -34,8 +34,8 @@ func Unreachable(err error) bool {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		// Class 08: connection exceptions; 57P01-57P03: the server is
-		// shutting down, crashed or starting up.
+		// Class 08 holds the connection exceptions. 57P01 to 57P03 say
+		// the server is shutting down, crashed or is starting up.
 		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
 	}
 	var netErr net.Error
@@ -44,8 +44,9 @@ func Unreachable(err error) bool {
 }
 
 // retrySafe reports whether a failed call certainly changed nothing, so
-// that running it again cannot apply it twice: the connection could not be
-// made, or the failure came before anything was sent.
+// that running it again cannot apply it twice. That is so when the
+// connection could not be made, or the failure came before anything was
+// sent.
 func retrySafe(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -55,7 +56,7 @@ func retrySafe(err error) bool {
 		return true
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "57P03" { // cannot connect now: starting up or shutting down
+	if errors.As(err, &pgErr) && pgErr.Code == "57P03" { // cannot connect now, the server is starting up or shutting down
 		return true
 	}
 	return pgconn.SafeToRetry(err) || errors.Is(err, syscall.ECONNREFUSED)

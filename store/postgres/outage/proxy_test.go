@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// proxy forwards TCP connections to a real Postgres and can play an outage:
-// while down it accepts and at once closes every connection (the server is
-// gone), and going down cuts the connections in progress (a crash).
+// proxy forwards TCP connections to a real Postgres and can play an
+// outage. While down it accepts and at once closes every connection, as
+// when the server is gone. Going down cuts the connections in progress, as
+// a crash does.
 type proxy struct {
 	ln     net.Listener
 	target string

@@ -14,7 +14,7 @@ import (
 
 // DefaultMaxWait is how long one call waits for the database to come back.
 // Twilio gives a webhook 15 s and the webhooks bound their decisions at
-// 10 s: waiting 6 s leaves time for the fallback answer.
+// 10 s, so waiting 6 s leaves time for the fallback answer.
 const DefaultMaxWait = 6 * time.Second
 
 // Backoff between two attempts.
@@ -25,24 +25,26 @@ const (
 
 // Config configures a Store.
 type Config struct {
-	MaxWait time.Duration // 0 = DefaultMaxWait; negative = never retry
+	// MaxWait is how long a call waits for the database. Zero means
+	// DefaultMaxWait, and a negative wait means no retry.
+	MaxWait time.Duration
 	Logger  *slog.Logger
-	// Unreachable classifies errors; nil = the package's Unreachable.
+	// Unreachable classifies errors. Nil means the package's Unreachable.
 	Unreachable func(error) bool
 }
 
-// Store is an didrouter.Store that rides out short outages of the one it
-// wraps. Reads are tried again while the database is unreachable;
-// transactions only when the failure certainly changed nothing. Methods it
-// does not override (Subscribe, EachWorker, lists used by the admin API)
-// pass through unchanged.
+// Store is a didrouter.Store that rides out short outages of the one it
+// wraps. Reads are tried again while the database is unreachable, and
+// transactions only when the failure certainly changed nothing. The
+// methods it does not override pass through unchanged, such as Subscribe,
+// EachWorker and the lists the admin API uses.
 type Store struct {
 	didrouter.Store
 	maxWait     time.Duration
 	log         *slog.Logger
 	unreachable func(error) bool
 
-	downSince atomic.Int64 // unix nanoseconds of the first failure of the current outage; 0 = reachable
+	downSince atomic.Int64 // Unix nanoseconds of the current outage's first failure, or 0 while reachable
 	outages   atomic.Int64 // outages seen
 	retries   atomic.Int64 // calls tried again
 }
@@ -63,8 +65,8 @@ func New(s didrouter.Store, cfg Config) *Store {
 	return &Store{Store: s, maxWait: cfg.MaxWait, log: cfg.Logger, unreachable: cfg.Unreachable}
 }
 
-// Down reports since when the database has been unreachable (zero: it
-// answered the last call).
+// Down reports since when the database has been unreachable. It is zero
+// when the database answered the last call.
 func (s *Store) Down() time.Time {
 	if ns := s.downSince.Load(); ns != 0 {
 		return time.Unix(0, ns)
@@ -85,20 +87,20 @@ func (s *Store) observe(ctx context.Context, err error) {
 	default:
 		if s.downSince.CompareAndSwap(0, time.Now().UnixNano()) {
 			s.outages.Add(1)
-			s.log.WarnContext(ctx, "database unreachable; calls wait for it (bounded) before falling back", "err", err)
+			s.log.WarnContext(ctx, "database unreachable", "then", "calls wait a bounded time for it, then fall back", "err", err)
 		}
 	}
 }
 
-// probeTimeout bounds one attempt while the database is known to be down
-// (a host that drops packets would otherwise hold every call until its
-// deadline).
+// probeTimeout bounds one attempt while the database is known to be down.
+// Otherwise a host that drops packets would hold every call until its
+// deadline.
 const probeTimeout = time.Second
 
 // do runs call until it succeeds, fails for another reason than an
 // outage, retry says it may not be run again, or the wait is over. Once
 // the database has been down for longer than one wait, a call makes one
-// short attempt: waiting again would only delay every webhook while
+// short attempt. Waiting again would only delay every webhook while
 // degraded mode answers them.
 func (s *Store) do(ctx context.Context, retry func(error) bool, call func(context.Context) error) error {
 	if since := s.Down(); !since.IsZero() && time.Since(since) > s.maxWait {
@@ -106,7 +108,8 @@ func (s *Store) do(ctx context.Context, retry func(error) bool, call func(contex
 		defer cancel()
 		err := call(pctx)
 		if err != nil && ctx.Err() == nil && pctx.Err() != nil {
-			// The probe timed out, not the caller: still an outage.
+			// The probe timed out, not the caller, so this is still an
+			// outage.
 			err = fmt.Errorf("%w: %w", errProbeTimeout, err)
 		}
 		s.observe(ctx, err)
@@ -254,6 +257,7 @@ func (s *Store) ListBindings(ctx context.Context, workspaceSID string) ([]didrou
 	})
 }
 
-// Unwrap returns the wrapped store (the server finds its didrouter.WebStore
-// there: sign-in state needs no outage handling).
+// Unwrap returns the wrapped store. The server finds its
+// didrouter.WebStore there, because sign-in state needs no outage
+// handling.
 func (s *Store) Unwrap() didrouter.Store { return s.Store }

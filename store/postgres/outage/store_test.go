@@ -73,7 +73,7 @@ func TestWaitsForTheDatabaseToComeBack(t *testing.T) {
 			return tx.UpdateWorkspace(context.Background(), w)
 		})
 	}()
-	// Both are waiting: the store knows it is down.
+	// Both are waiting, so the store knows it is down.
 	deadline := time.Now().Add(10 * time.Second)
 	for st.Down().IsZero() {
 		if time.Now().After(deadline) {
@@ -133,7 +133,7 @@ func TestGivesUpAfterMaxWait(t *testing.T) {
 	}
 }
 
-// Refusals are not outages: they come back at once, and fn runs once.
+// Refusals are not outages. They come back at once, and fn runs once.
 func TestCodedErrorsAreNotRetried(t *testing.T) {
 	pg, _ := openBehindProxy(t)
 	st := outage.New(pg, outage.Config{})
@@ -151,10 +151,11 @@ func TestCodedErrorsAreNotRetried(t *testing.T) {
 	}
 }
 
-// A connection cut in the middle of a transaction: the transaction is run
-// again only when the failure certainly came before anything of it was
-// sent (then the server rolled it back with the connection); otherwise the
-// caller gets an unreachable error. Either way it commits at most once.
+// The connection is cut in the middle of a transaction. The transaction
+// is run again only when the failure certainly came before anything of it
+// was sent, because the server then rolled it back with the connection.
+// Otherwise the caller gets an unreachable error. Either way it commits at
+// most once.
 func TestCutMidTransaction(t *testing.T) {
 	pg, p := openBehindProxy(t)
 	st := outage.New(pg, outage.Config{MaxWait: 5 * time.Second})
@@ -214,7 +215,7 @@ func TestUnreachable(t *testing.T) {
 }
 
 // Once the database has been down for longer than one wait, a call makes
-// a single attempt instead of waiting again: degraded mode answers, and
+// a single attempt instead of waiting again. Degraded mode answers, and
 // webhooks are not each held for MaxWait.
 func TestLongOutageCallsTryOnce(t *testing.T) {
 	pg, p := openBehindProxy(t)
@@ -235,10 +236,10 @@ func TestLongOutageCallsTryOnce(t *testing.T) {
 	if err == nil || !outage.Unreachable(err) {
 		t.Fatalf("read during a long outage: %v", err)
 	}
-	// One attempt, not a wait: the answer comes well within MaxWait. (The
-	// pool may dial once more in the background meanwhile, so the count
-	// allows one stray attempt; a retry loop would show several and take
-	// the whole wait.)
+	// One attempt, not a wait, answers well within MaxWait. The pool may
+	// dial once more in the background meanwhile, so the count allows one
+	// stray attempt. A retry loop would show several and take the whole
+	// wait.
 	if n := p.refusedCount() - before; n < 1 || n > 2 || took >= 250*time.Millisecond {
 		t.Fatalf("%d connection attempts in %v during a long outage, want one quick attempt", n, took)
 	}
