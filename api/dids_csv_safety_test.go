@@ -88,6 +88,7 @@ func TestDIDExportNeutralizesFormulas(t *testing.T) {
 			{"friendly_name,email\nok,ok@example.com\nbob,@SUM(1)@example.com\n", "email"},
 			{"friendly_name\nok\n+cmd|' /C calc'!A0\n", "friendly_name"},
 			{"friendly_name\nok\n-Bob\n", "friendly_name"},
+			{"friendly_name,email\nok,ok@example.com\nbob,\"\r=1@example.com\"\n", "email"},
 		} {
 			before := snapshot(t, s)
 			status, out := s.importFile(tc.file, false)
@@ -98,6 +99,21 @@ func TestDIDExportNeutralizesFormulas(t *testing.T) {
 			}
 			sameWorkers(t, tc.file, before, snapshot(t, s))
 		}
+		// A tab or a carriage return starts a formula too. Names are trimmed,
+		// so only an email (set through the API, never through an import)
+		// can begin with one.
+		s.createWorker("tab", `{"email":"\t=SUM(1)@x.example"}`)
+		s.createWorker("cr", `{"email":"\r=SUM(1)@x.example"}`)
+		rows, err = csv.NewReader(strings.NewReader(s.exportFile())).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows[1:] {
+			if want := map[string]string{"tab": "'\t=SUM(1)@x.example", "cr": "'\r=SUM(1)@x.example"}[r[0]]; want != "" && r[1] != want {
+				t.Errorf("%s's email cell %q, want %q", r[0], r[1], want)
+			}
+		}
+
 		// Written as text (a leading quote), they import without it.
 		status, out = s.importFile("friendly_name\n'=1+2\n", false)
 		if status != http.StatusOK || out["created"] != 1.0 || out["workers"].([]any)[0].(map[string]any)["friendly_name"] != "=1+2" {

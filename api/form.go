@@ -172,6 +172,11 @@ func clip(s string) string {
 	return s[:cut] + "…"
 }
 
+// CheckRequestText is checkParams for the other HTTP front ends of the
+// engine (the admin console, the agent desktop): their forms reach the
+// same stores, so they refuse the same bytes with the same messages.
+func CheckRequestText(r *http.Request) error { return checkParams(r) }
+
 // checkParams checks the path and every query and form parameter (names
 // and values) of a request whose form is parsed. Names are checked in
 // sorted order, so the error names the same parameter every time.

@@ -76,3 +76,24 @@ func TestJournalRefusesACorruptFile(t *testing.T) {
 		t.Fatalf("OpenJournal of a corrupt file: %v", err)
 	}
 }
+
+// A new journal is created 0600: it holds callers' numbers (issue 16,
+// finding 7), and the umask alone would leave it readable by others.
+func TestNewJournalIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, err := degraded.OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(degraded.Entry{Op: degraded.OpCall, Task: "WT1"}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("new journal: mode %#o, want 0600", mode)
+	}
+}

@@ -32,8 +32,9 @@ const (
 // sends through the store's change feed, and splits the workers among them
 // for the time the store is down.
 type Members struct {
-	self string
-	log  *slog.Logger
+	self  string
+	clock didrouter.Clock
+	log   *slog.Logger
 
 	mu    sync.Mutex
 	seen  map[string]time.Time
@@ -41,19 +42,21 @@ type Members struct {
 }
 
 // NewMembers returns the membership of instance self. self is its
-// DIDROUTER_INSTANCE_ID, which must differ between instances.
-func NewMembers(self string, logger *slog.Logger) *Members {
+// DIDROUTER_INSTANCE_ID, which must differ between instances. The clock
+// dates the heartbeats heard; nil means the system clock.
+func NewMembers(self string, clock didrouter.Clock, logger *slog.Logger) *Members {
+	if clock == nil {
+		clock = didrouter.SystemClock{}
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Members{self: self, log: logger, seen: map[string]time.Time{}}
+	return &Members{self: self, clock: clock, log: logger, seen: map[string]time.Time{}}
 }
 
 // Run sends heartbeats and listens to everyone's until ctx ends.
 func (m *Members) Run(ctx context.Context, st didrouter.Store) {
 	go m.listen(ctx, st)
-	tick := time.NewTicker(heartbeatEvery)
-	defer tick.Stop()
 	for {
 		// Our own heartbeat comes back through the feed like the others'
 		// do. Hearing it says the feed worked at that time.
@@ -63,7 +66,7 @@ func (m *Members) Run(ctx context.Context, st didrouter.Store) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-m.clock.After(heartbeatEvery):
 		}
 	}
 }
@@ -76,13 +79,13 @@ func (m *Members) listen(ctx context.Context, st didrouter.Store) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(heartbeatEvery):
+			case <-m.clock.After(heartbeatEvery):
 			}
 			continue
 		}
 		for c := range changes {
 			if c.Kind == ChangeInstance && c.SID != "" {
-				m.heard(c.SID, time.Now())
+				m.heard(c.SID, m.clock.Now())
 			}
 		}
 	}

@@ -1,9 +1,13 @@
 package degraded
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/didrouter/didrouter"
+	"github.com/didrouter/didrouter/store/storetest"
 )
 
 // Instances that saw the same members split the workers without overlap
@@ -14,7 +18,7 @@ func TestMembersSplitWorkers(t *testing.T) {
 	names := []string{"i1", "i2", "i3"}
 	views := map[string]*Members{}
 	for _, self := range names {
-		m := NewMembers(self, nil)
+		m := NewMembers(self, nil, nil)
 		for _, other := range names {
 			m.heard(other, now.Add(-time.Second))
 		}
@@ -36,7 +40,7 @@ func TestMembersSplitWorkers(t *testing.T) {
 	if alive := views["i1"].Alive(now); len(alive) != 3 {
 		t.Fatalf("alive: %v, want the three live instances", alive)
 	}
-	alone := NewMembers("solo", nil)
+	alone := NewMembers("solo", nil, nil)
 	if !alone.Mine("WKany", now) {
 		t.Fatal("a lone instance must own every worker")
 	}
@@ -47,7 +51,7 @@ func TestMembersSplitWorkers(t *testing.T) {
 // that breaks every feed does not make each instance think it is alone.
 func TestMembersJudgedWhenTheFeedLastWorked(t *testing.T) {
 	now := time.Now()
-	m := NewMembers("i1", nil)
+	m := NewMembers("i1", nil, nil)
 	m.heard("i1", now.Add(-40*time.Second)) // the feed broke 40 s ago
 	m.heard("i2", now.Add(-45*time.Second))
 	m.heard("i3", now.Add(-90*time.Second)) // gone long before that
@@ -60,7 +64,7 @@ func TestMembersJudgedWhenTheFeedLastWorked(t *testing.T) {
 // longer than memberTTL may take a silent instance for gone.
 func TestMembersListening(t *testing.T) {
 	t0 := time.Now()
-	m := NewMembers("me", nil)
+	m := NewMembers("me", nil, nil)
 	if m.Listening(t0) {
 		t.Fatal("listening before hearing anything")
 	}
@@ -84,4 +88,33 @@ func TestMembersListening(t *testing.T) {
 	if m.Listening(later.Add(heartbeatEvery)) {
 		t.Fatal("listening right after a break in the feed")
 	}
+}
+
+// Heartbeats heard through the store's feed are dated by the clock the
+// members were given, so a test or a replay on a fake clock judges who is
+// alive on that clock's time, not the wall clock's.
+func TestMembersDateHeartbeatsWithTheirClock(t *testing.T) {
+	start := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	clock := didrouter.NewFakeClock(start)
+	m := NewMembers("me", clock, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.Run(ctx, storetest.SQLite(t))
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		m.mu.Lock()
+		at, ok := m.seen["me"]
+		m.mu.Unlock()
+		if ok {
+			if at.Before(start) || at.After(clock.Now()) {
+				t.Fatalf("own heartbeat dated %v, want a time of the fake clock (%v to %v)", at, start, clock.Now())
+			}
+			return
+		}
+		// The first heartbeat may go out before the feed is subscribed.
+		// Moving the fake clock sends the next one.
+		clock.Advance(heartbeatEvery)
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("own heartbeat never heard through the feed")
 }

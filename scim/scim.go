@@ -17,6 +17,7 @@
 package scim
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -219,5 +220,38 @@ func readJSON(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
 	if dec.More() {
 		return nil, bad("invalidSyntax", "the body must be one JSON object")
 	}
+	if where := nulIn(doc, ""); where != "" {
+		return nil, bad("invalidValue", "%s contains a NUL character", where)
+	}
 	return doc, nil
+}
+
+// nulIn names the first string of v (a key or a value) holding a NUL
+// character, "" when none does. Postgres cannot store one and SQLite
+// would, so it is refused here and both stores answer alike. Invalid
+// UTF-8 needs no check: the JSON decoder replaces it.
+func nulIn(v any, at string) string {
+	switch v := v.(type) {
+	case string:
+		if strings.IndexByte(v, 0) >= 0 {
+			return cmp.Or(at, "a value")
+		}
+	case []any:
+		for i, e := range v {
+			if where := nulIn(e, fmt.Sprintf("%s[%d]", at, i)); where != "" {
+				return where
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			name := strings.TrimPrefix(at+"."+k, ".")
+			if strings.IndexByte(k, 0) >= 0 {
+				return fmt.Sprintf("the attribute name %q", k)
+			}
+			if where := nulIn(e, name); where != "" {
+				return where
+			}
+		}
+	}
+	return ""
 }

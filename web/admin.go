@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter"
+	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
@@ -157,12 +158,20 @@ func (h *Handler) AdminOnly(limit int64) func(http.Handler) http.Handler {
 
 // readAdminForm reads a console form's body, multipart or not, before the
 // CSRF check reads its token. A body too large is then told as such, on a
-// page. parseForm does the same for the desktop's scripts, in text.
+// page. parseForm does the same for the desktop's scripts, in text. Text
+// Postgres cannot store (NUL, invalid UTF-8) is refused here, as the API
+// refuses it, so that both stores answer alike with a 400.
 func readAdminForm(r *http.Request, limit int64) error {
+	var err error
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
-		return r.ParseMultipartForm(limit)
+		err = r.ParseMultipartForm(limit)
+	} else {
+		err = r.ParseForm()
 	}
-	return r.ParseForm()
+	if err != nil {
+		return err
+	}
+	return api.CheckRequestText(r)
 }
 
 // consoleWorkspace is the configured workspace, else the oldest one.

@@ -184,3 +184,41 @@ func TestAdminSignInLink(t *testing.T) {
 		}
 	})
 }
+
+// Text Postgres cannot store (NUL, invalid UTF-8) in a console form is
+// refused with the same 400 on both stores, naming the field, and nothing
+// is written (issue 16, finding 5: it answered 500 on Postgres while SQLite
+// stored it).
+func TestAdminFormBadBytes(t *testing.T) {
+	stores(t, func(t *testing.T, st didrouter.Store) {
+		s := newSite(t, st, siteOptions{})
+		b := s.admin()
+		s.worker("Bob", `{"phone_number":"`+bobDID+`"}`)
+		bob := s.workerNamed("Bob")
+		for kind, bad := range map[string]string{"NUL": "\x00", "UTF-8": "\xff"} {
+			for _, tc := range []struct {
+				path string
+				form url.Values
+			}{
+				{web.AdminAgents, url.Values{"friendly_name": {"Al" + bad}}},
+				{web.AdminAgents, url.Values{"friendly_name": {"Al"}, "email": {"a" + bad + "@x.example"}}},
+				{web.AdminAgents + "/" + bob.SID, url.Values{"friendly_name": {"Bob" + bad}}},
+			} {
+				a := b.form(tc.path, tc.form)
+				name := "friendly_name"
+				if tc.form.Has("email") {
+					name = "email"
+				}
+				if a.status != http.StatusBadRequest || !strings.Contains(a.body, name) {
+					t.Errorf("%s %s in %s: %d, want 400 naming the field:\n%.500s", tc.path, kind, name, a.status, a.body)
+				}
+			}
+		}
+		if w := s.workerNamed("Al"); w.SID != "" {
+			t.Errorf("a refused form created %+v", w)
+		}
+		if w := s.workerNamed("Bob"); w.FriendlyName != "Bob" {
+			t.Errorf("a refused form renamed Bob to %q", w.FriendlyName)
+		}
+	})
+}

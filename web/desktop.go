@@ -9,6 +9,7 @@ import (
 
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
+	"github.com/didrouter/didrouter/api"
 	"github.com/didrouter/didrouter/engine"
 )
 
@@ -100,6 +101,11 @@ func parseForm(w http.ResponseWriter, r *http.Request) bool {
 		} else {
 			http.Error(w, "The form could not be read.", http.StatusBadRequest)
 		}
+		return false
+	}
+	// The API's rule: text a store cannot hold is refused on both alike.
+	if err := api.CheckRequestText(r); err != nil {
+		http.Error(w, "The form could not be read: "+err.Error(), http.StatusBadRequest)
 		return false
 	}
 	return true

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/didrouter/didrouter"
 )
 
 // runMigrate applies the pending database migrations and exits (serve
@@ -22,7 +24,7 @@ func runMigrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return 2
 	}
 	logger := newLogger(cfg, stderr)
-	st, kind, err := openStore(ctx, cfg, logger)
+	st, kind, err := openStore(ctx, cfg, didrouter.SystemClock{}, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "didrouter migrate: %v\n", err)
 		return 1

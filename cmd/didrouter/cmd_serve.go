@@ -156,7 +156,7 @@ func (s *server) close() {
 // openStore opens and migrates the store, instruments it, and seeds the
 // Flex DID set-up.
 func (s *server) openStore(ctx context.Context) error {
-	raw, kind, err := openStore(ctx, s.cfg, s.logger)
+	raw, kind, err := openStore(ctx, s.cfg, s.clock, s.logger)
 	if err != nil {
 		return err
 	}
@@ -252,7 +252,7 @@ func (r *relay) reservation(res didrouter.Reservation) { r.assignments.Notify(re
 // newDegradedMode sets up answering calls from memory while the database
 // is down (Postgres only).
 func (s *server) newDegradedMode(context.Context) error {
-	dm, err := newDegradedMode(s.cfg, s.raw, s.st, s.eng, s.ws.SID, s.instance, s.logger)
+	dm, err := newDegradedMode(s.cfg, s.raw, s.st, s.eng, s.ws.SID, s.instance, s.clock, s.logger)
 	if err != nil {
 		return err
 	}

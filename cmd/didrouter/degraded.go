@@ -30,7 +30,7 @@ type degradedMode struct {
 // unreachable while the process runs. raw is the store openStore returned,
 // which knows when the database is down. st is what the rest of serve reads
 // through.
-func newDegradedMode(cfg config, raw, st didrouter.Store, eng *engine.Engine, workspaceSID, instance string, logger *slog.Logger) (*degradedMode, error) {
+func newDegradedMode(cfg config, raw, st didrouter.Store, eng *engine.Engine, workspaceSID, instance string, clock didrouter.Clock, logger *slog.Logger) (*degradedMode, error) {
 	down, ok := raw.(*outage.Store)
 	if !cfg.usesPostgres() || !ok || strings.EqualFold(cfg.Journal, "off") {
 		return &degradedMode{}, nil
@@ -51,11 +51,11 @@ func newDegradedMode(cfg config, raw, st didrouter.Store, eng *engine.Engine, wo
 			"then", "replayed once the database answers",
 			"journal", path, "entries", n)
 	}
-	members := degraded.NewMembers(instance, logger)
+	members := degraded.NewMembers(instance, clock, logger)
 	warnOtherJournals(path, logger)
 	mode, err := degraded.New(degraded.Config{
 		Engine: eng, Store: st, Down: down.Down, Journal: j, Members: members,
-		WorkspaceSID: workspaceSID, Logger: logger, StartWhen: eng.Ready, Orphans: orphans(path),
+		WorkspaceSID: workspaceSID, Clock: clock, Logger: logger, StartWhen: eng.Ready, Orphans: orphans(path),
 	})
 	if err != nil {
 		j.Close()

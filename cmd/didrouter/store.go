@@ -21,7 +21,7 @@ type migratingStore interface {
 // else SQLite at DIDROUTER_DATA) and applies pending migrations. kind
 // describes it for logs, without a password. The store rides out short
 // outages of the database (outage.Store).
-func openStore(ctx context.Context, cfg config, logger *slog.Logger) (st didrouter.Store, kind string, err error) {
+func openStore(ctx context.Context, cfg config, clock didrouter.Clock, logger *slog.Logger) (st didrouter.Store, kind string, err error) {
 	var s migratingStore
 	if cfg.usesPostgres() {
 		kind = "postgres"
@@ -44,5 +44,5 @@ func openStore(ctx context.Context, cfg config, logger *slog.Logger) (st didrout
 	}
 	// A database restart of a few seconds delays the calls it overlaps
 	// instead of failing them (see package outage).
-	return outage.New(s, outage.Config{Logger: logger, MaxWait: cfg.StoreWait}), kind, nil
+	return outage.New(s, outage.Config{Logger: logger, MaxWait: cfg.StoreWait, Clock: clock}), kind, nil
 }

@@ -31,6 +31,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// Unreachable classifies errors. Nil means the package's Unreachable.
 	Unreachable func(error) bool
+	// Clock dates outages and paces the retries. Nil means the system
+	// clock.
+	Clock didrouter.Clock
 }
 
 // Store is a didrouter.Store that rides out short outages of the one it
@@ -43,6 +46,7 @@ type Store struct {
 	maxWait     time.Duration
 	log         *slog.Logger
 	unreachable func(error) bool
+	clock       didrouter.Clock
 
 	downSince atomic.Int64 // Unix nanoseconds of the current outage's first failure, or 0 while reachable
 	outages   atomic.Int64 // outages seen
@@ -62,7 +66,10 @@ func New(s didrouter.Store, cfg Config) *Store {
 	if cfg.Unreachable == nil {
 		cfg.Unreachable = Unreachable
 	}
-	return &Store{Store: s, maxWait: cfg.MaxWait, log: cfg.Logger, unreachable: cfg.Unreachable}
+	if cfg.Clock == nil {
+		cfg.Clock = didrouter.SystemClock{}
+	}
+	return &Store{Store: s, maxWait: cfg.MaxWait, log: cfg.Logger, unreachable: cfg.Unreachable, clock: cfg.Clock}
 }
 
 // Down reports since when the database has been unreachable. It is zero
@@ -82,10 +89,10 @@ func (s *Store) observe(ctx context.Context, err error) {
 	switch {
 	case err == nil || !s.unreachable(err):
 		if since := s.downSince.Swap(0); since != 0 && (err == nil || ctx.Err() == nil) {
-			s.log.InfoContext(ctx, "database reachable again", "down_for", time.Since(time.Unix(0, since)).Round(time.Millisecond).String())
+			s.log.InfoContext(ctx, "database reachable again", "down_for", s.clock.Now().Sub(time.Unix(0, since)).Round(time.Millisecond).String())
 		}
 	default:
-		if s.downSince.CompareAndSwap(0, time.Now().UnixNano()) {
+		if s.downSince.CompareAndSwap(0, s.clock.Now().UnixNano()) {
 			s.outages.Add(1)
 			s.log.WarnContext(ctx, "database unreachable", "then", "calls wait a bounded time for it, then fall back", "err", err)
 		}
@@ -103,7 +110,7 @@ const probeTimeout = time.Second
 // short attempt. Waiting again would only delay every webhook while
 // degraded mode answers them.
 func (s *Store) do(ctx context.Context, retry func(error) bool, call func(context.Context) error) error {
-	if since := s.Down(); !since.IsZero() && time.Since(since) > s.maxWait {
+	if since := s.Down(); !since.IsZero() && s.clock.Now().Sub(since) > s.maxWait {
 		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
 		err := call(pctx)
@@ -115,7 +122,7 @@ func (s *Store) do(ctx context.Context, retry func(error) bool, call func(contex
 		s.observe(ctx, err)
 		return err
 	}
-	deadline := time.Now().Add(s.maxWait)
+	deadline := s.clock.Now().Add(s.maxWait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -128,15 +135,13 @@ func (s *Store) do(ctx context.Context, retry func(error) bool, call func(contex
 		}
 		// Sleep with jitter so that waiting calls do not reconnect in step.
 		d := wait/2 + rand.N(wait/2+1)
-		if time.Now().Add(d).After(deadline) {
+		if s.clock.Now().Add(d).After(deadline) {
 			return err
 		}
-		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return err
-		case <-t.C:
+		case <-s.clock.After(d):
 		}
 		s.retries.Add(1)
 		wait = min(2*wait, maxBackoff)

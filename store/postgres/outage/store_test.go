@@ -251,3 +251,31 @@ func TestLongOutageCallsTryOnce(t *testing.T) {
 		t.Fatal("still down after a successful read")
 	}
 }
+
+// The outage is dated and judged long on the clock the store was given,
+// so a fake clock moved past the wait turns calls into single attempts.
+func TestOutageFollowsItsClock(t *testing.T) {
+	pg, p := openBehindProxy(t)
+	clock := didrouter.NewFakeClock(time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC))
+	st := outage.New(pg, outage.Config{MaxWait: time.Hour, Clock: clock})
+	ws := seed(t, st)
+	p.setDown(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := st.GetWorkspace(ctx, ws.SID); err == nil {
+		t.Fatal("read succeeded without a database")
+	}
+	if got := st.Down(); !got.Equal(clock.Now()) {
+		t.Fatalf("down since %v, want the fake clock's %v", got, clock.Now())
+	}
+	clock.Advance(2 * time.Hour)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := st.GetWorkspace(ctx, ws.SID); err == nil || !outage.Unreachable(err) {
+		t.Fatalf("read during a long outage: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("read took %v after the fake clock passed the wait, want one quick attempt", took)
+	}
+}
