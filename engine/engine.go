@@ -198,7 +198,7 @@ func (e *Engine) Start(ctx context.Context) error {
 			e.config.apply(c)
 			if err := e.applyChange(ctx, c); err != nil && ctx.Err() == nil {
 				// The index may now be stale: a full reload repairs it.
-				e.log.WarnContext(ctx, "applying a store change failed; reloading the index",
+				e.log.WarnContext(ctx, "applying a store change failed", "then", "the index is reloaded",
 					"kind", c.Kind, "sid", c.SID, "err", err)
 				if err := e.reloadAll(ctx); err != nil && ctx.Err() == nil {
 					e.log.ErrorContext(ctx, "reloading the worker index failed", "err", err)

@@ -69,7 +69,8 @@ func (e *Engine) noteMissed(ctx context.Context, tx didrouter.Tx, fx *effects, w
 		return err
 	}
 	if !ok || a.Available {
-		e.log.WarnContext(ctx, "a worker missed calls in a row but the workspace has no unavailable activity named "+UnavailableActivityName+"; leaving the worker's activity",
+		e.log.WarnContext(ctx, "worker kept its activity after missed calls",
+			"reason", "the workspace has no unavailable activity named "+UnavailableActivityName,
 			"workspace", workspaceSID, "worker", workerSID, "missed_calls", n)
 		return nil
 	}
@@ -82,7 +83,7 @@ func (e *Engine) noteMissed(ctx context.Context, tx didrouter.Tx, fx *effects, w
 		return err
 	}
 	// Logged before commit: a store retry may log it twice, never zero times.
-	e.log.InfoContext(ctx, "worker moved to "+a.FriendlyName+" after missed calls in a row",
+	e.log.InfoContext(ctx, "worker moved after missed calls", "activity", a.FriendlyName,
 		"workspace", workspaceSID, "worker", w.SID, "missed_calls", n)
 	return nil
 }

@@ -196,8 +196,9 @@ func (e *Engine) fireAway(ctx context.Context, tx didrouter.Tx, fx *effects, tm 
 		return err
 	}
 	if !ok {
-		e.log.WarnContext(ctx, "a worker's desktop is gone but the workspace has no unavailable activity named "+OfflineActivityName+
-			" nor an unavailable default activity; leaving the worker's activity", "workspace", w.WorkspaceSID, "worker", w.SID)
+		e.log.WarnContext(ctx, "worker without a desktop kept its activity",
+			"reason", "the workspace has no unavailable activity named "+OfflineActivityName+" nor an unavailable default activity",
+			"workspace", w.WorkspaceSID, "worker", w.SID)
 		return nil
 	}
 	if w.ActivitySID == off.SID {
@@ -212,8 +213,8 @@ func (e *Engine) fireAway(ctx context.Context, tx didrouter.Tx, fx *effects, tm 
 		return err
 	}
 	// Logged before commit: a store retry may log it twice, never zero times.
-	e.log.InfoContext(ctx, "worker moved to "+off.FriendlyName+": no agent desktop page heard of",
-		"workspace", w.WorkspaceSID, "worker", w.SID, "away", e.away)
+	e.log.InfoContext(ctx, "worker without a desktop moved", "activity", off.FriendlyName,
+		"reason", "no agent desktop page heard of", "workspace", w.WorkspaceSID, "worker", w.SID, "away", e.away)
 	return nil
 }
 

@@ -192,7 +192,7 @@ func (e *Engine) timerLoop(ctx context.Context) error {
 	defer poll.Stop()
 	for {
 		if _, err := e.RunDueTimers(ctx); err != nil && ctx.Err() == nil {
-			e.log.WarnContext(ctx, "running due timers failed; retrying at the next poll", "err", err)
+			e.log.WarnContext(ctx, "running due timers failed, retrying", "in", "at most "+e.poll.String(), "err", err)
 		}
 		var next time.Time
 		err := e.store.Tx(ctx, func(tx didrouter.Tx) error {

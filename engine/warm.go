@@ -19,7 +19,7 @@ import (
 func (e *Engine) warmPaths(ctx context.Context, ix *routing.Index, workspaceSID string, queues map[string]bool) {
 	flows, err := e.store.ListWorkflows(ctx, workspaceSID)
 	if err != nil {
-		e.log.WarnContext(ctx, "listing workflows to prepare the index failed; indexes are built on first use",
+		e.log.WarnContext(ctx, "listing workflows to prepare the index failed", "then", "indexes are built on first use",
 			"workspace", workspaceSID, "err", err)
 		return
 	}
@@ -160,7 +160,7 @@ func (e *Engine) parseBatch(ctx context.Context, p *routing.AttributeParser, b *
 		start = b.ends[i]
 		w, err := p.Prepare(b.infos[i], doc)
 		if err != nil {
-			e.log.WarnContext(ctx, "worker attributes do not parse; indexed without attributes",
+			e.log.WarnContext(ctx, "worker attributes do not parse", "then", "indexed without attributes",
 				"workspace", workspaceSID, "worker", b.infos[i].SID, "err", err)
 		}
 		b.prepared = append(b.prepared, w)

@@ -88,7 +88,7 @@ func (e *Engine) buildIndex(ctx context.Context, workspaceSID string) (*routing.
 		if err != nil {
 			// A stored queue that no longer compiles matches nobody rather
 			// than stopping the whole index.
-			e.log.WarnContext(ctx, "task queue target_workers does not compile; it matches no worker",
+			e.log.WarnContext(ctx, "task queue target_workers does not compile", "then", "it matches no worker",
 				"workspace", workspaceSID, "queue", q.SID, "err", err)
 			expr = nil
 		}
@@ -164,12 +164,12 @@ func (e *Engine) reloadAll(ctx context.Context) error {
 func (e *Engine) noteWorker(ctx context.Context, w didrouter.Worker) {
 	wi, err := e.index(ctx, w.WorkspaceSID)
 	if err != nil {
-		e.log.WarnContext(ctx, "index unavailable; worker change not cached", "worker", w.SID, "err", err)
+		e.log.WarnContext(ctx, "worker change not cached", "reason", "index unavailable", "worker", w.SID, "err", err)
 		return
 	}
 	info, err := workerInfo(w)
 	if err != nil {
-		e.log.WarnContext(ctx, "worker attributes do not parse; not cached", "worker", w.SID, "err", err)
+		e.log.WarnContext(ctx, "worker change not cached", "reason", "attributes do not parse", "worker", w.SID, "err", err)
 		return
 	}
 	wi.mu.Lock()

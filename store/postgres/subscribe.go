@@ -61,7 +61,7 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, ch chan<- didrouter
 		if err == nil {
 			cs, err := decodeChanges(n.Payload)
 			if err != nil {
-				s.logger.WarnContext(ctx, "postgres: ignoring a malformed change notification", "err", err)
+				s.logger.WarnContext(ctx, "malformed change notification", "then", "ignored", "err", err)
 				continue
 			}
 			for _, c := range cs {
@@ -74,7 +74,7 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, ch chan<- didrouter
 		if ctx.Err() != nil {
 			return
 		}
-		s.logger.WarnContext(ctx, "postgres: change feed connection lost, reconnecting", "err", err)
+		s.logger.WarnContext(ctx, "change feed connection lost, reconnecting", "err", err)
 		closeConn(conn)
 		conn = s.reconnect(ctx)
 		if conn == nil || !send(ctx, ch, didrouter.Change{Kind: didrouter.ChangeResync}) {
@@ -92,13 +92,13 @@ func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
 		}
 		conn, err := s.listen(ctx)
 		if err == nil {
-			s.logger.InfoContext(ctx, "postgres: change feed reconnected")
+			s.logger.InfoContext(ctx, "change feed reconnected")
 			return conn
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.logger.WarnContext(ctx, "postgres: change feed reconnect failed", "err", err, "retry_in", wait)
+		s.logger.WarnContext(ctx, "change feed reconnect failed, retrying", "in", wait.String(), "err", err)
 		wait = min(2*wait, maxReconnectWait)
 	}
 }

@@ -42,7 +42,7 @@ func (s *Store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 		if err == nil || !retryable(err) {
 			return err
 		}
-		s.logger.DebugContext(ctx, "postgres: transaction raced another, retrying", "attempt", attempt, "err", err)
+		s.logger.DebugContext(ctx, "transaction raced another, retrying", "attempt", attempt, "err", err)
 		if attempt < maxAttempts {
 			if werr := sleep(ctx, backoff(attempt)); werr != nil {
 				return err

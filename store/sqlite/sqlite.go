@@ -138,7 +138,7 @@ func (s *Store) Close() {
 	s.closed.Do(func() {
 		s.stmts.close()
 		if err := s.db.Close(); err != nil {
-			s.logger.Warn("sqlite: close", "err", err)
+			s.logger.Warn("closing the database failed", "err", err)
 		}
 	})
 }

@@ -34,7 +34,7 @@ func (s *Store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 		if !busy(err) {
 			return err
 		}
-		s.logger.DebugContext(ctx, "sqlite: database busy, retrying", "attempt", attempt, "err", err)
+		s.logger.DebugContext(ctx, "database busy, retrying", "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
 			return err
