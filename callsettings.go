@@ -5,16 +5,16 @@ import (
 	"time"
 )
 
-// CallSettings are what happens to a call nobody can answer, for a
-// workspace (PhoneNumber "") or for one of its numbers, which overrides the
-// workspace field by field: its business hours and when a waiting caller is
-// offered voicemail. Empty fields inherit (the workspace's, else the
-// server's defaults).
+// CallSettings are what happens to a call nobody can answer. They set the
+// business hours and when a waiting caller is offered voicemail. They
+// belong to a workspace when PhoneNumber is "", else to one of its
+// numbers, which overrides the workspace field by field. Empty fields
+// inherit the workspace's value, else the server's default.
 type CallSettings struct {
 	WorkspaceSID string
-	PhoneNumber  string // E.164; "" = the workspace's own settings
-	// Hours is the business hours document (package hours): "always" or
-	// JSON; "" = inherit.
+	PhoneNumber  string // E.164, or "" for the workspace's own settings
+	// Hours is the business hours document of package hours, "always" or
+	// JSON. Empty means inherit.
 	Hours string
 	// VoicemailAfter is how long a caller waits before voicemail is
 	// offered: a Go duration ("90s"), "off", or "" = inherit.

@@ -44,9 +44,10 @@ type Activity struct {
 	DateUpdated  time.Time
 }
 
-// Worker is an agent. PhoneNumber is the worker's DID, the E.164 form of the
-// "phone_number" attribute ("" when the worker has none); it is unique within
-// a workspace. ContactURI is the "contact_uri" attribute (how to ring them).
+// Worker is an agent. PhoneNumber is the worker's DID, the E.164 form of
+// the "phone_number" attribute, or "" when the worker has none. It is
+// unique within a workspace. ContactURI is the "contact_uri" attribute,
+// which says how to ring them.
 type Worker struct {
 	SID               string
 	WorkspaceSID      string
@@ -138,10 +139,11 @@ type Task struct {
 }
 
 // FirstTarget reports whether a task at this routing position is at the
-// first target of a filter it matched: its first choice, the number's
-// owner in the DID workflow. An answer there is "answered by the owner"
-// (metrics, statistics and the admin console's board); anywhere else,
-// including the default filter, it went to someone else (Everyone).
+// first target of a filter it matched. That is its first choice, which is
+// the number's owner in the DID workflow. Metrics, statistics and the
+// admin console's board count an answer there as "answered by the owner".
+// An answer anywhere else, including the default filter, went to someone
+// else, such as Everyone.
 func FirstTarget(filter, target int) bool { return filter >= 0 && target == 0 }
 
 // Task types of the messages didrouter makes when nobody answers (the

@@ -16,12 +16,14 @@ func NewSID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// IsSID reports whether s has the shape of a sid with the given prefix
-// (two upper-case letters; "" = any such prefix): the prefix and 32 hex digits, as NewSID writes them and as Twilio's own
-// sids are (CA… calls, AC… accounts, RE… recordings). Input that claims
-// to be a sid is checked with it before it is used, so that a value such
-// as "CA…cdefCallStatusringing" (Twilio's signature joins keys and
-// values) or one with a NUL byte never names a call or a task.
+// IsSID reports whether s has the shape of a sid with the given prefix.
+// The prefix is two upper-case letters, and "" accepts any such prefix. A
+// sid is the prefix and 32 hex digits, as NewSID writes them and as
+// Twilio's own sids are, such as CA… for calls, AC… for accounts and RE…
+// for recordings. Input that claims to be a sid is checked with it before
+// it is used. Twilio's signature joins keys and values, so a value such as
+// "CA…cdefCallStatusringing" could pass for a sid, and it must never name
+// a call or a task. Nor must a value with a NUL byte.
 func IsSID(s, prefix string) bool {
 	if prefix == "" && len(s) >= 2 {
 		prefix = s[:2]

@@ -5,15 +5,16 @@ import (
 	"time"
 )
 
-// Store persists the domain. Two implementations exist (store/postgres and
-// store/sqlite) and one contract test suite (store/storetest) runs against
-// both. Errors are *Error values where a caller can act on them (ENOTFOUND,
-// ECONFLICT); anything else is wrapped with %w.
+// Store persists the domain. store/postgres and store/sqlite implement it,
+// and the contract suite of store/storetest runs against both. Errors are
+// *Error values, such as ENOTFOUND or ECONFLICT, where a caller can act on
+// them. Anything else is wrapped with %w.
 //
-// Several didrouter instances may share one Postgres store: every decision
-// that must be unique (a worker's capacity, a task's single pending
-// reservation, a claimed timer) is taken inside Tx with row locks or
-// conditional updates, never from in-memory state alone.
+// Several didrouter instances may share one Postgres store. So every
+// decision that must be unique is taken inside Tx with row locks or
+// conditional updates, never from in-memory state alone. A worker's
+// capacity, a task's single pending reservation and a claimed timer are
+// such decisions.
 type Store interface {
 	Reader
 
@@ -48,9 +49,9 @@ const (
 	ChangeBinding   = "binding"   // phone number bindings changed (SID unused: all are forgotten)
 )
 
-// ChangeReservation: a reservation was created or changed status. Its SID
-// is the reservation's worker (the agent desktop re-reads that worker's
-// calls); routing ignores it.
+// ChangeReservation says a reservation was created or changed status. Its
+// SID is the reservation's worker, because the agent desktop re-reads that
+// worker's calls. Routing ignores it.
 const ChangeReservation = "reservation"
 
 // Change names a committed change.

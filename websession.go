@@ -25,10 +25,11 @@ type WebSession struct {
 	LastSeen     time.Time
 }
 
-// WebStore keeps the sign-in state of the web pages: sessions, used sign-in
-// links, and when each agent's tokens were last revoked. It is separate from
-// Store because routing never needs it; both stores implement it. Callers
-// pass every time (from their Clock): the store has no clock of its own.
+// WebStore keeps the sign-in state of the web pages. That is the sessions,
+// the used sign-in links, and when each agent's tokens were last revoked.
+// It is separate from Store because routing never needs it, and both
+// stores implement it. Callers pass every time from their Clock, because
+// the store has no clock of its own.
 type WebStore interface {
 	// InsertWebSession stores a new session; ECONFLICT when the id exists.
 	InsertWebSession(ctx context.Context, s WebSession) error

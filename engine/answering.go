@@ -9,11 +9,12 @@ import (
 )
 
 // AnyoneAvailable reports whether a waiting task can still be answered by
-// someone: whether any queue of its current target or of the targets after
-// it (the rest of its filter, then the default filter) has a member in an
-// available activity, busy or not. A caller for whom it is false waits for
-// nobody: the webhooks send them to voicemail. A task whose workflow cannot
-// be read is taken as answerable (the caller keeps waiting).
+// someone. It looks at the queues of the task's current target and of the
+// targets after it, which are the rest of its filter and then the default
+// filter. It is true when one of them has a member in an available
+// activity, busy or not. A caller for whom it is false waits for nobody,
+// so the webhooks send them to voicemail. A task whose workflow cannot be
+// read is taken as answerable, and the caller keeps waiting.
 func (e *Engine) AnyoneAvailable(ctx context.Context, t didrouter.Task) (bool, error) {
 	_, wf, err := e.workflow(ctx, t.WorkspaceSID, t.WorkflowSID)
 	if err != nil {

@@ -66,17 +66,18 @@ type plannedRow struct {
 	change  []string
 }
 
-// ImportWorkers creates or updates many workers in one transaction: every
-// row is checked first, and any bad row (an invalid number, two rows for
-// one worker or one number, a number owned by a worker the import does not
-// free) fails the whole import with a *RowError naming the row; nothing is
-// written then. Numbers may move between workers of the same import (a
-// swap included). Workers not named keep everything, including their
-// numbers. With dryRun the outcome is computed and nothing is written.
+// ImportWorkers creates or updates many workers in one transaction. Every
+// row is checked first, and one bad row fails the whole import with a
+// *RowError naming the row, so nothing is written. A row is bad when its
+// number is invalid, when two rows name one worker or one number, or when
+// its number belongs to a worker the import does not free. Numbers may
+// move between workers of the same import, and two workers may swap them.
+// Workers not named keep everything, including their numbers. With dryRun
+// the outcome is computed and nothing is written.
 //
 // Every written worker goes through the store's worker writes, which
-// announce the change to every instance's index (as single updates do);
-// this instance's index is updated at once, and the workers then serve
+// announce the change to every instance's index as single updates do.
+// This instance's index is updated at once, and the workers then serve
 // waiting tasks.
 func (e *Engine) ImportWorkers(ctx context.Context, workspaceSID string, rows []WorkerImport, dryRun bool) ([]ImportedWorker, error) {
 	if len(rows) > MaxImportRows {

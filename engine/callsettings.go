@@ -13,18 +13,18 @@ import (
 // Answering is what a call's settings resolve to: the business hours in
 // force and when voicemail is offered.
 type Answering struct {
-	Hours *hours.Schedule // nil: always open
+	Hours *hours.Schedule // nil means always open
 	// VoicemailAfter is how long a caller waits before voicemail is
-	// offered; 0 = never (voicemail off).
+	// offered. Zero means never, with voicemail off.
 	VoicemailAfter time.Duration
 }
 
 // Open reports whether the line is open at now (the caller's clock).
 func (a Answering) Open(now time.Time) bool { return a.Hours.Open(now) }
 
-// ParseVoicemailAfter reads a VoicemailAfter value: a positive Go duration
-// of at most a day, or "off" (0). "" is EINVALID: the caller decides what
-// inheriting means.
+// ParseVoicemailAfter reads a VoicemailAfter value, a positive Go duration
+// of at most a day, or "off" for 0. "" is EINVALID, because the caller
+// decides what inheriting means.
 func ParseVoicemailAfter(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if strings.EqualFold(s, "off") {
@@ -39,8 +39,8 @@ func ParseVoicemailAfter(s string) (time.Duration, error) {
 
 // ResolveAnswering combines a number's settings with its workspace's and
 // the server's default voicemail delay, field by field. A stored field that
-// no longer parses is skipped (logged by the caller through err), so that a
-// bad row never stops a call: the call is then routed as if always open.
+// does not parse is skipped and returned in err for the caller to log. A
+// bad row must never stop a call, so the call is routed as if always open.
 func ResolveAnswering(ctx context.Context, st didrouter.CallSettingsStore, workspaceSID, phoneNumber string, defaultVoicemailAfter time.Duration) (Answering, error) {
 	a := Answering{VoicemailAfter: defaultVoicemailAfter}
 	if st == nil {

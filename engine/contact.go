@@ -9,18 +9,19 @@ import (
 	"github.com/didrouter/didrouter/routing"
 )
 
-// everyoneQueue is a queue of the worker index that no store row backs: it
-// holds every worker, so that a lookup by attribute (below) is answered from
-// the index's hash indexes instead of a scan. Its sid cannot clash with a
-// TaskQueue's ("WQ…"), and no workflow can name it.
+// everyoneQueue is a queue of the worker index that no store row backs. It
+// holds every worker, so that the lookups by attribute below are answered
+// from the index's hash indexes instead of a scan. Its sid cannot clash
+// with a TaskQueue's, which starts with "WQ", and no workflow can name it.
 const everyoneQueue = "didrouter:every-worker"
 
 // WorkerByContactURI returns the worker whose "contact_uri" attribute is
-// exactly uri (such as "client:alice"): how a softphone's outbound call is
-// tied to its agent. The worker index answers (a hash lookup, kept current
-// by the store's change feed on every instance); the row is then read from
-// the store, which has the last word. ENOTFOUND when no worker has that
-// contact_uri, ECONFLICT when several do.
+// exactly uri, such as "client:alice". This is how a softphone's outbound
+// call is tied to its agent. The worker index answers with a hash lookup,
+// which the store's change feed keeps current on every instance. The row
+// is then read from the store, which has the last word. It returns
+// ENOTFOUND when no worker has that contact_uri, and ECONFLICT when
+// several do.
 func (e *Engine) WorkerByContactURI(ctx context.Context, workspaceSID, uri string) (didrouter.Worker, error) {
 	if strings.TrimSpace(uri) == "" {
 		return didrouter.Worker{}, didrouter.Errorf(didrouter.EINVALID, "contact_uri is empty")
@@ -85,11 +86,13 @@ func contactOf(w didrouter.Worker) string {
 // region), so that the layers above read and show numbers alike.
 func (e *Engine) Normalizer() *routing.Normalizer { return e.norm }
 
-// WorkerByIdentity returns the worker whose contact_uri is client:<identity>
-// (a Voice SDK softphone's identity, with or without "client:"), in
-// workspaceSID or, when that is "", in whichever workspace has one.
-// ENOTFOUND when none has; ECONFLICT when several workspaces have one
-// (name the workspace then) or several workers of one workspace share it.
+// WorkerByIdentity returns the worker whose contact_uri is
+// client:<identity>. The identity is a Voice SDK softphone's, with or
+// without "client:". It looks in workspaceSID, or in whichever workspace
+// has one when that is "". It returns ENOTFOUND when none has one. It
+// returns ECONFLICT when several workers of one workspace share it, or
+// when several workspaces have one, and then the caller must name the
+// workspace.
 func (e *Engine) WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (didrouter.Worker, error) {
 	identity = strings.TrimPrefix(strings.TrimSpace(identity), "client:")
 	if identity == "" {

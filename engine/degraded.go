@@ -14,17 +14,18 @@ import (
 // Degraded mode: routing a call while the store cannot be reached.
 //
 // Degraded.Route takes the decision CreateTask would take, from what this
-// instance holds in memory only (the cached workflow, the worker index): the
-// task enters its workflow, the owner step is tried, skipped or not, and the
-// task is reserved for the best eligible worker that mayReserve allows, else
-// it waits. Nothing is written: the caller keeps the DegradedCall in a
-// durable journal and hands it to Degraded.Import once the store answers.
+// instance holds in memory only. That is the cached workflow and the worker
+// index. The task enters its workflow and the owner step is tried, skipped
+// or not. The task is then reserved for the best eligible worker that
+// mayReserve allows, else it waits. Nothing is written. The caller keeps
+// the DegradedCall in a durable journal and hands it to Degraded.Import
+// once the store answers.
 //
 // The worker index is the only guard against offering one worker two calls
-// at once, and it is local: the reserved worker is counted busy here, but
+// at once, and it is local. The reserved worker is counted busy here, but
 // other instances do not hear of it until the import. mayReserve is how a
-// caller bounds that risk (for example each instance only reserves its own
-// share of the workers while the store is down).
+// caller bounds that risk. For example, each instance only reserves its own
+// share of the workers while the store is down.
 
 // Degraded is the engine's surface for degraded mode (package degraded):
 // routing calls from memory while the store cannot be reached, importing
@@ -35,9 +36,10 @@ type Degraded struct{ e *Engine }
 // Degraded returns the engine's degraded-mode surface.
 func (e *Engine) Degraded() Degraded { return Degraded{e} }
 
-// DegradedCall is one call routed without the store: the task as created,
-// the reservation made from the index (nil: the caller waits), the worker
-// as the index knew it, and the events, dated when they happened.
+// DegradedCall is one call routed without the store. It holds the task as
+// created, the reservation made from the index, the worker as the index
+// knew it, and the events, dated when they happened. The reservation is
+// nil when the caller waits.
 type DegradedCall struct {
 	Task        didrouter.Task
 	Reservation *didrouter.Reservation `json:",omitempty"`
@@ -249,15 +251,16 @@ func (dm Degraded) Warm(ctx context.Context, workspaceSID, workflowSID string) (
 	return row, err
 }
 
-// IsDID reports whether e164 is the phone_number (the DID) of a
-// worker of the workspace, as this instance's index knows them: without
-// the store, ringing such a number from degraded mode would call into
-// didrouter again (a loop). An index that is not loaded says yes.
+// IsDID reports whether e164 is the phone_number, the DID, of a worker of
+// the workspace, as this instance's index knows them. Without the store,
+// ringing such a number from degraded mode would call into didrouter again
+// in a loop. An index that is not loaded says yes, to be safe.
 //
-// It asks a queue that holds every worker: one of the cached workflows'
-// queues when one does (the seeded Everyone queue), else the index's
-// every-worker queue, built on first use (about half a second under the
-// index lock at a million workers, so it is avoided when it can be).
+// It asks a queue that holds every worker, such as the seeded Everyone
+// queue, when one of the cached workflows has one. Else it asks the
+// index's every-worker queue, built on first use. Building it takes about
+// half a second under the index lock at a million workers, so it is
+// avoided when it can be.
 func (dm Degraded) IsDID(workspaceSID, e164 string) bool {
 	e := dm.e
 	e.mu.Lock()
@@ -322,12 +325,12 @@ func (e *Engine) cachedQueues(workspaceSID string) []string {
 	return out
 }
 
-// PauseRouting stops this instance from reserving workers: new and moved
-// tasks wait where they are (stored, pending). Degraded mode holds routing
-// from the moment it sees the store go away until every instance had the
-// time to import the calls it routed from memory: until then the store
-// thinks the workers those calls hold are free, and a reservation made here
-// could ring one of them while their phone already rings.
+// PauseRouting stops this instance from reserving workers. New and moved
+// tasks wait where they are, stored and pending. Degraded mode holds
+// routing from the moment it sees the store go away until every instance
+// had the time to import the calls it routed from memory. Until then the
+// store thinks the workers those calls hold are free, and a reservation
+// made here could ring one of them while their phone already rings.
 func (dm Degraded) PauseRouting() { dm.e.paused.Store(true) }
 
 // RoutingPaused reports whether PauseRouting is in effect.

@@ -13,27 +13,27 @@ import (
 type DegradedImport struct {
 	TaskSID  string // the call's task in the store (the imported one, or the one it already had)
 	Imported bool   // false: the call already had a task (imported before, or routed by the store)
-	// Conflict is set when the degraded reservation could not be kept: its
-	// worker was taken in the store meanwhile (another instance gave them a
-	// call while this one could not tell it). The reservation is stored
-	// canceled and the task waits.
+	// Conflict is set when the degraded reservation could not be kept,
+	// because its worker was taken in the store meanwhile. Another instance
+	// gave them a call while this one could not tell it. The reservation is
+	// stored canceled and the task waits.
 	Conflict string
-	// Waiting says the imported task is pending. It is not routed by the
-	// import: other instances may still have to import calls that hold
-	// workers the store thinks are free; call RouteImported once they had
-	// the time (a freed worker may also take it meanwhile).
+	// Waiting says the imported task is pending. The import does not route
+	// it, because other instances may still have to import calls that hold
+	// workers the store thinks are free. Call RouteImported once they had
+	// the time. A worker who frees up may also take it meanwhile.
 	Waiting bool
 }
 
-// Import writes a call routed by Degraded.Route into the store, in
-// one transaction, with the sids and dates it was given: the task, its
-// events, its reservation (claiming the worker, as a reservation made
-// online would) and its timers. It is idempotent per call: a call that
-// already has a task (this import ran before, or another instance routed
-// the call through the store) is left as it is. Timers whose deadline
-// passed during the outage fire DegradedImportGrace after the import at
-// the earliest, so that what other instances journaled about the call can
-// be replayed first.
+// Import writes a call routed by Degraded.Route into the store, in one
+// transaction, with the sids and dates it was given. It writes the task,
+// its events, its reservation and its timers. The reservation claims the
+// worker, as a reservation made online would. Import is idempotent per
+// call. A call that already has a task is left as it is, whether this
+// import ran before or another instance routed the call through the
+// store. Timers whose deadline passed during the outage fire
+// DegradedImportGrace after the import at the earliest, so that what other
+// instances journaled about the call can be replayed first.
 func (dm Degraded) Import(ctx context.Context, dc DegradedCall) (DegradedImport, error) {
 	e := dm.e
 	t0 := dc.Task
@@ -137,8 +137,8 @@ func (dm Degraded) Import(ctx context.Context, dc DegradedCall) (DegradedImport,
 	return out, nil
 }
 
-// RouteImported routes an imported task that is waiting (see
-// DegradedImport.Waiting); it does nothing to a task no longer pending.
+// RouteImported routes an imported task that DegradedImport.Waiting lists.
+// It does nothing to a task that is no longer pending.
 func (dm Degraded) RouteImported(ctx context.Context, workspaceSID, taskSID string) error {
 	e := dm.e
 	if _, err := e.route(ctx, workspaceSID, taskSID); err != nil {
@@ -171,9 +171,9 @@ func (e *Engine) keepLostReservation(ctx context.Context, tx didrouter.Tx, kept 
 	if err := tx.InsertReservation(ctx, r); err != nil {
 		return fmt.Errorf("insert reservation %s of lost task %s: %w", r.SID, lostTaskSID, err)
 	}
-	// Its creation is history like any reservation's; it has no ending
-	// event yet: it ends when its answer is adopted and the call is over,
-	// or never was live (no answer came).
+	// Its creation is history like any reservation's. It has no ending
+	// event yet. It ends when its answer is adopted and the call is over,
+	// or it was never live because no answer came.
 	ev := reservationEvent(r, didrouter.EventReservationCreated,
 		fmt.Sprintf("Reservation %s created while the store was down, for task %s of the same call, which lost to task %s; kept, not live, for its answer",
 			r.SID, lostTaskSID, kept.SID))
@@ -210,16 +210,19 @@ type Adoption struct {
 var errAdoptBusy = errors.New("the answered reservation's worker is busy in the store")
 
 // AdoptAnsweredReservation applies an answer journaled while the store was
-// down for a reservation the store has canceled on import (its degraded
-// task lost to another task of the same call, or its worker was busy at
-// the import): the answered reservation wins. When its task is still
-// pending or reserved (nobody accepted it), in one transaction: the task's
-// pending reservation, if any, is rescinded and its worker freed; the
-// answered reservation's worker is claimed; the reservation is accepted
-// and the task assigned, as AcceptReservation does. When the worker cannot
-// be claimed (busy in the store) nothing changes and Conflict says why: no
-// worker is booked twice. A reservation in any other state, or whose task
-// is no longer waiting, is left as it is (Adopted false).
+// down, for a reservation the store canceled on import. The import cancels
+// it when its degraded task lost to another task of the same call, or when
+// its worker was busy. The answered reservation wins, because the agent is
+// on the call.
+//
+// When its task is still pending or reserved, so nobody accepted it, one
+// transaction does the work. It rescinds the task's pending reservation,
+// if there is one, and frees that worker. It claims the answered
+// reservation's worker, accepts the reservation and assigns the task, as
+// AcceptReservation does. When the worker is busy in the store nothing
+// changes and Conflict says why, so no worker is booked twice. A
+// reservation in any other state, or whose task no longer waits, is left
+// as it is and Adopted is false.
 func (dm Degraded) AdoptAnsweredReservation(ctx context.Context, workspaceSID, reservationSID string) (Adoption, error) {
 	e := dm.e
 	var (

@@ -366,11 +366,11 @@ func (h *harness) duplicateDegradedCall() (kept, lost engine.DegradedCall, owner
 	return kept, lost, owner, other
 }
 
-// A call routed twice while the store was down (its webhook delivered to
-// two instances) was answered on the routing that lost at the import: the
-// answered reservation wins. The kept task takes it; the reservation rung
-// in vain is rescinded and its worker freed; the end of the call completes
-// the task and frees the worker who answered.
+// A call's webhook reached two instances while the store was down, so the
+// call was routed twice. It was answered on the routing that lost at the
+// import, and the answered reservation wins. The kept task takes it. The
+// reservation rung in vain is rescinded and its worker freed. The end of
+// the call completes the task and frees the worker who answered.
 func TestDegradedAnsweredReservationWins(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		kept, lost, owner, other := h.duplicateDegradedCall()

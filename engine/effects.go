@@ -16,14 +16,14 @@ import (
 // deadlocks), so it gets a fresh effects value on every run.
 type effects struct {
 	workers   []didrouter.Worker // committed worker rows to put into the index
-	gone      []didrouter.Worker // deleted workers to drop from the index (SID, WorkspaceSID)
+	gone      []didrouter.Worker // deleted workers to drop from the index, by SID and WorkspaceSID
 	route     []string           // tasks that became pending and should be routed
 	serve     []string           // workers that may now take a waiting task
-	leave     []string           // workers the engine made unavailable: their pending reservations end after commit
-	timers    bool               // a timer was set: wake the timer loop
-	soonest   time.Time          // the earliest timer set (zero: none seen)
+	leave     []string           // workers the engine made unavailable, whose pending reservations end after commit
+	timers    bool               // a timer was set, so the timer loop must wake
+	soonest   time.Time          // the earliest timer set, zero when none was
 	lastEvent time.Time          // the date of the transaction's last event
-	pending   []string           // tasks announced as pending (ChangeTask) and workers claimed by this transaction
+	pending   []string           // tasks announced as pending by ChangeTask, and workers claimed by this transaction
 
 	own *ownChanges // where announced task changes are marked as this instance's
 	now time.Time
@@ -142,8 +142,9 @@ func (t timerTx) SetTimer(ctx context.Context, tm didrouter.Timer) error {
 }
 
 // after routes the tasks and serves the workers fx names. It returns the
-// first reservation made for wantTask ("" = none wanted), and the first
-// error met (the others still run: one failure must not strand other work).
+// first reservation made for wantTask, unless wantTask is "". It also
+// returns the first error met. The rest of the work still runs, because
+// one failure must not strand other work.
 func (e *Engine) after(ctx context.Context, workspaceSID string, fx *effects, wantTask string) (*didrouter.Reservation, *didrouter.Worker, error) {
 	var (
 		res      *didrouter.Reservation

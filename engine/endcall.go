@@ -8,13 +8,14 @@ import (
 )
 
 // EndCall ends the task of a call that is over, as the voice webhooks learn
-// it (the Dial action, the status callback): an assigned task wraps up
-// (with Config.WrapUp) or completes, freeing its worker on completion. A
-// task already wrapping, completed or canceled is returned unchanged. Twilio
-// reports the end of one call twice when the caller hangs up (the Dial
-// action and the status callback, in either order or at once); the second
-// report must not end the wrap-up early, as a second CompleteTask would.
-// Pending and reserved tasks are EUNAVAILABLE (cancel them instead).
+// it from the Dial action or the status callback. An assigned task wraps up
+// with Config.WrapUp, else it completes and frees its worker. A task
+// already wrapping, completed or canceled is returned unchanged. Twilio
+// reports the end of one call twice when the caller hangs up, through the
+// Dial action and the status callback, in either order or at once. The
+// second report must not end the wrap-up early, as a second CompleteTask
+// would. Pending and reserved tasks are EUNAVAILABLE, and their callers
+// cancel them instead.
 func (e *Engine) EndCall(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error) {
 	return e.transition(ctx, workspaceSID, taskSID, transition{
 		op: "end call", same: []string{didrouter.TaskWrapping, didrouter.TaskCompleted, didrouter.TaskCanceled}, from: []string{didrouter.TaskAssigned},
@@ -25,14 +26,15 @@ func (e *Engine) EndCall(ctx context.Context, workspaceSID, taskSID, reason stri
 	})
 }
 
-// CancelCall records that the call n.CallSID ended before it was routed:
+// CancelCall records that the call n.CallSID ended before it was routed.
 // Twilio's status callback can overtake the incoming webhook when a caller
-// hangs up at once (the incoming webhook may still be running on this or
-// another instance). The call gets its task already canceled (task.created,
-// task.canceled, nothing reserved), so an incoming webhook that comes after
-// finds a finished task instead of holding a worker for a caller who is
-// gone. When the call has a task by then, a pending or reserved one is
-// canceled as CancelTask would; any other is returned unchanged.
+// hangs up at once, while the incoming webhook may still be running on
+// this or another instance. The call gets its task already canceled, with
+// the events task.created and task.canceled and nothing reserved. So an
+// incoming webhook that comes after finds a finished task instead of
+// holding a worker for a caller who is gone. When the call has a task by
+// then, a pending or reserved one is canceled as CancelTask would, and any
+// other is returned unchanged.
 func (e *Engine) CancelCall(ctx context.Context, n TaskInsert, reason string) (didrouter.Task, error) {
 	if n.CallSID == "" {
 		return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "call_sid is required")

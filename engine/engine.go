@@ -40,13 +40,13 @@ type Config struct {
 	Store      didrouter.Store
 	Clock      didrouter.Clock
 	Logger     *slog.Logger
-	Normalizer *routing.Normalizer // nil: a US normalizer
+	Normalizer *routing.Normalizer // nil means a US normalizer
 	InstanceID string              // names this instance in logs
-	TimerPoll  time.Duration       // real-time backstop poll of the timer loop; 0 = 1 s
-	WrapUp     time.Duration       // wrap-up time after a task is completed; 0 = none
+	TimerPoll  time.Duration       // real-time backstop poll of the timer loop, 1 s when 0
+	WrapUp     time.Duration       // wrap-up time after a task is completed, none when 0
 	// ReofferAfter is how long a task waiting at a step without timeout
-	// keeps out the workers who missed it; 0 = DefaultReofferAfter,
-	// negative = for ever.
+	// keeps out the workers who missed it. Zero means DefaultReofferAfter,
+	// and a negative value keeps them out for ever.
 	ReofferAfter time.Duration
 	// MissedCallsUnavailable moves a worker who missed or declined that
 	// many reservations in a row to the workspace's "Unavailable" activity
@@ -67,8 +67,8 @@ type Engine struct {
 	id     string
 	poll   time.Duration
 	wrapUp time.Duration
-	// reofferAfter > 0: cool-down before a waiting task is offered again to
-	// who missed it; <= 0: never.
+	// reofferAfter is the cool-down before a waiting task is offered again
+	// to the workers who missed it. At zero or below it never is.
 	reofferAfter time.Duration
 	missedLimit  int           // MissedCallsUnavailable; 0 = off
 	away         time.Duration // AgentAway; 0 = off

@@ -9,10 +9,10 @@ import (
 )
 
 // Explain says how a stored task's workflow routes it, step by step, with
-// the workspace's workers and queues as the index holds them now: the walk
-// of `didrouter explain` (routing.Explain) on live data, for "why did this
-// call go there". focus names a worker (sid or friendly name) always listed,
-// such as the one who answered.
+// the workspace's workers and queues as the index holds them now. It is
+// the walk of `didrouter explain`, routing.Explain, on live data, and it
+// answers "why did this call go there". focus names a worker by sid or
+// friendly name who is always listed, such as the one who answered.
 func (e *Engine) Explain(ctx context.Context, t didrouter.Task, focus string) (*routing.Explanation, error) {
 	_, wf, err := e.workflow(ctx, t.WorkspaceSID, t.WorkflowSID)
 	if err != nil {

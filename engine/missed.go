@@ -28,16 +28,16 @@ const (
 // calls is moved to (the seeded workspace has it).
 const UnavailableActivityName = "Unavailable"
 
-// noteMissed counts a call the worker let ring out or declined, in the
-// transaction that ended its reservation (the worker's row is locked: it
-// was just released), so that instances sharing the store count together.
-// On reaching Config.MissedCallsUnavailable the count starts again and a
-// worker still available is moved to the "Unavailable" activity: a caller
-// should not ring an agent who is not there for a whole step. Calls that
-// ended without the worker's answer (the caller hung up, the worker left
-// for another activity, another agent was faster) are not counted by the
-// callers of this function; an accepted call clears the count
-// (acceptLocked).
+// noteMissed counts a call the worker let ring out or declined. It runs in
+// the transaction that ended the reservation, where the worker's row is
+// locked because it was just released, so instances sharing the store
+// count together. On reaching Config.MissedCallsUnavailable the count
+// starts again, and a worker still available is moved to the
+// "Unavailable" activity. A caller should not ring an agent who is not
+// there for a whole step. The callers do not count calls that ended
+// without the worker's answer, such as a caller who hung up, a worker who
+// left for another activity or another agent who was faster. acceptLocked
+// clears the count when a call is accepted.
 func (e *Engine) noteMissed(ctx context.Context, tx didrouter.Tx, fx *effects, workspaceSID, workerSID string, now time.Time) error {
 	if e.missedLimit <= 0 {
 		return nil

@@ -28,12 +28,12 @@ type OutboundResult struct {
 }
 
 // RecordOutboundCall records a call an agent places as a task that is
-// assigned to that agent from the start: it is never routed, so nobody else
-// is offered it and nobody rings. When the worker is available with spare
-// capacity, the task also gets an accepted reservation that holds the
-// worker for the length of the call, so the engine does not offer them an
-// inbound call meanwhile; CompleteTask (the call's end) frees them as for
-// any call. A CallSid that already has a task creates nothing.
+// assigned to that agent from the start. It is never routed, so nobody
+// else is offered it and nobody rings. When the worker is available with
+// spare capacity, the task also gets an accepted reservation that holds
+// the worker for the length of the call. So the engine does not offer them
+// an inbound call meanwhile. CompleteTask at the call's end frees them as
+// for any call. A CallSid that already has a task creates nothing.
 func (e *Engine) RecordOutboundCall(ctx context.Context, o OutboundCall) (OutboundResult, error) {
 	if o.CallSID == "" {
 		return OutboundResult{}, didrouter.Errorf(didrouter.EINVALID, "call_sid is required to record an outbound call")

@@ -4,10 +4,10 @@ import (
 	"github.com/didrouter/didrouter/routing"
 )
 
-// A task's position in its workflow is (filter, target); filter -1 is the
-// default filter, whose only target is Workflow.Default. Positions only move
-// forward (later target, later filter, then the default filter), so a
-// position is never entered twice by one task.
+// A task's position in its workflow is a filter and a target. Filter -1 is
+// the default filter, whose only target is Workflow.Default. Positions only
+// move forward, to a later target, a later filter, then the default
+// filter. So one task never enters a position twice.
 const defaultFilter = -1
 
 // targetsOf returns the targets of a filter of wf.
@@ -68,11 +68,11 @@ func laterFilter(wf *routing.Workflow, after int, attrs routing.Attributes) (int
 
 // nextPosition is where a task goes after leaving (filter, target).
 //
-// A step timeout moves to the next target of the same filter only: past the
-// filter's final target the task has timed out of the workflow (TaskRouter
-// cancels it). A skip (skip_if true with nobody reservable) past the final
-// target leaves the filter as if it had not matched: the next matching
-// filter, else the default filter.
+// A step timeout moves to the next target of the same filter only. Past
+// the filter's final target the task has timed out of the workflow, and
+// TaskRouter cancels it. A skip happens when skip_if holds and nobody is
+// reservable. Past the final target it leaves the filter as if it had not
+// matched, for the next matching filter, else the default filter.
 func nextPosition(wf *routing.Workflow, filter, target int, attrs routing.Attributes, skipping bool) (int, int, bool) {
 	if target+1 < len(targetsOf(wf, filter)) {
 		return filter, target + 1, true

@@ -42,16 +42,16 @@ type PresenceTracker interface {
 
 var _ PresenceTracker = (*Engine)(nil)
 
-// The pages live in the store (agent_pages), not in this instance's memory:
-// the page's event stream may reach any instance behind a load balancer,
-// and the instance that heard it last may be gone when the time is up. One
-// away timer per worker (a stored timer like the others, claimed by one
-// instance) is set when a page opens or closes; when it fires it looks at
-// every page of the worker: one heard of within Config.AgentAway re-arms
-// it, else the pages are forgotten and the worker goes Offline. So a
-// heartbeat is a single UPDATE, a worker who never opened the desktop (a
-// SIP phone) has no timer and is never moved, and a page reopened within
-// the away time simply makes the timer re-arm.
+// The pages live in the store's agent_pages, not in this instance's
+// memory. The page's event stream may reach any instance behind a load
+// balancer, and the instance that heard it last may be gone when the time
+// is up. Each worker has one away timer, stored and claimed like the other
+// timers, set when a page opens or closes. When it fires it looks at every
+// page of the worker. A page heard of within Config.AgentAway re-arms it.
+// Otherwise the pages are forgotten and the worker goes Offline. So a
+// heartbeat is a single UPDATE, and a worker who never opened the desktop,
+// such as one on a SIP phone, has no timer and is never moved. A page
+// reopened within the away time simply makes the timer re-arm.
 
 // AgentPageHeartbeatEvery is DefaultHeartbeat, or a quarter of
 // Config.AgentAway when that is shorter (a short away time in a test), so

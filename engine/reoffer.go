@@ -32,14 +32,15 @@ func (e *Engine) armReoffer(ctx context.Context, tx didrouter.Tx, fx *effects, t
 }
 
 // fireReoffer clears the exclusions of a task that still waits at a step
-// without timeout and routes it again, so that a worker who missed the call
-// earlier (and is now the only one free) is rung instead of leaving the
-// caller on hold until the task's TTL. A task that is reserved, assigned or
-// over, or that waits at a step with a timeout (the owner's 60 s: the step
-// timer moves it on, and entering the next step arms a new timer), is left
-// alone. The state is checked rather than the timer's TaskVersion: any
-// unrelated update of the task (priority, attributes) must not cancel the
-// re-offer, and every new exclusion replaces the timer anyway.
+// without timeout and routes it again. A worker who missed the call
+// earlier and is now the only one free is rung, rather than leaving the
+// caller on hold until the task's TTL. A task that is reserved, assigned
+// or over is left alone. So is a task that waits at a step with a timeout,
+// such as the owner's 60 s, because the step timer moves it on and the
+// next step arms a new timer. The state is checked rather than the timer's
+// TaskVersion. An unrelated update of the task, such as its priority or
+// attributes, must not cancel the re-offer, and every new exclusion
+// replaces the timer anyway.
 func (e *Engine) fireReoffer(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
 	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
 	if err != nil {

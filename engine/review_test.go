@@ -262,9 +262,9 @@ func TestReviewTTLWhileReserved(t *testing.T) {
 	})
 }
 
-// TestReviewEndCallOnce: the end of one call reported twice (the Dial
-// action and the status callback) wraps the task up once; only the wrap-up
-// timer (or an explicit CompleteTask) completes it.
+// The Dial action and the status callback both report the end of one
+// call, and the task wraps up once. Only the wrap-up timer or an explicit
+// CompleteTask completes it.
 func TestReviewEndCallOnce(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		eng, err := engine.New(engine.Config{Store: h.store, Clock: h.clock, WrapUp: 30 * time.Second})
@@ -538,10 +538,10 @@ func TestReviewResyncServesWaitingTasks(t *testing.T) {
 	})
 }
 
-// TestReviewStartServesWaitingTasks: an instance that died between freeing
-// a worker and serving the waiting calls (here: the worker row is made
-// available behind the engine's back) leaves a caller waiting beside an
-// idle agent; the next instance to start must place the call.
+// An instance that died between freeing a worker and serving the waiting
+// calls leaves a caller waiting beside an idle agent. The test makes the
+// worker row available behind the engine's back to get there. The next
+// instance to start must place the call.
 func TestReviewStartServesWaitingTasks(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		w := h.worker("w", "", "Offline")

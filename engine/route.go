@@ -28,10 +28,10 @@ var (
 // targets, so hitting it means a bug, not a long workflow.
 const maxRouteSteps = 64
 
-// route tries to place a pending task at its current target: reserve an
-// eligible worker, or, when nobody is reservable and the target's skip_if
-// holds, move to the next position and try again. It returns the
-// reservation made, or nil when the task waits (or is no longer pending).
+// route tries to place a pending task at its current target. It reserves
+// an eligible worker. When nobody is reservable and the target's skip_if
+// holds, it moves to the next position and tries again. It returns the
+// reservation made, or nil when the task waits or is no longer pending.
 func (e *Engine) route(ctx context.Context, workspaceSID, taskSID string) (*reserved, error) {
 	return e.routeFrom(ctx, workspaceSID, taskSID, nil)
 }
@@ -104,11 +104,12 @@ func (e *Engine) reserve(ctx context.Context, wfRow didrouter.Workflow, t didrou
 	return &out, nil
 }
 
-// reserveLocked reserves the pending task cur, which tx holds locked at its
-// current position, for workerSID: errWorkerTaken when the worker cannot be
-// claimed (the index was stale), errTaskMoved when the task already has a
-// live reservation. With insert, cur is a new task not stored yet: it is
-// inserted reserved (a *callHasTask error when its call has a task).
+// reserveLocked reserves the pending task cur for workerSID. tx holds the
+// task locked at its current position. It returns errWorkerTaken when the
+// worker cannot be claimed because the index was stale, and errTaskMoved
+// when the task already has a live reservation. With insert, cur is a new
+// task not stored yet, and it is inserted reserved. Its insert fails with
+// a *callHasTask error when its call already has a task.
 func (e *Engine) reserveLocked(ctx context.Context, tx didrouter.Tx, fx *effects, wfRow didrouter.Workflow, cur didrouter.Task, workerSID string, insert bool) (*reserved, error) {
 	w, ok, err := tx.ClaimWorker(ctx, cur.WorkspaceSID, workerSID, cur.TaskChannel, e.clock.Now())
 	if didrouter.ErrorCode(err) == didrouter.ENOTFOUND {
@@ -120,9 +121,10 @@ func (e *Engine) reserveLocked(ctx context.Context, tx didrouter.Tx, fx *effects
 	if !ok {
 		return nil, errWorkerTaken
 	}
-	// The claim announced a worker change; this instance puts the worker
-	// row it returned into its index after commit, so it skips the echo
-	// (a re-read per call). A worker only gets busier here: nothing to serve.
+	// The claim announced a worker change. This instance puts the worker
+	// row it returned into its index after commit, so it skips the echo,
+	// which would cost a re-read per call. A worker only gets busier here,
+	// so there is nothing to serve.
 	fx.ownChange(workerSID)
 	// Read the time after the claim, which waited for any transaction
 	// freeing this worker to commit: the reservation then starts after
@@ -179,9 +181,10 @@ func (why moveReason) String() string {
 }
 
 // moveOn moves the locked task cur from its current target to the next one
-// and writes it. On a timeout a pending reservation is rescinded and its
-// worker counted as not answering (not offered the task again at once);
-// past the final target a timeout cancels the task (TaskRouter's workflow timeout).
+// and writes it. On a timeout a pending reservation is rescinded, and its
+// worker counts as not answering, so the task is not offered to them again
+// at once. Past the final target a timeout cancels the task, as
+// TaskRouter's workflow timeout does.
 func (e *Engine) moveOn(ctx context.Context, tx didrouter.Tx, fx *effects, wf *routing.Workflow, cur didrouter.Task, attrs routing.Attributes, why moveReason) error {
 	_, err := e.moveOnTask(ctx, tx, fx, wf, cur, attrs, why)
 	return err

@@ -50,16 +50,17 @@ func DIDWorkflowConfig(queueSID string) string {
 	return string(b)
 }
 
-// Seed makes the store hold the Flex DID set-up: on an empty store it creates
-// the workspace "Flex Task Assignment" with the activities Offline (the
-// default), Available and Unavailable, the queue "Everyone" (every worker,
-// FIFO) and the workflow "Direct Inward Dial" (reservation timeout 120 s) as
-// the workspace's default workflow. On a store that already has workspaces it
-// creates nothing and returns the one with the seeded name (or the oldest).
-// Every sid is random, so no two deployments share one (a guessable
-// workspace sid would help a forged request). It is safe when several
-// instances start at once: they take the store's workspace lock, and the
-// later ones find the first one's workspace.
+// Seed makes the store hold the Flex DID set-up. On an empty store it
+// creates the workspace "Flex Task Assignment" with the activities Offline,
+// the default, Available and Unavailable. It adds the FIFO queue
+// "Everyone", which holds every worker, and the workflow "Direct Inward
+// Dial" with a 120 s reservation timeout as the workspace's default
+// workflow. On a store that already has workspaces it creates nothing. It
+// returns the workspace with the seeded name, else the oldest one. Every
+// sid is random, so no two deployments share one, because a guessable
+// workspace sid would help a forged request. Several instances may start
+// at once. They take the store's workspace lock, and the later ones find
+// the first one's workspace.
 func Seed(ctx context.Context, s didrouter.Store, clock didrouter.Clock) (didrouter.Workspace, error) {
 	if ws, ok, err := existingWorkspace(ctx, s); err != nil || ok {
 		if err != nil {

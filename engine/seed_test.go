@@ -8,8 +8,8 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Every deployment gets a workspace sid of its own: a sid known in advance
-// would help a forged request (issue 16, finding 10).
+// Every deployment gets a workspace sid of its own, because a sid known in
+// advance would help a forged request.
 func TestSeedSIDsAreRandom(t *testing.T) {
 	t.Parallel()
 	for _, k := range storeKinds {

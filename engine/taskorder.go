@@ -10,15 +10,16 @@ import (
 )
 
 // serviceOrder applies each queue's TaskOrder to waiting tasks listed in
-// the store's service order (priority descending, then oldest first). A
-// LIFO queue's tasks of one priority are served newest first: the places
-// they hold in the list are refilled with the same tasks in reverse, so
-// tasks of other queues and of other priorities keep their places. FIFO
-// queues, the default, keep the store's order. Only the tasks the caller
-// scanned (waitingScan) are reordered: in a LIFO queue with more waiting
-// tasks than that, the newest may lie beyond the scan. Within one
-// priority, voicemail messages come after the calls and call-back requests
-// (messagesLast): a caller on the line does not wait behind a recording.
+// the store's service order, which is priority descending, then oldest
+// first. A LIFO queue's tasks of one priority are served newest first.
+// The places they hold in the list are refilled with the same tasks in
+// reverse, so tasks of other queues and of other priorities keep their
+// places. FIFO queues, the default, keep the store's order. Only the
+// waitingScan tasks the caller scanned are reordered, so in a LIFO queue
+// with more waiting tasks than that, the newest may lie beyond the scan.
+// Within one priority, messagesLast puts voicemail messages after the
+// calls and call-back requests, so a caller on the line does not wait
+// behind a recording.
 func (e *Engine) serviceOrder(ctx context.Context, workspaceSID string, tasks []didrouter.Task) ([]didrouter.Task, error) {
 	if len(tasks) < 2 {
 		return tasks, nil

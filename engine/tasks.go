@@ -31,10 +31,11 @@ type TaskResult struct {
 }
 
 // CreateTask creates a task in its workflow and routes it at once. With a
-// CallSID that already has a task, it creates nothing and returns that task
-// with its live reservation (Created false). When routing fails after the
-// task was stored, the result still carries the task (Created true) along
-// with the error; the task then waits like any pending task.
+// CallSID that already has a task, it creates nothing and returns that
+// task with its live reservation, and Created is false. When routing fails
+// after the task was stored, the result still carries the task, with
+// Created true, along with the error. The task then waits like any pending
+// task.
 func (e *Engine) CreateTask(ctx context.Context, n TaskInsert) (TaskResult, error) {
 	ws, err := e.Workspace(ctx, n.WorkspaceSID)
 	if err != nil {
@@ -128,8 +129,9 @@ func (e *Engine) CreateTask(ctx context.Context, n TaskInsert) (TaskResult, erro
 		res.Task, res.Reservation, res.Worker = r.task, &r.reservation, &r.worker
 		return res, nil
 	}
-	// Not reserved by this call: maybe by a concurrent one (a worker freed
-	// meanwhile, or another instance): answer with the task as it is now.
+	// This call reserved nothing, but a concurrent one may have, when a
+	// worker freed meanwhile or on another instance. So the answer is the
+	// task as it is now.
 	if res.Task, err = e.store.GetTask(ctx, ws.SID, task.SID); err != nil {
 		return res, fmt.Errorf("create task: re-read task %s: %w", task.SID, err)
 	}
@@ -225,15 +227,15 @@ func (e *Engine) AcceptReservation(ctx context.Context, workspaceSID, reservatio
 	return out, nil
 }
 
-// RejectReservation ends a pending reservation as rejected (the worker
-// declined) or timeout (nobody answered). The worker is freed and not
-// offered this task again at this step (see Re-offer in doc.go); after a
-// timeout the worker moves to the workspace's timeout activity when one is
-// set. The task is routed again at
-// once at its current target: another eligible worker gets it, or, when
-// nobody is reservable, skip_if decides whether it moves on.
+// RejectReservation ends a pending reservation as rejected, when the
+// worker declined, or as timeout, when nobody answered. The worker is
+// freed and not offered this task again at this step, as Re-offer in
+// doc.go explains. After a timeout the worker moves to the workspace's
+// timeout activity when one is set. The task is routed again at once at
+// its current target. Another eligible worker gets it, or, when nobody is
+// reservable, skip_if decides whether it moves on.
 //
-// It counts as the worker's missed or declined call (missed.go).
+// It counts as the worker's missed or declined call, as missed.go says.
 func (e *Engine) RejectReservation(ctx context.Context, workspaceSID, reservationSID, status string) (TaskResult, error) {
 	return e.rejectReservation(ctx, workspaceSID, reservationSID, status, true)
 }
@@ -450,11 +452,11 @@ func (e *Engine) setActivity(ctx context.Context, tx didrouter.Tx, fx *effects, 
 	return e.event(ctx, tx, workerEvent(w, didrouter.EventWorkerActivityUpdate, desc), data)
 }
 
-// CompleteTask finishes an assigned (or wrapping) task. With a wrap-up time
-// configured, an assigned task first goes to wrapping and completes when the
-// wrap-up timer fires (or on a second CompleteTask); the worker is freed on
-// completion and serves the next waiting task. Completing a completed task
-// returns it unchanged.
+// CompleteTask finishes an assigned or wrapping task. With a wrap-up time
+// configured, an assigned task first goes to wrapping. It completes when
+// the wrap-up timer fires or on a second CompleteTask. The worker is freed
+// on completion and serves the next waiting task. Completing a completed
+// task returns it unchanged.
 func (e *Engine) CompleteTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error) {
 	return e.transition(ctx, workspaceSID, taskSID, transition{
 		op: "complete task", same: []string{didrouter.TaskCompleted}, from: []string{didrouter.TaskAssigned, didrouter.TaskWrapping},
@@ -586,9 +588,9 @@ func endTask(ctx context.Context, tx didrouter.Tx, t didrouter.Task) (didrouter.
 	return updated, nil
 }
 
-// CancelTask cancels a pending or reserved task: a pending reservation is
-// canceled and its worker freed (and served). Canceling a canceled task
-// returns it unchanged; an assigned task must be completed instead.
+// CancelTask cancels a pending or reserved task. A pending reservation is
+// canceled, and its worker is freed and served. Canceling a canceled task
+// returns it unchanged. An assigned task must be completed instead.
 func (e *Engine) CancelTask(ctx context.Context, workspaceSID, taskSID, reason string) (didrouter.Task, error) {
 	return e.transition(ctx, workspaceSID, taskSID, transition{
 		op: "cancel task", same: []string{didrouter.TaskCanceled}, from: []string{didrouter.TaskPending, didrouter.TaskReserved},

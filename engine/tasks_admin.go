@@ -22,10 +22,10 @@ type TaskUpdate struct {
 	TaskChannel *string
 }
 
-// UpdateTask changes a live task's attributes or priority (event
-// task.updated). A pending task keeps its position while its filter still
-// matches the new attributes, else it enters the workflow afresh; either way
-// it is routed again, since who is eligible may have changed. A reserved
+// UpdateTask changes a live task's attributes or priority, with the event
+// task.updated. A pending task keeps its position while its filter still
+// matches the new attributes, else it enters the workflow afresh. Either
+// way it is routed again, since who is eligible may have changed. A reserved
 // task keeps its reservation unless it changes channel; an assigned one
 // keeps it and cannot change channel. Completed and canceled tasks are
 // EUNAVAILABLE.
@@ -149,10 +149,10 @@ func (e *Engine) freshTask(ctx context.Context, t didrouter.Task) (didrouter.Tas
 	return got, nil
 }
 
-// WrapUpTask moves an assigned task to wrapping (TaskRouter's
-// AssignmentStatus=wrapping): the worker stays busy until CompleteTask, or
-// until the Config.WrapUp timer when one is set. A wrapping task is returned
-// unchanged; other statuses are EUNAVAILABLE.
+// WrapUpTask moves an assigned task to wrapping, as TaskRouter's
+// AssignmentStatus=wrapping does. The worker stays busy until CompleteTask,
+// or until the Config.WrapUp timer when one is set. A wrapping task is
+// returned unchanged. Other statuses are EUNAVAILABLE.
 func (e *Engine) WrapUpTask(ctx context.Context, workspaceSID, sid, reason string) (didrouter.Task, error) {
 	return e.transition(ctx, workspaceSID, sid, transition{
 		op: "wrap up task", same: []string{didrouter.TaskWrapping}, from: []string{didrouter.TaskAssigned},

@@ -182,11 +182,12 @@ func (e *Engine) fireWrapup(ctx context.Context, tx didrouter.Tx, fx *effects, t
 	return err
 }
 
-// timerLoop runs RunDueTimers when the next stored timer is due (by the
-// Clock), when this instance sets a timer, and at least every TimerPoll of
-// real time. The poll is only a look-around (timers set by other instances,
-// wake-ups lost between reading the clock and waiting on it); whether a timer
-// is due is always decided by the Clock, so a FakeClock still controls it.
+// timerLoop runs RunDueTimers when the Clock says the next stored timer is
+// due, when this instance sets a timer, and at least every TimerPoll of
+// real time. The poll only looks around, for timers set by other instances
+// and for wake-ups lost between reading the clock and waiting on it. The
+// Clock always decides whether a timer is due, so a FakeClock still
+// controls it.
 func (e *Engine) timerLoop(ctx context.Context) error {
 	poll := time.NewTicker(e.poll)
 	defer poll.Stop()

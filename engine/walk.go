@@ -497,8 +497,8 @@ func enterPosition(emit emitFunc, wf *routing.Workflow, t *didrouter.Task, filte
 	return tgt, nil
 }
 
-// emitLeft emits the event of t leaving its current target: skipped
-// (workflow.skipped) or timed out (task-queue.timeout).
+// emitLeft emits the event of t leaving its current target, which is
+// workflow.skipped for a skip and task-queue.timeout for a timeout.
 func emitLeft(emit emitFunc, t didrouter.Task, why moveReason) error {
 	typ := didrouter.EventWorkflowSkipped
 	if why == moveTimeout {

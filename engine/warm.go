@@ -10,12 +10,12 @@ import (
 )
 
 // warmPaths builds, on the still-empty index, the attribute indexes that
-// the workspace's workflow targets query (such as worker.phone_number for
-// the DID workflow's owner step). Workers loaded afterwards are indexed by
-// them as they are inserted; without this the first call after a (re)load
-// built them over the whole fleet while holding the index lock (about 6 s
-// at a million workers). Workflows that do not parse are skipped: routing
-// reports them when a task needs them.
+// the workspace's workflow targets query, such as worker.phone_number for
+// the DID workflow's owner step. Workers loaded afterwards are indexed by
+// them as they are inserted. Without this, the first call after a load
+// would build them over the whole fleet while holding the index lock,
+// which takes about 6 s at a million workers. Workflows that do not parse
+// are skipped, and routing reports them when a task needs them.
 func (e *Engine) warmPaths(ctx context.Context, ix *routing.Index, workspaceSID string, queues map[string]bool) {
 	flows, err := e.store.ListWorkflows(ctx, workspaceSID)
 	if err != nil {

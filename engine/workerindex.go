@@ -9,9 +9,9 @@ import (
 	"github.com/didrouter/didrouter/routing"
 )
 
-// wsIndex is one workspace's worker index: a cache of the store's workers
-// and queues, used to pick candidates. Decisions are never taken from it
-// alone: ClaimWorker in a store transaction has the last word.
+// wsIndex is one workspace's worker index. It caches the store's workers
+// and queues to pick candidates. Decisions are never taken from it alone,
+// because ClaimWorker in a store transaction has the last word.
 type wsIndex struct {
 	mu sync.RWMutex
 	ix *routing.Index

@@ -32,9 +32,9 @@ type WorkerUpdate struct {
 const MaxWorkerCapacity = 50
 
 // normalizeAttributes checks a worker's attributes JSON and normalizes its
-// "phone_number" (the worker's DID) to E.164. It returns the attributes to
-// store (unchanged text unless the number was rewritten) and the DID ("" for
-// none: missing, null or empty).
+// "phone_number", the worker's DID, to E.164. It returns the attributes to
+// store, whose text is unchanged unless the number was rewritten. It also
+// returns the DID, which is "" when the number is missing, null or empty.
 func (e *Engine) normalizeAttributes(raw string) (string, string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {

@@ -23,12 +23,13 @@ func (e *Engine) workflow(ctx context.Context, workspaceSID, sid string) (didrou
 	return e.workflowIn(ctx, e.store, workspaceSID, sid)
 }
 
-// workflowIn is workflow reading through r: inside a transaction r must be
-// the Tx (a second connection could wait for the transaction's own locks).
+// workflowIn is workflow reading through r. Inside a transaction r must be
+// the Tx, because a second connection could wait for the transaction's own
+// locks.
 //
-// While subscribed to the change feed the cache is trusted without a read:
-// a workflow change anywhere evicts it (ChangeWorkflow), and a lost feed
-// resyncs. Otherwise the row is read and the parse reused while unchanged.
+// While subscribed to the change feed, the cache is trusted without a
+// read. A ChangeWorkflow from anywhere evicts it, and a lost feed resyncs.
+// Otherwise the row is read and the parse reused while it is unchanged.
 func (e *Engine) workflowIn(ctx context.Context, r didrouter.Reader, workspaceSID, sid string) (didrouter.Workflow, *routing.Workflow, error) {
 	e.wfMu.Lock()
 	c, ok := e.flows[sid]
@@ -45,8 +46,8 @@ func (e *Engine) workflowIn(ctx context.Context, r didrouter.Reader, workspaceSI
 	}
 	parsed, err := routing.ParseWorkflow([]byte(row.Configuration), queueExists(ctx, r, workspaceSID))
 	if err != nil {
-		// A stored workflow that no longer parses (a queue was deleted)
-		// cannot route: say which and why.
+		// A stored workflow stops parsing when a queue it names is
+		// deleted. It cannot route, so the error says which and why.
 		return didrouter.Workflow{}, nil, didrouter.Errorf(didrouter.EINVALID, "workflow %s configuration: %v", sid, err)
 	}
 	e.wfMu.Lock()

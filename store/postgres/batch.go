@@ -8,11 +8,12 @@ import (
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
 
-// txDB is sqlstore.DB on a transaction that defers writes nobody reads
-// before commit (sqlstore.Deferrer): they travel with the next statement,
-// or with the final flush before COMMIT, as one pgx batch. A call's
-// transactions write several events, timers and notifications each; sent
-// one by one, every one of them cost a round trip to Postgres.
+// txDB is sqlstore.DB on a transaction that defers the writes nobody
+// reads before commit, as sqlstore.Deferrer allows. They travel as one pgx
+// batch with the next statement, or with the final flush before COMMIT. A
+// call's transactions write several events, timers and notifications
+// each, and sent one by one every one of them would cost a round trip to
+// Postgres.
 type txDB struct {
 	tx      pgx.Tx
 	pending []deferredWrite

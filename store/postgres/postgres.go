@@ -43,9 +43,10 @@ var (
 	_ didrouter.CallSettingsStore = (*Store)(nil)
 )
 
-// Open connects to databaseURL (a postgres:// URL or key=value string; pgxpool
-// settings such as pool_max_conns are honoured) and checks the connection.
-// It does not migrate: call Migrate or the package-level Migrate first.
+// Open connects to databaseURL and checks the connection. databaseURL is a
+// postgres:// URL or a key=value string, and pgxpool settings such as
+// pool_max_conns are honoured. Open does not migrate, so call Migrate or
+// the package-level Migrate first.
 func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

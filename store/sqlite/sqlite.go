@@ -1,13 +1,14 @@
-// Package sqlite is the embedded didrouter.Store: one file, modernc.org/sqlite
-// (pure Go), WAL mode so that reads run while a write is in progress.
+// Package sqlite is the embedded didrouter.Store. It keeps one file with
+// modernc.org/sqlite, which is pure Go, in WAL mode so that reads run while
+// a write is in progress.
 //
-// A SQLite file belongs to one didrouter process: write transactions are
-// serialized in the process (and by BEGIN IMMEDIATE in the file), and the
-// change feed is delivered in-process only. Several instances sharing state
-// need the Postgres store.
+// A SQLite file belongs to one didrouter process. Write transactions are
+// serialized in the process and by BEGIN IMMEDIATE in the file, and the
+// change feed is delivered in the process only. Several instances sharing
+// state need the Postgres store.
 //
-// Times are stored as unix microseconds, UTC: the precision Postgres keeps,
-// so both stores give back equal values for the same input.
+// Times are stored as unix microseconds in UTC. That is the precision
+// Postgres keeps, so both stores give back equal values for the same input.
 package sqlite
 
 import (

@@ -50,14 +50,14 @@ type Dialect struct {
 	// ForeignKeyViolation reports whether err is a foreign-key violation.
 	ForeignKeyViolation func(err error) bool
 	// LockWorkspaces is a statement that makes transactions creating
-	// workspaces wait for each other (a transaction-scoped advisory lock on
-	// Postgres); "" where write transactions run one at a time anyway
-	// (SQLite).
+	// workspaces wait for each other. On Postgres it takes a
+	// transaction-scoped advisory lock. It is "" on SQLite, where write
+	// transactions run one at a time anyway.
 	LockWorkspaces string
 	// Unindexed writes a column so that the planner does not pick an index
-	// for it ("+col" on SQLite; the column as it is on Postgres). A list
-	// filtered by task or worker must use that column's index: without
-	// statistics SQLite prefers the workspace's date index, which serves the
-	// ORDER BY, and walks every row of the workspace.
+	// for it. SQLite writes "+col", and Postgres the column as it is. A
+	// list filtered by task or worker must use that column's index.
+	// Without statistics SQLite prefers the workspace's date index, which
+	// serves the ORDER BY, and walks every row of the workspace.
 	Unindexed func(col string) string
 }

@@ -17,11 +17,12 @@ func scanEvent(r Row) (didrouter.Event, error) {
 	return e, err
 }
 
-// resourceCol names the column that also carries a resource's sid, by the
-// sid's prefix: an event about a task, worker or reservation has its sid in
-// task_sid, worker_sid or reservation_sid as well (engine/effects.go). A
-// ResourceSid filter is served by that column's index, so resource_sid
-// needs none of its own ("" for other sids: the filter alone).
+// resourceCol names the column that also carries a resource's sid, chosen
+// by the sid's prefix. engine/effects.go writes the sid of an event's task,
+// worker or reservation in task_sid, worker_sid or reservation_sid as
+// well. A ResourceSid filter is served by that column's index, so
+// resource_sid needs none of its own. For other sids it returns "", and
+// the filter on resource_sid is used alone.
 func resourceCol(sid string) string {
 	if len(sid) < 2 {
 		return ""

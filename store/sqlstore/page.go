@@ -13,9 +13,9 @@ const (
 	MaxPageSize     = 1000
 )
 
-// pageClause returns the tail of a list query: the cursor condition (rows
-// after the row named by p.After in (dateCol, sid) order), the order and the
-// limit.
+// pageClause returns the tail of a list query, which is the cursor
+// condition, the order and the limit. The condition keeps the rows after
+// the row p.After names, in the order of dateCol, then sid.
 func pageClause(a *args, table, dateCol string, p didrouter.Page, desc bool) string {
 	size := p.Size
 	if size <= 0 {

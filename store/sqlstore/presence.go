@@ -37,8 +37,9 @@ func (t *Tx) ClearMissedCalls(ctx context.Context, workspaceSID, workerSID strin
 		WHERE workspace_sid = $1 AND sid = $2 AND missed_calls <> 0`, workspaceSID, workerSID)
 }
 
-// TouchAgentPage updates first: a heartbeat (every few seconds per page)
-// is one UPDATE; only a page not stored yet needs the INSERT.
+// TouchAgentPage updates first, so a heartbeat, which every page sends
+// every few seconds, is one UPDATE. Only a page not stored yet needs the
+// INSERT.
 func (t *Tx) TouchAgentPage(ctx context.Context, p didrouter.AgentPage) (bool, error) {
 	n, err := t.db.Exec(ctx, `UPDATE agent_pages SET last_seen = $4
 		WHERE workspace_sid = $1 AND worker_sid = $2 AND page_id = $3`,

@@ -18,8 +18,8 @@ func UTC(t time.Time) time.Time { return t.UTC().Truncate(Precision) }
 // timeArg encodes t for a statement.
 func (q *Queries) timeArg(t time.Time) any { return q.d.Time(UTC(t)) }
 
-// timeDest scans a stored time: a timestamptz (Postgres) or unix
-// microseconds (SQLite). NULL scans as the zero time.
+// timeDest scans a stored time, a timestamptz on Postgres or unix
+// microseconds on SQLite. NULL scans as the zero time.
 type timeDest struct{ t *time.Time }
 
 func scanTime(t *time.Time) timeDest { return timeDest{t} }
@@ -85,9 +85,10 @@ func sidListArg(list []string) string {
 	return string(b)
 }
 
-// rawText scans a text column as bytes valid until the next row: pgx's
-// read buffer itself (ScanBytes), or what database/sql hands a Scanner
-// (copied into buf when the driver gives a string).
+// rawText scans a text column as bytes valid until the next row. With pgx
+// they are its read buffer itself, through ScanBytes. With database/sql
+// they are what it hands a Scanner, copied into buf when the driver gives
+// a string.
 type rawText struct {
 	b   *[]byte
 	buf *[]byte

@@ -29,9 +29,9 @@ func (w Web) write(ctx context.Context, fn func(t *Tx) error) error {
 	return ownTx(ctx, w.tx, "the web store", fn)
 }
 
-// ownTx runs fn in a transaction of tx (a store's Tx method), which must
-// be one of this package's: the side stores (web sessions, call settings)
-// write with its statements.
+// ownTx runs fn in a transaction of tx, a store's Tx method, which must be
+// one of this package's. The side stores for web sessions and call
+// settings write with its statements.
 func ownTx(ctx context.Context, tx func(ctx context.Context, fn func(didrouter.Tx) error) error, who string, fn func(t *Tx) error) error {
 	return tx(ctx, func(etx didrouter.Tx) error {
 		t, ok := etx.(*Tx)

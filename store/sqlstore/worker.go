@@ -64,10 +64,10 @@ func (q *Queries) EachWorker(ctx context.Context, workspaceSID string, fn func(d
 		`SELECT `+workerCols+` FROM workers WHERE workspace_sid = $1 ORDER BY date_created, sid`, workspaceSID)
 }
 
-// EachWorkerRow streams the index's columns without copying them (pgx hands
-// over its read buffer; database/sql's RawBytes or a reused buffer for
-// SQLite) and without ORDER BY (no sort of the whole fleet). Inside a Tx,
-// as EachWorker, fn must not use the Tx.
+// EachWorkerRow streams the index's columns without copying them. pgx
+// hands over its read buffer, and SQLite gets database/sql's RawBytes or a
+// reused buffer. It has no ORDER BY, so the whole fleet is never sorted.
+// Inside a Tx, as with EachWorker, fn must not use the Tx.
 func (q *Queries) EachWorkerRow(ctx context.Context, workspaceSID string, fn func(*didrouter.WorkerRow) error) error {
 	rows, err := q.db.Query(ctx, `SELECT sid, friendly_name, attributes, activity_sid, activity_name, available,
 		capacity, busy, date_status_changed, version, message_capacity, message_busy

@@ -10,8 +10,8 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// pagination: pages follow (date created, sid); rows with the same date are
-// split by sid.
+// pagination: pages follow the date created, then the sid, so rows with
+// the same date are split by sid.
 func (c *contract) pagination(t *testing.T, f *fixture) {
 	var want []didrouter.Worker
 	for i := range 7 {
