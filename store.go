@@ -26,7 +26,7 @@ type Store interface {
 
 	// Subscribe delivers committed changes from every instance sharing the
 	// store until ctx ends. A change only wakes the receiver, who re-reads
-	// what it needs; on a lost connection Subscribe sends a Change with
+	// what it needs. On a lost connection Subscribe sends a Change with
 	// Kind ChangeResync, and the receiver must reload its state.
 	Subscribe(ctx context.Context) (<-chan Change, error)
 
@@ -62,8 +62,8 @@ type Change struct {
 }
 
 // Page asks for one page of a list, ordered by date created then sid.
-// After is the sid of the last item of the previous page ("" = first page).
-// Size 0 means 50; the store caps it at 1000.
+// After is the sid of the last item of the previous page, or "" for the
+// first page. Size 0 means 50, and the store caps it at 1000.
 type Page struct {
 	Size  int
 	After string
@@ -145,8 +145,8 @@ type Reader interface {
 	// WaitingTasks lists pending tasks in service order: priority descending,
 	// then date created ascending.
 	WaitingTasks(ctx context.Context, workspaceSID string, limit int) ([]Task, error)
-	// CountTasks counts the tasks f selects by status and priority (one
-	// aggregate query; only combinations that occur are returned).
+	// CountTasks counts the tasks f selects by status and priority, in one
+	// aggregate query. Only combinations that occur are returned.
 	CountTasks(ctx context.Context, workspaceSID string, f TaskCountFilter) ([]TaskCount, error)
 
 	GetReservation(ctx context.Context, workspaceSID, sid string) (Reservation, error)
@@ -168,7 +168,7 @@ type Tx interface {
 	InsertWorkspace(ctx context.Context, w Workspace) error
 	UpdateWorkspace(ctx context.Context, w Workspace) error
 	// LockWorkspaces makes other transactions that call it wait until this
-	// one ends; reads after it see the workspaces they committed. Seeding
+	// one ends. Reads after it see the workspaces they committed. Seeding
 	// takes it so that instances starting at once create one workspace.
 	LockWorkspaces(ctx context.Context) error
 
@@ -212,7 +212,7 @@ type Tx interface {
 	// task is returned with created=false.
 	InsertTask(ctx context.Context, t Task) (existing Task, created bool, err error)
 	// UpdateTask writes every mutable field of t and sets Version to
-	// t.Version+1; ECONFLICT when the stored version is not t.Version.
+	// t.Version+1. It returns ECONFLICT when the stored version is not t.Version.
 	UpdateTask(ctx context.Context, t Task) (Task, error)
 	DeleteTask(ctx context.Context, workspaceSID, sid string) error
 
@@ -221,8 +221,8 @@ type Tx interface {
 	// the transaction then fails with that error at its next statement or
 	// at commit.
 	InsertReservation(ctx context.Context, r Reservation) error
-	// LockReservation returns a reservation and its task, both locked
-	// (task first); ENOTFOUND when the reservation does not exist.
+	// LockReservation returns a reservation and its task, both locked, the
+	// task first. It returns ENOTFOUND when the reservation does not exist.
 	LockReservation(ctx context.Context, workspaceSID, sid string) (Task, Reservation, error)
 	// TaskReservations returns the task's reservations in the given
 	// statuses (all when none given), oldest first, locked as Get* locks.
@@ -249,7 +249,7 @@ type Tx interface {
 	ClearWorkerTimers(ctx context.Context, workspaceSID, workerSID string, kinds ...string) error
 
 	// CountMissedCall adds one to the worker's reservations missed or
-	// declined in a row and returns the new count; ENOTFOUND when the
+	// declined in a row and returns the new count, or ENOTFOUND when the
 	// worker does not exist. It does not bump the worker's Version.
 	CountMissedCall(ctx context.Context, workspaceSID, workerSID string) (int, error)
 	// ClearMissedCalls sets that count back to zero.
@@ -259,7 +259,7 @@ type Tx interface {
 	// storing it (created true, with p.OpenedAt) when it is not stored yet.
 	// ENOTFOUND when the worker does not exist.
 	TouchAgentPage(ctx context.Context, p AgentPage) (created bool, err error)
-	// DeleteAgentPage forgets one page; a page not stored is no error.
+	// DeleteAgentPage forgets one page. A page not stored is no error.
 	DeleteAgentPage(ctx context.Context, workspaceSID, workerSID, pageID string) error
 	// AgentPages lists the worker's stored pages, locked, oldest first.
 	AgentPages(ctx context.Context, workspaceSID, workerSID string) ([]AgentPage, error)
@@ -270,8 +270,8 @@ type Tx interface {
 	DeleteBinding(ctx context.Context, e164 string) error
 
 	// Notify queues a change to be delivered to subscribers after commit.
-	// Write methods above notify on their own where it matters (workers,
-	// queues, workflows, activities); the engine calls Notify for tasks and
+	// The write methods above notify on their own for workers, queues,
+	// workflows and activities. The engine calls Notify for tasks and
 	// timers.
 	Notify(ctx context.Context, c Change) error
 }

@@ -11,8 +11,10 @@ import (
 
 // DegradedImport says what Degraded.Import did.
 type DegradedImport struct {
-	TaskSID  string // the call's task in the store (the imported one, or the one it already had)
-	Imported bool   // false: the call already had a task (imported before, or routed by the store)
+	TaskSID string // the call's task in the store, imported or the one it already had
+	// Imported is false when the call already had a task, because it was
+	// imported before or routed by the store.
+	Imported bool
 	// Conflict is set when the degraded reservation could not be kept,
 	// because its worker was taken in the store meanwhile. Another instance
 	// gave them a call while this one could not tell it. The reservation is
@@ -202,8 +204,8 @@ func hasEnded(ctx context.Context, tx didrouter.Tx, workspaceSID, reservationSID
 type Adoption struct {
 	Adopted  bool   // the reservation is now the task's accepted one
 	TaskSID  string // the reservation's task
-	Status   string // the reservation's status before (when not adopted: why not)
-	Conflict string // set when the worker is busy in the store: nothing changed
+	Status   string // the reservation's status before, which says why when it was not adopted
+	Conflict string // set when the worker is busy in the store, and then nothing changed
 }
 
 // errAdoptBusy rolls an adoption back when the worker cannot be claimed.

@@ -157,7 +157,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	defer e.own.stop()
 	e.subscribed.Store(true) // before reloadAll, which empties the caches
 	defer e.subscribed.Store(false)
-	e.config.apply(didrouter.Change{Kind: didrouter.ChangeResync}) // read while unsubscribed: may be stale
+	e.config.apply(didrouter.Change{Kind: didrouter.ChangeResync}) // what was read while unsubscribed may be stale
 	if err := e.reloadAll(ctx); err != nil {
 		return fmt.Errorf("engine: load worker index: %w", err)
 	}

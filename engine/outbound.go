@@ -11,19 +11,21 @@ import (
 type OutboundCall struct {
 	WorkspaceSID string
 	WorkerSID    string // the agent placing the call
-	CallSID      string // required: makes recording idempotent per call
-	WorkflowSID  string // "" = the workspace's default workflow (for reports only: it is never evaluated)
-	Attributes   string // JSON object
+	CallSID      string // required, because it makes recording idempotent per call
+	// WorkflowSID is only for reports, as the workflow is never evaluated.
+	// "" means the workspace's default workflow.
+	WorkflowSID string
+	Attributes  string // JSON object
 }
 
 // OutboundResult is a recorded outbound call.
 type OutboundResult struct {
 	Task    didrouter.Task
-	Created bool // false: the CallSid already had a task, which is returned
+	Created bool // false when the CallSid already had a task, which is returned
 	// Claimed reports whether the call took one unit of the worker's
-	// capacity (an accepted reservation holds it until the task completes).
-	// A worker who is unavailable, or already busy, places the call without
-	// one: their state is left as it is.
+	// capacity. An accepted reservation holds it until the task completes.
+	// A worker who is unavailable or already busy places the call without
+	// one, and their state is left as it is.
 	Claimed bool
 }
 

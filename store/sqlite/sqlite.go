@@ -134,7 +134,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database; calling it again does nothing.
+// Close closes the database. Calling it again does nothing.
 func (s *Store) Close() {
 	s.closed.Do(func() {
 		s.stmts.close()

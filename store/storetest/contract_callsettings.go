@@ -49,9 +49,9 @@ func (c *contract) callSettings(t *testing.T, f *fixture) {
 }
 
 // callbackRequests: CallbackRequests finds a caller's live call-back
-// requests by number, whether the request was inserted as one or an
-// ordinary call became one (UpdateTask), and stops finding it once it is
-// over or no longer a call-back request.
+// requests by number. It finds a request inserted as one, and an ordinary
+// call that UpdateTask turned into one. It stops finding it when it is
+// over or is no longer a call-back request.
 func (c *contract) callbackRequests(t *testing.T, f *fixture) {
 	cs, ok := f.s.(didrouter.CallSettingsStore)
 	if !ok {
