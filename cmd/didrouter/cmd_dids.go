@@ -91,10 +91,7 @@ func newDidsFlags(name, synopsis string, stderr io.Writer) didsFlags {
 func (f didsFlags) parse(args []string) (positional []string, code int) {
 	for {
 		if err := f.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, 0
-			}
-			return nil, 2
+			return nil, flagExit(err)
 		}
 		rest := f.Args()
 		if len(rest) == 0 {
