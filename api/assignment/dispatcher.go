@@ -20,10 +20,8 @@ import (
 
 // Defaults of a Dispatcher.
 const (
-	DefaultAttempts   = callback.DefaultAttempts
-	DefaultRetryDelay = callback.DefaultRetryDelay
-	DefaultQueue      = 1000
-	DefaultWorkers    = 4
+	DefaultQueue   = 1000
+	DefaultWorkers = 4
 )
 
 // Engine is what the dispatcher needs from the engine to carry out an
@@ -53,6 +51,8 @@ type Config struct {
 	// allow-list), as the API does when they are set; nil = any http(s) URL.
 	Policy *callback.Policy
 
+	// Attempts and RetryDelay are passed to the callback.Sender, which
+	// sets their defaults.
 	Attempts   int           // tries per URL on a network error or a 5xx/429 answer; 0 = 2
 	RetryDelay time.Duration // pause between tries; 0 = 1 s
 	Queue      int           // callbacks waiting to be sent; 0 = 1000 (more are dropped, with a warning)
@@ -82,12 +82,6 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = DefaultAttempts
-	}
-	if cfg.RetryDelay <= 0 {
-		cfg.RetryDelay = DefaultRetryDelay
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultQueue
