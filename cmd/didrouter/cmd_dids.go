@@ -130,6 +130,22 @@ func (c didsCommand) admin(rawURL string) (adminClient, error) {
 	return adminClient{apiclient.New(hc, key, secret, base)}, nil
 }
 
+// adminOf builds the client and finds the workspace for command. When it
+// cannot, it says why on stderr and returns the exit code, else -1.
+func (c didsCommand) adminOf(ctx context.Context, command, rawURL, wsSID string, stderr io.Writer) (adminClient, string, int) {
+	admin, err := c.admin(rawURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", command, err)
+		return adminClient{}, "", 2
+	}
+	ws, err := admin.workspace(ctx, wsSID)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", command, err)
+		return adminClient{}, "", 1
+	}
+	return admin, ws, -1
+}
+
 // workspace returns the sid given, else the only workspace's.
 func (a adminClient) workspace(ctx context.Context, sid string) (string, error) {
 	if sid != "" {
@@ -200,15 +216,9 @@ func (c didsCommand) importFile(ctx context.Context, args []string, stdin io.Rea
 		fmt.Fprintf(stderr, "dids import: %v\n", err)
 		return 1
 	}
-	admin, err := c.admin(*rawURL)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids import: %v\n", err)
-		return 2
-	}
-	ws, err := admin.workspace(ctx, *wsSID)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids import: %v\n", err)
-		return 1
+	admin, ws, code := c.adminOf(ctx, "dids import", *rawURL, *wsSID, stderr)
+	if code >= 0 {
+		return code
 	}
 	path := "/v1/Workspaces/" + url.PathEscape(ws) + "/DIDs/Import"
 	if *dryRun {
@@ -279,15 +289,9 @@ func (c didsCommand) export(ctx context.Context, args []string, _ io.Reader, std
 		fmt.Fprintf(stderr, "dids export: unexpected arguments %q (write to a file with -o FILE)\n", pos)
 		return 2
 	}
-	admin, err := c.admin(*rawURL)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids export: %v\n", err)
-		return 2
-	}
-	ws, err := admin.workspace(ctx, *wsSID)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids export: %v\n", err)
-		return 1
+	admin, ws, code := c.adminOf(ctx, "dids export", *rawURL, *wsSID, stderr)
+	if code >= 0 {
+		return code
 	}
 	data, err := admin.Do(ctx, http.MethodGet, "/v1/Workspaces/"+url.PathEscape(ws)+"/DIDs/Export", "", nil)
 	if err != nil {
