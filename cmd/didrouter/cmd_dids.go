@@ -76,6 +76,19 @@ type didsFlags struct {
 	synopsis string
 }
 
+// identity reads the one softphone identity the command takes, alice or
+// client:alice. When there is not exactly one it prints why and the usage.
+func (f didsFlags) identity(pos []string, stderr io.Writer) (string, bool) {
+	if len(pos) == 1 {
+		if id := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")); id != "" {
+			return id, true
+		}
+	}
+	fmt.Fprintf(stderr, "%s: name one softphone identity (alice, or client:alice)\n", f.Name())
+	f.Usage()
+	return "", false
+}
+
 func newDidsFlags(name, synopsis string, stderr io.Writer) didsFlags {
 	fs := flag.NewFlagSet("dids "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -349,9 +362,8 @@ func (c didsCommand) token(_ context.Context, args []string, _ io.Reader, stdout
 	if code >= 0 {
 		return code
 	}
-	if len(pos) != 1 || strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")) == "" {
-		fmt.Fprintln(stderr, "dids token: name one softphone identity (alice, or client:alice)")
-		f.Usage()
+	identity, ok := f.identity(pos, stderr)
+	if !ok {
 		return 2
 	}
 	if *ttl < 0 {
@@ -373,7 +385,6 @@ func (c didsCommand) token(_ context.Context, args []string, _ io.Reader, stdout
 		fmt.Fprintln(stderr, "dids token: DIDROUTER_AGENT_TOKEN_SECRET (the key that signs agent tokens and sign-in links, the same as the server's) must be set in the environment")
 		return 2
 	}
-	identity := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:"))
 	now := c.now()
 	if !*link {
 		tok, err := signer.Token(identity, now, now.Add(*ttl))
@@ -451,9 +462,8 @@ func (c didsCommand) revoke(ctx context.Context, args []string, _ io.Reader, std
 	if code >= 0 {
 		return code
 	}
-	if len(pos) != 1 || strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")) == "" {
-		fmt.Fprintln(stderr, "dids revoke: name one softphone identity (alice, or client:alice)")
-		f.Usage()
+	identity, ok := f.identity(pos, stderr)
+	if !ok {
 		return 2
 	}
 	admin, err := c.admin(*rawURL)
@@ -461,7 +471,6 @@ func (c didsCommand) revoke(ctx context.Context, args []string, _ io.Reader, std
 		fmt.Fprintf(stderr, "dids revoke: %v\n", err)
 		return 2
 	}
-	identity := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:"))
 	q := url.Values{"identity": {identity}}
 	if *wsSID != "" {
 		q.Set("workspace", *wsSID)
