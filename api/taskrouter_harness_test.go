@@ -58,8 +58,8 @@ func newTREnv(t *testing.T, st didrouter.Store) *trEnv {
 		t.Fatal(err)
 	}
 	disp, err = assignment.New(assignment.Config{
-		Engine: eng, Store: observed, Client: &http.Client{Timeout: 5 * time.Second}, Clock: clock,
-		AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: authToken}, Attempts: 1,
+		Engine: eng, Store: observed, Settings: callback.Settings{Client: &http.Client{Timeout: 5 * time.Second}, Clock: clock,
+			AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: authToken}, Attempts: 1},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -114,16 +114,9 @@ func (a *Account) Search(ctx context.Context, q Query, limit int) ([]Available, 
 // next_page_uri until limit numbers came or the pages end.
 func (a *Account) searchOnce(ctx context.Context, q Query, limit int) ([]Available, error) {
 	api := a.api(ctx)
-	pageSize := min(limit, 1000)
 	switch q.Kind {
 	case Mobile:
-		p := (&twapi.ListAvailablePhoneNumberMobileParams{}).SetVoiceEnabled(true).SetPageSize(pageSize).SetLimit(limit)
-		if q.AreaCode > 0 {
-			p.SetAreaCode(q.AreaCode)
-		}
-		if q.Contains != "" {
-			p.SetContains(q.Contains)
-		}
+		p := searchParams(&twapi.ListAvailablePhoneNumberMobileParams{}, q, limit)
 		list, err := api.ListAvailablePhoneNumberMobile(q.Country, p)
 		out := make([]Available, 0, len(list))
 		for _, n := range list {
@@ -131,13 +124,7 @@ func (a *Account) searchOnce(ctx context.Context, q Query, limit int) ([]Availab
 		}
 		return out, err
 	case TollFree:
-		p := (&twapi.ListAvailablePhoneNumberTollFreeParams{}).SetVoiceEnabled(true).SetPageSize(pageSize).SetLimit(limit)
-		if q.AreaCode > 0 {
-			p.SetAreaCode(q.AreaCode)
-		}
-		if q.Contains != "" {
-			p.SetContains(q.Contains)
-		}
+		p := searchParams(&twapi.ListAvailablePhoneNumberTollFreeParams{}, q, limit)
 		list, err := api.ListAvailablePhoneNumberTollFree(q.Country, p)
 		out := make([]Available, 0, len(list))
 		for _, n := range list {
@@ -145,13 +132,7 @@ func (a *Account) searchOnce(ctx context.Context, q Query, limit int) ([]Availab
 		}
 		return out, err
 	default:
-		p := (&twapi.ListAvailablePhoneNumberLocalParams{}).SetVoiceEnabled(true).SetPageSize(pageSize).SetLimit(limit)
-		if q.AreaCode > 0 {
-			p.SetAreaCode(q.AreaCode)
-		}
-		if q.Contains != "" {
-			p.SetContains(q.Contains)
-		}
+		p := searchParams(&twapi.ListAvailablePhoneNumberLocalParams{}, q, limit)
 		list, err := api.ListAvailablePhoneNumberLocal(q.Country, p)
 		out := make([]Available, 0, len(list))
 		for _, n := range list {
@@ -159,6 +140,26 @@ func (a *Account) searchOnce(ctx context.Context, q Query, limit int) ([]Availab
 		}
 		return out, err
 	}
+}
+
+// searchParams fills in one of twilio-go's three search parameter types.
+// They have the same setters but no common type, so the filters are set
+// here once for all three.
+func searchParams[P interface {
+	SetVoiceEnabled(bool) P
+	SetPageSize(int) P
+	SetLimit(int) P
+	SetAreaCode(int) P
+	SetContains(string) P
+}](p P, q Query, limit int) P {
+	p.SetVoiceEnabled(true).SetPageSize(min(limit, 1000)).SetLimit(limit)
+	if q.AreaCode > 0 {
+		p.SetAreaCode(q.AreaCode)
+	}
+	if q.Contains != "" {
+		p.SetContains(q.Contains)
+	}
+	return p
 }
 
 // appendVoice adds a search result unless it cannot take calls (Twilio

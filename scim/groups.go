@@ -161,11 +161,7 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readJSON(w, r)
-	if err != nil {
-		return err
-	}
-	ops, err := readPatch(body)
+	ops, err := readPatchRequest(w, r)
 	if err != nil {
 		return err
 	}
@@ -219,17 +215,11 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) searchGroups(w http.ResponseWriter, r *http.Request) error {
-	doc, err := readJSON(w, r)
+	q, excluded, err := readSearch(w, r)
 	if err != nil {
 		return err
 	}
-	q, err := searchQuery(doc)
-	if err != nil {
-		return err
-	}
-	_, ex, _ := lookup(doc, "excludedAttributes")
-	exs, _ := stringOf(ex)
-	return h.answerGroups(w, r, q, exs)
+	return h.answerGroups(w, r, q, excluded)
 }
 
 func (h *Handler) answerGroups(w http.ResponseWriter, r *http.Request, q listQuery, excluded string) error {

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,6 +15,15 @@ type patchOp struct {
 	path  string
 	value any
 	has   bool // a value was sent
+}
+
+// readPatchRequest reads the PatchOp body of a PATCH request.
+func readPatchRequest(w http.ResponseWriter, r *http.Request) ([]patchOp, error) {
+	doc, err := readJSON(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return readPatch(doc)
 }
 
 // readPatch reads a PatchOp body. Operation names are taken in any case

@@ -223,11 +223,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readJSON(w, r)
-	if err != nil {
-		return err
-	}
-	ops, err := readPatch(body)
+	ops, err := readPatchRequest(w, r)
 	if err != nil {
 		return err
 	}
@@ -298,16 +294,23 @@ func readListQuery(get func(string) string) (listQuery, error) {
 	return q, nil
 }
 
-// searchQuery reads a POST …/.search body.
-func searchQuery(doc map[string]any) (listQuery, error) {
-	return readListQuery(func(k string) string {
+// readSearch reads a POST …/.search body: the query, and the
+// excludedAttributes it names.
+func readSearch(w http.ResponseWriter, r *http.Request) (listQuery, string, error) {
+	doc, err := readJSON(w, r)
+	if err != nil {
+		return listQuery{}, "", err
+	}
+	get := func(k string) string {
 		_, v, ok := lookup(doc, k)
 		if !ok {
 			return ""
 		}
 		s, _ := stringOf(v)
 		return s
-	})
+	}
+	q, err := readListQuery(get)
+	return q, get("excludedAttributes"), err
 }
 
 // list answers one page of the documents that match.
@@ -362,11 +365,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) error {
-	doc, err := readJSON(w, r)
-	if err != nil {
-		return err
-	}
-	q, err := searchQuery(doc)
+	q, _, err := readSearch(w, r)
 	if err != nil {
 		return err
 	}

@@ -24,17 +24,9 @@ const boardEvery = time.Second
 func (h *Handler) adminEvents(w http.ResponseWriter, r *http.Request) {
 	a := adminFrom(r.Context())
 	ctx := r.Context()
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // per write instead (stream.write)
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
+	s := openStream(w)
 	sub := h.feed.add(a.Workspace.SID, everyChange)
 	defer h.feed.remove(sub)
-	s := &stream{w: w, rc: rc}
 	// send tells the page to refresh, unless the session has ended.
 	send := func() bool {
 		_, ok, err := h.sessions.find(r, didrouter.WebSessionAdmin)

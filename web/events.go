@@ -33,15 +33,7 @@ const writeWait = 30 * time.Second
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	a, _ := AgentFrom(r.Context())
 	ctx := r.Context()
-	rc := http.NewResponseController(w)
-	// The server's WriteTimeout would cut the stream: deadlines are set
-	// per write instead.
-	_ = rc.SetWriteDeadline(time.Time{})
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
+	s := openStream(w)
 
 	ws, worker := a.Worker.WorkspaceSID, a.Worker.SID
 	sub := h.feed.add(ws, worker)
@@ -59,7 +51,6 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 
-	s := &stream{w: w, rc: rc}
 	reader := h.newStateReader()
 	var last []byte
 	lastNotice := ""
@@ -177,6 +168,20 @@ func spoken(d time.Duration) string {
 type stream struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
+}
+
+// openStream answers w with the headers of an event stream.
+func openStream(w http.ResponseWriter) *stream {
+	rc := http.NewResponseController(w)
+	// The server's WriteTimeout would cut the stream: deadlines are set
+	// per write instead.
+	_ = rc.SetWriteDeadline(time.Time{})
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	return &stream{w: w, rc: rc}
 }
 
 func (s *stream) write(b []byte) bool {

@@ -108,8 +108,8 @@ func newEnv(t *testing.T, st didrouter.Store, retryClock didrouter.Clock) *env {
 	if retryClock == nil {
 		retryClock = clock
 	}
-	disp, err = assignment.New(assignment.Config{Engine: eng, Store: st, Client: &http.Client{Timeout: 5 * time.Second},
-		Clock: retryClock, AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: token}, RetryDelay: time.Millisecond})
+	disp, err = assignment.New(assignment.Config{Engine: eng, Store: st, Settings: callback.Settings{Client: &http.Client{Timeout: 5 * time.Second},
+		Clock: retryClock, AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: token}, RetryDelay: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

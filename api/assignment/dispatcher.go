@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
@@ -20,10 +18,8 @@ import (
 
 // Defaults of a Dispatcher.
 const (
-	DefaultAttempts   = callback.DefaultAttempts
-	DefaultRetryDelay = callback.DefaultRetryDelay
-	DefaultQueue      = 1000
-	DefaultWorkers    = 4
+	DefaultQueue   = 1000
+	DefaultWorkers = 4
 )
 
 // Engine is what the dispatcher needs from the engine to carry out an
@@ -38,25 +34,11 @@ type Engine interface {
 type Config struct {
 	Engine Engine
 	Store  didrouter.Reader
-	// Client sends the callbacks; its Timeout bounds each request (Twilio
-	// gives an assignment callback 5 seconds).
-	Client *http.Client
-	Clock  didrouter.Clock // nil = the system clock
-	Logger *slog.Logger
+	// Settings say how callbacks are sent. Their Client is required.
+	callback.Settings
 
-	AccountSID string // the AccountSid parameter
-	// Signer signs each request (callback.KeySigner, or
-	// callback.TwilioSigner for receivers that validate Twilio's
-	// signature); nil = unsigned.
-	Signer callback.Signer
-	// Policy refuses URLs at send time (didrouter itself, hosts off the
-	// allow-list), as the API does when they are set; nil = any http(s) URL.
-	Policy *callback.Policy
-
-	Attempts   int           // tries per URL on a network error or a 5xx/429 answer; 0 = 2
-	RetryDelay time.Duration // pause between tries; 0 = 1 s
-	Queue      int           // callbacks waiting to be sent; 0 = 1000 (more are dropped, with a warning)
-	Workers    int           // callbacks sent at once; 0 = 4
+	Queue   int // callbacks waiting to be sent; 0 = 1000 (more are dropped, with a warning)
+	Workers int // callbacks sent at once; 0 = 4
 }
 
 // Dispatcher sends assignment callbacks in the background.
@@ -83,12 +65,6 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = DefaultAttempts
-	}
-	if cfg.RetryDelay <= 0 {
-		cfg.RetryDelay = DefaultRetryDelay
-	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultQueue
 	}
@@ -96,8 +72,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Workers = DefaultWorkers
 	}
 	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: make(chan didrouter.Reservation, cfg.Queue),
-		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, Signer: cfg.Signer, Policy: cfg.Policy,
-			UserAgent: "didrouter-assignment-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}, nil
+		sender: cfg.Sender("didrouter-assignment-callback")}, nil
 }
 
 // Notify queues a committed reservation's callback without blocking. It is

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,6 +43,32 @@ type Target func(ctx context.Context) (string, error)
 
 // To is the Target of a URL that does not change.
 func To(u string) Target { return func(context.Context) (string, error) { return u, nil } }
+
+// Settings are what the assignment and the event dispatcher share: how
+// they send, sign and retry. Client is required; its Timeout bounds each
+// request (NewClient makes the one to use).
+type Settings struct {
+	Client *http.Client
+	Clock  didrouter.Clock // paces retries and dates signatures; nil = the system clock
+	Logger *slog.Logger
+
+	AccountSID string // the AccountSid parameter
+	// Signer signs each request (KeySigner, or TwilioSigner for receivers
+	// that validate Twilio's signature); nil = unsigned.
+	Signer Signer
+	// Policy refuses URLs at send time (didrouter itself, hosts off the
+	// allow-list), as the API does when they are set; nil = any http(s) URL.
+	Policy *Policy
+
+	Attempts   int           // tries per URL on a network error or a 5xx/429 answer; 0 = 2
+	RetryDelay time.Duration // pause between tries; 0 = 1 s
+}
+
+// Sender is the Sender these settings describe.
+func (s Settings) Sender(userAgent string) Sender {
+	return Sender{Client: s.Client, Clock: s.Clock, Signer: s.Signer, Policy: s.Policy,
+		UserAgent: userAgent, Attempts: s.Attempts, RetryDelay: s.RetryDelay}
+}
 
 // Sender posts form-encoded callbacks. Client is required; its Timeout
 // bounds each request (NewClient makes the one to use).

@@ -18,8 +18,6 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
-	"net/http"
-	"time"
 
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
@@ -37,23 +35,11 @@ type Config struct {
 	// Workspace, when set, reads a workspace's settings instead of Store
 	// (the engine's cache: a call commits several events).
 	Workspace func(ctx context.Context, sid string) (didrouter.Workspace, error)
-	// Client sends the callbacks; its Timeout bounds each request
-	// (TaskRouter expects an answer within 15 seconds).
-	Client *http.Client
-	Clock  didrouter.Clock // paces retries; nil = the system clock
-	Logger *slog.Logger
+	// Settings say how callbacks are sent. Their Client is required.
+	callback.Settings
 
-	AccountSID string // the AccountSid parameter
-	// Signer signs each request (callback.KeySigner, callback.TwilioSigner); nil = unsigned.
-	Signer callback.Signer
-	// Policy refuses URLs at send time (didrouter itself, hosts off the
-	// allow-list), as the API does when they are set; nil = any http(s) URL.
-	Policy *callback.Policy
-
-	Attempts   int           // tries per event on a network error or a 5xx/429 answer; 0 = 2
-	RetryDelay time.Duration // pause between tries; 0 = 1 s
-	Queue      int           // events waiting to be sent, all shards together; 0 = 10000
-	Workers    int           // events sent at once (one per shard); 0 = 4
+	Queue   int // events waiting to be sent, all shards together; 0 = 10000
+	Workers int // events sent at once (one per shard); 0 = 4
 }
 
 // Dispatcher sends event callbacks in the background.
@@ -82,8 +68,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Workers = DefaultWorkers
 	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger,
-		sender: callback.Sender{Client: cfg.Client, Clock: cfg.Clock, Signer: cfg.Signer, Policy: cfg.Policy,
-			UserAgent: "didrouter-event-callback", Attempts: cfg.Attempts, RetryDelay: cfg.RetryDelay}}
+		sender: cfg.Sender("didrouter-event-callback")}
 	per := max(cfg.Queue/cfg.Workers, 1)
 	for range cfg.Workers {
 		d.shards = append(d.shards, make(chan didrouter.Event, per))

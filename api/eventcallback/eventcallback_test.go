@@ -116,8 +116,8 @@ func newStoppedEnv(t *testing.T, st didrouter.Store, edit func(*eventcallback.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := eventcallback.Config{Store: st, Client: &http.Client{Timeout: 5 * time.Second},
-		Clock: didrouter.SystemClock{}, AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: token}, RetryDelay: time.Millisecond}
+	cfg := eventcallback.Config{Store: st, Settings: callback.Settings{Client: &http.Client{Timeout: 5 * time.Second},
+		Clock: didrouter.SystemClock{}, AccountSID: "AC0123", Signer: callback.TwilioSigner{AuthToken: token}, RetryDelay: time.Millisecond}}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -76,6 +76,19 @@ type didsFlags struct {
 	synopsis string
 }
 
+// identity reads the one softphone identity the command takes, alice or
+// client:alice. When there is not exactly one it prints why and the usage.
+func (f didsFlags) identity(pos []string, stderr io.Writer) (string, bool) {
+	if len(pos) == 1 {
+		if id := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")); id != "" {
+			return id, true
+		}
+	}
+	fmt.Fprintf(stderr, "%s: name one softphone identity (alice, or client:alice)\n", f.Name())
+	f.Usage()
+	return "", false
+}
+
 func newDidsFlags(name, synopsis string, stderr io.Writer) didsFlags {
 	fs := flag.NewFlagSet("dids "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -91,10 +104,7 @@ func newDidsFlags(name, synopsis string, stderr io.Writer) didsFlags {
 func (f didsFlags) parse(args []string) (positional []string, code int) {
 	for {
 		if err := f.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, 0
-			}
-			return nil, 2
+			return nil, flagExit(err)
 		}
 		rest := f.Args()
 		if len(rest) == 0 {
@@ -131,6 +141,22 @@ func (c didsCommand) admin(rawURL string) (adminClient, error) {
 		hc = &http.Client{Timeout: 2 * time.Minute}
 	}
 	return adminClient{apiclient.New(hc, key, secret, base)}, nil
+}
+
+// adminOf builds the client and finds the workspace for command. When it
+// cannot, it says why on stderr and returns the exit code, else -1.
+func (c didsCommand) adminOf(ctx context.Context, command, rawURL, wsSID string, stderr io.Writer) (adminClient, string, int) {
+	admin, err := c.admin(rawURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", command, err)
+		return adminClient{}, "", 2
+	}
+	ws, err := admin.workspace(ctx, wsSID)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", command, err)
+		return adminClient{}, "", 1
+	}
+	return admin, ws, -1
 }
 
 // workspace returns the sid given, else the only workspace's.
@@ -203,15 +229,9 @@ func (c didsCommand) importFile(ctx context.Context, args []string, stdin io.Rea
 		fmt.Fprintf(stderr, "dids import: %v\n", err)
 		return 1
 	}
-	admin, err := c.admin(*rawURL)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids import: %v\n", err)
-		return 2
-	}
-	ws, err := admin.workspace(ctx, *wsSID)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids import: %v\n", err)
-		return 1
+	admin, ws, code := c.adminOf(ctx, "dids import", *rawURL, *wsSID, stderr)
+	if code >= 0 {
+		return code
 	}
 	path := "/v1/Workspaces/" + url.PathEscape(ws) + "/DIDs/Import"
 	if *dryRun {
@@ -282,15 +302,9 @@ func (c didsCommand) export(ctx context.Context, args []string, _ io.Reader, std
 		fmt.Fprintf(stderr, "dids export: unexpected arguments %q (write to a file with -o FILE)\n", pos)
 		return 2
 	}
-	admin, err := c.admin(*rawURL)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids export: %v\n", err)
-		return 2
-	}
-	ws, err := admin.workspace(ctx, *wsSID)
-	if err != nil {
-		fmt.Fprintf(stderr, "dids export: %v\n", err)
-		return 1
+	admin, ws, code := c.adminOf(ctx, "dids export", *rawURL, *wsSID, stderr)
+	if code >= 0 {
+		return code
 	}
 	data, err := admin.Do(ctx, http.MethodGet, "/v1/Workspaces/"+url.PathEscape(ws)+"/DIDs/Export", "", nil)
 	if err != nil {
@@ -348,9 +362,8 @@ func (c didsCommand) token(_ context.Context, args []string, _ io.Reader, stdout
 	if code >= 0 {
 		return code
 	}
-	if len(pos) != 1 || strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")) == "" {
-		fmt.Fprintln(stderr, "dids token: name one softphone identity (alice, or client:alice)")
-		f.Usage()
+	identity, ok := f.identity(pos, stderr)
+	if !ok {
 		return 2
 	}
 	if *ttl < 0 {
@@ -372,7 +385,6 @@ func (c didsCommand) token(_ context.Context, args []string, _ io.Reader, stdout
 		fmt.Fprintln(stderr, "dids token: DIDROUTER_AGENT_TOKEN_SECRET (the key that signs agent tokens and sign-in links, the same as the server's) must be set in the environment")
 		return 2
 	}
-	identity := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:"))
 	now := c.now()
 	if !*link {
 		tok, err := signer.Token(identity, now, now.Add(*ttl))
@@ -450,9 +462,8 @@ func (c didsCommand) revoke(ctx context.Context, args []string, _ io.Reader, std
 	if code >= 0 {
 		return code
 	}
-	if len(pos) != 1 || strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")) == "" {
-		fmt.Fprintln(stderr, "dids revoke: name one softphone identity (alice, or client:alice)")
-		f.Usage()
+	identity, ok := f.identity(pos, stderr)
+	if !ok {
 		return 2
 	}
 	admin, err := c.admin(*rawURL)
@@ -460,7 +471,6 @@ func (c didsCommand) revoke(ctx context.Context, args []string, _ io.Reader, std
 		fmt.Fprintf(stderr, "dids revoke: %v\n", err)
 		return 2
 	}
-	identity := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:"))
 	q := url.Values{"identity": {identity}}
 	if *wsSID != "" {
 		q.Set("workspace", *wsSID)

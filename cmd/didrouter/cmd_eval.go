@@ -34,10 +34,7 @@ func runEval(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+			return flagExit(err)
 		}
 		if fs.NArg() == 0 {
 			break

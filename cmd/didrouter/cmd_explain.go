@@ -55,10 +55,7 @@ func runExplain(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "explain: unexpected argument %q\n", fs.Arg(0))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -101,10 +100,7 @@ DIDROUTER_API_KEY / DIDROUTER_API_SECRET (seeding workers, task check).
 	bench := fs.String("bench", "", "closed-loop benchmark instead of a replay: floor (constant TwiML, needs DIDROUTER_BENCH_FLOOR=true on the server), incoming (the full incoming-call path, each available owner called once), or ratio (both, one after the other)")
 	concurrency := fs.Int("concurrency", 32, "--bench: requests in flight")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "didrouter replay: unexpected arguments %q\n", fs.Args())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -100,10 +99,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 // exit code, or -1 to go on.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected arguments %q (options go before them, e.g. --count 5)\n", fs.Name(), fs.Args())

@@ -209,8 +209,7 @@ func (s *server) newEngine(context.Context) error {
 	r := &relay{}
 	s.events, err = eventcallback.New(eventcallback.Config{
 		Store: s.st, Workspace: r.workspace,
-		Client: callback.NewClient(eventCallbackTimeout, s.cbPolicy), Clock: s.clock, Logger: s.logger,
-		AccountSID: s.cfg.AccountSID, Signer: s.signer, Policy: s.cbPolicy,
+		Settings: s.callbackSettings(eventCallbackTimeout),
 	})
 	if err != nil {
 		return fmt.Errorf("event callbacks: %w", err)
@@ -224,8 +223,7 @@ func (s *server) newEngine(context.Context) error {
 		return fmt.Errorf("start the engine: %w", err)
 	}
 	s.assignments, err = assignment.New(assignment.Config{
-		Engine: s.eng, Store: s.st, Client: callback.NewClient(assignmentTimeout, s.cbPolicy), Clock: s.clock, Logger: s.logger,
-		AccountSID: s.cfg.AccountSID, Signer: s.signer, Policy: s.cbPolicy,
+		Engine: s.eng, Store: s.st, Settings: s.callbackSettings(assignmentTimeout),
 	})
 	if err != nil {
 		return fmt.Errorf("assignment callbacks: %w", err)
@@ -519,6 +517,13 @@ func localIPs(logger *slog.Logger) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// callbackSettings are how both dispatchers send, with requests bounded by
+// timeout.
+func (s *server) callbackSettings(timeout time.Duration) callback.Settings {
+	return callback.Settings{Client: callback.NewClient(timeout, s.cbPolicy), Clock: s.clock, Logger: s.logger,
+		AccountSID: s.cfg.AccountSID, Signer: s.signer, Policy: s.cbPolicy}
 }
 
 // assignmentTimeout bounds one assignment callback request, as TaskRouter

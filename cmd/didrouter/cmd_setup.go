@@ -51,10 +51,7 @@ func (c setupCommand) run(ctx context.Context, args []string, stdout, stderr io.
 		"workspace sid (DIDROUTER_WORKSPACE_SID; default: the only workspace, or the seeded one)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long the whole set-up may take")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "didrouter setup: unexpected argument %q\n", fs.Arg(0))

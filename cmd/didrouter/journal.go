@@ -137,10 +137,7 @@ func (c journalCommand) replay(ctx context.Context, args []string, _ io.Reader, 
 // means the command ends with code.
 func parseJournalArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (path string, code int, ok bool) {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", 0, false
-		}
-		return "", 2, false
+		return "", flagExit(err), false
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(stderr, "didrouter %s: want one journal FILE, got %d arguments\n", fs.Name(), fs.NArg())

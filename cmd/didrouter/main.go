@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -94,4 +96,14 @@ func usage(w io.Writer, commands map[string]command) {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
 	fmt.Fprintln(w, "\nRun \"didrouter <command> -h\" for a command's options.")
+}
+
+// flagExit is the exit code for an error from FlagSet.Parse. Asking for
+// help succeeds; a bad flag is bad usage. The flag package has already
+// printed the message and the usage.
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
