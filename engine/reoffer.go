@@ -42,9 +42,9 @@ func (e *Engine) armReoffer(ctx context.Context, tx didrouter.Tx, fx *effects, t
 // attributes, must not cancel the re-offer, and every new exclusion
 // replaces the timer anyway.
 func (e *Engine) fireReoffer(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
-	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
+	t, err := guardedTask(ctx, tx, tm)
 	if err != nil {
-		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
+		return err
 	}
 	if t.AssignmentStatus != didrouter.TaskPending || len(t.RejectedWorkers) == 0 {
 		return nil

@@ -106,11 +106,26 @@ func (e *Engine) rearm(ctx context.Context, tx didrouter.Tx, fx *effects, tm did
 	return nil
 }
 
-// fireReservation times out a reservation still pending at its deadline.
-func (e *Engine) fireReservation(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
+// guardedTask reads the task a timer guards, in the timer's transaction.
+func guardedTask(ctx context.Context, tx didrouter.Tx, tm didrouter.Timer) (didrouter.Task, error) {
 	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
 	if err != nil {
-		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
+		return didrouter.Task{}, fmt.Errorf("read task %s: %w", tm.TaskSID, err)
+	}
+	return t, nil
+}
+
+// waiting reports whether a task still waits for a worker, offered or
+// not. Its step and TTL timers only act on such a task.
+func waiting(t didrouter.Task) bool {
+	return t.AssignmentStatus == didrouter.TaskPending || t.AssignmentStatus == didrouter.TaskReserved
+}
+
+// fireReservation times out a reservation still pending at its deadline.
+func (e *Engine) fireReservation(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
+	t, err := guardedTask(ctx, tx, tm)
+	if err != nil {
+		return err
 	}
 	r, err := tx.GetReservation(ctx, tm.WorkspaceSID, tm.ReservationSID)
 	if err != nil {
@@ -128,11 +143,11 @@ func (e *Engine) fireReservation(ctx context.Context, tx didrouter.Tx, fx *effec
 // fireStep moves a task whose current step's timeout has passed to its next
 // target, rescinding a pending reservation at that step.
 func (e *Engine) fireStep(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
-	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
+	t, err := guardedTask(ctx, tx, tm)
 	if err != nil {
-		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
+		return err
 	}
-	if t.AssignmentStatus != didrouter.TaskPending && t.AssignmentStatus != didrouter.TaskReserved {
+	if !waiting(t) {
 		return nil
 	}
 	_, wf, err := e.workflowIn(ctx, tx, t.WorkspaceSID, t.WorkflowSID)
@@ -155,11 +170,11 @@ func (e *Engine) fireStep(ctx context.Context, tx didrouter.Tx, fx *effects, tm 
 
 // fireTask cancels a task still unassigned at the end of its timeout (TTL).
 func (e *Engine) fireTask(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer, now time.Time) error {
-	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
+	t, err := guardedTask(ctx, tx, tm)
 	if err != nil {
-		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
+		return err
 	}
-	if t.AssignmentStatus != didrouter.TaskPending && t.AssignmentStatus != didrouter.TaskReserved {
+	if !waiting(t) {
 		return nil
 	}
 	if due := t.DateCreated.Add(time.Duration(t.Timeout) * time.Second); now.Before(due) {
@@ -171,9 +186,9 @@ func (e *Engine) fireTask(ctx context.Context, tx didrouter.Tx, fx *effects, tm 
 
 // fireWrapup completes a task at the end of its wrap-up time.
 func (e *Engine) fireWrapup(ctx context.Context, tx didrouter.Tx, fx *effects, tm didrouter.Timer) error {
-	t, err := tx.GetTask(ctx, tm.WorkspaceSID, tm.TaskSID)
+	t, err := guardedTask(ctx, tx, tm)
 	if err != nil {
-		return fmt.Errorf("read task %s: %w", tm.TaskSID, err)
+		return err
 	}
 	if t.AssignmentStatus != didrouter.TaskWrapping {
 		return nil
