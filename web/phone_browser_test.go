@@ -191,7 +191,11 @@ func TestBrowserPhoneCall(t *testing.T) {
 		eval(t, ctx, "the callee hangs up", `twilioDouble.hangUp()`)
 		waitJS(t, ctx, 2*time.Second, "idle after the outgoing call", `document.getElementById("phone-call").hidden`)
 
-		// Call back the first caller from recent calls.
+		// Call back the first caller from recent calls. The outgoing call's
+		// row comes with a pushed state and moves the older rows down, so
+		// wait for it before clicking, or the click can land on the wrong row.
+		waitJS(t, ctx, 2*time.Second, "the outgoing call in recent calls",
+			`[...document.querySelectorAll("#recent-calls tbody tr td:nth-child(2)")].some((td) => td.textContent === "To (212) 555-0199")`)
 		click(t, ctx, "call back", `#recent-calls button.call-back[data-number="+12125550100"]`)
 		waitJS(t, ctx, 2*time.Second, "the call back was placed", hasLog(`connect {"To":"+12125550100"}`))
 		eval(t, ctx, "end the call back", `twilioDouble.hangUp()`)
