@@ -198,9 +198,7 @@ func TestCallbackAcceptedThroughTheAPI(t *testing.T) {
 		busyBob(t, in)
 		c := newCall(aliceDID)
 		c.from = "+12125550123"
-		enq, g := in.offered(c)
-		taskSID := query(t, enq.attr("waitUrl"), "task")
-		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+		_, taskSID := in.requestCallback(c)
 		in.hangUp(c)
 		in.setActivity(alice, "Available")
 		r, _, err := in.eng.LiveReservation(t.Context(), in.ws.SID, taskSID)

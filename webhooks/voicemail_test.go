@@ -154,6 +154,17 @@ func (in *instance) offered(c call) (enq, offer node) {
 	return enq, in.waitPoll(c, enq.attr("waitUrl"), 90).only(in.t, "Gather")
 }
 
+// requestCallback places c, which must wait, and presses 2 at the offer:
+// it returns the queue's <Enqueue> and the task kept as the call-back
+// request.
+func (in *instance) requestCallback(c call) (enq node, taskSID string) {
+	in.t.Helper()
+	enq, g := in.offered(c)
+	taskSID = query(in.t, enq.attr("waitUrl"), "task")
+	in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+	return enq, taskSID
+}
+
 // said joins the texts of a document's <Say>s.
 func said(doc node) string {
 	var s []string
@@ -552,9 +563,7 @@ func TestCallbackPlacedByTheAgent(t *testing.T) {
 		busyBob(t, in)
 		c := newCall(aliceDID)
 		c.from = "+12125550123"
-		enq, g := in.offered(c)
-		taskSID := query(t, enq.attr("waitUrl"), "task")
-		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+		_, taskSID := in.requestCallback(c)
 		in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed"))
 		in.setActivity(alice, "Available")
 		if got := in.liveWorker(taskSID); got != alice {
@@ -620,9 +629,7 @@ func TestCallbackRequestSurvivesAHangUpAroundAnOutage(t *testing.T) {
 				alice := in.worker("alice", aliceDID, "Offline")
 				busyBob(t, in)
 				c := newCall(aliceDID)
-				enq, g := in.offered(c)
-				taskSID := query(t, enq.attr("waitUrl"), "task")
-				in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+				enq, taskSID := in.requestCallback(c)
 				in.twiml(enq.attr("action"), c.form("QueueResult", "leave", "CallStatus", "in-progress"))
 				in.setActivity(alice, "Available")
 				if got := in.liveWorker(taskSID); got != alice {
@@ -680,9 +687,7 @@ func TestCallbackRequestBehindManyCallers(t *testing.T) {
 		}
 		in.advance(time.Second)
 		c := newCall(aliceDID)
-		enq, g := in.offered(c)
-		taskSID := query(t, enq.attr("waitUrl"), "task")
-		in.twiml(g.attr("action"), c.form("Digits", "2", "CallStatus", "in-progress"))
+		enq, taskSID := in.requestCallback(c)
 		in.twiml(enq.attr("action"), c.form("QueueResult", "leave", "CallStatus", "in-progress"))
 		in.twilio(in.webhookURL("/status"), c.form("CallStatus", "completed"))
 		if task := in.task(taskSID); task.AssignmentStatus != didrouter.TaskPending || didrouter.TaskType(task) != didrouter.TaskTypeCallback {
