@@ -4,7 +4,7 @@
 # average and the Postgres durability settings beside it. Usage:
 #
 #   replay/bench/run.sh pg [tuned]          start a throwaway Postgres
-#   replay/bench/run.sh ratio|sustained|scale|profile|all
+#   replay/bench/run.sh ratio|sustained|scale|profile|cpu|all
 #
 # Figures are taken on durable settings by default, as users run Postgres
 # (fsync, synchronous_commit and full_page_writes on): `run.sh pg` starts
@@ -129,6 +129,48 @@ ceiling() {
 		grep -E '^(tps|latency average|number of failed)'
 }
 
+# cpu_ticks PID...: the CPU time (user + system, in clock ticks) of the
+# given processes.
+cpu_ticks() { local p t=0; for p in "$@"; do [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+
+# pg_pids: the Postgres server's processes (postmaster, backends, WAL
+# writer, checkpointer), read from its data directory's postmaster.pid.
+pg_pids() {
+	local pm
+	pm=$(head -1 "$(psql "$PG/postgres" -Atc 'SHOW data_directory')/postmaster.pid")
+	echo "$pm" $(ps -o pid= --ppid "$pm")
+}
+
+# cpu: where the machine's CPU goes per request, for the floor and for the
+# routing step: milliseconds of CPU per request in the server, in Postgres and
+# in the load generator, each measured on its own processes. Unlike req/s,
+# CPU per request hardly depends on what else the machine runs; its sum says
+# how many requests per second two cores could serve at the most.
+cpu() {
+	local n=${RATIO_WORKERS:-100000} route out hz wall0 srv0 pg0 srv1 pg1 gen
+	hz=$(getconf CLK_TCK)
+	command -v /usr/bin/time >/dev/null || { echo "cpu needs /usr/bin/time (Debian package time)"; return 1; }
+	serve cpu fresh; seed "$n"; serve cpu
+	for route in floor incoming; do
+		say "CPU per request: $route, 32 in flight, 10 s, $n workers"
+		wall0=$(date +%s.%N) srv0=$(cpu_ticks "$SERVER") pg0=$(cpu_ticks $(pg_pids))
+		out=$(/usr/bin/time -f 'loadgen %U %S' "$BIN" replay --target "http://127.0.0.1:$PORT" --public-url $PUBLIC \
+			--bench "$route" --workers "$n" --dids "$n" --owner-available 1 --concurrency 32 --duration 10s 2>&1 | grep -E '^(/|loadgen)')
+		srv1=$(cpu_ticks "$SERVER") pg1=$(cpu_ticks $(pg_pids))
+		echo "$out" | head -1
+		gen=$(echo "$out" | awk '/^loadgen/ {print $2 + $3}')
+		echo "$out" | awk -v hz="$hz" -v srv=$((srv1 - srv0)) -v pg=$((pg1 - pg0)) -v gen="$gen" -v wall="$(echo "$(date +%s.%N) - $wall0" | bc)" '
+			/^\// { n = $3 }
+			END {
+				if (n == 0) { print "no requests"; exit }
+				s = srv / hz * 1000 / n; p = pg / hz * 1000 / n; g = gen * 1000 / n
+				printf "CPU ms per request: server %.3f, postgres %.3f, load generator %.3f, sum %.3f (at most %.0f req/s on 2 cores); cores busy %.2f\n",
+					s, p, g, s + p + g, 2000 / (s + p + g), (srv + pg) / hz / wall + gen / wall
+			}'
+	done
+	stop
+}
+
 sustained() {
 	local rate=${RATE:-100} secs=${SECONDS_RUN:-60} n=${SUSTAINED_WORKERS:-10000}
 	serve sustained fresh; seed "$n"; serve sustained
@@ -179,6 +221,7 @@ ratio) ratio ;;
 sustained) sustained ;;
 scale) scale ;;
 profile) profile ;;
+cpu) cpu ;;
 all) ratio; sustained; scale ;;
-*) echo "usage: $0 pg [tuned] | ratio|sustained|scale|profile|all" >&2; exit 2 ;;
+*) echo "usage: $0 pg [tuned] | ratio|sustained|scale|profile|cpu|all" >&2; exit 2 ;;
 esac
