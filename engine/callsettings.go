@@ -38,13 +38,11 @@ func ParseVoicemailAfter(s string) (time.Duration, error) {
 }
 
 // ResolveAnswering combines a number's settings with its workspace's and
-// the server's default voicemail delay, field by field. A stored field that
-// does not parse is skipped and returned in err for the caller to log. A
-// bad row must never stop a call, so the call is routed as if always open.
+// the server's default voicemail delay, field by field (see AnsweringOf),
+// reading the two rows.
 func ResolveAnswering(ctx context.Context, st didrouter.CallSettingsStore, workspaceSID, phoneNumber string, defaultVoicemailAfter time.Duration) (Answering, error) {
-	a := Answering{VoicemailAfter: defaultVoicemailAfter}
 	if st == nil {
-		return a, nil
+		return Answering{VoicemailAfter: defaultVoicemailAfter}, nil
 	}
 	keys := []string{""}
 	if phoneNumber != "" {
@@ -57,11 +55,21 @@ func ResolveAnswering(ctx context.Context, st didrouter.CallSettingsStore, works
 		case err == nil:
 			rows = append(rows, s)
 		case didrouter.ErrorCode(err) != didrouter.ENOTFOUND:
-			return a, fmt.Errorf("read call settings of %s %s: %w", workspaceSID, n, err)
+			return Answering{VoicemailAfter: defaultVoicemailAfter}, fmt.Errorf("read call settings of %s %s: %w", workspaceSID, n, err)
 		}
 	}
+	return AnsweringOf(rows, defaultVoicemailAfter)
+}
+
+// AnsweringOf resolves stored settings rows, the workspace's first and the
+// number's over it, field by field over the server's default voicemail
+// delay. A stored field that does not parse is skipped and returned in err
+// for the caller to log. A bad row must never stop a call, so the call is
+// routed as if always open.
+func AnsweringOf(rows []didrouter.CallSettings, defaultVoicemailAfter time.Duration) (Answering, error) {
+	a := Answering{VoicemailAfter: defaultVoicemailAfter}
 	var bad error
-	for _, s := range rows { // the workspace's first, the number's over it
+	for _, s := range rows {
 		if s.Hours != "" {
 			sch, err := hours.Parse(s.Hours)
 			if err != nil {

@@ -89,57 +89,123 @@ func (h *Handler) answering(ctx context.Context, workspaceSID, dialed string) en
 	if st == nil {
 		return engine.Answering{VoicemailAfter: h.voicemailAfter}
 	}
-	key, now := workspaceSID+" "+dialed, h.clock.Now()
-	if a, ok := h.answers.get(key, now); ok {
-		return a
-	}
 	ctx, cancel := context.WithTimeout(ctx, settingsWait)
 	defer cancel()
-	a, err := engine.ResolveAnswering(ctx, st, workspaceSID, dialed, h.voicemailAfter)
+	a, err := h.answers.answering(ctx, st, workspaceSID, dialed, h.voicemailAfter, h.clock.Now())
 	if err != nil {
 		h.log.WarnContext(ctx, "call settings unusable, defaults apply", "workspace_sid", workspaceSID,
 			"phone_number", dialed, "err", err)
-		return a
 	}
-	h.answers.put(key, a, now)
 	return a
 }
 
-// answerCache keeps resolved call settings for answersTTL, so that every
-// wait poll of every waiting caller does not read them again. A change made
-// through the API (on any instance) applies within that time.
+// answerCache keeps each workspace's call settings for answersTTL, so that
+// neither a new call nor every wait poll of every waiting caller reads them
+// again: a workspace's rows are read in one list, and a number without a
+// row of its own, the usual DID, costs no read. A change made through the
+// API (on any instance) applies within answersTTL.
 type answerCache struct {
-	mu sync.Mutex
-	by map[string]cachedAnswer
+	mu      sync.Mutex
+	by      map[string]*workspaceAnswers // by workspace sid
+	rowsMax int                          // rows of one workspace held; 0 is answersRowsMax
 }
 
-type cachedAnswer struct {
-	a  engine.Answering
+// workspaceAnswers is one workspace's settings as read at at.
+type workspaceAnswers struct {
 	at time.Time
+	// rows are the stored rows by phone number ("" is the workspace's own),
+	// read-only once loaded; nil when the workspace has more than
+	// answersRowsMax, whose numbers are then read one by one.
+	rows     map[string]didrouter.CallSettings
+	resolved map[string]engine.Answering // by dialed number
 }
 
 const (
-	answersTTL = 5 * time.Second
-	answersMax = 10000 // numbers kept; the cache starts again past it
+	answersTTL     = 5 * time.Second
+	answersMax     = 10000 // workspaces, and numbers per workspace, kept; past it the map starts again
+	answersRowsMax = 2000  // rows of one workspace held in memory
 )
 
-func (c *answerCache) get(key string, now time.Time) (engine.Answering, bool) {
+// answering resolves a number's settings from the cache, reading what it
+// lacks. An answer whose rows could not be read or parsed is not kept, so
+// the next call tries again (and logs again).
+func (c *answerCache) answering(ctx context.Context, st didrouter.CallSettingsStore, workspaceSID, dialed string, def time.Duration, now time.Time) (engine.Answering, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.by[key]
-	if !ok || now.Sub(e.at) >= answersTTL || now.Before(e.at) {
-		return engine.Answering{}, false
+	e := c.by[workspaceSID]
+	if e != nil && (now.Sub(e.at) >= answersTTL || now.Before(e.at)) {
+		e = nil
 	}
-	return e.a, true
+	if a, ok := e.answer(dialed); ok {
+		c.mu.Unlock()
+		return a, nil
+	}
+	c.mu.Unlock()
+	if e == nil {
+		var err error
+		if e, err = c.load(ctx, st, workspaceSID, now); err != nil {
+			return engine.Answering{VoicemailAfter: def}, err
+		}
+		c.mu.Lock()
+		if c.by == nil || len(c.by) >= answersMax {
+			c.by = make(map[string]*workspaceAnswers)
+		}
+		c.by[workspaceSID] = e
+		c.mu.Unlock()
+	}
+	var a engine.Answering
+	var err error
+	if e.rows != nil {
+		var rows []didrouter.CallSettings // the workspace's first, the number's over it
+		if r, ok := e.rows[""]; ok {
+			rows = append(rows, r)
+		}
+		if r, ok := e.rows[dialed]; ok && dialed != "" {
+			rows = append(rows, r)
+		}
+		a, err = engine.AnsweringOf(rows, def)
+	} else {
+		a, err = engine.ResolveAnswering(ctx, st, workspaceSID, dialed, def)
+	}
+	if err != nil {
+		return a, err
+	}
+	c.mu.Lock()
+	if e.resolved == nil || len(e.resolved) >= answersMax {
+		e.resolved = make(map[string]engine.Answering)
+	}
+	e.resolved[dialed] = a
+	c.mu.Unlock()
+	return a, nil
 }
 
-func (c *answerCache) put(key string, a engine.Answering, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.by == nil || len(c.by) >= answersMax {
-		c.by = make(map[string]cachedAnswer)
+// answer is the kept answer for a dialed number; e may be nil. The cache's
+// lock must be held.
+func (e *workspaceAnswers) answer(dialed string) (engine.Answering, bool) {
+	if e == nil {
+		return engine.Answering{}, false
 	}
-	c.by[key] = cachedAnswer{a: a, at: now}
+	a, ok := e.resolved[dialed]
+	return a, ok
+}
+
+// load reads a workspace's settings rows in one list.
+func (c *answerCache) load(ctx context.Context, st didrouter.CallSettingsStore, workspaceSID string, now time.Time) (*workspaceAnswers, error) {
+	list, err := st.ListCallSettings(ctx, workspaceSID)
+	if err != nil {
+		return nil, fmt.Errorf("list call settings of %s: %w", workspaceSID, err)
+	}
+	e := &workspaceAnswers{at: now}
+	max := c.rowsMax
+	if max <= 0 {
+		max = answersRowsMax
+	}
+	if len(list) <= max {
+		e.rows = make(map[string]didrouter.CallSettings, len(list))
+		for _, r := range list {
+			e.rows[r.PhoneNumber] = r
+		}
+	}
+	return e, nil
 }
 
 // taskAttrs reads the attributes of a call's task that this file uses.
