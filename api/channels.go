@@ -40,12 +40,6 @@ func taskChannelSID(ws, name string) string { return derivedSID("TC", ws, name) 
 
 func workerChannelSID(worker, channel string) string { return derivedSID("WC", worker, channel) }
 
-func (h *Handler) workerChannelRoutes(r chi.Router) {
-	r.Get("/Workers/{worker}/Channels", h.handle(h.listWorkerChannels))
-	r.Get("/Workers/{worker}/Channels/{sid}", h.handle(h.getWorkerChannel))
-	r.Post("/Workers/{worker}/Channels/{sid}", h.handle(h.updateWorkerChannel))
-}
-
 type workerChannelJSON struct {
 	AccountSID                  *string `json:"account_sid"`
 	AssignedTasks               int     `json:"assigned_tasks"`
@@ -108,8 +102,7 @@ func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) err
 		all = append(all, h.workerChannelJSON(r, wk, ch))
 	}
 	page, next := pageOf(all, p, func(c workerChannelJSON) string { return c.SID })
-	writeJSON(w, http.StatusOK, map[string]any{"channels": page, "meta": h.listMeta(r, "channels", p, next)})
-	return nil
+	return h.writePage(w, r, "channels", p, next, page)
 }
 
 // channelWorker reads the worker and the channel of a channel path; the

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -35,11 +33,6 @@ type didImporter interface {
 // normalizerOwner is an engine that shares its phone normalizer.
 type normalizerOwner interface {
 	Normalizer() *routing.Normalizer
-}
-
-func (h *Handler) didRoutes(r chi.Router) {
-	r.Post("/DIDs/Import", h.handle(h.importDIDs))
-	r.Get("/DIDs/Export", h.handle(h.exportDIDs))
 }
 
 // normalizer is the engine's (its default region), else a US one.

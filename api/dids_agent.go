@@ -34,11 +34,6 @@ type identityFinder interface {
 	WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (didrouter.Worker, error)
 }
 
-func (h *Handler) agentRoutes(r chi.Router) {
-	r.With(h.recoverer, h.cors).Get(AgentNumberPath, h.handle(h.agentNumber))
-	r.With(h.cors).Options(AgentNumberPath, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-}
-
 func (h *Handler) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")

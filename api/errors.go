@@ -111,6 +111,15 @@ func writeTwilioError(w http.ResponseWriter, ans twilioError) {
 	writeJSON(w, ans.Status, ans)
 }
 
+// reply answers v with 200, or returns err for handle to answer.
+func reply(w http.ResponseWriter, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {

@@ -131,16 +131,36 @@ func (h *Handler) listMeta(r *http.Request, key string, p pageRequest, next stri
 // isSID reports whether s looks like a sid: two letters and 32 hex digits.
 func isSID(s string) bool { return didrouter.IsSID(s, "") }
 
+// listPage reads one page of a store list. fetch reads a page of the
+// store; match, when not nil, keeps only the rows it accepts (see
+// scanPage). none answers an empty page without reading: a filter named
+// something that does not exist.
+func listPage[T any](p pageRequest, none bool, fetch func(didrouter.Page) ([]T, error), match func(T) bool, sid func(T) string) ([]T, string, error) {
+	switch {
+	case none:
+		return nil, "", nil
+	case match == nil:
+		rows, err := fetch(p.storePage())
+		if err != nil {
+			return nil, "", err
+		}
+		page, next := cut(rows, p, sid)
+		return page, next, nil
+	default:
+		return scanPage(p, fetch, match, sid)
+	}
+}
+
 // scanPage collects one page of the rows keep accepts, reading rows after
 // the page token in chunks of the store's largest page. It serves filters
 // the store cannot apply (expressions over attributes) with the same keyset
 // tokens as store-filtered lists. A filter that matches little reads many
 // rows; each chunk is one indexed range read.
-func scanPage[T any](p pageRequest, fetch func(after string, n int) ([]T, error), keep func(T) bool, sid func(T) string) ([]T, string, error) {
+func scanPage[T any](p pageRequest, fetch func(didrouter.Page) ([]T, error), keep func(T) bool, sid func(T) string) ([]T, string, error) {
 	out := make([]T, 0, min(p.Size, 64))
 	after := p.Token
 	for {
-		rows, err := fetch(after, maxPageSize)
+		rows, err := fetch(didrouter.Page{Size: maxPageSize, After: after})
 		if err != nil {
 			return nil, "", err
 		}

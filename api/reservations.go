@@ -10,21 +10,6 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Reservations are served under their task (/Tasks/{WT}/Reservations) and
-// under their worker (/Workers/{WK}/Reservations), as in TaskRouter.
-
-func (h *Handler) taskReservationRoutes(r chi.Router) {
-	r.Get("/Tasks/{task}/Reservations", h.handle(h.listReservations(byTask)))
-	r.Get("/Tasks/{task}/Reservations/{sid}", h.handle(h.getReservation(byTask)))
-	r.Post("/Tasks/{task}/Reservations/{sid}", h.handle(h.updateReservation(byTask)))
-}
-
-func (h *Handler) workerReservationRoutes(r chi.Router) {
-	r.Get("/Workers/{worker}/Reservations", h.handle(h.listReservations(byWorker)))
-	r.Get("/Workers/{worker}/Reservations/{sid}", h.handle(h.getReservation(byWorker)))
-	r.Post("/Workers/{worker}/Reservations/{sid}", h.handle(h.updateReservation(byWorker)))
-}
-
 // parent says which path a reservation is reached through.
 type parent int
 
@@ -32,6 +17,14 @@ const (
 	byTask parent = iota
 	byWorker
 )
+
+// path is the list of the reservations reached through via.
+func (via parent) path() string {
+	if via == byWorker {
+		return "/Workers/{worker}/Reservations"
+	}
+	return "/Tasks/{task}/Reservations"
+}
 
 type reservationJSON struct {
 	AccountSID        *string           `json:"account_sid"`
@@ -52,6 +45,10 @@ type workerNames struct {
 	h     *Handler
 	ws    string
 	cache map[string]string
+}
+
+func (h *Handler) newWorkerNames(ws string) *workerNames {
+	return &workerNames{h: h, ws: ws, cache: map[string]string{}}
 }
 
 func (n *workerNames) of(ctx context.Context, sid string) string {
@@ -146,13 +143,10 @@ func (h *Handler) listReservations(via parent) handlerFunc {
 			return err
 		}
 		page, next := cut(rows, p, func(r didrouter.Reservation) string { return r.SID })
-		names := &workerNames{h: h, ws: ws, cache: map[string]string{}}
-		out := make([]reservationJSON, 0, len(page))
-		for _, res := range page {
-			out = append(out, h.reservationJSON(r, res, via, names))
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"reservations": out, "meta": h.listMeta(r, "reservations", p, next)})
-		return nil
+		names := h.newWorkerNames(ws)
+		return h.writePage(w, r, "reservations", p, next, render(r, page, func(r *http.Request, res didrouter.Reservation) reservationJSON {
+			return h.reservationJSON(r, res, via, names)
+		}))
 	}
 }
 
@@ -177,13 +171,17 @@ func (h *Handler) pathReservation(r *http.Request, via parent) (didrouter.Reserv
 func (h *Handler) getReservation(via parent) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		res, err := h.pathReservation(r, via)
-		if err != nil {
-			return err
-		}
-		names := &workerNames{h: h, ws: res.WorkspaceSID, cache: map[string]string{}}
-		writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, names))
-		return nil
+		return h.writeReservation(w, r, via, res, err)
 	}
+}
+
+// writeReservation answers one reservation, or err.
+func (h *Handler) writeReservation(w http.ResponseWriter, r *http.Request, via parent, res didrouter.Reservation, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, h.newWorkerNames(res.WorkspaceSID)))
+	return nil
 }
 
 // updateReservation takes either ReservationStatus or Instruction, and
@@ -209,12 +207,7 @@ func (h *Handler) updateReservation(via parent) handlerFunc {
 			return err
 		}
 		res, err = h.applyReservationUpdate(r.Context(), res, f.get("ReservationStatus"), f.get("Instruction"), f.ptr("WorkerActivitySid"))
-		if err != nil {
-			return err
-		}
-		names := &workerNames{h: h, ws: res.WorkspaceSID, cache: map[string]string{}}
-		writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, names))
-		return nil
+		return h.writeReservation(w, r, via, res, err)
 	}
 }
 
