@@ -35,12 +35,8 @@ func (h *Handler) activityJSON(r *http.Request, a didrouter.Activity) activityJS
 	}
 }
 
-func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	all, err := h.store.ListActivities(r.Context(), workspaceOf(r).SID)
 	if err != nil {
 		return err

@@ -88,11 +88,7 @@ func (h *Handler) workerChannelJSON(r *http.Request, w didrouter.Worker, channel
 	}
 }
 
-func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) error {
-	p, err := parsePage(r.URL.Query())
-	if err != nil {
-		return err
-	}
+func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
 	if err != nil {
 		return err

@@ -71,12 +71,8 @@ func (h *Handler) eventJSON(r *http.Request, e didrouter.Event) eventJSON {
 	return out
 }
 
-func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	for _, n := range []string{"TaskQueueSid", "WorkflowSid", "TaskChannel", "Sid"} {
 		if q.Get(n) != "" {
 			return didrouter.Errorf(didrouter.EINVALID, "filter %s is not supported by didrouter", n)

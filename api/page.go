@@ -23,7 +23,9 @@ type pageRequest struct {
 	Token string
 }
 
-func parsePage(q url.Values) (pageRequest, error) {
+// parsePage reads the paging of a list request.
+func parsePage(r *http.Request) (pageRequest, error) {
+	q := r.URL.Query()
 	p := pageRequest{Size: defaultPageSize}
 	if s := q.Get("PageSize"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -47,6 +49,15 @@ func parsePage(q url.Values) (pageRequest, error) {
 		return p, didrouter.Errorf(didrouter.EINVALID, "Page %d needs the PageToken of the page before it", p.Index)
 	}
 	return p, nil
+}
+
+// oldestFirst refuses an Ordering other than DateCreated:asc, the one
+// order of the lists that have no other.
+func oldestFirst(q url.Values) error {
+	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
+		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
+	}
+	return nil
 }
 
 // storePage is what to ask the store for: one row more than the page, to

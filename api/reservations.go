@@ -116,13 +116,9 @@ var reservationStatuses = map[string]bool{
 }
 
 // listReservations filters by ReservationStatus (and WorkerSid under a task).
-func (h *Handler) listReservations(via parent) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listReservations(via parent) func(http.ResponseWriter, *http.Request, pageRequest) error {
+	return func(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 		q := r.URL.Query()
-		p, err := parsePage(q)
-		if err != nil {
-			return err
-		}
 		f, err := h.parentFilter(r, via)
 		if err != nil {
 			return err

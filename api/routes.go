@@ -16,7 +16,7 @@ func (h *Handler) Mount(r chi.Router) {
 		r.Use(h.recoverer, h.refuseCrossOrigin, h.authenticate, h.limitBody, h.checkInput)
 		r.NotFound(h.handle(h.notFound))
 		r.MethodNotAllowed(h.handle(h.methodNotAllowed))
-		r.Get("/Workspaces", h.handle(h.listWorkspaces))
+		r.Get("/Workspaces", h.handle(with(parsePage, h.listWorkspaces)))
 		r.Route("/Workspaces/{workspace}", func(r chi.Router) {
 			r.Use(h.loadWorkspace)
 			r.Get("/", h.handle(h.getWorkspace))
@@ -42,7 +42,7 @@ func (h *Handler) Mount(r chi.Router) {
 				list: h.listTasks, create: h.createTask, get: h.store.GetTask,
 				update: h.updateTask, remove: h.eng.DeleteTask})
 
-			r.Get("/Workers/{worker}/Channels", h.handle(h.listWorkerChannels))
+			r.Get("/Workers/{worker}/Channels", h.handle(with(parsePage, h.listWorkerChannels)))
 			r.Get("/Workers/{worker}/Channels/{sid}", h.handle(h.getWorkerChannel))
 			r.Post("/Workers/{worker}/Channels/{sid}", h.handle(h.updateWorkerChannel))
 			r.Post("/Workers/{sid}/RevokeAgentTokens", h.handle(h.revokeAgentTokens))
@@ -51,29 +51,29 @@ func (h *Handler) Mount(r chi.Router) {
 			// worker, as in TaskRouter.
 			for _, via := range []parent{byTask, byWorker} {
 				path := via.path()
-				r.Get(path, h.handle(h.listReservations(via)))
+				r.Get(path, h.handle(with(parsePage, h.listReservations(via))))
 				r.Get(path+"/{sid}", h.handle(h.getReservation(via)))
 				r.Post(path+"/{sid}", h.handle(h.updateReservation(via)))
 			}
 
-			r.Get("/Events", h.handle(h.listEvents))
+			r.Get("/Events", h.handle(with(parsePage, h.listEvents)))
 
 			r.Get("/Statistics", h.handle(h.workspaceStatistics))
 			r.Get("/RealTimeStatistics", h.handle(h.workspaceRealTime))
 			r.Get("/CumulativeStatistics", h.handle(h.workspaceCumulative))
-			r.Get("/TaskQueues/Statistics", h.handle(h.taskQueuesStatistics))
-			r.Get("/TaskQueues/{sid}/Statistics", h.handle(ofPath(h.pathQueue, h.taskQueueStatistics)))
-			r.Get("/TaskQueues/{sid}/RealTimeStatistics", h.handle(ofPath(h.pathQueue, h.taskQueueRealTime)))
-			r.Get("/TaskQueues/{sid}/CumulativeStatistics", h.handle(ofPath(h.pathQueue, h.taskQueueCumulative)))
+			r.Get("/TaskQueues/Statistics", h.handle(with(parsePage, h.taskQueuesStatistics)))
+			r.Get("/TaskQueues/{sid}/Statistics", h.handle(with(h.pathQueue, h.taskQueueStatistics)))
+			r.Get("/TaskQueues/{sid}/RealTimeStatistics", h.handle(with(h.pathQueue, h.taskQueueRealTime)))
+			r.Get("/TaskQueues/{sid}/CumulativeStatistics", h.handle(with(h.pathQueue, h.taskQueueCumulative)))
 
 			// didrouter's own: DID files and call settings.
 			r.Post("/DIDs/Import", h.handle(h.importDIDs))
 			r.Get("/DIDs/Export", h.handle(h.exportDIDs))
-			r.Get("/CallSettings", h.handle(ofPath(h.settingsNumber, h.listCallSettings)))
-			r.Post("/CallSettings", h.handle(ofPath(h.settingsNumber, h.putCallSettings)))
-			r.Get("/CallSettings/{number}", h.handle(ofPath(h.settingsNumber, h.getCallSettings)))
-			r.Post("/CallSettings/{number}", h.handle(ofPath(h.settingsNumber, h.putCallSettings)))
-			r.Delete("/CallSettings/{number}", h.handle(ofPath(h.settingsNumber, h.deleteCallSettings)))
+			r.Get("/CallSettings", h.handle(with(h.settingsNumber, h.listCallSettings)))
+			r.Post("/CallSettings", h.handle(with(h.settingsNumber, h.putCallSettings)))
+			r.Get("/CallSettings/{number}", h.handle(with(h.settingsNumber, h.getCallSettings)))
+			r.Post("/CallSettings/{number}", h.handle(with(h.settingsNumber, h.putCallSettings)))
+			r.Delete("/CallSettings/{number}", h.handle(with(h.settingsNumber, h.deleteCallSettings)))
 		})
 	})
 	// Outside /v1, with its own credentials (admin or an agent token).
@@ -86,7 +86,7 @@ func (h *Handler) Mount(r chi.Router) {
 // the form of the request, and answers what they return, shown by show.
 type resource[T, J any] struct {
 	show   func(*http.Request, T) J
-	list   handlerFunc
+	list   func(w http.ResponseWriter, r *http.Request, p pageRequest) error
 	create func(ctx context.Context, ws string, f form) (T, error)
 	get    func(ctx context.Context, ws, sid string) (T, error)
 	update func(ctx context.Context, ws, sid string, f form) (T, error)
@@ -117,7 +117,7 @@ func mountResource[T, J any](h *Handler, r chi.Router, path string, res resource
 			return do(r.Context(), ws, sid, f)
 		}
 	}
-	r.Get(path, h.handle(res.list))
+	r.Get(path, h.handle(with(parsePage, res.list)))
 	r.Post(path, answer(http.StatusCreated, withForm(func(ctx context.Context, ws, _ string, f form) (T, error) {
 		return res.create(ctx, ws, f)
 	})))
@@ -145,10 +145,10 @@ func readFirst[T any](read func(ctx context.Context, ws, sid string) (T, error),
 	}
 }
 
-// ofPath adapts fn, a handler of what read finds for the request (such as
+// with adapts fn, a handler of what read finds for the request (such as
 // the resource its path names), to a handlerFunc. read's error is the
 // answer.
-func ofPath[T any](read func(*http.Request) (T, error), fn func(http.ResponseWriter, *http.Request, T) error) handlerFunc {
+func with[T any](read func(*http.Request) (T, error), fn func(http.ResponseWriter, *http.Request, T) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := read(r)
 		if err != nil {

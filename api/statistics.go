@@ -255,12 +255,8 @@ func (h *Handler) taskQueueStatistics(w http.ResponseWriter, r *http.Request, q 
 
 // taskQueuesStatistics lists every queue's statistics (FriendlyName
 // filters), computing the window's events once for all of them.
-func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	ws := workspaceOf(r).SID
 	win, err := parseWindow(q, h.clock.Now())
 	if err != nil {

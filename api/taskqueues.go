@@ -54,17 +54,11 @@ func (h *Handler) taskQueueJSON(r *http.Request, q didrouter.TaskQueue) taskQueu
 // listTaskQueues filters by FriendlyName, EvaluateWorkerAttributes (the
 // queues whose target_workers a worker with these attributes matches) and
 // WorkerSid (the queues that worker is in).
-func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
+func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request, p pageRequest) error {
+	if err := oldestFirst(r.URL.Query()); err != nil {
 		return err
 	}
-	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
-		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
-	}
-	ws := workspaceOf(r).SID
-	kept, err := h.filterQueues(r, ws)
+	kept, err := h.filterQueues(r, workspaceOf(r).SID)
 	if err != nil {
 		return err
 	}

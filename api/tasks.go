@@ -122,12 +122,8 @@ func taskStatuses() []string {
 // TaskQueueSid, TaskQueueName and Priority in the store. AssignmentStatus
 // may be given several times or comma-separated. EvaluateTaskAttributes is
 // an expression over task attributes, evaluated on each task.
-func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	if q.Get("RoutingTarget") != "" {
 		return didrouter.Errorf(didrouter.EINVALID, "filter RoutingTarget is not supported by didrouter")
 	}
@@ -136,6 +132,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 	}
 	ws := workspaceOf(r).SID
 	f := didrouter.TaskFilter{WorkflowSID: q.Get("WorkflowSid"), TaskQueueSID: q.Get("TaskQueueSid")}
+	var err error
 	if f.AssignmentStatus, err = enumValues("AssignmentStatus", q["AssignmentStatus"], taskStatuses()); err != nil {
 		return err
 	}

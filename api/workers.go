@@ -58,14 +58,10 @@ func (h *Handler) workerJSON(r *http.Request, w didrouter.Worker) workerJSON {
 // FriendlyName in the store. It filters by TargetWorkersExpression, and by
 // membership of the queue named by TaskQueueSid or TaskQueueName, by
 // evaluating the expressions on each worker.
-func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
+	if err := oldestFirst(q); err != nil {
 		return err
-	}
-	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
-		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
 	}
 	ws := workspaceOf(r).SID
 	f := didrouter.WorkerFilter{

@@ -44,12 +44,8 @@ func (h *Handler) workflowJSON(r *http.Request, wf didrouter.Workflow) workflowJ
 	}
 }
 
-func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	all, err := h.store.ListWorkflows(r.Context(), workspaceOf(r).SID)
 	if err != nil {
 		return err

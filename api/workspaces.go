@@ -95,11 +95,7 @@ func (h *Handler) activityName(ctx context.Context, ws, sid string) *string {
 	return &a.FriendlyName
 }
 
-func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
-	p, err := parsePage(r.URL.Query())
-	if err != nil {
-		return err
-	}
+func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	all, err := h.store.ListWorkspaces(r.Context())
 	if err != nil {
 		return err
