@@ -88,8 +88,13 @@ func (h *Handler) workerChannelJSON(r *http.Request, w didrouter.Worker, channel
 	}
 }
 
+// pathWorker reads the {worker} of a channel or reservation path.
+func (h *Handler) pathWorker(r *http.Request) (didrouter.Worker, error) {
+	return h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
+}
+
 func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request, p pageRequest) error {
-	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
+	wk, err := h.pathWorker(r)
 	if err != nil {
 		return err
 	}
@@ -104,7 +109,7 @@ func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request, p p
 // channelWorker reads the worker and the channel of a channel path; the
 // channel is named by its sid or its unique name.
 func (h *Handler) channelWorker(r *http.Request) (didrouter.Worker, string, error) {
-	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
+	wk, err := h.pathWorker(r)
 	if err != nil {
 		return didrouter.Worker{}, "", err
 	}

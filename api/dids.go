@@ -147,11 +147,8 @@ func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) error {
 // exportDIDs writes every worker of the workspace in the import format.
 func (h *Handler) exportDIDs(w http.ResponseWriter, r *http.Request) error {
 	ws := workspaceOf(r)
-	var workers []didrouter.Worker
-	if err := h.store.EachWorker(r.Context(), ws.SID, func(wk didrouter.Worker) error {
-		workers = append(workers, wk)
-		return nil
-	}); err != nil {
+	workers, err := h.allWorkers(r.Context(), ws.SID)
+	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer

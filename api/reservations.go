@@ -40,30 +40,18 @@ type reservationJSON struct {
 	Links             map[string]string `json:"links"`
 }
 
-// workerNames caches worker names within one request.
-type workerNames struct {
-	h     *Handler
-	ws    string
-	cache map[string]string
+// workerNames looks up the friendly names of workers, "" when gone, each
+// at most once a request.
+func (h *Handler) workerNames(ctx context.Context, ws string) *memo[string] {
+	return newMemo(func(sid string) string {
+		if w, err := h.store.GetWorker(ctx, ws, sid); err == nil {
+			return w.FriendlyName
+		}
+		return ""
+	})
 }
 
-func (h *Handler) newWorkerNames(ws string) *workerNames {
-	return &workerNames{h: h, ws: ws, cache: map[string]string{}}
-}
-
-func (n *workerNames) of(ctx context.Context, sid string) string {
-	if v, ok := n.cache[sid]; ok {
-		return v
-	}
-	name := ""
-	if w, err := n.h.store.GetWorker(ctx, n.ws, sid); err == nil {
-		name = w.FriendlyName
-	}
-	n.cache[sid] = name
-	return name
-}
-
-func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, via parent, names *workerNames) reservationJSON {
+func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, via parent, names *memo[string]) reservationJSON {
 	ws := h.workspaceURL(r, res.WorkspaceSID)
 	u := ws + "/Tasks/" + res.TaskSID + "/Reservations/" + res.SID
 	if via == byWorker {
@@ -76,7 +64,7 @@ func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, vi
 		ReservationStatus: res.Status,
 		SID:               res.SID,
 		TaskSID:           res.TaskSID,
-		WorkerName:        names.of(r.Context(), res.WorkerSID),
+		WorkerName:        names.of(res.WorkerSID),
 		WorkerSID:         res.WorkerSID,
 		WorkspaceSID:      res.WorkspaceSID,
 		URL:               u,
@@ -91,22 +79,12 @@ func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, vi
 // parentFilter checks that the task or worker of the path exists and
 // returns the filter of its reservations.
 func (h *Handler) parentFilter(r *http.Request, via parent) (didrouter.ReservationFilter, error) {
-	ws := workspaceOf(r).SID
-	var f didrouter.ReservationFilter
-	if via == byTask {
-		t, err := h.store.GetTask(r.Context(), ws, chi.URLParam(r, "task"))
-		if err != nil {
-			return f, err
-		}
-		f.TaskSID = t.SID
-		return f, nil
+	if via == byWorker {
+		wk, err := h.pathWorker(r)
+		return didrouter.ReservationFilter{WorkerSID: wk.SID}, err
 	}
-	wk, err := h.store.GetWorker(r.Context(), ws, chi.URLParam(r, "worker"))
-	if err != nil {
-		return f, err
-	}
-	f.WorkerSID = wk.SID
-	return f, nil
+	t, err := h.store.GetTask(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "task"))
+	return didrouter.ReservationFilter{TaskSID: t.SID}, err
 }
 
 var reservationStatuses = map[string]bool{
@@ -139,7 +117,7 @@ func (h *Handler) listReservations(via parent) func(http.ResponseWriter, *http.R
 			return err
 		}
 		page, next := cut(rows, p, func(r didrouter.Reservation) string { return r.SID })
-		names := h.newWorkerNames(ws)
+		names := h.workerNames(r.Context(), ws)
 		return h.writePage(w, r, "reservations", p, next, render(r, page, func(r *http.Request, res didrouter.Reservation) reservationJSON {
 			return h.reservationJSON(r, res, via, names)
 		}))
@@ -176,7 +154,7 @@ func (h *Handler) writeReservation(w http.ResponseWriter, r *http.Request, via p
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, h.newWorkerNames(res.WorkspaceSID)))
+	writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, h.workerNames(r.Context(), res.WorkspaceSID)))
 	return nil
 }
 

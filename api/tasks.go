@@ -36,46 +36,31 @@ type taskJSON struct {
 	Links                 map[string]string `json:"links"`
 }
 
-// names caches the friendly names of queues and workflows within one
-// request, so a page of tasks reads each at most once.
-type names struct {
-	h     *Handler
-	ws    string
-	cache map[string]*string
-}
-
-func (h *Handler) newNames(ws string) *names {
-	return &names{h: h, ws: ws, cache: map[string]*string{}}
-}
-
-func (n *names) of(ctx context.Context, sid string) *string {
-	if sid == "" {
+// queueAndFlowNames looks up the friendly names of queues and workflows,
+// nil when unset or gone, each at most once a request.
+func (h *Handler) queueAndFlowNames(ctx context.Context, ws string) *memo[*string] {
+	return newMemo(func(sid string) *string {
+		switch {
+		case sid == "":
+		case strings.HasPrefix(sid, didrouter.PrefixTaskQueue):
+			if q, err := h.store.GetTaskQueue(ctx, ws, sid); err == nil {
+				return &q.FriendlyName
+			}
+		case strings.HasPrefix(sid, didrouter.PrefixWorkflow):
+			if wf, err := h.store.GetWorkflow(ctx, ws, sid); err == nil {
+				return &wf.FriendlyName
+			}
+		}
 		return nil
-	}
-	if v, ok := n.cache[sid]; ok {
-		return v
-	}
-	var name *string
-	switch {
-	case strings.HasPrefix(sid, didrouter.PrefixTaskQueue):
-		if q, err := n.h.store.GetTaskQueue(ctx, n.ws, sid); err == nil {
-			name = &q.FriendlyName
-		}
-	case strings.HasPrefix(sid, didrouter.PrefixWorkflow):
-		if wf, err := n.h.store.GetWorkflow(ctx, n.ws, sid); err == nil {
-			name = &wf.FriendlyName
-		}
-	}
-	n.cache[sid] = name
-	return name
+	})
 }
 
 // oneTaskJSON shows a task on its own.
 func (h *Handler) oneTaskJSON(r *http.Request, t didrouter.Task) taskJSON {
-	return h.taskJSON(r, t, h.newNames(t.WorkspaceSID))
+	return h.taskJSON(r, t, h.queueAndFlowNames(r.Context(), t.WorkspaceSID))
 }
 
-func (h *Handler) taskJSON(r *http.Request, t didrouter.Task, n *names) taskJSON {
+func (h *Handler) taskJSON(r *http.Request, t didrouter.Task, names *memo[*string]) taskJSON {
 	ws := h.workspaceURL(r, t.WorkspaceSID)
 	age := 0
 	if !t.DateCreated.IsZero() {
@@ -97,12 +82,12 @@ func (h *Handler) taskJSON(r *http.Request, t didrouter.Task, n *names) taskJSON
 		Reason:                nullable(t.Reason),
 		SID:                   t.SID,
 		TaskQueueSID:          nullable(t.TaskQueueSID),
-		TaskQueueFriendlyName: n.of(r.Context(), t.TaskQueueSID),
+		TaskQueueFriendlyName: names.of(t.TaskQueueSID),
 		TaskChannelSID:        taskChannelSID(t.WorkspaceSID, t.TaskChannel),
 		TaskChannelUniqueName: t.TaskChannel,
 		Timeout:               t.Timeout,
 		WorkflowSID:           t.WorkflowSID,
-		WorkflowFriendlyName:  n.of(r.Context(), t.WorkflowSID),
+		WorkflowFriendlyName:  names.of(t.WorkflowSID),
 		WorkspaceSID:          t.WorkspaceSID,
 		URL:                   ws + "/Tasks/" + t.SID,
 		Links: map[string]string{
@@ -200,9 +185,9 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p pageReques
 	if err != nil {
 		return err
 	}
-	n := h.newNames(ws)
+	names := h.queueAndFlowNames(r.Context(), ws)
 	return h.writePage(w, r, "tasks", p, next, render(r, page, func(r *http.Request, t didrouter.Task) taskJSON {
-		return h.taskJSON(r, t, n)
+		return h.taskJSON(r, t, names)
 	}))
 }
 
