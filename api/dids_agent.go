@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 )
@@ -109,8 +107,8 @@ func (h *Handler) revokeAgentTokens(w http.ResponseWriter, r *http.Request) erro
 	if h.agents == nil {
 		return didrouter.Errorf(didrouter.EINVALID, "agent token revocation needs a store that keeps web sessions")
 	}
-	ws := workspaceOf(r).SID
-	wk, err := h.store.GetWorker(r.Context(), ws, chi.URLParam(r, "sid"))
+	ws, sid := pathSID(r)
+	wk, err := h.store.GetWorker(r.Context(), ws, sid)
 	if err != nil {
 		return err
 	}

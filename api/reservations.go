@@ -131,8 +131,8 @@ func (h *Handler) pathReservation(r *http.Request, via parent) (didrouter.Reserv
 	if err != nil {
 		return didrouter.Reservation{}, err
 	}
-	sid := chi.URLParam(r, "sid")
-	res, err := h.store.GetReservation(r.Context(), workspaceOf(r).SID, sid)
+	ws, sid := pathSID(r)
+	res, err := h.store.GetReservation(r.Context(), ws, sid)
 	if err != nil {
 		return didrouter.Reservation{}, err
 	}

@@ -94,44 +94,44 @@ type resource[T, J any] struct {
 }
 
 // mountResource registers res as TaskRouter lays out its resources: the
-// list at path (GET lists, POST creates, 201), each one at path/{sid} (GET
-// reads, POST updates, DELETE removes, 204).
+// list at path (GET lists, POST creates), each one at path/{sid} (GET
+// reads, POST updates, DELETE removes).
 func mountResource[T, J any](h *Handler, r chi.Router, path string, res resource[T, J]) {
-	answer := func(status int, do func(r *http.Request, ws, sid string) (T, error)) http.HandlerFunc {
-		return h.handle(func(w http.ResponseWriter, r *http.Request) error {
-			v, err := do(r, workspaceOf(r).SID, chi.URLParam(r, "sid"))
-			if err != nil {
-				return err
-			}
-			writeJSON(w, status, res.show(r, v))
-			return nil
-		})
-	}
-	withForm := func(do func(ctx context.Context, ws, sid string, f form) (T, error)) func(*http.Request, string, string) (T, error) {
-		return func(r *http.Request, ws, sid string) (T, error) {
-			f, err := parseForm(r)
-			if err != nil {
-				var zero T
-				return zero, err
-			}
-			return do(r.Context(), ws, sid, f)
+	answer := func(w http.ResponseWriter, r *http.Request, status int, v T, err error) error {
+		if err != nil {
+			return err
 		}
+		writeJSON(w, status, res.show(r, v))
+		return nil
 	}
 	r.Get(path, h.handle(with(parsePage, res.list)))
-	r.Post(path, answer(http.StatusCreated, withForm(func(ctx context.Context, ws, _ string, f form) (T, error) {
-		return res.create(ctx, ws, f)
+	r.Post(path, h.handle(with(parseForm, func(w http.ResponseWriter, r *http.Request, f form) error {
+		v, err := res.create(r.Context(), workspaceOf(r).SID, f)
+		return answer(w, r, http.StatusCreated, v, err)
 	})))
-	r.Get(path+"/{sid}", answer(http.StatusOK, func(r *http.Request, ws, sid string) (T, error) {
-		return res.get(r.Context(), ws, sid)
+	r.Get(path+"/{sid}", h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		ws, sid := pathSID(r)
+		v, err := res.get(r.Context(), ws, sid)
+		return answer(w, r, http.StatusOK, v, err)
 	}))
-	r.Post(path+"/{sid}", answer(http.StatusOK, withForm(res.update)))
+	r.Post(path+"/{sid}", h.handle(with(parseForm, func(w http.ResponseWriter, r *http.Request, f form) error {
+		ws, sid := pathSID(r)
+		v, err := res.update(r.Context(), ws, sid, f)
+		return answer(w, r, http.StatusOK, v, err)
+	})))
 	r.Delete(path+"/{sid}", h.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if err := res.remove(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
+		ws, sid := pathSID(r)
+		if err := res.remove(r.Context(), ws, sid); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}))
+}
+
+// pathSID is the workspace of the path and the {sid} in it.
+func pathSID(r *http.Request) (ws, sid string) {
+	return workspaceOf(r).SID, chi.URLParam(r, "sid")
 }
 
 // readFirst removes with remove only what read finds, so that an unknown

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/stats"
@@ -216,7 +214,8 @@ func (h *Handler) queueRealTimeJSON(ctx context.Context, q didrouter.TaskQueue, 
 
 // pathQueue reads the queue of the path.
 func (h *Handler) pathQueue(r *http.Request) (didrouter.TaskQueue, error) {
-	return h.store.GetTaskQueue(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+	ws, sid := pathSID(r)
+	return h.store.GetTaskQueue(r.Context(), ws, sid)
 }
 
 // queueURL is the url of a queue, the prefix of its statistics'.
