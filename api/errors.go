@@ -24,6 +24,21 @@ func (h *Handler) handle(fn handlerFunc) http.HandlerFunc {
 	}
 }
 
+// check is a middleware that runs fn before the handlers below it. Its
+// error is answered as a handler's would be, and the request goes no
+// further.
+func (h *Handler) check(fn func(*http.Request) error) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := fn(r); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // twilioError is the body of every error answer, as Twilio writes it.
 type twilioError struct {
 	Code     int    `json:"code"`

@@ -193,18 +193,11 @@ func (h *Handler) limitBody(next http.Handler) http.Handler {
 
 // checkInput parses the query and form body of every request and refuses
 // bytes no store should get (see checkText), once for every handler.
-func (h *Handler) checkInput(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := parseForm(r); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		if err := checkParams(r); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func checkInput(r *http.Request) error {
+	if _, err := parseForm(r); err != nil {
+		return err
+	}
+	return checkParams(r)
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) error {

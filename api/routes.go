@@ -13,7 +13,7 @@ import (
 // so this is the one place to read what the API serves.
 func (h *Handler) Mount(r chi.Router) {
 	r.Route("/v1", func(r chi.Router) {
-		r.Use(h.recoverer, h.refuseCrossOrigin, h.authenticate, h.limitBody, h.checkInput)
+		r.Use(h.recoverer, h.check(h.refuseCrossOrigin), h.check(h.authenticate), h.limitBody, h.check(checkInput))
 		r.NotFound(h.handle(h.notFound))
 		r.MethodNotAllowed(h.handle(h.methodNotAllowed))
 		r.Get("/Workspaces", h.handle(with(parsePage, h.listWorkspaces)))
