@@ -1,18 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 )
-
-func (h *Handler) activityRoutes(r chi.Router) {
-	h.mountResource(r, "/Activities", resource{list: h.listActivities, create: h.createActivity,
-		get: readOne(h.store.GetActivity, h.activityJSON), update: h.updateActivity, remove: h.deleteActivity})
-}
 
 type activityJSON struct {
 	AccountSID   *string           `json:"account_sid"`
@@ -41,12 +35,8 @@ func (h *Handler) activityJSON(r *http.Request, a didrouter.Activity) activityJS
 	}
 }
 
-func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	all, err := h.store.ListActivities(r.Context(), workspaceOf(r).SID)
 	if err != nil {
 		return err
@@ -64,63 +54,27 @@ func (h *Handler) listActivities(w http.ResponseWriter, r *http.Request) error {
 		return (name == "" || a.FriendlyName == name) && (available == nil || a.Available == *available)
 	})
 	page, next := pageOf(kept, p, func(a didrouter.Activity) string { return a.SID })
-	out := make([]activityJSON, 0, len(page))
-	for _, a := range page {
-		out = append(out, h.activityJSON(r, a))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"activities": out, "meta": h.listMeta(r, "activities", p, next)})
-	return nil
+	return h.writePage(w, r, "activities", p, next, render(r, page, h.activityJSON))
 }
 
 // createActivity takes FriendlyName, unique in the workspace, and
 // Available, false unless sent. As in TaskRouter, Available cannot change
 // later.
-func (h *Handler) createActivity(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	var available *bool
-	if err == nil {
-		available, err = f.boolPtr("Available")
-	}
+func (h *Handler) createActivity(ctx context.Context, ws string, f form) (didrouter.Activity, error) {
+	available, err := f.boolPtr("Available")
 	if err != nil {
-		return err
+		return didrouter.Activity{}, err
 	}
-	a, err := h.insertActivity(r.Context(), workspaceOf(r).SID, f.get("FriendlyName"), available != nil && *available)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, h.activityJSON(r, a))
-	return nil
+	return h.insertActivity(ctx, ws, f.get("FriendlyName"), available != nil && *available)
 }
 
 // updateActivity renames an activity; its availability is fixed.
-func (h *Handler) updateActivity(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	if err == nil {
-		err = f.unsupported("Available")
+func (h *Handler) updateActivity(ctx context.Context, ws, sid string, f form) (didrouter.Activity, error) {
+	if err := f.unsupported("Available"); err != nil {
+		return didrouter.Activity{}, err
 	}
-	if err != nil {
-		return err
-	}
-	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
-	var a didrouter.Activity
 	if name, ok := f.str("FriendlyName"); ok {
-		a, err = h.renameActivity(r.Context(), ws, sid, name)
-	} else {
-		a, err = h.store.GetActivity(r.Context(), ws, sid)
+		return h.renameActivity(ctx, ws, sid, name)
 	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.activityJSON(r, a))
-	return nil
-}
-
-// deleteActivity refuses (409) an activity a worker is in or the workspace
-// uses as its default or timeout activity.
-func (h *Handler) deleteActivity(w http.ResponseWriter, r *http.Request) error {
-	if err := h.removeActivity(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return h.store.GetActivity(ctx, ws, sid)
 }

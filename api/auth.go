@@ -28,16 +28,12 @@ func (c credentials) match(key, secret string) bool {
 
 // authenticate requires HTTP Basic auth with the API key and secret, as
 // Twilio's clients send their account or API key credentials.
-func (h *Handler) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, secret, ok := r.BasicAuth()
-		if !ok || !h.auth.match(key, secret) {
-			h.writeError(w, r, &statusError{status: http.StatusUnauthorized, code: 20003,
-				msg: "Authentication Error - invalid username", challenge: `Basic realm="didrouter"`})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func (h *Handler) authenticate(r *http.Request) error {
+	if key, secret, ok := r.BasicAuth(); !ok || !h.auth.match(key, secret) {
+		return &statusError{status: http.StatusUnauthorized, code: 20003,
+			msg: "Authentication Error - invalid username", challenge: `Basic realm="didrouter"`}
+	}
+	return nil
 }
 
 // CheckCredentials reports whether key and secret are the admin API's, in

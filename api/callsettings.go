@@ -13,16 +13,9 @@ import (
 	"github.com/didrouter/didrouter/routing"
 )
 
-// Call settings (didrouter's own, no TaskRouter counterpart): a
+// Call settings are didrouter's own, with no TaskRouter counterpart: a
 // workspace's business hours and voicemail timing, and the overrides of
 // single numbers. See docs/voicemail.md.
-func (h *Handler) callSettingsRoutes(r chi.Router) {
-	r.Get("/CallSettings", h.handle(h.listCallSettings))
-	r.Post("/CallSettings", h.handle(h.putCallSettings))
-	r.Get("/CallSettings/{number}", h.handle(h.getCallSettings))
-	r.Post("/CallSettings/{number}", h.handle(h.putCallSettings))
-	r.Delete("/CallSettings/{number}", h.handle(h.deleteCallSettings))
-}
 
 type callSettingsJSON struct {
 	WorkspaceSID string `json:"workspace_sid"`
@@ -58,23 +51,13 @@ func (h *Handler) callSettingsJSON(r *http.Request, s didrouter.CallSettings) ca
 	}
 }
 
-// settingsOf is the call settings store and the request's number (""
-// on the workspace's own path), or the error to answer: a server without
-// the store, a path that names no number.
-func (h *Handler) settingsOf(r *http.Request) (didrouter.CallSettingsStore, string, error) {
-	if h.settings == nil {
-		return nil, "", didrouter.Errorf(didrouter.EINVALID, "call settings are not available: the API was configured without a call settings store")
-	}
-	number, err := h.settingsNumber(r)
-	if err != nil {
-		return nil, "", err
-	}
-	return h.settings, number, nil
-}
-
 // settingsNumber is the {number} of the path in E.164, or "" on the
-// workspace's own path.
+// workspace's own path. A server without a call settings store answers
+// every call settings request with its error.
 func (h *Handler) settingsNumber(r *http.Request) (string, error) {
+	if h.settings == nil {
+		return "", didrouter.Errorf(didrouter.EINVALID, "call settings are not available: the API was configured without a call settings store")
+	}
 	raw := chi.URLParam(r, "number")
 	if raw == "" {
 		return "", nil
@@ -105,13 +88,9 @@ func CheckSettingsNumber(ctx context.Context, st didrouter.Reader, workspaceSID,
 	return nil
 }
 
-func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) error {
-	st, _, err := h.settingsOf(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request, _ string) error {
 	ws := workspaceOf(r)
-	all, err := st.ListCallSettings(r.Context(), ws.SID)
+	all, err := h.settings.ListCallSettings(r.Context(), ws.SID)
 	if err != nil {
 		return err
 	}
@@ -131,12 +110,8 @@ func (h *Handler) listCallSettings(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request) error {
-	st, number, err := h.settingsOf(r)
-	if err != nil {
-		return err
-	}
-	s, err := st.GetCallSettings(r.Context(), workspaceOf(r).SID, number)
+func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request, number string) error {
+	s, err := h.settings.GetCallSettings(r.Context(), workspaceOf(r).SID, number)
 	if err != nil {
 		return err
 	}
@@ -146,11 +121,7 @@ func (h *Handler) getCallSettings(w http.ResponseWriter, r *http.Request) error 
 
 // putCallSettings sets BusinessHours and VoicemailAfter; a parameter not
 // sent keeps its value, an empty one inherits again.
-func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) error {
-	st, number, err := h.settingsOf(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request, number string) error {
 	f, err := parseForm(r)
 	if err != nil {
 		return err
@@ -161,7 +132,7 @@ func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 	}
-	s, err := st.GetCallSettings(r.Context(), ws.SID, number)
+	s, err := h.settings.GetCallSettings(r.Context(), ws.SID, number)
 	if err != nil && didrouter.ErrorCode(err) != didrouter.ENOTFOUND {
 		return err
 	}
@@ -176,19 +147,15 @@ func (h *Handler) putCallSettings(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	s.DateUpdated = h.clock.Now()
-	if err := st.PutCallSettings(r.Context(), s); err != nil {
+	if err := h.settings.PutCallSettings(r.Context(), s); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, h.callSettingsJSON(r, s))
 	return nil
 }
 
-func (h *Handler) deleteCallSettings(w http.ResponseWriter, r *http.Request) error {
-	st, number, err := h.settingsOf(r)
-	if err != nil {
-		return err
-	}
-	if err := st.DeleteCallSettings(r.Context(), workspaceOf(r).SID, number); err != nil {
+func (h *Handler) deleteCallSettings(w http.ResponseWriter, r *http.Request, number string) error {
+	if err := h.settings.DeleteCallSettings(r.Context(), workspaceOf(r).SID, number); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -40,12 +40,6 @@ func taskChannelSID(ws, name string) string { return derivedSID("TC", ws, name) 
 
 func workerChannelSID(worker, channel string) string { return derivedSID("WC", worker, channel) }
 
-func (h *Handler) workerChannelRoutes(r chi.Router) {
-	r.Get("/Workers/{worker}/Channels", h.handle(h.listWorkerChannels))
-	r.Get("/Workers/{worker}/Channels/{sid}", h.handle(h.getWorkerChannel))
-	r.Post("/Workers/{worker}/Channels/{sid}", h.handle(h.updateWorkerChannel))
-}
-
 type workerChannelJSON struct {
 	AccountSID                  *string `json:"account_sid"`
 	AssignedTasks               int     `json:"assigned_tasks"`
@@ -94,12 +88,13 @@ func (h *Handler) workerChannelJSON(r *http.Request, w didrouter.Worker, channel
 	}
 }
 
-func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) error {
-	p, err := parsePage(r.URL.Query())
-	if err != nil {
-		return err
-	}
-	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
+// pathWorker reads the {worker} of a channel or reservation path.
+func (h *Handler) pathWorker(r *http.Request) (didrouter.Worker, error) {
+	return h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
+}
+
+func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request, p pageRequest) error {
+	wk, err := h.pathWorker(r)
 	if err != nil {
 		return err
 	}
@@ -108,14 +103,13 @@ func (h *Handler) listWorkerChannels(w http.ResponseWriter, r *http.Request) err
 		all = append(all, h.workerChannelJSON(r, wk, ch))
 	}
 	page, next := pageOf(all, p, func(c workerChannelJSON) string { return c.SID })
-	writeJSON(w, http.StatusOK, map[string]any{"channels": page, "meta": h.listMeta(r, "channels", p, next)})
-	return nil
+	return h.writePage(w, r, "channels", p, next, page)
 }
 
 // channelWorker reads the worker and the channel of a channel path; the
 // channel is named by its sid or its unique name.
 func (h *Handler) channelWorker(r *http.Request) (didrouter.Worker, string, error) {
-	wk, err := h.store.GetWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "worker"))
+	wk, err := h.pathWorker(r)
 	if err != nil {
 		return didrouter.Worker{}, "", err
 	}

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
@@ -35,11 +33,6 @@ type didImporter interface {
 // normalizerOwner is an engine that shares its phone normalizer.
 type normalizerOwner interface {
 	Normalizer() *routing.Normalizer
-}
-
-func (h *Handler) didRoutes(r chi.Router) {
-	r.Post("/DIDs/Import", h.handle(h.importDIDs))
-	r.Get("/DIDs/Export", h.handle(h.exportDIDs))
 }
 
 // normalizer is the engine's (its default region), else a US one.
@@ -154,11 +147,8 @@ func (h *Handler) importDIDs(w http.ResponseWriter, r *http.Request) error {
 // exportDIDs writes every worker of the workspace in the import format.
 func (h *Handler) exportDIDs(w http.ResponseWriter, r *http.Request) error {
 	ws := workspaceOf(r)
-	var workers []didrouter.Worker
-	if err := h.store.EachWorker(r.Context(), ws.SID, func(wk didrouter.Worker) error {
-		workers = append(workers, wk)
-		return nil
-	}); err != nil {
+	workers, err := h.allWorkers(r.Context(), ws.SID)
+	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/agenttoken"
 )
@@ -32,11 +30,6 @@ const AgentNumberPath = "/agent/number"
 // identityFinder finds the worker of a softphone identity (*engine.Engine).
 type identityFinder interface {
 	WorkerByIdentity(ctx context.Context, identity, workspaceSID string) (didrouter.Worker, error)
-}
-
-func (h *Handler) agentRoutes(r chi.Router) {
-	r.With(h.recoverer, h.cors).Get(AgentNumberPath, h.handle(h.agentNumber))
-	r.With(h.cors).Options(AgentNumberPath, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 }
 
 func (h *Handler) cors(next http.Handler) http.Handler {
@@ -114,8 +107,8 @@ func (h *Handler) revokeAgentTokens(w http.ResponseWriter, r *http.Request) erro
 	if h.agents == nil {
 		return didrouter.Errorf(didrouter.EINVALID, "agent token revocation needs a store that keeps web sessions")
 	}
-	ws := workspaceOf(r).SID
-	wk, err := h.store.GetWorker(r.Context(), ws, chi.URLParam(r, "sid"))
+	ws, sid := pathSID(r)
+	wk, err := h.store.GetWorker(r.Context(), ws, sid)
 	if err != nil {
 		return err
 	}

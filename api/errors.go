@@ -24,6 +24,21 @@ func (h *Handler) handle(fn handlerFunc) http.HandlerFunc {
 	}
 }
 
+// check is a middleware that runs fn before the handlers below it. Its
+// error is answered as a handler's would be, and the request goes no
+// further.
+func (h *Handler) check(fn func(*http.Request) error) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := fn(r); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // twilioError is the body of every error answer, as Twilio writes it.
 type twilioError struct {
 	Code     int    `json:"code"`
@@ -109,6 +124,15 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 func writeTwilioError(w http.ResponseWriter, ans twilioError) {
 	ans.MoreInfo = fmt.Sprintf("https://www.twilio.com/docs/errors/%d", ans.Code)
 	writeJSON(w, ans.Status, ans)
+}
+
+// reply answers v with 200, or returns err for handle to answer.
+func reply(w http.ResponseWriter, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

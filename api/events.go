@@ -6,14 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 )
-
-func (h *Handler) eventRoutes(r chi.Router) {
-	r.Get("/Events", h.handle(h.listEvents))
-}
 
 type eventJSON struct {
 	AccountSID   *string         `json:"account_sid"`
@@ -77,12 +71,8 @@ func (h *Handler) eventJSON(r *http.Request, e didrouter.Event) eventJSON {
 	return out
 }
 
-func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	for _, n := range []string{"TaskQueueSid", "WorkflowSid", "TaskChannel", "Sid"} {
 		if q.Get(n) != "" {
 			return didrouter.Errorf(didrouter.EINVALID, "filter %s is not supported by didrouter", n)
@@ -120,10 +110,5 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page, next := cut(rows, p, func(e didrouter.Event) string { return e.SID })
-	out := make([]eventJSON, 0, len(page))
-	for _, e := range page {
-		out = append(out, h.eventJSON(r, e))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": out, "meta": h.listMeta(r, "events", p, next)})
-	return nil
+	return h.writePage(w, r, "events", p, next, render(r, page, h.eventJSON))
 }

@@ -85,10 +85,8 @@ func (f form) onlyValues(name string, allowed ...string) error {
 	if !ok || v == "" {
 		return nil
 	}
-	for _, a := range allowed {
-		if v == a {
-			return nil
-		}
+	if slices.Contains(allowed, v) {
+		return nil
 	}
 	return didrouter.Errorf(didrouter.EINVALID, "%s=%s is not supported by didrouter (only %s)", name, v, strings.Join(allowed, ", "))
 }
@@ -123,17 +121,7 @@ func parseBool(v string) (bool, error) {
 func (f form) only(names ...string) error {
 	var extra []string
 	for k, v := range f.values {
-		if len(v) == 0 || v[0] == "" {
-			continue
-		}
-		known := false
-		for _, n := range names {
-			if k == n {
-				known = true
-				break
-			}
-		}
-		if !known {
+		if len(v) > 0 && v[0] != "" && !slices.Contains(names, k) {
 			extra = append(extra, k)
 		}
 	}

@@ -1,8 +1,9 @@
 // Package api is didrouter's admin REST API. It speaks TaskRouter v1 (paths,
 // form-encoded parameters, JSON field names, pagination and error bodies)
 // so that Twilio's own clients and tools can manage didrouter's workers,
-// queues and workflows. Each resource type lives in a file of its own, so
-// the rest of TaskRouter's API can be added one resource at a time.
+// queues and workflows. routes.go lists every endpoint. Each resource type
+// lives in a file of its own, so the rest of TaskRouter's API can be added
+// one resource at a time.
 package api
 
 import (
@@ -172,61 +173,6 @@ func NewHandler(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Mount registers the API under /v1 on r.
-func (h *Handler) Mount(r chi.Router) {
-	r.Route("/v1", func(r chi.Router) {
-		r.Use(h.recoverer, h.refuseCrossOrigin, h.authenticate, h.limitBody, h.checkInput)
-		r.NotFound(h.handle(h.notFound))
-		r.MethodNotAllowed(h.handle(h.methodNotAllowed))
-		r.Get("/Workspaces", h.handle(h.listWorkspaces))
-		r.Route("/Workspaces/{workspace}", func(r chi.Router) {
-			r.Use(h.loadWorkspace)
-			r.Get("/", h.handle(h.getWorkspace))
-			r.Post("/", h.handle(h.updateWorkspace))
-			h.activityRoutes(r)
-			h.workerRoutes(r)
-			h.taskQueueRoutes(r)
-			h.workflowRoutes(r)
-			h.taskRoutes(r)
-			h.eventRoutes(r)
-			h.statisticsRoutes(r)
-			h.didRoutes(r)
-			h.callSettingsRoutes(r)
-			r.Post("/Workers/{sid}/RevokeAgentTokens", h.handle(h.revokeAgentTokens))
-		})
-	})
-	h.agentRoutes(r) // outside /v1: its own credentials (admin or an agent token)
-}
-
-// resource is the handlers of one kind of TaskRouter resource.
-type resource struct {
-	list, create, get, update, remove handlerFunc
-}
-
-// mountResource registers res as TaskRouter lays out its resources: the
-// list at path (GET lists, POST creates), each one at path/{sid} (GET
-// reads, POST updates, DELETE removes).
-func (h *Handler) mountResource(r chi.Router, path string, res resource) {
-	r.Get(path, h.handle(res.list))
-	r.Post(path, h.handle(res.create))
-	r.Get(path+"/{sid}", h.handle(res.get))
-	r.Post(path+"/{sid}", h.handle(res.update))
-	r.Delete(path+"/{sid}", h.handle(res.remove))
-}
-
-// readOne is the GET handler of one resource: read fetches the {sid} of
-// the path in the request's workspace, show renders it.
-func readOne[T, J any](read func(ctx context.Context, workspaceSID, sid string) (T, error), show func(*http.Request, T) J) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		v, err := read(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, show(r, v))
-		return nil
-	}
-}
-
 // ServeHTTP serves the API on its own.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
@@ -247,18 +193,11 @@ func (h *Handler) limitBody(next http.Handler) http.Handler {
 
 // checkInput parses the query and form body of every request and refuses
 // bytes no store should get (see checkText), once for every handler.
-func (h *Handler) checkInput(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := parseForm(r); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		if err := checkParams(r); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func checkInput(r *http.Request) error {
+	if _, err := parseForm(r); err != nil {
+		return err
+	}
+	return checkParams(r)
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) error {

@@ -66,19 +66,16 @@ func (p originPolicy) allows(origin string) bool {
 // Origin header of such requests; a state-changing request from a foreign
 // origin (or the opaque "null" one) is refused. A request without Origin
 // does not come from a web page (curl, Twilio's libraries) and passes.
-func (h *Handler) refuseCrossOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-			for _, o := range r.Header.Values("Origin") {
-				if !h.origins.allows(o) {
-					h.writeError(w, r, &statusError{status: http.StatusForbidden, code: 20403, msg: fmt.Sprintf(
-						"cross-origin request refused: a page of %s may not change didrouter's state; only %s may (others can be allowed with DIDROUTER_ALLOWED_ORIGINS)",
-						clip(o), h.origins.own)})
-					return
-				}
+func (h *Handler) refuseCrossOrigin(r *http.Request) error {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		for _, o := range r.Header.Values("Origin") {
+			if !h.origins.allows(o) {
+				return &statusError{status: http.StatusForbidden, code: 20403, msg: fmt.Sprintf(
+					"cross-origin request refused: a page of %s may not change didrouter's state; only %s may (others can be allowed with DIDROUTER_ALLOWED_ORIGINS)",
+					clip(o), h.origins.own)}
 			}
 		}
-		next.ServeHTTP(w, r)
-	})
+	}
+	return nil
 }

@@ -23,7 +23,9 @@ type pageRequest struct {
 	Token string
 }
 
-func parsePage(q url.Values) (pageRequest, error) {
+// parsePage reads the paging of a list request.
+func parsePage(r *http.Request) (pageRequest, error) {
+	q := r.URL.Query()
 	p := pageRequest{Size: defaultPageSize}
 	if s := q.Get("PageSize"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -47,6 +49,15 @@ func parsePage(q url.Values) (pageRequest, error) {
 		return p, didrouter.Errorf(didrouter.EINVALID, "Page %d needs the PageToken of the page before it", p.Index)
 	}
 	return p, nil
+}
+
+// oldestFirst refuses an Ordering other than DateCreated:asc, the one
+// order of the lists that have no other.
+func oldestFirst(q url.Values) error {
+	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
+		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
+	}
+	return nil
 }
 
 // storePage is what to ask the store for: one row more than the page, to
@@ -131,16 +142,36 @@ func (h *Handler) listMeta(r *http.Request, key string, p pageRequest, next stri
 // isSID reports whether s looks like a sid: two letters and 32 hex digits.
 func isSID(s string) bool { return didrouter.IsSID(s, "") }
 
+// listPage reads one page of a store list. fetch reads a page of the
+// store; match, when not nil, keeps only the rows it accepts (see
+// scanPage). none answers an empty page without reading: a filter named
+// something that does not exist.
+func listPage[T any](p pageRequest, none bool, fetch func(didrouter.Page) ([]T, error), match func(T) bool, sid func(T) string) ([]T, string, error) {
+	switch {
+	case none:
+		return nil, "", nil
+	case match == nil:
+		rows, err := fetch(p.storePage())
+		if err != nil {
+			return nil, "", err
+		}
+		page, next := cut(rows, p, sid)
+		return page, next, nil
+	default:
+		return scanPage(p, fetch, match, sid)
+	}
+}
+
 // scanPage collects one page of the rows keep accepts, reading rows after
 // the page token in chunks of the store's largest page. It serves filters
 // the store cannot apply (expressions over attributes) with the same keyset
 // tokens as store-filtered lists. A filter that matches little reads many
 // rows; each chunk is one indexed range read.
-func scanPage[T any](p pageRequest, fetch func(after string, n int) ([]T, error), keep func(T) bool, sid func(T) string) ([]T, string, error) {
+func scanPage[T any](p pageRequest, fetch func(didrouter.Page) ([]T, error), keep func(T) bool, sid func(T) string) ([]T, string, error) {
 	out := make([]T, 0, min(p.Size, 64))
 	after := p.Token
 	for {
-		rows, err := fetch(after, maxPageSize)
+		rows, err := fetch(didrouter.Page{Size: maxPageSize, After: after})
 		if err != nil {
 			return nil, "", err
 		}

@@ -37,3 +37,23 @@ func (h *Handler) baseURL(_ *http.Request) string { return h.base }
 func (h *Handler) workspaceURL(r *http.Request, ws string) string {
 	return h.baseURL(r) + "/v1/Workspaces/" + ws
 }
+
+// memo remembers what look answered for each sid, so that a page whose rows
+// name the same queue or worker reads it once. One lives for one request.
+type memo[V any] struct {
+	look  func(sid string) V
+	cache map[string]V
+}
+
+func newMemo[V any](look func(sid string) V) *memo[V] {
+	return &memo[V]{look: look, cache: map[string]V{}}
+}
+
+func (m *memo[V]) of(sid string) V {
+	if v, ok := m.cache[sid]; ok {
+		return v
+	}
+	v := m.look(sid)
+	m.cache[sid] = v
+	return v
+}

@@ -10,21 +10,6 @@ import (
 	"github.com/didrouter/didrouter/engine"
 )
 
-// Reservations are served under their task (/Tasks/{WT}/Reservations) and
-// under their worker (/Workers/{WK}/Reservations), as in TaskRouter.
-
-func (h *Handler) taskReservationRoutes(r chi.Router) {
-	r.Get("/Tasks/{task}/Reservations", h.handle(h.listReservations(byTask)))
-	r.Get("/Tasks/{task}/Reservations/{sid}", h.handle(h.getReservation(byTask)))
-	r.Post("/Tasks/{task}/Reservations/{sid}", h.handle(h.updateReservation(byTask)))
-}
-
-func (h *Handler) workerReservationRoutes(r chi.Router) {
-	r.Get("/Workers/{worker}/Reservations", h.handle(h.listReservations(byWorker)))
-	r.Get("/Workers/{worker}/Reservations/{sid}", h.handle(h.getReservation(byWorker)))
-	r.Post("/Workers/{worker}/Reservations/{sid}", h.handle(h.updateReservation(byWorker)))
-}
-
 // parent says which path a reservation is reached through.
 type parent int
 
@@ -32,6 +17,14 @@ const (
 	byTask parent = iota
 	byWorker
 )
+
+// path is the list of the reservations reached through via.
+func (via parent) path() string {
+	if via == byWorker {
+		return "/Workers/{worker}/Reservations"
+	}
+	return "/Tasks/{task}/Reservations"
+}
 
 type reservationJSON struct {
 	AccountSID        *string           `json:"account_sid"`
@@ -47,26 +40,18 @@ type reservationJSON struct {
 	Links             map[string]string `json:"links"`
 }
 
-// workerNames caches worker names within one request.
-type workerNames struct {
-	h     *Handler
-	ws    string
-	cache map[string]string
+// workerNames looks up the friendly names of workers, "" when gone, each
+// at most once a request.
+func (h *Handler) workerNames(ctx context.Context, ws string) *memo[string] {
+	return newMemo(func(sid string) string {
+		if w, err := h.store.GetWorker(ctx, ws, sid); err == nil {
+			return w.FriendlyName
+		}
+		return ""
+	})
 }
 
-func (n *workerNames) of(ctx context.Context, sid string) string {
-	if v, ok := n.cache[sid]; ok {
-		return v
-	}
-	name := ""
-	if w, err := n.h.store.GetWorker(ctx, n.ws, sid); err == nil {
-		name = w.FriendlyName
-	}
-	n.cache[sid] = name
-	return name
-}
-
-func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, via parent, names *workerNames) reservationJSON {
+func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, via parent, names *memo[string]) reservationJSON {
 	ws := h.workspaceURL(r, res.WorkspaceSID)
 	u := ws + "/Tasks/" + res.TaskSID + "/Reservations/" + res.SID
 	if via == byWorker {
@@ -79,7 +64,7 @@ func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, vi
 		ReservationStatus: res.Status,
 		SID:               res.SID,
 		TaskSID:           res.TaskSID,
-		WorkerName:        names.of(r.Context(), res.WorkerSID),
+		WorkerName:        names.of(res.WorkerSID),
 		WorkerSID:         res.WorkerSID,
 		WorkspaceSID:      res.WorkspaceSID,
 		URL:               u,
@@ -94,22 +79,12 @@ func (h *Handler) reservationJSON(r *http.Request, res didrouter.Reservation, vi
 // parentFilter checks that the task or worker of the path exists and
 // returns the filter of its reservations.
 func (h *Handler) parentFilter(r *http.Request, via parent) (didrouter.ReservationFilter, error) {
-	ws := workspaceOf(r).SID
-	var f didrouter.ReservationFilter
-	if via == byTask {
-		t, err := h.store.GetTask(r.Context(), ws, chi.URLParam(r, "task"))
-		if err != nil {
-			return f, err
-		}
-		f.TaskSID = t.SID
-		return f, nil
+	if via == byWorker {
+		wk, err := h.pathWorker(r)
+		return didrouter.ReservationFilter{WorkerSID: wk.SID}, err
 	}
-	wk, err := h.store.GetWorker(r.Context(), ws, chi.URLParam(r, "worker"))
-	if err != nil {
-		return f, err
-	}
-	f.WorkerSID = wk.SID
-	return f, nil
+	t, err := h.store.GetTask(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "task"))
+	return didrouter.ReservationFilter{TaskSID: t.SID}, err
 }
 
 var reservationStatuses = map[string]bool{
@@ -119,13 +94,9 @@ var reservationStatuses = map[string]bool{
 }
 
 // listReservations filters by ReservationStatus (and WorkerSid under a task).
-func (h *Handler) listReservations(via parent) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listReservations(via parent) func(http.ResponseWriter, *http.Request, pageRequest) error {
+	return func(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 		q := r.URL.Query()
-		p, err := parsePage(q)
-		if err != nil {
-			return err
-		}
 		f, err := h.parentFilter(r, via)
 		if err != nil {
 			return err
@@ -146,13 +117,10 @@ func (h *Handler) listReservations(via parent) handlerFunc {
 			return err
 		}
 		page, next := cut(rows, p, func(r didrouter.Reservation) string { return r.SID })
-		names := &workerNames{h: h, ws: ws, cache: map[string]string{}}
-		out := make([]reservationJSON, 0, len(page))
-		for _, res := range page {
-			out = append(out, h.reservationJSON(r, res, via, names))
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"reservations": out, "meta": h.listMeta(r, "reservations", p, next)})
-		return nil
+		names := h.workerNames(r.Context(), ws)
+		return h.writePage(w, r, "reservations", p, next, render(r, page, func(r *http.Request, res didrouter.Reservation) reservationJSON {
+			return h.reservationJSON(r, res, via, names)
+		}))
 	}
 }
 
@@ -163,8 +131,8 @@ func (h *Handler) pathReservation(r *http.Request, via parent) (didrouter.Reserv
 	if err != nil {
 		return didrouter.Reservation{}, err
 	}
-	sid := chi.URLParam(r, "sid")
-	res, err := h.store.GetReservation(r.Context(), workspaceOf(r).SID, sid)
+	ws, sid := pathSID(r)
+	res, err := h.store.GetReservation(r.Context(), ws, sid)
 	if err != nil {
 		return didrouter.Reservation{}, err
 	}
@@ -177,13 +145,17 @@ func (h *Handler) pathReservation(r *http.Request, via parent) (didrouter.Reserv
 func (h *Handler) getReservation(via parent) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		res, err := h.pathReservation(r, via)
-		if err != nil {
-			return err
-		}
-		names := &workerNames{h: h, ws: res.WorkspaceSID, cache: map[string]string{}}
-		writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, names))
-		return nil
+		return h.writeReservation(w, r, via, res, err)
 	}
+}
+
+// writeReservation answers one reservation, or err.
+func (h *Handler) writeReservation(w http.ResponseWriter, r *http.Request, via parent, res didrouter.Reservation, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, h.workerNames(r.Context(), res.WorkspaceSID)))
+	return nil
 }
 
 // updateReservation takes either ReservationStatus or Instruction, and
@@ -209,12 +181,7 @@ func (h *Handler) updateReservation(via parent) handlerFunc {
 			return err
 		}
 		res, err = h.applyReservationUpdate(r.Context(), res, f.get("ReservationStatus"), f.get("Instruction"), f.ptr("WorkerActivitySid"))
-		if err != nil {
-			return err
-		}
-		names := &workerNames{h: h, ws: res.WorkspaceSID, cache: map[string]string{}}
-		writeJSON(w, http.StatusOK, h.reservationJSON(r, res, via, names))
-		return nil
+		return h.writeReservation(w, r, via, res, err)
 	}
 }
 

@@ -193,6 +193,8 @@ func (h *Handler) renameActivity(ctx context.Context, ws, sid, name string) (did
 	return h.store.GetActivity(ctx, ws, sid)
 }
 
+// removeActivity refuses (409) an activity a worker is in or the workspace
+// uses as its default or timeout activity.
 func (h *Handler) removeActivity(ctx context.Context, ws, sid string) error {
 	if h.writer == nil {
 		return noWriter("deleting an activity")

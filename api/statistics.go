@@ -4,22 +4,10 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/stats"
 )
-
-func (h *Handler) statisticsRoutes(r chi.Router) {
-	r.Get("/Statistics", h.handle(h.workspaceStatistics))
-	r.Get("/RealTimeStatistics", h.handle(h.workspaceRealTime))
-	r.Get("/CumulativeStatistics", h.handle(h.workspaceCumulative))
-	r.Get("/TaskQueues/Statistics", h.handle(h.taskQueuesStatistics))
-	r.Get("/TaskQueues/{sid}/Statistics", h.handle(h.taskQueueStatistics))
-	r.Get("/TaskQueues/{sid}/RealTimeStatistics", h.handle(h.taskQueueRealTime))
-	r.Get("/TaskQueues/{sid}/CumulativeStatistics", h.handle(h.taskQueueCumulative))
-}
 
 // The statistics' JSON pieces, as package stats computes them.
 type (
@@ -55,7 +43,9 @@ type workspaceRealTimeJSON struct {
 	URL                   string         `json:"url,omitempty"`
 }
 
-func (h *Handler) workspaceRealTimeJSON(r *http.Request) (workspaceRealTimeJSON, error) {
+// workspaceRealTimeJSON computes the workspace's real-time statistics; url
+// is shown as their url ("" inside /Statistics).
+func (h *Handler) workspaceRealTimeJSON(r *http.Request, url string) (workspaceRealTimeJSON, error) {
 	ws := workspaceOf(r).SID
 	rt, err := stats.Tasks(r.Context(), h.store, ws, "", h.clock.Now())
 	if err != nil {
@@ -69,7 +59,7 @@ func (h *Handler) workspaceRealTimeJSON(r *http.Request) (workspaceRealTimeJSON,
 		AccountSID: nullable(h.account), ActivityStatistics: acts,
 		LongestTaskWaitingAge: rt.LongestAge, LongestTaskWaitingSID: nullable(rt.LongestSID),
 		TasksByPriority: rt.ByPriority, TasksByStatus: rt.ByStatus, TotalTasks: rt.Total, TotalWorkers: total,
-		WorkspaceSID: ws,
+		WorkspaceSID: ws, URL: url,
 	}, nil
 }
 
@@ -135,8 +125,10 @@ func (h *Handler) cumulativeJSON(ws, queueSID string, c *stats.Cumulative, win s
 	return out
 }
 
-func (h *Handler) workspaceCumulativeJSON(r *http.Request) (cumulativeJSON, error) {
-	ws := workspaceOf(r).SID
+// cumulative computes the cumulative statistics of the request's window,
+// of the queue queueSID or, when it is "", of the workspace. url is shown
+// as their url ("" inside /Statistics).
+func (h *Handler) cumulative(r *http.Request, ws, queueSID, url string) (cumulativeJSON, error) {
 	win, err := parseWindow(r.URL.Query(), h.clock.Now())
 	if err != nil {
 		return cumulativeJSON{}, err
@@ -145,39 +137,36 @@ func (h *Handler) workspaceCumulativeJSON(r *http.Request) (cumulativeJSON, erro
 	if err != nil {
 		return cumulativeJSON{}, err
 	}
-	return h.cumulativeJSON(ws, "", pass.Workspace, win), nil
+	c := pass.Workspace
+	if queueSID != "" {
+		c = pass.Queue(queueSID)
+	}
+	out := h.cumulativeJSON(ws, queueSID, c, win)
+	out.URL = url
+	return out, nil
 }
 
 func (h *Handler) workspaceRealTime(w http.ResponseWriter, r *http.Request) error {
-	out, err := h.workspaceRealTimeJSON(r)
-	if err != nil {
-		return err
-	}
-	out.URL = h.workspaceURL(r, out.WorkspaceSID) + "/RealTimeStatistics"
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	out, err := h.workspaceRealTimeJSON(r, h.workspaceURL(r, workspaceOf(r).SID)+"/RealTimeStatistics")
+	return reply(w, out, err)
 }
 
 func (h *Handler) workspaceCumulative(w http.ResponseWriter, r *http.Request) error {
-	out, err := h.workspaceCumulativeJSON(r)
-	if err != nil {
-		return err
-	}
-	out.URL = h.workspaceURL(r, out.WorkspaceSID) + "/CumulativeStatistics"
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	ws := workspaceOf(r).SID
+	out, err := h.cumulative(r, ws, "", h.workspaceURL(r, ws)+"/CumulativeStatistics")
+	return reply(w, out, err)
 }
 
 func (h *Handler) workspaceStatistics(w http.ResponseWriter, r *http.Request) error {
-	rt, err := h.workspaceRealTimeJSON(r)
-	if err != nil {
-		return err
-	}
-	cu, err := h.workspaceCumulativeJSON(r)
-	if err != nil {
-		return err
-	}
 	ws := workspaceOf(r).SID
+	rt, err := h.workspaceRealTimeJSON(r, "")
+	if err != nil {
+		return err
+	}
+	cu, err := h.cumulative(r, ws, "", "")
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"account_sid": nullable(h.account), "workspace_sid": ws, "realtime": rt, "cumulative": cu,
 		"url": h.workspaceURL(r, ws) + "/Statistics",
@@ -202,7 +191,9 @@ type queueRealTimeJSON struct {
 	URL                           string         `json:"url,omitempty"`
 }
 
-func (h *Handler) queueRealTimeJSON(ctx context.Context, q didrouter.TaskQueue) (queueRealTimeJSON, error) {
+// queueRealTimeJSON computes the real-time statistics of q; url is shown
+// as their url ("" inside a queue's statistics).
+func (h *Handler) queueRealTimeJSON(ctx context.Context, q didrouter.TaskQueue, url string) (queueRealTimeJSON, error) {
 	rt, err := stats.Tasks(ctx, h.store, q.WorkspaceSID, q.SID, h.clock.Now())
 	if err != nil {
 		return queueRealTimeJSON{}, err
@@ -217,86 +208,54 @@ func (h *Handler) queueRealTimeJSON(ctx context.Context, q didrouter.TaskQueue) 
 		LongestRelativeTaskAgeInQueue: rt.LongestRelAge, LongestRelativeTaskSIDInQueue: nullable(rt.LongestRelSID),
 		TaskQueueSID: q.SID, TasksByPriority: rt.ByPriority, TasksByStatus: rt.ByStatus,
 		TotalAvailableWorkers: available, TotalEligibleWorkers: total, TotalTasks: rt.Total, WorkspaceSID: q.WorkspaceSID,
+		URL: url,
 	}, nil
 }
 
 // pathQueue reads the queue of the path.
 func (h *Handler) pathQueue(r *http.Request) (didrouter.TaskQueue, error) {
-	return h.store.GetTaskQueue(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+	ws, sid := pathSID(r)
+	return h.store.GetTaskQueue(r.Context(), ws, sid)
 }
 
-func (h *Handler) taskQueueRealTime(w http.ResponseWriter, r *http.Request) error {
-	q, err := h.pathQueue(r)
-	if err != nil {
-		return err
-	}
+// queueURL is the url of a queue, the prefix of its statistics'.
+func (h *Handler) queueURL(r *http.Request, q didrouter.TaskQueue) string {
+	return h.workspaceURL(r, q.WorkspaceSID) + "/TaskQueues/" + q.SID
+}
+
+func (h *Handler) taskQueueRealTime(w http.ResponseWriter, r *http.Request, q didrouter.TaskQueue) error {
 	if s := r.URL.Query().Get("TaskChannel"); s != "" {
 		return didrouter.Errorf(didrouter.EINVALID, "TaskChannel is not supported by didrouter's statistics (they count every channel)")
 	}
-	out, err := h.queueRealTimeJSON(r.Context(), q)
-	if err != nil {
-		return err
-	}
-	out.URL = h.workspaceURL(r, q.WorkspaceSID) + "/TaskQueues/" + q.SID + "/RealTimeStatistics"
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	out, err := h.queueRealTimeJSON(r.Context(), q, h.queueURL(r, q)+"/RealTimeStatistics")
+	return reply(w, out, err)
 }
 
-func (h *Handler) queueCumulative(r *http.Request, q didrouter.TaskQueue) (cumulativeJSON, error) {
-	win, err := parseWindow(r.URL.Query(), h.clock.Now())
-	if err != nil {
-		return cumulativeJSON{}, err
-	}
-	pass, err := stats.Collect(r.Context(), h.store, q.WorkspaceSID, win)
-	if err != nil {
-		return cumulativeJSON{}, err
-	}
-	return h.cumulativeJSON(q.WorkspaceSID, q.SID, pass.Queue(q.SID), win), nil
+func (h *Handler) taskQueueCumulative(w http.ResponseWriter, r *http.Request, q didrouter.TaskQueue) error {
+	out, err := h.cumulative(r, q.WorkspaceSID, q.SID, h.queueURL(r, q)+"/CumulativeStatistics")
+	return reply(w, out, err)
 }
 
-func (h *Handler) taskQueueCumulative(w http.ResponseWriter, r *http.Request) error {
-	q, err := h.pathQueue(r)
+func (h *Handler) taskQueueStatistics(w http.ResponseWriter, r *http.Request, q didrouter.TaskQueue) error {
+	cu, err := h.cumulative(r, q.WorkspaceSID, q.SID, "")
 	if err != nil {
 		return err
 	}
-	out, err := h.queueCumulative(r, q)
-	if err != nil {
-		return err
-	}
-	out.URL = h.workspaceURL(r, q.WorkspaceSID) + "/TaskQueues/" + q.SID + "/CumulativeStatistics"
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (h *Handler) taskQueueStatistics(w http.ResponseWriter, r *http.Request) error {
-	q, err := h.pathQueue(r)
-	if err != nil {
-		return err
-	}
-	cu, err := h.queueCumulative(r, q)
-	if err != nil {
-		return err
-	}
-	rt, err := h.queueRealTimeJSON(r.Context(), q)
+	rt, err := h.queueRealTimeJSON(r.Context(), q, "")
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"account_sid": nullable(h.account), "workspace_sid": q.WorkspaceSID, "task_queue_sid": q.SID,
-		"realtime": rt, "cumulative": cu,
-		"url": h.workspaceURL(r, q.WorkspaceSID) + "/TaskQueues/" + q.SID + "/Statistics",
+		"realtime": rt, "cumulative": cu, "url": h.queueURL(r, q) + "/Statistics",
 	})
 	return nil
 }
 
 // taskQueuesStatistics lists every queue's statistics (FriendlyName
 // filters), computing the window's events once for all of them.
-func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	ws := workspaceOf(r).SID
 	win, err := parseWindow(q, h.clock.Now())
 	if err != nil {
@@ -315,7 +274,7 @@ func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) e
 	}
 	out := make([]map[string]any, 0, len(page))
 	for _, tq := range page {
-		rt, err := h.queueRealTimeJSON(r.Context(), tq)
+		rt, err := h.queueRealTimeJSON(r.Context(), tq, "")
 		if err != nil {
 			return err
 		}
@@ -324,7 +283,5 @@ func (h *Handler) taskQueuesStatistics(w http.ResponseWriter, r *http.Request) e
 			"realtime": rt, "cumulative": h.cumulativeJSON(ws, tq.SID, pass.Queue(tq.SID), win),
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"task_queues_statistics": out,
-		"meta": h.listMeta(r, "task_queues_statistics", p, next)})
-	return nil
+	return h.writePage(w, r, "task_queues_statistics", p, next, out)
 }

@@ -1,19 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
-
-func (h *Handler) taskQueueRoutes(r chi.Router) {
-	h.mountResource(r, "/TaskQueues", resource{list: h.listTaskQueues, create: h.createTaskQueue,
-		get: readOne(h.store.GetTaskQueue, h.taskQueueJSON), update: h.updateTaskQueue, remove: h.deleteTaskQueue})
-}
 
 type taskQueueJSON struct {
 	AccountSID              *string           `json:"account_sid"`
@@ -60,27 +54,16 @@ func (h *Handler) taskQueueJSON(r *http.Request, q didrouter.TaskQueue) taskQueu
 // listTaskQueues filters by FriendlyName, EvaluateWorkerAttributes (the
 // queues whose target_workers a worker with these attributes matches) and
 // WorkerSid (the queues that worker is in).
-func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
+func (h *Handler) listTaskQueues(w http.ResponseWriter, r *http.Request, p pageRequest) error {
+	if err := oldestFirst(r.URL.Query()); err != nil {
 		return err
 	}
-	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
-		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
-	}
-	ws := workspaceOf(r).SID
-	kept, err := h.filterQueues(r, ws)
+	kept, err := h.filterQueues(r, workspaceOf(r).SID)
 	if err != nil {
 		return err
 	}
 	page, next := pageOf(kept, p, func(q didrouter.TaskQueue) string { return q.SID })
-	out := make([]taskQueueJSON, 0, len(page))
-	for _, tq := range page {
-		out = append(out, h.taskQueueJSON(r, tq))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"task_queues": out, "meta": h.listMeta(r, "task_queues", p, next)})
-	return nil
+	return h.writePage(w, r, "task_queues", p, next, render(r, page, h.taskQueueJSON))
 }
 
 // filterQueues returns the workspace's queues the list filters keep.
@@ -133,22 +116,19 @@ func (h *Handler) filterQueues(r *http.Request, ws string) ([]didrouter.TaskQueu
 // didrouter does not have: a worker's activity only changes when asked.
 var unsupportedQueueParams = []string{"ReservationActivitySid", "AssignmentActivitySid"}
 
-// queueForm parses the form of a queue's creation or update.
-func queueForm(r *http.Request) (f form, maxReserved *int, err error) {
-	if f, err = parseForm(r); err != nil {
-		return f, nil, err
-	}
+// queueForm reads MaxReservedWorkers from the form of a queue's creation
+// or update, and refuses the parameters didrouter does not have.
+func queueForm(f form) (maxReserved *int, err error) {
 	if err = f.unsupported(unsupportedQueueParams...); err != nil {
-		return f, nil, err
+		return nil, err
 	}
-	maxReserved, err = f.intPtr("MaxReservedWorkers")
-	return f, maxReserved, err
+	return f.intPtr("MaxReservedWorkers")
 }
 
-func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) error {
-	f, maxReserved, err := queueForm(r)
+func (h *Handler) createTaskQueue(ctx context.Context, ws string, f form) (didrouter.TaskQueue, error) {
+	maxReserved, err := queueForm(f)
 	if err != nil {
-		return err
+		return didrouter.TaskQueue{}, err
 	}
 	n := engine.TaskQueueInsert{
 		FriendlyName:  f.get("FriendlyName"),
@@ -158,41 +138,18 @@ func (h *Handler) createTaskQueue(w http.ResponseWriter, r *http.Request) error 
 	if maxReserved != nil {
 		n.MaxReservedWorkers = *maxReserved
 	}
-	q, err := h.eng.CreateTaskQueue(r.Context(), workspaceOf(r).SID, n)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, h.taskQueueJSON(r, q))
-	return nil
+	return h.eng.CreateTaskQueue(ctx, ws, n)
 }
 
-func (h *Handler) updateTaskQueue(w http.ResponseWriter, r *http.Request) error {
-	f, maxReserved, err := queueForm(r)
+func (h *Handler) updateTaskQueue(ctx context.Context, ws, sid string, f form) (didrouter.TaskQueue, error) {
+	maxReserved, err := queueForm(f)
 	if err != nil {
-		return err
+		return didrouter.TaskQueue{}, err
 	}
-	q, err := h.eng.UpdateTaskQueue(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"), engine.TaskQueueUpdate{
+	return h.eng.UpdateTaskQueue(ctx, ws, sid, engine.TaskQueueUpdate{
 		FriendlyName:       f.ptr("FriendlyName"),
 		TargetWorkers:      f.ptr("TargetWorkers"),
 		TaskOrder:          f.ptr("TaskOrder"),
 		MaxReservedWorkers: maxReserved,
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.taskQueueJSON(r, q))
-	return nil
-}
-
-// deleteTaskQueue refuses (409) a queue a workflow still targets.
-func (h *Handler) deleteTaskQueue(w http.ResponseWriter, r *http.Request) error {
-	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
-	if _, err := h.store.GetTaskQueue(r.Context(), ws, sid); err != nil {
-		return err
-	}
-	if err := h.eng.DeleteTaskQueue(r.Context(), ws, sid); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }

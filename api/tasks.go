@@ -7,19 +7,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 	"github.com/didrouter/didrouter/stats"
 )
-
-func (h *Handler) taskRoutes(r chi.Router) {
-	h.mountResource(r, "/Tasks", resource{list: h.listTasks, create: h.createTask,
-		get: h.getTask, update: h.updateTask, remove: h.deleteTaskHandler})
-	h.taskReservationRoutes(r)
-}
 
 type taskJSON struct {
 	AccountSID            *string           `json:"account_sid"`
@@ -44,37 +36,31 @@ type taskJSON struct {
 	Links                 map[string]string `json:"links"`
 }
 
-// names caches the friendly names of queues and workflows within one
-// request, so a page of tasks reads each at most once.
-type names struct {
-	h     *Handler
-	ws    string
-	cache map[string]*string
-}
-
-func (n *names) of(ctx context.Context, sid string) *string {
-	if sid == "" {
+// queueAndFlowNames looks up the friendly names of queues and workflows,
+// nil when unset or gone, each at most once a request.
+func (h *Handler) queueAndFlowNames(ctx context.Context, ws string) *memo[*string] {
+	return newMemo(func(sid string) *string {
+		switch {
+		case sid == "":
+		case strings.HasPrefix(sid, didrouter.PrefixTaskQueue):
+			if q, err := h.store.GetTaskQueue(ctx, ws, sid); err == nil {
+				return &q.FriendlyName
+			}
+		case strings.HasPrefix(sid, didrouter.PrefixWorkflow):
+			if wf, err := h.store.GetWorkflow(ctx, ws, sid); err == nil {
+				return &wf.FriendlyName
+			}
+		}
 		return nil
-	}
-	if v, ok := n.cache[sid]; ok {
-		return v
-	}
-	var name *string
-	switch {
-	case strings.HasPrefix(sid, didrouter.PrefixTaskQueue):
-		if q, err := n.h.store.GetTaskQueue(ctx, n.ws, sid); err == nil {
-			name = &q.FriendlyName
-		}
-	case strings.HasPrefix(sid, didrouter.PrefixWorkflow):
-		if wf, err := n.h.store.GetWorkflow(ctx, n.ws, sid); err == nil {
-			name = &wf.FriendlyName
-		}
-	}
-	n.cache[sid] = name
-	return name
+	})
 }
 
-func (h *Handler) taskJSON(r *http.Request, t didrouter.Task, n *names) taskJSON {
+// oneTaskJSON shows a task on its own.
+func (h *Handler) oneTaskJSON(r *http.Request, t didrouter.Task) taskJSON {
+	return h.taskJSON(r, t, h.queueAndFlowNames(r.Context(), t.WorkspaceSID))
+}
+
+func (h *Handler) taskJSON(r *http.Request, t didrouter.Task, names *memo[*string]) taskJSON {
 	ws := h.workspaceURL(r, t.WorkspaceSID)
 	age := 0
 	if !t.DateCreated.IsZero() {
@@ -96,12 +82,12 @@ func (h *Handler) taskJSON(r *http.Request, t didrouter.Task, n *names) taskJSON
 		Reason:                nullable(t.Reason),
 		SID:                   t.SID,
 		TaskQueueSID:          nullable(t.TaskQueueSID),
-		TaskQueueFriendlyName: n.of(r.Context(), t.TaskQueueSID),
+		TaskQueueFriendlyName: names.of(t.TaskQueueSID),
 		TaskChannelSID:        taskChannelSID(t.WorkspaceSID, t.TaskChannel),
 		TaskChannelUniqueName: t.TaskChannel,
 		Timeout:               t.Timeout,
 		WorkflowSID:           t.WorkflowSID,
-		WorkflowFriendlyName:  n.of(r.Context(), t.WorkflowSID),
+		WorkflowFriendlyName:  names.of(t.WorkflowSID),
 		WorkspaceSID:          t.WorkspaceSID,
 		URL:                   ws + "/Tasks/" + t.SID,
 		Links: map[string]string{
@@ -121,12 +107,8 @@ func taskStatuses() []string {
 // TaskQueueSid, TaskQueueName and Priority in the store. AssignmentStatus
 // may be given several times or comma-separated. EvaluateTaskAttributes is
 // an expression over task attributes, evaluated on each task.
-func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	if q.Get("RoutingTarget") != "" {
 		return didrouter.Errorf(didrouter.EINVALID, "filter RoutingTarget is not supported by didrouter")
 	}
@@ -135,6 +117,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 	}
 	ws := workspaceOf(r).SID
 	f := didrouter.TaskFilter{WorkflowSID: q.Get("WorkflowSid"), TaskQueueSID: q.Get("TaskQueueSid")}
+	var err error
 	if f.AssignmentStatus, err = enumValues("AssignmentStatus", q["AssignmentStatus"], taskStatuses()); err != nil {
 		return err
 	}
@@ -184,41 +167,28 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) error {
 			return err == nil && e.Eval(attrs, nil)
 		})
 	}
-	var (
-		page []didrouter.Task
-		next string
-	)
-	switch {
-	case none:
-	case len(keep) == 0:
-		f.Page = p.storePage()
-		var rows []didrouter.Task
-		if rows, err = h.store.ListTasks(r.Context(), ws, f); err == nil {
-			page, next = cut(rows, p, func(t didrouter.Task) string { return t.SID })
-		}
-	default:
-		page, next, err = scanPage(p, func(after string, n int) ([]didrouter.Task, error) {
-			f.Page = didrouter.Page{Size: n, After: after}
-			return h.store.ListTasks(r.Context(), ws, f)
-		}, func(t didrouter.Task) bool {
+	var match func(didrouter.Task) bool
+	if len(keep) > 0 {
+		match = func(t didrouter.Task) bool {
 			for _, k := range keep {
 				if !k(t) {
 					return false
 				}
 			}
 			return true
-		}, func(t didrouter.Task) string { return t.SID })
+		}
 	}
+	page, next, err := listPage(p, none, func(page didrouter.Page) ([]didrouter.Task, error) {
+		f.Page = page
+		return h.store.ListTasks(r.Context(), ws, f)
+	}, match, func(t didrouter.Task) string { return t.SID })
 	if err != nil {
 		return err
 	}
-	n := &names{h: h, ws: ws, cache: map[string]*string{}}
-	out := make([]taskJSON, 0, len(page))
-	for _, t := range page {
-		out = append(out, h.taskJSON(r, t, n))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tasks": out, "meta": h.listMeta(r, "tasks", p, next)})
-	return nil
+	names := h.queueAndFlowNames(r.Context(), ws)
+	return h.writePage(w, r, "tasks", p, next, render(r, page, func(r *http.Request, t didrouter.Task) taskJSON {
+		return h.taskJSON(r, t, names)
+	}))
 }
 
 // workflowsNamed returns the sids of the workflows with a friendly name.
@@ -236,25 +206,12 @@ func (h *Handler) workflowsNamed(ctx context.Context, ws, name string) (map[stri
 	return out, nil
 }
 
-func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) error {
-	ws := workspaceOf(r).SID
-	t, err := h.store.GetTask(r.Context(), ws, chi.URLParam(r, "sid"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.taskJSON(r, t, &names{h: h, ws: ws, cache: map[string]*string{}}))
-	return nil
-}
-
 // createTask takes Attributes, WorkflowSid, Priority, Timeout and
 // TaskChannel. WorkflowSid defaults to the workspace's default workflow.
 // TaskChannel is a unique name such as "voice" or "chat", or its sid. The
 // engine routes the task at once, like the task of a call.
-func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	if err == nil {
-		err = f.only("Attributes", "WorkflowSid", "Priority", "Timeout", "TaskChannel")
-	}
+func (h *Handler) createTask(ctx context.Context, ws string, f form) (didrouter.Task, error) {
+	err := f.only("Attributes", "WorkflowSid", "Priority", "Timeout", "TaskChannel")
 	var priority, timeout *int
 	if err == nil {
 		priority, err = f.intPtr("Priority")
@@ -262,13 +219,12 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		timeout, err = f.intPtr("Timeout")
 	}
-	ws := workspaceOf(r).SID
 	var channel string
 	if err == nil {
 		channel, err = taskChannelName(ws, f.get("TaskChannel"))
 	}
 	if err != nil {
-		return err
+		return didrouter.Task{}, err
 	}
 	n := engine.TaskInsert{WorkspaceSID: ws, WorkflowSID: f.get("WorkflowSid"), Attributes: f.get("Attributes"), TaskChannel: channel}
 	if priority != nil {
@@ -276,20 +232,19 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	if timeout != nil {
 		if *timeout == 0 {
-			return didrouter.Errorf(didrouter.EINVALID, "Timeout must be between 1 and %d seconds, not 0", engine.MaxTaskTimeout)
+			return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "Timeout must be between 1 and %d seconds, not 0", engine.MaxTaskTimeout)
 		}
 		n.Timeout = *timeout
 	}
-	res, err := h.eng.CreateTask(r.Context(), n)
+	res, err := h.eng.CreateTask(ctx, n)
 	if err != nil && !res.Created {
-		return err
+		return didrouter.Task{}, err
 	}
 	if err != nil {
 		// Stored but not routed yet: it waits like any pending task.
-		h.log.WarnContext(r.Context(), "task created but not routed", "task", res.Task.SID, "err", err)
+		h.log.WarnContext(ctx, "task created but not routed", "task", res.Task.SID, "err", err)
 	}
-	writeJSON(w, http.StatusCreated, h.taskJSON(r, res.Task, &names{h: h, ws: ws, cache: map[string]*string{}}))
-	return nil
+	return res.Task, nil
 }
 
 // taskChannelName reads a TaskChannel parameter: a unique name, or the sid
@@ -318,11 +273,8 @@ func taskChannelName(ws, v string) (string, error) {
 // with them. It also takes AssignmentStatus with an optional Reason. A
 // pending or reserved task may be canceled, and an assigned one may be
 // wrapping or completed.
-func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	if err == nil {
-		err = f.only("Attributes", "Priority", "AssignmentStatus", "Reason")
-	}
+func (h *Handler) updateTask(ctx context.Context, ws, sid string, f form) (didrouter.Task, error) {
+	err := f.only("Attributes", "Priority", "AssignmentStatus", "Reason")
 	var priority *int
 	if err == nil {
 		priority, err = f.intPtr("Priority")
@@ -332,43 +284,30 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request) error {
 		err = didrouter.Errorf(didrouter.EINVALID, "Reason goes with AssignmentStatus canceled, wrapping or completed")
 	}
 	if err != nil {
-		return err
+		return didrouter.Task{}, err
 	}
-	ctx, ws, sid := r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")
 	t, err := h.store.GetTask(ctx, ws, sid)
-	if err == nil {
-		if attrs := f.ptr("Attributes"); attrs != nil || priority != nil {
-			t, err = h.eng.UpdateTask(ctx, ws, sid, engine.TaskUpdate{Attributes: attrs, Priority: priority})
-		}
-	}
-	if err == nil {
-		switch status {
-		case "":
-		case didrouter.TaskCanceled:
-			t, err = h.eng.CancelTask(ctx, ws, sid, reason)
-		case didrouter.TaskWrapping:
-			t, err = h.eng.WrapUpTask(ctx, ws, sid, reason)
-		case didrouter.TaskCompleted:
-			if err = h.completeAll(ctx, ws, sid, reason); err == nil {
-				t, err = h.store.GetTask(ctx, ws, sid)
-			}
-		default:
-			err = didrouter.Errorf(didrouter.EINVALID, "AssignmentStatus must be canceled, wrapping or completed, not %q", status)
-		}
-	}
 	if err != nil {
-		return err
+		return t, err
 	}
-	writeJSON(w, http.StatusOK, h.taskJSON(r, t, &names{h: h, ws: ws, cache: map[string]*string{}}))
-	return nil
-}
-
-// deleteTaskHandler deletes a task in any state: a reservation it holds
-// ends first and its worker is freed.
-func (h *Handler) deleteTaskHandler(w http.ResponseWriter, r *http.Request) error {
-	if err := h.eng.DeleteTask(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
-		return err
+	if attrs := f.ptr("Attributes"); attrs != nil || priority != nil {
+		if t, err = h.eng.UpdateTask(ctx, ws, sid, engine.TaskUpdate{Attributes: attrs, Priority: priority}); err != nil {
+			return t, err
+		}
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	switch status {
+	case "":
+		return t, nil
+	case didrouter.TaskCanceled:
+		return h.eng.CancelTask(ctx, ws, sid, reason)
+	case didrouter.TaskWrapping:
+		return h.eng.WrapUpTask(ctx, ws, sid, reason)
+	case didrouter.TaskCompleted:
+		if err := h.completeAll(ctx, ws, sid, reason); err != nil {
+			return t, err
+		}
+		return h.store.GetTask(ctx, ws, sid)
+	default:
+		return t, didrouter.Errorf(didrouter.EINVALID, "AssignmentStatus must be canceled, wrapping or completed, not %q", status)
+	}
 }

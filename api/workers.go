@@ -1,21 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/engine"
 	"github.com/didrouter/didrouter/routing"
 )
-
-func (h *Handler) workerRoutes(r chi.Router) {
-	h.mountResource(r, "/Workers", resource{list: h.listWorkers, create: h.createWorker,
-		get: readOne(h.store.GetWorker, h.workerJSON), update: h.updateWorker, remove: h.deleteWorker})
-	h.workerChannelRoutes(r)
-	h.workerReservationRoutes(r)
-}
 
 type workerJSON struct {
 	AccountSID        *string           `json:"account_sid"`
@@ -66,14 +58,10 @@ func (h *Handler) workerJSON(r *http.Request, w didrouter.Worker) workerJSON {
 // FriendlyName in the store. It filters by TargetWorkersExpression, and by
 // membership of the queue named by TaskQueueSid or TaskQueueName, by
 // evaluating the expressions on each worker.
-func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
+	if err := oldestFirst(q); err != nil {
 		return err
-	}
-	if o := q.Get("Ordering"); o != "" && o != "DateCreated:asc" {
-		return didrouter.Errorf(didrouter.EINVALID, "Ordering %q is not supported (DateCreated:asc)", o)
 	}
 	ws := workspaceOf(r).SID
 	f := didrouter.WorkerFilter{
@@ -92,33 +80,18 @@ func (h *Handler) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var (
-		page []didrouter.Worker
-		next string
-	)
-	switch {
-	case none:
-	case len(exprs) == 0:
-		f.Page = p.storePage()
-		var rows []didrouter.Worker
-		if rows, err = h.store.ListWorkers(r.Context(), ws, f); err == nil {
-			page, next = cut(rows, p, func(w didrouter.Worker) string { return w.SID })
-		}
-	default:
-		page, next, err = scanPage(p, func(after string, n int) ([]didrouter.Worker, error) {
-			f.Page = didrouter.Page{Size: n, After: after}
-			return h.store.ListWorkers(r.Context(), ws, f)
-		}, func(w didrouter.Worker) bool { return workerMatches(w, exprs) }, func(w didrouter.Worker) string { return w.SID })
+	var match func(didrouter.Worker) bool
+	if len(exprs) > 0 {
+		match = func(w didrouter.Worker) bool { return workerMatches(w, exprs) }
 	}
+	page, next, err := listPage(p, none, func(page didrouter.Page) ([]didrouter.Worker, error) {
+		f.Page = page
+		return h.store.ListWorkers(r.Context(), ws, f)
+	}, match, func(w didrouter.Worker) string { return w.SID })
 	if err != nil {
 		return err
 	}
-	out := make([]workerJSON, 0, len(page))
-	for _, wk := range page {
-		out = append(out, h.workerJSON(r, wk))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"workers": out, "meta": h.listMeta(r, "workers", p, next)})
-	return nil
+	return h.writePage(w, r, "workers", p, next, render(r, page, h.workerJSON))
 }
 
 // workerExprs compiles the expression filters of a worker list. none is
@@ -166,50 +139,24 @@ func (h *Handler) workerExprs(r *http.Request, ws string) (exprs []*routing.Expr
 // createWorker takes FriendlyName, Attributes and ActivitySid. A DID is the
 // "phone_number" attribute: the engine stores it in E.164 and refuses a
 // number another worker owns (409).
-func (h *Handler) createWorker(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	if err != nil {
-		return err
-	}
-	wk, err := h.eng.CreateWorker(r.Context(), workspaceOf(r).SID, engine.WorkerInsert{
+func (h *Handler) createWorker(ctx context.Context, ws string, f form) (didrouter.Worker, error) {
+	return h.eng.CreateWorker(ctx, ws, engine.WorkerInsert{
 		FriendlyName: f.get("FriendlyName"),
 		Attributes:   f.get("Attributes"),
 		ActivitySID:  f.get("ActivitySid"),
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, h.workerJSON(r, wk))
-	return nil
 }
 
 // updateWorker changes the parameters that were sent and leaves the others.
-func (h *Handler) updateWorker(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseForm(r)
-	if err == nil {
-		// The engine always gives up a worker's pending reservations when
-		// it moves to an unavailable activity.
-		err = f.onlyValues("RejectPendingReservations", "true", "True")
+func (h *Handler) updateWorker(ctx context.Context, ws, sid string, f form) (didrouter.Worker, error) {
+	// The engine always gives up a worker's pending reservations when it
+	// moves to an unavailable activity.
+	if err := f.onlyValues("RejectPendingReservations", "true", "True"); err != nil {
+		return didrouter.Worker{}, err
 	}
-	if err != nil {
-		return err
-	}
-	wk, err := h.eng.UpdateWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"), engine.WorkerUpdate{
+	return h.eng.UpdateWorker(ctx, ws, sid, engine.WorkerUpdate{
 		FriendlyName: f.ptr("FriendlyName"),
 		Attributes:   f.ptr("Attributes"),
 		ActivitySID:  f.ptr("ActivitySid"),
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.workerJSON(r, wk))
-	return nil
-}
-
-func (h *Handler) deleteWorker(w http.ResponseWriter, r *http.Request) error {
-	if err := h.eng.DeleteWorker(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }

@@ -1,19 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
 	"github.com/didrouter/didrouter/engine"
 )
-
-func (h *Handler) workflowRoutes(r chi.Router) {
-	h.mountResource(r, "/Workflows", resource{list: h.listWorkflows, create: h.createWorkflow,
-		get: readOne(h.store.GetWorkflow, h.workflowJSON), update: h.updateWorkflow, remove: h.deleteWorkflow})
-}
 
 type workflowJSON struct {
 	AccountSID                    *string           `json:"account_sid"`
@@ -50,12 +44,8 @@ func (h *Handler) workflowJSON(r *http.Request, wf didrouter.Workflow) workflowJ
 	}
 }
 
-func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	q := r.URL.Query()
-	p, err := parsePage(q)
-	if err != nil {
-		return err
-	}
 	all, err := h.store.ListWorkflows(r.Context(), workspaceOf(r).SID)
 	if err != nil {
 		return err
@@ -63,43 +53,34 @@ func (h *Handler) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	name := q.Get("FriendlyName")
 	kept := keep(all, func(wf didrouter.Workflow) bool { return name == "" || wf.FriendlyName == name })
 	page, next := pageOf(kept, p, func(wf didrouter.Workflow) string { return wf.SID })
-	out := make([]workflowJSON, 0, len(page))
-	for _, wf := range page {
-		out = append(out, h.workflowJSON(r, wf))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"workflows": out, "meta": h.listMeta(r, "workflows", p, next)})
-	return nil
+	return h.writePage(w, r, "workflows", p, next, render(r, page, h.workflowJSON))
 }
 
-// workflowForm parses the form of a workflow's creation or update. stored
-// reads the workflow being updated (nil for a new one): its callback URLs
-// are needed when one is sent back with its password hidden, as the API
-// shows it.
-func (h *Handler) workflowForm(r *http.Request, stored func() (didrouter.Workflow, error)) (form, *int, workflowCallbacks, error) {
-	f, err := parseForm(r)
-	if err != nil {
-		return f, nil, workflowCallbacks{}, err
-	}
+// workflowForm reads TaskReservationTimeout and the callback URLs of a
+// workflow's creation or update. stored reads the workflow being updated
+// (nil for a new one): its callback URLs are needed when one is sent back
+// with its password hidden, as the API shows it.
+func (h *Handler) workflowForm(f form, stored func() (didrouter.Workflow, error)) (*int, workflowCallbacks, error) {
 	timeout, err := f.intPtr("TaskReservationTimeout")
 	if err != nil {
-		return f, nil, workflowCallbacks{}, err
+		return nil, workflowCallbacks{}, err
 	}
 	var cur didrouter.Workflow
 	if stored != nil {
 		if cur, err = stored(); err != nil {
-			return f, nil, workflowCallbacks{}, err
+			return nil, workflowCallbacks{}, err
 		}
 	}
 	callbacks, err := h.callbackURLs(f, cur)
-	return f, timeout, callbacks, err
+	return timeout, callbacks, err
 }
 
 // createWorkflow validates the configuration in the engine; a bad one is a
 // 400 whose message names the JSON path of the fault.
-func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
-	f, timeout, callbacks, err := h.workflowForm(r, nil)
+func (h *Handler) createWorkflow(ctx context.Context, ws string, f form) (didrouter.Workflow, error) {
+	timeout, callbacks, err := h.workflowForm(f, nil)
 	if err != nil {
-		return err
+		return didrouter.Workflow{}, err
 	}
 	n := engine.WorkflowInsert{
 		FriendlyName:                  f.get("FriendlyName"),
@@ -110,47 +91,23 @@ func (h *Handler) createWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if timeout != nil {
 		n.TaskReservationTimeout = *timeout
 	}
-	wf, err := h.eng.CreateWorkflow(r.Context(), workspaceOf(r).SID, n)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, h.workflowJSON(r, wf))
-	return nil
+	return h.eng.CreateWorkflow(ctx, ws, n)
 }
 
-func (h *Handler) updateWorkflow(w http.ResponseWriter, r *http.Request) error {
-	f, timeout, callbacks, err := h.workflowForm(r, func() (didrouter.Workflow, error) {
-		return h.store.GetWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"))
+func (h *Handler) updateWorkflow(ctx context.Context, ws, sid string, f form) (didrouter.Workflow, error) {
+	timeout, callbacks, err := h.workflowForm(f, func() (didrouter.Workflow, error) {
+		return h.store.GetWorkflow(ctx, ws, sid)
 	})
 	if err != nil {
-		return err
+		return didrouter.Workflow{}, err
 	}
-	wf, err := h.eng.UpdateWorkflow(r.Context(), workspaceOf(r).SID, chi.URLParam(r, "sid"), engine.WorkflowUpdate{
+	return h.eng.UpdateWorkflow(ctx, ws, sid, engine.WorkflowUpdate{
 		FriendlyName:                  f.ptr("FriendlyName"),
 		Configuration:                 f.ptr("Configuration"),
 		TaskReservationTimeout:        timeout,
 		AssignmentCallbackURL:         callbacks[0],
 		FallbackAssignmentCallbackURL: callbacks[1],
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.workflowJSON(r, wf))
-	return nil
-}
-
-// deleteWorkflow refuses (409) the workspace's default workflow (the one
-// calls use) and a workflow with unfinished tasks.
-func (h *Handler) deleteWorkflow(w http.ResponseWriter, r *http.Request) error {
-	ws, sid := workspaceOf(r).SID, chi.URLParam(r, "sid")
-	if _, err := h.store.GetWorkflow(r.Context(), ws, sid); err != nil {
-		return err
-	}
-	if err := h.eng.DeleteWorkflow(r.Context(), ws, sid); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // workflowCallbacks are the AssignmentCallbackUrl and

@@ -51,7 +51,8 @@ type workspaceJSON struct {
 	Links                map[string]string `json:"links"`
 }
 
-func (h *Handler) workspaceJSON(ctx context.Context, r *http.Request, ws didrouter.Workspace) workspaceJSON {
+func (h *Handler) workspaceJSON(r *http.Request, ws didrouter.Workspace) workspaceJSON {
+	ctx := r.Context()
 	u := h.workspaceURL(r, ws.SID)
 	return workspaceJSON{
 		AccountSID:           nullable(h.account),
@@ -94,11 +95,7 @@ func (h *Handler) activityName(ctx context.Context, ws, sid string) *string {
 	return &a.FriendlyName
 }
 
-func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
-	p, err := parsePage(r.URL.Query())
-	if err != nil {
-		return err
-	}
+func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request, p pageRequest) error {
 	all, err := h.store.ListWorkspaces(r.Context())
 	if err != nil {
 		return err
@@ -107,16 +104,11 @@ func (h *Handler) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 		all = keep(all, func(ws didrouter.Workspace) bool { return ws.FriendlyName == name })
 	}
 	page, next := pageOf(all, p, func(ws didrouter.Workspace) string { return ws.SID })
-	out := make([]workspaceJSON, 0, len(page))
-	for _, ws := range page {
-		out = append(out, h.workspaceJSON(r.Context(), r, ws))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"workspaces": out, "meta": h.listMeta(r, "workspaces", p, next)})
-	return nil
+	return h.writePage(w, r, "workspaces", p, next, render(r, page, h.workspaceJSON))
 }
 
 func (h *Handler) getWorkspace(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, h.workspaceJSON(r.Context(), r, workspaceOf(r)))
+	writeJSON(w, http.StatusOK, h.workspaceJSON(r, workspaceOf(r)))
 	return nil
 }
 
@@ -144,6 +136,6 @@ func (h *Handler) updateWorkspace(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.workspaceJSON(r.Context(), r, ws))
+	writeJSON(w, http.StatusOK, h.workspaceJSON(r, ws))
 	return nil
 }

@@ -45,7 +45,7 @@ type Config struct {
 type Dispatcher struct {
 	cfg    Config
 	log    *slog.Logger
-	queue  chan didrouter.Reservation
+	queue  *callback.Queue[didrouter.Reservation]
 	sender callback.Sender
 }
 
@@ -71,7 +71,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
-	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: make(chan didrouter.Reservation, cfg.Queue),
+	// One shard: callbacks of different reservations need no order.
+	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: callback.NewQueue[didrouter.Reservation](1, cfg.Workers, cfg.Queue),
 		sender: cfg.Sender("didrouter-assignment-callback")}, nil
 }
 
@@ -81,9 +82,7 @@ func (d *Dispatcher) Notify(r didrouter.Reservation) {
 	if d == nil {
 		return
 	}
-	select {
-	case d.queue <- r:
-	default:
+	if !d.queue.Add(0, r) {
 		d.log.Warn("assignment callback dropped", "reason", "queue full", "reservation", r.SID, "task", r.TaskSID)
 	}
 }
@@ -91,24 +90,9 @@ func (d *Dispatcher) Notify(r didrouter.Reservation) {
 // Run sends queued callbacks until ctx ends; callbacks still queued then
 // are not sent (the reservations time out, or are handled over the API).
 func (d *Dispatcher) Run(ctx context.Context) error {
-	done := make(chan struct{})
-	for range d.cfg.Workers {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case r := <-d.queue:
-					d.handle(ctx, r)
-				}
-			}
-		}()
-	}
-	for range d.cfg.Workers {
-		<-done
-	}
-	return ctx.Err()
+	return d.queue.Run(ctx, func(ctx context.Context, r didrouter.Reservation, _ <-chan didrouter.Reservation) {
+		d.handle(ctx, r)
+	})
 }
 
 // Instruction is an application's answer to an assignment callback.

@@ -7,8 +7,6 @@
 package assignment
 
 import (
-	"context"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/api/callback"
 )
@@ -23,21 +21,5 @@ import (
 // a freed worker and a timer moving a task on. Each is caught once, because
 // a transaction the store retries reports only its committed attempt.
 func Observe(st didrouter.Store, notify func(didrouter.Reservation)) didrouter.Store {
-	return callback.Observe(st, func(tx didrouter.Tx, record func(didrouter.Reservation)) didrouter.Tx {
-		return &recordingTx{Tx: tx, record: record}
-	}, notify)
-}
-
-// recordingTx reports the reservations a transaction inserts.
-type recordingTx struct {
-	didrouter.Tx
-	record func(didrouter.Reservation)
-}
-
-func (t *recordingTx) InsertReservation(ctx context.Context, r didrouter.Reservation) error {
-	if err := t.Tx.InsertReservation(ctx, r); err != nil {
-		return err
-	}
-	t.record(r)
-	return nil
+	return callback.Observe(st, callback.Inserts{Reservation: notify})
 }

@@ -46,7 +46,7 @@ type Config struct {
 type Dispatcher struct {
 	cfg    Config
 	log    *slog.Logger
-	shards []chan didrouter.Event
+	queue  *callback.Queue[didrouter.Event]
 	sender callback.Sender
 }
 
@@ -67,13 +67,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
-	d := &Dispatcher{cfg: cfg, log: cfg.Logger,
-		sender: cfg.Sender("didrouter-event-callback")}
-	per := max(cfg.Queue/cfg.Workers, 1)
-	for range cfg.Workers {
-		d.shards = append(d.shards, make(chan didrouter.Event, per))
-	}
-	return d, nil
+	// One sender per shard keeps each shard's events in commit order.
+	return &Dispatcher{cfg: cfg, log: cfg.Logger, queue: callback.NewQueue[didrouter.Event](cfg.Workers, 1, cfg.Queue),
+		sender: cfg.Sender("didrouter-event-callback")}, nil
 }
 
 // Notify queues a committed event without blocking. It is safe on a nil
@@ -82,46 +78,27 @@ func (d *Dispatcher) Notify(e didrouter.Event) {
 	if d == nil {
 		return
 	}
-	select {
-	case d.shards[d.shard(e)] <- e:
-	default:
+	if !d.queue.Add(shardKey(e), e) {
 		d.log.Warn("event callback dropped", "reason", "queue full", "event", e.SID, "type", e.EventType, "resource", e.ResourceSID)
 	}
 }
 
-// shard keeps the events of one task (its reservations included) or of one
-// other resource on one sender, so they go out in commit order.
-func (d *Dispatcher) shard(e didrouter.Event) int {
+// shardKey keeps the events of one task (its reservations included) or of
+// one other resource on one sender, so they go out in commit order.
+func shardKey(e didrouter.Event) uint32 {
 	key := e.TaskSID
 	if key == "" {
 		key = e.ResourceSID
 	}
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(len(d.shards)))
+	return h.Sum32()
 }
 
 // Run sends queued events until ctx ends; events still queued then are not
 // sent.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	done := make(chan struct{})
-	for _, q := range d.shards {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case e := <-q:
-					d.handleBatch(ctx, e, q)
-				}
-			}
-		}()
-	}
-	for range d.shards {
-		<-done
-	}
-	return ctx.Err()
+	return d.queue.Run(ctx, d.handleBatch)
 }
 
 // maxBatch bounds how many queued events share one read of their
