@@ -1,26 +1,206 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Deferrer is implemented by a transaction's DB that can hold back writes
 // whose outcome nobody reads before commit (events, timers, change
 // notifications) and send them with the next statement or at commit, in
-// one round trip. It must send them in order, before any later statement,
-// so the transaction sees its own writes as if they had run at once. wrap
-// turns a failure of the write into the error its caller would have got.
+// one round trip. It must send them before any later statement, so the
+// transaction sees its own writes as if they had run at once.
 type Deferrer interface {
-	Defer(query string, args []any, wrap func(error) error)
+	Deferred() *Pending
+}
+
+// Write is one statement held back by a Deferrer. Wrap turns its failure
+// into the error its caller would have got.
+type Write struct {
+	Query string
+	Args  []any
+	Wrap  func(error) error
+}
+
+// maxRowsPerInsert bounds the rows of one multi-row INSERT, which keeps its
+// arguments well under both databases' limits (65535 on Postgres, 32766 on
+// SQLite) for the widest table.
+const maxRowsPerInsert = 500
+
+// Pending is a transaction's held-back writes, in order. The rows added by
+// AddRow join one multi-row INSERT per table (and key): a routed call
+// writes four events in one transaction, and one statement for them costs
+// Postgres a fraction of four. The INSERT takes the place of its first row,
+// ahead of writes added after it, so AddRow is only for tables that no
+// other deferred write reads or changes.
+type Pending struct {
+	entries []pendingEntry
+}
+
+// pendingEntry is a plain write, or (rows != nil) a multi-row INSERT.
+type pendingEntry struct {
+	write Write
+	rows  *rowInsert
+}
+
+type rowInsert struct {
+	head  string // INSERT INTO table (columns) VALUES
+	key   string
+	width int
+	args  []any
+	wrap  func(err error, rows int) error // the first row's
+}
+
+// Add holds back a write.
+func (p *Pending) Add(query string, args []any, wrap func(error) error) {
+	p.entries = append(p.entries, pendingEntry{write: Write{Query: query, Args: args, Wrap: wrap}})
+}
+
+// AddRow holds back one row of head, "INSERT INTO table (columns) VALUES".
+// Rows of the same head and key go in one statement, whose failure is
+// reported by the first row's wrap with the number of rows it held. The
+// key keeps apart rows an error message would name differently (the
+// workspace of an event).
+func (p *Pending) AddRow(head, key string, row []any, wrap func(err error, rows int) error) {
+	for _, e := range p.entries {
+		if r := e.rows; r != nil && r.head == head && r.key == key && len(r.args) < maxRowsPerInsert*r.width {
+			r.args = append(r.args, row...)
+			return
+		}
+	}
+	p.entries = append(p.entries, pendingEntry{rows: &rowInsert{head: head, key: key, width: len(row),
+		args: append([]any(nil), row...), wrap: wrap}})
+}
+
+// Len is how many statements the pending writes make.
+func (p *Pending) Len() int { return len(p.entries) }
+
+// Take returns the pending writes as statements, in order, and forgets them.
+func (p *Pending) Take() []Write {
+	out := make([]Write, len(p.entries))
+	for i, e := range p.entries {
+		if e.rows == nil {
+			out[i] = e.write
+			continue
+		}
+		out[i] = e.rows.statement()
+	}
+	p.entries = nil
+	return out
+}
+
+func (r *rowInsert) statement() Write {
+	n := len(r.args) / r.width
+	var b strings.Builder
+	b.WriteString(r.head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range r.width {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(i*r.width + j + 1))
+		}
+		b.WriteByte(')')
+	}
+	wrap := r.wrap
+	return Write{Query: b.String(), Args: r.args, Wrap: func(err error) error { return wrap(err, n) }}
 }
 
 // execLater runs a write whose only possible outcome the caller acts on is
 // failure of the whole transaction: deferred where the DB can, else now.
 func (q *Queries) execLater(ctx context.Context, wrap func(error) error, query string, args ...any) error {
 	if d, ok := q.db.(Deferrer); ok {
-		d.Defer(query, args, wrap)
+		d.Deferred().Add(query, args, wrap)
 		return nil
 	}
 	if _, err := q.db.Exec(ctx, query, args...); err != nil {
 		return wrap(err)
 	}
 	return nil
+}
+
+// insertLater is execLater for one row of head ("INSERT INTO table
+// (columns) VALUES "), which joins the other rows of head and key the
+// transaction holds back in one statement.
+func (q *Queries) insertLater(ctx context.Context, wrap func(err error, rows int) error, head, key string, row ...any) error {
+	if d, ok := q.db.(Deferrer); ok {
+		d.Deferred().AddRow(head, key, row, wrap)
+		return nil
+	}
+	p := Pending{}
+	p.AddRow(head, key, row, wrap)
+	w := p.Take()[0]
+	if _, err := q.db.Exec(ctx, w.Query, w.Args...); err != nil {
+		return w.Wrap(err)
+	}
+	return nil
+}
+
+// DeferringDB holds back the deferred writes of a transaction on a DB that
+// cannot batch statements (SQLite's): they run just before the next
+// statement, or at Flush before commit, so that rows of one table join one
+// multi-row INSERT.
+type DeferringDB struct {
+	DB
+	pending Pending
+}
+
+var _ Deferrer = (*DeferringDB)(nil)
+
+// NewDeferringDB wraps a transaction's DB.
+func NewDeferringDB(db DB) *DeferringDB { return &DeferringDB{DB: db} }
+
+func (d *DeferringDB) Deferred() *Pending { return &d.pending }
+
+// Flush runs the held-back writes; the first failure stops it.
+func (d *DeferringDB) Flush(ctx context.Context) error {
+	for _, w := range d.pending.Take() {
+		if _, err := d.DB.Exec(ctx, w.Query, w.Args...); err != nil {
+			return w.Wrap(err)
+		}
+	}
+	return nil
+}
+
+func (d *DeferringDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if err := d.Flush(ctx); err != nil {
+		return 0, err
+	}
+	return d.DB.Exec(ctx, query, args...)
+}
+
+func (d *DeferringDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	if err := d.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return d.DB.Query(ctx, query, args...)
+}
+
+func (d *DeferringDB) QueryRow(ctx context.Context, query string, args ...any) Row {
+	if err := d.Flush(ctx); err != nil {
+		return ErrRow{Err: err}
+	}
+	return d.DB.QueryRow(ctx, query, args...)
+}
+
+// ErrRow is a row whose query failed before it ran.
+type ErrRow struct{ Err error }
+
+func (r ErrRow) Scan(...any) error { return r.Err }
+
+// rowsNamed names the first of rows written together in one statement, for
+// an error message: "EV1", or "EV1 (or another of the 4 events written
+// with it)".
+func rowsNamed(sid string, rows int, what string) string {
+	if rows <= 1 {
+		return sid
+	}
+	return fmt.Sprintf("%s (or another of the %d %ss written with it)", sid, rows, what)
 }

@@ -78,10 +78,13 @@ func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f didrout
 	return checkCursor(ctx, q, page, "events", f.After)
 }
 
+// InsertEvent's row joins the transaction's other events in one INSERT,
+// sent with the next statement or at commit.
 func (t *Tx) InsertEvent(ctx context.Context, e didrouter.Event) error {
-	wrap := func(err error) error { return t.insertError(err, "event", e.SID, e.WorkspaceSID) }
-	return t.execLater(ctx, wrap, `INSERT INTO events (`+eventCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	wrap := func(err error, rows int) error {
+		return t.insertError(err, "event", rowsNamed(e.SID, rows, "event"), e.WorkspaceSID)
+	}
+	return t.insertLater(ctx, wrap, `INSERT INTO events (`+eventCols+`) VALUES `, e.WorkspaceSID,
 		e.SID, e.WorkspaceSID, e.EventType, e.ResourceType, e.ResourceSID, e.Description, e.TaskSID, e.WorkerSID,
 		e.ReservationSID, e.Data, t.timeArg(e.Date))
 }

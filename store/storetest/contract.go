@@ -71,6 +71,7 @@ func RunContract(t *testing.T, open func(t *testing.T) didrouter.Store, opts ...
 		{"Pagination", c.pagination},
 		{"TxRollback", c.txRollback},
 		{"DeferredWrites", c.deferredWrites},
+		{"EventsTogether", c.eventsTogether},
 		{"Subscribe", c.subscribe},
 		{"SubscribeAcrossInstances", c.subscribeAcrossInstances},
 		{"WebSessions", c.webSessions},

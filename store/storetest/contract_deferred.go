@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -51,4 +52,59 @@ func (c *contract) deferredWrites(t *testing.T, f *fixture) {
 	wantCode(t, err, didrouter.ENOTFOUND, "WSunknown")
 	_, err = f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
 	wantCode(t, err, didrouter.ENOTFOUND, w.SID)
+}
+
+// eventsTogether: the events of one transaction may go to the database in
+// one statement; they still come back whole and in order, before and after
+// commit, and one that cannot be written fails the transaction with an
+// error that names it and writes none of the others.
+func (c *contract) eventsTogether(t *testing.T, f *fixture) {
+	var evs []didrouter.Event
+	for i, typ := range []string{"task.created", "reservation.created", "task.updated", "reservation.accepted"} {
+		evs = append(evs, didrouter.Event{SID: didrouter.NewSID(didrouter.PrefixEvent), WorkspaceSID: f.ws.SID,
+			EventType: typ, ResourceType: "task", ResourceSID: "WTtogether", Description: typ, TaskSID: "WTtogether",
+			WorkerSID: "WKtogether", ReservationSID: "WRtogether", Data: fmt.Sprintf(`{"i":%d}`, i),
+			Date: f.now.Add(time.Duration(i) * time.Microsecond)})
+	}
+	filter := didrouter.EventFilter{TaskSID: "WTtogether"}
+	f.mustTx(func(tx didrouter.Tx) error {
+		for i, ev := range evs {
+			if err := tx.InsertEvent(f.ctx, ev); err != nil {
+				return err
+			}
+			if i == 1 { // a deferred write of another table in between
+				if err := tx.SetTimer(f.ctx, f.timer(didrouter.TimerTask, "WTtogether", "", "", f.at(time.Minute))); err != nil {
+					return err
+				}
+			}
+		}
+		got, err := tx.ListEvents(f.ctx, f.ws.SID, filter)
+		noErr(t, err)
+		equal(t, "events inside the transaction", len(got), len(evs))
+		return nil
+	})
+	got, err := f.s.ListEvents(f.ctx, f.ws.SID, filter)
+	noErr(t, err)
+	equal(t, "events after commit", len(got), len(evs))
+	for i := range evs {
+		want := evs[i]
+		want.Date = utc(want.Date)
+		got[i].Date = utc(got[i].Date)
+		equal(t, "event "+want.EventType, got[i], want)
+	}
+
+	// A duplicate among several events: nothing of the transaction stays.
+	dup := evs[2]
+	fresh := didrouter.Event{SID: didrouter.NewSID(didrouter.PrefixEvent), WorkspaceSID: f.ws.SID, EventType: "task.canceled",
+		ResourceType: "task", ResourceSID: "WTother", TaskSID: "WTother", Data: "{}", Date: f.now}
+	err = f.tx(func(tx didrouter.Tx) error {
+		if err := tx.InsertEvent(f.ctx, fresh); err != nil {
+			return err
+		}
+		return tx.InsertEvent(f.ctx, dup)
+	})
+	wantCode(t, err, didrouter.ECONFLICT, fresh.SID, "already exists")
+	left, err := f.s.ListEvents(f.ctx, f.ws.SID, didrouter.EventFilter{TaskSID: "WTother"})
+	noErr(t, err)
+	equal(t, "events of the failed transaction", len(left), 0)
 }
