@@ -10,10 +10,10 @@ import (
 
 // txDB is sqlstore.DB on a transaction that defers the writes nobody
 // reads before commit, as sqlstore.Deferrer allows. They travel as one pgx
-// batch with the next statement, or with the final flush before COMMIT. A
-// call's transactions write several events, timers and notifications
-// each, and sent one by one every one of them would cost a round trip to
-// Postgres.
+// batch with the next statement (events: with the next that reads events),
+// or with the final flush before COMMIT. A call's transactions write
+// several events, timers and notifications each, and sent one by one every
+// one of them would cost a round trip to Postgres.
 type txDB struct {
 	tx      pgx.Tx
 	pending sqlstore.Pending
@@ -26,21 +26,21 @@ func (d *txDB) Deferred() *sqlstore.Pending { return &d.pending }
 
 // flush sends the deferred writes (before commit).
 func (d *txDB) flush(ctx context.Context) error {
-	if d.pending.Len() == 0 {
+	pending := d.pending.Take()
+	if len(pending) == 0 {
 		return nil
 	}
-	br, err := d.send(ctx, nil)
+	br, err := d.send(ctx, pending, nil)
 	if err != nil {
 		return err
 	}
 	return br.Close()
 }
 
-// send queues the deferred writes and then last (nil: none) in one batch,
-// and reads the deferred writes' results. On success the caller reads
-// last's result from br and closes it.
-func (d *txDB) send(ctx context.Context, last *sqlstore.Write) (pgx.BatchResults, error) {
-	pending := d.pending.Take()
+// send queues pending and then last (nil: none) in one batch, and reads
+// pending's results. On success the caller reads last's result from br
+// and closes it.
+func (d *txDB) send(ctx context.Context, pending []sqlstore.Write, last *sqlstore.Write) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	for _, w := range pending {
 		b.Queue(w.Query, w.Args...)
@@ -59,11 +59,12 @@ func (d *txDB) send(ctx context.Context, last *sqlstore.Write) (pgx.BatchResults
 }
 
 func (d *txDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if d.pending.Len() == 0 {
+	pending := d.pending.TakeBefore(query)
+	if len(pending) == 0 {
 		tag, err := d.tx.Exec(ctx, query, args...)
 		return tag.RowsAffected(), err
 	}
-	br, err := d.send(ctx, &sqlstore.Write{Query: query, Args: args})
+	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {
 		return 0, err
 	}
@@ -75,10 +76,11 @@ func (d *txDB) Exec(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (d *txDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	if d.pending.Len() == 0 {
+	pending := d.pending.TakeBefore(query)
+	if len(pending) == 0 {
 		return d.tx.Query(ctx, query, args...)
 	}
-	br, err := d.send(ctx, &sqlstore.Write{Query: query, Args: args})
+	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {
 		return nil, err
 	}
@@ -91,10 +93,11 @@ func (d *txDB) Query(ctx context.Context, query string, args ...any) (sqlstore.R
 }
 
 func (d *txDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	if d.pending.Len() == 0 {
+	pending := d.pending.TakeBefore(query)
+	if len(pending) == 0 {
 		return d.tx.QueryRow(ctx, query, args...)
 	}
-	br, err := d.send(ctx, &sqlstore.Write{Query: query, Args: args})
+	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {
 		return sqlstore.ErrRow{Err: err}
 	}

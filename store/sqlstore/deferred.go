@@ -9,9 +9,10 @@ import (
 
 // Deferrer is implemented by a transaction's DB that can hold back writes
 // whose outcome nobody reads before commit (events, timers, change
-// notifications) and send them with the next statement or at commit, in
-// one round trip. It must send them before any later statement, so the
-// transaction sees its own writes as if they had run at once.
+// notifications) and send them with a later statement or at commit, in
+// one round trip. It must send them before any later statement that may
+// see them (Pending.TakeBefore says which), so the transaction sees its own
+// writes as if they had run at once.
 type Deferrer interface {
 	Deferred() *Pending
 }
@@ -30,11 +31,12 @@ type Write struct {
 const maxRowsPerInsert = 500
 
 // Pending is a transaction's held-back writes, in order. The rows added by
-// AddRow join one multi-row INSERT per table (and key): a routed call
-// writes four events in one transaction, and one statement for them costs
-// Postgres a fraction of four. The INSERT takes the place of its first row,
-// ahead of writes added after it, so AddRow is only for tables that no
-// other deferred write reads or changes.
+// AddRow join one multi-row INSERT per table (and key), which waits for
+// commit or for a statement that names its table: a routed call's
+// transaction writes several events between its other statements, and one
+// INSERT for them costs Postgres a fraction of one each. So the INSERT may
+// run after writes added later than its rows, and AddRow is only for
+// tables that no other deferred write reads or changes.
 type Pending struct {
 	entries []pendingEntry
 }
@@ -46,11 +48,10 @@ type pendingEntry struct {
 }
 
 type rowInsert struct {
-	head  string // INSERT INTO table (columns) VALUES
-	key   string
-	width int
-	args  []any
-	wrap  func(err error, rows int) error // the first row's
+	table, columns, key string
+	width               int
+	args                []any
+	wrap                func(err error, rows int) error // the first row's
 }
 
 // Add holds back a write.
@@ -58,43 +59,77 @@ func (p *Pending) Add(query string, args []any, wrap func(error) error) {
 	p.entries = append(p.entries, pendingEntry{write: Write{Query: query, Args: args, Wrap: wrap}})
 }
 
-// AddRow holds back one row of head, "INSERT INTO table (columns) VALUES".
-// Rows of the same head and key go in one statement, whose failure is
-// reported by the first row's wrap with the number of rows it held. The
-// key keeps apart rows an error message would name differently (the
-// workspace of an event).
-func (p *Pending) AddRow(head, key string, row []any, wrap func(err error, rows int) error) {
+// AddRow holds back one row of "INSERT INTO table (columns)". Rows of the
+// same table and key go in one statement, whose failure is reported by
+// the first row's wrap with the number of rows it held. The key keeps
+// apart rows an error message would name differently (the workspace of an
+// event).
+func (p *Pending) AddRow(table, columns, key string, row []any, wrap func(err error, rows int) error) {
 	for _, e := range p.entries {
-		if r := e.rows; r != nil && r.head == head && r.key == key && len(r.args) < maxRowsPerInsert*r.width {
+		if r := e.rows; r != nil && r.table == table && r.key == key && len(r.args) < maxRowsPerInsert*r.width {
 			r.args = append(r.args, row...)
 			return
 		}
 	}
-	p.entries = append(p.entries, pendingEntry{rows: &rowInsert{head: head, key: key, width: len(row),
+	p.entries = append(p.entries, pendingEntry{rows: &rowInsert{table: table, columns: columns, key: key, width: len(row),
 		args: append([]any(nil), row...), wrap: wrap}})
 }
 
 // Len is how many statements the pending writes make.
 func (p *Pending) Len() int { return len(p.entries) }
 
-// Take returns the pending writes as statements, in order, and forgets them.
-func (p *Pending) Take() []Write {
-	out := make([]Write, len(p.entries))
-	for i, e := range p.entries {
-		if e.rows == nil {
-			out[i] = e.write
-			continue
-		}
-		out[i] = e.rows.statement()
+// Take returns all pending writes as statements, in order, and forgets
+// them (at commit).
+func (p *Pending) Take() []Write { return p.TakeBefore("") }
+
+// TakeBefore returns the pending writes that must run before query, in
+// order, and forgets them: the plain writes, and the multi-row INSERTs
+// into tables query names ("" names them all). The other INSERTs stay.
+func (p *Pending) TakeBefore(query string) []Write {
+	if len(p.entries) == 0 {
+		return nil
 	}
-	p.entries = nil
+	var out []Write
+	kept := p.entries[:0]
+	for _, e := range p.entries {
+		switch {
+		case e.rows == nil:
+			out = append(out, e.write)
+		case query == "" || namesTable(query, e.rows.table):
+			out = append(out, e.rows.statement())
+		default:
+			kept = append(kept, e)
+		}
+	}
+	clear(p.entries[len(kept):])
+	p.entries = kept
 	return out
+}
+
+// namesTable reports whether query has table as a whole word: it may read
+// or change that table. A column such as events_filter is not the table
+// events.
+func namesTable(query, table string) bool {
+	word := func(c byte) bool {
+		return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	for i := 0; ; {
+		j := strings.Index(query[i:], table)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(table)
+		if (start == 0 || !word(query[start-1])) && (end == len(query) || !word(query[end])) {
+			return true
+		}
+		i = end
+	}
 }
 
 func (r *rowInsert) statement() Write {
 	n := len(r.args) / r.width
 	var b strings.Builder
-	b.WriteString(r.head)
+	b.WriteString("INSERT INTO " + r.table + " (" + r.columns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -126,16 +161,16 @@ func (q *Queries) execLater(ctx context.Context, wrap func(error) error, query s
 	return nil
 }
 
-// insertLater is execLater for one row of head ("INSERT INTO table
-// (columns) VALUES "), which joins the other rows of head and key the
-// transaction holds back in one statement.
-func (q *Queries) insertLater(ctx context.Context, wrap func(err error, rows int) error, head, key string, row ...any) error {
+// insertLater is execLater for one row of "INSERT INTO table (columns)",
+// which joins the other rows of table and key the transaction holds back
+// in one statement.
+func (q *Queries) insertLater(ctx context.Context, wrap func(err error, rows int) error, table, columns, key string, row ...any) error {
 	if d, ok := q.db.(Deferrer); ok {
-		d.Deferred().AddRow(head, key, row, wrap)
+		d.Deferred().AddRow(table, columns, key, row, wrap)
 		return nil
 	}
 	p := Pending{}
-	p.AddRow(head, key, row, wrap)
+	p.AddRow(table, columns, key, row, wrap)
 	w := p.Take()[0]
 	if _, err := q.db.Exec(ctx, w.Query, w.Args...); err != nil {
 		return w.Wrap(err)
@@ -145,8 +180,8 @@ func (q *Queries) insertLater(ctx context.Context, wrap func(err error, rows int
 
 // DeferringDB holds back the deferred writes of a transaction on a DB that
 // cannot batch statements (SQLite's): they run just before the next
-// statement, or at Flush before commit, so that rows of one table join one
-// multi-row INSERT.
+// statement that must see them, or at Flush before commit, so that rows of
+// one table join one multi-row INSERT.
 type DeferringDB struct {
 	DB
 	pending Pending
@@ -159,9 +194,12 @@ func NewDeferringDB(db DB) *DeferringDB { return &DeferringDB{DB: db} }
 
 func (d *DeferringDB) Deferred() *Pending { return &d.pending }
 
-// Flush runs the held-back writes; the first failure stops it.
-func (d *DeferringDB) Flush(ctx context.Context) error {
-	for _, w := range d.pending.Take() {
+// Flush runs all held-back writes (before commit).
+func (d *DeferringDB) Flush(ctx context.Context) error { return d.run(ctx, d.pending.Take()) }
+
+// run runs writes in order; the first failure stops it.
+func (d *DeferringDB) run(ctx context.Context, writes []Write) error {
+	for _, w := range writes {
 		if _, err := d.DB.Exec(ctx, w.Query, w.Args...); err != nil {
 			return w.Wrap(err)
 		}
@@ -170,21 +208,21 @@ func (d *DeferringDB) Flush(ctx context.Context) error {
 }
 
 func (d *DeferringDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if err := d.Flush(ctx); err != nil {
+	if err := d.run(ctx, d.pending.TakeBefore(query)); err != nil {
 		return 0, err
 	}
 	return d.DB.Exec(ctx, query, args...)
 }
 
 func (d *DeferringDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	if err := d.Flush(ctx); err != nil {
+	if err := d.run(ctx, d.pending.TakeBefore(query)); err != nil {
 		return nil, err
 	}
 	return d.DB.Query(ctx, query, args...)
 }
 
 func (d *DeferringDB) QueryRow(ctx context.Context, query string, args ...any) Row {
-	if err := d.Flush(ctx); err != nil {
+	if err := d.run(ctx, d.pending.TakeBefore(query)); err != nil {
 		return ErrRow{Err: err}
 	}
 	return d.DB.QueryRow(ctx, query, args...)

@@ -17,10 +17,10 @@ func TestPendingJoinsRows(t *testing.T) {
 			return errors.New(name + ": " + err.Error())
 		}
 	}
-	p.AddRow("INSERT INTO e (a, b) VALUES ", "WS1", []any{1, 2}, wrap("first"))
+	p.AddRow("e", "a, b", "WS1", []any{1, 2}, wrap("first"))
 	p.Add("DELETE FROM t", nil, func(err error) error { return err })
-	p.AddRow("INSERT INTO e (a, b) VALUES ", "WS2", []any{5, 6}, wrap("other workspace"))
-	p.AddRow("INSERT INTO e (a, b) VALUES ", "WS1", []any{3, 4}, wrap("second"))
+	p.AddRow("e", "a, b", "WS2", []any{5, 6}, wrap("other workspace"))
+	p.AddRow("e", "a, b", "WS1", []any{3, 4}, wrap("second"))
 	if p.Len() != 3 {
 		t.Fatalf("%d statements, want 3", p.Len())
 	}
@@ -46,7 +46,7 @@ func TestPendingJoinsRows(t *testing.T) {
 func TestPendingBoundsRows(t *testing.T) {
 	var p Pending
 	for i := range maxRowsPerInsert + 1 {
-		p.AddRow("INSERT INTO e (a) VALUES ", "", []any{i}, func(err error, _ int) error { return err })
+		p.AddRow("e", "a", "", []any{i}, func(err error, _ int) error { return err })
 	}
 	ws := p.Take()
 	if len(ws) != 2 || len(ws[0].Args) != maxRowsPerInsert || len(ws[1].Args) != 1 {
@@ -63,5 +63,38 @@ func TestRowsNamed(t *testing.T) {
 	}
 	if got := rowsNamed("EV1", 4, "event"); got != "EV1 (or another of the 4 events written with it)" {
 		t.Errorf("four rows: %q", got)
+	}
+}
+
+// A statement that does not name a table leaves its rows held back; the
+// plain writes before it go.
+func TestPendingKeepsRowsForTheirTable(t *testing.T) {
+	var p Pending
+	p.AddRow("events", "a", "", []any{1}, func(err error, _ int) error { return err })
+	p.Add("DELETE FROM timers", nil, func(err error) error { return err })
+	got := p.TakeBefore("UPDATE workspaces SET events_filter = $1")
+	if len(got) != 1 || got[0].Query != "DELETE FROM timers" || p.Len() != 1 {
+		t.Fatalf("before an update of workspaces: %v, %d left", got, p.Len())
+	}
+	p.AddRow("events", "a", "", []any{2}, func(err error, _ int) error { return err })
+	got = p.TakeBefore("SELECT sid FROM events WHERE sid = $1")
+	if len(got) != 1 || got[0].Query != "INSERT INTO events (a) VALUES ($1), ($2)" || p.Len() != 0 {
+		t.Fatalf("before a read of events: %v, %d left", got, p.Len())
+	}
+}
+
+func TestNamesTable(t *testing.T) {
+	for q, want := range map[string]bool{
+		"SELECT 1 FROM events WHERE sid = $1":       true,
+		"SELECT 1 FROM events":                      true,
+		"DELETE FROM events_old":                    false,
+		"UPDATE workspaces SET events_filter = $1":  false,
+		"SELECT x FROM tasks JOIN events ON 1 = 1":  true,
+		"INSERT INTO myevents (a) VALUES ($1)":      false,
+		"UPDATE workspaces SET x = 1, events_x = 2": false,
+	} {
+		if got := namesTable(q, "events"); got != want {
+			t.Errorf("namesTable(%q) = %v", q, got)
+		}
 	}
 }

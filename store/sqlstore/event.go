@@ -88,12 +88,12 @@ func ListEventsSQL(d *Dialect, workspaceSID string, f didrouter.EventFilter) (st
 }
 
 // InsertEvent's row joins the transaction's other events in one INSERT,
-// sent with the next statement or at commit.
+// sent at commit or with the next statement that reads events.
 func (t *Tx) InsertEvent(ctx context.Context, e didrouter.Event) error {
 	wrap := func(err error, rows int) error {
 		return t.insertError(err, "event", rowsNamed(e.SID, rows, "event"), e.WorkspaceSID)
 	}
-	return t.insertLater(ctx, wrap, `INSERT INTO events (`+eventCols+`) VALUES `, e.WorkspaceSID,
+	return t.insertLater(ctx, wrap, "events", eventCols, e.WorkspaceSID,
 		e.SID, e.WorkspaceSID, e.EventType, e.ResourceType, e.ResourceSID, e.Description, e.TaskSID, e.WorkerSID,
 		e.ReservationSID, e.Data, t.timeArg(e.Date))
 }

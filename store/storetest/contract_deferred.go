@@ -72,8 +72,13 @@ func (c *contract) eventsTogether(t *testing.T, f *fixture) {
 			if err := tx.InsertEvent(f.ctx, ev); err != nil {
 				return err
 			}
-			if i == 1 { // a deferred write of another table in between
+			switch i {
+			case 1: // a deferred write of another table in between
 				if err := tx.SetTimer(f.ctx, f.timer(didrouter.TimerTask, "WTtogether", "", "", f.at(time.Minute))); err != nil {
+					return err
+				}
+			case 2: // and a statement of another table
+				if _, err := tx.GetWorkspace(f.ctx, f.ws.SID); err != nil {
 					return err
 				}
 			}
