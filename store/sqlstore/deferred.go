@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,10 +34,11 @@ const maxRowsPerInsert = 500
 // Pending is a transaction's held-back writes, in order. The rows added by
 // AddRow join one multi-row INSERT per table (and key), which waits for
 // commit or for a statement that names its table: a routed call's
-// transaction writes several events between its other statements, and one
-// INSERT for them costs Postgres a fraction of one each. So the INSERT may
-// run after writes added later than its rows, and AddRow is only for
-// tables that no other deferred write reads or changes.
+// transactions write several events and timers between their other
+// statements, and one INSERT for them costs Postgres a fraction of one
+// each. A held-back write that names the table (clearing timers) closes
+// the INSERT: it keeps its place before that write, and later rows start
+// another.
 type Pending struct {
 	entries []pendingEntry
 }
@@ -47,32 +49,57 @@ type pendingEntry struct {
 	rows  *rowInsert
 }
 
+// Insert is the shape of a multi-row INSERT: "INSERT INTO Table (Columns)
+// VALUES (…), (…)" and then Tail, an ON CONFLICT clause or "".
+type Insert struct {
+	Table, Columns, Tail string
+}
+
 type rowInsert struct {
-	table, columns, key string
-	width               int
-	args                []any
-	wrap                func(err error, rows int) error // the first row's
+	Insert
+	key    string
+	width  int
+	args   []any
+	unique []string                        // each row's, when rows replace each other
+	wrap   func(err error, rows int) error // the first row's
+	closed bool                            // a later held-back write names the table
 }
 
 // Add holds back a write.
 func (p *Pending) Add(query string, args []any, wrap func(error) error) {
+	for _, e := range p.entries {
+		if e.rows != nil && namesTable(query, e.rows.Table) {
+			e.rows.closed = true
+		}
+	}
 	p.entries = append(p.entries, pendingEntry{write: Write{Query: query, Args: args, Wrap: wrap}})
 }
 
-// AddRow holds back one row of "INSERT INTO table (columns)". Rows of the
-// same table and key go in one statement, whose failure is reported by
-// the first row's wrap with the number of rows it held. The key keeps
-// apart rows an error message would name differently (the workspace of an
-// event).
-func (p *Pending) AddRow(table, columns, key string, row []any, wrap func(err error, rows int) error) {
+// AddRow holds back one row of ins. Rows of the same Insert and key go in
+// one statement, whose failure is reported by the first row's wrap with
+// the number of rows it held. The key keeps apart rows an error message
+// would name differently (the workspace of an event). A row whose unique
+// ("": none) is already in the statement replaces that row, as a second
+// upsert of the same key would: Postgres refuses one statement that
+// touches a row twice.
+func (p *Pending) AddRow(ins Insert, key, unique string, row []any, wrap func(err error, rows int) error) {
 	for _, e := range p.entries {
-		if r := e.rows; r != nil && r.table == table && r.key == key && len(r.args) < maxRowsPerInsert*r.width {
+		r := e.rows
+		if r == nil || r.Insert != ins || r.key != key || r.closed {
+			continue
+		}
+		if k := slices.Index(r.unique, unique); unique != "" && k >= 0 {
+			copy(r.args[k*r.width:], row)
+			return
+		}
+		if len(r.args) < maxRowsPerInsert*r.width {
 			r.args = append(r.args, row...)
+			r.unique = append(r.unique, unique)
 			return
 		}
 	}
-	p.entries = append(p.entries, pendingEntry{rows: &rowInsert{table: table, columns: columns, key: key, width: len(row),
-		args: append([]any(nil), row...), wrap: wrap}})
+	p.entries = append(p.entries, pendingEntry{rows: &rowInsert{Insert: ins, key: key, width: len(row),
+		args: append([]any(nil), row...), unique: []string{unique}, wrap: wrap}})
 }
 
 // Len is how many statements the pending writes make.
@@ -83,8 +110,9 @@ func (p *Pending) Len() int { return len(p.entries) }
 func (p *Pending) Take() []Write { return p.TakeBefore("") }
 
 // TakeBefore returns the pending writes that must run before query, in
-// order, and forgets them: the plain writes, and the multi-row INSERTs
-// into tables query names ("" names them all). The other INSERTs stay.
+// order, and forgets them: the plain writes, the multi-row INSERTs a plain
+// write closed, and those into tables query names ("" names them all). The
+// other INSERTs stay.
 func (p *Pending) TakeBefore(query string) []Write {
 	if len(p.entries) == 0 {
 		return nil
@@ -95,7 +123,7 @@ func (p *Pending) TakeBefore(query string) []Write {
 		switch {
 		case e.rows == nil:
 			out = append(out, e.write)
-		case query == "" || namesTable(query, e.rows.table):
+		case query == "" || e.rows.closed || namesTable(query, e.rows.Table):
 			out = append(out, e.rows.statement())
 		default:
 			kept = append(kept, e)
@@ -129,7 +157,7 @@ func namesTable(query, table string) bool {
 func (r *rowInsert) statement() Write {
 	n := len(r.args) / r.width
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + r.table + " (" + r.columns + ") VALUES ")
+	b.WriteString("INSERT INTO " + r.Table + " (" + r.Columns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -144,6 +172,7 @@ func (r *rowInsert) statement() Write {
 		}
 		b.WriteByte(')')
 	}
+	b.WriteString(r.Tail)
 	wrap := r.wrap
 	return Write{Query: b.String(), Args: r.args, Wrap: func(err error) error { return wrap(err, n) }}
 }
@@ -161,16 +190,16 @@ func (q *Queries) execLater(ctx context.Context, wrap func(error) error, query s
 	return nil
 }
 
-// insertLater is execLater for one row of "INSERT INTO table (columns)",
-// which joins the other rows of table and key the transaction holds back
-// in one statement.
-func (q *Queries) insertLater(ctx context.Context, wrap func(err error, rows int) error, table, columns, key string, row ...any) error {
+// insertLater is execLater for one row of ins, which joins the other rows
+// of ins and key the transaction holds back in one statement (see
+// Pending.AddRow).
+func (q *Queries) insertLater(ctx context.Context, wrap func(err error, rows int) error, ins Insert, key, unique string, row ...any) error {
 	if d, ok := q.db.(Deferrer); ok {
-		d.Deferred().AddRow(table, columns, key, row, wrap)
+		d.Deferred().AddRow(ins, key, unique, row, wrap)
 		return nil
 	}
 	p := Pending{}
-	p.AddRow(table, columns, key, row, wrap)
+	p.AddRow(ins, key, unique, row, wrap)
 	w := p.Take()[0]
 	if _, err := q.db.Exec(ctx, w.Query, w.Args...); err != nil {
 		return w.Wrap(err)

@@ -9,6 +9,7 @@ import (
 // Rows of one table and key join one INSERT in the place of the first;
 // other writes keep their order around it.
 func TestPendingJoinsRows(t *testing.T) {
+	ab := Insert{Table: "e", Columns: "a, b"}
 	var p Pending
 	var failed []int
 	wrap := func(name string) func(error, int) error {
@@ -17,10 +18,10 @@ func TestPendingJoinsRows(t *testing.T) {
 			return errors.New(name + ": " + err.Error())
 		}
 	}
-	p.AddRow("e", "a, b", "WS1", []any{1, 2}, wrap("first"))
+	p.AddRow(ab, "WS1", "", []any{1, 2}, wrap("first"))
 	p.Add("DELETE FROM t", nil, func(err error) error { return err })
-	p.AddRow("e", "a, b", "WS2", []any{5, 6}, wrap("other workspace"))
-	p.AddRow("e", "a, b", "WS1", []any{3, 4}, wrap("second"))
+	p.AddRow(ab, "WS2", "", []any{5, 6}, wrap("other workspace"))
+	p.AddRow(ab, "WS1", "", []any{3, 4}, wrap("second"))
 	if p.Len() != 3 {
 		t.Fatalf("%d statements, want 3", p.Len())
 	}
@@ -46,7 +47,7 @@ func TestPendingJoinsRows(t *testing.T) {
 func TestPendingBoundsRows(t *testing.T) {
 	var p Pending
 	for i := range maxRowsPerInsert + 1 {
-		p.AddRow("e", "a", "", []any{i}, func(err error, _ int) error { return err })
+		p.AddRow(Insert{Table: "e", Columns: "a"}, "", "", []any{i}, func(err error, _ int) error { return err })
 	}
 	ws := p.Take()
 	if len(ws) != 2 || len(ws[0].Args) != maxRowsPerInsert || len(ws[1].Args) != 1 {
@@ -70,13 +71,13 @@ func TestRowsNamed(t *testing.T) {
 // plain writes before it go.
 func TestPendingKeepsRowsForTheirTable(t *testing.T) {
 	var p Pending
-	p.AddRow("events", "a", "", []any{1}, func(err error, _ int) error { return err })
+	p.AddRow(Insert{Table: "events", Columns: "a"}, "", "", []any{1}, func(err error, _ int) error { return err })
 	p.Add("DELETE FROM timers", nil, func(err error) error { return err })
 	got := p.TakeBefore("UPDATE workspaces SET events_filter = $1")
 	if len(got) != 1 || got[0].Query != "DELETE FROM timers" || p.Len() != 1 {
 		t.Fatalf("before an update of workspaces: %v, %d left", got, p.Len())
 	}
-	p.AddRow("events", "a", "", []any{2}, func(err error, _ int) error { return err })
+	p.AddRow(Insert{Table: "events", Columns: "a"}, "", "", []any{2}, func(err error, _ int) error { return err })
 	got = p.TakeBefore("SELECT sid FROM events WHERE sid = $1")
 	if len(got) != 1 || got[0].Query != "INSERT INTO events (a) VALUES ($1), ($2)" || p.Len() != 0 {
 		t.Fatalf("before a read of events: %v, %d left", got, p.Len())
@@ -96,5 +97,34 @@ func TestNamesTable(t *testing.T) {
 		if got := namesTable(q, "events"); got != want {
 			t.Errorf("namesTable(%q) = %v", q, got)
 		}
+	}
+}
+
+// An upsert of a key already in the statement replaces that row; a
+// held-back write of the table closes the statement, which runs before it.
+func TestPendingUpserts(t *testing.T) {
+	up := Insert{Table: "timers", Columns: "k, v", Tail: " ON CONFLICT (k) DO UPDATE SET v = excluded.v"}
+	keep := func(err error, _ int) error { return err }
+	var p Pending
+	p.AddRow(up, "", "a", []any{"a", 1}, keep)
+	p.AddRow(up, "", "b", []any{"b", 2}, keep)
+	p.AddRow(up, "", "a", []any{"a", 3}, keep)
+	p.Add("DELETE FROM timers WHERE k = $1", []any{"b"}, func(err error) error { return err })
+	p.AddRow(up, "", "b", []any{"b", 4}, keep)
+	got := p.TakeBefore("UPDATE tasks SET x = 1")
+	if len(got) != 2 || p.Len() != 1 {
+		t.Fatalf("%d statements before another table's, %d left; want 2 and 1", len(got), p.Len())
+	}
+	if want := "INSERT INTO timers (k, v) VALUES ($1, $2), ($3, $4) ON CONFLICT (k) DO UPDATE SET v = excluded.v"; got[0].Query != want {
+		t.Errorf("upsert %q, want %q", got[0].Query, want)
+	}
+	if a := got[0].Args; len(a) != 4 || a[0] != "a" || a[1] != 3 || a[3] != 2 {
+		t.Errorf("upsert arguments %v, want [a 3 b 2]", a)
+	}
+	if got[1].Query != "DELETE FROM timers WHERE k = $1" {
+		t.Errorf("second statement %q", got[1].Query)
+	}
+	if rest := p.Take(); len(rest) != 1 || rest[0].Args[1] != 4 {
+		t.Errorf("after the delete: %v", rest)
 	}
 }

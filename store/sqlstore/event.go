@@ -87,13 +87,15 @@ func ListEventsSQL(d *Dialect, workspaceSID string, f didrouter.EventFilter) (st
 	return b.String(), a
 }
 
+var eventInsert = Insert{Table: "events", Columns: eventCols}
+
 // InsertEvent's row joins the transaction's other events in one INSERT,
 // sent at commit or with the next statement that reads events.
 func (t *Tx) InsertEvent(ctx context.Context, e didrouter.Event) error {
 	wrap := func(err error, rows int) error {
 		return t.insertError(err, "event", rowsNamed(e.SID, rows, "event"), e.WorkspaceSID)
 	}
-	return t.insertLater(ctx, wrap, "events", eventCols, e.WorkspaceSID,
+	return t.insertLater(ctx, wrap, eventInsert, e.WorkspaceSID, "",
 		e.SID, e.WorkspaceSID, e.EventType, e.ResourceType, e.ResourceSID, e.Description, e.TaskSID, e.WorkerSID,
 		e.ReservationSID, e.Data, t.timeArg(e.Date))
 }

@@ -72,6 +72,7 @@ func RunContract(t *testing.T, open func(t *testing.T) didrouter.Store, opts ...
 		{"TxRollback", c.txRollback},
 		{"DeferredWrites", c.deferredWrites},
 		{"EventsTogether", c.eventsTogether},
+		{"TimersTogether", c.timersTogether},
 		{"Subscribe", c.subscribe},
 		{"SubscribeAcrossInstances", c.subscribeAcrossInstances},
 		{"WebSessions", c.webSessions},

@@ -113,3 +113,48 @@ func (c *contract) eventsTogether(t *testing.T, f *fixture) {
 	noErr(t, err)
 	equal(t, "events of the failed transaction", len(left), 0)
 }
+
+// timersTogether: the timers one transaction sets may go in one statement;
+// setting a timer twice still leaves the second, and clearing a task's
+// timers still clears only those set before.
+func (c *contract) timersTogether(t *testing.T, f *fixture) {
+	step2 := f.timer(didrouter.TimerStep, "WTtimers", "", "", f.at(20*time.Second))
+	step3 := f.timer(didrouter.TimerStep, "WTtimers", "", "", f.at(30*time.Second))
+	task := f.timer(didrouter.TimerTask, "WTtimers", "", "", f.at(40*time.Second))
+	res := f.timer(didrouter.TimerReservation, "WTtimers", "WRtimers", "WKtimers", f.at(50*time.Second))
+	f.mustTx(func(tx didrouter.Tx) error {
+		for _, tm := range []didrouter.Timer{f.timer(didrouter.TimerStep, "WTtimers", "", "", f.at(10*time.Second)), task, step2, res} {
+			if err := tx.SetTimer(f.ctx, tm); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.GetWorkspace(f.ctx, f.ws.SID); err != nil { // a statement of another table
+			return err
+		}
+		if err := tx.ClearTimers(f.ctx, f.ws.SID, "WTtimers", didrouter.TimerStep, didrouter.TimerTask); err != nil {
+			return err
+		}
+		return tx.SetTimer(f.ctx, step3)
+	})
+	got := f.claimTimers(f.at(time.Hour), 0)
+	equal(t, "timers after commit", len(got), 2)
+	equal(t, "the step timer set after the clear", got[0], withUTC(step3))
+	equal(t, "the reservation timer", got[1], withUTC(res))
+
+	// A timer of an unknown workspace fails the transaction, naming it.
+	err := f.tx(func(tx didrouter.Tx) error {
+		if err := tx.SetTimer(f.ctx, task); err != nil {
+			return err
+		}
+		lost := f.timer(didrouter.TimerTask, "WTlost", "", "", f.at(time.Minute))
+		lost.WorkspaceSID = "WSunknown"
+		return tx.SetTimer(f.ctx, lost)
+	})
+	wantCode(t, err, didrouter.ENOTFOUND, "WSunknown")
+	equal(t, "timers after the failed transaction", len(f.claimTimers(f.at(time.Hour), 0)), 0)
+}
+
+func withUTC(tm didrouter.Timer) didrouter.Timer {
+	tm.FireAt = utc(tm.FireAt)
+	return tm
+}
