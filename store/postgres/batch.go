@@ -10,69 +10,61 @@ import (
 
 // txDB is sqlstore.DB on a transaction that defers the writes nobody
 // reads before commit, as sqlstore.Deferrer allows. They travel as one pgx
-// batch with the next statement, or with the final flush before COMMIT. A
-// call's transactions write several events, timers and notifications
-// each, and sent one by one every one of them would cost a round trip to
-// Postgres.
+// batch with the next statement (events: with the next that reads events),
+// or with the final flush before COMMIT. A call's transactions write
+// several events, timers and notifications each, and sent one by one every
+// one of them would cost a round trip to Postgres.
 type txDB struct {
 	tx      pgx.Tx
-	pending []deferredWrite
+	pending sqlstore.Pending
 	changes []changePayload // change notifications, sent at commit
-}
-
-type deferredWrite struct {
-	query string
-	args  []any
-	wrap  func(error) error
 }
 
 var _ sqlstore.Deferrer = (*txDB)(nil)
 
-func (d *txDB) Defer(query string, args []any, wrap func(error) error) {
-	d.pending = append(d.pending, deferredWrite{query: query, args: args, wrap: wrap})
-}
+func (d *txDB) Deferred() *sqlstore.Pending { return &d.pending }
 
 // flush sends the deferred writes (before commit).
 func (d *txDB) flush(ctx context.Context) error {
-	if len(d.pending) == 0 {
+	pending := d.pending.Take()
+	if len(pending) == 0 {
 		return nil
 	}
-	br, err := d.send(ctx, nil)
+	br, err := d.send(ctx, pending, nil)
 	if err != nil {
 		return err
 	}
 	return br.Close()
 }
 
-// send queues the deferred writes and then last (nil: none) in one batch,
-// and reads the deferred writes' results. On success the caller reads
-// last's result from br and closes it.
-func (d *txDB) send(ctx context.Context, last *deferredWrite) (pgx.BatchResults, error) {
-	pending := d.pending
-	d.pending = nil
+// send queues pending and then last (nil: none) in one batch, and reads
+// pending's results. On success the caller reads last's result from br
+// and closes it.
+func (d *txDB) send(ctx context.Context, pending []sqlstore.Write, last *sqlstore.Write) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	for _, w := range pending {
-		b.Queue(w.query, w.args...)
+		b.Queue(w.Query, w.Args...)
 	}
 	if last != nil {
-		b.Queue(last.query, last.args...)
+		b.Queue(last.Query, last.Args...)
 	}
 	br := d.tx.SendBatch(ctx, b)
 	for _, w := range pending {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close() // the batch stops at the first failure; err says why
-			return nil, w.wrap(err)
+			return nil, w.Wrap(err)
 		}
 	}
 	return br, nil
 }
 
 func (d *txDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if len(d.pending) == 0 {
+	pending := d.pending.TakeBefore(query)
+	if len(pending) == 0 {
 		tag, err := d.tx.Exec(ctx, query, args...)
 		return tag.RowsAffected(), err
 	}
-	br, err := d.send(ctx, &deferredWrite{query: query, args: args})
+	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {
 		return 0, err
 	}
@@ -84,10 +76,11 @@ func (d *txDB) Exec(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (d *txDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	if len(d.pending) == 0 {
+	pending := d.pending.TakeBefore(query)
+	if len(pending) == 0 {
 		return d.tx.Query(ctx, query, args...)
 	}
-	br, err := d.send(ctx, &deferredWrite{query: query, args: args})
+	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {
 		return nil, err
 	}
@@ -100,12 +93,13 @@ func (d *txDB) Query(ctx context.Context, query string, args ...any) (sqlstore.R
 }
 
 func (d *txDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	if len(d.pending) == 0 {
+	pending := d.pending.TakeBefore(query)
+	if len(pending) == 0 {
 		return d.tx.QueryRow(ctx, query, args...)
 	}
-	br, err := d.send(ctx, &deferredWrite{query: query, args: args})
+	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {
-		return errRow{err}
+		return sqlstore.ErrRow{Err: err}
 	}
 	return batchRow{row: br.QueryRow(), br: br}
 }
@@ -134,8 +128,3 @@ func (r batchRow) Scan(dest ...any) error {
 	}
 	return err
 }
-
-// errRow is a row whose query failed before it ran.
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }

@@ -106,7 +106,7 @@ func sendChanges(db *txDB) error {
 			return err
 		}
 		first := rest[0]
-		db.Defer(`SELECT pg_notify($1, $2)`, []any{channel, string(b)}, func(err error) error {
+		db.pending.Add(`SELECT pg_notify($1, $2)`, []any{channel, string(b)}, func(err error) error {
 			return fmt.Errorf("postgres: notify %s %s and %d more: %w", first.Kind, first.SID, n-1, err)
 		})
 		rest = rest[n:]

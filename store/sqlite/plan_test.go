@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/sqlstore"
@@ -22,6 +23,12 @@ func TestQueryPlansUseTheirIndexes(t *testing.T) {
 	defer s.Close()
 	byTask, taskArgs := sqlstore.ListReservationsSQL(newDialect(), "WS1", didrouter.ReservationFilter{TaskSID: "WT1"})
 	byWorker, workerArgs := sqlstore.ListReservationsSQL(newDialect(), "WS1", didrouter.ReservationFilter{WorkerSID: "WK1", Newest: true})
+	now := time.Now()
+	recentWait, recentArgs := sqlstore.ListEventsSQL(newDialect(), "WS1", didrouter.EventFilter{Page: didrouter.Page{Size: 50},
+		EventType: didrouter.EventReservationAccepted, StartDate: now.Add(-30 * time.Minute), EndDate: now, Newest: true})
+	lastActivity, activityArgs := sqlstore.ListEventsSQL(newDialect(), "WS1", didrouter.EventFilter{Page: didrouter.Page{Size: 1},
+		EventType: didrouter.EventWorkerActivityUpdate, WorkerSID: "WK1", StartDate: now.Add(-time.Hour), Newest: true})
+	timeline, timelineArgs := sqlstore.ListEventsSQL(newDialect(), "WS1", didrouter.EventFilter{TaskSID: "WT1"})
 	for _, c := range []struct {
 		name, sql, index string
 		args             []any
@@ -30,6 +37,10 @@ func TestQueryPlansUseTheirIndexes(t *testing.T) {
 		{"call-back requests", sqlstore.CallbackRequestsSQL, "tasks_callback_number", []any{"WS1", "+15125550100"}},
 		{"a task's reservations", byTask, "reservations_task", taskArgs},
 		{"a worker's reservations", byWorker, "reservations_worker", workerArgs},
+		// Without an index by type, the recent answers walk the window.
+		{"recent answers", recentWait, "events_page", recentArgs},
+		{"a worker's last activity change", lastActivity, "events_worker", activityArgs},
+		{"a call's timeline", timeline, "events_task", timelineArgs},
 	} {
 		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.sql, c.args...)
 		if err != nil {

@@ -59,7 +59,11 @@ func (s *Store) attempt(ctx context.Context, fn func(didrouter.Tx) error, change
 		*changes = append(*changes, c)
 		return nil
 	}
-	if err := fn(sqlstore.NewTx(sqlstore.StdDB(cached{c: s.stmts, tx: tx}), s.dialect, queue)); err != nil {
+	db := sqlstore.NewDeferringDB(sqlstore.StdDB(cached{c: s.stmts, tx: tx}))
+	if err := fn(sqlstore.NewTx(db, s.dialect, queue)); err != nil {
+		return err
+	}
+	if err := db.Flush(ctx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -41,11 +41,24 @@ func resourceCol(sid string) string {
 // ListEvents orders by Date then sid (descending with Newest); StartDate
 // and EndDate are inclusive.
 func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f didrouter.EventFilter) ([]didrouter.Event, error) {
+	query, a := ListEventsSQL(q.d, workspaceSID, f)
+	page, err := list(ctx, q, scanEvent, "events", query, a...)
+	if err != nil {
+		return nil, err
+	}
+	return checkCursor(ctx, q, page, "events", f.After)
+}
+
+// ListEventsSQL is ListEvents' statement and arguments (exported for the
+// store's query-plan test). An EventType filter alone is served by the
+// workspace's date index: the event types of a call are a handful, so the
+// walk in date order meets a match every few rows.
+func ListEventsSQL(d *Dialect, workspaceSID string, f didrouter.EventFilter) (string, []any) {
 	var a args
 	var b strings.Builder
 	ws := "workspace_sid"
 	if f.ResourceSID != "" || f.TaskSID != "" || f.WorkerSID != "" || f.ReservationSID != "" {
-		ws = q.d.Unindexed(ws)
+		ws = d.Unindexed(ws)
 	}
 	b.WriteString(`SELECT ` + eventCols + ` FROM events WHERE ` + ws + ` = ` + a.add(workspaceSID))
 	if col := resourceCol(f.ResourceSID); col != "" {
@@ -65,23 +78,24 @@ func (q *Queries) ListEvents(ctx context.Context, workspaceSID string, f didrout
 		}
 	}
 	if !f.StartDate.IsZero() {
-		b.WriteString(` AND date >= ` + a.add(q.timeArg(f.StartDate)))
+		b.WriteString(` AND date >= ` + a.add(d.Time(UTC(f.StartDate))))
 	}
 	if !f.EndDate.IsZero() {
-		b.WriteString(` AND date <= ` + a.add(q.timeArg(f.EndDate)))
+		b.WriteString(` AND date <= ` + a.add(d.Time(UTC(f.EndDate))))
 	}
 	b.WriteString(pageClause(&a, "events", "date", f.Page, f.Newest))
-	page, err := list(ctx, q, scanEvent, "events", b.String(), a...)
-	if err != nil {
-		return nil, err
-	}
-	return checkCursor(ctx, q, page, "events", f.After)
+	return b.String(), a
 }
 
+var eventInsert = Insert{Table: "events", Columns: eventCols}
+
+// InsertEvent's row joins the transaction's other events in one INSERT,
+// sent at commit or with the next statement that reads events.
 func (t *Tx) InsertEvent(ctx context.Context, e didrouter.Event) error {
-	wrap := func(err error) error { return t.insertError(err, "event", e.SID, e.WorkspaceSID) }
-	return t.execLater(ctx, wrap, `INSERT INTO events (`+eventCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	wrap := func(err error, rows int) error {
+		return t.insertError(err, "event", rowsNamed(e.SID, rows, "event"), e.WorkspaceSID)
+	}
+	return t.insertLater(ctx, wrap, eventInsert, e.WorkspaceSID, "",
 		e.SID, e.WorkspaceSID, e.EventType, e.ResourceType, e.ResourceSID, e.Description, e.TaskSID, e.WorkerSID,
 		e.ReservationSID, e.Data, t.timeArg(e.Date))
 }

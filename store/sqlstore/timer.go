@@ -52,14 +52,20 @@ func (t *Tx) SetTimer(ctx context.Context, tm didrouter.Timer) error {
 	if tm.SID == "" {
 		tm.SID = didrouter.NewSID(didrouter.PrefixTimer)
 	}
-	wrap := func(err error) error { return t.insertError(err, "timer", tm.SID, tm.WorkspaceSID) }
-	return t.execLater(ctx, wrap, `INSERT INTO timers (`+timerCols+`, guard_sid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (workspace_sid, kind, guard_sid) DO UPDATE SET sid = excluded.sid, task_sid = excluded.task_sid,
-		reservation_sid = excluded.reservation_sid, worker_sid = excluded.worker_sid,
-		task_version = excluded.task_version, fire_at = excluded.fire_at`,
+	wrap := func(err error, rows int) error {
+		return t.insertError(err, "timer", rowsNamed(tm.SID, rows, "timer"), tm.WorkspaceSID)
+	}
+	return t.insertLater(ctx, wrap, timerInsert, tm.WorkspaceSID, tm.Kind+" "+guard,
 		tm.SID, tm.WorkspaceSID, tm.Kind, tm.TaskSID, tm.ReservationSID, tm.WorkerSID, tm.TaskVersion,
 		t.timeArg(tm.FireAt), guard)
 }
+
+// timerInsert is SetTimer's upsert; a transaction's timers go in one
+// statement (Pending.AddRow).
+var timerInsert = Insert{Table: "timers", Columns: timerCols + `, guard_sid`,
+	Tail: ` ON CONFLICT (workspace_sid, kind, guard_sid) DO UPDATE SET sid = excluded.sid, task_sid = excluded.task_sid,
+		reservation_sid = excluded.reservation_sid, worker_sid = excluded.worker_sid,
+		task_version = excluded.task_version, fire_at = excluded.fire_at`}
 
 func (t *Tx) ClearTimers(ctx context.Context, workspaceSID, taskSID string, kinds ...string) error {
 	var a args

@@ -71,6 +71,8 @@ func RunContract(t *testing.T, open func(t *testing.T) didrouter.Store, opts ...
 		{"Pagination", c.pagination},
 		{"TxRollback", c.txRollback},
 		{"DeferredWrites", c.deferredWrites},
+		{"EventsTogether", c.eventsTogether},
+		{"TimersTogether", c.timersTogether},
 		{"Subscribe", c.subscribe},
 		{"SubscribeAcrossInstances", c.subscribeAcrossInstances},
 		{"WebSessions", c.webSessions},
