@@ -4,7 +4,7 @@
 # average and the Postgres durability settings beside it. Usage:
 #
 #   replay/bench/run.sh pg [tuned]          start a throwaway Postgres
-#   replay/bench/run.sh ratio|sustained|scale|profile|cpu|all
+#   replay/bench/run.sh ratio|sustained|scale|profile|cpu|ceilings|all
 #
 # Figures are taken on durable settings by default, as users run Postgres
 # (fsync, synchronous_commit and full_page_writes on): `run.sh pg` starts
@@ -171,6 +171,27 @@ cpu() {
 	stop
 }
 
+# ceilings: the store ceiling of variants of one call's writes, to show what
+# each part costs Postgres: all of them, without the events, without the
+# timers, and the task, reservation and worker claim alone. Uses the
+# database of the last ratio or cpu run (it needs the seeded workers).
+ceilings() {
+	local n=${RATIO_WORKERS:-100000} dir v
+	dir=$(mktemp -d)
+	export DATABASE_URL="$PG/rp_${CEILING_DB:-cpu}?sslmode=disable"
+	# without PATTERN FILE: FILE less the statements whose first line matches.
+	without() { awk -v pat="$1" '{ if (!skip && $0 ~ pat) skip = 1; if (!skip) print; if (skip && $0 ~ /;[[:space:]]*$/) skip = 0 }' "$2"; }
+	cp replay/bench/call-writes.sql "$dir/all.sql"
+	without '^INSERT INTO events' "$dir/all.sql" >"$dir/no-events.sql"
+	without '^INSERT INTO timers' "$dir/all.sql" >"$dir/no-timers.sql"
+	without '^INSERT INTO timers' "$dir/no-events.sql" >"$dir/task-reservation-worker.sql"
+	for v in all no-events no-timers task-reservation-worker; do
+		say "store ceiling, $v, 32 clients, 10 s"
+		pgbench -n -M prepared -c 32 -j 2 -T 10 -D workers="$n" -f "$dir/$v.sql" "$DATABASE_URL" 2>&1 | grep -E '^tps'
+	done
+	rm -rf "$dir"
+}
+
 sustained() {
 	local rate=${RATE:-100} secs=${SECONDS_RUN:-60} n=${SUSTAINED_WORKERS:-10000}
 	serve sustained fresh; seed "$n"; serve sustained
@@ -222,6 +243,7 @@ sustained) sustained ;;
 scale) scale ;;
 profile) profile ;;
 cpu) cpu ;;
+ceilings) ceilings ;;
 all) ratio; sustained; scale ;;
-*) echo "usage: $0 pg [tuned] | ratio|sustained|scale|profile|cpu|all" >&2; exit 2 ;;
+*) echo "usage: $0 pg [tuned] | ratio|sustained|scale|profile|cpu|ceilings|all" >&2; exit 2 ;;
 esac
