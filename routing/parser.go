@@ -73,41 +73,29 @@ func describe(t token) string {
 }
 
 func (p *parser) parseOr(depth int) (*node, error) {
-	first, err := p.parseAnd(depth)
-	if err != nil {
-		return nil, err
-	}
-	if p.tok.kind != tOr {
-		return first, nil
-	}
-	n := &node{kind: nOr, kids: []*node{first}}
-	for p.tok.kind == tOr {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		k, err := p.parseAnd(depth)
-		if err != nil {
-			return nil, err
-		}
-		n.kids = append(n.kids, k)
-	}
-	return n, nil
+	return p.parseChain(depth, tOr, nOr, p.parseAnd)
 }
 
 func (p *parser) parseAnd(depth int) (*node, error) {
-	first, err := p.parsePrimary(depth)
+	return p.parseChain(depth, tAnd, nAnd, p.parsePrimary)
+}
+
+// parseChain parses operands joined by the operator op into one node of
+// kind, or returns the operand alone when there is no operator.
+func (p *parser) parseChain(depth int, op tokKind, kind nodeKind, operand func(depth int) (*node, error)) (*node, error) {
+	first, err := operand(depth)
 	if err != nil {
 		return nil, err
 	}
-	if p.tok.kind != tAnd {
+	if p.tok.kind != op {
 		return first, nil
 	}
-	n := &node{kind: nAnd, kids: []*node{first}}
-	for p.tok.kind == tAnd {
+	n := &node{kind: kind, kids: []*node{first}}
+	for p.tok.kind == op {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		k, err := p.parsePrimary(depth)
+		k, err := operand(depth)
 		if err != nil {
 			return nil, err
 		}
