@@ -73,7 +73,6 @@ worker, agent), email, phone_number (or phone, number, did), contact_uri
 // arguments ("import dids.csv --dry-run").
 type didsFlags struct {
 	*flag.FlagSet
-	synopsis string
 }
 
 // identity reads the one softphone identity the command takes, alice or
@@ -90,13 +89,7 @@ func (f didsFlags) identity(pos []string, stderr io.Writer) (string, bool) {
 }
 
 func newDidsFlags(name, synopsis string, stderr io.Writer) didsFlags {
-	fs := flag.NewFlagSet("dids "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: didrouter dids %s\n\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return didsFlags{FlagSet: fs, synopsis: synopsis}
+	return didsFlags{newFlagSet("dids", name, synopsis, stderr)}
 }
 
 // parse returns the positional arguments; code is -1 to go on, else the
