@@ -281,21 +281,9 @@ func (p *parser) resolveScope(t token) (root, []seg, error) {
 	src := p.lex.src
 	switch p.scope {
 	case ScopeTask:
-		switch prefix {
-		case "task":
-			return rootTask, path[1:], nil
-		case "worker":
-			return 0, nil, errAt(src, t.off, "%s: worker attributes cannot be used here; this expression only sees the task", t.text)
-		}
-		return rootTask, path, nil
+		return oneDocument(src, t, prefix, rootTask, "task", "worker")
 	case ScopeWorker:
-		switch prefix {
-		case "worker":
-			return rootWorker, path[1:], nil
-		case "task":
-			return 0, nil, errAt(src, t.off, "%s: task attributes cannot be used here; this expression only sees the worker", t.text)
-		}
-		return rootWorker, path, nil
+		return oneDocument(src, t, prefix, rootWorker, "worker", "task")
 	case ScopeTarget:
 		switch prefix {
 		case "task":
@@ -314,6 +302,18 @@ func (p *parser) resolveScope(t token) (root, []seg, error) {
 		return 0, nil, errAt(src, t.off, "key %s: skip_if may use workers.available, workers.unavailable, workers.<activity> or task.<key>", t.text)
 	}
 	return 0, nil, errAt(src, t.off, "unknown scope %d", int(p.scope))
+}
+
+// oneDocument resolves key t in a scope that sees one document, r, named
+// own. The key may start with own; one that starts with other is refused.
+func oneDocument(src string, t token, prefix string, r root, own, other string) (root, []seg, error) {
+	switch prefix {
+	case own:
+		return r, t.path[1:], nil
+	case other:
+		return 0, nil, errAt(src, t.off, "%s: %s attributes cannot be used here; this expression only sees the %s", t.text, other, own)
+	}
+	return r, t.path, nil
 }
 
 // parseFloat parses a number literal.
