@@ -206,29 +206,14 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
+// updateUser answers PUT and PATCH of a user.
+func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 	wk, err := h.worker(r)
 	if err != nil {
 		return err
 	}
-	doc, err := readJSON(w, r)
+	doc, err := requestedDoc(w, r, SchemaUser, func() (map[string]any, error) { return h.userDoc(wk), nil })
 	if err != nil {
-		return err
-	}
-	return h.writeUser(w, r, wk, doc)
-}
-
-func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
-	wk, err := h.worker(r)
-	if err != nil {
-		return err
-	}
-	ops, err := readPatchRequest(w, r)
-	if err != nil {
-		return err
-	}
-	doc := h.userDoc(wk)
-	if err := applyPatch(doc, ops, SchemaUser); err != nil {
 		return err
 	}
 	return h.writeUser(w, r, wk, doc)
