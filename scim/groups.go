@@ -136,20 +136,12 @@ func (h *Handler) group(r *http.Request) (string, error) {
 	return name, nil
 }
 
-func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.group(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, name string) error {
 	return h.answerGroup(w, r, http.StatusOK, name)
 }
 
 // updateGroup answers PUT and PATCH of a group.
-func (h *Handler) updateGroup(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.group(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) updateGroup(w http.ResponseWriter, r *http.Request, name string) error {
 	doc, err := requestedDoc(w, r, SchemaGroup, func() (map[string]any, error) {
 		ms, err := h.p.Members(r.Context(), h.ws, name)
 		if err != nil {
@@ -181,11 +173,7 @@ func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, name string
 	return h.answerGroup(w, r, http.StatusOK, name)
 }
 
-func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.group(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request, name string) error {
 	if err := h.p.SetGroupMembers(r.Context(), h.ws, name, nil); err != nil {
 		return err
 	}

@@ -105,17 +105,17 @@ func (h *Handler) Mount(r chi.Router) {
 		r.Get("/Users", h.handle(h.listUsers))
 		r.Post("/Users", h.handle(h.createUser))
 		r.Post("/Users/.search", h.handle(h.searchUsers))
-		r.Get("/Users/{id}", h.handle(h.getUser))
-		r.Put("/Users/{id}", h.handle(h.updateUser))
-		r.Patch("/Users/{id}", h.handle(h.updateUser))
-		r.Delete("/Users/{id}", h.handle(h.deleteUser))
+		r.Get("/Users/{id}", h.handle(named(h.worker, h.getUser)))
+		r.Put("/Users/{id}", h.handle(named(h.worker, h.updateUser)))
+		r.Patch("/Users/{id}", h.handle(named(h.worker, h.updateUser)))
+		r.Delete("/Users/{id}", h.handle(named(h.worker, h.deleteUser)))
 		r.Get("/Groups", h.handle(h.listGroups))
 		r.Post("/Groups", h.handle(h.createGroup))
 		r.Post("/Groups/.search", h.handle(h.searchGroups))
-		r.Get("/Groups/{id}", h.handle(h.getGroup))
-		r.Put("/Groups/{id}", h.handle(h.updateGroup))
-		r.Patch("/Groups/{id}", h.handle(h.updateGroup))
-		r.Delete("/Groups/{id}", h.handle(h.deleteGroup))
+		r.Get("/Groups/{id}", h.handle(named(h.group, h.getGroup)))
+		r.Put("/Groups/{id}", h.handle(named(h.group, h.updateGroup)))
+		r.Patch("/Groups/{id}", h.handle(named(h.group, h.updateGroup)))
+		r.Delete("/Groups/{id}", h.handle(named(h.group, h.deleteGroup)))
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path)
 		})
@@ -160,6 +160,18 @@ func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http
 		if err := fn(w, r); err != nil {
 			h.fail(w, r, err)
 		}
+	}
+}
+
+// named adapts fn, a handler of the one resource the URL names. resolve
+// reads that resource first; when it fails, its error is the answer.
+func named[T any](resolve func(*http.Request) (T, error), fn func(http.ResponseWriter, *http.Request, T) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := resolve(r)
+		if err != nil {
+			return err
+		}
+		return fn(w, r, v)
 	}
 }
 
