@@ -9,18 +9,6 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// CallSettings implements didrouter.CallSettingsStore.
-type CallSettings struct{ sideStore }
-
-// NewCallSettings returns the CallSettingsStore of a store: q reads
-// committed state, tx is the store's Tx method (whose transactions must be
-// *Tx values).
-func NewCallSettings(q *Queries, tx TxFunc) CallSettings {
-	return CallSettings{sideStore{q: q, tx: tx, name: "the call settings store"}}
-}
-
-var _ didrouter.CallSettingsStore = CallSettings{}
-
 const callSettingsCols = `workspace_sid, phone_number, hours, voicemail_after, date_updated`
 
 func scanCallSettings(r Row) (didrouter.CallSettings, error) {

@@ -20,6 +20,24 @@ type sideStore struct {
 	name string
 }
 
+// Web implements didrouter.WebStore.
+type Web struct{ sideStore }
+
+var _ didrouter.WebStore = Web{}
+
+// CallSettings implements didrouter.CallSettingsStore.
+type CallSettings struct{ sideStore }
+
+var _ didrouter.CallSettingsStore = CallSettings{}
+
+// NewSideStores returns the web and call settings stores of a store: q
+// reads committed state, tx is the store's Tx method (whose transactions
+// must be *Tx values).
+func NewSideStores(q *Queries, tx TxFunc) (Web, CallSettings) {
+	return Web{sideStore{q: q, tx: tx, name: "the web store"}},
+		CallSettings{sideStore{q: q, tx: tx, name: "the call settings store"}}
+}
+
 // write runs fn in a transaction of the store. Its transactions must be
 // this package's, whose statements fn writes with.
 func (s sideStore) write(ctx context.Context, fn func(t *Tx) error) error {

@@ -7,17 +7,6 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// Web implements didrouter.WebStore.
-type Web struct{ sideStore }
-
-// NewWeb returns the WebStore of a store: q reads committed state, tx is the
-// store's Tx method (whose transactions must be *Tx values).
-func NewWeb(q *Queries, tx TxFunc) Web {
-	return Web{sideStore{q: q, tx: tx, name: "the web store"}}
-}
-
-var _ didrouter.WebStore = Web{}
-
 const webSessionCols = `id, kind, workspace_sid, worker_sid, csrf_token, created, expires, last_seen`
 
 func scanWebSession(r Row) (didrouter.WebSession, error) {
