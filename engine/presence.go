@@ -65,51 +65,45 @@ func (e *Engine) AgentPageHeartbeatEvery() time.Duration {
 
 // AgentPageOpen records that a page of the worker's desktop is open.
 func (e *Engine) AgentPageOpen(ctx context.Context, workspaceSID, workerSID, pageID string) error {
-	if err := checkPageID(pageID); err != nil {
-		return err
-	}
-	if e.away <= 0 {
-		return nil
-	}
-	if err := e.touchPage(ctx, workspaceSID, workerSID, pageID, true); err != nil {
-		return fmt.Errorf("agent page open: %w", err)
-	}
-	return nil
+	return e.pageReport(pageID, "agent page open", func() error {
+		return e.touchPage(ctx, workspaceSID, workerSID, pageID, true)
+	})
 }
 
 // AgentPageHeartbeat records that the page is still open.
 func (e *Engine) AgentPageHeartbeat(ctx context.Context, workspaceSID, workerSID, pageID string) error {
-	if err := checkPageID(pageID); err != nil {
-		return err
-	}
-	if e.away <= 0 {
-		return nil
-	}
-	if err := e.touchPage(ctx, workspaceSID, workerSID, pageID, false); err != nil {
-		return fmt.Errorf("agent page heartbeat: %w", err)
-	}
-	return nil
+	return e.pageReport(pageID, "agent page heartbeat", func() error {
+		return e.touchPage(ctx, workspaceSID, workerSID, pageID, false)
+	})
 }
 
 // AgentPageClosed records that the page has gone: when no other page of
 // the worker is heard of for Config.AgentAway, the worker goes Offline.
 func (e *Engine) AgentPageClosed(ctx context.Context, workspaceSID, workerSID, pageID string) error {
+	return e.pageReport(pageID, "agent page closed", func() error {
+		_, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
+			// The timer first, then the page: the order the away timer's
+			// handler locks them in.
+			if err := e.armAway(ctx, tx, fx, workspaceSID, workerSID, e.clock.Now()); err != nil {
+				return err
+			}
+			return tx.DeleteAgentPage(ctx, workspaceSID, workerSID, pageID)
+		})
+		return err
+	})
+}
+
+// pageReport checks the page id of a report, then records the report with
+// record unless presence is off. A bad id is refused even when it is off.
+func (e *Engine) pageReport(pageID, what string, record func() error) error {
 	if err := checkPageID(pageID); err != nil {
 		return err
 	}
 	if e.away <= 0 {
 		return nil
 	}
-	_, err := e.tx(ctx, func(tx didrouter.Tx, fx *effects) error {
-		// The timer first, then the page: the order the away timer's
-		// handler locks them in.
-		if err := e.armAway(ctx, tx, fx, workspaceSID, workerSID, e.clock.Now()); err != nil {
-			return err
-		}
-		return tx.DeleteAgentPage(ctx, workspaceSID, workerSID, pageID)
-	})
-	if err != nil {
-		return fmt.Errorf("agent page closed: %w", err)
+	if err := record(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

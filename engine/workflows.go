@@ -164,18 +164,10 @@ func (e *Engine) UpdateTaskQueue(ctx context.Context, workspaceSID, sid string, 
 		if err != nil {
 			return fmt.Errorf("read task queue %s: %w", sid, err)
 		}
-		if u.FriendlyName != nil {
-			q.FriendlyName = *u.FriendlyName
-		}
-		if u.TargetWorkers != nil {
-			q.TargetWorkers = *u.TargetWorkers
-		}
-		if u.TaskOrder != nil {
-			q.TaskOrder = *u.TaskOrder
-		}
-		if u.MaxReservedWorkers != nil {
-			q.MaxReservedWorkers = *u.MaxReservedWorkers
-		}
+		setIf(&q.FriendlyName, u.FriendlyName)
+		setIf(&q.TargetWorkers, u.TargetWorkers)
+		setIf(&q.TaskOrder, u.TaskOrder)
+		setIf(&q.MaxReservedWorkers, u.MaxReservedWorkers)
 		if err := validateTaskQueue(&q); err != nil {
 			return err
 		}
@@ -303,21 +295,11 @@ func (e *Engine) UpdateWorkflow(ctx context.Context, workspaceSID, sid string, u
 		if err != nil {
 			return fmt.Errorf("read workflow %s: %w", sid, err)
 		}
-		if u.FriendlyName != nil {
-			w.FriendlyName = *u.FriendlyName
-		}
-		if u.Configuration != nil {
-			w.Configuration = *u.Configuration
-		}
-		if u.TaskReservationTimeout != nil {
-			w.TaskReservationTimeout = *u.TaskReservationTimeout
-		}
-		if u.AssignmentCallbackURL != nil {
-			w.AssignmentCallbackURL = *u.AssignmentCallbackURL
-		}
-		if u.FallbackAssignmentCallbackURL != nil {
-			w.FallbackAssignmentCallbackURL = *u.FallbackAssignmentCallbackURL
-		}
+		setIf(&w.FriendlyName, u.FriendlyName)
+		setIf(&w.Configuration, u.Configuration)
+		setIf(&w.TaskReservationTimeout, u.TaskReservationTimeout)
+		setIf(&w.AssignmentCallbackURL, u.AssignmentCallbackURL)
+		setIf(&w.FallbackAssignmentCallbackURL, u.FallbackAssignmentCallbackURL)
 		if err := e.validateWorkflow(ctx, tx, &w); err != nil {
 			return err
 		}
@@ -372,4 +354,12 @@ func (e *Engine) DeleteWorkflow(ctx context.Context, workspaceSID, sid string) e
 func (e *Engine) CachedWorkflow(ctx context.Context, workspaceSID, sid string) (didrouter.Workflow, error) {
 	row, _, err := e.workflow(ctx, workspaceSID, sid)
 	return row, err
+}
+
+// setIf sets *dst to *v when an update gives v (a nil field leaves the
+// value as it is).
+func setIf[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }

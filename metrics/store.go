@@ -36,6 +36,20 @@ func (m *Metrics) observe(op string, start time.Time, err error) {
 	}
 }
 
+// timed runs one read of the store through observe.
+func timed[T any](m *Metrics, op string, read func() (T, error)) (T, error) {
+	start := time.Now()
+	v, err := read()
+	m.observe(op, start, err)
+	return v, err
+}
+
+// timedErr is timed for a read that returns nothing but an error.
+func timedErr(m *Metrics, op string, read func() error) error {
+	_, err := timed(m, op, func() (struct{}, error) { return struct{}{}, read() })
+	return err
+}
+
 func (s *store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	start := time.Now()
 	var (
@@ -101,155 +115,89 @@ func (m *Metrics) committed(t *txObserver, now time.Time) {
 }
 
 func (s *store) Ping(ctx context.Context) error {
-	start := time.Now()
-	err := s.Store.Ping(ctx)
-	s.m.observe("Ping", start, err)
-	return err
+	return timedErr(s.m, "Ping", func() error { return s.Store.Ping(ctx) })
 }
 
 func (s *store) GetWorkspace(ctx context.Context, sid string) (didrouter.Workspace, error) {
-	start := time.Now()
-	v, err := s.Store.GetWorkspace(ctx, sid)
-	s.m.observe("GetWorkspace", start, err)
-	return v, err
+	return timed(s.m, "GetWorkspace", func() (didrouter.Workspace, error) { return s.Store.GetWorkspace(ctx, sid) })
 }
 
 func (s *store) ListWorkspaces(ctx context.Context) ([]didrouter.Workspace, error) {
-	start := time.Now()
-	v, err := s.Store.ListWorkspaces(ctx)
-	s.m.observe("ListWorkspaces", start, err)
-	return v, err
+	return timed(s.m, "ListWorkspaces", func() ([]didrouter.Workspace, error) { return s.Store.ListWorkspaces(ctx) })
 }
 
 func (s *store) GetActivity(ctx context.Context, ws, sid string) (didrouter.Activity, error) {
-	start := time.Now()
-	v, err := s.Store.GetActivity(ctx, ws, sid)
-	s.m.observe("GetActivity", start, err)
-	return v, err
+	return timed(s.m, "GetActivity", func() (didrouter.Activity, error) { return s.Store.GetActivity(ctx, ws, sid) })
 }
 
 func (s *store) ListActivities(ctx context.Context, ws string) ([]didrouter.Activity, error) {
-	start := time.Now()
-	v, err := s.Store.ListActivities(ctx, ws)
-	s.m.observe("ListActivities", start, err)
-	return v, err
+	return timed(s.m, "ListActivities", func() ([]didrouter.Activity, error) { return s.Store.ListActivities(ctx, ws) })
 }
 
 func (s *store) GetWorker(ctx context.Context, ws, sid string) (didrouter.Worker, error) {
-	start := time.Now()
-	v, err := s.Store.GetWorker(ctx, ws, sid)
-	s.m.observe("GetWorker", start, err)
-	return v, err
+	return timed(s.m, "GetWorker", func() (didrouter.Worker, error) { return s.Store.GetWorker(ctx, ws, sid) })
 }
 
 func (s *store) WorkerByPhoneNumber(ctx context.Context, ws, e164 string) (didrouter.Worker, error) {
-	start := time.Now()
-	v, err := s.Store.WorkerByPhoneNumber(ctx, ws, e164)
-	s.m.observe("WorkerByPhoneNumber", start, err)
-	return v, err
+	return timed(s.m, "WorkerByPhoneNumber", func() (didrouter.Worker, error) { return s.Store.WorkerByPhoneNumber(ctx, ws, e164) })
 }
 
 func (s *store) ListWorkers(ctx context.Context, ws string, f didrouter.WorkerFilter) ([]didrouter.Worker, error) {
-	start := time.Now()
-	v, err := s.Store.ListWorkers(ctx, ws, f)
-	s.m.observe("ListWorkers", start, err)
-	return v, err
+	return timed(s.m, "ListWorkers", func() ([]didrouter.Worker, error) { return s.Store.ListWorkers(ctx, ws, f) })
 }
 
 func (s *store) EachWorker(ctx context.Context, ws string, fn func(didrouter.Worker) error) error {
-	start := time.Now()
-	err := s.Store.EachWorker(ctx, ws, fn)
-	s.m.observe("EachWorker", start, err)
-	return err
+	return timedErr(s.m, "EachWorker", func() error { return s.Store.EachWorker(ctx, ws, fn) })
 }
 
 func (s *store) GetTaskQueue(ctx context.Context, ws, sid string) (didrouter.TaskQueue, error) {
-	start := time.Now()
-	v, err := s.Store.GetTaskQueue(ctx, ws, sid)
-	s.m.observe("GetTaskQueue", start, err)
-	return v, err
+	return timed(s.m, "GetTaskQueue", func() (didrouter.TaskQueue, error) { return s.Store.GetTaskQueue(ctx, ws, sid) })
 }
 
 func (s *store) ListTaskQueues(ctx context.Context, ws string) ([]didrouter.TaskQueue, error) {
-	start := time.Now()
-	v, err := s.Store.ListTaskQueues(ctx, ws)
-	s.m.observe("ListTaskQueues", start, err)
-	return v, err
+	return timed(s.m, "ListTaskQueues", func() ([]didrouter.TaskQueue, error) { return s.Store.ListTaskQueues(ctx, ws) })
 }
 
 func (s *store) GetWorkflow(ctx context.Context, ws, sid string) (didrouter.Workflow, error) {
-	start := time.Now()
-	v, err := s.Store.GetWorkflow(ctx, ws, sid)
-	s.m.observe("GetWorkflow", start, err)
-	return v, err
+	return timed(s.m, "GetWorkflow", func() (didrouter.Workflow, error) { return s.Store.GetWorkflow(ctx, ws, sid) })
 }
 
 func (s *store) ListWorkflows(ctx context.Context, ws string) ([]didrouter.Workflow, error) {
-	start := time.Now()
-	v, err := s.Store.ListWorkflows(ctx, ws)
-	s.m.observe("ListWorkflows", start, err)
-	return v, err
+	return timed(s.m, "ListWorkflows", func() ([]didrouter.Workflow, error) { return s.Store.ListWorkflows(ctx, ws) })
 }
 
 func (s *store) GetTask(ctx context.Context, ws, sid string) (didrouter.Task, error) {
-	start := time.Now()
-	v, err := s.Store.GetTask(ctx, ws, sid)
-	s.m.observe("GetTask", start, err)
-	return v, err
+	return timed(s.m, "GetTask", func() (didrouter.Task, error) { return s.Store.GetTask(ctx, ws, sid) })
 }
 
 func (s *store) TaskByCallSID(ctx context.Context, ws, callSID string) (didrouter.Task, error) {
-	start := time.Now()
-	v, err := s.Store.TaskByCallSID(ctx, ws, callSID)
-	s.m.observe("TaskByCallSID", start, err)
-	return v, err
+	return timed(s.m, "TaskByCallSID", func() (didrouter.Task, error) { return s.Store.TaskByCallSID(ctx, ws, callSID) })
 }
 
 func (s *store) ListTasks(ctx context.Context, ws string, f didrouter.TaskFilter) ([]didrouter.Task, error) {
-	start := time.Now()
-	v, err := s.Store.ListTasks(ctx, ws, f)
-	s.m.observe("ListTasks", start, err)
-	return v, err
+	return timed(s.m, "ListTasks", func() ([]didrouter.Task, error) { return s.Store.ListTasks(ctx, ws, f) })
 }
 
 func (s *store) WaitingTasks(ctx context.Context, ws string, limit int) ([]didrouter.Task, error) {
-	start := time.Now()
-	v, err := s.Store.WaitingTasks(ctx, ws, limit)
-	s.m.observe("WaitingTasks", start, err)
-	return v, err
+	return timed(s.m, "WaitingTasks", func() ([]didrouter.Task, error) { return s.Store.WaitingTasks(ctx, ws, limit) })
 }
 
 func (s *store) GetReservation(ctx context.Context, ws, sid string) (didrouter.Reservation, error) {
-	start := time.Now()
-	v, err := s.Store.GetReservation(ctx, ws, sid)
-	s.m.observe("GetReservation", start, err)
-	return v, err
+	return timed(s.m, "GetReservation", func() (didrouter.Reservation, error) { return s.Store.GetReservation(ctx, ws, sid) })
 }
 
 func (s *store) ListReservations(ctx context.Context, ws string, f didrouter.ReservationFilter) ([]didrouter.Reservation, error) {
-	start := time.Now()
-	v, err := s.Store.ListReservations(ctx, ws, f)
-	s.m.observe("ListReservations", start, err)
-	return v, err
+	return timed(s.m, "ListReservations", func() ([]didrouter.Reservation, error) { return s.Store.ListReservations(ctx, ws, f) })
 }
 
 func (s *store) ListEvents(ctx context.Context, ws string, f didrouter.EventFilter) ([]didrouter.Event, error) {
-	start := time.Now()
-	v, err := s.Store.ListEvents(ctx, ws, f)
-	s.m.observe("ListEvents", start, err)
-	return v, err
+	return timed(s.m, "ListEvents", func() ([]didrouter.Event, error) { return s.Store.ListEvents(ctx, ws, f) })
 }
 
 func (s *store) GetBinding(ctx context.Context, e164 string) (didrouter.PhoneNumberBinding, error) {
-	start := time.Now()
-	v, err := s.Store.GetBinding(ctx, e164)
-	s.m.observe("GetBinding", start, err)
-	return v, err
+	return timed(s.m, "GetBinding", func() (didrouter.PhoneNumberBinding, error) { return s.Store.GetBinding(ctx, e164) })
 }
 
 func (s *store) ListBindings(ctx context.Context, ws string) ([]didrouter.PhoneNumberBinding, error) {
-	start := time.Now()
-	v, err := s.Store.ListBindings(ctx, ws)
-	s.m.observe("ListBindings", start, err)
-	return v, err
+	return timed(s.m, "ListBindings", func() ([]didrouter.PhoneNumberBinding, error) { return s.Store.ListBindings(ctx, ws) })
 }

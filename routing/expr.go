@@ -172,12 +172,18 @@ func (e *Expr) EvalWorker(task Attributes, w *WorkerInfo) bool {
 	if e == nil {
 		return true
 	}
+	c := workerCtx(task, w)
+	return e.root.eval(&c)
+}
+
+// workerCtx is the evaluation context of task and w, which may be nil.
+func workerCtx(task Attributes, w *WorkerInfo) evalCtx {
 	c := evalCtx{task: task}
 	if w != nil {
 		c.worker = w.Attributes
 		c.info = w
 	}
-	return e.root.eval(&c)
+	return c
 }
 
 // evalRec evaluates against an indexed worker.

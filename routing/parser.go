@@ -73,41 +73,29 @@ func describe(t token) string {
 }
 
 func (p *parser) parseOr(depth int) (*node, error) {
-	first, err := p.parseAnd(depth)
-	if err != nil {
-		return nil, err
-	}
-	if p.tok.kind != tOr {
-		return first, nil
-	}
-	n := &node{kind: nOr, kids: []*node{first}}
-	for p.tok.kind == tOr {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		k, err := p.parseAnd(depth)
-		if err != nil {
-			return nil, err
-		}
-		n.kids = append(n.kids, k)
-	}
-	return n, nil
+	return p.parseChain(depth, tOr, nOr, p.parseAnd)
 }
 
 func (p *parser) parseAnd(depth int) (*node, error) {
-	first, err := p.parsePrimary(depth)
+	return p.parseChain(depth, tAnd, nAnd, p.parsePrimary)
+}
+
+// parseChain parses operands joined by the operator op into one node of
+// kind, or returns the operand alone when there is no operator.
+func (p *parser) parseChain(depth int, op tokKind, kind nodeKind, operand func(depth int) (*node, error)) (*node, error) {
+	first, err := operand(depth)
 	if err != nil {
 		return nil, err
 	}
-	if p.tok.kind != tAnd {
+	if p.tok.kind != op {
 		return first, nil
 	}
-	n := &node{kind: nAnd, kids: []*node{first}}
-	for p.tok.kind == tAnd {
+	n := &node{kind: kind, kids: []*node{first}}
+	for p.tok.kind == op {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		k, err := p.parsePrimary(depth)
+		k, err := operand(depth)
 		if err != nil {
 			return nil, err
 		}
@@ -293,21 +281,9 @@ func (p *parser) resolveScope(t token) (root, []seg, error) {
 	src := p.lex.src
 	switch p.scope {
 	case ScopeTask:
-		switch prefix {
-		case "task":
-			return rootTask, path[1:], nil
-		case "worker":
-			return 0, nil, errAt(src, t.off, "%s: worker attributes cannot be used here; this expression only sees the task", t.text)
-		}
-		return rootTask, path, nil
+		return oneDocument(src, t, prefix, rootTask, "task", "worker")
 	case ScopeWorker:
-		switch prefix {
-		case "worker":
-			return rootWorker, path[1:], nil
-		case "task":
-			return 0, nil, errAt(src, t.off, "%s: task attributes cannot be used here; this expression only sees the worker", t.text)
-		}
-		return rootWorker, path, nil
+		return oneDocument(src, t, prefix, rootWorker, "worker", "task")
 	case ScopeTarget:
 		switch prefix {
 		case "task":
@@ -326,6 +302,18 @@ func (p *parser) resolveScope(t token) (root, []seg, error) {
 		return 0, nil, errAt(src, t.off, "key %s: skip_if may use workers.available, workers.unavailable, workers.<activity> or task.<key>", t.text)
 	}
 	return 0, nil, errAt(src, t.off, "unknown scope %d", int(p.scope))
+}
+
+// oneDocument resolves key t in a scope that sees one document, r, named
+// own. The key may start with own; one that starts with other is refused.
+func oneDocument(src string, t token, prefix string, r root, own, other string) (root, []seg, error) {
+	switch prefix {
+	case own:
+		return r, t.path[1:], nil
+	case other:
+		return 0, nil, errAt(src, t.off, "%s: %s attributes cannot be used here; this expression only sees the %s", t.text, other, own)
+	}
+	return r, t.path, nil
 }
 
 // parseFloat parses a number literal.

@@ -23,11 +23,7 @@ func (e *Expr) Trace(task Attributes, w *WorkerInfo) []Comparison {
 	if e == nil {
 		return nil
 	}
-	c := evalCtx{task: task}
-	if w != nil {
-		c.worker = w.Attributes
-		c.info = w
-	}
+	c := workerCtx(task, w)
 	var out []Comparison
 	e.root.trace(&c, &out)
 	return out

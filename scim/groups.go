@@ -136,41 +136,20 @@ func (h *Handler) group(r *http.Request) (string, error) {
 	return name, nil
 }
 
-func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.group(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, name string) error {
 	return h.answerGroup(w, r, http.StatusOK, name)
 }
 
-func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.group(r)
+// updateGroup answers PUT and PATCH of a group.
+func (h *Handler) updateGroup(w http.ResponseWriter, r *http.Request, name string) error {
+	doc, err := requestedDoc(w, r, SchemaGroup, func() (map[string]any, error) {
+		ms, err := h.p.Members(r.Context(), h.ws, name)
+		if err != nil {
+			return nil, err
+		}
+		return h.groupDoc(name, ms), nil
+	})
 	if err != nil {
-		return err
-	}
-	doc, err := readJSON(w, r)
-	if err != nil {
-		return err
-	}
-	return h.writeGroup(w, r, name, doc)
-}
-
-func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.group(r)
-	if err != nil {
-		return err
-	}
-	ops, err := readPatchRequest(w, r)
-	if err != nil {
-		return err
-	}
-	ms, err := h.p.Members(r.Context(), h.ws, name)
-	if err != nil {
-		return err
-	}
-	doc := h.groupDoc(name, ms)
-	if err := applyPatch(doc, ops, SchemaGroup); err != nil {
 		return err
 	}
 	return h.writeGroup(w, r, name, doc)
@@ -194,11 +173,7 @@ func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, name string
 	return h.answerGroup(w, r, http.StatusOK, name)
 }
 
-func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.group(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request, name string) error {
 	if err := h.p.SetGroupMembers(r.Context(), h.ws, name, nil); err != nil {
 		return err
 	}

@@ -69,6 +69,27 @@ func readPatch(doc map[string]any) ([]patchOp, error) {
 	return out, nil
 }
 
+// requestedDoc is the whole document a PUT or PATCH asks for. A PUT's body
+// is the document; a PATCH's operations apply to the current document,
+// which current reads.
+func requestedDoc(w http.ResponseWriter, r *http.Request, core string, current func() (map[string]any, error)) (map[string]any, error) {
+	if r.Method != http.MethodPatch {
+		return readJSON(w, r)
+	}
+	ops, err := readPatchRequest(w, r)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := current()
+	if err != nil {
+		return nil, err
+	}
+	if err := applyPatch(doc, ops, core); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
 // applyPatch applies the operations to a resource document in order. The
 // caller then writes the document as a PUT would, so a PATCH and the
 // equivalent PUT do the same, and a PATCH that changes nothing writes

@@ -102,20 +102,14 @@ func (h *Handler) Mount(r chi.Router) {
 		r.Get("/ResourceTypes/{id}", h.resourceType)
 		r.Get("/Schemas", h.schemas)
 		r.Get("/Schemas/{id}", h.schema)
-		r.Get("/Users", h.handle(h.listUsers))
-		r.Post("/Users", h.handle(h.createUser))
-		r.Post("/Users/.search", h.handle(h.searchUsers))
-		r.Get("/Users/{id}", h.handle(h.getUser))
-		r.Put("/Users/{id}", h.handle(h.replaceUser))
-		r.Patch("/Users/{id}", h.handle(h.patchUser))
-		r.Delete("/Users/{id}", h.handle(h.deleteUser))
-		r.Get("/Groups", h.handle(h.listGroups))
-		r.Post("/Groups", h.handle(h.createGroup))
-		r.Post("/Groups/.search", h.handle(h.searchGroups))
-		r.Get("/Groups/{id}", h.handle(h.getGroup))
-		r.Put("/Groups/{id}", h.handle(h.replaceGroup))
-		r.Patch("/Groups/{id}", h.handle(h.patchGroup))
-		r.Delete("/Groups/{id}", h.handle(h.deleteGroup))
+		mountResource(r, h, "/Users", h.worker, resourceHandlers[didrouter.Worker]{
+			list: h.listUsers, create: h.createUser, search: h.searchUsers,
+			get: h.getUser, update: h.updateUser, delete: h.deleteUser,
+		})
+		mountResource(r, h, "/Groups", h.group, resourceHandlers[string]{
+			list: h.listGroups, create: h.createGroup, search: h.searchGroups,
+			get: h.getGroup, update: h.updateGroup, delete: h.deleteGroup,
+		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path)
 		})
@@ -161,6 +155,36 @@ func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http
 			h.fail(w, r, err)
 		}
 	}
+}
+
+// resourceHandlers are the handlers of one resource type. get, update
+// (PUT and PATCH) and delete act on the one resource of type T the URL
+// names.
+type resourceHandlers[T any] struct {
+	list, create, search func(http.ResponseWriter, *http.Request) error
+	get, update, delete  func(http.ResponseWriter, *http.Request, T) error
+}
+
+// mountResource routes SCIM's endpoints of one resource type under path.
+// resolve reads the resource the URL names; when it fails, its error is the
+// answer.
+func mountResource[T any](r chi.Router, h *Handler, path string, resolve func(*http.Request) (T, error), hs resourceHandlers[T]) {
+	named := func(fn func(http.ResponseWriter, *http.Request, T) error) http.HandlerFunc {
+		return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+			v, err := resolve(r)
+			if err != nil {
+				return err
+			}
+			return fn(w, r, v)
+		})
+	}
+	r.Get(path, h.handle(hs.list))
+	r.Post(path, h.handle(hs.create))
+	r.Post(path+"/.search", h.handle(hs.search))
+	r.Get(path+"/{id}", named(hs.get))
+	r.Put(path+"/{id}", named(hs.update))
+	r.Patch(path+"/{id}", named(hs.update))
+	r.Delete(path+"/{id}", named(hs.delete))
 }
 
 // fail answers err. A coded engine error gets its message and status.

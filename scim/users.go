@@ -197,38 +197,15 @@ func (h *Handler) worker(r *http.Request) (didrouter.Worker, error) {
 	return wk, err
 }
 
-func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
-	wk, err := h.worker(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, wk didrouter.Worker) error {
 	writeJSON(w, http.StatusOK, h.userDoc(wk))
 	return nil
 }
 
-func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
-	wk, err := h.worker(r)
+// updateUser answers PUT and PATCH of a user.
+func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, wk didrouter.Worker) error {
+	doc, err := requestedDoc(w, r, SchemaUser, func() (map[string]any, error) { return h.userDoc(wk), nil })
 	if err != nil {
-		return err
-	}
-	doc, err := readJSON(w, r)
-	if err != nil {
-		return err
-	}
-	return h.writeUser(w, r, wk, doc)
-}
-
-func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
-	wk, err := h.worker(r)
-	if err != nil {
-		return err
-	}
-	ops, err := readPatchRequest(w, r)
-	if err != nil {
-		return err
-	}
-	doc := h.userDoc(wk)
-	if err := applyPatch(doc, ops, SchemaUser); err != nil {
 		return err
 	}
 	return h.writeUser(w, r, wk, doc)
@@ -249,11 +226,7 @@ func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, wk didrouter
 	return nil
 }
 
-func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
-	wk, err := h.worker(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, wk didrouter.Worker) error {
 	deferred, err := h.p.Delete(r.Context(), h.ws, wk.SID)
 	if err != nil {
 		return err

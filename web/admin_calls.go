@@ -76,35 +76,26 @@ func (n *callNames) worker(sid string) (string, error) {
 	if sid == "" {
 		return "", nil
 	}
-	if name, ok := n.workers[sid]; ok {
-		return name, nil
-	}
-	w, err := n.h.store.GetWorker(n.r.Context(), n.ws, sid)
-	switch {
-	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
-		n.workers[sid] = sid + " (deleted)"
-	case err != nil:
-		return "", fmt.Errorf("read worker %s: %w", sid, err)
-	default:
-		n.workers[sid] = w.FriendlyName
-	}
-	return n.workers[sid], nil
+	return remember(n.workers, sid, sid+" (deleted)", func() (string, error) {
+		w, err := n.h.store.GetWorker(n.r.Context(), n.ws, sid)
+		if err != nil {
+			return "", fmt.Errorf("read worker %s: %w", sid, err)
+		}
+		return w.FriendlyName, nil
+	})
 }
 
 func (n *callNames) queue(sid string) (string, error) {
-	if name, ok := n.queues[sid]; ok {
-		return name, nil
+	if sid == "" {
+		return "the queue", nil
 	}
-	q, err := n.h.store.GetTaskQueue(n.r.Context(), n.ws, sid)
-	switch {
-	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND || sid == "":
-		n.queues[sid] = "the queue"
-	case err != nil:
-		return "", fmt.Errorf("read task queue %s: %w", sid, err)
-	default:
-		n.queues[sid] = q.FriendlyName
-	}
-	return n.queues[sid], nil
+	return remember(n.queues, sid, "the queue", func() (string, error) {
+		q, err := n.h.store.GetTaskQueue(n.r.Context(), n.ws, sid)
+		if err != nil {
+			return "", fmt.Errorf("read task queue %s: %w", sid, err)
+		}
+		return q.FriendlyName, nil
+	})
 }
 
 // owner is the name of a number's owner ("" for none).
@@ -112,19 +103,30 @@ func (n *callNames) owner(e164 string) (string, error) {
 	if e164 == "" {
 		return "", nil
 	}
-	if name, ok := n.owners[e164]; ok {
+	return remember(n.owners, e164, "", func() (string, error) {
+		w, err := n.h.store.WorkerByPhoneNumber(n.r.Context(), n.ws, e164)
+		if err != nil {
+			return "", fmt.Errorf("find the owner of %s: %w", e164, err)
+		}
+		return w.FriendlyName, nil
+	})
+}
+
+// remember returns the name of key in names, reading it with read the
+// first time. A row that is gone is named missing.
+func remember(names map[string]string, key, missing string, read func() (string, error)) (string, error) {
+	if name, ok := names[key]; ok {
 		return name, nil
 	}
-	w, err := n.h.store.WorkerByPhoneNumber(n.r.Context(), n.ws, e164)
+	name, err := read()
 	switch {
 	case didrouter.ErrorCode(err) == didrouter.ENOTFOUND:
-		n.owners[e164] = ""
+		name = missing
 	case err != nil:
-		return "", fmt.Errorf("find the owner of %s: %w", e164, err)
-	default:
-		n.owners[e164] = w.FriendlyName
+		return "", err
 	}
-	return n.owners[e164], nil
+	names[key] = name
+	return name, nil
 }
 
 // callRow describes task t: who called whom, and what became of it.

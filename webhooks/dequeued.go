@@ -19,12 +19,9 @@ const maxEnqueueRetries = 3
 // the reservation vanished meanwhile); a caller who hung up in the queue
 // cancels the task.
 func (h *Handler) dequeued(ctx context.Context, c *call) ([]twiml.Element, error) {
-	if c.taskSID == "" {
-		return nil, didrouter.Errorf(didrouter.EINVALID, "enqueue action without a task")
-	}
-	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	t, err := h.urlTask(ctx, c, "enqueue action")
 	if err != nil {
-		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
+		return nil, err
 	}
 	result := c.param("QueueResult")
 	switch {

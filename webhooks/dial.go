@@ -15,12 +15,9 @@ import (
 // reservation back (no-answer = timeout, else rejected) and the caller rings
 // the next reserved worker or waits.
 func (h *Handler) dialAction(ctx context.Context, c *call) ([]twiml.Element, error) {
-	if c.taskSID == "" {
-		return nil, didrouter.Errorf(didrouter.EINVALID, "dial action without a task")
-	}
-	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	t, err := h.urlTask(ctx, c, "dial action")
 	if err != nil {
-		return nil, fmt.Errorf("read task %s: %w", c.taskSID, err)
+		return nil, err
 	}
 	if finished(t.AssignmentStatus) {
 		h.decision(ctx, c, t.SID, "", "hangup", "task is "+t.AssignmentStatus)

@@ -40,6 +40,19 @@ func (c *call) dialStatus() string {
 	return c.query("dial_status")
 }
 
+// urlTask reads the task named in the request's URL. what names the
+// request in the error when the URL names no task.
+func (h *Handler) urlTask(ctx context.Context, c *call, what string) (didrouter.Task, error) {
+	if c.taskSID == "" {
+		return didrouter.Task{}, didrouter.Errorf(didrouter.EINVALID, "%s without a task", what)
+	}
+	t, err := h.store.GetTask(ctx, c.ws, c.taskSID)
+	if err != nil {
+		return didrouter.Task{}, fmt.Errorf("read task %s: %w", c.taskSID, err)
+	}
+	return t, nil
+}
+
 // twimlFunc decides the TwiML of one webhook.
 type twimlFunc func(ctx context.Context, c *call) ([]twiml.Element, error)
 

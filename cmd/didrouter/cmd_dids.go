@@ -73,30 +73,28 @@ worker, agent), email, phone_number (or phone, number, did), contact_uri
 // arguments ("import dids.csv --dry-run").
 type didsFlags struct {
 	*flag.FlagSet
-	synopsis string
 }
 
-// identity reads the one softphone identity the command takes, alice or
-// client:alice. When there is not exactly one it prints why and the usage.
-func (f didsFlags) identity(pos []string, stderr io.Writer) (string, bool) {
+// parseIdentity parses args, which name the one softphone identity the
+// command takes, alice or client:alice. When there is not exactly one it
+// prints why and the usage. code is -1 to go on, else the exit code.
+func (f didsFlags) parseIdentity(args []string, stderr io.Writer) (identity string, code int) {
+	pos, code := f.parse(args)
+	if code >= 0 {
+		return "", code
+	}
 	if len(pos) == 1 {
 		if id := strings.TrimSpace(strings.TrimPrefix(pos[0], "client:")); id != "" {
-			return id, true
+			return id, -1
 		}
 	}
 	fmt.Fprintf(stderr, "%s: name one softphone identity (alice, or client:alice)\n", f.Name())
 	f.Usage()
-	return "", false
+	return "", 2
 }
 
 func newDidsFlags(name, synopsis string, stderr io.Writer) didsFlags {
-	fs := flag.NewFlagSet("dids "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: didrouter dids %s\n\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return didsFlags{FlagSet: fs, synopsis: synopsis}
+	return didsFlags{newFlagSet("dids", name, synopsis, stderr)}
 }
 
 // parse returns the positional arguments; code is -1 to go on, else the
@@ -358,13 +356,9 @@ func (c didsCommand) token(_ context.Context, args []string, _ io.Reader, stdout
 	link := f.Bool("link", false, "print a sign-in link for the agent desktop (<public URL>/agent/signin?t=…) instead of a token")
 	ttl := f.Duration("ttl", 0, "how long it is valid (default 12h for a token, 15m for a link)")
 	rawURL := f.String("url", "", "base URL of the link (default DIDROUTER_PUBLIC_URL, else DIDROUTER_URL, else "+defaultDidrouterURL+")")
-	pos, code := f.parse(args)
+	identity, code := f.parseIdentity(args, stderr)
 	if code >= 0 {
 		return code
-	}
-	identity, ok := f.identity(pos, stderr)
-	if !ok {
-		return 2
 	}
 	if *ttl < 0 {
 		fmt.Fprintln(stderr, "dids token: --ttl must be positive")
@@ -458,13 +452,9 @@ func (c didsCommand) revoke(ctx context.Context, args []string, _ io.Reader, std
 	f := newDidsFlags("revoke", "revoke [--url URL] [--workspace WS…] IDENTITY", stderr)
 	rawURL := f.String("url", "", "didrouter's base URL (DIDROUTER_URL; default "+defaultDidrouterURL+")")
 	wsSID := f.String("workspace", "", "workspace sid (default: the one where the identity is a worker)")
-	pos, code := f.parse(args)
+	identity, code := f.parseIdentity(args, stderr)
 	if code >= 0 {
 		return code
-	}
-	identity, ok := f.identity(pos, stderr)
-	if !ok {
-		return 2
 	}
 	admin, err := c.admin(*rawURL)
 	if err != nil {

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/didrouter/didrouter"
 )
@@ -15,15 +12,10 @@ import (
 // also migrates on start; this is for deployments that migrate as a
 // separate step).
 func runMigrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	cfg, err := parseConfig("migrate", args, os.Getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	cfg, logger, code, ok := startConfig("migrate", args, stderr)
+	if !ok {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "didrouter migrate: %v\n", err)
-		return 2
-	}
-	logger := newLogger(cfg, stderr)
 	st, kind, err := openStore(ctx, cfg, didrouter.SystemClock{}, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "didrouter migrate: %v\n", err)

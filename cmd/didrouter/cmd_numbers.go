@@ -84,17 +84,6 @@ func (c numbersCommand) defaultHooks() numbers.Webhooks {
 	}
 }
 
-// newFlagSet returns a flag set whose usage starts with synopsis.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("numbers "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: didrouter numbers %s\n\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
 // parseFlags parses args and refuses positional arguments; it returns an
 // exit code, or -1 to go on.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) int {

@@ -23,7 +23,7 @@ var (
 )
 
 func (c numbersCommand) buy(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("buy", "buy --count N [--country US] [--type local] [--area-code 512] [--dry-run] [--yes]", stderr)
+	fs := newFlagSet("numbers", "buy", "buy --count N [--country US] [--type local] [--area-code 512] [--dry-run] [--yes]", stderr)
 	country := fs.String("country", "US", "ISO 3166 country code of the numbers")
 	kind := fs.String("type", "local", "number type: local, mobile or toll-free")
 	areaCode := fs.String("area-code", "", "area code (US and Canada), e.g. 512")

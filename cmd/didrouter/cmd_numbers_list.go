@@ -12,7 +12,7 @@ import (
 )
 
 func (c numbersCommand) list(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("list", "list [--didrouter-url http://host:8080] [--json]", stderr)
+	fs := newFlagSet("numbers", "list", "list [--didrouter-url http://host:8080] [--json]", stderr)
 	base := fs.String("didrouter-url", "", "didrouter's admin API base URL, to show which worker owns each number (uses DIDROUTER_API_KEY and DIDROUTER_API_SECRET)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if code := parseFlags(fs, args, stderr); code >= 0 {

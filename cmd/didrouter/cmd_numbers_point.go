@@ -26,7 +26,7 @@ func (l *stringList) Set(v string) error {
 }
 
 func (c numbersCommand) point(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("point", "point --voice-url URL [--status-callback URL] [--except +1…]… [--dry-run]", stderr)
+	fs := newFlagSet("numbers", "point", "point --voice-url URL [--status-callback URL] [--except +1…]… [--dry-run]", stderr)
 	def := c.defaultHooks()
 	voiceURL := fs.String("voice-url", def.VoiceURL, "didrouter's voice URL, …/webhooks/voice/incoming (default from DIDROUTER_PUBLIC_URL)")
 	status := fs.String("status-callback", def.StatusCallback, "didrouter's status callback, …/webhooks/voice/status (default from DIDROUTER_PUBLIC_URL); empty leaves callbacks as they are")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,15 +36,10 @@ import (
 // until SIGINT or SIGTERM. It then stops accepting, gives in-flight requests
 // up to DIDROUTER_SHUTDOWN_TIMEOUT to finish, and stops the engine.
 func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) int {
-	cfg, err := parseConfig("serve", args, os.Getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	cfg, logger, code, ok := startConfig("serve", args, stderr)
+	if !ok {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "didrouter serve: %v\n", err)
-		return 2
-	}
-	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// After the first signal a second one stops the process at once

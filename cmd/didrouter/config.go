@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,6 +135,22 @@ func (c config) usesPostgres() bool { return c.DatabaseURL != "" }
 
 // apiEnabled reports whether the admin API is served.
 func (c config) apiEnabled() bool { return c.APIKey != "" }
+
+// startConfig reads the configuration of command name from args and the
+// environment, and makes its logger. When ok is false the command ends at
+// once with exit code code: 0 after -h, 2 after a configuration error,
+// which it has printed.
+func startConfig(name string, args []string, stderr io.Writer) (cfg config, logger *slog.Logger, code int, ok bool) {
+	cfg, err := parseConfig(name, args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return config{}, nil, 0, false
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "didrouter %s: %v\n", name, err)
+		return config{}, nil, 2, false
+	}
+	return cfg, newLogger(cfg, stderr), 0, true
+}
 
 // parseConfig reads the configuration of command name ("serve" or
 // "migrate"; migrate needs only the store and logging). getenv is

@@ -55,13 +55,8 @@ Run "didrouter journal <subcommand> -h" for its options.
 
 // show prints a journal's pending entries, one a line.
 func (c journalCommand) show(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("journal show", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := journalFlags("show", "[-json] FILE", stderr)
 	asJSON := fs.Bool("json", false, "print the entries as JSON, one a line")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: didrouter journal show [-json] FILE")
-		fs.PrintDefaults()
-	}
 	path, code, ok := parseJournalArgs(fs, args, stderr)
 	if !ok {
 		return code
@@ -90,17 +85,12 @@ func (c journalCommand) show(_ context.Context, args []string, _ io.Reader, stdo
 
 // replay replays a journal into the database.
 func (c journalCommand) replay(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("journal replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := journalFlags("replay", "[-database-url URL] [-give-up] FILE", stderr)
 	dbURL := fs.String("database-url", strings.TrimSpace(c.getenv("DATABASE_URL")), "Postgres URL of the instances' database (DATABASE_URL)")
 	giveUp := fs.Bool("give-up", false, "drop (and log) the entries that cannot be applied, such as the end of a call that has no task in the database; "+
 		"without it they stay in the journal (replay the other instances' journals first)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long; what is not replayed stays in the journal")
 	level := fs.String("log-level", "warn", "debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: didrouter journal replay [-database-url URL] [-give-up] FILE")
-		fs.PrintDefaults()
-	}
 	path, code, ok := parseJournalArgs(fs, args, stderr)
 	if !ok {
 		return code
@@ -131,6 +121,18 @@ func (c journalCommand) replay(ctx context.Context, args []string, _ io.Reader, 
 	fmt.Fprintln(stdout, "Entries are left when their call has no task in the database yet: replay the other "+
 		"instances' journals, then this one again; -give-up drops what still cannot be applied.")
 	return 1
+}
+
+// journalFlags is the flag set of journal subcommand name, whose usage
+// line ends in usage.
+func journalFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("journal "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: didrouter journal "+name+" "+usage)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // parseJournalArgs parses fs and returns its one FILE argument; ok false

@@ -98,6 +98,18 @@ func usage(w io.Writer, commands map[string]command) {
 	fmt.Fprintln(w, "\nRun \"didrouter <command> -h\" for a command's options.")
 }
 
+// newFlagSet returns the flag set of subcommand name of group ("numbers
+// buy"), whose usage starts with synopsis.
+func newFlagSet(group, name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(group+" "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: didrouter %s %s\n\n", group, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 // flagExit is the exit code for an error from FlagSet.Parse. Asking for
 // help succeeds; a bad flag is bad usage. The flag package has already
 // printed the message and the usage.

@@ -348,17 +348,7 @@ func (f *Fake) searchAvailable(rest, country, kind string, form url.Values) (int
 		s := pageURI(path, form, size, index-1, "")
 		prev = &s
 	}
-	return http.StatusOK, map[string]any{
-		"available_phone_numbers": items,
-		"end":                     max(end-1, 0),
-		"first_page_uri":          pageURI(path, form, size, 0, ""),
-		"next_page_uri":           next,
-		"page":                    index,
-		"page_size":               size,
-		"previous_page_uri":       prev,
-		"start":                   start,
-		"uri":                     pageURI(path, form, size, index, form.Get("PageToken")),
-	}
+	return http.StatusOK, pageBody("available_phone_numbers", items, path, form, size, index, start, end, next, prev)
 }
 
 // containsPattern matches Twilio's Contains: digits, with * for any digit,
@@ -419,16 +409,22 @@ func (f *Fake) listIncoming(rest string, form url.Values) (int, any) {
 		s := pageURI(path, form, size, index+1, "PA"+match[end-1].SID)
 		next = &s
 	}
-	return http.StatusOK, map[string]any{
-		"incoming_phone_numbers": items,
-		"end":                    max(end-1, 0),
-		"first_page_uri":         pageURI(path, form, size, 0, ""),
-		"next_page_uri":          next,
-		"page":                   index,
-		"page_size":              size,
-		"previous_page_uri":      nil,
-		"start":                  start,
-		"uri":                    pageURI(path, form, size, index, form.Get("PageToken")),
+	return http.StatusOK, pageBody("incoming_phone_numbers", items, path, form, size, index, start, end, next, nil)
+}
+
+// pageBody is one page of a Twilio list: the items under key, items
+// start to end of the whole list, and the links to the other pages.
+func pageBody(key string, items any, path string, form url.Values, size, index, start, end int, next, prev *string) map[string]any {
+	return map[string]any{
+		key:                 items,
+		"end":               max(end-1, 0),
+		"first_page_uri":    pageURI(path, form, size, 0, ""),
+		"next_page_uri":     next,
+		"page":              index,
+		"page_size":         size,
+		"previous_page_uri": prev,
+		"start":             start,
+		"uri":               pageURI(path, form, size, index, form.Get("PageToken")),
 	}
 }
 

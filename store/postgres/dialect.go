@@ -32,32 +32,30 @@ func newDialect() *sqlstore.Dialect {
 		SkipLocked: " FOR UPDATE SKIP LOCKED",
 		Time:       func(t time.Time) any { return t },
 		UniqueViolation: func(err error) (string, bool) {
-			if pgErr := pgError(err); pgErr != nil && pgErr.Code == codeUniqueViolation {
+			if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == codeUniqueViolation {
 				return pgErr.ConstraintName, true
 			}
 			return "", false
 		},
-		ForeignKeyViolation: func(err error) bool {
-			pgErr := pgError(err)
-			return pgErr != nil && pgErr.Code == codeForeignKeyViolation
-		},
-		LockWorkspaces: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(seedLockKey)),
+		ForeignKeyViolation: func(err error) bool { return pgCode(err) == codeForeignKeyViolation },
+		LockWorkspaces:      fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(seedLockKey)),
 	}
 }
 
-func pgError(err error) *pgconn.PgError {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr
+// pgCode is the Postgres error code of err, or "" for an error that did
+// not come from the server.
+func pgCode(err error) string {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pgErr.Code
 	}
-	return nil
+	return ""
 }
 
 // retryable reports whether a transaction failed only because it raced
 // another one and may simply run again.
 func retryable(err error) bool {
-	pgErr := pgError(err)
-	return pgErr != nil && (pgErr.Code == codeDeadlockDetected || pgErr.Code == codeSerializationFailure)
+	code := pgCode(err)
+	return code == codeDeadlockDetected || code == codeSerializationFailure
 }
 
 // pgxQuerier is what a pool and a transaction have in common.

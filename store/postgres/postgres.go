@@ -73,8 +73,7 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 		dialect: d,
 		logger:  logger,
 	}
-	s.Web = sqlstore.NewWeb(s.Queries, s.Tx)
-	s.CallSettings = sqlstore.NewCallSettings(s.Queries, s.Tx)
+	s.Web, s.CallSettings = sqlstore.NewSideStores(s.Queries, s.Tx)
 	return s, nil
 }
 

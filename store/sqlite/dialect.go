@@ -21,8 +21,8 @@ func newDialect() *sqlstore.Dialect {
 		// time (year 1) still fits in an int64.
 		Time: func(t time.Time) any { return t.UnixMicro() },
 		UniqueViolation: func(err error) (string, bool) {
-			e := sqliteError(err)
-			if e == nil {
+			e, ok := errors.AsType[*sqlite.Error](err)
+			if !ok {
 				return "", false
 			}
 			switch e.Code() {
@@ -31,28 +31,22 @@ func newDialect() *sqlstore.Dialect {
 			}
 			return "", false
 		},
-		ForeignKeyViolation: func(err error) bool {
-			e := sqliteError(err)
-			return e != nil && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
-		},
+		ForeignKeyViolation: func(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
 	}
 }
 
-func sqliteError(err error) *sqlite.Error {
-	var e *sqlite.Error
-	if errors.As(err, &e) {
-		return e
+// sqliteCode is the extended result code of err, or 0 (SQLITE_OK) for an
+// error that did not come from SQLite.
+func sqliteCode(err error) int {
+	if e, ok := errors.AsType[*sqlite.Error](err); ok {
+		return e.Code()
 	}
-	return nil
+	return 0
 }
 
 // busy reports whether a transaction failed only because the file was
 // locked by another connection (or process) for longer than busy_timeout.
 func busy(err error) bool {
-	e := sqliteError(err)
-	if e == nil {
-		return false
-	}
-	primary := e.Code() & 0xff
+	primary := sqliteCode(err) & 0xff
 	return primary == sqlite3.SQLITE_BUSY || primary == sqlite3.SQLITE_LOCKED
 }

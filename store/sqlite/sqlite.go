@@ -109,8 +109,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		writer:  make(chan struct{}, 1),
 		feed:    newHub(),
 	}
-	s.Web = sqlstore.NewWeb(s.Queries, s.Tx)
-	s.CallSettings = sqlstore.NewCallSettings(s.Queries, s.Tx)
+	s.Web, s.CallSettings = sqlstore.NewSideStores(s.Queries, s.Tx)
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -9,22 +9,6 @@ import (
 	"github.com/didrouter/didrouter"
 )
 
-// CallSettings implements didrouter.CallSettingsStore: reads on the pool,
-// writes in the store's own transactions.
-type CallSettings struct {
-	q  *Queries
-	tx func(ctx context.Context, fn func(didrouter.Tx) error) error
-}
-
-// NewCallSettings returns the CallSettingsStore of a store: q reads
-// committed state, tx is the store's Tx method (whose transactions must be
-// *Tx values).
-func NewCallSettings(q *Queries, tx func(ctx context.Context, fn func(didrouter.Tx) error) error) CallSettings {
-	return CallSettings{q: q, tx: tx}
-}
-
-var _ didrouter.CallSettingsStore = CallSettings{}
-
 const callSettingsCols = `workspace_sid, phone_number, hours, voicemail_after, date_updated`
 
 func scanCallSettings(r Row) (didrouter.CallSettings, error) {
@@ -66,11 +50,6 @@ func (c CallSettings) DeleteCallSettings(ctx context.Context, workspaceSID, phon
 		return t.execOne(ctx, "call settings of", workspaceSID+" "+phoneNumber,
 			`DELETE FROM call_settings WHERE workspace_sid = $1 AND phone_number = $2`, workspaceSID, phoneNumber)
 	})
-}
-
-// write runs fn in a transaction of the store.
-func (c CallSettings) write(ctx context.Context, fn func(t *Tx) error) error {
-	return ownTx(ctx, c.tx, "the call settings store", fn)
 }
 
 // CallbackRequests is served by the partial index tasks_callback_number

@@ -2,45 +2,10 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/didrouter/didrouter"
 )
-
-// Web implements didrouter.WebStore: reads on the pool, writes in the store's
-// own transactions (so that SQLite's single writer and Postgres's retries
-// apply to them as to every other write).
-type Web struct {
-	q  *Queries
-	tx func(ctx context.Context, fn func(didrouter.Tx) error) error
-}
-
-// NewWeb returns the WebStore of a store: q reads committed state, tx is the
-// store's Tx method (whose transactions must be *Tx values).
-func NewWeb(q *Queries, tx func(ctx context.Context, fn func(didrouter.Tx) error) error) Web {
-	return Web{q: q, tx: tx}
-}
-
-var _ didrouter.WebStore = Web{}
-
-// write runs fn in a transaction of the store.
-func (w Web) write(ctx context.Context, fn func(t *Tx) error) error {
-	return ownTx(ctx, w.tx, "the web store", fn)
-}
-
-// ownTx runs fn in a transaction of tx, a store's Tx method, which must be
-// one of this package's. The side stores for web sessions and call
-// settings write with its statements.
-func ownTx(ctx context.Context, tx func(ctx context.Context, fn func(didrouter.Tx) error) error, who string, fn func(t *Tx) error) error {
-	return tx(ctx, func(etx didrouter.Tx) error {
-		t, ok := etx.(*Tx)
-		if !ok {
-			return errors.New("sqlstore: " + who + " needs the store's own transactions")
-		}
-		return fn(t)
-	})
-}
 
 const webSessionCols = `id, kind, workspace_sid, worker_sid, csrf_token, created, expires, last_seen`
 

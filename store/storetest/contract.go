@@ -127,6 +127,19 @@ func (f *fixture) mustTx(fn func(tx didrouter.Tx) error) {
 	}
 }
 
+// txValue runs fn in a transaction that must commit and returns what fn
+// read.
+func txValue[T any](f *fixture, fn func(tx didrouter.Tx) (T, error)) T {
+	f.t.Helper()
+	var v T
+	f.mustTx(func(tx didrouter.Tx) error {
+		var err error
+		v, err = fn(tx)
+		return err
+	})
+	return v
+}
+
 func (f *fixture) at(d time.Duration) time.Time { return f.now.Add(d) }
 
 func (f *fixture) workspace() didrouter.Workspace {
@@ -273,4 +286,18 @@ func concurrently(stores []didrouter.Store, n int, fn func(i int, s didrouter.St
 	close(start)
 	wg.Wait()
 	return errs
+}
+
+// winners fails the test when one of the concurrent transactions failed,
+// and counts those that won.
+func winners(t *testing.T, errs []error, won []bool) int {
+	t.Helper()
+	n := 0
+	for i, err := range errs {
+		noErr(t, err)
+		if won[i] {
+			n++
+		}
+	}
+	return n
 }

@@ -9,13 +9,7 @@ import (
 
 func (f *fixture) countMissed(worker string) int {
 	f.t.Helper()
-	var n int
-	f.mustTx(func(tx didrouter.Tx) error {
-		var err error
-		n, err = tx.CountMissedCall(f.ctx, f.ws.SID, worker)
-		return err
-	})
-	return n
+	return txValue(f, func(tx didrouter.Tx) (int, error) { return tx.CountMissedCall(f.ctx, f.ws.SID, worker) })
 }
 
 // missedCalls: the count goes up one per call, back to zero on clear, and
@@ -70,25 +64,15 @@ func (c *contract) missedCalls(t *testing.T, f *fixture) {
 
 func (f *fixture) touchPage(worker, page string, at time.Time) bool {
 	f.t.Helper()
-	var created bool
-	f.mustTx(func(tx didrouter.Tx) error {
-		var err error
-		created, err = tx.TouchAgentPage(f.ctx, didrouter.AgentPage{WorkspaceSID: f.ws.SID, WorkerSID: worker,
+	return txValue(f, func(tx didrouter.Tx) (bool, error) {
+		return tx.TouchAgentPage(f.ctx, didrouter.AgentPage{WorkspaceSID: f.ws.SID, WorkerSID: worker,
 			PageID: page, OpenedAt: at, LastSeen: at})
-		return err
 	})
-	return created
 }
 
 func (f *fixture) agentPages(worker string) []didrouter.AgentPage {
 	f.t.Helper()
-	var got []didrouter.AgentPage
-	f.mustTx(func(tx didrouter.Tx) error {
-		var err error
-		got, err = tx.AgentPages(f.ctx, f.ws.SID, worker)
-		return err
-	})
-	return got
+	return txValue(f, func(tx didrouter.Tx) ([]didrouter.AgentPage, error) { return tx.AgentPages(f.ctx, f.ws.SID, worker) })
 }
 
 // agentPages: a page is stored on first touch, moved on by later ones,

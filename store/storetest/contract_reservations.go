@@ -73,10 +73,7 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 		for _, r := range tc.want {
 			want = append(want, normReservation(r))
 		}
-		if len(got) == 0 {
-			got = nil
-		}
-		equal(t, tc.name, got, want)
+		equalList(t, tc.name, got, want)
 	}
 
 	// TaskReservations reads a task's reservations in some statuses, oldest first.
@@ -91,20 +88,14 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 		{"statuses", task.SID, []string{didrouter.ReservationCompleted, didrouter.ReservationPending}, []didrouter.Reservation{r1, r2}},
 		{"other task", other.SID, []string{didrouter.ReservationPending}, nil},
 	} {
-		var got []didrouter.Reservation
-		f.mustTx(func(tx didrouter.Tx) error {
-			var err error
-			got, err = tx.TaskReservations(f.ctx, f.ws.SID, tc.task, tc.statuses...)
-			return err
+		got := txValue(f, func(tx didrouter.Tx) ([]didrouter.Reservation, error) {
+			return tx.TaskReservations(f.ctx, f.ws.SID, tc.task, tc.statuses...)
 		})
 		var want []didrouter.Reservation
 		for _, r := range tc.want {
 			want = append(want, normReservation(r))
 		}
-		if len(got) == 0 {
-			got = nil
-		}
-		equal(t, "task reservations, "+tc.name, got, want)
+		equalList(t, "task reservations, "+tc.name, got, want)
 	}
 	// It locks what it returns: of transactions that each end the task's
 	// pending reservation, exactly one finds it pending.
@@ -123,13 +114,7 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 			return tx.UpdateReservation(f.ctx, r)
 		})
 	})
-	wins := 0
-	for i := range n {
-		noErr(t, errs[i])
-		if ended[i] {
-			wins++
-		}
-	}
+	wins := winners(t, errs, ended)
 	if wins != 1 {
 		t.Errorf("%d transactions ended the one pending reservation, want 1", wins)
 	}
@@ -168,13 +153,7 @@ func (c *contract) reservations(t *testing.T, f *fixture) {
 			return tx.UpdateReservation(f.ctx, r)
 		})
 	})
-	wins = 0
-	for i := range n {
-		noErr(t, errs[i])
-		if ended[i] {
-			wins++
-		}
-	}
+	wins = winners(t, errs, ended)
 	if wins != 1 {
 		t.Errorf("%d transactions ended pending reservation %s, want 1", wins, r4.SID)
 	}
@@ -228,10 +207,7 @@ func (c *contract) events(t *testing.T, f *fixture) {
 	} {
 		got, err := f.s.ListEvents(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
-		if len(got) == 0 {
-			got = nil
-		}
-		equal(t, tc.name, got, tc.want)
+		equalList(t, tc.name, got, tc.want)
 	}
 	other := f.workspace()
 	got, err := f.s.ListEvents(f.ctx, other.SID, didrouter.EventFilter{})

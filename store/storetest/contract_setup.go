@@ -15,6 +15,16 @@ func equal[T any](t *testing.T, what string, got, want T) {
 	}
 }
 
+// equalList is equal for a list the store answered, where no rows may
+// come as nil or as an empty slice.
+func equalList[T any](t *testing.T, what string, got, want []T) {
+	t.Helper()
+	if len(got) == 0 {
+		got = nil
+	}
+	equal(t, what, got, want)
+}
+
 func (c *contract) workspaces(t *testing.T, f *fixture) {
 	got, err := f.s.GetWorkspace(f.ctx, f.ws.SID)
 	noErr(t, err)

@@ -43,9 +43,6 @@ func (c *contract) countTasks(t *testing.T, f *fixture) {
 	} {
 		got, err := f.s.CountTasks(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
-		if len(got) == 0 {
-			got = nil
-		}
-		equal(t, tc.name, got, tc.want)
+		equalList(t, tc.name, got, tc.want)
 	}
 }

@@ -138,12 +138,7 @@ func (c *contract) updateTaskVersion(t *testing.T, f *fixture) {
 	upd.StepEnteredAt, upd.DateUpdated = f.at(time.Minute), f.at(time.Minute)
 	upd.RejectedWorkers = []string{"WKz"}
 	upd.CallSID, upd.DateCreated = "CAignored", f.at(time.Hour) // not mutable
-	var stored didrouter.Task
-	f.mustTx(func(tx didrouter.Tx) error {
-		var err error
-		stored, err = tx.UpdateTask(f.ctx, upd)
-		return err
-	})
+	stored := txValue(f, func(tx didrouter.Tx) (didrouter.Task, error) { return tx.UpdateTask(f.ctx, upd) })
 	want := normTask(upd)
 	want.Version = task.Version + 1
 	want.CallSID, want.DateCreated = task.CallSID, task.DateCreated
@@ -222,10 +217,7 @@ func (c *contract) taskFilters(t *testing.T, f *fixture) {
 	} {
 		got, err := f.s.ListTasks(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
-		if len(got) == 0 {
-			got = nil
-		}
-		equal(t, tc.name, got, tc.want)
+		equalList(t, tc.name, got, tc.want)
 	}
 }
 

@@ -28,24 +28,12 @@ func (f *fixture) setTimers(timers ...didrouter.Timer) {
 
 func (f *fixture) claimTimers(now time.Time, limit int) []didrouter.Timer {
 	f.t.Helper()
-	var got []didrouter.Timer
-	f.mustTx(func(tx didrouter.Tx) error {
-		var err error
-		got, err = tx.ClaimDueTimers(f.ctx, now, limit)
-		return err
-	})
-	return got
+	return txValue(f, func(tx didrouter.Tx) ([]didrouter.Timer, error) { return tx.ClaimDueTimers(f.ctx, now, limit) })
 }
 
 func (f *fixture) nextTimer() time.Time {
 	f.t.Helper()
-	var next time.Time
-	f.mustTx(func(tx didrouter.Tx) error {
-		var err error
-		next, err = tx.NextTimer(f.ctx)
-		return err
-	})
-	return next
+	return txValue(f, func(tx didrouter.Tx) (time.Time, error) { return tx.NextTimer(f.ctx) })
 }
 
 func normTimer(tm didrouter.Timer) didrouter.Timer {

@@ -143,10 +143,7 @@ func (c *contract) workerFilters(t *testing.T, f *fixture) {
 	} {
 		got, err := f.s.ListWorkers(f.ctx, f.ws.SID, tc.f)
 		noErr(t, err)
-		if len(got) == 0 {
-			got = nil
-		}
-		equal(t, tc.name, got, tc.want)
+		equalList(t, tc.name, got, tc.want)
 	}
 }
 
@@ -175,11 +172,8 @@ func (c *contract) claimRelease(t *testing.T, f *fixture) {
 	}
 	release := func(at time.Time) {
 		t.Helper()
-		var released didrouter.Worker
-		f.mustTx(func(tx didrouter.Tx) error {
-			var err error
-			released, err = tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, at)
-			return err
+		released := txValue(f, func(tx didrouter.Tx) (didrouter.Worker, error) {
+			return tx.ReleaseWorker(f.ctx, f.ws.SID, w.SID, voiceChannel, at)
 		})
 		stored, err := f.s.GetWorker(f.ctx, f.ws.SID, w.SID)
 		noErr(t, err)
@@ -327,13 +321,7 @@ func (c *contract) claimConcurrently(t *testing.T, f *fixture) {
 			return err
 		})
 	})
-	wins := 0
-	for i := range n {
-		noErr(t, errs[i])
-		if won[i] {
-			wins++
-		}
-	}
+	wins := winners(t, errs, won)
 	if wins != 1 {
 		t.Errorf("%d of %d concurrent claims won, want exactly 1", wins, n)
 	}
