@@ -66,10 +66,12 @@ func (p *proxy) serve() {
 		down := p.down
 		p.mu.Unlock()
 		if down {
-			c.Close()
+			// Counted before the close: the client may see the close and
+			// return before this goroutine runs again.
 			p.mu.Lock()
 			p.refused++
 			p.mu.Unlock()
+			c.Close()
 			continue
 		}
 		go p.forward(c)
