@@ -636,7 +636,7 @@ func TestNotice(t *testing.T) {
 		e.next("state", 5*time.Second, nil)
 		off := s.activity("Offline")
 		explain(t, s, alice, off) // as the away timer writes it: 2 minutes without a page
-		n := e.next("notice", 2*time.Second, nil)
+		n := e.next("notice", 5*time.Second, nil)
 		if !strings.Contains(n, "no agent page was open for 2 minutes") {
 			t.Errorf("notice %s", n)
 		}
