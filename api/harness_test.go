@@ -26,9 +26,7 @@ const (
 )
 
 func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
-	t.Parallel()
-	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
-	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+	storetest.Each(t, fn)
 }
 
 type server struct {

@@ -37,16 +37,7 @@ type world struct {
 }
 
 func stores(t *testing.T, fn func(t *testing.T, w *world)) {
-	t.Parallel()
-	for name, open := range map[string]func(testing.TB) didrouter.Store{
-		"postgres": func(t testing.TB) didrouter.Store { return storetest.Postgres(t) },
-		"sqlite":   func(t testing.TB) didrouter.Store { return storetest.SQLite(t) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, newWorld(t, open(t)))
-		})
-	}
+	storetest.Each(t, func(t *testing.T, st didrouter.Store) { fn(t, newWorld(t, st)) })
 }
 
 func newWorld(t *testing.T, st didrouter.Store) *world {

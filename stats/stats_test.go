@@ -16,9 +16,7 @@ import (
 var t0 = time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
 
 func eachStore(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
-	t.Parallel()
-	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
-	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+	storetest.Each(t, fn)
 }
 
 type fixture struct {

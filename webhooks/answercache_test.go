@@ -31,20 +31,7 @@ func (c *countingSettings) ListCallSettings(ctx context.Context, ws string) ([]d
 // many numbers are called: a number without a row of its own costs no read.
 // A workspace with more rows than the cache holds is read number by number.
 func TestAnswerCacheReadsAWorkspaceOnce(t *testing.T) {
-	t.Parallel()
-	for name, open := range map[string]func(testing.TB) didrouter.Store{
-		"postgres": func(t testing.TB) didrouter.Store { return storetest.Postgres(t) },
-		"sqlite":   func(t testing.TB) didrouter.Store { return storetest.SQLite(t) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			answerCacheReads(t, open(t))
-		})
-	}
-}
-
-func answerCacheReads(t *testing.T, st didrouter.Store) {
-	{
+	storetest.Each(t, func(t *testing.T, st didrouter.Store) {
 		ctx := context.Background()
 		now := time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
 		ws, err := engine.Seed(ctx, st, didrouter.NewFakeClock(now))
@@ -99,5 +86,5 @@ func answerCacheReads(t *testing.T, st didrouter.Store) {
 				}
 			})
 		}
-	}
+	})
 }

@@ -33,9 +33,7 @@ const (
 
 // stores runs fn against a fresh Postgres store and a fresh SQLite store.
 func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
-	t.Parallel()
-	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
-	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+	storetest.Each(t, fn)
 }
 
 // instance is one didrouter server: an engine with the webhooks and the

@@ -24,9 +24,7 @@ import (
 const token = "authtoken0123"
 
 func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
-	t.Parallel()
-	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
-	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+	storetest.Each(t, fn)
 }
 
 // receiver is the application's assignment callback endpoint: it records

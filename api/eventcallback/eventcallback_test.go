@@ -31,9 +31,7 @@ const (
 )
 
 func stores(t *testing.T, fn func(t *testing.T, st didrouter.Store)) {
-	t.Parallel()
-	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.Postgres(t)) })
-	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.SQLite(t)) })
+	storetest.Each(t, fn)
 }
 
 // receiver is the application's event callback endpoint.
