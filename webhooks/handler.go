@@ -71,12 +71,6 @@ type Config struct {
 	WaitPause      time.Duration // 0 = DefaultWaitPause
 	RequestTimeout time.Duration // 0 = DefaultRequestTimeout
 
-	// Concurrency bounds the webhooks that work at once (gate.go); past it
-	// calls in progress go first and new calls wait at most NewCallWait.
-	// 0 = DefaultConcurrency, negative = no bound.
-	Concurrency int
-	NewCallWait time.Duration // 0 = DefaultNewCallWait
-
 	// DefaultCallerID is the caller ID of outbound calls by agents without
 	// a DID (the main line); "" = such agents cannot call out.
 	DefaultCallerID string
@@ -135,7 +129,6 @@ type Handler struct {
 	onDecide   func(decision string)
 	floor      bool
 	degraded   Degraded
-	gate       *gate // nil = no bound
 
 	settings       didrouter.CallSettingsStore
 	voicemailAfter time.Duration
@@ -195,12 +188,6 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.VoicemailMaxLength < time.Second || cfg.VoicemailMaxLength > time.Hour {
 		return nil, errors.New("webhooks: Config.VoicemailMaxLength must be between 1s and 1h")
 	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = DefaultConcurrency
-	}
-	if cfg.NewCallWait <= 0 {
-		cfg.NewCallWait = DefaultNewCallWait
-	}
 	pauseSeconds := int(cfg.WaitPause.Round(time.Second) / time.Second)
 	if pauseSeconds < 1 {
 		pauseSeconds = 1
@@ -233,9 +220,6 @@ func NewHandler(cfg Config) (*Handler, error) {
 			logger:    cfg.Logger,
 		},
 	}
-	if cfg.Concurrency > 0 {
-		h.gate = newGate(cfg.Concurrency, cfg.NewCallWait, cfg.Clock)
-	}
 	r := chi.NewRouter()
 	h.Mount(r)
 	h.router = r
@@ -249,16 +233,16 @@ func (h *Handler) Mount(r chi.Router) {
 		// Twilio numbers may be configured for GET or POST; the URLs
 		// didrouter writes into TwiML always ask for POST.
 		routes := map[string]http.HandlerFunc{
-			"/incoming": h.twimlRoute("incoming", h.incoming, h.incomingFallback, greeted),
-			"/answer":   h.twimlRoute("answer", h.answer, h.answerDegraded, never),
-			"/dial":     h.twimlRoute("dial", h.dialAction, h.keepCallerFallback, never),
-			"/wait":     h.twimlRoute("wait", h.wait, h.waitFallback, always),
-			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback, never),
+			"/incoming": h.twimlRoute("incoming", h.incoming, h.incomingFallback),
+			"/answer":   h.twimlRoute("answer", h.answer, h.answerDegraded),
+			"/dial":     h.twimlRoute("dial", h.dialAction, h.keepCallerFallback),
+			"/wait":     h.twimlRoute("wait", h.wait, h.waitFallback),
+			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback),
 			"/status":   h.status,
-			"/outbound": h.twimlRoute("outbound", h.outbound, h.outboundFallback, never),
-			"/choice":   h.twimlRoute("choice", h.choice, h.choiceFallback, never),
+			"/outbound": h.twimlRoute("outbound", h.outbound, h.outboundFallback),
+			"/choice":   h.twimlRoute("choice", h.choice, h.choiceFallback),
 
-			"/voicemail/recorded":      h.twimlRoute("voicemail recorded", h.recorded, h.recordedFallback, never),
+			"/voicemail/recorded":      h.twimlRoute("voicemail recorded", h.recorded, h.recordedFallback),
 			"/voicemail/recording":     h.recordingStatus,
 			"/voicemail/transcription": h.transcription,
 		}

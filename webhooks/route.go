@@ -58,17 +58,15 @@ type twimlFunc func(ctx context.Context, c *call) ([]twiml.Element, error)
 
 // twimlRoute runs fn and answers its TwiML. When fn fails or panics, the
 // error is logged with the CallSid and fallback answers TwiML that keeps the
-// call safe; Twilio never sees a 500 or a stack trace. fn waits its turn at
-// the gate first, as a new call when newCall says so: a new call turned
-// away there gets its fallback at once.
-func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc, newCall func(*call) bool) http.HandlerFunc {
+// call safe; Twilio never sees a 500 or a stack trace.
+func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := h.newCall(r)
 		// Finish a decision even if Twilio drops the connection: a half-made
 		// decision is worse than a late one. Bounded below Twilio's 15 s.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
 		defer cancel()
-		verbs, err := h.admitted(ctx, c, fn, newCall(c))
+		verbs, err := protect(ctx, c, fn)
 		if err != nil {
 			h.log.ErrorContext(ctx, "webhook failed, answering fallback twiml",
 				"route", name, "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
@@ -83,20 +81,6 @@ func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc, newCall func(*
 		}
 	}
 }
-
-// admitted runs fn once the gate lets it.
-func (h *Handler) admitted(ctx context.Context, c *call, fn twimlFunc, newCall bool) ([]twiml.Element, error) {
-	leave, err := h.gate.enter(ctx, newCall)
-	if err != nil {
-		return nil, fmt.Errorf("wait for a webhook slot: %w", err)
-	}
-	defer leave()
-	return protect(ctx, c, fn)
-}
-
-// always and never class a route's webhooks for twimlRoute.
-func always(*call) bool { return true }
-func never(*call) bool  { return false }
 
 // lastResort is answered when even a fallback failed.
 var lastResort = []twiml.Element{
