@@ -2,20 +2,39 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
 
-// txDB is sqlstore.DB on a transaction that defers the writes nobody
-// reads before commit, as sqlstore.Deferrer allows. They travel as one pgx
-// batch with the next statement (events: with the next that reads events),
-// or with the final flush before COMMIT. A call's transactions write
-// several events, timers and notifications each, and sent one by one every
-// one of them would cost a round trip to Postgres.
+// batchConn is what a transaction needs of its pooled connection.
+type batchConn interface {
+	pgxQuerier
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// beginStatement opens every transaction of the store.
+const beginStatement = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+// errCommitRolledBack is a COMMIT that Postgres answered with ROLLBACK: a
+// statement of the transaction had failed and its error was not returned.
+var errCommitRolledBack = errors.New("postgres: commit rolled back: a statement of the transaction failed")
+
+// txDB is sqlstore.DB on one transaction. It sends BEGIN with the
+// transaction's first statement and COMMIT with its last writes, and defers
+// the writes nobody reads before commit, as sqlstore.Deferrer allows: they
+// travel as one pgx batch with the next statement (events: with the next
+// that reads events), or with COMMIT. A call's transactions write several
+// events, timers and notifications each; sent one by one, and BEGIN and
+// COMMIT on their own, each would cost a round trip to Postgres.
 type txDB struct {
-	tx      pgx.Tx
+	conn    batchConn
+	begun   bool // BEGIN has been sent
+	ending  bool // COMMIT has been sent
 	pending sqlstore.Pending
 	changes []changePayload // change notifications, sent at commit
 }
@@ -24,31 +43,86 @@ var _ sqlstore.Deferrer = (*txDB)(nil)
 
 func (d *txDB) Deferred() *sqlstore.Pending { return &d.pending }
 
-// flush sends the deferred writes (before commit).
-func (d *txDB) flush(ctx context.Context) error {
+// commit sends the deferred writes and COMMIT in one batch. A transaction
+// that sent nothing has nothing to commit.
+func (d *txDB) commit(ctx context.Context) error {
 	pending := d.pending.Take()
-	if len(pending) == 0 {
+	if !d.begun && len(pending) == 0 {
 		return nil
 	}
-	br, err := d.send(ctx, pending, nil)
+	d.ending = true
+	br, err := d.send(ctx, pending, &sqlstore.Write{Query: "COMMIT"})
 	if err != nil {
 		return err
 	}
-	return br.Close()
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	if tag.String() == "ROLLBACK" {
+		return errCommitRolledBack
+	}
+	return nil
 }
 
-// send queues pending and then last (nil: none) in one batch, and reads
-// pending's results. On success the caller reads last's result from br
-// and closes it.
+// notCommitted is a transaction whose connection failed before its COMMIT
+// was sent. Postgres rolled it back with the connection, so running it
+// again cannot apply it twice (pgconn.SafeToRetry says so, and the outage
+// layer retries it).
+type notCommitted struct{ err error }
+
+func (e notCommitted) Error() string     { return e.err.Error() }
+func (e notCommitted) Unwrap() error     { return e.err }
+func (e notCommitted) SafeToRetry() bool { return true }
+
+// failed is the error a failed transaction returns: err, marked safe to
+// retry when the connection died before COMMIT was sent.
+func (d *txDB) failed(err error, connClosed bool) error {
+	if connClosed && !d.ending {
+		return notCommitted{err}
+	}
+	return err
+}
+
+// rollback ends a transaction that failed. A connection left inside a
+// transaction is closed, not reused, when it goes back to the pool.
+func (d *txDB) rollback(ctx context.Context) {
+	if d.begun {
+		_, _ = d.conn.Exec(ctx, "ROLLBACK")
+	}
+}
+
+// direct reports whether query can go to Postgres on its own: the
+// transaction is open and no deferred write must precede it.
+func (d *txDB) direct(query string) ([]sqlstore.Write, bool) {
+	pending := d.pending.TakeBefore(query)
+	return pending, d.begun && len(pending) == 0
+}
+
+// send queues BEGIN (the first time), pending and then last in one batch,
+// and reads the results before last's. The caller reads last's result from
+// br and closes it.
 func (d *txDB) send(ctx context.Context, pending []sqlstore.Write, last *sqlstore.Write) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
+	begin := !d.begun
+	if begin {
+		b.Queue(beginStatement)
+		d.begun = true
+	}
 	for _, w := range pending {
 		b.Queue(w.Query, w.Args...)
 	}
-	if last != nil {
-		b.Queue(last.Query, last.Args...)
+	b.Queue(last.Query, last.Args...)
+	br := d.conn.SendBatch(ctx, b)
+	if begin {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("postgres: begin: %w", err)
+		}
 	}
-	br := d.tx.SendBatch(ctx, b)
 	for _, w := range pending {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close() // the batch stops at the first failure; err says why
@@ -59,16 +133,17 @@ func (d *txDB) send(ctx context.Context, pending []sqlstore.Write, last *sqlstor
 }
 
 func (d *txDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	pending := d.pending.TakeBefore(query)
-	if len(pending) == 0 {
-		tag, err := d.tx.Exec(ctx, query, args...)
+	pending, direct := d.direct(query)
+	if direct {
+		tag, err := d.conn.Exec(ctx, query, args...)
 		return tag.RowsAffected(), err
 	}
 	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {
 		return 0, err
 	}
-	tag, err := br.Exec()
+	var tag pgconn.CommandTag
+	tag, err = br.Exec()
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
@@ -76,9 +151,9 @@ func (d *txDB) Exec(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (d *txDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	pending := d.pending.TakeBefore(query)
-	if len(pending) == 0 {
-		return d.tx.Query(ctx, query, args...)
+	pending, direct := d.direct(query)
+	if direct {
+		return d.conn.Query(ctx, query, args...)
 	}
 	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {
@@ -93,9 +168,9 @@ func (d *txDB) Query(ctx context.Context, query string, args ...any) (sqlstore.R
 }
 
 func (d *txDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	pending := d.pending.TakeBefore(query)
-	if len(pending) == 0 {
-		return d.tx.QueryRow(ctx, query, args...)
+	pending, direct := d.direct(query)
+	if direct {
+		return d.conn.QueryRow(ctx, query, args...)
 	}
 	br, err := d.send(ctx, pending, &sqlstore.Write{Query: query, Args: args})
 	if err != nil {

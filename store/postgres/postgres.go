@@ -48,6 +48,12 @@ var (
 // pool_max_conns are honoured. Open does not migrate, so call Migrate or
 // the package-level Migrate first.
 func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store, error) {
+	return open(ctx, databaseURL, logger, func(*pgxpool.Config) {})
+}
+
+// open is Open with a last word on the pool's configuration (tests trace
+// the statements sent).
+func open(ctx context.Context, databaseURL string, logger *slog.Logger, configure func(*pgxpool.Config)) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -58,6 +64,7 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 	if !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
 	}
+	configure(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/didrouter/didrouter"
 	"github.com/didrouter/didrouter/store/sqlstore"
 )
@@ -27,18 +25,7 @@ const maxAttempts = 5
 func (s *Store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(ptx pgx.Tx) error {
-			db := &txDB{tx: ptx}
-			if err := fn(sqlstore.NewTx(db, s.dialect, func(ctx context.Context, c didrouter.Change) error {
-				return notify(db, c)
-			})); err != nil {
-				return err
-			}
-			if err := sendChanges(db); err != nil {
-				return err
-			}
-			return db.flush(ctx)
-		})
+		err = s.runTx(ctx, fn)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -50,6 +37,32 @@ func (s *Store) Tx(ctx context.Context, fn func(didrouter.Tx) error) error {
 		}
 	}
 	return fmt.Errorf("postgres: transaction gave up after %d attempts: %w", maxAttempts, err)
+}
+
+// runTx runs fn once in a transaction on one pooled connection. BEGIN goes
+// with fn's first statement and COMMIT with its last writes (txDB), so a
+// transaction costs no round trip of its own.
+func (s *Store) runTx(ctx context.Context, fn func(didrouter.Tx) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: acquire a connection: %w", err)
+	}
+	defer conn.Release()
+	db := &txDB{conn: conn}
+	err = fn(sqlstore.NewTx(db, s.dialect, func(ctx context.Context, c didrouter.Change) error {
+		return notify(db, c)
+	}))
+	if err == nil {
+		err = sendChanges(db)
+	}
+	if err == nil {
+		err = db.commit(ctx)
+	}
+	if err != nil {
+		db.rollback(ctx)
+		err = db.failed(err, conn.Conn().IsClosed())
+	}
+	return err
 }
 
 // backoff spreads retries so that the transactions that collided do not
