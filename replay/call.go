@@ -42,7 +42,8 @@ type callRecord struct {
 	AnsweredBy   string    `json:"answered_by,omitempty"`
 	Timeline     []step    `json:"timeline"`
 	Errors       []string  `json:"errors,omitempty"`
-	Fallbacks    int       `json:"fallbacks,omitempty"` // fallback TwiML answers the call went on through
+	Fallbacks    int       `json:"fallbacks,omitempty"`  // fallback TwiML answers the call went on through
+	BusyHolds    int       `json:"busy_holds,omitempty"` // "lines busy" holds before the server took the call
 	// Voicemail and call-backs: the key pressed at the offer, whether the
 	// caller reached voicemail, and the length of the message they left
 	// (0: none, or an empty recording).
@@ -114,6 +115,11 @@ func (p *player) post(kind, publicURL string, form url.Values) (answer, error) {
 	if errors.Is(err, errFallback) {
 		p.rec.Fallbacks++
 		p.log("fallback TwiML from the server (%s)", kind)
+		return a, nil
+	}
+	if errors.Is(err, errBusy) {
+		p.rec.BusyHolds++
+		p.log("lines busy: held by the server (%s)", kind)
 		return a, nil
 	}
 	if err != nil {

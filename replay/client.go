@@ -59,6 +59,10 @@ type answer struct {
 // errFallback marks TwiML that says the server hit an error (its fallback).
 var errFallback = errors.New("server answered its fallback TwiML (it hit an error)")
 
+// errBusy marks TwiML that holds a new caller because the server had no
+// room for the call yet.
+var errBusy = errors.New("server held the caller: lines busy")
+
 // errLastResort marks the server's apology that hangs the caller up.
 var errLastResort = errors.New("server answered its last-resort apology and hung up")
 
@@ -114,6 +118,9 @@ func (tw *twilio) post(ctx context.Context, kind, publicURL string, form url.Val
 	case "fallback":
 		tw.stats.fail(kind, "fallback-twiml")
 		return a, fmt.Errorf("%s: %w", kind, errFallback)
+	case "busy":
+		tw.stats.fail(kind, "lines-busy")
+		return a, fmt.Errorf("%s: %w", kind, errBusy)
 	}
 	return a, nil
 }
@@ -227,6 +234,8 @@ func fallbackKind(verbs []verb) string {
 				return "last-resort"
 			case strings.Contains(text, "technical problem"):
 				return "fallback"
+			case strings.Contains(text, "lines are busy"):
+				return "busy"
 			}
 		}
 	}

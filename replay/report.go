@@ -54,6 +54,7 @@ type CallOutcome struct {
 	AnsweredBy   string    // the contact who answered
 	Rings        int       // <Dial>s played
 	Fallbacks    int       // fallback TwiML answers the call went on through
+	BusyHolds    int       // "lines busy" holds before the server took the call
 	IncomingSent time.Time // the webhook that routed the call (incoming, or its routing step after the greeting): sent …
 	IncomingDone time.Time // … and answered (zero: never answered)
 	Errors       []string
@@ -65,7 +66,7 @@ func (rep *Report) Outcomes() []CallOutcome {
 	out := make([]CallOutcome, len(rep.calls))
 	for i, c := range rep.calls {
 		out[i] = CallOutcome{CallSID: c.CallSID, To: c.To, Scripted: c.Outcome, Result: c.Result, FirstOffer: c.FirstOffer,
-			AnsweredBy: c.AnsweredBy, Rings: len(c.Rings), Fallbacks: c.Fallbacks, IncomingSent: c.IncomingSent,
+			AnsweredBy: c.AnsweredBy, Rings: len(c.Rings), Fallbacks: c.Fallbacks, BusyHolds: c.BusyHolds, IncomingSent: c.IncomingSent,
 			IncomingDone: c.IncomingDone, Errors: c.Errors, Timeline: timeline(c)}
 	}
 	return out

@@ -45,6 +45,34 @@ func (h *Handler) incomingFallback(ctx context.Context, c *call) ([]twiml.Elemen
 	return []twiml.Element{&twiml.VoiceSay{Message: sorryHold}, pause(2), redirect(h.url("/incoming", q))}, nil
 }
 
+// A new caller the gate has no room for hears sorryBusy, waits busyPause
+// seconds and comes back to /incoming, up to maxBusyHolds times (about a
+// minute and a half), before the apology.
+const (
+	maxBusyHolds = 12
+	busyPause    = 5
+	sorryBusy    = "All our lines are busy. Please stay on the line."
+)
+
+// busyHold answers a new call's routing step that found no free slot at
+// the gate. It reads nothing from the store: past capacity, every read
+// would take a slot from the calls the server is finishing.
+func (h *Handler) busyHold(ctx context.Context, c *call) ([]twiml.Element, error) {
+	held, _ := strconv.Atoi(c.query("busy"))
+	if held >= maxBusyHolds || c.callSID == "" {
+		h.decision(ctx, c, "", "", "hangup", "lines busy "+strconv.Itoa(held+1)+" times")
+		return lastResort, nil
+	}
+	q := url.Values{"busy": {strconv.Itoa(held + 1)}}
+	for _, name := range []string{"ws", "greeted", "attempt"} {
+		if v := c.query(name); v != "" {
+			q.Set(name, v)
+		}
+	}
+	h.decision(ctx, c, "", "", "busy", "no free webhook slot; caller held")
+	return []twiml.Element{&twiml.VoiceSay{Message: sorryBusy}, pause(busyPause), redirect(h.url("/incoming", q))}, nil
+}
+
 // keepCallerFallback keeps a caller whose dial or queue step failed: back
 // into the queue of their task, where the wait poll picks up any
 // reservation the engine makes.

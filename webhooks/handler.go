@@ -33,6 +33,9 @@ const PathPrefix = "/webhooks/voice"
 const (
 	DefaultWaitPause      = 3 * time.Second  // between two waitUrl polls
 	DefaultRequestTimeout = 10 * time.Second // Twilio gives up on a webhook after 15 s
+	// EndTimeout bounds a status callback's work: a hang-up waits that
+	// long for the database rather than leave its task open.
+	EndTimeout = time.Minute
 )
 
 // Engine is what the webhooks need from the routing engine (*engine.Engine).
@@ -70,6 +73,13 @@ type Config struct {
 	MaxBody        int64         // bytes; 0 = DefaultMaxBody
 	WaitPause      time.Duration // 0 = DefaultWaitPause
 	RequestTimeout time.Duration // 0 = DefaultRequestTimeout
+
+	// Concurrency bounds the webhooks that work at once (gate.go): past
+	// it, calls in progress go first, and a new call that finds no slot
+	// within NewCallWait hears that the lines are busy and comes back.
+	// 0 = DefaultConcurrency, negative = no bound.
+	Concurrency int
+	NewCallWait time.Duration // 0 = DefaultNewCallWait
 
 	// DefaultCallerID is the caller ID of outbound calls by agents without
 	// a DID (the main line); "" = such agents cannot call out.
@@ -129,6 +139,7 @@ type Handler struct {
 	onDecide   func(decision string)
 	floor      bool
 	degraded   Degraded
+	gate       *gate // nil = no bound
 
 	settings       didrouter.CallSettingsStore
 	voicemailAfter time.Duration
@@ -188,6 +199,12 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.VoicemailMaxLength < time.Second || cfg.VoicemailMaxLength > time.Hour {
 		return nil, errors.New("webhooks: Config.VoicemailMaxLength must be between 1s and 1h")
 	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.NewCallWait <= 0 {
+		cfg.NewCallWait = DefaultNewCallWait
+	}
 	pauseSeconds := int(cfg.WaitPause.Round(time.Second) / time.Second)
 	if pauseSeconds < 1 {
 		pauseSeconds = 1
@@ -220,6 +237,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 			logger:    cfg.Logger,
 		},
 	}
+	if cfg.Concurrency > 0 {
+		h.gate = newGate(cfg.Concurrency, cfg.NewCallWait, cfg.Clock)
+	}
 	r := chi.NewRouter()
 	h.Mount(r)
 	h.router = r
@@ -233,10 +253,10 @@ func (h *Handler) Mount(r chi.Router) {
 		// Twilio numbers may be configured for GET or POST; the URLs
 		// didrouter writes into TwiML always ask for POST.
 		routes := map[string]http.HandlerFunc{
-			"/incoming": h.twimlRoute("incoming", h.incoming, h.incomingFallback),
+			"/incoming": h.newCallRoute("incoming", ownGate, h.incoming, h.incomingFallback, h.busyHold),
 			"/answer":   h.twimlRoute("answer", h.answer, h.answerDegraded),
 			"/dial":     h.twimlRoute("dial", h.dialAction, h.keepCallerFallback),
-			"/wait":     h.twimlRoute("wait", h.wait, h.waitFallback),
+			"/wait":     h.newCallRoute("wait", newCall, h.wait, h.waitFallback, h.waitFallback),
 			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback),
 			"/status":   h.status,
 			"/outbound": h.twimlRoute("outbound", h.outbound, h.outboundFallback),

@@ -33,6 +33,11 @@ func (h *Handler) incoming(ctx context.Context, c *call) ([]twiml.Element, error
 	if greeting := h.greetingFirst(ctx, c); greeting != nil {
 		return greeting, nil
 	}
+	leave, err := h.gate.enter(ctx, newCall) // routing needs the store
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	ws, nt, err := h.callTask(ctx, c)
 	if err != nil {
 		return nil, err

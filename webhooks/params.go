@@ -62,6 +62,7 @@ var ownParams = [...]struct {
 	{"attempt", smallCount},
 	{"retry", smallCount},
 	{"held", smallCount},
+	{"busy", smallCount},
 	{"dial_status", knownDialStatus},
 }
 

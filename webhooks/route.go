@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -56,30 +57,59 @@ func (h *Handler) urlTask(ctx context.Context, c *call, what string) (didrouter.
 // twimlFunc decides the TwiML of one webhook.
 type twimlFunc func(ctx context.Context, c *call) ([]twiml.Element, error)
 
-// twimlRoute runs fn and answers its TwiML. When fn fails or panics, the
-// error is logged with the CallSid and fallback answers TwiML that keeps the
-// call safe; Twilio never sees a 500 or a stack trace.
+// twimlRoute serves a webhook of a call in progress: it waits at the gate
+// ahead of new calls (gate.go), runs fn and answers its TwiML. When fn
+// fails or panics, the error is logged with the CallSid and fallback
+// answers TwiML that keeps the call safe; Twilio never sees a 500 or a
+// stack trace.
 func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc) http.HandlerFunc {
+	return h.gatedRoute(name, inProgress, fn, fallback, nil)
+}
+
+// newCallRoute is twimlRoute for a new call's webhooks: they wait behind
+// calls in progress, and when the gate has no slot for one soon, busy
+// answers it at once, without the store. With cl ownGate, fn enters the
+// gate itself, where its store work begins.
+func (h *Handler) newCallRoute(name string, cl class, fn, fallback, busy twimlFunc) http.HandlerFunc {
+	return h.gatedRoute(name, cl, fn, fallback, busy)
+}
+
+func (h *Handler) gatedRoute(name string, cl class, fn, fallback, busy twimlFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := h.newCall(r)
 		// Finish a decision even if Twilio drops the connection: a half-made
 		// decision is worse than a late one. Bounded below Twilio's 15 s.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
 		defer cancel()
-		verbs, err := protect(ctx, c, fn)
-		if err != nil {
+		verbs, err := h.admitted(ctx, c, cl, fn)
+		switch {
+		case errors.Is(err, errBusy):
+			verbs, err = protect(ctx, c, busy)
+		case err != nil:
 			h.log.ErrorContext(ctx, "webhook failed, answering fallback twiml",
 				"route", name, "call_sid", c.callSID, "task_sid", c.taskSID, "err", err)
 			verbs, err = protect(ctx, c, fallback)
-			if err != nil {
-				h.log.ErrorContext(ctx, "webhook fallback failed", "route", name, "call_sid", c.callSID, "err", err)
-				verbs = lastResort
-			}
+		}
+		if err != nil {
+			h.log.ErrorContext(ctx, "webhook fallback failed", "route", name, "call_sid", c.callSID, "err", err)
+			verbs = lastResort
 		}
 		if err := writeTwiML(w, verbs); err != nil {
 			h.log.ErrorContext(ctx, "writing twiml failed", "route", name, "call_sid", c.callSID, "err", err)
 		}
 	}
+}
+
+// admitted runs fn once the gate lets it.
+func (h *Handler) admitted(ctx context.Context, c *call, cl class, fn twimlFunc) ([]twiml.Element, error) {
+	if cl != ownGate {
+		leave, err := h.gate.enter(ctx, cl)
+		if err != nil {
+			return nil, err
+		}
+		defer leave()
+	}
+	return protect(ctx, c, fn)
 }
 
 // lastResort is answered when even a fallback failed.

@@ -15,7 +15,9 @@ import (
 // completes its task. Twilio ignores the answer, so it is always an empty 204.
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	c := h.newCall(r)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
+	// Twilio does not read the answer; the record matters. So a hang-up
+	// waits longer than a TwiML webhook for its turn and the database.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), max(h.timeout, EndTimeout))
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
@@ -27,6 +29,12 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	if c.callSID == "" || !callerGone(callStatus) {
 		return
 	}
+	leave, err := h.gate.enter(ctx, inProgress)
+	if err != nil {
+		h.log.ErrorContext(ctx, "status callback found no webhook slot", "call_sid", c.callSID, "err", err)
+		return
+	}
+	defer leave()
 	t, err := h.taskByCall(ctx, c)
 	switch didrouter.ErrorCode(err) {
 	case "":
