@@ -66,7 +66,7 @@ func New() *Metrics {
 		}, []string{"outcome"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "didrouter_call_decisions_total",
-			Help: "Call decisions of the voice webhooks (dial, enqueue, leave, connect, release, complete, cancel, hangup, ...).",
+			Help: "Call decisions of the voice webhooks (dial, enqueue, leave, connect, release, complete, cancel, hangup, busy, ...).",
 		}, []string{"decision"}),
 		reservations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "didrouter_reservations_total",

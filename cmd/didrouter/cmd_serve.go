@@ -270,12 +270,18 @@ func (s *server) newWebhooks(context.Context) error {
 		return fmt.Errorf("the %T store keeps no call settings", s.raw)
 	}
 	s.settings = settings
+	// As many webhooks work at once as the store has connections.
+	concurrency := 0
+	if pool, ok := storeOf[interface{ Connections() int }](s.raw); ok {
+		concurrency = pool.Connections()
+	}
 	s.wh, err = webhooks.NewHandler(webhooks.Config{
 		Engine: s.eng, Store: s.st, Normalizer: s.norm, Clock: s.clock, Logger: s.logger, Degraded: s.dm.webhooks(),
 		PublicURL: cfg.PublicURL, AuthToken: cfg.AuthToken, SkipSignature: cfg.SkipSig,
 		WorkspaceSID: s.ws.SID, OnDecision: s.metrics.Decision, FloorRoute: cfg.BenchFloor, DefaultCallerID: cfg.CallerID,
 		DialPolicy: dialPolicy, CallSettings: settings,
 		VoicemailAfter: cfg.VoicemailAfter, VoicemailMaxLength: cfg.VoicemailMaxLength, Transcribe: cfg.Transcribe,
+		Concurrency: concurrency,
 	})
 	return err
 }

@@ -132,5 +132,8 @@ func (s *Store) Close() { s.pool.Close() }
 // instance on the same database with it).
 func (s *Store) ConnString() string { return s.pool.Config().ConnString() }
 
+// Connections is the pool's size: the webhooks admit that many at once.
+func (s *Store) Connections() int { return int(s.pool.Config().MaxConns) }
+
 // Pool exposes the pgx pool for benchmarks and tools.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
