@@ -192,15 +192,33 @@ ceilings() {
 	rm -rf "$dir"
 }
 
+# sustained: RATE whole calls a second for SECONDS_RUN seconds, every one
+# answered by its owner; then the CPU each call took in the server, in
+# Postgres and in the load generator, and so the most whole calls a second
+# two cores could serve.
 sustained() {
-	local rate=${RATE:-100} secs=${SECONDS_RUN:-60} n=${SUSTAINED_WORKERS:-10000}
+	local rate=${RATE:-100} secs=${SECONDS_RUN:-60} n=${SUSTAINED_WORKERS:-10000} hz srv0 pg0 gen out
+	hz=$(getconf CLK_TCK)
+	command -v /usr/bin/time >/dev/null || { echo "sustained needs /usr/bin/time (Debian package time)"; return 1; }
 	serve sustained fresh; seed "$n"; serve sustained
 	say "sustained: $rate calls/s for $secs s (incoming, answer, dial action, status callback per call)"
-	replay --calls $((rate * secs)) --rate "$rate" --dids "$n" --workers "$n" --owner-available 1 \
-		--answered 1 --no-answer 0 --busy 0 --hangup 0 --ring 0 --talk 0 --quiet
+	srv0=$(cpu_ticks "$SERVER") pg0=$(store_ticks) out=$(mktemp)
+	/usr/bin/time -o "$out" -f 'loadgen %U %S' "$BIN" replay --target "http://127.0.0.1:$PORT" --public-url $PUBLIC \
+		--calls $((rate * secs)) --rate "$rate" --dids "$n" --workers "$n" --owner-available 1 \
+		--answered 1 --no-answer 0 --busy 0 --hangup 0 --ring 0 --talk 0 --quiet || echo "replay exited $?"
+	gen=$(awk '/^loadgen/ {print $2 + $3}' "$out") && rm -f "$out"
+	awk -v hz="$hz" -v srv=$(($(cpu_ticks "$SERVER") - srv0)) -v pg=$(($(store_ticks) - pg0)) -v gen="${gen:-0}" -v n=$((rate * secs)) 'BEGIN {
+		s = srv / hz * 1000 / n; p = pg / hz * 1000 / n; g = gen * 1000 / n
+		printf "CPU ms per call: server %.2f, postgres %.2f, load generator %.2f, sum %.2f (at most %.0f calls/s on 2 cores)\n",
+			s, p, g, s + p + g, 2000 / (s + p + g)
+	}'
 	memory
 	stop
 }
+
+# store_ticks: the CPU ticks of Postgres' processes (0 on SQLite, which runs
+# in the server).
+store_ticks() { if [[ $STORE == postgres ]]; then cpu_ticks $(pg_pids); else echo 0; fi; }
 
 # profile: what one whole call asks of Postgres, per call, from the
 # server's own statistics (deterministic where wall-clock figures are not):
