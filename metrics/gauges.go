@@ -25,6 +25,23 @@ func (m *Metrics) WatchIndex(size func() int) {
 	}, func() float64 { return float64(size()) }))
 }
 
+// WatchGate reports the webhooks waiting for a slot at the admission gate
+// (didrouter_webhooks_waiting), by class: in_progress (calls the server
+// took) and new_call. A new_call figure that stays above zero means calls
+// come faster than the database commits them.
+func (m *Metrics) WatchGate(waiting func() (inProgress, newCalls int)) {
+	for class, pick := range map[string]func(a, b int) int{
+		"in_progress": func(a, _ int) int { return a },
+		"new_call":    func(_, b int) int { return b },
+	} {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "didrouter_webhooks_waiting",
+			Help:        "Webhooks waiting for a slot at the admission gate, by class (in_progress, new_call).",
+			ConstLabels: prometheus.Labels{"class": class},
+		}, func() float64 { return float64(pick(waiting())) }))
+	}
+}
+
 // WatchQueues reports, at each scrape, the tasks waiting for a worker and
 // how long the oldest has waited, per workspace, read from the store (so
 // every instance sharing it reports the same figures).

@@ -120,3 +120,20 @@ func TestUnansweredCalls(t *testing.T) {
 		}
 	}
 }
+
+// The gate's waiting webhooks are read at each scrape, by class.
+func TestWatchGate(t *testing.T) {
+	m := metrics.New()
+	in, nc := 0, 0
+	m.WatchGate(func() (int, int) { return in, nc })
+	in, nc = 3, 7
+	out := scrape(t, m)
+	for _, want := range []string{
+		`didrouter_webhooks_waiting{class="in_progress"} 3`,
+		`didrouter_webhooks_waiting{class="new_call"} 7`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s in:\n%s", want, out)
+		}
+	}
+}

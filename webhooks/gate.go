@@ -146,7 +146,14 @@ func (g *gate) leave() {
 
 // queued says how many webhooks of each class wait (tests and metrics).
 func (g *gate) queued() (inProgressWaiting, newCallsWaiting int) {
+	if g == nil {
+		return 0, 0
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.waiting[inProgress]), len(g.waiting[newCall])
 }
+
+// Waiting says how many webhooks wait at the admission gate: of calls in
+// progress, and of new calls.
+func (h *Handler) Waiting() (inProgress, newCalls int) { return h.gate.queued() }

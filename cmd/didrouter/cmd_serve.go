@@ -352,6 +352,7 @@ func (s *server) newPages(context.Context) error {
 func (s *server) newHTTPServer(context.Context) error {
 	s.metrics.WatchIndex(s.eng.IndexSize)
 	s.metrics.WatchQueues(s.st, s.clock)
+	s.metrics.WatchGate(s.wh.Waiting)
 	s.srv = &http.Server{
 		Handler:           newRouter(s.wh, s.admin, s.pages, s.ready, s.logger, s.metrics, s.sso...),
 		ReadHeaderTimeout: 10 * time.Second,
