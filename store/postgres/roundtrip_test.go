@@ -64,17 +64,24 @@ func openTraced(t *testing.T) (*postgres.Store, *roundTrips) {
 	return s, trips
 }
 
+func insertWorkspace(t *testing.T, s *postgres.Store) didrouter.Workspace {
+	t.Helper()
+	now := time.Now()
+	ws := didrouter.Workspace{SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: "Trips",
+		DateCreated: now, DateUpdated: now}
+	if err := s.Tx(t.Context(), func(tx didrouter.Tx) error { return tx.InsertWorkspace(t.Context(), ws) }); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
 // A transaction costs no round trip of its own: BEGIN travels with its
 // first statement, COMMIT with its deferred writes.
 func TestTransactionRoundTrips(t *testing.T) {
 	s, trips := openTraced(t)
 	ctx := t.Context()
-	now := time.Now()
-	ws := didrouter.Workspace{SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: "Trips",
-		DateCreated: now, DateUpdated: now}
-	if err := s.Tx(ctx, func(tx didrouter.Tx) error { return tx.InsertWorkspace(ctx, ws) }); err != nil {
-		t.Fatal(err)
-	}
+	ws := insertWorkspace(t, s)
+	now := ws.DateCreated
 	readThenTimer := func(tx didrouter.Tx) error {
 		if _, err := tx.GetWorkspace(ctx, ws.SID); err != nil {
 			return err
@@ -112,12 +119,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 func TestSwallowedErrorDoesNotCommit(t *testing.T) {
 	s, _ := openTraced(t)
 	ctx := t.Context()
-	now := time.Now()
-	ws := didrouter.Workspace{SID: didrouter.NewSID(didrouter.PrefixWorkspace), FriendlyName: "First",
-		DateCreated: now, DateUpdated: now}
-	if err := s.Tx(ctx, func(tx didrouter.Tx) error { return tx.InsertWorkspace(ctx, ws) }); err != nil {
-		t.Fatal(err)
-	}
+	ws := insertWorkspace(t, s)
 	other := ws
 	other.SID = didrouter.NewSID(didrouter.PrefixWorkspace)
 	err := s.Tx(ctx, func(tx didrouter.Tx) error {
