@@ -83,7 +83,7 @@ func (h *Handler) gatedRoute(name string, cl class, fn, fallback, busy twimlFunc
 		defer cancel()
 		verbs, err := h.admitted(ctx, c, cl, fn)
 		switch {
-		case errors.Is(err, errBusy):
+		case errors.Is(err, errBusy) && busy != nil:
 			verbs, err = protect(ctx, c, busy)
 		case err != nil:
 			h.log.ErrorContext(ctx, "webhook failed, answering fallback twiml",
