@@ -32,8 +32,9 @@ type normResult struct {
 	err  error
 }
 
-// normCacheSize is the size of one cache generation.
-const normCacheSize = 4096
+// normCacheSize is the size of one cache generation: room for every DID of
+// a large call centre, which each call's dialed number is looked up as.
+const normCacheSize = 16384
 
 // maxNumberLength bounds the input handed to the parser.
 const maxNumberLength = 64
@@ -89,6 +90,21 @@ func (n *Normalizer) Normalize(raw string) (Number, error) {
 		return Number{Raw: raw}, r.err
 	}
 	return Number{E164: r.e164, Raw: raw}, nil
+}
+
+// Caller returns a caller's number as a task shows it: its E.164 form, or
+// raw itself when it is not a number (an anonymous caller, a client
+// identity). A number Twilio already wrote in E.164 comes back unparsed:
+// Normalize would give the same answer, and callers' numbers, most of them
+// seen once, would only push the dialed numbers out of the cache.
+func (n *Normalizer) Caller(raw string) string {
+	if isE164(raw) {
+		return raw
+	}
+	if num, err := n.Normalize(raw); err == nil {
+		return num.E164
+	}
+	return raw
 }
 
 // put stores a result; when the current generation is full it becomes the

@@ -62,9 +62,9 @@ func TestNormalizeCacheBoundedAndConcurrent(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 3*normCacheSize; i++ {
-				raw := fmt.Sprintf("512-764-%04d", i%10000)
+				raw := fmt.Sprintf("512-7%02d-%04d", i/10000, i%10000)
 				num, err := n.Normalize(raw)
-				if err != nil || num.E164 != fmt.Sprintf("+1512764%04d", i%10000) {
+				if err != nil || num.E164 != fmt.Sprintf("+15127%02d%04d", i/10000, i%10000) {
 					t.Errorf("Normalize(%q) = %+v, %v", raw, num, err)
 					return
 				}
@@ -77,6 +77,29 @@ func TestNormalizeCacheBoundedAndConcurrent(t *testing.T) {
 	n.mu.Unlock()
 	if size > 2*normCacheSize {
 		t.Errorf("cache holds %d entries", size)
+	}
+}
+
+// A caller's number is shown in E.164 when it is one, else as it came;
+// E.164 numbers do not enter the cache.
+func TestCaller(t *testing.T) {
+	n, _ := NewNormalizer("US")
+	for raw, want := range map[string]string{
+		"+15127640580":   "+15127640580",
+		"(512) 764-0580": "+15127640580",
+		"anonymous":      "anonymous",
+		"client:alice":   "client:alice",
+		"+1":             "+1",
+	} {
+		if got := n.Caller(raw); got != want {
+			t.Errorf("Caller(%q) = %q, want %q", raw, got, want)
+		}
+	}
+	n.mu.Lock()
+	_, cached := n.cur["+15127640580"]
+	n.mu.Unlock()
+	if cached {
+		t.Error("an E.164 caller number went into the cache")
 	}
 }
 

@@ -151,9 +151,4 @@ func (h *Handler) workflowFor(ctx context.Context, dialed string) (didrouter.Wor
 // callerName is the task's "name". It is the caller's number in E.164 when
 // it is one. Otherwise it is what Twilio sent, such as client:alice, a SIP
 // address or an anonymous caller, which the normalizer refuses.
-func (h *Handler) callerName(from string) string {
-	if n, err := h.norm.Normalize(from); err == nil {
-		return n.E164
-	}
-	return from
-}
+func (h *Handler) callerName(from string) string { return h.norm.Caller(from) }
