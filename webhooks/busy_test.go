@@ -148,3 +148,47 @@ func awaitAdvancing(t *testing.T, in *instance, done <-chan string) string {
 		}
 	}
 }
+
+// A hang-up that waits at the gate longer than a TwiML webhook may wait
+// still ends its task and frees the agent: Twilio does not read the
+// answer, and the record matters.
+func TestHangUpWaitsPastTheRequestTimeout(t *testing.T) {
+	stores(t, func(t *testing.T, base didrouter.Store) {
+		st := &stuckStore{Store: base, stuck: make(chan struct{}), release: make(chan struct{})}
+		var releaseOnce sync.Once
+		release := func() { releaseOnce.Do(func() { close(st.release) }) }
+		in := newInstanceWith(t, st, newClock(), func(cfg *webhooks.Config) {
+			cfg.Concurrency = 1
+			cfg.RequestTimeout = 300 * time.Millisecond
+		})
+		t.Cleanup(release)
+		alice := in.worker("Alice", "+15125550101", "Available")
+		in.worker("Bob", "+15125550102", "Available")
+
+		// Alice's caller is rung, then hangs up while another call holds
+		// the only slot, stuck on the database for longer than the
+		// request timeout.
+		first := newCall("+15125550101")
+		if who, _ := dialed(t, in.twiml(in.webhookURL("/incoming")+"?greeted=1", first.form())); who != "Alice" {
+			t.Fatalf("first call rang %q, want Alice", who)
+		}
+		st.armed.Store(true)
+		second := newCall("+15125550102")
+		secondDone := make(chan string, 1)
+		go func() { secondDone <- post(in, in.webhookURL("/incoming")+"?greeted=1", second.form()) }()
+		<-st.stuck
+		hungUp := make(chan string, 1)
+		go func() { hungUp <- post(in, in.webhookURL("/status"), first.form("CallStatus", "completed")) }()
+		time.Sleep(3 * 300 * time.Millisecond)
+		release()
+		<-hungUp
+		<-secondDone
+
+		if task := in.taskOf(first); task.AssignmentStatus != didrouter.TaskCanceled {
+			t.Errorf("the hung-up call's task is %s, want canceled", task.AssignmentStatus)
+		}
+		if w := in.workerRow(alice); w.Busy != 0 {
+			t.Errorf("Alice is still busy (%d) after her caller hung up", w.Busy)
+		}
+	})
+}

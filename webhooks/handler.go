@@ -253,10 +253,10 @@ func (h *Handler) Mount(r chi.Router) {
 		// Twilio numbers may be configured for GET or POST; the URLs
 		// didrouter writes into TwiML always ask for POST.
 		routes := map[string]http.HandlerFunc{
-			"/incoming": h.newCallRoute("incoming", ownGate, h.incoming, h.incomingFallback, h.busyHold),
+			"/incoming": h.gatedRoute("incoming", ownGate, h.incoming, h.incomingFallback, h.busyHold),
 			"/answer":   h.twimlRoute("answer", h.answer, h.answerDegraded),
 			"/dial":     h.twimlRoute("dial", h.dialAction, h.keepCallerFallback),
-			"/wait":     h.newCallRoute("wait", newCall, h.wait, h.waitFallback, h.waitFallback),
+			"/wait":     h.gatedRoute("wait", newCall, h.wait, h.waitFallback, h.waitFallback),
 			"/dequeued": h.twimlRoute("dequeued", h.dequeued, h.keepCallerFallback),
 			"/status":   h.status,
 			"/outbound": h.twimlRoute("outbound", h.outbound, h.outboundFallback),

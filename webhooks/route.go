@@ -66,14 +66,11 @@ func (h *Handler) twimlRoute(name string, fn, fallback twimlFunc) http.HandlerFu
 	return h.gatedRoute(name, inProgress, fn, fallback, nil)
 }
 
-// newCallRoute is twimlRoute for a new call's webhooks: they wait behind
-// calls in progress, and when the gate has no slot for one soon, busy
-// answers it at once, without the store. With cl ownGate, fn enters the
-// gate itself, where its store work begins.
-func (h *Handler) newCallRoute(name string, cl class, fn, fallback, busy twimlFunc) http.HandlerFunc {
-	return h.gatedRoute(name, cl, fn, fallback, busy)
-}
-
+// gatedRoute is twimlRoute with the gate's class of the webhook. A new
+// call's webhooks (newCall) wait behind calls in progress, and when the
+// gate has no slot for one soon, busy answers it at once, without the
+// store. With ownGate, fn enters the gate itself, where its store work
+// begins.
 func (h *Handler) gatedRoute(name string, cl class, fn, fallback, busy twimlFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := h.newCall(r)

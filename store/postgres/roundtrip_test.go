@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,5 +143,31 @@ func TestSwallowedErrorDoesNotCommit(t *testing.T) {
 		if err := s.Tx(ctx, func(tx didrouter.Tx) error { _, err := tx.GetWorkspace(ctx, ws.SID); return err }); err != nil {
 			t.Fatalf("a transaction after the rolled-back one: %v", err)
 		}
+	}
+}
+
+// Connections is the pool's size, which the webhooks' gate follows: the
+// default, or pool_max_conns from the URL.
+func TestConnections(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	s, err := postgres.Open(t.Context(), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.Connections(); got != 16 {
+		t.Errorf("default pool: %d connections, want 16", got)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	small, err := postgres.Open(t.Context(), url+sep+"pool_max_conns=5", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	if got := small.Connections(); got != 5 {
+		t.Errorf("pool_max_conns=5: %d connections", got)
 	}
 }
